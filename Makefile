@@ -1,0 +1,39 @@
+# Signet: thin wrapper around CMake so the README's commands stay short.
+#   make        build into build/
+#   make run    install missing packages, build, create ./var/home, serve
+#   make test   install, build, run every test (plain and ASan+UBSan builds)
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+HOME_DIR   ?= var/home
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all build deps run test test-plain test-asan clean format
+
+all: build
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+deps:
+	@scripts/deps.sh
+
+run: deps build
+	@scripts/run.sh $(BUILD) $(HOME_DIR)
+
+test: deps test-plain test-asan
+
+test-plain: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan:
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSIGNET_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Signet builds and tests with, only when one
+# is missing. Needs root (or sudo) for apt-get when something is missing.
+set -euo pipefail
+
+pkgs=(build-essential cmake pkg-config libssl-dev libp11-kit-dev
+      libsofthsm2 softhsm2 libsqlite3-dev sqlite3 libjansson-dev
+      libmicrohttpd-dev libcurl4-openssl-dev libcmocka-dev opensc
+      openssl curl clang libclang-rt-14-dev)
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+        missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

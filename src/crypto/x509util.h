@@ -1,0 +1,47 @@
+/*
+ * x509util: parsing and building the X.509 objects Signet exchanges:
+ * public keys, certificate chains, subject names and PKCS#10 requests.
+ * Input here may be untrusted (PEM bodies from clients); sizes are bounded
+ * by the caller's body limit.
+ */
+#ifndef SN_X509UTIL_H
+#define SN_X509UTIL_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "crypto/signer.h"
+
+/* SubjectPublicKeyInfo DER <-> EVP_PKEY (public part only). */
+sn_err sn_pubkey_from_der(const uint8_t *der, size_t len, EVP_PKEY **out);
+/* "-----BEGIN PUBLIC KEY-----..." ; *pem is malloc'd, NUL-terminated. */
+sn_err sn_pubkey_to_pem(EVP_PKEY *pkey, char **pem);
+
+/*
+ * Parses a PEM certificate chain (leaf first, at least one certificate,
+ * nothing but CERTIFICATE blocks). *out owns the certificates.
+ */
+sn_err sn_chain_from_pem(const char *pem, size_t len, STACK_OF(X509) **out);
+/* Concatenated PEM of every certificate; *pem is malloc'd. */
+sn_err sn_chain_to_pem(STACK_OF(X509) *chain, char **pem);
+/* SN_OK if the leaf's public key equals pkey, SN_ERR_MISMATCH if not. */
+sn_err sn_chain_matches_key(STACK_OF(X509) *chain, EVP_PKEY *pkey);
+
+/*
+ * Adds one RDN to name. field is one of CN, O, OU, C, ST, L, serialNumber,
+ * emailAddress, street, postalCode, businessCategory, jurisdictionC,
+ * jurisdictionST, jurisdictionL; value is UTF-8, 1..64 bytes (C: exactly
+ * two letters). Anything else is SN_ERR_INVALID.
+ */
+sn_err sn_name_add(X509_NAME *name, const char *field, const char *value);
+/* Parses "/CN=x/O=y/C=US" (backslash escapes '/') via sn_name_add. */
+sn_err sn_name_from_slash(const char *s, X509_NAME **out);
+
+/*
+ * Builds a PKCS#10 request for pub with subject, signed through cb with
+ * md (RSA PKCS#1 v1.5 or ECDSA by pub's type). *pem is malloc'd.
+ */
+sn_err sn_csr_build(EVP_PKEY *pub, const X509_NAME *subject, enum sn_digest md,
+                    sn_sign_cb cb, void *arg, char **pem);
+
+#endif

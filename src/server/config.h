@@ -1,0 +1,69 @@
+/*
+ * config: signetd's strict configuration file. Lines are "key = value";
+ * '#' starts a comment line; blank lines are ignored. Unknown keys, bad
+ * values, missing required keys and duplicates are errors reported as
+ * "FILE:LINE: message". Relative paths are taken relative to the home.
+ */
+#ifndef SN_CONFIG_H
+#define SN_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+enum sn_token_mode {
+    SN_TOKENS_CREATE, /* "create": one new token per subscriber (SoftHSM2) */
+    SN_TOKENS_MAPPED  /* "mapped": subscribers use pre-provisioned tokens */
+};
+
+struct sn_token_map {
+    char *subscriber; /* subscriber name */
+    char *label;      /* token label (partition) on the module */
+    char *pin_file;   /* absolute path of the file holding the user PIN */
+};
+
+struct sn_config {
+    char *home;            /* absolute home directory */
+    char *listen;          /* "ADDR:PORT", default "127.0.0.1:8443" */
+    char *database;        /* absolute path, default HOME/signet.db */
+    char *tls_cert;        /* default HOME/tls/server.pem */
+    char *tls_key;         /* default HOME/tls/server.key */
+    size_t json_limit;     /* bytes, default 1 MiB */
+    uint64_t file_limit;   /* bytes, default 2 GiB */
+    unsigned threads;      /* HTTP worker threads, default 8, 1..256 */
+    char *hsm_module;      /* absolute path of the PKCS#11 module, required */
+    char *hsm_softhsm_conf; /* optional: exported as SOFTHSM2_CONF */
+    enum sn_token_mode hsm_tokens; /* default create */
+    char *hsm_service_label;       /* service token label, required */
+    char *hsm_service_pin_file;    /* service token PIN file, required */
+    struct sn_token_map *maps;     /* hsm.subscriber_token lines */
+    size_t nmaps;
+};
+
+/*
+ * Keys (all optional unless marked):
+ *   listen              = 127.0.0.1:8443
+ *   database            = signet.db
+ *   tls.cert            = tls/server.pem
+ *   tls.key             = tls/server.key
+ *   limits.json_body    = 1048576        (bytes; 1 KiB .. 64 MiB)
+ *   limits.file_body    = 2147483648     (bytes; 1 .. 2^40)
+ *   server.threads      = 8
+ *   hsm.module          = /usr/lib/softhsm/libsofthsm2.so   (required)
+ *   hsm.softhsm_conf    = hsm/softhsm2.conf
+ *   hsm.tokens          = create | mapped
+ *   hsm.service_token   = signet-service                   (required)
+ *   hsm.service_pin_file = hsm/service.pin                 (required)
+ *   hsm.subscriber_token = NAME LABEL PIN_FILE   (repeatable; one per NAME)
+ * Sizes may carry a K, M or G suffix (powers of 1024).
+ */
+sn_err sn_config_load(const char *path, const char *home,
+                      struct sn_config *cfg, char *errbuf, size_t errlen);
+void sn_config_cleanup(struct sn_config *cfg);
+
+/* The token map entry for a subscriber name, or NULL. */
+const struct sn_token_map *sn_config_token_for(const struct sn_config *cfg,
+                                               const char *subscriber);
+
+#endif

@@ -232,7 +232,8 @@ sn_file_read(const char *path, size_t max, uint8_t **out, size_t *outlen)
     *outlen = 0;
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
         return errno == ENOENT ? SN_ERR_NOT_FOUND : SN_ERR_IO;
-    if (fstat(fd, &st) != 0)
+    /* Only regular files: a directory, FIFO or device has no size. */
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         goto out;
     if ((size_t)st.st_size > max) {
         r = SN_ERR_LIMIT;

@@ -1,0 +1,886 @@
+/*
+ * hsm: PKCS#11 boundary. Inputs come from the daemon's policy layer, which
+ * has already validated them; this layer still checks every length it
+ * passes to the module. CK_RV values are translated to sn_err here and go
+ * no further.
+ *
+ * Concurrency: each token keeps a pool of sessions (one per concurrent
+ * caller) and a cache of private-key handles. Stale sessions or handles
+ * (the module restarted, a token was re-inserted) are dropped and looked up
+ * again once.
+ */
+#include "hsm/hsm.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/x509.h>
+#include <p11-kit/pkcs11.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+#define MAX_ID_LEN 64
+#define MAX_SESSIONS 64
+#define MAX_CACHED 256
+#define PIN_BYTES 16
+
+struct sn_hsm {
+    void *dl;
+    CK_FUNCTION_LIST_PTR f;
+    pthread_mutex_t lock; /* serialises token creation */
+};
+
+struct cached_key {
+    char id[MAX_ID_LEN + 1];
+    CK_OBJECT_HANDLE handle;
+};
+
+struct sn_hsm_token {
+    struct sn_hsm *hsm;
+    CK_SLOT_ID slot;
+    struct sn_hsm_info info;
+    pthread_mutex_t lock; /* guards idle[] and cache[] */
+    CK_SESSION_HANDLE idle[MAX_SESSIONS];
+    size_t nidle;
+    struct cached_key cache[MAX_CACHED];
+    size_t ncache, next_evict;
+};
+
+static sn_err
+rv_err(CK_RV rv)
+{
+    switch (rv) {
+    case CKR_OK:
+        return SN_OK;
+    case CKR_HOST_MEMORY:
+    case CKR_DEVICE_MEMORY:
+        return SN_ERR_NOMEM;
+    case CKR_OBJECT_HANDLE_INVALID:
+    case CKR_KEY_HANDLE_INVALID:
+    case CKR_TOKEN_NOT_PRESENT:
+    case CKR_SLOT_ID_INVALID:
+        return SN_ERR_NOT_FOUND;
+    case CKR_ARGUMENTS_BAD:
+    case CKR_DATA_LEN_RANGE:
+    case CKR_DATA_INVALID:
+        return SN_ERR_INVALID;
+    default:
+        return SN_ERR_HSM;
+    }
+}
+
+static void
+copy_padded(char *dst, size_t dstlen, const CK_UTF8CHAR *src, size_t srclen)
+{
+    size_t n = srclen < dstlen - 1 ? srclen : dstlen - 1;
+
+    memcpy(dst, src, n);
+    while (n > 0 && (dst[n - 1] == ' ' || dst[n - 1] == '\0'))
+        n--;
+    dst[n] = '\0';
+}
+
+static void
+pad_label(CK_UTF8CHAR out[32], const char *label)
+{
+    size_t n = strlen(label);
+
+    memset(out, ' ', 32);
+    memcpy(out, label, n > 32 ? 32 : n);
+}
+
+sn_err
+sn_hsm_open(const char *module_path, struct sn_hsm **out)
+{
+    CK_C_GetFunctionList getfl;
+    CK_C_INITIALIZE_ARGS args;
+    struct sn_hsm *h = NULL;
+    sn_err r = SN_ERR_HSM;
+    CK_RV rv;
+
+    *out = NULL;
+    if ((h = calloc(1, sizeof(*h))) == NULL)
+        return SN_ERR_NOMEM;
+    pthread_mutex_init(&h->lock, NULL);
+    if ((h->dl = dlopen(module_path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+        sn_error("hsm: cannot load module %s: %s", module_path, dlerror());
+        goto out;
+    }
+    *(void **)(&getfl) = dlsym(h->dl, "C_GetFunctionList");
+    if (getfl == NULL || getfl(&h->f) != CKR_OK || h->f == NULL) {
+        sn_error("hsm: %s has no usable C_GetFunctionList", module_path);
+        goto out;
+    }
+    memset(&args, 0, sizeof(args));
+    args.flags = CKF_OS_LOCKING_OK;
+    rv = h->f->C_Initialize(&args);
+    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+        sn_error("hsm: C_Initialize failed: 0x%lx", (unsigned long)rv);
+        h->f = NULL;
+        goto out;
+    }
+    *out = h;
+    h = NULL;
+    r = SN_OK;
+out:
+    sn_hsm_close(h);
+    return r;
+}
+
+void
+sn_hsm_close(struct sn_hsm *hsm)
+{
+    if (hsm == NULL)
+        return;
+    if (hsm->f != NULL)
+        hsm->f->C_Finalize(NULL);
+    if (hsm->dl != NULL)
+        dlclose(hsm->dl);
+    pthread_mutex_destroy(&hsm->lock);
+    free(hsm);
+}
+
+/* Finds the slot whose initialised token carries label. */
+static sn_err
+find_slot(struct sn_hsm *hsm, const char *label, CK_SLOT_ID *slot,
+          CK_TOKEN_INFO *ti_out)
+{
+    CK_SLOT_ID *slots = NULL;
+    CK_UTF8CHAR want[32];
+    CK_TOKEN_INFO ti;
+    CK_ULONG n = 0, i;
+    sn_err r = SN_ERR_HSM;
+
+    pad_label(want, label);
+    if (hsm->f->C_GetSlotList(CK_TRUE, NULL, &n) != CKR_OK)
+        goto out;
+    if (n == 0) {
+        r = SN_ERR_NOT_FOUND;
+        goto out;
+    }
+    if ((slots = calloc(n, sizeof(*slots))) == NULL) {
+        r = SN_ERR_NOMEM;
+        goto out;
+    }
+    if (hsm->f->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
+        goto out;
+    r = SN_ERR_NOT_FOUND;
+    for (i = 0; i < n; i++) {
+        if (hsm->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+            continue;
+        if ((ti.flags & CKF_TOKEN_INITIALIZED) &&
+            memcmp(ti.label, want, 32) == 0) {
+            *slot = slots[i];
+            if (ti_out != NULL)
+                *ti_out = ti;
+            r = SN_OK;
+            break;
+        }
+    }
+out:
+    free(slots);
+    return r;
+}
+
+static sn_err
+find_free_slot(struct sn_hsm *hsm, CK_SLOT_ID *slot)
+{
+    CK_SLOT_ID *slots = NULL;
+    CK_TOKEN_INFO ti;
+    CK_ULONG n = 0, i;
+    sn_err r = SN_ERR_HSM;
+
+    if (hsm->f->C_GetSlotList(CK_TRUE, NULL, &n) != CKR_OK)
+        goto out;
+    r = SN_ERR_STATE;
+    if (n == 0)
+        goto out;
+    if ((slots = calloc(n, sizeof(*slots))) == NULL) {
+        r = SN_ERR_NOMEM;
+        goto out;
+    }
+    if (hsm->f->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK) {
+        r = SN_ERR_HSM;
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        if (hsm->f->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
+            !(ti.flags & CKF_TOKEN_INITIALIZED)) {
+            *slot = slots[i];
+            r = SN_OK;
+            break;
+        }
+    }
+out:
+    free(slots);
+    return r;
+}
+
+static char *
+random_pin(void)
+{
+    uint8_t raw[PIN_BYTES];
+    char *pin;
+
+    if ((pin = malloc(2 * PIN_BYTES + 1)) == NULL)
+        return NULL;
+    if (sn_random(raw, sizeof(raw)) != SN_OK) {
+        free(pin);
+        return NULL;
+    }
+    sn_hex_encode(raw, sizeof(raw), pin);
+    OPENSSL_cleanse(raw, sizeof(raw));
+    return pin;
+}
+
+sn_err
+sn_hsm_token_init(struct sn_hsm *hsm, const char *label, char **pin)
+{
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    char *so_pin = NULL, *user_pin = NULL;
+    CK_UTF8CHAR plabel[32];
+    CK_SLOT_ID slot;
+    sn_err r;
+    CK_RV rv;
+
+    *pin = NULL;
+    if (strlen(label) == 0 || strlen(label) > 32)
+        return SN_ERR_INVALID;
+    pthread_mutex_lock(&hsm->lock);
+    if ((r = find_slot(hsm, label, &slot, NULL)) == SN_OK) {
+        r = SN_ERR_EXISTS;
+        goto out;
+    }
+    if ((r = find_free_slot(hsm, &slot)) != SN_OK)
+        goto out;
+    r = SN_ERR_NOMEM;
+    if ((so_pin = random_pin()) == NULL || (user_pin = random_pin()) == NULL)
+        goto out;
+    r = SN_ERR_HSM;
+    pad_label(plabel, label);
+    rv = hsm->f->C_InitToken(slot, (CK_UTF8CHAR_PTR)so_pin, strlen(so_pin),
+                             plabel);
+    if (rv != CKR_OK) {
+        sn_error("hsm: C_InitToken failed: 0x%lx", (unsigned long)rv);
+        goto out;
+    }
+    /* Modules may renumber slots once a token is initialised. */
+    if ((r = find_slot(hsm, label, &slot, NULL)) != SN_OK)
+        goto out;
+    r = SN_ERR_HSM;
+    if ((rv = hsm->f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+                                    NULL, NULL, &s)) != CKR_OK ||
+        (rv = hsm->f->C_Login(s, CKU_SO, (CK_UTF8CHAR_PTR)so_pin,
+                              strlen(so_pin))) != CKR_OK ||
+        (rv = hsm->f->C_InitPIN(s, (CK_UTF8CHAR_PTR)user_pin,
+                                strlen(user_pin))) != CKR_OK) {
+        sn_error("hsm: setting the user PIN failed: 0x%lx", (unsigned long)rv);
+        goto out;
+    }
+    hsm->f->C_Logout(s);
+    *pin = user_pin;
+    user_pin = NULL;
+    r = SN_OK;
+out:
+    if (s != CK_INVALID_HANDLE)
+        hsm->f->C_CloseSession(s);
+    pthread_mutex_unlock(&hsm->lock);
+    sn_secret_free(so_pin);
+    sn_secret_free(user_pin);
+    return r;
+}
+
+sn_err
+sn_hsm_token_open(struct sn_hsm *hsm, const char *label, const char *pin,
+                  struct sn_hsm_token **out)
+{
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    struct sn_hsm_token *t = NULL;
+    CK_TOKEN_INFO ti;
+    sn_err r;
+    CK_RV rv;
+
+    *out = NULL;
+    if ((t = calloc(1, sizeof(*t))) == NULL)
+        return SN_ERR_NOMEM;
+    t->hsm = hsm;
+    pthread_mutex_init(&t->lock, NULL);
+    if ((r = find_slot(hsm, label, &t->slot, &ti)) != SN_OK)
+        goto out;
+    copy_padded(t->info.manufacturer, sizeof(t->info.manufacturer),
+                ti.manufacturerID, sizeof(ti.manufacturerID));
+    copy_padded(t->info.model, sizeof(t->info.model), ti.model,
+                sizeof(ti.model));
+    copy_padded(t->info.serial, sizeof(t->info.serial), ti.serialNumber,
+                sizeof(ti.serialNumber));
+    copy_padded(t->info.label, sizeof(t->info.label), ti.label,
+                sizeof(ti.label));
+    r = SN_ERR_HSM;
+    rv = hsm->f->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+                               NULL, NULL, &s);
+    if (rv != CKR_OK)
+        goto out;
+    rv = hsm->f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)(uintptr_t)pin, strlen(pin));
+    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+        sn_error("hsm: login to token %s failed: 0x%lx", label,
+                 (unsigned long)rv);
+        r = rv == CKR_PIN_INCORRECT ? SN_ERR_CONFIG : SN_ERR_HSM;
+        goto out;
+    }
+    /* Login state is per token: this session keeps it for the pool. */
+    t->idle[t->nidle++] = s;
+    s = CK_INVALID_HANDLE;
+    *out = t;
+    t = NULL;
+    r = SN_OK;
+out:
+    if (s != CK_INVALID_HANDLE)
+        hsm->f->C_CloseSession(s);
+    sn_hsm_token_close(t);
+    return r;
+}
+
+void
+sn_hsm_token_close(struct sn_hsm_token *tok)
+{
+    size_t i;
+
+    if (tok == NULL)
+        return;
+    for (i = 0; i < tok->nidle; i++)
+        tok->hsm->f->C_CloseSession(tok->idle[i]);
+    pthread_mutex_destroy(&tok->lock);
+    free(tok);
+}
+
+const struct sn_hsm_info *
+sn_hsm_token_info(const struct sn_hsm_token *tok)
+{
+    return &tok->info;
+}
+
+/* Takes an idle session or opens a new one (sharing the token's login). */
+static sn_err
+session_get(struct sn_hsm_token *tok, CK_SESSION_HANDLE *s)
+{
+    CK_RV rv;
+
+    pthread_mutex_lock(&tok->lock);
+    if (tok->nidle > 0) {
+        *s = tok->idle[--tok->nidle];
+        pthread_mutex_unlock(&tok->lock);
+        return SN_OK;
+    }
+    pthread_mutex_unlock(&tok->lock);
+    rv = tok->hsm->f->C_OpenSession(
+        tok->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, s);
+    return rv_err(rv);
+}
+
+static void
+session_put(struct sn_hsm_token *tok, CK_SESSION_HANDLE s, CK_RV last)
+{
+    int stale = last == CKR_SESSION_HANDLE_INVALID ||
+                last == CKR_SESSION_CLOSED || last == CKR_DEVICE_REMOVED ||
+                last == CKR_TOKEN_NOT_PRESENT;
+
+    pthread_mutex_lock(&tok->lock);
+    if (!stale && tok->nidle < MAX_SESSIONS) {
+        tok->idle[tok->nidle++] = s;
+        s = CK_INVALID_HANDLE;
+    }
+    pthread_mutex_unlock(&tok->lock);
+    if (s != CK_INVALID_HANDLE && !stale)
+        tok->hsm->f->C_CloseSession(s);
+}
+
+sn_err
+sn_hsm_token_ping(struct sn_hsm_token *tok)
+{
+    CK_SESSION_HANDLE s;
+    CK_SESSION_INFO si;
+    CK_RV rv;
+    sn_err r;
+
+    if ((r = session_get(tok, &s)) != SN_OK)
+        return r;
+    rv = tok->hsm->f->C_GetSessionInfo(s, &si);
+    session_put(tok, s, rv);
+    if (rv == CKR_OK && si.state != CKS_RW_USER_FUNCTIONS &&
+        si.state != CKS_RO_USER_FUNCTIONS)
+        return SN_ERR_HSM;
+    return rv_err(rv);
+}
+
+static sn_err
+find_object(struct sn_hsm_token *tok, CK_SESSION_HANDLE s,
+            CK_OBJECT_CLASS cls, const char *id, CK_OBJECT_HANDLE *out)
+{
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_ID, (void *)(uintptr_t)id, strlen(id)},
+    };
+    CK_FUNCTION_LIST_PTR f = tok->hsm->f;
+    CK_OBJECT_HANDLE h[2];
+    CK_ULONG n = 0;
+    CK_RV rv;
+
+    if ((rv = f->C_FindObjectsInit(s, tmpl, 2)) != CKR_OK)
+        return rv_err(rv);
+    rv = f->C_FindObjects(s, h, 2, &n);
+    f->C_FindObjectsFinal(s);
+    if (rv != CKR_OK)
+        return rv_err(rv);
+    if (n == 0)
+        return SN_ERR_NOT_FOUND;
+    if (n > 1) {
+        sn_error("hsm: %lu objects share one key id", (unsigned long)n);
+        return SN_ERR_HSM;
+    }
+    *out = h[0];
+    return SN_OK;
+}
+
+static int
+cache_get(struct sn_hsm_token *tok, const char *id, CK_OBJECT_HANDLE *h)
+{
+    size_t i;
+    int found = 0;
+
+    pthread_mutex_lock(&tok->lock);
+    for (i = 0; i < tok->ncache; i++) {
+        if (strcmp(tok->cache[i].id, id) == 0) {
+            *h = tok->cache[i].handle;
+            found = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&tok->lock);
+    return found;
+}
+
+static void
+cache_put(struct sn_hsm_token *tok, const char *id, CK_OBJECT_HANDLE h)
+{
+    size_t slot;
+
+    pthread_mutex_lock(&tok->lock);
+    if (tok->ncache < MAX_CACHED)
+        slot = tok->ncache++;
+    else
+        slot = tok->next_evict++ % MAX_CACHED;
+    snprintf(tok->cache[slot].id, sizeof(tok->cache[slot].id), "%s", id);
+    tok->cache[slot].handle = h;
+    pthread_mutex_unlock(&tok->lock);
+}
+
+static void
+cache_drop(struct sn_hsm_token *tok, const char *id)
+{
+    size_t i;
+
+    pthread_mutex_lock(&tok->lock);
+    for (i = 0; i < tok->ncache; i++) {
+        if (strcmp(tok->cache[i].id, id) == 0) {
+            tok->cache[i] = tok->cache[--tok->ncache];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&tok->lock);
+}
+
+/* DER of the named curve OIDs, as CKA_EC_PARAMS wants them. */
+static const uint8_t oid_p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
+                                   0x3d, 0x03, 0x01, 0x07};
+static const uint8_t oid_p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
+
+static sn_err
+read_facts(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
+           struct sn_key_facts *facts)
+{
+    CK_BBOOL local = 0, nx = 0, as = 0, ex = 1, se = 0;
+    CK_ATTRIBUTE a[] = {
+        {CKA_LOCAL, &local, sizeof(local)},
+        {CKA_NEVER_EXTRACTABLE, &nx, sizeof(nx)},
+        {CKA_ALWAYS_SENSITIVE, &as, sizeof(as)},
+        {CKA_EXTRACTABLE, &ex, sizeof(ex)},
+        {CKA_SENSITIVE, &se, sizeof(se)},
+    };
+    CK_RV rv;
+
+    if ((rv = f->C_GetAttributeValue(s, priv, a, 5)) != CKR_OK)
+        return rv_err(rv);
+    facts->local = local == CK_TRUE;
+    facts->never_extractable = nx == CK_TRUE;
+    facts->always_sensitive = as == CK_TRUE;
+    facts->extractable = ex == CK_TRUE;
+    facts->sensitive = se == CK_TRUE;
+    return SN_OK;
+}
+
+int
+sn_key_facts_ok(const struct sn_key_facts *f)
+{
+    return f->local && f->never_extractable && f->always_sensitive &&
+           !f->extractable && f->sensitive;
+}
+
+/* Reads a variable-length attribute into a malloc'd buffer. */
+static sn_err
+get_attr(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+         CK_ATTRIBUTE_TYPE type, uint8_t **out, size_t *outlen)
+{
+    CK_ATTRIBUTE a = {type, NULL, 0};
+    uint8_t *buf;
+    CK_RV rv;
+
+    *out = NULL;
+    *outlen = 0;
+    if ((rv = f->C_GetAttributeValue(s, o, &a, 1)) != CKR_OK)
+        return rv_err(rv);
+    if (a.ulValueLen == 0 || a.ulValueLen > 4096)
+        return SN_ERR_HSM;
+    if ((buf = malloc(a.ulValueLen)) == NULL)
+        return SN_ERR_NOMEM;
+    a.pValue = buf;
+    if ((rv = f->C_GetAttributeValue(s, o, &a, 1)) != CKR_OK) {
+        free(buf);
+        return rv_err(rv);
+    }
+    *out = buf;
+    *outlen = a.ulValueLen;
+    return SN_OK;
+}
+
+static sn_err
+spki_from_params(const char *type, OSSL_PARAM_BLD *bld, uint8_t **spki,
+                 size_t *len)
+{
+    EVP_PKEY_CTX *ctx = NULL;
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY *pkey = NULL;
+    unsigned char *der = NULL;
+    sn_err r = SN_ERR_CRYPTO;
+    int n;
+
+    if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
+        (ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL)) == NULL ||
+        EVP_PKEY_fromdata_init(ctx) != 1 ||
+        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+        goto out;
+    if ((n = i2d_PUBKEY(pkey, &der)) <= 0)
+        goto out;
+    *spki = der;
+    *len = (size_t)n;
+    r = SN_OK;
+out:
+    EVP_PKEY_free(pkey);
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    return r;
+}
+
+static sn_err
+read_public(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub,
+            enum sn_keyalg alg, uint8_t **spki, size_t *len)
+{
+    uint8_t *a = NULL, *b = NULL;
+    size_t alen = 0, blen = 0;
+    ASN1_OCTET_STRING *point = NULL;
+    const unsigned char *p;
+    BIGNUM *n = NULL, *e = NULL;
+    OSSL_PARAM_BLD *bld = NULL;
+    sn_err r;
+
+    if ((bld = OSSL_PARAM_BLD_new()) == NULL)
+        return SN_ERR_NOMEM;
+    if (sn_keyalg_is_rsa(alg)) {
+        if ((r = get_attr(f, s, pub, CKA_MODULUS, &a, &alen)) != SN_OK ||
+            (r = get_attr(f, s, pub, CKA_PUBLIC_EXPONENT, &b, &blen)) != SN_OK)
+            goto out;
+        r = SN_ERR_CRYPTO;
+        if ((n = BN_bin2bn(a, (int)alen, NULL)) == NULL ||
+            (e = BN_bin2bn(b, (int)blen, NULL)) == NULL ||
+            !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+            !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
+            goto out;
+        r = spki_from_params("RSA", bld, spki, len);
+    } else {
+        if ((r = get_attr(f, s, pub, CKA_EC_POINT, &a, &alen)) != SN_OK)
+            goto out;
+        /* PKCS#11 v2.20+ wraps the point in a DER OCTET STRING. */
+        r = SN_ERR_HSM;
+        p = a;
+        if ((point = d2i_ASN1_OCTET_STRING(NULL, &p, (long)alen)) == NULL ||
+            p != a + alen)
+            goto out;
+        r = SN_ERR_CRYPTO;
+        if (!OSSL_PARAM_BLD_push_utf8_string(
+                bld, OSSL_PKEY_PARAM_GROUP_NAME,
+                alg == SN_KEY_P256 ? "P-256" : "P-384", 0) ||
+            !OSSL_PARAM_BLD_push_octet_string(
+                bld, OSSL_PKEY_PARAM_PUB_KEY, ASN1_STRING_get0_data(point),
+                (size_t)ASN1_STRING_length(point)))
+            goto out;
+        r = spki_from_params("EC", bld, spki, len);
+    }
+out:
+    ASN1_OCTET_STRING_free(point);
+    BN_free(n);
+    BN_free(e);
+    OSSL_PARAM_BLD_free(bld);
+    free(a);
+    free(b);
+    return r;
+}
+
+sn_err
+sn_hsm_generate(struct sn_hsm_token *tok, enum sn_keyalg alg, const char *id,
+                uint8_t **spki, size_t *spki_len, struct sn_key_facts *facts)
+{
+    static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    static CK_BYTE exponent[] = {0x01, 0x00, 0x01};
+    CK_FUNCTION_LIST_PTR f = tok->hsm->f;
+    CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE;
+    CK_SESSION_HANDLE s;
+    CK_MECHANISM mech = {0, NULL, 0};
+    CK_ULONG bits = sn_keyalg_bits(alg);
+    size_t idlen = strlen(id);
+    CK_ATTRIBUTE pubt[6], privt[8];
+    CK_ULONG npub = 0, npriv = 0;
+    CK_RV rv = CKR_OK;
+    sn_err r;
+
+    *spki = NULL;
+    *spki_len = 0;
+    memset(facts, 0, sizeof(*facts));
+    if (idlen == 0 || idlen > MAX_ID_LEN || (unsigned)alg >= SN_KEY_COUNT)
+        return SN_ERR_INVALID;
+#define ATTR(arr, n, t, v, l)                                                  \
+    do {                                                                       \
+        arr[n].type = (t);                                                     \
+        arr[n].pValue = (void *)(uintptr_t)(v);                                \
+        arr[n].ulValueLen = (l);                                               \
+        n++;                                                                   \
+    } while (0)
+    ATTR(pubt, npub, CKA_TOKEN, &yes, sizeof(yes));
+    ATTR(pubt, npub, CKA_VERIFY, &yes, sizeof(yes));
+    ATTR(pubt, npub, CKA_ID, id, idlen);
+    ATTR(pubt, npub, CKA_LABEL, id, idlen);
+    ATTR(privt, npriv, CKA_TOKEN, &yes, sizeof(yes));
+    ATTR(privt, npriv, CKA_PRIVATE, &yes, sizeof(yes));
+    ATTR(privt, npriv, CKA_SENSITIVE, &yes, sizeof(yes));
+    ATTR(privt, npriv, CKA_EXTRACTABLE, &no, sizeof(no));
+    ATTR(privt, npriv, CKA_SIGN, &yes, sizeof(yes));
+    ATTR(privt, npriv, CKA_DECRYPT, &no, sizeof(no));
+    ATTR(privt, npriv, CKA_ID, id, idlen);
+    ATTR(privt, npriv, CKA_LABEL, id, idlen);
+    if (sn_keyalg_is_rsa(alg)) {
+        mech.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
+        ATTR(pubt, npub, CKA_MODULUS_BITS, &bits, sizeof(bits));
+        ATTR(pubt, npub, CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent));
+    } else {
+        mech.mechanism = CKM_EC_KEY_PAIR_GEN;
+        if (alg == SN_KEY_P256)
+            ATTR(pubt, npub, CKA_EC_PARAMS, oid_p256, sizeof(oid_p256));
+        else
+            ATTR(pubt, npub, CKA_EC_PARAMS, oid_p384, sizeof(oid_p384));
+    }
+#undef ATTR
+    if ((r = session_get(tok, &s)) != SN_OK)
+        return r;
+    rv = f->C_GenerateKeyPair(s, &mech, pubt, npub, privt, npriv, &pub, &priv);
+    if (rv != CKR_OK) {
+        sn_error("hsm: C_GenerateKeyPair failed: 0x%lx", (unsigned long)rv);
+        r = rv_err(rv) == SN_ERR_INVALID ? SN_ERR_HSM : rv_err(rv);
+        goto out;
+    }
+    if ((r = read_facts(f, s, priv, facts)) != SN_OK ||
+        (r = read_public(f, s, pub, alg, spki, spki_len)) != SN_OK)
+        goto out;
+    cache_put(tok, id, priv);
+out:
+    if (r != SN_OK) {
+        if (priv != CK_INVALID_HANDLE)
+            f->C_DestroyObject(s, priv);
+        if (pub != CK_INVALID_HANDLE)
+            f->C_DestroyObject(s, pub);
+    }
+    session_put(tok, s, rv);
+    return r;
+}
+
+/* DER DigestInfo prefixes (RFC 8017, 9.2 note 1). */
+static const uint8_t di_sha256[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60,
+                                    0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                                    0x01, 0x05, 0x00, 0x04, 0x20};
+static const uint8_t di_sha384[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60,
+                                    0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                                    0x02, 0x05, 0x00, 0x04, 0x30};
+static const uint8_t di_sha512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60,
+                                    0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                                    0x03, 0x05, 0x00, 0x04, 0x40};
+
+static sn_err
+ecdsa_raw_to_der(const uint8_t *raw, size_t len, uint8_t **der, size_t *dlen)
+{
+    ECDSA_SIG *sig = NULL;
+    BIGNUM *br = NULL, *bs = NULL;
+    unsigned char *out = NULL;
+    sn_err r = SN_ERR_CRYPTO;
+    int n;
+
+    if (len == 0 || len % 2 != 0)
+        return SN_ERR_HSM;
+    if ((sig = ECDSA_SIG_new()) == NULL ||
+        (br = BN_bin2bn(raw, (int)(len / 2), NULL)) == NULL ||
+        (bs = BN_bin2bn(raw + len / 2, (int)(len / 2), NULL)) == NULL ||
+        ECDSA_SIG_set0(sig, br, bs) != 1)
+        goto out;
+    br = bs = NULL;
+    if ((n = i2d_ECDSA_SIG(sig, &out)) <= 0)
+        goto out;
+    *der = out;
+    *dlen = (size_t)n;
+    r = SN_OK;
+out:
+    BN_free(br);
+    BN_free(bs);
+    ECDSA_SIG_free(sig);
+    return r;
+}
+
+/* One signing attempt with an already chosen session and handle. */
+static CK_RV
+sign_once(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key,
+          CK_MECHANISM *mech, const uint8_t *in, size_t inlen, uint8_t *out,
+          CK_ULONG *outlen)
+{
+    CK_RV rv;
+
+    if ((rv = f->C_SignInit(s, mech, key)) != CKR_OK)
+        return rv;
+    return f->C_Sign(s, (CK_BYTE_PTR)(uintptr_t)in, inlen, out, outlen);
+}
+
+sn_err
+sn_hsm_sign(struct sn_hsm_token *tok, const char *id, enum sn_keyalg alg,
+            enum sn_digest md, enum sn_scheme scheme, const uint8_t *digest,
+            size_t dlen, uint8_t **sig, size_t *siglen)
+{
+    static const CK_MECHANISM_TYPE hashes[] = {CKM_SHA256, CKM_SHA384,
+                                               CKM_SHA512};
+    static const CK_RSA_PKCS_MGF_TYPE mgfs[] = {CKG_MGF1_SHA256,
+                                                CKG_MGF1_SHA384,
+                                                CKG_MGF1_SHA512};
+    static const uint8_t *const prefixes[] = {di_sha256, di_sha384,
+                                              di_sha512};
+    CK_FUNCTION_LIST_PTR f = tok->hsm->f;
+    CK_RSA_PKCS_PSS_PARAMS pss;
+    CK_MECHANISM mech = {0, NULL, 0};
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    CK_OBJECT_HANDLE key;
+    uint8_t in[19 + 64], out[1024];
+    CK_ULONG outlen = sizeof(out);
+    size_t inlen;
+    CK_RV rv = CKR_OK;
+    sn_err r;
+    int attempt;
+
+    *sig = NULL;
+    *siglen = 0;
+    if ((unsigned)md >= SN_MD_COUNT || dlen != sn_digest_len(md) ||
+        (unsigned)alg >= SN_KEY_COUNT || strlen(id) > MAX_ID_LEN)
+        return SN_ERR_INVALID;
+    if (sn_keyalg_is_rsa(alg) && scheme == SN_SCHEME_PKCS1) {
+        mech.mechanism = CKM_RSA_PKCS;
+        memcpy(in, prefixes[md], 19);
+        memcpy(in + 19, digest, dlen);
+        inlen = 19 + dlen;
+    } else if (sn_keyalg_is_rsa(alg) && scheme == SN_SCHEME_PSS) {
+        pss.hashAlg = hashes[md];
+        pss.mgf = mgfs[md];
+        pss.sLen = dlen;
+        mech.mechanism = CKM_RSA_PKCS_PSS;
+        mech.pParameter = &pss;
+        mech.ulParameterLen = sizeof(pss);
+        memcpy(in, digest, dlen);
+        inlen = dlen;
+    } else if (!sn_keyalg_is_rsa(alg) && scheme == SN_SCHEME_ECDSA) {
+        mech.mechanism = CKM_ECDSA;
+        memcpy(in, digest, dlen);
+        inlen = dlen;
+    } else
+        return SN_ERR_INVALID;
+
+    if ((r = session_get(tok, &s)) != SN_OK)
+        return r;
+    /* A cached handle may be stale: look it up again once. */
+    for (attempt = 0; attempt < 2; attempt++) {
+        if (!cache_get(tok, id, &key)) {
+            if ((r = find_object(tok, s, CKO_PRIVATE_KEY, id, &key)) != SN_OK)
+                goto out;
+            cache_put(tok, id, key);
+        }
+        outlen = sizeof(out);
+        rv = sign_once(f, s, key, &mech, in, inlen, out, &outlen);
+        if (rv != CKR_OBJECT_HANDLE_INVALID && rv != CKR_KEY_HANDLE_INVALID)
+            break;
+        cache_drop(tok, id);
+    }
+    if (rv != CKR_OK) {
+        sn_error("hsm: signing failed: 0x%lx", (unsigned long)rv);
+        r = SN_ERR_HSM;
+        goto out;
+    }
+    if (mech.mechanism == CKM_ECDSA)
+        r = ecdsa_raw_to_der(out, outlen, sig, siglen);
+    else if ((*sig = malloc(outlen)) == NULL)
+        r = SN_ERR_NOMEM;
+    else {
+        memcpy(*sig, out, outlen);
+        *siglen = outlen;
+        r = SN_OK;
+    }
+out:
+    OPENSSL_cleanse(in, sizeof(in));
+    session_put(tok, s, rv);
+    return r;
+}
+
+sn_err
+sn_hsm_destroy(struct sn_hsm_token *tok, const char *id)
+{
+    CK_FUNCTION_LIST_PTR f = tok->hsm->f;
+    CK_OBJECT_HANDLE priv, pub;
+    CK_SESSION_HANDLE s;
+    CK_RV rv = CKR_OK;
+    sn_err r;
+
+    if (strlen(id) == 0 || strlen(id) > MAX_ID_LEN)
+        return SN_ERR_INVALID;
+    cache_drop(tok, id);
+    if ((r = session_get(tok, &s)) != SN_OK)
+        return r;
+    if ((r = find_object(tok, s, CKO_PRIVATE_KEY, id, &priv)) != SN_OK)
+        goto out;
+    if ((rv = f->C_DestroyObject(s, priv)) != CKR_OK) {
+        r = rv_err(rv);
+        goto out;
+    }
+    if (find_object(tok, s, CKO_PUBLIC_KEY, id, &pub) == SN_OK)
+        f->C_DestroyObject(s, pub);
+    r = SN_OK;
+out:
+    session_put(tok, s, rv);
+    return r;
+}

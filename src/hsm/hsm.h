@@ -1,0 +1,68 @@
+/*
+ * hsm: the only module that loads a PKCS#11 library and sees CK_ types.
+ * Its API is narrow and typed: create or open a token (one per subscriber),
+ * generate a key pair that cannot leave the module, read its public key and
+ * protection facts, sign a digest of exactly the right length, destroy.
+ * There is no call that imports, wraps or exports a private key.
+ */
+#ifndef SN_HSM_H
+#define SN_HSM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/keyalg.h"
+#include "common/keyinfo.h"
+
+struct sn_hsm;
+struct sn_hsm_token;
+
+/* Loads and initialises (CKF_OS_LOCKING_OK) the module at path. */
+sn_err sn_hsm_open(const char *module_path, struct sn_hsm **out);
+void sn_hsm_close(struct sn_hsm *hsm);
+
+/*
+ * Initialises a new token labelled label on the module's free slot with a
+ * random SO PIN (discarded) and a random user PIN returned in *pin
+ * (malloc'd; free with sn_secret_free). SN_ERR_EXISTS if the label exists,
+ * SN_ERR_STATE if the module has no free slot.
+ */
+sn_err sn_hsm_token_init(struct sn_hsm *hsm, const char *label, char **pin);
+
+/* Finds the token by label and logs in as user; the caller wipes pin. */
+sn_err sn_hsm_token_open(struct sn_hsm *hsm, const char *label,
+                         const char *pin, struct sn_hsm_token **out);
+void sn_hsm_token_close(struct sn_hsm_token *tok);
+const struct sn_hsm_info *sn_hsm_token_info(const struct sn_hsm_token *tok);
+/* A cheap round trip to the module (C_GetSessionInfo). */
+sn_err sn_hsm_token_ping(struct sn_hsm_token *tok);
+
+/*
+ * Generates a key pair with CKA_ID = id (any string up to 64 bytes),
+ * private half sensitive and non-extractable. Returns the public key as
+ * SubjectPublicKeyInfo DER (*spki malloc'd) and the facts read back from
+ * the module. Does not judge the facts; see sn_key_facts_ok().
+ */
+sn_err sn_hsm_generate(struct sn_hsm_token *tok, enum sn_keyalg alg,
+                       const char *id, uint8_t **spki, size_t *spki_len,
+                       struct sn_key_facts *facts);
+
+/*
+ * Signs digest (sn_digest_len(md) bytes) with the private key id.
+ * RSA: scheme PKCS1 or PSS (salt = digest length, MGF1 with md); EC:
+ * scheme ECDSA, result DER-encoded. *sig is malloc'd.
+ */
+sn_err sn_hsm_sign(struct sn_hsm_token *tok, const char *id,
+                   enum sn_keyalg alg, enum sn_digest md,
+                   enum sn_scheme scheme, const uint8_t *digest, size_t dlen,
+                   uint8_t **sig, size_t *siglen);
+
+/* Destroys both halves of key id. SN_ERR_NOT_FOUND if absent. */
+sn_err sn_hsm_destroy(struct sn_hsm_token *tok, const char *id);
+
+/* 1 if local, never extractable, always sensitive, not extractable and
+ * sensitive. */
+int sn_key_facts_ok(const struct sn_key_facts *f);
+
+#endif

@@ -1,0 +1,220 @@
+/*
+ * app: assembling the service from its home, and the partition (HSM
+ * token) of each subscriber. PINs are read from 0600 files, used for
+ * C_Login and wiped at once.
+ */
+#include "server/app.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+#define PIN_MAX 256
+
+static sn_err
+read_pin(const char *path, char **out)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    sn_err r;
+
+    *out = NULL;
+    if ((r = sn_file_read(path, PIN_MAX, &buf, &len)) != SN_OK)
+        return r;
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        buf[--len] = '\0';
+    if (len == 0) {
+        sn_secret_free((char *)buf);
+        return SN_ERR_CONFIG;
+    }
+    *out = (char *)buf;
+    return SN_OK;
+}
+
+static sn_err
+open_token(struct sn_app *app, const char *label, const char *pin_file,
+           struct sn_hsm_token **out)
+{
+    char *pin = NULL;
+    sn_err r;
+
+    if ((r = read_pin(pin_file, &pin)) != SN_OK) {
+        sn_error("app: cannot read PIN file %s: %s", pin_file,
+                 sn_err_str(r));
+        return r;
+    }
+    r = sn_hsm_token_open(app->hsm, label, pin, out);
+    sn_secret_free(pin);
+    return r;
+}
+
+sn_err
+sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
+{
+    char path[PATH_MAX];
+    sn_err r;
+
+    memset(app, 0, sizeof(*app));
+    pthread_mutex_init(&app->parts_lock, NULL);
+    sn_metrics_init(&app->metrics);
+    snprintf(path, sizeof(path), "%s/signetd.conf", home);
+    if ((r = sn_config_load(path, home, &app->cfg, errbuf, errlen)) != SN_OK)
+        return r;
+    if (app->cfg.hsm_softhsm_conf != NULL)
+        setenv("SOFTHSM2_CONF", app->cfg.hsm_softhsm_conf, 1);
+    if ((r = sn_store_open(app->cfg.database, &app->store)) != SN_OK) {
+        snprintf(errbuf, errlen, "cannot open database %s",
+                 app->cfg.database);
+        return r;
+    }
+    if ((r = sn_hsm_open(app->cfg.hsm_module, &app->hsm)) != SN_OK) {
+        snprintf(errbuf, errlen, "cannot load PKCS#11 module %s",
+                 app->cfg.hsm_module);
+        return r;
+    }
+    if ((r = open_token(app, app->cfg.hsm_service_label,
+                        app->cfg.hsm_service_pin_file, &app->service)) !=
+        SN_OK) {
+        snprintf(errbuf, errlen, "cannot open the service token '%s': %s",
+                 app->cfg.hsm_service_label, sn_err_str(r));
+        return r;
+    }
+    return SN_OK;
+}
+
+void
+sn_app_close(struct sn_app *app)
+{
+    size_t i;
+
+    for (i = 0; i < app->nparts; i++)
+        sn_hsm_token_close(app->parts[i].tok);
+    free(app->parts);
+    sn_hsm_token_close(app->service);
+    sn_hsm_close(app->hsm);
+    sn_store_close(app->store);
+    sn_config_cleanup(&app->cfg);
+    sn_metrics_cleanup(&app->metrics);
+    pthread_mutex_destroy(&app->parts_lock);
+    memset(app, 0, sizeof(*app));
+}
+
+static void
+pin_path(const struct sn_app *app, const char *subscriber, char *buf,
+         size_t len)
+{
+    snprintf(buf, len, "%s/hsm/pins/%s.pin", app->cfg.home, subscriber);
+}
+
+sn_err
+sn_app_partition_create(struct sn_app *app, struct sn_subscriber *sub)
+{
+    const struct sn_token_map *map;
+    char path[PATH_MAX], label[33];
+    char *pin = NULL;
+    size_t i, o = 0;
+    sn_err r;
+
+    if (app->cfg.hsm_tokens == SN_TOKENS_MAPPED) {
+        if ((map = sn_config_token_for(&app->cfg, sub->name)) == NULL)
+            return SN_ERR_CONFIG;
+        snprintf(sub->token_label, sizeof(sub->token_label), "%s",
+                 map->label);
+        return SN_OK;
+    }
+    /* The label is the subscriber id without dashes: 32 characters. */
+    for (i = 0; sub->id[i] != '\0' && o < sizeof(label) - 1; i++)
+        if (sub->id[i] != '-')
+            label[o++] = sub->id[i];
+    label[o] = '\0';
+    if ((r = sn_hsm_token_init(app->hsm, label, &pin)) != SN_OK)
+        return r;
+    snprintf(path, sizeof(path), "%s/hsm/pins", app->cfg.home);
+    mkdir(path, 0700);
+    pin_path(app, sub->id, path, sizeof(path));
+    r = sn_file_write_new(path, pin, strlen(pin), 0600);
+    sn_secret_free(pin);
+    if (r != SN_OK)
+        return r;
+    snprintf(sub->token_label, sizeof(sub->token_label), "%s", label);
+    return SN_OK;
+}
+
+sn_err
+sn_app_partition(struct sn_app *app, const char *subscriber_id,
+                 struct sn_hsm_token **out)
+{
+    struct sn_subscriber sub;
+    const struct sn_token_map *map;
+    struct sn_hsm_token *tok = NULL;
+    struct sn_partition *np;
+    char path[PATH_MAX];
+    size_t i;
+    sn_err r;
+
+    *out = NULL;
+    pthread_mutex_lock(&app->parts_lock);
+    for (i = 0; i < app->nparts; i++) {
+        if (strcmp(app->parts[i].subscriber, subscriber_id) == 0) {
+            *out = app->parts[i].tok;
+            r = SN_OK;
+            goto out;
+        }
+    }
+    if ((r = sn_store_subscriber_get(app->store, subscriber_id, &sub)) !=
+        SN_OK)
+        goto out;
+    if (app->cfg.hsm_tokens == SN_TOKENS_MAPPED) {
+        r = SN_ERR_CONFIG;
+        if ((map = sn_config_token_for(&app->cfg, sub.name)) == NULL)
+            goto out;
+        r = open_token(app, map->label, map->pin_file, &tok);
+    } else {
+        pin_path(app, sub.id, path, sizeof(path));
+        r = open_token(app, sub.token_label, path, &tok);
+    }
+    if (r != SN_OK)
+        goto out;
+    if (app->nparts == app->capparts) {
+        size_t cap = app->capparts ? app->capparts * 2 : 16;
+        if ((np = realloc(app->parts, cap * sizeof(*np))) == NULL) {
+            r = SN_ERR_NOMEM;
+            goto out;
+        }
+        app->parts = np;
+        app->capparts = cap;
+    }
+    snprintf(app->parts[app->nparts].subscriber, SN_UUID_LEN, "%s",
+             subscriber_id);
+    app->parts[app->nparts++].tok = tok;
+    *out = tok;
+    tok = NULL;
+    r = SN_OK;
+out:
+    pthread_mutex_unlock(&app->parts_lock);
+    sn_hsm_token_close(tok);
+    return r;
+}
+
+void
+sn_audit_init(struct sn_audit *a, const struct sn_req *req,
+              const char *subscriber, const char *key, const char *action)
+{
+    memset(a, 0, sizeof(*a));
+    a->time = time(NULL);
+    snprintf(a->subscriber, sizeof(a->subscriber), "%s",
+             subscriber ? subscriber : "");
+    snprintf(a->key, sizeof(a->key), "%s", key ? key : "");
+    if (req != NULL) {
+        if (req->who != NULL)
+            snprintf(a->token, sizeof(a->token), "%s", req->who->id);
+        snprintf(a->client, sizeof(a->client), "%s", req->client);
+    }
+    snprintf(a->action, sizeof(a->action), "%s", action);
+    snprintf(a->result, sizeof(a->result), "ok");
+}

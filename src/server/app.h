@@ -1,0 +1,53 @@
+/*
+ * app: the running service's shared state (configuration, store, HSM,
+ * open subscriber partitions, metrics) and the operations handlers share:
+ * opening a subscriber's partition and writing audit records.
+ */
+#ifndef SN_APP_H
+#define SN_APP_H
+
+#include <pthread.h>
+
+#include "hsm/hsm.h"
+#include "server/api.h"
+#include "server/config.h"
+#include "server/metrics.h"
+#include "store/store.h"
+
+struct sn_partition {
+    char subscriber[SN_UUID_LEN];
+    struct sn_hsm_token *tok;
+};
+
+struct sn_app {
+    struct sn_config cfg;
+    struct sn_store *store;
+    struct sn_hsm *hsm;
+    struct sn_hsm_token *service; /* the service's own token */
+    pthread_mutex_t parts_lock;
+    struct sn_partition *parts;
+    size_t nparts, capparts;
+    struct sn_metrics metrics;
+};
+
+/* Loads HOME/signetd.conf, opens the store, the module and its tokens. */
+sn_err sn_app_open(const char *home, struct sn_app *app, char *errbuf,
+                   size_t errlen);
+void sn_app_close(struct sn_app *app);
+
+/*
+ * Prepares a new subscriber's partition: in "create" mode a new token with
+ * a random PIN (stored 0600 under HOME/hsm/pins/); in "mapped" mode the
+ * configured one. Sets sub->token_label.
+ */
+sn_err sn_app_partition_create(struct sn_app *app, struct sn_subscriber *sub);
+/* The subscriber's logged-in token (opened once, then cached). */
+sn_err sn_app_partition(struct sn_app *app, const char *subscriber_id,
+                        struct sn_hsm_token **out);
+
+/* Starts an audit record for req: time, caller's token, client address. */
+void sn_audit_init(struct sn_audit *a, const struct sn_req *req,
+                   const char *subscriber, const char *key,
+                   const char *action);
+
+#endif

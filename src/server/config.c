@@ -1,0 +1,660 @@
+/*
+ * config: parser for signetd's configuration file. The file is written by
+ * the operator (trusted for intent) but parsed strictly: every line is
+ * checked, and the first problem stops the parse with "PATH:LINE: message"
+ * in errbuf. Problems that belong to no line (a missing required key, an
+ * unreadable file, a bad home) are reported as line 0.
+ *
+ * Rules beyond the header's key list:
+ *   - '#' starts a comment only as the first non-blank character of a line;
+ *     elsewhere it is part of the value (paths may contain it).
+ *   - A trailing CR is dropped (CRLF files); other control characters
+ *     except tab are rejected.
+ *   - listen takes a numeric address: "IPV4:PORT" or "[IPV6]:PORT".
+ *   - Token labels are 1..32 bytes of printable ASCII without spaces (the
+ *     size of CK_TOKEN_INFO.label); subscriber names follow the API's rule,
+ *     1..64 of [A-Za-z0-9._-].
+ *   - A token label may be mapped to one subscriber only, and never to the
+ *     service token's label: subscribers must not share a token.
+ *   - hsm.subscriber_token lines are accepted in either token mode.
+ */
+#include "server/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/util.h"
+
+#define MAX_FILE (1024 * 1024)
+#define MAX_LINE 4096
+#define MAX_LABEL 32
+#define MAX_NAME 64
+#define MAX_SHOWN 64 /* bytes of an offending value quoted in messages */
+
+enum key_id {
+    KEY_LISTEN,
+    KEY_DATABASE,
+    KEY_TLS_CERT,
+    KEY_TLS_KEY,
+    KEY_JSON_BODY,
+    KEY_FILE_BODY,
+    KEY_THREADS,
+    KEY_MODULE,
+    KEY_SOFTHSM_CONF,
+    KEY_TOKENS,
+    KEY_SERVICE_TOKEN,
+    KEY_SERVICE_PIN,
+    KEY_SUBSCRIBER,
+    KEY_COUNT
+};
+
+enum kind { K_PATH, K_LABEL, K_LISTEN, K_SIZE, K_UINT, K_TOKENS, K_MAP };
+
+static const struct keydef {
+    const char *name;
+    enum kind kind;
+    uint64_t min, max; /* bounds for K_SIZE and K_UINT */
+    int required;
+} keys[KEY_COUNT] = {
+    [KEY_LISTEN] = {"listen", K_LISTEN, 0, 0, 0},
+    [KEY_DATABASE] = {"database", K_PATH, 0, 0, 0},
+    [KEY_TLS_CERT] = {"tls.cert", K_PATH, 0, 0, 0},
+    [KEY_TLS_KEY] = {"tls.key", K_PATH, 0, 0, 0},
+    [KEY_JSON_BODY] = {"limits.json_body", K_SIZE, 1024,
+                       (uint64_t)64 * 1024 * 1024, 0},
+    [KEY_FILE_BODY] = {"limits.file_body", K_SIZE, 1, (uint64_t)1 << 40, 0},
+    [KEY_THREADS] = {"server.threads", K_UINT, 1, 256, 0},
+    [KEY_MODULE] = {"hsm.module", K_PATH, 0, 0, 1},
+    [KEY_SOFTHSM_CONF] = {"hsm.softhsm_conf", K_PATH, 0, 0, 0},
+    [KEY_TOKENS] = {"hsm.tokens", K_TOKENS, 0, 0, 0},
+    [KEY_SERVICE_TOKEN] = {"hsm.service_token", K_LABEL, 0, 0, 1},
+    [KEY_SERVICE_PIN] = {"hsm.service_pin_file", K_PATH, 0, 0, 1},
+    [KEY_SUBSCRIBER] = {"hsm.subscriber_token", K_MAP, 0, 0, 0},
+};
+
+#define DEFAULT_LISTEN "127.0.0.1:8443"
+#define DEFAULT_DATABASE "signet.db"
+#define DEFAULT_TLS_CERT "tls/server.pem"
+#define DEFAULT_TLS_KEY "tls/server.key"
+#define DEFAULT_JSON_BODY ((size_t)1024 * 1024)
+#define DEFAULT_FILE_BODY ((uint64_t)2 * 1024 * 1024 * 1024)
+#define DEFAULT_THREADS 8
+
+struct parser {
+    const char *path; /* the config file, as named in messages */
+    char *errbuf;
+    size_t errlen;
+    unsigned seen[KEY_COUNT]; /* line of first occurrence, 0 if unseen */
+    size_t mapcap;
+    struct sn_config cfg;
+};
+
+static void fail(struct parser *p, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Records the first error only; later calls keep it. */
+static void fail(struct parser *p, unsigned line, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (p->errbuf == NULL || p->errlen == 0 || p->errbuf[0] != '\0')
+        return;
+    n = snprintf(p->errbuf, p->errlen, "%s:%u: ", p->path, line);
+    if (n < 0 || (size_t)n >= p->errlen)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(p->errbuf + n, p->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static char *trim(char *s)
+{
+    size_t n;
+
+    while (is_blank(*s))
+        s++;
+    n = strlen(s);
+    while (n > 0 && is_blank(s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+
+    if (d != NULL)
+        memcpy(d, s, n);
+    return d;
+}
+
+/* An absolute path stays; a relative one is taken relative to home. */
+static sn_err resolve_path(const char *home, const char *value, char **out)
+{
+    size_t n;
+    char *s;
+
+    *out = NULL;
+    if (value[0] == '/') {
+        if ((s = dup_str(value)) == NULL)
+            return SN_ERR_NOMEM;
+    } else {
+        n = strlen(home) + 1 + strlen(value) + 1;
+        if ((s = malloc(n)) == NULL)
+            return SN_ERR_NOMEM;
+        snprintf(s, n, "%s/%s", home, value);
+    }
+    *out = s;
+    return SN_OK;
+}
+
+/* Decimal digits only: no sign, no blanks, no base prefix, no overflow. */
+static int parse_u64(const char *s, uint64_t *out, const char **end)
+{
+    unsigned long long v;
+    char *e;
+
+    if (*s < '0' || *s > '9')
+        return 0;
+    errno = 0;
+    v = strtoull(s, &e, 10);
+    if (errno == ERANGE)
+        return 0;
+    *out = (uint64_t)v;
+    *end = e;
+    return 1;
+}
+
+static sn_err parse_number(struct parser *p, unsigned line,
+                           const struct keydef *k, const char *value,
+                           uint64_t *out)
+{
+    const char *end = NULL;
+    uint64_t v = 0, mult = 1;
+
+    if (!parse_u64(value, &v, &end)) {
+        fail(p, line, "%s: %s: '%.*s'", k->name,
+             *value >= '0' && *value <= '9' ? "out of range" : "not a number",
+             MAX_SHOWN, value);
+        return SN_ERR_CONFIG;
+    }
+    if (k->kind == K_SIZE && *end != '\0') {
+        if (end[1] != '\0' || strchr("KMG", *end) == NULL) {
+            fail(p, line, "%s: bad size suffix '%.*s' (use K, M or G)", k->name,
+                 MAX_SHOWN, end);
+            return SN_ERR_CONFIG;
+        }
+        mult = *end == 'K'   ? 1024
+               : *end == 'M' ? 1024 * 1024
+                             : 1024 * 1024 * 1024;
+    } else if (*end != '\0') {
+        fail(p, line, "%s: not a number: '%.*s'", k->name, MAX_SHOWN, value);
+        return SN_ERR_CONFIG;
+    }
+    if (v > k->max / mult || v * mult < k->min) {
+        fail(p, line, "%s: %.*s out of range (%llu..%llu)", k->name, MAX_SHOWN,
+             value, (unsigned long long)k->min, (unsigned long long)k->max);
+        return SN_ERR_CONFIG;
+    }
+    *out = v * mult;
+    return SN_OK;
+}
+
+/* "IPV4:PORT" or "[IPV6]:PORT", port 1..65535. */
+static int listen_ok(const char *value)
+{
+    char addr[INET6_ADDRSTRLEN + 1];
+    unsigned char bin[sizeof(struct in6_addr)];
+    const char *colon, *start = value, *stop, *end;
+    uint64_t port;
+    int family = AF_INET;
+
+    if ((colon = strrchr(value, ':')) == NULL)
+        return 0;
+    stop = colon;
+    if (value[0] == '[') {
+        if (colon == value || colon[-1] != ']')
+            return 0;
+        start = value + 1;
+        stop = colon - 1;
+        family = AF_INET6;
+    }
+    if (stop <= start || (size_t)(stop - start) >= sizeof(addr))
+        return 0;
+    memcpy(addr, start, (size_t)(stop - start));
+    addr[stop - start] = '\0';
+    if (inet_pton(family, addr, bin) != 1)
+        return 0;
+    if (!parse_u64(colon + 1, &port, &end) || *end != '\0' || port < 1 ||
+        port > 65535)
+        return 0;
+    return 1;
+}
+
+static int label_ok(const char *s)
+{
+    size_t n = strlen(s), i;
+
+    if (n == 0 || n > MAX_LABEL)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (s[i] <= ' ' || s[i] > '~')
+            return 0;
+    return 1;
+}
+
+static int name_ok(const char *s)
+{
+    size_t n = strlen(s), i;
+
+    if (n == 0 || n > MAX_NAME)
+        return 0;
+    for (i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * A subscriber's token must be its own: not another subscriber's and not
+ * the service token. Checked on whichever line comes second.
+ */
+static int label_free(struct parser *p, unsigned line, const char *label)
+{
+    const struct sn_config *cfg = &p->cfg;
+    size_t i;
+
+    if (cfg->hsm_service_label != NULL &&
+        strcmp(label, cfg->hsm_service_label) == 0) {
+        fail(p, line,
+             "token '%s' is both the service token and mapped to "
+             "a subscriber",
+             label);
+        return 0;
+    }
+    for (i = 0; i < cfg->nmaps; i++) {
+        if (strcmp(label, cfg->maps[i].label) == 0) {
+            fail(p, line, "token '%s' already mapped to subscriber '%s'", label,
+                 cfg->maps[i].subscriber);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Splits s in place into exactly n blank-separated fields. */
+static int split_fields(char *s, char **fields, size_t n)
+{
+    size_t i = 0;
+
+    for (;;) {
+        while (is_blank(*s))
+            s++;
+        if (*s == '\0')
+            return i == n;
+        if (i == n)
+            return 0;
+        fields[i++] = s;
+        while (*s != '\0' && !is_blank(*s))
+            s++;
+        if (*s != '\0')
+            *s++ = '\0';
+    }
+}
+
+static sn_err add_map(struct parser *p, unsigned line, char *value)
+{
+    struct sn_config *cfg = &p->cfg;
+    struct sn_token_map m = {NULL, NULL, NULL}, *grown;
+    char *f[3];
+    sn_err r = SN_ERR_CONFIG;
+    size_t cap;
+
+    if (!split_fields(value, f, 3)) {
+        fail(p, line, "hsm.subscriber_token: expected NAME LABEL PIN_FILE");
+        goto out;
+    }
+    if (!name_ok(f[0])) {
+        fail(p, line, "hsm.subscriber_token: bad subscriber name '%.*s'",
+             MAX_SHOWN, f[0]);
+        goto out;
+    }
+    if (!label_ok(f[1])) {
+        fail(p, line, "hsm.subscriber_token: bad token label '%.*s'", MAX_SHOWN,
+             f[1]);
+        goto out;
+    }
+    if (sn_config_token_for(cfg, f[0]) != NULL) {
+        fail(p, line, "hsm.subscriber_token: subscriber '%s' mapped twice",
+             f[0]);
+        goto out;
+    }
+    if (!label_free(p, line, f[1]))
+        goto out;
+    if (cfg->nmaps == p->mapcap) {
+        cap = p->mapcap == 0 ? 8 : p->mapcap * 2;
+        if ((grown = realloc(cfg->maps, cap * sizeof(*grown))) == NULL) {
+            r = SN_ERR_NOMEM;
+            goto out;
+        }
+        cfg->maps = grown;
+        p->mapcap = cap;
+    }
+    if ((m.subscriber = dup_str(f[0])) == NULL ||
+        (m.label = dup_str(f[1])) == NULL ||
+        resolve_path(cfg->home, f[2], &m.pin_file) != SN_OK) {
+        r = SN_ERR_NOMEM;
+        goto out;
+    }
+    cfg->maps[cfg->nmaps++] = m;
+    memset(&m, 0, sizeof(m));
+    r = SN_OK;
+out:
+    free(m.subscriber);
+    free(m.label);
+    free(m.pin_file);
+    return r;
+}
+
+static char **str_field(struct sn_config *cfg, enum key_id id)
+{
+    switch (id) {
+    case KEY_LISTEN:
+        return &cfg->listen;
+    case KEY_DATABASE:
+        return &cfg->database;
+    case KEY_TLS_CERT:
+        return &cfg->tls_cert;
+    case KEY_TLS_KEY:
+        return &cfg->tls_key;
+    case KEY_MODULE:
+        return &cfg->hsm_module;
+    case KEY_SOFTHSM_CONF:
+        return &cfg->hsm_softhsm_conf;
+    case KEY_SERVICE_TOKEN:
+        return &cfg->hsm_service_label;
+    case KEY_SERVICE_PIN:
+        return &cfg->hsm_service_pin_file;
+    default:
+        return NULL;
+    }
+}
+
+static sn_err set_number(struct parser *p, unsigned line, enum key_id id,
+                         const char *value)
+{
+    uint64_t v;
+    sn_err r;
+
+    if ((r = parse_number(p, line, &keys[id], value, &v)) != SN_OK)
+        return r;
+    if (id == KEY_JSON_BODY)
+        p->cfg.json_limit = (size_t)v;
+    else if (id == KEY_FILE_BODY)
+        p->cfg.file_limit = v;
+    else
+        p->cfg.threads = (unsigned)v;
+    return SN_OK;
+}
+
+/* Validates value for key id and stores it in p->cfg. */
+static sn_err set_value(struct parser *p, unsigned line, enum key_id id,
+                        char *value)
+{
+    const struct keydef *k = &keys[id];
+    char **field = str_field(&p->cfg, id);
+
+    switch (k->kind) {
+    case K_SIZE:
+    case K_UINT:
+        return set_number(p, line, id, value);
+    case K_MAP:
+        return add_map(p, line, value);
+    case K_TOKENS:
+        if (strcmp(value, "create") == 0)
+            p->cfg.hsm_tokens = SN_TOKENS_CREATE;
+        else if (strcmp(value, "mapped") == 0)
+            p->cfg.hsm_tokens = SN_TOKENS_MAPPED;
+        else {
+            fail(p, line, "%s: expected 'create' or 'mapped'", k->name);
+            return SN_ERR_CONFIG;
+        }
+        return SN_OK;
+    case K_LISTEN:
+        if (!listen_ok(value)) {
+            fail(p, line, "%s: expected IPV4:PORT or [IPV6]:PORT, got '%.*s'",
+                 k->name, MAX_SHOWN, value);
+            return SN_ERR_CONFIG;
+        }
+        return (*field = dup_str(value)) == NULL ? SN_ERR_NOMEM : SN_OK;
+    case K_LABEL:
+        if (!label_ok(value)) {
+            fail(p, line, "%s: bad token label '%.*s'", k->name, MAX_SHOWN,
+                 value);
+            return SN_ERR_CONFIG;
+        }
+        if (!label_free(p, line, value))
+            return SN_ERR_CONFIG;
+        return (*field = dup_str(value)) == NULL ? SN_ERR_NOMEM : SN_OK;
+    case K_PATH:
+        return resolve_path(p->cfg.home, value, field);
+    }
+    return SN_ERR_INTERNAL;
+}
+
+/* One line, NUL-terminated, without its newline. */
+static sn_err parse_line(struct parser *p, unsigned line, char *text)
+{
+    char *eq, *key, *value;
+    size_t n = strlen(text), i;
+    int id;
+
+    if (n > 0 && text[n - 1] == '\r')
+        text[--n] = '\0';
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if ((c < ' ' && c != '\t') || c == 0x7f) {
+            fail(p, line, "control character in line");
+            return SN_ERR_CONFIG;
+        }
+    }
+    key = trim(text);
+    if (*key == '\0' || *key == '#')
+        return SN_OK;
+    if ((eq = strchr(key, '=')) == NULL) {
+        fail(p, line, "expected 'key = value'");
+        return SN_ERR_CONFIG;
+    }
+    *eq = '\0';
+    key = trim(key);
+    value = trim(eq + 1);
+    for (id = 0; id < KEY_COUNT; id++)
+        if (strcmp(key, keys[id].name) == 0)
+            break;
+    if (id == KEY_COUNT) {
+        fail(p, line, "unknown key '%.*s'", MAX_SHOWN, key);
+        return SN_ERR_CONFIG;
+    }
+    if (*value == '\0') {
+        fail(p, line, "%s: empty value", key);
+        return SN_ERR_CONFIG;
+    }
+    if (p->seen[id] != 0 && id != KEY_SUBSCRIBER) {
+        fail(p, line, "duplicate key '%s' (first on line %u)", key,
+             p->seen[id]);
+        return SN_ERR_CONFIG;
+    }
+    if (p->seen[id] == 0)
+        p->seen[id] = line;
+    return set_value(p, line, (enum key_id)id, value);
+}
+
+static sn_err parse_text(struct parser *p, const char *text, size_t len)
+{
+    char buf[MAX_LINE + 1];
+    size_t pos = 0, n;
+    const char *nl;
+    unsigned line = 0;
+    sn_err r;
+
+    while (pos < len) {
+        line++;
+        nl = memchr(text + pos, '\n', len - pos);
+        n = nl != NULL ? (size_t)(nl - (text + pos)) : len - pos;
+        if (n > MAX_LINE) {
+            fail(p, line, "line longer than %d bytes", MAX_LINE);
+            return SN_ERR_CONFIG;
+        }
+        /* A NUL would silently cut the line short once it is a C string. */
+        if (memchr(text + pos, '\0', n) != NULL) {
+            fail(p, line, "NUL byte in line");
+            return SN_ERR_CONFIG;
+        }
+        memcpy(buf, text + pos, n);
+        buf[n] = '\0';
+        if ((r = parse_line(p, line, buf)) != SN_OK)
+            return r;
+        pos += n + 1;
+    }
+    return SN_OK;
+}
+
+static sn_err set_default_path(struct parser *p, char **field, const char *rel)
+{
+    if (*field != NULL)
+        return SN_OK;
+    return resolve_path(p->cfg.home, rel, field);
+}
+
+/* Required keys, defaults and cross-key rules, once every line is read. */
+static sn_err finish(struct parser *p)
+{
+    struct sn_config *cfg = &p->cfg;
+    int id;
+
+    for (id = 0; id < KEY_COUNT; id++) {
+        if (keys[id].required && p->seen[id] == 0) {
+            fail(p, 0, "missing required key '%s'", keys[id].name);
+            return SN_ERR_CONFIG;
+        }
+    }
+    if (cfg->listen == NULL && (cfg->listen = dup_str(DEFAULT_LISTEN)) == NULL)
+        return SN_ERR_NOMEM;
+    if (set_default_path(p, &cfg->database, DEFAULT_DATABASE) != SN_OK ||
+        set_default_path(p, &cfg->tls_cert, DEFAULT_TLS_CERT) != SN_OK ||
+        set_default_path(p, &cfg->tls_key, DEFAULT_TLS_KEY) != SN_OK)
+        return SN_ERR_NOMEM;
+    if (p->seen[KEY_JSON_BODY] == 0)
+        cfg->json_limit = DEFAULT_JSON_BODY;
+    if (p->seen[KEY_FILE_BODY] == 0)
+        cfg->file_limit = DEFAULT_FILE_BODY;
+    if (p->seen[KEY_THREADS] == 0)
+        cfg->threads = DEFAULT_THREADS;
+    return SN_OK;
+}
+
+static sn_err resolve_home(struct parser *p, const char *home)
+{
+    struct stat st;
+    char *abs;
+
+    if ((abs = realpath(home, NULL)) == NULL) {
+        fail(p, 0, "home '%s': %s", home, strerror(errno));
+        return SN_ERR_CONFIG;
+    }
+    if (stat(abs, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fail(p, 0, "home '%s' is not a directory", abs);
+        free(abs);
+        return SN_ERR_CONFIG;
+    }
+    p->cfg.home = abs;
+    return SN_OK;
+}
+
+sn_err sn_config_load(const char *path, const char *home, struct sn_config *cfg,
+                      char *errbuf, size_t errlen)
+{
+    struct parser p;
+    uint8_t *text = NULL;
+    size_t len = 0;
+    sn_err r = SN_ERR_INTERNAL;
+
+    memset(cfg, 0, sizeof(*cfg));
+    memset(&p, 0, sizeof(p));
+    p.path = path;
+    p.errbuf = errbuf;
+    p.errlen = errlen;
+    if (errbuf != NULL && errlen > 0)
+        errbuf[0] = '\0';
+    if ((r = resolve_home(&p, home)) != SN_OK)
+        goto out;
+    if ((r = sn_file_read(path, MAX_FILE, &text, &len)) != SN_OK) {
+        fail(&p, 0, "cannot read: %s", sn_err_str(r));
+        r = SN_ERR_CONFIG;
+        goto out;
+    }
+    if ((r = parse_text(&p, (const char *)text, len)) != SN_OK)
+        goto out;
+    if ((r = finish(&p)) != SN_OK)
+        goto out;
+    *cfg = p.cfg;
+    memset(&p.cfg, 0, sizeof(p.cfg));
+    r = SN_OK;
+out:
+    if (r == SN_ERR_NOMEM)
+        fail(&p, 0, "%s", sn_err_str(r));
+    free(text);
+    sn_config_cleanup(&p.cfg);
+    return r;
+}
+
+void sn_config_cleanup(struct sn_config *cfg)
+{
+    size_t i;
+
+    if (cfg == NULL)
+        return;
+    free(cfg->home);
+    free(cfg->listen);
+    free(cfg->database);
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
+    free(cfg->hsm_module);
+    free(cfg->hsm_softhsm_conf);
+    free(cfg->hsm_service_label);
+    free(cfg->hsm_service_pin_file);
+    for (i = 0; i < cfg->nmaps; i++) {
+        free(cfg->maps[i].subscriber);
+        free(cfg->maps[i].label);
+        free(cfg->maps[i].pin_file);
+    }
+    free(cfg->maps);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+const struct sn_token_map *sn_config_token_for(const struct sn_config *cfg,
+                                               const char *subscriber)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->nmaps; i++)
+        if (strcmp(cfg->maps[i].subscriber, subscriber) == 0)
+            return &cfg->maps[i];
+    return NULL;
+}

@@ -1,0 +1,293 @@
+/*
+ * h_admin: subscribers and API tokens. Request bodies are untrusted JSON,
+ * checked field by field before anything is written.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "server/handlers.h"
+
+static json_t *
+subscriber_json(const struct sn_subscriber *s)
+{
+    return json_pack("{s:s, s:s, s:o}", "id", s->id, "name", s->name,
+                     "created_at", sn_time_json(s->created_at));
+}
+
+static int
+name_ok(const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0'; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+            return 0;
+    }
+    return i > 0 && i <= SN_NAME_MAX;
+}
+
+void
+sn_h_subscriber_create(struct sn_app *app, struct sn_req *req,
+                       struct sn_resp *resp)
+{
+    static const char *const allowed[] = {"name", NULL};
+    struct sn_subscriber sub, other;
+    const char *name;
+    sn_err r;
+
+    if (!req->who->admin) {
+        sn_resp_error(resp, API_FORBIDDEN, "only an admin token may create "
+                                           "subscribers");
+        return;
+    }
+    if (sn_json_only(req->json, allowed, resp) != 0 ||
+        sn_json_str(req->json, "name", 1, SN_NAME_MAX, &name, resp) != 0)
+        return;
+    if (!name_ok(name)) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "'name' must be 1-64 of A-Z a-z 0-9 . _ -");
+        return;
+    }
+    memset(&sub, 0, sizeof(sub));
+    if (sn_store_subscriber_by_name(app->store, name, &other) == SN_OK) {
+        sn_resp_error(resp, API_CONFLICT, "a subscriber named '%s' exists",
+                      name);
+        return;
+    }
+    if (sn_uuid(sub.id) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "no randomness");
+        return;
+    }
+    snprintf(sub.name, sizeof(sub.name), "%s", name);
+    sub.created_at = time(NULL);
+    if ((r = sn_app_partition_create(app, &sub)) != SN_OK) {
+        if (r == SN_ERR_CONFIG)
+            sn_resp_error(resp, API_CONFLICT,
+                          "no HSM partition is configured for subscriber "
+                          "'%s' (hsm.subscriber_token)",
+                          name);
+        else
+            sn_resp_error(resp, API_UNAVAILABLE,
+                          "cannot create the subscriber's HSM partition: %s",
+                          sn_err_str(r));
+        return;
+    }
+    if ((r = sn_store_subscriber_add(app->store, &sub)) != SN_OK) {
+        if (r == SN_ERR_EXISTS)
+            sn_resp_error(resp, API_CONFLICT, "a subscriber named '%s' exists",
+                          name);
+        else
+            sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        return;
+    }
+    sn_info("subscriber %s created (%s), partition %s", sub.id, sub.name,
+            sub.token_label);
+    sn_resp_json(resp, API_CREATED, subscriber_json(&sub));
+}
+
+void
+sn_h_subscriber_list(struct sn_app *app, struct sn_req *req,
+                     struct sn_resp *resp)
+{
+    struct sn_subscriber *subs = NULL;
+    json_t *arr;
+    size_t n = 0, i;
+
+    if (!req->who->admin) {
+        sn_resp_error(resp, API_FORBIDDEN,
+                      "only an admin token may list subscribers");
+        return;
+    }
+    if (sn_store_subscriber_list(app->store, &subs, &n) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        return;
+    }
+    arr = json_array();
+    for (i = 0; i < n; i++)
+        json_array_append_new(arr, subscriber_json(&subs[i]));
+    free(subs);
+    sn_resp_json(resp, API_OK, json_pack("{s:o}", "subscribers", arr));
+}
+
+/* May the caller manage tokens of subscriber id? */
+static int
+may_manage(const struct sn_token *who, const char *subscriber)
+{
+    if (who->admin)
+        return 1;
+    return (who->roles & SN_ROLE_MANAGE) &&
+           strcmp(who->subscriber, subscriber) == 0;
+}
+
+static int
+parse_roles(json_t *v, unsigned *roles, struct sn_resp *resp)
+{
+    size_t i;
+    json_t *e;
+
+    *roles = 0;
+    if (!json_is_array(v) || json_array_size(v) == 0 ||
+        json_array_size(v) > 2)
+        goto bad;
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_string(e))
+            goto bad;
+        if (strcmp(json_string_value(e), "manage") == 0)
+            *roles |= SN_ROLE_MANAGE;
+        else if (strcmp(json_string_value(e), "sign") == 0)
+            *roles |= SN_ROLE_SIGN;
+        else
+            goto bad;
+    }
+    return 0;
+bad:
+    sn_resp_error(resp, API_INVALID_FIELD,
+                  "'roles' must be a non-empty array of \"manage\" and "
+                  "\"sign\"");
+    return -1;
+}
+
+static int
+parse_keys(struct sn_app *app, json_t *v, struct sn_token *t,
+           struct sn_resp *resp)
+{
+    struct sn_key k;
+    size_t i;
+    json_t *e;
+    sn_err r;
+
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_array(v) || json_array_size(v) == 0 ||
+        json_array_size(v) > SN_TOKEN_MAX_KEYS) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "'keys' must be an array of 1 to %d key ids",
+                      SN_TOKEN_MAX_KEYS);
+        return -1;
+    }
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_string(e) ||
+            json_string_length(e) != SN_UUID_LEN - 1) {
+            sn_resp_error(resp, API_INVALID_FIELD,
+                          "'keys' must contain key ids");
+            return -1;
+        }
+        r = sn_store_key_get(app->store, json_string_value(e), &k);
+        if (r == SN_OK && strcmp(k.subscriber, t->subscriber) != 0)
+            r = SN_ERR_NOT_FOUND;
+        sn_key_cleanup(&k);
+        if (r != SN_OK) {
+            sn_resp_error(resp, API_INVALID_FIELD,
+                          "key %s is not one of this subscriber's keys",
+                          json_string_value(e));
+            return -1;
+        }
+        snprintf(t->keys[t->nkeys++], SN_UUID_LEN, "%s",
+                 json_string_value(e));
+    }
+    return 0;
+}
+
+void
+sn_h_token_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    static const char *const allowed[] = {"name", "roles", "keys",
+                                          "expires_at", NULL};
+    struct sn_subscriber sub;
+    struct sn_token t;
+    struct sn_audit a;
+    const char *name, *expires;
+    char *secret = NULL;
+    json_t *o;
+    sn_err r;
+
+    memset(&t, 0, sizeof(t));
+    if (!may_manage(req->who, req->params[0]) ||
+        (r = sn_store_subscriber_get(app->store, req->params[0], &sub)) ==
+            SN_ERR_NOT_FOUND) {
+        sn_resp_error(resp, API_NOT_FOUND, "no such subscriber");
+        return;
+    }
+    if (r != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        return;
+    }
+    if (sn_json_only(req->json, allowed, resp) != 0 ||
+        sn_json_str(req->json, "name", 1, SN_NAME_MAX, &name, resp) != 0 ||
+        sn_json_str(req->json, "expires_at", 0, 64, &expires, resp) != 0 ||
+        parse_roles(json_object_get(req->json, "roles"), &t.roles, resp) != 0)
+        return;
+    snprintf(t.subscriber, sizeof(t.subscriber), "%s", sub.id);
+    if (parse_keys(app, json_object_get(req->json, "keys"), &t, resp) != 0)
+        return;
+    t.created_at = time(NULL);
+    if (expires != NULL &&
+        (sn_time_parse(expires, &t.expires_at) != SN_OK ||
+         t.expires_at <= t.created_at)) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "'expires_at' must be an RFC 3339 time in the future");
+        return;
+    }
+    snprintf(t.name, sizeof(t.name), "%s", name);
+    if (sn_uuid(t.id) != SN_OK ||
+        sn_apitoken_new(t.id, &secret, t.hash) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "no randomness");
+        return;
+    }
+    sn_audit_init(&a, req, sub.id, "", "token_create");
+    snprintf(a.detail, sizeof(a.detail), "token %s '%s'", t.id, t.name);
+    if (sn_store_token_add(app->store, &t) != SN_OK ||
+        sn_store_audit_add(app->store, &a) != SN_OK) {
+        sn_secret_free(secret);
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        return;
+    }
+    o = sn_token_json(&t);
+    if (o != NULL)
+        json_object_set_new(o, "token", json_string(secret));
+    sn_secret_free(secret);
+    sn_resp_json(resp, API_CREATED, o);
+}
+
+void
+sn_h_token_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    struct sn_token t;
+    struct sn_audit a;
+    time_t now = time(NULL);
+    sn_err r;
+
+    r = sn_store_token_get(app->store, req->params[0], &t);
+    if (r == SN_OK && !req->who->admin &&
+        (t.admin || !may_manage(req->who, t.subscriber)))
+        r = SN_ERR_NOT_FOUND;
+    if (r == SN_OK && t.revoked_at != 0)
+        r = SN_ERR_NOT_FOUND;
+    if (r == SN_ERR_NOT_FOUND) {
+        sn_resp_error(resp, API_NOT_FOUND, "no such active token");
+        return;
+    }
+    if (r != SN_OK ||
+        (r = sn_store_token_revoke(app->store, t.id, now)) != SN_OK) {
+        sn_resp_error(resp, r == SN_ERR_NOT_FOUND ? API_NOT_FOUND
+                                                  : API_UNAVAILABLE,
+                      "cannot revoke the token");
+        return;
+    }
+    if (!t.admin) {
+        sn_audit_init(&a, req, t.subscriber, "", "token_revoke");
+        snprintf(a.detail, sizeof(a.detail), "token %s '%s'", t.id, t.name);
+        if (sn_store_audit_add(app->store, &a) != SN_OK)
+            sn_error("audit: cannot record a token revocation");
+    }
+    sn_resp_json(resp, API_OK,
+                 json_pack("{s:s, s:o}", "id", t.id, "revoked_at",
+                           sn_time_json(now)));
+}

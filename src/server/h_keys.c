@@ -1,0 +1,415 @@
+/*
+ * h_keys: key life cycle. Keys are generated in the subscriber's own HSM
+ * partition and judged by the protection facts read back from the module;
+ * no route moves a private key in or out. Bodies are untrusted JSON/PEM.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "crypto/x509util.h"
+#include "server/handlers.h"
+#include "server/hsmsign.h"
+
+void
+sn_h_key_import(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    struct sn_audit a;
+
+    if (!req->who->admin) {
+        sn_audit_init(&a, req, req->who->subscriber, "", "denied");
+        snprintf(a.result, sizeof(a.result), "denied");
+        snprintf(a.detail, sizeof(a.detail), "key import attempted");
+        sn_store_audit_add(app->store, &a);
+    }
+    sn_resp_error(resp, API_IMPORT_FORBIDDEN,
+                  "keys are generated inside the HSM and never imported or "
+                  "exported (CA/B Forum Code Signing BR 6.2.7.4); create one "
+                  "with POST /v1/keys");
+}
+
+static int
+label_ok(const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0'; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return i > 0;
+}
+
+static void
+key_audit(struct sn_app *app, struct sn_req *req, const struct sn_key *k,
+          const char *action, const char *result, const char *detail)
+{
+    struct sn_audit a;
+
+    sn_audit_init(&a, req, k->subscriber, k->id, action);
+    snprintf(a.result, sizeof(a.result), "%s", result);
+    snprintf(a.detail, sizeof(a.detail), "%s", detail);
+    if (sn_store_audit_add(app->store, &a) != SN_OK)
+        sn_error("audit: cannot record %s of key %s", action, k->id);
+}
+
+void
+sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    static const char *const allowed[] = {"algorithm", "label", NULL};
+    const struct sn_token *who = req->who;
+    struct sn_hsm_token *tok;
+    const char *alg_name, *label;
+    char detail[128];
+    struct sn_key k;
+    sn_err r;
+
+    memset(&k, 0, sizeof(k));
+    if (who->admin || !(who->roles & SN_ROLE_MANAGE)) {
+        sn_resp_error(resp, API_FORBIDDEN,
+                      "creating keys needs a subscriber token with 'manage'");
+        return;
+    }
+    if (sn_json_only(req->json, allowed, resp) != 0 ||
+        sn_json_str(req->json, "algorithm", 1, 32, &alg_name, resp) != 0 ||
+        sn_json_str(req->json, "label", 1, SN_NAME_MAX, &label, resp) != 0)
+        return;
+    if (sn_keyalg_from_name(alg_name, &k.alg) != SN_OK) {
+        sn_resp_error(resp, API_UNSUPPORTED_ALG,
+                      "algorithm '%.32s' is not allowed; use one of: %s",
+                      alg_name, sn_keyalg_allowed());
+        return;
+    }
+    if (!label_ok(label)) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "'label' must be printable text");
+        return;
+    }
+    if ((r = sn_app_partition(app, who->subscriber, &tok)) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE,
+                      "the subscriber's HSM partition is unavailable");
+        return;
+    }
+    if (sn_uuid(k.id) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "no randomness");
+        return;
+    }
+    snprintf(k.subscriber, sizeof(k.subscriber), "%s", who->subscriber);
+    snprintf(k.label, sizeof(k.label), "%s", label);
+    k.state = SN_KEY_ENABLED;
+    k.created_at = time(NULL);
+    k.hsm = *sn_hsm_token_info(tok);
+    r = sn_hsm_generate(tok, k.alg, k.id, &k.spki, &k.spki_len, &k.facts);
+    if (r != SN_OK) {
+        key_audit(app, req, &k, "key_generate", "error", sn_err_str(r));
+        sn_resp_error(resp, API_UNAVAILABLE, "key generation failed: %s",
+                      sn_err_str(r));
+        goto out;
+    }
+    if (!sn_key_facts_ok(&k.facts)) {
+        sn_hsm_destroy(tok, k.id);
+        snprintf(detail, sizeof(detail),
+                 "protection facts not acceptable (local=%d "
+                 "never_extractable=%d always_sensitive=%d extractable=%d "
+                 "sensitive=%d); key destroyed",
+                 k.facts.local, k.facts.never_extractable,
+                 k.facts.always_sensitive, k.facts.extractable,
+                 k.facts.sensitive);
+        key_audit(app, req, &k, "key_generate", "rejected", detail);
+        sn_resp_error(resp, API_UNAVAILABLE, "the HSM %s", detail);
+        goto out;
+    }
+    if (sn_store_key_add(app->store, &k) != SN_OK) {
+        sn_hsm_destroy(tok, k.id);
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        goto out;
+    }
+    snprintf(detail, sizeof(detail), "%s '%s'", sn_keyalg_name(k.alg),
+             k.label);
+    key_audit(app, req, &k, "key_generate", "ok", detail);
+    sn_info("key %s (%s) generated for subscriber %s", k.id,
+            sn_keyalg_name(k.alg), k.subscriber);
+    sn_resp_json(resp, API_CREATED, sn_key_json(&k));
+out:
+    sn_key_cleanup(&k);
+}
+
+void
+sn_h_key_list(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    const struct sn_token *who = req->who;
+    struct sn_key *keys = NULL;
+    size_t n = 0, i, j;
+    json_t *arr;
+
+    if (who->admin) {
+        sn_resp_error(resp, API_FORBIDDEN,
+                      "keys are listed with a subscriber's token");
+        return;
+    }
+    if (sn_store_key_list(app->store, who->subscriber, &keys, &n) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        return;
+    }
+    arr = json_array();
+    for (i = 0; i < n; i++) {
+        /* A token limited to some keys sees only those. */
+        for (j = 0; j < who->nkeys; j++)
+            if (strcmp(who->keys[j], keys[i].id) == 0)
+                break;
+        if (who->nkeys == 0 || j < who->nkeys)
+            json_array_append_new(arr, sn_key_json(&keys[i]));
+    }
+    sn_key_list_free(keys, n);
+    sn_resp_json(resp, API_OK, json_pack("{s:o}", "keys", arr));
+}
+
+void
+sn_h_key_show(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    struct sn_key k;
+
+    if (sn_load_key(app, req, resp, SN_ROLE_MANAGE | SN_ROLE_SIGN, &k) != 0)
+        return;
+    sn_resp_json(resp, API_OK, sn_key_json(&k));
+    sn_key_cleanup(&k);
+}
+
+static void
+set_state(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
+          enum sn_key_state from, enum sn_key_state to, const char *action)
+{
+    struct sn_key k;
+
+    if (sn_load_key(app, req, resp, SN_ROLE_MANAGE, &k) != 0)
+        return;
+    if (k.state == SN_KEY_DESTROYED) {
+        sn_resp_error(resp, API_KEY_STATE, "the key is destroyed");
+        goto out;
+    }
+    if (k.state == from) {
+        if (sn_store_key_set_state(app->store, k.id, to) != SN_OK) {
+            sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+            goto out;
+        }
+        k.state = to;
+        key_audit(app, req, &k, action, "ok", "");
+    }
+    sn_resp_json(resp, API_OK, sn_key_json(&k));
+out:
+    sn_key_cleanup(&k);
+}
+
+void
+sn_h_key_disable(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    set_state(app, req, resp, SN_KEY_ENABLED, SN_KEY_DISABLED, "key_disable");
+}
+
+void
+sn_h_key_enable(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    set_state(app, req, resp, SN_KEY_DISABLED, SN_KEY_ENABLED, "key_enable");
+}
+
+void
+sn_h_key_destroy(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    struct sn_hsm_token *tok;
+    struct sn_key k;
+    sn_err r;
+
+    if (sn_load_key(app, req, resp, SN_ROLE_MANAGE, &k) != 0)
+        return;
+    if (k.state == SN_KEY_DESTROYED) {
+        sn_resp_error(resp, API_KEY_STATE, "the key is already destroyed");
+        goto out;
+    }
+    if (sn_app_partition(app, k.subscriber, &tok) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE,
+                      "the subscriber's HSM partition is unavailable");
+        goto out;
+    }
+    r = sn_hsm_destroy(tok, k.id);
+    if (r != SN_OK && r != SN_ERR_NOT_FOUND) {
+        key_audit(app, req, &k, "key_destroy", "error", sn_err_str(r));
+        sn_resp_error(resp, API_UNAVAILABLE, "the HSM could not destroy the "
+                                             "key");
+        goto out;
+    }
+    if (sn_store_key_set_state(app->store, k.id, SN_KEY_DESTROYED) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        goto out;
+    }
+    k.state = SN_KEY_DESTROYED;
+    key_audit(app, req, &k, "key_destroy", "ok",
+              r == SN_OK ? "private key destroyed in the HSM"
+                         : "private key was already absent from the HSM");
+    sn_resp_json(resp, API_OK, sn_key_json(&k));
+out:
+    sn_key_cleanup(&k);
+}
+
+/* Subject fields in the order their RDNs are written. */
+static const char *const subject_order[] = {
+    "C",  "ST", "L", "street", "postalCode", "O", "OU", "CN", "serialNumber",
+    "businessCategory", "jurisdictionC", "jurisdictionST", "jurisdictionL",
+    "emailAddress", NULL};
+
+static int
+build_subject(json_t *subj, X509_NAME **out, struct sn_resp *resp)
+{
+    X509_NAME *name = NULL;
+    size_t used = 0, i;
+    json_t *v;
+
+    *out = NULL;
+    if (!json_is_object(subj) || json_object_size(subj) == 0) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "'subject' must be an object such as {\"CN\": ...}");
+        return -1;
+    }
+    if ((name = X509_NAME_new()) == NULL) {
+        sn_resp_error(resp, API_UNAVAILABLE, "out of memory");
+        return -1;
+    }
+    for (i = 0; subject_order[i] != NULL; i++) {
+        if ((v = json_object_get(subj, subject_order[i])) == NULL)
+            continue;
+        used++;
+        if (!json_is_string(v) ||
+            sn_name_add(name, subject_order[i], json_string_value(v)) !=
+                SN_OK) {
+            sn_resp_error(resp, API_INVALID_FIELD,
+                          "subject %s must be 1-64 characters%s",
+                          subject_order[i],
+                          strcmp(subject_order[i], "C") == 0
+                              ? " (C: two letters)"
+                              : "");
+            X509_NAME_free(name);
+            return -1;
+        }
+    }
+    if (used != json_object_size(subj)) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "unknown subject field; allowed: C ST L street "
+                      "postalCode O OU CN serialNumber businessCategory "
+                      "jurisdictionC jurisdictionST jurisdictionL "
+                      "emailAddress");
+        X509_NAME_free(name);
+        return -1;
+    }
+    *out = name;
+    return 0;
+}
+
+void
+sn_h_key_csr(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    static const char *const allowed[] = {"subject", "digest_algorithm", NULL};
+    struct sn_hsm_signer hs;
+    X509_NAME *name = NULL;
+    EVP_PKEY *pub = NULL;
+    enum sn_digest md = SN_MD_SHA256;
+    const char *mdname;
+    char *pem = NULL;
+    struct sn_key k;
+
+    if (sn_load_key(app, req, resp, SN_ROLE_MANAGE, &k) != 0)
+        return;
+    if (sn_json_only(req->json, allowed, resp) != 0 ||
+        sn_json_str(req->json, "digest_algorithm", 0, 16, &mdname, resp) != 0)
+        goto out;
+    if (mdname != NULL && sn_digest_from_name(mdname, &md) != SN_OK) {
+        sn_resp_error(resp, API_UNSUPPORTED_ALG,
+                      "digest_algorithm must be sha256, sha384 or sha512");
+        goto out;
+    }
+    if (build_subject(json_object_get(req->json, "subject"), &name, resp) !=
+        0)
+        goto out;
+    if (k.state != SN_KEY_ENABLED) {
+        sn_resp_error(resp, API_KEY_STATE, "the key is %s",
+                      sn_key_state_name(k.state));
+        goto out;
+    }
+    if (sn_hsm_signer_init(app, &k, &hs) != SN_OK ||
+        sn_pubkey_from_der(k.spki, k.spki_len, &pub) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE,
+                      "the subscriber's HSM partition is unavailable");
+        goto out;
+    }
+    if (sn_csr_build(pub, name, md, sn_hsm_signer_cb, &hs, &pem) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "the HSM could not sign the "
+                                             "request");
+        goto out;
+    }
+    key_audit(app, req, &k, "key_csr", "ok", "");
+    sn_resp_json(resp, API_OK, json_pack("{s:s}", "csr_pem", pem));
+out:
+    free(pem);
+    EVP_PKEY_free(pub);
+    X509_NAME_free(name);
+    sn_key_cleanup(&k);
+}
+
+void
+sn_h_cert_put(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    STACK_OF(X509) *chain = NULL;
+    EVP_PKEY *pub = NULL;
+    char *pem = NULL;
+    struct sn_key k;
+    sn_err r;
+
+    if (sn_load_key(app, req, resp, SN_ROLE_MANAGE, &k) != 0)
+        return;
+    if (req->body_len == 0 ||
+        sn_chain_from_pem((const char *)req->body, req->body_len, &chain) !=
+            SN_OK) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "the body must be a PEM certificate chain, leaf first");
+        goto out;
+    }
+    if (sn_pubkey_from_der(k.spki, k.spki_len, &pub) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "stored public key unreadable");
+        goto out;
+    }
+    if ((r = sn_chain_matches_key(chain, pub)) != SN_OK) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "the leaf certificate's public key is not this key's");
+        goto out;
+    }
+    if (sn_chain_to_pem(chain, &pem) != SN_OK ||
+        sn_store_key_set_cert(app->store, k.id, pem) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        goto out;
+    }
+    free(k.cert_pem);
+    k.cert_pem = pem;
+    pem = NULL;
+    key_audit(app, req, &k, "key_certificate", "ok", "");
+    sn_resp_json(resp, API_OK, sn_key_json(&k));
+out:
+    free(pem);
+    EVP_PKEY_free(pub);
+    sk_X509_pop_free(chain, X509_free);
+    sn_key_cleanup(&k);
+}
+
+void
+sn_h_cert_get(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    struct sn_key k;
+
+    if (sn_load_key(app, req, resp, SN_ROLE_MANAGE | SN_ROLE_SIGN, &k) != 0)
+        return;
+    if (k.cert_pem == NULL)
+        sn_resp_error(resp, API_NOT_FOUND,
+                      "no certificate is attached to this key");
+    else
+        sn_resp_json(resp, API_OK,
+                     json_pack("{s:s}", "certificate_pem", k.cert_pem));
+    sn_key_cleanup(&k);
+}

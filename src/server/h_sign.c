@@ -1,0 +1,294 @@
+/*
+ * h_sign: signing digests and files. The request names a key, a digest
+ * algorithm from a closed set and digests of exactly the right length;
+ * every signature is in the audit log, committed, before it is returned.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "crypto/cms.h"
+#include "crypto/x509util.h"
+#include "server/handlers.h"
+#include "server/hsmsign.h"
+
+#define MAX_BATCH 256
+
+struct sign_input {
+    enum sn_digest md;
+    enum sn_scheme scheme;
+    size_t n;
+    uint8_t *digests[MAX_BATCH];
+    int batch;
+};
+
+static void
+input_cleanup(struct sign_input *in)
+{
+    size_t i;
+
+    for (i = 0; i < in->n; i++)
+        free(in->digests[i]);
+    memset(in, 0, sizeof(*in));
+}
+
+static int
+decode_digest(json_t *v, size_t want, uint8_t **out, struct sn_resp *resp)
+{
+    size_t len = 0;
+
+    *out = NULL;
+    if (!json_is_string(v) ||
+        sn_b64_decode(json_string_value(v), out, &len) != SN_OK) {
+        sn_resp_error(resp, API_BAD_DIGEST, "digests must be base64");
+        return -1;
+    }
+    if (len != want) {
+        free(*out);
+        *out = NULL;
+        sn_resp_error(resp, API_BAD_DIGEST,
+                      "digest is %zu bytes; the digest algorithm needs %zu",
+                      len, want);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+parse_sign(json_t *body, const struct sn_key *k, struct sign_input *in,
+           struct sn_resp *resp)
+{
+    static const char *const allowed[] = {"digest_algorithm", "digest",
+                                          "digests", "scheme", NULL};
+    json_t *one = json_object_get(body, "digest");
+    json_t *many = json_object_get(body, "digests");
+    const char *mdname, *scheme;
+    size_t i;
+    json_t *e;
+
+    memset(in, 0, sizeof(*in));
+    if (sn_json_only(body, allowed, resp) != 0 ||
+        sn_json_str(body, "digest_algorithm", 1, 16, &mdname, resp) != 0 ||
+        sn_json_str(body, "scheme", 0, 16, &scheme, resp) != 0)
+        return -1;
+    if (sn_digest_from_name(mdname, &in->md) != SN_OK) {
+        sn_resp_error(resp, API_UNSUPPORTED_ALG,
+                      "digest_algorithm must be sha256, sha384 or sha512");
+        return -1;
+    }
+    if (sn_keyalg_is_rsa(k->alg)) {
+        in->scheme = SN_SCHEME_PKCS1;
+        if (scheme != NULL && sn_scheme_from_name(scheme, &in->scheme) != SN_OK) {
+            sn_resp_error(resp, API_INVALID_FIELD,
+                          "scheme must be \"pkcs1\" or \"pss\" for RSA keys");
+            return -1;
+        }
+    } else {
+        in->scheme = SN_SCHEME_ECDSA;
+        if (scheme != NULL && strcmp(scheme, "ecdsa") != 0) {
+            sn_resp_error(resp, API_INVALID_FIELD,
+                          "ECDSA keys take no scheme (or \"ecdsa\")");
+            return -1;
+        }
+    }
+    if ((one == NULL) == (many == NULL)) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "give exactly one of 'digest' and 'digests'");
+        return -1;
+    }
+    if (one != NULL) {
+        if (decode_digest(one, sn_digest_len(in->md), &in->digests[0], resp))
+            return -1;
+        in->n = 1;
+        return 0;
+    }
+    in->batch = 1;
+    if (!json_is_array(many) || json_array_size(many) == 0 ||
+        json_array_size(many) > MAX_BATCH) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "'digests' must be an array of 1 to %d digests",
+                      MAX_BATCH);
+        return -1;
+    }
+    json_array_foreach(many, i, e)
+    {
+        if (decode_digest(e, sn_digest_len(in->md), &in->digests[i], resp))
+            return -1;
+        in->n = i + 1;
+    }
+    return 0;
+}
+
+static int
+key_usable(const struct sn_key *k, struct sn_resp *resp)
+{
+    if (k->state != SN_KEY_ENABLED) {
+        sn_resp_error(resp, API_KEY_STATE, "the key is %s; only enabled keys "
+                                           "sign",
+                      sn_key_state_name(k->state));
+        return -1;
+    }
+    return 0;
+}
+
+void
+sn_h_sign(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    struct sn_audit *recs = NULL;
+    struct sn_hsm_signer hs;
+    struct sign_input in;
+    uint8_t *sig = NULL;
+    size_t siglen, i;
+    char *b64 = NULL;
+    json_t *sigs = NULL, *o;
+    struct sn_key k;
+    sn_err r;
+
+    memset(&in, 0, sizeof(in));
+    if (sn_load_key(app, req, resp, SN_ROLE_SIGN, &k) != 0)
+        return;
+    if (parse_sign(req->json, &k, &in, resp) != 0 || key_usable(&k, resp))
+        goto out;
+    if (sn_hsm_signer_init(app, &k, &hs) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE,
+                      "the subscriber's HSM partition is unavailable");
+        goto out;
+    }
+    if ((recs = calloc(in.n, sizeof(*recs))) == NULL ||
+        (sigs = json_array()) == NULL) {
+        sn_resp_error(resp, API_UNAVAILABLE, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < in.n; i++) {
+        struct timespec t0, t1;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        r = sn_hsm_sign(hs.tok, k.id, k.alg, in.md, in.scheme, in.digests[i],
+                        sn_digest_len(in.md), &sig, &siglen);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (r != SN_OK) {
+            sn_audit_init(&recs[0], req, k.subscriber, k.id, "sign");
+            snprintf(recs[0].result, sizeof(recs[0].result), "error");
+            snprintf(recs[0].detail, sizeof(recs[0].detail), "HSM: %s",
+                     sn_err_str(r));
+            sn_store_audit_add(app->store, &recs[0]);
+            sn_resp_error(resp, API_UNAVAILABLE, "the HSM could not sign");
+            goto out;
+        }
+        sn_metrics_signature(&app->metrics, k.alg,
+                             (double)(t1.tv_sec - t0.tv_sec) +
+                                 (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+        sn_audit_init(&recs[i], req, k.subscriber, k.id, "sign");
+        snprintf(recs[i].digest_alg, sizeof(recs[i].digest_alg), "%s",
+                 sn_digest_name(in.md));
+        sn_hex_encode(in.digests[i], sn_digest_len(in.md), recs[i].digest);
+        snprintf(recs[i].scheme, sizeof(recs[i].scheme), "%s",
+                 sn_scheme_name(in.scheme));
+        r = sn_b64_encode(sig, siglen, &b64);
+        free(sig);
+        sig = NULL;
+        if (r != SN_OK) {
+            sn_resp_error(resp, API_UNAVAILABLE, "out of memory");
+            goto out;
+        }
+        json_array_append_new(sigs, json_string(b64));
+        free(b64);
+        b64 = NULL;
+    }
+    /* No record, no signature. */
+    if (sn_store_audit_add_many(app->store, recs, in.n) != SN_OK) {
+        sn_error("audit: cannot record %zu signature(s) with key %s", in.n,
+                 k.id);
+        sn_resp_error(resp, API_UNAVAILABLE,
+                      "the audit log is unavailable; nothing was signed");
+        goto out;
+    }
+    o = json_pack("{s:s, s:s, s:s}", "key", k.id, "digest_algorithm",
+                  sn_digest_name(in.md), "scheme", sn_scheme_name(in.scheme));
+    if (o != NULL && in.batch)
+        json_object_set(o, "signatures", sigs);
+    else if (o != NULL)
+        json_object_set(o, "signature", json_array_get(sigs, 0));
+    sn_resp_json(resp, API_OK, o);
+out:
+    json_decref(sigs);
+    free(recs);
+    input_cleanup(&in);
+    sn_key_cleanup(&k);
+}
+
+void
+sn_h_sign_file_check(struct sn_app *app, struct sn_req *req,
+                     struct sn_resp *resp)
+{
+    const char *mdname = sn_req_query(req, "digest_algorithm");
+    struct sn_key k;
+
+    if (sn_load_key(app, req, resp, SN_ROLE_SIGN, &k) != 0)
+        return;
+    req->file_md = SN_MD_SHA256;
+    if (mdname != NULL && sn_digest_from_name(mdname, &req->file_md) != SN_OK)
+        sn_resp_error(resp, API_UNSUPPORTED_ALG,
+                      "digest_algorithm must be sha256, sha384 or sha512");
+    else if (key_usable(&k, resp) == 0 && k.cert_pem == NULL)
+        sn_resp_error(resp, API_NO_CERT,
+                      "attach a certificate first (PUT "
+                      "/v1/keys/{id}/certificate): a CMS signature carries "
+                      "the signer's certificate");
+    sn_key_cleanup(&k);
+}
+
+void
+sn_h_sign_file(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    STACK_OF(X509) *chain = NULL;
+    struct sn_hsm_signer hs;
+    uint8_t *der = NULL;
+    size_t derlen = 0;
+    struct sn_audit a;
+    struct sn_key k;
+
+    if (sn_load_key(app, req, resp, SN_ROLE_SIGN, &k) != 0)
+        return;
+    if (key_usable(&k, resp) != 0)
+        goto out;
+    if (k.cert_pem == NULL ||
+        sn_chain_from_pem(k.cert_pem, strlen(k.cert_pem), &chain) != SN_OK) {
+        sn_resp_error(resp, API_NO_CERT, "no usable certificate attached");
+        goto out;
+    }
+    if (sn_hsm_signer_init(app, &k, &hs) != SN_OK ||
+        sn_cms_sign_detached(chain, req->file_md, req->file_digest,
+                             req->file_digest_len, time(NULL),
+                             sn_hsm_signer_cb, &hs, &der, &derlen) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "the HSM could not sign");
+        goto out;
+    }
+    sn_audit_init(&a, req, k.subscriber, k.id, "sign_file");
+    snprintf(a.digest_alg, sizeof(a.digest_alg), "%s",
+             sn_digest_name(req->file_md));
+    sn_hex_encode(req->file_digest, req->file_digest_len, a.digest);
+    snprintf(a.scheme, sizeof(a.scheme), "%s",
+             sn_keyalg_is_rsa(k.alg) ? "pkcs1" : "ecdsa");
+    snprintf(a.detail, sizeof(a.detail), "%llu bytes, detached CMS",
+             (unsigned long long)req->file_bytes);
+    if (sn_store_audit_add(app->store, &a) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE,
+                      "the audit log is unavailable; nothing was signed");
+        goto out;
+    }
+    resp->code = API_OK;
+    resp->raw = der;
+    resp->raw_len = derlen;
+    resp->raw_type = "application/pkcs7-signature";
+    der = NULL;
+out:
+    free(der);
+    sk_X509_pop_free(chain, X509_free);
+    sn_key_cleanup(&k);
+}

@@ -1,0 +1,313 @@
+/*
+ * handlers: helpers shared by the route handlers (typed JSON access, key
+ * objects, loading a key for the caller) and the small routes: health,
+ * whoami, audit.
+ */
+#include "server/handlers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "crypto/x509util.h"
+
+json_t *
+sn_time_json(time_t t)
+{
+    char buf[SN_TIME_LEN];
+
+    if (t == 0)
+        return json_null();
+    sn_time_format(t, buf);
+    return json_string(buf);
+}
+
+int
+sn_json_only(json_t *obj, const char *const *allowed, struct sn_resp *resp)
+{
+    const char *name;
+    json_t *v;
+    size_t i;
+
+    json_object_foreach(obj, name, v)
+    {
+        for (i = 0; allowed[i] != NULL; i++)
+            if (strcmp(name, allowed[i]) == 0)
+                break;
+        if (allowed[i] == NULL) {
+            sn_resp_error(resp, API_INVALID_FIELD, "unknown field '%.64s'",
+                          name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+sn_json_str(json_t *obj, const char *name, int required, size_t max,
+            const char **out, struct sn_resp *resp)
+{
+    json_t *v = json_object_get(obj, name);
+    size_t len;
+
+    *out = NULL;
+    if (v == NULL || json_is_null(v)) {
+        if (!required)
+            return 0;
+        sn_resp_error(resp, API_INVALID_FIELD, "'%s' is required", name);
+        return -1;
+    }
+    if (!json_is_string(v)) {
+        sn_resp_error(resp, API_INVALID_FIELD, "'%s' must be a string", name);
+        return -1;
+    }
+    len = json_string_length(v);
+    if (len == 0 || len > max || strlen(json_string_value(v)) != len) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "'%s' must be 1 to %zu characters", name, max);
+        return -1;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+json_t *
+sn_key_json(const struct sn_key *k)
+{
+    EVP_PKEY *pub = NULL;
+    char *pem = NULL;
+    json_t *o;
+
+    if (sn_pubkey_from_der(k->spki, k->spki_len, &pub) != SN_OK ||
+        sn_pubkey_to_pem(pub, &pem) != SN_OK) {
+        EVP_PKEY_free(pub);
+        return NULL;
+    }
+    EVP_PKEY_free(pub);
+    o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:{s:b, s:b, s:b, s:b, s:b},"
+        " s:{s:s, s:s, s:s, s:s}}",
+        "id", k->id, "subscriber", k->subscriber, "label", k->label,
+        "algorithm", sn_keyalg_name(k->alg), "state",
+        sn_key_state_name(k->state), "created_at", sn_time_json(k->created_at),
+        "public_key_pem", pem, "protection", "local", k->facts.local,
+        "never_extractable", k->facts.never_extractable, "always_sensitive",
+        k->facts.always_sensitive, "extractable", k->facts.extractable,
+        "sensitive", k->facts.sensitive, "hsm", "manufacturer",
+        k->hsm.manufacturer, "model", k->hsm.model, "serial", k->hsm.serial,
+        "token_label", k->hsm.label);
+    free(pem);
+    if (o != NULL && k->cert_pem != NULL)
+        json_object_set_new(o, "certificate_pem", json_string(k->cert_pem));
+    return o;
+}
+
+static int
+token_scope_allows(const struct sn_token *t, const char *key)
+{
+    size_t i;
+
+    if (t->nkeys == 0)
+        return 1;
+    for (i = 0; i < t->nkeys; i++)
+        if (strcmp(t->keys[i], key) == 0)
+            return 1;
+    return 0;
+}
+
+/* Records a denied request in the subscriber's audit log. */
+static void
+audit_denied(struct sn_app *app, struct sn_req *req, const char *subscriber,
+             const char *key, const char *detail)
+{
+    struct sn_audit a;
+
+    sn_audit_init(&a, req, subscriber, key, "denied");
+    snprintf(a.result, sizeof(a.result), "denied");
+    snprintf(a.detail, sizeof(a.detail), "%s %s: %s", req->method, req->route,
+             detail);
+    if (sn_store_audit_add(app->store, &a) != SN_OK)
+        sn_error("audit: cannot record a denied request");
+}
+
+int
+sn_load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
+            unsigned need, struct sn_key *key)
+{
+    const struct sn_token *who = req->who;
+    const char *id = req->params[0];
+    sn_err r;
+
+    memset(key, 0, sizeof(*key));
+    if (who->admin) {
+        sn_resp_error(resp, API_FORBIDDEN,
+                      "admin tokens manage subscribers and tokens; they "
+                      "cannot use subscriber keys");
+        return -1;
+    }
+    if ((who->roles & need) == 0) {
+        audit_denied(app, req, who->subscriber, id, "role missing");
+        sn_resp_error(resp, API_FORBIDDEN, "token lacks the '%s' role",
+                      need == SN_ROLE_SIGN ? "sign" : "manage");
+        return -1;
+    }
+    r = sn_store_key_get(app->store, id, key);
+    if (r == SN_OK && strcmp(key->subscriber, who->subscriber) != 0) {
+        /* Another subscriber's key: the owner's log shows the attempt. */
+        sn_warn("security: token %s of subscriber %s tried key %s of "
+                "subscriber %s",
+                who->id, who->subscriber, id, key->subscriber);
+        audit_denied(app, req, key->subscriber, id,
+                     "token of another subscriber");
+        sn_key_cleanup(key);
+        r = SN_ERR_NOT_FOUND;
+    }
+    if (r == SN_ERR_NOT_FOUND) {
+        sn_resp_error(resp, API_NOT_FOUND, "no such key");
+        return -1;
+    }
+    if (r != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        return -1;
+    }
+    if (!token_scope_allows(who, id)) {
+        audit_denied(app, req, who->subscriber, id, "key outside token scope");
+        sn_key_cleanup(key);
+        sn_resp_error(resp, API_FORBIDDEN,
+                      "this token is not allowed to use this key");
+        return -1;
+    }
+    return 0;
+}
+
+void
+sn_h_healthz(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    int hsm_ok = sn_hsm_token_ping(app->service) == SN_OK;
+    int db_ok = sn_store_ping(app->store) == SN_OK;
+
+    (void)req;
+    if (!hsm_ok || !db_ok) {
+        sn_resp_error(resp, API_UNAVAILABLE, "hsm %s, database %s",
+                      hsm_ok ? "ok" : "unreachable",
+                      db_ok ? "ok" : "unreachable");
+        return;
+    }
+    sn_resp_json(resp, API_OK,
+                 json_pack("{s:s, s:s, s:s}", "status", "ok", "hsm", "ok",
+                           "database", "ok"));
+}
+
+static json_t *
+roles_json(unsigned roles)
+{
+    json_t *a = json_array();
+
+    if (roles & SN_ROLE_MANAGE)
+        json_array_append_new(a, json_string("manage"));
+    if (roles & SN_ROLE_SIGN)
+        json_array_append_new(a, json_string("sign"));
+    return a;
+}
+
+json_t *
+sn_token_json(const struct sn_token *t)
+{
+    json_t *keys = json_array();
+    size_t i;
+
+    for (i = 0; i < t->nkeys; i++)
+        json_array_append_new(keys, json_string(t->keys[i]));
+    return json_pack("{s:s, s:s, s:o, s:b, s:o, s:o, s:o, s:o}", "id", t->id,
+                     "name", t->name, "subscriber",
+                     t->admin ? json_null() : json_string(t->subscriber),
+                     "admin", t->admin, "roles", roles_json(t->roles), "keys",
+                     keys, "expires_at", sn_time_json(t->expires_at),
+                     "created_at", sn_time_json(t->created_at));
+}
+
+void
+sn_h_whoami(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    json_t *o = sn_token_json(req->who);
+
+    (void)app;
+    if (o != NULL)
+        json_object_set_new(o, "token_id", json_string(req->who->id));
+    sn_resp_json(resp, API_OK, o);
+}
+
+/* Parses a non-negative decimal query argument. */
+static int
+query_num(const struct sn_req *req, const char *name, long long def,
+          long long max, long long *out)
+{
+    const char *v = sn_req_query(req, name);
+    long long n = 0;
+    size_t i;
+
+    *out = def;
+    if (v == NULL)
+        return 0;
+    if (*v == '\0' || strlen(v) > 18)
+        return -1;
+    for (i = 0; v[i] != '\0'; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        n = n * 10 + (v[i] - '0');
+    }
+    if (n > max)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+void
+sn_h_audit(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    const char *key = sn_req_query(req, "key");
+    struct sn_audit *recs = NULL;
+    long long after, limit;
+    json_t *arr, *o;
+    size_t n = 0, i;
+
+    if (req->who->admin) {
+        sn_resp_error(resp, API_FORBIDDEN,
+                      "the audit log is read with a subscriber's token");
+        return;
+    }
+    if (query_num(req, "after", 0, (long long)1 << 62, &after) != 0 ||
+        query_num(req, "limit", 100, 1000, &limit) != 0 || limit == 0) {
+        sn_resp_error(resp, API_BAD_REQUEST,
+                      "'after' must be a record id and 'limit' 1..1000");
+        return;
+    }
+    if (key != NULL && (strlen(key) == 0 || strlen(key) >= SN_UUID_LEN)) {
+        sn_resp_error(resp, API_BAD_REQUEST, "'key' is not a key id");
+        return;
+    }
+    if (sn_store_audit_list(app->store, req->who->subscriber, key, after,
+                            (size_t)limit, &recs, &n) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        return;
+    }
+    arr = json_array();
+    for (i = 0; i < n; i++) {
+        const struct sn_audit *a = &recs[i];
+        o = json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
+                      "s:s, s:s}",
+                      "id", (json_int_t)a->id, "time", sn_time_json(a->time),
+                      "subscriber", a->subscriber, "key", a->key, "token",
+                      a->token, "client", a->client, "action", a->action,
+                      "digest_algorithm", a->digest_alg, "digest", a->digest,
+                      "scheme", a->scheme, "result", a->result, "detail",
+                      a->detail);
+        json_array_append_new(arr, o);
+    }
+    sn_resp_json(resp, API_OK,
+                 json_pack("{s:o, s:I}", "records", arr, "next_after",
+                           (json_int_t)(n ? recs[n - 1].id : after)));
+    free(recs);
+}

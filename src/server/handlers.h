@@ -1,0 +1,61 @@
+/*
+ * handlers: one function per API route. Each reads the validated request,
+ * acts through the store and HSM, and fills the response with an api code;
+ * none of them knows HTTP statuses or MHD.
+ */
+#ifndef SN_HANDLERS_H
+#define SN_HANDLERS_H
+
+#include "server/api.h"
+#include "server/app.h"
+
+typedef void (*sn_handler)(struct sn_app *app, struct sn_req *req,
+                           struct sn_resp *resp);
+
+void sn_h_healthz(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_whoami(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_subscriber_create(struct sn_app *, struct sn_req *,
+                            struct sn_resp *);
+void sn_h_subscriber_list(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_token_create(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_token_revoke(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_key_import(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_key_create(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_key_list(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_key_show(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_key_disable(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_key_enable(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_key_destroy(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_key_csr(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_cert_put(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_cert_get(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_sign(struct sn_app *, struct sn_req *, struct sn_resp *);
+/* sign-file: the precheck runs before the body is streamed. */
+void sn_h_sign_file_check(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_sign_file(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_audit(struct sn_app *, struct sn_req *, struct sn_resp *);
+
+/*
+ * Shared by key handlers: loads key id for the caller. Another
+ * subscriber's key answers exactly like a missing one (API_NOT_FOUND) and
+ * is recorded as a security event. need is a role bit (enum sn_role).
+ * On failure resp is filled and non-zero is returned.
+ */
+int sn_load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
+                unsigned need, struct sn_key *key);
+
+/* JSON helpers for handlers (bounded, typed field access). */
+json_t *sn_key_json(const struct sn_key *k);
+json_t *sn_time_json(time_t t);
+json_t *sn_token_json(const struct sn_token *t);
+/*
+ * Rejects members of obj not in the NULL-terminated allowed list; fills
+ * resp and returns non-zero on an unknown member.
+ */
+int sn_json_only(json_t *obj, const char *const *allowed,
+                 struct sn_resp *resp);
+/* String member: required or optional, length 1..max. */
+int sn_json_str(json_t *obj, const char *name, int required, size_t max,
+                const char **out, struct sn_resp *resp);
+
+#endif

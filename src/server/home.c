@@ -1,0 +1,194 @@
+/*
+ * home: signetd init. Everything is created with owner-only permissions;
+ * nothing existing is overwritten (files are opened O_EXCL).
+ */
+#include "server/home.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "crypto/apitoken.h"
+#include "crypto/tlsgen.h"
+#include "hsm/hsm.h"
+#include "store/store.h"
+
+#define SERVICE_LABEL "signet-service"
+
+/* home + "/" + name into buf; homes are limited to keep paths short. */
+static void
+hpath(char *buf, size_t len, const char *home, const char *name)
+{
+    if (snprintf(buf, len, "%s/%s", home, name) >= (int)len)
+        buf[0] = '\0';
+}
+
+static sn_err
+mkdir_new(const char *home, const char *sub)
+{
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s%s%s", home, *sub ? "/" : "", sub);
+    if (mkdir(path, 0700) != 0 && !(errno == EEXIST && *sub == '\0')) {
+        sn_error("init: cannot create %s: %s", path, strerror(errno));
+        return SN_ERR_IO;
+    }
+    return SN_OK;
+}
+
+static sn_err
+write_text(const char *home, const char *name, const char *text, int mode)
+{
+    char path[PATH_MAX];
+    sn_err r;
+
+    snprintf(path, sizeof(path), "%s/%s", home, name);
+    if ((r = sn_file_write_new(path, text, strlen(text), mode)) != SN_OK)
+        sn_error("init: cannot write %s: %s", path, sn_err_str(r));
+    return r;
+}
+
+static sn_err
+make_admin_token(const char *home, const char *db)
+{
+    struct sn_store *st = NULL;
+    struct sn_token t;
+    char *secret = NULL, *line = NULL;
+    size_t len;
+    sn_err r;
+
+    memset(&t, 0, sizeof(t));
+    if ((r = sn_store_open(db, &st)) != SN_OK)
+        goto out;
+    t.admin = 1;
+    t.roles = SN_ROLE_MANAGE;
+    t.created_at = time(NULL);
+    snprintf(t.name, sizeof(t.name), "initial admin");
+    if ((r = sn_uuid(t.id)) != SN_OK ||
+        (r = sn_apitoken_new(t.id, &secret, t.hash)) != SN_OK ||
+        (r = sn_store_token_add(st, &t)) != SN_OK)
+        goto out;
+    len = strlen(secret) + 2;
+    if ((line = malloc(len)) == NULL) {
+        r = SN_ERR_NOMEM;
+        goto out;
+    }
+    snprintf(line, len, "%s\n", secret);
+    r = write_text(home, "admin.token", line, 0600);
+out:
+    sn_secret_free(line);
+    sn_secret_free(secret);
+    sn_store_close(st);
+    return r;
+}
+
+sn_err
+sn_home_init(const char *home_arg, const char *module)
+{
+    char home[PATH_MAX], path[PATH_MAX], ca[PATH_MAX], cert[PATH_MAX],
+        key[PATH_MAX];
+    char text[4096];
+    struct sn_hsm *hsm = NULL;
+    char *pin = NULL, *pinline = NULL;
+    size_t len;
+    sn_err r;
+
+    if ((r = mkdir_new(home_arg, "")) != SN_OK)
+        return r;
+    if (realpath(home_arg, home) == NULL)
+        return SN_ERR_IO;
+    if (strlen(home) > 1024) {
+        sn_error("init: home path too long");
+        return SN_ERR_INVALID;
+    }
+    hpath(path, sizeof(path), home, "signetd.conf");
+    if (access(path, F_OK) == 0) {
+        sn_error("init: %s already holds a signetd home; refusing to "
+                 "overwrite it",
+                 home);
+        return SN_ERR_EXISTS;
+    }
+    if ((r = mkdir_new(home, "tls")) != SN_OK ||
+        (r = mkdir_new(home, "hsm")) != SN_OK ||
+        (r = mkdir_new(home, "hsm/tokens")) != SN_OK ||
+        (r = mkdir_new(home, "hsm/pins")) != SN_OK)
+        return r;
+
+    if (snprintf(text, sizeof(text),
+             "# SoftHSM2 configuration for this signetd home.\n"
+             "directories.tokendir = %s/hsm/tokens\n"
+             "objectstore.backend = file\n"
+             "log.level = ERROR\n"
+             "slots.removable = false\n",
+             home) >= (int)sizeof(text))
+        return SN_ERR_INVALID;
+    if ((r = write_text(home, "hsm/softhsm2.conf", text, 0600)) != SN_OK)
+        return r;
+    hpath(path, sizeof(path), home, "hsm/softhsm2.conf");
+    setenv("SOFTHSM2_CONF", path, 1);
+
+    /* The service's own token, separate from every subscriber's. */
+    if ((r = sn_hsm_open(module, &hsm)) != SN_OK)
+        goto out;
+    if ((r = sn_hsm_token_init(hsm, SERVICE_LABEL, &pin)) != SN_OK) {
+        sn_error("init: cannot create the service token: %s", sn_err_str(r));
+        goto out;
+    }
+    len = strlen(pin) + 2;
+    if ((pinline = malloc(len)) == NULL) {
+        r = SN_ERR_NOMEM;
+        goto out;
+    }
+    snprintf(pinline, len, "%s\n", pin);
+    if ((r = write_text(home, "hsm/service.pin", pinline, 0600)) != SN_OK)
+        goto out;
+
+    hpath(ca, sizeof(ca), home, "tls/ca.pem");
+    hpath(cert, sizeof(cert), home, "tls/server.pem");
+    hpath(key, sizeof(key), home, "tls/server.key");
+    if ((r = sn_tls_generate(ca, cert, key)) != SN_OK) {
+        sn_error("init: cannot create TLS material: %s", sn_err_str(r));
+        goto out;
+    }
+    hpath(path, sizeof(path), home, "signet.db");
+    if ((r = make_admin_token(home, path)) != SN_OK)
+        goto out;
+
+    if (snprintf(text, sizeof(text),
+             "# signetd configuration. Relative paths are relative to the "
+             "home.\n"
+             "listen = 127.0.0.1:8443\n"
+             "database = signet.db\n"
+             "tls.cert = tls/server.pem\n"
+             "tls.key = tls/server.key\n"
+             "limits.json_body = 1M\n"
+             "limits.file_body = 2G\n"
+             "server.threads = 8\n"
+             "\n"
+             "# Any PKCS#11 module can replace SoftHSM2. With a module that\n"
+             "# cannot create tokens, set hsm.tokens = mapped and map each\n"
+             "# subscriber to a pre-provisioned token:\n"
+             "#   hsm.subscriber_token = NAME LABEL PIN_FILE\n"
+             "hsm.module = %s\n"
+             "hsm.softhsm_conf = hsm/softhsm2.conf\n"
+             "hsm.tokens = create\n"
+             "hsm.service_token = " SERVICE_LABEL "\n"
+             "hsm.service_pin_file = hsm/service.pin\n",
+             module) >= (int)sizeof(text)) {
+        r = SN_ERR_INVALID;
+        goto out;
+    }
+    /* Written last: its presence marks a complete home. */
+    r = write_text(home, "signetd.conf", text, 0600);
+out:
+    sn_secret_free(pin);
+    sn_secret_free(pinline);
+    sn_hsm_close(hsm);
+    return r;
+}

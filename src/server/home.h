@@ -1,0 +1,13 @@
+/*
+ * home: creating a new signetd home: configuration, SoftHSM2 store with
+ * the service token, TLS material, database and the first admin token.
+ */
+#ifndef SN_HOME_H
+#define SN_HOME_H
+
+#include "common/err.h"
+
+/* Refuses an existing home (one that holds signetd.conf). */
+sn_err sn_home_init(const char *home, const char *module);
+
+#endif

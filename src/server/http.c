@@ -1,0 +1,693 @@
+/*
+ * http: everything that arrives from the network passes here first and is
+ * untrusted: method, path, headers, query and body. Paths are matched
+ * against a fixed table; path parameters are checked for length and
+ * alphabet; bodies are bounded by the configured limits before a byte is
+ * buffered; bearer tokens are parsed, looked up by id and compared by hash
+ * in constant time.
+ */
+#include "server/http.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "common/log.h"
+#include "crypto/apitoken.h"
+#include "server/handlers.h"
+
+enum auth { AUTH_NONE, AUTH_ANY };
+enum body { BODY_NONE, BODY_JSON, BODY_RAW, BODY_STREAM };
+
+struct route {
+    const char *method;
+    const char *pattern; /* "{}" marks a parameter segment */
+    const char *name;    /* for metrics */
+    enum auth auth;
+    enum body body;
+    sn_handler handler;
+    sn_handler precheck; /* BODY_STREAM only */
+};
+
+static const struct route routes[] = {
+    {"GET", "/healthz", "/healthz", AUTH_NONE, BODY_NONE, sn_h_healthz, NULL},
+    {"GET", "/metrics", "/metrics", AUTH_NONE, BODY_NONE, NULL, NULL},
+    {"GET", "/v1/whoami", "/v1/whoami", AUTH_ANY, BODY_NONE, sn_h_whoami,
+     NULL},
+    {"POST", "/v1/subscribers", "/v1/subscribers", AUTH_ANY, BODY_JSON,
+     sn_h_subscriber_create, NULL},
+    {"GET", "/v1/subscribers", "/v1/subscribers", AUTH_ANY, BODY_NONE,
+     sn_h_subscriber_list, NULL},
+    {"POST", "/v1/subscribers/{}/tokens", "/v1/subscribers/{id}/tokens",
+     AUTH_ANY, BODY_JSON, sn_h_token_create, NULL},
+    {"DELETE", "/v1/tokens/{}", "/v1/tokens/{id}", AUTH_ANY, BODY_NONE,
+     sn_h_token_revoke, NULL},
+    {"POST", "/v1/keys/import", "/v1/keys/import", AUTH_ANY, BODY_NONE,
+     sn_h_key_import, NULL},
+    {"POST", "/v1/keys", "/v1/keys", AUTH_ANY, BODY_JSON, sn_h_key_create,
+     NULL},
+    {"GET", "/v1/keys", "/v1/keys", AUTH_ANY, BODY_NONE, sn_h_key_list, NULL},
+    {"GET", "/v1/keys/{}", "/v1/keys/{id}", AUTH_ANY, BODY_NONE,
+     sn_h_key_show, NULL},
+    {"DELETE", "/v1/keys/{}", "/v1/keys/{id}", AUTH_ANY, BODY_NONE,
+     sn_h_key_destroy, NULL},
+    {"POST", "/v1/keys/{}/disable", "/v1/keys/{id}/disable", AUTH_ANY,
+     BODY_NONE, sn_h_key_disable, NULL},
+    {"POST", "/v1/keys/{}/enable", "/v1/keys/{id}/enable", AUTH_ANY,
+     BODY_NONE, sn_h_key_enable, NULL},
+    {"POST", "/v1/keys/{}/csr", "/v1/keys/{id}/csr", AUTH_ANY, BODY_JSON,
+     sn_h_key_csr, NULL},
+    {"PUT", "/v1/keys/{}/certificate", "/v1/keys/{id}/certificate", AUTH_ANY,
+     BODY_RAW, sn_h_cert_put, NULL},
+    {"GET", "/v1/keys/{}/certificate", "/v1/keys/{id}/certificate", AUTH_ANY,
+     BODY_NONE, sn_h_cert_get, NULL},
+    {"POST", "/v1/keys/{}/sign", "/v1/keys/{id}/sign", AUTH_ANY, BODY_JSON,
+     sn_h_sign, NULL},
+    {"POST", "/v1/keys/{}/sign-file", "/v1/keys/{id}/sign-file", AUTH_ANY,
+     BODY_STREAM, sn_h_sign_file, sn_h_sign_file_check},
+    {"GET", "/v1/audit", "/v1/audit", AUTH_ANY, BODY_NONE, sn_h_audit, NULL},
+};
+
+static const char unmatched[] = "unmatched";
+
+struct sn_http {
+    struct MHD_Daemon *d;
+    struct sn_app *app;
+    int inflight; /* requests between first call and completion */
+};
+
+struct conn_ctx {
+    const struct route *route;
+    const char *metric_route;
+    struct sn_req req;
+    struct sn_token who;
+    int failed; /* an error response is (being) queued */
+    struct sn_resp early;
+    uint8_t *body;
+    size_t len, cap, limit;
+    EVP_MD_CTX *md;
+    uint64_t file_bytes, file_limit;
+    uint8_t digest[EVP_MAX_MD_SIZE];
+};
+
+/* ---- api codes ---- */
+
+int
+sn_api_status(enum sn_api code)
+{
+    switch (code) {
+#define SN_API_STATUS(c, s, n)                                                 \
+    case c:                                                                    \
+        return s;
+        SN_API_CODES(SN_API_STATUS)
+#undef SN_API_STATUS
+    }
+    return 500;
+}
+
+const char *
+sn_api_name(enum sn_api code)
+{
+    switch (code) {
+#define SN_API_NAME(c, s, n)                                                   \
+    case c:                                                                    \
+        return n;
+        SN_API_CODES(SN_API_NAME)
+#undef SN_API_NAME
+    }
+    return "internal";
+}
+
+void
+sn_resp_error(struct sn_resp *resp, enum sn_api code, const char *fmt, ...)
+{
+    va_list ap;
+
+    resp->code = code;
+    va_start(ap, fmt);
+    vsnprintf(resp->message, sizeof(resp->message), fmt, ap);
+    va_end(ap);
+    json_decref(resp->json);
+    resp->json = NULL;
+}
+
+void
+sn_resp_json(struct sn_resp *resp, enum sn_api code, json_t *body)
+{
+    json_decref(resp->json);
+    resp->code = code;
+    resp->json = body;
+    if (body == NULL)
+        sn_resp_error(resp, API_UNAVAILABLE, "out of memory");
+}
+
+const char *
+sn_req_query(const struct sn_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
+                                       name);
+}
+
+/* ---- routing ---- */
+
+static int
+param_ok(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len == 0 || len > 64)
+        return 0;
+    for (i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+/* 1 if path matches pattern; parameters are copied into req->params. */
+static int
+match(const char *pattern, const char *path, struct sn_req *req)
+{
+    const char *p = pattern, *u = path;
+    int np = 0;
+
+    while (*p != '\0') {
+        if (p[0] == '{' && p[1] == '}') {
+            size_t len = strcspn(u, "/");
+            if (!param_ok(u, len) || np >= SN_MAX_PARAMS)
+                return 0;
+            memcpy(req->params[np], u, len);
+            req->params[np][len] = '\0';
+            np++;
+            u += len;
+            p += 2;
+        } else if (*p++ != *u++)
+            return 0;
+    }
+    return *u == '\0';
+}
+
+/* Finds the route; *method_ok tells a path match under another method. */
+static const struct route *
+find_route(const char *method, const char *path, struct sn_req *req,
+           int *path_known)
+{
+    size_t i;
+
+    *path_known = 0;
+    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (!match(routes[i].pattern, path, req))
+            continue;
+        if (strcmp(routes[i].method, method) == 0)
+            return &routes[i];
+        *path_known = 1;
+    }
+    return NULL;
+}
+
+/* ---- authentication ---- */
+
+static void
+authenticate(struct sn_app *app, struct MHD_Connection *conn,
+             struct conn_ctx *c)
+{
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_AUTHORIZATION);
+    uint8_t hash[SN_TOKEN_HASH_LEN];
+    char id[SN_UUID_LEN];
+    struct sn_audit a;
+    const char *why = NULL;
+    sn_err r;
+
+    if (h == NULL || strncmp(h, "Bearer ", 7) != 0) {
+        sn_resp_error(&c->early, API_UNAUTHORIZED,
+                      "missing bearer token (Authorization: Bearer ...)");
+        return;
+    }
+    if (sn_apitoken_parse(h + 7, id, hash) != SN_OK) {
+        sn_resp_error(&c->early, API_UNAUTHORIZED, "malformed token");
+        return;
+    }
+    r = sn_store_token_get(app->store, id, &c->who);
+    if (r != SN_OK && r != SN_ERR_NOT_FOUND) {
+        sn_resp_error(&c->early, API_UNAVAILABLE, "database unavailable");
+        return;
+    }
+    if (r == SN_ERR_NOT_FOUND || !sn_apitoken_hash_equal(hash, c->who.hash)) {
+        OPENSSL_cleanse(hash, sizeof(hash));
+        sn_warn("auth: unknown token from %s", c->req.client);
+        sn_resp_error(&c->early, API_UNAUTHORIZED, "unknown token");
+        return;
+    }
+    OPENSSL_cleanse(hash, sizeof(hash));
+    if (c->who.revoked_at != 0)
+        why = "token revoked";
+    else if (c->who.expires_at != 0 && c->who.expires_at <= time(NULL))
+        why = "token expired";
+    if (why != NULL) {
+        sn_warn("auth: %s: token %s from %s", why, c->who.id, c->req.client);
+        if (!c->who.admin) {
+            sn_audit_init(&a, &c->req, c->who.subscriber, NULL, "denied");
+            snprintf(a.token, sizeof(a.token), "%s", c->who.id);
+            snprintf(a.result, sizeof(a.result), "denied");
+            snprintf(a.detail, sizeof(a.detail), "%s", why);
+            sn_store_audit_add(app->store, &a);
+        }
+        sn_resp_error(&c->early, API_UNAUTHORIZED, "%s", why);
+        return;
+    }
+    c->req.who = &c->who;
+}
+
+/* ---- responses ---- */
+
+static enum MHD_Result
+send_resp(struct MHD_Connection *conn, struct conn_ctx *c,
+          struct sn_resp *resp)
+{
+    struct MHD_Response *mr;
+    const char *type = "application/json";
+    char *body = NULL;
+    size_t len;
+    enum MHD_Result ret;
+    int status = sn_api_status(resp->code);
+    json_t *err;
+
+    if (resp->raw != NULL) {
+        body = (char *)resp->raw;
+        len = resp->raw_len;
+        type = resp->raw_type;
+        resp->raw = NULL;
+    } else {
+        if (resp->json == NULL || resp->code > API_CREATED) {
+            err = json_pack("{s:s, s:s}", "error", sn_api_name(resp->code),
+                            "message", resp->message);
+            json_decref(resp->json);
+            resp->json = err;
+        }
+        body = resp->json ? json_dumps(resp->json, JSON_COMPACT) : NULL;
+        if (body == NULL) {
+            status = 503;
+            body = strdup("{\"error\":\"unavailable\",\"message\":\"out of "
+                          "memory\"}");
+        }
+        len = body ? strlen(body) : 0;
+    }
+    mr = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (mr == NULL) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    ret = MHD_queue_response(conn, (unsigned)status, mr);
+    MHD_destroy_response(mr);
+    c->req.route = c->metric_route;
+    if (c->failed == 0)
+        c->failed = resp->code > API_CREATED ? 1 : 0;
+    json_decref(resp->json);
+    resp->json = NULL;
+    /* status recorded at completion */
+    c->early.code = resp->code;
+    return ret;
+}
+
+static enum MHD_Result
+send_metrics(struct sn_app *app, struct MHD_Connection *conn)
+{
+    struct MHD_Response *mr;
+    enum MHD_Result ret;
+    char *text;
+    size_t len;
+
+    if (sn_metrics_render(&app->metrics, &text, &len) != 0)
+        return MHD_NO;
+    mr = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (mr == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "text/plain; version=0.0.4");
+    ret = MHD_queue_response(conn, MHD_HTTP_OK, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
+/* ---- request lifecycle ---- */
+
+static void
+client_address(struct MHD_Connection *conn, char *buf, size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    socklen_t slen;
+
+    snprintf(buf, len, "unknown");
+    if (ci == NULL || ci->client_addr == NULL)
+        return;
+    slen = ci->client_addr->sa_family == AF_INET6
+               ? sizeof(struct sockaddr_in6)
+               : sizeof(struct sockaddr_in);
+    getnameinfo(ci->client_addr, slen, buf, (socklen_t)len, NULL, 0,
+                NI_NUMERICHOST);
+}
+
+static int
+content_type_is(const char *ct, const char *want)
+{
+    size_t n = strlen(want);
+
+    return ct != NULL && strncasecmp(ct, want, n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* Header phase: route, authenticate, check limits. 0 = go on. */
+static int
+begin(struct sn_app *app, struct MHD_Connection *conn, struct conn_ctx *c,
+      const char *url, const char *method)
+{
+    const char *cl = MHD_lookup_connection_value(
+        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    unsigned long long declared = 0;
+    int path_known;
+    char *end;
+
+    c->req.conn = conn;
+    c->req.method = method;
+    client_address(conn, c->req.client, sizeof(c->req.client));
+    c->req.content_type = MHD_lookup_connection_value(
+        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    c->metric_route = unmatched;
+    c->route = find_route(method, url, &c->req, &path_known);
+    if (c->route == NULL) {
+        if (path_known)
+            sn_resp_error(&c->early, API_METHOD, "method %s not allowed here",
+                          method);
+        else
+            sn_resp_error(&c->early, API_NOT_FOUND, "no such resource");
+        return -1;
+    }
+    c->metric_route = c->route->name;
+    c->req.route = c->route->name;
+    c->limit = app->cfg.json_limit;
+    c->file_limit = app->cfg.file_limit;
+    if (cl != NULL) {
+        declared = strtoull(cl, &end, 10);
+        if (*end != '\0' ||
+            (c->route->body == BODY_STREAM ? declared > c->file_limit
+                                           : declared > c->limit)) {
+            sn_resp_error(&c->early, API_TOO_LARGE,
+                          "request body larger than the limit of %llu bytes",
+                          c->route->body == BODY_STREAM
+                              ? (unsigned long long)c->file_limit
+                              : (unsigned long long)c->limit);
+            return -1;
+        }
+    }
+    if (c->route->auth == AUTH_ANY) {
+        authenticate(app, conn, c);
+        if (c->req.who == NULL)
+            return -1;
+    }
+    if (c->route->body == BODY_JSON && cl != NULL && declared > 0 &&
+        !content_type_is(c->req.content_type, "application/json")) {
+        sn_resp_error(&c->early, API_MEDIA_TYPE,
+                      "request body must be application/json");
+        return -1;
+    }
+    if (c->route->body == BODY_STREAM) {
+        c->early.code = API_OK;
+        c->route->precheck(app, &c->req, &c->early);
+        if (c->early.code != API_OK)
+            return -1;
+        if ((c->md = EVP_MD_CTX_new()) == NULL ||
+            EVP_DigestInit_ex(
+                c->md, EVP_get_digestbynid(sn_digest_nid(c->req.file_md)),
+                NULL) != 1) {
+            sn_resp_error(&c->early, API_UNAVAILABLE, "digest unavailable");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Body phase: 0 = accepted, -1 = over the limit. */
+static int
+take_body(struct conn_ctx *c, const char *data, size_t len)
+{
+    uint8_t *nb;
+    size_t ncap;
+
+    if (c->route->body == BODY_STREAM) {
+        if (len > c->file_limit - c->file_bytes)
+            return -1;
+        c->file_bytes += len;
+        return EVP_DigestUpdate(c->md, data, len) == 1 ? 0 : -1;
+    }
+    if (len > c->limit - c->len)
+        return -1;
+    if (c->len + len + 1 > c->cap) {
+        ncap = c->cap ? c->cap : 4096;
+        while (ncap < c->len + len + 1)
+            ncap *= 2;
+        if (ncap > c->limit + 1)
+            ncap = c->limit + 1;
+        if ((nb = realloc(c->body, ncap)) == NULL)
+            return -1;
+        c->body = nb;
+        c->cap = ncap;
+    }
+    memcpy(c->body + c->len, data, len);
+    c->len += len;
+    c->body[c->len] = '\0';
+    return 0;
+}
+
+static void
+run_handler(struct sn_app *app, struct conn_ctx *c, struct sn_resp *resp)
+{
+    json_error_t jerr;
+    unsigned int dlen = 0;
+
+    resp->code = API_OK;
+    if (c->route->body == BODY_JSON) {
+        if (c->len == 0) {
+            sn_resp_error(resp, API_INVALID_JSON, "a JSON object is required");
+            return;
+        }
+        c->req.json = json_loadb((const char *)c->body, c->len,
+                                 JSON_REJECT_DUPLICATES, &jerr);
+        if (c->req.json == NULL || !json_is_object(c->req.json)) {
+            sn_resp_error(resp, API_INVALID_JSON,
+                          "body is not a JSON object%s%s",
+                          c->req.json ? "" : ": ", c->req.json ? "" : jerr.text);
+            return;
+        }
+    } else if (c->route->body == BODY_STREAM) {
+        if (EVP_DigestFinal_ex(c->md, c->digest, &dlen) != 1) {
+            sn_resp_error(resp, API_UNAVAILABLE, "digest failed");
+            return;
+        }
+        c->req.file_digest = c->digest;
+        c->req.file_digest_len = dlen;
+        c->req.file_bytes = c->file_bytes;
+    }
+    c->req.body = c->body;
+    c->req.body_len = c->len;
+    c->route->handler(app, &c->req, resp);
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url,
+           const char *method, const char *version, const char *upload_data,
+           size_t *upload_data_size, void **con_cls)
+{
+    struct sn_http *h = cls;
+    struct conn_ctx *c = *con_cls;
+    struct sn_resp resp;
+
+    (void)version;
+    if (c == NULL) {
+        if ((c = calloc(1, sizeof(*c))) == NULL)
+            return MHD_NO;
+        *con_cls = c;
+        __atomic_add_fetch(&h->inflight, 1, __ATOMIC_SEQ_CST);
+        if (begin(h->app, conn, c, url, method) != 0) {
+            c->failed = 1;
+            return send_resp(conn, c, &c->early);
+        }
+        if (c->route->handler == NULL)
+            return send_metrics(h->app, conn);
+        return MHD_YES;
+    }
+    if (c->failed) {
+        /* Response already queued: discard whatever body remains. */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+        if (take_body(c, upload_data, *upload_data_size) != 0) {
+            sn_warn("http: body over the limit on %s from %s",
+                    c->metric_route, c->req.client);
+            c->early.code = API_TOO_LARGE;
+            return MHD_NO; /* undeclared length: close the connection */
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    memset(&resp, 0, sizeof(resp));
+    run_handler(h->app, c, &resp);
+    return send_resp(conn, c, &resp);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+    struct sn_http *h = cls;
+    struct conn_ctx *c = *con_cls;
+
+    (void)conn;
+    (void)toe;
+    if (c == NULL)
+        return;
+    sn_metrics_request(&h->app->metrics, c->metric_route,
+                       c->route && c->route->handler == NULL
+                           ? 200
+                           : sn_api_status(c->early.code));
+    json_decref(c->req.json);
+    json_decref(c->early.json);
+    free(c->early.raw);
+    free(c->body);
+    EVP_MD_CTX_free(c->md);
+    OPENSSL_cleanse(&c->who, sizeof(c->who));
+    free(c);
+    *con_cls = NULL;
+    __atomic_sub_fetch(&h->inflight, 1, __ATOMIC_SEQ_CST);
+}
+
+/* ---- daemon ---- */
+
+static sn_err
+parse_listen(const char *listen, struct sockaddr_storage *ss)
+{
+    char host[64];
+    const char *colon = strrchr(listen, ':');
+    unsigned long port;
+    size_t hl;
+    char *end;
+
+    memset(ss, 0, sizeof(*ss));
+    if (colon == NULL || (hl = (size_t)(colon - listen)) == 0 ||
+        hl >= sizeof(host))
+        return SN_ERR_CONFIG;
+    port = strtoul(colon + 1, &end, 10);
+    if (*end != '\0' || port == 0 || port > 65535)
+        return SN_ERR_CONFIG;
+    memcpy(host, listen, hl);
+    host[hl] = '\0';
+    if (host[0] == '[' && host[hl - 1] == ']') {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        host[hl - 1] = '\0';
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
+            return SN_ERR_CONFIG;
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+            return SN_ERR_CONFIG;
+    }
+    return SN_OK;
+}
+
+sn_err
+sn_http_start(struct sn_app *app, const char *listen, struct sn_http **out)
+{
+    struct sockaddr_storage ss;
+    struct sn_http *h = NULL;
+    uint8_t *key = NULL, *cert = NULL;
+    size_t keylen = 0, certlen = 0;
+    unsigned int flags;
+    sn_err r;
+
+    *out = NULL;
+    if ((r = parse_listen(listen, &ss)) != SN_OK) {
+        sn_error("http: bad listen address %s", listen);
+        return r;
+    }
+    if ((r = sn_file_read(app->cfg.tls_key, 1 << 20, &key, &keylen)) !=
+            SN_OK ||
+        (r = sn_file_read(app->cfg.tls_cert, 1 << 20, &cert, &certlen)) !=
+            SN_OK) {
+        sn_error("http: cannot read TLS key or certificate");
+        goto out;
+    }
+    if ((h = calloc(1, sizeof(*h))) == NULL) {
+        r = SN_ERR_NOMEM;
+        goto out;
+    }
+    h->app = app;
+    flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+            MHD_USE_ERROR_LOG |
+            (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    h->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
+        MHD_OPTION_HTTPS_MEM_KEY, (const char *)key, MHD_OPTION_HTTPS_MEM_CERT,
+        (const char *)cert, MHD_OPTION_HTTPS_PRIORITIES,
+        "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+        MHD_OPTION_THREAD_POOL_SIZE, app->cfg.threads,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024, MHD_OPTION_END);
+    if (h->d == NULL) {
+        sn_error("http: cannot listen on %s", listen);
+        r = SN_ERR_IO;
+        goto out;
+    }
+    *out = h;
+    h = NULL;
+    r = SN_OK;
+out:
+    if (key != NULL) {
+        OPENSSL_cleanse(key, keylen);
+        free(key);
+    }
+    free(cert);
+    free(h);
+    return r;
+}
+
+void
+sn_http_stop(struct sn_http *h)
+{
+    int i;
+
+    if (h == NULL)
+        return;
+    MHD_quiesce_daemon(h->d);
+    /* Let in-flight requests finish, for at most 30 seconds; idle
+     * keep-alive connections are simply closed. */
+    for (i = 0; i < 300; i++) {
+        if (__atomic_load_n(&h->inflight, __ATOMIC_SEQ_CST) == 0)
+            break;
+        usleep(100 * 1000);
+    }
+    MHD_stop_daemon(h->d);
+    free(h);
+}

@@ -1,0 +1,18 @@
+/*
+ * http: the HTTPS front end (libmicrohttpd over GnuTLS, TLS 1.2+), the
+ * route table, authentication of bearer tokens, request body limits, and
+ * the one place where api codes become HTTP statuses.
+ */
+#ifndef SN_HTTP_H
+#define SN_HTTP_H
+
+#include "server/app.h"
+
+struct sn_http;
+
+sn_err sn_http_start(struct sn_app *app, const char *listen,
+                     struct sn_http **out);
+/* Stops accepting, waits (bounded) for in-flight requests, closes. */
+void sn_http_stop(struct sn_http *h);
+
+#endif

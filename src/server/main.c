@@ -1,0 +1,123 @@
+/*
+ * signetd: command line of the signing service: init, check, serve.
+ * Arguments are trusted (the operator's); the network is handled in http.c.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "server/app.h"
+#include "server/home.h"
+#include "server/http.h"
+
+#ifndef SIGNET_SOFTHSM_MODULE
+#define SIGNET_SOFTHSM_MODULE "/usr/lib/softhsm/libsofthsm2.so"
+#endif
+
+static void
+usage(void)
+{
+    fprintf(stderr,
+            "usage: signetd init  --home DIR [--module PKCS11_MODULE]\n"
+            "       signetd check --home DIR\n"
+            "       signetd serve --home DIR [--listen ADDR:PORT]\n");
+}
+
+static int
+cmd_check(const char *home)
+{
+    struct sn_config cfg;
+    char path[4096], err[512];
+
+    snprintf(path, sizeof(path), "%s/signetd.conf", home);
+    if (sn_config_load(path, home, &cfg, err, sizeof(err)) != SN_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    printf("%s: ok\n", path);
+    sn_config_cleanup(&cfg);
+    return 0;
+}
+
+static int
+cmd_serve(const char *home, const char *listen)
+{
+    struct sn_http *http = NULL;
+    struct sn_app app;
+    char err[512] = "";
+    sigset_t set;
+    int sig = 0, rc = 1;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    /* Worker threads inherit the mask: only sigwait() sees these. */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (sn_app_open(home, &app, err, sizeof(err)) != SN_OK) {
+        fprintf(stderr, "signetd: %s\n", err);
+        goto out;
+    }
+    if (listen == NULL)
+        listen = app.cfg.listen;
+    if (sn_http_start(&app, listen, &http) != SN_OK)
+        goto out;
+    sn_info("serving https://%s (home %s)", listen, app.cfg.home);
+    sigwait(&set, &sig);
+    sn_info("signal %d: finishing in-flight requests", sig);
+    sn_http_stop(http);
+    sn_info("stopped");
+    rc = 0;
+out:
+    sn_app_close(&app);
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *home = NULL, *listen = NULL, *module = SIGNET_SOFTHSM_MODULE;
+    const char *cmd;
+    int i;
+
+    if (argc < 2) {
+        usage();
+        return 2;
+    }
+    cmd = argv[1];
+    for (i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
+            home = argv[++i];
+        else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
+            listen = argv[++i];
+        else if (strcmp(argv[i], "--module") == 0 && i + 1 < argc)
+            module = argv[++i];
+        else {
+            usage();
+            return 2;
+        }
+    }
+    if (home == NULL) {
+        usage();
+        return 2;
+    }
+    if (strcmp(cmd, "init") == 0) {
+        if (sn_home_init(home, module) != SN_OK) {
+            fprintf(stderr, "signetd: init of %s failed\n", home);
+            return 1;
+        }
+        printf("signetd: new home in %s\n"
+               "  admin token: %s/admin.token\n"
+               "  TLS root:    %s/tls/ca.pem\n",
+               home, home, home);
+        return 0;
+    }
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(home);
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(home, listen);
+    usage();
+    return 2;
+}

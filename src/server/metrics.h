@@ -1,0 +1,41 @@
+/*
+ * metrics: Prometheus counters kept in memory: requests by route and
+ * status, signatures by key algorithm, and a signing latency histogram.
+ */
+#ifndef SN_METRICS_H
+#define SN_METRICS_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/keyalg.h"
+
+#define SN_METRICS_MAX_SERIES 256
+#define SN_METRICS_BUCKETS 12
+
+struct sn_metrics_series {
+    const char *route; /* static string from the route table */
+    int status;
+    uint64_t count;
+};
+
+struct sn_metrics {
+    pthread_mutex_t lock;
+    struct sn_metrics_series req[SN_METRICS_MAX_SERIES];
+    size_t nreq;
+    uint64_t sigs[SN_KEY_COUNT];
+    uint64_t buckets[SN_METRICS_BUCKETS]; /* cumulative on output */
+    uint64_t lat_count;
+    double lat_sum;
+};
+
+void sn_metrics_init(struct sn_metrics *m);
+void sn_metrics_cleanup(struct sn_metrics *m);
+void sn_metrics_request(struct sn_metrics *m, const char *route, int status);
+void sn_metrics_signature(struct sn_metrics *m, enum sn_keyalg alg,
+                          double seconds);
+/* Prometheus text exposition; *out is malloc'd. */
+int sn_metrics_render(struct sn_metrics *m, char **out, size_t *len);
+
+#endif

@@ -1,0 +1,718 @@
+/*
+ * store: SQLite persistence. Values come from the validated policy layer;
+ * every statement binds parameters (no SQL built from strings). One
+ * connection is shared under SQLite's own serialised mode; WAL journal
+ * and synchronous=FULL make each commit durable.
+ */
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "common/log.h"
+
+struct sn_store {
+    sqlite3 *db;
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS subscribers ("
+    " id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    " token_label TEXT NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS tokens ("
+    " id TEXT PRIMARY KEY, subscriber_id TEXT, admin INTEGER NOT NULL,"
+    " name TEXT NOT NULL, hash BLOB NOT NULL, roles INTEGER NOT NULL,"
+    " keys TEXT NOT NULL, expires_at INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS keys ("
+    " id TEXT PRIMARY KEY, subscriber_id TEXT NOT NULL, label TEXT NOT NULL,"
+    " algorithm INTEGER NOT NULL, state INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL, spki BLOB NOT NULL, facts INTEGER NOT NULL,"
+    " hsm_manufacturer TEXT NOT NULL, hsm_model TEXT NOT NULL,"
+    " hsm_serial TEXT NOT NULL, hsm_label TEXT NOT NULL, cert_pem TEXT);"
+    "CREATE INDEX IF NOT EXISTS keys_by_sub ON keys(subscriber_id);"
+    "CREATE TABLE IF NOT EXISTS audit ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
+    " subscriber_id TEXT NOT NULL, key_id TEXT NOT NULL,"
+    " token_id TEXT NOT NULL, client TEXT NOT NULL, action TEXT NOT NULL,"
+    " digest_algorithm TEXT NOT NULL, digest TEXT NOT NULL,"
+    " scheme TEXT NOT NULL, result TEXT NOT NULL, detail TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS audit_by_sub ON audit(subscriber_id, id);";
+
+const char *
+sn_key_state_name(enum sn_key_state s)
+{
+    switch (s) {
+    case SN_KEY_ENABLED:
+        return "enabled";
+    case SN_KEY_DISABLED:
+        return "disabled";
+    case SN_KEY_DESTROYED:
+        return "destroyed";
+    }
+    return "unknown";
+}
+
+static sn_err
+db_err(int rc)
+{
+    switch (rc) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return SN_OK;
+    case SQLITE_CONSTRAINT:
+        return SN_ERR_EXISTS;
+    case SQLITE_NOMEM:
+        return SN_ERR_NOMEM;
+    default:
+        return SN_ERR_DB;
+    }
+}
+
+sn_err
+sn_store_open(const char *path, struct sn_store **out)
+{
+    struct sn_store *st = NULL;
+    char *msg = NULL;
+    sn_err r = SN_ERR_DB;
+    int rc;
+
+    *out = NULL;
+    if ((st = calloc(1, sizeof(*st))) == NULL)
+        return SN_ERR_NOMEM;
+    rc = sqlite3_open_v2(path, &st->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                             SQLITE_OPEN_FULLMUTEX,
+                         NULL);
+    if (rc != SQLITE_OK) {
+        sn_error("store: cannot open %s: %s", path,
+                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(st->db, 5000);
+    rc = sqlite3_exec(st->db,
+                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                      "PRAGMA foreign_keys=ON;",
+                      NULL, NULL, &msg);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(st->db, schema, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        sn_error("store: schema: %s", msg ? msg : "?");
+        goto out;
+    }
+    *out = st;
+    st = NULL;
+    r = SN_OK;
+out:
+    sqlite3_free(msg);
+    sn_store_close(st);
+    return r;
+}
+
+void
+sn_store_close(struct sn_store *st)
+{
+    if (st == NULL)
+        return;
+    sqlite3_close(st->db);
+    free(st);
+}
+
+static sn_err
+prepare(struct sn_store *st, const char *sql, sqlite3_stmt **stmt)
+{
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL);
+
+    if (rc != SQLITE_OK) {
+        sn_error("store: prepare: %s", sqlite3_errmsg(st->db));
+        return SN_ERR_DB;
+    }
+    return SN_OK;
+}
+
+/* Runs a statement that returns no rows; SN_ERR_NOT_FOUND if it changed
+ * nothing and must_change is set. */
+static sn_err
+finish_write(struct sn_store *st, sqlite3_stmt *stmt, int must_change)
+{
+    int rc = sqlite3_step(stmt);
+    sn_err r = db_err(rc);
+
+    if (rc != SQLITE_DONE && r == SN_OK)
+        r = SN_ERR_DB;
+    if (r == SN_ERR_DB)
+        sn_error("store: write: %s", sqlite3_errmsg(st->db));
+    if (r == SN_OK && must_change && sqlite3_changes(st->db) == 0)
+        r = SN_ERR_NOT_FOUND;
+    sqlite3_finalize(stmt);
+    return r;
+}
+
+static void
+col_text(sqlite3_stmt *s, int i, char *dst, size_t dstlen)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+
+    snprintf(dst, dstlen, "%s", t ? (const char *)t : "");
+}
+
+sn_err
+sn_store_ping(struct sn_store *st)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st, "SELECT count(*) FROM subscribers", &s)) != SN_OK)
+        return r;
+    r = sqlite3_step(s) == SQLITE_ROW ? SN_OK : SN_ERR_DB;
+    sqlite3_finalize(s);
+    return r;
+}
+
+/* ---- subscribers ---- */
+
+sn_err
+sn_store_subscriber_add(struct sn_store *st, const struct sn_subscriber *sub)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st,
+                     "INSERT INTO subscribers (id, name, token_label,"
+                     " created_at) VALUES (?, ?, ?, ?)",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, sub->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, sub->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, sub->token_label, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, sub->created_at);
+    return finish_write(st, s, 0);
+}
+
+static void
+row_subscriber(sqlite3_stmt *s, struct sn_subscriber *out)
+{
+    memset(out, 0, sizeof(*out));
+    col_text(s, 0, out->id, sizeof(out->id));
+    col_text(s, 1, out->name, sizeof(out->name));
+    col_text(s, 2, out->token_label, sizeof(out->token_label));
+    out->created_at = (time_t)sqlite3_column_int64(s, 3);
+}
+
+static sn_err
+subscriber_where(struct sn_store *st, const char *sql, const char *arg,
+                 struct sn_subscriber *out)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((r = prepare(st, sql, &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        row_subscriber(s, out);
+        r = SN_OK;
+    } else
+        r = rc == SQLITE_DONE ? SN_ERR_NOT_FOUND : SN_ERR_DB;
+    sqlite3_finalize(s);
+    return r;
+}
+
+#define SUB_COLS "id, name, token_label, created_at"
+
+sn_err
+sn_store_subscriber_get(struct sn_store *st, const char *id,
+                        struct sn_subscriber *out)
+{
+    return subscriber_where(
+        st, "SELECT " SUB_COLS " FROM subscribers WHERE id = ?", id, out);
+}
+
+sn_err
+sn_store_subscriber_by_name(struct sn_store *st, const char *name,
+                            struct sn_subscriber *out)
+{
+    return subscriber_where(
+        st, "SELECT " SUB_COLS " FROM subscribers WHERE name = ?", name, out);
+}
+
+sn_err
+sn_store_subscriber_list(struct sn_store *st, struct sn_subscriber **out,
+                         size_t *n)
+{
+    struct sn_subscriber *arr = NULL, *tmp;
+    sqlite3_stmt *s = NULL;
+    size_t cnt = 0, cap = 0;
+    sn_err r;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if ((r = prepare(st,
+                     "SELECT " SUB_COLS
+                     " FROM subscribers ORDER BY created_at, name",
+                     &s)) != SN_OK)
+        return r;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            if ((tmp = realloc(arr, cap * sizeof(*arr))) == NULL) {
+                r = SN_ERR_NOMEM;
+                goto out;
+            }
+            arr = tmp;
+        }
+        row_subscriber(s, &arr[cnt++]);
+    }
+    if (rc != SQLITE_DONE) {
+        r = SN_ERR_DB;
+        goto out;
+    }
+    *out = arr;
+    *n = cnt;
+    arr = NULL;
+    r = SN_OK;
+out:
+    free(arr);
+    sqlite3_finalize(s);
+    return r;
+}
+
+/* ---- tokens ---- */
+
+sn_err
+sn_store_token_add(struct sn_store *st, const struct sn_token *t)
+{
+    char keys[SN_TOKEN_MAX_KEYS * SN_UUID_LEN + 1];
+    sqlite3_stmt *s = NULL;
+    size_t i, off = 0;
+    sn_err r;
+
+    keys[0] = '\0';
+    if (t->nkeys > SN_TOKEN_MAX_KEYS)
+        return SN_ERR_INVALID;
+    for (i = 0; i < t->nkeys; i++)
+        off += (size_t)snprintf(keys + off, sizeof(keys) - off, "%s%s",
+                                i ? " " : "", t->keys[i]);
+    if ((r = prepare(st,
+                     "INSERT INTO tokens (id, subscriber_id, admin, name,"
+                     " hash, roles, keys, expires_at, created_at,"
+                     " revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
+    if (t->admin)
+        sqlite3_bind_null(s, 2);
+    else
+        sqlite3_bind_text(s, 2, t->subscriber, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, t->admin ? 1 : 0);
+    sqlite3_bind_text(s, 4, t->name, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 5, t->hash, SN_TOKEN_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_int(s, 6, (int)t->roles);
+    sqlite3_bind_text(s, 7, keys, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 8, t->expires_at);
+    sqlite3_bind_int64(s, 9, t->created_at);
+    return finish_write(st, s, 0);
+}
+
+static void
+split_keys(const char *keys, struct sn_token *t)
+{
+    const char *p = keys;
+    size_t len;
+
+    t->nkeys = 0;
+    while (*p != '\0' && t->nkeys < SN_TOKEN_MAX_KEYS) {
+        while (*p == ' ')
+            p++;
+        len = strcspn(p, " ");
+        if (len == 0)
+            break;
+        if (len < SN_UUID_LEN) {
+            memcpy(t->keys[t->nkeys], p, len);
+            t->keys[t->nkeys][len] = '\0';
+            t->nkeys++;
+        }
+        p += len;
+    }
+}
+
+sn_err
+sn_store_token_get(struct sn_store *st, const char *id, struct sn_token *out)
+{
+    sqlite3_stmt *s = NULL;
+    const unsigned char *keys;
+    sn_err r;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((r = prepare(st,
+                     "SELECT id, subscriber_id, admin, name, hash, roles,"
+                     " keys, expires_at, created_at, revoked_at"
+                     " FROM tokens WHERE id = ?",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        r = rc == SQLITE_DONE ? SN_ERR_NOT_FOUND : SN_ERR_DB;
+        goto out;
+    }
+    if (sqlite3_column_bytes(s, 4) != SN_TOKEN_HASH_LEN) {
+        r = SN_ERR_DB;
+        goto out;
+    }
+    col_text(s, 0, out->id, sizeof(out->id));
+    col_text(s, 1, out->subscriber, sizeof(out->subscriber));
+    out->admin = sqlite3_column_int(s, 2) != 0;
+    col_text(s, 3, out->name, sizeof(out->name));
+    memcpy(out->hash, sqlite3_column_blob(s, 4), SN_TOKEN_HASH_LEN);
+    out->roles = (unsigned)sqlite3_column_int(s, 5);
+    keys = sqlite3_column_text(s, 6);
+    split_keys(keys ? (const char *)keys : "", out);
+    out->expires_at = (time_t)sqlite3_column_int64(s, 7);
+    out->created_at = (time_t)sqlite3_column_int64(s, 8);
+    out->revoked_at = (time_t)sqlite3_column_int64(s, 9);
+    r = SN_OK;
+out:
+    sqlite3_finalize(s);
+    return r;
+}
+
+sn_err
+sn_store_token_revoke(struct sn_store *st, const char *id, time_t when)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st,
+                     "UPDATE tokens SET revoked_at = ? WHERE id = ?"
+                     " AND revoked_at = 0",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_int64(s, 1, when);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+    return finish_write(st, s, 1);
+}
+
+/* ---- keys ---- */
+
+static int
+facts_pack(const struct sn_key_facts *f)
+{
+    return (f->local ? 1 : 0) | (f->never_extractable ? 2 : 0) |
+           (f->always_sensitive ? 4 : 0) | (f->extractable ? 8 : 0) |
+           (f->sensitive ? 16 : 0);
+}
+
+static void
+facts_unpack(int v, struct sn_key_facts *f)
+{
+    f->local = (v & 1) != 0;
+    f->never_extractable = (v & 2) != 0;
+    f->always_sensitive = (v & 4) != 0;
+    f->extractable = (v & 8) != 0;
+    f->sensitive = (v & 16) != 0;
+}
+
+sn_err
+sn_store_key_add(struct sn_store *st, const struct sn_key *k)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st,
+                     "INSERT INTO keys (id, subscriber_id, label, algorithm,"
+                     " state, created_at, spki, facts, hsm_manufacturer,"
+                     " hsm_model, hsm_serial, hsm_label, cert_pem)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, k->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, k->subscriber, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, k->label, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, (int)k->alg);
+    sqlite3_bind_int(s, 5, (int)k->state);
+    sqlite3_bind_int64(s, 6, k->created_at);
+    sqlite3_bind_blob(s, 7, k->spki, (int)k->spki_len, SQLITE_STATIC);
+    sqlite3_bind_int(s, 8, facts_pack(&k->facts));
+    sqlite3_bind_text(s, 9, k->hsm.manufacturer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 10, k->hsm.model, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 11, k->hsm.serial, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 12, k->hsm.label, -1, SQLITE_STATIC);
+    return finish_write(st, s, 0);
+}
+
+#define KEY_COLS                                                               \
+    "id, subscriber_id, label, algorithm, state, created_at, spki, facts,"     \
+    " hsm_manufacturer, hsm_model, hsm_serial, hsm_label, cert_pem"
+
+static sn_err
+row_key(sqlite3_stmt *s, struct sn_key *k)
+{
+    const unsigned char *pem;
+    int len;
+
+    memset(k, 0, sizeof(*k));
+    col_text(s, 0, k->id, sizeof(k->id));
+    col_text(s, 1, k->subscriber, sizeof(k->subscriber));
+    col_text(s, 2, k->label, sizeof(k->label));
+    k->alg = (enum sn_keyalg)sqlite3_column_int(s, 3);
+    k->state = (enum sn_key_state)sqlite3_column_int(s, 4);
+    k->created_at = (time_t)sqlite3_column_int64(s, 5);
+    len = sqlite3_column_bytes(s, 6);
+    if (len <= 0 || (k->spki = malloc((size_t)len)) == NULL)
+        return SN_ERR_NOMEM;
+    memcpy(k->spki, sqlite3_column_blob(s, 6), (size_t)len);
+    k->spki_len = (size_t)len;
+    facts_unpack(sqlite3_column_int(s, 7), &k->facts);
+    col_text(s, 8, k->hsm.manufacturer, sizeof(k->hsm.manufacturer));
+    col_text(s, 9, k->hsm.model, sizeof(k->hsm.model));
+    col_text(s, 10, k->hsm.serial, sizeof(k->hsm.serial));
+    col_text(s, 11, k->hsm.label, sizeof(k->hsm.label));
+    if ((pem = sqlite3_column_text(s, 12)) != NULL &&
+        (k->cert_pem = strdup((const char *)pem)) == NULL) {
+        sn_key_cleanup(k);
+        return SN_ERR_NOMEM;
+    }
+    return SN_OK;
+}
+
+void
+sn_key_cleanup(struct sn_key *k)
+{
+    if (k == NULL)
+        return;
+    free(k->spki);
+    free(k->cert_pem);
+    memset(k, 0, sizeof(*k));
+}
+
+void
+sn_key_list_free(struct sn_key *keys, size_t n)
+{
+    size_t i;
+
+    for (i = 0; keys != NULL && i < n; i++)
+        sn_key_cleanup(&keys[i]);
+    free(keys);
+}
+
+sn_err
+sn_store_key_get(struct sn_store *st, const char *id, struct sn_key *out)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((r = prepare(st, "SELECT " KEY_COLS " FROM keys WHERE id = ?", &s)) !=
+        SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        r = row_key(s, out);
+    else
+        r = rc == SQLITE_DONE ? SN_ERR_NOT_FOUND : SN_ERR_DB;
+    sqlite3_finalize(s);
+    return r;
+}
+
+sn_err
+sn_store_key_list(struct sn_store *st, const char *subscriber,
+                  struct sn_key **out, size_t *n)
+{
+    struct sn_key *arr = NULL, *tmp;
+    sqlite3_stmt *s = NULL;
+    size_t cnt = 0, cap = 0;
+    sn_err r;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if ((r = prepare(st,
+                     "SELECT " KEY_COLS " FROM keys WHERE subscriber_id = ?"
+                     " ORDER BY created_at, id",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, subscriber, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            if ((tmp = realloc(arr, cap * sizeof(*arr))) == NULL) {
+                r = SN_ERR_NOMEM;
+                goto out;
+            }
+            arr = tmp;
+        }
+        if ((r = row_key(s, &arr[cnt])) != SN_OK)
+            goto out;
+        cnt++;
+    }
+    if (rc != SQLITE_DONE) {
+        r = SN_ERR_DB;
+        goto out;
+    }
+    *out = arr;
+    *n = cnt;
+    arr = NULL;
+    cnt = 0;
+    r = SN_OK;
+out:
+    sn_key_list_free(arr, cnt);
+    sqlite3_finalize(s);
+    return r;
+}
+
+sn_err
+sn_store_key_set_state(struct sn_store *st, const char *id,
+                       enum sn_key_state state)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st, "UPDATE keys SET state = ? WHERE id = ?", &s)) !=
+        SN_OK)
+        return r;
+    sqlite3_bind_int(s, 1, (int)state);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+    return finish_write(st, s, 1);
+}
+
+sn_err
+sn_store_key_set_cert(struct sn_store *st, const char *id, const char *pem)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st, "UPDATE keys SET cert_pem = ? WHERE id = ?", &s)) !=
+        SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, pem, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+    return finish_write(st, s, 1);
+}
+
+/* ---- audit ---- */
+
+sn_err
+sn_store_audit_add(struct sn_store *st, struct sn_audit *a)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st,
+                     "INSERT INTO audit (time, subscriber_id, key_id,"
+                     " token_id, client, action, digest_algorithm, digest,"
+                     " scheme, result, detail)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_int64(s, 1, a->time);
+    sqlite3_bind_text(s, 2, a->subscriber, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, a->key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, a->token, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, a->client, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, a->action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, a->digest_alg, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 8, a->digest, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 9, a->scheme, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 10, a->result, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 11, a->detail, -1, SQLITE_STATIC);
+    if ((r = finish_write(st, s, 0)) == SN_OK)
+        a->id = sqlite3_last_insert_rowid(st->db);
+    return r;
+}
+
+sn_err
+sn_store_audit_add_many(struct sn_store *st, struct sn_audit *a, size_t n)
+{
+    sn_err r = SN_OK;
+    size_t i;
+
+    if (n == 1)
+        return sn_store_audit_add(st, a);
+    /* The connection is shared: hold its mutex across the transaction. */
+    sqlite3_mutex_enter(sqlite3_db_mutex(st->db));
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+        SQLITE_OK) {
+        r = SN_ERR_DB;
+        goto out;
+    }
+    for (i = 0; i < n && r == SN_OK; i++)
+        r = sn_store_audit_add(st, &a[i]);
+    if (r == SN_OK &&
+        sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        r = SN_ERR_DB;
+    if (r != SN_OK)
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
+    return r;
+}
+
+sn_err
+sn_store_audit_list(struct sn_store *st, const char *subscriber,
+                    const char *key, int64_t after, size_t limit,
+                    struct sn_audit **out, size_t *n)
+{
+    struct sn_audit *arr = NULL, *a;
+    sqlite3_stmt *s = NULL;
+    size_t cnt = 0;
+    sn_err r;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (limit == 0 || limit > 1000)
+        return SN_ERR_INVALID;
+    if ((arr = calloc(limit, sizeof(*arr))) == NULL)
+        return SN_ERR_NOMEM;
+    if ((r = prepare(st,
+                     "SELECT id, time, subscriber_id, key_id, token_id,"
+                     " client, action, digest_algorithm, digest, scheme,"
+                     " result, detail FROM audit WHERE subscriber_id = ?"
+                     " AND (?2 = '' OR key_id = ?2) AND id > ?3"
+                     " ORDER BY id LIMIT ?4",
+                     &s)) != SN_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, subscriber, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, key ? key : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, after);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)limit);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && cnt < limit) {
+        a = &arr[cnt++];
+        a->id = sqlite3_column_int64(s, 0);
+        a->time = (time_t)sqlite3_column_int64(s, 1);
+        col_text(s, 2, a->subscriber, sizeof(a->subscriber));
+        col_text(s, 3, a->key, sizeof(a->key));
+        col_text(s, 4, a->token, sizeof(a->token));
+        col_text(s, 5, a->client, sizeof(a->client));
+        col_text(s, 6, a->action, sizeof(a->action));
+        col_text(s, 7, a->digest_alg, sizeof(a->digest_alg));
+        col_text(s, 8, a->digest, sizeof(a->digest));
+        col_text(s, 9, a->scheme, sizeof(a->scheme));
+        col_text(s, 10, a->result, sizeof(a->result));
+        col_text(s, 11, a->detail, sizeof(a->detail));
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        r = SN_ERR_DB;
+        goto out;
+    }
+    *out = arr;
+    *n = cnt;
+    arr = NULL;
+    r = SN_OK;
+out:
+    free(arr);
+    sqlite3_finalize(s);
+    return r;
+}

@@ -1,0 +1,126 @@
+/*
+ * store: Signet's durable state in SQLite: subscribers, API tokens (hashes
+ * only), key records and the audit log. Every write is a committed
+ * transaction with synchronous=FULL before the call returns, so an audit
+ * record reported as written survives a crash.
+ */
+#ifndef SN_STORE_H
+#define SN_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "common/err.h"
+#include "common/keyalg.h"
+#include "common/keyinfo.h"
+#include "common/util.h"
+#include "crypto/apitoken.h"
+
+struct sn_store;
+
+#define SN_NAME_MAX 64
+
+struct sn_subscriber {
+    char id[SN_UUID_LEN];
+    char name[SN_NAME_MAX + 1];
+    char token_label[33]; /* the subscriber's HSM token (partition) */
+    time_t created_at;
+};
+
+enum sn_role { SN_ROLE_MANAGE = 1, SN_ROLE_SIGN = 2 };
+
+#define SN_TOKEN_MAX_KEYS 64
+
+struct sn_token {
+    char id[SN_UUID_LEN];
+    char subscriber[SN_UUID_LEN]; /* "" for admin tokens */
+    int admin;
+    char name[SN_NAME_MAX + 1];
+    uint8_t hash[SN_TOKEN_HASH_LEN];
+    unsigned roles;                           /* enum sn_role bits */
+    char keys[SN_TOKEN_MAX_KEYS][SN_UUID_LEN]; /* scope; none = all keys */
+    size_t nkeys;
+    time_t expires_at; /* 0: never */
+    time_t created_at;
+    time_t revoked_at; /* 0: active */
+};
+
+enum sn_key_state { SN_KEY_ENABLED, SN_KEY_DISABLED, SN_KEY_DESTROYED };
+
+struct sn_key {
+    char id[SN_UUID_LEN];
+    char subscriber[SN_UUID_LEN];
+    char label[SN_NAME_MAX + 1];
+    enum sn_keyalg alg;
+    enum sn_key_state state;
+    time_t created_at;
+    uint8_t *spki; /* SubjectPublicKeyInfo DER, owned */
+    size_t spki_len;
+    struct sn_key_facts facts;
+    struct sn_hsm_info hsm;
+    char *cert_pem; /* attached chain or NULL, owned */
+};
+
+struct sn_audit {
+    int64_t id; /* assigned on append */
+    time_t time;
+    char subscriber[SN_UUID_LEN];
+    char key[SN_UUID_LEN];
+    char token[SN_UUID_LEN];
+    char client[64];
+    char action[32];
+    char digest_alg[16];
+    char digest[2 * 64 + 1]; /* hex */
+    char scheme[16];
+    char result[16];
+    char detail[256];
+};
+
+const char *sn_key_state_name(enum sn_key_state s);
+
+sn_err sn_store_open(const char *path, struct sn_store **out);
+void sn_store_close(struct sn_store *st);
+sn_err sn_store_ping(struct sn_store *st);
+
+sn_err sn_store_subscriber_add(struct sn_store *st,
+                               const struct sn_subscriber *s);
+sn_err sn_store_subscriber_get(struct sn_store *st, const char *id,
+                               struct sn_subscriber *out);
+sn_err sn_store_subscriber_by_name(struct sn_store *st, const char *name,
+                                   struct sn_subscriber *out);
+/* *out is a malloc'd array of *n subscribers, oldest first. */
+sn_err sn_store_subscriber_list(struct sn_store *st,
+                                struct sn_subscriber **out, size_t *n);
+
+sn_err sn_store_token_add(struct sn_store *st, const struct sn_token *t);
+sn_err sn_store_token_get(struct sn_store *st, const char *id,
+                          struct sn_token *out);
+sn_err sn_store_token_revoke(struct sn_store *st, const char *id,
+                             time_t when);
+
+sn_err sn_store_key_add(struct sn_store *st, const struct sn_key *k);
+/* Fills *out (free its members with sn_key_cleanup). */
+sn_err sn_store_key_get(struct sn_store *st, const char *id,
+                        struct sn_key *out);
+/* The subscriber's keys; free with sn_key_list_free. */
+sn_err sn_store_key_list(struct sn_store *st, const char *subscriber,
+                         struct sn_key **out, size_t *n);
+sn_err sn_store_key_set_state(struct sn_store *st, const char *id,
+                              enum sn_key_state state);
+sn_err sn_store_key_set_cert(struct sn_store *st, const char *id,
+                             const char *pem);
+void sn_key_cleanup(struct sn_key *k);
+void sn_key_list_free(struct sn_key *keys, size_t n);
+
+/* Appends and commits; a->id is set on success. */
+sn_err sn_store_audit_add(struct sn_store *st, struct sn_audit *a);
+/* Appends n records in one transaction: all or none are written. */
+sn_err sn_store_audit_add_many(struct sn_store *st, struct sn_audit *a,
+                               size_t n);
+/* Records of subscriber (and key if non-empty) with id > after. */
+sn_err sn_store_audit_list(struct sn_store *st, const char *subscriber,
+                           const char *key, int64_t after, size_t limit,
+                           struct sn_audit **out, size_t *n);
+
+#endif

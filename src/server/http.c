@@ -90,7 +90,8 @@ struct conn_ctx {
     const char *metric_route;
     struct sn_req req;
     struct sn_token who;
-    int failed; /* an error response is (being) queued */
+    int failed;   /* an error response is (being) queued */
+    int overflow; /* the body ran over its limit */
     struct sn_resp early;
     uint8_t *body;
     size_t len, cap, limit;
@@ -539,17 +540,28 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
         return MHD_YES;
     }
     if (*upload_data_size != 0) {
-        if (take_body(c, upload_data, *upload_data_size) != 0) {
+        /* An undeclared length that runs over the limit: discard the rest
+         * and answer 413 once the client has finished sending. */
+        if (!c->overflow && take_body(c, upload_data, *upload_data_size)) {
             sn_warn("http: body over the limit on %s from %s",
                     c->metric_route, c->req.client);
-            c->early.code = API_TOO_LARGE;
-            return MHD_NO; /* undeclared length: close the connection */
+            c->overflow = 1;
+            free(c->body);
+            c->body = NULL;
+            c->len = c->cap = 0;
         }
         *upload_data_size = 0;
         return MHD_YES;
     }
     memset(&resp, 0, sizeof(resp));
-    run_handler(h->app, c, &resp);
+    if (c->overflow)
+        sn_resp_error(&resp, API_TOO_LARGE,
+                      "request body larger than the limit of %llu bytes",
+                      c->route->body == BODY_STREAM
+                          ? (unsigned long long)c->file_limit
+                          : (unsigned long long)c->limit);
+    else
+        run_handler(h->app, c, &resp);
     return send_resp(conn, c, &resp);
 }
 

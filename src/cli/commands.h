@@ -1,0 +1,104 @@
+/*
+ * commands: one function per `signet` command. main parses the command
+ * line into struct sn_cli; each command validates its local input first,
+ * then connects, calls the API and prints the result (human lines, or the
+ * API's JSON with --json). Commands return an sn_err and describe failures
+ * in cli->err; usage mistakes also set cli->usage.
+ */
+#ifndef SN_COMMANDS_H
+#define SN_COMMANDS_H
+
+#include <stddef.h>
+
+#include "cli/client.h"
+#include "common/err.h"
+#include "common/keyalg.h"
+
+#define SN_CLI_MAX_LIST 64
+#define SN_CLI_MAX_POS 4
+
+/* Every option the CLI knows; each command accepts a subset. */
+enum sn_cli_opt {
+    SN_OPT_URL,
+    SN_OPT_TOKEN,
+    SN_OPT_TOKEN_FILE,
+    SN_OPT_CA_FILE,
+    SN_OPT_JSON,
+    SN_OPT_HELP,
+    SN_OPT_SUBSCRIBER,
+    SN_OPT_ROLE,
+    SN_OPT_KEY,
+    SN_OPT_EXPIRES,
+    SN_OPT_NAME,
+    SN_OPT_ALGORITHM,
+    SN_OPT_LABEL,
+    SN_OPT_SUBJECT,
+    SN_OPT_OUT,
+    SN_OPT_DIGEST_ALG,
+    SN_OPT_DIGEST,
+    SN_OPT_SCHEME,
+    SN_OPT_UPLOAD,
+    SN_OPT_AFTER,
+    SN_OPT_LIMIT,
+    SN_OPT_COUNT
+};
+
+struct sn_cli {
+    /* Parsed command line: the last value of each single option. */
+    const char *opt[SN_OPT_COUNT];
+    int seen[SN_OPT_COUNT];
+    const char *roles[SN_CLI_MAX_LIST];
+    size_t nroles;
+    const char *keys[SN_CLI_MAX_LIST];
+    size_t nkeys;
+    const char *pos[SN_CLI_MAX_POS];
+    size_t npos;
+
+    /* Connection settings; token is a malloc'd secret, wiped on exit. */
+    const char *url;
+    const char *ca_file;
+    char *token;
+    int json;
+
+    struct sn_client *client; /* made on first use by sn_cli_connect */
+    struct sn_client_error err;
+    int usage; /* the failure is a command-line mistake (exit 2) */
+};
+
+/* Records a command-line mistake; always returns SN_ERR_INVALID. */
+sn_err sn_cli_usage(struct sn_cli *cli, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Records a local (non-usage) failure; returns r. */
+sn_err sn_cli_fail(struct sn_cli *cli, sn_err r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Creates cli->client from url, token and ca_file if not done yet. */
+sn_err sn_cli_connect(struct sn_cli *cli);
+/* Usage error unless id is 1..64 of [A-Za-z0-9_-] (safe in a URL path). */
+sn_err sn_cli_check_id(struct sn_cli *cli, const char *what, const char *id);
+/* snprintf into buf; SN_ERR_LIMIT (recorded in cli->err) if it won't fit. */
+sn_err sn_cli_path(struct sn_cli *cli, char *buf, size_t len, const char *fmt,
+                   ...) __attribute__((format(printf, 4, 5)));
+/* Usage error unless an output file could be created at path (NULL: ok). */
+sn_err sn_cli_check_out(struct sn_cli *cli, const char *path);
+/* --digest-algorithm, defaulting to sha256. */
+sn_err sn_cli_digest_opt(struct sn_cli *cli, enum sn_digest *out);
+
+sn_err sn_cmd_whoami(struct sn_cli *cli);
+sn_err sn_cmd_subscriber_create(struct sn_cli *cli);
+sn_err sn_cmd_subscriber_list(struct sn_cli *cli);
+sn_err sn_cmd_token_create(struct sn_cli *cli);
+sn_err sn_cmd_token_revoke(struct sn_cli *cli);
+sn_err sn_cmd_key_create(struct sn_cli *cli);
+sn_err sn_cmd_key_list(struct sn_cli *cli);
+sn_err sn_cmd_key_show(struct sn_cli *cli);
+sn_err sn_cmd_key_disable(struct sn_cli *cli);
+sn_err sn_cmd_key_enable(struct sn_cli *cli);
+sn_err sn_cmd_key_destroy(struct sn_cli *cli);
+sn_err sn_cmd_key_csr(struct sn_cli *cli);
+sn_err sn_cmd_key_set_certificate(struct sn_cli *cli);
+sn_err sn_cmd_key_certificate(struct sn_cli *cli);
+sn_err sn_cmd_sign(struct sn_cli *cli);
+sn_err sn_cmd_sign_digest(struct sn_cli *cli);
+sn_err sn_cmd_audit(struct sn_cli *cli);
+
+#endif

@@ -1,0 +1,428 @@
+/*
+ * main: the `signet` command line. Parses global and command options
+ * (trusted: the user's own input, still validated), loads the API token,
+ * dispatches to one command and turns its result into a message on stderr
+ * and an exit status. The token is wiped before exit on every path.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "common/util.h"
+#include "crypto/apitoken.h"
+
+#define EXIT_USAGE 2
+#define DEFAULT_URL "https://127.0.0.1:8443"
+/* A token file holds one token and perhaps a newline; anything more is odd. */
+#define MAX_TOKEN_FILE 4096
+
+#define BIT(o) (1u << (o))
+#define GLOBAL_OPTS                                                            \
+    (BIT(SN_OPT_URL) | BIT(SN_OPT_TOKEN) | BIT(SN_OPT_TOKEN_FILE) |            \
+     BIT(SN_OPT_CA_FILE) | BIT(SN_OPT_JSON) | BIT(SN_OPT_HELP))
+
+static const struct option_def {
+    const char *name; /* long name without "--" */
+    char short_name;  /* 0 if none */
+    int has_arg;
+} option_defs[SN_OPT_COUNT] = {
+    [SN_OPT_URL] = {"url", 0, 1},
+    [SN_OPT_TOKEN] = {"token", 0, 1},
+    [SN_OPT_TOKEN_FILE] = {"token-file", 0, 1},
+    [SN_OPT_CA_FILE] = {"ca-file", 0, 1},
+    [SN_OPT_JSON] = {"json", 0, 0},
+    [SN_OPT_HELP] = {"help", 'h', 0},
+    [SN_OPT_SUBSCRIBER] = {"subscriber", 0, 1},
+    [SN_OPT_ROLE] = {"role", 0, 1},
+    [SN_OPT_KEY] = {"key", 0, 1},
+    [SN_OPT_EXPIRES] = {"expires", 0, 1},
+    [SN_OPT_NAME] = {"name", 0, 1},
+    [SN_OPT_ALGORITHM] = {"algorithm", 0, 1},
+    [SN_OPT_LABEL] = {"label", 0, 1},
+    [SN_OPT_SUBJECT] = {"subject", 0, 1},
+    [SN_OPT_OUT] = {"out", 'o', 1},
+    [SN_OPT_DIGEST_ALG] = {"digest-algorithm", 0, 1},
+    [SN_OPT_DIGEST] = {"digest", 0, 1},
+    [SN_OPT_SCHEME] = {"scheme", 0, 1},
+    [SN_OPT_UPLOAD] = {"upload", 0, 0},
+    [SN_OPT_AFTER] = {"after", 0, 1},
+    [SN_OPT_LIMIT] = {"limit", 0, 1},
+};
+
+static const struct command {
+    const char *group; /* "key", or NULL for a one-word command */
+    const char *name;
+    sn_err (*run)(struct sn_cli *cli);
+    unsigned opts; /* accepted options besides the global ones */
+    size_t npos;   /* exact number of positional arguments */
+} commands[] = {
+    {NULL, "whoami", sn_cmd_whoami, 0, 0},
+    {"subscriber", "create", sn_cmd_subscriber_create, 0, 1},
+    {"subscriber", "list", sn_cmd_subscriber_list, 0, 0},
+    {"token", "create", sn_cmd_token_create,
+     BIT(SN_OPT_SUBSCRIBER) | BIT(SN_OPT_ROLE) | BIT(SN_OPT_KEY) |
+         BIT(SN_OPT_EXPIRES) | BIT(SN_OPT_NAME),
+     0},
+    {"token", "revoke", sn_cmd_token_revoke, 0, 1},
+    {"key", "create", sn_cmd_key_create,
+     BIT(SN_OPT_ALGORITHM) | BIT(SN_OPT_LABEL), 0},
+    {"key", "list", sn_cmd_key_list, 0, 0},
+    {"key", "show", sn_cmd_key_show, 0, 1},
+    {"key", "disable", sn_cmd_key_disable, 0, 1},
+    {"key", "enable", sn_cmd_key_enable, 0, 1},
+    {"key", "destroy", sn_cmd_key_destroy, 0, 1},
+    {"key", "csr", sn_cmd_key_csr,
+     BIT(SN_OPT_SUBJECT) | BIT(SN_OPT_OUT) | BIT(SN_OPT_DIGEST_ALG), 1},
+    {"key", "set-certificate", sn_cmd_key_set_certificate, 0, 2},
+    {"key", "certificate", sn_cmd_key_certificate, BIT(SN_OPT_OUT), 1},
+    {NULL, "sign", sn_cmd_sign,
+     BIT(SN_OPT_KEY) | BIT(SN_OPT_OUT) | BIT(SN_OPT_DIGEST_ALG) |
+         BIT(SN_OPT_UPLOAD),
+     1},
+    {NULL, "sign-digest", sn_cmd_sign_digest,
+     BIT(SN_OPT_KEY) | BIT(SN_OPT_DIGEST_ALG) | BIT(SN_OPT_DIGEST) |
+         BIT(SN_OPT_SCHEME) | BIT(SN_OPT_OUT),
+     0},
+    {NULL, "audit", sn_cmd_audit,
+     BIT(SN_OPT_KEY) | BIT(SN_OPT_AFTER) | BIT(SN_OPT_LIMIT), 0},
+};
+
+static const char usage_text[] =
+    "usage: signet [global options] COMMAND [options] [arguments]\n"
+    "\n"
+    "Global options (also accepted after the command):\n"
+    "  --url URL          server, default $SIGNET_URL or " DEFAULT_URL "\n"
+    "  --token-file FILE  read the API token from FILE\n"
+    "  --token TOKEN      the API token (visible to other users: prefer\n"
+    "                     $SIGNET_TOKEN or --token-file)\n"
+    "  --ca-file FILE     CA certificate(s) for the server, default\n"
+    "                     $SIGNET_CA_FILE or the system trust store\n"
+    "  --json             print the API's JSON instead of text\n"
+    "  -h, --help         this help\n"
+    "\n"
+    "Commands:\n"
+    "  whoami\n"
+    "  subscriber create NAME\n"
+    "  subscriber list\n"
+    "  token create [--subscriber ID] --role sign|manage [--role ...]\n"
+    "               [--key ID]... [--expires 30d|12h|90m|3600s] [--name N]\n"
+    "  token revoke ID\n"
+    "  key create --algorithm rsa-3072|rsa-4096|ecdsa-p256|ecdsa-p384\n"
+    "             --label LABEL\n"
+    "  key list\n"
+    "  key show|disable|enable|destroy ID\n"
+    "  key csr ID --subject \"/CN=../O=../C=..\" [--digest-algorithm ALG]\n"
+    "             [-o OUT.csr]\n"
+    "  key set-certificate ID CHAIN.pem\n"
+    "  key certificate ID [-o FILE]\n"
+    "  sign --key ID [--upload] FILE [-o OUT.p7s] [--digest-algorithm ALG]\n"
+    "       detached CMS signature, default FILE.p7s; the file is hashed\n"
+    "       locally unless --upload streams it to the server\n"
+    "  sign-digest --key ID --digest-algorithm ALG --digest HEX\n"
+    "              [--scheme pkcs1|pss] [-o OUT.sig]\n"
+    "  audit [--key ID] [--after N] [--limit N]\n"
+    "\n"
+    "-o - writes to standard output. Digest algorithms: sha256 (default),\n"
+    "sha384, sha512.\n"
+    "\n"
+    "Exit status: 0 success; 1 the server refused or failed, or a local\n"
+    "error (file, network, TLS); 2 a usage error on the command line.\n";
+
+/* Finds an option by long name (without "--") or short letter. */
+static int
+find_option(const char *lname, size_t lnamelen, char sname)
+{
+    int i;
+
+    for (i = 0; i < SN_OPT_COUNT; i++) {
+        if (sname != 0 && option_defs[i].short_name == sname)
+            return i;
+        if (lname != NULL && strlen(option_defs[i].name) == lnamelen &&
+            strncmp(option_defs[i].name, lname, lnamelen) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* Wipes a secret given on the command line from the visible argv. */
+static void
+scrub_arg(char *s)
+{
+    OPENSSL_cleanse(s, strlen(s));
+}
+
+/* Stores one option value; lists for --role and --key, else single. */
+static sn_err
+store_option(struct sn_cli *cli, int o, const char *value)
+{
+    if (o == SN_OPT_ROLE || o == SN_OPT_KEY) {
+        const char **list = o == SN_OPT_ROLE ? cli->roles : cli->keys;
+        size_t *n = o == SN_OPT_ROLE ? &cli->nroles : &cli->nkeys;
+        if (*n >= SN_CLI_MAX_LIST)
+            return sn_cli_usage(cli, "too many --%s options",
+                                option_defs[o].name);
+        list[(*n)++] = value;
+    } else if (cli->seen[o]) {
+        return sn_cli_usage(cli, "--%s given twice", option_defs[o].name);
+    }
+    cli->seen[o] = 1;
+    cli->opt[o] = value;
+    return SN_OK;
+}
+
+/*
+ * Parses one option at argv[*i] ("--name", "--name=value", "--name value",
+ * "-o value"); advances *i past a separate value. argv is writable so that
+ * a token given with --token can be wiped from it.
+ */
+static sn_err
+parse_option(struct sn_cli *cli, int argc, char **argv, int *i)
+{
+    char *arg = argv[*i], *value = NULL, *eq = NULL;
+    int o;
+
+    if (arg[1] == '-') {
+        eq = strchr(arg + 2, '=');
+        o = find_option(
+            arg + 2, eq != NULL ? (size_t)(eq - arg - 2) : strlen(arg + 2), 0);
+        if (eq != NULL)
+            value = eq + 1;
+    } else {
+        o = arg[2] == '\0' ? find_option(NULL, 0, arg[1]) : -1;
+    }
+    if (o < 0)
+        return sn_cli_usage(cli, "unknown option '%.64s'", arg);
+    if (option_defs[o].has_arg && value == NULL) {
+        if (*i + 1 >= argc)
+            return sn_cli_usage(cli, "--%s needs a value", option_defs[o].name);
+        value = argv[++*i];
+    } else if (!option_defs[o].has_arg && value != NULL) {
+        return sn_cli_usage(cli, "--%s takes no value", option_defs[o].name);
+    }
+    if (o == SN_OPT_TOKEN) {
+        /* Keep a private copy and wipe the one other users can see. */
+        sn_secret_free(cli->token);
+        if ((cli->token = strdup(value)) == NULL)
+            return sn_cli_fail(cli, SN_ERR_NOMEM, "out of memory");
+        scrub_arg(value);
+        value = "";
+    }
+    return store_option(cli, o, value);
+}
+
+/* Splits argv into options and positional words (words[] = all of them). */
+static sn_err
+parse_args(struct sn_cli *cli, int argc, char **argv, const char **words,
+           size_t *nwords, size_t maxwords)
+{
+    int i, only_pos = 0;
+    sn_err r;
+
+    *nwords = 0;
+    for (i = 1; i < argc; i++) {
+        if (!only_pos && strcmp(argv[i], "--") == 0) {
+            only_pos = 1;
+        } else if (!only_pos && argv[i][0] == '-' && argv[i][1] != '\0') {
+            if ((r = parse_option(cli, argc, argv, &i)) != SN_OK)
+                return r;
+        } else {
+            if (*nwords >= maxwords)
+                return sn_cli_usage(cli, "too many arguments");
+            words[(*nwords)++] = argv[i];
+        }
+    }
+    return SN_OK;
+}
+
+/* Matches the leading words to a command; the rest are its arguments. */
+static sn_err
+find_command(struct sn_cli *cli, const char **words, size_t nwords,
+             const struct command **out)
+{
+    size_t i, j, skip;
+
+    *out = NULL;
+    if (nwords == 0)
+        return sn_cli_usage(cli, "no command given (see signet --help)");
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        const struct command *c = &commands[i];
+        if (c->group != NULL) {
+            if (nwords < 2 || strcmp(words[0], c->group) != 0 ||
+                strcmp(words[1], c->name) != 0)
+                continue;
+            skip = 2;
+        } else {
+            if (strcmp(words[0], c->name) != 0)
+                continue;
+            skip = 1;
+        }
+        if (nwords - skip != c->npos)
+            return sn_cli_usage(cli,
+                                "wrong number of arguments for '%s%s%s' "
+                                "(see signet --help)",
+                                c->group != NULL ? c->group : "",
+                                c->group != NULL ? " " : "", c->name);
+        for (j = 0; j < c->npos; j++)
+            cli->pos[j] = words[skip + j];
+        cli->npos = c->npos;
+        *out = c;
+        return SN_OK;
+    }
+    return sn_cli_usage(cli,
+                        "unknown command '%.64s%s%.64s' (see signet "
+                        "--help)",
+                        words[0], nwords > 1 ? " " : "",
+                        nwords > 1 ? words[1] : "");
+}
+
+/* Rejects options the chosen command does not take. */
+static sn_err
+check_options(struct sn_cli *cli, const struct command *c)
+{
+    int o;
+
+    for (o = 0; o < SN_OPT_COUNT; o++)
+        if (cli->seen[o] && !((GLOBAL_OPTS | c->opts) & BIT(o)))
+            return sn_cli_usage(cli, "'%s%s%s' does not take --%s",
+                                c->group != NULL ? c->group : "",
+                                c->group != NULL ? " " : "", c->name,
+                                option_defs[o].name);
+    return SN_OK;
+}
+
+/* Trims trailing whitespace (a token file usually ends in a newline). */
+static void
+trim_right(char *s)
+{
+    size_t len = strlen(s);
+
+    while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r' ||
+                       s[len - 1] == ' ' || s[len - 1] == '\t'))
+        s[--len] = '\0';
+}
+
+/* Token precedence: --token, --token-file, $SIGNET_TOKEN. */
+static sn_err
+load_token(struct sn_cli *cli)
+{
+    const char *file = cli->opt[SN_OPT_TOKEN_FILE], *env;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    sn_err r;
+
+    if (cli->token != NULL && file != NULL)
+        return sn_cli_usage(cli, "give --token or --token-file, not both");
+    if (file != NULL) {
+        if ((r = sn_file_read(file, MAX_TOKEN_FILE, &buf, &len)) != SN_OK)
+            return sn_cli_fail(cli, r, "cannot read token file %s: %s", file,
+                               sn_err_str(r));
+        if (memchr(buf, '\0', len) != NULL) {
+            OPENSSL_cleanse(buf, len);
+            free(buf);
+            return sn_cli_usage(cli, "token file %s is not text", file);
+        }
+        cli->token = (char *)buf;
+        trim_right(cli->token);
+    } else if (cli->token == NULL && (env = getenv("SIGNET_TOKEN")) != NULL &&
+               env[0] != '\0') {
+        if ((cli->token = strdup(env)) == NULL)
+            return sn_cli_fail(cli, SN_ERR_NOMEM, "out of memory");
+    }
+    if (cli->token != NULL &&
+        (cli->token[0] == '\0' || strlen(cli->token) > SN_TOKEN_MAX_LEN))
+        return sn_cli_usage(cli, "the API token is empty or too long");
+    return SN_OK;
+}
+
+static void
+load_settings(struct sn_cli *cli)
+{
+    const char *env;
+
+    cli->json = cli->seen[SN_OPT_JSON];
+    cli->url = cli->opt[SN_OPT_URL];
+    if (cli->url == NULL && (env = getenv("SIGNET_URL")) != NULL &&
+        env[0] != '\0')
+        cli->url = env;
+    if (cli->url == NULL)
+        cli->url = DEFAULT_URL;
+    cli->ca_file = cli->opt[SN_OPT_CA_FILE];
+    if (cli->ca_file == NULL && (env = getenv("SIGNET_CA_FILE")) != NULL &&
+        env[0] != '\0')
+        cli->ca_file = env;
+}
+
+/* "signet: message (code, HTTP status)" or "signet: message". */
+static void
+report(const struct sn_cli *cli, sn_err r)
+{
+    const struct sn_client_error *e = &cli->err;
+
+    fflush(stdout);
+    if (e->message[0] == '\0')
+        fprintf(stderr, "signet: %s\n", sn_err_str(r));
+    else if (e->status != 0)
+        fprintf(stderr, "signet: %s (%s, HTTP %ld)\n", e->message,
+                e->code[0] != '\0' ? e->code : "no error code", e->status);
+    else
+        fprintf(stderr, "signet: %s\n", e->message);
+    if (cli->usage)
+        fprintf(stderr, "Try 'signet --help'.\n");
+}
+
+static int
+run(struct sn_cli *cli, int argc, char **argv)
+{
+    const char *words[SN_CLI_MAX_POS + 2];
+    const struct command *c = NULL;
+    size_t nwords;
+    sn_err r;
+
+    if ((r = parse_args(cli, argc, argv, words, &nwords,
+                        sizeof(words) / sizeof(words[0]))) != SN_OK)
+        goto out;
+    if (cli->seen[SN_OPT_HELP] ||
+        (nwords == 1 && strcmp(words[0], "help") == 0)) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if ((r = find_command(cli, words, nwords, &c)) != SN_OK ||
+        (r = check_options(cli, c)) != SN_OK || (r = load_token(cli)) != SN_OK)
+        goto out;
+    load_settings(cli);
+    r = c->run(cli);
+out:
+    if (r == SN_OK)
+        return 0;
+    report(cli, r);
+    return cli->usage ? EXIT_USAGE : EXIT_FAILURE;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct sn_cli cli;
+    int status;
+
+    memset(&cli, 0, sizeof(cli));
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fputs("signet: cannot initialise libcurl\n", stderr);
+        return EXIT_FAILURE;
+    }
+    status = run(&cli, argc, argv);
+    sn_client_free(cli.client);
+    sn_secret_free(cli.token);
+    cli.token = NULL;
+    curl_global_cleanup();
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fputs("signet: error writing standard output\n", stderr);
+        status = EXIT_FAILURE;
+    }
+    return status;
+}

@@ -1,0 +1,410 @@
+# lib.sh: shared helpers of the integration tests. Sourced by each
+# test_*.sh as:  . lib.sh SIGNETD SIGNET
+#
+# Each test gets its own temporary directory ($WORK) and its own signetd on
+# a free port; both are removed/stopped on exit, whatever happens. Verdicts
+# come from independent tools (openssl, pkcs11-tool, jq), never from
+# Signet itself. Assertions print the expected and the actual value; soft
+# checks (check_*) keep going so one run shows every failure, and the test
+# exits 1 at the end if any failed. die() stops at once (setup failures).
+
+set -uo pipefail
+
+SIGNETD=${1:?usage: test.sh SIGNETD SIGNET}
+SIGNET=${2:?usage: test.sh SIGNETD SIGNET}
+TEST_NAME=$(basename "$0" .sh)
+P11_MODULE=${SIGNET_P11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+
+for tool in curl jq openssl base64 od dd; do
+    command -v "$tool" >/dev/null 2>&1 || {
+        echo "FATAL: $tool is not installed" >&2
+        exit 1
+    }
+done
+[ -x "$SIGNETD" ] || { echo "FATAL: no signetd at $SIGNETD" >&2; exit 1; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/signet-it.$TEST_NAME.XXXXXX")
+FAILURES=0
+CHECKS=0
+SERVER_PID=
+SERVER_HOME=
+SERVER_URL=
+SERVER_CA=
+ADMIN=
+declare -a EXTRA_PIDS=()
+
+log() { printf '[%s] %s\n' "$TEST_NAME" "$*"; }
+
+# Prints the last lines of the server log: context for a failure.
+server_log_tail() {
+    if [ -n "$SERVER_HOME" ] && [ -f "$WORK/signetd.$SERVER_PORT.log" ]; then
+        echo "---- last lines of the signetd log ----" >&2
+        tail -n 15 "$WORK/signetd.$SERVER_PORT.log" >&2
+        echo "---------------------------------------" >&2
+    fi
+}
+
+die() {
+    printf '[%s] FATAL: %s\n' "$TEST_NAME" "$*" >&2
+    server_log_tail
+    exit 1
+}
+
+fail() {
+    FAILURES=$((FAILURES + 1))
+    printf '[%s] FAIL: %s\n' "$TEST_NAME" "$*" >&2
+}
+
+pass() {
+    printf '[%s] ok: %s\n' "$TEST_NAME" "$*"
+}
+
+# check_eq WHAT EXPECTED ACTUAL
+check_eq() {
+    CHECKS=$((CHECKS + 1))
+    if [ "$2" == "$3" ]; then
+        pass "$1"
+        return 0
+    fi
+    fail "$1"$'\n'"    expected: $2"$'\n'"    actual:   $3"
+    return 1
+}
+
+check_ne() {
+    CHECKS=$((CHECKS + 1))
+    if [ "$2" != "$3" ]; then
+        pass "$1"
+        return 0
+    fi
+    fail "$1"$'\n'"    expected anything but: $2"$'\n'"    actual: $3"
+    return 1
+}
+
+# check_match WHAT REGEX ACTUAL
+check_match() {
+    CHECKS=$((CHECKS + 1))
+    if [[ "$3" =~ $2 ]]; then
+        pass "$1"
+        return 0
+    fi
+    fail "$1"$'\n'"    expected to match: $2"$'\n'"    actual: $3"
+    return 1
+}
+
+check_nomatch() {
+    CHECKS=$((CHECKS + 1))
+    if ! [[ "$3" =~ $2 ]]; then
+        pass "$1"
+        return 0
+    fi
+    fail "$1"$'\n'"    expected NOT to match: $2"$'\n'"    actual: $3"
+    return 1
+}
+
+# check_cmd WHAT CMD...: the command must succeed.
+check_cmd() {
+    local what=$1 out rc
+    shift
+    CHECKS=$((CHECKS + 1))
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ $rc -eq 0 ]; then
+        pass "$what"
+        return 0
+    fi
+    fail "$what"$'\n'"    expected: exit 0"$'\n'"    actual:   exit $rc: $(printf '%s' "$out" | head -c 2000)"$'\n'"    command: $*"
+    return 1
+}
+
+# check_cmd_fails WHAT CMD...: the command must fail.
+check_cmd_fails() {
+    local what=$1 out rc
+    shift
+    CHECKS=$((CHECKS + 1))
+    out=$("$@" 2>&1)
+    rc=$?
+    if [ $rc -ne 0 ]; then
+        pass "$what"
+        return 0
+    fi
+    fail "$what"$'\n'"    expected: a non-zero exit"$'\n'"    actual:   exit 0: $(printf '%s' "$out" | head -c 2000)"$'\n'"    command: $*"
+    return 1
+}
+
+finish() {
+    if [ "$FAILURES" -ne 0 ]; then
+        printf '[%s] %d of %d checks FAILED\n' "$TEST_NAME" "$FAILURES" "$CHECKS" >&2
+        server_log_tail
+        exit 1
+    fi
+    printf '[%s] all %d checks passed\n' "$TEST_NAME" "$CHECKS"
+    exit 0
+}
+
+cleanup() {
+    local rc=$? p
+    for p in "${EXTRA_PIDS[@]}"; do
+        kill "$p" 2>/dev/null
+    done
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null
+        for _ in $(seq 1 100); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$SERVER_PID" 2>/dev/null
+    fi
+    if [ "${SIGNET_IT_KEEP:-0}" = 1 ]; then
+        echo "[$TEST_NAME] kept $WORK (exit $rc)" >&2
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- server ----
+
+# random_port: a port in 20000..59999 with nothing listening on it.
+random_port() {
+    local p
+    while :; do
+        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        [ "$p" = 18443 ] || [ "$p" = 28443 ] && continue
+        # A successful connect means someone listens there.
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return
+        fi
+    done
+}
+
+# server_init [HOME]: signetd init into HOME (default $WORK/home).
+server_init() {
+    SERVER_HOME=${1:-$WORK/home}
+    "$SIGNETD" init --home "$SERVER_HOME" >"$WORK/init.log" 2>&1 ||
+        die "signetd init failed: $(cat "$WORK/init.log")"
+    SERVER_CA=$SERVER_HOME/tls/ca.pem
+    ADMIN=$(tr -d '\n' <"$SERVER_HOME/admin.token")
+    export SOFTHSM2_CONF=$SERVER_HOME/hsm/softhsm2.conf
+}
+
+# set_conf KEY VALUE: replaces (or appends) a line of signetd.conf.
+set_conf() {
+    local conf=$SERVER_HOME/signetd.conf
+    if grep -q "^$1 *=" "$conf"; then
+        sed -i "s|^$1 *=.*|$1 = $2|" "$conf"
+    else
+        echo "$1 = $2" >>"$conf"
+    fi
+}
+
+# server_start: signetd serve on a free port; waits for /healthz.
+server_start() {
+    local try i
+    [ -n "$SERVER_HOME" ] || server_init
+    for try in 1 2 3 4 5; do
+        SERVER_PORT=$(random_port)
+        SERVER_URL=https://127.0.0.1:$SERVER_PORT
+        "$SIGNETD" serve --home "$SERVER_HOME" --listen "127.0.0.1:$SERVER_PORT" \
+            >"$WORK/signetd.$SERVER_PORT.log" 2>&1 &
+        SERVER_PID=$!
+        for i in $(seq 1 300); do
+            if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+                break
+            fi
+            if curl -sS --max-time 2 --cacert "$SERVER_CA" -o /dev/null \
+                "$SERVER_URL/healthz" 2>/dev/null; then
+                log "signetd pid $SERVER_PID on $SERVER_URL (home $SERVER_HOME)"
+                export SIGNET_URL=$SERVER_URL SIGNET_CA_FILE=$SERVER_CA
+                return 0
+            fi
+            sleep 0.1
+        done
+        if kill -0 "$SERVER_PID" 2>/dev/null; then
+            kill -KILL "$SERVER_PID"
+            die "signetd did not answer /healthz within 30 s"
+        fi
+        wait "$SERVER_PID" 2>/dev/null
+        if ! grep -q "cannot listen" "$WORK/signetd.$SERVER_PORT.log"; then
+            die "signetd exited at start: $(cat "$WORK/signetd.$SERVER_PORT.log")"
+        fi
+        log "port $SERVER_PORT taken, trying another"
+    done
+    die "no free port found"
+}
+
+# server_stop: SIGTERM, then the exit status must be 0.
+server_stop() {
+    local rc
+    [ -n "$SERVER_PID" ] || return 0
+    kill -TERM "$SERVER_PID"
+    wait "$SERVER_PID"
+    rc=$?
+    SERVER_PID=
+    check_eq "signetd exits 0 after SIGTERM" 0 "$rc"
+}
+
+# ---- HTTP ----
+
+# req METHOD PATH TOKEN [curl args...]: sets STATUS and BODY; TOKEN "-"
+# sends no Authorization header. The body is also in $WORK/body.
+req() {
+    local method=$1 path=$2 token=$3
+    shift 3
+    local auth=()
+    [ "$token" != "-" ] && auth=(-H "Authorization: Bearer $token")
+    STATUS=$(curl -sS --max-time 120 --cacert "$SERVER_CA" -X "$method" \
+        "${auth[@]}" -o "$WORK/body" -w '%{http_code}' "$@" \
+        "$SERVER_URL$path" 2>"$WORK/curl.err")
+    if [ -z "$STATUS" ] || [ "$STATUS" = 000 ]; then
+        STATUS=000
+        BODY="curl: $(cat "$WORK/curl.err")"
+        return 0
+    fi
+    BODY=$(cat "$WORK/body")
+    return 0
+}
+
+# req_json METHOD PATH TOKEN JSON: a JSON body.
+req_json() {
+    local m=$1 p=$2 t=$3 j=$4
+    shift 4
+    req "$m" "$p" "$t" -H 'Content-Type: application/json' --data-binary "$j" "$@"
+}
+
+# jget FILTER [JSON]: jq -r on JSON (default $BODY); "" when not JSON.
+jget() {
+    printf '%s' "${2-$BODY}" | jq -r "$1" 2>/dev/null
+}
+
+# check_status WHAT EXPECTED: compares STATUS, prints the body on failure.
+check_status() {
+    CHECKS=$((CHECKS + 1))
+    if [ "$STATUS" = "$2" ]; then
+        pass "$1 -> $2"
+        return 0
+    fi
+    fail "$1"$'\n'"    expected: HTTP $2"$'\n'"    actual:   HTTP $STATUS $(printf '%s' "$BODY" | head -c 600)"
+    return 1
+}
+
+# check_error WHAT STATUS CODE: an error answer {"error": CODE, "message"}.
+check_error() {
+    local err msg
+    CHECKS=$((CHECKS + 1))
+    err=$(jget .error)
+    msg=$(jget .message)
+    if [ "$STATUS" = "$2" ] && [ "$err" = "$3" ] && [ -n "$msg" ] &&
+        [ "$msg" != null ]; then
+        pass "$1 -> $2 $3"
+        return 0
+    fi
+    fail "$1"$'\n'"    expected: HTTP $2 {\"error\":\"$3\",\"message\":...}"$'\n'"    actual:   HTTP $STATUS $(printf '%s' "$BODY" | head -c 600)"
+    return 1
+}
+
+# check_healthy: the server still answers /healthz with status ok.
+check_healthy() {
+    local s b
+    CHECKS=$((CHECKS + 1))
+    s=$(curl -sS --max-time 10 --cacert "$SERVER_CA" -o "$WORK/health" \
+        -w '%{http_code}' "$SERVER_URL/healthz" 2>&1)
+    b=$(cat "$WORK/health" 2>/dev/null)
+    if [ "$s" = 200 ] && [ "$(jget .status "$b")" = ok ] &&
+        kill -0 "$SERVER_PID" 2>/dev/null; then
+        pass "server healthy${1:+ after $1}"
+        return 0
+    fi
+    fail "server healthy${1:+ after $1}"$'\n'"    expected: HTTP 200 {\"status\":\"ok\",...}"$'\n'"    actual:   HTTP $s $b"
+    return 1
+}
+
+# ---- setup shortcuts (die on failure: later checks depend on them) ----
+
+# new_subscriber NAME -> prints the id
+new_subscriber() {
+    req_json POST /v1/subscribers "$ADMIN" "{\"name\":\"$1\"}"
+    [ "$STATUS" = 201 ] || die "create subscriber $1: HTTP $STATUS $BODY"
+    jget .id
+}
+
+# new_token SUBSCRIBER JSON_EXTRA [AUTH] -> prints the token secret.
+# JSON_EXTRA e.g. '"roles":["manage","sign"]'
+new_token() {
+    req_json POST "/v1/subscribers/$1/tokens" "${3:-$ADMIN}" \
+        "{\"name\":\"t$RANDOM\",$2}"
+    [ "$STATUS" = 201 ] || die "create token for $1: HTTP $STATUS $BODY"
+    jget .token
+}
+
+# new_key TOKEN ALGORITHM [LABEL] -> prints the key id; the key JSON is
+# kept in $WORK/key.<id>.json and its public key in $WORK/pub.<id>.pem.
+new_key() {
+    local id
+    req_json POST /v1/keys "$1" "{\"algorithm\":\"$2\",\"label\":\"${3:-$2 key}\"}"
+    [ "$STATUS" = 201 ] || die "create $2 key: HTTP $STATUS $BODY"
+    id=$(jget .id)
+    printf '%s' "$BODY" >"$WORK/key.$id.json"
+    jget .public_key_pem >"$WORK/pub.$id.pem"
+    echo "$id"
+}
+
+# key_count TOKEN -> number of keys the token lists
+key_count() {
+    req GET /v1/keys "$1"
+    [ "$STATUS" = 200 ] || { echo "HTTP $STATUS"; return; }
+    jget '.keys | length'
+}
+
+# ---- bytes ----
+
+# b64 FILE: one-line base64 of a file.
+b64() { base64 -w0 <"$1"; }
+
+# unb64 STRING OUT: decodes base64 into OUT.
+unb64() { printf '%s' "$1" | base64 -d >"$2"; }
+
+# flip_byte IN OUT [OFFSET]: copy of IN with one bit flipped.
+flip_byte() {
+    local off=${3:-0} v
+    cp "$1" "$2"
+    v=$(od -An -tu1 -j "$off" -N1 "$1" | tr -d ' ')
+    v=$((v ^ 1))
+    printf "\\$(printf '%03o' "$v")" |
+        dd of="$2" bs=1 seek="$off" count=1 conv=notrunc status=none
+}
+
+# rand_file OUT SIZE_BYTES
+rand_file() { head -c "$2" /dev/urandom >"$1"; }
+
+# digest_len ALG
+digest_len() {
+    case $1 in sha256) echo 32 ;; sha384) echo 48 ;; sha512) echo 64 ;; esac
+}
+
+# a random key id that does not exist
+rand_uuid() {
+    local h
+    h=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+    echo "${h:0:8}-${h:8:4}-4${h:13:3}-a${h:17:3}-${h:20:12}"
+}
+
+# ---- PKCS#11 (independent view of the HSM) ----
+
+# p11 ARGS...: pkcs11-tool on this home's SoftHSM2 store.
+p11() {
+    SOFTHSM2_CONF=$SERVER_HOME/hsm/softhsm2.conf \
+        pkcs11-tool --module "$P11_MODULE" "$@"
+}
+
+# token label of a subscriber: the id without dashes
+sub_label() { echo "${1//-/}"; }
+
+sub_pin() { tr -d '\n' <"$SERVER_HOME/hsm/pins/$1.pin"; }
+
+# p11_privkeys SUBSCRIBER: --list-objects --type privkey on its token.
+p11_privkeys() {
+    p11 --token-label "$(sub_label "$1")" --login --pin "$(sub_pin "$1")" \
+        --list-objects --type privkey 2>&1
+}

@@ -1,0 +1,13 @@
+# Unit tests for src/common, crypto/apitoken and server/config.
+# Included from tests/unit/CMakeLists.txt, which defines sn_unit_test().
+sn_unit_test(test_util ${CMAKE_CURRENT_SOURCE_DIR}/test_util.c)
+target_link_libraries(test_util PRIVATE sn_common)
+
+sn_unit_test(test_keyalg ${CMAKE_CURRENT_SOURCE_DIR}/test_keyalg.c)
+target_link_libraries(test_keyalg PRIVATE sn_common)
+
+sn_unit_test(test_apitoken ${CMAKE_CURRENT_SOURCE_DIR}/test_apitoken.c)
+target_link_libraries(test_apitoken PRIVATE sn_crypto)
+
+sn_unit_test(test_config ${CMAKE_CURRENT_SOURCE_DIR}/test_config.c)
+target_link_libraries(test_config PRIVATE sn_config)

@@ -1,0 +1,21 @@
+# Crypto layer unit tests. The cmocka binaries check structure and error
+# paths; verify_crypto.sh re-runs them with SN_CRYPTO_OUT set and has the
+# openssl command-line tool (an independent verifier) judge the artifacts.
+pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls)
+
+sn_unit_test(test_cms ${CMAKE_CURRENT_LIST_DIR}/test_cms.c)
+target_link_libraries(test_cms PRIVATE sn_crypto)
+
+sn_unit_test(test_x509util ${CMAKE_CURRENT_LIST_DIR}/test_x509util.c)
+target_link_libraries(test_x509util PRIVATE sn_crypto)
+
+sn_unit_test(test_tlsgen ${CMAKE_CURRENT_LIST_DIR}/test_tlsgen.c)
+target_link_libraries(test_tlsgen PRIVATE sn_crypto PkgConfig::GNUTLS)
+
+find_program(SN_OPENSSL_BIN openssl REQUIRED)
+foreach(what cms csr tls)
+  add_test(NAME crypto/verify_${what}
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/verify_crypto.sh ${what}
+                   ${SN_OPENSSL_BIN} $<TARGET_FILE_DIR:test_cms>)
+  set_tests_properties(crypto/verify_${what} PROPERTIES TIMEOUT 300)
+endforeach()

@@ -1,14 +1,16 @@
 # Signet: thin wrapper around CMake so the README's commands stay short.
 #   make        build into build/
 #   make run    install missing packages, build, create ./var/home, serve
-#   make test   install, build, run every test (plain and ASan+UBSan builds)
+#   make test   install, build, run every test (plain and ASan+UBSan builds,
+#               then a short libFuzzer run of each parser)
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
 HOME_DIR   ?= var/home
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build deps run test test-plain test-asan clean format
+.PHONY: all build deps run test test-plain test-asan fuzz clean format
 
 all: build
 
@@ -22,7 +24,7 @@ deps:
 run: deps build
 	@scripts/run.sh $(BUILD) $(HOME_DIR)
 
-test: deps test-plain test-asan
+test: deps test-plain test-asan fuzz
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -32,8 +34,14 @@ test-asan:
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# libFuzzer drivers (clang, ASan+UBSan), each run briefly over its corpus.
+fuzz:
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSIGNET_SANITIZE=ON -DSIGNET_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_codecs fuzz_pem_chain fuzz_config
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -R '^fuzz/'
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -33,10 +33,25 @@
 #define MAX_CACHED 256
 #define PIN_BYTES 16
 
+#define MAX_LOGINS 1024
+
+/*
+ * Login state is per token for the whole process: a second C_Login answers
+ * CKR_USER_ALREADY_LOGGED_IN whatever PIN it carries. To still check the
+ * PIN of a second open, remember a hash of the PIN each slot was opened
+ * with.
+ */
+struct login {
+    CK_SLOT_ID slot;
+    uint8_t pin_hash[32];
+};
+
 struct sn_hsm {
     void *dl;
     CK_FUNCTION_LIST_PTR f;
-    pthread_mutex_t lock; /* serialises token creation */
+    pthread_mutex_t lock; /* serialises token creation and logins[] */
+    struct login logins[MAX_LOGINS];
+    size_t nlogins;
 };
 
 struct cached_key {
@@ -299,6 +314,44 @@ out:
     return r;
 }
 
+/* Called with hsm->lock held, after C_Login answered rv. */
+static sn_err
+login_check(struct sn_hsm *hsm, CK_SLOT_ID slot, const char *pin, CK_RV rv)
+{
+    uint8_t h[32];
+    unsigned int hl = 0;
+    size_t i;
+    sn_err r = SN_ERR_CONFIG;
+
+    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
+        return rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID ||
+                       rv == CKR_PIN_LEN_RANGE
+                   ? SN_ERR_CONFIG
+                   : SN_ERR_HSM;
+    if (EVP_Digest(pin, strlen(pin), h, &hl, EVP_sha256(), NULL) != 1)
+        return SN_ERR_CRYPTO;
+    for (i = 0; i < hsm->nlogins; i++)
+        if (hsm->logins[i].slot == slot)
+            break;
+    if (rv == CKR_USER_ALREADY_LOGGED_IN) {
+        /* Only a PIN this process logged in with before is accepted. */
+        if (i < hsm->nlogins && CRYPTO_memcmp(h, hsm->logins[i].pin_hash,
+                                              sizeof(h)) == 0)
+            r = SN_OK;
+    } else if (i < hsm->nlogins) {
+        memcpy(hsm->logins[i].pin_hash, h, sizeof(h));
+        r = SN_OK;
+    } else if (hsm->nlogins < MAX_LOGINS) {
+        hsm->logins[hsm->nlogins].slot = slot;
+        memcpy(hsm->logins[hsm->nlogins].pin_hash, h, sizeof(h));
+        hsm->nlogins++;
+        r = SN_OK;
+    } else
+        r = SN_ERR_LIMIT;
+    OPENSSL_cleanse(h, sizeof(h));
+    return r;
+}
+
 sn_err
 sn_hsm_token_open(struct sn_hsm *hsm, const char *label, const char *pin,
                   struct sn_hsm_token **out)
@@ -329,11 +382,14 @@ sn_hsm_token_open(struct sn_hsm *hsm, const char *label, const char *pin,
                                NULL, NULL, &s);
     if (rv != CKR_OK)
         goto out;
-    rv = hsm->f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)(uintptr_t)pin, strlen(pin));
-    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+    pthread_mutex_lock(&hsm->lock);
+    rv = hsm->f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)(uintptr_t)pin,
+                         strlen(pin));
+    r = login_check(hsm, t->slot, pin, rv);
+    pthread_mutex_unlock(&hsm->lock);
+    if (r != SN_OK) {
         sn_error("hsm: login to token %s failed: 0x%lx", label,
                  (unsigned long)rv);
-        r = rv == CKR_PIN_INCORRECT ? SN_ERR_CONFIG : SN_ERR_HSM;
         goto out;
     }
     /* Login state is per token: this session keeps it for the pool. */
@@ -474,10 +530,17 @@ cache_put(struct sn_hsm_token *tok, const char *id, CK_OBJECT_HANDLE h)
     size_t slot;
 
     pthread_mutex_lock(&tok->lock);
-    if (tok->ncache < MAX_CACHED)
-        slot = tok->ncache++;
-    else
-        slot = tok->next_evict++ % MAX_CACHED;
+    /* One entry per id: a duplicate (two threads missing at once, a key
+     * re-made under its id) would survive cache_drop() and go stale. */
+    for (slot = 0; slot < tok->ncache; slot++)
+        if (strcmp(tok->cache[slot].id, id) == 0)
+            break;
+    if (slot == tok->ncache) {
+        if (tok->ncache < MAX_CACHED)
+            slot = tok->ncache++;
+        else
+            slot = tok->next_evict++ % MAX_CACHED;
+    }
     snprintf(tok->cache[slot].id, sizeof(tok->cache[slot].id), "%s", id);
     tok->cache[slot].handle = h;
     pthread_mutex_unlock(&tok->lock);
@@ -698,6 +761,13 @@ sn_hsm_generate(struct sn_hsm_token *tok, enum sn_keyalg alg, const char *id,
 #undef ATTR
     if ((r = session_get(tok, &s)) != SN_OK)
         return r;
+    /* Ids name exactly one key: never create a second with the same id. */
+    if ((r = find_object(tok, s, CKO_PRIVATE_KEY, id, &priv)) !=
+        SN_ERR_NOT_FOUND) {
+        priv = CK_INVALID_HANDLE;
+        r = r == SN_OK ? SN_ERR_EXISTS : r;
+        goto out;
+    }
     rv = f->C_GenerateKeyPair(s, &mech, pubt, npub, privt, npriv, &pub, &priv);
     if (rv != CKR_OK) {
         sn_error("hsm: C_GenerateKeyPair failed: 0x%lx", (unsigned long)rv);

@@ -627,8 +627,12 @@ sn_store_audit_add(struct sn_store *st, struct sn_audit *a)
     sqlite3_bind_text(s, 9, a->scheme, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 10, a->result, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 11, a->detail, -1, SQLITE_STATIC);
+    /* Hold the shared connection until the rowid is read: another thread's
+     * insert in between would hand us its id. */
+    sqlite3_mutex_enter(sqlite3_db_mutex(st->db));
     if ((r = finish_write(st, s, 0)) == SN_OK)
         a->id = sqlite3_last_insert_rowid(st->db);
+    sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
     return r;
 }
 

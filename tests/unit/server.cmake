@@ -1,0 +1,23 @@
+# Unit tests for the server-side modules hsm (real SoftHSM2, and the
+# fault-injecting p11shim over it) and store (real SQLite).
+# Included from tests/unit/CMakeLists.txt, which defines sn_unit_test().
+sn_unit_test(test_hsm ${CMAKE_CURRENT_LIST_DIR}/test_hsm.c)
+target_link_libraries(test_hsm PRIVATE sn_hsm sn_common OpenSSL::Crypto
+                      Threads::Threads)
+
+# SoftHSM is process-global: one run per fault set, each its own ctest entry.
+add_executable(test_hsm_faults ${CMAKE_CURRENT_LIST_DIR}/test_hsm_faults.c)
+target_link_libraries(test_hsm_faults PRIVATE PkgConfig::CMOCKA sn_hsm
+                      sn_common OpenSSL::Crypto Threads::Threads)
+target_compile_definitions(test_hsm_faults PRIVATE
+                           SN_P11SHIM_PATH="$<TARGET_FILE:signet_p11shim>")
+add_dependencies(test_hsm_faults signet_p11shim)
+foreach(fault none stale_handle_once sign_error not_local extractable)
+  add_test(NAME unit/test_hsm_faults/${fault}
+           COMMAND test_hsm_faults ${fault} $<TARGET_FILE:signet_p11shim>)
+  set_tests_properties(unit/test_hsm_faults/${fault} PROPERTIES TIMEOUT 120)
+endforeach()
+
+sn_unit_test(test_store ${CMAKE_CURRENT_LIST_DIR}/test_store.c)
+target_link_libraries(test_store PRIVATE sn_store sn_common PkgConfig::SQLITE
+                      Threads::Threads)

@@ -1,0 +1,711 @@
+/*
+ * Unit tests for store against real SQLite in a fresh directory per test.
+ * Failures inside a transaction are provoked from outside: a second SQLite
+ * connection installs a trigger that aborts chosen inserts, and what was
+ * committed is then read back through a new connection.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+struct tmp {
+    char dir[64];
+    char db[128];
+    struct sn_store *st;
+};
+
+static void
+tmp_paths_unlink(struct tmp *t)
+{
+    char p[160];
+
+    unlink(t->db);
+    snprintf(p, sizeof(p), "%s-wal", t->db);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", t->db);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-journal", t->db);
+    unlink(p);
+}
+
+static int
+setup(void **state)
+{
+    struct tmp *t = calloc(1, sizeof(*t));
+
+    if (t == NULL)
+        return -1;
+    snprintf(t->dir, sizeof(t->dir), "/tmp/sn-test-store-XXXXXX");
+    if (mkdtemp(t->dir) == NULL) {
+        free(t);
+        return -1;
+    }
+    snprintf(t->db, sizeof(t->db), "%s/signet.db", t->dir);
+    if (sn_store_open(t->db, &t->st) != SN_OK) {
+        rmdir(t->dir);
+        free(t);
+        return -1;
+    }
+    *state = t;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct tmp *t = *state;
+
+    sn_store_close(t->st);
+    tmp_paths_unlink(t);
+    rmdir(t->dir);
+    free(t);
+    return 0;
+}
+
+/* Closes and reopens the store: only committed data survives. */
+static void
+reopen(struct tmp *t)
+{
+    sn_store_close(t->st);
+    t->st = NULL;
+    assert_int_equal(sn_store_open(t->db, &t->st), SN_OK);
+    assert_int_equal(sn_store_ping(t->st), SN_OK);
+}
+
+/* Runs sql on a second, independent connection to the same file. */
+static void
+exec_other(struct tmp *t, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+    int rc;
+
+    assert_int_equal(sqlite3_open(t->db, &db), SQLITE_OK);
+    rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        print_error("sql: %s\n", msg ? msg : "?");
+    sqlite3_free(msg);
+    assert_int_equal(rc, SQLITE_OK);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+static void
+make_sub(struct sn_subscriber *s, const char *name, time_t created)
+{
+    memset(s, 0, sizeof(*s));
+    assert_int_equal(sn_uuid(s->id), SN_OK);
+    snprintf(s->name, sizeof(s->name), "%s", name);
+    snprintf(s->token_label, sizeof(s->token_label), "tok-%s", name);
+    s->created_at = created;
+}
+
+static void
+assert_sub_equal(const struct sn_subscriber *a, const struct sn_subscriber *b)
+{
+    assert_string_equal(a->id, b->id);
+    assert_string_equal(a->name, b->name);
+    assert_string_equal(a->token_label, b->token_label);
+    assert_int_equal(a->created_at, b->created_at);
+}
+
+/* ---- subscribers ---- */
+
+static void
+test_subscribers(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_subscriber a, b, c, dup, got, *list = NULL;
+    size_t n = 99;
+
+    make_sub(&a, "acme", 2000);
+    make_sub(&b, "bravo", 1000);
+    make_sub(&c, "charlie", 3000);
+    assert_int_equal(sn_store_subscriber_add(t->st, &a), SN_OK);
+    assert_int_equal(sn_store_subscriber_add(t->st, &b), SN_OK);
+    assert_int_equal(sn_store_subscriber_add(t->st, &c), SN_OK);
+
+    assert_int_equal(sn_store_subscriber_get(t->st, a.id, &got), SN_OK);
+    assert_sub_equal(&got, &a);
+    assert_int_equal(sn_store_subscriber_by_name(t->st, "bravo", &got), SN_OK);
+    assert_sub_equal(&got, &b);
+    assert_int_equal(sn_store_subscriber_get(t->st, "nope", &got),
+                     SN_ERR_NOT_FOUND);
+    assert_int_equal(sn_store_subscriber_by_name(t->st, "ACME", &got),
+                     SN_ERR_NOT_FOUND);
+
+    /* Names are unique; so are ids. */
+    make_sub(&dup, "acme", 4000);
+    assert_int_equal(sn_store_subscriber_add(t->st, &dup), SN_ERR_EXISTS);
+    make_sub(&dup, "delta", 4000);
+    memcpy(dup.id, a.id, sizeof(dup.id));
+    assert_int_equal(sn_store_subscriber_add(t->st, &dup), SN_ERR_EXISTS);
+
+    /* Oldest first. */
+    assert_int_equal(sn_store_subscriber_list(t->st, &list, &n), SN_OK);
+    assert_int_equal(n, 3);
+    assert_sub_equal(&list[0], &b);
+    assert_sub_equal(&list[1], &a);
+    assert_sub_equal(&list[2], &c);
+    free(list);
+
+    reopen(t);
+    assert_int_equal(sn_store_subscriber_list(t->st, &list, &n), SN_OK);
+    assert_int_equal(n, 3);
+    free(list);
+}
+
+static void
+test_subscriber_list_empty(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_subscriber *list = (struct sn_subscriber *)t;
+    size_t n = 99;
+
+    assert_int_equal(sn_store_subscriber_list(t->st, &list, &n), SN_OK);
+    assert_int_equal(n, 0);
+    free(list);
+}
+
+/* ---- tokens ---- */
+
+static void
+assert_token_equal(const struct sn_token *a, const struct sn_token *b)
+{
+    size_t i;
+
+    assert_string_equal(a->id, b->id);
+    assert_string_equal(a->subscriber, b->subscriber);
+    assert_int_equal(a->admin, b->admin);
+    assert_string_equal(a->name, b->name);
+    assert_memory_equal(a->hash, b->hash, SN_TOKEN_HASH_LEN);
+    assert_int_equal(a->roles, b->roles);
+    assert_int_equal(a->nkeys, b->nkeys);
+    for (i = 0; i < a->nkeys; i++)
+        assert_string_equal(a->keys[i], b->keys[i]);
+    assert_int_equal(a->expires_at, b->expires_at);
+    assert_int_equal(a->created_at, b->created_at);
+    assert_int_equal(a->revoked_at, b->revoked_at);
+}
+
+static void
+test_tokens(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_token tk, adm, got, big;
+    size_t i;
+
+    memset(&tk, 0, sizeof(tk));
+    assert_int_equal(sn_uuid(tk.id), SN_OK);
+    assert_int_equal(sn_uuid(tk.subscriber), SN_OK);
+    snprintf(tk.name, sizeof(tk.name), "ci signer");
+    assert_int_equal(sn_random(tk.hash, sizeof(tk.hash)), SN_OK);
+    tk.hash[0] = 0x00; /* blobs keep embedded zeros */
+    tk.roles = SN_ROLE_SIGN;
+    tk.nkeys = 3;
+    for (i = 0; i < tk.nkeys; i++)
+        assert_int_equal(sn_uuid(tk.keys[i]), SN_OK);
+    tk.expires_at = 1900000000;
+    tk.created_at = 1700000000;
+    assert_int_equal(sn_store_token_add(t->st, &tk), SN_OK);
+    assert_int_equal(sn_store_token_add(t->st, &tk), SN_ERR_EXISTS);
+
+    memset(&adm, 0, sizeof(adm));
+    assert_int_equal(sn_uuid(adm.id), SN_OK);
+    adm.admin = 1;
+    snprintf(adm.name, sizeof(adm.name), "bootstrap");
+    memset(adm.hash, 0xa5, sizeof(adm.hash));
+    adm.roles = SN_ROLE_MANAGE | SN_ROLE_SIGN;
+    adm.created_at = 1700000001;
+    assert_int_equal(sn_store_token_add(t->st, &adm), SN_OK);
+
+    assert_int_equal(sn_store_token_get(t->st, tk.id, &got), SN_OK);
+    assert_token_equal(&got, &tk);
+    assert_int_equal(sn_store_token_get(t->st, adm.id, &got), SN_OK);
+    assert_token_equal(&got, &adm);
+    assert_string_equal(got.subscriber, "");
+    assert_int_equal(got.admin, 1);
+    assert_int_equal(got.nkeys, 0);
+    assert_int_equal(sn_store_token_get(t->st, "nope", &got), SN_ERR_NOT_FOUND);
+
+    /* The full scope list round-trips; one more is refused. */
+    big = tk;
+    assert_int_equal(sn_uuid(big.id), SN_OK);
+    big.nkeys = SN_TOKEN_MAX_KEYS;
+    for (i = 0; i < big.nkeys; i++)
+        assert_int_equal(sn_uuid(big.keys[i]), SN_OK);
+    assert_int_equal(sn_store_token_add(t->st, &big), SN_OK);
+    assert_int_equal(sn_store_token_get(t->st, big.id, &got), SN_OK);
+    assert_token_equal(&got, &big);
+    assert_int_equal(sn_uuid(big.id), SN_OK);
+    big.nkeys = SN_TOKEN_MAX_KEYS + 1;
+    assert_int_equal(sn_store_token_add(t->st, &big), SN_ERR_INVALID);
+    assert_int_equal(sn_store_token_get(t->st, big.id, &got), SN_ERR_NOT_FOUND);
+
+    /* Revocation happens once. */
+    assert_int_equal(sn_store_token_revoke(t->st, tk.id, 1800000000), SN_OK);
+    assert_int_equal(sn_store_token_get(t->st, tk.id, &got), SN_OK);
+    assert_int_equal(got.revoked_at, 1800000000);
+    assert_int_equal(sn_store_token_revoke(t->st, tk.id, 1800000005),
+                     SN_ERR_NOT_FOUND);
+    assert_int_equal(sn_store_token_get(t->st, tk.id, &got), SN_OK);
+    assert_int_equal(got.revoked_at, 1800000000);
+    assert_int_equal(sn_store_token_revoke(t->st, "nope", 1), SN_ERR_NOT_FOUND);
+    /* The other tokens are untouched. */
+    assert_int_equal(sn_store_token_get(t->st, adm.id, &got), SN_OK);
+    assert_int_equal(got.revoked_at, 0);
+
+    reopen(t);
+    assert_int_equal(sn_store_token_get(t->st, adm.id, &got), SN_OK);
+    assert_token_equal(&got, &adm);
+    assert_int_equal(sn_store_token_get(t->st, tk.id, &got), SN_OK);
+    tk.revoked_at = 1800000000;
+    assert_token_equal(&got, &tk);
+}
+
+/* ---- keys ---- */
+
+static void
+make_key(struct sn_key *k, const char *sub, const char *label,
+         enum sn_keyalg alg, time_t created, size_t spki_len)
+{
+    size_t i;
+
+    memset(k, 0, sizeof(*k));
+    assert_int_equal(sn_uuid(k->id), SN_OK);
+    snprintf(k->subscriber, sizeof(k->subscriber), "%s", sub);
+    snprintf(k->label, sizeof(k->label), "%s", label);
+    k->alg = alg;
+    k->state = SN_KEY_ENABLED;
+    k->created_at = created;
+    k->spki = malloc(spki_len);
+    assert_non_null(k->spki);
+    for (i = 0; i < spki_len; i++)
+        k->spki[i] = (uint8_t)(i * 7 + created);
+    k->spki[spki_len / 2] = 0x00;
+    k->spki_len = spki_len;
+    k->facts.local = 1;
+    k->facts.never_extractable = 1;
+    k->facts.always_sensitive = 1;
+    k->facts.sensitive = 1;
+    snprintf(k->hsm.manufacturer, sizeof(k->hsm.manufacturer),
+             "SoftHSM project");
+    snprintf(k->hsm.model, sizeof(k->hsm.model), "SoftHSM v2");
+    snprintf(k->hsm.serial, sizeof(k->hsm.serial), "1234abcd5678ef90");
+    snprintf(k->hsm.label, sizeof(k->hsm.label), "%s", label);
+}
+
+static void
+assert_key_equal(const struct sn_key *a, const struct sn_key *b)
+{
+    assert_string_equal(a->id, b->id);
+    assert_string_equal(a->subscriber, b->subscriber);
+    assert_string_equal(a->label, b->label);
+    assert_int_equal(a->alg, b->alg);
+    assert_int_equal(a->state, b->state);
+    assert_int_equal(a->created_at, b->created_at);
+    assert_int_equal(a->spki_len, b->spki_len);
+    assert_memory_equal(a->spki, b->spki, a->spki_len);
+    assert_int_equal(a->facts.local, b->facts.local);
+    assert_int_equal(a->facts.never_extractable, b->facts.never_extractable);
+    assert_int_equal(a->facts.always_sensitive, b->facts.always_sensitive);
+    assert_int_equal(a->facts.extractable, b->facts.extractable);
+    assert_int_equal(a->facts.sensitive, b->facts.sensitive);
+    assert_string_equal(a->hsm.manufacturer, b->hsm.manufacturer);
+    assert_string_equal(a->hsm.model, b->hsm.model);
+    assert_string_equal(a->hsm.serial, b->hsm.serial);
+    assert_string_equal(a->hsm.label, b->hsm.label);
+    if (a->cert_pem == NULL || b->cert_pem == NULL)
+        assert_ptr_equal(a->cert_pem, b->cert_pem);
+    else
+        assert_string_equal(a->cert_pem, b->cert_pem);
+}
+
+static void
+test_keys(void **state)
+{
+    static const char pem[] = "-----BEGIN CERTIFICATE-----\nMIIB\n"
+                              "-----END CERTIFICATE-----\n";
+    struct tmp *t = *state;
+    struct sn_key k1, k2, k3, got, *list = NULL;
+    char s1[SN_UUID_LEN], s2[SN_UUID_LEN];
+    size_t n = 0;
+
+    assert_int_equal(sn_uuid(s1), SN_OK);
+    assert_int_equal(sn_uuid(s2), SN_OK);
+    make_key(&k1, s1, "release", SN_KEY_RSA4096, 300, 550);
+    make_key(&k2, s1, "nightly", SN_KEY_P256, 100, 91);
+    make_key(&k3, s2, "other", SN_KEY_P384, 200, 120);
+    /* Each fact is stored on its own. */
+    k2.facts.local = 0;
+    k2.facts.extractable = 1;
+    k3.facts.never_extractable = 0;
+    k3.facts.always_sensitive = 0;
+    k3.facts.sensitive = 0;
+    k3.state = SN_KEY_DISABLED;
+    assert_int_equal(sn_store_key_add(t->st, &k1), SN_OK);
+    assert_int_equal(sn_store_key_add(t->st, &k2), SN_OK);
+    assert_int_equal(sn_store_key_add(t->st, &k3), SN_OK);
+    assert_int_equal(sn_store_key_add(t->st, &k1), SN_ERR_EXISTS);
+
+    assert_int_equal(sn_store_key_get(t->st, k1.id, &got), SN_OK);
+    assert_key_equal(&got, &k1);
+    sn_key_cleanup(&got);
+    assert_int_equal(sn_store_key_get(t->st, k2.id, &got), SN_OK);
+    assert_key_equal(&got, &k2);
+    sn_key_cleanup(&got);
+    assert_int_equal(sn_store_key_get(t->st, k3.id, &got), SN_OK);
+    assert_key_equal(&got, &k3);
+    sn_key_cleanup(&got);
+    assert_int_equal(sn_store_key_get(t->st, "nope", &got), SN_ERR_NOT_FOUND);
+    assert_null(got.spki);
+
+    /* Only the subscriber's own keys, oldest first. */
+    assert_int_equal(sn_store_key_list(t->st, s1, &list, &n), SN_OK);
+    assert_int_equal(n, 2);
+    assert_key_equal(&list[0], &k2);
+    assert_key_equal(&list[1], &k1);
+    sn_key_list_free(list, n);
+    assert_int_equal(sn_store_key_list(t->st, s2, &list, &n), SN_OK);
+    assert_int_equal(n, 1);
+    assert_key_equal(&list[0], &k3);
+    sn_key_list_free(list, n);
+    assert_int_equal(sn_store_key_list(t->st, "nobody", &list, &n), SN_OK);
+    assert_int_equal(n, 0);
+    sn_key_list_free(list, n);
+
+    /* State and certificate. */
+    assert_int_equal(sn_store_key_set_state(t->st, k1.id, SN_KEY_DESTROYED),
+                     SN_OK);
+    assert_int_equal(sn_store_key_set_state(t->st, "nope", SN_KEY_DISABLED),
+                     SN_ERR_NOT_FOUND);
+    assert_int_equal(sn_store_key_set_cert(t->st, k1.id, pem), SN_OK);
+    assert_int_equal(sn_store_key_set_cert(t->st, "nope", pem),
+                     SN_ERR_NOT_FOUND);
+    assert_int_equal(sn_store_key_get(t->st, k1.id, &got), SN_OK);
+    assert_int_equal(got.state, SN_KEY_DESTROYED);
+    assert_non_null(got.cert_pem);
+    assert_string_equal(got.cert_pem, pem);
+    sn_key_cleanup(&got);
+    assert_string_equal(sn_key_state_name(SN_KEY_DESTROYED), "destroyed");
+
+    reopen(t);
+    k1.state = SN_KEY_DESTROYED;
+    k1.cert_pem = (char *)(uintptr_t)pem;
+    assert_int_equal(sn_store_key_get(t->st, k1.id, &got), SN_OK);
+    assert_key_equal(&got, &k1);
+    sn_key_cleanup(&got);
+    k1.cert_pem = NULL;
+    /* Other keys kept their state and have no certificate. */
+    assert_int_equal(sn_store_key_get(t->st, k2.id, &got), SN_OK);
+    assert_key_equal(&got, &k2);
+    sn_key_cleanup(&got);
+    sn_key_cleanup(&k1);
+    sn_key_cleanup(&k2);
+    sn_key_cleanup(&k3);
+}
+
+/* ---- audit ---- */
+
+static void
+make_audit(struct sn_audit *a, const char *sub, const char *key,
+           const char *detail)
+{
+    memset(a, 0, sizeof(*a));
+    a->time = 1700000000;
+    snprintf(a->subscriber, sizeof(a->subscriber), "%s", sub);
+    snprintf(a->key, sizeof(a->key), "%s", key);
+    snprintf(a->token, sizeof(a->token), "tok-1");
+    snprintf(a->client, sizeof(a->client), "192.0.2.7");
+    snprintf(a->action, sizeof(a->action), "sign");
+    snprintf(a->digest_alg, sizeof(a->digest_alg), "sha256");
+    memset(a->digest, 'a', 64);
+    snprintf(a->scheme, sizeof(a->scheme), "pss");
+    snprintf(a->result, sizeof(a->result), "ok");
+    snprintf(a->detail, sizeof(a->detail), "%s", detail);
+}
+
+static void
+assert_audit_equal(const struct sn_audit *a, const struct sn_audit *b)
+{
+    assert_int_equal(a->id, b->id);
+    assert_int_equal(a->time, b->time);
+    assert_string_equal(a->subscriber, b->subscriber);
+    assert_string_equal(a->key, b->key);
+    assert_string_equal(a->token, b->token);
+    assert_string_equal(a->client, b->client);
+    assert_string_equal(a->action, b->action);
+    assert_string_equal(a->digest_alg, b->digest_alg);
+    assert_string_equal(a->digest, b->digest);
+    assert_string_equal(a->scheme, b->scheme);
+    assert_string_equal(a->result, b->result);
+    assert_string_equal(a->detail, b->detail);
+}
+
+/* Number of audit records of sub (any key). */
+static size_t
+audit_count(struct sn_store *st, const char *sub)
+{
+    struct sn_audit *out = NULL;
+    size_t n = 0;
+
+    assert_int_equal(sn_store_audit_list(st, sub, "", 0, 1000, &out, &n),
+                     SN_OK);
+    free(out);
+    return n;
+}
+
+static void
+test_audit(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_audit a[6], *out = (struct sn_audit *)t;
+    size_t n = 99, i;
+
+    make_audit(&a[0], "s1", "k1", "first");
+    make_audit(&a[1], "s1", "k2", "second");
+    make_audit(&a[2], "s2", "k3", "third");
+    make_audit(&a[3], "s1", "k1", "fourth");
+    make_audit(&a[4], "s1", "", "no key");
+    make_audit(&a[5], "s1", "k1", "sixth");
+    for (i = 0; i < 6; i++) {
+        a[i].time += (time_t)i;
+        assert_int_equal(sn_store_audit_add(t->st, &a[i]), SN_OK);
+        if (i > 0)
+            assert_true(a[i].id > a[i - 1].id);
+    }
+
+    assert_int_equal(sn_store_audit_list(t->st, "s1", NULL, 0, 100, &out, &n),
+                     SN_OK);
+    assert_int_equal(n, 5);
+    assert_audit_equal(&out[0], &a[0]);
+    assert_audit_equal(&out[1], &a[1]);
+    assert_audit_equal(&out[2], &a[3]);
+    assert_audit_equal(&out[3], &a[4]);
+    assert_audit_equal(&out[4], &a[5]);
+    free(out);
+
+    assert_int_equal(sn_store_audit_list(t->st, "s1", "k1", 0, 100, &out, &n),
+                     SN_OK);
+    assert_int_equal(n, 3);
+    assert_audit_equal(&out[0], &a[0]);
+    assert_audit_equal(&out[1], &a[3]);
+    assert_audit_equal(&out[2], &a[5]);
+    free(out);
+
+    /* Another subscriber's key is not reachable through s1. */
+    assert_int_equal(sn_store_audit_list(t->st, "s1", "k3", 0, 100, &out, &n),
+                     SN_OK);
+    assert_int_equal(n, 0);
+    free(out);
+    assert_int_equal(sn_store_audit_list(t->st, "s2", "", 0, 100, &out, &n),
+                     SN_OK);
+    assert_int_equal(n, 1);
+    assert_audit_equal(&out[0], &a[2]);
+    free(out);
+
+    /* Paging: after and limit. */
+    assert_int_equal(sn_store_audit_list(t->st, "s1", "", a[1].id, 2, &out, &n),
+                     SN_OK);
+    assert_int_equal(n, 2);
+    assert_audit_equal(&out[0], &a[3]);
+    assert_audit_equal(&out[1], &a[4]);
+    free(out);
+    assert_int_equal(sn_store_audit_list(t->st, "s1", "", a[4].id, 2, &out, &n),
+                     SN_OK);
+    assert_int_equal(n, 1);
+    assert_audit_equal(&out[0], &a[5]);
+    free(out);
+    assert_int_equal(sn_store_audit_list(t->st, "s1", "", a[5].id, 2, &out, &n),
+                     SN_OK);
+    assert_int_equal(n, 0);
+    free(out);
+    assert_int_equal(sn_store_audit_list(t->st, "s1", "k1", 0, 1, &out, &n),
+                     SN_OK);
+    assert_int_equal(n, 1);
+    assert_audit_equal(&out[0], &a[0]);
+    free(out);
+
+    /* Limits. */
+    out = (struct sn_audit *)t;
+    n = 99;
+    assert_int_equal(sn_store_audit_list(t->st, "s1", "", 0, 0, &out, &n),
+                     SN_ERR_INVALID);
+    assert_null(out);
+    assert_int_equal(n, 0);
+    assert_int_equal(sn_store_audit_list(t->st, "s1", "", 0, 1001, &out, &n),
+                     SN_ERR_INVALID);
+    assert_null(out);
+    assert_int_equal(sn_store_audit_list(t->st, "s1", "", 0, 1000, &out, &n),
+                     SN_OK);
+    assert_int_equal(n, 5);
+    free(out);
+
+    reopen(t);
+    assert_int_equal(sn_store_audit_list(t->st, "s1", "", 0, 100, &out, &n),
+                     SN_OK);
+    assert_int_equal(n, 5);
+    assert_audit_equal(&out[4], &a[5]);
+    free(out);
+}
+
+static void
+test_audit_many(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_audit a[3], b[4], one, *out = NULL;
+    size_t n = 0, i;
+
+    for (i = 0; i < 3; i++)
+        make_audit(&a[i], "s1", "k1", "batch one");
+    assert_int_equal(sn_store_audit_add_many(t->st, a, 3), SN_OK);
+    assert_true(a[0].id > 0);
+    assert_true(a[1].id > a[0].id);
+    assert_true(a[2].id > a[1].id);
+    assert_int_equal(audit_count(t->st, "s1"), 3);
+
+    /* An insert that fails part-way through writes none of the batch. */
+    exec_other(t, "CREATE TRIGGER boom BEFORE INSERT ON audit"
+                  " WHEN NEW.detail = 'boom'"
+                  " BEGIN SELECT RAISE(ABORT, 'boom'); END;");
+    for (i = 0; i < 4; i++)
+        make_audit(&b[i], "s1", "k2", i == 2 ? "boom" : "batch two");
+    assert_int_not_equal(sn_store_audit_add_many(t->st, b, 4), SN_OK);
+    assert_int_equal(audit_count(t->st, "s1"), 3);
+    /* The first record of a batch failing is the same. */
+    make_audit(&b[0], "s1", "k2", "boom");
+    assert_int_not_equal(sn_store_audit_add_many(t->st, b, 4), SN_OK);
+    assert_int_equal(audit_count(t->st, "s1"), 3);
+    /* A batch of one, and a single append. */
+    make_audit(&one, "s1", "k2", "boom");
+    assert_int_not_equal(sn_store_audit_add_many(t->st, &one, 1), SN_OK);
+    assert_int_not_equal(sn_store_audit_add(t->st, &one), SN_OK);
+    assert_int_equal(audit_count(t->st, "s1"), 3);
+
+    /* No transaction was left open: later writes commit and persist. */
+    for (i = 0; i < 4; i++)
+        make_audit(&b[i], "s1", "k3", "batch three");
+    assert_int_equal(sn_store_audit_add_many(t->st, b, 4), SN_OK);
+    assert_true(b[0].id > a[2].id);
+    reopen(t);
+    assert_int_equal(audit_count(t->st, "s1"), 7);
+    assert_int_equal(sn_store_audit_list(t->st, "s1", "k3", 0, 10, &out, &n),
+                     SN_OK);
+    assert_int_equal(n, 4);
+    for (i = 0; i < 4; i++)
+        assert_audit_equal(&out[i], &b[i]);
+    free(out);
+    assert_int_equal(sn_store_audit_list(t->st, "s1", "k2", 0, 10, &out, &n),
+                     SN_OK);
+    assert_int_equal(n, 0);
+    free(out);
+}
+
+/*
+ * Threads share one connection. The id each append reports must be the
+ * id of its own record, not of one another thread wrote meanwhile.
+ */
+#define AUDIT_THREADS 4
+#define AUDIT_PER_THREAD 40
+
+struct appender {
+    pthread_t th;
+    struct sn_store *st;
+    int n;
+    int64_t ids[AUDIT_PER_THREAD];
+    int failed;
+};
+
+static void *
+appender_main(void *arg)
+{
+    struct appender *w = arg;
+    struct sn_audit a;
+    char detail[32];
+    int i;
+
+    for (i = 0; i < AUDIT_PER_THREAD; i++) {
+        snprintf(detail, sizeof(detail), "t%d-%d", w->n, i);
+        make_audit(&a, "conc", "k", detail);
+        if (sn_store_audit_add(w->st, &a) != SN_OK)
+            w->failed++;
+        w->ids[i] = a.id;
+    }
+    return NULL;
+}
+
+static void
+test_audit_concurrent_ids(void **state)
+{
+    struct tmp *t = *state;
+    struct appender w[AUDIT_THREADS];
+    struct sn_audit *out = NULL;
+    char want[32];
+    size_t n = 0, j;
+    int i, k, found, wrong = 0;
+
+    memset(w, 0, sizeof(w));
+    for (i = 0; i < AUDIT_THREADS; i++) {
+        w[i].st = t->st;
+        w[i].n = i;
+        assert_int_equal(pthread_create(&w[i].th, NULL, appender_main, &w[i]),
+                         0);
+    }
+    for (i = 0; i < AUDIT_THREADS; i++) {
+        assert_int_equal(pthread_join(w[i].th, NULL), 0);
+        assert_int_equal(w[i].failed, 0);
+    }
+    assert_int_equal(sn_store_audit_list(t->st, "conc", "", 0, 1000, &out, &n),
+                     SN_OK);
+    assert_int_equal(n, AUDIT_THREADS * AUDIT_PER_THREAD);
+    for (i = 0; i < AUDIT_THREADS; i++) {
+        for (k = 0; k < AUDIT_PER_THREAD; k++) {
+            snprintf(want, sizeof(want), "t%d-%d", i, k);
+            found = 0;
+            for (j = 0; j < n; j++) {
+                if (out[j].id == w[i].ids[k]) {
+                    found = 1;
+                    if (strcmp(out[j].detail, want) != 0) {
+                        if (wrong++ < 5)
+                            print_message("id %lld is '%s', reported for "
+                                          "'%s'\n",
+                                          (long long)out[j].id, out[j].detail,
+                                          want);
+                    }
+                }
+            }
+            assert_int_equal(found, 1);
+        }
+    }
+    free(out);
+    assert_int_equal(wrong, 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_subscribers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subscriber_list_empty, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_concurrent_ids, setup,
+                                        teardown),
+    };
+
+    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}

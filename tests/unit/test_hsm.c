@@ -25,6 +25,7 @@
 
 #include "common/util.h"
 #include "hsm/hsm.h"
+#include "hsm/hsmpkey.h"
 
 #define SOFTHSM_MODULE "/usr/lib/softhsm/libsofthsm2.so"
 
@@ -476,6 +477,61 @@ test_duplicate_id(void **state)
     assert_int_equal(sn_hsm_destroy(fx.a, "dup-id"), SN_OK);
 }
 
+/* An EVP_PKEY view of an HSM key signs an X.509 certificate through
+ * OpenSSL's own X509_sign; OpenSSL verifies it with the public key. */
+static void
+hsm_pkey_signs_x509(enum sn_keyalg alg, const char *id)
+{
+    struct sn_key_facts facts;
+    EVP_PKEY *hk = NULL, *pub;
+    uint8_t *spki = NULL;
+    const unsigned char *p;
+    size_t spki_len = 0;
+    X509 *x;
+    X509_NAME *n;
+
+    assert_int_equal(
+        sn_hsm_generate(fx.a, alg, id, &spki, &spki_len, &facts), SN_OK);
+    p = spki;
+    pub = d2i_PUBKEY(NULL, &p, (long)spki_len);
+    assert_non_null(pub);
+    assert_int_equal(sn_hsm_pkey(fx.a, id, alg, spki, spki_len, &hk), SN_OK);
+    x = X509_new();
+    n = X509_NAME_new();
+    assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+                                                (const unsigned char *)"t",
+                                                -1, -1, 0),
+                     1);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+    X509_set_subject_name(x, n);
+    X509_set_issuer_name(x, n);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, pub);
+    assert_true(X509_sign(x, hk, EVP_sha384()) > 0);
+    assert_int_equal(X509_verify(x, pub), 1);
+    /* A different digest goes through the same path. */
+    assert_true(X509_sign(x, hk, EVP_sha256()) > 0);
+    assert_int_equal(X509_verify(x, pub), 1);
+    /* After destruction in the HSM, signing fails cleanly. */
+    assert_int_equal(sn_hsm_destroy(fx.a, id), SN_OK);
+    assert_int_equal(X509_sign(x, hk, EVP_sha256()), 0);
+    X509_NAME_free(n);
+    X509_free(x);
+    EVP_PKEY_free(hk);
+    EVP_PKEY_free(pub);
+    free(spki);
+}
+
+static void
+test_hsm_pkey(void **state)
+{
+    (void)state;
+    hsm_pkey_signs_x509(SN_KEY_P384, "pkey-ec");
+    hsm_pkey_signs_x509(SN_KEY_RSA3072, "pkey-rsa");
+}
+
 static void
 test_bad_ids(void **state)
 {
@@ -681,6 +737,7 @@ main(void)
         cmocka_unit_test(test_token_ping),
         cmocka_unit_test(test_token_reopen_checks_pin),
         cmocka_unit_test(test_duplicate_id),
+        cmocka_unit_test(test_hsm_pkey),
         cmocka_unit_test(test_p256),
         cmocka_unit_test(test_p384),
         cmocka_unit_test(test_rsa3072),

@@ -718,7 +718,7 @@ sn_hsm_generate(struct sn_hsm_token *tok, enum sn_keyalg alg, const char *id,
     CK_MECHANISM mech = {0, NULL, 0};
     CK_ULONG bits = sn_keyalg_bits(alg);
     size_t idlen = strlen(id);
-    CK_ATTRIBUTE pubt[6], privt[8];
+    CK_ATTRIBUTE pubt[6], privt[10];
     CK_ULONG npub = 0, npriv = 0;
     CK_RV rv = CKR_OK;
     sn_err r;
@@ -744,7 +744,10 @@ sn_hsm_generate(struct sn_hsm_token *tok, enum sn_keyalg alg, const char *id,
     ATTR(privt, npriv, CKA_SENSITIVE, &yes, sizeof(yes));
     ATTR(privt, npriv, CKA_EXTRACTABLE, &no, sizeof(no));
     ATTR(privt, npriv, CKA_SIGN, &yes, sizeof(yes));
+    /* Sign only: no decryption, unwrapping or derivation with the key. */
     ATTR(privt, npriv, CKA_DECRYPT, &no, sizeof(no));
+    ATTR(privt, npriv, CKA_UNWRAP, &no, sizeof(no));
+    ATTR(privt, npriv, CKA_DERIVE, &no, sizeof(no));
     ATTR(privt, npriv, CKA_ID, id, idlen);
     ATTR(privt, npriv, CKA_LABEL, id, idlen);
     if (sn_keyalg_is_rsa(alg)) {

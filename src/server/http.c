@@ -593,6 +593,20 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- daemon ---- */
 
+/*
+ * Percent-escapes are left as they are. No Signet path or query value
+ * needs one, and decoding them would let "%00" cut a path short before
+ * routing ("/v1/keys/ID%00/certificate" would become "/v1/keys/ID").
+ * A literal '%' then fails the parameter alphabet and the request is 404.
+ */
+static size_t
+no_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    return strlen(s);
+}
+
 static sn_err
 parse_listen(const char *listen, struct sockaddr_storage *ss)
 {
@@ -666,7 +680,8 @@ sn_http_start(struct sn_app *app, const char *listen, struct sn_http **out)
         MHD_OPTION_THREAD_POOL_SIZE, app->cfg.threads,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
+        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_END);
     if (h->d == NULL) {
         sn_error("http: cannot listen on %s", listen);
         r = SN_ERR_IO;
@@ -688,11 +703,15 @@ out:
 void
 sn_http_stop(struct sn_http *h)
 {
+    MHD_socket ls;
     int i;
 
     if (h == NULL)
         return;
-    MHD_quiesce_daemon(h->d);
+    /* Close the listening socket at once: new connections are refused
+     * rather than left waiting for a server that is going away. */
+    if ((ls = MHD_quiesce_daemon(h->d)) != MHD_INVALID_SOCKET)
+        close(ls);
     /* Let in-flight requests finish, for at most 30 seconds; idle
      * keep-alive connections are simply closed. */
     for (i = 0; i < 300; i++) {

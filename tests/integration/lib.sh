@@ -27,6 +27,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/signet-it.$TEST_NAME.XXXXXX")
 FAILURES=0
 CHECKS=0
 SERVER_PID=
+SERVER_PORT=
 SERVER_HOME=
 SERVER_URL=
 SERVER_CA=
@@ -132,6 +133,14 @@ check_cmd_fails() {
 }
 
 finish() {
+    local f
+    # Sanitizer builds (SIGNET_SANITIZE=ON): any report in a server log fails.
+    for f in "$WORK"/signetd.*.log; do
+        [ -f "$f" ] || continue
+        if grep -qE 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$f"; then
+            fail "sanitizer report in $(basename "$f"):"$'\n'"$(grep -A12 -E 'Sanitizer|runtime error:' "$f" | head -40)"
+        fi
+    done
     if [ "$FAILURES" -ne 0 ]; then
         printf '[%s] %d of %d checks FAILED\n' "$TEST_NAME" "$FAILURES" "$CHECKS" >&2
         server_log_tail
@@ -254,15 +263,19 @@ req() {
     shift 3
     local auth=()
     [ "$token" != "-" ] && auth=(-H "Authorization: Bearer $token")
+    rm -f "$WORK/body"
     STATUS=$(curl -sS --max-time 120 --cacert "$SERVER_CA" -X "$method" \
         "${auth[@]}" -o "$WORK/body" -w '%{http_code}' "$@" \
         "$SERVER_URL$path" 2>"$WORK/curl.err")
-    if [ -z "$STATUS" ] || [ "$STATUS" = 000 ]; then
+    CURL_RC=$?
+    # No final answer (connection refused or closed, only "100 Continue"):
+    # STATUS 000 and curl's complaint as BODY.
+    if [ -z "$STATUS" ] || [ "$STATUS" -lt 200 ]; then
         STATUS=000
-        BODY="curl: $(cat "$WORK/curl.err")"
+        BODY="curl exit $CURL_RC: $(cat "$WORK/curl.err")"
         return 0
     fi
-    BODY=$(cat "$WORK/body")
+    BODY=$(tr -d '\000' <"$WORK/body" 2>/dev/null)
     return 0
 }
 
@@ -371,6 +384,7 @@ flip_byte() {
     cp "$1" "$2"
     v=$(od -An -tu1 -j "$off" -N1 "$1" | tr -d ' ')
     v=$((v ^ 1))
+    # shellcheck disable=SC2059 # the format is the octal escape of one byte
     printf "\\$(printf '%03o' "$v")" |
         dd of="$2" bs=1 seek="$off" count=1 conv=notrunc status=none
 }

@@ -51,10 +51,28 @@ enum key_id {
     KEY_SERVICE_TOKEN,
     KEY_SERVICE_PIN,
     KEY_SUBSCRIBER,
+    KEY_PUBLIC_LISTEN,
+    KEY_CA_BASE_URL,
+    KEY_CA_ORG,
+    KEY_CA_COUNTRY,
+    KEY_ATT_ROOT,
     KEY_COUNT
 };
 
-enum kind { K_PATH, K_LABEL, K_LISTEN, K_SIZE, K_UINT, K_TOKENS, K_MAP };
+enum kind {
+    K_PATH,
+    K_LABEL,
+    K_LISTEN,
+    K_SIZE,
+    K_UINT,
+    K_TOKENS,
+    K_MAP,
+    K_LISTEN_OFF, /* K_LISTEN or "off" */
+    K_URL,        /* http://... without spaces */
+    K_TEXT,       /* printable UTF-8, 1..64 bytes */
+    K_COUNTRY,    /* two capital letters */
+    K_PATHS       /* repeatable path */
+};
 
 static const struct keydef {
     const char *name;
@@ -76,6 +94,11 @@ static const struct keydef {
     [KEY_SERVICE_TOKEN] = {"hsm.service_token", K_LABEL, 0, 0, 1},
     [KEY_SERVICE_PIN] = {"hsm.service_pin_file", K_PATH, 0, 0, 1},
     [KEY_SUBSCRIBER] = {"hsm.subscriber_token", K_MAP, 0, 0, 0},
+    [KEY_PUBLIC_LISTEN] = {"public.listen", K_LISTEN_OFF, 0, 0, 0},
+    [KEY_CA_BASE_URL] = {"ca.base_url", K_URL, 0, 0, 0},
+    [KEY_CA_ORG] = {"ca.organization", K_TEXT, 0, 0, 0},
+    [KEY_CA_COUNTRY] = {"ca.country", K_COUNTRY, 0, 0, 0},
+    [KEY_ATT_ROOT] = {"attestation.trusted_root", K_PATHS, 0, 0, 0},
 };
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
@@ -85,6 +108,11 @@ static const struct keydef {
 #define DEFAULT_JSON_BODY ((size_t)1024 * 1024)
 #define DEFAULT_FILE_BODY ((uint64_t)2 * 1024 * 1024 * 1024)
 #define DEFAULT_THREADS 8
+#define DEFAULT_PUBLIC_LISTEN "127.0.0.1:8080"
+#define DEFAULT_CA_ORG "Signet"
+#define DEFAULT_CA_COUNTRY "US"
+#define MAX_URL 200
+#define MAX_ATT_ROOTS 16
 
 struct parser {
     const char *path; /* the config file, as named in messages */
@@ -244,6 +272,22 @@ static int listen_ok(const char *value)
     return 1;
 }
 
+/* http://host[:port][/path]: printable ASCII, no spaces, no trailing '/'
+ * (paths are appended to it). */
+static int url_ok(const char *s)
+{
+    size_t n = strlen(s), i;
+
+    if (n <= 7 || n > MAX_URL || strncmp(s, "http://", 7) != 0 ||
+        s[n - 1] == '/')
+        return 0;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f ||
+            s[i] == '"' || s[i] == '\\')
+            return 0;
+    return 1;
+}
+
 static int label_ok(const char *s)
 {
     size_t n = strlen(s), i;
@@ -391,6 +435,14 @@ static char **str_field(struct sn_config *cfg, enum key_id id)
         return &cfg->hsm_service_label;
     case KEY_SERVICE_PIN:
         return &cfg->hsm_service_pin_file;
+    case KEY_PUBLIC_LISTEN:
+        return &cfg->public_listen;
+    case KEY_CA_BASE_URL:
+        return &cfg->ca_base_url;
+    case KEY_CA_ORG:
+        return &cfg->ca_organization;
+    case KEY_CA_COUNTRY:
+        return &cfg->ca_country;
     default:
         return NULL;
     }
@@ -454,6 +506,42 @@ static sn_err set_value(struct parser *p, unsigned line, enum key_id id,
         return (*field = dup_str(value)) == NULL ? SN_ERR_NOMEM : SN_OK;
     case K_PATH:
         return resolve_path(p->cfg.home, value, field);
+    case K_LISTEN_OFF:
+        if (strcmp(value, "off") != 0 && !listen_ok(value)) {
+            fail(p, line,
+                 "%s: expected IPV4:PORT, [IPV6]:PORT or off, got '%.*s'",
+                 k->name, MAX_SHOWN, value);
+            return SN_ERR_CONFIG;
+        }
+        return (*field = dup_str(value)) == NULL ? SN_ERR_NOMEM : SN_OK;
+    case K_URL:
+        if (!url_ok(value)) {
+            fail(p, line, "%s: expected http://HOST[:PORT][/PATH] without "
+                          "spaces or a trailing '/', at most %d bytes",
+                 k->name, MAX_URL);
+            return SN_ERR_CONFIG;
+        }
+        return (*field = dup_str(value)) == NULL ? SN_ERR_NOMEM : SN_OK;
+    case K_TEXT:
+        if (strlen(value) > MAX_NAME) {
+            fail(p, line, "%s: at most %d bytes", k->name, MAX_NAME);
+            return SN_ERR_CONFIG;
+        }
+        return (*field = dup_str(value)) == NULL ? SN_ERR_NOMEM : SN_OK;
+    case K_COUNTRY:
+        if (strlen(value) != 2 || value[0] < 'A' || value[0] > 'Z' ||
+            value[1] < 'A' || value[1] > 'Z') {
+            fail(p, line, "%s: expected two capital letters", k->name);
+            return SN_ERR_CONFIG;
+        }
+        return (*field = dup_str(value)) == NULL ? SN_ERR_NOMEM : SN_OK;
+    case K_PATHS:
+        if (p->cfg.natt_roots == MAX_ATT_ROOTS) {
+            fail(p, line, "%s: at most %d", k->name, MAX_ATT_ROOTS);
+            return SN_ERR_CONFIG;
+        }
+        return resolve_path(p->cfg.home, value,
+                            &p->cfg.att_roots[p->cfg.natt_roots++]);
     }
     return SN_ERR_INTERNAL;
 }
@@ -495,7 +583,7 @@ static sn_err parse_line(struct parser *p, unsigned line, char *text)
         fail(p, line, "%s: empty value", key);
         return SN_ERR_CONFIG;
     }
-    if (p->seen[id] != 0 && id != KEY_SUBSCRIBER) {
+    if (p->seen[id] != 0 && id != KEY_SUBSCRIBER && id != KEY_ATT_ROOT) {
         fail(p, line, "duplicate key '%s' (first on line %u)", key,
              p->seen[id]);
         return SN_ERR_CONFIG;
@@ -566,6 +654,23 @@ static sn_err finish(struct parser *p)
         cfg->file_limit = DEFAULT_FILE_BODY;
     if (p->seen[KEY_THREADS] == 0)
         cfg->threads = DEFAULT_THREADS;
+    if ((cfg->public_listen == NULL &&
+         (cfg->public_listen = dup_str(DEFAULT_PUBLIC_LISTEN)) == NULL) ||
+        (cfg->ca_organization == NULL &&
+         (cfg->ca_organization = dup_str(DEFAULT_CA_ORG)) == NULL) ||
+        (cfg->ca_country == NULL &&
+         (cfg->ca_country = dup_str(DEFAULT_CA_COUNTRY)) == NULL))
+        return SN_ERR_NOMEM;
+    if (cfg->ca_base_url == NULL) {
+        /* Default: the public listener itself. */
+        char url[MAX_URL + 16];
+        snprintf(url, sizeof(url), "http://%s",
+                 strcmp(cfg->public_listen, "off") == 0
+                     ? DEFAULT_PUBLIC_LISTEN
+                     : cfg->public_listen);
+        if ((cfg->ca_base_url = dup_str(url)) == NULL)
+            return SN_ERR_NOMEM;
+    }
     return SN_OK;
 }
 
@@ -639,6 +744,12 @@ void sn_config_cleanup(struct sn_config *cfg)
     free(cfg->hsm_softhsm_conf);
     free(cfg->hsm_service_label);
     free(cfg->hsm_service_pin_file);
+    free(cfg->public_listen);
+    free(cfg->ca_base_url);
+    free(cfg->ca_organization);
+    free(cfg->ca_country);
+    for (i = 0; i < cfg->natt_roots; i++)
+        free(cfg->att_roots[i]);
     for (i = 0; i < cfg->nmaps; i++) {
         free(cfg->maps[i].subscriber);
         free(cfg->maps[i].label);

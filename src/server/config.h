@@ -39,6 +39,12 @@ struct sn_config {
     char *hsm_service_pin_file;    /* service token PIN file, required */
     struct sn_token_map *maps;     /* hsm.subscriber_token lines */
     size_t nmaps;
+    char *public_listen;   /* plain-HTTP listener for CRL/OCSP/certs, "off" */
+    char *ca_base_url;     /* base of CDP/AIA/OCSP URLs, no trailing '/' */
+    char *ca_organization; /* O of the CA certificates */
+    char *ca_country;      /* C of the CA certificates */
+    char *att_roots[16];   /* extra trusted attestation roots (PEM files) */
+    size_t natt_roots;
 };
 
 /*
@@ -56,6 +62,13 @@ struct sn_config {
  *   hsm.service_token   = signet-service                   (required)
  *   hsm.service_pin_file = hsm/service.pin                 (required)
  *   hsm.subscriber_token = NAME LABEL PIN_FILE   (repeatable; one per NAME)
+ *   public.listen       = 127.0.0.1:8080 | off  (plain HTTP: CRL, OCSP,
+ *                                                CA certificates, TSA)
+ *   ca.base_url         = http://127.0.0.1:8080  (default: public.listen)
+ *   ca.organization     = Signet
+ *   ca.country          = US
+ *   attestation.trusted_root = PATH   (repeatable, up to 16; PEM roots
+ *                                      trusted besides the service's own)
  * Sizes may carry a K, M or G suffix (powers of 1024).
  */
 sn_err sn_config_load(const char *path, const char *home,

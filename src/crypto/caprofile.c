@@ -1,0 +1,245 @@
+/*
+ * caprofile: building CA and code signing certificates. Inputs are the
+ * CA's own parameters and requests the policy layer has already checked;
+ * extensions are written with OpenSSL's v3 configuration syntax.
+ */
+#include "crypto/caprofile.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "crypto/attest.h"
+
+#define CSBR_POLICY_CS "2.23.140.1.4.1"
+#define CSBR_POLICY_EV_CS "2.23.140.1.3"
+
+sn_err
+sn_serial_new(ASN1_INTEGER **out)
+{
+    unsigned char b[16];
+    BIGNUM *bn = NULL;
+    sn_err r = SN_ERR_CRYPTO;
+
+    *out = NULL;
+    if (RAND_bytes(b, sizeof(b)) != 1)
+        return SN_ERR_CRYPTO;
+    b[0] &= 0x7f; /* positive */
+    b[0] |= 0x40; /* and a full 16 bytes long */
+    if ((bn = BN_bin2bn(b, sizeof(b), NULL)) != NULL &&
+        (*out = BN_to_ASN1_INTEGER(bn, NULL)) != NULL)
+        r = SN_OK;
+    BN_free(bn);
+    return r;
+}
+
+static int
+add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
+{
+    X509_EXTENSION *ext = X509V3_EXT_nconf_nid(NULL, ctx, nid, value);
+    int ok = ext != NULL && X509_add_ext(cert, ext, -1) == 1;
+
+    X509_EXTENSION_free(ext);
+    return ok;
+}
+
+static int
+add_urls(X509 *cert, X509V3_CTX *ctx, const struct sn_ca_urls *urls)
+{
+    char buf[600];
+
+    if (urls == NULL)
+        return 1;
+    if (urls->crl != NULL) {
+        if (snprintf(buf, sizeof(buf), "URI:%s", urls->crl) >=
+                (int)sizeof(buf) ||
+            !add_ext(cert, ctx, NID_crl_distribution_points, buf))
+            return 0;
+    }
+    if (urls->ca_issuers != NULL || urls->ocsp != NULL) {
+        int n = snprintf(buf, sizeof(buf), "%s%s%s%s%s",
+                         urls->ca_issuers ? "caIssuers;URI:" : "",
+                         urls->ca_issuers ? urls->ca_issuers : "",
+                         urls->ca_issuers && urls->ocsp ? "," : "",
+                         urls->ocsp ? "OCSP;URI:" : "",
+                         urls->ocsp ? urls->ocsp : "");
+        if (n < 0 || n >= (int)sizeof(buf) ||
+            !add_ext(cert, ctx, NID_info_access, buf))
+            return 0;
+    }
+    return 1;
+}
+
+static int
+set_name(X509_NAME *n, const char *cn, const char *org, const char *country)
+{
+    return X509_NAME_add_entry_by_txt(n, "C", MBSTRING_UTF8,
+                                      (const unsigned char *)country, -1, -1,
+                                      0) == 1 &&
+           X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8,
+                                      (const unsigned char *)org, -1, -1,
+                                      0) == 1 &&
+           X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+                                      (const unsigned char *)cn, -1, -1,
+                                      0) == 1;
+}
+
+static int
+set_validity(X509 *x, long days)
+{
+    return X509_gmtime_adj(X509_getm_notBefore(x), 0) != NULL &&
+           X509_gmtime_adj(X509_getm_notAfter(x), days * 86400L) != NULL;
+}
+
+sn_err
+sn_ca_cert_build(enum sn_ca_kind kind, EVP_PKEY *pub, const char *cn,
+                 const char *org, const char *country, X509 *issuer,
+                 const struct sn_ca_urls *urls, int days, X509 **out)
+{
+    X509 *x = NULL;
+    X509_NAME *name = NULL;
+    ASN1_INTEGER *serial = NULL;
+    X509V3_CTX ctx;
+    const char *bc, *eku = NULL;
+    sn_err r = SN_ERR_CRYPTO;
+
+    *out = NULL;
+    if ((x = X509_new()) == NULL || (name = X509_NAME_new()) == NULL ||
+        sn_serial_new(&serial) != SN_OK || X509_set_version(x, 2) != 1 ||
+        X509_set_serialNumber(x, serial) != 1 ||
+        !set_name(name, cn, org, country) ||
+        X509_set_subject_name(x, name) != 1 ||
+        X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer)
+                                       : name) != 1 ||
+        !set_validity(x, days) || X509_set_pubkey(x, pub) != 1)
+        goto out;
+    X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
+    switch (kind) {
+    case SN_CA_ROOT:
+    case SN_CA_ATT_ROOT:
+        bc = "critical,CA:TRUE";
+        break;
+    case SN_CA_CODESIGNING:
+        bc = "critical,CA:TRUE,pathlen:0";
+        eku = "codeSigning";
+        break;
+    case SN_CA_TIMESTAMPING:
+        bc = "critical,CA:TRUE,pathlen:0";
+        eku = "timeStamping";
+        break;
+    default:
+        bc = "critical,CA:TRUE,pathlen:0";
+        break;
+    }
+    if (!add_ext(x, &ctx, NID_basic_constraints, bc) ||
+        !add_ext(x, &ctx, NID_key_usage,
+                 issuer ? "critical,digitalSignature,keyCertSign,cRLSign"
+                        : "critical,keyCertSign,cRLSign") ||
+        !add_ext(x, &ctx, NID_subject_key_identifier, "hash") ||
+        !add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always") ||
+        (eku != NULL && !add_ext(x, &ctx, NID_ext_key_usage, eku)) ||
+        (issuer != NULL && kind != SN_CA_ATT_ISSUER &&
+         !add_ext(x, &ctx, NID_certificate_policies, "2.5.29.32.0")) ||
+        !add_urls(x, &ctx, urls))
+        goto out;
+    *out = x;
+    x = NULL;
+    r = SN_OK;
+out:
+    ASN1_INTEGER_free(serial);
+    X509_NAME_free(name);
+    X509_free(x);
+    return r;
+}
+
+/* DER UTF8String of at most 127 bytes appended at *p. */
+static size_t
+put_utf8(uint8_t *p, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n > 127)
+        n = 127;
+    p[0] = 0x0c;
+    p[1] = (uint8_t)n;
+    memcpy(p + 2, s, n);
+    return n + 2;
+}
+
+/*
+ * KeyProtection ::= SEQUENCE { holder UTF8String ("signing-service-hsm"),
+ *   hsmManufacturer UTF8String, hsmModel UTF8String }
+ */
+static int
+add_protection(X509 *x, const struct sn_hsm_info *hsm)
+{
+    uint8_t der[2 + 3 * (2 + 127)];
+    size_t len = 2;
+    ASN1_OBJECT *obj = OBJ_txt2obj(SN_OID_KEY_PROTECTION, 1);
+    ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+    X509_EXTENSION *ext = NULL;
+    int ok = 0;
+
+    len += put_utf8(der + len, "signing-service-hsm");
+    len += put_utf8(der + len, hsm->manufacturer);
+    len += put_utf8(der + len, hsm->model);
+    if (len - 2 > 127)
+        goto out;
+    der[0] = 0x30;
+    der[1] = (uint8_t)(len - 2);
+    if (obj == NULL || os == NULL ||
+        ASN1_OCTET_STRING_set(os, der, (int)len) != 1 ||
+        (ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os)) == NULL ||
+        X509_add_ext(x, ext, -1) != 1)
+        goto out;
+    ok = 1;
+out:
+    X509_EXTENSION_free(ext);
+    ASN1_OCTET_STRING_free(os);
+    ASN1_OBJECT_free(obj);
+    return ok;
+}
+
+sn_err
+sn_cs_cert_build(enum sn_cs_profile profile, X509_REQ *req, X509 *issuer,
+                 const char *policy_oid, const struct sn_ca_urls *urls,
+                 int days, const struct sn_hsm_info *hsm, X509 **out)
+{
+    X509 *x = NULL;
+    ASN1_INTEGER *serial = NULL;
+    X509V3_CTX ctx;
+    char policies[256];
+    sn_err r = SN_ERR_CRYPTO;
+
+    *out = NULL;
+    if (snprintf(policies, sizeof(policies), "%s,%s",
+                 profile == SN_PROFILE_EV_CS ? CSBR_POLICY_EV_CS
+                                             : CSBR_POLICY_CS,
+                 policy_oid) >= (int)sizeof(policies))
+        return SN_ERR_INVALID;
+    if ((x = X509_new()) == NULL || sn_serial_new(&serial) != SN_OK ||
+        X509_set_version(x, 2) != 1 ||
+        X509_set_serialNumber(x, serial) != 1 ||
+        X509_set_subject_name(x, X509_REQ_get_subject_name(req)) != 1 ||
+        X509_set_issuer_name(x, X509_get_subject_name(issuer)) != 1 ||
+        !set_validity(x, days) ||
+        X509_set_pubkey(x, X509_REQ_get0_pubkey(req)) != 1)
+        goto out;
+    X509V3_set_ctx(&ctx, issuer, x, req, NULL, 0);
+    if (!add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature") ||
+        !add_ext(x, &ctx, NID_ext_key_usage, "codeSigning") ||
+        !add_ext(x, &ctx, NID_certificate_policies, policies) ||
+        !add_ext(x, &ctx, NID_subject_key_identifier, "hash") ||
+        !add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always") ||
+        !add_urls(x, &ctx, urls) || !add_protection(x, hsm))
+        goto out;
+    *out = x;
+    x = NULL;
+    r = SN_OK;
+out:
+    ASN1_INTEGER_free(serial);
+    X509_free(x);
+    return r;
+}

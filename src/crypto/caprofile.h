@@ -1,0 +1,55 @@
+/*
+ * caprofile: the certificate profiles of Signet's CA, built unsigned with
+ * OpenSSL; the caller signs with the CA's HSM-backed EVP_PKEY. Profiles
+ * follow the CA/B Forum Code Signing BRs, section 7.1.2.
+ */
+#ifndef SN_CAPROFILE_H
+#define SN_CAPROFILE_H
+
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "common/err.h"
+#include "common/keyinfo.h"
+
+enum sn_ca_kind {
+    SN_CA_ROOT,        /* self-signed root */
+    SN_CA_CODESIGNING, /* issuing CA: EKU codeSigning */
+    SN_CA_TIMESTAMPING, /* issuing CA: EKU timeStamping */
+    SN_CA_ATT_ROOT,    /* attestation root */
+    SN_CA_ATT_ISSUER   /* attestation issuing CA */
+};
+
+struct sn_ca_urls {
+    const char *crl;        /* CDP of the issuer's CRL, or NULL */
+    const char *ca_issuers; /* AIA caIssuers, or NULL */
+    const char *ocsp;       /* AIA OCSP, or NULL */
+};
+
+/* A random positive serial of 16 bytes (>= 64 CSPRNG bits). */
+sn_err sn_serial_new(ASN1_INTEGER **out);
+
+/*
+ * A CA certificate of kind for pub with subject CN=cn, O=org, C=country.
+ * issuer == NULL makes it self-signed. Validity starts now, lasts days.
+ */
+sn_err sn_ca_cert_build(enum sn_ca_kind kind, EVP_PKEY *pub, const char *cn,
+                        const char *org, const char *country, X509 *issuer,
+                        const struct sn_ca_urls *urls, int days, X509 **out);
+
+enum sn_cs_profile { SN_PROFILE_CS, SN_PROFILE_EV_CS };
+
+/*
+ * A code signing certificate (CSBR 7.1.2.3): subject and key from the
+ * request, keyUsage digitalSignature (critical), EKU codeSigning,
+ * certificatePolicies {policy_oid, 2.23.140.1.4.1 or 2.23.140.1.3 for
+ * EV}, CDP, AIA (caIssuers, OCSP), AKI, SKI, and the non-critical Signet
+ * key-protection extension naming the HSM.
+ */
+sn_err sn_cs_cert_build(enum sn_cs_profile profile, X509_REQ *req,
+                        X509 *issuer, const char *policy_oid,
+                        const struct sn_ca_urls *urls, int days,
+                        const struct sn_hsm_info *hsm, X509 **out);
+
+#endif

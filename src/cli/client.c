@@ -539,3 +539,25 @@ sn_client_upload(struct sn_client *c, const char *method, const char *path,
     *out = body;
     return SN_OK;
 }
+
+sn_err
+sn_client_get(struct sn_client *c, const char *path, const char *accept,
+              struct sn_client_body *out)
+{
+    struct source src = {.remaining = 0};
+    struct sn_client_body body;
+    long status;
+    sn_err r;
+
+    memset(out, 0, sizeof(*out));
+    r = perform(c, "GET", path, NULL, accept, &src, &status, &body);
+    if (r != SN_OK)
+        return r;
+    if (status < 200 || status > 299) {
+        r = api_error(c, status, &body);
+        sn_client_body_cleanup(&body);
+        return r;
+    }
+    *out = body;
+    return SN_OK;
+}

@@ -80,6 +80,12 @@ sn_err sn_client_upload(struct sn_client *c, const char *method,
 sn_err sn_client_send(struct sn_client *c, const char *method, const char *path,
                       const char *content_type, const void *data, size_t len,
                       json_t **out);
+/*
+ * GETs path asking for accept (a media type list) and returns the raw
+ * 2xx answer; a non-2xx answer is reported as for sn_client_json.
+ */
+sn_err sn_client_get(struct sn_client *c, const char *path, const char *accept,
+                     struct sn_client_body *out);
 void sn_client_body_cleanup(struct sn_client_body *b);
 
 #endif

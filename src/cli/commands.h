@@ -40,6 +40,7 @@ enum sn_cli_opt {
     SN_OPT_UPLOAD,
     SN_OPT_AFTER,
     SN_OPT_LIMIT,
+    SN_OPT_ROOT,
     SN_OPT_COUNT
 };
 
@@ -97,8 +98,10 @@ sn_err sn_cmd_key_destroy(struct sn_cli *cli);
 sn_err sn_cmd_key_csr(struct sn_cli *cli);
 sn_err sn_cmd_key_set_certificate(struct sn_cli *cli);
 sn_err sn_cmd_key_certificate(struct sn_cli *cli);
+sn_err sn_cmd_key_attestation(struct sn_cli *cli);
 sn_err sn_cmd_sign(struct sn_cli *cli);
 sn_err sn_cmd_sign_digest(struct sn_cli *cli);
 sn_err sn_cmd_audit(struct sn_cli *cli);
+sn_err sn_cmd_attestation_verify(struct sn_cli *cli);
 
 #endif

@@ -53,6 +53,7 @@ static const struct option_def {
     [SN_OPT_UPLOAD] = {"upload", 0, 0},
     [SN_OPT_AFTER] = {"after", 0, 1},
     [SN_OPT_LIMIT] = {"limit", 0, 1},
+    [SN_OPT_ROOT] = {"root", 0, 1},
 };
 
 static const struct command {
@@ -81,6 +82,7 @@ static const struct command {
      BIT(SN_OPT_SUBJECT) | BIT(SN_OPT_OUT) | BIT(SN_OPT_DIGEST_ALG), 1},
     {"key", "set-certificate", sn_cmd_key_set_certificate, 0, 2},
     {"key", "certificate", sn_cmd_key_certificate, BIT(SN_OPT_OUT), 1},
+    {"key", "attestation", sn_cmd_key_attestation, BIT(SN_OPT_OUT), 1},
     {NULL, "sign", sn_cmd_sign,
      BIT(SN_OPT_KEY) | BIT(SN_OPT_OUT) | BIT(SN_OPT_DIGEST_ALG) |
          BIT(SN_OPT_UPLOAD),
@@ -91,6 +93,7 @@ static const struct command {
      0},
     {NULL, "audit", sn_cmd_audit,
      BIT(SN_OPT_KEY) | BIT(SN_OPT_AFTER) | BIT(SN_OPT_LIMIT), 0},
+    {"attestation", "verify", sn_cmd_attestation_verify, BIT(SN_OPT_ROOT), 1},
 };
 
 static const char usage_text[] =
@@ -121,12 +124,18 @@ static const char usage_text[] =
     "             [-o OUT.csr]\n"
     "  key set-certificate ID CHAIN.pem\n"
     "  key certificate ID [-o FILE]\n"
+    "  key attestation ID [-o FILE]\n"
+    "       the key's attestation certificate and its issuer (PEM)\n"
     "  sign --key ID [--upload] FILE [-o OUT.p7s] [--digest-algorithm ALG]\n"
     "       detached CMS signature, default FILE.p7s; the file is hashed\n"
     "       locally unless --upload streams it to the server\n"
     "  sign-digest --key ID --digest-algorithm ALG --digest HEX\n"
     "              [--scheme pkcs1|pss] [-o OUT.sig]\n"
     "  audit [--key ID] [--after N] [--limit N]\n"
+    "  attestation verify --root ROOTS.pem FILE\n"
+    "       offline check of a key attestation: FILE is a PEM CSR carrying\n"
+    "       one, or the PEM attestation certificate followed by its issuer;\n"
+    "       ROOTS.pem holds the trusted attestation root(s)\n"
     "\n"
     "-o - writes to standard output. Digest algorithms: sha256 (default),\n"
     "sha384, sha512.\n"

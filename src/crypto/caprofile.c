@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/conf.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
@@ -35,12 +36,24 @@ sn_serial_new(ASN1_INTEGER **out)
     return r;
 }
 
+/*
+ * Some extensions (certificatePolicies) are parsed only with a
+ * configuration database at hand, even an empty one.
+ */
 static int
 add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
 {
-    X509_EXTENSION *ext = X509V3_EXT_nconf_nid(NULL, ctx, nid, value);
-    int ok = ext != NULL && X509_add_ext(cert, ext, -1) == 1;
+    CONF *conf = NCONF_new(NULL);
+    X509_EXTENSION *ext;
+    int ok;
 
+    if (conf == NULL)
+        return 0;
+    X509V3_set_nconf(ctx, conf);
+    ext = X509V3_EXT_nconf_nid(conf, ctx, nid, value);
+    ok = ext != NULL && X509_add_ext(cert, ext, -1) == 1;
+    X509V3_set_nconf(ctx, NULL);
+    NCONF_free(conf);
     X509_EXTENSION_free(ext);
     return ok;
 }

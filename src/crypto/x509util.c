@@ -15,6 +15,8 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
+#include "crypto/attest.h"
+
 /* A chain is a handful of certificates; anything bigger is not a chain. */
 #define CHAIN_PEM_MAX (256 * 1024)
 #define CHAIN_MAX_CERTS 16
@@ -490,6 +492,25 @@ sn_err
 sn_csr_build(EVP_PKEY *pub, const X509_NAME *subject, enum sn_digest md,
              sn_sign_cb cb, void *arg, char **pem)
 {
+    return sn_csr_build_ex(pub, subject, md, cb, arg, NULL, NULL, pem);
+}
+
+/* The attestation must be of the key the request is for. */
+static sn_err
+csr_attest(X509_REQ *req, EVP_PKEY *pub, X509 *att_cert, X509 *att_issuer)
+{
+    EVP_PKEY *attested = X509_get0_pubkey(att_cert);
+
+    if (attested == NULL || EVP_PKEY_eq(attested, pub) != 1)
+        return SN_ERR_MISMATCH;
+    return sn_attest_csr_add(req, att_cert, att_issuer);
+}
+
+sn_err
+sn_csr_build_ex(EVP_PKEY *pub, const X509_NAME *subject, enum sn_digest md,
+                sn_sign_cb cb, void *arg, X509 *att_cert, X509 *att_issuer,
+                char **pem)
+{
     X509_REQ *req = NULL;
     BIO *bio = NULL;
     sn_err r = SN_ERR_INVALID;
@@ -506,6 +527,9 @@ sn_csr_build(EVP_PKEY *pub, const X509_NAME *subject, enum sn_digest md,
     if (X509_REQ_set_version(req, X509_REQ_VERSION_1) != 1 ||
         X509_REQ_set_pubkey(req, pub) != 1 ||
         X509_REQ_set_subject_name(req, subject) != 1)
+        goto out;
+    if (att_cert != NULL &&
+        (r = csr_attest(req, pub, att_cert, att_issuer)) != SN_OK)
         goto out;
     if ((r = csr_sign(req, pub, md, cb, arg)) != SN_OK)
         goto out;

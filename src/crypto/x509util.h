@@ -43,5 +43,14 @@ sn_err sn_name_from_slash(const char *s, X509_NAME **out);
  */
 sn_err sn_csr_build(EVP_PKEY *pub, const X509_NAME *subject, enum sn_digest md,
                     sn_sign_cb cb, void *arg, char **pem);
+/*
+ * As sn_csr_build; when att_cert is not NULL the request also carries the
+ * key attestation (attest.h): att_cert, which must certify pub
+ * (SN_ERR_MISMATCH if not), and att_issuer (may be NULL) in the
+ * id-aa-attestation attribute, added before the request is signed.
+ */
+sn_err sn_csr_build_ex(EVP_PKEY *pub, const X509_NAME *subject,
+                       enum sn_digest md, sn_sign_cb cb, void *arg,
+                       X509 *att_cert, X509 *att_issuer, char **pem);
 
 #endif

@@ -50,6 +50,7 @@ struct sn_req {
     const char *method;
     const char *route; /* the matched pattern, e.g. "/v1/keys/{id}" */
     char params[SN_MAX_PARAMS][65];
+    char tail[2048]; /* a "{*}" pattern's rest of the path, undecoded */
     char client[64]; /* numeric client address */
     const char *content_type;
     json_t *json; /* parsed JSON body (routes that take JSON) */

@@ -84,6 +84,14 @@ sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
                  app->cfg.hsm_service_label, sn_err_str(r));
         return r;
     }
+    if ((r = sn_ca_load(&app->ca, app->service, app->cfg.home,
+                        app->cfg.ca_base_url, app->cfg.att_roots,
+                        app->cfg.natt_roots)) != SN_OK) {
+        snprintf(errbuf, errlen, "cannot load the CA keys and certificates "
+                                 "(HOME/ca): %s",
+                 sn_err_str(r));
+        return r;
+    }
     return SN_OK;
 }
 
@@ -95,6 +103,7 @@ sn_app_close(struct sn_app *app)
     for (i = 0; i < app->nparts; i++)
         sn_hsm_token_close(app->parts[i].tok);
     free(app->parts);
+    sn_ca_cleanup(&app->ca);
     sn_hsm_token_close(app->service);
     sn_hsm_close(app->hsm);
     sn_store_close(app->store);

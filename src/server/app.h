@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 #include "hsm/hsm.h"
+#include "server/ca.h"
 #include "server/api.h"
 #include "server/config.h"
 #include "server/metrics.h"
@@ -28,6 +29,7 @@ struct sn_app {
     struct sn_partition *parts;
     size_t nparts, capparts;
     struct sn_metrics metrics;
+    struct sn_ca ca;
 };
 
 /* Loads HOME/signetd.conf, opens the store, the module and its tokens. */

@@ -61,6 +61,7 @@ sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     const struct sn_token *who = req->who;
     struct sn_hsm_token *tok;
     const char *alg_name, *label;
+    struct sn_attestation att;
     char detail[128];
     struct sn_key k;
     sn_err r;
@@ -118,6 +119,22 @@ sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                  k.facts.sensitive);
         key_audit(app, req, &k, "key_generate", "rejected", detail);
         sn_resp_error(resp, API_UNAVAILABLE, "the HSM %s", detail);
+        goto out;
+    }
+    /* The service vouches for the facts: an attestation certificate. */
+    memset(&att, 0, sizeof(att));
+    snprintf(att.subscriber, sizeof(att.subscriber), "%s", k.subscriber);
+    snprintf(att.key_id, sizeof(att.key_id), "%s", k.id);
+    att.hsm = k.hsm;
+    att.facts = k.facts;
+    att.generated_at = k.created_at;
+    if (sn_ca_attest(&app->ca, k.spki, k.spki_len, &att, &k.att_pem) !=
+        SN_OK) {
+        sn_hsm_destroy(tok, k.id);
+        key_audit(app, req, &k, "key_generate", "error",
+                  "attestation failed; key destroyed");
+        sn_resp_error(resp, API_UNAVAILABLE,
+                      "the attestation certificate could not be made");
         goto out;
     }
     if (sn_store_key_add(app->store, &k) != SN_OK) {
@@ -311,6 +328,7 @@ sn_h_key_csr(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     struct sn_hsm_signer hs;
     X509_NAME *name = NULL;
     EVP_PKEY *pub = NULL;
+    X509 *att = NULL;
     enum sn_digest md = SN_MD_SHA256;
     const char *mdname;
     char *pem = NULL;
@@ -340,7 +358,15 @@ sn_h_key_csr(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                       "the subscriber's HSM partition is unavailable");
         goto out;
     }
-    if (sn_csr_build(pub, name, md, sn_hsm_signer_cb, &hs, &pem) != SN_OK) {
+    if (k.att_pem != NULL &&
+        sn_ca_attestation_certs(&app->ca, k.att_pem, &att) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "stored attestation unreadable");
+        goto out;
+    }
+    /* The request carries the key's attestation (id-aa-attestation). */
+    if (sn_csr_build_ex(pub, name, md, sn_hsm_signer_cb, &hs, att,
+                        att ? app->ca.cert[SN_CA_ATT_ISSUER] : NULL,
+                        &pem) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "the HSM could not sign the "
                                              "request");
         goto out;
@@ -349,6 +375,7 @@ sn_h_key_csr(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     sn_resp_json(resp, API_OK, json_pack("{s:s}", "csr_pem", pem));
 out:
     free(pem);
+    X509_free(att);
     EVP_PKEY_free(pub);
     X509_NAME_free(name);
     sn_key_cleanup(&k);

@@ -34,6 +34,15 @@ void sn_h_sign(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_sign_file_check(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_sign_file(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_audit(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_identity_put(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_attestation(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_ca_issue(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_ca_cert_get(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_ca_revoke(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_ca_bundle(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_ca_cert_der(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_ca_crl(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_ca_ocsp(struct sn_app *, struct sn_req *, struct sn_resp *);
 
 /*
  * Shared by key handlers: loads key id for the caller. Another

@@ -17,9 +17,14 @@
 #include "crypto/apitoken.h"
 #include "crypto/tlsgen.h"
 #include "hsm/hsm.h"
+#include "server/ca.h"
 #include "store/store.h"
 
 #define SERVICE_LABEL "signet-service"
+#define DEFAULT_ORG "Signet"
+#define DEFAULT_COUNTRY "US"
+#define DEFAULT_PUBLIC "127.0.0.1:8080"
+#define DEFAULT_BASE_URL "http://" DEFAULT_PUBLIC
 
 /* home + "/" + name into buf; homes are limited to keep paths short. */
 static void
@@ -95,6 +100,7 @@ sn_home_init(const char *home_arg, const char *module)
         key[PATH_MAX];
     char text[4096];
     struct sn_hsm *hsm = NULL;
+    struct sn_hsm_token *service = NULL;
     char *pin = NULL, *pinline = NULL;
     size_t len;
     sn_err r;
@@ -149,6 +155,14 @@ sn_home_init(const char *home_arg, const char *module)
     if ((r = write_text(home, "hsm/service.pin", pinline, 0600)) != SN_OK)
         goto out;
 
+    /* CA and attestation keys, on the service token. */
+    if ((r = sn_hsm_token_open(hsm, SERVICE_LABEL, pin, &service)) != SN_OK ||
+        (r = sn_ca_create(service, home, DEFAULT_ORG, DEFAULT_COUNTRY,
+                          DEFAULT_BASE_URL)) != SN_OK) {
+        sn_error("init: cannot create the CA: %s", sn_err_str(r));
+        goto out;
+    }
+
     hpath(ca, sizeof(ca), home, "tls/ca.pem");
     hpath(cert, sizeof(cert), home, "tls/server.pem");
     hpath(key, sizeof(key), home, "tls/server.key");
@@ -171,6 +185,13 @@ sn_home_init(const char *home_arg, const char *module)
              "limits.file_body = 2G\n"
              "server.threads = 8\n"
              "\n"
+             "# Plain-HTTP listener for CRLs, OCSP and CA certificates (off to\n"
+             "# disable), and the base of the URLs written into certificates.\n"
+             "public.listen = " DEFAULT_PUBLIC "\n"
+             "ca.base_url = " DEFAULT_BASE_URL "\n"
+             "ca.organization = " DEFAULT_ORG "\n"
+             "ca.country = " DEFAULT_COUNTRY "\n"
+             "\n"
              "# Any PKCS#11 module can replace SoftHSM2. With a module that\n"
              "# cannot create tokens, set hsm.tokens = mapped and map each\n"
              "# subscriber to a pre-provisioned token:\n"
@@ -189,6 +210,7 @@ sn_home_init(const char *home_arg, const char *module)
 out:
     sn_secret_free(pin);
     sn_secret_free(pinline);
+    sn_hsm_token_close(service);
     sn_hsm_close(hsm);
     return r;
 }

@@ -30,51 +30,75 @@ enum body { BODY_NONE, BODY_JSON, BODY_RAW, BODY_STREAM };
 
 struct route {
     const char *method;
-    const char *pattern; /* "{}" marks a parameter segment */
+    const char *pattern; /* "{}" marks a parameter segment, "{*}" the rest */
     const char *name;    /* for metrics */
     enum auth auth;
     enum body body;
     sn_handler handler;
     sn_handler precheck; /* BODY_STREAM only */
+    int pub;             /* also served on the plain-HTTP listener */
 };
 
 static const struct route routes[] = {
-    {"GET", "/healthz", "/healthz", AUTH_NONE, BODY_NONE, sn_h_healthz, NULL},
-    {"GET", "/metrics", "/metrics", AUTH_NONE, BODY_NONE, NULL, NULL},
+    {"GET", "/healthz", "/healthz", AUTH_NONE, BODY_NONE, sn_h_healthz, NULL, 0},
+    {"GET", "/metrics", "/metrics", AUTH_NONE, BODY_NONE, NULL, NULL, 0},
     {"GET", "/v1/whoami", "/v1/whoami", AUTH_ANY, BODY_NONE, sn_h_whoami,
-     NULL},
+     NULL, 0},
     {"POST", "/v1/subscribers", "/v1/subscribers", AUTH_ANY, BODY_JSON,
-     sn_h_subscriber_create, NULL},
+     sn_h_subscriber_create, NULL, 0},
     {"GET", "/v1/subscribers", "/v1/subscribers", AUTH_ANY, BODY_NONE,
-     sn_h_subscriber_list, NULL},
+     sn_h_subscriber_list, NULL, 0},
     {"POST", "/v1/subscribers/{}/tokens", "/v1/subscribers/{id}/tokens",
-     AUTH_ANY, BODY_JSON, sn_h_token_create, NULL},
+     AUTH_ANY, BODY_JSON, sn_h_token_create, NULL, 0},
     {"DELETE", "/v1/tokens/{}", "/v1/tokens/{id}", AUTH_ANY, BODY_NONE,
-     sn_h_token_revoke, NULL},
+     sn_h_token_revoke, NULL, 0},
     {"POST", "/v1/keys/import", "/v1/keys/import", AUTH_ANY, BODY_NONE,
-     sn_h_key_import, NULL},
+     sn_h_key_import, NULL, 0},
     {"POST", "/v1/keys", "/v1/keys", AUTH_ANY, BODY_JSON, sn_h_key_create,
-     NULL},
-    {"GET", "/v1/keys", "/v1/keys", AUTH_ANY, BODY_NONE, sn_h_key_list, NULL},
+     NULL, 0},
+    {"GET", "/v1/keys", "/v1/keys", AUTH_ANY, BODY_NONE, sn_h_key_list, NULL, 0},
     {"GET", "/v1/keys/{}", "/v1/keys/{id}", AUTH_ANY, BODY_NONE,
-     sn_h_key_show, NULL},
+     sn_h_key_show, NULL, 0},
     {"DELETE", "/v1/keys/{}", "/v1/keys/{id}", AUTH_ANY, BODY_NONE,
-     sn_h_key_destroy, NULL},
+     sn_h_key_destroy, NULL, 0},
     {"POST", "/v1/keys/{}/disable", "/v1/keys/{id}/disable", AUTH_ANY,
-     BODY_NONE, sn_h_key_disable, NULL},
+     BODY_NONE, sn_h_key_disable, NULL, 0},
     {"POST", "/v1/keys/{}/enable", "/v1/keys/{id}/enable", AUTH_ANY,
-     BODY_NONE, sn_h_key_enable, NULL},
+     BODY_NONE, sn_h_key_enable, NULL, 0},
     {"POST", "/v1/keys/{}/csr", "/v1/keys/{id}/csr", AUTH_ANY, BODY_JSON,
-     sn_h_key_csr, NULL},
+     sn_h_key_csr, NULL, 0},
     {"PUT", "/v1/keys/{}/certificate", "/v1/keys/{id}/certificate", AUTH_ANY,
-     BODY_RAW, sn_h_cert_put, NULL},
+     BODY_RAW, sn_h_cert_put, NULL, 0},
     {"GET", "/v1/keys/{}/certificate", "/v1/keys/{id}/certificate", AUTH_ANY,
-     BODY_NONE, sn_h_cert_get, NULL},
+     BODY_NONE, sn_h_cert_get, NULL, 0},
     {"POST", "/v1/keys/{}/sign", "/v1/keys/{id}/sign", AUTH_ANY, BODY_JSON,
-     sn_h_sign, NULL},
+     sn_h_sign, NULL, 0},
     {"POST", "/v1/keys/{}/sign-file", "/v1/keys/{id}/sign-file", AUTH_ANY,
-     BODY_STREAM, sn_h_sign_file, sn_h_sign_file_check},
-    {"GET", "/v1/audit", "/v1/audit", AUTH_ANY, BODY_NONE, sn_h_audit, NULL},
+     BODY_STREAM, sn_h_sign_file, sn_h_sign_file_check, 0},
+    {"GET", "/v1/audit", "/v1/audit", AUTH_ANY, BODY_NONE, sn_h_audit, NULL, 0},
+    {"PUT", "/v1/subscribers/{}/identity", "/v1/subscribers/{id}/identity",
+     AUTH_ANY, BODY_JSON, sn_h_identity_put, NULL, 0},
+    {"GET", "/v1/keys/{}/attestation", "/v1/keys/{id}/attestation", AUTH_ANY,
+     BODY_NONE, sn_h_attestation, NULL, 0},
+    {"POST", "/v1/ca/certificates", "/v1/ca/certificates", AUTH_ANY,
+     BODY_JSON, sn_h_ca_issue, NULL, 0},
+    {"GET", "/v1/ca/certificates/{}", "/v1/ca/certificates/{serial}",
+     AUTH_ANY, BODY_NONE, sn_h_ca_cert_get, NULL, 0},
+    {"POST", "/v1/ca/certificates/{}/revoke",
+     "/v1/ca/certificates/{serial}/revoke", AUTH_ANY, BODY_JSON,
+     sn_h_ca_revoke, NULL, 0},
+    /* Public, self-authenticating objects (CSBR wants them over HTTP). */
+    {"GET", "/ca/certs.pem", "/ca/certs.pem", AUTH_NONE, BODY_NONE,
+     sn_h_ca_bundle, NULL, 1},
+    {"GET", "/ca/crl", "/ca/crl", AUTH_NONE, BODY_NONE, sn_h_ca_crl, NULL, 1},
+    {"GET", "/ca/crl/{}", "/ca/crl/{name}", AUTH_NONE, BODY_NONE, sn_h_ca_crl,
+     NULL, 1},
+    {"POST", "/ca/ocsp", "/ca/ocsp", AUTH_NONE, BODY_RAW, sn_h_ca_ocsp, NULL,
+     1},
+    {"GET", "/ca/ocsp/{*}", "/ca/ocsp", AUTH_NONE, BODY_NONE, sn_h_ca_ocsp,
+     NULL, 1},
+    {"GET", "/ca/{}", "/ca/{name}.cer", AUTH_NONE, BODY_NONE,
+     sn_h_ca_cert_der, NULL, 1},
 };
 
 static const char unmatched[] = "unmatched";
@@ -82,6 +106,7 @@ static const char unmatched[] = "unmatched";
 struct sn_http {
     struct MHD_Daemon *d;
     struct sn_app *app;
+    int plain; /* the public plain-HTTP listener: public routes only */
     int inflight; /* requests between first call and completion */
 };
 
@@ -184,6 +209,20 @@ match(const char *pattern, const char *path, struct sn_req *req)
     int np = 0;
 
     while (*p != '\0') {
+        if (p[0] == '{' && p[1] == '*' && p[2] == '}') {
+            size_t len = strlen(u), i;
+            if (len == 0 || len >= sizeof(req->tail))
+                return 0;
+            for (i = 0; i < len; i++) {
+                char c = u[i];
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                      (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+                      c == '=' || c == '%'))
+                    return 0;
+            }
+            memcpy(req->tail, u, len + 1);
+            return p[3] == '\0';
+        }
         if (p[0] == '{' && p[1] == '}') {
             size_t len = strcspn(u, "/");
             if (!param_ok(u, len) || np >= SN_MAX_PARAMS)
@@ -199,16 +238,16 @@ match(const char *pattern, const char *path, struct sn_req *req)
     return *u == '\0';
 }
 
-/* Finds the route; *method_ok tells a path match under another method. */
+/* Finds the route; *path_known tells a path match under another method. */
 static const struct route *
-find_route(const char *method, const char *path, struct sn_req *req,
-           int *path_known)
+find_route(int plain, const char *method, const char *path,
+           struct sn_req *req, int *path_known)
 {
     size_t i;
 
     *path_known = 0;
     for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (!match(routes[i].pattern, path, req))
+        if ((plain && !routes[i].pub) || !match(routes[i].pattern, path, req))
             continue;
         if (strcmp(routes[i].method, method) == 0)
             return &routes[i];
@@ -377,9 +416,10 @@ content_type_is(const char *ct, const char *want)
 
 /* Header phase: route, authenticate, check limits. 0 = go on. */
 static int
-begin(struct sn_app *app, struct MHD_Connection *conn, struct conn_ctx *c,
+begin(struct sn_http *h, struct MHD_Connection *conn, struct conn_ctx *c,
       const char *url, const char *method)
 {
+    struct sn_app *app = h->app;
     const char *cl = MHD_lookup_connection_value(
         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     unsigned long long declared = 0;
@@ -392,7 +432,7 @@ begin(struct sn_app *app, struct MHD_Connection *conn, struct conn_ctx *c,
     c->req.content_type = MHD_lookup_connection_value(
         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     c->metric_route = unmatched;
-    c->route = find_route(method, url, &c->req, &path_known);
+    c->route = find_route(h->plain, method, url, &c->req, &path_known);
     if (c->route == NULL) {
         if (path_known)
             sn_resp_error(&c->early, API_METHOD, "method %s not allowed here",
@@ -526,7 +566,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
             return MHD_NO;
         *con_cls = c;
         __atomic_add_fetch(&h->inflight, 1, __ATOMIC_SEQ_CST);
-        if (begin(h->app, conn, c, url, method) != 0) {
+        if (begin(h, conn, c, url, method) != 0) {
             c->failed = 1;
             return send_resp(conn, c, &c->early);
         }
@@ -643,7 +683,8 @@ parse_listen(const char *listen, struct sockaddr_storage *ss)
 }
 
 sn_err
-sn_http_start(struct sn_app *app, const char *listen, struct sn_http **out)
+sn_http_start(struct sn_app *app, const char *listen, int plain,
+              struct sn_http **out)
 {
     struct sockaddr_storage ss;
     struct sn_http *h = NULL;
@@ -657,10 +698,11 @@ sn_http_start(struct sn_app *app, const char *listen, struct sn_http **out)
         sn_error("http: bad listen address %s", listen);
         return r;
     }
-    if ((r = sn_file_read(app->cfg.tls_key, 1 << 20, &key, &keylen)) !=
-            SN_OK ||
-        (r = sn_file_read(app->cfg.tls_cert, 1 << 20, &cert, &certlen)) !=
-            SN_OK) {
+    if (!plain &&
+        ((r = sn_file_read(app->cfg.tls_key, 1 << 20, &key, &keylen)) !=
+             SN_OK ||
+         (r = sn_file_read(app->cfg.tls_cert, 1 << 20, &cert, &certlen)) !=
+             SN_OK)) {
         sn_error("http: cannot read TLS key or certificate");
         goto out;
     }
@@ -669,19 +711,29 @@ sn_http_start(struct sn_app *app, const char *listen, struct sn_http **out)
         goto out;
     }
     h->app = app;
-    flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-            MHD_USE_ERROR_LOG |
+    h->plain = plain;
+    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
             (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    h->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
-        MHD_OPTION_HTTPS_MEM_KEY, (const char *)key, MHD_OPTION_HTTPS_MEM_CERT,
-        (const char *)cert, MHD_OPTION_HTTPS_PRIORITIES,
-        "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-        MHD_OPTION_THREAD_POOL_SIZE, app->cfg.threads,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
-        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_END);
+    if (plain)
+        h->d = MHD_start_daemon(
+            flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
+            MHD_OPTION_THREAD_POOL_SIZE, app->cfg.threads,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
+            MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_END);
+    else
+        h->d = MHD_start_daemon(
+            flags | MHD_USE_TLS, 0, NULL, NULL, on_request, h,
+            MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_HTTPS_MEM_KEY,
+            (const char *)key, MHD_OPTION_HTTPS_MEM_CERT, (const char *)cert,
+            MHD_OPTION_HTTPS_PRIORITIES,
+            "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+            MHD_OPTION_THREAD_POOL_SIZE, app->cfg.threads,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
+            MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_END);
     if (h->d == NULL) {
         sn_error("http: cannot listen on %s", listen);
         r = SN_ERR_IO;

@@ -10,7 +10,8 @@
 
 struct sn_http;
 
-sn_err sn_http_start(struct sn_app *app, const char *listen,
+/* plain: the public plain-HTTP listener, serving public routes only. */
+sn_err sn_http_start(struct sn_app *app, const char *listen, int plain,
                      struct sn_http **out);
 /* Stops accepting, waits (bounded) for in-flight requests, closes. */
 void sn_http_stop(struct sn_http *h);

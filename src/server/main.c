@@ -22,7 +22,8 @@ usage(void)
     fprintf(stderr,
             "usage: signetd init  --home DIR [--module PKCS11_MODULE]\n"
             "       signetd check --home DIR\n"
-            "       signetd serve --home DIR [--listen ADDR:PORT]\n");
+            "       signetd serve --home DIR [--listen ADDR:PORT]\n"
+            "                     [--public-listen ADDR:PORT|off]\n");
 }
 
 static int
@@ -42,9 +43,9 @@ cmd_check(const char *home)
 }
 
 static int
-cmd_serve(const char *home, const char *listen)
+cmd_serve(const char *home, const char *listen, const char *public_listen)
 {
-    struct sn_http *http = NULL;
+    struct sn_http *http = NULL, *pub = NULL;
     struct sn_app app;
     char err[512] = "";
     sigset_t set;
@@ -62,11 +63,22 @@ cmd_serve(const char *home, const char *listen)
     }
     if (listen == NULL)
         listen = app.cfg.listen;
-    if (sn_http_start(&app, listen, &http) != SN_OK)
+    if (sn_http_start(&app, listen, 0, &http) != SN_OK)
         goto out;
+    if (public_listen == NULL)
+        public_listen = app.cfg.public_listen;
+    if (strcmp(public_listen, "off") != 0 &&
+        sn_http_start(&app, public_listen, 1, &pub) != SN_OK) {
+        sn_http_stop(http);
+        goto out;
+    }
     sn_info("serving https://%s (home %s)", listen, app.cfg.home);
+    if (pub != NULL)
+        sn_info("serving CRLs, OCSP and CA certificates on http://%s",
+                public_listen);
     sigwait(&set, &sig);
     sn_info("signal %d: finishing in-flight requests", sig);
+    sn_http_stop(pub);
     sn_http_stop(http);
     sn_info("stopped");
     rc = 0;
@@ -79,6 +91,7 @@ int
 main(int argc, char **argv)
 {
     const char *home = NULL, *listen = NULL, *module = SIGNET_SOFTHSM_MODULE;
+    const char *public_listen = NULL;
     const char *cmd;
     int i;
 
@@ -92,6 +105,8 @@ main(int argc, char **argv)
             home = argv[++i];
         else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
             listen = argv[++i];
+        else if (strcmp(argv[i], "--public-listen") == 0 && i + 1 < argc)
+            public_listen = argv[++i];
         else if (strcmp(argv[i], "--module") == 0 && i + 1 < argc)
             module = argv[++i];
         else {
@@ -117,7 +132,7 @@ main(int argc, char **argv)
     if (strcmp(cmd, "check") == 0)
         return cmd_check(home);
     if (strcmp(cmd, "serve") == 0)
-        return cmd_serve(home, listen);
+        return cmd_serve(home, listen, public_listen);
     usage();
     return 2;
 }

@@ -40,7 +40,25 @@ static const char schema[] =
     " token_id TEXT NOT NULL, client TEXT NOT NULL, action TEXT NOT NULL,"
     " digest_algorithm TEXT NOT NULL, digest TEXT NOT NULL,"
     " scheme TEXT NOT NULL, result TEXT NOT NULL, detail TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS audit_by_sub ON audit(subscriber_id, id);";
+    "CREATE INDEX IF NOT EXISTS audit_by_sub ON audit(subscriber_id, id);"
+    "CREATE TABLE IF NOT EXISTS certificates ("
+    " serial TEXT PRIMARY KEY, ca TEXT NOT NULL, subscriber_id TEXT NOT NULL,"
+    " key_id TEXT NOT NULL, profile TEXT NOT NULL, der BLOB NOT NULL,"
+    " not_before INTEGER NOT NULL, not_after INTEGER NOT NULL,"
+    " issued_at INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
+    " revocation_date INTEGER NOT NULL DEFAULT 0,"
+    " reason INTEGER NOT NULL DEFAULT 0,"
+    " revoked_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS certs_by_key ON certificates(key_id);"
+    "CREATE TABLE IF NOT EXISTS crls ("
+    " ca TEXT PRIMARY KEY, number INTEGER NOT NULL,"
+    " this_update INTEGER NOT NULL, der BLOB);";
+
+/* Columns added after the first release: added when missing. */
+static const char *const migrations[] = {
+    "ALTER TABLE keys ADD COLUMN attestation_pem TEXT",
+    "ALTER TABLE subscribers ADD COLUMN identity TEXT",
+};
 
 const char *
 sn_key_state_name(enum sn_key_state s)
@@ -79,6 +97,7 @@ sn_store_open(const char *path, struct sn_store **out)
     struct sn_store *st = NULL;
     char *msg = NULL;
     sn_err r = SN_ERR_DB;
+    size_t i;
     int rc;
 
     *out = NULL;
@@ -103,6 +122,15 @@ sn_store_open(const char *path, struct sn_store **out)
     if (rc != SQLITE_OK) {
         sn_error("store: schema: %s", msg ? msg : "?");
         goto out;
+    }
+    for (i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++) {
+        /* "duplicate column" means the column is already there. */
+        rc = sqlite3_exec(st->db, migrations[i], NULL, NULL, NULL);
+        if (rc != SQLITE_OK &&
+            strstr(sqlite3_errmsg(st->db), "duplicate column") == NULL) {
+            sn_error("store: migration: %s", sqlite3_errmsg(st->db));
+            goto out;
+        }
     }
     *out = st;
     st = NULL;
@@ -431,8 +459,9 @@ sn_store_key_add(struct sn_store *st, const struct sn_key *k)
     if ((r = prepare(st,
                      "INSERT INTO keys (id, subscriber_id, label, algorithm,"
                      " state, created_at, spki, facts, hsm_manufacturer,"
-                     " hsm_model, hsm_serial, hsm_label, cert_pem)"
-                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                     " hsm_model, hsm_serial, hsm_label, cert_pem,"
+                     " attestation_pem)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
                      &s)) != SN_OK)
         return r;
     sqlite3_bind_text(s, 1, k->id, -1, SQLITE_STATIC);
@@ -447,12 +476,17 @@ sn_store_key_add(struct sn_store *st, const struct sn_key *k)
     sqlite3_bind_text(s, 10, k->hsm.model, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 11, k->hsm.serial, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 12, k->hsm.label, -1, SQLITE_STATIC);
+    if (k->att_pem != NULL)
+        sqlite3_bind_text(s, 13, k->att_pem, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 13);
     return finish_write(st, s, 0);
 }
 
 #define KEY_COLS                                                               \
     "id, subscriber_id, label, algorithm, state, created_at, spki, facts,"     \
-    " hsm_manufacturer, hsm_model, hsm_serial, hsm_label, cert_pem"
+    " hsm_manufacturer, hsm_model, hsm_serial, hsm_label, cert_pem,"         \
+    " attestation_pem"
 
 static sn_err
 row_key(sqlite3_stmt *s, struct sn_key *k)
@@ -482,6 +516,11 @@ row_key(sqlite3_stmt *s, struct sn_key *k)
         sn_key_cleanup(k);
         return SN_ERR_NOMEM;
     }
+    if ((pem = sqlite3_column_text(s, 13)) != NULL &&
+        (k->att_pem = strdup((const char *)pem)) == NULL) {
+        sn_key_cleanup(k);
+        return SN_ERR_NOMEM;
+    }
     return SN_OK;
 }
 
@@ -492,6 +531,7 @@ sn_key_cleanup(struct sn_key *k)
         return;
     free(k->spki);
     free(k->cert_pem);
+    free(k->att_pem);
     memset(k, 0, sizeof(*k));
 }
 
@@ -719,4 +759,285 @@ out:
     free(arr);
     sqlite3_finalize(s);
     return r;
+}
+
+/* ---- identity ---- */
+
+sn_err
+sn_store_identity_set(struct sn_store *st, const char *subscriber,
+                      const char *json)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st, "UPDATE subscribers SET identity = ? WHERE id = ?",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, subscriber, -1, SQLITE_STATIC);
+    return finish_write(st, s, 1);
+}
+
+sn_err
+sn_store_identity_get(struct sn_store *st, const char *subscriber,
+                      char **json)
+{
+    const unsigned char *t;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    *json = NULL;
+    if ((r = prepare(st, "SELECT identity FROM subscribers WHERE id = ?",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, subscriber, -1, SQLITE_STATIC);
+    r = SN_ERR_NOT_FOUND;
+    if (sqlite3_step(s) == SQLITE_ROW &&
+        (t = sqlite3_column_text(s, 0)) != NULL)
+        r = (*json = strdup((const char *)t)) ? SN_OK : SN_ERR_NOMEM;
+    sqlite3_finalize(s);
+    return r;
+}
+
+/* ---- certificates ---- */
+
+#define CERT_COLS                                                              \
+    "serial, ca, subscriber_id, key_id, profile, der, not_before, not_after," \
+    " issued_at, revoked, revocation_date, reason, revoked_at"
+
+void
+sn_cert_cleanup(struct sn_cert *c)
+{
+    if (c == NULL)
+        return;
+    free(c->der);
+    memset(c, 0, sizeof(*c));
+}
+
+void
+sn_cert_list_free(struct sn_cert *c, size_t n)
+{
+    size_t i;
+
+    for (i = 0; c != NULL && i < n; i++)
+        sn_cert_cleanup(&c[i]);
+    free(c);
+}
+
+static sn_err
+row_cert(sqlite3_stmt *s, struct sn_cert *c)
+{
+    int len;
+
+    memset(c, 0, sizeof(*c));
+    col_text(s, 0, c->serial, sizeof(c->serial));
+    col_text(s, 1, c->ca, sizeof(c->ca));
+    col_text(s, 2, c->subscriber, sizeof(c->subscriber));
+    col_text(s, 3, c->key, sizeof(c->key));
+    col_text(s, 4, c->profile, sizeof(c->profile));
+    len = sqlite3_column_bytes(s, 5);
+    if (len <= 0 || (c->der = malloc((size_t)len)) == NULL)
+        return SN_ERR_NOMEM;
+    memcpy(c->der, sqlite3_column_blob(s, 5), (size_t)len);
+    c->der_len = (size_t)len;
+    c->not_before = (time_t)sqlite3_column_int64(s, 6);
+    c->not_after = (time_t)sqlite3_column_int64(s, 7);
+    c->issued_at = (time_t)sqlite3_column_int64(s, 8);
+    c->revoked = sqlite3_column_int(s, 9);
+    c->revocation_date = (time_t)sqlite3_column_int64(s, 10);
+    c->reason = sqlite3_column_int(s, 11);
+    c->revoked_at = (time_t)sqlite3_column_int64(s, 12);
+    return SN_OK;
+}
+
+sn_err
+sn_store_cert_add(struct sn_store *st, const struct sn_cert *c)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st,
+                     "INSERT INTO certificates (serial, ca, subscriber_id,"
+                     " key_id, profile, der, not_before, not_after,"
+                     " issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, c->serial, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, c->ca, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, c->subscriber, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, c->key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, c->profile, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 6, c->der, (int)c->der_len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, c->not_before);
+    sqlite3_bind_int64(s, 8, c->not_after);
+    sqlite3_bind_int64(s, 9, c->issued_at);
+    return finish_write(st, s, 0);
+}
+
+sn_err
+sn_store_cert_get(struct sn_store *st, const char *ca, const char *serial,
+                  struct sn_cert *out)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((r = prepare(st,
+                     "SELECT " CERT_COLS " FROM certificates WHERE serial = ?"
+                     " AND (?2 IS NULL OR ca = ?2)",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
+    if (ca != NULL)
+        sqlite3_bind_text(s, 2, ca, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 2);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        r = row_cert(s, out);
+    else
+        r = rc == SQLITE_DONE ? SN_ERR_NOT_FOUND : SN_ERR_DB;
+    sqlite3_finalize(s);
+    return r;
+}
+
+sn_err
+sn_store_cert_revoke(struct sn_store *st, const char *serial,
+                     time_t revocation_date, int reason, time_t revoked_at)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st,
+                     "UPDATE certificates SET revoked = 1,"
+                     " revocation_date = ?, reason = ?, revoked_at = ?"
+                     " WHERE serial = ?",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_int64(s, 1, revocation_date);
+    sqlite3_bind_int(s, 2, reason);
+    sqlite3_bind_int64(s, 3, revoked_at);
+    sqlite3_bind_text(s, 4, serial, -1, SQLITE_STATIC);
+    return finish_write(st, s, 1);
+}
+
+sn_err
+sn_store_cert_revoked(struct sn_store *st, const char *ca,
+                      struct sn_cert **out, size_t *n)
+{
+    struct sn_cert *arr = NULL, *tmp;
+    sqlite3_stmt *s = NULL;
+    size_t cnt = 0, cap = 0;
+    sn_err r;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if ((r = prepare(st,
+                     "SELECT " CERT_COLS " FROM certificates WHERE ca = ?"
+                     " AND revoked = 1 ORDER BY serial",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, ca, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            if ((tmp = realloc(arr, cap * sizeof(*arr))) == NULL) {
+                r = SN_ERR_NOMEM;
+                goto out;
+            }
+            arr = tmp;
+        }
+        if ((r = row_cert(s, &arr[cnt])) != SN_OK)
+            goto out;
+        cnt++;
+    }
+    if (rc != SQLITE_DONE) {
+        r = SN_ERR_DB;
+        goto out;
+    }
+    *out = arr;
+    *n = cnt;
+    arr = NULL;
+    cnt = 0;
+    r = SN_OK;
+out:
+    sn_cert_list_free(arr, cnt);
+    sqlite3_finalize(s);
+    return r;
+}
+
+int
+sn_store_key_compromised(struct sn_store *st, const char *key)
+{
+    sqlite3_stmt *s = NULL;
+    int found;
+
+    if (prepare(st,
+                "SELECT 1 FROM certificates WHERE key_id = ? AND revoked = 1"
+                " AND reason = 1 LIMIT 1",
+                &s) != SN_OK)
+        return 1; /* fail closed */
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    found = sqlite3_step(s) != SQLITE_DONE;
+    sqlite3_finalize(s);
+    return found;
+}
+
+/* ---- CRLs ---- */
+
+sn_err
+sn_store_crl_get(struct sn_store *st, const char *ca, uint8_t **der,
+                 size_t *len, int64_t *number, time_t *this_update)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+    int n;
+
+    *der = NULL;
+    *len = 0;
+    *number = 0;
+    *this_update = 0;
+    if ((r = prepare(st,
+                     "SELECT number, this_update, der FROM crls WHERE ca = ?",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, ca, -1, SQLITE_STATIC);
+    r = SN_ERR_NOT_FOUND;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        *number = sqlite3_column_int64(s, 0);
+        *this_update = (time_t)sqlite3_column_int64(s, 1);
+        n = sqlite3_column_bytes(s, 2);
+        if (n > 0 && (*der = malloc((size_t)n)) != NULL) {
+            memcpy(*der, sqlite3_column_blob(s, 2), (size_t)n);
+            *len = (size_t)n;
+            r = SN_OK;
+        } else
+            r = n > 0 ? SN_ERR_NOMEM : SN_ERR_NOT_FOUND;
+    }
+    sqlite3_finalize(s);
+    return r;
+}
+
+sn_err
+sn_store_crl_put(struct sn_store *st, const char *ca, int64_t number,
+                 time_t this_update, const uint8_t *der, size_t len)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st,
+                     "INSERT INTO crls (ca, number, this_update, der)"
+                     " VALUES (?, ?, ?, ?) ON CONFLICT(ca) DO UPDATE SET"
+                     " number = excluded.number,"
+                     " this_update = excluded.this_update,"
+                     " der = excluded.der WHERE excluded.number > number",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, ca, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, number);
+    sqlite3_bind_int64(s, 3, this_update);
+    sqlite3_bind_blob(s, 4, der, (int)len, SQLITE_STATIC);
+    return finish_write(st, s, 0);
 }

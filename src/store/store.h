@@ -60,6 +60,7 @@ struct sn_key {
     struct sn_key_facts facts;
     struct sn_hsm_info hsm;
     char *cert_pem; /* attached chain or NULL, owned */
+    char *att_pem;  /* attestation certificate or NULL, owned */
 };
 
 struct sn_audit {
@@ -122,5 +123,50 @@ sn_err sn_store_audit_add_many(struct sn_store *st, struct sn_audit *a,
 sn_err sn_store_audit_list(struct sn_store *st, const char *subscriber,
                            const char *key, int64_t after, size_t limit,
                            struct sn_audit **out, size_t *n);
+
+/* ---- subscriber identity (the RA step): a JSON object, as text ---- */
+sn_err sn_store_identity_set(struct sn_store *st, const char *subscriber,
+                             const char *json);
+/* *json is malloc'd; SN_ERR_NOT_FOUND if none was recorded. */
+sn_err sn_store_identity_get(struct sn_store *st, const char *subscriber,
+                             char **json);
+
+/* ---- issued certificates ---- */
+struct sn_cert {
+    char serial[65]; /* upper-case hex */
+    char ca[16];     /* issuing CA: "codesigning", "timestamping" */
+    char subscriber[SN_UUID_LEN];
+    char key[SN_UUID_LEN];
+    char profile[32];
+    uint8_t *der; /* owned */
+    size_t der_len;
+    time_t not_before, not_after, issued_at;
+    int revoked;
+    time_t revocation_date; /* may be back-dated (key compromise) */
+    int reason;             /* RFC 5280 CRLReason */
+    time_t revoked_at;      /* when the revocation was recorded */
+};
+
+sn_err sn_store_cert_add(struct sn_store *st, const struct sn_cert *c);
+sn_err sn_store_cert_get(struct sn_store *st, const char *ca,
+                         const char *serial, struct sn_cert *out);
+/* Records or updates a revocation. */
+sn_err sn_store_cert_revoke(struct sn_store *st, const char *serial,
+                            time_t revocation_date, int reason,
+                            time_t revoked_at);
+/* Revoked certificates of ca; free with sn_cert_list_free. */
+sn_err sn_store_cert_revoked(struct sn_store *st, const char *ca,
+                             struct sn_cert **out, size_t *n);
+/* 1 if a certificate of key was revoked for key compromise. */
+int sn_store_key_compromised(struct sn_store *st, const char *key);
+void sn_cert_cleanup(struct sn_cert *c);
+void sn_cert_list_free(struct sn_cert *c, size_t n);
+
+/* ---- CRLs ---- */
+/* The newest CRL of ca (*der malloc'd); SN_ERR_NOT_FOUND if none. */
+sn_err sn_store_crl_get(struct sn_store *st, const char *ca, uint8_t **der,
+                        size_t *len, int64_t *number, time_t *this_update);
+sn_err sn_store_crl_put(struct sn_store *st, const char *ca, int64_t number,
+                        time_t this_update, const uint8_t *der, size_t len);
 
 #endif

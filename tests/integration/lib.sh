@@ -215,7 +215,12 @@ server_start() {
     for try in 1 2 3 4 5; do
         SERVER_PORT=$(random_port)
         SERVER_URL=https://127.0.0.1:$SERVER_PORT
+        # The plain-HTTP listener (CRL, OCSP, CA certificates): also free.
+        PUBLIC_PORT=$(random_port)
+        [ "$PUBLIC_PORT" = "$SERVER_PORT" ] && PUBLIC_PORT=$((SERVER_PORT + 1))
+        PUBLIC_URL=http://127.0.0.1:$PUBLIC_PORT
         "$SIGNETD" serve --home "$SERVER_HOME" --listen "127.0.0.1:$SERVER_PORT" \
+            --public-listen "127.0.0.1:$PUBLIC_PORT" \
             >"$WORK/signetd.$SERVER_PORT.log" 2>&1 &
         SERVER_PID=$!
         for i in $(seq 1 300); do

@@ -37,11 +37,15 @@ for fault in not_local extractable; do
 done
 
 # ---- the HSM fails to sign ----
-export SIGNET_P11SHIM_FAULTS=sign_error
+# The key (and its attestation, signed in the HSM too) is made first.
+export SIGNET_P11SHIM_FAULTS=
 server_start
 SUB=$(new_subscriber acme) || exit 1
 TOK=$(new_token "$SUB" '"roles":["manage","sign"]') || exit 1
 KEY=$(new_key "$TOK" ecdsa-p256) || exit 1
+server_stop
+export SIGNET_P11SHIM_FAULTS=sign_error
+server_start
 head -c 32 /dev/urandom >"$WORK/d"
 req_json POST "/v1/keys/$KEY/sign" "$TOK" \
     "{\"digest_algorithm\":\"sha256\",\"digest\":\"$(b64 "$WORK/d")\"}"

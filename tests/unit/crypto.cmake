@@ -9,6 +9,9 @@ target_link_libraries(test_cms PRIVATE sn_crypto)
 sn_unit_test(test_x509util ${CMAKE_CURRENT_LIST_DIR}/test_x509util.c)
 target_link_libraries(test_x509util PRIVATE sn_crypto)
 
+sn_unit_test(test_attest ${CMAKE_CURRENT_LIST_DIR}/test_attest.c)
+target_link_libraries(test_attest PRIVATE sn_crypto)
+
 sn_unit_test(test_tlsgen ${CMAKE_CURRENT_LIST_DIR}/test_tlsgen.c)
 target_link_libraries(test_tlsgen PRIVATE sn_crypto PkgConfig::GNUTLS)
 
@@ -19,3 +22,10 @@ foreach(what cms csr tls)
                    ${SN_OPENSSL_BIN} $<TARGET_FILE_DIR:test_cms>)
   set_tests_properties(crypto/verify_${what} PROPERTIES TIMEOUT 300)
 endforeach()
+
+# Key attestation: openssl judges the certificates and CSRs test_attest
+# writes, and the signet CLI's offline verifier must agree.
+add_test(NAME crypto/verify_attest
+         COMMAND ${CMAKE_CURRENT_LIST_DIR}/verify_attest.sh ${SN_OPENSSL_BIN}
+                 $<TARGET_FILE_DIR:test_attest> $<TARGET_FILE:signet>)
+set_tests_properties(crypto/verify_attest PROPERTIES TIMEOUT 300)

@@ -1,0 +1,698 @@
+/*
+ * ca: creation and use of the CA keys. Requests reaching the OCSP
+ * responder are untrusted DER, bounded by the router's body limit and
+ * parsed by OpenSSL; everything else here is the service's own data.
+ */
+#include "server/ca.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/err.h>
+#include <openssl/ocsp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "hsm/hsmpkey.h"
+#include "server/app.h"
+
+#define CRL_VALID_DAYS 7    /* nextUpdate; CSBR allows at most 10 */
+#define CRL_REFRESH (86400) /* regenerate when older than a day */
+#define OCSP_VALID_DAYS 7   /* CSBR: at most 10 */
+
+static const struct {
+    const char *name;     /* file HOME/ca/<name>.pem, URL /ca/<name>.cer */
+    const char *key_id;   /* CKA_ID in the service token */
+    const char *cn;
+    enum sn_keyalg alg;
+    int days;
+    int issuer; /* enum sn_ca_kind of the issuer; itself for roots */
+} cas[SN_CA_COUNT] = {
+    [SN_CA_ROOT] = {"root", "ca-root", "Signet Root CA", SN_KEY_RSA4096,
+                    25 * 365, SN_CA_ROOT},
+    [SN_CA_CODESIGNING] = {"codesigning", "ca-codesigning",
+                           "Signet Code Signing CA", SN_KEY_RSA4096, 15 * 365,
+                           SN_CA_ROOT},
+    [SN_CA_TIMESTAMPING] = {"timestamping", "ca-timestamping",
+                            "Signet Timestamping CA", SN_KEY_RSA4096,
+                            15 * 365, SN_CA_ROOT},
+    [SN_CA_ATT_ROOT] = {"attest-root", "attest-root",
+                        "Signet Key Attestation Root", SN_KEY_P384, 25 * 365,
+                        SN_CA_ATT_ROOT},
+    [SN_CA_ATT_ISSUER] = {"attest-issuer", "attest-issuer",
+                          "Signet Key Attestation Issuer", SN_KEY_P384,
+                          15 * 365, SN_CA_ATT_ROOT},
+};
+
+const char *
+sn_ca_name(enum sn_ca_kind kind)
+{
+    return (unsigned)kind < SN_CA_COUNT ? cas[kind].name : "unknown";
+}
+
+int
+sn_ca_from_name(const char *name, enum sn_ca_kind *out)
+{
+    int i;
+
+    for (i = 0; i < SN_CA_COUNT; i++) {
+        if (strcmp(name, cas[i].name) == 0) {
+            *out = (enum sn_ca_kind)i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const EVP_MD *
+md_for(enum sn_ca_kind kind)
+{
+    return sn_keyalg_is_rsa(cas[kind].alg) ? EVP_sha256() : EVP_sha384();
+}
+
+static void
+ca_path(char *buf, size_t len, const char *home, enum sn_ca_kind kind)
+{
+    if (snprintf(buf, len, "%s/ca/%s.pem", home, cas[kind].name) >=
+        (int)len)
+        buf[0] = '\0';
+}
+
+static sn_err
+pkey_for(struct sn_hsm_token *tok, enum sn_ca_kind kind, X509 *cert,
+         EVP_PKEY **out)
+{
+    unsigned char *spki = NULL;
+    int n;
+    sn_err r;
+
+    *out = NULL;
+    if ((n = i2d_PUBKEY(X509_get0_pubkey(cert), &spki)) <= 0)
+        return SN_ERR_CRYPTO;
+    r = sn_hsm_pkey(tok, cas[kind].key_id, cas[kind].alg, spki, (size_t)n,
+                    out);
+    OPENSSL_free(spki);
+    return r;
+}
+
+static sn_err
+write_pem(const char *path, X509 *x)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *data;
+    long len;
+    sn_err r = SN_ERR_CRYPTO;
+
+    if (b != NULL && PEM_write_bio_X509(b, x) == 1 &&
+        (len = BIO_get_mem_data(b, &data)) > 0)
+        r = sn_file_write_new(path, data, (size_t)len, 0644);
+    BIO_free(b);
+    return r;
+}
+
+/* Generates one CA key and certificate. */
+static sn_err
+create_one(struct sn_hsm_token *tok, enum sn_ca_kind kind, X509 **certs,
+           const char *home, const char *org, const char *country,
+           const char *base_url)
+{
+    char crl[256], aia[256], path[PATH_MAX];
+    struct sn_ca_urls urls = {NULL, NULL, NULL};
+    struct sn_key_facts facts;
+    const unsigned char *p;
+    uint8_t *spki = NULL;
+    size_t spki_len = 0;
+    EVP_PKEY *pub = NULL, *signer = NULL, *self = NULL;
+    X509 *x = NULL;
+    int issuer = cas[kind].issuer;
+    sn_err r;
+
+    if ((r = sn_hsm_generate(tok, cas[kind].alg, cas[kind].key_id, &spki,
+                             &spki_len, &facts)) != SN_OK)
+        goto out;
+    r = SN_ERR_HSM_PROTECTION;
+    if (!sn_key_facts_ok(&facts))
+        goto out;
+    r = SN_ERR_CRYPTO;
+    p = spki;
+    if ((pub = d2i_PUBKEY(NULL, &p, (long)spki_len)) == NULL)
+        goto out;
+    if (issuer == (int)kind) {
+        if ((r = sn_hsm_pkey(tok, cas[kind].key_id, cas[kind].alg, spki,
+                             spki_len, &self)) != SN_OK)
+            goto out;
+        signer = self;
+    } else {
+        if ((r = pkey_for(tok, (enum sn_ca_kind)issuer, certs[issuer],
+                          &self)) != SN_OK)
+            goto out;
+        signer = self;
+        if (kind != SN_CA_ATT_ISSUER) {
+            snprintf(crl, sizeof(crl), "%s/ca/crl/%s", base_url,
+                     cas[issuer].name);
+            snprintf(aia, sizeof(aia), "%s/ca/%s.cer", base_url,
+                     cas[issuer].name);
+            urls.crl = crl;
+            urls.ca_issuers = aia;
+        }
+    }
+    r = SN_ERR_CRYPTO;
+    if (sn_ca_cert_build(kind, pub, cas[kind].cn, org, country,
+                         issuer == (int)kind ? NULL : certs[issuer], &urls,
+                         cas[kind].days, &x) != SN_OK ||
+        X509_sign(x, signer, md_for((enum sn_ca_kind)issuer)) <= 0)
+        goto out;
+    ca_path(path, sizeof(path), home, kind);
+    if ((r = write_pem(path, x)) != SN_OK)
+        goto out;
+    certs[kind] = x;
+    x = NULL;
+    r = SN_OK;
+out:
+    if (r != SN_OK) {
+        sn_error("ca: cannot create %s: %s (%s)", cas[kind].name,
+                 sn_err_str(r), ERR_reason_error_string(ERR_peek_error()));
+        ERR_clear_error();
+    }
+    X509_free(x);
+    EVP_PKEY_free(self);
+    EVP_PKEY_free(pub);
+    free(spki);
+    return r;
+}
+
+sn_err
+sn_ca_create(struct sn_hsm_token *tok, const char *home, const char *org,
+             const char *country, const char *base_url)
+{
+    X509 *certs[SN_CA_COUNT] = {NULL};
+    char dir[PATH_MAX];
+    sn_err r = SN_OK;
+    int i;
+
+    snprintf(dir, sizeof(dir), "%s/ca", home);
+    if (mkdir(dir, 0755) != 0)
+        return SN_ERR_IO;
+    /* Issuers come first in the enum order. */
+    for (i = 0; i < SN_CA_COUNT && r == SN_OK; i++)
+        r = create_one(tok, (enum sn_ca_kind)i, certs, home, org, country,
+                       base_url);
+    for (i = 0; i < SN_CA_COUNT; i++)
+        X509_free(certs[i]);
+    return r;
+}
+
+static sn_err
+read_cert(const char *path, X509 **out)
+{
+    BIO *b = BIO_new_file(path, "r");
+
+    *out = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    return *out ? SN_OK : SN_ERR_IO;
+}
+
+static sn_err
+add_roots(STACK_OF(X509) *roots, const char *path)
+{
+    BIO *b = BIO_new_file(path, "r");
+    X509 *x;
+    int n = 0;
+
+    if (b == NULL)
+        return SN_ERR_IO;
+    while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+        if (!sk_X509_push(roots, x)) {
+            X509_free(x);
+            break;
+        }
+        n++;
+    }
+    ERR_clear_error();
+    BIO_free(b);
+    return n > 0 ? SN_OK : SN_ERR_CONFIG;
+}
+
+sn_err
+sn_ca_load(struct sn_ca *ca, struct sn_hsm_token *tok, const char *home,
+           const char *base_url, char *const *extra_roots, size_t nextra)
+{
+    char path[PATH_MAX];
+    size_t i;
+    sn_err r;
+
+    memset(ca, 0, sizeof(*ca));
+    pthread_mutex_init(&ca->crl_lock, NULL);
+    if ((ca->base_url = strdup(base_url)) == NULL ||
+        (ca->att_roots = sk_X509_new_null()) == NULL)
+        return SN_ERR_NOMEM;
+    for (i = 0; i < SN_CA_COUNT; i++) {
+        ca_path(path, sizeof(path), home, (enum sn_ca_kind)i);
+        if ((r = read_cert(path, &ca->cert[i])) != SN_OK) {
+            sn_error("ca: cannot read %s", path);
+            return r;
+        }
+        if ((r = pkey_for(tok, (enum sn_ca_kind)i, ca->cert[i],
+                          &ca->key[i])) != SN_OK)
+            return r;
+    }
+    if (!X509_up_ref(ca->cert[SN_CA_ATT_ROOT]) ||
+        !sk_X509_push(ca->att_roots, ca->cert[SN_CA_ATT_ROOT]))
+        return SN_ERR_NOMEM;
+    for (i = 0; i < nextra; i++) {
+        if ((r = add_roots(ca->att_roots, extra_roots[i])) != SN_OK) {
+            sn_error("ca: no certificate in attestation root file %s",
+                     extra_roots[i]);
+            return r;
+        }
+    }
+    return SN_OK;
+}
+
+void
+sn_ca_cleanup(struct sn_ca *ca)
+{
+    int i;
+
+    for (i = 0; i < SN_CA_COUNT; i++) {
+        X509_free(ca->cert[i]);
+        EVP_PKEY_free(ca->key[i]);
+    }
+    sk_X509_pop_free(ca->att_roots, X509_free);
+    free(ca->base_url);
+    pthread_mutex_destroy(&ca->crl_lock);
+    memset(ca, 0, sizeof(*ca));
+}
+
+sn_err
+sn_ca_bundle(struct sn_ca *ca, char **pem)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *data;
+    long len;
+    int i;
+
+    *pem = NULL;
+    if (b == NULL)
+        return SN_ERR_NOMEM;
+    for (i = 0; i < SN_CA_COUNT; i++) {
+        if (PEM_write_bio_X509(b, ca->cert[i]) != 1) {
+            BIO_free(b);
+            return SN_ERR_CRYPTO;
+        }
+    }
+    len = BIO_get_mem_data(b, &data);
+    if (len > 0 && (*pem = malloc((size_t)len + 1)) != NULL) {
+        memcpy(*pem, data, (size_t)len);
+        (*pem)[len] = '\0';
+    }
+    BIO_free(b);
+    return *pem ? SN_OK : SN_ERR_NOMEM;
+}
+
+sn_err
+sn_ca_cert_der(struct sn_ca *ca, enum sn_ca_kind kind, uint8_t **der,
+               size_t *len)
+{
+    unsigned char *p = NULL;
+    int n;
+
+    *der = NULL;
+    *len = 0;
+    if ((unsigned)kind >= SN_CA_COUNT ||
+        (n = i2d_X509(ca->cert[kind], &p)) <= 0)
+        return SN_ERR_CRYPTO;
+    /* Hand back malloc'd memory, not OpenSSL's allocator's. */
+    if ((*der = malloc((size_t)n)) != NULL) {
+        memcpy(*der, p, (size_t)n);
+        *len = (size_t)n;
+    }
+    OPENSSL_free(p);
+    return *der ? SN_OK : SN_ERR_NOMEM;
+}
+
+static sn_err
+x509_pem(X509 *x, char **pem)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *data;
+    long len;
+
+    *pem = NULL;
+    if (b != NULL && PEM_write_bio_X509(b, x) == 1 &&
+        (len = BIO_get_mem_data(b, &data)) > 0 &&
+        (*pem = malloc((size_t)len + 1)) != NULL) {
+        memcpy(*pem, data, (size_t)len);
+        (*pem)[len] = '\0';
+    }
+    BIO_free(b);
+    return *pem ? SN_OK : SN_ERR_CRYPTO;
+}
+
+sn_err
+sn_ca_attest(struct sn_ca *ca, const uint8_t *spki, size_t spki_len,
+             const struct sn_attestation *a, char **pem)
+{
+    const unsigned char *p = spki;
+    EVP_PKEY *pub = NULL;
+    X509 *x = NULL;
+    sn_err r = SN_ERR_CRYPTO;
+
+    *pem = NULL;
+    if ((pub = d2i_PUBKEY(NULL, &p, (long)spki_len)) == NULL)
+        goto out;
+    if ((r = sn_attest_cert_build(pub, ca->cert[SN_CA_ATT_ISSUER], a, &x)) !=
+        SN_OK)
+        goto out;
+    r = SN_ERR_HSM;
+    if (X509_sign(x, ca->key[SN_CA_ATT_ISSUER], EVP_sha384()) <= 0)
+        goto out;
+    r = x509_pem(x, pem);
+out:
+    X509_free(x);
+    EVP_PKEY_free(pub);
+    return r;
+}
+
+sn_err
+sn_ca_attestation_certs(struct sn_ca *ca, const char *att_pem, X509 **cert)
+{
+    BIO *b = BIO_new_mem_buf(att_pem, -1);
+
+    (void)ca;
+    *cert = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    return *cert ? SN_OK : SN_ERR_CRYPTO;
+}
+
+/* ---- CRL ---- */
+
+static int
+add_revoked(X509_CRL *crl, const struct sn_cert *c)
+{
+    X509_REVOKED *rev = X509_REVOKED_new();
+    ASN1_INTEGER *serial = NULL;
+    ASN1_TIME *date = ASN1_TIME_set(NULL, c->revocation_date);
+    ASN1_ENUMERATED *reason = ASN1_ENUMERATED_new();
+    ASN1_GENERALIZEDTIME *inv = NULL;
+    BIGNUM *bn = NULL;
+    int ok = 0;
+
+    if (rev == NULL || date == NULL || reason == NULL ||
+        BN_hex2bn(&bn, c->serial) == 0 ||
+        (serial = BN_to_ASN1_INTEGER(bn, NULL)) == NULL ||
+        X509_REVOKED_set_serialNumber(rev, serial) != 1 ||
+        X509_REVOKED_set_revocationDate(rev, date) != 1)
+        goto out;
+    /* unspecified (0) is expressed by leaving the reason out. */
+    if (c->reason != 0 &&
+        (ASN1_ENUMERATED_set(reason, c->reason) != 1 ||
+         X509_REVOKED_add1_ext_i2d(rev, NID_crl_reason, reason, 0, 0) != 1))
+        goto out;
+    /* Key compromise: the invalidity date equals the revocation date. */
+    if (c->reason == 1 &&
+        ((inv = ASN1_GENERALIZEDTIME_set(NULL, c->revocation_date)) == NULL ||
+         X509_REVOKED_add1_ext_i2d(rev, NID_invalidity_date, inv, 0, 0) != 1))
+        goto out;
+    if (X509_CRL_add0_revoked(crl, rev) != 1)
+        goto out;
+    rev = NULL;
+    ok = 1;
+out:
+    X509_REVOKED_free(rev);
+    ASN1_INTEGER_free(serial);
+    ASN1_TIME_free(date);
+    ASN1_ENUMERATED_free(reason);
+    ASN1_GENERALIZEDTIME_free(inv);
+    BN_free(bn);
+    return ok;
+}
+
+static sn_err
+crl_build(struct sn_app *app, enum sn_ca_kind kind, int64_t number,
+          time_t now, uint8_t **der, size_t *len)
+{
+    struct sn_ca *ca = &app->ca;
+    struct sn_cert *revoked = NULL;
+    size_t n = 0, i;
+    X509_CRL *crl = NULL;
+    ASN1_TIME *t = NULL;
+    ASN1_INTEGER *num = NULL;
+    X509_EXTENSION *aki = NULL;
+    X509V3_CTX ctx;
+    unsigned char *p = NULL;
+    int dl;
+    sn_err r;
+
+    *der = NULL;
+    *len = 0;
+    if ((r = sn_store_cert_revoked(app->store, cas[kind].name, &revoked,
+                                   &n)) != SN_OK)
+        return r;
+    r = SN_ERR_CRYPTO;
+    if ((crl = X509_CRL_new()) == NULL || X509_CRL_set_version(crl, 1) != 1 ||
+        X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca->cert[kind])) !=
+            1 ||
+        (t = ASN1_TIME_set(NULL, now)) == NULL ||
+        X509_CRL_set1_lastUpdate(crl, t) != 1 ||
+        ASN1_TIME_set(t, now + CRL_VALID_DAYS * 86400L) == NULL ||
+        X509_CRL_set1_nextUpdate(crl, t) != 1)
+        goto out;
+    for (i = 0; i < n; i++)
+        if (!add_revoked(crl, &revoked[i]))
+            goto out;
+    X509V3_set_ctx(&ctx, ca->cert[kind], NULL, NULL, crl, 0);
+    if ((aki = X509V3_EXT_nconf_nid(NULL, &ctx, NID_authority_key_identifier,
+                                    "keyid:always")) == NULL ||
+        X509_CRL_add_ext(crl, aki, -1) != 1 ||
+        (num = ASN1_INTEGER_new()) == NULL ||
+        ASN1_INTEGER_set_int64(num, number) != 1 ||
+        X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) != 1 ||
+        X509_CRL_sort(crl) != 1)
+        goto out;
+    r = SN_ERR_HSM;
+    if (X509_CRL_sign(crl, ca->key[kind], md_for(kind)) <= 0)
+        goto out;
+    r = SN_ERR_CRYPTO;
+    if ((dl = i2d_X509_CRL(crl, &p)) <= 0)
+        goto out;
+    if ((*der = malloc((size_t)dl)) == NULL) {
+        r = SN_ERR_NOMEM;
+        goto out;
+    }
+    memcpy(*der, p, (size_t)dl);
+    *len = (size_t)dl;
+    r = SN_OK;
+out:
+    OPENSSL_free(p);
+    X509_EXTENSION_free(aki);
+    ASN1_INTEGER_free(num);
+    ASN1_TIME_free(t);
+    X509_CRL_free(crl);
+    sn_cert_list_free(revoked, n);
+    return r;
+}
+
+sn_err
+sn_ca_crl(struct sn_app *app, enum sn_ca_kind kind, int force, uint8_t **der,
+          size_t *len)
+{
+    struct sn_ca *ca = &app->ca;
+    time_t now = time(NULL), this_update = 0;
+    int64_t number = 0;
+    sn_err r;
+
+    *der = NULL;
+    *len = 0;
+    if (kind != SN_CA_ROOT && kind != SN_CA_CODESIGNING &&
+        kind != SN_CA_TIMESTAMPING)
+        return SN_ERR_INVALID;
+    pthread_mutex_lock(&ca->crl_lock);
+    r = sn_store_crl_get(app->store, cas[kind].name, der, len, &number,
+                         &this_update);
+    if (r == SN_OK && !force && now - this_update < CRL_REFRESH &&
+        now >= this_update)
+        goto out;
+    if (r != SN_OK && r != SN_ERR_NOT_FOUND)
+        goto out;
+    free(*der);
+    *der = NULL;
+    *len = 0;
+    if ((r = crl_build(app, kind, number + 1, now, der, len)) != SN_OK ||
+        (r = sn_store_crl_put(app->store, cas[kind].name, number + 1, now,
+                              *der, *len)) != SN_OK) {
+        free(*der);
+        *der = NULL;
+        *len = 0;
+        goto out;
+    }
+    sn_info("ca: CRL %lld of %s issued", (long long)(number + 1),
+            cas[kind].name);
+out:
+    pthread_mutex_unlock(&ca->crl_lock);
+    return r;
+}
+
+/* ---- OCSP ---- */
+
+/* Which of our issuing CAs the request's CertID names, or -1. */
+static int
+ocsp_issuer(struct sn_ca *ca, OCSP_CERTID *id)
+{
+    ASN1_OBJECT *mdobj = NULL;
+    OCSP_CERTID *mine;
+    const EVP_MD *md;
+    int kinds[] = {SN_CA_CODESIGNING, SN_CA_TIMESTAMPING};
+    size_t i;
+    int found = -1;
+
+    if (OCSP_id_get0_info(NULL, &mdobj, NULL, NULL, id) != 1 ||
+        (md = EVP_get_digestbyobj(mdobj)) == NULL)
+        return -1;
+    for (i = 0; i < 2 && found < 0; i++) {
+        X509 *c = ca->cert[kinds[i]];
+        mine = OCSP_cert_id_new(md, X509_get_subject_name(c),
+                                X509_get0_pubkey_bitstr(c), NULL);
+        if (mine != NULL && OCSP_id_issuer_cmp(mine, id) == 0)
+            found = kinds[i];
+        OCSP_CERTID_free(mine);
+    }
+    return found;
+}
+
+static sn_err
+ocsp_status_resp(int status, uint8_t **der, size_t *dlen)
+{
+    OCSP_RESPONSE *resp = OCSP_response_create(status, NULL);
+    unsigned char *p = NULL;
+    int n;
+
+    *der = NULL;
+    *dlen = 0;
+    if (resp == NULL || (n = i2d_OCSP_RESPONSE(resp, &p)) <= 0) {
+        OCSP_RESPONSE_free(resp);
+        return SN_ERR_CRYPTO;
+    }
+    OCSP_RESPONSE_free(resp);
+    if ((*der = malloc((size_t)n)) != NULL) {
+        memcpy(*der, p, (size_t)n);
+        *dlen = (size_t)n;
+    }
+    OPENSSL_free(p);
+    return *der ? SN_OK : SN_ERR_NOMEM;
+}
+
+sn_err
+sn_ca_ocsp(struct sn_app *app, const uint8_t *reqder, size_t len,
+           uint8_t **der, size_t *dlen)
+{
+    struct sn_ca *ca = &app->ca;
+    const unsigned char *p = reqder;
+    OCSP_REQUEST *req = NULL;
+    OCSP_BASICRESP *basic = NULL;
+    OCSP_RESPONSE *resp = NULL;
+    ASN1_TIME *now = NULL, *next = NULL, *revt = NULL;
+    unsigned char *out = NULL;
+    ASN1_INTEGER *serial;
+    BIGNUM *bn = NULL;
+    char *hex = NULL;
+    struct sn_cert c;
+    time_t t = time(NULL);
+    int i, n, kind = -1, k;
+    sn_err r = SN_ERR_CRYPTO;
+
+    *der = NULL;
+    *dlen = 0;
+    memset(&c, 0, sizeof(c));
+    if (len == 0 || (req = d2i_OCSP_REQUEST(NULL, &p, (long)len)) == NULL ||
+        p != reqder + len || (n = OCSP_request_onereq_count(req)) <= 0 ||
+        n > 16) {
+        OCSP_REQUEST_free(req);
+        return ocsp_status_resp(OCSP_RESPONSE_STATUS_MALFORMEDREQUEST, der,
+                                dlen);
+    }
+    /* One signer per response: every CertID must name the same CA. */
+    for (i = 0; i < n; i++) {
+        k = ocsp_issuer(ca, OCSP_onereq_get0_id(OCSP_request_onereq_get0(req,
+                                                                         i)));
+        if (k < 0 || (kind >= 0 && k != kind)) {
+            OCSP_REQUEST_free(req);
+            return ocsp_status_resp(OCSP_RESPONSE_STATUS_UNAUTHORIZED, der,
+                                    dlen);
+        }
+        kind = k;
+    }
+    if ((basic = OCSP_BASICRESP_new()) == NULL ||
+        (now = ASN1_TIME_set(NULL, t)) == NULL ||
+        (next = ASN1_TIME_set(NULL, t + OCSP_VALID_DAYS * 86400L)) == NULL)
+        goto out;
+    for (i = 0; i < n; i++) {
+        OCSP_CERTID *id = OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i));
+        sn_err lr;
+
+        if (OCSP_id_get0_info(NULL, NULL, NULL, &serial, id) != 1 ||
+            (bn = ASN1_INTEGER_to_BN(serial, NULL)) == NULL ||
+            (hex = BN_bn2hex(bn)) == NULL)
+            goto out;
+        lr = sn_store_cert_get(app->store, cas[kind].name, hex, &c);
+        if (lr == SN_OK && c.revoked) {
+            if ((revt = ASN1_TIME_set(NULL, c.revocation_date)) == NULL ||
+                OCSP_basic_add1_status(basic, id, V_OCSP_CERTSTATUS_REVOKED,
+                                       c.reason, revt, now, next) == NULL)
+                goto out;
+            ASN1_TIME_free(revt);
+            revt = NULL;
+        } else if (lr == SN_OK || lr == SN_ERR_NOT_FOUND) {
+            /* Never "good" for a serial this CA did not issue. */
+            if (OCSP_basic_add1_status(
+                    basic, id,
+                    lr == SN_OK ? V_OCSP_CERTSTATUS_GOOD
+                                : V_OCSP_CERTSTATUS_UNKNOWN,
+                    0, NULL, now, next) == NULL)
+                goto out;
+        } else {
+            r = lr;
+            goto out;
+        }
+        sn_cert_cleanup(&c);
+        OPENSSL_free(hex);
+        hex = NULL;
+        BN_free(bn);
+        bn = NULL;
+    }
+    if (OCSP_copy_nonce(basic, req) <= 0)
+        goto out;
+    r = SN_ERR_HSM;
+    if (OCSP_basic_sign(basic, ca->cert[kind], ca->key[kind], md_for(kind),
+                        NULL, OCSP_RESPID_KEY) != 1)
+        goto out;
+    r = SN_ERR_CRYPTO;
+    if ((resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL,
+                                     basic)) == NULL ||
+        (n = i2d_OCSP_RESPONSE(resp, &out)) <= 0)
+        goto out;
+    if ((*der = malloc((size_t)n)) == NULL) {
+        r = SN_ERR_NOMEM;
+        goto out;
+    }
+    memcpy(*der, out, (size_t)n);
+    *dlen = (size_t)n;
+    r = SN_OK;
+out:
+    sn_cert_cleanup(&c);
+    OPENSSL_free(hex);
+    OPENSSL_free(out);
+    BN_free(bn);
+    ASN1_TIME_free(now);
+    ASN1_TIME_free(next);
+    ASN1_TIME_free(revt);
+    OCSP_RESPONSE_free(resp);
+    OCSP_BASICRESP_free(basic);
+    OCSP_REQUEST_free(req);
+    return r;
+}

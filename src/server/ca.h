@@ -1,0 +1,66 @@
+/*
+ * ca: Signet's certification authorities and attestation issuer. All five
+ * keys live in the service's own HSM token; their certificates are files
+ * under HOME/ca/. Issues code signing certificates, attestation
+ * certificates, CRLs and OCSP responses, all signed inside the HSM.
+ */
+#ifndef SN_CA_H
+#define SN_CA_H
+
+#include <pthread.h>
+
+#include <openssl/x509.h>
+
+#include "crypto/attest.h"
+#include "crypto/caprofile.h"
+#include "hsm/hsm.h"
+
+#define SN_CA_COUNT 5
+
+struct sn_app;
+
+struct sn_ca {
+    X509 *cert[SN_CA_COUNT];     /* by enum sn_ca_kind */
+    EVP_PKEY *key[SN_CA_COUNT];  /* HSM-backed signing keys */
+    STACK_OF(X509) *att_roots;   /* trusted attestation roots */
+    pthread_mutex_t crl_lock;
+    char *base_url;
+};
+
+/* Short name of a CA: "root", "codesigning", "timestamping",
+ * "attest-root", "attest-issuer". */
+const char *sn_ca_name(enum sn_ca_kind kind);
+int sn_ca_from_name(const char *name, enum sn_ca_kind *out);
+
+/* signetd init: generates the five keys on tok, writes HOME/ca/. */
+sn_err sn_ca_create(struct sn_hsm_token *tok, const char *home,
+                    const char *org, const char *country,
+                    const char *base_url);
+/* signetd serve: loads HOME/ca/ and binds the keys on tok. */
+sn_err sn_ca_load(struct sn_ca *ca, struct sn_hsm_token *tok,
+                  const char *home, const char *base_url,
+                  char *const *extra_roots, size_t nextra);
+void sn_ca_cleanup(struct sn_ca *ca);
+
+/* Every CA certificate as one PEM bundle; *pem malloc'd. */
+sn_err sn_ca_bundle(struct sn_ca *ca, char **pem);
+/* DER of one CA certificate; *der malloc'd. */
+sn_err sn_ca_cert_der(struct sn_ca *ca, enum sn_ca_kind kind, uint8_t **der,
+                      size_t *len);
+
+/* An attestation certificate for a newly generated key (PEM). */
+sn_err sn_ca_attest(struct sn_ca *ca, const uint8_t *spki, size_t spki_len,
+                    const struct sn_attestation *a, char **pem);
+/* Attestation certificate + issuer parsed from the stored PEM. */
+sn_err sn_ca_attestation_certs(struct sn_ca *ca, const char *att_pem,
+                               X509 **cert);
+
+/* Current CRL of kind (root, codesigning, timestamping); regenerated when
+ * older than a day or when force is set. */
+sn_err sn_ca_crl(struct sn_app *app, enum sn_ca_kind kind, int force,
+                 uint8_t **der, size_t *len);
+/* An OCSP response (DER) to a DER request; never "good" for unknown. */
+sn_err sn_ca_ocsp(struct sn_app *app, const uint8_t *req, size_t len,
+                  uint8_t **der, size_t *dlen);
+
+#endif

@@ -1,0 +1,751 @@
+/*
+ * h_ca: the CA role over HTTP: subscriber identities (the RA step),
+ * attestation bundles, issuance under the code signing profiles,
+ * revocation with CSC-12 back-dating, and the public objects (CA
+ * certificates, CRLs, OCSP). Request bodies are untrusted: CSRs are parsed
+ * and checked before anything is issued.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "crypto/x509util.h"
+#include "server/handlers.h"
+
+#define MAX_VALIDITY_DAYS 460 /* CSBR 6.3.2, certificates from 2026-03 */
+#define DEFAULT_VALIDITY_DAYS 365
+
+/* Identity fields the RA records; CN is not one (it is per certificate). */
+static const char *const identity_fields[] = {
+    "O",        "C",           "ST",  "L",
+    "street",   "postalCode",  "OU",  "serialNumber",
+    "businessCategory", "jurisdictionC", "jurisdictionST", "jurisdictionL",
+    NULL};
+
+static void
+ca_audit(struct sn_app *app, struct sn_req *req, const char *subscriber,
+         const char *key, const char *action, const char *result,
+         const char *detail)
+{
+    struct sn_audit a;
+
+    sn_audit_init(&a, req, subscriber, key, action);
+    snprintf(a.result, sizeof(a.result), "%s", result);
+    snprintf(a.detail, sizeof(a.detail), "%s", detail);
+    if (sn_store_audit_add(app->store, &a) != SN_OK)
+        sn_error("audit: cannot record %s", action);
+}
+
+void
+sn_h_identity_put(struct sn_app *app, struct sn_req *req,
+                  struct sn_resp *resp)
+{
+    struct sn_subscriber sub;
+    X509_NAME *probe = NULL;
+    const char *v;
+    char *text = NULL;
+    size_t i;
+
+    if (!req->who->admin) {
+        sn_resp_error(resp, API_FORBIDDEN,
+                      "identities are recorded by the operator (admin token)");
+        return;
+    }
+    if (sn_store_subscriber_get(app->store, req->params[0], &sub) != SN_OK) {
+        sn_resp_error(resp, API_NOT_FOUND, "no such subscriber");
+        return;
+    }
+    if (sn_json_only(req->json, identity_fields, resp) != 0)
+        return;
+    if ((probe = X509_NAME_new()) == NULL) {
+        sn_resp_error(resp, API_UNAVAILABLE, "out of memory");
+        return;
+    }
+    for (i = 0; identity_fields[i] != NULL; i++) {
+        if (sn_json_str(req->json, identity_fields[i], 0, 64, &v, resp) != 0)
+            goto out;
+        if (v != NULL && sn_name_add(probe, identity_fields[i], v) != SN_OK) {
+            sn_resp_error(resp, API_INVALID_FIELD, "identity field %s is not "
+                                                   "valid",
+                          identity_fields[i]);
+            goto out;
+        }
+    }
+    if (json_object_get(req->json, "O") == NULL ||
+        json_object_get(req->json, "C") == NULL ||
+        (json_object_get(req->json, "ST") == NULL &&
+         json_object_get(req->json, "L") == NULL)) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "an identity needs O, C, and ST or L (CSBR 7.1.4.2)");
+        goto out;
+    }
+    if ((text = json_dumps(req->json, JSON_COMPACT | JSON_SORT_KEYS)) ==
+            NULL ||
+        sn_store_identity_set(app->store, sub.id, text) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        goto out;
+    }
+    ca_audit(app, req, sub.id, "", "identity_set", "ok", text);
+    sn_resp_json(resp, API_OK,
+                 json_pack("{s:s, s:O}", "subscriber", sub.id, "identity",
+                           req->json));
+out:
+    free(text);
+    X509_NAME_free(probe);
+}
+
+void
+sn_h_attestation(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    char *issuer = NULL, *pem = NULL;
+    BIO *b = NULL;
+    struct sn_key k;
+    size_t n;
+
+    if (sn_load_key(app, req, resp, SN_ROLE_MANAGE | SN_ROLE_SIGN, &k) != 0)
+        return;
+    if (k.att_pem == NULL) {
+        sn_resp_error(resp, API_NOT_FOUND, "no attestation for this key");
+        goto out;
+    }
+    if ((b = BIO_new(BIO_s_mem())) == NULL ||
+        PEM_write_bio_X509(b, app->ca.cert[SN_CA_ATT_ISSUER]) != 1 ||
+        (n = (size_t)BIO_get_mem_data(b, &issuer)) == 0 ||
+        (pem = malloc(strlen(k.att_pem) + n + 1)) == NULL) {
+        sn_resp_error(resp, API_UNAVAILABLE, "out of memory");
+        goto out;
+    }
+    memcpy(pem, k.att_pem, strlen(k.att_pem));
+    memcpy(pem + strlen(k.att_pem), issuer, n);
+    pem[strlen(k.att_pem) + n] = '\0';
+    resp->code = API_OK;
+    resp->raw = (uint8_t *)pem;
+    resp->raw_len = strlen(pem);
+    resp->raw_type = "application/x-pem-file";
+    pem = NULL;
+out:
+    free(pem);
+    BIO_free(b);
+    sn_key_cleanup(&k);
+}
+
+/* ---- issuance ---- */
+
+/* Compares the request's subject with the recorded identity. */
+static int
+subject_fits(X509_NAME *subj, json_t *identity, int ev, struct sn_resp *resp)
+{
+    int i, n = X509_NAME_entry_count(subj), cn = 0;
+    const char *f;
+    size_t k;
+
+    for (i = 0; i < n; i++) {
+        X509_NAME_ENTRY *e = X509_NAME_get_entry(subj, i);
+        int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+        unsigned char *utf8 = NULL;
+        json_t *want;
+        int len;
+
+        if (nid == NID_commonName) {
+            cn++;
+            continue;
+        }
+        if (nid == NID_domainComponent) {
+            sn_resp_error(resp, API_INVALID_FIELD,
+                          "subject: domainComponent is not allowed (CSBR "
+                          "7.1.4.2)");
+            return 0;
+        }
+        f = NULL;
+        for (k = 0; identity_fields[k] != NULL; k++) {
+            ASN1_OBJECT *o = OBJ_txt2obj(identity_fields[k], 0);
+            int match = o != NULL && OBJ_obj2nid(o) == nid;
+            ASN1_OBJECT_free(o);
+            if (match) {
+                f = identity_fields[k];
+                break;
+            }
+        }
+        want = f ? json_object_get(identity, f) : NULL;
+        len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
+        if (want == NULL || len < 0 ||
+            strlen(json_string_value(want)) != (size_t)len ||
+            memcmp(json_string_value(want), utf8, (size_t)len) != 0) {
+            OPENSSL_free(utf8);
+            sn_resp_error(resp, API_INVALID_FIELD,
+                          "subject field %s does not match the subscriber's "
+                          "validated identity",
+                          f ? f : OBJ_nid2sn(nid));
+            return 0;
+        }
+        OPENSSL_free(utf8);
+    }
+    if (cn != 1) {
+        sn_resp_error(resp, API_INVALID_FIELD, "subject needs exactly one CN");
+        return 0;
+    }
+    /* Required fields must be in the subject, not only in the identity. */
+    {
+        static const struct {
+            int nid;
+            const char *name;
+            int ev_only;
+        } req_fields[] = {{NID_organizationName, "O", 0},
+                          {NID_countryName, "C", 0},
+                          {NID_businessCategory, "businessCategory", 1},
+                          {NID_jurisdictionCountryName, "jurisdictionC", 1},
+                          {NID_serialNumber, "serialNumber", 1}};
+        for (k = 0; k < sizeof(req_fields) / sizeof(req_fields[0]); k++) {
+            if (req_fields[k].ev_only && !ev)
+                continue;
+            if (X509_NAME_get_index_by_NID(subj, req_fields[k].nid, -1) < 0) {
+                sn_resp_error(resp, API_INVALID_FIELD,
+                              "subject lacks %s, required by the %s profile",
+                              req_fields[k].name,
+                              ev ? "ev-code-signing" : "code-signing");
+                return 0;
+            }
+        }
+        if (X509_NAME_get_index_by_NID(subj, NID_localityName, -1) < 0 &&
+            X509_NAME_get_index_by_NID(subj, NID_stateOrProvinceName, -1) <
+                0) {
+            sn_resp_error(resp, API_INVALID_FIELD,
+                          "subject needs L or ST (CSBR 7.1.4.2)");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static sn_err
+parse_csr(const char *pem, X509_REQ **out)
+{
+    BIO *b = BIO_new_mem_buf(pem, (int)strlen(pem));
+
+    *out = b ? PEM_read_bio_X509_REQ(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    return *out ? SN_OK : SN_ERR_INVALID;
+}
+
+static char *
+pem_of(X509 *x)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *data, *out = NULL;
+    long len;
+
+    if (b != NULL && PEM_write_bio_X509(b, x) == 1 &&
+        (len = BIO_get_mem_data(b, &data)) > 0 &&
+        (out = malloc((size_t)len + 1)) != NULL) {
+        memcpy(out, data, (size_t)len);
+        out[len] = '\0';
+    }
+    BIO_free(b);
+    return out;
+}
+
+/* Refusals are audited with the rule that failed. */
+static void
+refuse(struct sn_app *app, struct sn_req *req, const char *key,
+       struct sn_resp *resp)
+{
+    ca_audit(app, req, req->who->subscriber, key ? key : "", "ca_refuse",
+             "denied", resp->message);
+}
+
+static int
+check_request(struct sn_app *app, struct sn_req *req, X509_REQ *csr,
+              struct sn_key *key, struct sn_resp *resp)
+{
+    struct sn_attestation att;
+    EVP_PKEY *stored = NULL;
+    char why[256];
+    int ok = 0;
+
+    if (X509_REQ_verify(csr, X509_REQ_get0_pubkey(csr)) != 1) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "the CSR's signature does not verify");
+        return 0;
+    }
+    if (sn_attest_verify_csr(csr, app->ca.att_roots, &att, why,
+                             sizeof(why)) != SN_OK) {
+        sn_resp_error(resp, API_INVALID_FIELD, "key attestation: %s", why);
+        return 0;
+    }
+    if (strcmp(att.subscriber, req->who->subscriber) != 0 ||
+        sn_store_key_get(app->store, att.key_id, key) != SN_OK ||
+        strcmp(key->subscriber, req->who->subscriber) != 0) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "the attested key is not one of this subscriber's keys");
+        return 0;
+    }
+    if (sn_pubkey_from_der(key->spki, key->spki_len, &stored) != SN_OK ||
+        EVP_PKEY_eq(stored, X509_REQ_get0_pubkey(csr)) != 1) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "the CSR's key is not the attested key");
+        goto out;
+    }
+    if (key->state != SN_KEY_ENABLED) {
+        sn_resp_error(resp, API_KEY_STATE, "the key is %s",
+                      sn_key_state_name(key->state));
+        goto out;
+    }
+    if (sn_store_key_compromised(app->store, key->id)) {
+        sn_resp_error(resp, API_CONFLICT,
+                      "a certificate of this key was revoked for key "
+                      "compromise; the key cannot be certified again");
+        goto out;
+    }
+    ok = 1;
+out:
+    EVP_PKEY_free(stored);
+    return ok;
+}
+
+void
+sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    static const char *const allowed[] = {"csr_pem", "profile",
+                                          "validity_days", NULL};
+    struct sn_ca *ca = &app->ca;
+    const char *pem, *profile_name;
+    json_t *days_v, *identity = NULL;
+    enum sn_cs_profile profile = SN_PROFILE_CS;
+    char crl[300], aia[300], ocsp[300], *id_text = NULL;
+    char *leaf_pem = NULL, *chain_pem = NULL;
+    struct sn_ca_urls urls;
+    struct sn_cert rec;
+    X509_REQ *csr = NULL;
+    X509 *leaf = NULL;
+    BIGNUM *bn = NULL;
+    char *hex = NULL;
+    unsigned char *der = NULL;
+    struct sn_key key;
+    json_int_t days = DEFAULT_VALIDITY_DAYS;
+    int dl;
+
+    memset(&key, 0, sizeof(key));
+    memset(&rec, 0, sizeof(rec));
+    if (req->who->admin || !(req->who->roles & SN_ROLE_MANAGE)) {
+        sn_resp_error(resp, API_FORBIDDEN,
+                      "certificates are requested with a subscriber token "
+                      "with 'manage'");
+        return;
+    }
+    if (sn_json_only(req->json, allowed, resp) != 0 ||
+        sn_json_str(req->json, "csr_pem", 1, 64 * 1024, &pem, resp) != 0 ||
+        sn_json_str(req->json, "profile", 0, 32, &profile_name, resp) != 0)
+        goto refused;
+    if (profile_name != NULL && strcmp(profile_name, "ev-code-signing") == 0)
+        profile = SN_PROFILE_EV_CS;
+    else if (profile_name != NULL && strcmp(profile_name, "code-signing")) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "profile must be \"code-signing\" or "
+                      "\"ev-code-signing\"");
+        goto refused;
+    }
+    if ((days_v = json_object_get(req->json, "validity_days")) != NULL) {
+        if (!json_is_integer(days_v) ||
+            (days = json_integer_value(days_v)) < 1 ||
+            days > MAX_VALIDITY_DAYS) {
+            sn_resp_error(resp, API_INVALID_FIELD,
+                          "validity_days must be 1 to %d (CSBR 6.3.2)",
+                          MAX_VALIDITY_DAYS);
+            goto refused;
+        }
+    }
+    if (parse_csr(pem, &csr) != SN_OK) {
+        sn_resp_error(resp, API_INVALID_FIELD, "csr_pem is not a PEM "
+                                               "certificate request");
+        goto refused;
+    }
+    if (!check_request(app, req, csr, &key, resp))
+        goto refused;
+    if (sn_store_identity_get(app->store, req->who->subscriber, &id_text) !=
+            SN_OK ||
+        (identity = json_loads(id_text, 0, NULL)) == NULL) {
+        sn_resp_error(resp, API_CONFLICT,
+                      "the operator has not recorded this subscriber's "
+                      "validated identity (PUT /v1/subscribers/{id}/"
+                      "identity)");
+        goto refused;
+    }
+    if (!subject_fits(X509_REQ_get_subject_name(csr), identity,
+                      profile == SN_PROFILE_EV_CS, resp))
+        goto refused;
+
+    snprintf(crl, sizeof(crl), "%s/ca/crl/codesigning", ca->base_url);
+    snprintf(aia, sizeof(aia), "%s/ca/codesigning.cer", ca->base_url);
+    snprintf(ocsp, sizeof(ocsp), "%s/ca/ocsp", ca->base_url);
+    urls.crl = crl;
+    urls.ca_issuers = aia;
+    urls.ocsp = ocsp;
+    if (sn_cs_cert_build(profile, csr, ca->cert[SN_CA_CODESIGNING],
+                         SN_OID_CA_POLICY, &urls, (int)days, &key.hsm,
+                         &leaf) != SN_OK ||
+        X509_sign(leaf, ca->key[SN_CA_CODESIGNING], EVP_sha256()) <= 0 ||
+        (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL)) ==
+            NULL ||
+        (hex = BN_bn2hex(bn)) == NULL || (dl = i2d_X509(leaf, &der)) <= 0) {
+        sn_resp_error(resp, API_UNAVAILABLE, "the CA could not sign");
+        goto out;
+    }
+    snprintf(rec.serial, sizeof(rec.serial), "%s", hex);
+    snprintf(rec.ca, sizeof(rec.ca), "codesigning");
+    snprintf(rec.subscriber, sizeof(rec.subscriber), "%s", key.subscriber);
+    snprintf(rec.key, sizeof(rec.key), "%s", key.id);
+    snprintf(rec.profile, sizeof(rec.profile), "%s",
+             profile == SN_PROFILE_EV_CS ? "ev-code-signing" : "code-signing");
+    rec.der = der;
+    rec.der_len = (size_t)dl;
+    rec.issued_at = time(NULL);
+    rec.not_before = rec.issued_at;
+    rec.not_after = rec.issued_at + (time_t)days * 86400;
+    if (sn_store_cert_add(app->store, &rec) != SN_OK) {
+        rec.der = NULL;
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        goto out;
+    }
+    rec.der = NULL;
+    ca_audit(app, req, key.subscriber, key.id, "ca_issue", "ok", hex);
+    leaf_pem = pem_of(leaf);
+    chain_pem = pem_of(ca->cert[SN_CA_CODESIGNING]);
+    sn_resp_json(resp, API_CREATED,
+                 json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "serial",
+                           hex, "key", key.id, "profile", rec.profile,
+                           "certificate_pem", leaf_pem ? leaf_pem : "",
+                           "issuer_pem", chain_pem ? chain_pem : "",
+                           "not_before", sn_time_json(rec.not_before),
+                           "not_after", sn_time_json(rec.not_after)));
+    goto out;
+refused:
+    refuse(app, req, key.id[0] ? key.id : NULL, resp);
+out:
+    free(leaf_pem);
+    free(chain_pem);
+    OPENSSL_free(der);
+    OPENSSL_free(hex);
+    BN_free(bn);
+    X509_free(leaf);
+    X509_REQ_free(csr);
+    json_decref(identity);
+    free(id_text);
+    sn_key_cleanup(&key);
+}
+
+/* ---- revocation ---- */
+
+static const struct {
+    const char *name;
+    int code; /* RFC 5280 CRLReason */
+} reasons[] = {
+    {"unspecified", 0},         {"keyCompromise", 1},
+    {"affiliationChanged", 3},  {"superseded", 4},
+    {"cessationOfOperation", 5}, {"privilegeWithdrawn", 9},
+};
+
+static const char *
+reason_name(int code)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (reasons[i].code == code)
+            return reasons[i].name;
+    return "unspecified";
+}
+
+static json_t *
+cert_json(const struct sn_cert *c)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s}",
+                          "serial", c->serial, "ca", c->ca, "subscriber",
+                          c->subscriber, "key", c->key, "profile", c->profile,
+                          "not_before", sn_time_json(c->not_before),
+                          "not_after", sn_time_json(c->not_after), "status",
+                          c->revoked ? "revoked" : "good");
+    if (o != NULL && c->revoked) {
+        json_object_set_new(o, "revocation_date",
+                            sn_time_json(c->revocation_date));
+        json_object_set_new(o, "reason", json_string(reason_name(c->reason)));
+    }
+    return o;
+}
+
+/* Loads a certificate the caller may see: admin, or its subscriber. */
+static int
+load_cert(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
+          struct sn_resp *resp)
+{
+    char serial[65];
+    size_t i;
+
+    /* Serials are hex; accept either case and any leading zeros. */
+    for (i = 0; req->params[0][i] != '\0' && i < sizeof(serial) - 1; i++) {
+        char ch = req->params[0][i];
+        if (ch >= 'a' && ch <= 'f')
+            ch = (char)(ch - 'a' + 'A');
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'F'))) {
+            sn_resp_error(resp, API_NOT_FOUND, "no such certificate");
+            return -1;
+        }
+        serial[i] = ch;
+    }
+    serial[i] = '\0';
+    for (i = 0; serial[i] == '0' && serial[i + 1] != '\0'; i++)
+        ;
+    if (sn_store_cert_get(app->store, NULL, serial + i, c) != SN_OK ||
+        (!req->who->admin && strcmp(c->subscriber, req->who->subscriber))) {
+        sn_cert_cleanup(c);
+        sn_resp_error(resp, API_NOT_FOUND, "no such certificate");
+        return -1;
+    }
+    return 0;
+}
+
+void
+sn_h_ca_cert_get(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    const unsigned char *p;
+    struct sn_cert c;
+    X509 *x = NULL;
+    char *pem = NULL;
+    json_t *o;
+
+    if (load_cert(app, req, &c, resp) != 0)
+        return;
+    p = c.der;
+    if ((x = d2i_X509(NULL, &p, (long)c.der_len)) == NULL ||
+        (pem = pem_of(x)) == NULL) {
+        sn_resp_error(resp, API_UNAVAILABLE, "stored certificate unreadable");
+        goto out;
+    }
+    o = cert_json(&c);
+    if (o != NULL)
+        json_object_set_new(o, "certificate_pem", json_string(pem));
+    sn_resp_json(resp, API_OK, o);
+out:
+    free(pem);
+    X509_free(x);
+    sn_cert_cleanup(&c);
+}
+
+void
+sn_h_ca_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    static const char *const allowed[] = {"reason", "revocation_date", NULL};
+    const char *rname, *date;
+    time_t now = time(NULL), when = now;
+    enum sn_ca_kind kind;
+    struct sn_cert c;
+    uint8_t *crl = NULL;
+    size_t crl_len, i;
+    char detail[200];
+    int code = -1;
+
+    if (!req->who->admin && !(req->who->roles & SN_ROLE_MANAGE)) {
+        sn_resp_error(resp, API_FORBIDDEN, "revocation needs 'manage'");
+        return;
+    }
+    if (load_cert(app, req, &c, resp) != 0)
+        return;
+    if (sn_json_only(req->json, allowed, resp) != 0 ||
+        sn_json_str(req->json, "reason", 1, 32, &rname, resp) != 0 ||
+        sn_json_str(req->json, "revocation_date", 0, 64, &date, resp) != 0)
+        goto out;
+    for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (strcmp(rname, reasons[i].name) == 0)
+            code = reasons[i].code;
+    if (code < 0) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "reason must be one of unspecified, keyCompromise, "
+                      "affiliationChanged, superseded, cessationOfOperation, "
+                      "privilegeWithdrawn%s",
+                      strcmp(rname, "certificateHold") == 0
+                          ? " (certificateHold is never used: CSBR 4.9.13)"
+                          : "");
+        goto out;
+    }
+    if (date != NULL) {
+        if (sn_time_parse(date, &when) != SN_OK || when > now + 60) {
+            sn_resp_error(resp, API_INVALID_FIELD,
+                          "revocation_date must be an RFC 3339 time, not in "
+                          "the future");
+            goto out;
+        }
+        /* Back-dating is the key-compromise exception (CSBR 4.9, CSC-12). */
+        if (code != 1 && when < now - 300) {
+            sn_resp_error(resp, API_INVALID_FIELD,
+                          "only keyCompromise may carry a past "
+                          "revocation_date");
+            goto out;
+        }
+        if (when < c.not_before) {
+            sn_resp_error(resp, API_INVALID_FIELD,
+                          "revocation_date is before the certificate's "
+                          "notBefore");
+            goto out;
+        }
+    }
+    if (c.revoked && !(code == 1)) {
+        sn_resp_error(resp, API_CONFLICT,
+                      "already revoked; only a keyCompromise revocation "
+                      "may be updated");
+        goto out;
+    }
+    if (sn_store_cert_revoke(app->store, c.serial, when, code, now) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        goto out;
+    }
+    snprintf(detail, sizeof(detail), "%s %s reason=%s date=%lld%s", c.ca,
+             c.serial, rname, (long long)when,
+             c.revoked ? " (updated)" : "");
+    ca_audit(app, req, c.subscriber, c.key, "ca_revoke", "ok", detail);
+    c.revoked = 1;
+    c.revocation_date = when;
+    c.reason = code;
+    /* Publish at once: a new CRL on every revocation. */
+    if (sn_ca_from_name(c.ca, &kind) &&
+        sn_ca_crl(app, kind, 1, &crl, &crl_len) != SN_OK)
+        sn_error("ca: CRL of %s not regenerated", c.ca);
+    free(crl);
+    sn_resp_json(resp, API_OK, cert_json(&c));
+out:
+    sn_cert_cleanup(&c);
+}
+
+/* ---- public objects ---- */
+
+void
+sn_h_ca_bundle(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    char *pem = NULL;
+
+    (void)req;
+    if (sn_ca_bundle(&app->ca, &pem) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "out of memory");
+        return;
+    }
+    resp->code = API_OK;
+    resp->raw = (uint8_t *)pem;
+    resp->raw_len = strlen(pem);
+    resp->raw_type = "application/x-pem-file";
+}
+
+void
+sn_h_ca_cert_der(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    enum sn_ca_kind kind;
+    char name[65];
+    size_t n = strlen(req->params[0]);
+
+    /* "/ca/{name}.cer" */
+    if (n < 5 || strcmp(req->params[0] + n - 4, ".cer") != 0) {
+        sn_resp_error(resp, API_NOT_FOUND, "no such resource");
+        return;
+    }
+    memcpy(name, req->params[0], n - 4);
+    name[n - 4] = '\0';
+    if (!sn_ca_from_name(name, &kind)) {
+        sn_resp_error(resp, API_NOT_FOUND, "no such CA");
+        return;
+    }
+    if (sn_ca_cert_der(&app->ca, kind, &resp->raw, &resp->raw_len) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "out of memory");
+        return;
+    }
+    resp->code = API_OK;
+    resp->raw_type = "application/pkix-cert";
+}
+
+void
+sn_h_ca_crl(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    enum sn_ca_kind kind = SN_CA_CODESIGNING;
+
+    if (req->params[0][0] != '\0' &&
+        (!sn_ca_from_name(req->params[0], &kind) ||
+         (kind != SN_CA_ROOT && kind != SN_CA_CODESIGNING &&
+          kind != SN_CA_TIMESTAMPING))) {
+        sn_resp_error(resp, API_NOT_FOUND, "no CRL by that name");
+        return;
+    }
+    if (sn_ca_crl(app, kind, 0, &resp->raw, &resp->raw_len) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "CRL unavailable");
+        return;
+    }
+    resp->code = API_OK;
+    resp->raw_type = "application/pkix-crl";
+}
+
+static int
+unpercent(const char *in, char *out, size_t outlen)
+{
+    size_t o = 0;
+    int hi, lo;
+
+    for (; *in != '\0'; in++) {
+        if (o + 1 >= outlen)
+            return -1;
+        if (*in != '%') {
+            out[o++] = *in;
+            continue;
+        }
+        hi = in[1] >= '0' && in[1] <= '9'   ? in[1] - '0'
+             : in[1] >= 'A' && in[1] <= 'F' ? in[1] - 'A' + 10
+             : in[1] >= 'a' && in[1] <= 'f' ? in[1] - 'a' + 10
+                                            : -1;
+        lo = hi < 0 ? -1
+             : in[2] >= '0' && in[2] <= '9' ? in[2] - '0'
+             : in[2] >= 'A' && in[2] <= 'F' ? in[2] - 'A' + 10
+             : in[2] >= 'a' && in[2] <= 'f' ? in[2] - 'a' + 10
+                                            : -1;
+        if (lo < 0 || (hi == 0 && lo == 0))
+            return -1;
+        out[o++] = (char)(hi << 4 | lo);
+        in += 2;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+void
+sn_h_ca_ocsp(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    uint8_t *reqder = NULL;
+    size_t len = 0;
+    char b64[2048];
+    sn_err r;
+
+    if (strcmp(req->method, "GET") == 0) {
+        /* RFC 6960 A.1: GET {url}/{url-encoding of base-64 of the DER} */
+        if (unpercent(req->tail, b64, sizeof(b64)) != 0 ||
+            sn_b64_decode(b64, &reqder, &len) != SN_OK) {
+            sn_resp_error(resp, API_BAD_REQUEST,
+                          "not a base64 OCSP request");
+            return;
+        }
+        r = sn_ca_ocsp(app, reqder, len, &resp->raw, &resp->raw_len);
+        free(reqder);
+    } else {
+        if (req->content_type == NULL ||
+            strcasecmp(req->content_type, "application/ocsp-request") != 0) {
+            sn_resp_error(resp, API_MEDIA_TYPE,
+                          "OCSP requests are application/ocsp-request");
+            return;
+        }
+        r = sn_ca_ocsp(app, req->body, req->body_len, &resp->raw,
+                       &resp->raw_len);
+    }
+    if (r != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "OCSP responder unavailable");
+        return;
+    }
+    resp->code = API_OK;
+    resp->raw_type = "application/ocsp-response";
+}

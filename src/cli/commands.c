@@ -68,6 +68,19 @@ sn_cli_connect(struct sn_cli *cli)
 }
 
 sn_err
+sn_cli_connect_public(struct sn_cli *cli)
+{
+    sn_err r;
+
+    if (cli->client != NULL)
+        return SN_OK;
+    r = sn_client_new(cli->url, NULL, cli->ca_file, &cli->err, &cli->client);
+    if (r == SN_ERR_INVALID)
+        cli->usage = 1;
+    return r;
+}
+
+sn_err
 sn_cli_check_id(struct sn_cli *cli, const char *what, const char *id)
 {
     size_t i, len = strlen(id);

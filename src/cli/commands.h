@@ -41,6 +41,24 @@ enum sn_cli_opt {
     SN_OPT_AFTER,
     SN_OPT_LIMIT,
     SN_OPT_ROOT,
+    /* subscriber identity: the validated organisation (RA step) */
+    SN_OPT_ID_O,
+    SN_OPT_ID_C,
+    SN_OPT_ID_ST,
+    SN_OPT_ID_L,
+    SN_OPT_ID_STREET,
+    SN_OPT_ID_POSTAL_CODE,
+    SN_OPT_ID_OU,
+    SN_OPT_ID_SERIAL_NUMBER,
+    SN_OPT_ID_BUSINESS_CATEGORY,
+    SN_OPT_ID_JURISDICTION_C,
+    SN_OPT_ID_JURISDICTION_ST,
+    SN_OPT_ID_JURISDICTION_L,
+    /* key certify, ca revoke */
+    SN_OPT_PROFILE,
+    SN_OPT_DAYS,
+    SN_OPT_REASON,
+    SN_OPT_DATE,
     SN_OPT_COUNT
 };
 
@@ -83,6 +101,11 @@ sn_err sn_cli_path(struct sn_cli *cli, char *buf, size_t len, const char *fmt,
 sn_err sn_cli_check_out(struct sn_cli *cli, const char *path);
 /* --digest-algorithm, defaulting to sha256. */
 sn_err sn_cli_digest_opt(struct sn_cli *cli, enum sn_digest *out);
+/* Like sn_cli_connect, but sends no token (public objects). */
+sn_err sn_cli_connect_public(struct sn_cli *cli);
+/* --subject "/CN=../O=.." as the API's JSON subject object. */
+sn_err sn_cli_subject_json(struct sn_cli *cli, const char *slash,
+                           json_t **out);
 
 sn_err sn_cmd_whoami(struct sn_cli *cli);
 sn_err sn_cmd_subscriber_create(struct sn_cli *cli);
@@ -103,5 +126,10 @@ sn_err sn_cmd_sign(struct sn_cli *cli);
 sn_err sn_cmd_sign_digest(struct sn_cli *cli);
 sn_err sn_cmd_audit(struct sn_cli *cli);
 sn_err sn_cmd_attestation_verify(struct sn_cli *cli);
+sn_err sn_cmd_subscriber_identity(struct sn_cli *cli);
+sn_err sn_cmd_key_certify(struct sn_cli *cli);
+sn_err sn_cmd_ca_certificate(struct sn_cli *cli);
+sn_err sn_cmd_ca_revoke(struct sn_cli *cli);
+sn_err sn_cmd_ca_roots(struct sn_cli *cli);
 
 #endif

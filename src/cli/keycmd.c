@@ -293,8 +293,8 @@ out:
  * Parses "/CN=../O=.." with the same rules the server applies, then maps
  * each entry back to the API's field name for the JSON subject object.
  */
-static sn_err
-subject_json(struct sn_cli *cli, const char *slash, json_t **out)
+sn_err
+sn_cli_subject_json(struct sn_cli *cli, const char *slash, json_t **out)
 {
     X509_NAME *name = NULL;
     json_t *obj = NULL;
@@ -365,7 +365,8 @@ sn_cmd_key_csr(struct sn_cli *cli)
         r = sn_cli_usage(cli, "key csr needs --subject \"/CN=../O=..\"");
         goto out;
     }
-    if ((r = subject_json(cli, cli->opt[SN_OPT_SUBJECT], &subject)) != SN_OK)
+    if ((r = sn_cli_subject_json(cli, cli->opt[SN_OPT_SUBJECT], &subject)) !=
+        SN_OK)
         goto out;
     if ((r = sn_cli_digest_opt(cli, &md)) != SN_OK)
         goto out;

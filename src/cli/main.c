@@ -5,6 +5,7 @@
  * and an exit status. The token is wiped before exit on every path.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +23,13 @@
 /* A token file holds one token and perhaps a newline; anything more is odd. */
 #define MAX_TOKEN_FILE 4096
 
-#define BIT(o) (1u << (o))
+/* One bit per option: SN_OPT_COUNT must stay within 64. */
+#define BIT(o) ((uint64_t)1 << (o))
 #define GLOBAL_OPTS                                                            \
     (BIT(SN_OPT_URL) | BIT(SN_OPT_TOKEN) | BIT(SN_OPT_TOKEN_FILE) |            \
      BIT(SN_OPT_CA_FILE) | BIT(SN_OPT_JSON) | BIT(SN_OPT_HELP))
+
+_Static_assert(SN_OPT_COUNT <= 64, "options must fit a 64-bit mask");
 
 static const struct option_def {
     const char *name; /* long name without "--" */
@@ -54,18 +58,43 @@ static const struct option_def {
     [SN_OPT_AFTER] = {"after", 0, 1},
     [SN_OPT_LIMIT] = {"limit", 0, 1},
     [SN_OPT_ROOT] = {"root", 0, 1},
+    [SN_OPT_ID_O] = {"O", 0, 1},
+    [SN_OPT_ID_C] = {"C", 0, 1},
+    [SN_OPT_ID_ST] = {"ST", 0, 1},
+    [SN_OPT_ID_L] = {"L", 0, 1},
+    [SN_OPT_ID_STREET] = {"street", 0, 1},
+    [SN_OPT_ID_POSTAL_CODE] = {"postal-code", 0, 1},
+    [SN_OPT_ID_OU] = {"OU", 0, 1},
+    [SN_OPT_ID_SERIAL_NUMBER] = {"serial-number", 0, 1},
+    [SN_OPT_ID_BUSINESS_CATEGORY] = {"business-category", 0, 1},
+    [SN_OPT_ID_JURISDICTION_C] = {"jurisdiction-C", 0, 1},
+    [SN_OPT_ID_JURISDICTION_ST] = {"jurisdiction-ST", 0, 1},
+    [SN_OPT_ID_JURISDICTION_L] = {"jurisdiction-L", 0, 1},
+    [SN_OPT_PROFILE] = {"profile", 0, 1},
+    [SN_OPT_DAYS] = {"days", 0, 1},
+    [SN_OPT_REASON] = {"reason", 0, 1},
+    [SN_OPT_DATE] = {"date", 0, 1},
 };
+
+/* The identity options, in the order of SN_OPT_ID_O..SN_OPT_ID_*_L. */
+#define IDENTITY_OPTS                                                          \
+    (BIT(SN_OPT_ID_O) | BIT(SN_OPT_ID_C) | BIT(SN_OPT_ID_ST) |                 \
+     BIT(SN_OPT_ID_L) | BIT(SN_OPT_ID_STREET) | BIT(SN_OPT_ID_POSTAL_CODE) |   \
+     BIT(SN_OPT_ID_OU) | BIT(SN_OPT_ID_SERIAL_NUMBER) |                        \
+     BIT(SN_OPT_ID_BUSINESS_CATEGORY) | BIT(SN_OPT_ID_JURISDICTION_C) |        \
+     BIT(SN_OPT_ID_JURISDICTION_ST) | BIT(SN_OPT_ID_JURISDICTION_L))
 
 static const struct command {
     const char *group; /* "key", or NULL for a one-word command */
     const char *name;
     sn_err (*run)(struct sn_cli *cli);
-    unsigned opts; /* accepted options besides the global ones */
+    uint64_t opts; /* accepted options besides the global ones */
     size_t npos;   /* exact number of positional arguments */
 } commands[] = {
     {NULL, "whoami", sn_cmd_whoami, 0, 0},
     {"subscriber", "create", sn_cmd_subscriber_create, 0, 1},
     {"subscriber", "list", sn_cmd_subscriber_list, 0, 0},
+    {"subscriber", "identity", sn_cmd_subscriber_identity, IDENTITY_OPTS, 1},
     {"token", "create", sn_cmd_token_create,
      BIT(SN_OPT_SUBSCRIBER) | BIT(SN_OPT_ROLE) | BIT(SN_OPT_KEY) |
          BIT(SN_OPT_EXPIRES) | BIT(SN_OPT_NAME),
@@ -83,6 +112,10 @@ static const struct command {
     {"key", "set-certificate", sn_cmd_key_set_certificate, 0, 2},
     {"key", "certificate", sn_cmd_key_certificate, BIT(SN_OPT_OUT), 1},
     {"key", "attestation", sn_cmd_key_attestation, BIT(SN_OPT_OUT), 1},
+    {"key", "certify", sn_cmd_key_certify,
+     BIT(SN_OPT_SUBJECT) | BIT(SN_OPT_PROFILE) | BIT(SN_OPT_DAYS) |
+         BIT(SN_OPT_OUT),
+     1},
     {NULL, "sign", sn_cmd_sign,
      BIT(SN_OPT_KEY) | BIT(SN_OPT_OUT) | BIT(SN_OPT_DIGEST_ALG) |
          BIT(SN_OPT_UPLOAD),
@@ -94,6 +127,10 @@ static const struct command {
     {NULL, "audit", sn_cmd_audit,
      BIT(SN_OPT_KEY) | BIT(SN_OPT_AFTER) | BIT(SN_OPT_LIMIT), 0},
     {"attestation", "verify", sn_cmd_attestation_verify, BIT(SN_OPT_ROOT), 1},
+    {"ca", "certificate", sn_cmd_ca_certificate, BIT(SN_OPT_OUT), 1},
+    {"ca", "revoke", sn_cmd_ca_revoke, BIT(SN_OPT_REASON) | BIT(SN_OPT_DATE),
+     1},
+    {"ca", "roots", sn_cmd_ca_roots, BIT(SN_OPT_OUT), 0},
 };
 
 static const char usage_text[] =
@@ -113,6 +150,12 @@ static const char usage_text[] =
     "  whoami\n"
     "  subscriber create NAME\n"
     "  subscriber list\n"
+    "  subscriber identity ID --O ORG --C CC [--ST S] [--L L] [--street S]\n"
+    "             [--postal-code P] [--OU U] [--serial-number N]\n"
+    "             [--business-category B] [--jurisdiction-C CC]\n"
+    "             [--jurisdiction-ST S] [--jurisdiction-L L]\n"
+    "       record the subscriber's validated identity (admin; needs O, C,\n"
+    "       and ST or L)\n"
     "  token create [--subscriber ID] --role sign|manage [--role ...]\n"
     "               [--key ID]... [--expires 30d|12h|90m|3600s] [--name N]\n"
     "  token revoke ID\n"
@@ -126,6 +169,11 @@ static const char usage_text[] =
     "  key certificate ID [-o FILE]\n"
     "  key attestation ID [-o FILE]\n"
     "       the key's attestation certificate and its issuer (PEM)\n"
+    "  key certify ID --subject \"/CN=../O=../C=../ST=..\"\n"
+    "             [--profile code-signing|ev-code-signing] [--days N]\n"
+    "             [-o CHAIN.pem]\n"
+    "       CSR, issuance by the Signet CA and attachment of the chain\n"
+    "       (leaf, issuing CA) to the key in one step; --days 1..460\n"
     "  sign --key ID [--upload] FILE [-o OUT.p7s] [--digest-algorithm ALG]\n"
     "       detached CMS signature, default FILE.p7s; the file is hashed\n"
     "       locally unless --upload streams it to the server\n"
@@ -136,6 +184,15 @@ static const char usage_text[] =
     "       offline check of a key attestation: FILE is a PEM CSR carrying\n"
     "       one, or the PEM attestation certificate followed by its issuer;\n"
     "       ROOTS.pem holds the trusted attestation root(s)\n"
+    "  ca certificate SERIAL [-o CERT.pem]\n"
+    "       status of a certificate the Signet CA issued (serial in hex)\n"
+    "  ca revoke SERIAL --reason REASON [--date RFC3339]\n"
+    "       REASON: keyCompromise, superseded, cessationOfOperation,\n"
+    "       affiliationChanged, privilegeWithdrawn or unspecified; only\n"
+    "       keyCompromise may be back-dated, and re-revoking moves its date\n"
+    "  ca roots [-o FILE]\n"
+    "       the CA certificates (root, code signing, timestamping,\n"
+    "       attestation root and issuer) as PEM; needs no token\n"
     "\n"
     "-o - writes to standard output. Digest algorithms: sha256 (default),\n"
     "sha384, sha512.\n"

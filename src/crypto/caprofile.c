@@ -256,3 +256,45 @@ out:
     X509_free(x);
     return r;
 }
+
+sn_err
+sn_tsa_cert_build(EVP_PKEY *pub, X509 *issuer, const char *cn,
+                  const char *org, const char *country, const char *policy_oid,
+                  const struct sn_ca_urls *urls, int days, X509 **out)
+{
+    X509 *x = NULL;
+    X509_NAME *name = NULL;
+    ASN1_INTEGER *serial = NULL;
+    X509V3_CTX ctx;
+    char policies[256];
+    sn_err r = SN_ERR_CRYPTO;
+
+    *out = NULL;
+    if (snprintf(policies, sizeof(policies), "2.23.140.1.4.2,%s",
+                 policy_oid) >= (int)sizeof(policies))
+        return SN_ERR_INVALID;
+    if ((x = X509_new()) == NULL || (name = X509_NAME_new()) == NULL ||
+        sn_serial_new(&serial) != SN_OK || X509_set_version(x, 2) != 1 ||
+        X509_set_serialNumber(x, serial) != 1 ||
+        !set_name(name, cn, org, country) ||
+        X509_set_subject_name(x, name) != 1 ||
+        X509_set_issuer_name(x, X509_get_subject_name(issuer)) != 1 ||
+        !set_validity(x, days) || X509_set_pubkey(x, pub) != 1)
+        goto out;
+    X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+    if (!add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature") ||
+        !add_ext(x, &ctx, NID_ext_key_usage, "critical,timeStamping") ||
+        !add_ext(x, &ctx, NID_certificate_policies, policies) ||
+        !add_ext(x, &ctx, NID_subject_key_identifier, "hash") ||
+        !add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always") ||
+        !add_urls(x, &ctx, urls))
+        goto out;
+    *out = x;
+    x = NULL;
+    r = SN_OK;
+out:
+    ASN1_INTEGER_free(serial);
+    X509_NAME_free(name);
+    X509_free(x);
+    return r;
+}

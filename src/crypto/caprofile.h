@@ -52,4 +52,15 @@ sn_err sn_cs_cert_build(enum sn_cs_profile profile, X509_REQ *req,
                         const struct sn_ca_urls *urls, int days,
                         const struct sn_hsm_info *hsm, X509 **out);
 
+/*
+ * A TSA certificate (CSBR 7.1.2.x, RFC 3161 2.3): keyUsage digitalSignature
+ * (critical), extendedKeyUsage timeStamping only and critical,
+ * certificatePolicies {2.23.140.1.4.2, policy_oid}, CDP and AIA of the
+ * timestamping CA, AKI, SKI. Subject CN=cn, O=org, C=country.
+ */
+sn_err sn_tsa_cert_build(EVP_PKEY *pub, X509 *issuer, const char *cn,
+                         const char *org, const char *country,
+                         const char *policy_oid,
+                         const struct sn_ca_urls *urls, int days, X509 **out);
+
 #endif

@@ -92,6 +92,10 @@ sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
                  sn_err_str(r));
         return r;
     }
+    if ((r = sn_tsa_load(app)) != SN_OK) {
+        snprintf(errbuf, errlen, "cannot load the TSA: %s", sn_err_str(r));
+        return r;
+    }
     return SN_OK;
 }
 
@@ -103,6 +107,7 @@ sn_app_close(struct sn_app *app)
     for (i = 0; i < app->nparts; i++)
         sn_hsm_token_close(app->parts[i].tok);
     free(app->parts);
+    sn_tsa_cleanup(&app->tsa);
     sn_ca_cleanup(&app->ca);
     sn_hsm_token_close(app->service);
     sn_hsm_close(app->hsm);

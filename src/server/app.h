@@ -10,6 +10,7 @@
 
 #include "hsm/hsm.h"
 #include "server/ca.h"
+#include "server/tsa.h"
 #include "server/api.h"
 #include "server/config.h"
 #include "server/metrics.h"
@@ -30,6 +31,7 @@ struct sn_app {
     size_t nparts, capparts;
     struct sn_metrics metrics;
     struct sn_ca ca;
+    struct sn_tsa tsa;
 };
 
 /* Loads HOME/signetd.conf, opens the store, the module and its tokens. */

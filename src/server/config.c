@@ -56,6 +56,9 @@ enum key_id {
     KEY_CA_ORG,
     KEY_CA_COUNTRY,
     KEY_ATT_ROOT,
+    KEY_TSA_ALG,
+    KEY_TSA_POLICY,
+    KEY_TSA_ACCURACY,
     KEY_COUNT
 };
 
@@ -71,7 +74,9 @@ enum kind {
     K_URL,        /* http://... without spaces */
     K_TEXT,       /* printable UTF-8, 1..64 bytes */
     K_COUNTRY,    /* two capital letters */
-    K_PATHS       /* repeatable path */
+    K_PATHS,      /* repeatable path */
+    K_TSA_ALG,    /* rsa-3072, rsa-4096, ecdsa-p256, ecdsa-p384 */
+    K_OID         /* dotted object identifier */
 };
 
 static const struct keydef {
@@ -99,6 +104,9 @@ static const struct keydef {
     [KEY_CA_ORG] = {"ca.organization", K_TEXT, 0, 0, 0},
     [KEY_CA_COUNTRY] = {"ca.country", K_COUNTRY, 0, 0, 0},
     [KEY_ATT_ROOT] = {"attestation.trusted_root", K_PATHS, 0, 0, 0},
+    [KEY_TSA_ALG] = {"tsa.key_algorithm", K_TSA_ALG, 0, 0, 0},
+    [KEY_TSA_POLICY] = {"tsa.policy_oid", K_OID, 0, 0, 0},
+    [KEY_TSA_ACCURACY] = {"tsa.accuracy_ms", K_UINT, 1, 60000, 0},
 };
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
@@ -288,6 +296,24 @@ static int url_ok(const char *s)
     return 1;
 }
 
+/* 0-2 "." digits ("." digits)+, at most 128 bytes. */
+static int oid_ok(const char *s)
+{
+    size_t n = strlen(s), i, arcs = 1;
+
+    if (n < 3 || n > 128 || (s[0] < '0' || s[0] > '2') || s[1] != '.')
+        return 0;
+    for (i = 2; i < n; i++) {
+        if (s[i] == '.') {
+            if (s[i - 1] == '.' || i + 1 == n)
+                return 0;
+            arcs++;
+        } else if (s[i] < '0' || s[i] > '9')
+            return 0;
+    }
+    return arcs >= 2;
+}
+
 static int label_ok(const char *s)
 {
     size_t n = strlen(s), i;
@@ -443,6 +469,10 @@ static char **str_field(struct sn_config *cfg, enum key_id id)
         return &cfg->ca_organization;
     case KEY_CA_COUNTRY:
         return &cfg->ca_country;
+    case KEY_TSA_ALG:
+        return &cfg->tsa_key_algorithm;
+    case KEY_TSA_POLICY:
+        return &cfg->tsa_policy_oid;
     default:
         return NULL;
     }
@@ -456,7 +486,9 @@ static sn_err set_number(struct parser *p, unsigned line, enum key_id id,
 
     if ((r = parse_number(p, line, &keys[id], value, &v)) != SN_OK)
         return r;
-    if (id == KEY_JSON_BODY)
+    if (id == KEY_TSA_ACCURACY)
+        p->cfg.tsa_accuracy_ms = (unsigned)v;
+    else if (id == KEY_JSON_BODY)
         p->cfg.json_limit = (size_t)v;
     else if (id == KEY_FILE_BODY)
         p->cfg.file_limit = v;
@@ -532,6 +564,23 @@ static sn_err set_value(struct parser *p, unsigned line, enum key_id id,
         if (strlen(value) != 2 || value[0] < 'A' || value[0] > 'Z' ||
             value[1] < 'A' || value[1] > 'Z') {
             fail(p, line, "%s: expected two capital letters", k->name);
+            return SN_ERR_CONFIG;
+        }
+        return (*field = dup_str(value)) == NULL ? SN_ERR_NOMEM : SN_OK;
+    case K_TSA_ALG:
+        if (strcmp(value, "rsa-3072") != 0 && strcmp(value, "rsa-4096") != 0 &&
+            strcmp(value, "ecdsa-p256") != 0 &&
+            strcmp(value, "ecdsa-p384") != 0) {
+            fail(p, line, "%s: expected rsa-3072, rsa-4096, ecdsa-p256 or "
+                          "ecdsa-p384",
+                 k->name);
+            return SN_ERR_CONFIG;
+        }
+        return (*field = dup_str(value)) == NULL ? SN_ERR_NOMEM : SN_OK;
+    case K_OID:
+        if (!oid_ok(value)) {
+            fail(p, line, "%s: expected a dotted OID such as 1.2.3.4",
+                 k->name);
             return SN_ERR_CONFIG;
         }
         return (*field = dup_str(value)) == NULL ? SN_ERR_NOMEM : SN_OK;
@@ -654,6 +703,11 @@ static sn_err finish(struct parser *p)
         cfg->file_limit = DEFAULT_FILE_BODY;
     if (p->seen[KEY_THREADS] == 0)
         cfg->threads = DEFAULT_THREADS;
+    if (p->seen[KEY_TSA_ACCURACY] == 0)
+        cfg->tsa_accuracy_ms = 1000;
+    if (cfg->tsa_key_algorithm == NULL &&
+        (cfg->tsa_key_algorithm = dup_str("rsa-3072")) == NULL)
+        return SN_ERR_NOMEM;
     if ((cfg->public_listen == NULL &&
          (cfg->public_listen = dup_str(DEFAULT_PUBLIC_LISTEN)) == NULL) ||
         (cfg->ca_organization == NULL &&
@@ -748,6 +802,8 @@ void sn_config_cleanup(struct sn_config *cfg)
     free(cfg->ca_base_url);
     free(cfg->ca_organization);
     free(cfg->ca_country);
+    free(cfg->tsa_key_algorithm);
+    free(cfg->tsa_policy_oid);
     for (i = 0; i < cfg->natt_roots; i++)
         free(cfg->att_roots[i]);
     for (i = 0; i < cfg->nmaps; i++) {

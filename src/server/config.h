@@ -45,6 +45,9 @@ struct sn_config {
     char *ca_country;      /* C of the CA certificates */
     char *att_roots[16];   /* extra trusted attestation roots (PEM files) */
     size_t natt_roots;
+    char *tsa_key_algorithm; /* for new TSA keys, default rsa-3072 */
+    char *tsa_policy_oid;    /* extra TSA policy, or NULL */
+    unsigned tsa_accuracy_ms; /* stated accuracy, default 1000 */
 };
 
 /*
@@ -69,6 +72,9 @@ struct sn_config {
  *   ca.country          = US
  *   attestation.trusted_root = PATH   (repeatable, up to 16; PEM roots
  *                                      trusted besides the service's own)
+ *   tsa.key_algorithm   = rsa-3072 | rsa-4096 | ecdsa-p256 | ecdsa-p384
+ *   tsa.policy_oid      = 1.2.3.4   (accepted besides 2.23.140.1.4.2)
+ *   tsa.accuracy_ms     = 1000      (1 .. 60000)
  * Sizes may carry a K, M or G suffix (powers of 1024).
  */
 sn_err sn_config_load(const char *path, const char *home,

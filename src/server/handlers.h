@@ -43,6 +43,11 @@ void sn_h_ca_bundle(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_ca_cert_der(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_ca_crl(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_ca_ocsp(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_tsa(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_tsa_authenticode(struct sn_app *, struct sn_req *,
+                           struct sn_resp *);
+void sn_h_tsa_rotate(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_tsa_clock_ok(struct sn_app *, struct sn_req *, struct sn_resp *);
 
 /*
  * Shared by key handlers: loads key id for the caller. Another

@@ -18,6 +18,7 @@
 #include "crypto/tlsgen.h"
 #include "hsm/hsm.h"
 #include "server/ca.h"
+#include "server/tsa.h"
 #include "store/store.h"
 
 #define SERVICE_LABEL "signet-service"
@@ -25,6 +26,7 @@
 #define DEFAULT_COUNTRY "US"
 #define DEFAULT_PUBLIC "127.0.0.1:8080"
 #define DEFAULT_BASE_URL "http://" DEFAULT_PUBLIC
+#define DEFAULT_TSA_ALG "rsa-3072"
 
 /* home + "/" + name into buf; homes are limited to keep paths short. */
 static void
@@ -96,15 +98,17 @@ out:
 sn_err
 sn_home_init(const char *home_arg, const char *module)
 {
-    char home[PATH_MAX], path[PATH_MAX], ca[PATH_MAX], cert[PATH_MAX],
+    char home[PATH_MAX], path[PATH_MAX], tlsca[PATH_MAX], cert[PATH_MAX],
         key[PATH_MAX];
     char text[4096];
     struct sn_hsm *hsm = NULL;
     struct sn_hsm_token *service = NULL;
+    struct sn_ca ca;
     char *pin = NULL, *pinline = NULL;
     size_t len;
     sn_err r;
 
+    memset(&ca, 0, sizeof(ca));
     if ((r = mkdir_new(home_arg, "")) != SN_OK)
         return r;
     if (realpath(home_arg, home) == NULL)
@@ -162,11 +166,21 @@ sn_home_init(const char *home_arg, const char *module)
         sn_error("init: cannot create the CA: %s", sn_err_str(r));
         goto out;
     }
+    /* The TSA key, certified by the timestamping CA just made. */
+    if ((r = sn_ca_load(&ca, service, home, DEFAULT_BASE_URL, NULL, 0)) !=
+            SN_OK ||
+        (r = sn_tsa_create(service, home, ca.cert[SN_CA_TIMESTAMPING],
+                           ca.key[SN_CA_TIMESTAMPING], DEFAULT_TSA_ALG,
+                           DEFAULT_ORG, DEFAULT_COUNTRY, DEFAULT_BASE_URL)) !=
+            SN_OK) {
+        sn_error("init: cannot create the TSA: %s", sn_err_str(r));
+        goto out;
+    }
 
-    hpath(ca, sizeof(ca), home, "tls/ca.pem");
+    hpath(tlsca, sizeof(tlsca), home, "tls/ca.pem");
     hpath(cert, sizeof(cert), home, "tls/server.pem");
     hpath(key, sizeof(key), home, "tls/server.key");
-    if ((r = sn_tls_generate(ca, cert, key)) != SN_OK) {
+    if ((r = sn_tls_generate(tlsca, cert, key)) != SN_OK) {
         sn_error("init: cannot create TLS material: %s", sn_err_str(r));
         goto out;
     }
@@ -191,6 +205,8 @@ sn_home_init(const char *home_arg, const char *module)
              "ca.base_url = " DEFAULT_BASE_URL "\n"
              "ca.organization = " DEFAULT_ORG "\n"
              "ca.country = " DEFAULT_COUNTRY "\n"
+             "tsa.key_algorithm = " DEFAULT_TSA_ALG "\n"
+             "tsa.accuracy_ms = 1000\n"
              "\n"
              "# Any PKCS#11 module can replace SoftHSM2. With a module that\n"
              "# cannot create tokens, set hsm.tokens = mapped and map each\n"
@@ -210,6 +226,7 @@ sn_home_init(const char *home_arg, const char *module)
 out:
     sn_secret_free(pin);
     sn_secret_free(pinline);
+    sn_ca_cleanup(&ca);
     sn_hsm_token_close(service);
     sn_hsm_close(hsm);
     return r;

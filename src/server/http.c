@@ -97,6 +97,13 @@ static const struct route routes[] = {
      1},
     {"GET", "/ca/ocsp/{*}", "/ca/ocsp", AUTH_NONE, BODY_NONE, sn_h_ca_ocsp,
      NULL, 1},
+    {"POST", "/tsa", "/tsa", AUTH_NONE, BODY_RAW, sn_h_tsa, NULL, 1},
+    {"POST", "/tsa/authenticode", "/tsa/authenticode", AUTH_NONE, BODY_RAW,
+     sn_h_tsa_authenticode, NULL, 1},
+    {"POST", "/v1/tsa/rotate", "/v1/tsa/rotate", AUTH_ANY, BODY_NONE,
+     sn_h_tsa_rotate, NULL, 0},
+    {"POST", "/v1/tsa/clock-ok", "/v1/tsa/clock-ok", AUTH_ANY, BODY_NONE,
+     sn_h_tsa_clock_ok, NULL, 0},
     {"GET", "/ca/{}", "/ca/{name}.cer", AUTH_NONE, BODY_NONE,
      sn_h_ca_cert_der, NULL, 1},
 };

@@ -50,6 +50,11 @@ static const char schema[] =
     " reason INTEGER NOT NULL DEFAULT 0,"
     " revoked_at INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS certs_by_key ON certificates(key_id);"
+    "CREATE TABLE IF NOT EXISTS counters ("
+    " name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS tsa_tokens ("
+    " serial TEXT PRIMARY KEY, gen_time TEXT NOT NULL,"
+    " hash TEXT NOT NULL, imprint TEXT NOT NULL, policy TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS crls ("
     " ca TEXT PRIMARY KEY, number INTEGER NOT NULL,"
     " this_update INTEGER NOT NULL, der BLOB);";
@@ -1039,5 +1044,50 @@ sn_store_crl_put(struct sn_store *st, const char *ca, int64_t number,
     sqlite3_bind_int64(s, 2, number);
     sqlite3_bind_int64(s, 3, this_update);
     sqlite3_bind_blob(s, 4, der, (int)len, SQLITE_STATIC);
+    return finish_write(st, s, 0);
+}
+
+/* ---- counters and TSA tokens ---- */
+
+sn_err
+sn_store_counter_next(struct sn_store *st, const char *name, int64_t *out)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    *out = 0;
+    if ((r = prepare(st,
+                     "INSERT INTO counters (name, value) VALUES (?, 1)"
+                     " ON CONFLICT(name) DO UPDATE SET value = value + 1"
+                     " RETURNING value",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    r = SN_ERR_DB;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        *out = sqlite3_column_int64(s, 0);
+        r = SN_OK;
+    }
+    sqlite3_finalize(s);
+    return r;
+}
+
+sn_err
+sn_store_tsa_add(struct sn_store *st, const char *serial, const char *gen_time,
+                 const char *hash, const char *imprint, const char *policy)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st,
+                     "INSERT INTO tsa_tokens (serial, gen_time, hash, imprint,"
+                     " policy) VALUES (?, ?, ?, ?, ?)",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, gen_time, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, imprint, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, policy, -1, SQLITE_STATIC);
     return finish_write(st, s, 0);
 }

@@ -169,4 +169,13 @@ sn_err sn_store_crl_get(struct sn_store *st, const char *ca, uint8_t **der,
 sn_err sn_store_crl_put(struct sn_store *st, const char *ca, int64_t number,
                         time_t this_update, const uint8_t *der, size_t len);
 
+/* ---- counters and TSA tokens ---- */
+/* Increments and returns a named counter (first value 1), durably. */
+sn_err sn_store_counter_next(struct sn_store *st, const char *name,
+                             int64_t *out);
+/* Records an issued time-stamp token; a serial can be recorded once. */
+sn_err sn_store_tsa_add(struct sn_store *st, const char *serial,
+                        const char *gen_time, const char *hash,
+                        const char *imprint, const char *policy);
+
 #endif

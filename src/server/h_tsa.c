@@ -1,0 +1,116 @@
+/*
+ * h_tsa: the time-stamp authority over HTTP (RFC 3161 on /tsa, legacy
+ * Authenticode on /tsa/authenticode) and its two operator actions. Bodies
+ * are untrusted; their parsing and every RFC 3161 refusal live in tsa.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+#include "server/handlers.h"
+
+static int
+type_is(const char *ct, const char *want)
+{
+    size_t n = strlen(want);
+
+    return ct != NULL && strncasecmp(ct, want, n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';');
+}
+
+void
+sn_h_tsa(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    if (!type_is(req->content_type, "application/timestamp-query")) {
+        sn_resp_error(resp, API_MEDIA_TYPE,
+                      "time-stamp requests are application/timestamp-query");
+        return;
+    }
+    if (req->body_len == 0) {
+        sn_resp_error(resp, API_BAD_REQUEST, "empty time-stamp request");
+        return;
+    }
+    if (sn_tsa_respond(app, req->body, req->body_len, &resp->raw,
+                       &resp->raw_len) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "the TSA is unavailable");
+        return;
+    }
+    resp->code = API_OK;
+    resp->raw_type = "application/timestamp-reply";
+}
+
+void
+sn_h_tsa_authenticode(struct sn_app *app, struct sn_req *req,
+                      struct sn_resp *resp)
+{
+    char *b64 = NULL;
+    sn_err r;
+
+    if (req->body_len == 0) {
+        sn_resp_error(resp, API_BAD_REQUEST, "empty time-stamp request");
+        return;
+    }
+    r = sn_tsa_authenticode(app, req->body, req->body_len, &b64);
+    if (r == SN_ERR_INVALID || r == SN_ERR_LIMIT) {
+        sn_resp_error(resp, API_BAD_REQUEST,
+                      "not a base64 Authenticode time-stamp request");
+        return;
+    }
+    if (r != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "the TSA is unavailable");
+        return;
+    }
+    resp->code = API_OK;
+    resp->raw = (uint8_t *)b64;
+    resp->raw_len = strlen(b64);
+    resp->raw_type = "application/octet-stream";
+}
+
+static void
+tsa_audit(struct sn_app *app, struct sn_req *req, const char *action,
+          const char *detail)
+{
+    struct sn_audit a;
+
+    sn_audit_init(&a, req, "", "", action);
+    snprintf(a.detail, sizeof(a.detail), "%s", detail);
+    if (sn_store_audit_add(app->store, &a) != SN_OK)
+        sn_error("audit: cannot record %s", action);
+}
+
+void
+sn_h_tsa_rotate(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    char detail[128];
+
+    if (!req->who->admin) {
+        sn_resp_error(resp, API_FORBIDDEN, "only an admin token may rotate "
+                                           "the TSA key");
+        return;
+    }
+    if (sn_tsa_rotate(app) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "TSA key rotation failed");
+        return;
+    }
+    snprintf(detail, sizeof(detail), "new TSA key %s; old key destroyed",
+             app->tsa.key_id);
+    tsa_audit(app, req, "tsa_rotate", detail);
+    sn_resp_json(resp, API_OK,
+                 json_pack("{s:s}", "key_id", app->tsa.key_id));
+}
+
+void
+sn_h_tsa_clock_ok(struct sn_app *app, struct sn_req *req,
+                  struct sn_resp *resp)
+{
+    if (!req->who->admin) {
+        sn_resp_error(resp, API_FORBIDDEN, "only an admin token may confirm "
+                                           "the clock");
+        return;
+    }
+    sn_tsa_clock_ok(app);
+    tsa_audit(app, req, "tsa_clock_ok", "operator confirmed the clock");
+    sn_resp_json(resp, API_OK, json_pack("{s:s}", "status", "ok"));
+}

@@ -1,0 +1,596 @@
+/*
+ * tsa: time-stamp requests are untrusted DER (or base64 for Authenticode),
+ * bounded by the router's body limit and parsed by OpenSSL's TS code,
+ * which answers malformed requests, unknown hashes, bad imprint lengths,
+ * unknown policies and extensions with the RFC 3161 failure statuses.
+ */
+#include "server/tsa.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/asn1t.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs7.h>
+#include <openssl/ts.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "crypto/attest.h"
+#include "crypto/caprofile.h"
+#include "hsm/hsmpkey.h"
+#include "server/app.h"
+
+#define CSBR_TSA_POLICY "2.23.140.1.4.2"
+#define KEY_USE_DAYS 456 /* 15 months after notBefore (CSBR 6.3.2) */
+#define CERT_DAYS 3650
+#define PREFIX "key-id: "
+
+static const char *
+tsa_path(char *buf, size_t len, const char *home, const char *suffix)
+{
+    if (snprintf(buf, len, "%s/ca/tsa.pem%s", home, suffix) >= (int)len)
+        buf[0] = '\0';
+    return buf;
+}
+
+sn_err
+sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
+              EVP_PKEY *ts_ca_key, const char *alg_name, const char *org,
+              const char *country, const char *base_url)
+{
+    char id[64], uuid[SN_UUID_LEN], path[PATH_MAX], tmp[PATH_MAX];
+    char crl[300], aia[300];
+    struct sn_ca_urls urls = {crl, aia, NULL};
+    struct sn_key_facts facts;
+    enum sn_keyalg alg;
+    const unsigned char *p;
+    uint8_t *spki = NULL;
+    size_t spki_len = 0;
+    EVP_PKEY *pub = NULL;
+    X509 *x = NULL;
+    BIO *b = NULL;
+    char *data;
+    long len;
+    sn_err r;
+
+    if (sn_keyalg_from_name(alg_name, &alg) != SN_OK)
+        return SN_ERR_CONFIG;
+    if ((r = sn_uuid(uuid)) != SN_OK)
+        return r;
+    snprintf(id, sizeof(id), "tsa-%s", uuid);
+    snprintf(crl, sizeof(crl), "%s/ca/crl/timestamping", base_url);
+    snprintf(aia, sizeof(aia), "%s/ca/timestamping.cer", base_url);
+    if ((r = sn_hsm_generate(tok, alg, id, &spki, &spki_len, &facts)) !=
+        SN_OK)
+        goto out;
+    r = SN_ERR_HSM_PROTECTION;
+    if (!sn_key_facts_ok(&facts))
+        goto out;
+    r = SN_ERR_CRYPTO;
+    p = spki;
+    if ((pub = d2i_PUBKEY(NULL, &p, (long)spki_len)) == NULL ||
+        sn_tsa_cert_build(pub, ts_ca, "Signet Timestamping Authority", org,
+                          country, SN_OID_CA_POLICY, &urls, CERT_DAYS,
+                          &x) != SN_OK ||
+        X509_sign(x, ts_ca_key, EVP_sha256()) <= 0)
+        goto out;
+    /* The key id rides in front of the PEM block; one atomic rename. */
+    if ((b = BIO_new(BIO_s_mem())) == NULL ||
+        BIO_printf(b, PREFIX "%s\n", id) <= 0 || PEM_write_bio_X509(b, x) != 1)
+        goto out;
+    len = BIO_get_mem_data(b, &data);
+    tsa_path(path, sizeof(path), home, "");
+    tsa_path(tmp, sizeof(tmp), home, ".new");
+    unlink(tmp);
+    if ((r = sn_file_write_new(tmp, data, (size_t)len, 0644)) != SN_OK)
+        goto out;
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        r = SN_ERR_IO;
+        goto out;
+    }
+    r = SN_OK;
+out:
+    if (r != SN_OK) {
+        sn_error("tsa: cannot create the TSA key: %s", sn_err_str(r));
+        if (spki != NULL)
+            sn_hsm_destroy(tok, id);
+    }
+    BIO_free(b);
+    X509_free(x);
+    EVP_PKEY_free(pub);
+    free(spki);
+    return r;
+}
+
+/* Reads HOME/ca/tsa.pem: the key id line, then the certificate. */
+static sn_err
+read_tsa_file(const char *home, char *key_id, size_t idlen, X509 **cert)
+{
+    char path[PATH_MAX];
+    uint8_t *text = NULL;
+    size_t len = 0, n;
+    BIO *b = NULL;
+    sn_err r;
+
+    *cert = NULL;
+    if ((r = sn_file_read(tsa_path(path, sizeof(path), home, ""), 1 << 20,
+                          &text, &len)) != SN_OK)
+        return r;
+    r = SN_ERR_CONFIG;
+    if (strncmp((char *)text, PREFIX, strlen(PREFIX)) != 0)
+        goto out;
+    n = strcspn((char *)text + strlen(PREFIX), "\n");
+    if (n == 0 || n >= idlen)
+        goto out;
+    memcpy(key_id, text + strlen(PREFIX), n);
+    key_id[n] = '\0';
+    if ((b = BIO_new_mem_buf(text, (int)len)) == NULL ||
+        (*cert = PEM_read_bio_X509(b, NULL, NULL, NULL)) == NULL)
+        goto out;
+    r = SN_OK;
+out:
+    BIO_free(b);
+    free(text);
+    return r;
+}
+
+static sn_err
+bind_key(struct sn_app *app, X509 *cert, const char *key_id,
+         EVP_PKEY **out)
+{
+    EVP_PKEY *pub = X509_get0_pubkey(cert);
+    unsigned char *spki = NULL;
+    enum sn_keyalg alg;
+    int n;
+    sn_err r;
+
+    if (pub == NULL || (n = i2d_PUBKEY(pub, &spki)) <= 0)
+        return SN_ERR_CRYPTO;
+    if (EVP_PKEY_is_a(pub, "RSA"))
+        alg = EVP_PKEY_get_bits(pub) > 3072 ? SN_KEY_RSA4096 : SN_KEY_RSA3072;
+    else
+        alg = EVP_PKEY_get_bits(pub) > 256 ? SN_KEY_P384 : SN_KEY_P256;
+    r = sn_hsm_pkey(app->service, key_id, alg, spki, (size_t)n, out);
+    OPENSSL_free(spki);
+    return r;
+}
+
+sn_err
+sn_tsa_load(struct sn_app *app)
+{
+    struct sn_tsa *tsa = &app->tsa;
+    int64_t boot;
+    sn_err r;
+
+    memset(tsa, 0, sizeof(*tsa));
+    pthread_mutex_init(&tsa->lock, NULL);
+    tsa->issuer = app->ca.cert[SN_CA_TIMESTAMPING];
+    tsa->accuracy_ms = app->cfg.tsa_accuracy_ms;
+    if (app->cfg.tsa_policy_oid != NULL &&
+        (tsa->extra_policy = strdup(app->cfg.tsa_policy_oid)) == NULL)
+        return SN_ERR_NOMEM;
+    if ((r = read_tsa_file(app->cfg.home, tsa->key_id, sizeof(tsa->key_id),
+                           &tsa->cert)) != SN_OK) {
+        sn_error("tsa: cannot read HOME/ca/tsa.pem");
+        return r;
+    }
+    if ((r = bind_key(app, tsa->cert, tsa->key_id, &tsa->key)) != SN_OK)
+        return r;
+    /* A new boot number, durably, before any token of this run. */
+    if ((r = sn_store_counter_next(app->store, "tsa_boot", &boot)) != SN_OK)
+        return r;
+    tsa->boot = (uint64_t)boot;
+    return SN_OK;
+}
+
+void
+sn_tsa_cleanup(struct sn_tsa *tsa)
+{
+    X509_free(tsa->cert);
+    EVP_PKEY_free(tsa->key);
+    free(tsa->extra_policy);
+    pthread_mutex_destroy(&tsa->lock);
+    memset(tsa, 0, sizeof(*tsa));
+}
+
+/* serial = boot << 40 | counter: unique across restarts and crashes. */
+static ASN1_INTEGER *
+serial_cb(TS_RESP_CTX *ctx, void *data)
+{
+    struct sn_tsa *tsa = data;
+    uint64_t n = __atomic_add_fetch(&tsa->counter, 1, __ATOMIC_SEQ_CST);
+    ASN1_INTEGER *ai = NULL;
+    BIGNUM *bn = BN_new();
+
+    if (bn != NULL && BN_set_word(bn, tsa->boot) == 1 &&
+        BN_lshift(bn, bn, 40) == 1 && BN_add_word(bn, n) == 1)
+        ai = BN_to_ASN1_INTEGER(bn, NULL);
+    BN_free(bn);
+    if (ai == NULL) {
+        TS_RESP_CTX_set_status_info(ctx, TS_STATUS_REJECTION,
+                                    "Error during serial number generation.");
+        TS_RESP_CTX_add_failure_info(ctx, TS_INFO_ADD_INFO_NOT_AVAILABLE);
+    }
+    return ai;
+}
+
+struct time_arg {
+    struct sn_app *app;
+    int expired; /* the key is past its usage period */
+};
+
+static void
+clock_event(struct sn_app *app, const char *what, double drift)
+{
+    struct sn_audit a;
+
+    sn_warn("tsa: %s (%.3f s against the monotonic clock)", what, drift);
+    sn_audit_init(&a, NULL, "", "", "tsa_clock");
+    snprintf(a.result, sizeof(a.result), "warning");
+    snprintf(a.detail, sizeof(a.detail), "%s: %.3f s", what, drift);
+    if (sn_store_audit_add(app->store, &a) != SN_OK)
+        sn_error("audit: cannot record a clock event");
+}
+
+/*
+ * genTime source with clock discipline: the wall clock is compared with
+ * the monotonic clock since the previous token. A jump of a second or more
+ * either way is an audit event; going back by more than the stated
+ * accuracy stops the TSA (timeNotAvailable) until an operator confirms.
+ */
+static int
+time_cb(TS_RESP_CTX *ctx, void *data, long *sec, long *usec)
+{
+    struct time_arg *ta = data;
+    struct sn_tsa *tsa = &ta->app->tsa;
+    struct timespec wall, mono;
+    double drift = 0;
+    int ok = 1;
+
+    if (ta->expired) {
+        sn_warn("tsa: the TSA key is past its 15-month usage period; "
+                "rotate it (signet tsa rotate)");
+        TS_RESP_CTX_set_status_info(ctx, TS_STATUS_REJECTION,
+                                    "TSA key past its usage period.");
+        TS_RESP_CTX_add_failure_info(ctx, TS_INFO_SYSTEM_FAILURE);
+        return 0;
+    }
+    clock_gettime(CLOCK_REALTIME, &wall);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    pthread_mutex_lock(&tsa->lock);
+    if (tsa->have_last) {
+        double dw = (double)(wall.tv_sec - tsa->last_wall.tv_sec) +
+                    (double)(wall.tv_nsec - tsa->last_wall.tv_nsec) / 1e9;
+        double dm = (double)(mono.tv_sec - tsa->last_mono.tv_sec) +
+                    (double)(mono.tv_nsec - tsa->last_mono.tv_nsec) / 1e9;
+        drift = dw - dm;
+    }
+    if (drift <= -(double)tsa->accuracy_ms / 1000.0)
+        tsa->clock_refused = 1;
+    ok = !tsa->clock_refused;
+    tsa->have_last = 1;
+    tsa->last_wall = wall;
+    tsa->last_mono = mono;
+    pthread_mutex_unlock(&tsa->lock);
+    if (drift >= 1.0 || drift <= -1.0 || !ok)
+        clock_event(ta->app,
+                    ok ? "wall clock jumped"
+                       : "wall clock went back past the accuracy; refusing",
+                    drift);
+    if (!ok) {
+        TS_RESP_CTX_set_status_info(ctx, TS_STATUS_REJECTION,
+                                    "Time is not available.");
+        TS_RESP_CTX_add_failure_info(ctx, TS_INFO_TIME_NOT_AVAILABLE);
+        return 0;
+    }
+    *sec = (long)wall.tv_sec;
+    *usec = (long)(wall.tv_nsec / 1000);
+    return 1;
+}
+
+void
+sn_tsa_clock_ok(struct sn_app *app)
+{
+    pthread_mutex_lock(&app->tsa.lock);
+    app->tsa.clock_refused = 0;
+    app->tsa.have_last = 0;
+    pthread_mutex_unlock(&app->tsa.lock);
+}
+
+static sn_err
+to_malloc(unsigned char *p, int n, uint8_t **der, size_t *dlen)
+{
+    if (n <= 0)
+        return SN_ERR_CRYPTO;
+    if ((*der = malloc((size_t)n)) == NULL)
+        return SN_ERR_NOMEM;
+    memcpy(*der, p, (size_t)n);
+    *dlen = (size_t)n;
+    return SN_OK;
+}
+
+/* Records the token; without the record the token is not returned. */
+static sn_err
+record(struct sn_app *app, TS_RESP *resp)
+{
+    TS_TST_INFO *info = TS_RESP_get_tst_info(resp);
+    TS_MSG_IMPRINT *mi;
+    X509_ALGOR *alg;
+    ASN1_OCTET_STRING *imp;
+    BIGNUM *bn = NULL;
+    char *serial = NULL, hash[64], policy[128], gen[40], *imprint = NULL;
+    const ASN1_GENERALIZEDTIME *gt;
+    sn_err r = SN_ERR_CRYPTO;
+    int n;
+
+    if (info == NULL)
+        return SN_OK; /* a rejection: no token was issued */
+    mi = TS_TST_INFO_get_msg_imprint(info);
+    alg = TS_MSG_IMPRINT_get_algo(mi);
+    imp = TS_MSG_IMPRINT_get_msg(mi);
+    gt = TS_TST_INFO_get_time(info);
+    if ((bn = ASN1_INTEGER_to_BN(TS_TST_INFO_get_serial(info), NULL)) ==
+            NULL ||
+        (serial = BN_bn2hex(bn)) == NULL ||
+        OBJ_obj2txt(hash, sizeof(hash), alg->algorithm, 0) <= 0 ||
+        OBJ_obj2txt(policy, sizeof(policy), TS_TST_INFO_get_policy_id(info),
+                    1) <= 0 ||
+        (n = ASN1_STRING_length(imp)) <= 0 || n > 64 ||
+        (size_t)ASN1_STRING_length(gt) >= sizeof(gen) ||
+        (imprint = malloc(2 * (size_t)n + 1)) == NULL)
+        goto out;
+    sn_hex_encode(ASN1_STRING_get0_data(imp), (size_t)n, imprint);
+    memcpy(gen, ASN1_STRING_get0_data(gt), (size_t)ASN1_STRING_length(gt));
+    gen[ASN1_STRING_length(gt)] = '\0';
+    r = sn_store_tsa_add(app->store, serial, gen, hash, imprint, policy);
+out:
+    free(imprint);
+    OPENSSL_free(serial);
+    BN_free(bn);
+    return r;
+}
+
+sn_err
+sn_tsa_respond(struct sn_app *app, const uint8_t *req, size_t len,
+               uint8_t **der, size_t *dlen)
+{
+    struct sn_tsa *tsa = &app->tsa;
+    struct time_arg ta = {app, 0};
+    TS_RESP_CTX *ctx = NULL;
+    TS_RESP *resp = NULL;
+    STACK_OF(X509) *chain = NULL;
+    ASN1_OBJECT *def = NULL, *extra = NULL, *capol = NULL;
+    unsigned char *p = NULL;
+    BIO *in = NULL;
+    time_t now = time(NULL);
+    sn_err r = SN_ERR_CRYPTO;
+    X509 *cert;
+    EVP_PKEY *key;
+
+    *der = NULL;
+    *dlen = 0;
+    pthread_mutex_lock(&tsa->lock);
+    cert = tsa->cert;
+    key = tsa->key;
+    X509_up_ref(cert);
+    EVP_PKEY_up_ref(key);
+    pthread_mutex_unlock(&tsa->lock);
+    /* The key is used at most 15 months after its certificate's start;
+     * time_cb refuses after that. */
+    ta.expired = ASN1_TIME_cmp_time_t(X509_get0_notBefore(cert),
+                                      now - (time_t)KEY_USE_DAYS * 86400) < 0;
+    if ((ctx = TS_RESP_CTX_new()) == NULL ||
+        (chain = sk_X509_new_null()) == NULL ||
+        !sk_X509_push(chain, tsa->issuer) ||
+        TS_RESP_CTX_set_signer_cert(ctx, cert) != 1 ||
+        TS_RESP_CTX_set_signer_key(ctx, key) != 1 ||
+        TS_RESP_CTX_set_certs(ctx, chain) != 1 ||
+        TS_RESP_CTX_set_signer_digest(ctx, EVP_sha256()) != 1 ||
+        TS_RESP_CTX_set_ess_cert_id_digest(ctx, EVP_sha256()) != 1 ||
+        (def = OBJ_txt2obj(CSBR_TSA_POLICY, 1)) == NULL ||
+        TS_RESP_CTX_set_def_policy(ctx, def) != 1 ||
+        (capol = OBJ_txt2obj(SN_OID_CA_POLICY, 1)) == NULL ||
+        TS_RESP_CTX_add_policy(ctx, capol) != 1 ||
+        (tsa->extra_policy != NULL &&
+         ((extra = OBJ_txt2obj(tsa->extra_policy, 1)) == NULL ||
+          TS_RESP_CTX_add_policy(ctx, extra) != 1)) ||
+        TS_RESP_CTX_add_md(ctx, EVP_sha256()) != 1 ||
+        TS_RESP_CTX_add_md(ctx, EVP_sha384()) != 1 ||
+        TS_RESP_CTX_add_md(ctx, EVP_sha512()) != 1 ||
+        TS_RESP_CTX_set_accuracy(ctx, (int)(tsa->accuracy_ms / 1000),
+                                 (int)(tsa->accuracy_ms % 1000), 0) != 1 ||
+        TS_RESP_CTX_set_clock_precision_digits(ctx, 3) != 1)
+        goto out;
+    TS_RESP_CTX_set_serial_cb(ctx, serial_cb, tsa);
+    TS_RESP_CTX_set_time_cb(ctx, time_cb, &ta);
+    if ((in = BIO_new_mem_buf(req, (int)len)) == NULL)
+        goto out;
+    /* Malformed requests come back as a rejection, not as NULL. */
+    if ((resp = TS_RESP_create_response(ctx, in)) == NULL) {
+        r = SN_ERR_HSM;
+        goto out;
+    }
+    if ((r = record(app, resp)) != SN_OK) {
+        sn_error("tsa: cannot record a token; not returned");
+        goto out;
+    }
+    r = to_malloc(p, i2d_TS_RESP(resp, &p), der, dlen);
+out:
+    ERR_clear_error();
+    OPENSSL_free(p);
+    BIO_free(in);
+    TS_RESP_free(resp);
+    TS_RESP_CTX_free(ctx);
+    sk_X509_free(chain);
+    ASN1_OBJECT_free(def);
+    ASN1_OBJECT_free(capol);
+    ASN1_OBJECT_free(extra);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return r;
+}
+
+/* ---- legacy Authenticode ---- */
+
+/*
+ * TimeStampRequest ::= SEQUENCE {
+ *   countersignatureType OBJECT IDENTIFIER,   -- 1.3.6.1.4.1.311.3.2.1
+ *   attributes Attributes OPTIONAL,
+ *   content ContentInfo }                     -- data, [0] signature bytes
+ */
+typedef struct {
+    ASN1_OBJECT *type;
+    ASN1_OCTET_STRING *data;
+} AC_CONTENT;
+
+typedef struct {
+    ASN1_OBJECT *type;
+    AC_CONTENT *content;
+} AC_REQ;
+
+/* clang-format off */
+ASN1_SEQUENCE(AC_CONTENT) = {
+    ASN1_SIMPLE(AC_CONTENT, type, ASN1_OBJECT),
+    ASN1_EXP_OPT(AC_CONTENT, data, ASN1_OCTET_STRING, 0)
+} static_ASN1_SEQUENCE_END(AC_CONTENT)
+
+ASN1_SEQUENCE(AC_REQ) = {
+    ASN1_SIMPLE(AC_REQ, type, ASN1_OBJECT),
+    ASN1_SIMPLE(AC_REQ, content, AC_CONTENT)
+} static_ASN1_SEQUENCE_END(AC_REQ)
+/* clang-format on */
+
+static sn_err
+b64_lenient(const uint8_t *body, size_t len, uint8_t **out, size_t *outlen)
+{
+    char *clean;
+    size_t i, o = 0;
+    sn_err r;
+
+    /* Clients wrap lines and some send a trailing NUL byte. */
+    if ((clean = malloc(len + 1)) == NULL)
+        return SN_ERR_NOMEM;
+    for (i = 0; i < len; i++) {
+        if (body[i] == '\r' || body[i] == '\n' || body[i] == ' ' ||
+            body[i] == '\t' || (body[i] == '\0' && i + 1 == len))
+            continue;
+        clean[o++] = (char)body[i];
+    }
+    clean[o] = '\0';
+    r = sn_b64_decode(clean, out, outlen);
+    free(clean);
+    return r;
+}
+
+sn_err
+sn_tsa_authenticode(struct sn_app *app, const uint8_t *body, size_t len,
+                    char **b64)
+{
+    struct sn_tsa *tsa = &app->tsa;
+    uint8_t *der = NULL;
+    size_t dlen = 0;
+    const unsigned char *p;
+    AC_REQ *req = NULL;
+    ASN1_OBJECT *want = NULL;
+    STACK_OF(X509) *chain = NULL;
+    PKCS7 *p7 = NULL;
+    BIO *data = NULL;
+    unsigned char *out = NULL;
+    X509 *cert;
+    EVP_PKEY *key;
+    int n;
+    sn_err r;
+
+    *b64 = NULL;
+    pthread_mutex_lock(&tsa->lock);
+    cert = tsa->cert;
+    key = tsa->key;
+    X509_up_ref(cert);
+    EVP_PKEY_up_ref(key);
+    pthread_mutex_unlock(&tsa->lock);
+    if ((r = b64_lenient(body, len, &der, &dlen)) != SN_OK)
+        goto out;
+    r = SN_ERR_INVALID;
+    p = der;
+    if ((req = (AC_REQ *)ASN1_item_d2i(NULL, &p, (long)dlen,
+                                       ASN1_ITEM_rptr(AC_REQ))) == NULL ||
+        p != der + dlen || req->content == NULL ||
+        req->content->data == NULL ||
+        (want = OBJ_txt2obj("1.3.6.1.4.1.311.3.2.1", 1)) == NULL ||
+        OBJ_cmp(req->type, want) != 0 ||
+        OBJ_obj2nid(req->content->type) != NID_pkcs7_data)
+        goto out;
+    r = SN_ERR_CRYPTO;
+    if ((chain = sk_X509_new_null()) == NULL ||
+        !sk_X509_push(chain, tsa->issuer) ||
+        (data = BIO_new_mem_buf(ASN1_STRING_get0_data(req->content->data),
+                                ASN1_STRING_length(req->content->data))) ==
+            NULL)
+        goto out;
+    /* SignedData over the signature bytes, with signingTime. */
+    if ((p7 = PKCS7_sign(cert, key, chain, data,
+                         PKCS7_BINARY | PKCS7_NOSMIMECAP)) == NULL) {
+        r = SN_ERR_HSM;
+        goto out;
+    }
+    if ((n = i2d_PKCS7(p7, &out)) <= 0)
+        goto out;
+    r = sn_b64_encode(out, (size_t)n, b64);
+out:
+    ERR_clear_error();
+    OPENSSL_free(out);
+    PKCS7_free(p7);
+    BIO_free(data);
+    sk_X509_free(chain);
+    ASN1_OBJECT_free(want);
+    ASN1_item_free((ASN1_VALUE *)req, ASN1_ITEM_rptr(AC_REQ));
+    free(der);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return r;
+}
+
+sn_err
+sn_tsa_rotate(struct sn_app *app)
+{
+    struct sn_tsa *tsa = &app->tsa;
+    char old_id[64], new_id[64];
+    X509 *cert = NULL, *old_cert;
+    EVP_PKEY *key = NULL, *old_key;
+    sn_err r;
+
+    if ((r = sn_tsa_create(app->service, app->cfg.home,
+                           app->ca.cert[SN_CA_TIMESTAMPING],
+                           app->ca.key[SN_CA_TIMESTAMPING],
+                           app->cfg.tsa_key_algorithm,
+                           app->cfg.ca_organization, app->cfg.ca_country,
+                           app->cfg.ca_base_url)) != SN_OK)
+        return r;
+    if ((r = read_tsa_file(app->cfg.home, new_id, sizeof(new_id), &cert)) !=
+            SN_OK ||
+        (r = bind_key(app, cert, new_id, &key)) != SN_OK) {
+        X509_free(cert);
+        return r;
+    }
+    pthread_mutex_lock(&tsa->lock);
+    old_cert = tsa->cert;
+    old_key = tsa->key;
+    memcpy(old_id, tsa->key_id, sizeof(old_id));
+    tsa->cert = cert;
+    tsa->key = key;
+    memcpy(tsa->key_id, new_id, sizeof(new_id));
+    pthread_mutex_unlock(&tsa->lock);
+    /* In-flight requests hold their own references to the old pair. */
+    X509_free(old_cert);
+    EVP_PKEY_free(old_key);
+    if (sn_hsm_destroy(app->service, old_id) != SN_OK)
+        sn_error("tsa: old TSA key %s could not be destroyed", old_id);
+    sn_info("tsa: rotated from %s to %s", old_id, new_id);
+    return SN_OK;
+}

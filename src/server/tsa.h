@@ -1,0 +1,58 @@
+/*
+ * tsa: the RFC 3161 time-stamp authority with the CSBR code signing policy
+ * (2.23.140.1.4.2), and legacy Authenticode time-stamps. The TSA key lives
+ * in the service's HSM token; its certificate comes from the timestamping
+ * CA. Serial numbers are unique forever: the high bits are a boot number
+ * persisted before the first token of each run.
+ */
+#ifndef SN_TSA_H
+#define SN_TSA_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "common/err.h"
+#include "hsm/hsm.h"
+
+struct sn_app;
+
+struct sn_tsa {
+    pthread_mutex_t lock; /* key/cert swap and clock state */
+    X509 *cert;
+    EVP_PKEY *key;
+    char key_id[64];
+    X509 *issuer; /* the timestamping CA (borrowed from the CA) */
+    uint64_t boot;
+    uint64_t counter; /* atomic */
+    unsigned accuracy_ms;
+    char *extra_policy;
+    /* clock discipline */
+    int have_last;
+    struct timespec last_wall, last_mono;
+    int clock_refused; /* wall clock went back past the accuracy */
+};
+
+/* Makes a TSA key and certificate (init and rotation); HOME/ca/tsa.pem. */
+sn_err sn_tsa_create(struct sn_hsm_token *tok, const char *home,
+                     X509 *ts_ca, EVP_PKEY *ts_ca_key, const char *alg,
+                     const char *org, const char *country,
+                     const char *base_url);
+sn_err sn_tsa_load(struct sn_app *app);
+void sn_tsa_cleanup(struct sn_tsa *tsa);
+
+/* A TimeStampResp (DER) for a request; errors in the request are PKI
+ * statuses inside the response, not failures of this call. */
+sn_err sn_tsa_respond(struct sn_app *app, const uint8_t *req, size_t len,
+                      uint8_t **der, size_t *dlen);
+/* Legacy Authenticode: base64 request in, base64 PKCS#7 out. */
+sn_err sn_tsa_authenticode(struct sn_app *app, const uint8_t *body,
+                           size_t len, char **b64);
+/* A new key and certificate; the old key is destroyed. */
+sn_err sn_tsa_rotate(struct sn_app *app);
+/* The operator confirms the clock: lifts a clock refusal. */
+void sn_tsa_clock_ok(struct sn_app *app);
+
+#endif

@@ -24,9 +24,9 @@
 #include "crypto/x509util.h"
 
 #define PATH_LEN 512
-#define MAX_SERIAL_HEX 64      /* 256 bits; the CA issues 128 */
-#define MAX_VALIDITY_DAYS 460  /* CSBR 6.3.2 */
-#define MAX_FIELD_LEN 64       /* the server's limit per identity field */
+#define MAX_SERIAL_HEX 64     /* 256 bits; the CA issues 128 */
+#define MAX_VALIDITY_DAYS 460 /* CSBR 6.3.2 */
+#define MAX_FIELD_LEN 64      /* the server's limit per identity field */
 #define PEM_MEDIA_TYPE "application/x-pem-file"
 
 /* Identity options and the API's field names, in the API's order. */
@@ -83,8 +83,9 @@ serial_arg(struct sn_cli *cli, const char *in, char *out, size_t outlen)
         if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
               (ch >= 'A' && ch <= 'F')) ||
             o + 1 >= outlen || o >= MAX_SERIAL_HEX)
-            return sn_cli_usage(cli, "the serial number must be 1..%d hex "
-                                     "digits",
+            return sn_cli_usage(cli,
+                                "the serial number must be 1..%d hex "
+                                "digits",
                                 MAX_SERIAL_HEX);
         out[o++] = ch;
     }
@@ -116,13 +117,14 @@ identity_request(struct sn_cli *cli, json_t **out)
         if ((v = cli->opt[identity_opts[i].opt]) == NULL)
             continue;
         if (!text_ok(v, MAX_FIELD_LEN)) {
-            r = sn_cli_usage(cli, "identity field %s must be 1-%d printable "
-                                  "characters",
+            r = sn_cli_usage(cli,
+                             "identity field %s must be 1-%d printable "
+                             "characters",
                              identity_opts[i].field, MAX_FIELD_LEN);
             goto out;
         }
-        if (json_object_set_new(req, identity_opts[i].field,
-                                json_string(v)) != 0) {
+        if (json_object_set_new(req, identity_opts[i].field, json_string(v)) !=
+            0) {
             r = sn_cli_fail(cli, SN_ERR_NOMEM, "out of memory");
             goto out;
         }
@@ -147,8 +149,8 @@ sn_cmd_subscriber_identity(struct sn_cli *cli)
         goto out;
     if ((r = identity_request(cli, &req)) != SN_OK)
         goto out;
-    if ((r = sn_cli_path(cli, path, sizeof(path),
-                         "/v1/subscribers/%s/identity", cli->pos[0])) != SN_OK)
+    if ((r = sn_cli_path(cli, path, sizeof(path), "/v1/subscribers/%s/identity",
+                         cli->pos[0])) != SN_OK)
         goto out;
     if ((r = sn_cli_connect(cli)) != SN_OK)
         goto out;
@@ -218,8 +220,8 @@ certify_args(struct sn_cli *cli, struct certify_args *a)
     if (cli->opt[SN_OPT_SUBJECT] == NULL)
         return sn_cli_usage(cli, "key certify needs --subject "
                                  "\"/CN=../O=../C=../ST=..\"");
-    if ((r = sn_cli_subject_json(cli, cli->opt[SN_OPT_SUBJECT],
-                                 &a->subject)) != SN_OK)
+    if ((r = sn_cli_subject_json(cli, cli->opt[SN_OPT_SUBJECT], &a->subject)) !=
+        SN_OK)
         return r;
     return sn_cli_check_out(cli, a->outpath);
 }
@@ -234,11 +236,11 @@ certify_csr(struct sn_cli *cli, const struct certify_args *a, char **csr)
     sn_err r;
 
     *csr = NULL;
-    if ((r = sn_cli_path(cli, path, sizeof(path), "/v1/keys/%s/csr",
-                         a->key)) != SN_OK)
+    if ((r = sn_cli_path(cli, path, sizeof(path), "/v1/keys/%s/csr", a->key)) !=
+        SN_OK)
         goto out;
-    if ((req = json_pack("{s:O,s:s}", "subject", a->subject,
-                         "digest_algorithm", "sha256")) == NULL) {
+    if ((req = json_pack("{s:O,s:s}", "subject", a->subject, "digest_algorithm",
+                         "sha256")) == NULL) {
         r = sn_cli_fail(cli, SN_ERR_NOMEM, "out of memory");
         goto out;
     }
@@ -258,8 +260,8 @@ out:
 
 /* POST /v1/ca/certificates; *reply is the issuance answer. */
 static sn_err
-certify_issue(struct sn_cli *cli, const struct certify_args *a,
-              const char *csr, json_t **reply)
+certify_issue(struct sn_cli *cli, const struct certify_args *a, const char *csr,
+              json_t **reply)
 {
     json_t *req = NULL;
     sn_err r = SN_ERR_NOMEM;
@@ -356,8 +358,9 @@ sn_cmd_key_certify(struct sn_cli *cli)
     /* The certificate exists now: keep it even if attaching fails. */
     if (a.outpath != NULL && strcmp(a.outpath, "-") != 0 &&
         sn_out_file(a.outpath, chain, strlen(chain)) != SN_OK) {
-        r = sn_cli_fail(cli, SN_ERR_IO, "certificate %s issued, but %s "
-                                        "cannot be written: %s",
+        r = sn_cli_fail(cli, SN_ERR_IO,
+                        "certificate %s issued, but %s "
+                        "cannot be written: %s",
                         sn_out_str(issued, "serial"), a.outpath,
                         strerror(errno));
         goto out;
@@ -365,8 +368,9 @@ sn_cmd_key_certify(struct sn_cli *cli)
     if ((r = sn_client_send(cli->client, "PUT", path, PEM_MEDIA_TYPE, chain,
                             strlen(chain), &key)) != SN_OK) {
         fflush(stdout);
-        fprintf(stderr, "signet: certificate %s was issued but not "
-                        "attached to the key\n",
+        fprintf(stderr,
+                "signet: certificate %s was issued but not "
+                "attached to the key\n",
                 sn_out_str(issued, "serial") ? sn_out_str(issued, "serial")
                                              : "?");
         goto out;
@@ -562,8 +566,7 @@ sn_cmd_ca_roots(struct sn_cli *cli)
         SN_OK)
         goto out;
     if (!is_pem_type(body.content_type) ||
-        sn_chain_from_pem((const char *)body.data, body.len, &chain) !=
-            SN_OK) {
+        sn_chain_from_pem((const char *)body.data, body.len, &chain) != SN_OK) {
         r = sn_cli_fail(cli, SN_ERR_INVALID,
                         "the server sent no PEM certificates");
         goto out;

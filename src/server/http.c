@@ -719,12 +719,17 @@ sn_http_start(struct sn_app *app, const char *listen, int plain,
     }
     h->app = app;
     h->plain = plain;
-    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+    /*
+     * A thread per connection: a request waits for the HSM and for its
+     * audit record's group commit, and must not hold up other connections
+     * while it does (a pool thread serves several connections in turn).
+     */
+    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+            MHD_USE_ITC | MHD_USE_ERROR_LOG |
             (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     if (plain)
         h->d = MHD_start_daemon(
             flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
-            MHD_OPTION_THREAD_POOL_SIZE, app->cfg.threads,
             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
             MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
@@ -736,7 +741,6 @@ sn_http_start(struct sn_app *app, const char *listen, int plain,
             (const char *)key, MHD_OPTION_HTTPS_MEM_CERT, (const char *)cert,
             MHD_OPTION_HTTPS_PRIORITIES,
             "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-            MHD_OPTION_THREAD_POOL_SIZE, app->cfg.threads,
             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
             MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,

@@ -14,9 +14,7 @@
 
 #include "common/log.h"
 
-struct sn_store {
-    sqlite3 *db;
-};
+#include "store/store_int.h"
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS subscribers ("
@@ -96,6 +94,40 @@ db_err(int rc)
     }
 }
 
+static int
+token_copy(void *dst, const void *src)
+{
+    memcpy(dst, src, sizeof(struct sn_token));
+    return 1;
+}
+
+/* Deep copy of a key row; 0 (a miss) if memory runs out. */
+static int
+key_copy(void *dst, const void *src)
+{
+    const struct sn_key *s = src;
+    struct sn_key *d = dst;
+
+    *d = *s;
+    d->spki = NULL;
+    d->cert_pem = d->att_pem = NULL;
+    if ((d->spki = malloc(s->spki_len)) == NULL ||
+        (s->cert_pem && (d->cert_pem = strdup(s->cert_pem)) == NULL) ||
+        (s->att_pem && (d->att_pem = strdup(s->att_pem)) == NULL)) {
+        sn_key_cleanup(d);
+        return 0;
+    }
+    memcpy(d->spki, s->spki, s->spki_len);
+    return 1;
+}
+
+static void
+key_release(void *val)
+{
+    sn_key_cleanup(val);
+    free(val);
+}
+
 sn_err
 sn_store_open(const char *path, struct sn_store **out)
 {
@@ -108,6 +140,8 @@ sn_store_open(const char *path, struct sn_store **out)
     *out = NULL;
     if ((st = calloc(1, sizeof(*st))) == NULL)
         return SN_ERR_NOMEM;
+    sn_cache_init(&st->tokens, token_copy, free);
+    sn_cache_init(&st->keys, key_copy, key_release);
     rc = sqlite3_open_v2(path, &st->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                              SQLITE_OPEN_FULLMUTEX,
@@ -137,6 +171,8 @@ sn_store_open(const char *path, struct sn_store **out)
             goto out;
         }
     }
+    if ((r = sn_auditlog_start(st, path)) != SN_OK)
+        goto out;
     *out = st;
     st = NULL;
     r = SN_OK;
@@ -151,7 +187,10 @@ sn_store_close(struct sn_store *st)
 {
     if (st == NULL)
         return;
+    sn_auditlog_stop(st);
     sqlite3_close(st->db);
+    sn_cache_cleanup(&st->tokens);
+    sn_cache_cleanup(&st->keys);
     free(st);
 }
 
@@ -382,10 +421,15 @@ sn_store_token_get(struct sn_store *st, const char *id, struct sn_token *out)
 {
     sqlite3_stmt *s = NULL;
     const unsigned char *keys;
+    struct sn_token *copy;
+    unsigned long gen;
     sn_err r;
     int rc;
 
     memset(out, 0, sizeof(*out));
+    if (sn_cache_get(&st->tokens, id, out))
+        return SN_OK;
+    gen = sn_cache_gen(&st->tokens);
     if ((r = prepare(st,
                      "SELECT id, subscriber_id, admin, name, hash, roles,"
                      " keys, expires_at, created_at, revoked_at"
@@ -413,6 +457,10 @@ sn_store_token_get(struct sn_store *st, const char *id, struct sn_token *out)
     out->expires_at = (time_t)sqlite3_column_int64(s, 7);
     out->created_at = (time_t)sqlite3_column_int64(s, 8);
     out->revoked_at = (time_t)sqlite3_column_int64(s, 9);
+    if ((copy = malloc(sizeof(*copy))) != NULL) {
+        *copy = *out;
+        sn_cache_put(&st->tokens, id, copy, gen);
+    }
     r = SN_OK;
 out:
     sqlite3_finalize(s);
@@ -432,7 +480,9 @@ sn_store_token_revoke(struct sn_store *st, const char *id, time_t when)
         return r;
     sqlite3_bind_int64(s, 1, when);
     sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
-    return finish_write(st, s, 1);
+    r = finish_write(st, s, 1);
+    sn_cache_drop(&st->tokens, id);
+    return r;
 }
 
 /* ---- keys ---- */
@@ -554,10 +604,15 @@ sn_err
 sn_store_key_get(struct sn_store *st, const char *id, struct sn_key *out)
 {
     sqlite3_stmt *s = NULL;
+    struct sn_key *copy;
+    unsigned long gen;
     sn_err r;
     int rc;
 
     memset(out, 0, sizeof(*out));
+    if (sn_cache_get(&st->keys, id, out))
+        return SN_OK;
+    gen = sn_cache_gen(&st->keys);
     if ((r = prepare(st, "SELECT " KEY_COLS " FROM keys WHERE id = ?", &s)) !=
         SN_OK)
         return r;
@@ -568,6 +623,12 @@ sn_store_key_get(struct sn_store *st, const char *id, struct sn_key *out)
     else
         r = rc == SQLITE_DONE ? SN_ERR_NOT_FOUND : SN_ERR_DB;
     sqlite3_finalize(s);
+    if (r == SN_OK && (copy = malloc(sizeof(*copy))) != NULL) {
+        if (key_copy(copy, out))
+            sn_cache_put(&st->keys, id, copy, gen);
+        else
+            free(copy);
+    }
     return r;
 }
 
@@ -629,7 +690,9 @@ sn_store_key_set_state(struct sn_store *st, const char *id,
         return r;
     sqlite3_bind_int(s, 1, (int)state);
     sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
-    return finish_write(st, s, 1);
+    r = finish_write(st, s, 1);
+    sn_cache_drop(&st->keys, id);
+    return r;
 }
 
 sn_err
@@ -643,70 +706,12 @@ sn_store_key_set_cert(struct sn_store *st, const char *id, const char *pem)
         return r;
     sqlite3_bind_text(s, 1, pem, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
-    return finish_write(st, s, 1);
+    r = finish_write(st, s, 1);
+    sn_cache_drop(&st->keys, id);
+    return r;
 }
 
 /* ---- audit ---- */
-
-sn_err
-sn_store_audit_add(struct sn_store *st, struct sn_audit *a)
-{
-    sqlite3_stmt *s = NULL;
-    sn_err r;
-
-    if ((r = prepare(st,
-                     "INSERT INTO audit (time, subscriber_id, key_id,"
-                     " token_id, client, action, digest_algorithm, digest,"
-                     " scheme, result, detail)"
-                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_int64(s, 1, a->time);
-    sqlite3_bind_text(s, 2, a->subscriber, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, a->key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, a->token, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, a->client, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, a->action, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 7, a->digest_alg, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 8, a->digest, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 9, a->scheme, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 10, a->result, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 11, a->detail, -1, SQLITE_STATIC);
-    /* Hold the shared connection until the rowid is read: another thread's
-     * insert in between would hand us its id. */
-    sqlite3_mutex_enter(sqlite3_db_mutex(st->db));
-    if ((r = finish_write(st, s, 0)) == SN_OK)
-        a->id = sqlite3_last_insert_rowid(st->db);
-    sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
-    return r;
-}
-
-sn_err
-sn_store_audit_add_many(struct sn_store *st, struct sn_audit *a, size_t n)
-{
-    sn_err r = SN_OK;
-    size_t i;
-
-    if (n == 1)
-        return sn_store_audit_add(st, a);
-    /* The connection is shared: hold its mutex across the transaction. */
-    sqlite3_mutex_enter(sqlite3_db_mutex(st->db));
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
-        SQLITE_OK) {
-        r = SN_ERR_DB;
-        goto out;
-    }
-    for (i = 0; i < n && r == SN_OK; i++)
-        r = sn_store_audit_add(st, &a[i]);
-    if (r == SN_OK &&
-        sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        r = SN_ERR_DB;
-    if (r != SN_OK)
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-out:
-    sqlite3_mutex_leave(sqlite3_db_mutex(st->db));
-    return r;
-}
 
 sn_err
 sn_store_audit_list(struct sn_store *st, const char *subscriber,

@@ -290,15 +290,15 @@ check_request(struct sn_app *app, struct sn_req *req, X509_REQ *csr,
                       "the CSR's key is not the attested key");
         goto out;
     }
-    if (key->state != SN_KEY_ENABLED) {
-        sn_resp_error(resp, API_KEY_STATE, "the key is %s",
-                      sn_key_state_name(key->state));
-        goto out;
-    }
     if (sn_store_key_compromised(app->store, key->id)) {
         sn_resp_error(resp, API_CONFLICT,
                       "a certificate of this key was revoked for key "
                       "compromise; the key cannot be certified again");
+        goto out;
+    }
+    if (key->state != SN_KEY_ENABLED) {
+        sn_resp_error(resp, API_KEY_STATE, "the key is %s",
+                      sn_key_state_name(key->state));
         goto out;
     }
     ok = 1;
@@ -335,7 +335,7 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         sn_resp_error(resp, API_FORBIDDEN,
                       "certificates are requested with a subscriber token "
                       "with 'manage'");
-        return;
+        goto refused;
     }
     if (sn_json_only(req->json, allowed, resp) != 0 ||
         sn_json_str(req->json, "csr_pem", 1, 64 * 1024, &pem, resp) != 0 ||
@@ -572,7 +572,7 @@ sn_h_ca_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         goto out;
     }
     if (date != NULL) {
-        if (sn_time_parse(date, &when) != SN_OK || when > now + 60) {
+        if (sn_time_parse(date, &when) != SN_OK || when > now) {
             sn_resp_error(resp, API_INVALID_FIELD,
                           "revocation_date must be an RFC 3339 time, not in "
                           "the future");
@@ -609,6 +609,11 @@ sn_h_ca_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     c.revoked = 1;
     c.revocation_date = when;
     c.reason = code;
+    /* A compromised key signs no more: disable it (enable is refused). */
+    if (code == 1 && sn_store_key_set_state(app->store, c.key,
+                                            SN_KEY_DISABLED) == SN_OK)
+        ca_audit(app, req, c.subscriber, c.key, "key_disable", "ok",
+                 "certificate revoked for key compromise");
     /* Publish at once: a new CRL on every revocation. */
     if (sn_ca_from_name(c.ca, &kind) &&
         sn_ca_crl(app, kind, 1, &crl, &crl_len) != SN_OK)

@@ -205,6 +205,13 @@ set_state(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
         sn_resp_error(resp, API_KEY_STATE, "the key is destroyed");
         goto out;
     }
+    if (to == SN_KEY_ENABLED && k.state == SN_KEY_DISABLED &&
+        sn_store_key_compromised(app->store, k.id)) {
+        sn_resp_error(resp, API_KEY_STATE,
+                      "a certificate of this key was revoked for key "
+                      "compromise; the key stays disabled");
+        goto out;
+    }
     if (k.state == from) {
         if (sn_store_key_set_state(app->store, k.id, to) != SN_OK) {
             sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");

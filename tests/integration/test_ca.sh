@@ -260,6 +260,8 @@ check_match "OCSP (POST): CLI leaf good before revocation" 'k1.leaf.pem: good' "
 check_match "OCSP: response verifies" 'Response verify OK' "$OCSP_OUT"
 
 # ---- revocation: back-dated key compromise ----
+# A CSR made while the key still works, for the re-issuance check below.
+api_csr "$TA" "$K1" '{"CN":"Acme Release Signing","O":"Acme Corp","C":"DE","ST":"Berlin"}' k1again.csr
 while [ "$(date +%s)" -lt $((NB1 + 3)) ]; do sleep 0.5; done
 D1=$((NB1 + 1))
 out=$("$SIGNET" --token "$TA" ca revoke "$S1" --reason keyCompromise --date "$(rfc3339 $D1)" 2>&1)
@@ -353,8 +355,14 @@ check_error "a sign-only token revokes" 403 forbidden
 ocsp -cert k2.leaf.pem
 check_match "after the refused revocations the certificate is still good" 'k2.leaf.pem: good' "$OCSP_OUT"
 
-# ---- no new certificate for a key revoked for key compromise ----
-api_csr "$TA" "$K1" '{"CN":"Acme Release Signing","O":"Acme Corp","C":"DE","ST":"Berlin"}' k1again.csr
+# ---- a compromised key signs no more, and gets no new certificate ----
+req GET "/v1/keys/$K1" "$TA"
+check_eq "key compromise revocation disabled the key" disabled "$(jget .state)"
+req POST "/v1/keys/$K1/enable" "$TA"
+check_error "a compromised key cannot be enabled again" 409 key_state
+head -c 32 /dev/urandom >k1.d
+req_json POST "/v1/keys/$K1/sign" "$TA" "{\"digest_algorithm\":\"sha256\",\"digest\":\"$(b64 k1.d)\"}"
+check_error "a compromised key does not sign" 409 key_state
 issue_body k1again.csr >b.json
 refusal "re-issuance for a compromised key" 409 conflict 'key compromise' b.json
 check_cmd_fails "signet key certify refuses it too" "$SIGNET" --token "$TA" key certify "$K1" --subject "$SUBJ"

@@ -30,7 +30,8 @@
 
 #define MAX_ID_LEN 64
 #define MAX_SESSIONS 64
-#define MAX_CACHED 256
+#define CACHE_BUCKETS 16384
+#define MAX_CACHED (1 << 20)
 #define PIN_BYTES 16
 
 #define MAX_LOGINS 1024
@@ -57,18 +58,25 @@ struct sn_hsm {
 struct cached_key {
     char id[MAX_ID_LEN + 1];
     CK_OBJECT_HANDLE handle;
+    struct cached_key *next;
 };
 
 struct sn_hsm_token {
     struct sn_hsm *hsm;
     CK_SLOT_ID slot;
     struct sn_hsm_info info;
-    pthread_mutex_t lock; /* guards idle[] and cache[] */
+    pthread_mutex_t lock; /* guards idle[] */
+    pthread_rwlock_t cache_lock;
     CK_SESSION_HANDLE idle[MAX_SESSIONS];
     size_t nidle;
-    struct cached_key cache[MAX_CACHED];
-    size_t ncache, next_evict;
+    /* id -> private key handle, for every key on the token: looked up
+     * once (SoftHSM2 searches slowly on tokens with many objects). */
+    struct cached_key *cache[CACHE_BUCKETS];
+    size_t ncache;
 };
+
+static void cache_preload(struct sn_hsm_token *tok, CK_SESSION_HANDLE s);
+static void cache_free(struct sn_hsm_token *tok);
 
 static sn_err
 rv_err(CK_RV rv)
@@ -367,6 +375,7 @@ sn_hsm_token_open(struct sn_hsm *hsm, const char *label, const char *pin,
         return SN_ERR_NOMEM;
     t->hsm = hsm;
     pthread_mutex_init(&t->lock, NULL);
+    pthread_rwlock_init(&t->cache_lock, NULL);
     if ((r = find_slot(hsm, label, &t->slot, &ti)) != SN_OK)
         goto out;
     copy_padded(t->info.manufacturer, sizeof(t->info.manufacturer),
@@ -392,6 +401,7 @@ sn_hsm_token_open(struct sn_hsm *hsm, const char *label, const char *pin,
                  (unsigned long)rv);
         goto out;
     }
+    cache_preload(t, s);
     /* Login state is per token: this session keeps it for the pool. */
     t->idle[t->nidle++] = s;
     s = CK_INVALID_HANDLE;
@@ -414,6 +424,8 @@ sn_hsm_token_close(struct sn_hsm_token *tok)
         return;
     for (i = 0; i < tok->nidle; i++)
         tok->hsm->f->C_CloseSession(tok->idle[i]);
+    cache_free(tok);
+    pthread_rwlock_destroy(&tok->cache_lock);
     pthread_mutex_destroy(&tok->lock);
     free(tok);
 }
@@ -506,59 +518,118 @@ find_object(struct sn_hsm_token *tok, CK_SESSION_HANDLE s,
     return SN_OK;
 }
 
+static size_t
+cache_bucket(const char *id)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+    while (*id != '\0')
+        h = (h ^ (unsigned char)*id++) * 1099511628211ULL;
+    return (size_t)(h % CACHE_BUCKETS);
+}
+
 static int
 cache_get(struct sn_hsm_token *tok, const char *id, CK_OBJECT_HANDLE *h)
 {
-    size_t i;
+    struct cached_key *e;
     int found = 0;
 
-    pthread_mutex_lock(&tok->lock);
-    for (i = 0; i < tok->ncache; i++) {
-        if (strcmp(tok->cache[i].id, id) == 0) {
-            *h = tok->cache[i].handle;
+    pthread_rwlock_rdlock(&tok->cache_lock);
+    for (e = tok->cache[cache_bucket(id)]; e != NULL; e = e->next) {
+        if (strcmp(e->id, id) == 0) {
+            *h = e->handle;
             found = 1;
             break;
         }
     }
-    pthread_mutex_unlock(&tok->lock);
+    pthread_rwlock_unlock(&tok->cache_lock);
     return found;
 }
 
+/* Sets (or replaces: one entry per id, so a drop leaves none behind). */
 static void
 cache_put(struct sn_hsm_token *tok, const char *id, CK_OBJECT_HANDLE h)
 {
-    size_t slot;
+    struct cached_key *e, *ne = NULL;
+    size_t b = cache_bucket(id);
 
-    pthread_mutex_lock(&tok->lock);
-    /* One entry per id: a duplicate (two threads missing at once, a key
-     * re-made under its id) would survive cache_drop() and go stale. */
-    for (slot = 0; slot < tok->ncache; slot++)
-        if (strcmp(tok->cache[slot].id, id) == 0)
+    if (strlen(id) > MAX_ID_LEN)
+        return;
+    pthread_rwlock_wrlock(&tok->cache_lock);
+    for (e = tok->cache[b]; e != NULL; e = e->next)
+        if (strcmp(e->id, id) == 0)
             break;
-    if (slot == tok->ncache) {
-        if (tok->ncache < MAX_CACHED)
-            slot = tok->ncache++;
-        else
-            slot = tok->next_evict++ % MAX_CACHED;
+    if (e != NULL)
+        e->handle = h;
+    else if (tok->ncache < MAX_CACHED &&
+             (ne = calloc(1, sizeof(*ne))) != NULL) {
+        memcpy(ne->id, id, strlen(id) + 1);
+        ne->handle = h;
+        ne->next = tok->cache[b];
+        tok->cache[b] = ne;
+        tok->ncache++;
     }
-    snprintf(tok->cache[slot].id, sizeof(tok->cache[slot].id), "%s", id);
-    tok->cache[slot].handle = h;
-    pthread_mutex_unlock(&tok->lock);
+    pthread_rwlock_unlock(&tok->cache_lock);
 }
 
 static void
 cache_drop(struct sn_hsm_token *tok, const char *id)
 {
-    size_t i;
+    struct cached_key **pp, *e = NULL;
 
-    pthread_mutex_lock(&tok->lock);
-    for (i = 0; i < tok->ncache; i++) {
-        if (strcmp(tok->cache[i].id, id) == 0) {
-            tok->cache[i] = tok->cache[--tok->ncache];
+    pthread_rwlock_wrlock(&tok->cache_lock);
+    for (pp = &tok->cache[cache_bucket(id)]; *pp != NULL; pp = &(*pp)->next) {
+        if (strcmp((*pp)->id, id) == 0) {
+            e = *pp;
+            *pp = e->next;
+            tok->ncache--;
             break;
         }
     }
-    pthread_mutex_unlock(&tok->lock);
+    pthread_rwlock_unlock(&tok->cache_lock);
+    free(e);
+}
+
+static void
+cache_free(struct sn_hsm_token *tok)
+{
+    struct cached_key *e, *next;
+    size_t i;
+
+    for (i = 0; i < CACHE_BUCKETS; i++) {
+        for (e = tok->cache[i]; e != NULL; e = next) {
+            next = e->next;
+            free(e);
+        }
+        tok->cache[i] = NULL;
+    }
+}
+
+/* One pass over the token's private keys fills the cache. */
+static void
+cache_preload(struct sn_hsm_token *tok, CK_SESSION_HANDLE s)
+{
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)}};
+    CK_FUNCTION_LIST_PTR f = tok->hsm->f;
+    CK_OBJECT_HANDLE h[256];
+    CK_ULONG n = 0, i;
+    char id[MAX_ID_LEN + 1];
+
+    if (f->C_FindObjectsInit(s, tmpl, 1) != CKR_OK)
+        return;
+    while (f->C_FindObjects(s, h, 256, &n) == CKR_OK && n > 0) {
+        for (i = 0; i < n; i++) {
+            CK_ATTRIBUTE a = {CKA_ID, id, MAX_ID_LEN};
+            if (f->C_GetAttributeValue(s, h[i], &a, 1) == CKR_OK &&
+                a.ulValueLen > 0 && a.ulValueLen <= MAX_ID_LEN) {
+                id[a.ulValueLen] = '\0';
+                if (strlen(id) == a.ulValueLen)
+                    cache_put(tok, id, h[i]);
+            }
+        }
+    }
+    f->C_FindObjectsFinal(s);
 }
 
 /* DER of the named curve OIDs, as CKA_EC_PARAMS wants them. */
@@ -764,12 +835,22 @@ sn_hsm_generate(struct sn_hsm_token *tok, enum sn_keyalg alg, const char *id,
 #undef ATTR
     if ((r = session_get(tok, &s)) != SN_OK)
         return r;
-    /* Ids name exactly one key: never create a second with the same id. */
-    if ((r = find_object(tok, s, CKO_PRIVATE_KEY, id, &priv)) !=
-        SN_ERR_NOT_FOUND) {
+    /* Ids name exactly one key: never create a second with the same id.
+     * The cache holds every key on the token (preloaded at open), so no
+     * token search is needed. */
+    if (cache_get(tok, id, &priv)) {
+        /* A handle left by a destruction through another handle to the
+         * same token is stale: check it is still this key. */
+        char have[MAX_ID_LEN + 1];
+        CK_ATTRIBUTE a = {CKA_ID, have, MAX_ID_LEN};
+        if (f->C_GetAttributeValue(s, priv, &a, 1) == CKR_OK &&
+            a.ulValueLen == idlen && memcmp(have, id, idlen) == 0) {
+            priv = CK_INVALID_HANDLE;
+            r = SN_ERR_EXISTS;
+            goto out;
+        }
+        cache_drop(tok, id);
         priv = CK_INVALID_HANDLE;
-        r = r == SN_OK ? SN_ERR_EXISTS : r;
-        goto out;
     }
     rv = f->C_GenerateKeyPair(s, &mech, pubt, npub, privt, npriv, &pub, &priv);
     if (rv != CKR_OK) {

@@ -10,7 +10,7 @@ FUZZ_BUILD ?= build-fuzz
 HOME_DIR   ?= var/home
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build deps run test test-plain test-asan fuzz clean format
+.PHONY: all build deps run test test-plain test-asan fuzz bench bench-smoke clean format
 
 all: build
 
@@ -37,7 +37,7 @@ test-asan:
 # libFuzzer drivers (clang, ASan+UBSan), each run briefly over its corpus.
 fuzz:
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSIGNET_SANITIZE=ON -DSIGNET_FUZZ=ON >/dev/null
-	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_codecs fuzz_pem_chain fuzz_config
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_codecs fuzz_pem_chain fuzz_config fuzz_p11_reply
 	cd $(FUZZ_BUILD) && ctest --output-on-failure -R '^fuzz/'
 
 format:
@@ -45,3 +45,12 @@ format:
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+# Throughput beside the HSM's own limit (docs/performance.md). BENCH_SECS per
+# measurement; `make bench-smoke` is the seconds-long run CI makes.
+BENCH_SECS ?= 10
+bench: build
+	bench/run.sh $(BUILD) $(BENCH_SECS)
+
+bench-smoke: build
+	bench/run.sh $(BUILD) 2 --smoke

@@ -315,15 +315,62 @@ sn_store_subscriber_by_name(struct sn_store *st, const char *name,
         st, "SELECT " SUB_COLS " FROM subscribers WHERE name = ?", name, out);
 }
 
+/*
+ * Steps s to its end, filling one element of elem bytes per row with fill
+ * into a growing array. On success *arr holds *n elements (caller frees
+ * each with clean, then the array); on failure nothing is returned.
+ */
+static sn_err
+collect(sqlite3_stmt *s, size_t elem, sn_err (*fill)(sqlite3_stmt *, void *),
+        void (*clean)(void *), void **arr, size_t *n)
+{
+    char *a = NULL, *tmp;
+    size_t cnt = 0, cap = 0, i;
+    sn_err r = SN_OK;
+    int rc;
+
+    *arr = NULL;
+    *n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            if ((tmp = realloc(a, cap * elem)) == NULL) {
+                r = SN_ERR_NOMEM;
+                break;
+            }
+            a = tmp;
+        }
+        if ((r = fill(s, a + cnt * elem)) != SN_OK)
+            break;
+        cnt++;
+    }
+    if (r == SN_OK && rc != SQLITE_DONE)
+        r = SN_ERR_DB;
+    if (r != SN_OK) {
+        for (i = 0; clean != NULL && i < cnt; i++)
+            clean(a + i * elem);
+        free(a);
+        return r;
+    }
+    *arr = a;
+    *n = cnt;
+    return SN_OK;
+}
+
+static sn_err
+fill_subscriber(sqlite3_stmt *s, void *out)
+{
+    row_subscriber(s, out);
+    return SN_OK;
+}
+
 sn_err
 sn_store_subscriber_list(struct sn_store *st, struct sn_subscriber **out,
                          size_t *n)
 {
-    struct sn_subscriber *arr = NULL, *tmp;
     sqlite3_stmt *s = NULL;
-    size_t cnt = 0, cap = 0;
+    void *arr = NULL;
     sn_err r;
-    int rc;
 
     *out = NULL;
     *n = 0;
@@ -332,27 +379,8 @@ sn_store_subscriber_list(struct sn_store *st, struct sn_subscriber **out,
                      " FROM subscribers ORDER BY created_at, name",
                      &s)) != SN_OK)
         return r;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            if ((tmp = realloc(arr, cap * sizeof(*arr))) == NULL) {
-                r = SN_ERR_NOMEM;
-                goto out;
-            }
-            arr = tmp;
-        }
-        row_subscriber(s, &arr[cnt++]);
-    }
-    if (rc != SQLITE_DONE) {
-        r = SN_ERR_DB;
-        goto out;
-    }
+    r = collect(s, sizeof(**out), fill_subscriber, NULL, &arr, n);
     *out = arr;
-    *n = cnt;
-    arr = NULL;
-    r = SN_OK;
-out:
-    free(arr);
     sqlite3_finalize(s);
     return r;
 }
@@ -632,15 +660,25 @@ sn_store_key_get(struct sn_store *st, const char *id, struct sn_key *out)
     return r;
 }
 
+static sn_err
+fill_key(sqlite3_stmt *s, void *out)
+{
+    return row_key(s, out);
+}
+
+static void
+clean_key(void *k)
+{
+    sn_key_cleanup(k);
+}
+
 sn_err
 sn_store_key_list(struct sn_store *st, const char *subscriber,
                   struct sn_key **out, size_t *n)
 {
-    struct sn_key *arr = NULL, *tmp;
     sqlite3_stmt *s = NULL;
-    size_t cnt = 0, cap = 0;
+    void *arr = NULL;
     sn_err r;
-    int rc;
 
     *out = NULL;
     *n = 0;
@@ -650,30 +688,8 @@ sn_store_key_list(struct sn_store *st, const char *subscriber,
                      &s)) != SN_OK)
         return r;
     sqlite3_bind_text(s, 1, subscriber, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            if ((tmp = realloc(arr, cap * sizeof(*arr))) == NULL) {
-                r = SN_ERR_NOMEM;
-                goto out;
-            }
-            arr = tmp;
-        }
-        if ((r = row_key(s, &arr[cnt])) != SN_OK)
-            goto out;
-        cnt++;
-    }
-    if (rc != SQLITE_DONE) {
-        r = SN_ERR_DB;
-        goto out;
-    }
+    r = collect(s, sizeof(**out), fill_key, clean_key, &arr, n);
     *out = arr;
-    *n = cnt;
-    arr = NULL;
-    cnt = 0;
-    r = SN_OK;
-out:
-    sn_key_list_free(arr, cnt);
     sqlite3_finalize(s);
     return r;
 }
@@ -932,15 +948,25 @@ sn_store_cert_revoke(struct sn_store *st, const char *serial,
     return finish_write(st, s, 1);
 }
 
+static sn_err
+fill_cert(sqlite3_stmt *s, void *out)
+{
+    return row_cert(s, out);
+}
+
+static void
+clean_cert(void *c)
+{
+    sn_cert_cleanup(c);
+}
+
 sn_err
 sn_store_cert_revoked(struct sn_store *st, const char *ca,
                       struct sn_cert **out, size_t *n)
 {
-    struct sn_cert *arr = NULL, *tmp;
     sqlite3_stmt *s = NULL;
-    size_t cnt = 0, cap = 0;
+    void *arr = NULL;
     sn_err r;
-    int rc;
 
     *out = NULL;
     *n = 0;
@@ -950,30 +976,8 @@ sn_store_cert_revoked(struct sn_store *st, const char *ca,
                      &s)) != SN_OK)
         return r;
     sqlite3_bind_text(s, 1, ca, -1, SQLITE_STATIC);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            if ((tmp = realloc(arr, cap * sizeof(*arr))) == NULL) {
-                r = SN_ERR_NOMEM;
-                goto out;
-            }
-            arr = tmp;
-        }
-        if ((r = row_cert(s, &arr[cnt])) != SN_OK)
-            goto out;
-        cnt++;
-    }
-    if (rc != SQLITE_DONE) {
-        r = SN_ERR_DB;
-        goto out;
-    }
+    r = collect(s, sizeof(**out), fill_cert, clean_cert, &arr, n);
     *out = arr;
-    *n = cnt;
-    arr = NULL;
-    cnt = 0;
-    r = SN_OK;
-out:
-    sn_cert_list_free(arr, cnt);
     sqlite3_finalize(s);
     return r;
 }

@@ -541,6 +541,29 @@ sn_client_upload(struct sn_client *c, const char *method, const char *path,
 }
 
 sn_err
+sn_client_post_raw(struct sn_client *c, const char *path,
+                   const char *content_type, const char *accept,
+                   const void *data, size_t len, struct sn_client_body *out)
+{
+    struct source src = {.mem = data, .remaining = len};
+    struct sn_client_body body;
+    long status;
+    sn_err r;
+
+    memset(out, 0, sizeof(*out));
+    r = perform(c, "POST", path, content_type, accept, &src, &status, &body);
+    if (r != SN_OK)
+        return r;
+    if (status < 200 || status > 299) {
+        r = api_error(c, status, &body);
+        sn_client_body_cleanup(&body);
+        return r;
+    }
+    *out = body;
+    return SN_OK;
+}
+
+sn_err
 sn_client_get(struct sn_client *c, const char *path, const char *accept,
               struct sn_client_body *out)
 {

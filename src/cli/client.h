@@ -81,6 +81,15 @@ sn_err sn_client_send(struct sn_client *c, const char *method, const char *path,
                       const char *content_type, const void *data, size_t len,
                       json_t **out);
 /*
+ * POSTs a raw body from memory (a DER time-stamp query, say) asking for
+ * accept and returns the raw 2xx answer; a non-2xx answer is reported as
+ * for sn_client_json.
+ */
+sn_err sn_client_post_raw(struct sn_client *c, const char *path,
+                          const char *content_type, const char *accept,
+                          const void *data, size_t len,
+                          struct sn_client_body *out);
+/*
  * GETs path asking for accept (a media type list) and returns the raw
  * 2xx answer; a non-2xx answer is reported as for sn_client_json.
  */

@@ -9,6 +9,7 @@
 #define SN_COMMANDS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cli/client.h"
 #include "common/err.h"
@@ -59,6 +60,9 @@ enum sn_cli_opt {
     SN_OPT_DAYS,
     SN_OPT_REASON,
     SN_OPT_DATE,
+    /* timestamp */
+    SN_OPT_NO_NONCE,
+    SN_OPT_NO_CERT,
     SN_OPT_COUNT
 };
 
@@ -103,9 +107,14 @@ sn_err sn_cli_check_out(struct sn_cli *cli, const char *path);
 sn_err sn_cli_digest_opt(struct sn_cli *cli, enum sn_digest *out);
 /* Like sn_cli_connect, but sends no token (public objects). */
 sn_err sn_cli_connect_public(struct sn_cli *cli);
+/* Hashes the file at path with md into digest (EVP_MAX_MD_SIZE bytes). */
+sn_err sn_cli_hash_file(struct sn_cli *cli, const char *path, enum sn_digest md,
+                        uint8_t *digest, size_t *dlen);
+/* -o, or FILE.EXT; a usage error if it would overwrite FILE itself. */
+sn_err sn_cli_output_path(struct sn_cli *cli, const char *file, const char *ext,
+                          char *buf, size_t len);
 /* --subject "/CN=../O=.." as the API's JSON subject object. */
-sn_err sn_cli_subject_json(struct sn_cli *cli, const char *slash,
-                           json_t **out);
+sn_err sn_cli_subject_json(struct sn_cli *cli, const char *slash, json_t **out);
 
 sn_err sn_cmd_whoami(struct sn_cli *cli);
 sn_err sn_cmd_subscriber_create(struct sn_cli *cli);
@@ -131,5 +140,8 @@ sn_err sn_cmd_key_certify(struct sn_cli *cli);
 sn_err sn_cmd_ca_certificate(struct sn_cli *cli);
 sn_err sn_cmd_ca_revoke(struct sn_cli *cli);
 sn_err sn_cmd_ca_roots(struct sn_cli *cli);
+sn_err sn_cmd_timestamp(struct sn_cli *cli);
+sn_err sn_cmd_tsa_rotate(struct sn_cli *cli);
+sn_err sn_cmd_tsa_clock_ok(struct sn_cli *cli);
 
 #endif

@@ -74,6 +74,8 @@ static const struct option_def {
     [SN_OPT_DAYS] = {"days", 0, 1},
     [SN_OPT_REASON] = {"reason", 0, 1},
     [SN_OPT_DATE] = {"date", 0, 1},
+    [SN_OPT_NO_NONCE] = {"no-nonce", 0, 0},
+    [SN_OPT_NO_CERT] = {"no-cert", 0, 0},
 };
 
 /* The identity options, in the order of SN_OPT_ID_O..SN_OPT_ID_*_L. */
@@ -131,6 +133,12 @@ static const struct command {
     {"ca", "revoke", sn_cmd_ca_revoke, BIT(SN_OPT_REASON) | BIT(SN_OPT_DATE),
      1},
     {"ca", "roots", sn_cmd_ca_roots, BIT(SN_OPT_OUT), 0},
+    {NULL, "timestamp", sn_cmd_timestamp,
+     BIT(SN_OPT_OUT) | BIT(SN_OPT_DIGEST_ALG) | BIT(SN_OPT_NO_NONCE) |
+         BIT(SN_OPT_NO_CERT),
+     1},
+    {"tsa", "rotate", sn_cmd_tsa_rotate, 0, 0},
+    {"tsa", "clock-ok", sn_cmd_tsa_clock_ok, 0, 0},
 };
 
 static const char usage_text[] =
@@ -193,6 +201,16 @@ static const char usage_text[] =
     "  ca roots [-o FILE]\n"
     "       the CA certificates (root, code signing, timestamping,\n"
     "       attestation root and issuer) as PEM; needs no token\n"
+    "  timestamp FILE [-o FILE.tsr] [--digest-algorithm ALG] [--no-nonce]\n"
+    "            [--no-cert]\n"
+    "       RFC 3161 time-stamp of FILE (hashed locally) from the Signet\n"
+    "       TSA; the reply is checked (granted, imprint, nonce) before it\n"
+    "       is written, default FILE.tsr; needs no token. --no-cert asks\n"
+    "       for a token without the TSA certificate\n"
+    "  tsa rotate\n"
+    "       a new TSA key and certificate; the old key is destroyed (admin)\n"
+    "  tsa clock-ok\n"
+    "       confirm the clock after the TSA stopped on a clock jump (admin)\n"
     "\n"
     "-o - writes to standard output. Digest algorithms: sha256 (default),\n"
     "sha384, sha512.\n"

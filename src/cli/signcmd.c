@@ -52,9 +52,9 @@ one_key(struct sn_cli *cli, const char **out)
 }
 
 /* Streams path through md; the file is read once, in 64 KiB pieces. */
-static sn_err
-hash_file(struct sn_cli *cli, const char *path, enum sn_digest md,
-          uint8_t *digest, size_t *dlen)
+sn_err
+sn_cli_hash_file(struct sn_cli *cli, const char *path, enum sn_digest md,
+                 uint8_t *digest, size_t *dlen)
 {
     unsigned char buf[65536];
     EVP_MD_CTX *ctx = NULL;
@@ -288,7 +288,7 @@ sign_local(struct sn_cli *cli, const char *key, enum sn_digest md,
     size_t dlen, derlen = 0;
     sn_err r;
 
-    if ((r = hash_file(cli, file, md, digest, &dlen)) != SN_OK)
+    if ((r = sn_cli_hash_file(cli, file, md, digest, &dlen)) != SN_OK)
         goto out;
     if ((r = sn_cli_path(cli, path, sizeof(path), "/v1/keys/%s/sign", key)) !=
         SN_OK)
@@ -367,9 +367,10 @@ out:
     return r;
 }
 
-/* -o, or FILE.p7s; never the input file itself. */
-static sn_err
-output_path(struct sn_cli *cli, const char *file, char *buf, size_t len)
+/* -o, or FILE.EXT; never the input file itself. */
+sn_err
+sn_cli_output_path(struct sn_cli *cli, const char *file, const char *ext,
+                   char *buf, size_t len)
 {
     const char *o = cli->opt[SN_OPT_OUT];
     struct stat in, outst;
@@ -378,7 +379,7 @@ output_path(struct sn_cli *cli, const char *file, char *buf, size_t len)
     if (o != NULL)
         n = snprintf(buf, len, "%s", o);
     else
-        n = snprintf(buf, len, "%s.p7s", file);
+        n = snprintf(buf, len, "%s.%s", file, ext);
     if (n < 0 || (size_t)n >= len)
         return sn_cli_usage(cli, "output path too long");
     if (stat(file, &in) == 0 && stat(buf, &outst) == 0 &&
@@ -405,7 +406,8 @@ sn_cmd_sign(struct sn_cli *cli)
         return sn_cli_fail(cli, SN_ERR_IO, "%s: %s", file, strerror(errno));
     if (!S_ISREG(st.st_mode))
         return sn_cli_usage(cli, "%s: not a regular file", file);
-    if ((r = output_path(cli, file, outpath, sizeof(outpath))) != SN_OK)
+    if ((r = sn_cli_output_path(cli, file, "p7s", outpath, sizeof(outpath))) !=
+        SN_OK)
         return r;
     if (cli->seen[SN_OPT_UPLOAD])
         return sign_upload(cli, key, md, file, outpath);

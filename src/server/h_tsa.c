@@ -83,22 +83,20 @@ tsa_audit(struct sn_app *app, struct sn_req *req, const char *action,
 void
 sn_h_tsa_rotate(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
-    char detail[128];
+    char detail[128], id[64];
 
     if (!req->who->admin) {
         sn_resp_error(resp, API_FORBIDDEN, "only an admin token may rotate "
                                            "the TSA key");
         return;
     }
-    if (sn_tsa_rotate(app) != SN_OK) {
+    if (sn_tsa_rotate(app, id, sizeof(id)) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "TSA key rotation failed");
         return;
     }
-    snprintf(detail, sizeof(detail), "new TSA key %s; old key destroyed",
-             app->tsa.key_id);
+    snprintf(detail, sizeof(detail), "new TSA key %s; old key destroyed", id);
     tsa_audit(app, req, "tsa_rotate", detail);
-    sn_resp_json(resp, API_OK,
-                 json_pack("{s:s}", "key_id", app->tsa.key_id));
+    sn_resp_json(resp, API_OK, json_pack("{s:s}", "key_id", id));
 }
 
 void

@@ -409,8 +409,19 @@ sn_tsa_respond(struct sn_app *app, const uint8_t *req, size_t len,
         goto out;
     TS_RESP_CTX_set_serial_cb(ctx, serial_cb, tsa);
     TS_RESP_CTX_set_time_cb(ctx, time_cb, &ta);
-    if ((in = BIO_new_mem_buf(req, (int)len)) == NULL)
-        goto out;
+    /* Strict DER: the request is exactly one TimeStampReq. Anything else
+     * is handed on as an empty request, which OpenSSL answers with
+     * badDataFormat. */
+    {
+        const unsigned char *pp = req;
+        TS_REQ *probe = d2i_TS_REQ(NULL, &pp, (long)len);
+        int exact = probe != NULL && pp == req + len;
+
+        TS_REQ_free(probe);
+        if ((in = BIO_new_mem_buf(exact ? req : (const uint8_t *)"",
+                                  exact ? (int)len : 0)) == NULL)
+            goto out;
+    }
     /* Malformed requests come back as a rejection, not as NULL. */
     if ((resp = TS_RESP_create_response(ctx, in)) == NULL) {
         r = SN_ERR_HSM;
@@ -556,8 +567,23 @@ out:
     return r;
 }
 
+static sn_err rotate(struct sn_app *app, char *new_key_id, size_t idlen);
+
 sn_err
-sn_tsa_rotate(struct sn_app *app)
+sn_tsa_rotate(struct sn_app *app, char *new_key_id, size_t idlen)
+{
+    static pthread_mutex_t rotating = PTHREAD_MUTEX_INITIALIZER;
+    sn_err r;
+
+    /* One rotation at a time: each writes and then reads HOME/ca/tsa.pem. */
+    pthread_mutex_lock(&rotating);
+    r = rotate(app, new_key_id, idlen);
+    pthread_mutex_unlock(&rotating);
+    return r;
+}
+
+static sn_err
+rotate(struct sn_app *app, char *new_key_id, size_t idlen)
 {
     struct sn_tsa *tsa = &app->tsa;
     char old_id[64], new_id[64];
@@ -592,5 +618,6 @@ sn_tsa_rotate(struct sn_app *app)
     if (sn_hsm_destroy(app->service, old_id) != SN_OK)
         sn_error("tsa: old TSA key %s could not be destroyed", old_id);
     sn_info("tsa: rotated from %s to %s", old_id, new_id);
+    snprintf(new_key_id, idlen, "%s", new_id);
     return SN_OK;
 }

@@ -50,8 +50,9 @@ sn_err sn_tsa_respond(struct sn_app *app, const uint8_t *req, size_t len,
 /* Legacy Authenticode: base64 request in, base64 PKCS#7 out. */
 sn_err sn_tsa_authenticode(struct sn_app *app, const uint8_t *body,
                            size_t len, char **b64);
-/* A new key and certificate; the old key is destroyed. */
-sn_err sn_tsa_rotate(struct sn_app *app);
+/* A new key and certificate; the old key is destroyed. The new key's id
+ * goes to new_key_id. */
+sn_err sn_tsa_rotate(struct sn_app *app, char *new_key_id, size_t idlen);
 /* The operator confirms the clock: lifts a clock refusal. */
 void sn_tsa_clock_ok(struct sn_app *app);
 

@@ -1,0 +1,6 @@
+# Unit tests for src/pkcs11's pure reply parser (DigestInfo, ECDSA DER).
+# Included from tests/unit/CMakeLists.txt, which defines sn_unit_test().
+if(TARGET sn_p11reply)
+  sn_unit_test(test_p11reply ${CMAKE_CURRENT_SOURCE_DIR}/test_p11reply.c)
+  target_link_libraries(test_p11reply PRIVATE sn_p11reply)
+endif()

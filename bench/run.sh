@@ -58,11 +58,6 @@ echo "$RSA" >"$WORK/rsa.keys"
 echo "$EC" >"$WORK/ec.keys"
 : >"$WORK/ec10.keys"
 for _ in $(seq 10); do newkey ecdsa-p256 >>"$WORK/ec10.keys"; done
-echo "creating $MANY keys..." >&2
-cp "$WORK/ec10.keys" "$WORK/many.keys"
-export -f api newkey
-export URL CA TOK
-seq $((MANY - 10)) | xargs -P 4 -I{} bash -c 'newkey ecdsa-p256' >>"$WORK/many.keys"
 LABEL=${SUB//-/}
 PIN=$HOME_DIR/hsm/pins/$SUB.pin
 TSA_KEY=$(head -1 "$HOME_DIR/ca/tsa.pem" | sed 's/^key-id: //')
@@ -98,12 +93,38 @@ row "raw ECDSA P-256, $THREADS threads" "$R_EC" "$(field ops_per_s "$R_EC")" -
 H=$(http "$WORK/ec.keys" ecdsa-p256); row "HTTPS P-256, $CLIENTS clients" "$H" "$(field ops_per_s "$R_EC")" "$(rss_peak)"
 H=$(http "$WORK/ec.keys" ecdsa-p256 --batch 64); row "HTTPS P-256, batches of 64" "$H" "$(field ops_per_s "$R_EC")" "$(rss_peak)"
 H=$(http "$WORK/ec10.keys" ecdsa-p256); row "HTTPS P-256, random of 10 keys" "$H" "$(field ops_per_s "$R_EC")" "$(rss_peak)"
-H=$(http "$WORK/many.keys" ecdsa-p256); row "HTTPS P-256, random of $MANY keys" "$H" "$(field ops_per_s "$R_EC")" "$(rss_peak)"
 
 R_TSA=$(raw signet-service "$HOME_DIR/hsm/service.pin" "$TSA_KEY" rsa-3072)
 row "raw TSA key (RSA-3072), $THREADS threads" "$R_TSA" "$(field ops_per_s "$R_TSA")" -
 rss_reset
 H=$("$BENCH" tsa --url "http://127.0.0.1:$PUB" --clients "$CLIENTS" --seconds "$SECS")
 row "TSA over HTTP, $CLIENTS clients" "$H" "$(field ops_per_s "$R_TSA")" "$(rss_peak)"
+
+# ---- PKCS#11 forwarding: Signet's module vs p11-kit's own (issue 5) ----
+MODULE_SO=$BUILD/libsignet-pkcs11.so
+CLIENT_SO=/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so
+if [ -f "$MODULE_SO" ] && [ -f "$CLIENT_SO" ] && command -v p11-kit >/dev/null; then
+    R=$(SIGNET_URL=$URL SIGNET_CA_FILE=$CA "$BENCH" raw --module "$MODULE_SO" \
+        --token "${SUB:0:32}" --pin-file "$WORK/token" --key "$EC" \
+        --alg ecdsa-p256 --threads "$CLIENTS" --seconds "$SECS")
+    row "libsignet-pkcs11 P-256, $CLIENTS threads" "$R" "$(field ops_per_s "$R_EC")" "$(rss_peak)"
+    eval "$(p11-kit server --provider "$MODULE" "pkcs11:token=$LABEL" 2>/dev/null)"
+    if [ -n "${P11_KIT_SERVER_PID:-}" ]; then
+        R=$(P11_KIT_SERVER_ADDRESS=$P11_KIT_SERVER_ADDRESS "$BENCH" raw \
+            --module "$CLIENT_SO" --token "$LABEL" --pin-file "$PIN" --key "$EC" \
+            --alg ecdsa-p256 --threads "$CLIENTS" --seconds "$SECS")
+        row "p11-kit server + p11-kit-client.so P-256, $CLIENTS threads" "$R" "$(field ops_per_s "$R_EC")" -
+        kill "$P11_KIT_SERVER_PID" 2>/dev/null || true
+    fi
+fi
+
+# ---- last: the same with $MANY keys on the subscriber's token ----
+echo "creating $MANY keys..." >&2
+cp "$WORK/ec10.keys" "$WORK/many.keys"
+export -f api newkey
+export URL CA TOK
+seq $((MANY - 10)) | xargs -P 4 -I{} bash -c 'newkey ecdsa-p256' >>"$WORK/many.keys"
+H=$(http "$WORK/ec10.keys" ecdsa-p256); row "HTTPS P-256, random of 10 keys (with $MANY on the token)" "$H" "$(field ops_per_s "$R_EC")" "$(rss_peak)"
+H=$(http "$WORK/many.keys" ecdsa-p256); row "HTTPS P-256, random of $MANY keys" "$H" "$(field ops_per_s "$R_EC")" "$(rss_peak)"
 
 echo "results: $RESULTS" >&2

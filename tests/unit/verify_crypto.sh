@@ -286,8 +286,9 @@ tls_handshake() {
     port=
     i=0
     while [ $i -lt 100 ] && kill -0 "$server_pid" 2>/dev/null; do
+        # The log may not exist yet: the child opens it after the fork.
         port=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' \
-            "$tmp/server.log")
+            "$tmp/server.log" 2>/dev/null || :)
         [ -n "$port" ] && break
         sleep 0.1
         i=$((i + 1))

@@ -31,8 +31,8 @@
 #define MAX_KEYS 20000
 
 struct opts {
-    const char *mode, *module, *token, *pin_file, *key, *url, *ca,
-        *token_file, *keys_file;
+    const char *mode, *module, *token, *pin_file, *key, *url, *ca, *token_file,
+        *keys_file;
     enum sn_keyalg alg;
     int threads, seconds, batch;
 };
@@ -75,8 +75,8 @@ raw_worker(void *arg)
     uint8_t digest[64], *sig;
     size_t siglen, n = 0, cap = 1 << 16;
     double *lat = malloc(cap * sizeof(*lat)), t0;
-    enum sn_scheme scheme = sn_keyalg_is_rsa(o.alg) ? SN_SCHEME_PKCS1
-                                                    : SN_SCHEME_ECDSA;
+    enum sn_scheme scheme =
+        sn_keyalg_is_rsa(o.alg) ? SN_SCHEME_PKCS1 : SN_SCHEME_ECDSA;
     unsigned long long ops = 0;
 
     (void)arg;
@@ -145,8 +145,8 @@ http_worker(void *arg)
                                "{\"digest_algorithm\":\"sha256\","
                                "\"digests\":[");
         for (i = 0; i < (size_t)o.batch; i++)
-            off += (size_t)snprintf(body + off, sizeof(body) - off,
-                                    "%s\"%s\"", i ? "," : "", b64);
+            off += (size_t)snprintf(body + off, sizeof(body) - off, "%s\"%s\"",
+                                    i ? "," : "", b64);
         snprintf(body + off, sizeof(body) - off, "]}");
     } else
         snprintf(body, sizeof(body),

@@ -186,7 +186,7 @@ out:
 
 /* Fetches the key's certificate chain (leaf first). */
 static sn_err
-fetch_chain(struct sn_cli *cli, const char *key, STACK_OF(X509) * *out)
+fetch_chain(struct sn_cli *cli, const char *key, STACK_OF(X509) **out)
 {
     char path[PATH_LEN];
     json_t *reply = NULL;

@@ -102,7 +102,7 @@ const char *
 sn_scheme_name(enum sn_scheme s)
 {
     return (unsigned)s < sizeof(schemes) / sizeof(schemes[0]) ? schemes[s]
-                                                               : "unknown";
+                                                              : "unknown";
 }
 
 sn_err

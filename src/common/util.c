@@ -156,8 +156,8 @@ sn_time_parse(const char *s, time_t *out)
         s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
         !digits(s + 17, 2, &se))
         return SN_ERR_INVALID;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-        mi > 59 || se > 60)
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+        se > 60)
         return SN_ERR_INVALID;
     p = s + 19;
     if (*p == '.') {

@@ -233,8 +233,7 @@ sn_cs_cert_build(enum sn_cs_profile profile, X509_REQ *req, X509 *issuer,
                  policy_oid) >= (int)sizeof(policies))
         return SN_ERR_INVALID;
     if ((x = X509_new()) == NULL || sn_serial_new(&serial) != SN_OK ||
-        X509_set_version(x, 2) != 1 ||
-        X509_set_serialNumber(x, serial) != 1 ||
+        X509_set_version(x, 2) != 1 || X509_set_serialNumber(x, serial) != 1 ||
         X509_set_subject_name(x, X509_REQ_get_subject_name(req)) != 1 ||
         X509_set_issuer_name(x, X509_get_subject_name(issuer)) != 1 ||
         !set_validity(x, days) ||
@@ -258,8 +257,8 @@ out:
 }
 
 sn_err
-sn_tsa_cert_build(EVP_PKEY *pub, X509 *issuer, const char *cn,
-                  const char *org, const char *country, const char *policy_oid,
+sn_tsa_cert_build(EVP_PKEY *pub, X509 *issuer, const char *cn, const char *org,
+                  const char *country, const char *policy_oid,
                   const struct sn_ca_urls *urls, int days, X509 **out)
 {
     X509 *x = NULL;
@@ -270,8 +269,8 @@ sn_tsa_cert_build(EVP_PKEY *pub, X509 *issuer, const char *cn,
     sn_err r = SN_ERR_CRYPTO;
 
     *out = NULL;
-    if (snprintf(policies, sizeof(policies), "2.23.140.1.4.2,%s",
-                 policy_oid) >= (int)sizeof(policies))
+    if (snprintf(policies, sizeof(policies), "2.23.140.1.4.2,%s", policy_oid) >=
+        (int)sizeof(policies))
         return SN_ERR_INVALID;
     if ((x = X509_new()) == NULL || (name = X509_NAME_new()) == NULL ||
         sn_serial_new(&serial) != SN_OK || X509_set_version(x, 2) != 1 ||

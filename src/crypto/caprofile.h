@@ -14,11 +14,11 @@
 #include "common/keyinfo.h"
 
 enum sn_ca_kind {
-    SN_CA_ROOT,        /* self-signed root */
-    SN_CA_CODESIGNING, /* issuing CA: EKU codeSigning */
+    SN_CA_ROOT,         /* self-signed root */
+    SN_CA_CODESIGNING,  /* issuing CA: EKU codeSigning */
     SN_CA_TIMESTAMPING, /* issuing CA: EKU timeStamping */
-    SN_CA_ATT_ROOT,    /* attestation root */
-    SN_CA_ATT_ISSUER   /* attestation issuing CA */
+    SN_CA_ATT_ROOT,     /* attestation root */
+    SN_CA_ATT_ISSUER    /* attestation issuing CA */
 };
 
 struct sn_ca_urls {
@@ -47,10 +47,9 @@ enum sn_cs_profile { SN_PROFILE_CS, SN_PROFILE_EV_CS };
  * EV}, CDP, AIA (caIssuers, OCSP), AKI, SKI, and the non-critical Signet
  * key-protection extension naming the HSM.
  */
-sn_err sn_cs_cert_build(enum sn_cs_profile profile, X509_REQ *req,
-                        X509 *issuer, const char *policy_oid,
-                        const struct sn_ca_urls *urls, int days,
-                        const struct sn_hsm_info *hsm, X509 **out);
+sn_err sn_cs_cert_build(enum sn_cs_profile profile, X509_REQ *req, X509 *issuer,
+                        const char *policy_oid, const struct sn_ca_urls *urls,
+                        int days, const struct sn_hsm_info *hsm, X509 **out);
 
 /*
  * A TSA certificate (CSBR 7.1.2.x, RFC 3161 2.3): keyUsage digitalSignature
@@ -60,7 +59,7 @@ sn_err sn_cs_cert_build(enum sn_cs_profile profile, X509_REQ *req,
  */
 sn_err sn_tsa_cert_build(EVP_PKEY *pub, X509 *issuer, const char *cn,
                          const char *org, const char *country,
-                         const char *policy_oid,
-                         const struct sn_ca_urls *urls, int days, X509 **out);
+                         const char *policy_oid, const struct sn_ca_urls *urls,
+                         int days, X509 **out);
 
 #endif

@@ -173,7 +173,7 @@ out:
 }
 
 static sn_err
-add_chain(CMS_ContentInfo *cms, STACK_OF(X509) * chain)
+add_chain(CMS_ContentInfo *cms, STACK_OF(X509) *chain)
 {
     int i;
 
@@ -186,7 +186,7 @@ add_chain(CMS_ContentInfo *cms, STACK_OF(X509) * chain)
 }
 
 sn_err
-sn_cms_sign_detached(STACK_OF(X509) * chain, enum sn_digest md,
+sn_cms_sign_detached(STACK_OF(X509) *chain, enum sn_digest md,
                      const uint8_t *content_digest, size_t dlen,
                      time_t signing_time, sn_sign_cb cb, void *arg,
                      uint8_t **der, size_t *derlen)

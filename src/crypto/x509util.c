@@ -150,7 +150,7 @@ pem_clean_eof(void)
 }
 
 sn_err
-sn_chain_from_pem(const char *pem, size_t len, STACK_OF(X509) * *out)
+sn_chain_from_pem(const char *pem, size_t len, STACK_OF(X509) **out)
 {
     STACK_OF(X509) *chain = NULL;
     BIO *bio = NULL;
@@ -205,7 +205,7 @@ out:
 }
 
 sn_err
-sn_chain_to_pem(STACK_OF(X509) * chain, char **pem)
+sn_chain_to_pem(STACK_OF(X509) *chain, char **pem)
 {
     BIO *bio = NULL;
     int i;
@@ -232,7 +232,7 @@ out:
 }
 
 sn_err
-sn_chain_matches_key(STACK_OF(X509) * chain, EVP_PKEY *pkey)
+sn_chain_matches_key(STACK_OF(X509) *chain, EVP_PKEY *pkey)
 {
     EVP_PKEY *leafkey;
 

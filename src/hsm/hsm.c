@@ -343,8 +343,8 @@ login_check(struct sn_hsm *hsm, CK_SLOT_ID slot, const char *pin, CK_RV rv)
             break;
     if (rv == CKR_USER_ALREADY_LOGGED_IN) {
         /* Only a PIN this process logged in with before is accepted. */
-        if (i < hsm->nlogins && CRYPTO_memcmp(h, hsm->logins[i].pin_hash,
-                                              sizeof(h)) == 0)
+        if (i < hsm->nlogins &&
+            CRYPTO_memcmp(h, hsm->logins[i].pin_hash, sizeof(h)) == 0)
             r = SN_OK;
     } else if (i < hsm->nlogins) {
         memcpy(hsm->logins[i].pin_hash, h, sizeof(h));
@@ -490,8 +490,8 @@ sn_hsm_token_ping(struct sn_hsm_token *tok)
 }
 
 static sn_err
-find_object(struct sn_hsm_token *tok, CK_SESSION_HANDLE s,
-            CK_OBJECT_CLASS cls, const char *id, CK_OBJECT_HANDLE *out)
+find_object(struct sn_hsm_token *tok, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls,
+            const char *id, CK_OBJECT_HANDLE *out)
 {
     CK_ATTRIBUTE tmpl[] = {
         {CKA_CLASS, &cls, sizeof(cls)},
@@ -633,8 +633,8 @@ cache_preload(struct sn_hsm_token *tok, CK_SESSION_HANDLE s)
 }
 
 /* DER of the named curve OIDs, as CKA_EC_PARAMS wants them. */
-static const uint8_t oid_p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
-                                   0x3d, 0x03, 0x01, 0x07};
+static const uint8_t oid_p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
+                                   0xce, 0x3d, 0x03, 0x01, 0x07};
 static const uint8_t oid_p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
 
 static sn_err
@@ -933,11 +933,9 @@ sn_hsm_sign(struct sn_hsm_token *tok, const char *id, enum sn_keyalg alg,
 {
     static const CK_MECHANISM_TYPE hashes[] = {CKM_SHA256, CKM_SHA384,
                                                CKM_SHA512};
-    static const CK_RSA_PKCS_MGF_TYPE mgfs[] = {CKG_MGF1_SHA256,
-                                                CKG_MGF1_SHA384,
-                                                CKG_MGF1_SHA512};
-    static const uint8_t *const prefixes[] = {di_sha256, di_sha384,
-                                              di_sha512};
+    static const CK_RSA_PKCS_MGF_TYPE mgfs[] = {
+        CKG_MGF1_SHA256, CKG_MGF1_SHA384, CKG_MGF1_SHA512};
+    static const uint8_t *const prefixes[] = {di_sha256, di_sha384, di_sha512};
     CK_FUNCTION_LIST_PTR f = tok->hsm->f;
     CK_RSA_PKCS_PSS_PARAMS pss;
     CK_MECHANISM mech = {0, NULL, 0};

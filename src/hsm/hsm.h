@@ -31,8 +31,8 @@ void sn_hsm_close(struct sn_hsm *hsm);
 sn_err sn_hsm_token_init(struct sn_hsm *hsm, const char *label, char **pin);
 
 /* Finds the token by label and logs in as user; the caller wipes pin. */
-sn_err sn_hsm_token_open(struct sn_hsm *hsm, const char *label,
-                         const char *pin, struct sn_hsm_token **out);
+sn_err sn_hsm_token_open(struct sn_hsm *hsm, const char *label, const char *pin,
+                         struct sn_hsm_token **out);
 void sn_hsm_token_close(struct sn_hsm_token *tok);
 const struct sn_hsm_info *sn_hsm_token_info(const struct sn_hsm_token *tok);
 /* A cheap round trip to the module (C_GetSessionInfo). */
@@ -53,10 +53,10 @@ sn_err sn_hsm_generate(struct sn_hsm_token *tok, enum sn_keyalg alg,
  * RSA: scheme PKCS1 or PSS (salt = digest length, MGF1 with md); EC:
  * scheme ECDSA, result DER-encoded. *sig is malloc'd.
  */
-sn_err sn_hsm_sign(struct sn_hsm_token *tok, const char *id,
-                   enum sn_keyalg alg, enum sn_digest md,
-                   enum sn_scheme scheme, const uint8_t *digest, size_t dlen,
-                   uint8_t **sig, size_t *siglen);
+sn_err sn_hsm_sign(struct sn_hsm_token *tok, const char *id, enum sn_keyalg alg,
+                   enum sn_digest md, enum sn_scheme scheme,
+                   const uint8_t *digest, size_t dlen, uint8_t **sig,
+                   size_t *siglen);
 
 /* Destroys both halves of key id. SN_ERR_NOT_FOUND if absent. */
 sn_err sn_hsm_destroy(struct sn_hsm_token *tok, const char *id);

@@ -83,8 +83,8 @@ rsa_sign(int type, const unsigned char *m, unsigned int m_len,
 
     if (ref == NULL || !md_from_nid(type, &md) || m_len != sn_digest_len(md))
         return 0;
-    if (sn_hsm_sign(ref->tok, ref->id, ref->alg, md, SN_SCHEME_PKCS1, m,
-                    m_len, &sig, &len) == SN_OK &&
+    if (sn_hsm_sign(ref->tok, ref->id, ref->alg, md, SN_SCHEME_PKCS1, m, m_len,
+                    &sig, &len) == SN_OK &&
         len <= (size_t)RSA_size(rsa)) {
         memcpy(sigret, sig, len);
         *siglen = (unsigned int)len;

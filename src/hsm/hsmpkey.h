@@ -16,8 +16,7 @@
  * Wraps key id on tok (algorithm alg, public key spki as DER). The token
  * must outlive the EVP_PKEY. Free with EVP_PKEY_free.
  */
-sn_err sn_hsm_pkey(struct sn_hsm_token *tok, const char *id,
-                   enum sn_keyalg alg, const uint8_t *spki, size_t spki_len,
-                   EVP_PKEY **out);
+sn_err sn_hsm_pkey(struct sn_hsm_token *tok, const char *id, enum sn_keyalg alg,
+                   const uint8_t *spki, size_t spki_len, EVP_PKEY **out);
 
 #endif

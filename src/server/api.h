@@ -72,14 +72,14 @@ const char *sn_req_query(const struct sn_req *req, const char *name);
 struct sn_resp {
     enum sn_api code;
     char message[256];
-    json_t *json;        /* success body (owned) */
-    uint8_t *raw;        /* or raw body (owned, malloc'd) */
+    json_t *json; /* success body (owned) */
+    uint8_t *raw; /* or raw body (owned, malloc'd) */
     size_t raw_len;
     const char *raw_type;
 };
 
-void sn_resp_error(struct sn_resp *resp, enum sn_api code, const char *fmt,
-                   ...) __attribute__((format(printf, 3, 4)));
+void sn_resp_error(struct sn_resp *resp, enum sn_api code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Takes ownership of body. */
 void sn_resp_json(struct sn_resp *resp, enum sn_api code, json_t *body);
 

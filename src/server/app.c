@@ -44,8 +44,7 @@ open_token(struct sn_app *app, const char *label, const char *pin_file,
     sn_err r;
 
     if ((r = read_pin(pin_file, &pin)) != SN_OK) {
-        sn_error("app: cannot read PIN file %s: %s", pin_file,
-                 sn_err_str(r));
+        sn_error("app: cannot read PIN file %s: %s", pin_file, sn_err_str(r));
         return r;
     }
     r = sn_hsm_token_open(app->hsm, label, pin, out);
@@ -68,8 +67,7 @@ sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
     if (app->cfg.hsm_softhsm_conf != NULL)
         setenv("SOFTHSM2_CONF", app->cfg.hsm_softhsm_conf, 1);
     if ((r = sn_store_open(app->cfg.database, &app->store)) != SN_OK) {
-        snprintf(errbuf, errlen, "cannot open database %s",
-                 app->cfg.database);
+        snprintf(errbuf, errlen, "cannot open database %s", app->cfg.database);
         return r;
     }
     if ((r = sn_hsm_open(app->cfg.hsm_module, &app->hsm)) != SN_OK) {
@@ -87,8 +85,9 @@ sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
     if ((r = sn_ca_load(&app->ca, app->service, app->cfg.home,
                         app->cfg.ca_base_url, app->cfg.att_roots,
                         app->cfg.natt_roots)) != SN_OK) {
-        snprintf(errbuf, errlen, "cannot load the CA keys and certificates "
-                                 "(HOME/ca): %s",
+        snprintf(errbuf, errlen,
+                 "cannot load the CA keys and certificates "
+                 "(HOME/ca): %s",
                  sn_err_str(r));
         return r;
     }
@@ -137,8 +136,7 @@ sn_app_partition_create(struct sn_app *app, struct sn_subscriber *sub)
     if (app->cfg.hsm_tokens == SN_TOKENS_MAPPED) {
         if ((map = sn_config_token_for(&app->cfg, sub->name)) == NULL)
             return SN_ERR_CONFIG;
-        snprintf(sub->token_label, sizeof(sub->token_label), "%s",
-                 map->label);
+        snprintf(sub->token_label, sizeof(sub->token_label), "%s", map->label);
         return SN_OK;
     }
     /* The label is the subscriber id without dashes: 32 characters. */
@@ -180,8 +178,7 @@ sn_app_partition(struct sn_app *app, const char *subscriber_id,
             goto out;
         }
     }
-    if ((r = sn_store_subscriber_get(app->store, subscriber_id, &sub)) !=
-        SN_OK)
+    if ((r = sn_store_subscriber_get(app->store, subscriber_id, &sub)) != SN_OK)
         goto out;
     if (app->cfg.hsm_tokens == SN_TOKENS_MAPPED) {
         r = SN_ERR_CONFIG;

@@ -51,7 +51,6 @@ sn_err sn_app_partition(struct sn_app *app, const char *subscriber_id,
 
 /* Starts an audit record for req: time, caller's token, client address. */
 void sn_audit_init(struct sn_audit *a, const struct sn_req *req,
-                   const char *subscriber, const char *key,
-                   const char *action);
+                   const char *subscriber, const char *key, const char *action);
 
 #endif

@@ -26,8 +26,8 @@
 #define OCSP_VALID_DAYS 7   /* CSBR: at most 10 */
 
 static const struct {
-    const char *name;     /* file HOME/ca/<name>.pem, URL /ca/<name>.cer */
-    const char *key_id;   /* CKA_ID in the service token */
+    const char *name;   /* file HOME/ca/<name>.pem, URL /ca/<name>.cer */
+    const char *key_id; /* CKA_ID in the service token */
     const char *cn;
     enum sn_keyalg alg;
     int days;
@@ -39,8 +39,8 @@ static const struct {
                            "Signet Code Signing CA", SN_KEY_RSA4096, 15 * 365,
                            SN_CA_ROOT},
     [SN_CA_TIMESTAMPING] = {"timestamping", "ca-timestamping",
-                            "Signet Timestamping CA", SN_KEY_RSA4096,
-                            15 * 365, SN_CA_ROOT},
+                            "Signet Timestamping CA", SN_KEY_RSA4096, 15 * 365,
+                            SN_CA_ROOT},
     [SN_CA_ATT_ROOT] = {"attest-root", "attest-root",
                         "Signet Key Attestation Root", SN_KEY_P384, 25 * 365,
                         SN_CA_ATT_ROOT},
@@ -78,8 +78,7 @@ md_for(enum sn_ca_kind kind)
 static void
 ca_path(char *buf, size_t len, const char *home, enum sn_ca_kind kind)
 {
-    if (snprintf(buf, len, "%s/ca/%s.pem", home, cas[kind].name) >=
-        (int)len)
+    if (snprintf(buf, len, "%s/ca/%s.pem", home, cas[kind].name) >= (int)len)
         buf[0] = '\0';
 }
 
@@ -94,8 +93,7 @@ pkey_for(struct sn_hsm_token *tok, enum sn_ca_kind kind, X509 *cert,
     *out = NULL;
     if ((n = i2d_PUBKEY(X509_get0_pubkey(cert), &spki)) <= 0)
         return SN_ERR_CRYPTO;
-    r = sn_hsm_pkey(tok, cas[kind].key_id, cas[kind].alg, spki, (size_t)n,
-                    out);
+    r = sn_hsm_pkey(tok, cas[kind].key_id, cas[kind].alg, spki, (size_t)n, out);
     OPENSSL_free(spki);
     return r;
 }
@@ -175,8 +173,8 @@ create_one(struct sn_hsm_token *tok, enum sn_ca_kind kind, X509 **certs,
     r = SN_OK;
 out:
     if (r != SN_OK) {
-        sn_error("ca: cannot create %s: %s (%s)", cas[kind].name,
-                 sn_err_str(r), ERR_reason_error_string(ERR_peek_error()));
+        sn_error("ca: cannot create %s: %s (%s)", cas[kind].name, sn_err_str(r),
+                 ERR_reason_error_string(ERR_peek_error()));
         ERR_clear_error();
     }
     X509_free(x);
@@ -257,8 +255,8 @@ sn_ca_load(struct sn_ca *ca, struct sn_hsm_token *tok, const char *home,
             sn_error("ca: cannot read %s", path);
             return r;
         }
-        if ((r = pkey_for(tok, (enum sn_ca_kind)i, ca->cert[i],
-                          &ca->key[i])) != SN_OK)
+        if ((r = pkey_for(tok, (enum sn_ca_kind)i, ca->cert[i], &ca->key[i])) !=
+            SN_OK)
             return r;
     }
     if (!X509_up_ref(ca->cert[SN_CA_ATT_ROOT]) ||
@@ -434,8 +432,8 @@ out:
 }
 
 static sn_err
-crl_build(struct sn_app *app, enum sn_ca_kind kind, int64_t number,
-          time_t now, uint8_t **der, size_t *len)
+crl_build(struct sn_app *app, enum sn_ca_kind kind, int64_t number, time_t now,
+          uint8_t **der, size_t *len)
 {
     struct sn_ca *ca = &app->ca;
     struct sn_cert *revoked = NULL;
@@ -451,8 +449,8 @@ crl_build(struct sn_app *app, enum sn_ca_kind kind, int64_t number,
 
     *der = NULL;
     *len = 0;
-    if ((r = sn_store_cert_revoked(app->store, cas[kind].name, &revoked,
-                                   &n)) != SN_OK)
+    if ((r = sn_store_cert_revoked(app->store, cas[kind].name, &revoked, &n)) !=
+        SN_OK)
         return r;
     r = SN_ERR_CRYPTO;
     if ((crl = X509_CRL_new()) == NULL || X509_CRL_set_version(crl, 1) != 1 ||
@@ -524,8 +522,8 @@ sn_ca_crl(struct sn_app *app, enum sn_ca_kind kind, int force, uint8_t **der,
     *der = NULL;
     *len = 0;
     if ((r = crl_build(app, kind, number + 1, now, der, len)) != SN_OK ||
-        (r = sn_store_crl_put(app->store, cas[kind].name, number + 1, now,
-                              *der, *len)) != SN_OK) {
+        (r = sn_store_crl_put(app->store, cas[kind].name, number + 1, now, *der,
+                              *len)) != SN_OK) {
         free(*der);
         *der = NULL;
         *len = 0;
@@ -588,8 +586,8 @@ ocsp_status_resp(int status, uint8_t **der, size_t *dlen)
 }
 
 sn_err
-sn_ca_ocsp(struct sn_app *app, const uint8_t *reqder, size_t len,
-           uint8_t **der, size_t *dlen)
+sn_ca_ocsp(struct sn_app *app, const uint8_t *reqder, size_t len, uint8_t **der,
+           size_t *dlen)
 {
     struct sn_ca *ca = &app->ca;
     const unsigned char *p = reqder;
@@ -618,8 +616,8 @@ sn_ca_ocsp(struct sn_app *app, const uint8_t *reqder, size_t len,
     }
     /* One signer per response: every CertID must name the same CA. */
     for (i = 0; i < n; i++) {
-        k = ocsp_issuer(ca, OCSP_onereq_get0_id(OCSP_request_onereq_get0(req,
-                                                                         i)));
+        k = ocsp_issuer(ca,
+                        OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i)));
         if (k < 0 || (kind >= 0 && k != kind)) {
             OCSP_REQUEST_free(req);
             return ocsp_status_resp(OCSP_RESPONSE_STATUS_UNAUTHORIZED, der,
@@ -649,11 +647,10 @@ sn_ca_ocsp(struct sn_app *app, const uint8_t *reqder, size_t len,
             revt = NULL;
         } else if (lr == SN_OK || lr == SN_ERR_NOT_FOUND) {
             /* Never "good" for a serial this CA did not issue. */
-            if (OCSP_basic_add1_status(
-                    basic, id,
-                    lr == SN_OK ? V_OCSP_CERTSTATUS_GOOD
-                                : V_OCSP_CERTSTATUS_UNKNOWN,
-                    0, NULL, now, next) == NULL)
+            if (OCSP_basic_add1_status(basic, id,
+                                       lr == SN_OK ? V_OCSP_CERTSTATUS_GOOD
+                                                   : V_OCSP_CERTSTATUS_UNKNOWN,
+                                       0, NULL, now, next) == NULL)
                 goto out;
         } else {
             r = lr;
@@ -672,8 +669,8 @@ sn_ca_ocsp(struct sn_app *app, const uint8_t *reqder, size_t len,
                         NULL, OCSP_RESPID_KEY) != 1)
         goto out;
     r = SN_ERR_CRYPTO;
-    if ((resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL,
-                                     basic)) == NULL ||
+    if ((resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, basic)) ==
+            NULL ||
         (n = i2d_OCSP_RESPONSE(resp, &out)) <= 0)
         goto out;
     if ((*der = malloc((size_t)n)) == NULL) {

@@ -20,9 +20,9 @@
 struct sn_app;
 
 struct sn_ca {
-    X509 *cert[SN_CA_COUNT];     /* by enum sn_ca_kind */
-    EVP_PKEY *key[SN_CA_COUNT];  /* HSM-backed signing keys */
-    STACK_OF(X509) *att_roots;   /* trusted attestation roots */
+    X509 *cert[SN_CA_COUNT];    /* by enum sn_ca_kind */
+    EVP_PKEY *key[SN_CA_COUNT]; /* HSM-backed signing keys */
+    STACK_OF(X509) *att_roots;  /* trusted attestation roots */
     pthread_mutex_t crl_lock;
     char *base_url;
 };
@@ -33,13 +33,12 @@ const char *sn_ca_name(enum sn_ca_kind kind);
 int sn_ca_from_name(const char *name, enum sn_ca_kind *out);
 
 /* signetd init: generates the five keys on tok, writes HOME/ca/. */
-sn_err sn_ca_create(struct sn_hsm_token *tok, const char *home,
-                    const char *org, const char *country,
-                    const char *base_url);
+sn_err sn_ca_create(struct sn_hsm_token *tok, const char *home, const char *org,
+                    const char *country, const char *base_url);
 /* signetd serve: loads HOME/ca/ and binds the keys on tok. */
-sn_err sn_ca_load(struct sn_ca *ca, struct sn_hsm_token *tok,
-                  const char *home, const char *base_url,
-                  char *const *extra_roots, size_t nextra);
+sn_err sn_ca_load(struct sn_ca *ca, struct sn_hsm_token *tok, const char *home,
+                  const char *base_url, char *const *extra_roots,
+                  size_t nextra);
 void sn_ca_cleanup(struct sn_ca *ca);
 
 /* Every CA certificate as one PEM bundle; *pem malloc'd. */

@@ -135,7 +135,8 @@ static void fail(struct parser *p, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Records the first error only; later calls keep it. */
-static void fail(struct parser *p, unsigned line, const char *fmt, ...)
+static void
+fail(struct parser *p, unsigned line, const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -150,12 +151,14 @@ static void fail(struct parser *p, unsigned line, const char *fmt, ...)
     va_end(ap);
 }
 
-static int is_blank(char c)
+static int
+is_blank(char c)
 {
     return c == ' ' || c == '\t';
 }
 
-static char *trim(char *s)
+static char *
+trim(char *s)
 {
     size_t n;
 
@@ -167,7 +170,8 @@ static char *trim(char *s)
     return s;
 }
 
-static char *dup_str(const char *s)
+static char *
+dup_str(const char *s)
 {
     size_t n = strlen(s) + 1;
     char *d = malloc(n);
@@ -178,7 +182,8 @@ static char *dup_str(const char *s)
 }
 
 /* An absolute path stays; a relative one is taken relative to home. */
-static sn_err resolve_path(const char *home, const char *value, char **out)
+static sn_err
+resolve_path(const char *home, const char *value, char **out)
 {
     size_t n;
     char *s;
@@ -198,7 +203,8 @@ static sn_err resolve_path(const char *home, const char *value, char **out)
 }
 
 /* Decimal digits only: no sign, no blanks, no base prefix, no overflow. */
-static int parse_u64(const char *s, uint64_t *out, const char **end)
+static int
+parse_u64(const char *s, uint64_t *out, const char **end)
 {
     unsigned long long v;
     char *e;
@@ -214,9 +220,9 @@ static int parse_u64(const char *s, uint64_t *out, const char **end)
     return 1;
 }
 
-static sn_err parse_number(struct parser *p, unsigned line,
-                           const struct keydef *k, const char *value,
-                           uint64_t *out)
+static sn_err
+parse_number(struct parser *p, unsigned line, const struct keydef *k,
+             const char *value, uint64_t *out)
 {
     const char *end = NULL;
     uint64_t v = 0, mult = 1;
@@ -250,7 +256,8 @@ static sn_err parse_number(struct parser *p, unsigned line,
 }
 
 /* "IPV4:PORT" or "[IPV6]:PORT", port 1..65535. */
-static int listen_ok(const char *value)
+static int
+listen_ok(const char *value)
 {
     char addr[INET6_ADDRSTRLEN + 1];
     unsigned char bin[sizeof(struct in6_addr)];
@@ -282,7 +289,8 @@ static int listen_ok(const char *value)
 
 /* http://host[:port][/path]: printable ASCII, no spaces, no trailing '/'
  * (paths are appended to it). */
-static int url_ok(const char *s)
+static int
+url_ok(const char *s)
 {
     size_t n = strlen(s), i;
 
@@ -297,7 +305,8 @@ static int url_ok(const char *s)
 }
 
 /* 0-2 "." digits ("." digits)+, at most 128 bytes. */
-static int oid_ok(const char *s)
+static int
+oid_ok(const char *s)
 {
     size_t n = strlen(s), i, arcs = 1;
 
@@ -314,7 +323,8 @@ static int oid_ok(const char *s)
     return arcs >= 2;
 }
 
-static int label_ok(const char *s)
+static int
+label_ok(const char *s)
 {
     size_t n = strlen(s), i;
 
@@ -326,7 +336,8 @@ static int label_ok(const char *s)
     return 1;
 }
 
-static int name_ok(const char *s)
+static int
+name_ok(const char *s)
 {
     size_t n = strlen(s), i;
 
@@ -345,7 +356,8 @@ static int name_ok(const char *s)
  * A subscriber's token must be its own: not another subscriber's and not
  * the service token. Checked on whichever line comes second.
  */
-static int label_free(struct parser *p, unsigned line, const char *label)
+static int
+label_free(struct parser *p, unsigned line, const char *label)
 {
     const struct sn_config *cfg = &p->cfg;
     size_t i;
@@ -369,7 +381,8 @@ static int label_free(struct parser *p, unsigned line, const char *label)
 }
 
 /* Splits s in place into exactly n blank-separated fields. */
-static int split_fields(char *s, char **fields, size_t n)
+static int
+split_fields(char *s, char **fields, size_t n)
 {
     size_t i = 0;
 
@@ -388,7 +401,8 @@ static int split_fields(char *s, char **fields, size_t n)
     }
 }
 
-static sn_err add_map(struct parser *p, unsigned line, char *value)
+static sn_err
+add_map(struct parser *p, unsigned line, char *value)
 {
     struct sn_config *cfg = &p->cfg;
     struct sn_token_map m = {NULL, NULL, NULL}, *grown;
@@ -442,7 +456,8 @@ out:
     return r;
 }
 
-static char **str_field(struct sn_config *cfg, enum key_id id)
+static char **
+str_field(struct sn_config *cfg, enum key_id id)
 {
     switch (id) {
     case KEY_LISTEN:
@@ -478,8 +493,8 @@ static char **str_field(struct sn_config *cfg, enum key_id id)
     }
 }
 
-static sn_err set_number(struct parser *p, unsigned line, enum key_id id,
-                         const char *value)
+static sn_err
+set_number(struct parser *p, unsigned line, enum key_id id, const char *value)
 {
     uint64_t v;
     sn_err r;
@@ -498,8 +513,8 @@ static sn_err set_number(struct parser *p, unsigned line, enum key_id id,
 }
 
 /* Validates value for key id and stores it in p->cfg. */
-static sn_err set_value(struct parser *p, unsigned line, enum key_id id,
-                        char *value)
+static sn_err
+set_value(struct parser *p, unsigned line, enum key_id id, char *value)
 {
     const struct keydef *k = &keys[id];
     char **field = str_field(&p->cfg, id);
@@ -548,8 +563,9 @@ static sn_err set_value(struct parser *p, unsigned line, enum key_id id,
         return (*field = dup_str(value)) == NULL ? SN_ERR_NOMEM : SN_OK;
     case K_URL:
         if (!url_ok(value)) {
-            fail(p, line, "%s: expected http://HOST[:PORT][/PATH] without "
-                          "spaces or a trailing '/', at most %d bytes",
+            fail(p, line,
+                 "%s: expected http://HOST[:PORT][/PATH] without "
+                 "spaces or a trailing '/', at most %d bytes",
                  k->name, MAX_URL);
             return SN_ERR_CONFIG;
         }
@@ -571,16 +587,16 @@ static sn_err set_value(struct parser *p, unsigned line, enum key_id id,
         if (strcmp(value, "rsa-3072") != 0 && strcmp(value, "rsa-4096") != 0 &&
             strcmp(value, "ecdsa-p256") != 0 &&
             strcmp(value, "ecdsa-p384") != 0) {
-            fail(p, line, "%s: expected rsa-3072, rsa-4096, ecdsa-p256 or "
-                          "ecdsa-p384",
+            fail(p, line,
+                 "%s: expected rsa-3072, rsa-4096, ecdsa-p256 or "
+                 "ecdsa-p384",
                  k->name);
             return SN_ERR_CONFIG;
         }
         return (*field = dup_str(value)) == NULL ? SN_ERR_NOMEM : SN_OK;
     case K_OID:
         if (!oid_ok(value)) {
-            fail(p, line, "%s: expected a dotted OID such as 1.2.3.4",
-                 k->name);
+            fail(p, line, "%s: expected a dotted OID such as 1.2.3.4", k->name);
             return SN_ERR_CONFIG;
         }
         return (*field = dup_str(value)) == NULL ? SN_ERR_NOMEM : SN_OK;
@@ -596,7 +612,8 @@ static sn_err set_value(struct parser *p, unsigned line, enum key_id id,
 }
 
 /* One line, NUL-terminated, without its newline. */
-static sn_err parse_line(struct parser *p, unsigned line, char *text)
+static sn_err
+parse_line(struct parser *p, unsigned line, char *text)
 {
     char *eq, *key, *value;
     size_t n = strlen(text), i;
@@ -642,7 +659,8 @@ static sn_err parse_line(struct parser *p, unsigned line, char *text)
     return set_value(p, line, (enum key_id)id, value);
 }
 
-static sn_err parse_text(struct parser *p, const char *text, size_t len)
+static sn_err
+parse_text(struct parser *p, const char *text, size_t len)
 {
     char buf[MAX_LINE + 1];
     size_t pos = 0, n;
@@ -672,7 +690,8 @@ static sn_err parse_text(struct parser *p, const char *text, size_t len)
     return SN_OK;
 }
 
-static sn_err set_default_path(struct parser *p, char **field, const char *rel)
+static sn_err
+set_default_path(struct parser *p, char **field, const char *rel)
 {
     if (*field != NULL)
         return SN_OK;
@@ -680,7 +699,8 @@ static sn_err set_default_path(struct parser *p, char **field, const char *rel)
 }
 
 /* Required keys, defaults and cross-key rules, once every line is read. */
-static sn_err finish(struct parser *p)
+static sn_err
+finish(struct parser *p)
 {
     struct sn_config *cfg = &p->cfg;
     int id;
@@ -719,16 +739,16 @@ static sn_err finish(struct parser *p)
         /* Default: the public listener itself. */
         char url[MAX_URL + 16];
         snprintf(url, sizeof(url), "http://%s",
-                 strcmp(cfg->public_listen, "off") == 0
-                     ? DEFAULT_PUBLIC_LISTEN
-                     : cfg->public_listen);
+                 strcmp(cfg->public_listen, "off") == 0 ? DEFAULT_PUBLIC_LISTEN
+                                                        : cfg->public_listen);
         if ((cfg->ca_base_url = dup_str(url)) == NULL)
             return SN_ERR_NOMEM;
     }
     return SN_OK;
 }
 
-static sn_err resolve_home(struct parser *p, const char *home)
+static sn_err
+resolve_home(struct parser *p, const char *home)
 {
     struct stat st;
     char *abs;
@@ -746,8 +766,9 @@ static sn_err resolve_home(struct parser *p, const char *home)
     return SN_OK;
 }
 
-sn_err sn_config_load(const char *path, const char *home, struct sn_config *cfg,
-                      char *errbuf, size_t errlen)
+sn_err
+sn_config_load(const char *path, const char *home, struct sn_config *cfg,
+               char *errbuf, size_t errlen)
 {
     struct parser p;
     uint8_t *text = NULL;
@@ -783,7 +804,8 @@ out:
     return r;
 }
 
-void sn_config_cleanup(struct sn_config *cfg)
+void
+sn_config_cleanup(struct sn_config *cfg)
 {
     size_t i;
 
@@ -815,8 +837,8 @@ void sn_config_cleanup(struct sn_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
 }
 
-const struct sn_token_map *sn_config_token_for(const struct sn_config *cfg,
-                                               const char *subscriber)
+const struct sn_token_map *
+sn_config_token_for(const struct sn_config *cfg, const char *subscriber)
 {
     size_t i;
 

@@ -24,15 +24,15 @@ struct sn_token_map {
 };
 
 struct sn_config {
-    char *home;            /* absolute home directory */
-    char *listen;          /* "ADDR:PORT", default "127.0.0.1:8443" */
-    char *database;        /* absolute path, default HOME/signet.db */
-    char *tls_cert;        /* default HOME/tls/server.pem */
-    char *tls_key;         /* default HOME/tls/server.key */
-    size_t json_limit;     /* bytes, default 1 MiB */
-    uint64_t file_limit;   /* bytes, default 2 GiB */
-    unsigned threads;      /* HTTP worker threads, default 8, 1..256 */
-    char *hsm_module;      /* absolute path of the PKCS#11 module, required */
+    char *home;             /* absolute home directory */
+    char *listen;           /* "ADDR:PORT", default "127.0.0.1:8443" */
+    char *database;         /* absolute path, default HOME/signet.db */
+    char *tls_cert;         /* default HOME/tls/server.pem */
+    char *tls_key;          /* default HOME/tls/server.key */
+    size_t json_limit;      /* bytes, default 1 MiB */
+    uint64_t file_limit;    /* bytes, default 2 GiB */
+    unsigned threads;       /* HTTP worker threads, default 8, 1..256 */
+    char *hsm_module;       /* absolute path of the PKCS#11 module, required */
     char *hsm_softhsm_conf; /* optional: exported as SOFTHSM2_CONF */
     enum sn_token_mode hsm_tokens; /* default create */
     char *hsm_service_label;       /* service token label, required */
@@ -45,8 +45,8 @@ struct sn_config {
     char *ca_country;      /* C of the CA certificates */
     char *att_roots[16];   /* extra trusted attestation roots (PEM files) */
     size_t natt_roots;
-    char *tsa_key_algorithm; /* for new TSA keys, default rsa-3072 */
-    char *tsa_policy_oid;    /* extra TSA policy, or NULL */
+    char *tsa_key_algorithm;  /* for new TSA keys, default rsa-3072 */
+    char *tsa_policy_oid;     /* extra TSA policy, or NULL */
     unsigned tsa_accuracy_ms; /* stated accuracy, default 1000 */
 };
 
@@ -77,8 +77,8 @@ struct sn_config {
  *   tsa.accuracy_ms     = 1000      (1 .. 60000)
  * Sizes may carry a K, M or G suffix (powers of 1024).
  */
-sn_err sn_config_load(const char *path, const char *home,
-                      struct sn_config *cfg, char *errbuf, size_t errlen);
+sn_err sn_config_load(const char *path, const char *home, struct sn_config *cfg,
+                      char *errbuf, size_t errlen);
 void sn_config_cleanup(struct sn_config *cfg);
 
 /* The token map entry for a subscriber name, or NULL. */

@@ -41,8 +41,9 @@ sn_h_subscriber_create(struct sn_app *app, struct sn_req *req,
     sn_err r;
 
     if (!req->who->admin) {
-        sn_resp_error(resp, API_FORBIDDEN, "only an admin token may create "
-                                           "subscribers");
+        sn_resp_error(resp, API_FORBIDDEN,
+                      "only an admin token may create "
+                      "subscribers");
         return;
     }
     if (sn_json_only(req->json, allowed, resp) != 0 ||
@@ -131,8 +132,7 @@ parse_roles(json_t *v, unsigned *roles, struct sn_resp *resp)
     json_t *e;
 
     *roles = 0;
-    if (!json_is_array(v) || json_array_size(v) == 0 ||
-        json_array_size(v) > 2)
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 2)
         goto bad;
     json_array_foreach(v, i, e)
     {
@@ -173,8 +173,7 @@ parse_keys(struct sn_app *app, json_t *v, struct sn_token *t,
     }
     json_array_foreach(v, i, e)
     {
-        if (!json_is_string(e) ||
-            json_string_length(e) != SN_UUID_LEN - 1) {
+        if (!json_is_string(e) || json_string_length(e) != SN_UUID_LEN - 1) {
             sn_resp_error(resp, API_INVALID_FIELD,
                           "'keys' must contain key ids");
             return -1;
@@ -189,8 +188,7 @@ parse_keys(struct sn_app *app, json_t *v, struct sn_token *t,
                           json_string_value(e));
             return -1;
         }
-        snprintf(t->keys[t->nkeys++], SN_UUID_LEN, "%s",
-                 json_string_value(e));
+        snprintf(t->keys[t->nkeys++], SN_UUID_LEN, "%s", json_string_value(e));
     }
     return 0;
 }
@@ -198,8 +196,8 @@ parse_keys(struct sn_app *app, json_t *v, struct sn_token *t,
 void
 sn_h_token_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
-    static const char *const allowed[] = {"name", "roles", "keys",
-                                          "expires_at", NULL};
+    static const char *const allowed[] = {"name", "roles", "keys", "expires_at",
+                                          NULL};
     struct sn_subscriber sub;
     struct sn_token t;
     struct sn_audit a;
@@ -228,9 +226,8 @@ sn_h_token_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     if (parse_keys(app, json_object_get(req->json, "keys"), &t, resp) != 0)
         return;
     t.created_at = time(NULL);
-    if (expires != NULL &&
-        (sn_time_parse(expires, &t.expires_at) != SN_OK ||
-         t.expires_at <= t.created_at)) {
+    if (expires != NULL && (sn_time_parse(expires, &t.expires_at) != SN_OK ||
+                            t.expires_at <= t.created_at)) {
         sn_resp_error(resp, API_INVALID_FIELD,
                       "'expires_at' must be an RFC 3339 time in the future");
         return;
@@ -276,8 +273,8 @@ sn_h_token_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     }
     if (r != SN_OK ||
         (r = sn_store_token_revoke(app->store, t.id, now)) != SN_OK) {
-        sn_resp_error(resp, r == SN_ERR_NOT_FOUND ? API_NOT_FOUND
-                                                  : API_UNAVAILABLE,
+        sn_resp_error(resp,
+                      r == SN_ERR_NOT_FOUND ? API_NOT_FOUND : API_UNAVAILABLE,
                       "cannot revoke the token");
         return;
     }
@@ -287,7 +284,7 @@ sn_h_token_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         if (sn_store_audit_add(app->store, &a) != SN_OK)
             sn_error("audit: cannot record a token revocation");
     }
-    sn_resp_json(resp, API_OK,
-                 json_pack("{s:s, s:o}", "id", t.id, "revoked_at",
-                           sn_time_json(now)));
+    sn_resp_json(
+        resp, API_OK,
+        json_pack("{s:s, s:o}", "id", t.id, "revoked_at", sn_time_json(now)));
 }

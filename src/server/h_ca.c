@@ -21,11 +21,19 @@
 #define DEFAULT_VALIDITY_DAYS 365
 
 /* Identity fields the RA records; CN is not one (it is per certificate). */
-static const char *const identity_fields[] = {
-    "O",        "C",           "ST",  "L",
-    "street",   "postalCode",  "OU",  "serialNumber",
-    "businessCategory", "jurisdictionC", "jurisdictionST", "jurisdictionL",
-    NULL};
+static const char *const identity_fields[] = {"O",
+                                              "C",
+                                              "ST",
+                                              "L",
+                                              "street",
+                                              "postalCode",
+                                              "OU",
+                                              "serialNumber",
+                                              "businessCategory",
+                                              "jurisdictionC",
+                                              "jurisdictionST",
+                                              "jurisdictionL",
+                                              NULL};
 
 static void
 ca_audit(struct sn_app *app, struct sn_req *req, const char *subscriber,
@@ -42,8 +50,7 @@ ca_audit(struct sn_app *app, struct sn_req *req, const char *subscriber,
 }
 
 void
-sn_h_identity_put(struct sn_app *app, struct sn_req *req,
-                  struct sn_resp *resp)
+sn_h_identity_put(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
     struct sn_subscriber sub;
     X509_NAME *probe = NULL;
@@ -70,8 +77,9 @@ sn_h_identity_put(struct sn_app *app, struct sn_req *req,
         if (sn_json_str(req->json, identity_fields[i], 0, 64, &v, resp) != 0)
             goto out;
         if (v != NULL && sn_name_add(probe, identity_fields[i], v) != SN_OK) {
-            sn_resp_error(resp, API_INVALID_FIELD, "identity field %s is not "
-                                                   "valid",
+            sn_resp_error(resp, API_INVALID_FIELD,
+                          "identity field %s is not "
+                          "valid",
                           identity_fields[i]);
             goto out;
         }
@@ -84,16 +92,15 @@ sn_h_identity_put(struct sn_app *app, struct sn_req *req,
                       "an identity needs O, C, and ST or L (CSBR 7.1.4.2)");
         goto out;
     }
-    if ((text = json_dumps(req->json, JSON_COMPACT | JSON_SORT_KEYS)) ==
-            NULL ||
+    if ((text = json_dumps(req->json, JSON_COMPACT | JSON_SORT_KEYS)) == NULL ||
         sn_store_identity_set(app->store, sub.id, text) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         goto out;
     }
     ca_audit(app, req, sub.id, "", "identity_set", "ok", text);
-    sn_resp_json(resp, API_OK,
-                 json_pack("{s:s, s:O}", "subscriber", sub.id, "identity",
-                           req->json));
+    sn_resp_json(
+        resp, API_OK,
+        json_pack("{s:s, s:O}", "subscriber", sub.id, "identity", req->json));
 out:
     free(text);
     X509_NAME_free(probe);
@@ -212,8 +219,7 @@ subject_fits(X509_NAME *subj, json_t *identity, int ev, struct sn_resp *resp)
             }
         }
         if (X509_NAME_get_index_by_NID(subj, NID_localityName, -1) < 0 &&
-            X509_NAME_get_index_by_NID(subj, NID_stateOrProvinceName, -1) <
-                0) {
+            X509_NAME_get_index_by_NID(subj, NID_stateOrProvinceName, -1) < 0) {
             sn_resp_error(resp, API_INVALID_FIELD,
                           "subject needs L or ST (CSBR 7.1.4.2)");
             return 0;
@@ -272,8 +278,8 @@ check_request(struct sn_app *app, struct sn_req *req, X509_REQ *csr,
                       "the CSR's signature does not verify");
         return 0;
     }
-    if (sn_attest_verify_csr(csr, app->ca.att_roots, &att, why,
-                             sizeof(why)) != SN_OK) {
+    if (sn_attest_verify_csr(csr, app->ca.att_roots, &att, why, sizeof(why)) !=
+        SN_OK) {
         sn_resp_error(resp, API_INVALID_FIELD, "key attestation: %s", why);
         return 0;
     }
@@ -310,8 +316,8 @@ out:
 void
 sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
-    static const char *const allowed[] = {"csr_pem", "profile",
-                                          "validity_days", NULL};
+    static const char *const allowed[] = {"csr_pem", "profile", "validity_days",
+                                          NULL};
     struct sn_ca *ca = &app->ca;
     const char *pem, *profile_name;
     json_t *days_v, *identity = NULL;
@@ -360,8 +366,9 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         }
     }
     if (parse_csr(pem, &csr) != SN_OK) {
-        sn_resp_error(resp, API_INVALID_FIELD, "csr_pem is not a PEM "
-                                               "certificate request");
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "csr_pem is not a PEM "
+                      "certificate request");
         goto refused;
     }
     if (!check_request(app, req, csr, &key, resp))
@@ -389,8 +396,7 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                          SN_OID_CA_POLICY, &urls, (int)days, &key.hsm,
                          &leaf) != SN_OK ||
         X509_sign(leaf, ca->key[SN_CA_CODESIGNING], EVP_sha256()) <= 0 ||
-        (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL)) ==
-            NULL ||
+        (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL)) == NULL ||
         (hex = BN_bn2hex(bn)) == NULL || (dl = i2d_X509(leaf, &der)) <= 0) {
         sn_resp_error(resp, API_UNAVAILABLE, "the CA could not sign");
         goto out;
@@ -416,8 +422,8 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     leaf_pem = pem_of(leaf);
     chain_pem = pem_of(ca->cert[SN_CA_CODESIGNING]);
     sn_resp_json(resp, API_CREATED,
-                 json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "serial",
-                           hex, "key", key.id, "profile", rec.profile,
+                 json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "serial", hex,
+                           "key", key.id, "profile", rec.profile,
                            "certificate_pem", leaf_pem ? leaf_pem : "",
                            "issuer_pem", chain_pem ? chain_pem : "",
                            "not_before", sn_time_json(rec.not_before),
@@ -444,9 +450,8 @@ static const struct {
     const char *name;
     int code; /* RFC 5280 CRLReason */
 } reasons[] = {
-    {"unspecified", 0},         {"keyCompromise", 1},
-    {"affiliationChanged", 3},  {"superseded", 4},
-    {"cessationOfOperation", 5}, {"privilegeWithdrawn", 9},
+    {"unspecified", 0}, {"keyCompromise", 1},        {"affiliationChanged", 3},
+    {"superseded", 4},  {"cessationOfOperation", 5}, {"privilegeWithdrawn", 9},
 };
 
 static const char *
@@ -463,12 +468,11 @@ reason_name(int code)
 static json_t *
 cert_json(const struct sn_cert *c)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s}",
-                          "serial", c->serial, "ca", c->ca, "subscriber",
-                          c->subscriber, "key", c->key, "profile", c->profile,
-                          "not_before", sn_time_json(c->not_before),
-                          "not_after", sn_time_json(c->not_after), "status",
-                          c->revoked ? "revoked" : "good");
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s}", "serial", c->serial, "ca",
+        c->ca, "subscriber", c->subscriber, "key", c->key, "profile",
+        c->profile, "not_before", sn_time_json(c->not_before), "not_after",
+        sn_time_json(c->not_after), "status", c->revoked ? "revoked" : "good");
     if (o != NULL && c->revoked) {
         json_object_set_new(o, "revocation_date",
                             sn_time_json(c->revocation_date));
@@ -603,15 +607,14 @@ sn_h_ca_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         goto out;
     }
     snprintf(detail, sizeof(detail), "%s %s reason=%s date=%lld%s", c.ca,
-             c.serial, rname, (long long)when,
-             c.revoked ? " (updated)" : "");
+             c.serial, rname, (long long)when, c.revoked ? " (updated)" : "");
     ca_audit(app, req, c.subscriber, c.key, "ca_revoke", "ok", detail);
     c.revoked = 1;
     c.revocation_date = when;
     c.reason = code;
     /* A compromised key signs no more: disable it (enable is refused). */
-    if (code == 1 && sn_store_key_set_state(app->store, c.key,
-                                            SN_KEY_DISABLED) == SN_OK)
+    if (code == 1 &&
+        sn_store_key_set_state(app->store, c.key, SN_KEY_DISABLED) == SN_OK)
         ca_audit(app, req, c.subscriber, c.key, "key_disable", "ok",
                  "certificate revoked for key compromise");
     /* Publish at once: a new CRL on every revocation. */
@@ -705,7 +708,7 @@ unpercent(const char *in, char *out, size_t outlen)
              : in[1] >= 'A' && in[1] <= 'F' ? in[1] - 'A' + 10
              : in[1] >= 'a' && in[1] <= 'f' ? in[1] - 'a' + 10
                                             : -1;
-        lo = hi < 0 ? -1
+        lo = hi < 0                         ? -1
              : in[2] >= '0' && in[2] <= '9' ? in[2] - '0'
              : in[2] >= 'A' && in[2] <= 'F' ? in[2] - 'A' + 10
              : in[2] >= 'a' && in[2] <= 'f' ? in[2] - 'a' + 10
@@ -731,8 +734,7 @@ sn_h_ca_ocsp(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         /* RFC 6960 A.1: GET {url}/{url-encoding of base-64 of the DER} */
         if (unpercent(req->tail, b64, sizeof(b64)) != 0 ||
             sn_b64_decode(b64, &reqder, &len) != SN_OK) {
-            sn_resp_error(resp, API_BAD_REQUEST,
-                          "not a base64 OCSP request");
+            sn_resp_error(resp, API_BAD_REQUEST, "not a base64 OCSP request");
             return;
         }
         r = sn_ca_ocsp(app, reqder, len, &resp->raw, &resp->raw_len);

@@ -128,8 +128,7 @@ sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     att.hsm = k.hsm;
     att.facts = k.facts;
     att.generated_at = k.created_at;
-    if (sn_ca_attest(&app->ca, k.spki, k.spki_len, &att, &k.att_pem) !=
-        SN_OK) {
+    if (sn_ca_attest(&app->ca, k.spki, k.spki_len, &att, &k.att_pem) != SN_OK) {
         sn_hsm_destroy(tok, k.id);
         key_audit(app, req, &k, "key_generate", "error",
                   "attestation failed; key destroyed");
@@ -142,8 +141,7 @@ sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         goto out;
     }
-    snprintf(detail, sizeof(detail), "%s '%s'", sn_keyalg_name(k.alg),
-             k.label);
+    snprintf(detail, sizeof(detail), "%s '%s'", sn_keyalg_name(k.alg), k.label);
     key_audit(app, req, &k, "key_generate", "ok", detail);
     sn_info("key %s (%s) generated for subscriber %s", k.id,
             sn_keyalg_name(k.alg), k.subscriber);
@@ -258,8 +256,9 @@ sn_h_key_destroy(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     r = sn_hsm_destroy(tok, k.id);
     if (r != SN_OK && r != SN_ERR_NOT_FOUND) {
         key_audit(app, req, &k, "key_destroy", "error", sn_err_str(r));
-        sn_resp_error(resp, API_UNAVAILABLE, "the HSM could not destroy the "
-                                             "key");
+        sn_resp_error(resp, API_UNAVAILABLE,
+                      "the HSM could not destroy the "
+                      "key");
         goto out;
     }
     if (sn_store_key_set_state(app->store, k.id, SN_KEY_DESTROYED) != SN_OK) {
@@ -276,10 +275,21 @@ out:
 }
 
 /* Subject fields in the order their RDNs are written. */
-static const char *const subject_order[] = {
-    "C",  "ST", "L", "street", "postalCode", "O", "OU", "CN", "serialNumber",
-    "businessCategory", "jurisdictionC", "jurisdictionST", "jurisdictionL",
-    "emailAddress", NULL};
+static const char *const subject_order[] = {"C",
+                                            "ST",
+                                            "L",
+                                            "street",
+                                            "postalCode",
+                                            "O",
+                                            "OU",
+                                            "CN",
+                                            "serialNumber",
+                                            "businessCategory",
+                                            "jurisdictionC",
+                                            "jurisdictionST",
+                                            "jurisdictionL",
+                                            "emailAddress",
+                                            NULL};
 
 static int
 build_subject(json_t *subj, X509_NAME **out, struct sn_resp *resp)
@@ -302,15 +312,12 @@ build_subject(json_t *subj, X509_NAME **out, struct sn_resp *resp)
         if ((v = json_object_get(subj, subject_order[i])) == NULL)
             continue;
         used++;
-        if (!json_is_string(v) ||
-            sn_name_add(name, subject_order[i], json_string_value(v)) !=
-                SN_OK) {
-            sn_resp_error(resp, API_INVALID_FIELD,
-                          "subject %s must be 1-64 characters%s",
-                          subject_order[i],
-                          strcmp(subject_order[i], "C") == 0
-                              ? " (C: two letters)"
-                              : "");
+        if (!json_is_string(v) || sn_name_add(name, subject_order[i],
+                                              json_string_value(v)) != SN_OK) {
+            sn_resp_error(
+                resp, API_INVALID_FIELD, "subject %s must be 1-64 characters%s",
+                subject_order[i],
+                strcmp(subject_order[i], "C") == 0 ? " (C: two letters)" : "");
             X509_NAME_free(name);
             return -1;
         }
@@ -351,8 +358,7 @@ sn_h_key_csr(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                       "digest_algorithm must be sha256, sha384 or sha512");
         goto out;
     }
-    if (build_subject(json_object_get(req->json, "subject"), &name, resp) !=
-        0)
+    if (build_subject(json_object_get(req->json, "subject"), &name, resp) != 0)
         goto out;
     if (k.state != SN_KEY_ENABLED) {
         sn_resp_error(resp, API_KEY_STATE, "the key is %s",
@@ -374,8 +380,9 @@ sn_h_key_csr(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     if (sn_csr_build_ex(pub, name, md, sn_hsm_signer_cb, &hs, att,
                         att ? app->ca.cert[SN_CA_ATT_ISSUER] : NULL,
                         &pem) != SN_OK) {
-        sn_resp_error(resp, API_UNAVAILABLE, "the HSM could not sign the "
-                                             "request");
+        sn_resp_error(resp, API_UNAVAILABLE,
+                      "the HSM could not sign the "
+                      "request");
         goto out;
     }
     key_audit(app, req, &k, "key_csr", "ok", "");

@@ -83,7 +83,8 @@ parse_sign(json_t *body, const struct sn_key *k, struct sign_input *in,
     }
     if (sn_keyalg_is_rsa(k->alg)) {
         in->scheme = SN_SCHEME_PKCS1;
-        if (scheme != NULL && sn_scheme_from_name(scheme, &in->scheme) != SN_OK) {
+        if (scheme != NULL &&
+            sn_scheme_from_name(scheme, &in->scheme) != SN_OK) {
             sn_resp_error(resp, API_INVALID_FIELD,
                           "scheme must be \"pkcs1\" or \"pss\" for RSA keys");
             return -1;
@@ -128,8 +129,9 @@ static int
 key_usable(const struct sn_key *k, struct sn_resp *resp)
 {
     if (k->state != SN_KEY_ENABLED) {
-        sn_resp_error(resp, API_KEY_STATE, "the key is %s; only enabled keys "
-                                           "sign",
+        sn_resp_error(resp, API_KEY_STATE,
+                      "the key is %s; only enabled keys "
+                      "sign",
                       sn_key_state_name(k->state));
         return -1;
     }
@@ -264,8 +266,8 @@ sn_h_sign_file(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     }
     if (sn_hsm_signer_init(app, &k, &hs) != SN_OK ||
         sn_cms_sign_detached(chain, req->file_md, req->file_digest,
-                             req->file_digest_len, time(NULL),
-                             sn_hsm_signer_cb, &hs, &der, &derlen) != SN_OK) {
+                             req->file_digest_len, time(NULL), sn_hsm_signer_cb,
+                             &hs, &der, &derlen) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "the HSM could not sign");
         goto out;
     }

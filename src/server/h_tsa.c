@@ -86,8 +86,9 @@ sn_h_tsa_rotate(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     char detail[128], id[64];
 
     if (!req->who->admin) {
-        sn_resp_error(resp, API_FORBIDDEN, "only an admin token may rotate "
-                                           "the TSA key");
+        sn_resp_error(resp, API_FORBIDDEN,
+                      "only an admin token may rotate "
+                      "the TSA key");
         return;
     }
     if (sn_tsa_rotate(app, id, sizeof(id)) != SN_OK) {
@@ -100,12 +101,12 @@ sn_h_tsa_rotate(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 }
 
 void
-sn_h_tsa_clock_ok(struct sn_app *app, struct sn_req *req,
-                  struct sn_resp *resp)
+sn_h_tsa_clock_ok(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
     if (!req->who->admin) {
-        sn_resp_error(resp, API_FORBIDDEN, "only an admin token may confirm "
-                                           "the clock");
+        sn_resp_error(resp, API_FORBIDDEN,
+                      "only an admin token may confirm "
+                      "the clock");
         return;
     }
     sn_tsa_clock_ok(app);

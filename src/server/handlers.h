@@ -14,8 +14,7 @@ typedef void (*sn_handler)(struct sn_app *app, struct sn_req *req,
 
 void sn_h_healthz(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_whoami(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_subscriber_create(struct sn_app *, struct sn_req *,
-                            struct sn_resp *);
+void sn_h_subscriber_create(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_subscriber_list(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_token_create(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_token_revoke(struct sn_app *, struct sn_req *, struct sn_resp *);
@@ -44,8 +43,7 @@ void sn_h_ca_cert_der(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_ca_crl(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_ca_ocsp(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_tsa(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_tsa_authenticode(struct sn_app *, struct sn_req *,
-                           struct sn_resp *);
+void sn_h_tsa_authenticode(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_tsa_rotate(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_tsa_clock_ok(struct sn_app *, struct sn_req *, struct sn_resp *);
 
@@ -66,8 +64,7 @@ json_t *sn_token_json(const struct sn_token *t);
  * Rejects members of obj not in the NULL-terminated allowed list; fills
  * resp and returns non-zero on an unknown member.
  */
-int sn_json_only(json_t *obj, const char *const *allowed,
-                 struct sn_resp *resp);
+int sn_json_only(json_t *obj, const char *const *allowed, struct sn_resp *resp);
 /* String member: required or optional, length 1..max. */
 int sn_json_str(json_t *obj, const char *name, int required, size_t max,
                 const char **out, struct sn_resp *resp);

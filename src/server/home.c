@@ -131,12 +131,12 @@ sn_home_init(const char *home_arg, const char *module)
         return r;
 
     if (snprintf(text, sizeof(text),
-             "# SoftHSM2 configuration for this signetd home.\n"
-             "directories.tokendir = %s/hsm/tokens\n"
-             "objectstore.backend = file\n"
-             "log.level = ERROR\n"
-             "slots.removable = false\n",
-             home) >= (int)sizeof(text))
+                 "# SoftHSM2 configuration for this signetd home.\n"
+                 "directories.tokendir = %s/hsm/tokens\n"
+                 "objectstore.backend = file\n"
+                 "log.level = ERROR\n"
+                 "slots.removable = false\n",
+                 home) >= (int)sizeof(text))
         return SN_ERR_INVALID;
     if ((r = write_text(home, "hsm/softhsm2.conf", text, 0600)) != SN_OK)
         return r;
@@ -188,36 +188,37 @@ sn_home_init(const char *home_arg, const char *module)
     if ((r = make_admin_token(home, path)) != SN_OK)
         goto out;
 
-    if (snprintf(text, sizeof(text),
-             "# signetd configuration. Relative paths are relative to the "
-             "home.\n"
-             "listen = 127.0.0.1:8443\n"
-             "database = signet.db\n"
-             "tls.cert = tls/server.pem\n"
-             "tls.key = tls/server.key\n"
-             "limits.json_body = 1M\n"
-             "limits.file_body = 2G\n"
-             "server.threads = 8\n"
-             "\n"
-             "# Plain-HTTP listener for CRLs, OCSP and CA certificates (off to\n"
-             "# disable), and the base of the URLs written into certificates.\n"
-             "public.listen = " DEFAULT_PUBLIC "\n"
-             "ca.base_url = " DEFAULT_BASE_URL "\n"
-             "ca.organization = " DEFAULT_ORG "\n"
-             "ca.country = " DEFAULT_COUNTRY "\n"
-             "tsa.key_algorithm = " DEFAULT_TSA_ALG "\n"
-             "tsa.accuracy_ms = 1000\n"
-             "\n"
-             "# Any PKCS#11 module can replace SoftHSM2. With a module that\n"
-             "# cannot create tokens, set hsm.tokens = mapped and map each\n"
-             "# subscriber to a pre-provisioned token:\n"
-             "#   hsm.subscriber_token = NAME LABEL PIN_FILE\n"
-             "hsm.module = %s\n"
-             "hsm.softhsm_conf = hsm/softhsm2.conf\n"
-             "hsm.tokens = create\n"
-             "hsm.service_token = " SERVICE_LABEL "\n"
-             "hsm.service_pin_file = hsm/service.pin\n",
-             module) >= (int)sizeof(text)) {
+    if (snprintf(
+            text, sizeof(text),
+            "# signetd configuration. Relative paths are relative to the "
+            "home.\n"
+            "listen = 127.0.0.1:8443\n"
+            "database = signet.db\n"
+            "tls.cert = tls/server.pem\n"
+            "tls.key = tls/server.key\n"
+            "limits.json_body = 1M\n"
+            "limits.file_body = 2G\n"
+            "server.threads = 8\n"
+            "\n"
+            "# Plain-HTTP listener for CRLs, OCSP and CA certificates (off to\n"
+            "# disable), and the base of the URLs written into certificates.\n"
+            "public.listen = " DEFAULT_PUBLIC "\n"
+            "ca.base_url = " DEFAULT_BASE_URL "\n"
+            "ca.organization = " DEFAULT_ORG "\n"
+            "ca.country = " DEFAULT_COUNTRY "\n"
+            "tsa.key_algorithm = " DEFAULT_TSA_ALG "\n"
+            "tsa.accuracy_ms = 1000\n"
+            "\n"
+            "# Any PKCS#11 module can replace SoftHSM2. With a module that\n"
+            "# cannot create tokens, set hsm.tokens = mapped and map each\n"
+            "# subscriber to a pre-provisioned token:\n"
+            "#   hsm.subscriber_token = NAME LABEL PIN_FILE\n"
+            "hsm.module = %s\n"
+            "hsm.softhsm_conf = hsm/softhsm2.conf\n"
+            "hsm.tokens = create\n"
+            "hsm.service_token = " SERVICE_LABEL "\n"
+            "hsm.service_pin_file = hsm/service.pin\n",
+            module) >= (int)sizeof(text)) {
         r = SN_ERR_INVALID;
         goto out;
     }

@@ -19,8 +19,8 @@ sn_hsm_signer_cb(void *arg, enum sn_digest md, const uint8_t *digest,
                  size_t dlen, uint8_t **sig, size_t *siglen)
 {
     struct sn_hsm_signer *hs = arg;
-    enum sn_scheme scheme = sn_keyalg_is_rsa(hs->key->alg) ? SN_SCHEME_PKCS1
-                                                           : SN_SCHEME_ECDSA;
+    enum sn_scheme scheme =
+        sn_keyalg_is_rsa(hs->key->alg) ? SN_SCHEME_PKCS1 : SN_SCHEME_ECDSA;
     struct timespec t0, t1;
     sn_err r;
 

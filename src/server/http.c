@@ -40,10 +40,11 @@ struct route {
 };
 
 static const struct route routes[] = {
-    {"GET", "/healthz", "/healthz", AUTH_NONE, BODY_NONE, sn_h_healthz, NULL, 0},
+    {"GET", "/healthz", "/healthz", AUTH_NONE, BODY_NONE, sn_h_healthz, NULL,
+     0},
     {"GET", "/metrics", "/metrics", AUTH_NONE, BODY_NONE, NULL, NULL, 0},
-    {"GET", "/v1/whoami", "/v1/whoami", AUTH_ANY, BODY_NONE, sn_h_whoami,
-     NULL, 0},
+    {"GET", "/v1/whoami", "/v1/whoami", AUTH_ANY, BODY_NONE, sn_h_whoami, NULL,
+     0},
     {"POST", "/v1/subscribers", "/v1/subscribers", AUTH_ANY, BODY_JSON,
      sn_h_subscriber_create, NULL, 0},
     {"GET", "/v1/subscribers", "/v1/subscribers", AUTH_ANY, BODY_NONE,
@@ -54,17 +55,18 @@ static const struct route routes[] = {
      sn_h_token_revoke, NULL, 0},
     {"POST", "/v1/keys/import", "/v1/keys/import", AUTH_ANY, BODY_NONE,
      sn_h_key_import, NULL, 0},
-    {"POST", "/v1/keys", "/v1/keys", AUTH_ANY, BODY_JSON, sn_h_key_create,
+    {"POST", "/v1/keys", "/v1/keys", AUTH_ANY, BODY_JSON, sn_h_key_create, NULL,
+     0},
+    {"GET", "/v1/keys", "/v1/keys", AUTH_ANY, BODY_NONE, sn_h_key_list, NULL,
+     0},
+    {"GET", "/v1/keys/{}", "/v1/keys/{id}", AUTH_ANY, BODY_NONE, sn_h_key_show,
      NULL, 0},
-    {"GET", "/v1/keys", "/v1/keys", AUTH_ANY, BODY_NONE, sn_h_key_list, NULL, 0},
-    {"GET", "/v1/keys/{}", "/v1/keys/{id}", AUTH_ANY, BODY_NONE,
-     sn_h_key_show, NULL, 0},
     {"DELETE", "/v1/keys/{}", "/v1/keys/{id}", AUTH_ANY, BODY_NONE,
      sn_h_key_destroy, NULL, 0},
     {"POST", "/v1/keys/{}/disable", "/v1/keys/{id}/disable", AUTH_ANY,
      BODY_NONE, sn_h_key_disable, NULL, 0},
-    {"POST", "/v1/keys/{}/enable", "/v1/keys/{id}/enable", AUTH_ANY,
-     BODY_NONE, sn_h_key_enable, NULL, 0},
+    {"POST", "/v1/keys/{}/enable", "/v1/keys/{id}/enable", AUTH_ANY, BODY_NONE,
+     sn_h_key_enable, NULL, 0},
     {"POST", "/v1/keys/{}/csr", "/v1/keys/{id}/csr", AUTH_ANY, BODY_JSON,
      sn_h_key_csr, NULL, 0},
     {"PUT", "/v1/keys/{}/certificate", "/v1/keys/{id}/certificate", AUTH_ANY,
@@ -80,13 +82,13 @@ static const struct route routes[] = {
      AUTH_ANY, BODY_JSON, sn_h_identity_put, NULL, 0},
     {"GET", "/v1/keys/{}/attestation", "/v1/keys/{id}/attestation", AUTH_ANY,
      BODY_NONE, sn_h_attestation, NULL, 0},
-    {"POST", "/v1/ca/certificates", "/v1/ca/certificates", AUTH_ANY,
-     BODY_JSON, sn_h_ca_issue, NULL, 0},
-    {"GET", "/v1/ca/certificates/{}", "/v1/ca/certificates/{serial}",
-     AUTH_ANY, BODY_NONE, sn_h_ca_cert_get, NULL, 0},
+    {"POST", "/v1/ca/certificates", "/v1/ca/certificates", AUTH_ANY, BODY_JSON,
+     sn_h_ca_issue, NULL, 0},
+    {"GET", "/v1/ca/certificates/{}", "/v1/ca/certificates/{serial}", AUTH_ANY,
+     BODY_NONE, sn_h_ca_cert_get, NULL, 0},
     {"POST", "/v1/ca/certificates/{}/revoke",
-     "/v1/ca/certificates/{serial}/revoke", AUTH_ANY, BODY_JSON,
-     sn_h_ca_revoke, NULL, 0},
+     "/v1/ca/certificates/{serial}/revoke", AUTH_ANY, BODY_JSON, sn_h_ca_revoke,
+     NULL, 0},
     /* Public, self-authenticating objects (CSBR wants them over HTTP). */
     {"GET", "/ca/certs.pem", "/ca/certs.pem", AUTH_NONE, BODY_NONE,
      sn_h_ca_bundle, NULL, 1},
@@ -104,8 +106,8 @@ static const struct route routes[] = {
      sn_h_tsa_rotate, NULL, 0},
     {"POST", "/v1/tsa/clock-ok", "/v1/tsa/clock-ok", AUTH_ANY, BODY_NONE,
      sn_h_tsa_clock_ok, NULL, 0},
-    {"GET", "/ca/{}", "/ca/{name}.cer", AUTH_NONE, BODY_NONE,
-     sn_h_ca_cert_der, NULL, 1},
+    {"GET", "/ca/{}", "/ca/{name}.cer", AUTH_NONE, BODY_NONE, sn_h_ca_cert_der,
+     NULL, 1},
 };
 
 static const char unmatched[] = "unmatched";
@@ -113,7 +115,7 @@ static const char unmatched[] = "unmatched";
 struct sn_http {
     struct MHD_Daemon *d;
     struct sn_app *app;
-    int plain; /* the public plain-HTTP listener: public routes only */
+    int plain;    /* the public plain-HTTP listener: public routes only */
     int inflight; /* requests between first call and completion */
 };
 
@@ -186,8 +188,7 @@ sn_resp_json(struct sn_resp *resp, enum sn_api code, json_t *body)
 const char *
 sn_req_query(const struct sn_req *req, const char *name)
 {
-    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
-                                       name);
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
 /* ---- routing ---- */
@@ -247,8 +248,8 @@ match(const char *pattern, const char *path, struct sn_req *req)
 
 /* Finds the route; *path_known tells a path match under another method. */
 static const struct route *
-find_route(int plain, const char *method, const char *path,
-           struct sn_req *req, int *path_known)
+find_route(int plain, const char *method, const char *path, struct sn_req *req,
+           int *path_known)
 {
     size_t i;
 
@@ -320,8 +321,7 @@ authenticate(struct sn_app *app, struct MHD_Connection *conn,
 /* ---- responses ---- */
 
 static enum MHD_Result
-send_resp(struct MHD_Connection *conn, struct conn_ctx *c,
-          struct sn_resp *resp)
+send_resp(struct MHD_Connection *conn, struct conn_ctx *c, struct sn_resp *resp)
 {
     struct MHD_Response *mr;
     const char *type = "application/json";
@@ -405,9 +405,8 @@ client_address(struct MHD_Connection *conn, char *buf, size_t len)
     snprintf(buf, len, "unknown");
     if (ci == NULL || ci->client_addr == NULL)
         return;
-    slen = ci->client_addr->sa_family == AF_INET6
-               ? sizeof(struct sockaddr_in6)
-               : sizeof(struct sockaddr_in);
+    slen = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                  : sizeof(struct sockaddr_in);
     getnameinfo(ci->client_addr, slen, buf, (socklen_t)len, NULL, 0,
                 NI_NUMERICHOST);
 }
@@ -539,9 +538,9 @@ run_handler(struct sn_app *app, struct conn_ctx *c, struct sn_resp *resp)
         c->req.json = json_loadb((const char *)c->body, c->len,
                                  JSON_REJECT_DUPLICATES, &jerr);
         if (c->req.json == NULL || !json_is_object(c->req.json)) {
-            sn_resp_error(resp, API_INVALID_JSON,
-                          "body is not a JSON object%s%s",
-                          c->req.json ? "" : ": ", c->req.json ? "" : jerr.text);
+            sn_resp_error(
+                resp, API_INVALID_JSON, "body is not a JSON object%s%s",
+                c->req.json ? "" : ": ", c->req.json ? "" : jerr.text);
             return;
         }
     } else if (c->route->body == BODY_STREAM) {
@@ -590,8 +589,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
         /* An undeclared length that runs over the limit: discard the rest
          * and answer 413 once the client has finished sending. */
         if (!c->overflow && take_body(c, upload_data, *upload_data_size)) {
-            sn_warn("http: body over the limit on %s from %s",
-                    c->metric_route, c->req.client);
+            sn_warn("http: body over the limit on %s from %s", c->metric_route,
+                    c->req.client);
             c->overflow = 1;
             free(c->body);
             c->body = NULL;

@@ -19,11 +19,10 @@
 static void
 usage(void)
 {
-    fprintf(stderr,
-            "usage: signetd init  --home DIR [--module PKCS11_MODULE]\n"
-            "       signetd check --home DIR\n"
-            "       signetd serve --home DIR [--listen ADDR:PORT]\n"
-            "                     [--public-listen ADDR:PORT|off]\n");
+    fprintf(stderr, "usage: signetd init  --home DIR [--module PKCS11_MODULE]\n"
+                    "       signetd check --home DIR\n"
+                    "       signetd serve --home DIR [--listen ADDR:PORT]\n"
+                    "                     [--public-listen ADDR:PORT|off]\n");
 }
 
 static int

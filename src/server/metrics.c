@@ -69,8 +69,8 @@ struct out {
     int failed;
 };
 
-static void
-emit(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(struct out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 emit(struct out *o, const char *fmt, ...)
@@ -126,8 +126,7 @@ sn_metrics_render(struct sn_metrics *m, char **out, size_t *len)
              "algorithm.\n# TYPE signet_signatures_total counter\n");
     for (i = 0; i < SN_KEY_COUNT; i++)
         emit(&o, "signet_signatures_total{algorithm=\"%s\"} %llu\n",
-             sn_keyalg_name((enum sn_keyalg)i),
-             (unsigned long long)m->sigs[i]);
+             sn_keyalg_name((enum sn_keyalg)i), (unsigned long long)m->sigs[i]);
     emit(&o, "# HELP signet_sign_duration_seconds Time spent in the HSM "
              "per signature.\n# TYPE signet_sign_duration_seconds "
              "histogram\n");

@@ -65,8 +65,7 @@ sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
     snprintf(id, sizeof(id), "tsa-%s", uuid);
     snprintf(crl, sizeof(crl), "%s/ca/crl/timestamping", base_url);
     snprintf(aia, sizeof(aia), "%s/ca/timestamping.cer", base_url);
-    if ((r = sn_hsm_generate(tok, alg, id, &spki, &spki_len, &facts)) !=
-        SN_OK)
+    if ((r = sn_hsm_generate(tok, alg, id, &spki, &spki_len, &facts)) != SN_OK)
         goto out;
     r = SN_ERR_HSM_PROTECTION;
     if (!sn_key_facts_ok(&facts))
@@ -141,8 +140,7 @@ out:
 }
 
 static sn_err
-bind_key(struct sn_app *app, X509 *cert, const char *key_id,
-         EVP_PKEY **out)
+bind_key(struct sn_app *app, X509 *cert, const char *key_id, EVP_PKEY **out)
 {
     EVP_PKEY *pub = X509_get0_pubkey(cert);
     unsigned char *spki = NULL;
@@ -335,8 +333,7 @@ record(struct sn_app *app, TS_RESP *resp)
     alg = TS_MSG_IMPRINT_get_algo(mi);
     imp = TS_MSG_IMPRINT_get_msg(mi);
     gt = TS_TST_INFO_get_time(info);
-    if ((bn = ASN1_INTEGER_to_BN(TS_TST_INFO_get_serial(info), NULL)) ==
-            NULL ||
+    if ((bn = ASN1_INTEGER_to_BN(TS_TST_INFO_get_serial(info), NULL)) == NULL ||
         (serial = BN_bn2hex(bn)) == NULL ||
         OBJ_obj2txt(hash, sizeof(hash), alg->algorithm, 0) <= 0 ||
         OBJ_obj2txt(policy, sizeof(policy), TS_TST_INFO_get_policy_id(info),
@@ -475,10 +472,10 @@ ASN1_SEQUENCE(AC_REQ) = {
     ASN1_SIMPLE(AC_REQ, type, ASN1_OBJECT),
     ASN1_SIMPLE(AC_REQ, content, AC_CONTENT)
 } static_ASN1_SEQUENCE_END(AC_REQ)
-/* clang-format on */
+    /* clang-format on */
 
-static sn_err
-b64_lenient(const uint8_t *body, size_t len, uint8_t **out, size_t *outlen)
+    static sn_err
+    b64_lenient(const uint8_t *body, size_t len, uint8_t **out, size_t *outlen)
 {
     char *clean;
     size_t i, o = 0;
@@ -531,8 +528,7 @@ sn_tsa_authenticode(struct sn_app *app, const uint8_t *body, size_t len,
     p = der;
     if ((req = (AC_REQ *)ASN1_item_d2i(NULL, &p, (long)dlen,
                                        ASN1_ITEM_rptr(AC_REQ))) == NULL ||
-        p != der + dlen || req->content == NULL ||
-        req->content->data == NULL ||
+        p != der + dlen || req->content == NULL || req->content->data == NULL ||
         (want = OBJ_txt2obj("1.3.6.1.4.1.311.3.2.1", 1)) == NULL ||
         OBJ_cmp(req->type, want) != 0 ||
         OBJ_obj2nid(req->content->type) != NID_pkcs7_data)
@@ -594,9 +590,8 @@ rotate(struct sn_app *app, char *new_key_id, size_t idlen)
     if ((r = sn_tsa_create(app->service, app->cfg.home,
                            app->ca.cert[SN_CA_TIMESTAMPING],
                            app->ca.key[SN_CA_TIMESTAMPING],
-                           app->cfg.tsa_key_algorithm,
-                           app->cfg.ca_organization, app->cfg.ca_country,
-                           app->cfg.ca_base_url)) != SN_OK)
+                           app->cfg.tsa_key_algorithm, app->cfg.ca_organization,
+                           app->cfg.ca_country, app->cfg.ca_base_url)) != SN_OK)
         return r;
     if ((r = read_tsa_file(app->cfg.home, new_id, sizeof(new_id), &cert)) !=
             SN_OK ||

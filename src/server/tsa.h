@@ -36,10 +36,9 @@ struct sn_tsa {
 };
 
 /* Makes a TSA key and certificate (init and rotation); HOME/ca/tsa.pem. */
-sn_err sn_tsa_create(struct sn_hsm_token *tok, const char *home,
-                     X509 *ts_ca, EVP_PKEY *ts_ca_key, const char *alg,
-                     const char *org, const char *country,
-                     const char *base_url);
+sn_err sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
+                     EVP_PKEY *ts_ca_key, const char *alg, const char *org,
+                     const char *country, const char *base_url);
 sn_err sn_tsa_load(struct sn_app *app);
 void sn_tsa_cleanup(struct sn_tsa *tsa);
 
@@ -48,8 +47,8 @@ void sn_tsa_cleanup(struct sn_tsa *tsa);
 sn_err sn_tsa_respond(struct sn_app *app, const uint8_t *req, size_t len,
                       uint8_t **der, size_t *dlen);
 /* Legacy Authenticode: base64 request in, base64 PKCS#7 out. */
-sn_err sn_tsa_authenticode(struct sn_app *app, const uint8_t *body,
-                           size_t len, char **b64);
+sn_err sn_tsa_authenticode(struct sn_app *app, const uint8_t *body, size_t len,
+                           char **b64);
 /* A new key and certificate; the old key is destroyed. The new key's id
  * goes to new_key_id. */
 sn_err sn_tsa_rotate(struct sn_app *app, char *new_key_id, size_t idlen);

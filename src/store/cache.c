@@ -77,8 +77,7 @@ sn_cache_gen(struct sn_cache *c)
 }
 
 void
-sn_cache_put(struct sn_cache *c, const char *id, void *val,
-             unsigned long gen)
+sn_cache_put(struct sn_cache *c, const char *id, void *val, unsigned long gen)
 {
     struct sn_cache_entry *e, *ne;
     size_t h = bucket(id);

@@ -568,7 +568,7 @@ sn_store_key_add(struct sn_store *st, const struct sn_key *k)
 
 #define KEY_COLS                                                               \
     "id, subscriber_id, label, algorithm, state, created_at, spki, facts,"     \
-    " hsm_manufacturer, hsm_model, hsm_serial, hsm_label, cert_pem,"         \
+    " hsm_manufacturer, hsm_model, hsm_serial, hsm_label, cert_pem,"           \
     " attestation_pem"
 
 static sn_err
@@ -805,8 +805,7 @@ sn_store_identity_set(struct sn_store *st, const char *subscriber,
 }
 
 sn_err
-sn_store_identity_get(struct sn_store *st, const char *subscriber,
-                      char **json)
+sn_store_identity_get(struct sn_store *st, const char *subscriber, char **json)
 {
     const unsigned char *t;
     sqlite3_stmt *s = NULL;
@@ -828,7 +827,7 @@ sn_store_identity_get(struct sn_store *st, const char *subscriber,
 /* ---- certificates ---- */
 
 #define CERT_COLS                                                              \
-    "serial, ca, subscriber_id, key_id, profile, der, not_before, not_after," \
+    "serial, ca, subscriber_id, key_id, profile, der, not_before, not_after,"  \
     " issued_at, revoked, revocation_date, reason, revoked_at"
 
 void
@@ -961,8 +960,8 @@ clean_cert(void *c)
 }
 
 sn_err
-sn_store_cert_revoked(struct sn_store *st, const char *ca,
-                      struct sn_cert **out, size_t *n)
+sn_store_cert_revoked(struct sn_store *st, const char *ca, struct sn_cert **out,
+                      size_t *n)
 {
     sqlite3_stmt *s = NULL;
     void *arr = NULL;

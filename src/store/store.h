@@ -38,7 +38,7 @@ struct sn_token {
     int admin;
     char name[SN_NAME_MAX + 1];
     uint8_t hash[SN_TOKEN_HASH_LEN];
-    unsigned roles;                           /* enum sn_role bits */
+    unsigned roles;                            /* enum sn_role bits */
     char keys[SN_TOKEN_MAX_KEYS][SN_UUID_LEN]; /* scope; none = all keys */
     size_t nkeys;
     time_t expires_at; /* 0: never */
@@ -91,14 +91,13 @@ sn_err sn_store_subscriber_get(struct sn_store *st, const char *id,
 sn_err sn_store_subscriber_by_name(struct sn_store *st, const char *name,
                                    struct sn_subscriber *out);
 /* *out is a malloc'd array of *n subscribers, oldest first. */
-sn_err sn_store_subscriber_list(struct sn_store *st,
-                                struct sn_subscriber **out, size_t *n);
+sn_err sn_store_subscriber_list(struct sn_store *st, struct sn_subscriber **out,
+                                size_t *n);
 
 sn_err sn_store_token_add(struct sn_store *st, const struct sn_token *t);
 sn_err sn_store_token_get(struct sn_store *st, const char *id,
                           struct sn_token *out);
-sn_err sn_store_token_revoke(struct sn_store *st, const char *id,
-                             time_t when);
+sn_err sn_store_token_revoke(struct sn_store *st, const char *id, time_t when);
 
 sn_err sn_store_key_add(struct sn_store *st, const struct sn_key *k);
 /* Fills *out (free its members with sn_key_cleanup). */

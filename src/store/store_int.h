@@ -22,11 +22,11 @@ struct audit_job {
 };
 
 struct sn_store {
-    sqlite3 *db; /* shared connection, SQLite's serialised mode */
+    sqlite3 *db;            /* shared connection, SQLite's serialised mode */
     struct sn_cache tokens; /* id -> struct sn_token */
     struct sn_cache keys;   /* id -> struct sn_key */
     /* audit writer */
-    sqlite3 *wdb;        /* the writer's own connection */
+    sqlite3 *wdb; /* the writer's own connection */
     sqlite3_stmt *winsert;
     pthread_t writer;
     int writer_running;

@@ -27,8 +27,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sn_b64_decode(s, &out, &len) == SN_OK) {
         char *back = NULL;
         /* Whatever decodes must re-encode to no more than the input. */
-        if (sn_b64_encode(out, len, &back) == SN_OK &&
-            strlen(back) > strlen(s))
+        if (sn_b64_encode(out, len, &back) == SN_OK && strlen(back) > strlen(s))
             abort();
         free(back);
         free(out);

@@ -25,7 +25,8 @@
 static const char good[] = "sn_" ID "_"
                            "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde";
 
-static void sha256(const char *s, size_t len, uint8_t out[SN_TOKEN_HASH_LEN])
+static void
+sha256(const char *s, size_t len, uint8_t out[SN_TOKEN_HASH_LEN])
 {
     unsigned int n = 0;
 
@@ -33,7 +34,8 @@ static void sha256(const char *s, size_t len, uint8_t out[SN_TOKEN_HASH_LEN])
     assert_int_equal(n, SN_TOKEN_HASH_LEN);
 }
 
-static void test_new_parses_back(void **state)
+static void
+test_new_parses_back(void **state)
 {
     uint8_t hash[SN_TOKEN_HASH_LEN], parsed[SN_TOKEN_HASH_LEN];
     uint8_t want[SN_TOKEN_HASH_LEN];
@@ -59,7 +61,8 @@ static void test_new_parses_back(void **state)
     sn_secret_free(token);
 }
 
-static void test_new_is_random(void **state)
+static void
+test_new_is_random(void **state)
 {
     uint8_t h1[SN_TOKEN_HASH_LEN], h2[SN_TOKEN_HASH_LEN];
     char *t1 = NULL, *t2 = NULL;
@@ -73,7 +76,8 @@ static void test_new_is_random(void **state)
     sn_secret_free(t2);
 }
 
-static void test_new_rejects_bad_id(void **state)
+static void
+test_new_rejects_bad_id(void **state)
 {
     uint8_t hash[SN_TOKEN_HASH_LEN];
     char *token = (char *)"x";
@@ -86,7 +90,8 @@ static void test_new_rejects_bad_id(void **state)
     assert_null(token);
 }
 
-static void test_parse_fixed(void **state)
+static void
+test_parse_fixed(void **state)
 {
     uint8_t hash[SN_TOKEN_HASH_LEN], want[SN_TOKEN_HASH_LEN];
     char id[SN_UUID_LEN];
@@ -99,7 +104,8 @@ static void test_parse_fixed(void **state)
     assert_memory_equal(hash, want, SN_TOKEN_HASH_LEN);
 }
 
-static void test_tampered_secret(void **state)
+static void
+test_tampered_secret(void **state)
 {
     uint8_t h0[SN_TOKEN_HASH_LEN], h1[SN_TOKEN_HASH_LEN];
     char t[sizeof(good)], id[SN_UUID_LEN];
@@ -116,7 +122,8 @@ static void test_tampered_secret(void **state)
     }
 }
 
-static void expect_invalid(const char *token)
+static void
+expect_invalid(const char *token)
 {
     uint8_t hash[SN_TOKEN_HASH_LEN];
     char id[SN_UUID_LEN];
@@ -126,7 +133,8 @@ static void expect_invalid(const char *token)
 }
 
 /* good with character i replaced by c. */
-static void expect_invalid_at(size_t i, char c)
+static void
+expect_invalid_at(size_t i, char c)
 {
     char t[sizeof(good)];
 
@@ -135,7 +143,8 @@ static void expect_invalid_at(size_t i, char c)
     expect_invalid(t);
 }
 
-static void test_parse_rejects(void **state)
+static void
+test_parse_rejects(void **state)
 {
     char t[2 * sizeof(good)];
 
@@ -173,7 +182,8 @@ static void test_parse_rejects(void **state)
     expect_invalid(t);
 }
 
-static void test_hash_equal(void **state)
+static void
+test_hash_equal(void **state)
 {
     uint8_t a[SN_TOKEN_HASH_LEN], b[SN_TOKEN_HASH_LEN];
 
@@ -188,7 +198,8 @@ static void test_hash_equal(void **state)
     assert_int_equal(sn_apitoken_hash_equal(a, b), 0);
 }
 
-int main(void)
+int
+main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_parses_back),

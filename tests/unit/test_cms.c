@@ -229,7 +229,8 @@ teardown(void **state)
     return 0;
 }
 
-static STACK_OF(X509) * chain_for(struct pki *p, int k)
+static STACK_OF(X509) *
+chain_for(struct pki *p, int k)
 {
     STACK_OF(X509) *chain = sk_X509_new_null();
 
@@ -263,7 +264,7 @@ check_structure(struct pki *p, int k, enum sn_digest md, const uint8_t *der,
     const unsigned char *q = der;
     CMS_ContentInfo *cms;
     CMS_SignerInfo *si;
-    STACK_OF(X509) * certs;
+    STACK_OF(X509) *certs;
     X509_ALGOR *dig = NULL, *sig = NULL;
     ASN1_OCTET_STRING *os;
     ASN1_TYPE *t;
@@ -360,7 +361,7 @@ test_sign_all(void **state)
 
 /* Calls sign with a bad input or signer; nothing may come back. */
 static void
-expect_failure(STACK_OF(X509) * chain, enum sn_digest md, size_t dlen,
+expect_failure(STACK_OF(X509) *chain, enum sn_digest md, size_t dlen,
                struct soft_signer *s, sn_err want)
 {
     uint8_t digest[64] = {1};
@@ -429,7 +430,7 @@ test_leaf_only(void **state)
     size_t derlen = 0;
     const unsigned char *q;
     CMS_ContentInfo *cms;
-    STACK_OF(X509) * certs;
+    STACK_OF(X509) *certs;
 
     assert_true(sk_X509_push(chain, p->leaf[K_RSA3072]) > 0);
     assert_int_equal(sn_cms_sign_detached(chain, SN_MD_SHA512, digest, 64,

@@ -43,7 +43,8 @@ struct fx {
     struct sn_config cfg;
 };
 
-static int setup(void **state)
+static int
+setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
 
@@ -59,7 +60,8 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
+static int
+teardown(void **state)
 {
     struct fx *f = *state;
 
@@ -70,7 +72,8 @@ static int teardown(void **state)
     return 0;
 }
 
-static void write_conf(struct fx *f, const char *text, size_t len)
+static void
+write_conf(struct fx *f, const char *text, size_t len)
 {
     FILE *fp = fopen(f->conf, "w");
 
@@ -79,7 +82,8 @@ static void write_conf(struct fx *f, const char *text, size_t len)
     assert_int_equal(fclose(fp), 0);
 }
 
-static sn_err load(struct fx *f, const char *text)
+static sn_err
+load(struct fx *f, const char *text)
 {
     write_conf(f, text, strlen(text));
     sn_config_cleanup(&f->cfg);
@@ -88,7 +92,8 @@ static sn_err load(struct fx *f, const char *text)
 }
 
 /* HOME_ABS/rel, for comparing resolved paths. */
-static const char *in_home(struct fx *f, const char *rel)
+static const char *
+in_home(struct fx *f, const char *rel)
 {
     static char buf[PATH_MAX + 64];
 
@@ -96,7 +101,8 @@ static const char *in_home(struct fx *f, const char *rel)
     return buf;
 }
 
-static void assert_zeroed(const struct sn_config *cfg)
+static void
+assert_zeroed(const struct sn_config *cfg)
 {
     static const struct sn_config zero;
 
@@ -107,8 +113,8 @@ static void assert_zeroed(const struct sn_config *cfg)
  * Loads text, expects SN_ERR_CONFIG, an errbuf starting "CONF:LINE: " and
  * containing what, and a config left zeroed.
  */
-static void expect_error(struct fx *f, const char *text, unsigned line,
-                         const char *what)
+static void
+expect_error(struct fx *f, const char *text, unsigned line, const char *what)
 {
     char prefix[256];
 
@@ -122,7 +128,8 @@ static void expect_error(struct fx *f, const char *text, unsigned line,
     assert_zeroed(&f->cfg);
 }
 
-static void test_full(void **state)
+static void
+test_full(void **state)
 {
     struct fx *f = *state;
     const struct sn_token_map *m;
@@ -177,7 +184,8 @@ static void test_full(void **state)
     assert_null(sn_config_token_for(&f->cfg, "Alice"));
 }
 
-static void test_defaults(void **state)
+static void
+test_defaults(void **state)
 {
     struct fx *f = *state;
 
@@ -200,7 +208,8 @@ static void test_defaults(void **state)
 }
 
 /* A relative home is made absolute, and relative paths follow it. */
-static void test_relative_home(void **state)
+static void
+test_relative_home(void **state)
 {
     struct fx *f = *state;
     char cwd[PATH_MAX], rel[PATH_MAX];
@@ -217,7 +226,8 @@ static void test_relative_home(void **state)
     assert_string_equal(f->cfg.database, in_home(f, "signet.db"));
 }
 
-static void test_bad_home(void **state)
+static void
+test_bad_home(void **state)
 {
     struct fx *f = *state;
     char path[128];
@@ -242,7 +252,8 @@ static void test_bad_home(void **state)
     assert_prefix(f->err, path);
 }
 
-static void test_unknown_key(void **state)
+static void
+test_unknown_key(void **state)
 {
     struct fx *f = *state;
 
@@ -252,7 +263,8 @@ static void test_unknown_key(void **state)
     expect_error(f, REQUIRED "= value\n", 4, "unknown key ''");
 }
 
-static void test_duplicate_key(void **state)
+static void
+test_duplicate_key(void **state)
 {
     struct fx *f = *state;
 
@@ -262,7 +274,8 @@ static void test_duplicate_key(void **state)
                  "duplicate key 'hsm.module' (first on line 1)");
 }
 
-static void test_bad_number(void **state)
+static void
+test_bad_number(void **state)
 {
     static const struct {
         const char *line, *what;
@@ -311,7 +324,8 @@ static void test_bad_number(void **state)
     assert_int_equal(f->cfg.file_limit, 1);
 }
 
-static void test_bad_suffix(void **state)
+static void
+test_bad_suffix(void **state)
 {
     static const char *const lines[] = {
         "limits.json_body = 4k\n",  "limits.json_body = 4MB\n",
@@ -328,7 +342,8 @@ static void test_bad_suffix(void **state)
     }
 }
 
-static void test_bad_listen(void **state)
+static void
+test_bad_listen(void **state)
 {
     static const char *const bad[] = {
         "127.0.0.1",       "127.0.0.1:",      "127.0.0.1:0",
@@ -356,7 +371,8 @@ static void test_bad_listen(void **state)
     }
 }
 
-static void test_bad_tokens_mode(void **state)
+static void
+test_bad_tokens_mode(void **state)
 {
     struct fx *f = *state;
 
@@ -368,7 +384,8 @@ static void test_bad_tokens_mode(void **state)
     assert_int_equal(f->cfg.hsm_tokens, SN_TOKENS_CREATE);
 }
 
-static void test_missing_required(void **state)
+static void
+test_missing_required(void **state)
 {
     struct fx *f = *state;
 
@@ -388,7 +405,8 @@ static void test_missing_required(void **state)
     expect_error(f, "# only a comment\n\n", 0, "missing required key");
 }
 
-static void test_subscriber_mapping(void **state)
+static void
+test_subscriber_mapping(void **state)
 {
     struct fx *f = *state;
 
@@ -428,7 +446,8 @@ static void test_subscriber_mapping(void **state)
                  1, "bad token label");
 }
 
-static void test_line_without_equals(void **state)
+static void
+test_line_without_equals(void **state)
 {
     struct fx *f = *state;
 
@@ -437,7 +456,8 @@ static void test_line_without_equals(void **state)
     expect_error(f, "hsm.module\n" REQUIRED, 1, "expected 'key = value'");
 }
 
-static void test_empty_value(void **state)
+static void
+test_empty_value(void **state)
 {
     struct fx *f = *state;
 
@@ -445,7 +465,8 @@ static void test_empty_value(void **state)
     expect_error(f, REQUIRED "database = \t \n", 4, "database: empty value");
 }
 
-static void test_long_line(void **state)
+static void
+test_long_line(void **state)
 {
     struct fx *f = *state;
     char *text;
@@ -467,7 +488,8 @@ static void test_long_line(void **state)
     free(text);
 }
 
-static void test_control_chars(void **state)
+static void
+test_control_chars(void **state)
 {
     static const char nul[] = REQUIRED "database = a\0b\n";
     struct fx *f = *state;
@@ -485,7 +507,8 @@ static void test_control_chars(void **state)
     assert_zeroed(&f->cfg);
 }
 
-static void test_relative_paths(void **state)
+static void
+test_relative_paths(void **state)
 {
     struct fx *f = *state;
 
@@ -504,7 +527,8 @@ static void test_relative_paths(void **state)
     assert_int_equal(f->cfg.maps[0].pin_file[0], '/');
 }
 
-static void test_errbuf_handling(void **state)
+static void
+test_errbuf_handling(void **state)
 {
     struct fx *f = *state;
     struct sn_config cfg;
@@ -531,7 +555,8 @@ static void test_errbuf_handling(void **state)
     assert_string_equal(f->err, "");
 }
 
-static void test_cleanup(void **state)
+static void
+test_cleanup(void **state)
 {
     struct sn_config cfg;
     struct fx *f = *state;
@@ -548,7 +573,8 @@ static void test_cleanup(void **state)
 }
 
 /* Many mappings: the map array grows past its first allocation. */
-static void test_many_mappings(void **state)
+static void
+test_many_mappings(void **state)
 {
     struct fx *f = *state;
     char *text, line[96];
@@ -577,7 +603,8 @@ static void test_many_mappings(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-int main(void)
+int
+main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_full),

@@ -460,18 +460,17 @@ test_duplicate_id(void **state)
     size_t spki_len = 0, siglen = 0;
 
     (void)state;
-    assert_int_equal(sn_hsm_generate(fx.a, SN_KEY_P256, "dup-id", &spki,
-                                     &spki_len, &facts),
-                     SN_OK);
+    assert_int_equal(
+        sn_hsm_generate(fx.a, SN_KEY_P256, "dup-id", &spki, &spki_len, &facts),
+        SN_OK);
     free(spki);
     spki = NULL;
-    assert_int_equal(sn_hsm_generate(fx.a, SN_KEY_P256, "dup-id", &spki,
-                                     &spki_len, &facts),
-                     SN_ERR_EXISTS);
+    assert_int_equal(
+        sn_hsm_generate(fx.a, SN_KEY_P256, "dup-id", &spki, &spki_len, &facts),
+        SN_ERR_EXISTS);
     assert_null(spki);
     assert_int_equal(sn_hsm_sign(fx.a, "dup-id", SN_KEY_P256, SN_MD_SHA256,
-                                 SN_SCHEME_ECDSA, d, sizeof(d), &sig,
-                                 &siglen),
+                                 SN_SCHEME_ECDSA, d, sizeof(d), &sig, &siglen),
                      SN_OK);
     free(sig);
     assert_int_equal(sn_hsm_destroy(fx.a, "dup-id"), SN_OK);
@@ -490,8 +489,8 @@ hsm_pkey_signs_x509(enum sn_keyalg alg, const char *id)
     X509 *x;
     X509_NAME *n;
 
-    assert_int_equal(
-        sn_hsm_generate(fx.a, alg, id, &spki, &spki_len, &facts), SN_OK);
+    assert_int_equal(sn_hsm_generate(fx.a, alg, id, &spki, &spki_len, &facts),
+                     SN_OK);
     p = spki;
     pub = d2i_PUBKEY(NULL, &p, (long)spki_len);
     assert_non_null(pub);
@@ -499,8 +498,8 @@ hsm_pkey_signs_x509(enum sn_keyalg alg, const char *id)
     x = X509_new();
     n = X509_NAME_new();
     assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-                                                (const unsigned char *)"t",
-                                                -1, -1, 0),
+                                                (const unsigned char *)"t", -1,
+                                                -1, 0),
                      1);
     X509_set_version(x, 2);
     ASN1_INTEGER_set(X509_get_serialNumber(x), 7);

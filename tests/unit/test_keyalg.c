@@ -27,7 +27,8 @@ static const struct {
     {SN_KEY_P384, "ecdsa-p384", 384, 0},
 };
 
-static void test_keyalg_names(void **state)
+static void
+test_keyalg_names(void **state)
 {
     enum sn_keyalg a;
     size_t i;
@@ -49,7 +50,8 @@ static void test_keyalg_names(void **state)
     assert_int_equal(sn_keyalg_is_rsa(SN_KEY_COUNT), 0);
 }
 
-static void test_keyalg_rejects(void **state)
+static void
+test_keyalg_rejects(void **state)
 {
     static const char *const bad[] = {
         "rsa-2048",   "rsa-1024", "rsa-8192", "ed25519",   "ed448",
@@ -77,7 +79,8 @@ static const struct {
     {SN_MD_SHA512, "sha512", 64, NID_sha512},
 };
 
-static void test_digest_names(void **state)
+static void
+test_digest_names(void **state)
 {
     enum sn_digest d;
     size_t i;
@@ -102,7 +105,8 @@ static void test_digest_names(void **state)
     assert_int_equal(sn_digest_nid(SN_MD_COUNT), NID_undef);
 }
 
-static void test_digest_rejects(void **state)
+static void
+test_digest_rejects(void **state)
 {
     static const char *const bad[] = {
         "sha1",     "md5",        "sha224",  "SHA256", "sha-256",
@@ -118,7 +122,8 @@ static void test_digest_rejects(void **state)
     }
 }
 
-static void test_scheme_names(void **state)
+static void
+test_scheme_names(void **state)
 {
     enum sn_scheme s;
 
@@ -136,7 +141,8 @@ static void test_scheme_names(void **state)
     assert_string_equal(sn_scheme_name((enum sn_scheme)3), "unknown");
 }
 
-int main(void)
+int
+main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keyalg_names),

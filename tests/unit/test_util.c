@@ -23,7 +23,8 @@ struct tmp {
     char path[128];
 };
 
-static int tmp_setup(void **state)
+static int
+tmp_setup(void **state)
 {
     struct tmp *t = calloc(1, sizeof(*t));
 
@@ -39,7 +40,8 @@ static int tmp_setup(void **state)
     return 0;
 }
 
-static int tmp_teardown(void **state)
+static int
+tmp_teardown(void **state)
 {
     struct tmp *t = *state;
 
@@ -49,7 +51,8 @@ static int tmp_teardown(void **state)
     return 0;
 }
 
-static void test_hex_encode(void **state)
+static void
+test_hex_encode(void **state)
 {
     const uint8_t in[] = {0x00, 0x01, 0x7f, 0x80, 0xab, 0xff};
     char out[2 * sizeof(in) + 1];
@@ -61,7 +64,8 @@ static void test_hex_encode(void **state)
     assert_string_equal(out, "");
 }
 
-static void test_hex_decode(void **state)
+static void
+test_hex_decode(void **state)
 {
     const uint8_t want[] = {0xde, 0xad, 0xBE, 0xef, 0x00, 0x09};
     uint8_t *out = NULL;
@@ -74,7 +78,8 @@ static void test_hex_decode(void **state)
     free(out);
 }
 
-static void test_hex_decode_rejects(void **state)
+static void
+test_hex_decode_rejects(void **state)
 {
     static const char *const bad[] = {
         "",    /* empty */
@@ -105,7 +110,8 @@ static const struct {
     {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
 };
 
-static void test_b64_vectors(void **state)
+static void
+test_b64_vectors(void **state)
 {
     uint8_t *dec;
     char *enc;
@@ -128,7 +134,8 @@ static void test_b64_vectors(void **state)
     free(enc);
 }
 
-static void test_b64_binary(void **state)
+static void
+test_b64_binary(void **state)
 {
     uint8_t in[256], *dec;
     char *enc;
@@ -149,7 +156,8 @@ static void test_b64_binary(void **state)
     }
 }
 
-static void test_b64_rejects(void **state)
+static void
+test_b64_rejects(void **state)
 {
     static const char *const bad[] = {
         "",          /* empty */
@@ -185,7 +193,8 @@ static void test_b64_rejects(void **state)
 
 #define T0 ((time_t)1795323437) /* date -u -d 2026-11-22T04:57:17Z +%s */
 
-static void test_time_parse(void **state)
+static void
+test_time_parse(void **state)
 {
     static const char *const same[] = {
         "2026-11-22T04:57:17Z",          "2026-11-22t04:57:17z",
@@ -211,7 +220,8 @@ static void test_time_parse(void **state)
     assert_int_equal(t, 1709208000);
 }
 
-static void test_time_parse_rejects(void **state)
+static void
+test_time_parse_rejects(void **state)
 {
     static const char *const bad[] = {
         "",
@@ -250,7 +260,8 @@ static void test_time_parse_rejects(void **state)
     }
 }
 
-static void test_time_format(void **state)
+static void
+test_time_format(void **state)
 {
     static const time_t times[] = {0, 1, 951782400 /* 2000-02-29 */, T0,
                                    4102444799 /* 2099-12-31T23:59:59Z */};
@@ -271,12 +282,14 @@ static void test_time_format(void **state)
     }
 }
 
-static int is_lower_hex(char c)
+static int
+is_lower_hex(char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
-static void test_uuid(void **state)
+static void
+test_uuid(void **state)
 {
     char a[SN_UUID_LEN], b[SN_UUID_LEN];
     size_t i;
@@ -297,7 +310,8 @@ static void test_uuid(void **state)
     assert_string_not_equal(a, b);
 }
 
-static void test_random(void **state)
+static void
+test_random(void **state)
 {
     uint8_t a[32], b[32];
     static uint8_t big[(1 << 20) + 1];
@@ -309,7 +323,8 @@ static void test_random(void **state)
     assert_int_equal(sn_random(big, sizeof(big)), SN_ERR_CRYPTO);
 }
 
-static void test_file_read(void **state)
+static void
+test_file_read(void **state)
 {
     struct tmp *t = *state;
     const char data[] = "0123456789";
@@ -336,7 +351,8 @@ static void test_file_read(void **state)
     assert_null(out);
 }
 
-static void test_file_read_missing_and_empty(void **state)
+static void
+test_file_read_missing_and_empty(void **state)
 {
     struct tmp *t = *state;
     uint8_t *out = (uint8_t *)"x";
@@ -353,7 +369,8 @@ static void test_file_read_missing_and_empty(void **state)
     free(out);
 }
 
-static void test_file_write_new(void **state)
+static void
+test_file_write_new(void **state)
 {
     struct tmp *t = *state;
     struct stat st;
@@ -383,7 +400,8 @@ static void test_file_write_new(void **state)
     umask(old);
 }
 
-static void test_file_write_new_bad_dir(void **state)
+static void
+test_file_write_new_bad_dir(void **state)
 {
     struct tmp *t = *state;
     char path[192];
@@ -392,7 +410,8 @@ static void test_file_write_new_bad_dir(void **state)
     assert_int_equal(sn_file_write_new(path, "x", 1, 0600), SN_ERR_IO);
 }
 
-static void test_secret_free(void **state)
+static void
+test_secret_free(void **state)
 {
     char *s = malloc(8);
 
@@ -403,7 +422,8 @@ static void test_secret_free(void **state)
     sn_secret_free(NULL);
 }
 
-int main(void)
+int
+main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hex_encode),

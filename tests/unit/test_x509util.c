@@ -277,7 +277,7 @@ test_pubkey_der_roundtrip(void **state)
 /* ---- chains ---- */
 
 static sn_err
-parse(const char *pem, STACK_OF(X509) * *out)
+parse(const char *pem, STACK_OF(X509) **out)
 {
     return sn_chain_from_pem(pem, strlen(pem), out);
 }

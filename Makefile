@@ -10,7 +10,7 @@ FUZZ_BUILD ?= build-fuzz
 HOME_DIR   ?= var/home
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build deps run test test-plain test-asan fuzz bench bench-smoke clean format
+.PHONY: all build deps run test test-plain test-asan fuzz bench bench-smoke clean format format-check
 
 all: build
 
@@ -24,7 +24,7 @@ deps:
 run: deps build
 	@scripts/run.sh $(BUILD) $(HOME_DIR)
 
-test: deps test-plain test-asan fuzz
+test: deps format-check test-plain test-asan fuzz
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -42,6 +42,10 @@ fuzz:
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h') && echo "format: ok"
+
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -93,9 +93,17 @@ row "raw ECDSA P-256, $THREADS threads" "$R_EC" "$(field ops_per_s "$R_EC")" -
 H=$(http "$WORK/ec.keys" ecdsa-p256); row "HTTPS P-256, $CLIENTS clients" "$H" "$(field ops_per_s "$R_EC")" "$(rss_peak)"
 H=$(http "$WORK/ec.keys" ecdsa-p256 --batch 64); row "HTTPS P-256, batches of 64" "$H" "$(field ops_per_s "$R_EC")" "$(rss_peak)"
 H=$(http "$WORK/ec10.keys" ecdsa-p256); row "HTTPS P-256, random of 10 keys" "$H" "$(field ops_per_s "$R_EC")" "$(rss_peak)"
+# Latency at half the peak rate, against the raw single-operation median.
+PEAK=$(field ops_per_s "$(http "$WORK/ec.keys" ecdsa-p256)")
+HALF=$(awk -v p="$PEAK" 'BEGIN { printf "%.0f", p / 2 }')
+H=$(http "$WORK/ec.keys" ecdsa-p256 --rate "$HALF")
+row "HTTPS P-256 paced at half the peak ($HALF/s)" "$H" "$(field ops_per_s "$R_EC")" "$(rss_peak)"
+R1=$(THREADS=1 raw "$LABEL" "$PIN" "$EC" ecdsa-p256)
+row "raw ECDSA P-256, 1 thread (single-operation time)" "$R1" "$(field ops_per_s "$R_EC")" -
 
-R_TSA=$(raw signet-service "$HOME_DIR/hsm/service.pin" "$TSA_KEY" rsa-3072)
-row "raw TSA key (RSA-3072), $THREADS threads" "$R_TSA" "$(field ops_per_s "$R_TSA")" -
+# The TSA beside the raw rate of its own key with the same thread count.
+R_TSA=$(THREADS=$CLIENTS raw signet-service "$HOME_DIR/hsm/service.pin" "$TSA_KEY" rsa-3072)
+row "raw TSA key (RSA-3072), $CLIENTS threads" "$R_TSA" "$(field ops_per_s "$R_TSA")" -
 rss_reset
 H=$("$BENCH" tsa --url "http://127.0.0.1:$PUB" --clients "$CLIENTS" --seconds "$SECS")
 row "TSA over HTTP, $CLIENTS clients" "$H" "$(field ops_per_s "$R_TSA")" "$(rss_peak)"

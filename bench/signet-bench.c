@@ -5,6 +5,7 @@
  *                     --alg ALG --threads T --seconds S
  *   signet-bench http --url URL --ca FILE --token-file F --keys FILE
  *                     --alg ALG --clients C --seconds S [--batch N]
+ *                     [--rate R]   (R requests/s in all; default: flat out)
  *   signet-bench tsa  --url URL --clients C --seconds S
  *
  * Prints one line of key=value results: ops (signatures or tokens), ops/s,
@@ -35,6 +36,7 @@ struct opts {
         *keys_file;
     enum sn_keyalg alg;
     int threads, seconds, batch;
+    double rate; /* http: requests per second in all, 0 = as fast as it goes */
 };
 
 static struct opts o;
@@ -152,7 +154,21 @@ http_worker(void *arg)
         snprintf(body, sizeof(body),
                  "{\"digest_algorithm\":\"sha256\",\"digest\":\"%s\"}", b64);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    double next = now(), gap = o.rate > 0 ? o.threads / o.rate : 0;
+
     while (lat != NULL && (t0 = now()) < deadline) {
+        if (gap > 0) {
+            /* Paced: one request every gap seconds per client. */
+            struct timespec ts;
+            double wait = next - t0;
+            if (wait > 0) {
+                ts.tv_sec = (time_t)wait;
+                ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
+                nanosleep(&ts, NULL);
+            }
+            next += gap;
+            t0 = now();
+        }
         seed = seed * 1103515245u + 12345u;
         snprintf(url, sizeof(url), "%s/v1/keys/%s/sign", o.url,
                  keys[(seed >> 8) % nkeys]);
@@ -330,6 +346,8 @@ main(int argc, char **argv)
             o.seconds = (int)strtol(v, NULL, 10);
         else if (!strcmp(k, "--batch"))
             o.batch = (int)strtol(v, NULL, 10);
+        else if (!strcmp(k, "--rate"))
+            o.rate = strtod(v, NULL);
         else
             return 2;
     }

@@ -124,7 +124,7 @@ struct conn_ctx {
     const char *metric_route;
     struct sn_req req;
     struct sn_token who;
-    int failed;   /* an error response is (being) queued */
+    int failed;   /* 1: an error response is queued; 2: after the body */
     int overflow; /* the body ran over its limit */
     struct sn_resp early;
     uint8_t *body;
@@ -557,6 +557,23 @@ run_handler(struct sn_app *app, struct conn_ctx *c, struct sn_resp *resp)
     c->route->handler(app, &c->req, resp);
 }
 
+/* A declared body of 1..limit bytes, sent without waiting for 100. */
+static int
+small_body_pending(struct MHD_Connection *conn, size_t limit)
+{
+    const char *cl = MHD_lookup_connection_value(
+        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *ex = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_EXPECT);
+    unsigned long long n;
+    char *end;
+
+    if (cl == NULL || ex != NULL)
+        return 0;
+    n = strtoull(cl, &end, 10);
+    return *end == '\0' && n > 0 && n <= limit;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
            const char *method, const char *version, const char *upload_data,
@@ -573,6 +590,14 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
         *con_cls = c;
         __atomic_add_fetch(&h->inflight, 1, __ATOMIC_SEQ_CST);
         if (begin(h, conn, c, url, method) != 0) {
+            /* A small body already on its way is read and dropped first:
+             * closing on a client still sending makes it see a broken pipe
+             * instead of the answer. Large bodies are refused at once (the
+             * client sends them after "Expect: 100-continue"). */
+            if (small_body_pending(conn, h->app->cfg.json_limit)) {
+                c->failed = 2;
+                return MHD_YES;
+            }
             c->failed = 1;
             return send_resp(conn, c, &c->early);
         }
@@ -581,8 +606,16 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
         return MHD_YES;
     }
     if (c->failed) {
-        /* Response already queued: discard whatever body remains. */
-        *upload_data_size = 0;
+        /* Discard whatever body remains; a deferred error answers at the
+         * end of the body. */
+        if (*upload_data_size != 0) {
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        if (c->failed == 2) {
+            c->failed = 1;
+            return send_resp(conn, c, &c->early);
+        }
         return MHD_YES;
     }
     if (*upload_data_size != 0) {

@@ -112,16 +112,19 @@ row "TSA over HTTP, $CLIENTS clients" "$H" "$(field ops_per_s "$R_TSA")" "$(rss_
 MODULE_SO=$BUILD/libsignet-pkcs11.so
 CLIENT_SO=/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so
 if [ -f "$MODULE_SO" ] && [ -f "$CLIENT_SO" ] && command -v p11-kit >/dev/null; then
-    R=$(SIGNET_URL=$URL SIGNET_CA_FILE=$CA "$BENCH" raw --module "$MODULE_SO" \
-        --token "${SUB:0:32}" --pin-file "$WORK/token" --key "$EC" \
-        --alg ecdsa-p256 --threads "$CLIENTS" --seconds "$SECS")
-    row "libsignet-pkcs11 P-256, $CLIENTS threads" "$R" "$(field ops_per_s "$R_EC")" "$(rss_peak)"
-    eval "$(p11-kit server --provider "$MODULE" "pkcs11:token=$LABEL" 2>/dev/null)"
+    rss_reset
+    R=$(SIGNET_URL=$URL SIGNET_CA_FILE=$CA SIGNET_TOKEN=$TOK "$BENCH" raw \
+        --module "$MODULE_SO" --token "${SUB:0:32}" --pin-file "$WORK/token" \
+        --key "$EC" --alg ecdsa-p256 --threads "$CLIENTS" --seconds "$SECS" || :)
+    [ -n "$R" ] && row "libsignet-pkcs11 P-256, $CLIENTS threads" "$R" "$(field ops_per_s "$R_EC")" "$(rss_peak)"
+    mkdir -m 700 "$WORK/run"
+    eval "$(XDG_RUNTIME_DIR=$WORK/run p11-kit server --provider "$MODULE" \
+        "pkcs11:token=$LABEL" 2>/dev/null)"
     if [ -n "${P11_KIT_SERVER_PID:-}" ]; then
         R=$(P11_KIT_SERVER_ADDRESS=$P11_KIT_SERVER_ADDRESS "$BENCH" raw \
             --module "$CLIENT_SO" --token "$LABEL" --pin-file "$PIN" --key "$EC" \
-            --alg ecdsa-p256 --threads "$CLIENTS" --seconds "$SECS")
-        row "p11-kit server + p11-kit-client.so P-256, $CLIENTS threads" "$R" "$(field ops_per_s "$R_EC")" -
+            --alg ecdsa-p256 --threads "$CLIENTS" --seconds "$SECS" || :)
+        [ -n "$R" ] && row "p11-kit server + p11-kit-client.so P-256, $CLIENTS threads" "$R" "$(field ops_per_s "$R_EC")" -
         kill "$P11_KIT_SERVER_PID" 2>/dev/null || true
     fi
 fi

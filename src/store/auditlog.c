@@ -44,6 +44,24 @@ insert_one(struct sn_store *st, struct sn_audit *a)
     return SN_OK;
 }
 
+static sn_err
+insert_tsa(struct sn_store *st, const struct tsa_rec *t)
+{
+    sqlite3_stmt *s = st->wtsa;
+    int rc;
+
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    sqlite3_bind_text(s, 1, t->serial, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, t->gen_time, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, t->hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, t->imprint, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, t->policy, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? SN_OK : SN_ERR_DB;
+}
+
 static int
 exec(sqlite3 *db, const char *sql)
 {
@@ -69,6 +87,8 @@ write_batch(struct sn_store *st, struct audit_job *jobs)
             j->result = SN_ERR_DB;
             continue;
         }
+        if (j->tsa != NULL)
+            j->result = insert_tsa(st, j->tsa);
         for (i = 0; i < j->n && j->result == SN_OK; i++)
             j->result = insert_one(st, &j->recs[i]);
         if (j->result == SN_OK)
@@ -140,7 +160,11 @@ sn_auditlog_start(struct sn_store *st, const char *path)
                            " token_id, client, action, digest_algorithm,"
                            " digest, scheme, result, detail)"
                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           -1, &st->winsert, NULL) != SQLITE_OK)
+                           -1, &st->winsert, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->wdb,
+                           "INSERT INTO tsa_tokens (serial, gen_time, hash,"
+                           " imprint, policy) VALUES (?, ?, ?, ?, ?)",
+                           -1, &st->wtsa, NULL) != SQLITE_OK)
         return SN_ERR_DB;
     if (pthread_create(&st->writer, NULL, writer, st) != 0)
         return SN_ERR_INTERNAL;
@@ -160,9 +184,33 @@ sn_auditlog_stop(struct sn_store *st)
         st->writer_running = 0;
     }
     sqlite3_finalize(st->winsert);
+    sqlite3_finalize(st->wtsa);
     st->winsert = NULL;
+    st->wtsa = NULL;
     sqlite3_close(st->wdb);
     st->wdb = NULL;
+}
+
+/* Hands job to the writer and waits until its records are committed. */
+static sn_err
+submit(struct sn_store *st, struct audit_job *job)
+{
+    if (!st->writer_running)
+        return SN_ERR_DB;
+    if (sem_init(&job->done, 0, 0) != 0)
+        return SN_ERR_INTERNAL;
+    pthread_mutex_lock(&st->qlock);
+    if (st->tail != NULL)
+        st->tail->next = job;
+    else
+        st->head = job;
+    st->tail = job;
+    pthread_cond_signal(&st->qcond);
+    pthread_mutex_unlock(&st->qlock);
+    while (sem_wait(&job->done) != 0)
+        ; /* EINTR */
+    sem_destroy(&job->done);
+    return job->result;
 }
 
 sn_err
@@ -172,25 +220,22 @@ sn_store_audit_add_many(struct sn_store *st, struct sn_audit *a, size_t n)
 
     if (n == 0)
         return SN_OK;
-    if (!st->writer_running)
-        return SN_ERR_DB;
     memset(&job, 0, sizeof(job));
     job.recs = a;
     job.n = n;
-    if (sem_init(&job.done, 0, 0) != 0)
-        return SN_ERR_INTERNAL;
-    pthread_mutex_lock(&st->qlock);
-    if (st->tail != NULL)
-        st->tail->next = &job;
-    else
-        st->head = &job;
-    st->tail = &job;
-    pthread_cond_signal(&st->qcond);
-    pthread_mutex_unlock(&st->qlock);
-    while (sem_wait(&job.done) != 0)
-        ; /* EINTR */
-    sem_destroy(&job.done);
-    return job.result;
+    return submit(st, &job);
+}
+
+sn_err
+sn_store_tsa_add(struct sn_store *st, const char *serial, const char *gen_time,
+                 const char *hash, const char *imprint, const char *policy)
+{
+    struct tsa_rec t = {serial, gen_time, hash, imprint, policy};
+    struct audit_job job;
+
+    memset(&job, 0, sizeof(job));
+    job.tsa = &t;
+    return submit(st, &job);
 }
 
 sn_err

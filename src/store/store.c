@@ -1079,23 +1079,3 @@ sn_store_counter_next(struct sn_store *st, const char *name, int64_t *out)
     sqlite3_finalize(s);
     return r;
 }
-
-sn_err
-sn_store_tsa_add(struct sn_store *st, const char *serial, const char *gen_time,
-                 const char *hash, const char *imprint, const char *policy)
-{
-    sqlite3_stmt *s = NULL;
-    sn_err r;
-
-    if ((r = prepare(st,
-                     "INSERT INTO tsa_tokens (serial, gen_time, hash, imprint,"
-                     " policy) VALUES (?, ?, ?, ?, ?)",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, gen_time, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, imprint, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, policy, -1, SQLITE_STATIC);
-    return finish_write(st, s, 0);
-}

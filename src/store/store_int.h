@@ -13,9 +13,15 @@
 #include "store/cache.h"
 #include "store/store.h"
 
+/* A time-stamp token record, written by the same group commit. */
+struct tsa_rec {
+    const char *serial, *gen_time, *hash, *imprint, *policy;
+};
+
 struct audit_job {
-    struct sn_audit *recs;
+    struct sn_audit *recs; /* audit records, or */
     size_t n;
+    const struct tsa_rec *tsa; /* one time-stamp token record */
     sn_err result;
     sem_t done; /* posted by the writer once result is set */
     struct audit_job *next;
@@ -28,6 +34,7 @@ struct sn_store {
     /* audit writer */
     sqlite3 *wdb; /* the writer's own connection */
     sqlite3_stmt *winsert;
+    sqlite3_stmt *wtsa;
     pthread_t writer;
     int writer_running;
     pthread_mutex_t qlock;

@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "common/buf.h"
 #include "common/util.h"
 
 #define MAX_URL_LEN 2048
@@ -38,12 +39,6 @@ struct source {
 };
 
 /* The response body as it arrives, capped at SN_CLIENT_MAX_RESPONSE. */
-struct sink {
-    uint8_t *data;
-    size_t len;
-    size_t cap;
-    int overflow;
-};
 
 /*
  * Copies untrusted text into dst, replacing control characters and
@@ -165,30 +160,13 @@ sn_client_body_cleanup(struct sn_client_body *b)
     memset(b, 0, sizeof(*b));
 }
 
+/* Replies are untrusted: bounded by the sink's maximum. */
 static size_t
 sink_write(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-    struct sink *s = arg;
-    size_t n = size * nmemb, ncap;
-    uint8_t *p;
+    size_t n = size * nmemb;
 
-    if (n > SN_CLIENT_MAX_RESPONSE - s->len) {
-        s->overflow = 1;
-        return 0;
-    }
-    if (s->len + n + 1 > s->cap) {
-        ncap = s->cap == 0 ? 4096 : s->cap;
-        while (ncap < s->len + n + 1)
-            ncap *= 2;
-        if ((p = realloc(s->data, ncap)) == NULL)
-            return 0;
-        s->data = p;
-        s->cap = ncap;
-    }
-    memcpy(s->data + s->len, ptr, n);
-    s->len += n;
-    s->data[s->len] = '\0';
-    return n;
+    return sn_buf_append(arg, ptr, n) == SN_OK ? n : 0;
 }
 
 static size_t
@@ -323,7 +301,7 @@ set_transport(struct sn_client *c, const char *url, char *errbuf)
 
 /* Describes a transfer that produced no usable HTTP answer. */
 static void
-transfer_error(struct sn_client *c, CURLcode rc, const struct sink *sink,
+transfer_error(struct sn_client *c, CURLcode rc, const struct sn_buf *sink,
                const struct source *src, const char *errbuf)
 {
     char detail[CURL_ERROR_SIZE];
@@ -353,7 +331,7 @@ perform(struct sn_client *c, const char *method, const char *path,
 {
     char url[MAX_URL_LEN], errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *headers = NULL;
-    struct sink sink = {0};
+    struct sn_buf sink;
     char *ctype = NULL;
     sn_err r = SN_ERR_INTERNAL;
     CURLcode rc;
@@ -361,6 +339,7 @@ perform(struct sn_client *c, const char *method, const char *path,
 
     memset(out, 0, sizeof(*out));
     *status = 0;
+    sn_buf_init(&sink, SN_CLIENT_MAX_RESPONSE);
     n = snprintf(url, sizeof(url), "%s%s", c->base, path);
     if (n < 0 || (size_t)n >= sizeof(url)) {
         sn_client_error_set(c->err, "request URL too long");
@@ -389,16 +368,14 @@ perform(struct sn_client *c, const char *method, const char *path,
     if (curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK &&
         ctype != NULL)
         copy_printable(out->content_type, sizeof(out->content_type), ctype);
-    out->data = sink.data;
-    out->len = sink.len;
-    sink.data = NULL;
+    sn_buf_take(&sink, &out->data, &out->len);
     r = SN_OK;
 out:
     /* Drop curl's pointers to our stack before they dangle. */
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, NULL);
     headers_free(headers);
-    free(sink.data);
+    sn_buf_cleanup(&sink);
     return r;
 }
 

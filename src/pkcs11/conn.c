@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "common/buf.h"
 #include "pkcs11/reply.h"
 
 #define MAX_URL_LEN 2048
@@ -32,13 +33,6 @@ static pid_t pool_pid;
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
-
-struct sink {
-    uint8_t *data;
-    size_t len;
-    size_t cap;
-    int overflow;
-};
 
 static void
 global_init_once(void)
@@ -106,30 +100,13 @@ sn_p11_answer_cleanup(struct sn_p11_answer *ans)
     memset(ans, 0, sizeof(*ans));
 }
 
+/* Replies are untrusted: bounded by the sink's maximum. */
 static size_t
 sink_write(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-    struct sink *s = arg;
-    size_t n = size * nmemb, ncap;
-    uint8_t *p;
+    size_t n = size * nmemb;
 
-    if (n > SN_P11_MAX_REPLY - s->len) {
-        s->overflow = 1;
-        return 0;
-    }
-    if (s->len + n + 1 > s->cap) {
-        ncap = s->cap == 0 ? 4096 : s->cap;
-        while (ncap < s->len + n + 1)
-            ncap *= 2;
-        if ((p = realloc(s->data, ncap)) == NULL)
-            return 0;
-        s->data = p;
-        s->cap = ncap;
-    }
-    memcpy(s->data + s->len, ptr, n);
-    s->len += n;
-    s->data[s->len] = '\0';
-    return n;
+    return sn_buf_append(arg, ptr, n) == SN_OK ? n : 0;
 }
 
 static void
@@ -186,7 +163,7 @@ fail:
 static void
 set_options(CURL *c, const struct sn_p11_conn_cfg *cfg, const char *url,
             const char *method, const char *json, struct curl_slist *headers,
-            struct sink *sink, char *errbuf)
+            struct sn_buf *sink, char *errbuf)
 {
     curl_easy_reset(c);
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -247,13 +224,14 @@ sn_p11_conn_request(const struct sn_p11_conn_cfg *cfg, const char *token,
 {
     char url[MAX_URL_LEN], errbuf[CURL_ERROR_SIZE];
     struct curl_slist *headers = NULL;
-    struct sink sink = {0};
+    struct sn_buf sink;
     CURLcode rc = CURLE_FAILED_INIT;
     CURL *c = NULL;
     sn_err r = SN_ERR_INTERNAL;
     int n, attempt;
 
     memset(ans, 0, sizeof(*ans));
+    sn_buf_init(&sink, SN_P11_MAX_REPLY);
     if (cfg->url == NULL || token == NULL) {
         r = SN_ERR_CONFIG;
         goto out;
@@ -270,8 +248,7 @@ sn_p11_conn_request(const struct sn_p11_conn_cfg *cfg, const char *token,
     for (attempt = 0; attempt <= RETRIES; attempt++) {
         if (attempt > 0)
             backoff(attempt);
-        free(sink.data);
-        memset(&sink, 0, sizeof(sink));
+        sn_buf_cleanup(&sink);
         errbuf[0] = '\0';
         set_options(c, cfg, url, method, json, headers, &sink, errbuf);
         rc = curl_easy_perform(c);
@@ -291,9 +268,7 @@ sn_p11_conn_request(const struct sn_p11_conn_cfg *cfg, const char *token,
         goto out;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ans->status);
-    ans->body = sink.data;
-    ans->len = sink.len;
-    sink.data = NULL;
+    sn_buf_take(&sink, &ans->body, &ans->len);
     r = SN_OK;
 out:
     if (c != NULL) {
@@ -304,6 +279,6 @@ out:
         handle_put(c);
     }
     headers_free(headers);
-    free(sink.data);
+    sn_buf_cleanup(&sink);
     return r;
 }

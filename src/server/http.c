@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "crypto/apitoken.h"
 #include "server/handlers.h"
@@ -127,8 +128,8 @@ struct conn_ctx {
     int failed;   /* 1: an error response is queued; 2: after the body */
     int overflow; /* the body ran over its limit */
     struct sn_resp early;
-    uint8_t *body;
-    size_t len, cap, limit;
+    struct sn_buf body; /* JSON and PEM bodies, bounded by limit */
+    size_t limit;
     EVP_MD_CTX *md;
     uint64_t file_bytes, file_limit;
     uint8_t digest[EVP_MAX_MD_SIZE];
@@ -450,6 +451,7 @@ begin(struct sn_http *h, struct MHD_Connection *conn, struct conn_ctx *c,
     c->metric_route = c->route->name;
     c->req.route = c->route->name;
     c->limit = app->cfg.json_limit;
+    sn_buf_init(&c->body, c->limit);
     c->file_limit = app->cfg.file_limit;
     if (cl != NULL) {
         declared = strtoull(cl, &end, 10);
@@ -495,32 +497,13 @@ begin(struct sn_http *h, struct MHD_Connection *conn, struct conn_ctx *c,
 static int
 take_body(struct conn_ctx *c, const char *data, size_t len)
 {
-    uint8_t *nb;
-    size_t ncap;
-
     if (c->route->body == BODY_STREAM) {
         if (len > c->file_limit - c->file_bytes)
             return -1;
         c->file_bytes += len;
         return EVP_DigestUpdate(c->md, data, len) == 1 ? 0 : -1;
     }
-    if (len > c->limit - c->len)
-        return -1;
-    if (c->len + len + 1 > c->cap) {
-        ncap = c->cap ? c->cap : 4096;
-        while (ncap < c->len + len + 1)
-            ncap *= 2;
-        if (ncap > c->limit + 1)
-            ncap = c->limit + 1;
-        if ((nb = realloc(c->body, ncap)) == NULL)
-            return -1;
-        c->body = nb;
-        c->cap = ncap;
-    }
-    memcpy(c->body + c->len, data, len);
-    c->len += len;
-    c->body[c->len] = '\0';
-    return 0;
+    return sn_buf_append(&c->body, data, len) == SN_OK ? 0 : -1;
 }
 
 static void
@@ -531,11 +514,11 @@ run_handler(struct sn_app *app, struct conn_ctx *c, struct sn_resp *resp)
 
     resp->code = API_OK;
     if (c->route->body == BODY_JSON) {
-        if (c->len == 0) {
+        if (c->body.len == 0) {
             sn_resp_error(resp, API_INVALID_JSON, "a JSON object is required");
             return;
         }
-        c->req.json = json_loadb((const char *)c->body, c->len,
+        c->req.json = json_loadb((const char *)c->body.data, c->body.len,
                                  JSON_REJECT_DUPLICATES, &jerr);
         if (c->req.json == NULL || !json_is_object(c->req.json)) {
             sn_resp_error(
@@ -552,8 +535,8 @@ run_handler(struct sn_app *app, struct conn_ctx *c, struct sn_resp *resp)
         c->req.file_digest_len = dlen;
         c->req.file_bytes = c->file_bytes;
     }
-    c->req.body = c->body;
-    c->req.body_len = c->len;
+    c->req.body = c->body.data;
+    c->req.body_len = c->body.len;
     c->route->handler(app, &c->req, resp);
 }
 
@@ -625,9 +608,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
             sn_warn("http: body over the limit on %s from %s", c->metric_route,
                     c->req.client);
             c->overflow = 1;
-            free(c->body);
-            c->body = NULL;
-            c->len = c->cap = 0;
+            sn_buf_cleanup(&c->body);
         }
         *upload_data_size = 0;
         return MHD_YES;
@@ -662,7 +643,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     json_decref(c->req.json);
     json_decref(c->early.json);
     free(c->early.raw);
-    free(c->body);
+    sn_buf_cleanup(&c->body);
     EVP_MD_CTX_free(c->md);
     OPENSSL_cleanse(&c->who, sizeof(c->who));
     free(c);

@@ -3,6 +3,9 @@
 sn_unit_test(test_util ${CMAKE_CURRENT_SOURCE_DIR}/test_util.c)
 target_link_libraries(test_util PRIVATE sn_common)
 
+sn_unit_test(test_buf ${CMAKE_CURRENT_SOURCE_DIR}/test_buf.c)
+target_link_libraries(test_buf PRIVATE sn_common)
+
 sn_unit_test(test_keyalg ${CMAKE_CURRENT_SOURCE_DIR}/test_keyalg.c)
 target_link_libraries(test_keyalg PRIVATE sn_common)
 

@@ -491,7 +491,7 @@ sn_hsm_token_ping(struct sn_hsm_token *tok)
 
 static sn_err
 find_object(struct sn_hsm_token *tok, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls,
-            const char *id, CK_OBJECT_HANDLE *out)
+            const char *id, CK_OBJECT_HANDLE *out, CK_RV *last)
 {
     CK_ATTRIBUTE tmpl[] = {
         {CKA_CLASS, &cls, sizeof(cls)},
@@ -502,12 +502,17 @@ find_object(struct sn_hsm_token *tok, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls,
     CK_ULONG n = 0;
     CK_RV rv;
 
-    if ((rv = f->C_FindObjectsInit(s, tmpl, 2)) != CKR_OK)
+    /* *last lets the caller drop a session that turned out dead. */
+    if ((rv = f->C_FindObjectsInit(s, tmpl, 2)) != CKR_OK) {
+        *last = rv;
         return rv_err(rv);
+    }
     rv = f->C_FindObjects(s, h, 2, &n);
     f->C_FindObjectsFinal(s);
-    if (rv != CKR_OK)
+    if (rv != CKR_OK) {
+        *last = rv;
         return rv_err(rv);
+    }
     if (n == 0)
         return SN_ERR_NOT_FOUND;
     if (n > 1) {
@@ -979,7 +984,8 @@ sn_hsm_sign(struct sn_hsm_token *tok, const char *id, enum sn_keyalg alg,
     /* A cached handle may be stale: look it up again once. */
     for (attempt = 0; attempt < 2; attempt++) {
         if (!cache_get(tok, id, &key)) {
-            if ((r = find_object(tok, s, CKO_PRIVATE_KEY, id, &key)) != SN_OK)
+            if ((r = find_object(tok, s, CKO_PRIVATE_KEY, id, &key, &rv)) !=
+                SN_OK)
                 goto out;
             cache_put(tok, id, key);
         }
@@ -1023,13 +1029,13 @@ sn_hsm_destroy(struct sn_hsm_token *tok, const char *id)
     cache_drop(tok, id);
     if ((r = session_get(tok, &s)) != SN_OK)
         return r;
-    if ((r = find_object(tok, s, CKO_PRIVATE_KEY, id, &priv)) != SN_OK)
+    if ((r = find_object(tok, s, CKO_PRIVATE_KEY, id, &priv, &rv)) != SN_OK)
         goto out;
     if ((rv = f->C_DestroyObject(s, priv)) != CKR_OK) {
         r = rv_err(rv);
         goto out;
     }
-    if (find_object(tok, s, CKO_PUBLIC_KEY, id, &pub) == SN_OK)
+    if (find_object(tok, s, CKO_PUBLIC_KEY, id, &pub, &rv) == SN_OK)
         f->C_DestroyObject(s, pub);
     r = SN_OK;
 out:

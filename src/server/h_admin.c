@@ -193,6 +193,53 @@ parse_keys(struct sn_app *app, json_t *v, struct sn_token *t,
     return 0;
 }
 
+/*
+ * A subscriber's token may only hand out what it holds itself: no role it
+ * lacks, no key outside its own scope, no later expiry. Otherwise one call
+ * would undo the role split, the key scope and the expiry.
+ */
+static int
+within_caller(const struct sn_token *who, struct sn_token *t,
+              struct sn_resp *resp)
+{
+    size_t i, j;
+
+    if ((t->roles & ~who->roles) != 0) {
+        sn_resp_error(resp, API_FORBIDDEN,
+                      "a token cannot grant a role it does not hold");
+        return 0;
+    }
+    if (who->nkeys > 0) {
+        if (t->nkeys == 0) {
+            sn_resp_error(resp, API_FORBIDDEN,
+                          "this token is limited to some keys; the new token "
+                          "must list keys within that limit");
+            return 0;
+        }
+        for (i = 0; i < t->nkeys; i++) {
+            for (j = 0; j < who->nkeys; j++)
+                if (strcmp(t->keys[i], who->keys[j]) == 0)
+                    break;
+            if (j == who->nkeys) {
+                sn_resp_error(resp, API_FORBIDDEN,
+                              "key %s is outside this token's limit",
+                              t->keys[i]);
+                return 0;
+            }
+        }
+    }
+    if (who->expires_at != 0) {
+        if (t->expires_at == 0)
+            t->expires_at = who->expires_at; /* inherits the limit */
+        else if (t->expires_at > who->expires_at) {
+            sn_resp_error(resp, API_FORBIDDEN,
+                          "the new token cannot outlive this token");
+            return 0;
+        }
+    }
+    return 1;
+}
+
 void
 sn_h_token_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
@@ -232,6 +279,8 @@ sn_h_token_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                       "'expires_at' must be an RFC 3339 time in the future");
         return;
     }
+    if (!req->who->admin && !within_caller(req->who, &t, resp))
+        return;
     snprintf(t.name, sizeof(t.name), "%s", name);
     if (sn_uuid(t.id) != SN_OK ||
         sn_apitoken_new(t.id, &secret, t.hash) != SN_OK) {

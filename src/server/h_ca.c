@@ -290,6 +290,11 @@ check_request(struct sn_app *app, struct sn_req *req, X509_REQ *csr,
                       "the attested key is not one of this subscriber's keys");
         return 0;
     }
+    if (!sn_token_allows_key(req->who, key->id)) {
+        sn_resp_error(resp, API_FORBIDDEN,
+                      "this token is not allowed to use the attested key");
+        return 0;
+    }
     if (sn_pubkey_from_der(key->spki, key->spki_len, &stored) != SN_OK ||
         EVP_PKEY_eq(stored, X509_REQ_get0_pubkey(csr)) != 1) {
         sn_resp_error(resp, API_INVALID_FIELD,
@@ -558,6 +563,12 @@ sn_h_ca_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     }
     if (load_cert(app, req, &c, resp) != 0)
         return;
+    if (!req->who->admin && !sn_token_allows_key(req->who, c.key)) {
+        sn_resp_error(resp, API_FORBIDDEN,
+                      "this token is not allowed to use this certificate's "
+                      "key");
+        goto out;
+    }
     if (sn_json_only(req->json, allowed, resp) != 0 ||
         sn_json_str(req->json, "reason", 1, 32, &rname, resp) != 0 ||
         sn_json_str(req->json, "revocation_date", 0, 64, &date, resp) != 0)
@@ -614,7 +625,8 @@ sn_h_ca_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     c.reason = code;
     /* A compromised key signs no more: disable it (enable is refused). */
     if (code == 1 &&
-        sn_store_key_set_state(app->store, c.key, SN_KEY_DISABLED) == SN_OK)
+        sn_store_key_transition(app->store, c.key, SN_KEY_FROM(SN_KEY_ENABLED),
+                                SN_KEY_DISABLED) == SN_OK)
         ca_audit(app, req, c.subscriber, c.key, "key_disable", "ok",
                  "certificate revoked for key compromise");
     /* Publish at once: a new CRL on every revocation. */

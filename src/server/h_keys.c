@@ -196,27 +196,34 @@ set_state(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
           enum sn_key_state from, enum sn_key_state to, const char *action)
 {
     struct sn_key k;
+    sn_err r;
 
     if (sn_load_key(app, req, resp, SN_ROLE_MANAGE, &k) != 0)
         return;
-    if (k.state == SN_KEY_DESTROYED) {
-        sn_resp_error(resp, API_KEY_STATE, "the key is destroyed");
+    /* The store moves the key only from the expected state (and never
+     * enables a compromised key), in one statement. */
+    r = sn_store_key_transition(app->store, k.id, SN_KEY_FROM(from), to);
+    if (r == SN_OK) {
+        k.state = to;
+        key_audit(app, req, &k, action, "ok", "");
+    } else if (r != SN_ERR_STATE) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         goto out;
-    }
-    if (to == SN_KEY_ENABLED && k.state == SN_KEY_DISABLED &&
-        sn_store_key_compromised(app->store, k.id)) {
-        sn_resp_error(resp, API_KEY_STATE,
-                      "a certificate of this key was revoked for key "
-                      "compromise; the key stays disabled");
-        goto out;
-    }
-    if (k.state == from) {
-        if (sn_store_key_set_state(app->store, k.id, to) != SN_OK) {
+    } else {
+        sn_key_cleanup(&k);
+        if (sn_store_key_get(app->store, req->params[0], &k) != SN_OK) {
             sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
             goto out;
         }
-        k.state = to;
-        key_audit(app, req, &k, action, "ok", "");
+        if (k.state != to) {
+            sn_resp_error(resp, API_KEY_STATE, "the key is %s%s",
+                          sn_key_state_name(k.state),
+                          to == SN_KEY_ENABLED && k.state == SN_KEY_DISABLED
+                              ? " and stays so: a certificate of it was "
+                                "revoked for key compromise"
+                              : "");
+            goto out;
+        }
     }
     sn_resp_json(resp, API_OK, sn_key_json(&k));
 out:
@@ -253,16 +260,28 @@ sn_h_key_destroy(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                       "the subscriber's HSM partition is unavailable");
         goto out;
     }
-    r = sn_hsm_destroy(tok, k.id);
-    if (r != SN_OK && r != SN_ERR_NOT_FOUND) {
-        key_audit(app, req, &k, "key_destroy", "error", sn_err_str(r));
-        sn_resp_error(resp, API_UNAVAILABLE,
-                      "the HSM could not destroy the "
-                      "key");
+    /* Claim the key first: once the record says destroyed nothing signs
+     * with it or enables it again, whatever the HSM says next. */
+    r = sn_store_key_transition(app->store, k.id,
+                                SN_KEY_FROM(SN_KEY_ENABLED) |
+                                    SN_KEY_FROM(SN_KEY_DISABLED),
+                                SN_KEY_DESTROYED);
+    if (r == SN_ERR_STATE) {
+        sn_resp_error(resp, API_KEY_STATE, "the key is already destroyed");
         goto out;
     }
-    if (sn_store_key_set_state(app->store, k.id, SN_KEY_DESTROYED) != SN_OK) {
+    if (r != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        goto out;
+    }
+    r = sn_hsm_destroy(tok, k.id);
+    if (r != SN_OK && r != SN_ERR_NOT_FOUND) {
+        k.state = SN_KEY_DESTROYED;
+        key_audit(app, req, &k, "key_destroy", "error", sn_err_str(r));
+        sn_resp_error(resp, API_UNAVAILABLE,
+                      "the key is destroyed for signing, but the HSM could "
+                      "not remove the object: %s",
+                      sn_err_str(r));
         goto out;
     }
     k.state = SN_KEY_DESTROYED;
@@ -340,6 +359,7 @@ sn_h_key_csr(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
     static const char *const allowed[] = {"subject", "digest_algorithm", NULL};
     struct sn_hsm_signer hs;
+    struct sn_audit a;
     X509_NAME *name = NULL;
     EVP_PKEY *pub = NULL;
     X509 *att = NULL;
@@ -385,7 +405,13 @@ sn_h_key_csr(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                       "request");
         goto out;
     }
-    key_audit(app, req, &k, "key_csr", "ok", "");
+    /* A CSR is a use of the key: no record, no CSR. */
+    sn_audit_init(&a, req, k.subscriber, k.id, "key_csr");
+    if (sn_store_audit_add(app->store, &a) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE,
+                      "the audit log is unavailable; no CSR was returned");
+        goto out;
+    }
     sn_resp_json(resp, API_OK, json_pack("{s:s}", "csr_pem", pem));
 out:
     free(pem);

@@ -174,11 +174,16 @@ sn_h_sign(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                         sn_digest_len(in.md), &sig, &siglen);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (r != SN_OK) {
-            sn_audit_init(&recs[0], req, k.subscriber, k.id, "sign");
-            snprintf(recs[0].result, sizeof(recs[0].result), "error");
-            snprintf(recs[0].detail, sizeof(recs[0].detail), "HSM: %s",
-                     sn_err_str(r));
-            sn_store_audit_add(app->store, &recs[0]);
+            /* The signatures made so far are not returned, but they were
+             * made: record them with the failure. */
+            sn_audit_init(&recs[i], req, k.subscriber, k.id, "sign");
+            snprintf(recs[i].result, sizeof(recs[i].result), "error");
+            snprintf(recs[i].detail, sizeof(recs[i].detail),
+                     "HSM: %s; %zu signature(s) of the batch made, none "
+                     "returned",
+                     sn_err_str(r), i);
+            if (sn_store_audit_add_many(app->store, recs, i + 1) != SN_OK)
+                sn_error("audit: cannot record a failed batch");
             sn_resp_error(resp, API_UNAVAILABLE, "the HSM could not sign");
             goto out;
         }

@@ -58,6 +58,12 @@ sn_h_tsa_authenticode(struct sn_app *app, struct sn_req *req,
                       "not a base64 Authenticode time-stamp request");
         return;
     }
+    if (r == SN_ERR_STATE) {
+        sn_resp_error(resp, API_UNAVAILABLE,
+                      "the TSA is refusing: its key is past its usage "
+                      "period or its clock went back (see the audit log)");
+        return;
+    }
     if (r != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "the TSA is unavailable");
         return;

@@ -104,8 +104,8 @@ sn_key_json(const struct sn_key *k)
     return o;
 }
 
-static int
-token_scope_allows(const struct sn_token *t, const char *key)
+int
+sn_token_allows_key(const struct sn_token *t, const char *key)
 {
     size_t i;
 
@@ -172,7 +172,7 @@ sn_load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         return -1;
     }
-    if (!token_scope_allows(who, id)) {
+    if (!sn_token_allows_key(who, id)) {
         audit_denied(app, req, who->subscriber, id, "key outside token scope");
         sn_key_cleanup(key);
         sn_resp_error(resp, API_FORBIDDEN,

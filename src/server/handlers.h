@@ -56,6 +56,9 @@ void sn_h_tsa_clock_ok(struct sn_app *, struct sn_req *, struct sn_resp *);
 int sn_load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
                 unsigned need, struct sn_key *key);
 
+/* 1 if the token's key scope (none = every key) includes key. */
+int sn_token_allows_key(const struct sn_token *t, const char *key);
+
 /* JSON helpers for handlers (bounded, typed field access). */
 json_t *sn_key_json(const struct sn_key *k);
 json_t *sn_time_json(time_t t);

@@ -168,6 +168,7 @@ sn_tsa_load(struct sn_app *app)
 
     memset(tsa, 0, sizeof(*tsa));
     pthread_mutex_init(&tsa->lock, NULL);
+    pthread_rwlock_init(&tsa->use_lock, NULL);
     tsa->issuer = app->ca.cert[SN_CA_TIMESTAMPING];
     tsa->accuracy_ms = app->cfg.tsa_accuracy_ms;
     if (app->cfg.tsa_policy_oid != NULL &&
@@ -193,22 +194,31 @@ sn_tsa_cleanup(struct sn_tsa *tsa)
     X509_free(tsa->cert);
     EVP_PKEY_free(tsa->key);
     free(tsa->extra_policy);
+    pthread_rwlock_destroy(&tsa->use_lock);
     pthread_mutex_destroy(&tsa->lock);
     memset(tsa, 0, sizeof(*tsa));
 }
 
 /* serial = boot << 40 | counter: unique across restarts and crashes. */
-static ASN1_INTEGER *
-serial_cb(TS_RESP_CTX *ctx, void *data)
+static BIGNUM *
+next_serial(struct sn_tsa *tsa)
 {
-    struct sn_tsa *tsa = data;
     uint64_t n = __atomic_add_fetch(&tsa->counter, 1, __ATOMIC_SEQ_CST);
-    ASN1_INTEGER *ai = NULL;
     BIGNUM *bn = BN_new();
 
     if (bn != NULL && BN_set_word(bn, tsa->boot) == 1 &&
         BN_lshift(bn, bn, 40) == 1 && BN_add_word(bn, n) == 1)
-        ai = BN_to_ASN1_INTEGER(bn, NULL);
+        return bn;
+    BN_free(bn);
+    return NULL;
+}
+
+static ASN1_INTEGER *
+serial_cb(TS_RESP_CTX *ctx, void *data)
+{
+    BIGNUM *bn = next_serial(data);
+    ASN1_INTEGER *ai = bn ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
+
     BN_free(bn);
     if (ai == NULL) {
         TS_RESP_CTX_set_status_info(ctx, TS_STATUS_REJECTION,
@@ -237,6 +247,55 @@ clock_event(struct sn_app *app, const char *what, double drift)
 }
 
 /*
+ * Reads the wall clock and compares it with the monotonic clock since the
+ * previous token. A jump of a second or more either way is an audit event;
+ * going back by more than the stated accuracy stops the TSA until an
+ * operator confirms. 1 if a time may be issued (in *wall).
+ */
+static int
+clock_check(struct sn_app *app, struct timespec *wall)
+{
+    struct sn_tsa *tsa = &app->tsa;
+    struct timespec mono;
+    double drift = 0;
+    int ok;
+
+    clock_gettime(CLOCK_REALTIME, wall);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    pthread_mutex_lock(&tsa->lock);
+    if (tsa->have_last) {
+        double dw = (double)(wall->tv_sec - tsa->last_wall.tv_sec) +
+                    (double)(wall->tv_nsec - tsa->last_wall.tv_nsec) / 1e9;
+        double dm = (double)(mono.tv_sec - tsa->last_mono.tv_sec) +
+                    (double)(mono.tv_nsec - tsa->last_mono.tv_nsec) / 1e9;
+        drift = dw - dm;
+    }
+    if (drift <= -(double)tsa->accuracy_ms / 1000.0)
+        tsa->clock_refused = 1;
+    ok = !tsa->clock_refused;
+    tsa->have_last = 1;
+    tsa->last_wall = *wall;
+    tsa->last_mono = mono;
+    pthread_mutex_unlock(&tsa->lock);
+    if (drift >= 1.0 || drift <= -1.0 || !ok)
+        clock_event(app,
+                    ok ? "wall clock jumped"
+                       : "wall clock went back past the accuracy; refusing",
+                    drift);
+    return ok;
+}
+
+/* 1 if the key is past its 15-month usage period. */
+static int
+key_expired(X509 *cert)
+{
+    time_t now = time(NULL);
+
+    return ASN1_TIME_cmp_time_t(X509_get0_notBefore(cert),
+                                now - (time_t)KEY_USE_DAYS * 86400) < 0;
+}
+
+/*
  * genTime source with clock discipline: the wall clock is compared with
  * the monotonic clock since the previous token. A jump of a second or more
  * either way is an audit event; going back by more than the stated
@@ -246,10 +305,8 @@ static int
 time_cb(TS_RESP_CTX *ctx, void *data, long *sec, long *usec)
 {
     struct time_arg *ta = data;
-    struct sn_tsa *tsa = &ta->app->tsa;
-    struct timespec wall, mono;
-    double drift = 0;
-    int ok = 1;
+    struct timespec wall;
+    int ok;
 
     if (ta->expired) {
         sn_warn("tsa: the TSA key is past its 15-month usage period; "
@@ -259,28 +316,7 @@ time_cb(TS_RESP_CTX *ctx, void *data, long *sec, long *usec)
         TS_RESP_CTX_add_failure_info(ctx, TS_INFO_SYSTEM_FAILURE);
         return 0;
     }
-    clock_gettime(CLOCK_REALTIME, &wall);
-    clock_gettime(CLOCK_MONOTONIC, &mono);
-    pthread_mutex_lock(&tsa->lock);
-    if (tsa->have_last) {
-        double dw = (double)(wall.tv_sec - tsa->last_wall.tv_sec) +
-                    (double)(wall.tv_nsec - tsa->last_wall.tv_nsec) / 1e9;
-        double dm = (double)(mono.tv_sec - tsa->last_mono.tv_sec) +
-                    (double)(mono.tv_nsec - tsa->last_mono.tv_nsec) / 1e9;
-        drift = dw - dm;
-    }
-    if (drift <= -(double)tsa->accuracy_ms / 1000.0)
-        tsa->clock_refused = 1;
-    ok = !tsa->clock_refused;
-    tsa->have_last = 1;
-    tsa->last_wall = wall;
-    tsa->last_mono = mono;
-    pthread_mutex_unlock(&tsa->lock);
-    if (drift >= 1.0 || drift <= -1.0 || !ok)
-        clock_event(ta->app,
-                    ok ? "wall clock jumped"
-                       : "wall clock went back past the accuracy; refusing",
-                    drift);
+    ok = clock_check(ta->app, &wall);
     if (!ok) {
         TS_RESP_CTX_set_status_info(ctx, TS_STATUS_REJECTION,
                                     "Time is not available.");
@@ -365,13 +401,15 @@ sn_tsa_respond(struct sn_app *app, const uint8_t *req, size_t len,
     ASN1_OBJECT *def = NULL, *extra = NULL, *capol = NULL;
     unsigned char *p = NULL;
     BIO *in = NULL;
-    time_t now = time(NULL);
     sn_err r = SN_ERR_CRYPTO;
     X509 *cert;
     EVP_PKEY *key;
 
     *der = NULL;
     *dlen = 0;
+    /* Held until the reply is built: a rotation waits for it before it
+     * destroys the key this request signs with. */
+    pthread_rwlock_rdlock(&tsa->use_lock);
     pthread_mutex_lock(&tsa->lock);
     cert = tsa->cert;
     key = tsa->key;
@@ -380,8 +418,7 @@ sn_tsa_respond(struct sn_app *app, const uint8_t *req, size_t len,
     pthread_mutex_unlock(&tsa->lock);
     /* The key is used at most 15 months after its certificate's start;
      * time_cb refuses after that. */
-    ta.expired = ASN1_TIME_cmp_time_t(X509_get0_notBefore(cert),
-                                      now - (time_t)KEY_USE_DAYS * 86400) < 0;
+    ta.expired = key_expired(cert);
     if ((ctx = TS_RESP_CTX_new()) == NULL ||
         (chain = sk_X509_new_null()) == NULL ||
         !sk_X509_push(chain, tsa->issuer) ||
@@ -441,6 +478,7 @@ out:
     ASN1_OBJECT_free(extra);
     X509_free(cert);
     EVP_PKEY_free(key);
+    pthread_rwlock_unlock(&tsa->use_lock);
     return r;
 }
 
@@ -496,6 +534,34 @@ ASN1_SEQUENCE(AC_REQ) = {
     return r;
 }
 
+/* An Authenticode token's record: serial, time, SHA-256 of the signed
+ * bytes. */
+static sn_err
+record_authenticode(struct sn_app *app, const ASN1_OCTET_STRING *data,
+                    const struct timespec *wall)
+{
+    uint8_t md[32];
+    unsigned int mdlen = 0;
+    char imprint[65], gen[SN_TIME_LEN], *hex = NULL;
+    BIGNUM *bn = NULL;
+    sn_err r = SN_ERR_CRYPTO;
+
+    if (EVP_Digest(ASN1_STRING_get0_data(data),
+                   (size_t)ASN1_STRING_length(data), md, &mdlen, EVP_sha256(),
+                   NULL) != 1 ||
+        mdlen != sizeof(md) || (bn = next_serial(&app->tsa)) == NULL ||
+        (hex = BN_bn2hex(bn)) == NULL)
+        goto out;
+    sn_hex_encode(md, sizeof(md), imprint);
+    sn_time_format(wall->tv_sec, gen);
+    r = sn_store_tsa_add(app->store, hex, gen, "sha256", imprint,
+                         "authenticode");
+out:
+    OPENSSL_free(hex);
+    BN_free(bn);
+    return r;
+}
+
 sn_err
 sn_tsa_authenticode(struct sn_app *app, const uint8_t *body, size_t len,
                     char **b64)
@@ -510,12 +576,14 @@ sn_tsa_authenticode(struct sn_app *app, const uint8_t *body, size_t len,
     PKCS7 *p7 = NULL;
     BIO *data = NULL;
     unsigned char *out = NULL;
+    struct timespec wall;
     X509 *cert;
     EVP_PKEY *key;
     int n;
     sn_err r;
 
     *b64 = NULL;
+    pthread_rwlock_rdlock(&tsa->use_lock);
     pthread_mutex_lock(&tsa->lock);
     cert = tsa->cert;
     key = tsa->key;
@@ -524,6 +592,11 @@ sn_tsa_authenticode(struct sn_app *app, const uint8_t *body, size_t len,
     pthread_mutex_unlock(&tsa->lock);
     if ((r = b64_lenient(body, len, &der, &dlen)) != SN_OK)
         goto out;
+    /* The same refusals as RFC 3161: key past 15 months, clock back. */
+    if (key_expired(cert) || !clock_check(app, &wall)) {
+        r = SN_ERR_STATE;
+        goto out;
+    }
     r = SN_ERR_INVALID;
     p = der;
     if ((req = (AC_REQ *)ASN1_item_d2i(NULL, &p, (long)dlen,
@@ -548,6 +621,9 @@ sn_tsa_authenticode(struct sn_app *app, const uint8_t *body, size_t len,
     }
     if ((n = i2d_PKCS7(p7, &out)) <= 0)
         goto out;
+    /* Recorded like every token, durably, before it is returned. */
+    if ((r = record_authenticode(app, req->content->data, &wall)) != SN_OK)
+        goto out;
     r = sn_b64_encode(out, (size_t)n, b64);
 out:
     ERR_clear_error();
@@ -560,6 +636,7 @@ out:
     free(der);
     X509_free(cert);
     EVP_PKEY_free(key);
+    pthread_rwlock_unlock(&tsa->use_lock);
     return r;
 }
 
@@ -607,7 +684,9 @@ rotate(struct sn_app *app, char *new_key_id, size_t idlen)
     tsa->key = key;
     memcpy(tsa->key_id, new_id, sizeof(new_id));
     pthread_mutex_unlock(&tsa->lock);
-    /* In-flight requests hold their own references to the old pair. */
+    /* Requests that took the old pair finish before its key goes. */
+    pthread_rwlock_wrlock(&tsa->use_lock);
+    pthread_rwlock_unlock(&tsa->use_lock);
     X509_free(old_cert);
     EVP_PKEY_free(old_key);
     if (sn_hsm_destroy(app->service, old_id) != SN_OK)

@@ -20,7 +20,8 @@
 struct sn_app;
 
 struct sn_tsa {
-    pthread_mutex_t lock; /* key/cert swap and clock state */
+    pthread_mutex_t lock;      /* key/cert swap and clock state */
+    pthread_rwlock_t use_lock; /* read: signing; write: retiring a key */
     X509 *cert;
     EVP_PKEY *key;
     char key_id[64];

@@ -695,20 +695,27 @@ sn_store_key_list(struct sn_store *st, const char *subscriber,
 }
 
 sn_err
-sn_store_key_set_state(struct sn_store *st, const char *id,
-                       enum sn_key_state state)
+sn_store_key_transition(struct sn_store *st, const char *id, unsigned from,
+                        enum sn_key_state to)
 {
     sqlite3_stmt *s = NULL;
     sn_err r;
 
-    if ((r = prepare(st, "UPDATE keys SET state = ? WHERE id = ?", &s)) !=
-        SN_OK)
+    /* One statement: the check and the change cannot be split by another
+     * request (an enable racing a destroy or a compromise revocation). */
+    if ((r = prepare(st,
+                     "UPDATE keys SET state = ?1 WHERE id = ?2"
+                     " AND ((1 << state) & ?3) != 0"
+                     " AND (?1 != 0 OR NOT EXISTS (SELECT 1 FROM certificates"
+                     " WHERE key_id = ?2 AND revoked = 1 AND reason = 1))",
+                     &s)) != SN_OK)
         return r;
-    sqlite3_bind_int(s, 1, (int)state);
+    sqlite3_bind_int(s, 1, (int)to);
     sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, (int)from);
     r = finish_write(st, s, 1);
     sn_cache_drop(&st->keys, id);
-    return r;
+    return r == SN_ERR_NOT_FOUND ? SN_ERR_STATE : r;
 }
 
 sn_err

@@ -106,8 +106,15 @@ sn_err sn_store_key_get(struct sn_store *st, const char *id,
 /* The subscriber's keys; free with sn_key_list_free. */
 sn_err sn_store_key_list(struct sn_store *st, const char *subscriber,
                          struct sn_key **out, size_t *n);
-sn_err sn_store_key_set_state(struct sn_store *st, const char *id,
-                              enum sn_key_state state);
+/*
+ * Moves key id to state to, only from a state in from (a mask of
+ * SN_KEY_FROM() bits); enabling also requires that no certificate of the
+ * key was revoked for key compromise. SN_ERR_STATE if the key was in no
+ * such state (nothing changes).
+ */
+#define SN_KEY_FROM(state) (1u << (state))
+sn_err sn_store_key_transition(struct sn_store *st, const char *id,
+                               unsigned from, enum sn_key_state to);
 sn_err sn_store_key_set_cert(struct sn_store *st, const char *id,
                              const char *pem);
 void sn_key_cleanup(struct sn_key *k);

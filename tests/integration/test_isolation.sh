@@ -218,6 +218,22 @@ check_error "a 5000-character token" 401 unauthorized
 req GET /v1/keys "$TA"
 check_status "A's real token still works" 200
 
+# ---- a token hands out no more than it holds ----
+exp_late=$(date -u -d '+2 hours' +%Y-%m-%dT%H:%M:%SZ)
+exp_soon=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)
+TL=$(new_token "$A" "\"roles\":[\"manage\"],\"keys\":[\"$KA1\"],\"expires_at\":\"$exp_soon\"" "$TA") || exit 1
+req_json POST "/v1/subscribers/$A/tokens" "$TL" '{"name":"up","roles":["manage","sign"],"keys":["'"$KA1"'"]}'
+check_error "a manage-only token cannot grant sign" 403 forbidden
+req_json POST "/v1/subscribers/$A/tokens" "$TL" '{"name":"wide","roles":["manage"]}'
+check_error "a token limited to a key cannot grant all keys" 403 forbidden
+req_json POST "/v1/subscribers/$A/tokens" "$TL" '{"name":"other","roles":["manage"],"keys":["'"$KA2"'"]}'
+check_error "a token limited to a key cannot grant another key" 403 forbidden
+req_json POST "/v1/subscribers/$A/tokens" "$TL" '{"name":"later","roles":["manage"],"keys":["'"$KA1"'"],"expires_at":"'"$exp_late"'"}'
+check_error "a token cannot grant a later expiry than its own" 403 forbidden
+req_json POST "/v1/subscribers/$A/tokens" "$TL" '{"name":"same","roles":["manage"],"keys":["'"$KA1"'"]}'
+check_status "a token may grant what it holds" 201
+check_eq "the granted token inherits the expiry" "$exp_soon" "$(jget .expires_at)"
+
 check_healthy
 server_stop
 finish

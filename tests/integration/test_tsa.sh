@@ -486,6 +486,11 @@ for mode in rfc3161 authenticode; do
         ossl_verify "t.$mode.exe"
 done
 
+# Authenticode tokens are recorded like RFC 3161 ones.
+AC_ROWS=$(sqlite3 "$SERVER_HOME/signet.db" \
+    "SELECT count(*) FROM tsa_tokens WHERE policy = 'authenticode'")
+check_ne "Authenticode time-stamps are recorded in tsa_tokens" 0 "$AC_ROWS"
+
 # ---- jarsigner ----
 mkdir -p jar/pkg && echo 'hello from a jar' >jar/pkg/hello.txt
 (cd jar && jar cf ../a.jar pkg/hello.txt) || die "jar cf"

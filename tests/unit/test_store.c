@@ -386,10 +386,19 @@ test_keys(void **state)
     sn_key_list_free(list, n);
 
     /* State and certificate. */
-    assert_int_equal(sn_store_key_set_state(t->st, k1.id, SN_KEY_DESTROYED),
+    assert_int_equal(sn_store_key_transition(t->st, k1.id,
+                                             SN_KEY_FROM(SN_KEY_ENABLED),
+                                             SN_KEY_DESTROYED),
                      SN_OK);
-    assert_int_equal(sn_store_key_set_state(t->st, "nope", SN_KEY_DISABLED),
-                     SN_ERR_NOT_FOUND);
+    /* Out of destroyed there is no way: not even to disabled. */
+    assert_int_equal(sn_store_key_transition(t->st, k1.id,
+                                             SN_KEY_FROM(SN_KEY_ENABLED),
+                                             SN_KEY_DISABLED),
+                     SN_ERR_STATE);
+    assert_int_equal(sn_store_key_transition(t->st, "nope",
+                                             SN_KEY_FROM(SN_KEY_ENABLED),
+                                             SN_KEY_DISABLED),
+                     SN_ERR_STATE);
     assert_int_equal(sn_store_key_set_cert(t->st, k1.id, pem), SN_OK);
     assert_int_equal(sn_store_key_set_cert(t->st, "nope", pem),
                      SN_ERR_NOT_FOUND);

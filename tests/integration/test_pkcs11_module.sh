@@ -18,7 +18,8 @@ ENGINE=/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so
 # A module built with ASan needs the runtime in the tools that load it;
 # only they get it (curl, openssl and the server run as they are).
 PRELOAD=()
-if ldd "$MOD" 2>/dev/null | grep -q libasan; then
+# (grep reads all of ldd's output: with pipefail, grep -q could SIGPIPE ldd)
+if ldd "$MOD" 2>/dev/null | grep libasan >/dev/null; then
     PRELOAD=(env "LD_PRELOAD=$(ldd "$MOD" | awk '/libasan/ {print $3}')"
         "ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:handle_segv=0")
 fi

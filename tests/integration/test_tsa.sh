@@ -364,7 +364,7 @@ service_keys() {
 OLD_ID=$(tsa_key_id)
 OLD_SERIAL=$(openssl x509 -in tsa.pem -noout -serial)
 check_eq "pkcs11-tool lists the TSA key $OLD_ID before rotation" yes \
-    "$(service_keys | grep -qx "$OLD_ID" && echo yes || echo no)"
+    "$(service_keys | grep -x "$OLD_ID" >/dev/null && echo yes || echo no)"
 SUB=$(new_subscriber tsa-user) || exit 1
 TOK=$(new_token "$SUB" '"roles":["manage","sign"]') || exit 1
 SIGNET_TOKEN=$TOK "$SIGNET" tsa rotate >rot.out 2>&1

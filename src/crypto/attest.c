@@ -7,6 +7,7 @@
  * against the size of the field it lands in. Chains are checked against
  * the caller's roots only, never the system store.
  */
+#include "crypto/x509util.h"
 #include "crypto/attest.h"
 
 #include <stdarg.h>
@@ -23,7 +24,6 @@
 #include "common/util.h"
 
 #define ATTEST_VERSION 1
-#define SERIAL_BYTES 16
 #define VALIDITY_YEARS 20
 #define ID_MAX 64
 /* RFC 5280 ub-common-name. */
@@ -399,30 +399,6 @@ out:
 
 /* ---- the attestation certificate ---- */
 
-/* A random positive 128-bit serial whose DER INTEGER is 16 octets. */
-static sn_err
-set_serial(X509 *x)
-{
-    uint8_t raw[SERIAL_BYTES];
-    BIGNUM *bn = NULL;
-    sn_err r;
-
-    do {
-        if ((r = sn_random(raw, sizeof(raw))) != SN_OK)
-            goto out;
-        raw[0] &= 0x7f;
-    } while (raw[0] == 0);
-    r = SN_ERR_CRYPTO;
-    if ((bn = BN_bin2bn(raw, sizeof(raw), NULL)) == NULL)
-        goto out;
-    if (BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL)
-        goto out;
-    r = SN_OK;
-out:
-    BN_free(bn);
-    return r;
-}
-
 /* notBefore = t, notAfter = the same instant twenty calendar years on. */
 static sn_err
 set_validity(X509 *x, time_t t)
@@ -541,7 +517,7 @@ sn_attest_cert_build(EVP_PKEY *pub, X509 *issuer_cert,
     r = SN_ERR_CRYPTO;
     if (X509_set_version(x, X509_VERSION_3) != 1)
         goto out;
-    if ((r = set_serial(x)) != SN_OK ||
+    if ((r = sn_x509_random_serial(x)) != SN_OK ||
         (r = set_validity(x, a->generated_at)) != SN_OK ||
         (r = set_subject(x, a->key_id)) != SN_OK)
         goto out;

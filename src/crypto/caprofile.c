@@ -13,28 +13,10 @@
 #include <openssl/x509v3.h>
 
 #include "crypto/attest.h"
+#include "crypto/x509util.h"
 
 #define CSBR_POLICY_CS "2.23.140.1.4.1"
 #define CSBR_POLICY_EV_CS "2.23.140.1.3"
-
-sn_err
-sn_serial_new(ASN1_INTEGER **out)
-{
-    unsigned char b[16];
-    BIGNUM *bn = NULL;
-    sn_err r = SN_ERR_CRYPTO;
-
-    *out = NULL;
-    if (RAND_bytes(b, sizeof(b)) != 1)
-        return SN_ERR_CRYPTO;
-    b[0] &= 0x7f; /* positive */
-    b[0] |= 0x40; /* and a full 16 bytes long */
-    if ((bn = BN_bin2bn(b, sizeof(b), NULL)) != NULL &&
-        (*out = BN_to_ASN1_INTEGER(bn, NULL)) != NULL)
-        r = SN_OK;
-    BN_free(bn);
-    return r;
-}
 
 /*
  * Some extensions (certificatePolicies) are parsed only with a
@@ -113,15 +95,13 @@ sn_ca_cert_build(enum sn_ca_kind kind, EVP_PKEY *pub, const char *cn,
 {
     X509 *x = NULL;
     X509_NAME *name = NULL;
-    ASN1_INTEGER *serial = NULL;
     X509V3_CTX ctx;
     const char *bc, *eku = NULL;
     sn_err r = SN_ERR_CRYPTO;
 
     *out = NULL;
     if ((x = X509_new()) == NULL || (name = X509_NAME_new()) == NULL ||
-        sn_serial_new(&serial) != SN_OK || X509_set_version(x, 2) != 1 ||
-        X509_set_serialNumber(x, serial) != 1 ||
+        X509_set_version(x, 2) != 1 || sn_x509_random_serial(x) != SN_OK ||
         !set_name(name, cn, org, country) ||
         X509_set_subject_name(x, name) != 1 ||
         X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer)
@@ -161,7 +141,6 @@ sn_ca_cert_build(enum sn_ca_kind kind, EVP_PKEY *pub, const char *cn,
     x = NULL;
     r = SN_OK;
 out:
-    ASN1_INTEGER_free(serial);
     X509_NAME_free(name);
     X509_free(x);
     return r;
@@ -221,7 +200,6 @@ sn_cs_cert_build(enum sn_cs_profile profile, X509_REQ *req, X509 *issuer,
                  int days, const struct sn_hsm_info *hsm, X509 **out)
 {
     X509 *x = NULL;
-    ASN1_INTEGER *serial = NULL;
     X509V3_CTX ctx;
     char policies[256];
     sn_err r = SN_ERR_CRYPTO;
@@ -232,8 +210,8 @@ sn_cs_cert_build(enum sn_cs_profile profile, X509_REQ *req, X509 *issuer,
                                              : CSBR_POLICY_CS,
                  policy_oid) >= (int)sizeof(policies))
         return SN_ERR_INVALID;
-    if ((x = X509_new()) == NULL || sn_serial_new(&serial) != SN_OK ||
-        X509_set_version(x, 2) != 1 || X509_set_serialNumber(x, serial) != 1 ||
+    if ((x = X509_new()) == NULL || X509_set_version(x, 2) != 1 ||
+        sn_x509_random_serial(x) != SN_OK ||
         X509_set_subject_name(x, X509_REQ_get_subject_name(req)) != 1 ||
         X509_set_issuer_name(x, X509_get_subject_name(issuer)) != 1 ||
         !set_validity(x, days) ||
@@ -251,7 +229,6 @@ sn_cs_cert_build(enum sn_cs_profile profile, X509_REQ *req, X509 *issuer,
     x = NULL;
     r = SN_OK;
 out:
-    ASN1_INTEGER_free(serial);
     X509_free(x);
     return r;
 }
@@ -263,7 +240,6 @@ sn_tsa_cert_build(EVP_PKEY *pub, X509 *issuer, const char *cn, const char *org,
 {
     X509 *x = NULL;
     X509_NAME *name = NULL;
-    ASN1_INTEGER *serial = NULL;
     X509V3_CTX ctx;
     char policies[256];
     sn_err r = SN_ERR_CRYPTO;
@@ -273,8 +249,7 @@ sn_tsa_cert_build(EVP_PKEY *pub, X509 *issuer, const char *cn, const char *org,
         (int)sizeof(policies))
         return SN_ERR_INVALID;
     if ((x = X509_new()) == NULL || (name = X509_NAME_new()) == NULL ||
-        sn_serial_new(&serial) != SN_OK || X509_set_version(x, 2) != 1 ||
-        X509_set_serialNumber(x, serial) != 1 ||
+        X509_set_version(x, 2) != 1 || sn_x509_random_serial(x) != SN_OK ||
         !set_name(name, cn, org, country) ||
         X509_set_subject_name(x, name) != 1 ||
         X509_set_issuer_name(x, X509_get_subject_name(issuer)) != 1 ||
@@ -292,7 +267,6 @@ sn_tsa_cert_build(EVP_PKEY *pub, X509 *issuer, const char *cn, const char *org,
     x = NULL;
     r = SN_OK;
 out:
-    ASN1_INTEGER_free(serial);
     X509_NAME_free(name);
     X509_free(x);
     return r;

@@ -27,9 +27,6 @@ struct sn_ca_urls {
     const char *ocsp;       /* AIA OCSP, or NULL */
 };
 
-/* A random positive serial of 16 bytes (>= 64 CSPRNG bits). */
-sn_err sn_serial_new(ASN1_INTEGER **out);
-
 /*
  * A CA certificate of kind for pub with subject CN=cn, O=org, C=country.
  * issuer == NULL makes it self-signed. Validity starts now, lasts days.

@@ -6,6 +6,7 @@
  * PKCS#8 PEM, which both OpenSSL and GnuTLS (libmicrohttpd) load, with mode
  * 0600; its in-memory PEM lives in a secure-heap BIO that is wiped on free.
  */
+#include "crypto/x509util.h"
 #include "crypto/tlsgen.h"
 
 #include <string.h>
@@ -23,35 +24,8 @@
 
 #define ROOT_DAYS 3650
 #define SERVER_DAYS 825
-#define SERIAL_BYTES 16
 /* Tolerate a client clock a little behind ours. */
 #define BACKDATE_SECS (5 * 60)
-
-/* A random positive 128-bit serial (RFC 5280, 4.1.2.2: at most 20 octets,
- * CA/B Forum: at least 64 bits of entropy). The top bit is cleared so the
- * DER INTEGER stays 16 octets and positive. */
-static sn_err
-set_serial(X509 *x)
-{
-    uint8_t raw[SERIAL_BYTES];
-    BIGNUM *bn = NULL;
-    sn_err r;
-
-    do {
-        if ((r = sn_random(raw, sizeof(raw))) != SN_OK)
-            goto out;
-        raw[0] &= 0x7f;
-    } while (raw[0] == 0);
-    r = SN_ERR_CRYPTO;
-    if ((bn = BN_bin2bn(raw, sizeof(raw), NULL)) == NULL)
-        goto out;
-    if (BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL)
-        goto out;
-    r = SN_OK;
-out:
-    BN_free(bn);
-    return r;
-}
 
 static sn_err
 set_name(X509_NAME *name, const char *cn)
@@ -88,7 +62,7 @@ cert_base(X509 *x, const char *cn, const X509_NAME *issuer, EVP_PKEY *key,
 
     if (X509_set_version(x, X509_VERSION_3) != 1)
         return SN_ERR_CRYPTO;
-    if ((r = set_serial(x)) != SN_OK)
+    if ((r = sn_x509_random_serial(x)) != SN_OK)
         return r;
     if (X509_gmtime_adj(X509_getm_notBefore(x), -BACKDATE_SECS) == NULL ||
         X509_time_adj_ex(X509_getm_notAfter(x), (int)days, 0, NULL) == NULL)

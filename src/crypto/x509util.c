@@ -15,6 +15,7 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
+#include "common/util.h"
 #include "crypto/attest.h"
 
 /* A chain is a handful of certificates; anything bigger is not a chain. */
@@ -543,5 +544,25 @@ out:
     BIO_free(bio);
     X509_REQ_free(req);
     ERR_clear_error();
+    return r;
+}
+
+sn_err
+sn_x509_random_serial(X509 *x)
+{
+    uint8_t raw[16];
+    BIGNUM *bn = NULL;
+    sn_err r;
+
+    do {
+        if ((r = sn_random(raw, sizeof(raw))) != SN_OK)
+            return r;
+        raw[0] &= 0x7f; /* positive, and 16 octets in DER */
+    } while (raw[0] == 0);
+    r = SN_ERR_CRYPTO;
+    if ((bn = BN_bin2bn(raw, sizeof(raw), NULL)) != NULL &&
+        BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL)
+        r = SN_OK;
+    BN_free(bn);
     return r;
 }

@@ -12,6 +12,12 @@
 
 #include "crypto/signer.h"
 
+/*
+ * Gives x a random positive serial of 16 octets (RFC 5280 4.1.2.2: at most
+ * 20; CA/B Forum: at least 64 bits from a CSPRNG).
+ */
+sn_err sn_x509_random_serial(X509 *x);
+
 /* SubjectPublicKeyInfo DER <-> EVP_PKEY (public part only). */
 sn_err sn_pubkey_from_der(const uint8_t *der, size_t len, EVP_PKEY **out);
 /* "-----BEGIN PUBLIC KEY-----..." ; *pem is malloc'd, NUL-terminated. */

@@ -257,6 +257,7 @@ sn_h_sign_file(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     struct sn_hsm_signer hs;
     uint8_t *der = NULL;
     size_t derlen = 0;
+    struct sn_token now_tok;
     struct sn_audit a;
     struct sn_key k;
 
@@ -264,6 +265,14 @@ sn_h_sign_file(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         return;
     if (key_usable(&k, resp) != 0)
         goto out;
+    /* An upload can take long: the token must still be good at its end. */
+    if (sn_store_token_get(app->store, req->who->id, &now_tok) != SN_OK ||
+        now_tok.revoked_at != 0 ||
+        (now_tok.expires_at != 0 && now_tok.expires_at <= time(NULL))) {
+        sn_resp_error(resp, API_UNAUTHORIZED,
+                      "the token was revoked or expired during the upload");
+        goto out;
+    }
     if (k.cert_pem == NULL ||
         sn_chain_from_pem(k.cert_pem, strlen(k.cert_pem), &chain) != SN_OK) {
         sn_resp_error(resp, API_NO_CERT, "no usable certificate attached");

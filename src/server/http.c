@@ -518,6 +518,12 @@ run_handler(struct sn_app *app, struct conn_ctx *c, struct sn_resp *resp)
             sn_resp_error(resp, API_INVALID_JSON, "a JSON object is required");
             return;
         }
+        /* Also for bodies without a declared length (chunked). */
+        if (!content_type_is(c->req.content_type, "application/json")) {
+            sn_resp_error(resp, API_MEDIA_TYPE,
+                          "request body must be application/json");
+            return;
+        }
         c->req.json = json_loadb((const char *)c->body.data, c->body.len,
                                  JSON_REJECT_DUPLICATES, &jerr);
         if (c->req.json == NULL || !json_is_object(c->req.json)) {

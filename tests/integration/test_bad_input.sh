@@ -91,6 +91,9 @@ req POST /v1/keys "$TOK" --data-binary '{"algorithm":"ecdsa-p256","label":"x"}'
 bad "Content-Type application/x-www-form-urlencoded (curl's default)" 415 unsupported_media_type
 req POST /v1/keys "$TOK" -H 'Content-Type: application/jsonx' --data-binary '{"algorithm":"ecdsa-p256","label":"x"}'
 bad "Content-Type application/jsonx" 415 unsupported_media_type
+req POST /v1/keys "$TOK" -H 'Content-Type: text/plain' -H 'Transfer-Encoding: chunked' \
+    --data-binary '{"algorithm":"ecdsa-p256","label":"x"}'
+bad "Content-Type text/plain on a chunked body" 415 unsupported_media_type
 req POST /v1/keys "$TOK" -H 'Content-Type: application/json; charset=utf-8' \
     --data-binary '{"algorithm":"ecdsa-p256","label":"with charset"}'
 check_status "Content-Type application/json; charset=utf-8 is accepted" 201

@@ -17,6 +17,7 @@ cat <<TEXT
 Signet is serving on https://$listen
   admin token: $home/admin.token   (mode 0600; shown nowhere else)
   TLS root:    $home/tls/ca.pem
+  CRLs, OCSP, CA certificates and the TSA: http://$(sed -n 's/^public.listen *= *//p' "$home/signetd.conf")
 
 Try, in another shell:
   export SIGNET_URL=https://$listen SIGNET_CA_FILE=$home/tls/ca.pem

@@ -15,6 +15,12 @@
 #    gone) and `signet tsa clock-ok`;
 #  - osslsigncode (RFC 3161 and legacy Authenticode) and jarsigner.
 . "$(dirname "$0")/lib.sh"
+# osslsigncode 2.6+ can be told not to fetch CRLs from the certificates'
+# (default-URL) distribution points; 2.5 (Debian 12 main) does not have it.
+IGNORE_CDP=()
+if osslsigncode --help 2>&1 | grep -e -ignore-cdp >/dev/null; then
+    IGNORE_CDP=(-ignore-cdp)
+fi
 
 # Not optional: scripts/deps.sh installs them.
 for tool in osslsigncode jarsigner keytool jar python3 sqlite3 pkcs11-tool; do
@@ -457,7 +463,7 @@ ossl_sign() {
 }
 ossl_verify() {
     osslsigncode verify -CAfile bundle.pem -TSA-CAfile "$ROOT" \
-        -TSA-CRLfile crls.pem -ignore-cdp -in "$1"
+        -TSA-CRLfile crls.pem ${IGNORE_CDP[@]} -in "$1"
 }
 for mode in rfc3161 authenticode; do
     if [ $mode = rfc3161 ]; then

@@ -491,25 +491,28 @@ static int
 load_cert(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
           struct sn_resp *resp)
 {
-    char serial[65];
+    const char *in = req->params[0];
+    BIGNUM *bn = NULL;
+    char *canon = NULL;
     size_t i;
+    int ok;
 
-    /* Serials are hex; accept either case and any leading zeros. */
-    for (i = 0; req->params[0][i] != '\0' && i < sizeof(serial) - 1; i++) {
-        char ch = req->params[0][i];
-        if (ch >= 'a' && ch <= 'f')
-            ch = (char)(ch - 'a' + 'A');
-        if (!((ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'F'))) {
-            sn_resp_error(resp, API_NOT_FOUND, "no such certificate");
-            return -1;
-        }
-        serial[i] = ch;
+    memset(c, 0, sizeof(*c));
+    /* Serials are hex in either case; the stored form is BN_bn2hex's
+     * (upper case, whole octets), so the request is put in that form. */
+    for (i = 0; in[i] != '\0'; i++) {
+        char ch = in[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
+              (ch >= 'A' && ch <= 'F')))
+            break;
     }
-    serial[i] = '\0';
-    for (i = 0; serial[i] == '0' && serial[i + 1] != '\0'; i++)
-        ;
-    if (sn_store_cert_get(app->store, NULL, serial + i, c) != SN_OK ||
-        (!req->who->admin && strcmp(c->subscriber, req->who->subscriber))) {
+    ok = i > 0 && in[i] == '\0' && i <= 64 && BN_hex2bn(&bn, in) == (int)i &&
+         (canon = BN_bn2hex(bn)) != NULL &&
+         sn_store_cert_get(app->store, NULL, canon, c) == SN_OK &&
+         (req->who->admin || strcmp(c->subscriber, req->who->subscriber) == 0);
+    OPENSSL_free(canon);
+    BN_free(bn);
+    if (!ok) {
         sn_cert_cleanup(c);
         sn_resp_error(resp, API_NOT_FOUND, "no such certificate");
         return -1;

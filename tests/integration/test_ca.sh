@@ -217,6 +217,14 @@ if check_status "POST /v1/ca/certificates (EV, 1 day)" 201; then
 fi
 req GET "/v1/ca/certificates/$S2" "$TA"
 check_eq "GET certificate: good, the key's" "good $K2 $A" "$(jget '"\(.status) \(.key) \(.subscriber)"')"
+# Serials are found whatever their case or leading zeros (the stored form
+# may itself start with 0: BN_bn2hex writes whole octets).
+req GET "/v1/ca/certificates/$(printf '%s' "$S2" | tr 'A-F' 'a-f')" "$TA"
+check_status "GET certificate by its lower-case serial" 200
+req GET "/v1/ca/certificates/000$S2" "$TA"
+check_status "GET certificate with leading zeros on its serial" 200
+req GET "/v1/ca/certificates/$S2$S2$S2" "$TA"
+check_error "an over-long serial is no certificate" 404 not_found
 req GET "/v1/ca/certificates/$S2" "$TB"
 check_error "another subscriber cannot look it up" 404 not_found
 

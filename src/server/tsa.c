@@ -159,6 +159,48 @@ bind_key(struct sn_app *app, X509 *cert, const char *key_id, EVP_PKEY **out)
     return r;
 }
 
+/*
+ * The TSA certificate is one the timestamping CA issued: it goes into the
+ * certificates table once, so OCSP answers for it and it can be revoked.
+ */
+static sn_err
+register_cert(struct sn_app *app, X509 *cert, const char *key_id)
+{
+    struct sn_cert rec;
+    unsigned char *der = NULL;
+    BIGNUM *bn = NULL;
+    char *hex = NULL;
+    int n;
+    sn_err r = SN_ERR_CRYPTO;
+
+    memset(&rec, 0, sizeof(rec));
+    if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL)) == NULL ||
+        (hex = BN_bn2hex(bn)) == NULL || (n = i2d_X509(cert, &der)) <= 0)
+        goto out;
+    snprintf(rec.serial, sizeof(rec.serial), "%s", hex);
+    snprintf(rec.ca, sizeof(rec.ca), "timestamping");
+    snprintf(rec.key, sizeof(rec.key), "%.36s", key_id);
+    snprintf(rec.profile, sizeof(rec.profile), "tsa");
+    rec.der = der;
+    rec.der_len = (size_t)n;
+    rec.issued_at = time(NULL);
+    {
+        struct tm tm;
+        if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm) == 1)
+            rec.not_before = timegm(&tm);
+        if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)
+            rec.not_after = timegm(&tm);
+    }
+    r = sn_store_cert_add(app->store, &rec);
+    if (r == SN_ERR_EXISTS)
+        r = SN_OK;
+out:
+    OPENSSL_free(der);
+    OPENSSL_free(hex);
+    BN_free(bn);
+    return r;
+}
+
 sn_err
 sn_tsa_load(struct sn_app *app)
 {
@@ -179,7 +221,8 @@ sn_tsa_load(struct sn_app *app)
         sn_error("tsa: cannot read HOME/ca/tsa.pem");
         return r;
     }
-    if ((r = bind_key(app, tsa->cert, tsa->key_id, &tsa->key)) != SN_OK)
+    if ((r = bind_key(app, tsa->cert, tsa->key_id, &tsa->key)) != SN_OK ||
+        (r = register_cert(app, tsa->cert, tsa->key_id)) != SN_OK)
         return r;
     /* A new boot number, durably, before any token of this run. */
     if ((r = sn_store_counter_next(app->store, "tsa_boot", &boot)) != SN_OK)
@@ -672,7 +715,9 @@ rotate(struct sn_app *app, char *new_key_id, size_t idlen)
         return r;
     if ((r = read_tsa_file(app->cfg.home, new_id, sizeof(new_id), &cert)) !=
             SN_OK ||
-        (r = bind_key(app, cert, new_id, &key)) != SN_OK) {
+        (r = bind_key(app, cert, new_id, &key)) != SN_OK ||
+        (r = register_cert(app, cert, new_id)) != SN_OK) {
+        EVP_PKEY_free(key);
         X509_free(cert);
         return r;
     }

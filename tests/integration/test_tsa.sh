@@ -114,6 +114,9 @@ check_match "TSA key is RSA >= 3072 or EC P-256/P-384" \
     "$(openssl x509 -in tsa.pem -noout -text | grep 'Public-Key')"
 check_eq "TSA certificate chains to the root for timestampsign" "tsa.pem: OK" \
     "$(openssl verify -purpose timestampsign -CAfile "$ROOT" -untrusted "$TSCA" tsa.pem 2>&1)"
+out=$(openssl ocsp -issuer "$TSCA" -cert tsa.pem -url "$PUBLIC_URL/ca/ocsp" \
+    -CAfile "$ROOT" 2>&1)
+check_match "OCSP knows the TSA certificate: good" 'tsa.pem: good' "$out"
 curl -sS --max-time 30 -o certs.pem "$PUBLIC_URL/ca/certs.pem" 2>/dev/null
 check_eq "GET /ca/certs.pem carries the root" yes \
     "$([[ "$(tr -d '\n' <certs.pem)" == *"$(tr -d '\n' <"$ROOT")"* ]] && echo yes || echo no)"

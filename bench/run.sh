@@ -2,11 +2,12 @@
 # make bench: Signet's throughput beside the HSM's own limit, measured side
 # by side in one run on this machine.
 #   bench/run.sh BUILD_DIR [SECONDS] [--smoke]
-# Prints a markdown table and writes it to BUILD_DIR/bench-results.md.
+# Every row is measured in each of BENCH_ROUNDS rounds (default 5); prints
+# a markdown table of the medians and writes it to BUILD_DIR/bench-results.md.
 # --smoke: a seconds-long run that only proves the pipeline still works.
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
-SECS=${2:-10}
+SECS=${2:-4}
 SMOKE=0
 [ "${3:-}" = --smoke ] && SMOKE=1
 BENCH=$BUILD/signet-bench
@@ -15,7 +16,8 @@ MODULE=/usr/lib/softhsm/libsofthsm2.so
 THREADS=${BENCH_THREADS:-2}   # HSM parallelism: one per core
 CLIENTS=${BENCH_CLIENTS:-8}
 MANY=${BENCH_MANY_KEYS:-10000}
-[ $SMOKE = 1 ] && { SECS=2; MANY=20; }
+ROUNDS=${BENCH_ROUNDS:-5}
+[ $SMOKE = 1 ] && { SECS=1; MANY=20; ROUNDS=1; }
 
 WORK=$(mktemp -d /tmp/signet-bench.XXXXXX)
 PID=
@@ -63,71 +65,103 @@ PIN=$HOME_DIR/hsm/pins/$SUB.pin
 TSA_KEY=$(head -1 "$HOME_DIR/ca/tsa.pem" | sed 's/^key-id: //')
 
 RESULTS=$BUILD/bench-results.md
-{
-    echo "| measurement | ops/s | p50 ms | p99 ms | ratio to raw | server peak RSS MB | generator CPU |"
-    echo "|---|---|---|---|---|---|---|"
-} >"$RESULTS"
+RAWDIR=$WORK/rows
+mkdir -p "$RAWDIR"
 
 rss_reset() { echo 5 >"/proc/$PID/clear_refs" 2>/dev/null || true; }
 rss_peak() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$PID/status"; }
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; }
-row() { # row NAME RESULT RAW_OPS RSS
-    local ops p50 p99 cpu ratio
-    ops=$(field ops_per_s "$2"); p50=$(field p50_ms "$2")
-    p99=$(field p99_ms "$2"); cpu=$(field client_cpu "$2")
-    ratio=$(awk -v a="$ops" -v b="$3" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-    echo "| $1 | $ops | $p50 | $p99 | $ratio | $4 | $cpu |" | tee -a "$RESULTS"
+# keep ROW RESULT [RAW_OPS] [RSS]: one round's figures of a row, kept as
+# "ops p50 p99 cpu ratio rss"; the table is made of their medians.
+ORDER=()
+keep() {
+    local f="$RAWDIR/$(md5sum <<<"$1" | cut -c1-12)" ratio
+    [ -f "$f" ] || ORDER+=("$1")
+    ratio=$(awk -v a="$(field ops_per_s "$2")" -v b="${3:-0}" \
+        'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')
+    echo "$(field ops_per_s "$2") $(field p50_ms "$2") $(field p99_ms "$2")" \
+        "$(field client_cpu "$2") $ratio ${4:--}" >>"$f"
+    echo "  $1: $(field ops_per_s "$2")/s ratio $ratio" >&2
 }
-raw() { "$BENCH" raw --module "$MODULE" --token "$1" --pin-file "$2" --key "$3" \
-        --alg "$4" --threads "$THREADS" --seconds "$SECS"; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0 || v[1] == "-") print "-";
+    else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+table() {
+    local name f
+    {
+        echo "Medians of $ROUNDS rounds, $SECS s per row, $CLIENTS clients, $(nproc) cores, $(date -u +%F)."
+        echo
+        echo "| measurement | ops/s | p50 ms | p99 ms | ratio to raw | server peak RSS MB | generator CPU |"
+        echo "|---|---|---|---|---|---|---|"
+        for name in "${ORDER[@]}"; do
+            f="$RAWDIR/$(md5sum <<<"$name" | cut -c1-12)"
+            printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$name" \
+                "$(cut -d' ' -f1 "$f" | median)" "$(cut -d' ' -f2 "$f" | median)" \
+                "$(cut -d' ' -f3 "$f" | median)" "$(cut -d' ' -f5 "$f" | median)" \
+                "$(cut -d' ' -f6 "$f" | sort -g | tail -1)" "$(cut -d' ' -f4 "$f" | median)"
+        done
+    } >"$RESULTS"
+}
+raw() { "$BENCH" raw --module "$MODULE" --token "$1" --pin-file "$2" "$3" "$4" \
+        --alg "$5" --threads "$THREADS" --seconds "$SECS"; }
 http() { rss_reset; "$BENCH" http --url "$URL" --ca "$CA" --token-file "$WORK/token" \
         --keys "$1" --alg "$2" --clients "$CLIENTS" --seconds "$SECS" "${@:3}"; }
+# Each round measures every row once, raw beside HTTPS: a row's ratio is
+# taken within its round, so drifts in the machine's speed cancel out.
+round() {
+    local R H PEAK HALF
+    R=$(raw "$LABEL" "$PIN" --key "$RSA" rsa-3072)
+    keep "raw RSA-3072, $THREADS threads" "$R" "$(field ops_per_s "$R")"
+    H=$(http "$WORK/rsa.keys" rsa-3072); keep "HTTPS RSA-3072, $CLIENTS clients" "$H" "$(field ops_per_s "$R")" "$(rss_peak)"
+    H=$(http "$WORK/rsa.keys" rsa-3072 --batch 64); keep "HTTPS RSA-3072, batches of 64" "$H" "$(field ops_per_s "$R")" "$(rss_peak)"
 
-R_RSA=$(raw "$LABEL" "$PIN" "$RSA" rsa-3072)
-row "raw RSA-3072, $THREADS threads" "$R_RSA" "$(field ops_per_s "$R_RSA")" -
-H=$(http "$WORK/rsa.keys" rsa-3072); row "HTTPS RSA-3072, $CLIENTS clients" "$H" "$(field ops_per_s "$R_RSA")" "$(rss_peak)"
-H=$(http "$WORK/rsa.keys" rsa-3072 --batch 64); row "HTTPS RSA-3072, batches of 64" "$H" "$(field ops_per_s "$R_RSA")" "$(rss_peak)"
+    R=$(raw "$LABEL" "$PIN" --key "$EC" ecdsa-p256)
+    keep "raw ECDSA P-256, $THREADS threads" "$R" "$(field ops_per_s "$R")"
+    H=$(http "$WORK/ec.keys" ecdsa-p256); keep "HTTPS P-256, $CLIENTS clients" "$H" "$(field ops_per_s "$R")" "$(rss_peak)"
+    PEAK=$(field ops_per_s "$H")
+    H=$(http "$WORK/ec.keys" ecdsa-p256 --batch 64); keep "HTTPS P-256, batches of 64" "$H" "$(field ops_per_s "$R")" "$(rss_peak)"
+    H=$(http "$WORK/ec10.keys" ecdsa-p256); keep "HTTPS P-256, random of 10 keys" "$H" "$(field ops_per_s "$R")" "$(rss_peak)"
+    # Latency: one request at a time, then half this round's peak rate.
+    H=$(CLIENTS=1 http "$WORK/ec.keys" ecdsa-p256); keep "HTTPS P-256, 1 client (single-operation time)" "$H" "$(field ops_per_s "$R")" "$(rss_peak)"
+    HALF=$(awk -v p="$PEAK" 'BEGIN { printf "%.0f", p / 2 }')
+    H=$(http "$WORK/ec.keys" ecdsa-p256 --rate "$HALF"); keep "HTTPS P-256 paced at half the peak" "$H" "$(field ops_per_s "$R")" "$(rss_peak)"
+    H=$(THREADS=1 raw "$LABEL" "$PIN" --key "$EC" ecdsa-p256); keep "raw ECDSA P-256, 1 thread (HSM operation time)" "$H" "$(field ops_per_s "$R")"
 
-R_EC=$(raw "$LABEL" "$PIN" "$EC" ecdsa-p256)
-row "raw ECDSA P-256, $THREADS threads" "$R_EC" "$(field ops_per_s "$R_EC")" -
-H=$(http "$WORK/ec.keys" ecdsa-p256); row "HTTPS P-256, $CLIENTS clients" "$H" "$(field ops_per_s "$R_EC")" "$(rss_peak)"
-H=$(http "$WORK/ec.keys" ecdsa-p256 --batch 64); row "HTTPS P-256, batches of 64" "$H" "$(field ops_per_s "$R_EC")" "$(rss_peak)"
-H=$(http "$WORK/ec10.keys" ecdsa-p256); row "HTTPS P-256, random of 10 keys" "$H" "$(field ops_per_s "$R_EC")" "$(rss_peak)"
-# Latency at half the peak rate, against the raw single-operation median.
-PEAK=$(field ops_per_s "$(http "$WORK/ec.keys" ecdsa-p256)")
-HALF=$(awk -v p="$PEAK" 'BEGIN { printf "%.0f", p / 2 }')
-H=$(http "$WORK/ec.keys" ecdsa-p256 --rate "$HALF")
-row "HTTPS P-256 paced at half the peak ($HALF/s)" "$H" "$(field ops_per_s "$R_EC")" "$(rss_peak)"
-R1=$(THREADS=1 raw "$LABEL" "$PIN" "$EC" ecdsa-p256)
-row "raw ECDSA P-256, 1 thread (single-operation time)" "$R1" "$(field ops_per_s "$R_EC")" -
-
-# The TSA beside the raw rate of its own key with the same thread count.
-R_TSA=$(THREADS=$CLIENTS raw signet-service "$HOME_DIR/hsm/service.pin" "$TSA_KEY" rsa-3072)
-row "raw TSA key (RSA-3072), $CLIENTS threads" "$R_TSA" "$(field ops_per_s "$R_TSA")" -
-rss_reset
-H=$("$BENCH" tsa --url "http://127.0.0.1:$PUB" --clients "$CLIENTS" --seconds "$SECS")
-row "TSA over HTTP, $CLIENTS clients" "$H" "$(field ops_per_s "$R_TSA")" "$(rss_peak)"
+    # The TSA beside the raw rate of its own key with the same thread count.
+    R=$(THREADS=$CLIENTS raw signet-service "$HOME_DIR/hsm/service.pin" --key "$TSA_KEY" rsa-3072)
+    keep "raw TSA key (RSA-3072), $CLIENTS threads" "$R" "$(field ops_per_s "$R")"
+    rss_reset
+    H=$("$BENCH" tsa --url "http://127.0.0.1:$PUB" --clients "$CLIENTS" --seconds "$SECS")
+    keep "TSA over HTTP, $CLIENTS clients" "$H" "$(field ops_per_s "$R")" "$(rss_peak)"
+    forwarding
+}
 
 # ---- PKCS#11 forwarding: Signet's module vs p11-kit's own (issue 5) ----
 MODULE_SO=$BUILD/libsignet-pkcs11.so
 CLIENT_SO=/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so
-if [ -f "$MODULE_SO" ] && [ -f "$CLIENT_SO" ] && command -v p11-kit >/dev/null; then
+forwarding() {
+    local R
+    [ -f "$MODULE_SO" ] && [ -f "$CLIENT_SO" ] && command -v p11-kit >/dev/null || return 0
+    R=$(raw "$LABEL" "$PIN" --key "$EC" ecdsa-p256)
     rss_reset
-    R=$(SIGNET_URL=$URL SIGNET_CA_FILE=$CA SIGNET_TOKEN=$TOK "$BENCH" raw \
-        --module "$MODULE_SO" --token "${SUB:0:32}" --pin-file "$WORK/token" \
-        --key "$EC" --alg ecdsa-p256 --threads "$CLIENTS" --seconds "$SECS" || :)
-    [ -n "$R" ] && row "libsignet-pkcs11 P-256, $CLIENTS threads" "$R" "$(field ops_per_s "$R_EC")" "$(rss_peak)"
-    mkdir -m 700 "$WORK/run"
+    H=$(SIGNET_URL=$URL SIGNET_CA_FILE=$CA SIGNET_TOKEN=$TOK MODULE=$MODULE_SO THREADS=$CLIENTS raw \
+        "${SUB:0:32}" "$WORK/token" --key "$EC" ecdsa-p256 || :)
+    [ -n "$H" ] && keep "libsignet-pkcs11 P-256, $CLIENTS threads" "$H" "$(field ops_per_s "$R")" "$(rss_peak)"
+    mkdir -p -m 700 "$WORK/run"
     eval "$(XDG_RUNTIME_DIR=$WORK/run p11-kit server --provider "$MODULE" \
         "pkcs11:token=$LABEL" 2>/dev/null)"
     if [ -n "${P11_KIT_SERVER_PID:-}" ]; then
-        R=$(P11_KIT_SERVER_ADDRESS=$P11_KIT_SERVER_ADDRESS "$BENCH" raw \
-            --module "$CLIENT_SO" --token "$LABEL" --pin-file "$PIN" --key "$EC" \
-            --alg ecdsa-p256 --threads "$CLIENTS" --seconds "$SECS" || :)
-        [ -n "$R" ] && row "p11-kit server + p11-kit-client.so P-256, $CLIENTS threads" "$R" "$(field ops_per_s "$R_EC")" -
+        H=$(P11_KIT_SERVER_ADDRESS=$P11_KIT_SERVER_ADDRESS MODULE=$CLIENT_SO \
+            THREADS=$CLIENTS raw "$LABEL" "$PIN" --key "$EC" ecdsa-p256 || :)
+        [ -n "$H" ] && keep "p11-kit server + p11-kit-client.so P-256, $CLIENTS threads" "$H" "$(field ops_per_s "$R")"
         kill "$P11_KIT_SERVER_PID" 2>/dev/null || true
+        unset P11_KIT_SERVER_PID
     fi
-fi
+}
+
+for r in $(seq "$ROUNDS"); do
+    echo "round $r of $ROUNDS" >&2
+    round
+done
 
 # ---- last: the same with $MANY keys on the subscriber's token ----
 echo "creating $MANY keys..." >&2
@@ -135,7 +169,21 @@ cp "$WORK/ec10.keys" "$WORK/many.keys"
 export -f api newkey
 export URL CA TOK
 seq $((MANY - 10)) | xargs -P 4 -I{} bash -c 'newkey ecdsa-p256' >>"$WORK/many.keys"
-H=$(http "$WORK/ec10.keys" ecdsa-p256); row "HTTPS P-256, random of 10 keys (with $MANY on the token)" "$H" "$(field ops_per_s "$R_EC")" "$(rss_peak)"
-H=$(http "$WORK/many.keys" ecdsa-p256); row "HTTPS P-256, random of $MANY keys" "$H" "$(field ops_per_s "$R_EC")" "$(rss_peak)"
-
+for r in $(seq "$ROUNDS"); do
+    echo "round $r of $ROUNDS ($MANY keys)" >&2
+    # Each HTTPS row against the raw rate over the same keys; the raw
+    # random-of-$MANY row against raw random-of-10: the module's own
+    # slowdown with many objects.
+    R10=$(raw "$LABEL" "$PIN" --keys "$WORK/ec10.keys" ecdsa-p256)
+    keep "raw P-256, random of 10 keys (with $MANY on the token)" "$R10" "$(field ops_per_s "$R10")"
+    R=$(raw "$LABEL" "$PIN" --keys "$WORK/many.keys" ecdsa-p256)
+    keep "raw P-256, random of $MANY keys (ratio: to random of 10)" "$R" "$(field ops_per_s "$R10")"
+    H=$(http "$WORK/ec10.keys" ecdsa-p256)
+    keep "HTTPS P-256, random of 10 keys (with $MANY on the token)" "$H" "$(field ops_per_s "$R10")" "$(rss_peak)"
+    H2=$(http "$WORK/many.keys" ecdsa-p256)
+    keep "HTTPS P-256, random of $MANY keys" "$H2" "$(field ops_per_s "$R")" "$(rss_peak)"
+    keep "HTTPS P-256, random of $MANY keys (ratio: to random of 10)" "$H2" "$(field ops_per_s "$H")" "$(rss_peak)"
+done
+table
+cat "$RESULTS"
 echo "results: $RESULTS" >&2

@@ -1,8 +1,9 @@
 /*
  * signet-bench: load generator and raw-HSM baseline for `make bench`.
  *
- *   signet-bench raw  --module SO --token LABEL --pin-file F --key ID
- *                     --alg ALG --threads T --seconds S
+ *   signet-bench raw  --module SO --token LABEL --pin-file F
+ *                     (--key ID | --keys FILE) --alg ALG --threads T
+ *                     --seconds S   (--keys: a random key per signature)
  *   signet-bench http --url URL --ca FILE --token-file F --keys FILE
  *                     --alg ALG --clients C --seconds S [--batch N]
  *                     [--rate R]   (R requests/s in all; default: flat out)
@@ -12,16 +13,28 @@
  * p50 and p99 latency per request in ms, and the generator's own CPU use
  * (so a saturated generator shows). Arguments are trusted (the bench
  * script's).
+ *
+ * The HTTP client is a minimal HTTP/1.1 keep-alive client over one TLS
+ * connection per client thread (OpenSSL): a general-purpose client library
+ * spent several times more CPU per request than the server's own HTTP
+ * work, on the same two cores the server needs.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
-#include <curl/curl.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <openssl/ts.h>
 
 #include "common/keyalg.h"
@@ -80,12 +93,17 @@ raw_worker(void *arg)
     enum sn_scheme scheme =
         sn_keyalg_is_rsa(o.alg) ? SN_SCHEME_PKCS1 : SN_SCHEME_ECDSA;
     unsigned long long ops = 0;
+    unsigned seed = (unsigned)(uintptr_t)arg * 2654435761u;
+    const char *key = o.key;
 
-    (void)arg;
     RAND_bytes(digest, sizeof(digest));
     while (lat != NULL && (t0 = now()) < deadline) {
-        if (sn_hsm_sign(tok, o.key, o.alg, SN_MD_SHA256, scheme, digest, 32,
-                        &sig, &siglen) != SN_OK) {
+        if (nkeys > 0) {
+            seed = seed * 1103515245u + 12345u;
+            key = keys[(seed >> 8) % nkeys];
+        }
+        if (sn_hsm_sign(tok, key, o.alg, SN_MD_SHA256, scheme, digest, 32, &sig,
+                        &siglen) != SN_OK) {
             fprintf(stderr, "raw: sign failed\n");
             exit(1);
         }
@@ -99,49 +117,174 @@ raw_worker(void *arg)
     return NULL;
 }
 
-struct buf {
-    char *p;
-    size_t len;
+/* ---- a minimal HTTP/1.1 client: keep-alive, Content-Length bodies ---- */
+
+struct conn {
+    int fd;
+    SSL *ssl; /* NULL for http:// */
+    char rbuf[65536];
+    size_t rlen;
 };
 
-static size_t
-sink(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    struct buf *b = ud;
-    size_t n = size * nmemb;
-    char *np;
+static SSL_CTX *ssl_ctx;
+static char host[64];
+static int port;
+static int use_tls;
 
-    if (b->len + n > (1 << 24) || (np = realloc(b->p, b->len + n + 1)) == NULL)
+static void
+parse_url(const char *url)
+{
+    const char *p;
+
+    use_tls = strncmp(url, "https://", 8) == 0;
+    p = url + (use_tls ? 8 : 7);
+    if (sscanf(p, "%63[0-9.]:%d", host, &port) != 2) {
+        fprintf(stderr, "bench: need a URL like https://127.0.0.1:PORT\n");
+        exit(1);
+    }
+}
+
+static int
+conn_open(struct conn *c)
+{
+    struct sockaddr_in sa;
+    int one = 1;
+
+    memset(c, 0, sizeof(*c));
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
+        (c->fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+        connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+        return -1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (!use_tls)
         return 0;
-    memcpy(np + b->len, ptr, n);
-    b->p = np;
-    b->len += n;
-    b->p[b->len] = '\0';
-    return n;
+    if ((c->ssl = SSL_new(ssl_ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1 ||
+        SSL_set1_host(c->ssl, host) != 1 || SSL_connect(c->ssl) != 1)
+        return -1;
+    return 0;
+}
+
+static void
+conn_close(struct conn *c)
+{
+    if (c->ssl != NULL) {
+        SSL_shutdown(c->ssl);
+        SSL_free(c->ssl);
+    }
+    if (c->fd > 0)
+        close(c->fd);
+    c->ssl = NULL;
+    c->fd = -1;
+}
+
+static int
+conn_write(struct conn *c, const char *p, size_t n)
+{
+    size_t off = 0;
+    ssize_t w;
+
+    while (off < n) {
+        if (c->ssl != NULL)
+            w = SSL_write(c->ssl, p + off, (int)(n - off));
+        else
+            w = write(c->fd, p + off, n - off);
+        if (w <= 0)
+            return -1;
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+static int
+conn_fill(struct conn *c)
+{
+    ssize_t r;
+
+    if (c->rlen >= sizeof(c->rbuf))
+        return -1;
+    if (c->ssl != NULL)
+        r = SSL_read(c->ssl, c->rbuf + c->rlen,
+                     (int)(sizeof(c->rbuf) - c->rlen));
+    else
+        r = read(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
+    if (r <= 0)
+        return -1;
+    c->rlen += (size_t)r;
+    return 0;
+}
+
+/*
+ * Sends one request and reads its response; returns the status code (0 on
+ * a transport error). The body is left at c->rbuf + *body_off, NUL-ended.
+ */
+static int
+conn_request(struct conn *c, const char *req, size_t reqlen, size_t *body_off)
+{
+    char *hend, *cl;
+    size_t hlen, blen = 0;
+    int status;
+
+    c->rlen = 0;
+    if (conn_write(c, req, reqlen) != 0)
+        return 0;
+    for (;;) {
+        c->rbuf[c->rlen] = '\0';
+        if ((hend = strstr(c->rbuf, "\r\n\r\n")) != NULL)
+            break;
+        if (conn_fill(c) != 0 || c->rlen + 1 >= sizeof(c->rbuf))
+            return 0;
+    }
+    hlen = (size_t)(hend - c->rbuf) + 4;
+    *hend = '\0';
+    if (sscanf(c->rbuf, "HTTP/1.1 %d", &status) != 1)
+        return 0;
+    for (cl = c->rbuf; (cl = strchr(cl, '\n')) != NULL;)
+        if (strncasecmp(++cl, "content-length:", 15) == 0)
+            blen = strtoul(cl + 15, NULL, 10);
+    if (hlen + blen + 1 > sizeof(c->rbuf))
+        return 0;
+    while (c->rlen < hlen + blen)
+        if (conn_fill(c) != 0 || c->rlen + 1 >= sizeof(c->rbuf))
+            return 0;
+    c->rbuf[hlen + blen] = '\0';
+    *body_off = hlen;
+    return status;
+}
+
+/* One request on a kept-alive connection, reconnecting once if it died. */
+static int
+request(struct conn *c, const char *req, size_t reqlen, size_t *body_off)
+{
+    int status;
+
+    if (c->fd < 0 && conn_open(c) != 0)
+        return 0;
+    if ((status = conn_request(c, req, reqlen, body_off)) != 0)
+        return status;
+    conn_close(c);
+    if (conn_open(c) != 0)
+        return 0;
+    return conn_request(c, req, reqlen, body_off);
 }
 
 static void *
 http_worker(void *arg)
 {
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = NULL;
-    char url[512], body[32768], *b64 = NULL;
+    static char body[32768];
+    char *b64 = NULL, *req = malloc(sizeof(body) + 1024);
     uint8_t digest[32];
-    struct buf resp = {NULL, 0};
-    size_t n = 0, cap = 1 << 16, off, i;
+    struct conn c = {.fd = -1};
+    size_t n = 0, cap = 1 << 16, off, i, blen, bo;
     double *lat = malloc(cap * sizeof(*lat)), t0;
     unsigned long long ops = 0;
     unsigned seed = (unsigned)(uintptr_t)arg * 2654435761u;
-    long code;
+    int len, status;
 
     RAND_bytes(digest, sizeof(digest));
     sn_b64_encode(digest, sizeof(digest), &b64);
-    h = curl_slist_append(h, auth);
-    h = curl_slist_append(h, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_CAINFO, o.ca);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
     if (o.batch > 1) {
         off = (size_t)snprintf(body, sizeof(body),
                                "{\"digest_algorithm\":\"sha256\","
@@ -153,10 +296,10 @@ http_worker(void *arg)
     } else
         snprintf(body, sizeof(body),
                  "{\"digest_algorithm\":\"sha256\",\"digest\":\"%s\"}", b64);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    blen = strlen(body);
     double next = now(), gap = o.rate > 0 ? o.threads / o.rate : 0;
 
-    while (lat != NULL && (t0 = now()) < deadline) {
+    while (lat != NULL && req != NULL && (t0 = now()) < deadline) {
         if (gap > 0) {
             /* Paced: one request every gap seconds per client. */
             struct timespec ts;
@@ -170,15 +313,15 @@ http_worker(void *arg)
             t0 = now();
         }
         seed = seed * 1103515245u + 12345u;
-        snprintf(url, sizeof(url), "%s/v1/keys/%s/sign", o.url,
-                 keys[(seed >> 8) % nkeys]);
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        resp.len = 0;
-        if (curl_easy_perform(c) != CURLE_OK ||
-            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK ||
-            code != 200) {
-            fprintf(stderr, "http: request failed: %s\n",
-                    resp.p ? resp.p : "(no body)");
+        len = snprintf(req, sizeof(body) + 1024,
+                       "POST /v1/keys/%s/sign HTTP/1.1\r\n"
+                       "Host: %s:%d\r\n%s\r\n"
+                       "Content-Type: application/json\r\n"
+                       "Content-Length: %zu\r\n\r\n%s",
+                       keys[(seed >> 8) % nkeys], host, port, auth, blen, body);
+        if ((status = request(&c, req, (size_t)len, &bo)) != 200) {
+            fprintf(stderr, "http: request failed (%d): %s\n", status,
+                    status ? c.rbuf + bo : "(no response)");
             exit(1);
         }
         if (n < cap)
@@ -186,56 +329,47 @@ http_worker(void *arg)
         ops += (unsigned long long)(o.batch > 1 ? o.batch : 1);
     }
     record(lat, n, ops);
+    conn_close(&c);
     free(lat);
-    free(resp.p);
+    free(req);
     free(b64);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
     return NULL;
 }
 
 static void *
 tsa_worker(void *arg)
 {
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = NULL;
-    struct buf resp = {NULL, 0};
     unsigned char *der = NULL;
     uint8_t digest[32];
-    size_t n = 0, cap = 1 << 16;
+    struct conn c = {.fd = -1};
+    size_t n = 0, cap = 1 << 16, bo;
     double *lat = malloc(cap * sizeof(*lat)), t0;
     unsigned long long ops = 0;
-    TS_REQ *req = TS_REQ_new();
+    TS_REQ *tr = TS_REQ_new();
     TS_MSG_IMPRINT *mi = TS_MSG_IMPRINT_new();
     X509_ALGOR *alg = X509_ALGOR_new();
-    char url[512];
-    long code;
-    int len;
+    char req[1024];
+    int len, hl;
 
     (void)arg;
     RAND_bytes(digest, sizeof(digest));
     X509_ALGOR_set0(alg, OBJ_nid2obj(NID_sha256), V_ASN1_NULL, NULL);
     TS_MSG_IMPRINT_set_algo(mi, alg);
     TS_MSG_IMPRINT_set_msg(mi, digest, sizeof(digest));
-    TS_REQ_set_version(req, 1);
-    TS_REQ_set_msg_imprint(req, mi);
-    TS_REQ_set_cert_req(req, 1);
-    len = i2d_TS_REQ(req, &der);
-    snprintf(url, sizeof(url), "%s/tsa", o.url);
-    h = curl_slist_append(h, "Content-Type: application/timestamp-query");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (o.ca)
-        curl_easy_setopt(c, CURLOPT_CAINFO, o.ca);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, der);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+    TS_REQ_set_version(tr, 1);
+    TS_REQ_set_msg_imprint(tr, mi);
+    TS_REQ_set_cert_req(tr, 1);
+    len = i2d_TS_REQ(tr, &der);
+    hl = snprintf(req, sizeof(req),
+                  "POST /tsa HTTP/1.1\r\nHost: %s:%d\r\n"
+                  "Content-Type: application/timestamp-query\r\n"
+                  "Content-Length: %d\r\n\r\n",
+                  host, port, len);
+    if (len <= 0 || hl + len > (int)sizeof(req))
+        exit(1);
+    memcpy(req + hl, der, (size_t)len);
     while (lat != NULL && (t0 = now()) < deadline) {
-        resp.len = 0;
-        if (curl_easy_perform(c) != CURLE_OK ||
-            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK ||
-            code != 200) {
+        if (request(&c, req, (size_t)(hl + len), &bo) != 200) {
             fprintf(stderr, "tsa: request failed\n");
             exit(1);
         }
@@ -244,14 +378,12 @@ tsa_worker(void *arg)
         ops++;
     }
     record(lat, n, ops);
+    conn_close(&c);
     free(lat);
-    free(resp.p);
     OPENSSL_free(der);
-    TS_REQ_free(req);
+    TS_REQ_free(tr);
     TS_MSG_IMPRINT_free(mi);
     X509_ALGOR_free(alg);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
     return NULL;
 }
 
@@ -354,10 +486,19 @@ main(int argc, char **argv)
     if (o.threads < 1 || o.threads > 256 || o.batch < 1 || o.batch > 256)
         return 2;
     samples = malloc(MAX_SAMPLES * sizeof(*samples));
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (!strcmp(o.mode, "raw"))
+    if (o.url != NULL) {
+        parse_url(o.url);
+        if ((ssl_ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+            (use_tls &&
+             SSL_CTX_load_verify_locations(ssl_ctx, o.ca, NULL) != 1))
+            return 1;
+        SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_PEER, NULL);
+    }
+    if (!strcmp(o.mode, "raw")) {
+        if (o.keys_file != NULL)
+            load_keys();
         setup_raw();
-    else if (!strcmp(o.mode, "http")) {
+    } else if (!strcmp(o.mode, "http")) {
         load_keys();
         if (sn_file_read(o.token_file, 256, &t, &tl) != SN_OK)
             return 1;

@@ -811,7 +811,10 @@ sn_hsm_generate(struct sn_hsm_token *tok, enum sn_keyalg alg, const char *id,
         arr[n].ulValueLen = (l);                                               \
         n++;                                                                   \
     } while (0)
-    ATTR(pubt, npub, CKA_TOKEN, &yes, sizeof(yes));
+    /* The public half is a session object, read once and destroyed: the
+     * service keeps it in its database, and a module that holds every
+     * token object in memory (SoftHSM2) then carries half the objects. */
+    ATTR(pubt, npub, CKA_TOKEN, &no, sizeof(no));
     ATTR(pubt, npub, CKA_VERIFY, &yes, sizeof(yes));
     ATTR(pubt, npub, CKA_ID, id, idlen);
     ATTR(pubt, npub, CKA_LABEL, id, idlen);
@@ -868,12 +871,10 @@ sn_hsm_generate(struct sn_hsm_token *tok, enum sn_keyalg alg, const char *id,
         goto out;
     cache_put(tok, id, priv);
 out:
-    if (r != SN_OK) {
-        if (priv != CK_INVALID_HANDLE)
-            f->C_DestroyObject(s, priv);
-        if (pub != CK_INVALID_HANDLE)
-            f->C_DestroyObject(s, pub);
-    }
+    if (r != SN_OK && priv != CK_INVALID_HANDLE)
+        f->C_DestroyObject(s, priv);
+    if (pub != CK_INVALID_HANDLE)
+        f->C_DestroyObject(s, pub);
     session_put(tok, s, rv);
     return r;
 }

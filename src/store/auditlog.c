@@ -6,6 +6,7 @@
  * sit in their own savepoint, so one caller's failure (a constraint, a
  * trigger) fails only that caller. A caller returns only after its own
  * records' commit: "no record, no signature" holds under load.
+
  */
 #include "store/store_int.h"
 
@@ -68,22 +69,44 @@ exec(sqlite3 *db, const char *sql)
     return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
 }
 
-/* Writes one batch of jobs; sets each job's result. */
+enum ctl { BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE, ROLLBACK_TO, NCTL };
+
+static const char *const ctl_sql[NCTL] = {
+    [BEGIN] = "BEGIN IMMEDIATE", [COMMIT] = "COMMIT",
+    [ROLLBACK] = "ROLLBACK",     [SAVEPOINT] = "SAVEPOINT job",
+    [RELEASE] = "RELEASE job",   [ROLLBACK_TO] = "ROLLBACK TO job",
+};
+
+static int
+ctl(struct sn_store *st, enum ctl c)
+{
+    sqlite3_stmt *s = st->wctl[c];
+    int rc = sqlite3_step(s);
+
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE;
+}
+
+/*
+ * Writes one batch of jobs; sets each job's result. A job of one record
+ * needs no savepoint: a failed statement undoes itself.
+ */
 static void
 write_batch(struct sn_store *st, struct audit_job *jobs)
 {
     struct audit_job *j;
     size_t i;
-    int ok;
+    int ok, single;
 
-    if (!exec(st->wdb, "BEGIN IMMEDIATE")) {
+    if (!ctl(st, BEGIN)) {
         for (j = jobs; j != NULL; j = j->next)
             j->result = SN_ERR_DB;
         return;
     }
     for (j = jobs; j != NULL; j = j->next) {
         j->result = SN_OK;
-        if (!exec(st->wdb, "SAVEPOINT job")) {
+        single = (j->tsa != NULL) + j->n == 1;
+        if (!single && !ctl(st, SAVEPOINT)) {
             j->result = SN_ERR_DB;
             continue;
         }
@@ -91,17 +114,18 @@ write_batch(struct sn_store *st, struct audit_job *jobs)
             j->result = insert_tsa(st, j->tsa);
         for (i = 0; i < j->n && j->result == SN_OK; i++)
             j->result = insert_one(st, &j->recs[i]);
+        if (single)
+            continue;
         if (j->result == SN_OK)
-            ok = exec(st->wdb, "RELEASE job");
+            ok = ctl(st, RELEASE);
         else
-            ok = exec(st->wdb, "ROLLBACK TO job") &&
-                 exec(st->wdb, "RELEASE job");
+            ok = ctl(st, ROLLBACK_TO) && ctl(st, RELEASE);
         if (!ok)
             j->result = SN_ERR_DB;
     }
-    if (!exec(st->wdb, "COMMIT")) {
+    if (!ctl(st, COMMIT)) {
         sn_error("audit: commit failed: %s", sqlite3_errmsg(st->wdb));
-        exec(st->wdb, "ROLLBACK");
+        ctl(st, ROLLBACK);
         for (j = jobs; j != NULL; j = j->next)
             j->result = SN_ERR_DB;
     }
@@ -145,6 +169,7 @@ writer(void *arg)
 sn_err
 sn_auditlog_start(struct sn_store *st, const char *path)
 {
+    size_t i;
     int rc;
 
     pthread_mutex_init(&st->qlock, NULL);
@@ -154,6 +179,7 @@ sn_auditlog_start(struct sn_store *st, const char *path)
     if (rc != SQLITE_OK)
         return SN_ERR_DB;
     sqlite3_busy_timeout(st->wdb, 10000);
+
     if (!exec(st->wdb, "PRAGMA synchronous=FULL") ||
         sqlite3_prepare_v2(st->wdb,
                            "INSERT INTO audit (time, subscriber_id, key_id,"
@@ -166,6 +192,10 @@ sn_auditlog_start(struct sn_store *st, const char *path)
                            " imprint, policy) VALUES (?, ?, ?, ?, ?)",
                            -1, &st->wtsa, NULL) != SQLITE_OK)
         return SN_ERR_DB;
+    for (i = 0; i < NCTL; i++)
+        if (sqlite3_prepare_v2(st->wdb, ctl_sql[i], -1, &st->wctl[i], NULL) !=
+            SQLITE_OK)
+            return SN_ERR_DB;
     if (pthread_create(&st->writer, NULL, writer, st) != 0)
         return SN_ERR_INTERNAL;
     st->writer_running = 1;
@@ -175,6 +205,8 @@ sn_auditlog_start(struct sn_store *st, const char *path)
 void
 sn_auditlog_stop(struct sn_store *st)
 {
+    size_t i;
+
     if (st->writer_running) {
         pthread_mutex_lock(&st->qlock);
         st->stop = 1;
@@ -182,6 +214,11 @@ sn_auditlog_stop(struct sn_store *st)
         pthread_mutex_unlock(&st->qlock);
         pthread_join(st->writer, NULL);
         st->writer_running = 0;
+    }
+
+    for (i = 0; i < NCTL; i++) {
+        sqlite3_finalize(st->wctl[i]);
+        st->wctl[i] = NULL;
     }
     sqlite3_finalize(st->winsert);
     sqlite3_finalize(st->wtsa);

@@ -35,6 +35,9 @@ struct sn_store {
     sqlite3 *wdb; /* the writer's own connection */
     sqlite3_stmt *winsert;
     sqlite3_stmt *wtsa;
+    /* BEGIN IMMEDIATE, COMMIT, ROLLBACK, SAVEPOINT, RELEASE, ROLLBACK TO:
+     * prepared once, not parsed per batch. */
+    sqlite3_stmt *wctl[6];
     pthread_t writer;
     int writer_running;
     pthread_mutex_t qlock;

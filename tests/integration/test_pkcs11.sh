@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The HSM seen by pkcs11-tool (OpenSC), not by Signet: each subscriber has
 # its own token holding only its own keys; private keys are sensitive,
-# never extractable, generated on the token, usable only to sign; the
-# public key in the HSM is the one the API publishes. Key states: a
+# never extractable, generated on the token, usable only to sign; a
+# signature made inside the HSM verifies under the public key the API
+# publishes, and the token keeps no public-key objects. Key states: a
 # disabled key cannot sign (409) until enabled again; a destroyed key
 # cannot sign, keeps its record, and its private key is gone from the HSM.
 . "$(dirname "$0")/lib.sh"
@@ -61,15 +62,32 @@ svc=$(p11 --token-label signet-service --login \
     --pin "$(tr -d '\n' <"$SERVER_HOME/hsm/service.pin")" --list-objects --type privkey 2>&1)
 check_nomatch "the service token holds no subscriber key" "$K1|$K2|$KB" "$svc"
 
-# ---- the HSM's public key is the API's ----
+# ---- the HSM's key is the API's: a signature made inside the HSM by
+# pkcs11-tool verifies under the public key the API publishes ----
+printf 'signed inside the HSM by pkcs11-tool' >"$WORK/hsm.msg"
+openssl dgst -sha256 -binary "$WORK/hsm.msg" >"$WORK/hsm.dg"
 for k in "$K1" "$K2"; do
-    rm -f "$WORK/hsmpub.der"
-    p11 --token-label "$(sub_label "$A")" --login --pin "$(sub_pin "$A")" \
-        --read-object --type pubkey --label "$k" -o "$WORK/hsmpub.der" >/dev/null 2>&1
-    check_eq "key $k: the HSM's public key = public_key_pem of the API" \
-        "$(openssl pkey -pubin -in "$WORK/pub.$k.pem" -outform DER 2>&1 | sha256sum)" \
-        "$(openssl pkey -pubin -inform DER -in "$WORK/hsmpub.der" -outform DER 2>&1 | sha256sum)"
+    rm -f "$WORK/hsm.sig"
+    if [ "$k" = "$K1" ]; then
+        p11 --token-label "$(sub_label "$A")" --login --pin "$(sub_pin "$A")" \
+            --sign --id "$(hexid "$k")" -m ECDSA --signature-format openssl \
+            -i "$WORK/hsm.dg" -o "$WORK/hsm.sig" >/dev/null 2>&1
+        check_cmd "key $k: an ECDSA signature made in the HSM verifies under the API's public key" \
+            openssl pkeyutl -verify -pubin -inkey "$WORK/pub.$k.pem" \
+            -in "$WORK/hsm.dg" -sigfile "$WORK/hsm.sig"
+    else
+        p11 --token-label "$(sub_label "$A")" --login --pin "$(sub_pin "$A")" \
+            --sign --id "$(hexid "$k")" -m SHA256-RSA-PKCS \
+            -i "$WORK/hsm.msg" -o "$WORK/hsm.sig" >/dev/null 2>&1
+        check_cmd "key $k: an RSA signature made in the HSM verifies under the API's public key" \
+            openssl dgst -sha256 -verify "$WORK/pub.$k.pem" \
+            -signature "$WORK/hsm.sig" "$WORK/hsm.msg"
+    fi
 done
+# The public half lives in the database, not as a token object.
+pubs=$(p11 --token-label "$(sub_label "$A")" --login --pin "$(sub_pin "$A")" \
+    --list-objects --type pubkey 2>&1)
+check_nomatch "A's token keeps no public-key objects" "$K1|$K2" "$pubs"
 
 # ---- the private key cannot be read out ----
 rm -f "$WORK/priv.out"

@@ -76,6 +76,15 @@ struct sn_resp {
     uint8_t *raw; /* or raw body (owned, malloc'd) */
     size_t raw_len;
     const char *raw_type;
+    /*
+     * Audit records (owned, malloc'd) that must be committed before this
+     * response may leave: the HTTP layer commits them without holding a
+     * thread, then sends the response, or 503 with audit_fail_message if
+     * the commit failed.
+     */
+    struct sn_audit *audit;
+    size_t naudit;
+    const char *audit_fail_message;
 };
 
 void sn_resp_error(struct sn_resp *resp, enum sn_api code, const char *fmt, ...)

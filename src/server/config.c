@@ -45,6 +45,7 @@ enum key_id {
     KEY_JSON_BODY,
     KEY_FILE_BODY,
     KEY_THREADS,
+    KEY_EVENT_THREADS,
     KEY_MODULE,
     KEY_SOFTHSM_CONF,
     KEY_TOKENS,
@@ -93,6 +94,7 @@ static const struct keydef {
                        (uint64_t)64 * 1024 * 1024, 0},
     [KEY_FILE_BODY] = {"limits.file_body", K_SIZE, 1, (uint64_t)1 << 40, 0},
     [KEY_THREADS] = {"server.threads", K_UINT, 1, 256, 0},
+    [KEY_EVENT_THREADS] = {"server.event_threads", K_UINT, 1, 256, 0},
     [KEY_MODULE] = {"hsm.module", K_PATH, 0, 0, 1},
     [KEY_SOFTHSM_CONF] = {"hsm.softhsm_conf", K_PATH, 0, 0, 0},
     [KEY_TOKENS] = {"hsm.tokens", K_TOKENS, 0, 0, 0},
@@ -507,6 +509,8 @@ set_number(struct parser *p, unsigned line, enum key_id id, const char *value)
         p->cfg.json_limit = (size_t)v;
     else if (id == KEY_FILE_BODY)
         p->cfg.file_limit = v;
+    else if (id == KEY_EVENT_THREADS)
+        p->cfg.event_threads = (unsigned)v;
     else
         p->cfg.threads = (unsigned)v;
     return SN_OK;

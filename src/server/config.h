@@ -31,7 +31,8 @@ struct sn_config {
     char *tls_key;          /* default HOME/tls/server.key */
     size_t json_limit;      /* bytes, default 1 MiB */
     uint64_t file_limit;    /* bytes, default 2 GiB */
-    unsigned threads;       /* HTTP worker threads, default 8, 1..256 */
+    unsigned threads;       /* workers for blocking requests, default 8 */
+    unsigned event_threads; /* connection threads, 0: one per CPU */
     char *hsm_module;       /* absolute path of the PKCS#11 module, required */
     char *hsm_softhsm_conf; /* optional: exported as SOFTHSM2_CONF */
     enum sn_token_mode hsm_tokens; /* default create */
@@ -58,7 +59,8 @@ struct sn_config {
  *   tls.key             = tls/server.key
  *   limits.json_body    = 1048576        (bytes; 1 KiB .. 64 MiB)
  *   limits.file_body    = 2147483648     (bytes; 1 .. 2^40)
- *   server.threads      = 8
+ *   server.threads      = 8      (workers for requests that may block)
+ *   server.event_threads = CPUs  (serve connections and sign in place)
  *   hsm.module          = /usr/lib/softhsm/libsofthsm2.so   (required)
  *   hsm.softhsm_conf    = hsm/softhsm2.conf
  *   hsm.tokens          = create | mapped

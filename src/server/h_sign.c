@@ -207,14 +207,6 @@ sn_h_sign(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         free(b64);
         b64 = NULL;
     }
-    /* No record, no signature. */
-    if (sn_store_audit_add_many(app->store, recs, in.n) != SN_OK) {
-        sn_error("audit: cannot record %zu signature(s) with key %s", in.n,
-                 k.id);
-        sn_resp_error(resp, API_UNAVAILABLE,
-                      "the audit log is unavailable; nothing was signed");
-        goto out;
-    }
     o = json_pack("{s:s, s:s, s:s}", "key", k.id, "digest_algorithm",
                   sn_digest_name(in.md), "scheme", sn_scheme_name(in.scheme));
     if (o != NULL && in.batch)
@@ -222,6 +214,15 @@ sn_h_sign(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     else if (o != NULL)
         json_object_set(o, "signature", json_array_get(sigs, 0));
     sn_resp_json(resp, API_OK, o);
+    /* No record, no signature: the response leaves only once the records
+     * are committed (the HTTP layer waits without holding a thread). */
+    if (resp->code == API_OK) {
+        resp->audit = recs;
+        resp->naudit = in.n;
+        resp->audit_fail_message =
+            "the audit log is unavailable; nothing was signed";
+        recs = NULL;
+    }
 out:
     json_decref(sigs);
     free(recs);

@@ -5,11 +5,21 @@
  * alphabet; bodies are bounded by the configured limits before a byte is
  * buffered; bearer tokens are parsed, looked up by id and compared by hash
  * in constant time.
+ *
+ * Threads: a few event threads (server.event_threads, one per CPU by
+ * default) serve every connection: TLS, HTTP, routing and authentication.
+ * Signing requests run on them to the end: the HSM signs in place, and the
+ * audit records go to the group commit while the connection is suspended,
+ * so no thread waits for a disk sync; the writer resumes the connection
+ * once the records are durable. Every other request is handed, suspended,
+ * to a pool of server.threads workers that may block (key generation, the
+ * CA, the TSA) without holding up the event threads.
  */
 #include "server/http.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +47,11 @@ struct route {
     enum body body;
     sn_handler handler;
     sn_handler precheck; /* BODY_STREAM only */
-    int pub;             /* also served on the plain-HTTP listener */
+    unsigned flags;      /* R_PUB, R_INPLACE */
 };
+
+#define R_PUB 1     /* also served on the plain-HTTP listener */
+#define R_INPLACE 2 /* runs on the event thread: never waits for a disk */
 
 static const struct route routes[] = {
     {"GET", "/healthz", "/healthz", AUTH_NONE, BODY_NONE, sn_h_healthz, NULL,
@@ -75,7 +88,7 @@ static const struct route routes[] = {
     {"GET", "/v1/keys/{}/certificate", "/v1/keys/{id}/certificate", AUTH_ANY,
      BODY_NONE, sn_h_cert_get, NULL, 0},
     {"POST", "/v1/keys/{}/sign", "/v1/keys/{id}/sign", AUTH_ANY, BODY_JSON,
-     sn_h_sign, NULL, 0},
+     sn_h_sign, NULL, R_INPLACE},
     {"POST", "/v1/keys/{}/sign-file", "/v1/keys/{id}/sign-file", AUTH_ANY,
      BODY_STREAM, sn_h_sign_file, sn_h_sign_file_check, 0},
     {"GET", "/v1/audit", "/v1/audit", AUTH_ANY, BODY_NONE, sn_h_audit, NULL, 0},
@@ -113,14 +126,34 @@ static const struct route routes[] = {
 
 static const char unmatched[] = "unmatched";
 
+struct conn_ctx;
+
 struct sn_http {
     struct MHD_Daemon *d;
     struct sn_app *app;
     int plain;    /* the public plain-HTTP listener: public routes only */
     int inflight; /* requests between first call and completion */
+    /* the workers for requests that may block */
+    pthread_mutex_t wlock;
+    pthread_cond_t wcond;
+    struct conn_ctx *whead, *wtail;
+    int wstop;
+    pthread_t *workers;
+    unsigned nworkers;
+};
+
+enum stage {
+    STAGE_NEW,  /* headers and body being read */
+    STAGE_WAIT, /* suspended: at a worker, or its records at the writer */
+    STAGE_DONE  /* resumed: c->resp is the answer */
 };
 
 struct conn_ctx {
+    struct MHD_Connection *conn;
+    enum stage stage;
+    struct sn_resp resp;
+    sn_err audit_result;
+    struct conn_ctx *next; /* in the workers' queue */
     const struct route *route;
     const char *metric_route;
     struct sn_req req;
@@ -256,7 +289,8 @@ find_route(int plain, const char *method, const char *path, struct sn_req *req,
 
     *path_known = 0;
     for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if ((plain && !routes[i].pub) || !match(routes[i].pattern, path, req))
+        if ((plain && !(routes[i].flags & R_PUB)) ||
+            !match(routes[i].pattern, path, req))
             continue;
         if (strcmp(routes[i].method, method) == 0)
             return &routes[i];
@@ -563,6 +597,88 @@ small_body_pending(struct MHD_Connection *conn, size_t limit)
     return *end == '\0' && n > 0 && n <= limit;
 }
 
+/* ---- requests off the event threads ---- */
+
+/* The writer's call: the records of c are committed (or not). */
+static void
+audit_done(void *arg, sn_err result)
+{
+    struct conn_ctx *c = arg;
+
+    c->audit_result = result;
+    c->stage = STAGE_DONE;
+    /* Last: once resumed, the event thread may finish and free c. */
+    MHD_resume_connection(c->conn);
+}
+
+static void
+to_worker(struct sn_http *h, struct conn_ctx *c)
+{
+    pthread_mutex_lock(&h->wlock);
+    c->next = NULL;
+    if (h->wtail != NULL)
+        h->wtail->next = c;
+    else
+        h->whead = c;
+    h->wtail = c;
+    pthread_cond_signal(&h->wcond);
+    pthread_mutex_unlock(&h->wlock);
+}
+
+static void *
+worker(void *arg)
+{
+    struct sn_http *h = arg;
+    struct conn_ctx *c;
+
+    pthread_mutex_lock(&h->wlock);
+    for (;;) {
+        while (h->whead == NULL && !h->wstop)
+            pthread_cond_wait(&h->wcond, &h->wlock);
+        if (h->whead == NULL)
+            break;
+        c = h->whead;
+        h->whead = c->next;
+        if (h->whead == NULL)
+            h->wtail = NULL;
+        pthread_mutex_unlock(&h->wlock);
+        run_handler(h->app, c, &c->resp);
+        if (c->resp.audit != NULL)
+            c->audit_result = sn_store_audit_add_many(
+                h->app->store, c->resp.audit, c->resp.naudit);
+        c->stage = STAGE_DONE;
+        MHD_resume_connection(c->conn);
+        pthread_mutex_lock(&h->wlock);
+    }
+    pthread_mutex_unlock(&h->wlock);
+    return NULL;
+}
+
+/* Sends the answer of a resumed request: withheld if its records are not
+ * committed. */
+static enum MHD_Result
+finish(struct MHD_Connection *conn, struct conn_ctx *c)
+{
+    struct sn_resp *resp = &c->resp;
+
+    if (resp->audit != NULL) {
+        if (c->audit_result != SN_OK) {
+            sn_error("audit: cannot commit %zu record(s) for %s; the answer "
+                     "is withheld",
+                     resp->naudit, c->metric_route);
+            free(resp->raw);
+            resp->raw = NULL;
+            sn_resp_error(resp, API_UNAVAILABLE, "%s",
+                          resp->audit_fail_message
+                              ? resp->audit_fail_message
+                              : "the audit log is unavailable");
+        }
+        free(resp->audit);
+        resp->audit = NULL;
+    }
+    return send_resp(conn, c, resp);
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
            const char *method, const char *version, const char *upload_data,
@@ -619,16 +735,39 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (c->stage == STAGE_DONE)
+        return finish(conn, c);
+    if (c->stage == STAGE_WAIT)
+        return MHD_YES;
     memset(&resp, 0, sizeof(resp));
-    if (c->overflow)
+    if (c->overflow) {
         sn_resp_error(&resp, API_TOO_LARGE,
                       "request body larger than the limit of %llu bytes",
                       c->route->body == BODY_STREAM
                           ? (unsigned long long)c->file_limit
                           : (unsigned long long)c->limit);
-    else
-        run_handler(h->app, c, &resp);
-    return send_resp(conn, c, &resp);
+        return send_resp(conn, c, &resp);
+    }
+    c->conn = conn;
+    if (!(c->route->flags & R_INPLACE)) {
+        c->stage = STAGE_WAIT;
+        MHD_suspend_connection(conn);
+        to_worker(h, c);
+        return MHD_YES;
+    }
+    /* Its records are on their way: the group commit may wait for them. */
+    sn_store_audit_announce(h->app->store);
+    run_handler(h->app, c, &c->resp);
+    if (c->resp.audit == NULL) {
+        sn_store_audit_withdraw(h->app->store);
+        return send_resp(conn, c, &c->resp);
+    }
+    c->stage = STAGE_WAIT;
+    MHD_suspend_connection(conn);
+    if (sn_store_audit_submit(h->app->store, c->resp.audit, c->resp.naudit, 1,
+                              audit_done, c) != SN_OK)
+        audit_done(c, SN_ERR_DB);
+    return MHD_YES;
 }
 
 static void
@@ -649,6 +788,9 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     json_decref(c->req.json);
     json_decref(c->early.json);
     free(c->early.raw);
+    json_decref(c->resp.json);
+    free(c->resp.raw);
+    free(c->resp.audit);
     sn_buf_cleanup(&c->body);
     EVP_MD_CTX_free(c->md);
     OPENSSL_cleanse(&c->who, sizeof(c->who));
@@ -708,6 +850,26 @@ parse_listen(const char *listen, struct sockaddr_storage *ss)
     return SN_OK;
 }
 
+/* Stops and joins the workers (their queue is empty by now) and frees h. */
+static void
+stop_workers(struct sn_http *h)
+{
+    unsigned i;
+
+    if (h == NULL)
+        return;
+    pthread_mutex_lock(&h->wlock);
+    h->wstop = 1;
+    pthread_cond_broadcast(&h->wcond);
+    pthread_mutex_unlock(&h->wlock);
+    for (i = 0; i < h->nworkers; i++)
+        pthread_join(h->workers[i], NULL);
+    free(h->workers);
+    pthread_mutex_destroy(&h->wlock);
+    pthread_cond_destroy(&h->wcond);
+    free(h);
+}
+
 sn_err
 sn_http_start(struct sn_app *app, const char *listen, int plain,
               struct sn_http **out)
@@ -716,7 +878,7 @@ sn_http_start(struct sn_app *app, const char *listen, int plain,
     struct sn_http *h = NULL;
     uint8_t *key = NULL, *cert = NULL;
     size_t keylen = 0, certlen = 0;
-    unsigned int flags;
+    unsigned int flags, events;
     sn_err r;
 
     *out = NULL;
@@ -738,26 +900,39 @@ sn_http_start(struct sn_app *app, const char *listen, int plain,
     }
     h->app = app;
     h->plain = plain;
-    /*
-     * A thread per connection: a request waits for the HSM and for its
-     * audit record's group commit, and must not hold up other connections
-     * while it does (a pool thread serves several connections in turn).
-     */
-    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-            MHD_USE_ITC | MHD_USE_ERROR_LOG |
-            (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    pthread_mutex_init(&h->wlock, NULL);
+    pthread_cond_init(&h->wcond, NULL);
+    if ((h->workers = calloc(app->cfg.threads, sizeof(*h->workers))) == NULL) {
+        r = SN_ERR_NOMEM;
+        goto out;
+    }
+    for (; h->nworkers < app->cfg.threads; h->nworkers++)
+        if (pthread_create(&h->workers[h->nworkers], NULL, worker, h) != 0) {
+            r = SN_ERR_INTERNAL;
+            goto out;
+        }
+    events = app->cfg.event_threads;
+    if (events == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        events = n > 0 && n < 256 ? (unsigned)n : 2;
+    }
+    /* Event threads never wait for a disk or a slow HSM call: see the
+     * comment at the top. */
+    flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+            MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     if (plain)
         h->d = MHD_start_daemon(
             flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
-            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+            MHD_OPTION_THREAD_POOL_SIZE, events, MHD_OPTION_NOTIFY_COMPLETED,
+            on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
             MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
             MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_END);
     else
         h->d = MHD_start_daemon(
             flags | MHD_USE_TLS, 0, NULL, NULL, on_request, h,
-            MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_HTTPS_MEM_KEY,
-            (const char *)key, MHD_OPTION_HTTPS_MEM_CERT, (const char *)cert,
+            MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE, events,
+            MHD_OPTION_HTTPS_MEM_KEY, (const char *)key,
+            MHD_OPTION_HTTPS_MEM_CERT, (const char *)cert,
             MHD_OPTION_HTTPS_PRIORITIES,
             "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
@@ -778,7 +953,7 @@ out:
         free(key);
     }
     free(cert);
-    free(h);
+    stop_workers(h);
     return r;
 }
 
@@ -802,5 +977,5 @@ sn_http_stop(struct sn_http *h)
         usleep(100 * 1000);
     }
     MHD_stop_daemon(h->d);
-    free(h);
+    stop_workers(h);
 }

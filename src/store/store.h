@@ -125,6 +125,26 @@ sn_err sn_store_audit_add(struct sn_store *st, struct sn_audit *a);
 /* Appends n records in one transaction: all or none are written. */
 sn_err sn_store_audit_add_many(struct sn_store *st, struct sn_audit *a,
                                size_t n);
+/*
+ * The same without waiting: queues the n records for the next group commit
+ * and returns. done(arg, result) runs once, on the writer's thread, after
+ * the commit (result SN_OK: all n are durable) or its failure; it must be
+ * brief and must not call into the store. a stays the caller's and must
+ * stay valid until done runs. On an error return done never runs.
+ * announced: these records settle an sn_store_audit_announce (also on
+ * an error return).
+ */
+typedef void (*sn_audit_done)(void *arg, sn_err result);
+sn_err sn_store_audit_submit(struct sn_store *st, struct sn_audit *a, size_t n,
+                             int announced, sn_audit_done done, void *arg);
+/*
+ * Records on their way (a signature being made): the group commit waits
+ * briefly for announced records so that one sync covers them. Every
+ * announcement is settled by exactly one sn_store_audit_submit with
+ * announced set, or one sn_store_audit_withdraw.
+ */
+void sn_store_audit_announce(struct sn_store *st);
+void sn_store_audit_withdraw(struct sn_store *st);
 /* Records of subscriber (and key if non-empty) with id > after. */
 sn_err sn_store_audit_list(struct sn_store *st, const char *subscriber,
                            const char *key, int64_t after, size_t limit,

@@ -23,7 +23,9 @@ struct audit_job {
     size_t n;
     const struct tsa_rec *tsa; /* one time-stamp token record */
     sn_err result;
-    sem_t done; /* posted by the writer once result is set */
+    sem_t done;       /* posted by the writer once result is set, or */
+    sn_audit_done cb; /* called by the writer, then the job freed */
+    void *cbarg;
     struct audit_job *next;
 };
 
@@ -44,6 +46,7 @@ struct sn_store {
     pthread_cond_t qcond; /* work for the writer */
     struct audit_job *head, *tail;
     int stop;
+    uint64_t announced, settled; /* records on their way: see auditlog.c */
 };
 
 sn_err sn_auditlog_start(struct sn_store *st, const char *path);

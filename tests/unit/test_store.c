@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -621,6 +622,137 @@ test_audit_many(void **state)
     free(out);
 }
 
+/* ---- sn_store_audit_submit: commit without a waiting thread ---- */
+
+struct done_rec {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    int calls;
+    sn_err result;
+};
+
+static void
+on_done(void *arg, sn_err result)
+{
+    struct done_rec *d = arg;
+
+    pthread_mutex_lock(&d->m);
+    d->calls++;
+    d->result = result;
+    pthread_cond_signal(&d->c);
+    pthread_mutex_unlock(&d->m);
+}
+
+/* Waits up to 10 s for the callback; returns how many times it ran. */
+static int
+wait_done(struct done_rec *d)
+{
+    struct timespec dl;
+    int calls;
+
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 10;
+    pthread_mutex_lock(&d->m);
+    while (d->calls == 0 && pthread_cond_timedwait(&d->c, &d->m, &dl) == 0)
+        ;
+    calls = d->calls;
+    pthread_mutex_unlock(&d->m);
+    return calls;
+}
+
+static void
+test_audit_submit(void **state)
+{
+    struct tmp *t = *state;
+    struct done_rec d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
+                         SN_ERR_INTERNAL};
+    struct done_rec bad = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                           0, SN_OK};
+    struct sn_audit a[2], b[2], *out = NULL;
+    size_t n = 0;
+
+    make_audit(&a[0], "s9", "k1", "async one");
+    make_audit(&a[1], "s9", "k1", "async two");
+    assert_int_equal(sn_store_audit_submit(t->st, a, 2, 0, on_done, &d), SN_OK);
+    assert_int_equal(wait_done(&d), 1);
+    assert_int_equal(d.result, SN_OK);
+    assert_true(a[0].id > 0 && a[1].id > a[0].id);
+    /* Durable: read back through a new connection. */
+    reopen(t);
+    assert_int_equal(sn_store_audit_list(t->st, "s9", "k1", 0, 10, &out, &n),
+                     SN_OK);
+    assert_int_equal(n, 2);
+    assert_audit_equal(&out[0], &a[0]);
+    assert_audit_equal(&out[1], &a[1]);
+    free(out);
+
+    /* A failing insert reports failure and writes none of the job. */
+    exec_other(t, "CREATE TRIGGER boom BEFORE INSERT ON audit"
+                  " WHEN NEW.detail = 'boom'"
+                  " BEGIN SELECT RAISE(ABORT, 'boom'); END;");
+    make_audit(&b[0], "s9", "k2", "fine");
+    make_audit(&b[1], "s9", "k2", "boom");
+    assert_int_equal(sn_store_audit_submit(t->st, b, 2, 0, on_done, &bad),
+                     SN_OK);
+    assert_int_equal(wait_done(&bad), 1);
+    assert_int_not_equal(bad.result, SN_OK);
+    assert_int_equal(audit_count(t->st, "s9"), 2);
+    /* Bad arguments: refused, and no callback. */
+    assert_int_equal(sn_store_audit_submit(t->st, b, 0, 0, on_done, &bad),
+                     SN_ERR_INVALID);
+    assert_int_equal(bad.calls, 1);
+}
+
+static double
+mono(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Announced records: the group commit waits for them, but only briefly;
+ * a withdrawn or submitted announcement ends the wait.
+ */
+static void
+test_audit_announce(void **state)
+{
+    struct tmp *t = *state;
+    struct done_rec d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
+                         SN_ERR_INTERNAL};
+    struct sn_audit a, b;
+    double t0, el;
+
+    /* An announcement never settled delays a commit by at most the
+     * writer's bound (1 ms), never indefinitely. */
+    sn_store_audit_announce(t->st);
+    make_audit(&a, "s8", "k1", "while another is announced");
+    t0 = mono();
+    assert_int_equal(sn_store_audit_add(t->st, &a), SN_OK);
+    el = mono() - t0;
+    assert_true(el < 2.0);
+    sn_store_audit_withdraw(t->st);
+
+    /* An announcement settled by its own submission. */
+    sn_store_audit_announce(t->st);
+    make_audit(&b, "s8", "k1", "announced");
+    assert_int_equal(sn_store_audit_submit(t->st, &b, 1, 1, on_done, &d),
+                     SN_OK);
+    assert_int_equal(wait_done(&d), 1);
+    assert_int_equal(d.result, SN_OK);
+    assert_int_equal(audit_count(t->st, "s8"), 2);
+
+    /* Everything settled: a lone record is committed without a wait
+     * (well under the bound, even on a slow disk a sync is not 1 s). */
+    make_audit(&a, "s8", "k1", "alone");
+    t0 = mono();
+    assert_int_equal(sn_store_audit_add(t->st, &a), SN_OK);
+    assert_true(mono() - t0 < 1.0);
+    assert_int_equal(audit_count(t->st, "s8"), 3);
+}
+
 /*
  * Threads share one connection. The id each append reports must be the
  * id of its own record, not of one another thread wrote meanwhile.
@@ -712,6 +844,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_submit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_announce, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_concurrent_ids, setup,
                                         teardown),
     };

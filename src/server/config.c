@@ -46,6 +46,7 @@ enum key_id {
     KEY_FILE_BODY,
     KEY_THREADS,
     KEY_EVENT_THREADS,
+    KEY_HSM_PARALLELISM,
     KEY_MODULE,
     KEY_SOFTHSM_CONF,
     KEY_TOKENS,
@@ -95,6 +96,7 @@ static const struct keydef {
     [KEY_FILE_BODY] = {"limits.file_body", K_SIZE, 1, (uint64_t)1 << 40, 0},
     [KEY_THREADS] = {"server.threads", K_UINT, 1, 256, 0},
     [KEY_EVENT_THREADS] = {"server.event_threads", K_UINT, 1, 256, 0},
+    [KEY_HSM_PARALLELISM] = {"hsm.parallelism", K_UINT, 1, 1024, 0},
     [KEY_MODULE] = {"hsm.module", K_PATH, 0, 0, 1},
     [KEY_SOFTHSM_CONF] = {"hsm.softhsm_conf", K_PATH, 0, 0, 0},
     [KEY_TOKENS] = {"hsm.tokens", K_TOKENS, 0, 0, 0},
@@ -511,6 +513,8 @@ set_number(struct parser *p, unsigned line, enum key_id id, const char *value)
         p->cfg.file_limit = v;
     else if (id == KEY_EVENT_THREADS)
         p->cfg.event_threads = (unsigned)v;
+    else if (id == KEY_HSM_PARALLELISM)
+        p->cfg.hsm_parallelism = (unsigned)v;
     else
         p->cfg.threads = (unsigned)v;
     return SN_OK;

@@ -24,15 +24,16 @@ struct sn_token_map {
 };
 
 struct sn_config {
-    char *home;             /* absolute home directory */
-    char *listen;           /* "ADDR:PORT", default "127.0.0.1:8443" */
-    char *database;         /* absolute path, default HOME/signet.db */
-    char *tls_cert;         /* default HOME/tls/server.pem */
-    char *tls_key;          /* default HOME/tls/server.key */
-    size_t json_limit;      /* bytes, default 1 MiB */
-    uint64_t file_limit;    /* bytes, default 2 GiB */
-    unsigned threads;       /* workers for blocking requests, default 8 */
-    unsigned event_threads; /* connection threads, 0: one per CPU */
+    char *home;               /* absolute home directory */
+    char *listen;             /* "ADDR:PORT", default "127.0.0.1:8443" */
+    char *database;           /* absolute path, default HOME/signet.db */
+    char *tls_cert;           /* default HOME/tls/server.pem */
+    char *tls_key;            /* default HOME/tls/server.key */
+    size_t json_limit;        /* bytes, default 1 MiB */
+    uint64_t file_limit;      /* bytes, default 2 GiB */
+    unsigned threads;         /* workers for blocking requests, default 8 */
+    unsigned event_threads;   /* connection threads, 0: one per CPU */
+    unsigned hsm_parallelism; /* signing threads, 0: one per CPU */
     char *hsm_module;       /* absolute path of the PKCS#11 module, required */
     char *hsm_softhsm_conf; /* optional: exported as SOFTHSM2_CONF */
     enum sn_token_mode hsm_tokens; /* default create */
@@ -60,7 +61,8 @@ struct sn_config {
  *   limits.json_body    = 1048576        (bytes; 1 KiB .. 64 MiB)
  *   limits.file_body    = 2147483648     (bytes; 1 .. 2^40)
  *   server.threads      = 8      (workers for requests that may block)
- *   server.event_threads = CPUs  (serve connections and sign in place)
+ *   server.event_threads = CPUs  (serve connections)
+ *   hsm.parallelism     = CPUs   (signatures made at once; 1..1024)
  *   hsm.module          = /usr/lib/softhsm/libsofthsm2.so   (required)
  *   hsm.softhsm_conf    = hsm/softhsm2.conf
  *   hsm.tokens          = create | mapped

@@ -7,13 +7,16 @@
  * in constant time.
  *
  * Threads: a few event threads (server.event_threads, one per CPU by
- * default) serve every connection: TLS, HTTP, routing and authentication.
- * Signing requests run on them to the end: the HSM signs in place, and the
- * audit records go to the group commit while the connection is suspended,
- * so no thread waits for a disk sync; the writer resumes the connection
- * once the records are durable. Every other request is handed, suspended,
- * to a pool of server.threads workers that may block (key generation, the
- * CA, the TSA) without holding up the event threads.
+ * default) serve every connection: TLS, HTTP, routing, authentication and
+ * bodies. A complete request is handed, its connection suspended, to one of
+ * two pools with a queue each (so no connection waits behind another's):
+ * - signers (hsm.parallelism, one per CPU by default: as many signatures
+ *   as the HSM makes at once) run signing requests; the audit records then
+ *   go to the group commit and the signer takes the next request: no
+ *   thread waits for a disk sync. The writer resumes the connection once
+ *   the records are durable.
+ * - workers (server.threads) run every other request; these may block
+ *   (key generation, the CA, the TSA).
  */
 #include "server/http.h"
 
@@ -47,11 +50,11 @@ struct route {
     enum body body;
     sn_handler handler;
     sn_handler precheck; /* BODY_STREAM only */
-    unsigned flags;      /* R_PUB, R_INPLACE */
+    unsigned flags;      /* R_PUB, R_SIGN */
 };
 
-#define R_PUB 1     /* also served on the plain-HTTP listener */
-#define R_INPLACE 2 /* runs on the event thread: never waits for a disk */
+#define R_PUB 1  /* also served on the plain-HTTP listener */
+#define R_SIGN 2 /* runs on a signer: see the top */
 
 static const struct route routes[] = {
     {"GET", "/healthz", "/healthz", AUTH_NONE, BODY_NONE, sn_h_healthz, NULL,
@@ -88,7 +91,7 @@ static const struct route routes[] = {
     {"GET", "/v1/keys/{}/certificate", "/v1/keys/{id}/certificate", AUTH_ANY,
      BODY_NONE, sn_h_cert_get, NULL, 0},
     {"POST", "/v1/keys/{}/sign", "/v1/keys/{id}/sign", AUTH_ANY, BODY_JSON,
-     sn_h_sign, NULL, R_INPLACE},
+     sn_h_sign, NULL, R_SIGN},
     {"POST", "/v1/keys/{}/sign-file", "/v1/keys/{id}/sign-file", AUTH_ANY,
      BODY_STREAM, sn_h_sign_file, sn_h_sign_file_check, 0},
     {"GET", "/v1/audit", "/v1/audit", AUTH_ANY, BODY_NONE, sn_h_audit, NULL, 0},
@@ -133,13 +136,19 @@ struct sn_http {
     struct sn_app *app;
     int plain;    /* the public plain-HTTP listener: public routes only */
     int inflight; /* requests between first call and completion */
-    /* the workers for requests that may block */
-    pthread_mutex_t wlock;
-    pthread_cond_t wcond;
-    struct conn_ctx *whead, *wtail;
-    int wstop;
-    pthread_t *workers;
-    unsigned nworkers;
+    struct pool *signers, *workers;
+};
+
+/* Threads taking suspended requests from a queue; see the top. */
+struct pool {
+    struct sn_http *h;
+    int sign; /* signers: records go to the group commit, not waited for */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct conn_ctx *head, *tail;
+    int stop;
+    pthread_t *threads;
+    unsigned n;
 };
 
 enum stage {
@@ -612,46 +621,109 @@ audit_done(void *arg, sn_err result)
 }
 
 static void
-to_worker(struct sn_http *h, struct conn_ctx *c)
+to_pool(struct pool *p, struct conn_ctx *c)
 {
-    pthread_mutex_lock(&h->wlock);
+    pthread_mutex_lock(&p->lock);
     c->next = NULL;
-    if (h->wtail != NULL)
-        h->wtail->next = c;
+    if (p->tail != NULL)
+        p->tail->next = c;
     else
-        h->whead = c;
-    h->wtail = c;
-    pthread_cond_signal(&h->wcond);
-    pthread_mutex_unlock(&h->wlock);
+        p->head = c;
+    p->tail = c;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Runs one request on a signer: its records are announced before the
+ * signature is made, so the group commit may wait for them. */
+static void
+run_signing(struct sn_http *h, struct conn_ctx *c)
+{
+    struct sn_store *st = h->app->store;
+
+    sn_store_audit_announce(st);
+    run_handler(h->app, c, &c->resp);
+    if (c->resp.audit == NULL) {
+        sn_store_audit_withdraw(st);
+        c->stage = STAGE_DONE;
+        MHD_resume_connection(c->conn);
+    } else if (sn_store_audit_submit(st, c->resp.audit, c->resp.naudit, 1,
+                                     audit_done, c) != SN_OK)
+        audit_done(c, SN_ERR_DB);
 }
 
 static void *
-worker(void *arg)
+pool_main(void *arg)
 {
-    struct sn_http *h = arg;
+    struct pool *p = arg;
+    struct sn_http *h = p->h;
     struct conn_ctx *c;
 
-    pthread_mutex_lock(&h->wlock);
+    pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (h->whead == NULL && !h->wstop)
-            pthread_cond_wait(&h->wcond, &h->wlock);
-        if (h->whead == NULL)
+        while (p->head == NULL && !p->stop)
+            pthread_cond_wait(&p->cond, &p->lock);
+        if (p->head == NULL)
             break;
-        c = h->whead;
-        h->whead = c->next;
-        if (h->whead == NULL)
-            h->wtail = NULL;
-        pthread_mutex_unlock(&h->wlock);
-        run_handler(h->app, c, &c->resp);
-        if (c->resp.audit != NULL)
-            c->audit_result = sn_store_audit_add_many(
-                h->app->store, c->resp.audit, c->resp.naudit);
-        c->stage = STAGE_DONE;
-        MHD_resume_connection(c->conn);
-        pthread_mutex_lock(&h->wlock);
+        c = p->head;
+        p->head = c->next;
+        if (p->head == NULL)
+            p->tail = NULL;
+        pthread_mutex_unlock(&p->lock);
+        if (p->sign)
+            run_signing(h, c);
+        else {
+            run_handler(h->app, c, &c->resp);
+            if (c->resp.audit != NULL)
+                c->audit_result = sn_store_audit_add_many(
+                    h->app->store, c->resp.audit, c->resp.naudit);
+            c->stage = STAGE_DONE;
+            MHD_resume_connection(c->conn);
+        }
+        pthread_mutex_lock(&p->lock);
     }
-    pthread_mutex_unlock(&h->wlock);
+    pthread_mutex_unlock(&p->lock);
     return NULL;
+}
+
+/* Stops and joins the pool's threads (its queue is empty by now). */
+static void
+pool_stop(struct pool *p)
+{
+    unsigned i;
+
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    for (i = 0; i < p->n; i++)
+        pthread_join(p->threads[i], NULL);
+    free(p->threads);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    free(p);
+}
+
+static sn_err
+pool_start(struct sn_http *h, unsigned n, int sign, struct pool **out)
+{
+    struct pool *p;
+
+    if ((p = calloc(1, sizeof(*p))) == NULL)
+        return SN_ERR_NOMEM;
+    *out = p;
+    p->h = h;
+    p->sign = sign;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    if ((p->threads = calloc(n, sizeof(*p->threads))) == NULL)
+        return SN_ERR_NOMEM;
+    for (; p->n < n; p->n++)
+        if (pthread_create(&p->threads[p->n], NULL, pool_main, p) != 0)
+            return SN_ERR_INTERNAL;
+    return SN_OK;
 }
 
 /* Sends the answer of a resumed request: withheld if its records are not
@@ -749,24 +821,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
         return send_resp(conn, c, &resp);
     }
     c->conn = conn;
-    if (!(c->route->flags & R_INPLACE)) {
-        c->stage = STAGE_WAIT;
-        MHD_suspend_connection(conn);
-        to_worker(h, c);
-        return MHD_YES;
-    }
-    /* Its records are on their way: the group commit may wait for them. */
-    sn_store_audit_announce(h->app->store);
-    run_handler(h->app, c, &c->resp);
-    if (c->resp.audit == NULL) {
-        sn_store_audit_withdraw(h->app->store);
-        return send_resp(conn, c, &c->resp);
-    }
     c->stage = STAGE_WAIT;
     MHD_suspend_connection(conn);
-    if (sn_store_audit_submit(h->app->store, c->resp.audit, c->resp.naudit, 1,
-                              audit_done, c) != SN_OK)
-        audit_done(c, SN_ERR_DB);
+    to_pool(c->route->flags & R_SIGN ? h->signers : h->workers, c);
     return MHD_YES;
 }
 
@@ -850,24 +907,27 @@ parse_listen(const char *listen, struct sockaddr_storage *ss)
     return SN_OK;
 }
 
-/* Stops and joins the workers (their queue is empty by now) and frees h. */
+/* Stops the pools and frees h. */
 static void
-stop_workers(struct sn_http *h)
+http_free(struct sn_http *h)
 {
-    unsigned i;
-
     if (h == NULL)
         return;
-    pthread_mutex_lock(&h->wlock);
-    h->wstop = 1;
-    pthread_cond_broadcast(&h->wcond);
-    pthread_mutex_unlock(&h->wlock);
-    for (i = 0; i < h->nworkers; i++)
-        pthread_join(h->workers[i], NULL);
-    free(h->workers);
-    pthread_mutex_destroy(&h->wlock);
-    pthread_cond_destroy(&h->wcond);
+    pool_stop(h->signers);
+    pool_stop(h->workers);
     free(h);
+}
+
+/* The configured count, or one per CPU for 0. */
+static unsigned
+per_cpu(unsigned configured)
+{
+    long n;
+
+    if (configured != 0)
+        return configured;
+    n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 && n < 256 ? (unsigned)n : 2;
 }
 
 sn_err
@@ -900,24 +960,12 @@ sn_http_start(struct sn_app *app, const char *listen, int plain,
     }
     h->app = app;
     h->plain = plain;
-    pthread_mutex_init(&h->wlock, NULL);
-    pthread_cond_init(&h->wcond, NULL);
-    if ((h->workers = calloc(app->cfg.threads, sizeof(*h->workers))) == NULL) {
-        r = SN_ERR_NOMEM;
+    if ((r = pool_start(h, per_cpu(app->cfg.hsm_parallelism), 1,
+                        &h->signers)) != SN_OK ||
+        (r = pool_start(h, app->cfg.threads, 0, &h->workers)) != SN_OK)
         goto out;
-    }
-    for (; h->nworkers < app->cfg.threads; h->nworkers++)
-        if (pthread_create(&h->workers[h->nworkers], NULL, worker, h) != 0) {
-            r = SN_ERR_INTERNAL;
-            goto out;
-        }
-    events = app->cfg.event_threads;
-    if (events == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        events = n > 0 && n < 256 ? (unsigned)n : 2;
-    }
-    /* Event threads never wait for a disk or a slow HSM call: see the
-     * comment at the top. */
+    events = per_cpu(app->cfg.event_threads);
+    /* Event threads never wait for a disk or the HSM: see the top. */
     flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
             MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     if (plain)
@@ -953,7 +1001,7 @@ out:
         free(key);
     }
     free(cert);
-    stop_workers(h);
+    http_free(h);
     return r;
 }
 
@@ -977,5 +1025,5 @@ sn_http_stop(struct sn_http *h)
         usleep(100 * 1000);
     }
     MHD_stop_daemon(h->d);
-    stop_workers(h);
+    http_free(h);
 }

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# The thread model: one event thread serves every connection and signs in
-# place, while slow requests (RSA-4096 key generation) run on the workers.
-# Signatures keep being answered while key generations are in flight; many
-# parallel clients on one event thread all get verified signatures, each
-# with its audit record.
+# The thread model with one event thread and one signer: slow requests
+# (RSA-4096 key generation) run on the workers, so signatures keep being
+# answered while key generations are in flight; many parallel clients all
+# get verified signatures, each with its audit record.
 . "$(dirname "$0")/lib.sh"
 
 server_init
 set_conf server.event_threads 1
+set_conf hsm.parallelism 1
 set_conf server.threads 2
 server_start
 A=$(new_subscriber alpha) || exit 1
@@ -58,10 +58,10 @@ for attempt in 1 2 3; do
         break
     fi
 done
-check_eq "signatures are answered while a key generation runs (one event thread)" 1 "$seen"
+check_eq "signatures are answered while a key generation runs (one event thread, one signer)" 1 "$seen"
 check_eq "no signature failed meanwhile" 0 "$bad"
 
-# ---- 8 parallel clients on one event thread ----
+# ---- 8 parallel clients on one event thread and one signer ----
 before=$(curl -sS --cacert "$SERVER_CA" -H "Authorization: Bearer $TA" \
     "$SERVER_URL/v1/audit?key=$K&limit=1000" | jq '[.records[] | select(.action == "sign" and .result == "ok")] | length')
 export -f sign_once b64

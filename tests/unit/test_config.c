@@ -146,6 +146,7 @@ test_full(void **state)
                 "limits.file_body = 3G\n"
                 "server.threads = 16\n"
                 "server.event_threads = 3\n"
+                "hsm.parallelism = 24\n"
                 "hsm.module = /usr/lib/softhsm/libsofthsm2.so\n"
                 "hsm.softhsm_conf = hsm/softhsm2.conf\n"
                 "hsm.tokens = mapped\n"
@@ -165,6 +166,7 @@ test_full(void **state)
     assert_int_equal(f->cfg.file_limit, 3ULL * 1024 * 1024 * 1024);
     assert_int_equal(f->cfg.threads, 16);
     assert_int_equal(f->cfg.event_threads, 3);
+    assert_int_equal(f->cfg.hsm_parallelism, 24);
     assert_string_equal(f->cfg.hsm_module, "/usr/lib/softhsm/libsofthsm2.so");
     assert_string_equal(f->cfg.hsm_softhsm_conf,
                         in_home(f, "hsm/softhsm2.conf"));
@@ -201,6 +203,7 @@ test_defaults(void **state)
     assert_int_equal(f->cfg.file_limit, 2147483648ULL);
     assert_int_equal(f->cfg.threads, 8);
     assert_int_equal(f->cfg.event_threads, 0); /* one per CPU at start */
+    assert_int_equal(f->cfg.hsm_parallelism, 0);
     assert_int_equal(f->cfg.hsm_tokens, SN_TOKENS_CREATE);
     assert_null(f->cfg.hsm_softhsm_conf);
     assert_string_equal(f->cfg.hsm_service_pin_file,
@@ -294,6 +297,8 @@ test_bad_number(void **state)
         {"server.threads = 257\n", "out of range"},
         {"server.event_threads = 0\n", "out of range"},
         {"server.event_threads = 257\n", "out of range"},
+        {"hsm.parallelism = 0\n", "out of range"},
+        {"hsm.parallelism = 1025\n", "out of range"},
         {"server.threads = 18446744073709551616\n", "out of range"},
         {"limits.file_body = 99999999999999999999999K\n", "out of range"},
         {"limits.json_body = 1023\n", "out of range"},

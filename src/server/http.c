@@ -1005,14 +1005,14 @@ out:
     return r;
 }
 
-void
+int
 sn_http_stop(struct sn_http *h)
 {
     MHD_socket ls;
-    int i;
+    int i, left;
 
     if (h == NULL)
-        return;
+        return 0;
     /* Close the listening socket at once: new connections are refused
      * rather than left waiting for a server that is going away. */
     if ((ls = MHD_quiesce_daemon(h->d)) != MHD_INVALID_SOCKET)
@@ -1024,6 +1024,11 @@ sn_http_stop(struct sn_http *h)
             break;
         usleep(100 * 1000);
     }
+    if ((left = __atomic_load_n(&h->inflight, __ATOMIC_SEQ_CST)) != 0) {
+        sn_error("http: %d request(s) still in flight after 30 s", left);
+        return 1;
+    }
     MHD_stop_daemon(h->d);
     http_free(h);
+    return 0;
 }

@@ -13,7 +13,11 @@ struct sn_http;
 /* plain: the public plain-HTTP listener, serving public routes only. */
 sn_err sn_http_start(struct sn_app *app, const char *listen, int plain,
                      struct sn_http **out);
-/* Stops accepting, waits (bounded) for in-flight requests, closes. */
-void sn_http_stop(struct sn_http *h);
+/*
+ * Stops listening, lets in-flight requests finish (30 s at most) and frees
+ * h. Returns non-zero if requests were still in flight: h is then left as
+ * it is (a thread may be inside the HSM) and the caller must exit at once.
+ */
+int sn_http_stop(struct sn_http *h);
 
 #endif

@@ -7,18 +7,20 @@
  *   sign_error         C_Sign fails with CKR_DEVICE_ERROR
  *   stale_handle_once  the first C_SignInit fails with
  *                      CKR_OBJECT_HANDLE_INVALID (a stale cached handle)
+ *   sign_hang          C_Sign takes 60 s (a stuck HSM)
  * It never replaces the real module outside tests.
  */
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <p11-kit/pkcs11.h>
 
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list);
 
 static CK_FUNCTION_LIST real, shim;
-static int f_not_local, f_extractable, f_sign_error, f_stale_once;
+static int f_not_local, f_extractable, f_sign_error, f_stale_once, f_hang;
 
 static int
 fault(const char *name)
@@ -75,6 +77,8 @@ shim_sign(CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR sig,
         real.C_Sign(s, d, dl, buf, &len);
         return CKR_DEVICE_ERROR;
     }
+    if (f_hang)
+        sleep(60);
     return real.C_Sign(s, d, dl, sig, sl);
 }
 
@@ -99,6 +103,7 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
     f_extractable = fault("extractable");
     f_sign_error = fault("sign_error");
     f_stale_once = fault("stale_handle_once");
+    f_hang = fault("sign_hang");
     shim.C_GetAttributeValue = shim_get_attr;
     shim.C_SignInit = shim_sign_init;
     shim.C_Sign = shim_sign;

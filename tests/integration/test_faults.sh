@@ -6,6 +6,8 @@
 # - a module whose C_Sign fails: 503, an audit record, the service serves on;
 # - a stale cached key handle: signetd looks the key up again and signs;
 # - an audit log that refuses writes: 503 and no signature leaves;
+# - a stuck HSM does not hang the shutdown: signetd gives up after its 30 s
+#   drain and exits 1, and no signature leaves;
 # - everything survives a restart.
 # Usage: test_faults.sh SIGNETD SIGNET SHIM_MODULE
 . "$(dirname "$0")/lib.sh"
@@ -86,6 +88,30 @@ req_json POST "/v1/keys/$KEY/sign" "$TOK" \
     "{\"digest_algorithm\":\"sha256\",\"digest\":\"$(b64 "$WORK/d")\"}"
 check_status "signing resumes once the audit log accepts writes" 200
 server_stop
+
+# ---- a stuck HSM: the shutdown gives up after its drain ----
+export SIGNET_P11SHIM_FAULTS=sign_hang
+server_start
+curl -sS --max-time 120 --cacert "$SERVER_CA" -H "Authorization: Bearer $TOK" \
+    -H 'Content-Type: application/json' \
+    --data-binary "{\"digest_algorithm\":\"sha256\",\"digest\":\"$(b64 "$WORK/d")\"}" \
+    -o "$WORK/hang.json" -w '%{http_code}' "$SERVER_URL/v1/keys/$KEY/sign" \
+    >"$WORK/hang.code" 2>/dev/null &
+hang=$!
+sleep 1
+t0=$(date +%s)
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID"
+rc=$?
+t1=$(date +%s)
+SERVER_PID=
+wait "$hang"
+check_eq "a stuck signature: signetd exits 1 after its drain" 1 "$rc"
+check_cmd "... within 45 s of SIGTERM ($((t1 - t0)) s)" test $((t1 - t0)) -le 45
+check_cmd "... not before the 30 s drain ($((t1 - t0)) s)" test $((t1 - t0)) -ge 29
+check_eq "the client got no signature" "" "$(jq -r '.signature // empty' "$WORK/hang.json" 2>/dev/null)"
+check_match "signetd says why" 'still in flight after 30 s' \
+    "$(cat "$WORK"/signetd.*.log)"
 
 # ---- restart: subscribers, tokens, keys and the audit log persist ----
 unset SIGNET_P11SHIM_FAULTS

@@ -187,3 +187,15 @@ done
 table
 cat "$RESULTS"
 echo "results: $RESULTS" >&2
+# The smoke's verdict: every row was measured, at a non-zero rate.
+if [ $SMOKE = 1 ]; then
+    want="HTTPS RSA-3072, $CLIENTS clients|HTTPS P-256, batches of 64|paced at half|TSA over HTTP|libsignet-pkcs11|random of $MANY keys"
+    awk -F' [|] ' -v want="$want" '
+        /^[|] / && $2 !~ /^(ops|---)/ {
+            n++; if ($2 + 0 <= 0) { print "no rate: " $1; bad = 1 }
+            line = line "\n" $1 }
+        END { k = split(want, w, "[|]")
+              for (i = 1; i <= k; i++) if (index(line, w[i]) == 0) { print "missing: " w[i]; bad = 1 }
+              if (n < 17) { print "only " n " rows"; bad = 1 }
+              exit bad }' "$RESULTS" >&2
+fi

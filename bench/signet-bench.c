@@ -131,17 +131,42 @@ static char host[64];
 static int port;
 static int use_tls;
 
+/* Whole decimal number in [lo, hi] starting at s; -1 if anything else. */
+static long
+number(const char *s, long lo, long hi, char **end)
+{
+    long v;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    v = strtol(s, end, 10);
+    return v >= lo && v <= hi ? v : -1;
+}
+
+/* Takes http(s)://IPV4:PORT (the bench script's URLs). */
 static void
 parse_url(const char *url)
 {
-    const char *p;
+    const char *p, *colon;
+    size_t hl;
+    char *end;
+    long v;
 
     use_tls = strncmp(url, "https://", 8) == 0;
+    if (!use_tls && strncmp(url, "http://", 7) != 0)
+        goto bad;
     p = url + (use_tls ? 8 : 7);
-    if (sscanf(p, "%63[0-9.]:%d", host, &port) != 2) {
-        fprintf(stderr, "bench: need a URL like https://127.0.0.1:PORT\n");
-        exit(1);
-    }
+    if ((colon = strchr(p, ':')) == NULL || (hl = (size_t)(colon - p)) == 0 ||
+        hl >= sizeof(host) || strspn(p, "0123456789.") != hl ||
+        (v = number(colon + 1, 1, 65535, &end)) < 0 || *end != '\0')
+        goto bad;
+    memcpy(host, p, hl);
+    host[hl] = '\0';
+    port = (int)v;
+    return;
+bad:
+    fprintf(stderr, "bench: need a URL like https://127.0.0.1:PORT\n");
+    exit(1);
 }
 
 static int
@@ -223,8 +248,9 @@ conn_fill(struct conn *c)
 static int
 conn_request(struct conn *c, const char *req, size_t reqlen, size_t *body_off)
 {
-    char *hend, *cl;
+    char *hend, *cl, *end;
     size_t hlen, blen = 0;
+    long v;
     int status;
 
     c->rlen = 0;
@@ -239,11 +265,18 @@ conn_request(struct conn *c, const char *req, size_t reqlen, size_t *body_off)
     }
     hlen = (size_t)(hend - c->rbuf) + 4;
     *hend = '\0';
-    if (sscanf(c->rbuf, "HTTP/1.1 %d", &status) != 1)
+    if (strncmp(c->rbuf, "HTTP/1.1 ", 9) != 0 ||
+        (v = number(c->rbuf + 9, 100, 599, &end)) < 0 || *end != ' ')
         return 0;
-    for (cl = c->rbuf; (cl = strchr(cl, '\n')) != NULL;)
-        if (strncasecmp(++cl, "content-length:", 15) == 0)
-            blen = strtoul(cl + 15, NULL, 10);
+    status = (int)v;
+    for (cl = c->rbuf; (cl = strchr(cl, '\n')) != NULL;) {
+        if (strncasecmp(++cl, "content-length:", 15) != 0)
+            continue;
+        cl += 15 + strspn(cl + 15, " ");
+        if ((v = number(cl, 0, (long)sizeof(c->rbuf), &end)) < 0)
+            return 0;
+        blen = (size_t)v;
+    }
     if (hlen + blen + 1 > sizeof(c->rbuf))
         return 0;
     while (c->rlen < hlen + blen)

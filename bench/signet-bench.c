@@ -57,6 +57,7 @@ static double *samples;
 static size_t nsamples;
 static unsigned long long total_ops;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sn_hsm *hsm;
 static struct sn_hsm_token *tok;
 static char *keys[MAX_KEYS];
 static size_t nkeys;
@@ -452,9 +453,9 @@ load_keys(void)
 static void
 setup_raw(void)
 {
-    struct sn_hsm *hsm;
     uint8_t *pin;
     size_t len;
+    sn_err r;
 
     if (sn_hsm_open(o.module, &hsm) != SN_OK ||
         sn_file_read(o.pin_file, 256, &pin, &len) != SN_OK) {
@@ -462,7 +463,10 @@ setup_raw(void)
         exit(1);
     }
     pin[strcspn((char *)pin, "\r\n")] = '\0';
-    if (sn_hsm_token_open(hsm, o.token, (char *)pin, &tok) != SN_OK) {
+    r = sn_hsm_token_open(hsm, o.token, (char *)pin, &tok);
+    OPENSSL_cleanse(pin, len);
+    free(pin);
+    if (r != SN_OK) {
         fprintf(stderr, "raw: cannot open token %s\n", o.token);
         exit(1);
     }
@@ -537,6 +541,8 @@ main(int argc, char **argv)
             return 1;
         t[strcspn((char *)t, "\r\n")] = '\0';
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", (char *)t);
+        OPENSSL_cleanse(t, tl);
+        free(t);
     }
     t0 = now();
     deadline = t0 + o.seconds;
@@ -559,5 +565,12 @@ main(int argc, char **argv)
            ((double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
             (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6) /
                el);
+    OPENSSL_cleanse(auth, sizeof(auth));
+    sn_hsm_token_close(tok);
+    sn_hsm_close(hsm);
+    SSL_CTX_free(ssl_ctx);
+    while (nkeys > 0)
+        free(keys[--nkeys]);
+    free(samples);
     return 0;
 }

@@ -152,7 +152,7 @@ sn_h_sign(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     sn_err r;
 
     memset(&in, 0, sizeof(in));
-    if (sn_load_key(app, req, resp, SN_ROLE_SIGN, &k) != 0)
+    if (sn_load_key_brief(app, req, resp, SN_ROLE_SIGN, &k) != 0)
         return;
     if (parse_sign(req->json, &k, &in, resp) != 0 || key_usable(&k, resp))
         goto out;

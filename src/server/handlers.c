@@ -132,9 +132,9 @@ audit_denied(struct sn_app *app, struct sn_req *req, const char *subscriber,
         sn_error("audit: cannot record a denied request");
 }
 
-int
-sn_load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
-            unsigned need, struct sn_key *key)
+static int
+load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
+         unsigned need, int brief, struct sn_key *key)
 {
     const struct sn_token *who = req->who;
     const char *id = req->params[0];
@@ -153,7 +153,8 @@ sn_load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
                       need == SN_ROLE_SIGN ? "sign" : "manage");
         return -1;
     }
-    r = sn_store_key_get(app->store, id, key);
+    r = brief ? sn_store_key_brief(app->store, id, key)
+              : sn_store_key_get(app->store, id, key);
     if (r == SN_OK && strcmp(key->subscriber, who->subscriber) != 0) {
         /* Another subscriber's key: the owner's log shows the attempt. */
         sn_warn("security: token %s of subscriber %s tried key %s of "
@@ -180,6 +181,20 @@ sn_load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
         return -1;
     }
     return 0;
+}
+
+int
+sn_load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
+            unsigned need, struct sn_key *key)
+{
+    return load_key(app, req, resp, need, 0, key);
+}
+
+int
+sn_load_key_brief(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
+                  unsigned need, struct sn_key *key)
+{
+    return load_key(app, req, resp, need, 1, key);
 }
 
 void

@@ -55,6 +55,9 @@ void sn_h_tsa_clock_ok(struct sn_app *, struct sn_req *, struct sn_resp *);
  */
 int sn_load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
                 unsigned need, struct sn_key *key);
+/* The same with sn_store_key_brief's view of the key (the signing path). */
+int sn_load_key_brief(struct sn_app *app, struct sn_req *req,
+                      struct sn_resp *resp, unsigned need, struct sn_key *key);
 
 /* 1 if the token's key scope (none = every key) includes key. */
 int sn_token_allows_key(const struct sn_token *t, const char *key);

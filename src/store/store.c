@@ -101,31 +101,27 @@ token_copy(void *dst, const void *src)
     return 1;
 }
 
-/* Deep copy of a key row; 0 (a miss) if memory runs out. */
+/*
+ * What the key cache keeps of a row: what the signing path checks. The rest
+ * (public key, certificates, attestation: about 2 KB a key) is read from
+ * the database by the few requests that need it.
+ */
+struct key_brief {
+    char subscriber[SN_UUID_LEN];
+    enum sn_keyalg alg;
+    enum sn_key_state state;
+};
+
 static int
-key_copy(void *dst, const void *src)
+brief_copy(void *dst, const void *src)
 {
-    const struct sn_key *s = src;
-    struct sn_key *d = dst;
+    const struct key_brief *b = src;
+    struct sn_key *k = dst;
 
-    *d = *s;
-    d->spki = NULL;
-    d->cert_pem = d->att_pem = NULL;
-    if ((d->spki = malloc(s->spki_len)) == NULL ||
-        (s->cert_pem && (d->cert_pem = strdup(s->cert_pem)) == NULL) ||
-        (s->att_pem && (d->att_pem = strdup(s->att_pem)) == NULL)) {
-        sn_key_cleanup(d);
-        return 0;
-    }
-    memcpy(d->spki, s->spki, s->spki_len);
+    memcpy(k->subscriber, b->subscriber, sizeof(k->subscriber));
+    k->alg = b->alg;
+    k->state = b->state;
     return 1;
-}
-
-static void
-key_release(void *val)
-{
-    sn_key_cleanup(val);
-    free(val);
 }
 
 sn_err
@@ -141,7 +137,7 @@ sn_store_open(const char *path, struct sn_store **out)
     if ((st = calloc(1, sizeof(*st))) == NULL)
         return SN_ERR_NOMEM;
     sn_cache_init(&st->tokens, token_copy, free);
-    sn_cache_init(&st->keys, key_copy, key_release);
+    sn_cache_init(&st->keys, brief_copy, free);
     rc = sqlite3_open_v2(path, &st->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                              SQLITE_OPEN_FULLMUTEX,
@@ -632,15 +628,10 @@ sn_err
 sn_store_key_get(struct sn_store *st, const char *id, struct sn_key *out)
 {
     sqlite3_stmt *s = NULL;
-    struct sn_key *copy;
-    unsigned long gen;
     sn_err r;
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if (sn_cache_get(&st->keys, id, out))
-        return SN_OK;
-    gen = sn_cache_gen(&st->keys);
     if ((r = prepare(st, "SELECT " KEY_COLS " FROM keys WHERE id = ?", &s)) !=
         SN_OK)
         return r;
@@ -651,13 +642,37 @@ sn_store_key_get(struct sn_store *st, const char *id, struct sn_key *out)
     else
         r = rc == SQLITE_DONE ? SN_ERR_NOT_FOUND : SN_ERR_DB;
     sqlite3_finalize(s);
-    if (r == SN_OK && (copy = malloc(sizeof(*copy))) != NULL) {
-        if (key_copy(copy, out))
-            sn_cache_put(&st->keys, id, copy, gen);
-        else
-            free(copy);
-    }
     return r;
+}
+
+sn_err
+sn_store_key_brief(struct sn_store *st, const char *id, struct sn_key *out)
+{
+    struct key_brief keep, *b;
+    unsigned long gen;
+    size_t len = strlen(id);
+    sn_err r;
+
+    memset(out, 0, sizeof(*out));
+    if (len >= sizeof(out->id))
+        return SN_ERR_NOT_FOUND;
+    if (!sn_cache_get(&st->keys, id, out)) {
+        gen = sn_cache_gen(&st->keys);
+        if ((r = sn_store_key_get(st, id, out)) != SN_OK)
+            return r;
+        memcpy(keep.subscriber, out->subscriber, sizeof(keep.subscriber));
+        keep.alg = out->alg;
+        keep.state = out->state;
+        /* The same view as a hit: nothing a caller could come to rely on. */
+        sn_key_cleanup(out);
+        brief_copy(out, &keep);
+        if ((b = malloc(sizeof(*b))) != NULL) {
+            *b = keep;
+            sn_cache_put(&st->keys, id, b, gen);
+        }
+    }
+    memcpy(out->id, id, len + 1);
+    return SN_OK;
 }
 
 static sn_err

@@ -103,6 +103,12 @@ sn_err sn_store_key_add(struct sn_store *st, const struct sn_key *k);
 /* Fills *out (free its members with sn_key_cleanup). */
 sn_err sn_store_key_get(struct sn_store *st, const char *id,
                         struct sn_key *out);
+/*
+ * Only id, subscriber, alg and state (the rest of *out zero), kept in
+ * memory after the first read: the signing path's view of a key.
+ */
+sn_err sn_store_key_brief(struct sn_store *st, const char *id,
+                          struct sn_key *out);
 /* The subscriber's keys; free with sn_key_list_free. */
 sn_err sn_store_key_list(struct sn_store *st, const char *subscriber,
                          struct sn_key **out, size_t *n);

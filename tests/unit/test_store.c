@@ -426,6 +426,62 @@ test_keys(void **state)
     sn_key_cleanup(&k3);
 }
 
+/* The signing path's view: id, subscriber, alg and state, and nothing that
+ * a cached copy could hold stale or that a caller would have to free. */
+static void
+assert_brief(struct sn_store *st, const struct sn_key *k,
+             enum sn_key_state state)
+{
+    struct sn_key got;
+
+    assert_int_equal(sn_store_key_brief(st, k->id, &got), SN_OK);
+    assert_string_equal(got.id, k->id);
+    assert_string_equal(got.subscriber, k->subscriber);
+    assert_int_equal(got.alg, k->alg);
+    assert_int_equal(got.state, state);
+    assert_string_equal(got.label, "");
+    assert_null(got.spki);
+    assert_null(got.cert_pem);
+    assert_null(got.att_pem);
+    sn_key_cleanup(&got);
+}
+
+static void
+test_key_brief(void **state)
+{
+    static const char pem[] = "-----BEGIN CERTIFICATE-----\nMIIB\n"
+                              "-----END CERTIFICATE-----\n";
+    struct tmp *t = *state;
+    struct sn_key k, got;
+    char sub[SN_UUID_LEN], longid[100];
+
+    assert_int_equal(sn_uuid(sub), SN_OK);
+    make_key(&k, sub, "ci", SN_KEY_P256, 100, 91);
+    assert_int_equal(sn_store_key_add(t->st, &k), SN_OK);
+    assert_int_equal(sn_store_key_set_cert(t->st, k.id, pem), SN_OK);
+    /* First from the database, then from memory: the same view. */
+    assert_brief(t->st, &k, SN_KEY_ENABLED);
+    assert_brief(t->st, &k, SN_KEY_ENABLED);
+    /* A state change reaches the remembered copy at once. */
+    assert_int_equal(sn_store_key_transition(t->st, k.id,
+                                             SN_KEY_FROM(SN_KEY_ENABLED),
+                                             SN_KEY_DISABLED),
+                     SN_OK);
+    assert_brief(t->st, &k, SN_KEY_DISABLED);
+    /* The full row still has everything. */
+    assert_int_equal(sn_store_key_get(t->st, k.id, &got), SN_OK);
+    assert_int_equal(got.spki_len, k.spki_len);
+    assert_memory_equal(got.spki, k.spki, k.spki_len);
+    assert_string_equal(got.cert_pem, pem);
+    sn_key_cleanup(&got);
+    assert_int_equal(sn_store_key_brief(t->st, "nope", &got), SN_ERR_NOT_FOUND);
+    memset(longid, 'a', sizeof(longid) - 1);
+    longid[sizeof(longid) - 1] = '\0';
+    assert_int_equal(sn_store_key_brief(t->st, longid, &got), SN_ERR_NOT_FOUND);
+    assert_string_equal(got.id, "");
+    sn_key_cleanup(&k);
+}
+
 /* ---- audit ---- */
 
 static void
@@ -842,6 +898,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_brief, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_submit, setup, teardown),

@@ -20,6 +20,7 @@
  * work, on the same two cores the server needs.
  */
 #include <arpa/inet.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -304,11 +305,24 @@ request(struct conn *c, const char *req, size_t reqlen, size_t *body_off)
     return conn_request(c, req, reqlen, body_off);
 }
 
+/* An exponentially distributed gap of the given mean (0: none). */
+static double
+exp_gap(unsigned *seed, double mean)
+{
+    double u;
+
+    if (mean <= 0)
+        return 0;
+    *seed = *seed * 1103515245u + 12345u;
+    u = ((double)(*seed >> 8) + 1.0) / 16777217.0; /* (0, 1) */
+    return -log(u) * mean;
+}
+
 static void *
 http_worker(void *arg)
 {
-    static char body[32768];
-    char *b64 = NULL, *req = malloc(sizeof(body) + 1024);
+    enum { BODY_MAX = 32768 };
+    char *b64 = NULL, *body = malloc(BODY_MAX), *req = malloc(BODY_MAX + 1024);
     uint8_t digest[32];
     struct conn c = {.fd = -1};
     size_t n = 0, cap = 1 << 16, off, i, blen, bo;
@@ -317,25 +331,32 @@ http_worker(void *arg)
     unsigned seed = (unsigned)(uintptr_t)arg * 2654435761u;
     int len, status;
 
+    if (lat == NULL || body == NULL || req == NULL) {
+        fprintf(stderr, "http: out of memory\n");
+        exit(1);
+    }
     RAND_bytes(digest, sizeof(digest));
     sn_b64_encode(digest, sizeof(digest), &b64);
     if (o.batch > 1) {
-        off = (size_t)snprintf(body, sizeof(body),
+        off = (size_t)snprintf(body, BODY_MAX,
                                "{\"digest_algorithm\":\"sha256\","
                                "\"digests\":[");
         for (i = 0; i < (size_t)o.batch; i++)
-            off += (size_t)snprintf(body + off, sizeof(body) - off, "%s\"%s\"",
+            off += (size_t)snprintf(body + off, BODY_MAX - off, "%s\"%s\"",
                                     i ? "," : "", b64);
-        snprintf(body + off, sizeof(body) - off, "]}");
+        snprintf(body + off, BODY_MAX - off, "]}");
     } else
-        snprintf(body, sizeof(body),
+        snprintf(body, BODY_MAX,
                  "{\"digest_algorithm\":\"sha256\",\"digest\":\"%s\"}", b64);
     blen = strlen(body);
-    double next = now(), gap = o.rate > 0 ? o.threads / o.rate : 0;
+    double gap = o.rate > 0 ? o.threads / o.rate : 0;
+    double next = now() + exp_gap(&seed, gap);
 
-    while (lat != NULL && req != NULL && (t0 = now()) < deadline) {
+    while ((t0 = now()) < deadline) {
         if (gap > 0) {
-            /* Paced: one request every gap seconds per client. */
+            /* Paced: each client's requests arrive as a Poisson process of
+             * rate/clients (so all of them together make one of the
+             * given rate), not in lockstep; a late client catches up. */
             struct timespec ts;
             double wait = next - t0;
             if (wait > 0) {
@@ -343,11 +364,11 @@ http_worker(void *arg)
                 ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
                 nanosleep(&ts, NULL);
             }
-            next += gap;
+            next += exp_gap(&seed, gap);
             t0 = now();
         }
         seed = seed * 1103515245u + 12345u;
-        len = snprintf(req, sizeof(body) + 1024,
+        len = snprintf(req, BODY_MAX + 1024,
                        "POST /v1/keys/%s/sign HTTP/1.1\r\n"
                        "Host: %s:%d\r\n%s\r\n"
                        "Content-Type: application/json\r\n"
@@ -366,6 +387,7 @@ http_worker(void *arg)
     conn_close(&c);
     free(lat);
     free(req);
+    free(body);
     free(b64);
     return NULL;
 }

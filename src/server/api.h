@@ -84,6 +84,7 @@ struct sn_resp {
      */
     struct sn_audit *audit;
     size_t naudit;
+    struct sn_tsa_record *tsa; /* or a time-stamp token's record (owned) */
     const char *audit_fail_message;
 };
 

@@ -33,10 +33,12 @@ sn_h_tsa(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         return;
     }
     if (sn_tsa_respond(app, req->body, req->body_len, &resp->raw,
-                       &resp->raw_len) != SN_OK) {
+                       &resp->raw_len, &resp->tsa) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "the TSA is unavailable");
         return;
     }
+    /* The token leaves once its record is durable, or not at all. */
+    resp->audit_fail_message = "the TSA is unavailable";
     resp->code = API_OK;
     resp->raw_type = "application/timestamp-reply";
 }
@@ -52,7 +54,7 @@ sn_h_tsa_authenticode(struct sn_app *app, struct sn_req *req,
         sn_resp_error(resp, API_BAD_REQUEST, "empty time-stamp request");
         return;
     }
-    r = sn_tsa_authenticode(app, req->body, req->body_len, &b64);
+    r = sn_tsa_authenticode(app, req->body, req->body_len, &b64, &resp->tsa);
     if (r == SN_ERR_INVALID || r == SN_ERR_LIMIT) {
         sn_resp_error(resp, API_BAD_REQUEST,
                       "not a base64 Authenticode time-stamp request");
@@ -68,6 +70,7 @@ sn_h_tsa_authenticode(struct sn_app *app, struct sn_req *req,
         sn_resp_error(resp, API_UNAVAILABLE, "the TSA is unavailable");
         return;
     }
+    resp->audit_fail_message = "the TSA is unavailable";
     resp->code = API_OK;
     resp->raw = (uint8_t *)b64;
     resp->raw_len = strlen(b64);

@@ -11,12 +11,12 @@
  * bodies. A complete request is handed, its connection suspended, to one of
  * two pools with a queue each (so no connection waits behind another's):
  * - signers (hsm.parallelism, one per CPU by default: as many signatures
- *   as the HSM makes at once) run signing requests; the audit records then
- *   go to the group commit and the signer takes the next request: no
- *   thread waits for a disk sync. The writer resumes the connection once
- *   the records are durable.
+ *   as the HSM makes at once) run signing and time-stamp requests; the
+ *   records (audit, or the token's) then go to the group commit and the
+ *   signer takes the next request: no thread waits for a disk sync. The
+ *   writer resumes the connection once the records are durable.
  * - workers (server.threads) run every other request; these may block
- *   (key generation, the CA, the TSA).
+ *   (key generation, the CA, OCSP).
  */
 #include "server/http.h"
 
@@ -116,9 +116,10 @@ static const struct route routes[] = {
      1},
     {"GET", "/ca/ocsp/{*}", "/ca/ocsp", AUTH_NONE, BODY_NONE, sn_h_ca_ocsp,
      NULL, 1},
-    {"POST", "/tsa", "/tsa", AUTH_NONE, BODY_RAW, sn_h_tsa, NULL, 1},
+    {"POST", "/tsa", "/tsa", AUTH_NONE, BODY_RAW, sn_h_tsa, NULL,
+     R_PUB | R_SIGN},
     {"POST", "/tsa/authenticode", "/tsa/authenticode", AUTH_NONE, BODY_RAW,
-     sn_h_tsa_authenticode, NULL, 1},
+     sn_h_tsa_authenticode, NULL, R_PUB | R_SIGN},
     {"POST", "/v1/tsa/rotate", "/v1/tsa/rotate", AUTH_ANY, BODY_NONE,
      sn_h_tsa_rotate, NULL, 0},
     {"POST", "/v1/tsa/clock-ok", "/v1/tsa/clock-ok", AUTH_ANY, BODY_NONE,
@@ -643,13 +644,18 @@ run_signing(struct sn_http *h, struct conn_ctx *c)
 
     sn_store_audit_announce(st);
     run_handler(h->app, c, &c->resp);
-    if (c->resp.audit == NULL) {
+    if (c->resp.tsa != NULL) {
+        if (sn_store_tsa_submit(st, c->resp.tsa, 1, audit_done, c) != SN_OK)
+            audit_done(c, SN_ERR_DB);
+    } else if (c->resp.audit != NULL) {
+        if (sn_store_audit_submit(st, c->resp.audit, c->resp.naudit, 1,
+                                  audit_done, c) != SN_OK)
+            audit_done(c, SN_ERR_DB);
+    } else {
         sn_store_audit_withdraw(st);
         c->stage = STAGE_DONE;
         MHD_resume_connection(c->conn);
-    } else if (sn_store_audit_submit(st, c->resp.audit, c->resp.naudit, 1,
-                                     audit_done, c) != SN_OK)
-        audit_done(c, SN_ERR_DB);
+    }
 }
 
 static void *
@@ -674,7 +680,9 @@ pool_main(void *arg)
             run_signing(h, c);
         else {
             run_handler(h->app, c, &c->resp);
-            if (c->resp.audit != NULL)
+            if (c->resp.tsa != NULL)
+                c->audit_result = sn_store_tsa_add(h->app->store, c->resp.tsa);
+            else if (c->resp.audit != NULL)
                 c->audit_result = sn_store_audit_add_many(
                     h->app->store, c->resp.audit, c->resp.naudit);
             c->stage = STAGE_DONE;
@@ -733,11 +741,11 @@ finish(struct MHD_Connection *conn, struct conn_ctx *c)
 {
     struct sn_resp *resp = &c->resp;
 
-    if (resp->audit != NULL) {
+    if (resp->audit != NULL || resp->tsa != NULL) {
         if (c->audit_result != SN_OK) {
             sn_error("audit: cannot commit %zu record(s) for %s; the answer "
                      "is withheld",
-                     resp->naudit, c->metric_route);
+                     resp->naudit + (resp->tsa != NULL), c->metric_route);
             free(resp->raw);
             resp->raw = NULL;
             sn_resp_error(resp, API_UNAVAILABLE, "%s",
@@ -747,6 +755,8 @@ finish(struct MHD_Connection *conn, struct conn_ctx *c)
         }
         free(resp->audit);
         resp->audit = NULL;
+        free(resp->tsa);
+        resp->tsa = NULL;
     }
     return send_resp(conn, c, resp);
 }
@@ -848,6 +858,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     json_decref(c->resp.json);
     free(c->resp.raw);
     free(c->resp.audit);
+    free(c->resp.tsa);
     sn_buf_cleanup(&c->body);
     EVP_MD_CTX_free(c->md);
     OPENSSL_cleanse(&c->who, sizeof(c->who));

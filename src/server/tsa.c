@@ -392,41 +392,51 @@ to_malloc(unsigned char *p, int n, uint8_t **der, size_t *dlen)
     return SN_OK;
 }
 
-/* Records the token; without the record the token is not returned. */
+/* The token's record (*out NULL for a rejection: no token was issued). */
 static sn_err
-record(struct sn_app *app, TS_RESP *resp)
+record(TS_RESP *resp, struct sn_tsa_record **out)
 {
     TS_TST_INFO *info = TS_RESP_get_tst_info(resp);
     TS_MSG_IMPRINT *mi;
     X509_ALGOR *alg;
     ASN1_OCTET_STRING *imp;
-    BIGNUM *bn = NULL;
-    char *serial = NULL, hash[64], policy[128], gen[40], *imprint = NULL;
     const ASN1_GENERALIZEDTIME *gt;
+    struct sn_tsa_record *t = NULL;
+    BIGNUM *bn = NULL;
+    char *serial = NULL;
     sn_err r = SN_ERR_CRYPTO;
     int n;
 
+    *out = NULL;
     if (info == NULL)
-        return SN_OK; /* a rejection: no token was issued */
+        return SN_OK;
     mi = TS_TST_INFO_get_msg_imprint(info);
     alg = TS_MSG_IMPRINT_get_algo(mi);
     imp = TS_MSG_IMPRINT_get_msg(mi);
     gt = TS_TST_INFO_get_time(info);
+    if ((t = calloc(1, sizeof(*t))) == NULL) {
+        r = SN_ERR_NOMEM;
+        goto out;
+    }
     if ((bn = ASN1_INTEGER_to_BN(TS_TST_INFO_get_serial(info), NULL)) == NULL ||
         (serial = BN_bn2hex(bn)) == NULL ||
-        OBJ_obj2txt(hash, sizeof(hash), alg->algorithm, 0) <= 0 ||
-        OBJ_obj2txt(policy, sizeof(policy), TS_TST_INFO_get_policy_id(info),
-                    1) <= 0 ||
-        (n = ASN1_STRING_length(imp)) <= 0 || n > 64 ||
-        (size_t)ASN1_STRING_length(gt) >= sizeof(gen) ||
-        (imprint = malloc(2 * (size_t)n + 1)) == NULL)
+        strlen(serial) >= sizeof(t->serial) ||
+        OBJ_obj2txt(t->hash, sizeof(t->hash), alg->algorithm, 0) <= 0 ||
+        OBJ_obj2txt(t->policy, sizeof(t->policy),
+                    TS_TST_INFO_get_policy_id(info), 1) <= 0 ||
+        (n = ASN1_STRING_length(imp)) <= 0 ||
+        2 * (size_t)n >= sizeof(t->imprint) ||
+        (size_t)ASN1_STRING_length(gt) >= sizeof(t->gen_time))
         goto out;
-    sn_hex_encode(ASN1_STRING_get0_data(imp), (size_t)n, imprint);
-    memcpy(gen, ASN1_STRING_get0_data(gt), (size_t)ASN1_STRING_length(gt));
-    gen[ASN1_STRING_length(gt)] = '\0';
-    r = sn_store_tsa_add(app->store, serial, gen, hash, imprint, policy);
+    memcpy(t->serial, serial, strlen(serial) + 1);
+    sn_hex_encode(ASN1_STRING_get0_data(imp), (size_t)n, t->imprint);
+    memcpy(t->gen_time, ASN1_STRING_get0_data(gt),
+           (size_t)ASN1_STRING_length(gt));
+    *out = t;
+    t = NULL;
+    r = SN_OK;
 out:
-    free(imprint);
+    free(t);
     OPENSSL_free(serial);
     BN_free(bn);
     return r;
@@ -434,7 +444,7 @@ out:
 
 sn_err
 sn_tsa_respond(struct sn_app *app, const uint8_t *req, size_t len,
-               uint8_t **der, size_t *dlen)
+               uint8_t **der, size_t *dlen, struct sn_tsa_record **rec)
 {
     struct sn_tsa *tsa = &app->tsa;
     struct time_arg ta = {app, 0};
@@ -450,6 +460,7 @@ sn_tsa_respond(struct sn_app *app, const uint8_t *req, size_t len,
 
     *der = NULL;
     *dlen = 0;
+    *rec = NULL;
     /* Held until the reply is built: a rotation waits for it before it
      * destroys the key this request signs with. */
     pthread_rwlock_rdlock(&tsa->use_lock);
@@ -504,11 +515,14 @@ sn_tsa_respond(struct sn_app *app, const uint8_t *req, size_t len,
         r = SN_ERR_HSM;
         goto out;
     }
-    if ((r = record(app, resp)) != SN_OK) {
-        sn_error("tsa: cannot record a token; not returned");
+    if ((r = record(resp, rec)) != SN_OK) {
+        sn_error("tsa: cannot make a token's record; not returned");
         goto out;
     }
-    r = to_malloc(p, i2d_TS_RESP(resp, &p), der, dlen);
+    if ((r = to_malloc(p, i2d_TS_RESP(resp, &p), der, dlen)) != SN_OK) {
+        free(*rec);
+        *rec = NULL;
+    }
 out:
     ERR_clear_error();
     OPENSSL_free(p);
@@ -581,25 +595,35 @@ ASN1_SEQUENCE(AC_REQ) = {
  * bytes. */
 static sn_err
 record_authenticode(struct sn_app *app, const ASN1_OCTET_STRING *data,
-                    const struct timespec *wall)
+                    const struct timespec *wall, struct sn_tsa_record **out)
 {
     uint8_t md[32];
     unsigned int mdlen = 0;
-    char imprint[65], gen[SN_TIME_LEN], *hex = NULL;
+    char gen[SN_TIME_LEN], *hex = NULL;
+    struct sn_tsa_record *t = NULL;
     BIGNUM *bn = NULL;
     sn_err r = SN_ERR_CRYPTO;
 
+    *out = NULL;
+    if ((t = calloc(1, sizeof(*t))) == NULL)
+        return SN_ERR_NOMEM;
     if (EVP_Digest(ASN1_STRING_get0_data(data),
                    (size_t)ASN1_STRING_length(data), md, &mdlen, EVP_sha256(),
                    NULL) != 1 ||
         mdlen != sizeof(md) || (bn = next_serial(&app->tsa)) == NULL ||
-        (hex = BN_bn2hex(bn)) == NULL)
+        (hex = BN_bn2hex(bn)) == NULL || strlen(hex) >= sizeof(t->serial))
         goto out;
-    sn_hex_encode(md, sizeof(md), imprint);
+    sn_hex_encode(md, sizeof(md), t->imprint);
     sn_time_format(wall->tv_sec, gen);
-    r = sn_store_tsa_add(app->store, hex, gen, "sha256", imprint,
-                         "authenticode");
+    snprintf(t->serial, sizeof(t->serial), "%s", hex);
+    snprintf(t->gen_time, sizeof(t->gen_time), "%s", gen);
+    snprintf(t->hash, sizeof(t->hash), "sha256");
+    snprintf(t->policy, sizeof(t->policy), "authenticode");
+    *out = t;
+    t = NULL;
+    r = SN_OK;
 out:
+    free(t);
     OPENSSL_free(hex);
     BN_free(bn);
     return r;
@@ -607,7 +631,7 @@ out:
 
 sn_err
 sn_tsa_authenticode(struct sn_app *app, const uint8_t *body, size_t len,
-                    char **b64)
+                    char **b64, struct sn_tsa_record **rec)
 {
     struct sn_tsa *tsa = &app->tsa;
     uint8_t *der = NULL;
@@ -626,6 +650,7 @@ sn_tsa_authenticode(struct sn_app *app, const uint8_t *body, size_t len,
     sn_err r;
 
     *b64 = NULL;
+    *rec = NULL;
     pthread_rwlock_rdlock(&tsa->use_lock);
     pthread_mutex_lock(&tsa->lock);
     cert = tsa->cert;
@@ -664,10 +689,12 @@ sn_tsa_authenticode(struct sn_app *app, const uint8_t *body, size_t len,
     }
     if ((n = i2d_PKCS7(p7, &out)) <= 0)
         goto out;
-    /* Recorded like every token, durably, before it is returned. */
-    if ((r = record_authenticode(app, req->content->data, &wall)) != SN_OK)
+    if ((r = record_authenticode(app, req->content->data, &wall, rec)) != SN_OK)
         goto out;
-    r = sn_b64_encode(out, (size_t)n, b64);
+    if ((r = sn_b64_encode(out, (size_t)n, b64)) != SN_OK) {
+        free(*rec);
+        *rec = NULL;
+    }
 out:
     ERR_clear_error();
     OPENSSL_free(out);

@@ -17,6 +17,8 @@
 #include "common/err.h"
 #include "hsm/hsm.h"
 
+struct sn_tsa_record;
+
 struct sn_app;
 
 struct sn_tsa {
@@ -43,13 +45,19 @@ sn_err sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
 sn_err sn_tsa_load(struct sn_app *app);
 void sn_tsa_cleanup(struct sn_tsa *tsa);
 
-/* A TimeStampResp (DER) for a request; errors in the request are PKI
- * statuses inside the response, not failures of this call. */
+/*
+ * A TimeStampResp (DER) for a request; errors in the request are PKI
+ * statuses inside the response, not failures of this call. *rec is the
+ * issued token's record (malloc'd; NULL for a rejection): the response
+ * must not leave before the record is durable (sn_store_tsa_add or
+ * sn_store_tsa_submit).
+ */
 sn_err sn_tsa_respond(struct sn_app *app, const uint8_t *req, size_t len,
-                      uint8_t **der, size_t *dlen);
-/* Legacy Authenticode: base64 request in, base64 PKCS#7 out. */
+                      uint8_t **der, size_t *dlen, struct sn_tsa_record **rec);
+/* Legacy Authenticode: base64 request in, base64 PKCS#7 out; *rec as
+ * above. */
 sn_err sn_tsa_authenticode(struct sn_app *app, const uint8_t *body, size_t len,
-                           char **b64);
+                           char **b64, struct sn_tsa_record **rec);
 /* A new key and certificate; the old key is destroyed. The new key's id
  * goes to new_key_id. */
 sn_err sn_tsa_rotate(struct sn_app *app, char *new_key_id, size_t idlen);

@@ -53,7 +53,7 @@ insert_one(struct sn_store *st, struct sn_audit *a)
 }
 
 static sn_err
-insert_tsa(struct sn_store *st, const struct tsa_rec *t)
+insert_tsa(struct sn_store *st, const struct sn_tsa_record *t)
 {
     sqlite3_stmt *s = st->wtsa;
     int rc;
@@ -310,24 +310,46 @@ sn_store_audit_withdraw(struct sn_store *st)
     pthread_mutex_unlock(&st->qlock);
 }
 
-sn_err
-sn_store_audit_submit(struct sn_store *st, struct sn_audit *a, size_t n,
-                      int announced, sn_audit_done done, void *arg)
+static sn_err
+submit_async(struct sn_store *st, struct sn_audit *a, size_t n,
+             const struct sn_tsa_record *tsa, int announced, sn_audit_done done,
+             void *arg)
 {
     struct audit_job *job;
 
-    if (n == 0 || done == NULL || !st->writer_running ||
+    if (n + (tsa != NULL) == 0 || done == NULL || !st->writer_running ||
         (job = calloc(1, sizeof(*job))) == NULL) {
         if (announced)
             sn_store_audit_withdraw(st);
-        return n == 0 || done == NULL ? SN_ERR_INVALID : SN_ERR_DB;
+        return n + (tsa != NULL) == 0 || done == NULL ? SN_ERR_INVALID
+                                                      : SN_ERR_DB;
     }
     job->recs = a;
     job->n = n;
+    job->tsa = tsa;
     job->cb = done;
     job->cbarg = arg;
     enqueue(st, job, announced);
     return SN_OK;
+}
+
+sn_err
+sn_store_audit_submit(struct sn_store *st, struct sn_audit *a, size_t n,
+                      int announced, sn_audit_done done, void *arg)
+{
+    return submit_async(st, a, n, NULL, announced, done, arg);
+}
+
+sn_err
+sn_store_tsa_submit(struct sn_store *st, const struct sn_tsa_record *t,
+                    int announced, sn_audit_done done, void *arg)
+{
+    if (t == NULL) {
+        if (announced)
+            sn_store_audit_withdraw(st);
+        return SN_ERR_INVALID;
+    }
+    return submit_async(st, NULL, 0, t, announced, done, arg);
 }
 
 sn_err
@@ -344,14 +366,12 @@ sn_store_audit_add_many(struct sn_store *st, struct sn_audit *a, size_t n)
 }
 
 sn_err
-sn_store_tsa_add(struct sn_store *st, const char *serial, const char *gen_time,
-                 const char *hash, const char *imprint, const char *policy)
+sn_store_tsa_add(struct sn_store *st, const struct sn_tsa_record *t)
 {
-    struct tsa_rec t = {serial, gen_time, hash, imprint, policy};
     struct audit_job job;
 
     memset(&job, 0, sizeof(job));
-    job.tsa = &t;
+    job.tsa = t;
     return submit(st, &job);
 }
 

@@ -205,9 +205,19 @@ sn_err sn_store_crl_put(struct sn_store *st, const char *ca, int64_t number,
 /* Increments and returns a named counter (first value 1), durably. */
 sn_err sn_store_counter_next(struct sn_store *st, const char *name,
                              int64_t *out);
+/* An issued time-stamp token as the TSA's log keeps it. */
+struct sn_tsa_record {
+    char serial[65];   /* hex */
+    char gen_time[40]; /* as in the token */
+    char hash[64];     /* the imprint's hash algorithm */
+    char imprint[129]; /* hex */
+    char policy[128];  /* OID, or "authenticode" */
+};
 /* Records an issued time-stamp token; a serial can be recorded once. */
-sn_err sn_store_tsa_add(struct sn_store *st, const char *serial,
-                        const char *gen_time, const char *hash,
-                        const char *imprint, const char *policy);
+sn_err sn_store_tsa_add(struct sn_store *st, const struct sn_tsa_record *t);
+/* The same without waiting, as sn_store_audit_submit (t stays the
+ * caller's until done runs). */
+sn_err sn_store_tsa_submit(struct sn_store *st, const struct sn_tsa_record *t,
+                           int announced, sn_audit_done done, void *arg);
 
 #endif

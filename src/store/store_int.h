@@ -13,15 +13,10 @@
 #include "store/cache.h"
 #include "store/store.h"
 
-/* A time-stamp token record, written by the same group commit. */
-struct tsa_rec {
-    const char *serial, *gen_time, *hash, *imprint, *policy;
-};
-
 struct audit_job {
     struct sn_audit *recs; /* audit records, or */
     size_t n;
-    const struct tsa_rec *tsa; /* one time-stamp token record */
+    const struct sn_tsa_record *tsa; /* one time-stamp token record */
     sn_err result;
     sem_t done;       /* posted by the writer once result is set, or */
     sn_audit_done cb; /* called by the writer, then the job freed */

@@ -500,6 +500,44 @@ AC_ROWS=$(sqlite3 "$SERVER_HOME/signet.db" \
     "SELECT count(*) FROM tsa_tokens WHERE policy = 'authenticode'")
 check_ne "Authenticode time-stamps are recorded in tsa_tokens" 0 "$AC_ROWS"
 
+# ---- no record, no token ----
+# With the token log refusing writes, neither kind of time-stamp leaves
+# and no row appears; once it accepts writes again, time-stamping resumes.
+openssl ts -query -data tsa.pem -sha256 -cert -out norec.tsq 2>/dev/null ||
+    die "openssl ts -query"
+cat >ac.cnf <<'EOC'
+asn1 = SEQUENCE:req
+[req]
+type = OID:1.3.6.1.4.1.311.3.2.1
+content = SEQUENCE:content
+[content]
+type = OID:pkcs7-data
+data = EXPLICIT:0,OCTETSTRING:signature-bytes
+EOC
+openssl asn1parse -genconf ac.cnf -noout -out ac.der >/dev/null 2>&1 ||
+    die "openssl asn1parse -genconf"
+base64 -w0 ac.der >ac.b64
+tsa_post ac.b64 ac.out application/octet-stream /tsa/authenticode
+check_eq "a hand-made Authenticode request is answered" 200 "$TSA_STATUS"
+ROWS=$(sqlite3 "$SERVER_HOME/signet.db" "SELECT count(*) FROM tsa_tokens")
+sqlite3 "$SERVER_HOME/signet.db" "CREATE TRIGGER no_tsa BEFORE INSERT ON \
+tsa_tokens BEGIN SELECT RAISE(ABORT, 'disk full'); END;" ||
+    die "cannot install the trigger"
+tsa_post norec.tsq norec.tsr
+check_eq "RFC 3161: token log refuses writes -> 503" 503 "$TSA_STATUS"
+check_match "RFC 3161: an error, not a token" '"unavailable"' "$(cat norec.tsr)"
+tsa_post ac.b64 ac.out application/octet-stream /tsa/authenticode
+check_eq "Authenticode: token log refuses writes -> 503" 503 "$TSA_STATUS"
+check_match "Authenticode: an error, not a token" '"unavailable"' "$(cat ac.out)"
+check_eq "no row was added" "$ROWS" \
+    "$(sqlite3 "$SERVER_HOME/signet.db" "SELECT count(*) FROM tsa_tokens")"
+sqlite3 "$SERVER_HOME/signet.db" "DROP TRIGGER no_tsa;"
+tsa_post norec.tsq norec.tsr
+check_eq "time-stamping resumes once the log accepts writes" 200 "$TSA_STATUS"
+check_cmd "and openssl ts -verify accepts the token" \
+    ts_verify norec.tsq norec.tsr
+check_healthy "token log failures"
+
 # ---- jarsigner ----
 mkdir -p jar/pkg && echo 'hello from a jar' >jar/pkg/hello.txt
 (cd jar && jar cf ../a.jar pkg/hello.txt) || die "jar cf"

@@ -759,6 +759,72 @@ test_audit_submit(void **state)
     assert_int_equal(bad.calls, 1);
 }
 
+/* ---- time-stamp token records ---- */
+
+static int
+tsa_rows(struct tmp *t, const char *serial)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int n = -1;
+
+    assert_int_equal(sqlite3_open(t->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT count(*) FROM tsa_tokens"
+                                        " WHERE serial = ? AND policy = ?",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, "2.23.140.1.4.2", -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return n;
+}
+
+static void
+make_tsa(struct sn_tsa_record *r, const char *serial)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->serial, sizeof(r->serial), "%s", serial);
+    snprintf(r->gen_time, sizeof(r->gen_time), "20261122100000.123Z");
+    snprintf(r->hash, sizeof(r->hash), "sha256");
+    memset(r->imprint, 'a', 64);
+    snprintf(r->policy, sizeof(r->policy), "2.23.140.1.4.2");
+}
+
+static void
+test_tsa_records(void **state)
+{
+    struct tmp *t = *state;
+    struct done_rec d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
+                         SN_ERR_INTERNAL};
+    struct done_rec dup = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                           0, SN_OK};
+    struct sn_tsa_record a, b;
+
+    make_tsa(&a, "01AB");
+    assert_int_equal(sn_store_tsa_add(t->st, &a), SN_OK);
+    assert_int_equal(tsa_rows(t, "01AB"), 1);
+    /* A serial is recorded once. */
+    assert_int_not_equal(sn_store_tsa_add(t->st, &a), SN_OK);
+    /* Without a waiting thread: durable when the callback runs. */
+    make_tsa(&b, "02CD");
+    assert_int_equal(sn_store_tsa_submit(t->st, &b, 0, on_done, &d), SN_OK);
+    assert_int_equal(wait_done(&d), 1);
+    assert_int_equal(d.result, SN_OK);
+    assert_int_equal(tsa_rows(t, "02CD"), 1);
+    assert_int_equal(sn_store_tsa_submit(t->st, &b, 0, on_done, &dup), SN_OK);
+    assert_int_equal(wait_done(&dup), 1);
+    assert_int_not_equal(dup.result, SN_OK);
+    assert_int_equal(tsa_rows(t, "02CD"), 1);
+    /* No record: refused, no callback. */
+    assert_int_equal(sn_store_tsa_submit(t->st, NULL, 0, on_done, &dup),
+                     SN_ERR_INVALID);
+    assert_int_equal(dup.calls, 1);
+}
+
 static double
 mono(void)
 {
@@ -902,6 +968,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_submit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tsa_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_announce, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_concurrent_ids, setup,
                                         teardown),

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -665,6 +666,8 @@ pool_main(void *arg)
     struct sn_http *h = p->h;
     struct conn_ctx *c;
 
+    /* Named for top -H, perf and gdb (MHD's own are "MHD-worker"). */
+    prctl(PR_SET_NAME, p->sign ? "sn-signer" : "sn-worker", 0, 0, 0);
     pthread_mutex_lock(&p->lock);
     for (;;) {
         while (p->head == NULL && !p->stop)

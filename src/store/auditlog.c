@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "common/log.h"
 
@@ -165,6 +166,7 @@ writer(void *arg)
     struct audit_job *jobs, *j, *last, *next;
     size_t n;
 
+    prctl(PR_SET_NAME, "sn-audit", 0, 0, 0);
     pthread_mutex_lock(&st->qlock);
     for (;;) {
         while (st->head == NULL && !st->stop)

@@ -24,6 +24,15 @@
 #define CRL_VALID_DAYS 7    /* nextUpdate; CSBR allows at most 10 */
 #define CRL_REFRESH (86400) /* regenerate when older than a day */
 #define OCSP_VALID_DAYS 7   /* CSBR: at most 10 */
+/*
+ * Anyone may ask for OCSP, and every fresh answer is a CA-key signature in
+ * the HSM the subscribers sign with. An answer to a request without a
+ * nonce, about certificates this CA issued, is kept for an hour or until
+ * the next revocation (an unknown serial is answered afresh, so asking for
+ * random serials fills nothing).
+ */
+#define OCSP_CACHE_SECS 3600
+#define OCSP_CACHE_MAX 8192
 
 static const struct {
     const char *name;   /* file HOME/ca/<name>.pem, URL /ca/<name>.cer */
@@ -236,6 +245,83 @@ add_roots(STACK_OF(X509) *roots, const char *path)
     return n > 0 ? SN_OK : SN_ERR_CONFIG;
 }
 
+/* ---- OCSP answers kept (see OCSP_CACHE_SECS) ---- */
+
+struct ocsp_answer {
+    uint8_t *der;
+    size_t len;
+    time_t made;
+};
+
+static int
+ocsp_answer_copy(void *dst, const void *src)
+{
+    const struct ocsp_answer *a = src;
+    struct ocsp_answer *d = dst;
+
+    if ((d->der = malloc(a->len)) == NULL)
+        return 0;
+    memcpy(d->der, a->der, a->len);
+    d->len = a->len;
+    d->made = a->made;
+    return 1;
+}
+
+static void
+ocsp_answer_free(void *val)
+{
+    struct ocsp_answer *a = val;
+
+    free(a->der);
+    free(a);
+}
+
+/*
+ * The cache id of a request: SHA-256 of its one CertID, hex. 0 if the
+ * answer must be made afresh: a nonce is echoed, several CertIDs are rare.
+ * Other request extensions change nothing in the answer.
+ */
+static int
+ocsp_cache_id(OCSP_REQUEST *req, char id[65])
+{
+    unsigned char *der = NULL, md[32];
+    int n, ok;
+
+    if (OCSP_request_onereq_count(req) != 1 ||
+        OCSP_REQUEST_get_ext_by_NID(req, NID_id_pkix_OCSP_Nonce, -1) >= 0)
+        return 0;
+    n = i2d_OCSP_CERTID(OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, 0)),
+                        &der);
+    ok = n > 0 && EVP_Digest(der, (size_t)n, md, NULL, EVP_sha256(), NULL) == 1;
+    OPENSSL_free(der);
+    if (ok)
+        sn_hex_encode(md, sizeof(md), id);
+    return ok;
+}
+
+void
+sn_ca_ocsp_forget(struct sn_ca *ca)
+{
+    sn_cache_clear(&ca->ocsp);
+}
+
+/* Keeps a copy of a fresh answer, unless a revocation came since gen. */
+static void
+ocsp_keep(struct sn_ca *ca, const char *id, const uint8_t *der, size_t len,
+          time_t made, unsigned long gen)
+{
+    struct ocsp_answer *a = calloc(1, sizeof(*a));
+
+    if (a == NULL || (a->der = malloc(len)) == NULL) {
+        free(a);
+        return;
+    }
+    memcpy(a->der, der, len);
+    a->len = len;
+    a->made = made;
+    sn_cache_put(&ca->ocsp, id, a, gen);
+}
+
 sn_err
 sn_ca_load(struct sn_ca *ca, struct sn_hsm_token *tok, const char *home,
            const char *base_url, char *const *extra_roots, size_t nextra)
@@ -246,6 +332,8 @@ sn_ca_load(struct sn_ca *ca, struct sn_hsm_token *tok, const char *home,
 
     memset(ca, 0, sizeof(*ca));
     pthread_mutex_init(&ca->crl_lock, NULL);
+    sn_cache_init(&ca->ocsp, OCSP_CACHE_MAX, ocsp_answer_copy,
+                  ocsp_answer_free);
     if ((ca->base_url = strdup(base_url)) == NULL ||
         (ca->att_roots = sk_X509_new_null()) == NULL)
         return SN_ERR_NOMEM;
@@ -284,6 +372,8 @@ sn_ca_cleanup(struct sn_ca *ca)
     sk_X509_pop_free(ca->att_roots, X509_free);
     free(ca->base_url);
     pthread_mutex_destroy(&ca->crl_lock);
+    if (ca->ocsp.copy != NULL)
+        sn_cache_cleanup(&ca->ocsp);
     memset(ca, 0, sizeof(*ca));
 }
 
@@ -600,8 +690,11 @@ sn_ca_ocsp(struct sn_app *app, const uint8_t *reqder, size_t len, uint8_t **der,
     BIGNUM *bn = NULL;
     char *hex = NULL;
     struct sn_cert c;
+    struct ocsp_answer kept;
     time_t t = time(NULL);
-    int i, n, kind = -1, k;
+    int i, n, kind = -1, k, keep, issued = 1;
+    unsigned long gen = 0;
+    char cid[65];
     sn_err r = SN_ERR_CRYPTO;
 
     *der = NULL;
@@ -625,6 +718,21 @@ sn_ca_ocsp(struct sn_app *app, const uint8_t *reqder, size_t len, uint8_t **der,
         }
         kind = k;
     }
+    if ((keep = ocsp_cache_id(req, cid))) {
+        if (sn_cache_get(&ca->ocsp, cid, &kept)) {
+            if (kept.made <= t && t - kept.made < OCSP_CACHE_SECS) {
+                OCSP_REQUEST_free(req);
+                *der = kept.der;
+                *dlen = kept.len;
+                return SN_OK;
+            }
+            free(kept.der);
+            sn_cache_drop(&ca->ocsp, cid);
+        }
+        /* Before the records are read: a revocation from here on
+         * keeps this answer out of the cache. */
+        gen = sn_cache_gen(&ca->ocsp);
+    }
     if ((basic = OCSP_BASICRESP_new()) == NULL ||
         (now = ASN1_TIME_set(NULL, t)) == NULL ||
         (next = ASN1_TIME_set(NULL, t + OCSP_VALID_DAYS * 86400L)) == NULL)
@@ -638,6 +746,7 @@ sn_ca_ocsp(struct sn_app *app, const uint8_t *reqder, size_t len, uint8_t **der,
             (hex = BN_bn2hex(bn)) == NULL)
             goto out;
         lr = sn_store_cert_get(app->store, cas[kind].name, hex, &c);
+        issued = issued && lr == SN_OK;
         if (lr == SN_OK && c.revoked) {
             if ((revt = ASN1_TIME_set(NULL, c.revocation_date)) == NULL ||
                 OCSP_basic_add1_status(basic, id, V_OCSP_CERTSTATUS_REVOKED,
@@ -679,6 +788,8 @@ sn_ca_ocsp(struct sn_app *app, const uint8_t *reqder, size_t len, uint8_t **der,
     }
     memcpy(*der, out, (size_t)n);
     *dlen = (size_t)n;
+    if (keep && issued)
+        ocsp_keep(ca, cid, *der, *dlen, t, gen);
     r = SN_OK;
 out:
     sn_cert_cleanup(&c);

@@ -14,6 +14,7 @@
 #include "crypto/attest.h"
 #include "crypto/caprofile.h"
 #include "hsm/hsm.h"
+#include "store/cache.h"
 
 #define SN_CA_COUNT 5
 
@@ -25,6 +26,7 @@ struct sn_ca {
     STACK_OF(X509) *att_roots;  /* trusted attestation roots */
     pthread_mutex_t crl_lock;
     char *base_url;
+    struct sn_cache ocsp; /* answers to requests without a nonce */
 };
 
 /* Short name of a CA: "root", "codesigning", "timestamping",
@@ -59,6 +61,9 @@ sn_err sn_ca_attestation_certs(struct sn_ca *ca, const char *att_pem,
 sn_err sn_ca_crl(struct sn_app *app, enum sn_ca_kind kind, int force,
                  uint8_t **der, size_t *len);
 /* An OCSP response (DER) to a DER request; never "good" for unknown. */
+/* After a revocation (or a revocation date moved): OCSP answers are made
+ * anew from the records. */
+void sn_ca_ocsp_forget(struct sn_ca *ca);
 sn_err sn_ca_ocsp(struct sn_app *app, const uint8_t *req, size_t len,
                   uint8_t **der, size_t *dlen);
 

@@ -620,6 +620,8 @@ sn_h_ca_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         goto out;
     }
+    /* After the commit: an answer made from the old record is not kept. */
+    sn_ca_ocsp_forget(&app->ca);
     snprintf(detail, sizeof(detail), "%s %s reason=%s date=%lld%s", c.ca,
              c.serial, rname, (long long)when, c.revoked ? " (updated)" : "");
     ca_audit(app, req, c.subscriber, c.key, "ca_revoke", "ok", detail);

@@ -22,17 +22,19 @@ bucket(const char *id)
 }
 
 void
-sn_cache_init(struct sn_cache *c, int (*copy)(void *, const void *),
+sn_cache_init(struct sn_cache *c, size_t max, int (*copy)(void *, const void *),
               void (*release)(void *))
 {
     memset(c, 0, sizeof(*c));
     pthread_rwlock_init(&c->lock, NULL);
+    c->max = max == 0 || max > SN_CACHE_MAX ? SN_CACHE_MAX : max;
     c->copy = copy;
     c->release = release;
 }
 
-void
-sn_cache_cleanup(struct sn_cache *c)
+/* Frees every entry; the caller holds the write lock or owns c alone. */
+static void
+free_all(struct sn_cache *c)
 {
     struct sn_cache_entry *e, *next;
     size_t i;
@@ -45,7 +47,23 @@ sn_cache_cleanup(struct sn_cache *c)
         }
         c->b[i] = NULL;
     }
+    c->n = 0;
+}
+
+void
+sn_cache_cleanup(struct sn_cache *c)
+{
+    free_all(c);
     pthread_rwlock_destroy(&c->lock);
+}
+
+void
+sn_cache_clear(struct sn_cache *c)
+{
+    pthread_rwlock_wrlock(&c->lock);
+    c->gen++;
+    free_all(c);
+    pthread_rwlock_unlock(&c->lock);
 }
 
 int
@@ -92,7 +110,7 @@ sn_cache_put(struct sn_cache *c, const char *id, void *val, unsigned long gen)
     for (e = c->b[h]; e != NULL; e = e->next)
         if (strcmp(e->id, id) == 0)
             break;
-    if (e == NULL && c->n < SN_CACHE_MAX && c->gen == gen) {
+    if (e == NULL && c->n < c->max && c->gen == gen) {
         ne->next = c->b[h];
         c->b[h] = ne;
         c->n++;

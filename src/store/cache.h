@@ -1,8 +1,8 @@
 /*
- * cache: an in-memory map from row id to a copy of the row, for the rows
- * every signing request reads (its API token and its key). The store is
- * the only writer of those rows and drops an entry whenever it changes
- * the row, so a hit is always current.
+ * cache: an in-memory map from an id (a string of up to 64 characters) to
+ * a value, handed out as copies: the rows every signing request reads (its
+ * API token and its key; the store drops an entry whenever it changes the
+ * row, so a hit is always current) and the CA's OCSP answers.
  */
 #ifndef SN_CACHE_H
 #define SN_CACHE_H
@@ -18,15 +18,16 @@ struct sn_cache_entry;
 struct sn_cache {
     pthread_rwlock_t lock;
     struct sn_cache_entry *b[SN_CACHE_BUCKETS];
-    size_t n;
+    size_t n, max;
     unsigned long gen; /* bumped by every drop */
     /* copies a value into caller memory; frees a stored value */
     int (*copy)(void *dst, const void *src);
     void (*release)(void *val);
 };
 
-void sn_cache_init(struct sn_cache *c, int (*copy)(void *, const void *),
-                   void (*release)(void *));
+/* Holds at most max entries (0: SN_CACHE_MAX). */
+void sn_cache_init(struct sn_cache *c, size_t max,
+                   int (*copy)(void *, const void *), void (*release)(void *));
 void sn_cache_cleanup(struct sn_cache *c);
 /* 1 and a copy in dst on a hit; 0 on a miss. */
 int sn_cache_get(struct sn_cache *c, const char *id, void *dst);
@@ -39,5 +40,7 @@ unsigned long sn_cache_gen(struct sn_cache *c);
 void sn_cache_put(struct sn_cache *c, const char *id, void *val,
                   unsigned long gen);
 void sn_cache_drop(struct sn_cache *c, const char *id);
+/* Drops every entry. */
+void sn_cache_clear(struct sn_cache *c);
 
 #endif

@@ -136,8 +136,8 @@ sn_store_open(const char *path, struct sn_store **out)
     *out = NULL;
     if ((st = calloc(1, sizeof(*st))) == NULL)
         return SN_ERR_NOMEM;
-    sn_cache_init(&st->tokens, token_copy, free);
-    sn_cache_init(&st->keys, brief_copy, free);
+    sn_cache_init(&st->tokens, 0, token_copy, free);
+    sn_cache_init(&st->keys, 0, brief_copy, free);
     rc = sqlite3_open_v2(path, &st->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                              SQLITE_OPEN_FULLMUTEX,

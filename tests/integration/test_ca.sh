@@ -267,6 +267,28 @@ ocsp -cert k1.leaf.pem
 check_match "OCSP (POST): CLI leaf good before revocation" 'k1.leaf.pem: good' "$OCSP_OUT"
 check_match "OCSP: response verifies" 'Response verify OK' "$OCSP_OUT"
 
+# Answers to requests without a nonce are kept until the next revocation
+# (each fresh one is a CA-key signature): a second request a second later
+# gets the very same bytes, not a newer producedAt.
+ocsp_post() { # REQ OUT: POST a DER request to the public responder
+    curl -sS --max-time 10 -H 'Content-Type: application/ocsp-request' \
+        --data-binary "@$1" -o "$2" "$PUBLIC_URL/ca/ocsp" || die "POST OCSP"
+}
+ocsp_read() { # RESP CERT: openssl's verdict on a kept-form answer
+    openssl ocsp -respin "$1" -issuer codesigning.pem -cert "$2" \
+        -CAfile root.pem -no_nonce -resp_text 2>&1
+}
+openssl ocsp -issuer codesigning.pem -cert k1.leaf.pem -no_nonce \
+    -reqout kreq.der 2>/dev/null || die "OCSP request"
+ocsp_post kreq.der kresp1.der
+sleep 1.1
+ocsp_post kreq.der kresp2.der
+check_cmd "OCSP without a nonce: the kept answer, byte for byte" \
+    cmp kresp1.der kresp2.der
+out=$(ocsp_read kresp2.der k1.leaf.pem)
+check_match "OCSP kept answer: good" 'k1.leaf.pem: good' "$out"
+check_match "OCSP kept answer: verifies" 'Response verify OK' "$out"
+
 # ---- revocation: back-dated key compromise ----
 # A CSR made while the key still works, for the re-issuance check below.
 api_csr "$TA" "$K1" '{"CN":"Acme Release Signing","O":"Acme Corp","C":"DE","ST":"Berlin"}' k1again.csr
@@ -289,6 +311,11 @@ check_eq "CRL reason Key Compromise" "Key Compromise" "$(grep -A1 'CRL Reason Co
 check_eq "CRL invalidity date = revocation date" "$D1" \
     "$(epoch "$(grep -A1 'Invalidity Date' <<<"$e" | tail -1 | sed 's/^ *//')")"
 
+ocsp_post kreq.der kresp3.der
+out=$(ocsp_read kresp3.der k1.leaf.pem)
+check_match "OCSP without a nonce right after the revocation: revoked, not the kept good" \
+    'k1.leaf.pem: revoked' "$out"
+check_match "OCSP: that answer verifies" 'Response verify OK' "$out"
 ocsp -cert k1.leaf.pem -resp_text
 check_match "OCSP (POST): revoked" 'k1.leaf.pem: revoked' "$OCSP_OUT"
 check_match "OCSP: reason keyCompromise" 'Reason: keyCompromise' "$OCSP_OUT"
@@ -352,6 +379,9 @@ check_eq "later CRL: invalidity date moved too" "$D2" "$(epoch "$(grep -A1 'Inva
 ocsp -cert k1.leaf.pem
 check_eq "later OCSP: the moved revocation time" "$D2" \
     "$(epoch "$(grep -m1 'Revocation Time:' <<<"$OCSP_OUT" | sed 's/.*Time: //')")"
+ocsp_post kreq.der kresp4.der
+check_eq "later OCSP without a nonce: the moved time, not the kept one" "$D2" \
+    "$(epoch "$(ocsp_read kresp4.der k1.leaf.pem | grep -m1 'Revocation Time:' | sed 's/.*Time: //')")"
 
 # ---- revocation refusals ----
 req_json POST "/v1/ca/certificates/$S2/revoke" "$TA" '{"reason":"certificateHold"}'

@@ -21,3 +21,6 @@ endforeach()
 sn_unit_test(test_store ${CMAKE_CURRENT_LIST_DIR}/test_store.c)
 target_link_libraries(test_store PRIVATE sn_store sn_common PkgConfig::SQLITE
                       Threads::Threads)
+
+sn_unit_test(test_cache ${CMAKE_CURRENT_LIST_DIR}/test_cache.c)
+target_link_libraries(test_cache PRIVATE sn_store Threads::Threads)

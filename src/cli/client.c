@@ -160,15 +160,6 @@ sn_client_body_cleanup(struct sn_client_body *b)
     memset(b, 0, sizeof(*b));
 }
 
-/* Replies are untrusted: bounded by the sink's maximum. */
-static size_t
-sink_write(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-    size_t n = size * nmemb;
-
-    return sn_buf_append(arg, ptr, n) == SN_OK ? n : 0;
-}
-
 static size_t
 source_read(char *buf, size_t size, size_t nitems, void *arg)
 {
@@ -353,7 +344,7 @@ perform(struct sn_client *c, const char *method, const char *path,
     curl_easy_reset(c->curl);
     set_transport(c, url, errbuf);
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, sn_buf_sink);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &sink);
     if ((r = set_method(c->curl, method, src)) != SN_OK) {
         sn_client_error_set(c->err, "unsupported method %s", method);

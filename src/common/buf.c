@@ -54,3 +54,13 @@ sn_buf_cleanup(struct sn_buf *b)
     free(b->data);
     sn_buf_init(b, b->max);
 }
+
+size_t
+sn_buf_sink(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    size_t n = size * nmemb;
+
+    if (size != 0 && n / size != nmemb)
+        return 0;
+    return sn_buf_append(arg, ptr, n) == SN_OK ? n : 0;
+}

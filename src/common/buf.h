@@ -21,6 +21,10 @@ struct sn_buf {
 void sn_buf_init(struct sn_buf *b, size_t max);
 /* SN_ERR_LIMIT (and overflow set) past max, SN_ERR_NOMEM; else SN_OK. */
 sn_err sn_buf_append(struct sn_buf *b, const void *p, size_t n);
+/* A write callback of libcurl's shape for a reply (untrusted): appends to
+ * the struct sn_buf at arg; 0 (curl then fails the transfer) past its
+ * maximum. */
+size_t sn_buf_sink(char *ptr, size_t size, size_t nmemb, void *arg);
 /* Hands the data over: *out owns it (NUL-terminated), b is empty. */
 void sn_buf_take(struct sn_buf *b, uint8_t **out, size_t *len);
 void sn_buf_cleanup(struct sn_buf *b);

@@ -100,15 +100,6 @@ sn_p11_answer_cleanup(struct sn_p11_answer *ans)
     memset(ans, 0, sizeof(*ans));
 }
 
-/* Replies are untrusted: bounded by the sink's maximum. */
-static size_t
-sink_write(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-    size_t n = size * nmemb;
-
-    return sn_buf_append(arg, ptr, n) == SN_OK ? n : 0;
-}
-
 static void
 printable(char *dst, size_t dstlen, const char *src)
 {
@@ -183,7 +174,7 @@ set_options(CURL *c, const struct sn_p11_conn_cfg *cfg, const char *url,
     curl_easy_setopt(c, CURLOPT_USERAGENT, "signet-pkcs11/0.1");
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sn_buf_sink);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
     if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(c, CURLOPT_POST, 1L);

@@ -58,12 +58,32 @@ test_limit_exact_and_over(void **state)
     sn_buf_cleanup(&b);
 }
 
+/* The libcurl-shaped sink: all of a piece, or 0 (a failed transfer). */
+static void
+test_sink(void **state)
+{
+    struct sn_buf b;
+    char data[] = "abcdefgh";
+
+    (void)state;
+    sn_buf_init(&b, 6);
+    assert_int_equal(sn_buf_sink(data, 1, 4, &b), 4);
+    assert_int_equal(sn_buf_sink(data, 1, 2, &b), 2);
+    assert_int_equal(b.len, 6);
+    assert_memory_equal(b.data, "abcdab", 6);
+    assert_int_equal(sn_buf_sink(data, 1, 1, &b), 0);
+    assert_true(b.overflow);
+    assert_int_equal(sn_buf_sink(data, SIZE_MAX / 2, 3, &b), 0);
+    sn_buf_cleanup(&b);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_and_take),
         cmocka_unit_test(test_limit_exact_and_over),
+        cmocka_unit_test(test_sink),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

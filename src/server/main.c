@@ -74,8 +74,9 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
     }
     sn_info("serving https://%s (home %s)", listen, app.cfg.home);
     if (pub != NULL)
-        sn_info("serving CRLs, OCSP and CA certificates on http://%s",
-                public_listen);
+        sn_info(
+            "serving CRLs, OCSP, CA certificates and time-stamps on http://%s",
+            public_listen);
     sigwait(&set, &sig);
     sn_info("signal %d: finishing in-flight requests", sig);
     if (sn_http_stop(pub) != 0 || sn_http_stop(http) != 0) {

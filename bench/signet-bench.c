@@ -356,7 +356,9 @@ http_worker(void *arg)
         if (gap > 0) {
             /* Paced: each client's requests arrive as a Poisson process of
              * rate/clients (so all of them together make one of the
-             * given rate), not in lockstep; a late client catches up. */
+             * given rate), not in lockstep. Latency counts from the
+             * planned start: a request that had to wait for the one
+             * before it shows that wait (no coordinated omission). */
             struct timespec ts;
             double wait = next - t0;
             if (wait > 0) {
@@ -364,8 +366,8 @@ http_worker(void *arg)
                 ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
                 nanosleep(&ts, NULL);
             }
+            t0 = next;
             next += exp_gap(&seed, gap);
-            t0 = now();
         }
         seed = seed * 1103515245u + 12345u;
         len = snprintf(req, BODY_MAX + 1024,

@@ -33,6 +33,7 @@
  */
 #define OCSP_CACHE_SECS 3600
 #define OCSP_CACHE_MAX 8192
+#define OCSP_CACHE_ANSWER_MAX 16384 /* bytes; a larger answer is not kept */
 
 static const struct {
     const char *name;   /* file HOME/ca/<name>.pem, URL /ca/<name>.cer */
@@ -278,24 +279,44 @@ ocsp_answer_free(void *val)
 
 /*
  * The cache id of a request: SHA-256 of its one CertID, hex. 0 if the
- * answer must be made afresh: a nonce is echoed, several CertIDs are rare.
- * Other request extensions change nothing in the answer.
+ * answer must be made afresh: a nonce is echoed, several CertIDs are rare,
+ * and a CertID other than the one OpenSSL itself would encode for this
+ * issuer, hash and serial (hash parameters absent or anything but NULL) is
+ * copied into the answer as it came, so a caller could vary it to fill the
+ * cache. The ids of one certificate are then at most one per hash
+ * algorithm. Other request extensions change nothing in the answer.
  */
 static int
-ocsp_cache_id(OCSP_REQUEST *req, char id[65])
+ocsp_cache_id(OCSP_REQUEST *req, X509 *issuer, char id[65])
 {
-    unsigned char *der = NULL, md[32];
-    int n, ok;
+    OCSP_CERTID *cid, *mine = NULL;
+    ASN1_OBJECT *alg = NULL;
+    ASN1_INTEGER *serial = NULL;
+    const EVP_MD *md;
+    unsigned char *der = NULL, *canon = NULL, h[32];
+    int n, m, ok = 0;
 
     if (OCSP_request_onereq_count(req) != 1 ||
         OCSP_REQUEST_get_ext_by_NID(req, NID_id_pkix_OCSP_Nonce, -1) >= 0)
         return 0;
-    n = i2d_OCSP_CERTID(OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, 0)),
-                        &der);
-    ok = n > 0 && EVP_Digest(der, (size_t)n, md, NULL, EVP_sha256(), NULL) == 1;
-    OPENSSL_free(der);
+    cid = OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, 0));
+    if (OCSP_id_get0_info(NULL, &alg, NULL, &serial, cid) != 1 ||
+        (md = EVP_get_digestbyobj(alg)) == NULL ||
+        (mine = OCSP_cert_id_new(md, X509_get_subject_name(issuer),
+                                 X509_get0_pubkey_bitstr(issuer), serial)) ==
+            NULL)
+        goto out;
+    n = i2d_OCSP_CERTID(cid, &der);
+    m = i2d_OCSP_CERTID(mine, &canon);
+    ok = n > 0 && n == m && memcmp(der, canon, (size_t)n) == 0 &&
+         EVP_Digest(der, (size_t)n, h, NULL, EVP_sha256(), NULL) == 1;
     if (ok)
-        sn_hex_encode(md, sizeof(md), id);
+        sn_hex_encode(h, sizeof(h), id);
+out:
+    ERR_clear_error();
+    OPENSSL_free(der);
+    OPENSSL_free(canon);
+    OCSP_CERTID_free(mine);
     return ok;
 }
 
@@ -319,7 +340,10 @@ ocsp_keep(struct sn_ca *ca, const char *id, const uint8_t *der, size_t len,
     memcpy(a->der, der, len);
     a->len = len;
     a->made = made;
-    sn_cache_put(&ca->ocsp, id, a, gen);
+    /* Full (answers expire only when asked for again): start over. This
+     * answer is not kept; the next one is. */
+    if (!sn_cache_put(&ca->ocsp, id, a, gen) && sn_cache_full(&ca->ocsp))
+        sn_cache_clear(&ca->ocsp);
 }
 
 sn_err
@@ -718,7 +742,7 @@ sn_ca_ocsp(struct sn_app *app, const uint8_t *reqder, size_t len, uint8_t **der,
         }
         kind = k;
     }
-    if ((keep = ocsp_cache_id(req, cid))) {
+    if ((keep = ocsp_cache_id(req, ca->cert[kind], cid))) {
         if (sn_cache_get(&ca->ocsp, cid, &kept)) {
             if (kept.made <= t && t - kept.made < OCSP_CACHE_SECS) {
                 OCSP_REQUEST_free(req);
@@ -788,7 +812,7 @@ sn_ca_ocsp(struct sn_app *app, const uint8_t *reqder, size_t len, uint8_t **der,
     }
     memcpy(*der, out, (size_t)n);
     *dlen = (size_t)n;
-    if (keep && issued)
+    if (keep && issued && *dlen <= OCSP_CACHE_ANSWER_MAX)
         ocsp_keep(ca, cid, *der, *dlen, t, gen);
     r = SN_OK;
 out:

@@ -60,10 +60,10 @@ sn_err sn_ca_attestation_certs(struct sn_ca *ca, const char *att_pem,
  * older than a day or when force is set. */
 sn_err sn_ca_crl(struct sn_app *app, enum sn_ca_kind kind, int force,
                  uint8_t **der, size_t *len);
-/* An OCSP response (DER) to a DER request; never "good" for unknown. */
 /* After a revocation (or a revocation date moved): OCSP answers are made
  * anew from the records. */
 void sn_ca_ocsp_forget(struct sn_ca *ca);
+/* An OCSP response (DER) to a DER request; never "good" for unknown. */
 sn_err sn_ca_ocsp(struct sn_app *app, const uint8_t *req, size_t len,
                   uint8_t **der, size_t *dlen);
 

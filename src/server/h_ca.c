@@ -559,6 +559,7 @@ sn_h_ca_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     size_t crl_len, i;
     char detail[200];
     int code = -1;
+    sn_err rr;
 
     if (!req->who->admin && !(req->who->roles & SN_ROLE_MANAGE)) {
         sn_resp_error(resp, API_FORBIDDEN, "revocation needs 'manage'");
@@ -616,12 +617,14 @@ sn_h_ca_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                       "may be updated");
         goto out;
     }
-    if (sn_store_cert_revoke(app->store, c.serial, when, code, now) != SN_OK) {
+    rr = sn_store_cert_revoke(app->store, c.serial, when, code, now);
+    /* After the commit (also when its report is unsure): an answer made
+     * from the old record is not kept. */
+    sn_ca_ocsp_forget(&app->ca);
+    if (rr != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         goto out;
     }
-    /* After the commit: an answer made from the old record is not kept. */
-    sn_ca_ocsp_forget(&app->ca);
     snprintf(detail, sizeof(detail), "%s %s reason=%s date=%lld%s", c.ca,
              c.serial, rname, (long long)when, c.revoked ? " (updated)" : "");
     ca_audit(app, req, c.subscriber, c.key, "ca_revoke", "ok", detail);

@@ -94,7 +94,7 @@ sn_cache_gen(struct sn_cache *c)
     return g;
 }
 
-void
+int
 sn_cache_put(struct sn_cache *c, const char *id, void *val, unsigned long gen)
 {
     struct sn_cache_entry *e, *ne;
@@ -102,7 +102,7 @@ sn_cache_put(struct sn_cache *c, const char *id, void *val, unsigned long gen)
 
     if (strlen(id) >= sizeof(ne->id) || (ne = calloc(1, sizeof(*ne))) == NULL) {
         c->release(val);
-        return;
+        return 0;
     }
     memcpy(ne->id, id, strlen(id) + 1);
     ne->val = val;
@@ -120,7 +120,20 @@ sn_cache_put(struct sn_cache *c, const char *id, void *val, unsigned long gen)
     if (ne != NULL) {
         c->release(ne->val);
         free(ne);
+        return 0;
     }
+    return 1;
+}
+
+int
+sn_cache_full(struct sn_cache *c)
+{
+    int full;
+
+    pthread_rwlock_rdlock(&c->lock);
+    full = c->n >= c->max;
+    pthread_rwlock_unlock(&c->lock);
+    return full;
 }
 
 void

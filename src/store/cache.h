@@ -35,10 +35,13 @@ int sn_cache_get(struct sn_cache *c, const char *id, void *dst);
 unsigned long sn_cache_gen(struct sn_cache *c);
 /*
  * Stores val (taking ownership) unless a drop happened since gen (the row
- * read may be stale), the id is present, or the cache is full.
+ * read may be stale), the id is present, or the cache is full: 1 if
+ * stored, else 0 (val is freed).
  */
-void sn_cache_put(struct sn_cache *c, const char *id, void *val,
-                  unsigned long gen);
+int sn_cache_put(struct sn_cache *c, const char *id, void *val,
+                 unsigned long gen);
+/* 1 if the cache holds its maximum. */
+int sn_cache_full(struct sn_cache *c);
 void sn_cache_drop(struct sn_cache *c, const char *id);
 /* Drops every entry. */
 void sn_cache_clear(struct sn_cache *c);

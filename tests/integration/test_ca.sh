@@ -331,6 +331,15 @@ NEVER=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n' | sed 's/^./7/')
 ocsp -serial "0x$NEVER"
 check_match "OCSP: a never-issued serial is unknown" "0x$NEVER: unknown" "$OCSP_OUT"
 check_nomatch "OCSP: a never-issued serial is never good" ': good' "$OCSP_OUT"
+# Answers about serials never issued are made afresh (asking for random
+# serials must not fill the kept answers).
+openssl ocsp -issuer codesigning.pem -serial "0x$NEVER" -no_nonce \
+    -reqout ureq.der 2>/dev/null || die "OCSP request"
+ocsp_post ureq.der uresp1.der
+sleep 1.1
+ocsp_post ureq.der uresp2.der
+check_cmd_fails "OCSP without a nonce, never-issued serial: a fresh answer each time" \
+    cmp -s uresp1.der uresp2.der
 
 # Nonce: a request with a nonce, POSTed by curl, the answer parsed by openssl.
 openssl ocsp -issuer codesigning.pem -cert k1.leaf.pem -nonce -reqout nreq.der 2>/dev/null || die "OCSP request"

@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "store/cache.h"
 
@@ -63,10 +64,12 @@ test_clear_and_bound(void **state)
 {
     struct sn_cache c;
     unsigned long gen;
-    char id[16];
+    char id[16], longid[66];
     int i, v = 0, hits = 0;
 
     (void)state;
+    memset(longid, 'x', sizeof(longid) - 1);
+    longid[sizeof(longid) - 1] = '\0';
     sn_cache_init(&c, 3, int_copy, free);
     for (i = 0; i < 5; i++) {
         snprintf(id, sizeof(id), "k%d", i);
@@ -86,11 +89,20 @@ test_clear_and_bound(void **state)
     sn_cache_put(&c, "k0", boxed(8), sn_cache_gen(&c));
     assert_int_equal(sn_cache_get(&c, "k0", &v), 1);
     assert_int_equal(v, 8);
+    /* Full: refused (and reported), then cleared. */
+    sn_cache_put(&c, "k1", boxed(1), sn_cache_gen(&c));
+    sn_cache_put(&c, "k2", boxed(2), sn_cache_gen(&c));
+    assert_int_equal(sn_cache_full(&c), 1);
+    assert_int_equal(sn_cache_put(&c, "k3", boxed(3), sn_cache_gen(&c)), 0);
+    sn_cache_clear(&c);
+    assert_int_equal(sn_cache_full(&c), 0);
     /* Ids longer than 64 characters are never stored. */
-    sn_cache_put(&c,
-                 "0123456789012345678901234567890123456789012345678901234567890"
-                 "12345",
-                 boxed(9), sn_cache_gen(&c));
+    assert_int_equal(sn_cache_put(&c, longid, boxed(9), sn_cache_gen(&c)), 0);
+    assert_int_equal(sn_cache_get(&c, longid, &v), 0);
+    longid[64] = '\0';
+    assert_int_equal(sn_cache_put(&c, longid, boxed(10), sn_cache_gen(&c)), 1);
+    assert_int_equal(sn_cache_get(&c, longid, &v), 1);
+    assert_int_equal(v, 10);
     sn_cache_cleanup(&c);
 }
 

@@ -288,6 +288,45 @@ check_cmd "OCSP without a nonce: the kept answer, byte for byte" \
 out=$(ocsp_read kresp2.der k1.leaf.pem)
 check_match "OCSP kept answer: good" 'k1.leaf.pem: good' "$out"
 check_match "OCSP kept answer: verifies" 'Response verify OK' "$out"
+# A CertID in another encoding (hash parameters absent instead of NULL)
+# is copied into its answer as it came, so it is answered afresh: varying
+# the encoding must not fill the kept answers.
+python3 - kreq.der kreq_noparam.der <<'PY' || die "rewriting the OCSP request"
+import sys
+d = open(sys.argv[1], "rb").read()
+def tlv(b, i):
+    t, n, j = b[i], b[i + 1], i + 2
+    if n & 0x80:
+        k = n & 0x7F
+        n, j = int.from_bytes(b[j:j + k], "big"), j + k
+    return t, j, n
+def enc(t, body):
+    n = len(body)
+    ln = bytes([n]) if n < 128 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([t]) + ln + body
+def walk(b, i, end):
+    out = b""
+    while i < end:
+        t, j, n = tlv(b, i)
+        body = b[j:j + n]
+        if t == 0x30 and body[:1] == b"\x06" and body.endswith(b"\x05\x00"):
+            body = body[:-2]  # AlgorithmIdentifier: drop the NULL
+        elif t in (0x30, 0xA0):
+            body = walk(b, j, j + n)
+        out += enc(t, body)
+        i = j + n
+    return out
+new = walk(d, 0, len(d))
+assert new != d
+open(sys.argv[2], "wb").write(new)
+PY
+ocsp_post kreq_noparam.der nresp1.der
+sleep 1.1
+ocsp_post kreq_noparam.der nresp2.der
+check_match "OCSP, hash parameters absent: answered, good" 'k1.leaf.pem: good' \
+    "$(ocsp_read nresp2.der k1.leaf.pem)"
+check_cmd_fails "OCSP, hash parameters absent: a fresh answer each time" \
+    cmp -s nresp1.der nresp2.der
 
 # ---- revocation: back-dated key compromise ----
 # A CSR made while the key still works, for the re-issuance check below.

@@ -68,20 +68,42 @@ RESULTS=$BUILD/bench-results.md
 RAWDIR=$WORK/rows
 mkdir -p "$RAWDIR"
 
-rss_reset() { echo 5 >"/proc/$PID/clear_refs" 2>/dev/null || true; }
+# Before each row served by signetd: reset its peak RSS and note its CPU
+# time so far (clock ticks, user + system).
+rss_reset() {
+    echo 5 >"/proc/$PID/clear_refs" 2>/dev/null || true
+    srv_ticks >"$WORK/ticks"
+}
 rss_peak() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$PID/status"; }
+srv_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
+TICK=$(getconf CLK_TCK)
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+# CPU time per operation in microseconds. Rows with a server RSS: signetd's
+# CPU since rss_reset over the row's operations; raw rows: the bench
+# process's own CPU (cores busy over operations per second). NO_CPU=1 keep:
+# no figure (p11-kit's server is a process of its own).
+cpu_per_op() { # cpu_per_op RESULT SERVED
+    if [ "$2" = 1 ]; then
+        awk -v t0="$(cat "$WORK/ticks")" -v t1="$(srv_ticks)" -v hz="$TICK" \
+            -v n="$(field ops "$1")" 'BEGIN { if (n > 0) printf "%.1f", (t1 - t0) / hz / n * 1e6; else print "-" }'
+    else
+        awk -v c="$(field client_cpu "$1")" -v r="$(field ops_per_s "$1")" \
+            'BEGIN { if (r > 0) printf "%.1f", c / r * 1e6; else print "-" }'
+    fi
+}
 # keep ROW RESULT [RAW_OPS] [RSS]: one round's figures of a row, kept as
-# "ops p50 p99 cpu ratio rss"; the table is made of their medians.
+# "ops p50 p99 cpu ratio rss cpu_per_op"; the table is made of their medians.
 ORDER=()
 keep() {
-    local f="$RAWDIR/$(md5sum <<<"$1" | cut -c1-12)" ratio
+    local f="$RAWDIR/$(md5sum <<<"$1" | cut -c1-12)" ratio per
     [ -f "$f" ] || ORDER+=("$1")
     ratio=$(awk -v a="$(field ops_per_s "$2")" -v b="${3:-0}" \
         'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')
+    per=-
+    [ -n "${NO_CPU:-}" ] || per=$(cpu_per_op "$2" "$([ -n "${4:-}" ] && echo 1)")
     echo "$(field ops_per_s "$2") $(field p50_ms "$2") $(field p99_ms "$2")" \
-        "$(field client_cpu "$2") $ratio ${4:--}" >>"$f"
-    echo "  $1: $(field ops_per_s "$2")/s ratio $ratio" >&2
+        "$(field client_cpu "$2") $ratio ${4:--} $per" >>"$f"
+    echo "  $1: $(field ops_per_s "$2")/s ratio $ratio cpu/op ${per}us" >&2
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0 || v[1] == "-") print "-";
     else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -90,14 +112,15 @@ table() {
     {
         echo "Medians of $ROUNDS rounds, $SECS s per row, $CLIENTS clients, $(nproc) cores, $(date -u +%F)."
         echo
-        echo "| measurement | ops/s | p50 ms | p99 ms | ratio to raw | server peak RSS MB | generator CPU |"
-        echo "|---|---|---|---|---|---|---|"
+        echo "| measurement | ops/s | p50 ms | p99 ms | ratio to raw | server peak RSS MB | generator CPU | CPU us/op |"
+        echo "|---|---|---|---|---|---|---|---|"
         for name in "${ORDER[@]}"; do
             f="$RAWDIR/$(md5sum <<<"$name" | cut -c1-12)"
-            printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$name" \
+            printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" \
                 "$(cut -d' ' -f1 "$f" | median)" "$(cut -d' ' -f2 "$f" | median)" \
                 "$(cut -d' ' -f3 "$f" | median)" "$(cut -d' ' -f5 "$f" | median)" \
-                "$(cut -d' ' -f6 "$f" | sort -g | tail -1)" "$(cut -d' ' -f4 "$f" | median)"
+                "$(cut -d' ' -f6 "$f" | sort -g | tail -1)" "$(cut -d' ' -f4 "$f" | median)" \
+                "$(cut -d' ' -f7 "$f" | median)"
         done
     } >"$RESULTS"
 }
@@ -152,7 +175,7 @@ forwarding() {
     if [ -n "${P11_KIT_SERVER_PID:-}" ]; then
         H=$(P11_KIT_SERVER_ADDRESS=$P11_KIT_SERVER_ADDRESS MODULE=$CLIENT_SO \
             THREADS=$CLIENTS raw "$LABEL" "$PIN" --key "$EC" ecdsa-p256 || :)
-        [ -n "$H" ] && keep "p11-kit server + p11-kit-client.so P-256, $CLIENTS threads" "$H" "$(field ops_per_s "$R")"
+        [ -n "$H" ] && NO_CPU=1 keep "p11-kit server + p11-kit-client.so P-256, $CLIENTS threads" "$H" "$(field ops_per_s "$R")"
         kill "$P11_KIT_SERVER_PID" 2>/dev/null || true
         unset P11_KIT_SERVER_PID
     fi

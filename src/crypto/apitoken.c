@@ -4,6 +4,7 @@
  */
 #include "crypto/apitoken.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,12 +43,27 @@ b64url(const uint8_t *in, size_t len, char *out)
     out[o] = '\0';
 }
 
+/*
+ * Every request hashes its bearer token. EVP_sha256() would make OpenSSL 3
+ * look the implementation up in its provider store on each call; it is
+ * fetched once instead, and kept for the life of the process.
+ */
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+fetch_sha256(void)
+{
+    sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 static sn_err
 hash_secret(const char *secret, size_t len, uint8_t hash[SN_TOKEN_HASH_LEN])
 {
     unsigned int n = 0;
 
-    if (EVP_Digest(secret, len, hash, &n, EVP_sha256(), NULL) != 1 ||
+    if (pthread_once(&sha256_once, fetch_sha256) != 0 || sha256 == NULL ||
+        EVP_Digest(secret, len, hash, &n, sha256, NULL) != 1 ||
         n != SN_TOKEN_HASH_LEN)
         return SN_ERR_CRYPTO;
     return SN_OK;

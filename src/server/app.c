@@ -59,7 +59,7 @@ sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
     sn_err r;
 
     memset(app, 0, sizeof(*app));
-    pthread_mutex_init(&app->parts_lock, NULL);
+    sn_parts_init(&app->parts, sn_hsm_token_close);
     sn_metrics_init(&app->metrics);
     snprintf(path, sizeof(path), "%s/signetd.conf", home);
     if ((r = sn_config_load(path, home, &app->cfg, errbuf, errlen)) != SN_OK)
@@ -101,11 +101,7 @@ sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
 void
 sn_app_close(struct sn_app *app)
 {
-    size_t i;
-
-    for (i = 0; i < app->nparts; i++)
-        sn_hsm_token_close(app->parts[i].tok);
-    free(app->parts);
+    sn_parts_cleanup(&app->parts);
     sn_tsa_cleanup(&app->tsa);
     sn_ca_cleanup(&app->ca);
     sn_hsm_token_close(app->service);
@@ -113,7 +109,6 @@ sn_app_close(struct sn_app *app)
     sn_store_close(app->store);
     sn_config_cleanup(&app->cfg);
     sn_metrics_cleanup(&app->metrics);
-    pthread_mutex_destroy(&app->parts_lock);
     memset(app, 0, sizeof(*app));
 }
 
@@ -157,59 +152,32 @@ sn_app_partition_create(struct sn_app *app, struct sn_subscriber *sub)
     return SN_OK;
 }
 
+/* sn_parts_open_fn: logs in to a subscriber's token (no table lock held). */
+static sn_err
+open_partition(void *arg, const char *subscriber_id, struct sn_hsm_token **tok)
+{
+    struct sn_app *app = arg;
+    struct sn_subscriber sub;
+    const struct sn_token_map *map;
+    char path[PATH_MAX];
+    sn_err r;
+
+    if ((r = sn_store_subscriber_get(app->store, subscriber_id, &sub)) != SN_OK)
+        return r;
+    if (app->cfg.hsm_tokens == SN_TOKENS_MAPPED) {
+        if ((map = sn_config_token_for(&app->cfg, sub.name)) == NULL)
+            return SN_ERR_CONFIG;
+        return open_token(app, map->label, map->pin_file, tok);
+    }
+    pin_path(app, sub.id, path, sizeof(path));
+    return open_token(app, sub.token_label, path, tok);
+}
+
 sn_err
 sn_app_partition(struct sn_app *app, const char *subscriber_id,
                  struct sn_hsm_token **out)
 {
-    struct sn_subscriber sub;
-    const struct sn_token_map *map;
-    struct sn_hsm_token *tok = NULL;
-    struct sn_partition *np;
-    char path[PATH_MAX];
-    size_t i;
-    sn_err r;
-
-    *out = NULL;
-    pthread_mutex_lock(&app->parts_lock);
-    for (i = 0; i < app->nparts; i++) {
-        if (strcmp(app->parts[i].subscriber, subscriber_id) == 0) {
-            *out = app->parts[i].tok;
-            r = SN_OK;
-            goto out;
-        }
-    }
-    if ((r = sn_store_subscriber_get(app->store, subscriber_id, &sub)) != SN_OK)
-        goto out;
-    if (app->cfg.hsm_tokens == SN_TOKENS_MAPPED) {
-        r = SN_ERR_CONFIG;
-        if ((map = sn_config_token_for(&app->cfg, sub.name)) == NULL)
-            goto out;
-        r = open_token(app, map->label, map->pin_file, &tok);
-    } else {
-        pin_path(app, sub.id, path, sizeof(path));
-        r = open_token(app, sub.token_label, path, &tok);
-    }
-    if (r != SN_OK)
-        goto out;
-    if (app->nparts == app->capparts) {
-        size_t cap = app->capparts ? app->capparts * 2 : 16;
-        if ((np = realloc(app->parts, cap * sizeof(*np))) == NULL) {
-            r = SN_ERR_NOMEM;
-            goto out;
-        }
-        app->parts = np;
-        app->capparts = cap;
-    }
-    snprintf(app->parts[app->nparts].subscriber, SN_UUID_LEN, "%s",
-             subscriber_id);
-    app->parts[app->nparts++].tok = tok;
-    *out = tok;
-    tok = NULL;
-    r = SN_OK;
-out:
-    pthread_mutex_unlock(&app->parts_lock);
-    sn_hsm_token_close(tok);
-    return r;
+    return sn_parts_get(&app->parts, subscriber_id, open_partition, app, out);
 }
 
 void

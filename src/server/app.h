@@ -14,21 +14,15 @@
 #include "server/api.h"
 #include "server/config.h"
 #include "server/metrics.h"
+#include "server/partitions.h"
 #include "store/store.h"
-
-struct sn_partition {
-    char subscriber[SN_UUID_LEN];
-    struct sn_hsm_token *tok;
-};
 
 struct sn_app {
     struct sn_config cfg;
     struct sn_store *store;
     struct sn_hsm *hsm;
     struct sn_hsm_token *service; /* the service's own token */
-    pthread_mutex_t parts_lock;
-    struct sn_partition *parts;
-    size_t nparts, capparts;
+    struct sn_parts parts; /* subscriber id -> logged-in token */
     struct sn_metrics metrics;
     struct sn_ca ca;
     struct sn_tsa tsa;

@@ -24,3 +24,6 @@ target_link_libraries(test_store PRIVATE sn_store sn_common PkgConfig::SQLITE
 
 sn_unit_test(test_cache ${CMAKE_CURRENT_LIST_DIR}/test_cache.c)
 target_link_libraries(test_cache PRIVATE sn_store Threads::Threads)
+
+sn_unit_test(test_partitions ${CMAKE_CURRENT_LIST_DIR}/test_partitions.c)
+target_link_libraries(test_partitions PRIVATE sn_server Threads::Threads)

@@ -22,7 +22,7 @@ struct sn_app {
     struct sn_store *store;
     struct sn_hsm *hsm;
     struct sn_hsm_token *service; /* the service's own token */
-    struct sn_parts parts; /* subscriber id -> logged-in token */
+    struct sn_parts parts;        /* subscriber id -> logged-in token */
     struct sn_metrics metrics;
     struct sn_ca ca;
     struct sn_tsa tsa;

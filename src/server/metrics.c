@@ -12,7 +12,7 @@ static const double bounds[SN_METRICS_BUCKETS] = {
 void
 sn_metrics_init(struct sn_metrics *m)
 {
-    memset(m, 0, sizeof(*m));
+    memset(m, 0, sizeof(*m)); /* all-zero is a valid zero for the atomics */
     pthread_mutex_init(&m->lock, NULL);
 }
 
@@ -22,26 +22,40 @@ sn_metrics_cleanup(struct sn_metrics *m)
     pthread_mutex_destroy(&m->lock);
 }
 
-void
-sn_metrics_request(struct sn_metrics *m, const char *route, int status)
+/* The series of (route, status) among the first n, or NULL. */
+static struct sn_metrics_series *
+find_series(struct sn_metrics *m, size_t n, const char *route, int status)
 {
     size_t i;
 
-    pthread_mutex_lock(&m->lock);
-    for (i = 0; i < m->nreq; i++) {
-        if (m->req[i].route == route && m->req[i].status == status) {
-            m->req[i].count++;
-            goto out;
+    for (i = 0; i < n; i++)
+        if (m->req[i].route == route && m->req[i].status == status)
+            return &m->req[i];
+    return NULL;
+}
+
+void
+sn_metrics_request(struct sn_metrics *m, const char *route, int status)
+{
+    struct sn_metrics_series *s;
+    size_t n;
+
+    n = atomic_load_explicit(&m->nreq, memory_order_acquire);
+    if ((s = find_series(m, n, route, status)) == NULL) {
+        pthread_mutex_lock(&m->lock);
+        n = atomic_load_explicit(&m->nreq, memory_order_relaxed);
+        if ((s = find_series(m, n, route, status)) == NULL &&
+            n < SN_METRICS_MAX_SERIES) {
+            s = &m->req[n];
+            s->route = route;
+            s->status = status;
+            atomic_init(&s->count, 0);
+            atomic_store_explicit(&m->nreq, n + 1, memory_order_release);
         }
+        pthread_mutex_unlock(&m->lock);
     }
-    if (m->nreq < SN_METRICS_MAX_SERIES) {
-        m->req[m->nreq].route = route;
-        m->req[m->nreq].status = status;
-        m->req[m->nreq].count = 1;
-        m->nreq++;
-    }
-out:
-    pthread_mutex_unlock(&m->lock);
+    if (s != NULL)
+        atomic_fetch_add_explicit(&s->count, 1, memory_order_relaxed);
 }
 
 void
@@ -49,18 +63,18 @@ sn_metrics_signature(struct sn_metrics *m, enum sn_keyalg alg, double seconds)
 {
     int i;
 
-    pthread_mutex_lock(&m->lock);
     if ((unsigned)alg < SN_KEY_COUNT)
-        m->sigs[alg]++;
+        atomic_fetch_add_explicit(&m->sigs[alg], 1, memory_order_relaxed);
     for (i = 0; i < SN_METRICS_BUCKETS; i++) {
         if (seconds <= bounds[i]) {
-            m->buckets[i]++;
+            atomic_fetch_add_explicit(&m->buckets[i], 1, memory_order_relaxed);
             break;
         }
     }
-    m->lat_count++;
-    m->lat_sum += seconds;
-    pthread_mutex_unlock(&m->lock);
+    atomic_fetch_add_explicit(&m->lat_count, 1, memory_order_relaxed);
+    if (seconds > 0 && seconds < 1e6)
+        atomic_fetch_add_explicit(&m->lat_sum_ns, (uint64_t)(seconds * 1e9),
+                                  memory_order_relaxed);
 }
 
 struct out {
@@ -106,41 +120,47 @@ int
 sn_metrics_render(struct sn_metrics *m, char **out, size_t *len)
 {
     struct out o = {NULL, 0, 4096, 0};
-    uint64_t cum = 0;
-    size_t i;
+    uint64_t cum = 0, count;
+    size_t i, nreq;
 
     *out = NULL;
     *len = 0;
     if ((o.buf = malloc(o.cap)) == NULL)
         return -1;
-    pthread_mutex_lock(&m->lock);
+    nreq = atomic_load_explicit(&m->nreq, memory_order_acquire);
     emit(&o, "# HELP signet_http_requests_total HTTP requests by route and "
              "status.\n# TYPE signet_http_requests_total counter\n");
-    for (i = 0; i < m->nreq; i++)
+    for (i = 0; i < nreq; i++)
         emit(&o,
              "signet_http_requests_total{route=\"%s\",status=\"%d\"} "
              "%llu\n",
              m->req[i].route, m->req[i].status,
-             (unsigned long long)m->req[i].count);
+             (unsigned long long)atomic_load(&m->req[i].count));
     emit(&o, "# HELP signet_signatures_total Signatures made, by key "
              "algorithm.\n# TYPE signet_signatures_total counter\n");
     for (i = 0; i < SN_KEY_COUNT; i++)
         emit(&o, "signet_signatures_total{algorithm=\"%s\"} %llu\n",
-             sn_keyalg_name((enum sn_keyalg)i), (unsigned long long)m->sigs[i]);
+             sn_keyalg_name((enum sn_keyalg)i),
+             (unsigned long long)atomic_load(&m->sigs[i]));
     emit(&o, "# HELP signet_sign_duration_seconds Time spent in the HSM "
              "per signature.\n# TYPE signet_sign_duration_seconds "
              "histogram\n");
+    /* The count is read first: buckets read after it never add up to
+     * less, and +Inf is their sum, so the histogram stays monotonic. */
+    count = atomic_load(&m->lat_count);
     for (i = 0; i < SN_METRICS_BUCKETS; i++) {
-        cum += m->buckets[i];
+        cum += atomic_load(&m->buckets[i]);
         emit(&o, "signet_sign_duration_seconds_bucket{le=\"%g\"} %llu\n",
              bounds[i], (unsigned long long)cum);
     }
+    if (count < cum)
+        count = cum;
     emit(&o, "signet_sign_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-         (unsigned long long)m->lat_count);
-    emit(&o, "signet_sign_duration_seconds_sum %.6f\n", m->lat_sum);
+         (unsigned long long)count);
+    emit(&o, "signet_sign_duration_seconds_sum %.6f\n",
+         (double)atomic_load(&m->lat_sum_ns) / 1e9);
     emit(&o, "signet_sign_duration_seconds_count %llu\n",
-         (unsigned long long)m->lat_count);
-    pthread_mutex_unlock(&m->lock);
+         (unsigned long long)count);
     if (o.failed) {
         free(o.buf);
         return -1;

@@ -1,11 +1,15 @@
 /*
  * metrics: Prometheus counters kept in memory: requests by route and
  * status, signatures by key algorithm, and a signing latency histogram.
+ * Counting takes no lock (relaxed atomic adds): every request and every
+ * signature counts, and none may wait on another for it. The lock only
+ * serialises adding a new route/status series.
  */
 #ifndef SN_METRICS_H
 #define SN_METRICS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,17 +21,17 @@
 struct sn_metrics_series {
     const char *route; /* static string from the route table */
     int status;
-    uint64_t count;
+    _Atomic uint64_t count;
 };
 
 struct sn_metrics {
-    pthread_mutex_t lock;
+    pthread_mutex_t lock; /* adding a series */
     struct sn_metrics_series req[SN_METRICS_MAX_SERIES];
-    size_t nreq;
-    uint64_t sigs[SN_KEY_COUNT];
-    uint64_t buckets[SN_METRICS_BUCKETS]; /* cumulative on output */
-    uint64_t lat_count;
-    double lat_sum;
+    _Atomic size_t nreq; /* series published so far (release/acquire) */
+    _Atomic uint64_t sigs[SN_KEY_COUNT];
+    _Atomic uint64_t buckets[SN_METRICS_BUCKETS]; /* cumulative on output */
+    _Atomic uint64_t lat_count;
+    _Atomic uint64_t lat_sum_ns;
 };
 
 void sn_metrics_init(struct sn_metrics *m);

@@ -115,8 +115,8 @@ sn_parts_cleanup(struct sn_parts *p)
 }
 
 sn_err
-sn_parts_get(struct sn_parts *p, const char *subscriber,
-             sn_parts_open_fn open, void *arg, struct sn_hsm_token **out)
+sn_parts_get(struct sn_parts *p, const char *subscriber, sn_parts_open_fn open,
+             void *arg, struct sn_hsm_token **out)
 {
     struct sn_hsm_token *tok = NULL;
     sn_err r;

@@ -63,7 +63,8 @@ test_concurrent_counts(void **state)
     struct sn_metrics m;
     struct worker w[THREADS];
     pthread_t th[THREADS];
-    unsigned long long total = 0, want = (unsigned long long)THREADS * PER_THREAD;
+    unsigned long long total = 0,
+                       want = (unsigned long long)THREADS * PER_THREAD;
     char name[128], *text = NULL;
     const char *first;
     size_t len = 0;
@@ -93,15 +94,26 @@ test_concurrent_counts(void **state)
             total += value(text, name);
         }
     assert_int_equal(total, want);
-    assert_int_equal(value(text, "signet_signatures_total{algorithm=\"rsa-3072\"}"), want / 2);
-    assert_int_equal(value(text, "signet_signatures_total{algorithm=\"ecdsa-p256\"}"), want / 2);
+    assert_int_equal(
+        value(text, "signet_signatures_total{algorithm=\"rsa-3072\"}"),
+        want / 2);
+    assert_int_equal(
+        value(text, "signet_signatures_total{algorithm=\"ecdsa-p256\"}"),
+        want / 2);
     assert_int_equal(value(text, "signet_sign_duration_seconds_count"), want);
-    assert_int_equal(value(text, "signet_sign_duration_seconds_bucket{le=\"+Inf\"}"), want);
+    assert_int_equal(
+        value(text, "signet_sign_duration_seconds_bucket{le=\"+Inf\"}"), want);
     /* 4 in 5 took 0.2 ms (first bucket), 1 in 5 took 20 ms (<= 0.025). */
-    assert_int_equal(value(text, "signet_sign_duration_seconds_bucket{le=\"0.0005\"}"), want / 5 * 4);
-    assert_int_equal(value(text, "signet_sign_duration_seconds_bucket{le=\"0.01\"}"), want / 5 * 4);
-    assert_int_equal(value(text, "signet_sign_duration_seconds_bucket{le=\"0.025\"}"), want);
-    assert_non_null(strstr(text, "signet_sign_duration_seconds_sum 665.600000\n"));
+    assert_int_equal(
+        value(text, "signet_sign_duration_seconds_bucket{le=\"0.0005\"}"),
+        want / 5 * 4);
+    assert_int_equal(
+        value(text, "signet_sign_duration_seconds_bucket{le=\"0.01\"}"),
+        want / 5 * 4);
+    assert_int_equal(
+        value(text, "signet_sign_duration_seconds_bucket{le=\"0.025\"}"), want);
+    assert_non_null(
+        strstr(text, "signet_sign_duration_seconds_sum 665.600000\n"));
     free(text);
     sn_metrics_cleanup(&m);
 }

@@ -72,8 +72,11 @@ sn_metrics_signature(struct sn_metrics *m, enum sn_keyalg alg, double seconds)
         }
     }
     atomic_fetch_add_explicit(&m->lat_count, 1, memory_order_relaxed);
+    /* The sum in whole nanoseconds; a clock gone backwards or absurdly far
+     * forward adds nothing to it (the signature is still counted). */
     if (seconds > 0 && seconds < 1e6)
-        atomic_fetch_add_explicit(&m->lat_sum_ns, (uint64_t)(seconds * 1e9),
+        atomic_fetch_add_explicit(&m->lat_sum_ns,
+                                  (uint64_t)(seconds * 1e9 + 0.5),
                                   memory_order_relaxed);
 }
 
@@ -145,8 +148,9 @@ sn_metrics_render(struct sn_metrics *m, char **out, size_t *len)
     emit(&o, "# HELP signet_sign_duration_seconds Time spent in the HSM "
              "per signature.\n# TYPE signet_sign_duration_seconds "
              "histogram\n");
-    /* The count is read first: buckets read after it never add up to
-     * less, and +Inf is their sum, so the histogram stays monotonic. */
+    /* Read without a lock, the buckets and the count may be a few
+     * signatures apart: +Inf and _count are the larger of the count and
+     * the buckets' sum, so the histogram stays cumulative and monotonic. */
     count = atomic_load(&m->lat_count);
     for (i = 0; i < SN_METRICS_BUCKETS; i++) {
         cum += atomic_load(&m->buckets[i]);

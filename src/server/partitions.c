@@ -1,4 +1,5 @@
 /* partitions: subscriber id -> open token; see partitions.h. */
+#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
 #include "server/partitions.h"
 
 #include <stdlib.h>
@@ -93,8 +94,16 @@ lookup(struct sn_parts *p, const char *id)
 void
 sn_parts_init(struct sn_parts *p, void (*release)(struct sn_hsm_token *))
 {
+    pthread_rwlockattr_t a;
+
     memset(p, 0, sizeof(*p));
-    pthread_rwlock_init(&p->lock, NULL);
+    /* Writers first: signers read all the time, and an open waiting to add
+     * its token must not starve behind them. */
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&p->lock, &a);
+    pthread_rwlockattr_destroy(&a);
     pthread_mutex_init(&p->open_lock, NULL);
     p->release = release;
 }

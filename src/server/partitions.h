@@ -2,9 +2,11 @@
  * partitions: the open HSM token of each subscriber, found by subscriber
  * id on every signature. Lookups share a read lock and a hash index, so
  * signers never wait on one another. A partition not yet open is opened
- * (C_Login, handle preload: seconds on a token with many keys) outside
- * the table's lock, one at a time, so a subscriber whose token is being
- * opened holds up no other subscriber's signatures.
+ * (C_Login, handle preload: about a second on a token with 10,000 keys)
+ * outside the table's lock, so a token being opened holds up no signature
+ * with a token already open. First opens are made one at a time: a
+ * subscriber's first signature may wait for another subscriber's open.
+ * A failed open is not remembered; the next request tries again.
  */
 #ifndef SN_PARTITIONS_H
 #define SN_PARTITIONS_H
@@ -29,7 +31,8 @@ typedef sn_err (*sn_parts_open_fn)(void *arg, const char *subscriber,
 
 struct sn_parts {
     pthread_rwlock_t lock;     /* v, n, slots: shared by lookups */
-    pthread_mutex_t open_lock; /* one partition opened at a time */
+    pthread_mutex_t open_lock; /* one partition opened at a time; taken
+                                  before lock, never while holding it */
     struct sn_partition *v;
     size_t n, cap;
     uint32_t *slots; /* open addressing: index into v plus one, 0 empty */

@@ -292,6 +292,16 @@ out:
     return r;
 }
 
+uint64_t
+sn_str_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+
+    while (*s != '\0')
+        h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+    return h;
+}
+
 void
 sn_secret_free(char *s)
 {

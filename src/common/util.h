@@ -41,6 +41,9 @@ sn_err sn_file_read(const char *path, size_t max, uint8_t **out,
 sn_err sn_file_write_new(const char *path, const void *data, size_t len,
                          int mode);
 
+/* FNV-1a (64-bit) of a string: for hash tables keyed by ids, not crypto. */
+uint64_t sn_str_hash(const char *s);
+
 /* Wipes then frees a NUL-terminated secret string. */
 void sn_secret_free(char *s);
 

@@ -526,11 +526,7 @@ find_object(struct sn_hsm_token *tok, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls,
 static size_t
 cache_bucket(const char *id)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-    while (*id != '\0')
-        h = (h ^ (unsigned char)*id++) * 1099511628211ULL;
-    return (size_t)(h % CACHE_BUCKETS);
+    return (size_t)(sn_str_hash(id) % CACHE_BUCKETS);
 }
 
 static int

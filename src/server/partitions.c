@@ -7,17 +7,11 @@
 
 #define MIN_SLOTS 64
 
-/* FNV-1a over the id: ids are random UUIDs, so nothing stronger is needed. */
+/* Ids are random UUIDs, so FNV-1a is hash enough. */
 static size_t
 hash_id(const char *id)
 {
-    uint64_t h = 1469598103934665603ULL;
-
-    for (; *id != '\0'; id++) {
-        h ^= (unsigned char)*id;
-        h *= 1099511628211ULL;
-    }
-    return (size_t)h;
+    return (size_t)sn_str_hash(id);
 }
 
 /* With p->lock held (either way). */

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
+
 struct sn_cache_entry {
     char id[65];
     void *val;
@@ -14,11 +16,7 @@ struct sn_cache_entry {
 static size_t
 bucket(const char *id)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-    while (*id != '\0')
-        h = (h ^ (unsigned char)*id++) * 1099511628211ULL;
-    return (size_t)(h % SN_CACHE_BUCKETS);
+    return (size_t)(sn_str_hash(id) % SN_CACHE_BUCKETS);
 }
 
 void

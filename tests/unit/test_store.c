@@ -688,6 +688,12 @@ struct done_rec {
     sn_err result;
 };
 
+/* A callback record not yet called, holding result until it is. */
+#define DONE_REC(result)                                                       \
+    {                                                                          \
+        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, (result)       \
+    }
+
 static void
 on_done(void *arg, sn_err result)
 {
@@ -721,10 +727,8 @@ static void
 test_audit_submit(void **state)
 {
     struct tmp *t = *state;
-    struct done_rec d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
-                         SN_ERR_INTERNAL};
-    struct done_rec bad = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-                           0, SN_OK};
+    struct done_rec d = DONE_REC(SN_ERR_INTERNAL);
+    struct done_rec bad = DONE_REC(SN_OK);
     struct sn_audit a[2], b[2], *out = NULL;
     size_t n = 0;
 
@@ -811,10 +815,8 @@ static void
 test_tsa_records(void **state)
 {
     struct tmp *t = *state;
-    struct done_rec d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
-                         SN_ERR_INTERNAL};
-    struct done_rec dup = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-                           0, SN_OK};
+    struct done_rec d = DONE_REC(SN_ERR_INTERNAL);
+    struct done_rec dup = DONE_REC(SN_OK);
     struct sn_tsa_record a, b;
 
     make_tsa(&a, "01AB");
@@ -859,8 +861,7 @@ static void
 test_audit_announce(void **state)
 {
     struct tmp *t = *state;
-    struct done_rec d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
-                         SN_ERR_INTERNAL};
+    struct done_rec d = DONE_REC(SN_ERR_INTERNAL);
     struct sn_audit a, b;
     double t0, el;
 

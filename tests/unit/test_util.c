@@ -51,6 +51,16 @@ tmp_teardown(void **state)
     return 0;
 }
 
+/* The FNV-1a 64-bit test vectors published with the algorithm. */
+static void
+test_str_hash(void **state)
+{
+    (void)state;
+    assert_true(sn_str_hash("") == 0xcbf29ce484222325ULL);
+    assert_true(sn_str_hash("a") == 0xaf63dc4c8601ec8cULL);
+    assert_true(sn_str_hash("foobar") == 0x85944171f73967e8ULL);
+}
+
 static void
 test_hex_encode(void **state)
 {
@@ -426,6 +436,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_str_hash),
         cmocka_unit_test(test_hex_encode),
         cmocka_unit_test(test_hex_decode),
         cmocka_unit_test(test_hex_decode_rejects),

@@ -17,6 +17,7 @@
 
 #define CSBR_POLICY_CS "2.23.140.1.4.1"
 #define CSBR_POLICY_EV_CS "2.23.140.1.3"
+#define CSBR_POLICY_TS "2.23.140.1.4.2"
 
 /*
  * Some extensions (certificatePolicies) are parsed only with a
@@ -81,11 +82,33 @@ set_name(X509_NAME *n, const char *cn, const char *org, const char *country)
                                       0) == 1;
 }
 
+/*
+ * CSBR 6.3.2 and RFC 5280 4.1.2.5 count the validity period inclusively:
+ * a certificate of N days ends one second before N * 86400 s have passed.
+ */
 static int
 set_validity(X509 *x, long days)
 {
     return X509_gmtime_adj(X509_getm_notBefore(x), 0) != NULL &&
-           X509_gmtime_adj(X509_getm_notAfter(x), days * 86400L) != NULL;
+           X509_gmtime_adj(X509_getm_notAfter(x), days * 86400L - 1) != NULL;
+}
+
+/*
+ * CSBR 7.1.6.3: issuing CAs assert the CA/Browser Forum reserved policy
+ * identifiers of what they issue, not anyPolicy. NULL: none (roots and
+ * the attestation issuer, which is not part of the CSBR hierarchy).
+ */
+static const char *
+ca_policies(enum sn_ca_kind kind)
+{
+    switch (kind) {
+    case SN_CA_CODESIGNING:
+        return CSBR_POLICY_CS "," CSBR_POLICY_EV_CS;
+    case SN_CA_TIMESTAMPING:
+        return CSBR_POLICY_TS;
+    default:
+        return NULL;
+    }
 }
 
 sn_err
@@ -133,8 +156,8 @@ sn_ca_cert_build(enum sn_ca_kind kind, EVP_PKEY *pub, const char *cn,
         !add_ext(x, &ctx, NID_subject_key_identifier, "hash") ||
         !add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always") ||
         (eku != NULL && !add_ext(x, &ctx, NID_ext_key_usage, eku)) ||
-        (issuer != NULL && kind != SN_CA_ATT_ISSUER &&
-         !add_ext(x, &ctx, NID_certificate_policies, "2.5.29.32.0")) ||
+        (issuer != NULL && ca_policies(kind) != NULL &&
+         !add_ext(x, &ctx, NID_certificate_policies, ca_policies(kind))) ||
         !add_urls(x, &ctx, urls))
         goto out;
     *out = x;
@@ -245,7 +268,7 @@ sn_tsa_cert_build(EVP_PKEY *pub, X509 *issuer, const char *cn, const char *org,
     sn_err r = SN_ERR_CRYPTO;
 
     *out = NULL;
-    if (snprintf(policies, sizeof(policies), "2.23.140.1.4.2,%s", policy_oid) >=
+    if (snprintf(policies, sizeof(policies), CSBR_POLICY_TS ",%s", policy_oid) >=
         (int)sizeof(policies))
         return SN_ERR_INVALID;
     if ((x = X509_new()) == NULL || (name = X509_NAME_new()) == NULL ||

@@ -416,7 +416,7 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     rec.der_len = (size_t)dl;
     rec.issued_at = time(NULL);
     rec.not_before = rec.issued_at;
-    rec.not_after = rec.issued_at + (time_t)days * 86400;
+    rec.not_after = rec.issued_at + (time_t)days * 86400 - 1;
     if (sn_store_cert_add(app->store, &rec) != SN_OK) {
         rec.der = NULL;
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
@@ -597,8 +597,9 @@ sn_h_ca_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                           "the future");
             goto out;
         }
-        /* Back-dating is the key-compromise exception (CSBR 4.9, CSC-12). */
-        if (code != 1 && when < now - 300) {
+        /* Back-dating is the key-compromise exception (CSBR 4.9, CSC-12):
+         * any other revocation takes effect when it is asked for. */
+        if (code != 1 && when < now) {
             sn_resp_error(resp, API_INVALID_FIELD,
                           "only keyCompromise may carry a past "
                           "revocation_date");

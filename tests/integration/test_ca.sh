@@ -71,6 +71,19 @@ check_match "code signing CA: EKU codeSigning" 'CodeSigning' "$eku_cs"
 check_nomatch "code signing CA: no timeStamping" 'TimeStamping' "$eku_cs"
 check_match "timestamping CA: EKU timeStamping" 'TimeStamping' "$eku_ts"
 check_nomatch "timestamping CA: no codeSigning" 'CodeSigning' "$eku_ts"
+# CSBR 7.1.6.3: the CA/Browser Forum reserved policy OIDs, not anyPolicy.
+pol() { openssl x509 -in "$1" -noout -ext certificatePolicies 2>&1 | grep -oE 'Policy: [0-9A-Za-z. ]+' | sort | tr '\n' ';'; }
+check_eq "code signing CA: policies 2.23.140.1.3 and 2.23.140.1.4.1 only" \
+    "Policy: 2.23.140.1.3;Policy: 2.23.140.1.4.1;" "$(pol codesigning.pem)"
+check_eq "timestamping CA: policy 2.23.140.1.4.2 only" \
+    "Policy: 2.23.140.1.4.2;" "$(pol timestamping.pem)"
+for ca in root codesigning timestamping; do
+    check_nomatch "$ca CA: no anyPolicy" 'X509v3 Any Policy|2\.5\.29\.32\.0' \
+        "$(openssl x509 -in $ca.pem -noout -text)"
+    nb=$(epoch "$(openssl x509 -in $ca.pem -noout -startdate | cut -d= -f2)")
+    na=$(epoch "$(openssl x509 -in $ca.pem -noout -enddate | cut -d= -f2)")
+    check_eq "$ca CA: validity counted inclusively (ends on a :59 second)" 86399 $(((na - nb) % 86400))
+done
 
 # ---- audit helpers: refusals and issuances of subscriber A ----
 audit_count() { # TOKEN ACTION
@@ -165,7 +178,9 @@ check_leaf() {
     check_match "$what: serial has >= 64 bits (has $bits)" '^ok$' "$([ "$bits" -ge 64 ] && echo ok)"
     nb=$(epoch "$(openssl x509 -in "$leaf" -noout -startdate | cut -d= -f2)")
     na=$(epoch "$(openssl x509 -in "$leaf" -noout -enddate | cut -d= -f2)")
-    check_eq "$what: validity is the $days days requested (seconds)" $((days * 86400)) $((na - nb))
+    # Counted inclusively (CSBR 6.3.2, RFC 5280 4.1.2.5): N days end 1 s
+    # before N * 86400 s have passed.
+    check_eq "$what: validity is the $days days requested, inclusive (seconds)" $((days * 86400 - 1)) $((na - nb))
     check_match "$what: validity <= 460 days" '^ok$' "$([ $((na - nb)) -le $((460 * 86400)) ] && echo ok)"
     check_match "$what: notBefore is now" '^ok$' "$([ $((nb - $(date +%s))) -lt 120 ] && [ $(($(date +%s) - nb)) -lt 600 ] && echo ok)"
     check_match "$what: signed sha256WithRSAEncryption" 'Signature Algorithm: sha256WithRSAEncryption' "$text"
@@ -413,6 +428,11 @@ check_eq "superseded entry: reason Superseded" "Superseded" "$(grep -A1 'CRL Rea
 check_nomatch "superseded entry: no invalidity date" 'Invalidity Date' "$e"
 req_json POST "/v1/ca/certificates/$S2/revoke" "$TA" "{\"reason\":\"superseded\",\"revocation_date\":\"$(rfc3339 $((NB1 - 3600)))\"}"
 check_error "only keyCompromise may be back-dated" 400 invalid_field
+# Not even by a minute (the old code let 5 minutes through; docs say none).
+req_json POST "/v1/ca/certificates/$S2/revoke" "$TA" "{\"reason\":\"superseded\",\"revocation_date\":\"$(rfc3339 $(($(date +%s) - 60)))\"}"
+check_error "superseded back-dated by 60 s is refused" 400 invalid_field
+ocsp -cert k2.leaf.pem
+check_match "after the refused back-dating the certificate is still good" 'k2.leaf.pem: good' "$OCSP_OUT"
 
 # ---- the key compromise date moved later ----
 D2=$((NB1 + 2))

@@ -268,8 +268,8 @@ sn_tsa_cert_build(EVP_PKEY *pub, X509 *issuer, const char *cn, const char *org,
     sn_err r = SN_ERR_CRYPTO;
 
     *out = NULL;
-    if (snprintf(policies, sizeof(policies), CSBR_POLICY_TS ",%s", policy_oid) >=
-        (int)sizeof(policies))
+    if (snprintf(policies, sizeof(policies), CSBR_POLICY_TS ",%s",
+                 policy_oid) >= (int)sizeof(policies))
         return SN_ERR_INVALID;
     if ((x = X509_new()) == NULL || (name = X509_NAME_new()) == NULL ||
         X509_set_version(x, 2) != 1 || sn_x509_random_serial(x) != SN_OK ||

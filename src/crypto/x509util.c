@@ -566,3 +566,18 @@ sn_x509_random_serial(X509 *x)
     BN_free(bn);
     return r;
 }
+
+sn_err
+sn_x509_validity(const X509 *x, time_t *not_before, time_t *not_after)
+{
+    struct tm tb, ta;
+
+    *not_before = 0;
+    *not_after = 0;
+    if (ASN1_TIME_to_tm(X509_get0_notBefore(x), &tb) != 1 ||
+        ASN1_TIME_to_tm(X509_get0_notAfter(x), &ta) != 1)
+        return SN_ERR_CRYPTO;
+    *not_before = timegm(&tb);
+    *not_after = timegm(&ta);
+    return SN_OK;
+}

@@ -8,6 +8,8 @@
 #define SN_X509UTIL_H
 
 #include <openssl/evp.h>
+#include <time.h>
+
 #include <openssl/x509.h>
 
 #include "crypto/signer.h"
@@ -17,6 +19,8 @@
  * 20; CA/B Forum: at least 64 bits from a CSPRNG).
  */
 sn_err sn_x509_random_serial(X509 *x);
+/* notBefore and notAfter of x as seconds since the epoch (UTC). */
+sn_err sn_x509_validity(const X509 *x, time_t *not_before, time_t *not_after);
 
 /* SubjectPublicKeyInfo DER <-> EVP_PKEY (public part only). */
 sn_err sn_pubkey_from_der(const uint8_t *der, size_t len, EVP_PKEY **out);

@@ -415,8 +415,11 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     rec.der = der;
     rec.der_len = (size_t)dl;
     rec.issued_at = time(NULL);
-    rec.not_before = rec.issued_at;
-    rec.not_after = rec.issued_at + (time_t)days * 86400 - 1;
+    /* The record says what the certificate says. */
+    if (sn_x509_validity(leaf, &rec.not_before, &rec.not_after) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "the CA could not sign");
+        goto out;
+    }
     if (sn_store_cert_add(app->store, &rec) != SN_OK) {
         rec.der = NULL;
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");

@@ -22,6 +22,7 @@
 #include "common/util.h"
 #include "crypto/attest.h"
 #include "crypto/caprofile.h"
+#include "crypto/x509util.h"
 #include "hsm/hsmpkey.h"
 #include "server/app.h"
 
@@ -184,13 +185,8 @@ register_cert(struct sn_app *app, X509 *cert, const char *key_id)
     rec.der = der;
     rec.der_len = (size_t)n;
     rec.issued_at = time(NULL);
-    {
-        struct tm tm;
-        if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm) == 1)
-            rec.not_before = timegm(&tm);
-        if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)
-            rec.not_after = timegm(&tm);
-    }
+    if (sn_x509_validity(cert, &rec.not_before, &rec.not_after) != SN_OK)
+        goto out;
     r = sn_store_cert_add(app->store, &rec);
     if (r == SN_ERR_EXISTS)
         r = SN_OK;

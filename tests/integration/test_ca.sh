@@ -219,6 +219,9 @@ if check_status "POST /v1/ca/certificates (460 days)" 201; then
     check_eq "answer: serial is the certificate's" "serial=$S2" "$(openssl x509 -in k2.leaf.pem -noout -serial)"
     check_eq "answer: issuer_pem is the code signing CA" "$(fpr codesigning.pem)" "$(fpr k2.issuer.pem)"
     check_eq "answer: key and profile" "$K2 code-signing" "$(jget '"\(.key) \(.profile)"')"
+    check_eq "answer: not_after is the certificate's notAfter" \
+        "$(rfc3339 "$(epoch "$(openssl x509 -in k2.leaf.pem -noout -enddate | cut -d= -f2)")")" \
+        "$(jget .not_after)"
     check_leaf "HTTP leaf" k2.leaf.pem 460 cs 'C = DE, ST = Berlin, O = Acme Corp, CN = Acme Nightly'
 fi
 api_csr "$TA" "$K2" '{"CN":"Acme EV","O":"Acme Corp","C":"DE","ST":"Berlin","serialNumber":"HRB 12345","businessCategory":"Private Organization","jurisdictionC":"DE"}' ev.csr

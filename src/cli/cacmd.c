@@ -35,6 +35,7 @@ static const struct {
     const char *field;
 } identity_opts[] = {
     {SN_OPT_ID_O, "O"},
+    {SN_OPT_ID_ASSUMED_NAME, "assumedName"},
     {SN_OPT_ID_C, "C"},
     {SN_OPT_ID_ST, "ST"},
     {SN_OPT_ID_L, "L"},

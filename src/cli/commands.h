@@ -44,6 +44,7 @@ enum sn_cli_opt {
     SN_OPT_ROOT,
     /* subscriber identity: the validated organisation (RA step) */
     SN_OPT_ID_O,
+    SN_OPT_ID_ASSUMED_NAME,
     SN_OPT_ID_C,
     SN_OPT_ID_ST,
     SN_OPT_ID_L,

@@ -59,6 +59,7 @@ static const struct option_def {
     [SN_OPT_LIMIT] = {"limit", 0, 1},
     [SN_OPT_ROOT] = {"root", 0, 1},
     [SN_OPT_ID_O] = {"O", 0, 1},
+    [SN_OPT_ID_ASSUMED_NAME] = {"assumed-name", 0, 1},
     [SN_OPT_ID_C] = {"C", 0, 1},
     [SN_OPT_ID_ST] = {"ST", 0, 1},
     [SN_OPT_ID_L] = {"L", 0, 1},
@@ -80,11 +81,12 @@ static const struct option_def {
 
 /* The identity options, in the order of SN_OPT_ID_O..SN_OPT_ID_*_L. */
 #define IDENTITY_OPTS                                                          \
-    (BIT(SN_OPT_ID_O) | BIT(SN_OPT_ID_C) | BIT(SN_OPT_ID_ST) |                 \
-     BIT(SN_OPT_ID_L) | BIT(SN_OPT_ID_STREET) | BIT(SN_OPT_ID_POSTAL_CODE) |   \
-     BIT(SN_OPT_ID_OU) | BIT(SN_OPT_ID_SERIAL_NUMBER) |                        \
-     BIT(SN_OPT_ID_BUSINESS_CATEGORY) | BIT(SN_OPT_ID_JURISDICTION_C) |        \
-     BIT(SN_OPT_ID_JURISDICTION_ST) | BIT(SN_OPT_ID_JURISDICTION_L))
+    (BIT(SN_OPT_ID_O) | BIT(SN_OPT_ID_ASSUMED_NAME) | BIT(SN_OPT_ID_C) |       \
+     BIT(SN_OPT_ID_ST) | BIT(SN_OPT_ID_L) | BIT(SN_OPT_ID_STREET) |            \
+     BIT(SN_OPT_ID_POSTAL_CODE) | BIT(SN_OPT_ID_OU) |                          \
+     BIT(SN_OPT_ID_SERIAL_NUMBER) | BIT(SN_OPT_ID_BUSINESS_CATEGORY) |         \
+     BIT(SN_OPT_ID_JURISDICTION_C) | BIT(SN_OPT_ID_JURISDICTION_ST) |          \
+     BIT(SN_OPT_ID_JURISDICTION_L))
 
 static const struct command {
     const char *group; /* "key", or NULL for a one-word command */
@@ -158,7 +160,8 @@ static const char usage_text[] =
     "  whoami\n"
     "  subscriber create NAME\n"
     "  subscriber list\n"
-    "  subscriber identity ID --O ORG --C CC [--ST S] [--L L] [--street S]\n"
+    "  subscriber identity ID --O ORG --C CC [--ST S] [--L L]\n"
+    "             [--assumed-name DBA] [--street S]\n"
     "             [--postal-code P] [--OU U] [--serial-number N]\n"
     "             [--business-category B] [--jurisdiction-C CC]\n"
     "             [--jurisdiction-ST S] [--jurisdiction-L L]\n"

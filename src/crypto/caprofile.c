@@ -218,9 +218,10 @@ out:
 }
 
 sn_err
-sn_cs_cert_build(enum sn_cs_profile profile, X509_REQ *req, X509 *issuer,
-                 const char *policy_oid, const struct sn_ca_urls *urls,
-                 int days, const struct sn_hsm_info *hsm, X509 **out)
+sn_cs_cert_build(enum sn_cs_profile profile, X509_REQ *req,
+                 const X509_NAME *subject, X509 *issuer, const char *policy_oid,
+                 const struct sn_ca_urls *urls, int days,
+                 const struct sn_hsm_info *hsm, X509 **out)
 {
     X509 *x = NULL;
     X509V3_CTX ctx;
@@ -235,7 +236,7 @@ sn_cs_cert_build(enum sn_cs_profile profile, X509_REQ *req, X509 *issuer,
         return SN_ERR_INVALID;
     if ((x = X509_new()) == NULL || X509_set_version(x, 2) != 1 ||
         sn_x509_random_serial(x) != SN_OK ||
-        X509_set_subject_name(x, X509_REQ_get_subject_name(req)) != 1 ||
+        X509_set_subject_name(x, subject) != 1 ||
         X509_set_issuer_name(x, X509_get_subject_name(issuer)) != 1 ||
         !set_validity(x, days) ||
         X509_set_pubkey(x, X509_REQ_get0_pubkey(req)) != 1)

@@ -38,13 +38,14 @@ sn_err sn_ca_cert_build(enum sn_ca_kind kind, EVP_PKEY *pub, const char *cn,
 enum sn_cs_profile { SN_PROFILE_CS, SN_PROFILE_EV_CS };
 
 /*
- * A code signing certificate (CSBR 7.1.2.3): subject and key from the
- * request, keyUsage digitalSignature (critical), EKU codeSigning,
- * certificatePolicies {policy_oid, 2.23.140.1.4.1 or 2.23.140.1.3 for
- * EV}, CDP, AIA (caIssuers, OCSP), AKI, SKI, and the non-critical Signet
+ * A code signing certificate (CSBR 7.1.2.3): the subject the CA wrote
+ * (subject.h) and the request's key, keyUsage digitalSignature (critical), EKU
+ * codeSigning, certificatePolicies {policy_oid, 2.23.140.1.4.1 or 2.23.140.1.3
+ * for EV}, CDP, AIA (caIssuers, OCSP), AKI, SKI, and the non-critical Signet
  * key-protection extension naming the HSM.
  */
-sn_err sn_cs_cert_build(enum sn_cs_profile profile, X509_REQ *req, X509 *issuer,
+sn_err sn_cs_cert_build(enum sn_cs_profile profile, X509_REQ *req,
+                        const X509_NAME *subject, X509 *issuer,
                         const char *policy_oid, const struct sn_ca_urls *urls,
                         int days, const struct sn_hsm_info *hsm, X509 **out);
 

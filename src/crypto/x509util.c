@@ -15,6 +15,7 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
+#include "common/text.h"
 #include "common/util.h"
 #include "crypto/attest.h"
 
@@ -248,49 +249,6 @@ sn_chain_matches_key(STACK_OF(X509) *chain, EVP_PKEY *pkey)
     return SN_OK;
 }
 
-/* Well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF), no controls. */
-static int
-valid_utf8_text(const unsigned char *s, size_t len)
-{
-    size_t i = 0, k, n;
-    unsigned long cp;
-
-    while (i < len) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7f)
-                return 0;
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (len - i - 1 < n)
-            return 0;
-        for (k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
-            (cp >= 0x80 && cp <= 0x9f))
-            return 0;
-        i += n + 1;
-    }
-    return 1;
-}
-
 static int
 valid_country(const char *v, size_t len)
 {
@@ -316,7 +274,7 @@ sn_name_add(X509_NAME *name, const char *field, const char *value)
     len = strnlen(value, NAME_VALUE_MAX + 1);
     if (len < 1 || len > NAME_VALUE_MAX)
         return SN_ERR_INVALID;
-    if (!valid_utf8_text((const unsigned char *)value, len))
+    if (sn_text_check(value, len, NAME_VALUE_MAX, 0) != SN_TEXT_OK)
         return SN_ERR_INVALID;
     if ((nid == NID_countryName || nid == NID_jurisdictionCountryName) &&
         !valid_country(value, len))

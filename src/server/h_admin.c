@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "common/util.h"
 #include "server/handlers.h"
 
@@ -249,6 +250,7 @@ sn_h_token_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     struct sn_token t;
     struct sn_audit a;
     const char *name, *expires;
+    enum sn_text_fault tf;
     char *secret = NULL;
     json_t *o;
     sn_err r;
@@ -269,6 +271,12 @@ sn_h_token_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         sn_json_str(req->json, "expires_at", 0, 64, &expires, resp) != 0 ||
         parse_roles(json_object_get(req->json, "roles"), &t.roles, resp) != 0)
         return;
+    if ((tf = sn_text_check(name, strlen(name), SN_NAME_MAX, 0)) !=
+        SN_TEXT_OK) {
+        sn_resp_error(resp, API_INVALID_FIELD, "'name' %s",
+                      sn_text_fault_str(tf));
+        return;
+    }
     snprintf(t.subscriber, sizeof(t.subscriber), "%s", sub.id);
     if (parse_keys(app, json_object_get(req->json, "keys"), &t, resp) != 0)
         return;

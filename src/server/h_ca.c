@@ -14,26 +14,54 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "common/text.h"
+#include "crypto/subject.h"
 #include "crypto/x509util.h"
 #include "server/handlers.h"
 
 #define MAX_VALIDITY_DAYS 460 /* CSBR 6.3.2, certificates from 2026-03 */
 #define DEFAULT_VALIDITY_DAYS 365
 
-/* Identity fields the RA records; CN is not one (it is per certificate). */
-static const char *const identity_fields[] = {"O",
-                                              "C",
-                                              "ST",
-                                              "L",
-                                              "street",
-                                              "postalCode",
-                                              "OU",
-                                              "serialNumber",
-                                              "businessCategory",
-                                              "jurisdictionC",
-                                              "jurisdictionST",
-                                              "jurisdictionL",
-                                              NULL};
+/*
+ * An identity as JSON (the API's and the store's form) into id, borrowing
+ * obj's strings. -1 after an error naming the field: only identity fields,
+ * each a string of displayable text.
+ */
+static int
+identity_from_json(json_t *obj, struct sn_identity *id, struct sn_resp *resp)
+{
+    const char *key;
+    json_t *v;
+    int f;
+
+    memset(id, 0, sizeof(*id));
+    if (!json_is_object(obj)) {
+        sn_resp_error(resp, API_INVALID_FIELD, "an identity is a JSON object");
+        return -1;
+    }
+    json_object_foreach(obj, key, v)
+    {
+        if ((f = sn_id_field_by_name(key)) < 0) {
+            sn_resp_error(resp, API_INVALID_FIELD,
+                          "'%s' is not an identity field (O, assumedName, C, "
+                          "ST, L, street, postalCode, OU, serialNumber, "
+                          "businessCategory, jurisdictionC, jurisdictionST, "
+                          "jurisdictionL)",
+                          sn_text_check(key, strlen(key), 64, 0) == SN_TEXT_OK
+                              ? key
+                              : "(unprintable)");
+            return -1;
+        }
+        if (!json_is_string(v) ||
+            strlen(json_string_value(v)) != json_string_length(v)) {
+            sn_resp_error(resp, API_INVALID_FIELD,
+                          "identity field %s must be a string", key);
+            return -1;
+        }
+        id->v[f] = json_string_value(v);
+    }
+    return 0;
+}
 
 static void
 ca_audit(struct sn_app *app, struct sn_req *req, const char *subscriber,
@@ -53,10 +81,9 @@ void
 sn_h_identity_put(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
     struct sn_subscriber sub;
-    X509_NAME *probe = NULL;
-    const char *v;
-    char *text = NULL;
-    size_t i;
+    struct sn_identity id;
+    enum sn_id_field field;
+    char why[200], *text = NULL;
 
     if (!req->who->admin) {
         sn_resp_error(resp, API_FORBIDDEN,
@@ -67,30 +94,12 @@ sn_h_identity_put(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         sn_resp_error(resp, API_NOT_FOUND, "no such subscriber");
         return;
     }
-    if (sn_json_only(req->json, identity_fields, resp) != 0)
+    if (identity_from_json(req->json, &id, resp) != 0)
         return;
-    if ((probe = X509_NAME_new()) == NULL) {
-        sn_resp_error(resp, API_UNAVAILABLE, "out of memory");
+    if (sn_identity_check(&id, 0, &field, why, sizeof(why)) != SN_OK) {
+        sn_resp_error(resp, API_INVALID_FIELD, "identity field %s %s",
+                      sn_id_field_name(field), why);
         return;
-    }
-    for (i = 0; identity_fields[i] != NULL; i++) {
-        if (sn_json_str(req->json, identity_fields[i], 0, 64, &v, resp) != 0)
-            goto out;
-        if (v != NULL && sn_name_add(probe, identity_fields[i], v) != SN_OK) {
-            sn_resp_error(resp, API_INVALID_FIELD,
-                          "identity field %s is not "
-                          "valid",
-                          identity_fields[i]);
-            goto out;
-        }
-    }
-    if (json_object_get(req->json, "O") == NULL ||
-        json_object_get(req->json, "C") == NULL ||
-        (json_object_get(req->json, "ST") == NULL &&
-         json_object_get(req->json, "L") == NULL)) {
-        sn_resp_error(resp, API_INVALID_FIELD,
-                      "an identity needs O, C, and ST or L (CSBR 7.1.4.2)");
-        goto out;
     }
     if ((text = json_dumps(req->json, JSON_COMPACT | JSON_SORT_KEYS)) == NULL ||
         sn_store_identity_set(app->store, sub.id, text) != SN_OK) {
@@ -103,7 +112,36 @@ sn_h_identity_put(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         json_pack("{s:s, s:O}", "subscriber", sub.id, "identity", req->json));
 out:
     free(text);
-    X509_NAME_free(probe);
+}
+
+/* The recorded identity: to the operator, and to the subscriber itself. */
+void
+sn_h_identity_get(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+{
+    struct sn_subscriber sub;
+    json_t *id = NULL;
+    char *text = NULL;
+    sn_err r;
+
+    if ((!req->who->admin &&
+         strcmp(req->who->subscriber, req->params[0]) != 0) ||
+        sn_store_subscriber_get(app->store, req->params[0], &sub) != SN_OK) {
+        sn_resp_error(resp, API_NOT_FOUND, "no such subscriber");
+        return;
+    }
+    if ((r = sn_store_identity_get(app->store, sub.id, &text)) ==
+        SN_ERR_NOT_FOUND) {
+        sn_resp_error(resp, API_NOT_FOUND, "no identity has been recorded");
+        return;
+    }
+    if (r != SN_OK || (id = json_loads(text, 0, NULL)) == NULL) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        goto out;
+    }
+    sn_resp_json(resp, API_OK,
+                 json_pack("{s:s, s:o}", "subscriber", sub.id, "identity", id));
+out:
+    free(text);
 }
 
 void
@@ -142,91 +180,6 @@ out:
 }
 
 /* ---- issuance ---- */
-
-/* Compares the request's subject with the recorded identity. */
-static int
-subject_fits(X509_NAME *subj, json_t *identity, int ev, struct sn_resp *resp)
-{
-    int i, n = X509_NAME_entry_count(subj), cn = 0;
-    const char *f;
-    size_t k;
-
-    for (i = 0; i < n; i++) {
-        X509_NAME_ENTRY *e = X509_NAME_get_entry(subj, i);
-        int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
-        unsigned char *utf8 = NULL;
-        json_t *want;
-        int len;
-
-        if (nid == NID_commonName) {
-            cn++;
-            continue;
-        }
-        if (nid == NID_domainComponent) {
-            sn_resp_error(resp, API_INVALID_FIELD,
-                          "subject: domainComponent is not allowed (CSBR "
-                          "7.1.4.2)");
-            return 0;
-        }
-        f = NULL;
-        for (k = 0; identity_fields[k] != NULL; k++) {
-            ASN1_OBJECT *o = OBJ_txt2obj(identity_fields[k], 0);
-            int match = o != NULL && OBJ_obj2nid(o) == nid;
-            ASN1_OBJECT_free(o);
-            if (match) {
-                f = identity_fields[k];
-                break;
-            }
-        }
-        want = f ? json_object_get(identity, f) : NULL;
-        len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
-        if (want == NULL || len < 0 ||
-            strlen(json_string_value(want)) != (size_t)len ||
-            memcmp(json_string_value(want), utf8, (size_t)len) != 0) {
-            OPENSSL_free(utf8);
-            sn_resp_error(resp, API_INVALID_FIELD,
-                          "subject field %s does not match the subscriber's "
-                          "validated identity",
-                          f ? f : OBJ_nid2sn(nid));
-            return 0;
-        }
-        OPENSSL_free(utf8);
-    }
-    if (cn != 1) {
-        sn_resp_error(resp, API_INVALID_FIELD, "subject needs exactly one CN");
-        return 0;
-    }
-    /* Required fields must be in the subject, not only in the identity. */
-    {
-        static const struct {
-            int nid;
-            const char *name;
-            int ev_only;
-        } req_fields[] = {{NID_organizationName, "O", 0},
-                          {NID_countryName, "C", 0},
-                          {NID_businessCategory, "businessCategory", 1},
-                          {NID_jurisdictionCountryName, "jurisdictionC", 1},
-                          {NID_serialNumber, "serialNumber", 1}};
-        for (k = 0; k < sizeof(req_fields) / sizeof(req_fields[0]); k++) {
-            if (req_fields[k].ev_only && !ev)
-                continue;
-            if (X509_NAME_get_index_by_NID(subj, req_fields[k].nid, -1) < 0) {
-                sn_resp_error(resp, API_INVALID_FIELD,
-                              "subject lacks %s, required by the %s profile",
-                              req_fields[k].name,
-                              ev ? "ev-code-signing" : "code-signing");
-                return 0;
-            }
-        }
-        if (X509_NAME_get_index_by_NID(subj, NID_localityName, -1) < 0 &&
-            X509_NAME_get_index_by_NID(subj, NID_stateOrProvinceName, -1) < 0) {
-            sn_resp_error(resp, API_INVALID_FIELD,
-                          "subject needs L or ST (CSBR 7.1.4.2)");
-            return 0;
-        }
-    }
-    return 1;
-}
 
 static sn_err
 parse_csr(const char *pem, X509_REQ **out)
@@ -332,6 +285,10 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     struct sn_ca_urls urls;
     struct sn_cert rec;
     X509_REQ *csr = NULL;
+    X509_NAME *subject = NULL;
+    struct sn_identity id;
+    enum sn_id_field field;
+    char why[300];
     X509 *leaf = NULL;
     BIGNUM *bn = NULL;
     char *hex = NULL;
@@ -387,9 +344,24 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                       "identity)");
         goto refused;
     }
-    if (!subject_fits(X509_REQ_get_subject_name(csr), identity,
-                      profile == SN_PROFILE_EV_CS, resp))
+    /* The identity was checked when recorded; rules may have grown since. */
+    if (identity_from_json(identity, &id, resp) != 0 ||
+        sn_identity_check(&id, profile == SN_PROFILE_EV_CS, &field, why,
+                          sizeof(why)) != SN_OK) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "the subscriber's validated identity cannot be used for "
+                      "the %s profile: %s %s",
+                      profile == SN_PROFILE_EV_CS ? "ev-code-signing"
+                                                  : "code-signing",
+                      sn_id_field_name(field), why);
         goto refused;
+    }
+    if (sn_subject_build(&id, profile == SN_PROFILE_EV_CS,
+                         X509_REQ_get_subject_name(csr), &subject, why,
+                         sizeof(why)) != SN_OK) {
+        sn_resp_error(resp, API_INVALID_FIELD, "%s", why);
+        goto refused;
+    }
 
     snprintf(crl, sizeof(crl), "%s/ca/crl/codesigning", ca->base_url);
     snprintf(aia, sizeof(aia), "%s/ca/codesigning.cer", ca->base_url);
@@ -397,7 +369,7 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     urls.crl = crl;
     urls.ca_issuers = aia;
     urls.ocsp = ocsp;
-    if (sn_cs_cert_build(profile, csr, ca->cert[SN_CA_CODESIGNING],
+    if (sn_cs_cert_build(profile, csr, subject, ca->cert[SN_CA_CODESIGNING],
                          SN_OID_CA_POLICY, &urls, (int)days, &key.hsm,
                          &leaf) != SN_OK ||
         X509_sign(leaf, ca->key[SN_CA_CODESIGNING], EVP_sha256()) <= 0 ||
@@ -446,6 +418,7 @@ out:
     OPENSSL_free(hex);
     BN_free(bn);
     X509_free(leaf);
+    X509_NAME_free(subject);
     X509_REQ_free(csr);
     json_decref(identity);
     free(id_text);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "common/util.h"
 #include "crypto/x509util.h"
 #include "server/handlers.h"
@@ -30,17 +31,6 @@ sn_h_key_import(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                   "with POST /v1/keys");
 }
 
-static int
-label_ok(const char *s)
-{
-    size_t i;
-
-    for (i = 0; s[i] != '\0'; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return 0;
-    return i > 0;
-}
-
 static void
 key_audit(struct sn_app *app, struct sn_req *req, const struct sn_key *k,
           const char *action, const char *result, const char *detail)
@@ -61,6 +51,7 @@ sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     const struct sn_token *who = req->who;
     struct sn_hsm_token *tok;
     const char *alg_name, *label;
+    enum sn_text_fault tf;
     struct sn_attestation att;
     char detail[128];
     struct sn_key k;
@@ -82,9 +73,10 @@ sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                       alg_name, sn_keyalg_allowed());
         return;
     }
-    if (!label_ok(label)) {
-        sn_resp_error(resp, API_INVALID_FIELD,
-                      "'label' must be printable text");
+    if ((tf = sn_text_check(label, strlen(label), SN_NAME_MAX, 0)) !=
+        SN_TEXT_OK) {
+        sn_resp_error(resp, API_INVALID_FIELD, "'label' %s",
+                      sn_text_fault_str(tf));
         return;
     }
     if ((r = sn_app_partition(app, who->subscriber, &tok)) != SN_OK) {

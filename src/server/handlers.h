@@ -34,6 +34,7 @@ void sn_h_sign_file_check(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_sign_file(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_audit(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_identity_put(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_identity_get(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_attestation(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_ca_issue(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_ca_cert_get(struct sn_app *, struct sn_req *, struct sn_resp *);

@@ -98,6 +98,8 @@ static const struct route routes[] = {
     {"GET", "/v1/audit", "/v1/audit", AUTH_ANY, BODY_NONE, sn_h_audit, NULL, 0},
     {"PUT", "/v1/subscribers/{}/identity", "/v1/subscribers/{id}/identity",
      AUTH_ANY, BODY_JSON, sn_h_identity_put, NULL, 0},
+    {"GET", "/v1/subscribers/{}/identity", "/v1/subscribers/{id}/identity",
+     AUTH_ANY, BODY_NONE, sn_h_identity_get, NULL, 0},
     {"GET", "/v1/keys/{}/attestation", "/v1/keys/{id}/attestation", AUTH_ANY,
      BODY_NONE, sn_h_attestation, NULL, 0},
     {"POST", "/v1/ca/certificates", "/v1/ca/certificates", AUTH_ANY, BODY_JSON,

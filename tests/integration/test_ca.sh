@@ -33,8 +33,9 @@ KB=$(new_key "$TB" rsa-3072 "bravo") || exit 1
 KC=$(new_key "$TC" ecdsa-p256 "charlie") || exit 1
 CS_OID=2.25.119564763254642916656305459667247640959.3.1
 KP_OID=2.25.119564763254642916656305459667247640959.2.1
-SUBJ='/CN=Acme Release Signing/O=Acme Corp/C=DE/ST=Berlin/L=Berlin'
-SUBJ_ONELINE='C = DE, ST = Berlin, L = Berlin, O = Acme Corp, CN = Acme Release Signing'
+# CN is the recorded assumed name; the CA writes the rest from the identity.
+SUBJ='/CN=Acme Tools/O=Acme Corp/C=DE/ST=Berlin/L=Berlin'
+SUBJ_ONELINE='C = DE, ST = Berlin, L = Berlin, O = Acme Corp, CN = Acme Tools'
 J=(-H 'Content-Type: application/json')
 
 # epoch SECONDS of an openssl-printed time ("Nov 22 05:37:43 2026 GMT")
@@ -125,7 +126,7 @@ refusal "issuance without a recorded identity" 409 conflict 'identity' b.json "$
 # ---- the RA step through the CLI ----
 req_json PUT "/v1/subscribers/$A/identity" "$TA" '{"O":"Acme Corp","C":"DE","L":"Berlin"}'
 check_error "a subscriber token cannot record its own identity" 403 forbidden
-out=$("$SIGNET" --token "$ADMIN" --json subscriber identity "$A" --O "Acme Corp" --C DE \
+out=$("$SIGNET" --token "$ADMIN" --json subscriber identity "$A" --O "Acme Corp" --assumed-name "Acme Tools" --C DE \
     --ST Berlin --L Berlin --serial-number "HRB 12345" \
     --business-category "Private Organization" --jurisdiction-C DE 2>&1)
 check_eq "signet subscriber identity records the identity" \
@@ -209,7 +210,7 @@ S1=$(openssl x509 -in k1.leaf.pem -noout -serial | cut -d= -f2)
 NB1=$(epoch "$(openssl x509 -in k1.leaf.pem -noout -startdate | cut -d= -f2)")
 
 # ---- issuance through raw HTTP ----
-api_csr "$TA" "$K2" '{"CN":"Acme Nightly","O":"Acme Corp","C":"DE","ST":"Berlin"}' k2.csr
+api_csr "$TA" "$K2" '{"CN":"Acme Corp","O":"Acme Corp","C":"DE","ST":"Berlin"}' k2.csr
 issue_body k2.csr '{"validity_days":460}' >b.json
 req POST /v1/ca/certificates "$TA" "${J[@]}" --data-binary @b.json
 if check_status "POST /v1/ca/certificates (460 days)" 201; then
@@ -222,16 +223,17 @@ if check_status "POST /v1/ca/certificates (460 days)" 201; then
     check_eq "answer: not_after is the certificate's notAfter" \
         "$(rfc3339 "$(epoch "$(openssl x509 -in k2.leaf.pem -noout -enddate | cut -d= -f2)")")" \
         "$(jget .not_after)"
-    check_leaf "HTTP leaf" k2.leaf.pem 460 cs 'C = DE, ST = Berlin, O = Acme Corp, CN = Acme Nightly'
+    # L too: the CA writes the verified location whether or not it was asked.
+    check_leaf "HTTP leaf" k2.leaf.pem 460 cs 'C = DE, ST = Berlin, L = Berlin, O = Acme Corp, CN = Acme Corp'
 fi
-api_csr "$TA" "$K2" '{"CN":"Acme EV","O":"Acme Corp","C":"DE","ST":"Berlin","serialNumber":"HRB 12345","businessCategory":"Private Organization","jurisdictionC":"DE"}' ev.csr
+api_csr "$TA" "$K2" '{"CN":"Acme Corp","O":"Acme Corp","C":"DE","ST":"Berlin","serialNumber":"HRB 12345","businessCategory":"Private Organization","jurisdictionC":"DE"}' ev.csr
 issue_body ev.csr '{"profile":"ev-code-signing","validity_days":1}' >b.json
 req POST /v1/ca/certificates "$TA" "${J[@]}" --data-binary @b.json
 if check_status "POST /v1/ca/certificates (EV, 1 day)" 201; then
     jget .certificate_pem >ev.leaf.pem
     SEV=$(jget .serial)
     check_leaf "EV leaf" ev.leaf.pem 1 ev \
-        'C = DE, ST = Berlin, O = Acme Corp, CN = Acme EV, serialNumber = HRB 12345, businessCategory = Private Organization, jurisdictionC = DE'
+        'businessCategory = Private Organization, jurisdictionC = DE, serialNumber = HRB 12345, C = DE, ST = Berlin, L = Berlin, O = Acme Corp, CN = Acme Corp'
 fi
 req GET "/v1/ca/certificates/$S2" "$TA"
 check_eq "GET certificate: good, the key's" "good $K2 $A" "$(jget '"\(.status) \(.key) \(.subscriber)"')"
@@ -348,7 +350,7 @@ check_cmd_fails "OCSP, hash parameters absent: a fresh answer each time" \
 
 # ---- revocation: back-dated key compromise ----
 # A CSR made while the key still works, for the re-issuance check below.
-api_csr "$TA" "$K1" '{"CN":"Acme Release Signing","O":"Acme Corp","C":"DE","ST":"Berlin"}' k1again.csr
+api_csr "$TA" "$K1" '{"CN":"Acme Tools","O":"Acme Corp","C":"DE","ST":"Berlin"}' k1again.csr
 while [ "$(date +%s)" -lt $((NB1 + 3)) ]; do sleep 0.5; done
 D1=$((NB1 + 1))
 out=$("$SIGNET" --token "$TA" ca revoke "$S1" --reason keyCompromise --date "$(rfc3339 $D1)" 2>&1)
@@ -477,21 +479,16 @@ refusal "re-issuance for a compromised key" 409 conflict 'key compromise' b.json
 check_cmd_fails "signet key certify refuses it too" "$SIGNET" --token "$TA" key certify "$K1" --subject "$SUBJ"
 
 # ---- refusals ----
-api_csr "$TA" "$K2" '{"CN":"Acme Nightly","O":"Evil Corp","C":"DE","ST":"Berlin"}' r.csr
+api_csr "$TA" "$K2" '{"CN":"Acme Corp","O":"Evil Corp","C":"DE","ST":"Berlin"}' r.csr
 issue_body r.csr >b.json
 refusal "subject O differs from the identity" 400 invalid_field '(^| )O( |$)' b.json
-api_csr "$TA" "$K2" '{"CN":"Acme Nightly","O":"Acme Corp","C":"DE"}' r.csr
+api_csr "$TA" "$K2" '{"CN":"Microsoft Corporation","O":"Acme Corp","C":"DE"}' r.csr
 issue_body r.csr >b.json
-refusal "subject without ST or L" 400 invalid_field 'L or ST' b.json
-api_csr "$TA" "$K2" '{"CN":"Acme EV","O":"Acme Corp","C":"DE","ST":"Berlin","serialNumber":"HRB 12345","jurisdictionC":"DE"}' r.csr
+refusal "CN of another organisation" 400 invalid_field 'neither .* legal name' b.json
+# B's identity has no EV fields: the EV profile is refused whatever the CSR says.
+api_csr "$TB" "$KB" '{"CN":"Bravo GmbH","O":"Bravo GmbH","C":"DE","L":"Hamburg","serialNumber":"HRB 1","businessCategory":"Private Organization","jurisdictionC":"DE"}' r.csr
 issue_body r.csr '{"profile":"ev-code-signing"}' >b.json
-refusal "EV without businessCategory" 400 invalid_field 'businessCategory' b.json
-api_csr "$TA" "$K2" '{"CN":"Acme EV","O":"Acme Corp","C":"DE","ST":"Berlin","serialNumber":"HRB 12345","businessCategory":"Private Organization"}' r.csr
-issue_body r.csr '{"profile":"ev-code-signing"}' >b.json
-refusal "EV without jurisdictionC" 400 invalid_field 'jurisdictionC' b.json
-api_csr "$TA" "$K2" '{"CN":"Acme EV","O":"Acme Corp","C":"DE","ST":"Berlin","businessCategory":"Private Organization","jurisdictionC":"DE"}' r.csr
-issue_body r.csr '{"profile":"ev-code-signing"}' >b.json
-refusal "EV without serialNumber" 400 invalid_field 'serialNumber' b.json
+refusal "EV for an identity without businessCategory" 400 invalid_field 'businessCategory' b.json "$TB"
 issue_body k2.csr '{"validity_days":461}' >b.json
 refusal "validity_days 461" 400 invalid_field 'validity_days' b.json
 issue_body k2.csr '{"validity_days":0}' >b.json
@@ -508,7 +505,7 @@ openssl req -new -newkey rsa:2048 -nodes -keyout throw.key -subj "$SUBJ" -out no
     die "throwaway CSR"
 issue_body noatt.csr >b.json
 refusal "CSR without attestation" 400 invalid_field 'no attestation' b.json
-api_csr "$TB" "$KB" '{"CN":"Acme Release Signing","O":"Acme Corp","C":"DE","ST":"Berlin"}' bravo.csr
+api_csr "$TB" "$KB" '{"CN":"Acme Corp","O":"Acme Corp","C":"DE","ST":"Berlin"}' bravo.csr
 issue_body bravo.csr >b.json
 refusal "another subscriber's attested key" 400 invalid_field "not one of this subscriber's keys" b.json
 req POST /v1/ca/certificates "$TS" "${J[@]}" --data-binary @b.json
@@ -562,8 +559,8 @@ build_csr() {
     der_wrap 30 "$d/csr.body" "$d/csr.der"
     { echo '-----BEGIN CERTIFICATE REQUEST-----'; base64 -w64 "$d/csr.der"; echo '-----END CERTIFICATE REQUEST-----'; } >"$4"
 }
-api_csr "$TA" "$KR" '{"CN":"Acme Built","O":"Acme Corp","C":"DE","ST":"Berlin"}' kr.csr
-build_csr "$KR" "/C=DE/ST=Berlin/O=Acme Corp/CN=Acme Built" kr.csr built.csr
+api_csr "$TA" "$KR" '{"CN":"Acme Corp","O":"Acme Corp","C":"DE","ST":"Berlin"}' kr.csr
+build_csr "$KR" "/C=DE/ST=Berlin/O=Acme Corp/CN=Acme Corp" kr.csr built.csr
 check_match "hand-built CSR: openssl req -verify" 'verify OK' "$(openssl req -in built.csr -noout -verify 2>&1)"
 issue_body built.csr >b.json
 req POST /v1/ca/certificates "$TA" "${J[@]}" --data-binary @b.json
@@ -571,15 +568,15 @@ if check_status "positive control: a hand-built CSR with the key's own attestati
     jget .certificate_pem >built.leaf.pem
     check_cmd "positive control: openssl verify" openssl verify -CAfile root.pem -untrusted codesigning.pem built.leaf.pem
 fi
-build_csr "$KR" "/DC=com/DC=acme/C=DE/ST=Berlin/O=Acme Corp/CN=Acme Built" kr.csr dc.csr
+build_csr "$KR" "/DC=com/DC=acme/C=DE/ST=Berlin/O=Acme Corp/CN=Acme Corp" kr.csr dc.csr
 check_match "DC CSR: openssl req -verify" 'verify OK' "$(openssl req -in dc.csr -noout -verify 2>&1)"
 issue_body dc.csr >b.json
 refusal "subject with domainComponent" 400 invalid_field 'domainComponent' b.json
-build_csr "$KR" "/C=DE/ST=Berlin/O=Acme Corp/CN=Acme Built/CN=Acme Other" kr.csr cn2.csr
+build_csr "$KR" "/C=DE/ST=Berlin/O=Acme Corp/CN=Acme Corp/CN=Acme Tools" kr.csr cn2.csr
 issue_body cn2.csr >b.json
 refusal "subject with two CNs" 400 invalid_field 'one CN' b.json
 # Key R's request carrying key B's (valid) attestation.
-build_csr "$KR" "/C=DE/ST=Berlin/O=Acme Corp/CN=Acme Built" bravo.csr swap.csr
+build_csr "$KR" "/C=DE/ST=Berlin/O=Acme Corp/CN=Acme Corp" bravo.csr swap.csr
 check_match "swapped-attestation CSR: its own signature verifies" 'verify OK' "$(openssl req -in swap.csr -noout -verify 2>&1)"
 issue_body swap.csr >b.json
 refusal "CSR carrying another key's attestation" 400 invalid_field "CSR's key is not the attested key" b.json

@@ -131,7 +131,7 @@ curl -sS --max-time 10 -o root.der "$PUBLIC_URL/ca/root.cer" || die "GET root.ce
 openssl x509 -inform DER -in root.der -out root.pem || die "root.cer is not DER"
 # certify KEY: CSR, issuance, attach leaf + issuer
 certify() {
-    req_json POST "/v1/keys/$1/csr" "$TOK" '{"subject":{"CN":"Acme Signing","O":"Acme","C":"US","ST":"CA"}}'
+    req_json POST "/v1/keys/$1/csr" "$TOK" '{"subject":{"CN":"Acme","O":"Acme","C":"US","ST":"CA"}}'
     [ "$STATUS" = 200 ] || die "CSR for $1: HTTP $STATUS $BODY"
     jget .csr_pem >"csr.$1.pem"
     req POST /v1/ca/certificates "$TOK" "${J[@]}" \
@@ -216,7 +216,7 @@ EOF
             vrc=$?
             check_eq "osslsigncode verify: exit 0" 0 "$vrc" || printf '%s\n' "$vout" | tail -n 25
             check_match "osslsigncode verify: signature ok" 'Signature verification: ok' "$vout"
-            check_match "osslsigncode verify: signer is the Signet-certified key" 'CN=Acme Signing' "$vout"
+            check_match "osslsigncode verify: signer is the Signet-certified key" 'Subject: /C=US/ST=CA/O=Acme/CN=Acme'$'\n' "$vout"
         else
             fail "osslsigncode sign with the module: $(tail -n 20 ossl.out)"
         fi

@@ -9,6 +9,9 @@ target_link_libraries(test_cms PRIVATE sn_crypto)
 sn_unit_test(test_x509util ${CMAKE_CURRENT_LIST_DIR}/test_x509util.c)
 target_link_libraries(test_x509util PRIVATE sn_crypto)
 
+sn_unit_test(test_subject ${CMAKE_CURRENT_LIST_DIR}/test_subject.c)
+target_link_libraries(test_subject PRIVATE sn_crypto)
+
 sn_unit_test(test_attest ${CMAKE_CURRENT_LIST_DIR}/test_attest.c)
 target_link_libraries(test_attest PRIVATE sn_crypto)
 

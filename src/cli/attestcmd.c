@@ -236,9 +236,11 @@ sn_err
 sn_cmd_attestation_verify(struct sn_cli *cli)
 {
     const char *rootfile = cli->opt[SN_OPT_ROOT];
+    const char *arc = cli->opt[SN_OPT_OID_ARC];
     struct evidence_file ev = {EV_CSR, NULL, NULL};
     STACK_OF(X509) *roots = NULL;
     struct sn_attestation a;
+    struct sn_oids oids;
     char why[WHY_LEN];
     sn_err r;
 
@@ -247,14 +249,23 @@ sn_cmd_attestation_verify(struct sn_cli *cli)
                               "(the attestation root(s) you trust)");
         goto out;
     }
+    /* The operator's arc (its signetd.conf oid.arc), published with its
+     * attestation root; without --oid-arc the default arc. */
+    if (sn_oids_init(&oids, arc) != SN_OK) {
+        r = sn_cli_usage(cli,
+                         "--oid-arc: expected the operator's OID arc, "
+                         "such as 1.3.6.1.4.1.NNNNN");
+        goto out;
+    }
     if ((r = read_roots(cli, rootfile, &roots)) != SN_OK)
         goto out;
     if ((r = read_evidence(cli, cli->pos[0], &ev)) != SN_OK)
         goto out;
     if (ev.kind == EV_CSR)
-        r = sn_attest_verify_csr(ev.req, roots, &a, why, sizeof(why));
+        r = sn_attest_verify_csr(ev.req, roots, &oids, &a, why, sizeof(why));
     else
-        r = sn_attest_verify_bundle(ev.bundle, roots, &a, why, sizeof(why));
+        r = sn_attest_verify_bundle(ev.bundle, roots, &oids, &a, why,
+                                    sizeof(why));
     if (r != SN_OK) {
         r = verify_failed(cli, r, why[0] != '\0' ? why : sn_err_str(r));
         goto out;

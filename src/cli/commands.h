@@ -42,6 +42,7 @@ enum sn_cli_opt {
     SN_OPT_AFTER,
     SN_OPT_LIMIT,
     SN_OPT_ROOT,
+    SN_OPT_OID_ARC,
     /* subscriber identity: the validated organisation (RA step) */
     SN_OPT_ID_O,
     SN_OPT_ID_ASSUMED_NAME,

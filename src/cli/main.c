@@ -58,6 +58,7 @@ static const struct option_def {
     [SN_OPT_AFTER] = {"after", 0, 1},
     [SN_OPT_LIMIT] = {"limit", 0, 1},
     [SN_OPT_ROOT] = {"root", 0, 1},
+    [SN_OPT_OID_ARC] = {"oid-arc", 0, 1},
     [SN_OPT_ID_O] = {"O", 0, 1},
     [SN_OPT_ID_ASSUMED_NAME] = {"assumed-name", 0, 1},
     [SN_OPT_ID_C] = {"C", 0, 1},
@@ -130,7 +131,8 @@ static const struct command {
      0},
     {NULL, "audit", sn_cmd_audit,
      BIT(SN_OPT_KEY) | BIT(SN_OPT_AFTER) | BIT(SN_OPT_LIMIT), 0},
-    {"attestation", "verify", sn_cmd_attestation_verify, BIT(SN_OPT_ROOT), 1},
+    {"attestation", "verify", sn_cmd_attestation_verify,
+     BIT(SN_OPT_ROOT) | BIT(SN_OPT_OID_ARC), 1},
     {"ca", "certificate", sn_cmd_ca_certificate, BIT(SN_OPT_OUT), 1},
     {"ca", "revoke", sn_cmd_ca_revoke, BIT(SN_OPT_REASON) | BIT(SN_OPT_DATE),
      1},
@@ -191,10 +193,11 @@ static const char usage_text[] =
     "  sign-digest --key ID --digest-algorithm ALG --digest HEX\n"
     "              [--scheme pkcs1|pss] [-o OUT.sig]\n"
     "  audit [--key ID] [--after N] [--limit N]\n"
-    "  attestation verify --root ROOTS.pem FILE\n"
+    "  attestation verify --root ROOTS.pem [--oid-arc ARC] FILE\n"
     "       offline check of a key attestation: FILE is a PEM CSR carrying\n"
     "       one, or the PEM attestation certificate followed by its issuer;\n"
-    "       ROOTS.pem holds the trusted attestation root(s)\n"
+    "       ROOTS.pem holds the trusted attestation root(s); ARC is the\n"
+    "       operator's OID arc (its oid.arc), default Signet's UUID arc\n"
     "  ca certificate SERIAL [-o CERT.pem]\n"
     "       status of a certificate the Signet CA issued (serial in hex)\n"
     "  ca revoke SERIAL --reason REASON [--date RFC3339]\n"

@@ -123,7 +123,7 @@ static ASN1_OBJECT *oid(const char *dotted);
 
 /* ---- helpers ---- */
 
-/* The OIDs live under a 2.25 (UUID) arc that has no NID: make objects. */
+/* The OIDs live under the operator's arc and have no NID: make objects. */
 static ASN1_OBJECT *
 oid(const char *dotted)
 {
@@ -455,14 +455,15 @@ add_std_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 
 /* The Signet key attestation extension, non-critical. */
 static sn_err
-add_attest_ext(X509 *x, const uint8_t *der, size_t len)
+add_attest_ext(X509 *x, const uint8_t *der, size_t len,
+               const struct sn_oids *oids)
 {
     ASN1_OBJECT *obj = NULL;
     ASN1_OCTET_STRING *os = NULL;
     X509_EXTENSION *ext = NULL;
     sn_err r = SN_ERR_CRYPTO;
 
-    if ((obj = oid(SN_OID_KEY_ATTESTATION)) == NULL ||
+    if ((obj = oid(oids->key_attestation)) == NULL ||
         (os = ASN1_OCTET_STRING_new()) == NULL ||
         ASN1_OCTET_STRING_set(os, der, (int)len) != 1)
         goto out;
@@ -479,7 +480,8 @@ out:
 }
 
 static sn_err
-cert_extensions(X509 *x, X509 *issuer_cert, const uint8_t *der, size_t len)
+cert_extensions(X509 *x, X509 *issuer_cert, const uint8_t *der, size_t len,
+                const struct sn_oids *oids)
 {
     X509V3_CTX ctx;
     sn_err r;
@@ -494,12 +496,13 @@ cert_extensions(X509 *x, X509 *issuer_cert, const uint8_t *der, size_t len)
         (r = add_std_ext(x, &ctx, NID_authority_key_identifier,
                          "keyid:always")) != SN_OK)
         return r;
-    return add_attest_ext(x, der, len);
+    return add_attest_ext(x, der, len, oids);
 }
 
 sn_err
 sn_attest_cert_build(EVP_PKEY *pub, X509 *issuer_cert,
-                     const struct sn_attestation *a, X509 **out)
+                     const struct sn_attestation *a, const struct sn_oids *oids,
+                     X509 **out)
 {
     uint8_t *der = NULL;
     size_t len = 0;
@@ -507,7 +510,7 @@ sn_attest_cert_build(EVP_PKEY *pub, X509 *issuer_cert,
     sn_err r = SN_ERR_INVALID;
 
     *out = NULL;
-    if (pub == NULL || issuer_cert == NULL || a == NULL)
+    if (pub == NULL || issuer_cert == NULL || a == NULL || oids == NULL)
         goto out;
     if ((r = sn_attest_ext_encode(a, &der, &len)) != SN_OK)
         goto out;
@@ -525,7 +528,7 @@ sn_attest_cert_build(EVP_PKEY *pub, X509 *issuer_cert,
     if (X509_set_issuer_name(x, X509_get_subject_name(issuer_cert)) != 1 ||
         X509_set_pubkey(x, pub) != 1)
         goto out;
-    if ((r = cert_extensions(x, issuer_cert, der, len)) != SN_OK)
+    if ((r = cert_extensions(x, issuer_cert, der, len, oids)) != SN_OK)
         goto out;
     *out = x;
     x = NULL;
@@ -540,7 +543,8 @@ out:
 /* ---- the bundle ---- */
 
 static sn_err
-bundle_fill(SN_ATT_BUNDLE *b, X509 *cert, X509 *issuer)
+bundle_fill(SN_ATT_BUNDLE *b, X509 *cert, X509 *issuer,
+            const struct sn_oids *oids)
 {
     SN_ATT_STMT *st = NULL;
     sn_err r = SN_ERR_NOMEM;
@@ -549,7 +553,7 @@ bundle_fill(SN_ATT_BUNDLE *b, X509 *cert, X509 *issuer)
         goto out;
     ASN1_OBJECT_free(st->type);
     r = SN_ERR_CRYPTO;
-    if ((st->type = oid(SN_OID_ATTESTATION_CERT_STMT)) == NULL ||
+    if ((st->type = oid(oids->attestation_stmt)) == NULL ||
         ASN1_TYPE_pack_sequence(ASN1_ITEM_rptr(X509), cert, &st->stmt) == NULL)
         goto out;
     r = SN_ERR_NOMEM;
@@ -571,7 +575,8 @@ out:
 }
 
 sn_err
-sn_attest_bundle_encode(X509 *cert, X509 *issuer, uint8_t **der, size_t *len)
+sn_attest_bundle_encode(X509 *cert, X509 *issuer, const struct sn_oids *oids,
+                        uint8_t **der, size_t *len)
 {
     SN_ATT_BUNDLE *b = NULL;
     unsigned char *buf = NULL;
@@ -580,12 +585,12 @@ sn_attest_bundle_encode(X509 *cert, X509 *issuer, uint8_t **der, size_t *len)
 
     *der = NULL;
     *len = 0;
-    if (cert == NULL)
+    if (cert == NULL || oids == NULL)
         goto out;
     r = SN_ERR_NOMEM;
     if ((b = SN_ATT_BUNDLE_new()) == NULL)
         goto out;
-    if ((r = bundle_fill(b, cert, issuer)) != SN_OK)
+    if ((r = bundle_fill(b, cert, issuer, oids)) != SN_OK)
         goto out;
     n = i2d_SN_ATT_BUNDLE(b, &buf);
     r = dup_der(buf, n, der, len);
@@ -603,7 +608,8 @@ out:
 }
 
 sn_err
-sn_attest_csr_add(X509_REQ *req, X509 *cert, X509 *issuer)
+sn_attest_csr_add(X509_REQ *req, X509 *cert, X509 *issuer,
+                  const struct sn_oids *oids)
 {
     ASN1_OBJECT *obj = NULL;
     uint8_t *der = NULL;
@@ -618,7 +624,8 @@ sn_attest_csr_add(X509_REQ *req, X509 *cert, X509 *issuer)
     r = SN_ERR_EXISTS;
     if (X509_REQ_get_attr_by_OBJ(req, obj, -1) >= 0)
         goto out;
-    if ((r = sn_attest_bundle_encode(cert, issuer, &der, &len)) != SN_OK)
+    if ((r = sn_attest_bundle_encode(cert, issuer, oids, &der, &len)) !=
+        SN_OK)
         goto out;
     /*
      * A V_ASN1_SEQUENCE value is written as the complete encoding it
@@ -688,11 +695,15 @@ cert_from_der(const unsigned char *der, int len)
     return x;
 }
 
-/* The single statement of Signet's type: its certificate. */
+/*
+ * The single statement of Signet's type: its certificate. The type is
+ * under the configured arc or, for evidence made before the operator set
+ * one, under the default arc.
+ */
 static sn_err
-bundle_cert(const SN_ATT_BUNDLE *b, X509 **out)
+bundle_cert(const SN_ATT_BUNDLE *b, const struct sn_oids *oids, X509 **out)
 {
-    ASN1_OBJECT *want = NULL;
+    ASN1_OBJECT *want = NULL, *legacy = NULL;
     const SN_ATT_STMT *st, *found = NULL;
     int i, n = sk_SN_ATT_STMT_num(b->attestations);
     sn_err r = SN_ERR_INVALID;
@@ -701,12 +712,13 @@ bundle_cert(const SN_ATT_BUNDLE *b, X509 **out)
     if (n < 1 || n > BUNDLE_MAX_STMTS)
         goto out;
     r = SN_ERR_CRYPTO;
-    if ((want = oid(SN_OID_ATTESTATION_CERT_STMT)) == NULL)
+    if ((want = oid(oids->attestation_stmt)) == NULL ||
+        (legacy = oid(SN_OID_DEFAULT_ARC ".1.2")) == NULL)
         goto out;
     r = SN_ERR_INVALID;
     for (i = 0; i < n; i++) {
         st = sk_SN_ATT_STMT_value(b->attestations, i);
-        if (OBJ_cmp(st->type, want) != 0)
+        if (OBJ_cmp(st->type, want) != 0 && OBJ_cmp(st->type, legacy) != 0)
             continue;
         if (found != NULL)
             goto out;
@@ -719,13 +731,15 @@ bundle_cert(const SN_ATT_BUNDLE *b, X509 **out)
         goto out;
     r = SN_OK;
 out:
+    ASN1_OBJECT_free(legacy);
     ASN1_OBJECT_free(want);
     return r;
 }
 
 /* Parses an AttestationBundle strictly into its certificates. */
 static sn_err
-bundle_parse(const uint8_t *der, size_t len, struct evidence *ev)
+bundle_parse(const uint8_t *der, size_t len, const struct sn_oids *oids,
+             struct evidence *ev)
 {
     const unsigned char *p = der;
     unsigned char *re = NULL;
@@ -745,7 +759,7 @@ bundle_parse(const uint8_t *der, size_t len, struct evidence *ev)
     if (b->certs != NULL &&
         (sk_X509_num(b->certs) < 1 || sk_X509_num(b->certs) > BUNDLE_MAX_CERTS))
         goto out;
-    if ((r = bundle_cert(b, &ev->cert)) != SN_OK)
+    if ((r = bundle_cert(b, oids, &ev->cert)) != SN_OK)
         goto out;
     ev->untrusted = b->certs;
     b->certs = NULL;
@@ -794,18 +808,30 @@ out:
     return r;
 }
 
-/* The attestation extension: exactly one, decoded strictly. */
+/*
+ * The attestation extension: exactly one, decoded strictly. Under the
+ * configured arc or, when there is none there, under the default arc
+ * (attestations made before the operator set an arc).
+ */
 static sn_err
-cert_attestation(X509 *cert, struct sn_attestation *a, char *why, size_t whylen)
+cert_attestation(X509 *cert, const struct sn_oids *oids,
+                 struct sn_attestation *a, char *why, size_t whylen)
 {
     ASN1_OBJECT *obj = NULL;
     const ASN1_OCTET_STRING *os;
     int idx;
     sn_err r = SN_ERR_CRYPTO;
 
-    if ((obj = oid(SN_OID_KEY_ATTESTATION)) == NULL)
+    if ((obj = oid(oids->key_attestation)) == NULL)
         goto out;
-    if ((idx = X509_get_ext_by_OBJ(cert, obj, -1)) < 0) {
+    if ((idx = X509_get_ext_by_OBJ(cert, obj, -1)) < 0 &&
+        !sn_oids_is_default(oids)) {
+        ASN1_OBJECT_free(obj);
+        if ((obj = oid(SN_OID_DEFAULT_ARC ".1.1")) == NULL)
+            goto out;
+        idx = X509_get_ext_by_OBJ(cert, obj, -1);
+    }
+    if (idx < 0) {
         r = fail(why, whylen, SN_ERR_INVALID,
                  "attestation certificate lacks the Signet key attestation "
                  "extension");
@@ -860,8 +886,8 @@ check_facts(const struct sn_key_facts *f, char *why, size_t whylen)
  */
 static sn_err
 verify_evidence(const struct evidence *ev, STACK_OF(X509) *roots,
-                EVP_PKEY *reqkey, struct sn_attestation *a, char *why,
-                size_t whylen)
+                const struct sn_oids *oids, EVP_PKEY *reqkey,
+                struct sn_attestation *a, char *why, size_t whylen)
 {
     EVP_PKEY *attested;
     sn_err r;
@@ -874,7 +900,7 @@ verify_evidence(const struct evidence *ev, STACK_OF(X509) *roots,
     if (X509_check_ca(ev->cert) != 0)
         return fail(why, whylen, SN_ERR_INVALID,
                     "the attestation certificate is a CA certificate");
-    if ((r = cert_attestation(ev->cert, a, why, whylen)) != SN_OK)
+    if ((r = cert_attestation(ev->cert, oids, a, why, whylen)) != SN_OK)
         return r;
     if (reqkey != NULL) {
         attested = X509_get0_pubkey(ev->cert);
@@ -887,7 +913,8 @@ verify_evidence(const struct evidence *ev, STACK_OF(X509) *roots,
 
 /* The one id-aa-attestation attribute of req, as parsed evidence. */
 static sn_err
-csr_evidence(X509_REQ *req, struct evidence *ev, char *why, size_t whylen)
+csr_evidence(X509_REQ *req, const struct sn_oids *oids, struct evidence *ev,
+             char *why, size_t whylen)
 {
     ASN1_OBJECT *obj = NULL;
     X509_ATTRIBUTE *attr;
@@ -912,7 +939,7 @@ csr_evidence(X509_REQ *req, struct evidence *ev, char *why, size_t whylen)
         (t = X509_ATTRIBUTE_get0_type(attr, 0)) == NULL ||
         t->type != V_ASN1_SEQUENCE ||
         bundle_parse(t->value.sequence->data, (size_t)t->value.sequence->length,
-                     ev) != SN_OK) {
+                     oids, ev) != SN_OK) {
         r = fail(why, whylen, SN_ERR_INVALID,
                  "the CSR's attestation attribute is malformed");
         goto out;
@@ -933,7 +960,8 @@ verify_start(struct sn_attestation *out, char *why, size_t whylen)
 
 sn_err
 sn_attest_verify_csr(X509_REQ *req, STACK_OF(X509) *roots,
-                     struct sn_attestation *out, char *why, size_t whylen)
+                     const struct sn_oids *oids, struct sn_attestation *out,
+                     char *why, size_t whylen)
 {
     struct evidence ev = {NULL, NULL};
     struct sn_attestation a;
@@ -942,7 +970,7 @@ sn_attest_verify_csr(X509_REQ *req, STACK_OF(X509) *roots,
 
     verify_start(out, why, whylen);
     memset(&a, 0, sizeof(a));
-    if (req == NULL) {
+    if (req == NULL || oids == NULL) {
         r = fail(why, whylen, r, "no CSR given");
         goto out;
     }
@@ -954,9 +982,10 @@ sn_attest_verify_csr(X509_REQ *req, STACK_OF(X509) *roots,
         r = fail(why, whylen, SN_ERR_CRYPTO, "CSR signature invalid");
         goto out;
     }
-    if ((r = csr_evidence(req, &ev, why, whylen)) != SN_OK)
+    if ((r = csr_evidence(req, oids, &ev, why, whylen)) != SN_OK)
         goto out;
-    if ((r = verify_evidence(&ev, roots, reqkey, &a, why, whylen)) != SN_OK)
+    if ((r = verify_evidence(&ev, roots, oids, reqkey, &a, why, whylen)) !=
+        SN_OK)
         goto out;
     *out = a;
 out:
@@ -967,7 +996,8 @@ out:
 
 sn_err
 sn_attest_verify_bundle(STACK_OF(X509) *bundle, STACK_OF(X509) *roots,
-                        struct sn_attestation *out, char *why, size_t whylen)
+                        const struct sn_oids *oids, struct sn_attestation *out,
+                        char *why, size_t whylen)
 {
     struct evidence ev = {NULL, NULL};
     struct sn_attestation a;
@@ -978,7 +1008,7 @@ sn_attest_verify_bundle(STACK_OF(X509) *bundle, STACK_OF(X509) *roots,
     verify_start(out, why, whylen);
     memset(&a, 0, sizeof(a));
     n = bundle != NULL ? sk_X509_num(bundle) : 0;
-    if (n < 1 || n > BUNDLE_MAX_CERTS) {
+    if (oids == NULL || n < 1 || n > BUNDLE_MAX_CERTS) {
         r = fail(why, whylen, r,
                  "the bundle must hold the attestation certificate and its "
                  "issuer");
@@ -998,7 +1028,8 @@ sn_attest_verify_bundle(STACK_OF(X509) *bundle, STACK_OF(X509) *roots,
             goto out;
         }
     }
-    if ((r = verify_evidence(&ev, roots, NULL, &a, why, whylen)) != SN_OK)
+    if ((r = verify_evidence(&ev, roots, oids, NULL, &a, why, whylen)) !=
+        SN_OK)
         goto out;
     *out = a;
 out:

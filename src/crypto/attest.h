@@ -2,7 +2,8 @@
  * attest: Signet's key attestation evidence. An attestation certificate is
  * an X.509 certificate whose subject public key is the attested key, issued
  * by the service's attestation issuer, carrying one non-critical extension
- * (SN_OID_KEY_ATTESTATION) with what the module reported at generation:
+ * (oids->key_attestation, ARC.1.1) with what the module reported at
+ * generation:
  *
  *   SignetKeyAttestation ::= SEQUENCE {
  *     version          INTEGER (1),
@@ -23,11 +24,12 @@
  *     attestations SEQUENCE SIZE (1..MAX) OF AttestationStatement,
  *     certs        SEQUENCE SIZE (1..MAX) OF Certificate OPTIONAL }
  *   AttestationStatement ::= SEQUENCE {
- *     type  OBJECT IDENTIFIER,        -- SN_OID_ATTESTATION_CERT_STMT
+ *     type  OBJECT IDENTIFIER,        -- oids->attestation_stmt
  *     stmt  ANY DEFINED BY type }     -- the attestation Certificate
  *
- * with the attestation issuer's certificate in certs. Input parsed here may
- * be untrusted (CSRs and bundles from clients); it is bounded by callers.
+ * with the attestation issuer's certificate in certs. The OIDs are under the
+ * operator's arc (common/oids.h), passed in by the caller. Input parsed here
+ * may be untrusted (CSRs and bundles from clients); it is bounded by callers.
  */
 #ifndef SN_ATTEST_H
 #define SN_ATTEST_H
@@ -38,14 +40,7 @@
 
 #include "common/err.h"
 #include "common/keyinfo.h"
-
-/* Signet's arc: 2.25.119564763254642916656305459667247640959 */
-#define SN_OID_ARC "2.25.119564763254642916656305459667247640959"
-#define SN_OID_KEY_ATTESTATION SN_OID_ARC ".1.1"
-#define SN_OID_ATTESTATION_CERT_STMT SN_OID_ARC ".1.2"
-#define SN_OID_KEY_PROTECTION SN_OID_ARC ".2.1"
-#define SN_OID_CA_POLICY SN_OID_ARC ".3.1"
-#define SN_OID_ID_AA_ATTESTATION "1.2.840.113549.1.9.16.2.59"
+#include "common/oids.h"
 
 struct sn_attestation {
     char subscriber[65];
@@ -71,14 +66,17 @@ sn_err sn_attest_ext_decode(const uint8_t *der, size_t len,
  * HSM-backed EVP_PKEY).
  */
 sn_err sn_attest_cert_build(EVP_PKEY *pub, X509 *issuer_cert,
-                            const struct sn_attestation *a, X509 **out);
+                            const struct sn_attestation *a,
+                            const struct sn_oids *oids, X509 **out);
 
 /* AttestationBundle DER for cert, with issuer in certs. */
-sn_err sn_attest_bundle_encode(X509 *cert, X509 *issuer, uint8_t **der,
+sn_err sn_attest_bundle_encode(X509 *cert, X509 *issuer,
+                               const struct sn_oids *oids, uint8_t **der,
                                size_t *len);
 /* Adds the bundle as the id-aa-attestation attribute of req (before the
  * request is signed). */
-sn_err sn_attest_csr_add(X509_REQ *req, X509 *cert, X509 *issuer);
+sn_err sn_attest_csr_add(X509_REQ *req, X509 *cert, X509 *issuer,
+                         const struct sn_oids *oids);
 
 /*
  * Verification, for CAs and the CLI. Extracts the attestation certificate
@@ -86,7 +84,9 @@ sn_err sn_attest_csr_add(X509_REQ *req, X509 *cert, X509 *issuer);
  * PEM bundle (attestation certificate first, then issuer). Checks:
  *   - the chain attestation cert -> issuer -> one of roots (X509_verify_cert
  *     with only roots as trust anchors, at the current time);
- *   - the attestation extension is present and decodes;
+ *   - the attestation extension is present and decodes: found under
+ *     oids' arc or, for attestations made before the operator set an arc,
+ *     under the default arc;
  *   - for a CSR: the CSR's signature is valid and its public key is the
  *     attested key;
  *   - the facts: local, never extractable, always sensitive, not
@@ -95,9 +95,11 @@ sn_err sn_attest_csr_add(X509_REQ *req, X509 *cert, X509 *issuer);
  * On success fills *out.
  */
 sn_err sn_attest_verify_csr(X509_REQ *req, STACK_OF(X509) *roots,
+                            const struct sn_oids *oids,
                             struct sn_attestation *out, char *why,
                             size_t whylen);
 sn_err sn_attest_verify_bundle(STACK_OF(X509) *bundle, STACK_OF(X509) *roots,
+                               const struct sn_oids *oids,
                                struct sn_attestation *out, char *why,
                                size_t whylen);
 

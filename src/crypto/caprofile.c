@@ -6,13 +6,13 @@
 #include "crypto/caprofile.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/conf.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
-#include "crypto/attest.h"
 #include "crypto/x509util.h"
 
 #define CSBR_POLICY_CS "2.23.140.1.4.1"
@@ -169,48 +169,26 @@ out:
     return r;
 }
 
-/* DER UTF8String of at most 127 bytes appended at *p. */
-static size_t
-put_utf8(uint8_t *p, const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n > 127)
-        n = 127;
-    p[0] = 0x0c;
-    p[1] = (uint8_t)n;
-    memcpy(p + 2, s, n);
-    return n + 2;
-}
-
-/*
- * KeyProtection ::= SEQUENCE { holder UTF8String ("signing-service-hsm"),
- *   hsmManufacturer UTF8String, hsmModel UTF8String }
- */
+/* The key-protection extension (crypto/keyprot.h), non-critical. */
 static int
-add_protection(X509 *x, const struct sn_hsm_info *hsm)
+add_protection(X509 *x, const char *oid, const struct sn_key_protection *kp)
 {
-    uint8_t der[2 + 3 * (2 + 127)];
-    size_t len = 2;
-    ASN1_OBJECT *obj = OBJ_txt2obj(SN_OID_KEY_PROTECTION, 1);
+    uint8_t *der = NULL;
+    size_t len = 0;
+    ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
     ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
     X509_EXTENSION *ext = NULL;
     int ok = 0;
 
-    len += put_utf8(der + len, "signing-service-hsm");
-    len += put_utf8(der + len, hsm->manufacturer);
-    len += put_utf8(der + len, hsm->model);
-    if (len - 2 > 127)
-        goto out;
-    der[0] = 0x30;
-    der[1] = (uint8_t)(len - 2);
     if (obj == NULL || os == NULL ||
+        sn_keyprot_encode(kp, &der, &len) != SN_OK ||
         ASN1_OCTET_STRING_set(os, der, (int)len) != 1 ||
         (ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os)) == NULL ||
         X509_add_ext(x, ext, -1) != 1)
         goto out;
     ok = 1;
 out:
+    free(der);
     X509_EXTENSION_free(ext);
     ASN1_OCTET_STRING_free(os);
     ASN1_OBJECT_free(obj);
@@ -219,9 +197,9 @@ out:
 
 sn_err
 sn_cs_cert_build(enum sn_cs_profile profile, X509_REQ *req,
-                 const X509_NAME *subject, X509 *issuer, const char *policy_oid,
-                 const struct sn_ca_urls *urls, int days,
-                 const struct sn_hsm_info *hsm, X509 **out)
+                 const X509_NAME *subject, X509 *issuer,
+                 const struct sn_oids *oids, const struct sn_ca_urls *urls,
+                 int days, const struct sn_key_protection *kp, X509 **out)
 {
     X509 *x = NULL;
     X509V3_CTX ctx;
@@ -229,10 +207,11 @@ sn_cs_cert_build(enum sn_cs_profile profile, X509_REQ *req,
     sn_err r = SN_ERR_CRYPTO;
 
     *out = NULL;
-    if (snprintf(policies, sizeof(policies), "%s,%s",
+    if (snprintf(policies, sizeof(policies), "%s,%s%s",
                  profile == SN_PROFILE_EV_CS ? CSBR_POLICY_EV_CS
                                              : CSBR_POLICY_CS,
-                 policy_oid) >= (int)sizeof(policies))
+                 oids->ca_policy, kp->listed ? "" : "," SN_OID_CABF_TEST) >=
+        (int)sizeof(policies))
         return SN_ERR_INVALID;
     if ((x = X509_new()) == NULL || X509_set_version(x, 2) != 1 ||
         sn_x509_random_serial(x) != SN_OK ||
@@ -247,7 +226,8 @@ sn_cs_cert_build(enum sn_cs_profile profile, X509_REQ *req,
         !add_ext(x, &ctx, NID_certificate_policies, policies) ||
         !add_ext(x, &ctx, NID_subject_key_identifier, "hash") ||
         !add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always") ||
-        !add_urls(x, &ctx, urls) || !add_protection(x, hsm))
+        !add_urls(x, &ctx, urls) ||
+        !add_protection(x, oids->key_protection, kp))
         goto out;
     *out = x;
     x = NULL;

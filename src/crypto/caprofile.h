@@ -12,6 +12,8 @@
 
 #include "common/err.h"
 #include "common/keyinfo.h"
+#include "common/oids.h"
+#include "crypto/keyprot.h"
 
 enum sn_ca_kind {
     SN_CA_ROOT,         /* self-signed root */
@@ -40,14 +42,17 @@ enum sn_cs_profile { SN_PROFILE_CS, SN_PROFILE_EV_CS };
 /*
  * A code signing certificate (CSBR 7.1.2.3): the subject the CA wrote
  * (subject.h) and the request's key, keyUsage digitalSignature (critical), EKU
- * codeSigning, certificatePolicies {policy_oid, 2.23.140.1.4.1 or 2.23.140.1.3
- * for EV}, CDP, AIA (caIssuers, OCSP), AKI, SKI, and the non-critical Signet
- * key-protection extension naming the HSM.
+ * codeSigning, certificatePolicies {2.23.140.1.4.1 or 2.23.140.1.3 for EV,
+ * oids->ca_policy}, CDP, AIA (caIssuers, OCSP), AKI, SKI, and the
+ * non-critical key-protection extension (oids->key_protection) from kp.
+ * A key on a module that is not listed as certified makes a test
+ * certificate: the CA/B Forum test policy 2.23.140.2.1 is added.
  */
 sn_err sn_cs_cert_build(enum sn_cs_profile profile, X509_REQ *req,
                         const X509_NAME *subject, X509 *issuer,
-                        const char *policy_oid, const struct sn_ca_urls *urls,
-                        int days, const struct sn_hsm_info *hsm, X509 **out);
+                        const struct sn_oids *oids,
+                        const struct sn_ca_urls *urls, int days,
+                        const struct sn_key_protection *kp, X509 **out);
 
 /*
  * A TSA certificate (CSBR 7.1.2.x, RFC 3161 2.3): keyUsage digitalSignature

@@ -451,24 +451,25 @@ sn_err
 sn_csr_build(EVP_PKEY *pub, const X509_NAME *subject, enum sn_digest md,
              sn_sign_cb cb, void *arg, char **pem)
 {
-    return sn_csr_build_ex(pub, subject, md, cb, arg, NULL, NULL, pem);
+    return sn_csr_build_ex(pub, subject, md, cb, arg, NULL, NULL, NULL, pem);
 }
 
 /* The attestation must be of the key the request is for. */
 static sn_err
-csr_attest(X509_REQ *req, EVP_PKEY *pub, X509 *att_cert, X509 *att_issuer)
+csr_attest(X509_REQ *req, EVP_PKEY *pub, X509 *att_cert, X509 *att_issuer,
+           const struct sn_oids *oids)
 {
     EVP_PKEY *attested = X509_get0_pubkey(att_cert);
 
     if (attested == NULL || EVP_PKEY_eq(attested, pub) != 1)
         return SN_ERR_MISMATCH;
-    return sn_attest_csr_add(req, att_cert, att_issuer);
+    return sn_attest_csr_add(req, att_cert, att_issuer, oids);
 }
 
 sn_err
 sn_csr_build_ex(EVP_PKEY *pub, const X509_NAME *subject, enum sn_digest md,
                 sn_sign_cb cb, void *arg, X509 *att_cert, X509 *att_issuer,
-                char **pem)
+                const struct sn_oids *oids, char **pem)
 {
     X509_REQ *req = NULL;
     BIO *bio = NULL;
@@ -488,7 +489,7 @@ sn_csr_build_ex(EVP_PKEY *pub, const X509_NAME *subject, enum sn_digest md,
         X509_REQ_set_subject_name(req, subject) != 1)
         goto out;
     if (att_cert != NULL &&
-        (r = csr_attest(req, pub, att_cert, att_issuer)) != SN_OK)
+        (r = csr_attest(req, pub, att_cert, att_issuer, oids)) != SN_OK)
         goto out;
     if ((r = csr_sign(req, pub, md, cb, arg)) != SN_OK)
         goto out;

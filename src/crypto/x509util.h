@@ -12,6 +12,7 @@
 
 #include <openssl/x509.h>
 
+#include "common/oids.h"
 #include "crypto/signer.h"
 
 /*
@@ -57,10 +58,12 @@ sn_err sn_csr_build(EVP_PKEY *pub, const X509_NAME *subject, enum sn_digest md,
  * As sn_csr_build; when att_cert is not NULL the request also carries the
  * key attestation (attest.h): att_cert, which must certify pub
  * (SN_ERR_MISMATCH if not), and att_issuer (may be NULL) in the
- * id-aa-attestation attribute, added before the request is signed.
+ * id-aa-attestation attribute, added before the request is signed; the
+ * statement type is under oids' arc (required with att_cert).
  */
 sn_err sn_csr_build_ex(EVP_PKEY *pub, const X509_NAME *subject,
                        enum sn_digest md, sn_sign_cb cb, void *arg,
-                       X509 *att_cert, X509 *att_issuer, char **pem);
+                       X509 *att_cert, X509 *att_issuer,
+                       const struct sn_oids *oids, char **pem);
 
 #endif

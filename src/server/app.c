@@ -91,6 +91,11 @@ sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
                  sn_err_str(r));
         return r;
     }
+    /* The configuration checked the arc. */
+    if ((r = sn_oids_init(&app->ca.oids, app->cfg.oid_arc)) != SN_OK) {
+        snprintf(errbuf, errlen, "bad oid.arc");
+        return r;
+    }
     if ((r = sn_tsa_load(app)) != SN_OK) {
         snprintf(errbuf, errlen, "cannot load the TSA: %s", sn_err_str(r));
         return r;

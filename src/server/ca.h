@@ -27,6 +27,7 @@ struct sn_ca {
     pthread_mutex_t crl_lock;
     char *base_url;
     struct sn_cache ocsp; /* answers to requests without a nonce */
+    struct sn_oids oids;  /* private OIDs under the home's oid.arc */
 };
 
 /* Short name of a CA: "root", "codesigning", "timestamping",

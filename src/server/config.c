@@ -17,6 +17,9 @@
  *   - A token label may be mapped to one subscriber only, and never to the
  *     service token's label: subscribers must not share a token.
  *   - hsm.subscriber_token lines are accepted in either token mode.
+ *   - hsm.certified_modules fields are separated by '|' and trimmed; each
+ *     is printable UTF-8 without '|' (manufacturer 1..32 bytes, model
+ *     1..16, certificate 1..64); a manufacturer and model pair once only.
  */
 #include "server/config.h"
 
@@ -29,6 +32,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/oids.h"
 #include "common/util.h"
 
 #define MAX_FILE (1024 * 1024)
@@ -61,6 +65,9 @@ enum key_id {
     KEY_TSA_ALG,
     KEY_TSA_POLICY,
     KEY_TSA_ACCURACY,
+    KEY_OID_ARC,
+    KEY_CERTIFIED,
+    KEY_ALLOW_UNCERTIFIED,
     KEY_COUNT
 };
 
@@ -78,7 +85,10 @@ enum kind {
     K_COUNTRY,    /* two capital letters */
     K_PATHS,      /* repeatable path */
     K_TSA_ALG,    /* rsa-3072, rsa-4096, ecdsa-p256, ecdsa-p384 */
-    K_OID         /* dotted object identifier */
+    K_OID,        /* dotted object identifier */
+    K_OID_ARC,    /* an arc for Signet's OIDs (common/oids.h) */
+    K_CERTIFIED,  /* MANUFACTURER | MODEL | CERTIFICATE, repeatable */
+    K_BOOL        /* true or false */
 };
 
 static const struct keydef {
@@ -111,6 +121,10 @@ static const struct keydef {
     [KEY_TSA_ALG] = {"tsa.key_algorithm", K_TSA_ALG, 0, 0, 0},
     [KEY_TSA_POLICY] = {"tsa.policy_oid", K_OID, 0, 0, 0},
     [KEY_TSA_ACCURACY] = {"tsa.accuracy_ms", K_UINT, 1, 60000, 0},
+    [KEY_OID_ARC] = {"oid.arc", K_OID_ARC, 0, 0, 0},
+    [KEY_CERTIFIED] = {"hsm.certified_modules", K_CERTIFIED, 0, 0, 0},
+    [KEY_ALLOW_UNCERTIFIED] = {"ca.allow_uncertified_modules", K_BOOL, 0, 0,
+                               0},
 };
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
@@ -460,6 +474,74 @@ out:
     return r;
 }
 
+/* Printable text without '|' and without C0/DEL, min..max bytes. */
+static int
+field_text_ok(const char *s, size_t min, size_t max)
+{
+    size_t n = strlen(s), i;
+
+    if (n < min || n > max)
+        return 0;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] < ' ' || s[i] == 0x7f || s[i] == '|')
+            return 0;
+    return 1;
+}
+
+/* MANUFACTURER | MODEL | CERTIFICATE: fields may hold spaces. */
+static sn_err
+add_certified(struct parser *p, unsigned line, char *value)
+{
+    struct sn_config *cfg = &p->cfg;
+    struct sn_certified_module *m;
+    char *f[3], *bar;
+    size_t i;
+
+    f[0] = value;
+    for (i = 1; i < 3; i++) {
+        if ((bar = strchr(f[i - 1], '|')) == NULL)
+            break;
+        *bar = '\0';
+        f[i] = bar + 1;
+    }
+    if (i < 3 || strchr(f[2], '|') != NULL) {
+        fail(p, line,
+             "hsm.certified_modules: expected MANUFACTURER | MODEL | "
+             "CERTIFICATE");
+        return SN_ERR_CONFIG;
+    }
+    for (i = 0; i < 3; i++)
+        f[i] = trim(f[i]);
+    if (!field_text_ok(f[0], 1, 32) || !field_text_ok(f[1], 1, 16) ||
+        !field_text_ok(f[2], 1, 64)) {
+        fail(p, line,
+             "hsm.certified_modules: manufacturer 1..32 bytes, model 1..16, "
+             "certificate 1..64, printable");
+        return SN_ERR_CONFIG;
+    }
+    if (sn_config_certified(cfg, f[0], f[1]) != NULL) {
+        fail(p, line, "hsm.certified_modules: '%s | %s' listed twice", f[0],
+             f[1]);
+        return SN_ERR_CONFIG;
+    }
+    if (cfg->ncertified == SN_CONFIG_MAX_CERTIFIED) {
+        fail(p, line, "hsm.certified_modules: at most %d",
+             SN_CONFIG_MAX_CERTIFIED);
+        return SN_ERR_CONFIG;
+    }
+    m = &cfg->certified[cfg->ncertified];
+    if ((m->manufacturer = dup_str(f[0])) == NULL ||
+        (m->model = dup_str(f[1])) == NULL ||
+        (m->certificate = dup_str(f[2])) == NULL) {
+        free(m->manufacturer);
+        free(m->model);
+        memset(m, 0, sizeof(*m));
+        return SN_ERR_NOMEM;
+    }
+    cfg->ncertified++;
+    return SN_OK;
+}
+
 static char **
 str_field(struct sn_config *cfg, enum key_id id)
 {
@@ -492,6 +574,8 @@ str_field(struct sn_config *cfg, enum key_id id)
         return &cfg->tsa_key_algorithm;
     case KEY_TSA_POLICY:
         return &cfg->tsa_policy_oid;
+    case KEY_OID_ARC:
+        return &cfg->oid_arc;
     default:
         return NULL;
     }
@@ -608,6 +692,28 @@ set_value(struct parser *p, unsigned line, enum key_id id, char *value)
             return SN_ERR_CONFIG;
         }
         return (*field = dup_str(value)) == NULL ? SN_ERR_NOMEM : SN_OK;
+    case K_OID_ARC:
+        if (sn_oid_arc_check(value) != SN_OK) {
+            fail(p, line,
+                 "%s: expected an arc such as 1.3.6.1.4.1.NNNNN (your IANA "
+                 "Private Enterprise Number): dotted decimal, at most %d "
+                 "bytes, each component below 2^31",
+                 k->name, SN_OID_ARC_MAX);
+            return SN_ERR_CONFIG;
+        }
+        return (*field = dup_str(value)) == NULL ? SN_ERR_NOMEM : SN_OK;
+    case K_CERTIFIED:
+        return add_certified(p, line, value);
+    case K_BOOL:
+        if (strcmp(value, "true") == 0)
+            p->cfg.allow_uncertified = 1;
+        else if (strcmp(value, "false") == 0)
+            p->cfg.allow_uncertified = 0;
+        else {
+            fail(p, line, "%s: expected 'true' or 'false'", k->name);
+            return SN_ERR_CONFIG;
+        }
+        return SN_OK;
     case K_PATHS:
         if (p->cfg.natt_roots == MAX_ATT_ROOTS) {
             fail(p, line, "%s: at most %d", k->name, MAX_ATT_ROOTS);
@@ -657,7 +763,8 @@ parse_line(struct parser *p, unsigned line, char *text)
         fail(p, line, "%s: empty value", key);
         return SN_ERR_CONFIG;
     }
-    if (p->seen[id] != 0 && id != KEY_SUBSCRIBER && id != KEY_ATT_ROOT) {
+    if (p->seen[id] != 0 && id != KEY_SUBSCRIBER && id != KEY_ATT_ROOT &&
+        id != KEY_CERTIFIED) {
         fail(p, line, "duplicate key '%s' (first on line %u)", key,
              p->seen[id]);
         return SN_ERR_CONFIG;
@@ -834,6 +941,12 @@ sn_config_cleanup(struct sn_config *cfg)
     free(cfg->ca_country);
     free(cfg->tsa_key_algorithm);
     free(cfg->tsa_policy_oid);
+    free(cfg->oid_arc);
+    for (i = 0; i < cfg->ncertified; i++) {
+        free(cfg->certified[i].manufacturer);
+        free(cfg->certified[i].model);
+        free(cfg->certified[i].certificate);
+    }
     for (i = 0; i < cfg->natt_roots; i++)
         free(cfg->att_roots[i]);
     for (i = 0; i < cfg->nmaps; i++) {
@@ -853,5 +966,18 @@ sn_config_token_for(const struct sn_config *cfg, const char *subscriber)
     for (i = 0; i < cfg->nmaps; i++)
         if (strcmp(cfg->maps[i].subscriber, subscriber) == 0)
             return &cfg->maps[i];
+    return NULL;
+}
+
+const struct sn_certified_module *
+sn_config_certified(const struct sn_config *cfg, const char *manufacturer,
+                    const char *model)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->ncertified; i++)
+        if (strcmp(cfg->certified[i].manufacturer, manufacturer) == 0 &&
+            strcmp(cfg->certified[i].model, model) == 0)
+            return &cfg->certified[i];
     return NULL;
 }

@@ -23,6 +23,15 @@ struct sn_token_map {
     char *pin_file;   /* absolute path of the file holding the user PIN */
 };
 
+/* An hsm.certified_modules entry: a module the operator holds certified. */
+struct sn_certified_module {
+    char *manufacturer; /* CK_TOKEN_INFO.manufacturerID, 1..32 bytes */
+    char *model;        /* CK_TOKEN_INFO.model, 1..16 bytes */
+    char *certificate;  /* e.g. "FIPS 140-3 #4745", 1..64 bytes */
+};
+
+#define SN_CONFIG_MAX_CERTIFIED 16
+
 struct sn_config {
     char *home;               /* absolute home directory */
     char *listen;             /* "ADDR:PORT", default "127.0.0.1:8443" */
@@ -50,6 +59,10 @@ struct sn_config {
     char *tsa_key_algorithm;  /* for new TSA keys, default rsa-3072 */
     char *tsa_policy_oid;     /* extra TSA policy, or NULL */
     unsigned tsa_accuracy_ms; /* stated accuracy, default 1000 */
+    char *oid_arc;            /* private OID arc, NULL: the default */
+    struct sn_certified_module certified[SN_CONFIG_MAX_CERTIFIED];
+    size_t ncertified;
+    int allow_uncertified; /* ca.allow_uncertified_modules: test certs */
 };
 
 /*
@@ -79,11 +92,23 @@ struct sn_config {
  *   tsa.key_algorithm   = rsa-3072 | rsa-4096 | ecdsa-p256 | ecdsa-p384
  *   tsa.policy_oid      = 1.2.3.4   (accepted besides 2.23.140.1.4.2)
  *   tsa.accuracy_ms     = 1000      (1 .. 60000)
+ *   oid.arc             = 1.3.6.1.4.1.N   (the operator's PEN arc; default
+ *                                          a 2.25 UUID arc, with a warning)
+ *   hsm.certified_modules = MANUFACTURER | MODEL | CERTIFICATE
+ *                         (repeatable, up to 16; matched exactly against
+ *                          the module's CK_TOKEN_INFO)
+ *   ca.allow_uncertified_modules = false | true   (true: test certificates
+ *                                  for keys on unlisted modules)
  * Sizes may carry a K, M or G suffix (powers of 1024).
  */
 sn_err sn_config_load(const char *path, const char *home, struct sn_config *cfg,
                       char *errbuf, size_t errlen);
 void sn_config_cleanup(struct sn_config *cfg);
+
+/* The certified-list entry for a module, or NULL. */
+const struct sn_certified_module *
+sn_config_certified(const struct sn_config *cfg, const char *manufacturer,
+                    const char *model);
 
 /* The token map entry for a subscriber name, or NULL. */
 const struct sn_token_map *sn_config_token_for(const struct sn_config *cfg,

@@ -231,7 +231,8 @@ check_request(struct sn_app *app, struct sn_req *req, X509_REQ *csr,
                       "the CSR's signature does not verify");
         return 0;
     }
-    if (sn_attest_verify_csr(csr, app->ca.att_roots, &att, why, sizeof(why)) !=
+    if (sn_attest_verify_csr(csr, app->ca.att_roots, &app->ca.oids, &att, why,
+                             sizeof(why)) !=
         SN_OK) {
         sn_resp_error(resp, API_INVALID_FIELD, "key attestation: %s", why);
         return 0;
@@ -271,6 +272,41 @@ out:
     return ok;
 }
 
+/*
+ * CSBR 6.2.7.4: a code signing key belongs in a certified hardware module.
+ * PKCS#11 cannot prove certification, so the operator lists the modules it
+ * holds certified (hsm.certified_modules) and the module's own report of
+ * manufacturer and model is matched against that list. A key on a module
+ * not on it is refused, unless the operator allows test certificates
+ * (ca.allow_uncertified_modules), which then say so.
+ */
+static int
+module_protection(struct sn_app *app, const struct sn_hsm_info *hsm,
+                  struct sn_key_protection *kp, struct sn_resp *resp)
+{
+    const struct sn_certified_module *m;
+
+    memset(kp, 0, sizeof(*kp));
+    kp->hsm = *hsm;
+    kp->hsm.label[0] = '\0';
+    m = sn_config_certified(&app->cfg, hsm->manufacturer, hsm->model);
+    if (m != NULL) {
+        kp->listed = 1;
+        snprintf(kp->certificate, sizeof(kp->certificate), "%s",
+                 m->certificate);
+        return 1;
+    }
+    if (app->cfg.allow_uncertified)
+        return 1;
+    sn_resp_error(resp, API_CONFLICT,
+                  "the key's module (manufacturer '%s', model '%s') is not "
+                  "on this CA's list of certified modules "
+                  "(hsm.certified_modules); code signing keys must be in a "
+                  "certified hardware module (CSBR 6.2.7.4)",
+                  hsm->manufacturer, hsm->model);
+    return 0;
+}
+
 void
 sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
@@ -283,6 +319,7 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     char crl[300], aia[300], ocsp[300], *id_text = NULL;
     char *leaf_pem = NULL, *chain_pem = NULL;
     struct sn_ca_urls urls;
+    struct sn_key_protection kp;
     struct sn_cert rec;
     X509_REQ *csr = NULL;
     X509_NAME *subject = NULL;
@@ -362,6 +399,8 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         sn_resp_error(resp, API_INVALID_FIELD, "%s", why);
         goto refused;
     }
+    if (!module_protection(app, &key.hsm, &kp, resp))
+        goto refused;
 
     snprintf(crl, sizeof(crl), "%s/ca/crl/codesigning", ca->base_url);
     snprintf(aia, sizeof(aia), "%s/ca/codesigning.cer", ca->base_url);
@@ -370,8 +409,7 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     urls.ca_issuers = aia;
     urls.ocsp = ocsp;
     if (sn_cs_cert_build(profile, csr, subject, ca->cert[SN_CA_CODESIGNING],
-                         SN_OID_CA_POLICY, &urls, (int)days, &key.hsm,
-                         &leaf) != SN_OK ||
+                         &ca->oids, &urls, (int)days, &kp, &leaf) != SN_OK ||
         X509_sign(leaf, ca->key[SN_CA_CODESIGNING], EVP_sha256()) <= 0 ||
         (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL)) == NULL ||
         (hex = BN_bn2hex(bn)) == NULL || (dl = i2d_X509(leaf, &der)) <= 0) {

@@ -391,7 +391,7 @@ sn_h_key_csr(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     /* The request carries the key's attestation (id-aa-attestation). */
     if (sn_csr_build_ex(pub, name, md, sn_hsm_signer_cb, &hs, att,
                         att ? app->ca.cert[SN_CA_ATT_ISSUER] : NULL,
-                        &pem) != SN_OK) {
+                        &app->ca.oids, &pem) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE,
                       "the HSM could not sign the "
                       "request");

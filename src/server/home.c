@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/oids.h"
 #include "common/util.h"
 #include "crypto/apitoken.h"
 #include "crypto/tlsgen.h"
@@ -96,7 +97,7 @@ out:
 }
 
 sn_err
-sn_home_init(const char *home_arg, const char *module)
+sn_home_init(const char *home_arg, const char *module, const char *oid_arc)
 {
     char home[PATH_MAX], path[PATH_MAX], tlsca[PATH_MAX], cert[PATH_MAX],
         key[PATH_MAX];
@@ -104,11 +105,18 @@ sn_home_init(const char *home_arg, const char *module)
     struct sn_hsm *hsm = NULL;
     struct sn_hsm_token *service = NULL;
     struct sn_ca ca;
+    struct sn_oids oids;
     char *pin = NULL, *pinline = NULL;
     size_t len;
     sn_err r;
 
     memset(&ca, 0, sizeof(ca));
+    if (sn_oids_init(&oids, oid_arc) != SN_OK) {
+        sn_error("init: bad OID arc '%s': expected dotted decimal such as "
+                 "1.3.6.1.4.1.NNNNN, each component below 2^31",
+                 oid_arc);
+        return SN_ERR_INVALID;
+    }
     if ((r = mkdir_new(home_arg, "")) != SN_OK)
         return r;
     if (realpath(home_arg, home) == NULL)
@@ -171,8 +179,8 @@ sn_home_init(const char *home_arg, const char *module)
             SN_OK ||
         (r = sn_tsa_create(service, home, ca.cert[SN_CA_TIMESTAMPING],
                            ca.key[SN_CA_TIMESTAMPING], DEFAULT_TSA_ALG,
-                           DEFAULT_ORG, DEFAULT_COUNTRY, DEFAULT_BASE_URL)) !=
-            SN_OK) {
+                           DEFAULT_ORG, DEFAULT_COUNTRY, DEFAULT_BASE_URL,
+                           oids.ca_policy)) != SN_OK) {
         sn_error("init: cannot create the TSA: %s", sn_err_str(r));
         goto out;
     }
@@ -213,6 +221,21 @@ sn_home_init(const char *home_arg, const char *module)
             "tsa.key_algorithm = " DEFAULT_TSA_ALG "\n"
             "tsa.accuracy_ms = 1000\n"
             "\n"
+            "# Signet's private OIDs (CA policy, key-protection and\n"
+            "# attestation extensions) live under this arc: your IANA\n"
+            "# Private Enterprise Number, 1.3.6.1.4.1.N. Without one a 2.25\n"
+            "# UUID arc is used, which Go before 1.22 and pyca/cryptography\n"
+            "# 38 cannot parse (docs/configuration.md).\n"
+            "%soid.arc = %s\n"
+            "\n"
+            "# Modules held certified (FIPS 140-2/140-3 level 2+, Common\n"
+            "# Criteria EAL 4+), matched exactly against what the module\n"
+            "# reports (CK_TOKEN_INFO manufacturerID and model):\n"
+            "#   hsm.certified_modules = MANUFACTURER | MODEL | CERTIFICATE\n"
+            "# Code signing certificates for keys on other modules are\n"
+            "# refused; true issues them as test certificates (SoftHSM2).\n"
+            "ca.allow_uncertified_modules = false\n"
+            "\n"
             "# Any PKCS#11 module can replace SoftHSM2. With a module that\n"
             "# cannot create tokens, set hsm.tokens = mapped and map each\n"
             "# subscriber to a pre-provisioned token:\n"
@@ -222,7 +245,9 @@ sn_home_init(const char *home_arg, const char *module)
             "hsm.tokens = create\n"
             "hsm.service_token = " SERVICE_LABEL "\n"
             "hsm.service_pin_file = hsm/service.pin\n",
-            module) >= (int)sizeof(text)) {
+            oid_arc != NULL ? "" : "# ",
+            oid_arc != NULL ? oid_arc : "1.3.6.1.4.1.NNNNN", module) >=
+        (int)sizeof(text)) {
         r = SN_ERR_INVALID;
         goto out;
     }

@@ -7,7 +7,11 @@
 
 #include "common/err.h"
 
-/* Refuses an existing home (one that holds signetd.conf). */
-sn_err sn_home_init(const char *home, const char *module);
+/*
+ * Refuses an existing home (one that holds signetd.conf). oid_arc: the
+ * operator's arc for Signet's private OIDs (written as oid.arc), or NULL
+ * for the default UUID arc.
+ */
+sn_err sn_home_init(const char *home, const char *module, const char *oid_arc);
 
 #endif

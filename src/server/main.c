@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/oids.h"
 #include "server/app.h"
 #include "server/home.h"
 #include "server/http.h"
@@ -21,9 +22,30 @@ static void
 usage(void)
 {
     fprintf(stderr, "usage: signetd init  --home DIR [--module PKCS11_MODULE]\n"
+                    "                     [--oid-arc 1.3.6.1.4.1.PEN]\n"
                     "       signetd check --home DIR\n"
                     "       signetd serve --home DIR [--listen ADDR:PORT]\n"
                     "                     [--public-listen ADDR:PORT|off]\n");
+}
+
+/* Settings that load but that an operator must know about. */
+static void
+check_warnings(const struct sn_config *cfg)
+{
+    if (sn_oid_arc_is_default(cfg->oid_arc))
+        fprintf(stderr,
+                "signetd: warning: oid.arc is not set: Signet's private OIDs "
+                "use the default UUID arc %s, whose 128-bit component Go "
+                "before 1.22 and pyca/cryptography 38 refuse to parse (every "
+                "certificate fails); set oid.arc to your IANA Private "
+                "Enterprise Number arc, 1.3.6.1.4.1.N\n",
+                SN_OID_DEFAULT_ARC);
+    if (cfg->allow_uncertified)
+        fprintf(stderr,
+                "signetd: warning: ca.allow_uncertified_modules = true: keys "
+                "on modules not in hsm.certified_modules get test code "
+                "signing certificates (policy %s)\n",
+                SN_OID_CABF_TEST);
 }
 
 static int
@@ -37,6 +59,7 @@ cmd_check(const char *home)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
+    check_warnings(&cfg);
     printf("%s: ok\n", path);
     sn_config_cleanup(&cfg);
     return 0;
@@ -96,7 +119,7 @@ int
 main(int argc, char **argv)
 {
     const char *home = NULL, *listen = NULL, *module = SIGNET_SOFTHSM_MODULE;
-    const char *public_listen = NULL;
+    const char *public_listen = NULL, *oid_arc = NULL;
     const char *cmd;
     int i;
 
@@ -114,6 +137,9 @@ main(int argc, char **argv)
             public_listen = argv[++i];
         else if (strcmp(argv[i], "--module") == 0 && i + 1 < argc)
             module = argv[++i];
+        else if (strcmp(argv[i], "--oid-arc") == 0 && i + 1 < argc &&
+                 strcmp(cmd, "init") == 0)
+            oid_arc = argv[++i];
         else {
             usage();
             return 2;
@@ -124,7 +150,7 @@ main(int argc, char **argv)
         return 2;
     }
     if (strcmp(cmd, "init") == 0) {
-        if (sn_home_init(home, module) != SN_OK) {
+        if (sn_home_init(home, module, oid_arc) != SN_OK) {
             fprintf(stderr, "signetd: init of %s failed\n", home);
             return 1;
         }

@@ -42,7 +42,7 @@ tsa_path(char *buf, size_t len, const char *home, const char *suffix)
 sn_err
 sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
               EVP_PKEY *ts_ca_key, const char *alg_name, const char *org,
-              const char *country, const char *base_url)
+              const char *country, const char *base_url, const char *policy_oid)
 {
     char id[64], uuid[SN_UUID_LEN], path[PATH_MAX], tmp[PATH_MAX];
     char crl[300], aia[300];
@@ -75,7 +75,7 @@ sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
     p = spki;
     if ((pub = d2i_PUBKEY(NULL, &p, (long)spki_len)) == NULL ||
         sn_tsa_cert_build(pub, ts_ca, "Signet Timestamping Authority", org,
-                          country, SN_OID_CA_POLICY, &urls, CERT_DAYS,
+                          country, policy_oid, &urls, CERT_DAYS,
                           &x) != SN_OK ||
         X509_sign(x, ts_ca_key, EVP_sha256()) <= 0)
         goto out;
@@ -209,6 +209,7 @@ sn_tsa_load(struct sn_app *app)
     pthread_rwlock_init(&tsa->use_lock, NULL);
     tsa->issuer = app->ca.cert[SN_CA_TIMESTAMPING];
     tsa->accuracy_ms = app->cfg.tsa_accuracy_ms;
+    tsa->ca_policy = app->ca.oids.ca_policy;
     if (app->cfg.tsa_policy_oid != NULL &&
         (tsa->extra_policy = strdup(app->cfg.tsa_policy_oid)) == NULL)
         return SN_ERR_NOMEM;
@@ -479,7 +480,7 @@ sn_tsa_respond(struct sn_app *app, const uint8_t *req, size_t len,
         TS_RESP_CTX_set_ess_cert_id_digest(ctx, EVP_sha256()) != 1 ||
         (def = OBJ_txt2obj(CSBR_TSA_POLICY, 1)) == NULL ||
         TS_RESP_CTX_set_def_policy(ctx, def) != 1 ||
-        (capol = OBJ_txt2obj(SN_OID_CA_POLICY, 1)) == NULL ||
+        (capol = OBJ_txt2obj(tsa->ca_policy, 1)) == NULL ||
         TS_RESP_CTX_add_policy(ctx, capol) != 1 ||
         (tsa->extra_policy != NULL &&
          ((extra = OBJ_txt2obj(tsa->extra_policy, 1)) == NULL ||
@@ -734,7 +735,8 @@ rotate(struct sn_app *app, char *new_key_id, size_t idlen)
                            app->ca.cert[SN_CA_TIMESTAMPING],
                            app->ca.key[SN_CA_TIMESTAMPING],
                            app->cfg.tsa_key_algorithm, app->cfg.ca_organization,
-                           app->cfg.ca_country, app->cfg.ca_base_url)) != SN_OK)
+                           app->cfg.ca_country, app->cfg.ca_base_url,
+                           app->ca.oids.ca_policy)) != SN_OK)
         return r;
     if ((r = read_tsa_file(app->cfg.home, new_id, sizeof(new_id), &cert)) !=
             SN_OK ||

@@ -32,16 +32,19 @@ struct sn_tsa {
     uint64_t counter; /* atomic */
     unsigned accuracy_ms;
     char *extra_policy;
+    const char *ca_policy; /* Signet CA policy, ARC.3.1 (the CA's oids) */
     /* clock discipline */
     int have_last;
     struct timespec last_wall, last_mono;
     int clock_refused; /* wall clock went back past the accuracy */
 };
 
-/* Makes a TSA key and certificate (init and rotation); HOME/ca/tsa.pem. */
+/* Makes a TSA key and certificate (init and rotation); HOME/ca/tsa.pem.
+ * policy_oid: the Signet CA policy under the home's arc. */
 sn_err sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
                      EVP_PKEY *ts_ca_key, const char *alg, const char *org,
-                     const char *country, const char *base_url);
+                     const char *country, const char *base_url,
+                     const char *policy_oid);
 sn_err sn_tsa_load(struct sn_app *app);
 void sn_tsa_cleanup(struct sn_tsa *tsa);
 

@@ -34,6 +34,12 @@
 #define UUID_SUB "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f"
 #define GENTIME "20260301120000Z"
 
+/*
+ * Signet's OIDs under the documentation PEN (RFC 5612), as the test homes
+ * use them; verify_attest.sh looks for them there.
+ */
+static struct sn_oids oids;
+
 struct fx {
     EVP_PKEY *root_key, *issuer_key, *other_root_key;
     EVP_PKEY *key, *rsa_key, *other_key; /* subscriber keys */
@@ -263,7 +269,7 @@ attest(struct fx *f, EVP_PKEY *key, const struct sn_attestation *a)
 {
     X509 *x = (X509 *)f; /* sentinel: must be replaced */
 
-    assert_int_equal(sn_attest_cert_build(key, f->issuer, a, &x), SN_OK);
+    assert_int_equal(sn_attest_cert_build(key, f->issuer, a, &oids, &x), SN_OK);
     assert_non_null(x);
     assert_true(X509_sign(x, f->issuer_key, EVP_sha384()) > 0);
     return x;
@@ -643,7 +649,7 @@ test_cert_build(void **state)
     X509 *x = attest(f, f->key, &f->good);
     const ASN1_INTEGER *serial = X509_get0_serialNumber(x);
     X509_EXTENSION *ext;
-    ASN1_OBJECT *obj = OBJ_txt2obj(SN_OID_KEY_ATTESTATION, 1);
+    ASN1_OBJECT *obj = OBJ_txt2obj(oids.key_attestation, 1);
     const ASN1_OCTET_STRING *os;
     const ASN1_OCTET_STRING *ski, *issuer_ski;
     AUTHORITY_KEYID *akid;
@@ -721,16 +727,16 @@ test_cert_build_errors(void **state)
     X509 *x = (X509 *)f;
     char cn[128];
 
-    assert_int_equal(sn_attest_cert_build(NULL, f->issuer, &a, &x),
+    assert_int_equal(sn_attest_cert_build(NULL, f->issuer, &a, &oids, &x),
                      SN_ERR_INVALID);
     assert_null(x);
     x = (X509 *)f;
-    assert_int_equal(sn_attest_cert_build(f->key, NULL, &a, &x),
+    assert_int_equal(sn_attest_cert_build(f->key, NULL, &a, &oids, &x),
                      SN_ERR_INVALID);
     assert_null(x);
     x = (X509 *)f;
     a.key_id[0] = '\0';
-    assert_int_equal(sn_attest_cert_build(f->key, f->issuer, &a, &x),
+    assert_int_equal(sn_attest_cert_build(f->key, f->issuer, &a, &oids, &x),
                      SN_ERR_INVALID);
     assert_null(x);
 
@@ -738,7 +744,7 @@ test_cert_build_errors(void **state)
     a = f->good;
     memset(a.key_id, 'k', 64);
     a.key_id[64] = '\0';
-    assert_int_equal(sn_attest_cert_build(f->key, f->issuer, &a, &x), SN_OK);
+    assert_int_equal(sn_attest_cert_build(f->key, f->issuer, &a, &oids, &x), SN_OK);
     assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(x),
                                           NID_commonName, cn, sizeof(cn)) > 0);
     assert_string_equal(cn, a.key_id);
@@ -782,7 +788,8 @@ attested_csr(EVP_PKEY *key, X509 *att, X509 *issuer, enum sn_digest md,
     X509_REQ *req;
 
     assert_int_equal(
-        sn_csr_build_ex(key, name, md, soft_sign, &s, att, issuer, &pem),
+        sn_csr_build_ex(key, name, md, soft_sign, &s, att, issuer, &oids,
+                        &pem),
         SN_OK);
     req = req_from_pem(pem);
     if (pem_out != NULL)
@@ -808,7 +815,7 @@ test_bundle_verify(void **state)
     assert_true(sk_X509_push(bundle, x) > 0);
     assert_true(sk_X509_push(bundle, f->issuer) > 0);
     assert_int_equal(
-        sn_attest_verify_bundle(bundle, f->roots, &got, why, sizeof(why)),
+        sn_attest_verify_bundle(bundle, f->roots, &oids, &got, why, sizeof(why)),
         SN_OK);
     assert_string_equal(why, "");
     assert_same_attestation(&got, &f->good);
@@ -820,29 +827,29 @@ test_bundle_verify(void **state)
         assert_true(sk_X509_push(two, f->other_root) > 0);
         assert_true(sk_X509_push(two, f->root) > 0);
         assert_int_equal(
-            sn_attest_verify_bundle(bundle, two, &got, why, sizeof(why)),
+            sn_attest_verify_bundle(bundle, two, &oids, &got, why, sizeof(why)),
             SN_OK);
         sk_X509_free(two);
     }
 
     /* Wrong root. */
     assert_reason(
-        sn_attest_verify_bundle(bundle, f->other_roots, &got, why, sizeof(why)),
+        sn_attest_verify_bundle(bundle, f->other_roots, &oids, &got, why, sizeof(why)),
         why, "attestation chain does not lead to a trusted root");
     assert_int_equal(got.subscriber[0], 0);
 
     /* No roots at all. */
-    assert_reason(sn_attest_verify_bundle(bundle, NULL, &got, why, sizeof(why)),
+    assert_reason(sn_attest_verify_bundle(bundle, NULL, &oids, &got, why, sizeof(why)),
                   why, "no trusted attestation root");
 
     /* Without its issuer the chain is incomplete. */
     (void)sk_X509_pop(bundle);
     assert_reason(
-        sn_attest_verify_bundle(bundle, f->roots, &got, why, sizeof(why)), why,
+        sn_attest_verify_bundle(bundle, f->roots, &oids, &got, why, sizeof(why)), why,
         "unable to get local issuer certificate");
 
     /* The bundle encoder: statement and certs, decodable by OpenSSL. */
-    assert_int_equal(sn_attest_bundle_encode(x, f->issuer, &der, &len), SN_OK);
+    assert_int_equal(sn_attest_bundle_encode(x, f->issuer, &oids, &der, &len), SN_OK);
     assert_true(len > 0);
     {
         const unsigned char *p = der;
@@ -854,7 +861,7 @@ test_bundle_verify(void **state)
     }
     write_out(f, "att-bundle.der", der, len);
     free(der);
-    assert_int_equal(sn_attest_bundle_encode(NULL, f->issuer, &der, &len),
+    assert_int_equal(sn_attest_bundle_encode(NULL, f->issuer, &oids, &der, &len),
                      SN_ERR_INVALID);
     assert_null(der);
 
@@ -876,7 +883,7 @@ test_csr_verify(void **state)
 
     req = attested_csr(f->key, x, f->issuer, SN_MD_SHA256, &pem);
     assert_int_equal(
-        sn_attest_verify_csr(req, f->roots, &got, why, sizeof(why)), SN_OK);
+        sn_attest_verify_csr(req, f->roots, &oids, &got, why, sizeof(why)), SN_OK);
     assert_same_attestation(&got, &f->good);
     write_out(f, "att-csr.pem", pem, strlen(pem));
     free(pem);
@@ -884,7 +891,7 @@ test_csr_verify(void **state)
 
     req = attested_csr(f->rsa_key, xr, f->issuer, SN_MD_SHA384, &pem);
     assert_int_equal(
-        sn_attest_verify_csr(req, f->roots, &got, why, sizeof(why)), SN_OK);
+        sn_attest_verify_csr(req, f->roots, &oids, &got, why, sizeof(why)), SN_OK);
     write_out(f, "att-csr-rsa.pem", pem, strlen(pem));
     free(pem);
     X509_REQ_free(req);
@@ -892,27 +899,27 @@ test_csr_verify(void **state)
     /* sn_csr_build_ex refuses an attestation of another key. */
     pem = (char *)f;
     assert_int_equal(sn_csr_build_ex(f->key, name, SN_MD_SHA256, soft_sign, &s,
-                                     xr, f->issuer, &pem),
+                                     xr, f->issuer, &oids, &pem),
                      SN_ERR_MISMATCH);
     assert_null(pem);
 
     /* Adding the attribute twice is refused. */
     req = X509_REQ_new();
     assert_non_null(req);
-    assert_int_equal(sn_attest_csr_add(req, x, f->issuer), SN_OK);
-    assert_int_equal(sn_attest_csr_add(req, x, f->issuer), SN_ERR_EXISTS);
+    assert_int_equal(sn_attest_csr_add(req, x, f->issuer, &oids), SN_OK);
+    assert_int_equal(sn_attest_csr_add(req, x, f->issuer, &oids), SN_ERR_EXISTS);
     X509_REQ_free(req);
 
     /* Wrong root, via the CSR. */
     req = attested_csr(f->key, x, f->issuer, SN_MD_SHA256, NULL);
     assert_reason(
-        sn_attest_verify_csr(req, f->other_roots, &got, why, sizeof(why)), why,
+        sn_attest_verify_csr(req, f->other_roots, &oids, &got, why, sizeof(why)), why,
         "attestation chain does not lead to a trusted root");
     X509_REQ_free(req);
 
     /* No issuer in the bundle: the chain cannot be built. */
     req = attested_csr(f->key, x, NULL, SN_MD_SHA256, NULL);
-    assert_reason(sn_attest_verify_csr(req, f->roots, &got, why, sizeof(why)),
+    assert_reason(sn_attest_verify_csr(req, f->roots, &oids, &got, why, sizeof(why)),
                   why, "unable to get local issuer certificate");
     X509_REQ_free(req);
 
@@ -934,7 +941,7 @@ manual_csr(EVP_PKEY *signer, X509 *att, X509 *issuer)
     assert_int_equal(X509_REQ_set_subject_name(req, name), 1);
     assert_int_equal(X509_REQ_set_pubkey(req, signer), 1);
     if (att != NULL)
-        assert_int_equal(sn_attest_csr_add(req, att, issuer), SN_OK);
+        assert_int_equal(sn_attest_csr_add(req, att, issuer, &oids), SN_OK);
     assert_true(X509_REQ_sign(req, signer, EVP_sha256()) > 0);
     X509_NAME_free(name);
     return req;
@@ -963,7 +970,7 @@ tampered(X509 *x)
 static X509 *
 with_ext(struct fx *f, X509 *x, const uint8_t *value, size_t len)
 {
-    ASN1_OBJECT *obj = OBJ_txt2obj(SN_OID_KEY_ATTESTATION, 1);
+    ASN1_OBJECT *obj = OBJ_txt2obj(oids.key_attestation, 1);
     ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
     X509_EXTENSION *ext;
     X509 *y = X509_dup(x);
@@ -999,7 +1006,7 @@ expect_bundle_reason(struct fx *f, X509 *x, const char *file, const char *want)
     assert_true(sk_X509_push(bundle, x) > 0);
     assert_true(sk_X509_push(bundle, f->issuer) > 0);
     assert_reason(
-        sn_attest_verify_bundle(bundle, f->roots, &got, why, sizeof(why)), why,
+        sn_attest_verify_bundle(bundle, f->roots, &oids, &got, why, sizeof(why)), why,
         want);
     assert_int_equal(got.subscriber[0], 0);
     if (file != NULL)
@@ -1014,7 +1021,7 @@ expect_csr_reason(struct fx *f, X509_REQ *req, const char *file,
     struct sn_attestation got;
     char why[WHY_LEN];
 
-    assert_reason(sn_attest_verify_csr(req, f->roots, &got, why, sizeof(why)),
+    assert_reason(sn_attest_verify_csr(req, f->roots, &oids, &got, why, sizeof(why)),
                   why, want);
     assert_int_equal(got.key_id[0], 0);
     if (file != NULL)
@@ -1130,7 +1137,7 @@ test_verify_bad_evidence(void **state)
 
     /* Malformed attribute values: trailing bytes after the bundle, and a
      * value that is no SEQUENCE. */
-    assert_int_equal(sn_attest_bundle_encode(x, f->issuer, &der, &len), SN_OK);
+    assert_int_equal(sn_attest_bundle_encode(x, f->issuer, &oids, &der, &len), SN_OK);
     {
         ASN1_OBJECT *obj = OBJ_txt2obj(SN_OID_ID_AA_ATTESTATION, 1);
         uint8_t *more = malloc(len + 2);
@@ -1225,23 +1232,101 @@ test_bundle_structure(void **state)
     X509_REQ *req;
 
     /* The hand-made bundle is accepted: the layout is the documented one. */
-    req = hand_bundle_csr(f, x, SN_OID_ATTESTATION_CERT_STMT, 0);
+    req = hand_bundle_csr(f, x, oids.attestation_stmt, 0);
     assert_int_equal(
-        sn_attest_verify_csr(req, f->roots, &got, why, sizeof(why)), SN_OK);
+        sn_attest_verify_csr(req, f->roots, &oids, &got, why, sizeof(why)), SN_OK);
     X509_REQ_free(req);
-    req = hand_bundle_csr(f, x, SN_OID_KEY_PROTECTION, 0);
+    req = hand_bundle_csr(f, x, oids.key_protection, 0);
     expect_csr_reason(f, req, NULL, "attestation attribute is malformed");
     X509_REQ_free(req);
-    req = hand_bundle_csr(f, x, SN_OID_ATTESTATION_CERT_STMT, 1);
+    req = hand_bundle_csr(f, x, oids.attestation_stmt, 1);
     expect_csr_reason(f, req, NULL, "attestation attribute is malformed");
     X509_REQ_free(req);
     X509_free(x);
+}
+
+/* Arcs: PEN-style ones pass, anything a parser could refuse does not. */
+static void
+test_oid_arcs(void **state)
+{
+    static const char *const good[] = {
+        "1.3.6.1.4.1.32473", "1.3.6.1.4.1.2147483647", "2.999", "0.39",
+        SN_OID_DEFAULT_ARC};
+    static const char *const bad[] = {
+        "", "1", "1.", ".1", "1..3", "3.1", "1.40", "0.40", "1.3.6.1.4.1.01",
+        "1.3.6.1.4.1.2147483648", "2.25.1195647632546429166563054596672476",
+        "1.3.6.1.4.1.32473 ", "1.3.6.1.4.1.-1", "1.3.6.1.4.1.3a",
+        "1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20.21.22.23.24.25"};
+    struct sn_oids o;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        if (sn_oids_init(&o, good[i]) != SN_OK)
+            fail_msg("arc '%s' refused", good[i]);
+        assert_string_equal(o.arc, good[i]);
+    }
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (sn_oid_arc_check(bad[i]) == SN_OK)
+            fail_msg("arc '%s' accepted", bad[i]);
+    assert_int_equal(sn_oids_init(&o, NULL), SN_OK);
+    assert_string_equal(o.arc, SN_OID_DEFAULT_ARC);
+    assert_true(sn_oids_is_default(&o));
+    assert_int_equal(sn_oids_init(&o, "1.3.6.1.4.1.32473"), SN_OK);
+    assert_false(sn_oids_is_default(&o));
+    assert_string_equal(o.key_attestation, "1.3.6.1.4.1.32473.1.1");
+    assert_string_equal(o.attestation_stmt, "1.3.6.1.4.1.32473.1.2");
+    assert_string_equal(o.key_protection, "1.3.6.1.4.1.32473.2.1");
+    assert_string_equal(o.ca_policy, "1.3.6.1.4.1.32473.3.1");
+}
+
+/*
+ * The verifier reads the extension under its configured arc, and under
+ * the default arc (attestations made before the operator set one); under
+ * any other arc it finds none.
+ */
+static void
+test_verify_arcs(void **state)
+{
+    struct fx *f = *state;
+    struct sn_oids def, other;
+    struct sn_attestation got;
+    char why[WHY_LEN];
+    STACK_OF(X509) *bundle = sk_X509_new_null();
+    X509 *x = NULL;
+
+    assert_non_null(bundle);
+    assert_int_equal(sn_oids_init(&def, NULL), SN_OK);
+    assert_int_equal(sn_oids_init(&other, "1.3.6.1.4.1.32473.9"), SN_OK);
+    assert_int_equal(sn_attest_cert_build(f->key, f->issuer, &f->good, &def, &x),
+                     SN_OK);
+    assert_true(X509_sign(x, f->issuer_key, EVP_sha384()) > 0);
+    assert_true(sk_X509_push(bundle, x) > 0);
+    assert_true(sk_X509_push(bundle, f->issuer) > 0);
+    assert_int_equal(
+        sn_attest_verify_bundle(bundle, f->roots, &oids, &got, why, sizeof(why)),
+        SN_OK);
+    assert_same_attestation(&got, &f->good);
+    assert_int_equal(
+        sn_attest_verify_bundle(bundle, f->roots, &def, &got, why, sizeof(why)),
+        SN_OK);
+    X509_free(sk_X509_shift(bundle));
+    /* Made under the example arc, read under another. */
+    x = attest(f, f->key, &f->good);
+    assert_true(sk_X509_unshift(bundle, x) > 0);
+    assert_reason(
+        sn_attest_verify_bundle(bundle, f->roots, &other, &got, why, sizeof(why)),
+        why, "lacks the Signet key attestation extension");
+    X509_free(x);
+    sk_X509_free(bundle);
 }
 
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_oid_arcs),
+        cmocka_unit_test(test_verify_arcs),
         cmocka_unit_test(test_ext_matches_hand_der),
         cmocka_unit_test(test_ext_roundtrip_limits),
         cmocka_unit_test(test_ext_encode_rejects),
@@ -1254,5 +1339,7 @@ main(void)
         cmocka_unit_test(test_bundle_structure),
     };
 
+    if (sn_oids_init(&oids, SN_OID_EXAMPLE_ARC) != SN_OK)
+        return 1;
     return cmocka_run_group_tests_name("attest", tests, setup, teardown);
 }

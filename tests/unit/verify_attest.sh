@@ -73,7 +73,8 @@ if ! SN_CRYPTO_OUT="$out" "$bindir/test_attest" >"$tmp/unit.log" 2>&1; then
 fi
 a="$out"
 
-OID_ARC=2.25.119564763254642916656305459667247640959
+# test_attest works under the documentation PEN (RFC 5612), as test homes.
+OID_ARC=1.3.6.1.4.1.32473
 OID_EXT=$OID_ARC.1.1
 OID_STMT=$OID_ARC.1.2
 OID_AA=1.2.840.113549.1.9.16.2.59
@@ -195,7 +196,8 @@ expect_fail "att-csr-otherkey: its key is not the attested key" \
 # cli_ok DESC ROOTS FILE: exit 0, facts and "attestation: OK" printed.
 cli_ok() {
     if env -u SIGNET_TOKEN -u SIGNET_URL "$SIGNET" attestation verify \
-        --root "$2" "$3" >"$tmp/cli.out" 2>"$tmp/cli.err"; then
+        --oid-arc "$OID_ARC" --root "$2" "$3" >"$tmp/cli.out" \
+        2>"$tmp/cli.err"; then
         pass "$1: exit 0"
     else
         fail "$1: exit $?"
@@ -216,11 +218,12 @@ cli_ok() {
         '^generated at: *[0-9-]*T[0-9:]*Z$' "$tmp/cli.out"
 }
 
-# cli_bad DESC ROOTS FILE REASON: exit 1 and the reason on stderr.
+# cli_bad DESC ROOTS FILE REASON [ARC]: exit 1 and the reason on stderr.
 cli_bad() {
     status=0
     env -u SIGNET_TOKEN -u SIGNET_URL "$SIGNET" attestation verify \
-        --root "$2" "$3" >"$tmp/cli.out" 2>"$tmp/cli.err" || status=$?
+        --oid-arc "${5-$OID_ARC}" --root "$2" "$3" >"$tmp/cli.out" \
+        2>"$tmp/cli.err" || status=$?
     if [ "$status" = 1 ]; then
         pass "$1: exit 1"
     else
@@ -237,7 +240,7 @@ cli_ok "cli: CSR" "$a/att-root.pem" "$a/att-csr.pem"
 cli_ok "cli: RSA CSR" "$a/att-root.pem" "$a/att-csr-rsa.pem"
 cli_ok "cli: bundle" "$a/att-root.pem" "$a/att-bundle.pem"
 cli_ok "cli: CSR, two pinned roots" "$a/att-roots.pem" "$a/att-csr.pem"
-env -u SIGNET_TOKEN "$SIGNET" --json attestation verify \
+env -u SIGNET_TOKEN "$SIGNET" --json attestation verify --oid-arc "$OID_ARC" \
     --root "$a/att-root.pem" "$a/att-csr.pem" >"$tmp/cli.json" 2>&1 || :
 expect_grep "cli: --json" '"attestation": "OK"' "$tmp/cli.json"
 
@@ -261,6 +264,10 @@ cli_bad "cli: not local" "$a/att-root.pem" "$a/att-bundle-notlocal.pem" \
     'key was not generated on the device (CKA_LOCAL false)'
 cli_bad "cli: no extension" "$a/att-root.pem" "$a/att-bundle-noext.pem" \
     'lacks the Signet key attestation extension'
+# The extension is found under the operator's arc only (and the default).
+cli_bad "cli: evidence under another arc" "$a/att-root.pem" \
+    "$a/att-bundle.pem" 'lacks the Signet key attestation extension' \
+    1.3.6.1.4.1.32473.9
 cli_bad "cli: garbage extension" "$a/att-root.pem" \
     "$a/att-bundle-garbage.pem" 'extension is malformed'
 cli_bad "cli: extension with trailing bytes" "$a/att-root.pem" \
@@ -276,6 +283,15 @@ cli_bad "cli: a private key is no evidence" "$a/att-root.pem" \
 printf 'hello\n' >"$tmp/text"
 cli_bad "cli: not PEM" "$a/att-root.pem" "$tmp/text" 'no PEM block'
 
+status=0
+env -u SIGNET_TOKEN "$SIGNET" attestation verify --root "$a/att-root.pem" \
+    --oid-arc 2.25.1195647632546429166563054596672476 "$a/att-csr.pem" \
+    >/dev/null 2>"$tmp/cli.err" || status=$?
+if [ "$status" = 2 ]; then
+    pass "cli: an arc with a component past 31 bits is a usage error"
+else
+    fail "cli: --oid-arc 2.25.<big> exit $status, want 2"
+fi
 status=0
 env -u SIGNET_TOKEN "$SIGNET" attestation verify "$a/att-csr.pem" \
     >/dev/null 2>"$tmp/cli.err" || status=$?

@@ -8,7 +8,13 @@ listen=${SIGNET_LISTEN:-127.0.0.1:8443}
 
 if [ ! -f "$home/signetd.conf" ]; then
     mkdir -p "$(dirname "$home")"
-    "$build/signetd" init --home "$home"
+    # A demo home: Signet's OIDs under IANA's documentation PEN (RFC 5612;
+    # use your own PEN in production), and SoftHSM2, a software module on
+    # no certified list, gets test code signing certificates (policy
+    # 2.23.140.2.1) instead of refusals.
+    "$build/signetd" init --home "$home" --oid-arc 1.3.6.1.4.1.32473
+    sed -i 's/^ca\.allow_uncertified_modules = .*/ca.allow_uncertified_modules = true/' \
+        "$home/signetd.conf"
 fi
 home=$(cd "$home" && pwd)
 
@@ -18,6 +24,8 @@ Signet is serving on https://$listen
   admin token: $home/admin.token   (mode 0600; shown nowhere else)
   TLS root:    $home/tls/ca.pem
   CRLs, OCSP, CA certificates and the TSA: http://$(sed -n 's/^public.listen *= *//p' "$home/signetd.conf")
+  code signing certificates are test certificates (policy 2.23.140.2.1)
+  while ca.allow_uncertified_modules = true (SoftHSM2 is software)
 
 Try, in another shell:
   export SIGNET_URL=https://$listen SIGNET_CA_FILE=$home/tls/ca.pem

@@ -252,9 +252,8 @@ sn_cmd_attestation_verify(struct sn_cli *cli)
     /* The operator's arc (its signetd.conf oid.arc), published with its
      * attestation root; without --oid-arc the default arc. */
     if (sn_oids_init(&oids, arc) != SN_OK) {
-        r = sn_cli_usage(cli,
-                         "--oid-arc: expected the operator's OID arc, "
-                         "such as 1.3.6.1.4.1.NNNNN");
+        r = sn_cli_usage(cli, "--oid-arc: expected the operator's OID arc, "
+                              "such as 1.3.6.1.4.1.NNNNN");
         goto out;
     }
     if ((r = read_roots(cli, rootfile, &roots)) != SN_OK)

@@ -624,8 +624,7 @@ sn_attest_csr_add(X509_REQ *req, X509 *cert, X509 *issuer,
     r = SN_ERR_EXISTS;
     if (X509_REQ_get_attr_by_OBJ(req, obj, -1) >= 0)
         goto out;
-    if ((r = sn_attest_bundle_encode(cert, issuer, oids, &der, &len)) !=
-        SN_OK)
+    if ((r = sn_attest_bundle_encode(cert, issuer, oids, &der, &len)) != SN_OK)
         goto out;
     /*
      * A V_ASN1_SEQUENCE value is written as the complete encoding it
@@ -1028,8 +1027,7 @@ sn_attest_verify_bundle(STACK_OF(X509) *bundle, STACK_OF(X509) *roots,
             goto out;
         }
     }
-    if ((r = verify_evidence(&ev, roots, oids, NULL, &a, why, whylen)) !=
-        SN_OK)
+    if ((r = verify_evidence(&ev, roots, oids, NULL, &a, why, whylen)) != SN_OK)
         goto out;
     *out = a;
 out:

@@ -478,8 +478,8 @@ sn_ca_attest(struct sn_ca *ca, const uint8_t *spki, size_t spki_len,
     *pem = NULL;
     if ((pub = d2i_PUBKEY(NULL, &p, (long)spki_len)) == NULL)
         goto out;
-    if ((r = sn_attest_cert_build(pub, ca->cert[SN_CA_ATT_ISSUER], a,
-                                  &ca->oids, &x)) != SN_OK)
+    if ((r = sn_attest_cert_build(pub, ca->cert[SN_CA_ATT_ISSUER], a, &ca->oids,
+                                  &x)) != SN_OK)
         goto out;
     r = SN_ERR_HSM;
     if (X509_sign(x, ca->key[SN_CA_ATT_ISSUER], EVP_sha384()) <= 0)

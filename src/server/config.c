@@ -123,8 +123,7 @@ static const struct keydef {
     [KEY_TSA_ACCURACY] = {"tsa.accuracy_ms", K_UINT, 1, 60000, 0},
     [KEY_OID_ARC] = {"oid.arc", K_OID_ARC, 0, 0, 0},
     [KEY_CERTIFIED] = {"hsm.certified_modules", K_CERTIFIED, 0, 0, 0},
-    [KEY_ALLOW_UNCERTIFIED] = {"ca.allow_uncertified_modules", K_BOOL, 0, 0,
-                               0},
+    [KEY_ALLOW_UNCERTIFIED] = {"ca.allow_uncertified_modules", K_BOOL, 0, 0, 0},
 };
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"

@@ -232,8 +232,7 @@ check_request(struct sn_app *app, struct sn_req *req, X509_REQ *csr,
         return 0;
     }
     if (sn_attest_verify_csr(csr, app->ca.att_roots, &app->ca.oids, &att, why,
-                             sizeof(why)) !=
-        SN_OK) {
+                             sizeof(why)) != SN_OK) {
         sn_resp_error(resp, API_INVALID_FIELD, "key attestation: %s", why);
         return 0;
     }

@@ -246,8 +246,8 @@ sn_home_init(const char *home_arg, const char *module, const char *oid_arc)
             "hsm.service_token = " SERVICE_LABEL "\n"
             "hsm.service_pin_file = hsm/service.pin\n",
             oid_arc != NULL ? "" : "# ",
-            oid_arc != NULL ? oid_arc : "1.3.6.1.4.1.NNNNN", module) >=
-        (int)sizeof(text)) {
+            oid_arc != NULL ? oid_arc : "1.3.6.1.4.1.NNNNN",
+            module) >= (int)sizeof(text)) {
         r = SN_ERR_INVALID;
         goto out;
     }

@@ -75,8 +75,7 @@ sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
     p = spki;
     if ((pub = d2i_PUBKEY(NULL, &p, (long)spki_len)) == NULL ||
         sn_tsa_cert_build(pub, ts_ca, "Signet Timestamping Authority", org,
-                          country, policy_oid, &urls, CERT_DAYS,
-                          &x) != SN_OK ||
+                          country, policy_oid, &urls, CERT_DAYS, &x) != SN_OK ||
         X509_sign(x, ts_ca_key, EVP_sha256()) <= 0)
         goto out;
     /* The key id rides in front of the PEM block; one atomic rename. */
@@ -731,12 +730,11 @@ rotate(struct sn_app *app, char *new_key_id, size_t idlen)
     EVP_PKEY *key = NULL, *old_key;
     sn_err r;
 
-    if ((r = sn_tsa_create(app->service, app->cfg.home,
-                           app->ca.cert[SN_CA_TIMESTAMPING],
-                           app->ca.key[SN_CA_TIMESTAMPING],
-                           app->cfg.tsa_key_algorithm, app->cfg.ca_organization,
-                           app->cfg.ca_country, app->cfg.ca_base_url,
-                           app->ca.oids.ca_policy)) != SN_OK)
+    if ((r = sn_tsa_create(
+             app->service, app->cfg.home, app->ca.cert[SN_CA_TIMESTAMPING],
+             app->ca.key[SN_CA_TIMESTAMPING], app->cfg.tsa_key_algorithm,
+             app->cfg.ca_organization, app->cfg.ca_country,
+             app->cfg.ca_base_url, app->ca.oids.ca_policy)) != SN_OK)
         return r;
     if ((r = read_tsa_file(app->cfg.home, new_id, sizeof(new_id), &cert)) !=
             SN_OK ||

@@ -14,6 +14,12 @@ SIGNETD=${1:?usage: test.sh SIGNETD SIGNET}
 SIGNET=${2:?usage: test.sh SIGNETD SIGNET}
 TEST_NAME=$(basename "$0" .sh)
 P11_MODULE=${SIGNET_P11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+# Test homes put Signet's private OIDs under the IANA documentation PEN
+# (RFC 5612), so that every parser (pyca/cryptography 38, Go < 1.22) reads
+# their certificates: policy $TEST_OID_ARC.3.1, key protection .2.1,
+# attestation extension .1.1, attestation statement .1.2. Set SERVER_OID_ARC
+# before server_init to choose another arc, or to "" for signetd's default.
+TEST_OID_ARC=1.3.6.1.4.1.32473
 
 for tool in curl jq openssl base64 od dd; do
     command -v "$tool" >/dev/null 2>&1 || {
@@ -188,11 +194,18 @@ random_port() {
     done
 }
 
-# server_init [HOME]: signetd init into HOME (default $WORK/home).
+# server_init [HOME]: signetd init into HOME (default $WORK/home), with
+# oid.arc = ${SERVER_OID_ARC-$TEST_OID_ARC} (none if SERVER_OID_ARC is
+# empty) and ca.allow_uncertified_modules = ${SERVER_ALLOW_UNCERTIFIED-true}:
+# SoftHSM2 is on no list of certified modules, so the homes issue test code
+# signing certificates (policy 2.23.140.2.1) unless a test says otherwise.
 server_init() {
+    local arc=${SERVER_OID_ARC-$TEST_OID_ARC}
     SERVER_HOME=${1:-$WORK/home}
-    "$SIGNETD" init --home "$SERVER_HOME" >"$WORK/init.log" 2>&1 ||
+    "$SIGNETD" init --home "$SERVER_HOME" ${arc:+--oid-arc "$arc"} \
+        >"$WORK/init.log" 2>&1 ||
         die "signetd init failed: $(cat "$WORK/init.log")"
+    set_conf ca.allow_uncertified_modules "${SERVER_ALLOW_UNCERTIFIED-true}"
     SERVER_CA=$SERVER_HOME/tls/ca.pem
     ADMIN=$(tr -d '\n' <"$SERVER_HOME/admin.token")
     export SOFTHSM2_CONF=$SERVER_HOME/hsm/softhsm2.conf

@@ -9,7 +9,7 @@
 #  - the CSR from `signet key csr` carries id-aa-attestation; the
 #    attestation certificate cut out of it with openssl asn1parse is the
 #    same certificate;
-#  - `signet attestation verify --root` accepts both forms and rejects a
+#  - `signet attestation verify --oid-arc ARC --root` accepts both forms and rejects a
 #    wrong root (same name, other key), a tampered signature, a CSR for
 #    which the attribute was altered;
 #  - access: another subscriber gets 404, a sign-only token may read it.
@@ -24,8 +24,8 @@ TB=$(new_token "$B" '"roles":["manage","sign"]') || exit 1
 KEC=$(new_key "$TA" ecdsa-p256 "ec") || exit 1
 KRSA=$(new_key "$TA" rsa-3072 "rsa") || exit 1
 TS=$(new_token "$A" "\"roles\":[\"sign\"],\"keys\":[\"$KEC\"]") || exit 1
-EXT_OID=2.25.119564763254642916656305459667247640959.1.1
-STMT_OID=2.25.119564763254642916656305459667247640959.1.2
+EXT_OID=$TEST_OID_ARC.1.1
+STMT_OID=$TEST_OID_ARC.1.2
 ATT_ATTR=1.2.840.113549.1.9.16.2.59
 export SIGNET_TOKEN=$TA
 
@@ -80,18 +80,18 @@ for K in "$KEC" "$KRSA"; do
         "$(tr '\n' ' ' <<<"$facts")"
     check_match "$K: extension version 1" 'prim: INTEGER +:01 *$' "$(sed -n 2p <<<"$facts")"
     # ---- signet attestation verify on the bundle ----
-    out=$("$SIGNET" attestation verify --root attest-root.pem "att.$K.pem" 2>&1)
+    out=$("$SIGNET" attestation verify --oid-arc "$TEST_OID_ARC" --root attest-root.pem "att.$K.pem" 2>&1)
     check_match "$K: signet attestation verify (bundle): OK" 'attestation: OK' "$out"
     check_match "$K: verify prints the key id" "key id: +$K" "$out"
     check_match "$K: verify prints the protection facts" \
         'local=yes never_extractable=yes always_sensitive=yes extractable=no sensitive=yes' "$out"
-    out=$("$SIGNET" --json attestation verify --root attest-root.pem "att.$K.pem" 2>&1)
+    out=$("$SIGNET" --json attestation verify --oid-arc "$TEST_OID_ARC" --root attest-root.pem "att.$K.pem" 2>&1)
     req GET "/v1/keys/$K" "$TA"
     check_eq "$K: --json facts = the key's facts from the API" \
         "$(jget '"\(.subscriber) \(.id) \(.hsm.manufacturer) \(.hsm.serial) \(.hsm.token_label) \(.protection | [.local, .never_extractable, .always_sensitive, .extractable, .sensitive])"')" \
         "$(jget '"\(.subscriber) \(.key_id) \(.hsm.manufacturer) \(.hsm.serial) \(.hsm.token_label) \(.protection | [.local, .never_extractable, .always_sensitive, .extractable, .sensitive])"' "$out")"
     check_cmd_fails "$K: signet attestation verify with the wrong root" \
-        "$SIGNET" attestation verify --root fake-root.pem "att.$K.pem"
+        "$SIGNET" attestation verify --oid-arc "$TEST_OID_ARC" --root fake-root.pem "att.$K.pem"
     # Tampered: one bit of the signature (the last byte of the DER).
     openssl x509 -in "cert.$K.pem" -outform DER -out "cert.$K.der"
     flip_byte "cert.$K.der" "bad.$K.der" $(($(stat -c %s "cert.$K.der") - 3))
@@ -99,7 +99,7 @@ for K in "$KEC" "$KRSA"; do
     cat "bad.$K.pem" "iss.$K.pem" >"badatt.$K.pem"
     check_cmd_fails "$K: openssl verify rejects a tampered signature" \
         openssl verify -CAfile attest-root.pem -untrusted "badatt.$K.pem" "badatt.$K.pem"
-    out=$("$SIGNET" attestation verify --root attest-root.pem "badatt.$K.pem" 2>&1)
+    out=$("$SIGNET" attestation verify --oid-arc "$TEST_OID_ARC" --root attest-root.pem "badatt.$K.pem" 2>&1)
     check_eq "$K: signet attestation verify rejects a tampered signature (exit)" 1 "$?"
     check_match "$K: ... saying why" 'attestation verification failed: attestation chain does not lead to a trusted root' "$out"
 
@@ -123,22 +123,22 @@ for K in "$KEC" "$KRSA"; do
         "$(fpr "cert.$K.pem")" "$(fpr "csratt.$K.der" DER)"
     check_eq "$K: CSR public key = the API's public_key_pem" "$(spki_hash "pub.$K.pem")" \
         "$(openssl req -in "req.$K.csr" -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum)"
-    out=$("$SIGNET" attestation verify --root attest-root.pem "req.$K.csr" 2>&1)
+    out=$("$SIGNET" attestation verify --oid-arc "$TEST_OID_ARC" --root attest-root.pem "req.$K.csr" 2>&1)
     check_match "$K: signet attestation verify (CSR): OK" 'attestation: OK' "$out"
     check_match "$K: verify (CSR) prints the subscriber" "subscriber: +$A" "$out"
     check_cmd_fails "$K: signet attestation verify (CSR) with the wrong root" \
-        "$SIGNET" attestation verify --root fake-root.pem "req.$K.csr"
+        "$SIGNET" attestation verify --oid-arc "$TEST_OID_ARC" --root fake-root.pem "req.$K.csr"
     # Altering one byte inside the attestation breaks the CSR's signature.
     flip_byte "req.$K.der" "reqbad.$K.der" $((o + hl + 40))
     { echo '-----BEGIN CERTIFICATE REQUEST-----'; base64 -w64 "reqbad.$K.der"; echo '-----END CERTIFICATE REQUEST-----'; } >"reqbad.$K.csr"
     check_cmd_fails "$K: signet attestation verify rejects an altered CSR" \
-        "$SIGNET" attestation verify --root attest-root.pem "reqbad.$K.csr"
+        "$SIGNET" attestation verify --oid-arc "$TEST_OID_ARC" --root attest-root.pem "reqbad.$K.csr"
 done
 
 # A CSR made by openssl with a throwaway key has no attestation.
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout t.key \
     -subj "/CN=x/O=y/C=DE/ST=z" -out plain.csr 2>/dev/null || die "plain CSR"
-out=$("$SIGNET" attestation verify --root attest-root.pem plain.csr 2>&1)
+out=$("$SIGNET" attestation verify --oid-arc "$TEST_OID_ARC" --root attest-root.pem plain.csr 2>&1)
 check_match "a CSR without attestation is refused" 'no attestation attribute in the CSR' "$out"
 
 # ---- access ----

@@ -31,8 +31,9 @@ K2=$(new_key "$TA" ecdsa-p256 "curl certified") || exit 1
 KR=$(new_key "$TA" rsa-3072 "hand-built CSRs") || exit 1
 KB=$(new_key "$TB" rsa-3072 "bravo") || exit 1
 KC=$(new_key "$TC" ecdsa-p256 "charlie") || exit 1
-CS_OID=2.25.119564763254642916656305459667247640959.3.1
-KP_OID=2.25.119564763254642916656305459667247640959.2.1
+CS_OID=$TEST_OID_ARC.3.1
+KP_OID=$TEST_OID_ARC.2.1
+TEST_POLICY=2.23.140.2.1 # SoftHSM2 is uncertified: test certificates
 # CN is the recorded assumed name; the CA writes the rest from the identity.
 SUBJ='/CN=Acme Tools/O=Acme Corp/C=DE/ST=Berlin/L=Berlin'
 SUBJ_ONELINE='C = DE, ST = Berlin, L = Berlin, O = Acme Corp, CN = Acme Tools'
@@ -156,9 +157,9 @@ check_leaf() {
     check_nomatch "$what: not a CA" 'CA:TRUE' "$v"
     v=$(openssl x509 -in "$leaf" -noout -ext certificatePolicies 2>&1 | grep -oE 'Policy: [0-9.]+' | sort | tr '\n' ' ')
     if [ "$profile" = ev ]; then
-        check_eq "$what: policies EV + Signet" "Policy: 2.23.140.1.3 Policy: $CS_OID " "$v"
+        check_eq "$what: policies EV + Signet + test" "Policy: $CS_OID Policy: 2.23.140.1.3 Policy: $TEST_POLICY " "$v"
     else
-        check_eq "$what: policies non-EV + Signet" "Policy: 2.23.140.1.4.1 Policy: $CS_OID " "$v"
+        check_eq "$what: policies non-EV + Signet + test" "Policy: $CS_OID Policy: 2.23.140.1.4.1 Policy: $TEST_POLICY " "$v"
     fi
     v=$(openssl x509 -in "$leaf" -noout -ext crlDistributionPoints 2>&1 | grep -oE 'URI:.*')
     check_match "$what: CRL DP over HTTP" '^URI:http://[^ ]+/ca/crl/codesigning$' "$v"

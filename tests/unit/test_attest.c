@@ -27,6 +27,7 @@
 
 #include "common/util.h"
 #include "crypto/attest.h"
+#include "crypto/keyprot.h"
 #include "crypto/x509util.h"
 
 #define WHY_LEN 256
@@ -744,7 +745,8 @@ test_cert_build_errors(void **state)
     a = f->good;
     memset(a.key_id, 'k', 64);
     a.key_id[64] = '\0';
-    assert_int_equal(sn_attest_cert_build(f->key, f->issuer, &a, &oids, &x), SN_OK);
+    assert_int_equal(sn_attest_cert_build(f->key, f->issuer, &a, &oids, &x),
+                     SN_OK);
     assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(x),
                                           NID_commonName, cn, sizeof(cn)) > 0);
     assert_string_equal(cn, a.key_id);
@@ -788,8 +790,7 @@ attested_csr(EVP_PKEY *key, X509 *att, X509 *issuer, enum sn_digest md,
     X509_REQ *req;
 
     assert_int_equal(
-        sn_csr_build_ex(key, name, md, soft_sign, &s, att, issuer, &oids,
-                        &pem),
+        sn_csr_build_ex(key, name, md, soft_sign, &s, att, issuer, &oids, &pem),
         SN_OK);
     req = req_from_pem(pem);
     if (pem_out != NULL)
@@ -814,9 +815,9 @@ test_bundle_verify(void **state)
     assert_non_null(bundle);
     assert_true(sk_X509_push(bundle, x) > 0);
     assert_true(sk_X509_push(bundle, f->issuer) > 0);
-    assert_int_equal(
-        sn_attest_verify_bundle(bundle, f->roots, &oids, &got, why, sizeof(why)),
-        SN_OK);
+    assert_int_equal(sn_attest_verify_bundle(bundle, f->roots, &oids, &got, why,
+                                             sizeof(why)),
+                     SN_OK);
     assert_string_equal(why, "");
     assert_same_attestation(&got, &f->good);
 
@@ -833,23 +834,25 @@ test_bundle_verify(void **state)
     }
 
     /* Wrong root. */
-    assert_reason(
-        sn_attest_verify_bundle(bundle, f->other_roots, &oids, &got, why, sizeof(why)),
-        why, "attestation chain does not lead to a trusted root");
+    assert_reason(sn_attest_verify_bundle(bundle, f->other_roots, &oids, &got,
+                                          why, sizeof(why)),
+                  why, "attestation chain does not lead to a trusted root");
     assert_int_equal(got.subscriber[0], 0);
 
     /* No roots at all. */
-    assert_reason(sn_attest_verify_bundle(bundle, NULL, &oids, &got, why, sizeof(why)),
-                  why, "no trusted attestation root");
+    assert_reason(
+        sn_attest_verify_bundle(bundle, NULL, &oids, &got, why, sizeof(why)),
+        why, "no trusted attestation root");
 
     /* Without its issuer the chain is incomplete. */
     (void)sk_X509_pop(bundle);
-    assert_reason(
-        sn_attest_verify_bundle(bundle, f->roots, &oids, &got, why, sizeof(why)), why,
-        "unable to get local issuer certificate");
+    assert_reason(sn_attest_verify_bundle(bundle, f->roots, &oids, &got, why,
+                                          sizeof(why)),
+                  why, "unable to get local issuer certificate");
 
     /* The bundle encoder: statement and certs, decodable by OpenSSL. */
-    assert_int_equal(sn_attest_bundle_encode(x, f->issuer, &oids, &der, &len), SN_OK);
+    assert_int_equal(sn_attest_bundle_encode(x, f->issuer, &oids, &der, &len),
+                     SN_OK);
     assert_true(len > 0);
     {
         const unsigned char *p = der;
@@ -861,8 +864,9 @@ test_bundle_verify(void **state)
     }
     write_out(f, "att-bundle.der", der, len);
     free(der);
-    assert_int_equal(sn_attest_bundle_encode(NULL, f->issuer, &oids, &der, &len),
-                     SN_ERR_INVALID);
+    assert_int_equal(
+        sn_attest_bundle_encode(NULL, f->issuer, &oids, &der, &len),
+        SN_ERR_INVALID);
     assert_null(der);
 
     sk_X509_free(bundle);
@@ -883,7 +887,8 @@ test_csr_verify(void **state)
 
     req = attested_csr(f->key, x, f->issuer, SN_MD_SHA256, &pem);
     assert_int_equal(
-        sn_attest_verify_csr(req, f->roots, &oids, &got, why, sizeof(why)), SN_OK);
+        sn_attest_verify_csr(req, f->roots, &oids, &got, why, sizeof(why)),
+        SN_OK);
     assert_same_attestation(&got, &f->good);
     write_out(f, "att-csr.pem", pem, strlen(pem));
     free(pem);
@@ -891,7 +896,8 @@ test_csr_verify(void **state)
 
     req = attested_csr(f->rsa_key, xr, f->issuer, SN_MD_SHA384, &pem);
     assert_int_equal(
-        sn_attest_verify_csr(req, f->roots, &oids, &got, why, sizeof(why)), SN_OK);
+        sn_attest_verify_csr(req, f->roots, &oids, &got, why, sizeof(why)),
+        SN_OK);
     write_out(f, "att-csr-rsa.pem", pem, strlen(pem));
     free(pem);
     X509_REQ_free(req);
@@ -907,20 +913,22 @@ test_csr_verify(void **state)
     req = X509_REQ_new();
     assert_non_null(req);
     assert_int_equal(sn_attest_csr_add(req, x, f->issuer, &oids), SN_OK);
-    assert_int_equal(sn_attest_csr_add(req, x, f->issuer, &oids), SN_ERR_EXISTS);
+    assert_int_equal(sn_attest_csr_add(req, x, f->issuer, &oids),
+                     SN_ERR_EXISTS);
     X509_REQ_free(req);
 
     /* Wrong root, via the CSR. */
     req = attested_csr(f->key, x, f->issuer, SN_MD_SHA256, NULL);
-    assert_reason(
-        sn_attest_verify_csr(req, f->other_roots, &oids, &got, why, sizeof(why)), why,
-        "attestation chain does not lead to a trusted root");
+    assert_reason(sn_attest_verify_csr(req, f->other_roots, &oids, &got, why,
+                                       sizeof(why)),
+                  why, "attestation chain does not lead to a trusted root");
     X509_REQ_free(req);
 
     /* No issuer in the bundle: the chain cannot be built. */
     req = attested_csr(f->key, x, NULL, SN_MD_SHA256, NULL);
-    assert_reason(sn_attest_verify_csr(req, f->roots, &oids, &got, why, sizeof(why)),
-                  why, "unable to get local issuer certificate");
+    assert_reason(
+        sn_attest_verify_csr(req, f->roots, &oids, &got, why, sizeof(why)), why,
+        "unable to get local issuer certificate");
     X509_REQ_free(req);
 
     X509_NAME_free(name);
@@ -1005,9 +1013,9 @@ expect_bundle_reason(struct fx *f, X509 *x, const char *file, const char *want)
     assert_non_null(bundle);
     assert_true(sk_X509_push(bundle, x) > 0);
     assert_true(sk_X509_push(bundle, f->issuer) > 0);
-    assert_reason(
-        sn_attest_verify_bundle(bundle, f->roots, &oids, &got, why, sizeof(why)), why,
-        want);
+    assert_reason(sn_attest_verify_bundle(bundle, f->roots, &oids, &got, why,
+                                          sizeof(why)),
+                  why, want);
     assert_int_equal(got.subscriber[0], 0);
     if (file != NULL)
         write_certs(f, file, x, f->issuer, NULL);
@@ -1021,8 +1029,9 @@ expect_csr_reason(struct fx *f, X509_REQ *req, const char *file,
     struct sn_attestation got;
     char why[WHY_LEN];
 
-    assert_reason(sn_attest_verify_csr(req, f->roots, &oids, &got, why, sizeof(why)),
-                  why, want);
+    assert_reason(
+        sn_attest_verify_csr(req, f->roots, &oids, &got, why, sizeof(why)), why,
+        want);
     assert_int_equal(got.key_id[0], 0);
     if (file != NULL)
         write_req(f, file, req);
@@ -1137,7 +1146,8 @@ test_verify_bad_evidence(void **state)
 
     /* Malformed attribute values: trailing bytes after the bundle, and a
      * value that is no SEQUENCE. */
-    assert_int_equal(sn_attest_bundle_encode(x, f->issuer, &oids, &der, &len), SN_OK);
+    assert_int_equal(sn_attest_bundle_encode(x, f->issuer, &oids, &der, &len),
+                     SN_OK);
     {
         ASN1_OBJECT *obj = OBJ_txt2obj(SN_OID_ID_AA_ATTESTATION, 1);
         uint8_t *more = malloc(len + 2);
@@ -1234,7 +1244,8 @@ test_bundle_structure(void **state)
     /* The hand-made bundle is accepted: the layout is the documented one. */
     req = hand_bundle_csr(f, x, oids.attestation_stmt, 0);
     assert_int_equal(
-        sn_attest_verify_csr(req, f->roots, &oids, &got, why, sizeof(why)), SN_OK);
+        sn_attest_verify_csr(req, f->roots, &oids, &got, why, sizeof(why)),
+        SN_OK);
     X509_REQ_free(req);
     req = hand_bundle_csr(f, x, oids.key_protection, 0);
     expect_csr_reason(f, req, NULL, "attestation attribute is malformed");
@@ -1245,17 +1256,79 @@ test_bundle_structure(void **state)
     X509_free(x);
 }
 
+/* The key-protection extension against DER assembled by hand. */
+static void
+test_keyprot_der(void **state)
+{
+    static const uint8_t want[] = {
+        0x30, 0x40, 0x02, 0x01, 0x01, 0x0c, 0x0f, 's',  'i',  'g',  'n',
+        'i',  'n',  'g',  '-',  's',  'e',  'r',  'v',  'i',  'c',  'e',
+        0x30, 0x23, 0x0c, 0x0f, 'S',  'o',  'f',  't',  'H',  'S',  'M',
+        ' ',  'p',  'r',  'o',  'j',  'e',  'c',  't',  0x0c, 0x0a, 'S',
+        'o',  'f',  't',  'H',  'S',  'M',  ' ',  'v',  '2',  0x0c, 0x04,
+        '0',  '1',  '2',  '3',  0x30, 0x05, 0x01, 0x01, 0x00, 0x0c, 0x00};
+    struct sn_key_protection kp;
+    uint8_t *der = NULL;
+    size_t len = 0;
+
+    (void)state;
+    memset(&kp, 0, sizeof(kp));
+    snprintf(kp.hsm.manufacturer, sizeof(kp.hsm.manufacturer), "%s",
+             "SoftHSM project");
+    snprintf(kp.hsm.model, sizeof(kp.hsm.model), "%s", "SoftHSM v2");
+    snprintf(kp.hsm.serial, sizeof(kp.hsm.serial), "%s", "0123");
+    assert_int_equal(sn_keyprot_encode(&kp, &der, &len), SN_OK);
+    assert_int_equal(len, sizeof(want));
+    assert_memory_equal(der, want, sizeof(want));
+    free(der);
+
+    /* Listed, every field at its largest: the outer length is long form. */
+    memset(kp.hsm.manufacturer, 'm', sizeof(kp.hsm.manufacturer) - 1);
+    memset(kp.hsm.model, 'o', sizeof(kp.hsm.model) - 1);
+    memset(kp.hsm.serial, 's', sizeof(kp.hsm.serial) - 1);
+    memset(kp.certificate, 'c', sizeof(kp.certificate) - 1);
+    kp.listed = 1;
+    assert_int_equal(sn_keyprot_encode(&kp, &der, &len), SN_OK);
+    assert_int_equal(len, 3 + 0xa3);
+    assert_int_equal(der[0], 0x30);
+    assert_int_equal(der[1], 0x81);
+    assert_int_equal(der[2], 0xa3);
+    /* ... BOOLEAN TRUE, then the 64-byte certificate string */
+    assert_int_equal(der[len - 64 - 2 - 1], 0xff);
+    free(der);
+
+    /* Listed without a certificate, or a certificate without listing. */
+    kp.certificate[0] = '\0';
+    assert_int_equal(sn_keyprot_encode(&kp, &der, &len), SN_ERR_INVALID);
+    assert_null(der);
+    kp.listed = 0;
+    kp.certificate[0] = 'c';
+    assert_int_equal(sn_keyprot_encode(&kp, &der, &len), SN_ERR_INVALID);
+    assert_null(der);
+}
+
 /* Arcs: PEN-style ones pass, anything a parser could refuse does not. */
 static void
 test_oid_arcs(void **state)
 {
-    static const char *const good[] = {
-        "1.3.6.1.4.1.32473", "1.3.6.1.4.1.2147483647", "2.999", "0.39",
-        SN_OID_DEFAULT_ARC};
+    static const char *const good[] = {"1.3.6.1.4.1.32473",
+                                       "1.3.6.1.4.1.2147483647", "2.999",
+                                       "0.39", SN_OID_DEFAULT_ARC};
     static const char *const bad[] = {
-        "", "1", "1.", ".1", "1..3", "3.1", "1.40", "0.40", "1.3.6.1.4.1.01",
-        "1.3.6.1.4.1.2147483648", "2.25.1195647632546429166563054596672476",
-        "1.3.6.1.4.1.32473 ", "1.3.6.1.4.1.-1", "1.3.6.1.4.1.3a",
+        "",
+        "1",
+        "1.",
+        ".1",
+        "1..3",
+        "3.1",
+        "1.40",
+        "0.40",
+        "1.3.6.1.4.1.01",
+        "1.3.6.1.4.1.2147483648",
+        "2.25.1195647632546429166563054596672476",
+        "1.3.6.1.4.1.32473 ",
+        "1.3.6.1.4.1.-1",
+        "1.3.6.1.4.1.3a",
         "1.2.3.4.5.6.7.8.9.10.11.12.13.14.15.16.17.18.19.20.21.22.23.24.25"};
     struct sn_oids o;
     size_t i;
@@ -1298,14 +1371,14 @@ test_verify_arcs(void **state)
     assert_non_null(bundle);
     assert_int_equal(sn_oids_init(&def, NULL), SN_OK);
     assert_int_equal(sn_oids_init(&other, "1.3.6.1.4.1.32473.9"), SN_OK);
-    assert_int_equal(sn_attest_cert_build(f->key, f->issuer, &f->good, &def, &x),
-                     SN_OK);
+    assert_int_equal(
+        sn_attest_cert_build(f->key, f->issuer, &f->good, &def, &x), SN_OK);
     assert_true(X509_sign(x, f->issuer_key, EVP_sha384()) > 0);
     assert_true(sk_X509_push(bundle, x) > 0);
     assert_true(sk_X509_push(bundle, f->issuer) > 0);
-    assert_int_equal(
-        sn_attest_verify_bundle(bundle, f->roots, &oids, &got, why, sizeof(why)),
-        SN_OK);
+    assert_int_equal(sn_attest_verify_bundle(bundle, f->roots, &oids, &got, why,
+                                             sizeof(why)),
+                     SN_OK);
     assert_same_attestation(&got, &f->good);
     assert_int_equal(
         sn_attest_verify_bundle(bundle, f->roots, &def, &got, why, sizeof(why)),
@@ -1314,9 +1387,9 @@ test_verify_arcs(void **state)
     /* Made under the example arc, read under another. */
     x = attest(f, f->key, &f->good);
     assert_true(sk_X509_unshift(bundle, x) > 0);
-    assert_reason(
-        sn_attest_verify_bundle(bundle, f->roots, &other, &got, why, sizeof(why)),
-        why, "lacks the Signet key attestation extension");
+    assert_reason(sn_attest_verify_bundle(bundle, f->roots, &other, &got, why,
+                                          sizeof(why)),
+                  why, "lacks the Signet key attestation extension");
     X509_free(x);
     sk_X509_free(bundle);
 }
@@ -1326,6 +1399,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_oid_arcs),
+        cmocka_unit_test(test_keyprot_der),
         cmocka_unit_test(test_verify_arcs),
         cmocka_unit_test(test_ext_matches_hand_der),
         cmocka_unit_test(test_ext_roundtrip_limits),

@@ -611,6 +611,77 @@ test_many_mappings(void **state)
     assert_string_equal(m->pin_file, in_home(f, "p77"));
 }
 
+/* oid.arc: a PEN arc is kept, the default arc is the absence of one,
+ * anything a parser could refuse is an error on its line. */
+static void
+test_oid_arc(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(load(f, REQUIRED), SN_OK);
+    assert_null(f->cfg.oid_arc);
+    assert_int_equal(load(f, REQUIRED "oid.arc = 1.3.6.1.4.1.32473\n"), SN_OK);
+    assert_string_equal(f->cfg.oid_arc, "1.3.6.1.4.1.32473");
+    assert_int_equal(
+        load(f, REQUIRED
+             "oid.arc = 2.25.119564763254642916656305459667247640959\n"),
+        SN_OK);
+    expect_error(f, REQUIRED "oid.arc = 1.3.6.1.4.1.2147483648\n", 4,
+                 "oid.arc: expected an arc");
+    expect_error(f, REQUIRED "oid.arc = 2.25.1195647632546429166563\n", 4,
+                 "oid.arc: expected an arc");
+    expect_error(f, REQUIRED "oid.arc = 1.3.6.1.4.1.032473\n", 4,
+                 "oid.arc: expected an arc");
+    expect_error(f, REQUIRED "oid.arc = 1.3.6.1.4.1.\n", 4,
+                 "oid.arc: expected an arc");
+    expect_error(f, REQUIRED "oid.arc = 1.3.6\noid.arc = 1.3.7\n", 5,
+                 "duplicate key");
+}
+
+/* hsm.certified_modules and ca.allow_uncertified_modules. */
+static void
+test_certified_modules(void **state)
+{
+    struct fx *f = *state;
+    const struct sn_certified_module *m;
+
+    assert_int_equal(load(f, REQUIRED), SN_OK);
+    assert_int_equal(f->cfg.ncertified, 0);
+    assert_int_equal(f->cfg.allow_uncertified, 0);
+    assert_int_equal(
+        load(f,
+             REQUIRED "hsm.certified_modules = SoftHSM project | SoftHSM v2 | "
+                      "Test cert #1\n"
+                      "hsm.certified_modules =Thales|Luna K7|FIPS 140-3 #4745\n"
+                      "ca.allow_uncertified_modules = true\n"),
+        SN_OK);
+    assert_int_equal(f->cfg.ncertified, 2);
+    assert_int_equal(f->cfg.allow_uncertified, 1);
+    m = sn_config_certified(&f->cfg, "SoftHSM project", "SoftHSM v2");
+    assert_non_null(m);
+    assert_string_equal(m->certificate, "Test cert #1");
+    m = sn_config_certified(&f->cfg, "Thales", "Luna K7");
+    assert_non_null(m);
+    assert_string_equal(m->certificate, "FIPS 140-3 #4745");
+    assert_null(sn_config_certified(&f->cfg, "softhsm project", "SoftHSM v2"));
+    assert_null(sn_config_certified(&f->cfg, "Thales", "SoftHSM v2"));
+    expect_error(f, REQUIRED "hsm.certified_modules = A | B\n", 4,
+                 "expected MANUFACTURER | MODEL | CERTIFICATE");
+    expect_error(f, REQUIRED "hsm.certified_modules = A | B | C | D\n", 4,
+                 "expected MANUFACTURER | MODEL | CERTIFICATE");
+    expect_error(f, REQUIRED "hsm.certified_modules = A |  | C\n", 4,
+                 "model 1..16");
+    expect_error(f,
+                 REQUIRED "hsm.certified_modules = A | 12345678901234567 | C\n",
+                 4, "model 1..16");
+    expect_error(f,
+                 REQUIRED "hsm.certified_modules = A | B | C\n"
+                          "hsm.certified_modules = A | B | D\n",
+                 5, "listed twice");
+    expect_error(f, REQUIRED "ca.allow_uncertified_modules = yes\n", 4,
+                 "expected 'true' or 'false'");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -637,6 +708,8 @@ main(void)
         T(test_errbuf_handling),
         T(test_cleanup),
         T(test_many_mappings),
+        T(test_oid_arc),
+        T(test_certified_modules),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -62,8 +62,9 @@ sn_h_tsa_authenticode(struct sn_app *app, struct sn_req *req,
     }
     if (r == SN_ERR_STATE) {
         sn_resp_error(resp, API_UNAVAILABLE,
-                      "the TSA is refusing: its key is past its usage "
-                      "period or its clock went back (see the audit log)");
+                      "the TSA is refusing: its certificate is revoked or "
+                      "expired, its key is past its usage period, or its "
+                      "clock went back (see the log)");
         return;
     }
     if (r != SN_OK) {

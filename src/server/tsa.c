@@ -27,7 +27,7 @@
 #include "server/app.h"
 
 #define CSBR_TSA_POLICY "2.23.140.1.4.2"
-#define KEY_USE_DAYS 456 /* 15 months after notBefore (CSBR 6.3.2) */
+#define KEY_USE_MONTHS 15 /* after the certificate's notBefore (CSBR 6.3.2) */
 #define CERT_DAYS 3650
 #define PREFIX "key-id: "
 
@@ -45,8 +45,8 @@ sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
               const char *country, const char *base_url, const char *policy_oid)
 {
     char id[64], uuid[SN_UUID_LEN], path[PATH_MAX], tmp[PATH_MAX];
-    char crl[300], aia[300];
-    struct sn_ca_urls urls = {crl, aia, NULL};
+    char crl[300], aia[300], ocsp[300];
+    struct sn_ca_urls urls = {crl, aia, ocsp};
     struct sn_key_facts facts;
     enum sn_keyalg alg;
     const unsigned char *p;
@@ -66,6 +66,9 @@ sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
     snprintf(id, sizeof(id), "tsa-%s", uuid);
     snprintf(crl, sizeof(crl), "%s/ca/crl/timestamping", base_url);
     snprintf(aia, sizeof(aia), "%s/ca/timestamping.cer", base_url);
+    /* The responder that answers for this certificate (CSBR 7.1.2.3 c):
+     * the same one the code signing certificates name. */
+    snprintf(ocsp, sizeof(ocsp), "%s/ca/ocsp", base_url);
     if ((r = sn_hsm_generate(tok, alg, id, &spki, &spki_len, &facts)) != SN_OK)
         goto out;
     r = SN_ERR_HSM_PROTECTION;
@@ -159,6 +162,29 @@ bind_key(struct sn_app *app, X509 *cert, const char *key_id, EVP_PKEY **out)
     return r;
 }
 
+static const char *cert_refusal(struct sn_app *app, X509 *cert,
+                                const char *serial);
+
+/* The certificate's serial as the certificates table has it (BN_bn2hex). */
+static sn_err
+serial_hex(X509 *cert, char *out, size_t len)
+{
+    BIGNUM *bn = NULL;
+    char *hex = NULL;
+    sn_err r = SN_ERR_CRYPTO;
+
+    out[0] = '\0';
+    if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL)) == NULL ||
+        (hex = BN_bn2hex(bn)) == NULL || strlen(hex) >= len)
+        goto out;
+    memcpy(out, hex, strlen(hex) + 1);
+    r = SN_OK;
+out:
+    OPENSSL_free(hex);
+    BN_free(bn);
+    return r;
+}
+
 /*
  * The TSA certificate is one the timestamping CA issued: it goes into the
  * certificates table once, so OCSP answers for it and it can be revoked.
@@ -168,16 +194,13 @@ register_cert(struct sn_app *app, X509 *cert, const char *key_id)
 {
     struct sn_cert rec;
     unsigned char *der = NULL;
-    BIGNUM *bn = NULL;
-    char *hex = NULL;
     int n;
     sn_err r = SN_ERR_CRYPTO;
 
     memset(&rec, 0, sizeof(rec));
-    if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL)) == NULL ||
-        (hex = BN_bn2hex(bn)) == NULL || (n = i2d_X509(cert, &der)) <= 0)
+    if (serial_hex(cert, rec.serial, sizeof(rec.serial)) != SN_OK ||
+        (n = i2d_X509(cert, &der)) <= 0)
         goto out;
-    snprintf(rec.serial, sizeof(rec.serial), "%s", hex);
     snprintf(rec.ca, sizeof(rec.ca), "timestamping");
     snprintf(rec.key, sizeof(rec.key), "%.36s", key_id);
     snprintf(rec.profile, sizeof(rec.profile), "tsa");
@@ -191,8 +214,6 @@ register_cert(struct sn_app *app, X509 *cert, const char *key_id)
         r = SN_OK;
 out:
     OPENSSL_free(der);
-    OPENSSL_free(hex);
-    BN_free(bn);
     return r;
 }
 
@@ -217,13 +238,17 @@ sn_tsa_load(struct sn_app *app)
         sn_error("tsa: cannot read HOME/ca/tsa.pem");
         return r;
     }
-    if ((r = bind_key(app, tsa->cert, tsa->key_id, &tsa->key)) != SN_OK ||
+    if ((r = serial_hex(tsa->cert, tsa->serial, sizeof(tsa->serial))) !=
+            SN_OK ||
+        (r = bind_key(app, tsa->cert, tsa->key_id, &tsa->key)) != SN_OK ||
         (r = register_cert(app, tsa->cert, tsa->key_id)) != SN_OK)
         return r;
     /* A new boot number, durably, before any token of this run. */
     if ((r = sn_store_counter_next(app->store, "tsa_boot", &boot)) != SN_OK)
         return r;
     tsa->boot = (uint64_t)boot;
+    /* A TSA that starts refusing says so now, not at the first request. */
+    (void)cert_refusal(app, tsa->cert, tsa->serial);
     return SN_OK;
 }
 
@@ -269,7 +294,7 @@ serial_cb(TS_RESP_CTX *ctx, void *data)
 
 struct time_arg {
     struct sn_app *app;
-    int expired; /* the key is past its usage period */
+    const char *refuse; /* why no token may be issued (statusString) */
 };
 
 static void
@@ -324,14 +349,112 @@ clock_check(struct sn_app *app, struct timespec *wall)
     return ok;
 }
 
-/* 1 if the key is past its 15-month usage period. */
+/*
+ * 1 if the key is past its usage period: notBefore plus 15 calendar
+ * months, the day kept within the month (30 November -> 28 or 29
+ * February), so the period is never longer than the months the CSBR
+ * counts. An unreadable notBefore counts as past.
+ */
 static int
-key_expired(X509 *cert)
+key_expired(X509 *cert, time_t now)
 {
-    time_t now = time(NULL);
+    struct tm tm, last;
+    time_t end;
 
-    return ASN1_TIME_cmp_time_t(X509_get0_notBefore(cert),
-                                now - (time_t)KEY_USE_DAYS * 86400) < 0;
+    if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm) != 1)
+        return 1;
+    tm.tm_mon += KEY_USE_MONTHS;
+    tm.tm_year += tm.tm_mon / 12;
+    tm.tm_mon %= 12;
+    /* Day 0 of the next month is the last day of this one. */
+    last = tm;
+    last.tm_mon += 1;
+    last.tm_mday = 0;
+    if (timegm(&last) == (time_t)-1)
+        return 1;
+    if (tm.tm_mday > last.tm_mday)
+        tm.tm_mday = last.tm_mday;
+    if ((end = timegm(&tm)) == (time_t)-1)
+        return 1;
+    return now >= end;
+}
+
+/*
+ * Whether the certificate of serial is revoked. The store is asked only
+ * when a revocation was written since the last answer (or the certificate
+ * changed): the generation is taken before the read, so a revocation
+ * committed during the read moves it and the next request reads again.
+ */
+static sn_err
+cert_revoked(struct sn_app *app, const char *serial, int *revoked)
+{
+    struct sn_tsa *tsa = &app->tsa;
+    unsigned long gen = sn_store_revocation_gen(app->store);
+    struct sn_cert c;
+    int known;
+    sn_err r;
+
+    *revoked = 0;
+    pthread_mutex_lock(&tsa->lock);
+    known = tsa->status_known && strcmp(tsa->serial, serial) == 0 &&
+            (tsa->revoked || tsa->status_gen == gen);
+    if (known)
+        *revoked = tsa->revoked;
+    pthread_mutex_unlock(&tsa->lock);
+    if (known)
+        return SN_OK;
+    memset(&c, 0, sizeof(c));
+    if ((r = sn_store_cert_get(app->store, "timestamping", serial, &c)) !=
+        SN_OK)
+        return r;
+    *revoked = c.revoked != 0;
+    sn_cert_cleanup(&c);
+    pthread_mutex_lock(&tsa->lock);
+    if (strcmp(tsa->serial, serial) == 0) {
+        tsa->status_known = 1;
+        tsa->status_gen = gen;
+        tsa->revoked = *revoked;
+    }
+    pthread_mutex_unlock(&tsa->lock);
+    return SN_OK;
+}
+
+/*
+ * Why no token may be signed with cert (serial) now, or NULL: the
+ * certificate is revoked (any reason), outside its validity, or its key
+ * is past the 15-month usage period (CSBR 6.3.2). Each of these lasts
+ * until an operator rotates the key (signet tsa rotate). A status that
+ * cannot be read is a refusal too. Logged when the reason changes.
+ */
+static const char *
+cert_refusal(struct sn_app *app, X509 *cert, const char *serial)
+{
+    struct sn_tsa *tsa = &app->tsa;
+    time_t now = time(NULL);
+    const char *why = NULL, *was;
+    int revoked = 0;
+
+    if (cert_revoked(app, serial, &revoked) != SN_OK)
+        why = "TSA certificate status unavailable.";
+    else if (revoked)
+        why = "TSA certificate revoked.";
+    else if (X509_cmp_time(X509_get0_notAfter(cert), &now) <= 0)
+        why = "TSA certificate expired.";
+    else if (X509_cmp_time(X509_get0_notBefore(cert), &now) >= 0)
+        why = "TSA certificate not yet valid.";
+    else if (key_expired(cert, now))
+        why = "TSA key past its 15-month usage period.";
+    pthread_mutex_lock(&tsa->lock);
+    was = tsa->refusing;
+    tsa->refusing = why;
+    pthread_mutex_unlock(&tsa->lock);
+    if (why != NULL && why != was)
+        sn_warn("tsa: refusing time-stamps: %s Rotate the TSA key "
+                "(signet tsa rotate).",
+                why);
+    else if (why == NULL && was != NULL)
+        sn_info("tsa: issuing time-stamps again");
+    return why;
 }
 
 /*
@@ -347,11 +470,9 @@ time_cb(TS_RESP_CTX *ctx, void *data, long *sec, long *usec)
     struct timespec wall;
     int ok;
 
-    if (ta->expired) {
-        sn_warn("tsa: the TSA key is past its 15-month usage period; "
-                "rotate it (signet tsa rotate)");
-        TS_RESP_CTX_set_status_info(ctx, TS_STATUS_REJECTION,
-                                    "TSA key past its usage period.");
+    /* The request is sound; the TSA itself cannot sign: systemFailure. */
+    if (ta->refuse != NULL) {
+        TS_RESP_CTX_set_status_info(ctx, TS_STATUS_REJECTION, ta->refuse);
         TS_RESP_CTX_add_failure_info(ctx, TS_INFO_SYSTEM_FAILURE);
         return 0;
     }
@@ -443,7 +564,8 @@ sn_tsa_respond(struct sn_app *app, const uint8_t *req, size_t len,
                uint8_t **der, size_t *dlen, struct sn_tsa_record **rec)
 {
     struct sn_tsa *tsa = &app->tsa;
-    struct time_arg ta = {app, 0};
+    struct time_arg ta = {app, NULL};
+    char serial[sizeof(tsa->serial)];
     TS_RESP_CTX *ctx = NULL;
     TS_RESP *resp = NULL;
     STACK_OF(X509) *chain = NULL;
@@ -463,12 +585,12 @@ sn_tsa_respond(struct sn_app *app, const uint8_t *req, size_t len,
     pthread_mutex_lock(&tsa->lock);
     cert = tsa->cert;
     key = tsa->key;
+    memcpy(serial, tsa->serial, sizeof(serial));
     X509_up_ref(cert);
     EVP_PKEY_up_ref(key);
     pthread_mutex_unlock(&tsa->lock);
-    /* The key is used at most 15 months after its certificate's start;
-     * time_cb refuses after that. */
-    ta.expired = key_expired(cert);
+    /* Revoked, expired, key past 15 months: time_cb refuses. */
+    ta.refuse = cert_refusal(app, cert, serial);
     if ((ctx = TS_RESP_CTX_new()) == NULL ||
         (chain = sk_X509_new_null()) == NULL ||
         !sk_X509_push(chain, tsa->issuer) ||
@@ -640,6 +762,7 @@ sn_tsa_authenticode(struct sn_app *app, const uint8_t *body, size_t len,
     BIO *data = NULL;
     unsigned char *out = NULL;
     struct timespec wall;
+    char serial[sizeof(tsa->serial)];
     X509 *cert;
     EVP_PKEY *key;
     int n;
@@ -651,13 +774,15 @@ sn_tsa_authenticode(struct sn_app *app, const uint8_t *body, size_t len,
     pthread_mutex_lock(&tsa->lock);
     cert = tsa->cert;
     key = tsa->key;
+    memcpy(serial, tsa->serial, sizeof(serial));
     X509_up_ref(cert);
     EVP_PKEY_up_ref(key);
     pthread_mutex_unlock(&tsa->lock);
     if ((r = b64_lenient(body, len, &der, &dlen)) != SN_OK)
         goto out;
-    /* The same refusals as RFC 3161: key past 15 months, clock back. */
-    if (key_expired(cert) || !clock_check(app, &wall)) {
+    /* The same refusals as RFC 3161: certificate revoked or expired, key
+     * past 15 months, clock back. */
+    if (cert_refusal(app, cert, serial) != NULL || !clock_check(app, &wall)) {
         r = SN_ERR_STATE;
         goto out;
     }
@@ -725,7 +850,7 @@ static sn_err
 rotate(struct sn_app *app, char *new_key_id, size_t idlen)
 {
     struct sn_tsa *tsa = &app->tsa;
-    char old_id[64], new_id[64];
+    char old_id[64], new_id[64], new_serial[sizeof(tsa->serial)];
     X509 *cert = NULL, *old_cert;
     EVP_PKEY *key = NULL, *old_key;
     sn_err r;
@@ -738,6 +863,7 @@ rotate(struct sn_app *app, char *new_key_id, size_t idlen)
         return r;
     if ((r = read_tsa_file(app->cfg.home, new_id, sizeof(new_id), &cert)) !=
             SN_OK ||
+        (r = serial_hex(cert, new_serial, sizeof(new_serial))) != SN_OK ||
         (r = bind_key(app, cert, new_id, &key)) != SN_OK ||
         (r = register_cert(app, cert, new_id)) != SN_OK) {
         EVP_PKEY_free(key);
@@ -751,6 +877,8 @@ rotate(struct sn_app *app, char *new_key_id, size_t idlen)
     tsa->cert = cert;
     tsa->key = key;
     memcpy(tsa->key_id, new_id, sizeof(new_id));
+    memcpy(tsa->serial, new_serial, sizeof(new_serial));
+    tsa->status_known = 0; /* the new certificate's status is read afresh */
     pthread_mutex_unlock(&tsa->lock);
     /* Requests that took the old pair finish before its key goes. */
     pthread_rwlock_wrlock(&tsa->use_lock);

@@ -27,7 +27,15 @@ struct sn_tsa {
     X509 *cert;
     EVP_PKEY *key;
     char key_id[64];
-    X509 *issuer; /* the timestamping CA (borrowed from the CA) */
+    char serial[65]; /* cert's, as the certificates table has it */
+    /* cert's revocation status, read from the store when its revocation
+     * generation (sn_store_revocation_gen) moves; a revoked certificate
+     * stays revoked. */
+    int status_known;
+    unsigned long status_gen;
+    int revoked;
+    const char *refusing; /* the reason last logged, or NULL */
+    X509 *issuer;         /* the timestamping CA (borrowed from the CA) */
     uint64_t boot;
     uint64_t counter; /* atomic */
     unsigned accuracy_ms;
@@ -50,7 +58,9 @@ void sn_tsa_cleanup(struct sn_tsa *tsa);
 
 /*
  * A TimeStampResp (DER) for a request; errors in the request are PKI
- * statuses inside the response, not failures of this call. *rec is the
+ * statuses inside the response, not failures of this call. While the TSA
+ * certificate is revoked, outside its validity or its key past 15 months
+ * of use, every answer is a rejection with systemFailure. *rec is the
  * issued token's record (malloc'd; NULL for a rejection): the response
  * must not leave before the record is durable (sn_store_tsa_add or
  * sn_store_tsa_submit).
@@ -62,7 +72,8 @@ sn_err sn_tsa_respond(struct sn_app *app, const uint8_t *req, size_t len,
 sn_err sn_tsa_authenticode(struct sn_app *app, const uint8_t *body, size_t len,
                            char **b64, struct sn_tsa_record **rec);
 /* A new key and certificate; the old key is destroyed. The new key's id
- * goes to new_key_id. */
+ * goes to new_key_id. This is also how the TSA resumes after its
+ * certificate was revoked or expired: it refuses until then. */
 sn_err sn_tsa_rotate(struct sn_app *app, char *new_key_id, size_t idlen);
 /* The operator confirms the clock: lifts a clock refusal. */
 void sn_tsa_clock_ok(struct sn_app *app);

@@ -966,7 +966,17 @@ sn_store_cert_revoke(struct sn_store *st, const char *serial,
     sqlite3_bind_int(s, 2, reason);
     sqlite3_bind_int64(s, 3, revoked_at);
     sqlite3_bind_text(s, 4, serial, -1, SQLITE_STATIC);
-    return finish_write(st, s, 1);
+    r = finish_write(st, s, 1);
+    /* After the write, also when its report is unsure: whoever read a
+     * status before this point reads it again. */
+    __atomic_add_fetch(&st->revocations, 1, __ATOMIC_SEQ_CST);
+    return r;
+}
+
+unsigned long
+sn_store_revocation_gen(struct sn_store *st)
+{
+    return __atomic_load_n(&st->revocations, __ATOMIC_SEQ_CST);
 }
 
 static sn_err

@@ -186,6 +186,12 @@ sn_err sn_store_cert_get(struct sn_store *st, const char *ca,
 sn_err sn_store_cert_revoke(struct sn_store *st, const char *serial,
                             time_t revocation_date, int reason,
                             time_t revoked_at);
+/*
+ * A number that changes with every revocation written (sn_store_cert_revoke
+ * bumps it after its write): a status read after taking the number stays
+ * true while the number is unchanged. A counter in memory, no query.
+ */
+unsigned long sn_store_revocation_gen(struct sn_store *st);
 /* Revoked certificates of ca; free with sn_cert_list_free. */
 sn_err sn_store_cert_revoked(struct sn_store *st, const char *ca,
                              struct sn_cert **out, size_t *n);

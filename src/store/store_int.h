@@ -42,6 +42,8 @@ struct sn_store {
     struct audit_job *head, *tail;
     int stop;
     uint64_t announced, settled; /* records on their way: see auditlog.c */
+    /* Bumped by every revocation written (atomic): sn_store_revocation_gen */
+    unsigned long revocations;
 };
 
 sn_err sn_auditlog_start(struct sn_store *st, const char *path);

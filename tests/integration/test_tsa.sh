@@ -559,5 +559,149 @@ check_match "jarsigner -verify: timestamped by the Signet TSA" \
     'Timestamped by "CN=Signet Timestamping Authority' "$jout"
 
 check_healthy "signing tools"
+
+# ---- the TSA's own certificate: OCSP in its AIA, revocation, expiry ----
+# The TSA refuses (rejection, systemFailure: the request is sound, the TSA
+# cannot sign) while its certificate is revoked, expired or not yet valid,
+# or its key is past 15 months of use (CSBR 6.3.2), until it is rotated.
+FI_SYSTEM="the request cannot be handled due to system failure"
+# ts_desc REPLY: the statusString of a reply.
+ts_desc() { ts_field "$1" 'Status description'; }
+# aia_ocsp CERT: the OCSP URL in a certificate's AIA.
+aia_ocsp() { openssl x509 -in "$1" -noout -ocsp_uri 2>/dev/null; }
+# ocsp_via_aia CERT: the OCSP answer about CERT from the responder its AIA
+# names (the URL's host:port is sent to this test's public listener, as a
+# resolver would), as openssl prints it on one line once it has checked the
+# signature and the nonce.
+ocsp_via_aia() {
+    local url hostport
+    url=$(aia_ocsp "$1")
+    [[ "$url" =~ ^http://([^/]+)/ ]] || { echo "no OCSP URL in $1"; return; }
+    hostport=${BASH_REMATCH[1]}
+    openssl ocsp -issuer "$TSCA" -cert "$1" -reqout "$1.ocsp.req" >/dev/null 2>&1
+    curl -sS --max-time 30 -o "$1.ocsp.resp" \
+        --connect-to "$hostport:127.0.0.1:$PUBLIC_PORT" \
+        -H 'Content-Type: application/ocsp-request' \
+        --data-binary "@$1.ocsp.req" "$url" 2>&1
+    openssl ocsp -reqin "$1.ocsp.req" -respin "$1.ocsp.resp" -CAfile "$ROOT" \
+        -verify_other "$TSCA" -resp_text 2>&1 | tr -s '\n ' ' '
+}
+# ocsp_re CERT STATUS: what ocsp_via_aia must show for CERT.
+ocsp_re() {
+    echo "Serial Number: $(openssl x509 -in "$1" -noout -serial | sed 's/^serial=//') Cert Status: $2.*Response verify OK"
+}
+BASE_URL=$(sed -n 's/^ca\.base_url *= *//p' "$SERVER_HOME/signetd.conf")
+check_eq "TSA AIA: the OCSP responder (ca.base_url + /ca/ocsp)" \
+    "$BASE_URL/ca/ocsp" "$(aia_ocsp tsa.pem)"
+check_match "TSA AIA: caIssuers still names the timestamping CA" \
+    "CA Issuers - URI:$BASE_URL/ca/timestamping.cer" \
+    "$(openssl x509 -in tsa.pem -noout -ext authorityInfoAccess 2>&1)"
+check_match "OCSP via the TSA certificate's AIA URL: good" \
+    "$(ocsp_re tsa.pem good)" "$(ocsp_via_aia tsa.pem)"
+openssl ts -query -data data.bin -sha256 -cert -out rv.tsq 2>/dev/null || die "query"
+tsa_post rv.tsq rv.before.tsr
+check_eq "before revocation: granted" "Granted." "$(ts_field rv.before.tsr Status)"
+check_cmd "before revocation: openssl ts -verify" ts_verify rv.tsq rv.before.tsr
+TSA_SERIAL=$(openssl x509 -in tsa.pem -noout -serial | sed 's/^serial=//')
+req_json POST "/v1/ca/certificates/$TSA_SERIAL/revoke" "$ADMIN" \
+    '{"reason":"keyCompromise"}'
+check_status "admin revokes the TSA certificate (keyCompromise)" 200
+tsa_post rv.tsq rv.after.tsr
+check_rejected "revoked TSA certificate, the next request" rv.after.tsr "$FI_SYSTEM"
+check_eq "revoked TSA certificate: statusString" "TSA certificate revoked." \
+    "$(ts_desc rv.after.tsr)"
+check_match "OCSP via the TSA certificate's AIA URL: revoked, keyCompromise" \
+    "$(ocsp_re tsa.pem 'revoked Revocation Time: [^R]* Revocation Reason: keyCompromise')" \
+    "$(ocsp_via_aia tsa.pem)"
+tsa_post ac.b64 rv.ac.out application/octet-stream /tsa/authenticode
+check_eq "revoked TSA certificate: Authenticode refused (503)" 503 "$TSA_STATUS"
+# Still refusing after a restart: the status is read from the records.
 server_stop
+server_start
+tsa_post rv.tsq rv.restart.tsr
+check_rejected "revoked TSA certificate, after a restart" rv.restart.tsr "$FI_SYSTEM"
+# The operator rotates: a new key and certificate, time-stamps resume.
+check_cmd "signet tsa rotate after the revocation" \
+    env SIGNET_TOKEN="$ADMIN" "$SIGNET" tsa rotate
+tsa_cert tsa.rot2.pem
+check_ne "rotation: a new TSA certificate" "$TSA_SERIAL" \
+    "$(openssl x509 -in tsa.rot2.pem -noout -serial | sed 's/^serial=//')"
+tsa_post rv.tsq rv.rot.tsr
+check_eq "after the rotation: granted" "Granted." "$(ts_field rv.rot.tsr Status)"
+check_cmd "after the rotation: openssl ts -verify" ts_verify rv.tsq rv.rot.tsr
+check_match "OCSP via the new certificate's AIA URL: good" \
+    "$(ocsp_re tsa.rot2.pem good)" "$(ocsp_via_aia tsa.rot2.pem)"
+check_match "OCSP: the old TSA certificate stays revoked" \
+    "$(ocsp_re tsa.pem revoked)" "$(ocsp_via_aia tsa.pem)"
+check_healthy "TSA revocation"
+server_stop
+
+# ---- not yet valid, key past 15 months, expired (libfaketime) ----
+# A second home made and run under libfaketime (Debian's libfaketime): only
+# the test's own processes see the fake clock; signetd has no knob for it.
+# It is made on 1 February, when 15 calendar months are shorter than 456
+# days (454 or 455), so the end of the key's use is counted in months.
+REAL_SIGNETD=$SIGNETD
+FAKE_AT=$WORK/fake.at
+FAKETIME_LIB=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -n1)
+[ -n "$FAKETIME_LIB" ] || die "libfaketime is not installed (scripts/deps.sh)"
+# libfaketime preloaded into signetd itself (exec: SIGTERM reaches it).
+{
+    echo '#!/bin/sh'
+    echo "# signetd with its clock started at the time in $FAKE_AT."
+    echo 'ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0'
+    echo "FAKETIME=\"\$(cat '$FAKE_AT')\" LD_PRELOAD='$FAKETIME_LIB'"
+    echo 'export ASAN_OPTIONS FAKETIME LD_PRELOAD'
+    echo "exec '$REAL_SIGNETD' \"\$@\""
+} >"$WORK/signetd.faked"
+chmod +x "$WORK/signetd.faked"
+SIGNETD=$WORK/signetd.faked
+# fake_at EPOCH: the next signetd started sees EPOCH as its start time.
+fake_at() { date -u -d "@$1" '+@%Y-%m-%d %H:%M:%S' >"$FAKE_AT"; }
+# The last 1 February, 12:00 UTC, at least a day ago.
+Y=$(date -u +%Y)
+INIT_AT=$(date -u -d "$Y-02-01 12:00:00" +%s)
+[ "$INIT_AT" -lt $(($(date +%s) - 86400)) ] ||
+    INIT_AT=$(date -u -d "$((Y - 1))-02-01 12:00:00" +%s)
+fake_at "$INIT_AT"
+server_init "$WORK/home-faked"
+TSCA=$SERVER_HOME/ca/timestamping.pem
+ROOT=$SERVER_HOME/ca/root.pem
+tsa_cert ft.pem
+NB=$(date -u -d "$(openssl x509 -in ft.pem -noout -startdate | sed 's/^notBefore=//')" +%s)
+NA=$(date -u -d "$(openssl x509 -in ft.pem -noout -enddate | sed 's/^notAfter=//')" +%s)
+# notBefore + 15 calendar months (1 February -> 1 May: no clamping).
+KEY_END=$(date -u -d "$(date -u -d "@$NB" '+%Y-%m-%d %H:%M:%S') UTC +15 months" +%s)
+log "faked TSA certificate: notBefore $NB, +15 months $KEY_END, notAfter $NA"
+check_eq "the faked home's TSA certificate starts on 1 February" 02-01 \
+    "$(date -u -d "@$NB" +%m-%d)"
+check_cmd "... and 15 months after it are shorter than 456 days" \
+    test $((KEY_END - NB)) -lt $((456 * 86400))
+openssl ts -query -data data.bin -sha256 -cert -out ft.tsq 2>/dev/null || die "query"
+# ft_reply NAME EPOCH: signetd started with its clock at EPOCH answers one
+# request (reply ft.NAME.tsr) and stops.
+ft_reply() {
+    fake_at "$2"
+    server_start
+    tsa_post ft.tsq "ft.$1.tsr"
+    server_stop
+}
+ft_reply early $((NB - 3600))
+check_rejected "an hour before notBefore" ft.early.tsr "$FI_SYSTEM"
+check_eq "an hour before notBefore: statusString" \
+    "TSA certificate not yet valid." "$(ts_desc ft.early.tsr)"
+ft_reply inuse $((KEY_END - 3600))
+check_eq "an hour before 15 months of key use: granted" "Granted." \
+    "$(ts_field ft.inuse.tsr Status)"
+check_cmd "an hour before 15 months of key use: openssl ts -verify" \
+    ts_verify ft.tsq ft.inuse.tsr
+ft_reply retired $((KEY_END + 3600))
+check_rejected "an hour past 15 months of key use" ft.retired.tsr "$FI_SYSTEM"
+check_eq "past 15 months of key use: statusString" \
+    "TSA key past its 15-month usage period." "$(ts_desc ft.retired.tsr)"
+ft_reply expired $((NA + 3600))
+check_rejected "an hour past notAfter" ft.expired.tsr "$FI_SYSTEM"
+check_eq "past notAfter: statusString" "TSA certificate expired." \
+    "$(ts_desc ft.expired.tsr)"
+SIGNETD=$REAL_SIGNETD
 finish

@@ -194,10 +194,18 @@ done
 req_json POST "/v1/ca/certificates/$S1/revoke" "$ADMIN" \
     "{\"reason\":\"keyCompromise\",\"revocation_date\":\"$(rfc3339 $((D3 + 1)))\",\"comment\":\"a$(printf 'x%.0s' {1..100})\"}"
 check_error "a comment over 100 characters" 400 invalid_field
+check_match "the refusal gives the limit" "'comment' must be 1 to 100" "$(jget .message)"
 req_json POST "/v1/ca/certificates/$S1/revoke" "$ADMIN" \
     "{\"reason\":\"keyCompromise\",\"revocation_date\":\"$(rfc3339 $((D3 + 1)))\",\"comment\":\"a\\nb\"}"
 check_error "a comment with a control character" 400 invalid_field
+check_match "the refusal names control characters" "comment must not contain control characters" "$(jget .message)"
 check_eq "OCSP after the refusals: date unchanged" "revoked $D3 keyCompromise" "$(ocsp_state c1.pem)"
+D4=$((NB2 + 5))
+check_cmd "signet ca revoke --comment (operator, later)" "$SIGNET" --token "$ADMIN" ca revoke "$S2" \
+    --reason keyCompromise --date "$(rfc3339 $D4)" --comment "second look at the logs"
+check_eq "OCSP: the CLI's move reached the first certificate" "revoked $D4 keyCompromise" "$(ocsp_state c1.pem)"
+audit_once "audit: the CLI's move, with its comment" ca_revocation_date \
+    "ok codesigning $S1 reason=keyCompromise old=$(rfc3339 $D3) new=$(rfc3339 $D4) why=second look at the logs"
 
 # ---- re-revocations of another reason ----
 req_json POST "/v1/ca/certificates/$S3/revoke" "$TA" '{"reason":"superseded"}'

@@ -325,27 +325,39 @@ sn_err
 sn_ca_index_spki(struct sn_app *app)
 {
     struct sn_cert *certs = NULL;
+    char after[sizeof(certs->serial)] = "";
     uint8_t *spki = NULL;
     size_t n = 0, len, i;
     sn_err r;
 
-    if ((r = sn_store_cert_unindexed(app->store, &certs, &n)) != SN_OK)
-        goto out;
-    for (i = 0; i < n; i++) {
-        if ((r = sn_x509_spki(certs[i].der, certs[i].der_len, &spki, &len)) !=
-            SN_OK) {
-            sn_error("ca: stored certificate %s unreadable", certs[i].serial);
+    /* In pages by serial: a first revocation after an upgrade reads the
+     * older certificates a few hundred at a time. */
+    for (;;) {
+        if ((r = sn_store_cert_unindexed(app->store, after, 256, &certs, &n)) !=
+                SN_OK ||
+            n == 0)
             goto out;
+        for (i = 0; i < n; i++) {
+            /* A record that cannot be read matches no key; it must not
+             * stop a revocation of the others. */
+            if (sn_x509_spki(certs[i].der, certs[i].der_len, &spki, &len) !=
+                SN_OK) {
+                sn_error("ca: stored certificate %s unreadable",
+                         certs[i].serial);
+                continue;
+            }
+            r = sn_store_cert_set_spki(app->store, certs[i].serial, spki, len);
+            free(spki);
+            spki = NULL;
+            if (r != SN_OK)
+                goto out;
         }
-        r = sn_store_cert_set_spki(app->store, certs[i].serial, spki, len);
-        free(spki);
-        spki = NULL;
-        if (r != SN_OK)
-            goto out;
+        snprintf(after, sizeof(after), "%s", certs[n - 1].serial);
+        sn_cert_list_free(certs, n);
+        certs = NULL;
+        n = 0;
     }
-    r = SN_OK;
 out:
-    free(spki);
     sn_cert_list_free(certs, n);
     return r;
 }

@@ -642,15 +642,14 @@ revoke_one(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
     sn_resp_json(resp, API_OK, cert_json(c));
 }
 
-/* The revocation date e gets when its key is compromised at when: a date
- * of another reason that is earlier stays (a revocation never moves
- * later by a change of reason). */
-static time_t
-compromise_date(const struct sn_cert *e, time_t when)
+/* A certificate revoked for another reason at or before the compromise
+ * date keeps its revocation: making it keyCompromise at the later date
+ * would move its revocation later. */
+static int
+revoked_before(const struct sn_cert *e, time_t when)
 {
-    if (e->revoked && e->reason != KEY_COMPROMISE && e->revocation_date < when)
-        return e->revocation_date;
-    return when;
+    return e->revoked && e->reason != KEY_COMPROMISE &&
+           e->revocation_date <= when;
 }
 
 /*
@@ -662,29 +661,27 @@ compromise_audit(struct sn_req *req, const struct sn_cert *e,
                  const struct sn_cert *c, time_t when, const char *why,
                  struct sn_audit *a)
 {
-    time_t nd = compromise_date(e, when);
-    char was[40] = "", od[SN_TIME_LEN], ndt[SN_TIME_LEN];
+    char was[40] = "", od[SN_TIME_LEN], nd[SN_TIME_LEN];
+    int other = strcmp(e->serial, c->serial) != 0;
 
-    if (e->revoked && e->reason == KEY_COMPROMISE && e->revocation_date == nd)
+    if (revoked_before(e, when) || (e->revoked && e->revocation_date == when))
         return 0;
-    if (e->revoked && e->reason != KEY_COMPROMISE)
-        snprintf(was, sizeof(was), " was=%s", reason_name(e->reason));
-    if (!e->revoked || e->revocation_date == nd) {
+    if (!e->revoked) {
         sn_audit_init(a, req, e->subscriber, e->key, "ca_revoke");
         snprintf(a->detail, sizeof(a->detail),
-                 "%s %s reason=keyCompromise date=%lld%s%s%s%s", e->ca,
-                 e->serial, (long long)nd, was,
-                 strcmp(e->serial, c->serial) != 0 ? " (same key as " : "",
-                 strcmp(e->serial, c->serial) != 0 ? c->serial : "",
-                 strcmp(e->serial, c->serial) != 0 ? ")" : "");
+                 "%s %s reason=keyCompromise date=%lld%s%s%s", e->ca, e->serial,
+                 (long long)when, other ? " (same key as " : "",
+                 other ? c->serial : "", other ? ")" : "");
     } else {
         /* Every change of a revocation date: old, new and why. */
+        if (e->reason != KEY_COMPROMISE)
+            snprintf(was, sizeof(was), " was=%s", reason_name(e->reason));
         sn_time_format(e->revocation_date, od);
-        sn_time_format(nd, ndt);
+        sn_time_format(when, nd);
         sn_audit_init(a, req, e->subscriber, e->key, "ca_revocation_date");
         snprintf(a->detail, sizeof(a->detail),
                  "%s %s reason=keyCompromise old=%s new=%s%s why=%s", e->ca,
-                 e->serial, od, ndt, was, why);
+                 e->serial, od, nd, was, why);
     }
     snprintf(a->result, sizeof(a->result), "ok");
     return 1;
@@ -729,6 +726,55 @@ compromise_keys(struct sn_app *app, struct sn_req *req,
 }
 
 /*
+ * The date a key compromise revocation sets (*when), checked against the
+ * key's current date (the earliest keyCompromise date of its
+ * certificates): without a revocation_date the date stays; earlier is
+ * anyone's; later is the operator's, with a comment. -1 after a 4xx.
+ */
+static int
+key_date(struct sn_app *app, struct sn_req *req, const struct sn_cert *c,
+         const struct sn_cert *all, size_t nall, const struct revoke_req *rq,
+         time_t *when, struct sn_resp *resp)
+{
+    time_t kdate = 0;
+    int has_kdate = 0;
+    size_t i;
+
+    *when = rq->when;
+    for (i = 0; i < nall; i++) {
+        if (all[i].revoked && all[i].reason == KEY_COMPROMISE &&
+            (!has_kdate || all[i].revocation_date < kdate)) {
+            kdate = all[i].revocation_date;
+            has_kdate = 1;
+        }
+    }
+    if (!rq->dated && has_kdate)
+        *when = kdate; /* a repeated revocation keeps the date */
+    if (rq->dated && *when < c->not_before) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "revocation_date is before the certificate's "
+                      "notBefore");
+        return -1;
+    }
+    if (has_kdate && *when > kdate && !req->who->admin) {
+        date_refused(app, req, c, kdate, *when, API_FORBIDDEN,
+                     "a keyCompromise revocation date may only be moved "
+                     "earlier; moving it later is an operator decision "
+                     "(admin token, with a 'comment')",
+                     resp);
+        return -1;
+    }
+    if (has_kdate && *when > kdate && rq->comment == NULL) {
+        date_refused(app, req, c, kdate, *when, API_INVALID_FIELD,
+                     "moving a keyCompromise revocation date later needs a "
+                     "'comment' giving the reason",
+                     resp);
+        return -1;
+    }
+    return 0;
+}
+
+/*
  * keyCompromise (CSBR 4.9.1.1, 6.1.2): the key is compromised, not one
  * certificate. Every certificate carrying the same public key is revoked
  * with the same date. The key's date may move earlier at the subscriber's
@@ -743,9 +789,8 @@ revoke_key(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
     struct sn_audit *recs = NULL;
     uint8_t *spki = NULL;
     size_t nall = 0, len, i, j, nrec = 0;
-    time_t when = rq->when, kdate = 0;
+    time_t when = rq->when;
     const char *why;
-    int has_kdate = 0;
     sn_err rr;
 
     if (sn_ca_index_spki(app) != SN_OK ||
@@ -755,37 +800,8 @@ revoke_key(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         goto out;
     }
-    /* The key's current compromise date: the earliest one recorded. */
-    for (i = 0; i < nall; i++) {
-        if (all[i].revoked && all[i].reason == KEY_COMPROMISE &&
-            (!has_kdate || all[i].revocation_date < kdate)) {
-            kdate = all[i].revocation_date;
-            has_kdate = 1;
-        }
-    }
-    if (!rq->dated && has_kdate)
-        when = kdate; /* a repeated revocation keeps the date */
-    if (rq->dated && when < c->not_before) {
-        sn_resp_error(resp, API_INVALID_FIELD,
-                      "revocation_date is before the certificate's "
-                      "notBefore");
+    if (key_date(app, req, c, all, nall, rq, &when, resp) != 0)
         goto out;
-    }
-    if (has_kdate && when > kdate && !req->who->admin) {
-        date_refused(app, req, c, kdate, when, API_FORBIDDEN,
-                     "a keyCompromise revocation date may only be moved "
-                     "earlier; moving it later is an operator decision "
-                     "(admin token, with a 'comment')",
-                     resp);
-        goto out;
-    }
-    if (has_kdate && when > kdate && rq->comment == NULL) {
-        date_refused(app, req, c, kdate, when, API_INVALID_FIELD,
-                     "moving a keyCompromise revocation date later needs a "
-                     "'comment' giving the reason",
-                     resp);
-        goto out;
-    }
     why = rq->comment != NULL ? rq->comment
           : req->who->admin   ? "earlier compromise date given by the operator"
                               : "earlier compromise date given by the "
@@ -793,6 +809,13 @@ revoke_key(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
     for (i = 0; i < nall; i++)
         nrec +=
             (size_t)compromise_audit(req, &all[i], c, when, why, &recs[nrec]);
+    if (nrec == 0 && revoked_before(c, when)) {
+        sn_resp_error(resp, API_CONFLICT,
+                      "already revoked (%s) at or before that date; an "
+                      "earlier revocation_date makes it keyCompromise",
+                      reason_name(c->reason));
+        goto out;
+    }
     if (nrec > 0) {
         rr = sn_store_cert_compromise(app->store, spki, len, when, now);
         /* After the commit (also when its report is unsure): an answer
@@ -813,9 +836,11 @@ revoke_key(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
         if (j == i && nrec > 0)
             crl_now(app, all[i].ca);
     }
-    c->revocation_date = compromise_date(c, when);
-    c->revoked = 1;
-    c->reason = KEY_COMPROMISE;
+    if (!revoked_before(c, when)) {
+        c->revoked = 1;
+        c->revocation_date = when;
+        c->reason = KEY_COMPROMISE;
+    }
     sn_resp_json(resp, API_OK, cert_json(c));
 out:
     free(recs);

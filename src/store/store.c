@@ -990,16 +990,15 @@ sn_store_cert_compromise(struct sn_store *st, const uint8_t *spki,
     if (spki_len == 0 || spki_len > INT_MAX)
         return SN_ERR_INVALID;
     /* One statement, so every certificate of the key moves together. A
-     * certificate revoked earlier for another reason keeps that earlier
-     * date (a revocation never moves later by a change of reason). */
+     * certificate revoked for another reason at or before the date keeps
+     * its revocation (it is never moved later by a change of reason). */
     if ((r = prepare(st,
-                     "UPDATE certificates SET"
-                     " revocation_date = CASE WHEN revoked = 1 AND reason != 1"
-                     " AND revocation_date < ?2 THEN revocation_date"
-                     " ELSE ?2 END,"
+                     "UPDATE certificates SET revocation_date = ?2,"
                      " revoked_at = CASE WHEN revoked = 1 THEN revoked_at"
                      " ELSE ?3 END,"
-                     " revoked = 1, reason = 1 WHERE spki = ?1",
+                     " revoked = 1, reason = 1 WHERE spki = ?1"
+                     " AND NOT (revoked = 1 AND reason != 1"
+                     " AND revocation_date <= ?2)",
                      &s)) != SN_OK)
         return r;
     sqlite3_bind_blob(s, 1, spki, (int)spki_len, SQLITE_STATIC);
@@ -1061,26 +1060,24 @@ sn_store_cert_revoked(struct sn_store *st, const char *ca, struct sn_cert **out,
     return r;
 }
 
-static sn_err
-cert_list(struct sn_store *st, const char *where, const uint8_t *blob,
-          size_t blob_len, struct sn_cert **out, size_t *n)
+sn_err
+sn_store_cert_by_spki(struct sn_store *st, const uint8_t *spki, size_t spki_len,
+                      struct sn_cert **out, size_t *n)
 {
-    char sql[256];
     sqlite3_stmt *s = NULL;
     void *arr = NULL;
     sn_err r;
 
     *out = NULL;
     *n = 0;
-    if (blob_len > INT_MAX)
+    if (spki_len == 0 || spki_len > INT_MAX)
         return SN_ERR_INVALID;
-    snprintf(sql, sizeof(sql),
-             "SELECT " CERT_COLS " FROM certificates WHERE %s ORDER BY serial",
-             where);
-    if ((r = prepare(st, sql, &s)) != SN_OK)
+    if ((r = prepare(st,
+                     "SELECT " CERT_COLS " FROM certificates WHERE spki = ?"
+                     " ORDER BY serial",
+                     &s)) != SN_OK)
         return r;
-    if (blob != NULL)
-        sqlite3_bind_blob(s, 1, blob, (int)blob_len, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 1, spki, (int)spki_len, SQLITE_STATIC);
     r = collect(s, sizeof(**out), fill_cert, clean_cert, &arr, n);
     *out = arr;
     sqlite3_finalize(s);
@@ -1088,20 +1085,28 @@ cert_list(struct sn_store *st, const char *where, const uint8_t *blob,
 }
 
 sn_err
-sn_store_cert_by_spki(struct sn_store *st, const uint8_t *spki, size_t spki_len,
-                      struct sn_cert **out, size_t *n)
+sn_store_cert_unindexed(struct sn_store *st, const char *after, size_t limit,
+                        struct sn_cert **out, size_t *n)
 {
+    sqlite3_stmt *s = NULL;
+    void *arr = NULL;
+    sn_err r;
+
     *out = NULL;
     *n = 0;
-    if (spki_len == 0)
+    if (limit == 0 || limit > INT_MAX)
         return SN_ERR_INVALID;
-    return cert_list(st, "spki = ?", spki, spki_len, out, n);
-}
-
-sn_err
-sn_store_cert_unindexed(struct sn_store *st, struct sn_cert **out, size_t *n)
-{
-    return cert_list(st, "spki IS NULL", NULL, 0, out, n);
+    if ((r = prepare(st,
+                     "SELECT " CERT_COLS " FROM certificates WHERE spki IS NULL"
+                     " AND serial > ? ORDER BY serial LIMIT ?",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, after, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, (int)limit);
+    r = collect(s, sizeof(**out), fill_cert, clean_cert, &arr, n);
+    *out = arr;
+    sqlite3_finalize(s);
+    return r;
 }
 
 int

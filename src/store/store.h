@@ -190,10 +190,10 @@ sn_err sn_store_cert_revoke(struct sn_store *st, const char *serial,
 /*
  * Key compromise: every certificate whose public key is spki (DER
  * SubjectPublicKeyInfo, as set by sn_store_cert_set_spki) is revoked for
- * keyCompromise at revocation_date, in one statement. A certificate that
- * was revoked earlier for another reason keeps its earlier date;
+ * keyCompromise at revocation_date, in one statement. A certificate revoked for
+ * another reason at or before revocation_date keeps its revocation as it is;
  * revoked_at is set only where the certificate was not revoked before.
- * SN_ERR_NOT_FOUND if no certificate carries spki.
+ * SN_ERR_NOT_FOUND if it touched no certificate.
  */
 sn_err sn_store_cert_compromise(struct sn_store *st, const uint8_t *spki,
                                 size_t spki_len, time_t revocation_date,
@@ -202,10 +202,11 @@ sn_err sn_store_cert_compromise(struct sn_store *st, const uint8_t *spki,
  * with sn_cert_list_free. */
 sn_err sn_store_cert_by_spki(struct sn_store *st, const uint8_t *spki,
                              size_t spki_len, struct sn_cert **out, size_t *n);
-/* Certificates whose public key is not recorded yet (issued before the
- * column existed, or since the last sn_store_cert_set_spki). */
-sn_err sn_store_cert_unindexed(struct sn_store *st, struct sn_cert **out,
-                               size_t *n);
+/* Up to limit certificates whose public key is not recorded yet (issued
+ * before the column existed, or since the last sn_store_cert_set_spki),
+ * with serials after after ("" for the first), by serial. */
+sn_err sn_store_cert_unindexed(struct sn_store *st, const char *after,
+                               size_t limit, struct sn_cert **out, size_t *n);
 /* Records a certificate's public key (read from its DER by the caller);
  * a recorded key is never replaced. */
 sn_err sn_store_cert_set_spki(struct sn_store *st, const char *serial,

@@ -10,7 +10,8 @@
 #    every change is a ca_revocation_date audit record naming the serial,
 #    the old and new date and the reason;
 #  - re-revocations: a second non-keyCompromise revocation is 409; a
-#    keyCompromise after superseded changes the reason and back-dates.
+#    keyCompromise after superseded is 409 unless it back-dates, and then
+#    changes the reason and the date.
 . "$(dirname "$0")/lib.sh"
 
 cd "$WORK" || die "no work directory"
@@ -216,6 +217,9 @@ check_error "a second superseded revocation" 409 conflict
 req_json POST "/v1/ca/certificates/$S2/revoke" "$TA" '{"reason":"cessationOfOperation"}'
 check_error "a keyCompromise-revoked certificate revoked again for another reason" 409 conflict
 check_eq "OCSP: superseded, at its time" "revoked $T3 superseded" "$(ocsp_state c3.pem)"
+req_json POST "/v1/ca/certificates/$S3/revoke" "$TA" '{"reason":"keyCompromise"}'
+check_error "keyCompromise now, after superseded (it would move the revocation later)" 409 conflict
+check_eq "OCSP after the refusal: still superseded, at its time" "revoked $T3 superseded" "$(ocsp_state c3.pem)"
 NB3=$(epoch "$(openssl x509 -in c3.pem -noout -startdate | cut -d= -f2)")
 req_json POST "/v1/ca/certificates/$S3/revoke" "$TA" \
     "{\"reason\":\"keyCompromise\",\"revocation_date\":\"$(rfc3339 $NB3)\"}"

@@ -1020,6 +1020,7 @@ test_cert_compromise(void **state)
     struct tmp *t = *state;
     const uint8_t *x = (const uint8_t *)"SPKI-X";
     struct sn_cert *l = NULL;
+    struct sn_key kr;
     size_t n = 0;
 
     cert_put(t, "A1", "k1", NULL);
@@ -1027,8 +1028,13 @@ test_cert_compromise(void **state)
     cert_put(t, "B", "kb", NULL);
     cert_put(t, "C", "k1", NULL);
     cert_put(t, "D", "k1", NULL);
-    assert_int_equal(sn_store_cert_unindexed(t->st, &l, &n), SN_OK);
-    assert_int_equal(n, 5);
+    assert_int_equal(sn_store_cert_unindexed(t->st, "", 3, &l, &n), SN_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(l[2].serial, "B");
+    sn_cert_list_free(l, n);
+    assert_int_equal(sn_store_cert_unindexed(t->st, "B", 3, &l, &n), SN_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(l[0].serial, "C");
     sn_cert_list_free(l, n);
     assert_int_equal(sn_store_cert_set_spki(t->st, "A1", x, 6), SN_OK);
     assert_int_equal(sn_store_cert_set_spki(t->st, "A2", x, 6), SN_OK);
@@ -1041,7 +1047,7 @@ test_cert_compromise(void **state)
     assert_int_equal(
         sn_store_cert_set_spki(t->st, "A1", (const uint8_t *)"SPKI-Y", 6),
         SN_OK);
-    assert_int_equal(sn_store_cert_unindexed(t->st, &l, &n), SN_OK);
+    assert_int_equal(sn_store_cert_unindexed(t->st, "", 10, &l, &n), SN_OK);
     assert_int_equal(n, 0);
     sn_cert_list_free(l, n);
     assert_int_equal(sn_store_cert_by_spki(t->st, x, 6, &l, &n), SN_OK);
@@ -1057,11 +1063,27 @@ test_cert_compromise(void **state)
     assert_int_equal(sn_store_cert_revoke(t->st, "D", 500, 4, 500), SN_OK);
     assert_int_equal(sn_store_cert_revoke(t->st, "D", 600, 5, 600),
                      SN_ERR_STATE);
+    /* A key record with the same public key and no certificate of its
+     * own: compromised with the others. */
+    make_key(&kr, "sub", "same key", SN_KEY_P256, 7, 6);
+    memcpy(kr.spki, x, 6);
+    assert_int_equal(sn_store_key_add(t->st, &kr), SN_OK);
+    assert_int_equal(sn_store_key_transition(t->st, kr.id,
+                                             SN_KEY_FROM(SN_KEY_ENABLED),
+                                             SN_KEY_DISABLED),
+                     SN_OK);
+    assert_int_equal(sn_store_key_compromised(t->st, kr.id), 0);
     assert_int_equal(sn_store_key_compromised(t->st, "k2"), 0);
     assert_int_equal(sn_store_cert_compromise(t->st, x, 6, 100, 1000), SN_OK);
+    assert_int_equal(sn_store_key_compromised(t->st, kr.id), 1);
+    assert_int_equal(sn_store_key_transition(t->st, kr.id,
+                                             SN_KEY_FROM(SN_KEY_DISABLED),
+                                             SN_KEY_ENABLED),
+                     SN_ERR_STATE);
+    sn_key_cleanup(&kr);
     cert_expect(t, "A1", 1, 100, 1, 1000);
     cert_expect(t, "A2", 1, 100, 1, 1000);
-    cert_expect(t, "C", 1, 50, 1, 50);
+    cert_expect(t, "C", 1, 50, 4, 50); /* earlier: kept as it is */
     cert_expect(t, "D", 1, 100, 1, 500);
     cert_expect(t, "B", 0, 0, 0, 0);
     assert_int_equal(sn_store_key_compromised(t->st, "k2"), 1);
@@ -1069,7 +1091,7 @@ test_cert_compromise(void **state)
     /* The key's date moved: every certificate of the key moves. */
     assert_int_equal(sn_store_cert_compromise(t->st, x, 6, 80, 2000), SN_OK);
     cert_expect(t, "A1", 1, 80, 1, 1000);
-    cert_expect(t, "C", 1, 80, 1, 50);
+    cert_expect(t, "C", 1, 50, 4, 50);
     cert_expect(t, "D", 1, 80, 1, 500);
     /* A non-keyCompromise revocation never overwrites one. */
     assert_int_equal(sn_store_cert_revoke(t->st, "A1", 3000, 4, 3000),

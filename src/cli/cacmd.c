@@ -454,6 +454,7 @@ static sn_err
 revoke_request(struct sn_cli *cli, json_t **out)
 {
     const char *reason = cli->opt[SN_OPT_REASON], *date = cli->opt[SN_OPT_DATE];
+    const char *comment = cli->opt[SN_OPT_COMMENT];
     json_t *req = NULL;
     time_t when;
     size_t i;
@@ -477,7 +478,9 @@ revoke_request(struct sn_cli *cli, json_t **out)
                                  "2026-01-31T12:00:00Z");
     if ((req = json_pack("{s:s}", "reason", reason)) == NULL ||
         (date != NULL &&
-         json_object_set_new(req, "revocation_date", json_string(date)) != 0)) {
+         json_object_set_new(req, "revocation_date", json_string(date)) != 0) ||
+        (comment != NULL &&
+         json_object_set_new(req, "comment", json_string(comment)) != 0)) {
         json_decref(req);
         return sn_cli_fail(cli, SN_ERR_NOMEM, "out of memory");
     }

@@ -62,6 +62,7 @@ enum sn_cli_opt {
     SN_OPT_DAYS,
     SN_OPT_REASON,
     SN_OPT_DATE,
+    SN_OPT_COMMENT,
     /* timestamp */
     SN_OPT_NO_NONCE,
     SN_OPT_NO_CERT,

@@ -76,6 +76,7 @@ static const struct option_def {
     [SN_OPT_DAYS] = {"days", 0, 1},
     [SN_OPT_REASON] = {"reason", 0, 1},
     [SN_OPT_DATE] = {"date", 0, 1},
+    [SN_OPT_COMMENT] = {"comment", 0, 1},
     [SN_OPT_NO_NONCE] = {"no-nonce", 0, 0},
     [SN_OPT_NO_CERT] = {"no-cert", 0, 0},
 };
@@ -134,8 +135,8 @@ static const struct command {
     {"attestation", "verify", sn_cmd_attestation_verify,
      BIT(SN_OPT_ROOT) | BIT(SN_OPT_OID_ARC), 1},
     {"ca", "certificate", sn_cmd_ca_certificate, BIT(SN_OPT_OUT), 1},
-    {"ca", "revoke", sn_cmd_ca_revoke, BIT(SN_OPT_REASON) | BIT(SN_OPT_DATE),
-     1},
+    {"ca", "revoke", sn_cmd_ca_revoke,
+     BIT(SN_OPT_REASON) | BIT(SN_OPT_DATE) | BIT(SN_OPT_COMMENT), 1},
     {"ca", "roots", sn_cmd_ca_roots, BIT(SN_OPT_OUT), 0},
     {NULL, "timestamp", sn_cmd_timestamp,
      BIT(SN_OPT_OUT) | BIT(SN_OPT_DIGEST_ALG) | BIT(SN_OPT_NO_NONCE) |
@@ -200,10 +201,12 @@ static const char usage_text[] =
     "       operator's OID arc (its oid.arc), default Signet's UUID arc\n"
     "  ca certificate SERIAL [-o CERT.pem]\n"
     "       status of a certificate the Signet CA issued (serial in hex)\n"
-    "  ca revoke SERIAL --reason REASON [--date RFC3339]\n"
+    "  ca revoke SERIAL --reason REASON [--date RFC3339] [--comment TEXT]\n"
     "       REASON: keyCompromise, superseded, cessationOfOperation,\n"
     "       affiliationChanged, privilegeWithdrawn or unspecified; only\n"
-    "       keyCompromise may be back-dated, and re-revoking moves its date\n"
+    "       keyCompromise may be back-dated; it revokes every certificate\n"
+    "       of the key, and re-revoking moves the key's date (earlier; later\n"
+    "       only with an admin token and a --comment giving the reason)\n"
     "  ca roots [-o FILE]\n"
     "       the CA certificates (root, code signing, timestamping,\n"
     "       attestation root and issuer) as PEM; needs no token\n"

@@ -7,6 +7,7 @@
  */
 #include "crypto/x509util.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -539,4 +540,33 @@ sn_x509_validity(const X509 *x, time_t *not_before, time_t *not_after)
     *not_before = timegm(&tb);
     *not_after = timegm(&ta);
     return SN_OK;
+}
+
+sn_err
+sn_x509_spki(const uint8_t *der, size_t len, uint8_t **spki, size_t *spki_len)
+{
+    const unsigned char *p = der;
+    unsigned char *out = NULL;
+    X509 *x = NULL;
+    sn_err r = SN_ERR_CRYPTO;
+    int n;
+
+    *spki = NULL;
+    *spki_len = 0;
+    if (len == 0 || len > LONG_MAX)
+        return SN_ERR_INVALID;
+    if ((x = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len ||
+        (n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &out)) <= 0)
+        goto out;
+    r = SN_ERR_NOMEM;
+    if ((*spki = malloc((size_t)n)) == NULL)
+        goto out;
+    memcpy(*spki, out, (size_t)n);
+    *spki_len = (size_t)n;
+    r = SN_OK;
+out:
+    OPENSSL_free(out);
+    X509_free(x);
+    ERR_clear_error();
+    return r;
 }

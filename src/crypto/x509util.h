@@ -22,6 +22,13 @@
 sn_err sn_x509_random_serial(X509 *x);
 /* notBefore and notAfter of x as seconds since the epoch (UTC). */
 sn_err sn_x509_validity(const X509 *x, time_t *not_before, time_t *not_after);
+/*
+ * The SubjectPublicKeyInfo (DER, as the certificate encodes it) of the
+ * DER certificate der; *spki is malloc'd. The certificate must be
+ * exactly len octets.
+ */
+sn_err sn_x509_spki(const uint8_t *der, size_t len, uint8_t **spki,
+                    size_t *spki_len);
 
 /* SubjectPublicKeyInfo DER <-> EVP_PKEY (public part only). */
 sn_err sn_pubkey_from_der(const uint8_t *der, size_t len, EVP_PKEY **out);

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "hsm/hsmpkey.h"
+#include "crypto/x509util.h"
 #include "server/app.h"
 
 #define CRL_VALID_DAYS 7    /* nextUpdate; CSBR allows at most 10 */
@@ -320,6 +321,47 @@ out:
     return ok;
 }
 
+sn_err
+sn_ca_index_spki(struct sn_app *app)
+{
+    struct sn_cert *certs = NULL;
+    char after[sizeof(certs->serial)] = "";
+    uint8_t *spki = NULL;
+    size_t n = 0, len, i;
+    sn_err r;
+
+    /* In pages by serial: a first revocation after an upgrade reads the
+     * older certificates a few hundred at a time. */
+    for (;;) {
+        if ((r = sn_store_cert_unindexed(app->store, after, 256, &certs, &n)) !=
+                SN_OK ||
+            n == 0)
+            goto out;
+        for (i = 0; i < n; i++) {
+            /* A record that cannot be read matches no key; it must not
+             * stop a revocation of the others. */
+            if (sn_x509_spki(certs[i].der, certs[i].der_len, &spki, &len) !=
+                SN_OK) {
+                sn_error("ca: stored certificate %s unreadable",
+                         certs[i].serial);
+                continue;
+            }
+            r = sn_store_cert_set_spki(app->store, certs[i].serial, spki, len);
+            free(spki);
+            spki = NULL;
+            if (r != SN_OK)
+                goto out;
+        }
+        snprintf(after, sizeof(after), "%s", certs[n - 1].serial);
+        sn_cert_list_free(certs, n);
+        certs = NULL;
+        n = 0;
+    }
+out:
+    sn_cert_list_free(certs, n);
+    return r;
+}
+
 void
 sn_ca_ocsp_forget(struct sn_ca *ca)
 {
@@ -356,6 +398,7 @@ sn_ca_load(struct sn_ca *ca, struct sn_hsm_token *tok, const char *home,
 
     memset(ca, 0, sizeof(*ca));
     pthread_mutex_init(&ca->crl_lock, NULL);
+    pthread_mutex_init(&ca->revoke_lock, NULL);
     sn_cache_init(&ca->ocsp, OCSP_CACHE_MAX, ocsp_answer_copy,
                   ocsp_answer_free);
     if ((ca->base_url = strdup(base_url)) == NULL ||
@@ -396,6 +439,7 @@ sn_ca_cleanup(struct sn_ca *ca)
     sk_X509_pop_free(ca->att_roots, X509_free);
     free(ca->base_url);
     pthread_mutex_destroy(&ca->crl_lock);
+    pthread_mutex_destroy(&ca->revoke_lock);
     if (ca->ocsp.copy != NULL)
         sn_cache_cleanup(&ca->ocsp);
     memset(ca, 0, sizeof(*ca));

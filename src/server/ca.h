@@ -25,6 +25,9 @@ struct sn_ca {
     EVP_PKEY *key[SN_CA_COUNT]; /* HSM-backed signing keys */
     STACK_OF(X509) *att_roots;  /* trusted attestation roots */
     pthread_mutex_t crl_lock;
+    /* Revocations: a decision read from the records and the change it
+     * makes are not split by another revocation. */
+    pthread_mutex_t revoke_lock;
     char *base_url;
     struct sn_cache ocsp; /* answers to requests without a nonce */
     struct sn_oids oids;  /* private OIDs under the home's oid.arc */
@@ -61,6 +64,10 @@ sn_err sn_ca_attestation_certs(struct sn_ca *ca, const char *att_pem,
  * older than a day or when force is set. */
 sn_err sn_ca_crl(struct sn_app *app, enum sn_ca_kind kind, int force,
                  uint8_t **der, size_t *len);
+/* Records the public key of every certificate whose key is not recorded
+ * yet, read from the certificate itself: what a key compromise revocation
+ * looks up (sn_store_cert_by_spki). */
+sn_err sn_ca_index_spki(struct sn_app *app);
 /* After a revocation (or a revocation date moved): OCSP answers are made
  * anew from the records. */
 void sn_ca_ocsp_forget(struct sn_ca *ca);

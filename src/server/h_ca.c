@@ -560,105 +560,363 @@ out:
     sn_cert_cleanup(&c);
 }
 
+/* A reason for moving a revocation date, kept whole in the audit record. */
+#define COMMENT_MAX 100
+#define KEY_COMPROMISE 1
+
+/* A revocation request, parsed and checked. */
+struct revoke_req {
+    int code; /* RFC 5280 CRLReason */
+    const char *rname;
+    int dated; /* revocation_date given */
+    time_t when;
+    const char *comment; /* NULL if none */
+};
+
+static int
+revoke_parse(json_t *json, time_t now, struct revoke_req *rq,
+             struct sn_resp *resp)
+{
+    static const char *const allowed[] = {"reason", "revocation_date",
+                                          "comment", NULL};
+    const char *date;
+    enum sn_text_fault f;
+    size_t i;
+
+    memset(rq, 0, sizeof(*rq));
+    rq->code = -1;
+    rq->when = now;
+    if (sn_json_only(json, allowed, resp) != 0 ||
+        sn_json_str(json, "reason", 1, 32, &rq->rname, resp) != 0 ||
+        sn_json_str(json, "revocation_date", 0, 64, &date, resp) != 0 ||
+        sn_json_str(json, "comment", 0, COMMENT_MAX, &rq->comment, resp) != 0)
+        return -1;
+    for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (strcmp(rq->rname, reasons[i].name) == 0)
+            rq->code = reasons[i].code;
+    if (rq->code < 0) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "reason must be one of unspecified, keyCompromise, "
+                      "affiliationChanged, superseded, cessationOfOperation, "
+                      "privilegeWithdrawn%s",
+                      strcmp(rq->rname, "certificateHold") == 0
+                          ? " (certificateHold is never used: CSBR 4.9.13)"
+                          : "");
+        return -1;
+    }
+    if (date != NULL) {
+        if (sn_time_parse(date, &rq->when) != SN_OK || rq->when > now) {
+            sn_resp_error(resp, API_INVALID_FIELD,
+                          "revocation_date must be an RFC 3339 time, not in "
+                          "the future");
+            return -1;
+        }
+        rq->dated = 1;
+    }
+    if (rq->comment != NULL &&
+        (f = sn_text_check(rq->comment, strlen(rq->comment), COMMENT_MAX,
+                           0)) != SN_TEXT_OK) {
+        sn_resp_error(resp, API_INVALID_FIELD, "comment %s",
+                      sn_text_fault_str(f));
+        return -1;
+    }
+    return 0;
+}
+
+/* Publishes a new CRL of the CA named ca at once. */
+static void
+crl_now(struct sn_app *app, const char *ca)
+{
+    enum sn_ca_kind kind;
+    uint8_t *crl = NULL;
+    size_t crl_len;
+
+    if (sn_ca_from_name(ca, &kind) &&
+        sn_ca_crl(app, kind, 1, &crl, &crl_len) != SN_OK)
+        sn_error("ca: CRL of %s not regenerated", ca);
+    free(crl);
+}
+
+/* Any reason but keyCompromise: one certificate, revoked now, once. */
+static void
+revoke_one(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
+           const struct revoke_req *rq, time_t now, struct sn_resp *resp)
+{
+    char detail[200];
+    sn_err rr;
+
+    /* Back-dating is the key-compromise exception (CSBR 4.9, CSC-12):
+     * any other revocation takes effect when it is asked for. */
+    if (rq->dated && rq->when < now) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "only keyCompromise may carry a past revocation_date");
+        return;
+    }
+    if (c->revoked) {
+        sn_resp_error(resp, API_CONFLICT,
+                      "already revoked; only a keyCompromise revocation "
+                      "may be updated");
+        return;
+    }
+    rr = sn_store_cert_revoke(app->store, c->serial, now, rq->code, now);
+    /* After the commit (also when its report is unsure): an answer made
+     * from the old record is not kept. */
+    sn_ca_ocsp_forget(&app->ca);
+    if (rr == SN_ERR_STATE) {
+        sn_resp_error(resp, API_CONFLICT, "already revoked");
+        return;
+    }
+    if (rr != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        return;
+    }
+    snprintf(detail, sizeof(detail), "%s %s reason=%s date=%lld", c->ca,
+             c->serial, rq->rname, (long long)now);
+    ca_audit(app, req, c->subscriber, c->key, "ca_revoke", "ok", detail);
+    c->revoked = 1;
+    c->revocation_date = now;
+    c->reason = rq->code;
+    crl_now(app, c->ca);
+    sn_resp_json(resp, API_OK, cert_json(c));
+}
+
+/* A certificate revoked for another reason at or before the compromise
+ * date keeps its revocation: making it keyCompromise at the later date
+ * would move its revocation later. */
+static int
+revoked_before(const struct sn_cert *e, time_t when)
+{
+    return e->revoked && e->reason != KEY_COMPROMISE &&
+           e->revocation_date <= when;
+}
+
+/*
+ * The audit record of what a key compromise at when does to e (one of the
+ * key's certificates; c is the one asked for). 0 if e does not change.
+ */
+static int
+compromise_audit(struct sn_req *req, const struct sn_cert *e,
+                 const struct sn_cert *c, time_t when, const char *why,
+                 struct sn_audit *a)
+{
+    char was[40] = "", od[SN_TIME_LEN], nd[SN_TIME_LEN];
+    int other = strcmp(e->serial, c->serial) != 0;
+
+    if (revoked_before(e, when) || (e->revoked && e->revocation_date == when))
+        return 0;
+    if (!e->revoked) {
+        sn_audit_init(a, req, e->subscriber, e->key, "ca_revoke");
+        snprintf(a->detail, sizeof(a->detail),
+                 "%s %s reason=keyCompromise date=%lld%s%s%s", e->ca, e->serial,
+                 (long long)when, other ? " (same key as " : "",
+                 other ? c->serial : "", other ? ")" : "");
+    } else {
+        /* Every change of a revocation date: old, new and why. */
+        if (e->reason != KEY_COMPROMISE)
+            snprintf(was, sizeof(was), " was=%s", reason_name(e->reason));
+        sn_time_format(e->revocation_date, od);
+        sn_time_format(when, nd);
+        sn_audit_init(a, req, e->subscriber, e->key, "ca_revocation_date");
+        snprintf(a->detail, sizeof(a->detail),
+                 "%s %s reason=keyCompromise old=%s new=%s%s why=%s", e->ca,
+                 e->serial, od, nd, was, why);
+    }
+    snprintf(a->result, sizeof(a->result), "ok");
+    return 1;
+}
+
+/* A refused change of a key's revocation date: audited, then 4xx. */
+static void
+date_refused(struct sn_app *app, struct sn_req *req, const struct sn_cert *c,
+             time_t kdate, time_t when, enum sn_api code, const char *msg,
+             struct sn_resp *resp)
+{
+    char od[SN_TIME_LEN], nd[SN_TIME_LEN], detail[256];
+
+    sn_time_format(kdate, od);
+    sn_time_format(when, nd);
+    snprintf(detail, sizeof(detail), "%s %s old=%s new=%s refused: %s", c->ca,
+             c->serial, od, nd, msg);
+    ca_audit(app, req, c->subscriber, c->key, "ca_revocation_date", "refused",
+             detail);
+    sn_resp_error(resp, code, "%s (the key's revocation date is %s)", msg, od);
+}
+
+/* Disables every key record of the compromised key's certificates (a
+ * compromised key signs no more; enabling it is refused). */
+static void
+compromise_keys(struct sn_app *app, struct sn_req *req,
+                const struct sn_cert *all, size_t n)
+{
+    size_t i, j;
+
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < i && strcmp(all[j].key, all[i].key) != 0; j++)
+            ;
+        if (j < i || all[i].key[0] == '\0')
+            continue;
+        if (sn_store_key_transition(app->store, all[i].key,
+                                    SN_KEY_FROM(SN_KEY_ENABLED),
+                                    SN_KEY_DISABLED) == SN_OK)
+            ca_audit(app, req, all[i].subscriber, all[i].key, "key_disable",
+                     "ok", "certificate revoked for key compromise");
+    }
+}
+
+/*
+ * The date a key compromise revocation sets (*when), checked against the
+ * key's current date (the earliest keyCompromise date of its
+ * certificates): without a revocation_date the date stays; earlier is
+ * anyone's; later is the operator's, with a comment. -1 after a 4xx.
+ */
+static int
+key_date(struct sn_app *app, struct sn_req *req, const struct sn_cert *c,
+         const struct sn_cert *all, size_t nall, const struct revoke_req *rq,
+         time_t *when, struct sn_resp *resp)
+{
+    time_t kdate = 0;
+    int has_kdate = 0;
+    size_t i;
+
+    *when = rq->when;
+    for (i = 0; i < nall; i++) {
+        if (all[i].revoked && all[i].reason == KEY_COMPROMISE &&
+            (!has_kdate || all[i].revocation_date < kdate)) {
+            kdate = all[i].revocation_date;
+            has_kdate = 1;
+        }
+    }
+    if (!rq->dated && has_kdate)
+        *when = kdate; /* a repeated revocation keeps the date */
+    if (rq->dated && *when < c->not_before) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "revocation_date is before the certificate's "
+                      "notBefore");
+        return -1;
+    }
+    if (has_kdate && *when > kdate && !req->who->admin) {
+        date_refused(app, req, c, kdate, *when, API_FORBIDDEN,
+                     "a keyCompromise revocation date may only be moved "
+                     "earlier; moving it later is an operator decision "
+                     "(admin token, with a 'comment')",
+                     resp);
+        return -1;
+    }
+    if (has_kdate && *when > kdate && rq->comment == NULL) {
+        date_refused(app, req, c, kdate, *when, API_INVALID_FIELD,
+                     "moving a keyCompromise revocation date later needs a "
+                     "'comment' giving the reason",
+                     resp);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * keyCompromise (CSBR 4.9.1.1, 6.1.2): the key is compromised, not one
+ * certificate. Every certificate carrying the same public key is revoked
+ * with the same date. The key's date may move earlier at the subscriber's
+ * word; later only by the operator, with a reason. Called with
+ * revoke_lock held.
+ */
+static void
+revoke_key(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
+           const struct revoke_req *rq, time_t now, struct sn_resp *resp)
+{
+    struct sn_cert *all = NULL;
+    struct sn_audit *recs = NULL;
+    uint8_t *spki = NULL;
+    size_t nall = 0, len, i, j, nrec = 0;
+    time_t when = rq->when;
+    const char *why;
+    sn_err rr;
+
+    if (sn_ca_index_spki(app) != SN_OK ||
+        sn_x509_spki(c->der, c->der_len, &spki, &len) != SN_OK ||
+        sn_store_cert_by_spki(app->store, spki, len, &all, &nall) != SN_OK ||
+        nall == 0 || (recs = calloc(nall, sizeof(*recs))) == NULL) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        goto out;
+    }
+    if (key_date(app, req, c, all, nall, rq, &when, resp) != 0)
+        goto out;
+    why = rq->comment != NULL ? rq->comment
+          : req->who->admin   ? "earlier compromise date given by the operator"
+                              : "earlier compromise date given by the "
+                                "subscriber";
+    for (i = 0; i < nall; i++)
+        nrec +=
+            (size_t)compromise_audit(req, &all[i], c, when, why, &recs[nrec]);
+    if (nrec == 0 && revoked_before(c, when)) {
+        sn_resp_error(resp, API_CONFLICT,
+                      "already revoked (%s) at or before that date; an "
+                      "earlier revocation_date makes it keyCompromise",
+                      reason_name(c->reason));
+        goto out;
+    }
+    if (nrec > 0) {
+        rr = sn_store_cert_compromise(app->store, spki, len, when, now);
+        /* After the commit (also when its report is unsure): an answer
+         * made from the old records is not kept. */
+        sn_ca_ocsp_forget(&app->ca);
+        if (rr != SN_OK) {
+            sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+            goto out;
+        }
+        if (sn_store_audit_add_many(app->store, recs, nrec) != SN_OK)
+            sn_error("audit: cannot record a key compromise revocation");
+    }
+    compromise_keys(app, req, all, nall);
+    /* Publish at once: a new CRL of every CA whose list changed. */
+    for (i = 0; i < nall; i++) {
+        for (j = 0; j < i && strcmp(all[j].ca, all[i].ca) != 0; j++)
+            ;
+        if (j == i && nrec > 0)
+            crl_now(app, all[i].ca);
+    }
+    if (!revoked_before(c, when)) {
+        c->revoked = 1;
+        c->revocation_date = when;
+        c->reason = KEY_COMPROMISE;
+    }
+    sn_resp_json(resp, API_OK, cert_json(c));
+out:
+    free(recs);
+    sn_cert_list_free(all, nall);
+    free(spki);
+}
+
 void
 sn_h_ca_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
-    static const char *const allowed[] = {"reason", "revocation_date", NULL};
-    const char *rname, *date;
-    time_t now = time(NULL), when = now;
-    enum sn_ca_kind kind;
+    struct revoke_req rq;
+    time_t now = time(NULL);
     struct sn_cert c;
-    uint8_t *crl = NULL;
-    size_t crl_len, i;
-    char detail[200];
-    int code = -1;
-    sn_err rr;
 
     if (!req->who->admin && !(req->who->roles & SN_ROLE_MANAGE)) {
         sn_resp_error(resp, API_FORBIDDEN, "revocation needs 'manage'");
         return;
     }
+    /* The records a decision is read from stay as read until it is made. */
+    pthread_mutex_lock(&app->ca.revoke_lock);
     if (load_cert(app, req, &c, resp) != 0)
-        return;
+        goto unlock;
     if (!req->who->admin && !sn_token_allows_key(req->who, c.key)) {
         sn_resp_error(resp, API_FORBIDDEN,
                       "this token is not allowed to use this certificate's "
                       "key");
         goto out;
     }
-    if (sn_json_only(req->json, allowed, resp) != 0 ||
-        sn_json_str(req->json, "reason", 1, 32, &rname, resp) != 0 ||
-        sn_json_str(req->json, "revocation_date", 0, 64, &date, resp) != 0)
+    if (revoke_parse(req->json, now, &rq, resp) != 0)
         goto out;
-    for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-        if (strcmp(rname, reasons[i].name) == 0)
-            code = reasons[i].code;
-    if (code < 0) {
-        sn_resp_error(resp, API_INVALID_FIELD,
-                      "reason must be one of unspecified, keyCompromise, "
-                      "affiliationChanged, superseded, cessationOfOperation, "
-                      "privilegeWithdrawn%s",
-                      strcmp(rname, "certificateHold") == 0
-                          ? " (certificateHold is never used: CSBR 4.9.13)"
-                          : "");
-        goto out;
-    }
-    if (date != NULL) {
-        if (sn_time_parse(date, &when) != SN_OK || when > now) {
-            sn_resp_error(resp, API_INVALID_FIELD,
-                          "revocation_date must be an RFC 3339 time, not in "
-                          "the future");
-            goto out;
-        }
-        /* Back-dating is the key-compromise exception (CSBR 4.9, CSC-12):
-         * any other revocation takes effect when it is asked for. */
-        if (code != 1 && when < now) {
-            sn_resp_error(resp, API_INVALID_FIELD,
-                          "only keyCompromise may carry a past "
-                          "revocation_date");
-            goto out;
-        }
-        if (when < c.not_before) {
-            sn_resp_error(resp, API_INVALID_FIELD,
-                          "revocation_date is before the certificate's "
-                          "notBefore");
-            goto out;
-        }
-    }
-    if (c.revoked && !(code == 1)) {
-        sn_resp_error(resp, API_CONFLICT,
-                      "already revoked; only a keyCompromise revocation "
-                      "may be updated");
-        goto out;
-    }
-    rr = sn_store_cert_revoke(app->store, c.serial, when, code, now);
-    /* After the commit (also when its report is unsure): an answer made
-     * from the old record is not kept. */
-    sn_ca_ocsp_forget(&app->ca);
-    if (rr != SN_OK) {
-        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
-        goto out;
-    }
-    snprintf(detail, sizeof(detail), "%s %s reason=%s date=%lld%s", c.ca,
-             c.serial, rname, (long long)when, c.revoked ? " (updated)" : "");
-    ca_audit(app, req, c.subscriber, c.key, "ca_revoke", "ok", detail);
-    c.revoked = 1;
-    c.revocation_date = when;
-    c.reason = code;
-    /* A compromised key signs no more: disable it (enable is refused). */
-    if (code == 1 &&
-        sn_store_key_transition(app->store, c.key, SN_KEY_FROM(SN_KEY_ENABLED),
-                                SN_KEY_DISABLED) == SN_OK)
-        ca_audit(app, req, c.subscriber, c.key, "key_disable", "ok",
-                 "certificate revoked for key compromise");
-    /* Publish at once: a new CRL on every revocation. */
-    if (sn_ca_from_name(c.ca, &kind) &&
-        sn_ca_crl(app, kind, 1, &crl, &crl_len) != SN_OK)
-        sn_error("ca: CRL of %s not regenerated", c.ca);
-    free(crl);
-    sn_resp_json(resp, API_OK, cert_json(&c));
+    if (rq.code == KEY_COMPROMISE)
+        revoke_key(app, req, &c, &rq, now, resp);
+    else
+        revoke_one(app, req, &c, &rq, now, resp);
 out:
     sn_cert_cleanup(&c);
+unlock:
+    pthread_mutex_unlock(&app->ca.revoke_lock);
 }
 
 /* ---- public objects ---- */

@@ -6,6 +6,7 @@
  */
 #include "store/store.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,11 @@ static const char schema[] =
 static const char *const migrations[] = {
     "ALTER TABLE keys ADD COLUMN attestation_pem TEXT",
     "ALTER TABLE subscribers ADD COLUMN identity TEXT",
+    /* A certificate's SubjectPublicKeyInfo (DER), filled in by the policy
+     * layer: key compromise is a fact about the key, whichever record
+     * certified it. */
+    "ALTER TABLE certificates ADD COLUMN spki BLOB",
+    "CREATE INDEX IF NOT EXISTS certs_by_spki ON certificates(spki)",
 };
 
 const char *
@@ -722,7 +728,8 @@ sn_store_key_transition(struct sn_store *st, const char *id, unsigned from,
                      "UPDATE keys SET state = ?1 WHERE id = ?2"
                      " AND ((1 << state) & ?3) != 0"
                      " AND (?1 != 0 OR NOT EXISTS (SELECT 1 FROM certificates"
-                     " WHERE key_id = ?2 AND revoked = 1 AND reason = 1))",
+                     " WHERE revoked = 1 AND reason = 1 AND (key_id = ?2"
+                     " OR spki = keys.spki)))",
                      &s)) != SN_OK)
         return r;
     sqlite3_bind_int(s, 1, (int)to);
@@ -956,10 +963,12 @@ sn_store_cert_revoke(struct sn_store *st, const char *serial,
     sqlite3_stmt *s = NULL;
     sn_err r;
 
+    /* Only a certificate not yet revoked: a revocation recorded in the
+     * meantime (a key compromise) is never overwritten. */
     if ((r = prepare(st,
                      "UPDATE certificates SET revoked = 1,"
                      " revocation_date = ?, reason = ?, revoked_at = ?"
-                     " WHERE serial = ?",
+                     " WHERE serial = ? AND revoked = 0",
                      &s)) != SN_OK)
         return r;
     sqlite3_bind_int64(s, 1, revocation_date);
@@ -970,13 +979,62 @@ sn_store_cert_revoke(struct sn_store *st, const char *serial,
     /* After the write, also when its report is unsure: whoever read a
      * status before this point reads it again. */
     __atomic_add_fetch(&st->revocations, 1, __ATOMIC_SEQ_CST);
-    return r;
+    return r == SN_ERR_NOT_FOUND ? SN_ERR_STATE : r;
 }
 
 unsigned long
 sn_store_revocation_gen(struct sn_store *st)
 {
     return __atomic_load_n(&st->revocations, __ATOMIC_SEQ_CST);
+}
+
+sn_err
+sn_store_cert_compromise(struct sn_store *st, const uint8_t *spki,
+                         size_t spki_len, time_t revocation_date,
+                         time_t revoked_at)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if (spki_len == 0 || spki_len > INT_MAX)
+        return SN_ERR_INVALID;
+    /* One statement, so every certificate of the key moves together. A
+     * certificate revoked for another reason at or before the date keeps
+     * its revocation (it is never moved later by a change of reason). */
+    if ((r = prepare(st,
+                     "UPDATE certificates SET revocation_date = ?2,"
+                     " revoked_at = CASE WHEN revoked = 1 THEN revoked_at"
+                     " ELSE ?3 END,"
+                     " revoked = 1, reason = 1 WHERE spki = ?1"
+                     " AND NOT (revoked = 1 AND reason != 1"
+                     " AND revocation_date <= ?2)",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_blob(s, 1, spki, (int)spki_len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, revocation_date);
+    sqlite3_bind_int64(s, 3, revoked_at);
+    r = finish_write(st, s, 1);
+    __atomic_add_fetch(&st->revocations, 1, __ATOMIC_SEQ_CST);
+    return r;
+}
+
+sn_err
+sn_store_cert_set_spki(struct sn_store *st, const char *serial,
+                       const uint8_t *spki, size_t spki_len)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if (spki_len == 0 || spki_len > INT_MAX)
+        return SN_ERR_INVALID;
+    if ((r = prepare(st,
+                     "UPDATE certificates SET spki = ? WHERE serial = ?"
+                     " AND spki IS NULL",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_blob(s, 1, spki, (int)spki_len, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, serial, -1, SQLITE_STATIC);
+    return finish_write(st, s, 0);
 }
 
 static sn_err
@@ -1013,6 +1071,55 @@ sn_store_cert_revoked(struct sn_store *st, const char *ca, struct sn_cert **out,
     return r;
 }
 
+sn_err
+sn_store_cert_by_spki(struct sn_store *st, const uint8_t *spki, size_t spki_len,
+                      struct sn_cert **out, size_t *n)
+{
+    sqlite3_stmt *s = NULL;
+    void *arr = NULL;
+    sn_err r;
+
+    *out = NULL;
+    *n = 0;
+    if (spki_len == 0 || spki_len > INT_MAX)
+        return SN_ERR_INVALID;
+    if ((r = prepare(st,
+                     "SELECT " CERT_COLS " FROM certificates WHERE spki = ?"
+                     " ORDER BY serial",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_blob(s, 1, spki, (int)spki_len, SQLITE_STATIC);
+    r = collect(s, sizeof(**out), fill_cert, clean_cert, &arr, n);
+    *out = arr;
+    sqlite3_finalize(s);
+    return r;
+}
+
+sn_err
+sn_store_cert_unindexed(struct sn_store *st, const char *after, size_t limit,
+                        struct sn_cert **out, size_t *n)
+{
+    sqlite3_stmt *s = NULL;
+    void *arr = NULL;
+    sn_err r;
+
+    *out = NULL;
+    *n = 0;
+    if (limit == 0 || limit > INT_MAX)
+        return SN_ERR_INVALID;
+    if ((r = prepare(st,
+                     "SELECT " CERT_COLS " FROM certificates WHERE spki IS NULL"
+                     " AND serial > ? ORDER BY serial LIMIT ?",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, after, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, (int)limit);
+    r = collect(s, sizeof(**out), fill_cert, clean_cert, &arr, n);
+    *out = arr;
+    sqlite3_finalize(s);
+    return r;
+}
+
 int
 sn_store_key_compromised(struct sn_store *st, const char *key)
 {
@@ -1020,8 +1127,9 @@ sn_store_key_compromised(struct sn_store *st, const char *key)
     int found;
 
     if (prepare(st,
-                "SELECT 1 FROM certificates WHERE key_id = ? AND revoked = 1"
-                " AND reason = 1 LIMIT 1",
+                "SELECT 1 FROM certificates WHERE revoked = 1 AND reason = 1"
+                " AND (key_id = ?1 OR spki = (SELECT spki FROM keys"
+                " WHERE id = ?1)) LIMIT 1",
                 &s) != SN_OK)
         return 1; /* fail closed */
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);

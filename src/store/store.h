@@ -182,20 +182,46 @@ struct sn_cert {
 sn_err sn_store_cert_add(struct sn_store *st, const struct sn_cert *c);
 sn_err sn_store_cert_get(struct sn_store *st, const char *ca,
                          const char *serial, struct sn_cert *out);
-/* Records or updates a revocation. */
+/* Records the revocation of a certificate not yet revoked; SN_ERR_STATE if
+ * it was revoked already (nothing changes). */
 sn_err sn_store_cert_revoke(struct sn_store *st, const char *serial,
                             time_t revocation_date, int reason,
                             time_t revoked_at);
 /*
  * A number that changes with every revocation written (sn_store_cert_revoke
- * bumps it after its write): a status read after taking the number stays
+ * and sn_store_cert_compromise bump it after their write): a status read after taking the number stays
  * true while the number is unchanged. A counter in memory, no query.
  */
 unsigned long sn_store_revocation_gen(struct sn_store *st);
+/*
+ * Key compromise: every certificate whose public key is spki (DER
+ * SubjectPublicKeyInfo, as set by sn_store_cert_set_spki) is revoked for
+ * keyCompromise at revocation_date, in one statement. A certificate revoked for
+ * another reason at or before revocation_date keeps its revocation as it is;
+ * revoked_at is set only where the certificate was not revoked before.
+ * SN_ERR_NOT_FOUND if it touched no certificate.
+ */
+sn_err sn_store_cert_compromise(struct sn_store *st, const uint8_t *spki,
+                                size_t spki_len, time_t revocation_date,
+                                time_t revoked_at);
+/* Certificates (of every CA) whose public key is spki, by serial; free
+ * with sn_cert_list_free. */
+sn_err sn_store_cert_by_spki(struct sn_store *st, const uint8_t *spki,
+                             size_t spki_len, struct sn_cert **out, size_t *n);
+/* Up to limit certificates whose public key is not recorded yet (issued
+ * before the column existed, or since the last sn_store_cert_set_spki),
+ * with serials after after ("" for the first), by serial. */
+sn_err sn_store_cert_unindexed(struct sn_store *st, const char *after,
+                               size_t limit, struct sn_cert **out, size_t *n);
+/* Records a certificate's public key (read from its DER by the caller);
+ * a recorded key is never replaced. */
+sn_err sn_store_cert_set_spki(struct sn_store *st, const char *serial,
+                              const uint8_t *spki, size_t spki_len);
 /* Revoked certificates of ca; free with sn_cert_list_free. */
 sn_err sn_store_cert_revoked(struct sn_store *st, const char *ca,
                              struct sn_cert **out, size_t *n);
-/* 1 if a certificate of key was revoked for key compromise. */
+/* 1 if a certificate of key, or one carrying the key's public key, was
+ * revoked for key compromise. */
 int sn_store_key_compromised(struct sn_store *st, const char *key);
 void sn_cert_cleanup(struct sn_cert *c);
 void sn_cert_list_free(struct sn_cert *c, size_t n);

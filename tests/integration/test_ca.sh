@@ -442,8 +442,9 @@ check_match "after the refused back-dating the certificate is still good" 'k2.le
 
 # ---- the key compromise date moved later ----
 D2=$((NB1 + 2))
-req_json POST "/v1/ca/certificates/$S1/revoke" "$TA" "{\"reason\":\"keyCompromise\",\"revocation_date\":\"$(rfc3339 $D2)\"}"
-check_status "re-post keyCompromise with a later date" 200
+# (later is the operator's decision, with a reason: test_revoke.sh)
+req_json POST "/v1/ca/certificates/$S1/revoke" "$ADMIN" "{\"reason\":\"keyCompromise\",\"revocation_date\":\"$(rfc3339 $D2)\",\"comment\":\"test\"}"
+check_status "operator re-posts keyCompromise with a later date" 200
 crl_fetch crl3.der
 N3=$(crl_number)
 check_match "CRL number increments ($N2 -> $N3)" '^ok$' "$([ "$N3" -gt "$N2" ] 2>/dev/null && echo ok)"

@@ -973,6 +973,136 @@ test_audit_concurrent_ids(void **state)
     assert_int_equal(wrong, 0);
 }
 
+static void
+cert_put(struct tmp *t, const char *serial, const char *key, const char *spki)
+{
+    static uint8_t der[] = "DER";
+    struct sn_cert c;
+
+    memset(&c, 0, sizeof(c));
+    snprintf(c.serial, sizeof(c.serial), "%s", serial);
+    snprintf(c.ca, sizeof(c.ca), "codesigning");
+    snprintf(c.subscriber, sizeof(c.subscriber), "sub");
+    snprintf(c.key, sizeof(c.key), "%s", key);
+    snprintf(c.profile, sizeof(c.profile), "code-signing");
+    c.der = der;
+    c.der_len = sizeof(der);
+    c.not_before = 10;
+    c.not_after = 10000;
+    c.issued_at = 10;
+    assert_int_equal(sn_store_cert_add(t->st, &c), SN_OK);
+    if (spki != NULL)
+        assert_int_equal(sn_store_cert_set_spki(t->st, serial,
+                                                (const uint8_t *)spki,
+                                                strlen(spki)),
+                         SN_OK);
+}
+
+static void
+cert_expect(struct tmp *t, const char *serial, int revoked, time_t date,
+            int reason, time_t revoked_at)
+{
+    struct sn_cert c;
+
+    assert_int_equal(sn_store_cert_get(t->st, NULL, serial, &c), SN_OK);
+    assert_int_equal(c.revoked, revoked);
+    assert_int_equal(c.revocation_date, date);
+    assert_int_equal(c.reason, reason);
+    assert_int_equal(c.revoked_at, revoked_at);
+    sn_cert_cleanup(&c);
+}
+
+/* Key compromise revokes by public key, whatever the key record, and
+ * never moves an earlier revocation of another reason later. */
+static void
+test_cert_compromise(void **state)
+{
+    struct tmp *t = *state;
+    const uint8_t *x = (const uint8_t *)"SPKI-X";
+    struct sn_cert *l = NULL;
+    struct sn_key kr;
+    size_t n = 0;
+
+    cert_put(t, "A1", "k1", NULL);
+    cert_put(t, "A2", "k2", NULL); /* another record, the same key */
+    cert_put(t, "B", "kb", NULL);
+    cert_put(t, "C", "k1", NULL);
+    cert_put(t, "D", "k1", NULL);
+    assert_int_equal(sn_store_cert_unindexed(t->st, "", 3, &l, &n), SN_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(l[2].serial, "B");
+    sn_cert_list_free(l, n);
+    assert_int_equal(sn_store_cert_unindexed(t->st, "B", 3, &l, &n), SN_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(l[0].serial, "C");
+    sn_cert_list_free(l, n);
+    assert_int_equal(sn_store_cert_set_spki(t->st, "A1", x, 6), SN_OK);
+    assert_int_equal(sn_store_cert_set_spki(t->st, "A2", x, 6), SN_OK);
+    assert_int_equal(
+        sn_store_cert_set_spki(t->st, "B", (const uint8_t *)"SPKI-Y", 6),
+        SN_OK);
+    assert_int_equal(sn_store_cert_set_spki(t->st, "C", x, 6), SN_OK);
+    assert_int_equal(sn_store_cert_set_spki(t->st, "D", x, 6), SN_OK);
+    /* A recorded key is never replaced. */
+    assert_int_equal(
+        sn_store_cert_set_spki(t->st, "A1", (const uint8_t *)"SPKI-Y", 6),
+        SN_OK);
+    assert_int_equal(sn_store_cert_unindexed(t->st, "", 10, &l, &n), SN_OK);
+    assert_int_equal(n, 0);
+    sn_cert_list_free(l, n);
+    assert_int_equal(sn_store_cert_by_spki(t->st, x, 6, &l, &n), SN_OK);
+    assert_int_equal(n, 4);
+    assert_string_equal(l[0].serial, "A1");
+    assert_string_equal(l[1].serial, "A2");
+    assert_string_equal(l[2].serial, "C");
+    assert_string_equal(l[3].serial, "D");
+    sn_cert_list_free(l, n);
+
+    /* C superseded before the compromise date, D after it. */
+    assert_int_equal(sn_store_cert_revoke(t->st, "C", 50, 4, 50), SN_OK);
+    assert_int_equal(sn_store_cert_revoke(t->st, "D", 500, 4, 500), SN_OK);
+    assert_int_equal(sn_store_cert_revoke(t->st, "D", 600, 5, 600),
+                     SN_ERR_STATE);
+    /* A key record with the same public key and no certificate of its
+     * own: compromised with the others. */
+    make_key(&kr, "sub", "same key", SN_KEY_P256, 7, 6);
+    memcpy(kr.spki, x, 6);
+    assert_int_equal(sn_store_key_add(t->st, &kr), SN_OK);
+    assert_int_equal(sn_store_key_transition(t->st, kr.id,
+                                             SN_KEY_FROM(SN_KEY_ENABLED),
+                                             SN_KEY_DISABLED),
+                     SN_OK);
+    assert_int_equal(sn_store_key_compromised(t->st, kr.id), 0);
+    assert_int_equal(sn_store_key_compromised(t->st, "k2"), 0);
+    assert_int_equal(sn_store_cert_compromise(t->st, x, 6, 100, 1000), SN_OK);
+    assert_int_equal(sn_store_key_compromised(t->st, kr.id), 1);
+    assert_int_equal(sn_store_key_transition(t->st, kr.id,
+                                             SN_KEY_FROM(SN_KEY_DISABLED),
+                                             SN_KEY_ENABLED),
+                     SN_ERR_STATE);
+    sn_key_cleanup(&kr);
+    cert_expect(t, "A1", 1, 100, 1, 1000);
+    cert_expect(t, "A2", 1, 100, 1, 1000);
+    cert_expect(t, "C", 1, 50, 4, 50); /* earlier: kept as it is */
+    cert_expect(t, "D", 1, 100, 1, 500);
+    cert_expect(t, "B", 0, 0, 0, 0);
+    assert_int_equal(sn_store_key_compromised(t->st, "k2"), 1);
+    assert_int_equal(sn_store_key_compromised(t->st, "kb"), 0);
+    /* The key's date moved: every certificate of the key moves. */
+    assert_int_equal(sn_store_cert_compromise(t->st, x, 6, 80, 2000), SN_OK);
+    cert_expect(t, "A1", 1, 80, 1, 1000);
+    cert_expect(t, "C", 1, 50, 4, 50);
+    cert_expect(t, "D", 1, 80, 1, 500);
+    /* A non-keyCompromise revocation never overwrites one. */
+    assert_int_equal(sn_store_cert_revoke(t->st, "A1", 3000, 4, 3000),
+                     SN_ERR_STATE);
+    cert_expect(t, "A1", 1, 80, 1, 1000);
+    assert_int_equal(
+        sn_store_cert_compromise(t->st, (const uint8_t *)"Z", 1, 100, 1000),
+        SN_ERR_NOT_FOUND);
+    cert_expect(t, "B", 0, 0, 0, 0);
+}
+
 int
 main(void)
 {
@@ -990,6 +1120,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_audit_announce, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_concurrent_ids, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_cert_compromise, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);

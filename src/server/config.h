@@ -41,11 +41,12 @@ struct sn_config {
     char *hsm_service_pin_file;    /* service token PIN file, required */
     struct sn_token_map *maps;     /* hsm.subscriber_token lines */
     size_t nmaps;
-    char *public_listen;   /* plain-HTTP listener for CRL/OCSP/certs, "off" */
-    char *ca_base_url;     /* base of CDP/AIA/OCSP URLs, no trailing '/' */
-    char *ca_organization; /* O of the CA certificates */
-    char *ca_country;      /* C of the CA certificates */
-    char *att_roots[16];   /* extra trusted attestation roots (PEM files) */
+    char *public_listen;     /* plain-HTTP listener for CRL/OCSP/certs, "off" */
+    char *ca_base_url;       /* base of CDP/AIA/OCSP URLs, no trailing '/' */
+    char *ca_organization;   /* O of the CA certificates */
+    char *ca_country;        /* C of the CA certificates */
+    unsigned ca_crl_reissue; /* seconds; a CRL this old is reissued */
+    char *att_roots[16];     /* extra trusted attestation roots (PEM files) */
     size_t natt_roots;
     char *tsa_key_algorithm;  /* for new TSA keys, default rsa-3072 */
     char *tsa_policy_oid;     /* extra TSA policy, or NULL */
@@ -79,6 +80,8 @@ struct sn_config {
  *   tsa.key_algorithm   = rsa-3072 | rsa-4096 | ecdsa-p256 | ecdsa-p384
  *   tsa.policy_oid      = 1.2.3.4   (accepted besides 2.23.140.1.4.2)
  *   tsa.accuracy_ms     = 1000      (1 .. 60000)
+ *   ca.crl_reissue_seconds = 86400  (1 .. 518400; CRLs this old are
+ *                                    reissued by a timer)
  * Sizes may carry a K, M or G suffix (powers of 1024).
  */
 sn_err sn_config_load(const char *path, const char *home, struct sn_config *cfg,

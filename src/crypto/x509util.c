@@ -527,6 +527,14 @@ sn_x509_random_serial(X509 *x)
     return r;
 }
 
+int
+sn_der_exact(const uint8_t *der, size_t len, const uint8_t *end,
+             const unsigned char *re, int relen)
+{
+    return der != NULL && re != NULL && relen > 0 && end == der + len &&
+           (size_t)relen == len && memcmp(der, re, len) == 0;
+}
+
 sn_err
 sn_x509_validity(const X509 *x, time_t *not_before, time_t *not_after)
 {

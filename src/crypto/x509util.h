@@ -30,6 +30,18 @@ sn_err sn_x509_validity(const X509 *x, time_t *not_before, time_t *not_after);
 sn_err sn_x509_spki(const uint8_t *der, size_t len, uint8_t **spki,
                     size_t *spki_len);
 
+/*
+ * Strict DER (X.690 10): 1 if the len bytes at der are exactly one object
+ * as OpenSSL writes it back, else 0. end is where the parser (d2i_...)
+ * stopped; re and relen are the parsed object's re-encoding (i2d_...;
+ * relen <= 0 if that failed). BER that the parsers tolerate (long-form or
+ * indefinite lengths, a DEFAULT value written out, trailing bytes) is
+ * refused. Parts OpenSSL keeps as received (names, certificates) are not
+ * re-encoded and so are only as strict as its parser.
+ */
+int sn_der_exact(const uint8_t *der, size_t len, const uint8_t *end,
+                 const unsigned char *re, int relen);
+
 /* SubjectPublicKeyInfo DER <-> EVP_PKEY (public part only). */
 sn_err sn_pubkey_from_der(const uint8_t *der, size_t len, EVP_PKEY **out);
 /* "-----BEGIN PUBLIC KEY-----..." ; *pem is malloc'd, NUL-terminated. */

@@ -69,6 +69,13 @@ struct sn_req {
 const char *sn_req_query(const struct sn_req *req, const char *name);
 
 /* What a handler returns: a code and either a message or a body. */
+#define SN_RESP_HEADERS 6
+
+struct sn_resp_header {
+    const char *name; /* a static string */
+    char value[96];
+};
+
 struct sn_resp {
     enum sn_api code;
     char message[256];
@@ -86,9 +93,17 @@ struct sn_resp {
     size_t naudit;
     struct sn_tsa_record *tsa; /* or a time-stamp token's record (owned) */
     const char *audit_fail_message;
+    /* Extra headers, sent with a successful answer only; a Cache-Control
+     * among them replaces the default "no-store". */
+    struct sn_resp_header headers[SN_RESP_HEADERS];
+    size_t nheaders;
 };
 
 void sn_resp_error(struct sn_resp *resp, enum sn_api code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Adds a header (see struct sn_resp); 0 if it is full or the value is too
+ * long or holds a control character. */
+int sn_resp_header(struct sn_resp *resp, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Takes ownership of body. */
 void sn_resp_json(struct sn_resp *resp, enum sn_api code, json_t *body);

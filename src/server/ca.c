@@ -18,13 +18,16 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "crypto/x509util.h"
 #include "hsm/hsmpkey.h"
 #include "crypto/x509util.h"
 #include "server/app.h"
 
-#define CRL_VALID_DAYS 7    /* nextUpdate; CSBR allows at most 10 */
-#define CRL_REFRESH (86400) /* regenerate when older than a day */
-#define OCSP_VALID_DAYS 7   /* CSBR: at most 10 */
+#define CRL_VALID_DAYS 7  /* nextUpdate; CSBR allows at most 10 */
+#define OCSP_VALID_DAYS 7 /* CSBR: at most 10 */
+#define OCSP_NONCE_MIN 1  /* RFC 8954: a nonce is 1..32 octets */
+#define OCSP_NONCE_MAX 32
+#define OCSP_CERTIDS_MAX 16 /* CertIDs in one request */
 /*
  * Anyone may ask for OCSP, and every fresh answer is a CA-key signature in
  * the HSM the subscribers sign with. An answer to a request without a
@@ -671,7 +674,8 @@ sn_ca_crl(struct sn_app *app, enum sn_ca_kind kind, int force, uint8_t **der,
     pthread_mutex_lock(&ca->crl_lock);
     r = sn_store_crl_get(app->store, cas[kind].name, der, len, &number,
                          &this_update);
-    if (r == SN_OK && !force && now - this_update < CRL_REFRESH &&
+    if (r == SN_OK && !force &&
+        now - this_update < (time_t)app->cfg.ca_crl_reissue &&
         now >= this_update)
         goto out;
     if (r != SN_OK && r != SN_ERR_NOT_FOUND)
@@ -694,7 +698,173 @@ out:
     return r;
 }
 
+unsigned
+sn_ca_crl_timer(struct sn_app *app)
+{
+    static const enum sn_ca_kind kinds[] = {SN_CA_ROOT, SN_CA_CODESIGNING,
+                                            SN_CA_TIMESTAMPING};
+    unsigned period = app->cfg.ca_crl_reissue / 4;
+    uint8_t *der;
+    size_t i, len;
+    sn_err r;
+
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if ((r = sn_ca_crl(app, kinds[i], 0, &der, &len)) != SN_OK)
+            sn_error("ca: cannot reissue the CRL of %s: %s", cas[kinds[i]].name,
+                     sn_err_str(r));
+        free(der);
+    }
+    /* A CRL is reissued at most a quarter period late; at least every
+     * second, at most every five minutes, the timer looks. */
+    return period < 1 ? 1 : period > 300 ? 300 : period;
+}
+
 /* ---- OCSP ---- */
+
+/*
+ * A nonce extension's extnValue holds the DER of an OCTET STRING whose
+ * content is the nonce (RFC 6960 4.4.1); RFC 8954 bounds it to 1..32
+ * octets.
+ */
+static int
+ocsp_nonce_ok(X509_EXTENSION *ext)
+{
+    const ASN1_OCTET_STRING *v = X509_EXTENSION_get_data(ext);
+    const unsigned char *start = ASN1_STRING_get0_data(v), *p = start;
+    ASN1_OCTET_STRING *nonce = NULL;
+    unsigned char *re = NULL;
+    int len = ASN1_STRING_length(v), n = -1, ok;
+
+    if ((nonce = d2i_ASN1_OCTET_STRING(NULL, &p, len)) != NULL)
+        n = i2d_ASN1_OCTET_STRING(nonce, &re);
+    ok = nonce != NULL && sn_der_exact(start, (size_t)len, p, re, n) &&
+         ASN1_STRING_length(nonce) >= OCSP_NONCE_MIN &&
+         ASN1_STRING_length(nonce) <= OCSP_NONCE_MAX;
+    OPENSSL_free(re);
+    ASN1_OCTET_STRING_free(nonce);
+    return ok;
+}
+
+/*
+ * DER rules OpenSSL's re-encoding does not enforce, as it writes critical
+ * back as it came: critical is left out when FALSE (DEFAULT) and is 0xFF
+ * when TRUE (X.690 11.1, 11.5). ext must encode as a fresh extension with
+ * the same OID, criticality and value.
+ */
+static int
+ocsp_ext_der_ok(X509_EXTENSION *ext)
+{
+    X509_EXTENSION *fresh = NULL;
+    unsigned char *a = NULL, *b = NULL;
+    int na, nb = -1, ok;
+
+    na = i2d_X509_EXTENSION(ext, &a);
+    if ((fresh = X509_EXTENSION_create_by_OBJ(
+             NULL, X509_EXTENSION_get_object(ext),
+             X509_EXTENSION_get_critical(ext), X509_EXTENSION_get_data(ext))) !=
+        NULL)
+        nb = i2d_X509_EXTENSION(fresh, &b);
+    ok = na > 0 && na == nb && memcmp(a, b, (size_t)na) == 0;
+    OPENSSL_free(a);
+    OPENSSL_free(b);
+    X509_EXTENSION_free(fresh);
+    return ok;
+}
+
+/*
+ * The version, v1 by DEFAULT and no other defined, is left out in DER
+ * (X.690 11.5), which OpenSSL's re-encoding does not enforce either: the
+ * tbsRequest must not open with [0]. der already re-encodes to itself, so
+ * its headers are well formed.
+ */
+static int
+ocsp_no_version(const uint8_t *der, size_t len)
+{
+    const unsigned char *p = der, *end = der + len;
+    long l;
+    int tag, cls;
+
+    if ((ASN1_get_object(&p, &l, &tag, &cls, (long)len) & 0x80) != 0 ||
+        (ASN1_get_object(&p, &l, &tag, &cls, (long)(end - p)) & 0x80) != 0)
+        return 0;
+    return l == 0 || *p != (V_ASN1_CONTEXT_SPECIFIC | V_ASN1_CONSTRUCTED);
+}
+
+/*
+ * Request-level extensions: at most one nonce, well formed. The responder
+ * knows no other extension, so a critical one is refused (RFC 6960 4.4,
+ * RFC 5280 4.2) and a non-critical one ignored.
+ */
+static int
+ocsp_request_exts_ok(OCSP_REQUEST *req)
+{
+    X509_EXTENSION *ext;
+    int i, n = OCSP_REQUEST_get_ext_count(req), nonces = 0;
+
+    for (i = 0; i < n; i++) {
+        ext = OCSP_REQUEST_get_ext(req, i);
+        if (!ocsp_ext_der_ok(ext))
+            return 0;
+        if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) ==
+            NID_id_pkix_OCSP_Nonce) {
+            if (++nonces > 1 || !ocsp_nonce_ok(ext))
+                return 0;
+        } else if (X509_EXTENSION_get_critical(ext)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* singleRequestExtensions: none is known, so none may be critical. */
+static int
+ocsp_onereq_exts_ok(OCSP_ONEREQ *one)
+{
+    X509_EXTENSION *ext;
+    int i, n = OCSP_ONEREQ_get_ext_count(one);
+
+    for (i = 0; i < n; i++) {
+        ext = OCSP_ONEREQ_get_ext(one, i);
+        if (!ocsp_ext_der_ok(ext) || X509_EXTENSION_get_critical(ext))
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * Decodes an untrusted OCSP request: exactly one OCSPRequest in strict
+ * DER, 1..OCSP_CERTIDS_MAX CertIDs, extensions as above. NULL means the
+ * answer is malformedRequest.
+ */
+static OCSP_REQUEST *
+ocsp_request_parse(const uint8_t *der, size_t len)
+{
+    const unsigned char *p = der;
+    unsigned char *re = NULL;
+    OCSP_REQUEST *req = NULL;
+    int i, n = -1, ok = 0;
+
+    if (len == 0 || len > LONG_MAX ||
+        (req = d2i_OCSP_REQUEST(NULL, &p, (long)len)) == NULL)
+        goto out;
+    n = i2d_OCSP_REQUEST(req, &re);
+    if (!sn_der_exact(der, len, p, re, n) || !ocsp_no_version(der, len) ||
+        !ocsp_request_exts_ok(req) ||
+        (n = OCSP_request_onereq_count(req)) <= 0 || n > OCSP_CERTIDS_MAX)
+        goto out;
+    for (i = 0; i < n; i++)
+        if (!ocsp_onereq_exts_ok(OCSP_request_onereq_get0(req, i)))
+            goto out;
+    ok = 1;
+out:
+    ERR_clear_error();
+    OPENSSL_free(re);
+    if (!ok) {
+        OCSP_REQUEST_free(req);
+        req = NULL;
+    }
+    return req;
+}
 
 /* Which of our issuing CAs the request's CertID names, or -1. */
 static int
@@ -743,12 +913,24 @@ ocsp_status_resp(int status, uint8_t **der, size_t *dlen)
     return *der ? SN_OK : SN_ERR_NOMEM;
 }
 
+/* HTTP caching facts of an answer made at made (see struct sn_ocsp_meta). */
+static void
+ocsp_meta_set(struct sn_ocsp_meta *meta, OCSP_REQUEST *req, time_t made)
+{
+    if (meta == NULL)
+        return;
+    meta->cacheable =
+        OCSP_REQUEST_get_ext_by_NID(req, NID_id_pkix_OCSP_Nonce, -1) < 0;
+    meta->this_update = made;
+    meta->next_update = made + OCSP_VALID_DAYS * 86400L;
+    meta->fresh_until = made + OCSP_CACHE_SECS;
+}
+
 sn_err
 sn_ca_ocsp(struct sn_app *app, const uint8_t *reqder, size_t len, uint8_t **der,
-           size_t *dlen)
+           size_t *dlen, struct sn_ocsp_meta *meta)
 {
     struct sn_ca *ca = &app->ca;
-    const unsigned char *p = reqder;
     OCSP_REQUEST *req = NULL;
     OCSP_BASICRESP *basic = NULL;
     OCSP_RESPONSE *resp = NULL;
@@ -767,14 +949,13 @@ sn_ca_ocsp(struct sn_app *app, const uint8_t *reqder, size_t len, uint8_t **der,
 
     *der = NULL;
     *dlen = 0;
+    if (meta != NULL)
+        memset(meta, 0, sizeof(*meta));
     memset(&c, 0, sizeof(c));
-    if (len == 0 || (req = d2i_OCSP_REQUEST(NULL, &p, (long)len)) == NULL ||
-        p != reqder + len || (n = OCSP_request_onereq_count(req)) <= 0 ||
-        n > 16) {
-        OCSP_REQUEST_free(req);
+    if ((req = ocsp_request_parse(reqder, len)) == NULL)
         return ocsp_status_resp(OCSP_RESPONSE_STATUS_MALFORMEDREQUEST, der,
                                 dlen);
-    }
+    n = OCSP_request_onereq_count(req);
     /* One signer per response: every CertID must name the same CA. */
     for (i = 0; i < n; i++) {
         k = ocsp_issuer(ca,
@@ -789,6 +970,7 @@ sn_ca_ocsp(struct sn_app *app, const uint8_t *reqder, size_t len, uint8_t **der,
     if ((keep = ocsp_cache_id(req, ca->cert[kind], cid))) {
         if (sn_cache_get(&ca->ocsp, cid, &kept)) {
             if (kept.made <= t && t - kept.made < OCSP_CACHE_SECS) {
+                ocsp_meta_set(meta, req, kept.made);
                 OCSP_REQUEST_free(req);
                 *der = kept.der;
                 *dlen = kept.len;
@@ -841,9 +1023,12 @@ sn_ca_ocsp(struct sn_app *app, const uint8_t *reqder, size_t len, uint8_t **der,
     }
     if (OCSP_copy_nonce(basic, req) <= 0)
         goto out;
+    /* The issuing CA signs its own answers: a client has its certificate
+     * already, and embedding it makes some (Go's ParseResponseForCert)
+     * take it for a delegated responder's and refuse the answer. */
     r = SN_ERR_HSM;
     if (OCSP_basic_sign(basic, ca->cert[kind], ca->key[kind], md_for(kind),
-                        NULL, OCSP_RESPID_KEY) != 1)
+                        NULL, OCSP_RESPID_KEY | OCSP_NOCERTS) != 1)
         goto out;
     r = SN_ERR_CRYPTO;
     if ((resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, basic)) ==
@@ -858,6 +1043,7 @@ sn_ca_ocsp(struct sn_app *app, const uint8_t *reqder, size_t len, uint8_t **der,
     *dlen = (size_t)n;
     if (keep && issued && *dlen <= OCSP_CACHE_ANSWER_MAX)
         ocsp_keep(ca, cid, *der, *dlen, t, gen);
+    ocsp_meta_set(meta, req, t);
     r = SN_OK;
 out:
     sn_cert_cleanup(&c);

@@ -8,6 +8,7 @@
 #define SN_CA_H
 
 #include <pthread.h>
+#include <time.h>
 
 #include <openssl/x509.h>
 
@@ -61,18 +62,38 @@ sn_err sn_ca_attestation_certs(struct sn_ca *ca, const char *att_pem,
                                X509 **cert);
 
 /* Current CRL of kind (root, codesigning, timestamping); regenerated when
- * older than a day or when force is set. */
+ * older than ca.crl_reissue_seconds (a day) or when force is set. */
 sn_err sn_ca_crl(struct sn_app *app, enum sn_ca_kind kind, int force,
                  uint8_t **der, size_t *len);
 /* Records the public key of every certificate whose key is not recorded
  * yet, read from the certificate itself: what a key compromise revocation
  * looks up (sn_store_cert_by_spki). */
 sn_err sn_ca_index_spki(struct sn_app *app);
+/*
+ * The CRL timer: reissues every CRL that has grown older than
+ * ca.crl_reissue_seconds, whether or not anyone fetched it (CSBR 4.9.7:
+ * at least every 7 days). Each is one HSM signature, made under the CRL
+ * lock only. Returns how many seconds the caller may wait before calling
+ * again.
+ */
+unsigned sn_ca_crl_timer(struct sn_app *app);
 /* After a revocation (or a revocation date moved): OCSP answers are made
  * anew from the records. */
 void sn_ca_ocsp_forget(struct sn_ca *ca);
-/* An OCSP response (DER) to a DER request; never "good" for unknown. */
+/* What HTTP caching headers for an OCSP answer (RFC 5019 6.2) need. */
+struct sn_ocsp_meta {
+    int cacheable;      /* a successful answer to a request without nonce */
+    time_t this_update; /* of every SingleResponse in it */
+    time_t next_update;
+    time_t fresh_until; /* the responder makes it anew from then on */
+};
+/*
+ * An OCSP response (DER) to a DER request; never "good" for unknown. A
+ * request that is not strict DER, has a nonce of 0 or more than 32
+ * octets, or an unknown critical extension is answered malformedRequest.
+ * meta (may be NULL) is zeroed, then filled for a successful answer.
+ */
 sn_err sn_ca_ocsp(struct sn_app *app, const uint8_t *req, size_t len,
-                  uint8_t **der, size_t *dlen);
+                  uint8_t **der, size_t *dlen, struct sn_ocsp_meta *meta);
 
 #endif

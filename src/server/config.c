@@ -68,6 +68,7 @@ enum key_id {
     KEY_OID_ARC,
     KEY_CERTIFIED,
     KEY_ALLOW_UNCERTIFIED,
+    KEY_CRL_REISSUE,
     KEY_COUNT
 };
 
@@ -124,6 +125,9 @@ static const struct keydef {
     [KEY_OID_ARC] = {"oid.arc", K_OID_ARC, 0, 0, 0},
     [KEY_CERTIFIED] = {"hsm.certified_modules", K_CERTIFIED, 0, 0, 0},
     [KEY_ALLOW_UNCERTIFIED] = {"ca.allow_uncertified_modules", K_BOOL, 0, 0, 0},
+    /* At most 6 days: the timer may look up to 5 minutes late, and CSBR
+     * 4.9.7 wants a new CRL at least every 7 days. */
+    [KEY_CRL_REISSUE] = {"ca.crl_reissue_seconds", K_UINT, 1, 6 * 86400, 0},
 };
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
@@ -590,6 +594,8 @@ set_number(struct parser *p, unsigned line, enum key_id id, const char *value)
         return r;
     if (id == KEY_TSA_ACCURACY)
         p->cfg.tsa_accuracy_ms = (unsigned)v;
+    else if (id == KEY_CRL_REISSUE)
+        p->cfg.ca_crl_reissue = (unsigned)v;
     else if (id == KEY_JSON_BODY)
         p->cfg.json_limit = (size_t)v;
     else if (id == KEY_FILE_BODY)
@@ -839,6 +845,8 @@ finish(struct parser *p)
         cfg->threads = DEFAULT_THREADS;
     if (p->seen[KEY_TSA_ACCURACY] == 0)
         cfg->tsa_accuracy_ms = 1000;
+    if (p->seen[KEY_CRL_REISSUE] == 0)
+        cfg->ca_crl_reissue = 86400;
     if (cfg->tsa_key_algorithm == NULL &&
         (cfg->tsa_key_algorithm = dup_str("rsa-3072")) == NULL)
         return SN_ERR_NOMEM;

@@ -50,11 +50,12 @@ struct sn_config {
     char *hsm_service_pin_file;    /* service token PIN file, required */
     struct sn_token_map *maps;     /* hsm.subscriber_token lines */
     size_t nmaps;
-    char *public_listen;   /* plain-HTTP listener for CRL/OCSP/certs, "off" */
-    char *ca_base_url;     /* base of CDP/AIA/OCSP URLs, no trailing '/' */
-    char *ca_organization; /* O of the CA certificates */
-    char *ca_country;      /* C of the CA certificates */
-    char *att_roots[16];   /* extra trusted attestation roots (PEM files) */
+    char *public_listen;     /* plain-HTTP listener for CRL/OCSP/certs, "off" */
+    char *ca_base_url;       /* base of CDP/AIA/OCSP URLs, no trailing '/' */
+    char *ca_organization;   /* O of the CA certificates */
+    char *ca_country;        /* C of the CA certificates */
+    unsigned ca_crl_reissue; /* seconds; a CRL this old is reissued */
+    char *att_roots[16];     /* extra trusted attestation roots (PEM files) */
     size_t natt_roots;
     char *tsa_key_algorithm;  /* for new TSA keys, default rsa-3072 */
     char *tsa_policy_oid;     /* extra TSA policy, or NULL */
@@ -99,6 +100,8 @@ struct sn_config {
  *                          the module's CK_TOKEN_INFO)
  *   ca.allow_uncertified_modules = false | true   (true: test certificates
  *                                  for keys on unlisted modules)
+ *   ca.crl_reissue_seconds = 86400  (1 .. 518400; CRLs this old are
+ *                                    reissued by a timer)
  * Sizes may carry a K, M or G suffix (powers of 1024).
  */
 sn_err sn_config_load(const char *path, const char *home, struct sn_config *cfg,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -1014,9 +1015,60 @@ unpercent(const char *in, char *out, size_t outlen)
     return 0;
 }
 
+/* RFC 9110 5.6.7 IMF-fixdate, whatever the locale; 0 if t is out of
+ * range. */
+static int
+http_date(time_t t, char out[30])
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed",
+                                    "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr",
+                                       "May", "Jun", "Jul", "Aug",
+                                       "Sep", "Oct", "Nov", "Dec"};
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 > 9999 ||
+        tm.tm_year + 1900 < 0)
+        return 0;
+    snprintf(out, 30, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
+             tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+             tm.tm_min, tm.tm_sec);
+    return 1;
+}
+
+/*
+ * RFC 5019 6.2: an answer to a GET without nonce may be cached by HTTP
+ * caches until the responder would make it anew (so a revocation shows
+ * within the hour), never past its nextUpdate.
+ */
+static void
+ocsp_cache_headers(struct sn_resp *resp, const struct sn_ocsp_meta *m)
+{
+    time_t now = time(NULL);
+    time_t until =
+        m->fresh_until < m->next_update ? m->fresh_until : m->next_update;
+    unsigned char h[32];
+    char etag[65], last[30], expires[30];
+
+    if (!m->cacheable || until <= now || resp->raw == NULL ||
+        EVP_Digest(resp->raw, resp->raw_len, h, NULL, EVP_sha256(), NULL) !=
+            1 ||
+        !http_date(m->this_update, last) || !http_date(m->next_update, expires))
+        return;
+    sn_hex_encode(h, sizeof(h), etag);
+    if (!sn_resp_header(resp, "Cache-Control",
+                        "max-age=%lld,public,no-transform,must-revalidate",
+                        (long long)(until - now)) ||
+        !sn_resp_header(resp, "ETag", "\"%s\"", etag) ||
+        !sn_resp_header(resp, "Last-Modified", "%s", last) ||
+        !sn_resp_header(resp, "Expires", "%s", expires))
+        resp->nheaders = 0; /* all or nothing: back to no-store */
+}
+
 void
 sn_h_ca_ocsp(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
+    struct sn_ocsp_meta meta;
     uint8_t *reqder = NULL;
     size_t len = 0;
     char b64[2048];
@@ -1029,8 +1081,10 @@ sn_h_ca_ocsp(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
             sn_resp_error(resp, API_BAD_REQUEST, "not a base64 OCSP request");
             return;
         }
-        r = sn_ca_ocsp(app, reqder, len, &resp->raw, &resp->raw_len);
+        r = sn_ca_ocsp(app, reqder, len, &resp->raw, &resp->raw_len, &meta);
         free(reqder);
+        if (r == SN_OK)
+            ocsp_cache_headers(resp, &meta);
     } else {
         if (req->content_type == NULL ||
             strcasecmp(req->content_type, "application/ocsp-request") != 0) {
@@ -1039,7 +1093,7 @@ sn_h_ca_ocsp(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
             return;
         }
         r = sn_ca_ocsp(app, req->body, req->body_len, &resp->raw,
-                       &resp->raw_len);
+                       &resp->raw_len, NULL);
     }
     if (r != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "OCSP responder unavailable");

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -222,6 +223,30 @@ sn_resp_error(struct sn_resp *resp, enum sn_api code, const char *fmt, ...)
     resp->json = NULL;
 }
 
+int
+sn_resp_header(struct sn_resp *resp, const char *name, const char *fmt, ...)
+{
+    struct sn_resp_header *h;
+    va_list ap;
+    size_t i;
+    int n;
+
+    if (resp->nheaders >= SN_RESP_HEADERS)
+        return 0;
+    h = &resp->headers[resp->nheaders];
+    va_start(ap, fmt);
+    n = vsnprintf(h->value, sizeof(h->value), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(h->value))
+        return 0;
+    for (i = 0; i < (size_t)n; i++)
+        if ((unsigned char)h->value[i] < 0x20 || h->value[i] == 0x7f)
+            return 0;
+    h->name = name;
+    resp->nheaders++;
+    return 1;
+}
+
 void
 sn_resp_json(struct sn_resp *resp, enum sn_api code, json_t *body)
 {
@@ -377,7 +402,9 @@ send_resp(struct MHD_Connection *conn, struct conn_ctx *c, struct sn_resp *resp)
     size_t len;
     enum MHD_Result ret;
     int status = sn_api_status(resp->code);
+    int cached = 0;
     json_t *err;
+    size_t i;
 
     if (resp->raw != NULL) {
         body = (char *)resp->raw;
@@ -405,7 +432,15 @@ send_resp(struct MHD_Connection *conn, struct conn_ctx *c, struct sn_resp *resp)
         return MHD_NO;
     }
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    for (i = 0; resp->code <= API_CREATED && i < resp->nheaders; i++) {
+        MHD_add_response_header(mr, resp->headers[i].name,
+                                resp->headers[i].value);
+        if (strcasecmp(resp->headers[i].name, MHD_HTTP_HEADER_CACHE_CONTROL) ==
+            0)
+            cached = 1;
+    }
+    if (!cached)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
     ret = MHD_queue_response(conn, (unsigned)status, mr);
     MHD_destroy_response(mr);

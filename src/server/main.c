@@ -2,10 +2,12 @@
  * signetd: command line of the signing service: init, check, serve.
  * Arguments are trusted (the operator's); the network is handled in http.c.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -71,8 +73,9 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
     struct sn_http *http = NULL, *pub = NULL;
     struct sn_app app;
     char err[512] = "";
+    struct timespec wait = {0, 0};
     sigset_t set;
-    int sig = 0, rc = 1;
+    int sig = -1, rc = 1;
 
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -100,7 +103,16 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
         sn_info(
             "serving CRLs, OCSP, CA certificates and time-stamps on http://%s",
             public_listen);
-    sigwait(&set, &sig);
+    /* The main thread waits for a signal and, meanwhile, runs the CRL
+     * timer: requests are served by the listeners' threads. */
+    while (sig < 0) {
+        wait.tv_sec = (time_t)sn_ca_crl_timer(&app);
+        sig = sigtimedwait(&set, NULL, &wait);
+        if (sig < 0 && errno != EAGAIN && errno != EINTR) {
+            sn_error("sigtimedwait: %s", strerror(errno));
+            sig = 0;
+        }
+    }
     sn_info("signal %d: finishing in-flight requests", sig);
     if (sn_http_stop(pub) != 0 || sn_http_stop(http) != 0) {
         /* A request is stuck (in the HSM, say): no teardown under it.

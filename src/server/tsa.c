@@ -621,8 +621,11 @@ sn_tsa_respond(struct sn_app *app, const uint8_t *req, size_t len,
     {
         const unsigned char *pp = req;
         TS_REQ *probe = d2i_TS_REQ(NULL, &pp, (long)len);
-        int exact = probe != NULL && pp == req + len;
+        unsigned char *re = NULL;
+        int n = probe != NULL ? i2d_TS_REQ(probe, &re) : -1;
+        int exact = sn_der_exact(req, len, pp, re, n);
 
+        OPENSSL_free(re);
         TS_REQ_free(probe);
         if ((in = BIO_new_mem_buf(exact ? req : (const uint8_t *)"",
                                   exact ? (int)len : 0)) == NULL)

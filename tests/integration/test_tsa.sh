@@ -583,8 +583,11 @@ ocsp_via_aia() {
         --connect-to "$hostport:127.0.0.1:$PUBLIC_PORT" \
         -H 'Content-Type: application/ocsp-request' \
         --data-binary "@$1.ocsp.req" "$url" 2>&1
-    openssl ocsp -reqin "$1.ocsp.req" -respin "$1.ocsp.resp" -CAfile "$ROOT" \
-        -verify_other "$TSCA" -resp_text 2>&1 | tr -s '\n ' ' '
+    # The text on stdout, the verdict on stderr after it (in that order,
+    # whatever the buffering).
+    { openssl ocsp -reqin "$1.ocsp.req" -respin "$1.ocsp.resp" -CAfile "$ROOT" \
+        -verify_other "$TSCA" -resp_text 2>"$1.ocsp.err"
+      cat "$1.ocsp.err"; } | tr -s '\n ' ' '
 }
 # ocsp_re CERT STATUS: what ocsp_via_aia must show for CERT.
 ocsp_re() {

@@ -784,6 +784,48 @@ test_csr_errors(void **state)
     X509_NAME_free(subject);
 }
 
+/* Parses in with d2i_ASN1_OCTET_STRING and asks sn_der_exact. */
+static int
+octets_exact(const uint8_t *in, size_t len)
+{
+    const unsigned char *p = in;
+    ASN1_OCTET_STRING *o = d2i_ASN1_OCTET_STRING(NULL, &p, (long)len);
+    unsigned char *re = NULL;
+    int n = o != NULL ? i2d_ASN1_OCTET_STRING(o, &re) : -1;
+    int exact = sn_der_exact(in, len, p, re, n);
+
+    OPENSSL_free(re);
+    ASN1_OCTET_STRING_free(o);
+    return exact;
+}
+
+static void
+test_der_exact(void **state)
+{
+    static const uint8_t der[] = {0x04, 0x02, 0xaa, 0xbb};
+    static const uint8_t long_len[] = {0x04, 0x81, 0x02, 0xaa, 0xbb};
+    static const uint8_t long_len2[] = {0x04, 0x82, 0x00, 0x02, 0xaa, 0xbb};
+    static const uint8_t trailing[] = {0x04, 0x02, 0xaa, 0xbb, 0x00};
+    /* BER constructed OCTET STRING of two primitive parts */
+    static const uint8_t constructed[] = {0x24, 0x06, 0x04, 0x01,
+                                          0xaa, 0x04, 0x01, 0xbb};
+
+    (void)state;
+    assert_int_equal(octets_exact(der, sizeof(der)), 1);
+    assert_int_equal(octets_exact(long_len, sizeof(long_len)), 0);
+    assert_int_equal(octets_exact(long_len2, sizeof(long_len2)), 0);
+    assert_int_equal(octets_exact(trailing, sizeof(trailing)), 0);
+    assert_int_equal(octets_exact(constructed, sizeof(constructed)), 0);
+    assert_int_equal(octets_exact(der, 3), 0); /* truncated */
+    assert_int_equal(sn_der_exact(der, sizeof(der), der + sizeof(der), NULL, 4),
+                     0);
+    assert_int_equal(sn_der_exact(der, sizeof(der), der + sizeof(der), der, 0),
+                     0);
+    assert_int_equal(sn_der_exact(der, sizeof(der), der + sizeof(der), der, 4),
+                     1);
+    assert_int_equal(sn_der_exact(der, sizeof(der), der + 3, der, 4), 0);
+}
+
 int
 main(void)
 {
@@ -797,6 +839,7 @@ main(void)
         cmocka_unit_test(test_csr),
         cmocka_unit_test(test_csr_zero_tail),
         cmocka_unit_test(test_csr_errors),
+        cmocka_unit_test(test_der_exact),
     };
 
     return cmocka_run_group_tests_name("x509util", tests, setup, teardown);

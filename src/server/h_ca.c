@@ -615,8 +615,8 @@ revoke_parse(json_t *json, time_t now, struct revoke_req *rq,
         rq->dated = 1;
     }
     if (rq->comment != NULL &&
-        (f = sn_text_check(rq->comment, strlen(rq->comment), COMMENT_MAX,
-                           0)) != SN_TEXT_OK) {
+        (f = sn_text_check(rq->comment, strlen(rq->comment), COMMENT_MAX, 0)) !=
+            SN_TEXT_OK) {
         sn_resp_error(resp, API_INVALID_FIELD, "comment %s",
                       sn_text_fault_str(f));
         return -1;

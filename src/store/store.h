@@ -189,8 +189,9 @@ sn_err sn_store_cert_revoke(struct sn_store *st, const char *serial,
                             time_t revoked_at);
 /*
  * A number that changes with every revocation written (sn_store_cert_revoke
- * and sn_store_cert_compromise bump it after their write): a status read after taking the number stays
- * true while the number is unchanged. A counter in memory, no query.
+ * and sn_store_cert_compromise bump it after their write): a status read after
+ * taking the number stays true while the number is unchanged. A counter in
+ * memory, no query.
  */
 unsigned long sn_store_revocation_gen(struct sn_store *st);
 /*

@@ -1013,6 +1013,23 @@ out:
 }
 
 sn_err
+sn_hsm_has_key(struct sn_hsm_token *tok, const char *id)
+{
+    CK_OBJECT_HANDLE priv;
+    CK_SESSION_HANDLE s;
+    CK_RV rv = CKR_OK;
+    sn_err r;
+
+    if (strlen(id) == 0 || strlen(id) > MAX_ID_LEN)
+        return SN_ERR_INVALID;
+    if ((r = session_get(tok, &s)) != SN_OK)
+        return r;
+    r = find_object(tok, s, CKO_PRIVATE_KEY, id, &priv, &rv);
+    session_put(tok, s, rv);
+    return r;
+}
+
+sn_err
 sn_hsm_destroy(struct sn_hsm_token *tok, const char *id)
 {
     CK_FUNCTION_LIST_PTR f = tok->hsm->f;

@@ -58,6 +58,10 @@ sn_err sn_hsm_sign(struct sn_hsm_token *tok, const char *id, enum sn_keyalg alg,
                    const uint8_t *digest, size_t dlen, uint8_t **sig,
                    size_t *siglen);
 
+/* SN_OK if the token holds a private key with id, SN_ERR_NOT_FOUND if
+ * not. */
+sn_err sn_hsm_has_key(struct sn_hsm_token *tok, const char *id);
+
 /* Destroys both halves of key id. SN_ERR_NOT_FOUND if absent. */
 sn_err sn_hsm_destroy(struct sn_hsm_token *tok, const char *id);
 

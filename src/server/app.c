@@ -53,7 +53,8 @@ open_token(struct sn_app *app, const char *label, const char *pin_file,
 }
 
 sn_err
-sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
+sn_app_open_service(const char *home, struct sn_app *app, char *errbuf,
+                    size_t errlen)
 {
     char path[PATH_MAX];
     sn_err r;
@@ -66,10 +67,6 @@ sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
         return r;
     if (app->cfg.hsm_softhsm_conf != NULL)
         setenv("SOFTHSM2_CONF", app->cfg.hsm_softhsm_conf, 1);
-    if ((r = sn_store_open(app->cfg.database, &app->store)) != SN_OK) {
-        snprintf(errbuf, errlen, "cannot open database %s", app->cfg.database);
-        return r;
-    }
     if ((r = sn_hsm_open(app->cfg.hsm_module, &app->hsm)) != SN_OK) {
         snprintf(errbuf, errlen, "cannot load PKCS#11 module %s",
                  app->cfg.hsm_module);
@@ -80,6 +77,20 @@ sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
         SN_OK) {
         snprintf(errbuf, errlen, "cannot open the service token '%s': %s",
                  app->cfg.hsm_service_label, sn_err_str(r));
+        return r;
+    }
+    return SN_OK;
+}
+
+sn_err
+sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
+{
+    sn_err r;
+
+    if ((r = sn_app_open_service(home, app, errbuf, errlen)) != SN_OK)
+        return r;
+    if ((r = sn_store_open(app->cfg.database, &app->store)) != SN_OK) {
+        snprintf(errbuf, errlen, "cannot open database %s", app->cfg.database);
         return r;
     }
     if ((r = sn_ca_load(&app->ca, app->service, app->cfg.home,

@@ -31,6 +31,10 @@ struct sn_app {
 /* Loads HOME/signetd.conf, opens the store, the module and its tokens. */
 sn_err sn_app_open(const char *home, struct sn_app *app, char *errbuf,
                    size_t errlen);
+/* Only HOME/signetd.conf, the module and the service token (signetd
+ * check: no store, CA or TSA, nothing written). */
+sn_err sn_app_open_service(const char *home, struct sn_app *app, char *errbuf,
+                           size_t errlen);
 void sn_app_close(struct sn_app *app);
 
 /*

@@ -5,11 +5,13 @@
  */
 #include "server/ca.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
@@ -39,28 +41,45 @@
 #define OCSP_CACHE_MAX 8192
 #define OCSP_CACHE_ANSWER_MAX 16384 /* bytes; a larger answer is not kept */
 
+/*
+ * The hierarchy. A home made by plain `signetd init` holds every key,
+ * the root's included, in the service token: a test hierarchy, named so
+ * (test_cn). A production root is made by the offline ceremony
+ * (sn_ca_ceremony) and certifies issuing CA keys generated in the service
+ * token (sn_ca_request, sn_ca_install); only the certificates travel.
+ */
 static const struct {
     const char *name;   /* file HOME/ca/<name>.pem, URL /ca/<name>.cer */
-    const char *key_id; /* CKA_ID in the service token */
+    const char *key_id; /* CKA_ID in the service (or root) token */
     const char *cn;
+    const char *test_cn; /* CN in a test (all-in-one) hierarchy */
     enum sn_keyalg alg;
     int days;
     int issuer; /* enum sn_ca_kind of the issuer; itself for roots */
 } cas[SN_CA_COUNT] = {
-    [SN_CA_ROOT] = {"root", "ca-root", "Signet Root CA", SN_KEY_RSA4096,
-                    25 * 365, SN_CA_ROOT},
+    [SN_CA_ROOT] = {"root", "ca-root", "Signet Root CA",
+                    "Signet TEST Root CA - not for public trust",
+                    SN_KEY_RSA4096, 25 * 365, SN_CA_ROOT},
     [SN_CA_CODESIGNING] = {"codesigning", "ca-codesigning",
-                           "Signet Code Signing CA", SN_KEY_RSA4096, 15 * 365,
-                           SN_CA_ROOT},
+                           "Signet Code Signing CA",
+                           "Signet TEST Code Signing CA - not for public trust",
+                           SN_KEY_RSA4096, 15 * 365, SN_CA_ROOT},
+    /* CSBR 6.2.7.2: an online timestamping CA lasts at most 72 months. */
     [SN_CA_TIMESTAMPING] = {"timestamping", "ca-timestamping",
-                            "Signet Timestamping CA", SN_KEY_RSA4096, 15 * 365,
-                            SN_CA_ROOT},
+                            "Signet Timestamping CA",
+                            "Signet TEST Timestamping CA - not for public "
+                            "trust",
+                            SN_KEY_RSA4096, 6 * 365, SN_CA_ROOT},
     [SN_CA_ATT_ROOT] = {"attest-root", "attest-root",
-                        "Signet Key Attestation Root", SN_KEY_P384, 25 * 365,
-                        SN_CA_ATT_ROOT},
+                        "Signet Key Attestation Root",
+                        "Signet TEST Key Attestation Root - not for public "
+                        "trust",
+                        SN_KEY_P384, 25 * 365, SN_CA_ATT_ROOT},
     [SN_CA_ATT_ISSUER] = {"attest-issuer", "attest-issuer",
-                          "Signet Key Attestation Issuer", SN_KEY_P384,
-                          15 * 365, SN_CA_ATT_ROOT},
+                          "Signet Key Attestation Issuer",
+                          "Signet TEST Key Attestation Issuer - not for "
+                          "public trust",
+                          SN_KEY_P384, 15 * 365, SN_CA_ATT_ROOT},
 };
 
 const char *
@@ -97,15 +116,26 @@ ca_path(char *buf, size_t len, const char *home, enum sn_ca_kind kind)
 }
 
 static sn_err
-pkey_for(struct sn_hsm_token *tok, enum sn_ca_kind kind, X509 *cert,
-         EVP_PKEY **out)
+read_cert(const char *path, X509 **out)
+{
+    BIO *b = BIO_new_file(path, "r");
+
+    *out = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    return *out ? SN_OK : SN_ERR_IO;
+}
+
+/* The HSM-backed signing key of kind whose public half is pub. */
+static sn_err
+pkey_of(struct sn_hsm_token *tok, enum sn_ca_kind kind, EVP_PKEY *pub,
+        EVP_PKEY **out)
 {
     unsigned char *spki = NULL;
     int n;
     sn_err r;
 
     *out = NULL;
-    if ((n = i2d_PUBKEY(X509_get0_pubkey(cert), &spki)) <= 0)
+    if ((n = i2d_PUBKEY(pub, &spki)) <= 0)
         return SN_ERR_CRYPTO;
     r = sn_hsm_pkey(tok, cas[kind].key_id, cas[kind].alg, spki, (size_t)n, out);
     OPENSSL_free(spki);
@@ -113,7 +143,33 @@ pkey_for(struct sn_hsm_token *tok, enum sn_ca_kind kind, X509 *cert,
 }
 
 static sn_err
-write_pem(const char *path, X509 *x)
+pkey_for(struct sn_hsm_token *tok, enum sn_ca_kind kind, X509 *cert,
+         EVP_PKEY **out)
+{
+    return pkey_of(tok, kind, X509_get0_pubkey(cert), out);
+}
+
+/* Writes data to path through path.new and a rename: path may exist. */
+static sn_err
+write_replace(const char *path, const void *data, size_t len, int mode)
+{
+    char tmp[PATH_MAX];
+    sn_err r;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp))
+        return SN_ERR_INVALID;
+    unlink(tmp);
+    if ((r = sn_file_write_new(tmp, data, len, mode)) != SN_OK)
+        return r;
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        return SN_ERR_IO;
+    }
+    return SN_OK;
+}
+
+static sn_err
+write_pem(const char *path, X509 *x, int replace)
 {
     BIO *b = BIO_new(BIO_s_mem());
     char *data;
@@ -122,28 +178,25 @@ write_pem(const char *path, X509 *x)
 
     if (b != NULL && PEM_write_bio_X509(b, x) == 1 &&
         (len = BIO_get_mem_data(b, &data)) > 0)
-        r = sn_file_write_new(path, data, (size_t)len, 0644);
+        r = replace ? write_replace(path, data, (size_t)len, 0644)
+                    : sn_file_write_new(path, data, (size_t)len, 0644);
     BIO_free(b);
+    if (r != SN_OK)
+        sn_error("ca: cannot write %s: %s", path, sn_err_str(r));
     return r;
 }
 
-/* Generates one CA key and certificate. */
+/* Generates the key of kind on tok; *pub is its public half. */
 static sn_err
-create_one(struct sn_hsm_token *tok, enum sn_ca_kind kind, X509 **certs,
-           const char *home, const char *org, const char *country,
-           const char *base_url)
+gen_key(struct sn_hsm_token *tok, enum sn_ca_kind kind, EVP_PKEY **pub)
 {
-    char crl[256], aia[256], path[PATH_MAX];
-    struct sn_ca_urls urls = {NULL, NULL, NULL};
     struct sn_key_facts facts;
     const unsigned char *p;
     uint8_t *spki = NULL;
     size_t spki_len = 0;
-    EVP_PKEY *pub = NULL, *signer = NULL, *self = NULL;
-    X509 *x = NULL;
-    int issuer = cas[kind].issuer;
     sn_err r;
 
+    *pub = NULL;
     if ((r = sn_hsm_generate(tok, cas[kind].alg, cas[kind].key_id, &spki,
                              &spki_len, &facts)) != SN_OK)
         goto out;
@@ -152,39 +205,70 @@ create_one(struct sn_hsm_token *tok, enum sn_ca_kind kind, X509 **certs,
         goto out;
     r = SN_ERR_CRYPTO;
     p = spki;
-    if ((pub = d2i_PUBKEY(NULL, &p, (long)spki_len)) == NULL)
+    if ((*pub = d2i_PUBKEY(NULL, &p, (long)spki_len)) == NULL)
         goto out;
-    if (issuer == (int)kind) {
-        if ((r = sn_hsm_pkey(tok, cas[kind].key_id, cas[kind].alg, spki,
-                             spki_len, &self)) != SN_OK)
-            goto out;
-        signer = self;
-    } else {
-        if ((r = pkey_for(tok, (enum sn_ca_kind)issuer, certs[issuer],
-                          &self)) != SN_OK)
-            goto out;
-        signer = self;
-        if (kind != SN_CA_ATT_ISSUER) {
-            snprintf(crl, sizeof(crl), "%s/ca/crl/%s", base_url,
-                     cas[issuer].name);
-            snprintf(aia, sizeof(aia), "%s/ca/%s.cer", base_url,
-                     cas[issuer].name);
-            urls.crl = crl;
-            urls.ca_issuers = aia;
-        }
+    r = SN_OK;
+out:
+    free(spki);
+    return r;
+}
+
+/*
+ * The certificate of kind for pub, signed by signer: the key of issuer's
+ * certificate, or of pub itself when issuer is NULL (a root).
+ */
+static sn_err
+issue_ca(enum sn_ca_kind kind, EVP_PKEY *pub, const char *cn, const char *org,
+         const char *country, X509 *issuer, EVP_PKEY *signer,
+         const char *base_url, X509 **out)
+{
+    char crl[256], aia[256];
+    struct sn_ca_urls urls = {NULL, NULL, NULL};
+    int by = cas[kind].issuer;
+    X509 *x = NULL;
+
+    *out = NULL;
+    if (issuer != NULL && kind != SN_CA_ATT_ISSUER) {
+        snprintf(crl, sizeof(crl), "%s/ca/crl/%s", base_url, cas[by].name);
+        snprintf(aia, sizeof(aia), "%s/ca/%s.cer", base_url, cas[by].name);
+        urls.crl = crl;
+        urls.ca_issuers = aia;
     }
-    r = SN_ERR_CRYPTO;
-    if (sn_ca_cert_build(kind, pub, cas[kind].cn, org, country,
-                         issuer == (int)kind ? NULL : certs[issuer], &urls,
+    if (sn_ca_cert_build(kind, pub, cn, org, country, issuer, &urls,
                          cas[kind].days, &x) != SN_OK ||
-        X509_sign(x, signer, md_for((enum sn_ca_kind)issuer)) <= 0)
+        X509_sign(x, signer, md_for((enum sn_ca_kind)by)) <= 0) {
+        X509_free(x);
+        return SN_ERR_CRYPTO;
+    }
+    *out = x;
+    return SN_OK;
+}
+
+/* Generates one CA key and certificate; its issuer is in certs. */
+static sn_err
+create_one(struct sn_hsm_token *tok, enum sn_ca_kind kind, X509 **certs,
+           const char *home, const char *org, const char *country,
+           const char *base_url, int test)
+{
+    char path[PATH_MAX];
+    EVP_PKEY *pub = NULL, *signer = NULL;
+    X509 *x = NULL;
+    int issuer = cas[kind].issuer, self = issuer == (int)kind;
+    sn_err r;
+
+    if ((r = gen_key(tok, kind, &pub)) != SN_OK ||
+        (r = pkey_of(tok, (enum sn_ca_kind)issuer,
+                     self ? pub : X509_get0_pubkey(certs[issuer]), &signer)) !=
+            SN_OK ||
+        (r = issue_ca(kind, pub, test ? cas[kind].test_cn : cas[kind].cn, org,
+                      country, self ? NULL : certs[issuer], signer, base_url,
+                      &x)) != SN_OK)
         goto out;
     ca_path(path, sizeof(path), home, kind);
-    if ((r = write_pem(path, x)) != SN_OK)
+    if ((r = write_pem(path, x, 0)) != SN_OK)
         goto out;
     certs[kind] = x;
     x = NULL;
-    r = SN_OK;
 out:
     if (r != SN_OK) {
         sn_error("ca: cannot create %s: %s (%s)", cas[kind].name, sn_err_str(r),
@@ -192,10 +276,22 @@ out:
         ERR_clear_error();
     }
     X509_free(x);
-    EVP_PKEY_free(self);
+    EVP_PKEY_free(signer);
     EVP_PKEY_free(pub);
-    free(spki);
     return r;
+}
+
+static sn_err
+mkdir_ca(const char *home)
+{
+    char dir[PATH_MAX];
+
+    snprintf(dir, sizeof(dir), "%s/ca", home);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        sn_error("ca: cannot create %s: %s", dir, strerror(errno));
+        return SN_ERR_IO;
+    }
+    return SN_OK;
 }
 
 sn_err
@@ -203,30 +299,456 @@ sn_ca_create(struct sn_hsm_token *tok, const char *home, const char *org,
              const char *country, const char *base_url)
 {
     X509 *certs[SN_CA_COUNT] = {NULL};
-    char dir[PATH_MAX];
-    sn_err r = SN_OK;
+    sn_err r;
     int i;
 
-    snprintf(dir, sizeof(dir), "%s/ca", home);
-    if (mkdir(dir, 0755) != 0)
-        return SN_ERR_IO;
+    if ((r = mkdir_ca(home)) != SN_OK)
+        return r;
     /* Issuers come first in the enum order. */
     for (i = 0; i < SN_CA_COUNT && r == SN_OK; i++)
         r = create_one(tok, (enum sn_ca_kind)i, certs, home, org, country,
-                       base_url);
+                       base_url, 1);
     for (i = 0; i < SN_CA_COUNT; i++)
         X509_free(certs[i]);
     return r;
 }
 
-static sn_err
-read_cert(const char *path, X509 **out)
-{
-    BIO *b = BIO_new_file(path, "r");
+/* ---- The offline root: requests, ceremony, installation ---- */
 
-    *out = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+static const enum sn_ca_kind issuing[] = {SN_CA_CODESIGNING,
+                                          SN_CA_TIMESTAMPING};
+#define N_ISSUING (sizeof(issuing) / sizeof(issuing[0]))
+
+static void
+dir_path(char *buf, size_t len, const char *dir, enum sn_ca_kind kind,
+         const char *ext)
+{
+    if (snprintf(buf, len, "%s/%s.%s", dir, cas[kind].name, ext) >= (int)len)
+        buf[0] = '\0';
+}
+
+/* One issuing CA key on tok and its PKCS#10 request DIR/<name>.csr. */
+static sn_err
+request_one(struct sn_hsm_token *tok, enum sn_ca_kind kind, const char *dir,
+            const char *org, const char *country)
+{
+    char path[PATH_MAX], *data;
+    EVP_PKEY *pub = NULL, *signer = NULL;
+    X509_REQ *req = NULL;
+    X509_NAME *name = NULL;
+    BIO *b = NULL;
+    long len;
+    sn_err r;
+
+    dir_path(path, sizeof(path), dir, kind, "csr");
+    if ((r = gen_key(tok, kind, &pub)) != SN_OK ||
+        (r = pkey_of(tok, kind, pub, &signer)) != SN_OK)
+        goto out;
+    r = SN_ERR_CRYPTO;
+    if ((req = X509_REQ_new()) == NULL || (name = X509_NAME_new()) == NULL ||
+        sn_name_add(name, "C", country) != SN_OK ||
+        sn_name_add(name, "O", org) != SN_OK ||
+        sn_name_add(name, "CN", cas[kind].cn) != SN_OK ||
+        X509_REQ_set_version(req, 0) != 1 ||
+        X509_REQ_set_subject_name(req, name) != 1 ||
+        X509_REQ_set_pubkey(req, pub) != 1 ||
+        X509_REQ_sign(req, signer, md_for(kind)) <= 0 ||
+        (b = BIO_new(BIO_s_mem())) == NULL ||
+        PEM_write_bio_X509_REQ(b, req) != 1 ||
+        (len = BIO_get_mem_data(b, &data)) <= 0)
+        goto out;
+    r = sn_file_write_new(path, data, (size_t)len, 0644);
+out:
+    if (r != SN_OK) {
+        sn_error("ca: cannot make the request %s: %s", path, sn_err_str(r));
+        ERR_clear_error();
+    }
     BIO_free(b);
-    return *out ? SN_OK : SN_ERR_IO;
+    X509_NAME_free(name);
+    X509_REQ_free(req);
+    EVP_PKEY_free(signer);
+    EVP_PKEY_free(pub);
+    return r;
+}
+
+sn_err
+sn_ca_request(struct sn_hsm_token *tok, const char *dir, const char *org,
+              const char *country)
+{
+    char path[PATH_MAX];
+    size_t i;
+    sn_err r = SN_OK;
+
+    for (i = 0; i < N_ISSUING; i++) {
+        dir_path(path, sizeof(path), dir, issuing[i], "csr");
+        if (access(path, F_OK) == 0) {
+            sn_error("ca: %s exists; refusing to overwrite it", path);
+            return SN_ERR_EXISTS;
+        }
+    }
+    for (i = 0; i < N_ISSUING && r == SN_OK; i++)
+        r = request_one(tok, issuing[i], dir, org, country);
+    return r;
+}
+
+/* One line per ceremony act in HOME/ceremony.log (the ceremony's record). */
+static void
+ceremony_log(const char *home, const char *what, X509 *x)
+{
+    char path[PATH_MAX], when[32], *subject = NULL, *serial = NULL;
+    unsigned char md[32];
+    char fp[65];
+    unsigned mdlen = 0;
+    BIGNUM *bn = NULL;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/ceremony.log", home);
+    sn_time_format(time(NULL), when);
+    fp[0] = '\0';
+    if (x != NULL) {
+        subject = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
+        if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) != NULL)
+            serial = BN_bn2hex(bn);
+        if (X509_digest(x, EVP_sha256(), md, &mdlen) == 1 && mdlen == 32)
+            sn_hex_encode(md, 32, fp);
+    }
+    sn_info("ceremony: %s%s%s", what, subject ? ": " : "",
+            subject ? subject : "");
+    if ((f = fopen(path, "a")) != NULL) {
+        fprintf(f, "%s %s", when, what);
+        if (x != NULL)
+            fprintf(f, " subject=\"%s\" serial=%s sha256=%s",
+                    subject ? subject : "?", serial ? serial : "?", fp);
+        fputc('\n', f);
+        fclose(f);
+    }
+    OPENSSL_free(subject);
+    OPENSSL_free(serial);
+    BN_free(bn);
+}
+
+/*
+ * Certifies the request DIR/<name>.csr of issuing CA kind as
+ * DIR/<name>.pem. The request proves possession of its key; its subject
+ * is not copied: the ceremony writes the profile.
+ */
+static sn_err
+certify(X509 *root, EVP_PKEY *signer, enum sn_ca_kind kind, const char *home,
+        const char *dir, const char *org, const char *country,
+        const char *base_url)
+{
+    char path[PATH_MAX];
+    uint8_t *pem = NULL;
+    size_t len = 0;
+    BIO *b = NULL;
+    X509_REQ *req = NULL;
+    EVP_PKEY *pub;
+    X509 *x = NULL;
+    sn_err r;
+
+    dir_path(path, sizeof(path), dir, kind, "csr");
+    if ((r = sn_file_read(path, 65536, &pem, &len)) != SN_OK)
+        goto out;
+    r = SN_ERR_INVALID;
+    if ((b = BIO_new_mem_buf(pem, (int)len)) == NULL ||
+        (req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL)) == NULL ||
+        (pub = X509_REQ_get0_pubkey(req)) == NULL ||
+        X509_REQ_verify(req, pub) != 1) {
+        sn_error("ceremony: %s is not a request signed by its own key", path);
+        goto out;
+    }
+    if ((EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA) !=
+            sn_keyalg_is_rsa(cas[kind].alg) ||
+        EVP_PKEY_get_bits(pub) != (int)sn_keyalg_bits(cas[kind].alg)) {
+        sn_error("ceremony: the key of %s is not %s", path,
+                 sn_keyalg_name(cas[kind].alg));
+        goto out;
+    }
+    if ((r = issue_ca(kind, pub, cas[kind].cn, org, country, root, signer,
+                      base_url, &x)) != SN_OK)
+        goto out;
+    dir_path(path, sizeof(path), dir, kind, "pem");
+    if ((r = write_pem(path, x, 0)) != SN_OK)
+        goto out;
+    ceremony_log(home, "issuing CA certified", x);
+out:
+    ERR_clear_error();
+    X509_free(x);
+    X509_REQ_free(req);
+    BIO_free(b);
+    free(pem);
+    return r;
+}
+
+/* A CRL in DER signed by root: SN_OK or why not. */
+static sn_err
+crl_check(X509 *root, const uint8_t *der, size_t len)
+{
+    const unsigned char *p = der;
+    X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)len);
+    sn_err r = SN_ERR_CRYPTO;
+
+    if (crl != NULL && p == der + len &&
+        X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(root)) ==
+            0 &&
+        X509_CRL_verify(crl, X509_get0_pubkey(root)) == 1)
+        r = SN_OK;
+    ERR_clear_error();
+    X509_CRL_free(crl);
+    return r;
+}
+
+/*
+ * The root's CRL (no entries: the ceremony revokes nothing yet), valid
+ * for ROOT_CRL_DAYS (CSBR 4.9.7: at most twelve months), numbered from
+ * HOME/ca/crlnumber, written to DIR/root.crl.
+ */
+#define ROOT_CRL_DAYS 365
+static sn_err
+root_crl(X509 *root, EVP_PKEY *signer, const char *home, const char *dir)
+{
+    char path[PATH_MAX], text[64];
+    uint8_t *old = NULL;
+    size_t oldlen = 0;
+    long long number = 0;
+    X509_CRL *crl = NULL;
+    ASN1_TIME *t = NULL;
+    ASN1_INTEGER *num = NULL;
+    X509_EXTENSION *aki = NULL;
+    X509V3_CTX ctx;
+    unsigned char *der = NULL;
+    time_t now = time(NULL);
+    int n;
+    sn_err r;
+
+    snprintf(path, sizeof(path), "%s/ca/crlnumber", home);
+    if (sn_file_read(path, 32, &old, &oldlen) == SN_OK)
+        number = strtoll((const char *)old, NULL, 10);
+    free(old);
+    number = number < 0 ? 1 : number + 1;
+    r = SN_ERR_CRYPTO;
+    if ((crl = X509_CRL_new()) == NULL || X509_CRL_set_version(crl, 1) != 1 ||
+        X509_CRL_set_issuer_name(crl, X509_get_subject_name(root)) != 1 ||
+        (t = ASN1_TIME_set(NULL, now)) == NULL ||
+        X509_CRL_set1_lastUpdate(crl, t) != 1 ||
+        ASN1_TIME_set(t, now + ROOT_CRL_DAYS * 86400L) == NULL ||
+        X509_CRL_set1_nextUpdate(crl, t) != 1)
+        goto out;
+    X509V3_set_ctx(&ctx, root, NULL, NULL, crl, 0);
+    if ((aki = X509V3_EXT_nconf_nid(NULL, &ctx, NID_authority_key_identifier,
+                                    "keyid:always")) == NULL ||
+        X509_CRL_add_ext(crl, aki, -1) != 1 ||
+        (num = ASN1_INTEGER_new()) == NULL ||
+        ASN1_INTEGER_set_int64(num, number) != 1 ||
+        X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) != 1 ||
+        X509_CRL_sign(crl, signer, md_for(SN_CA_ROOT)) <= 0 ||
+        (n = i2d_X509_CRL(crl, &der)) <= 0)
+        goto out;
+    snprintf(text, sizeof(text), "%lld\n", number);
+    snprintf(path, sizeof(path), "%s/root.crl", dir);
+    if ((r = write_replace(path, der, (size_t)n, 0644)) != SN_OK)
+        goto out;
+    snprintf(path, sizeof(path), "%s/ca/crlnumber", home);
+    if ((r = write_replace(path, text, strlen(text), 0600)) != SN_OK)
+        goto out;
+    snprintf(text, sizeof(text), "root CRL %lld issued", number);
+    ceremony_log(home, text, NULL);
+out:
+    ERR_clear_error();
+    OPENSSL_free(der);
+    X509_EXTENSION_free(aki);
+    ASN1_INTEGER_free(num);
+    ASN1_TIME_free(t);
+    X509_CRL_free(crl);
+    return r;
+}
+
+sn_err
+sn_ca_ceremony(struct sn_hsm_token *tok, const char *home, const char *dir,
+               const char *org, const char *country, const char *base_url)
+{
+    X509 *certs[SN_CA_COUNT] = {NULL};
+    EVP_PKEY *signer = NULL;
+    char path[PATH_MAX];
+    size_t i;
+    sn_err r;
+
+    ca_path(path, sizeof(path), home, SN_CA_ROOT);
+    if (access(path, F_OK) != 0) {
+        if ((r = mkdir_ca(home)) != SN_OK ||
+            (r = create_one(tok, SN_CA_ROOT, certs, home, org, country,
+                            base_url, 0)) != SN_OK)
+            goto out;
+        ceremony_log(home, "root key generated and self-signed", certs[0]);
+    } else if ((r = read_cert(path, &certs[SN_CA_ROOT])) != SN_OK) {
+        sn_error("ceremony: cannot read %s", path);
+        goto out;
+    }
+    if ((r = sn_hsm_has_key(tok, cas[SN_CA_ROOT].key_id)) != SN_OK) {
+        sn_error("ceremony: the root token holds no root key: %s",
+                 sn_err_str(r));
+        goto out;
+    }
+    if ((r = pkey_for(tok, SN_CA_ROOT, certs[SN_CA_ROOT], &signer)) != SN_OK)
+        goto out;
+    /* Nothing is signed unless everything can be written. */
+    for (i = 0; i < N_ISSUING; i++) {
+        dir_path(path, sizeof(path), dir, issuing[i], "pem");
+        if (access(path, F_OK) == 0) {
+            sn_error("ceremony: %s exists; refusing to overwrite it", path);
+            r = SN_ERR_EXISTS;
+            goto out;
+        }
+    }
+    for (i = 0; i < N_ISSUING; i++) {
+        dir_path(path, sizeof(path), dir, issuing[i], "csr");
+        if (access(path, F_OK) != 0)
+            continue;
+        if ((r = certify(certs[SN_CA_ROOT], signer, issuing[i], home, dir, org,
+                         country, base_url)) != SN_OK)
+            goto out;
+    }
+    snprintf(path, sizeof(path), "%s/root.pem", dir);
+    if ((r = write_pem(path, certs[SN_CA_ROOT], 1)) != SN_OK ||
+        (r = root_crl(certs[SN_CA_ROOT], signer, home, dir)) != SN_OK)
+        goto out;
+out:
+    EVP_PKEY_free(signer);
+    for (i = 0; i < SN_CA_COUNT; i++)
+        X509_free(certs[i]);
+    return r;
+}
+
+/* SN_OK if tok holds the private key of cert (a signature proves it). */
+static sn_err
+holds_key(struct sn_hsm_token *tok, enum sn_ca_kind kind, X509 *cert)
+{
+    static const unsigned char msg[] = "signet: issuing CA key check";
+    EVP_PKEY *k = NULL;
+    EVP_MD_CTX *ctx = NULL;
+    unsigned char sig[1024];
+    size_t siglen = sizeof(sig);
+    sn_err r;
+
+    if ((r = pkey_for(tok, kind, cert, &k)) != SN_OK)
+        return r;
+    r = SN_ERR_MISMATCH;
+    if ((ctx = EVP_MD_CTX_new()) != NULL &&
+        EVP_DigestSignInit(ctx, NULL, md_for(kind), NULL, k) == 1 &&
+        EVP_DigestSign(ctx, sig, &siglen, msg, sizeof(msg)) == 1 &&
+        EVP_MD_CTX_reset(ctx) == 1 &&
+        EVP_DigestVerifyInit(ctx, NULL, md_for(kind), NULL,
+                             X509_get0_pubkey(cert)) == 1 &&
+        EVP_DigestVerify(ctx, sig, siglen, msg, sizeof(msg)) == 1)
+        r = SN_OK;
+    ERR_clear_error();
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(k);
+    return r;
+}
+
+/* CSBR 6.2.7.2: an online timestamping CA lasts at most 72 months. */
+static int
+within_72_months(X509 *x)
+{
+    time_t nb, na, limit;
+    struct tm tm;
+
+    if (sn_x509_validity(x, &nb, &na) != SN_OK || gmtime_r(&nb, &tm) == NULL)
+        return 0;
+    tm.tm_year += 6;
+    return (limit = timegm(&tm)) != (time_t)-1 && na <= limit;
+}
+
+/* The ceremony's output in dir, checked against itself and tok. */
+static sn_err
+install_check(struct sn_hsm_token *tok, const char *dir, X509 **certs,
+              uint8_t **crl, size_t *crl_len)
+{
+    char path[PATH_MAX];
+    EVP_PKEY *rootpub;
+    size_t i;
+    sn_err r;
+
+    for (i = 0; i < 3; i++) {
+        dir_path(path, sizeof(path), dir, (enum sn_ca_kind)i, "pem");
+        if ((r = read_cert(path, &certs[i])) != SN_OK) {
+            sn_error("ca: cannot read %s", path);
+            return r;
+        }
+    }
+    rootpub = X509_get0_pubkey(certs[SN_CA_ROOT]);
+    if (X509_check_issued(certs[SN_CA_ROOT], certs[SN_CA_ROOT]) != X509_V_OK ||
+        X509_verify(certs[SN_CA_ROOT], rootpub) != 1 ||
+        X509_check_ca(certs[SN_CA_ROOT]) != 1) {
+        sn_error("ca: %s/root.pem is not a self-signed CA certificate", dir);
+        return SN_ERR_INVALID;
+    }
+    for (i = 0; i < N_ISSUING; i++) {
+        X509 *c = certs[issuing[i]];
+
+        if (X509_check_issued(certs[SN_CA_ROOT], c) != X509_V_OK ||
+            X509_verify(c, rootpub) != 1) {
+            sn_error("ca: %s.pem is not issued by root.pem",
+                     cas[issuing[i]].name);
+            return SN_ERR_INVALID;
+        }
+        if ((r = holds_key(tok, issuing[i], c)) != SN_OK) {
+            sn_error("ca: the service token holds no key for %s.pem: %s",
+                     cas[issuing[i]].name, sn_err_str(r));
+            return r;
+        }
+    }
+    if (!within_72_months(certs[SN_CA_TIMESTAMPING])) {
+        sn_error("ca: timestamping.pem lasts more than 72 months: its key "
+                 "would have to stay offline (CSBR 6.2.7.2)");
+        return SN_ERR_INVALID;
+    }
+    if ((r = sn_hsm_has_key(tok, cas[SN_CA_ROOT].key_id)) != SN_ERR_NOT_FOUND) {
+        sn_error("ca: the service token holds a root key: refused");
+        return r == SN_OK ? SN_ERR_STATE : r;
+    }
+    snprintf(path, sizeof(path), "%s/root.crl", dir);
+    if ((r = sn_file_read(path, 1 << 20, crl, crl_len)) != SN_OK ||
+        (r = crl_check(certs[SN_CA_ROOT], *crl, *crl_len)) != SN_OK) {
+        sn_error("ca: %s is not a CRL signed by the root", path);
+        return r;
+    }
+    return SN_OK;
+}
+
+sn_err
+sn_ca_install(struct sn_hsm_token *tok, const char *home, const char *dir,
+              const char *org, const char *country, const char *base_url)
+{
+    X509 *certs[SN_CA_COUNT] = {NULL};
+    char path[PATH_MAX];
+    uint8_t *crl = NULL;
+    size_t crl_len = 0, i;
+    sn_err r;
+
+    if ((r = install_check(tok, dir, certs, &crl, &crl_len)) != SN_OK ||
+        (r = mkdir_ca(home)) != SN_OK)
+        goto out;
+    for (i = 0; i < 3; i++) {
+        ca_path(path, sizeof(path), home, (enum sn_ca_kind)i);
+        if ((r = write_pem(path, certs[i], 0)) != SN_OK)
+            goto out;
+    }
+    snprintf(path, sizeof(path), "%s/ca/root.crl", home);
+    if ((r = sn_file_write_new(path, crl, crl_len, 0644)) != SN_OK)
+        goto out;
+    /* The attestation hierarchy stays online (docs/ceremony.md). */
+    if ((r = create_one(tok, SN_CA_ATT_ROOT, certs, home, org, country,
+                        base_url, 0)) != SN_OK ||
+        (r = create_one(tok, SN_CA_ATT_ISSUER, certs, home, org, country,
+                        base_url, 0)) != SN_OK)
+        goto out;
+out:
+    free(crl);
+    for (i = 0; i < SN_CA_COUNT; i++)
+        X509_free(certs[i]);
+    return r;
 }
 
 static sn_err
@@ -413,6 +935,17 @@ sn_ca_load(struct sn_ca *ca, struct sn_hsm_token *tok, const char *home,
             sn_error("ca: cannot read %s", path);
             return r;
         }
+        /* A root made by the ceremony has no key here: its CRL is the
+         * one the ceremony signed, HOME/ca/root.crl. */
+        if (i == SN_CA_ROOT && (r = sn_ca_root_key(tok)) != SN_OK) {
+            if (r != SN_ERR_NOT_FOUND)
+                return r;
+            snprintf(path, sizeof(path), "%s/ca/root.crl", home);
+            if ((ca->root_crl = strdup(path)) == NULL)
+                return SN_ERR_NOMEM;
+            ca->root_offline = 1;
+            continue;
+        }
         if ((r = pkey_for(tok, (enum sn_ca_kind)i, ca->cert[i], &ca->key[i])) !=
             SN_OK)
             return r;
@@ -430,6 +963,33 @@ sn_ca_load(struct sn_ca *ca, struct sn_hsm_token *tok, const char *home,
     return SN_OK;
 }
 
+sn_err
+sn_ca_root_key(struct sn_hsm_token *tok)
+{
+    return sn_hsm_has_key(tok, cas[SN_CA_ROOT].key_id);
+}
+
+/* The offline root's CRL as the ceremony signed it (checked each time:
+ * the operator replaces the file with the next one). */
+static sn_err
+offline_crl(struct sn_ca *ca, uint8_t **der, size_t *len)
+{
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    sn_err r;
+
+    if ((r = sn_file_read(ca->root_crl, 1 << 20, &buf, &n)) != SN_OK ||
+        (r = crl_check(ca->cert[SN_CA_ROOT], buf, n)) != SN_OK) {
+        sn_error("ca: %s is not a CRL signed by the root: %s", ca->root_crl,
+                 sn_err_str(r));
+        free(buf);
+        return r;
+    }
+    *der = buf;
+    *len = n;
+    return SN_OK;
+}
+
 void
 sn_ca_cleanup(struct sn_ca *ca)
 {
@@ -441,6 +1001,7 @@ sn_ca_cleanup(struct sn_ca *ca)
     }
     sk_X509_pop_free(ca->att_roots, X509_free);
     free(ca->base_url);
+    free(ca->root_crl);
     pthread_mutex_destroy(&ca->crl_lock);
     pthread_mutex_destroy(&ca->revoke_lock);
     if (ca->ocsp.copy != NULL)
@@ -671,6 +1232,8 @@ sn_ca_crl(struct sn_app *app, enum sn_ca_kind kind, int force, uint8_t **der,
     if (kind != SN_CA_ROOT && kind != SN_CA_CODESIGNING &&
         kind != SN_CA_TIMESTAMPING)
         return SN_ERR_INVALID;
+    if (kind == SN_CA_ROOT && ca->root_offline)
+        return offline_crl(ca, der, len);
     pthread_mutex_lock(&ca->crl_lock);
     r = sn_store_crl_get(app->store, cas[kind].name, der, len, &number,
                          &this_update);
@@ -709,6 +1272,9 @@ sn_ca_crl_timer(struct sn_app *app)
     sn_err r;
 
     for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        /* An offline root's CRL is the ceremony's, signed offline. */
+        if (kinds[i] == SN_CA_ROOT && app->ca.root_offline)
+            continue;
         if ((r = sn_ca_crl(app, kinds[i], 0, &der, &len)) != SN_OK)
             sn_error("ca: cannot reissue the CRL of %s: %s", cas[kinds[i]].name,
                      sn_err_str(r));

@@ -1,7 +1,8 @@
 /*
- * ca: Signet's certification authorities and attestation issuer. All five
- * keys live in the service's own HSM token; their certificates are files
- * under HOME/ca/. Issues code signing certificates, attestation
+ * ca: Signet's certification authorities and attestation issuer. The keys
+ * live in the service's own HSM token (the root's too in a test hierarchy;
+ * a production root stays in the offline ceremony's token); certificates
+ * are files under HOME/ca/. Issues code signing certificates, attestation
  * certificates, CRLs and OCSP responses, all signed inside the HSM.
  */
 #ifndef SN_CA_H
@@ -24,6 +25,8 @@ struct sn_app;
 struct sn_ca {
     X509 *cert[SN_CA_COUNT];    /* by enum sn_ca_kind */
     EVP_PKEY *key[SN_CA_COUNT]; /* HSM-backed signing keys */
+    int root_offline;           /* no root key here: key[ROOT] is NULL */
+    char *root_crl;             /* offline root: its CRL, from the ceremony */
     STACK_OF(X509) *att_roots;  /* trusted attestation roots */
     pthread_mutex_t crl_lock;
     /* Revocations: a decision read from the records and the change it
@@ -39,14 +42,43 @@ struct sn_ca {
 const char *sn_ca_name(enum sn_ca_kind kind);
 int sn_ca_from_name(const char *name, enum sn_ca_kind *out);
 
-/* signetd init: generates the five keys on tok, writes HOME/ca/. */
+/*
+ * signetd init: a test hierarchy (every name says TEST, the root key is
+ * online): generates the five keys on tok, writes HOME/ca/.
+ */
 sn_err sn_ca_create(struct sn_hsm_token *tok, const char *home, const char *org,
                     const char *country, const char *base_url);
-/* signetd serve: loads HOME/ca/ and binds the keys on tok. */
+
+/*
+ * The offline root (docs/ceremony.md), in three steps:
+ * sn_ca_request (service token): generates the issuing CA keys and writes
+ * their requests DIR/codesigning.csr and DIR/timestamping.csr.
+ * sn_ca_ceremony (root token, HOME is the ceremony's home): creates the
+ * root key and HOME/ca/root.pem unless they exist, certifies each request
+ * found in DIR as DIR/<name>.pem, writes DIR/root.pem and a new root CRL
+ * DIR/root.crl; every act is a line in HOME/ceremony.log.
+ * sn_ca_install (service token): checks DIR (chain, keys in tok, no root
+ * key in tok, timestamping CA at most 72 months), copies the certificates
+ * and the root CRL to HOME/ca/ and creates the attestation root and
+ * issuer, which stay online.
+ */
+sn_err sn_ca_request(struct sn_hsm_token *tok, const char *dir, const char *org,
+                     const char *country);
+sn_err sn_ca_ceremony(struct sn_hsm_token *tok, const char *home,
+                      const char *dir, const char *org, const char *country,
+                      const char *base_url);
+sn_err sn_ca_install(struct sn_hsm_token *tok, const char *home,
+                     const char *dir, const char *org, const char *country,
+                     const char *base_url);
+/* signetd serve: loads HOME/ca/ and binds the keys on tok; a root key
+ * absent from tok makes root_offline (its CRL is HOME/ca/root.crl). */
 sn_err sn_ca_load(struct sn_ca *ca, struct sn_hsm_token *tok, const char *home,
                   const char *base_url, char *const *extra_roots,
                   size_t nextra);
 void sn_ca_cleanup(struct sn_ca *ca);
+/* SN_OK if tok holds the root CA's key (a test hierarchy), SN_ERR_NOT_FOUND
+ * if not (the root is offline), or why it cannot tell. */
+sn_err sn_ca_root_key(struct sn_hsm_token *tok);
 
 /* Every CA certificate as one PEM bundle; *pem malloc'd. */
 sn_err sn_ca_bundle(struct sn_ca *ca, char **pem);

@@ -1,6 +1,7 @@
 /*
- * home: signetd init. Everything is created with owner-only permissions;
- * nothing existing is overwritten (files are opened O_EXCL).
+ * home: signetd init and the home of the root ceremony. Everything is
+ * created with owner-only permissions; nothing existing is overwritten
+ * (files are opened O_EXCL).
  */
 #include "server/home.h"
 
@@ -28,6 +29,10 @@
 #define DEFAULT_PUBLIC "127.0.0.1:8080"
 #define DEFAULT_BASE_URL "http://" DEFAULT_PUBLIC
 #define DEFAULT_TSA_ALG "rsa-3072"
+#define MAX_BASE_URL 200 /* leaves room for the paths in certificates */
+/* The ceremony's home: its own SoftHSM2 store and the root token. */
+#define ROOT_LABEL "signet-root"
+#define ROOT_PIN "hsm/root.pin"
 
 /* home + "/" + name into buf; homes are limited to keep paths short. */
 static void
@@ -96,27 +101,13 @@ out:
     return r;
 }
 
-sn_err
-sn_home_init(const char *home_arg, const char *module, const char *oid_arc)
+/* Makes (or accepts) the directory home_arg; its real path into home. */
+static sn_err
+home_dir(const char *home_arg, char home[PATH_MAX])
 {
-    char home[PATH_MAX], path[PATH_MAX], tlsca[PATH_MAX], cert[PATH_MAX],
-        key[PATH_MAX];
-    char text[4096];
-    struct sn_hsm *hsm = NULL;
-    struct sn_hsm_token *service = NULL;
-    struct sn_ca ca;
-    struct sn_oids oids;
-    char *pin = NULL, *pinline = NULL;
-    size_t len;
+    char path[PATH_MAX];
     sn_err r;
 
-    memset(&ca, 0, sizeof(ca));
-    if (sn_oids_init(&oids, oid_arc) != SN_OK) {
-        sn_error("init: bad OID arc '%s': expected dotted decimal such as "
-                 "1.3.6.1.4.1.NNNNN, each component below 2^31",
-                 oid_arc);
-        return SN_ERR_INVALID;
-    }
     if ((r = mkdir_new(home_arg, "")) != SN_OK)
         return r;
     if (realpath(home_arg, home) == NULL)
@@ -132,12 +123,25 @@ sn_home_init(const char *home_arg, const char *module, const char *oid_arc)
                  home);
         return SN_ERR_EXISTS;
     }
-    if ((r = mkdir_new(home, "tls")) != SN_OK ||
-        (r = mkdir_new(home, "hsm")) != SN_OK ||
-        (r = mkdir_new(home, "hsm/tokens")) != SN_OK ||
-        (r = mkdir_new(home, "hsm/pins")) != SN_OK)
-        return r;
+    return SN_OK;
+}
 
+/*
+ * A new SoftHSM2 store under HOME/hsm with one token, label, whose PIN is
+ * written to HOME/pinfile; the token is opened into *tok.
+ */
+static sn_err
+hsm_new(const char *home, const char *module, const char *label,
+        const char *pinfile, struct sn_hsm **hsm, struct sn_hsm_token **tok)
+{
+    char path[PATH_MAX], text[4096];
+    char *pin = NULL, *pinline = NULL;
+    size_t len;
+    sn_err r;
+
+    if ((r = mkdir_new(home, "hsm")) != SN_OK ||
+        (r = mkdir_new(home, "hsm/tokens")) != SN_OK)
+        return r;
     if (snprintf(text, sizeof(text),
                  "# SoftHSM2 configuration for this signetd home.\n"
                  "directories.tokendir = %s/hsm/tokens\n"
@@ -151,11 +155,10 @@ sn_home_init(const char *home_arg, const char *module, const char *oid_arc)
     hpath(path, sizeof(path), home, "hsm/softhsm2.conf");
     setenv("SOFTHSM2_CONF", path, 1);
 
-    /* The service's own token, separate from every subscriber's. */
-    if ((r = sn_hsm_open(module, &hsm)) != SN_OK)
+    if ((r = sn_hsm_open(module, hsm)) != SN_OK)
         goto out;
-    if ((r = sn_hsm_token_init(hsm, SERVICE_LABEL, &pin)) != SN_OK) {
-        sn_error("init: cannot create the service token: %s", sn_err_str(r));
+    if ((r = sn_hsm_token_init(*hsm, label, &pin)) != SN_OK) {
+        sn_error("init: cannot create the token %s: %s", label, sn_err_str(r));
         goto out;
     }
     len = strlen(pin) + 2;
@@ -164,23 +167,84 @@ sn_home_init(const char *home_arg, const char *module, const char *oid_arc)
         goto out;
     }
     snprintf(pinline, len, "%s\n", pin);
-    if ((r = write_text(home, "hsm/service.pin", pinline, 0600)) != SN_OK)
+    if ((r = write_text(home, pinfile, pinline, 0600)) != SN_OK ||
+        (r = sn_hsm_token_open(*hsm, label, pin, tok)) != SN_OK)
         goto out;
+out:
+    sn_secret_free(pin);
+    sn_secret_free(pinline);
+    return r;
+}
 
-    /* CA and attestation keys, on the service token. */
-    if ((r = sn_hsm_token_open(hsm, SERVICE_LABEL, pin, &service)) != SN_OK ||
-        (r = sn_ca_create(service, home, DEFAULT_ORG, DEFAULT_COUNTRY,
-                          DEFAULT_BASE_URL)) != SN_OK) {
-        sn_error("init: cannot create the CA: %s", sn_err_str(r));
-        goto out;
+/* Opens the token label of the store hsm_new made under HOME/hsm. */
+static sn_err
+hsm_reopen(const char *home, const char *module, const char *label,
+           const char *pinfile, struct sn_hsm **hsm, struct sn_hsm_token **tok)
+{
+    char path[PATH_MAX];
+    uint8_t *pin = NULL;
+    size_t len = 0;
+    sn_err r;
+
+    hpath(path, sizeof(path), home, pinfile);
+    if ((r = sn_file_read(path, 256, &pin, &len)) != SN_OK) {
+        sn_error("init: cannot read %s: %s", path, sn_err_str(r));
+        return r;
     }
+    while (len > 0 && (pin[len - 1] == '\n' || pin[len - 1] == '\r'))
+        pin[--len] = '\0';
+    hpath(path, sizeof(path), home, "hsm/softhsm2.conf");
+    setenv("SOFTHSM2_CONF", path, 1);
+    if ((r = sn_hsm_open(module, hsm)) != SN_OK ||
+        (r = sn_hsm_token_open(*hsm, label, (const char *)pin, tok)) != SN_OK)
+        sn_error("init: cannot open the token %s: %s", label, sn_err_str(r));
+    sn_secret_free((char *)pin);
+    return r;
+}
+
+/* A directory that may exist already (the ceremony's transfer medium). */
+static sn_err
+mkdir_any(const char *dir)
+{
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        sn_error("init: cannot create %s: %s", dir, strerror(errno));
+        return SN_ERR_IO;
+    }
+    return SN_OK;
+}
+
+/* 1 if home is the first step's (signetd init --ca-csr) and no more. */
+static int
+prepared(const char *home)
+{
+    char pin[PATH_MAX], ca[PATH_MAX];
+
+    hpath(pin, sizeof(pin), home, "hsm/service.pin");
+    hpath(ca, sizeof(ca), home, "ca");
+    return access(pin, F_OK) == 0 && access(ca, F_OK) != 0;
+}
+
+/* After the CA: TSA, TLS, database, admin token and signetd.conf. */
+static sn_err
+home_finish(const char *home, const char *module, const char *base_url,
+            const char *oid_arc, const struct sn_oids *oids,
+            struct sn_hsm_token *service)
+{
+    char path[PATH_MAX], tlsca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
+    char text[4096];
+    struct sn_ca ca;
+    sn_err r;
+
+    memset(&ca, 0, sizeof(ca));
+    if ((r = mkdir_new(home, "tls")) != SN_OK ||
+        (r = mkdir_new(home, "hsm/pins")) != SN_OK)
+        return r;
     /* The TSA key, certified by the timestamping CA just made. */
-    if ((r = sn_ca_load(&ca, service, home, DEFAULT_BASE_URL, NULL, 0)) !=
-            SN_OK ||
+    if ((r = sn_ca_load(&ca, service, home, base_url, NULL, 0)) != SN_OK ||
         (r = sn_tsa_create(service, home, ca.cert[SN_CA_TIMESTAMPING],
                            ca.key[SN_CA_TIMESTAMPING], DEFAULT_TSA_ALG,
-                           DEFAULT_ORG, DEFAULT_COUNTRY, DEFAULT_BASE_URL,
-                           oids.ca_policy)) != SN_OK) {
+                           DEFAULT_ORG, DEFAULT_COUNTRY, base_url,
+                           oids->ca_policy)) != SN_OK) {
         sn_error("init: cannot create the TSA: %s", sn_err_str(r));
         goto out;
     }
@@ -215,7 +279,7 @@ sn_home_init(const char *home_arg, const char *module, const char *oid_arc)
             "# Plain-HTTP listener for CRLs, OCSP and CA certificates (off to\n"
             "# disable), and the base of the URLs written into certificates.\n"
             "public.listen = " DEFAULT_PUBLIC "\n"
-            "ca.base_url = " DEFAULT_BASE_URL "\n"
+            "ca.base_url = %s\n"
             "ca.organization = " DEFAULT_ORG "\n"
             "ca.country = " DEFAULT_COUNTRY "\n"
             "tsa.key_algorithm = " DEFAULT_TSA_ALG "\n"
@@ -245,7 +309,7 @@ sn_home_init(const char *home_arg, const char *module, const char *oid_arc)
             "hsm.tokens = create\n"
             "hsm.service_token = " SERVICE_LABEL "\n"
             "hsm.service_pin_file = hsm/service.pin\n",
-            oid_arc != NULL ? "" : "# ",
+            base_url, oid_arc != NULL ? "" : "# ",
             oid_arc != NULL ? oid_arc : "1.3.6.1.4.1.NNNNN",
             module) >= (int)sizeof(text)) {
         r = SN_ERR_INVALID;
@@ -254,10 +318,100 @@ sn_home_init(const char *home_arg, const char *module, const char *oid_arc)
     /* Written last: its presence marks a complete home. */
     r = write_text(home, "signetd.conf", text, 0600);
 out:
-    sn_secret_free(pin);
-    sn_secret_free(pinline);
     sn_ca_cleanup(&ca);
+    return r;
+}
+
+sn_err
+sn_home_init(const char *home_arg, const char *module, enum sn_home_ca mode,
+             const char *dir, const char *base_url, const char *oid_arc)
+{
+    char home[PATH_MAX];
+    struct sn_hsm *hsm = NULL;
+    struct sn_hsm_token *service = NULL;
+    struct sn_oids oids;
+    sn_err r;
+
+    if (sn_oids_init(&oids, oid_arc) != SN_OK) {
+        sn_error("init: bad OID arc '%s': expected dotted decimal such as "
+                 "1.3.6.1.4.1.NNNNN, each component below 2^31",
+                 oid_arc);
+        return SN_ERR_INVALID;
+    }
+
+    if (base_url == NULL)
+        base_url = DEFAULT_BASE_URL;
+    if (strlen(base_url) > MAX_BASE_URL) {
+        sn_error("init: base URL too long");
+        return SN_ERR_INVALID;
+    }
+    if ((r = home_dir(home_arg, home)) != SN_OK)
+        return r;
+    if (mode == SN_HOME_CA_FROM && !prepared(home)) {
+        sn_error("init: %s was not prepared with signetd init --ca-csr", home);
+        return SN_ERR_STATE;
+    }
+    /* The service's own token, separate from every subscriber's. After
+     * --ca-csr it exists and holds the issuing CA keys. */
+    r = mode == SN_HOME_CA_FROM ? hsm_reopen(home, module, SERVICE_LABEL,
+                                             "hsm/service.pin", &hsm, &service)
+                                : hsm_new(home, module, SERVICE_LABEL,
+                                          "hsm/service.pin", &hsm, &service);
+    if (r != SN_OK)
+        goto out;
+    switch (mode) {
+    case SN_HOME_CA_REQUEST:
+        /* Step 1 of docs/ceremony.md: the home stays incomplete. */
+        if ((r = mkdir_any(dir)) != SN_OK ||
+            (r = sn_ca_request(service, dir, DEFAULT_ORG, DEFAULT_COUNTRY)) !=
+                SN_OK)
+            sn_error("init: cannot make the CA requests: %s", sn_err_str(r));
+        goto out;
+    case SN_HOME_CA_FROM:
+        r = sn_ca_install(service, home, dir, DEFAULT_ORG, DEFAULT_COUNTRY,
+                          base_url);
+        break;
+    default:
+        r = sn_ca_create(service, home, DEFAULT_ORG, DEFAULT_COUNTRY, base_url);
+        break;
+    }
+    if (r != SN_OK) {
+        sn_error("init: cannot create the CA: %s", sn_err_str(r));
+        goto out;
+    }
+    r = home_finish(home, module, base_url, oid_arc, &oids, service);
+out:
     sn_hsm_token_close(service);
+    sn_hsm_close(hsm);
+    return r;
+}
+
+sn_err
+sn_home_ceremony(const char *home_arg, const char *module, const char *dir,
+                 const char *base_url)
+{
+    char home[PATH_MAX], path[PATH_MAX];
+    struct sn_hsm *hsm = NULL;
+    struct sn_hsm_token *root = NULL;
+    sn_err r;
+
+    if (base_url == NULL)
+        base_url = DEFAULT_BASE_URL;
+    if (strlen(base_url) > MAX_BASE_URL) {
+        sn_error("ceremony: base URL too long");
+        return SN_ERR_INVALID;
+    }
+    if ((r = home_dir(home_arg, home)) != SN_OK)
+        return r;
+    hpath(path, sizeof(path), home, ROOT_PIN);
+    r = access(path, F_OK) == 0
+            ? hsm_reopen(home, module, ROOT_LABEL, ROOT_PIN, &hsm, &root)
+            : hsm_new(home, module, ROOT_LABEL, ROOT_PIN, &hsm, &root);
+    if (r != SN_OK || (r = mkdir_any(dir)) != SN_OK)
+        goto out;
+    r = sn_ca_ceremony(root, home, dir, DEFAULT_ORG, DEFAULT_COUNTRY, base_url);
+out:
+    sn_hsm_token_close(root);
     sn_hsm_close(hsm);
     return r;
 }

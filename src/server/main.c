@@ -1,5 +1,6 @@
 /*
- * signetd: command line of the signing service: init, check, serve.
+ * signetd: command line of the signing service: init, check, serve, and
+ * the offline root ceremony (ca ceremony).
  * Arguments are trusted (the operator's); the network is handled in http.c.
  */
 #include <errno.h>
@@ -23,11 +24,51 @@
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: signetd init  --home DIR [--module PKCS11_MODULE]\n"
-                    "                     [--oid-arc 1.3.6.1.4.1.PEN]\n"
-                    "       signetd check --home DIR\n"
-                    "       signetd serve --home DIR [--listen ADDR:PORT]\n"
-                    "                     [--public-listen ADDR:PORT|off]\n");
+    fprintf(
+        stderr,
+        "usage: signetd init  --home DIR [--module PKCS11_MODULE]\n"
+        "                     [--ca-csr XDIR | --ca-from XDIR]\n"
+        "                     [--base-url URL] [--oid-arc 1.3.6.1.4.1.PEN]\n"
+        "       signetd ca ceremony --home ROOTDIR --csr XDIR\n"
+        "                     [--module PKCS11_MODULE] [--base-url URL]\n"
+        "       signetd check --home DIR\n"
+        "       signetd serve --home DIR [--listen ADDR:PORT]\n"
+        "                     [--public-listen ADDR:PORT|off]\n"
+        "Without --ca-csr/--ca-from, init makes a TEST hierarchy whose\n"
+        "root key is online; see docs/ceremony.md for an offline root.\n");
+}
+
+/*
+ * Says where the root key is: in the service token (a test hierarchy, a
+ * warning) or not (the offline root of docs/ceremony.md).
+ */
+static int
+check_hierarchy(const char *home)
+{
+    struct sn_app app;
+    char err[512] = "";
+    int rc = 1;
+    sn_err r;
+
+    if (sn_app_open_service(home, &app, err, sizeof(err)) != SN_OK) {
+        fprintf(stderr, "signetd: %s\n", err);
+        goto out;
+    }
+    if ((r = sn_ca_root_key(app.service)) == SN_OK)
+        printf("warning: the root CA key is online in the service token: "
+               "this is a TEST hierarchy, not for public trust (an offline "
+               "root: docs/ceremony.md)\n");
+    else if (r == SN_ERR_NOT_FOUND)
+        printf("root CA: offline (no root key in the service token)\n");
+    else {
+        fprintf(stderr, "signetd: cannot look for the root key: %s\n",
+                sn_err_str(r));
+        goto out;
+    }
+    rc = 0;
+out:
+    sn_app_close(&app);
+    return rc;
 }
 
 /* Settings that load but that an operator must know about. */
@@ -64,7 +105,7 @@ cmd_check(const char *home)
     check_warnings(&cfg);
     printf("%s: ok\n", path);
     sn_config_cleanup(&cfg);
-    return 0;
+    return check_hierarchy(home);
 }
 
 static int
@@ -127,20 +168,59 @@ out:
     return rc;
 }
 
+static int
+cmd_init(const char *home, const char *module, const char *csr_dir,
+         const char *from_dir, const char *base_url, const char *oid_arc)
+{
+    enum sn_home_ca mode = SN_HOME_CA_TEST;
+
+    if (csr_dir != NULL && from_dir != NULL) {
+        usage();
+        return 2;
+    }
+    if (csr_dir != NULL)
+        mode = SN_HOME_CA_REQUEST;
+    else if (from_dir != NULL)
+        mode = SN_HOME_CA_FROM;
+    if (sn_home_init(home, module, mode, csr_dir ? csr_dir : from_dir, base_url,
+                     oid_arc) != SN_OK) {
+        fprintf(stderr, "signetd: init of %s failed\n", home);
+        return 1;
+    }
+    if (mode == SN_HOME_CA_REQUEST) {
+        printf("signetd: issuing CA keys made in %s/hsm; requests in %s\n"
+               "  next: signetd ca ceremony --home ROOTDIR --csr %s\n"
+               "  then: signetd init --home %s --ca-from %s\n",
+               home, csr_dir, csr_dir, home, csr_dir);
+        return 0;
+    }
+    printf("signetd: new home in %s\n"
+           "  admin token: %s/admin.token\n"
+           "  TLS root:    %s/tls/ca.pem\n",
+           home, home, home);
+    if (mode == SN_HOME_CA_TEST)
+        printf("  CA: a TEST hierarchy (root key online), not for public "
+               "trust\n");
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
     const char *home = NULL, *listen = NULL, *module = SIGNET_SOFTHSM_MODULE;
-    const char *public_listen = NULL, *oid_arc = NULL;
-    const char *cmd;
-    int i;
+    const char *public_listen = NULL, *csr_dir = NULL, *from_dir = NULL;
+    const char *base_url = NULL, *xdir = NULL, *cmd, *sub = NULL;
+    const char *oid_arc = NULL;
+    int i = 2;
 
     if (argc < 2) {
         usage();
         return 2;
     }
     cmd = argv[1];
-    for (i = 2; i < argc; i++) {
+    if (strcmp(cmd, "ca") == 0 && argc > 2)
+        sub = argv[i++];
+    for (; i < argc; i++) {
         if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
             home = argv[++i];
         else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
@@ -149,6 +229,14 @@ main(int argc, char **argv)
             public_listen = argv[++i];
         else if (strcmp(argv[i], "--module") == 0 && i + 1 < argc)
             module = argv[++i];
+        else if (strcmp(argv[i], "--ca-csr") == 0 && i + 1 < argc)
+            csr_dir = argv[++i];
+        else if (strcmp(argv[i], "--ca-from") == 0 && i + 1 < argc)
+            from_dir = argv[++i];
+        else if (sub != NULL && strcmp(argv[i], "--csr") == 0 && i + 1 < argc)
+            xdir = argv[++i];
+        else if (strcmp(argv[i], "--base-url") == 0 && i + 1 < argc)
+            base_url = argv[++i];
         else if (strcmp(argv[i], "--oid-arc") == 0 && i + 1 < argc &&
                  strcmp(cmd, "init") == 0)
             oid_arc = argv[++i];
@@ -161,15 +249,17 @@ main(int argc, char **argv)
         usage();
         return 2;
     }
-    if (strcmp(cmd, "init") == 0) {
-        if (sn_home_init(home, module, oid_arc) != SN_OK) {
-            fprintf(stderr, "signetd: init of %s failed\n", home);
+    if (strcmp(cmd, "init") == 0)
+        return cmd_init(home, module, csr_dir, from_dir, base_url, oid_arc);
+    if (sub != NULL && strcmp(sub, "ceremony") == 0 && xdir != NULL &&
+        csr_dir == NULL && from_dir == NULL) {
+        if (sn_home_ceremony(home, module, xdir, base_url) != SN_OK) {
+            fprintf(stderr, "signetd: the ceremony in %s failed\n", home);
             return 1;
         }
-        printf("signetd: new home in %s\n"
-               "  admin token: %s/admin.token\n"
-               "  TLS root:    %s/tls/ca.pem\n",
-               home, home, home);
+        printf("signetd: root ceremony done in %s; certificates and root CRL "
+               "in %s\n",
+               home, xdir);
         return 0;
     }
     if (strcmp(cmd, "check") == 0)

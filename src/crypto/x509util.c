@@ -550,6 +550,20 @@ sn_x509_validity(const X509 *x, time_t *not_before, time_t *not_after)
     return SN_OK;
 }
 
+int
+sn_x509_days_within(const X509 *issuer, time_t now, int days)
+{
+    time_t nb, na;
+    long left;
+
+    if (sn_x509_validity(issuer, &nb, &na) != SN_OK || na <= now)
+        return 0;
+    /* A certificate of N days ends at notBefore + N * 86400 - 1; its
+     * notBefore may fall a second after now. */
+    left = (long)((na - now) / 86400);
+    return left < days ? (int)left : days;
+}
+
 sn_err
 sn_x509_spki(const uint8_t *der, size_t len, uint8_t **spki, size_t *spki_len)
 {

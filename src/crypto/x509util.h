@@ -23,6 +23,12 @@ sn_err sn_x509_random_serial(X509 *x);
 /* notBefore and notAfter of x as seconds since the epoch (UTC). */
 sn_err sn_x509_validity(const X509 *x, time_t *not_before, time_t *not_after);
 /*
+ * How many whole days, at most days, a certificate made from now (or a
+ * second later) may last and still end within issuer's validity; 0 if
+ * not one (or issuer's notAfter cannot be read).
+ */
+int sn_x509_days_within(const X509 *issuer, time_t now, int days);
+/*
  * The SubjectPublicKeyInfo (DER, as the certificate encodes it) of the
  * DER certificate der; *spki is malloc'd. The certificate must be
  * exactly len octets.

@@ -408,6 +408,14 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     urls.crl = crl;
     urls.ca_issuers = aia;
     urls.ocsp = ocsp;
+    /* Never past the code signing CA's own notAfter (a shorter
+     * certificate near its end; none in its last day). */
+    if ((days = sn_x509_days_within(ca->cert[SN_CA_CODESIGNING], time(NULL),
+                                    (int)days)) < 1) {
+        sn_resp_error(resp, API_CONFLICT,
+                      "the code signing CA expires within a day");
+        goto refused;
+    }
     if (sn_cs_cert_build(profile, csr, subject, ca->cert[SN_CA_CODESIGNING],
                          &ca->oids, &urls, (int)days, &kp, &leaf) != SN_OK ||
         X509_sign(leaf, ca->key[SN_CA_CODESIGNING], EVP_sha256()) <= 0 ||

@@ -54,6 +54,7 @@ sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
     size_t spki_len = 0;
     EVP_PKEY *pub = NULL;
     X509 *x = NULL;
+    int days;
     BIO *b = NULL;
     char *data;
     long len;
@@ -61,6 +62,11 @@ sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
 
     if (sn_keyalg_from_name(alg_name, &alg) != SN_OK)
         return SN_ERR_CONFIG;
+    /* Never past the timestamping CA's own notAfter. */
+    if ((days = sn_x509_days_within(ts_ca, time(NULL), CERT_DAYS)) < 1) {
+        sn_error("tsa: the timestamping CA expires within a day");
+        return SN_ERR_STATE;
+    }
     if ((r = sn_uuid(uuid)) != SN_OK)
         return r;
     snprintf(id, sizeof(id), "tsa-%s", uuid);
@@ -78,7 +84,7 @@ sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
     p = spki;
     if ((pub = d2i_PUBKEY(NULL, &p, (long)spki_len)) == NULL ||
         sn_tsa_cert_build(pub, ts_ca, "Signet Timestamping Authority", org,
-                          country, policy_oid, &urls, CERT_DAYS, &x) != SN_OK ||
+                          country, policy_oid, &urls, days, &x) != SN_OK ||
         X509_sign(x, ts_ca_key, EVP_sha256()) <= 0)
         goto out;
     /* The key id rides in front of the PEM block; one atomic rename. */

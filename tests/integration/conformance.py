@@ -92,6 +92,9 @@ def common(name, c, issuer, max_days=None):
     span = c.not_valid_after - c.not_valid_before
     check("%s: validity counted inclusively (N days - 1 s)" % name,
           span.total_seconds() % 86400 == 86399, span)
+    check("%s: validity within the issuer's" % name,
+          issuer.not_valid_before <= c.not_valid_before and
+          c.not_valid_after <= issuer.not_valid_after)
     if max_days is not None:
         check("%s: validity at most %d days" % (name, max_days),
               span <= max_days * DAY, span)

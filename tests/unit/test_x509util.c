@@ -826,6 +826,27 @@ test_der_exact(void **state)
     assert_int_equal(sn_der_exact(der, sizeof(der), der + 3, der, 4), 0);
 }
 
+static void
+test_days_within(void **state)
+{
+    X509 *x = X509_new();
+    time_t nb = 1767225600; /* 2026-01-01T00:00:00Z */
+
+    (void)state;
+    assert_non_null(x);
+    /* An issuer of 10 days, counted inclusively: ends nb + 10 d - 1 s. */
+    assert_non_null(ASN1_TIME_set(X509_getm_notBefore(x), nb));
+    assert_non_null(ASN1_TIME_set(X509_getm_notAfter(x), nb + 10 * 86400 - 1));
+    assert_int_equal(sn_x509_days_within(x, nb, 365), 9);
+    assert_int_equal(sn_x509_days_within(x, nb, 5), 5);
+    /* One day left exactly: a day from a second later ends at the
+     * issuer's last second; a second less and no day fits. */
+    assert_int_equal(sn_x509_days_within(x, nb + 9 * 86400 - 1, 365), 1);
+    assert_int_equal(sn_x509_days_within(x, nb + 9 * 86400, 365), 0);
+    assert_int_equal(sn_x509_days_within(x, nb + 10 * 86400, 365), 0);
+    X509_free(x);
+}
+
 int
 main(void)
 {
@@ -840,6 +861,7 @@ main(void)
         cmocka_unit_test(test_csr_zero_tail),
         cmocka_unit_test(test_csr_errors),
         cmocka_unit_test(test_der_exact),
+        cmocka_unit_test(test_days_within),
     };
 
     return cmocka_run_group_tests_name("x509util", tests, setup, teardown);

@@ -4,7 +4,8 @@
 Usage: conformance.py DIR. DIR holds the artifacts test_conformance.sh
 fetched: root, codesigning, timestamping, attest-root, attest-issuer, tsa,
 leaf, ev (PEM certificates), codesigning.crl, timestamping.crl (DER) and
-ocsp-good.der, ocsp-revoked.der, ocsp-unknown.der; serials.txt names the
+ocsp-good.der, ocsp-revoked.der, ocsp-unknown.der, token.der (a
+time-stamp token, DER ContentInfo); serials.txt names the
 serial (hex) behind each OCSP answer. Prints "ok: ..." or "FAIL: ..." per
 check; the shell test counts them. Written for this test only: it is the
 second parser beside OpenSSL, and it knows the rules, not Signet's code.
@@ -287,6 +288,15 @@ if cs and lf:
     leaf("leaf", lf, cs, False)
 if cs and ev:
     leaf("EV leaf", ev, cs, True)
+try:
+    from cryptography.hazmat.primitives.serialization import pkcs7
+    with open(os.path.join(D, "token.der"), "rb") as f:
+        tok_certs = pkcs7.load_der_pkcs7_certificates(f.read())
+    check("time-stamp token: pyca parses it as PKCS#7 SignedData", True)
+    check("time-stamp token: carries the TSA certificate", tsa is not None and
+          any(c == tsa for c in tok_certs), len(tok_certs))
+except Exception as e:
+    check("time-stamp token: pyca parses it as PKCS#7 SignedData", False, e)
 serials = {}
 for line in open(os.path.join(D, "serials.txt")):
     k, v = line.split()

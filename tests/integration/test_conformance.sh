@@ -79,8 +79,14 @@ check_eq "POST /tsa" 200 "$code"
 check_match "openssl ts -verify to the root" 'Verification: OK' \
     "$(openssl ts -verify -in r.tsr -queryfile q.tsq -CAfile "$A/root.pem" \
         -untrusted "$A/timestamping.pem" 2>&1)"
-openssl ts -reply -in r.tsr -token_out -out token.der 2>/dev/null || die "ts -token_out"
-openssl pkcs7 -inform DER -in token.der -print_certs -out tsa-certs.pem 2>/dev/null ||
+tsr_text=$(openssl ts -reply -in r.tsr -text 2>&1 | tr -s '\n ' ' ')
+check_match "openssl: the token is granted under policy 2.23.140.1.4.2" \
+    'Status: Granted\..*Policy OID: 2.23.140.1.4.2 ' "$tsr_text"
+nonce=$(openssl ts -query -in q.tsq -text 2>/dev/null | sed -n 's/^Nonce: 0x//p')
+[ -n "$nonce" ] || die "the query has no nonce"
+check_match "openssl: the token echoes the query's nonce" "Nonce: 0x$nonce " "$tsr_text"
+openssl ts -reply -in r.tsr -token_out -out "$A/token.der" 2>/dev/null || die "ts -token_out"
+openssl pkcs7 -inform DER -in "$A/token.der" -print_certs -out tsa-certs.pem 2>/dev/null ||
     die "no certificates in the time-stamp token"
 # The signer's certificate: the one whose EKU is timeStamping and not a CA.
 awk '/-----BEGIN CERTIFICATE-----/{n++} {print > ("tsacert." n ".pem")}' tsa-certs.pem

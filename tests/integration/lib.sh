@@ -440,3 +440,40 @@ p11_privkeys() {
     p11 --token-label "$(sub_label "$1")" --login --pin "$(sub_pin "$1")" \
         --list-objects --type privkey 2>&1
 }
+
+# ---- DER by hand, for requests the API will not build ----
+# der_wrap TAG_HEX IN OUT: OUT = tag, DER length, IN
+der_wrap() {
+    local n
+    n=$(stat -c %s "$2")
+    {
+        printf "\\x$1"
+        if [ "$n" -lt 128 ]; then printf "\\x$(printf %02x "$n")"
+        elif [ "$n" -lt 256 ]; then printf "\\x81\\x$(printf %02x "$n")"
+        else printf "\\x82\\x$(printf %02x $((n >> 8)))\\x$(printf %02x $((n & 255)))"; fi
+        cat "$2"
+    } >"$3"
+}
+# cut_d2 DER N OUT: the N-th element at depth 2 (CSR: version, subject,
+# SPKI, attributes)
+cut_d2() {
+    local line off hl l
+    line=$(openssl asn1parse -inform DER -in "$1" | grep ':d=2 ' | sed -n "${2}p")
+    off=$(sed -E 's/^ *([0-9]+):.*/\1/' <<<"$line")
+    hl=$(sed -E 's/.*hl= *([0-9]+).*/\1/' <<<"$line")
+    l=$(sed -E 's/.* l= *([0-9]+).*/\1/' <<<"$line")
+    dd if="$1" of="$3" bs=1 skip="$off" count=$((hl + l)) status=none
+}
+
+# fetch_ca_certs DIR NAME...: HOME's CA certificates as a relying party
+# gets them (GET /ca/NAME.cer on the public listener), as DIR/NAME.pem.
+fetch_ca_certs() {
+    local dir=$1 ca
+    shift
+    for ca in "$@"; do
+        curl -sS --max-time 10 -o "$dir/$ca.der" "$PUBLIC_URL/ca/$ca.cer" ||
+            die "GET $PUBLIC_URL/ca/$ca.cer"
+        openssl x509 -inform DER -in "$dir/$ca.der" -out "$dir/$ca.pem" 2>/dev/null ||
+            die "$ca.cer is not a DER certificate"
+    done
+}

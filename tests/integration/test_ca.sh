@@ -45,12 +45,7 @@ rfc3339() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 fpr() { openssl x509 -in "$1" -noout -fingerprint -sha256 2>&1; }
 
 # ---- the CA certificates, from the public plain-HTTP listener ----
-for ca in root codesigning timestamping attest-root attest-issuer; do
-    curl -sS --max-time 10 -o "$ca.der" "$PUBLIC_URL/ca/$ca.cer" ||
-        die "GET $PUBLIC_URL/ca/$ca.cer"
-    openssl x509 -inform DER -in "$ca.der" -out "$ca.pem" 2>/dev/null ||
-        die "$ca.cer is not a DER certificate"
-done
+fetch_ca_certs . root codesigning timestamping attest-root attest-issuer
 cat codesigning.pem root.pem >cs-chain.pem
 curl -sS --max-time 10 -o certs.pem "$PUBLIC_URL/ca/certs.pem" || die "certs.pem"
 check_eq "certs.pem holds five certificates" 5 "$(grep -c 'BEGIN CERTIFICATE' certs.pem)"
@@ -514,28 +509,6 @@ req POST /v1/ca/certificates "$TS" "${J[@]}" --data-binary @b.json
 check_error "a sign-only token cannot request certificates" 403 forbidden
 
 # ---- hand-built CSRs, signed by the subscriber key through /sign ----
-# der_wrap TAG_HEX IN OUT: OUT = tag, DER length, IN
-der_wrap() {
-    local n
-    n=$(stat -c %s "$2")
-    {
-        printf "\\x$1"
-        if [ "$n" -lt 128 ]; then printf "\\x$(printf %02x "$n")"
-        elif [ "$n" -lt 256 ]; then printf "\\x81\\x$(printf %02x "$n")"
-        else printf "\\x82\\x$(printf %02x $((n >> 8)))\\x$(printf %02x $((n & 255)))"; fi
-        cat "$2"
-    } >"$3"
-}
-# cut_d2 DER N OUT: the N-th element at depth 2 (CSR: version, subject,
-# SPKI, attributes)
-cut_d2() {
-    local line off hl l
-    line=$(openssl asn1parse -inform DER -in "$1" | grep ':d=2 ' | sed -n "${2}p")
-    off=$(sed -E 's/^ *([0-9]+):.*/\1/' <<<"$line")
-    hl=$(sed -E 's/.*hl= *([0-9]+).*/\1/' <<<"$line")
-    l=$(sed -E 's/.* l= *([0-9]+).*/\1/' <<<"$line")
-    dd if="$1" of="$3" bs=1 skip="$off" count=$((hl + l)) status=none
-}
 # build_csr KEY SUBJECT ATTR_CSR_PEM OUT: a CSR for KEY (RSA) with SUBJECT
 # (openssl -subj form) and the attributes of ATTR_CSR_PEM, signed by KEY.
 build_csr() {

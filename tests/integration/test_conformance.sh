@@ -22,12 +22,7 @@ mkdir -p "$A"
 server_start
 
 # ---- the CA certificates, from the public listener ----
-for ca in root codesigning timestamping attest-root attest-issuer; do
-    curl -sS --max-time 10 -o "$ca.der" "$PUBLIC_URL/ca/$ca.cer" ||
-        die "GET /ca/$ca.cer"
-    openssl x509 -inform DER -in "$ca.der" -out "$A/$ca.pem" 2>/dev/null ||
-        die "$ca.cer is not a DER certificate"
-done
+fetch_ca_certs "$A" root codesigning timestamping attest-root attest-issuer
 check_cmd "openssl: issuing CAs verify to the root (x509_strict)" \
     openssl verify -x509_strict -CAfile "$A/root.pem" "$A/codesigning.pem" "$A/timestamping.pem"
 check_cmd "openssl: the attestation issuer verifies to its root" \

@@ -31,12 +31,7 @@ set_conf ca.crl_reissue_seconds 2
 server_start
 T0=$(date +%s)
 
-for ca in root codesigning; do
-    curl -sS --max-time 10 -o "$ca.der" "$PUBLIC_URL/ca/$ca.cer" ||
-        die "GET $PUBLIC_URL/ca/$ca.cer"
-    openssl x509 -inform DER -in "$ca.der" -out "$ca.pem" 2>/dev/null ||
-        die "$ca.cer is not a DER certificate"
-done
+fetch_ca_certs . root codesigning
 cat codesigning.pem root.pem >cs-chain.pem
 epoch() { date -u -d "$1" +%s 2>/dev/null || echo "unparsable: $1"; }
 httpdate() { LC_ALL=C date -u -d "@$1" '+%a, %d %b %Y %H:%M:%S GMT'; }

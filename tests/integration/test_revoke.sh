@@ -26,12 +26,7 @@ PY=/usr/bin/python3 # Debian's, with Debian's pyca/cryptography
 epoch() { date -u -d "$1" +%s 2>/dev/null || echo "unparsable: $1"; }
 rfc3339() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 
-for ca in root codesigning; do
-    curl -sS --max-time 10 -o "$ca.der" "$PUBLIC_URL/ca/$ca.cer" ||
-        die "GET $PUBLIC_URL/ca/$ca.cer"
-    openssl x509 -inform DER -in "$ca.der" -out "$ca.pem" 2>/dev/null ||
-        die "$ca.cer is not a DER certificate"
-done
+fetch_ca_certs . root codesigning
 cat codesigning.pem root.pem >cs-chain.pem
 
 req_json PUT "/v1/subscribers/$A/identity" "$ADMIN" '{"O":"Acme Corp","C":"DE","L":"Berlin"}'

@@ -120,28 +120,6 @@ name = x509.Name([x509.RelativeDistinguishedName(
 open(sys.argv[1], "wb").write(name.public_bytes())
 PYEOF
 }
-# der_wrap TAG_HEX IN OUT: OUT = tag, DER length, IN
-der_wrap() {
-    local n
-    n=$(stat -c %s "$2")
-    {
-        printf "\\x$1"
-        if [ "$n" -lt 128 ]; then printf "\\x$(printf %02x "$n")"
-        elif [ "$n" -lt 256 ]; then printf "\\x81\\x$(printf %02x "$n")"
-        else printf "\\x82\\x$(printf %02x $((n >> 8)))\\x$(printf %02x $((n & 255)))"; fi
-        cat "$2"
-    } >"$3"
-}
-# cut_d2 DER N OUT: the N-th element at depth 2 (CSR: version, subject,
-# SPKI, attributes)
-cut_d2() {
-    local line off hl l
-    line=$(openssl asn1parse -inform DER -in "$1" | grep ':d=2 ' | sed -n "${2}p")
-    off=$(sed -E 's/^ *([0-9]+):.*/\1/' <<<"$line")
-    hl=$(sed -E 's/.*hl= *([0-9]+).*/\1/' <<<"$line")
-    l=$(sed -E 's/.* l= *([0-9]+).*/\1/' <<<"$line")
-    dd if="$1" of="$3" bs=1 skip="$off" count=$((hl + l)) status=none
-}
 # csr_with NAME_DER OUT: the attested CSR with its subject replaced by
 # NAME_DER, signed again by the key through /sign.
 cut_d2 attested.der 3 spki

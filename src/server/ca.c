@@ -22,7 +22,6 @@
 #include "common/util.h"
 #include "crypto/x509util.h"
 #include "hsm/hsmpkey.h"
-#include "crypto/x509util.h"
 #include "server/app.h"
 
 #define CRL_VALID_DAYS 7  /* nextUpdate; CSBR allows at most 10 */
@@ -1267,7 +1266,7 @@ sn_ca_crl_timer(struct sn_app *app)
     static const enum sn_ca_kind kinds[] = {SN_CA_ROOT, SN_CA_CODESIGNING,
                                             SN_CA_TIMESTAMPING};
     unsigned period = app->cfg.ca_crl_reissue / 4;
-    uint8_t *der;
+    uint8_t *der = NULL;
     size_t i, len;
     sn_err r;
 

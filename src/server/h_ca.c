@@ -324,8 +324,11 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     X509_REQ *csr = NULL;
     X509_NAME *subject = NULL;
     struct sn_identity id;
-    enum sn_id_field field;
-    char why[300];
+    enum sn_id_field field = SN_ID_O;
+    char why[300] = "";
+    uint8_t *spki = NULL;
+    size_t spki_len = 0;
+    sn_err added;
     X509 *leaf = NULL;
     BIGNUM *bn = NULL;
     char *hex = NULL;
@@ -382,8 +385,9 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         goto refused;
     }
     /* The identity was checked when recorded; rules may have grown since. */
-    if (identity_from_json(identity, &id, resp) != 0 ||
-        sn_identity_check(&id, profile == SN_PROFILE_EV_CS, &field, why,
+    if (identity_from_json(identity, &id, resp) != 0)
+        goto refused; /* its message names the field */
+    if (sn_identity_check(&id, profile == SN_PROFILE_EV_CS, &field, why,
                           sizeof(why)) != SN_OK) {
         sn_resp_error(resp, API_INVALID_FIELD,
                       "the subscriber's validated identity cannot be used for "
@@ -438,12 +442,28 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         sn_resp_error(resp, API_UNAVAILABLE, "the CA could not sign");
         goto out;
     }
-    if (sn_store_cert_add(app->store, &rec) != SN_OK) {
+    /* Under the revocation lock, so that a key compromise revoked in the
+     * meantime either is seen here or sees this certificate (its public
+     * key recorded with it). */
+    pthread_mutex_lock(&ca->revoke_lock);
+    if (sn_store_key_compromised(app->store, key.id)) {
+        pthread_mutex_unlock(&ca->revoke_lock);
         rec.der = NULL;
+        sn_resp_error(resp, API_CONFLICT,
+                      "a certificate of this key was revoked for key "
+                      "compromise; the key cannot be certified again");
+        goto refused;
+    }
+    added = sn_store_cert_add(app->store, &rec);
+    if (added == SN_OK &&
+        sn_x509_spki(der, (size_t)dl, &spki, &spki_len) == SN_OK)
+        sn_store_cert_set_spki(app->store, rec.serial, spki, spki_len);
+    pthread_mutex_unlock(&ca->revoke_lock);
+    rec.der = NULL;
+    if (added != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         goto out;
     }
-    rec.der = NULL;
     ca_audit(app, req, key.subscriber, key.id, "ca_issue", "ok", hex);
     leaf_pem = pem_of(leaf);
     chain_pem = pem_of(ca->cert[SN_CA_CODESIGNING]);
@@ -458,6 +478,7 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 refused:
     refuse(app, req, key.id[0] ? key.id : NULL, resp);
 out:
+    free(spki);
     free(leaf_pem);
     free(chain_pem);
     OPENSSL_free(der);
@@ -1024,9 +1045,10 @@ unpercent(const char *in, char *out, size_t outlen)
 }
 
 /* RFC 9110 5.6.7 IMF-fixdate, whatever the locale; 0 if t is out of
- * range. */
+ * range. HTTP_DATE_LEN leaves room for any int the compiler imagines. */
+#define HTTP_DATE_LEN 80
 static int
-http_date(time_t t, char out[30])
+http_date(time_t t, char out[HTTP_DATE_LEN])
 {
     static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed",
                                     "Thu", "Fri", "Sat"};
@@ -1038,9 +1060,9 @@ http_date(time_t t, char out[30])
     if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 > 9999 ||
         tm.tm_year + 1900 < 0)
         return 0;
-    snprintf(out, 30, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
-             tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
-             tm.tm_min, tm.tm_sec);
+    snprintf(out, HTTP_DATE_LEN, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+             days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+             tm.tm_hour, tm.tm_min, tm.tm_sec);
     return 1;
 }
 
@@ -1056,7 +1078,7 @@ ocsp_cache_headers(struct sn_resp *resp, const struct sn_ocsp_meta *m)
     time_t until =
         m->fresh_until < m->next_update ? m->fresh_until : m->next_update;
     unsigned char h[32];
-    char etag[65], last[30], expires[30];
+    char etag[65], last[HTTP_DATE_LEN], expires[HTTP_DATE_LEN];
 
     if (!m->cacheable || until <= now || resp->raw == NULL ||
         EVP_Digest(resp->raw, resp->raw_len, h, NULL, EVP_sha256(), NULL) !=

@@ -178,6 +178,11 @@ cmd_init(const char *home, const char *module, const char *csr_dir,
         usage();
         return 2;
     }
+    if (csr_dir != NULL && oid_arc != NULL) {
+        fprintf(stderr, "signetd: --oid-arc goes with --ca-from, which "
+                        "writes the configuration\n");
+        return 2;
+    }
     if (csr_dir != NULL)
         mode = SN_HOME_CA_REQUEST;
     else if (from_dir != NULL)

@@ -267,6 +267,11 @@ main(int argc, char **argv)
                home, xdir);
         return 0;
     }
+    if (csr_dir != NULL || from_dir != NULL || base_url != NULL ||
+        xdir != NULL) {
+        usage(); /* options of init and ca ceremony only */
+        return 2;
+    }
     if (strcmp(cmd, "check") == 0)
         return cmd_check(home);
     if (strcmp(cmd, "serve") == 0)

@@ -1,4 +1,4 @@
-# Unit tests for src/common, crypto/apitoken and server/config.
+# Unit tests for src/common, crypto/apitoken and daemon/config.
 # Included from tests/unit/CMakeLists.txt, which defines sn_unit_test().
 sn_unit_test(test_util ${CMAKE_CURRENT_SOURCE_DIR}/test_util.c)
 target_link_libraries(test_util PRIVATE sn_common)

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "server/config.h"
+#include "daemon/config.h"
 
 #define REQUIRED                                                               \
     "hsm.module = /usr/lib/softhsm/libsofthsm2.so\n"                           \

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "server/partitions.h"
+#include "daemon/partitions.h"
 
 struct fake {
     char id[SN_UUID_LEN];

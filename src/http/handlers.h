@@ -6,8 +6,8 @@
 #ifndef SN_HANDLERS_H
 #define SN_HANDLERS_H
 
-#include "server/api.h"
-#include "server/app.h"
+#include "http/api.h"
+#include "daemon/app.h"
 
 typedef void (*sn_handler)(struct sn_app *app, struct sn_req *req,
                            struct sn_resp *resp);

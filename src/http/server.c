@@ -18,7 +18,7 @@
  * - workers (server.threads) run every other request; these may block
  *   (key generation, the CA, OCSP).
  */
-#include "server/http.h"
+#include "http/server.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -39,7 +39,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "crypto/apitoken.h"
-#include "server/handlers.h"
+#include "http/handlers.h"
 
 enum auth { AUTH_NONE, AUTH_ANY };
 enum body { BODY_NONE, BODY_JSON, BODY_RAW, BODY_STREAM };

@@ -14,8 +14,8 @@
 #include "common/util.h"
 #include "crypto/cms.h"
 #include "crypto/x509util.h"
-#include "server/handlers.h"
-#include "server/hsmsign.h"
+#include "http/handlers.h"
+#include "http/hsmsign.h"
 
 #define MAX_BATCH 256
 

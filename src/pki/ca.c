@@ -3,7 +3,7 @@
  * responder are untrusted DER, bounded by the router's body limit and
  * parsed by OpenSSL; everything else here is the service's own data.
  */
-#include "server/ca.h"
+#include "pki/ca.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -22,7 +22,7 @@
 #include "common/util.h"
 #include "crypto/x509util.h"
 #include "hsm/hsmpkey.h"
-#include "server/app.h"
+#include "daemon/app.h"
 
 #define CRL_VALID_DAYS 7  /* nextUpdate; CSBR allows at most 10 */
 #define OCSP_VALID_DAYS 7 /* CSBR: at most 10 */

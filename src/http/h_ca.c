@@ -18,7 +18,7 @@
 #include "common/text.h"
 #include "crypto/subject.h"
 #include "crypto/x509util.h"
-#include "server/handlers.h"
+#include "http/handlers.h"
 
 #define MAX_VALIDITY_DAYS 460 /* CSBR 6.3.2, certificates from 2026-03 */
 #define DEFAULT_VALIDITY_DAYS 365

@@ -3,7 +3,7 @@
  * created with owner-only permissions; nothing existing is overwritten
  * (files are opened O_EXCL).
  */
-#include "server/home.h"
+#include "daemon/home.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -19,8 +19,8 @@
 #include "crypto/apitoken.h"
 #include "crypto/tlsgen.h"
 #include "hsm/hsm.h"
-#include "server/ca.h"
-#include "server/tsa.h"
+#include "pki/ca.h"
+#include "pki/tsa.h"
 #include "store/store.h"
 
 #define SERVICE_LABEL "signet-service"

@@ -1,5 +1,5 @@
 /* hsmsign: the HSM as a sign callback, timing each signature for metrics. */
-#include "server/hsmsign.h"
+#include "http/hsmsign.h"
 
 #include <string.h>
 #include <time.h>

@@ -21,7 +21,7 @@
  *     is printable UTF-8 without '|' (manufacturer 1..32 bytes, model
  *     1..16, certificate 1..64); a manufacturer and model pair once only.
  */
-#include "server/config.h"
+#include "daemon/config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

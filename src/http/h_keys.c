@@ -11,8 +11,8 @@
 #include "common/text.h"
 #include "common/util.h"
 #include "crypto/x509util.h"
-#include "server/handlers.h"
-#include "server/hsmsign.h"
+#include "http/handlers.h"
+#include "http/hsmsign.h"
 
 void
 sn_h_key_import(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)

@@ -6,7 +6,7 @@
 #ifndef SN_HTTP_H
 #define SN_HTTP_H
 
-#include "server/app.h"
+#include "daemon/app.h"
 
 struct sn_http;
 

@@ -3,7 +3,7 @@
  * token) of each subscriber. PINs are read from 0600 files, used for
  * C_Login and wiped at once.
  */
-#include "server/app.h"
+#include "daemon/app.h"
 
 #include <limits.h>
 #include <stdio.h>

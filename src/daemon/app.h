@@ -9,12 +9,12 @@
 #include <pthread.h>
 
 #include "hsm/hsm.h"
-#include "server/ca.h"
-#include "server/tsa.h"
-#include "server/api.h"
-#include "server/config.h"
-#include "server/metrics.h"
-#include "server/partitions.h"
+#include "pki/ca.h"
+#include "pki/tsa.h"
+#include "http/api.h"
+#include "daemon/config.h"
+#include "daemon/metrics.h"
+#include "daemon/partitions.h"
 #include "store/store.h"
 
 struct sn_app {

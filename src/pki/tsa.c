@@ -4,7 +4,7 @@
  * which answers malformed requests, unknown hashes, bad imprint lengths,
  * unknown policies and extensions with the RFC 3161 failure statuses.
  */
-#include "server/tsa.h"
+#include "pki/tsa.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -24,7 +24,7 @@
 #include "crypto/caprofile.h"
 #include "crypto/x509util.h"
 #include "hsm/hsmpkey.h"
-#include "server/app.h"
+#include "daemon/app.h"
 
 #define CSBR_TSA_POLICY "2.23.140.1.4.2"
 #define KEY_USE_MONTHS 15 /* after the certificate's notBefore (CSBR 6.3.2) */

@@ -13,9 +13,9 @@
 
 #include "common/log.h"
 #include "common/oids.h"
-#include "server/app.h"
-#include "server/home.h"
-#include "server/http.h"
+#include "daemon/app.h"
+#include "daemon/home.h"
+#include "http/server.h"
 
 #ifndef SIGNET_SOFTHSM_MODULE
 #define SIGNET_SOFTHSM_MODULE "/usr/lib/softhsm/libsofthsm2.so"

@@ -7,7 +7,7 @@
 #define SN_HSMSIGN_H
 
 #include "crypto/signer.h"
-#include "server/app.h"
+#include "daemon/app.h"
 
 struct sn_hsm_signer {
     struct sn_app *app;

@@ -9,7 +9,7 @@
 #include <strings.h>
 
 #include "common/log.h"
-#include "server/handlers.h"
+#include "http/handlers.h"
 
 static int
 type_is(const char *ct, const char *want)

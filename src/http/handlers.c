@@ -3,7 +3,7 @@
  * objects, loading a key for the caller) and the small routes: health,
  * whoami, audit.
  */
-#include "server/handlers.h"
+#include "http/handlers.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "common/util.h"
-#include "server/handlers.h"
+#include "http/handlers.h"
 
 static json_t *
 subscriber_json(const struct sn_subscriber *s)

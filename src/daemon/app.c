@@ -82,6 +82,27 @@ sn_app_open_service(const char *home, struct sn_app *app, char *errbuf,
     return SN_OK;
 }
 
+/* The TSA gets what it uses: the store, the service token, its settings
+ * and the timestamping CA. */
+static sn_err
+tsa_load(struct sn_app *app)
+{
+    struct sn_tsa_settings set = {
+        .home = app->cfg.home,
+        .key_algorithm = app->cfg.tsa_key_algorithm,
+        .org = app->cfg.ca_organization,
+        .country = app->cfg.ca_country,
+        .base_url = app->cfg.ca_base_url,
+        .policy_oid = app->cfg.tsa_policy_oid,
+        .ca_policy = app->ca.oids.ca_policy,
+        .accuracy_ms = app->cfg.tsa_accuracy_ms,
+    };
+
+    return sn_tsa_load(&app->tsa, app->store, app->service, &set,
+                       app->ca.cert[SN_CA_TIMESTAMPING],
+                       app->ca.key[SN_CA_TIMESTAMPING]);
+}
+
 sn_err
 sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
 {
@@ -107,7 +128,8 @@ sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "bad oid.arc");
         return r;
     }
-    if ((r = sn_tsa_load(app)) != SN_OK) {
+    app->ca.crl_reissue = app->cfg.ca_crl_reissue;
+    if ((r = tsa_load(app)) != SN_OK) {
         snprintf(errbuf, errlen, "cannot load the TSA: %s", sn_err_str(r));
         return r;
     }

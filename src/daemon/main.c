@@ -147,7 +147,7 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
     /* The main thread waits for a signal and, meanwhile, runs the CRL
      * timer: requests are served by the listeners' threads. */
     while (sig < 0) {
-        wait.tv_sec = (time_t)sn_ca_crl_timer(&app);
+        wait.tv_sec = (time_t)sn_ca_crl_timer(&app.ca, app.store);
         sig = sigtimedwait(&set, NULL, &wait);
         if (sig < 0 && errno != EAGAIN && errno != EINTR) {
             sn_error("sigtimedwait: %s", strerror(errno));

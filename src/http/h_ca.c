@@ -662,7 +662,7 @@ crl_now(struct sn_app *app, const char *ca)
     size_t crl_len;
 
     if (sn_ca_from_name(ca, &kind) &&
-        sn_ca_crl(app, kind, 1, &crl, &crl_len) != SN_OK)
+        sn_ca_crl(&app->ca, app->store, kind, 1, &crl, &crl_len) != SN_OK)
         sn_error("ca: CRL of %s not regenerated", ca);
     free(crl);
 }
@@ -861,7 +861,7 @@ revoke_key(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
     const char *why;
     sn_err rr;
 
-    if (sn_ca_index_spki(app) != SN_OK ||
+    if (sn_ca_index_spki(app->store) != SN_OK ||
         sn_x509_spki(c->der, c->der_len, &spki, &len) != SN_OK ||
         sn_store_cert_by_spki(app->store, spki, len, &all, &nall) != SN_OK ||
         nall == 0 || (recs = calloc(nall, sizeof(*recs))) == NULL) {
@@ -1005,7 +1005,8 @@ sn_h_ca_crl(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         sn_resp_error(resp, API_NOT_FOUND, "no CRL by that name");
         return;
     }
-    if (sn_ca_crl(app, kind, 0, &resp->raw, &resp->raw_len) != SN_OK) {
+    if (sn_ca_crl(&app->ca, app->store, kind, 0, &resp->raw, &resp->raw_len) !=
+        SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "CRL unavailable");
         return;
     }
@@ -1111,7 +1112,8 @@ sn_h_ca_ocsp(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
             sn_resp_error(resp, API_BAD_REQUEST, "not a base64 OCSP request");
             return;
         }
-        r = sn_ca_ocsp(app, reqder, len, &resp->raw, &resp->raw_len, &meta);
+        r = sn_ca_ocsp(&app->ca, app->store, reqder, len, &resp->raw,
+                       &resp->raw_len, &meta);
         free(reqder);
         if (r == SN_OK)
             ocsp_cache_headers(resp, &meta);
@@ -1122,8 +1124,8 @@ sn_h_ca_ocsp(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                           "OCSP requests are application/ocsp-request");
             return;
         }
-        r = sn_ca_ocsp(app, req->body, req->body_len, &resp->raw,
-                       &resp->raw_len, NULL);
+        r = sn_ca_ocsp(&app->ca, app->store, req->body, req->body_len,
+                       &resp->raw, &resp->raw_len, NULL);
     }
     if (r != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "OCSP responder unavailable");

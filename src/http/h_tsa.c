@@ -32,7 +32,7 @@ sn_h_tsa(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         sn_resp_error(resp, API_BAD_REQUEST, "empty time-stamp request");
         return;
     }
-    if (sn_tsa_respond(app, req->body, req->body_len, &resp->raw,
+    if (sn_tsa_respond(&app->tsa, req->body, req->body_len, &resp->raw,
                        &resp->raw_len, &resp->tsa) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "the TSA is unavailable");
         return;
@@ -54,7 +54,8 @@ sn_h_tsa_authenticode(struct sn_app *app, struct sn_req *req,
         sn_resp_error(resp, API_BAD_REQUEST, "empty time-stamp request");
         return;
     }
-    r = sn_tsa_authenticode(app, req->body, req->body_len, &b64, &resp->tsa);
+    r = sn_tsa_authenticode(&app->tsa, req->body, req->body_len, &b64,
+                            &resp->tsa);
     if (r == SN_ERR_INVALID || r == SN_ERR_LIMIT) {
         sn_resp_error(resp, API_BAD_REQUEST,
                       "not a base64 Authenticode time-stamp request");
@@ -101,7 +102,7 @@ sn_h_tsa_rotate(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                       "the TSA key");
         return;
     }
-    if (sn_tsa_rotate(app, id, sizeof(id)) != SN_OK) {
+    if (sn_tsa_rotate(&app->tsa, id, sizeof(id)) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "TSA key rotation failed");
         return;
     }
@@ -119,7 +120,7 @@ sn_h_tsa_clock_ok(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                       "the clock");
         return;
     }
-    sn_tsa_clock_ok(app);
+    sn_tsa_clock_ok(&app->tsa);
     tsa_audit(app, req, "tsa_clock_ok", "operator confirmed the clock");
     sn_resp_json(resp, API_OK, json_pack("{s:s}", "status", "ok"));
 }

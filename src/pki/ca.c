@@ -22,7 +22,7 @@
 #include "common/util.h"
 #include "crypto/x509util.h"
 #include "hsm/hsmpkey.h"
-#include "daemon/app.h"
+#include "store/store.h"
 
 #define CRL_VALID_DAYS 7  /* nextUpdate; CSBR allows at most 10 */
 #define OCSP_VALID_DAYS 7 /* CSBR: at most 10 */
@@ -846,7 +846,7 @@ out:
 }
 
 sn_err
-sn_ca_index_spki(struct sn_app *app)
+sn_ca_index_spki(struct sn_store *st)
 {
     struct sn_cert *certs = NULL;
     char after[sizeof(certs->serial)] = "";
@@ -857,7 +857,7 @@ sn_ca_index_spki(struct sn_app *app)
     /* In pages by serial: a first revocation after an upgrade reads the
      * older certificates a few hundred at a time. */
     for (;;) {
-        if ((r = sn_store_cert_unindexed(app->store, after, 256, &certs, &n)) !=
+        if ((r = sn_store_cert_unindexed(st, after, 256, &certs, &n)) !=
                 SN_OK ||
             n == 0)
             goto out;
@@ -870,7 +870,7 @@ sn_ca_index_spki(struct sn_app *app)
                          certs[i].serial);
                 continue;
             }
-            r = sn_store_cert_set_spki(app->store, certs[i].serial, spki, len);
+            r = sn_store_cert_set_spki(st, certs[i].serial, spki, len);
             free(spki);
             spki = NULL;
             if (r != SN_OK)
@@ -1153,10 +1153,9 @@ out:
 }
 
 static sn_err
-crl_build(struct sn_app *app, enum sn_ca_kind kind, int64_t number, time_t now,
-          uint8_t **der, size_t *len)
+crl_build(struct sn_ca *ca, struct sn_store *st, enum sn_ca_kind kind,
+          int64_t number, time_t now, uint8_t **der, size_t *len)
 {
-    struct sn_ca *ca = &app->ca;
     struct sn_cert *revoked = NULL;
     size_t n = 0, i;
     X509_CRL *crl = NULL;
@@ -1170,8 +1169,7 @@ crl_build(struct sn_app *app, enum sn_ca_kind kind, int64_t number, time_t now,
 
     *der = NULL;
     *len = 0;
-    if ((r = sn_store_cert_revoked(app->store, cas[kind].name, &revoked, &n)) !=
-        SN_OK)
+    if ((r = sn_store_cert_revoked(st, cas[kind].name, &revoked, &n)) != SN_OK)
         return r;
     r = SN_ERR_CRYPTO;
     if ((crl = X509_CRL_new()) == NULL || X509_CRL_set_version(crl, 1) != 1 ||
@@ -1218,10 +1216,9 @@ out:
 }
 
 sn_err
-sn_ca_crl(struct sn_app *app, enum sn_ca_kind kind, int force, uint8_t **der,
-          size_t *len)
+sn_ca_crl(struct sn_ca *ca, struct sn_store *st, enum sn_ca_kind kind,
+          int force, uint8_t **der, size_t *len)
 {
-    struct sn_ca *ca = &app->ca;
     time_t now = time(NULL), this_update = 0;
     int64_t number = 0;
     sn_err r;
@@ -1234,10 +1231,8 @@ sn_ca_crl(struct sn_app *app, enum sn_ca_kind kind, int force, uint8_t **der,
     if (kind == SN_CA_ROOT && ca->root_offline)
         return offline_crl(ca, der, len);
     pthread_mutex_lock(&ca->crl_lock);
-    r = sn_store_crl_get(app->store, cas[kind].name, der, len, &number,
-                         &this_update);
-    if (r == SN_OK && !force &&
-        now - this_update < (time_t)app->cfg.ca_crl_reissue &&
+    r = sn_store_crl_get(st, cas[kind].name, der, len, &number, &this_update);
+    if (r == SN_OK && !force && now - this_update < (time_t)ca->crl_reissue &&
         now >= this_update)
         goto out;
     if (r != SN_OK && r != SN_ERR_NOT_FOUND)
@@ -1245,8 +1240,8 @@ sn_ca_crl(struct sn_app *app, enum sn_ca_kind kind, int force, uint8_t **der,
     free(*der);
     *der = NULL;
     *len = 0;
-    if ((r = crl_build(app, kind, number + 1, now, der, len)) != SN_OK ||
-        (r = sn_store_crl_put(app->store, cas[kind].name, number + 1, now, *der,
+    if ((r = crl_build(ca, st, kind, number + 1, now, der, len)) != SN_OK ||
+        (r = sn_store_crl_put(st, cas[kind].name, number + 1, now, *der,
                               *len)) != SN_OK) {
         free(*der);
         *der = NULL;
@@ -1261,20 +1256,20 @@ out:
 }
 
 unsigned
-sn_ca_crl_timer(struct sn_app *app)
+sn_ca_crl_timer(struct sn_ca *ca, struct sn_store *st)
 {
     static const enum sn_ca_kind kinds[] = {SN_CA_ROOT, SN_CA_CODESIGNING,
                                             SN_CA_TIMESTAMPING};
-    unsigned period = app->cfg.ca_crl_reissue / 4;
+    unsigned period = ca->crl_reissue / 4;
     uint8_t *der = NULL;
     size_t i, len;
     sn_err r;
 
     for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
         /* An offline root's CRL is the ceremony's, signed offline. */
-        if (kinds[i] == SN_CA_ROOT && app->ca.root_offline)
+        if (kinds[i] == SN_CA_ROOT && ca->root_offline)
             continue;
-        if ((r = sn_ca_crl(app, kinds[i], 0, &der, &len)) != SN_OK)
+        if ((r = sn_ca_crl(ca, st, kinds[i], 0, &der, &len)) != SN_OK)
             sn_error("ca: cannot reissue the CRL of %s: %s", cas[kinds[i]].name,
                      sn_err_str(r));
         free(der);
@@ -1492,10 +1487,9 @@ ocsp_meta_set(struct sn_ocsp_meta *meta, OCSP_REQUEST *req, time_t made)
 }
 
 sn_err
-sn_ca_ocsp(struct sn_app *app, const uint8_t *reqder, size_t len, uint8_t **der,
-           size_t *dlen, struct sn_ocsp_meta *meta)
+sn_ca_ocsp(struct sn_ca *ca, struct sn_store *st, const uint8_t *reqder,
+           size_t len, uint8_t **der, size_t *dlen, struct sn_ocsp_meta *meta)
 {
-    struct sn_ca *ca = &app->ca;
     OCSP_REQUEST *req = NULL;
     OCSP_BASICRESP *basic = NULL;
     OCSP_RESPONSE *resp = NULL;
@@ -1560,7 +1554,7 @@ sn_ca_ocsp(struct sn_app *app, const uint8_t *reqder, size_t len, uint8_t **der,
             (bn = ASN1_INTEGER_to_BN(serial, NULL)) == NULL ||
             (hex = BN_bn2hex(bn)) == NULL)
             goto out;
-        lr = sn_store_cert_get(app->store, cas[kind].name, hex, &c);
+        lr = sn_store_cert_get(st, cas[kind].name, hex, &c);
         issued = issued && lr == SN_OK;
         if (lr == SN_OK && c.revoked) {
             if ((revt = ASN1_TIME_set(NULL, c.revocation_date)) == NULL ||

@@ -20,7 +20,7 @@
 
 #define SN_CA_COUNT 5
 
-struct sn_app;
+struct sn_store;
 
 struct sn_ca {
     X509 *cert[SN_CA_COUNT];    /* by enum sn_ca_kind */
@@ -35,6 +35,7 @@ struct sn_ca {
     char *base_url;
     struct sn_cache ocsp; /* answers to requests without a nonce */
     struct sn_oids oids;  /* private OIDs under the home's oid.arc */
+    unsigned crl_reissue; /* seconds: ca.crl_reissue_seconds */
 };
 
 /* Short name of a CA: "root", "codesigning", "timestamping",
@@ -95,12 +96,12 @@ sn_err sn_ca_attestation_certs(struct sn_ca *ca, const char *att_pem,
 
 /* Current CRL of kind (root, codesigning, timestamping); regenerated when
  * older than ca.crl_reissue_seconds (a day) or when force is set. */
-sn_err sn_ca_crl(struct sn_app *app, enum sn_ca_kind kind, int force,
-                 uint8_t **der, size_t *len);
+sn_err sn_ca_crl(struct sn_ca *ca, struct sn_store *st, enum sn_ca_kind kind,
+                 int force, uint8_t **der, size_t *len);
 /* Records the public key of every certificate whose key is not recorded
  * yet, read from the certificate itself: what a key compromise revocation
  * looks up (sn_store_cert_by_spki). */
-sn_err sn_ca_index_spki(struct sn_app *app);
+sn_err sn_ca_index_spki(struct sn_store *st);
 /*
  * The CRL timer: reissues every CRL that has grown older than
  * ca.crl_reissue_seconds, whether or not anyone fetched it (CSBR 4.9.7:
@@ -108,7 +109,7 @@ sn_err sn_ca_index_spki(struct sn_app *app);
  * lock only. Returns how many seconds the caller may wait before calling
  * again.
  */
-unsigned sn_ca_crl_timer(struct sn_app *app);
+unsigned sn_ca_crl_timer(struct sn_ca *ca, struct sn_store *st);
 /* After a revocation (or a revocation date moved): OCSP answers are made
  * anew from the records. */
 void sn_ca_ocsp_forget(struct sn_ca *ca);
@@ -125,7 +126,8 @@ struct sn_ocsp_meta {
  * octets, or an unknown critical extension is answered malformedRequest.
  * meta (may be NULL) is zeroed, then filled for a successful answer.
  */
-sn_err sn_ca_ocsp(struct sn_app *app, const uint8_t *req, size_t len,
-                  uint8_t **der, size_t *dlen, struct sn_ocsp_meta *meta);
+sn_err sn_ca_ocsp(struct sn_ca *ca, struct sn_store *st, const uint8_t *req,
+                  size_t len, uint8_t **der, size_t *dlen,
+                  struct sn_ocsp_meta *meta);
 
 #endif

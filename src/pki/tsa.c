@@ -24,7 +24,7 @@
 #include "crypto/caprofile.h"
 #include "crypto/x509util.h"
 #include "hsm/hsmpkey.h"
-#include "daemon/app.h"
+#include "store/store.h"
 
 #define CSBR_TSA_POLICY "2.23.140.1.4.2"
 #define KEY_USE_MONTHS 15 /* after the certificate's notBefore (CSBR 6.3.2) */
@@ -149,7 +149,7 @@ out:
 }
 
 static sn_err
-bind_key(struct sn_app *app, X509 *cert, const char *key_id, EVP_PKEY **out)
+bind_key(struct sn_tsa *tsa, X509 *cert, const char *key_id, EVP_PKEY **out)
 {
     EVP_PKEY *pub = X509_get0_pubkey(cert);
     unsigned char *spki = NULL;
@@ -163,12 +163,12 @@ bind_key(struct sn_app *app, X509 *cert, const char *key_id, EVP_PKEY **out)
         alg = EVP_PKEY_get_bits(pub) > 3072 ? SN_KEY_RSA4096 : SN_KEY_RSA3072;
     else
         alg = EVP_PKEY_get_bits(pub) > 256 ? SN_KEY_P384 : SN_KEY_P256;
-    r = sn_hsm_pkey(app->service, key_id, alg, spki, (size_t)n, out);
+    r = sn_hsm_pkey(tsa->tok, key_id, alg, spki, (size_t)n, out);
     OPENSSL_free(spki);
     return r;
 }
 
-static const char *cert_refusal(struct sn_app *app, X509 *cert,
+static const char *cert_refusal(struct sn_tsa *tsa, X509 *cert,
                                 const char *serial);
 
 /* The certificate's serial as the certificates table has it (BN_bn2hex). */
@@ -196,7 +196,7 @@ out:
  * certificates table once, so OCSP answers for it and it can be revoked.
  */
 static sn_err
-register_cert(struct sn_app *app, X509 *cert, const char *key_id)
+register_cert(struct sn_tsa *tsa, X509 *cert, const char *key_id)
 {
     struct sn_cert rec;
     unsigned char *der = NULL;
@@ -215,7 +215,7 @@ register_cert(struct sn_app *app, X509 *cert, const char *key_id)
     rec.issued_at = time(NULL);
     if (sn_x509_validity(cert, &rec.not_before, &rec.not_after) != SN_OK)
         goto out;
-    r = sn_store_cert_add(app->store, &rec);
+    r = sn_store_cert_add(tsa->store, &rec);
     if (r == SN_ERR_EXISTS)
         r = SN_OK;
 out:
@@ -224,37 +224,46 @@ out:
 }
 
 sn_err
-sn_tsa_load(struct sn_app *app)
+sn_tsa_load(struct sn_tsa *tsa, struct sn_store *st, struct sn_hsm_token *tok,
+            const struct sn_tsa_settings *set, X509 *issuer,
+            EVP_PKEY *issuer_key)
 {
-    struct sn_tsa *tsa = &app->tsa;
     int64_t boot;
     sn_err r;
 
     memset(tsa, 0, sizeof(*tsa));
     pthread_mutex_init(&tsa->lock, NULL);
     pthread_rwlock_init(&tsa->use_lock, NULL);
-    tsa->issuer = app->ca.cert[SN_CA_TIMESTAMPING];
-    tsa->accuracy_ms = app->cfg.tsa_accuracy_ms;
-    tsa->ca_policy = app->ca.oids.ca_policy;
-    if (app->cfg.tsa_policy_oid != NULL &&
-        (tsa->extra_policy = strdup(app->cfg.tsa_policy_oid)) == NULL)
+    tsa->store = st;
+    tsa->tok = tok;
+    tsa->set = *set;
+    X509_up_ref(issuer);
+    tsa->issuer = issuer;
+    if (issuer_key != NULL) {
+        EVP_PKEY_up_ref(issuer_key);
+        tsa->issuer_key = issuer_key;
+    }
+    tsa->accuracy_ms = set->accuracy_ms;
+    tsa->ca_policy = set->ca_policy;
+    if (set->policy_oid != NULL &&
+        (tsa->extra_policy = strdup(set->policy_oid)) == NULL)
         return SN_ERR_NOMEM;
-    if ((r = read_tsa_file(app->cfg.home, tsa->key_id, sizeof(tsa->key_id),
+    if ((r = read_tsa_file(tsa->set.home, tsa->key_id, sizeof(tsa->key_id),
                            &tsa->cert)) != SN_OK) {
         sn_error("tsa: cannot read HOME/ca/tsa.pem");
         return r;
     }
     if ((r = serial_hex(tsa->cert, tsa->serial, sizeof(tsa->serial))) !=
             SN_OK ||
-        (r = bind_key(app, tsa->cert, tsa->key_id, &tsa->key)) != SN_OK ||
-        (r = register_cert(app, tsa->cert, tsa->key_id)) != SN_OK)
+        (r = bind_key(tsa, tsa->cert, tsa->key_id, &tsa->key)) != SN_OK ||
+        (r = register_cert(tsa, tsa->cert, tsa->key_id)) != SN_OK)
         return r;
     /* A new boot number, durably, before any token of this run. */
-    if ((r = sn_store_counter_next(app->store, "tsa_boot", &boot)) != SN_OK)
+    if ((r = sn_store_counter_next(tsa->store, "tsa_boot", &boot)) != SN_OK)
         return r;
     tsa->boot = (uint64_t)boot;
     /* A TSA that starts refusing says so now, not at the first request. */
-    (void)cert_refusal(app, tsa->cert, tsa->serial);
+    (void)cert_refusal(tsa, tsa->cert, tsa->serial);
     return SN_OK;
 }
 
@@ -264,6 +273,8 @@ sn_tsa_cleanup(struct sn_tsa *tsa)
     X509_free(tsa->cert);
     EVP_PKEY_free(tsa->key);
     free(tsa->extra_policy);
+    X509_free(tsa->issuer);
+    EVP_PKEY_free(tsa->issuer_key);
     pthread_rwlock_destroy(&tsa->use_lock);
     pthread_mutex_destroy(&tsa->lock);
     memset(tsa, 0, sizeof(*tsa));
@@ -299,20 +310,23 @@ serial_cb(TS_RESP_CTX *ctx, void *data)
 }
 
 struct time_arg {
-    struct sn_app *app;
+    struct sn_tsa *tsa;
     const char *refuse; /* why no token may be issued (statusString) */
 };
 
 static void
-clock_event(struct sn_app *app, const char *what, double drift)
+clock_event(struct sn_tsa *tsa, const char *what, double drift)
 {
     struct sn_audit a;
 
     sn_warn("tsa: %s (%.3f s against the monotonic clock)", what, drift);
-    sn_audit_init(&a, NULL, "", "", "tsa_clock");
+    /* What sn_audit_init makes of a record without a request. */
+    memset(&a, 0, sizeof(a));
+    a.time = time(NULL);
+    snprintf(a.action, sizeof(a.action), "tsa_clock");
     snprintf(a.result, sizeof(a.result), "warning");
     snprintf(a.detail, sizeof(a.detail), "%s: %.3f s", what, drift);
-    if (sn_store_audit_add(app->store, &a) != SN_OK)
+    if (sn_store_audit_add(tsa->store, &a) != SN_OK)
         sn_error("audit: cannot record a clock event");
 }
 
@@ -323,9 +337,8 @@ clock_event(struct sn_app *app, const char *what, double drift)
  * operator confirms. 1 if a time may be issued (in *wall).
  */
 static int
-clock_check(struct sn_app *app, struct timespec *wall)
+clock_check(struct sn_tsa *tsa, struct timespec *wall)
 {
-    struct sn_tsa *tsa = &app->tsa;
     struct timespec mono;
     double drift = 0;
     int ok;
@@ -348,7 +361,7 @@ clock_check(struct sn_app *app, struct timespec *wall)
     tsa->last_mono = mono;
     pthread_mutex_unlock(&tsa->lock);
     if (drift >= 1.0 || drift <= -1.0 || !ok)
-        clock_event(app,
+        clock_event(tsa,
                     ok ? "wall clock jumped"
                        : "wall clock went back past the accuracy; refusing",
                     drift);
@@ -392,10 +405,9 @@ key_expired(X509 *cert, time_t now)
  * committed during the read moves it and the next request reads again.
  */
 static sn_err
-cert_revoked(struct sn_app *app, const char *serial, int *revoked)
+cert_revoked(struct sn_tsa *tsa, const char *serial, int *revoked)
 {
-    struct sn_tsa *tsa = &app->tsa;
-    unsigned long gen = sn_store_revocation_gen(app->store);
+    unsigned long gen = sn_store_revocation_gen(tsa->store);
     struct sn_cert c;
     int known;
     sn_err r;
@@ -410,7 +422,7 @@ cert_revoked(struct sn_app *app, const char *serial, int *revoked)
     if (known)
         return SN_OK;
     memset(&c, 0, sizeof(c));
-    if ((r = sn_store_cert_get(app->store, "timestamping", serial, &c)) !=
+    if ((r = sn_store_cert_get(tsa->store, "timestamping", serial, &c)) !=
         SN_OK)
         return r;
     *revoked = c.revoked != 0;
@@ -433,14 +445,13 @@ cert_revoked(struct sn_app *app, const char *serial, int *revoked)
  * cannot be read is a refusal too. Logged when the reason changes.
  */
 static const char *
-cert_refusal(struct sn_app *app, X509 *cert, const char *serial)
+cert_refusal(struct sn_tsa *tsa, X509 *cert, const char *serial)
 {
-    struct sn_tsa *tsa = &app->tsa;
     time_t now = time(NULL);
     const char *why = NULL, *was;
     int revoked = 0;
 
-    if (cert_revoked(app, serial, &revoked) != SN_OK)
+    if (cert_revoked(tsa, serial, &revoked) != SN_OK)
         why = "TSA certificate status unavailable.";
     else if (revoked)
         why = "TSA certificate revoked.";
@@ -482,7 +493,7 @@ time_cb(TS_RESP_CTX *ctx, void *data, long *sec, long *usec)
         TS_RESP_CTX_add_failure_info(ctx, TS_INFO_SYSTEM_FAILURE);
         return 0;
     }
-    ok = clock_check(ta->app, &wall);
+    ok = clock_check(ta->tsa, &wall);
     if (!ok) {
         TS_RESP_CTX_set_status_info(ctx, TS_STATUS_REJECTION,
                                     "Time is not available.");
@@ -495,12 +506,12 @@ time_cb(TS_RESP_CTX *ctx, void *data, long *sec, long *usec)
 }
 
 void
-sn_tsa_clock_ok(struct sn_app *app)
+sn_tsa_clock_ok(struct sn_tsa *tsa)
 {
-    pthread_mutex_lock(&app->tsa.lock);
-    app->tsa.clock_refused = 0;
-    app->tsa.have_last = 0;
-    pthread_mutex_unlock(&app->tsa.lock);
+    pthread_mutex_lock(&tsa->lock);
+    tsa->clock_refused = 0;
+    tsa->have_last = 0;
+    pthread_mutex_unlock(&tsa->lock);
 }
 
 static sn_err
@@ -566,11 +577,10 @@ out:
 }
 
 sn_err
-sn_tsa_respond(struct sn_app *app, const uint8_t *req, size_t len,
+sn_tsa_respond(struct sn_tsa *tsa, const uint8_t *req, size_t len,
                uint8_t **der, size_t *dlen, struct sn_tsa_record **rec)
 {
-    struct sn_tsa *tsa = &app->tsa;
-    struct time_arg ta = {app, NULL};
+    struct time_arg ta = {tsa, NULL};
     char serial[sizeof(tsa->serial)];
     TS_RESP_CTX *ctx = NULL;
     TS_RESP *resp = NULL;
@@ -596,7 +606,7 @@ sn_tsa_respond(struct sn_app *app, const uint8_t *req, size_t len,
     EVP_PKEY_up_ref(key);
     pthread_mutex_unlock(&tsa->lock);
     /* Revoked, expired, key past 15 months: time_cb refuses. */
-    ta.refuse = cert_refusal(app, cert, serial);
+    ta.refuse = cert_refusal(tsa, cert, serial);
     if ((ctx = TS_RESP_CTX_new()) == NULL ||
         (chain = sk_X509_new_null()) == NULL ||
         !sk_X509_push(chain, tsa->issuer) ||
@@ -721,7 +731,7 @@ ASN1_SEQUENCE(AC_REQ) = {
 /* An Authenticode token's record: serial, time, SHA-256 of the signed
  * bytes. */
 static sn_err
-record_authenticode(struct sn_app *app, const ASN1_OCTET_STRING *data,
+record_authenticode(struct sn_tsa *tsa, const ASN1_OCTET_STRING *data,
                     const struct timespec *wall, struct sn_tsa_record **out)
 {
     uint8_t md[32];
@@ -737,7 +747,7 @@ record_authenticode(struct sn_app *app, const ASN1_OCTET_STRING *data,
     if (EVP_Digest(ASN1_STRING_get0_data(data),
                    (size_t)ASN1_STRING_length(data), md, &mdlen, EVP_sha256(),
                    NULL) != 1 ||
-        mdlen != sizeof(md) || (bn = next_serial(&app->tsa)) == NULL ||
+        mdlen != sizeof(md) || (bn = next_serial(tsa)) == NULL ||
         (hex = BN_bn2hex(bn)) == NULL || strlen(hex) >= sizeof(t->serial))
         goto out;
     sn_hex_encode(md, sizeof(md), t->imprint);
@@ -757,10 +767,9 @@ out:
 }
 
 sn_err
-sn_tsa_authenticode(struct sn_app *app, const uint8_t *body, size_t len,
+sn_tsa_authenticode(struct sn_tsa *tsa, const uint8_t *body, size_t len,
                     char **b64, struct sn_tsa_record **rec)
 {
-    struct sn_tsa *tsa = &app->tsa;
     uint8_t *der = NULL;
     size_t dlen = 0;
     const unsigned char *p;
@@ -791,7 +800,7 @@ sn_tsa_authenticode(struct sn_app *app, const uint8_t *body, size_t len,
         goto out;
     /* The same refusals as RFC 3161: certificate revoked or expired, key
      * past 15 months, clock back. */
-    if (cert_refusal(app, cert, serial) != NULL || !clock_check(app, &wall)) {
+    if (cert_refusal(tsa, cert, serial) != NULL || !clock_check(tsa, &wall)) {
         r = SN_ERR_STATE;
         goto out;
     }
@@ -819,7 +828,7 @@ sn_tsa_authenticode(struct sn_app *app, const uint8_t *body, size_t len,
     }
     if ((n = i2d_PKCS7(p7, &out)) <= 0)
         goto out;
-    if ((r = record_authenticode(app, req->content->data, &wall, rec)) != SN_OK)
+    if ((r = record_authenticode(tsa, req->content->data, &wall, rec)) != SN_OK)
         goto out;
     if ((r = sn_b64_encode(out, (size_t)n, b64)) != SN_OK) {
         free(*rec);
@@ -840,41 +849,41 @@ out:
     return r;
 }
 
-static sn_err rotate(struct sn_app *app, char *new_key_id, size_t idlen);
+static sn_err rotate(struct sn_tsa *tsa, char *new_key_id, size_t idlen);
 
 sn_err
-sn_tsa_rotate(struct sn_app *app, char *new_key_id, size_t idlen)
+sn_tsa_rotate(struct sn_tsa *tsa, char *new_key_id, size_t idlen)
 {
     static pthread_mutex_t rotating = PTHREAD_MUTEX_INITIALIZER;
     sn_err r;
 
     /* One rotation at a time: each writes and then reads HOME/ca/tsa.pem. */
     pthread_mutex_lock(&rotating);
-    r = rotate(app, new_key_id, idlen);
+    r = rotate(tsa, new_key_id, idlen);
     pthread_mutex_unlock(&rotating);
     return r;
 }
 
 static sn_err
-rotate(struct sn_app *app, char *new_key_id, size_t idlen)
+rotate(struct sn_tsa *tsa, char *new_key_id, size_t idlen)
 {
-    struct sn_tsa *tsa = &app->tsa;
     char old_id[64], new_id[64], new_serial[sizeof(tsa->serial)];
     X509 *cert = NULL, *old_cert;
     EVP_PKEY *key = NULL, *old_key;
     sn_err r;
 
-    if ((r = sn_tsa_create(
-             app->service, app->cfg.home, app->ca.cert[SN_CA_TIMESTAMPING],
-             app->ca.key[SN_CA_TIMESTAMPING], app->cfg.tsa_key_algorithm,
-             app->cfg.ca_organization, app->cfg.ca_country,
-             app->cfg.ca_base_url, app->ca.oids.ca_policy)) != SN_OK)
+    if (tsa->issuer_key == NULL)
+        return SN_ERR_STATE;
+    if ((r = sn_tsa_create(tsa->tok, tsa->set.home, tsa->issuer,
+                           tsa->issuer_key, tsa->set.key_algorithm,
+                           tsa->set.org, tsa->set.country, tsa->set.base_url,
+                           tsa->ca_policy)) != SN_OK)
         return r;
-    if ((r = read_tsa_file(app->cfg.home, new_id, sizeof(new_id), &cert)) !=
+    if ((r = read_tsa_file(tsa->set.home, new_id, sizeof(new_id), &cert)) !=
             SN_OK ||
         (r = serial_hex(cert, new_serial, sizeof(new_serial))) != SN_OK ||
-        (r = bind_key(app, cert, new_id, &key)) != SN_OK ||
-        (r = register_cert(app, cert, new_id)) != SN_OK) {
+        (r = bind_key(tsa, cert, new_id, &key)) != SN_OK ||
+        (r = register_cert(tsa, cert, new_id)) != SN_OK) {
         EVP_PKEY_free(key);
         X509_free(cert);
         return r;
@@ -894,7 +903,7 @@ rotate(struct sn_app *app, char *new_key_id, size_t idlen)
     pthread_rwlock_unlock(&tsa->use_lock);
     X509_free(old_cert);
     EVP_PKEY_free(old_key);
-    if (sn_hsm_destroy(app->service, old_id) != SN_OK)
+    if (sn_hsm_destroy(tsa->tok, old_id) != SN_OK)
         sn_error("tsa: old TSA key %s could not be destroyed", old_id);
     sn_info("tsa: rotated from %s to %s", old_id, new_id);
     snprintf(new_key_id, idlen, "%s", new_id);

@@ -18,8 +18,18 @@
 #include "hsm/hsm.h"
 
 struct sn_tsa_record;
+struct sn_store;
 
-struct sn_app;
+/* What the TSA takes from the configuration (strings borrowed: they
+ * outlive the TSA). */
+struct sn_tsa_settings {
+    const char *home;          /* HOME/ca/tsa.pem */
+    const char *key_algorithm; /* of a rotated key */
+    const char *org, *country, *base_url;
+    const char *policy_oid; /* an extra policy, or NULL */
+    const char *ca_policy;  /* Signet CA policy, ARC.3.1 (the CA's oids) */
+    unsigned accuracy_ms;
+};
 
 struct sn_tsa {
     pthread_mutex_t lock;      /* key/cert swap and clock state */
@@ -34,8 +44,12 @@ struct sn_tsa {
     int status_known;
     unsigned long status_gen;
     int revoked;
-    const char *refusing; /* the reason last logged, or NULL */
-    X509 *issuer;         /* the timestamping CA (borrowed from the CA) */
+    const char *refusing;     /* the reason last logged, or NULL */
+    X509 *issuer;             /* the timestamping CA (own reference) */
+    EVP_PKEY *issuer_key;     /* its key, for rotations (own reference) */
+    struct sn_store *store;   /* borrowed: outlives the TSA */
+    struct sn_hsm_token *tok; /* the service token: TSA keys */
+    struct sn_tsa_settings set;
     uint64_t boot;
     uint64_t counter; /* atomic */
     unsigned accuracy_ms;
@@ -53,7 +67,12 @@ sn_err sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
                      EVP_PKEY *ts_ca_key, const char *alg, const char *org,
                      const char *country, const char *base_url,
                      const char *policy_oid);
-sn_err sn_tsa_load(struct sn_app *app);
+/* Reads HOME/ca/tsa.pem and binds its key on tok; issuer and issuer_key
+ * (the timestamping CA's; the key may be NULL: no rotation) are kept by
+ * reference. */
+sn_err sn_tsa_load(struct sn_tsa *tsa, struct sn_store *st,
+                   struct sn_hsm_token *tok, const struct sn_tsa_settings *set,
+                   X509 *issuer, EVP_PKEY *issuer_key);
 void sn_tsa_cleanup(struct sn_tsa *tsa);
 
 /*
@@ -65,17 +84,17 @@ void sn_tsa_cleanup(struct sn_tsa *tsa);
  * must not leave before the record is durable (sn_store_tsa_add or
  * sn_store_tsa_submit).
  */
-sn_err sn_tsa_respond(struct sn_app *app, const uint8_t *req, size_t len,
+sn_err sn_tsa_respond(struct sn_tsa *tsa, const uint8_t *req, size_t len,
                       uint8_t **der, size_t *dlen, struct sn_tsa_record **rec);
 /* Legacy Authenticode: base64 request in, base64 PKCS#7 out; *rec as
  * above. */
-sn_err sn_tsa_authenticode(struct sn_app *app, const uint8_t *body, size_t len,
+sn_err sn_tsa_authenticode(struct sn_tsa *tsa, const uint8_t *body, size_t len,
                            char **b64, struct sn_tsa_record **rec);
 /* A new key and certificate; the old key is destroyed. The new key's id
  * goes to new_key_id. This is also how the TSA resumes after its
  * certificate was revoked or expired: it refuses until then. */
-sn_err sn_tsa_rotate(struct sn_app *app, char *new_key_id, size_t idlen);
+sn_err sn_tsa_rotate(struct sn_tsa *tsa, char *new_key_id, size_t idlen);
 /* The operator confirms the clock: lifts a clock refusal. */
-void sn_tsa_clock_ok(struct sn_app *app);
+void sn_tsa_clock_ok(struct sn_tsa *tsa);
 
 #endif

@@ -100,7 +100,7 @@ tsa_load(struct sn_app *app)
 
     return sn_tsa_load(&app->tsa, app->store, app->service, &set,
                        app->ca.cert[SN_CA_TIMESTAMPING],
-                       app->ca.key[SN_CA_TIMESTAMPING]);
+                       app->ca.signer[SN_CA_TIMESTAMPING]);
 }
 
 sn_err

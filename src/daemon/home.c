@@ -242,7 +242,7 @@ home_finish(const char *home, const char *module, const char *base_url,
     /* The TSA key, certified by the timestamping CA just made. */
     if ((r = sn_ca_load(&ca, service, home, base_url, NULL, 0)) != SN_OK ||
         (r = sn_tsa_create(service, home, ca.cert[SN_CA_TIMESTAMPING],
-                           ca.key[SN_CA_TIMESTAMPING], DEFAULT_TSA_ALG,
+                           ca.signer[SN_CA_TIMESTAMPING], DEFAULT_TSA_ALG,
                            DEFAULT_ORG, DEFAULT_COUNTRY, base_url,
                            oids->ca_policy)) != SN_OK) {
         sn_error("init: cannot create the TSA: %s", sn_err_str(r));

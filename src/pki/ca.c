@@ -22,6 +22,7 @@
 #include "common/util.h"
 #include "crypto/x509util.h"
 #include "hsm/hsmpkey.h"
+#include "pki/casigner.h"
 #include "store/store.h"
 
 #define CRL_VALID_DAYS 7  /* nextUpdate; CSBR allows at most 10 */
@@ -124,7 +125,10 @@ read_cert(const char *path, X509 **out)
     return *out ? SN_OK : SN_ERR_IO;
 }
 
-/* The HSM-backed signing key of kind whose public half is pub. */
+/* The HSM-backed signing key of kind whose public half is pub. Only the
+ * possession check (holds_key) signs with it directly, a fixed message;
+ * certificates, requests, CRLs and OCSP answers go through a typed
+ * signer (signer_of). */
 static sn_err
 pkey_of(struct sn_hsm_token *tok, enum sn_ca_kind kind, EVP_PKEY *pub,
         EVP_PKEY **out)
@@ -146,6 +150,14 @@ pkey_for(struct sn_hsm_token *tok, enum sn_ca_kind kind, X509 *cert,
          EVP_PKEY **out)
 {
     return pkey_of(tok, kind, X509_get0_pubkey(cert), out);
+}
+
+/* The signer of kind's HSM key, whose public half is pub. */
+static sn_err
+signer_of(struct sn_hsm_token *tok, enum sn_ca_kind kind, EVP_PKEY *pub,
+          struct sn_ca_signer **out)
+{
+    return sn_ca_signer_hsm(tok, cas[kind].key_id, cas[kind].alg, pub, out);
 }
 
 /* Writes data to path through path.new and a rename: path may exist. */
@@ -218,7 +230,7 @@ out:
  */
 static sn_err
 issue_ca(enum sn_ca_kind kind, EVP_PKEY *pub, const char *cn, const char *org,
-         const char *country, X509 *issuer, EVP_PKEY *signer,
+         const char *country, X509 *issuer, struct sn_ca_signer *signer,
          const char *base_url, X509 **out)
 {
     char crl[256], aia[256];
@@ -235,7 +247,7 @@ issue_ca(enum sn_ca_kind kind, EVP_PKEY *pub, const char *cn, const char *org,
     }
     if (sn_ca_cert_build(kind, pub, cn, org, country, issuer, &urls,
                          cas[kind].days, &x) != SN_OK ||
-        X509_sign(x, signer, md_for((enum sn_ca_kind)by)) <= 0) {
+        sn_ca_sign_cert(signer, x, md_for((enum sn_ca_kind)by)) != SN_OK) {
         X509_free(x);
         return SN_ERR_CRYPTO;
     }
@@ -250,15 +262,16 @@ create_one(struct sn_hsm_token *tok, enum sn_ca_kind kind, X509 **certs,
            const char *base_url, int test)
 {
     char path[PATH_MAX];
-    EVP_PKEY *pub = NULL, *signer = NULL;
+    EVP_PKEY *pub = NULL;
+    struct sn_ca_signer *signer = NULL;
     X509 *x = NULL;
     int issuer = cas[kind].issuer, self = issuer == (int)kind;
     sn_err r;
 
     if ((r = gen_key(tok, kind, &pub)) != SN_OK ||
-        (r = pkey_of(tok, (enum sn_ca_kind)issuer,
-                     self ? pub : X509_get0_pubkey(certs[issuer]), &signer)) !=
-            SN_OK ||
+        (r = signer_of(tok, (enum sn_ca_kind)issuer,
+                       self ? pub : X509_get0_pubkey(certs[issuer]),
+                       &signer)) != SN_OK ||
         (r = issue_ca(kind, pub, test ? cas[kind].test_cn : cas[kind].cn, org,
                       country, self ? NULL : certs[issuer], signer, base_url,
                       &x)) != SN_OK)
@@ -275,7 +288,7 @@ out:
         ERR_clear_error();
     }
     X509_free(x);
-    EVP_PKEY_free(signer);
+    sn_ca_signer_free(signer);
     EVP_PKEY_free(pub);
     return r;
 }
@@ -332,7 +345,8 @@ request_one(struct sn_hsm_token *tok, enum sn_ca_kind kind, const char *dir,
             const char *org, const char *country)
 {
     char path[PATH_MAX], *data;
-    EVP_PKEY *pub = NULL, *signer = NULL;
+    EVP_PKEY *pub = NULL;
+    struct sn_ca_signer *signer = NULL;
     X509_REQ *req = NULL;
     X509_NAME *name = NULL;
     BIO *b = NULL;
@@ -341,7 +355,7 @@ request_one(struct sn_hsm_token *tok, enum sn_ca_kind kind, const char *dir,
 
     dir_path(path, sizeof(path), dir, kind, "csr");
     if ((r = gen_key(tok, kind, &pub)) != SN_OK ||
-        (r = pkey_of(tok, kind, pub, &signer)) != SN_OK)
+        (r = signer_of(tok, kind, pub, &signer)) != SN_OK)
         goto out;
     r = SN_ERR_CRYPTO;
     if ((req = X509_REQ_new()) == NULL || (name = X509_NAME_new()) == NULL ||
@@ -351,7 +365,7 @@ request_one(struct sn_hsm_token *tok, enum sn_ca_kind kind, const char *dir,
         X509_REQ_set_version(req, 0) != 1 ||
         X509_REQ_set_subject_name(req, name) != 1 ||
         X509_REQ_set_pubkey(req, pub) != 1 ||
-        X509_REQ_sign(req, signer, md_for(kind)) <= 0 ||
+        sn_ca_sign_req(signer, req, md_for(kind)) != SN_OK ||
         (b = BIO_new(BIO_s_mem())) == NULL ||
         PEM_write_bio_X509_REQ(b, req) != 1 ||
         (len = BIO_get_mem_data(b, &data)) <= 0)
@@ -365,7 +379,7 @@ out:
     BIO_free(b);
     X509_NAME_free(name);
     X509_REQ_free(req);
-    EVP_PKEY_free(signer);
+    sn_ca_signer_free(signer);
     EVP_PKEY_free(pub);
     return r;
 }
@@ -432,8 +446,8 @@ ceremony_log(const char *home, const char *what, X509 *x)
  * is not copied: the ceremony writes the profile.
  */
 static sn_err
-certify(X509 *root, EVP_PKEY *signer, enum sn_ca_kind kind, const char *home,
-        const char *dir, const char *org, const char *country,
+certify(X509 *root, struct sn_ca_signer *signer, enum sn_ca_kind kind,
+        const char *home, const char *dir, const char *org, const char *country,
         const char *base_url)
 {
     char path[PATH_MAX];
@@ -504,7 +518,8 @@ crl_check(X509 *root, const uint8_t *der, size_t len)
  */
 #define ROOT_CRL_DAYS 365
 static sn_err
-root_crl(X509 *root, EVP_PKEY *signer, const char *home, const char *dir)
+root_crl(X509 *root, struct sn_ca_signer *signer, const char *home,
+         const char *dir)
 {
     char path[PATH_MAX], text[64];
     uint8_t *old = NULL;
@@ -540,7 +555,7 @@ root_crl(X509 *root, EVP_PKEY *signer, const char *home, const char *dir)
         (num = ASN1_INTEGER_new()) == NULL ||
         ASN1_INTEGER_set_int64(num, number) != 1 ||
         X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) != 1 ||
-        X509_CRL_sign(crl, signer, md_for(SN_CA_ROOT)) <= 0 ||
+        sn_ca_sign_crl(signer, crl, md_for(SN_CA_ROOT)) != SN_OK ||
         (n = i2d_X509_CRL(crl, &der)) <= 0)
         goto out;
     snprintf(text, sizeof(text), "%lld\n", number);
@@ -567,7 +582,7 @@ sn_ca_ceremony(struct sn_hsm_token *tok, const char *home, const char *dir,
                const char *org, const char *country, const char *base_url)
 {
     X509 *certs[SN_CA_COUNT] = {NULL};
-    EVP_PKEY *signer = NULL;
+    struct sn_ca_signer *signer = NULL;
     char path[PATH_MAX];
     size_t i;
     sn_err r;
@@ -588,7 +603,8 @@ sn_ca_ceremony(struct sn_hsm_token *tok, const char *home, const char *dir,
                  sn_err_str(r));
         goto out;
     }
-    if ((r = pkey_for(tok, SN_CA_ROOT, certs[SN_CA_ROOT], &signer)) != SN_OK)
+    if ((r = signer_of(tok, SN_CA_ROOT, X509_get0_pubkey(certs[SN_CA_ROOT]),
+                       &signer)) != SN_OK)
         goto out;
     /* Nothing is signed unless everything can be written. */
     for (i = 0; i < N_ISSUING; i++) {
@@ -612,7 +628,7 @@ sn_ca_ceremony(struct sn_hsm_token *tok, const char *home, const char *dir,
         (r = root_crl(certs[SN_CA_ROOT], signer, home, dir)) != SN_OK)
         goto out;
 out:
-    EVP_PKEY_free(signer);
+    sn_ca_signer_free(signer);
     for (i = 0; i < SN_CA_COUNT; i++)
         X509_free(certs[i]);
     return r;
@@ -945,7 +961,8 @@ sn_ca_load(struct sn_ca *ca, struct sn_hsm_token *tok, const char *home,
             ca->root_offline = 1;
             continue;
         }
-        if ((r = pkey_for(tok, (enum sn_ca_kind)i, ca->cert[i], &ca->key[i])) !=
+        if ((r = signer_of(tok, (enum sn_ca_kind)i,
+                           X509_get0_pubkey(ca->cert[i]), &ca->signer[i])) !=
             SN_OK)
             return r;
     }
@@ -996,7 +1013,7 @@ sn_ca_cleanup(struct sn_ca *ca)
 
     for (i = 0; i < SN_CA_COUNT; i++) {
         X509_free(ca->cert[i]);
-        EVP_PKEY_free(ca->key[i]);
+        sn_ca_signer_free(ca->signer[i]);
     }
     sk_X509_pop_free(ca->att_roots, X509_free);
     free(ca->base_url);
@@ -1074,6 +1091,12 @@ x509_pem(X509 *x, char **pem)
 }
 
 sn_err
+sn_ca_sign_codesigning(struct sn_ca *ca, X509 *leaf)
+{
+    return sn_ca_sign_cert(ca->signer[SN_CA_CODESIGNING], leaf, EVP_sha256());
+}
+
+sn_err
 sn_ca_attest(struct sn_ca *ca, const uint8_t *spki, size_t spki_len,
              const struct sn_attestation *a, char **pem)
 {
@@ -1088,8 +1111,8 @@ sn_ca_attest(struct sn_ca *ca, const uint8_t *spki, size_t spki_len,
     if ((r = sn_attest_cert_build(pub, ca->cert[SN_CA_ATT_ISSUER], a, &ca->oids,
                                   &x)) != SN_OK)
         goto out;
-    r = SN_ERR_HSM;
-    if (X509_sign(x, ca->key[SN_CA_ATT_ISSUER], EVP_sha384()) <= 0)
+    if ((r = sn_ca_sign_cert(ca->signer[SN_CA_ATT_ISSUER], x, EVP_sha384())) !=
+        SN_OK)
         goto out;
     r = x509_pem(x, pem);
 out:
@@ -1192,8 +1215,7 @@ crl_build(struct sn_ca *ca, struct sn_store *st, enum sn_ca_kind kind,
         X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) != 1 ||
         X509_CRL_sort(crl) != 1)
         goto out;
-    r = SN_ERR_HSM;
-    if (X509_CRL_sign(crl, ca->key[kind], md_for(kind)) <= 0)
+    if ((r = sn_ca_sign_crl(ca->signer[kind], crl, md_for(kind))) != SN_OK)
         goto out;
     r = SN_ERR_CRYPTO;
     if ((dl = i2d_X509_CRL(crl, &p)) <= 0)
@@ -1585,9 +1607,9 @@ sn_ca_ocsp(struct sn_ca *ca, struct sn_store *st, const uint8_t *reqder,
     /* The issuing CA signs its own answers: a client has its certificate
      * already, and embedding it makes some (Go's ParseResponseForCert)
      * take it for a delegated responder's and refuse the answer. */
-    r = SN_ERR_HSM;
-    if (OCSP_basic_sign(basic, ca->cert[kind], ca->key[kind], md_for(kind),
-                        NULL, OCSP_RESPID_KEY | OCSP_NOCERTS) != 1)
+    if ((r = sn_ca_sign_ocsp(ca->signer[kind], basic, ca->cert[kind],
+                             md_for(kind), OCSP_RESPID_KEY | OCSP_NOCERTS)) !=
+        SN_OK)
         goto out;
     r = SN_ERR_CRYPTO;
     if ((resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, basic)) ==

@@ -21,13 +21,14 @@
 #define SN_CA_COUNT 5
 
 struct sn_store;
+struct sn_ca_signer;
 
 struct sn_ca {
-    X509 *cert[SN_CA_COUNT];    /* by enum sn_ca_kind */
-    EVP_PKEY *key[SN_CA_COUNT]; /* HSM-backed signing keys */
-    int root_offline;           /* no root key here: key[ROOT] is NULL */
-    char *root_crl;             /* offline root: its CRL, from the ceremony */
-    STACK_OF(X509) *att_roots;  /* trusted attestation roots */
+    X509 *cert[SN_CA_COUNT];                  /* by enum sn_ca_kind */
+    struct sn_ca_signer *signer[SN_CA_COUNT]; /* keys, as typed signers */
+    int root_offline;          /* no root key here: key[ROOT] is NULL */
+    char *root_crl;            /* offline root: its CRL, from the ceremony */
+    STACK_OF(X509) *att_roots; /* trusted attestation roots */
     pthread_mutex_t crl_lock;
     /* Revocations: a decision read from the records and the change it
      * makes are not split by another revocation. */
@@ -87,6 +88,8 @@ sn_err sn_ca_bundle(struct sn_ca *ca, char **pem);
 sn_err sn_ca_cert_der(struct sn_ca *ca, enum sn_ca_kind kind, uint8_t **der,
                       size_t *len);
 
+/* The code signing CA signs leaf, a certificate sn_cs_cert_build made. */
+sn_err sn_ca_sign_codesigning(struct sn_ca *ca, X509 *leaf);
 /* An attestation certificate for a newly generated key (PEM). */
 sn_err sn_ca_attest(struct sn_ca *ca, const uint8_t *spki, size_t spki_len,
                     const struct sn_attestation *a, char **pem);

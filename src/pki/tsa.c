@@ -23,7 +23,7 @@
 #include "crypto/attest.h"
 #include "crypto/caprofile.h"
 #include "crypto/x509util.h"
-#include "hsm/hsmpkey.h"
+#include "pki/casigner.h"
 #include "store/store.h"
 
 #define CSBR_TSA_POLICY "2.23.140.1.4.2"
@@ -41,8 +41,9 @@ tsa_path(char *buf, size_t len, const char *home, const char *suffix)
 
 sn_err
 sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
-              EVP_PKEY *ts_ca_key, const char *alg_name, const char *org,
-              const char *country, const char *base_url, const char *policy_oid)
+              struct sn_ca_signer *ts_ca_signer, const char *alg_name,
+              const char *org, const char *country, const char *base_url,
+              const char *policy_oid)
 {
     char id[64], uuid[SN_UUID_LEN], path[PATH_MAX], tmp[PATH_MAX];
     char crl[300], aia[300], ocsp[300];
@@ -85,7 +86,7 @@ sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
     if ((pub = d2i_PUBKEY(NULL, &p, (long)spki_len)) == NULL ||
         sn_tsa_cert_build(pub, ts_ca, "Signet Timestamping Authority", org,
                           country, policy_oid, &urls, days, &x) != SN_OK ||
-        X509_sign(x, ts_ca_key, EVP_sha256()) <= 0)
+        sn_ca_sign_cert(ts_ca_signer, x, EVP_sha256()) != SN_OK)
         goto out;
     /* The key id rides in front of the PEM block; one atomic rename. */
     if ((b = BIO_new(BIO_s_mem())) == NULL ||
@@ -149,23 +150,19 @@ out:
 }
 
 static sn_err
-bind_key(struct sn_tsa *tsa, X509 *cert, const char *key_id, EVP_PKEY **out)
+bind_key(struct sn_tsa *tsa, X509 *cert, const char *key_id,
+         struct sn_ca_signer **out)
 {
     EVP_PKEY *pub = X509_get0_pubkey(cert);
-    unsigned char *spki = NULL;
     enum sn_keyalg alg;
-    int n;
-    sn_err r;
 
-    if (pub == NULL || (n = i2d_PUBKEY(pub, &spki)) <= 0)
+    if (pub == NULL)
         return SN_ERR_CRYPTO;
     if (EVP_PKEY_is_a(pub, "RSA"))
         alg = EVP_PKEY_get_bits(pub) > 3072 ? SN_KEY_RSA4096 : SN_KEY_RSA3072;
     else
         alg = EVP_PKEY_get_bits(pub) > 256 ? SN_KEY_P384 : SN_KEY_P256;
-    r = sn_hsm_pkey(tsa->tok, key_id, alg, spki, (size_t)n, out);
-    OPENSSL_free(spki);
-    return r;
+    return sn_ca_signer_hsm(tsa->tok, key_id, alg, pub, out);
 }
 
 static const char *cert_refusal(struct sn_tsa *tsa, X509 *cert,
@@ -226,7 +223,7 @@ out:
 sn_err
 sn_tsa_load(struct sn_tsa *tsa, struct sn_store *st, struct sn_hsm_token *tok,
             const struct sn_tsa_settings *set, X509 *issuer,
-            EVP_PKEY *issuer_key)
+            struct sn_ca_signer *issuer_signer)
 {
     int64_t boot;
     sn_err r;
@@ -239,10 +236,7 @@ sn_tsa_load(struct sn_tsa *tsa, struct sn_store *st, struct sn_hsm_token *tok,
     tsa->set = *set;
     X509_up_ref(issuer);
     tsa->issuer = issuer;
-    if (issuer_key != NULL) {
-        EVP_PKEY_up_ref(issuer_key);
-        tsa->issuer_key = issuer_key;
-    }
+    tsa->issuer_signer = sn_ca_signer_ref(issuer_signer);
     tsa->accuracy_ms = set->accuracy_ms;
     tsa->ca_policy = set->ca_policy;
     if (set->policy_oid != NULL &&
@@ -255,7 +249,7 @@ sn_tsa_load(struct sn_tsa *tsa, struct sn_store *st, struct sn_hsm_token *tok,
     }
     if ((r = serial_hex(tsa->cert, tsa->serial, sizeof(tsa->serial))) !=
             SN_OK ||
-        (r = bind_key(tsa, tsa->cert, tsa->key_id, &tsa->key)) != SN_OK ||
+        (r = bind_key(tsa, tsa->cert, tsa->key_id, &tsa->signer)) != SN_OK ||
         (r = register_cert(tsa, tsa->cert, tsa->key_id)) != SN_OK)
         return r;
     /* A new boot number, durably, before any token of this run. */
@@ -271,10 +265,10 @@ void
 sn_tsa_cleanup(struct sn_tsa *tsa)
 {
     X509_free(tsa->cert);
-    EVP_PKEY_free(tsa->key);
+    sn_ca_signer_free(tsa->signer);
     free(tsa->extra_policy);
     X509_free(tsa->issuer);
-    EVP_PKEY_free(tsa->issuer_key);
+    sn_ca_signer_free(tsa->issuer_signer);
     pthread_rwlock_destroy(&tsa->use_lock);
     pthread_mutex_destroy(&tsa->lock);
     memset(tsa, 0, sizeof(*tsa));
@@ -590,7 +584,7 @@ sn_tsa_respond(struct sn_tsa *tsa, const uint8_t *req, size_t len,
     BIO *in = NULL;
     sn_err r = SN_ERR_CRYPTO;
     X509 *cert;
-    EVP_PKEY *key;
+    struct sn_ca_signer *signer;
 
     *der = NULL;
     *dlen = 0;
@@ -600,10 +594,9 @@ sn_tsa_respond(struct sn_tsa *tsa, const uint8_t *req, size_t len,
     pthread_rwlock_rdlock(&tsa->use_lock);
     pthread_mutex_lock(&tsa->lock);
     cert = tsa->cert;
-    key = tsa->key;
+    signer = sn_ca_signer_ref(tsa->signer);
     memcpy(serial, tsa->serial, sizeof(serial));
     X509_up_ref(cert);
-    EVP_PKEY_up_ref(key);
     pthread_mutex_unlock(&tsa->lock);
     /* Revoked, expired, key past 15 months: time_cb refuses. */
     ta.refuse = cert_refusal(tsa, cert, serial);
@@ -611,7 +604,6 @@ sn_tsa_respond(struct sn_tsa *tsa, const uint8_t *req, size_t len,
         (chain = sk_X509_new_null()) == NULL ||
         !sk_X509_push(chain, tsa->issuer) ||
         TS_RESP_CTX_set_signer_cert(ctx, cert) != 1 ||
-        TS_RESP_CTX_set_signer_key(ctx, key) != 1 ||
         TS_RESP_CTX_set_certs(ctx, chain) != 1 ||
         TS_RESP_CTX_set_signer_digest(ctx, EVP_sha256()) != 1 ||
         TS_RESP_CTX_set_ess_cert_id_digest(ctx, EVP_sha256()) != 1 ||
@@ -648,10 +640,8 @@ sn_tsa_respond(struct sn_tsa *tsa, const uint8_t *req, size_t len,
             goto out;
     }
     /* Malformed requests come back as a rejection, not as NULL. */
-    if ((resp = TS_RESP_create_response(ctx, in)) == NULL) {
-        r = SN_ERR_HSM;
+    if ((r = sn_ca_sign_tst(signer, ctx, in, &resp)) != SN_OK)
         goto out;
-    }
     if ((r = record(resp, rec)) != SN_OK) {
         sn_error("tsa: cannot make a token's record; not returned");
         goto out;
@@ -671,7 +661,7 @@ out:
     ASN1_OBJECT_free(capol);
     ASN1_OBJECT_free(extra);
     X509_free(cert);
-    EVP_PKEY_free(key);
+    sn_ca_signer_free(signer);
     pthread_rwlock_unlock(&tsa->use_lock);
     return r;
 }
@@ -782,7 +772,7 @@ sn_tsa_authenticode(struct sn_tsa *tsa, const uint8_t *body, size_t len,
     struct timespec wall;
     char serial[sizeof(tsa->serial)];
     X509 *cert;
-    EVP_PKEY *key;
+    struct sn_ca_signer *signer;
     int n;
     sn_err r;
 
@@ -791,10 +781,9 @@ sn_tsa_authenticode(struct sn_tsa *tsa, const uint8_t *body, size_t len,
     pthread_rwlock_rdlock(&tsa->use_lock);
     pthread_mutex_lock(&tsa->lock);
     cert = tsa->cert;
-    key = tsa->key;
+    signer = sn_ca_signer_ref(tsa->signer);
     memcpy(serial, tsa->serial, sizeof(serial));
     X509_up_ref(cert);
-    EVP_PKEY_up_ref(key);
     pthread_mutex_unlock(&tsa->lock);
     if ((r = b64_lenient(body, len, &der, &dlen)) != SN_OK)
         goto out;
@@ -821,11 +810,10 @@ sn_tsa_authenticode(struct sn_tsa *tsa, const uint8_t *body, size_t len,
             NULL)
         goto out;
     /* SignedData over the signature bytes, with signingTime. */
-    if ((p7 = PKCS7_sign(cert, key, chain, data,
-                         PKCS7_BINARY | PKCS7_NOSMIMECAP)) == NULL) {
-        r = SN_ERR_HSM;
+    if ((r = sn_ca_sign_pkcs7(signer, cert, chain, data,
+                              PKCS7_BINARY | PKCS7_NOSMIMECAP, &p7)) != SN_OK)
         goto out;
-    }
+    r = SN_ERR_CRYPTO;
     if ((n = i2d_PKCS7(p7, &out)) <= 0)
         goto out;
     if ((r = record_authenticode(tsa, req->content->data, &wall, rec)) != SN_OK)
@@ -844,7 +832,7 @@ out:
     ASN1_item_free((ASN1_VALUE *)req, ASN1_ITEM_rptr(AC_REQ));
     free(der);
     X509_free(cert);
-    EVP_PKEY_free(key);
+    sn_ca_signer_free(signer);
     pthread_rwlock_unlock(&tsa->use_lock);
     return r;
 }
@@ -869,31 +857,31 @@ rotate(struct sn_tsa *tsa, char *new_key_id, size_t idlen)
 {
     char old_id[64], new_id[64], new_serial[sizeof(tsa->serial)];
     X509 *cert = NULL, *old_cert;
-    EVP_PKEY *key = NULL, *old_key;
+    struct sn_ca_signer *signer = NULL, *old_signer;
     sn_err r;
 
-    if (tsa->issuer_key == NULL)
+    if (tsa->issuer_signer == NULL)
         return SN_ERR_STATE;
     if ((r = sn_tsa_create(tsa->tok, tsa->set.home, tsa->issuer,
-                           tsa->issuer_key, tsa->set.key_algorithm,
+                           tsa->issuer_signer, tsa->set.key_algorithm,
                            tsa->set.org, tsa->set.country, tsa->set.base_url,
                            tsa->ca_policy)) != SN_OK)
         return r;
     if ((r = read_tsa_file(tsa->set.home, new_id, sizeof(new_id), &cert)) !=
             SN_OK ||
         (r = serial_hex(cert, new_serial, sizeof(new_serial))) != SN_OK ||
-        (r = bind_key(tsa, cert, new_id, &key)) != SN_OK ||
+        (r = bind_key(tsa, cert, new_id, &signer)) != SN_OK ||
         (r = register_cert(tsa, cert, new_id)) != SN_OK) {
-        EVP_PKEY_free(key);
+        sn_ca_signer_free(signer);
         X509_free(cert);
         return r;
     }
     pthread_mutex_lock(&tsa->lock);
     old_cert = tsa->cert;
-    old_key = tsa->key;
+    old_signer = tsa->signer;
     memcpy(old_id, tsa->key_id, sizeof(old_id));
     tsa->cert = cert;
-    tsa->key = key;
+    tsa->signer = signer;
     memcpy(tsa->key_id, new_id, sizeof(new_id));
     memcpy(tsa->serial, new_serial, sizeof(new_serial));
     tsa->status_known = 0; /* the new certificate's status is read afresh */
@@ -902,7 +890,7 @@ rotate(struct sn_tsa *tsa, char *new_key_id, size_t idlen)
     pthread_rwlock_wrlock(&tsa->use_lock);
     pthread_rwlock_unlock(&tsa->use_lock);
     X509_free(old_cert);
-    EVP_PKEY_free(old_key);
+    sn_ca_signer_free(old_signer);
     if (sn_hsm_destroy(tsa->tok, old_id) != SN_OK)
         sn_error("tsa: old TSA key %s could not be destroyed", old_id);
     sn_info("tsa: rotated from %s to %s", old_id, new_id);

@@ -19,6 +19,7 @@
 
 struct sn_tsa_record;
 struct sn_store;
+struct sn_ca_signer;
 
 /* What the TSA takes from the configuration (strings borrowed: they
  * outlive the TSA). */
@@ -35,7 +36,7 @@ struct sn_tsa {
     pthread_mutex_t lock;      /* key/cert swap and clock state */
     pthread_rwlock_t use_lock; /* read: signing; write: retiring a key */
     X509 *cert;
-    EVP_PKEY *key;
+    struct sn_ca_signer *signer; /* the TSA key */
     char key_id[64];
     char serial[65]; /* cert's, as the certificates table has it */
     /* cert's revocation status, read from the store when its revocation
@@ -44,11 +45,11 @@ struct sn_tsa {
     int status_known;
     unsigned long status_gen;
     int revoked;
-    const char *refusing;     /* the reason last logged, or NULL */
-    X509 *issuer;             /* the timestamping CA (own reference) */
-    EVP_PKEY *issuer_key;     /* its key, for rotations (own reference) */
-    struct sn_store *store;   /* borrowed: outlives the TSA */
-    struct sn_hsm_token *tok; /* the service token: TSA keys */
+    const char *refusing; /* the reason last logged, or NULL */
+    X509 *issuer;         /* the timestamping CA (own reference) */
+    struct sn_ca_signer *issuer_signer; /* its key, for rotations (own ref) */
+    struct sn_store *store;             /* borrowed: outlives the TSA */
+    struct sn_hsm_token *tok;           /* the service token: TSA keys */
     struct sn_tsa_settings set;
     uint64_t boot;
     uint64_t counter; /* atomic */
@@ -64,15 +65,15 @@ struct sn_tsa {
 /* Makes a TSA key and certificate (init and rotation); HOME/ca/tsa.pem.
  * policy_oid: the Signet CA policy under the home's arc. */
 sn_err sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
-                     EVP_PKEY *ts_ca_key, const char *alg, const char *org,
-                     const char *country, const char *base_url,
+                     struct sn_ca_signer *ts_ca_signer, const char *alg,
+                     const char *org, const char *country, const char *base_url,
                      const char *policy_oid);
-/* Reads HOME/ca/tsa.pem and binds its key on tok; issuer and issuer_key
- * (the timestamping CA's; the key may be NULL: no rotation) are kept by
- * reference. */
+/* Reads HOME/ca/tsa.pem and binds its key on tok; issuer and
+ * issuer_signer (the timestamping CA's; the signer may be NULL: no
+ * rotation) are kept by reference. */
 sn_err sn_tsa_load(struct sn_tsa *tsa, struct sn_store *st,
                    struct sn_hsm_token *tok, const struct sn_tsa_settings *set,
-                   X509 *issuer, EVP_PKEY *issuer_key);
+                   X509 *issuer, struct sn_ca_signer *issuer_signer);
 void sn_tsa_cleanup(struct sn_tsa *tsa);
 
 /*

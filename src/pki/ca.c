@@ -929,13 +929,8 @@ ocsp_keep(struct sn_ca *ca, const char *id, const uint8_t *der, size_t len,
 }
 
 sn_err
-sn_ca_load(struct sn_ca *ca, struct sn_hsm_token *tok, const char *home,
-           const char *base_url, char *const *extra_roots, size_t nextra)
+sn_ca_init(struct sn_ca *ca, const char *base_url)
 {
-    char path[PATH_MAX];
-    size_t i;
-    sn_err r;
-
     memset(ca, 0, sizeof(*ca));
     pthread_mutex_init(&ca->crl_lock, NULL);
     pthread_mutex_init(&ca->revoke_lock, NULL);
@@ -944,6 +939,19 @@ sn_ca_load(struct sn_ca *ca, struct sn_hsm_token *tok, const char *home,
     if ((ca->base_url = strdup(base_url)) == NULL ||
         (ca->att_roots = sk_X509_new_null()) == NULL)
         return SN_ERR_NOMEM;
+    return SN_OK;
+}
+
+sn_err
+sn_ca_load(struct sn_ca *ca, struct sn_hsm_token *tok, const char *home,
+           const char *base_url, char *const *extra_roots, size_t nextra)
+{
+    char path[PATH_MAX];
+    size_t i;
+    sn_err r;
+
+    if ((r = sn_ca_init(ca, base_url)) != SN_OK)
+        return r;
     for (i = 0; i < SN_CA_COUNT; i++) {
         ca_path(path, sizeof(path), home, (enum sn_ca_kind)i);
         if ((r = read_cert(path, &ca->cert[i])) != SN_OK) {

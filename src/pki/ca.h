@@ -77,6 +77,10 @@ sn_err sn_ca_install(struct sn_hsm_token *tok, const char *home,
 sn_err sn_ca_load(struct sn_ca *ca, struct sn_hsm_token *tok, const char *home,
                   const char *base_url, char *const *extra_roots,
                   size_t nextra);
+/* What sn_ca_load does before it reads anything: locks, the OCSP cache,
+ * base_url. The caller then sets cert[] and signer[] (tests: software
+ * signers); sn_ca_cleanup frees them. */
+sn_err sn_ca_init(struct sn_ca *ca, const char *base_url);
 void sn_ca_cleanup(struct sn_ca *ca);
 /* SN_OK if tok holds the root CA's key (a test hierarchy), SN_ERR_NOT_FOUND
  * if not (the root is offline), or why it cannot tell. */

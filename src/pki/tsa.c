@@ -221,13 +221,10 @@ out:
 }
 
 sn_err
-sn_tsa_load(struct sn_tsa *tsa, struct sn_store *st, struct sn_hsm_token *tok,
+sn_tsa_init(struct sn_tsa *tsa, struct sn_store *st, struct sn_hsm_token *tok,
             const struct sn_tsa_settings *set, X509 *issuer,
             struct sn_ca_signer *issuer_signer)
 {
-    int64_t boot;
-    sn_err r;
-
     memset(tsa, 0, sizeof(*tsa));
     pthread_mutex_init(&tsa->lock, NULL);
     pthread_rwlock_init(&tsa->use_lock, NULL);
@@ -242,14 +239,24 @@ sn_tsa_load(struct sn_tsa *tsa, struct sn_store *st, struct sn_hsm_token *tok,
     if (set->policy_oid != NULL &&
         (tsa->extra_policy = strdup(set->policy_oid)) == NULL)
         return SN_ERR_NOMEM;
-    if ((r = read_tsa_file(tsa->set.home, tsa->key_id, sizeof(tsa->key_id),
-                           &tsa->cert)) != SN_OK) {
-        sn_error("tsa: cannot read HOME/ca/tsa.pem");
-        return r;
-    }
+    return SN_OK;
+}
+
+sn_err
+sn_tsa_use(struct sn_tsa *tsa, X509 *cert, struct sn_ca_signer *signer,
+           const char *key_id)
+{
+    int64_t boot;
+    sn_err r;
+
+    if (snprintf(tsa->key_id, sizeof(tsa->key_id), "%s", key_id) >=
+        (int)sizeof(tsa->key_id))
+        return SN_ERR_INVALID;
+    X509_up_ref(cert);
+    tsa->cert = cert;
+    tsa->signer = sn_ca_signer_ref(signer);
     if ((r = serial_hex(tsa->cert, tsa->serial, sizeof(tsa->serial))) !=
             SN_OK ||
-        (r = bind_key(tsa, tsa->cert, tsa->key_id, &tsa->signer)) != SN_OK ||
         (r = register_cert(tsa, tsa->cert, tsa->key_id)) != SN_OK)
         return r;
     /* A new boot number, durably, before any token of this run. */
@@ -259,6 +266,30 @@ sn_tsa_load(struct sn_tsa *tsa, struct sn_store *st, struct sn_hsm_token *tok,
     /* A TSA that starts refusing says so now, not at the first request. */
     (void)cert_refusal(tsa, tsa->cert, tsa->serial);
     return SN_OK;
+}
+
+sn_err
+sn_tsa_load(struct sn_tsa *tsa, struct sn_store *st, struct sn_hsm_token *tok,
+            const struct sn_tsa_settings *set, X509 *issuer,
+            struct sn_ca_signer *issuer_signer)
+{
+    char key_id[sizeof(tsa->key_id)];
+    struct sn_ca_signer *signer = NULL;
+    X509 *cert = NULL;
+    sn_err r;
+
+    if ((r = sn_tsa_init(tsa, st, tok, set, issuer, issuer_signer)) != SN_OK)
+        return r;
+    if ((r = read_tsa_file(set->home, key_id, sizeof(key_id), &cert)) !=
+        SN_OK) {
+        sn_error("tsa: cannot read HOME/ca/tsa.pem");
+        return r;
+    }
+    if ((r = bind_key(tsa, cert, key_id, &signer)) == SN_OK)
+        r = sn_tsa_use(tsa, cert, signer, key_id);
+    sn_ca_signer_free(signer);
+    X509_free(cert);
+    return r;
 }
 
 void

@@ -68,6 +68,17 @@ sn_err sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
                      struct sn_ca_signer *ts_ca_signer, const char *alg,
                      const char *org, const char *country, const char *base_url,
                      const char *policy_oid);
+/*
+ * sn_tsa_load in two steps, for a TSA whose key is not in a token (tests):
+ * sn_tsa_init keeps st, tok, set and references to issuer and
+ * issuer_signer; sn_tsa_use takes references to the TSA certificate and
+ * its signer, records the certificate and a new boot number.
+ */
+sn_err sn_tsa_init(struct sn_tsa *tsa, struct sn_store *st,
+                   struct sn_hsm_token *tok, const struct sn_tsa_settings *set,
+                   X509 *issuer, struct sn_ca_signer *issuer_signer);
+sn_err sn_tsa_use(struct sn_tsa *tsa, X509 *cert, struct sn_ca_signer *signer,
+                  const char *key_id);
 /* Reads HOME/ca/tsa.pem and binds its key on tok; issuer and
  * issuer_signer (the timestamping CA's; the signer may be NULL: no
  * rotation) are kept by reference. */

@@ -613,6 +613,7 @@ sn_tsa_respond(struct sn_tsa *tsa, const uint8_t *req, size_t len,
     ASN1_OBJECT *def = NULL, *extra = NULL, *capol = NULL;
     unsigned char *p = NULL;
     BIO *in = NULL;
+    int dl;
     sn_err r = SN_ERR_CRYPTO;
     X509 *cert;
     struct sn_ca_signer *signer;
@@ -677,7 +678,10 @@ sn_tsa_respond(struct sn_tsa *tsa, const uint8_t *req, size_t len,
         sn_error("tsa: cannot make a token's record; not returned");
         goto out;
     }
-    if ((r = to_malloc(p, i2d_TS_RESP(resp, &p), der, dlen)) != SN_OK) {
+    /* i2d first: the order in which arguments are evaluated is not
+     * defined, and p must be read after i2d set it. */
+    dl = i2d_TS_RESP(resp, &p);
+    if ((r = to_malloc(p, dl, der, dlen)) != SN_OK) {
         free(*rec);
         *rec = NULL;
     }

@@ -234,8 +234,6 @@ sn_tsa_init(struct sn_tsa *tsa, struct sn_store *st, struct sn_hsm_token *tok,
     X509_up_ref(issuer);
     tsa->issuer = issuer;
     tsa->issuer_signer = sn_ca_signer_ref(issuer_signer);
-    tsa->accuracy_ms = set->accuracy_ms;
-    tsa->ca_policy = set->ca_policy;
     if (set->policy_oid != NULL &&
         (tsa->extra_policy = strdup(set->policy_oid)) == NULL)
         return SN_ERR_NOMEM;
@@ -378,7 +376,7 @@ clock_check(struct sn_tsa *tsa, struct timespec *wall)
                     (double)(mono.tv_nsec - tsa->last_mono.tv_nsec) / 1e9;
         drift = dw - dm;
     }
-    if (drift <= -(double)tsa->accuracy_ms / 1000.0)
+    if (drift <= -(double)tsa->set.accuracy_ms / 1000.0)
         tsa->clock_refused = 1;
     ok = !tsa->clock_refused;
     tsa->have_last = 1;
@@ -641,7 +639,7 @@ sn_tsa_respond(struct sn_tsa *tsa, const uint8_t *req, size_t len,
         TS_RESP_CTX_set_ess_cert_id_digest(ctx, EVP_sha256()) != 1 ||
         (def = OBJ_txt2obj(CSBR_TSA_POLICY, 1)) == NULL ||
         TS_RESP_CTX_set_def_policy(ctx, def) != 1 ||
-        (capol = OBJ_txt2obj(tsa->ca_policy, 1)) == NULL ||
+        (capol = OBJ_txt2obj(tsa->set.ca_policy, 1)) == NULL ||
         TS_RESP_CTX_add_policy(ctx, capol) != 1 ||
         (tsa->extra_policy != NULL &&
          ((extra = OBJ_txt2obj(tsa->extra_policy, 1)) == NULL ||
@@ -649,8 +647,8 @@ sn_tsa_respond(struct sn_tsa *tsa, const uint8_t *req, size_t len,
         TS_RESP_CTX_add_md(ctx, EVP_sha256()) != 1 ||
         TS_RESP_CTX_add_md(ctx, EVP_sha384()) != 1 ||
         TS_RESP_CTX_add_md(ctx, EVP_sha512()) != 1 ||
-        TS_RESP_CTX_set_accuracy(ctx, (int)(tsa->accuracy_ms / 1000),
-                                 (int)(tsa->accuracy_ms % 1000), 0) != 1 ||
+        TS_RESP_CTX_set_accuracy(ctx, (int)(tsa->set.accuracy_ms / 1000),
+                                 (int)(tsa->set.accuracy_ms % 1000), 0) != 1 ||
         TS_RESP_CTX_set_clock_precision_digits(ctx, 3) != 1)
         goto out;
     TS_RESP_CTX_set_serial_cb(ctx, serial_cb, tsa);
@@ -900,7 +898,7 @@ rotate(struct sn_tsa *tsa, char *new_key_id, size_t idlen)
     if ((r = sn_tsa_create(tsa->tok, tsa->set.home, tsa->issuer,
                            tsa->issuer_signer, tsa->set.key_algorithm,
                            tsa->set.org, tsa->set.country, tsa->set.base_url,
-                           tsa->ca_policy)) != SN_OK)
+                           tsa->set.ca_policy)) != SN_OK)
         return r;
     if ((r = read_tsa_file(tsa->set.home, new_id, sizeof(new_id), &cert)) !=
             SN_OK ||

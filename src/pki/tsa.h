@@ -53,9 +53,7 @@ struct sn_tsa {
     struct sn_tsa_settings set;
     uint64_t boot;
     uint64_t counter; /* atomic */
-    unsigned accuracy_ms;
     char *extra_policy;
-    const char *ca_policy; /* Signet CA policy, ARC.3.1 (the CA's oids) */
     /* clock discipline */
     int have_last;
     struct timespec last_wall, last_mono;

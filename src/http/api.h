@@ -1,7 +1,7 @@
 /*
  * api: the outcome of a request as handlers see it, and the request and
  * response shapes the router hands them. Handlers never see MHD or pick an
- * HTTP status: they set an api code, and http.c maps codes to statuses.
+ * HTTP status: they set an api code, and server.c maps codes to statuses.
  */
 #ifndef SN_API_H
 #define SN_API_H

@@ -118,7 +118,7 @@ sn_h_subscriber_list(struct sn_app *app, struct sn_req *req,
 
 /* May the caller manage tokens of subscriber id? */
 static int
-may_manage(const struct sn_token *who, const char *subscriber)
+may_manage(const struct sn_principal *who, const char *subscriber)
 {
     if (who->admin)
         return 1;
@@ -200,7 +200,7 @@ parse_keys(struct sn_app *app, json_t *v, struct sn_token *t,
  * would undo the role split, the key scope and the expiry.
  */
 static int
-within_caller(const struct sn_token *who, struct sn_token *t,
+within_caller(const struct sn_principal *who, struct sn_token *t,
               struct sn_resp *resp)
 {
     size_t i, j;

@@ -48,7 +48,7 @@ void
 sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
     static const char *const allowed[] = {"algorithm", "label", NULL};
-    const struct sn_token *who = req->who;
+    const struct sn_principal *who = req->who;
     struct sn_hsm_token *tok;
     const char *alg_name, *label;
     enum sn_text_fault tf;
@@ -145,7 +145,7 @@ out:
 void
 sn_h_key_list(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
-    const struct sn_token *who = req->who;
+    const struct sn_principal *who = req->who;
     struct sn_key *keys = NULL;
     size_t n = 0, i, j;
     json_t *arr;

@@ -10,6 +10,7 @@
 
 #include <openssl/crypto.h>
 
+#include "auth/auth.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "crypto/cms.h"
@@ -258,7 +259,6 @@ sn_h_sign_file(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     struct sn_hsm_signer hs;
     uint8_t *der = NULL;
     size_t derlen = 0;
-    struct sn_token now_tok;
     struct sn_audit a;
     struct sn_key k;
 
@@ -267,9 +267,7 @@ sn_h_sign_file(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     if (key_usable(&k, resp) != 0)
         goto out;
     /* An upload can take long: the token must still be good at its end. */
-    if (sn_store_token_get(app->store, req->who->id, &now_tok) != SN_OK ||
-        now_tok.revoked_at != 0 ||
-        (now_tok.expires_at != 0 && now_tok.expires_at <= time(NULL))) {
+    if (sn_auth_recheck(app->store, req->who) != SN_AUTH_OK) {
         sn_resp_error(resp, API_UNAUTHORIZED,
                       "the token was revoked or expired during the upload");
         goto out;

@@ -105,7 +105,7 @@ sn_key_json(const struct sn_key *k)
 }
 
 int
-sn_token_allows_key(const struct sn_token *t, const char *key)
+sn_token_allows_key(const struct sn_principal *t, const char *key)
 {
     size_t i;
 
@@ -136,7 +136,7 @@ static int
 load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
          unsigned need, int brief, struct sn_key *key)
 {
-    const struct sn_token *who = req->who;
+    const struct sn_principal *who = req->who;
     const char *id = req->params[0];
     sn_err r;
 
@@ -227,26 +227,44 @@ roles_json(unsigned roles)
     return a;
 }
 
+/* A token's or the caller's rights, in the one shape clients read. */
+static json_t *
+grant_json(const char *id, const char *name, const char *subscriber, int admin,
+           unsigned roles, const char (*keys)[SN_UUID_LEN], size_t nkeys,
+           time_t expires_at, time_t created_at)
+{
+    json_t *arr = json_array();
+    size_t i;
+
+    for (i = 0; i < nkeys; i++)
+        json_array_append_new(arr, json_string(keys[i]));
+    return json_pack(
+        "{s:s, s:s, s:o, s:b, s:o, s:o, s:o, s:o}", "id", id, "name", name,
+        "subscriber", admin ? json_null() : json_string(subscriber), "admin",
+        admin, "roles", roles_json(roles), "keys", arr, "expires_at",
+        sn_time_json(expires_at), "created_at", sn_time_json(created_at));
+}
+
 json_t *
 sn_token_json(const struct sn_token *t)
 {
-    json_t *keys = json_array();
-    size_t i;
+    return grant_json(t->id, t->name, t->subscriber, t->admin, t->roles,
+                      (const char(*)[SN_UUID_LEN])t->keys, t->nkeys,
+                      t->expires_at, t->created_at);
+}
 
-    for (i = 0; i < t->nkeys; i++)
-        json_array_append_new(keys, json_string(t->keys[i]));
-    return json_pack("{s:s, s:s, s:o, s:b, s:o, s:o, s:o, s:o}", "id", t->id,
-                     "name", t->name, "subscriber",
-                     t->admin ? json_null() : json_string(t->subscriber),
-                     "admin", t->admin, "roles", roles_json(t->roles), "keys",
-                     keys, "expires_at", sn_time_json(t->expires_at),
-                     "created_at", sn_time_json(t->created_at));
+json_t *
+sn_principal_json(const struct sn_principal *p)
+{
+    return grant_json(p->id, p->name, p->subscriber, p->admin, p->roles,
+                      (const char(*)[SN_UUID_LEN])p->keys, p->nkeys,
+                      p->expires_at, p->created_at);
 }
 
 void
 sn_h_whoami(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
-    json_t *o = sn_token_json(req->who);
+    json_t *o = sn_principal_json(req->who);
 
     (void)app;
     if (o != NULL)

@@ -61,12 +61,14 @@ int sn_load_key_brief(struct sn_app *app, struct sn_req *req,
                       struct sn_resp *resp, unsigned need, struct sn_key *key);
 
 /* 1 if the token's key scope (none = every key) includes key. */
-int sn_token_allows_key(const struct sn_token *t, const char *key);
+int sn_token_allows_key(const struct sn_principal *t, const char *key);
 
 /* JSON helpers for handlers (bounded, typed field access). */
 json_t *sn_key_json(const struct sn_key *k);
 json_t *sn_time_json(time_t t);
 json_t *sn_token_json(const struct sn_token *t);
+/* The same view of the caller (whoami). */
+json_t *sn_principal_json(const struct sn_principal *p);
 /*
  * Rejects members of obj not in the NULL-terminated allowed list; fills
  * resp and returns non-zero on an unknown member.

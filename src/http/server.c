@@ -4,8 +4,8 @@
  * method, path, headers, query and body. Paths are matched by the router
  * (router.c); bodies are bounded by the configured limits before a byte is
  * buffered, and a streamed body is digested as it arrives (here); bearer
- * tokens are parsed, looked up by id and compared by hash in constant time
- * (authenticate()); the answers of requests that made records wait at the
+ * tokens are checked by the auth module (auth/auth.c) on the event
+ * thread; the answers of requests that made records wait at the
  * gate (gate.c) until the records are durable.
  *
  * Threads: a few event threads (server.event_threads, one per CPU by
@@ -40,7 +40,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
-#include "crypto/apitoken.h"
+#include "auth/auth.h"
 #include "http/gate.h"
 #include "http/handlers.h"
 #include "http/router.h"
@@ -84,7 +84,7 @@ struct conn_ctx {
     const struct sn_route *route;
     const char *metric_route;
     struct sn_req req;
-    struct sn_token who;
+    struct sn_principal who;
     int failed;   /* 1: an error response is queued; 2: after the body */
     int overflow; /* the body ran over its limit */
     struct sn_resp early;
@@ -178,56 +178,22 @@ sn_req_query(const struct sn_req *req, const char *name)
 
 /* ---- authentication ---- */
 
+/* The caller of an authenticated route; on failure c->early is the answer. */
 static void
 authenticate(struct sn_app *app, struct MHD_Connection *conn,
              struct conn_ctx *c)
 {
     const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                 MHD_HTTP_HEADER_AUTHORIZATION);
-    uint8_t hash[SN_TOKEN_HASH_LEN];
-    char id[SN_UUID_LEN];
-    struct sn_audit a;
-    const char *why = NULL;
-    sn_err r;
+    enum sn_auth_fault f;
 
-    if (h == NULL || strncmp(h, "Bearer ", 7) != 0) {
-        sn_resp_error(&c->early, API_UNAUTHORIZED,
-                      "missing bearer token (Authorization: Bearer ...)");
-        return;
-    }
-    if (sn_apitoken_parse(h + 7, id, hash) != SN_OK) {
-        sn_resp_error(&c->early, API_UNAUTHORIZED, "malformed token");
-        return;
-    }
-    r = sn_store_token_get(app->store, id, &c->who);
-    if (r != SN_OK && r != SN_ERR_NOT_FOUND) {
-        sn_resp_error(&c->early, API_UNAVAILABLE, "database unavailable");
-        return;
-    }
-    if (r == SN_ERR_NOT_FOUND || !sn_apitoken_hash_equal(hash, c->who.hash)) {
-        OPENSSL_cleanse(hash, sizeof(hash));
-        sn_warn("auth: unknown token from %s", c->req.client);
-        sn_resp_error(&c->early, API_UNAUTHORIZED, "unknown token");
-        return;
-    }
-    OPENSSL_cleanse(hash, sizeof(hash));
-    if (c->who.revoked_at != 0)
-        why = "token revoked";
-    else if (c->who.expires_at != 0 && c->who.expires_at <= time(NULL))
-        why = "token expired";
-    if (why != NULL) {
-        sn_warn("auth: %s: token %s from %s", why, c->who.id, c->req.client);
-        if (!c->who.admin) {
-            sn_audit_init(&a, &c->req, c->who.subscriber, NULL, "denied");
-            snprintf(a.token, sizeof(a.token), "%s", c->who.id);
-            snprintf(a.result, sizeof(a.result), "denied");
-            snprintf(a.detail, sizeof(a.detail), "%s", why);
-            sn_store_audit_add(app->store, &a);
-        }
-        sn_resp_error(&c->early, API_UNAUTHORIZED, "%s", why);
-        return;
-    }
-    c->req.who = &c->who;
+    f = sn_auth_bearer(app->store, h, c->req.client, &c->who);
+    if (f == SN_AUTH_UNAVAILABLE)
+        sn_resp_error(&c->early, API_UNAVAILABLE, "%s", sn_auth_fault_str(f));
+    else if (f != SN_AUTH_OK)
+        sn_resp_error(&c->early, API_UNAUTHORIZED, "%s", sn_auth_fault_str(f));
+    else
+        c->req.who = &c->who;
 }
 
 /* ---- responses ---- */

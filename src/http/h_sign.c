@@ -153,7 +153,7 @@ sn_h_sign(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     sn_err r;
 
     memset(&in, 0, sizeof(in));
-    if (sn_load_key_brief(app, req, resp, SN_ROLE_SIGN, &k) != 0)
+    if (sn_load_key_brief(app, req, resp, SN_ACT_KEY_SIGN, &k) != 0)
         return;
     if (parse_sign(req->json, &k, &in, resp) != 0 || key_usable(&k, resp))
         goto out;
@@ -238,7 +238,7 @@ sn_h_sign_file_check(struct sn_app *app, struct sn_req *req,
     const char *mdname = sn_req_query(req, "digest_algorithm");
     struct sn_key k;
 
-    if (sn_load_key(app, req, resp, SN_ROLE_SIGN, &k) != 0)
+    if (sn_load_key(app, req, resp, SN_ACT_KEY_SIGN, &k) != 0)
         return;
     req->file_md = SN_MD_SHA256;
     if (mdname != NULL && sn_digest_from_name(mdname, &req->file_md) != SN_OK)
@@ -262,7 +262,7 @@ sn_h_sign_file(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     struct sn_audit a;
     struct sn_key k;
 
-    if (sn_load_key(app, req, resp, SN_ROLE_SIGN, &k) != 0)
+    if (sn_load_key(app, req, resp, SN_ACT_KEY_SIGN, &k) != 0)
         return;
     if (key_usable(&k, resp) != 0)
         goto out;

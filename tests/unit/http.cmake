@@ -2,3 +2,6 @@
 # Included from tests/unit/CMakeLists.txt, which defines sn_unit_test().
 sn_unit_test(test_router ${CMAKE_CURRENT_LIST_DIR}/test_router.c)
 target_link_libraries(test_router PRIVATE sn_http Threads::Threads)
+
+sn_unit_test(test_policy ${CMAKE_CURRENT_LIST_DIR}/test_policy.c)
+target_link_libraries(test_policy PRIVATE sn_policy)

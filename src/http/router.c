@@ -172,10 +172,11 @@ captures_to_req(const struct captures *cap, struct sn_req *req)
 {
     int i;
 
+    /* The strings only: the rest of cap was never written. */
     for (i = 0; i < cap->np; i++)
-        memcpy(req->params[i], cap->params[i], sizeof(cap->params[i]));
+        memcpy(req->params[i], cap->params[i], strlen(cap->params[i]) + 1);
     if (cap->has_tail)
-        memcpy(req->tail, cap->tail, sizeof(cap->tail));
+        memcpy(req->tail, cap->tail, strlen(cap->tail) + 1);
 }
 
 const struct sn_route *

@@ -1,7 +1,7 @@
 /*
  * api: the outcome of a request as handlers see it, and the request and
  * response shapes the router hands them. Handlers never see MHD or pick an
- * HTTP status: they set an api code, and http.c maps codes to statuses.
+ * HTTP status: they set an api code, and server.c maps codes to statuses.
  */
 #ifndef SN_API_H
 #define SN_API_H
@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "auth/principal.h"
 #include "store/store.h"
 
 /* code, HTTP status, wire error name */
@@ -56,8 +57,8 @@ struct sn_req {
     json_t *json; /* parsed JSON body (routes that take JSON) */
     const uint8_t *body;
     size_t body_len;
-    const struct sn_token *who; /* NULL on unauthenticated routes */
-    void *conn;                 /* opaque: for query arguments */
+    const struct sn_principal *who; /* NULL on unauthenticated routes */
+    void *conn;                     /* opaque: for query arguments */
     /* sign-file: the digest chosen by the precheck, and the result */
     enum sn_digest file_md;
     const uint8_t *file_digest;

@@ -41,12 +41,8 @@ sn_h_subscriber_create(struct sn_app *app, struct sn_req *req,
     const char *name;
     sn_err r;
 
-    if (!req->who->admin) {
-        sn_resp_error(resp, API_FORBIDDEN,
-                      "only an admin token may create "
-                      "subscribers");
+    if (sn_allowed(app, req, resp, SN_ACT_SUBSCRIBER_CREATE, NULL) != 0)
         return;
-    }
     if (sn_json_only(req->json, allowed, resp) != 0 ||
         sn_json_str(req->json, "name", 1, SN_NAME_MAX, &name, resp) != 0)
         return;
@@ -100,11 +96,8 @@ sn_h_subscriber_list(struct sn_app *app, struct sn_req *req,
     json_t *arr;
     size_t n = 0, i;
 
-    if (!req->who->admin) {
-        sn_resp_error(resp, API_FORBIDDEN,
-                      "only an admin token may list subscribers");
+    if (sn_allowed(app, req, resp, SN_ACT_SUBSCRIBER_LIST, NULL) != 0)
         return;
-    }
     if (sn_store_subscriber_list(app->store, &subs, &n) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         return;
@@ -114,16 +107,6 @@ sn_h_subscriber_list(struct sn_app *app, struct sn_req *req,
         json_array_append_new(arr, subscriber_json(&subs[i]));
     free(subs);
     sn_resp_json(resp, API_OK, json_pack("{s:o}", "subscribers", arr));
-}
-
-/* May the caller manage tokens of subscriber id? */
-static int
-may_manage(const struct sn_token *who, const char *subscriber)
-{
-    if (who->admin)
-        return 1;
-    return (who->roles & SN_ROLE_MANAGE) &&
-           strcmp(who->subscriber, subscriber) == 0;
 }
 
 static int
@@ -195,50 +178,22 @@ parse_keys(struct sn_app *app, json_t *v, struct sn_token *t,
 }
 
 /*
- * A subscriber's token may only hand out what it holds itself: no role it
- * lacks, no key outside its own scope, no later expiry. Otherwise one call
- * would undo the role split, the key scope and the expiry.
+ * The new token t holds no more than the caller (see the policy); a
+ * limited caller's expiry is handed on. 0 if allowed.
  */
 static int
-within_caller(const struct sn_token *who, struct sn_token *t,
+allowed_grant(struct sn_app *app, struct sn_req *req, struct sn_token *t,
               struct sn_resp *resp)
 {
-    size_t i, j;
+    struct sn_resource res;
 
-    if ((t->roles & ~who->roles) != 0) {
-        sn_resp_error(resp, API_FORBIDDEN,
-                      "a token cannot grant a role it does not hold");
-        return 0;
-    }
-    if (who->nkeys > 0) {
-        if (t->nkeys == 0) {
-            sn_resp_error(resp, API_FORBIDDEN,
-                          "this token is limited to some keys; the new token "
-                          "must list keys within that limit");
-            return 0;
-        }
-        for (i = 0; i < t->nkeys; i++) {
-            for (j = 0; j < who->nkeys; j++)
-                if (strcmp(t->keys[i], who->keys[j]) == 0)
-                    break;
-            if (j == who->nkeys) {
-                sn_resp_error(resp, API_FORBIDDEN,
-                              "key %s is outside this token's limit",
-                              t->keys[i]);
-                return 0;
-            }
-        }
-    }
-    if (who->expires_at != 0) {
-        if (t->expires_at == 0)
-            t->expires_at = who->expires_at; /* inherits the limit */
-        else if (t->expires_at > who->expires_at) {
-            sn_resp_error(resp, API_FORBIDDEN,
-                          "the new token cannot outlive this token");
-            return 0;
-        }
-    }
-    return 1;
+    t->expires_at = sn_policy_grant_expiry(req->who, t->expires_at);
+    memset(&res, 0, sizeof(res));
+    res.roles = t->roles;
+    res.keys = (const char(*)[SN_UUID_LEN])t->keys;
+    res.nkeys = t->nkeys;
+    res.expires_at = t->expires_at;
+    return sn_allowed(app, req, resp, SN_ACT_TOKEN_GRANT, &res);
 }
 
 void
@@ -247,6 +202,7 @@ sn_h_token_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     static const char *const allowed[] = {"name", "roles", "keys", "expires_at",
                                           NULL};
     struct sn_subscriber sub;
+    struct sn_resource res;
     struct sn_token t;
     struct sn_audit a;
     const char *name, *expires;
@@ -256,7 +212,10 @@ sn_h_token_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     sn_err r;
 
     memset(&t, 0, sizeof(t));
-    if (!may_manage(req->who, req->params[0]) ||
+    memset(&res, 0, sizeof(res));
+    res.subscriber = req->params[0];
+    if (sn_policy_decide(req->who, SN_ACT_TOKEN_CREATE, &res, NULL) !=
+            SN_POLICY_ALLOW ||
         (r = sn_store_subscriber_get(app->store, req->params[0], &sub)) ==
             SN_ERR_NOT_FOUND) {
         sn_resp_error(resp, API_NOT_FOUND, "no such subscriber");
@@ -287,7 +246,7 @@ sn_h_token_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                       "'expires_at' must be an RFC 3339 time in the future");
         return;
     }
-    if (!req->who->admin && !within_caller(req->who, &t, resp))
+    if (allowed_grant(app, req, &t, resp) != 0)
         return;
     snprintf(t.name, sizeof(t.name), "%s", name);
     if (sn_uuid(t.id) != SN_OK ||
@@ -313,14 +272,20 @@ sn_h_token_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 void
 sn_h_token_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
+    struct sn_resource res;
     struct sn_token t;
     struct sn_audit a;
     time_t now = time(NULL);
     sn_err r;
 
+    memset(&t, 0, sizeof(t));
     r = sn_store_token_get(app->store, req->params[0], &t);
-    if (r == SN_OK && !req->who->admin &&
-        (t.admin || !may_manage(req->who, t.subscriber)))
+    memset(&res, 0, sizeof(res));
+    res.subscriber = t.subscriber;
+    res.admin_token = t.admin;
+    /* Another subscriber's token answers like a missing one. */
+    if (r == SN_OK && sn_policy_decide(req->who, SN_ACT_TOKEN_REVOKE, &res,
+                                       NULL) != SN_POLICY_ALLOW)
         r = SN_ERR_NOT_FOUND;
     if (r == SN_OK && t.revoked_at != 0)
         r = SN_ERR_NOT_FOUND;

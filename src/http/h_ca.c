@@ -86,11 +86,8 @@ sn_h_identity_put(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     enum sn_id_field field;
     char why[200], *text = NULL;
 
-    if (!req->who->admin) {
-        sn_resp_error(resp, API_FORBIDDEN,
-                      "identities are recorded by the operator (admin token)");
+    if (sn_allowed(app, req, resp, SN_ACT_IDENTITY_SET, NULL) != 0)
         return;
-    }
     if (sn_store_subscriber_get(app->store, req->params[0], &sub) != SN_OK) {
         sn_resp_error(resp, API_NOT_FOUND, "no such subscriber");
         return;
@@ -120,12 +117,13 @@ void
 sn_h_identity_get(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
     struct sn_subscriber sub;
+    struct sn_resource res = {.subscriber = req->params[0]};
     json_t *id = NULL;
     char *text = NULL;
     sn_err r;
 
-    if ((!req->who->admin &&
-         strcmp(req->who->subscriber, req->params[0]) != 0) ||
+    if (sn_policy_decide(req->who, SN_ACT_IDENTITY_READ, &res, NULL) !=
+            SN_POLICY_ALLOW ||
         sn_store_subscriber_get(app->store, req->params[0], &sub) != SN_OK) {
         sn_resp_error(resp, API_NOT_FOUND, "no such subscriber");
         return;
@@ -153,7 +151,7 @@ sn_h_attestation(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     struct sn_key k;
     size_t n;
 
-    if (sn_load_key(app, req, resp, SN_ROLE_MANAGE | SN_ROLE_SIGN, &k) != 0)
+    if (sn_load_key(app, req, resp, SN_ACT_KEY_READ, &k) != 0)
         return;
     if (k.att_pem == NULL) {
         sn_resp_error(resp, API_NOT_FOUND, "no attestation for this key");
@@ -223,6 +221,8 @@ check_request(struct sn_app *app, struct sn_req *req, X509_REQ *csr,
               struct sn_key *key, struct sn_resp *resp)
 {
     struct sn_attestation att;
+    struct sn_resource res = {0};
+    struct sn_decision d;
     EVP_PKEY *stored = NULL;
     char why[256];
     int ok = 0;
@@ -238,15 +238,17 @@ check_request(struct sn_app *app, struct sn_req *req, X509_REQ *csr,
         return 0;
     }
     if (strcmp(att.subscriber, req->who->subscriber) != 0 ||
-        sn_store_key_get(app->store, att.key_id, key) != SN_OK ||
-        strcmp(key->subscriber, req->who->subscriber) != 0) {
+        sn_store_key_get(app->store, att.key_id, key) != SN_OK) {
         sn_resp_error(resp, API_INVALID_FIELD,
                       "the attested key is not one of this subscriber's keys");
         return 0;
     }
-    if (!sn_token_allows_key(req->who, key->id)) {
-        sn_resp_error(resp, API_FORBIDDEN,
-                      "this token is not allowed to use the attested key");
+    res.subscriber = key->subscriber;
+    res.key = key->id;
+    if (sn_policy_decide(req->who, SN_ACT_CERT_REQUEST, &res, &d) !=
+        SN_POLICY_ALLOW) {
+        sn_resp_error(resp, d.hide ? API_INVALID_FIELD : API_FORBIDDEN, "%s",
+                      d.message);
         return 0;
     }
     if (sn_pubkey_from_der(key->spki, key->spki_len, &stored) != SN_OK ||
@@ -339,12 +341,8 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 
     memset(&key, 0, sizeof(key));
     memset(&rec, 0, sizeof(rec));
-    if (req->who->admin || !(req->who->roles & SN_ROLE_MANAGE)) {
-        sn_resp_error(resp, API_FORBIDDEN,
-                      "certificates are requested with a subscriber token "
-                      "with 'manage'");
+    if (sn_allowed(app, req, resp, SN_ACT_CERT_REQUEST, NULL) != 0)
         goto refused;
-    }
     if (sn_json_only(req->json, allowed, resp) != 0 ||
         sn_json_str(req->json, "csr_pem", 1, 64 * 1024, &pem, resp) != 0 ||
         sn_json_str(req->json, "profile", 0, 32, &profile_name, resp) != 0)
@@ -529,6 +527,15 @@ cert_json(const struct sn_cert *c)
     return o;
 }
 
+static int
+cert_visible(const struct sn_req *req, const struct sn_cert *c)
+{
+    struct sn_resource res = {.subscriber = c->subscriber};
+
+    return sn_policy_decide(req->who, SN_ACT_CERT_READ, &res, NULL) ==
+           SN_POLICY_ALLOW;
+}
+
 /* Loads a certificate the caller may see: admin, or its subscriber. */
 static int
 load_cert(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
@@ -552,7 +559,7 @@ load_cert(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
     ok = i > 0 && in[i] == '\0' && i <= 64 && BN_hex2bn(&bn, in) == (int)i &&
          (canon = BN_bn2hex(bn)) != NULL &&
          sn_store_cert_get(app->store, NULL, canon, c) == SN_OK &&
-         (req->who->admin || strcmp(c->subscriber, req->who->subscriber) == 0);
+         cert_visible(req, c);
     OPENSSL_free(canon);
     BN_free(bn);
     if (!ok) {
@@ -824,7 +831,9 @@ key_date(struct sn_app *app, struct sn_req *req, const struct sn_cert *c,
                       "notBefore");
         return -1;
     }
-    if (has_kdate && *when > kdate && !req->who->admin) {
+    if (has_kdate && *when > kdate &&
+        sn_policy_decide(req->who, SN_ACT_COMPROMISE_LATER, NULL, NULL) !=
+            SN_POLICY_ALLOW) {
         date_refused(app, req, c, kdate, *when, API_FORBIDDEN,
                      "a keyCompromise revocation date may only be moved "
                      "earlier; moving it later is an operator decision "
@@ -921,22 +930,19 @@ sn_h_ca_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
     struct revoke_req rq;
     time_t now = time(NULL);
+    struct sn_resource res = {0};
     struct sn_cert c;
 
-    if (!req->who->admin && !(req->who->roles & SN_ROLE_MANAGE)) {
-        sn_resp_error(resp, API_FORBIDDEN, "revocation needs 'manage'");
+    if (sn_allowed(app, req, resp, SN_ACT_CERT_REVOKE, NULL) != 0)
         return;
-    }
     /* The records a decision is read from stay as read until it is made. */
     pthread_mutex_lock(&app->ca.revoke_lock);
     if (load_cert(app, req, &c, resp) != 0)
         goto unlock;
-    if (!req->who->admin && !sn_token_allows_key(req->who, c.key)) {
-        sn_resp_error(resp, API_FORBIDDEN,
-                      "this token is not allowed to use this certificate's "
-                      "key");
+    res.subscriber = c.subscriber;
+    res.key = c.key;
+    if (sn_allowed(app, req, resp, SN_ACT_CERT_REVOKE, &res) != 0)
         goto out;
-    }
     if (revoke_parse(req->json, now, &rq, resp) != 0)
         goto out;
     if (rq.code == KEY_COMPROMISE)

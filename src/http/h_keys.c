@@ -17,18 +17,18 @@
 void
 sn_h_key_import(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
+    struct sn_decision d;
     struct sn_audit a;
 
-    if (!req->who->admin) {
-        sn_audit_init(&a, req, req->who->subscriber, "", "denied");
+    /* Never allowed; a subscriber's attempt is recorded. */
+    sn_policy_decide(req->who, SN_ACT_KEY_IMPORT, NULL, &d);
+    if (d.audit_subscriber != NULL) {
+        sn_audit_init(&a, req, d.audit_subscriber, "", "denied");
         snprintf(a.result, sizeof(a.result), "denied");
-        snprintf(a.detail, sizeof(a.detail), "key import attempted");
+        snprintf(a.detail, sizeof(a.detail), "%s", d.audit_detail);
         sn_store_audit_add(app->store, &a);
     }
-    sn_resp_error(resp, API_IMPORT_FORBIDDEN,
-                  "keys are generated inside the HSM and never imported or "
-                  "exported (CA/B Forum Code Signing BR 6.2.7.4); create one "
-                  "with POST /v1/keys");
+    sn_resp_error(resp, API_IMPORT_FORBIDDEN, "%s", d.message);
 }
 
 static void
@@ -48,7 +48,7 @@ void
 sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
     static const char *const allowed[] = {"algorithm", "label", NULL};
-    const struct sn_token *who = req->who;
+    const struct sn_principal *who = req->who;
     struct sn_hsm_token *tok;
     const char *alg_name, *label;
     enum sn_text_fault tf;
@@ -58,11 +58,8 @@ sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     sn_err r;
 
     memset(&k, 0, sizeof(k));
-    if (who->admin || !(who->roles & SN_ROLE_MANAGE)) {
-        sn_resp_error(resp, API_FORBIDDEN,
-                      "creating keys needs a subscriber token with 'manage'");
+    if (sn_allowed(app, req, resp, SN_ACT_KEY_CREATE, NULL) != 0)
         return;
-    }
     if (sn_json_only(req->json, allowed, resp) != 0 ||
         sn_json_str(req->json, "algorithm", 1, 32, &alg_name, resp) != 0 ||
         sn_json_str(req->json, "label", 1, SN_NAME_MAX, &label, resp) != 0)
@@ -145,16 +142,14 @@ out:
 void
 sn_h_key_list(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
-    const struct sn_token *who = req->who;
+    const struct sn_principal *who = req->who;
     struct sn_key *keys = NULL;
-    size_t n = 0, i, j;
+    struct sn_resource res;
+    size_t n = 0, i;
     json_t *arr;
 
-    if (who->admin) {
-        sn_resp_error(resp, API_FORBIDDEN,
-                      "keys are listed with a subscriber's token");
+    if (sn_allowed(app, req, resp, SN_ACT_KEY_LIST, NULL) != 0)
         return;
-    }
     if (sn_store_key_list(app->store, who->subscriber, &keys, &n) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         return;
@@ -162,10 +157,11 @@ sn_h_key_list(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     arr = json_array();
     for (i = 0; i < n; i++) {
         /* A token limited to some keys sees only those. */
-        for (j = 0; j < who->nkeys; j++)
-            if (strcmp(who->keys[j], keys[i].id) == 0)
-                break;
-        if (who->nkeys == 0 || j < who->nkeys)
+        memset(&res, 0, sizeof(res));
+        res.subscriber = keys[i].subscriber;
+        res.key = keys[i].id;
+        if (sn_policy_decide(who, SN_ACT_KEY_LIST, &res, NULL) ==
+            SN_POLICY_ALLOW)
             json_array_append_new(arr, sn_key_json(&keys[i]));
     }
     sn_key_list_free(keys, n);
@@ -177,7 +173,7 @@ sn_h_key_show(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
     struct sn_key k;
 
-    if (sn_load_key(app, req, resp, SN_ROLE_MANAGE | SN_ROLE_SIGN, &k) != 0)
+    if (sn_load_key(app, req, resp, SN_ACT_KEY_READ, &k) != 0)
         return;
     sn_resp_json(resp, API_OK, sn_key_json(&k));
     sn_key_cleanup(&k);
@@ -190,7 +186,7 @@ set_state(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
     struct sn_key k;
     sn_err r;
 
-    if (sn_load_key(app, req, resp, SN_ROLE_MANAGE, &k) != 0)
+    if (sn_load_key(app, req, resp, SN_ACT_KEY_MANAGE, &k) != 0)
         return;
     /* The store moves the key only from the expected state (and never
      * enables a compromised key), in one statement. */
@@ -241,7 +237,7 @@ sn_h_key_destroy(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     struct sn_key k;
     sn_err r;
 
-    if (sn_load_key(app, req, resp, SN_ROLE_MANAGE, &k) != 0)
+    if (sn_load_key(app, req, resp, SN_ACT_KEY_MANAGE, &k) != 0)
         return;
     if (k.state == SN_KEY_DESTROYED) {
         sn_resp_error(resp, API_KEY_STATE, "the key is already destroyed");
@@ -360,7 +356,7 @@ sn_h_key_csr(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     char *pem = NULL;
     struct sn_key k;
 
-    if (sn_load_key(app, req, resp, SN_ROLE_MANAGE, &k) != 0)
+    if (sn_load_key(app, req, resp, SN_ACT_KEY_MANAGE, &k) != 0)
         return;
     if (sn_json_only(req->json, allowed, resp) != 0 ||
         sn_json_str(req->json, "digest_algorithm", 0, 16, &mdname, resp) != 0)
@@ -422,7 +418,7 @@ sn_h_cert_put(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     struct sn_key k;
     sn_err r;
 
-    if (sn_load_key(app, req, resp, SN_ROLE_MANAGE, &k) != 0)
+    if (sn_load_key(app, req, resp, SN_ACT_KEY_MANAGE, &k) != 0)
         return;
     if (req->body_len == 0 ||
         sn_chain_from_pem((const char *)req->body, req->body_len, &chain) !=
@@ -462,7 +458,7 @@ sn_h_cert_get(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
     struct sn_key k;
 
-    if (sn_load_key(app, req, resp, SN_ROLE_MANAGE | SN_ROLE_SIGN, &k) != 0)
+    if (sn_load_key(app, req, resp, SN_ACT_KEY_READ, &k) != 0)
         return;
     if (k.cert_pem == NULL)
         sn_resp_error(resp, API_NOT_FOUND,

@@ -10,6 +10,7 @@
 
 #include <openssl/crypto.h>
 
+#include "auth/auth.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "crypto/cms.h"
@@ -152,7 +153,7 @@ sn_h_sign(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     sn_err r;
 
     memset(&in, 0, sizeof(in));
-    if (sn_load_key_brief(app, req, resp, SN_ROLE_SIGN, &k) != 0)
+    if (sn_load_key_brief(app, req, resp, SN_ACT_KEY_SIGN, &k) != 0)
         return;
     if (parse_sign(req->json, &k, &in, resp) != 0 || key_usable(&k, resp))
         goto out;
@@ -237,7 +238,7 @@ sn_h_sign_file_check(struct sn_app *app, struct sn_req *req,
     const char *mdname = sn_req_query(req, "digest_algorithm");
     struct sn_key k;
 
-    if (sn_load_key(app, req, resp, SN_ROLE_SIGN, &k) != 0)
+    if (sn_load_key(app, req, resp, SN_ACT_KEY_SIGN, &k) != 0)
         return;
     req->file_md = SN_MD_SHA256;
     if (mdname != NULL && sn_digest_from_name(mdname, &req->file_md) != SN_OK)
@@ -258,18 +259,15 @@ sn_h_sign_file(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     struct sn_hsm_signer hs;
     uint8_t *der = NULL;
     size_t derlen = 0;
-    struct sn_token now_tok;
     struct sn_audit a;
     struct sn_key k;
 
-    if (sn_load_key(app, req, resp, SN_ROLE_SIGN, &k) != 0)
+    if (sn_load_key(app, req, resp, SN_ACT_KEY_SIGN, &k) != 0)
         return;
     if (key_usable(&k, resp) != 0)
         goto out;
     /* An upload can take long: the token must still be good at its end. */
-    if (sn_store_token_get(app->store, req->who->id, &now_tok) != SN_OK ||
-        now_tok.revoked_at != 0 ||
-        (now_tok.expires_at != 0 && now_tok.expires_at <= time(NULL))) {
+    if (sn_auth_recheck(app->store, req->who) != SN_AUTH_OK) {
         sn_resp_error(resp, API_UNAUTHORIZED,
                       "the token was revoked or expired during the upload");
         goto out;

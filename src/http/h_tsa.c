@@ -96,12 +96,8 @@ sn_h_tsa_rotate(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
     char detail[128], id[64];
 
-    if (!req->who->admin) {
-        sn_resp_error(resp, API_FORBIDDEN,
-                      "only an admin token may rotate "
-                      "the TSA key");
+    if (sn_allowed(app, req, resp, SN_ACT_TSA_ROTATE, NULL) != 0)
         return;
-    }
     if (sn_tsa_rotate(&app->tsa, id, sizeof(id)) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "TSA key rotation failed");
         return;
@@ -114,12 +110,8 @@ sn_h_tsa_rotate(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 void
 sn_h_tsa_clock_ok(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
-    if (!req->who->admin) {
-        sn_resp_error(resp, API_FORBIDDEN,
-                      "only an admin token may confirm "
-                      "the clock");
+    if (sn_allowed(app, req, resp, SN_ACT_TSA_CLOCK_OK, NULL) != 0)
         return;
-    }
     sn_tsa_clock_ok(&app->tsa);
     tsa_audit(app, req, "tsa_clock_ok", "operator confirmed the clock");
     sn_resp_json(resp, API_OK, json_pack("{s:s}", "status", "ok"));

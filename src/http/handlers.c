@@ -104,19 +104,6 @@ sn_key_json(const struct sn_key *k)
     return o;
 }
 
-int
-sn_token_allows_key(const struct sn_token *t, const char *key)
-{
-    size_t i;
-
-    if (t->nkeys == 0)
-        return 1;
-    for (i = 0; i < t->nkeys; i++)
-        if (strcmp(t->keys[i], key) == 0)
-            return 1;
-    return 0;
-}
-
 /* Records a denied request in the subscriber's audit log. */
 static void
 audit_denied(struct sn_app *app, struct sn_req *req, const char *subscriber,
@@ -132,39 +119,47 @@ audit_denied(struct sn_app *app, struct sn_req *req, const char *subscriber,
         sn_error("audit: cannot record a denied request");
 }
 
+/* The answer to a denial, and its record where the policy asks for one. */
+static void
+answer_denial(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
+              const struct sn_decision *d, const char *key)
+{
+    if (d->audit_subscriber != NULL)
+        audit_denied(app, req, d->audit_subscriber, key, d->audit_detail);
+    sn_resp_error(resp, d->hide ? API_NOT_FOUND : API_FORBIDDEN, "%s",
+                  d->message);
+}
+
+int
+sn_allowed(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
+           enum sn_action action, const struct sn_resource *r)
+{
+    struct sn_decision d;
+
+    if (sn_policy_decide(req->who, action, r, &d) == SN_POLICY_ALLOW)
+        return 0;
+    answer_denial(app, req, resp, &d, r != NULL && r->key ? r->key : "");
+    return -1;
+}
+
 static int
 load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
-         unsigned need, int brief, struct sn_key *key)
+         enum sn_action action, int brief, struct sn_key *key)
 {
-    const struct sn_token *who = req->who;
+    const struct sn_principal *who = req->who;
     const char *id = req->params[0];
+    struct sn_resource res;
+    struct sn_decision d;
     sn_err r;
 
     memset(key, 0, sizeof(*key));
-    if (who->admin) {
-        sn_resp_error(resp, API_FORBIDDEN,
-                      "admin tokens manage subscribers and tokens; they "
-                      "cannot use subscriber keys");
-        return -1;
-    }
-    if ((who->roles & need) == 0) {
-        audit_denied(app, req, who->subscriber, id, "role missing");
-        sn_resp_error(resp, API_FORBIDDEN, "token lacks the '%s' role",
-                      need == SN_ROLE_SIGN ? "sign" : "manage");
+    /* Roles first, before the store is asked. */
+    if (sn_policy_decide(who, action, NULL, &d) != SN_POLICY_ALLOW) {
+        answer_denial(app, req, resp, &d, id);
         return -1;
     }
     r = brief ? sn_store_key_brief(app->store, id, key)
               : sn_store_key_get(app->store, id, key);
-    if (r == SN_OK && strcmp(key->subscriber, who->subscriber) != 0) {
-        /* Another subscriber's key: the owner's log shows the attempt. */
-        sn_warn("security: token %s of subscriber %s tried key %s of "
-                "subscriber %s",
-                who->id, who->subscriber, id, key->subscriber);
-        audit_denied(app, req, key->subscriber, id,
-                     "token of another subscriber");
-        sn_key_cleanup(key);
-        r = SN_ERR_NOT_FOUND;
-    }
     if (r == SN_ERR_NOT_FOUND) {
         sn_resp_error(resp, API_NOT_FOUND, "no such key");
         return -1;
@@ -173,11 +168,17 @@ load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         return -1;
     }
-    if (!sn_token_allows_key(who, id)) {
-        audit_denied(app, req, who->subscriber, id, "key outside token scope");
+    memset(&res, 0, sizeof(res));
+    res.subscriber = key->subscriber;
+    res.key = id;
+    if (sn_policy_decide(who, action, &res, &d) != SN_POLICY_ALLOW) {
+        /* Another subscriber's key: the owner's log shows the attempt. */
+        if (d.reason == SN_DENY_FOREIGN)
+            sn_warn("security: token %s of subscriber %s tried key %s of "
+                    "subscriber %s",
+                    who->id, who->subscriber, id, key->subscriber);
+        answer_denial(app, req, resp, &d, id);
         sn_key_cleanup(key);
-        sn_resp_error(resp, API_FORBIDDEN,
-                      "this token is not allowed to use this key");
         return -1;
     }
     return 0;
@@ -185,16 +186,16 @@ load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
 
 int
 sn_load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
-            unsigned need, struct sn_key *key)
+            enum sn_action action, struct sn_key *key)
 {
-    return load_key(app, req, resp, need, 0, key);
+    return load_key(app, req, resp, action, 0, key);
 }
 
 int
 sn_load_key_brief(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
-                  unsigned need, struct sn_key *key)
+                  enum sn_action action, struct sn_key *key)
 {
-    return load_key(app, req, resp, need, 1, key);
+    return load_key(app, req, resp, action, 1, key);
 }
 
 void
@@ -227,26 +228,44 @@ roles_json(unsigned roles)
     return a;
 }
 
+/* A token's or the caller's rights, in the one shape clients read. */
+static json_t *
+grant_json(const char *id, const char *name, const char *subscriber, int admin,
+           unsigned roles, const char (*keys)[SN_UUID_LEN], size_t nkeys,
+           time_t expires_at, time_t created_at)
+{
+    json_t *arr = json_array();
+    size_t i;
+
+    for (i = 0; i < nkeys; i++)
+        json_array_append_new(arr, json_string(keys[i]));
+    return json_pack(
+        "{s:s, s:s, s:o, s:b, s:o, s:o, s:o, s:o}", "id", id, "name", name,
+        "subscriber", admin ? json_null() : json_string(subscriber), "admin",
+        admin, "roles", roles_json(roles), "keys", arr, "expires_at",
+        sn_time_json(expires_at), "created_at", sn_time_json(created_at));
+}
+
 json_t *
 sn_token_json(const struct sn_token *t)
 {
-    json_t *keys = json_array();
-    size_t i;
+    return grant_json(t->id, t->name, t->subscriber, t->admin, t->roles,
+                      (const char(*)[SN_UUID_LEN])t->keys, t->nkeys,
+                      t->expires_at, t->created_at);
+}
 
-    for (i = 0; i < t->nkeys; i++)
-        json_array_append_new(keys, json_string(t->keys[i]));
-    return json_pack("{s:s, s:s, s:o, s:b, s:o, s:o, s:o, s:o}", "id", t->id,
-                     "name", t->name, "subscriber",
-                     t->admin ? json_null() : json_string(t->subscriber),
-                     "admin", t->admin, "roles", roles_json(t->roles), "keys",
-                     keys, "expires_at", sn_time_json(t->expires_at),
-                     "created_at", sn_time_json(t->created_at));
+json_t *
+sn_principal_json(const struct sn_principal *p)
+{
+    return grant_json(p->id, p->name, p->subscriber, p->admin, p->roles,
+                      (const char(*)[SN_UUID_LEN])p->keys, p->nkeys,
+                      p->expires_at, p->created_at);
 }
 
 void
 sn_h_whoami(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
-    json_t *o = sn_token_json(req->who);
+    json_t *o = sn_principal_json(req->who);
 
     (void)app;
     if (o != NULL)
@@ -288,11 +307,8 @@ sn_h_audit(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     json_t *arr, *o;
     size_t n = 0, i;
 
-    if (req->who->admin) {
-        sn_resp_error(resp, API_FORBIDDEN,
-                      "the audit log is read with a subscriber's token");
+    if (sn_allowed(app, req, resp, SN_ACT_AUDIT_READ, NULL) != 0)
         return;
-    }
     if (query_num(req, "after", 0, (long long)1 << 62, &after) != 0 ||
         query_num(req, "limit", 100, 1000, &limit) != 0 || limit == 0) {
         sn_resp_error(resp, API_BAD_REQUEST,

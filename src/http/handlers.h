@@ -8,6 +8,7 @@
 
 #include "http/api.h"
 #include "daemon/app.h"
+#include "policy/policy.h"
 
 typedef void (*sn_handler)(struct sn_app *app, struct sn_req *req,
                            struct sn_resp *resp);
@@ -49,24 +50,34 @@ void sn_h_tsa_rotate(struct sn_app *, struct sn_req *, struct sn_resp *);
 void sn_h_tsa_clock_ok(struct sn_app *, struct sn_req *, struct sn_resp *);
 
 /*
- * Shared by key handlers: loads key id for the caller. Another
+ * Shared by key handlers: loads key id for the caller, if the policy
+ * allows action (SN_ACT_KEY_READ, _MANAGE or _SIGN) on it. Another
  * subscriber's key answers exactly like a missing one (API_NOT_FOUND) and
- * is recorded as a security event. need is a role bit (enum sn_role).
- * On failure resp is filled and non-zero is returned.
+ * is recorded as a security event. On failure resp is filled and non-zero
+ * is returned.
  */
 int sn_load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
-                unsigned need, struct sn_key *key);
+                enum sn_action action, struct sn_key *key);
 /* The same with sn_store_key_brief's view of the key (the signing path). */
 int sn_load_key_brief(struct sn_app *app, struct sn_req *req,
-                      struct sn_resp *resp, unsigned need, struct sn_key *key);
+                      struct sn_resp *resp, enum sn_action action,
+                      struct sn_key *key);
 
-/* 1 if the token's key scope (none = every key) includes key. */
-int sn_token_allows_key(const struct sn_token *t, const char *key);
+/*
+ * Asks the policy whether the caller may do action to r (NULL: not looked
+ * up yet, see policy.h). 0 if allowed; otherwise resp is the answer
+ * (API_NOT_FOUND for a hidden resource, else API_FORBIDDEN), the denial is
+ * audited where the policy asks, and non-zero is returned.
+ */
+int sn_allowed(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
+               enum sn_action action, const struct sn_resource *r);
 
 /* JSON helpers for handlers (bounded, typed field access). */
 json_t *sn_key_json(const struct sn_key *k);
 json_t *sn_time_json(time_t t);
 json_t *sn_token_json(const struct sn_token *t);
+/* The same view of the caller (whoami). */
+json_t *sn_principal_json(const struct sn_principal *p);
 /*
  * Rejects members of obj not in the NULL-terminated allowed list; fills
  * resp and returns non-zero on an unknown member.

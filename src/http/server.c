@@ -1,10 +1,12 @@
 /*
- * http: everything that arrives from the network passes here first and is
- * untrusted: method, path, headers, query and body. Paths are matched
- * against a fixed table; path parameters are checked for length and
- * alphabet; bodies are bounded by the configured limits before a byte is
- * buffered; bearer tokens are parsed, looked up by id and compared by hash
- * in constant time.
+ * server: the libmicrohttpd adapter and the two thread pools. Everything
+ * that arrives from the network passes here first and is untrusted:
+ * method, path, headers, query and body. Paths are matched by the router
+ * (router.c); bodies are bounded by the configured limits before a byte is
+ * buffered, and a streamed body is digested as it arrives (here); bearer
+ * tokens are checked by the auth module (auth/auth.c) on the event
+ * thread; the answers of requests that made records wait at the
+ * gate (gate.c) until the records are durable.
  *
  * Threads: a few event threads (server.event_threads, one per CPU by
  * default) serve every connection: TLS, HTTP, routing, authentication and
@@ -38,99 +40,10 @@
 
 #include "common/buf.h"
 #include "common/log.h"
-#include "crypto/apitoken.h"
+#include "auth/auth.h"
+#include "http/gate.h"
 #include "http/handlers.h"
-
-enum auth { AUTH_NONE, AUTH_ANY };
-enum body { BODY_NONE, BODY_JSON, BODY_RAW, BODY_STREAM };
-
-struct route {
-    const char *method;
-    const char *pattern; /* "{}" marks a parameter segment, "{*}" the rest */
-    const char *name;    /* for metrics */
-    enum auth auth;
-    enum body body;
-    sn_handler handler;
-    sn_handler precheck; /* BODY_STREAM only */
-    unsigned flags;      /* R_PUB, R_SIGN */
-};
-
-#define R_PUB 1  /* also served on the plain-HTTP listener */
-#define R_SIGN 2 /* runs on a signer: see the top */
-
-static const struct route routes[] = {
-    {"GET", "/healthz", "/healthz", AUTH_NONE, BODY_NONE, sn_h_healthz, NULL,
-     0},
-    {"GET", "/metrics", "/metrics", AUTH_NONE, BODY_NONE, NULL, NULL, 0},
-    {"GET", "/v1/whoami", "/v1/whoami", AUTH_ANY, BODY_NONE, sn_h_whoami, NULL,
-     0},
-    {"POST", "/v1/subscribers", "/v1/subscribers", AUTH_ANY, BODY_JSON,
-     sn_h_subscriber_create, NULL, 0},
-    {"GET", "/v1/subscribers", "/v1/subscribers", AUTH_ANY, BODY_NONE,
-     sn_h_subscriber_list, NULL, 0},
-    {"POST", "/v1/subscribers/{}/tokens", "/v1/subscribers/{id}/tokens",
-     AUTH_ANY, BODY_JSON, sn_h_token_create, NULL, 0},
-    {"DELETE", "/v1/tokens/{}", "/v1/tokens/{id}", AUTH_ANY, BODY_NONE,
-     sn_h_token_revoke, NULL, 0},
-    {"POST", "/v1/keys/import", "/v1/keys/import", AUTH_ANY, BODY_NONE,
-     sn_h_key_import, NULL, 0},
-    {"POST", "/v1/keys", "/v1/keys", AUTH_ANY, BODY_JSON, sn_h_key_create, NULL,
-     0},
-    {"GET", "/v1/keys", "/v1/keys", AUTH_ANY, BODY_NONE, sn_h_key_list, NULL,
-     0},
-    {"GET", "/v1/keys/{}", "/v1/keys/{id}", AUTH_ANY, BODY_NONE, sn_h_key_show,
-     NULL, 0},
-    {"DELETE", "/v1/keys/{}", "/v1/keys/{id}", AUTH_ANY, BODY_NONE,
-     sn_h_key_destroy, NULL, 0},
-    {"POST", "/v1/keys/{}/disable", "/v1/keys/{id}/disable", AUTH_ANY,
-     BODY_NONE, sn_h_key_disable, NULL, 0},
-    {"POST", "/v1/keys/{}/enable", "/v1/keys/{id}/enable", AUTH_ANY, BODY_NONE,
-     sn_h_key_enable, NULL, 0},
-    {"POST", "/v1/keys/{}/csr", "/v1/keys/{id}/csr", AUTH_ANY, BODY_JSON,
-     sn_h_key_csr, NULL, 0},
-    {"PUT", "/v1/keys/{}/certificate", "/v1/keys/{id}/certificate", AUTH_ANY,
-     BODY_RAW, sn_h_cert_put, NULL, 0},
-    {"GET", "/v1/keys/{}/certificate", "/v1/keys/{id}/certificate", AUTH_ANY,
-     BODY_NONE, sn_h_cert_get, NULL, 0},
-    {"POST", "/v1/keys/{}/sign", "/v1/keys/{id}/sign", AUTH_ANY, BODY_JSON,
-     sn_h_sign, NULL, R_SIGN},
-    {"POST", "/v1/keys/{}/sign-file", "/v1/keys/{id}/sign-file", AUTH_ANY,
-     BODY_STREAM, sn_h_sign_file, sn_h_sign_file_check, 0},
-    {"GET", "/v1/audit", "/v1/audit", AUTH_ANY, BODY_NONE, sn_h_audit, NULL, 0},
-    {"PUT", "/v1/subscribers/{}/identity", "/v1/subscribers/{id}/identity",
-     AUTH_ANY, BODY_JSON, sn_h_identity_put, NULL, 0},
-    {"GET", "/v1/subscribers/{}/identity", "/v1/subscribers/{id}/identity",
-     AUTH_ANY, BODY_NONE, sn_h_identity_get, NULL, 0},
-    {"GET", "/v1/keys/{}/attestation", "/v1/keys/{id}/attestation", AUTH_ANY,
-     BODY_NONE, sn_h_attestation, NULL, 0},
-    {"POST", "/v1/ca/certificates", "/v1/ca/certificates", AUTH_ANY, BODY_JSON,
-     sn_h_ca_issue, NULL, 0},
-    {"GET", "/v1/ca/certificates/{}", "/v1/ca/certificates/{serial}", AUTH_ANY,
-     BODY_NONE, sn_h_ca_cert_get, NULL, 0},
-    {"POST", "/v1/ca/certificates/{}/revoke",
-     "/v1/ca/certificates/{serial}/revoke", AUTH_ANY, BODY_JSON, sn_h_ca_revoke,
-     NULL, 0},
-    /* Public, self-authenticating objects (CSBR wants them over HTTP). */
-    {"GET", "/ca/certs.pem", "/ca/certs.pem", AUTH_NONE, BODY_NONE,
-     sn_h_ca_bundle, NULL, 1},
-    {"GET", "/ca/crl", "/ca/crl", AUTH_NONE, BODY_NONE, sn_h_ca_crl, NULL, 1},
-    {"GET", "/ca/crl/{}", "/ca/crl/{name}", AUTH_NONE, BODY_NONE, sn_h_ca_crl,
-     NULL, 1},
-    {"POST", "/ca/ocsp", "/ca/ocsp", AUTH_NONE, BODY_RAW, sn_h_ca_ocsp, NULL,
-     1},
-    {"GET", "/ca/ocsp/{*}", "/ca/ocsp", AUTH_NONE, BODY_NONE, sn_h_ca_ocsp,
-     NULL, 1},
-    {"POST", "/tsa", "/tsa", AUTH_NONE, BODY_RAW, sn_h_tsa, NULL,
-     R_PUB | R_SIGN},
-    {"POST", "/tsa/authenticode", "/tsa/authenticode", AUTH_NONE, BODY_RAW,
-     sn_h_tsa_authenticode, NULL, R_PUB | R_SIGN},
-    {"POST", "/v1/tsa/rotate", "/v1/tsa/rotate", AUTH_ANY, BODY_NONE,
-     sn_h_tsa_rotate, NULL, 0},
-    {"POST", "/v1/tsa/clock-ok", "/v1/tsa/clock-ok", AUTH_ANY, BODY_NONE,
-     sn_h_tsa_clock_ok, NULL, 0},
-    {"GET", "/ca/{}", "/ca/{name}.cer", AUTH_NONE, BODY_NONE, sn_h_ca_cert_der,
-     NULL, 1},
-};
+#include "http/router.h"
 
 static const char unmatched[] = "unmatched";
 
@@ -168,10 +81,10 @@ struct conn_ctx {
     struct sn_resp resp;
     sn_err audit_result;
     struct conn_ctx *next; /* in the workers' queue */
-    const struct route *route;
+    const struct sn_route *route;
     const char *metric_route;
     struct sn_req req;
-    struct sn_token who;
+    struct sn_principal who;
     int failed;   /* 1: an error response is queued; 2: after the body */
     int overflow; /* the body ran over its limit */
     struct sn_resp early;
@@ -263,132 +176,24 @@ sn_req_query(const struct sn_req *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-/* ---- routing ---- */
-
-static int
-param_ok(const char *s, size_t len)
-{
-    size_t i;
-
-    if (len == 0 || len > 64)
-        return 0;
-    for (i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-            return 0;
-    }
-    return 1;
-}
-
-/* 1 if path matches pattern; parameters are copied into req->params. */
-static int
-match(const char *pattern, const char *path, struct sn_req *req)
-{
-    const char *p = pattern, *u = path;
-    int np = 0;
-
-    while (*p != '\0') {
-        if (p[0] == '{' && p[1] == '*' && p[2] == '}') {
-            size_t len = strlen(u), i;
-            if (len == 0 || len >= sizeof(req->tail))
-                return 0;
-            for (i = 0; i < len; i++) {
-                char c = u[i];
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                      (c >= '0' && c <= '9') || c == '+' || c == '/' ||
-                      c == '=' || c == '%'))
-                    return 0;
-            }
-            memcpy(req->tail, u, len + 1);
-            return p[3] == '\0';
-        }
-        if (p[0] == '{' && p[1] == '}') {
-            size_t len = strcspn(u, "/");
-            if (!param_ok(u, len) || np >= SN_MAX_PARAMS)
-                return 0;
-            memcpy(req->params[np], u, len);
-            req->params[np][len] = '\0';
-            np++;
-            u += len;
-            p += 2;
-        } else if (*p++ != *u++)
-            return 0;
-    }
-    return *u == '\0';
-}
-
-/* Finds the route; *path_known tells a path match under another method. */
-static const struct route *
-find_route(int plain, const char *method, const char *path, struct sn_req *req,
-           int *path_known)
-{
-    size_t i;
-
-    *path_known = 0;
-    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if ((plain && !(routes[i].flags & R_PUB)) ||
-            !match(routes[i].pattern, path, req))
-            continue;
-        if (strcmp(routes[i].method, method) == 0)
-            return &routes[i];
-        *path_known = 1;
-    }
-    return NULL;
-}
-
 /* ---- authentication ---- */
 
+/* The caller of an authenticated route; on failure c->early is the answer. */
 static void
 authenticate(struct sn_app *app, struct MHD_Connection *conn,
              struct conn_ctx *c)
 {
     const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                 MHD_HTTP_HEADER_AUTHORIZATION);
-    uint8_t hash[SN_TOKEN_HASH_LEN];
-    char id[SN_UUID_LEN];
-    struct sn_audit a;
-    const char *why = NULL;
-    sn_err r;
+    enum sn_auth_fault f;
 
-    if (h == NULL || strncmp(h, "Bearer ", 7) != 0) {
-        sn_resp_error(&c->early, API_UNAUTHORIZED,
-                      "missing bearer token (Authorization: Bearer ...)");
-        return;
-    }
-    if (sn_apitoken_parse(h + 7, id, hash) != SN_OK) {
-        sn_resp_error(&c->early, API_UNAUTHORIZED, "malformed token");
-        return;
-    }
-    r = sn_store_token_get(app->store, id, &c->who);
-    if (r != SN_OK && r != SN_ERR_NOT_FOUND) {
-        sn_resp_error(&c->early, API_UNAVAILABLE, "database unavailable");
-        return;
-    }
-    if (r == SN_ERR_NOT_FOUND || !sn_apitoken_hash_equal(hash, c->who.hash)) {
-        OPENSSL_cleanse(hash, sizeof(hash));
-        sn_warn("auth: unknown token from %s", c->req.client);
-        sn_resp_error(&c->early, API_UNAUTHORIZED, "unknown token");
-        return;
-    }
-    OPENSSL_cleanse(hash, sizeof(hash));
-    if (c->who.revoked_at != 0)
-        why = "token revoked";
-    else if (c->who.expires_at != 0 && c->who.expires_at <= time(NULL))
-        why = "token expired";
-    if (why != NULL) {
-        sn_warn("auth: %s: token %s from %s", why, c->who.id, c->req.client);
-        if (!c->who.admin) {
-            sn_audit_init(&a, &c->req, c->who.subscriber, NULL, "denied");
-            snprintf(a.token, sizeof(a.token), "%s", c->who.id);
-            snprintf(a.result, sizeof(a.result), "denied");
-            snprintf(a.detail, sizeof(a.detail), "%s", why);
-            sn_store_audit_add(app->store, &a);
-        }
-        sn_resp_error(&c->early, API_UNAUTHORIZED, "%s", why);
-        return;
-    }
-    c->req.who = &c->who;
+    f = sn_auth_bearer(app->store, h, c->req.client, &c->who);
+    if (f == SN_AUTH_UNAVAILABLE)
+        sn_resp_error(&c->early, API_UNAVAILABLE, "%s", sn_auth_fault_str(f));
+    else if (f != SN_AUTH_OK)
+        sn_resp_error(&c->early, API_UNAUTHORIZED, "%s", sn_auth_fault_str(f));
+    else
+        c->req.who = &c->who;
 }
 
 /* ---- responses ---- */
@@ -521,7 +326,7 @@ begin(struct sn_http *h, struct MHD_Connection *conn, struct conn_ctx *c,
     c->req.content_type = MHD_lookup_connection_value(
         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     c->metric_route = unmatched;
-    c->route = find_route(h->plain, method, url, &c->req, &path_known);
+    c->route = sn_router_find(h->plain, method, url, &c->req, &path_known);
     if (c->route == NULL) {
         if (path_known)
             sn_resp_error(&c->early, API_METHOD, "method %s not allowed here",
@@ -538,28 +343,28 @@ begin(struct sn_http *h, struct MHD_Connection *conn, struct conn_ctx *c,
     if (cl != NULL) {
         declared = strtoull(cl, &end, 10);
         if (*end != '\0' ||
-            (c->route->body == BODY_STREAM ? declared > c->file_limit
-                                           : declared > c->limit)) {
+            (c->route->body == SN_BODY_STREAM ? declared > c->file_limit
+                                              : declared > c->limit)) {
             sn_resp_error(&c->early, API_TOO_LARGE,
                           "request body larger than the limit of %llu bytes",
-                          c->route->body == BODY_STREAM
+                          c->route->body == SN_BODY_STREAM
                               ? (unsigned long long)c->file_limit
                               : (unsigned long long)c->limit);
             return -1;
         }
     }
-    if (c->route->auth == AUTH_ANY) {
+    if (c->route->auth == SN_ROUTE_AUTH) {
         authenticate(app, conn, c);
         if (c->req.who == NULL)
             return -1;
     }
-    if (c->route->body == BODY_JSON && cl != NULL && declared > 0 &&
+    if (c->route->body == SN_BODY_JSON && cl != NULL && declared > 0 &&
         !content_type_is(c->req.content_type, "application/json")) {
         sn_resp_error(&c->early, API_MEDIA_TYPE,
                       "request body must be application/json");
         return -1;
     }
-    if (c->route->body == BODY_STREAM) {
+    if (c->route->body == SN_BODY_STREAM) {
         c->early.code = API_OK;
         c->route->precheck(app, &c->req, &c->early);
         if (c->early.code != API_OK)
@@ -579,7 +384,7 @@ begin(struct sn_http *h, struct MHD_Connection *conn, struct conn_ctx *c,
 static int
 take_body(struct conn_ctx *c, const char *data, size_t len)
 {
-    if (c->route->body == BODY_STREAM) {
+    if (c->route->body == SN_BODY_STREAM) {
         if (len > c->file_limit - c->file_bytes)
             return -1;
         c->file_bytes += len;
@@ -595,7 +400,7 @@ run_handler(struct sn_app *app, struct conn_ctx *c, struct sn_resp *resp)
     unsigned int dlen = 0;
 
     resp->code = API_OK;
-    if (c->route->body == BODY_JSON) {
+    if (c->route->body == SN_BODY_JSON) {
         if (c->body.len == 0) {
             sn_resp_error(resp, API_INVALID_JSON, "a JSON object is required");
             return;
@@ -614,7 +419,7 @@ run_handler(struct sn_app *app, struct conn_ctx *c, struct sn_resp *resp)
                 c->req.json ? "" : ": ", c->req.json ? "" : jerr.text);
             return;
         }
-    } else if (c->route->body == BODY_STREAM) {
+    } else if (c->route->body == SN_BODY_STREAM) {
         if (EVP_DigestFinal_ex(c->md, c->digest, &dlen) != 1) {
             sn_resp_error(resp, API_UNAVAILABLE, "digest failed");
             return;
@@ -678,22 +483,9 @@ to_pool(struct pool *p, struct conn_ctx *c)
 static void
 run_signing(struct sn_http *h, struct conn_ctx *c)
 {
-    struct sn_store *st = h->app->store;
-
-    sn_store_audit_announce(st);
+    sn_gate_announce(h->app->store);
     run_handler(h->app, c, &c->resp);
-    if (c->resp.tsa != NULL) {
-        if (sn_store_tsa_submit(st, c->resp.tsa, 1, audit_done, c) != SN_OK)
-            audit_done(c, SN_ERR_DB);
-    } else if (c->resp.audit != NULL) {
-        if (sn_store_audit_submit(st, c->resp.audit, c->resp.naudit, 1,
-                                  audit_done, c) != SN_OK)
-            audit_done(c, SN_ERR_DB);
-    } else {
-        sn_store_audit_withdraw(st);
-        c->stage = STAGE_DONE;
-        MHD_resume_connection(c->conn);
-    }
+    sn_gate_submit(h->app->store, &c->resp, audit_done, c);
 }
 
 static void *
@@ -720,11 +512,7 @@ pool_main(void *arg)
             run_signing(h, c);
         else {
             run_handler(h->app, c, &c->resp);
-            if (c->resp.tsa != NULL)
-                c->audit_result = sn_store_tsa_add(h->app->store, c->resp.tsa);
-            else if (c->resp.audit != NULL)
-                c->audit_result = sn_store_audit_add_many(
-                    h->app->store, c->resp.audit, c->resp.naudit);
+            c->audit_result = sn_gate_commit(h->app->store, &c->resp);
             c->stage = STAGE_DONE;
             MHD_resume_connection(c->conn);
         }
@@ -779,26 +567,8 @@ pool_start(struct sn_http *h, unsigned n, int sign, struct pool **out)
 static enum MHD_Result
 finish(struct MHD_Connection *conn, struct conn_ctx *c)
 {
-    struct sn_resp *resp = &c->resp;
-
-    if (resp->audit != NULL || resp->tsa != NULL) {
-        if (c->audit_result != SN_OK) {
-            sn_error("audit: cannot commit %zu record(s) for %s; the answer "
-                     "is withheld",
-                     resp->naudit + (resp->tsa != NULL), c->metric_route);
-            free(resp->raw);
-            resp->raw = NULL;
-            sn_resp_error(resp, API_UNAVAILABLE, "%s",
-                          resp->audit_fail_message
-                              ? resp->audit_fail_message
-                              : "the audit log is unavailable");
-        }
-        free(resp->audit);
-        resp->audit = NULL;
-        free(resp->tsa);
-        resp->tsa = NULL;
-    }
-    return send_resp(conn, c, resp);
+    sn_gate_settle(&c->resp, c->audit_result, c->metric_route);
+    return send_resp(conn, c, &c->resp);
 }
 
 static enum MHD_Result
@@ -865,7 +635,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     if (c->overflow) {
         sn_resp_error(&resp, API_TOO_LARGE,
                       "request body larger than the limit of %llu bytes",
-                      c->route->body == BODY_STREAM
+                      c->route->body == SN_BODY_STREAM
                           ? (unsigned long long)c->file_limit
                           : (unsigned long long)c->limit);
         return send_resp(conn, c, &resp);
@@ -873,7 +643,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     c->conn = conn;
     c->stage = STAGE_WAIT;
     MHD_suspend_connection(conn);
-    to_pool(c->route->flags & R_SIGN ? h->signers : h->workers, c);
+    to_pool(c->route->flags & SN_ROUTE_SIGN ? h->signers : h->workers, c);
     return MHD_YES;
 }
 

@@ -1,7 +1,8 @@
 /*
- * http: the HTTPS front end (libmicrohttpd over GnuTLS, TLS 1.2+), the
- * route table, authentication of bearer tokens, request body limits, and
- * the one place where api codes become HTTP statuses.
+ * server: the HTTPS front end (libmicrohttpd over GnuTLS, TLS 1.2+) and its
+ * thread pools, request body limits, and the one place where api codes
+ * become HTTP statuses. The route table is router.h's; the "no record, no
+ * signature" hand-off is gate.h's.
  */
 #ifndef SN_HTTP_H
 #define SN_HTTP_H

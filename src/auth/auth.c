@@ -1,0 +1,130 @@
+/*
+ * auth: bearer API tokens (see auth.h). The header is untrusted: it is
+ * parsed by sn_apitoken_parse, the token is looked up by id and its
+ * secret's hash compared in constant time; the hash is wiped after use.
+ */
+#include "auth/auth.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "common/log.h"
+#include "crypto/apitoken.h"
+
+const char *
+sn_auth_fault_str(enum sn_auth_fault f)
+{
+    switch (f) {
+#define SN_AUTH_STR(c, m)                                                      \
+    case c:                                                                    \
+        return m;
+        SN_AUTH_FAULTS(SN_AUTH_STR)
+#undef SN_AUTH_STR
+    }
+    return "authentication failed";
+}
+
+/* Revoked, expired or good: the token row's own state. */
+static enum sn_auth_fault
+token_state(const struct sn_token *t)
+{
+    if (t->revoked_at != 0)
+        return SN_AUTH_REVOKED;
+    if (t->expires_at != 0 && t->expires_at <= time(NULL))
+        return SN_AUTH_EXPIRED;
+    return SN_AUTH_OK;
+}
+
+/* The subscriber's log shows a refused token of theirs being used. */
+static void
+audit_refused(struct sn_store *st, const struct sn_token *t, const char *client,
+              enum sn_auth_fault f)
+{
+    struct sn_audit a;
+
+    memset(&a, 0, sizeof(a));
+    a.time = time(NULL);
+    snprintf(a.subscriber, sizeof(a.subscriber), "%s", t->subscriber);
+    snprintf(a.token, sizeof(a.token), "%s", t->id);
+    snprintf(a.client, sizeof(a.client), "%s", client);
+    snprintf(a.action, sizeof(a.action), "denied");
+    snprintf(a.result, sizeof(a.result), "denied");
+    snprintf(a.detail, sizeof(a.detail), "%s", sn_auth_fault_str(f));
+    sn_store_audit_add(st, &a);
+}
+
+/* The principal a token row stands for: no hash, no secret. */
+static void
+principal_from_token(const struct sn_token *t, struct sn_principal *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->method = SN_AUTH_BEARER;
+    memcpy(p->id, t->id, sizeof(p->id));
+    memcpy(p->name, t->name, sizeof(p->name));
+    memcpy(p->subscriber, t->subscriber, sizeof(p->subscriber));
+    p->admin = t->admin;
+    p->roles = t->roles;
+    memcpy(p->keys, t->keys, sizeof(p->keys));
+    p->nkeys = t->nkeys;
+    p->expires_at = t->expires_at;
+    p->created_at = t->created_at;
+}
+
+enum sn_auth_fault
+sn_auth_bearer(struct sn_store *st, const char *header, const char *client,
+               struct sn_principal *out)
+{
+    uint8_t hash[SN_TOKEN_HASH_LEN];
+    char id[SN_UUID_LEN];
+    struct sn_token t;
+    enum sn_auth_fault f;
+    sn_err r;
+
+    memset(out, 0, sizeof(*out));
+    memset(&t, 0, sizeof(t));
+    memset(hash, 0, sizeof(hash));
+    f = SN_AUTH_MISSING;
+    if (header == NULL || strncmp(header, "Bearer ", 7) != 0)
+        goto out;
+    f = SN_AUTH_MALFORMED;
+    if (sn_apitoken_parse(header + 7, id, hash) != SN_OK)
+        goto out;
+    r = sn_store_token_get(st, id, &t);
+    if (r != SN_OK && r != SN_ERR_NOT_FOUND) {
+        f = SN_AUTH_UNAVAILABLE;
+        goto out;
+    }
+    if (r == SN_ERR_NOT_FOUND || !sn_apitoken_hash_equal(hash, t.hash)) {
+        sn_warn("auth: unknown token from %s", client);
+        f = SN_AUTH_UNKNOWN;
+        goto out;
+    }
+    if ((f = token_state(&t)) != SN_AUTH_OK) {
+        sn_warn("auth: %s: token %s from %s", sn_auth_fault_str(f), t.id,
+                client);
+        if (!t.admin)
+            audit_refused(st, &t, client, f);
+        goto out;
+    }
+    principal_from_token(&t, out);
+out:
+    OPENSSL_cleanse(hash, sizeof(hash));
+    OPENSSL_cleanse(&t, sizeof(t));
+    return f;
+}
+
+enum sn_auth_fault
+sn_auth_recheck(struct sn_store *st, const struct sn_principal *p)
+{
+    struct sn_token t;
+    enum sn_auth_fault f;
+
+    if (sn_store_token_get(st, p->id, &t) != SN_OK)
+        return SN_AUTH_UNKNOWN;
+    f = token_state(&t);
+    OPENSSL_cleanse(&t, sizeof(t));
+    return f;
+}

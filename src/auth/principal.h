@@ -1,0 +1,30 @@
+/*
+ * principal: who is calling and how they proved it, as the handlers and
+ * the policy see it. Filled by the auth module from a verified credential
+ * (trusted from then on); it holds no secret and no hash.
+ */
+#ifndef SN_PRINCIPAL_H
+#define SN_PRINCIPAL_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "store/store.h"
+
+/* How the caller proved who they are. OIDC, mTLS and TOTP come later. */
+enum sn_auth_method { SN_AUTH_BEARER };
+
+struct sn_principal {
+    enum sn_auth_method method;
+    char id[SN_UUID_LEN];         /* the credential: the API token's id */
+    char name[SN_NAME_MAX + 1];   /* the credential's name */
+    char subscriber[SN_UUID_LEN]; /* "" for the operator (admin) */
+    int admin;                    /* the operator */
+    unsigned roles;               /* enum sn_role bits */
+    char keys[SN_TOKEN_MAX_KEYS][SN_UUID_LEN]; /* scope; none = all keys */
+    size_t nkeys;
+    time_t expires_at; /* 0: never */
+    time_t created_at;
+};
+
+#endif

@@ -1,0 +1,363 @@
+/*
+ * policy: the authorization decision table (see policy.h). Its inputs are
+ * trusted: an authenticated principal and resources read from the store.
+ * The texts are the answers the API has always given; the 404-like
+ * denials (hide) keep another subscriber's objects invisible.
+ */
+#include "policy/policy.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *
+sn_policy_deny_str(enum sn_deny reason)
+{
+    switch (reason) {
+#define SN_DENY_STR(c, t)                                                      \
+    case c:                                                                    \
+        return t;
+        SN_POLICY_DENIALS(SN_DENY_STR)
+#undef SN_DENY_STR
+    }
+    return "denied";
+}
+
+static enum sn_verdict deny(struct sn_decision *d, enum sn_deny reason,
+                            const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static enum sn_verdict
+deny(struct sn_decision *d, enum sn_deny reason, const char *fmt, ...)
+{
+    va_list ap;
+
+    d->verdict = SN_POLICY_DENY;
+    d->reason = reason;
+    va_start(ap, fmt);
+    vsnprintf(d->message, sizeof(d->message), fmt, ap);
+    va_end(ap);
+    return SN_POLICY_DENY;
+}
+
+/* A denial that looks like a missing resource. */
+static enum sn_verdict
+hide(struct sn_decision *d, enum sn_deny reason, const char *what)
+{
+    d->hide = 1;
+    return deny(d, reason, "%s", what);
+}
+
+static int
+owns(const struct sn_principal *p, const char *subscriber)
+{
+    return !p->admin && subscriber != NULL &&
+           strcmp(p->subscriber, subscriber) == 0;
+}
+
+/* 1 if the principal's key scope (none = every key) includes key. */
+static int
+in_scope(const struct sn_principal *p, const char *key)
+{
+    size_t i;
+
+    if (p->nkeys == 0)
+        return 1;
+    for (i = 0; key != NULL && i < p->nkeys; i++)
+        if (strcmp(p->keys[i], key) == 0)
+            return 1;
+    return 0;
+}
+
+/* Actions of the operator alone; the texts name each. */
+static enum sn_verdict
+operator_only(const struct sn_principal *p, enum sn_action a,
+              struct sn_decision *d)
+{
+    static const struct {
+        enum sn_action a;
+        const char *text;
+    } texts[] = {
+        {SN_ACT_SUBSCRIBER_CREATE,
+         "only an admin token may create subscribers"},
+        {SN_ACT_SUBSCRIBER_LIST, "only an admin token may list subscribers"},
+        {SN_ACT_IDENTITY_SET,
+         "identities are recorded by the operator (admin token)"},
+        {SN_ACT_TSA_ROTATE, "only an admin token may rotate the TSA key"},
+        {SN_ACT_TSA_CLOCK_OK, "only an admin token may confirm the clock"},
+        {SN_ACT_COMPROMISE_LATER,
+         "a keyCompromise revocation date may only be moved earlier; moving "
+         "it later is an operator decision (admin token, with a 'comment')"},
+    };
+    size_t i;
+
+    if (p->admin)
+        return SN_POLICY_ALLOW;
+    for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        if (texts[i].a == a)
+            return deny(d, SN_DENY_OPERATOR_ONLY, "%s", texts[i].text);
+    return deny(d, SN_DENY_OPERATOR_ONLY, "%s",
+                sn_policy_deny_str(SN_DENY_OPERATOR_ONLY));
+}
+
+/*
+ * Using a key: subscriber tokens only, with the role, the subscriber's own
+ * key (another's answers like a missing one, and its owner's log shows
+ * the attempt), within the token's scope.
+ */
+static enum sn_verdict
+key_use(const struct sn_principal *p, enum sn_action a,
+        const struct sn_resource *r, struct sn_decision *d)
+{
+    unsigned need = a == SN_ACT_KEY_SIGN     ? SN_ROLE_SIGN
+                    : a == SN_ACT_KEY_MANAGE ? SN_ROLE_MANAGE
+                                             : SN_ROLE_MANAGE | SN_ROLE_SIGN;
+
+    if (p->admin)
+        return deny(d, SN_DENY_OPERATOR_EXCLUDED,
+                    "admin tokens manage subscribers and tokens; they cannot "
+                    "use subscriber keys");
+    if ((p->roles & need) == 0) {
+        d->audit_subscriber = p->subscriber;
+        d->audit_detail = "role missing";
+        return deny(d, SN_DENY_ROLE, "token lacks the '%s' role",
+                    need == SN_ROLE_SIGN ? "sign" : "manage");
+    }
+    if (r == NULL)
+        return SN_POLICY_ALLOW;
+    if (!owns(p, r->subscriber)) {
+        d->audit_subscriber = r->subscriber;
+        d->audit_detail = "token of another subscriber";
+        return hide(d, SN_DENY_FOREIGN, "no such key");
+    }
+    if (!in_scope(p, r->key)) {
+        d->audit_subscriber = p->subscriber;
+        d->audit_detail = "key outside token scope";
+        return deny(d, SN_DENY_SCOPE,
+                    "this token is not allowed to use this key");
+    }
+    return SN_POLICY_ALLOW;
+}
+
+/* Listing keys: a subscriber's token sees its own keys within its scope. */
+static enum sn_verdict
+key_list(const struct sn_principal *p, const struct sn_resource *r,
+         struct sn_decision *d)
+{
+    if (p->admin)
+        return deny(d, SN_DENY_OPERATOR_EXCLUDED,
+                    "keys are listed with a subscriber's token");
+    if (r == NULL)
+        return SN_POLICY_ALLOW;
+    if (!owns(p, r->subscriber))
+        return hide(d, SN_DENY_FOREIGN, "no such key");
+    if (!in_scope(p, r->key))
+        return hide(d, SN_DENY_SCOPE, "no such key");
+    return SN_POLICY_ALLOW;
+}
+
+/* Whose tokens a caller manages: the operator's, everyone's; a 'manage'
+ * token's, its own subscriber's. */
+static int
+manages(const struct sn_principal *p, const char *subscriber)
+{
+    return p->admin || ((p->roles & SN_ROLE_MANAGE) && owns(p, subscriber));
+}
+
+static enum sn_verdict
+token_create(const struct sn_principal *p, const struct sn_resource *r,
+             struct sn_decision *d)
+{
+    if (r == NULL || manages(p, r->subscriber))
+        return SN_POLICY_ALLOW;
+    return hide(d, SN_DENY_FOREIGN, "no such subscriber");
+}
+
+static enum sn_verdict
+token_revoke(const struct sn_principal *p, const struct sn_resource *r,
+             struct sn_decision *d)
+{
+    if (r == NULL || p->admin)
+        return SN_POLICY_ALLOW;
+    if (r->admin_token || !manages(p, r->subscriber))
+        return hide(d, SN_DENY_FOREIGN, "no such active token");
+    return SN_POLICY_ALLOW;
+}
+
+/*
+ * A subscriber's token may only hand out what it holds itself: no role it
+ * lacks, no key outside its own scope, no later expiry. Otherwise one call
+ * would undo the role split, the key scope and the expiry.
+ */
+static enum sn_verdict
+token_grant(const struct sn_principal *p, const struct sn_resource *r,
+            struct sn_decision *d)
+{
+    size_t i;
+
+    if (r == NULL || p->admin)
+        return SN_POLICY_ALLOW;
+    if ((r->roles & ~p->roles) != 0)
+        return deny(d, SN_DENY_GRANT,
+                    "a token cannot grant a role it does not hold");
+    if (p->nkeys > 0 && r->nkeys == 0)
+        return deny(d, SN_DENY_GRANT,
+                    "this token is limited to some keys; the new token must "
+                    "list keys within that limit");
+    for (i = 0; p->nkeys > 0 && i < r->nkeys; i++)
+        if (!in_scope(p, r->keys[i]))
+            return deny(d, SN_DENY_GRANT,
+                        "key %s is outside this token's limit", r->keys[i]);
+    if (p->expires_at != 0 &&
+        (r->expires_at == 0 || r->expires_at > p->expires_at))
+        return deny(d, SN_DENY_GRANT,
+                    "the new token cannot outlive this token");
+    return SN_POLICY_ALLOW;
+}
+
+time_t
+sn_policy_grant_expiry(const struct sn_principal *p, time_t asked)
+{
+    if (!p->admin && p->expires_at != 0 && asked == 0)
+        return p->expires_at;
+    return asked;
+}
+
+/* Importing a key is refused to everyone; a subscriber's try is recorded. */
+static enum sn_verdict
+key_import(const struct sn_principal *p, struct sn_decision *d)
+{
+    if (!p->admin) {
+        d->audit_subscriber = p->subscriber;
+        d->audit_detail = "key import attempted";
+    }
+    return deny(d, SN_DENY_NEVER,
+                "keys are generated inside the HSM and never imported or "
+                "exported (CA/B Forum Code Signing BR 6.2.7.4); create one "
+                "with POST /v1/keys");
+}
+
+/* A subscriber's token with 'manage', for its own subscriber. */
+static enum sn_verdict
+subscriber_manage(const struct sn_principal *p, const char *text,
+                  struct sn_decision *d)
+{
+    if (p->admin || !(p->roles & SN_ROLE_MANAGE))
+        return deny(d, SN_DENY_ROLE, "%s", text);
+    return SN_POLICY_ALLOW;
+}
+
+/* A certificate request names an attested key: the caller's, in scope. */
+static enum sn_verdict
+cert_request(const struct sn_principal *p, const struct sn_resource *r,
+             struct sn_decision *d)
+{
+    if (subscriber_manage(p,
+                          "certificates are requested with a subscriber "
+                          "token with 'manage'",
+                          d) != SN_POLICY_ALLOW)
+        return SN_POLICY_DENY;
+    if (r == NULL)
+        return SN_POLICY_ALLOW;
+    if (!owns(p, r->subscriber))
+        return hide(d, SN_DENY_FOREIGN,
+                    "the attested key is not one of this subscriber's keys");
+    if (!in_scope(p, r->key))
+        return deny(d, SN_DENY_SCOPE,
+                    "this token is not allowed to use the attested key");
+    return SN_POLICY_ALLOW;
+}
+
+/* The operator, or the subscriber whose object it is. */
+static enum sn_verdict
+own_or_operator(const struct sn_principal *p, const struct sn_resource *r,
+                const char *missing, struct sn_decision *d)
+{
+    if (r == NULL || p->admin || owns(p, r->subscriber))
+        return SN_POLICY_ALLOW;
+    return hide(d, SN_DENY_FOREIGN, missing);
+}
+
+static enum sn_verdict
+cert_revoke(const struct sn_principal *p, const struct sn_resource *r,
+            struct sn_decision *d)
+{
+    if (p->admin)
+        return SN_POLICY_ALLOW;
+    if (!(p->roles & SN_ROLE_MANAGE))
+        return deny(d, SN_DENY_ROLE, "revocation needs 'manage'");
+    if (r == NULL)
+        return SN_POLICY_ALLOW;
+    if (!owns(p, r->subscriber))
+        return hide(d, SN_DENY_FOREIGN, "no such certificate");
+    if (!in_scope(p, r->key))
+        return deny(d, SN_DENY_SCOPE,
+                    "this token is not allowed to use this certificate's "
+                    "key");
+    return SN_POLICY_ALLOW;
+}
+
+static enum sn_verdict
+decide(const struct sn_principal *p, enum sn_action a,
+       const struct sn_resource *r, struct sn_decision *d)
+{
+    switch (a) {
+    case SN_ACT_SUBSCRIBER_CREATE:
+    case SN_ACT_SUBSCRIBER_LIST:
+    case SN_ACT_IDENTITY_SET:
+    case SN_ACT_TSA_ROTATE:
+    case SN_ACT_TSA_CLOCK_OK:
+    case SN_ACT_COMPROMISE_LATER:
+        return operator_only(p, a, d);
+    case SN_ACT_TOKEN_CREATE:
+        return token_create(p, r, d);
+    case SN_ACT_TOKEN_GRANT:
+        return token_grant(p, r, d);
+    case SN_ACT_TOKEN_REVOKE:
+        return token_revoke(p, r, d);
+    case SN_ACT_KEY_IMPORT:
+        return key_import(p, d);
+    case SN_ACT_KEY_CREATE:
+        return subscriber_manage(
+            p, "creating keys needs a subscriber token with 'manage'", d);
+    case SN_ACT_KEY_LIST:
+        return key_list(p, r, d);
+    case SN_ACT_KEY_READ:
+    case SN_ACT_KEY_MANAGE:
+    case SN_ACT_KEY_SIGN:
+        return key_use(p, a, r, d);
+    case SN_ACT_AUDIT_READ:
+        if (p->admin)
+            return deny(d, SN_DENY_OPERATOR_EXCLUDED,
+                        "the audit log is read with a subscriber's token");
+        return SN_POLICY_ALLOW;
+    case SN_ACT_IDENTITY_READ:
+        return own_or_operator(p, r, "no such subscriber", d);
+    case SN_ACT_CERT_REQUEST:
+        return cert_request(p, r, d);
+    case SN_ACT_CERT_READ:
+        return own_or_operator(p, r, "no such certificate", d);
+    case SN_ACT_CERT_REVOKE:
+        return cert_revoke(p, r, d);
+    }
+    return deny(d, SN_DENY_NEVER, "unknown action");
+}
+
+enum sn_verdict
+sn_policy_decide(const struct sn_principal *p, enum sn_action action,
+                 const struct sn_resource *r, struct sn_decision *d)
+{
+    struct sn_decision scratch;
+
+    if (d == NULL)
+        d = &scratch;
+    memset(d, 0, sizeof(*d));
+    d->verdict = decide(p, action, r, d);
+    if (d->verdict == SN_POLICY_ALLOW) {
+        d->reason = SN_DENY_NONE;
+        d->hide = 0;
+        d->audit_subscriber = NULL;
+        d->audit_detail = NULL;
+    }
+    return d->verdict;
+}

@@ -1,0 +1,102 @@
+/*
+ * policy: the one authorization decision. Given who is calling (a
+ * principal, already authenticated), what they want to do (an action) and
+ * to what (a resource), it answers allow or deny with a reason. Pure: no
+ * store, no I/O, no HTTP; the handlers gather the resource and act on the
+ * decision (the answer, and the audit record it asks for).
+ */
+#ifndef SN_POLICY_H
+#define SN_POLICY_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "auth/principal.h"
+
+enum sn_action {
+    SN_ACT_SUBSCRIBER_CREATE,
+    SN_ACT_SUBSCRIBER_LIST,
+    SN_ACT_TOKEN_CREATE, /* resource: subscriber (the new token's) */
+    SN_ACT_TOKEN_GRANT,  /* resource: roles, keys, expiry of the new token */
+    SN_ACT_TOKEN_REVOKE, /* resource: subscriber, admin_token */
+    SN_ACT_KEY_IMPORT,   /* never allowed: keys are born in the HSM */
+    SN_ACT_KEY_CREATE,
+    SN_ACT_KEY_LIST,   /* resource (per listed key): subscriber, key */
+    SN_ACT_KEY_READ,   /* resource: subscriber (owner), key */
+    SN_ACT_KEY_MANAGE, /* resource: subscriber (owner), key */
+    SN_ACT_KEY_SIGN,   /* resource: subscriber (owner), key */
+    SN_ACT_AUDIT_READ,
+    SN_ACT_IDENTITY_SET,
+    SN_ACT_IDENTITY_READ,    /* resource: subscriber */
+    SN_ACT_CERT_REQUEST,     /* resource: subscriber (owner), key (attested) */
+    SN_ACT_CERT_READ,        /* resource: subscriber (the certificate's) */
+    SN_ACT_CERT_REVOKE,      /* resource: subscriber, key (the certificate's) */
+    SN_ACT_COMPROMISE_LATER, /* move a keyCompromise date later */
+    SN_ACT_TSA_ROTATE,
+    SN_ACT_TSA_CLOCK_OK,
+};
+
+struct sn_resource {
+    const char *subscriber; /* the owning subscriber */
+    const char *key;        /* a key id */
+    int admin_token;        /* SN_ACT_TOKEN_REVOKE: an operator's token */
+    /* SN_ACT_TOKEN_GRANT: what the new token would hold */
+    unsigned roles;
+    const char (*keys)[SN_UUID_LEN];
+    size_t nkeys;
+    time_t expires_at;
+};
+
+#define SN_POLICY_DENIALS(X)                                                   \
+    X(SN_DENY_NONE, "allowed")                                                 \
+    X(SN_DENY_OPERATOR_ONLY, "only the operator may do this")                  \
+    X(SN_DENY_OPERATOR_EXCLUDED, "the operator may not do this")               \
+    X(SN_DENY_ROLE, "role missing")                                            \
+    X(SN_DENY_FOREIGN, "another subscriber's")                                 \
+    X(SN_DENY_SCOPE, "outside the token's key scope")                          \
+    X(SN_DENY_GRANT, "more than the caller holds")                             \
+    X(SN_DENY_NEVER, "never allowed")
+
+enum sn_deny {
+#define SN_DENY_ENUM(c, t) c,
+    SN_POLICY_DENIALS(SN_DENY_ENUM)
+#undef SN_DENY_ENUM
+};
+
+enum sn_verdict { SN_POLICY_DENY = 0, SN_POLICY_ALLOW = 1 };
+
+struct sn_decision {
+    enum sn_verdict verdict;
+    enum sn_deny reason;
+    /* Answer as if the resource did not exist: the caller must not learn
+     * that another subscriber's object is there. */
+    int hide;
+    /* Whose audit log records the denial (NULL: none), and its detail;
+     * these point into the principal, the resource or static text. */
+    const char *audit_subscriber;
+    const char *audit_detail;
+    char message[256]; /* what the caller is told */
+};
+
+/*
+ * Decides whether p may do action to r; the decision is also in *d if d is
+ * not NULL (zeroed on entry). An action that takes a resource may first be
+ * asked with r NULL, before the resource is looked up: that answers only
+ * what depends on the caller and the action (roles, operator or not), so
+ * that a handler can refuse before touching the store. It must be asked
+ * again with the resource before acting. An unknown action is denied.
+ */
+enum sn_verdict sn_policy_decide(const struct sn_principal *p,
+                                 enum sn_action action,
+                                 const struct sn_resource *r,
+                                 struct sn_decision *d);
+
+const char *sn_policy_deny_str(enum sn_deny reason);
+
+/*
+ * The expiry a token created by p gets when asked for asked (0: none): a
+ * subscriber's token whose own life is limited hands the limit on.
+ */
+time_t sn_policy_grant_expiry(const struct sn_principal *p, time_t asked);
+
+#endif

@@ -1,0 +1,7 @@
+# Unit tests for the HTTP front end's pure parts (router) and the policy.
+# Included from tests/unit/CMakeLists.txt, which defines sn_unit_test().
+sn_unit_test(test_router ${CMAKE_CURRENT_LIST_DIR}/test_router.c)
+target_link_libraries(test_router PRIVATE sn_http Threads::Threads)
+
+sn_unit_test(test_policy ${CMAKE_CURRENT_LIST_DIR}/test_policy.c)
+target_link_libraries(test_policy PRIVATE sn_policy)

@@ -1,0 +1,344 @@
+/*
+ * test_policy: the authorization decision table (src/policy/policy.c).
+ * Every action is asked with a caller it allows and one it denies; the
+ * denials that must look like a missing object (another subscriber's) are
+ * checked for hide, and the audit record each denial asks for.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "policy/policy.h"
+
+#define SUB_A "aaaaaaaa-0000-4000-8000-00000000000a"
+#define SUB_B "bbbbbbbb-0000-4000-8000-00000000000b"
+#define KEY_1 "11111111-0000-4000-8000-000000000001"
+#define KEY_2 "22222222-0000-4000-8000-000000000002"
+
+static struct sn_principal
+admin(void)
+{
+    struct sn_principal p;
+
+    memset(&p, 0, sizeof(p));
+    snprintf(p.id, sizeof(p.id), "admin-token");
+    p.admin = 1;
+    return p;
+}
+
+static struct sn_principal
+subscriber(const char *sub, unsigned roles)
+{
+    struct sn_principal p;
+
+    memset(&p, 0, sizeof(p));
+    snprintf(p.id, sizeof(p.id), "token-of-%.8s", sub);
+    snprintf(p.subscriber, sizeof(p.subscriber), "%s", sub);
+    p.roles = roles;
+    return p;
+}
+
+static void
+limit_to(struct sn_principal *p, const char *key)
+{
+    snprintf(p->keys[p->nkeys++], SN_UUID_LEN, "%s", key);
+}
+
+#define ALLOW(p, a, r)                                                         \
+    assert_int_equal(sn_policy_decide(&(p), (a), (r), NULL), SN_POLICY_ALLOW)
+
+/* Denied with reason, hidden or not; the message is checked by caller. */
+static struct sn_decision
+denied(const struct sn_principal *p, enum sn_action a,
+       const struct sn_resource *r, enum sn_deny reason, int hide)
+{
+    struct sn_decision d;
+
+    assert_int_equal(sn_policy_decide(p, a, r, &d), SN_POLICY_DENY);
+    assert_int_equal(d.verdict, SN_POLICY_DENY);
+    assert_int_equal(d.reason, reason);
+    assert_int_equal(d.hide, hide);
+    assert_true(d.message[0] != '\0');
+    return d;
+}
+
+static void
+test_operator_only(void **state)
+{
+    static const enum sn_action acts[] = {
+        SN_ACT_SUBSCRIBER_CREATE, SN_ACT_SUBSCRIBER_LIST,
+        SN_ACT_IDENTITY_SET,      SN_ACT_TSA_ROTATE,
+        SN_ACT_TSA_CLOCK_OK,      SN_ACT_COMPROMISE_LATER,
+    };
+    struct sn_principal op = admin();
+    struct sn_principal all = subscriber(SUB_A, SN_ROLE_MANAGE | SN_ROLE_SIGN);
+    struct sn_decision d;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(acts) / sizeof(acts[0]); i++) {
+        ALLOW(op, acts[i], NULL);
+        d = denied(&all, acts[i], NULL, SN_DENY_OPERATOR_ONLY, 0);
+        assert_null(d.audit_subscriber);
+    }
+    d = denied(&all, SN_ACT_SUBSCRIBER_CREATE, NULL, SN_DENY_OPERATOR_ONLY, 0);
+    assert_string_equal(d.message,
+                        "only an admin token may create subscribers");
+    d = denied(&all, SN_ACT_TSA_ROTATE, NULL, SN_DENY_OPERATOR_ONLY, 0);
+    assert_string_equal(d.message,
+                        "only an admin token may rotate the TSA key");
+}
+
+static void
+test_key_use(void **state)
+{
+    struct sn_principal op = admin();
+    struct sn_principal m = subscriber(SUB_A, SN_ROLE_MANAGE);
+    struct sn_principal s = subscriber(SUB_A, SN_ROLE_SIGN);
+    struct sn_principal lim = subscriber(SUB_A, SN_ROLE_MANAGE | SN_ROLE_SIGN);
+    struct sn_resource own = {.subscriber = SUB_A, .key = KEY_1};
+    struct sn_resource own2 = {.subscriber = SUB_A, .key = KEY_2};
+    struct sn_resource other = {.subscriber = SUB_B, .key = KEY_2};
+    struct sn_decision d;
+
+    (void)state;
+    limit_to(&lim, KEY_1);
+    /* Allowed: the role, the own key, within scope; before and after the
+     * key is looked up. */
+    ALLOW(m, SN_ACT_KEY_MANAGE, NULL);
+    ALLOW(m, SN_ACT_KEY_MANAGE, &own);
+    ALLOW(m, SN_ACT_KEY_READ, &own);
+    ALLOW(s, SN_ACT_KEY_SIGN, &own);
+    ALLOW(s, SN_ACT_KEY_READ, &own);
+    ALLOW(lim, SN_ACT_KEY_SIGN, &own);
+    /* The operator never uses a key, not even with a resource. */
+    d = denied(&op, SN_ACT_KEY_SIGN, NULL, SN_DENY_OPERATOR_EXCLUDED, 0);
+    assert_null(d.audit_subscriber);
+    denied(&op, SN_ACT_KEY_READ, &own, SN_DENY_OPERATOR_EXCLUDED, 0);
+    denied(&op, SN_ACT_KEY_MANAGE, &other, SN_DENY_OPERATOR_EXCLUDED, 0);
+    /* A role missing: refused before the key is known, recorded. */
+    d = denied(&s, SN_ACT_KEY_MANAGE, NULL, SN_DENY_ROLE, 0);
+    assert_string_equal(d.message, "token lacks the 'manage' role");
+    assert_string_equal(d.audit_subscriber, SUB_A);
+    assert_string_equal(d.audit_detail, "role missing");
+    d = denied(&m, SN_ACT_KEY_SIGN, &own, SN_DENY_ROLE, 0);
+    assert_string_equal(d.message, "token lacks the 'sign' role");
+    /* Another subscriber's key: like a missing one, in its owner's log. */
+    d = denied(&m, SN_ACT_KEY_MANAGE, &other, SN_DENY_FOREIGN, 1);
+    assert_string_equal(d.message, "no such key");
+    assert_string_equal(d.audit_subscriber, SUB_B);
+    assert_string_equal(d.audit_detail, "token of another subscriber");
+    denied(&s, SN_ACT_KEY_SIGN, &other, SN_DENY_FOREIGN, 1);
+    /* Outside the scope: 403, in the caller's log; another subscriber's
+     * key outside the scope is still only "missing". */
+    d = denied(&lim, SN_ACT_KEY_SIGN, &own2, SN_DENY_SCOPE, 0);
+    assert_string_equal(d.message, "this token is not allowed to use this key");
+    assert_string_equal(d.audit_subscriber, SUB_A);
+    denied(&lim, SN_ACT_KEY_READ, &other, SN_DENY_FOREIGN, 1);
+}
+
+static void
+test_key_create_list_import(void **state)
+{
+    struct sn_principal op = admin();
+    struct sn_principal m = subscriber(SUB_A, SN_ROLE_MANAGE);
+    struct sn_principal s = subscriber(SUB_A, SN_ROLE_SIGN);
+    struct sn_principal lim = subscriber(SUB_A, SN_ROLE_SIGN);
+    struct sn_resource k1 = {.subscriber = SUB_A, .key = KEY_1};
+    struct sn_resource k2 = {.subscriber = SUB_A, .key = KEY_2};
+    struct sn_resource other = {.subscriber = SUB_B, .key = KEY_2};
+    struct sn_decision d;
+
+    (void)state;
+    limit_to(&lim, KEY_1);
+    ALLOW(m, SN_ACT_KEY_CREATE, NULL);
+    denied(&s, SN_ACT_KEY_CREATE, NULL, SN_DENY_ROLE, 0);
+    d = denied(&op, SN_ACT_KEY_CREATE, NULL, SN_DENY_ROLE, 0);
+    assert_string_equal(d.message,
+                        "creating keys needs a subscriber token with 'manage'");
+    /* Listing: any subscriber token; a limited one sees its keys only. */
+    ALLOW(s, SN_ACT_KEY_LIST, NULL);
+    ALLOW(s, SN_ACT_KEY_LIST, &k2);
+    ALLOW(lim, SN_ACT_KEY_LIST, &k1);
+    denied(&lim, SN_ACT_KEY_LIST, &k2, SN_DENY_SCOPE, 1);
+    denied(&s, SN_ACT_KEY_LIST, &other, SN_DENY_FOREIGN, 1);
+    denied(&op, SN_ACT_KEY_LIST, NULL, SN_DENY_OPERATOR_EXCLUDED, 0);
+    /* Import: never; a subscriber's try is recorded, the operator's not. */
+    d = denied(&m, SN_ACT_KEY_IMPORT, NULL, SN_DENY_NEVER, 0);
+    assert_string_equal(d.audit_subscriber, SUB_A);
+    assert_string_equal(d.audit_detail, "key import attempted");
+    d = denied(&op, SN_ACT_KEY_IMPORT, NULL, SN_DENY_NEVER, 0);
+    assert_null(d.audit_subscriber);
+}
+
+static void
+test_tokens(void **state)
+{
+    struct sn_principal op = admin();
+    struct sn_principal m = subscriber(SUB_A, SN_ROLE_MANAGE);
+    struct sn_principal s = subscriber(SUB_A, SN_ROLE_SIGN);
+    struct sn_resource own = {.subscriber = SUB_A};
+    struct sn_resource other = {.subscriber = SUB_B};
+    struct sn_resource optok = {.subscriber = "", .admin_token = 1};
+    struct sn_decision d;
+
+    (void)state;
+    ALLOW(op, SN_ACT_TOKEN_CREATE, &other);
+    ALLOW(m, SN_ACT_TOKEN_CREATE, &own);
+    d = denied(&m, SN_ACT_TOKEN_CREATE, &other, SN_DENY_FOREIGN, 1);
+    assert_string_equal(d.message, "no such subscriber");
+    denied(&s, SN_ACT_TOKEN_CREATE, &own, SN_DENY_FOREIGN, 1);
+    ALLOW(op, SN_ACT_TOKEN_REVOKE, &other);
+    ALLOW(op, SN_ACT_TOKEN_REVOKE, &optok);
+    ALLOW(m, SN_ACT_TOKEN_REVOKE, &own);
+    d = denied(&m, SN_ACT_TOKEN_REVOKE, &other, SN_DENY_FOREIGN, 1);
+    assert_string_equal(d.message, "no such active token");
+    denied(&m, SN_ACT_TOKEN_REVOKE, &optok, SN_DENY_FOREIGN, 1);
+    denied(&s, SN_ACT_TOKEN_REVOKE, &own, SN_DENY_FOREIGN, 1);
+}
+
+static void
+test_token_grant(void **state)
+{
+    static const char keys[2][SN_UUID_LEN] = {KEY_1, KEY_2};
+    struct sn_principal op = admin();
+    struct sn_principal m = subscriber(SUB_A, SN_ROLE_MANAGE);
+    struct sn_principal lim = subscriber(SUB_A, SN_ROLE_MANAGE | SN_ROLE_SIGN);
+    struct sn_resource g;
+    struct sn_decision d;
+
+    (void)state;
+    limit_to(&lim, KEY_1);
+    lim.expires_at = 1000;
+    memset(&g, 0, sizeof(g));
+    g.roles = SN_ROLE_MANAGE | SN_ROLE_SIGN;
+    ALLOW(op, SN_ACT_TOKEN_GRANT, &g);
+    d = denied(&m, SN_ACT_TOKEN_GRANT, &g, SN_DENY_GRANT, 0);
+    assert_string_equal(d.message,
+                        "a token cannot grant a role it does not hold");
+    g.roles = SN_ROLE_MANAGE;
+    ALLOW(m, SN_ACT_TOKEN_GRANT, &g);
+    /* A limited token: keys within its scope, no later expiry. */
+    g.expires_at = 900;
+    d = denied(&lim, SN_ACT_TOKEN_GRANT, &g, SN_DENY_GRANT, 0);
+    assert_string_equal(d.message,
+                        "this token is limited to some keys; the new token "
+                        "must list keys within that limit");
+    g.keys = keys;
+    g.nkeys = 2;
+    d = denied(&lim, SN_ACT_TOKEN_GRANT, &g, SN_DENY_GRANT, 0);
+    assert_string_equal(d.message,
+                        "key " KEY_2 " is outside this token's limit");
+    g.nkeys = 1;
+    ALLOW(lim, SN_ACT_TOKEN_GRANT, &g);
+    g.expires_at = 1001;
+    d = denied(&lim, SN_ACT_TOKEN_GRANT, &g, SN_DENY_GRANT, 0);
+    assert_string_equal(d.message, "the new token cannot outlive this token");
+    /* The limit is handed on to a token asked for without one. */
+    assert_int_equal(sn_policy_grant_expiry(&lim, 0), 1000);
+    assert_int_equal(sn_policy_grant_expiry(&lim, 500), 500);
+    assert_int_equal(sn_policy_grant_expiry(&m, 0), 0);
+    op.expires_at = 1000;
+    assert_int_equal(sn_policy_grant_expiry(&op, 0), 0);
+}
+
+static void
+test_audit_identity(void **state)
+{
+    struct sn_principal op = admin();
+    struct sn_principal s = subscriber(SUB_A, SN_ROLE_SIGN);
+    struct sn_resource own = {.subscriber = SUB_A};
+    struct sn_resource other = {.subscriber = SUB_B};
+    struct sn_decision d;
+
+    (void)state;
+    ALLOW(s, SN_ACT_AUDIT_READ, NULL);
+    d = denied(&op, SN_ACT_AUDIT_READ, NULL, SN_DENY_OPERATOR_EXCLUDED, 0);
+    assert_string_equal(d.message,
+                        "the audit log is read with a subscriber's token");
+    ALLOW(op, SN_ACT_IDENTITY_READ, &other);
+    ALLOW(s, SN_ACT_IDENTITY_READ, &own);
+    d = denied(&s, SN_ACT_IDENTITY_READ, &other, SN_DENY_FOREIGN, 1);
+    assert_string_equal(d.message, "no such subscriber");
+}
+
+static void
+test_certificates(void **state)
+{
+    struct sn_principal op = admin();
+    struct sn_principal m = subscriber(SUB_A, SN_ROLE_MANAGE);
+    struct sn_principal s = subscriber(SUB_A, SN_ROLE_SIGN);
+    struct sn_principal lim = subscriber(SUB_A, SN_ROLE_MANAGE);
+    struct sn_resource own = {.subscriber = SUB_A, .key = KEY_1};
+    struct sn_resource own2 = {.subscriber = SUB_A, .key = KEY_2};
+    struct sn_resource other = {.subscriber = SUB_B, .key = KEY_2};
+    struct sn_decision d;
+
+    (void)state;
+    limit_to(&lim, KEY_1);
+    /* Requesting: a 'manage' subscriber token, its own attested key. */
+    ALLOW(m, SN_ACT_CERT_REQUEST, NULL);
+    ALLOW(m, SN_ACT_CERT_REQUEST, &own);
+    denied(&op, SN_ACT_CERT_REQUEST, NULL, SN_DENY_ROLE, 0);
+    denied(&s, SN_ACT_CERT_REQUEST, &own, SN_DENY_ROLE, 0);
+    d = denied(&m, SN_ACT_CERT_REQUEST, &other, SN_DENY_FOREIGN, 1);
+    assert_string_equal(
+        d.message, "the attested key is not one of this subscriber's keys");
+    denied(&lim, SN_ACT_CERT_REQUEST, &own2, SN_DENY_SCOPE, 0);
+    /* Reading: the operator or the owner; another's is missing. */
+    ALLOW(op, SN_ACT_CERT_READ, &other);
+    ALLOW(s, SN_ACT_CERT_READ, &own);
+    d = denied(&s, SN_ACT_CERT_READ, &other, SN_DENY_FOREIGN, 1);
+    assert_string_equal(d.message, "no such certificate");
+    /* Revoking: the operator, or 'manage' on the own key within scope. */
+    ALLOW(op, SN_ACT_CERT_REVOKE, NULL);
+    ALLOW(op, SN_ACT_CERT_REVOKE, &other);
+    ALLOW(m, SN_ACT_CERT_REVOKE, &own);
+    d = denied(&s, SN_ACT_CERT_REVOKE, NULL, SN_DENY_ROLE, 0);
+    assert_string_equal(d.message, "revocation needs 'manage'");
+    denied(&m, SN_ACT_CERT_REVOKE, &other, SN_DENY_FOREIGN, 1);
+    d = denied(&lim, SN_ACT_CERT_REVOKE, &own2, SN_DENY_SCOPE, 0);
+    assert_string_equal(d.message,
+                        "this token is not allowed to use this certificate's "
+                        "key");
+}
+
+/* An action the table does not know is denied; an allowed decision
+ * carries no denial residue. */
+static void
+test_fail_closed(void **state)
+{
+    struct sn_principal op = admin();
+    struct sn_decision d;
+
+    (void)state;
+    assert_int_equal(sn_policy_decide(&op, (enum sn_action)999, NULL, &d),
+                     SN_POLICY_DENY);
+    assert_int_equal(sn_policy_decide(&op, SN_ACT_TSA_ROTATE, NULL, &d),
+                     SN_POLICY_ALLOW);
+    assert_int_equal(d.reason, SN_DENY_NONE);
+    assert_int_equal(d.hide, 0);
+    assert_null(d.audit_subscriber);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_operator_only),
+        cmocka_unit_test(test_key_use),
+        cmocka_unit_test(test_key_create_list_import),
+        cmocka_unit_test(test_tokens),
+        cmocka_unit_test(test_token_grant),
+        cmocka_unit_test(test_audit_identity),
+        cmocka_unit_test(test_certificates),
+        cmocka_unit_test(test_fail_closed),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -91,9 +91,9 @@ ca_policies(enum sn_ca_kind kind)
 }
 
 sn_err
-sn_ca_cert_build(enum sn_ca_kind kind, EVP_PKEY *pub, const char *cn,
-                 const char *org, const char *country, X509 *issuer,
-                 const struct sn_ca_urls *urls, int days, X509 **out)
+sn_caprofile_ca_cert(enum sn_ca_kind kind, EVP_PKEY *pub, const char *cn,
+                     const char *org, const char *country, X509 *issuer,
+                     const struct sn_ca_urls *urls, int days, X509 **out)
 {
     X509 *x = NULL;
     X509_NAME *name = NULL;

@@ -29,6 +29,7 @@
 #include "crypto/attest.h"
 #include "crypto/keyprot.h"
 #include "crypto/x509util.h"
+#include "support.h"
 
 #define WHY_LEN 256
 #define UUID_KEY "5b0e3c2a-8f1d-4c7e-9a6b-2d4f8e1c0a93"
@@ -61,42 +62,15 @@ soft_sign(void *arg, enum sn_digest md, const uint8_t *digest, size_t dlen,
           uint8_t **sig, size_t *siglen)
 {
     struct soft_signer *s = arg;
-    EVP_PKEY_CTX *ctx;
-    uint8_t *buf;
-    size_t n = 0;
 
-    assert_int_equal(dlen, sn_digest_len(md));
-    ctx = EVP_PKEY_CTX_new(s->key, NULL);
-    assert_non_null(ctx);
-    assert_int_equal(EVP_PKEY_sign_init(ctx), 1);
-    assert_int_equal(EVP_PKEY_CTX_set_signature_md(
-                         ctx, EVP_get_digestbynid(sn_digest_nid(md))),
-                     1);
-    if (EVP_PKEY_is_a(s->key, "RSA"))
-        assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING),
-                         1);
-    assert_int_equal(EVP_PKEY_sign(ctx, NULL, &n, digest, dlen), 1);
-    buf = malloc(n);
-    assert_non_null(buf);
-    assert_int_equal(EVP_PKEY_sign(ctx, buf, &n, digest, dlen), 1);
-    EVP_PKEY_CTX_free(ctx);
-    *sig = buf;
-    *siglen = n;
-    return SN_OK;
+    return sn_test_soft_sign(s->key, md, digest, dlen, sig, siglen);
 }
 
 static void
 write_out(const struct fx *f, const char *name, const void *data, size_t len)
 {
-    char path[4096];
-    int n;
-
-    if (f->outdir == NULL)
-        return;
-    n = snprintf(path, sizeof(path), "%s/%s", f->outdir, name);
-    assert_true(n > 0 && (size_t)n < sizeof(path));
-    (void)remove(path);
-    assert_int_equal(sn_file_write_new(path, data, len, 0600), SN_OK);
+    if (f->outdir != NULL)
+        sn_test_write_file(f->outdir, name, data, len, 0600);
 }
 
 /* Writes the PEM of up to three certificates, concatenated. */

@@ -25,6 +25,7 @@
 
 #include "common/util.h"
 #include "hsm/hsm.h"
+#include "support.h"
 #include "hsm/hsmpkey.h"
 
 #define SOFTHSM_MODULE "/usr/lib/softhsm/libsofthsm2.so"
@@ -40,29 +41,6 @@ struct fixture {
 static struct fixture fx;
 
 /* ---- helpers ---- */
-
-static void
-rm_rf(const char *path)
-{
-    char sub[512];
-    struct dirent *e;
-    struct stat sb;
-    DIR *d;
-
-    if (lstat(path, &sb) != 0)
-        return;
-    if (S_ISDIR(sb.st_mode) && (d = opendir(path)) != NULL) {
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else
-        unlink(path);
-}
 
 static const EVP_MD *
 ossl_md(enum sn_digest md)
@@ -311,7 +289,7 @@ group_teardown(void **state)
     sn_hsm_close(fx.hsm);
     sn_secret_free(fx.pin_a);
     sn_secret_free(fx.pin_b);
-    rm_rf(fx.dir);
+    sn_test_rm_rf(fx.dir);
     return 0;
 }
 

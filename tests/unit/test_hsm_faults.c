@@ -27,6 +27,7 @@
 
 #include "common/util.h"
 #include "hsm/hsm.h"
+#include "support.h"
 
 #ifndef SN_P11SHIM_PATH
 #define SN_P11SHIM_PATH "signet_p11shim.so"
@@ -41,29 +42,6 @@ struct fixture {
 };
 
 static struct fixture fx;
-
-static void
-rm_rf(const char *path)
-{
-    char sub[512];
-    struct dirent *e;
-    struct stat sb;
-    DIR *d;
-
-    if (lstat(path, &sb) != 0)
-        return;
-    if (S_ISDIR(sb.st_mode) && (d = opendir(path)) != NULL) {
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else
-        unlink(path);
-}
 
 static int
 group_setup(void **state)
@@ -106,7 +84,7 @@ group_teardown(void **state)
     sn_hsm_token_close(fx.tok);
     sn_hsm_close(fx.hsm);
     sn_secret_free(fx.pin);
-    rm_rf(fx.dir);
+    sn_test_rm_rf(fx.dir);
     return 0;
 }
 

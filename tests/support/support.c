@@ -1,0 +1,85 @@
+/*
+ * support: fixtures shared by the unit tests. Test-only code; its inputs
+ * are the tests' own.
+ */
+#include "support.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/rsa.h>
+
+#include "common/util.h"
+
+void
+sn_test_rm_rf(const char *path)
+{
+    char sub[512];
+    struct dirent *e;
+    struct stat sb;
+    DIR *d;
+
+    if (lstat(path, &sb) != 0)
+        return;
+    if (S_ISDIR(sb.st_mode) && (d = opendir(path)) != NULL) {
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+            sn_test_rm_rf(sub);
+        }
+        closedir(d);
+        rmdir(path);
+    } else
+        unlink(path);
+}
+
+sn_err
+sn_test_soft_sign(EVP_PKEY *key, enum sn_digest md, const uint8_t *digest,
+                  size_t dlen, uint8_t **sig, size_t *siglen)
+{
+    EVP_PKEY_CTX *ctx;
+    uint8_t *buf;
+    size_t n = 0;
+
+    assert_int_equal(dlen, sn_digest_len(md));
+    ctx = EVP_PKEY_CTX_new(key, NULL);
+    assert_non_null(ctx);
+    assert_int_equal(EVP_PKEY_sign_init(ctx), 1);
+    assert_int_equal(EVP_PKEY_CTX_set_signature_md(
+                         ctx, EVP_get_digestbynid(sn_digest_nid(md))),
+                     1);
+    if (EVP_PKEY_is_a(key, "RSA"))
+        assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING),
+                         1);
+    assert_int_equal(EVP_PKEY_sign(ctx, NULL, &n, digest, dlen), 1);
+    buf = malloc(n);
+    assert_non_null(buf);
+    assert_int_equal(EVP_PKEY_sign(ctx, buf, &n, digest, dlen), 1);
+    EVP_PKEY_CTX_free(ctx);
+    *sig = buf;
+    *siglen = n;
+    return SN_OK;
+}
+
+void
+sn_test_write_file(const char *dir, const char *name, const void *data,
+                   size_t len, mode_t mode)
+{
+    char path[4096];
+    int n;
+
+    n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+    assert_true(n > 0 && (size_t)n < sizeof(path));
+    (void)remove(path);
+    assert_int_equal(sn_file_write_new(path, data, len, mode), SN_OK);
+}

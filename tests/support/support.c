@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <openssl/rsa.h>
+#include <openssl/x509v3.h>
 
 #include "common/util.h"
 
@@ -82,4 +83,38 @@ sn_test_write_file(const char *dir, const char *name, const void *data,
     assert_true(n > 0 && (size_t)n < sizeof(path));
     (void)remove(path);
     assert_int_equal(sn_file_write_new(path, data, len, mode), SN_OK);
+}
+
+X509 *
+sn_test_cert_new(const char *cn, EVP_PKEY *key, X509 *issuer, long serial,
+                 long not_before, long not_after)
+{
+    X509 *x = X509_new();
+
+    assert_non_null(x);
+    assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
+    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial), 1);
+    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), not_before));
+    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), not_after));
+    assert_int_equal(X509_NAME_add_entry_by_txt(
+                         X509_get_subject_name(x), "CN", MBSTRING_UTF8,
+                         (const unsigned char *)cn, -1, -1, 0),
+                     1);
+    assert_int_equal(
+        X509_set_issuer_name(x, X509_get_subject_name(issuer ? issuer : x)), 1);
+    assert_int_equal(X509_set_pubkey(x, key), 1);
+    return x;
+}
+
+void
+sn_test_add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+    X509V3_CTX ctx;
+    X509_EXTENSION *ext;
+
+    X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+    ext = X509V3_EXT_nconf_nid(NULL, &ctx, nid, value);
+    assert_non_null(ext);
+    assert_int_equal(X509_add_ext(x, ext, -1), 1);
+    X509_EXTENSION_free(ext);
 }

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "common/err.h"
 #include "common/keyalg.h"
@@ -27,5 +28,13 @@ sn_err sn_test_soft_sign(EVP_PKEY *key, enum sn_digest md,
 /* Writes dir/name afresh (replacing any old file) with the given mode. */
 void sn_test_write_file(const char *dir, const char *name, const void *data,
                         size_t len, mode_t mode);
+/*
+ * An unsigned v3 certificate for key with CN cn, issued by issuer (NULL:
+ * self-issued), valid from now+not_before to now+not_after seconds.
+ */
+X509 *sn_test_cert_new(const char *cn, EVP_PKEY *key, X509 *issuer, long serial,
+                       long not_before, long not_after);
+/* Adds extension nid ("critical,CA:TRUE" syntax) with OpenSSL directly. */
+void sn_test_add_ext(X509 *x, X509 *issuer, int nid, const char *value);
 
 #endif

@@ -61,51 +61,27 @@ gen_key(int kind)
     }
 }
 
-static void
-add_ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-    X509V3_CTX ctx;
-    X509_EXTENSION *ext;
-
-    X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-    ext = X509V3_EXT_nconf_nid(NULL, &ctx, nid, value);
-    assert_non_null(ext);
-    assert_int_equal(X509_add_ext(x, ext, -1), 1);
-    X509_EXTENSION_free(ext);
-}
-
 /* issuer == NULL: self-signed. */
 static X509 *
 make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
           int ca, long serial)
 {
-    X509 *x = X509_new();
+    X509 *x = sn_test_cert_new(cn, key, issuer, serial, -3600, 86400L * 30);
 
-    assert_non_null(x);
-    assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
-    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial), 1);
-    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
-    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 30));
-    assert_int_equal(X509_NAME_add_entry_by_txt(
-                         X509_get_subject_name(x), "CN", MBSTRING_UTF8,
-                         (const unsigned char *)cn, -1, -1, 0),
-                     1);
-    assert_int_equal(
-        X509_set_issuer_name(x, X509_get_subject_name(issuer ? issuer : x)), 1);
-    assert_int_equal(X509_set_pubkey(x, key), 1);
-    add_ext(x, issuer ? issuer : x, NID_subject_key_identifier, "hash");
+    sn_test_add_ext(x, issuer ? issuer : x, NID_subject_key_identifier, "hash");
     if (ca) {
-        add_ext(x, issuer ? issuer : x, NID_basic_constraints,
-                "critical,CA:TRUE");
-        add_ext(x, issuer ? issuer : x, NID_key_usage,
-                "critical,keyCertSign,cRLSign");
+        sn_test_add_ext(x, issuer ? issuer : x, NID_basic_constraints,
+                        "critical,CA:TRUE");
+        sn_test_add_ext(x, issuer ? issuer : x, NID_key_usage,
+                        "critical,keyCertSign,cRLSign");
     } else {
-        add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE");
-        add_ext(x, issuer, NID_key_usage, "critical,digitalSignature");
-        add_ext(x, issuer, NID_ext_key_usage, "codeSigning");
+        sn_test_add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE");
+        sn_test_add_ext(x, issuer, NID_key_usage, "critical,digitalSignature");
+        sn_test_add_ext(x, issuer, NID_ext_key_usage, "codeSigning");
     }
     if (issuer != NULL)
-        add_ext(x, issuer, NID_authority_key_identifier, "keyid:always");
+        sn_test_add_ext(x, issuer, NID_authority_key_identifier,
+                        "keyid:always");
     assert_true(X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) > 0);
     return x;
 }

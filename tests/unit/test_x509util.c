@@ -90,22 +90,10 @@ static X509 *
 make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
           long serial)
 {
-    X509 *x = X509_new();
+    X509 *x = sn_test_cert_new(cn, key, issuer, serial, -3600, 86400L * 30);
     X509V3_CTX ctx;
     X509_EXTENSION *ext;
 
-    assert_non_null(x);
-    assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
-    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial), 1);
-    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
-    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 30));
-    assert_int_equal(X509_NAME_add_entry_by_txt(
-                         X509_get_subject_name(x), "CN", MBSTRING_UTF8,
-                         (const unsigned char *)cn, -1, -1, 0),
-                     1);
-    assert_int_equal(
-        X509_set_issuer_name(x, X509_get_subject_name(issuer ? issuer : x)), 1);
-    assert_int_equal(X509_set_pubkey(x, key), 1);
     X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
     ext =
         X509V3_EXT_nconf_nid(NULL, &ctx, NID_basic_constraints,

@@ -118,3 +118,28 @@ sn_test_add_ext(X509 *x, X509 *issuer, int nid, const char *value)
     assert_int_equal(X509_add_ext(x, ext, -1), 1);
     X509_EXTENSION_free(ext);
 }
+
+int
+sn_test_softhsm_home(const char *tmpl, char *dir, size_t dirlen)
+{
+    char path[4096];
+    FILE *f;
+
+    if (snprintf(dir, dirlen, "%s", tmpl) >= (int)dirlen ||
+        mkdtemp(dir) == NULL)
+        return -1;
+    snprintf(path, sizeof(path), "%s/tokens", dir);
+    if (mkdir(path, 0700) != 0)
+        return -1;
+    snprintf(path, sizeof(path), "%s/softhsm2.conf", dir);
+    if ((f = fopen(path, "w")) == NULL)
+        return -1;
+    fprintf(f,
+            "directories.tokendir = %s/tokens\n"
+            "objectstore.backend = file\n"
+            "log.level = ERROR\n",
+            dir);
+    if (fclose(f) != 0)
+        return -1;
+    return setenv("SOFTHSM2_CONF", path, 1) == 0 ? 0 : -1;
+}

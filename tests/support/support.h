@@ -36,5 +36,11 @@ X509 *sn_test_cert_new(const char *cn, EVP_PKEY *key, X509 *issuer, long serial,
                        long not_before, long not_after);
 /* Adds extension nid ("critical,CA:TRUE" syntax) with OpenSSL directly. */
 void sn_test_add_ext(X509 *x, X509 *issuer, int nid, const char *value);
+/*
+ * A private SoftHSM2 home: makes a fresh directory from tmpl (mkdtemp, into
+ * dir), its token directory and softhsm2.conf, and points SOFTHSM2_CONF
+ * at it. Returns 0, or -1 (for cmocka group setups).
+ */
+int sn_test_softhsm_home(const char *tmpl, char *dir, size_t dirlen);
 
 #endif

@@ -249,28 +249,11 @@ key_lifecycle(enum sn_keyalg alg)
 static int
 group_setup(void **state)
 {
-    char path[128];
-    FILE *f;
-
     (void)state;
     memset(&fx, 0, sizeof(fx));
-    snprintf(fx.dir, sizeof(fx.dir), "/tmp/sn-test-hsm-XXXXXX");
-    if (mkdtemp(fx.dir) == NULL)
+    if (sn_test_softhsm_home("/tmp/sn-test-hsm-XXXXXX", fx.dir,
+                             sizeof(fx.dir)) != 0)
         return -1;
-    snprintf(path, sizeof(path), "%s/tokens", fx.dir);
-    if (mkdir(path, 0700) != 0)
-        return -1;
-    snprintf(path, sizeof(path), "%s/softhsm2.conf", fx.dir);
-    if ((f = fopen(path, "w")) == NULL)
-        return -1;
-    fprintf(f,
-            "directories.tokendir = %s/tokens\n"
-            "objectstore.backend = file\n"
-            "log.level = ERROR\n",
-            fx.dir);
-    if (fclose(f) != 0)
-        return -1;
-    setenv("SOFTHSM2_CONF", path, 1);
     if (sn_hsm_open(SOFTHSM_MODULE, &fx.hsm) != SN_OK ||
         sn_hsm_token_init(fx.hsm, "alpha", &fx.pin_a) != SN_OK ||
         sn_hsm_token_init(fx.hsm, "beta", &fx.pin_b) != SN_OK ||

@@ -46,27 +46,10 @@ static struct fixture fx;
 static int
 group_setup(void **state)
 {
-    char path[128];
-    FILE *f;
-
     (void)state;
-    snprintf(fx.dir, sizeof(fx.dir), "/tmp/sn-test-hsmf-XXXXXX");
-    if (mkdtemp(fx.dir) == NULL)
+    if (sn_test_softhsm_home("/tmp/sn-test-hsmf-XXXXXX", fx.dir,
+                             sizeof(fx.dir)) != 0)
         return -1;
-    snprintf(path, sizeof(path), "%s/tokens", fx.dir);
-    if (mkdir(path, 0700) != 0)
-        return -1;
-    snprintf(path, sizeof(path), "%s/softhsm2.conf", fx.dir);
-    if ((f = fopen(path, "w")) == NULL)
-        return -1;
-    fprintf(f,
-            "directories.tokendir = %s/tokens\n"
-            "objectstore.backend = file\n"
-            "log.level = ERROR\n",
-            fx.dir);
-    if (fclose(f) != 0)
-        return -1;
-    setenv("SOFTHSM2_CONF", path, 1);
     if (sn_hsm_open(fx.shim, &fx.hsm) != SN_OK) {
         print_error("cannot load the shim %s\n", fx.shim);
         return -1;

@@ -10,7 +10,7 @@ FUZZ_BUILD ?= build-fuzz
 HOME_DIR   ?= var/home
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build deps run test test-plain test-asan fuzz bench bench-smoke clean format format-check
+.PHONY: all build deps run test test-plain test-asan fuzz bench bench-smoke clean format format-check checksrc
 
 all: build
 
@@ -24,7 +24,7 @@ deps:
 run: deps build
 	@scripts/run.sh $(BUILD) $(HOME_DIR)
 
-test: deps format-check test-plain test-asan fuzz
+test: deps format-check checksrc test-plain test-asan fuzz
 
 test-plain: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -45,6 +45,12 @@ format:
 
 format-check:
 	@clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h') && echo "format: ok"
+
+# Banned calls, include layering between rooms, long functions (tools/checksrc);
+# the self-test first shows the checker still rejects bad samples.
+checksrc:
+	@python3 tools/checksrc-selftest
+	@python3 tools/checksrc
 
 
 clean:

@@ -119,6 +119,34 @@ sn_b64_decode(const char *in, uint8_t **out, size_t *outlen)
 }
 
 void
+sn_b64url_encode(const uint8_t *in, size_t len, char *out)
+{
+    static const char alpha[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t i, o = 0;
+    uint32_t v;
+
+    for (i = 0; i + 2 < len; i += 3) {
+        v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        out[o++] = alpha[v >> 18 & 63];
+        out[o++] = alpha[v >> 12 & 63];
+        out[o++] = alpha[v >> 6 & 63];
+        out[o++] = alpha[v & 63];
+    }
+    if (len - i == 2) {
+        v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+        out[o++] = alpha[v >> 18 & 63];
+        out[o++] = alpha[v >> 12 & 63];
+        out[o++] = alpha[v >> 6 & 63];
+    } else if (len - i == 1) {
+        v = (uint32_t)in[i] << 16;
+        out[o++] = alpha[v >> 18 & 63];
+        out[o++] = alpha[v >> 12 & 63];
+    }
+    out[o] = '\0';
+}
+
+void
 sn_time_format(time_t t, char *buf)
 {
     struct tm tm;

@@ -21,6 +21,11 @@ sn_err sn_hex_decode(const char *in, uint8_t **out, size_t *outlen);
 sn_err sn_b64_encode(const uint8_t *in, size_t len, char **out);
 /* Strict: standard alphabet, correct padding, no whitespace. */
 sn_err sn_b64_decode(const char *in, uint8_t **out, size_t *outlen);
+/* base64url (RFC 4648 5) without padding; out must hold
+ * SN_B64URL_LEN(len)+1 bytes. */
+#define SN_B64URL_LEN(len)                                                     \
+    ((len) / 3 * 4 + ((len) % 3 == 0 ? 0 : (len) % 3 + 1))
+void sn_b64url_encode(const uint8_t *in, size_t len, char *out);
 
 /* "2026-11-22T04:57:17Z"; buf must hold SN_TIME_LEN bytes. */
 #define SN_TIME_LEN 21

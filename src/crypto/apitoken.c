@@ -11,37 +11,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "common/util.h"
+
 #define PREFIX "sn_"
 #define SECRET_BYTES 32
 #define SECRET_CHARS 43 /* base64url of 32 bytes, unpadded */
-
-static void
-b64url(const uint8_t *in, size_t len, char *out)
-{
-    static const char alpha[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t i, o = 0;
-    uint32_t v;
-
-    for (i = 0; i + 2 < len; i += 3) {
-        v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        out[o++] = alpha[v >> 18 & 63];
-        out[o++] = alpha[v >> 12 & 63];
-        out[o++] = alpha[v >> 6 & 63];
-        out[o++] = alpha[v & 63];
-    }
-    if (len - i == 2) {
-        v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-        out[o++] = alpha[v >> 18 & 63];
-        out[o++] = alpha[v >> 12 & 63];
-        out[o++] = alpha[v >> 6 & 63];
-    } else if (len - i == 1) {
-        v = (uint32_t)in[i] << 16;
-        out[o++] = alpha[v >> 18 & 63];
-        out[o++] = alpha[v >> 12 & 63];
-    }
-    out[o] = '\0';
-}
 
 /*
  * Every request hashes its bearer token. EVP_sha256() would make OpenSSL 3
@@ -85,7 +59,7 @@ sn_apitoken_new(const char *id, char **token, uint8_t hash[SN_TOKEN_HASH_LEN])
         return SN_ERR_INVALID;
     if ((r = sn_random(raw, sizeof(raw))) != SN_OK)
         goto out;
-    b64url(raw, sizeof(raw), secret);
+    sn_b64url_encode(raw, sizeof(raw), secret);
     if ((r = hash_secret(secret, SECRET_CHARS, hash)) != SN_OK)
         goto out;
     len = strlen(PREFIX) + idlen + 1 + SECRET_CHARS + 1;

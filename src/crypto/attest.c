@@ -440,19 +440,6 @@ set_subject(X509 *x, const char *key_id)
     return SN_OK;
 }
 
-static sn_err
-add_std_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
-{
-    X509_EXTENSION *ext;
-    int ok;
-
-    if ((ext = X509V3_EXT_nconf_nid(NULL, ctx, nid, value)) == NULL)
-        return SN_ERR_CRYPTO;
-    ok = X509_add_ext(x, ext, -1);
-    X509_EXTENSION_free(ext);
-    return ok == 1 ? SN_OK : SN_ERR_CRYPTO;
-}
-
 /* The Signet key attestation extension, non-critical. */
 static sn_err
 add_attest_ext(X509 *x, const uint8_t *der, size_t len,
@@ -487,14 +474,14 @@ cert_extensions(X509 *x, X509 *issuer_cert, const uint8_t *der, size_t len,
     sn_err r;
 
     X509V3_set_ctx(&ctx, issuer_cert, x, NULL, NULL, 0);
-    if ((r = add_std_ext(x, &ctx, NID_basic_constraints,
-                         "critical,CA:FALSE")) != SN_OK ||
-        (r = add_std_ext(x, &ctx, NID_key_usage,
-                         "critical,digitalSignature")) != SN_OK ||
-        (r = add_std_ext(x, &ctx, NID_subject_key_identifier, "hash")) !=
+    if ((r = sn_x509_add_ext(x, &ctx, NID_basic_constraints,
+                             "critical,CA:FALSE")) != SN_OK ||
+        (r = sn_x509_add_ext(x, &ctx, NID_key_usage,
+                             "critical,digitalSignature")) != SN_OK ||
+        (r = sn_x509_add_ext(x, &ctx, NID_subject_key_identifier, "hash")) !=
             SN_OK ||
-        (r = add_std_ext(x, &ctx, NID_authority_key_identifier,
-                         "keyid:always")) != SN_OK)
+        (r = sn_x509_add_ext(x, &ctx, NID_authority_key_identifier,
+                             "keyid:always")) != SN_OK)
         return r;
     return add_attest_ext(x, der, len, oids);
 }
@@ -640,6 +627,35 @@ out:
     ASN1_OBJECT_free(obj);
     ERR_clear_error();
     return r;
+}
+
+struct csr_attestation {
+    X509 *cert;
+    X509 *issuer;
+    const struct sn_oids *oids;
+};
+
+/* The attestation must be of the key the request is for. */
+static sn_err
+csr_attest(X509_REQ *req, EVP_PKEY *pub, void *arg)
+{
+    const struct csr_attestation *a = arg;
+    EVP_PKEY *attested = X509_get0_pubkey(a->cert);
+
+    if (attested == NULL || EVP_PKEY_eq(attested, pub) != 1)
+        return SN_ERR_MISMATCH;
+    return sn_attest_csr_add(req, a->cert, a->issuer, a->oids);
+}
+
+sn_err
+sn_csr_build_ex(EVP_PKEY *pub, const X509_NAME *subject, enum sn_digest md,
+                sn_sign_cb cb, void *arg, X509 *att_cert, X509 *att_issuer,
+                const struct sn_oids *oids, char **pem)
+{
+    struct csr_attestation a = {att_cert, att_issuer, oids};
+
+    return sn_csr_build_with(pub, subject, md, cb, arg,
+                             att_cert != NULL ? csr_attest : NULL, &a, pem);
 }
 
 /* ---- verification ---- */

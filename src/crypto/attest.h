@@ -41,6 +41,7 @@
 #include "common/err.h"
 #include "common/keyinfo.h"
 #include "common/oids.h"
+#include "crypto/signer.h"
 
 struct sn_attestation {
     char subscriber[65];
@@ -77,6 +78,18 @@ sn_err sn_attest_bundle_encode(X509 *cert, X509 *issuer,
  * request is signed). */
 sn_err sn_attest_csr_add(X509_REQ *req, X509 *cert, X509 *issuer,
                          const struct sn_oids *oids);
+/*
+ * As sn_csr_build (x509util.h); when att_cert is not NULL the request also
+ * carries the key attestation: att_cert, which must certify pub
+ * (SN_ERR_MISMATCH if not), and att_issuer (may be NULL) in the
+ * id-aa-attestation attribute, added before the request is signed; the
+ * statement type is under oids' arc (required with att_cert). It lives
+ * here, not in x509util, so that x509util does not depend on attest.
+ */
+sn_err sn_csr_build_ex(EVP_PKEY *pub, const X509_NAME *subject,
+                       enum sn_digest md, sn_sign_cb cb, void *arg,
+                       X509 *att_cert, X509 *att_issuer,
+                       const struct sn_oids *oids, char **pem);
 
 /*
  * Verification, for CAs and the CLI. Extracts the attestation certificate

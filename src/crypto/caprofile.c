@@ -19,28 +19,6 @@
 #define CSBR_POLICY_EV_CS "2.23.140.1.3"
 #define CSBR_POLICY_TS "2.23.140.1.4.2"
 
-/*
- * Some extensions (certificatePolicies) are parsed only with a
- * configuration database at hand, even an empty one.
- */
-static int
-add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
-{
-    CONF *conf = NCONF_new(NULL);
-    X509_EXTENSION *ext;
-    int ok;
-
-    if (conf == NULL)
-        return 0;
-    X509V3_set_nconf(ctx, conf);
-    ext = X509V3_EXT_nconf_nid(conf, ctx, nid, value);
-    ok = ext != NULL && X509_add_ext(cert, ext, -1) == 1;
-    X509V3_set_nconf(ctx, NULL);
-    NCONF_free(conf);
-    X509_EXTENSION_free(ext);
-    return ok;
-}
-
 static int
 add_urls(X509 *cert, X509V3_CTX *ctx, const struct sn_ca_urls *urls)
 {
@@ -51,7 +29,8 @@ add_urls(X509 *cert, X509V3_CTX *ctx, const struct sn_ca_urls *urls)
     if (urls->crl != NULL) {
         if (snprintf(buf, sizeof(buf), "URI:%s", urls->crl) >=
                 (int)sizeof(buf) ||
-            !add_ext(cert, ctx, NID_crl_distribution_points, buf))
+            sn_x509_add_ext(cert, ctx, NID_crl_distribution_points, buf) !=
+                SN_OK)
             return 0;
     }
     if (urls->ca_issuers != NULL || urls->ocsp != NULL) {
@@ -62,7 +41,7 @@ add_urls(X509 *cert, X509V3_CTX *ctx, const struct sn_ca_urls *urls)
                          urls->ocsp ? "OCSP;URI:" : "",
                          urls->ocsp ? urls->ocsp : "");
         if (n < 0 || n >= (int)sizeof(buf) ||
-            !add_ext(cert, ctx, NID_info_access, buf))
+            sn_x509_add_ext(cert, ctx, NID_info_access, buf) != SN_OK)
             return 0;
     }
     return 1;
@@ -112,9 +91,9 @@ ca_policies(enum sn_ca_kind kind)
 }
 
 sn_err
-sn_ca_cert_build(enum sn_ca_kind kind, EVP_PKEY *pub, const char *cn,
-                 const char *org, const char *country, X509 *issuer,
-                 const struct sn_ca_urls *urls, int days, X509 **out)
+sn_caprofile_ca_cert(enum sn_ca_kind kind, EVP_PKEY *pub, const char *cn,
+                     const char *org, const char *country, X509 *issuer,
+                     const struct sn_ca_urls *urls, int days, X509 **out)
 {
     X509 *x = NULL;
     X509_NAME *name = NULL;
@@ -149,15 +128,18 @@ sn_ca_cert_build(enum sn_ca_kind kind, EVP_PKEY *pub, const char *cn,
         bc = "critical,CA:TRUE,pathlen:0";
         break;
     }
-    if (!add_ext(x, &ctx, NID_basic_constraints, bc) ||
-        !add_ext(x, &ctx, NID_key_usage,
-                 issuer ? "critical,digitalSignature,keyCertSign,cRLSign"
-                        : "critical,keyCertSign,cRLSign") ||
-        !add_ext(x, &ctx, NID_subject_key_identifier, "hash") ||
-        !add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always") ||
-        (eku != NULL && !add_ext(x, &ctx, NID_ext_key_usage, eku)) ||
+    if (sn_x509_add_ext(x, &ctx, NID_basic_constraints, bc) != SN_OK ||
+        sn_x509_add_ext(x, &ctx, NID_key_usage,
+                        issuer ? "critical,digitalSignature,keyCertSign,cRLSign"
+                               : "critical,keyCertSign,cRLSign") != SN_OK ||
+        sn_x509_add_ext(x, &ctx, NID_subject_key_identifier, "hash") != SN_OK ||
+        sn_x509_add_ext(x, &ctx, NID_authority_key_identifier,
+                        "keyid:always") != SN_OK ||
+        (eku != NULL &&
+         sn_x509_add_ext(x, &ctx, NID_ext_key_usage, eku) != SN_OK) ||
         (issuer != NULL && ca_policies(kind) != NULL &&
-         !add_ext(x, &ctx, NID_certificate_policies, ca_policies(kind))) ||
+         sn_x509_add_ext(x, &ctx, NID_certificate_policies,
+                         ca_policies(kind)) != SN_OK) ||
         !add_urls(x, &ctx, urls))
         goto out;
     *out = x;
@@ -221,11 +203,13 @@ sn_cs_cert_build(enum sn_cs_profile profile, X509_REQ *req,
         X509_set_pubkey(x, X509_REQ_get0_pubkey(req)) != 1)
         goto out;
     X509V3_set_ctx(&ctx, issuer, x, req, NULL, 0);
-    if (!add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature") ||
-        !add_ext(x, &ctx, NID_ext_key_usage, "codeSigning") ||
-        !add_ext(x, &ctx, NID_certificate_policies, policies) ||
-        !add_ext(x, &ctx, NID_subject_key_identifier, "hash") ||
-        !add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always") ||
+    if (sn_x509_add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature") !=
+            SN_OK ||
+        sn_x509_add_ext(x, &ctx, NID_ext_key_usage, "codeSigning") != SN_OK ||
+        sn_x509_add_ext(x, &ctx, NID_certificate_policies, policies) != SN_OK ||
+        sn_x509_add_ext(x, &ctx, NID_subject_key_identifier, "hash") != SN_OK ||
+        sn_x509_add_ext(x, &ctx, NID_authority_key_identifier,
+                        "keyid:always") != SN_OK ||
         !add_urls(x, &ctx, urls) ||
         !add_protection(x, oids->key_protection, kp))
         goto out;
@@ -260,11 +244,14 @@ sn_tsa_cert_build(EVP_PKEY *pub, X509 *issuer, const char *cn, const char *org,
         !set_validity(x, days) || X509_set_pubkey(x, pub) != 1)
         goto out;
     X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-    if (!add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature") ||
-        !add_ext(x, &ctx, NID_ext_key_usage, "critical,timeStamping") ||
-        !add_ext(x, &ctx, NID_certificate_policies, policies) ||
-        !add_ext(x, &ctx, NID_subject_key_identifier, "hash") ||
-        !add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always") ||
+    if (sn_x509_add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature") !=
+            SN_OK ||
+        sn_x509_add_ext(x, &ctx, NID_ext_key_usage, "critical,timeStamping") !=
+            SN_OK ||
+        sn_x509_add_ext(x, &ctx, NID_certificate_policies, policies) != SN_OK ||
+        sn_x509_add_ext(x, &ctx, NID_subject_key_identifier, "hash") != SN_OK ||
+        sn_x509_add_ext(x, &ctx, NID_authority_key_identifier,
+                        "keyid:always") != SN_OK ||
         !add_urls(x, &ctx, urls))
         goto out;
     *out = x;

@@ -33,9 +33,10 @@ struct sn_ca_urls {
  * A CA certificate of kind for pub with subject CN=cn, O=org, C=country.
  * issuer == NULL makes it self-signed. Validity starts now, lasts days.
  */
-sn_err sn_ca_cert_build(enum sn_ca_kind kind, EVP_PKEY *pub, const char *cn,
-                        const char *org, const char *country, X509 *issuer,
-                        const struct sn_ca_urls *urls, int days, X509 **out);
+sn_err sn_caprofile_ca_cert(enum sn_ca_kind kind, EVP_PKEY *pub, const char *cn,
+                            const char *org, const char *country, X509 *issuer,
+                            const struct sn_ca_urls *urls, int days,
+                            X509 **out);
 
 enum sn_cs_profile { SN_PROFILE_CS, SN_PROFILE_EV_CS };
 

@@ -39,19 +39,6 @@ set_name(X509_NAME *name, const char *cn)
     return SN_OK;
 }
 
-static sn_err
-add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
-{
-    X509_EXTENSION *ext;
-    int ok;
-
-    if ((ext = X509V3_EXT_nconf_nid(NULL, ctx, nid, value)) == NULL)
-        return SN_ERR_CRYPTO;
-    ok = X509_add_ext(x, ext, -1);
-    X509_EXTENSION_free(ext);
-    return ok == 1 ? SN_OK : SN_ERR_CRYPTO;
-}
-
 /* Fields common to both certificates: version, serial, validity, subject,
  * issuer and public key. */
 static sn_err
@@ -89,11 +76,12 @@ make_root(EVP_PKEY *key, X509 **out)
     if ((r = cert_base(x, "Signet local root", NULL, key, ROOT_DAYS)) != SN_OK)
         goto out;
     X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-    if ((r = add_ext(x, &ctx, NID_basic_constraints,
-                     "critical,CA:TRUE,pathlen:0")) != SN_OK ||
-        (r = add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign")) !=
-            SN_OK ||
-        (r = add_ext(x, &ctx, NID_subject_key_identifier, "hash")) != SN_OK)
+    if ((r = sn_x509_add_ext(x, &ctx, NID_basic_constraints,
+                             "critical,CA:TRUE,pathlen:0")) != SN_OK ||
+        (r = sn_x509_add_ext(x, &ctx, NID_key_usage,
+                             "critical,keyCertSign,cRLSign")) != SN_OK ||
+        (r = sn_x509_add_ext(x, &ctx, NID_subject_key_identifier, "hash")) !=
+            SN_OK)
         goto out;
     r = SN_ERR_CRYPTO;
     if (X509_sign(x, key, EVP_sha256()) <= 0)
@@ -120,16 +108,18 @@ make_server(X509 *root, EVP_PKEY *root_key, EVP_PKEY *key, X509 **out)
                        SERVER_DAYS)) != SN_OK)
         goto out;
     X509V3_set_ctx(&ctx, root, x, NULL, NULL, 0);
-    if ((r = add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE")) !=
+    if ((r = sn_x509_add_ext(x, &ctx, NID_basic_constraints,
+                             "critical,CA:FALSE")) != SN_OK ||
+        (r = sn_x509_add_ext(x, &ctx, NID_key_usage,
+                             "critical,digitalSignature")) != SN_OK ||
+        (r = sn_x509_add_ext(x, &ctx, NID_ext_key_usage, "serverAuth")) !=
             SN_OK ||
-        (r = add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature")) !=
+        (r = sn_x509_add_ext(x, &ctx, NID_subject_alt_name,
+                             "DNS:localhost,IP:127.0.0.1,IP:::1")) != SN_OK ||
+        (r = sn_x509_add_ext(x, &ctx, NID_subject_key_identifier, "hash")) !=
             SN_OK ||
-        (r = add_ext(x, &ctx, NID_ext_key_usage, "serverAuth")) != SN_OK ||
-        (r = add_ext(x, &ctx, NID_subject_alt_name,
-                     "DNS:localhost,IP:127.0.0.1,IP:::1")) != SN_OK ||
-        (r = add_ext(x, &ctx, NID_subject_key_identifier, "hash")) != SN_OK ||
-        (r = add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always")) !=
-            SN_OK)
+        (r = sn_x509_add_ext(x, &ctx, NID_authority_key_identifier,
+                             "keyid:always")) != SN_OK)
         goto out;
     r = SN_ERR_CRYPTO;
     if (X509_sign(x, root_key, EVP_sha256()) <= 0)

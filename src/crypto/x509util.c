@@ -12,13 +12,14 @@
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/conf.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "common/text.h"
 #include "common/util.h"
-#include "crypto/attest.h"
 
 /* A chain is a handful of certificates; anything bigger is not a chain. */
 #define CHAIN_PEM_MAX (256 * 1024)
@@ -452,25 +453,13 @@ sn_err
 sn_csr_build(EVP_PKEY *pub, const X509_NAME *subject, enum sn_digest md,
              sn_sign_cb cb, void *arg, char **pem)
 {
-    return sn_csr_build_ex(pub, subject, md, cb, arg, NULL, NULL, NULL, pem);
-}
-
-/* The attestation must be of the key the request is for. */
-static sn_err
-csr_attest(X509_REQ *req, EVP_PKEY *pub, X509 *att_cert, X509 *att_issuer,
-           const struct sn_oids *oids)
-{
-    EVP_PKEY *attested = X509_get0_pubkey(att_cert);
-
-    if (attested == NULL || EVP_PKEY_eq(attested, pub) != 1)
-        return SN_ERR_MISMATCH;
-    return sn_attest_csr_add(req, att_cert, att_issuer, oids);
+    return sn_csr_build_with(pub, subject, md, cb, arg, NULL, NULL, pem);
 }
 
 sn_err
-sn_csr_build_ex(EVP_PKEY *pub, const X509_NAME *subject, enum sn_digest md,
-                sn_sign_cb cb, void *arg, X509 *att_cert, X509 *att_issuer,
-                const struct sn_oids *oids, char **pem)
+sn_csr_build_with(EVP_PKEY *pub, const X509_NAME *subject, enum sn_digest md,
+                  sn_sign_cb cb, void *arg, sn_csr_prepare_cb prepare,
+                  void *prepare_arg, char **pem)
 {
     X509_REQ *req = NULL;
     BIO *bio = NULL;
@@ -489,8 +478,7 @@ sn_csr_build_ex(EVP_PKEY *pub, const X509_NAME *subject, enum sn_digest md,
         X509_REQ_set_pubkey(req, pub) != 1 ||
         X509_REQ_set_subject_name(req, subject) != 1)
         goto out;
-    if (att_cert != NULL &&
-        (r = csr_attest(req, pub, att_cert, att_issuer, oids)) != SN_OK)
+    if (prepare != NULL && (r = prepare(req, pub, prepare_arg)) != SN_OK)
         goto out;
     if ((r = csr_sign(req, pub, md, cb, arg)) != SN_OK)
         goto out;
@@ -505,6 +493,28 @@ out:
     X509_REQ_free(req);
     ERR_clear_error();
     return r;
+}
+
+/*
+ * Some extensions (certificatePolicies) are parsed only with a
+ * configuration database at hand, even an empty one; the others ignore it.
+ */
+sn_err
+sn_x509_add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
+{
+    CONF *conf = NCONF_new(NULL);
+    X509_EXTENSION *ext;
+    int ok;
+
+    if (conf == NULL)
+        return SN_ERR_CRYPTO;
+    X509V3_set_nconf(ctx, conf);
+    ext = X509V3_EXT_nconf_nid(conf, ctx, nid, value);
+    ok = ext != NULL && X509_add_ext(x, ext, -1) == 1;
+    X509V3_set_nconf(ctx, NULL);
+    NCONF_free(conf);
+    X509_EXTENSION_free(ext);
+    return ok ? SN_OK : SN_ERR_CRYPTO;
 }
 
 sn_err

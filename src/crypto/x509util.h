@@ -20,6 +20,11 @@
  * 20; CA/B Forum: at least 64 bits from a CSPRNG).
  */
 sn_err sn_x509_random_serial(X509 *x);
+/*
+ * Adds the extension nid with value in OpenSSL's v3 configuration syntax
+ * ("critical,CA:TRUE"), as ctx (X509V3_set_ctx) resolves it.
+ */
+sn_err sn_x509_add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value);
 /* notBefore and notAfter of x as seconds since the epoch (UTC). */
 sn_err sn_x509_validity(const X509 *x, time_t *not_before, time_t *not_after);
 /*
@@ -80,15 +85,14 @@ sn_err sn_name_from_slash(const char *s, X509_NAME **out);
 sn_err sn_csr_build(EVP_PKEY *pub, const X509_NAME *subject, enum sn_digest md,
                     sn_sign_cb cb, void *arg, char **pem);
 /*
- * As sn_csr_build; when att_cert is not NULL the request also carries the
- * key attestation (attest.h): att_cert, which must certify pub
- * (SN_ERR_MISMATCH if not), and att_issuer (may be NULL) in the
- * id-aa-attestation attribute, added before the request is signed; the
- * statement type is under oids' arc (required with att_cert).
+ * Adds to a request before it is signed (attest.c adds the key's
+ * attestation this way); pub is the request's key.
  */
-sn_err sn_csr_build_ex(EVP_PKEY *pub, const X509_NAME *subject,
-                       enum sn_digest md, sn_sign_cb cb, void *arg,
-                       X509 *att_cert, X509 *att_issuer,
-                       const struct sn_oids *oids, char **pem);
+typedef sn_err (*sn_csr_prepare_cb)(X509_REQ *req, EVP_PKEY *pub, void *arg);
+/* As sn_csr_build; prepare (may be NULL) is called before signing. */
+sn_err sn_csr_build_with(EVP_PKEY *pub, const X509_NAME *subject,
+                         enum sn_digest md, sn_sign_cb cb, void *arg,
+                         sn_csr_prepare_cb prepare, void *prepare_arg,
+                         char **pem);
 
 #endif

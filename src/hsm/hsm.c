@@ -25,6 +25,7 @@
 #include <openssl/x509.h>
 #include <p11-kit/pkcs11.h>
 
+#include "common/digestinfo.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -875,17 +876,6 @@ out:
     return r;
 }
 
-/* DER DigestInfo prefixes (RFC 8017, 9.2 note 1). */
-static const uint8_t di_sha256[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60,
-                                    0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-                                    0x01, 0x05, 0x00, 0x04, 0x20};
-static const uint8_t di_sha384[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60,
-                                    0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-                                    0x02, 0x05, 0x00, 0x04, 0x30};
-static const uint8_t di_sha512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60,
-                                    0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-                                    0x03, 0x05, 0x00, 0x04, 0x40};
-
 static sn_err
 ecdsa_raw_to_der(const uint8_t *raw, size_t len, uint8_t **der, size_t *dlen)
 {
@@ -937,13 +927,14 @@ sn_hsm_sign(struct sn_hsm_token *tok, const char *id, enum sn_keyalg alg,
                                                CKM_SHA512};
     static const CK_RSA_PKCS_MGF_TYPE mgfs[] = {
         CKG_MGF1_SHA256, CKG_MGF1_SHA384, CKG_MGF1_SHA512};
-    static const uint8_t *const prefixes[] = {di_sha256, di_sha384, di_sha512};
     CK_FUNCTION_LIST_PTR f = tok->hsm->f;
     CK_RSA_PKCS_PSS_PARAMS pss;
     CK_MECHANISM mech = {0, NULL, 0};
     CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
     CK_OBJECT_HANDLE key;
-    uint8_t in[19 + 64], out[1024];
+    uint8_t in[SN_DIGESTINFO_PREFIX_MAX + 64], out[1024];
+    const uint8_t *prefix;
+    size_t plen;
     CK_ULONG outlen = sizeof(out);
     size_t inlen;
     CK_RV rv = CKR_OK;
@@ -957,9 +948,11 @@ sn_hsm_sign(struct sn_hsm_token *tok, const char *id, enum sn_keyalg alg,
         return SN_ERR_INVALID;
     if (sn_keyalg_is_rsa(alg) && scheme == SN_SCHEME_PKCS1) {
         mech.mechanism = CKM_RSA_PKCS;
-        memcpy(in, prefixes[md], 19);
-        memcpy(in + 19, digest, dlen);
-        inlen = 19 + dlen;
+        /* DigestInfo (RFC 8017 9.2), md is in the closed set. */
+        prefix = sn_digestinfo_prefix(md, &plen);
+        memcpy(in, prefix, plen);
+        memcpy(in + plen, digest, dlen);
+        inlen = plen + dlen;
     } else if (sn_keyalg_is_rsa(alg) && scheme == SN_SCHEME_PSS) {
         pss.hashAlg = hashes[md];
         pss.mgf = mgfs[md];

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "common/util.h"
+#include "crypto/attest.h"
 #include "crypto/x509util.h"
 #include "http/handlers.h"
 #include "http/hsmsign.h"

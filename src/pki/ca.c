@@ -245,8 +245,8 @@ issue_ca(enum sn_ca_kind kind, EVP_PKEY *pub, const char *cn, const char *org,
         urls.crl = crl;
         urls.ca_issuers = aia;
     }
-    if (sn_ca_cert_build(kind, pub, cn, org, country, issuer, &urls,
-                         cas[kind].days, &x) != SN_OK ||
+    if (sn_caprofile_ca_cert(kind, pub, cn, org, country, issuer, &urls,
+                             cas[kind].days, &x) != SN_OK ||
         sn_ca_sign_cert(signer, x, md_for((enum sn_ca_kind)by)) != SN_OK) {
         X509_free(x);
         return SN_ERR_CRYPTO;

@@ -36,8 +36,9 @@ ca_cert(enum sn_ca_kind kind, EVP_PKEY *key, X509 *issuer,
     static const char *const cn[] = {"Signet TEST Root", "Signet TEST CS",
                                      "Signet TEST TS"};
 
-    assert_int_equal(sn_ca_cert_build(kind, key, cn[kind], "Signet", "DE",
-                                      issuer, issuer ? &urls : NULL, 30, &x),
+    assert_int_equal(sn_caprofile_ca_cert(kind, key, cn[kind], "Signet", "DE",
+                                          issuer, issuer ? &urls : NULL, 30,
+                                          &x),
                      SN_OK);
     assert_int_equal(sn_ca_sign_cert(by, x, EVP_sha256()), SN_OK);
     return x;

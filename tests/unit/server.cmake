@@ -8,7 +8,8 @@ target_link_libraries(test_hsm PRIVATE sn_hsm sn_common OpenSSL::Crypto
 # SoftHSM is process-global: one run per fault set, each its own ctest entry.
 add_executable(test_hsm_faults ${CMAKE_CURRENT_LIST_DIR}/test_hsm_faults.c)
 target_link_libraries(test_hsm_faults PRIVATE PkgConfig::CMOCKA sn_hsm
-                      sn_common OpenSSL::Crypto Threads::Threads)
+                      sn_test_support sn_common OpenSSL::Crypto
+                      Threads::Threads)
 target_compile_definitions(test_hsm_faults PRIVATE
                            SN_P11SHIM_PATH="$<TARGET_FILE:signet_p11shim>")
 add_dependencies(test_hsm_faults signet_p11shim)

@@ -23,6 +23,7 @@
 
 #include "common/util.h"
 #include "crypto/cms.h"
+#include "support.h"
 
 #define SIGNING_TIME ((time_t)1700000000) /* 2023-11-14T22:13:20Z */
 #define CONTENT_LEN 1000
@@ -60,51 +61,27 @@ gen_key(int kind)
     }
 }
 
-static void
-add_ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-    X509V3_CTX ctx;
-    X509_EXTENSION *ext;
-
-    X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-    ext = X509V3_EXT_nconf_nid(NULL, &ctx, nid, value);
-    assert_non_null(ext);
-    assert_int_equal(X509_add_ext(x, ext, -1), 1);
-    X509_EXTENSION_free(ext);
-}
-
 /* issuer == NULL: self-signed. */
 static X509 *
 make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
           int ca, long serial)
 {
-    X509 *x = X509_new();
+    X509 *x = sn_test_cert_new(cn, key, issuer, serial, -3600, 86400L * 30);
 
-    assert_non_null(x);
-    assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
-    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial), 1);
-    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
-    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 30));
-    assert_int_equal(X509_NAME_add_entry_by_txt(
-                         X509_get_subject_name(x), "CN", MBSTRING_UTF8,
-                         (const unsigned char *)cn, -1, -1, 0),
-                     1);
-    assert_int_equal(
-        X509_set_issuer_name(x, X509_get_subject_name(issuer ? issuer : x)), 1);
-    assert_int_equal(X509_set_pubkey(x, key), 1);
-    add_ext(x, issuer ? issuer : x, NID_subject_key_identifier, "hash");
+    sn_test_add_ext(x, issuer ? issuer : x, NID_subject_key_identifier, "hash");
     if (ca) {
-        add_ext(x, issuer ? issuer : x, NID_basic_constraints,
-                "critical,CA:TRUE");
-        add_ext(x, issuer ? issuer : x, NID_key_usage,
-                "critical,keyCertSign,cRLSign");
+        sn_test_add_ext(x, issuer ? issuer : x, NID_basic_constraints,
+                        "critical,CA:TRUE");
+        sn_test_add_ext(x, issuer ? issuer : x, NID_key_usage,
+                        "critical,keyCertSign,cRLSign");
     } else {
-        add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE");
-        add_ext(x, issuer, NID_key_usage, "critical,digitalSignature");
-        add_ext(x, issuer, NID_ext_key_usage, "codeSigning");
+        sn_test_add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE");
+        sn_test_add_ext(x, issuer, NID_key_usage, "critical,digitalSignature");
+        sn_test_add_ext(x, issuer, NID_ext_key_usage, "codeSigning");
     }
     if (issuer != NULL)
-        add_ext(x, issuer, NID_authority_key_identifier, "keyid:always");
+        sn_test_add_ext(x, issuer, NID_authority_key_identifier,
+                        "keyid:always");
     assert_true(X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) > 0);
     return x;
 }
@@ -114,9 +91,7 @@ soft_sign(void *arg, enum sn_digest md, const uint8_t *digest, size_t dlen,
           uint8_t **sig, size_t *siglen)
 {
     struct soft_signer *s = arg;
-    EVP_PKEY_CTX *ctx;
     uint8_t *buf;
-    size_t n = 0;
 
     s->calls++;
     /* The contract: exactly sn_digest_len(md) bytes, the md we asked for. */
@@ -132,35 +107,13 @@ soft_sign(void *arg, enum sn_digest md, const uint8_t *digest, size_t dlen,
         *siglen = 64;
         return SN_OK;
     }
-    ctx = EVP_PKEY_CTX_new(s->key, NULL);
-    assert_non_null(ctx);
-    assert_int_equal(EVP_PKEY_sign_init(ctx), 1);
-    assert_int_equal(EVP_PKEY_CTX_set_signature_md(
-                         ctx, EVP_get_digestbynid(sn_digest_nid(md))),
-                     1);
-    if (EVP_PKEY_is_a(s->key, "RSA"))
-        assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING),
-                         1);
-    assert_int_equal(EVP_PKEY_sign(ctx, NULL, &n, digest, dlen), 1);
-    buf = malloc(n);
-    assert_non_null(buf);
-    assert_int_equal(EVP_PKEY_sign(ctx, buf, &n, digest, dlen), 1);
-    EVP_PKEY_CTX_free(ctx);
-    *sig = buf;
-    *siglen = n;
-    return SN_OK;
+    return sn_test_soft_sign(s->key, md, digest, dlen, sig, siglen);
 }
 
 static void
 write_out(const char *dir, const char *name, const void *data, size_t len)
 {
-    char path[4096];
-    int n;
-
-    n = snprintf(path, sizeof(path), "%s/%s", dir, name);
-    assert_true(n > 0 && (size_t)n < sizeof(path));
-    (void)remove(path);
-    assert_int_equal(sn_file_write_new(path, data, len, 0644), SN_OK);
+    sn_test_write_file(dir, name, data, len, 0644);
 }
 
 static void

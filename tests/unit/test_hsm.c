@@ -25,6 +25,7 @@
 
 #include "common/util.h"
 #include "hsm/hsm.h"
+#include "support.h"
 #include "hsm/hsmpkey.h"
 
 #define SOFTHSM_MODULE "/usr/lib/softhsm/libsofthsm2.so"
@@ -40,29 +41,6 @@ struct fixture {
 static struct fixture fx;
 
 /* ---- helpers ---- */
-
-static void
-rm_rf(const char *path)
-{
-    char sub[512];
-    struct dirent *e;
-    struct stat sb;
-    DIR *d;
-
-    if (lstat(path, &sb) != 0)
-        return;
-    if (S_ISDIR(sb.st_mode) && (d = opendir(path)) != NULL) {
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else
-        unlink(path);
-}
 
 static const EVP_MD *
 ossl_md(enum sn_digest md)
@@ -271,28 +249,11 @@ key_lifecycle(enum sn_keyalg alg)
 static int
 group_setup(void **state)
 {
-    char path[128];
-    FILE *f;
-
     (void)state;
     memset(&fx, 0, sizeof(fx));
-    snprintf(fx.dir, sizeof(fx.dir), "/tmp/sn-test-hsm-XXXXXX");
-    if (mkdtemp(fx.dir) == NULL)
+    if (sn_test_softhsm_home("/tmp/sn-test-hsm-XXXXXX", fx.dir,
+                             sizeof(fx.dir)) != 0)
         return -1;
-    snprintf(path, sizeof(path), "%s/tokens", fx.dir);
-    if (mkdir(path, 0700) != 0)
-        return -1;
-    snprintf(path, sizeof(path), "%s/softhsm2.conf", fx.dir);
-    if ((f = fopen(path, "w")) == NULL)
-        return -1;
-    fprintf(f,
-            "directories.tokendir = %s/tokens\n"
-            "objectstore.backend = file\n"
-            "log.level = ERROR\n",
-            fx.dir);
-    if (fclose(f) != 0)
-        return -1;
-    setenv("SOFTHSM2_CONF", path, 1);
     if (sn_hsm_open(SOFTHSM_MODULE, &fx.hsm) != SN_OK ||
         sn_hsm_token_init(fx.hsm, "alpha", &fx.pin_a) != SN_OK ||
         sn_hsm_token_init(fx.hsm, "beta", &fx.pin_b) != SN_OK ||
@@ -311,7 +272,7 @@ group_teardown(void **state)
     sn_hsm_close(fx.hsm);
     sn_secret_free(fx.pin_a);
     sn_secret_free(fx.pin_b);
-    rm_rf(fx.dir);
+    sn_test_rm_rf(fx.dir);
     return 0;
 }
 

@@ -27,6 +27,7 @@
 
 #include "common/util.h"
 #include "hsm/hsm.h"
+#include "support.h"
 
 #ifndef SN_P11SHIM_PATH
 #define SN_P11SHIM_PATH "signet_p11shim.so"
@@ -42,53 +43,13 @@ struct fixture {
 
 static struct fixture fx;
 
-static void
-rm_rf(const char *path)
-{
-    char sub[512];
-    struct dirent *e;
-    struct stat sb;
-    DIR *d;
-
-    if (lstat(path, &sb) != 0)
-        return;
-    if (S_ISDIR(sb.st_mode) && (d = opendir(path)) != NULL) {
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-            rm_rf(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else
-        unlink(path);
-}
-
 static int
 group_setup(void **state)
 {
-    char path[128];
-    FILE *f;
-
     (void)state;
-    snprintf(fx.dir, sizeof(fx.dir), "/tmp/sn-test-hsmf-XXXXXX");
-    if (mkdtemp(fx.dir) == NULL)
+    if (sn_test_softhsm_home("/tmp/sn-test-hsmf-XXXXXX", fx.dir,
+                             sizeof(fx.dir)) != 0)
         return -1;
-    snprintf(path, sizeof(path), "%s/tokens", fx.dir);
-    if (mkdir(path, 0700) != 0)
-        return -1;
-    snprintf(path, sizeof(path), "%s/softhsm2.conf", fx.dir);
-    if ((f = fopen(path, "w")) == NULL)
-        return -1;
-    fprintf(f,
-            "directories.tokendir = %s/tokens\n"
-            "objectstore.backend = file\n"
-            "log.level = ERROR\n",
-            fx.dir);
-    if (fclose(f) != 0)
-        return -1;
-    setenv("SOFTHSM2_CONF", path, 1);
     if (sn_hsm_open(fx.shim, &fx.hsm) != SN_OK) {
         print_error("cannot load the shim %s\n", fx.shim);
         return -1;
@@ -106,7 +67,7 @@ group_teardown(void **state)
     sn_hsm_token_close(fx.tok);
     sn_hsm_close(fx.hsm);
     sn_secret_free(fx.pin);
-    rm_rf(fx.dir);
+    sn_test_rm_rf(fx.dir);
     return 0;
 }
 

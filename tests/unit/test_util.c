@@ -166,6 +166,40 @@ test_b64_binary(void **state)
     }
 }
 
+/* base64url is base64 with "-_" for "+/" and no padding (RFC 4648 5). */
+static void
+test_b64url(void **state)
+{
+    static const uint8_t hi[] = {0xfb, 0xff, 0xfe};
+    uint8_t in[64];
+    char url[SN_B64URL_LEN(sizeof(in)) + 1], *std, *p;
+    size_t i, len;
+
+    (void)state;
+    sn_b64url_encode(hi, sizeof(hi), url);
+    assert_string_equal(url, "-__-");
+    sn_b64url_encode(hi, 2, url);
+    assert_string_equal(url, "-_8");
+    sn_b64url_encode((const uint8_t *)"f", 1, url);
+    assert_string_equal(url, "Zg");
+    sn_b64url_encode(in, 0, url);
+    assert_string_equal(url, "");
+    for (i = 0; i < sizeof(in); i++)
+        in[i] = (uint8_t)(0xff - 3 * i);
+    for (len = 0; len <= sizeof(in); len++) {
+        memset(url, 'X', sizeof(url));
+        sn_b64url_encode(in, len, url);
+        assert_int_equal(strlen(url), SN_B64URL_LEN(len));
+        assert_int_equal(sn_b64_encode(in, len, &std), SN_OK);
+        for (p = std; *p != '\0'; p++)
+            *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
+        if ((p = strchr(std, '=')) != NULL)
+            *p = '\0';
+        assert_string_equal(url, std);
+        free(std);
+    }
+}
+
 static void
 test_b64_rejects(void **state)
 {
@@ -442,6 +476,7 @@ main(void)
         cmocka_unit_test(test_hex_decode_rejects),
         cmocka_unit_test(test_b64_vectors),
         cmocka_unit_test(test_b64_binary),
+        cmocka_unit_test(test_b64url),
         cmocka_unit_test(test_b64_rejects),
         cmocka_unit_test(test_time_parse),
         cmocka_unit_test(test_time_parse_rejects),

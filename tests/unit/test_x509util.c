@@ -22,6 +22,7 @@
 
 #include "common/util.h"
 #include "crypto/x509util.h"
+#include "support.h"
 
 enum { K_RSA3072, K_P256, K_P384, K_COUNT };
 
@@ -53,45 +54,22 @@ soft_sign(void *arg, enum sn_digest md, const uint8_t *digest, size_t dlen,
           uint8_t **sig, size_t *siglen)
 {
     struct soft_signer *s = arg;
-    EVP_PKEY_CTX *ctx;
-    uint8_t *buf;
-    size_t n = 0;
+    sn_err r;
 
     s->calls++;
-    assert_int_equal(dlen, sn_digest_len(md));
     if (s->fail)
         return SN_ERR_HSM;
-    ctx = EVP_PKEY_CTX_new(s->key, NULL);
-    assert_non_null(ctx);
-    assert_int_equal(EVP_PKEY_sign_init(ctx), 1);
-    assert_int_equal(EVP_PKEY_CTX_set_signature_md(
-                         ctx, EVP_get_digestbynid(sn_digest_nid(md))),
-                     1);
-    if (EVP_PKEY_is_a(s->key, "RSA"))
-        assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING),
-                         1);
-    assert_int_equal(EVP_PKEY_sign(ctx, NULL, &n, digest, dlen), 1);
-    buf = malloc(n);
-    assert_non_null(buf);
-    assert_int_equal(EVP_PKEY_sign(ctx, buf, &n, digest, dlen), 1);
-    EVP_PKEY_CTX_free(ctx);
-    s->last = buf[n - 1];
-    s->siglen = n;
-    *sig = buf;
-    *siglen = n;
+    if ((r = sn_test_soft_sign(s->key, md, digest, dlen, sig, siglen)) != SN_OK)
+        return r;
+    s->last = (*sig)[*siglen - 1];
+    s->siglen = *siglen;
     return SN_OK;
 }
 
 static void
 write_out(const char *dir, const char *name, const void *data, size_t len)
 {
-    char path[4096];
-    int n;
-
-    n = snprintf(path, sizeof(path), "%s/%s", dir, name);
-    assert_true(n > 0 && (size_t)n < sizeof(path));
-    (void)remove(path);
-    assert_int_equal(sn_file_write_new(path, data, len, 0600), SN_OK);
+    sn_test_write_file(dir, name, data, len, 0600);
 }
 
 static char *
@@ -112,22 +90,10 @@ static X509 *
 make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
           long serial)
 {
-    X509 *x = X509_new();
+    X509 *x = sn_test_cert_new(cn, key, issuer, serial, -3600, 86400L * 30);
     X509V3_CTX ctx;
     X509_EXTENSION *ext;
 
-    assert_non_null(x);
-    assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
-    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial), 1);
-    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
-    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 30));
-    assert_int_equal(X509_NAME_add_entry_by_txt(
-                         X509_get_subject_name(x), "CN", MBSTRING_UTF8,
-                         (const unsigned char *)cn, -1, -1, 0),
-                     1);
-    assert_int_equal(
-        X509_set_issuer_name(x, X509_get_subject_name(issuer ? issuer : x)), 1);
-    assert_int_equal(X509_set_pubkey(x, key), 1);
     X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
     ext =
         X509V3_EXT_nconf_nid(NULL, &ctx, NID_basic_constraints,

@@ -1,0 +1,2 @@
+/* checksrc sample: only http includes microhttpd.h. */
+#include <microhttpd.h>

@@ -1,0 +1,2 @@
+/* checksrc sample: store may not include pki (and that closes a cycle). */
+#include "pki/ca.h"

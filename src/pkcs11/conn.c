@@ -1,8 +1,10 @@
 /*
- * conn: libcurl plumbing for the PKCS#11 module. Trusted input: the URL
- * and CA file from the configuration and the token the application gave.
- * Untrusted: everything the server sends, which is capped in size here
- * and handed back raw for reply.c to validate.
+ * conn: the PKCS#11 module's policy over apiclient: libcurl's global
+ * state once, a fork-aware pool of handles shared by threads, timeouts,
+ * retries and the reply cap. Trusted input: the URL and CA file from the
+ * configuration and the token the application gave. Untrusted:
+ * everything the server sends, which apiclient caps in size and which is
+ * handed back raw for reply.c to validate.
  */
 #include "pkcs11/conn.h"
 
@@ -10,16 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <openssl/crypto.h>
 
-#include "common/buf.h"
+#include "apiclient/apiclient.h"
 #include "pkcs11/reply.h"
 
-#define MAX_URL_LEN 2048
 #define CONNECT_TIMEOUT_S 10L
 #define TOTAL_TIMEOUT_S 60L
 #define RETRIES 2
@@ -100,112 +99,39 @@ sn_p11_answer_cleanup(struct sn_p11_answer *ans)
     memset(ans, 0, sizeof(*ans));
 }
 
+/* The module's policy for every exchange. */
 static void
-printable(char *dst, size_t dstlen, const char *src)
+module_cfg(const struct sn_p11_conn_cfg *c, struct sn_api_cfg *cfg)
 {
-    size_t i;
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->base = c->url;
+    cfg->ca_file = c->ca_file;
+    cfg->user_agent = "signet-pkcs11/0.1";
+    cfg->connect_timeout_s = CONNECT_TIMEOUT_S;
+    cfg->total_timeout_s = TOTAL_TIMEOUT_S;
+    cfg->tcp_keepalive = 1;
+    cfg->max_response = SN_P11_MAX_REPLY;
+    cfg->max_header = SN_API_MAX_HEADER;
+    cfg->retries = RETRIES;
+}
 
-    for (i = 0; i + 1 < dstlen && src[i] != '\0'; i++) {
-        unsigned char ch = (unsigned char)src[i];
-        dst[i] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+/* Translates a failed exchange into this module's codes and detail. */
+static sn_err
+failure(sn_err r, const struct sn_api_resp *resp, struct sn_p11_answer *ans)
+{
+    switch (resp->fail) {
+    case SN_API_FAIL_TOO_LARGE:
+        snprintf(ans->detail, sizeof(ans->detail), "answer exceeds %zu bytes",
+                 SN_P11_MAX_REPLY);
+        return SN_ERR_LIMIT;
+    case SN_API_FAIL_TRANSPORT:
+        snprintf(ans->detail, sizeof(ans->detail), "%s", resp->detail);
+        return SN_ERR_IO;
+    case SN_API_FAIL_HEADERS:
+        return SN_ERR_NOMEM;
+    default:
+        return r;
     }
-    dst[i] = '\0';
-}
-
-/* Headers; the Authorization line is wiped before the list is freed. */
-static void
-headers_free(struct curl_slist *h)
-{
-    struct curl_slist *p;
-
-    for (p = h; p != NULL; p = p->next)
-        OPENSSL_cleanse(p->data, strlen(p->data));
-    curl_slist_free_all(h);
-}
-
-static struct curl_slist *
-headers_build(const char *token, int has_body)
-{
-    struct curl_slist *h = NULL, *n;
-    char line[512];
-    int len;
-
-    len = snprintf(line, sizeof(line), "Authorization: Bearer %s", token);
-    if (len < 0 || (size_t)len >= sizeof(line))
-        goto fail;
-    if ((n = curl_slist_append(h, line)) == NULL)
-        goto fail;
-    h = n;
-    if ((n = curl_slist_append(h, "Accept: application/json")) == NULL)
-        goto fail;
-    h = n;
-    if ((n = curl_slist_append(h, has_body ? "Content-Type: application/json"
-                                           : "Content-Type:")) == NULL)
-        goto fail;
-    h = n;
-    OPENSSL_cleanse(line, sizeof(line));
-    return h;
-fail:
-    OPENSSL_cleanse(line, sizeof(line));
-    headers_free(h);
-    return NULL;
-}
-
-static void
-set_options(CURL *c, const struct sn_p11_conn_cfg *cfg, const char *url,
-            const char *method, const char *json, struct curl_slist *headers,
-            struct sn_buf *sink, char *errbuf)
-{
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-    if (cfg->ca_file != NULL)
-        curl_easy_setopt(c, CURLOPT_CAINFO, cfg->ca_file);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, TOTAL_TIMEOUT_S);
-    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
-                     (curl_off_t)SN_P11_MAX_REPLY);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "signet-pkcs11/0.1");
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sn_buf_sink);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
-    if (strcmp(method, "POST") == 0) {
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, json != NULL ? json : "");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE,
-                         (long)(json != NULL ? strlen(json) : 0));
-    } else {
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    }
-}
-
-/*
- * Failures where nothing reached the server, or the connection dropped.
- * Timeouts are not retried, so a request never takes much over 60 s.
- */
-static int
-retryable(CURLcode rc)
-{
-    return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
-           rc == CURLE_GOT_NOTHING || rc == CURLE_SEND_ERROR ||
-           rc == CURLE_RECV_ERROR;
-}
-
-static void
-backoff(int attempt)
-{
-    struct timespec ts = {0, 250L * 1000 * 1000};
-
-    if (attempt > 1)
-        ts = (struct timespec){1, 0};
-    nanosleep(&ts, NULL);
 }
 
 sn_err
@@ -213,63 +139,39 @@ sn_p11_conn_request(const struct sn_p11_conn_cfg *cfg, const char *token,
                     const char *method, const char *path, const char *json,
                     struct sn_p11_answer *ans)
 {
-    char url[MAX_URL_LEN], errbuf[CURL_ERROR_SIZE];
-    struct curl_slist *headers = NULL;
-    struct sn_buf sink;
-    CURLcode rc = CURLE_FAILED_INIT;
+    struct sn_api_req req = {.path = path, .token = token};
+    struct sn_api_resp resp = {0};
+    struct sn_api_cfg acfg;
     CURL *c = NULL;
-    sn_err r = SN_ERR_INTERNAL;
-    int n, attempt;
+    sn_err r = SN_ERR_CONFIG;
 
     memset(ans, 0, sizeof(*ans));
-    sn_buf_init(&sink, SN_P11_MAX_REPLY);
-    if (cfg->url == NULL || token == NULL) {
-        r = SN_ERR_CONFIG;
+    if (cfg->url == NULL || token == NULL)
         goto out;
+    /* The module only reads (GET) or asks for a signature (POST, JSON). */
+    req.method = strcmp(method, "POST") == 0 ? "POST" : "GET";
+    if (strcmp(req.method, "POST") == 0) {
+        req.data = json != NULL ? json : "";
+        req.len = json != NULL ? strlen(json) : 0;
     }
-    n = snprintf(url, sizeof(url), "%s%s", cfg->url, path);
-    if (n < 0 || (size_t)n >= sizeof(url)) {
-        r = SN_ERR_LIMIT;
-        goto out;
-    }
+    req.content_type = json != NULL ? "application/json" : NULL;
+    req.accept = "application/json";
+    module_cfg(cfg, &acfg);
     r = SN_ERR_NOMEM;
-    if ((headers = headers_build(token, json != NULL)) == NULL ||
-        (c = handle_get()) == NULL)
+    if ((c = handle_get()) == NULL)
         goto out;
-    for (attempt = 0; attempt <= RETRIES; attempt++) {
-        if (attempt > 0)
-            backoff(attempt);
-        sn_buf_cleanup(&sink);
-        errbuf[0] = '\0';
-        set_options(c, cfg, url, method, json, headers, &sink, errbuf);
-        rc = curl_easy_perform(c);
-        if (rc == CURLE_OK || !retryable(rc) || sink.overflow)
-            break;
-    }
-    if (sink.overflow || rc == CURLE_FILESIZE_EXCEEDED) {
-        snprintf(ans->detail, sizeof(ans->detail), "answer exceeds %zu bytes",
-                 SN_P11_MAX_REPLY);
-        r = SN_ERR_LIMIT;
+    if ((r = sn_api_perform(c, &acfg, &req, &resp)) != SN_OK) {
+        r = failure(r, &resp, ans);
         goto out;
     }
-    if (rc != CURLE_OK) {
-        printable(ans->detail, sizeof(ans->detail),
-                  errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
-        r = SN_ERR_IO;
-        goto out;
-    }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ans->status);
-    sn_buf_take(&sink, &ans->body, &ans->len);
+    ans->status = resp.status;
+    ans->body = resp.body;
+    ans->len = resp.len;
+    resp.body = NULL;
     r = SN_OK;
 out:
-    if (c != NULL) {
-        /* Drop curl's pointers to our stack and headers before reuse. */
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+    if (c != NULL)
         handle_put(c);
-    }
-    headers_free(headers);
-    sn_buf_cleanup(&sink);
+    sn_api_resp_cleanup(&resp);
     return r;
 }

@@ -58,16 +58,40 @@ static const char schema[] =
     " ca TEXT PRIMARY KEY, number INTEGER NOT NULL,"
     " this_update INTEGER NOT NULL, der BLOB);";
 
-/* Columns added after the first release: added when missing. */
-static const char *const migrations[] = {
-    "ALTER TABLE keys ADD COLUMN attestation_pem TEXT",
-    "ALTER TABLE subscribers ADD COLUMN identity TEXT",
+/*
+ * The schema's history, oldest first: migrations[i] brings a database from
+ * version i to version i + 1 (PRAGMA user_version), each in its own
+ * transaction with the version it reaches, so each runs exactly once.
+ * Append only: a released entry is never edited, a change is a new entry.
+ *
+ * Before versioning (user_version 0 with tables present) every open ran
+ * the base schema and then tried each ALTER, ignoring "duplicate column".
+ * Such a database is adopted by looking at its columns: an entry with a
+ * marker column already present is counted as run.
+ */
+struct migration {
+    const char *sql;
+    const char *table, *column; /* marker for pre-versioning databases */
+};
+
+static const struct migration migrations[] = {
+    {schema, NULL, NULL},
+    {"ALTER TABLE keys ADD COLUMN attestation_pem TEXT", "keys",
+     "attestation_pem"},
+    {"ALTER TABLE subscribers ADD COLUMN identity TEXT", "subscribers",
+     "identity"},
     /* A certificate's SubjectPublicKeyInfo (DER), filled in by the policy
      * layer: key compromise is a fact about the key, whichever record
      * certified it. */
-    "ALTER TABLE certificates ADD COLUMN spki BLOB",
-    "CREATE INDEX IF NOT EXISTS certs_by_spki ON certificates(spki)",
+    {"ALTER TABLE certificates ADD COLUMN spki BLOB;"
+     "CREATE INDEX IF NOT EXISTS certs_by_spki ON certificates(spki)",
+     "certificates", "spki"},
 };
+
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+/* migrations[0 .. PRE_VERSIONING - 1] predate versioning; later entries
+ * need no marker. */
+#define PRE_VERSIONING 4
 
 const char *
 sn_key_state_name(enum sn_key_state s)
@@ -130,13 +154,112 @@ brief_copy(void *dst, const void *src)
     return 1;
 }
 
+static int
+pragma_int(sqlite3 *db, const char *sql, int *out)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    *out = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        return 0;
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        *out = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE;
+}
+
+/* 1 if table has column (PRAGMA table_info; names are ours, not input). */
+static int
+has_column(sqlite3 *db, const char *table, const char *column)
+{
+    sqlite3_stmt *s = NULL;
+    char sql[128];
+    int found = 0;
+
+    snprintf(sql, sizeof(sql), "PRAGMA table_info(%s)", table);
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        return 0;
+    while (!found && sqlite3_step(s) == SQLITE_ROW)
+        found = strcmp((const char *)sqlite3_column_text(s, 1), column) == 0;
+    sqlite3_finalize(s);
+    return found;
+}
+
+/*
+ * Inside the open transaction: a database from before versioning (version
+ * 0 with tables present) is adopted at once: every pre-versioning
+ * migration whose column is missing is run (the base schema only creates
+ * what is missing), then it is at PRE_VERSIONING. Otherwise migration v
+ * runs. Either way the version reached is recorded in the transaction.
+ */
+static int
+migrate_step(sqlite3 *db, int v)
+{
+    const struct migration *m;
+    char sql[64];
+    int legacy = 0, i, to = v + 1;
+
+    if (v == 0 && !pragma_int(db,
+                              "SELECT count(*) FROM sqlite_master"
+                              " WHERE type = 'table' AND name = 'subscribers'",
+                              &legacy))
+        return 0;
+    if (legacy)
+        to = PRE_VERSIONING;
+    for (i = v; i < to; i++) {
+        m = &migrations[i];
+        if (legacy && m->table != NULL && has_column(db, m->table, m->column))
+            continue;
+        if (sqlite3_exec(db, m->sql, NULL, NULL, NULL) != SQLITE_OK)
+            return 0;
+    }
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", to);
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+}
+
+/*
+ * Brings the schema to SCHEMA_VERSION, one migration per transaction. The
+ * version is read inside each (BEGIN IMMEDIATE): two processes opening the
+ * same file at once do not both run a step. A database from a newer
+ * Signet is refused, not guessed at.
+ */
+static sn_err
+migrate(sqlite3 *db, const char *path)
+{
+    int v = 0, ok;
+
+    for (;;) {
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            break;
+        if (!pragma_int(db, "PRAGMA user_version", &v))
+            break;
+        if (v >= SCHEMA_VERSION) {
+            ok = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+            if (ok && v == SCHEMA_VERSION)
+                return SN_OK;
+            if (ok)
+                sn_error("store: %s has schema version %d, newer than this"
+                         " Signet knows (%d): refusing to open it",
+                         path, v, SCHEMA_VERSION);
+            return ok ? SN_ERR_STATE : SN_ERR_DB;
+        }
+        if (!migrate_step(db, v) ||
+            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+            break;
+    }
+    sn_error("store: %s: migration to schema version %d: %s", path, v + 1,
+             sqlite3_errmsg(db));
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return SN_ERR_DB;
+}
+
 sn_err
 sn_store_open(const char *path, struct sn_store **out)
 {
     struct sn_store *st = NULL;
     char *msg = NULL;
     sn_err r = SN_ERR_DB;
-    size_t i;
     int rc;
 
     *out = NULL;
@@ -158,21 +281,12 @@ sn_store_open(const char *path, struct sn_store **out)
                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                       "PRAGMA foreign_keys=ON;",
                       NULL, NULL, &msg);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(st->db, schema, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
-        sn_error("store: schema: %s", msg ? msg : "?");
+        sn_error("store: %s: %s", path, msg ? msg : "?");
         goto out;
     }
-    for (i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++) {
-        /* "duplicate column" means the column is already there. */
-        rc = sqlite3_exec(st->db, migrations[i], NULL, NULL, NULL);
-        if (rc != SQLITE_OK &&
-            strstr(sqlite3_errmsg(st->db), "duplicate column") == NULL) {
-            sn_error("store: migration: %s", sqlite3_errmsg(st->db));
-            goto out;
-        }
-    }
+    if ((r = migrate(st->db, path)) != SN_OK)
+        goto out;
     if ((r = sn_auditlog_start(st, path)) != SN_OK)
         goto out;
     *out = st;

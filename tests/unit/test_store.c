@@ -1217,6 +1217,24 @@ test_schema_legacy(void **state)
     sn_cert_list_free(certs, n);
 }
 
+/* "sqlite:FILE" names the same database as FILE. */
+static void
+test_open_prefix(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_subscriber s, got;
+    char path[160];
+
+    make_sub(&s, "bob", 2000);
+    assert_int_equal(sn_store_subscriber_add(t->st, &s), SN_OK);
+    sn_store_close(t->st);
+    t->st = NULL;
+    snprintf(path, sizeof(path), "sqlite:%s", t->db);
+    assert_int_equal(sn_store_open(path, &t->st), SN_OK);
+    assert_int_equal(sn_store_subscriber_get(t->st, s.id, &got), SN_OK);
+    assert_sub_equal(&s, &got);
+}
+
 /* A database from a newer Signet is refused, and left as it is. */
 static void
 test_schema_too_new(void **state)
@@ -1255,6 +1273,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_schema_fresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_legacy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_too_new, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_prefix, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);

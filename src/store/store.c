@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
+
 #include "store/store_int.h"
 
 /* Backends by the prefix of the path given to sn_store_open. */
@@ -139,23 +141,41 @@ sn_cert_list_free(struct sn_cert *c, size_t n)
     free(c);
 }
 
+/* Backends that may come, not built: a path naming one is refused rather
+ * than taken for a SQLite file of that name. */
+static const char *const unbuilt[] = {"postgres", "postgresql"};
+
+/* 1 if path starts with "name:"; *rest is what follows. */
+static int
+prefixed(const char *path, const char *name, const char **rest)
+{
+    size_t len = strlen(name);
+
+    if (strncmp(path, name, len) != 0 || path[len] != ':')
+        return 0;
+    *rest = path + len + 1;
+    return 1;
+}
+
 /*
  * "name:rest" picks backend name with path rest; a path without a known
  * prefix is a SQLite file (what every configuration said before backends
- * existed, including names with a colon in them).
+ * existed, including names with a colon in them). NULL: a backend this
+ * build does not have.
  */
 static const struct sn_store_ops *
 pick(const char *path, const char **rest)
 {
-    size_t i, len;
+    size_t i;
 
-    for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-        len = strlen(backends[i]->name);
-        if (strncmp(path, backends[i]->name, len) == 0 && path[len] == ':') {
-            *rest = path + len + 1;
+    for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+        if (prefixed(path, backends[i]->name, rest))
             return backends[i];
+    for (i = 0; i < sizeof(unbuilt) / sizeof(unbuilt[0]); i++)
+        if (prefixed(path, unbuilt[i], rest)) {
+            sn_error("store: this build has no %s backend", unbuilt[i]);
+            return NULL;
         }
-    }
     *rest = path;
     return &sn_store_sqlite_ops;
 }
@@ -172,7 +192,10 @@ sn_store_open(const char *path, struct sn_store **out)
         return SN_ERR_NOMEM;
     sn_cache_init(&st->tokens, 0, token_copy, free);
     sn_cache_init(&st->keys, 0, brief_copy, free);
-    st->ops = pick(path, &rest);
+    if ((st->ops = pick(path, &rest)) == NULL) {
+        r = SN_ERR_CONFIG;
+        goto out;
+    }
     if ((r = st->ops->open(rest, &st->be)) != SN_OK)
         goto out;
     if ((r = sn_auditlog_start(st)) != SN_OK)
@@ -191,7 +214,8 @@ sn_store_close(struct sn_store *st)
         return;
     /* The writer first: it may be in the middle of a batch. */
     sn_auditlog_stop(st);
-    st->ops->close(st->be);
+    if (st->ops != NULL)
+        st->ops->close(st->be);
     sn_cache_cleanup(&st->tokens);
     sn_cache_cleanup(&st->keys);
     free(st);

@@ -1217,12 +1217,14 @@ test_schema_legacy(void **state)
     sn_cert_list_free(certs, n);
 }
 
-/* "sqlite:FILE" names the same database as FILE. */
+/* "sqlite:FILE" names the same database as FILE; a backend this build
+ * does not have is refused, not taken for a file name. */
 static void
 test_open_prefix(void **state)
 {
     struct tmp *t = *state;
     struct sn_subscriber s, got;
+    struct sn_store *st = NULL;
     char path[160];
 
     make_sub(&s, "bob", 2000);
@@ -1233,6 +1235,9 @@ test_open_prefix(void **state)
     assert_int_equal(sn_store_open(path, &t->st), SN_OK);
     assert_int_equal(sn_store_subscriber_get(t->st, s.id, &got), SN_OK);
     assert_sub_equal(&s, &got);
+    snprintf(path, sizeof(path), "postgres:%s", t->db);
+    assert_int_equal(sn_store_open(path, &st), SN_ERR_CONFIG);
+    assert_null(st);
 }
 
 /* A database from a newer Signet is refused, and left as it is. */

@@ -185,6 +185,9 @@ migrate(sqlite3 *db, const char *path)
 {
     int v = 0, ok;
 
+    /* Up to date (every open but the first of a release): no write lock. */
+    if (pragma_int(db, "PRAGMA user_version", &v) && v == SCHEMA_VERSION)
+        return SN_OK;
     for (;;) {
         if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
             break;

@@ -3,6 +3,10 @@
  * a value, handed out as copies: the rows every signing request reads (its
  * API token and its key; the store drops an entry whenever it changes the
  * row, so a hit is always current) and the CA's OCSP answers.
+ * "Always current" holds while this process is the only writer of the
+ * rows: with a database shared between nodes, a change made elsewhere
+ * must reach sn_cache_drop or sn_cache_clear here (store/backend.h says
+ * what such a backend must do).
  */
 #ifndef SN_CACHE_H
 #define SN_CACHE_H

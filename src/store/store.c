@@ -1,72 +1,24 @@
 /*
- * store: SQLite persistence. Values come from the validated policy layer;
- * every statement binds parameters (no SQL built from strings). One
- * connection is shared under SQLite's own serialised mode; WAL journal
- * and synchronous=FULL make each commit durable.
+ * store: the front of Signet's durable state. Each sn_store_* call goes
+ * to the backend chosen at open (struct sn_store_ops, store/backend.h);
+ * what is not about storage stays here, the same for every backend: the
+ * caches of the rows every signing request reads, dropped whenever this
+ * process changes the row, and the revocation counter. Callers are the
+ * policy layer; their values are validated, not trusted by the backends
+ * for SQL (every backend binds parameters).
  */
 #include "store/store.h"
 
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <sqlite3.h>
 
 #include "common/log.h"
 
 #include "store/store_int.h"
 
-static const char schema[] =
-    "CREATE TABLE IF NOT EXISTS subscribers ("
-    " id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
-    " token_label TEXT NOT NULL, created_at INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS tokens ("
-    " id TEXT PRIMARY KEY, subscriber_id TEXT, admin INTEGER NOT NULL,"
-    " name TEXT NOT NULL, hash BLOB NOT NULL, roles INTEGER NOT NULL,"
-    " keys TEXT NOT NULL, expires_at INTEGER NOT NULL,"
-    " created_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS keys ("
-    " id TEXT PRIMARY KEY, subscriber_id TEXT NOT NULL, label TEXT NOT NULL,"
-    " algorithm INTEGER NOT NULL, state INTEGER NOT NULL,"
-    " created_at INTEGER NOT NULL, spki BLOB NOT NULL, facts INTEGER NOT NULL,"
-    " hsm_manufacturer TEXT NOT NULL, hsm_model TEXT NOT NULL,"
-    " hsm_serial TEXT NOT NULL, hsm_label TEXT NOT NULL, cert_pem TEXT);"
-    "CREATE INDEX IF NOT EXISTS keys_by_sub ON keys(subscriber_id);"
-    "CREATE TABLE IF NOT EXISTS audit ("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
-    " subscriber_id TEXT NOT NULL, key_id TEXT NOT NULL,"
-    " token_id TEXT NOT NULL, client TEXT NOT NULL, action TEXT NOT NULL,"
-    " digest_algorithm TEXT NOT NULL, digest TEXT NOT NULL,"
-    " scheme TEXT NOT NULL, result TEXT NOT NULL, detail TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS audit_by_sub ON audit(subscriber_id, id);"
-    "CREATE TABLE IF NOT EXISTS certificates ("
-    " serial TEXT PRIMARY KEY, ca TEXT NOT NULL, subscriber_id TEXT NOT NULL,"
-    " key_id TEXT NOT NULL, profile TEXT NOT NULL, der BLOB NOT NULL,"
-    " not_before INTEGER NOT NULL, not_after INTEGER NOT NULL,"
-    " issued_at INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
-    " revocation_date INTEGER NOT NULL DEFAULT 0,"
-    " reason INTEGER NOT NULL DEFAULT 0,"
-    " revoked_at INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX IF NOT EXISTS certs_by_key ON certificates(key_id);"
-    "CREATE TABLE IF NOT EXISTS counters ("
-    " name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS tsa_tokens ("
-    " serial TEXT PRIMARY KEY, gen_time TEXT NOT NULL,"
-    " hash TEXT NOT NULL, imprint TEXT NOT NULL, policy TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS crls ("
-    " ca TEXT PRIMARY KEY, number INTEGER NOT NULL,"
-    " this_update INTEGER NOT NULL, der BLOB);";
-
-/* Columns added after the first release: added when missing. */
-static const char *const migrations[] = {
-    "ALTER TABLE keys ADD COLUMN attestation_pem TEXT",
-    "ALTER TABLE subscribers ADD COLUMN identity TEXT",
-    /* A certificate's SubjectPublicKeyInfo (DER), filled in by the policy
-     * layer: key compromise is a fact about the key, whichever record
-     * certified it. */
-    "ALTER TABLE certificates ADD COLUMN spki BLOB",
-    "CREATE INDEX IF NOT EXISTS certs_by_spki ON certificates(spki)",
+/* Backends by the prefix of the path given to sn_store_open. */
+static const struct sn_store_ops *const backends[] = {
+    &sn_store_sqlite_ops,
 };
 
 const char *
@@ -81,23 +33,6 @@ sn_key_state_name(enum sn_key_state s)
         return "destroyed";
     }
     return "unknown";
-}
-
-static sn_err
-db_err(int rc)
-{
-    switch (rc) {
-    case SQLITE_OK:
-    case SQLITE_DONE:
-    case SQLITE_ROW:
-        return SN_OK;
-    case SQLITE_CONSTRAINT:
-        return SN_ERR_EXISTS;
-    case SQLITE_NOMEM:
-        return SN_ERR_NOMEM;
-    default:
-        return SN_ERR_DB;
-    }
 }
 
 static int
@@ -130,485 +65,6 @@ brief_copy(void *dst, const void *src)
     return 1;
 }
 
-sn_err
-sn_store_open(const char *path, struct sn_store **out)
-{
-    struct sn_store *st = NULL;
-    char *msg = NULL;
-    sn_err r = SN_ERR_DB;
-    size_t i;
-    int rc;
-
-    *out = NULL;
-    if ((st = calloc(1, sizeof(*st))) == NULL)
-        return SN_ERR_NOMEM;
-    sn_cache_init(&st->tokens, 0, token_copy, free);
-    sn_cache_init(&st->keys, 0, brief_copy, free);
-    rc = sqlite3_open_v2(path, &st->db,
-                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                             SQLITE_OPEN_FULLMUTEX,
-                         NULL);
-    if (rc != SQLITE_OK) {
-        sn_error("store: cannot open %s: %s", path,
-                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
-        goto out;
-    }
-    sqlite3_busy_timeout(st->db, 5000);
-    rc = sqlite3_exec(st->db,
-                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                      "PRAGMA foreign_keys=ON;",
-                      NULL, NULL, &msg);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(st->db, schema, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        sn_error("store: schema: %s", msg ? msg : "?");
-        goto out;
-    }
-    for (i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++) {
-        /* "duplicate column" means the column is already there. */
-        rc = sqlite3_exec(st->db, migrations[i], NULL, NULL, NULL);
-        if (rc != SQLITE_OK &&
-            strstr(sqlite3_errmsg(st->db), "duplicate column") == NULL) {
-            sn_error("store: migration: %s", sqlite3_errmsg(st->db));
-            goto out;
-        }
-    }
-    if ((r = sn_auditlog_start(st, path)) != SN_OK)
-        goto out;
-    *out = st;
-    st = NULL;
-    r = SN_OK;
-out:
-    sqlite3_free(msg);
-    sn_store_close(st);
-    return r;
-}
-
-void
-sn_store_close(struct sn_store *st)
-{
-    if (st == NULL)
-        return;
-    sn_auditlog_stop(st);
-    sqlite3_close(st->db);
-    sn_cache_cleanup(&st->tokens);
-    sn_cache_cleanup(&st->keys);
-    free(st);
-}
-
-static sn_err
-prepare(struct sn_store *st, const char *sql, sqlite3_stmt **stmt)
-{
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL);
-
-    if (rc != SQLITE_OK) {
-        sn_error("store: prepare: %s", sqlite3_errmsg(st->db));
-        return SN_ERR_DB;
-    }
-    return SN_OK;
-}
-
-/* Runs a statement that returns no rows; SN_ERR_NOT_FOUND if it changed
- * nothing and must_change is set. */
-static sn_err
-finish_write(struct sn_store *st, sqlite3_stmt *stmt, int must_change)
-{
-    int rc = sqlite3_step(stmt);
-    sn_err r = db_err(rc);
-
-    if (rc != SQLITE_DONE && r == SN_OK)
-        r = SN_ERR_DB;
-    if (r == SN_ERR_DB)
-        sn_error("store: write: %s", sqlite3_errmsg(st->db));
-    if (r == SN_OK && must_change && sqlite3_changes(st->db) == 0)
-        r = SN_ERR_NOT_FOUND;
-    sqlite3_finalize(stmt);
-    return r;
-}
-
-static void
-col_text(sqlite3_stmt *s, int i, char *dst, size_t dstlen)
-{
-    const unsigned char *t = sqlite3_column_text(s, i);
-
-    snprintf(dst, dstlen, "%s", t ? (const char *)t : "");
-}
-
-sn_err
-sn_store_ping(struct sn_store *st)
-{
-    sqlite3_stmt *s = NULL;
-    sn_err r;
-
-    if ((r = prepare(st, "SELECT count(*) FROM subscribers", &s)) != SN_OK)
-        return r;
-    r = sqlite3_step(s) == SQLITE_ROW ? SN_OK : SN_ERR_DB;
-    sqlite3_finalize(s);
-    return r;
-}
-
-/* ---- subscribers ---- */
-
-sn_err
-sn_store_subscriber_add(struct sn_store *st, const struct sn_subscriber *sub)
-{
-    sqlite3_stmt *s = NULL;
-    sn_err r;
-
-    if ((r = prepare(st,
-                     "INSERT INTO subscribers (id, name, token_label,"
-                     " created_at) VALUES (?, ?, ?, ?)",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_text(s, 1, sub->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, sub->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, sub->token_label, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, sub->created_at);
-    return finish_write(st, s, 0);
-}
-
-static void
-row_subscriber(sqlite3_stmt *s, struct sn_subscriber *out)
-{
-    memset(out, 0, sizeof(*out));
-    col_text(s, 0, out->id, sizeof(out->id));
-    col_text(s, 1, out->name, sizeof(out->name));
-    col_text(s, 2, out->token_label, sizeof(out->token_label));
-    out->created_at = (time_t)sqlite3_column_int64(s, 3);
-}
-
-static sn_err
-subscriber_where(struct sn_store *st, const char *sql, const char *arg,
-                 struct sn_subscriber *out)
-{
-    sqlite3_stmt *s = NULL;
-    sn_err r;
-    int rc;
-
-    memset(out, 0, sizeof(*out));
-    if ((r = prepare(st, sql, &s)) != SN_OK)
-        return r;
-    sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        row_subscriber(s, out);
-        r = SN_OK;
-    } else
-        r = rc == SQLITE_DONE ? SN_ERR_NOT_FOUND : SN_ERR_DB;
-    sqlite3_finalize(s);
-    return r;
-}
-
-#define SUB_COLS "id, name, token_label, created_at"
-
-sn_err
-sn_store_subscriber_get(struct sn_store *st, const char *id,
-                        struct sn_subscriber *out)
-{
-    return subscriber_where(
-        st, "SELECT " SUB_COLS " FROM subscribers WHERE id = ?", id, out);
-}
-
-sn_err
-sn_store_subscriber_by_name(struct sn_store *st, const char *name,
-                            struct sn_subscriber *out)
-{
-    return subscriber_where(
-        st, "SELECT " SUB_COLS " FROM subscribers WHERE name = ?", name, out);
-}
-
-/*
- * Steps s to its end, filling one element of elem bytes per row with fill
- * into a growing array. On success *arr holds *n elements (caller frees
- * each with clean, then the array); on failure nothing is returned.
- */
-static sn_err
-collect(sqlite3_stmt *s, size_t elem, sn_err (*fill)(sqlite3_stmt *, void *),
-        void (*clean)(void *), void **arr, size_t *n)
-{
-    char *a = NULL, *tmp;
-    size_t cnt = 0, cap = 0, i;
-    sn_err r = SN_OK;
-    int rc;
-
-    *arr = NULL;
-    *n = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            if ((tmp = realloc(a, cap * elem)) == NULL) {
-                r = SN_ERR_NOMEM;
-                break;
-            }
-            a = tmp;
-        }
-        if ((r = fill(s, a + cnt * elem)) != SN_OK)
-            break;
-        cnt++;
-    }
-    if (r == SN_OK && rc != SQLITE_DONE)
-        r = SN_ERR_DB;
-    if (r != SN_OK) {
-        for (i = 0; clean != NULL && i < cnt; i++)
-            clean(a + i * elem);
-        free(a);
-        return r;
-    }
-    *arr = a;
-    *n = cnt;
-    return SN_OK;
-}
-
-static sn_err
-fill_subscriber(sqlite3_stmt *s, void *out)
-{
-    row_subscriber(s, out);
-    return SN_OK;
-}
-
-sn_err
-sn_store_subscriber_list(struct sn_store *st, struct sn_subscriber **out,
-                         size_t *n)
-{
-    sqlite3_stmt *s = NULL;
-    void *arr = NULL;
-    sn_err r;
-
-    *out = NULL;
-    *n = 0;
-    if ((r = prepare(st,
-                     "SELECT " SUB_COLS
-                     " FROM subscribers ORDER BY created_at, name",
-                     &s)) != SN_OK)
-        return r;
-    r = collect(s, sizeof(**out), fill_subscriber, NULL, &arr, n);
-    *out = arr;
-    sqlite3_finalize(s);
-    return r;
-}
-
-/* ---- tokens ---- */
-
-sn_err
-sn_store_token_add(struct sn_store *st, const struct sn_token *t)
-{
-    char keys[SN_TOKEN_MAX_KEYS * SN_UUID_LEN + 1];
-    sqlite3_stmt *s = NULL;
-    size_t i, off = 0;
-    sn_err r;
-
-    keys[0] = '\0';
-    if (t->nkeys > SN_TOKEN_MAX_KEYS)
-        return SN_ERR_INVALID;
-    for (i = 0; i < t->nkeys; i++)
-        off += (size_t)snprintf(keys + off, sizeof(keys) - off, "%s%s",
-                                i ? " " : "", t->keys[i]);
-    if ((r = prepare(st,
-                     "INSERT INTO tokens (id, subscriber_id, admin, name,"
-                     " hash, roles, keys, expires_at, created_at,"
-                     " revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
-    if (t->admin)
-        sqlite3_bind_null(s, 2);
-    else
-        sqlite3_bind_text(s, 2, t->subscriber, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 3, t->admin ? 1 : 0);
-    sqlite3_bind_text(s, 4, t->name, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 5, t->hash, SN_TOKEN_HASH_LEN, SQLITE_STATIC);
-    sqlite3_bind_int(s, 6, (int)t->roles);
-    sqlite3_bind_text(s, 7, keys, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 8, t->expires_at);
-    sqlite3_bind_int64(s, 9, t->created_at);
-    return finish_write(st, s, 0);
-}
-
-static void
-split_keys(const char *keys, struct sn_token *t)
-{
-    const char *p = keys;
-    size_t len;
-
-    t->nkeys = 0;
-    while (*p != '\0' && t->nkeys < SN_TOKEN_MAX_KEYS) {
-        while (*p == ' ')
-            p++;
-        len = strcspn(p, " ");
-        if (len == 0)
-            break;
-        if (len < SN_UUID_LEN) {
-            memcpy(t->keys[t->nkeys], p, len);
-            t->keys[t->nkeys][len] = '\0';
-            t->nkeys++;
-        }
-        p += len;
-    }
-}
-
-sn_err
-sn_store_token_get(struct sn_store *st, const char *id, struct sn_token *out)
-{
-    sqlite3_stmt *s = NULL;
-    const unsigned char *keys;
-    struct sn_token *copy;
-    unsigned long gen;
-    sn_err r;
-    int rc;
-
-    memset(out, 0, sizeof(*out));
-    if (sn_cache_get(&st->tokens, id, out))
-        return SN_OK;
-    gen = sn_cache_gen(&st->tokens);
-    if ((r = prepare(st,
-                     "SELECT id, subscriber_id, admin, name, hash, roles,"
-                     " keys, expires_at, created_at, revoked_at"
-                     " FROM tokens WHERE id = ?",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        r = rc == SQLITE_DONE ? SN_ERR_NOT_FOUND : SN_ERR_DB;
-        goto out;
-    }
-    if (sqlite3_column_bytes(s, 4) != SN_TOKEN_HASH_LEN) {
-        r = SN_ERR_DB;
-        goto out;
-    }
-    col_text(s, 0, out->id, sizeof(out->id));
-    col_text(s, 1, out->subscriber, sizeof(out->subscriber));
-    out->admin = sqlite3_column_int(s, 2) != 0;
-    col_text(s, 3, out->name, sizeof(out->name));
-    memcpy(out->hash, sqlite3_column_blob(s, 4), SN_TOKEN_HASH_LEN);
-    out->roles = (unsigned)sqlite3_column_int(s, 5);
-    keys = sqlite3_column_text(s, 6);
-    split_keys(keys ? (const char *)keys : "", out);
-    out->expires_at = (time_t)sqlite3_column_int64(s, 7);
-    out->created_at = (time_t)sqlite3_column_int64(s, 8);
-    out->revoked_at = (time_t)sqlite3_column_int64(s, 9);
-    if ((copy = malloc(sizeof(*copy))) != NULL) {
-        *copy = *out;
-        sn_cache_put(&st->tokens, id, copy, gen);
-    }
-    r = SN_OK;
-out:
-    sqlite3_finalize(s);
-    return r;
-}
-
-sn_err
-sn_store_token_revoke(struct sn_store *st, const char *id, time_t when)
-{
-    sqlite3_stmt *s = NULL;
-    sn_err r;
-
-    if ((r = prepare(st,
-                     "UPDATE tokens SET revoked_at = ? WHERE id = ?"
-                     " AND revoked_at = 0",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_int64(s, 1, when);
-    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
-    r = finish_write(st, s, 1);
-    sn_cache_drop(&st->tokens, id);
-    return r;
-}
-
-/* ---- keys ---- */
-
-static int
-facts_pack(const struct sn_key_facts *f)
-{
-    return (f->local ? 1 : 0) | (f->never_extractable ? 2 : 0) |
-           (f->always_sensitive ? 4 : 0) | (f->extractable ? 8 : 0) |
-           (f->sensitive ? 16 : 0);
-}
-
-static void
-facts_unpack(int v, struct sn_key_facts *f)
-{
-    f->local = (v & 1) != 0;
-    f->never_extractable = (v & 2) != 0;
-    f->always_sensitive = (v & 4) != 0;
-    f->extractable = (v & 8) != 0;
-    f->sensitive = (v & 16) != 0;
-}
-
-sn_err
-sn_store_key_add(struct sn_store *st, const struct sn_key *k)
-{
-    sqlite3_stmt *s = NULL;
-    sn_err r;
-
-    if ((r = prepare(st,
-                     "INSERT INTO keys (id, subscriber_id, label, algorithm,"
-                     " state, created_at, spki, facts, hsm_manufacturer,"
-                     " hsm_model, hsm_serial, hsm_label, cert_pem,"
-                     " attestation_pem)"
-                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_text(s, 1, k->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, k->subscriber, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, k->label, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 4, (int)k->alg);
-    sqlite3_bind_int(s, 5, (int)k->state);
-    sqlite3_bind_int64(s, 6, k->created_at);
-    sqlite3_bind_blob(s, 7, k->spki, (int)k->spki_len, SQLITE_STATIC);
-    sqlite3_bind_int(s, 8, facts_pack(&k->facts));
-    sqlite3_bind_text(s, 9, k->hsm.manufacturer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 10, k->hsm.model, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 11, k->hsm.serial, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 12, k->hsm.label, -1, SQLITE_STATIC);
-    if (k->att_pem != NULL)
-        sqlite3_bind_text(s, 13, k->att_pem, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, 13);
-    return finish_write(st, s, 0);
-}
-
-#define KEY_COLS                                                               \
-    "id, subscriber_id, label, algorithm, state, created_at, spki, facts,"     \
-    " hsm_manufacturer, hsm_model, hsm_serial, hsm_label, cert_pem,"           \
-    " attestation_pem"
-
-static sn_err
-row_key(sqlite3_stmt *s, struct sn_key *k)
-{
-    const unsigned char *pem;
-    int len;
-
-    memset(k, 0, sizeof(*k));
-    col_text(s, 0, k->id, sizeof(k->id));
-    col_text(s, 1, k->subscriber, sizeof(k->subscriber));
-    col_text(s, 2, k->label, sizeof(k->label));
-    k->alg = (enum sn_keyalg)sqlite3_column_int(s, 3);
-    k->state = (enum sn_key_state)sqlite3_column_int(s, 4);
-    k->created_at = (time_t)sqlite3_column_int64(s, 5);
-    len = sqlite3_column_bytes(s, 6);
-    if (len <= 0 || (k->spki = malloc((size_t)len)) == NULL)
-        return SN_ERR_NOMEM;
-    memcpy(k->spki, sqlite3_column_blob(s, 6), (size_t)len);
-    k->spki_len = (size_t)len;
-    facts_unpack(sqlite3_column_int(s, 7), &k->facts);
-    col_text(s, 8, k->hsm.manufacturer, sizeof(k->hsm.manufacturer));
-    col_text(s, 9, k->hsm.model, sizeof(k->hsm.model));
-    col_text(s, 10, k->hsm.serial, sizeof(k->hsm.serial));
-    col_text(s, 11, k->hsm.label, sizeof(k->hsm.label));
-    if ((pem = sqlite3_column_text(s, 12)) != NULL &&
-        (k->cert_pem = strdup((const char *)pem)) == NULL) {
-        sn_key_cleanup(k);
-        return SN_ERR_NOMEM;
-    }
-    if ((pem = sqlite3_column_text(s, 13)) != NULL &&
-        (k->att_pem = strdup((const char *)pem)) == NULL) {
-        sn_key_cleanup(k);
-        return SN_ERR_NOMEM;
-    }
-    return SN_OK;
-}
-
 void
 sn_key_cleanup(struct sn_key *k)
 {
@@ -628,27 +84,6 @@ sn_key_list_free(struct sn_key *keys, size_t n)
     for (i = 0; keys != NULL && i < n; i++)
         sn_key_cleanup(&keys[i]);
     free(keys);
-}
-
-sn_err
-sn_store_key_get(struct sn_store *st, const char *id, struct sn_key *out)
-{
-    sqlite3_stmt *s = NULL;
-    sn_err r;
-    int rc;
-
-    memset(out, 0, sizeof(*out));
-    if ((r = prepare(st, "SELECT " KEY_COLS " FROM keys WHERE id = ?", &s)) !=
-        SN_OK)
-        return r;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        r = row_key(s, out);
-    else
-        r = rc == SQLITE_DONE ? SN_ERR_NOT_FOUND : SN_ERR_DB;
-    sqlite3_finalize(s);
-    return r;
 }
 
 sn_err
@@ -681,183 +116,11 @@ sn_store_key_brief(struct sn_store *st, const char *id, struct sn_key *out)
     return SN_OK;
 }
 
-static sn_err
-fill_key(sqlite3_stmt *s, void *out)
+unsigned long
+sn_store_revocation_gen(struct sn_store *st)
 {
-    return row_key(s, out);
+    return __atomic_load_n(&st->revocations, __ATOMIC_SEQ_CST);
 }
-
-static void
-clean_key(void *k)
-{
-    sn_key_cleanup(k);
-}
-
-sn_err
-sn_store_key_list(struct sn_store *st, const char *subscriber,
-                  struct sn_key **out, size_t *n)
-{
-    sqlite3_stmt *s = NULL;
-    void *arr = NULL;
-    sn_err r;
-
-    *out = NULL;
-    *n = 0;
-    if ((r = prepare(st,
-                     "SELECT " KEY_COLS " FROM keys WHERE subscriber_id = ?"
-                     " ORDER BY created_at, id",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_text(s, 1, subscriber, -1, SQLITE_STATIC);
-    r = collect(s, sizeof(**out), fill_key, clean_key, &arr, n);
-    *out = arr;
-    sqlite3_finalize(s);
-    return r;
-}
-
-sn_err
-sn_store_key_transition(struct sn_store *st, const char *id, unsigned from,
-                        enum sn_key_state to)
-{
-    sqlite3_stmt *s = NULL;
-    sn_err r;
-
-    /* One statement: the check and the change cannot be split by another
-     * request (an enable racing a destroy or a compromise revocation). */
-    if ((r = prepare(st,
-                     "UPDATE keys SET state = ?1 WHERE id = ?2"
-                     " AND ((1 << state) & ?3) != 0"
-                     " AND (?1 != 0 OR NOT EXISTS (SELECT 1 FROM certificates"
-                     " WHERE revoked = 1 AND reason = 1 AND (key_id = ?2"
-                     " OR spki = keys.spki)))",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_int(s, 1, (int)to);
-    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 3, (int)from);
-    r = finish_write(st, s, 1);
-    sn_cache_drop(&st->keys, id);
-    return r == SN_ERR_NOT_FOUND ? SN_ERR_STATE : r;
-}
-
-sn_err
-sn_store_key_set_cert(struct sn_store *st, const char *id, const char *pem)
-{
-    sqlite3_stmt *s = NULL;
-    sn_err r;
-
-    if ((r = prepare(st, "UPDATE keys SET cert_pem = ? WHERE id = ?", &s)) !=
-        SN_OK)
-        return r;
-    sqlite3_bind_text(s, 1, pem, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
-    r = finish_write(st, s, 1);
-    sn_cache_drop(&st->keys, id);
-    return r;
-}
-
-/* ---- audit ---- */
-
-sn_err
-sn_store_audit_list(struct sn_store *st, const char *subscriber,
-                    const char *key, int64_t after, size_t limit,
-                    struct sn_audit **out, size_t *n)
-{
-    struct sn_audit *arr = NULL, *a;
-    sqlite3_stmt *s = NULL;
-    size_t cnt = 0;
-    sn_err r;
-    int rc;
-
-    *out = NULL;
-    *n = 0;
-    if (limit == 0 || limit > 1000)
-        return SN_ERR_INVALID;
-    if ((arr = calloc(limit, sizeof(*arr))) == NULL)
-        return SN_ERR_NOMEM;
-    if ((r = prepare(st,
-                     "SELECT id, time, subscriber_id, key_id, token_id,"
-                     " client, action, digest_algorithm, digest, scheme,"
-                     " result, detail FROM audit WHERE subscriber_id = ?"
-                     " AND (?2 = '' OR key_id = ?2) AND id > ?3"
-                     " ORDER BY id LIMIT ?4",
-                     &s)) != SN_OK)
-        goto out;
-    sqlite3_bind_text(s, 1, subscriber, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, key ? key : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, after);
-    sqlite3_bind_int64(s, 4, (sqlite3_int64)limit);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && cnt < limit) {
-        a = &arr[cnt++];
-        a->id = sqlite3_column_int64(s, 0);
-        a->time = (time_t)sqlite3_column_int64(s, 1);
-        col_text(s, 2, a->subscriber, sizeof(a->subscriber));
-        col_text(s, 3, a->key, sizeof(a->key));
-        col_text(s, 4, a->token, sizeof(a->token));
-        col_text(s, 5, a->client, sizeof(a->client));
-        col_text(s, 6, a->action, sizeof(a->action));
-        col_text(s, 7, a->digest_alg, sizeof(a->digest_alg));
-        col_text(s, 8, a->digest, sizeof(a->digest));
-        col_text(s, 9, a->scheme, sizeof(a->scheme));
-        col_text(s, 10, a->result, sizeof(a->result));
-        col_text(s, 11, a->detail, sizeof(a->detail));
-    }
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        r = SN_ERR_DB;
-        goto out;
-    }
-    *out = arr;
-    *n = cnt;
-    arr = NULL;
-    r = SN_OK;
-out:
-    free(arr);
-    sqlite3_finalize(s);
-    return r;
-}
-
-/* ---- identity ---- */
-
-sn_err
-sn_store_identity_set(struct sn_store *st, const char *subscriber,
-                      const char *json)
-{
-    sqlite3_stmt *s = NULL;
-    sn_err r;
-
-    if ((r = prepare(st, "UPDATE subscribers SET identity = ? WHERE id = ?",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, subscriber, -1, SQLITE_STATIC);
-    return finish_write(st, s, 1);
-}
-
-sn_err
-sn_store_identity_get(struct sn_store *st, const char *subscriber, char **json)
-{
-    const unsigned char *t;
-    sqlite3_stmt *s = NULL;
-    sn_err r;
-
-    *json = NULL;
-    if ((r = prepare(st, "SELECT identity FROM subscribers WHERE id = ?",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_text(s, 1, subscriber, -1, SQLITE_STATIC);
-    r = SN_ERR_NOT_FOUND;
-    if (sqlite3_step(s) == SQLITE_ROW &&
-        (t = sqlite3_column_text(s, 0)) != NULL)
-        r = (*json = strdup((const char *)t)) ? SN_OK : SN_ERR_NOMEM;
-    sqlite3_finalize(s);
-    return r;
-}
-
-/* ---- certificates ---- */
-
-#define CERT_COLS                                                              \
-    "serial, ca, subscriber_id, key_id, profile, der, not_before, not_after,"  \
-    " issued_at, revoked, revocation_date, reason, revoked_at"
 
 void
 sn_cert_cleanup(struct sn_cert *c)
@@ -878,81 +141,131 @@ sn_cert_list_free(struct sn_cert *c, size_t n)
     free(c);
 }
 
-static sn_err
-row_cert(sqlite3_stmt *s, struct sn_cert *c)
-{
-    int len;
+/* Backends that may come, not built: a path naming one is refused rather
+ * than taken for a SQLite file of that name. */
+static const char *const unbuilt[] = {"postgres", "postgresql"};
 
-    memset(c, 0, sizeof(*c));
-    col_text(s, 0, c->serial, sizeof(c->serial));
-    col_text(s, 1, c->ca, sizeof(c->ca));
-    col_text(s, 2, c->subscriber, sizeof(c->subscriber));
-    col_text(s, 3, c->key, sizeof(c->key));
-    col_text(s, 4, c->profile, sizeof(c->profile));
-    len = sqlite3_column_bytes(s, 5);
-    if (len <= 0 || (c->der = malloc((size_t)len)) == NULL)
+/* 1 if path starts with "name:"; *rest is what follows. */
+static int
+prefixed(const char *path, const char *name, const char **rest)
+{
+    size_t len = strlen(name);
+
+    if (strncmp(path, name, len) != 0 || path[len] != ':')
+        return 0;
+    *rest = path + len + 1;
+    return 1;
+}
+
+/*
+ * "name:rest" picks backend name with path rest; a path without a known
+ * prefix is a SQLite file (what every configuration said before backends
+ * existed, including names with a colon in them). NULL: a backend this
+ * build does not have.
+ */
+static const struct sn_store_ops *
+pick(const char *path, const char **rest)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+        if (prefixed(path, backends[i]->name, rest))
+            return backends[i];
+    for (i = 0; i < sizeof(unbuilt) / sizeof(unbuilt[0]); i++)
+        if (prefixed(path, unbuilt[i], rest)) {
+            sn_error("store: this build has no %s backend", unbuilt[i]);
+            return NULL;
+        }
+    *rest = path;
+    return &sn_store_sqlite_ops;
+}
+
+sn_err
+sn_store_open(const char *path, struct sn_store **out)
+{
+    struct sn_store *st = NULL;
+    const char *rest;
+    sn_err r;
+
+    *out = NULL;
+    if ((st = calloc(1, sizeof(*st))) == NULL)
         return SN_ERR_NOMEM;
-    memcpy(c->der, sqlite3_column_blob(s, 5), (size_t)len);
-    c->der_len = (size_t)len;
-    c->not_before = (time_t)sqlite3_column_int64(s, 6);
-    c->not_after = (time_t)sqlite3_column_int64(s, 7);
-    c->issued_at = (time_t)sqlite3_column_int64(s, 8);
-    c->revoked = sqlite3_column_int(s, 9);
-    c->revocation_date = (time_t)sqlite3_column_int64(s, 10);
-    c->reason = sqlite3_column_int(s, 11);
-    c->revoked_at = (time_t)sqlite3_column_int64(s, 12);
+    sn_cache_init(&st->tokens, 0, token_copy, free);
+    sn_cache_init(&st->keys, 0, brief_copy, free);
+    if ((st->ops = pick(path, &rest)) == NULL) {
+        r = SN_ERR_CONFIG;
+        goto out;
+    }
+    if ((r = st->ops->open(rest, &st->be)) != SN_OK)
+        goto out;
+    if ((r = sn_auditlog_start(st)) != SN_OK)
+        goto out;
+    *out = st;
+    st = NULL;
+out:
+    sn_store_close(st);
+    return r;
+}
+
+void
+sn_store_close(struct sn_store *st)
+{
+    if (st == NULL)
+        return;
+    /* The writer first: it may be in the middle of a batch. */
+    sn_auditlog_stop(st);
+    if (st->ops != NULL)
+        st->ops->close(st->be);
+    sn_cache_cleanup(&st->tokens);
+    sn_cache_cleanup(&st->keys);
+    free(st);
+}
+
+sn_err
+sn_store_token_get(struct sn_store *st, const char *id, struct sn_token *out)
+{
+    struct sn_token *copy;
+    unsigned long gen;
+    sn_err r;
+
+    memset(out, 0, sizeof(*out));
+    if (sn_cache_get(&st->tokens, id, out))
+        return SN_OK;
+    gen = sn_cache_gen(&st->tokens);
+    if ((r = st->ops->token_get(st->be, id, out)) != SN_OK)
+        return r;
+    if ((copy = malloc(sizeof(*copy))) != NULL) {
+        *copy = *out;
+        sn_cache_put(&st->tokens, id, copy, gen);
+    }
     return SN_OK;
 }
 
 sn_err
-sn_store_cert_add(struct sn_store *st, const struct sn_cert *c)
+sn_store_token_revoke(struct sn_store *st, const char *id, time_t when)
 {
-    sqlite3_stmt *s = NULL;
-    sn_err r;
+    sn_err r = st->ops->token_revoke(st->be, id, when);
 
-    if ((r = prepare(st,
-                     "INSERT INTO certificates (serial, ca, subscriber_id,"
-                     " key_id, profile, der, not_before, not_after,"
-                     " issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_text(s, 1, c->serial, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, c->ca, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, c->subscriber, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, c->key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, c->profile, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 6, c->der, (int)c->der_len, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 7, c->not_before);
-    sqlite3_bind_int64(s, 8, c->not_after);
-    sqlite3_bind_int64(s, 9, c->issued_at);
-    return finish_write(st, s, 0);
+    sn_cache_drop(&st->tokens, id);
+    return r;
 }
 
 sn_err
-sn_store_cert_get(struct sn_store *st, const char *ca, const char *serial,
-                  struct sn_cert *out)
+sn_store_key_transition(struct sn_store *st, const char *id, unsigned from,
+                        enum sn_key_state to)
 {
-    sqlite3_stmt *s = NULL;
-    sn_err r;
-    int rc;
+    sn_err r = st->ops->key_transition(st->be, id, from, to);
 
-    memset(out, 0, sizeof(*out));
-    if ((r = prepare(st,
-                     "SELECT " CERT_COLS " FROM certificates WHERE serial = ?"
-                     " AND (?2 IS NULL OR ca = ?2)",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
-    if (ca != NULL)
-        sqlite3_bind_text(s, 2, ca, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, 2);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        r = row_cert(s, out);
-    else
-        r = rc == SQLITE_DONE ? SN_ERR_NOT_FOUND : SN_ERR_DB;
-    sqlite3_finalize(s);
+    sn_cache_drop(&st->keys, id);
+    return r;
+}
+
+sn_err
+sn_store_key_set_cert(struct sn_store *st, const char *id, const char *pem)
+{
+    sn_err r = st->ops->key_set_cert(st->be, id, pem);
+
+    sn_cache_drop(&st->keys, id);
     return r;
 }
 
@@ -960,32 +273,13 @@ sn_err
 sn_store_cert_revoke(struct sn_store *st, const char *serial,
                      time_t revocation_date, int reason, time_t revoked_at)
 {
-    sqlite3_stmt *s = NULL;
-    sn_err r;
+    sn_err r = st->ops->cert_revoke(st->be, serial, revocation_date, reason,
+                                    revoked_at);
 
-    /* Only a certificate not yet revoked: a revocation recorded in the
-     * meantime (a key compromise) is never overwritten. */
-    if ((r = prepare(st,
-                     "UPDATE certificates SET revoked = 1,"
-                     " revocation_date = ?, reason = ?, revoked_at = ?"
-                     " WHERE serial = ? AND revoked = 0",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_int64(s, 1, revocation_date);
-    sqlite3_bind_int(s, 2, reason);
-    sqlite3_bind_int64(s, 3, revoked_at);
-    sqlite3_bind_text(s, 4, serial, -1, SQLITE_STATIC);
-    r = finish_write(st, s, 1);
     /* After the write, also when its report is unsure: whoever read a
      * status before this point reads it again. */
     __atomic_add_fetch(&st->revocations, 1, __ATOMIC_SEQ_CST);
-    return r == SN_ERR_NOT_FOUND ? SN_ERR_STATE : r;
-}
-
-unsigned long
-sn_store_revocation_gen(struct sn_store *st)
-{
-    return __atomic_load_n(&st->revocations, __ATOMIC_SEQ_CST);
+    return r;
 }
 
 sn_err
@@ -993,229 +287,155 @@ sn_store_cert_compromise(struct sn_store *st, const uint8_t *spki,
                          size_t spki_len, time_t revocation_date,
                          time_t revoked_at)
 {
-    sqlite3_stmt *s = NULL;
-    sn_err r;
+    sn_err r = st->ops->cert_compromise(st->be, spki, spki_len, revocation_date,
+                                        revoked_at);
 
-    if (spki_len == 0 || spki_len > INT_MAX)
-        return SN_ERR_INVALID;
-    /* One statement, so every certificate of the key moves together. A
-     * certificate revoked for another reason at or before the date keeps
-     * its revocation (it is never moved later by a change of reason). */
-    if ((r = prepare(st,
-                     "UPDATE certificates SET revocation_date = ?2,"
-                     " revoked_at = CASE WHEN revoked = 1 THEN revoked_at"
-                     " ELSE ?3 END,"
-                     " revoked = 1, reason = 1 WHERE spki = ?1"
-                     " AND NOT (revoked = 1 AND reason != 1"
-                     " AND revocation_date <= ?2)",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_blob(s, 1, spki, (int)spki_len, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, revocation_date);
-    sqlite3_bind_int64(s, 3, revoked_at);
-    r = finish_write(st, s, 1);
     __atomic_add_fetch(&st->revocations, 1, __ATOMIC_SEQ_CST);
     return r;
 }
 
 sn_err
-sn_store_cert_set_spki(struct sn_store *st, const char *serial,
-                       const uint8_t *spki, size_t spki_len)
+sn_store_subscriber_add(struct sn_store *st, const struct sn_subscriber *s)
 {
-    sqlite3_stmt *s = NULL;
-    sn_err r;
-
-    if (spki_len == 0 || spki_len > INT_MAX)
-        return SN_ERR_INVALID;
-    if ((r = prepare(st,
-                     "UPDATE certificates SET spki = ? WHERE serial = ?"
-                     " AND spki IS NULL",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_blob(s, 1, spki, (int)spki_len, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, serial, -1, SQLITE_STATIC);
-    return finish_write(st, s, 0);
-}
-
-static sn_err
-fill_cert(sqlite3_stmt *s, void *out)
-{
-    return row_cert(s, out);
-}
-
-static void
-clean_cert(void *c)
-{
-    sn_cert_cleanup(c);
+    return st->ops->subscriber_add(st->be, s);
 }
 
 sn_err
-sn_store_cert_revoked(struct sn_store *st, const char *ca, struct sn_cert **out,
-                      size_t *n)
+sn_store_subscriber_get(struct sn_store *st, const char *id,
+                        struct sn_subscriber *out)
 {
-    sqlite3_stmt *s = NULL;
-    void *arr = NULL;
-    sn_err r;
+    return st->ops->subscriber_get(st->be, id, out);
+}
 
-    *out = NULL;
-    *n = 0;
-    if ((r = prepare(st,
-                     "SELECT " CERT_COLS " FROM certificates WHERE ca = ?"
-                     " AND revoked = 1 ORDER BY serial",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_text(s, 1, ca, -1, SQLITE_STATIC);
-    r = collect(s, sizeof(**out), fill_cert, clean_cert, &arr, n);
-    *out = arr;
-    sqlite3_finalize(s);
-    return r;
+sn_err
+sn_store_subscriber_by_name(struct sn_store *st, const char *name,
+                            struct sn_subscriber *out)
+{
+    return st->ops->subscriber_by_name(st->be, name, out);
+}
+
+sn_err
+sn_store_subscriber_list(struct sn_store *st, struct sn_subscriber **out,
+                         size_t *n)
+{
+    return st->ops->subscriber_list(st->be, out, n);
+}
+
+sn_err
+sn_store_token_add(struct sn_store *st, const struct sn_token *t)
+{
+    return st->ops->token_add(st->be, t);
+}
+
+sn_err
+sn_store_key_add(struct sn_store *st, const struct sn_key *k)
+{
+    return st->ops->key_add(st->be, k);
+}
+
+sn_err
+sn_store_key_get(struct sn_store *st, const char *id, struct sn_key *out)
+{
+    return st->ops->key_get(st->be, id, out);
+}
+
+sn_err
+sn_store_key_list(struct sn_store *st, const char *subscriber,
+                  struct sn_key **out, size_t *n)
+{
+    return st->ops->key_list(st->be, subscriber, out, n);
+}
+
+sn_err
+sn_store_audit_list(struct sn_store *st, const char *subscriber,
+                    const char *key, int64_t after, size_t limit,
+                    struct sn_audit **out, size_t *n)
+{
+    return st->ops->audit_list(st->be, subscriber, key, after, limit, out, n);
+}
+
+sn_err
+sn_store_identity_set(struct sn_store *st, const char *subscriber,
+                      const char *json)
+{
+    return st->ops->identity_set(st->be, subscriber, json);
+}
+
+sn_err
+sn_store_identity_get(struct sn_store *st, const char *subscriber, char **json)
+{
+    return st->ops->identity_get(st->be, subscriber, json);
+}
+
+sn_err
+sn_store_cert_add(struct sn_store *st, const struct sn_cert *c)
+{
+    return st->ops->cert_add(st->be, c);
+}
+
+sn_err
+sn_store_cert_get(struct sn_store *st, const char *ca, const char *serial,
+                  struct sn_cert *out)
+{
+    return st->ops->cert_get(st->be, ca, serial, out);
 }
 
 sn_err
 sn_store_cert_by_spki(struct sn_store *st, const uint8_t *spki, size_t spki_len,
                       struct sn_cert **out, size_t *n)
 {
-    sqlite3_stmt *s = NULL;
-    void *arr = NULL;
-    sn_err r;
-
-    *out = NULL;
-    *n = 0;
-    if (spki_len == 0 || spki_len > INT_MAX)
-        return SN_ERR_INVALID;
-    if ((r = prepare(st,
-                     "SELECT " CERT_COLS " FROM certificates WHERE spki = ?"
-                     " ORDER BY serial",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_blob(s, 1, spki, (int)spki_len, SQLITE_STATIC);
-    r = collect(s, sizeof(**out), fill_cert, clean_cert, &arr, n);
-    *out = arr;
-    sqlite3_finalize(s);
-    return r;
+    return st->ops->cert_by_spki(st->be, spki, spki_len, out, n);
 }
 
 sn_err
 sn_store_cert_unindexed(struct sn_store *st, const char *after, size_t limit,
                         struct sn_cert **out, size_t *n)
 {
-    sqlite3_stmt *s = NULL;
-    void *arr = NULL;
-    sn_err r;
+    return st->ops->cert_unindexed(st->be, after, limit, out, n);
+}
 
-    *out = NULL;
-    *n = 0;
-    if (limit == 0 || limit > INT_MAX)
-        return SN_ERR_INVALID;
-    if ((r = prepare(st,
-                     "SELECT " CERT_COLS " FROM certificates WHERE spki IS NULL"
-                     " AND serial > ? ORDER BY serial LIMIT ?",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_text(s, 1, after, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, (int)limit);
-    r = collect(s, sizeof(**out), fill_cert, clean_cert, &arr, n);
-    *out = arr;
-    sqlite3_finalize(s);
-    return r;
+sn_err
+sn_store_cert_set_spki(struct sn_store *st, const char *serial,
+                       const uint8_t *spki, size_t spki_len)
+{
+    return st->ops->cert_set_spki(st->be, serial, spki, spki_len);
+}
+
+sn_err
+sn_store_cert_revoked(struct sn_store *st, const char *ca, struct sn_cert **out,
+                      size_t *n)
+{
+    return st->ops->cert_revoked(st->be, ca, out, n);
 }
 
 int
 sn_store_key_compromised(struct sn_store *st, const char *key)
 {
-    sqlite3_stmt *s = NULL;
-    int found;
-
-    if (prepare(st,
-                "SELECT 1 FROM certificates WHERE revoked = 1 AND reason = 1"
-                " AND (key_id = ?1 OR spki = (SELECT spki FROM keys"
-                " WHERE id = ?1)) LIMIT 1",
-                &s) != SN_OK)
-        return 1; /* fail closed */
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    found = sqlite3_step(s) != SQLITE_DONE;
-    sqlite3_finalize(s);
-    return found;
+    return st->ops->key_compromised(st->be, key);
 }
-
-/* ---- CRLs ---- */
 
 sn_err
 sn_store_crl_get(struct sn_store *st, const char *ca, uint8_t **der,
                  size_t *len, int64_t *number, time_t *this_update)
 {
-    sqlite3_stmt *s = NULL;
-    sn_err r;
-    int n;
-
-    *der = NULL;
-    *len = 0;
-    *number = 0;
-    *this_update = 0;
-    if ((r = prepare(st,
-                     "SELECT number, this_update, der FROM crls WHERE ca = ?",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_text(s, 1, ca, -1, SQLITE_STATIC);
-    r = SN_ERR_NOT_FOUND;
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        *number = sqlite3_column_int64(s, 0);
-        *this_update = (time_t)sqlite3_column_int64(s, 1);
-        n = sqlite3_column_bytes(s, 2);
-        if (n > 0 && (*der = malloc((size_t)n)) != NULL) {
-            memcpy(*der, sqlite3_column_blob(s, 2), (size_t)n);
-            *len = (size_t)n;
-            r = SN_OK;
-        } else
-            r = n > 0 ? SN_ERR_NOMEM : SN_ERR_NOT_FOUND;
-    }
-    sqlite3_finalize(s);
-    return r;
+    return st->ops->crl_get(st->be, ca, der, len, number, this_update);
 }
 
 sn_err
 sn_store_crl_put(struct sn_store *st, const char *ca, int64_t number,
                  time_t this_update, const uint8_t *der, size_t len)
 {
-    sqlite3_stmt *s = NULL;
-    sn_err r;
-
-    if ((r = prepare(st,
-                     "INSERT INTO crls (ca, number, this_update, der)"
-                     " VALUES (?, ?, ?, ?) ON CONFLICT(ca) DO UPDATE SET"
-                     " number = excluded.number,"
-                     " this_update = excluded.this_update,"
-                     " der = excluded.der WHERE excluded.number > number",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_text(s, 1, ca, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, number);
-    sqlite3_bind_int64(s, 3, this_update);
-    sqlite3_bind_blob(s, 4, der, (int)len, SQLITE_STATIC);
-    return finish_write(st, s, 0);
+    return st->ops->crl_put(st->be, ca, number, this_update, der, len);
 }
-
-/* ---- counters and TSA tokens ---- */
 
 sn_err
 sn_store_counter_next(struct sn_store *st, const char *name, int64_t *out)
 {
-    sqlite3_stmt *s = NULL;
-    sn_err r;
+    return st->ops->counter_next(st->be, name, out);
+}
 
-    *out = 0;
-    if ((r = prepare(st,
-                     "INSERT INTO counters (name, value) VALUES (?, 1)"
-                     " ON CONFLICT(name) DO UPDATE SET value = value + 1"
-                     " RETURNING value",
-                     &s)) != SN_OK)
-        return r;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    r = SN_ERR_DB;
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        *out = sqlite3_column_int64(s, 0);
-        r = SN_OK;
-    }
-    sqlite3_finalize(s);
-    return r;
+sn_err
+sn_store_ping(struct sn_store *st)
+{
+    return st->ops->ping(st->be);
 }

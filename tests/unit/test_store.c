@@ -1103,6 +1103,160 @@ test_cert_compromise(void **state)
     cert_expect(t, "B", 0, 0, 0, 0);
 }
 
+/* ---- schema versions ---- */
+
+#define SCHEMA_LATEST 4
+
+static int
+user_version(struct tmp *t)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int v;
+
+    assert_int_equal(sqlite3_open(t->db, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    v = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    return v;
+}
+
+/* A fresh database is created at the latest version; opening it again
+ * changes nothing. */
+static void
+test_schema_fresh(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_subscriber s, got;
+
+    assert_int_equal(user_version(t), SCHEMA_LATEST);
+    make_sub(&s, "alice", 1000);
+    assert_int_equal(sn_store_subscriber_add(t->st, &s), SN_OK);
+    reopen(t);
+    reopen(t);
+    assert_int_equal(user_version(t), SCHEMA_LATEST);
+    assert_int_equal(sn_store_subscriber_get(t->st, s.id, &got), SN_OK);
+    assert_sub_equal(&s, &got);
+}
+
+/*
+ * A database written before versioning: the first release's tables, of
+ * which one later column (keys.attestation_pem) had been added by an old
+ * ALTER and two (subscribers.identity, certificates.spki) had not. It
+ * opens, keeps its rows and gains the missing columns.
+ */
+static void
+test_schema_legacy(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_subscriber got;
+    struct sn_cert *certs = NULL;
+    size_t n = 0;
+    char *json = NULL;
+
+    sn_store_close(t->st);
+    t->st = NULL;
+    tmp_paths_unlink(t);
+    exec_other(
+        t,
+        "CREATE TABLE subscribers (id TEXT PRIMARY KEY, name TEXT NOT NULL"
+        " UNIQUE, token_label TEXT NOT NULL, created_at INTEGER NOT NULL);"
+        "CREATE TABLE keys (id TEXT PRIMARY KEY, subscriber_id TEXT NOT NULL,"
+        " label TEXT NOT NULL, algorithm INTEGER NOT NULL, state INTEGER NOT"
+        " NULL, created_at INTEGER NOT NULL, spki BLOB NOT NULL, facts"
+        " INTEGER NOT NULL, hsm_manufacturer TEXT NOT NULL, hsm_model TEXT"
+        " NOT NULL, hsm_serial TEXT NOT NULL, hsm_label TEXT NOT NULL,"
+        " cert_pem TEXT);"
+        "ALTER TABLE keys ADD COLUMN attestation_pem TEXT;"
+        "CREATE TABLE certificates (serial TEXT PRIMARY KEY, ca TEXT NOT"
+        " NULL, subscriber_id TEXT NOT NULL, key_id TEXT NOT NULL, profile"
+        " TEXT NOT NULL, der BLOB NOT NULL, not_before INTEGER NOT NULL,"
+        " not_after INTEGER NOT NULL, issued_at INTEGER NOT NULL, revoked"
+        " INTEGER NOT NULL DEFAULT 0, revocation_date INTEGER NOT NULL"
+        " DEFAULT 0, reason INTEGER NOT NULL DEFAULT 0, revoked_at INTEGER"
+        " NOT NULL DEFAULT 0);"
+        "INSERT INTO subscribers VALUES "
+        "('00000000-0000-4000-8000-000000000001',"
+        " 'old', 'tok-old', 1234);"
+        "INSERT INTO certificates (serial, ca, subscriber_id, key_id,"
+        " profile, der, not_before, not_after, issued_at) VALUES ('0A',"
+        " 'codesigning', 's', 'k', 'p', x'3000', 1, 2, 3);");
+    assert_int_equal(user_version(t), 0);
+    assert_int_equal(sn_store_open(t->db, &t->st), SN_OK);
+    assert_int_equal(user_version(t), SCHEMA_LATEST);
+    assert_int_equal(sn_store_subscriber_get(
+                         t->st, "00000000-0000-4000-8000-000000000001", &got),
+                     SN_OK);
+    assert_string_equal(got.name, "old");
+    assert_int_equal(got.created_at, 1234);
+    /* The added columns work: identity, spki. */
+    assert_int_equal(
+        sn_store_identity_set(t->st, "00000000-0000-4000-8000-000000000001",
+                              "{\"cn\":\"old\"}"),
+        SN_OK);
+    assert_int_equal(sn_store_cert_unindexed(t->st, "", 10, &certs, &n), SN_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(certs[0].serial, "0A");
+    sn_cert_list_free(certs, n);
+    assert_int_equal(
+        sn_store_cert_set_spki(t->st, "0A", (const uint8_t *)"K", 1), SN_OK);
+    reopen(t);
+    assert_int_equal(user_version(t), SCHEMA_LATEST);
+    assert_int_equal(sn_store_identity_get(
+                         t->st, "00000000-0000-4000-8000-000000000001", &json),
+                     SN_OK);
+    assert_string_equal(json, "{\"cn\":\"old\"}");
+    free(json);
+    assert_int_equal(
+        sn_store_cert_by_spki(t->st, (const uint8_t *)"K", 1, &certs, &n),
+        SN_OK);
+    assert_int_equal(n, 1);
+    sn_cert_list_free(certs, n);
+}
+
+/* "sqlite:FILE" names the same database as FILE; a backend this build
+ * does not have is refused, not taken for a file name. */
+static void
+test_open_prefix(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_subscriber s, got;
+    struct sn_store *st = NULL;
+    char path[160];
+
+    make_sub(&s, "bob", 2000);
+    assert_int_equal(sn_store_subscriber_add(t->st, &s), SN_OK);
+    sn_store_close(t->st);
+    t->st = NULL;
+    snprintf(path, sizeof(path), "sqlite:%s", t->db);
+    assert_int_equal(sn_store_open(path, &t->st), SN_OK);
+    assert_int_equal(sn_store_subscriber_get(t->st, s.id, &got), SN_OK);
+    assert_sub_equal(&s, &got);
+    snprintf(path, sizeof(path), "postgres:%s", t->db);
+    assert_int_equal(sn_store_open(path, &st), SN_ERR_CONFIG);
+    assert_null(st);
+}
+
+/* A database from a newer Signet is refused, and left as it is. */
+static void
+test_schema_too_new(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_store *st = NULL;
+
+    sn_store_close(t->st);
+    t->st = NULL;
+    exec_other(t, "PRAGMA user_version = 99");
+    assert_int_equal(sn_store_open(t->db, &st), SN_ERR_STATE);
+    assert_null(st);
+    assert_int_equal(user_version(t), 99);
+    exec_other(t, "PRAGMA user_version = 4");
+    assert_int_equal(sn_store_open(t->db, &t->st), SN_OK);
+}
+
 int
 main(void)
 {
@@ -1121,6 +1275,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_audit_concurrent_ids, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cert_compromise, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_fresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_legacy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_too_new, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_prefix, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);

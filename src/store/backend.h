@@ -1,0 +1,110 @@
+/*
+ * backend: what a storage backend implements (src/store/sqlite/ today; a
+ * PostgreSQL one would be src/store/postgres/ with the same ops). The
+ * front (store.c) dispatches each sn_store_* call to one op and keeps what
+ * is not about storage: the token and key caches, the revocation counter,
+ * the audit log's queue and its writer thread (auditlog.c). Not for
+ * callers outside src/store.
+ *
+ * Each op takes the backend's own state, as its open op returned it, and
+ * means what the sn_store_* function of the same name in store.h means.
+ * Ops are called from many threads at once, except audit_write, which is
+ * called by the audit writer thread only (never concurrently with itself)
+ * and may keep a connection of its own for it.
+ *
+ * Caches: the front drops a cached token or key when it changes the row
+ * itself (token_revoke, key_transition, key_set_cert), and counts the
+ * revocations it writes. A backend shared by several processes or nodes
+ * (several signetd on one PostgreSQL) would let a cached row outlive a
+ * change made elsewhere: such a backend must tell the front about the
+ * others' changes (for example LISTEN/NOTIFY, or a change counter read
+ * on each request, answered by sn_cache_clear and a bump of the
+ * revocation counter) before it can be used by more than one node. The
+ * SQLite backend assumes one signetd per database file (nothing enforces
+ * it today).
+ */
+#ifndef SN_STORE_BACKEND_H
+#define SN_STORE_BACKEND_H
+
+#include <semaphore.h>
+
+#include "store/store.h"
+
+/* One caller's records for the group commit (auditlog.c). */
+struct sn_audit_job {
+    struct sn_audit *recs; /* audit records, or */
+    size_t n;
+    const struct sn_tsa_record *tsa; /* one time-stamp token record */
+    sn_err result;                   /* set by audit_write */
+    sem_t done;       /* posted by the writer once result is set, or */
+    sn_audit_done cb; /* called by the writer, then the job freed */
+    void *cbarg;
+    struct sn_audit_job *next;
+};
+
+struct sn_store_ops {
+    const char *name;
+    /* path without the backend's "name:" prefix */
+    sn_err (*open)(const char *path, void **be);
+    void (*close)(void *be); /* be may be NULL */
+    sn_err (*ping)(void *be);
+
+    sn_err (*subscriber_add)(void *be, const struct sn_subscriber *s);
+    sn_err (*subscriber_get)(void *be, const char *id,
+                             struct sn_subscriber *out);
+    sn_err (*subscriber_by_name)(void *be, const char *name,
+                                 struct sn_subscriber *out);
+    sn_err (*subscriber_list)(void *be, struct sn_subscriber **out, size_t *n);
+
+    sn_err (*token_add)(void *be, const struct sn_token *t);
+    sn_err (*token_get)(void *be, const char *id, struct sn_token *out);
+    sn_err (*token_revoke)(void *be, const char *id, time_t when);
+
+    sn_err (*key_add)(void *be, const struct sn_key *k);
+    sn_err (*key_get)(void *be, const char *id, struct sn_key *out);
+    sn_err (*key_list)(void *be, const char *subscriber, struct sn_key **out,
+                       size_t *n);
+    sn_err (*key_transition)(void *be, const char *id, unsigned from,
+                             enum sn_key_state to);
+    sn_err (*key_set_cert)(void *be, const char *id, const char *pem);
+
+    /*
+     * Writes the jobs' records in one durable transaction, setting each
+     * job's result: a job fails alone (its records all or none), and if
+     * the commit fails every job fails. The writer thread only.
+     */
+    void (*audit_write)(void *be, struct sn_audit_job *jobs);
+    sn_err (*audit_list)(void *be, const char *subscriber, const char *key,
+                         int64_t after, size_t limit, struct sn_audit **out,
+                         size_t *n);
+
+    sn_err (*identity_set)(void *be, const char *subscriber, const char *json);
+    sn_err (*identity_get)(void *be, const char *subscriber, char **json);
+
+    sn_err (*cert_add)(void *be, const struct sn_cert *c);
+    sn_err (*cert_get)(void *be, const char *ca, const char *serial,
+                       struct sn_cert *out);
+    sn_err (*cert_revoke)(void *be, const char *serial, time_t revocation_date,
+                          int reason, time_t revoked_at);
+    sn_err (*cert_compromise)(void *be, const uint8_t *spki, size_t spki_len,
+                              time_t revocation_date, time_t revoked_at);
+    sn_err (*cert_by_spki)(void *be, const uint8_t *spki, size_t spki_len,
+                           struct sn_cert **out, size_t *n);
+    sn_err (*cert_unindexed)(void *be, const char *after, size_t limit,
+                             struct sn_cert **out, size_t *n);
+    sn_err (*cert_set_spki)(void *be, const char *serial, const uint8_t *spki,
+                            size_t spki_len);
+    sn_err (*cert_revoked)(void *be, const char *ca, struct sn_cert **out,
+                           size_t *n);
+    int (*key_compromised)(void *be, const char *key);
+
+    sn_err (*crl_get)(void *be, const char *ca, uint8_t **der, size_t *len,
+                      int64_t *number, time_t *this_update);
+    sn_err (*crl_put)(void *be, const char *ca, int64_t number,
+                      time_t this_update, const uint8_t *der, size_t len);
+    sn_err (*counter_next)(void *be, const char *name, int64_t *out);
+};
+
+extern const struct sn_store_ops sn_store_sqlite_ops;
+
+#endif

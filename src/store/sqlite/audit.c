@@ -1,0 +1,176 @@
+/*
+ * sqlite/audit: the SQLite transaction of the audit log's group commit
+ * (the batching and waking is backend-independent, in store/auditlog.c).
+ * A batch is one transaction on the writer's own connection, one fsync
+ * with synchronous=FULL; each caller's records sit in their own savepoint,
+ * so one caller's failure (a constraint, a trigger) fails only that caller.
+ * Records come from the policy layer, bound as parameters.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+
+#include "store/sqlite/sqlite_int.h"
+
+static sn_err
+insert_one(struct sq_store *st, struct sn_audit *a)
+{
+    sqlite3_stmt *s = st->winsert;
+    int rc;
+
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    sqlite3_bind_int64(s, 1, a->time);
+    sqlite3_bind_text(s, 2, a->subscriber, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, a->key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, a->token, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, a->client, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, a->action, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, a->digest_alg, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 8, a->digest, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 9, a->scheme, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 10, a->result, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 11, a->detail, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return SN_ERR_DB;
+    a->id = sqlite3_last_insert_rowid(st->wdb);
+    return SN_OK;
+}
+
+static sn_err
+insert_tsa(struct sq_store *st, const struct sn_tsa_record *t)
+{
+    sqlite3_stmt *s = st->wtsa;
+    int rc;
+
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    sqlite3_bind_text(s, 1, t->serial, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, t->gen_time, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, t->hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, t->imprint, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, t->policy, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? SN_OK : SN_ERR_DB;
+}
+
+static int
+exec(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+}
+
+enum ctl { BEGIN, COMMIT, ROLLBACK, SAVEPOINT, RELEASE, ROLLBACK_TO, NCTL };
+
+static const char *const ctl_sql[NCTL] = {
+    [BEGIN] = "BEGIN IMMEDIATE", [COMMIT] = "COMMIT",
+    [ROLLBACK] = "ROLLBACK",     [SAVEPOINT] = "SAVEPOINT job",
+    [RELEASE] = "RELEASE job",   [ROLLBACK_TO] = "ROLLBACK TO job",
+};
+
+static int
+ctl(struct sq_store *st, enum ctl c)
+{
+    sqlite3_stmt *s = st->wctl[c];
+    int rc = sqlite3_step(s);
+
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE;
+}
+
+/*
+ * Writes one batch of jobs; sets each job's result. A job of one record
+ * needs no savepoint: a failed statement undoes itself.
+ */
+void
+sn_sqlite_audit_write(void *be, struct sn_audit_job *jobs)
+{
+    struct sq_store *st = be;
+    struct sn_audit_job *j;
+    size_t i;
+    int ok, single;
+
+    if (!ctl(st, BEGIN)) {
+        for (j = jobs; j != NULL; j = j->next)
+            j->result = SN_ERR_DB;
+        return;
+    }
+    for (j = jobs; j != NULL; j = j->next) {
+        j->result = SN_OK;
+        single = (j->tsa != NULL) + j->n == 1;
+        if (!single && !ctl(st, SAVEPOINT)) {
+            j->result = SN_ERR_DB;
+            continue;
+        }
+        if (j->tsa != NULL)
+            j->result = insert_tsa(st, j->tsa);
+        for (i = 0; i < j->n && j->result == SN_OK; i++)
+            j->result = insert_one(st, &j->recs[i]);
+        if (single)
+            continue;
+        if (j->result == SN_OK)
+            ok = ctl(st, RELEASE);
+        else
+            ok = ctl(st, ROLLBACK_TO) && ctl(st, RELEASE);
+        if (!ok)
+            j->result = SN_ERR_DB;
+    }
+    if (!ctl(st, COMMIT)) {
+        sn_error("audit: commit failed: %s", sqlite3_errmsg(st->wdb));
+        ctl(st, ROLLBACK);
+        for (j = jobs; j != NULL; j = j->next)
+            j->result = SN_ERR_DB;
+    }
+}
+
+sn_err
+sn_sqlite_audit_open(struct sq_store *st, const char *path)
+{
+    size_t i;
+    int rc;
+
+    rc = sqlite3_open_v2(path, &st->wdb,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK)
+        return SN_ERR_DB;
+    sqlite3_busy_timeout(st->wdb, 10000);
+
+    if (!exec(st->wdb, "PRAGMA synchronous=FULL") ||
+        sqlite3_prepare_v2(st->wdb,
+                           "INSERT INTO audit (time, subscriber_id, key_id,"
+                           " token_id, client, action, digest_algorithm,"
+                           " digest, scheme, result, detail)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           -1, &st->winsert, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->wdb,
+                           "INSERT INTO tsa_tokens (serial, gen_time, hash,"
+                           " imprint, policy) VALUES (?, ?, ?, ?, ?)",
+                           -1, &st->wtsa, NULL) != SQLITE_OK)
+        return SN_ERR_DB;
+    for (i = 0; i < NCTL; i++)
+        if (sqlite3_prepare_v2(st->wdb, ctl_sql[i], -1, &st->wctl[i], NULL) !=
+            SQLITE_OK)
+            return SN_ERR_DB;
+    return SN_OK;
+}
+
+void
+sn_sqlite_audit_close(struct sq_store *st)
+{
+    size_t i;
+
+    for (i = 0; i < NCTL; i++) {
+        sqlite3_finalize(st->wctl[i]);
+        st->wctl[i] = NULL;
+    }
+    sqlite3_finalize(st->winsert);
+    sqlite3_finalize(st->wtsa);
+    st->winsert = NULL;
+    st->wtsa = NULL;
+    sqlite3_close(st->wdb);
+    st->wdb = NULL;
+}

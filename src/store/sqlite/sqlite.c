@@ -1,0 +1,1250 @@
+/*
+ * sqlite: the store's SQLite backend (struct sn_store_ops, see
+ * store/backend.h). Values come from the validated policy layer; every
+ * statement binds parameters (no SQL built from strings). One connection
+ * is shared under SQLite's own serialised mode; WAL journal and
+ * synchronous=FULL make each commit durable. The audit log's writes go
+ * through a second connection, in sqlite/audit.c.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "common/log.h"
+
+#include "store/sqlite/sqlite_int.h"
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS subscribers ("
+    " id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    " token_label TEXT NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS tokens ("
+    " id TEXT PRIMARY KEY, subscriber_id TEXT, admin INTEGER NOT NULL,"
+    " name TEXT NOT NULL, hash BLOB NOT NULL, roles INTEGER NOT NULL,"
+    " keys TEXT NOT NULL, expires_at INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL, revoked_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS keys ("
+    " id TEXT PRIMARY KEY, subscriber_id TEXT NOT NULL, label TEXT NOT NULL,"
+    " algorithm INTEGER NOT NULL, state INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL, spki BLOB NOT NULL, facts INTEGER NOT NULL,"
+    " hsm_manufacturer TEXT NOT NULL, hsm_model TEXT NOT NULL,"
+    " hsm_serial TEXT NOT NULL, hsm_label TEXT NOT NULL, cert_pem TEXT);"
+    "CREATE INDEX IF NOT EXISTS keys_by_sub ON keys(subscriber_id);"
+    "CREATE TABLE IF NOT EXISTS audit ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
+    " subscriber_id TEXT NOT NULL, key_id TEXT NOT NULL,"
+    " token_id TEXT NOT NULL, client TEXT NOT NULL, action TEXT NOT NULL,"
+    " digest_algorithm TEXT NOT NULL, digest TEXT NOT NULL,"
+    " scheme TEXT NOT NULL, result TEXT NOT NULL, detail TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS audit_by_sub ON audit(subscriber_id, id);"
+    "CREATE TABLE IF NOT EXISTS certificates ("
+    " serial TEXT PRIMARY KEY, ca TEXT NOT NULL, subscriber_id TEXT NOT NULL,"
+    " key_id TEXT NOT NULL, profile TEXT NOT NULL, der BLOB NOT NULL,"
+    " not_before INTEGER NOT NULL, not_after INTEGER NOT NULL,"
+    " issued_at INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
+    " revocation_date INTEGER NOT NULL DEFAULT 0,"
+    " reason INTEGER NOT NULL DEFAULT 0,"
+    " revoked_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS certs_by_key ON certificates(key_id);"
+    "CREATE TABLE IF NOT EXISTS counters ("
+    " name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS tsa_tokens ("
+    " serial TEXT PRIMARY KEY, gen_time TEXT NOT NULL,"
+    " hash TEXT NOT NULL, imprint TEXT NOT NULL, policy TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS crls ("
+    " ca TEXT PRIMARY KEY, number INTEGER NOT NULL,"
+    " this_update INTEGER NOT NULL, der BLOB);";
+
+/*
+ * The schema's history, oldest first: migrations[i] brings a database from
+ * version i to version i + 1 (PRAGMA user_version), each in its own
+ * transaction with the version it reaches, so each runs exactly once.
+ * Append only: a released entry is never edited, a change is a new entry.
+ *
+ * Before versioning (user_version 0 with tables present) every open ran
+ * the base schema and then tried each ALTER, ignoring "duplicate column".
+ * Such a database is adopted by looking at its columns: an entry with a
+ * marker column already present is counted as run.
+ */
+struct migration {
+    const char *sql;
+    const char *table, *column; /* marker for pre-versioning databases */
+};
+
+static const struct migration migrations[] = {
+    {schema, NULL, NULL},
+    {"ALTER TABLE keys ADD COLUMN attestation_pem TEXT", "keys",
+     "attestation_pem"},
+    {"ALTER TABLE subscribers ADD COLUMN identity TEXT", "subscribers",
+     "identity"},
+    /* A certificate's SubjectPublicKeyInfo (DER), filled in by the policy
+     * layer: key compromise is a fact about the key, whichever record
+     * certified it. */
+    {"ALTER TABLE certificates ADD COLUMN spki BLOB;"
+     "CREATE INDEX IF NOT EXISTS certs_by_spki ON certificates(spki)",
+     "certificates", "spki"},
+};
+
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+/* migrations[0 .. PRE_VERSIONING - 1] predate versioning; later entries
+ * need no marker. */
+#define PRE_VERSIONING 4
+
+static sn_err
+db_err(int rc)
+{
+    switch (rc) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return SN_OK;
+    case SQLITE_CONSTRAINT:
+        return SN_ERR_EXISTS;
+    case SQLITE_NOMEM:
+        return SN_ERR_NOMEM;
+    default:
+        return SN_ERR_DB;
+    }
+}
+
+static int
+pragma_int(sqlite3 *db, const char *sql, int *out)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    *out = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        return 0;
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        *out = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE;
+}
+
+/* 1 if table has column (PRAGMA table_info; names are ours, not input). */
+static int
+has_column(sqlite3 *db, const char *table, const char *column)
+{
+    sqlite3_stmt *s = NULL;
+    char sql[128];
+    int found = 0;
+
+    snprintf(sql, sizeof(sql), "PRAGMA table_info(%s)", table);
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        return 0;
+    while (!found && sqlite3_step(s) == SQLITE_ROW)
+        found = strcmp((const char *)sqlite3_column_text(s, 1), column) == 0;
+    sqlite3_finalize(s);
+    return found;
+}
+
+/*
+ * Inside the open transaction: a database from before versioning (version
+ * 0 with tables present) is adopted at once: every pre-versioning
+ * migration whose column is missing is run (the base schema only creates
+ * what is missing), then it is at PRE_VERSIONING. Otherwise migration v
+ * runs. Either way the version reached is recorded in the transaction.
+ */
+static int
+migrate_step(sqlite3 *db, int v)
+{
+    const struct migration *m;
+    char sql[64];
+    int legacy = 0, i, to = v + 1;
+
+    if (v == 0 && !pragma_int(db,
+                              "SELECT count(*) FROM sqlite_master"
+                              " WHERE type = 'table' AND name = 'subscribers'",
+                              &legacy))
+        return 0;
+    if (legacy)
+        to = PRE_VERSIONING;
+    for (i = v; i < to; i++) {
+        m = &migrations[i];
+        if (legacy && m->table != NULL && has_column(db, m->table, m->column))
+            continue;
+        if (sqlite3_exec(db, m->sql, NULL, NULL, NULL) != SQLITE_OK)
+            return 0;
+    }
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", to);
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+}
+
+/*
+ * Brings the schema to SCHEMA_VERSION, one migration per transaction. The
+ * version is read inside each (BEGIN IMMEDIATE): two processes opening the
+ * same file at once do not both run a step. A database from a newer
+ * Signet is refused, not guessed at.
+ */
+static sn_err
+migrate(sqlite3 *db, const char *path)
+{
+    int v = 0, ok;
+
+    /* Up to date (every open but the first of a release): no write lock. */
+    if (pragma_int(db, "PRAGMA user_version", &v) && v == SCHEMA_VERSION)
+        return SN_OK;
+    for (;;) {
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            break;
+        if (!pragma_int(db, "PRAGMA user_version", &v))
+            break;
+        if (v >= SCHEMA_VERSION) {
+            ok = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+            if (ok && v == SCHEMA_VERSION)
+                return SN_OK;
+            if (ok)
+                sn_error("store: %s has schema version %d, newer than this"
+                         " Signet knows (%d): refusing to open it",
+                         path, v, SCHEMA_VERSION);
+            return ok ? SN_ERR_STATE : SN_ERR_DB;
+        }
+        if (!migrate_step(db, v) ||
+            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+            break;
+    }
+    sn_error("store: %s: migration to schema version %d: %s", path, v + 1,
+             sqlite3_errmsg(db));
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return SN_ERR_DB;
+}
+
+static void
+store_close(void *be)
+{
+    struct sq_store *st = be;
+
+    if (st == NULL)
+        return;
+    sn_sqlite_audit_close(st);
+    sqlite3_close(st->db);
+    free(st);
+}
+
+static sn_err
+store_open(const char *path, void **out)
+{
+    struct sq_store *st = NULL;
+    char *msg = NULL;
+    sn_err r = SN_ERR_DB;
+    int rc;
+
+    *out = NULL;
+    if ((st = calloc(1, sizeof(*st))) == NULL)
+        return SN_ERR_NOMEM;
+    rc = sqlite3_open_v2(path, &st->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                             SQLITE_OPEN_FULLMUTEX,
+                         NULL);
+    if (rc != SQLITE_OK) {
+        sn_error("store: cannot open %s: %s", path,
+                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(st->db, 5000);
+    rc = sqlite3_exec(st->db,
+                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                      "PRAGMA foreign_keys=ON;",
+                      NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        sn_error("store: %s: %s", path, msg ? msg : "?");
+        goto out;
+    }
+    if ((r = migrate(st->db, path)) != SN_OK)
+        goto out;
+    if ((r = sn_sqlite_audit_open(st, path)) != SN_OK)
+        goto out;
+    *out = st;
+    st = NULL;
+    r = SN_OK;
+out:
+    sqlite3_free(msg);
+    store_close(st);
+    return r;
+}
+
+static sn_err
+prepare(struct sq_store *st, const char *sql, sqlite3_stmt **stmt)
+{
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL);
+
+    if (rc != SQLITE_OK) {
+        sn_error("store: prepare: %s", sqlite3_errmsg(st->db));
+        return SN_ERR_DB;
+    }
+    return SN_OK;
+}
+
+/* Runs a statement that returns no rows; SN_ERR_NOT_FOUND if it changed
+ * nothing and must_change is set. */
+static sn_err
+finish_write(struct sq_store *st, sqlite3_stmt *stmt, int must_change)
+{
+    int rc = sqlite3_step(stmt);
+    sn_err r = db_err(rc);
+
+    if (rc != SQLITE_DONE && r == SN_OK)
+        r = SN_ERR_DB;
+    if (r == SN_ERR_DB)
+        sn_error("store: write: %s", sqlite3_errmsg(st->db));
+    if (r == SN_OK && must_change && sqlite3_changes(st->db) == 0)
+        r = SN_ERR_NOT_FOUND;
+    sqlite3_finalize(stmt);
+    return r;
+}
+
+static void
+col_text(sqlite3_stmt *s, int i, char *dst, size_t dstlen)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+
+    snprintf(dst, dstlen, "%s", t ? (const char *)t : "");
+}
+
+static sn_err
+ping(void *be)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st, "SELECT count(*) FROM subscribers", &s)) != SN_OK)
+        return r;
+    r = sqlite3_step(s) == SQLITE_ROW ? SN_OK : SN_ERR_DB;
+    sqlite3_finalize(s);
+    return r;
+}
+
+/* ---- subscribers ---- */
+
+static sn_err
+subscriber_add(void *be, const struct sn_subscriber *sub)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st,
+                     "INSERT INTO subscribers (id, name, token_label,"
+                     " created_at) VALUES (?, ?, ?, ?)",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, sub->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, sub->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, sub->token_label, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, sub->created_at);
+    return finish_write(st, s, 0);
+}
+
+static void
+row_subscriber(sqlite3_stmt *s, struct sn_subscriber *out)
+{
+    memset(out, 0, sizeof(*out));
+    col_text(s, 0, out->id, sizeof(out->id));
+    col_text(s, 1, out->name, sizeof(out->name));
+    col_text(s, 2, out->token_label, sizeof(out->token_label));
+    out->created_at = (time_t)sqlite3_column_int64(s, 3);
+}
+
+static sn_err
+subscriber_where(struct sq_store *st, const char *sql, const char *arg,
+                 struct sn_subscriber *out)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((r = prepare(st, sql, &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        row_subscriber(s, out);
+        r = SN_OK;
+    } else
+        r = rc == SQLITE_DONE ? SN_ERR_NOT_FOUND : SN_ERR_DB;
+    sqlite3_finalize(s);
+    return r;
+}
+
+#define SUB_COLS "id, name, token_label, created_at"
+
+static sn_err
+subscriber_get(void *be, const char *id, struct sn_subscriber *out)
+{
+    struct sq_store *st = be;
+    return subscriber_where(
+        st, "SELECT " SUB_COLS " FROM subscribers WHERE id = ?", id, out);
+}
+
+static sn_err
+subscriber_by_name(void *be, const char *name, struct sn_subscriber *out)
+{
+    struct sq_store *st = be;
+    return subscriber_where(
+        st, "SELECT " SUB_COLS " FROM subscribers WHERE name = ?", name, out);
+}
+
+/*
+ * Steps s to its end, filling one element of elem bytes per row with fill
+ * into a growing array. On success *arr holds *n elements (caller frees
+ * each with clean, then the array); on failure nothing is returned.
+ */
+static sn_err
+collect(sqlite3_stmt *s, size_t elem, sn_err (*fill)(sqlite3_stmt *, void *),
+        void (*clean)(void *), void **arr, size_t *n)
+{
+    char *a = NULL, *tmp;
+    size_t cnt = 0, cap = 0, i;
+    sn_err r = SN_OK;
+    int rc;
+
+    *arr = NULL;
+    *n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            if ((tmp = realloc(a, cap * elem)) == NULL) {
+                r = SN_ERR_NOMEM;
+                break;
+            }
+            a = tmp;
+        }
+        if ((r = fill(s, a + cnt * elem)) != SN_OK)
+            break;
+        cnt++;
+    }
+    if (r == SN_OK && rc != SQLITE_DONE)
+        r = SN_ERR_DB;
+    if (r != SN_OK) {
+        for (i = 0; clean != NULL && i < cnt; i++)
+            clean(a + i * elem);
+        free(a);
+        return r;
+    }
+    *arr = a;
+    *n = cnt;
+    return SN_OK;
+}
+
+static sn_err
+fill_subscriber(sqlite3_stmt *s, void *out)
+{
+    row_subscriber(s, out);
+    return SN_OK;
+}
+
+static sn_err
+subscriber_list(void *be, struct sn_subscriber **out, size_t *n)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    void *arr = NULL;
+    sn_err r;
+
+    *out = NULL;
+    *n = 0;
+    if ((r = prepare(st,
+                     "SELECT " SUB_COLS
+                     " FROM subscribers ORDER BY created_at, name",
+                     &s)) != SN_OK)
+        return r;
+    r = collect(s, sizeof(**out), fill_subscriber, NULL, &arr, n);
+    *out = arr;
+    sqlite3_finalize(s);
+    return r;
+}
+
+/* ---- tokens ---- */
+
+static sn_err
+token_add(void *be, const struct sn_token *t)
+{
+    struct sq_store *st = be;
+    char keys[SN_TOKEN_MAX_KEYS * SN_UUID_LEN + 1];
+    sqlite3_stmt *s = NULL;
+    size_t i, off = 0;
+    sn_err r;
+
+    keys[0] = '\0';
+    if (t->nkeys > SN_TOKEN_MAX_KEYS)
+        return SN_ERR_INVALID;
+    for (i = 0; i < t->nkeys; i++)
+        off += (size_t)snprintf(keys + off, sizeof(keys) - off, "%s%s",
+                                i ? " " : "", t->keys[i]);
+    if ((r = prepare(st,
+                     "INSERT INTO tokens (id, subscriber_id, admin, name,"
+                     " hash, roles, keys, expires_at, created_at,"
+                     " revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
+    if (t->admin)
+        sqlite3_bind_null(s, 2);
+    else
+        sqlite3_bind_text(s, 2, t->subscriber, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, t->admin ? 1 : 0);
+    sqlite3_bind_text(s, 4, t->name, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 5, t->hash, SN_TOKEN_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_int(s, 6, (int)t->roles);
+    sqlite3_bind_text(s, 7, keys, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 8, t->expires_at);
+    sqlite3_bind_int64(s, 9, t->created_at);
+    return finish_write(st, s, 0);
+}
+
+static void
+split_keys(const char *keys, struct sn_token *t)
+{
+    const char *p = keys;
+    size_t len;
+
+    t->nkeys = 0;
+    while (*p != '\0' && t->nkeys < SN_TOKEN_MAX_KEYS) {
+        while (*p == ' ')
+            p++;
+        len = strcspn(p, " ");
+        if (len == 0)
+            break;
+        if (len < SN_UUID_LEN) {
+            memcpy(t->keys[t->nkeys], p, len);
+            t->keys[t->nkeys][len] = '\0';
+            t->nkeys++;
+        }
+        p += len;
+    }
+}
+
+static sn_err
+token_get(void *be, const char *id, struct sn_token *out)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    const unsigned char *keys;
+    sn_err r;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((r = prepare(st,
+                     "SELECT id, subscriber_id, admin, name, hash, roles,"
+                     " keys, expires_at, created_at, revoked_at"
+                     " FROM tokens WHERE id = ?",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        r = rc == SQLITE_DONE ? SN_ERR_NOT_FOUND : SN_ERR_DB;
+        goto out;
+    }
+    if (sqlite3_column_bytes(s, 4) != SN_TOKEN_HASH_LEN) {
+        r = SN_ERR_DB;
+        goto out;
+    }
+    col_text(s, 0, out->id, sizeof(out->id));
+    col_text(s, 1, out->subscriber, sizeof(out->subscriber));
+    out->admin = sqlite3_column_int(s, 2) != 0;
+    col_text(s, 3, out->name, sizeof(out->name));
+    memcpy(out->hash, sqlite3_column_blob(s, 4), SN_TOKEN_HASH_LEN);
+    out->roles = (unsigned)sqlite3_column_int(s, 5);
+    keys = sqlite3_column_text(s, 6);
+    split_keys(keys ? (const char *)keys : "", out);
+    out->expires_at = (time_t)sqlite3_column_int64(s, 7);
+    out->created_at = (time_t)sqlite3_column_int64(s, 8);
+    out->revoked_at = (time_t)sqlite3_column_int64(s, 9);
+    r = SN_OK;
+out:
+    sqlite3_finalize(s);
+    return r;
+}
+
+static sn_err
+token_revoke(void *be, const char *id, time_t when)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st,
+                     "UPDATE tokens SET revoked_at = ? WHERE id = ?"
+                     " AND revoked_at = 0",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_int64(s, 1, when);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+    return finish_write(st, s, 1);
+}
+
+/* ---- keys ---- */
+
+static int
+facts_pack(const struct sn_key_facts *f)
+{
+    return (f->local ? 1 : 0) | (f->never_extractable ? 2 : 0) |
+           (f->always_sensitive ? 4 : 0) | (f->extractable ? 8 : 0) |
+           (f->sensitive ? 16 : 0);
+}
+
+static void
+facts_unpack(int v, struct sn_key_facts *f)
+{
+    f->local = (v & 1) != 0;
+    f->never_extractable = (v & 2) != 0;
+    f->always_sensitive = (v & 4) != 0;
+    f->extractable = (v & 8) != 0;
+    f->sensitive = (v & 16) != 0;
+}
+
+static sn_err
+key_add(void *be, const struct sn_key *k)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st,
+                     "INSERT INTO keys (id, subscriber_id, label, algorithm,"
+                     " state, created_at, spki, facts, hsm_manufacturer,"
+                     " hsm_model, hsm_serial, hsm_label, cert_pem,"
+                     " attestation_pem)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, k->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, k->subscriber, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, k->label, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, (int)k->alg);
+    sqlite3_bind_int(s, 5, (int)k->state);
+    sqlite3_bind_int64(s, 6, k->created_at);
+    sqlite3_bind_blob(s, 7, k->spki, (int)k->spki_len, SQLITE_STATIC);
+    sqlite3_bind_int(s, 8, facts_pack(&k->facts));
+    sqlite3_bind_text(s, 9, k->hsm.manufacturer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 10, k->hsm.model, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 11, k->hsm.serial, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 12, k->hsm.label, -1, SQLITE_STATIC);
+    if (k->att_pem != NULL)
+        sqlite3_bind_text(s, 13, k->att_pem, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 13);
+    return finish_write(st, s, 0);
+}
+
+#define KEY_COLS                                                               \
+    "id, subscriber_id, label, algorithm, state, created_at, spki, facts,"     \
+    " hsm_manufacturer, hsm_model, hsm_serial, hsm_label, cert_pem,"           \
+    " attestation_pem"
+
+static sn_err
+row_key(sqlite3_stmt *s, struct sn_key *k)
+{
+    const unsigned char *pem;
+    int len;
+
+    memset(k, 0, sizeof(*k));
+    col_text(s, 0, k->id, sizeof(k->id));
+    col_text(s, 1, k->subscriber, sizeof(k->subscriber));
+    col_text(s, 2, k->label, sizeof(k->label));
+    k->alg = (enum sn_keyalg)sqlite3_column_int(s, 3);
+    k->state = (enum sn_key_state)sqlite3_column_int(s, 4);
+    k->created_at = (time_t)sqlite3_column_int64(s, 5);
+    len = sqlite3_column_bytes(s, 6);
+    if (len <= 0 || (k->spki = malloc((size_t)len)) == NULL)
+        return SN_ERR_NOMEM;
+    memcpy(k->spki, sqlite3_column_blob(s, 6), (size_t)len);
+    k->spki_len = (size_t)len;
+    facts_unpack(sqlite3_column_int(s, 7), &k->facts);
+    col_text(s, 8, k->hsm.manufacturer, sizeof(k->hsm.manufacturer));
+    col_text(s, 9, k->hsm.model, sizeof(k->hsm.model));
+    col_text(s, 10, k->hsm.serial, sizeof(k->hsm.serial));
+    col_text(s, 11, k->hsm.label, sizeof(k->hsm.label));
+    if ((pem = sqlite3_column_text(s, 12)) != NULL &&
+        (k->cert_pem = strdup((const char *)pem)) == NULL) {
+        sn_key_cleanup(k);
+        return SN_ERR_NOMEM;
+    }
+    if ((pem = sqlite3_column_text(s, 13)) != NULL &&
+        (k->att_pem = strdup((const char *)pem)) == NULL) {
+        sn_key_cleanup(k);
+        return SN_ERR_NOMEM;
+    }
+    return SN_OK;
+}
+
+static sn_err
+key_get(void *be, const char *id, struct sn_key *out)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((r = prepare(st, "SELECT " KEY_COLS " FROM keys WHERE id = ?", &s)) !=
+        SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        r = row_key(s, out);
+    else
+        r = rc == SQLITE_DONE ? SN_ERR_NOT_FOUND : SN_ERR_DB;
+    sqlite3_finalize(s);
+    return r;
+}
+
+static sn_err
+fill_key(sqlite3_stmt *s, void *out)
+{
+    return row_key(s, out);
+}
+
+static void
+clean_key(void *k)
+{
+    sn_key_cleanup(k);
+}
+
+static sn_err
+key_list(void *be, const char *subscriber, struct sn_key **out, size_t *n)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    void *arr = NULL;
+    sn_err r;
+
+    *out = NULL;
+    *n = 0;
+    if ((r = prepare(st,
+                     "SELECT " KEY_COLS " FROM keys WHERE subscriber_id = ?"
+                     " ORDER BY created_at, id",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, subscriber, -1, SQLITE_STATIC);
+    r = collect(s, sizeof(**out), fill_key, clean_key, &arr, n);
+    *out = arr;
+    sqlite3_finalize(s);
+    return r;
+}
+
+static sn_err
+key_transition(void *be, const char *id, unsigned from, enum sn_key_state to)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    /* One statement: the check and the change cannot be split by another
+     * request (an enable racing a destroy or a compromise revocation). */
+    if ((r = prepare(st,
+                     "UPDATE keys SET state = ?1 WHERE id = ?2"
+                     " AND ((1 << state) & ?3) != 0"
+                     " AND (?1 != 0 OR NOT EXISTS (SELECT 1 FROM certificates"
+                     " WHERE revoked = 1 AND reason = 1 AND (key_id = ?2"
+                     " OR spki = keys.spki)))",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_int(s, 1, (int)to);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, (int)from);
+    r = finish_write(st, s, 1);
+    return r == SN_ERR_NOT_FOUND ? SN_ERR_STATE : r;
+}
+
+static sn_err
+key_set_cert(void *be, const char *id, const char *pem)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st, "UPDATE keys SET cert_pem = ? WHERE id = ?", &s)) !=
+        SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, pem, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+    return finish_write(st, s, 1);
+}
+
+/* ---- audit ---- */
+
+static sn_err
+audit_list(void *be, const char *subscriber, const char *key, int64_t after,
+           size_t limit, struct sn_audit **out, size_t *n)
+{
+    struct sq_store *st = be;
+    struct sn_audit *arr = NULL, *a;
+    sqlite3_stmt *s = NULL;
+    size_t cnt = 0;
+    sn_err r;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (limit == 0 || limit > 1000)
+        return SN_ERR_INVALID;
+    if ((arr = calloc(limit, sizeof(*arr))) == NULL)
+        return SN_ERR_NOMEM;
+    if ((r = prepare(st,
+                     "SELECT id, time, subscriber_id, key_id, token_id,"
+                     " client, action, digest_algorithm, digest, scheme,"
+                     " result, detail FROM audit WHERE subscriber_id = ?"
+                     " AND (?2 = '' OR key_id = ?2) AND id > ?3"
+                     " ORDER BY id LIMIT ?4",
+                     &s)) != SN_OK)
+        goto out;
+    sqlite3_bind_text(s, 1, subscriber, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, key ? key : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, after);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)limit);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && cnt < limit) {
+        a = &arr[cnt++];
+        a->id = sqlite3_column_int64(s, 0);
+        a->time = (time_t)sqlite3_column_int64(s, 1);
+        col_text(s, 2, a->subscriber, sizeof(a->subscriber));
+        col_text(s, 3, a->key, sizeof(a->key));
+        col_text(s, 4, a->token, sizeof(a->token));
+        col_text(s, 5, a->client, sizeof(a->client));
+        col_text(s, 6, a->action, sizeof(a->action));
+        col_text(s, 7, a->digest_alg, sizeof(a->digest_alg));
+        col_text(s, 8, a->digest, sizeof(a->digest));
+        col_text(s, 9, a->scheme, sizeof(a->scheme));
+        col_text(s, 10, a->result, sizeof(a->result));
+        col_text(s, 11, a->detail, sizeof(a->detail));
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        r = SN_ERR_DB;
+        goto out;
+    }
+    *out = arr;
+    *n = cnt;
+    arr = NULL;
+    r = SN_OK;
+out:
+    free(arr);
+    sqlite3_finalize(s);
+    return r;
+}
+
+/* ---- identity ---- */
+
+static sn_err
+identity_set(void *be, const char *subscriber, const char *json)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st, "UPDATE subscribers SET identity = ? WHERE id = ?",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, subscriber, -1, SQLITE_STATIC);
+    return finish_write(st, s, 1);
+}
+
+static sn_err
+identity_get(void *be, const char *subscriber, char **json)
+{
+    struct sq_store *st = be;
+    const unsigned char *t;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    *json = NULL;
+    if ((r = prepare(st, "SELECT identity FROM subscribers WHERE id = ?",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, subscriber, -1, SQLITE_STATIC);
+    r = SN_ERR_NOT_FOUND;
+    if (sqlite3_step(s) == SQLITE_ROW &&
+        (t = sqlite3_column_text(s, 0)) != NULL)
+        r = (*json = strdup((const char *)t)) ? SN_OK : SN_ERR_NOMEM;
+    sqlite3_finalize(s);
+    return r;
+}
+
+/* ---- certificates ---- */
+
+#define CERT_COLS                                                              \
+    "serial, ca, subscriber_id, key_id, profile, der, not_before, not_after,"  \
+    " issued_at, revoked, revocation_date, reason, revoked_at"
+
+static sn_err
+row_cert(sqlite3_stmt *s, struct sn_cert *c)
+{
+    int len;
+
+    memset(c, 0, sizeof(*c));
+    col_text(s, 0, c->serial, sizeof(c->serial));
+    col_text(s, 1, c->ca, sizeof(c->ca));
+    col_text(s, 2, c->subscriber, sizeof(c->subscriber));
+    col_text(s, 3, c->key, sizeof(c->key));
+    col_text(s, 4, c->profile, sizeof(c->profile));
+    len = sqlite3_column_bytes(s, 5);
+    if (len <= 0 || (c->der = malloc((size_t)len)) == NULL)
+        return SN_ERR_NOMEM;
+    memcpy(c->der, sqlite3_column_blob(s, 5), (size_t)len);
+    c->der_len = (size_t)len;
+    c->not_before = (time_t)sqlite3_column_int64(s, 6);
+    c->not_after = (time_t)sqlite3_column_int64(s, 7);
+    c->issued_at = (time_t)sqlite3_column_int64(s, 8);
+    c->revoked = sqlite3_column_int(s, 9);
+    c->revocation_date = (time_t)sqlite3_column_int64(s, 10);
+    c->reason = sqlite3_column_int(s, 11);
+    c->revoked_at = (time_t)sqlite3_column_int64(s, 12);
+    return SN_OK;
+}
+
+static sn_err
+cert_add(void *be, const struct sn_cert *c)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st,
+                     "INSERT INTO certificates (serial, ca, subscriber_id,"
+                     " key_id, profile, der, not_before, not_after,"
+                     " issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, c->serial, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, c->ca, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, c->subscriber, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, c->key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, c->profile, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 6, c->der, (int)c->der_len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, c->not_before);
+    sqlite3_bind_int64(s, 8, c->not_after);
+    sqlite3_bind_int64(s, 9, c->issued_at);
+    return finish_write(st, s, 0);
+}
+
+static sn_err
+cert_get(void *be, const char *ca, const char *serial, struct sn_cert *out)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((r = prepare(st,
+                     "SELECT " CERT_COLS " FROM certificates WHERE serial = ?"
+                     " AND (?2 IS NULL OR ca = ?2)",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
+    if (ca != NULL)
+        sqlite3_bind_text(s, 2, ca, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 2);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        r = row_cert(s, out);
+    else
+        r = rc == SQLITE_DONE ? SN_ERR_NOT_FOUND : SN_ERR_DB;
+    sqlite3_finalize(s);
+    return r;
+}
+
+static sn_err
+cert_revoke(void *be, const char *serial, time_t revocation_date, int reason,
+            time_t revoked_at)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    /* Only a certificate not yet revoked: a revocation recorded in the
+     * meantime (a key compromise) is never overwritten. */
+    if ((r = prepare(st,
+                     "UPDATE certificates SET revoked = 1,"
+                     " revocation_date = ?, reason = ?, revoked_at = ?"
+                     " WHERE serial = ? AND revoked = 0",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_int64(s, 1, revocation_date);
+    sqlite3_bind_int(s, 2, reason);
+    sqlite3_bind_int64(s, 3, revoked_at);
+    sqlite3_bind_text(s, 4, serial, -1, SQLITE_STATIC);
+    r = finish_write(st, s, 1);
+    return r == SN_ERR_NOT_FOUND ? SN_ERR_STATE : r;
+}
+
+static sn_err
+cert_compromise(void *be, const uint8_t *spki, size_t spki_len,
+                time_t revocation_date, time_t revoked_at)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if (spki_len == 0 || spki_len > INT_MAX)
+        return SN_ERR_INVALID;
+    /* One statement, so every certificate of the key moves together. A
+     * certificate revoked for another reason at or before the date keeps
+     * its revocation (it is never moved later by a change of reason). */
+    if ((r = prepare(st,
+                     "UPDATE certificates SET revocation_date = ?2,"
+                     " revoked_at = CASE WHEN revoked = 1 THEN revoked_at"
+                     " ELSE ?3 END,"
+                     " revoked = 1, reason = 1 WHERE spki = ?1"
+                     " AND NOT (revoked = 1 AND reason != 1"
+                     " AND revocation_date <= ?2)",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_blob(s, 1, spki, (int)spki_len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, revocation_date);
+    sqlite3_bind_int64(s, 3, revoked_at);
+    return finish_write(st, s, 1);
+}
+
+static sn_err
+cert_set_spki(void *be, const char *serial, const uint8_t *spki,
+              size_t spki_len)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if (spki_len == 0 || spki_len > INT_MAX)
+        return SN_ERR_INVALID;
+    if ((r = prepare(st,
+                     "UPDATE certificates SET spki = ? WHERE serial = ?"
+                     " AND spki IS NULL",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_blob(s, 1, spki, (int)spki_len, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, serial, -1, SQLITE_STATIC);
+    return finish_write(st, s, 0);
+}
+
+static sn_err
+fill_cert(sqlite3_stmt *s, void *out)
+{
+    return row_cert(s, out);
+}
+
+static void
+clean_cert(void *c)
+{
+    sn_cert_cleanup(c);
+}
+
+static sn_err
+cert_revoked(void *be, const char *ca, struct sn_cert **out, size_t *n)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    void *arr = NULL;
+    sn_err r;
+
+    *out = NULL;
+    *n = 0;
+    if ((r = prepare(st,
+                     "SELECT " CERT_COLS " FROM certificates WHERE ca = ?"
+                     " AND revoked = 1 ORDER BY serial",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, ca, -1, SQLITE_STATIC);
+    r = collect(s, sizeof(**out), fill_cert, clean_cert, &arr, n);
+    *out = arr;
+    sqlite3_finalize(s);
+    return r;
+}
+
+static sn_err
+cert_by_spki(void *be, const uint8_t *spki, size_t spki_len,
+             struct sn_cert **out, size_t *n)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    void *arr = NULL;
+    sn_err r;
+
+    *out = NULL;
+    *n = 0;
+    if (spki_len == 0 || spki_len > INT_MAX)
+        return SN_ERR_INVALID;
+    if ((r = prepare(st,
+                     "SELECT " CERT_COLS " FROM certificates WHERE spki = ?"
+                     " ORDER BY serial",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_blob(s, 1, spki, (int)spki_len, SQLITE_STATIC);
+    r = collect(s, sizeof(**out), fill_cert, clean_cert, &arr, n);
+    *out = arr;
+    sqlite3_finalize(s);
+    return r;
+}
+
+static sn_err
+cert_unindexed(void *be, const char *after, size_t limit, struct sn_cert **out,
+               size_t *n)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    void *arr = NULL;
+    sn_err r;
+
+    *out = NULL;
+    *n = 0;
+    if (limit == 0 || limit > INT_MAX)
+        return SN_ERR_INVALID;
+    if ((r = prepare(st,
+                     "SELECT " CERT_COLS " FROM certificates WHERE spki IS NULL"
+                     " AND serial > ? ORDER BY serial LIMIT ?",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, after, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, (int)limit);
+    r = collect(s, sizeof(**out), fill_cert, clean_cert, &arr, n);
+    *out = arr;
+    sqlite3_finalize(s);
+    return r;
+}
+
+static int
+key_compromised(void *be, const char *key)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    int found;
+
+    if (prepare(st,
+                "SELECT 1 FROM certificates WHERE revoked = 1 AND reason = 1"
+                " AND (key_id = ?1 OR spki = (SELECT spki FROM keys"
+                " WHERE id = ?1)) LIMIT 1",
+                &s) != SN_OK)
+        return 1; /* fail closed */
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    found = sqlite3_step(s) != SQLITE_DONE;
+    sqlite3_finalize(s);
+    return found;
+}
+
+/* ---- CRLs ---- */
+
+static sn_err
+crl_get(void *be, const char *ca, uint8_t **der, size_t *len, int64_t *number,
+        time_t *this_update)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+    int n;
+
+    *der = NULL;
+    *len = 0;
+    *number = 0;
+    *this_update = 0;
+    if ((r = prepare(st,
+                     "SELECT number, this_update, der FROM crls WHERE ca = ?",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, ca, -1, SQLITE_STATIC);
+    r = SN_ERR_NOT_FOUND;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        *number = sqlite3_column_int64(s, 0);
+        *this_update = (time_t)sqlite3_column_int64(s, 1);
+        n = sqlite3_column_bytes(s, 2);
+        if (n > 0 && (*der = malloc((size_t)n)) != NULL) {
+            memcpy(*der, sqlite3_column_blob(s, 2), (size_t)n);
+            *len = (size_t)n;
+            r = SN_OK;
+        } else
+            r = n > 0 ? SN_ERR_NOMEM : SN_ERR_NOT_FOUND;
+    }
+    sqlite3_finalize(s);
+    return r;
+}
+
+static sn_err
+crl_put(void *be, const char *ca, int64_t number, time_t this_update,
+        const uint8_t *der, size_t len)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st,
+                     "INSERT INTO crls (ca, number, this_update, der)"
+                     " VALUES (?, ?, ?, ?) ON CONFLICT(ca) DO UPDATE SET"
+                     " number = excluded.number,"
+                     " this_update = excluded.this_update,"
+                     " der = excluded.der WHERE excluded.number > number",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, ca, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, number);
+    sqlite3_bind_int64(s, 3, this_update);
+    sqlite3_bind_blob(s, 4, der, (int)len, SQLITE_STATIC);
+    return finish_write(st, s, 0);
+}
+
+/* ---- counters and TSA tokens ---- */
+
+static sn_err
+counter_next(void *be, const char *name, int64_t *out)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    *out = 0;
+    if ((r = prepare(st,
+                     "INSERT INTO counters (name, value) VALUES (?, 1)"
+                     " ON CONFLICT(name) DO UPDATE SET value = value + 1"
+                     " RETURNING value",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    r = SN_ERR_DB;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        *out = sqlite3_column_int64(s, 0);
+        r = SN_OK;
+    }
+    sqlite3_finalize(s);
+    return r;
+}
+
+const struct sn_store_ops sn_store_sqlite_ops = {
+    .name = "sqlite",
+    .open = store_open,
+    .close = store_close,
+    .ping = ping,
+    .subscriber_add = subscriber_add,
+    .subscriber_get = subscriber_get,
+    .subscriber_by_name = subscriber_by_name,
+    .subscriber_list = subscriber_list,
+    .token_add = token_add,
+    .token_get = token_get,
+    .token_revoke = token_revoke,
+    .key_add = key_add,
+    .key_get = key_get,
+    .key_list = key_list,
+    .key_transition = key_transition,
+    .key_set_cert = key_set_cert,
+    .audit_write = sn_sqlite_audit_write,
+    .audit_list = audit_list,
+    .identity_set = identity_set,
+    .identity_get = identity_get,
+    .cert_add = cert_add,
+    .cert_get = cert_get,
+    .cert_revoke = cert_revoke,
+    .cert_compromise = cert_compromise,
+    .cert_by_spki = cert_by_spki,
+    .cert_unindexed = cert_unindexed,
+    .cert_set_spki = cert_set_spki,
+    .cert_revoked = cert_revoked,
+    .key_compromised = key_compromised,
+    .crl_get = crl_get,
+    .crl_put = crl_put,
+    .counter_next = counter_next,
+};

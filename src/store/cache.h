@@ -5,7 +5,7 @@
  * row, so a hit is always current) and the CA's OCSP answers.
  * "Always current" holds while this process is the only writer of the
  * rows: with a database shared between nodes, a change made elsewhere
- * must reach sn_cache_drop or sn_cache_clear here (store/backend.h says
+ * must reach sn_cache_drop or sn_cache_clear here (store/store_backend.h says
  * what such a backend must do).
  */
 #ifndef SN_CACHE_H

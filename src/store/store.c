@@ -1,6 +1,6 @@
 /*
  * store: the front of Signet's durable state. Each sn_store_* call goes
- * to the backend chosen at open (struct sn_store_ops, store/backend.h);
+ * to the backend chosen at open (struct sn_store_ops, store/store_backend.h);
  * what is not about storage stays here, the same for every backend: the
  * caches of the rows every signing request reads, dropped whenever this
  * process changes the row, and the revocation counter. Callers are the

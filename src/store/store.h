@@ -4,12 +4,12 @@
  * committed, durable transaction before the call returns, so an audit
  * record reported as written survives a crash.
  *
- * The calls dispatch to a backend (store/backend.h), chosen by the path
+ * The calls dispatch to a backend (store/store_backend.h), chosen by the path
  * given to sn_store_open: "sqlite:FILE" or a plain FILE is SQLite
  * (src/store/sqlite/). Tokens and key briefs are cached in memory and the
  * cache is dropped only by this process's own writes: every backend today
  * has one signetd per database; a backend shared by several nodes must
- * first tell each node of the others' changes (see backend.h).
+ * first tell each node of the others' changes (see store_backend.h).
  */
 #ifndef SN_STORE_H
 #define SN_STORE_H

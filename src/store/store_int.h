@@ -8,7 +8,7 @@
 
 #include <pthread.h>
 
-#include "store/backend.h"
+#include "store/store_backend.h"
 #include "store/cache.h"
 #include "store/store.h"
 

@@ -1,6 +1,6 @@
 /*
  * sqlite: the store's SQLite backend (struct sn_store_ops, see
- * store/backend.h). Values come from the validated policy layer; every
+ * store/store_backend.h). Values come from the validated policy layer; every
  * statement binds parameters (no SQL built from strings). One connection
  * is shared under SQLite's own serialised mode; WAL journal and
  * synchronous=FULL make each commit durable. The audit log's writes go

@@ -7,7 +7,7 @@
 
 #include <sqlite3.h>
 
-#include "store/backend.h"
+#include "store/store_backend.h"
 
 struct sq_store {
     sqlite3 *db; /* shared connection, SQLite's serialised mode */

@@ -122,9 +122,9 @@ fuzz_cert(enum sn_ca_kind kind, EVP_PKEY *key, X509 *issuer,
 {
     X509 *x = NULL;
 
-    need(sn_ca_cert_build(kind, key,
-                          kind == SN_CA_ROOT ? "Fuzz Root" : "Fuzz CA",
-                          "Signet", "DE", issuer, NULL, 30, &x) == SN_OK);
+    need(sn_caprofile_ca_cert(kind, key,
+                              kind == SN_CA_ROOT ? "Fuzz Root" : "Fuzz CA",
+                              "Signet", "DE", issuer, NULL, 30, &x) == SN_OK);
     need(sn_ca_sign_cert(by, x, EVP_sha256()) == SN_OK);
     return x;
 }

@@ -1,0 +1,329 @@
+/*
+ * bodies: parsers for the API's JSON request bodies. The input is
+ * untrusted: every member is checked for type, length and content, and
+ * unknown members are refused. The messages are the ones clients see.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/text.h"
+#include "common/util.h"
+#include "http/bodies.h"
+
+static void fault(struct sn_body_fault *f, enum sn_api code, const char *fmt,
+                  ...) __attribute__((format(printf, 3, 4)));
+
+static void
+fault(struct sn_body_fault *f, enum sn_api code, const char *fmt, ...)
+{
+    va_list ap;
+
+    f->code = code;
+    va_start(ap, fmt);
+    vsnprintf(f->why, sizeof(f->why), fmt, ap);
+    va_end(ap);
+}
+
+/* Refuses members of obj not in the NULL-terminated allowed list. */
+static sn_err
+only(json_t *obj, const char *const *allowed, struct sn_body_fault *f)
+{
+    const char *name;
+    json_t *v;
+    size_t i;
+
+    json_object_foreach(obj, name, v)
+    {
+        for (i = 0; allowed[i] != NULL; i++)
+            if (strcmp(name, allowed[i]) == 0)
+                break;
+        if (allowed[i] == NULL) {
+            fault(f, API_INVALID_FIELD, "unknown field '%.64s'", name);
+            return SN_ERR_INVALID;
+        }
+    }
+    return SN_OK;
+}
+
+/* String member, required or optional, 1..max bytes without NUL. */
+static sn_err
+str(json_t *obj, const char *name, int required, size_t max, const char **out,
+    struct sn_body_fault *f)
+{
+    json_t *v = json_object_get(obj, name);
+    size_t len;
+
+    *out = NULL;
+    if (v == NULL || json_is_null(v)) {
+        if (!required)
+            return SN_OK;
+        fault(f, API_INVALID_FIELD, "'%s' is required", name);
+        return SN_ERR_INVALID;
+    }
+    if (!json_is_string(v)) {
+        fault(f, API_INVALID_FIELD, "'%s' must be a string", name);
+        return SN_ERR_INVALID;
+    }
+    len = json_string_length(v);
+    if (len == 0 || len > max || strlen(json_string_value(v)) != len) {
+        fault(f, API_INVALID_FIELD, "'%s' must be 1 to %zu characters", name,
+              max);
+        return SN_ERR_INVALID;
+    }
+    *out = json_string_value(v);
+    return SN_OK;
+}
+
+/* A subscriber's name is also a directory and label component. */
+static int
+name_ok(const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0'; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+            return 0;
+    }
+    return i > 0 && i <= SN_NAME_MAX;
+}
+
+sn_err
+sn_body_subscriber(json_t *body, struct sn_body_subscriber *out,
+                   struct sn_body_fault *f)
+{
+    static const char *const allowed[] = {"name", NULL};
+    const char *name;
+    sn_err r;
+
+    memset(out, 0, sizeof(*out));
+    if ((r = only(body, allowed, f)) != SN_OK ||
+        (r = str(body, "name", 1, SN_NAME_MAX, &name, f)) != SN_OK)
+        return r;
+    if (!name_ok(name)) {
+        fault(f, API_INVALID_FIELD, "'name' must be 1-64 of A-Z a-z 0-9 . _ -");
+        return SN_ERR_INVALID;
+    }
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    return SN_OK;
+}
+
+static sn_err
+token_roles(json_t *v, unsigned *roles, struct sn_body_fault *f)
+{
+    size_t i;
+    json_t *e;
+
+    *roles = 0;
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 2)
+        goto bad;
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_string(e))
+            goto bad;
+        if (strcmp(json_string_value(e), "manage") == 0)
+            *roles |= SN_ROLE_MANAGE;
+        else if (strcmp(json_string_value(e), "sign") == 0)
+            *roles |= SN_ROLE_SIGN;
+        else
+            goto bad;
+    }
+    return SN_OK;
+bad:
+    *roles = 0;
+    fault(f, API_INVALID_FIELD,
+          "'roles' must be a non-empty array of \"manage\" and \"sign\"");
+    return SN_ERR_INVALID;
+}
+
+/* Key ids only by shape; the handler checks they are the subscriber's. */
+static sn_err
+token_keys(json_t *v, struct sn_body_token *t, struct sn_body_fault *f)
+{
+    size_t i;
+    json_t *e;
+
+    if (v == NULL || json_is_null(v))
+        return SN_OK;
+    if (!json_is_array(v) || json_array_size(v) == 0 ||
+        json_array_size(v) > SN_TOKEN_MAX_KEYS) {
+        fault(f, API_INVALID_FIELD,
+              "'keys' must be an array of 1 to %d key ids", SN_TOKEN_MAX_KEYS);
+        return SN_ERR_INVALID;
+    }
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_string(e) || json_string_length(e) != SN_UUID_LEN - 1 ||
+            strlen(json_string_value(e)) != SN_UUID_LEN - 1) {
+            fault(f, API_INVALID_FIELD, "'keys' must contain key ids");
+            return SN_ERR_INVALID;
+        }
+        snprintf(t->keys[t->nkeys++], SN_UUID_LEN, "%s", json_string_value(e));
+    }
+    return SN_OK;
+}
+
+sn_err
+sn_body_token(json_t *body, time_t now, struct sn_body_token *out,
+              struct sn_body_fault *f)
+{
+    static const char *const allowed[] = {"name", "roles", "keys", "expires_at",
+                                          NULL};
+    struct sn_body_token t;
+    const char *name, *expires;
+    enum sn_text_fault tf;
+    sn_err r;
+
+    memset(out, 0, sizeof(*out));
+    memset(&t, 0, sizeof(t));
+    if ((r = only(body, allowed, f)) != SN_OK ||
+        (r = str(body, "name", 1, SN_NAME_MAX, &name, f)) != SN_OK ||
+        (r = str(body, "expires_at", 0, 64, &expires, f)) != SN_OK ||
+        (r = token_roles(json_object_get(body, "roles"), &t.roles, f)) != SN_OK)
+        return r;
+    if ((tf = sn_text_check(name, strlen(name), SN_NAME_MAX, 0)) !=
+        SN_TEXT_OK) {
+        fault(f, API_INVALID_FIELD, "'name' %s", sn_text_fault_str(tf));
+        return SN_ERR_INVALID;
+    }
+    if ((r = token_keys(json_object_get(body, "keys"), &t, f)) != SN_OK)
+        return r;
+    if (expires != NULL && (sn_time_parse(expires, &t.expires_at) != SN_OK ||
+                            t.expires_at <= now)) {
+        fault(f, API_INVALID_FIELD,
+              "'expires_at' must be an RFC 3339 time in the future");
+        return SN_ERR_INVALID;
+    }
+    snprintf(t.name, sizeof(t.name), "%s", name);
+    *out = t;
+    return SN_OK;
+}
+
+void
+sn_body_sign_cleanup(struct sn_body_sign *in)
+{
+    size_t i;
+
+    for (i = 0; i < in->n; i++)
+        free(in->digests[i]);
+    memset(in, 0, sizeof(*in));
+}
+
+static sn_err
+sign_digest(json_t *v, size_t want, uint8_t **out, struct sn_body_fault *f)
+{
+    size_t len = 0;
+
+    *out = NULL;
+    if (!json_is_string(v) ||
+        sn_b64_decode(json_string_value(v), out, &len) != SN_OK) {
+        fault(f, API_BAD_DIGEST, "digests must be base64");
+        return SN_ERR_INVALID;
+    }
+    if (len != want) {
+        free(*out);
+        *out = NULL;
+        fault(f, API_BAD_DIGEST,
+              "digest is %zu bytes; the digest algorithm needs %zu", len, want);
+        return SN_ERR_INVALID;
+    }
+    return SN_OK;
+}
+
+static sn_err
+sign_scheme(const char *scheme, int rsa, struct sn_body_sign *in,
+            struct sn_body_fault *f)
+{
+    if (rsa) {
+        in->scheme = SN_SCHEME_PKCS1;
+        if (scheme != NULL &&
+            sn_scheme_from_name(scheme, &in->scheme) != SN_OK) {
+            fault(f, API_INVALID_FIELD,
+                  "scheme must be \"pkcs1\" or \"pss\" for RSA keys");
+            return SN_ERR_INVALID;
+        }
+    } else {
+        in->scheme = SN_SCHEME_ECDSA;
+        if (scheme != NULL && strcmp(scheme, "ecdsa") != 0) {
+            fault(f, API_INVALID_FIELD,
+                  "ECDSA keys take no scheme (or \"ecdsa\")");
+            return SN_ERR_INVALID;
+        }
+    }
+    return SN_OK;
+}
+
+static sn_err
+sign_digests(json_t *one, json_t *many, struct sn_body_sign *in,
+             struct sn_body_fault *f)
+{
+    size_t i;
+    json_t *e;
+
+    if (one != NULL) {
+        if (sign_digest(one, sn_digest_len(in->md), &in->digests[0], f) !=
+            SN_OK)
+            return SN_ERR_INVALID;
+        in->n = 1;
+        return SN_OK;
+    }
+    in->batch = 1;
+    if (!json_is_array(many) || json_array_size(many) == 0 ||
+        json_array_size(many) > SN_BODY_MAX_BATCH) {
+        fault(f, API_INVALID_FIELD,
+              "'digests' must be an array of 1 to %d digests",
+              SN_BODY_MAX_BATCH);
+        return SN_ERR_INVALID;
+    }
+    json_array_foreach(many, i, e)
+    {
+        if (sign_digest(e, sn_digest_len(in->md), &in->digests[i], f) != SN_OK)
+            return SN_ERR_INVALID;
+        in->n = i + 1;
+    }
+    return SN_OK;
+}
+
+sn_err
+sn_body_sign(json_t *body, int rsa, struct sn_body_sign *out,
+             struct sn_body_fault *f)
+{
+    static const char *const allowed[] = {"digest_algorithm", "digest",
+                                          "digests", "scheme", NULL};
+    json_t *one = json_object_get(body, "digest");
+    json_t *many = json_object_get(body, "digests");
+    struct sn_body_sign in;
+    const char *mdname, *scheme;
+    sn_err r;
+
+    memset(out, 0, sizeof(*out));
+    memset(&in, 0, sizeof(in));
+    if ((r = only(body, allowed, f)) != SN_OK ||
+        (r = str(body, "digest_algorithm", 1, 16, &mdname, f)) != SN_OK ||
+        (r = str(body, "scheme", 0, 16, &scheme, f)) != SN_OK)
+        goto out;
+    if (sn_digest_from_name(mdname, &in.md) != SN_OK) {
+        fault(f, API_UNSUPPORTED_ALG,
+              "digest_algorithm must be sha256, sha384 or sha512");
+        r = SN_ERR_INVALID;
+        goto out;
+    }
+    if ((r = sign_scheme(scheme, rsa, &in, f)) != SN_OK)
+        goto out;
+    if ((one == NULL) == (many == NULL)) {
+        fault(f, API_INVALID_FIELD,
+              "give exactly one of 'digest' and 'digests'");
+        r = SN_ERR_INVALID;
+        goto out;
+    }
+    if ((r = sign_digests(one, many, &in, f)) != SN_OK)
+        goto out;
+    *out = in;
+    memset(&in, 0, sizeof(in));
+out:
+    sn_body_sign_cleanup(&in);
+    return r;
+}

@@ -1,0 +1,69 @@
+/*
+ * bodies: the JSON request bodies of the API routes, parsed into validated,
+ * typed structs before a handler acts ("parse, then act"). The input is
+ * untrusted. Pure: no store, no HSM, no app; checks that need the store
+ * (a key's owner, a name already taken) stay in the handlers.
+ */
+#ifndef SN_BODIES_H
+#define SN_BODIES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "common/err.h"
+#include "common/keyalg.h"
+#include "http/api.h"
+#include "store/store.h"
+
+/*
+ * Why a body was refused: the api code and the message the client sees
+ * (naming the field). Set only when a parser returns an error.
+ */
+struct sn_body_fault {
+    enum sn_api code;
+    char why[256];
+};
+
+/* POST /v1/subscribers */
+struct sn_body_subscriber {
+    char name[SN_NAME_MAX + 1];
+};
+
+/*
+ * POST /v1/subscribers/{id}/tokens. keys are well-formed key ids; whether
+ * they are the subscriber's is the handler's to check.
+ */
+struct sn_body_token {
+    char name[SN_NAME_MAX + 1];
+    unsigned roles;
+    char keys[SN_TOKEN_MAX_KEYS][SN_UUID_LEN];
+    size_t nkeys;
+    time_t expires_at; /* 0: none asked for */
+};
+
+#define SN_BODY_MAX_BATCH 256
+
+/* POST /v1/keys/{id}/sign: digests of exactly the algorithm's length. */
+struct sn_body_sign {
+    enum sn_digest md;
+    enum sn_scheme scheme;
+    size_t n;
+    uint8_t *digests[SN_BODY_MAX_BATCH];
+    int batch;
+};
+
+sn_err sn_body_subscriber(json_t *body, struct sn_body_subscriber *out,
+                          struct sn_body_fault *f);
+/* now: the request's time; expires_at must lie after it. */
+sn_err sn_body_token(json_t *body, time_t now, struct sn_body_token *out,
+                     struct sn_body_fault *f);
+/* rsa: whether the key is an RSA key (which schemes are allowed). */
+sn_err sn_body_sign(json_t *body, int rsa, struct sn_body_sign *out,
+                    struct sn_body_fault *f);
+/* Frees the digests and zeroes in; in may be zeroed already. */
+void sn_body_sign_cleanup(struct sn_body_sign *in);
+
+#endif

@@ -202,6 +202,36 @@ sn_body_token(json_t *body, time_t now, struct sn_body_token *out,
     return SN_OK;
 }
 
+sn_err
+sn_body_key(json_t *body, struct sn_body_key *out, struct sn_body_fault *f)
+{
+    static const char *const allowed[] = {"algorithm", "label", NULL};
+    const char *alg_name, *label;
+    enum sn_text_fault tf;
+    enum sn_keyalg alg;
+    sn_err r;
+
+    memset(out, 0, sizeof(*out));
+    if ((r = only(body, allowed, f)) != SN_OK ||
+        (r = str(body, "algorithm", 1, 32, &alg_name, f)) != SN_OK ||
+        (r = str(body, "label", 1, SN_NAME_MAX, &label, f)) != SN_OK)
+        return r;
+    if (sn_keyalg_from_name(alg_name, &alg) != SN_OK) {
+        fault(f, API_UNSUPPORTED_ALG,
+              "algorithm '%.32s' is not allowed; use one of: %s", alg_name,
+              sn_keyalg_allowed());
+        return SN_ERR_INVALID;
+    }
+    if ((tf = sn_text_check(label, strlen(label), SN_NAME_MAX, 0)) !=
+        SN_TEXT_OK) {
+        fault(f, API_INVALID_FIELD, "'label' %s", sn_text_fault_str(tf));
+        return SN_ERR_INVALID;
+    }
+    out->alg = alg;
+    snprintf(out->label, sizeof(out->label), "%s", label);
+    return SN_OK;
+}
+
 void
 sn_body_sign_cleanup(struct sn_body_sign *in)
 {

@@ -44,6 +44,12 @@ struct sn_body_token {
     time_t expires_at; /* 0: none asked for */
 };
 
+/* POST /v1/keys */
+struct sn_body_key {
+    enum sn_keyalg alg;
+    char label[SN_NAME_MAX + 1];
+};
+
 #define SN_BODY_MAX_BATCH 256
 
 /* POST /v1/keys/{id}/sign: digests of exactly the algorithm's length. */
@@ -60,6 +66,8 @@ sn_err sn_body_subscriber(json_t *body, struct sn_body_subscriber *out,
 /* now: the request's time; expires_at must lie after it. */
 sn_err sn_body_token(json_t *body, time_t now, struct sn_body_token *out,
                      struct sn_body_fault *f);
+sn_err sn_body_key(json_t *body, struct sn_body_key *out,
+                   struct sn_body_fault *f);
 /* rsa: whether the key is an RSA key (which schemes are allowed). */
 sn_err sn_body_sign(json_t *body, int rsa, struct sn_body_sign *out,
                     struct sn_body_fault *f);

@@ -8,10 +8,10 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "common/text.h"
 #include "common/util.h"
 #include "crypto/attest.h"
 #include "crypto/x509util.h"
+#include "http/bodies.h"
 #include "http/handlers.h"
 #include "http/hsmsign.h"
 
@@ -48,11 +48,10 @@ key_audit(struct sn_app *app, struct sn_req *req, const struct sn_key *k,
 void
 sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
-    static const char *const allowed[] = {"algorithm", "label", NULL};
     const struct sn_principal *who = req->who;
     struct sn_hsm_token *tok;
-    const char *alg_name, *label;
-    enum sn_text_fault tf;
+    struct sn_body_key body;
+    struct sn_body_fault f;
     struct sn_attestation att;
     char detail[128];
     struct sn_key k;
@@ -61,22 +60,11 @@ sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     memset(&k, 0, sizeof(k));
     if (sn_allowed(app, req, resp, SN_ACT_KEY_CREATE, NULL) != 0)
         return;
-    if (sn_json_only(req->json, allowed, resp) != 0 ||
-        sn_json_str(req->json, "algorithm", 1, 32, &alg_name, resp) != 0 ||
-        sn_json_str(req->json, "label", 1, SN_NAME_MAX, &label, resp) != 0)
-        return;
-    if (sn_keyalg_from_name(alg_name, &k.alg) != SN_OK) {
-        sn_resp_error(resp, API_UNSUPPORTED_ALG,
-                      "algorithm '%.32s' is not allowed; use one of: %s",
-                      alg_name, sn_keyalg_allowed());
+    if (sn_body_key(req->json, &body, &f) != SN_OK) {
+        sn_resp_error(resp, f.code, "%s", f.why);
         return;
     }
-    if ((tf = sn_text_check(label, strlen(label), SN_NAME_MAX, 0)) !=
-        SN_TEXT_OK) {
-        sn_resp_error(resp, API_INVALID_FIELD, "'label' %s",
-                      sn_text_fault_str(tf));
-        return;
-    }
+    k.alg = body.alg;
     if ((r = sn_app_partition(app, who->subscriber, &tok)) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE,
                       "the subscriber's HSM partition is unavailable");
@@ -87,7 +75,7 @@ sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         return;
     }
     snprintf(k.subscriber, sizeof(k.subscriber), "%s", who->subscriber);
-    snprintf(k.label, sizeof(k.label), "%s", label);
+    snprintf(k.label, sizeof(k.label), "%s", body.label);
     k.state = SN_KEY_ENABLED;
     k.created_at = time(NULL);
     k.hsm = *sn_hsm_token_info(tok);

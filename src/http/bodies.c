@@ -232,6 +232,88 @@ sn_body_key(json_t *body, struct sn_body_key *out, struct sn_body_fault *f)
     return SN_OK;
 }
 
+/* The reasons a subscriber may give (CSBR 4.9.1.1; no certificateHold). */
+static const struct {
+    const char *name;
+    int code; /* RFC 5280 CRLReason */
+} reasons[] = {
+    {"unspecified", 0}, {"keyCompromise", 1},        {"affiliationChanged", 3},
+    {"superseded", 4},  {"cessationOfOperation", 5}, {"privilegeWithdrawn", 9},
+};
+
+const char *
+sn_body_reason_name(int code)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (reasons[i].code == code)
+            return reasons[i].name;
+    return "unspecified";
+}
+
+static sn_err
+revoke_reason(struct sn_body_revoke *rq, struct sn_body_fault *f)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (strcmp(rq->rname, reasons[i].name) == 0)
+            rq->code = reasons[i].code;
+    if (rq->code < 0) {
+        fault(f, API_INVALID_FIELD,
+              "reason must be one of unspecified, keyCompromise, "
+              "affiliationChanged, superseded, cessationOfOperation, "
+              "privilegeWithdrawn%s",
+              strcmp(rq->rname, "certificateHold") == 0
+                  ? " (certificateHold is never used: CSBR 4.9.13)"
+                  : "");
+        return SN_ERR_INVALID;
+    }
+    return SN_OK;
+}
+
+sn_err
+sn_body_revoke(json_t *body, time_t now, struct sn_body_revoke *out,
+               struct sn_body_fault *f)
+{
+    static const char *const allowed[] = {"reason", "revocation_date",
+                                          "comment", NULL};
+    struct sn_body_revoke rq;
+    const char *date;
+    enum sn_text_fault tf;
+    sn_err r;
+
+    memset(out, 0, sizeof(*out));
+    memset(&rq, 0, sizeof(rq));
+    rq.code = -1;
+    rq.when = now;
+    if ((r = only(body, allowed, f)) != SN_OK ||
+        (r = str(body, "reason", 1, 32, &rq.rname, f)) != SN_OK ||
+        (r = str(body, "revocation_date", 0, 64, &date, f)) != SN_OK ||
+        (r = str(body, "comment", 0, SN_BODY_COMMENT_MAX, &rq.comment, f)) !=
+            SN_OK ||
+        (r = revoke_reason(&rq, f)) != SN_OK)
+        return r;
+    if (date != NULL) {
+        if (sn_time_parse(date, &rq.when) != SN_OK || rq.when > now) {
+            fault(f, API_INVALID_FIELD,
+                  "revocation_date must be an RFC 3339 time, not in the "
+                  "future");
+            return SN_ERR_INVALID;
+        }
+        rq.dated = 1;
+    }
+    if (rq.comment != NULL &&
+        (tf = sn_text_check(rq.comment, strlen(rq.comment), SN_BODY_COMMENT_MAX,
+                            0)) != SN_TEXT_OK) {
+        fault(f, API_INVALID_FIELD, "comment %s", sn_text_fault_str(tf));
+        return SN_ERR_INVALID;
+    }
+    *out = rq;
+    return SN_OK;
+}
+
 void
 sn_body_sign_cleanup(struct sn_body_sign *in)
 {

@@ -50,6 +50,21 @@ struct sn_body_key {
     char label[SN_NAME_MAX + 1];
 };
 
+/* A reason for moving a revocation date, kept whole in the audit record. */
+#define SN_BODY_COMMENT_MAX 100
+
+/*
+ * POST /v1/certificates/{serial}/revoke. rname and comment point into the
+ * body and live as long as it does.
+ */
+struct sn_body_revoke {
+    int code; /* RFC 5280 CRLReason */
+    const char *rname;
+    int dated; /* revocation_date given */
+    time_t when;
+    const char *comment; /* NULL if none */
+};
+
 #define SN_BODY_MAX_BATCH 256
 
 /* POST /v1/keys/{id}/sign: digests of exactly the algorithm's length. */
@@ -68,6 +83,11 @@ sn_err sn_body_token(json_t *body, time_t now, struct sn_body_token *out,
                      struct sn_body_fault *f);
 sn_err sn_body_key(json_t *body, struct sn_body_key *out,
                    struct sn_body_fault *f);
+/* now: the request's time; when is now unless a date was given. */
+sn_err sn_body_revoke(json_t *body, time_t now, struct sn_body_revoke *out,
+                      struct sn_body_fault *f);
+/* The RFC 5280 name of a CRLReason code the API accepts, or "unspecified". */
+const char *sn_body_reason_name(int code);
 /* rsa: whether the key is an RSA key (which schemes are allowed). */
 sn_err sn_body_sign(json_t *body, int rsa, struct sn_body_sign *out,
                     struct sn_body_fault *f);

@@ -18,6 +18,7 @@
 #include "common/text.h"
 #include "crypto/subject.h"
 #include "crypto/x509util.h"
+#include "http/bodies.h"
 #include "http/handlers.h"
 
 #define MAX_VALIDITY_DAYS 460 /* CSBR 6.3.2, certificates from 2026-03 */
@@ -492,23 +493,10 @@ out:
 
 /* ---- revocation ---- */
 
-static const struct {
-    const char *name;
-    int code; /* RFC 5280 CRLReason */
-} reasons[] = {
-    {"unspecified", 0}, {"keyCompromise", 1},        {"affiliationChanged", 3},
-    {"superseded", 4},  {"cessationOfOperation", 5}, {"privilegeWithdrawn", 9},
-};
-
 static const char *
 reason_name(int code)
 {
-    size_t i;
-
-    for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-        if (reasons[i].code == code)
-            return reasons[i].name;
-    return "unspecified";
+    return sn_body_reason_name(code);
 }
 
 static json_t *
@@ -597,68 +585,7 @@ out:
     sn_cert_cleanup(&c);
 }
 
-/* A reason for moving a revocation date, kept whole in the audit record. */
-#define COMMENT_MAX 100
 #define KEY_COMPROMISE 1
-
-/* A revocation request, parsed and checked. */
-struct revoke_req {
-    int code; /* RFC 5280 CRLReason */
-    const char *rname;
-    int dated; /* revocation_date given */
-    time_t when;
-    const char *comment; /* NULL if none */
-};
-
-static int
-revoke_parse(json_t *json, time_t now, struct revoke_req *rq,
-             struct sn_resp *resp)
-{
-    static const char *const allowed[] = {"reason", "revocation_date",
-                                          "comment", NULL};
-    const char *date;
-    enum sn_text_fault f;
-    size_t i;
-
-    memset(rq, 0, sizeof(*rq));
-    rq->code = -1;
-    rq->when = now;
-    if (sn_json_only(json, allowed, resp) != 0 ||
-        sn_json_str(json, "reason", 1, 32, &rq->rname, resp) != 0 ||
-        sn_json_str(json, "revocation_date", 0, 64, &date, resp) != 0 ||
-        sn_json_str(json, "comment", 0, COMMENT_MAX, &rq->comment, resp) != 0)
-        return -1;
-    for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-        if (strcmp(rq->rname, reasons[i].name) == 0)
-            rq->code = reasons[i].code;
-    if (rq->code < 0) {
-        sn_resp_error(resp, API_INVALID_FIELD,
-                      "reason must be one of unspecified, keyCompromise, "
-                      "affiliationChanged, superseded, cessationOfOperation, "
-                      "privilegeWithdrawn%s",
-                      strcmp(rq->rname, "certificateHold") == 0
-                          ? " (certificateHold is never used: CSBR 4.9.13)"
-                          : "");
-        return -1;
-    }
-    if (date != NULL) {
-        if (sn_time_parse(date, &rq->when) != SN_OK || rq->when > now) {
-            sn_resp_error(resp, API_INVALID_FIELD,
-                          "revocation_date must be an RFC 3339 time, not in "
-                          "the future");
-            return -1;
-        }
-        rq->dated = 1;
-    }
-    if (rq->comment != NULL &&
-        (f = sn_text_check(rq->comment, strlen(rq->comment), COMMENT_MAX, 0)) !=
-            SN_TEXT_OK) {
-        sn_resp_error(resp, API_INVALID_FIELD, "comment %s",
-                      sn_text_fault_str(f));
-        return -1;
-    }
-    return 0;
-}
 
 /* Publishes a new CRL of the CA named ca at once. */
 static void
@@ -677,7 +604,7 @@ crl_now(struct sn_app *app, const char *ca)
 /* Any reason but keyCompromise: one certificate, revoked now, once. */
 static void
 revoke_one(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
-           const struct revoke_req *rq, time_t now, struct sn_resp *resp)
+           const struct sn_body_revoke *rq, time_t now, struct sn_resp *resp)
 {
     char detail[200];
     sn_err rr;
@@ -808,8 +735,8 @@ compromise_keys(struct sn_app *app, struct sn_req *req,
  */
 static int
 key_date(struct sn_app *app, struct sn_req *req, const struct sn_cert *c,
-         const struct sn_cert *all, size_t nall, const struct revoke_req *rq,
-         time_t *when, struct sn_resp *resp)
+         const struct sn_cert *all, size_t nall,
+         const struct sn_body_revoke *rq, time_t *when, struct sn_resp *resp)
 {
     time_t kdate = 0;
     int has_kdate = 0;
@@ -860,7 +787,7 @@ key_date(struct sn_app *app, struct sn_req *req, const struct sn_cert *c,
  */
 static void
 revoke_key(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
-           const struct revoke_req *rq, time_t now, struct sn_resp *resp)
+           const struct sn_body_revoke *rq, time_t now, struct sn_resp *resp)
 {
     struct sn_cert *all = NULL;
     struct sn_audit *recs = NULL;
@@ -928,7 +855,8 @@ out:
 void
 sn_h_ca_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
-    struct revoke_req rq;
+    struct sn_body_revoke rq;
+    struct sn_body_fault f;
     time_t now = time(NULL);
     struct sn_resource res = {0};
     struct sn_cert c;
@@ -943,8 +871,10 @@ sn_h_ca_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     res.key = c.key;
     if (sn_allowed(app, req, resp, SN_ACT_CERT_REVOKE, &res) != 0)
         goto out;
-    if (revoke_parse(req->json, now, &rq, resp) != 0)
+    if (sn_body_revoke(req->json, now, &rq, &f) != SN_OK) {
+        sn_resp_error(resp, f.code, "%s", f.why);
         goto out;
+    }
     if (rq.code == KEY_COMPROMISE)
         revoke_key(app, req, &c, &rq, now, resp);
     else

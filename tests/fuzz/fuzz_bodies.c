@@ -13,7 +13,15 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum route { R_SUBSCRIBER, R_TOKEN, R_KEY, R_SIGN_RSA, R_SIGN_EC, R_COUNT };
+enum route {
+    R_SUBSCRIBER,
+    R_TOKEN,
+    R_KEY,
+    R_SIGN_RSA,
+    R_SIGN_EC,
+    R_REVOKE,
+    R_COUNT
+};
 
 static void
 check_refusal(sn_err r, const void *out, size_t len,
@@ -57,6 +65,7 @@ run(enum route route, json_t *body)
     struct sn_body_token tok;
     struct sn_body_key key;
     struct sn_body_sign sign;
+    struct sn_body_revoke rev;
     struct sn_body_fault f;
     sn_err r;
 
@@ -86,6 +95,14 @@ run(enum route route, json_t *body)
     case R_SIGN_EC:
         r = sn_body_sign(body, route == R_SIGN_RSA, &sign, &f);
         check_sign(r, route == R_SIGN_RSA, &sign, &f);
+        break;
+    case R_REVOKE:
+        r = sn_body_revoke(body, 1700000000, &rev, &f);
+        check_refusal(r, &rev, sizeof(rev), &f);
+        if (r == SN_OK &&
+            (rev.rname == NULL || rev.when > 1700000000 ||
+             strcmp(sn_body_reason_name(rev.code), rev.rname) != 0))
+            abort();
         break;
     default:
         abort();

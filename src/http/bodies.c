@@ -10,6 +10,7 @@
 
 #include "common/text.h"
 #include "common/util.h"
+#include "crypto/x509util.h"
 #include "http/bodies.h"
 
 static void fault(struct sn_body_fault *f, enum sn_api code, const char *fmt,
@@ -312,6 +313,98 @@ sn_body_revoke(json_t *body, time_t now, struct sn_body_revoke *out,
     }
     *out = rq;
     return SN_OK;
+}
+
+/* Subject fields in the order their RDNs are written. */
+static const char *const subject_order[] = {"C",
+                                            "ST",
+                                            "L",
+                                            "street",
+                                            "postalCode",
+                                            "O",
+                                            "OU",
+                                            "CN",
+                                            "serialNumber",
+                                            "businessCategory",
+                                            "jurisdictionC",
+                                            "jurisdictionST",
+                                            "jurisdictionL",
+                                            "emailAddress",
+                                            NULL};
+
+static sn_err
+csr_subject(json_t *subj, X509_NAME **out, struct sn_body_fault *f)
+{
+    X509_NAME *name = NULL;
+    size_t used = 0, i;
+    json_t *v;
+
+    *out = NULL;
+    if (!json_is_object(subj) || json_object_size(subj) == 0) {
+        fault(f, API_INVALID_FIELD,
+              "'subject' must be an object such as {\"CN\": ...}");
+        return SN_ERR_INVALID;
+    }
+    if ((name = X509_NAME_new()) == NULL) {
+        fault(f, API_UNAVAILABLE, "out of memory");
+        return SN_ERR_NOMEM;
+    }
+    for (i = 0; subject_order[i] != NULL; i++) {
+        if ((v = json_object_get(subj, subject_order[i])) == NULL)
+            continue;
+        used++;
+        if (!json_is_string(v) || sn_name_add(name, subject_order[i],
+                                              json_string_value(v)) != SN_OK) {
+            fault(f, API_INVALID_FIELD, "subject %s must be 1-64 characters%s",
+                  subject_order[i],
+                  strcmp(subject_order[i], "C") == 0 ? " (C: two letters)"
+                                                     : "");
+            X509_NAME_free(name);
+            return SN_ERR_INVALID;
+        }
+    }
+    if (used != json_object_size(subj)) {
+        fault(f, API_INVALID_FIELD,
+              "unknown subject field; allowed: C ST L street "
+              "postalCode O OU CN serialNumber businessCategory "
+              "jurisdictionC jurisdictionST jurisdictionL "
+              "emailAddress");
+        X509_NAME_free(name);
+        return SN_ERR_INVALID;
+    }
+    *out = name;
+    return SN_OK;
+}
+
+sn_err
+sn_body_csr(json_t *body, struct sn_body_csr *out, struct sn_body_fault *f)
+{
+    static const char *const allowed[] = {"subject", "digest_algorithm", NULL};
+    enum sn_digest md = SN_MD_SHA256;
+    const char *mdname;
+    sn_err r;
+
+    memset(out, 0, sizeof(*out));
+    if ((r = only(body, allowed, f)) != SN_OK ||
+        (r = str(body, "digest_algorithm", 0, 16, &mdname, f)) != SN_OK)
+        return r;
+    if (mdname != NULL && sn_digest_from_name(mdname, &md) != SN_OK) {
+        fault(f, API_UNSUPPORTED_ALG,
+              "digest_algorithm must be sha256, sha384 or sha512");
+        return SN_ERR_INVALID;
+    }
+    if ((r = csr_subject(json_object_get(body, "subject"), &out->subject, f)) !=
+        SN_OK)
+        return r;
+    out->md = md;
+    return SN_OK;
+}
+
+void
+sn_body_csr_cleanup(struct sn_body_csr *in)
+{
+    X509_NAME_free(in->subject);
+    memset(in, 0, sizeof(*in));
 }
 
 void

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <openssl/x509.h>
 
 #include "common/err.h"
 #include "common/keyalg.h"
@@ -50,6 +51,12 @@ struct sn_body_key {
     char label[SN_NAME_MAX + 1];
 };
 
+/* POST /v1/keys/{id}/csr */
+struct sn_body_csr {
+    enum sn_digest md;
+    X509_NAME *subject; /* owned; never empty */
+};
+
 /* A reason for moving a revocation date, kept whole in the audit record. */
 #define SN_BODY_COMMENT_MAX 100
 
@@ -83,6 +90,10 @@ sn_err sn_body_token(json_t *body, time_t now, struct sn_body_token *out,
                      struct sn_body_fault *f);
 sn_err sn_body_key(json_t *body, struct sn_body_key *out,
                    struct sn_body_fault *f);
+sn_err sn_body_csr(json_t *body, struct sn_body_csr *out,
+                   struct sn_body_fault *f);
+/* Frees the subject and zeroes in; in may be zeroed already. */
+void sn_body_csr_cleanup(struct sn_body_csr *in);
 /* now: the request's time; when is now unless a date was given. */
 sn_err sn_body_revoke(json_t *body, time_t now, struct sn_body_revoke *out,
                       struct sn_body_fault *f);

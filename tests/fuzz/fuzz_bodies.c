@@ -20,6 +20,7 @@ enum route {
     R_SIGN_RSA,
     R_SIGN_EC,
     R_REVOKE,
+    R_CSR,
     R_COUNT
 };
 
@@ -66,6 +67,7 @@ run(enum route route, json_t *body)
     struct sn_body_key key;
     struct sn_body_sign sign;
     struct sn_body_revoke rev;
+    struct sn_body_csr csr;
     struct sn_body_fault f;
     sn_err r;
 
@@ -103,6 +105,13 @@ run(enum route route, json_t *body)
             (rev.rname == NULL || rev.when > 1700000000 ||
              strcmp(sn_body_reason_name(rev.code), rev.rname) != 0))
             abort();
+        break;
+    case R_CSR:
+        r = sn_body_csr(body, &csr, &f);
+        check_refusal(r, &csr, sizeof(csr), &f);
+        if (r == SN_OK && csr.subject == NULL)
+            abort();
+        sn_body_csr_cleanup(&csr);
         break;
     default:
         abort();

@@ -10,6 +10,7 @@
 
 #include "common/text.h"
 #include "common/util.h"
+#include "crypto/subject.h"
 #include "crypto/x509util.h"
 #include "http/bodies.h"
 
@@ -405,6 +406,103 @@ sn_body_csr_cleanup(struct sn_body_csr *in)
 {
     X509_NAME_free(in->subject);
     memset(in, 0, sizeof(*in));
+}
+
+sn_err
+sn_body_identity_fields(json_t *obj, struct sn_identity *id,
+                        struct sn_body_fault *f)
+{
+    const char *key;
+    json_t *v;
+    int field;
+
+    memset(id, 0, sizeof(*id));
+    if (!json_is_object(obj)) {
+        fault(f, API_INVALID_FIELD, "an identity is a JSON object");
+        return SN_ERR_INVALID;
+    }
+    json_object_foreach(obj, key, v)
+    {
+        if ((field = sn_id_field_by_name(key)) < 0) {
+            fault(f, API_INVALID_FIELD,
+                  "'%s' is not an identity field (O, assumedName, C, "
+                  "ST, L, street, postalCode, OU, serialNumber, "
+                  "businessCategory, jurisdictionC, jurisdictionST, "
+                  "jurisdictionL)",
+                  sn_text_check(key, strlen(key), 64, 0) == SN_TEXT_OK
+                      ? key
+                      : "(unprintable)");
+            return SN_ERR_INVALID;
+        }
+        if (!json_is_string(v) ||
+            strlen(json_string_value(v)) != json_string_length(v)) {
+            fault(f, API_INVALID_FIELD, "identity field %s must be a string",
+                  key);
+            return SN_ERR_INVALID;
+        }
+        id->v[field] = json_string_value(v);
+    }
+    return SN_OK;
+}
+
+sn_err
+sn_body_identity(json_t *body, struct sn_identity *out, struct sn_body_fault *f)
+{
+    enum sn_id_field field;
+    char why[200];
+    sn_err r;
+
+    if ((r = sn_body_identity_fields(body, out, f)) != SN_OK)
+        return r;
+    if (sn_identity_check(out, 0, &field, why, sizeof(why)) != SN_OK) {
+        memset(out, 0, sizeof(*out));
+        fault(f, API_INVALID_FIELD, "identity field %s %s",
+              sn_id_field_name(field), why);
+        return SN_ERR_INVALID;
+    }
+    return SN_OK;
+}
+
+sn_err
+sn_body_issue(json_t *body, struct sn_body_issue *out, struct sn_body_fault *f)
+{
+    static const char *const allowed[] = {"csr_pem", "profile", "validity_days",
+                                          NULL};
+    const char *profile_name;
+    json_t *days_v;
+    json_int_t days = SN_BODY_DEFAULT_VALIDITY_DAYS;
+    sn_err r;
+
+    memset(out, 0, sizeof(*out));
+    out->profile = SN_PROFILE_CS;
+    if ((r = only(body, allowed, f)) != SN_OK ||
+        (r = str(body, "csr_pem", 1, 64 * 1024, &out->csr_pem, f)) != SN_OK ||
+        (r = str(body, "profile", 0, 32, &profile_name, f)) != SN_OK)
+        goto out;
+    if (profile_name != NULL && strcmp(profile_name, "ev-code-signing") == 0)
+        out->profile = SN_PROFILE_EV_CS;
+    else if (profile_name != NULL && strcmp(profile_name, "code-signing")) {
+        fault(f, API_INVALID_FIELD,
+              "profile must be \"code-signing\" or \"ev-code-signing\"");
+        r = SN_ERR_INVALID;
+        goto out;
+    }
+    if ((days_v = json_object_get(body, "validity_days")) != NULL) {
+        if (!json_is_integer(days_v) ||
+            (days = json_integer_value(days_v)) < 1 ||
+            days > SN_BODY_MAX_VALIDITY_DAYS) {
+            fault(f, API_INVALID_FIELD,
+                  "validity_days must be 1 to %d (CSBR 6.3.2)",
+                  SN_BODY_MAX_VALIDITY_DAYS);
+            r = SN_ERR_INVALID;
+            goto out;
+        }
+    }
+    out->days = (int)days;
+out:
+    if (r != SN_OK)
+        memset(out, 0, sizeof(*out));
+    return r;
 }
 
 void

@@ -16,6 +16,8 @@
 
 #include "common/err.h"
 #include "common/keyalg.h"
+#include "crypto/caprofile.h"
+#include "crypto/subject.h"
 #include "http/api.h"
 #include "store/store.h"
 
@@ -57,6 +59,16 @@ struct sn_body_csr {
     X509_NAME *subject; /* owned; never empty */
 };
 
+#define SN_BODY_MAX_VALIDITY_DAYS 460 /* CSBR 6.3.2, from 2026-03 */
+#define SN_BODY_DEFAULT_VALIDITY_DAYS 365
+
+/* POST /v1/ca/certificates. csr_pem points into the body (parsed later). */
+struct sn_body_issue {
+    const char *csr_pem;
+    enum sn_cs_profile profile;
+    int days;
+};
+
 /* A reason for moving a revocation date, kept whole in the audit record. */
 #define SN_BODY_COMMENT_MAX 100
 
@@ -94,6 +106,17 @@ sn_err sn_body_csr(json_t *body, struct sn_body_csr *out,
                    struct sn_body_fault *f);
 /* Frees the subject and zeroes in; in may be zeroed already. */
 void sn_body_csr_cleanup(struct sn_body_csr *in);
+/*
+ * PUT /v1/subscribers/{id}/identity: only identity fields, each a string
+ * of displayable text (borrowed from body), passing the non-EV checks.
+ */
+sn_err sn_body_identity(json_t *body, struct sn_identity *out,
+                        struct sn_body_fault *f);
+/* The field checks alone (also for an identity read back from the store). */
+sn_err sn_body_identity_fields(json_t *obj, struct sn_identity *id,
+                               struct sn_body_fault *f);
+sn_err sn_body_issue(json_t *body, struct sn_body_issue *out,
+                     struct sn_body_fault *f);
 /* now: the request's time; when is now unless a date was given. */
 sn_err sn_body_revoke(json_t *body, time_t now, struct sn_body_revoke *out,
                       struct sn_body_fault *f);

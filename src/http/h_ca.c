@@ -21,50 +21,6 @@
 #include "http/bodies.h"
 #include "http/handlers.h"
 
-#define MAX_VALIDITY_DAYS 460 /* CSBR 6.3.2, certificates from 2026-03 */
-#define DEFAULT_VALIDITY_DAYS 365
-
-/*
- * An identity as JSON (the API's and the store's form) into id, borrowing
- * obj's strings. -1 after an error naming the field: only identity fields,
- * each a string of displayable text.
- */
-static int
-identity_from_json(json_t *obj, struct sn_identity *id, struct sn_resp *resp)
-{
-    const char *key;
-    json_t *v;
-    int f;
-
-    memset(id, 0, sizeof(*id));
-    if (!json_is_object(obj)) {
-        sn_resp_error(resp, API_INVALID_FIELD, "an identity is a JSON object");
-        return -1;
-    }
-    json_object_foreach(obj, key, v)
-    {
-        if ((f = sn_id_field_by_name(key)) < 0) {
-            sn_resp_error(resp, API_INVALID_FIELD,
-                          "'%s' is not an identity field (O, assumedName, C, "
-                          "ST, L, street, postalCode, OU, serialNumber, "
-                          "businessCategory, jurisdictionC, jurisdictionST, "
-                          "jurisdictionL)",
-                          sn_text_check(key, strlen(key), 64, 0) == SN_TEXT_OK
-                              ? key
-                              : "(unprintable)");
-            return -1;
-        }
-        if (!json_is_string(v) ||
-            strlen(json_string_value(v)) != json_string_length(v)) {
-            sn_resp_error(resp, API_INVALID_FIELD,
-                          "identity field %s must be a string", key);
-            return -1;
-        }
-        id->v[f] = json_string_value(v);
-    }
-    return 0;
-}
-
 static void
 ca_audit(struct sn_app *app, struct sn_req *req, const char *subscriber,
          const char *key, const char *action, const char *result,
@@ -83,9 +39,9 @@ void
 sn_h_identity_put(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
     struct sn_subscriber sub;
+    struct sn_body_fault f;
     struct sn_identity id;
-    enum sn_id_field field;
-    char why[200], *text = NULL;
+    char *text = NULL;
 
     if (sn_allowed(app, req, resp, SN_ACT_IDENTITY_SET, NULL) != 0)
         return;
@@ -93,11 +49,8 @@ sn_h_identity_put(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         sn_resp_error(resp, API_NOT_FOUND, "no such subscriber");
         return;
     }
-    if (identity_from_json(req->json, &id, resp) != 0)
-        return;
-    if (sn_identity_check(&id, 0, &field, why, sizeof(why)) != SN_OK) {
-        sn_resp_error(resp, API_INVALID_FIELD, "identity field %s %s",
-                      sn_id_field_name(field), why);
+    if (sn_body_identity(req->json, &id, &f) != SN_OK) {
+        sn_resp_error(resp, f.code, "%s", f.why);
         return;
     }
     if ((text = json_dumps(req->json, JSON_COMPACT | JSON_SORT_KEYS)) == NULL ||
@@ -313,12 +266,11 @@ module_protection(struct sn_app *app, const struct sn_hsm_info *hsm,
 void
 sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
-    static const char *const allowed[] = {"csr_pem", "profile", "validity_days",
-                                          NULL};
     struct sn_ca *ca = &app->ca;
-    const char *pem, *profile_name;
-    json_t *days_v, *identity = NULL;
-    enum sn_cs_profile profile = SN_PROFILE_CS;
+    struct sn_body_issue body;
+    struct sn_body_fault f;
+    json_t *identity = NULL;
+    enum sn_cs_profile profile;
     char crl[300], aia[300], ocsp[300], *id_text = NULL;
     char *leaf_pem = NULL, *chain_pem = NULL;
     struct sn_ca_urls urls;
@@ -337,36 +289,20 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     char *hex = NULL;
     unsigned char *der = NULL;
     struct sn_key key;
-    json_int_t days = DEFAULT_VALIDITY_DAYS;
+    json_int_t days;
     int dl;
 
     memset(&key, 0, sizeof(key));
     memset(&rec, 0, sizeof(rec));
     if (sn_allowed(app, req, resp, SN_ACT_CERT_REQUEST, NULL) != 0)
         goto refused;
-    if (sn_json_only(req->json, allowed, resp) != 0 ||
-        sn_json_str(req->json, "csr_pem", 1, 64 * 1024, &pem, resp) != 0 ||
-        sn_json_str(req->json, "profile", 0, 32, &profile_name, resp) != 0)
-        goto refused;
-    if (profile_name != NULL && strcmp(profile_name, "ev-code-signing") == 0)
-        profile = SN_PROFILE_EV_CS;
-    else if (profile_name != NULL && strcmp(profile_name, "code-signing")) {
-        sn_resp_error(resp, API_INVALID_FIELD,
-                      "profile must be \"code-signing\" or "
-                      "\"ev-code-signing\"");
+    if (sn_body_issue(req->json, &body, &f) != SN_OK) {
+        sn_resp_error(resp, f.code, "%s", f.why);
         goto refused;
     }
-    if ((days_v = json_object_get(req->json, "validity_days")) != NULL) {
-        if (!json_is_integer(days_v) ||
-            (days = json_integer_value(days_v)) < 1 ||
-            days > MAX_VALIDITY_DAYS) {
-            sn_resp_error(resp, API_INVALID_FIELD,
-                          "validity_days must be 1 to %d (CSBR 6.3.2)",
-                          MAX_VALIDITY_DAYS);
-            goto refused;
-        }
-    }
-    if (parse_csr(pem, &csr) != SN_OK) {
+    profile = body.profile;
+    days = body.days;
+    if (parse_csr(body.csr_pem, &csr) != SN_OK) {
         sn_resp_error(resp, API_INVALID_FIELD,
                       "csr_pem is not a PEM "
                       "certificate request");
@@ -384,8 +320,10 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         goto refused;
     }
     /* The identity was checked when recorded; rules may have grown since. */
-    if (identity_from_json(identity, &id, resp) != 0)
-        goto refused; /* its message names the field */
+    if (sn_body_identity_fields(identity, &id, &f) != SN_OK) {
+        sn_resp_error(resp, f.code, "%s", f.why); /* names the field */
+        goto refused;
+    }
     if (sn_identity_check(&id, profile == SN_PROFILE_EV_CS, &field, why,
                           sizeof(why)) != SN_OK) {
         sn_resp_error(resp, API_INVALID_FIELD,

@@ -21,6 +21,8 @@ enum route {
     R_SIGN_EC,
     R_REVOKE,
     R_CSR,
+    R_IDENTITY,
+    R_ISSUE,
     R_COUNT
 };
 
@@ -68,6 +70,8 @@ run(enum route route, json_t *body)
     struct sn_body_sign sign;
     struct sn_body_revoke rev;
     struct sn_body_csr csr;
+    struct sn_body_issue iss;
+    struct sn_identity id;
     struct sn_body_fault f;
     sn_err r;
 
@@ -112,6 +116,17 @@ run(enum route route, json_t *body)
         if (r == SN_OK && csr.subject == NULL)
             abort();
         sn_body_csr_cleanup(&csr);
+        break;
+    case R_IDENTITY:
+        r = sn_body_identity(body, &id, &f);
+        check_refusal(r, &id, sizeof(id), &f);
+        break;
+    case R_ISSUE:
+        r = sn_body_issue(body, &iss, &f);
+        check_refusal(r, &iss, sizeof(iss), &f);
+        if (r == SN_OK && (iss.csr_pem == NULL || iss.days < 1 ||
+                           iss.days > SN_BODY_MAX_VALIDITY_DAYS))
+            abort();
         break;
     default:
         abort();

@@ -39,6 +39,8 @@ parse(int route, const char *text, struct sn_body_fault *f)
     struct sn_body_sign sign;
     struct sn_body_revoke rev;
     struct sn_body_csr csr;
+    struct sn_body_issue iss;
+    struct sn_identity id;
     json_t *j = load(text);
     sn_err r = SN_ERR_INTERNAL;
 
@@ -67,6 +69,12 @@ parse(int route, const char *text, struct sn_body_fault *f)
     case 6:
         r = sn_body_csr(j, &csr, f);
         sn_body_csr_cleanup(&csr);
+        break;
+    case 7:
+        r = sn_body_identity(j, &id, f);
+        break;
+    case 8:
+        r = sn_body_issue(j, &iss, f);
         break;
     default:
         fail();
@@ -100,12 +108,15 @@ test_accept(void **state)
         "{\"reason\":\"superseded\",\"revocation_date\":\"2023-01-01T00:00:"
         "00Z\"}",
         "{\"subject\":{\"CN\":\"Example\",\"C\":\"GB\"}}",
+        "{\"O\":\"Example Ltd\",\"C\":\"GB\",\"L\":\"London\"}",
+        "{\"csr_pem\":\"x\",\"profile\":\"ev-code-signing\","
+        "\"validity_days\":460}",
     };
     struct sn_body_fault f;
     int i;
 
     (void)state;
-    for (i = 0; i < 7; i++)
+    for (i = 0; i < 9; i++)
         if (!parse(i, ok[i], &f))
             fail_msg("route %d refused: %s", i, f.why);
 }
@@ -176,6 +187,16 @@ test_refuse(void **state)
             "subject C must be 1-64 characters (C: two letters)");
     refused(6, "{\"subject\":{}}", API_INVALID_FIELD,
             "'subject' must be an object such as {\"CN\": ...}");
+    refused(7, "{\"O\":\"x\",\"CN\":\"y\"}", API_INVALID_FIELD,
+            "'CN' is not an identity field (O, assumedName, C, ST, L, "
+            "street, postalCode, OU, serialNumber, businessCategory, "
+            "jurisdictionC, jurisdictionST, jurisdictionL)");
+    refused(7, "{\"O\":1}", API_INVALID_FIELD,
+            "identity field O must be a string");
+    refused(8, "{\"csr_pem\":\"x\",\"validity_days\":461}", API_INVALID_FIELD,
+            "validity_days must be 1 to 460 (CSBR 6.3.2)");
+    refused(8, "{\"csr_pem\":\"x\",\"profile\":\"tls\"}", API_INVALID_FIELD,
+            "profile must be \"code-signing\" or \"ev-code-signing\"");
 }
 
 int

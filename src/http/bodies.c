@@ -409,14 +409,16 @@ sn_body_csr_cleanup(struct sn_body_csr *in)
 }
 
 sn_err
-sn_body_identity_fields(json_t *obj, struct sn_identity *id,
+sn_body_identity_fields(json_t *obj, struct sn_identity *out,
                         struct sn_body_fault *f)
 {
+    struct sn_identity id;
     const char *key;
     json_t *v;
     int field;
 
-    memset(id, 0, sizeof(*id));
+    memset(out, 0, sizeof(*out));
+    memset(&id, 0, sizeof(id));
     if (!json_is_object(obj)) {
         fault(f, API_INVALID_FIELD, "an identity is a JSON object");
         return SN_ERR_INVALID;
@@ -440,8 +442,9 @@ sn_body_identity_fields(json_t *obj, struct sn_identity *id,
                   key);
             return SN_ERR_INVALID;
         }
-        id->v[field] = json_string_value(v);
+        id.v[field] = json_string_value(v);
     }
+    *out = id;
     return SN_OK;
 }
 

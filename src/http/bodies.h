@@ -113,7 +113,7 @@ void sn_body_csr_cleanup(struct sn_body_csr *in);
 sn_err sn_body_identity(json_t *body, struct sn_identity *out,
                         struct sn_body_fault *f);
 /* The field checks alone (also for an identity read back from the store). */
-sn_err sn_body_identity_fields(json_t *obj, struct sn_identity *id,
+sn_err sn_body_identity_fields(json_t *obj, struct sn_identity *out,
                                struct sn_body_fault *f);
 sn_err sn_body_issue(json_t *body, struct sn_body_issue *out,
                      struct sn_body_fault *f);

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "common/text.h"
 #include "common/util.h"
+#include "http/bodies.h"
 #include "http/handlers.h"
 
 static json_t *
@@ -18,37 +18,20 @@ subscriber_json(const struct sn_subscriber *s)
                      "created_at", sn_time_json(s->created_at));
 }
 
-static int
-name_ok(const char *s)
-{
-    size_t i;
-
-    for (i = 0; s[i] != '\0'; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
-            return 0;
-    }
-    return i > 0 && i <= SN_NAME_MAX;
-}
-
 void
 sn_h_subscriber_create(struct sn_app *app, struct sn_req *req,
                        struct sn_resp *resp)
 {
-    static const char *const allowed[] = {"name", NULL};
     struct sn_subscriber sub, other;
-    const char *name;
+    struct sn_body_subscriber body;
+    struct sn_body_fault f;
+    const char *name = body.name;
     sn_err r;
 
     if (sn_allowed(app, req, resp, SN_ACT_SUBSCRIBER_CREATE, NULL) != 0)
         return;
-    if (sn_json_only(req->json, allowed, resp) != 0 ||
-        sn_json_str(req->json, "name", 1, SN_NAME_MAX, &name, resp) != 0)
-        return;
-    if (!name_ok(name)) {
-        sn_resp_error(resp, API_INVALID_FIELD,
-                      "'name' must be 1-64 of A-Z a-z 0-9 . _ -");
+    if (sn_body_subscriber(req->json, &body, &f) != SN_OK) {
+        sn_resp_error(resp, f.code, "%s", f.why);
         return;
     }
     memset(&sub, 0, sizeof(sub));
@@ -109,70 +92,25 @@ sn_h_subscriber_list(struct sn_app *app, struct sn_req *req,
     sn_resp_json(resp, API_OK, json_pack("{s:o}", "subscribers", arr));
 }
 
+/* The token's keys must be the subscriber's own. */
 static int
-parse_roles(json_t *v, unsigned *roles, struct sn_resp *resp)
-{
-    size_t i;
-    json_t *e;
-
-    *roles = 0;
-    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 2)
-        goto bad;
-    json_array_foreach(v, i, e)
-    {
-        if (!json_is_string(e))
-            goto bad;
-        if (strcmp(json_string_value(e), "manage") == 0)
-            *roles |= SN_ROLE_MANAGE;
-        else if (strcmp(json_string_value(e), "sign") == 0)
-            *roles |= SN_ROLE_SIGN;
-        else
-            goto bad;
-    }
-    return 0;
-bad:
-    sn_resp_error(resp, API_INVALID_FIELD,
-                  "'roles' must be a non-empty array of \"manage\" and "
-                  "\"sign\"");
-    return -1;
-}
-
-static int
-parse_keys(struct sn_app *app, json_t *v, struct sn_token *t,
-           struct sn_resp *resp)
+keys_owned(struct sn_app *app, const struct sn_token *t, struct sn_resp *resp)
 {
     struct sn_key k;
     size_t i;
-    json_t *e;
     sn_err r;
 
-    if (v == NULL || json_is_null(v))
-        return 0;
-    if (!json_is_array(v) || json_array_size(v) == 0 ||
-        json_array_size(v) > SN_TOKEN_MAX_KEYS) {
-        sn_resp_error(resp, API_INVALID_FIELD,
-                      "'keys' must be an array of 1 to %d key ids",
-                      SN_TOKEN_MAX_KEYS);
-        return -1;
-    }
-    json_array_foreach(v, i, e)
-    {
-        if (!json_is_string(e) || json_string_length(e) != SN_UUID_LEN - 1) {
-            sn_resp_error(resp, API_INVALID_FIELD,
-                          "'keys' must contain key ids");
-            return -1;
-        }
-        r = sn_store_key_get(app->store, json_string_value(e), &k);
+    for (i = 0; i < t->nkeys; i++) {
+        r = sn_store_key_get(app->store, t->keys[i], &k);
         if (r == SN_OK && strcmp(k.subscriber, t->subscriber) != 0)
             r = SN_ERR_NOT_FOUND;
         sn_key_cleanup(&k);
         if (r != SN_OK) {
             sn_resp_error(resp, API_INVALID_FIELD,
                           "key %s is not one of this subscriber's keys",
-                          json_string_value(e));
+                          t->keys[i]);
             return -1;
         }
-        snprintf(t->keys[t->nkeys++], SN_UUID_LEN, "%s", json_string_value(e));
     }
     return 0;
 }
@@ -199,14 +137,12 @@ allowed_grant(struct sn_app *app, struct sn_req *req, struct sn_token *t,
 void
 sn_h_token_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
-    static const char *const allowed[] = {"name", "roles", "keys", "expires_at",
-                                          NULL};
     struct sn_subscriber sub;
+    struct sn_body_token body;
+    struct sn_body_fault f;
     struct sn_resource res;
     struct sn_token t;
     struct sn_audit a;
-    const char *name, *expires;
-    enum sn_text_fault tf;
     char *secret = NULL;
     json_t *o;
     sn_err r;
@@ -225,30 +161,21 @@ sn_h_token_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         return;
     }
-    if (sn_json_only(req->json, allowed, resp) != 0 ||
-        sn_json_str(req->json, "name", 1, SN_NAME_MAX, &name, resp) != 0 ||
-        sn_json_str(req->json, "expires_at", 0, 64, &expires, resp) != 0 ||
-        parse_roles(json_object_get(req->json, "roles"), &t.roles, resp) != 0)
-        return;
-    if ((tf = sn_text_check(name, strlen(name), SN_NAME_MAX, 0)) !=
-        SN_TEXT_OK) {
-        sn_resp_error(resp, API_INVALID_FIELD, "'name' %s",
-                      sn_text_fault_str(tf));
+    t.created_at = time(NULL);
+    if (sn_body_token(req->json, t.created_at, &body, &f) != SN_OK) {
+        sn_resp_error(resp, f.code, "%s", f.why);
         return;
     }
     snprintf(t.subscriber, sizeof(t.subscriber), "%s", sub.id);
-    if (parse_keys(app, json_object_get(req->json, "keys"), &t, resp) != 0)
+    snprintf(t.name, sizeof(t.name), "%s", body.name);
+    t.roles = body.roles;
+    memcpy(t.keys, body.keys, sizeof(t.keys));
+    t.nkeys = body.nkeys;
+    t.expires_at = body.expires_at;
+    if (keys_owned(app, &t, resp) != 0)
         return;
-    t.created_at = time(NULL);
-    if (expires != NULL && (sn_time_parse(expires, &t.expires_at) != SN_OK ||
-                            t.expires_at <= t.created_at)) {
-        sn_resp_error(resp, API_INVALID_FIELD,
-                      "'expires_at' must be an RFC 3339 time in the future");
-        return;
-    }
     if (allowed_grant(app, req, &t, resp) != 0)
         return;
-    snprintf(t.name, sizeof(t.name), "%s", name);
     if (sn_uuid(t.id) != SN_OK ||
         sn_apitoken_new(t.id, &secret, t.hash) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "no randomness");

@@ -18,51 +18,8 @@
 #include "common/text.h"
 #include "crypto/subject.h"
 #include "crypto/x509util.h"
+#include "http/bodies.h"
 #include "http/handlers.h"
-
-#define MAX_VALIDITY_DAYS 460 /* CSBR 6.3.2, certificates from 2026-03 */
-#define DEFAULT_VALIDITY_DAYS 365
-
-/*
- * An identity as JSON (the API's and the store's form) into id, borrowing
- * obj's strings. -1 after an error naming the field: only identity fields,
- * each a string of displayable text.
- */
-static int
-identity_from_json(json_t *obj, struct sn_identity *id, struct sn_resp *resp)
-{
-    const char *key;
-    json_t *v;
-    int f;
-
-    memset(id, 0, sizeof(*id));
-    if (!json_is_object(obj)) {
-        sn_resp_error(resp, API_INVALID_FIELD, "an identity is a JSON object");
-        return -1;
-    }
-    json_object_foreach(obj, key, v)
-    {
-        if ((f = sn_id_field_by_name(key)) < 0) {
-            sn_resp_error(resp, API_INVALID_FIELD,
-                          "'%s' is not an identity field (O, assumedName, C, "
-                          "ST, L, street, postalCode, OU, serialNumber, "
-                          "businessCategory, jurisdictionC, jurisdictionST, "
-                          "jurisdictionL)",
-                          sn_text_check(key, strlen(key), 64, 0) == SN_TEXT_OK
-                              ? key
-                              : "(unprintable)");
-            return -1;
-        }
-        if (!json_is_string(v) ||
-            strlen(json_string_value(v)) != json_string_length(v)) {
-            sn_resp_error(resp, API_INVALID_FIELD,
-                          "identity field %s must be a string", key);
-            return -1;
-        }
-        id->v[f] = json_string_value(v);
-    }
-    return 0;
-}
 
 static void
 ca_audit(struct sn_app *app, struct sn_req *req, const char *subscriber,
@@ -82,9 +39,9 @@ void
 sn_h_identity_put(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
     struct sn_subscriber sub;
+    struct sn_body_fault f;
     struct sn_identity id;
-    enum sn_id_field field;
-    char why[200], *text = NULL;
+    char *text = NULL;
 
     if (sn_allowed(app, req, resp, SN_ACT_IDENTITY_SET, NULL) != 0)
         return;
@@ -92,11 +49,8 @@ sn_h_identity_put(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         sn_resp_error(resp, API_NOT_FOUND, "no such subscriber");
         return;
     }
-    if (identity_from_json(req->json, &id, resp) != 0)
-        return;
-    if (sn_identity_check(&id, 0, &field, why, sizeof(why)) != SN_OK) {
-        sn_resp_error(resp, API_INVALID_FIELD, "identity field %s %s",
-                      sn_id_field_name(field), why);
+    if (sn_body_identity(req->json, &id, &f) != SN_OK) {
+        sn_resp_error(resp, f.code, "%s", f.why);
         return;
     }
     if ((text = json_dumps(req->json, JSON_COMPACT | JSON_SORT_KEYS)) == NULL ||
@@ -312,12 +266,11 @@ module_protection(struct sn_app *app, const struct sn_hsm_info *hsm,
 void
 sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
-    static const char *const allowed[] = {"csr_pem", "profile", "validity_days",
-                                          NULL};
     struct sn_ca *ca = &app->ca;
-    const char *pem, *profile_name;
-    json_t *days_v, *identity = NULL;
-    enum sn_cs_profile profile = SN_PROFILE_CS;
+    struct sn_body_issue body;
+    struct sn_body_fault f;
+    json_t *identity = NULL;
+    enum sn_cs_profile profile;
     char crl[300], aia[300], ocsp[300], *id_text = NULL;
     char *leaf_pem = NULL, *chain_pem = NULL;
     struct sn_ca_urls urls;
@@ -336,36 +289,20 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     char *hex = NULL;
     unsigned char *der = NULL;
     struct sn_key key;
-    json_int_t days = DEFAULT_VALIDITY_DAYS;
+    json_int_t days;
     int dl;
 
     memset(&key, 0, sizeof(key));
     memset(&rec, 0, sizeof(rec));
     if (sn_allowed(app, req, resp, SN_ACT_CERT_REQUEST, NULL) != 0)
         goto refused;
-    if (sn_json_only(req->json, allowed, resp) != 0 ||
-        sn_json_str(req->json, "csr_pem", 1, 64 * 1024, &pem, resp) != 0 ||
-        sn_json_str(req->json, "profile", 0, 32, &profile_name, resp) != 0)
-        goto refused;
-    if (profile_name != NULL && strcmp(profile_name, "ev-code-signing") == 0)
-        profile = SN_PROFILE_EV_CS;
-    else if (profile_name != NULL && strcmp(profile_name, "code-signing")) {
-        sn_resp_error(resp, API_INVALID_FIELD,
-                      "profile must be \"code-signing\" or "
-                      "\"ev-code-signing\"");
+    if (sn_body_issue(req->json, &body, &f) != SN_OK) {
+        sn_resp_error(resp, f.code, "%s", f.why);
         goto refused;
     }
-    if ((days_v = json_object_get(req->json, "validity_days")) != NULL) {
-        if (!json_is_integer(days_v) ||
-            (days = json_integer_value(days_v)) < 1 ||
-            days > MAX_VALIDITY_DAYS) {
-            sn_resp_error(resp, API_INVALID_FIELD,
-                          "validity_days must be 1 to %d (CSBR 6.3.2)",
-                          MAX_VALIDITY_DAYS);
-            goto refused;
-        }
-    }
-    if (parse_csr(pem, &csr) != SN_OK) {
+    profile = body.profile;
+    days = body.days;
+    if (parse_csr(body.csr_pem, &csr) != SN_OK) {
         sn_resp_error(resp, API_INVALID_FIELD,
                       "csr_pem is not a PEM "
                       "certificate request");
@@ -383,8 +320,10 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         goto refused;
     }
     /* The identity was checked when recorded; rules may have grown since. */
-    if (identity_from_json(identity, &id, resp) != 0)
-        goto refused; /* its message names the field */
+    if (sn_body_identity_fields(identity, &id, &f) != SN_OK) {
+        sn_resp_error(resp, f.code, "%s", f.why); /* names the field */
+        goto refused;
+    }
     if (sn_identity_check(&id, profile == SN_PROFILE_EV_CS, &field, why,
                           sizeof(why)) != SN_OK) {
         sn_resp_error(resp, API_INVALID_FIELD,
@@ -492,23 +431,10 @@ out:
 
 /* ---- revocation ---- */
 
-static const struct {
-    const char *name;
-    int code; /* RFC 5280 CRLReason */
-} reasons[] = {
-    {"unspecified", 0}, {"keyCompromise", 1},        {"affiliationChanged", 3},
-    {"superseded", 4},  {"cessationOfOperation", 5}, {"privilegeWithdrawn", 9},
-};
-
 static const char *
 reason_name(int code)
 {
-    size_t i;
-
-    for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-        if (reasons[i].code == code)
-            return reasons[i].name;
-    return "unspecified";
+    return sn_body_reason_name(code);
 }
 
 static json_t *
@@ -597,68 +523,7 @@ out:
     sn_cert_cleanup(&c);
 }
 
-/* A reason for moving a revocation date, kept whole in the audit record. */
-#define COMMENT_MAX 100
 #define KEY_COMPROMISE 1
-
-/* A revocation request, parsed and checked. */
-struct revoke_req {
-    int code; /* RFC 5280 CRLReason */
-    const char *rname;
-    int dated; /* revocation_date given */
-    time_t when;
-    const char *comment; /* NULL if none */
-};
-
-static int
-revoke_parse(json_t *json, time_t now, struct revoke_req *rq,
-             struct sn_resp *resp)
-{
-    static const char *const allowed[] = {"reason", "revocation_date",
-                                          "comment", NULL};
-    const char *date;
-    enum sn_text_fault f;
-    size_t i;
-
-    memset(rq, 0, sizeof(*rq));
-    rq->code = -1;
-    rq->when = now;
-    if (sn_json_only(json, allowed, resp) != 0 ||
-        sn_json_str(json, "reason", 1, 32, &rq->rname, resp) != 0 ||
-        sn_json_str(json, "revocation_date", 0, 64, &date, resp) != 0 ||
-        sn_json_str(json, "comment", 0, COMMENT_MAX, &rq->comment, resp) != 0)
-        return -1;
-    for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-        if (strcmp(rq->rname, reasons[i].name) == 0)
-            rq->code = reasons[i].code;
-    if (rq->code < 0) {
-        sn_resp_error(resp, API_INVALID_FIELD,
-                      "reason must be one of unspecified, keyCompromise, "
-                      "affiliationChanged, superseded, cessationOfOperation, "
-                      "privilegeWithdrawn%s",
-                      strcmp(rq->rname, "certificateHold") == 0
-                          ? " (certificateHold is never used: CSBR 4.9.13)"
-                          : "");
-        return -1;
-    }
-    if (date != NULL) {
-        if (sn_time_parse(date, &rq->when) != SN_OK || rq->when > now) {
-            sn_resp_error(resp, API_INVALID_FIELD,
-                          "revocation_date must be an RFC 3339 time, not in "
-                          "the future");
-            return -1;
-        }
-        rq->dated = 1;
-    }
-    if (rq->comment != NULL &&
-        (f = sn_text_check(rq->comment, strlen(rq->comment), COMMENT_MAX, 0)) !=
-            SN_TEXT_OK) {
-        sn_resp_error(resp, API_INVALID_FIELD, "comment %s",
-                      sn_text_fault_str(f));
-        return -1;
-    }
-    return 0;
-}
 
 /* Publishes a new CRL of the CA named ca at once. */
 static void
@@ -677,7 +542,7 @@ crl_now(struct sn_app *app, const char *ca)
 /* Any reason but keyCompromise: one certificate, revoked now, once. */
 static void
 revoke_one(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
-           const struct revoke_req *rq, time_t now, struct sn_resp *resp)
+           const struct sn_body_revoke *rq, time_t now, struct sn_resp *resp)
 {
     char detail[200];
     sn_err rr;
@@ -808,8 +673,8 @@ compromise_keys(struct sn_app *app, struct sn_req *req,
  */
 static int
 key_date(struct sn_app *app, struct sn_req *req, const struct sn_cert *c,
-         const struct sn_cert *all, size_t nall, const struct revoke_req *rq,
-         time_t *when, struct sn_resp *resp)
+         const struct sn_cert *all, size_t nall,
+         const struct sn_body_revoke *rq, time_t *when, struct sn_resp *resp)
 {
     time_t kdate = 0;
     int has_kdate = 0;
@@ -860,7 +725,7 @@ key_date(struct sn_app *app, struct sn_req *req, const struct sn_cert *c,
  */
 static void
 revoke_key(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
-           const struct revoke_req *rq, time_t now, struct sn_resp *resp)
+           const struct sn_body_revoke *rq, time_t now, struct sn_resp *resp)
 {
     struct sn_cert *all = NULL;
     struct sn_audit *recs = NULL;
@@ -928,7 +793,8 @@ out:
 void
 sn_h_ca_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
-    struct revoke_req rq;
+    struct sn_body_revoke rq;
+    struct sn_body_fault f;
     time_t now = time(NULL);
     struct sn_resource res = {0};
     struct sn_cert c;
@@ -943,8 +809,10 @@ sn_h_ca_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     res.key = c.key;
     if (sn_allowed(app, req, resp, SN_ACT_CERT_REVOKE, &res) != 0)
         goto out;
-    if (revoke_parse(req->json, now, &rq, resp) != 0)
+    if (sn_body_revoke(req->json, now, &rq, &f) != SN_OK) {
+        sn_resp_error(resp, f.code, "%s", f.why);
         goto out;
+    }
     if (rq.code == KEY_COMPROMISE)
         revoke_key(app, req, &c, &rq, now, resp);
     else

@@ -8,10 +8,10 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "common/text.h"
 #include "common/util.h"
 #include "crypto/attest.h"
 #include "crypto/x509util.h"
+#include "http/bodies.h"
 #include "http/handlers.h"
 #include "http/hsmsign.h"
 
@@ -48,11 +48,10 @@ key_audit(struct sn_app *app, struct sn_req *req, const struct sn_key *k,
 void
 sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
-    static const char *const allowed[] = {"algorithm", "label", NULL};
     const struct sn_principal *who = req->who;
     struct sn_hsm_token *tok;
-    const char *alg_name, *label;
-    enum sn_text_fault tf;
+    struct sn_body_key body;
+    struct sn_body_fault f;
     struct sn_attestation att;
     char detail[128];
     struct sn_key k;
@@ -61,22 +60,11 @@ sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     memset(&k, 0, sizeof(k));
     if (sn_allowed(app, req, resp, SN_ACT_KEY_CREATE, NULL) != 0)
         return;
-    if (sn_json_only(req->json, allowed, resp) != 0 ||
-        sn_json_str(req->json, "algorithm", 1, 32, &alg_name, resp) != 0 ||
-        sn_json_str(req->json, "label", 1, SN_NAME_MAX, &label, resp) != 0)
-        return;
-    if (sn_keyalg_from_name(alg_name, &k.alg) != SN_OK) {
-        sn_resp_error(resp, API_UNSUPPORTED_ALG,
-                      "algorithm '%.32s' is not allowed; use one of: %s",
-                      alg_name, sn_keyalg_allowed());
+    if (sn_body_key(req->json, &body, &f) != SN_OK) {
+        sn_resp_error(resp, f.code, "%s", f.why);
         return;
     }
-    if ((tf = sn_text_check(label, strlen(label), SN_NAME_MAX, 0)) !=
-        SN_TEXT_OK) {
-        sn_resp_error(resp, API_INVALID_FIELD, "'label' %s",
-                      sn_text_fault_str(tf));
-        return;
-    }
+    k.alg = body.alg;
     if ((r = sn_app_partition(app, who->subscriber, &tok)) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE,
                       "the subscriber's HSM partition is unavailable");
@@ -87,7 +75,7 @@ sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         return;
     }
     snprintf(k.subscriber, sizeof(k.subscriber), "%s", who->subscriber);
-    snprintf(k.label, sizeof(k.label), "%s", label);
+    snprintf(k.label, sizeof(k.label), "%s", body.label);
     k.state = SN_KEY_ENABLED;
     k.created_at = time(NULL);
     k.hsm = *sn_hsm_token_info(tok);
@@ -282,93 +270,25 @@ out:
     sn_key_cleanup(&k);
 }
 
-/* Subject fields in the order their RDNs are written. */
-static const char *const subject_order[] = {"C",
-                                            "ST",
-                                            "L",
-                                            "street",
-                                            "postalCode",
-                                            "O",
-                                            "OU",
-                                            "CN",
-                                            "serialNumber",
-                                            "businessCategory",
-                                            "jurisdictionC",
-                                            "jurisdictionST",
-                                            "jurisdictionL",
-                                            "emailAddress",
-                                            NULL};
-
-static int
-build_subject(json_t *subj, X509_NAME **out, struct sn_resp *resp)
-{
-    X509_NAME *name = NULL;
-    size_t used = 0, i;
-    json_t *v;
-
-    *out = NULL;
-    if (!json_is_object(subj) || json_object_size(subj) == 0) {
-        sn_resp_error(resp, API_INVALID_FIELD,
-                      "'subject' must be an object such as {\"CN\": ...}");
-        return -1;
-    }
-    if ((name = X509_NAME_new()) == NULL) {
-        sn_resp_error(resp, API_UNAVAILABLE, "out of memory");
-        return -1;
-    }
-    for (i = 0; subject_order[i] != NULL; i++) {
-        if ((v = json_object_get(subj, subject_order[i])) == NULL)
-            continue;
-        used++;
-        if (!json_is_string(v) || sn_name_add(name, subject_order[i],
-                                              json_string_value(v)) != SN_OK) {
-            sn_resp_error(
-                resp, API_INVALID_FIELD, "subject %s must be 1-64 characters%s",
-                subject_order[i],
-                strcmp(subject_order[i], "C") == 0 ? " (C: two letters)" : "");
-            X509_NAME_free(name);
-            return -1;
-        }
-    }
-    if (used != json_object_size(subj)) {
-        sn_resp_error(resp, API_INVALID_FIELD,
-                      "unknown subject field; allowed: C ST L street "
-                      "postalCode O OU CN serialNumber businessCategory "
-                      "jurisdictionC jurisdictionST jurisdictionL "
-                      "emailAddress");
-        X509_NAME_free(name);
-        return -1;
-    }
-    *out = name;
-    return 0;
-}
-
 void
 sn_h_key_csr(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
-    static const char *const allowed[] = {"subject", "digest_algorithm", NULL};
+    struct sn_body_csr body;
+    struct sn_body_fault f;
     struct sn_hsm_signer hs;
     struct sn_audit a;
-    X509_NAME *name = NULL;
     EVP_PKEY *pub = NULL;
     X509 *att = NULL;
-    enum sn_digest md = SN_MD_SHA256;
-    const char *mdname;
     char *pem = NULL;
     struct sn_key k;
 
     if (sn_load_key(app, req, resp, SN_ACT_KEY_MANAGE, &k) != 0)
         return;
-    if (sn_json_only(req->json, allowed, resp) != 0 ||
-        sn_json_str(req->json, "digest_algorithm", 0, 16, &mdname, resp) != 0)
-        goto out;
-    if (mdname != NULL && sn_digest_from_name(mdname, &md) != SN_OK) {
-        sn_resp_error(resp, API_UNSUPPORTED_ALG,
-                      "digest_algorithm must be sha256, sha384 or sha512");
+    memset(&body, 0, sizeof(body));
+    if (sn_body_csr(req->json, &body, &f) != SN_OK) {
+        sn_resp_error(resp, f.code, "%s", f.why);
         goto out;
     }
-    if (build_subject(json_object_get(req->json, "subject"), &name, resp) != 0)
-        goto out;
     if (k.state != SN_KEY_ENABLED) {
         sn_resp_error(resp, API_KEY_STATE, "the key is %s",
                       sn_key_state_name(k.state));
@@ -386,7 +306,7 @@ sn_h_key_csr(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         goto out;
     }
     /* The request carries the key's attestation (id-aa-attestation). */
-    if (sn_csr_build_ex(pub, name, md, sn_hsm_signer_cb, &hs, att,
+    if (sn_csr_build_ex(pub, body.subject, body.md, sn_hsm_signer_cb, &hs, att,
                         att ? app->ca.cert[SN_CA_ATT_ISSUER] : NULL,
                         &app->ca.oids, &pem) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE,
@@ -406,7 +326,7 @@ out:
     free(pem);
     X509_free(att);
     EVP_PKEY_free(pub);
-    X509_NAME_free(name);
+    sn_body_csr_cleanup(&body);
     sn_key_cleanup(&k);
 }
 

@@ -15,116 +15,9 @@
 #include "common/util.h"
 #include "crypto/cms.h"
 #include "crypto/x509util.h"
+#include "http/bodies.h"
 #include "http/handlers.h"
 #include "http/hsmsign.h"
-
-#define MAX_BATCH 256
-
-struct sign_input {
-    enum sn_digest md;
-    enum sn_scheme scheme;
-    size_t n;
-    uint8_t *digests[MAX_BATCH];
-    int batch;
-};
-
-static void
-input_cleanup(struct sign_input *in)
-{
-    size_t i;
-
-    for (i = 0; i < in->n; i++)
-        free(in->digests[i]);
-    memset(in, 0, sizeof(*in));
-}
-
-static int
-decode_digest(json_t *v, size_t want, uint8_t **out, struct sn_resp *resp)
-{
-    size_t len = 0;
-
-    *out = NULL;
-    if (!json_is_string(v) ||
-        sn_b64_decode(json_string_value(v), out, &len) != SN_OK) {
-        sn_resp_error(resp, API_BAD_DIGEST, "digests must be base64");
-        return -1;
-    }
-    if (len != want) {
-        free(*out);
-        *out = NULL;
-        sn_resp_error(resp, API_BAD_DIGEST,
-                      "digest is %zu bytes; the digest algorithm needs %zu",
-                      len, want);
-        return -1;
-    }
-    return 0;
-}
-
-static int
-parse_sign(json_t *body, const struct sn_key *k, struct sign_input *in,
-           struct sn_resp *resp)
-{
-    static const char *const allowed[] = {"digest_algorithm", "digest",
-                                          "digests", "scheme", NULL};
-    json_t *one = json_object_get(body, "digest");
-    json_t *many = json_object_get(body, "digests");
-    const char *mdname, *scheme;
-    size_t i;
-    json_t *e;
-
-    memset(in, 0, sizeof(*in));
-    if (sn_json_only(body, allowed, resp) != 0 ||
-        sn_json_str(body, "digest_algorithm", 1, 16, &mdname, resp) != 0 ||
-        sn_json_str(body, "scheme", 0, 16, &scheme, resp) != 0)
-        return -1;
-    if (sn_digest_from_name(mdname, &in->md) != SN_OK) {
-        sn_resp_error(resp, API_UNSUPPORTED_ALG,
-                      "digest_algorithm must be sha256, sha384 or sha512");
-        return -1;
-    }
-    if (sn_keyalg_is_rsa(k->alg)) {
-        in->scheme = SN_SCHEME_PKCS1;
-        if (scheme != NULL &&
-            sn_scheme_from_name(scheme, &in->scheme) != SN_OK) {
-            sn_resp_error(resp, API_INVALID_FIELD,
-                          "scheme must be \"pkcs1\" or \"pss\" for RSA keys");
-            return -1;
-        }
-    } else {
-        in->scheme = SN_SCHEME_ECDSA;
-        if (scheme != NULL && strcmp(scheme, "ecdsa") != 0) {
-            sn_resp_error(resp, API_INVALID_FIELD,
-                          "ECDSA keys take no scheme (or \"ecdsa\")");
-            return -1;
-        }
-    }
-    if ((one == NULL) == (many == NULL)) {
-        sn_resp_error(resp, API_INVALID_FIELD,
-                      "give exactly one of 'digest' and 'digests'");
-        return -1;
-    }
-    if (one != NULL) {
-        if (decode_digest(one, sn_digest_len(in->md), &in->digests[0], resp))
-            return -1;
-        in->n = 1;
-        return 0;
-    }
-    in->batch = 1;
-    if (!json_is_array(many) || json_array_size(many) == 0 ||
-        json_array_size(many) > MAX_BATCH) {
-        sn_resp_error(resp, API_INVALID_FIELD,
-                      "'digests' must be an array of 1 to %d digests",
-                      MAX_BATCH);
-        return -1;
-    }
-    json_array_foreach(many, i, e)
-    {
-        if (decode_digest(e, sn_digest_len(in->md), &in->digests[i], resp))
-            return -1;
-        in->n = i + 1;
-    }
-    return 0;
-}
 
 static int
 key_usable(const struct sn_key *k, struct sn_resp *resp)
@@ -144,7 +37,8 @@ sn_h_sign(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 {
     struct sn_audit *recs = NULL;
     struct sn_hsm_signer hs;
-    struct sign_input in;
+    struct sn_body_sign in;
+    struct sn_body_fault f;
     uint8_t *sig = NULL;
     size_t siglen, i;
     char *b64 = NULL;
@@ -155,7 +49,11 @@ sn_h_sign(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     memset(&in, 0, sizeof(in));
     if (sn_load_key_brief(app, req, resp, SN_ACT_KEY_SIGN, &k) != 0)
         return;
-    if (parse_sign(req->json, &k, &in, resp) != 0 || key_usable(&k, resp))
+    if (sn_body_sign(req->json, sn_keyalg_is_rsa(k.alg), &in, &f) != SN_OK) {
+        sn_resp_error(resp, f.code, "%s", f.why);
+        goto out;
+    }
+    if (key_usable(&k, resp))
         goto out;
     if (sn_hsm_signer_init(app, &k, &hs) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE,
@@ -227,7 +125,7 @@ sn_h_sign(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 out:
     json_decref(sigs);
     free(recs);
-    input_cleanup(&in);
+    sn_body_sign_cleanup(&in);
     sn_key_cleanup(&k);
 }
 

@@ -24,55 +24,6 @@ sn_time_json(time_t t)
     return json_string(buf);
 }
 
-int
-sn_json_only(json_t *obj, const char *const *allowed, struct sn_resp *resp)
-{
-    const char *name;
-    json_t *v;
-    size_t i;
-
-    json_object_foreach(obj, name, v)
-    {
-        for (i = 0; allowed[i] != NULL; i++)
-            if (strcmp(name, allowed[i]) == 0)
-                break;
-        if (allowed[i] == NULL) {
-            sn_resp_error(resp, API_INVALID_FIELD, "unknown field '%.64s'",
-                          name);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-int
-sn_json_str(json_t *obj, const char *name, int required, size_t max,
-            const char **out, struct sn_resp *resp)
-{
-    json_t *v = json_object_get(obj, name);
-    size_t len;
-
-    *out = NULL;
-    if (v == NULL || json_is_null(v)) {
-        if (!required)
-            return 0;
-        sn_resp_error(resp, API_INVALID_FIELD, "'%s' is required", name);
-        return -1;
-    }
-    if (!json_is_string(v)) {
-        sn_resp_error(resp, API_INVALID_FIELD, "'%s' must be a string", name);
-        return -1;
-    }
-    len = json_string_length(v);
-    if (len == 0 || len > max || strlen(json_string_value(v)) != len) {
-        sn_resp_error(resp, API_INVALID_FIELD,
-                      "'%s' must be 1 to %zu characters", name, max);
-        return -1;
-    }
-    *out = json_string_value(v);
-    return 0;
-}
-
 json_t *
 sn_key_json(const struct sn_key *k)
 {

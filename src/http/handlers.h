@@ -72,19 +72,11 @@ int sn_load_key_brief(struct sn_app *app, struct sn_req *req,
 int sn_allowed(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
                enum sn_action action, const struct sn_resource *r);
 
-/* JSON helpers for handlers (bounded, typed field access). */
+/* JSON views of stored objects and times (request bodies: bodies.h). */
 json_t *sn_key_json(const struct sn_key *k);
 json_t *sn_time_json(time_t t);
 json_t *sn_token_json(const struct sn_token *t);
 /* The same view of the caller (whoami). */
 json_t *sn_principal_json(const struct sn_principal *p);
-/*
- * Rejects members of obj not in the NULL-terminated allowed list; fills
- * resp and returns non-zero on an unknown member.
- */
-int sn_json_only(json_t *obj, const char *const *allowed, struct sn_resp *resp);
-/* String member: required or optional, length 1..max. */
-int sn_json_str(json_t *obj, const char *name, int required, size_t max,
-                const char **out, struct sn_resp *resp);
 
 #endif

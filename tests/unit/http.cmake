@@ -5,3 +5,6 @@ target_link_libraries(test_router PRIVATE sn_http Threads::Threads)
 
 sn_unit_test(test_policy ${CMAKE_CURRENT_LIST_DIR}/test_policy.c)
 target_link_libraries(test_policy PRIVATE sn_policy)
+
+sn_unit_test(test_bodies ${CMAKE_CURRENT_LIST_DIR}/test_bodies.c)
+target_link_libraries(test_bodies PRIVATE sn_http_bodies)

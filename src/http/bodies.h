@@ -1,0 +1,131 @@
+/*
+ * bodies: the JSON request bodies of the API routes, parsed into validated,
+ * typed structs before a handler acts ("parse, then act"). The input is
+ * untrusted. Pure: no store, no HSM, no app; checks that need the store
+ * (a key's owner, a name already taken) stay in the handlers.
+ */
+#ifndef SN_BODIES_H
+#define SN_BODIES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/x509.h>
+
+#include "common/err.h"
+#include "common/keyalg.h"
+#include "crypto/caprofile.h"
+#include "crypto/subject.h"
+#include "http/api.h"
+#include "store/store.h"
+
+/*
+ * Why a body was refused: the api code and the message the client sees
+ * (naming the field). Set only when a parser returns an error.
+ */
+struct sn_body_fault {
+    enum sn_api code;
+    char why[256];
+};
+
+/* POST /v1/subscribers */
+struct sn_body_subscriber {
+    char name[SN_NAME_MAX + 1];
+};
+
+/*
+ * POST /v1/subscribers/{id}/tokens. keys are well-formed key ids; whether
+ * they are the subscriber's is the handler's to check.
+ */
+struct sn_body_token {
+    char name[SN_NAME_MAX + 1];
+    unsigned roles;
+    char keys[SN_TOKEN_MAX_KEYS][SN_UUID_LEN];
+    size_t nkeys;
+    time_t expires_at; /* 0: none asked for */
+};
+
+/* POST /v1/keys */
+struct sn_body_key {
+    enum sn_keyalg alg;
+    char label[SN_NAME_MAX + 1];
+};
+
+/* POST /v1/keys/{id}/csr */
+struct sn_body_csr {
+    enum sn_digest md;
+    X509_NAME *subject; /* owned; never empty */
+};
+
+#define SN_BODY_MAX_VALIDITY_DAYS 460 /* CSBR 6.3.2, from 2026-03 */
+#define SN_BODY_DEFAULT_VALIDITY_DAYS 365
+
+/* POST /v1/ca/certificates. csr_pem points into the body (parsed later). */
+struct sn_body_issue {
+    const char *csr_pem;
+    enum sn_cs_profile profile;
+    int days;
+};
+
+/* A reason for moving a revocation date, kept whole in the audit record. */
+#define SN_BODY_COMMENT_MAX 100
+
+/*
+ * POST /v1/certificates/{serial}/revoke. rname and comment point into the
+ * body and live as long as it does.
+ */
+struct sn_body_revoke {
+    int code; /* RFC 5280 CRLReason */
+    const char *rname;
+    int dated; /* revocation_date given */
+    time_t when;
+    const char *comment; /* NULL if none */
+};
+
+#define SN_BODY_MAX_BATCH 256
+
+/* POST /v1/keys/{id}/sign: digests of exactly the algorithm's length. */
+struct sn_body_sign {
+    enum sn_digest md;
+    enum sn_scheme scheme;
+    size_t n;
+    uint8_t *digests[SN_BODY_MAX_BATCH];
+    int batch;
+};
+
+sn_err sn_body_subscriber(json_t *body, struct sn_body_subscriber *out,
+                          struct sn_body_fault *f);
+/* now: the request's time; expires_at must lie after it. */
+sn_err sn_body_token(json_t *body, time_t now, struct sn_body_token *out,
+                     struct sn_body_fault *f);
+sn_err sn_body_key(json_t *body, struct sn_body_key *out,
+                   struct sn_body_fault *f);
+sn_err sn_body_csr(json_t *body, struct sn_body_csr *out,
+                   struct sn_body_fault *f);
+/* Frees the subject and zeroes in; in may be zeroed already. */
+void sn_body_csr_cleanup(struct sn_body_csr *in);
+/*
+ * PUT /v1/subscribers/{id}/identity: only identity fields, each a string
+ * of displayable text (borrowed from body), passing the non-EV checks.
+ */
+sn_err sn_body_identity(json_t *body, struct sn_identity *out,
+                        struct sn_body_fault *f);
+/* The field checks alone (also for an identity read back from the store). */
+sn_err sn_body_identity_fields(json_t *obj, struct sn_identity *out,
+                               struct sn_body_fault *f);
+sn_err sn_body_issue(json_t *body, struct sn_body_issue *out,
+                     struct sn_body_fault *f);
+/* now: the request's time; when is now unless a date was given. */
+sn_err sn_body_revoke(json_t *body, time_t now, struct sn_body_revoke *out,
+                      struct sn_body_fault *f);
+/* The RFC 5280 name of a CRLReason code the API accepts, or "unspecified". */
+const char *sn_body_reason_name(int code);
+/* rsa: whether the key is an RSA key (which schemes are allowed). */
+sn_err sn_body_sign(json_t *body, int rsa, struct sn_body_sign *out,
+                    struct sn_body_fault *f);
+/* Frees the digests and zeroes in; in may be zeroed already. */
+void sn_body_sign_cleanup(struct sn_body_sign *in);
+
+#endif

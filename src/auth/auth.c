@@ -57,6 +57,20 @@ audit_refused(struct sn_store *st, const struct sn_token *t, const char *client,
 }
 
 /* The principal a token row stands for: no hash, no secret. */
+/* The principal's fields are copied whole from the token row's. */
+_Static_assert(sizeof(((struct sn_principal *)0)->id) ==
+                   sizeof(((struct sn_token *)0)->id),
+               "principal id and token id differ in size");
+_Static_assert(sizeof(((struct sn_principal *)0)->name) ==
+                   sizeof(((struct sn_token *)0)->name),
+               "principal name and token name differ in size");
+_Static_assert(sizeof(((struct sn_principal *)0)->subscriber) ==
+                   sizeof(((struct sn_token *)0)->subscriber),
+               "principal subscriber and token subscriber differ in size");
+_Static_assert(sizeof(((struct sn_principal *)0)->keys) ==
+                   sizeof(((struct sn_token *)0)->keys),
+               "principal keys and token keys differ in size");
+
 static void
 principal_from_token(const struct sn_token *t, struct sn_principal *p)
 {
@@ -122,9 +136,11 @@ sn_auth_recheck(struct sn_store *st, const struct sn_principal *p)
     struct sn_token t;
     enum sn_auth_fault f;
 
+    memset(&t, 0, sizeof(t));
     if (sn_store_token_get(st, p->id, &t) != SN_OK)
-        return SN_AUTH_UNKNOWN;
-    f = token_state(&t);
+        f = SN_AUTH_UNKNOWN;
+    else
+        f = token_state(&t);
     OPENSSL_cleanse(&t, sizeof(t));
     return f;
 }

@@ -949,7 +949,9 @@ sn_hsm_sign(struct sn_hsm_token *tok, const char *id, enum sn_keyalg alg,
     if (sn_keyalg_is_rsa(alg) && scheme == SN_SCHEME_PKCS1) {
         mech.mechanism = CKM_RSA_PKCS;
         /* DigestInfo (RFC 8017 9.2), md is in the closed set. */
-        prefix = sn_digestinfo_prefix(md, &plen);
+        if ((prefix = sn_digestinfo_prefix(md, &plen)) == NULL ||
+            plen + dlen > sizeof(in))
+            return SN_ERR_INVALID;
         memcpy(in, prefix, plen);
         memcpy(in + plen, digest, dlen);
         inlen = plen + dlen;

@@ -231,7 +231,8 @@ sn_tsa_init(struct sn_tsa *tsa, struct sn_store *st, struct sn_hsm_token *tok,
     tsa->store = st;
     tsa->tok = tok;
     tsa->set = *set;
-    X509_up_ref(issuer);
+    if (issuer == NULL || issuer_signer == NULL || !X509_up_ref(issuer))
+        return SN_ERR_INVALID;
     tsa->issuer = issuer;
     tsa->issuer_signer = sn_ca_signer_ref(issuer_signer);
     if (set->policy_oid != NULL &&
@@ -250,7 +251,10 @@ sn_tsa_use(struct sn_tsa *tsa, X509 *cert, struct sn_ca_signer *signer,
     if (snprintf(tsa->key_id, sizeof(tsa->key_id), "%s", key_id) >=
         (int)sizeof(tsa->key_id))
         return SN_ERR_INVALID;
-    X509_up_ref(cert);
+    /* Once per TSA: a new key later is sn_tsa_rotate's. */
+    if (tsa->cert != NULL || tsa->signer != NULL || cert == NULL ||
+        signer == NULL || !X509_up_ref(cert))
+        return SN_ERR_INVALID;
     tsa->cert = cert;
     tsa->signer = sn_ca_signer_ref(signer);
     if ((r = serial_hex(tsa->cert, tsa->serial, sizeof(tsa->serial))) !=

@@ -1105,7 +1105,7 @@ test_cert_compromise(void **state)
 
 /* ---- schema versions ---- */
 
-#define SCHEMA_LATEST 4
+#define SCHEMA_LATEST 5
 
 static int
 user_version(struct tmp *t)
@@ -1142,6 +1142,25 @@ test_schema_fresh(void **state)
     assert_sub_equal(&s, &got);
 }
 
+/* The first release's tables, keys.attestation_pem added by an old ALTER. */
+#define LEGACY_TABLES                                                          \
+    "CREATE TABLE subscribers (id TEXT PRIMARY KEY, name TEXT NOT NULL"        \
+    " UNIQUE, token_label TEXT NOT NULL, created_at INTEGER NOT NULL);"        \
+    "CREATE TABLE keys (id TEXT PRIMARY KEY, subscriber_id TEXT NOT NULL,"     \
+    " label TEXT NOT NULL, algorithm INTEGER NOT NULL, state INTEGER NOT"      \
+    " NULL, created_at INTEGER NOT NULL, spki BLOB NOT NULL, facts"            \
+    " INTEGER NOT NULL, hsm_manufacturer TEXT NOT NULL, hsm_model TEXT"        \
+    " NOT NULL, hsm_serial TEXT NOT NULL, hsm_label TEXT NOT NULL,"            \
+    " cert_pem TEXT);"                                                         \
+    "ALTER TABLE keys ADD COLUMN attestation_pem TEXT;"                        \
+    "CREATE TABLE certificates (serial TEXT PRIMARY KEY, ca TEXT NOT"          \
+    " NULL, subscriber_id TEXT NOT NULL, key_id TEXT NOT NULL, profile"        \
+    " TEXT NOT NULL, der BLOB NOT NULL, not_before INTEGER NOT NULL,"          \
+    " not_after INTEGER NOT NULL, issued_at INTEGER NOT NULL, revoked"         \
+    " INTEGER NOT NULL DEFAULT 0, revocation_date INTEGER NOT NULL"            \
+    " DEFAULT 0, reason INTEGER NOT NULL DEFAULT 0, revoked_at INTEGER"        \
+    " NOT NULL DEFAULT 0);"
+
 /*
  * A database written before versioning: the first release's tables, of
  * which one later column (keys.attestation_pem) had been added by an old
@@ -1160,30 +1179,13 @@ test_schema_legacy(void **state)
     sn_store_close(t->st);
     t->st = NULL;
     tmp_paths_unlink(t);
-    exec_other(
-        t,
-        "CREATE TABLE subscribers (id TEXT PRIMARY KEY, name TEXT NOT NULL"
-        " UNIQUE, token_label TEXT NOT NULL, created_at INTEGER NOT NULL);"
-        "CREATE TABLE keys (id TEXT PRIMARY KEY, subscriber_id TEXT NOT NULL,"
-        " label TEXT NOT NULL, algorithm INTEGER NOT NULL, state INTEGER NOT"
-        " NULL, created_at INTEGER NOT NULL, spki BLOB NOT NULL, facts"
-        " INTEGER NOT NULL, hsm_manufacturer TEXT NOT NULL, hsm_model TEXT"
-        " NOT NULL, hsm_serial TEXT NOT NULL, hsm_label TEXT NOT NULL,"
-        " cert_pem TEXT);"
-        "ALTER TABLE keys ADD COLUMN attestation_pem TEXT;"
-        "CREATE TABLE certificates (serial TEXT PRIMARY KEY, ca TEXT NOT"
-        " NULL, subscriber_id TEXT NOT NULL, key_id TEXT NOT NULL, profile"
-        " TEXT NOT NULL, der BLOB NOT NULL, not_before INTEGER NOT NULL,"
-        " not_after INTEGER NOT NULL, issued_at INTEGER NOT NULL, revoked"
-        " INTEGER NOT NULL DEFAULT 0, revocation_date INTEGER NOT NULL"
-        " DEFAULT 0, reason INTEGER NOT NULL DEFAULT 0, revoked_at INTEGER"
-        " NOT NULL DEFAULT 0);"
-        "INSERT INTO subscribers VALUES "
-        "('00000000-0000-4000-8000-000000000001',"
-        " 'old', 'tok-old', 1234);"
-        "INSERT INTO certificates (serial, ca, subscriber_id, key_id,"
-        " profile, der, not_before, not_after, issued_at) VALUES ('0A',"
-        " 'codesigning', 's', 'k', 'p', x'3000', 1, 2, 3);");
+    exec_other(t, LEGACY_TABLES
+               "INSERT INTO subscribers VALUES "
+               "('00000000-0000-4000-8000-000000000001',"
+               " 'old', 'tok-old', 1234);"
+               "INSERT INTO certificates (serial, ca, subscriber_id, key_id,"
+               " profile, der, not_before, not_after, issued_at) VALUES ('0A',"
+               " 'codesigning', 's', 'k', 'p', x'3000', 1, 2, 3);");
     assert_int_equal(user_version(t), 0);
     assert_int_equal(sn_store_open(t->db, &t->st), SN_OK);
     assert_int_equal(user_version(t), SCHEMA_LATEST);
@@ -1241,6 +1243,35 @@ test_open_prefix(void **state)
 }
 
 /* A database from a newer Signet is refused, and left as it is. */
+/* An old database whose certificates.spki came from an old ALTER without
+ * its index: the column is kept, the index is made. */
+static void
+test_schema_legacy_index(void **state)
+{
+    struct tmp *t = *state;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+
+    sn_store_close(t->st);
+    t->st = NULL;
+    tmp_paths_unlink(t);
+    exec_other(t,
+               LEGACY_TABLES "ALTER TABLE certificates ADD COLUMN spki BLOB;");
+    assert_int_equal(sn_store_open(t->db, &t->st), SN_OK);
+    assert_int_equal(user_version(t), SCHEMA_LATEST);
+    assert_int_equal(sqlite3_open(t->db, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "SELECT count(*) FROM sqlite_master WHERE"
+                           " type = 'index' AND name = 'certs_by_spki'",
+                           -1, &s, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), 1);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
 static void
 test_schema_too_new(void **state)
 {
@@ -1276,6 +1307,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cert_compromise, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_fresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_legacy_index, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_schema_legacy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_too_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_prefix, setup, teardown),

@@ -86,6 +86,11 @@ static const struct migration migrations[] = {
     {"ALTER TABLE certificates ADD COLUMN spki BLOB;"
      "CREATE INDEX IF NOT EXISTS certs_by_spki ON certificates(spki)",
      "certificates", "spki"},
+    /* A database whose spki column came from an old ALTER may lack the
+     * index (the old code created it on each open): adoption skips
+     * migration 4 for it, so this step makes sure. */
+    {"CREATE INDEX IF NOT EXISTS certs_by_spki ON certificates(spki)", NULL,
+     NULL},
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -239,3 +239,22 @@ pki_out_has(struct pki_fixture *f, const char *s)
     free(buf);
     return has;
 }
+
+int
+pki_fixture_setup(void **state)
+{
+    struct pki_fixture *f = calloc(1, sizeof(*f));
+
+    assert_non_null(f);
+    pki_fixture_open(f);
+    *state = f;
+    return 0;
+}
+
+int
+pki_fixture_teardown(void **state)
+{
+    pki_fixture_close(*state);
+    free(*state);
+    return 0;
+}

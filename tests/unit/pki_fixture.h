@@ -24,6 +24,9 @@ struct pki_fixture {
 
 void pki_fixture_open(struct pki_fixture *f);
 void pki_fixture_close(struct pki_fixture *f);
+/* cmocka setup and teardown: *state is a fixture opened by pki_fixture_open. */
+int pki_fixture_setup(void **state);
+int pki_fixture_teardown(void **state);
 /* A leaf certificate of the code signing CA, serial serial, recorded in
  * the store as issued. */
 X509 *pki_leaf(struct pki_fixture *f, long serial);

@@ -16,25 +16,6 @@
 
 #include "pki_fixture.h"
 
-static int
-setup(void **state)
-{
-    struct pki_fixture *f = calloc(1, sizeof(*f));
-
-    assert_non_null(f);
-    pki_fixture_open(f);
-    *state = f;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    pki_fixture_close(*state);
-    free(*state);
-    return 0;
-}
-
 static void
 test_crl_lists_revoked(void **state)
 {
@@ -116,9 +97,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_crl_lists_revoked, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_crl_kinds, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_crl_lists_revoked, pki_fixture_setup, pki_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_crl_kinds, pki_fixture_setup,
+                                        pki_fixture_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,25 +17,6 @@
 
 #include "pki_fixture.h"
 
-static int
-setup(void **state)
-{
-    struct pki_fixture *f = calloc(1, sizeof(*f));
-
-    assert_non_null(f);
-    pki_fixture_open(f);
-    *state = f;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    pki_fixture_close(*state);
-    free(*state);
-    return 0;
-}
-
 /* The responder's answer to req.der goes to resp.der. */
 static void
 answer(struct pki_fixture *f, struct sn_ocsp_meta *meta)
@@ -151,10 +132,12 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_good_revoked_unknown, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_nonce_echoed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_good_revoked_unknown, pki_fixture_setup, pki_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_nonce_echoed, pki_fixture_setup,
+                                        pki_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_malformed, pki_fixture_setup,
+                                        pki_fixture_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,8 @@
 find_program(SN_OPENSSL_BIN openssl REQUIRED)
 add_library(pki_fixture STATIC ${CMAKE_CURRENT_LIST_DIR}/pki_fixture.c)
 target_include_directories(pki_fixture PUBLIC ${CMAKE_CURRENT_LIST_DIR})
-target_link_libraries(pki_fixture PUBLIC sn_pki sn_store PkgConfig::CMOCKA)
+target_link_libraries(pki_fixture PUBLIC sn_pki sn_store sn_test_support
+                      PkgConfig::CMOCKA)
 foreach(t tsa ocsp crl)
   sn_unit_test(test_pki_${t} ${CMAKE_CURRENT_LIST_DIR}/test_pki_${t}.c)
   target_link_libraries(test_pki_${t} PRIVATE pki_fixture)

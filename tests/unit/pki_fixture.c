@@ -12,9 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+
+#include "support.h"
 
 static EVP_PKEY *
 ec_key(void)
@@ -149,16 +156,12 @@ pki_fixture_open(struct pki_fixture *f)
 void
 pki_fixture_close(struct pki_fixture *f)
 {
-    char cmd[128];
-
     sn_ca_cleanup(&f->ca);
     sn_store_close(f->store);
     EVP_PKEY_free(f->leaf_key);
     X509_free(f->tsa_cert);
     sn_ca_signer_free(f->tsa_signer);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", f->dir);
+    sn_test_rm_rf(f->dir);
 }
 
 const char *
@@ -205,24 +208,49 @@ pki_read(const char *path, size_t *len)
     return buf;
 }
 
+/* The child: in the fixture's directory, output to "out", then sh -c cmd
+ * (only async-signal-safe calls: the store's writer thread exists). */
+static void
+run_child(const char *dir, const char *cmd)
+{
+    int fd;
+
+    if (chdir(dir) != 0 ||
+        (fd = open("out", O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 ||
+        dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
+        _exit(127);
+    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+    _exit(127);
+}
+
 int
 pki_run(struct pki_fixture *f, const char *fmt, ...)
 {
-    char cmd[2048], full[2300];
+    char cmd[2048], path[300];
     va_list ap;
-    int st;
+    size_t len;
+    char *out;
+    pid_t pid;
+    int n, st = 0;
 
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
     va_end(ap);
-    snprintf(full, sizeof(full), "cd '%s' && (%s) >out 2>&1", f->dir, cmd);
-    st = system(full);
-    snprintf(full, sizeof(full), "cat '%s/out'", f->dir);
+    assert_true(n >= 0 && (size_t)n < sizeof(cmd)); /* never run cut short */
     printf("$ %s\n", cmd);
     fflush(stdout);
-    if (system(full) != 0)
-        fprintf(stderr, "no output\n");
-    return st;
+    assert_true((pid = fork()) >= 0);
+    if (pid == 0)
+        run_child(f->dir, cmd);
+    while (waitpid(pid, &st, 0) < 0)
+        assert_int_equal(errno, EINTR);
+    n = snprintf(path, sizeof(path), "%s/out", f->dir);
+    assert_true(n > 0 && (size_t)n < sizeof(path));
+    out = pki_read(path, &len);
+    fwrite(out, 1, len, stdout);
+    fflush(stdout);
+    free(out);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 int

@@ -218,20 +218,44 @@ sn_app_partition(struct sn_app *app, const char *subscriber_id,
     return sn_parts_get(&app->parts, subscriber_id, open_partition, app, out);
 }
 
-void
-sn_audit_init(struct sn_audit *a, const struct sn_req *req,
-              const char *subscriber, const char *key, const char *action)
+static sn_err
+part_get(void *arg, const char *subscriber, struct sn_hsm_token **out)
 {
-    memset(a, 0, sizeof(*a));
-    a->time = time(NULL);
-    snprintf(a->subscriber, sizeof(a->subscriber), "%s",
-             subscriber ? subscriber : "");
-    snprintf(a->key, sizeof(a->key), "%s", key ? key : "");
-    if (req != NULL) {
-        if (req->who != NULL)
-            snprintf(a->token, sizeof(a->token), "%s", req->who->id);
-        snprintf(a->client, sizeof(a->client), "%s", req->client);
-    }
-    snprintf(a->action, sizeof(a->action), "%s", action);
-    snprintf(a->result, sizeof(a->result), "ok");
+    return sn_app_partition(arg, subscriber, out);
+}
+
+static sn_err
+part_create(void *arg, struct sn_subscriber *sub)
+{
+    return sn_app_partition_create(arg, sub);
+}
+
+void
+sn_app_deps(struct sn_app *app, struct sn_deps *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->store = app->store;
+    out->service = app->service;
+    out->parts.get = part_get;
+    out->parts.create = part_create;
+    out->parts.arg = app;
+    out->metrics = &app->metrics;
+    out->ca = &app->ca;
+    out->tsa = &app->tsa;
+    out->modules.v = app->cfg.certified;
+    out->modules.n = app->cfg.ncertified;
+    out->modules.allow_uncertified = app->cfg.allow_uncertified;
+}
+
+void
+sn_app_http_opts(const struct sn_app *app, struct sn_http_opts *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->tls_cert = app->cfg.tls_cert;
+    out->tls_key = app->cfg.tls_key;
+    out->json_limit = app->cfg.json_limit;
+    out->file_limit = app->cfg.file_limit;
+    out->threads = app->cfg.threads;
+    out->event_threads = app->cfg.event_threads;
+    out->hsm_parallelism = app->cfg.hsm_parallelism;
 }

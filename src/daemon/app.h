@@ -11,9 +11,9 @@
 #include "hsm/hsm.h"
 #include "pki/ca.h"
 #include "pki/tsa.h"
-#include "http/api.h"
+#include "http/deps.h"
 #include "daemon/config.h"
-#include "daemon/metrics.h"
+#include "http/metrics.h"
 #include "daemon/partitions.h"
 #include "store/store.h"
 
@@ -37,6 +37,10 @@ sn_err sn_app_open_service(const char *home, struct sn_app *app, char *errbuf,
                            size_t errlen);
 void sn_app_close(struct sn_app *app);
 
+/* What the HTTP front end gets of app: borrowed, valid until close. */
+void sn_app_deps(struct sn_app *app, struct sn_deps *out);
+void sn_app_http_opts(const struct sn_app *app, struct sn_http_opts *out);
+
 /*
  * Prepares a new subscriber's partition: in "create" mode a new token with
  * a random PIN (stored 0600 under HOME/hsm/pins/); in "mapped" mode the
@@ -46,9 +50,5 @@ sn_err sn_app_partition_create(struct sn_app *app, struct sn_subscriber *sub);
 /* The subscriber's logged-in token (opened once, then cached). */
 sn_err sn_app_partition(struct sn_app *app, const char *subscriber_id,
                         struct sn_hsm_token **out);
-
-/* Starts an audit record for req: time, caller's token, client address. */
-void sn_audit_init(struct sn_audit *a, const struct sn_req *req,
-                   const char *subscriber, const char *key, const char *action);
 
 #endif

@@ -980,11 +980,6 @@ const struct sn_certified_module *
 sn_config_certified(const struct sn_config *cfg, const char *manufacturer,
                     const char *model)
 {
-    size_t i;
-
-    for (i = 0; i < cfg->ncertified; i++)
-        if (strcmp(cfg->certified[i].manufacturer, manufacturer) == 0 &&
-            strcmp(cfg->certified[i].model, model) == 0)
-            return &cfg->certified[i];
-    return NULL;
+    return sn_modules_find(cfg->certified, cfg->ncertified, manufacturer,
+                           model);
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "pki/modules.h"
 
 enum sn_token_mode {
     SN_TOKENS_CREATE, /* "create": one new token per subscriber (SoftHSM2) */
@@ -21,13 +22,6 @@ struct sn_token_map {
     char *subscriber; /* subscriber name */
     char *label;      /* token label (partition) on the module */
     char *pin_file;   /* absolute path of the file holding the user PIN */
-};
-
-/* An hsm.certified_modules entry: a module the operator holds certified. */
-struct sn_certified_module {
-    char *manufacturer; /* CK_TOKEN_INFO.manufacturerID, 1..32 bytes */
-    char *model;        /* CK_TOKEN_INFO.model, 1..16 bytes */
-    char *certificate;  /* e.g. "FIPS 140-3 #4745", 1..64 bytes */
 };
 
 #define SN_CONFIG_MAX_CERTIFIED 16

@@ -113,6 +113,8 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
 {
     struct sn_http *http = NULL, *pub = NULL;
     struct sn_app app;
+    struct sn_deps deps;
+    struct sn_http_opts opts;
     char err[512] = "";
     struct timespec wait = {0, 0};
     sigset_t set;
@@ -130,12 +132,14 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
     }
     if (listen == NULL)
         listen = app.cfg.listen;
-    if (sn_http_start(&app, listen, 0, &http) != SN_OK)
+    sn_app_deps(&app, &deps);
+    sn_app_http_opts(&app, &opts);
+    if (sn_http_start(&deps, &opts, listen, 0, &http) != SN_OK)
         goto out;
     if (public_listen == NULL)
         public_listen = app.cfg.public_listen;
     if (strcmp(public_listen, "off") != 0 &&
-        sn_http_start(&app, public_listen, 1, &pub) != SN_OK) {
+        sn_http_start(&deps, &opts, public_listen, 1, &pub) != SN_OK) {
         sn_http_stop(http);
         goto out;
     }

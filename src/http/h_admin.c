@@ -19,7 +19,7 @@ subscriber_json(const struct sn_subscriber *s)
 }
 
 void
-sn_h_subscriber_create(struct sn_app *app, struct sn_req *req,
+sn_h_subscriber_create(const struct sn_deps *deps, struct sn_req *req,
                        struct sn_resp *resp)
 {
     struct sn_subscriber sub, other;
@@ -28,14 +28,14 @@ sn_h_subscriber_create(struct sn_app *app, struct sn_req *req,
     const char *name = body.name;
     sn_err r;
 
-    if (sn_allowed(app, req, resp, SN_ACT_SUBSCRIBER_CREATE, NULL) != 0)
+    if (sn_allowed(deps, req, resp, SN_ACT_SUBSCRIBER_CREATE, NULL) != 0)
         return;
     if (sn_body_subscriber(req->json, &body, &f) != SN_OK) {
         sn_resp_error(resp, f.code, "%s", f.why);
         return;
     }
     memset(&sub, 0, sizeof(sub));
-    if (sn_store_subscriber_by_name(app->store, name, &other) == SN_OK) {
+    if (sn_store_subscriber_by_name(deps->store, name, &other) == SN_OK) {
         sn_resp_error(resp, API_CONFLICT, "a subscriber named '%s' exists",
                       name);
         return;
@@ -46,7 +46,7 @@ sn_h_subscriber_create(struct sn_app *app, struct sn_req *req,
     }
     snprintf(sub.name, sizeof(sub.name), "%s", name);
     sub.created_at = time(NULL);
-    if ((r = sn_app_partition_create(app, &sub)) != SN_OK) {
+    if ((r = deps->parts.create(deps->parts.arg, &sub)) != SN_OK) {
         if (r == SN_ERR_CONFIG)
             sn_resp_error(resp, API_CONFLICT,
                           "no HSM partition is configured for subscriber "
@@ -58,7 +58,7 @@ sn_h_subscriber_create(struct sn_app *app, struct sn_req *req,
                           sn_err_str(r));
         return;
     }
-    if ((r = sn_store_subscriber_add(app->store, &sub)) != SN_OK) {
+    if ((r = sn_store_subscriber_add(deps->store, &sub)) != SN_OK) {
         if (r == SN_ERR_EXISTS)
             sn_resp_error(resp, API_CONFLICT, "a subscriber named '%s' exists",
                           name);
@@ -72,16 +72,16 @@ sn_h_subscriber_create(struct sn_app *app, struct sn_req *req,
 }
 
 void
-sn_h_subscriber_list(struct sn_app *app, struct sn_req *req,
+sn_h_subscriber_list(const struct sn_deps *deps, struct sn_req *req,
                      struct sn_resp *resp)
 {
     struct sn_subscriber *subs = NULL;
     json_t *arr;
     size_t n = 0, i;
 
-    if (sn_allowed(app, req, resp, SN_ACT_SUBSCRIBER_LIST, NULL) != 0)
+    if (sn_allowed(deps, req, resp, SN_ACT_SUBSCRIBER_LIST, NULL) != 0)
         return;
-    if (sn_store_subscriber_list(app->store, &subs, &n) != SN_OK) {
+    if (sn_store_subscriber_list(deps->store, &subs, &n) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         return;
     }
@@ -94,14 +94,15 @@ sn_h_subscriber_list(struct sn_app *app, struct sn_req *req,
 
 /* The token's keys must be the subscriber's own. */
 static int
-keys_owned(struct sn_app *app, const struct sn_token *t, struct sn_resp *resp)
+keys_owned(const struct sn_deps *deps, const struct sn_token *t,
+           struct sn_resp *resp)
 {
     struct sn_key k;
     size_t i;
     sn_err r;
 
     for (i = 0; i < t->nkeys; i++) {
-        r = sn_store_key_get(app->store, t->keys[i], &k);
+        r = sn_store_key_get(deps->store, t->keys[i], &k);
         if (r == SN_OK && strcmp(k.subscriber, t->subscriber) != 0)
             r = SN_ERR_NOT_FOUND;
         sn_key_cleanup(&k);
@@ -120,8 +121,8 @@ keys_owned(struct sn_app *app, const struct sn_token *t, struct sn_resp *resp)
  * limited caller's expiry is handed on. 0 if allowed.
  */
 static int
-allowed_grant(struct sn_app *app, struct sn_req *req, struct sn_token *t,
-              struct sn_resp *resp)
+allowed_grant(const struct sn_deps *deps, struct sn_req *req,
+              struct sn_token *t, struct sn_resp *resp)
 {
     struct sn_resource res;
 
@@ -131,11 +132,12 @@ allowed_grant(struct sn_app *app, struct sn_req *req, struct sn_token *t,
     res.keys = (const char(*)[SN_UUID_LEN])t->keys;
     res.nkeys = t->nkeys;
     res.expires_at = t->expires_at;
-    return sn_allowed(app, req, resp, SN_ACT_TOKEN_GRANT, &res);
+    return sn_allowed(deps, req, resp, SN_ACT_TOKEN_GRANT, &res);
 }
 
 void
-sn_h_token_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_token_create(const struct sn_deps *deps, struct sn_req *req,
+                  struct sn_resp *resp)
 {
     struct sn_subscriber sub;
     struct sn_body_token body;
@@ -152,7 +154,7 @@ sn_h_token_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     res.subscriber = req->params[0];
     if (sn_policy_decide(req->who, SN_ACT_TOKEN_CREATE, &res, NULL) !=
             SN_POLICY_ALLOW ||
-        (r = sn_store_subscriber_get(app->store, req->params[0], &sub)) ==
+        (r = sn_store_subscriber_get(deps->store, req->params[0], &sub)) ==
             SN_ERR_NOT_FOUND) {
         sn_resp_error(resp, API_NOT_FOUND, "no such subscriber");
         return;
@@ -172,9 +174,9 @@ sn_h_token_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     memcpy(t.keys, body.keys, sizeof(t.keys));
     t.nkeys = body.nkeys;
     t.expires_at = body.expires_at;
-    if (keys_owned(app, &t, resp) != 0)
+    if (keys_owned(deps, &t, resp) != 0)
         return;
-    if (allowed_grant(app, req, &t, resp) != 0)
+    if (allowed_grant(deps, req, &t, resp) != 0)
         return;
     if (sn_uuid(t.id) != SN_OK ||
         sn_apitoken_new(t.id, &secret, t.hash) != SN_OK) {
@@ -183,8 +185,8 @@ sn_h_token_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     }
     sn_audit_init(&a, req, sub.id, "", "token_create");
     snprintf(a.detail, sizeof(a.detail), "token %s '%s'", t.id, t.name);
-    if (sn_store_token_add(app->store, &t) != SN_OK ||
-        sn_store_audit_add(app->store, &a) != SN_OK) {
+    if (sn_store_token_add(deps->store, &t) != SN_OK ||
+        sn_store_audit_add(deps->store, &a) != SN_OK) {
         sn_secret_free(secret);
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         return;
@@ -197,7 +199,8 @@ sn_h_token_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 }
 
 void
-sn_h_token_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_token_revoke(const struct sn_deps *deps, struct sn_req *req,
+                  struct sn_resp *resp)
 {
     struct sn_resource res;
     struct sn_token t;
@@ -206,7 +209,7 @@ sn_h_token_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     sn_err r;
 
     memset(&t, 0, sizeof(t));
-    r = sn_store_token_get(app->store, req->params[0], &t);
+    r = sn_store_token_get(deps->store, req->params[0], &t);
     memset(&res, 0, sizeof(res));
     res.subscriber = t.subscriber;
     res.admin_token = t.admin;
@@ -221,7 +224,7 @@ sn_h_token_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         return;
     }
     if (r != SN_OK ||
-        (r = sn_store_token_revoke(app->store, t.id, now)) != SN_OK) {
+        (r = sn_store_token_revoke(deps->store, t.id, now)) != SN_OK) {
         sn_resp_error(resp,
                       r == SN_ERR_NOT_FOUND ? API_NOT_FOUND : API_UNAVAILABLE,
                       "cannot revoke the token");
@@ -230,7 +233,7 @@ sn_h_token_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     if (!t.admin) {
         sn_audit_init(&a, req, t.subscriber, "", "token_revoke");
         snprintf(a.detail, sizeof(a.detail), "token %s '%s'", t.id, t.name);
-        if (sn_store_audit_add(app->store, &a) != SN_OK)
+        if (sn_store_audit_add(deps->store, &a) != SN_OK)
             sn_error("audit: cannot record a token revocation");
     }
     sn_resp_json(

@@ -22,7 +22,7 @@
 #include "http/handlers.h"
 
 static void
-ca_audit(struct sn_app *app, struct sn_req *req, const char *subscriber,
+ca_audit(const struct sn_deps *deps, struct sn_req *req, const char *subscriber,
          const char *key, const char *action, const char *result,
          const char *detail)
 {
@@ -31,21 +31,22 @@ ca_audit(struct sn_app *app, struct sn_req *req, const char *subscriber,
     sn_audit_init(&a, req, subscriber, key, action);
     snprintf(a.result, sizeof(a.result), "%s", result);
     snprintf(a.detail, sizeof(a.detail), "%s", detail);
-    if (sn_store_audit_add(app->store, &a) != SN_OK)
+    if (sn_store_audit_add(deps->store, &a) != SN_OK)
         sn_error("audit: cannot record %s", action);
 }
 
 void
-sn_h_identity_put(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_identity_put(const struct sn_deps *deps, struct sn_req *req,
+                  struct sn_resp *resp)
 {
     struct sn_subscriber sub;
     struct sn_body_fault f;
     struct sn_identity id;
     char *text = NULL;
 
-    if (sn_allowed(app, req, resp, SN_ACT_IDENTITY_SET, NULL) != 0)
+    if (sn_allowed(deps, req, resp, SN_ACT_IDENTITY_SET, NULL) != 0)
         return;
-    if (sn_store_subscriber_get(app->store, req->params[0], &sub) != SN_OK) {
+    if (sn_store_subscriber_get(deps->store, req->params[0], &sub) != SN_OK) {
         sn_resp_error(resp, API_NOT_FOUND, "no such subscriber");
         return;
     }
@@ -54,11 +55,11 @@ sn_h_identity_put(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         return;
     }
     if ((text = json_dumps(req->json, JSON_COMPACT | JSON_SORT_KEYS)) == NULL ||
-        sn_store_identity_set(app->store, sub.id, text) != SN_OK) {
+        sn_store_identity_set(deps->store, sub.id, text) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         goto out;
     }
-    ca_audit(app, req, sub.id, "", "identity_set", "ok", text);
+    ca_audit(deps, req, sub.id, "", "identity_set", "ok", text);
     sn_resp_json(
         resp, API_OK,
         json_pack("{s:s, s:O}", "subscriber", sub.id, "identity", req->json));
@@ -68,7 +69,8 @@ out:
 
 /* The recorded identity: to the operator, and to the subscriber itself. */
 void
-sn_h_identity_get(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_identity_get(const struct sn_deps *deps, struct sn_req *req,
+                  struct sn_resp *resp)
 {
     struct sn_subscriber sub;
     struct sn_resource res = {.subscriber = req->params[0]};
@@ -78,11 +80,11 @@ sn_h_identity_get(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 
     if (sn_policy_decide(req->who, SN_ACT_IDENTITY_READ, &res, NULL) !=
             SN_POLICY_ALLOW ||
-        sn_store_subscriber_get(app->store, req->params[0], &sub) != SN_OK) {
+        sn_store_subscriber_get(deps->store, req->params[0], &sub) != SN_OK) {
         sn_resp_error(resp, API_NOT_FOUND, "no such subscriber");
         return;
     }
-    if ((r = sn_store_identity_get(app->store, sub.id, &text)) ==
+    if ((r = sn_store_identity_get(deps->store, sub.id, &text)) ==
         SN_ERR_NOT_FOUND) {
         sn_resp_error(resp, API_NOT_FOUND, "no identity has been recorded");
         return;
@@ -98,21 +100,22 @@ out:
 }
 
 void
-sn_h_attestation(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_attestation(const struct sn_deps *deps, struct sn_req *req,
+                 struct sn_resp *resp)
 {
     char *issuer = NULL, *pem = NULL;
     BIO *b = NULL;
     struct sn_key k;
     size_t n;
 
-    if (sn_load_key(app, req, resp, SN_ACT_KEY_READ, &k) != 0)
+    if (sn_load_key(deps, req, resp, SN_ACT_KEY_READ, &k) != 0)
         return;
     if (k.att_pem == NULL) {
         sn_resp_error(resp, API_NOT_FOUND, "no attestation for this key");
         goto out;
     }
     if ((b = BIO_new(BIO_s_mem())) == NULL ||
-        PEM_write_bio_X509(b, app->ca.cert[SN_CA_ATT_ISSUER]) != 1 ||
+        PEM_write_bio_X509(b, deps->ca->cert[SN_CA_ATT_ISSUER]) != 1 ||
         (n = (size_t)BIO_get_mem_data(b, &issuer)) == 0 ||
         (pem = malloc(strlen(k.att_pem) + n + 1)) == NULL) {
         sn_resp_error(resp, API_UNAVAILABLE, "out of memory");
@@ -163,15 +166,15 @@ pem_of(X509 *x)
 
 /* Refusals are audited with the rule that failed. */
 static void
-refuse(struct sn_app *app, struct sn_req *req, const char *key,
+refuse(const struct sn_deps *deps, struct sn_req *req, const char *key,
        struct sn_resp *resp)
 {
-    ca_audit(app, req, req->who->subscriber, key ? key : "", "ca_refuse",
+    ca_audit(deps, req, req->who->subscriber, key ? key : "", "ca_refuse",
              "denied", resp->message);
 }
 
 static int
-check_request(struct sn_app *app, struct sn_req *req, X509_REQ *csr,
+check_request(const struct sn_deps *deps, struct sn_req *req, X509_REQ *csr,
               struct sn_key *key, struct sn_resp *resp)
 {
     struct sn_attestation att;
@@ -186,13 +189,13 @@ check_request(struct sn_app *app, struct sn_req *req, X509_REQ *csr,
                       "the CSR's signature does not verify");
         return 0;
     }
-    if (sn_attest_verify_csr(csr, app->ca.att_roots, &app->ca.oids, &att, why,
-                             sizeof(why)) != SN_OK) {
+    if (sn_attest_verify_csr(csr, deps->ca->att_roots, &deps->ca->oids, &att,
+                             why, sizeof(why)) != SN_OK) {
         sn_resp_error(resp, API_INVALID_FIELD, "key attestation: %s", why);
         return 0;
     }
     if (strcmp(att.subscriber, req->who->subscriber) != 0 ||
-        sn_store_key_get(app->store, att.key_id, key) != SN_OK) {
+        sn_store_key_get(deps->store, att.key_id, key) != SN_OK) {
         sn_resp_error(resp, API_INVALID_FIELD,
                       "the attested key is not one of this subscriber's keys");
         return 0;
@@ -211,7 +214,7 @@ check_request(struct sn_app *app, struct sn_req *req, X509_REQ *csr,
                       "the CSR's key is not the attested key");
         goto out;
     }
-    if (sn_store_key_compromised(app->store, key->id)) {
+    if (sn_store_key_compromised(deps->store, key->id)) {
         sn_resp_error(resp, API_CONFLICT,
                       "a certificate of this key was revoked for key "
                       "compromise; the key cannot be certified again");
@@ -237,7 +240,7 @@ out:
  * (ca.allow_uncertified_modules), which then say so.
  */
 static int
-module_protection(struct sn_app *app, const struct sn_hsm_info *hsm,
+module_protection(const struct sn_deps *deps, const struct sn_hsm_info *hsm,
                   struct sn_key_protection *kp, struct sn_resp *resp)
 {
     const struct sn_certified_module *m;
@@ -245,14 +248,15 @@ module_protection(struct sn_app *app, const struct sn_hsm_info *hsm,
     memset(kp, 0, sizeof(*kp));
     kp->hsm = *hsm;
     kp->hsm.label[0] = '\0';
-    m = sn_config_certified(&app->cfg, hsm->manufacturer, hsm->model);
+    m = sn_modules_find(deps->modules.v, deps->modules.n, hsm->manufacturer,
+                        hsm->model);
     if (m != NULL) {
         kp->listed = 1;
         snprintf(kp->certificate, sizeof(kp->certificate), "%s",
                  m->certificate);
         return 1;
     }
-    if (app->cfg.allow_uncertified)
+    if (deps->modules.allow_uncertified)
         return 1;
     sn_resp_error(resp, API_CONFLICT,
                   "the key's module (manufacturer '%s', model '%s') is not "
@@ -264,9 +268,10 @@ module_protection(struct sn_app *app, const struct sn_hsm_info *hsm,
 }
 
 void
-sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_ca_issue(const struct sn_deps *deps, struct sn_req *req,
+              struct sn_resp *resp)
 {
-    struct sn_ca *ca = &app->ca;
+    struct sn_ca *ca = deps->ca;
     struct sn_body_issue body;
     struct sn_body_fault f;
     json_t *identity = NULL;
@@ -294,7 +299,7 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 
     memset(&key, 0, sizeof(key));
     memset(&rec, 0, sizeof(rec));
-    if (sn_allowed(app, req, resp, SN_ACT_CERT_REQUEST, NULL) != 0)
+    if (sn_allowed(deps, req, resp, SN_ACT_CERT_REQUEST, NULL) != 0)
         goto refused;
     if (sn_body_issue(req->json, &body, &f) != SN_OK) {
         sn_resp_error(resp, f.code, "%s", f.why);
@@ -308,9 +313,9 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                       "certificate request");
         goto refused;
     }
-    if (!check_request(app, req, csr, &key, resp))
+    if (!check_request(deps, req, csr, &key, resp))
         goto refused;
-    if (sn_store_identity_get(app->store, req->who->subscriber, &id_text) !=
+    if (sn_store_identity_get(deps->store, req->who->subscriber, &id_text) !=
             SN_OK ||
         (identity = json_loads(id_text, 0, NULL)) == NULL) {
         sn_resp_error(resp, API_CONFLICT,
@@ -340,7 +345,7 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         sn_resp_error(resp, API_INVALID_FIELD, "%s", why);
         goto refused;
     }
-    if (!module_protection(app, &key.hsm, &kp, resp))
+    if (!module_protection(deps, &key.hsm, &kp, resp))
         goto refused;
 
     snprintf(crl, sizeof(crl), "%s/ca/crl/codesigning", ca->base_url);
@@ -383,7 +388,7 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
      * meantime either is seen here or sees this certificate (its public
      * key recorded with it). */
     pthread_mutex_lock(&ca->revoke_lock);
-    if (sn_store_key_compromised(app->store, key.id)) {
+    if (sn_store_key_compromised(deps->store, key.id)) {
         pthread_mutex_unlock(&ca->revoke_lock);
         rec.der = NULL;
         sn_resp_error(resp, API_CONFLICT,
@@ -391,17 +396,17 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                       "compromise; the key cannot be certified again");
         goto refused;
     }
-    added = sn_store_cert_add(app->store, &rec);
+    added = sn_store_cert_add(deps->store, &rec);
     if (added == SN_OK &&
         sn_x509_spki(der, (size_t)dl, &spki, &spki_len) == SN_OK)
-        sn_store_cert_set_spki(app->store, rec.serial, spki, spki_len);
+        sn_store_cert_set_spki(deps->store, rec.serial, spki, spki_len);
     pthread_mutex_unlock(&ca->revoke_lock);
     rec.der = NULL;
     if (added != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         goto out;
     }
-    ca_audit(app, req, key.subscriber, key.id, "ca_issue", "ok", hex);
+    ca_audit(deps, req, key.subscriber, key.id, "ca_issue", "ok", hex);
     leaf_pem = pem_of(leaf);
     chain_pem = pem_of(ca->cert[SN_CA_CODESIGNING]);
     sn_resp_json(resp, API_CREATED,
@@ -413,7 +418,7 @@ sn_h_ca_issue(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                            "not_after", sn_time_json(rec.not_after)));
     goto out;
 refused:
-    refuse(app, req, key.id[0] ? key.id : NULL, resp);
+    refuse(deps, req, key.id[0] ? key.id : NULL, resp);
 out:
     free(spki);
     free(leaf_pem);
@@ -464,7 +469,7 @@ cert_visible(const struct sn_req *req, const struct sn_cert *c)
 
 /* Loads a certificate the caller may see: admin, or its subscriber. */
 static int
-load_cert(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
+load_cert(const struct sn_deps *deps, struct sn_req *req, struct sn_cert *c,
           struct sn_resp *resp)
 {
     const char *in = req->params[0];
@@ -484,7 +489,7 @@ load_cert(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
     }
     ok = i > 0 && in[i] == '\0' && i <= 64 && BN_hex2bn(&bn, in) == (int)i &&
          (canon = BN_bn2hex(bn)) != NULL &&
-         sn_store_cert_get(app->store, NULL, canon, c) == SN_OK &&
+         sn_store_cert_get(deps->store, NULL, canon, c) == SN_OK &&
          cert_visible(req, c);
     OPENSSL_free(canon);
     BN_free(bn);
@@ -497,7 +502,8 @@ load_cert(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
 }
 
 void
-sn_h_ca_cert_get(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_ca_cert_get(const struct sn_deps *deps, struct sn_req *req,
+                 struct sn_resp *resp)
 {
     const unsigned char *p;
     struct sn_cert c;
@@ -505,7 +511,7 @@ sn_h_ca_cert_get(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     char *pem = NULL;
     json_t *o;
 
-    if (load_cert(app, req, &c, resp) != 0)
+    if (load_cert(deps, req, &c, resp) != 0)
         return;
     p = c.der;
     if ((x = d2i_X509(NULL, &p, (long)c.der_len)) == NULL ||
@@ -527,21 +533,21 @@ out:
 
 /* Publishes a new CRL of the CA named ca at once. */
 static void
-crl_now(struct sn_app *app, const char *ca)
+crl_now(const struct sn_deps *deps, const char *ca)
 {
     enum sn_ca_kind kind;
     uint8_t *crl = NULL;
     size_t crl_len;
 
     if (sn_ca_from_name(ca, &kind) &&
-        sn_ca_crl(&app->ca, app->store, kind, 1, &crl, &crl_len) != SN_OK)
+        sn_ca_crl(deps->ca, deps->store, kind, 1, &crl, &crl_len) != SN_OK)
         sn_error("ca: CRL of %s not regenerated", ca);
     free(crl);
 }
 
 /* Any reason but keyCompromise: one certificate, revoked now, once. */
 static void
-revoke_one(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
+revoke_one(const struct sn_deps *deps, struct sn_req *req, struct sn_cert *c,
            const struct sn_body_revoke *rq, time_t now, struct sn_resp *resp)
 {
     char detail[200];
@@ -560,10 +566,10 @@ revoke_one(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
                       "may be updated");
         return;
     }
-    rr = sn_store_cert_revoke(app->store, c->serial, now, rq->code, now);
+    rr = sn_store_cert_revoke(deps->store, c->serial, now, rq->code, now);
     /* After the commit (also when its report is unsure): an answer made
      * from the old record is not kept. */
-    sn_ca_ocsp_forget(&app->ca);
+    sn_ca_ocsp_forget(deps->ca);
     if (rr == SN_ERR_STATE) {
         sn_resp_error(resp, API_CONFLICT, "already revoked");
         return;
@@ -574,11 +580,11 @@ revoke_one(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
     }
     snprintf(detail, sizeof(detail), "%s %s reason=%s date=%lld", c->ca,
              c->serial, rq->rname, (long long)now);
-    ca_audit(app, req, c->subscriber, c->key, "ca_revoke", "ok", detail);
+    ca_audit(deps, req, c->subscriber, c->key, "ca_revoke", "ok", detail);
     c->revoked = 1;
     c->revocation_date = now;
     c->reason = rq->code;
-    crl_now(app, c->ca);
+    crl_now(deps, c->ca);
     sn_resp_json(resp, API_OK, cert_json(c));
 }
 
@@ -629,9 +635,9 @@ compromise_audit(struct sn_req *req, const struct sn_cert *e,
 
 /* A refused change of a key's revocation date: audited, then 4xx. */
 static void
-date_refused(struct sn_app *app, struct sn_req *req, const struct sn_cert *c,
-             time_t kdate, time_t when, enum sn_api code, const char *msg,
-             struct sn_resp *resp)
+date_refused(const struct sn_deps *deps, struct sn_req *req,
+             const struct sn_cert *c, time_t kdate, time_t when,
+             enum sn_api code, const char *msg, struct sn_resp *resp)
 {
     char od[SN_TIME_LEN], nd[SN_TIME_LEN], detail[256];
 
@@ -639,7 +645,7 @@ date_refused(struct sn_app *app, struct sn_req *req, const struct sn_cert *c,
     sn_time_format(when, nd);
     snprintf(detail, sizeof(detail), "%s %s old=%s new=%s refused: %s", c->ca,
              c->serial, od, nd, msg);
-    ca_audit(app, req, c->subscriber, c->key, "ca_revocation_date", "refused",
+    ca_audit(deps, req, c->subscriber, c->key, "ca_revocation_date", "refused",
              detail);
     sn_resp_error(resp, code, "%s (the key's revocation date is %s)", msg, od);
 }
@@ -647,7 +653,7 @@ date_refused(struct sn_app *app, struct sn_req *req, const struct sn_cert *c,
 /* Disables every key record of the compromised key's certificates (a
  * compromised key signs no more; enabling it is refused). */
 static void
-compromise_keys(struct sn_app *app, struct sn_req *req,
+compromise_keys(const struct sn_deps *deps, struct sn_req *req,
                 const struct sn_cert *all, size_t n)
 {
     size_t i, j;
@@ -657,10 +663,10 @@ compromise_keys(struct sn_app *app, struct sn_req *req,
             ;
         if (j < i || all[i].key[0] == '\0')
             continue;
-        if (sn_store_key_transition(app->store, all[i].key,
+        if (sn_store_key_transition(deps->store, all[i].key,
                                     SN_KEY_FROM(SN_KEY_ENABLED),
                                     SN_KEY_DISABLED) == SN_OK)
-            ca_audit(app, req, all[i].subscriber, all[i].key, "key_disable",
+            ca_audit(deps, req, all[i].subscriber, all[i].key, "key_disable",
                      "ok", "certificate revoked for key compromise");
     }
 }
@@ -672,8 +678,8 @@ compromise_keys(struct sn_app *app, struct sn_req *req,
  * anyone's; later is the operator's, with a comment. -1 after a 4xx.
  */
 static int
-key_date(struct sn_app *app, struct sn_req *req, const struct sn_cert *c,
-         const struct sn_cert *all, size_t nall,
+key_date(const struct sn_deps *deps, struct sn_req *req,
+         const struct sn_cert *c, const struct sn_cert *all, size_t nall,
          const struct sn_body_revoke *rq, time_t *when, struct sn_resp *resp)
 {
     time_t kdate = 0;
@@ -699,7 +705,7 @@ key_date(struct sn_app *app, struct sn_req *req, const struct sn_cert *c,
     if (has_kdate && *when > kdate &&
         sn_policy_decide(req->who, SN_ACT_COMPROMISE_LATER, NULL, NULL) !=
             SN_POLICY_ALLOW) {
-        date_refused(app, req, c, kdate, *when, API_FORBIDDEN,
+        date_refused(deps, req, c, kdate, *when, API_FORBIDDEN,
                      "a keyCompromise revocation date may only be moved "
                      "earlier; moving it later is an operator decision "
                      "(admin token, with a 'comment')",
@@ -707,7 +713,7 @@ key_date(struct sn_app *app, struct sn_req *req, const struct sn_cert *c,
         return -1;
     }
     if (has_kdate && *when > kdate && rq->comment == NULL) {
-        date_refused(app, req, c, kdate, *when, API_INVALID_FIELD,
+        date_refused(deps, req, c, kdate, *when, API_INVALID_FIELD,
                      "moving a keyCompromise revocation date later needs a "
                      "'comment' giving the reason",
                      resp);
@@ -724,7 +730,7 @@ key_date(struct sn_app *app, struct sn_req *req, const struct sn_cert *c,
  * revoke_lock held.
  */
 static void
-revoke_key(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
+revoke_key(const struct sn_deps *deps, struct sn_req *req, struct sn_cert *c,
            const struct sn_body_revoke *rq, time_t now, struct sn_resp *resp)
 {
     struct sn_cert *all = NULL;
@@ -735,14 +741,14 @@ revoke_key(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
     const char *why;
     sn_err rr;
 
-    if (sn_ca_index_spki(app->store) != SN_OK ||
+    if (sn_ca_index_spki(deps->store) != SN_OK ||
         sn_x509_spki(c->der, c->der_len, &spki, &len) != SN_OK ||
-        sn_store_cert_by_spki(app->store, spki, len, &all, &nall) != SN_OK ||
+        sn_store_cert_by_spki(deps->store, spki, len, &all, &nall) != SN_OK ||
         nall == 0 || (recs = calloc(nall, sizeof(*recs))) == NULL) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         goto out;
     }
-    if (key_date(app, req, c, all, nall, rq, &when, resp) != 0)
+    if (key_date(deps, req, c, all, nall, rq, &when, resp) != 0)
         goto out;
     why = rq->comment != NULL ? rq->comment
           : req->who->admin   ? "earlier compromise date given by the operator"
@@ -759,24 +765,24 @@ revoke_key(struct sn_app *app, struct sn_req *req, struct sn_cert *c,
         goto out;
     }
     if (nrec > 0) {
-        rr = sn_store_cert_compromise(app->store, spki, len, when, now);
+        rr = sn_store_cert_compromise(deps->store, spki, len, when, now);
         /* After the commit (also when its report is unsure): an answer
          * made from the old records is not kept. */
-        sn_ca_ocsp_forget(&app->ca);
+        sn_ca_ocsp_forget(deps->ca);
         if (rr != SN_OK) {
             sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
             goto out;
         }
-        if (sn_store_audit_add_many(app->store, recs, nrec) != SN_OK)
+        if (sn_store_audit_add_many(deps->store, recs, nrec) != SN_OK)
             sn_error("audit: cannot record a key compromise revocation");
     }
-    compromise_keys(app, req, all, nall);
+    compromise_keys(deps, req, all, nall);
     /* Publish at once: a new CRL of every CA whose list changed. */
     for (i = 0; i < nall; i++) {
         for (j = 0; j < i && strcmp(all[j].ca, all[i].ca) != 0; j++)
             ;
         if (j == i && nrec > 0)
-            crl_now(app, all[i].ca);
+            crl_now(deps, all[i].ca);
     }
     if (!revoked_before(c, when)) {
         c->revoked = 1;
@@ -791,7 +797,8 @@ out:
 }
 
 void
-sn_h_ca_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_ca_revoke(const struct sn_deps *deps, struct sn_req *req,
+               struct sn_resp *resp)
 {
     struct sn_body_revoke rq;
     struct sn_body_fault f;
@@ -799,39 +806,40 @@ sn_h_ca_revoke(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     struct sn_resource res = {0};
     struct sn_cert c;
 
-    if (sn_allowed(app, req, resp, SN_ACT_CERT_REVOKE, NULL) != 0)
+    if (sn_allowed(deps, req, resp, SN_ACT_CERT_REVOKE, NULL) != 0)
         return;
     /* The records a decision is read from stay as read until it is made. */
-    pthread_mutex_lock(&app->ca.revoke_lock);
-    if (load_cert(app, req, &c, resp) != 0)
+    pthread_mutex_lock(&deps->ca->revoke_lock);
+    if (load_cert(deps, req, &c, resp) != 0)
         goto unlock;
     res.subscriber = c.subscriber;
     res.key = c.key;
-    if (sn_allowed(app, req, resp, SN_ACT_CERT_REVOKE, &res) != 0)
+    if (sn_allowed(deps, req, resp, SN_ACT_CERT_REVOKE, &res) != 0)
         goto out;
     if (sn_body_revoke(req->json, now, &rq, &f) != SN_OK) {
         sn_resp_error(resp, f.code, "%s", f.why);
         goto out;
     }
     if (rq.code == KEY_COMPROMISE)
-        revoke_key(app, req, &c, &rq, now, resp);
+        revoke_key(deps, req, &c, &rq, now, resp);
     else
-        revoke_one(app, req, &c, &rq, now, resp);
+        revoke_one(deps, req, &c, &rq, now, resp);
 out:
     sn_cert_cleanup(&c);
 unlock:
-    pthread_mutex_unlock(&app->ca.revoke_lock);
+    pthread_mutex_unlock(&deps->ca->revoke_lock);
 }
 
 /* ---- public objects ---- */
 
 void
-sn_h_ca_bundle(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_ca_bundle(const struct sn_deps *deps, struct sn_req *req,
+               struct sn_resp *resp)
 {
     char *pem = NULL;
 
     (void)req;
-    if (sn_ca_bundle(&app->ca, &pem) != SN_OK) {
+    if (sn_ca_bundle(deps->ca, &pem) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "out of memory");
         return;
     }
@@ -842,7 +850,8 @@ sn_h_ca_bundle(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 }
 
 void
-sn_h_ca_cert_der(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_ca_cert_der(const struct sn_deps *deps, struct sn_req *req,
+                 struct sn_resp *resp)
 {
     enum sn_ca_kind kind;
     char name[65];
@@ -859,7 +868,7 @@ sn_h_ca_cert_der(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         sn_resp_error(resp, API_NOT_FOUND, "no such CA");
         return;
     }
-    if (sn_ca_cert_der(&app->ca, kind, &resp->raw, &resp->raw_len) != SN_OK) {
+    if (sn_ca_cert_der(deps->ca, kind, &resp->raw, &resp->raw_len) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "out of memory");
         return;
     }
@@ -868,7 +877,8 @@ sn_h_ca_cert_der(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 }
 
 void
-sn_h_ca_crl(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_ca_crl(const struct sn_deps *deps, struct sn_req *req,
+            struct sn_resp *resp)
 {
     enum sn_ca_kind kind = SN_CA_CODESIGNING;
 
@@ -879,7 +889,7 @@ sn_h_ca_crl(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         sn_resp_error(resp, API_NOT_FOUND, "no CRL by that name");
         return;
     }
-    if (sn_ca_crl(&app->ca, app->store, kind, 0, &resp->raw, &resp->raw_len) !=
+    if (sn_ca_crl(deps->ca, deps->store, kind, 0, &resp->raw, &resp->raw_len) !=
         SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "CRL unavailable");
         return;
@@ -971,7 +981,8 @@ ocsp_cache_headers(struct sn_resp *resp, const struct sn_ocsp_meta *m)
 }
 
 void
-sn_h_ca_ocsp(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_ca_ocsp(const struct sn_deps *deps, struct sn_req *req,
+             struct sn_resp *resp)
 {
     struct sn_ocsp_meta meta;
     uint8_t *reqder = NULL;
@@ -986,7 +997,7 @@ sn_h_ca_ocsp(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
             sn_resp_error(resp, API_BAD_REQUEST, "not a base64 OCSP request");
             return;
         }
-        r = sn_ca_ocsp(&app->ca, app->store, reqder, len, &resp->raw,
+        r = sn_ca_ocsp(deps->ca, deps->store, reqder, len, &resp->raw,
                        &resp->raw_len, &meta);
         free(reqder);
         if (r == SN_OK)
@@ -998,7 +1009,7 @@ sn_h_ca_ocsp(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                           "OCSP requests are application/ocsp-request");
             return;
         }
-        r = sn_ca_ocsp(&app->ca, app->store, req->body, req->body_len,
+        r = sn_ca_ocsp(deps->ca, deps->store, req->body, req->body_len,
                        &resp->raw, &resp->raw_len, NULL);
     }
     if (r != SN_OK) {

@@ -16,7 +16,8 @@
 #include "http/hsmsign.h"
 
 void
-sn_h_key_import(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_key_import(const struct sn_deps *deps, struct sn_req *req,
+                struct sn_resp *resp)
 {
     struct sn_decision d;
     struct sn_audit a;
@@ -27,26 +28,28 @@ sn_h_key_import(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         sn_audit_init(&a, req, d.audit_subscriber, "", "denied");
         snprintf(a.result, sizeof(a.result), "denied");
         snprintf(a.detail, sizeof(a.detail), "%s", d.audit_detail);
-        sn_store_audit_add(app->store, &a);
+        sn_store_audit_add(deps->store, &a);
     }
     sn_resp_error(resp, API_IMPORT_FORBIDDEN, "%s", d.message);
 }
 
 static void
-key_audit(struct sn_app *app, struct sn_req *req, const struct sn_key *k,
-          const char *action, const char *result, const char *detail)
+key_audit(const struct sn_deps *deps, struct sn_req *req,
+          const struct sn_key *k, const char *action, const char *result,
+          const char *detail)
 {
     struct sn_audit a;
 
     sn_audit_init(&a, req, k->subscriber, k->id, action);
     snprintf(a.result, sizeof(a.result), "%s", result);
     snprintf(a.detail, sizeof(a.detail), "%s", detail);
-    if (sn_store_audit_add(app->store, &a) != SN_OK)
+    if (sn_store_audit_add(deps->store, &a) != SN_OK)
         sn_error("audit: cannot record %s of key %s", action, k->id);
 }
 
 void
-sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_key_create(const struct sn_deps *deps, struct sn_req *req,
+                struct sn_resp *resp)
 {
     const struct sn_principal *who = req->who;
     struct sn_hsm_token *tok;
@@ -58,14 +61,15 @@ sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     sn_err r;
 
     memset(&k, 0, sizeof(k));
-    if (sn_allowed(app, req, resp, SN_ACT_KEY_CREATE, NULL) != 0)
+    if (sn_allowed(deps, req, resp, SN_ACT_KEY_CREATE, NULL) != 0)
         return;
     if (sn_body_key(req->json, &body, &f) != SN_OK) {
         sn_resp_error(resp, f.code, "%s", f.why);
         return;
     }
     k.alg = body.alg;
-    if ((r = sn_app_partition(app, who->subscriber, &tok)) != SN_OK) {
+    if ((r = deps->parts.get(deps->parts.arg, who->subscriber, &tok)) !=
+        SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE,
                       "the subscriber's HSM partition is unavailable");
         return;
@@ -81,7 +85,7 @@ sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     k.hsm = *sn_hsm_token_info(tok);
     r = sn_hsm_generate(tok, k.alg, k.id, &k.spki, &k.spki_len, &k.facts);
     if (r != SN_OK) {
-        key_audit(app, req, &k, "key_generate", "error", sn_err_str(r));
+        key_audit(deps, req, &k, "key_generate", "error", sn_err_str(r));
         sn_resp_error(resp, API_UNAVAILABLE, "key generation failed: %s",
                       sn_err_str(r));
         goto out;
@@ -95,7 +99,7 @@ sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                  k.facts.local, k.facts.never_extractable,
                  k.facts.always_sensitive, k.facts.extractable,
                  k.facts.sensitive);
-        key_audit(app, req, &k, "key_generate", "rejected", detail);
+        key_audit(deps, req, &k, "key_generate", "rejected", detail);
         sn_resp_error(resp, API_UNAVAILABLE, "the HSM %s", detail);
         goto out;
     }
@@ -106,21 +110,21 @@ sn_h_key_create(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     att.hsm = k.hsm;
     att.facts = k.facts;
     att.generated_at = k.created_at;
-    if (sn_ca_attest(&app->ca, k.spki, k.spki_len, &att, &k.att_pem) != SN_OK) {
+    if (sn_ca_attest(deps->ca, k.spki, k.spki_len, &att, &k.att_pem) != SN_OK) {
         sn_hsm_destroy(tok, k.id);
-        key_audit(app, req, &k, "key_generate", "error",
+        key_audit(deps, req, &k, "key_generate", "error",
                   "attestation failed; key destroyed");
         sn_resp_error(resp, API_UNAVAILABLE,
                       "the attestation certificate could not be made");
         goto out;
     }
-    if (sn_store_key_add(app->store, &k) != SN_OK) {
+    if (sn_store_key_add(deps->store, &k) != SN_OK) {
         sn_hsm_destroy(tok, k.id);
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         goto out;
     }
     snprintf(detail, sizeof(detail), "%s '%s'", sn_keyalg_name(k.alg), k.label);
-    key_audit(app, req, &k, "key_generate", "ok", detail);
+    key_audit(deps, req, &k, "key_generate", "ok", detail);
     sn_info("key %s (%s) generated for subscriber %s", k.id,
             sn_keyalg_name(k.alg), k.subscriber);
     sn_resp_json(resp, API_CREATED, sn_key_json(&k));
@@ -129,7 +133,8 @@ out:
 }
 
 void
-sn_h_key_list(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_key_list(const struct sn_deps *deps, struct sn_req *req,
+              struct sn_resp *resp)
 {
     const struct sn_principal *who = req->who;
     struct sn_key *keys = NULL;
@@ -137,9 +142,9 @@ sn_h_key_list(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     size_t n = 0, i;
     json_t *arr;
 
-    if (sn_allowed(app, req, resp, SN_ACT_KEY_LIST, NULL) != 0)
+    if (sn_allowed(deps, req, resp, SN_ACT_KEY_LIST, NULL) != 0)
         return;
-    if (sn_store_key_list(app->store, who->subscriber, &keys, &n) != SN_OK) {
+    if (sn_store_key_list(deps->store, who->subscriber, &keys, &n) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         return;
     }
@@ -158,37 +163,38 @@ sn_h_key_list(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 }
 
 void
-sn_h_key_show(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_key_show(const struct sn_deps *deps, struct sn_req *req,
+              struct sn_resp *resp)
 {
     struct sn_key k;
 
-    if (sn_load_key(app, req, resp, SN_ACT_KEY_READ, &k) != 0)
+    if (sn_load_key(deps, req, resp, SN_ACT_KEY_READ, &k) != 0)
         return;
     sn_resp_json(resp, API_OK, sn_key_json(&k));
     sn_key_cleanup(&k);
 }
 
 static void
-set_state(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
+set_state(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp,
           enum sn_key_state from, enum sn_key_state to, const char *action)
 {
     struct sn_key k;
     sn_err r;
 
-    if (sn_load_key(app, req, resp, SN_ACT_KEY_MANAGE, &k) != 0)
+    if (sn_load_key(deps, req, resp, SN_ACT_KEY_MANAGE, &k) != 0)
         return;
     /* The store moves the key only from the expected state (and never
      * enables a compromised key), in one statement. */
-    r = sn_store_key_transition(app->store, k.id, SN_KEY_FROM(from), to);
+    r = sn_store_key_transition(deps->store, k.id, SN_KEY_FROM(from), to);
     if (r == SN_OK) {
         k.state = to;
-        key_audit(app, req, &k, action, "ok", "");
+        key_audit(deps, req, &k, action, "ok", "");
     } else if (r != SN_ERR_STATE) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         goto out;
     } else {
         sn_key_cleanup(&k);
-        if (sn_store_key_get(app->store, req->params[0], &k) != SN_OK) {
+        if (sn_store_key_get(deps->store, req->params[0], &k) != SN_OK) {
             sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
             goto out;
         }
@@ -208,38 +214,41 @@ out:
 }
 
 void
-sn_h_key_disable(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_key_disable(const struct sn_deps *deps, struct sn_req *req,
+                 struct sn_resp *resp)
 {
-    set_state(app, req, resp, SN_KEY_ENABLED, SN_KEY_DISABLED, "key_disable");
+    set_state(deps, req, resp, SN_KEY_ENABLED, SN_KEY_DISABLED, "key_disable");
 }
 
 void
-sn_h_key_enable(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_key_enable(const struct sn_deps *deps, struct sn_req *req,
+                struct sn_resp *resp)
 {
-    set_state(app, req, resp, SN_KEY_DISABLED, SN_KEY_ENABLED, "key_enable");
+    set_state(deps, req, resp, SN_KEY_DISABLED, SN_KEY_ENABLED, "key_enable");
 }
 
 void
-sn_h_key_destroy(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_key_destroy(const struct sn_deps *deps, struct sn_req *req,
+                 struct sn_resp *resp)
 {
     struct sn_hsm_token *tok;
     struct sn_key k;
     sn_err r;
 
-    if (sn_load_key(app, req, resp, SN_ACT_KEY_MANAGE, &k) != 0)
+    if (sn_load_key(deps, req, resp, SN_ACT_KEY_MANAGE, &k) != 0)
         return;
     if (k.state == SN_KEY_DESTROYED) {
         sn_resp_error(resp, API_KEY_STATE, "the key is already destroyed");
         goto out;
     }
-    if (sn_app_partition(app, k.subscriber, &tok) != SN_OK) {
+    if (deps->parts.get(deps->parts.arg, k.subscriber, &tok) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE,
                       "the subscriber's HSM partition is unavailable");
         goto out;
     }
     /* Claim the key first: once the record says destroyed nothing signs
      * with it or enables it again, whatever the HSM says next. */
-    r = sn_store_key_transition(app->store, k.id,
+    r = sn_store_key_transition(deps->store, k.id,
                                 SN_KEY_FROM(SN_KEY_ENABLED) |
                                     SN_KEY_FROM(SN_KEY_DISABLED),
                                 SN_KEY_DESTROYED);
@@ -254,7 +263,7 @@ sn_h_key_destroy(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     r = sn_hsm_destroy(tok, k.id);
     if (r != SN_OK && r != SN_ERR_NOT_FOUND) {
         k.state = SN_KEY_DESTROYED;
-        key_audit(app, req, &k, "key_destroy", "error", sn_err_str(r));
+        key_audit(deps, req, &k, "key_destroy", "error", sn_err_str(r));
         sn_resp_error(resp, API_UNAVAILABLE,
                       "the key is destroyed for signing, but the HSM could "
                       "not remove the object: %s",
@@ -262,7 +271,7 @@ sn_h_key_destroy(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         goto out;
     }
     k.state = SN_KEY_DESTROYED;
-    key_audit(app, req, &k, "key_destroy", "ok",
+    key_audit(deps, req, &k, "key_destroy", "ok",
               r == SN_OK ? "private key destroyed in the HSM"
                          : "private key was already absent from the HSM");
     sn_resp_json(resp, API_OK, sn_key_json(&k));
@@ -271,7 +280,8 @@ out:
 }
 
 void
-sn_h_key_csr(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_key_csr(const struct sn_deps *deps, struct sn_req *req,
+             struct sn_resp *resp)
 {
     struct sn_body_csr body;
     struct sn_body_fault f;
@@ -282,7 +292,7 @@ sn_h_key_csr(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     char *pem = NULL;
     struct sn_key k;
 
-    if (sn_load_key(app, req, resp, SN_ACT_KEY_MANAGE, &k) != 0)
+    if (sn_load_key(deps, req, resp, SN_ACT_KEY_MANAGE, &k) != 0)
         return;
     memset(&body, 0, sizeof(body));
     if (sn_body_csr(req->json, &body, &f) != SN_OK) {
@@ -294,21 +304,21 @@ sn_h_key_csr(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                       sn_key_state_name(k.state));
         goto out;
     }
-    if (sn_hsm_signer_init(app, &k, &hs) != SN_OK ||
+    if (sn_hsm_signer_init(deps, &k, &hs) != SN_OK ||
         sn_pubkey_from_der(k.spki, k.spki_len, &pub) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE,
                       "the subscriber's HSM partition is unavailable");
         goto out;
     }
     if (k.att_pem != NULL &&
-        sn_ca_attestation_certs(&app->ca, k.att_pem, &att) != SN_OK) {
+        sn_ca_attestation_certs(deps->ca, k.att_pem, &att) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "stored attestation unreadable");
         goto out;
     }
     /* The request carries the key's attestation (id-aa-attestation). */
     if (sn_csr_build_ex(pub, body.subject, body.md, sn_hsm_signer_cb, &hs, att,
-                        att ? app->ca.cert[SN_CA_ATT_ISSUER] : NULL,
-                        &app->ca.oids, &pem) != SN_OK) {
+                        att ? deps->ca->cert[SN_CA_ATT_ISSUER] : NULL,
+                        &deps->ca->oids, &pem) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE,
                       "the HSM could not sign the "
                       "request");
@@ -316,7 +326,7 @@ sn_h_key_csr(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     }
     /* A CSR is a use of the key: no record, no CSR. */
     sn_audit_init(&a, req, k.subscriber, k.id, "key_csr");
-    if (sn_store_audit_add(app->store, &a) != SN_OK) {
+    if (sn_store_audit_add(deps->store, &a) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE,
                       "the audit log is unavailable; no CSR was returned");
         goto out;
@@ -331,7 +341,8 @@ out:
 }
 
 void
-sn_h_cert_put(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_cert_put(const struct sn_deps *deps, struct sn_req *req,
+              struct sn_resp *resp)
 {
     STACK_OF(X509) *chain = NULL;
     EVP_PKEY *pub = NULL;
@@ -339,7 +350,7 @@ sn_h_cert_put(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     struct sn_key k;
     sn_err r;
 
-    if (sn_load_key(app, req, resp, SN_ACT_KEY_MANAGE, &k) != 0)
+    if (sn_load_key(deps, req, resp, SN_ACT_KEY_MANAGE, &k) != 0)
         return;
     if (req->body_len == 0 ||
         sn_chain_from_pem((const char *)req->body, req->body_len, &chain) !=
@@ -358,14 +369,14 @@ sn_h_cert_put(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         goto out;
     }
     if (sn_chain_to_pem(chain, &pem) != SN_OK ||
-        sn_store_key_set_cert(app->store, k.id, pem) != SN_OK) {
+        sn_store_key_set_cert(deps->store, k.id, pem) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         goto out;
     }
     free(k.cert_pem);
     k.cert_pem = pem;
     pem = NULL;
-    key_audit(app, req, &k, "key_certificate", "ok", "");
+    key_audit(deps, req, &k, "key_certificate", "ok", "");
     sn_resp_json(resp, API_OK, sn_key_json(&k));
 out:
     free(pem);
@@ -375,11 +386,12 @@ out:
 }
 
 void
-sn_h_cert_get(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_cert_get(const struct sn_deps *deps, struct sn_req *req,
+              struct sn_resp *resp)
 {
     struct sn_key k;
 
-    if (sn_load_key(app, req, resp, SN_ACT_KEY_READ, &k) != 0)
+    if (sn_load_key(deps, req, resp, SN_ACT_KEY_READ, &k) != 0)
         return;
     if (k.cert_pem == NULL)
         sn_resp_error(resp, API_NOT_FOUND,

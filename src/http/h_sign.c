@@ -33,7 +33,7 @@ key_usable(const struct sn_key *k, struct sn_resp *resp)
 }
 
 void
-sn_h_sign(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_sign(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
 {
     struct sn_audit *recs = NULL;
     struct sn_hsm_signer hs;
@@ -47,7 +47,7 @@ sn_h_sign(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     sn_err r;
 
     memset(&in, 0, sizeof(in));
-    if (sn_load_key_brief(app, req, resp, SN_ACT_KEY_SIGN, &k) != 0)
+    if (sn_load_key_brief(deps, req, resp, SN_ACT_KEY_SIGN, &k) != 0)
         return;
     if (sn_body_sign(req->json, sn_keyalg_is_rsa(k.alg), &in, &f) != SN_OK) {
         sn_resp_error(resp, f.code, "%s", f.why);
@@ -55,7 +55,7 @@ sn_h_sign(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     }
     if (key_usable(&k, resp))
         goto out;
-    if (sn_hsm_signer_init(app, &k, &hs) != SN_OK) {
+    if (sn_hsm_signer_init(deps, &k, &hs) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE,
                       "the subscriber's HSM partition is unavailable");
         goto out;
@@ -81,12 +81,12 @@ sn_h_sign(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
                      "HSM: %s; %zu signature(s) of the batch made, none "
                      "returned",
                      sn_err_str(r), i);
-            if (sn_store_audit_add_many(app->store, recs, i + 1) != SN_OK)
+            if (sn_store_audit_add_many(deps->store, recs, i + 1) != SN_OK)
                 sn_error("audit: cannot record a failed batch");
             sn_resp_error(resp, API_UNAVAILABLE, "the HSM could not sign");
             goto out;
         }
-        sn_metrics_signature(&app->metrics, k.alg,
+        sn_metrics_signature(deps->metrics, k.alg,
                              (double)(t1.tv_sec - t0.tv_sec) +
                                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         sn_audit_init(&recs[i], req, k.subscriber, k.id, "sign");
@@ -130,13 +130,13 @@ out:
 }
 
 void
-sn_h_sign_file_check(struct sn_app *app, struct sn_req *req,
+sn_h_sign_file_check(const struct sn_deps *deps, struct sn_req *req,
                      struct sn_resp *resp)
 {
     const char *mdname = sn_req_query(req, "digest_algorithm");
     struct sn_key k;
 
-    if (sn_load_key(app, req, resp, SN_ACT_KEY_SIGN, &k) != 0)
+    if (sn_load_key(deps, req, resp, SN_ACT_KEY_SIGN, &k) != 0)
         return;
     req->file_md = SN_MD_SHA256;
     if (mdname != NULL && sn_digest_from_name(mdname, &req->file_md) != SN_OK)
@@ -151,7 +151,8 @@ sn_h_sign_file_check(struct sn_app *app, struct sn_req *req,
 }
 
 void
-sn_h_sign_file(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_sign_file(const struct sn_deps *deps, struct sn_req *req,
+               struct sn_resp *resp)
 {
     STACK_OF(X509) *chain = NULL;
     struct sn_hsm_signer hs;
@@ -160,12 +161,12 @@ sn_h_sign_file(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     struct sn_audit a;
     struct sn_key k;
 
-    if (sn_load_key(app, req, resp, SN_ACT_KEY_SIGN, &k) != 0)
+    if (sn_load_key(deps, req, resp, SN_ACT_KEY_SIGN, &k) != 0)
         return;
     if (key_usable(&k, resp) != 0)
         goto out;
     /* An upload can take long: the token must still be good at its end. */
-    if (sn_auth_recheck(app->store, req->who) != SN_AUTH_OK) {
+    if (sn_auth_recheck(deps->store, req->who) != SN_AUTH_OK) {
         sn_resp_error(resp, API_UNAUTHORIZED,
                       "the token was revoked or expired during the upload");
         goto out;
@@ -175,7 +176,7 @@ sn_h_sign_file(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         sn_resp_error(resp, API_NO_CERT, "no usable certificate attached");
         goto out;
     }
-    if (sn_hsm_signer_init(app, &k, &hs) != SN_OK ||
+    if (sn_hsm_signer_init(deps, &k, &hs) != SN_OK ||
         sn_cms_sign_detached(chain, req->file_md, req->file_digest,
                              req->file_digest_len, time(NULL), sn_hsm_signer_cb,
                              &hs, &der, &derlen) != SN_OK) {
@@ -190,7 +191,7 @@ sn_h_sign_file(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
              sn_keyalg_is_rsa(k.alg) ? "pkcs1" : "ecdsa");
     snprintf(a.detail, sizeof(a.detail), "%llu bytes, detached CMS",
              (unsigned long long)req->file_bytes);
-    if (sn_store_audit_add(app->store, &a) != SN_OK) {
+    if (sn_store_audit_add(deps->store, &a) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE,
                       "the audit log is unavailable; nothing was signed");
         goto out;

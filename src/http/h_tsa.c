@@ -21,7 +21,7 @@ type_is(const char *ct, const char *want)
 }
 
 void
-sn_h_tsa(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_tsa(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
 {
     if (!type_is(req->content_type, "application/timestamp-query")) {
         sn_resp_error(resp, API_MEDIA_TYPE,
@@ -32,7 +32,7 @@ sn_h_tsa(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         sn_resp_error(resp, API_BAD_REQUEST, "empty time-stamp request");
         return;
     }
-    if (sn_tsa_respond(&app->tsa, req->body, req->body_len, &resp->raw,
+    if (sn_tsa_respond(deps->tsa, req->body, req->body_len, &resp->raw,
                        &resp->raw_len, &resp->tsa) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "the TSA is unavailable");
         return;
@@ -44,7 +44,7 @@ sn_h_tsa(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
 }
 
 void
-sn_h_tsa_authenticode(struct sn_app *app, struct sn_req *req,
+sn_h_tsa_authenticode(const struct sn_deps *deps, struct sn_req *req,
                       struct sn_resp *resp)
 {
     char *b64 = NULL;
@@ -54,7 +54,7 @@ sn_h_tsa_authenticode(struct sn_app *app, struct sn_req *req,
         sn_resp_error(resp, API_BAD_REQUEST, "empty time-stamp request");
         return;
     }
-    r = sn_tsa_authenticode(&app->tsa, req->body, req->body_len, &b64,
+    r = sn_tsa_authenticode(deps->tsa, req->body, req->body_len, &b64,
                             &resp->tsa);
     if (r == SN_ERR_INVALID || r == SN_ERR_LIMIT) {
         sn_resp_error(resp, API_BAD_REQUEST,
@@ -80,39 +80,41 @@ sn_h_tsa_authenticode(struct sn_app *app, struct sn_req *req,
 }
 
 static void
-tsa_audit(struct sn_app *app, struct sn_req *req, const char *action,
+tsa_audit(const struct sn_deps *deps, struct sn_req *req, const char *action,
           const char *detail)
 {
     struct sn_audit a;
 
     sn_audit_init(&a, req, "", "", action);
     snprintf(a.detail, sizeof(a.detail), "%s", detail);
-    if (sn_store_audit_add(app->store, &a) != SN_OK)
+    if (sn_store_audit_add(deps->store, &a) != SN_OK)
         sn_error("audit: cannot record %s", action);
 }
 
 void
-sn_h_tsa_rotate(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_tsa_rotate(const struct sn_deps *deps, struct sn_req *req,
+                struct sn_resp *resp)
 {
     char detail[128], id[64];
 
-    if (sn_allowed(app, req, resp, SN_ACT_TSA_ROTATE, NULL) != 0)
+    if (sn_allowed(deps, req, resp, SN_ACT_TSA_ROTATE, NULL) != 0)
         return;
-    if (sn_tsa_rotate(&app->tsa, id, sizeof(id)) != SN_OK) {
+    if (sn_tsa_rotate(deps->tsa, id, sizeof(id)) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "TSA key rotation failed");
         return;
     }
     snprintf(detail, sizeof(detail), "new TSA key %s; old key destroyed", id);
-    tsa_audit(app, req, "tsa_rotate", detail);
+    tsa_audit(deps, req, "tsa_rotate", detail);
     sn_resp_json(resp, API_OK, json_pack("{s:s}", "key_id", id));
 }
 
 void
-sn_h_tsa_clock_ok(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_tsa_clock_ok(const struct sn_deps *deps, struct sn_req *req,
+                  struct sn_resp *resp)
 {
-    if (sn_allowed(app, req, resp, SN_ACT_TSA_CLOCK_OK, NULL) != 0)
+    if (sn_allowed(deps, req, resp, SN_ACT_TSA_CLOCK_OK, NULL) != 0)
         return;
-    sn_tsa_clock_ok(&app->tsa);
-    tsa_audit(app, req, "tsa_clock_ok", "operator confirmed the clock");
+    sn_tsa_clock_ok(deps->tsa);
+    tsa_audit(deps, req, "tsa_clock_ok", "operator confirmed the clock");
     sn_resp_json(resp, API_OK, json_pack("{s:s}", "status", "ok"));
 }

@@ -55,10 +55,28 @@ sn_key_json(const struct sn_key *k)
     return o;
 }
 
+void
+sn_audit_init(struct sn_audit *a, const struct sn_req *req,
+              const char *subscriber, const char *key, const char *action)
+{
+    memset(a, 0, sizeof(*a));
+    a->time = time(NULL);
+    snprintf(a->subscriber, sizeof(a->subscriber), "%s",
+             subscriber ? subscriber : "");
+    snprintf(a->key, sizeof(a->key), "%s", key ? key : "");
+    if (req != NULL) {
+        if (req->who != NULL)
+            snprintf(a->token, sizeof(a->token), "%s", req->who->id);
+        snprintf(a->client, sizeof(a->client), "%s", req->client);
+    }
+    snprintf(a->action, sizeof(a->action), "%s", action);
+    snprintf(a->result, sizeof(a->result), "ok");
+}
+
 /* Records a denied request in the subscriber's audit log. */
 static void
-audit_denied(struct sn_app *app, struct sn_req *req, const char *subscriber,
-             const char *key, const char *detail)
+audit_denied(const struct sn_deps *deps, struct sn_req *req,
+             const char *subscriber, const char *key, const char *detail)
 {
     struct sn_audit a;
 
@@ -66,35 +84,36 @@ audit_denied(struct sn_app *app, struct sn_req *req, const char *subscriber,
     snprintf(a.result, sizeof(a.result), "denied");
     snprintf(a.detail, sizeof(a.detail), "%s %s: %s", req->method, req->route,
              detail);
-    if (sn_store_audit_add(app->store, &a) != SN_OK)
+    if (sn_store_audit_add(deps->store, &a) != SN_OK)
         sn_error("audit: cannot record a denied request");
 }
 
 /* The answer to a denial, and its record where the policy asks for one. */
 static void
-answer_denial(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
-              const struct sn_decision *d, const char *key)
+answer_denial(const struct sn_deps *deps, struct sn_req *req,
+              struct sn_resp *resp, const struct sn_decision *d,
+              const char *key)
 {
     if (d->audit_subscriber != NULL)
-        audit_denied(app, req, d->audit_subscriber, key, d->audit_detail);
+        audit_denied(deps, req, d->audit_subscriber, key, d->audit_detail);
     sn_resp_error(resp, d->hide ? API_NOT_FOUND : API_FORBIDDEN, "%s",
                   d->message);
 }
 
 int
-sn_allowed(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
+sn_allowed(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp,
            enum sn_action action, const struct sn_resource *r)
 {
     struct sn_decision d;
 
     if (sn_policy_decide(req->who, action, r, &d) == SN_POLICY_ALLOW)
         return 0;
-    answer_denial(app, req, resp, &d, r != NULL && r->key ? r->key : "");
+    answer_denial(deps, req, resp, &d, r != NULL && r->key ? r->key : "");
     return -1;
 }
 
 static int
-load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
+load_key(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp,
          enum sn_action action, int brief, struct sn_key *key)
 {
     const struct sn_principal *who = req->who;
@@ -106,11 +125,11 @@ load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
     memset(key, 0, sizeof(*key));
     /* Roles first, before the store is asked. */
     if (sn_policy_decide(who, action, NULL, &d) != SN_POLICY_ALLOW) {
-        answer_denial(app, req, resp, &d, id);
+        answer_denial(deps, req, resp, &d, id);
         return -1;
     }
-    r = brief ? sn_store_key_brief(app->store, id, key)
-              : sn_store_key_get(app->store, id, key);
+    r = brief ? sn_store_key_brief(deps->store, id, key)
+              : sn_store_key_get(deps->store, id, key);
     if (r == SN_ERR_NOT_FOUND) {
         sn_resp_error(resp, API_NOT_FOUND, "no such key");
         return -1;
@@ -128,7 +147,7 @@ load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
             sn_warn("security: token %s of subscriber %s tried key %s of "
                     "subscriber %s",
                     who->id, who->subscriber, id, key->subscriber);
-        answer_denial(app, req, resp, &d, id);
+        answer_denial(deps, req, resp, &d, id);
         sn_key_cleanup(key);
         return -1;
     }
@@ -136,24 +155,26 @@ load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
 }
 
 int
-sn_load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
-            enum sn_action action, struct sn_key *key)
+sn_load_key(const struct sn_deps *deps, struct sn_req *req,
+            struct sn_resp *resp, enum sn_action action, struct sn_key *key)
 {
-    return load_key(app, req, resp, action, 0, key);
+    return load_key(deps, req, resp, action, 0, key);
 }
 
 int
-sn_load_key_brief(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
-                  enum sn_action action, struct sn_key *key)
+sn_load_key_brief(const struct sn_deps *deps, struct sn_req *req,
+                  struct sn_resp *resp, enum sn_action action,
+                  struct sn_key *key)
 {
-    return load_key(app, req, resp, action, 1, key);
+    return load_key(deps, req, resp, action, 1, key);
 }
 
 void
-sn_h_healthz(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_healthz(const struct sn_deps *deps, struct sn_req *req,
+             struct sn_resp *resp)
 {
-    int hsm_ok = sn_hsm_token_ping(app->service) == SN_OK;
-    int db_ok = sn_store_ping(app->store) == SN_OK;
+    int hsm_ok = sn_hsm_token_ping(deps->service) == SN_OK;
+    int db_ok = sn_store_ping(deps->store) == SN_OK;
 
     (void)req;
     if (!hsm_ok || !db_ok) {
@@ -214,11 +235,12 @@ sn_principal_json(const struct sn_principal *p)
 }
 
 void
-sn_h_whoami(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_whoami(const struct sn_deps *deps, struct sn_req *req,
+            struct sn_resp *resp)
 {
     json_t *o = sn_principal_json(req->who);
 
-    (void)app;
+    (void)deps;
     if (o != NULL)
         json_object_set_new(o, "token_id", json_string(req->who->id));
     sn_resp_json(resp, API_OK, o);
@@ -250,7 +272,7 @@ query_num(const struct sn_req *req, const char *name, long long def,
 }
 
 void
-sn_h_audit(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
+sn_h_audit(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
 {
     const char *key = sn_req_query(req, "key");
     struct sn_audit *recs = NULL;
@@ -258,7 +280,7 @@ sn_h_audit(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
     json_t *arr, *o;
     size_t n = 0, i;
 
-    if (sn_allowed(app, req, resp, SN_ACT_AUDIT_READ, NULL) != 0)
+    if (sn_allowed(deps, req, resp, SN_ACT_AUDIT_READ, NULL) != 0)
         return;
     if (query_num(req, "after", 0, (long long)1 << 62, &after) != 0 ||
         query_num(req, "limit", 100, 1000, &limit) != 0 || limit == 0) {
@@ -270,7 +292,7 @@ sn_h_audit(struct sn_app *app, struct sn_req *req, struct sn_resp *resp)
         sn_resp_error(resp, API_BAD_REQUEST, "'key' is not a key id");
         return;
     }
-    if (sn_store_audit_list(app->store, req->who->subscriber, key, after,
+    if (sn_store_audit_list(deps->store, req->who->subscriber, key, after,
                             (size_t)limit, &recs, &n) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         return;

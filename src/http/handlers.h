@@ -7,47 +7,61 @@
 #define SN_HANDLERS_H
 
 #include "http/api.h"
-#include "daemon/app.h"
+#include "http/deps.h"
 #include "policy/policy.h"
 
-typedef void (*sn_handler)(struct sn_app *app, struct sn_req *req,
+typedef void (*sn_handler)(const struct sn_deps *deps, struct sn_req *req,
                            struct sn_resp *resp);
 
-void sn_h_healthz(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_whoami(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_subscriber_create(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_subscriber_list(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_token_create(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_token_revoke(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_key_import(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_key_create(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_key_list(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_key_show(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_key_disable(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_key_enable(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_key_destroy(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_key_csr(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_cert_put(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_cert_get(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_sign(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_healthz(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_whoami(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_subscriber_create(const struct sn_deps *, struct sn_req *,
+                            struct sn_resp *);
+void sn_h_subscriber_list(const struct sn_deps *, struct sn_req *,
+                          struct sn_resp *);
+void sn_h_token_create(const struct sn_deps *, struct sn_req *,
+                       struct sn_resp *);
+void sn_h_token_revoke(const struct sn_deps *, struct sn_req *,
+                       struct sn_resp *);
+void sn_h_key_import(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_key_create(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_key_list(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_key_show(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_key_disable(const struct sn_deps *, struct sn_req *,
+                      struct sn_resp *);
+void sn_h_key_enable(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_key_destroy(const struct sn_deps *, struct sn_req *,
+                      struct sn_resp *);
+void sn_h_key_csr(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_cert_put(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_cert_get(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_sign(const struct sn_deps *, struct sn_req *, struct sn_resp *);
 /* sign-file: the precheck runs before the body is streamed. */
-void sn_h_sign_file_check(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_sign_file(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_audit(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_identity_put(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_identity_get(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_attestation(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_ca_issue(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_ca_cert_get(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_ca_revoke(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_ca_bundle(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_ca_cert_der(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_ca_crl(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_ca_ocsp(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_tsa(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_tsa_authenticode(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_tsa_rotate(struct sn_app *, struct sn_req *, struct sn_resp *);
-void sn_h_tsa_clock_ok(struct sn_app *, struct sn_req *, struct sn_resp *);
+void sn_h_sign_file_check(const struct sn_deps *, struct sn_req *,
+                          struct sn_resp *);
+void sn_h_sign_file(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_audit(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_identity_put(const struct sn_deps *, struct sn_req *,
+                       struct sn_resp *);
+void sn_h_identity_get(const struct sn_deps *, struct sn_req *,
+                       struct sn_resp *);
+void sn_h_attestation(const struct sn_deps *, struct sn_req *,
+                      struct sn_resp *);
+void sn_h_ca_issue(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_ca_cert_get(const struct sn_deps *, struct sn_req *,
+                      struct sn_resp *);
+void sn_h_ca_revoke(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_ca_bundle(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_ca_cert_der(const struct sn_deps *, struct sn_req *,
+                      struct sn_resp *);
+void sn_h_ca_crl(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_ca_ocsp(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_tsa(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_tsa_authenticode(const struct sn_deps *, struct sn_req *,
+                           struct sn_resp *);
+void sn_h_tsa_rotate(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_tsa_clock_ok(const struct sn_deps *, struct sn_req *,
+                       struct sn_resp *);
 
 /*
  * Shared by key handlers: loads key id for the caller, if the policy
@@ -56,10 +70,11 @@ void sn_h_tsa_clock_ok(struct sn_app *, struct sn_req *, struct sn_resp *);
  * is recorded as a security event. On failure resp is filled and non-zero
  * is returned.
  */
-int sn_load_key(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
-                enum sn_action action, struct sn_key *key);
+int sn_load_key(const struct sn_deps *deps, struct sn_req *req,
+                struct sn_resp *resp, enum sn_action action,
+                struct sn_key *key);
 /* The same with sn_store_key_brief's view of the key (the signing path). */
-int sn_load_key_brief(struct sn_app *app, struct sn_req *req,
+int sn_load_key_brief(const struct sn_deps *deps, struct sn_req *req,
                       struct sn_resp *resp, enum sn_action action,
                       struct sn_key *key);
 
@@ -69,8 +84,13 @@ int sn_load_key_brief(struct sn_app *app, struct sn_req *req,
  * (API_NOT_FOUND for a hidden resource, else API_FORBIDDEN), the denial is
  * audited where the policy asks, and non-zero is returned.
  */
-int sn_allowed(struct sn_app *app, struct sn_req *req, struct sn_resp *resp,
-               enum sn_action action, const struct sn_resource *r);
+int sn_allowed(const struct sn_deps *deps, struct sn_req *req,
+               struct sn_resp *resp, enum sn_action action,
+               const struct sn_resource *r);
+
+/* Starts an audit record for req: time, caller's token, client address. */
+void sn_audit_init(struct sn_audit *a, const struct sn_req *req,
+                   const char *subscriber, const char *key, const char *action);
 
 /* JSON views of stored objects and times (request bodies: bodies.h). */
 json_t *sn_key_json(const struct sn_key *k);

@@ -5,13 +5,13 @@
 #include <time.h>
 
 sn_err
-sn_hsm_signer_init(struct sn_app *app, const struct sn_key *key,
+sn_hsm_signer_init(const struct sn_deps *deps, const struct sn_key *key,
                    struct sn_hsm_signer *hs)
 {
     memset(hs, 0, sizeof(*hs));
-    hs->app = app;
+    hs->deps = deps;
     hs->key = key;
-    return sn_app_partition(app, key->subscriber, &hs->tok);
+    return deps->parts.get(deps->parts.arg, key->subscriber, &hs->tok);
 }
 
 sn_err
@@ -29,7 +29,7 @@ sn_hsm_signer_cb(void *arg, enum sn_digest md, const uint8_t *digest,
                     dlen, sig, siglen);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (r == SN_OK)
-        sn_metrics_signature(&hs->app->metrics, hs->key->alg,
+        sn_metrics_signature(hs->deps->metrics, hs->key->alg,
                              (double)(t1.tv_sec - t0.tv_sec) +
                                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     return r;

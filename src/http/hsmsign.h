@@ -7,15 +7,15 @@
 #define SN_HSMSIGN_H
 
 #include "crypto/signer.h"
-#include "daemon/app.h"
+#include "http/deps.h"
 
 struct sn_hsm_signer {
-    struct sn_app *app;
+    const struct sn_deps *deps;
     struct sn_hsm_token *tok;
     const struct sn_key *key;
 };
 
-sn_err sn_hsm_signer_init(struct sn_app *app, const struct sn_key *key,
+sn_err sn_hsm_signer_init(const struct sn_deps *deps, const struct sn_key *key,
                           struct sn_hsm_signer *hs);
 /* sn_sign_cb: PKCS#1 v1.5 for RSA keys, ECDSA for EC keys. */
 sn_err sn_hsm_signer_cb(void *arg, enum sn_digest md, const uint8_t *digest,

@@ -51,7 +51,8 @@ struct conn_ctx;
 
 struct sn_http {
     struct MHD_Daemon *d;
-    struct sn_app *app;
+    const struct sn_deps *deps;
+    struct sn_http_opts opts;
     int plain;    /* the public plain-HTTP listener: public routes only */
     int inflight; /* requests between first call and completion */
     struct pool *signers, *workers;
@@ -180,14 +181,14 @@ sn_req_query(const struct sn_req *req, const char *name)
 
 /* The caller of an authenticated route; on failure c->early is the answer. */
 static void
-authenticate(struct sn_app *app, struct MHD_Connection *conn,
+authenticate(const struct sn_deps *deps, struct MHD_Connection *conn,
              struct conn_ctx *c)
 {
     const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                 MHD_HTTP_HEADER_AUTHORIZATION);
     enum sn_auth_fault f;
 
-    f = sn_auth_bearer(app->store, h, c->req.client, &c->who);
+    f = sn_auth_bearer(deps->store, h, c->req.client, &c->who);
     if (f == SN_AUTH_UNAVAILABLE)
         sn_resp_error(&c->early, API_UNAVAILABLE, "%s", sn_auth_fault_str(f));
     else if (f != SN_AUTH_OK)
@@ -260,14 +261,14 @@ send_resp(struct MHD_Connection *conn, struct conn_ctx *c, struct sn_resp *resp)
 }
 
 static enum MHD_Result
-send_metrics(struct sn_app *app, struct MHD_Connection *conn)
+send_metrics(const struct sn_deps *deps, struct MHD_Connection *conn)
 {
     struct MHD_Response *mr;
     enum MHD_Result ret;
     char *text;
     size_t len;
 
-    if (sn_metrics_render(&app->metrics, &text, &len) != 0)
+    if (sn_metrics_render(deps->metrics, &text, &len) != 0)
         return MHD_NO;
     mr = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (mr == NULL) {
@@ -313,7 +314,7 @@ static int
 begin(struct sn_http *h, struct MHD_Connection *conn, struct conn_ctx *c,
       const char *url, const char *method)
 {
-    struct sn_app *app = h->app;
+    const struct sn_deps *deps = h->deps;
     const char *cl = MHD_lookup_connection_value(
         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     unsigned long long declared = 0;
@@ -337,9 +338,9 @@ begin(struct sn_http *h, struct MHD_Connection *conn, struct conn_ctx *c,
     }
     c->metric_route = c->route->name;
     c->req.route = c->route->name;
-    c->limit = app->cfg.json_limit;
+    c->limit = h->opts.json_limit;
     sn_buf_init(&c->body, c->limit);
-    c->file_limit = app->cfg.file_limit;
+    c->file_limit = h->opts.file_limit;
     if (cl != NULL) {
         declared = strtoull(cl, &end, 10);
         if (*end != '\0' ||
@@ -354,7 +355,7 @@ begin(struct sn_http *h, struct MHD_Connection *conn, struct conn_ctx *c,
         }
     }
     if (c->route->auth == SN_ROUTE_AUTH) {
-        authenticate(app, conn, c);
+        authenticate(deps, conn, c);
         if (c->req.who == NULL)
             return -1;
     }
@@ -366,7 +367,7 @@ begin(struct sn_http *h, struct MHD_Connection *conn, struct conn_ctx *c,
     }
     if (c->route->body == SN_BODY_STREAM) {
         c->early.code = API_OK;
-        c->route->precheck(app, &c->req, &c->early);
+        c->route->precheck(deps, &c->req, &c->early);
         if (c->early.code != API_OK)
             return -1;
         if ((c->md = EVP_MD_CTX_new()) == NULL ||
@@ -394,7 +395,8 @@ take_body(struct conn_ctx *c, const char *data, size_t len)
 }
 
 static void
-run_handler(struct sn_app *app, struct conn_ctx *c, struct sn_resp *resp)
+run_handler(const struct sn_deps *deps, struct conn_ctx *c,
+            struct sn_resp *resp)
 {
     json_error_t jerr;
     unsigned int dlen = 0;
@@ -430,7 +432,7 @@ run_handler(struct sn_app *app, struct conn_ctx *c, struct sn_resp *resp)
     }
     c->req.body = c->body.data;
     c->req.body_len = c->body.len;
-    c->route->handler(app, &c->req, resp);
+    c->route->handler(deps, &c->req, resp);
 }
 
 /* A declared body of 1..limit bytes, sent without waiting for 100. */
@@ -483,9 +485,9 @@ to_pool(struct pool *p, struct conn_ctx *c)
 static void
 run_signing(struct sn_http *h, struct conn_ctx *c)
 {
-    sn_gate_announce(h->app->store);
-    run_handler(h->app, c, &c->resp);
-    sn_gate_submit(h->app->store, &c->resp, audit_done, c);
+    sn_gate_announce(h->deps->store);
+    run_handler(h->deps, c, &c->resp);
+    sn_gate_submit(h->deps->store, &c->resp, audit_done, c);
 }
 
 static void *
@@ -511,8 +513,8 @@ pool_main(void *arg)
         if (p->sign)
             run_signing(h, c);
         else {
-            run_handler(h->app, c, &c->resp);
-            c->audit_result = sn_gate_commit(h->app->store, &c->resp);
+            run_handler(h->deps, c, &c->resp);
+            c->audit_result = sn_gate_commit(h->deps->store, &c->resp);
             c->stage = STAGE_DONE;
             MHD_resume_connection(c->conn);
         }
@@ -591,7 +593,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
              * closing on a client still sending makes it see a broken pipe
              * instead of the answer. Large bodies are refused at once (the
              * client sends them after "Expect: 100-continue"). */
-            if (small_body_pending(conn, h->app->cfg.json_limit)) {
+            if (small_body_pending(conn, h->opts.json_limit)) {
                 c->failed = 2;
                 return MHD_YES;
             }
@@ -599,7 +601,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
             return send_resp(conn, c, &c->early);
         }
         if (c->route->handler == NULL)
-            return send_metrics(h->app, conn);
+            return send_metrics(h->deps, conn);
         return MHD_YES;
     }
     if (c->failed) {
@@ -658,7 +660,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     if (c == NULL)
         return;
-    sn_metrics_request(&h->app->metrics, c->metric_route,
+    sn_metrics_request(h->deps->metrics, c->metric_route,
                        c->route && c->route->handler == NULL
                            ? 200
                            : sn_api_status(c->early.code));
@@ -752,8 +754,8 @@ per_cpu(unsigned configured)
 }
 
 sn_err
-sn_http_start(struct sn_app *app, const char *listen, int plain,
-              struct sn_http **out)
+sn_http_start(const struct sn_deps *deps, const struct sn_http_opts *opts,
+              const char *listen, int plain, struct sn_http **out)
 {
     struct sockaddr_storage ss;
     struct sn_http *h = NULL;
@@ -768,9 +770,8 @@ sn_http_start(struct sn_app *app, const char *listen, int plain,
         return r;
     }
     if (!plain &&
-        ((r = sn_file_read(app->cfg.tls_key, 1 << 20, &key, &keylen)) !=
-             SN_OK ||
-         (r = sn_file_read(app->cfg.tls_cert, 1 << 20, &cert, &certlen)) !=
+        ((r = sn_file_read(opts->tls_key, 1 << 20, &key, &keylen)) != SN_OK ||
+         (r = sn_file_read(opts->tls_cert, 1 << 20, &cert, &certlen)) !=
              SN_OK)) {
         sn_error("http: cannot read TLS key or certificate");
         goto out;
@@ -779,13 +780,14 @@ sn_http_start(struct sn_app *app, const char *listen, int plain,
         r = SN_ERR_NOMEM;
         goto out;
     }
-    h->app = app;
+    h->deps = deps;
+    h->opts = *opts;
     h->plain = plain;
-    if ((r = pool_start(h, per_cpu(app->cfg.hsm_parallelism), 1,
-                        &h->signers)) != SN_OK ||
-        (r = pool_start(h, app->cfg.threads, 0, &h->workers)) != SN_OK)
+    if ((r = pool_start(h, per_cpu(opts->hsm_parallelism), 1, &h->signers)) !=
+            SN_OK ||
+        (r = pool_start(h, opts->threads, 0, &h->workers)) != SN_OK)
         goto out;
-    events = per_cpu(app->cfg.event_threads);
+    events = per_cpu(opts->event_threads);
     /* Event threads never wait for a disk or the HSM: see the top. */
     flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
             MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);

@@ -7,13 +7,18 @@
 #ifndef SN_HTTP_H
 #define SN_HTTP_H
 
-#include "daemon/app.h"
+#include "http/deps.h"
 
 struct sn_http;
 
-/* plain: the public plain-HTTP listener, serving public routes only. */
-sn_err sn_http_start(struct sn_app *app, const char *listen, int plain,
-                     struct sn_http **out);
+/*
+ * Serves deps on listen; plain: the public plain-HTTP listener, serving
+ * public routes only. deps (and what it points to) must outlive the
+ * server; opts is copied.
+ */
+sn_err sn_http_start(const struct sn_deps *deps,
+                     const struct sn_http_opts *opts, const char *listen,
+                     int plain, struct sn_http **out);
 /*
  * Stops listening, lets in-flight requests finish (30 s at most) and frees
  * h. Returns non-zero if requests were still in flight: h is then left as

@@ -30,4 +30,4 @@ sn_unit_test(test_partitions ${CMAKE_CURRENT_LIST_DIR}/test_partitions.c)
 target_link_libraries(test_partitions PRIVATE sn_daemon_core Threads::Threads)
 
 sn_unit_test(test_metrics ${CMAKE_CURRENT_LIST_DIR}/test_metrics.c)
-target_link_libraries(test_metrics PRIVATE sn_daemon_core Threads::Threads)
+target_link_libraries(test_metrics PRIVATE sn_http Threads::Threads)

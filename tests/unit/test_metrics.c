@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/metrics.h"
+#include "http/metrics.h"
 
 #define THREADS 8
 #define PER_THREAD 200000

@@ -1,5 +1,5 @@
 /* metrics: in-memory counters rendered as Prometheus text (trusted). */
-#include "daemon/metrics.h"
+#include "http/metrics.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,0 +1,50 @@
+/*
+ * deps: what the daemon hands the HTTP room, named one by one. Handlers
+ * see these and nothing else of the running service: not its
+ * configuration, its PKCS#11 module or its table of open partitions. The
+ * daemon (src/daemon/app.c) fills one at start-up; it outlives the server.
+ */
+#ifndef SN_DEPS_H
+#define SN_DEPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "hsm/hsm.h"
+#include "http/metrics.h"
+#include "pki/ca.h"
+#include "pki/modules.h"
+#include "pki/tsa.h"
+#include "store/store.h"
+
+/* The subscribers' HSM partitions, as the daemon keeps them. */
+struct sn_part_ops {
+    /* The subscriber's logged-in token (opened once, then cached). */
+    sn_err (*get)(void *arg, const char *subscriber, struct sn_hsm_token **out);
+    /* Prepares a new subscriber's partition; sets sub->token_label. */
+    sn_err (*create)(void *arg, struct sn_subscriber *sub);
+    void *arg;
+};
+
+struct sn_deps {
+    struct sn_store *store;
+    struct sn_hsm_token *service; /* the service's token: /healthz pings it */
+    struct sn_part_ops parts;
+    struct sn_metrics *metrics;
+    struct sn_ca *ca;
+    struct sn_tsa *tsa;
+    struct sn_module_list modules; /* for issuance (CSBR 6.2.7.4) */
+};
+
+/* How the front end runs: listeners' TLS files, threads and body limits. */
+struct sn_http_opts {
+    const char *tls_cert, *tls_key; /* PEM files */
+    size_t json_limit;              /* bytes */
+    uint64_t file_limit;            /* bytes */
+    unsigned threads;               /* workers for blocking requests */
+    unsigned event_threads;         /* connection threads, 0: one per CPU */
+    unsigned hsm_parallelism;       /* signing threads, 0: one per CPU */
+};
+
+#endif

@@ -7,7 +7,8 @@
 #    home is 0600 and every directory 0700 (database -wal/-shm included),
 #    although signetd was started with umask 022;
 #  - a database left 0644 by an older signetd is made 0600 at open, with a
-#    warning in the log;
+#    warning in the log; a home open to its group is warned about;
+#  - init and check harden themselves as serve does (their logs);
 #  - the running process: umask 0077 (/proc/PID/status), core file size 0
 #    and the open-files soft limit raised to the hard limit
 #    (/proc/PID/limits, the soft limit was lowered before the start), and
@@ -110,4 +111,15 @@ check_eq "entries under the home not owned by the service's uid" "" \
 log "$(find "$H" | wc -l) entries under the home checked"
 
 server_stop
+
+# ---- the other commands harden too; a loose home is reported ----
+check_match "signetd init hardened itself (its log)" \
+    "harden: descriptor limit $hard \(was 512\)" "$(cat "$WORK/init.log")"
+chmod 0750 "$H"
+out=$("$SIGNETD" check --home "$H" 2>&1)
+check_match "signetd check hardened itself" \
+    "harden: descriptor limit $hard \(was 512\)" "$out"
+check_match "signetd check warns about a home open to its group" \
+    "home $H is mode 0750" "$out"
+chmod 0700 "$H"
 finish

@@ -146,7 +146,7 @@ write_cert(const char *path, X509 *x)
         goto out;
     if ((n = BIO_get_mem_data(bio, &data)) <= 0 || data == NULL)
         goto out;
-    r = sn_file_write_new(path, data, (size_t)n, 0644);
+    r = sn_file_write_new(path, data, (size_t)n, 0600);
 out:
     BIO_free(bio);
     return r;

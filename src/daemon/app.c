@@ -52,6 +52,24 @@ open_token(struct sn_app *app, const char *label, const char *pin_file,
     return r;
 }
 
+/*
+ * signetd creates its files 0600 and its directories 0700, but a home made
+ * by hand or by an older signetd may let others in: say so, change
+ * nothing (the operator may mean it; the database alone is tightened, by
+ * the store).
+ */
+static void
+check_home_mode(const char *home)
+{
+    struct stat st;
+
+    if (stat(home, &st) != 0 || (st.st_mode & 077) == 0)
+        return;
+    sn_warn("app: the home %s is mode %04o: group or others can reach its "
+            "files; chmod 700 it",
+            home, (unsigned)(st.st_mode & 07777));
+}
+
 sn_err
 sn_app_open_service(const char *home, struct sn_app *app, char *errbuf,
                     size_t errlen)
@@ -65,6 +83,7 @@ sn_app_open_service(const char *home, struct sn_app *app, char *errbuf,
     snprintf(path, sizeof(path), "%s/signetd.conf", home);
     if ((r = sn_config_load(path, home, &app->cfg, errbuf, errlen)) != SN_OK)
         return r;
+    check_home_mode(app->cfg.home);
     if (app->cfg.hsm_softhsm_conf != NULL)
         setenv("SOFTHSM2_CONF", app->cfg.hsm_softhsm_conf, 1);
     if ((r = sn_hsm_open(app->cfg.hsm_module, &app->hsm)) != SN_OK) {

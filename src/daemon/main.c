@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/oids.h"
 #include "daemon/app.h"
+#include "daemon/harden.h"
 #include "daemon/home.h"
 #include "http/server.h"
 
@@ -258,6 +259,9 @@ main(int argc, char **argv)
         usage();
         return 2;
     }
+    /* Every command, before any file or key is touched. */
+    if (sn_harden_process() != SN_OK)
+        return 1;
     if (strcmp(cmd, "init") == 0)
         return cmd_init(home, module, csr_dir, from_dir, base_url, oid_arc);
     if (sub != NULL && strcmp(sub, "ceremony") == 0 && xdir != NULL &&

@@ -6,6 +6,7 @@
 #include "pki/ca.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,8 +190,8 @@ write_pem(const char *path, X509 *x, int replace)
 
     if (b != NULL && PEM_write_bio_X509(b, x) == 1 &&
         (len = BIO_get_mem_data(b, &data)) > 0)
-        r = replace ? write_replace(path, data, (size_t)len, 0644)
-                    : sn_file_write_new(path, data, (size_t)len, 0644);
+        r = replace ? write_replace(path, data, (size_t)len, 0600)
+                    : sn_file_write_new(path, data, (size_t)len, 0600);
     BIO_free(b);
     if (r != SN_OK)
         sn_error("ca: cannot write %s: %s", path, sn_err_str(r));
@@ -299,7 +300,7 @@ mkdir_ca(const char *home)
     char dir[PATH_MAX];
 
     snprintf(dir, sizeof(dir), "%s/ca", home);
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         sn_error("ca: cannot create %s: %s", dir, strerror(errno));
         return SN_ERR_IO;
     }
@@ -370,7 +371,7 @@ request_one(struct sn_hsm_token *tok, enum sn_ca_kind kind, const char *dir,
         PEM_write_bio_X509_REQ(b, req) != 1 ||
         (len = BIO_get_mem_data(b, &data)) <= 0)
         goto out;
-    r = sn_file_write_new(path, data, (size_t)len, 0644);
+    r = sn_file_write_new(path, data, (size_t)len, 0600);
 out:
     if (r != SN_OK) {
         sn_error("ca: cannot make the request %s: %s", path, sn_err_str(r));
@@ -413,7 +414,8 @@ ceremony_log(const char *home, const char *what, X509 *x)
     char fp[65];
     unsigned mdlen = 0;
     BIGNUM *bn = NULL;
-    FILE *f;
+    FILE *f = NULL;
+    int fd;
 
     snprintf(path, sizeof(path), "%s/ceremony.log", home);
     sn_time_format(time(NULL), when);
@@ -427,7 +429,11 @@ ceremony_log(const char *home, const char *what, X509 *x)
     }
     sn_info("ceremony: %s%s%s", what, subject ? ": " : "",
             subject ? subject : "");
-    if ((f = fopen(path, "a")) != NULL) {
+    /* fopen() would create it 0666 less the umask: owner only, as all. */
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0 && (f = fdopen(fd, "a")) == NULL)
+        close(fd);
+    if (f != NULL) {
         fprintf(f, "%s %s", when, what);
         if (x != NULL)
             fprintf(f, " subject=\"%s\" serial=%s sha256=%s",
@@ -560,7 +566,7 @@ root_crl(X509 *root, struct sn_ca_signer *signer, const char *home,
         goto out;
     snprintf(text, sizeof(text), "%lld\n", number);
     snprintf(path, sizeof(path), "%s/root.crl", dir);
-    if ((r = write_replace(path, der, (size_t)n, 0644)) != SN_OK)
+    if ((r = write_replace(path, der, (size_t)n, 0600)) != SN_OK)
         goto out;
     snprintf(path, sizeof(path), "%s/ca/crlnumber", home);
     if ((r = write_replace(path, text, strlen(text), 0600)) != SN_OK)
@@ -751,7 +757,7 @@ sn_ca_install(struct sn_hsm_token *tok, const char *home, const char *dir,
             goto out;
     }
     snprintf(path, sizeof(path), "%s/ca/root.crl", home);
-    if ((r = sn_file_write_new(path, crl, crl_len, 0644)) != SN_OK)
+    if ((r = sn_file_write_new(path, crl, crl_len, 0600)) != SN_OK)
         goto out;
     /* The attestation hierarchy stays online (docs/ceremony.md). */
     if ((r = create_one(tok, SN_CA_ATT_ROOT, certs, home, org, country,

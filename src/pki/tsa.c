@@ -96,7 +96,7 @@ sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
     tsa_path(path, sizeof(path), home, "");
     tsa_path(tmp, sizeof(tmp), home, ".new");
     unlink(tmp);
-    if ((r = sn_file_write_new(tmp, data, (size_t)len, 0644)) != SN_OK)
+    if ((r = sn_file_write_new(tmp, data, (size_t)len, 0600)) != SN_OK)
         goto out;
     if (rename(tmp, path) != 0) {
         unlink(tmp);

@@ -6,10 +6,12 @@
  * synchronous=FULL make each commit durable. The audit log's writes go
  * through a second connection, in sqlite/audit.c.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -230,6 +232,41 @@ store_close(void *be)
     free(st);
 }
 
+/*
+ * The database holds token hashes and every subscriber's audit: owner
+ * only. SQLite creates a database 0644 less the umask and gives its -wal
+ * and -shm the database's mode when it creates them, so a database made
+ * 0600 right after its open keeps all three 0600 whatever the umask.
+ * Files an older signetd left looser are tightened, with a warning. By
+ * name, never through a descriptor: closing one would drop the POSIX
+ * locks of every connection of this process on the file.
+ */
+static void
+own_only(const char *path)
+{
+    static const char *const sfx[] = {"", "-wal", "-shm"};
+    char p[PATH_MAX];
+    struct stat st;
+    mode_t m;
+    size_t i;
+
+    if (strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0)
+        return;
+    for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+        if (snprintf(p, sizeof(p), "%s%s", path, sfx[i]) >= (int)sizeof(p) ||
+            stat(p, &st) != 0 || !S_ISREG(st.st_mode) ||
+            (st.st_mode & 077) == 0)
+            continue;
+        m = st.st_mode & 07777;
+        /* A new database (empty) is not news; an existing one is. */
+        if (chmod(p, 0600) != 0)
+            sn_warn("store: %s is mode %04o and cannot be made 0600: %s", p,
+                    (unsigned)m, strerror(errno));
+        else if (st.st_size > 0)
+            sn_warn("store: %s was mode %04o, now 0600", p, (unsigned)m);
+    }
+}
+
 static sn_err
 store_open(const char *path, void **out)
 {
@@ -250,6 +287,8 @@ store_open(const char *path, void **out)
                  st->db ? sqlite3_errmsg(st->db) : "out of memory");
         goto out;
     }
+    /* Created by now; its -wal and -shm are not, until the first read. */
+    own_only(path);
     sqlite3_busy_timeout(st->db, 5000);
     rc = sqlite3_exec(st->db,
                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"

@@ -342,43 +342,133 @@ add(X509_NAME *n, int nid, int printable, const char *v)
                (const unsigned char *)v, (int)strlen(v), -1, 0) == 1;
 }
 
-sn_err
-sn_subject_build(const struct sn_identity *id, int ev, const X509_NAME *req,
-                 X509_NAME **out, char *why, size_t why_len)
+/* An attribute's name for messages. */
+static const char *
+entry_label(int nid)
 {
-    int asked[SN_ID_NFIELDS] = {0};
-    const char *cn = id->v[SN_ID_O];
-    int i, n = X509_NAME_entry_count(req), cns = 0, f, prev_set = -1;
-    X509_NAME *name = NULL;
-    sn_err r = SN_ERR_INVALID;
+    int f;
 
-    *out = NULL;
+    if (nid == NID_commonName)
+        return "CN";
+    if ((f = field_of_nid(nid)) >= 0)
+        return fields[f].name;
+    return nid != NID_undef ? OBJ_nid2sn(nid) : "(unknown attribute)";
+}
+
+/* The syntax of requested field f: its string type and characters. */
+static int
+entry_syntax_ok(int f, const ASN1_STRING *d, const char *label, char *why,
+                size_t why_len)
+{
+    int type = ASN1_STRING_type(d), len = ASN1_STRING_length(d);
+    const unsigned char *v = ASN1_STRING_get0_data(d);
+    enum sn_text_fault t;
+
+    if (fields[f].printable
+            ? type != V_ASN1_PRINTABLESTRING
+            : type != V_ASN1_UTF8STRING && type != V_ASN1_PRINTABLESTRING) {
+        snprintf(why, why_len, "subject field %s is a %s; it must be %s", label,
+                 type_name(type),
+                 fields[f].printable ? "PrintableString"
+                                     : "UTF8String or PrintableString");
+        return 0;
+    }
+    if (type == V_ASN1_PRINTABLESTRING && !printable_ok(v, (size_t)len)) {
+        snprintf(why, why_len,
+                 "subject field %s has characters a PrintableString may "
+                 "not hold",
+                 label);
+        return 0;
+    }
+    if ((t = sn_text_check((const char *)v, (size_t)len, 128, 0)) !=
+        SN_TEXT_OK) {
+        snprintf(why, why_len, "subject field %s %s", label,
+                 sn_text_fault_str(t));
+        return 0;
+    }
+    return 1;
+}
+
+static int
+same(const char *want, const unsigned char *v, int len)
+{
+    return want != NULL && strlen(want) == (size_t)len &&
+           memcmp(want, v, (size_t)len) == 0;
+}
+
+/*
+ * Whether the requested value v of field f (SN_ID_ASSUMED_NAME: the CN) is
+ * the verified one; a CN may be O or the assumed name, and *cn is then set
+ * to it.
+ */
+static int
+entry_value_ok(const struct sn_identity *id, int f, const ASN1_STRING *d,
+               const char *label, const char **cn, char *why, size_t why_len)
+{
+    const unsigned char *v = ASN1_STRING_get0_data(d);
+    int len = ASN1_STRING_length(d);
+
+    if (f == SN_ID_ASSUMED_NAME) {
+        if (same(id->v[SN_ID_O], v, len))
+            *cn = id->v[SN_ID_O];
+        else if (same(id->v[SN_ID_ASSUMED_NAME], v, len))
+            *cn = id->v[SN_ID_ASSUMED_NAME];
+        else {
+            snprintf(why, why_len,
+                     "subject CN is neither the subscriber's verified legal "
+                     "name (O) nor a recorded assumed name (CSBR 7.1.4.2.2 "
+                     "a)");
+            return 0;
+        }
+        return 1;
+    }
+    if (id->v[f] == NULL) {
+        snprintf(why, why_len,
+                 "subject field %s is not in the subscriber's validated "
+                 "identity",
+                 label);
+        return 0;
+    }
+    if (!same(id->v[f], v, len)) {
+        snprintf(why, why_len,
+                 "subject field %s does not match the subscriber's "
+                 "validated identity",
+                 label);
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * Checks the CSR's subject req against id: one attribute per RDN, each a
+ * verified field in its type and value, one CN at most, no field twice.
+ * Sets asked[f] for each field asked for and *cn to the CN's value.
+ */
+static int
+request_ok(const struct sn_identity *id, const X509_NAME *req, int *asked,
+           const char **cn, char *why, size_t why_len)
+{
+    int i, n = X509_NAME_entry_count(req), cns = 0, f, prev_set = -1;
+
     for (i = 0; i < n; i++) {
         const X509_NAME_ENTRY *e = X509_NAME_get_entry(req, i);
         const ASN1_STRING *d = X509_NAME_ENTRY_get_data(e);
         int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
-        int type = ASN1_STRING_type(d), len = ASN1_STRING_length(d);
-        const char *v = (const char *)ASN1_STRING_get0_data(d);
-        const char *label =
-            nid == NID_commonName ? "CN"
-            : (f = field_of_nid(nid)) >= 0
-                ? fields[f].name
-                : (nid != NID_undef ? OBJ_nid2sn(nid) : "(unknown attribute)");
-        enum sn_text_fault t;
+        const char *label = entry_label(nid);
 
         if (X509_NAME_ENTRY_set(e) == prev_set) {
             snprintf(why, why_len,
                      "subject has a multi-valued RDN (%s); one attribute per "
                      "RDN",
                      label);
-            goto out;
+            return 0;
         }
         prev_set = X509_NAME_ENTRY_set(e);
         if (nid == NID_domainComponent) {
             snprintf(why, why_len,
                      "subject: domainComponent is not allowed (CSBR "
                      "7.1.4.2.2 c)");
-            goto out;
+            return 0;
         }
         f = nid == NID_commonName ? SN_ID_ASSUMED_NAME : field_of_nid(nid);
         if (f < 0) {
@@ -386,72 +476,37 @@ sn_subject_build(const struct sn_identity *id, int ev, const X509_NAME *req,
                      "subject attribute %s is not part of a verified "
                      "identity",
                      label);
-            goto out;
+            return 0;
         }
-        if (fields[f].printable
-                ? type != V_ASN1_PRINTABLESTRING
-                : type != V_ASN1_UTF8STRING && type != V_ASN1_PRINTABLESTRING) {
-            snprintf(why, why_len, "subject field %s is a %s; it must be %s",
-                     label, type_name(type),
-                     fields[f].printable ? "PrintableString"
-                                         : "UTF8String or PrintableString");
-            goto out;
-        }
-        if (type == V_ASN1_PRINTABLESTRING &&
-            !printable_ok((const unsigned char *)v, (size_t)len)) {
-            snprintf(why, why_len,
-                     "subject field %s has characters a PrintableString may "
-                     "not hold",
-                     label);
-            goto out;
-        }
-        if ((t = sn_text_check(v, (size_t)len, 128, 0)) != SN_TEXT_OK) {
-            snprintf(why, why_len, "subject field %s %s", label,
-                     sn_text_fault_str(t));
-            goto out;
-        }
-        if (nid == NID_commonName) {
-            if (++cns > 1) {
+        if (!entry_syntax_ok(f, d, label, why, why_len))
+            return 0;
+        if (nid == NID_commonName ? ++cns > 1 : asked[f]) {
+            if (nid == NID_commonName)
                 snprintf(why, why_len, "subject needs exactly one CN");
-                goto out;
-            }
-            if (strlen(id->v[SN_ID_O]) == (size_t)len &&
-                memcmp(id->v[SN_ID_O], v, (size_t)len) == 0)
-                cn = id->v[SN_ID_O];
-            else if (id->v[SN_ID_ASSUMED_NAME] != NULL &&
-                     strlen(id->v[SN_ID_ASSUMED_NAME]) == (size_t)len &&
-                     memcmp(id->v[SN_ID_ASSUMED_NAME], v, (size_t)len) == 0)
-                cn = id->v[SN_ID_ASSUMED_NAME];
-            else {
-                snprintf(why, why_len,
-                         "subject CN is neither the subscriber's verified "
-                         "legal name (O) nor a recorded assumed name (CSBR "
-                         "7.1.4.2.2 a)");
-                goto out;
-            }
-            continue;
+            else
+                snprintf(why, why_len, "subject has %s twice", label);
+            return 0;
         }
-        if (asked[f]) {
-            snprintf(why, why_len, "subject has %s twice", label);
-            goto out;
-        }
-        if (id->v[f] == NULL) {
-            snprintf(why, why_len,
-                     "subject field %s is not in the subscriber's validated "
-                     "identity",
-                     label);
-            goto out;
-        }
-        if (strlen(id->v[f]) != (size_t)len ||
-            memcmp(id->v[f], v, (size_t)len) != 0) {
-            snprintf(why, why_len,
-                     "subject field %s does not match the subscriber's "
-                     "validated identity",
-                     label);
-            goto out;
-        }
-        asked[f] = 1;
+        if (!entry_value_ok(id, f, d, label, cn, why, why_len))
+            return 0;
+        if (nid != NID_commonName)
+            asked[f] = 1;
     }
+    return 1;
+}
+
+sn_err
+sn_subject_build(const struct sn_identity *id, int ev, const X509_NAME *req,
+                 X509_NAME **out, char *why, size_t why_len)
+{
+    int asked[SN_ID_NFIELDS] = {0}, f;
+    const char *cn = id->v[SN_ID_O];
+    X509_NAME *name = NULL;
+    sn_err r = SN_ERR_INVALID;
+
+    *out = NULL;
+    if (!request_ok(id, req, asked, &cn, why, why_len))
+        goto out;
     r = SN_ERR_CRYPTO;
     if ((name = X509_NAME_new()) == NULL)
         goto out;

@@ -34,13 +34,20 @@
 /*
  * Anyone may ask for OCSP, and every fresh answer is a CA-key signature in
  * the HSM the subscribers sign with. An answer to a request without a
- * nonce, about certificates this CA issued, is kept for an hour or until
- * the next revocation (an unknown serial is answered afresh, so asking for
- * random serials fills nothing).
+ * nonce (one with a nonce must echo it) and with one CertID is kept for
+ * an hour: about certificates this CA issued, until the next revocation;
+ * about a serial it never issued ("unknown"), in a cache of its own, so
+ * that asking for random serials cannot push the others out, and served
+ * only while the store still has no such serial (see ocsp_kept).
  */
 #define OCSP_CACHE_SECS 3600
 #define OCSP_CACHE_MAX 8192
 #define OCSP_CACHE_ANSWER_MAX 16384 /* bytes; a larger answer is not kept */
+/* "unknown" answers: the caller picks the serial, and so the size; one
+ * with a 20-octet serial, a SHA-512 CertID and an RSA-4096 signature is
+ * under 1 KiB. At most 16 MiB in all. */
+#define OCSP_UNKNOWN_MAX 4096
+#define OCSP_UNKNOWN_ANSWER_MAX 4096
 
 /*
  * The hierarchy. A home made by plain `signetd init` holds every key,
@@ -912,11 +919,13 @@ void
 sn_ca_ocsp_forget(struct sn_ca *ca)
 {
     sn_cache_clear(&ca->ocsp);
+    sn_cache_clear(&ca->ocsp_unknown);
 }
 
-/* Keeps a copy of a fresh answer, unless a revocation came since gen. */
+/* Keeps a copy of a fresh answer in c, unless c was cleared (a
+ * revocation) or id dropped since gen. */
 static void
-ocsp_keep(struct sn_ca *ca, const char *id, const uint8_t *der, size_t len,
+ocsp_keep(struct sn_cache *c, const char *id, const uint8_t *der, size_t len,
           time_t made, unsigned long gen)
 {
     struct ocsp_answer *a = calloc(1, sizeof(*a));
@@ -930,8 +939,8 @@ ocsp_keep(struct sn_ca *ca, const char *id, const uint8_t *der, size_t len,
     a->made = made;
     /* Full (answers expire only when asked for again): start over. This
      * answer is not kept; the next one is. */
-    if (!sn_cache_put(&ca->ocsp, id, a, gen) && sn_cache_full(&ca->ocsp))
-        sn_cache_clear(&ca->ocsp);
+    if (!sn_cache_put(c, id, a, gen) && sn_cache_full(c))
+        sn_cache_clear(c);
 }
 
 sn_err
@@ -941,6 +950,8 @@ sn_ca_init(struct sn_ca *ca, const char *base_url)
     pthread_mutex_init(&ca->crl_lock, NULL);
     pthread_mutex_init(&ca->revoke_lock, NULL);
     sn_cache_init(&ca->ocsp, OCSP_CACHE_MAX, ocsp_answer_copy,
+                  ocsp_answer_free);
+    sn_cache_init(&ca->ocsp_unknown, OCSP_UNKNOWN_MAX, ocsp_answer_copy,
                   ocsp_answer_free);
     if ((ca->base_url = strdup(base_url)) == NULL ||
         (ca->att_roots = sk_X509_new_null()) == NULL)
@@ -1036,6 +1047,8 @@ sn_ca_cleanup(struct sn_ca *ca)
     pthread_mutex_destroy(&ca->revoke_lock);
     if (ca->ocsp.copy != NULL)
         sn_cache_cleanup(&ca->ocsp);
+    if (ca->ocsp_unknown.copy != NULL)
+        sn_cache_cleanup(&ca->ocsp_unknown);
     memset(ca, 0, sizeof(*ca));
 }
 
@@ -1522,6 +1535,140 @@ ocsp_meta_set(struct sn_ocsp_meta *meta, OCSP_REQUEST *req, time_t made)
     meta->fresh_until = made + OCSP_CACHE_SECS;
 }
 
+/* The CA kind every CertID of req names, or -1 (unauthorized): one
+ * signer per response. */
+static int
+ocsp_kind(struct sn_ca *ca, OCSP_REQUEST *req)
+{
+    int i, k, kind = -1, n = OCSP_request_onereq_count(req);
+
+    for (i = 0; i < n; i++) {
+        k = ocsp_issuer(ca,
+                        OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i)));
+        if (k < 0 || (kind >= 0 && k != kind))
+            return -1;
+        kind = k;
+    }
+    return kind;
+}
+
+/* What the store says of the serial id names (sn_store_cert_get), with
+ * the serial as the certificates table has it (BN_bn2hex). */
+static sn_err
+ocsp_lookup(struct sn_store *st, int kind, OCSP_CERTID *id, struct sn_cert *c)
+{
+    ASN1_INTEGER *serial;
+    BIGNUM *bn = NULL;
+    char *hex = NULL;
+    sn_err r = SN_ERR_CRYPTO;
+
+    memset(c, 0, sizeof(*c));
+    if (OCSP_id_get0_info(NULL, NULL, NULL, &serial, id) == 1 &&
+        (bn = ASN1_INTEGER_to_BN(serial, NULL)) != NULL &&
+        (hex = BN_bn2hex(bn)) != NULL)
+        r = sn_store_cert_get(st, cas[kind].name, hex, c);
+    OPENSSL_free(hex);
+    BN_free(bn);
+    return r;
+}
+
+/*
+ * A kept answer to req (cache id cid) made less than OCSP_CACHE_SECS
+ * before t: 1 and a copy in *out. One kept as "unknown" is served only
+ * while the store still has no certificate of that serial: one indexed
+ * read instead of a CA-key signature, and a certificate issued since is
+ * answered for by the very next request, whoever issued it. A stale
+ * answer is dropped.
+ */
+static int
+ocsp_kept(struct sn_ca *ca, struct sn_store *st, int kind, OCSP_REQUEST *req,
+          const char *cid, time_t t, struct ocsp_answer *out)
+{
+    struct sn_cache *c = &ca->ocsp;
+    struct sn_cert rec;
+    int fresh;
+
+    if (!sn_cache_get(c, cid, out)) {
+        c = &ca->ocsp_unknown;
+        if (!sn_cache_get(c, cid, out))
+            return 0;
+    }
+    fresh = out->made <= t && t - out->made < OCSP_CACHE_SECS;
+    if (fresh && c == &ca->ocsp_unknown) {
+        fresh =
+            ocsp_lookup(st, kind,
+                        OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, 0)),
+                        &rec) == SN_ERR_NOT_FOUND;
+        sn_cert_cleanup(&rec);
+    }
+    if (fresh)
+        return 1;
+    free(out->der);
+    out->der = NULL;
+    sn_cache_drop(c, cid);
+    return 0;
+}
+
+/* One SingleResponse per CertID of req into basic; *issued: every serial
+ * is one the CA issued. Never "good" for a serial it did not issue. */
+static sn_err
+ocsp_statuses(struct sn_store *st, int kind, OCSP_REQUEST *req, time_t t,
+              OCSP_BASICRESP *basic, int *issued)
+{
+    ASN1_TIME *now = NULL, *next = NULL, *revt = NULL;
+    OCSP_CERTID *id;
+    struct sn_cert c;
+    int i, n = OCSP_request_onereq_count(req), status;
+    sn_err r = SN_ERR_CRYPTO, lr;
+
+    *issued = 1;
+    memset(&c, 0, sizeof(c));
+    if ((now = ASN1_TIME_set(NULL, t)) == NULL ||
+        (next = ASN1_TIME_set(NULL, t + OCSP_VALID_DAYS * 86400L)) == NULL)
+        goto out;
+    for (i = 0; i < n; i++) {
+        id = OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i));
+        lr = ocsp_lookup(st, kind, id, &c);
+        if (lr != SN_OK && lr != SN_ERR_NOT_FOUND) {
+            r = lr;
+            goto out;
+        }
+        *issued = *issued && lr == SN_OK;
+        status = lr != SN_OK ? V_OCSP_CERTSTATUS_UNKNOWN
+                 : c.revoked ? V_OCSP_CERTSTATUS_REVOKED
+                             : V_OCSP_CERTSTATUS_GOOD;
+        if (status == V_OCSP_CERTSTATUS_REVOKED &&
+            (revt = ASN1_TIME_set(NULL, c.revocation_date)) == NULL)
+            goto out;
+        if (OCSP_basic_add1_status(basic, id, status, c.reason, revt, now,
+                                   next) == NULL)
+            goto out;
+        ASN1_TIME_free(revt);
+        revt = NULL;
+        sn_cert_cleanup(&c);
+    }
+    r = SN_OK;
+out:
+    sn_cert_cleanup(&c);
+    ASN1_TIME_free(now);
+    ASN1_TIME_free(next);
+    ASN1_TIME_free(revt);
+    return r;
+}
+
+/* The answer just made (der), kept for the next request like it: in the
+ * cache of issued serials or of "unknown" ones, if small enough. */
+static void
+ocsp_keep_answer(struct sn_ca *ca, const char *cid, int issued,
+                 const uint8_t *der, size_t len, time_t made,
+                 const unsigned long gen[2])
+{
+    if (issued && len <= OCSP_CACHE_ANSWER_MAX)
+        ocsp_keep(&ca->ocsp, cid, der, len, made, gen[0]);
+    else if (!issued && len <= OCSP_UNKNOWN_ANSWER_MAX)
+        ocsp_keep(&ca->ocsp_unknown, cid, der, len, made, gen[1]);
+}
+
 sn_err
 sn_ca_ocsp(struct sn_ca *ca, struct sn_store *st, const uint8_t *reqder,
            size_t len, uint8_t **der, size_t *dlen, struct sn_ocsp_meta *meta)
@@ -1529,16 +1676,11 @@ sn_ca_ocsp(struct sn_ca *ca, struct sn_store *st, const uint8_t *reqder,
     OCSP_REQUEST *req = NULL;
     OCSP_BASICRESP *basic = NULL;
     OCSP_RESPONSE *resp = NULL;
-    ASN1_TIME *now = NULL, *next = NULL, *revt = NULL;
     unsigned char *out = NULL;
-    ASN1_INTEGER *serial;
-    BIGNUM *bn = NULL;
-    char *hex = NULL;
-    struct sn_cert c;
     struct ocsp_answer kept;
     time_t t = time(NULL);
-    int i, n, kind = -1, k, keep, issued = 1;
-    unsigned long gen = 0;
+    int n, kind, keep, issued = 0;
+    unsigned long gen[2] = {0, 0};
     char cid[65];
     sn_err r = SN_ERR_CRYPTO;
 
@@ -1546,76 +1688,31 @@ sn_ca_ocsp(struct sn_ca *ca, struct sn_store *st, const uint8_t *reqder,
     *dlen = 0;
     if (meta != NULL)
         memset(meta, 0, sizeof(*meta));
-    memset(&c, 0, sizeof(c));
     if ((req = ocsp_request_parse(reqder, len)) == NULL)
         return ocsp_status_resp(OCSP_RESPONSE_STATUS_MALFORMEDREQUEST, der,
                                 dlen);
-    n = OCSP_request_onereq_count(req);
-    /* One signer per response: every CertID must name the same CA. */
-    for (i = 0; i < n; i++) {
-        k = ocsp_issuer(ca,
-                        OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i)));
-        if (k < 0 || (kind >= 0 && k != kind)) {
-            OCSP_REQUEST_free(req);
-            return ocsp_status_resp(OCSP_RESPONSE_STATUS_UNAUTHORIZED, der,
-                                    dlen);
-        }
-        kind = k;
+    if ((kind = ocsp_kind(ca, req)) < 0) {
+        OCSP_REQUEST_free(req);
+        return ocsp_status_resp(OCSP_RESPONSE_STATUS_UNAUTHORIZED, der, dlen);
     }
     if ((keep = ocsp_cache_id(req, ca->cert[kind], cid))) {
-        if (sn_cache_get(&ca->ocsp, cid, &kept)) {
-            if (kept.made <= t && t - kept.made < OCSP_CACHE_SECS) {
-                ocsp_meta_set(meta, req, kept.made);
-                OCSP_REQUEST_free(req);
-                *der = kept.der;
-                *dlen = kept.len;
-                return SN_OK;
-            }
-            free(kept.der);
-            sn_cache_drop(&ca->ocsp, cid);
+        if (ocsp_kept(ca, st, kind, req, cid, t, &kept)) {
+            ocsp_meta_set(meta, req, kept.made);
+            OCSP_REQUEST_free(req);
+            *der = kept.der;
+            *dlen = kept.len;
+            return SN_OK;
         }
         /* Before the records are read: a revocation from here on
          * keeps this answer out of the cache. */
-        gen = sn_cache_gen(&ca->ocsp);
+        gen[0] = sn_cache_gen(&ca->ocsp);
+        gen[1] = sn_cache_gen(&ca->ocsp_unknown);
     }
-    if ((basic = OCSP_BASICRESP_new()) == NULL ||
-        (now = ASN1_TIME_set(NULL, t)) == NULL ||
-        (next = ASN1_TIME_set(NULL, t + OCSP_VALID_DAYS * 86400L)) == NULL)
+    if ((basic = OCSP_BASICRESP_new()) == NULL)
         goto out;
-    for (i = 0; i < n; i++) {
-        OCSP_CERTID *id = OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i));
-        sn_err lr;
-
-        if (OCSP_id_get0_info(NULL, NULL, NULL, &serial, id) != 1 ||
-            (bn = ASN1_INTEGER_to_BN(serial, NULL)) == NULL ||
-            (hex = BN_bn2hex(bn)) == NULL)
-            goto out;
-        lr = sn_store_cert_get(st, cas[kind].name, hex, &c);
-        issued = issued && lr == SN_OK;
-        if (lr == SN_OK && c.revoked) {
-            if ((revt = ASN1_TIME_set(NULL, c.revocation_date)) == NULL ||
-                OCSP_basic_add1_status(basic, id, V_OCSP_CERTSTATUS_REVOKED,
-                                       c.reason, revt, now, next) == NULL)
-                goto out;
-            ASN1_TIME_free(revt);
-            revt = NULL;
-        } else if (lr == SN_OK || lr == SN_ERR_NOT_FOUND) {
-            /* Never "good" for a serial this CA did not issue. */
-            if (OCSP_basic_add1_status(basic, id,
-                                       lr == SN_OK ? V_OCSP_CERTSTATUS_GOOD
-                                                   : V_OCSP_CERTSTATUS_UNKNOWN,
-                                       0, NULL, now, next) == NULL)
-                goto out;
-        } else {
-            r = lr;
-            goto out;
-        }
-        sn_cert_cleanup(&c);
-        OPENSSL_free(hex);
-        hex = NULL;
-        BN_free(bn);
-        bn = NULL;
-    }
+    if ((r = ocsp_statuses(st, kind, req, t, basic, &issued)) != SN_OK)
+        goto out;
+    r = SN_ERR_CRYPTO;
     if (OCSP_copy_nonce(basic, req) <= 0)
         goto out;
     /* The issuing CA signs its own answers: a client has its certificate
@@ -1636,18 +1733,12 @@ sn_ca_ocsp(struct sn_ca *ca, struct sn_store *st, const uint8_t *reqder,
     }
     memcpy(*der, out, (size_t)n);
     *dlen = (size_t)n;
-    if (keep && issued && *dlen <= OCSP_CACHE_ANSWER_MAX)
-        ocsp_keep(ca, cid, *der, *dlen, t, gen);
+    if (keep)
+        ocsp_keep_answer(ca, cid, issued, *der, *dlen, t, gen);
     ocsp_meta_set(meta, req, t);
     r = SN_OK;
 out:
-    sn_cert_cleanup(&c);
-    OPENSSL_free(hex);
     OPENSSL_free(out);
-    BN_free(bn);
-    ASN1_TIME_free(now);
-    ASN1_TIME_free(next);
-    ASN1_TIME_free(revt);
     OCSP_RESPONSE_free(resp);
     OCSP_BASICRESP_free(basic);
     OCSP_REQUEST_free(req);

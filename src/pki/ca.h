@@ -34,9 +34,10 @@ struct sn_ca {
      * makes are not split by another revocation. */
     pthread_mutex_t revoke_lock;
     char *base_url;
-    struct sn_cache ocsp; /* answers to requests without a nonce */
-    struct sn_oids oids;  /* private OIDs under the home's oid.arc */
-    unsigned crl_reissue; /* seconds: ca.crl_reissue_seconds */
+    struct sn_cache ocsp;         /* answers to requests without a nonce */
+    struct sn_cache ocsp_unknown; /* the same, about serials not issued */
+    struct sn_oids oids;          /* private OIDs under the home's oid.arc */
+    unsigned crl_reissue;         /* seconds: ca.crl_reissue_seconds */
 };
 
 /* Short name of a CA: "root", "codesigning", "timestamping",

@@ -30,6 +30,7 @@
 #define KEY_USE_MONTHS 15 /* after the certificate's notBefore (CSBR 6.3.2) */
 #define CERT_DAYS 3650
 #define PREFIX "key-id: "
+#define TSA_NONCE_MAX 32 /* octets of value, as RFC 8954 for OCSP */
 
 static const char *
 tsa_path(char *buf, size_t len, const char *home, const char *suffix)
@@ -339,6 +340,7 @@ serial_cb(TS_RESP_CTX *ctx, void *data)
 struct time_arg {
     struct sn_tsa *tsa;
     const char *refuse; /* why no token may be issued (statusString) */
+    int fail;           /* its failInfo (TS_INFO_*) */
 };
 
 static void
@@ -514,10 +516,12 @@ time_cb(TS_RESP_CTX *ctx, void *data, long *sec, long *usec)
     struct timespec wall;
     int ok;
 
-    /* The request is sound; the TSA itself cannot sign: systemFailure. */
+    /* Refused before the token is made (and signed): the TSA cannot sign
+     * (systemFailure) or the request asks for what it will not sign
+     * (badRequest). */
     if (ta->refuse != NULL) {
         TS_RESP_CTX_set_status_info(ctx, TS_STATUS_REJECTION, ta->refuse);
-        TS_RESP_CTX_add_failure_info(ctx, TS_INFO_SYSTEM_FAILURE);
+        TS_RESP_CTX_add_failure_info(ctx, ta->fail);
         return 0;
     }
     ok = clock_check(ta->tsa, &wall);
@@ -603,11 +607,47 @@ out:
     return r;
 }
 
+/*
+ * The request as OpenSSL's TS code reads it. Strict DER: the request is
+ * exactly one TimeStampReq; anything else is handed on as an empty
+ * request, which OpenSSL answers with badDataFormat. A nonce is echoed in
+ * the signed token, so its size is bounded as RFC 8954 bounds OCSP's: at
+ * most 32 octets of value (the DER INTEGER may add a sign octet, which a
+ * 256-bit random nonce needs half the time). *why is then the rejection's
+ * statusString (failInfo badRequest); no token is made. An INTEGER of no
+ * octets is not DER: badDataFormat.
+ */
+static sn_err
+request_in(const uint8_t *req, size_t len, BIO **in, const char **why)
+{
+    const unsigned char *p = req;
+    TS_REQ *probe = NULL;
+    const ASN1_INTEGER *nonce;
+    unsigned char *re = NULL;
+    int n = -1, exact;
+
+    *in = NULL;
+    *why = NULL;
+    if (len <= INT_MAX && (probe = d2i_TS_REQ(NULL, &p, (long)len)) != NULL)
+        n = i2d_TS_REQ(probe, &re);
+    exact = probe != NULL && sn_der_exact(req, len, p, re, n);
+    if (exact && (nonce = TS_REQ_get_nonce(probe)) != NULL &&
+        ASN1_STRING_length(nonce) > TSA_NONCE_MAX)
+        *why = "Nonce longer than 32 octets.";
+    OPENSSL_free(re);
+    TS_REQ_free(probe);
+    if ((*in = BIO_new_mem_buf(exact ? req : (const uint8_t *)"",
+                               exact ? (int)len : 0)) == NULL)
+        return SN_ERR_NOMEM;
+    return SN_OK;
+}
+
 sn_err
 sn_tsa_respond(struct sn_tsa *tsa, const uint8_t *req, size_t len,
                uint8_t **der, size_t *dlen, struct sn_tsa_record **rec)
 {
-    struct time_arg ta = {tsa, NULL};
+    struct time_arg ta = {tsa, NULL, TS_INFO_SYSTEM_FAILURE};
+    const char *bad = NULL;
     char serial[sizeof(tsa->serial)];
     TS_RESP_CTX *ctx = NULL;
     TS_RESP *resp = NULL;
@@ -657,21 +697,11 @@ sn_tsa_respond(struct sn_tsa *tsa, const uint8_t *req, size_t len,
         goto out;
     TS_RESP_CTX_set_serial_cb(ctx, serial_cb, tsa);
     TS_RESP_CTX_set_time_cb(ctx, time_cb, &ta);
-    /* Strict DER: the request is exactly one TimeStampReq. Anything else
-     * is handed on as an empty request, which OpenSSL answers with
-     * badDataFormat. */
-    {
-        const unsigned char *pp = req;
-        TS_REQ *probe = d2i_TS_REQ(NULL, &pp, (long)len);
-        unsigned char *re = NULL;
-        int n = probe != NULL ? i2d_TS_REQ(probe, &re) : -1;
-        int exact = sn_der_exact(req, len, pp, re, n);
-
-        OPENSSL_free(re);
-        TS_REQ_free(probe);
-        if ((in = BIO_new_mem_buf(exact ? req : (const uint8_t *)"",
-                                  exact ? (int)len : 0)) == NULL)
-            goto out;
+    if ((r = request_in(req, len, &in, &bad)) != SN_OK)
+        goto out;
+    if (bad != NULL) {
+        ta.refuse = bad;
+        ta.fail = TS_INFO_BAD_REQUEST;
     }
     /* Malformed requests come back as a rejection, not as NULL. */
     if ((r = sn_ca_sign_tst(signer, ctx, in, &resp)) != SN_OK)

@@ -87,7 +87,8 @@ void sn_tsa_cleanup(struct sn_tsa *tsa);
 
 /*
  * A TimeStampResp (DER) for a request; errors in the request are PKI
- * statuses inside the response, not failures of this call. While the TSA
+ * statuses inside the response, not failures of this call (a nonce of
+ * more than 32 octets of value is badRequest). While the TSA
  * certificate is revoked, outside its validity or its key past 15 months
  * of use, every answer is a rejection with systemFailure. *rec is the
  * issued token's record (malloc'd; NULL for a rejection): the response

@@ -6,8 +6,8 @@
 # the request is under the test's control.
 #
 #   ocspreq.py ISSUER.pem SERIAL_HEX OUT.der [options]
-#     --nonce N          request nonce of N octets (extnValue = DER OCTET
-#                        STRING holding N octets, as RFC 6960 4.4.1 says)
+#     --nonce N          request nonce of N octets 01 02 ... (extnValue =
+#                        DER OCTET STRING holding them, RFC 6960 4.4.1)
 #     --nonce-raw N      a nonce extension whose extnValue is N raw octets,
 #                        not an OCTET STRING
 #     --nonce-critical   mark the nonce extension critical
@@ -118,7 +118,9 @@ def main(argv):
         o = opts[i]
         if o == "--nonce":
             n = int(opts[i + 1])
-            req_exts.append((NONCE, nonce_critical, octets(bytes(range(1, n + 1)))))
+            # 01 02 03 ...: 01..FF over again past 255 octets.
+            nonce = bytes(i % 255 + 1 for i in range(n))
+            req_exts.append((NONCE, nonce_critical, octets(nonce)))
             i += 1
         elif o == "--nonce-raw":
             n = int(opts[i + 1])

@@ -108,6 +108,83 @@ pki_leaf(struct pki_fixture *f, long serial)
     return x;
 }
 
+/* ---- a signer that counts ---- */
+
+struct counting_signer {
+    struct sn_ca_signer base;
+    struct sn_ca_signer *inner;
+    int *ocsp;
+};
+
+static struct counting_signer *
+counting(struct sn_ca_signer *s)
+{
+    return (struct counting_signer *)s;
+}
+
+static sn_err
+c_cert(struct sn_ca_signer *s, X509 *x, const EVP_MD *md)
+{
+    return sn_ca_sign_cert(counting(s)->inner, x, md);
+}
+
+static sn_err
+c_req(struct sn_ca_signer *s, X509_REQ *req, const EVP_MD *md)
+{
+    return sn_ca_sign_req(counting(s)->inner, req, md);
+}
+
+static sn_err
+c_crl(struct sn_ca_signer *s, X509_CRL *crl, const EVP_MD *md)
+{
+    return sn_ca_sign_crl(counting(s)->inner, crl, md);
+}
+
+static sn_err
+c_ocsp(struct sn_ca_signer *s, OCSP_BASICRESP *bs, X509 *cert, const EVP_MD *md,
+       unsigned long flags)
+{
+    (*counting(s)->ocsp)++;
+    return sn_ca_sign_ocsp(counting(s)->inner, bs, cert, md, flags);
+}
+
+static sn_err
+c_tst(struct sn_ca_signer *s, TS_RESP_CTX *ctx, BIO *req, TS_RESP **out)
+{
+    return sn_ca_sign_tst(counting(s)->inner, ctx, req, out);
+}
+
+static sn_err
+c_pkcs7(struct sn_ca_signer *s, X509 *cert, STACK_OF(X509) *chain, BIO *data,
+        int flags, PKCS7 **out)
+{
+    return sn_ca_sign_pkcs7(counting(s)->inner, cert, chain, data, flags, out);
+}
+
+static void
+c_free(struct sn_ca_signer *s)
+{
+    sn_ca_signer_free(counting(s)->inner);
+    free(s);
+}
+
+static const struct sn_ca_signer_ops counting_ops = {
+    c_cert, c_req, c_crl, c_ocsp, c_tst, c_pkcs7, c_free,
+};
+
+struct sn_ca_signer *
+pki_counting_signer(struct sn_ca_signer *inner, int *ocsp)
+{
+    struct counting_signer *c = calloc(1, sizeof(*c));
+
+    assert_non_null(c);
+    c->base.ops = &counting_ops;
+    c->base.refs = 1;
+    c->inner = sn_ca_signer_ref(inner);
+    c->ocsp = ocsp;
+    return &c->base;
+}
+
 void
 pki_fixture_open(struct pki_fixture *f)
 {

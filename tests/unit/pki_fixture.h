@@ -39,6 +39,9 @@ const char *pki_write_pem(struct pki_fixture *f, const char *name, X509 *x);
 const char *pki_write(struct pki_fixture *f, const char *name, const void *data,
                       size_t len);
 void *pki_read(const char *path, size_t *len);
+/* A signer that hands every operation on to inner (referenced) and
+ * counts in *ocsp the OCSP answers it signs; the caller owns the counter. */
+struct sn_ca_signer *pki_counting_signer(struct sn_ca_signer *inner, int *ocsp);
 /* Runs the shell command (printf format) with output to dir/out; returns
  * its exit status. */
 int pki_run(struct pki_fixture *f, const char *fmt, ...)

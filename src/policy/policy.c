@@ -183,20 +183,20 @@ deny_scoped(const struct sn_principal *p, const char *detail, const char *text,
     return deny(d, SN_DENY_SCOPE, "%s", text);
 }
 
-/* A scoped token is refused whatever the subscriber: the answer tells
- * nothing of another subscriber. */
+/* Another subscriber, or a token without 'manage', sees no subscriber;
+ * a scoped 'manage' token of its own subscriber is refused. */
 static enum sn_verdict
 token_create(const struct sn_principal *p, const struct sn_resource *r,
              struct sn_decision *d)
 {
+    if (r != NULL && !manages(p, r->subscriber))
+        return hide(d, SN_DENY_FOREIGN, "no such subscriber");
     if (scoped(p))
         return deny_scoped(p, "token creation by a key-limited token",
                            "a token limited to some keys cannot create "
                            "tokens; use a token without a key limit",
                            d);
-    if (r == NULL || manages(p, r->subscriber))
-        return SN_POLICY_ALLOW;
-    return hide(d, SN_DENY_FOREIGN, "no such subscriber");
+    return SN_POLICY_ALLOW;
 }
 
 /* Any subscriber token may revoke itself; others need 'manage' on the

@@ -350,7 +350,7 @@ test_key_scope(void **state)
     d = denied(&lim, SN_ACT_TOKEN_CREATE, NULL, SN_DENY_SCOPE, 0);
     assert_string_equal(d.audit_subscriber, SUB_A);
     denied(&lim, SN_ACT_TOKEN_CREATE, &sub, SN_DENY_SCOPE, 0);
-    denied(&lim, SN_ACT_TOKEN_CREATE, &other, SN_DENY_SCOPE, 0);
+    denied(&lim, SN_ACT_TOKEN_CREATE, &other, SN_DENY_FOREIGN, 1);
     ALLOW(all, SN_ACT_TOKEN_CREATE, &sub);
     /* Revocation: itself only; the unlimited token is out of reach. */
     d = denied(&lim, SN_ACT_TOKEN_REVOKE, &unlimited, SN_DENY_SCOPE, 0);

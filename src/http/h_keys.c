@@ -442,7 +442,7 @@ out:
     sn_key_cleanup(&k);
 }
 
-#define ROOT_FILE_MAX (1 << 20)
+#define ROOT_FILE_MAX (256 * 1024) /* sn_chain_from_pem's limit */
 
 /*
  * What an uploaded chain may end in: Signet's own root, and the roots in

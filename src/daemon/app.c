@@ -264,6 +264,11 @@ sn_app_deps(struct sn_app *app, struct sn_deps *out)
     out->modules.v = app->cfg.certified;
     out->modules.n = app->cfg.ncertified;
     out->modules.allow_uncertified = app->cfg.allow_uncertified;
+    out->quota.keys = app->cfg.quota_keys;
+    out->quota.certs_per_day = app->cfg.quota_certs_per_day;
+    out->quota.key_generations = app->cfg.quota_key_generations;
+    out->upload_roots = app->cfg.upload_roots;
+    out->nupload_roots = app->cfg.nupload_roots;
 }
 
 void

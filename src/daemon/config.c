@@ -69,6 +69,11 @@ enum key_id {
     KEY_CERTIFIED,
     KEY_ALLOW_UNCERTIFIED,
     KEY_CRL_REISSUE,
+    /* issue 14: upload trust store and per-subscriber quotas */
+    KEY_UPLOAD_ROOT,
+    KEY_QUOTA_KEYS,
+    KEY_QUOTA_CERTS,
+    KEY_QUOTA_KEYGEN,
     KEY_COUNT
 };
 
@@ -89,7 +94,8 @@ enum kind {
     K_OID,        /* dotted object identifier */
     K_OID_ARC,    /* an arc for Signet's OIDs (common/oids.h) */
     K_CERTIFIED,  /* MANUFACTURER | MODEL | CERTIFICATE, repeatable */
-    K_BOOL        /* true or false */
+    K_BOOL,       /* true or false */
+    K_UPLOAD_ROOT /* repeatable path of a PEM root (ca.upload_root) */
 };
 
 static const struct keydef {
@@ -128,6 +134,10 @@ static const struct keydef {
     /* At most 6 days: the timer may look up to 5 minutes late, and CSBR
      * 4.9.7 wants a new CRL at least every 7 days. */
     [KEY_CRL_REISSUE] = {"ca.crl_reissue_seconds", K_UINT, 1, 6 * 86400, 0},
+    [KEY_UPLOAD_ROOT] = {"ca.upload_root", K_UPLOAD_ROOT, 0, 0, 0},
+    [KEY_QUOTA_KEYS] = {"quota.keys", K_UINT, 1, 10000000, 0},
+    [KEY_QUOTA_CERTS] = {"quota.certificates_per_day", K_UINT, 1, 1000000, 0},
+    [KEY_QUOTA_KEYGEN] = {"quota.key_generations", K_UINT, 1, 256, 0},
 };
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
@@ -142,6 +152,9 @@ static const struct keydef {
 #define DEFAULT_CA_COUNTRY "US"
 #define MAX_URL 200
 #define MAX_ATT_ROOTS 16
+#define DEFAULT_QUOTA_KEYS 20000
+#define DEFAULT_QUOTA_CERTS 1000
+#define DEFAULT_QUOTA_KEYGEN 4
 
 struct parser {
     const char *path; /* the config file, as named in messages */
@@ -584,6 +597,35 @@ str_field(struct sn_config *cfg, enum key_id id)
     }
 }
 
+/*
+ * ca.upload_root: a PEM file of roots that uploaded certificate chains may
+ * end in. Read at each upload; a path that is no regular file is refused
+ * here so that a typo shows at startup.
+ */
+static sn_err
+add_upload_root(struct parser *p, unsigned line, const char *name,
+                const char *value)
+{
+    struct stat st;
+    char **field;
+    sn_err r;
+
+    if (p->cfg.nupload_roots == SN_CONFIG_MAX_UPLOAD_ROOTS) {
+        fail(p, line, "%s: at most %d", name, SN_CONFIG_MAX_UPLOAD_ROOTS);
+        return SN_ERR_CONFIG;
+    }
+    field = &p->cfg.upload_roots[p->cfg.nupload_roots];
+    if ((r = resolve_path(p->cfg.home, value, field)) != SN_OK)
+        return r;
+    p->cfg.nupload_roots++;
+    if (stat(*field, &st) != 0 || !S_ISREG(st.st_mode)) {
+        fail(p, line, "%s: '%.*s' is not a readable file", name, MAX_SHOWN,
+             *field);
+        return SN_ERR_CONFIG;
+    }
+    return SN_OK;
+}
+
 static sn_err
 set_number(struct parser *p, unsigned line, enum key_id id, const char *value)
 {
@@ -604,6 +646,12 @@ set_number(struct parser *p, unsigned line, enum key_id id, const char *value)
         p->cfg.event_threads = (unsigned)v;
     else if (id == KEY_HSM_PARALLELISM)
         p->cfg.hsm_parallelism = (unsigned)v;
+    else if (id == KEY_QUOTA_KEYS)
+        p->cfg.quota_keys = (unsigned)v;
+    else if (id == KEY_QUOTA_CERTS)
+        p->cfg.quota_certs_per_day = (unsigned)v;
+    else if (id == KEY_QUOTA_KEYGEN)
+        p->cfg.quota_key_generations = (unsigned)v;
     else
         p->cfg.threads = (unsigned)v;
     return SN_OK;
@@ -726,6 +774,8 @@ set_value(struct parser *p, unsigned line, enum key_id id, char *value)
         }
         return resolve_path(p->cfg.home, value,
                             &p->cfg.att_roots[p->cfg.natt_roots++]);
+    case K_UPLOAD_ROOT:
+        return add_upload_root(p, line, k->name, value);
     }
     return SN_ERR_INTERNAL;
 }
@@ -769,7 +819,7 @@ parse_line(struct parser *p, unsigned line, char *text)
         return SN_ERR_CONFIG;
     }
     if (p->seen[id] != 0 && id != KEY_SUBSCRIBER && id != KEY_ATT_ROOT &&
-        id != KEY_CERTIFIED) {
+        id != KEY_CERTIFIED && id != KEY_UPLOAD_ROOT) {
         fail(p, line, "duplicate key '%s' (first on line %u)", key,
              p->seen[id]);
         return SN_ERR_CONFIG;
@@ -847,6 +897,12 @@ finish(struct parser *p)
         cfg->tsa_accuracy_ms = 1000;
     if (p->seen[KEY_CRL_REISSUE] == 0)
         cfg->ca_crl_reissue = 86400;
+    if (p->seen[KEY_QUOTA_KEYS] == 0)
+        cfg->quota_keys = DEFAULT_QUOTA_KEYS;
+    if (p->seen[KEY_QUOTA_CERTS] == 0)
+        cfg->quota_certs_per_day = DEFAULT_QUOTA_CERTS;
+    if (p->seen[KEY_QUOTA_KEYGEN] == 0)
+        cfg->quota_key_generations = DEFAULT_QUOTA_KEYGEN;
     if (cfg->tsa_key_algorithm == NULL &&
         (cfg->tsa_key_algorithm = dup_str("rsa-3072")) == NULL)
         return SN_ERR_NOMEM;
@@ -956,6 +1012,8 @@ sn_config_cleanup(struct sn_config *cfg)
     }
     for (i = 0; i < cfg->natt_roots; i++)
         free(cfg->att_roots[i]);
+    for (i = 0; i < cfg->nupload_roots; i++)
+        free(cfg->upload_roots[i]);
     for (i = 0; i < cfg->nmaps; i++) {
         free(cfg->maps[i].subscriber);
         free(cfg->maps[i].label);

@@ -25,6 +25,7 @@ struct sn_token_map {
 };
 
 #define SN_CONFIG_MAX_CERTIFIED 16
+#define SN_CONFIG_MAX_UPLOAD_ROOTS 16
 
 struct sn_config {
     char *home;               /* absolute home directory */
@@ -58,6 +59,12 @@ struct sn_config {
     struct sn_certified_module certified[SN_CONFIG_MAX_CERTIFIED];
     size_t ncertified;
     int allow_uncertified; /* ca.allow_uncertified_modules: test certs */
+    /* issue 14: what uploaded chains may end in, and quotas per subscriber */
+    char *upload_roots[SN_CONFIG_MAX_UPLOAD_ROOTS]; /* ca.upload_root */
+    size_t nupload_roots;
+    unsigned quota_keys;            /* keys not destroyed, default 20000 */
+    unsigned quota_certs_per_day;   /* issued in 24 h, default 1000 */
+    unsigned quota_key_generations; /* at once, default 4 */
 };
 
 /*
@@ -96,6 +103,14 @@ struct sn_config {
  *                                  for keys on unlisted modules)
  *   ca.crl_reissue_seconds = 86400  (1 .. 518400; CRLs this old are
  *                                    reissued by a timer)
+ *   ca.upload_root      = PATH   (repeatable, up to 16; PEM roots that a
+ *                                  certificate chain uploaded to a key may
+ *                                  end in, besides Signet's own root)
+ *   quota.keys          = 20000  (keys per subscriber, not counting
+ *                                 destroyed ones; 1 .. 10000000)
+ *   quota.certificates_per_day = 1000  (issued per subscriber in any 24 h;
+ *                                       1 .. 1000000)
+ *   quota.key_generations = 4    (per subscriber at once; 1 .. 256)
  * Sizes may carry a K, M or G suffix (powers of 1024).
  */
 sn_err sn_config_load(const char *path, const char *home, struct sn_config *cfg,

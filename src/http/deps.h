@@ -27,6 +27,13 @@ struct sn_part_ops {
     void *arg;
 };
 
+/* Per subscriber (quota.*). */
+struct sn_quotas {
+    unsigned keys;            /* keys not destroyed */
+    unsigned certs_per_day;   /* issued in any 24 h */
+    unsigned key_generations; /* at once */
+};
+
 struct sn_deps {
     struct sn_store *store;
     struct sn_hsm_token *service; /* the service's token: /healthz pings it */
@@ -35,6 +42,11 @@ struct sn_deps {
     struct sn_ca *ca;
     struct sn_tsa *tsa;
     struct sn_module_list modules; /* for issuance (CSBR 6.2.7.4) */
+    struct sn_quotas quota;
+    /* PEM files of roots an uploaded certificate chain may end in, besides
+     * Signet's own (ca.upload_root) */
+    char *const *upload_roots;
+    size_t nupload_roots;
 };
 
 /* How the front end runs: listeners' TLS files, threads and body limits. */

@@ -152,10 +152,12 @@ sn_h_token_create(const struct sn_deps *deps, struct sn_req *req,
     memset(&t, 0, sizeof(t));
     memset(&res, 0, sizeof(res));
     res.subscriber = req->params[0];
-    if (sn_policy_decide(req->who, SN_ACT_TOKEN_CREATE, &res, NULL) !=
-            SN_POLICY_ALLOW ||
-        (r = sn_store_subscriber_get(deps->store, req->params[0], &sub)) ==
-            SN_ERR_NOT_FOUND) {
+    /* Another subscriber answers like a missing one; a key-limited token
+     * is refused (403) whichever subscriber it names. */
+    if (sn_allowed(deps, req, resp, SN_ACT_TOKEN_CREATE, &res) != 0)
+        return;
+    if ((r = sn_store_subscriber_get(deps->store, req->params[0], &sub)) ==
+        SN_ERR_NOT_FOUND) {
         sn_resp_error(resp, API_NOT_FOUND, "no such subscriber");
         return;
     }
@@ -202,6 +204,7 @@ void
 sn_h_token_revoke(const struct sn_deps *deps, struct sn_req *req,
                   struct sn_resp *resp)
 {
+    struct sn_decision d;
     struct sn_resource res;
     struct sn_token t;
     struct sn_audit a;
@@ -213,10 +216,17 @@ sn_h_token_revoke(const struct sn_deps *deps, struct sn_req *req,
     memset(&res, 0, sizeof(res));
     res.subscriber = t.subscriber;
     res.admin_token = t.admin;
-    /* Another subscriber's token answers like a missing one. */
+    res.token = t.id;
+    /* Another subscriber's token answers like a missing one (the policy
+     * hides it); a key-limited token's try at a sibling is a 403. */
     if (r == SN_OK && sn_policy_decide(req->who, SN_ACT_TOKEN_REVOKE, &res,
-                                       NULL) != SN_POLICY_ALLOW)
+                                       &d) != SN_POLICY_ALLOW) {
+        if (!d.hide) {
+            sn_allowed(deps, req, resp, SN_ACT_TOKEN_REVOKE, &res);
+            return;
+        }
         r = SN_ERR_NOT_FOUND;
+    }
     if (r == SN_OK && t.revoked_at != 0)
         r = SN_ERR_NOT_FOUND;
     if (r == SN_ERR_NOT_FOUND) {

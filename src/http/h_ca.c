@@ -267,6 +267,31 @@ module_protection(const struct sn_deps *deps, const struct sn_hsm_info *hsm,
     return 0;
 }
 
+/* quota.certificates_per_day: certificates issued to the subscriber in
+ * the last 24 hours (a sliding window). 1 if one more may be issued. */
+static int
+issue_quota_ok(const struct sn_deps *deps, struct sn_req *req,
+               struct sn_resp *resp)
+{
+    struct sn_usage u;
+
+    if (sn_store_usage(deps->store, req->who->subscriber, time(NULL) - 86400,
+                       &u) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        return 0;
+    }
+    if (u.certs_since >= deps->quota.certs_per_day) {
+        sn_resp_error(resp, API_TOO_MANY,
+                      "%llu certificates were issued to this subscriber in "
+                      "the last 24 hours; its quota is %u "
+                      "(quota.certificates_per_day)",
+                      (unsigned long long)u.certs_since,
+                      deps->quota.certs_per_day);
+        return 0;
+    }
+    return 1;
+}
+
 void
 sn_h_ca_issue(const struct sn_deps *deps, struct sn_req *req,
               struct sn_resp *resp)
@@ -300,6 +325,8 @@ sn_h_ca_issue(const struct sn_deps *deps, struct sn_req *req,
     memset(&key, 0, sizeof(key));
     memset(&rec, 0, sizeof(rec));
     if (sn_allowed(deps, req, resp, SN_ACT_CERT_REQUEST, NULL) != 0)
+        goto refused;
+    if (!issue_quota_ok(deps, req, resp))
         goto refused;
     if (sn_body_issue(req->json, &body, &f) != SN_OK) {
         sn_resp_error(resp, f.code, "%s", f.why);
@@ -461,7 +488,7 @@ cert_json(const struct sn_cert *c)
 static int
 cert_visible(const struct sn_req *req, const struct sn_cert *c)
 {
-    struct sn_resource res = {.subscriber = c->subscriber};
+    struct sn_resource res = {.subscriber = c->subscriber, .key = c->key};
 
     return sn_policy_decide(req->who, SN_ACT_CERT_READ, &res, NULL) ==
            SN_POLICY_ALLOW;

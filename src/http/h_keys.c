@@ -3,6 +3,7 @@
  * partition and judged by the protection facts read back from the module;
  * no route moves a private key in or out. Bodies are untrusted JSON/PEM.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "crypto/attest.h"
+#include "crypto/chain.h"
 #include "crypto/x509util.h"
 #include "http/bodies.h"
 #include "http/handlers.h"
@@ -47,27 +49,108 @@ key_audit(const struct sn_deps *deps, struct sn_req *req,
         sn_error("audit: cannot record %s of key %s", action, k->id);
 }
 
-void
-sn_h_key_create(const struct sn_deps *deps, struct sn_req *req,
-                struct sn_resp *resp)
+/*
+ * Key generations in progress, by subscriber (quota.key_generations): one
+ * tenant's generations must not take every worker. A generation holds a
+ * worker thread, so no more than server.threads (at most 256) slots are
+ * ever in use.
+ */
+#define GEN_SLOTS 256
+
+struct gen_slot {
+    char subscriber[SN_UUID_LEN];
+    unsigned n;
+};
+
+static pthread_mutex_t gen_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct gen_slot gen_slots[GEN_SLOTS];
+
+/* Counts one more generation for subscriber; how many it has now, with
+ * this one, or 0 if that would be more than max (nothing counted). */
+static unsigned
+gen_enter(const char *subscriber, unsigned max)
+{
+    struct gen_slot *s = NULL;
+    unsigned n = 0;
+    size_t i;
+
+    pthread_mutex_lock(&gen_lock);
+    for (i = 0; i < GEN_SLOTS; i++) {
+        if (gen_slots[i].n > 0 &&
+            strcmp(gen_slots[i].subscriber, subscriber) == 0) {
+            s = &gen_slots[i];
+            break;
+        }
+        if (gen_slots[i].n == 0 && s == NULL)
+            s = &gen_slots[i];
+    }
+    if (s != NULL && s->n < max) {
+        if (s->n == 0)
+            snprintf(s->subscriber, sizeof(s->subscriber), "%s", subscriber);
+        n = ++s->n;
+    }
+    pthread_mutex_unlock(&gen_lock);
+    return n;
+}
+
+static void
+gen_leave(const char *subscriber)
+{
+    size_t i;
+
+    pthread_mutex_lock(&gen_lock);
+    for (i = 0; i < GEN_SLOTS; i++) {
+        if (gen_slots[i].n > 0 &&
+            strcmp(gen_slots[i].subscriber, subscriber) == 0) {
+            gen_slots[i].n--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&gen_lock);
+}
+
+/*
+ * quota.keys: the subscriber's keys (destroyed ones not counted) and its
+ * generations in progress (inflight, this one included) stay within the
+ * quota. 0 if so; otherwise resp is the answer.
+ */
+static int
+key_quota_ok(const struct sn_deps *deps, const char *subscriber,
+             unsigned inflight, struct sn_resp *resp)
+{
+    struct sn_usage u;
+
+    if (sn_store_usage(deps->store, subscriber, 0, &u) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        return -1;
+    }
+    if (u.keys + inflight > deps->quota.keys) {
+        sn_resp_error(resp, API_CONFLICT,
+                      "the subscriber holds %llu keys (%u being generated) "
+                      "and its quota is %u (quota.keys); destroy keys it "
+                      "no longer needs",
+                      (unsigned long long)u.keys, inflight - 1,
+                      deps->quota.keys);
+        return -1;
+    }
+    return 0;
+}
+
+/* Generates the key in the subscriber's partition, attests and records
+ * it; the key is destroyed again if any later step fails. */
+static void
+create_key(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp,
+           const struct sn_body_key *body)
 {
     const struct sn_principal *who = req->who;
     struct sn_hsm_token *tok;
-    struct sn_body_key body;
-    struct sn_body_fault f;
     struct sn_attestation att;
     char detail[128];
     struct sn_key k;
     sn_err r;
 
     memset(&k, 0, sizeof(k));
-    if (sn_allowed(deps, req, resp, SN_ACT_KEY_CREATE, NULL) != 0)
-        return;
-    if (sn_body_key(req->json, &body, &f) != SN_OK) {
-        sn_resp_error(resp, f.code, "%s", f.why);
-        return;
-    }
-    k.alg = body.alg;
+    k.alg = body->alg;
     if ((r = deps->parts.get(deps->parts.arg, who->subscriber, &tok)) !=
         SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE,
@@ -79,7 +162,7 @@ sn_h_key_create(const struct sn_deps *deps, struct sn_req *req,
         return;
     }
     snprintf(k.subscriber, sizeof(k.subscriber), "%s", who->subscriber);
-    snprintf(k.label, sizeof(k.label), "%s", body.label);
+    snprintf(k.label, sizeof(k.label), "%s", body->label);
     k.state = SN_KEY_ENABLED;
     k.created_at = time(NULL);
     k.hsm = *sn_hsm_token_info(tok);
@@ -130,6 +213,35 @@ sn_h_key_create(const struct sn_deps *deps, struct sn_req *req,
     sn_resp_json(resp, API_CREATED, sn_key_json(&k));
 out:
     sn_key_cleanup(&k);
+}
+
+void
+sn_h_key_create(const struct sn_deps *deps, struct sn_req *req,
+                struct sn_resp *resp)
+{
+    const struct sn_principal *who = req->who;
+    struct sn_body_key body;
+    struct sn_body_fault f;
+    unsigned inflight;
+
+    if (sn_allowed(deps, req, resp, SN_ACT_KEY_CREATE, NULL) != 0)
+        return;
+    if (sn_body_key(req->json, &body, &f) != SN_OK) {
+        sn_resp_error(resp, f.code, "%s", f.why);
+        return;
+    }
+    inflight = gen_enter(who->subscriber, deps->quota.key_generations);
+    if (inflight == 0) {
+        sn_resp_error(resp, API_TOO_MANY,
+                      "this subscriber already has %u key generations in "
+                      "progress (quota.key_generations); try again when "
+                      "one has finished",
+                      deps->quota.key_generations);
+        return;
+    }
+    if (key_quota_ok(deps, who->subscriber, inflight, resp) == 0)
+        create_key(deps, req, resp, &body);
+    gen_leave(who->subscriber);
 }
 
 void
@@ -340,6 +452,98 @@ out:
     sn_key_cleanup(&k);
 }
 
+#define ROOT_FILE_MAX (256 * 1024) /* sn_chain_from_pem's limit */
+
+/*
+ * What an uploaded chain may end in: Signet's own root, and the roots in
+ * the operator's ca.upload_root files (read at each upload: uploads are
+ * rare, and this keeps no state). *known gets the issuing CA Signet
+ * certifies code signing keys with, so that its leaves need no
+ * intermediate uploaded. 0, or -1 with resp the answer.
+ */
+static int
+upload_trust(const struct sn_deps *deps, STACK_OF(X509) **anchors,
+             STACK_OF(X509) **known, struct sn_resp *resp)
+{
+    STACK_OF(X509) *file = NULL;
+    uint8_t *pem = NULL;
+    size_t len = 0, i;
+    X509 *x;
+
+    *anchors = sk_X509_new_null();
+    *known = sk_X509_new_null();
+    if (*anchors == NULL || *known == NULL ||
+        !X509_up_ref(deps->ca->cert[SN_CA_ROOT]) ||
+        !sk_X509_push(*anchors, deps->ca->cert[SN_CA_ROOT]) ||
+        !X509_up_ref(deps->ca->cert[SN_CA_CODESIGNING]) ||
+        !sk_X509_push(*known, deps->ca->cert[SN_CA_CODESIGNING]))
+        goto fail;
+    for (i = 0; i < deps->nupload_roots; i++) {
+        if (sn_file_read(deps->upload_roots[i], ROOT_FILE_MAX, &pem, &len) !=
+                SN_OK ||
+            sn_chain_from_pem((const char *)pem, len, &file) != SN_OK) {
+            sn_error("ca.upload_root %s: not a readable PEM certificate file",
+                     deps->upload_roots[i]);
+            goto fail;
+        }
+        free(pem);
+        pem = NULL;
+        while ((x = sk_X509_shift(file)) != NULL)
+            if (!sk_X509_push(*anchors, x)) {
+                X509_free(x);
+                goto fail;
+            }
+        sk_X509_free(file);
+        file = NULL;
+    }
+    return 0;
+fail:
+    free(pem);
+    sk_X509_pop_free(file, X509_free);
+    sk_X509_pop_free(*anchors, X509_free);
+    sk_X509_pop_free(*known, X509_free);
+    *anchors = *known = NULL;
+    sn_resp_error(resp, API_UNAVAILABLE,
+                  "the trust store for uploaded certificates cannot be "
+                  "loaded");
+    return -1;
+}
+
+/*
+ * The chain must be a code signing chain to a trusted root, valid now
+ * (a self-signed leaf naming anyone would otherwise be embedded in the
+ * subscriber's signatures). 0, or -1 with resp the answer.
+ */
+static int
+chain_trusted(const struct sn_deps *deps, struct sn_req *req,
+              const struct sn_key *k, STACK_OF(X509) *chain,
+              struct sn_resp *resp)
+{
+    STACK_OF(X509) *anchors = NULL, *known = NULL;
+    char why[200];
+    sn_err r;
+
+    if (upload_trust(deps, &anchors, &known, resp) != 0)
+        return -1;
+    r = sn_chain_verify_codesigning(chain, anchors, known, time(NULL), why,
+                                    sizeof(why));
+    sk_X509_pop_free(anchors, X509_free);
+    sk_X509_pop_free(known, X509_free);
+    if (r == SN_OK)
+        return 0;
+    if (r != SN_ERR_INVALID) {
+        sn_resp_error(resp, API_UNAVAILABLE, "cannot verify the chain: %s",
+                      sn_err_str(r));
+        return -1;
+    }
+    key_audit(deps, req, k, "key_certificate", "rejected", why);
+    sn_resp_error(resp, API_INVALID_FIELD,
+                  "the certificate chain is not a code signing chain to a "
+                  "trusted root: %s",
+                  why);
+    return -1;
+}
+
 void
 sn_h_cert_put(const struct sn_deps *deps, struct sn_req *req,
               struct sn_resp *resp)
@@ -368,6 +572,8 @@ sn_h_cert_put(const struct sn_deps *deps, struct sn_req *req,
                       "the leaf certificate's public key is not this key's");
         goto out;
     }
+    if (chain_trusted(deps, req, &k, chain, resp) != 0)
+        goto out;
     if (sn_chain_to_pem(chain, &pem) != SN_OK ||
         sn_store_key_set_cert(deps->store, k.id, pem) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");

@@ -275,12 +275,14 @@ void
 sn_h_audit(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
 {
     const char *key = sn_req_query(req, "key");
+    /* A key-limited token must name one of its keys (see the policy). */
+    struct sn_resource res = {.subscriber = req->who->subscriber, .key = key};
     struct sn_audit *recs = NULL;
     long long after, limit;
     json_t *arr, *o;
     size_t n = 0, i;
 
-    if (sn_allowed(deps, req, resp, SN_ACT_AUDIT_READ, NULL) != 0)
+    if (sn_allowed(deps, req, resp, SN_ACT_AUDIT_READ, &res) != 0)
         return;
     if (query_num(req, "after", 0, (long long)1 << 62, &after) != 0 ||
         query_num(req, "limit", 100, 1000, &limit) != 0 || limit == 0) {

@@ -69,6 +69,15 @@ in_scope(const struct sn_principal *p, const char *key)
     return 0;
 }
 
+/* A token limited to some keys (a key scope) acts on those keys only: it
+ * creates no keys and no tokens, revokes no token but itself, and reads
+ * no record of the subscriber's other keys. */
+static int
+scoped(const struct sn_principal *p)
+{
+    return !p->admin && p->nkeys > 0;
+}
+
 /* Actions of the operator alone; the texts name each. */
 static enum sn_verdict
 operator_only(const struct sn_principal *p, enum sn_action a,
@@ -164,23 +173,54 @@ manages(const struct sn_principal *p, const char *subscriber)
     return p->admin || ((p->roles & SN_ROLE_MANAGE) && owns(p, subscriber));
 }
 
+/* A scoped token's try at a subscriber-wide act, in its own log. */
+static enum sn_verdict
+deny_scoped(const struct sn_principal *p, const char *detail, const char *text,
+            struct sn_decision *d)
+{
+    d->audit_subscriber = p->subscriber;
+    d->audit_detail = detail;
+    return deny(d, SN_DENY_SCOPE, "%s", text);
+}
+
+/* Another subscriber, or a token without 'manage', sees no subscriber;
+ * a scoped 'manage' token of its own subscriber is refused. */
 static enum sn_verdict
 token_create(const struct sn_principal *p, const struct sn_resource *r,
              struct sn_decision *d)
 {
-    if (r == NULL || manages(p, r->subscriber))
-        return SN_POLICY_ALLOW;
-    return hide(d, SN_DENY_FOREIGN, "no such subscriber");
+    if (r != NULL && !manages(p, r->subscriber))
+        return hide(d, SN_DENY_FOREIGN, "no such subscriber");
+    if (scoped(p))
+        return deny_scoped(p, "token creation by a key-limited token",
+                           "a token limited to some keys cannot create "
+                           "tokens; use a token without a key limit",
+                           d);
+    return SN_POLICY_ALLOW;
+}
+
+/* Any subscriber token may revoke itself; others need 'manage' on the
+ * subscriber and no key scope. An operator's token only the operator. */
+static int
+is_self(const struct sn_principal *p, const struct sn_resource *r)
+{
+    return r->token != NULL && strcmp(r->token, p->id) == 0 &&
+           owns(p, r->subscriber) && !r->admin_token;
 }
 
 static enum sn_verdict
 token_revoke(const struct sn_principal *p, const struct sn_resource *r,
              struct sn_decision *d)
 {
-    if (r == NULL || p->admin)
+    if (r == NULL || p->admin || is_self(p, r))
         return SN_POLICY_ALLOW;
     if (r->admin_token || !manages(p, r->subscriber))
         return hide(d, SN_DENY_FOREIGN, "no such active token");
+    if (scoped(p))
+        return deny_scoped(p, "token revocation by a key-limited token",
+                           "a token limited to some keys can revoke only "
+                           "itself",
+                           d);
     return SN_POLICY_ALLOW;
 }
 
@@ -268,6 +308,63 @@ cert_request(const struct sn_principal *p, const struct sn_resource *r,
     return SN_POLICY_ALLOW;
 }
 
+/* Creating a key: 'manage' on the subscriber, no key scope. */
+static enum sn_verdict
+key_create(const struct sn_principal *p, struct sn_decision *d)
+{
+    if (subscriber_manage(
+            p, "creating keys needs a subscriber token with 'manage'", d) !=
+        SN_POLICY_ALLOW)
+        return SN_POLICY_DENY;
+    if (scoped(p))
+        return deny_scoped(p, "key creation by a key-limited token",
+                           "a token limited to some keys cannot create keys; "
+                           "use a token without a key limit",
+                           d);
+    return SN_POLICY_ALLOW;
+}
+
+/*
+ * The audit log: a subscriber's token. A scoped one reads the records of
+ * one of its keys at a time (the subscriber-wide records and other keys'
+ * are not its business), so it must name the key.
+ */
+static enum sn_verdict
+audit_read(const struct sn_principal *p, const struct sn_resource *r,
+           struct sn_decision *d)
+{
+    if (p->admin)
+        return deny(d, SN_DENY_OPERATOR_EXCLUDED,
+                    "the audit log is read with a subscriber's token");
+    if (r == NULL || !scoped(p))
+        return SN_POLICY_ALLOW;
+    if (r->key == NULL || r->key[0] == '\0')
+        return deny(d, SN_DENY_SCOPE,
+                    "a token limited to some keys reads the audit records "
+                    "of one of its keys: add ?key=ID");
+    if (!in_scope(p, r->key))
+        return deny_scoped(p, "audit read outside token scope",
+                           "this token is not allowed to read this key's "
+                           "audit records",
+                           d);
+    return SN_POLICY_ALLOW;
+}
+
+/* A certificate: the operator's or its subscriber's; a scoped token sees
+ * those of its keys only (others look missing, as in a key list). */
+static enum sn_verdict
+cert_read(const struct sn_principal *p, const struct sn_resource *r,
+          struct sn_decision *d)
+{
+    if (r == NULL || p->admin)
+        return SN_POLICY_ALLOW;
+    if (!owns(p, r->subscriber))
+        return hide(d, SN_DENY_FOREIGN, "no such certificate");
+    if (scoped(p) && (r->key == NULL || !in_scope(p, r->key)))
+        return hide(d, SN_DENY_SCOPE, "no such certificate");
+    return SN_POLICY_ALLOW;
+}
+
 /* The operator, or the subscriber whose object it is. */
 static enum sn_verdict
 own_or_operator(const struct sn_principal *p, const struct sn_resource *r,
@@ -318,8 +415,7 @@ decide(const struct sn_principal *p, enum sn_action a,
     case SN_ACT_KEY_IMPORT:
         return key_import(p, d);
     case SN_ACT_KEY_CREATE:
-        return subscriber_manage(
-            p, "creating keys needs a subscriber token with 'manage'", d);
+        return key_create(p, d);
     case SN_ACT_KEY_LIST:
         return key_list(p, r, d);
     case SN_ACT_KEY_READ:
@@ -327,16 +423,13 @@ decide(const struct sn_principal *p, enum sn_action a,
     case SN_ACT_KEY_SIGN:
         return key_use(p, a, r, d);
     case SN_ACT_AUDIT_READ:
-        if (p->admin)
-            return deny(d, SN_DENY_OPERATOR_EXCLUDED,
-                        "the audit log is read with a subscriber's token");
-        return SN_POLICY_ALLOW;
+        return audit_read(p, r, d);
     case SN_ACT_IDENTITY_READ:
         return own_or_operator(p, r, "no such subscriber", d);
     case SN_ACT_CERT_REQUEST:
         return cert_request(p, r, d);
     case SN_ACT_CERT_READ:
-        return own_or_operator(p, r, "no such certificate", d);
+        return cert_read(p, r, d);
     case SN_ACT_CERT_REVOKE:
         return cert_revoke(p, r, d);
     }

@@ -18,18 +18,18 @@ enum sn_action {
     SN_ACT_SUBSCRIBER_LIST,
     SN_ACT_TOKEN_CREATE, /* resource: subscriber (the new token's) */
     SN_ACT_TOKEN_GRANT,  /* resource: roles, keys, expiry of the new token */
-    SN_ACT_TOKEN_REVOKE, /* resource: subscriber, admin_token */
+    SN_ACT_TOKEN_REVOKE, /* resource: subscriber, admin_token, token */
     SN_ACT_KEY_IMPORT,   /* never allowed: keys are born in the HSM */
     SN_ACT_KEY_CREATE,
     SN_ACT_KEY_LIST,   /* resource (per listed key): subscriber, key */
     SN_ACT_KEY_READ,   /* resource: subscriber (owner), key */
     SN_ACT_KEY_MANAGE, /* resource: subscriber (owner), key */
     SN_ACT_KEY_SIGN,   /* resource: subscriber (owner), key */
-    SN_ACT_AUDIT_READ,
+    SN_ACT_AUDIT_READ, /* resource: key (the filter; NULL: every key) */
     SN_ACT_IDENTITY_SET,
     SN_ACT_IDENTITY_READ,    /* resource: subscriber */
     SN_ACT_CERT_REQUEST,     /* resource: subscriber (owner), key (attested) */
-    SN_ACT_CERT_READ,        /* resource: subscriber (the certificate's) */
+    SN_ACT_CERT_READ,        /* resource: subscriber, key (the cert's) */
     SN_ACT_CERT_REVOKE,      /* resource: subscriber, key (the certificate's) */
     SN_ACT_COMPROMISE_LATER, /* move a keyCompromise date later */
     SN_ACT_TSA_ROTATE,
@@ -40,6 +40,7 @@ struct sn_resource {
     const char *subscriber; /* the owning subscriber */
     const char *key;        /* a key id */
     int admin_token;        /* SN_ACT_TOKEN_REVOKE: an operator's token */
+    const char *token;      /* SN_ACT_TOKEN_REVOKE: the token's id */
     /* SN_ACT_TOKEN_GRANT: what the new token would hold */
     unsigned roles;
     const char (*keys)[SN_UUID_LEN];

@@ -439,3 +439,11 @@ sn_store_ping(struct sn_store *st)
 {
     return st->ops->ping(st->be);
 }
+
+sn_err
+sn_store_usage(struct sn_store *st, const char *subscriber, time_t since,
+               struct sn_usage *out)
+{
+    memset(out, 0, sizeof(*out));
+    return st->ops->usage(st->be, subscriber, since, out);
+}

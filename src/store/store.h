@@ -260,4 +260,14 @@ sn_err sn_store_tsa_add(struct sn_store *st, const struct sn_tsa_record *t);
 sn_err sn_store_tsa_submit(struct sn_store *st, const struct sn_tsa_record *t,
                            int announced, sn_audit_done done, void *arg);
 
+/* ---- quotas (issue 14) ---- */
+/* What a subscriber holds: keys not destroyed, and certificates issued
+ * at or after since. */
+struct sn_usage {
+    uint64_t keys;
+    uint64_t certs_since;
+};
+sn_err sn_store_usage(struct sn_store *st, const char *subscriber, time_t since,
+                      struct sn_usage *out);
+
 #endif

@@ -103,6 +103,8 @@ struct sn_store_ops {
     sn_err (*crl_put)(void *be, const char *ca, int64_t number,
                       time_t this_update, const uint8_t *der, size_t len);
     sn_err (*counter_next)(void *be, const char *name, int64_t *out);
+    sn_err (*usage)(void *be, const char *subscriber, time_t since,
+                    struct sn_usage *out);
 };
 
 extern const struct sn_store_ops sn_store_sqlite_ops;

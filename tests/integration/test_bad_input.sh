@@ -8,6 +8,9 @@
 server_init
 set_conf limits.file_body 1M
 set_conf limits.json_body 1M
+# Uploaded chains must end in a configured root: the test's CA, once made.
+: >"$WORK/upload-roots.pem"
+set_conf ca.upload_root "$WORK/upload-roots.pem"
 server_start
 SUB=$(new_subscriber acme) || exit 1
 TOK=$(new_token "$SUB" '"roles":["manage","sign"]') || exit 1
@@ -272,9 +275,12 @@ bad "token asking to be admin" 400 invalid_field
 req_json POST "/v1/keys/$EC/csr" "$TOK" '{"subject":{"CN":"limits"}}'
 jget .csr_pem >"$WORK/ec.csr"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/ca.key" \
-    -out "$WORK/ca.pem" -days 1 -subj /CN=ca >/dev/null 2>&1 || die "CA"
+    -out "$WORK/ca.pem" -days 1 -subj /CN=ca -addext basicConstraints=critical,CA:TRUE \
+    -addext keyUsage=critical,keyCertSign >/dev/null 2>&1 || die "CA"
+cp "$WORK/ca.pem" "$WORK/upload-roots.pem"
+printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' >"$WORK/leaf.ext"
 openssl x509 -req -in "$WORK/ec.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" \
-    -CAcreateserial -days 1 -out "$WORK/ec.pem" >/dev/null 2>&1 || die "issue"
+    -CAcreateserial -days 1 -out "$WORK/ec.pem" -extfile "$WORK/leaf.ext" >/dev/null 2>&1 || die "issue"
 req PUT "/v1/keys/$EC/certificate" "$TOK" -H 'Content-Type: application/x-pem-file' \
     --data-binary @"$WORK/ec.pem"
 check_status "certificate attached" 200

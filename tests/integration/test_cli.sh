@@ -7,6 +7,10 @@
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$SIGNET" ] || die "the signet CLI is not built: $SIGNET"
+server_init
+# Uploaded chains must end in a configured root: the test's CA, once made.
+: >"$WORK/upload-roots.pem"
+set_conf ca.upload_root "$WORK/upload-roots.pem"
 server_start
 cd "$WORK" || die "cd"
 
@@ -85,7 +89,8 @@ check_match "CSR subject O" 'O ?= ?Acme Corp' "$(openssl req -in k.csr -noout -s
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
     -days 2 -subj "/CN=CLI Test Root" -addext basicConstraints=critical,CA:TRUE \
     -addext keyUsage=critical,keyCertSign >/dev/null 2>&1 || die "CA"
-printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n' >leaf.ext
+cp ca.pem upload-roots.pem
+printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' >leaf.ext
 openssl x509 -req -in k.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
     -out k.pem -extfile leaf.ext >/dev/null 2>&1 || die "issue"
 cli_ok "key set-certificate" key set-certificate "$K" k.pem

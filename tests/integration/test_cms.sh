@@ -8,9 +8,17 @@
 #  - detached CMS from `signet sign` (local hashing), `signet sign --upload`
 #    and curl --data-binary to /sign-file, verified with `openssl cms
 #    -verify` against the root, with the signed attributes and chain
-#    checked; a modified file and a foreign root must fail.
+#    checked; a modified file and a foreign root must fail;
+#  - the chain must verify, for code signing, to a configured root
+#    (ca.upload_root = the throw-away root): a leaf from an unconfigured
+#    root naming "Microsoft Corporation" and a leaf without codeSigning
+#    are refused with 400 invalid_field naming the reason.
 . "$(dirname "$0")/lib.sh"
 
+server_init
+# Read at each upload: filled once the throw-away root exists.
+: >"$WORK/upload-roots.pem"
+set_conf ca.upload_root "$WORK/upload-roots.pem"
 server_start
 SUB=$(new_subscriber acme) || exit 1
 TOK=$(new_token "$SUB" '"roles":["manage","sign"]') || exit 1
@@ -46,6 +54,7 @@ mkca() { # mkca NAME SUBJECT
 }
 mkca root "/CN=Signet Test Root/O=Throwaway"
 mkca otherroot "/CN=Unrelated Root/O=Throwaway"
+cp root.pem upload-roots.pem
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout inter.key -out inter.csr -subj "/CN=Signet Test Code Signing CA/O=Throwaway" 2>/dev/null ||
     die "intermediate CSR"
@@ -129,6 +138,24 @@ check_error "PUT a chain with the leaf not first" 400 invalid_field
 printf 'not a certificate\n' >garbage.pem
 put_cert "$RSA" garbage.pem
 check_error "PUT garbage as a certificate" 400 invalid_field
+# The right key, a chain to no configured root.
+openssl x509 -req -in rsa.csr -CA otherroot.pem -CAkey otherroot.key -CAcreateserial \
+    -subj "/CN=Microsoft Corporation/O=Microsoft Corporation" -days 1 \
+    -out ms.leaf.pem -extfile ca.ext -extensions leaf 2>/dev/null || die "issue ms leaf"
+cat ms.leaf.pem otherroot.pem >ms.chain.pem
+put_cert "$RSA" ms.chain.pem
+check_error "PUT a 'Microsoft Corporation' chain to an unconfigured root" 400 invalid_field
+check_match "... naming the certificate and the reason" \
+    'trusted root: certificate [01] \([^)]*\): (unable to get local issuer certificate|self-signed certificate in certificate chain|self signed certificate in certificate chain)' \
+    "$(jget .message)"
+# The configured root, but a TLS server certificate.
+printf '[tls]\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n' >tls.ext
+openssl x509 -req -in rsa.csr -CA inter.pem -CAkey inter.key -CAcreateserial \
+    -days 1 -out tls.leaf.pem -extfile tls.ext -extensions tls 2>/dev/null || die "issue tls leaf"
+cat tls.leaf.pem inter.pem >tls.chain.pem
+put_cert "$RSA" tls.chain.pem
+check_error "PUT a chain whose leaf lacks codeSigning" 400 invalid_field
+check_match "... naming the reason" 'certificate 0 .*codeSigning' "$(jget .message)"
 req GET "/v1/keys/$RSA" "$TOK"
 check_eq "refused PUTs attached nothing" null "$(jget .certificate_pem)"
 

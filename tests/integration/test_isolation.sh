@@ -230,7 +230,16 @@ req_json POST "/v1/subscribers/$A/tokens" "$TL" '{"name":"other","roles":["manag
 check_error "a token limited to a key cannot grant another key" 403 forbidden
 req_json POST "/v1/subscribers/$A/tokens" "$TL" '{"name":"later","roles":["manage"],"keys":["'"$KA1"'"],"expires_at":"'"$exp_late"'"}'
 check_error "a token cannot grant a later expiry than its own" 403 forbidden
+# A key-limited token creates no tokens at all (issue 14: test_scope.sh);
+# an unlimited one with an expiry hands out what it holds.
 req_json POST "/v1/subscribers/$A/tokens" "$TL" '{"name":"same","roles":["manage"],"keys":["'"$KA1"'"]}'
+check_error "a key-limited token cannot create tokens, not even what it holds" 403 forbidden
+TM=$(new_token "$A" "\"roles\":[\"manage\"],\"expires_at\":\"$exp_soon\"" "$TA") || exit 1
+req_json POST "/v1/subscribers/$A/tokens" "$TM" '{"name":"up","roles":["manage","sign"]}'
+check_error "a manage-only token cannot grant sign (unlimited)" 403 forbidden
+req_json POST "/v1/subscribers/$A/tokens" "$TM" '{"name":"later","roles":["manage"],"expires_at":"'"$exp_late"'"}'
+check_error "a token cannot grant a later expiry than its own (unlimited)" 403 forbidden
+req_json POST "/v1/subscribers/$A/tokens" "$TM" '{"name":"same","roles":["manage"],"keys":["'"$KA1"'"]}'
 check_status "a token may grant what it holds" 201
 check_eq "the granted token inherits the expiry" "$exp_soon" "$(jget .expires_at)"
 

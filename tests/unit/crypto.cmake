@@ -32,3 +32,7 @@ add_test(NAME crypto/verify_attest
          COMMAND ${CMAKE_CURRENT_LIST_DIR}/verify_attest.sh ${SN_OPENSSL_BIN}
                  $<TARGET_FILE_DIR:test_attest> $<TARGET_FILE:signet>)
 set_tests_properties(crypto/verify_attest PROPERTIES TIMEOUT 300)
+
+# Uploaded certificate chains: code signing to the operator's anchors.
+sn_unit_test(test_chain ${CMAKE_CURRENT_LIST_DIR}/test_chain.c)
+target_link_libraries(test_chain PRIVATE sn_crypto)

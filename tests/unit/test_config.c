@@ -684,11 +684,47 @@ test_certified_modules(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+/* issue 14: quotas (defaults, bounds) and ca.upload_root (repeatable, a
+ * file that exists, resolved against the home). */
+static void
+test_quota_upload_roots(void **state)
+{
+    struct fx *f = *state;
+    char text[1024];
+
+    assert_int_equal(load(f, REQUIRED), SN_OK);
+    assert_int_equal(f->cfg.quota_keys, 20000);
+    assert_int_equal(f->cfg.quota_key_generations, 4);
+    assert_int_equal(f->cfg.quota_certs_per_day, 1000);
+    assert_int_equal(f->cfg.nupload_roots, 0);
+    snprintf(text, sizeof(text),
+             "%squota.keys = 3\nquota.key_generations = 1\n"
+             "quota.certificates_per_day = 7\n"
+             "ca.upload_root = signetd.conf\nca.upload_root = %s\n",
+             REQUIRED, f->conf);
+    assert_int_equal(load(f, text), SN_OK);
+    assert_int_equal(f->cfg.quota_keys, 3);
+    assert_int_equal(f->cfg.quota_key_generations, 1);
+    assert_int_equal(f->cfg.quota_certs_per_day, 7);
+    assert_int_equal(f->cfg.nupload_roots, 2);
+    assert_string_equal(f->cfg.upload_roots[0], in_home(f, "signetd.conf"));
+    assert_string_equal(f->cfg.upload_roots[1], f->conf);
+    assert_int_equal(load(f, REQUIRED "quota.key_generations = 0\n"),
+                     SN_ERR_CONFIG);
+    assert_int_equal(load(f, REQUIRED "quota.keys = 10000001\n"),
+                     SN_ERR_CONFIG);
+    assert_int_equal(load(f, REQUIRED "ca.upload_root = no-such.pem\n"),
+                     SN_ERR_CONFIG);
+    assert_non_null(strstr(f->err, "ca.upload_root"));
+    assert_int_equal(load(f, REQUIRED "ca.upload_root = .\n"), SN_ERR_CONFIG);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_full),
+        T(test_quota_upload_roots),
         T(test_defaults),
         T(test_relative_home),
         T(test_bad_home),

@@ -308,6 +308,96 @@ test_certificates(void **state)
                         "key");
 }
 
+/*
+ * A key-scoped token (manage+sign, limited to KEY_1) acts on KEY_1 only:
+ * no key creation, no token creation, no revocation of a sibling token
+ * (the subscriber's unlimited one included) but of itself, no audit
+ * records but KEY_1's, no certificates of other keys, no identity set.
+ */
+static void
+test_key_scope(void **state)
+{
+    struct sn_principal lim = subscriber(SUB_A, SN_ROLE_MANAGE | SN_ROLE_SIGN);
+    struct sn_principal all = subscriber(SUB_A, SN_ROLE_MANAGE | SN_ROLE_SIGN);
+    struct sn_resource k1 = {.subscriber = SUB_A, .key = KEY_1};
+    struct sn_resource k2 = {.subscriber = SUB_A, .key = KEY_2};
+    struct sn_resource sub = {.subscriber = SUB_A};
+    struct sn_resource other = {.subscriber = SUB_B};
+    struct sn_resource unlimited = {.subscriber = SUB_A, .token = all.id};
+    struct sn_resource self = {.subscriber = SUB_A, .token = lim.id};
+    struct sn_resource a_none = {.subscriber = SUB_A};
+    struct sn_decision d;
+
+    (void)state;
+    limit_to(&lim, KEY_1);
+    snprintf(lim.id, sizeof(lim.id), "limited-token");
+    self.token = lim.id;
+    /* Its own key: every use. */
+    ALLOW(lim, SN_ACT_KEY_MANAGE, &k1);
+    ALLOW(lim, SN_ACT_KEY_SIGN, &k1);
+    ALLOW(lim, SN_ACT_CERT_REQUEST, &k1);
+    ALLOW(lim, SN_ACT_CERT_REVOKE, &k1);
+    ALLOW(lim, SN_ACT_CERT_READ, &k1);
+    /* Keys: none created, before anything is looked up; recorded. */
+    d = denied(&lim, SN_ACT_KEY_CREATE, NULL, SN_DENY_SCOPE, 0);
+    assert_string_equal(d.message,
+                        "a token limited to some keys cannot create keys; use "
+                        "a token without a key limit");
+    assert_string_equal(d.audit_subscriber, SUB_A);
+    ALLOW(all, SN_ACT_KEY_CREATE, NULL);
+    denied(&lim, SN_ACT_KEY_IMPORT, NULL, SN_DENY_NEVER, 0);
+    /* Tokens: none created, for its own subscriber or another. */
+    d = denied(&lim, SN_ACT_TOKEN_CREATE, NULL, SN_DENY_SCOPE, 0);
+    assert_string_equal(d.audit_subscriber, SUB_A);
+    denied(&lim, SN_ACT_TOKEN_CREATE, &sub, SN_DENY_SCOPE, 0);
+    denied(&lim, SN_ACT_TOKEN_CREATE, &other, SN_DENY_FOREIGN, 1);
+    ALLOW(all, SN_ACT_TOKEN_CREATE, &sub);
+    /* Revocation: itself only; the unlimited token is out of reach. */
+    d = denied(&lim, SN_ACT_TOKEN_REVOKE, &unlimited, SN_DENY_SCOPE, 0);
+    assert_string_equal(d.message,
+                        "a token limited to some keys can revoke only itself");
+    denied(&lim, SN_ACT_TOKEN_REVOKE, &a_none, SN_DENY_SCOPE, 0);
+    ALLOW(lim, SN_ACT_TOKEN_REVOKE, &self);
+    ALLOW(all, SN_ACT_TOKEN_REVOKE, &self);
+    /* Audit: its key's records only, and it must name the key. */
+    ALLOW(lim, SN_ACT_AUDIT_READ, NULL);
+    ALLOW(lim, SN_ACT_AUDIT_READ, &k1);
+    d = denied(&lim, SN_ACT_AUDIT_READ, &k2, SN_DENY_SCOPE, 0);
+    assert_string_equal(d.message, "this token is not allowed to read this "
+                                   "key's audit records");
+    d = denied(&lim, SN_ACT_AUDIT_READ, &sub, SN_DENY_SCOPE, 0);
+    assert_string_equal(d.message,
+                        "a token limited to some keys reads the audit "
+                        "records of one of its keys: add ?key=ID");
+    ALLOW(all, SN_ACT_AUDIT_READ, &sub);
+    ALLOW(all, SN_ACT_AUDIT_READ, &k2);
+    /* Certificates of other keys look missing; the identity is the
+     * operator's. */
+    d = denied(&lim, SN_ACT_CERT_READ, &k2, SN_DENY_SCOPE, 1);
+    assert_string_equal(d.message, "no such certificate");
+    denied(&lim, SN_ACT_CERT_READ, &sub, SN_DENY_SCOPE, 1);
+    ALLOW(all, SN_ACT_CERT_READ, &k2);
+    denied(&lim, SN_ACT_IDENTITY_SET, NULL, SN_DENY_OPERATOR_ONLY, 0);
+    denied(&lim, SN_ACT_SUBSCRIBER_CREATE, NULL, SN_DENY_OPERATOR_ONLY, 0);
+}
+
+/* Any subscriber token may revoke itself, even sign-only; never another
+ * subscriber's token or an operator's token of the same id. */
+static void
+test_token_self_revoke(void **state)
+{
+    struct sn_principal s = subscriber(SUB_A, SN_ROLE_SIGN);
+    struct sn_resource self = {.subscriber = SUB_A, .token = s.id};
+    struct sn_resource elsewhere = {.subscriber = SUB_B, .token = s.id};
+    struct sn_resource optok = {
+        .subscriber = "", .admin_token = 1, .token = s.id};
+
+    (void)state;
+    ALLOW(s, SN_ACT_TOKEN_REVOKE, &self);
+    denied(&s, SN_ACT_TOKEN_REVOKE, &elsewhere, SN_DENY_FOREIGN, 1);
+    denied(&s, SN_ACT_TOKEN_REVOKE, &optok, SN_DENY_FOREIGN, 1);
+}
+
 /* An action the table does not know is denied; an allowed decision
  * carries no denial residue. */
 static void
@@ -337,6 +427,8 @@ main(void)
         cmocka_unit_test(test_token_grant),
         cmocka_unit_test(test_audit_identity),
         cmocka_unit_test(test_certificates),
+        cmocka_unit_test(test_key_scope),
+        cmocka_unit_test(test_token_self_revoke),
         cmocka_unit_test(test_fail_closed),
     };
 

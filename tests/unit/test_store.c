@@ -1288,6 +1288,57 @@ test_schema_too_new(void **state)
     assert_int_equal(sn_store_open(t->db, &t->st), SN_OK);
 }
 
+/* issue 14: what the quotas count. Keys not destroyed, of the subscriber
+ * only; certificates of the subscriber issued at or after since. */
+static void
+test_usage(void **state)
+{
+    static uint8_t der[] = "DER";
+    struct tmp *t = *state;
+    struct sn_key k[3];
+    struct sn_cert c;
+    struct sn_usage u;
+    size_t i;
+
+    make_key(&k[0], "sub", "a", SN_KEY_P256, 100, 91);
+    make_key(&k[1], "sub", "b", SN_KEY_P256, 101, 91);
+    make_key(&k[2], "other", "c", SN_KEY_P256, 102, 91);
+    for (i = 0; i < 3; i++)
+        assert_int_equal(sn_store_key_add(t->st, &k[i]), SN_OK);
+    assert_int_equal(sn_store_usage(t->st, "sub", 0, &u), SN_OK);
+    assert_int_equal(u.keys, 2);
+    assert_int_equal(u.certs_since, 0);
+    assert_int_equal(sn_store_key_transition(t->st, k[1].id,
+                                             SN_KEY_FROM(SN_KEY_ENABLED),
+                                             SN_KEY_DESTROYED),
+                     SN_OK);
+    assert_int_equal(sn_store_usage(t->st, "sub", 0, &u), SN_OK);
+    assert_int_equal(u.keys, 1);
+    for (i = 0; i < 3; i++) {
+        memset(&c, 0, sizeof(c));
+        snprintf(c.serial, sizeof(c.serial), "0%zu", i);
+        snprintf(c.ca, sizeof(c.ca), "codesigning");
+        snprintf(c.subscriber, sizeof(c.subscriber), "%s",
+                 i == 2 ? "other" : "sub");
+        memcpy(c.key, k[i].id, sizeof(c.key));
+        snprintf(c.profile, sizeof(c.profile), "code-signing");
+        c.der = der;
+        c.der_len = sizeof(der);
+        c.not_after = 10000;
+        c.issued_at = 1000 + (time_t)i * 100;
+        assert_int_equal(sn_store_cert_add(t->st, &c), SN_OK);
+    }
+    assert_int_equal(sn_store_usage(t->st, "sub", 1000, &u), SN_OK);
+    assert_int_equal(u.certs_since, 2);
+    assert_int_equal(sn_store_usage(t->st, "sub", 1001, &u), SN_OK);
+    assert_int_equal(u.certs_since, 1);
+    assert_int_equal(sn_store_usage(t->st, "nobody", 0, &u), SN_OK);
+    assert_int_equal(u.keys, 0);
+    assert_int_equal(u.certs_since, 0);
+    for (i = 0; i < 3; i++)
+        sn_key_cleanup(&k[i]);
+}
+
 int
 main(void)
 {
@@ -1312,6 +1363,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_schema_legacy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_too_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_prefix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);

@@ -1258,6 +1258,48 @@ counter_next(void *be, const char *name, int64_t *out)
     return r;
 }
 
+/* One count; *n is set only on success. */
+static sn_err
+count_of(struct sq_store *st, const char *sql, const char *subscriber,
+         int64_t arg, uint64_t *n)
+{
+    sqlite3_stmt *s;
+    sn_err r;
+
+    if ((r = prepare(st, sql, &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, subscriber, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, arg);
+    r = SN_ERR_DB;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        *n = (uint64_t)sqlite3_column_int64(s, 0);
+        r = SN_OK;
+    }
+    sqlite3_finalize(s);
+    return r;
+}
+
+/* The certificates scan has no index by subscriber: issuance is rare and
+ * signs in the HSM anyway. */
+static sn_err
+usage(void *be, const char *subscriber, time_t since, struct sn_usage *out)
+{
+    struct sn_usage u = {0};
+    sn_err r;
+
+    if ((r = count_of(be,
+                      "SELECT COUNT(*) FROM keys WHERE subscriber_id = ?"
+                      " AND state != ?",
+                      subscriber, SN_KEY_DESTROYED, &u.keys)) != SN_OK ||
+        (r = count_of(be,
+                      "SELECT COUNT(*) FROM certificates"
+                      " WHERE subscriber_id = ? AND issued_at >= ?",
+                      subscriber, (int64_t)since, &u.certs_since)) != SN_OK)
+        return r;
+    *out = u;
+    return SN_OK;
+}
+
 const struct sn_store_ops sn_store_sqlite_ops = {
     .name = "sqlite",
     .open = store_open,
@@ -1291,4 +1333,5 @@ const struct sn_store_ops sn_store_sqlite_ops = {
     .crl_get = crl_get,
     .crl_put = crl_put,
     .counter_next = counter_next,
+    .usage = usage,
 };

@@ -292,6 +292,112 @@ issue_quota_ok(const struct sn_deps *deps, struct sn_req *req,
     return 1;
 }
 
+/*
+ * The subject of a certificate for the caller: the subscriber's validated
+ * identity, as the CSR's subject chooses among its values. 1 if *out is
+ * set; otherwise resp is the refusal.
+ */
+static int
+issue_subject(const struct sn_deps *deps, struct sn_req *req, X509_REQ *csr,
+              enum sn_cs_profile profile, X509_NAME **out, struct sn_resp *resp)
+{
+    enum sn_id_field field = SN_ID_O;
+    json_t *identity = NULL;
+    struct sn_body_fault f;
+    struct sn_identity id;
+    char why[300] = "", *id_text = NULL;
+    int ok = 0;
+
+    *out = NULL;
+    if (sn_store_identity_get(deps->store, req->who->subscriber, &id_text) !=
+            SN_OK ||
+        (identity = json_loads(id_text, 0, NULL)) == NULL) {
+        sn_resp_error(resp, API_CONFLICT,
+                      "the operator has not recorded this subscriber's "
+                      "validated identity (PUT /v1/subscribers/{id}/"
+                      "identity)");
+        goto out;
+    }
+    /* The identity was checked when recorded; rules may have grown since. */
+    if (sn_body_identity_fields(identity, &id, &f) != SN_OK) {
+        sn_resp_error(resp, f.code, "%s", f.why); /* names the field */
+        goto out;
+    }
+    if (sn_identity_check(&id, profile == SN_PROFILE_EV_CS, &field, why,
+                          sizeof(why)) != SN_OK) {
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "the subscriber's validated identity cannot be used for "
+                      "the %s profile: %s %s",
+                      profile == SN_PROFILE_EV_CS ? "ev-code-signing"
+                                                  : "code-signing",
+                      sn_id_field_name(field), why);
+        goto out;
+    }
+    if (sn_subject_build(&id, profile == SN_PROFILE_EV_CS,
+                         X509_REQ_get_subject_name(csr), out, why,
+                         sizeof(why)) != SN_OK) {
+        sn_resp_error(resp, API_INVALID_FIELD, "%s", why);
+        goto out;
+    }
+    ok = 1;
+out:
+    json_decref(identity);
+    free(id_text);
+    return ok;
+}
+
+/*
+ * Records the certificate just signed (leaf, its DER and serial hex), under
+ * the revocation lock, so that a key compromise revoked meanwhile either
+ * is seen here or sees this certificate. 0 if recorded; otherwise resp is
+ * the answer and the result is -1 for a refusal, 1 for a failure.
+ */
+static int
+record_issued(const struct sn_deps *deps, const struct sn_key *key,
+              enum sn_cs_profile profile, X509 *leaf, unsigned char *der,
+              size_t dl, const char *hex, struct sn_cert *rec,
+              struct sn_resp *resp)
+{
+    struct sn_ca *ca = deps->ca;
+    uint8_t *spki = NULL;
+    size_t spki_len = 0;
+    int rc = 1;
+
+    snprintf(rec->serial, sizeof(rec->serial), "%s", hex);
+    snprintf(rec->ca, sizeof(rec->ca), "codesigning");
+    snprintf(rec->subscriber, sizeof(rec->subscriber), "%s", key->subscriber);
+    snprintf(rec->key, sizeof(rec->key), "%s", key->id);
+    snprintf(rec->profile, sizeof(rec->profile), "%s",
+             profile == SN_PROFILE_EV_CS ? "ev-code-signing" : "code-signing");
+    rec->der = der;
+    rec->der_len = dl;
+    rec->issued_at = time(NULL);
+    /* The record says what the certificate says. */
+    if (sn_x509_validity(leaf, &rec->not_before, &rec->not_after) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "the CA could not sign");
+        goto out;
+    }
+    pthread_mutex_lock(&ca->revoke_lock);
+    if (sn_store_key_compromised(deps->store, key->id)) {
+        sn_resp_error(resp, API_CONFLICT,
+                      "a certificate of this key was revoked for key "
+                      "compromise; the key cannot be certified again");
+        rc = -1;
+    } else if (sn_store_cert_add(deps->store, rec) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+    } else {
+        /* Its public key too, for the key-compromise check above. */
+        if (sn_x509_spki(der, dl, &spki, &spki_len) == SN_OK)
+            sn_store_cert_set_spki(deps->store, rec->serial, spki, spki_len);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&ca->revoke_lock);
+out:
+    rec->der = NULL; /* the caller's */
+    free(spki);
+    return rc;
+}
+
 void
 sn_h_ca_issue(const struct sn_deps *deps, struct sn_req *req,
               struct sn_resp *resp)
@@ -299,28 +405,21 @@ sn_h_ca_issue(const struct sn_deps *deps, struct sn_req *req,
     struct sn_ca *ca = deps->ca;
     struct sn_body_issue body;
     struct sn_body_fault f;
-    json_t *identity = NULL;
     enum sn_cs_profile profile;
-    char crl[300], aia[300], ocsp[300], *id_text = NULL;
+    char crl[300], aia[300], ocsp[300];
     char *leaf_pem = NULL, *chain_pem = NULL;
     struct sn_ca_urls urls;
     struct sn_key_protection kp;
     struct sn_cert rec;
     X509_REQ *csr = NULL;
     X509_NAME *subject = NULL;
-    struct sn_identity id;
-    enum sn_id_field field = SN_ID_O;
-    char why[300] = "";
-    uint8_t *spki = NULL;
-    size_t spki_len = 0;
-    sn_err added;
     X509 *leaf = NULL;
     BIGNUM *bn = NULL;
     char *hex = NULL;
     unsigned char *der = NULL;
     struct sn_key key;
     json_int_t days;
-    int dl;
+    int dl, rc;
 
     memset(&key, 0, sizeof(key));
     memset(&rec, 0, sizeof(rec));
@@ -342,36 +441,8 @@ sn_h_ca_issue(const struct sn_deps *deps, struct sn_req *req,
     }
     if (!check_request(deps, req, csr, &key, resp))
         goto refused;
-    if (sn_store_identity_get(deps->store, req->who->subscriber, &id_text) !=
-            SN_OK ||
-        (identity = json_loads(id_text, 0, NULL)) == NULL) {
-        sn_resp_error(resp, API_CONFLICT,
-                      "the operator has not recorded this subscriber's "
-                      "validated identity (PUT /v1/subscribers/{id}/"
-                      "identity)");
+    if (!issue_subject(deps, req, csr, profile, &subject, resp))
         goto refused;
-    }
-    /* The identity was checked when recorded; rules may have grown since. */
-    if (sn_body_identity_fields(identity, &id, &f) != SN_OK) {
-        sn_resp_error(resp, f.code, "%s", f.why); /* names the field */
-        goto refused;
-    }
-    if (sn_identity_check(&id, profile == SN_PROFILE_EV_CS, &field, why,
-                          sizeof(why)) != SN_OK) {
-        sn_resp_error(resp, API_INVALID_FIELD,
-                      "the subscriber's validated identity cannot be used for "
-                      "the %s profile: %s %s",
-                      profile == SN_PROFILE_EV_CS ? "ev-code-signing"
-                                                  : "code-signing",
-                      sn_id_field_name(field), why);
-        goto refused;
-    }
-    if (sn_subject_build(&id, profile == SN_PROFILE_EV_CS,
-                         X509_REQ_get_subject_name(csr), &subject, why,
-                         sizeof(why)) != SN_OK) {
-        sn_resp_error(resp, API_INVALID_FIELD, "%s", why);
-        goto refused;
-    }
     if (!module_protection(deps, &key.hsm, &kp, resp))
         goto refused;
 
@@ -397,40 +468,10 @@ sn_h_ca_issue(const struct sn_deps *deps, struct sn_req *req,
         sn_resp_error(resp, API_UNAVAILABLE, "the CA could not sign");
         goto out;
     }
-    snprintf(rec.serial, sizeof(rec.serial), "%s", hex);
-    snprintf(rec.ca, sizeof(rec.ca), "codesigning");
-    snprintf(rec.subscriber, sizeof(rec.subscriber), "%s", key.subscriber);
-    snprintf(rec.key, sizeof(rec.key), "%s", key.id);
-    snprintf(rec.profile, sizeof(rec.profile), "%s",
-             profile == SN_PROFILE_EV_CS ? "ev-code-signing" : "code-signing");
-    rec.der = der;
-    rec.der_len = (size_t)dl;
-    rec.issued_at = time(NULL);
-    /* The record says what the certificate says. */
-    if (sn_x509_validity(leaf, &rec.not_before, &rec.not_after) != SN_OK) {
-        sn_resp_error(resp, API_UNAVAILABLE, "the CA could not sign");
-        goto out;
-    }
-    /* Under the revocation lock, so that a key compromise revoked in the
-     * meantime either is seen here or sees this certificate (its public
-     * key recorded with it). */
-    pthread_mutex_lock(&ca->revoke_lock);
-    if (sn_store_key_compromised(deps->store, key.id)) {
-        pthread_mutex_unlock(&ca->revoke_lock);
-        rec.der = NULL;
-        sn_resp_error(resp, API_CONFLICT,
-                      "a certificate of this key was revoked for key "
-                      "compromise; the key cannot be certified again");
-        goto refused;
-    }
-    added = sn_store_cert_add(deps->store, &rec);
-    if (added == SN_OK &&
-        sn_x509_spki(der, (size_t)dl, &spki, &spki_len) == SN_OK)
-        sn_store_cert_set_spki(deps->store, rec.serial, spki, spki_len);
-    pthread_mutex_unlock(&ca->revoke_lock);
-    rec.der = NULL;
-    if (added != SN_OK) {
-        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+    if ((rc = record_issued(deps, &key, profile, leaf, der, (size_t)dl, hex,
+                            &rec, resp)) != 0) {
+        if (rc < 0)
+            goto refused;
         goto out;
     }
     ca_audit(deps, req, key.subscriber, key.id, "ca_issue", "ok", hex);
@@ -447,7 +488,6 @@ sn_h_ca_issue(const struct sn_deps *deps, struct sn_req *req,
 refused:
     refuse(deps, req, key.id[0] ? key.id : NULL, resp);
 out:
-    free(spki);
     free(leaf_pem);
     free(chain_pem);
     OPENSSL_free(der);
@@ -456,8 +496,6 @@ out:
     X509_free(leaf);
     X509_NAME_free(subject);
     X509_REQ_free(csr);
-    json_decref(identity);
-    free(id_text);
     sn_key_cleanup(&key);
 }
 

@@ -69,6 +69,9 @@ enum key_id {
     KEY_CERTIFIED,
     KEY_ALLOW_UNCERTIFIED,
     KEY_CRL_REISSUE,
+    /* storage and retention (issue 14) */
+    KEY_STORAGE_MIN_FREE,
+    KEY_TSA_RETENTION,
     KEY_COUNT
 };
 
@@ -128,6 +131,9 @@ static const struct keydef {
     /* At most 6 days: the timer may look up to 5 minutes late, and CSBR
      * 4.9.7 wants a new CRL at least every 7 days. */
     [KEY_CRL_REISSUE] = {"ca.crl_reissue_seconds", K_UINT, 1, 6 * 86400, 0},
+    [KEY_STORAGE_MIN_FREE] = {"storage.min_free", K_SIZE, 0, (uint64_t)1 << 50,
+                              0},
+    [KEY_TSA_RETENTION] = {"tsa.record_retention", K_UINT, 0, 36500, 0},
 };
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
@@ -142,6 +148,8 @@ static const struct keydef {
 #define DEFAULT_CA_COUNTRY "US"
 #define MAX_URL 200
 #define MAX_ATT_ROOTS 16
+#define DEFAULT_STORAGE_MIN_FREE ((uint64_t)256 * 1024 * 1024)
+#define DEFAULT_TSA_RETENTION 90 /* days */
 
 struct parser {
     const char *path; /* the config file, as named in messages */
@@ -596,6 +604,10 @@ set_number(struct parser *p, unsigned line, enum key_id id, const char *value)
         p->cfg.tsa_accuracy_ms = (unsigned)v;
     else if (id == KEY_CRL_REISSUE)
         p->cfg.ca_crl_reissue = (unsigned)v;
+    else if (id == KEY_STORAGE_MIN_FREE)
+        p->cfg.storage_min_free = v;
+    else if (id == KEY_TSA_RETENTION)
+        p->cfg.tsa_record_retention = (unsigned)v;
     else if (id == KEY_JSON_BODY)
         p->cfg.json_limit = (size_t)v;
     else if (id == KEY_FILE_BODY)
@@ -847,6 +859,12 @@ finish(struct parser *p)
         cfg->tsa_accuracy_ms = 1000;
     if (p->seen[KEY_CRL_REISSUE] == 0)
         cfg->ca_crl_reissue = 86400;
+    if (p->seen[KEY_STORAGE_MIN_FREE] == 0) {
+        cfg->storage_min_free = DEFAULT_STORAGE_MIN_FREE;
+        cfg->storage_min_free_auto = 1;
+    }
+    if (p->seen[KEY_TSA_RETENTION] == 0)
+        cfg->tsa_record_retention = DEFAULT_TSA_RETENTION;
     if (cfg->tsa_key_algorithm == NULL &&
         (cfg->tsa_key_algorithm = dup_str("rsa-3072")) == NULL)
         return SN_ERR_NOMEM;

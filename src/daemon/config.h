@@ -64,6 +64,12 @@ struct sn_config {
     struct sn_certified_module certified[SN_CONFIG_MAX_CERTIFIED];
     size_t ncertified;
     int allow_uncertified; /* ca.allow_uncertified_modules: test certs */
+    /* storage.min_free: bytes free below which anonymous work is refused
+     * (all writes below a quarter of it); auto: not set, so 256 MiB or a
+     * tenth of the volume, whichever is smaller */
+    uint64_t storage_min_free;
+    int storage_min_free_auto;
+    unsigned tsa_record_retention; /* days; 0: TSA records kept for ever */
 };
 
 /*
@@ -102,6 +108,14 @@ struct sn_config {
  *                                  for keys on unlisted modules)
  *   ca.crl_reissue_seconds = 86400  (1 .. 518400; CRLs this old are
  *                                    reissued by a timer)
+ *   storage.min_free    = 256M   (free bytes on the database's file system
+ *                                 below which time-stamps and other
+ *                                 anonymous writes get 503; below a
+ *                                 quarter of it every write does; 0: off;
+ *                                 unset: 256M or a tenth of the volume)
+ *   tsa.record_retention = 90    (days a time-stamp token's record is
+ *                                 kept before it is folded into hourly
+ *                                 counts; 0: kept for ever)
  * Sizes may carry a K, M or G suffix (powers of 1024).
  */
 sn_err sn_config_load(const char *path, const char *home, struct sn_config *cfg,

@@ -1427,6 +1427,33 @@ test_tsa_compact(void **state)
     assert_int_equal(tsa_rows(t, "10001"), 1);
 }
 
+/* With a retention set, the writer compacts by itself (its first step
+ * comes within a second of start): old records go, recent ones stay. */
+static void
+test_tsa_retention_timer(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_store_limits l = {0, 0, 90};
+    int i;
+
+    tsa_put(t, "100");
+    tsa_put(t, "101");
+    tsa_put(t, "102");
+    exec_other(t, "UPDATE tsa_tokens SET recorded_at = recorded_at - 91 * 86400"
+                  " WHERE serial != '102'");
+    reopen(t); /* a fresh writer: its first step is due at once */
+    sn_store_set_limits(t->st, &l);
+    for (i = 0; i < 40; i++) {
+        if (query_int(t, "SELECT count(*) FROM tsa_tokens") == 1)
+            break;
+        usleep(100000);
+    }
+    assert_int_equal(query_int(t, "SELECT count(*) FROM tsa_tokens"), 1);
+    assert_int_equal(tsa_rows(t, "102"), 1);
+    assert_int_equal(query_int(t, "SELECT sum(count) FROM tsa_token_counts"),
+                     2);
+}
+
 /* The probe commits a row; a write that fails is reported (once the
  * second's cached answer has expired). */
 static void
@@ -1511,6 +1538,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_audit_tally_timer, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tsa_compact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tsa_retention_timer, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_space, setup, teardown),
     };

@@ -23,6 +23,7 @@
  * 503) but still runs the probe.
  */
 #include "store/store_int.h"
+#include "store/tally.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -74,9 +75,9 @@ flush_tally(struct sn_store *st)
     uint64_t lost = 0;
     sn_err r = SN_OK;
 
-    if (!sn_tally_pending(&st->tally))
+    if (!sn_tally_pending(st->tally))
         return;
-    if (sn_tally_take(&st->tally, st->tbatch, &lost) > 0 &&
+    if (sn_tally_take(st->tally, st->tbatch, &lost) > 0 &&
         sn_store_space(st) != SN_SPACE_CRITICAL)
         r = st->ops->audit_tally(st->be, st->tbatch->rec, st->tbatch->n);
     else if (st->tbatch->n > 0)
@@ -87,7 +88,7 @@ flush_tally(struct sn_store *st)
         sn_error("audit: %llu refused request(s) not recorded: the "
                  "aggregation table is full",
                  (unsigned long long)lost);
-    sn_tally_done(&st->tally, st->tbatch, r == SN_OK, time(NULL));
+    sn_tally_done(st->tally, st->tbatch, r == SN_OK, time(NULL));
 }
 
 /* One retention step if one is due. Writer only; qlock not held. */
@@ -257,6 +258,39 @@ writer(void *arg)
 }
 
 sn_err
+sn_auditlog_init(struct sn_store *st)
+{
+    pthread_condattr_t ca;
+
+    if ((st->tally = calloc(1, sizeof(*st->tally))) == NULL ||
+        (st->tbatch = calloc(1, sizeof(*st->tbatch))) == NULL)
+        return SN_ERR_NOMEM;
+    sn_tally_init(st->tally);
+    pthread_mutex_init(&st->plock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&st->pcond, &ca);
+    pthread_condattr_destroy(&ca);
+    st->chores_ready = 1;
+    return SN_OK;
+}
+
+void
+sn_auditlog_cleanup(struct sn_store *st)
+{
+    if (st->chores_ready) {
+        sn_tally_cleanup(st->tally);
+        pthread_mutex_destroy(&st->plock);
+        pthread_cond_destroy(&st->pcond);
+        st->chores_ready = 0;
+    }
+    free(st->tally);
+    free(st->tbatch);
+    st->tally = NULL;
+    st->tbatch = NULL;
+}
+
+sn_err
 sn_auditlog_start(struct sn_store *st)
 {
     pthread_condattr_t ca;
@@ -405,7 +439,7 @@ sn_store_audit_add(struct sn_store *st, struct sn_audit *a)
 void
 sn_store_audit_tally(struct sn_store *st, const struct sn_audit *a)
 {
-    sn_tally_add(&st->tally, a);
+    sn_tally_add(st->tally, a);
 }
 
 /* Has the writer write the tally now, so that a reader sees every refusal
@@ -415,7 +449,7 @@ sn_auditlog_flush(struct sn_store *st)
 {
     struct sn_audit_job job;
 
-    if (!sn_tally_pending(&st->tally))
+    if (!sn_tally_pending(st->tally))
         return SN_OK;
     memset(&job, 0, sizeof(job));
     job.kind = SN_JOB_FLUSH;

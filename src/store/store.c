@@ -181,23 +181,6 @@ pick(const char *path, const char **rest)
     return &sn_store_sqlite_ops;
 }
 
-/* What the writer's chores and the probe need, before the writer runs. */
-static sn_err
-chores_init(struct sn_store *st)
-{
-    pthread_condattr_t ca;
-
-    if ((st->tbatch = calloc(1, sizeof(*st->tbatch))) == NULL)
-        return SN_ERR_NOMEM;
-    sn_tally_init(&st->tally);
-    pthread_mutex_init(&st->plock, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&st->pcond, &ca);
-    pthread_condattr_destroy(&ca);
-    return SN_OK;
-}
-
 /* The directory of a database file, whose file system is measured. */
 static sn_err
 dir_of(const char *file, char **out)
@@ -230,7 +213,7 @@ sn_store_open(const char *path, struct sn_store **out)
         return SN_ERR_NOMEM;
     sn_cache_init(&st->tokens, 0, token_copy, free);
     sn_cache_init(&st->keys, 0, brief_copy, free);
-    if ((r = chores_init(st)) != SN_OK)
+    if ((r = sn_auditlog_init(st)) != SN_OK)
         goto out;
     if ((st->ops = pick(path, &rest)) == NULL) {
         r = SN_ERR_CONFIG;
@@ -259,12 +242,7 @@ sn_store_close(struct sn_store *st)
         st->ops->close(st->be);
     sn_cache_cleanup(&st->tokens);
     sn_cache_cleanup(&st->keys);
-    if (st->tbatch != NULL) {
-        sn_tally_cleanup(&st->tally);
-        pthread_mutex_destroy(&st->plock);
-        pthread_cond_destroy(&st->pcond);
-    }
-    free(st->tbatch);
+    sn_auditlog_cleanup(st);
     free(st->dir);
     free(st);
 }

@@ -11,7 +11,9 @@
 #include "store/store_backend.h"
 #include "store/cache.h"
 #include "store/store.h"
-#include "store/tally.h"
+
+struct sn_tally;
+struct sn_tally_batch;
 
 struct sn_store {
     const struct sn_store_ops *ops;
@@ -29,9 +31,10 @@ struct sn_store {
     /* Bumped by every revocation written (atomic): sn_store_revocation_gen */
     unsigned long revocations;
     /* The writer's chores (auditlog.c): the tally, retention; its clock */
-    struct sn_tally tally;
+    struct sn_tally *tally;        /* store/tally.h */
     struct sn_tally_batch *tbatch; /* the writer's, for sn_tally_take */
     struct sn_store_limits limits; /* under qlock */
+    int chores_ready;              /* sn_auditlog_init done */
     int64_t next_tick_ms, next_compact_ms;
     unsigned compact_left; /* batches left in this minute's step */
     /* Free space (store.c): the directory measured, the last answer */
@@ -49,6 +52,10 @@ struct sn_store {
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t sn_store_now_ms(void);
 
+/* What the writer's chores and the probe need (before the writer);
+ * cleanup after the writer stopped, also after a failed init. */
+sn_err sn_auditlog_init(struct sn_store *st);
+void sn_auditlog_cleanup(struct sn_store *st);
 sn_err sn_auditlog_start(struct sn_store *st);
 void sn_auditlog_stop(struct sn_store *st);
 /* Writes the tally now (a reader is about to read the log). */

@@ -133,6 +133,10 @@ sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "cannot open database %s", app->cfg.database);
         return r;
     }
+    sn_store_set_limits(
+        app->store, &(struct sn_store_limits){app->cfg.storage_min_free,
+                                              app->cfg.storage_min_free_auto,
+                                              app->cfg.tsa_record_retention});
     if ((r = sn_ca_load(&app->ca, app->service, app->cfg.home,
                         app->cfg.ca_base_url, app->cfg.att_roots,
                         app->cfg.natt_roots)) != SN_OK) {

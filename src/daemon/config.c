@@ -74,6 +74,9 @@ enum key_id {
     KEY_QUOTA_KEYS,
     KEY_QUOTA_CERTS,
     KEY_QUOTA_KEYGEN,
+    /* storage and retention (issue 14) */
+    KEY_STORAGE_MIN_FREE,
+    KEY_TSA_RETENTION,
     KEY_COUNT
 };
 
@@ -138,6 +141,9 @@ static const struct keydef {
     [KEY_QUOTA_KEYS] = {"quota.keys", K_UINT, 1, 10000000, 0},
     [KEY_QUOTA_CERTS] = {"quota.certificates_per_day", K_UINT, 1, 1000000, 0},
     [KEY_QUOTA_KEYGEN] = {"quota.key_generations", K_UINT, 1, 256, 0},
+    [KEY_STORAGE_MIN_FREE] = {"storage.min_free", K_SIZE, 0, (uint64_t)1 << 50,
+                              0},
+    [KEY_TSA_RETENTION] = {"tsa.record_retention", K_UINT, 0, 36500, 0},
 };
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
@@ -155,6 +161,8 @@ static const struct keydef {
 #define DEFAULT_QUOTA_KEYS 20000
 #define DEFAULT_QUOTA_CERTS 1000
 #define DEFAULT_QUOTA_KEYGEN 4
+#define DEFAULT_STORAGE_MIN_FREE ((uint64_t)256 * 1024 * 1024)
+#define DEFAULT_TSA_RETENTION 90 /* days */
 
 struct parser {
     const char *path; /* the config file, as named in messages */
@@ -638,6 +646,10 @@ set_number(struct parser *p, unsigned line, enum key_id id, const char *value)
         p->cfg.tsa_accuracy_ms = (unsigned)v;
     else if (id == KEY_CRL_REISSUE)
         p->cfg.ca_crl_reissue = (unsigned)v;
+    else if (id == KEY_STORAGE_MIN_FREE)
+        p->cfg.storage_min_free = v;
+    else if (id == KEY_TSA_RETENTION)
+        p->cfg.tsa_record_retention = (unsigned)v;
     else if (id == KEY_JSON_BODY)
         p->cfg.json_limit = (size_t)v;
     else if (id == KEY_FILE_BODY)
@@ -903,6 +915,12 @@ finish(struct parser *p)
         cfg->quota_certs_per_day = DEFAULT_QUOTA_CERTS;
     if (p->seen[KEY_QUOTA_KEYGEN] == 0)
         cfg->quota_key_generations = DEFAULT_QUOTA_KEYGEN;
+    if (p->seen[KEY_STORAGE_MIN_FREE] == 0) {
+        cfg->storage_min_free = DEFAULT_STORAGE_MIN_FREE;
+        cfg->storage_min_free_auto = 1;
+    }
+    if (p->seen[KEY_TSA_RETENTION] == 0)
+        cfg->tsa_record_retention = DEFAULT_TSA_RETENTION;
     if (cfg->tsa_key_algorithm == NULL &&
         (cfg->tsa_key_algorithm = dup_str("rsa-3072")) == NULL)
         return SN_ERR_NOMEM;

@@ -65,6 +65,12 @@ struct sn_config {
     unsigned quota_keys;            /* keys not destroyed, default 20000 */
     unsigned quota_certs_per_day;   /* issued in 24 h, default 1000 */
     unsigned quota_key_generations; /* at once, default 4 */
+    /* storage.min_free: bytes free below which anonymous work is refused
+     * (all writes below a quarter of it); auto: not set, so 256 MiB or a
+     * tenth of the volume, whichever is smaller */
+    uint64_t storage_min_free;
+    int storage_min_free_auto;
+    unsigned tsa_record_retention; /* days; 0: TSA records kept for ever */
 };
 
 /*
@@ -111,6 +117,14 @@ struct sn_config {
  *   quota.certificates_per_day = 1000  (issued per subscriber in any 24 h;
  *                                       1 .. 1000000)
  *   quota.key_generations = 4    (per subscriber at once; 1 .. 256)
+ *   storage.min_free    = 256M   (free bytes on the database's file system
+ *                                 below which time-stamps and other
+ *                                 anonymous writes get 503; below a
+ *                                 quarter of it every write does; 0: off;
+ *                                 unset: 256M or a tenth of the volume)
+ *   tsa.record_retention = 90    (days a time-stamp token's record is
+ *                                 kept before it is folded into hourly
+ *                                 counts; 0: kept for ever)
  * Sizes may carry a K, M or G suffix (powers of 1024).
  */
 sn_err sn_config_load(const char *path, const char *home, struct sn_config *cfg,

@@ -20,9 +20,24 @@ type_is(const char *ct, const char *want)
            (ct[n] == '\0' || ct[n] == ';');
 }
 
+/* Anonymous writes are the first refused when the disk runs low: every
+ * token is a durable record (store.h, sn_store_space). */
+static int
+no_room(const struct sn_deps *deps, struct sn_resp *resp)
+{
+    if (sn_store_space(deps->store) == SN_SPACE_OK)
+        return 0;
+    sn_resp_error(resp, API_UNAVAILABLE,
+                  "the TSA is refusing for now: storage is low");
+    sn_resp_header(resp, "Retry-After", "60");
+    return 1;
+}
+
 void
 sn_h_tsa(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
 {
+    if (no_room(deps, resp))
+        return;
     if (!type_is(req->content_type, "application/timestamp-query")) {
         sn_resp_error(resp, API_MEDIA_TYPE,
                       "time-stamp requests are application/timestamp-query");
@@ -50,6 +65,8 @@ sn_h_tsa_authenticode(const struct sn_deps *deps, struct sn_req *req,
     char *b64 = NULL;
     sn_err r;
 
+    if (no_room(deps, resp))
+        return;
     if (req->body_len == 0) {
         sn_resp_error(resp, API_BAD_REQUEST, "empty time-stamp request");
         return;

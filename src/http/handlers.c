@@ -84,8 +84,10 @@ audit_denied(const struct sn_deps *deps, struct sn_req *req,
     snprintf(a.result, sizeof(a.result), "denied");
     snprintf(a.detail, sizeof(a.detail), "%s %s: %s", req->method, req->route,
              detail);
-    if (sn_store_audit_add(deps->store, &a) != SN_OK)
-        sn_error("audit: cannot record a denied request");
+    /* Counted, not written here: the audit writer writes one record per
+     * caller, key and reason a minute (store.h), so a flood of refusals
+     * neither waits for the disk nor grows the log by a row each. */
+    sn_store_audit_tally(deps->store, &a);
 }
 
 /* The answer to a denial, and its record where the policy asks for one. */
@@ -169,23 +171,40 @@ sn_load_key_brief(const struct sn_deps *deps, struct sn_req *req,
     return load_key(deps, req, resp, action, 1, key);
 }
 
+/* A write probed (store.h: cached a second, bounded in time) and the free
+ * space: "ok", "low" (anonymous work refused), "degraded" (every write
+ * refused) or "failed" (the probe write failed). */
+static const char *
+storage_state(struct sn_store *st)
+{
+    enum sn_space sp;
+
+    if (sn_store_probe(st) != SN_OK)
+        return "failed";
+    sp = sn_store_space(st);
+    return sp == SN_SPACE_OK ? "ok" : sp == SN_SPACE_LOW ? "low" : "degraded";
+}
+
 void
 sn_h_healthz(const struct sn_deps *deps, struct sn_req *req,
              struct sn_resp *resp)
 {
     int hsm_ok = sn_hsm_token_ping(deps->service) == SN_OK;
     int db_ok = sn_store_ping(deps->store) == SN_OK;
+    const char *storage = storage_state(deps->store);
 
     (void)req;
-    if (!hsm_ok || !db_ok) {
-        sn_resp_error(resp, API_UNAVAILABLE, "hsm %s, database %s",
+    /* Low space still serves signing: reported, not a failure. */
+    if (!hsm_ok || !db_ok ||
+        (strcmp(storage, "ok") != 0 && strcmp(storage, "low") != 0)) {
+        sn_resp_error(resp, API_UNAVAILABLE, "hsm %s, database %s, storage %s",
                       hsm_ok ? "ok" : "unreachable",
-                      db_ok ? "ok" : "unreachable");
+                      db_ok ? "ok" : "unreachable", storage);
         return;
     }
     sn_resp_json(resp, API_OK,
-                 json_pack("{s:s, s:s, s:s}", "status", "ok", "hsm", "ok",
-                           "database", "ok"));
+                 json_pack("{s:s, s:s, s:s, s:s}", "status", "ok", "hsm", "ok",
+                           "database", "ok", "storage", storage));
 }
 
 static json_t *

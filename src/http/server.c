@@ -238,7 +238,11 @@ send_resp(struct MHD_Connection *conn, struct conn_ctx *c, struct sn_resp *resp)
         return MHD_NO;
     }
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    for (i = 0; resp->code <= API_CREATED && i < resp->nheaders; i++) {
+    for (i = 0; i < resp->nheaders; i++) {
+        /* An error carries no extra header but a Retry-After. */
+        if (resp->code > API_CREATED &&
+            strcasecmp(resp->headers[i].name, "Retry-After") != 0)
+            continue;
         MHD_add_response_header(mr, resp->headers[i].name,
                                 resp->headers[i].value);
         if (strcasecmp(resp->headers[i].name, MHD_HTTP_HEADER_CACHE_CONTROL) ==

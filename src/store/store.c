@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "common/log.h"
 
@@ -180,6 +181,26 @@ pick(const char *path, const char **rest)
     return &sn_store_sqlite_ops;
 }
 
+/* The directory of a database file, whose file system is measured. */
+static sn_err
+dir_of(const char *file, char **out)
+{
+    const char *slash = strrchr(file, '/');
+    size_t n = slash == NULL ? 1 : slash == file ? 1 : (size_t)(slash - file);
+    char *d;
+
+    *out = NULL;
+    if ((d = malloc(n + 1)) == NULL)
+        return SN_ERR_NOMEM;
+    if (slash == NULL)
+        d[0] = '.';
+    else
+        memcpy(d, file, n);
+    d[n] = '\0';
+    *out = d;
+    return SN_OK;
+}
+
 sn_err
 sn_store_open(const char *path, struct sn_store **out)
 {
@@ -192,11 +213,14 @@ sn_store_open(const char *path, struct sn_store **out)
         return SN_ERR_NOMEM;
     sn_cache_init(&st->tokens, 0, token_copy, free);
     sn_cache_init(&st->keys, 0, brief_copy, free);
+    if ((r = sn_auditlog_init(st)) != SN_OK)
+        goto out;
     if ((st->ops = pick(path, &rest)) == NULL) {
         r = SN_ERR_CONFIG;
         goto out;
     }
-    if ((r = st->ops->open(rest, &st->be)) != SN_OK)
+    if ((r = st->ops->open(rest, &st->be)) != SN_OK ||
+        (r = dir_of(rest, &st->dir)) != SN_OK)
         goto out;
     if ((r = sn_auditlog_start(st)) != SN_OK)
         goto out;
@@ -218,7 +242,20 @@ sn_store_close(struct sn_store *st)
         st->ops->close(st->be);
     sn_cache_cleanup(&st->tokens);
     sn_cache_cleanup(&st->keys);
+    sn_auditlog_cleanup(st);
+    free(st->dir);
     free(st);
+}
+
+/*
+ * Below the hard floor, writes that add rows are refused (as a database
+ * failure: the callers answer 503); revocations and state changes, which
+ * take power away, are still tried.
+ */
+static int
+no_room(struct sn_store *st)
+{
+    return sn_store_space(st) == SN_SPACE_CRITICAL;
 }
 
 sn_err
@@ -263,8 +300,11 @@ sn_store_key_transition(struct sn_store *st, const char *id, unsigned from,
 sn_err
 sn_store_key_set_cert(struct sn_store *st, const char *id, const char *pem)
 {
-    sn_err r = st->ops->key_set_cert(st->be, id, pem);
+    sn_err r;
 
+    if (no_room(st))
+        return SN_ERR_DB;
+    r = st->ops->key_set_cert(st->be, id, pem);
     sn_cache_drop(&st->keys, id);
     return r;
 }
@@ -297,6 +337,8 @@ sn_store_cert_compromise(struct sn_store *st, const uint8_t *spki,
 sn_err
 sn_store_subscriber_add(struct sn_store *st, const struct sn_subscriber *s)
 {
+    if (no_room(st))
+        return SN_ERR_DB;
     return st->ops->subscriber_add(st->be, s);
 }
 
@@ -324,12 +366,16 @@ sn_store_subscriber_list(struct sn_store *st, struct sn_subscriber **out,
 sn_err
 sn_store_token_add(struct sn_store *st, const struct sn_token *t)
 {
+    if (no_room(st))
+        return SN_ERR_DB;
     return st->ops->token_add(st->be, t);
 }
 
 sn_err
 sn_store_key_add(struct sn_store *st, const struct sn_key *k)
 {
+    if (no_room(st))
+        return SN_ERR_DB;
     return st->ops->key_add(st->be, k);
 }
 
@@ -351,6 +397,10 @@ sn_store_audit_list(struct sn_store *st, const char *subscriber,
                     const char *key, int64_t after, size_t limit,
                     struct sn_audit **out, size_t *n)
 {
+    /* Read your refusals: what was counted is written before the read. A
+     * failed write leaves the counts in memory for the next try. */
+    if (sn_auditlog_flush(st) != SN_OK)
+        sn_warn("audit: folded records not written before a read");
     return st->ops->audit_list(st->be, subscriber, key, after, limit, out, n);
 }
 
@@ -358,6 +408,8 @@ sn_err
 sn_store_identity_set(struct sn_store *st, const char *subscriber,
                       const char *json)
 {
+    if (no_room(st))
+        return SN_ERR_DB;
     return st->ops->identity_set(st->be, subscriber, json);
 }
 
@@ -370,6 +422,8 @@ sn_store_identity_get(struct sn_store *st, const char *subscriber, char **json)
 sn_err
 sn_store_cert_add(struct sn_store *st, const struct sn_cert *c)
 {
+    if (no_room(st))
+        return SN_ERR_DB;
     return st->ops->cert_add(st->be, c);
 }
 
@@ -446,4 +500,67 @@ sn_store_usage(struct sn_store *st, const char *subscriber, time_t since,
 {
     memset(out, 0, sizeof(*out));
     return st->ops->usage(st->be, subscriber, since, out);
+}
+
+/* ---- room to write ---- */
+
+const char *
+sn_space_name(enum sn_space s)
+{
+    switch (s) {
+    case SN_SPACE_OK:
+        return "ok";
+    case SN_SPACE_LOW:
+        return "low";
+    case SN_SPACE_CRITICAL:
+        return "critical";
+    }
+    return "unknown";
+}
+
+void
+sn_store_set_limits(struct sn_store *st, const struct sn_store_limits *l)
+{
+    pthread_mutex_lock(&st->qlock);
+    st->limits = *l;
+    pthread_mutex_unlock(&st->qlock);
+    __atomic_store_n(&st->space_at_ms, 0, __ATOMIC_SEQ_CST);
+}
+
+/* The free space now, against the watermark. */
+static enum sn_space
+measure(struct sn_store *st)
+{
+    struct sn_store_limits l;
+    struct statvfs v;
+    uint64_t avail, low, size;
+
+    pthread_mutex_lock(&st->qlock);
+    l = st->limits;
+    pthread_mutex_unlock(&st->qlock);
+    if (l.min_free == 0 || st->dir == NULL || statvfs(st->dir, &v) != 0)
+        return SN_SPACE_OK;
+    /* What an unprivileged writer may use: signetd need not be root. */
+    avail = (uint64_t)v.f_bavail * v.f_frsize;
+    size = (uint64_t)v.f_blocks * v.f_frsize;
+    low = l.min_free;
+    if (l.min_free_auto && size / 10 < low)
+        low = size / 10;
+    if (avail < low / 4)
+        return SN_SPACE_CRITICAL;
+    return avail < low ? SN_SPACE_LOW : SN_SPACE_OK;
+}
+
+enum sn_space
+sn_store_space(struct sn_store *st)
+{
+    int64_t now = sn_store_now_ms();
+    int64_t at = __atomic_load_n(&st->space_at_ms, __ATOMIC_ACQUIRE);
+
+    /* One caller a second measures; the others take its answer. */
+    if ((at == 0 || now - at >= 1000) &&
+        __atomic_compare_exchange_n(&st->space_at_ms, &at, now, 0,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        __atomic_store_n(&st->space, (int)measure(st), __ATOMIC_RELEASE);
+    return (enum sn_space)__atomic_load_n(&st->space, __ATOMIC_ACQUIRE);
 }

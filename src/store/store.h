@@ -158,7 +158,17 @@ sn_err sn_store_audit_submit(struct sn_store *st, struct sn_audit *a, size_t n,
  */
 void sn_store_audit_announce(struct sn_store *st);
 void sn_store_audit_withdraw(struct sn_store *st);
-/* Records of subscriber (and key if non-empty) with id > after. */
+/*
+ * A record that may be folded with its repeats (a refused request): the
+ * call only counts it in memory and returns at once; the audit writer
+ * writes one record per caller (token, or address without one),
+ * subscriber, key, action, result, detail and minute, within about a
+ * second, its detail ending " (xN)" once N > 1 (the row is updated as N
+ * grows during its minute). The memory is bounded (store/tally.h).
+ */
+void sn_store_audit_tally(struct sn_store *st, const struct sn_audit *a);
+/* Records of subscriber (and key if non-empty) with id > after; tallied
+ * records counted so far are written first. */
 sn_err sn_store_audit_list(struct sn_store *st, const char *subscriber,
                            const char *key, int64_t after, size_t limit,
                            struct sn_audit **out, size_t *n);
@@ -269,5 +279,42 @@ struct sn_usage {
 };
 sn_err sn_store_usage(struct sn_store *st, const char *subscriber, time_t since,
                       struct sn_usage *out);
+/* ---- room to write: free space, the write probe, retention ---- */
+struct sn_store_limits {
+    /* Free bytes on the database's file system below which anonymous work
+     * is refused (sn_store_space says SN_SPACE_LOW); below a quarter of it
+     * every write of the audit writer is refused (SN_SPACE_CRITICAL). 0:
+     * no watermark. */
+    uint64_t min_free;
+    /* 1: min_free is a ceiling, and a tenth of the volume is used if
+     * smaller (so a small volume is not refused from the start). */
+    int min_free_auto;
+    /* Time-stamp token records older than this many days are compacted
+     * into hourly counts (sn_store_tsa_compact); 0: kept for ever. */
+    unsigned tsa_retention_days;
+};
+/* Before the store is used by many threads. */
+void sn_store_set_limits(struct sn_store *st, const struct sn_store_limits *l);
+
+enum sn_space { SN_SPACE_OK, SN_SPACE_LOW, SN_SPACE_CRITICAL };
+/* Measured with statvfs on the database's directory at most once a second;
+ * SN_SPACE_OK when there is no watermark or the measure fails. */
+enum sn_space sn_store_space(struct sn_store *st);
+const char *sn_space_name(enum sn_space s);
+/*
+ * Can the store write? An upsert of one row committed by the audit
+ * writer, at most once a second (callers in between get the last answer),
+ * waited for at most about two seconds: SN_OK, or why not.
+ */
+sn_err sn_store_probe(struct sn_store *st);
+/*
+ * One compaction step, by the audit writer: up to max time-stamp token
+ * records recorded before `before` are deleted, their number added to
+ * tsa_token_counts by hour, with the hour's first and last serial.
+ * *removed is how many went. The writer runs it by itself every minute
+ * when a retention is set; exposed for tests.
+ */
+sn_err sn_store_tsa_compact(struct sn_store *st, time_t before, size_t max,
+                            size_t *removed);
 
 #endif

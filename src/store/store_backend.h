@@ -30,12 +30,23 @@
 
 #include "store/store.h"
 
+/* What a job asks of the writer besides records (auditlog.c). */
+enum sn_job_kind {
+    SN_JOB_RECORDS, /* recs or tsa, through audit_write */
+    SN_JOB_FLUSH,   /* write the tally now (a reader wants it) */
+    SN_JOB_PROBE,   /* the write probe */
+    SN_JOB_COMPACT  /* a retention step: before, max -> removed */
+};
+
 /* One caller's records for the group commit (auditlog.c). */
 struct sn_audit_job {
+    enum sn_job_kind kind;
     struct sn_audit *recs; /* audit records, or */
     size_t n;
     const struct sn_tsa_record *tsa; /* one time-stamp token record */
-    sn_err result;                   /* set by audit_write */
+    time_t before;                   /* SN_JOB_COMPACT */
+    size_t max, removed;
+    sn_err result;    /* set by audit_write */
     sem_t done;       /* posted by the writer once result is set, or */
     sn_audit_done cb; /* called by the writer, then the job freed */
     void *cbarg;
@@ -105,6 +116,15 @@ struct sn_store_ops {
     sn_err (*counter_next)(void *be, const char *name, int64_t *out);
     sn_err (*usage)(void *be, const char *subscriber, time_t since,
                     struct sn_usage *out);
+
+    /* The writer thread only, each in a durable transaction of its own:
+     * inserts each record with id 0 (setting its id) and replaces the
+     * detail of each other one (all or none); */
+    sn_err (*audit_tally)(void *be, struct sn_audit *recs, size_t n);
+    /* upserts one row (the write probe); */
+    sn_err (*write_probe)(void *be);
+    /* one retention step (sn_store_tsa_compact). */
+    sn_err (*tsa_compact)(void *be, time_t before, size_t max, size_t *removed);
 };
 
 extern const struct sn_store_ops sn_store_sqlite_ops;

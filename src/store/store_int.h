@@ -12,6 +12,9 @@
 #include "store/cache.h"
 #include "store/store.h"
 
+struct sn_tally;
+struct sn_tally_batch;
+
 struct sn_store {
     const struct sn_store_ops *ops;
     void *be;               /* the backend's state */
@@ -27,9 +30,35 @@ struct sn_store {
     uint64_t announced, settled; /* records on their way: see auditlog.c */
     /* Bumped by every revocation written (atomic): sn_store_revocation_gen */
     unsigned long revocations;
+    /* The writer's chores (auditlog.c): the tally, retention; its clock */
+    struct sn_tally *tally;        /* store/tally.h */
+    struct sn_tally_batch *tbatch; /* the writer's, for sn_tally_take */
+    struct sn_store_limits limits; /* under qlock */
+    int chores_ready;              /* sn_auditlog_init done */
+    int64_t next_tick_ms, next_compact_ms;
+    unsigned compact_left; /* batches left in this minute's step */
+    /* Free space (store.c): the directory measured, the last answer */
+    char *dir;
+    int space;           /* enum sn_space, atomic */
+    int64_t space_at_ms; /* when it was measured, atomic */
+    /* The write probe (auditlog.c) */
+    pthread_mutex_t plock;
+    pthread_cond_t pcond;
+    int probing;
+    sn_err probe_result;
+    int64_t probe_at_ms;
 };
 
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t sn_store_now_ms(void);
+
+/* What the writer's chores and the probe need (before the writer);
+ * cleanup after the writer stopped, also after a failed init. */
+sn_err sn_auditlog_init(struct sn_store *st);
+void sn_auditlog_cleanup(struct sn_store *st);
 sn_err sn_auditlog_start(struct sn_store *st);
 void sn_auditlog_stop(struct sn_store *st);
+/* Writes the tally now (a reader is about to read the log). */
+sn_err sn_auditlog_flush(struct sn_store *st);
 
 #endif

@@ -72,8 +72,10 @@ check_match "A's private key is still in A's HSM token" "label: +$KA1" "$(p11_pr
 # ---- audit: A sees the attempts, B sees nothing of A ----
 req GET "/v1/audit?limit=1000" "$TA"
 check_status "A's audit" 200
-n=$(jget "[.records[] | select(.action == \"denied\" and .key == \"$KA1\" and .token == \"$TB_ID\")] | length")
-check_eq "A's audit: one 'denied' record per attempt of B's token on A's key" "$DENIED_ATTEMPTS" "$n"
+# Repeats of one refusal in a minute are one record whose detail ends
+# " (xN)" (sign and batch sign share a route): the counts add up.
+n=$(jget "[.records[] | select(.action == \"denied\" and .key == \"$KA1\" and .token == \"$TB_ID\") | ((.detail | capture(\" [(]x(?<n>[0-9]+)[)]\$\") | .n) // \"1\" | tonumber)] | add")
+check_eq "A's audit: the 'denied' records of B's token on A's key count every attempt" "$DENIED_ATTEMPTS" "$n"
 check_eq "A's audit: the denied records name the client" "127.0.0.1" \
     "$(jget "[.records[] | select(.action == \"denied\" and .key == \"$KA1\")][0].client")"
 check_match "A's audit: the denied records say why" 'another subscriber' \

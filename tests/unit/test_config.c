@@ -719,6 +719,34 @@ test_quota_upload_roots(void **state)
     assert_int_equal(load(f, REQUIRED "ca.upload_root = .\n"), SN_ERR_CONFIG);
 }
 
+/* storage.min_free and tsa.record_retention: defaults, values, bounds. */
+static void
+test_storage_keys(void **state)
+{
+    struct fx *f = *state;
+    char text[512];
+
+    assert_int_equal(load(f, REQUIRED), SN_OK);
+    assert_int_equal(f->cfg.storage_min_free, 256ULL * 1024 * 1024);
+    assert_int_equal(f->cfg.storage_min_free_auto, 1);
+    assert_int_equal(f->cfg.tsa_record_retention, 90);
+    sn_config_cleanup(&f->cfg);
+    snprintf(text, sizeof(text),
+             "%sstorage.min_free = 8M\ntsa.record_retention = 0\n", REQUIRED);
+    assert_int_equal(load(f, text), SN_OK);
+    assert_int_equal(f->cfg.storage_min_free, 8ULL * 1024 * 1024);
+    assert_int_equal(f->cfg.storage_min_free_auto, 0);
+    assert_int_equal(f->cfg.tsa_record_retention, 0);
+    sn_config_cleanup(&f->cfg);
+    snprintf(text, sizeof(text), "%sstorage.min_free = 0\n", REQUIRED);
+    assert_int_equal(load(f, text), SN_OK);
+    assert_int_equal(f->cfg.storage_min_free, 0);
+    assert_int_equal(f->cfg.storage_min_free_auto, 0);
+    sn_config_cleanup(&f->cfg);
+    expect_error(f, "tsa.record_retention = 36501\n", 1, "out of range");
+    expect_error(f, "storage.min_free = 5X\n", 1, "bad size suffix");
+}
+
 int
 main(void)
 {
@@ -746,6 +774,7 @@ main(void)
         T(test_many_mappings),
         T(test_oid_arc),
         T(test_certified_modules),
+        T(test_storage_keys),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

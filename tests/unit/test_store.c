@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1105,7 +1106,7 @@ test_cert_compromise(void **state)
 
 /* ---- schema versions ---- */
 
-#define SCHEMA_LATEST 5
+#define SCHEMA_LATEST 6
 
 static int
 user_version(struct tmp *t)
@@ -1284,7 +1285,7 @@ test_schema_too_new(void **state)
     assert_int_equal(sn_store_open(t->db, &st), SN_ERR_STATE);
     assert_null(st);
     assert_int_equal(user_version(t), 99);
-    exec_other(t, "PRAGMA user_version = 4");
+    exec_other(t, "PRAGMA user_version = 6");
     assert_int_equal(sn_store_open(t->db, &t->st), SN_OK);
 }
 
@@ -1339,6 +1340,227 @@ test_usage(void **state)
         sn_key_cleanup(&k[i]);
 }
 
+/* ---- housekeeping: folded records, retention, the probe, free space ---- */
+
+/* One int from a query on a second connection. */
+static int64_t
+query_int(struct tmp *t, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int64_t v = -1;
+
+    assert_int_equal(sqlite3_open(t->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
+}
+
+/*
+ * 300 refusals are one row; the list shows it at once (written before the
+ * read); more of them update the same row; the counts left at close are
+ * written.
+ */
+static void
+test_audit_tally(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_audit a, *out = NULL;
+    size_t n = 0;
+    int64_t id;
+    int i;
+
+    make_audit(&a, "s1", "k1", "token revoked");
+    snprintf(a.action, sizeof(a.action), "denied");
+    a.time = time(NULL);
+    for (i = 0; i < 300; i++)
+        sn_store_audit_tally(t->st, &a);
+    assert_int_equal(sn_store_audit_list(t->st, "s1", "", 0, 10, &out, &n),
+                     SN_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(out[0].detail, "token revoked (x300)");
+    assert_string_equal(out[0].action, "denied");
+    id = out[0].id;
+    free(out);
+    for (i = 0; i < 5; i++)
+        sn_store_audit_tally(t->st, &a);
+    assert_int_equal(sn_store_audit_list(t->st, "s1", "", 0, 10, &out, &n),
+                     SN_OK);
+    /* The count moves on within the row, unless the minute turned. */
+    if (n == 1) {
+        assert_int_equal(out[0].id, id);
+        assert_string_equal(out[0].detail, "token revoked (x305)");
+    } else
+        assert_int_equal(n, 2);
+    free(out);
+    make_audit(&a, "s2", "", "role missing");
+    a.time = time(NULL);
+    sn_store_audit_tally(t->st, &a);
+    sn_store_audit_tally(t->st, &a);
+    reopen(t);
+    assert_int_equal(query_int(t, "SELECT count(*) FROM audit WHERE"
+                                  " subscriber_id = 's2' AND detail ="
+                                  " 'role missing (x2)'"),
+                     1);
+}
+
+/* The writer flushes by itself within about a second, no reader needed. */
+static void
+test_audit_tally_timer(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_audit a;
+    int i;
+
+    make_audit(&a, "s3", "", "token expired");
+    a.time = time(NULL);
+    sn_store_audit_tally(t->st, &a);
+    for (i = 0; i < 40; i++) {
+        if (query_int(t, "SELECT count(*) FROM audit WHERE subscriber_id ="
+                         " 's3'") == 1)
+            break;
+        usleep(100000);
+    }
+    assert_true(i < 40);
+}
+
+static void
+tsa_put(struct tmp *t, const char *serial)
+{
+    struct sn_tsa_record r;
+
+    make_tsa(&r, serial);
+    assert_int_equal(sn_store_tsa_add(t->st, &r), SN_OK);
+}
+
+/* Old token records go in bounded steps into hourly counts that keep how
+ * many and the serial range (by number: "10000" > "A00"). */
+static void
+test_tsa_compact(void **state)
+{
+    struct tmp *t = *state;
+    time_t now = time(NULL);
+    size_t removed = 99;
+
+    tsa_put(t, "1FF");
+    tsa_put(t, "A00");
+    tsa_put(t, "10000");
+    tsa_put(t, "200");
+    tsa_put(t, "FFF");
+    /* Nothing recorded before an hour ago. */
+    assert_int_equal(sn_store_tsa_compact(t->st, now - 3600, 100, &removed),
+                     SN_OK);
+    assert_int_equal(removed, 0);
+    assert_int_equal(sn_store_tsa_compact(t->st, now + 10, 3, &removed), SN_OK);
+    assert_int_equal(removed, 3);
+    assert_int_equal(query_int(t, "SELECT count(*) FROM tsa_tokens"), 2);
+    assert_int_equal(sn_store_tsa_compact(t->st, now + 10, 3, &removed), SN_OK);
+    assert_int_equal(removed, 2);
+    assert_int_equal(sn_store_tsa_compact(t->st, now + 10, 3, &removed), SN_OK);
+    assert_int_equal(removed, 0);
+    assert_int_equal(query_int(t, "SELECT count(*) FROM tsa_tokens"), 0);
+    assert_int_equal(query_int(t, "SELECT sum(count) FROM tsa_token_counts"),
+                     5);
+    assert_int_equal(query_int(t, "SELECT count(*) FROM tsa_token_counts"
+                                  " WHERE last_serial = '10000'"),
+                     1);
+    assert_int_equal(query_int(t, "SELECT count(*) FROM tsa_token_counts"
+                                  " WHERE first_serial = '1FF'"),
+                     1);
+    assert_int_equal(query_int(t, "SELECT count(*) FROM tsa_token_counts"
+                                  " WHERE hour % 3600 != 0"),
+                     0);
+    /* New tokens are recorded as before. */
+    tsa_put(t, "10001");
+    assert_int_equal(tsa_rows(t, "10001"), 1);
+}
+
+/* With a retention set, the writer compacts by itself (its first step
+ * comes within a second of start): old records go, recent ones stay. */
+static void
+test_tsa_retention_timer(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_store_limits l = {0, 0, 90};
+    int i;
+
+    tsa_put(t, "100");
+    tsa_put(t, "101");
+    tsa_put(t, "102");
+    exec_other(t, "UPDATE tsa_tokens SET recorded_at = recorded_at - 91 * 86400"
+                  " WHERE serial != '102'");
+    reopen(t); /* a fresh writer: its first step is due at once */
+    sn_store_set_limits(t->st, &l);
+    for (i = 0; i < 40; i++) {
+        if (query_int(t, "SELECT count(*) FROM tsa_tokens") == 1)
+            break;
+        usleep(100000);
+    }
+    assert_int_equal(query_int(t, "SELECT count(*) FROM tsa_tokens"), 1);
+    assert_int_equal(tsa_rows(t, "102"), 1);
+    assert_int_equal(query_int(t, "SELECT sum(count) FROM tsa_token_counts"),
+                     2);
+}
+
+/* The probe commits a row; a write that fails is reported (once the
+ * second's cached answer has expired). */
+static void
+test_probe(void **state)
+{
+    struct tmp *t = *state;
+
+    assert_int_equal(sn_store_probe(t->st), SN_OK);
+    assert_int_equal(query_int(t, "SELECT value FROM counters"
+                                  " WHERE name = 'write_probe'"),
+                     1);
+    exec_other(t, "CREATE TRIGGER no_probe BEFORE UPDATE ON counters"
+                  " BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
+    /* Cached for a second: the same answer, no write. */
+    assert_int_equal(sn_store_probe(t->st), SN_OK);
+    usleep(1100000);
+    assert_int_equal(sn_store_probe(t->st), SN_ERR_DB);
+    exec_other(t, "DROP TRIGGER no_probe");
+    usleep(1100000);
+    assert_int_equal(sn_store_probe(t->st), SN_OK);
+}
+
+/* The watermark against the real free space of the test's directory. */
+static void
+test_space(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_store_limits l = {0, 0, 0};
+    struct sn_tsa_record r;
+    struct sn_subscriber sub;
+    struct statvfs v;
+    uint64_t avail;
+
+    assert_int_equal(statvfs(t->dir, &v), 0);
+    avail = (uint64_t)v.f_bavail * v.f_frsize;
+    assert_int_equal(sn_store_space(t->st), SN_SPACE_OK); /* no watermark */
+    l.min_free = avail * 2; /* below it, above a quarter of it */
+    sn_store_set_limits(t->st, &l);
+    assert_int_equal(sn_store_space(t->st), SN_SPACE_LOW);
+    tsa_put(t, "AB"); /* low refuses nothing in the store: callers decide */
+    l.min_free = avail * 8; /* avail < min_free / 4: the hard floor */
+    sn_store_set_limits(t->st, &l);
+    assert_int_equal(sn_store_space(t->st), SN_SPACE_CRITICAL);
+    make_tsa(&r, "AC");
+    assert_int_equal(sn_store_tsa_add(t->st, &r), SN_ERR_DB);
+    make_sub(&sub, "floor", 1);
+    assert_int_equal(sn_store_subscriber_add(t->st, &sub), SN_ERR_DB);
+    assert_int_equal(tsa_rows(t, "AC"), 0);
+    /* The probe still writes: it tells degraded from failed. */
+    assert_int_equal(sn_store_probe(t->st), SN_OK);
+    l.min_free = 1;
+    sn_store_set_limits(t->st, &l);
+    assert_int_equal(sn_store_space(t->st), SN_SPACE_OK);
+    assert_int_equal(sn_store_tsa_add(t->st, &r), SN_OK);
+}
+
 int
 main(void)
 {
@@ -1364,6 +1586,14 @@ main(void)
         cmocka_unit_test_setup_teardown(test_schema_too_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_prefix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_tally, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_tally_timer, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_tsa_compact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tsa_retention_timer, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_space, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);

@@ -6,8 +6,10 @@
  * so one caller's failure (a constraint, a trigger) fails only that caller.
  * Records come from the policy layer, bound as parameters.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 
@@ -53,6 +55,7 @@ insert_tsa(struct sq_store *st, const struct sn_tsa_record *t)
     sqlite3_bind_text(s, 3, t->hash, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, t->imprint, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 5, t->policy, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, (sqlite3_int64)time(NULL));
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? SN_OK : SN_ERR_DB;
@@ -127,6 +130,119 @@ sn_sqlite_audit_write(void *be, struct sn_audit_job *jobs)
     }
 }
 
+/* Replaces the detail of record a->id (the tally's count grew). */
+static sn_err
+update_detail(struct sq_store *st, const struct sn_audit *a)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(st->wdb, "UPDATE audit SET detail = ? WHERE id = ?",
+                           -1, &s, NULL) != SQLITE_OK)
+        return SN_ERR_DB;
+    sqlite3_bind_text(s, 1, a->detail, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, a->id);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? SN_OK : SN_ERR_DB;
+}
+
+sn_err
+sn_sqlite_audit_tally(void *be, struct sn_audit *recs, size_t n)
+{
+    struct sq_store *st = be;
+    sn_err r = SN_OK;
+    size_t i;
+
+    if (n == 0)
+        return SN_OK;
+    if (!ctl(st, BEGIN))
+        return SN_ERR_DB;
+    for (i = 0; i < n && r == SN_OK; i++)
+        r = recs[i].id == 0 ? insert_one(st, &recs[i])
+                            : update_detail(st, &recs[i]);
+    if (r == SN_OK && ctl(st, COMMIT))
+        return SN_OK;
+    ctl(st, ROLLBACK);
+    return SN_ERR_DB;
+}
+
+/* One row rewritten and committed: the disk took a write. */
+sn_err
+sn_sqlite_write_probe(void *be)
+{
+    struct sq_store *st = be;
+
+    return exec(st->wdb, "INSERT INTO counters (name, value)"
+                         " VALUES ('write_probe', 1) ON CONFLICT(name)"
+                         " DO UPDATE SET value = value + 1")
+               ? SN_OK
+               : SN_ERR_DB;
+}
+
+/*
+ * The oldest records before `before`, at most max, ordered so that both
+ * statements of a step see the same ones (nothing else writes tsa_tokens:
+ * the writer's own transaction). A serial is hex without leading zeros:
+ * padded to 64 it sorts as a number.
+ */
+#define OLDEST                                                                 \
+    "SELECT rowid, serial, recorded_at FROM tsa_tokens WHERE recorded_at < ?1" \
+    " ORDER BY recorded_at, rowid LIMIT ?2"
+
+static const char compact_count[] =
+    "INSERT INTO tsa_token_counts (hour, count, first_serial, last_serial)"
+    " SELECT recorded_at - recorded_at % 3600 AS h, count(*),"
+    " ltrim(min(printf('%64s', serial))), ltrim(max(printf('%64s', serial)))"
+    " FROM (" OLDEST ") WHERE true GROUP BY h"
+    " ON CONFLICT(hour) DO UPDATE SET count = count + excluded.count,"
+    " first_serial = CASE WHEN printf('%64s', excluded.first_serial) <"
+    " printf('%64s', first_serial) THEN excluded.first_serial"
+    " ELSE first_serial END,"
+    " last_serial = CASE WHEN printf('%64s', excluded.last_serial) >"
+    " printf('%64s', last_serial) THEN excluded.last_serial"
+    " ELSE last_serial END";
+static const char compact_delete[] =
+    "DELETE FROM tsa_tokens WHERE rowid IN (SELECT rowid FROM (" OLDEST "))";
+
+static sn_err
+compact_stmt(struct sq_store *st, const char *sql, time_t before, size_t max)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(st->wdb, sql, -1, &s, NULL) != SQLITE_OK) {
+        sn_error("tsa: retention: %s", sqlite3_errmsg(st->wdb));
+        return SN_ERR_DB;
+    }
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)before);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? SN_OK : SN_ERR_DB;
+}
+
+sn_err
+sn_sqlite_tsa_compact(void *be, time_t before, size_t max, size_t *removed)
+{
+    struct sq_store *st = be;
+
+    *removed = 0;
+    if (max == 0 || max > INT32_MAX)
+        return SN_ERR_INVALID;
+    if (!ctl(st, BEGIN))
+        return SN_ERR_DB;
+    if (compact_stmt(st, compact_count, before, max) == SN_OK &&
+        compact_stmt(st, compact_delete, before, max) == SN_OK) {
+        *removed = (size_t)sqlite3_changes(st->wdb);
+        if (ctl(st, COMMIT))
+            return SN_OK;
+    }
+    *removed = 0;
+    ctl(st, ROLLBACK);
+    return SN_ERR_DB;
+}
+
 sn_err
 sn_sqlite_audit_open(struct sq_store *st, const char *path)
 {
@@ -148,7 +264,8 @@ sn_sqlite_audit_open(struct sq_store *st, const char *path)
                            -1, &st->winsert, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->wdb,
                            "INSERT INTO tsa_tokens (serial, gen_time, hash,"
-                           " imprint, policy) VALUES (?, ?, ?, ?, ?)",
+                           " imprint, policy, recorded_at)"
+                           " VALUES (?, ?, ?, ?, ?, ?)",
                            -1, &st->wtsa, NULL) != SQLITE_OK)
         return SN_ERR_DB;
     for (i = 0; i < NCTL; i++)

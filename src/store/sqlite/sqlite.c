@@ -93,6 +93,18 @@ static const struct migration migrations[] = {
      * migration 4 for it, so this step makes sure. */
     {"CREATE INDEX IF NOT EXISTS certs_by_spki ON certificates(spki)", NULL,
      NULL},
+    /* Retention of time-stamp token records: when each was recorded
+     * (older rows count from the upgrade), and what compaction keeps of
+     * the rows it removes: per hour, how many and the serials' range. */
+    {"ALTER TABLE tsa_tokens ADD COLUMN recorded_at INTEGER NOT NULL"
+     " DEFAULT 0;"
+     "UPDATE tsa_tokens SET recorded_at = CAST(strftime('%s', 'now') AS"
+     " INTEGER);"
+     "CREATE INDEX IF NOT EXISTS tsa_by_time ON tsa_tokens(recorded_at);"
+     "CREATE TABLE IF NOT EXISTS tsa_token_counts ("
+     " hour INTEGER PRIMARY KEY, count INTEGER NOT NULL,"
+     " first_serial TEXT NOT NULL, last_serial TEXT NOT NULL);",
+     NULL, NULL},
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1334,4 +1346,7 @@ const struct sn_store_ops sn_store_sqlite_ops = {
     .crl_put = crl_put,
     .counter_next = counter_next,
     .usage = usage,
+    .audit_tally = sn_sqlite_audit_tally,
+    .write_probe = sn_sqlite_write_probe,
+    .tsa_compact = sn_sqlite_tsa_compact,
 };

@@ -23,5 +23,9 @@ struct sq_store {
 sn_err sn_sqlite_audit_open(struct sq_store *st, const char *path);
 void sn_sqlite_audit_close(struct sq_store *st);
 void sn_sqlite_audit_write(void *be, struct sn_audit_job *jobs);
+sn_err sn_sqlite_audit_tally(void *be, struct sn_audit *recs, size_t n);
+sn_err sn_sqlite_write_probe(void *be);
+sn_err sn_sqlite_tsa_compact(void *be, time_t before, size_t max,
+                             size_t *removed);
 
 #endif

@@ -398,8 +398,19 @@ run_handler(struct sn_app *app, struct conn_ctx *c, struct sn_resp *resp)
 {
     json_error_t jerr;
     unsigned int dlen = 0;
+    enum sn_auth_fault f;
 
     resp->code = API_OK;
+    /* The token was checked when the headers came; the body may have taken
+     * minutes. A token revoked or expired meanwhile does nothing: it is
+     * looked at again now, after the body and just before acting. */
+    if (c->req.who != NULL &&
+        (f = sn_auth_recheck(app->store, c->req.who)) != SN_AUTH_OK) {
+        sn_warn("auth: %s: token %s from %s, at execution",
+                sn_auth_fault_str(f), c->req.who->id, c->req.client);
+        sn_resp_error(resp, API_UNAUTHORIZED, "%s", sn_auth_fault_str(f));
+        return;
+    }
     if (c->route->body == SN_BODY_JSON) {
         if (c->body.len == 0) {
             sn_resp_error(resp, API_INVALID_JSON, "a JSON object is required");

@@ -44,6 +44,7 @@
 #include "http/gate.h"
 #include "http/handlers.h"
 #include "http/router.h"
+#include "policy/policy.h"
 
 static const char unmatched[] = "unmatched";
 
@@ -279,6 +280,21 @@ send_metrics(struct sn_app *app, struct MHD_Connection *conn)
     ret = MHD_queue_response(conn, MHD_HTTP_OK, mr);
     MHD_destroy_response(mr);
     return ret;
+}
+
+/* /metrics tells volumes across tenants: the operator's credential only. */
+static enum MHD_Result
+metrics(struct sn_app *app, struct MHD_Connection *conn, struct conn_ctx *c)
+{
+    struct sn_decision d;
+
+    if (sn_policy_decide(c->req.who, SN_ACT_METRICS_READ, NULL, &d) !=
+        SN_POLICY_ALLOW) {
+        sn_resp_error(&c->early, API_FORBIDDEN, "%s", d.message);
+        c->failed = 1;
+        return send_resp(conn, c, &c->early);
+    }
+    return send_metrics(app, conn);
 }
 
 /* ---- request lifecycle ---- */
@@ -610,7 +626,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
             return send_resp(conn, c, &c->early);
         }
         if (c->route->handler == NULL)
-            return send_metrics(h->app, conn);
+            return metrics(h->app, conn, c);
         return MHD_YES;
     }
     if (c->failed) {
@@ -670,7 +686,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (c == NULL)
         return;
     sn_metrics_request(&h->app->metrics, c->metric_route,
-                       c->route && c->route->handler == NULL
+                       c->route && c->route->handler == NULL && !c->failed
                            ? 200
                            : sn_api_status(c->early.code));
     json_decref(c->req.json);

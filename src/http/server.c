@@ -755,6 +755,18 @@ parse_listen(const char *listen, struct sockaddr_storage *ss)
     return SN_OK;
 }
 
+/*
+ * GnuTLS priorities of the API listener: TLS 1.3, and TLS 1.2 with ECDHE
+ * key exchange (forward secrecy; for an ECDSA or an RSA certificate) and
+ * AEAD ciphers only (AES-GCM, ChaCha20-Poly1305): no CBC, no SHA-1 MAC, no
+ * RSA key exchange. Every client Signet ships (libcurl over OpenSSL, the
+ * PKCS#11 module) and any current one offers these.
+ */
+static const char tls_priorities[] =
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:"
+    "-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:"
+    "-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE";
+
 /* Stops the pools and frees h. */
 static void
 http_free(struct sn_http *h)
@@ -829,8 +841,7 @@ sn_http_start(struct sn_app *app, const char *listen, int plain,
             MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE, events,
             MHD_OPTION_HTTPS_MEM_KEY, (const char *)key,
             MHD_OPTION_HTTPS_MEM_CERT, (const char *)cert,
-            MHD_OPTION_HTTPS_PRIORITIES,
-            "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+            MHD_OPTION_HTTPS_PRIORITIES, tls_priorities,
             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
             MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,

@@ -101,6 +101,7 @@ struct conn_ctx {
     struct sn_principal who;
     int failed;   /* 1: an error response is queued; 2: after the body */
     int overflow; /* the body ran over its limit */
+    int close;    /* answer with "Connection: close" and close */
     struct sn_resp early;
     struct sn_buf body; /* JSON and PEM bodies, bounded by limit */
     size_t limit;
@@ -512,6 +513,8 @@ send_resp(struct MHD_Connection *conn, struct conn_ctx *c, struct sn_resp *resp)
     if (!cached)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    if (c->close)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(conn, (unsigned)status, mr);
     MHD_destroy_response(mr);
     c->req.route = c->metric_route;
@@ -562,6 +565,58 @@ metrics(struct sn_app *app, struct MHD_Connection *conn, struct conn_ctx *c)
 }
 
 /* ---- request lifecycle ---- */
+
+/*
+ * Strict HTTP/1.1 framing (RFC 9112 6.1, 6.3): a proxy in front and this
+ * server must agree on where a request ends, or a second request can be
+ * smuggled inside the first one's body. MHD takes a chunked body over a
+ * Content-Length, the first of two Content-Lengths, and reads an unknown
+ * Transfer-Encoding until the connection closes; so a request with
+ * Transfer-Encoding and Content-Length, more than one Content-Length or
+ * Transfer-Encoding, or a Transfer-Encoding other than "chunked" is
+ * refused, before its body, and the connection is closed. (A missing Host
+ * is refused by MHD itself: MHD_OPTION_STRICT_FOR_CLIENT.)
+ */
+struct framing {
+    unsigned cl, te;
+    int te_other; /* a Transfer-Encoding other than "chunked" */
+};
+
+static enum MHD_Result
+count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+              const char *value)
+{
+    struct framing *f = cls;
+
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        f->cl++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->te++;
+        if (value == NULL || strcasecmp(value, "chunked") != 0)
+            f->te_other = 1;
+    }
+    return MHD_YES;
+}
+
+/* NULL if the request's framing is unambiguous, else what is wrong. */
+static const char *
+framing_fault(struct MHD_Connection *conn)
+{
+    struct framing f;
+
+    memset(&f, 0, sizeof(f));
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+    if (f.cl > 0 && f.te > 0)
+        return "both Content-Length and Transfer-Encoding";
+    if (f.cl > 1)
+        return "more than one Content-Length";
+    if (f.te > 1)
+        return "more than one Transfer-Encoding";
+    if (f.te_other)
+        return "a Transfer-Encoding other than chunked";
+    return NULL;
+}
 
 static void
 client_address(struct MHD_Connection *conn, char *buf, size_t len)
@@ -894,6 +949,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     struct sn_http *h = cls;
     struct conn_ctx *c = *con_cls;
     struct sn_resp resp;
+    const char *fault;
     int refused;
 
     (void)version;
@@ -902,6 +958,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
             return MHD_NO;
         *con_cls = c;
         __atomic_add_fetch(&h->inflight, 1, __ATOMIC_SEQ_CST);
+        if ((fault = framing_fault(conn)) != NULL) {
+            /* The body's end is unknown: nothing more is read. */
+            sn_resp_error(&c->early, API_BAD_REQUEST, "ambiguous framing: %s",
+                          fault);
+            c->metric_route = unmatched;
+            c->failed = 1;
+            c->close = 1;
+            return send_resp(conn, c, &c->early);
+        }
         refused = begin(h, conn, c, url, method) != 0;
         body_deadline(h, conn, c);
         if (refused) {
@@ -1196,7 +1261,8 @@ sn_http_start(struct sn_app *app, const char *listen, int plain,
             MHD_OPTION_CONNECTION_TIMEOUT, backstop,
             MHD_OPTION_CONNECTION_LIMIT, limit,
             MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address,
-            MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_END);
+            MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_UNESCAPE_CALLBACK,
+            no_unescape, NULL, MHD_OPTION_END);
     else
         h->d = MHD_start_daemon(
             flags | MHD_USE_TLS, 0, NULL, NULL, on_request, h,
@@ -1210,7 +1276,8 @@ sn_http_start(struct sn_app *app, const char *listen, int plain,
             MHD_OPTION_CONNECTION_TIMEOUT, backstop,
             MHD_OPTION_CONNECTION_LIMIT, limit,
             MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address,
-            MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_END);
+            MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_UNESCAPE_CALLBACK,
+            no_unescape, NULL, MHD_OPTION_END);
     if (h->d == NULL) {
         sn_error("http: cannot listen on %s", listen);
         r = SN_ERR_IO;

@@ -106,6 +106,7 @@ def measure(a):
 def attack(a):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    a.sockets = min(a.sockets, hard - 64)
     sel = selectors.DefaultSelector()
     end = time.monotonic() + a.seconds
     # slot: [port, socket or None, when it may be opened again]
@@ -116,14 +117,18 @@ def attack(a):
         now = time.monotonic()
         for sl in slots:
             if sl[1] is None and now >= sl[2]:
-                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                s.setblocking(False)
-                s.bind(("127.0.0.1", 0))
                 try:
+                    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                except OSError:  # out of descriptors: try again later
+                    sl[2] = now + 5
+                    continue
+                s.setblocking(False)
+                try:
+                    s.bind(("127.0.0.1", 0))
                     s.connect(("127.0.0.1", sl[0]))
                 except BlockingIOError:
                     pass
-                except OSError:
+                except OSError:  # e.g. out of local ports
                     s.close()
                     sl[2] = now + 5
                     continue

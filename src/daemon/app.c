@@ -286,4 +286,11 @@ sn_app_http_opts(const struct sn_app *app, struct sn_http_opts *out)
     out->threads = app->cfg.threads;
     out->event_threads = app->cfg.event_threads;
     out->hsm_parallelism = app->cfg.hsm_parallelism;
+    out->header_timeout = app->cfg.header_timeout;
+    out->idle_timeout = app->cfg.idle_timeout;
+    out->body_timeout = app->cfg.body_timeout;
+    out->stream_min_rate = app->cfg.stream_min_rate;
+    out->stream_grace = app->cfg.stream_grace;
+    out->connections = app->cfg.connections;
+    out->connections_per_address = app->cfg.connections_per_address;
 }

@@ -77,6 +77,14 @@ enum key_id {
     /* storage and retention (issue 14) */
     KEY_STORAGE_MIN_FREE,
     KEY_TSA_RETENTION,
+    /* connections: deadlines and limits (issue 14) */
+    KEY_HEADER_TIMEOUT,
+    KEY_IDLE_TIMEOUT,
+    KEY_BODY_TIMEOUT,
+    KEY_STREAM_MIN_RATE,
+    KEY_STREAM_GRACE,
+    KEY_CONNECTIONS,
+    KEY_CONNECTIONS_PER_ADDRESS,
     KEY_COUNT
 };
 
@@ -144,6 +152,16 @@ static const struct keydef {
     [KEY_STORAGE_MIN_FREE] = {"storage.min_free", K_SIZE, 0, (uint64_t)1 << 50,
                               0},
     [KEY_TSA_RETENTION] = {"tsa.record_retention", K_UINT, 0, 36500, 0},
+    /* connections: deadlines and limits (issue 14) */
+    [KEY_HEADER_TIMEOUT] = {"limits.header_timeout", K_UINT, 1, 300, 0},
+    [KEY_IDLE_TIMEOUT] = {"limits.idle_timeout", K_UINT, 1, 3600, 0},
+    [KEY_BODY_TIMEOUT] = {"limits.body_timeout", K_UINT, 1, 3600, 0},
+    [KEY_STREAM_MIN_RATE] = {"limits.stream_min_rate", K_SIZE, 1,
+                             (uint64_t)1 << 30, 0},
+    [KEY_STREAM_GRACE] = {"limits.stream_grace", K_UINT, 1, 3600, 0},
+    [KEY_CONNECTIONS] = {"limits.connections", K_UINT, 16, 1 << 20, 0},
+    [KEY_CONNECTIONS_PER_ADDRESS] = {"limits.connections_per_address", K_UINT,
+                                     1, 1 << 20, 0},
 };
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
@@ -634,6 +652,59 @@ add_upload_root(struct parser *p, unsigned line, const char *name,
     return SN_OK;
 }
 
+/* connections: deadlines and limits (issue 14). 1 if id is one of them. */
+static int
+set_conn_limit(struct sn_config *cfg, enum key_id id, uint64_t v)
+{
+    switch (id) {
+    case KEY_HEADER_TIMEOUT:
+        cfg->header_timeout = (unsigned)v;
+        return 1;
+    case KEY_IDLE_TIMEOUT:
+        cfg->idle_timeout = (unsigned)v;
+        return 1;
+    case KEY_BODY_TIMEOUT:
+        cfg->body_timeout = (unsigned)v;
+        return 1;
+    case KEY_STREAM_MIN_RATE:
+        cfg->stream_min_rate = v;
+        return 1;
+    case KEY_STREAM_GRACE:
+        cfg->stream_grace = (unsigned)v;
+        return 1;
+    case KEY_CONNECTIONS:
+        cfg->connections = (unsigned)v;
+        return 1;
+    case KEY_CONNECTIONS_PER_ADDRESS:
+        cfg->connections_per_address = (unsigned)v;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* connections: the defaults of the keys not given (issue 14). */
+static void
+conn_limit_defaults(struct parser *p)
+{
+    struct sn_config *cfg = &p->cfg;
+
+    if (p->seen[KEY_HEADER_TIMEOUT] == 0)
+        cfg->header_timeout = 10;
+    if (p->seen[KEY_IDLE_TIMEOUT] == 0)
+        cfg->idle_timeout = 30;
+    if (p->seen[KEY_BODY_TIMEOUT] == 0)
+        cfg->body_timeout = 30;
+    if (p->seen[KEY_STREAM_MIN_RATE] == 0)
+        cfg->stream_min_rate = 64 * 1024;
+    if (p->seen[KEY_STREAM_GRACE] == 0)
+        cfg->stream_grace = 10;
+    if (p->seen[KEY_CONNECTIONS] == 0)
+        cfg->connections = 4096;
+    if (p->seen[KEY_CONNECTIONS_PER_ADDRESS] == 0)
+        cfg->connections_per_address = 32;
+}
+
 static sn_err
 set_number(struct parser *p, unsigned line, enum key_id id, const char *value)
 {
@@ -642,6 +713,8 @@ set_number(struct parser *p, unsigned line, enum key_id id, const char *value)
 
     if ((r = parse_number(p, line, &keys[id], value, &v)) != SN_OK)
         return r;
+    if (set_conn_limit(&p->cfg, id, v))
+        return SN_OK;
     if (id == KEY_TSA_ACCURACY)
         p->cfg.tsa_accuracy_ms = (unsigned)v;
     else if (id == KEY_CRL_REISSUE)
@@ -921,6 +994,7 @@ finish(struct parser *p)
     }
     if (p->seen[KEY_TSA_RETENTION] == 0)
         cfg->tsa_record_retention = DEFAULT_TSA_RETENTION;
+    conn_limit_defaults(p);
     if (cfg->tsa_key_algorithm == NULL &&
         (cfg->tsa_key_algorithm = dup_str("rsa-3072")) == NULL)
         return SN_ERR_NOMEM;

@@ -71,6 +71,14 @@ struct sn_config {
     uint64_t storage_min_free;
     int storage_min_free_auto;
     unsigned tsa_record_retention; /* days; 0: TSA records kept for ever */
+    /* connections: deadlines and limits (issue 14), seconds unless said */
+    unsigned header_timeout;  /* connect to complete headers, TLS included */
+    unsigned idle_timeout;    /* end of an answer to the next headers */
+    unsigned body_timeout;    /* JSON/PEM/raw body; the answer's sending */
+    uint64_t stream_min_rate; /* sign-file body, bytes/s after the grace */
+    unsigned stream_grace;    /* before stream_min_rate applies */
+    unsigned connections;     /* per listener, within RLIMIT_NOFILE */
+    unsigned connections_per_address; /* per listener and client address */
 };
 
 /*
@@ -125,6 +133,17 @@ struct sn_config {
  *   tsa.record_retention = 90    (days a time-stamp token's record is
  *                                 kept before it is folded into hourly
  *                                 counts; 0: kept for ever)
+ *   limits.header_timeout = 10   (1..300; connect, TLS handshake and the
+ *                                 first request's headers, in all)
+ *   limits.idle_timeout  = 30    (1..3600; from an answer to the next
+ *                                 request's complete headers)
+ *   limits.body_timeout  = 30    (1..3600; a JSON, PEM or raw body in all,
+ *                                 and the sending of an answer)
+ *   limits.stream_min_rate = 64K (bytes/s; a sign-file body, on average
+ *                                 after limits.stream_grace = 10 s)
+ *   limits.connections   = 4096  (16..2^20 per listener; lowered to fit
+ *                                 RLIMIT_NOFILE)
+ *   limits.connections_per_address = 32  (per listener)
  * Sizes may carry a K, M or G suffix (powers of 1024).
  */
 sn_err sn_config_load(const char *path, const char *home, struct sn_config *cfg,

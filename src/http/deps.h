@@ -57,6 +57,15 @@ struct sn_http_opts {
     unsigned threads;               /* workers for blocking requests */
     unsigned event_threads;         /* connection threads, 0: one per CPU */
     unsigned hsm_parallelism;       /* signing threads, 0: one per CPU */
+    /* deadlines (seconds) and connection limits: see limits.* in
+     * docs/configuration.md */
+    unsigned header_timeout;  /* connect to complete headers, TLS included */
+    unsigned idle_timeout;    /* end of an answer to the next headers */
+    unsigned body_timeout;    /* JSON/PEM/raw body; the answer's sending */
+    uint64_t stream_min_rate; /* sign-file body, bytes/s after the grace */
+    unsigned stream_grace;    /* before stream_min_rate applies */
+    unsigned connections;     /* per listener, within RLIMIT_NOFILE */
+    unsigned connections_per_address; /* per listener and client address */
 };
 
 #endif

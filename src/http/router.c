@@ -10,7 +10,8 @@
 static const struct sn_route routes[] = {
     {"GET", "/healthz", "/healthz", SN_ROUTE_OPEN, SN_BODY_NONE, sn_h_healthz,
      NULL, 0},
-    {"GET", "/metrics", "/metrics", SN_ROUTE_OPEN, SN_BODY_NONE, NULL, NULL, 0},
+    /* Volumes per route and algorithm across tenants: the operator's. */
+    {"GET", "/metrics", "/metrics", SN_ROUTE_AUTH, SN_BODY_NONE, NULL, NULL, 0},
     {"GET", "/v1/whoami", "/v1/whoami", SN_ROUTE_AUTH, SN_BODY_NONE,
      sn_h_whoami, NULL, 0},
     {"POST", "/v1/subscribers", "/v1/subscribers", SN_ROUTE_AUTH, SN_BODY_JSON,

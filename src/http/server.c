@@ -31,6 +31,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,10 +46,12 @@
 #include "http/gate.h"
 #include "http/handlers.h"
 #include "http/router.h"
+#include "policy/policy.h"
 
 static const char unmatched[] = "unmatched";
 
 struct conn_ctx;
+struct track;
 
 struct sn_http {
     struct MHD_Daemon *d;
@@ -56,6 +60,16 @@ struct sn_http {
     int plain;    /* the public plain-HTTP listener: public routes only */
     int inflight; /* requests between first call and completion */
     struct pool *signers, *workers;
+    /* Connection deadlines (see "connection deadlines" below). */
+    pthread_mutex_t track_lock;
+    pthread_cond_t sweep_cond;
+    struct track *tracks; /* every open connection */
+    pthread_t sweeper;
+    int sweeper_on, sweep_stop;
+    /* The HTTP library's messages, rate-limited (see mhd_log). */
+    pthread_mutex_t log_lock;
+    time_t log_window;
+    unsigned log_count, log_dropped;
 };
 
 /* Threads taking suspended requests from a queue; see the top. */
@@ -88,12 +102,15 @@ struct conn_ctx {
     struct sn_principal who;
     int failed;   /* 1: an error response is queued; 2: after the body */
     int overflow; /* the body ran over its limit */
+    int close;    /* answer with "Connection: close" and close */
     struct sn_resp early;
     struct sn_buf body; /* JSON and PEM bodies, bounded by limit */
     size_t limit;
     EVP_MD_CTX *md;
     uint64_t file_bytes, file_limit;
     uint8_t digest[EVP_MAX_MD_SIZE];
+    struct track *track; /* the connection's deadline (NULL: none) */
+    int64_t body_start;  /* ms: when the headers were complete */
 };
 
 /* ---- api codes ---- */
@@ -197,6 +214,255 @@ authenticate(const struct sn_deps *deps, struct MHD_Connection *conn,
         c->req.who = &c->who;
 }
 
+/* ---- connection deadlines ----
+ *
+ * MHD's own timeout starts again with every byte, so a client sending a
+ * byte every few seconds holds a connection for ever. Each connection
+ * gets a deadline instead, which bytes do not move: the TLS handshake and
+ * the headers (limits.header_timeout from connect, or limits.idle_timeout
+ * from the previous answer), then the body (limits.body_timeout in all,
+ * or for sign-file an average of limits.stream_min_rate after
+ * limits.stream_grace), then the taking of the answer (body_timeout). A
+ * request at a pool has none. One sweeper thread per listener looks every
+ * quarter second and shuts down the socket of a connection past its
+ * deadline; MHD then sees the connection fail and closes it as any other.
+ * The socket is valid while the track is listed: MHD reports a connection
+ * closed (on_notify, which unlists it under the lock) before it closes
+ * the descriptor.
+ */
+
+#define SWEEP_MS 250
+#define LOG_WINDOW 10 /* seconds; see mhd_log */
+#define LOG_BURST 10
+
+enum phase { PH_NONE, PH_HEADERS, PH_IDLE, PH_BODY, PH_STREAM, PH_ANSWER };
+
+static const char *const phase_names[] = {
+    "none", "headers", "next request", "body", "sign-file body", "answer"};
+
+struct track {
+    struct track *prev, *next;
+    MHD_socket fd;
+    int64_t deadline; /* ms, CLOCK_MONOTONIC; 0: none (atomic) */
+    int phase;        /* enum phase: what the deadline is for (atomic) */
+    int shut;         /* the sweeper has shut the socket down */
+};
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sets the deadline of t (NULL: an untracked connection) to at (ms). */
+static void
+track_set(struct track *t, enum phase ph, int64_t at)
+{
+    if (t == NULL)
+        return;
+    __atomic_store_n(&t->phase, (int)ph, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->deadline, at, __ATOMIC_RELEASE);
+}
+
+static struct track *
+track_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* MHD's connection start and end: the track is made and listed, or
+ * unlisted and freed. */
+static void
+on_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+          enum MHD_ConnectionNotificationCode toe)
+{
+    struct sn_http *h = cls;
+    const union MHD_ConnectionInfo *ci;
+    struct track *t = *socket_context;
+
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (t == NULL)
+            return;
+        pthread_mutex_lock(&h->track_lock);
+        if (t->prev != NULL)
+            t->prev->next = t->next;
+        else
+            h->tracks = t->next;
+        if (t->next != NULL)
+            t->next->prev = t->prev;
+        pthread_mutex_unlock(&h->track_lock);
+        free(t);
+        *socket_context = NULL;
+        return;
+    }
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci == NULL)
+        return;
+    if ((t = calloc(1, sizeof(*t))) == NULL) {
+        /* No deadline could be kept: refuse the connection. */
+        shutdown(ci->connect_fd, SHUT_RDWR);
+        return;
+    }
+    t->fd = ci->connect_fd;
+    t->phase = PH_HEADERS;
+    t->deadline = now_ms() + (int64_t)h->opts.header_timeout * 1000;
+    pthread_mutex_lock(&h->track_lock);
+    t->next = h->tracks;
+    if (h->tracks != NULL)
+        h->tracks->prev = t;
+    h->tracks = t;
+    pthread_mutex_unlock(&h->track_lock);
+    *socket_context = t;
+}
+
+/* Shuts down the connections past their deadline; the caller holds the
+ * lock. Returns how many; the first one's address and phase in addr and
+ * *ph for the log. */
+static unsigned
+sweep(struct sn_http *h, int64_t now, char *addr, size_t len, int *ph)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    struct track *t;
+    int64_t dl;
+    unsigned n = 0;
+
+    for (t = h->tracks; t != NULL; t = t->next) {
+        dl = __atomic_load_n(&t->deadline, __ATOMIC_ACQUIRE);
+        if (t->shut || dl == 0 || now < dl)
+            continue;
+        if (n++ == 0) {
+            *ph = __atomic_load_n(&t->phase, __ATOMIC_RELAXED);
+            sl = sizeof(ss);
+            if (getpeername(t->fd, (struct sockaddr *)&ss, &sl) != 0 ||
+                getnameinfo((struct sockaddr *)&ss, sl, addr, (socklen_t)len,
+                            NULL, 0, NI_NUMERICHOST) != 0)
+                snprintf(addr, len, "unknown");
+        }
+        shutdown(t->fd, SHUT_RDWR);
+        t->shut = 1;
+    }
+    return n;
+}
+
+static void log_flush(struct sn_http *h, time_t now);
+
+static void *
+sweeper_main(void *arg)
+{
+    struct sn_http *h = arg;
+    struct timespec ts;
+    char addr[NI_MAXHOST] = "";
+    unsigned n, closed = 0;
+    int ph = PH_NONE;
+    time_t said = time(NULL);
+
+    prctl(PR_SET_NAME, "sn-deadlines", 0, 0, 0);
+    pthread_mutex_lock(&h->track_lock);
+    while (!h->sweep_stop) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += SWEEP_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&h->sweep_cond, &h->track_lock, &ts);
+        if (h->sweep_stop)
+            break;
+        n = sweep(h, now_ms(), addr, sizeof(addr), &ph);
+        pthread_mutex_unlock(&h->track_lock);
+        /* A line per LOG_WINDOW, not per connection: a flood of slow
+         * clients must not become a flood of log lines. */
+        closed += n;
+        if (closed > 0 && time(NULL) - said >= LOG_WINDOW) {
+            sn_warn("http (%s): closed %u connection(s) past their deadline "
+                    "in %ld s (the last from %s, late with the %s)",
+                    h->plain ? "public" : "api", closed,
+                    (long)(time(NULL) - said), addr, phase_names[ph]);
+            closed = 0;
+            said = time(NULL);
+        } else if (closed == 0)
+            said = time(NULL);
+        log_flush(h, time(NULL));
+        pthread_mutex_lock(&h->track_lock);
+    }
+    pthread_mutex_unlock(&h->track_lock);
+    return NULL;
+}
+
+static void
+sweeper_stop(struct sn_http *h)
+{
+    if (!h->sweeper_on)
+        return;
+    pthread_mutex_lock(&h->track_lock);
+    h->sweep_stop = 1;
+    pthread_cond_signal(&h->sweep_cond);
+    pthread_mutex_unlock(&h->track_lock);
+    pthread_join(h->sweeper, NULL);
+    h->sweeper_on = 0;
+}
+
+/* ---- the HTTP library's messages ----
+ * MHD reports every failed TLS handshake and refused connection; a flood
+ * of them must not flood the log. At most LOG_BURST (10) lines per
+ * LOG_WINDOW (10) seconds and listener, then one line saying how many were
+ * left out. MHD does not say which connection a message is about.
+ */
+
+/* Reports the messages left out in a window that has ended. */
+static void
+log_flush(struct sn_http *h, time_t now)
+{
+    unsigned dropped = 0;
+
+    pthread_mutex_lock(&h->log_lock);
+    if (now - h->log_window >= LOG_WINDOW) {
+        dropped = h->log_dropped;
+        h->log_window = now;
+        h->log_count = 0;
+        h->log_dropped = 0;
+    }
+    pthread_mutex_unlock(&h->log_lock);
+    if (dropped != 0)
+        sn_warn("http (%s): %u more message(s) of the HTTP library left out",
+                h->plain ? "public" : "api", dropped);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    struct sn_http *h = cls;
+    char msg[256];
+    size_t i;
+    int show;
+
+    log_flush(h, time(NULL));
+    pthread_mutex_lock(&h->log_lock);
+    if ((show = h->log_count < LOG_BURST) != 0)
+        h->log_count++;
+    else
+        h->log_dropped++;
+    pthread_mutex_unlock(&h->log_lock);
+    if (!show)
+        return;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    /* One line: MHD's messages end in a newline and may quote a client. */
+    for (i = 0; msg[i] != '\0'; i++)
+        if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
+            msg[i] = msg[i + 1] == '\0' ? '\0' : '?';
+    sn_warn("http (%s): %s", h->plain ? "public" : "api", msg);
+}
+
 /* ---- responses ---- */
 
 static enum MHD_Result
@@ -252,6 +518,8 @@ send_resp(struct MHD_Connection *conn, struct conn_ctx *c, struct sn_resp *resp)
     if (!cached)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    if (c->close)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(conn, (unsigned)status, mr);
     MHD_destroy_response(mr);
     c->req.route = c->metric_route;
@@ -286,7 +554,75 @@ send_metrics(const struct sn_deps *deps, struct MHD_Connection *conn)
     return ret;
 }
 
+/* /metrics tells volumes across tenants: the operator's credential only. */
+static enum MHD_Result
+metrics(const struct sn_deps *deps, struct MHD_Connection *conn,
+        struct conn_ctx *c)
+{
+    struct sn_decision d;
+
+    if (sn_policy_decide(c->req.who, SN_ACT_METRICS_READ, NULL, &d) !=
+        SN_POLICY_ALLOW) {
+        sn_resp_error(&c->early, API_FORBIDDEN, "%s", d.message);
+        c->failed = 1;
+        return send_resp(conn, c, &c->early);
+    }
+    return send_metrics(deps, conn);
+}
+
 /* ---- request lifecycle ---- */
+
+/*
+ * Strict HTTP/1.1 framing (RFC 9112 6.1, 6.3): a proxy in front and this
+ * server must agree on where a request ends, or a second request can be
+ * smuggled inside the first one's body. MHD takes a chunked body over a
+ * Content-Length, the first of two Content-Lengths, and reads an unknown
+ * Transfer-Encoding until the connection closes; so a request with
+ * Transfer-Encoding and Content-Length, more than one Content-Length or
+ * Transfer-Encoding, or a Transfer-Encoding other than "chunked" is
+ * refused, before its body, and the connection is closed. (A missing Host
+ * is refused by MHD itself: MHD_OPTION_STRICT_FOR_CLIENT.)
+ */
+struct framing {
+    unsigned cl, te;
+    int te_other; /* a Transfer-Encoding other than "chunked" */
+};
+
+static enum MHD_Result
+count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+              const char *value)
+{
+    struct framing *f = cls;
+
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        f->cl++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->te++;
+        if (value == NULL || strcasecmp(value, "chunked") != 0)
+            f->te_other = 1;
+    }
+    return MHD_YES;
+}
+
+/* NULL if the request's framing is unambiguous, else what is wrong. */
+static const char *
+framing_fault(struct MHD_Connection *conn)
+{
+    struct framing f;
+
+    memset(&f, 0, sizeof(f));
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+    if (f.cl > 0 && f.te > 0)
+        return "both Content-Length and Transfer-Encoding";
+    if (f.cl > 1)
+        return "more than one Content-Length";
+    if (f.te > 1)
+        return "more than one Transfer-Encoding";
+    if (f.te_other)
+        return "a Transfer-Encoding other than chunked";
+    return NULL;
+}
 
 static void
 client_address(struct MHD_Connection *conn, char *buf, size_t len)
@@ -387,12 +723,17 @@ begin(struct sn_http *h, struct MHD_Connection *conn, struct conn_ctx *c,
 
 /* Body phase: 0 = accepted, -1 = over the limit. */
 static int
-take_body(struct conn_ctx *c, const char *data, size_t len)
+take_body(const struct sn_http_opts *cfg, struct conn_ctx *c, const char *data,
+          size_t len)
 {
     if (c->route->body == SN_BODY_STREAM) {
         if (len > c->file_limit - c->file_bytes)
             return -1;
         c->file_bytes += len;
+        /* The bytes so far buy time at the minimum rate. */
+        track_set(c->track, PH_STREAM,
+                  c->body_start + (int64_t)cfg->stream_grace * 1000 +
+                      (int64_t)(c->file_bytes * 1000 / cfg->stream_min_rate));
         return EVP_DigestUpdate(c->md, data, len) == 1 ? 0 : -1;
     }
     return sn_buf_append(&c->body, data, len) == SN_OK ? 0 : -1;
@@ -404,8 +745,19 @@ run_handler(const struct sn_deps *deps, struct conn_ctx *c,
 {
     json_error_t jerr;
     unsigned int dlen = 0;
+    enum sn_auth_fault f;
 
     resp->code = API_OK;
+    /* The token was checked when the headers came; the body may have taken
+     * minutes. A token revoked or expired meanwhile does nothing: it is
+     * looked at again now, after the body and just before acting. */
+    if (c->req.who != NULL &&
+        (f = sn_auth_recheck(deps->store, c->req.who)) != SN_AUTH_OK) {
+        sn_warn("auth: %s: token %s from %s, at execution",
+                sn_auth_fault_str(f), c->req.who->id, c->req.client);
+        sn_resp_error(resp, API_UNAUTHORIZED, "%s", sn_auth_fault_str(f));
+        return;
+    }
     if (c->route->body == SN_BODY_JSON) {
         if (c->body.len == 0) {
             sn_resp_error(resp, API_INVALID_JSON, "a JSON object is required");
@@ -568,11 +920,30 @@ pool_start(struct sn_http *h, unsigned n, int sign, struct pool **out)
     return SN_OK;
 }
 
+/* The headers are in: from now on the body has its own deadline. */
+static void
+body_deadline(struct sn_http *h, struct MHD_Connection *conn,
+              struct conn_ctx *c)
+{
+    const struct sn_http_opts *cfg = &h->opts;
+
+    c->track = track_of(conn);
+    c->body_start = now_ms();
+    if (c->route != NULL && c->route->body == SN_BODY_STREAM)
+        track_set(c->track, PH_STREAM,
+                  c->body_start + (int64_t)cfg->stream_grace * 1000);
+    else
+        track_set(c->track, PH_BODY,
+                  c->body_start + (int64_t)cfg->body_timeout * 1000);
+}
+
 /* Sends the answer of a resumed request: withheld if its records are not
  * committed. */
 static enum MHD_Result
-finish(struct MHD_Connection *conn, struct conn_ctx *c)
+finish(struct sn_http *h, struct MHD_Connection *conn, struct conn_ctx *c)
 {
+    track_set(c->track, PH_ANSWER,
+              now_ms() + (int64_t)h->opts.body_timeout * 1000);
     sn_gate_settle(&c->resp, c->audit_result, c->metric_route);
     return send_resp(conn, c, &c->resp);
 }
@@ -585,6 +956,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     struct sn_http *h = cls;
     struct conn_ctx *c = *con_cls;
     struct sn_resp resp;
+    const char *fault;
+    int refused;
 
     (void)version;
     if (c == NULL) {
@@ -592,7 +965,18 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
             return MHD_NO;
         *con_cls = c;
         __atomic_add_fetch(&h->inflight, 1, __ATOMIC_SEQ_CST);
-        if (begin(h, conn, c, url, method) != 0) {
+        if ((fault = framing_fault(conn)) != NULL) {
+            /* The body's end is unknown: nothing more is read. */
+            sn_resp_error(&c->early, API_BAD_REQUEST, "ambiguous framing: %s",
+                          fault);
+            c->metric_route = unmatched;
+            c->failed = 1;
+            c->close = 1;
+            return send_resp(conn, c, &c->early);
+        }
+        refused = begin(h, conn, c, url, method) != 0;
+        body_deadline(h, conn, c);
+        if (refused) {
             /* A small body already on its way is read and dropped first:
              * closing on a client still sending makes it see a broken pipe
              * instead of the answer. Large bodies are refused at once (the
@@ -605,7 +989,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
             return send_resp(conn, c, &c->early);
         }
         if (c->route->handler == NULL)
-            return send_metrics(h->deps, conn);
+            return metrics(h->deps, conn, c);
         return MHD_YES;
     }
     if (c->failed) {
@@ -624,7 +1008,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     if (*upload_data_size != 0) {
         /* An undeclared length that runs over the limit: discard the rest
          * and answer 413 once the client has finished sending. */
-        if (!c->overflow && take_body(c, upload_data, *upload_data_size)) {
+        if (!c->overflow &&
+            take_body(&h->opts, c, upload_data, *upload_data_size)) {
             sn_warn("http: body over the limit on %s from %s", c->metric_route,
                     c->req.client);
             c->overflow = 1;
@@ -634,7 +1019,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
         return MHD_YES;
     }
     if (c->stage == STAGE_DONE)
-        return finish(conn, c);
+        return finish(h, conn, c);
     if (c->stage == STAGE_WAIT)
         return MHD_YES;
     memset(&resp, 0, sizeof(resp));
@@ -648,6 +1033,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     }
     c->conn = conn;
     c->stage = STAGE_WAIT;
+    /* The server has the request now: no deadline until it answers. */
+    track_set(c->track, PH_NONE, 0);
     MHD_suspend_connection(conn);
     to_pool(c->route->flags & SN_ROUTE_SIGN ? h->signers : h->workers, c);
     return MHD_YES;
@@ -660,12 +1047,14 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct sn_http *h = cls;
     struct conn_ctx *c = *con_cls;
 
-    (void)conn;
     (void)toe;
+    /* A kept-alive connection now waits for the next request's headers. */
+    track_set(track_of(conn), PH_IDLE,
+              now_ms() + (int64_t)h->opts.idle_timeout * 1000);
     if (c == NULL)
         return;
     sn_metrics_request(h->deps->metrics, c->metric_route,
-                       c->route && c->route->handler == NULL
+                       c->route && c->route->handler == NULL && !c->failed
                            ? 200
                            : sn_api_status(c->early.code));
     json_decref(c->req.json);
@@ -734,6 +1123,18 @@ parse_listen(const char *listen, struct sockaddr_storage *ss)
     return SN_OK;
 }
 
+/*
+ * GnuTLS priorities of the API listener: TLS 1.3, and TLS 1.2 with ECDHE
+ * key exchange (forward secrecy; for an ECDSA or an RSA certificate) and
+ * AEAD ciphers only (AES-GCM, ChaCha20-Poly1305): no CBC, no SHA-1 MAC, no
+ * RSA key exchange. Every client Signet ships (libcurl over OpenSSL, the
+ * PKCS#11 module) and any current one offers these.
+ */
+static const char tls_priorities[] =
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:"
+    "-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:"
+    "-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE";
+
 /* Stops the pools and frees h. */
 static void
 http_free(struct sn_http *h)
@@ -742,7 +1143,64 @@ http_free(struct sn_http *h)
         return;
     pool_stop(h->signers);
     pool_stop(h->workers);
+    sweeper_stop(h);
+    pthread_mutex_destroy(&h->track_lock);
+    pthread_cond_destroy(&h->sweep_cond);
+    pthread_mutex_destroy(&h->log_lock);
     free(h);
+}
+
+/*
+ * Connections per listener: the configured figure, within the descriptor
+ * limit. The two listeners may use three quarters of RLIMIT_NOFILE
+ * between them; the rest is the database's, the HSM's and MHD's own.
+ */
+static unsigned
+connection_limit(const struct sn_http_opts *cfg)
+{
+    struct rlimit rl;
+    rlim_t room;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return cfg->connections;
+    room = rl.rlim_cur / 8 * 3;
+    if (room < 16)
+        room = 16;
+    if (room >= cfg->connections)
+        return cfg->connections;
+    sn_warn("http: %u connections per listener, not %u: the descriptor "
+            "limit is %llu",
+            (unsigned)room, cfg->connections, (unsigned long long)rl.rlim_cur);
+    return (unsigned)room;
+}
+
+/* MHD's own idle timeout, behind the deadlines: the longest of them, so
+ * that it cuts only what they do not cover (a stalled sign-file body that
+ * is ahead of its rate). */
+static unsigned
+idle_backstop(const struct sn_http_opts *cfg)
+{
+    unsigned t = cfg->idle_timeout;
+
+    if (cfg->header_timeout > t)
+        t = cfg->header_timeout;
+    if (cfg->body_timeout > t)
+        t = cfg->body_timeout;
+    return t;
+}
+
+/* The deadline thread and the locks of h. */
+static sn_err
+deadlines_start(struct sn_http *h)
+{
+    pthread_mutex_init(&h->track_lock, NULL);
+    pthread_cond_init(&h->sweep_cond, NULL);
+    pthread_mutex_init(&h->log_lock, NULL);
+    h->log_window = time(NULL);
+    if (pthread_create(&h->sweeper, NULL, sweeper_main, h) != 0)
+        return SN_ERR_INTERNAL;
+    h->sweeper_on = 1;
+    return SN_OK;
 }
 
 /* The configured count, or one per CPU for 0. */
@@ -765,7 +1223,7 @@ sn_http_start(const struct sn_deps *deps, const struct sn_http_opts *opts,
     struct sn_http *h = NULL;
     uint8_t *key = NULL, *cert = NULL;
     size_t keylen = 0, certlen = 0;
-    unsigned int flags, events;
+    unsigned int flags, events, limit, per_address, backstop;
     sn_err r;
 
     *out = NULL;
@@ -787,6 +1245,11 @@ sn_http_start(const struct sn_deps *deps, const struct sn_http_opts *opts,
     h->deps = deps;
     h->opts = *opts;
     h->plain = plain;
+    if ((r = deadlines_start(h)) != SN_OK)
+        goto out;
+    limit = connection_limit(opts);
+    per_address = opts->connections_per_address;
+    backstop = idle_backstop(opts);
     if ((r = pool_start(h, per_cpu(opts->hsm_parallelism), 1, &h->signers)) !=
             SN_OK ||
         (r = pool_start(h, opts->threads, 0, &h->workers)) != SN_OK)
@@ -797,23 +1260,31 @@ sn_http_start(const struct sn_deps *deps, const struct sn_http_opts *opts,
             MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     if (plain)
         h->d = MHD_start_daemon(
-            flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &ss,
-            MHD_OPTION_THREAD_POOL_SIZE, events, MHD_OPTION_NOTIFY_COMPLETED,
-            on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
-            MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_END);
+            flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+            mhd_log, h, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE,
+            events, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+            MHD_OPTION_NOTIFY_CONNECTION, on_notify, h,
+
+            MHD_OPTION_CONNECTION_TIMEOUT, backstop,
+            MHD_OPTION_CONNECTION_LIMIT, limit,
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address,
+            MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_UNESCAPE_CALLBACK,
+            no_unescape, NULL, MHD_OPTION_END);
     else
         h->d = MHD_start_daemon(
             flags | MHD_USE_TLS, 0, NULL, NULL, on_request, h,
-            MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE, events,
-            MHD_OPTION_HTTPS_MEM_KEY, (const char *)key,
-            MHD_OPTION_HTTPS_MEM_CERT, (const char *)cert,
-            MHD_OPTION_HTTPS_PRIORITIES,
-            "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_SOCK_ADDR, &ss,
+            MHD_OPTION_THREAD_POOL_SIZE, events, MHD_OPTION_HTTPS_MEM_KEY,
+            (const char *)key, MHD_OPTION_HTTPS_MEM_CERT, (const char *)cert,
+            MHD_OPTION_HTTPS_PRIORITIES, tls_priorities,
             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
-            MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_END);
+            MHD_OPTION_NOTIFY_CONNECTION, on_notify, h,
+
+            MHD_OPTION_CONNECTION_TIMEOUT, backstop,
+            MHD_OPTION_CONNECTION_LIMIT, limit,
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address,
+            MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_UNESCAPE_CALLBACK,
+            no_unescape, NULL, MHD_OPTION_END);
     if (h->d == NULL) {
         sn_error("http: cannot listen on %s", listen);
         r = SN_ERR_IO;

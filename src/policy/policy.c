@@ -94,6 +94,7 @@ operator_only(const struct sn_principal *p, enum sn_action a,
          "identities are recorded by the operator (admin token)"},
         {SN_ACT_TSA_ROTATE, "only an admin token may rotate the TSA key"},
         {SN_ACT_TSA_CLOCK_OK, "only an admin token may confirm the clock"},
+        {SN_ACT_METRICS_READ, "only an admin token may read the metrics"},
         {SN_ACT_COMPROMISE_LATER,
          "a keyCompromise revocation date may only be moved earlier; moving "
          "it later is an operator decision (admin token, with a 'comment')"},
@@ -432,6 +433,9 @@ decide(const struct sn_principal *p, enum sn_action a,
         return cert_read(p, r, d);
     case SN_ACT_CERT_REVOKE:
         return cert_revoke(p, r, d);
+    /* Per-route and per-algorithm volumes of every tenant. */
+    case SN_ACT_METRICS_READ:
+        return operator_only(p, a, d);
     }
     return deny(d, SN_DENY_NEVER, "unknown action");
 }

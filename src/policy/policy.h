@@ -34,6 +34,7 @@ enum sn_action {
     SN_ACT_COMPROMISE_LATER, /* move a keyCompromise date later */
     SN_ACT_TSA_ROTATE,
     SN_ACT_TSA_CLOCK_OK,
+    SN_ACT_METRICS_READ, /* GET /metrics: volumes across every tenant */
 };
 
 struct sn_resource {

@@ -3,7 +3,8 @@
 # algorithm and RSA scheme, each verified by `openssl pkeyutl` against the
 # key's public key, each paired with a negative check (a digest with one bit
 # flipped must not verify). Batches: signatures come back in order.
-# Metrics: signet_signatures_total and the latency histogram move.
+# Metrics: signet_signatures_total and the latency histogram move; /metrics
+# needs the operator's token (401 without a token, 403 with a subscriber's).
 . "$(dirname "$0")/lib.sh"
 
 server_start
@@ -11,7 +12,8 @@ SUB=$(new_subscriber acme) || exit 1
 TOK=$(new_token "$SUB" '"roles":["manage","sign"]') || exit 1
 
 metric() { # metric NAME_WITH_LABELS -> value or 0
-    curl -sS --cacert "$SERVER_CA" "$SERVER_URL/metrics" |
+    curl -sS --cacert "$SERVER_CA" -H "Authorization: Bearer $ADMIN" \
+        "$SERVER_URL/metrics" |
         awk -v n="$1" '$1 == n { print $2; f = 1 } END { if (!f) print 0 }'
 }
 RSA3072_BEFORE=$(metric 'signet_signatures_total{algorithm="rsa-3072"}')
@@ -148,7 +150,14 @@ batch ecdsa-p256 sha256 ecdsa 256
 RSA3072_AFTER=$(metric 'signet_signatures_total{algorithm="rsa-3072"}')
 check_eq 'signet_signatures_total{algorithm="rsa-3072"} grew by the signatures made' \
     "$((RSA3072_BEFORE + RSA3072_SIGS))" "$RSA3072_AFTER"
-M=$(curl -sS --cacert "$SERVER_CA" "$SERVER_URL/metrics")
+req GET /metrics -
+check_error "metrics without a token" 401 unauthorized
+req GET /metrics "$TOK"
+check_error "metrics with a subscriber's token" 403 forbidden
+req GET /metrics "$ADMIN"
+check_status "metrics with the operator's token" 200
+M=$(curl -sS --cacert "$SERVER_CA" -H "Authorization: Bearer $ADMIN" \
+    "$SERVER_URL/metrics")
 check_match "metrics: ecdsa-p256 counter present" 'signet_signatures_total\{algorithm="ecdsa-p256"\} [1-9]' "$M"
 check_match "metrics: latency histogram buckets" 'signet_sign_duration_seconds_bucket\{le="[0-9.e+-]+"\} [0-9]+' "$M"
 check_match "metrics: latency histogram +Inf bucket" 'signet_sign_duration_seconds_bucket\{le="\+Inf"\} [0-9]+' "$M"

@@ -37,6 +37,7 @@ test_plain_routes(void **state)
     r = find(0, "GET", "/metrics", &req, &known);
     assert_non_null(r);
     assert_null(r->handler);
+    assert_int_equal(r->auth, SN_ROUTE_AUTH);
     r = find(0, "GET", "/v1/keys", &req, &known);
     assert_non_null(r);
     assert_ptr_equal(r->handler, sn_h_key_list);

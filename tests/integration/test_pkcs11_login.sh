@@ -159,6 +159,7 @@ check_eq "... once" 1 "$(grep -c 'libsignet-pkcs11:' err.txt)"
 check_nomatch "stderr never shows A's token" "${TA:20:20}" "$(cat all.err)"
 check_nomatch "stderr never shows B's token" "${TB:20:20}" "$(cat all.err)"
 check_nomatch "stderr never shows the refused token" "${TA:20:20}" "$(cat err.txt)"
+check_nomatch "no sanitizer report from the module" 'Sanitizer|runtime error:' "$(cat all.err)"
 
 check_healthy "PKCS#11 logins"
 server_stop

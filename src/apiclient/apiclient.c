@@ -270,6 +270,7 @@ transfer_error(CURLcode rc, const struct sn_buf *sink, const struct source *src,
         return SN_ERR_IO;
     }
     resp->fail = SN_API_FAIL_TRANSPORT;
+    resp->code = rc;
     sn_api_printable(resp->detail, sizeof(resp->detail),
                      errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
     return SN_ERR_IO;

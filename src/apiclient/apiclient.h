@@ -74,6 +74,7 @@ struct sn_api_resp {
     size_t len;
     char content_type[128];
     enum sn_api_fail fail;
+    CURLcode code; /* libcurl's code behind SN_API_FAIL_TRANSPORT */
     char detail[CURL_ERROR_SIZE]; /* transport failure text, printable */
 };
 

@@ -115,6 +115,26 @@ module_cfg(const struct sn_p11_conn_cfg *c, struct sn_api_cfg *cfg)
     cfg->retries = RETRIES;
 }
 
+/* Sorts libcurl's transport failures into what the user must fix. */
+static enum sn_p11_net
+net_kind(CURLcode code)
+{
+    switch (code) {
+    case CURLE_SSL_CACERT_BADFILE:
+        return SN_P11_NET_CA_FILE;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+        return SN_P11_NET_TLS;
+    default:
+        return SN_P11_NET_UNREACHABLE;
+    }
+}
+
 /* Translates a failed exchange into this module's codes and detail. */
 static sn_err
 failure(sn_err r, const struct sn_api_resp *resp, struct sn_p11_answer *ans)
@@ -126,6 +146,7 @@ failure(sn_err r, const struct sn_api_resp *resp, struct sn_p11_answer *ans)
         return SN_ERR_LIMIT;
     case SN_API_FAIL_TRANSPORT:
         snprintf(ans->detail, sizeof(ans->detail), "%s", resp->detail);
+        ans->net = net_kind(resp->code);
         return SN_ERR_IO;
     case SN_API_FAIL_HEADERS:
         return SN_ERR_NOMEM;

@@ -20,12 +20,21 @@ struct sn_p11_conn_cfg {
     char *ca_file; /* NULL: the system trust store */
 };
 
+/* What kind of transport failure, for the user's one-line report. */
+enum sn_p11_net {
+    SN_P11_NET_OK = 0,
+    SN_P11_NET_UNREACHABLE, /* DNS, TCP, timeouts */
+    SN_P11_NET_TLS,         /* handshake or certificate verification */
+    SN_P11_NET_CA_FILE      /* the CA file could not be used */
+};
+
 /* The raw answer to one request. */
 struct sn_p11_answer {
     long status; /* HTTP status; 0 if the exchange failed */
     uint8_t *body;
     size_t len;
-    char detail[256]; /* transport failure text, printable, "" if none */
+    enum sn_p11_net net; /* set with SN_ERR_IO */
+    char detail[256];    /* transport failure text, printable, "" if none */
 };
 
 /* Once per process: libcurl's global state. */

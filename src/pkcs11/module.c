@@ -5,8 +5,10 @@
  * pass sane arguments: every pointer and length is checked). The service's
  * answers are untrusted and go through reply.c. The API token is the user
  * PIN; it is kept only while logged in, wiped on logout and finalize, and
- * never printed. All state sits behind one pthread mutex that is never held
- * across a network exchange.
+ * never printed. The token always asks for a login, so that a tool with a
+ * PIN logs in and its PIN wins; SIGNET_TOKEN only serves sessions that
+ * never log in (openssl's engine, osslsigncode, sbsign). All state sits behind
+ * one pthread mutex that is never held across a network exchange.
  */
 #pragma GCC visibility push(default)
 #include <p11-kit/pkcs11.h>
@@ -24,6 +26,7 @@
 #include <openssl/evp.h>
 
 #include "common/util.h"
+#include "pkcs11/conf.h"
 #include "pkcs11/conn.h"
 #include "pkcs11/objects.h"
 #include "pkcs11/reply.h"
@@ -31,8 +34,9 @@
 
 #define SLOT_ID 1
 #define MAX_PIN_LEN 255
-#define CONF_MAX (64 * 1024)
 #define MAX_FOUND 4096
+/* The messages' name for the PIN of C_Login (compared by address). */
+static const char PIN_WHO[] = "the PIN given to C_Login";
 
 struct session {
     CK_SESSION_HANDLE handle;
@@ -49,10 +53,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct {
     int initialized;
-    int debug;
-    struct sn_p11_conn_cfg conn;
-    char *env_token;   /* SIGNET_TOKEN or the config file's token */
-    char *login_token; /* the PIN of C_Login */
+    struct sn_p11_conf conf; /* conf.token: SIGNET_TOKEN or the file's */
+    char *login_token;       /* the PIN of C_Login: it wins over conf.token */
     int logged_in;
     unsigned generation; /* bumped by login/logout: stale loads are dropped */
     int loaded;
@@ -72,9 +74,9 @@ dbg(const char *fmt, ...)
 {
     va_list ap;
 
-    if (!g.debug)
+    if (!g.conf.debug)
         return;
-    fputs("signet-pkcs11: ", stderr);
+    fputs("libsignet-pkcs11: debug: ", stderr);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -91,117 +93,12 @@ pad(CK_UTF8CHAR *dst, size_t len, const char *s)
     memcpy(dst, s, n < len ? n : len);
 }
 
-/* ---- configuration ---- */
-
-static char *
-trim(char *s)
-{
-    char *e;
-
-    while (*s == ' ' || *s == '\t')
-        s++;
-    e = s + strlen(s);
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-        *--e = '\0';
-    return s;
-}
-
-static sn_err
-set_str(char **dst, const char *v, int secret)
-{
-    char *c = strdup(v);
-
-    if (c == NULL)
-        return SN_ERR_NOMEM;
-    if (secret)
-        sn_secret_free(*dst);
-    else
-        free(*dst);
-    *dst = c;
-    return SN_OK;
-}
-
-/* SIGNET_PKCS11_CONF: "key = value" lines (url, ca_file, token), '#'. */
-static sn_err
-read_conf(const char *path)
-{
-    uint8_t *data = NULL;
-    char *line, *next, *eq, *k, *v;
-    size_t len = 0;
-    sn_err r;
-
-    if ((r = sn_file_read(path, CONF_MAX, &data, &len)) != SN_OK) {
-        dbg("cannot read %s: %s", path, sn_err_str(r));
-        goto out;
-    }
-    for (line = (char *)data; line != NULL; line = next) {
-        if ((next = strchr(line, '\n')) != NULL)
-            *next++ = '\0';
-        if (*trim(line) == '#' || *trim(line) == '\0')
-            continue;
-        r = SN_ERR_CONFIG;
-        if ((eq = strchr(line, '=')) == NULL)
-            goto out;
-        *eq = '\0';
-        k = trim(line);
-        v = trim(eq + 1);
-        if (strcmp(k, "url") == 0)
-            r = set_str(&g.conn.url, v, 0);
-        else if (strcmp(k, "ca_file") == 0)
-            r = set_str(&g.conn.ca_file, v, 0);
-        else if (strcmp(k, "token") == 0)
-            r = set_str(&g.env_token, v, 1);
-        if (r != SN_OK) {
-            dbg("%s: bad line for '%s'", path, k);
-            goto out;
-        }
-    }
-    r = SN_OK;
-out:
-    if (data != NULL)
-        OPENSSL_cleanse(data, len);
-    free(data);
-    return r;
-}
-
-static sn_err
-configure(void)
-{
-    const char *e;
-    size_t n;
-    sn_err r = SN_OK;
-
-    g.debug = getenv("SIGNET_PKCS11_DEBUG") != NULL;
-    if ((e = getenv("SIGNET_PKCS11_CONF")) != NULL && (r = read_conf(e)))
-        return r;
-    if ((e = getenv("SIGNET_URL")) != NULL && (r = set_str(&g.conn.url, e, 0)))
-        return r;
-    if ((e = getenv("SIGNET_CA_FILE")) != NULL &&
-        (r = set_str(&g.conn.ca_file, e, 0)))
-        return r;
-    if ((e = getenv("SIGNET_TOKEN")) != NULL && *e != '\0' &&
-        (r = set_str(&g.env_token, e, 1)))
-        return r;
-    if (g.conn.url != NULL) {
-        if (strncmp(g.conn.url, "https://", 8) != 0) {
-            dbg("the service URL must start with https://");
-            return SN_ERR_CONFIG;
-        }
-        n = strlen(g.conn.url);
-        while (n > 8 && g.conn.url[n - 1] == '/')
-            g.conn.url[--n] = '\0';
-    } else {
-        dbg("no service URL: set SIGNET_URL or SIGNET_PKCS11_CONF");
-    }
-    return SN_OK;
-}
-
 /* ---- state (lock held) ---- */
 
 static const char *
 active_token(void)
 {
-    return g.login_token != NULL ? g.login_token : g.env_token;
+    return g.login_token != NULL ? g.login_token : g.conf.token;
 }
 
 static struct session *
@@ -252,9 +149,7 @@ state_free(void)
     }
     sn_p11_objects_free(g.objs);
     sn_secret_free(g.login_token);
-    sn_secret_free(g.env_token);
-    free(g.conn.url);
-    free(g.conn.ca_file);
+    sn_p11_conf_cleanup(&g.conf);
     memset(&g, 0, sizeof(g));
 }
 
@@ -288,32 +183,50 @@ check_session(CK_SESSION_HANDLE h)
 
 /* ---- talking to the service (lock not held) ---- */
 
+/*
+ * A refusal of the token, or an answer that is not Signet's: said once on
+ * stderr (who names the token's source, never its value); the server's
+ * message only with SIGNET_PKCS11_DEBUG.
+ */
 static void
-report(const char *what, const struct sn_p11_answer *a)
+report(const char *who, const char *path, const struct sn_p11_answer *a)
 {
-    char code[64], msg[256];
+    char code[64], msg[256], url[512];
 
-    if (!g.debug)
-        return;
     sn_p11_parse_error(a->body, a->len, code, sizeof(code), msg, sizeof(msg));
-    dbg("%s: HTTP %ld %s: %s", what, a->status, code, msg);
+    dbg("%s: HTTP %ld %s: %s", path, a->status, code, msg);
+    if (a->status == 401 || a->status == 403) {
+        sn_p11_say(who == PIN_WHO ? SN_P11_CAUSE_PIN : SN_P11_CAUSE_TOKEN,
+                   "the service refused %s (HTTP %ld%s%s)", who, a->status,
+                   code[0] != '\0' ? " " : "", code);
+        return;
+    }
+    sn_p11_url_shown(g.conf.conn.url, url, sizeof(url));
+    sn_p11_say(SN_P11_CAUSE_SERVICE,
+               "%s (%s) answered GET %s with HTTP %ld%s%s: is it the "
+               "address of Signet's API?",
+               url, g.conf.url_from, path, a->status,
+               code[0] != '\0' ? " " : "", code);
 }
 
 /* GET path with token: SN_OK and a 2xx answer, or *rv says what failed. */
 static sn_err
-get(const char *token, const char *path, struct sn_p11_answer *a, CK_RV *rv)
+get(const char *token, const char *who, const char *path,
+    struct sn_p11_answer *a, CK_RV *rv)
 {
     sn_err r;
 
-    r = sn_p11_conn_request(&g.conn, token, "GET", path, NULL, a);
+    r = sn_p11_conn_request(&g.conf.conn, token, "GET", path, NULL, a);
     if (r != SN_OK) {
         dbg("GET %s: cannot reach the service: %s (%s)", path, sn_err_str(r),
             a->detail);
+        if (r == SN_ERR_IO)
+            sn_p11_say_net(&g.conf, a);
         *rv = CKR_DEVICE_ERROR;
         return r;
     }
     if (a->status < 200 || a->status > 299) {
-        report(path, a);
+        report(who, path, a);
         *rv = a->status == 401 || a->status == 403 ? CKR_PIN_INCORRECT
                                                    : CKR_DEVICE_ERROR;
         return SN_ERR_STATE;
@@ -321,9 +234,23 @@ get(const char *token, const char *path, struct sn_p11_answer *a, CK_RV *rv)
     return SN_OK;
 }
 
-/* whoami + keys for token; *keys is the caller's. */
+/* An answer that does not parse: said once, detail with debug only. */
+static void
+malformed(const char *path, sn_err r)
+{
+    char url[512];
+
+    dbg("%s: malformed answer (%s)", path, sn_err_str(r));
+    sn_p11_url_shown(g.conf.conn.url, url, sizeof(url));
+    sn_p11_say(SN_P11_CAUSE_SERVICE,
+               "%s (%s) answered GET %s with something that is not Signet's "
+               "answer",
+               url, g.conf.url_from, path);
+}
+
+/* whoami + keys for token (who: its source); *keys is the caller's. */
 static CK_RV
-fetch(const char *token, char sub[SN_P11_SUBSCRIBER_MAX + 1],
+fetch(const char *token, const char *who, char sub[SN_P11_SUBSCRIBER_MAX + 1],
       struct sn_p11_keylist **keys)
 {
     struct sn_p11_answer a = {0};
@@ -331,23 +258,28 @@ fetch(const char *token, char sub[SN_P11_SUBSCRIBER_MAX + 1],
     sn_err r;
 
     *keys = NULL;
-    if (g.conn.url == NULL) {
-        dbg("no service URL configured");
+    if (g.conf.conn.url == NULL) {
+        sn_p11_say(SN_P11_CAUSE_NO_URL,
+                   "no service URL: set SIGNET_URL=https://host:port (or url "
+                   "in the file SIGNET_PKCS11_CONF names)");
         goto out;
     }
-    if (get(token, "/v1/whoami", &a, &rv) != SN_OK)
+    if (get(token, who, "/v1/whoami", &a, &rv) != SN_OK)
         goto out;
-    if ((r = sn_p11_parse_whoami(a.body, a.len, sub)) != SN_OK) {
-        dbg("whoami: %s", r == SN_ERR_STATE ? "an admin token cannot sign"
-                                            : "malformed answer");
-        rv = r == SN_ERR_STATE ? CKR_PIN_INCORRECT : CKR_DEVICE_ERROR;
+    if ((r = sn_p11_parse_whoami(a.body, a.len, sub)) == SN_ERR_STATE) {
+        sn_p11_say(who == PIN_WHO ? SN_P11_CAUSE_PIN : SN_P11_CAUSE_TOKEN,
+                   "%s is an administrator's token, which cannot sign", who);
+        rv = CKR_PIN_INCORRECT;
+        goto out;
+    } else if (r != SN_OK) {
+        malformed("/v1/whoami", r);
         goto out;
     }
     sn_p11_answer_cleanup(&a);
-    if (get(token, "/v1/keys", &a, &rv) != SN_OK)
+    if (get(token, who, "/v1/keys", &a, &rv) != SN_OK)
         goto out;
     if ((r = sn_p11_parse_keys(a.body, a.len, keys)) != SN_OK) {
-        dbg("key list: malformed answer (%s)", sn_err_str(r));
+        malformed("/v1/keys", r);
         rv = CKR_DEVICE_ERROR;
         goto out;
     }
@@ -381,6 +313,7 @@ ensure_loaded(void)
 {
     char sub[SN_P11_SUBSCRIBER_MAX + 1];
     struct sn_p11_keylist *keys = NULL;
+    const char *who;
     char *token = NULL;
     unsigned gen;
     CK_RV rv = CKR_OK;
@@ -392,10 +325,11 @@ ensure_loaded(void)
     }
     gen = g.generation;
     token = strdup(active_token());
+    who = g.login_token != NULL ? PIN_WHO : g.conf.token_from;
     pthread_mutex_unlock(&lock);
     if (token == NULL)
         return CKR_HOST_MEMORY;
-    rv = fetch(token, sub, &keys);
+    rv = fetch(token, who, sub, &keys);
     sn_secret_free(token);
     if (rv != CKR_OK)
         return rv == CKR_PIN_INCORRECT ? CKR_USER_NOT_LOGGED_IN : rv;
@@ -428,7 +362,7 @@ C_Initialize(CK_VOID_PTR pInitArgs)
         rv = CKR_GENERAL_ERROR;
         goto out;
     }
-    if (configure() != SN_OK) {
+    if (sn_p11_conf_load(&g.conf) != SN_OK) {
         state_free();
         rv = CKR_GENERAL_ERROR;
         goto out;
@@ -542,7 +476,7 @@ C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
     (void)ensure_loaded();
     pthread_mutex_lock(&lock);
     memset(pInfo, 0, sizeof(*pInfo));
-    url = g.conn.url != NULL ? g.conn.url : "";
+    url = g.conf.conn.url != NULL ? g.conf.conn.url : "";
     EVP_Digest(url, strlen(url), h, NULL, EVP_sha256(), NULL);
     sn_hex_encode(h, 8, serial);
     /* pad() keeps the first 32 characters of the subscriber id. */
@@ -551,9 +485,12 @@ C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
     pad(pInfo->manufacturerID, sizeof(pInfo->manufacturerID), "Signet");
     pad(pInfo->model, sizeof(pInfo->model), "remote");
     pad(pInfo->serialNumber, sizeof(pInfo->serialNumber), serial);
-    pInfo->flags = CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED;
-    if (g.env_token == NULL)
-        pInfo->flags |= CKF_LOGIN_REQUIRED;
+    /*
+     * Always: a tool with a PIN (SunPKCS11's -storepass) logs in only when
+     * asked to, and its PIN must win over SIGNET_TOKEN.
+     */
+    pInfo->flags =
+        CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED | CKF_LOGIN_REQUIRED;
     pInfo->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
     pInfo->ulSessionCount = CK_UNAVAILABLE_INFORMATION;
     pInfo->ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
@@ -838,7 +775,7 @@ C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin,
         return CKR_HOST_MEMORY;
     memcpy(token, pPin, ulPinLen);
     token[ulPinLen] = '\0';
-    if ((rv = fetch(token, sub, &keys)) != CKR_OK)
+    if ((rv = fetch(token, PIN_WHO, sub, &keys)) != CKR_OK)
         goto out;
     pthread_mutex_lock(&lock);
     if (!g.initialized || g.logged_in) {
@@ -1147,9 +1084,11 @@ remote_sign(const struct pending *p, uint8_t *sig)
     snprintf(path, sizeof(path), "/v1/keys/%s/sign", p->key_id);
     if ((body = sign_body(p)) == NULL)
         goto out;
-    r = sn_p11_conn_request(&g.conn, p->token, "POST", path, body, &a);
+    r = sn_p11_conn_request(&g.conf.conn, p->token, "POST", path, body, &a);
     if (r != SN_OK) {
         dbg("sign: cannot reach the service: %s (%s)", sn_err_str(r), a.detail);
+        if (r == SN_ERR_IO)
+            sn_p11_say_net(&g.conf, &a);
         rv = CKR_DEVICE_ERROR;
         goto out;
     }

@@ -1,0 +1,265 @@
+/*
+ * conf: reads the module's configuration and reports, once per kind, what
+ * is wrong with it. Trusted input: the environment and the file named by
+ * SIGNET_PKCS11_CONF (bounded in size; a token in it is wiped after use).
+ * Texts from the transport are printable already (apiclient); no token or
+ * PIN is ever an argument of sn_p11_say.
+ */
+#include "pkcs11/conf.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "common/util.h"
+
+#define CONF_MAX (64 * 1024)
+
+/* Bit n set: cause n was reported. Per process, shared by threads. */
+static unsigned said;
+
+void
+sn_p11_say(enum sn_p11_cause cause, const char *fmt, ...)
+{
+    static const char prefix[] = "libsignet-pkcs11: ";
+    unsigned bit = 1u << (unsigned)cause;
+    char line[1024];
+    va_list ap;
+
+    if (__atomic_fetch_or(&said, bit, __ATOMIC_RELAXED) & bit)
+        return;
+    /* The line is built first and written at once: threads never mix. */
+    memcpy(line, prefix, sizeof(prefix));
+    va_start(ap, fmt);
+    vsnprintf(line + sizeof(prefix) - 1, sizeof(line) - sizeof(prefix) + 1, fmt,
+              ap);
+    va_end(ap);
+    fprintf(stderr, "%s\n", line);
+}
+
+void
+sn_p11_url_shown(const char *url, char *dst, size_t dstlen)
+{
+    const char *host = url, *at, *end;
+
+    if (strncmp(url, "https://", 8) == 0)
+        host = url + 8;
+    else if (strncmp(url, "http://", 7) == 0)
+        host = url + 7;
+    end = host + strcspn(host, "/?#");
+    at = memchr(host, '@', (size_t)(end - host));
+    if (at == NULL)
+        snprintf(dst, dstlen, "%s", url);
+    else
+        snprintf(dst, dstlen, "%.*s%s", (int)(host - url), url, at + 1);
+}
+
+/* The CA file as the messages name it. */
+static void
+ca_named(const struct sn_p11_conf *c, char *dst, size_t dstlen)
+{
+    if (c->conn.ca_file == NULL)
+        snprintf(dst, dstlen, "the system's CAs; SIGNET_CA_FILE is not set");
+    else
+        snprintf(dst, dstlen, "%s %s", c->ca_from, c->conn.ca_file);
+}
+
+void
+sn_p11_say_net(const struct sn_p11_conf *c, const struct sn_p11_answer *a)
+{
+    char url[512], ca[SN_P11_FROM_MAX + 512];
+
+    sn_p11_url_shown(c->conn.url != NULL ? c->conn.url : "", url, sizeof(url));
+    ca_named(c, ca, sizeof(ca));
+    switch (a->net) {
+    case SN_P11_NET_CA_FILE:
+        sn_p11_say(SN_P11_CAUSE_CA_FILE, "%s: %s", ca, a->detail);
+        break;
+    case SN_P11_NET_TLS:
+        sn_p11_say(SN_P11_CAUSE_TLS, "TLS with %s (%s) failed: %s; trusted: %s",
+                   url, c->url_from, a->detail, ca);
+        break;
+    default:
+        sn_p11_say(SN_P11_CAUSE_UNREACHABLE, "cannot reach %s (%s): %s", url,
+                   c->url_from, a->detail);
+        break;
+    }
+}
+
+static sn_err
+set_str(char **dst, const char *v, int secret)
+{
+    char *copy = strdup(v);
+
+    if (copy == NULL)
+        return SN_ERR_NOMEM;
+    if (secret)
+        sn_secret_free(*dst);
+    else
+        free(*dst);
+    *dst = copy;
+    return SN_OK;
+}
+
+static char *
+trim(char *s)
+{
+    char *e;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+        *--e = '\0';
+    return s;
+}
+
+/* One "key = value" line of the file; the key is never echoed (a typo
+ * could hold a token). */
+static sn_err
+conf_line(struct sn_p11_conf *c, const char *path, char *line)
+{
+    char *eq, *k, *v;
+
+    if ((eq = strchr(line, '=')) == NULL)
+        return SN_ERR_CONFIG;
+    *eq = '\0';
+    k = trim(line);
+    v = trim(eq + 1);
+    if (strcmp(k, "url") == 0) {
+        snprintf(c->url_from, sizeof(c->url_from), "url in %s", path);
+        return set_str(&c->conn.url, v, 0);
+    }
+    if (strcmp(k, "ca_file") == 0) {
+        snprintf(c->ca_from, sizeof(c->ca_from), "ca_file in %s", path);
+        return set_str(&c->conn.ca_file, v, 0);
+    }
+    if (strcmp(k, "token") == 0) {
+        snprintf(c->token_from, sizeof(c->token_from), "the token in %s", path);
+        return set_str(&c->token, v, 1);
+    }
+    return SN_ERR_CONFIG;
+}
+
+/* SIGNET_PKCS11_CONF: "key = value" lines (url, ca_file, token), '#'. */
+static sn_err
+read_conf(struct sn_p11_conf *c, const char *path)
+{
+    uint8_t *data = NULL;
+    char *line, *next;
+    size_t len = 0, n = 0;
+    sn_err r;
+
+    if ((r = sn_file_read(path, CONF_MAX, &data, &len)) != SN_OK) {
+        sn_p11_say(SN_P11_CAUSE_CONF_FILE, "SIGNET_PKCS11_CONF %s: %s", path,
+                   access(path, R_OK) != 0 ? strerror(errno) : sn_err_str(r));
+        goto out;
+    }
+    for (line = (char *)data; line != NULL; line = next) {
+        n++;
+        if ((next = strchr(line, '\n')) != NULL)
+            *next++ = '\0';
+        line = trim(line);
+        if (*line == '#' || *line == '\0')
+            continue;
+        if ((r = conf_line(c, path, line)) != SN_OK) {
+            sn_p11_say(SN_P11_CAUSE_CONF_FILE,
+                       "SIGNET_PKCS11_CONF %s line %zu: expected url, ca_file "
+                       "or token = value",
+                       path, n);
+            goto out;
+        }
+    }
+    r = SN_OK;
+out:
+    if (data != NULL)
+        OPENSSL_cleanse(data, len);
+    free(data);
+    return r;
+}
+
+/* The environment over the file; each setting remembers its source. */
+static sn_err
+read_env(struct sn_p11_conf *c)
+{
+    const char *e;
+    sn_err r = SN_OK;
+
+    if ((e = getenv("SIGNET_URL")) != NULL && *e != '\0') {
+        snprintf(c->url_from, sizeof(c->url_from), "SIGNET_URL");
+        if ((r = set_str(&c->conn.url, e, 0)) != SN_OK)
+            return r;
+    }
+    if ((e = getenv("SIGNET_CA_FILE")) != NULL && *e != '\0') {
+        snprintf(c->ca_from, sizeof(c->ca_from), "SIGNET_CA_FILE");
+        if ((r = set_str(&c->conn.ca_file, e, 0)) != SN_OK)
+            return r;
+    }
+    if ((e = getenv("SIGNET_TOKEN")) != NULL && *e != '\0') {
+        snprintf(c->token_from, sizeof(c->token_from), "SIGNET_TOKEN");
+        r = set_str(&c->token, e, 1);
+    }
+    return r;
+}
+
+/* The URL must be https; a trailing slash is dropped. */
+static sn_err
+check_url(struct sn_p11_conf *c)
+{
+    char shown[512];
+    size_t n;
+
+    if (c->conn.url == NULL) {
+        /* Said when an exchange needs it: listing the slot works without. */
+        return SN_OK;
+    }
+    if (strncmp(c->conn.url, "https://", 8) != 0 || c->conn.url[8] == '\0') {
+        sn_p11_url_shown(c->conn.url, shown, sizeof(shown));
+        sn_p11_say(SN_P11_CAUSE_BAD_URL, "%s %s: must start with https://",
+                   c->url_from, shown);
+        return SN_ERR_CONFIG;
+    }
+    n = strlen(c->conn.url);
+    while (n > 8 && c->conn.url[n - 1] == '/')
+        c->conn.url[--n] = '\0';
+    return SN_OK;
+}
+
+sn_err
+sn_p11_conf_load(struct sn_p11_conf *c)
+{
+    const char *e;
+    FILE *f;
+    sn_err r;
+
+    memset(c, 0, sizeof(*c));
+    c->debug = getenv("SIGNET_PKCS11_DEBUG") != NULL;
+    if ((e = getenv("SIGNET_PKCS11_CONF")) != NULL && *e != '\0' &&
+        (r = read_conf(c, e)) != SN_OK)
+        return r;
+    if ((r = read_env(c)) != SN_OK || (r = check_url(c)) != SN_OK)
+        return r;
+    /* Said now, in the words of the setting, rather than as TLS trouble. */
+    if (c->conn.ca_file != NULL) {
+        if ((f = fopen(c->conn.ca_file, "r")) == NULL)
+            sn_p11_say(SN_P11_CAUSE_CA_FILE, "%s %s: %s", c->ca_from,
+                       c->conn.ca_file, strerror(errno));
+        else
+            fclose(f);
+    }
+    return SN_OK;
+}
+
+void
+sn_p11_conf_cleanup(struct sn_p11_conf *c)
+{
+    free(c->conn.url);
+    free(c->conn.ca_file);
+    sn_secret_free(c->token);
+    memset(c, 0, sizeof(*c));
+}

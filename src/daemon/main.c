@@ -128,7 +128,8 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (sn_app_open(home, &app, err, sizeof(err)) != SN_OK) {
-        fprintf(stderr, "signetd: %s\n", err);
+        /* serve's output is the log: its lines, not a bare one. */
+        sn_error("serve: %s", err);
         goto out;
     }
     if (listen == NULL)

@@ -80,6 +80,12 @@ sn_metrics_signature(struct sn_metrics *m, enum sn_keyalg alg, double seconds)
                                   memory_order_relaxed);
 }
 
+void
+sn_metrics_tls_failure(struct sn_metrics *m)
+{
+    atomic_fetch_add_explicit(&m->tls_failures, 1, memory_order_relaxed);
+}
+
 struct out {
     char *buf;
     size_t len, cap;
@@ -165,6 +171,12 @@ sn_metrics_render(struct sn_metrics *m, char **out, size_t *len)
          (double)atomic_load(&m->lat_sum_ns) / 1e9);
     emit(&o, "signet_sign_duration_seconds_count %llu\n",
          (unsigned long long)count);
+    emit(&o, "# HELP signet_tls_handshake_failures_total TLS handshakes "
+             "that failed (a client that does not trust the certificate, "
+             "shares no TLS version or cipher, or does not speak TLS).\n"
+             "# TYPE signet_tls_handshake_failures_total counter\n");
+    emit(&o, "signet_tls_handshake_failures_total{listener=\"api\"} %llu\n",
+         (unsigned long long)atomic_load(&m->tls_failures));
     if (o.failed) {
         free(o.buf);
         return -1;

@@ -1,6 +1,7 @@
 /*
  * metrics: Prometheus counters kept in memory: requests by route and
- * status, signatures by key algorithm, and a signing latency histogram.
+ * status, signatures by key algorithm, a signing latency histogram and
+ * failed TLS handshakes.
  * Counting takes no lock (relaxed atomic adds): every request and every
  * signature counts, and none may wait on another for it. The lock only
  * serialises adding a new route/status series.
@@ -32,6 +33,7 @@ struct sn_metrics {
     _Atomic uint64_t buckets[SN_METRICS_BUCKETS]; /* cumulative on output */
     _Atomic uint64_t lat_count;
     _Atomic uint64_t lat_sum_ns;
+    _Atomic uint64_t tls_failures; /* the API listener's */
 };
 
 void sn_metrics_init(struct sn_metrics *m);
@@ -39,6 +41,8 @@ void sn_metrics_cleanup(struct sn_metrics *m);
 void sn_metrics_request(struct sn_metrics *m, const char *route, int status);
 void sn_metrics_signature(struct sn_metrics *m, enum sn_keyalg alg,
                           double seconds);
+/* A TLS handshake on the API listener failed (see server.c). */
+void sn_metrics_tls_failure(struct sn_metrics *m);
 /* Prometheus text exposition; *out is malloc'd. */
 int sn_metrics_render(struct sn_metrics *m, char **out, size_t *len);
 

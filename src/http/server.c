@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -45,6 +46,7 @@
 #include "auth/auth.h"
 #include "http/gate.h"
 #include "http/handlers.h"
+#include "http/peerlog.h"
 #include "http/router.h"
 #include "policy/policy.h"
 
@@ -70,6 +72,9 @@ struct sn_http {
     pthread_mutex_t log_lock;
     time_t log_window;
     unsigned log_count, log_dropped;
+    /* Failed TLS handshakes (see "failed TLS handshakes"). */
+    struct sn_peerlog tls_log;
+    int tls_watched; /* a handshake has been watched (atomic) */
 };
 
 /* Threads taking suspended requests from a queue; see the top. */
@@ -246,6 +251,7 @@ struct track {
     int64_t deadline; /* ms, CLOCK_MONOTONIC; 0: none (atomic) */
     int phase;        /* enum phase: what the deadline is for (atomic) */
     int shut;         /* the sweeper has shut the socket down */
+    unsigned hs;      /* HS_*: the TLS handshake so far (hs_hook) */
 };
 
 static int64_t
@@ -276,6 +282,115 @@ track_of(struct MHD_Connection *conn)
     return ci != NULL ? ci->socket_context : NULL;
 }
 
+/* ---- failed TLS handshakes ----
+ * A client that does not trust the server's certificate gives up in the
+ * handshake; MHD then logs a line that names no client and calls nothing
+ * of ours but the connection's end (on_notify). So each connection of the
+ * TLS listener has its handshake followed: gnutls calls hs_hook on every
+ * handshake message received, which notes the client's hello and its
+ * Finished (sent only once it has accepted the certificate). A connection
+ * that ends with a hello and no Finished, or with neither (plain HTTP to
+ * the HTTPS port, a port probe), failed its handshake unless the sweeper
+ * cut it for being late (it has its own line). Each failure is counted in
+ * /metrics; the log gets one line per client address a minute (peerlog.h),
+ * the failures in between summed up when the minute ends.
+ */
+
+#define TLS_LOG_WINDOW 60 /* seconds */
+
+enum { HS_WATCHED = 1, HS_HELLO = 2, HS_FINISHED = 4 };
+
+static void client_address(struct MHD_Connection *conn, char *buf, size_t len);
+
+static int
+hs_hook(gnutls_session_t s, unsigned int type, unsigned when,
+        unsigned int incoming, const gnutls_datum_t *msg)
+{
+    struct track *t;
+
+    (void)when;
+    (void)msg;
+    /* The session's pointer is MHD's connection (watch_handshake). */
+    if (!incoming || (t = track_of(gnutls_session_get_ptr(s))) == NULL)
+        return 0;
+    if (type == GNUTLS_HANDSHAKE_CLIENT_HELLO)
+        t->hs |= HS_HELLO;
+    else if (type == GNUTLS_HANDSHAKE_FINISHED)
+        t->hs |= HS_FINISHED;
+    return 0;
+}
+
+/* Follows the handshake of a new TLS connection. MHD sets the session's
+ * pointer to its connection (its PSK callback relies on it); checked, so
+ * that a libmicrohttpd that did otherwise leaves the handshakes unwatched
+ * (and MHD's own line in the log) instead of misread. MHD runs a
+ * connection on one thread: the hook, STARTED and CLOSED never race. */
+static void
+watch_handshake(struct sn_http *h, struct MHD_Connection *conn, struct track *t)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    gnutls_session_t s;
+
+    if (ci == NULL || (s = ci->tls_session) == NULL ||
+        gnutls_session_get_ptr(s) != (void *)conn)
+        return;
+    gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_PRE,
+                                       hs_hook);
+    t->hs = HS_WATCHED;
+    __atomic_store_n(&h->tls_watched, 1, __ATOMIC_RELAXED);
+}
+
+/* The end of a watched TLS connection: a failed handshake is counted, and
+ * logged if it is its client's first of the minute. */
+static void
+handshake_end(struct sn_http *h, struct MHD_Connection *conn, unsigned hs,
+              int shut)
+{
+    char addr[SN_PEERLOG_ADDR];
+
+    if (!(hs & HS_WATCHED) || (hs & HS_FINISHED) || shut)
+        return;
+    sn_metrics_tls_failure(h->deps->metrics);
+    client_address(conn, addr, sizeof(addr));
+    if (!sn_peerlog_event(&h->tls_log, addr, time(NULL)))
+        return;
+    sn_log_set_client(addr);
+    if (hs & HS_HELLO)
+        sn_warn("http (api): TLS handshake failed: the client may not trust "
+                "the server's certificate (its root: tls/ca.pem in the home) "
+                "or share no TLS version or cipher with it; this client's "
+                "next failures are counted, one line a minute");
+    else
+        sn_warn("http (api): TLS handshake failed: no TLS hello (plain "
+                "HTTP to the HTTPS port, or a port probe); this client's "
+                "next failures are counted, one line a minute");
+    sn_log_set_client(NULL);
+}
+
+/* Logs the failures held in the minutes that have ended. */
+static void
+handshake_flush(struct sn_http *h, time_t now)
+{
+    struct sn_peerlog_report rep[SN_PEERLOG_SLOTS + 1];
+    size_t i, n;
+
+    n = sn_peerlog_expire(&h->tls_log, now, rep, SN_PEERLOG_SLOTS + 1);
+    for (i = 0; i < n; i++) {
+        if (rep[i].addr[0] == '\0') {
+            sn_warn("http (api): %u failed TLS handshake(s) in the last "
+                    "minute from clients past the %d named ones",
+                    rep[i].n, SN_PEERLOG_SLOTS);
+            continue;
+        }
+        sn_log_set_client(rep[i].addr);
+        sn_warn("http (api): %u more failed TLS handshake(s) from this "
+                "client in the last minute",
+                rep[i].n);
+        sn_log_set_client(NULL);
+    }
+}
+
 /* MHD's connection start and end: the track is made and listed, or
  * unlisted and freed. */
 static void
@@ -285,6 +400,7 @@ on_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
     struct sn_http *h = cls;
     const union MHD_ConnectionInfo *ci;
     struct track *t = *socket_context;
+    int shut;
 
     if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         if (t == NULL)
@@ -296,7 +412,9 @@ on_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
             h->tracks = t->next;
         if (t->next != NULL)
             t->next->prev = t->prev;
+        shut = t->shut;
         pthread_mutex_unlock(&h->track_lock);
+        handshake_end(h, conn, t->hs, shut);
         free(t);
         *socket_context = NULL;
         return;
@@ -319,6 +437,8 @@ on_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
     h->tracks = t;
     pthread_mutex_unlock(&h->track_lock);
     *socket_context = t;
+    if (!h->plain)
+        watch_handshake(h, conn, t);
 }
 
 /* Shuts down the connections past their deadline; the caller holds the
@@ -390,6 +510,7 @@ sweeper_main(void *arg)
         } else if (closed == 0)
             said = time(NULL);
         log_flush(h, time(NULL));
+        handshake_flush(h, time(NULL));
         pthread_mutex_lock(&h->track_lock);
     }
     pthread_mutex_unlock(&h->track_lock);
@@ -413,7 +534,9 @@ sweeper_stop(struct sn_http *h)
  * MHD reports every failed TLS handshake and refused connection; a flood
  * of them must not flood the log. At most LOG_BURST (10) lines per
  * LOG_WINDOW (10) seconds and listener, then one line saying how many were
- * left out. MHD does not say which connection a message is about.
+ * left out. MHD does not say which connection a message is about; its
+ * line for a failed TLS handshake is left out once the handshakes are
+ * watched (see "failed TLS handshakes": a line with the client's address).
  */
 
 /* Reports the messages left out in a window that has ended. */
@@ -441,11 +564,15 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    static const char hs_failed[] = "Error: received handshake message";
     struct sn_http *h = cls;
     char msg[256];
     size_t i;
     int show;
 
+    if (__atomic_load_n(&h->tls_watched, __ATOMIC_RELAXED) &&
+        strncmp(fmt, hs_failed, sizeof(hs_failed) - 1) == 0)
+        return;
     log_flush(h, time(NULL));
     pthread_mutex_lock(&h->log_lock);
     if ((show = h->log_count < LOG_BURST) != 0)
@@ -461,6 +588,17 @@ mhd_log(void *cls, const char *fmt, va_list ap)
         if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
             msg[i] = msg[i + 1] == '\0' ? '\0' : '?';
     sn_warn("http (%s): %s", h->plain ? "public" : "api", msg);
+}
+
+/* MHD's fatal errors (an inconsistency of its own) end the process; the
+ * last words go to the log in its format, not bare on stderr. */
+static void
+mhd_panic(void *cls, const char *file, unsigned int line, const char *reason)
+{
+    (void)cls;
+    sn_error("http: fatal error in libmicrohttpd (%s:%u): %s",
+             file != NULL ? file : "?", line, reason != NULL ? reason : "?");
+    abort();
 }
 
 /* ---- responses ---- */
@@ -664,6 +802,7 @@ begin(struct sn_http *h, struct MHD_Connection *conn, struct conn_ctx *c,
     c->req.conn = conn;
     c->req.method = method;
     client_address(conn, c->req.client, sizeof(c->req.client));
+    sn_log_set_client(c->req.client);
     c->req.content_type = MHD_lookup_connection_value(
         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     c->metric_route = unmatched;
@@ -745,8 +884,7 @@ take_body(const struct sn_http_opts *cfg, struct conn_ctx *c, const char *data,
 }
 
 static void
-run_handler(const struct sn_deps *deps, struct conn_ctx *c,
-            struct sn_resp *resp)
+handle(const struct sn_deps *deps, struct conn_ctx *c, struct sn_resp *resp)
 {
     json_error_t jerr;
     unsigned int dlen = 0;
@@ -794,6 +932,16 @@ run_handler(const struct sn_deps *deps, struct conn_ctx *c,
     c->req.body = c->body.data;
     c->req.body_len = c->body.len;
     c->route->handler(deps, &c->req, resp);
+}
+
+/* Runs the request's handler; its log lines name the client. */
+static void
+run_handler(const struct sn_deps *deps, struct conn_ctx *c,
+            struct sn_resp *resp)
+{
+    sn_log_set_client(c->req.client);
+    handle(deps, c, resp);
+    sn_log_set_client(NULL);
 }
 
 /* A declared body of 1..limit bytes, sent without waiting for 100. */
@@ -954,9 +1102,9 @@ finish(struct sn_http *h, struct MHD_Connection *conn, struct conn_ctx *c)
 }
 
 static enum MHD_Result
-on_request(void *cls, struct MHD_Connection *conn, const char *url,
-           const char *method, const char *version, const char *upload_data,
-           size_t *upload_data_size, void **con_cls)
+request_step(void *cls, struct MHD_Connection *conn, const char *url,
+             const char *method, const char *version, const char *upload_data,
+             size_t *upload_data_size, void **con_cls)
 {
     struct sn_http *h = cls;
     struct conn_ctx *c = *con_cls;
@@ -1043,6 +1191,24 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     MHD_suspend_connection(conn);
     to_pool(c->route->flags & SN_ROUTE_SIGN ? h->signers : h->workers, c);
     return MHD_YES;
+}
+
+/* MHD's call for a request: the lines logged meanwhile name its client
+ * (begin() sets it on the first call). */
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url,
+           const char *method, const char *version, const char *upload_data,
+           size_t *upload_data_size, void **con_cls)
+{
+    struct conn_ctx *c = *con_cls;
+    enum MHD_Result ret;
+
+    if (c != NULL)
+        sn_log_set_client(c->req.client);
+    ret = request_step(cls, conn, url, method, version, upload_data,
+                       upload_data_size, con_cls);
+    sn_log_set_client(NULL);
+    return ret;
 }
 
 static void
@@ -1152,6 +1318,7 @@ http_free(struct sn_http *h)
     pthread_mutex_destroy(&h->track_lock);
     pthread_cond_destroy(&h->sweep_cond);
     pthread_mutex_destroy(&h->log_lock);
+    sn_peerlog_cleanup(&h->tls_log);
     free(h);
 }
 
@@ -1202,6 +1369,7 @@ deadlines_start(struct sn_http *h)
     pthread_cond_init(&h->sweep_cond, NULL);
     pthread_mutex_init(&h->log_lock, NULL);
     h->log_window = time(NULL);
+    sn_peerlog_init(&h->tls_log, TLS_LOG_WINDOW);
     if (pthread_create(&h->sweeper, NULL, sweeper_main, h) != 0)
         return SN_ERR_INTERNAL;
     h->sweeper_on = 1;
@@ -1250,6 +1418,7 @@ sn_http_start(const struct sn_deps *deps, const struct sn_http_opts *opts,
     h->deps = deps;
     h->opts = *opts;
     h->plain = plain;
+    MHD_set_panic_func(mhd_panic, NULL);
     if ((r = deadlines_start(h)) != SN_OK)
         goto out;
     limit = connection_limit(opts);

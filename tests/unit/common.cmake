@@ -14,3 +14,7 @@ target_link_libraries(test_apitoken PRIVATE sn_crypto)
 
 sn_unit_test(test_config ${CMAKE_CURRENT_SOURCE_DIR}/test_config.c)
 target_link_libraries(test_config PRIVATE sn_config)
+
+# issue 15: the log's one line format.
+sn_unit_test(test_log ${CMAKE_CURRENT_SOURCE_DIR}/test_log.c)
+target_link_libraries(test_log PRIVATE sn_common)

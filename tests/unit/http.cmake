@@ -8,3 +8,7 @@ target_link_libraries(test_policy PRIVATE sn_policy)
 
 sn_unit_test(test_bodies ${CMAKE_CURRENT_LIST_DIR}/test_bodies.c)
 target_link_libraries(test_bodies PRIVATE sn_http_bodies)
+
+# issue 15: failed TLS handshakes, one line per client address a minute.
+sn_unit_test(test_peerlog ${CMAKE_CURRENT_LIST_DIR}/test_peerlog.c)
+target_link_libraries(test_peerlog PRIVATE sn_http Threads::Threads)

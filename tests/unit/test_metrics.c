@@ -41,6 +41,8 @@ work(void *arg)
         sn_metrics_request(w->m, routes[i % 3], 200 + (w->n + i) % 4);
         sn_metrics_signature(w->m, i % 2 ? SN_KEY_RSA3072 : SN_KEY_P256,
                              i % 5 ? 0.0002 : 0.02);
+        if (i % 10 == 0)
+            sn_metrics_tls_failure(w->m);
     }
     return NULL;
 }
@@ -126,6 +128,9 @@ test_concurrent_counts(void **state)
         value(text, "signet_sign_duration_seconds_bucket{le=\"0.025\"}"), want);
     assert_non_null(
         strstr(text, "signet_sign_duration_seconds_sum 6656.000000\n"));
+    assert_int_equal(
+        value(text, "signet_tls_handshake_failures_total{listener=\"api\"}"),
+        want / 10);
     free(text);
     sn_metrics_cleanup(&m);
 }

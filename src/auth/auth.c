@@ -89,6 +89,11 @@ principal_from_token(const struct sn_token *t, struct sn_principal *p)
     p->created_at = t->created_at;
 }
 
+/* Anyone can send a bad token at will: its lines are budgeted (the audit
+ * log counts every refusal of a known token, folded per minute). */
+static struct sn_log_limit unknown_lines = SN_LOG_LIMIT(10, 10);
+static struct sn_log_limit refused_lines = SN_LOG_LIMIT(10, 10);
+
 enum sn_auth_fault
 sn_auth_bearer(struct sn_store *st, const char *header, const char *client,
                struct sn_principal *out)
@@ -114,13 +119,15 @@ sn_auth_bearer(struct sn_store *st, const char *header, const char *client,
         goto out;
     }
     if (r == SN_ERR_NOT_FOUND || !sn_apitoken_hash_equal(hash, t.hash)) {
-        sn_warn("auth: unknown token from %s", client);
+        sn_log_limited(&unknown_lines, SN_LOG_WARN,
+                       "auth: unknown token from %s", client);
         f = SN_AUTH_UNKNOWN;
         goto out;
     }
     if ((f = token_state(&t)) != SN_AUTH_OK) {
-        sn_warn("auth: %s: token %s from %s", sn_auth_fault_str(f), t.id,
-                client);
+        sn_log_limited(&refused_lines, SN_LOG_WARN,
+                       "auth: %s: token %s from %s", sn_auth_fault_str(f), t.id,
+                       client);
         if (!t.admin)
             audit_refused(st, &t, client, f);
         goto out;

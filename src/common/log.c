@@ -2,6 +2,8 @@
 #include "common/log.h"
 
 #include <ctype.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,11 +61,10 @@ prefix(char *line, size_t len, enum sn_log_level level)
                     client[0] != '\0' ? " " : "");
 }
 
-void
-sn_log(enum sn_log_level level, const char *fmt, ...)
+static void
+vlog(enum sn_log_level level, unsigned dropped, const char *fmt, va_list ap)
 {
     char line[LINE_MAX_BYTES];
-    va_list ap;
     int n, m, i;
 
     if (level < min_level || (unsigned)level > SN_LOG_ERROR)
@@ -71,9 +72,13 @@ sn_log(enum sn_log_level level, const char *fmt, ...)
     n = prefix(line, sizeof(line), level);
     if (n < 0 || (size_t)n >= sizeof(line) - 2)
         return;
-    va_start(ap, fmt);
     m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-    va_end(ap);
+    if (m >= 0 && dropped > 0 && (size_t)(n + m) < sizeof(line) - 2) {
+        int k = snprintf(line + n + m, sizeof(line) - (size_t)(n + m) - 1,
+                         " (and %u more like it left out)", dropped);
+        if (k > 0)
+            m += k;
+    }
     if (m < 0)
         return;
     if ((size_t)m > sizeof(line) - (size_t)n - 2)
@@ -88,4 +93,47 @@ sn_log(enum sn_log_level level, const char *fmt, ...)
     n += m;
     line[n++] = '\n';
     (void)!write(STDERR_FILENO, line, (size_t)n);
+}
+
+void
+sn_log(enum sn_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vlog(level, 0, fmt, ap);
+    va_end(ap);
+}
+
+static pthread_mutex_t limit_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void
+sn_log_limited(struct sn_log_limit *l, enum sn_log_level level, const char *fmt,
+               ...)
+{
+    struct timespec ts;
+    unsigned dropped = 0;
+    int pass = 0;
+    va_list ap;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    pthread_mutex_lock(&limit_lock);
+    if (ts.tv_sec - l->window >= (long long)l->secs) {
+        l->window = ts.tv_sec;
+        l->n = 0;
+    }
+    if (l->n < l->max) {
+        l->n++;
+        dropped = l->dropped;
+        l->dropped = 0;
+        pass = 1;
+    } else if (l->dropped < UINT_MAX) {
+        l->dropped++;
+    }
+    pthread_mutex_unlock(&limit_lock);
+    if (!pass)
+        return;
+    va_start(ap, fmt);
+    vlog(level, dropped, fmt, ap);
+    va_end(ap);
 }

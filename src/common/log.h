@@ -26,6 +26,28 @@ void sn_log(enum sn_log_level level, const char *fmt, ...)
  */
 void sn_log_set_client(const char *addr);
 
+/*
+ * A budget for lines a client can cause at will (a refused token, a probe
+ * of another tenant's key): at most max lines a window of secs seconds;
+ * the lines over it are only counted, and the next line let through says
+ * how many were left out. Static storage, zero-initialised but for max
+ * and secs: SN_LOG_LIMIT(10, 10).
+ */
+struct sn_log_limit {
+    unsigned max, secs;
+    long long window; /* start of the current window (seconds) */
+    unsigned n;       /* lines in it */
+    unsigned dropped; /* left out since the last line let through */
+};
+#define SN_LOG_LIMIT(max, secs)                                                \
+    {                                                                          \
+        (max), (secs), 0, 0, 0                                                 \
+    }
+
+/* sn_log within the budget l (thread-safe). */
+void sn_log_limited(struct sn_log_limit *l, enum sn_log_level level,
+                    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #define sn_info(...) sn_log(SN_LOG_INFO, __VA_ARGS__)
 #define sn_warn(...) sn_log(SN_LOG_WARN, __VA_ARGS__)
 #define sn_error(...) sn_log(SN_LOG_ERROR, __VA_ARGS__)

@@ -883,6 +883,9 @@ take_body(const struct sn_http_opts *cfg, struct conn_ctx *c, const char *data,
     return sn_buf_append(&c->body, data, len) == SN_OK ? 0 : -1;
 }
 
+/* Lines a client can cause at will are budgeted (see log.h). */
+static struct sn_log_limit recheck_lines = SN_LOG_LIMIT(10, 10);
+
 static void
 handle(const struct sn_deps *deps, struct conn_ctx *c, struct sn_resp *resp)
 {
@@ -896,8 +899,9 @@ handle(const struct sn_deps *deps, struct conn_ctx *c, struct sn_resp *resp)
      * looked at again now, after the body and just before acting. */
     if (c->req.who != NULL &&
         (f = sn_auth_recheck(deps->store, c->req.who)) != SN_AUTH_OK) {
-        sn_warn("auth: %s: token %s from %s, at execution",
-                sn_auth_fault_str(f), c->req.who->id, c->req.client);
+        sn_log_limited(&recheck_lines, SN_LOG_WARN,
+                       "auth: %s: token %s, at execution", sn_auth_fault_str(f),
+                       c->req.who->id);
         sn_resp_error(resp, API_UNAUTHORIZED, "%s", sn_auth_fault_str(f));
         return;
     }

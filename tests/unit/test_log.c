@@ -128,11 +128,47 @@ test_one_line(void **state)
     assert_int_equal(strlen(out), 1023); /* the line's maximum, less one */
 }
 
+static struct sn_log_limit budget = SN_LOG_LIMIT(3, 3600);
+
+static void
+flood(void)
+{
+    int i;
+
+    for (i = 0; i < 50; i++)
+        sn_log_limited(&budget, SN_LOG_WARN, "auth: refused %d", i);
+}
+
+static void
+next_window(void)
+{
+    budget.window -= 3600; /* as if the hour had passed */
+    sn_log_limited(&budget, SN_LOG_WARN, "auth: refused again");
+}
+
+/* A budget of 3 lines: 50 calls write 3; the first line of the next
+ * window says how many were left out. */
+static void
+test_limited(void **state)
+{
+    char out[4096];
+
+    (void)state;
+    capture(out, sizeof(out), flood);
+    assert_non_null(strstr(out, "refused 2\n"));
+    assert_null(strstr(out, "refused 3"));
+    capture(out, sizeof(out), next_window);
+    assert_line(out);
+    assert_non_null(
+        strstr(out, "refused again (and 47 more like it left out)"));
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format),
+        cmocka_unit_test(test_limited),
         cmocka_unit_test(test_one_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -333,16 +333,59 @@ parse_args(struct sn_cli *cli, int argc, char **argv, const char **words,
     return SN_OK;
 }
 
-/* Matches the leading words to a command; the rest are its arguments. */
+/* Whether word names a command group ("key", "token", ...). */
+static int
+is_group(const char *word)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (commands[i].group != NULL && strcmp(commands[i].group, word) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * Prints the lines of usage_text's command list that belong to group,
+ * with their continuation lines (indented deeper), under a usage line.
+ */
+static void
+group_usage(FILE *f, const char *group)
+{
+    const char *p = strstr(usage_text, "\nCommands:\n"), *eol;
+    size_t glen = strlen(group);
+    int in = 0;
+
+    fprintf(f,
+            "usage: signet [global options] %s SUBCOMMAND [options] "
+            "[arguments]\n\nSubcommands of '%s':\n",
+            group, group);
+    for (p = p != NULL ? strchr(p + 1, '\n') + 1 : ""; *p != '\0';
+         p = eol + 1) {
+        if ((eol = strchr(p, '\n')) == NULL || eol == p)
+            break;
+        if (strncmp(p, "  ", 2) == 0 && p[2] != ' ')
+            in = strncmp(p + 2, group, glen) == 0 && p[2 + glen] == ' ';
+        if (in)
+            fprintf(f, "%.*s\n", (int)(eol - p), p);
+    }
+}
+
+/*
+ * Matches the leading words to a command; the rest are its arguments. A
+ * group named without (or with an unknown) subcommand sets *group, so
+ * that the caller can list the group's subcommands.
+ */
 static sn_err
 find_command(struct sn_cli *cli, const char **words, size_t nwords,
-             const struct command **out)
+             const struct command **out, const char **group)
 {
     size_t i, j, skip;
 
     *out = NULL;
+    *group = NULL;
     if (nwords == 0)
-        return sn_cli_usage(cli, "no command given (see signet --help)");
+        return sn_cli_usage(cli, "no command given");
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         const struct command *c = &commands[i];
         if (c->group != NULL) {
@@ -356,9 +399,7 @@ find_command(struct sn_cli *cli, const char **words, size_t nwords,
             skip = 1;
         }
         if (nwords - skip != c->npos)
-            return sn_cli_usage(cli,
-                                "wrong number of arguments for '%s%s%s' "
-                                "(see signet --help)",
+            return sn_cli_usage(cli, "wrong number of arguments for '%s%s%s'",
                                 c->group != NULL ? c->group : "",
                                 c->group != NULL ? " " : "", c->name);
         for (j = 0; j < c->npos; j++)
@@ -367,11 +408,14 @@ find_command(struct sn_cli *cli, const char **words, size_t nwords,
         *out = c;
         return SN_OK;
     }
-    return sn_cli_usage(cli,
-                        "unknown command '%.64s%s%.64s' (see signet "
-                        "--help)",
-                        words[0], nwords > 1 ? " " : "",
-                        nwords > 1 ? words[1] : "");
+    if (is_group(words[0])) {
+        *group = words[0];
+        if (nwords == 1)
+            return sn_cli_usage(cli, "'%.64s' needs a subcommand", words[0]);
+        return sn_cli_usage(cli, "'%.64s' has no subcommand '%.64s'", words[0],
+                            words[1]);
+    }
+    return sn_cli_usage(cli, "unknown command '%.64s'", words[0]);
 }
 
 /* Rejects options the chosen command does not take. */
@@ -451,9 +495,12 @@ load_settings(struct sn_cli *cli)
         cli->ca_file = env;
 }
 
-/* "signet: message (code, HTTP status)" or "signet: message". */
+/*
+ * "signet: message (code, HTTP status)" or "signet: message"; after a
+ * usage mistake the group's subcommands (if one was named) and one hint.
+ */
 static void
-report(const struct sn_cli *cli, sn_err r)
+report(const struct sn_cli *cli, sn_err r, const char *group)
 {
     const struct sn_client_error *e = &cli->err;
 
@@ -465,6 +512,11 @@ report(const struct sn_cli *cli, sn_err r)
                 e->code[0] != '\0' ? e->code : "no error code", e->status);
     else
         fprintf(stderr, "signet: %s\n", e->message);
+    if (cli->usage && group != NULL) {
+        fputc('\n', stderr);
+        group_usage(stderr, group);
+        fputc('\n', stderr);
+    }
     if (cli->usage)
         fprintf(stderr, "Try 'signet --help'.\n");
 }
@@ -472,7 +524,7 @@ report(const struct sn_cli *cli, sn_err r)
 static int
 run(struct sn_cli *cli, int argc, char **argv)
 {
-    const char *words[SN_CLI_MAX_POS + 2];
+    const char *words[SN_CLI_MAX_POS + 2], *group = NULL;
     const struct command *c = NULL;
     size_t nwords;
     sn_err r;
@@ -480,12 +532,16 @@ run(struct sn_cli *cli, int argc, char **argv)
     if ((r = parse_args(cli, argc, argv, words, &nwords,
                         sizeof(words) / sizeof(words[0]))) != SN_OK)
         goto out;
+    if (cli->seen[SN_OPT_HELP] && nwords >= 1 && is_group(words[0])) {
+        group_usage(stdout, words[0]);
+        return 0;
+    }
     if (cli->seen[SN_OPT_HELP] ||
         (nwords == 1 && strcmp(words[0], "help") == 0)) {
         fputs(usage_text, stdout);
         return 0;
     }
-    if ((r = find_command(cli, words, nwords, &c)) != SN_OK ||
+    if ((r = find_command(cli, words, nwords, &c, &group)) != SN_OK ||
         (r = check_options(cli, c)) != SN_OK || (r = load_token(cli)) != SN_OK)
         goto out;
     load_settings(cli);
@@ -493,7 +549,7 @@ run(struct sn_cli *cli, int argc, char **argv)
 out:
     if (r == SN_OK)
         return 0;
-    report(cli, r);
+    report(cli, r, group);
     return cli->usage ? EXIT_USAGE : EXIT_FAILURE;
 }
 

@@ -79,6 +79,8 @@ static const struct option_def {
     [SN_OPT_COMMENT] = {"comment", 0, 1},
     [SN_OPT_NO_NONCE] = {"no-nonce", 0, 0},
     [SN_OPT_NO_CERT] = {"no-cert", 0, 0},
+    [SN_OPT_BEFORE] = {"before", 0, 1},
+    [SN_OPT_NO_EXPIRY] = {"no-expiry", 0, 0},
 };
 
 /* The identity options, in the order of SN_OPT_ID_O..SN_OPT_ID_*_L. */
@@ -103,7 +105,7 @@ static const struct command {
     {"subscriber", "identity", sn_cmd_subscriber_identity, IDENTITY_OPTS, 1},
     {"token", "create", sn_cmd_token_create,
      BIT(SN_OPT_SUBSCRIBER) | BIT(SN_OPT_ROLE) | BIT(SN_OPT_KEY) |
-         BIT(SN_OPT_EXPIRES) | BIT(SN_OPT_NAME),
+         BIT(SN_OPT_EXPIRES) | BIT(SN_OPT_NO_EXPIRY) | BIT(SN_OPT_NAME),
      0},
     {"token", "revoke", sn_cmd_token_revoke, 0, 1},
     {"key", "create", sn_cmd_key_create,
@@ -131,7 +133,9 @@ static const struct command {
          BIT(SN_OPT_SCHEME) | BIT(SN_OPT_OUT),
      0},
     {NULL, "audit", sn_cmd_audit,
-     BIT(SN_OPT_KEY) | BIT(SN_OPT_AFTER) | BIT(SN_OPT_LIMIT), 0},
+     BIT(SN_OPT_KEY) | BIT(SN_OPT_AFTER) | BIT(SN_OPT_BEFORE) |
+         BIT(SN_OPT_LIMIT),
+     0},
     {"attestation", "verify", sn_cmd_attestation_verify,
      BIT(SN_OPT_ROOT) | BIT(SN_OPT_OID_ARC), 1},
     {"ca", "certificate", sn_cmd_ca_certificate, BIT(SN_OPT_OUT), 1},
@@ -171,7 +175,10 @@ static const char usage_text[] =
     "       record the subscriber's validated identity (admin; needs O, C,\n"
     "       and ST or L)\n"
     "  token create [--subscriber ID] --role sign|manage [--role ...]\n"
-    "               [--key ID]... [--expires 30d|12h|90m|3600s] [--name N]\n"
+    "               [--key ID]... [--expires 30d|12h|90m|3600s | --no-expiry]\n"
+    "               [--name N]\n"
+    "       without --expires the server's default lifetime applies\n"
+    "       (tokens.default_lifetime, 90 days unless configured)\n"
     "  token revoke ID\n"
     "  key create --algorithm rsa-3072|rsa-4096|ecdsa-p256|ecdsa-p384\n"
     "             --label LABEL\n"
@@ -193,7 +200,9 @@ static const char usage_text[] =
     "       locally unless --upload streams it to the server\n"
     "  sign-digest --key ID --digest-algorithm ALG --digest HEX\n"
     "              [--scheme pkcs1|pss] [-o OUT.sig]\n"
-    "  audit [--key ID] [--after N] [--limit N]\n"
+    "  audit [--key ID] [--limit N] [--before N | --after N]\n"
+    "       the subscriber's audit records, newest first (--before N: those\n"
+    "       older than record N); --after N lists oldest first from N\n"
     "  attestation verify --root ROOTS.pem [--oid-arc ARC] FILE\n"
     "       offline check of a key attestation: FILE is a PEM CSR carrying\n"
     "       one, or the PEM attestation certificate followed by its issuer;\n"

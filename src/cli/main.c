@@ -361,7 +361,8 @@ is_group(const char *word)
 static void
 group_usage(FILE *f, const char *group)
 {
-    const char *p = strstr(usage_text, "\nCommands:\n"), *eol;
+    static const char title[] = "\nCommands:\n";
+    const char *p = strstr(usage_text, title), *eol;
     size_t glen = strlen(group);
     int in = 0;
 
@@ -369,10 +370,11 @@ group_usage(FILE *f, const char *group)
             "usage: signet [global options] %s SUBCOMMAND [options] "
             "[arguments]\n\nSubcommands of '%s':\n",
             group, group);
-    for (p = p != NULL ? strchr(p + 1, '\n') + 1 : ""; *p != '\0';
+    if (p == NULL)
+        return;
+    /* The command list ends at the first blank line. */
+    for (p += sizeof(title) - 1; (eol = strchr(p, '\n')) != NULL && eol != p;
          p = eol + 1) {
-        if ((eol = strchr(p, '\n')) == NULL || eol == p)
-            break;
         if (strncmp(p, "  ", 2) == 0 && p[2] != ' ')
             in = strncmp(p + 2, group, glen) == 0 && p[2 + glen] == ' ';
         if (in)

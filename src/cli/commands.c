@@ -191,6 +191,9 @@ sn_cmd_whoami(struct sn_cli *cli)
                  json_is_true(json_object_get(reply, "admin")) ? "yes" : "no");
     print_list("roles:", json_object_get(reply, "roles"), "-");
     print_list("keys:", json_object_get(reply, "keys"), "any");
+    sn_out_field("expires:", sn_out_str(reply, "expires_at") != NULL
+                                 ? sn_out_str(reply, "expires_at")
+                                 : "never");
 out:
     json_decref(reply);
     return r;
@@ -373,6 +376,14 @@ token_request(struct sn_cli *cli, json_t **out)
             if (json_array_append_new(keys, json_string(cli->keys[i])) != 0)
                 goto out;
     }
+    if (cli->opt[SN_OPT_EXPIRES] != NULL && cli->seen[SN_OPT_NO_EXPIRY]) {
+        r = sn_cli_usage(cli, "give --expires or --no-expiry, not both");
+        goto out;
+    }
+    /* Neither: the server's default lifetime (tokens.default_lifetime). */
+    if (cli->seen[SN_OPT_NO_EXPIRY] &&
+        json_object_set_new(req, "no_expiry", json_true()) != 0)
+        goto out;
     if (cli->opt[SN_OPT_EXPIRES] != NULL) {
         if (parse_duration(cli->opt[SN_OPT_EXPIRES], &secs) != SN_OK) {
             r = sn_cli_usage(cli,
@@ -535,31 +546,44 @@ query_add(struct sn_cli *cli, char *path, size_t len, const char *name,
                        strchr(path, '?') != NULL ? '&' : '?', name, value);
 }
 
-/* GET /v1/audit?key=..&after=..&limit=.. from validated options. */
+/*
+ * GET /v1/audit?key=..&order=..&after=..&before=..&limit=.. from validated
+ * options: newest first (a user asks what just happened), unless --after
+ * walks forward from a record.
+ */
 static sn_err
 audit_path(struct sn_cli *cli, char *path, size_t len)
 {
+    static const enum sn_cli_opt nums[] = {SN_OPT_AFTER, SN_OPT_BEFORE};
+    static const char *const names[] = {"after", "before"};
     const char *key = cli->nkeys > 0 ? cli->keys[0] : NULL;
-    const char *after = cli->opt[SN_OPT_AFTER];
     const char *limit = cli->opt[SN_OPT_LIMIT];
     uint64_t v;
+    size_t i;
     sn_err r;
 
     if (cli->nkeys > 1)
         return sn_cli_usage(cli, "audit takes at most one --key");
     if (key != NULL && (r = sn_cli_check_id(cli, "key", key)) != SN_OK)
         return r;
-    if (after != NULL && !parse_uint(after, 0, INT64_MAX, &v))
-        return sn_cli_usage(cli, "--after needs a record number");
+    for (i = 0; i < 2; i++)
+        if (cli->opt[nums[i]] != NULL &&
+            !parse_uint(cli->opt[nums[i]], 0, INT64_MAX, &v))
+            return sn_cli_usage(cli, "--%s needs a record number", names[i]);
     if (limit != NULL && !parse_uint(limit, 1, AUDIT_MAX_LIMIT, &v))
         return sn_cli_usage(cli, "--limit must be 1..%d", AUDIT_MAX_LIMIT);
     if ((r = sn_cli_path(cli, path, len, "/v1/audit")) != SN_OK)
         return r;
     if (key != NULL && (r = query_add(cli, path, len, "key", key)) != SN_OK)
         return r;
-    if (after != NULL &&
-        (r = query_add(cli, path, len, "after", after)) != SN_OK)
+    if (cli->opt[SN_OPT_AFTER] == NULL &&
+        (r = query_add(cli, path, len, "order", "desc")) != SN_OK)
         return r;
+    for (i = 0; i < 2; i++)
+        if (cli->opt[nums[i]] != NULL &&
+            (r = query_add(cli, path, len, names[i], cli->opt[nums[i]])) !=
+                SN_OK)
+            return r;
     if (limit != NULL &&
         (r = query_add(cli, path, len, "limit", limit)) != SN_OK)
         return r;
@@ -620,10 +644,13 @@ sn_cmd_audit(struct sn_cli *cli)
         print_audit_record(rec);
     }
     if (json_array_size(list) > 0) {
+        /* Newest first pages back in time; --after pages forward. */
+        int older = json_object_get(reply, "next_before") != NULL;
         fflush(stdout);
-        fprintf(stderr, "(next page: --after %s)\n",
-                scalar_text(json_object_get(reply, "next_after"), buf,
-                            sizeof(buf)));
+        fprintf(stderr, "(next page: --%s %s)\n", older ? "before" : "after",
+                scalar_text(json_object_get(reply, older ? "next_before"
+                                                         : "next_after"),
+                            buf, sizeof(buf)));
     }
 out:
     json_decref(reply);

@@ -66,6 +66,9 @@ enum sn_cli_opt {
     /* timestamp */
     SN_OPT_NO_NONCE,
     SN_OPT_NO_CERT,
+    /* issue 15: audit paging back in time, tokens without expiry */
+    SN_OPT_BEFORE,
+    SN_OPT_NO_EXPIRY,
     SN_OPT_COUNT
 };
 

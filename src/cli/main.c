@@ -79,6 +79,8 @@ static const struct option_def {
     [SN_OPT_COMMENT] = {"comment", 0, 1},
     [SN_OPT_NO_NONCE] = {"no-nonce", 0, 0},
     [SN_OPT_NO_CERT] = {"no-cert", 0, 0},
+    [SN_OPT_BEFORE] = {"before", 0, 1},
+    [SN_OPT_NO_EXPIRY] = {"no-expiry", 0, 0},
 };
 
 /* The identity options, in the order of SN_OPT_ID_O..SN_OPT_ID_*_L. */
@@ -103,7 +105,7 @@ static const struct command {
     {"subscriber", "identity", sn_cmd_subscriber_identity, IDENTITY_OPTS, 1},
     {"token", "create", sn_cmd_token_create,
      BIT(SN_OPT_SUBSCRIBER) | BIT(SN_OPT_ROLE) | BIT(SN_OPT_KEY) |
-         BIT(SN_OPT_EXPIRES) | BIT(SN_OPT_NAME),
+         BIT(SN_OPT_EXPIRES) | BIT(SN_OPT_NO_EXPIRY) | BIT(SN_OPT_NAME),
      0},
     {"token", "revoke", sn_cmd_token_revoke, 0, 1},
     {"key", "create", sn_cmd_key_create,
@@ -131,7 +133,9 @@ static const struct command {
          BIT(SN_OPT_SCHEME) | BIT(SN_OPT_OUT),
      0},
     {NULL, "audit", sn_cmd_audit,
-     BIT(SN_OPT_KEY) | BIT(SN_OPT_AFTER) | BIT(SN_OPT_LIMIT), 0},
+     BIT(SN_OPT_KEY) | BIT(SN_OPT_AFTER) | BIT(SN_OPT_BEFORE) |
+         BIT(SN_OPT_LIMIT),
+     0},
     {"attestation", "verify", sn_cmd_attestation_verify,
      BIT(SN_OPT_ROOT) | BIT(SN_OPT_OID_ARC), 1},
     {"ca", "certificate", sn_cmd_ca_certificate, BIT(SN_OPT_OUT), 1},
@@ -171,7 +175,10 @@ static const char usage_text[] =
     "       record the subscriber's validated identity (admin; needs O, C,\n"
     "       and ST or L)\n"
     "  token create [--subscriber ID] --role sign|manage [--role ...]\n"
-    "               [--key ID]... [--expires 30d|12h|90m|3600s] [--name N]\n"
+    "               [--key ID]... [--expires 30d|12h|90m|3600s | --no-expiry]\n"
+    "               [--name N]\n"
+    "       without --expires the server's default lifetime applies\n"
+    "       (tokens.default_lifetime, 90 days unless configured)\n"
     "  token revoke ID\n"
     "  key create --algorithm rsa-3072|rsa-4096|ecdsa-p256|ecdsa-p384\n"
     "             --label LABEL\n"
@@ -193,7 +200,9 @@ static const char usage_text[] =
     "       locally unless --upload streams it to the server\n"
     "  sign-digest --key ID --digest-algorithm ALG --digest HEX\n"
     "              [--scheme pkcs1|pss] [-o OUT.sig]\n"
-    "  audit [--key ID] [--after N] [--limit N]\n"
+    "  audit [--key ID] [--limit N] [--before N | --after N]\n"
+    "       the subscriber's audit records, newest first (--before N: those\n"
+    "       older than record N); --after N lists oldest first from N\n"
     "  attestation verify --root ROOTS.pem [--oid-arc ARC] FILE\n"
     "       offline check of a key attestation: FILE is a PEM CSR carrying\n"
     "       one, or the PEM attestation certificate followed by its issuer;\n"
@@ -333,16 +342,61 @@ parse_args(struct sn_cli *cli, int argc, char **argv, const char **words,
     return SN_OK;
 }
 
-/* Matches the leading words to a command; the rest are its arguments. */
+/* Whether word names a command group ("key", "token", ...). */
+static int
+is_group(const char *word)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (commands[i].group != NULL && strcmp(commands[i].group, word) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * Prints the lines of usage_text's command list that belong to group,
+ * with their continuation lines (indented deeper), under a usage line.
+ */
+static void
+group_usage(FILE *f, const char *group)
+{
+    static const char title[] = "\nCommands:\n";
+    const char *p = strstr(usage_text, title), *eol;
+    size_t glen = strlen(group);
+    int in = 0;
+
+    fprintf(f,
+            "usage: signet [global options] %s SUBCOMMAND [options] "
+            "[arguments]\n\nSubcommands of '%s':\n",
+            group, group);
+    if (p == NULL)
+        return;
+    /* The command list ends at the first blank line. */
+    for (p += sizeof(title) - 1; (eol = strchr(p, '\n')) != NULL && eol != p;
+         p = eol + 1) {
+        if (strncmp(p, "  ", 2) == 0 && p[2] != ' ')
+            in = strncmp(p + 2, group, glen) == 0 && p[2 + glen] == ' ';
+        if (in)
+            fprintf(f, "%.*s\n", (int)(eol - p), p);
+    }
+}
+
+/*
+ * Matches the leading words to a command; the rest are its arguments. A
+ * group named without (or with an unknown) subcommand sets *group, so
+ * that the caller can list the group's subcommands.
+ */
 static sn_err
 find_command(struct sn_cli *cli, const char **words, size_t nwords,
-             const struct command **out)
+             const struct command **out, const char **group)
 {
     size_t i, j, skip;
 
     *out = NULL;
+    *group = NULL;
     if (nwords == 0)
-        return sn_cli_usage(cli, "no command given (see signet --help)");
+        return sn_cli_usage(cli, "no command given");
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         const struct command *c = &commands[i];
         if (c->group != NULL) {
@@ -356,9 +410,7 @@ find_command(struct sn_cli *cli, const char **words, size_t nwords,
             skip = 1;
         }
         if (nwords - skip != c->npos)
-            return sn_cli_usage(cli,
-                                "wrong number of arguments for '%s%s%s' "
-                                "(see signet --help)",
+            return sn_cli_usage(cli, "wrong number of arguments for '%s%s%s'",
                                 c->group != NULL ? c->group : "",
                                 c->group != NULL ? " " : "", c->name);
         for (j = 0; j < c->npos; j++)
@@ -367,11 +419,14 @@ find_command(struct sn_cli *cli, const char **words, size_t nwords,
         *out = c;
         return SN_OK;
     }
-    return sn_cli_usage(cli,
-                        "unknown command '%.64s%s%.64s' (see signet "
-                        "--help)",
-                        words[0], nwords > 1 ? " " : "",
-                        nwords > 1 ? words[1] : "");
+    if (is_group(words[0])) {
+        *group = words[0];
+        if (nwords == 1)
+            return sn_cli_usage(cli, "'%.64s' needs a subcommand", words[0]);
+        return sn_cli_usage(cli, "'%.64s' has no subcommand '%.64s'", words[0],
+                            words[1]);
+    }
+    return sn_cli_usage(cli, "unknown command '%.64s'", words[0]);
 }
 
 /* Rejects options the chosen command does not take. */
@@ -451,9 +506,12 @@ load_settings(struct sn_cli *cli)
         cli->ca_file = env;
 }
 
-/* "signet: message (code, HTTP status)" or "signet: message". */
+/*
+ * "signet: message (code, HTTP status)" or "signet: message"; after a
+ * usage mistake the group's subcommands (if one was named) and one hint.
+ */
 static void
-report(const struct sn_cli *cli, sn_err r)
+report(const struct sn_cli *cli, sn_err r, const char *group)
 {
     const struct sn_client_error *e = &cli->err;
 
@@ -465,6 +523,11 @@ report(const struct sn_cli *cli, sn_err r)
                 e->code[0] != '\0' ? e->code : "no error code", e->status);
     else
         fprintf(stderr, "signet: %s\n", e->message);
+    if (cli->usage && group != NULL) {
+        fputc('\n', stderr);
+        group_usage(stderr, group);
+        fputc('\n', stderr);
+    }
     if (cli->usage)
         fprintf(stderr, "Try 'signet --help'.\n");
 }
@@ -472,7 +535,7 @@ report(const struct sn_cli *cli, sn_err r)
 static int
 run(struct sn_cli *cli, int argc, char **argv)
 {
-    const char *words[SN_CLI_MAX_POS + 2];
+    const char *words[SN_CLI_MAX_POS + 2], *group = NULL;
     const struct command *c = NULL;
     size_t nwords;
     sn_err r;
@@ -480,12 +543,16 @@ run(struct sn_cli *cli, int argc, char **argv)
     if ((r = parse_args(cli, argc, argv, words, &nwords,
                         sizeof(words) / sizeof(words[0]))) != SN_OK)
         goto out;
+    if (cli->seen[SN_OPT_HELP] && nwords >= 1 && is_group(words[0])) {
+        group_usage(stdout, words[0]);
+        return 0;
+    }
     if (cli->seen[SN_OPT_HELP] ||
         (nwords == 1 && strcmp(words[0], "help") == 0)) {
         fputs(usage_text, stdout);
         return 0;
     }
-    if ((r = find_command(cli, words, nwords, &c)) != SN_OK ||
+    if ((r = find_command(cli, words, nwords, &c, &group)) != SN_OK ||
         (r = check_options(cli, c)) != SN_OK || (r = load_token(cli)) != SN_OK)
         goto out;
     load_settings(cli);
@@ -493,7 +560,7 @@ run(struct sn_cli *cli, int argc, char **argv)
 out:
     if (r == SN_OK)
         return 0;
-    report(cli, r);
+    report(cli, r, group);
     return cli->usage ? EXIT_USAGE : EXIT_FAILURE;
 }
 

@@ -273,6 +273,7 @@ sn_app_deps(struct sn_app *app, struct sn_deps *out)
     out->quota.key_generations = app->cfg.quota_key_generations;
     out->upload_roots = app->cfg.upload_roots;
     out->nupload_roots = app->cfg.nupload_roots;
+    out->token_lifetime = (time_t)app->cfg.token_lifetime_days * 86400;
 }
 
 void

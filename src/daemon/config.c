@@ -85,6 +85,8 @@ enum key_id {
     KEY_STREAM_GRACE,
     KEY_CONNECTIONS,
     KEY_CONNECTIONS_PER_ADDRESS,
+    /* issue 15: API tokens expire by default */
+    KEY_TOKEN_LIFETIME,
     KEY_COUNT
 };
 
@@ -162,6 +164,8 @@ static const struct keydef {
     [KEY_CONNECTIONS] = {"limits.connections", K_UINT, 16, 1 << 20, 0},
     [KEY_CONNECTIONS_PER_ADDRESS] = {"limits.connections_per_address", K_UINT,
                                      1, 1 << 20, 0},
+    /* issue 15: API tokens expire by default */
+    [KEY_TOKEN_LIFETIME] = {"tokens.default_lifetime", K_UINT, 0, 3650, 0},
 };
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
@@ -180,7 +184,8 @@ static const struct keydef {
 #define DEFAULT_QUOTA_CERTS 1000
 #define DEFAULT_QUOTA_KEYGEN 4
 #define DEFAULT_STORAGE_MIN_FREE ((uint64_t)256 * 1024 * 1024)
-#define DEFAULT_TSA_RETENTION 90 /* days */
+#define DEFAULT_TSA_RETENTION 90  /* days */
+#define DEFAULT_TOKEN_LIFETIME 90 /* days (issue 15) */
 
 struct parser {
     const char *path; /* the config file, as named in messages */
@@ -737,6 +742,8 @@ set_number(struct parser *p, unsigned line, enum key_id id, const char *value)
         p->cfg.quota_certs_per_day = (unsigned)v;
     else if (id == KEY_QUOTA_KEYGEN)
         p->cfg.quota_key_generations = (unsigned)v;
+    else if (id == KEY_TOKEN_LIFETIME)
+        p->cfg.token_lifetime_days = (unsigned)v;
     else
         p->cfg.threads = (unsigned)v;
     return SN_OK;
@@ -994,6 +1001,8 @@ finish(struct parser *p)
     }
     if (p->seen[KEY_TSA_RETENTION] == 0)
         cfg->tsa_record_retention = DEFAULT_TSA_RETENTION;
+    if (p->seen[KEY_TOKEN_LIFETIME] == 0)
+        cfg->token_lifetime_days = DEFAULT_TOKEN_LIFETIME;
     conn_limit_defaults(p);
     if (cfg->tsa_key_algorithm == NULL &&
         (cfg->tsa_key_algorithm = dup_str("rsa-3072")) == NULL)

@@ -79,6 +79,8 @@ struct sn_config {
     unsigned stream_grace;    /* before stream_min_rate applies */
     unsigned connections;     /* per listener, within RLIMIT_NOFILE */
     unsigned connections_per_address; /* per listener and client address */
+    /* issue 15: days a new API token lives unless asked otherwise; 0: none */
+    unsigned token_lifetime_days;
 };
 
 /*
@@ -144,6 +146,9 @@ struct sn_config {
  *   limits.connections   = 4096  (16..2^20 per listener; lowered to fit
  *                                 RLIMIT_NOFILE)
  *   limits.connections_per_address = 32  (per listener)
+ *   tokens.default_lifetime = 90  (days an API token created without
+ *                                  expires_at or no_expiry lives;
+ *                                  0..3650, 0: such tokens never expire)
  * Sizes may carry a K, M or G suffix (powers of 1024).
  */
 sn_err sn_config_load(const char *path, const char *home, struct sn_config *cfg,

@@ -168,12 +168,34 @@ token_keys(json_t *v, struct sn_body_token *t, struct sn_body_fault *f)
     return SN_OK;
 }
 
+/* "no_expiry": true asks for a token that never expires; false or absent
+ * for an expiry (the one given, else the server's default). */
+static sn_err
+token_no_expiry(json_t *v, const char *expires, int *out,
+                struct sn_body_fault *f)
+{
+    *out = 0;
+    if (v == NULL || json_is_false(v))
+        return SN_OK;
+    if (!json_is_true(v)) {
+        fault(f, API_INVALID_FIELD, "'no_expiry' must be true or false");
+        return SN_ERR_INVALID;
+    }
+    if (expires != NULL) {
+        fault(f, API_INVALID_FIELD,
+              "give 'expires_at' or 'no_expiry', not both");
+        return SN_ERR_INVALID;
+    }
+    *out = 1;
+    return SN_OK;
+}
+
 sn_err
 sn_body_token(json_t *body, time_t now, struct sn_body_token *out,
               struct sn_body_fault *f)
 {
-    static const char *const allowed[] = {"name", "roles", "keys", "expires_at",
-                                          NULL};
+    static const char *const allowed[] = {"name",       "roles",     "keys",
+                                          "expires_at", "no_expiry", NULL};
     struct sn_body_token t;
     const char *name, *expires;
     enum sn_text_fault tf;
@@ -199,6 +221,9 @@ sn_body_token(json_t *body, time_t now, struct sn_body_token *out,
               "'expires_at' must be an RFC 3339 time in the future");
         return SN_ERR_INVALID;
     }
+    if ((r = token_no_expiry(json_object_get(body, "no_expiry"), expires,
+                             &t.no_expiry, f)) != SN_OK)
+        return r;
     snprintf(t.name, sizeof(t.name), "%s", name);
     *out = t;
     return SN_OK;

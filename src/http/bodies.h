@@ -45,6 +45,7 @@ struct sn_body_token {
     char keys[SN_TOKEN_MAX_KEYS][SN_UUID_LEN];
     size_t nkeys;
     time_t expires_at; /* 0: none asked for */
+    int no_expiry;     /* "no_expiry": true: never (else 0: the default) */
 };
 
 /* POST /v1/keys */

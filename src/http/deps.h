@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "common/err.h"
 #include "hsm/hsm.h"
@@ -47,6 +48,9 @@ struct sn_deps {
      * Signet's own (ca.upload_root) */
     char *const *upload_roots;
     size_t nupload_roots;
+    /* issue 15: seconds a new API token lives unless its request says
+     * otherwise; 0: no default expiry (tokens.default_lifetime) */
+    time_t token_lifetime;
 };
 
 /* How the front end runs: listeners' TLS files, threads and body limits. */

@@ -117,16 +117,32 @@ keys_owned(const struct sn_deps *deps, const struct sn_token *t,
 }
 
 /*
- * The new token t holds no more than the caller (see the policy); a
- * limited caller's expiry is handed on. 0 if allowed.
+ * The new token's expiry: the time asked for; none if asked for (the
+ * policy refuses that to a caller that expires itself); else the default
+ * lifetime (tokens.default_lifetime), cut to the caller's own expiry.
  */
+static time_t
+token_expiry(const struct sn_deps *deps, const struct sn_principal *who,
+             const struct sn_body_token *body, time_t now)
+{
+    time_t handed = sn_policy_grant_expiry(who, 0);
+
+    if (body->expires_at != 0 || body->no_expiry)
+        return body->expires_at;
+    if (deps->token_lifetime > 0 &&
+        (handed == 0 || handed - now > deps->token_lifetime))
+        return now + deps->token_lifetime;
+    return handed;
+}
+
+/* The new token t holds no more than the caller (see the policy). 0 if
+ * allowed. */
 static int
 allowed_grant(const struct sn_deps *deps, struct sn_req *req,
               struct sn_token *t, struct sn_resp *resp)
 {
     struct sn_resource res;
 
-    t->expires_at = sn_policy_grant_expiry(req->who, t->expires_at);
     memset(&res, 0, sizeof(res));
     res.roles = t->roles;
     res.keys = (const char(*)[SN_UUID_LEN])t->keys;
@@ -175,7 +191,7 @@ sn_h_token_create(const struct sn_deps *deps, struct sn_req *req,
     t.roles = body.roles;
     memcpy(t.keys, body.keys, sizeof(t.keys));
     t.nkeys = body.nkeys;
-    t.expires_at = body.expires_at;
+    t.expires_at = token_expiry(deps, req->who, &body, t.created_at);
     if (keys_owned(deps, &t, resp) != 0)
         return;
     if (allowed_grant(deps, req, &t, resp) != 0)

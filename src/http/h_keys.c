@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/x509v3.h>
+
 #include "common/log.h"
 #include "common/util.h"
 #include "crypto/attest.h"
@@ -509,10 +511,84 @@ fail:
     return -1;
 }
 
+/* The certificate in set that issued x (by name and key identifier; the
+ * signature is the verification's to check), or NULL. */
+static X509 *
+issuer_in(STACK_OF(X509) *set, X509 *x)
+{
+    int i;
+
+    for (i = 0; set != NULL && i < sk_X509_num(set); i++)
+        if (sk_X509_value(set, i) != x &&
+            X509_check_issued(sk_X509_value(set, i), x) == X509_V_OK)
+            return sk_X509_value(set, i);
+    return NULL;
+}
+
+/*
+ * Completes an uploaded chain the way `key certify` leaves one (leaf,
+ * issuing CA): walks from the leaf up through the uploaded certificates;
+ * where the walk ends below a root, the certificate's issuer must be a
+ * trusted root (nothing to add) or a CA Signet knows (appended: a bare
+ * leaf of Signet's CA). Otherwise the chain cannot be completed: 0, or -1
+ * with resp the answer.
+ */
+static int
+chain_complete(const struct sn_deps *deps, struct sn_req *req,
+               const struct sn_key *k, STACK_OF(X509) *chain,
+               STACK_OF(X509) *anchors, STACK_OF(X509) *known,
+               struct sn_resp *resp)
+{
+    X509 *top = sk_X509_value(chain, 0), *up;
+    char issuer[160] = "?";
+    int steps, n = sk_X509_num(chain), on_path = 1;
+
+    for (steps = n; steps > 0; steps--) {
+        if ((up = issuer_in(chain, top)) == NULL ||
+            up == sk_X509_value(chain, 0))
+            break;
+        top = up;
+        on_path++;
+    }
+    /* Only the leaf's own chain is stored (and embedded in signatures): a
+     * certificate beside it, say a self-signed one naming anyone, is not
+     * carried along by a chain that verifies without it. */
+    if (on_path < n) {
+        key_audit(deps, req, k, "key_certificate", "rejected",
+                  "certificates beside the chain");
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "the upload holds %d certificate(s) that are not in the "
+                      "leaf's chain; upload the leaf followed by its issuing "
+                      "CA certificates only",
+                      n - on_path);
+        return -1;
+    }
+    if (X509_check_issued(top, top) == X509_V_OK ||
+        issuer_in(anchors, top) != NULL)
+        return 0;
+    if ((up = issuer_in(known, top)) != NULL) {
+        if (X509_up_ref(up) && sk_X509_push(chain, up))
+            return 0;
+        /* up_ref cannot fail on a live certificate; a failed push can. */
+        X509_free(up);
+        sn_resp_error(resp, API_UNAVAILABLE, "out of memory");
+        return -1;
+    }
+    X509_NAME_oneline(X509_get_issuer_name(top), issuer, sizeof(issuer));
+    key_audit(deps, req, k, "key_certificate", "rejected", "chain incomplete");
+    sn_resp_error(resp, API_INVALID_FIELD,
+                  "the certificate chain is incomplete: the issuer %.150s is "
+                  "neither in the upload nor a CA Signet trusts; upload the "
+                  "leaf followed by its issuing CA certificates",
+                  issuer);
+    return -1;
+}
+
 /*
  * The chain must be a code signing chain to a trusted root, valid now
  * (a self-signed leaf naming anyone would otherwise be embedded in the
- * subscriber's signatures). 0, or -1 with resp the answer.
+ * subscriber's signatures); a bare leaf of Signet's own CA gets that CA
+ * appended. 0, or -1 with resp the answer.
  */
 static int
 chain_trusted(const struct sn_deps *deps, struct sn_req *req,
@@ -522,26 +598,30 @@ chain_trusted(const struct sn_deps *deps, struct sn_req *req,
     STACK_OF(X509) *anchors = NULL, *known = NULL;
     char why[200];
     sn_err r;
+    int ret = -1;
 
     if (upload_trust(deps, &anchors, &known, resp) != 0)
         return -1;
+    if (chain_complete(deps, req, k, chain, anchors, known, resp) != 0)
+        goto out;
     r = sn_chain_verify_codesigning(chain, anchors, known, time(NULL), why,
                                     sizeof(why));
-    sk_X509_pop_free(anchors, X509_free);
-    sk_X509_pop_free(known, X509_free);
-    if (r == SN_OK)
-        return 0;
-    if (r != SN_ERR_INVALID) {
+    if (r == SN_OK) {
+        ret = 0;
+    } else if (r != SN_ERR_INVALID) {
         sn_resp_error(resp, API_UNAVAILABLE, "cannot verify the chain: %s",
                       sn_err_str(r));
-        return -1;
+    } else {
+        key_audit(deps, req, k, "key_certificate", "rejected", why);
+        sn_resp_error(resp, API_INVALID_FIELD,
+                      "the certificate chain is not a code signing chain to "
+                      "a trusted root: %s",
+                      why);
     }
-    key_audit(deps, req, k, "key_certificate", "rejected", why);
-    sn_resp_error(resp, API_INVALID_FIELD,
-                  "the certificate chain is not a code signing chain to a "
-                  "trusted root: %s",
-                  why);
-    return -1;
+out:
+    sk_X509_pop_free(anchors, X509_free);
+    sk_X509_pop_free(known, X509_free);
+    return ret;
 }
 
 void
@@ -572,6 +652,8 @@ sn_h_cert_put(const struct sn_deps *deps, struct sn_req *req,
                       "the leaf certificate's public key is not this key's");
         goto out;
     }
+    /* What is stored is the completed chain, never less than `key
+     * certify` attached. */
     if (chain_trusted(deps, req, &k, chain, resp) != 0)
         goto out;
     if (sn_chain_to_pem(chain, &pem) != SN_OK ||

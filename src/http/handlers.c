@@ -295,6 +295,42 @@ query_num(const struct sn_req *req, const char *name, long long def,
     return 0;
 }
 
+/* The page GET /v1/audit asks for: order (asc, the default, or desc),
+ * after, before, limit. 0, or -1 if a parameter is malformed. */
+static int
+audit_page(const struct sn_req *req, struct sn_audit_page *pg)
+{
+    const char *order = sn_req_query(req, "order");
+    long long after, before, limit;
+
+    memset(pg, 0, sizeof(*pg));
+    if (order != NULL && strcmp(order, "asc") != 0 &&
+        strcmp(order, "desc") != 0)
+        return -1;
+    if (query_num(req, "after", 0, (long long)1 << 62, &after) != 0 ||
+        query_num(req, "before", 0, (long long)1 << 62, &before) != 0 ||
+        query_num(req, "limit", 100, 1000, &limit) != 0 || limit == 0)
+        return -1;
+    pg->after = after;
+    pg->before = before;
+    pg->newest_first = order != NULL && strcmp(order, "desc") == 0;
+    pg->limit = (size_t)limit;
+    return 0;
+}
+
+static json_t *
+audit_json(const struct sn_audit *a)
+{
+    return json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
+                     "s:s, s:s}",
+                     "id", (json_int_t)a->id, "time", sn_time_json(a->time),
+                     "subscriber", a->subscriber, "key", a->key, "token",
+                     a->token, "client", a->client, "action", a->action,
+                     "digest_algorithm", a->digest_alg, "digest", a->digest,
+                     "scheme", a->scheme, "result", a->result, "detail",
+                     a->detail);
+}
+
 void
 sn_h_audit(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
 {
@@ -302,42 +338,39 @@ sn_h_audit(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
     /* A key-limited token must name one of its keys (see the policy). */
     struct sn_resource res = {.subscriber = req->who->subscriber, .key = key};
     struct sn_audit *recs = NULL;
-    long long after, limit;
-    json_t *arr, *o;
+    struct sn_audit_page pg;
+    json_int_t last;
+    json_t *arr;
     size_t n = 0, i;
 
     if (sn_allowed(deps, req, resp, SN_ACT_AUDIT_READ, &res) != 0)
         return;
-    if (query_num(req, "after", 0, (long long)1 << 62, &after) != 0 ||
-        query_num(req, "limit", 100, 1000, &limit) != 0 || limit == 0) {
+    if (audit_page(req, &pg) != 0) {
         sn_resp_error(resp, API_BAD_REQUEST,
-                      "'after' must be a record id and 'limit' 1..1000");
+                      "'after' and 'before' must be record ids, 'limit' "
+                      "1..1000 and 'order' asc or desc");
         return;
     }
     if (key != NULL && (strlen(key) == 0 || strlen(key) >= SN_UUID_LEN)) {
         sn_resp_error(resp, API_BAD_REQUEST, "'key' is not a key id");
         return;
     }
-    if (sn_store_audit_list(deps->store, req->who->subscriber, key, after,
-                            (size_t)limit, &recs, &n) != SN_OK) {
+    if (sn_store_audit_page(deps->store, req->who->subscriber, key, &pg, &recs,
+                            &n) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         return;
     }
     arr = json_array();
-    for (i = 0; i < n; i++) {
-        const struct sn_audit *a = &recs[i];
-        o = json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
-                      "s:s, s:s}",
-                      "id", (json_int_t)a->id, "time", sn_time_json(a->time),
-                      "subscriber", a->subscriber, "key", a->key, "token",
-                      a->token, "client", a->client, "action", a->action,
-                      "digest_algorithm", a->digest_alg, "digest", a->digest,
-                      "scheme", a->scheme, "result", a->result, "detail",
-                      a->detail);
-        json_array_append_new(arr, o);
-    }
+    for (i = 0; i < n; i++)
+        json_array_append_new(arr, audit_json(&recs[i]));
+    /* The cursor for the next page in the same order: the last id
+     * returned, or the bound given when the page is empty. */
+    last = (json_int_t)(pg.newest_first ? pg.before : pg.after);
+    if (n > 0)
+        last = (json_int_t)recs[n - 1].id;
     sn_resp_json(resp, API_OK,
-                 json_pack("{s:o, s:I}", "records", arr, "next_after",
-                           (json_int_t)(n ? recs[n - 1].id : after)));
+                 json_pack("{s:o, s:I}", "records", arr,
+                           pg.newest_first ? "next_before" : "next_after",
+                           last));
     free(recs);
 }

@@ -393,15 +393,25 @@ sn_store_key_list(struct sn_store *st, const char *subscriber,
 }
 
 sn_err
-sn_store_audit_list(struct sn_store *st, const char *subscriber,
-                    const char *key, int64_t after, size_t limit,
+sn_store_audit_page(struct sn_store *st, const char *subscriber,
+                    const char *key, const struct sn_audit_page *pg,
                     struct sn_audit **out, size_t *n)
 {
     /* Read your refusals: what was counted is written before the read. A
      * failed write leaves the counts in memory for the next try. */
     if (sn_auditlog_flush(st) != SN_OK)
         sn_warn("audit: folded records not written before a read");
-    return st->ops->audit_list(st->be, subscriber, key, after, limit, out, n);
+    return st->ops->audit_list(st->be, subscriber, key, pg, out, n);
+}
+
+sn_err
+sn_store_audit_list(struct sn_store *st, const char *subscriber,
+                    const char *key, int64_t after, size_t limit,
+                    struct sn_audit **out, size_t *n)
+{
+    struct sn_audit_page pg = {.after = after, .limit = limit};
+
+    return sn_store_audit_page(st, subscriber, key, &pg, out, n);
 }
 
 sn_err

@@ -172,6 +172,18 @@ void sn_store_audit_tally(struct sn_store *st, const struct sn_audit *a);
 sn_err sn_store_audit_list(struct sn_store *st, const char *subscriber,
                            const char *key, int64_t after, size_t limit,
                            struct sn_audit **out, size_t *n);
+/* Which records a page holds: after < id < before (before 0: no upper
+ * bound), at most limit (1..1000) of them, oldest or newest first. */
+struct sn_audit_page {
+    int64_t after;
+    int64_t before;
+    int newest_first;
+    size_t limit;
+};
+/* Like sn_store_audit_list, for any page (GET /v1/audit?order=desc). */
+sn_err sn_store_audit_page(struct sn_store *st, const char *subscriber,
+                           const char *key, const struct sn_audit_page *pg,
+                           struct sn_audit **out, size_t *n);
 
 /* ---- subscriber identity (the RA step): a JSON object, as text ---- */
 sn_err sn_store_identity_set(struct sn_store *st, const char *subscriber,

@@ -86,7 +86,7 @@ struct sn_store_ops {
      */
     void (*audit_write)(void *be, struct sn_audit_job *jobs);
     sn_err (*audit_list)(void *be, const char *subscriber, const char *key,
-                         int64_t after, size_t limit, struct sn_audit **out,
+                         const struct sn_audit_page *pg, struct sn_audit **out,
                          size_t *n);
 
     sn_err (*identity_set)(void *be, const char *subscriber, const char *json);

@@ -90,7 +90,8 @@ run(enum route route, json_t *body)
         check_refusal(r, &tok, sizeof(tok), &f);
         if (r == SN_OK &&
             (tok.roles == 0 || tok.nkeys > SN_TOKEN_MAX_KEYS ||
-             (tok.expires_at != 0 && tok.expires_at <= 1700000000)))
+             (tok.expires_at != 0 && tok.expires_at <= 1700000000) ||
+             (tok.no_expiry && tok.expires_at != 0)))
             abort();
         break;
     case R_KEY:

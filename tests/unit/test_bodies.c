@@ -136,7 +136,41 @@ test_token_fields(void **state)
     assert_int_equal(t.nkeys, 1);
     assert_string_equal(t.keys[0], KEYID);
     assert_true(t.expires_at > NOW);
+    assert_int_equal(t.no_expiry, 0);
     json_decref(j);
+}
+
+/* Issue 15: a token without an expiry must be asked for; absent fields
+ * leave the server's default to the handler. */
+static void
+test_token_no_expiry(void **state)
+{
+    struct sn_body_token t;
+    struct sn_body_fault f;
+    json_t *j = load("{\"name\":\"ci\",\"roles\":[\"sign\"],"
+                     "\"no_expiry\":true}");
+
+    (void)state;
+    assert_int_equal(sn_body_token(j, NOW, &t, &f), SN_OK);
+    assert_int_equal(t.no_expiry, 1);
+    assert_int_equal(t.expires_at, 0);
+    json_decref(j);
+    j = load("{\"name\":\"ci\",\"roles\":[\"sign\"],\"no_expiry\":false}");
+    assert_int_equal(sn_body_token(j, NOW, &t, &f), SN_OK);
+    assert_int_equal(t.no_expiry, 0);
+    assert_int_equal(t.expires_at, 0);
+    json_decref(j);
+    j = load("{\"name\":\"ci\",\"roles\":[\"sign\"]}");
+    assert_int_equal(sn_body_token(j, NOW, &t, &f), SN_OK);
+    assert_int_equal(t.no_expiry, 0);
+    assert_int_equal(t.expires_at, 0);
+    json_decref(j);
+    refused(1, "{\"name\":\"t\",\"roles\":[\"sign\"],\"no_expiry\":1}",
+            API_INVALID_FIELD, "'no_expiry' must be true or false");
+    refused(1,
+            "{\"name\":\"t\",\"roles\":[\"sign\"],\"no_expiry\":true,"
+            "\"expires_at\":\"2030-01-01T00:00:00Z\"}",
+            API_INVALID_FIELD, "give 'expires_at' or 'no_expiry', not both");
 }
 
 static void
@@ -205,6 +239,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accept),
         cmocka_unit_test(test_token_fields),
+        cmocka_unit_test(test_token_no_expiry),
         cmocka_unit_test(test_refuse),
     };
 

@@ -747,12 +747,31 @@ test_storage_keys(void **state)
     expect_error(f, "storage.min_free = 5X\n", 1, "bad size suffix");
 }
 
+/* issue 15: tokens.default_lifetime, days, default 90, 0 for none. */
+static void
+test_token_lifetime(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(load(f, REQUIRED), SN_OK);
+    assert_int_equal(f->cfg.token_lifetime_days, 90);
+    sn_config_cleanup(&f->cfg);
+    assert_int_equal(load(f, REQUIRED "tokens.default_lifetime = 0\n"), SN_OK);
+    assert_int_equal(f->cfg.token_lifetime_days, 0);
+    sn_config_cleanup(&f->cfg);
+    assert_int_equal(load(f, REQUIRED "tokens.default_lifetime = 7\n"), SN_OK);
+    assert_int_equal(f->cfg.token_lifetime_days, 7);
+    sn_config_cleanup(&f->cfg);
+    expect_error(f, "tokens.default_lifetime = 3651\n", 1, "out of range");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_full),
         T(test_quota_upload_roots),
+        T(test_token_lifetime),
         T(test_defaults),
         T(test_relative_home),
         T(test_bad_home),

@@ -628,6 +628,57 @@ test_audit(void **state)
     free(out);
 }
 
+/* issue 15: newest first, paged back with before; both bounds at once. */
+static void
+test_audit_newest(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_audit a[4], *out = NULL;
+    struct sn_audit_page pg = {.newest_first = 1, .limit = 2};
+    size_t n = 0, i;
+
+    for (i = 0; i < 4; i++) {
+        make_audit(&a[i], "s1", i == 2 ? "k2" : "k1", "r");
+        assert_int_equal(sn_store_audit_add(t->st, &a[i]), SN_OK);
+    }
+    assert_int_equal(sn_store_audit_page(t->st, "s1", "", &pg, &out, &n),
+                     SN_OK);
+    assert_int_equal(n, 2);
+    assert_audit_equal(&out[0], &a[3]);
+    assert_audit_equal(&out[1], &a[2]);
+    free(out);
+    pg.before = a[2].id;
+    assert_int_equal(sn_store_audit_page(t->st, "s1", "", &pg, &out, &n),
+                     SN_OK);
+    assert_int_equal(n, 2);
+    assert_audit_equal(&out[0], &a[1]);
+    assert_audit_equal(&out[1], &a[0]);
+    free(out);
+    pg.before = a[0].id;
+    assert_int_equal(sn_store_audit_page(t->st, "s1", "", &pg, &out, &n),
+                     SN_OK);
+    assert_int_equal(n, 0);
+    free(out);
+    /* A key, and a window (after, before), oldest first. */
+    pg.before = 0;
+    assert_int_equal(sn_store_audit_page(t->st, "s1", "k1", &pg, &out, &n),
+                     SN_OK);
+    assert_int_equal(n, 2);
+    assert_audit_equal(&out[0], &a[3]);
+    assert_audit_equal(&out[1], &a[1]);
+    free(out);
+    pg.newest_first = 0;
+    pg.after = a[0].id;
+    pg.before = a[3].id;
+    pg.limit = 10;
+    assert_int_equal(sn_store_audit_page(t->st, "s1", "", &pg, &out, &n),
+                     SN_OK);
+    assert_int_equal(n, 2);
+    assert_audit_equal(&out[0], &a[1]);
+    assert_audit_equal(&out[1], &a[2]);
+    free(out);
+}
+
 static void
 test_audit_many(void **state)
 {
@@ -1600,6 +1651,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_brief, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_submit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tsa_records, setup, teardown),

@@ -828,35 +828,42 @@ key_set_cert(void *be, const char *id, const char *pem)
 
 /* ---- audit ---- */
 
+/* Both orders read the (subscriber_id, id) range the same way; the
+ * statement differs only in its ORDER BY, which cannot be a parameter. */
+#define AUDIT_SELECT                                                           \
+    "SELECT id, time, subscriber_id, key_id, token_id,"                        \
+    " client, action, digest_algorithm, digest, scheme,"                       \
+    " result, detail FROM audit WHERE subscriber_id = ?"                       \
+    " AND (?2 = '' OR key_id = ?2) AND id > ?3 AND (?4 = 0 OR id < ?4)"
+
 static sn_err
-audit_list(void *be, const char *subscriber, const char *key, int64_t after,
-           size_t limit, struct sn_audit **out, size_t *n)
+audit_list(void *be, const char *subscriber, const char *key,
+           const struct sn_audit_page *pg, struct sn_audit **out, size_t *n)
 {
     struct sq_store *st = be;
     struct sn_audit *arr = NULL, *a;
     sqlite3_stmt *s = NULL;
-    size_t cnt = 0;
+    size_t cnt = 0, limit = pg->limit;
     sn_err r;
     int rc;
 
     *out = NULL;
     *n = 0;
-    if (limit == 0 || limit > 1000)
+    if (limit == 0 || limit > 1000 || pg->after < 0 || pg->before < 0)
         return SN_ERR_INVALID;
     if ((arr = calloc(limit, sizeof(*arr))) == NULL)
         return SN_ERR_NOMEM;
     if ((r = prepare(st,
-                     "SELECT id, time, subscriber_id, key_id, token_id,"
-                     " client, action, digest_algorithm, digest, scheme,"
-                     " result, detail FROM audit WHERE subscriber_id = ?"
-                     " AND (?2 = '' OR key_id = ?2) AND id > ?3"
-                     " ORDER BY id LIMIT ?4",
+                     pg->newest_first ? AUDIT_SELECT
+                         " ORDER BY id DESC LIMIT ?5"
+                                      : AUDIT_SELECT " ORDER BY id LIMIT ?5",
                      &s)) != SN_OK)
         goto out;
     sqlite3_bind_text(s, 1, subscriber, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, key ? key : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, after);
-    sqlite3_bind_int64(s, 4, (sqlite3_int64)limit);
+    sqlite3_bind_int64(s, 3, pg->after);
+    sqlite3_bind_int64(s, 4, pg->before);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)limit);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW && cnt < limit) {
         a = &arr[cnt++];
         a->id = sqlite3_column_int64(s, 0);

@@ -24,13 +24,12 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
-#include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +42,7 @@
 #include "auth/auth.h"
 #include "http/gate.h"
 #include "http/handlers.h"
+#include "http/pool.h"
 #include "http/router.h"
 
 static const char unmatched[] = "unmatched";
@@ -54,19 +54,7 @@ struct sn_http {
     struct sn_app *app;
     int plain;    /* the public plain-HTTP listener: public routes only */
     int inflight; /* requests between first call and completion */
-    struct pool *signers, *workers;
-};
-
-/* Threads taking suspended requests from a queue; see the top. */
-struct pool {
-    struct sn_http *h;
-    int sign; /* signers: records go to the group commit, not waited for */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct conn_ctx *head, *tail;
-    int stop;
-    pthread_t *threads;
-    unsigned n;
+    struct sn_pool *signers, *workers;
 };
 
 enum stage {
@@ -80,7 +68,7 @@ struct conn_ctx {
     enum stage stage;
     struct sn_resp resp;
     sn_err audit_result;
-    struct conn_ctx *next; /* in the workers' queue */
+    struct sn_pool_job job; /* first: the pool hands it back */
     const struct sn_route *route;
     const char *metric_route;
     struct sn_req req;
@@ -237,7 +225,11 @@ send_resp(struct MHD_Connection *conn, struct conn_ctx *c, struct sn_resp *resp)
         return MHD_NO;
     }
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    for (i = 0; resp->code <= API_CREATED && i < resp->nheaders; i++) {
+    for (i = 0; i < resp->nheaders; i++) {
+        /* An error answer carries only its Retry-After. */
+        if (resp->code > API_CREATED &&
+            strcasecmp(resp->headers[i].name, MHD_HTTP_HEADER_RETRY_AFTER) != 0)
+            continue;
         MHD_add_response_header(mr, resp->headers[i].name,
                                 resp->headers[i].value);
         if (strcasecmp(resp->headers[i].name, MHD_HTTP_HEADER_CACHE_CONTROL) ==
@@ -464,20 +456,6 @@ audit_done(void *arg, sn_err result)
     MHD_resume_connection(c->conn);
 }
 
-static void
-to_pool(struct pool *p, struct conn_ctx *c)
-{
-    pthread_mutex_lock(&p->lock);
-    c->next = NULL;
-    if (p->tail != NULL)
-        p->tail->next = c;
-    else
-        p->head = c;
-    p->tail = c;
-    pthread_cond_signal(&p->cond);
-    pthread_mutex_unlock(&p->lock);
-}
-
 /* Runs one request on a signer: its records are announced before the
  * signature is made, so the group commit may wait for them. */
 static void
@@ -488,78 +466,37 @@ run_signing(struct sn_http *h, struct conn_ctx *c)
     sn_gate_submit(h->app->store, &c->resp, audit_done, c);
 }
 
-static void *
-pool_main(void *arg)
-{
-    struct pool *p = arg;
-    struct sn_http *h = p->h;
-    struct conn_ctx *c;
-
-    /* Named for top -H, perf and gdb (MHD's own are "MHD-worker"). */
-    prctl(PR_SET_NAME, p->sign ? "sn-signer" : "sn-worker", 0, 0, 0);
-    pthread_mutex_lock(&p->lock);
-    for (;;) {
-        while (p->head == NULL && !p->stop)
-            pthread_cond_wait(&p->cond, &p->lock);
-        if (p->head == NULL)
-            break;
-        c = p->head;
-        p->head = c->next;
-        if (p->head == NULL)
-            p->tail = NULL;
-        pthread_mutex_unlock(&p->lock);
-        if (p->sign)
-            run_signing(h, c);
-        else {
-            run_handler(h->app, c, &c->resp);
-            c->audit_result = sn_gate_commit(h->app->store, &c->resp);
-            c->stage = STAGE_DONE;
-            MHD_resume_connection(c->conn);
-        }
-        pthread_mutex_lock(&p->lock);
-    }
-    pthread_mutex_unlock(&p->lock);
-    return NULL;
-}
-
-/* Stops and joins the pool's threads (its queue is empty by now). */
+/* A pool's call (see the top): signing requests leave their records to the
+ * group commit; the others commit theirs before the connection resumes. */
 static void
-pool_stop(struct pool *p)
+run_job(void *ctx, struct sn_pool_job *job)
 {
-    unsigned i;
+    struct sn_http *h = ctx;
+    struct conn_ctx *c =
+        (struct conn_ctx *)((char *)job - offsetof(struct conn_ctx, job));
 
-    if (p == NULL)
+    if (c->route->flags & SN_ROUTE_SIGN) {
+        run_signing(h, c);
         return;
-    pthread_mutex_lock(&p->lock);
-    p->stop = 1;
-    pthread_cond_broadcast(&p->cond);
-    pthread_mutex_unlock(&p->lock);
-    for (i = 0; i < p->n; i++)
-        pthread_join(p->threads[i], NULL);
-    free(p->threads);
-    pthread_mutex_destroy(&p->lock);
-    pthread_cond_destroy(&p->cond);
-    free(p);
+    }
+    run_handler(h->app, c, &c->resp);
+    c->audit_result = sn_gate_commit(h->app->store, &c->resp);
+    c->stage = STAGE_DONE;
+    MHD_resume_connection(c->conn);
 }
 
 static sn_err
-pool_start(struct sn_http *h, unsigned n, int sign, struct pool **out)
+pool_start(struct sn_http *h, const char *name, unsigned n,
+           struct sn_pool **out)
 {
-    struct pool *p;
+    struct sn_pool_params par;
 
-    if ((p = calloc(1, sizeof(*p))) == NULL)
-        return SN_ERR_NOMEM;
-    *out = p;
-    p->h = h;
-    p->sign = sign;
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->cond, NULL);
-    if ((p->threads = calloc(n, sizeof(*p->threads))) == NULL)
-        return SN_ERR_NOMEM;
-    for (; p->n < n; p->n++)
-        if (pthread_create(&p->threads[p->n], NULL, pool_main, p) != 0)
-            return SN_ERR_INTERNAL;
-    return SN_OK;
+    memset(&par, 0, sizeof(par));
+    par.name = name;
+    par.threads = n;
+    par.run = run_job;
+    par.ctx = h;
+    return sn_pool_start(&par, out);
 }
 
 /* Sends the answer of a resumed request: withheld if its records are not
@@ -569,6 +506,18 @@ finish(struct MHD_Connection *conn, struct conn_ctx *c)
 {
     sn_gate_settle(&c->resp, c->audit_result, c->metric_route);
     return send_resp(conn, c, &c->resp);
+}
+
+/* A queue is full: the suspended request is answered 503 at once, as a
+ * pool thread would answer it. */
+static void
+busy(struct conn_ctx *c)
+{
+    sn_resp_error(&c->resp, API_UNAVAILABLE, "the server is busy");
+    sn_resp_header(&c->resp, "Retry-After", "1");
+    c->audit_result = SN_OK;
+    c->stage = STAGE_DONE;
+    MHD_resume_connection(c->conn);
 }
 
 static enum MHD_Result
@@ -643,7 +592,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     c->conn = conn;
     c->stage = STAGE_WAIT;
     MHD_suspend_connection(conn);
-    to_pool(c->route->flags & SN_ROUTE_SIGN ? h->signers : h->workers, c);
+    if (sn_pool_submit(c->route->flags & SN_ROUTE_SIGN ? h->signers
+                                                       : h->workers,
+                       &c->job, "", 0) != SN_OK)
+        busy(c);
     return MHD_YES;
 }
 
@@ -734,8 +686,8 @@ http_free(struct sn_http *h)
 {
     if (h == NULL)
         return;
-    pool_stop(h->signers);
-    pool_stop(h->workers);
+    sn_pool_stop(h->signers);
+    sn_pool_stop(h->workers);
     free(h);
 }
 
@@ -781,9 +733,10 @@ sn_http_start(struct sn_app *app, const char *listen, int plain,
     }
     h->app = app;
     h->plain = plain;
-    if ((r = pool_start(h, per_cpu(app->cfg.hsm_parallelism), 1,
+    if ((r = pool_start(h, "sn-signer", per_cpu(app->cfg.hsm_parallelism),
                         &h->signers)) != SN_OK ||
-        (r = pool_start(h, app->cfg.threads, 0, &h->workers)) != SN_OK)
+        (r = pool_start(h, "sn-worker", app->cfg.threads, &h->workers)) !=
+            SN_OK)
         goto out;
     events = per_cpu(app->cfg.event_threads);
     /* Event threads never wait for a disk or the HSM: see the top. */

@@ -8,3 +8,6 @@ target_link_libraries(test_policy PRIVATE sn_policy)
 
 sn_unit_test(test_bodies ${CMAKE_CURRENT_LIST_DIR}/test_bodies.c)
 target_link_libraries(test_bodies PRIVATE sn_http_bodies)
+
+sn_unit_test(test_pool ${CMAKE_CURRENT_LIST_DIR}/test_pool.c)
+target_link_libraries(test_pool PRIVATE sn_http Threads::Threads)

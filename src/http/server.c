@@ -11,19 +11,25 @@
  * Threads: a few event threads (server.event_threads, one per CPU by
  * default) serve every connection: TLS, HTTP, routing, authentication and
  * bodies. A complete request is handed, its connection suspended, to one of
- * two pools with a queue each (so no connection waits behind another's):
+ * three pools with a queue each (pool.c; so no connection waits behind
+ * another's):
  * - signers (hsm.parallelism, one per CPU by default: as many signatures
- *   as the HSM makes at once) run signing and time-stamp requests; the
- *   records (audit, or the token's) then go to the group commit and the
- *   signer takes the next request: no thread waits for a disk sync. The
- *   writer resumes the connection once the records are durable.
+ *   as the HSM makes at once) run subscribers' signing requests; the
+ *   records (audit) then go to the group commit and the signer takes the
+ *   next request: no thread waits for a disk sync. The writer resumes the
+ *   connection once the records are durable.
+ * - anonymous (one per two CPUs, shared by both listeners, at a lower CPU
+ *   priority) run time-stamp and OCSP requests, which anyone may send, so
+ *   they never take a signer from a subscriber; its queue is bounded and a
+ *   request that finds it full is answered 503 at once.
  * - workers (server.threads) run every other request; these may block
- *   (key generation, the CA, OCSP).
+ *   (key generation, the CA, CRLs).
  */
 #include "http/server.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -55,6 +61,7 @@ struct sn_http {
     int plain;    /* the public plain-HTTP listener: public routes only */
     int inflight; /* requests between first call and completion */
     struct sn_pool *signers, *workers;
+    int anon; /* holds a reference to the anonymous pool */
 };
 
 enum stage {
@@ -68,7 +75,8 @@ struct conn_ctx {
     enum stage stage;
     struct sn_resp resp;
     sn_err audit_result;
-    struct sn_pool_job job; /* first: the pool hands it back */
+    struct sn_pool_job job; /* while queued: owned by the pool */
+    struct sn_http *h;
     const struct sn_route *route;
     const char *metric_route;
     struct sn_req req;
@@ -471,10 +479,11 @@ run_signing(struct sn_http *h, struct conn_ctx *c)
 static void
 run_job(void *ctx, struct sn_pool_job *job)
 {
-    struct sn_http *h = ctx;
     struct conn_ctx *c =
         (struct conn_ctx *)((char *)job - offsetof(struct conn_ctx, job));
+    struct sn_http *h = c->h;
 
+    (void)ctx;
     if (c->route->flags & SN_ROUTE_SIGN) {
         run_signing(h, c);
         return;
@@ -497,6 +506,55 @@ pool_start(struct sn_http *h, const char *name, unsigned n,
     par.run = run_job;
     par.ctx = h;
     return sn_pool_start(&par, out);
+}
+
+/*
+ * Anonymous work is one budget for the process, whichever listener it
+ * came by: one pool, started by the first listener and stopped by the
+ * last.
+ */
+static struct {
+    pthread_mutex_t lock;
+    unsigned refs;
+    struct sn_pool *pool;
+} anon = {PTHREAD_MUTEX_INITIALIZER, 0, NULL};
+
+/* Requests waiting for an anonymous thread, per thread: past this, 503. */
+#define ANON_QUEUE_PER_THREAD 32
+/* Anonymous threads yield the CPU to subscribers' (nice is per thread). */
+#define ANON_NICE 10
+
+static sn_err
+anon_start(unsigned cpus)
+{
+    struct sn_pool_params par;
+    sn_err r = SN_OK;
+
+    pthread_mutex_lock(&anon.lock);
+    if (anon.refs == 0) {
+        memset(&par, 0, sizeof(par));
+        par.name = "sn-anon";
+        par.threads = cpus / 2 > 0 ? cpus / 2 : 1;
+        par.max_queued = (size_t)par.threads * ANON_QUEUE_PER_THREAD;
+        par.nice = ANON_NICE;
+        par.run = run_job;
+        r = sn_pool_start(&par, &anon.pool);
+    }
+    if (r == SN_OK)
+        anon.refs++;
+    pthread_mutex_unlock(&anon.lock);
+    return r;
+}
+
+static void
+anon_stop(void)
+{
+    pthread_mutex_lock(&anon.lock);
+    if (anon.refs > 0 && --anon.refs == 0) {
+        sn_pool_stop(anon.pool);
+        anon.pool = NULL;
+    }
+    pthread_mutex_unlock(&anon.lock);
 }
 
 /* Sends the answer of a resumed request: withheld if its records are not
@@ -534,6 +592,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
         if ((c = calloc(1, sizeof(*c))) == NULL)
             return MHD_NO;
         *con_cls = c;
+        c->h = h;
         __atomic_add_fetch(&h->inflight, 1, __ATOMIC_SEQ_CST);
         if (begin(h, conn, c, url, method) != 0) {
             /* A small body already on its way is read and dropped first:
@@ -592,8 +651,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     c->conn = conn;
     c->stage = STAGE_WAIT;
     MHD_suspend_connection(conn);
-    if (sn_pool_submit(c->route->flags & SN_ROUTE_SIGN ? h->signers
-                                                       : h->workers,
+    if (sn_pool_submit(c->route->flags & SN_ROUTE_ANON   ? anon.pool
+                       : c->route->flags & SN_ROUTE_SIGN ? h->signers
+                                                         : h->workers,
                        &c->job, "", 0) != SN_OK)
         busy(c);
     return MHD_YES;
@@ -688,6 +748,8 @@ http_free(struct sn_http *h)
         return;
     sn_pool_stop(h->signers);
     sn_pool_stop(h->workers);
+    if (h->anon)
+        anon_stop();
     free(h);
 }
 
@@ -736,8 +798,10 @@ sn_http_start(struct sn_app *app, const char *listen, int plain,
     if ((r = pool_start(h, "sn-signer", per_cpu(app->cfg.hsm_parallelism),
                         &h->signers)) != SN_OK ||
         (r = pool_start(h, "sn-worker", app->cfg.threads, &h->workers)) !=
-            SN_OK)
+            SN_OK ||
+        (r = anon_start(per_cpu(0))) != SN_OK)
         goto out;
+    h->anon = 1;
     events = per_cpu(app->cfg.event_threads);
     /* Event threads never wait for a disk or the HSM: see the top. */
     flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |

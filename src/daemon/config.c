@@ -69,6 +69,9 @@ enum key_id {
     KEY_CERTIFIED,
     KEY_ALLOW_UNCERTIFIED,
     KEY_CRL_REISSUE,
+    KEY_ANON_RATE,
+    KEY_ANON_BURST,
+    KEY_ANON_SIGNATURES,
     KEY_COUNT
 };
 
@@ -128,6 +131,10 @@ static const struct keydef {
     /* At most 6 days: the timer may look up to 5 minutes late, and CSBR
      * 4.9.7 wants a new CRL at least every 7 days. */
     [KEY_CRL_REISSUE] = {"ca.crl_reissue_seconds", K_UINT, 1, 6 * 86400, 0},
+    [KEY_ANON_RATE] = {"limits.anon_rate", K_UINT, 1, 1000000, 0},
+    [KEY_ANON_BURST] = {"limits.anon_burst", K_UINT, 1, 1000000, 0},
+    [KEY_ANON_SIGNATURES] = {"limits.anon_signatures_per_second", K_UINT, 1,
+                             1000000, 0},
 };
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
@@ -604,6 +611,12 @@ set_number(struct parser *p, unsigned line, enum key_id id, const char *value)
         p->cfg.event_threads = (unsigned)v;
     else if (id == KEY_HSM_PARALLELISM)
         p->cfg.hsm_parallelism = (unsigned)v;
+    else if (id == KEY_ANON_RATE)
+        p->cfg.anon_rate = (unsigned)v;
+    else if (id == KEY_ANON_BURST)
+        p->cfg.anon_burst = (unsigned)v;
+    else if (id == KEY_ANON_SIGNATURES)
+        p->cfg.anon_signatures = (unsigned)v;
     else
         p->cfg.threads = (unsigned)v;
     return SN_OK;
@@ -847,6 +860,12 @@ finish(struct parser *p)
         cfg->tsa_accuracy_ms = 1000;
     if (p->seen[KEY_CRL_REISSUE] == 0)
         cfg->ca_crl_reissue = 86400;
+    if (p->seen[KEY_ANON_RATE] == 0)
+        cfg->anon_rate = 50;
+    if (p->seen[KEY_ANON_BURST] == 0)
+        cfg->anon_burst = 100;
+    if (p->seen[KEY_ANON_SIGNATURES] == 0)
+        cfg->anon_signatures = 200;
     if (cfg->tsa_key_algorithm == NULL &&
         (cfg->tsa_key_algorithm = dup_str("rsa-3072")) == NULL)
         return SN_ERR_NOMEM;

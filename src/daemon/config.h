@@ -64,6 +64,11 @@ struct sn_config {
     struct sn_certified_module certified[SN_CONFIG_MAX_CERTIFIED];
     size_t ncertified;
     int allow_uncertified; /* ca.allow_uncertified_modules: test certs */
+    /* Anonymous work (time-stamps, OCSP): per client address, and the HSM
+     * signatures it may make per second in all. */
+    unsigned anon_rate;       /* limits.anon_rate: requests/s, default 50 */
+    unsigned anon_burst;      /* limits.anon_burst, default 100 */
+    unsigned anon_signatures; /* limits.anon_signatures_per_second, 200 */
 };
 
 /*
@@ -102,6 +107,11 @@ struct sn_config {
  *                                  for keys on unlisted modules)
  *   ca.crl_reissue_seconds = 86400  (1 .. 518400; CRLs this old are
  *                                    reissued by a timer)
+ *   limits.anon_rate    = 50     (time-stamp and OCSP requests per second
+ *                                 per client address; 1 .. 1000000)
+ *   limits.anon_burst   = 100    (requests at once per address above it)
+ *   limits.anon_signatures_per_second = 200  (HSM signatures for anonymous
+ *                                 work in all; 1 .. 1000000)
  * Sizes may carry a K, M or G suffix (powers of 1024).
  */
 sn_err sn_config_load(const char *path, const char *home, struct sn_config *cfg,

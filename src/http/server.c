@@ -46,6 +46,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "auth/auth.h"
+#include "http/anon.h"
 #include "http/gate.h"
 #include "http/handlers.h"
 #include "http/pool.h"
@@ -474,6 +475,54 @@ run_signing(struct sn_http *h, struct conn_ctx *c)
     sn_gate_submit(h->app->store, &c->resp, audit_done, c);
 }
 
+/*
+ * Anonymous work is one budget for the process, whichever listener it
+ * came by: one pool and one set of limits, made by the first listener and
+ * freed by the last.
+ */
+static struct {
+    pthread_mutex_t lock;
+    unsigned refs;
+    struct sn_pool *pool;
+    struct sn_anon *limits;
+} anon = {PTHREAD_MUTEX_INITIALIZER, 0, NULL, NULL};
+
+/*
+ * An anonymous request: the ceiling on anonymous signatures is checked
+ * before the handler may reach the HSM, and the token is given back if the
+ * answer cost no signature. Time-stamps leave their records to the group
+ * commit; OCSP answers make none.
+ */
+static void
+run_anon(struct sn_http *h, struct conn_ctx *c)
+{
+    time_t started = time(NULL);
+    unsigned retry;
+
+    if (!sn_anon_sign_take(anon.limits, &retry)) {
+        sn_resp_error(&c->resp, API_UNAVAILABLE,
+                      "too many anonymous requests; retry later");
+        sn_resp_header(&c->resp, MHD_HTTP_HEADER_RETRY_AFTER, "%u", retry);
+        c->audit_result = SN_OK;
+        c->stage = STAGE_DONE;
+        MHD_resume_connection(c->conn);
+        return;
+    }
+    if (c->route->flags & SN_ROUTE_SIGN)
+        sn_gate_announce(h->app->store);
+    run_handler(h->app, c, &c->resp);
+    /* Before the hand-off: once resumed, c may be freed. */
+    sn_anon_settle(anon.limits, &c->resp, c->route->flags & SN_ROUTE_SIGN,
+                   started);
+    if (c->route->flags & SN_ROUTE_SIGN) {
+        sn_gate_submit(h->app->store, &c->resp, audit_done, c);
+        return;
+    }
+    c->audit_result = SN_OK;
+    c->stage = STAGE_DONE;
+    MHD_resume_connection(c->conn);
+}
+
 /* A pool's call (see the top): signing requests leave their records to the
  * group commit; the others commit theirs before the connection resumes. */
 static void
@@ -484,6 +533,10 @@ run_job(void *ctx, struct sn_pool_job *job)
     struct sn_http *h = c->h;
 
     (void)ctx;
+    if (c->route->flags & SN_ROUTE_ANON) {
+        run_anon(h, c);
+        return;
+    }
     if (c->route->flags & SN_ROUTE_SIGN) {
         run_signing(h, c);
         return;
@@ -513,32 +566,40 @@ pool_start(struct sn_http *h, const char *name, unsigned n,
  * came by: one pool, started by the first listener and stopped by the
  * last.
  */
-static struct {
-    pthread_mutex_t lock;
-    unsigned refs;
-    struct sn_pool *pool;
-} anon = {PTHREAD_MUTEX_INITIALIZER, 0, NULL};
 
 /* Requests waiting for an anonymous thread, per thread: past this, 503. */
 #define ANON_QUEUE_PER_THREAD 32
 /* Anonymous threads yield the CPU to subscribers' (nice is per thread). */
 #define ANON_NICE 10
 
+/* The configured value, or def for 0 (a configuration made in code). */
+static double
+or_default(unsigned configured, unsigned def)
+{
+    return configured != 0 ? configured : def;
+}
+
 static sn_err
-anon_start(unsigned cpus)
+anon_start(const struct sn_config *cfg, unsigned cpus)
 {
     struct sn_pool_params par;
     sn_err r = SN_OK;
 
     pthread_mutex_lock(&anon.lock);
-    if (anon.refs == 0) {
+    if (anon.refs == 0 &&
+        (r = sn_anon_new(
+             or_default(cfg->anon_rate, 50), or_default(cfg->anon_burst, 100),
+             or_default(cfg->anon_signatures, 200), &anon.limits)) == SN_OK) {
         memset(&par, 0, sizeof(par));
         par.name = "sn-anon";
         par.threads = cpus / 2 > 0 ? cpus / 2 : 1;
         par.max_queued = (size_t)par.threads * ANON_QUEUE_PER_THREAD;
         par.nice = ANON_NICE;
         par.run = run_job;
-        r = sn_pool_start(&par, &anon.pool);
+        if ((r = sn_pool_start(&par, &anon.pool)) != SN_OK) {
+            sn_anon_free(anon.limits);
+            anon.limits = NULL;
+        }
     }
     if (r == SN_OK)
         anon.refs++;
@@ -553,6 +614,8 @@ anon_stop(void)
     if (anon.refs > 0 && --anon.refs == 0) {
         sn_pool_stop(anon.pool);
         anon.pool = NULL;
+        sn_anon_free(anon.limits);
+        anon.limits = NULL;
     }
     pthread_mutex_unlock(&anon.lock);
 }
@@ -586,6 +649,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     struct sn_http *h = cls;
     struct conn_ctx *c = *con_cls;
     struct sn_resp resp;
+    unsigned retry;
 
     (void)version;
     if (c == NULL) {
@@ -646,6 +710,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
                       c->route->body == SN_BODY_STREAM
                           ? (unsigned long long)c->file_limit
                           : (unsigned long long)c->limit);
+        return send_resp(conn, c, &resp);
+    }
+    if ((c->route->flags & SN_ROUTE_ANON) &&
+        !sn_anon_admit(anon.limits, c->req.client, &retry)) {
+        sn_resp_error(&resp, API_TOO_MANY,
+                      "too many requests from this address; retry later");
+        sn_resp_header(&resp, MHD_HTTP_HEADER_RETRY_AFTER, "%u", retry);
         return send_resp(conn, c, &resp);
     }
     c->conn = conn;
@@ -799,7 +870,7 @@ sn_http_start(struct sn_app *app, const char *listen, int plain,
                         &h->signers)) != SN_OK ||
         (r = pool_start(h, "sn-worker", app->cfg.threads, &h->workers)) !=
             SN_OK ||
-        (r = anon_start(per_cpu(0))) != SN_OK)
+        (r = anon_start(&app->cfg, per_cpu(0))) != SN_OK)
         goto out;
     h->anon = 1;
     events = per_cpu(app->cfg.event_threads);

@@ -11,3 +11,6 @@ target_link_libraries(test_bodies PRIVATE sn_http_bodies)
 
 sn_unit_test(test_pool ${CMAKE_CURRENT_LIST_DIR}/test_pool.c)
 target_link_libraries(test_pool PRIVATE sn_http Threads::Threads)
+
+sn_unit_test(test_ratelimit ${CMAKE_CURRENT_LIST_DIR}/test_ratelimit.c)
+target_link_libraries(test_ratelimit PRIVATE sn_http)

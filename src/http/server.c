@@ -23,7 +23,11 @@
  *   they never take a signer from a subscriber; its queue is bounded and a
  *   request that finds it full is answered 503 at once.
  * - workers (server.threads) run every other request; these may block
- *   (key generation, the CA, CRLs).
+ *   (key generation, the CA, CRLs). Key generations run a few at once
+ *   per subscriber and in all (pool_start); the others wait their turn.
+ * Each pool serves its tenants (subscribers; addresses for anonymous
+ * work) round-robin, so one tenant's flood delays another's request by
+ * at most one request per thread.
  */
 #include "http/server.h"
 
@@ -548,7 +552,7 @@ run_job(void *ctx, struct sn_pool_job *job)
 }
 
 static sn_err
-pool_start(struct sn_http *h, const char *name, unsigned n,
+pool_start(struct sn_http *h, const char *name, unsigned n, unsigned cpus,
            struct sn_pool **out)
 {
     struct sn_pool_params par;
@@ -556,6 +560,11 @@ pool_start(struct sn_http *h, const char *name, unsigned n,
     memset(&par, 0, sizeof(par));
     par.name = name;
     par.threads = n;
+    /* Key generation takes a CPU for seconds on a software HSM: one
+     * subscriber's may take a quarter of the CPUs, all of them half, so
+     * that signing keeps the rest (the others wait, not refused). */
+    par.heavy_per_lane = cpus / 4 > 0 ? cpus / 4 : 1;
+    par.heavy_max = cpus / 2 > 0 ? cpus / 2 : 1;
     par.run = run_job;
     par.ctx = h;
     return sn_pool_start(&par, out);
@@ -722,10 +731,14 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     c->conn = conn;
     c->stage = STAGE_WAIT;
     MHD_suspend_connection(conn);
+    /* Fair shares: a subscriber's requests queue in its own lane, an
+     * anonymous client's in its address's (see pool.h). */
     if (sn_pool_submit(c->route->flags & SN_ROUTE_ANON   ? anon.pool
                        : c->route->flags & SN_ROUTE_SIGN ? h->signers
                                                          : h->workers,
-                       &c->job, "", 0) != SN_OK)
+                       &c->job,
+                       c->req.who != NULL ? c->who.subscriber : c->req.client,
+                       (c->route->flags & SN_ROUTE_HEAVY) != 0) != SN_OK)
         busy(c);
     return MHD_YES;
 }
@@ -867,9 +880,9 @@ sn_http_start(struct sn_app *app, const char *listen, int plain,
     h->app = app;
     h->plain = plain;
     if ((r = pool_start(h, "sn-signer", per_cpu(app->cfg.hsm_parallelism),
-                        &h->signers)) != SN_OK ||
-        (r = pool_start(h, "sn-worker", app->cfg.threads, &h->workers)) !=
-            SN_OK ||
+                        per_cpu(0), &h->signers)) != SN_OK ||
+        (r = pool_start(h, "sn-worker", app->cfg.threads, per_cpu(0),
+                        &h->workers)) != SN_OK ||
         (r = anon_start(&app->cfg, per_cpu(0))) != SN_OK)
         goto out;
     h->anon = 1;

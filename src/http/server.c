@@ -22,12 +22,15 @@
  *   priority) run time-stamp and OCSP requests, which anyone may send, so
  *   they never take a signer from a subscriber; its queue is bounded and a
  *   request that finds it full is answered 503 at once.
+ * - keygen (one per two CPUs, at a lower CPU priority) generate keys, one
+ *   subscriber's on at most one per four CPUs (at least one); the others
+ *   wait their turn.
  * - workers (server.threads) run every other request; these may block
- *   (key generation, the CA, CRLs). Key generations run a few at once
- *   per subscriber and in all (pool_start); the others wait their turn.
+ *   (the CA, CRLs, audit listings).
  * Each pool serves its tenants (subscribers; addresses for anonymous
- * work) round-robin, so one tenant's flood delays another's request by
- * at most one request per thread.
+ * work) round-robin, and one subscriber holds at most hsm.parallelism of
+ * the hsm.parallelism + 1 signers, so one tenant's flood delays another's
+ * request by little more than one request.
  */
 #include "http/server.h"
 
@@ -65,7 +68,7 @@ struct sn_http {
     struct sn_app *app;
     int plain;    /* the public plain-HTTP listener: public routes only */
     int inflight; /* requests between first call and completion */
-    struct sn_pool *signers, *workers;
+    struct sn_pool *signers, *workers, *keygen;
     int anon; /* holds a reference to the anonymous pool */
 };
 
@@ -551,30 +554,24 @@ run_job(void *ctx, struct sn_pool_job *job)
     MHD_resume_connection(c->conn);
 }
 
+/* A pool of n threads; per_lane: how many of them one tenant's jobs may
+ * hold at once (0: all). */
 static sn_err
-pool_start(struct sn_http *h, const char *name, unsigned n, unsigned cpus,
-           struct sn_pool **out)
+pool_start(struct sn_http *h, const char *name, unsigned n, unsigned per_lane,
+           int nice, struct sn_pool **out)
 {
     struct sn_pool_params par;
 
     memset(&par, 0, sizeof(par));
     par.name = name;
     par.threads = n;
-    /* Key generation takes a CPU for seconds on a software HSM: one
-     * subscriber's may take a quarter of the CPUs, all of them half, so
-     * that signing keeps the rest (the others wait, not refused). */
-    par.heavy_per_lane = cpus / 4 > 0 ? cpus / 4 : 1;
-    par.heavy_max = cpus / 2 > 0 ? cpus / 2 : 1;
+    par.heavy_max = n;
+    par.heavy_per_lane = per_lane;
+    par.nice = nice;
     par.run = run_job;
     par.ctx = h;
     return sn_pool_start(&par, out);
 }
-
-/*
- * Anonymous work is one budget for the process, whichever listener it
- * came by: one pool, started by the first listener and stopped by the
- * last.
- */
 
 /* Requests waiting for an anonymous thread, per thread: past this, 503. */
 #define ANON_QUEUE_PER_THREAD 32
@@ -733,12 +730,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     MHD_suspend_connection(conn);
     /* Fair shares: a subscriber's requests queue in its own lane, an
      * anonymous client's in its address's (see pool.h). */
-    if (sn_pool_submit(c->route->flags & SN_ROUTE_ANON   ? anon.pool
-                       : c->route->flags & SN_ROUTE_SIGN ? h->signers
-                                                         : h->workers,
+    if (sn_pool_submit(c->route->flags & SN_ROUTE_ANON    ? anon.pool
+                       : c->route->flags & SN_ROUTE_SIGN  ? h->signers
+                       : c->route->flags & SN_ROUTE_HEAVY ? h->keygen
+                                                          : h->workers,
                        &c->job,
                        c->req.who != NULL ? c->who.subscriber : c->req.client,
-                       (c->route->flags & SN_ROUTE_HEAVY) != 0) != SN_OK)
+                       !(c->route->flags & SN_ROUTE_ANON)) != SN_OK)
         busy(c);
     return MHD_YES;
 }
@@ -832,6 +830,7 @@ http_free(struct sn_http *h)
         return;
     sn_pool_stop(h->signers);
     sn_pool_stop(h->workers);
+    sn_pool_stop(h->keygen);
     if (h->anon)
         anon_stop();
     free(h);
@@ -847,6 +846,34 @@ per_cpu(unsigned configured)
         return configured;
     n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 && n < 256 ? (unsigned)n : 2;
+}
+
+/* Key generation takes a CPU for seconds on a software HSM: it runs on
+ * its own threads (see the top) at this lower CPU priority. */
+#define KEYGEN_NICE 10
+
+/*
+ * The signers: hsm.parallelism threads for one subscriber at most, and
+ * one more, so that another subscriber's request starts at once rather
+ * than after a signature of the first.
+ */
+static sn_err
+pools_start(struct sn_http *h, const struct sn_config *cfg)
+{
+    unsigned cpus = per_cpu(0), sign = per_cpu(cfg->hsm_parallelism);
+    unsigned gen = cpus / 2 > 0 ? cpus / 2 : 1;
+    sn_err r;
+
+    if ((r = pool_start(h, "sn-signer", sign + 1, sign, 0, &h->signers)) !=
+            SN_OK ||
+        (r = pool_start(h, "sn-worker", cfg->threads, 0, 0, &h->workers)) !=
+            SN_OK ||
+        (r = pool_start(h, "sn-keygen", gen, cpus / 4 > 0 ? cpus / 4 : 1,
+                        KEYGEN_NICE, &h->keygen)) != SN_OK ||
+        (r = anon_start(cfg, cpus)) != SN_OK)
+        return r;
+    h->anon = 1;
+    return SN_OK;
 }
 
 sn_err
@@ -879,13 +906,8 @@ sn_http_start(struct sn_app *app, const char *listen, int plain,
     }
     h->app = app;
     h->plain = plain;
-    if ((r = pool_start(h, "sn-signer", per_cpu(app->cfg.hsm_parallelism),
-                        per_cpu(0), &h->signers)) != SN_OK ||
-        (r = pool_start(h, "sn-worker", app->cfg.threads, per_cpu(0),
-                        &h->workers)) != SN_OK ||
-        (r = anon_start(&app->cfg, per_cpu(0))) != SN_OK)
+    if ((r = pools_start(h, &app->cfg)) != SN_OK)
         goto out;
-    h->anon = 1;
     events = per_cpu(app->cfg.event_threads);
     /* Event threads never wait for a disk or the HSM: see the top. */
     flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |

@@ -18,7 +18,7 @@
  *   records (audit) then go to the group commit and the signer takes the
  *   next request: no thread waits for a disk sync. The writer resumes the
  *   connection once the records are durable.
- * - anonymous (one per two CPUs, shared by both listeners, at the lowest CPU
+ * - anonymous (one per two CPUs, shared by both listeners, at a lower CPU
  *   priority) run time-stamp and OCSP requests, which anyone may send, so
  *   they never take a signer from a subscriber; its queue is bounded and a
  *   request that finds it full is answered 503 at once.
@@ -575,9 +575,13 @@ pool_start(struct sn_http *h, const char *name, unsigned n, unsigned per_lane,
 
 /* Requests waiting for an anonymous thread, per thread: past this, 503. */
 #define ANON_QUEUE_PER_THREAD 32
-/* Anonymous threads take only the CPU that subscribers leave (nice is per
- * thread on Linux; 19 is the lowest priority). */
-#define ANON_NICE 19
+/*
+ * Anonymous threads yield the CPU to subscribers' (nice is per thread on
+ * Linux). Not 19: a thread that is hardly ever scheduled while it holds a
+ * lock inside the HSM library or OpenSSL stalls the subscribers' threads
+ * that wait for it; 19 measured no better on a noisy 2-core VM.
+ */
+#define ANON_NICE 10
 
 /* The configured value, or def for 0 (a configuration made in code). */
 static double

@@ -23,7 +23,8 @@ void sn_anon_free(struct sn_anon *a);
 /* 1 if client may send one more request; 0 and the whole seconds to wait
  * (at least 1) if not. */
 int sn_anon_admit(struct sn_anon *a, const char *client, unsigned *retry);
-/* Before the handler: 1 if the ceiling allows one more signature. */
+/* Before the request is queued: 1 if the ceiling allows one more
+ * signature (the token is then the request's until sn_anon_settle). */
 int sn_anon_sign_take(struct sn_anon *a, unsigned *retry);
 /*
  * After the handler, with the token taken: gives it back if resp cost no

@@ -495,26 +495,16 @@ static struct {
 } anon = {PTHREAD_MUTEX_INITIALIZER, 0, NULL, NULL};
 
 /*
- * An anonymous request: the ceiling on anonymous signatures is checked
- * before the handler may reach the HSM, and the token is given back if the
- * answer cost no signature. Time-stamps leave their records to the group
+ * An anonymous request, its token of the signature ceiling taken before it
+ * was queued (on_request): the token is given back if the answer cost no
+ * signature. Time-stamps leave their records to the group
  * commit; OCSP answers make none.
  */
 static void
 run_anon(struct sn_http *h, struct conn_ctx *c)
 {
     time_t started = time(NULL);
-    unsigned retry;
 
-    if (!sn_anon_sign_take(anon.limits, &retry)) {
-        sn_resp_error(&c->resp, API_UNAVAILABLE,
-                      "too many anonymous requests; retry later");
-        sn_resp_header(&c->resp, MHD_HTTP_HEADER_RETRY_AFTER, "%u", retry);
-        c->audit_result = SN_OK;
-        c->stage = STAGE_DONE;
-        MHD_resume_connection(c->conn);
-        return;
-    }
     if (c->route->flags & SN_ROUTE_SIGN)
         sn_gate_announce(h->app->store);
     run_handler(h->app, c, &c->resp);
@@ -647,6 +637,8 @@ busy(struct conn_ctx *c)
 {
     sn_resp_error(&c->resp, API_UNAVAILABLE, "the server is busy");
     sn_resp_header(&c->resp, "Retry-After", "1");
+    if (c->route->flags & SN_ROUTE_ANON)
+        sn_anon_settle(anon.limits, &c->resp, 0, 0); /* no signature */
     c->audit_result = SN_OK;
     c->stage = STAGE_DONE;
     MHD_resume_connection(c->conn);
@@ -727,6 +719,14 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
         !sn_anon_admit(anon.limits, c->req.client, &retry)) {
         sn_resp_error(&resp, API_TOO_MANY,
                       "too many requests from this address; retry later");
+        sn_resp_header(&resp, MHD_HTTP_HEADER_RETRY_AFTER, "%u", retry);
+        return send_resp(conn, c, &resp);
+    }
+    /* The ceiling before the queue: a refusal costs no thread hand-off. */
+    if ((c->route->flags & SN_ROUTE_ANON) &&
+        !sn_anon_sign_take(anon.limits, &retry)) {
+        sn_resp_error(&resp, API_UNAVAILABLE,
+                      "too many anonymous requests; retry later");
         sn_resp_header(&resp, MHD_HTTP_HEADER_RETRY_AFTER, "%u", retry);
         return send_resp(conn, c, &resp);
     }

@@ -5,6 +5,7 @@
 # Every row is measured in each of BENCH_ROUNDS rounds (default 5); prints
 # a markdown table of the medians and writes it to BUILD_DIR/bench-results.md.
 # --smoke: a seconds-long run that only proves the pipeline still works.
+# BENCH_ONLY=abuse: only the abuse-resistance rows (flood and tenants).
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
 SECS=${2:-4}
@@ -31,6 +32,8 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 
 HOME_DIR=$WORK/home
 "$SIGNETD" init --home "$HOME_DIR" >/dev/null
+# BENCH_CONF: extra signetd.conf lines (e.g. "limits.anon_signatures_per_second = 50").
+[ -n "${BENCH_CONF:-}" ] && printf '%s\n' "$BENCH_CONF" >>"$HOME_DIR/signetd.conf"
 export SOFTHSM2_CONF=$HOME_DIR/hsm/softhsm2.conf
 API=$(port)
 PUB=$(port)
@@ -54,6 +57,16 @@ TOK=$(api POST "/v1/subscribers/$SUB/tokens" "$ADMIN" \
     '{"name":"bench","roles":["manage","sign"]}' | jq -r .token)
 echo "$TOK" >"$WORK/token"
 newkey() { api POST /v1/keys "$TOK" "{\"algorithm\":\"$1\",\"label\":\"b\"}" | jq -r .id; }
+# A second tenant for the fairness rows (B; the bench subscriber is A).
+SUB_B=$(api POST /v1/subscribers "$ADMIN" '{"name":"bench-b"}' | jq -r .id)
+api POST "/v1/subscribers/$SUB_B/tokens" "$ADMIN" \
+    '{"name":"bench-b","roles":["manage","sign"]}' | jq -r .token >"$WORK/token-b"
+api POST /v1/keys "$(cat "$WORK/token-b")" '{"algorithm":"ecdsa-p256","label":"b"}' |
+    jq -r .id >"$WORK/b.keys"
+# The flood's OCSP request: a serial nobody issued, with a nonce (so no
+# cache can answer it: every one is a CA signature unless refused).
+openssl ocsp -issuer "$HOME_DIR/ca/codesigning.pem" -serial 0x5ee1 \
+    -reqout "$WORK/ocsp.req" >/dev/null 2>&1
 RSA=$(newkey rsa-3072)
 EC=$(newkey ecdsa-p256)
 echo "$RSA" >"$WORK/rsa.keys"
@@ -99,6 +112,9 @@ keep() {
     [ -f "$f" ] || ORDER+=("$1")
     ratio=$(awk -v a="$(field ops_per_s "$2")" -v b="${3:-0}" \
         'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')
+    # RATIO_P50=1: the ratio is the given p50 to this row's (a slowdown).
+    [ -n "${RATIO_P50:-}" ] && ratio=$(awk -v a="$(field p50_ms "$2")" -v b="${3:-0}" \
+        'BEGIN { if (a > 0) printf "%.3f", b / a; else print "-" }')
     per=-
     [ -n "${NO_CPU:-}" ] || per=$(cpu_per_op "$2" "$([ -n "${4:-}" ] && echo 1)")
     echo "$(field ops_per_s "$2") $(field p50_ms "$2") $(field p99_ms "$2")" \
@@ -128,10 +144,77 @@ raw() { "$BENCH" raw --module "$MODULE" --token "$1" --pin-file "$2" "$3" "$4" \
         --alg "$5" --threads "$THREADS" --seconds "$SECS"; }
 http() { rss_reset; "$BENCH" http --url "$URL" --ca "$CA" --token-file "$WORK/token" \
         --keys "$1" --alg "$2" --clients "$CLIENTS" --seconds "$SECS" "${@:3}"; }
+# Abuse resistance (issue 14), in each round: a row alone, then the same
+# while the abuse runs (started a second before the measurement and ending
+# a second after it); the ratio is the second to the first.
+FLOODERS=${BENCH_FLOODERS:-16}
+httpt() { # httpt TOKEN_FILE KEYS CLIENTS [ARGS]: P-256 signing by one tenant
+    rss_reset; "$BENCH" http --url "$URL" --ca "$CA" --token-file "$1" \
+        --keys "$2" --alg ecdsa-p256 --clients "$3" --seconds "$SECS" "${@:4}"; }
+B_RATE=${BENCH_B_RATE:-100}
+APIDS=()
+tenant_a() { # tenant_a keygen|sign...: tenant A's abuse in the background
+    local w
+    APIDS=()
+    for w in "$@"; do
+        if [ "$w" = keygen ]; then
+            "$BENCH" keygen --url "$URL" --ca "$CA" --token-file "$WORK/token" --alg rsa-4096 \
+                --clients 2 --seconds $((SECS + 2)) >"$WORK/a-$w.out" &
+        else
+            "$BENCH" http --url "$URL" --ca "$CA" --token-file "$WORK/token" --keys "$WORK/rsa.keys" \
+                --alg rsa-3072 --clients "$CLIENTS" --seconds $((SECS + 2)) >"$WORK/a-$w.out" &
+        fi
+        APIDS+=($!)
+    done
+    sleep 1
+}
+tenant_a_done() {
+    wait "${APIDS[@]}"
+    [ -s "$WORK/a-keygen.out" ] && echo "  A's keys: $(field ops "$(cat "$WORK/a-keygen.out")")" >&2
+    [ -s "$WORK/a-sign.out" ] && echo "  A's signatures/s: $(field ops_per_s "$(cat "$WORK/a-sign.out")")" >&2
+    rm -f "$WORK/a-keygen.out" "$WORK/a-sign.out"
+}
+abuse() {
+    local A F P1 P2 P3
+    A=$(httpt "$WORK/token" "$WORK/ec.keys" "$CLIENTS")
+    keep "abuse: HTTPS P-256, $CLIENTS clients, alone" "$A" "$(field ops_per_s "$A")" "$(rss_peak)"
+    "$BENCH" tsa --url "http://127.0.0.1:$PUB" --clients "$FLOODERS" --sources "$FLOODERS" \
+        --ocsp-req "$WORK/ocsp.req" --seconds $((SECS + 2)) >"$WORK/flood.out" &
+    P1=$!
+    sleep 1
+    H=$(httpt "$WORK/token" "$WORK/ec.keys" "$CLIENTS")
+    keep "abuse: the same during an anonymous TSA+OCSP flood ($FLOODERS connections from $FLOODERS addresses; ratio: to alone, want >= 0.8)" "$H" "$(field ops_per_s "$A")" "$(rss_peak)"
+    wait "$P1"
+    F=$(cat "$WORK/flood.out")
+    NO_CPU=1 keep "abuse: the flood's answered requests ($FLOODERS connections)" "$F"
+    echo "  flood refused (429/503): $(field refused "$F")" >&2
+    # Tenant B, a steady 2 clients at $B_RATE/s in all (paced: B's rate is
+    # the same under load, its latency shows the slowdown), alone and while
+    # tenant A generates RSA-4096 keys (2 clients), signs flat out with
+    # RSA-3072 ($CLIENTS clients), and both. Ratio: B's p50 alone to its
+    # p50 under load (1/slowdown, want >= 0.67).
+    A=$(httpt "$WORK/token-b" "$WORK/b.keys" 2 --rate "$B_RATE")
+    keep "abuse: tenant B, P-256, 2 clients at $B_RATE/s, alone" "$A" "$(field ops_per_s "$A")" "$(rss_peak)"
+    tenant_a keygen
+    H=$(httpt "$WORK/token-b" "$WORK/b.keys" 2 --rate "$B_RATE")
+    RATIO_P50=1 keep "abuse: tenant B while A makes RSA-4096 keys (ratio: B's p50 alone to this p50)" "$H" "$(field p50_ms "$A")" "$(rss_peak)"
+    tenant_a_done
+    tenant_a sign
+    H=$(httpt "$WORK/token-b" "$WORK/b.keys" 2 --rate "$B_RATE")
+    RATIO_P50=1 keep "abuse: tenant B while A signs RSA-3072 flat out (ratio: B's p50 alone to this p50)" "$H" "$(field p50_ms "$A")" "$(rss_peak)"
+    tenant_a_done
+    tenant_a keygen sign
+    H=$(httpt "$WORK/token-b" "$WORK/b.keys" 2 --rate "$B_RATE")
+    RATIO_P50=1 keep "abuse: tenant B while A does both (ratio: B's p50 alone to this p50)" "$H" "$(field p50_ms "$A")" "$(rss_peak)"
+    tenant_a_done
+}
+
 # Each round measures every row once, raw beside HTTPS: a row's ratio is
 # taken within its round, so drifts in the machine's speed cancel out.
 round() {
     local R H PEAK HALF
+    abuse
+    [ "${BENCH_ONLY:-}" = abuse ] && return
     R=$(raw "$LABEL" "$PIN" --key "$RSA" rsa-3072)
     keep "raw RSA-3072, $THREADS threads" "$R" "$(field ops_per_s "$R")"
     H=$(http "$WORK/rsa.keys" rsa-3072); keep "HTTPS RSA-3072, $CLIENTS clients" "$H" "$(field ops_per_s "$R")" "$(rss_peak)"
@@ -153,8 +236,8 @@ round() {
     R=$(THREADS=$CLIENTS raw signet-service "$HOME_DIR/hsm/service.pin" --key "$TSA_KEY" rsa-3072)
     keep "raw TSA key (RSA-3072), $CLIENTS threads" "$R" "$(field ops_per_s "$R")"
     rss_reset
-    H=$("$BENCH" tsa --url "http://127.0.0.1:$PUB" --clients "$CLIENTS" --seconds "$SECS")
-    keep "TSA over HTTP, $CLIENTS clients" "$H" "$(field ops_per_s "$R")" "$(rss_peak)"
+    H=$("$BENCH" tsa --url "http://127.0.0.1:$PUB" --clients "$CLIENTS" --sources "$CLIENTS" --seconds "$SECS")
+    keep "TSA over HTTP, $CLIENTS clients from $CLIENTS addresses (at most limits.anon_signatures_per_second)" "$H" "$(field ops_per_s "$R")" "$(rss_peak)"
     forwarding
 }
 
@@ -187,6 +270,8 @@ for r in $(seq "$ROUNDS"); do
 done
 
 # ---- last: the same with $MANY keys on the subscriber's token ----
+# BENCH_ONLY=abuse: the abuse rows only (see abuse above).
+if [ "${BENCH_ONLY:-}" != abuse ]; then
 echo "creating $MANY keys..." >&2
 cp "$WORK/ec10.keys" "$WORK/many.keys"
 export -f api newkey
@@ -207,12 +292,13 @@ for r in $(seq "$ROUNDS"); do
     keep "HTTPS P-256, random of $MANY keys" "$H2" "$(field ops_per_s "$R")" "$(rss_peak)"
     keep "HTTPS P-256, random of $MANY keys (ratio: to random of 10)" "$H2" "$(field ops_per_s "$H")" "$(rss_peak)"
 done
+fi
 table
 cat "$RESULTS"
 echo "results: $RESULTS" >&2
 # The smoke's verdict: every row was measured, at a non-zero rate.
 if [ $SMOKE = 1 ]; then
-    want="HTTPS RSA-3072, $CLIENTS clients|HTTPS P-256, batches of 64|paced at half|TSA over HTTP|libsignet-pkcs11|random of $MANY keys"
+    want="during an anonymous TSA+OCSP flood|tenant B while A does both|HTTPS RSA-3072, $CLIENTS clients|HTTPS P-256, batches of 64|paced at half|TSA over HTTP|libsignet-pkcs11|random of $MANY keys"
     awk -F' [|] ' -v want="$want" '
         /^[|] / && $2 !~ /^(ops|---)/ {
             n++; if ($2 + 0 <= 0) { print "no rate: " $1; bad = 1 }

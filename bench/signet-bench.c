@@ -7,7 +7,14 @@
  *   signet-bench http --url URL --ca FILE --token-file F --keys FILE
  *                     --alg ALG --clients C --seconds S [--batch N]
  *                     [--rate R]   (R requests/s in all; default: flat out)
- *   signet-bench tsa  --url URL --clients C --seconds S
+ *   signet-bench tsa  --url URL --clients C --seconds S [--sources N]
+ *                     [--ocsp-req FILE]
+ *                     (--sources: the clients connect from N loopback
+ *                     addresses 127.0.1.1..N, as N hosts would; --ocsp-req:
+ *                     every other request is this DER OCSP request; 429
+ *                     and 503 answers are counted as refused, not as ops)
+ *   signet-bench keygen --url URL --ca FILE --token-file F --alg ALG
+ *                     --clients C --seconds S   (creates keys flat out)
  *
  * Prints one line of key=value results: ops (signatures or tokens), ops/s,
  * p50 and p99 latency per request in ms, and the generator's own CPU use
@@ -47,7 +54,8 @@
 
 struct opts {
     const char *mode, *module, *token, *pin_file, *key, *url, *ca, *token_file,
-        *keys_file;
+        *keys_file, *ocsp_file;
+    int sources;
     enum sn_keyalg alg;
     int threads, seconds, batch;
     double rate; /* http: requests per second in all, 0 = as fast as it goes */
@@ -56,7 +64,9 @@ struct opts {
 static struct opts o;
 static double *samples;
 static size_t nsamples;
-static unsigned long long total_ops;
+static unsigned long long total_ops, total_refused;
+static uint8_t *ocsp_der;
+static size_t ocsp_len;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sn_hsm *hsm;
 static struct sn_hsm_token *tok;
@@ -72,6 +82,14 @@ now(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+record_refused(unsigned long long refused)
+{
+    pthread_mutex_lock(&lock);
+    total_refused += refused;
+    pthread_mutex_unlock(&lock);
 }
 
 static void
@@ -122,6 +140,7 @@ raw_worker(void *arg)
 /* ---- a minimal HTTP/1.1 client: keep-alive, Content-Length bodies ---- */
 
 struct conn {
+    int source; /* 0, or the n of the source address 127.0.1.n */
     int fd;
     SSL *ssl; /* NULL for http:// */
     char rbuf[65536];
@@ -177,12 +196,21 @@ conn_open(struct conn *c)
     struct sockaddr_in sa;
     int one = 1;
 
+    int source = c->source;
+
     memset(c, 0, sizeof(*c));
+    c->source = source;
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
+    if ((c->fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+        return -1;
+    if (source > 0) {
+        sa.sin_addr.s_addr = htonl(0x7f000100u | (uint32_t)(source & 0xff));
+        if (bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+            return -1;
+    }
     sa.sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
-        (c->fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
         connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
         return -1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -394,41 +422,78 @@ http_worker(void *arg)
     return NULL;
 }
 
+/* A time-stamp request for a random digest, as DER; NULL on failure. */
+static int
+tsa_request_der(unsigned char **der)
+{
+    uint8_t digest[32];
+    TS_REQ *tr = TS_REQ_new();
+    TS_MSG_IMPRINT *mi = TS_MSG_IMPRINT_new();
+    X509_ALGOR *alg = X509_ALGOR_new();
+    int len = -1;
+
+    *der = NULL;
+    RAND_bytes(digest, sizeof(digest));
+    if (tr != NULL && mi != NULL && alg != NULL &&
+        X509_ALGOR_set0(alg, OBJ_nid2obj(NID_sha256), V_ASN1_NULL, NULL) &&
+        TS_MSG_IMPRINT_set_algo(mi, alg) &&
+        TS_MSG_IMPRINT_set_msg(mi, digest, sizeof(digest)) &&
+        TS_REQ_set_version(tr, 1) && TS_REQ_set_msg_imprint(tr, mi) &&
+        TS_REQ_set_cert_req(tr, 1))
+        len = i2d_TS_REQ(tr, der);
+    TS_REQ_free(tr);
+    TS_MSG_IMPRINT_free(mi);
+    X509_ALGOR_free(alg);
+    return len;
+}
+
+/* "POST path" with a DER body in buf; its length, or exits. */
+static size_t
+post_der(char *buf, size_t cap, const char *path, const char *type,
+         const uint8_t *der, size_t len)
+{
+    int hl = snprintf(buf, cap,
+                      "POST %s HTTP/1.1\r\nHost: %s:%d\r\n"
+                      "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n",
+                      path, host, port, type, len);
+
+    if (hl <= 0 || (size_t)hl + len > cap)
+        exit(1);
+    memcpy(buf + hl, der, len);
+    return (size_t)hl + len;
+}
+
+/* Time-stamps (and OCSP with --ocsp-req, every other request) flat out;
+ * 429 and 503 are refusals, counted apart. */
 static void *
 tsa_worker(void *arg)
 {
     unsigned char *der = NULL;
-    uint8_t digest[32];
     struct conn c = {.fd = -1};
-    size_t n = 0, cap = 1 << 16, bo;
+    size_t n = 0, cap = 1 << 16, bo, tlen, olen = 0;
     double *lat = malloc(cap * sizeof(*lat)), t0;
-    unsigned long long ops = 0;
-    TS_REQ *tr = TS_REQ_new();
-    TS_MSG_IMPRINT *mi = TS_MSG_IMPRINT_new();
-    X509_ALGOR *alg = X509_ALGOR_new();
-    char req[1024];
-    int len, hl;
+    unsigned long long ops = 0, refused = 0, i;
+    char treq[1024], oreq[4096];
+    int len, status, ocsp;
 
-    (void)arg;
-    RAND_bytes(digest, sizeof(digest));
-    X509_ALGOR_set0(alg, OBJ_nid2obj(NID_sha256), V_ASN1_NULL, NULL);
-    TS_MSG_IMPRINT_set_algo(mi, alg);
-    TS_MSG_IMPRINT_set_msg(mi, digest, sizeof(digest));
-    TS_REQ_set_version(tr, 1);
-    TS_REQ_set_msg_imprint(tr, mi);
-    TS_REQ_set_cert_req(tr, 1);
-    len = i2d_TS_REQ(tr, &der);
-    hl = snprintf(req, sizeof(req),
-                  "POST /tsa HTTP/1.1\r\nHost: %s:%d\r\n"
-                  "Content-Type: application/timestamp-query\r\n"
-                  "Content-Length: %d\r\n\r\n",
-                  host, port, len);
-    if (len <= 0 || hl + len > (int)sizeof(req))
+    if (o.sources > 0)
+        c.source = (int)((uintptr_t)arg - 1) % o.sources + 1;
+    if ((len = tsa_request_der(&der)) <= 0)
         exit(1);
-    memcpy(req + hl, der, (size_t)len);
-    while (lat != NULL && (t0 = now()) < deadline) {
-        if (request(&c, req, (size_t)(hl + len), &bo) != 200) {
-            fprintf(stderr, "tsa: request failed\n");
+    tlen = post_der(treq, sizeof(treq), "/tsa", "application/timestamp-query",
+                    der, (size_t)len);
+    if (ocsp_der != NULL)
+        olen = post_der(oreq, sizeof(oreq), "/ca/ocsp",
+                        "application/ocsp-request", ocsp_der, ocsp_len);
+    for (i = 0; lat != NULL && (t0 = now()) < deadline; i++) {
+        ocsp = ocsp_der != NULL && (i & 1);
+        status = request(&c, ocsp ? oreq : treq, ocsp ? olen : tlen, &bo);
+        if (status == 429 || status == 503) {
+            refused++;
+            continue;
+        }
+        if (status != 200) {
+            fprintf(stderr, "tsa: request failed (%d)\n", status);
             exit(1);
         }
         if (n < cap)
@@ -436,12 +501,54 @@ tsa_worker(void *arg)
         ops++;
     }
     record(lat, n, ops);
+    record_refused(refused);
     conn_close(&c);
     free(lat);
     OPENSSL_free(der);
-    TS_REQ_free(tr);
-    TS_MSG_IMPRINT_free(mi);
-    X509_ALGOR_free(alg);
+    return NULL;
+}
+
+/* Creates keys flat out (a tenant's RSA-4096 generations); the keys are
+ * left to the bench's home, which is thrown away. */
+static void *
+keygen_worker(void *arg)
+{
+    struct conn c = {.fd = -1};
+    size_t n = 0, cap = 1 << 12, bo;
+    double *lat = malloc(cap * sizeof(*lat)), t0;
+    unsigned long long ops = 0, refused = 0;
+    char req[1024], body[128];
+    int len, blen, status;
+
+    (void)arg;
+    blen =
+        snprintf(body, sizeof(body), "{\"algorithm\":\"%s\",\"label\":\"g\"}",
+                 sn_keyalg_name(o.alg));
+    len = snprintf(req, sizeof(req),
+                   "POST /v1/keys HTTP/1.1\r\nHost: %s:%d\r\n%s\r\n"
+                   "Content-Type: application/json\r\n"
+                   "Content-Length: %d\r\n\r\n%s",
+                   host, port, auth, blen, body);
+    if (len <= 0 || (size_t)len >= sizeof(req))
+        exit(1);
+    while (lat != NULL && (t0 = now()) < deadline) {
+        status = request(&c, req, (size_t)len, &bo);
+        if (status == 429 || status == 503) {
+            refused++;
+            continue;
+        }
+        if (status != 201) {
+            fprintf(stderr, "keygen: request failed (%d)\n", status);
+            exit(1);
+        }
+        if (n < cap)
+            lat[n++] = now() - t0;
+        ops++;
+    }
+    record(lat, n, ops);
+    record_refused(refused);
+    conn_close(&c);
+    free(lat);
     return NULL;
 }
 
@@ -541,11 +648,19 @@ main(int argc, char **argv)
             o.batch = (int)strtol(v, NULL, 10);
         else if (!strcmp(k, "--rate"))
             o.rate = strtod(v, NULL);
+        else if (!strcmp(k, "--sources"))
+            o.sources = (int)strtol(v, NULL, 10);
+        else if (!strcmp(k, "--ocsp-req"))
+            o.ocsp_file = v;
         else
             return 2;
     }
-    if (o.threads < 1 || o.threads > 256 || o.batch < 1 || o.batch > 256)
+    if (o.threads < 1 || o.threads > 256 || o.batch < 1 || o.batch > 256 ||
+        o.sources < 0 || o.sources > 254)
         return 2;
+    if (o.ocsp_file != NULL &&
+        (sn_file_read(o.ocsp_file, 2048, &ocsp_der, &ocsp_len) != SN_OK))
+        return 1;
     samples = malloc(MAX_SAMPLES * sizeof(*samples));
     if (o.url != NULL) {
         parse_url(o.url);
@@ -559,8 +674,9 @@ main(int argc, char **argv)
         if (o.keys_file != NULL)
             load_keys();
         setup_raw();
-    } else if (!strcmp(o.mode, "http")) {
-        load_keys();
+    } else if (!strcmp(o.mode, "http") || !strcmp(o.mode, "keygen")) {
+        if (!strcmp(o.mode, "http"))
+            load_keys();
         if (sn_file_read(o.token_file, 256, &t, &tl) != SN_OK)
             return 1;
         t[strcspn((char *)t, "\r\n")] = '\0';
@@ -572,9 +688,10 @@ main(int argc, char **argv)
     deadline = t0 + o.seconds;
     for (i = 0; i < o.threads; i++)
         pthread_create(&th[i], NULL,
-                       !strcmp(o.mode, "raw")    ? raw_worker
-                       : !strcmp(o.mode, "http") ? http_worker
-                                                 : tsa_worker,
+                       !strcmp(o.mode, "raw")      ? raw_worker
+                       : !strcmp(o.mode, "http")   ? http_worker
+                       : !strcmp(o.mode, "keygen") ? keygen_worker
+                                                   : tsa_worker,
                        (void *)(uintptr_t)(i + 1));
     for (i = 0; i < o.threads; i++)
         pthread_join(th[i], NULL);
@@ -582,13 +699,14 @@ main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     qsort(samples, nsamples, sizeof(*samples), cmp);
     printf("ops=%llu ops_per_s=%.1f p50_ms=%.3f p99_ms=%.3f "
-           "client_cpu=%.2f\n",
+           "client_cpu=%.2f refused=%llu\n",
            total_ops, (double)total_ops / el,
            nsamples ? samples[nsamples / 2] * 1e3 : 0,
            nsamples ? samples[nsamples * 99 / 100] * 1e3 : 0,
            ((double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
             (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6) /
-               el);
+               el,
+           total_refused);
     OPENSSL_cleanse(auth, sizeof(auth));
     sn_hsm_token_close(tok);
     sn_hsm_close(hsm);
@@ -596,5 +714,6 @@ main(int argc, char **argv)
     while (nkeys > 0)
         free(keys[--nkeys]);
     free(samples);
+    free(ocsp_der);
     return 0;
 }

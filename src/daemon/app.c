@@ -294,4 +294,7 @@ sn_app_http_opts(const struct sn_app *app, struct sn_http_opts *out)
     out->stream_grace = app->cfg.stream_grace;
     out->connections = app->cfg.connections;
     out->connections_per_address = app->cfg.connections_per_address;
+    out->anon_rate = app->cfg.anon_rate;
+    out->anon_burst = app->cfg.anon_burst;
+    out->anon_signatures = app->cfg.anon_signatures;
 }

@@ -87,6 +87,9 @@ enum key_id {
     KEY_CONNECTIONS_PER_ADDRESS,
     /* issue 15: API tokens expire by default */
     KEY_TOKEN_LIFETIME,
+    KEY_ANON_RATE,
+    KEY_ANON_BURST,
+    KEY_ANON_SIGNATURES,
     KEY_COUNT
 };
 
@@ -166,6 +169,10 @@ static const struct keydef {
                                      1, 1 << 20, 0},
     /* issue 15: API tokens expire by default */
     [KEY_TOKEN_LIFETIME] = {"tokens.default_lifetime", K_UINT, 0, 3650, 0},
+    [KEY_ANON_RATE] = {"limits.anon_rate", K_UINT, 1, 1000000, 0},
+    [KEY_ANON_BURST] = {"limits.anon_burst", K_UINT, 1, 1000000, 0},
+    [KEY_ANON_SIGNATURES] = {"limits.anon_signatures_per_second", K_UINT, 1,
+                             1000000, 0},
 };
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
@@ -744,6 +751,12 @@ set_number(struct parser *p, unsigned line, enum key_id id, const char *value)
         p->cfg.quota_key_generations = (unsigned)v;
     else if (id == KEY_TOKEN_LIFETIME)
         p->cfg.token_lifetime_days = (unsigned)v;
+    else if (id == KEY_ANON_RATE)
+        p->cfg.anon_rate = (unsigned)v;
+    else if (id == KEY_ANON_BURST)
+        p->cfg.anon_burst = (unsigned)v;
+    else if (id == KEY_ANON_SIGNATURES)
+        p->cfg.anon_signatures = (unsigned)v;
     else
         p->cfg.threads = (unsigned)v;
     return SN_OK;
@@ -1004,6 +1017,12 @@ finish(struct parser *p)
     if (p->seen[KEY_TOKEN_LIFETIME] == 0)
         cfg->token_lifetime_days = DEFAULT_TOKEN_LIFETIME;
     conn_limit_defaults(p);
+    if (p->seen[KEY_ANON_RATE] == 0)
+        cfg->anon_rate = 50;
+    if (p->seen[KEY_ANON_BURST] == 0)
+        cfg->anon_burst = 100;
+    if (p->seen[KEY_ANON_SIGNATURES] == 0)
+        cfg->anon_signatures = 200;
     if (cfg->tsa_key_algorithm == NULL &&
         (cfg->tsa_key_algorithm = dup_str("rsa-3072")) == NULL)
         return SN_ERR_NOMEM;

@@ -81,6 +81,11 @@ struct sn_config {
     unsigned connections_per_address; /* per listener and client address */
     /* issue 15: days a new API token lives unless asked otherwise; 0: none */
     unsigned token_lifetime_days;
+    /* Anonymous work (time-stamps, OCSP): per client address, and the HSM
+     * signatures it may make per second in all. */
+    unsigned anon_rate;       /* limits.anon_rate: requests/s, default 50 */
+    unsigned anon_burst;      /* limits.anon_burst, default 100 */
+    unsigned anon_signatures; /* limits.anon_signatures_per_second, 200 */
 };
 
 /*
@@ -149,6 +154,11 @@ struct sn_config {
  *   tokens.default_lifetime = 90  (days an API token created without
  *                                  expires_at or no_expiry lives;
  *                                  0..3650, 0: such tokens never expire)
+ *   limits.anon_rate    = 50     (time-stamp and OCSP requests per second
+ *                                 per client address; 1 .. 1000000)
+ *   limits.anon_burst   = 100    (requests at once per address above it)
+ *   limits.anon_signatures_per_second = 200  (HSM signatures for anonymous
+ *                                 work in all; 1 .. 1000000)
  * Sizes may carry a K, M or G suffix (powers of 1024).
  */
 sn_err sn_config_load(const char *path, const char *home, struct sn_config *cfg,

@@ -32,8 +32,8 @@
     X(API_KEY_STATE, 409, "key_state")                                         \
     X(API_NO_CERT, 409, "no_certificate")                                      \
     X(API_TOO_LARGE, 413, "too_large")                                         \
-    X(API_MEDIA_TYPE, 415, "unsupported_media_type")                           \
     X(API_TOO_MANY, 429, "too_many_requests")                                  \
+    X(API_MEDIA_TYPE, 415, "unsupported_media_type")                           \
     X(API_UNAVAILABLE, 503, "unavailable")
 
 enum sn_api {

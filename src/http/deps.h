@@ -70,6 +70,10 @@ struct sn_http_opts {
     unsigned stream_grace;    /* before stream_min_rate applies */
     unsigned connections;     /* per listener, within RLIMIT_NOFILE */
     unsigned connections_per_address; /* per listener and client address */
+    /* anonymous work (time-stamps, OCSP): per address and in all */
+    unsigned anon_rate;       /* requests/s per address */
+    unsigned anon_burst;      /* requests at once per address above it */
+    unsigned anon_signatures; /* HSM signatures/s for anonymous callers */
 };
 
 #endif

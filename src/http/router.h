@@ -25,7 +25,10 @@ enum sn_route_body {
 };
 
 #define SN_ROUTE_PUB 1  /* also served on the plain-HTTP listener */
-#define SN_ROUTE_SIGN 2 /* runs on a signer (see server.c) */
+#define SN_ROUTE_SIGN 2 /* records go to the group commit (see server.c) */
+/* Anonymous HSM work: its own queue and limits (see server.c). */
+#define SN_ROUTE_ANON 4
+#define SN_ROUTE_HEAVY 8 /* key generation: limited at once per tenant */
 
 struct sn_route {
     const char *method;
@@ -35,7 +38,7 @@ struct sn_route {
     enum sn_route_body body;
     sn_handler handler;  /* NULL: /metrics, answered by the server */
     sn_handler precheck; /* SN_BODY_STREAM only: before the body is read */
-    unsigned flags;      /* SN_ROUTE_PUB, SN_ROUTE_SIGN */
+    unsigned flags;      /* SN_ROUTE_PUB, _SIGN, _ANON, _HEAVY */
 };
 
 /* The longest path parameter and "{*}" rest that match. */

@@ -11,14 +11,26 @@
  * Threads: a few event threads (server.event_threads, one per CPU by
  * default) serve every connection: TLS, HTTP, routing, authentication and
  * bodies. A complete request is handed, its connection suspended, to one of
- * two pools with a queue each (so no connection waits behind another's):
+ * three pools with a queue each (pool.c; so no connection waits behind
+ * another's):
  * - signers (hsm.parallelism, one per CPU by default: as many signatures
- *   as the HSM makes at once) run signing and time-stamp requests; the
- *   records (audit, or the token's) then go to the group commit and the
- *   signer takes the next request: no thread waits for a disk sync. The
- *   writer resumes the connection once the records are durable.
+ *   as the HSM makes at once) run subscribers' signing requests; the
+ *   records (audit) then go to the group commit and the signer takes the
+ *   next request: no thread waits for a disk sync. The writer resumes the
+ *   connection once the records are durable.
+ * - anonymous (one per two CPUs, shared by both listeners, at a lower CPU
+ *   priority) run time-stamp and OCSP requests, which anyone may send, so
+ *   they never take a signer from a subscriber; its queue is bounded and a
+ *   request that finds it full is answered 503 at once.
+ * - keygen (one per two CPUs, at a lower CPU priority) generate keys, one
+ *   subscriber's on at most one per four CPUs (at least one); the others
+ *   wait their turn.
  * - workers (server.threads) run every other request; these may block
- *   (key generation, the CA, OCSP).
+ *   (the CA, CRLs, audit listings).
+ * Each pool serves its tenants (subscribers; addresses for anonymous
+ * work) round-robin, and one subscriber holds at most hsm.parallelism of
+ * the hsm.parallelism + 1 signers, so one tenant's flood delays another's
+ * request by little more than one request.
  */
 #include "http/server.h"
 
@@ -26,6 +38,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,9 +57,11 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "auth/auth.h"
+#include "http/anon.h"
 #include "http/gate.h"
 #include "http/handlers.h"
 #include "http/peerlog.h"
+#include "http/pool.h"
 #include "http/router.h"
 #include "policy/policy.h"
 
@@ -61,7 +76,8 @@ struct sn_http {
     struct sn_http_opts opts;
     int plain;    /* the public plain-HTTP listener: public routes only */
     int inflight; /* requests between first call and completion */
-    struct pool *signers, *workers;
+    struct sn_pool *signers, *workers, *keygen;
+    int anon; /* holds a reference to the anonymous pool */
     /* Connection deadlines (see "connection deadlines" below). */
     pthread_mutex_t track_lock;
     pthread_cond_t sweep_cond;
@@ -77,18 +93,6 @@ struct sn_http {
     int tls_watched; /* a handshake has been watched (atomic) */
 };
 
-/* Threads taking suspended requests from a queue; see the top. */
-struct pool {
-    struct sn_http *h;
-    int sign; /* signers: records go to the group commit, not waited for */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct conn_ctx *head, *tail;
-    int stop;
-    pthread_t *threads;
-    unsigned n;
-};
-
 enum stage {
     STAGE_NEW,  /* headers and body being read */
     STAGE_WAIT, /* suspended: at a worker, or its records at the writer */
@@ -100,7 +104,8 @@ struct conn_ctx {
     enum stage stage;
     struct sn_resp resp;
     sn_err audit_result;
-    struct conn_ctx *next; /* in the workers' queue */
+    struct sn_pool_job job; /* while queued: owned by the pool */
+    struct sn_http *h;
     const struct sn_route *route;
     const char *metric_route;
     struct sn_req req;
@@ -643,9 +648,9 @@ send_resp(struct MHD_Connection *conn, struct conn_ctx *c, struct sn_resp *resp)
     }
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     for (i = 0; i < resp->nheaders; i++) {
-        /* An error carries no extra header but a Retry-After. */
+        /* An error answer carries only its Retry-After. */
         if (resp->code > API_CREATED &&
-            strcasecmp(resp->headers[i].name, "Retry-After") != 0)
+            strcasecmp(resp->headers[i].name, MHD_HTTP_HEADER_RETRY_AFTER) != 0)
             continue;
         MHD_add_response_header(mr, resp->headers[i].name,
                                 resp->headers[i].value);
@@ -979,20 +984,6 @@ audit_done(void *arg, sn_err result)
     MHD_resume_connection(c->conn);
 }
 
-static void
-to_pool(struct pool *p, struct conn_ctx *c)
-{
-    pthread_mutex_lock(&p->lock);
-    c->next = NULL;
-    if (p->tail != NULL)
-        p->tail->next = c;
-    else
-        p->head = c;
-    p->tail = c;
-    pthread_cond_signal(&p->cond);
-    pthread_mutex_unlock(&p->lock);
-}
-
 /* Runs one request on a signer: its records are announced before the
  * signature is made, so the group commit may wait for them. */
 static void
@@ -1003,78 +994,143 @@ run_signing(struct sn_http *h, struct conn_ctx *c)
     sn_gate_submit(h->deps->store, &c->resp, audit_done, c);
 }
 
-static void *
-pool_main(void *arg)
-{
-    struct pool *p = arg;
-    struct sn_http *h = p->h;
-    struct conn_ctx *c;
+/*
+ * Anonymous work is one budget for the process, whichever listener it
+ * came by: one pool and one set of limits, made by the first listener and
+ * freed by the last.
+ */
+static struct {
+    pthread_mutex_t lock;
+    unsigned refs;
+    struct sn_pool *pool;
+    struct sn_anon *limits;
+} anon = {PTHREAD_MUTEX_INITIALIZER, 0, NULL, NULL};
 
-    /* Named for top -H, perf and gdb (MHD's own are "MHD-worker"). */
-    prctl(PR_SET_NAME, p->sign ? "sn-signer" : "sn-worker", 0, 0, 0);
-    pthread_mutex_lock(&p->lock);
-    for (;;) {
-        while (p->head == NULL && !p->stop)
-            pthread_cond_wait(&p->cond, &p->lock);
-        if (p->head == NULL)
-            break;
-        c = p->head;
-        p->head = c->next;
-        if (p->head == NULL)
-            p->tail = NULL;
-        pthread_mutex_unlock(&p->lock);
-        if (p->sign)
-            run_signing(h, c);
-        else {
-            run_handler(h->deps, c, &c->resp);
-            c->audit_result = sn_gate_commit(h->deps->store, &c->resp);
-            c->stage = STAGE_DONE;
-            MHD_resume_connection(c->conn);
-        }
-        pthread_mutex_lock(&p->lock);
+/*
+ * An anonymous request, its token of the signature ceiling taken before it
+ * was queued (on_request): the token is given back if the answer cost no
+ * signature. Time-stamps leave their records to the group
+ * commit; OCSP answers make none.
+ */
+static void
+run_anon(struct sn_http *h, struct conn_ctx *c)
+{
+    time_t started = time(NULL);
+
+    if (c->route->flags & SN_ROUTE_SIGN)
+        sn_gate_announce(h->deps->store);
+    run_handler(h->deps, c, &c->resp);
+    /* Before the hand-off: once resumed, c may be freed. */
+    sn_anon_settle(anon.limits, &c->resp, c->route->flags & SN_ROUTE_SIGN,
+                   started);
+    if (c->route->flags & SN_ROUTE_SIGN) {
+        sn_gate_submit(h->deps->store, &c->resp, audit_done, c);
+        return;
     }
-    pthread_mutex_unlock(&p->lock);
-    return NULL;
+    c->audit_result = SN_OK;
+    c->stage = STAGE_DONE;
+    MHD_resume_connection(c->conn);
 }
 
-/* Stops and joins the pool's threads (its queue is empty by now). */
+/* A pool's call (see the top): signing requests leave their records to the
+ * group commit; the others commit theirs before the connection resumes. */
 static void
-pool_stop(struct pool *p)
+run_job(void *ctx, struct sn_pool_job *job)
 {
-    unsigned i;
+    struct conn_ctx *c =
+        (struct conn_ctx *)((char *)job - offsetof(struct conn_ctx, job));
+    struct sn_http *h = c->h;
 
-    if (p == NULL)
+    (void)ctx;
+    if (c->route->flags & SN_ROUTE_ANON) {
+        run_anon(h, c);
         return;
-    pthread_mutex_lock(&p->lock);
-    p->stop = 1;
-    pthread_cond_broadcast(&p->cond);
-    pthread_mutex_unlock(&p->lock);
-    for (i = 0; i < p->n; i++)
-        pthread_join(p->threads[i], NULL);
-    free(p->threads);
-    pthread_mutex_destroy(&p->lock);
-    pthread_cond_destroy(&p->cond);
-    free(p);
+    }
+    if (c->route->flags & SN_ROUTE_SIGN) {
+        run_signing(h, c);
+        return;
+    }
+    run_handler(h->deps, c, &c->resp);
+    c->audit_result = sn_gate_commit(h->deps->store, &c->resp);
+    c->stage = STAGE_DONE;
+    MHD_resume_connection(c->conn);
+}
+
+/* A pool of n threads; per_lane: how many of them one tenant's jobs may
+ * hold at once (0: all). */
+static sn_err
+pool_start(struct sn_http *h, const char *name, unsigned n, unsigned per_lane,
+           int nice, struct sn_pool **out)
+{
+    struct sn_pool_params par;
+
+    memset(&par, 0, sizeof(par));
+    par.name = name;
+    par.threads = n;
+    par.heavy_max = n;
+    par.heavy_per_lane = per_lane;
+    par.nice = nice;
+    par.run = run_job;
+    par.ctx = h;
+    return sn_pool_start(&par, out);
+}
+
+/* Requests waiting for an anonymous thread, per thread: past this, 503. */
+#define ANON_QUEUE_PER_THREAD 32
+/*
+ * Anonymous threads yield the CPU to subscribers' (nice is per thread on
+ * Linux). Not 19: a thread that is hardly ever scheduled while it holds a
+ * lock inside the HSM library or OpenSSL stalls the subscribers' threads
+ * that wait for it; 19 measured no better on a noisy 2-core VM.
+ */
+#define ANON_NICE 10
+
+/* The configured value, or def for 0 (a configuration made in code). */
+static double
+or_default(unsigned configured, unsigned def)
+{
+    return configured != 0 ? configured : def;
 }
 
 static sn_err
-pool_start(struct sn_http *h, unsigned n, int sign, struct pool **out)
+anon_start(const struct sn_http_opts *cfg, unsigned cpus)
 {
-    struct pool *p;
+    struct sn_pool_params par;
+    sn_err r = SN_OK;
 
-    if ((p = calloc(1, sizeof(*p))) == NULL)
-        return SN_ERR_NOMEM;
-    *out = p;
-    p->h = h;
-    p->sign = sign;
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->cond, NULL);
-    if ((p->threads = calloc(n, sizeof(*p->threads))) == NULL)
-        return SN_ERR_NOMEM;
-    for (; p->n < n; p->n++)
-        if (pthread_create(&p->threads[p->n], NULL, pool_main, p) != 0)
-            return SN_ERR_INTERNAL;
-    return SN_OK;
+    pthread_mutex_lock(&anon.lock);
+    if (anon.refs == 0 &&
+        (r = sn_anon_new(
+             or_default(cfg->anon_rate, 50), or_default(cfg->anon_burst, 100),
+             or_default(cfg->anon_signatures, 200), &anon.limits)) == SN_OK) {
+        memset(&par, 0, sizeof(par));
+        par.name = "sn-anon";
+        par.threads = cpus / 2 > 0 ? cpus / 2 : 1;
+        par.max_queued = (size_t)par.threads * ANON_QUEUE_PER_THREAD;
+        par.nice = ANON_NICE;
+        par.run = run_job;
+        if ((r = sn_pool_start(&par, &anon.pool)) != SN_OK) {
+            sn_anon_free(anon.limits);
+            anon.limits = NULL;
+        }
+    }
+    if (r == SN_OK)
+        anon.refs++;
+    pthread_mutex_unlock(&anon.lock);
+    return r;
+}
+
+static void
+anon_stop(void)
+{
+    pthread_mutex_lock(&anon.lock);
+    if (anon.refs > 0 && --anon.refs == 0) {
+        sn_pool_stop(anon.pool);
+        anon.pool = NULL;
+        sn_anon_free(anon.limits);
+        anon.limits = NULL;
+    }
+    pthread_mutex_unlock(&anon.lock);
 }
 
 /* The headers are in: from now on the body has its own deadline. */
@@ -1105,6 +1161,20 @@ finish(struct sn_http *h, struct MHD_Connection *conn, struct conn_ctx *c)
     return send_resp(conn, c, &c->resp);
 }
 
+/* A queue is full: the suspended request is answered 503 at once, as a
+ * pool thread would answer it. */
+static void
+busy(struct conn_ctx *c)
+{
+    sn_resp_error(&c->resp, API_UNAVAILABLE, "the server is busy");
+    sn_resp_header(&c->resp, "Retry-After", "1");
+    if (c->route->flags & SN_ROUTE_ANON)
+        sn_anon_settle(anon.limits, &c->resp, 0, 0); /* no signature */
+    c->audit_result = SN_OK;
+    c->stage = STAGE_DONE;
+    MHD_resume_connection(c->conn);
+}
+
 static enum MHD_Result
 request_step(void *cls, struct MHD_Connection *conn, const char *url,
              const char *method, const char *version, const char *upload_data,
@@ -1115,12 +1185,14 @@ request_step(void *cls, struct MHD_Connection *conn, const char *url,
     struct sn_resp resp;
     const char *fault;
     int refused;
+    unsigned retry;
 
     (void)version;
     if (c == NULL) {
         if ((c = calloc(1, sizeof(*c))) == NULL)
             return MHD_NO;
         *con_cls = c;
+        c->h = h;
         __atomic_add_fetch(&h->inflight, 1, __ATOMIC_SEQ_CST);
         if ((fault = framing_fault(conn)) != NULL) {
             /* The body's end is unknown: nothing more is read. */
@@ -1188,12 +1260,36 @@ request_step(void *cls, struct MHD_Connection *conn, const char *url,
                           : (unsigned long long)c->limit);
         return send_resp(conn, c, &resp);
     }
+    if ((c->route->flags & SN_ROUTE_ANON) &&
+        !sn_anon_admit(anon.limits, c->req.client, &retry)) {
+        sn_resp_error(&resp, API_TOO_MANY,
+                      "too many requests from this address; retry later");
+        sn_resp_header(&resp, MHD_HTTP_HEADER_RETRY_AFTER, "%u", retry);
+        return send_resp(conn, c, &resp);
+    }
+    /* The ceiling before the queue: a refusal costs no thread hand-off. */
+    if ((c->route->flags & SN_ROUTE_ANON) &&
+        !sn_anon_sign_take(anon.limits, &retry)) {
+        sn_resp_error(&resp, API_UNAVAILABLE,
+                      "too many anonymous requests; retry later");
+        sn_resp_header(&resp, MHD_HTTP_HEADER_RETRY_AFTER, "%u", retry);
+        return send_resp(conn, c, &resp);
+    }
     c->conn = conn;
     c->stage = STAGE_WAIT;
     /* The server has the request now: no deadline until it answers. */
     track_set(c->track, PH_NONE, 0);
     MHD_suspend_connection(conn);
-    to_pool(c->route->flags & SN_ROUTE_SIGN ? h->signers : h->workers, c);
+    /* Fair shares: a subscriber's requests queue in its own lane, an
+     * anonymous client's in its address's (see pool.h). */
+    if (sn_pool_submit(c->route->flags & SN_ROUTE_ANON    ? anon.pool
+                       : c->route->flags & SN_ROUTE_SIGN  ? h->signers
+                       : c->route->flags & SN_ROUTE_HEAVY ? h->keygen
+                                                          : h->workers,
+                       &c->job,
+                       c->req.who != NULL ? c->who.subscriber : c->req.client,
+                       !(c->route->flags & SN_ROUTE_ANON)) != SN_OK)
+        busy(c);
     return MHD_YES;
 }
 
@@ -1316,8 +1412,11 @@ http_free(struct sn_http *h)
 {
     if (h == NULL)
         return;
-    pool_stop(h->signers);
-    pool_stop(h->workers);
+    sn_pool_stop(h->signers);
+    sn_pool_stop(h->workers);
+    sn_pool_stop(h->keygen);
+    if (h->anon)
+        anon_stop();
     sweeper_stop(h);
     pthread_mutex_destroy(&h->track_lock);
     pthread_cond_destroy(&h->sweep_cond);
@@ -1392,6 +1491,34 @@ per_cpu(unsigned configured)
     return n > 0 && n < 256 ? (unsigned)n : 2;
 }
 
+/* Key generation takes a CPU for seconds on a software HSM: it runs on
+ * its own threads (see the top) at this lower CPU priority. */
+#define KEYGEN_NICE 10
+
+/*
+ * The signers: hsm.parallelism threads for one subscriber at most, and
+ * one more, so that another subscriber's request starts at once rather
+ * than after a signature of the first.
+ */
+static sn_err
+pools_start(struct sn_http *h, const struct sn_http_opts *cfg)
+{
+    unsigned cpus = per_cpu(0), sign = per_cpu(cfg->hsm_parallelism);
+    unsigned gen = cpus / 2 > 0 ? cpus / 2 : 1;
+    sn_err r;
+
+    if ((r = pool_start(h, "sn-signer", sign + 1, sign, 0, &h->signers)) !=
+            SN_OK ||
+        (r = pool_start(h, "sn-worker", cfg->threads, 0, 0, &h->workers)) !=
+            SN_OK ||
+        (r = pool_start(h, "sn-keygen", gen, cpus / 4 > 0 ? cpus / 4 : 1,
+                        KEYGEN_NICE, &h->keygen)) != SN_OK ||
+        (r = anon_start(cfg, cpus)) != SN_OK)
+        return r;
+    h->anon = 1;
+    return SN_OK;
+}
+
 sn_err
 sn_http_start(const struct sn_deps *deps, const struct sn_http_opts *opts,
               const char *listen, int plain, struct sn_http **out)
@@ -1423,15 +1550,12 @@ sn_http_start(const struct sn_deps *deps, const struct sn_http_opts *opts,
     h->opts = *opts;
     h->plain = plain;
     MHD_set_panic_func(mhd_panic, NULL);
-    if ((r = deadlines_start(h)) != SN_OK)
+    if ((r = deadlines_start(h)) != SN_OK ||
+        (r = pools_start(h, opts)) != SN_OK)
         goto out;
     limit = connection_limit(opts);
     per_address = opts->connections_per_address;
     backstop = idle_backstop(opts);
-    if ((r = pool_start(h, per_cpu(opts->hsm_parallelism), 1, &h->signers)) !=
-            SN_OK ||
-        (r = pool_start(h, opts->threads, 0, &h->workers)) != SN_OK)
-        goto out;
     events = per_cpu(opts->event_threads);
     /* Event threads never wait for a disk or the HSM: see the top. */
     flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |

@@ -12,3 +12,8 @@ target_link_libraries(test_bodies PRIVATE sn_http_bodies)
 # issue 15: failed TLS handshakes, one line per client address a minute.
 sn_unit_test(test_peerlog ${CMAKE_CURRENT_LIST_DIR}/test_peerlog.c)
 target_link_libraries(test_peerlog PRIVATE sn_http Threads::Threads)
+sn_unit_test(test_pool ${CMAKE_CURRENT_LIST_DIR}/test_pool.c)
+target_link_libraries(test_pool PRIVATE sn_http Threads::Threads)
+
+sn_unit_test(test_ratelimit ${CMAKE_CURRENT_LIST_DIR}/test_ratelimit.c)
+target_link_libraries(test_ratelimit PRIVATE sn_http)

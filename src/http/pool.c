@@ -1,0 +1,226 @@
+/*
+ * pool: threads, a bounded queue and round-robin lanes (see pool.h). Its
+ * input is the server's own requests; tenant strings are only hashed.
+ */
+#include "http/pool.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* One tenant's queue (or several tenants', hashed together). */
+struct lane {
+    struct sn_pool_job *head, *tail;
+    struct lane *next; /* in the ring of lanes with jobs */
+    unsigned running;  /* heavy lanes: jobs running now */
+    int heavy;
+};
+
+struct sn_pool {
+    struct sn_pool_params par;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    /* Light lanes first, then heavy ones. */
+    struct lane lanes[2 * SN_POOL_LANES];
+    struct lane *ring, *ring_tail; /* lanes with jobs, in serving order */
+    size_t queued;
+    unsigned heavy_running;
+    int stop;
+    pthread_t *threads;
+    unsigned n;
+};
+
+/* FNV-1a: spreads tenants over the lanes; not a defence, only a spread. */
+static unsigned
+lane_of(const char *tenant)
+{
+    uint32_t h = 2166136261u;
+
+    for (; *tenant != '\0'; tenant++)
+        h = (h ^ (unsigned char)*tenant) * 16777619u;
+    return h % SN_POOL_LANES;
+}
+
+static void
+ring_append(struct sn_pool *p, struct lane *l)
+{
+    l->next = NULL;
+    if (p->ring_tail != NULL)
+        p->ring_tail->next = l;
+    else
+        p->ring = l;
+    p->ring_tail = l;
+}
+
+/* A heavy lane may start a job only within both limits. */
+static int
+runnable(const struct sn_pool *p, const struct lane *l)
+{
+    return !l->heavy || (p->heavy_running < p->par.heavy_max &&
+                         l->running < p->par.heavy_per_lane);
+}
+
+/*
+ * The next job: the first lane in the ring that may run one gives up its
+ * head and goes to the back of the ring if it has more. Blocked heavy
+ * lanes keep their place. NULL if nothing may run now.
+ */
+static struct sn_pool_job *
+take(struct sn_pool *p)
+{
+    struct lane *l, *prev = NULL;
+    struct sn_pool_job *job;
+
+    for (l = p->ring; l != NULL && !runnable(p, l); l = l->next)
+        prev = l;
+    if (l == NULL)
+        return NULL;
+    if (prev != NULL)
+        prev->next = l->next;
+    else
+        p->ring = l->next;
+    if (p->ring_tail == l)
+        p->ring_tail = prev;
+    job = l->head;
+    if ((l->head = job->next) == NULL)
+        l->tail = NULL;
+    else
+        ring_append(p, l);
+    job->next = NULL;
+    p->queued--;
+    if (l->heavy) {
+        l->running++;
+        p->heavy_running++;
+    }
+    return job;
+}
+
+static void *
+pool_main(void *arg)
+{
+    struct sn_pool *p = arg;
+    struct sn_pool_job *job;
+    struct lane *l;
+
+    prctl(PR_SET_NAME, p->par.name, 0, 0, 0);
+    /* Per thread on Linux: anonymous work yields the CPU to the rest. */
+    if (p->par.nice != 0)
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), p->par.nice);
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while ((job = take(p)) == NULL && !(p->stop && p->queued == 0))
+            pthread_cond_wait(&p->cond, &p->lock);
+        if (job == NULL)
+            break;
+        l = &p->lanes[job->lane];
+        pthread_mutex_unlock(&p->lock);
+        p->par.run(p->par.ctx, job);
+        pthread_mutex_lock(&p->lock);
+        if (l->heavy) {
+            /* A heavy slot is free: any waiting thread may take it. */
+            l->running--;
+            p->heavy_running--;
+            pthread_cond_broadcast(&p->cond);
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+sn_err
+sn_pool_submit(struct sn_pool *p, struct sn_pool_job *job, const char *tenant,
+               int heavy)
+{
+    struct lane *l;
+    sn_err r = SN_ERR_LIMIT;
+
+    job->lane = lane_of(tenant) + (heavy ? SN_POOL_LANES : 0);
+    job->next = NULL;
+    l = &p->lanes[job->lane];
+    pthread_mutex_lock(&p->lock);
+    if (p->par.max_queued != 0 && p->queued >= p->par.max_queued)
+        goto out;
+    if (l->tail != NULL)
+        l->tail->next = job;
+    else {
+        l->head = job;
+        ring_append(p, l);
+    }
+    l->tail = job;
+    p->queued++;
+    pthread_cond_signal(&p->cond);
+    r = SN_OK;
+out:
+    pthread_mutex_unlock(&p->lock);
+    return r;
+}
+
+size_t
+sn_pool_queued(struct sn_pool *p)
+{
+    size_t n;
+
+    pthread_mutex_lock(&p->lock);
+    n = p->queued;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+void
+sn_pool_stop(struct sn_pool *p)
+{
+    unsigned i;
+
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    for (i = 0; i < p->n; i++)
+        pthread_join(p->threads[i], NULL);
+    free(p->threads);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    free(p);
+}
+
+sn_err
+sn_pool_start(const struct sn_pool_params *params, struct sn_pool **out)
+{
+    struct sn_pool *p;
+    unsigned i;
+    sn_err r = SN_ERR_NOMEM;
+
+    *out = NULL;
+    if (params->threads == 0 || params->run == NULL)
+        return SN_ERR_INVALID;
+    if ((p = calloc(1, sizeof(*p))) == NULL)
+        return SN_ERR_NOMEM;
+    p->par = *params;
+    if (p->par.heavy_max == 0 || p->par.heavy_max > p->par.threads)
+        p->par.heavy_max = p->par.threads;
+    if (p->par.heavy_per_lane == 0 || p->par.heavy_per_lane > p->par.heavy_max)
+        p->par.heavy_per_lane = p->par.heavy_max;
+    for (i = SN_POOL_LANES; i < 2 * SN_POOL_LANES; i++)
+        p->lanes[i].heavy = 1;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    if ((p->threads = calloc(params->threads, sizeof(*p->threads))) == NULL)
+        goto out;
+    r = SN_ERR_INTERNAL;
+    for (; p->n < params->threads; p->n++)
+        if (pthread_create(&p->threads[p->n], NULL, pool_main, p) != 0)
+            goto out;
+    *out = p;
+    p = NULL;
+    r = SN_OK;
+out:
+    sn_pool_stop(p);
+    return r;
+}

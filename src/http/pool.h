@@ -1,0 +1,57 @@
+/*
+ * pool: a fixed set of threads taking jobs from one bounded queue, served
+ * fairly. Each job is queued in the lane of its tenant (a subscriber, or a
+ * client address for anonymous work) and the lanes are served round-robin,
+ * one job at a time, so a tenant with a thousand jobs queued delays
+ * another's next job by at most one job per thread. Jobs marked heavy (key
+ * generation) run at most heavy_max at once in the pool and heavy_per_lane
+ * at once per lane; the rest wait in their lane, queued rather than refused,
+ * while the light jobs behind them go on. Its callers are the server's own
+ * (trusted); it knows nothing of HTTP.
+ */
+#ifndef SN_POOL_H
+#define SN_POOL_H
+
+#include <stddef.h>
+
+#include "common/err.h"
+
+struct sn_pool;
+
+/* Lanes per kind of job: tenants are hashed onto them, so two tenants may
+ * share one (and its fair share). */
+#define SN_POOL_LANES 256
+
+/* Embedded in the caller's request; the pool owns it while it is queued. */
+struct sn_pool_job {
+    struct sn_pool_job *next;
+    unsigned lane; /* set by sn_pool_submit */
+};
+
+typedef void (*sn_pool_fn)(void *ctx, struct sn_pool_job *job);
+
+struct sn_pool_params {
+    const char *name;        /* thread name for top -H and gdb, 15 chars */
+    unsigned threads;        /* at least 1 */
+    size_t max_queued;       /* jobs waiting; 0: no bound */
+    unsigned heavy_max;      /* heavy jobs running at once; 0: threads */
+    unsigned heavy_per_lane; /* per lane; 0: heavy_max */
+    int nice;                /* added to the threads' nice value (Linux) */
+    sn_pool_fn run;          /* runs one job, on a pool thread */
+    void *ctx;
+};
+
+sn_err sn_pool_start(const struct sn_pool_params *params, struct sn_pool **out);
+/*
+ * Queues job in the lane of tenant (NUL-terminated; "" is a lane like any
+ * other). SN_ERR_LIMIT if max_queued jobs are waiting already: the job is
+ * not queued and the caller still owns it.
+ */
+sn_err sn_pool_submit(struct sn_pool *p, struct sn_pool_job *job,
+                      const char *tenant, int heavy);
+/* Jobs waiting now (for tests and metrics). */
+size_t sn_pool_queued(struct sn_pool *p);
+/* Stops and joins the threads once the queue is empty; NULL is a no-op. */
+void sn_pool_stop(struct sn_pool *p);
+
+#endif

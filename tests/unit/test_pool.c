@@ -1,0 +1,241 @@
+/*
+ * Unit tests for http/pool.c: every job runs once, the queue bound, the
+ * round-robin lanes (a tenant with 1000 jobs queued does not make another's
+ * 10 wait behind them) and the heavy-job limits (queued, not refused).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http/pool.h"
+
+#define MAX_JOBS 2048
+
+struct tjob {
+    struct sn_pool_job job; /* first */
+    char tenant;
+    int heavy;
+    int block; /* waits for the gate to open */
+};
+
+/* What the jobs did, in the order they ran. */
+struct record {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int open; /* the gate */
+    char order[MAX_JOBS];
+    size_t n;
+    int heavy_now, heavy_max_seen;
+    int heavy_a_now, heavy_a_max_seen;
+};
+
+static void
+run(void *ctx, struct sn_pool_job *job)
+{
+    struct record *rec = ctx;
+    struct tjob *t = (struct tjob *)job;
+
+    pthread_mutex_lock(&rec->lock);
+    if (t->heavy) {
+        if (++rec->heavy_now > rec->heavy_max_seen)
+            rec->heavy_max_seen = rec->heavy_now;
+        if (t->tenant == 'A' && ++rec->heavy_a_now > rec->heavy_a_max_seen)
+            rec->heavy_a_max_seen = rec->heavy_a_now;
+    }
+    if (rec->n < MAX_JOBS)
+        rec->order[rec->n++] = t->tenant;
+    pthread_cond_broadcast(&rec->cond);
+    while (t->block && !rec->open)
+        pthread_cond_wait(&rec->cond, &rec->lock);
+    if (t->heavy) {
+        rec->heavy_now--;
+        if (t->tenant == 'A')
+            rec->heavy_a_now--;
+    }
+    pthread_mutex_unlock(&rec->lock);
+}
+
+static void
+record_init(struct record *rec)
+{
+    memset(rec, 0, sizeof(*rec));
+    pthread_mutex_init(&rec->lock, NULL);
+    pthread_cond_init(&rec->cond, NULL);
+}
+
+static void
+open_gate(struct record *rec)
+{
+    pthread_mutex_lock(&rec->lock);
+    rec->open = 1;
+    pthread_cond_broadcast(&rec->cond);
+    pthread_mutex_unlock(&rec->lock);
+}
+
+/* Waits until n jobs have started. */
+static void
+wait_started(struct record *rec, size_t n)
+{
+    pthread_mutex_lock(&rec->lock);
+    while (rec->n < n)
+        pthread_cond_wait(&rec->cond, &rec->lock);
+    pthread_mutex_unlock(&rec->lock);
+}
+
+static struct sn_pool *
+start(struct record *rec, unsigned threads, size_t max_queued,
+      unsigned heavy_max, unsigned heavy_per_lane)
+{
+    struct sn_pool_params par;
+    struct sn_pool *p = NULL;
+
+    memset(&par, 0, sizeof(par));
+    par.name = "test-pool";
+    par.threads = threads;
+    par.max_queued = max_queued;
+    par.heavy_max = heavy_max;
+    par.heavy_per_lane = heavy_per_lane;
+    par.run = run;
+    par.ctx = rec;
+    assert_int_equal(sn_pool_start(&par, &p), SN_OK);
+    assert_non_null(p);
+    return p;
+}
+
+static void
+submit(struct sn_pool *p, struct tjob *t, char tenant, int heavy, int block)
+{
+    char name[2] = {tenant, '\0'};
+
+    t->tenant = tenant;
+    t->heavy = heavy;
+    t->block = block;
+    assert_int_equal(sn_pool_submit(p, &t->job, name, heavy), SN_OK);
+}
+
+static void
+test_fair_lanes(void **state)
+{
+    static struct tjob jobs[1011];
+    struct record rec;
+    struct sn_pool *p;
+    size_t i, last_b = 0, nb = 0;
+
+    (void)state;
+    record_init(&rec);
+    p = start(&rec, 1, 0, 0, 0);
+    /* The one thread is held by A's first job while the rest queue. */
+    submit(p, &jobs[0], 'A', 0, 1);
+    wait_started(&rec, 1);
+    for (i = 1; i < 1001; i++)
+        submit(p, &jobs[i], 'A', 0, 0);
+    for (; i < 1011; i++)
+        submit(p, &jobs[i], 'B', 0, 0);
+    assert_int_equal(sn_pool_queued(p), 1010);
+    open_gate(&rec);
+    sn_pool_stop(p);
+    assert_int_equal(rec.n, 1011);
+    for (i = 0; i < rec.n; i++)
+        if (rec.order[i] == 'B') {
+            last_b = i;
+            nb++;
+        }
+    assert_int_equal(nb, 10);
+    /* Round-robin: A, then A and B in turn: B's tenth is the 21st. */
+    if (last_b >= 22)
+        fail_msg("B's last job ran %zu-th; want within the first 22",
+                 last_b + 1);
+}
+
+static void
+test_bound(void **state)
+{
+    static struct tjob jobs[4];
+    struct record rec;
+    struct sn_pool *p;
+    struct tjob extra;
+
+    (void)state;
+    record_init(&rec);
+    p = start(&rec, 1, 2, 0, 0);
+    submit(p, &jobs[0], 'A', 0, 1);
+    wait_started(&rec, 1);
+    submit(p, &jobs[1], 'A', 0, 0);
+    submit(p, &jobs[2], 'B', 0, 0);
+    /* Two wait: the third is refused and stays the caller's. */
+    memset(&extra, 0, sizeof(extra));
+    assert_int_equal(sn_pool_submit(p, &extra.job, "C", 0), SN_ERR_LIMIT);
+    assert_int_equal(sn_pool_queued(p), 2);
+    open_gate(&rec);
+    sn_pool_stop(p);
+    assert_int_equal(rec.n, 3);
+}
+
+static void
+test_heavy_limits(void **state)
+{
+    static struct tjob jobs[16];
+    struct record rec;
+    struct sn_pool *p;
+    size_t i;
+
+    (void)state;
+    record_init(&rec);
+    /* 4 threads, 2 heavy at once, 1 per tenant. */
+    p = start(&rec, 4, 0, 2, 1);
+    for (i = 0; i < 4; i++)
+        submit(p, &jobs[i], 'A', 1, 1);
+    submit(p, &jobs[4], 'B', 1, 1);
+    submit(p, &jobs[5], 'C', 1, 1);
+    /* A and B hold the two heavy slots; a light job still runs at once. */
+    wait_started(&rec, 2);
+    submit(p, &jobs[6], 'A', 0, 0);
+    wait_started(&rec, 3);
+    usleep(20 * 1000);
+    pthread_mutex_lock(&rec.lock);
+    assert_int_equal(rec.n, 3);
+    assert_int_equal(rec.order[2], 'A');
+    pthread_mutex_unlock(&rec.lock);
+    /* Queued, not refused: all of them run once the gate opens. */
+    assert_int_equal(sn_pool_queued(p), 4);
+    open_gate(&rec);
+    sn_pool_stop(p);
+    assert_int_equal(rec.n, 7);
+    assert_int_equal(rec.heavy_max_seen, 2);
+    assert_int_equal(rec.heavy_a_max_seen, 1);
+}
+
+static void
+test_bad_params(void **state)
+{
+    struct sn_pool_params par;
+    struct sn_pool *p = (struct sn_pool *)&par;
+
+    (void)state;
+    memset(&par, 0, sizeof(par));
+    par.run = run;
+    assert_int_equal(sn_pool_start(&par, &p), SN_ERR_INVALID);
+    assert_null(p);
+    sn_pool_stop(NULL);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fair_lanes),
+        cmocka_unit_test(test_bound),
+        cmocka_unit_test(test_heavy_limits),
+        cmocka_unit_test(test_bad_params),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

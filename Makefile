@@ -18,6 +18,15 @@ build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@MAKEFLAGS= cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: programs, module, man pages
+# and the systemd unit, from the build/ that `make build` made.
+PREFIX ?= /usr/local
+.PHONY: install
+install:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@MAKEFLAGS= cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
+
 deps:
 	@scripts/deps.sh
 

@@ -270,13 +270,13 @@ module_protection(const struct sn_deps *deps, const struct sn_hsm_info *hsm,
 /* quota.certificates_per_day: certificates issued to the subscriber in
  * the last 24 hours (a sliding window). 1 if one more may be issued. */
 static int
-issue_quota_ok(const struct sn_deps *deps, struct sn_req *req,
+issue_quota_ok(const struct sn_deps *deps, const char *subscriber,
                struct sn_resp *resp)
 {
     struct sn_usage u;
 
-    if (sn_store_usage(deps->store, req->who->subscriber, time(NULL) - 86400,
-                       &u) != SN_OK) {
+    if (sn_store_usage(deps->store, subscriber, time(NULL) - 86400, &u) !=
+        SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         return 0;
     }
@@ -378,7 +378,10 @@ record_issued(const struct sn_deps *deps, const struct sn_key *key,
         goto out;
     }
     pthread_mutex_lock(&ca->revoke_lock);
-    if (sn_store_key_compromised(deps->store, key->id)) {
+    if (!issue_quota_ok(deps, key->subscriber, resp)) {
+        /* counted again here: parallel requests all passed the first look */
+        rc = -1;
+    } else if (sn_store_key_compromised(deps->store, key->id)) {
         sn_resp_error(resp, API_CONFLICT,
                       "a certificate of this key was revoked for key "
                       "compromise; the key cannot be certified again");
@@ -425,7 +428,7 @@ sn_h_ca_issue(const struct sn_deps *deps, struct sn_req *req,
     memset(&rec, 0, sizeof(rec));
     if (sn_allowed(deps, req, resp, SN_ACT_CERT_REQUEST, NULL) != 0)
         goto refused;
-    if (!issue_quota_ok(deps, req, resp))
+    if (!issue_quota_ok(deps, req->who->subscriber, resp))
         goto refused;
     if (sn_body_issue(req->json, &body, &f) != SN_OK) {
         sn_resp_error(resp, f.code, "%s", f.why);

@@ -728,13 +728,18 @@ take_body(const struct sn_http_opts *cfg, struct conn_ctx *c, const char *data,
           size_t len)
 {
     if (c->route->body == SN_BODY_STREAM) {
+        int64_t due, cap;
+
         if (len > c->file_limit - c->file_bytes)
             return -1;
         c->file_bytes += len;
-        /* The bytes so far buy time at the minimum rate. */
-        track_set(c->track, PH_STREAM,
-                  c->body_start + (int64_t)cfg->stream_grace * 1000 +
-                      (int64_t)(c->file_bytes * 1000 / cfg->stream_min_rate));
+        /* The bytes so far buy time at the minimum rate, but never more
+         * than one grace period ahead: a fast start is not credit for
+         * trickling later. */
+        due = c->body_start + (int64_t)cfg->stream_grace * 1000 +
+              (int64_t)(c->file_bytes * 1000 / cfg->stream_min_rate);
+        cap = now_ms() + (int64_t)cfg->stream_grace * 1000;
+        track_set(c->track, PH_STREAM, due < cap ? due : cap);
         return EVP_DigestUpdate(c->md, data, len) == 1 ? 0 : -1;
     }
     return sn_buf_append(&c->body, data, len) == SN_OK ? 0 : -1;

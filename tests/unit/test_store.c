@@ -1478,6 +1478,34 @@ test_tsa_compact(void **state)
     assert_int_equal(tsa_rows(t, "10001"), 1);
 }
 
+/* Records from before schema 6 (recorded_at 0) are dated by their genTime
+ * in the compaction's bounded steps, not all at once by the migration:
+ * an old one goes, a recent one stays. */
+static void
+test_tsa_compact_legacy(void **state)
+{
+    struct tmp *t = *state;
+    time_t now = time(NULL);
+    size_t removed = 99;
+
+    tsa_put(t, "300");
+    tsa_put(t, "301");
+    exec_other(t, "UPDATE tsa_tokens SET recorded_at = 0,"
+                  " gen_time = '20200101120000Z' WHERE serial = '300'");
+    exec_other(t, "UPDATE tsa_tokens SET recorded_at = 0,"
+                  " gen_time = strftime('%Y%m%d%H%M%SZ', 'now')"
+                  " WHERE serial = '301'");
+    assert_int_equal(sn_store_tsa_compact(t->st, now - 86400, 100, &removed),
+                     SN_OK);
+    assert_int_equal(removed, 1);
+    assert_int_equal(tsa_rows(t, "300"), 0);
+    assert_int_equal(tsa_rows(t, "301"), 1);
+    assert_int_equal(query_int(t, "SELECT hour FROM tsa_token_counts"),
+                     1577880000); /* 2020-01-01T12:00:00Z */
+    assert_true(query_int(t, "SELECT recorded_at FROM tsa_tokens") >
+                (int64_t)now - 60);
+}
+
 /* With a retention set, the writer compacts by itself (its first step
  * comes within a second of start): old records go, recent ones stay. */
 static void
@@ -1590,6 +1618,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_audit_tally_timer, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tsa_compact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tsa_compact_legacy, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_tsa_retention_timer, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_probe, setup, teardown),

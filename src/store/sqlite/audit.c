@@ -202,6 +202,16 @@ static const char compact_count[] =
     " last_serial = CASE WHEN printf('%64s', excluded.last_serial) >"
     " printf('%64s', last_serial) THEN excluded.last_serial"
     " ELSE last_serial END";
+/* Rows from before schema 6 (recorded_at 0) dated by their genTime
+ * (YYYYMMDDhhmmss[.f]Z), at most max a step; a malformed one as now. */
+static const char compact_date[] =
+    "UPDATE tsa_tokens SET recorded_at = coalesce(CAST(strftime('%s',"
+    " substr(gen_time, 1, 4) || '-' || substr(gen_time, 5, 2) || '-' ||"
+    " substr(gen_time, 7, 2) || ' ' || substr(gen_time, 9, 2) || ':' ||"
+    " substr(gen_time, 11, 2) || ':' || substr(gen_time, 13, 2)) AS INTEGER),"
+    " CAST(strftime('%s', 'now') AS INTEGER))"
+    " WHERE rowid IN (SELECT rowid FROM tsa_tokens WHERE recorded_at = 0"
+    " LIMIT ?2)";
 static const char compact_delete[] =
     "DELETE FROM tsa_tokens WHERE rowid IN (SELECT rowid FROM (" OLDEST "))";
 
@@ -232,7 +242,8 @@ sn_sqlite_tsa_compact(void *be, time_t before, size_t max, size_t *removed)
         return SN_ERR_INVALID;
     if (!ctl(st, BEGIN))
         return SN_ERR_DB;
-    if (compact_stmt(st, compact_count, before, max) == SN_OK &&
+    if (compact_stmt(st, compact_date, before, max) == SN_OK &&
+        compact_stmt(st, compact_count, before, max) == SN_OK &&
         compact_stmt(st, compact_delete, before, max) == SN_OK) {
         *removed = (size_t)sqlite3_changes(st->wdb);
         if (ctl(st, COMMIT))

@@ -94,12 +94,12 @@ static const struct migration migrations[] = {
     {"CREATE INDEX IF NOT EXISTS certs_by_spki ON certificates(spki)", NULL,
      NULL},
     /* Retention of time-stamp token records: when each was recorded
-     * (older rows count from the upgrade), and what compaction keeps of
-     * the rows it removes: per hour, how many and the serials' range. */
+     * (0 for older rows: the writer dates them from their genTime in
+     * bounded steps, rather than rewriting a possibly huge table in one
+     * transaction here), and what compaction keeps of the rows it
+     * removes: per hour, how many and the serials' range. */
     {"ALTER TABLE tsa_tokens ADD COLUMN recorded_at INTEGER NOT NULL"
      " DEFAULT 0;"
-     "UPDATE tsa_tokens SET recorded_at = CAST(strftime('%s', 'now') AS"
-     " INTEGER);"
      "CREATE INDEX IF NOT EXISTS tsa_by_time ON tsa_tokens(recorded_at);"
      "CREATE TABLE IF NOT EXISTS tsa_token_counts ("
      " hour INTEGER PRIMARY KEY, count INTEGER NOT NULL,"

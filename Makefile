@@ -30,8 +30,14 @@ install:
 deps:
 	@scripts/deps.sh
 
+# make run LISTEN=ADDR:PORT PUBLIC_LISTEN=ADDR:PORT|off PUBLIC_URL=http://HOST[:PORT]
+# (README): a new home's listeners and the base URL its certificates name;
+# for an existing home, listeners that override its settings.
+LISTEN =
+PUBLIC_LISTEN =
+PUBLIC_URL =
 run: deps build
-	@scripts/run.sh $(BUILD) $(HOME_DIR)
+	@scripts/run.sh $(BUILD) $(HOME_DIR) "$(LISTEN)" "$(PUBLIC_LISTEN)" "$(PUBLIC_URL)"
 
 test: deps format-check checksrc test-plain test-asan fuzz
 

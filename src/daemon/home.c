@@ -1,12 +1,18 @@
 /*
- * home: signetd init and the home of the root ceremony. Everything is
- * created with owner-only permissions; nothing existing is overwritten
- * (files are opened O_EXCL).
+ * home: signetd init, the home of the root ceremony, and signetd check.
+ * Everything is created with owner-only permissions; nothing existing is
+ * overwritten (files are opened O_EXCL). The operator's arguments are
+ * trusted but checked before the first file is made: a listener or a
+ * base URL frozen into the CA certificates cannot be changed afterwards.
  */
 #include "daemon/home.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +25,7 @@
 #include "crypto/apitoken.h"
 #include "crypto/tlsgen.h"
 #include "hsm/hsm.h"
+#include "http/server.h"
 #include "pki/ca.h"
 #include "pki/tsa.h"
 #include "store/store.h"
@@ -26,6 +33,7 @@
 #define SERVICE_LABEL "signet-service"
 #define DEFAULT_ORG "Signet"
 #define DEFAULT_COUNTRY "US"
+#define DEFAULT_LISTEN "127.0.0.1:8443"
 #define DEFAULT_PUBLIC "127.0.0.1:8080"
 #define DEFAULT_BASE_URL "http://" DEFAULT_PUBLIC
 #define DEFAULT_TSA_ALG "rsa-3072"
@@ -33,6 +41,282 @@
 /* The ceremony's home: its own SoftHSM2 store and the root token. */
 #define ROOT_LABEL "signet-root"
 #define ROOT_PIN "hsm/root.pin"
+
+/* ---- listeners and the base URL ---- */
+
+/* A host and port, from a listener or a URL, and the kind of address. */
+struct endpoint {
+    char host[254]; /* without brackets */
+    unsigned port;  /* a URL without one: 80 */
+    int loopback;   /* 127.0.0.0/8, ::1 or localhost */
+    int any;        /* 0.0.0.0 or :: (every address) */
+};
+
+/* 1..65535 from the n digits at s. */
+static int
+port_ok(const char *s, size_t n, unsigned *port)
+{
+    unsigned long v = 0;
+    size_t i;
+
+    if (n == 0 || n > 5)
+        return 0;
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (unsigned long)(s[i] - '0');
+    }
+    *port = (unsigned)v;
+    return v >= 1 && v <= 65535;
+}
+
+/* An IP literal (brackets already removed if v6) into e's flags. */
+static int
+ip_kind(const char *host, int v6, struct endpoint *e)
+{
+    struct in6_addr a6;
+    struct in_addr a4;
+
+    if (v6) {
+        if (inet_pton(AF_INET6, host, &a6) != 1)
+            return 0;
+        e->loopback = IN6_IS_ADDR_LOOPBACK(&a6);
+        e->any = IN6_IS_ADDR_UNSPECIFIED(&a6);
+        return 1;
+    }
+    if (inet_pton(AF_INET, host, &a4) != 1)
+        return 0;
+    e->loopback = (ntohl(a4.s_addr) >> 24) == 127;
+    e->any = a4.s_addr == 0;
+    return 1;
+}
+
+/*
+ * Splits "HOST[:PORT]" or "[V6][:PORT]" (n bytes at s) into e; *v6 says
+ * which. Without a port: 80, unless need_port. 0 if malformed.
+ */
+static int
+split_hostport(const char *s, size_t n, int need_port, struct endpoint *e,
+               int *v6)
+{
+    const char *end = s + n, *host = s, *after;
+    size_t hl;
+
+    memset(e, 0, sizeof(*e));
+    *v6 = n > 0 && s[0] == '[';
+    if (*v6) {
+        if ((after = memchr(s, ']', n)) == NULL)
+            return 0;
+        host = s + 1;
+        hl = (size_t)(after - host);
+        after++;
+    } else {
+        after = memchr(s, ':', n);
+        if (after == NULL)
+            after = end;
+        hl = (size_t)(after - s);
+    }
+    if (hl == 0 || hl >= sizeof(e->host) || (after != end && *after != ':'))
+        return 0;
+    memcpy(e->host, host, hl);
+    e->host[hl] = '\0';
+    e->port = 80;
+    if (after == end)
+        return !need_port;
+    return port_ok(after + 1, (size_t)(end - after - 1), &e->port);
+}
+
+/* "IPV4:PORT" or "[IPV6]:PORT", as config.c accepts listen. */
+static int
+parse_listen_ep(const char *s, struct endpoint *e)
+{
+    int v6;
+
+    return split_hostport(s, strlen(s), 1, e, &v6) && ip_kind(e->host, v6, e);
+}
+
+/* A DNS name: labels of letters, digits and inner hyphens. */
+static int
+dns_name_ok(const char *h)
+{
+    size_t label = 0;
+    const char *p;
+
+    for (p = h; *p != '\0'; p++) {
+        if (*p == '.') {
+            if (label == 0 || p[-1] == '-')
+                return 0;
+            label = 0;
+        } else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                   (*p >= '0' && *p <= '9') || (*p == '-' && label > 0)) {
+            if (++label > 63)
+                return 0;
+        } else
+            return 0;
+    }
+    return label > 0 && p[-1] != '-';
+}
+
+/* An optional path: "/" segments of unreserved characters, no "." or
+ * "..", no empty segment, no trailing "/" (paths are appended to it). */
+static int
+path_ok(const char *p)
+{
+    size_t seg = 0;
+
+    if (*p == '\0')
+        return 1;
+    if (*p != '/')
+        return 0;
+    for (p++;; p++) {
+        if (*p == '/' || *p == '\0') {
+            if (seg == 0 || (seg == 1 && p[-1] == '.') ||
+                (seg == 2 && p[-1] == '.' && p[-2] == '.'))
+                return 0;
+            if (*p == '\0')
+                return 1;
+            seg = 0;
+        } else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                   (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL)
+            seg++;
+        else
+            return 0;
+    }
+}
+
+/*
+ * A base URL for CRL, caIssuers and OCSP: http (CSBR 7.1.2.3 and RFC 5280
+ * clients fetch these over plain HTTP), a DNS name or an IP literal a
+ * client can reach, an optional port and path; no user, query or
+ * fragment, no trailing '/'. why says what is wrong.
+ */
+static int
+parse_url(const char *url, struct endpoint *e, char *why, size_t len)
+{
+    const char *hp = url + 7;
+    size_t hl;
+    int v6 = 0, ip, ok;
+
+    memset(e, 0, sizeof(*e));
+    if (strlen(url) > MAX_BASE_URL) {
+        snprintf(why, len, "longer than %d bytes", MAX_BASE_URL);
+        return 0;
+    }
+    if (strncmp(url, "https://", 8) == 0) {
+        snprintf(why, len,
+                 "must be http://: clients fetch CRLs, OCSP "
+                 "and CA certificates over plain HTTP (CSBR "
+                 "7.1.2.3); the answers are signed");
+        return 0;
+    }
+    ok = strncmp(url, "http://", 7) == 0;
+    hl = ok ? strcspn(hp, "/") : 0;
+    ok = ok && split_hostport(hp, hl, 0, e, &v6) && path_ok(hp + hl);
+    /* All digits and dots: meant as an IPv4 address, so it must be one. */
+    ip = v6 || strspn(e->host, "0123456789.") == strlen(e->host);
+    if (!ok || !(ip ? ip_kind(e->host, v6, e) : dns_name_ok(e->host))) {
+        snprintf(why, len,
+                 "expected http://HOST[:PORT][/PATH] (no user, "
+                 "query, fragment or trailing '/')");
+        return 0;
+    }
+    if (strcmp(e->host, "localhost") == 0)
+        e->loopback = 1;
+    if (e->any) {
+        snprintf(why, len,
+                 "%.64s is no address a client can reach: name the host "
+                 "clients use",
+                 e->host);
+        return 0;
+    }
+    return 1;
+}
+
+int
+sn_home_net_mismatch(const char *base_url, const char *public_listen, char *why,
+                     size_t whylen)
+{
+    struct endpoint u, l;
+    char err[160];
+
+    if (whylen > 0)
+        why[0] = '\0';
+    /* off: another server (or a proxy) serves the URLs. */
+    if (strcmp(public_listen, "off") == 0 ||
+        !parse_listen_ep(public_listen, &l))
+        return 0;
+    if (!parse_url(base_url, &u, err, sizeof(err))) {
+        snprintf(why, whylen, "ca.base_url %s: %s", base_url, err);
+        return 1;
+    }
+    if (u.loopback && !l.loopback)
+        snprintf(why, whylen,
+                 "ca.base_url %s names this machine's loopback, "
+                 "but public.listen %s serves other machines: their clients "
+                 "cannot fetch CRLs, OCSP or the TSA",
+                 base_url, public_listen);
+    else if (!u.loopback && l.loopback)
+        snprintf(why, whylen,
+                 "public.listen %s is loopback only: clients "
+                 "reach ca.base_url %s only through a proxy on this machine",
+                 public_listen, base_url);
+    else if (u.port != l.port)
+        snprintf(why, whylen,
+                 "ca.base_url %s names port %u but "
+                 "public.listen %s is port %u: right only behind a proxy or "
+                 "port forwarding",
+                 base_url, u.port, public_listen, l.port);
+    else
+        return 0;
+    return 1;
+}
+
+/* Init's listeners and base URL, defaults filled in, checked. */
+static sn_err
+net_choose(const struct sn_home_net *in, struct sn_home_net *out, char *url,
+           size_t urllen)
+{
+    struct endpoint e;
+    char why[512];
+
+    out->listen = in->listen != NULL ? in->listen : DEFAULT_LISTEN;
+    out->public_listen =
+        in->public_listen != NULL ? in->public_listen : DEFAULT_PUBLIC;
+    if (!parse_listen_ep(out->listen, &e)) {
+        sn_error("init: --listen %s: expected IPV4:PORT or [IPV6]:PORT",
+                 out->listen);
+        return SN_ERR_INVALID;
+    }
+    if (strcmp(out->public_listen, "off") != 0 &&
+        !parse_listen_ep(out->public_listen, &e)) {
+        sn_error("init: --public-listen %s: expected IPV4:PORT, "
+                 "[IPV6]:PORT or off",
+                 out->public_listen);
+        return SN_ERR_INVALID;
+    }
+    if (in->base_url == NULL && strcmp(out->public_listen, "off") == 0) {
+        sn_error("init: --public-listen off: give --public-url, where "
+                 "clients fetch CRLs, OCSP and CA certificates");
+        return SN_ERR_INVALID;
+    }
+    if (in->base_url == NULL && e.any) {
+        sn_error("init: --public-listen %s listens on every address: give "
+                 "--public-url http://HOST:%u with the name clients reach it "
+                 "at",
+                 out->public_listen, e.port);
+        return SN_ERR_INVALID;
+    }
+    snprintf(url, urllen, "http://%s", out->public_listen);
+    out->base_url = in->base_url != NULL ? in->base_url : url;
+    if (!parse_url(out->base_url, &e, why, sizeof(why))) {
+        sn_error("init: --public-url %s: %s", out->base_url, why);
+        return SN_ERR_INVALID;
+    }
+    if (sn_home_net_mismatch(out->base_url, out->public_listen, why,
+                             sizeof(why)))
+        sn_warn("init: %s", why);
+    return SN_OK;
+}
 
 /* home + "/" + name into buf; homes are limited to keep paths short. */
 static void
@@ -226,10 +510,11 @@ prepared(const char *home)
 
 /* After the CA: TSA, TLS, database, admin token and signetd.conf. */
 static sn_err
-home_finish(const char *home, const char *module, const char *base_url,
+home_finish(const char *home, const char *module, const struct sn_home_net *net,
             const char *oid_arc, const struct sn_oids *oids,
             struct sn_hsm_token *service)
 {
+    const char *base_url = net->base_url;
     char path[PATH_MAX], tlsca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
     char text[4096];
     struct sn_ca ca;
@@ -264,7 +549,7 @@ home_finish(const char *home, const char *module, const char *base_url,
             text, sizeof(text),
             "# signetd configuration. Relative paths are relative to the "
             "home.\n"
-            "listen = 127.0.0.1:8443\n"
+            "listen = %s\n"
             "database = signet.db\n"
             "tls.cert = tls/server.pem\n"
             "tls.key = tls/server.key\n"
@@ -278,7 +563,7 @@ home_finish(const char *home, const char *module, const char *base_url,
             "\n"
             "# Plain-HTTP listener for CRLs, OCSP and CA certificates (off to\n"
             "# disable), and the base of the URLs written into certificates.\n"
-            "public.listen = " DEFAULT_PUBLIC "\n"
+            "public.listen = %s\n"
             "ca.base_url = %s\n"
             "ca.organization = " DEFAULT_ORG "\n"
             "ca.country = " DEFAULT_COUNTRY "\n"
@@ -309,7 +594,8 @@ home_finish(const char *home, const char *module, const char *base_url,
             "hsm.tokens = create\n"
             "hsm.service_token = " SERVICE_LABEL "\n"
             "hsm.service_pin_file = hsm/service.pin\n",
-            base_url, oid_arc != NULL ? "" : "# ",
+            net->listen, net->public_listen, base_url,
+            oid_arc != NULL ? "" : "# ",
             oid_arc != NULL ? oid_arc : "1.3.6.1.4.1.NNNNN",
             module) >= (int)sizeof(text)) {
         r = SN_ERR_INVALID;
@@ -324,9 +610,12 @@ out:
 
 sn_err
 sn_home_init(const char *home_arg, const char *module, enum sn_home_ca mode,
-             const char *dir, const char *base_url, const char *oid_arc)
+             const char *dir, const struct sn_home_net *net_arg,
+             const char *oid_arc)
 {
-    char home[PATH_MAX];
+    char home[PATH_MAX], url[MAX_BASE_URL + 16];
+    struct sn_home_net net;
+    const char *base_url;
     struct sn_hsm *hsm = NULL;
     struct sn_hsm_token *service = NULL;
     struct sn_oids oids;
@@ -339,12 +628,10 @@ sn_home_init(const char *home_arg, const char *module, enum sn_home_ca mode,
         return SN_ERR_INVALID;
     }
 
-    if (base_url == NULL)
-        base_url = DEFAULT_BASE_URL;
-    if (strlen(base_url) > MAX_BASE_URL) {
-        sn_error("init: base URL too long");
-        return SN_ERR_INVALID;
-    }
+    /* Before anything is made: these are frozen into the CA. */
+    if ((r = net_choose(net_arg, &net, url, sizeof(url))) != SN_OK)
+        return r;
+    base_url = net.base_url;
     if ((r = home_dir(home_arg, home)) != SN_OK)
         return r;
     if (mode == SN_HOME_CA_FROM && !prepared(home)) {
@@ -379,7 +666,7 @@ sn_home_init(const char *home_arg, const char *module, enum sn_home_ca mode,
         sn_error("init: cannot create the CA: %s", sn_err_str(r));
         goto out;
     }
-    r = home_finish(home, module, base_url, oid_arc, &oids, service);
+    r = home_finish(home, module, &net, oid_arc, &oids, service);
 out:
     sn_hsm_token_close(service);
     sn_hsm_close(hsm);
@@ -390,15 +677,16 @@ sn_err
 sn_home_ceremony(const char *home_arg, const char *module, const char *dir,
                  const char *base_url)
 {
-    char home[PATH_MAX], path[PATH_MAX];
+    char home[PATH_MAX], path[PATH_MAX], why[512];
     struct sn_hsm *hsm = NULL;
     struct sn_hsm_token *root = NULL;
+    struct endpoint e;
     sn_err r;
 
     if (base_url == NULL)
         base_url = DEFAULT_BASE_URL;
-    if (strlen(base_url) > MAX_BASE_URL) {
-        sn_error("ceremony: base URL too long");
+    if (!parse_url(base_url, &e, why, sizeof(why))) {
+        sn_error("ceremony: --base-url %s: %s", base_url, why);
         return SN_ERR_INVALID;
     }
     if ((r = home_dir(home_arg, home)) != SN_OK)
@@ -414,4 +702,158 @@ out:
     sn_hsm_token_close(root);
     sn_hsm_close(hsm);
     return r;
+}
+
+/* ---- signetd check ---- */
+
+#define MODES_SHOWN 10 /* loose paths named; the rest counted */
+#define WALK_DEPTH 8   /* HOME/hsm/tokens/<token>/<object> is 3 deep */
+
+struct findings {
+    unsigned errors, warnings;
+    unsigned loose; /* paths with group or other permission bits */
+};
+
+static void finding(struct findings *f, int error, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* One line on stdout: check's findings are its output, not its log. */
+static void
+finding(struct findings *f, int error, const char *fmt, ...)
+{
+    va_list ap;
+
+    printf("signetd: %s: ", error ? "error" : "warning");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    if (error)
+        f->errors++;
+    else
+        f->warnings++;
+}
+
+/* Whether serve could bind name = value: the socket is closed at once. */
+static void
+check_port(struct findings *f, const char *home, const char *name,
+           const char *value)
+{
+    char why[128];
+    int fd;
+
+    if (strcmp(value, "off") == 0)
+        return;
+    if (sn_http_listen(value, &fd, why, sizeof(why)) == SN_OK) {
+        close(fd);
+        return;
+    }
+    finding(f, 0,
+            "%s = %s: cannot listen: %s (another program, or signetd "
+            "already serving this home?); change %s in %s/signetd.conf",
+            name, value, why, name, home);
+}
+
+/* A group or other bit on path: write is an error (they could change
+ * the configuration or the module signetd loads), read a warning. */
+static void
+check_mode(struct findings *f, const char *path, mode_t mode)
+{
+    if ((mode & 077) == 0)
+        return;
+    if (++f->loose <= MODES_SHOWN)
+        finding(f, (mode & 022) != 0,
+                "%s is mode %04o: group or others can %s it (signetd makes "
+                "everything 0600 or 0700: chmod -R go= HOME)",
+                path, (unsigned)(mode & 07777),
+                (mode & 022) != 0 ? "change" : "read");
+    else if ((mode & 022) != 0)
+        f->errors++;
+    else
+        f->warnings++;
+}
+
+/* Every entry under dir (symbolic links not followed), depth bounded. */
+static void
+walk_modes(struct findings *f, const char *dir, int depth)
+{
+    char path[PATH_MAX];
+    struct dirent *d;
+    struct stat st;
+    DIR *dp;
+
+    if (depth > WALK_DEPTH || (dp = opendir(dir)) == NULL)
+        return;
+    while ((d = readdir(dp)) != NULL) {
+        if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+            continue;
+        if (snprintf(path, sizeof(path), "%s/%s", dir, d->d_name) >=
+                (int)sizeof(path) ||
+            lstat(path, &st) != 0 || S_ISLNK(st.st_mode))
+            continue;
+        check_mode(f, path, st.st_mode);
+        if (S_ISDIR(st.st_mode))
+            walk_modes(f, path, depth + 1);
+    }
+    closedir(dp);
+}
+
+static void
+check_modes(struct findings *f, const char *home)
+{
+    struct stat st;
+
+    if (stat(home, &st) == 0)
+        check_mode(f, home, st.st_mode);
+    walk_modes(f, home, 1);
+    if (f->loose > MODES_SHOWN)
+        printf("signetd: ... and %u more paths with loose modes\n",
+               f->loose - MODES_SHOWN);
+}
+
+/* SoftHSM2 keeps keys in files: by the module's name, as installed. */
+static int
+software_hsm(const char *module)
+{
+    const char *base = strrchr(module, '/');
+
+    base = base != NULL ? base + 1 : module;
+    return strncmp(base, "libsofthsm", 10) == 0;
+}
+
+void
+sn_home_check(const struct sn_config *cfg, unsigned *errors, unsigned *warnings)
+{
+    struct findings f;
+    char why[512];
+
+    memset(&f, 0, sizeof(f));
+    check_port(&f, cfg->home, "listen", cfg->listen);
+    check_port(&f, cfg->home, "public.listen", cfg->public_listen);
+    if (sn_home_net_mismatch(cfg->ca_base_url, cfg->public_listen, why,
+                             sizeof(why)))
+        finding(&f, 0, "%s", why);
+    check_modes(&f, cfg->home);
+    if (sn_oid_arc_is_default(cfg->oid_arc))
+        finding(&f, 0,
+                "oid.arc is not set: Signet's private OIDs use the default "
+                "UUID arc %s, whose 128-bit component Go before 1.22 and "
+                "pyca/cryptography 38 refuse to parse (every certificate "
+                "fails); set oid.arc to your IANA Private Enterprise Number "
+                "arc, 1.3.6.1.4.1.N",
+                SN_OID_DEFAULT_ARC);
+    if (software_hsm(cfg->hsm_module))
+        finding(&f, 0,
+                "hsm.module = %s is SoftHSM2, a software token: keys are "
+                "files on this disk, not in a certified HSM (CSBR 6.2.7.4); "
+                "for tests only",
+                cfg->hsm_module);
+    if (cfg->allow_uncertified)
+        finding(&f, 0,
+                "ca.allow_uncertified_modules = true: keys on modules not in "
+                "hsm.certified_modules get test code signing certificates "
+                "(policy %s)",
+                SN_OID_CABF_TEST);
+    *errors = f.errors;
+    *warnings = f.warnings;
 }

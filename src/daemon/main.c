@@ -25,88 +25,214 @@
 static void
 usage(void)
 {
-    fprintf(
-        stderr,
-        "usage: signetd init  --home DIR [--module PKCS11_MODULE]\n"
-        "                     [--ca-csr XDIR | --ca-from XDIR]\n"
-        "                     [--base-url URL] [--oid-arc 1.3.6.1.4.1.PEN]\n"
-        "       signetd ca ceremony --home ROOTDIR --csr XDIR\n"
-        "                     [--module PKCS11_MODULE] [--base-url URL]\n"
-        "       signetd check --home DIR\n"
-        "       signetd serve --home DIR [--listen ADDR:PORT]\n"
-        "                     [--public-listen ADDR:PORT|off]\n"
-        "Without --ca-csr/--ca-from, init makes a TEST hierarchy whose\n"
-        "root key is online; see docs/ceremony.md for an offline root.\n");
+    fprintf(stderr,
+            "usage: signetd init  [--home] DIR [--public-url URL]\n"
+            "                     [--listen ADDR:PORT] "
+            "[--public-listen ADDR:PORT|off]\n"
+            "                     [--module PKCS11_MODULE] "
+            "[--oid-arc 1.3.6.1.4.1.PEN]\n"
+            "                     [--ca-csr XDIR | --ca-from XDIR]\n"
+            "       signetd ca ceremony --home ROOTDIR --csr XDIR\n"
+            "                     [--module PKCS11_MODULE] [--base-url URL]\n"
+            "       signetd check [--home] DIR\n"
+            "       signetd serve [--home] DIR [--listen ADDR:PORT]\n"
+            "                     [--public-listen ADDR:PORT|off]\n"
+            "init: the listeners default to 127.0.0.1:8443 (HTTPS API) and\n"
+            "127.0.0.1:8080 (plain HTTP: CRLs, OCSP, CA certificates, TSA);\n"
+            "--public-url (default http://PUBLIC-LISTEN) is what clients\n"
+            "reach that listener at: it is written into every certificate.\n"
+            "Without --ca-csr/--ca-from, init makes a TEST hierarchy whose\n"
+            "root key is online; see docs/ceremony.md for an offline root.\n");
 }
 
 /*
  * Says where the root key is: in the service token (a test hierarchy, a
  * warning) or not (the offline root of docs/ceremony.md).
  */
-static int
-check_hierarchy(const char *home)
+static void
+check_hierarchy(const char *home, unsigned *errors, unsigned *warnings)
 {
     struct sn_app app;
     char err[512] = "";
-    int rc = 1;
     sn_err r;
 
     if (sn_app_open_service(home, &app, err, sizeof(err)) != SN_OK) {
-        fprintf(stderr, "signetd: %s\n", err);
-        goto out;
-    }
-    if ((r = sn_ca_root_key(app.service)) == SN_OK)
-        printf("warning: the root CA key is online in the service token: "
-               "this is a TEST hierarchy, not for public trust (an offline "
-               "root: docs/ceremony.md)\n");
-    else if (r == SN_ERR_NOT_FOUND)
+        printf("signetd: error: %s\n", err);
+        (*errors)++;
+    } else if ((r = sn_ca_root_key(app.service)) == SN_OK) {
+        printf("signetd: warning: the root CA key is online in the service "
+               "token: this is a TEST hierarchy, not for public trust (an "
+               "offline root: docs/ceremony.md)\n");
+        (*warnings)++;
+    } else if (r == SN_ERR_NOT_FOUND)
         printf("root CA: offline (no root key in the service token)\n");
     else {
-        fprintf(stderr, "signetd: cannot look for the root key: %s\n",
-                sn_err_str(r));
-        goto out;
+        printf("signetd: error: cannot look for the root key: %s\n",
+               sn_err_str(r));
+        (*errors)++;
     }
-    rc = 0;
-out:
     sn_app_close(&app);
-    return rc;
 }
 
-/* Settings that load but that an operator must know about. */
-static void
-check_warnings(const struct sn_config *cfg)
-{
-    if (sn_oid_arc_is_default(cfg->oid_arc))
-        fprintf(stderr,
-                "signetd: warning: oid.arc is not set: Signet's private OIDs "
-                "use the default UUID arc %s, whose 128-bit component Go "
-                "before 1.22 and pyca/cryptography 38 refuse to parse (every "
-                "certificate fails); set oid.arc to your IANA Private "
-                "Enterprise Number arc, 1.3.6.1.4.1.N\n",
-                SN_OID_DEFAULT_ARC);
-    if (cfg->allow_uncertified)
-        fprintf(stderr,
-                "signetd: warning: ca.allow_uncertified_modules = true: keys "
-                "on modules not in hsm.certified_modules get test code "
-                "signing certificates (policy %s)\n",
-                SN_OID_CABF_TEST);
-}
-
+/*
+ * Loads the configuration, then lists what a new operator gets wrong
+ * (sn_home_check) and where the root key is. Non-zero on errors only.
+ */
 static int
 cmd_check(const char *home)
 {
     struct sn_config cfg;
     char path[4096], err[512];
+    unsigned errors = 0, warnings = 0;
 
     snprintf(path, sizeof(path), "%s/signetd.conf", home);
     if (sn_config_load(path, home, &cfg, err, sizeof(err)) != SN_OK) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    check_warnings(&cfg);
     printf("%s: ok\n", path);
+    sn_home_check(&cfg, &errors, &warnings);
     sn_config_cleanup(&cfg);
-    return check_hierarchy(home);
+    fflush(stdout); /* before the service's log lines on stderr */
+    check_hierarchy(home, &errors, &warnings);
+    printf("signetd check: %u error(s), %u warning(s)\n", errors, warnings);
+    return errors > 0 ? 1 : 0;
+}
+
+/*
+ * A listening socket for serve. A failure names what to change: the
+ * option given, or the setting in the home's signetd.conf, and make run's
+ * variable (README).
+ */
+static int
+listen_on(const char *home, const char *addr, int from_option,
+          const char *option, const char *setting, const char *make_var,
+          int *fd)
+{
+    char why[128];
+
+    if (sn_http_listen(addr, fd, why, sizeof(why)) == SN_OK)
+        return 0;
+    if (from_option)
+        sn_error("cannot listen on %s (%s; with make run: %s=ADDR:PORT): %s",
+                 addr, option, make_var, why);
+    else
+        sn_error("cannot listen on %s (%s in %s/signetd.conf, or make run "
+                 "%s=ADDR:PORT): %s",
+                 addr, setting, home, make_var, why);
+    return -1;
+}
+
+/* The directory of this signetd if the signet client is beside it (a
+ * build directory): the next steps put it on PATH. */
+static void
+client_dir(char *buf, size_t len)
+{
+    char self[4096], path[4200], *slash;
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+    buf[0] = '\0';
+    if (n <= 0)
+        return;
+    self[n] = '\0';
+    if ((slash = strrchr(self, '/')) == NULL)
+        return;
+    *slash = '\0';
+    snprintf(path, sizeof(path), "%s/signet", self);
+    if (access(path, X_OK) == 0)
+        snprintf(buf, len, "%s", self);
+}
+
+/* The first steps of a new user, on a terminal only (not in a journal). */
+static void
+next_steps(const char *home, const char *listen)
+{
+    char dir[4096];
+
+    if (!isatty(STDOUT_FILENO))
+        return;
+    client_dir(dir, sizeof(dir));
+    printf("\nNext, in another shell (docs/api.md has the rest):\n");
+    if (dir[0] != '\0')
+        printf("  export PATH=%s:$PATH\n", dir);
+    printf(
+        "  export SIGNET_URL=https://%s SIGNET_CA_FILE=%s/tls/ca.pem\n"
+        "  export SIGNET_TOKEN=$(cat %s/admin.token)\n"
+        "  signet subscriber create acme                # -> ID\n"
+        "  signet subscriber identity ID --O \"Acme Corp\" --C US "
+        "--ST California\n"
+        "  signet token create --subscriber ID --role manage --role sign\n"
+        "  export SIGNET_TOKEN=...                      # the token printed\n"
+        "  signet key create --algorithm ecdsa-p256 --label release  # -> KEY\n"
+        "  signet key certify KEY --subject \"/CN=Acme Corp/O=Acme Corp/"
+        "C=US/ST=California\"\n"
+        "  signet sign --key KEY app.bin                # -> app.bin.p7s\n"
+        "  signet ca roots -o ca.pem                    # the CA certificates\n"
+        "  openssl cms -verify -binary -inform DER -in app.bin.p7s "
+        "-content app.bin -CAfile ca.pem -purpose any\n"
+        "Stop with Ctrl-C (in-flight requests finish first).\n\n",
+        listen, home, home);
+    fflush(stdout);
+}
+
+/* What a client needs: every URL in full, logged; then next_steps. */
+static void
+banner(const struct sn_app *app, const char *listen, const char *public_listen)
+{
+    const char *base = app->cfg.ca_base_url;
+    char why[512];
+
+    sn_info("serving https://%s (home %s)", listen, app->cfg.home);
+    if (strcmp(public_listen, "off") != 0)
+        sn_info("serving CRLs, OCSP, CA certificates and time-stamps on "
+                "http://%s",
+                public_listen);
+    else
+        sn_info("public.listen = off: %s must be served by another server",
+                base);
+    sn_info("TSA: %s/tsa (Authenticode: %s/tsa/authenticode)", base, base);
+    sn_info("CRLs: %s/ca/crl/codesigning, %s/ca/crl/timestamping; "
+            "OCSP: %s/ca/ocsp",
+            base, base, base);
+    sn_info("CA roots: signet ca roots -o ca.pem (or %s/ca/certs.pem)", base);
+    if (sn_home_net_mismatch(base, public_listen, why, sizeof(why)))
+        sn_warn("%s", why);
+    next_steps(app->cfg.home, listen);
+}
+
+/* Both listeners, bound first so that a failure names its setting. */
+static int
+start_listeners(struct sn_app *app, const struct sn_deps *deps,
+                const char *listen, const char *public_listen,
+                struct sn_http **http, struct sn_http **pub)
+{
+    struct sn_http_opts opts;
+    const char *home = app->cfg.home;
+    int fd = -1, pfd = -1, pub_option = public_listen != NULL;
+
+    sn_app_http_opts(app, &opts);
+    if (listen_on(home, listen ? listen : app->cfg.listen, listen != NULL,
+                  "--listen", "listen", "LISTEN", &fd) != 0)
+        return -1;
+    if (!pub_option)
+        public_listen = app->cfg.public_listen;
+    if (strcmp(public_listen, "off") != 0 &&
+        listen_on(home, public_listen, pub_option, "--public-listen",
+                  "public.listen", "PUBLIC_LISTEN", &pfd) != 0) {
+        close(fd);
+        return -1;
+    }
+    if (sn_http_start(deps, &opts, fd, 0, http) != SN_OK) {
+        if (pfd >= 0)
+            close(pfd);
+        return -1;
+    }
+    if (pfd >= 0 && sn_http_start(deps, &opts, pfd, 1, pub) != SN_OK) {
+        sn_http_stop(*http);
+        *http = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 static int
@@ -115,7 +241,6 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
     struct sn_http *http = NULL, *pub = NULL;
     struct sn_app app;
     struct sn_deps deps;
-    struct sn_http_opts opts;
     char err[512] = "";
     struct timespec wait = {0, 0};
     sigset_t set;
@@ -132,24 +257,11 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
         sn_error("serve: %s", err);
         goto out;
     }
-    if (listen == NULL)
-        listen = app.cfg.listen;
     sn_app_deps(&app, &deps);
-    sn_app_http_opts(&app, &opts);
-    if (sn_http_start(&deps, &opts, listen, 0, &http) != SN_OK)
+    if (start_listeners(&app, &deps, listen, public_listen, &http, &pub) != 0)
         goto out;
-    if (public_listen == NULL)
-        public_listen = app.cfg.public_listen;
-    if (strcmp(public_listen, "off") != 0 &&
-        sn_http_start(&deps, &opts, public_listen, 1, &pub) != SN_OK) {
-        sn_http_stop(http);
-        goto out;
-    }
-    sn_info("serving https://%s (home %s)", listen, app.cfg.home);
-    if (pub != NULL)
-        sn_info(
-            "serving CRLs, OCSP, CA certificates and time-stamps on http://%s",
-            public_listen);
+    banner(&app, listen ? listen : app.cfg.listen,
+           public_listen ? public_listen : app.cfg.public_listen);
     /* The main thread waits for a signal and, meanwhile, runs the CRL
      * timer: requests are served by the listeners' threads. */
     while (sig < 0) {
@@ -176,7 +288,8 @@ out:
 
 static int
 cmd_init(const char *home, const char *module, const char *csr_dir,
-         const char *from_dir, const char *base_url, const char *oid_arc)
+         const char *from_dir, const struct sn_home_net *net,
+         const char *oid_arc)
 {
     enum sn_home_ca mode = SN_HOME_CA_TEST;
 
@@ -184,16 +297,18 @@ cmd_init(const char *home, const char *module, const char *csr_dir,
         usage();
         return 2;
     }
-    if (csr_dir != NULL && oid_arc != NULL) {
-        fprintf(stderr, "signetd: --oid-arc goes with --ca-from, which "
-                        "writes the configuration\n");
+    if (csr_dir != NULL &&
+        (oid_arc != NULL || net->base_url != NULL || net->listen != NULL ||
+         net->public_listen != NULL)) {
+        fprintf(stderr, "signetd: --oid-arc, --public-url and the listeners "
+                        "go with --ca-from, which writes the configuration\n");
         return 2;
     }
     if (csr_dir != NULL)
         mode = SN_HOME_CA_REQUEST;
     else if (from_dir != NULL)
         mode = SN_HOME_CA_FROM;
-    if (sn_home_init(home, module, mode, csr_dir ? csr_dir : from_dir, base_url,
+    if (sn_home_init(home, module, mode, csr_dir ? csr_dir : from_dir, net,
                      oid_arc) != SN_OK) {
         fprintf(stderr, "signetd: init of %s failed\n", home);
         return 1;
@@ -207,8 +322,9 @@ cmd_init(const char *home, const char *module, const char *csr_dir,
     }
     printf("signetd: new home in %s\n"
            "  admin token: %s/admin.token\n"
-           "  TLS root:    %s/tls/ca.pem\n",
-           home, home, home);
+           "  TLS root:    %s/tls/ca.pem\n"
+           "  settings:    %s/signetd.conf (check: signetd check %s)\n",
+           home, home, home, home, home);
     if (mode == SN_HOME_CA_TEST)
         printf("  CA: a TEST hierarchy (root key online), not for public "
                "trust\n");
@@ -222,6 +338,7 @@ main(int argc, char **argv)
     const char *public_listen = NULL, *csr_dir = NULL, *from_dir = NULL;
     const char *base_url = NULL, *xdir = NULL, *cmd, *sub = NULL;
     const char *oid_arc = NULL;
+    struct sn_home_net net;
     int i = 2;
 
     if (argc < 2) {
@@ -232,8 +349,10 @@ main(int argc, char **argv)
     if (strcmp(cmd, "ca") == 0 && argc > 2)
         sub = argv[i++];
     for (; i < argc; i++) {
-        if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
+        if (strcmp(argv[i], "--home") == 0 && i + 1 < argc && home == NULL)
             home = argv[++i];
+        else if (argv[i][0] != '-' && home == NULL)
+            home = argv[i]; /* signetd init DIR */
         else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
             listen = argv[++i];
         else if (strcmp(argv[i], "--public-listen") == 0 && i + 1 < argc)
@@ -246,7 +365,9 @@ main(int argc, char **argv)
             from_dir = argv[++i];
         else if (sub != NULL && strcmp(argv[i], "--csr") == 0 && i + 1 < argc)
             xdir = argv[++i];
-        else if (strcmp(argv[i], "--base-url") == 0 && i + 1 < argc)
+        else if ((strcmp(argv[i], "--base-url") == 0 ||
+                  strcmp(argv[i], "--public-url") == 0) &&
+                 i + 1 < argc)
             base_url = argv[++i];
         else if (strcmp(argv[i], "--oid-arc") == 0 && i + 1 < argc &&
                  strcmp(cmd, "init") == 0)
@@ -263,8 +384,12 @@ main(int argc, char **argv)
     /* Every command, before any file or key is touched. */
     if (sn_harden_process() != SN_OK)
         return 1;
-    if (strcmp(cmd, "init") == 0)
-        return cmd_init(home, module, csr_dir, from_dir, base_url, oid_arc);
+    if (strcmp(cmd, "init") == 0) {
+        net.listen = listen;
+        net.public_listen = public_listen;
+        net.base_url = base_url;
+        return cmd_init(home, module, csr_dir, from_dir, &net, oid_arc);
+    }
     if (sub != NULL && strcmp(sub, "ceremony") == 0 && xdir != NULL &&
         csr_dir == NULL && from_dir == NULL) {
         if (sn_home_ceremony(home, module, xdir, base_url) != SN_OK) {

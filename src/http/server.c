@@ -35,6 +35,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -1519,11 +1520,56 @@ pools_start(struct sn_http *h, const struct sn_http_opts *cfg)
     return SN_OK;
 }
 
+/* A listening socket on ss, or -1 with errno set. */
+static int
+bind_listen(const struct sockaddr_storage *ss)
+{
+    socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : sizeof(struct sockaddr_in);
+    int fd, on = 1, e;
+
+    if ((fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+        return -1;
+    /* As libmicrohttpd would: a restart binds despite TIME_WAIT, and an
+     * IPv6 address is IPv6 only. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        (ss->ss_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0) ||
+        bind(fd, (const struct sockaddr *)ss, len) != 0 ||
+        listen(fd, SOMAXCONN) != 0) {
+        e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 sn_err
-sn_http_start(const struct sn_deps *deps, const struct sn_http_opts *opts,
-              const char *listen, int plain, struct sn_http **out)
+sn_http_listen(const char *listen, int *fd, char *why, size_t whylen)
 {
     struct sockaddr_storage ss;
+
+    *fd = -1;
+    if (whylen > 0)
+        why[0] = '\0';
+    if (parse_listen(listen, &ss) != SN_OK) {
+        snprintf(why, whylen, "not IPV4:PORT or [IPV6]:PORT");
+        return SN_ERR_CONFIG;
+    }
+    if ((*fd = bind_listen(&ss)) < 0) {
+        snprintf(why, whylen, "%s", strerror(errno));
+        return SN_ERR_IO;
+    }
+    return SN_OK;
+}
+
+sn_err
+sn_http_start(const struct sn_deps *deps, const struct sn_http_opts *opts,
+              int fd, int plain, struct sn_http **out)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
     struct sn_http *h = NULL;
     uint8_t *key = NULL, *cert = NULL;
     size_t keylen = 0, certlen = 0;
@@ -1531,9 +1577,11 @@ sn_http_start(const struct sn_deps *deps, const struct sn_http_opts *opts,
     sn_err r;
 
     *out = NULL;
-    if ((r = parse_listen(listen, &ss)) != SN_OK) {
-        sn_error("http: bad listen address %s", listen);
-        return r;
+    memset(&ss, 0, sizeof(ss));
+    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) != 0) {
+        sn_error("http: not a socket: %s", strerror(errno));
+        r = SN_ERR_IO;
+        goto out;
     }
     if (!plain &&
         ((r = sn_file_read(opts->tls_key, 1 << 20, &key, &keylen)) != SN_OK ||
@@ -1563,9 +1611,9 @@ sn_http_start(const struct sn_deps *deps, const struct sn_http_opts *opts,
     if (plain)
         h->d = MHD_start_daemon(
             flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
-            mhd_log, h, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE,
-            events, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-            MHD_OPTION_NOTIFY_CONNECTION, on_notify, h,
+            mhd_log, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+            MHD_OPTION_THREAD_POOL_SIZE, events, MHD_OPTION_NOTIFY_COMPLETED,
+            on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_notify, h,
 
             MHD_OPTION_CONNECTION_TIMEOUT, backstop,
             MHD_OPTION_CONNECTION_LIMIT, limit,
@@ -1575,9 +1623,10 @@ sn_http_start(const struct sn_deps *deps, const struct sn_http_opts *opts,
     else
         h->d = MHD_start_daemon(
             flags | MHD_USE_TLS, 0, NULL, NULL, on_request, h,
-            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_SOCK_ADDR, &ss,
-            MHD_OPTION_THREAD_POOL_SIZE, events, MHD_OPTION_HTTPS_MEM_KEY,
-            (const char *)key, MHD_OPTION_HTTPS_MEM_CERT, (const char *)cert,
+            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_LISTEN_SOCKET,
+            (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE, events,
+            MHD_OPTION_HTTPS_MEM_KEY, (const char *)key,
+            MHD_OPTION_HTTPS_MEM_CERT, (const char *)cert,
             MHD_OPTION_HTTPS_PRIORITIES, tls_priorities,
             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
             MHD_OPTION_NOTIFY_CONNECTION, on_notify, h,
@@ -1587,8 +1636,11 @@ sn_http_start(const struct sn_deps *deps, const struct sn_http_opts *opts,
             MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address,
             MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_UNESCAPE_CALLBACK,
             no_unescape, NULL, MHD_OPTION_END);
+    /* libmicrohttpd closes fd on its failures: not ours to close again. */
+    fd = -1;
     if (h->d == NULL) {
-        sn_error("http: cannot listen on %s", listen);
+        sn_error("http: cannot serve the %s listener",
+                 plain ? "public" : "API");
         r = SN_ERR_IO;
         goto out;
     }
@@ -1602,6 +1654,8 @@ out:
     }
     free(cert);
     http_free(h);
+    if (fd >= 0)
+        close(fd);
     return r;
 }
 

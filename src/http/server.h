@@ -12,13 +12,21 @@
 struct sn_http;
 
 /*
- * Serves deps on listen; plain: the public plain-HTTP listener, serving
- * public routes only. deps (and what it points to) must outlive the
- * server; opts is copied.
+ * A listening socket on listen, "IPV4:PORT" or "[IPV6]:PORT", into *fd for
+ * sn_http_start; signetd check only tries it. Bound here, not by the HTTP
+ * library, so that a failure says why in the caller's words. On failure
+ * *fd is -1 and why holds the reason ("Address already in use").
+ */
+sn_err sn_http_listen(const char *listen, int *fd, char *why, size_t whylen);
+/*
+ * Serves deps on fd (from sn_http_listen, the server's from the call on:
+ * closed by sn_http_stop, or here on failure); plain: the public
+ * plain-HTTP listener, serving public routes only. deps (and what it
+ * points to) must outlive the server; opts is copied.
  */
 sn_err sn_http_start(const struct sn_deps *deps,
-                     const struct sn_http_opts *opts, const char *listen,
-                     int plain, struct sn_http **out);
+                     const struct sn_http_opts *opts, int fd, int plain,
+                     struct sn_http **out);
 /*
  * Stops listening, lets in-flight requests finish (30 s at most) and frees
  * h. Returns non-zero if requests were still in flight: h is then left as

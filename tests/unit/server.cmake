@@ -34,3 +34,8 @@ target_link_libraries(test_partitions PRIVATE sn_daemon_core Threads::Threads)
 
 sn_unit_test(test_metrics ${CMAKE_CURRENT_LIST_DIR}/test_metrics.c)
 target_link_libraries(test_metrics PRIVATE sn_http Threads::Threads)
+
+# Issue 15: init's and check's base URL against the public listener; the
+# reason a listener cannot bind.
+sn_unit_test(test_home_net ${CMAKE_CURRENT_LIST_DIR}/test_home_net.c)
+target_link_libraries(test_home_net PRIVATE sn_daemon_core Threads::Threads)

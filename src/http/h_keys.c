@@ -69,8 +69,8 @@ static struct gen_slot gen_slots[GEN_SLOTS];
 
 /* Counts one more generation for subscriber; how many it has now, with
  * this one, or 0 if that would be more than max (nothing counted). */
-static unsigned
-gen_enter(const char *subscriber, unsigned max)
+unsigned
+sn_keygen_admit(const char *subscriber, unsigned max)
 {
     struct gen_slot *s = NULL;
     unsigned n = 0;
@@ -95,8 +95,23 @@ gen_enter(const char *subscriber, unsigned max)
     return n;
 }
 
-static void
-gen_leave(const char *subscriber)
+unsigned
+sn_keygen_inflight(const char *subscriber)
+{
+    unsigned n = 0;
+    size_t i;
+
+    pthread_mutex_lock(&gen_lock);
+    for (i = 0; i < GEN_SLOTS && n == 0; i++)
+        if (gen_slots[i].n > 0 &&
+            strcmp(gen_slots[i].subscriber, subscriber) == 0)
+            n = gen_slots[i].n;
+    pthread_mutex_unlock(&gen_lock);
+    return n;
+}
+
+void
+sn_keygen_done(const char *subscriber)
 {
     size_t i;
 
@@ -232,18 +247,11 @@ sn_h_key_create(const struct sn_deps *deps, struct sn_req *req,
         sn_resp_error(resp, f.code, "%s", f.why);
         return;
     }
-    inflight = gen_enter(who->subscriber, deps->quota.key_generations);
-    if (inflight == 0) {
-        sn_resp_error(resp, API_TOO_MANY,
-                      "this subscriber already has %u key generations in "
-                      "progress (quota.key_generations); try again when "
-                      "one has finished",
-                      deps->quota.key_generations);
-        return;
-    }
-    if (key_quota_ok(deps, who->subscriber, inflight, resp) == 0)
+    /* This one was admitted (counted) before it was queued: server.c. */
+    inflight = sn_keygen_inflight(who->subscriber);
+    if (key_quota_ok(deps, who->subscriber, inflight > 0 ? inflight : 1,
+                     resp) == 0)
         create_key(deps, req, resp, &body);
-    gen_leave(who->subscriber);
 }
 
 void

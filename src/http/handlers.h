@@ -88,6 +88,17 @@ int sn_allowed(const struct sn_deps *deps, struct sn_req *req,
                struct sn_resp *resp, enum sn_action action,
                const struct sn_resource *r);
 
+/*
+ * quota.key_generations: a subscriber's key generations are counted from
+ * their admission, before they are queued (server.c), until they are
+ * answered, so that one tenant cannot fill the generation queue.
+ * sn_keygen_admit: how many with this one, or 0 (nothing counted) if that
+ * would be more than max.
+ */
+unsigned sn_keygen_admit(const char *subscriber, unsigned max);
+void sn_keygen_done(const char *subscriber);
+unsigned sn_keygen_inflight(const char *subscriber);
+
 /* Starts an audit record for req: time, caller's token, client address. */
 void sn_audit_init(struct sn_audit *a, const struct sn_req *req,
                    const char *subscriber, const char *key, const char *action);

@@ -112,6 +112,7 @@ struct conn_ctx {
     struct sn_req req;
     struct sn_principal who;
     int failed;   /* 1: an error response is queued; 2: after the body */
+    int keygen;   /* a key generation admitted (sn_keygen_admit) */
     int overflow; /* the body ran over its limit */
     int close;    /* answer with "Connection: close" and close */
     struct sn_resp early;
@@ -1276,6 +1277,21 @@ request_step(void *cls, struct MHD_Connection *conn, const char *url,
         sn_resp_header(&resp, MHD_HTTP_HEADER_RETRY_AFTER, "%u", retry);
         return send_resp(conn, c, &resp);
     }
+    /* A key generation is admitted, or refused at once, before it is
+     * queued (quota.key_generations; see handlers.h). */
+    if ((c->route->flags & SN_ROUTE_HEAVY) && c->req.who != NULL) {
+        if (sn_keygen_admit(c->who.subscriber,
+                            h->deps->quota.key_generations) == 0) {
+            sn_resp_error(&resp, API_TOO_MANY,
+                          "this subscriber already has %u key generations "
+                          "in progress (quota.key_generations); try again "
+                          "when one has finished",
+                          h->deps->quota.key_generations);
+            sn_resp_header(&resp, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+            return send_resp(conn, c, &resp);
+        }
+        c->keygen = 1;
+    }
     c->conn = conn;
     c->stage = STAGE_WAIT;
     /* The server has the request now: no deadline until it answers. */
@@ -1338,6 +1354,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(c->resp.tsa);
     sn_buf_cleanup(&c->body);
     EVP_MD_CTX_free(c->md);
+    if (c->keygen)
+        sn_keygen_done(c->who.subscriber);
     OPENSSL_cleanse(&c->who, sizeof(c->who));
     free(c);
     *con_cls = NULL;

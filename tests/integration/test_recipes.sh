@@ -117,6 +117,7 @@ fi
 
 # run NAME: the common block and the recipe, verbatim, in NAME/.
 run() {
+    CHECKS=$((CHECKS + 1))
     local d="$WORK/r.$1" body
     body=$(recipe "$1")
     [ -n "$body" ] || { fail "recipe $1: no marked block in $DOC"; return 1; }

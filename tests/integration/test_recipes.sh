@@ -16,7 +16,7 @@ DOC=${4:-$(cd "$(dirname "$0")/../.." && pwd)/docs/pkcs11.md}
 [ -f "$MOD" ] || die "no PKCS#11 module at $MOD"
 [ -f "$DOC" ] || die "no document at $DOC"
 # Every recipe the document must hold, each judged below.
-RECIPES=(pkcs11-tool openssl-cms osslsigncode jarsigner apksigner sbsign)
+RECIPES=(${RECIPES_ONLY:-pkcs11-tool openssl-cms osslsigncode jarsigner apksigner sbsign gpg})
 
 # recipe NAME: the fenced block after the marker, on stdout (empty if none).
 recipe() {
@@ -164,6 +164,12 @@ for r in "${RECIPES[@]}"; do
     sbsign)
         run "$r" && judge "$r" "sbverify against the root" \
             sbverify --cert root.pem bootx64-signed.efi ;;
+    gpg)
+        run "$r" && judge "$r" "gpg --verify" \
+            env GNUPGHOME=gnupg gpg --verify file.sig file
+        # the recipe's agent, even when the recipe stopped early
+        GNUPGHOME=$WORK/r.gpg/gnupg gpgconf --kill all 2>/dev/null ;;
+    *) fail "no judge for recipe $r" ;;
     esac
 done
 finish

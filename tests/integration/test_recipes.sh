@@ -15,7 +15,8 @@ MOD=${3:?usage: test_recipes.sh SIGNETD SIGNET MODULE [DOC]}
 DOC=${4:-$(cd "$(dirname "$0")/../.." && pwd)/docs/pkcs11.md}
 [ -f "$MOD" ] || die "no PKCS#11 module at $MOD"
 [ -f "$DOC" ] || die "no document at $DOC"
-# Every recipe the document must hold, each judged below.
+# Every recipe the document must hold, each judged below (RECIPES_ONLY="a b"
+# runs only those, to work on one).
 RECIPES=(${RECIPES_ONLY:-pkcs11-tool openssl-cms osslsigncode jarsigner apksigner sbsign gpg})
 
 # recipe NAME: the fenced block after the marker, on stdout (empty if none).

@@ -8,7 +8,8 @@ pkgs=(build-essential cmake pkg-config libssl-dev libp11-kit-dev
       libmicrohttpd-dev libcurl4-openssl-dev libcmocka-dev opensc
       libgnutls28-dev openssl curl jq clang libclang-rt-14-dev
       osslsigncode openjdk-17-jdk-headless python3 python3-cryptography libengine-pkcs11-openssl
-      p11-kit p11-kit-modules xxd clang-format git libfaketime)
+      p11-kit p11-kit-modules xxd clang-format git libfaketime
+      sbsigntool apksigner gnupg-pkcs11-scd)
 
 missing=()
 for p in "${pkgs[@]}"; do

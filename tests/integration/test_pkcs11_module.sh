@@ -208,7 +208,7 @@ hdr += b"\0" * (0x200 - len(hdr))
 open(sys.argv[1], "wb").write(hdr + b"\xc3" + b"\0" * 0x1FF)
 EOF
     if command -v osslsigncode >/dev/null 2>&1; then
-        if with_mod osslsigncode sign -pkcs11engine "$ENGINE" -pkcs11module "$MOD" \
+        if with_mod osslsigncode sign -pkcs11module "$MOD" \
             -key "$URI_R" -certs "chain.$KR.pem" -h sha256 \
             -ts "$PUBLIC_URL/tsa" -in a.exe -out s.exe >ossl.out 2>&1; then
             vout=$(osslsigncode verify -CAfile root.pem -TSA-CAfile root.pem \

@@ -114,6 +114,13 @@ pe in.bootx64.efi 20b 8664 || die "PE32+ image"
 PRELOAD=
 if ldd "$MOD" 2>/dev/null | grep libasan >/dev/null; then
     PRELOAD=$(ldd "$MOD" | awk '/libasan/ {print $3}')
+    # gpg-agent starts scdaemon (gnupg-pkcs11-scd) itself; with the ASan
+    # runtime preloaded into that chain the recipe hangs. The gpg recipe
+    # runs in the plain pass, against the same recipe text.
+    if [ -z "${RECIPES_ONLY:-}" ]; then
+        RECIPES=(${RECIPES[@]/gpg/})
+        log "gpg: not run against an ASan build of the module (see above)"
+    fi
 fi
 
 # run NAME: the common block and the recipe, verbatim, in NAME/.

@@ -314,8 +314,10 @@ issue_subject(const struct sn_deps *deps, struct sn_req *req, X509_REQ *csr,
         (identity = json_loads(id_text, 0, NULL)) == NULL) {
         sn_resp_error(resp, API_CONFLICT,
                       "the operator has not recorded this subscriber's "
-                      "validated identity (PUT /v1/subscribers/{id}/"
-                      "identity)");
+                      "validated identity: an admin runs `signet subscriber "
+                      "identity %s --O ... --C ...` (PUT /v1/subscribers/"
+                      "%s/identity) first",
+                      req->who->subscriber, req->who->subscriber);
         goto out;
     }
     /* The identity was checked when recorded; rules may have grown since. */

@@ -61,6 +61,9 @@ prefix(char *line, size_t len, enum sn_log_level level)
                     client[0] != '\0' ? " " : "");
 }
 
+static void vlog(enum sn_log_level level, unsigned dropped, const char *fmt,
+                 va_list ap) __attribute__((format(printf, 3, 0)));
+
 static void
 vlog(enum sn_log_level level, unsigned dropped, const char *fmt, va_list ap)
 {

@@ -11,8 +11,15 @@
 
 #include "store/store.h"
 
-/* How the caller proved who they are. OIDC, mTLS and TOTP come later. */
-enum sn_auth_method { SN_AUTH_BEARER };
+/*
+ * How the caller proved who they are: a static bearer API token, a
+ * short-lived token minted by an OIDC exchange (a trust policy vouched for
+ * the workload), or a registered TLS client certificate.
+ */
+enum sn_auth_method { SN_AUTH_BEARER, SN_AUTH_OIDC, SN_AUTH_MTLS };
+
+/* Room for what a proof said, for the audit record. */
+#define SN_PROOF_MAX 512
 
 struct sn_principal {
     enum sn_auth_method method;
@@ -25,6 +32,17 @@ struct sn_principal {
     size_t nkeys;
     time_t expires_at; /* 0: never */
     time_t created_at;
+    /*
+     * SN_AUTH_OIDC: the trust policy that minted the token; SN_AUTH_MTLS:
+     * the client-certificate registration. "" for a static token.
+     */
+    char via[SN_UUID_LEN];
+    /*
+     * What the proof said, for audit records: OIDC "iss=... sub=..." and
+     * the claims the policy bound; mTLS "sha256:<certificate fingerprint>".
+     * "" for a static token.
+     */
+    char proof[SN_PROOF_MAX];
 };
 
 #endif

@@ -17,7 +17,7 @@
 struct lane {
     struct sn_pool_job *head, *tail;
     struct lane *next; /* in the ring of lanes with jobs */
-    unsigned running;  /* heavy lanes: jobs running now */
+    unsigned running;  /* jobs running now */
     int heavy;
 };
 
@@ -30,9 +30,18 @@ struct sn_pool {
     struct lane *ring, *ring_tail; /* lanes with jobs, in serving order */
     size_t queued;
     unsigned heavy_running;
+    unsigned idle;         /* threads waiting for a job */
+    unsigned express_idle; /* of them, express threads */
     int stop;
-    pthread_t *threads;
+    struct worker *threads;
     unsigned n;
+};
+
+/* One thread of the pool. */
+struct worker {
+    pthread_t tid;
+    struct sn_pool *p;
+    int express;
 };
 
 /* FNV-1a: spreads tenants over the lanes; not a defence, only a spread. */
@@ -65,18 +74,36 @@ runnable(const struct sn_pool *p, const struct lane *l)
                          l->running < p->par.heavy_per_lane);
 }
 
+/* A light lane: its one queued job would be all it has running. */
+static int
+light(const struct lane *l)
+{
+    return l->running == 0 && l->head == l->tail;
+}
+
+/* May this thread take a job of lane l now? */
+static int
+takes(const struct sn_pool *p, const struct lane *l, int express)
+{
+    if (!runnable(p, l))
+        return 0;
+    if (p->par.express == 0)
+        return 1;
+    return express ? light(l) : !light(l) || p->express_idle == 0;
+}
+
 /*
- * The next job: the first lane in the ring that may run one gives up its
- * head and goes to the back of the ring if it has more. Blocked heavy
- * lanes keep their place. NULL if nothing may run now.
+ * The next job for a thread: the first lane in the ring that it may take
+ * from gives up its head and goes to the back of the ring if it has more.
+ * Lanes passed over keep their place. NULL if nothing may run now.
  */
 static struct sn_pool_job *
-take(struct sn_pool *p)
+take(struct sn_pool *p, int express)
 {
     struct lane *l, *prev = NULL;
     struct sn_pool_job *job;
 
-    for (l = p->ring; l != NULL && !runnable(p, l); l = l->next)
+    for (l = p->ring; l != NULL && !takes(p, l, express); l = l->next)
         prev = l;
     if (l == NULL)
         return NULL;
@@ -93,40 +120,48 @@ take(struct sn_pool *p)
         ring_append(p, l);
     job->next = NULL;
     p->queued--;
-    if (l->heavy) {
-        l->running++;
+    l->running++;
+    if (l->heavy)
         p->heavy_running++;
-    }
     return job;
 }
 
 static void *
 pool_main(void *arg)
 {
-    struct sn_pool *p = arg;
+    struct worker *w = arg;
+    struct sn_pool *p = w->p;
     struct sn_pool_job *job;
     struct lane *l;
 
     prctl(PR_SET_NAME, p->par.name, 0, 0, 0);
-    /* Per thread on Linux: anonymous work yields the CPU to the rest. */
-    if (p->par.nice != 0)
+    /* Per thread on Linux: anonymous work, and the bulk of a busy
+     * tenant's, yields the CPU to the rest. */
+    if (p->par.nice != 0 && !w->express)
         setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), p->par.nice);
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while ((job = take(p)) == NULL && !(p->stop && p->queued == 0))
+        while ((job = take(p, w->express)) == NULL &&
+               !(p->stop && p->queued == 0)) {
+            p->idle++;
+            p->express_idle += w->express;
             pthread_cond_wait(&p->cond, &p->lock);
+            p->express_idle -= w->express;
+            p->idle--;
+        }
         if (job == NULL)
             break;
         l = &p->lanes[job->lane];
         pthread_mutex_unlock(&p->lock);
         p->par.run(p->par.ctx, job);
         pthread_mutex_lock(&p->lock);
-        if (l->heavy) {
-            /* A heavy slot is free: any waiting thread may take it. */
-            l->running--;
+        l->running--;
+        if (l->heavy)
             p->heavy_running--;
+        /* A heavy slot is free, or a lane may have turned light: any
+         * waiting thread may now take what it could not. */
+        if (l->heavy || p->par.express != 0)
             pthread_cond_broadcast(&p->cond);
-        }
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -153,7 +188,11 @@ sn_pool_submit(struct sn_pool *p, struct sn_pool_job *job, const char *tenant,
     }
     l->tail = job;
     p->queued++;
-    pthread_cond_signal(&p->cond);
+    /* With express threads, the one woken must be one that may take it. */
+    if (p->par.express != 0)
+        pthread_cond_broadcast(&p->cond);
+    else
+        pthread_cond_signal(&p->cond);
     r = SN_OK;
 out:
     pthread_mutex_unlock(&p->lock);
@@ -171,6 +210,17 @@ sn_pool_queued(struct sn_pool *p)
     return n;
 }
 
+unsigned
+sn_pool_idle(struct sn_pool *p)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&p->lock);
+    n = p->idle;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
 void
 sn_pool_stop(struct sn_pool *p)
 {
@@ -183,7 +233,7 @@ sn_pool_stop(struct sn_pool *p)
     pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->lock);
     for (i = 0; i < p->n; i++)
-        pthread_join(p->threads[i], NULL);
+        pthread_join(p->threads[i].tid, NULL);
     free(p->threads);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->cond);
@@ -198,7 +248,8 @@ sn_pool_start(const struct sn_pool_params *params, struct sn_pool **out)
     sn_err r = SN_ERR_NOMEM;
 
     *out = NULL;
-    if (params->threads == 0 || params->run == NULL)
+    if (params->threads == 0 || params->run == NULL ||
+        params->express >= params->threads)
         return SN_ERR_INVALID;
     if ((p = calloc(1, sizeof(*p))) == NULL)
         return SN_ERR_NOMEM;
@@ -214,9 +265,13 @@ sn_pool_start(const struct sn_pool_params *params, struct sn_pool **out)
     if ((p->threads = calloc(params->threads, sizeof(*p->threads))) == NULL)
         goto out;
     r = SN_ERR_INTERNAL;
-    for (; p->n < params->threads; p->n++)
-        if (pthread_create(&p->threads[p->n], NULL, pool_main, p) != 0)
+    for (; p->n < params->threads; p->n++) {
+        p->threads[p->n].p = p;
+        p->threads[p->n].express = p->n >= params->threads - params->express;
+        if (pthread_create(&p->threads[p->n].tid, NULL, pool_main,
+                           &p->threads[p->n]) != 0)
             goto out;
+    }
     *out = p;
     p = NULL;
     r = SN_OK;

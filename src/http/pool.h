@@ -6,8 +6,18 @@
  * another's next job by at most one job per thread. Jobs marked heavy (key
  * generation) run at most heavy_max at once in the pool and heavy_per_lane
  * at once per lane; the rest wait in their lane, queued rather than refused,
- * while the light jobs behind them go on. Its callers are the server's own
- * (trusted); it knows nothing of HTTP.
+ * while the light jobs behind them go on.
+ *
+ * Express threads keep a tenant that asks little from waiting behind one
+ * that asks much: the last `express` threads run at the process's own CPU
+ * priority and take only a job whose lane has nothing running and nothing
+ * else queued (a light tenant), while the others run at `nice` and take
+ * the rest (and a light job only when no express thread is free). A tenant
+ * that keeps every thread busy thus runs its signatures below the priority
+ * of the event threads, the audit writer and a light tenant's signature,
+ * which the scheduler then runs first instead of after a time slice of the
+ * busy tenant's. Its callers are the server's own (trusted); it knows
+ * nothing of HTTP.
  */
 #ifndef SN_POOL_H
 #define SN_POOL_H
@@ -37,6 +47,7 @@ struct sn_pool_params {
     unsigned heavy_max;      /* heavy jobs running at once; 0: threads */
     unsigned heavy_per_lane; /* per lane; 0: heavy_max */
     int nice;                /* added to the threads' nice value (Linux) */
+    unsigned express;        /* of threads, kept for light lanes at nice 0 */
     sn_pool_fn run;          /* runs one job, on a pool thread */
     void *ctx;
 };
@@ -51,6 +62,8 @@ sn_err sn_pool_submit(struct sn_pool *p, struct sn_pool_job *job,
                       const char *tenant, int heavy);
 /* Jobs waiting now (for tests and metrics). */
 size_t sn_pool_queued(struct sn_pool *p);
+/* Threads waiting for a job now (for tests). */
+unsigned sn_pool_idle(struct sn_pool *p);
 /* Stops and joins the threads once the queue is empty; NULL is a no-op. */
 void sn_pool_stop(struct sn_pool *p);
 

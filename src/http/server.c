@@ -1059,10 +1059,11 @@ run_job(void *ctx, struct sn_pool_job *job)
 }
 
 /* A pool of n threads; per_lane: how many of them one tenant's jobs may
- * hold at once (0: all). */
+ * hold at once (0: all); express: how many of them are kept for light
+ * tenants at the process's priority while the rest run at nice (pool.h). */
 static sn_err
 pool_start(struct sn_http *h, const char *name, unsigned n, unsigned per_lane,
-           int nice, struct sn_pool **out)
+           int nice, unsigned express, struct sn_pool **out)
 {
     struct sn_pool_params par;
 
@@ -1072,6 +1073,7 @@ pool_start(struct sn_http *h, const char *name, unsigned n, unsigned per_lane,
     par.heavy_max = n;
     par.heavy_per_lane = per_lane;
     par.nice = nice;
+    par.express = express;
     par.run = run_job;
     par.ctx = h;
     return sn_pool_start(&par, out);
@@ -1081,11 +1083,12 @@ pool_start(struct sn_http *h, const char *name, unsigned n, unsigned per_lane,
 #define ANON_QUEUE_PER_THREAD 32
 /*
  * Anonymous threads yield the CPU to subscribers' (nice is per thread on
- * Linux). Not 19: a thread that is hardly ever scheduled while it holds a
- * lock inside the HSM library or OpenSSL stalls the subscribers' threads
- * that wait for it; 19 measured no better on a noisy 2-core VM.
+ * Linux), even to a busy subscriber's signers at SIGN_BULK_NICE (a tenth
+ * of their weight). Not 19: a thread that is hardly ever scheduled while
+ * it holds a lock inside the HSM library or OpenSSL stalls the
+ * subscribers' threads that wait for it.
  */
-#define ANON_NICE 10
+#define ANON_NICE 15
 
 /* The configured value, or def for 0 (a configuration made in code). */
 static double
@@ -1516,9 +1519,14 @@ per_cpu(unsigned configured)
 
 /*
  * The signers: hsm.parallelism threads for one subscriber at most, and
- * one more, so that another subscriber's request starts at once rather
- * than after a signature of the first.
+ * one more, an express thread, so that another subscriber's request starts
+ * at once rather than after a signature of the first. A subscriber with
+ * requests queued signs at this nice value; one without (a light tenant),
+ * on the express thread at the process's own, so that the scheduler runs
+ * its signature, and the event threads and the audit writer that carry it,
+ * before the busy one's (pool.h).
  */
+#define SIGN_BULK_NICE 5
 static sn_err
 pools_start(struct sn_http *h, const struct sn_http_opts *cfg)
 {
@@ -1526,12 +1534,12 @@ pools_start(struct sn_http *h, const struct sn_http_opts *cfg)
     unsigned gen = cpus / 2 > 0 ? cpus / 2 : 1;
     sn_err r;
 
-    if ((r = pool_start(h, "sn-signer", sign + 1, sign, 0, &h->signers)) !=
-            SN_OK ||
-        (r = pool_start(h, "sn-worker", cfg->threads, 0, 0, &h->workers)) !=
+    if ((r = pool_start(h, "sn-signer", sign + 1, sign, SIGN_BULK_NICE, 1,
+                        &h->signers)) != SN_OK ||
+        (r = pool_start(h, "sn-worker", cfg->threads, 0, 0, 0, &h->workers)) !=
             SN_OK ||
         (r = pool_start(h, "sn-keygen", gen, cpus / 4 > 0 ? cpus / 4 : 1,
-                        KEYGEN_NICE, &h->keygen)) != SN_OK ||
+                        KEYGEN_NICE, 0, &h->keygen)) != SN_OK ||
         (r = anon_start(cfg, cpus)) != SN_OK)
         return r;
     h->anon = 1;

@@ -1,7 +1,9 @@
 /*
  * Unit tests for http/pool.c: every job runs once, the queue bound, the
  * round-robin lanes (a tenant with 1000 jobs queued does not make another's
- * 10 wait behind them) and the heavy-job limits (queued, not refused).
+ * 10 wait behind them), the heavy-job limits (queued, not refused) and the
+ * express thread (a light tenant's job runs at once, at the process's
+ * priority, while a busy tenant holds the other threads at a lower one).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "http/pool.h"
@@ -23,7 +27,8 @@ struct tjob {
     struct sn_pool_job job; /* first */
     char tenant;
     int heavy;
-    int block; /* waits for the gate to open */
+    int block;    /* waits for the gate to open */
+    int released; /* or for this */
 };
 
 /* What the jobs did, in the order they ran. */
@@ -32,6 +37,7 @@ struct record {
     pthread_cond_t cond;
     int open; /* the gate */
     char order[MAX_JOBS];
+    int nice[MAX_JOBS]; /* the running thread's nice value */
     size_t n;
     int heavy_now, heavy_max_seen;
     int heavy_a_now, heavy_a_max_seen;
@@ -50,10 +56,13 @@ run(void *ctx, struct sn_pool_job *job)
         if (t->tenant == 'A' && ++rec->heavy_a_now > rec->heavy_a_max_seen)
             rec->heavy_a_max_seen = rec->heavy_a_now;
     }
-    if (rec->n < MAX_JOBS)
+    if (rec->n < MAX_JOBS) {
+        rec->nice[rec->n] =
+            getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
         rec->order[rec->n++] = t->tenant;
+    }
     pthread_cond_broadcast(&rec->cond);
-    while (t->block && !rec->open)
+    while (t->block && !rec->open && !t->released)
         pthread_cond_wait(&rec->cond, &rec->lock);
     if (t->heavy) {
         rec->heavy_now--;
@@ -80,6 +89,16 @@ open_gate(struct record *rec)
     pthread_mutex_unlock(&rec->lock);
 }
 
+/* Lets one blocked job finish. */
+static void
+release(struct record *rec, struct tjob *t)
+{
+    pthread_mutex_lock(&rec->lock);
+    t->released = 1;
+    pthread_cond_broadcast(&rec->cond);
+    pthread_mutex_unlock(&rec->lock);
+}
+
 /* Waits until n jobs have started. */
 static void
 wait_started(struct record *rec, size_t n)
@@ -91,13 +110,16 @@ wait_started(struct record *rec, size_t n)
 }
 
 static struct sn_pool *
-start(struct record *rec, unsigned threads, size_t max_queued,
-      unsigned heavy_max, unsigned heavy_per_lane)
+start_express(struct record *rec, unsigned threads, size_t max_queued,
+              unsigned heavy_max, unsigned heavy_per_lane, unsigned express,
+              int nice)
 {
     struct sn_pool_params par;
     struct sn_pool *p = NULL;
 
     memset(&par, 0, sizeof(par));
+    par.express = express;
+    par.nice = nice;
     par.name = "test-pool";
     par.threads = threads;
     par.max_queued = max_queued;
@@ -107,7 +129,18 @@ start(struct record *rec, unsigned threads, size_t max_queued,
     par.ctx = rec;
     assert_int_equal(sn_pool_start(&par, &p), SN_OK);
     assert_non_null(p);
+    /* Every thread started and waiting, so none is late to its first job. */
+    while (sn_pool_idle(p) < threads)
+        usleep(1000);
     return p;
+}
+
+static struct sn_pool *
+start(struct record *rec, unsigned threads, size_t max_queued,
+      unsigned heavy_max, unsigned heavy_per_lane)
+{
+    return start_express(rec, threads, max_queued, heavy_max, heavy_per_lane, 0,
+                         0);
 }
 
 static void
@@ -214,6 +247,52 @@ test_heavy_limits(void **state)
 }
 
 static void
+test_express(void **state)
+{
+    static struct tjob jobs[8];
+    struct record rec;
+    struct sn_pool *p;
+    int base = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+    size_t i;
+
+    (void)state;
+    record_init(&rec);
+    memset(jobs, 0, sizeof(jobs));
+    /* 3 threads, the last an express one; 2 per tenant, as the signers. */
+    p = start_express(&rec, 3, 0, 3, 2, 1, 5);
+    /* Alone, C's one job is light: the express thread takes it. */
+    submit(p, &jobs[0], 'C', 1, 1);
+    wait_started(&rec, 1);
+    /* A busy tenant: two run on the other threads, at the lower priority,
+     * three wait. */
+    for (i = 1; i < 6; i++)
+        submit(p, &jobs[i], 'A', 1, 1);
+    wait_started(&rec, 3);
+    pthread_mutex_lock(&rec.lock);
+    assert_int_equal(rec.order[0], 'C');
+    assert_int_equal(rec.nice[0], base);
+    assert_int_equal(rec.nice[1], base + 5);
+    assert_int_equal(rec.nice[2], base + 5);
+    pthread_mutex_unlock(&rec.lock);
+    /* C is done; the express thread takes none of A's queued jobs. */
+    release(&rec, &jobs[0]);
+    usleep(20 * 1000);
+    pthread_mutex_lock(&rec.lock);
+    assert_int_equal(rec.n, 3);
+    pthread_mutex_unlock(&rec.lock);
+    /* B asks for one: it runs at once, on the express thread. */
+    submit(p, &jobs[6], 'B', 1, 0);
+    wait_started(&rec, 4);
+    pthread_mutex_lock(&rec.lock);
+    assert_int_equal(rec.order[3], 'B');
+    assert_int_equal(rec.nice[3], base);
+    pthread_mutex_unlock(&rec.lock);
+    open_gate(&rec);
+    sn_pool_stop(p);
+    assert_int_equal(rec.n, 7);
+}
+
+static void
 test_bad_params(void **state)
 {
     struct sn_pool_params par;
@@ -224,6 +303,11 @@ test_bad_params(void **state)
     par.run = run;
     assert_int_equal(sn_pool_start(&par, &p), SN_ERR_INVALID);
     assert_null(p);
+    /* Every thread an express one: none left for a busy tenant. */
+    par.threads = 2;
+    par.express = 2;
+    assert_int_equal(sn_pool_start(&par, &p), SN_ERR_INVALID);
+    assert_null(p);
     sn_pool_stop(NULL);
 }
 
@@ -231,9 +315,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fair_lanes),
-        cmocka_unit_test(test_bound),
-        cmocka_unit_test(test_heavy_limits),
+        cmocka_unit_test(test_fair_lanes),   cmocka_unit_test(test_bound),
+        cmocka_unit_test(test_heavy_limits), cmocka_unit_test(test_express),
         cmocka_unit_test(test_bad_params),
     };
 

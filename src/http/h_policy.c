@@ -128,8 +128,7 @@ effective(struct sn_keyrules *kr, struct sn_store *st, const struct sn_key *k,
     if ((r = lookup(kr, st, 'k', k->id, out)) != SN_OK || out->present)
         return r;
     *source = "subscriber";
-    if ((r = lookup(kr, st, 's', k->subscriber, out)) != SN_OK ||
-        out->present)
+    if ((r = lookup(kr, st, 's', k->subscriber, out)) != SN_OK || out->present)
         return r;
     *source = "instance";
     return SN_OK;
@@ -368,8 +367,7 @@ sn_h_key_policy_get(const struct sn_deps *deps, struct sn_req *req,
                  : deps->keyrules != NULL && deps->keyrules->strong_default;
     sn_resp_json(resp, API_OK,
                  json_pack("{s:s, s:s, s:o, s:b}", "key", k.id, "source",
-                           source,
-                           "policy",
+                           source, "policy",
                            c.present ? sn_keypolicy_json(&c.kp) : json_null(),
                            "require_strong_auth", strong));
 out:
@@ -432,12 +430,12 @@ sn_h_subscriber_policy_get(const struct sn_deps *deps, struct sn_req *req,
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         return;
     }
-    sn_resp_json(resp, API_OK,
-                 json_pack("{s:s, s:o, s:b}", "subscriber", sub, "policy",
-                           c.present ? sn_keypolicy_json(&c.kp) : json_null(),
-                           "instance_require_strong_auth",
-                           deps->keyrules != NULL &&
-                               deps->keyrules->strong_default));
+    sn_resp_json(
+        resp, API_OK,
+        json_pack("{s:s, s:o, s:b}", "subscriber", sub, "policy",
+                  c.present ? sn_keypolicy_json(&c.kp) : json_null(),
+                  "instance_require_strong_auth",
+                  deps->keyrules != NULL && deps->keyrules->strong_default));
 }
 
 void

@@ -84,8 +84,8 @@ sn_cidr_parse(const char *s, struct sn_cidr *out)
         return SN_ERR_INVALID;
     hl = (size_t)(slash - s);
     pl = strlen(slash + 1);
-    if (hl == 0 || hl >= sizeof(host) || !all_digits(slash + 1, pl) ||
-        pl > 3 || (pl > 1 && slash[1] == '0'))
+    if (hl == 0 || hl >= sizeof(host) || !all_digits(slash + 1, pl) || pl > 3 ||
+        (pl > 1 && slash[1] == '0'))
         return SN_ERR_INVALID;
     memcpy(host, s, hl);
     host[hl] = '\0';
@@ -109,7 +109,8 @@ sn_cidr_parse(const char *s, struct sn_cidr *out)
 static int
 is_mapped(const uint8_t a[16])
 {
-    static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const uint8_t prefix[12] = {0, 0, 0, 0, 0,    0,
+                                       0, 0, 0, 0, 0xff, 0xff};
 
     return memcmp(a, prefix, sizeof(prefix)) == 0;
 }
@@ -180,22 +181,22 @@ sn_window_match(const struct sn_window *w, time_t t)
     if (gmtime_r(&t, &tm) == NULL)
         return 0;
     min = (unsigned)(tm.tm_hour * 60 + tm.tm_min);
-    return (w->days & (1u << tm.tm_wday)) != 0 && min >= w->from &&
-           min < w->to;
+    return (w->days & (1u << tm.tm_wday)) != 0 && min >= w->from && min < w->to;
 }
 
 /* ---- parsing ---- */
 
 /* Each key of o must be one of names (NULL-terminated). */
 static sn_err
-only_fields(json_t *o, const char *where, const char *const *names,
-            char *why, size_t len)
+only_fields(json_t *o, const char *where, const char *const *names, char *why,
+            size_t len)
 {
     const char *k;
     json_t *v;
     size_t i;
 
-    json_object_foreach(o, k, v) {
+    json_object_foreach(o, k, v)
+    {
         for (i = 0; names[i] != NULL; i++)
             if (strcmp(k, names[i]) == 0)
                 break;
@@ -221,8 +222,8 @@ id_ok(const char *s)
 }
 
 static sn_err
-id_list(json_t *a, const char *field, char (*ids)[SN_UUID_LEN],
-        size_t *n, char *why, size_t len)
+id_list(json_t *a, const char *field, char (*ids)[SN_UUID_LEN], size_t *n,
+        char *why, size_t len)
 {
     size_t i;
     json_t *v;
@@ -234,7 +235,8 @@ id_list(json_t *a, const char *field, char (*ids)[SN_UUID_LEN],
     if (json_array_size(a) > SN_KP_MAX_IDS)
         return bad(why, len, "principals.%s: at most %d ids", field,
                    SN_KP_MAX_IDS);
-    json_array_foreach(a, i, v) {
+    json_array_foreach(a, i, v)
+    {
         if (!json_is_string(v) || !id_ok(json_string_value(v)))
             return bad(why, len,
                        "principals.%s[%zu]: expected an id (letters, digits, "
@@ -247,8 +249,7 @@ id_list(json_t *a, const char *field, char (*ids)[SN_UUID_LEN],
 }
 
 static sn_err
-parse_principals(json_t *o, struct sn_keypolicy *kp, char *why,
-                 size_t len)
+parse_principals(json_t *o, struct sn_keypolicy *kp, char *why, size_t len)
 {
     static const char *const names[] = {"tokens", "trust_policies",
                                         "client_certs", NULL};
@@ -286,7 +287,8 @@ parse_cidrs(json_t *a, struct sn_keypolicy *kp, char *why, size_t len)
     if (json_array_size(a) > SN_KP_MAX_CIDRS)
         return bad(why, len, "source_cidrs: at most %d ranges",
                    SN_KP_MAX_CIDRS);
-    json_array_foreach(a, i, v) {
+    json_array_foreach(a, i, v)
+    {
         if (!json_is_string(v) ||
             sn_cidr_parse(json_string_value(v), &kp->cidrs[i]) != SN_OK)
             return bad(why, len,
@@ -299,18 +301,17 @@ parse_cidrs(json_t *a, struct sn_keypolicy *kp, char *why, size_t len)
 }
 
 static sn_err
-parse_days(json_t *a, size_t wi, struct sn_window *w, char *why,
-           size_t len)
+parse_days(json_t *a, size_t wi, struct sn_window *w, char *why, size_t len)
 {
     size_t i, d;
     json_t *v;
 
-    if (!json_is_array(a) || json_array_size(a) == 0 ||
-        json_array_size(a) > 7)
+    if (!json_is_array(a) || json_array_size(a) == 0 || json_array_size(a) > 7)
         return bad(why, len,
                    "windows[%zu].days: expected 1 to 7 of \"mon\" .. \"sun\"",
                    wi);
-    json_array_foreach(a, i, v) {
+    json_array_foreach(a, i, v)
+    {
         for (d = 0; d < 7 && json_is_string(v); d++)
             if (strcmp(json_string_value(v), day_names[d]) == 0)
                 break;
@@ -325,8 +326,7 @@ parse_days(json_t *a, size_t wi, struct sn_window *w, char *why,
 }
 
 static sn_err
-parse_window(json_t *o, size_t wi, struct sn_window *w, char *why,
-             size_t len)
+parse_window(json_t *o, size_t wi, struct sn_window *w, char *why, size_t len)
 {
     static const char *const names[] = {"days", "from", "to", "tz", NULL};
     json_t *from, *to, *tz;
@@ -344,11 +344,15 @@ parse_window(json_t *o, size_t wi, struct sn_window *w, char *why,
     tz = json_object_get(o, "tz");
     if (!json_is_string(from) ||
         !minutes_parse(json_string_value(from), 0, &w->from))
-        return bad(why, len, "windows[%zu].from: expected \"HH:MM\" (00:00 .. "
-                   "23:59)", wi);
+        return bad(why, len,
+                   "windows[%zu].from: expected \"HH:MM\" (00:00 .. "
+                   "23:59)",
+                   wi);
     if (!json_is_string(to) || !minutes_parse(json_string_value(to), 1, &w->to))
-        return bad(why, len, "windows[%zu].to: expected \"HH:MM\" (00:01 .. "
-                   "24:00)", wi);
+        return bad(why, len,
+                   "windows[%zu].to: expected \"HH:MM\" (00:01 .. "
+                   "24:00)",
+                   wi);
     if (w->from >= w->to)
         return bad(why, len,
                    "windows[%zu].to: must be later than from (a window over "
@@ -373,7 +377,8 @@ parse_windows(json_t *a, struct sn_keypolicy *kp, char *why, size_t len)
                    "to allow any time)");
     if (json_array_size(a) > SN_KP_MAX_WINDOWS)
         return bad(why, len, "windows: at most %d windows", SN_KP_MAX_WINDOWS);
-    json_array_foreach(a, i, v) {
+    json_array_foreach(a, i, v)
+    {
         if ((r = parse_window(v, i, &kp->windows[i], why, len)) != SN_OK)
             return r;
     }
@@ -382,8 +387,7 @@ parse_windows(json_t *a, struct sn_keypolicy *kp, char *why, size_t len)
 }
 
 static sn_err
-quota_field(json_t *v, const char *name, uint64_t *out, char *why,
-            size_t len)
+quota_field(json_t *v, const char *name, uint64_t *out, char *why, size_t len)
 {
     json_int_t n;
 
@@ -391,8 +395,8 @@ quota_field(json_t *v, const char *name, uint64_t *out, char *why,
         return SN_OK;
     if (!json_is_integer(v) || (n = json_integer_value(v)) < 1 ||
         (uint64_t)n > SN_KP_MAX_QUOTA)
-        return bad(why, len, "quota.%s: expected an integer from 1 to %u",
-                   name, SN_KP_MAX_QUOTA);
+        return bad(why, len, "quota.%s: expected an integer from 1 to %u", name,
+                   SN_KP_MAX_QUOTA);
     *out = (uint64_t)n;
     return SN_OK;
 }
@@ -408,8 +412,8 @@ parse_quota(json_t *o, struct sn_keypolicy *kp, char *why, size_t len)
     if ((r = only_fields(o, "quota.", names, why, len)) != SN_OK ||
         (r = quota_field(json_object_get(o, "per_hour"), "per_hour",
                          &kp->per_hour, why, len)) != SN_OK ||
-        (r = quota_field(json_object_get(o, "per_day"), "per_day",
-                         &kp->per_day, why, len)) != SN_OK)
+        (r = quota_field(json_object_get(o, "per_day"), "per_day", &kp->per_day,
+                         why, len)) != SN_OK)
         return r;
     if (kp->per_hour == 0 && kp->per_day == 0)
         return bad(why, len, "quota: expected per_hour, per_day or both");
@@ -417,8 +421,8 @@ parse_quota(json_t *o, struct sn_keypolicy *kp, char *why, size_t len)
 }
 
 static sn_err
-parse_fields(json_t *j, int key_level, struct sn_keypolicy *kp,
-             char *why, size_t len)
+parse_fields(json_t *j, int key_level, struct sn_keypolicy *kp, char *why,
+             size_t len)
 {
     static const char *const key_names[] = {
         "principals", "source_cidrs",        "windows",
@@ -563,8 +567,7 @@ sn_keypolicy_json(const struct sn_keypolicy *kp)
         json_object_set_new(o, "quota", q);
     }
     if (kp->strong >= 0)
-        json_object_set_new(o, "require_strong_auth",
-                            json_boolean(kp->strong));
+        json_object_set_new(o, "require_strong_auth", json_boolean(kp->strong));
     return o;
 }
 

@@ -80,8 +80,8 @@ const char *sn_kp_rule_name(enum sn_kp_rule r);
  * (a key's policy); otherwise it is a subscriber's default, which has
  * none. On error *out is zeroed and why names the field and the fault.
  */
-sn_err sn_keypolicy_parse(json_t *j, int key_level,
-                          struct sn_keypolicy *out, char *why, size_t whylen);
+sn_err sn_keypolicy_parse(json_t *j, int key_level, struct sn_keypolicy *out,
+                          char *why, size_t whylen);
 /* The same from text (the stored form; the fuzz driver). */
 sn_err sn_keypolicy_parse_text(const char *text, size_t len, int key_level,
                                struct sn_keypolicy *out, char *why,

@@ -155,8 +155,7 @@ test_windows(void **state)
                 1);
     assert_true(sn_window_match(&kp.windows[0], MONDAY_1030 - 86400));
     assert_false(sn_window_match(&kp.windows[0], MONDAY_1030));
-    assert_true(sn_window_match(&kp.windows[0],
-                                MONDAY_1030 - 10.5 * 3600 - 1));
+    assert_true(sn_window_match(&kp.windows[0], MONDAY_1030 - 10.5 * 3600 - 1));
 }
 
 /* A body refused, with the field named in the reason. */

@@ -22,6 +22,11 @@ if [ ! -f "$home/signetd.conf" ]; then
         ${public_url:+--public-url "$public_url"}
     sed -i 's/^ca\.allow_uncertified_modules = .*/ca.allow_uncertified_modules = true/' \
         "$home/signetd.conf"
+    # The demo signs with static API tokens (the README's session): new
+    # homes refuse that by default (auth.require_strong_auth), this one
+    # says so explicitly.
+    sed -i 's/^auth\.require_strong_auth = .*/auth.require_strong_auth = false/' \
+        "$home/signetd.conf"
     # Written into the configuration: serve takes them from there.
     listen= public_listen=
 elif [ -n "$public_url" ] &&

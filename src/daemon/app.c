@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "http/keyrules.h"
 
 #define PIN_MAX 256
 
@@ -156,12 +157,18 @@ sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "cannot load the TSA: %s", sn_err_str(r));
         return r;
     }
+    if ((r = sn_keyrules_new(app->cfg.require_strong_auth, &app->keyrules)) !=
+        SN_OK) {
+        snprintf(errbuf, errlen, "signing policies: %s", sn_err_str(r));
+        return r;
+    }
     return SN_OK;
 }
 
 void
 sn_app_close(struct sn_app *app)
 {
+    sn_keyrules_free(app->keyrules);
     sn_parts_cleanup(&app->parts);
     sn_tsa_cleanup(&app->tsa);
     sn_ca_cleanup(&app->ca);
@@ -274,6 +281,7 @@ sn_app_deps(struct sn_app *app, struct sn_deps *out)
     out->upload_roots = app->cfg.upload_roots;
     out->nupload_roots = app->cfg.nupload_roots;
     out->token_lifetime = (time_t)app->cfg.token_lifetime_days * 86400;
+    out->keyrules = app->keyrules;
 }
 
 void

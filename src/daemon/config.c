@@ -90,6 +90,9 @@ enum key_id {
     KEY_ANON_RATE,
     KEY_ANON_BURST,
     KEY_ANON_SIGNATURES,
+    /* issue 16: static tokens alone may not sign (keys without a policy
+     * saying otherwise) */
+    KEY_REQUIRE_STRONG_AUTH,
     KEY_COUNT
 };
 
@@ -173,6 +176,7 @@ static const struct keydef {
     [KEY_ANON_BURST] = {"limits.anon_burst", K_UINT, 1, 1000000, 0},
     [KEY_ANON_SIGNATURES] = {"limits.anon_signatures_per_second", K_UINT, 1,
                              1000000, 0},
+    [KEY_REQUIRE_STRONG_AUTH] = {"auth.require_strong_auth", K_BOOL, 0, 0, 0},
 };
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
@@ -863,14 +867,13 @@ set_value(struct parser *p, unsigned line, enum key_id id, char *value)
     case K_CERTIFIED:
         return add_certified(p, line, value);
     case K_BOOL:
-        if (strcmp(value, "true") == 0)
-            p->cfg.allow_uncertified = 1;
-        else if (strcmp(value, "false") == 0)
-            p->cfg.allow_uncertified = 0;
-        else {
+        if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
             fail(p, line, "%s: expected 'true' or 'false'", k->name);
             return SN_ERR_CONFIG;
         }
+        *(id == KEY_REQUIRE_STRONG_AUTH ? &p->cfg.require_strong_auth
+                                        : &p->cfg.allow_uncertified) =
+            strcmp(value, "true") == 0;
         return SN_OK;
     case K_PATHS:
         if (p->cfg.natt_roots == MAX_ATT_ROOTS) {

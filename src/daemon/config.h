@@ -86,6 +86,9 @@ struct sn_config {
     unsigned anon_rate;       /* limits.anon_rate: requests/s, default 50 */
     unsigned anon_burst;      /* limits.anon_burst, default 100 */
     unsigned anon_signatures; /* limits.anon_signatures_per_second, 200 */
+    /* issue 16: auth.require_strong_auth (false when absent; signetd init
+     * writes true into new homes) */
+    int require_strong_auth;
 };
 
 /*
@@ -122,6 +125,9 @@ struct sn_config {
  *                          the module's CK_TOKEN_INFO)
  *   ca.allow_uncertified_modules = false | true   (true: test certificates
  *                                  for keys on unlisted modules)
+ *   auth.require_strong_auth = false | true  (true: a static API token
+ *                                  alone cannot sign with a key whose
+ *                                  policy does not say otherwise)
  *   ca.crl_reissue_seconds = 86400  (1 .. 518400; CRLs this old are
  *                                    reissued by a timer)
  *   ca.upload_root      = PATH   (repeatable, up to 16; PEM roots that a

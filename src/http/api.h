@@ -25,6 +25,8 @@
     X(API_BAD_DIGEST, 400, "bad_digest")                                       \
     X(API_UNAUTHORIZED, 401, "unauthorized")                                   \
     X(API_FORBIDDEN, 403, "forbidden")                                         \
+    X(API_POLICY_DENIED, 403, "policy_denied")                                 \
+    X(API_STRONG_AUTH, 403, "strong_auth_required")                            \
     X(API_IMPORT_FORBIDDEN, 403, "key_import_forbidden")                       \
     X(API_NOT_FOUND, 404, "not_found")                                         \
     X(API_METHOD, 405, "method_not_allowed")                                   \
@@ -33,6 +35,7 @@
     X(API_NO_CERT, 409, "no_certificate")                                      \
     X(API_TOO_LARGE, 413, "too_large")                                         \
     X(API_TOO_MANY, 429, "too_many_requests")                                  \
+    X(API_QUOTA, 429, "quota_exceeded")                                        \
     X(API_MEDIA_TYPE, 415, "unsupported_media_type")                           \
     X(API_UNAVAILABLE, 503, "unavailable")
 

@@ -35,6 +35,8 @@ struct sn_quotas {
     unsigned key_generations; /* at once */
 };
 
+struct sn_keyrules; /* http/keyrules.h */
+
 struct sn_deps {
     struct sn_store *store;
     struct sn_hsm_token *service; /* the service's token: /healthz pings it */
@@ -51,6 +53,8 @@ struct sn_deps {
     /* issue 15: seconds a new API token lives unless its request says
      * otherwise; 0: no default expiry (tokens.default_lifetime) */
     time_t token_lifetime;
+    /* issue 16: signing policies and quotas (NULL: none are applied) */
+    struct sn_keyrules *keyrules;
 };
 
 /* How the front end runs: listeners' TLS files, threads and body limits. */

@@ -18,6 +18,7 @@
 #include "http/bodies.h"
 #include "http/handlers.h"
 #include "http/hsmsign.h"
+#include "http/keyrules.h"
 
 static int
 key_usable(const struct sn_key *k, struct sn_resp *resp)
@@ -36,6 +37,7 @@ void
 sn_h_sign(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
 {
     struct sn_audit *recs = NULL;
+    struct sn_sign_ticket ticket;
     struct sn_hsm_signer hs;
     struct sn_body_sign in;
     struct sn_body_fault f;
@@ -55,14 +57,19 @@ sn_h_sign(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
     }
     if (key_usable(&k, resp))
         goto out;
+    /* The key's signing policy; a batch of n takes n from its quota. */
+    if (sn_sign_policy(deps, req, resp, &k, in.n, &ticket) != 0)
+        goto out;
     if (sn_hsm_signer_init(deps, &k, &hs) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE,
                       "the subscriber's HSM partition is unavailable");
+        sn_sign_policy_refund(deps, &ticket);
         goto out;
     }
     if ((recs = calloc(in.n, sizeof(*recs))) == NULL ||
         (sigs = json_array()) == NULL) {
         sn_resp_error(resp, API_UNAVAILABLE, "out of memory");
+        sn_sign_policy_refund(deps, &ticket);
         goto out;
     }
     for (i = 0; i < in.n; i++) {
@@ -81,8 +88,12 @@ sn_h_sign(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
                      "HSM: %s; %zu signature(s) of the batch made, none "
                      "returned",
                      sn_err_str(r), i);
+            snprintf(recs[i].policy, sizeof(recs[i].policy), "%s",
+                     ticket.policy);
             if (sn_store_audit_add_many(deps->store, recs, i + 1) != SN_OK)
                 sn_error("audit: cannot record a failed batch");
+            /* None of the batch is returned: none is counted. */
+            sn_sign_policy_refund(deps, &ticket);
             sn_resp_error(resp, API_UNAVAILABLE, "the HSM could not sign");
             goto out;
         }
@@ -90,6 +101,7 @@ sn_h_sign(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
                              (double)(t1.tv_sec - t0.tv_sec) +
                                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         sn_audit_init(&recs[i], req, k.subscriber, k.id, "sign");
+        snprintf(recs[i].policy, sizeof(recs[i].policy), "%s", ticket.policy);
         snprintf(recs[i].digest_alg, sizeof(recs[i].digest_alg), "%s",
                  sn_digest_name(in.md));
         sn_hex_encode(in.digests[i], sn_digest_len(in.md), recs[i].digest);
@@ -134,6 +146,7 @@ sn_h_sign_file_check(const struct sn_deps *deps, struct sn_req *req,
                      struct sn_resp *resp)
 {
     const char *mdname = sn_req_query(req, "digest_algorithm");
+    struct sn_sign_ticket ticket;
     struct sn_key k;
 
     if (sn_load_key(deps, req, resp, SN_ACT_KEY_SIGN, &k) != 0)
@@ -142,11 +155,15 @@ sn_h_sign_file_check(const struct sn_deps *deps, struct sn_req *req,
     if (mdname != NULL && sn_digest_from_name(mdname, &req->file_md) != SN_OK)
         sn_resp_error(resp, API_UNSUPPORTED_ALG,
                       "digest_algorithm must be sha256, sha384 or sha512");
-    else if (key_usable(&k, resp) == 0 && k.cert_pem == NULL)
+    else if (key_usable(&k, resp) != 0)
+        ; /* resp says why */
+    else if (k.cert_pem == NULL)
         sn_resp_error(resp, API_NO_CERT,
                       "attach a certificate first (PUT "
                       "/v1/keys/{id}/certificate): a CMS signature carries "
                       "the signer's certificate");
+    else /* the policy, before the upload (counted at its end) */
+        (void)sn_sign_policy(deps, req, resp, &k, 0, &ticket);
     sn_key_cleanup(&k);
 }
 
@@ -155,6 +172,7 @@ sn_h_sign_file(const struct sn_deps *deps, struct sn_req *req,
                struct sn_resp *resp)
 {
     STACK_OF(X509) *chain = NULL;
+    struct sn_sign_ticket ticket;
     struct sn_hsm_signer hs;
     uint8_t *der = NULL;
     size_t derlen = 0;
@@ -176,14 +194,20 @@ sn_h_sign_file(const struct sn_deps *deps, struct sn_req *req,
         sn_resp_error(resp, API_NO_CERT, "no usable certificate attached");
         goto out;
     }
+    /* Decided again at the end of the upload (a window may have closed),
+     * and one signature taken from the key's quota. */
+    if (sn_sign_policy(deps, req, resp, &k, 1, &ticket) != 0)
+        goto out;
     if (sn_hsm_signer_init(deps, &k, &hs) != SN_OK ||
         sn_cms_sign_detached(chain, req->file_md, req->file_digest,
                              req->file_digest_len, time(NULL), sn_hsm_signer_cb,
                              &hs, &der, &derlen) != SN_OK) {
+        sn_sign_policy_refund(deps, &ticket);
         sn_resp_error(resp, API_UNAVAILABLE, "the HSM could not sign");
         goto out;
     }
     sn_audit_init(&a, req, k.subscriber, k.id, "sign_file");
+    snprintf(a.policy, sizeof(a.policy), "%s", ticket.policy);
     snprintf(a.digest_alg, sizeof(a.digest_alg), "%s",
              sn_digest_name(req->file_md));
     sn_hex_encode(req->file_digest, req->file_digest_len, a.digest);

@@ -65,8 +65,13 @@ sn_audit_init(struct sn_audit *a, const struct sn_req *req,
              subscriber ? subscriber : "");
     snprintf(a->key, sizeof(a->key), "%s", key ? key : "");
     if (req != NULL) {
-        if (req->who != NULL)
+        if (req->who != NULL) {
             snprintf(a->token, sizeof(a->token), "%s", req->who->id);
+            /* The principal: what its proof said, or its token. */
+            snprintf(a->principal, sizeof(a->principal), "%s",
+                     req->who->proof[0] != '\0' ? req->who->proof
+                                                : req->who->id);
+        }
         snprintf(a->client, sizeof(a->client), "%s", req->client);
     }
     snprintf(a->action, sizeof(a->action), "%s", action);
@@ -318,17 +323,25 @@ audit_page(const struct sn_req *req, struct sn_audit_page *pg)
     return 0;
 }
 
+/* The signing policy's decision and the principal (issue 16) appear on
+ * the records that carry them. */
 static json_t *
 audit_json(const struct sn_audit *a)
 {
-    return json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
-                     "s:s, s:s}",
-                     "id", (json_int_t)a->id, "time", sn_time_json(a->time),
-                     "subscriber", a->subscriber, "key", a->key, "token",
-                     a->token, "client", a->client, "action", a->action,
-                     "digest_algorithm", a->digest_alg, "digest", a->digest,
-                     "scheme", a->scheme, "result", a->result, "detail",
-                     a->detail);
+    json_t *o;
+
+    o = json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
+                  "s:s, s:s}",
+                  "id", (json_int_t)a->id, "time", sn_time_json(a->time),
+                  "subscriber", a->subscriber, "key", a->key, "token", a->token,
+                  "client", a->client, "action", a->action, "digest_algorithm",
+                  a->digest_alg, "digest", a->digest, "scheme", a->scheme,
+                  "result", a->result, "detail", a->detail);
+    if (o != NULL && a->policy[0] != '\0')
+        json_object_set_new(o, "policy", json_string(a->policy));
+    if (o != NULL && a->principal[0] != '\0')
+        json_object_set_new(o, "principal", json_string(a->principal));
+    return o;
 }
 
 void

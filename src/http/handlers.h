@@ -59,6 +59,19 @@ void sn_h_ca_ocsp(const struct sn_deps *, struct sn_req *, struct sn_resp *);
 void sn_h_tsa(const struct sn_deps *, struct sn_req *, struct sn_resp *);
 void sn_h_tsa_authenticode(const struct sn_deps *, struct sn_req *,
                            struct sn_resp *);
+/* issue 16: signing policies (h_policy.c) */
+void sn_h_key_policy_put(const struct sn_deps *, struct sn_req *,
+                         struct sn_resp *);
+void sn_h_key_policy_get(const struct sn_deps *, struct sn_req *,
+                         struct sn_resp *);
+void sn_h_key_policy_delete(const struct sn_deps *, struct sn_req *,
+                            struct sn_resp *);
+void sn_h_subscriber_policy_put(const struct sn_deps *, struct sn_req *,
+                                struct sn_resp *);
+void sn_h_subscriber_policy_get(const struct sn_deps *, struct sn_req *,
+                                struct sn_resp *);
+void sn_h_subscriber_policy_delete(const struct sn_deps *, struct sn_req *,
+                                   struct sn_resp *);
 void sn_h_tsa_rotate(const struct sn_deps *, struct sn_req *, struct sn_resp *);
 void sn_h_tsa_clock_ok(const struct sn_deps *, struct sn_req *,
                        struct sn_resp *);

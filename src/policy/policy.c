@@ -395,6 +395,33 @@ cert_revoke(const struct sn_principal *p, const struct sn_resource *r,
     return SN_POLICY_ALLOW;
 }
 
+/*
+ * A subscriber's default signing policy: set by its own 'manage' token
+ * without a key scope (it governs every key without a policy of its own);
+ * read by its own tokens. Another subscriber's looks missing.
+ */
+static enum sn_verdict
+subscriber_policy(const struct sn_principal *p, enum sn_action a,
+                  const struct sn_resource *r, struct sn_decision *d)
+{
+    if (p->admin)
+        return deny(d, SN_DENY_OPERATOR_EXCLUDED,
+                    "signing policies are a subscriber's: use a subscriber "
+                    "token");
+    if (a == SN_ACT_SUBSCRIBER_POLICY_SET && !(p->roles & SN_ROLE_MANAGE))
+        return deny(d, SN_DENY_ROLE, "token lacks the 'manage' role");
+    if (r == NULL)
+        return SN_POLICY_ALLOW;
+    if (!owns(p, r->subscriber))
+        return hide(d, SN_DENY_FOREIGN, "no such subscriber");
+    if (a == SN_ACT_SUBSCRIBER_POLICY_SET && scoped(p))
+        return deny_scoped(p, "subscriber policy by a key-limited token",
+                           "a token limited to some keys cannot set the "
+                           "subscriber's default policy",
+                           d);
+    return SN_POLICY_ALLOW;
+}
+
 static enum sn_verdict
 decide(const struct sn_principal *p, enum sn_action a,
        const struct sn_resource *r, struct sn_decision *d)
@@ -436,6 +463,9 @@ decide(const struct sn_principal *p, enum sn_action a,
     /* Per-route and per-algorithm volumes of every tenant. */
     case SN_ACT_METRICS_READ:
         return operator_only(p, a, d);
+    case SN_ACT_SUBSCRIBER_POLICY_SET:
+    case SN_ACT_SUBSCRIBER_POLICY_READ:
+        return subscriber_policy(p, a, r, d);
     }
     return deny(d, SN_DENY_NEVER, "unknown action");
 }

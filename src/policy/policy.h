@@ -35,6 +35,10 @@ enum sn_action {
     SN_ACT_TSA_ROTATE,
     SN_ACT_TSA_CLOCK_OK,
     SN_ACT_METRICS_READ, /* GET /metrics: volumes across every tenant */
+    /* issue 16: a subscriber's default signing policy (resource:
+     * subscriber); a key's own is SN_ACT_KEY_MANAGE / SN_ACT_KEY_READ */
+    SN_ACT_SUBSCRIBER_POLICY_SET,
+    SN_ACT_SUBSCRIBER_POLICY_READ,
 };
 
 struct sn_resource {

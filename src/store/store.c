@@ -424,6 +424,35 @@ sn_store_identity_set(struct sn_store *st, const char *subscriber,
 }
 
 sn_err
+sn_store_policy_set(struct sn_store *st, const char *target,
+                    const char *subscriber, const char *json)
+{
+    if (no_room(st))
+        return SN_ERR_DB;
+    return st->ops->policy_set(st->be, target, subscriber, json);
+}
+
+sn_err
+sn_store_policy_get(struct sn_store *st, const char *target, char **json)
+{
+    return st->ops->policy_get(st->be, target, json);
+}
+
+sn_err
+sn_store_policy_delete(struct sn_store *st, const char *target)
+{
+    return st->ops->policy_delete(st->be, target);
+}
+
+sn_err
+sn_store_sign_count(struct sn_store *st, const char *key, time_t since,
+                    uint64_t *out)
+{
+    *out = 0;
+    return st->ops->sign_count(st->be, key, since, out);
+}
+
+sn_err
 sn_store_identity_get(struct sn_store *st, const char *subscriber, char **json)
 {
     return st->ops->identity_get(st->be, subscriber, json);

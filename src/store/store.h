@@ -70,6 +70,8 @@ struct sn_key {
     char *att_pem;  /* attestation certificate or NULL, owned */
 };
 
+#define SN_AUDIT_PRINCIPAL_MAX 512
+
 struct sn_audit {
     int64_t id; /* assigned on append */
     time_t time;
@@ -83,6 +85,12 @@ struct sn_audit {
     char scheme[16];
     char result[16];
     char detail[256];
+    /* issue 16: the signing policy's decision ("allow key", "deny
+     * subscriber source_cidrs", ...; "" where no policy was asked) and
+     * who signed: the token id for a static token, else what the proof
+     * said (OIDC issuer, subject and bound claims; mTLS fingerprint). */
+    char policy[64];
+    char principal[SN_AUDIT_PRINCIPAL_MAX];
 };
 
 const char *sn_key_state_name(enum sn_key_state s);
@@ -291,6 +299,23 @@ struct sn_usage {
 };
 sn_err sn_store_usage(struct sn_store *st, const char *subscriber, time_t since,
                       struct sn_usage *out);
+/* ---- signing policies (issue 16) ---- */
+/*
+ * A signing policy's canonical JSON (policy/keypolicy.h) for target: a
+ * key id (the key's own policy) or a subscriber id (the subscriber's
+ * default), owned by subscriber. Set replaces; get gives a malloc'd copy
+ * or SN_ERR_NOT_FOUND; delete says SN_ERR_NOT_FOUND if there was none.
+ */
+sn_err sn_store_policy_set(struct sn_store *st, const char *target,
+                           const char *subscriber, const char *json);
+sn_err sn_store_policy_get(struct sn_store *st, const char *target,
+                           char **json);
+sn_err sn_store_policy_delete(struct sn_store *st, const char *target);
+/* Signatures of key recorded ("sign" and "sign_file" records with result
+ * "ok") at or after since: seeds the quota counters (policy/quota.h). */
+sn_err sn_store_sign_count(struct sn_store *st, const char *key, time_t since,
+                           uint64_t *out);
+
 /* ---- room to write: free space, the write probe, retention ---- */
 struct sn_store_limits {
     /* Free bytes on the database's file system below which anonymous work

@@ -116,6 +116,13 @@ struct sn_store_ops {
     sn_err (*counter_next)(void *be, const char *name, int64_t *out);
     sn_err (*usage)(void *be, const char *subscriber, time_t since,
                     struct sn_usage *out);
+    /* issue 16: signing policies and the quota's seed */
+    sn_err (*policy_set)(void *be, const char *target, const char *subscriber,
+                         const char *json);
+    sn_err (*policy_get)(void *be, const char *target, char **json);
+    sn_err (*policy_delete)(void *be, const char *target);
+    sn_err (*sign_count)(void *be, const char *key, time_t since,
+                         uint64_t *out);
 
     /* The writer thread only, each in a durable transaction of its own:
      * inserts each record with id 0 (setting its id) and replaces the

@@ -199,6 +199,8 @@ random_port() {
 # empty) and ca.allow_uncertified_modules = ${SERVER_ALLOW_UNCERTIFIED-true}:
 # SoftHSM2 is on no list of certified modules, so the homes issue test code
 # signing certificates (policy 2.23.140.2.1) unless a test says otherwise.
+# auth.require_strong_auth = ${SERVER_REQUIRE_STRONG_AUTH-false}: the tests
+# sign with static tokens; init's default (true) is tested on its own.
 server_init() {
     local arc=${SERVER_OID_ARC-$TEST_OID_ARC}
     SERVER_HOME=${1:-$WORK/home}
@@ -206,6 +208,7 @@ server_init() {
         >"$WORK/init.log" 2>&1 ||
         die "signetd init failed: $(cat "$WORK/init.log")"
     set_conf ca.allow_uncertified_modules "${SERVER_ALLOW_UNCERTIFIED-true}"
+    set_conf auth.require_strong_auth "${SERVER_REQUIRE_STRONG_AUTH-false}"
     SERVER_CA=$SERVER_HOME/tls/ca.pem
     ADMIN=$(tr -d '\n' <"$SERVER_HOME/admin.token")
     export SOFTHSM2_CONF=$SERVER_HOME/hsm/softhsm2.conf

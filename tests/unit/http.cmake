@@ -17,3 +17,8 @@ target_link_libraries(test_pool PRIVATE sn_http Threads::Threads)
 
 sn_unit_test(test_ratelimit ${CMAKE_CURRENT_LIST_DIR}/test_ratelimit.c)
 target_link_libraries(test_ratelimit PRIVATE sn_http)
+
+# issue 16: a key's signing policy (CIDR, windows, strict parsing, the
+# decision per way of proving) and its quota counters.
+sn_unit_test(test_keypolicy ${CMAKE_CURRENT_LIST_DIR}/test_keypolicy.c)
+target_link_libraries(test_keypolicy PRIVATE sn_policy Threads::Threads)

@@ -682,6 +682,28 @@ test_certified_modules(void **state)
                  "expected 'true' or 'false'");
 }
 
+/* issue 16: auth.require_strong_auth, off when absent (homes from before
+ * it; init writes true), each boolean its own. */
+static void
+test_require_strong_auth(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(load(f, REQUIRED), SN_OK);
+    assert_int_equal(f->cfg.require_strong_auth, 0);
+    assert_int_equal(load(f, REQUIRED "auth.require_strong_auth = true\n"),
+                     SN_OK);
+    assert_int_equal(f->cfg.require_strong_auth, 1);
+    assert_int_equal(f->cfg.allow_uncertified, 0);
+    assert_int_equal(load(f, REQUIRED "ca.allow_uncertified_modules = true\n"
+                                      "auth.require_strong_auth = false\n"),
+                     SN_OK);
+    assert_int_equal(f->cfg.require_strong_auth, 0);
+    assert_int_equal(f->cfg.allow_uncertified, 1);
+    expect_error(f, REQUIRED "auth.require_strong_auth = on\n", 4,
+                 "expected 'true' or 'false'");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 /* issue 14: quotas (defaults, bounds) and ca.upload_root (repeatable, a
@@ -793,6 +815,7 @@ main(void)
         T(test_many_mappings),
         T(test_oid_arc),
         T(test_certified_modules),
+        T(test_require_strong_auth),
         T(test_storage_keys),
     };
 

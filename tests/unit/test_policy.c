@@ -416,6 +416,32 @@ test_fail_closed(void **state)
     assert_null(d.audit_subscriber);
 }
 
+/* issue 16: a subscriber's default signing policy: set by its own
+ * 'manage' token without a key scope, read by its own tokens; another
+ * subscriber's looks missing; the operator's token is not a subscriber. */
+static void
+test_subscriber_policy(void **state)
+{
+    struct sn_principal m = subscriber(SUB_A, SN_ROLE_MANAGE);
+    struct sn_principal s = subscriber(SUB_A, SN_ROLE_SIGN);
+    struct sn_principal lim = subscriber(SUB_A, SN_ROLE_MANAGE);
+    struct sn_principal op = admin();
+    struct sn_resource a = {.subscriber = SUB_A};
+    struct sn_resource b = {.subscriber = SUB_B};
+
+    (void)state;
+    limit_to(&lim, KEY_1);
+    ALLOW(m, SN_ACT_SUBSCRIBER_POLICY_SET, &a);
+    ALLOW(m, SN_ACT_SUBSCRIBER_POLICY_READ, &a);
+    ALLOW(s, SN_ACT_SUBSCRIBER_POLICY_READ, &a);
+    ALLOW(lim, SN_ACT_SUBSCRIBER_POLICY_READ, &a);
+    denied(&s, SN_ACT_SUBSCRIBER_POLICY_SET, &a, SN_DENY_ROLE, 0);
+    denied(&lim, SN_ACT_SUBSCRIBER_POLICY_SET, &a, SN_DENY_SCOPE, 0);
+    denied(&m, SN_ACT_SUBSCRIBER_POLICY_SET, &b, SN_DENY_FOREIGN, 1);
+    denied(&s, SN_ACT_SUBSCRIBER_POLICY_READ, &b, SN_DENY_FOREIGN, 1);
+    denied(&op, SN_ACT_SUBSCRIBER_POLICY_SET, &a, SN_DENY_OPERATOR_EXCLUDED, 0);
+}
+
 int
 main(void)
 {
@@ -430,6 +456,7 @@ main(void)
         cmocka_unit_test(test_key_scope),
         cmocka_unit_test(test_token_self_revoke),
         cmocka_unit_test(test_fail_closed),
+        cmocka_unit_test(test_subscriber_policy),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

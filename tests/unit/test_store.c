@@ -1157,7 +1157,7 @@ test_cert_compromise(void **state)
 
 /* ---- schema versions ---- */
 
-#define SCHEMA_LATEST 6
+#define SCHEMA_LATEST 7
 
 static int
 user_version(struct tmp *t)
@@ -1336,12 +1336,63 @@ test_schema_too_new(void **state)
     assert_int_equal(sn_store_open(t->db, &st), SN_ERR_STATE);
     assert_null(st);
     assert_int_equal(user_version(t), 99);
-    exec_other(t, "PRAGMA user_version = 6");
+    exec_other(t, "PRAGMA user_version = 7");
     assert_int_equal(sn_store_open(t->db, &t->st), SN_OK);
 }
 
 /* issue 14: what the quotas count. Keys not destroyed, of the subscriber
  * only; certificates of the subscriber issued at or after since. */
+/* issue 16: signing policies are kept per target, replaced, deleted
+ * once; the quota's seed counts a key's "ok" sign and sign_file records
+ * since a time, and nothing else; the audit record keeps its policy
+ * decision and principal. */
+static void
+test_signing_policy(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_audit a[5], *got = NULL;
+    char *json = NULL;
+    uint64_t n = 99;
+    size_t cnt = 0;
+
+    assert_int_equal(sn_store_policy_get(t->st, "key-1", &json),
+                     SN_ERR_NOT_FOUND);
+    assert_null(json);
+    assert_int_equal(sn_store_policy_set(t->st, "key-1", "sub", "{\"a\":1}"),
+                     SN_OK);
+    assert_int_equal(sn_store_policy_set(t->st, "key-1", "sub", "{\"b\":2}"),
+                     SN_OK);
+    assert_int_equal(sn_store_policy_get(t->st, "key-1", &json), SN_OK);
+    assert_string_equal(json, "{\"b\":2}");
+    free(json);
+    assert_int_equal(sn_store_policy_delete(t->st, "key-1"), SN_OK);
+    assert_int_equal(sn_store_policy_delete(t->st, "key-1"), SN_ERR_NOT_FOUND);
+
+    make_audit(&a[0], "sub", "key-1", "one");
+    make_audit(&a[1], "sub", "key-1", "two");
+    a[1].time = 1700000100;
+    make_audit(&a[2], "sub", "key-1", "failed");
+    snprintf(a[2].result, sizeof(a[2].result), "error");
+    make_audit(&a[3], "sub", "key-2", "other key");
+    make_audit(&a[4], "sub", "key-1", "file");
+    snprintf(a[4].action, sizeof(a[4].action), "sign_file");
+    snprintf(a[4].policy, sizeof(a[4].policy), "allow key");
+    snprintf(a[4].principal, sizeof(a[4].principal), "iss=x sub=y");
+    assert_int_equal(sn_store_audit_add_many(t->st, a, 5), SN_OK);
+    assert_int_equal(sn_store_sign_count(t->st, "key-1", 0, &n), SN_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(sn_store_sign_count(t->st, "key-1", 1700000050, &n),
+                     SN_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(
+        sn_store_audit_list(t->st, "sub", "key-1", 0, 10, &got, &cnt), SN_OK);
+    assert_int_equal(cnt, 4);
+    assert_string_equal(got[3].policy, "allow key");
+    assert_string_equal(got[3].principal, "iss=x sub=y");
+    assert_string_equal(got[0].policy, "");
+    free(got);
+}
+
 static void
 test_usage(void **state)
 {
@@ -1666,6 +1717,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_schema_too_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_prefix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signing_policy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_tally, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_tally_timer, setup,
                                         teardown),

@@ -105,6 +105,17 @@ static const struct migration migrations[] = {
      " hour INTEGER PRIMARY KEY, count INTEGER NOT NULL,"
      " first_serial TEXT NOT NULL, last_serial TEXT NOT NULL);",
      NULL, NULL},
+    /* issue 16: signing policies (a key's own, or a subscriber's default,
+     * as canonical JSON), and in each audit record the policy's decision
+     * and the principal; signatures of a key since a time (the quota's
+     * seed) by an index on key and time. */
+    {"CREATE TABLE IF NOT EXISTS signing_policies ("
+     " target TEXT PRIMARY KEY, subscriber_id TEXT NOT NULL,"
+     " policy TEXT NOT NULL, updated_at INTEGER NOT NULL);"
+     "ALTER TABLE audit ADD COLUMN policy TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE audit ADD COLUMN principal TEXT NOT NULL DEFAULT '';"
+     "CREATE INDEX IF NOT EXISTS audit_by_key_time ON audit(key_id, time);",
+     NULL, NULL},
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -359,6 +370,12 @@ col_text(sqlite3_stmt *s, int i, char *dst, size_t dstlen)
     const unsigned char *t = sqlite3_column_text(s, i);
 
     snprintf(dst, dstlen, "%s", t ? (const char *)t : "");
+}
+
+static int
+rc_row(sqlite3_stmt *s)
+{
+    return sqlite3_step(s) == SQLITE_ROW;
 }
 
 static sn_err
@@ -833,7 +850,8 @@ key_set_cert(void *be, const char *id, const char *pem)
 #define AUDIT_SELECT                                                           \
     "SELECT id, time, subscriber_id, key_id, token_id,"                        \
     " client, action, digest_algorithm, digest, scheme,"                       \
-    " result, detail FROM audit WHERE subscriber_id = ?"                       \
+    " result, detail, policy, principal FROM audit"                            \
+    " WHERE subscriber_id = ?"                                                 \
     " AND (?2 = '' OR key_id = ?2) AND id > ?3 AND (?4 = 0 OR id < ?4)"
 
 static sn_err
@@ -878,6 +896,8 @@ audit_list(void *be, const char *subscriber, const char *key,
         col_text(s, 9, a->scheme, sizeof(a->scheme));
         col_text(s, 10, a->result, sizeof(a->result));
         col_text(s, 11, a->detail, sizeof(a->detail));
+        col_text(s, 12, a->policy, sizeof(a->policy));
+        col_text(s, 13, a->principal, sizeof(a->principal));
     }
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         r = SN_ERR_DB;
@@ -927,6 +947,89 @@ identity_get(void *be, const char *subscriber, char **json)
     if (sqlite3_step(s) == SQLITE_ROW &&
         (t = sqlite3_column_text(s, 0)) != NULL)
         r = (*json = strdup((const char *)t)) ? SN_OK : SN_ERR_NOMEM;
+    sqlite3_finalize(s);
+    return r;
+}
+
+/* ---- signing policies (issue 16) ---- */
+
+static sn_err
+policy_set(void *be, const char *target, const char *subscriber,
+           const char *json)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st,
+                     "INSERT INTO signing_policies (target, subscriber_id,"
+                     " policy, updated_at) VALUES (?, ?, ?, ?)"
+                     " ON CONFLICT(target) DO UPDATE SET"
+                     " policy = excluded.policy,"
+                     " updated_at = excluded.updated_at",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, target, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, subscriber, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, json, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)time(NULL));
+    return finish_write(st, s, 1);
+}
+
+static sn_err
+policy_get(void *be, const char *target, char **json)
+{
+    struct sq_store *st = be;
+    const unsigned char *t;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    *json = NULL;
+    if ((r = prepare(st, "SELECT policy FROM signing_policies WHERE target = ?",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, target, -1, SQLITE_STATIC);
+    r = SN_ERR_NOT_FOUND;
+    if (rc_row(s) && (t = sqlite3_column_text(s, 0)) != NULL)
+        r = (*json = strdup((const char *)t)) ? SN_OK : SN_ERR_NOMEM;
+    sqlite3_finalize(s);
+    return r;
+}
+
+static sn_err
+policy_delete(void *be, const char *target)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st, "DELETE FROM signing_policies WHERE target = ?",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, target, -1, SQLITE_STATIC);
+    return finish_write(st, s, 1);
+}
+
+static sn_err
+sign_count(void *be, const char *key, time_t since, uint64_t *out)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    *out = 0;
+    if ((r = prepare(st,
+                     "SELECT COUNT(*) FROM audit WHERE key_id = ? AND time >= ?"
+                     " AND result = 'ok' AND action IN ('sign', 'sign_file')",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)since);
+    r = SN_ERR_DB;
+    if (rc_row(s)) {
+        *out = (uint64_t)sqlite3_column_int64(s, 0);
+        r = SN_OK;
+    }
     sqlite3_finalize(s);
     return r;
 }
@@ -1353,6 +1456,10 @@ const struct sn_store_ops sn_store_sqlite_ops = {
     .crl_put = crl_put,
     .counter_next = counter_next,
     .usage = usage,
+    .policy_set = policy_set,
+    .policy_get = policy_get,
+    .policy_delete = policy_delete,
+    .sign_count = sign_count,
     .audit_tally = sn_sqlite_audit_tally,
     .write_probe = sn_sqlite_write_probe,
     .tsa_compact = sn_sqlite_tsa_compact,

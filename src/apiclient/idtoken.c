@@ -85,8 +85,7 @@ out:
 }
 
 static sn_err
-from_env(const struct sn_idtoken_src *src, char **jwt, char *why,
-         size_t whylen)
+from_env(const struct sn_idtoken_src *src, char **jwt, char *why, size_t whylen)
 {
     const char *v = env_set(src->env);
     char *copy;
@@ -134,8 +133,11 @@ from_actions(CURL *curl, const struct sn_idtoken_opts *o,
              const struct sn_idtoken_src *src, char **jwt, char *why,
              size_t whylen)
 {
-    const char *base = env_set(ACTIONS_URL_ENV), *rtok = env_set(ACTIONS_TOKEN_ENV);
-    struct sn_api_req req = {.method = "GET", .path = "", .token = rtok,
+    const char *base = env_set(ACTIONS_URL_ENV),
+               *rtok = env_set(ACTIONS_TOKEN_ENV);
+    struct sn_api_req req = {.method = "GET",
+                             .path = "",
+                             .token = rtok,
                              .accept = "application/json"};
     struct sn_api_resp resp = {0};
     struct sn_api_cfg cfg = {0};
@@ -145,14 +147,14 @@ from_actions(CURL *curl, const struct sn_idtoken_opts *o,
     if (base == NULL || rtok == NULL || strncmp(base, "https://", 8) != 0 ||
         !sn_api_header_safe(base) || !sn_api_header_safe(rtok)) {
         snprintf(why, whylen,
-                 "%s: $" ACTIONS_URL_ENV " must be an https URL and $"
-                 ACTIONS_TOKEN_ENV " a token (does the job have "
+                 "%s: $" ACTIONS_URL_ENV
+                 " must be an https URL and $" ACTIONS_TOKEN_ENV
+                 " a token (does the job have "
                  "'permissions: id-token: write'?)",
                  src->name);
         goto out;
     }
-    if ((r = actions_url(curl, base, o->audience, url, sizeof(url))) !=
-        SN_OK) {
+    if ((r = actions_url(curl, base, o->audience, url, sizeof(url))) != SN_OK) {
         snprintf(why, whylen, "%s: the request URL is too long", src->name);
         goto out;
     }

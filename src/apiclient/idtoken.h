@@ -41,7 +41,7 @@ struct sn_idtoken_opts {
 /* The source picked, and how messages name it. */
 struct sn_idtoken_src {
     enum sn_idtoken_kind kind;
-    char name[320]; /* "the file F", "$SIGNET_ID_TOKEN", ... */
+    char name[320];   /* "the file F", "$SIGNET_ID_TOKEN", ... */
     const char *file; /* FILE: the path (borrowed from opts or environ) */
     const char *env;  /* ENV: the variable's name */
 };

@@ -92,8 +92,10 @@ post_exchange(struct sn_cli *cli, const char *jwt, const char *src_name,
                            "application/json", body, strlen(body), out);
     if (r != SN_OK && cli->err.status != 0) {
         /* Say which ID token was refused; the server's reason follows. */
-        snprintf(msg, sizeof(msg), "the exchange of the ID token from %.150s "
-                 "was refused: %.300s", src_name, cli->err.message);
+        snprintf(msg, sizeof(msg),
+                 "the exchange of the ID token from %.150s "
+                 "was refused: %.300s",
+                 src_name, cli->err.message);
         memcpy(cli->err.message, msg, sizeof(msg));
     }
 out:

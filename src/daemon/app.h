@@ -26,6 +26,7 @@ struct sn_app {
     struct sn_metrics metrics;
     struct sn_ca ca;
     struct sn_tsa tsa;
+    struct sn_oidc *oidc; /* issue 16: trusted issuers, their keys */
 };
 
 /* Loads HOME/signetd.conf, opens the store, the module and its tokens. */

@@ -86,6 +86,12 @@ struct sn_config {
     unsigned anon_rate;       /* limits.anon_rate: requests/s, default 50 */
     unsigned anon_burst;      /* limits.anon_burst, default 100 */
     unsigned anon_signatures; /* limits.anon_signatures_per_second, 200 */
+    /* issue 16: ID tokens older than this (since iat) are refused; an
+     * issuer's keys are fetched at most once per refresh interval; one
+     * fetch takes at most fetch_timeout (all seconds) */
+    unsigned oidc_max_token_age;    /* oidc.max_token_age, default 600 */
+    unsigned oidc_refresh_interval; /* oidc.refresh_interval, default 60 */
+    unsigned oidc_fetch_timeout;    /* oidc.fetch_timeout, default 10 */
 };
 
 /*

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "auth/oidc.h"
 #include "common/err.h"
 #include "hsm/hsm.h"
 #include "http/metrics.h"
@@ -51,6 +52,9 @@ struct sn_deps {
     /* issue 15: seconds a new API token lives unless its request says
      * otherwise; 0: no default expiry (tokens.default_lifetime) */
     time_t token_lifetime;
+    /* issue 16: the trusted OIDC issuers and their keys (NULL: the
+     * exchange answers 503) */
+    struct sn_oidc *oidc;
 };
 
 /* How the front end runs: listeners' TLS files, threads and body limits. */

@@ -67,6 +67,9 @@ sn_audit_init(struct sn_audit *a, const struct sn_req *req,
     if (req != NULL) {
         if (req->who != NULL)
             snprintf(a->token, sizeof(a->token), "%s", req->who->id);
+        if (req->who != NULL && req->who->method == SN_AUTH_OIDC)
+            snprintf(a->principal, sizeof(a->principal), "oidc policy=%s %s",
+                     req->who->via, req->who->proof);
         snprintf(a->client, sizeof(a->client), "%s", req->client);
     }
     snprintf(a->action, sizeof(a->action), "%s", action);
@@ -322,13 +325,13 @@ static json_t *
 audit_json(const struct sn_audit *a)
 {
     return json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
-                     "s:s, s:s}",
+                     "s:s, s:s, s:s}",
                      "id", (json_int_t)a->id, "time", sn_time_json(a->time),
                      "subscriber", a->subscriber, "key", a->key, "token",
                      a->token, "client", a->client, "action", a->action,
                      "digest_algorithm", a->digest_alg, "digest", a->digest,
                      "scheme", a->scheme, "result", a->result, "detail",
-                     a->detail);
+                     a->detail, "principal", a->principal);
 }
 
 void

@@ -34,7 +34,9 @@ enum sn_action {
     SN_ACT_COMPROMISE_LATER, /* move a keyCompromise date later */
     SN_ACT_TSA_ROTATE,
     SN_ACT_TSA_CLOCK_OK,
-    SN_ACT_METRICS_READ, /* GET /metrics: volumes across every tenant */
+    SN_ACT_METRICS_READ,       /* GET /metrics: volumes across every tenant */
+    SN_ACT_OIDC_ISSUER_MANAGE, /* register or remove a trusted issuer */
+    SN_ACT_TRUST_POLICY,       /* resource: subscriber (the policy's) */
 };
 
 struct sn_resource {

@@ -98,8 +98,7 @@ exchange(const struct sn_p11_conf *c, const char *jwt, const char *src_name,
     }
     r = SN_ERR_STATE;
     if (a.status < 200 || a.status > 299) {
-        sn_p11_parse_error(a.body, a.len, code, sizeof(code), msg,
-                           sizeof(msg));
+        sn_p11_parse_error(a.body, a.len, code, sizeof(code), msg, sizeof(msg));
         sn_p11_say(SN_P11_CAUSE_OIDC,
                    "the service refused the ID token from %s (HTTP %ld%s%s): "
                    "%s",
@@ -143,8 +142,7 @@ renew(const struct sn_p11_conf *c, time_t now)
         r = SN_ERR_NOMEM;
         goto out;
     }
-    if ((r = sn_idtoken_get(curl, &o, &src, &jwt, why, sizeof(why))) !=
-        SN_OK) {
+    if ((r = sn_idtoken_get(curl, &o, &src, &jwt, why, sizeof(why))) != SN_OK) {
         sn_p11_say(SN_P11_CAUSE_OIDC, "%s", why);
         r = SN_ERR_STATE;
         goto out;

@@ -35,22 +35,21 @@ test_idtoken_shape(void **state)
     assert_int_equal(check(JWT), SN_OK);
     assert_int_equal(check("a.b.c"), SN_OK);
     assert_int_equal(check(""), SN_ERR_INVALID);
-    assert_int_equal(check("a.b"), SN_ERR_INVALID);      /* two parts */
-    assert_int_equal(check("a.b.c.d"), SN_ERR_INVALID);  /* JWE: five */
-    assert_int_equal(check(".b.c"), SN_ERR_INVALID);     /* empty header */
-    assert_int_equal(check("a..c"), SN_ERR_INVALID);     /* empty payload */
-    assert_int_equal(check("a.b."), SN_ERR_INVALID);     /* alg none */
-    assert_int_equal(check("a.b.c="), SN_ERR_INVALID);   /* padding */
-    assert_int_equal(check("a.b+.c"), SN_ERR_INVALID);   /* base64, not url */
-    assert_int_equal(check("a.b.c\n"), SN_ERR_INVALID);  /* untrimmed */
-    assert_int_equal(check("a.\"b.c"), SN_ERR_INVALID);  /* JSON breaker */
+    assert_int_equal(check("a.b"), SN_ERR_INVALID);     /* two parts */
+    assert_int_equal(check("a.b.c.d"), SN_ERR_INVALID); /* JWE: five */
+    assert_int_equal(check(".b.c"), SN_ERR_INVALID);    /* empty header */
+    assert_int_equal(check("a..c"), SN_ERR_INVALID);    /* empty payload */
+    assert_int_equal(check("a.b."), SN_ERR_INVALID);    /* alg none */
+    assert_int_equal(check("a.b.c="), SN_ERR_INVALID);  /* padding */
+    assert_int_equal(check("a.b+.c"), SN_ERR_INVALID);  /* base64, not url */
+    assert_int_equal(check("a.b.c\n"), SN_ERR_INVALID); /* untrimmed */
+    assert_int_equal(check("a.\"b.c"), SN_ERR_INVALID); /* JSON breaker */
     assert_int_equal(sn_idtoken_check(NULL, 3), SN_ERR_INVALID);
     memset(big, 'a', sizeof(big));
     big[1] = '.';
     big[3] = '.';
     assert_int_equal(sn_idtoken_check(big, SN_IDTOKEN_MAX), SN_OK);
-    assert_int_equal(sn_idtoken_check(big, SN_IDTOKEN_MAX + 1),
-                     SN_ERR_INVALID);
+    assert_int_equal(sn_idtoken_check(big, SN_IDTOKEN_MAX + 1), SN_ERR_INVALID);
     assert_int_equal(sn_idtoken_trim_check(trimmed), SN_OK);
     assert_string_equal(trimmed, JWT);
 }
@@ -74,12 +73,11 @@ test_actions(void **state)
     assert_int_equal(actions("{\"value\":\"a.b\"}", &jwt), SN_ERR_INVALID);
     assert_null(jwt);
     assert_int_equal(actions("{\"value\":1}", &jwt), SN_ERR_INVALID);
-    assert_int_equal(actions("{\"Value\":\"" JWT "\"}", &jwt),
-                     SN_ERR_INVALID);
+    assert_int_equal(actions("{\"Value\":\"" JWT "\"}", &jwt), SN_ERR_INVALID);
     assert_int_equal(actions("[\"" JWT "\"]", &jwt), SN_ERR_INVALID);
-    assert_int_equal(actions("{\"value\":\"" JWT "\",\"value\":\"a.b.c\"}",
-                             &jwt),
-                     SN_ERR_INVALID); /* duplicate keys */
+    assert_int_equal(
+        actions("{\"value\":\"" JWT "\",\"value\":\"a.b.c\"}", &jwt),
+        SN_ERR_INVALID); /* duplicate keys */
     assert_int_equal(actions("{\"value\":\"" JWT "\"", &jwt), SN_ERR_INVALID);
     assert_int_equal(actions("", &jwt), SN_ERR_INVALID);
     assert_null(jwt);
@@ -129,10 +127,10 @@ test_grant_rejects(void **state)
     static const char *bad[] = {
         "",
         "[]",
-        "{\"expires_at\":1796574600}",                  /* no token */
-        "{\"token\":\"" TOK "\"}",                      /* no expiry */
-        "{\"token\":\"\",\"expires_at\":1796574600}",   /* empty token */
-        "{\"token\":\"sn_a b\",\"expires_at\":1796574600}", /* space */
+        "{\"expires_at\":1796574600}",                        /* no token */
+        "{\"token\":\"" TOK "\"}",                            /* no expiry */
+        "{\"token\":\"\",\"expires_at\":1796574600}",         /* empty token */
+        "{\"token\":\"sn_a b\",\"expires_at\":1796574600}",   /* space */
         "{\"token\":\"sn_a\\nb\",\"expires_at\":1796574600}", /* newline */
         "{\"token\":1,\"expires_at\":1796574600}",
         "{\"token\":\"" TOK "\",\"expires_at\":\"tomorrow\"}",

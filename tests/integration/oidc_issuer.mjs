@@ -2,7 +2,8 @@
 // loopback; tokens signed with npm jose) for test_oidc_client.sh.
 //   node oidc_issuer.mjs serve DIR PORT   (DIR holds tls.key, tls.crt)
 //   node oidc_issuer.mjs mint DIR CLAIMS_JSON
-// JOSE_ESM names jose's ESM entry point. Stops by itself after 10 min.
+// JOSE_ESM names jose's ESM entry point. Stops by itself after
+// OIDC_ISSUER_LIFETIME seconds (default 600).
 const jose = await import(process.env.JOSE_ESM);
 import https from 'node:https';
 import fs from 'node:fs';
@@ -18,7 +19,7 @@ if (cmd === 'serve') {
     else if (req.url === '/jwks') { res.setHeader('content-type','application/json'); res.end(JSON.stringify({ keys: [pub] })); }
     else { res.statusCode = 404; res.end(); }
   }).listen(Number(arg), "127.0.0.1");
-  setTimeout(() => process.exit(0), 600000);
+  setTimeout(() => process.exit(0), 1000 * Number(process.env.OIDC_ISSUER_LIFETIME || 600));
 } else if (cmd === 'mint') {
   const { iss, priv } = JSON.parse(fs.readFileSync(`${dir}/key.json`));
   const key = await jose.importJWK(priv, 'RS256');

@@ -117,14 +117,13 @@ ec_key(json_t *o, EVP_PKEY **out)
         strcmp(json_string_value(json_object_get(o, "crv")), "P-256") != 0)
         goto out;
     if (member_b64(o, "x", 32, &x, &xlen) != SN_OK ||
-        member_b64(o, "y", 32, &y, &ylen) != SN_OK || xlen != 32 ||
-        ylen != 32)
+        member_b64(o, "y", 32, &y, &ylen) != SN_OK || xlen != 32 || ylen != 32)
         goto out;
     pt[0] = 0x04;
     memcpy(pt + 1, x, 32);
     memcpy(pt + 33, y, 32);
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-                                                 group, 0);
+    params[0] =
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
     params[1] =
         OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, pt, 65);
     params[2] = OSSL_PARAM_construct_end();

@@ -273,7 +273,8 @@ sn_jwt_verify(const struct sn_jwt *t, const struct sn_jwks *ks,
     if ((r = verify_sig(t, k)) != SN_JWT_OK)
         return r;
     iss = json_object_get(c, "iss");
-    if (!json_is_string(iss) || strcmp(json_string_value(iss), ex->issuer) != 0 ||
+    if (!json_is_string(iss) ||
+        strcmp(json_string_value(iss), ex->issuer) != 0 ||
         json_string_length(iss) != strlen(ex->issuer))
         return SN_JWT_ISS;
     if ((r = check_aud(json_object_get(c, "aud"), ex->audience)) != SN_JWT_OK)

@@ -22,8 +22,8 @@
 
 #include "auth/jwk.h"
 
-#define SN_JWT_MAX 8192   /* bytes of token, checked before decoding */
-#define SN_JWT_LEEWAY 60  /* seconds of clock skew allowed */
+#define SN_JWT_MAX 8192  /* bytes of token, checked before decoding */
+#define SN_JWT_LEEWAY 60 /* seconds of clock skew allowed */
 #define SN_JWT_JTI_MAX 256
 
 /* code, reason code given to the caller */
@@ -60,7 +60,7 @@ enum sn_jwt_alg { SN_JWT_RS256 = 1, SN_JWT_ES256 = 2 };
 struct sn_jwt {
     enum sn_jwt_alg alg;
     char kid[SN_JWK_KID_MAX + 1];
-    json_t *claims; /* the payload object (owned) */
+    json_t *claims;      /* the payload object (owned) */
     char *signing_input; /* "header.payload" (owned) */
     size_t signing_len;
     unsigned char *sig; /* owned */

@@ -28,11 +28,11 @@ struct held {
 
 struct entry {
     struct sn_oidc_issuer cfg;
-    struct held *keys;    /* NULL until a fetch succeeded */
-    time_t fetched_at;    /* of keys */
-    time_t last_attempt;  /* 0: never */
-    int want, fetching;   /* a refresh asked for; one under way */
-    char error[160];      /* of the last failed fetch, "" if none */
+    struct held *keys;   /* NULL until a fetch succeeded */
+    time_t fetched_at;   /* of keys */
+    time_t last_attempt; /* 0: never */
+    int want, fetching;  /* a refresh asked for; one under way */
+    char error[160];     /* of the last failed fetch, "" if none */
 };
 
 struct sn_oidc {
@@ -164,8 +164,8 @@ discover(const struct sn_oidc_issuer *cfg, long timeout, char *uri,
 }
 
 static sn_err
-fetch_keys(const struct sn_oidc_issuer *cfg, long timeout,
-           struct sn_jwks **out, char *why, size_t whylen)
+fetch_keys(const struct sn_oidc_issuer *cfg, long timeout, struct sn_jwks **out,
+           char *why, size_t whylen)
 {
     char uri[SN_OIDC_URL_MAX + 1];
     char *body = NULL;
@@ -459,8 +459,7 @@ sn_oidc_verify(struct sn_oidc *o, const char *token, size_t len,
     ex.now = time(NULL);
     ex.max_age = o->opts.max_token_age;
     st = SN_OIDC_REFUSED;
-    if ((jr = sn_jwt_verify(t, h->ks, &ex, &out->exp, out->jti)) !=
-        SN_JWT_OK) {
+    if ((jr = sn_jwt_verify(t, h->ks, &ex, &out->exp, out->jti)) != SN_JWT_OK) {
         *reason = sn_jwt_reason_str(jr);
         goto out;
     }

@@ -173,8 +173,9 @@ parse_roles(json_t *roles, unsigned *out, char *why, size_t whylen)
             }
         }
     if (*out == 0) {
-        snprintf(why, whylen, "'roles' must be a list of \"sign\" and "
-                              "\"manage\"");
+        snprintf(why, whylen,
+                 "'roles' must be a list of \"sign\" and "
+                 "\"manage\"");
         return -1;
     }
     return 0;
@@ -190,8 +191,8 @@ sn_trust_rules_parse(json_t *body, struct sn_trust_rules *out, char *why,
     if (parse_claims(json_object_get(body, "claims"), &out->claims, why,
                      whylen) != 0 ||
         parse_keys(json_object_get(body, "keys"), out, why, whylen) != 0 ||
-        parse_roles(json_object_get(body, "roles"), &out->roles, why,
-                    whylen) != 0)
+        parse_roles(json_object_get(body, "roles"), &out->roles, why, whylen) !=
+            0)
         goto bad;
     out->lifetime = SN_TRUST_LIFETIME_DEFAULT;
     if (lt != NULL) {
@@ -342,7 +343,6 @@ sn_trust_proof(const char *iss, json_t *rules, json_t *claims, char *out,
     json_object_foreach(rules, name, v)
     {
         (void)v;
-        append(out, outlen, name,
-               claim_text(claims, name, num, sizeof(num)));
+        append(out, outlen, name, claim_text(claims, name, num, sizeof(num)));
     }
 }

@@ -46,8 +46,7 @@ text_ok(const char *s, size_t max)
 
 /* An optional string member: 0 if absent or good (copied), -1 if not. */
 static int
-opt_string(json_t *body, const char *name, char *dst, size_t dstlen,
-           int url)
+opt_string(json_t *body, const char *name, char *dst, size_t dstlen, int url)
 {
     json_t *v = json_object_get(body, name);
 
@@ -187,11 +186,9 @@ sn_h_oidc_issuer_delete(const struct sn_deps *deps, struct sn_req *req,
         return;
     if ((r = sn_store_oidc_issuer_delete(deps->store, req->params[0])) !=
         SN_OK) {
-        sn_resp_error(resp,
-                      r == SN_ERR_NOT_FOUND ? API_NOT_FOUND : API_UNAVAILABLE,
-                      "%s",
-                      r == SN_ERR_NOT_FOUND ? "no such issuer"
-                                            : "database unavailable");
+        sn_resp_error(
+            resp, r == SN_ERR_NOT_FOUND ? API_NOT_FOUND : API_UNAVAILABLE, "%s",
+            r == SN_ERR_NOT_FOUND ? "no such issuer" : "database unavailable");
         return;
     }
     if (deps->oidc != NULL && sn_oidc_reload(deps->oidc) != SN_OK)
@@ -279,8 +276,7 @@ sn_h_trust_policy_create(const struct sn_deps *deps, struct sn_req *req,
     memset(&p, 0, sizeof(p));
     if (sn_allowed(deps, req, resp, SN_ACT_TRUST_POLICY, &res) != 0)
         goto out;
-    if (!json_is_string(iss) ||
-        json_string_length(iss) > SN_OIDC_URL_MAX ||
+    if (!json_is_string(iss) || json_string_length(iss) > SN_OIDC_URL_MAX ||
         issuer_known(deps, json_string_value(iss)) != 1) {
         sn_resp_error(resp, API_INVALID_FIELD,
                       "'issuer' must be a registered OIDC issuer "
@@ -326,8 +322,8 @@ sn_h_trust_policy_list(const struct sn_deps *deps, struct sn_req *req,
 
     if (sn_allowed(deps, req, resp, SN_ACT_TRUST_POLICY, &res) != 0)
         return;
-    if (sn_store_trust_policy_list(deps->store, req->who->subscriber, "",
-                                   &list, &n) != SN_OK) {
+    if (sn_store_trust_policy_list(deps->store, req->who->subscriber, "", &list,
+                                   &n) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         return;
     }
@@ -352,11 +348,10 @@ sn_h_trust_policy_delete(const struct sn_deps *deps, struct sn_req *req,
     r = sn_store_trust_policy_delete(deps->store, req->who->subscriber,
                                      req->params[0]);
     if (r != SN_OK) {
-        sn_resp_error(resp,
-                      r == SN_ERR_NOT_FOUND ? API_NOT_FOUND : API_UNAVAILABLE,
-                      "%s",
-                      r == SN_ERR_NOT_FOUND ? "no such trust policy"
-                                            : "database unavailable");
+        sn_resp_error(
+            resp, r == SN_ERR_NOT_FOUND ? API_NOT_FOUND : API_UNAVAILABLE, "%s",
+            r == SN_ERR_NOT_FOUND ? "no such trust policy"
+                                  : "database unavailable");
         return;
     }
     sn_audit_init(&a, req, req->who->subscriber, "", "trust_policy_delete");
@@ -377,8 +372,7 @@ sn_h_trust_policy_delete(const struct sn_deps *deps, struct sn_req *req,
  */
 static const char *
 pick_policy(struct sn_trust_policy *list, size_t n, json_t *claims,
-            const char *subscriber, struct sn_trust_rules *rules,
-            size_t *pick)
+            const char *subscriber, struct sn_trust_rules *rules, size_t *pick)
 {
     struct sn_trust_rules r;
     size_t i, best_rules = 0;
@@ -472,8 +466,8 @@ mint(const struct sn_deps *deps, struct sn_req *req,
 
 /* The request: {"token": ID token, "subscriber": id (optional)}. */
 static int
-exchange_body(json_t *body, const char **token, size_t *len,
-              char *subscriber, struct sn_resp *resp)
+exchange_body(json_t *body, const char **token, size_t *len, char *subscriber,
+              struct sn_resp *resp)
 {
     json_t *t = json_object_get(body, "token");
     json_t *s = json_object_get(body, "subscriber");

@@ -75,10 +75,22 @@ sink_write(char *p, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-/* GETs an https URL into a malloc'd, NUL-terminated *body. */
+/* Stopping: a fetch under way is abandoned rather than waited for. */
+static int
+stopping(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt;
+    (void)dn;
+    (void)ut;
+    (void)un;
+    return __atomic_load_n((const int *)arg, __ATOMIC_RELAXED);
+}
+
+/* GETs an https URL into a malloc'd, NUL-terminated *body; *stop set
+ * aborts it. */
 static sn_err
-http_get(const char *url, const char *ca_file, long timeout, char **body,
-         size_t *len, char *why, size_t whylen)
+http_get(const char *url, const char *ca_file, long timeout, int *stop,
+         char **body, size_t *len, char *why, size_t whylen)
 {
     struct sink s = {NULL, 0};
     CURL *c = NULL;
@@ -98,6 +110,9 @@ http_get(const char *url, const char *ca_file, long timeout, char **body,
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stopping);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, stop);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, timeout < 5 ? timeout : 5L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
@@ -128,7 +143,7 @@ out:
 /* The issuer's jwks_uri from its discovery document, which must name the
  * issuer exactly (OpenID Connect Discovery 1.0, 4.3). */
 static sn_err
-discover(const struct sn_oidc_issuer *cfg, long timeout, char *uri,
+discover(const struct sn_oidc_issuer *cfg, long timeout, int *stop, char *uri,
          size_t urilen, char *why, size_t whylen)
 {
     char url[SN_OIDC_URL_MAX + 64];
@@ -143,8 +158,8 @@ discover(const struct sn_oidc_issuer *cfg, long timeout, char *uri,
         ilen--;
     snprintf(url, sizeof(url), "%.*s/.well-known/openid-configuration",
              (int)ilen, cfg->issuer);
-    if ((r = http_get(url, cfg->ca_file, timeout, &body, &len, why, whylen)) !=
-        SN_OK)
+    if ((r = http_get(url, cfg->ca_file, timeout, stop, &body, &len, why,
+                      whylen)) != SN_OK)
         return r;
     r = SN_ERR_INVALID;
     doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
@@ -164,8 +179,8 @@ discover(const struct sn_oidc_issuer *cfg, long timeout, char *uri,
 }
 
 static sn_err
-fetch_keys(const struct sn_oidc_issuer *cfg, long timeout, struct sn_jwks **out,
-           char *why, size_t whylen)
+fetch_keys(const struct sn_oidc_issuer *cfg, long timeout, int *stop,
+           struct sn_jwks **out, char *why, size_t whylen)
 {
     char uri[SN_OIDC_URL_MAX + 1];
     char *body = NULL;
@@ -175,11 +190,11 @@ fetch_keys(const struct sn_oidc_issuer *cfg, long timeout, struct sn_jwks **out,
     *out = NULL;
     if (cfg->jwks_uri[0] != '\0')
         snprintf(uri, sizeof(uri), "%s", cfg->jwks_uri);
-    else if ((r = discover(cfg, timeout, uri, sizeof(uri), why, whylen)) !=
-             SN_OK)
+    else if ((r = discover(cfg, timeout, stop, uri, sizeof(uri), why,
+                           whylen)) != SN_OK)
         return r;
-    if ((r = http_get(uri, cfg->ca_file, timeout, &body, &len, why, whylen)) !=
-        SN_OK)
+    if ((r = http_get(uri, cfg->ca_file, timeout, stop, &body, &len, why,
+                      whylen)) != SN_OK)
         return r;
     if ((r = sn_jwks_parse(body, len, out)) != SN_OK)
         snprintf(why, whylen, "%.100s: not an acceptable JWKS", uri);
@@ -252,7 +267,7 @@ fetcher(void *arg)
     long i;
 
     pthread_mutex_lock(&o->mu);
-    while (!o->stop) {
+    while (!__atomic_load_n(&o->stop, __ATOMIC_RELAXED)) {
         if ((i = next_due(o, time(NULL))) < 0) {
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += 1;
@@ -265,8 +280,8 @@ fetcher(void *arg)
         o->e[i].fetching = 1;
         pthread_mutex_unlock(&o->mu);
         why[0] = '\0';
-        if (fetch_keys(&cfg, o->opts.fetch_timeout, &ks, why, sizeof(why)) !=
-            SN_OK) {
+        if (fetch_keys(&cfg, o->opts.fetch_timeout, &o->stop, &ks, why,
+                       sizeof(why)) != SN_OK) {
             sn_warn("oidc: cannot fetch the keys of %s: %s", cfg.issuer, why);
             ks = NULL;
         } else
@@ -365,7 +380,7 @@ sn_oidc_free(struct sn_oidc *o)
         return;
     if (o->started) {
         pthread_mutex_lock(&o->mu);
-        o->stop = 1;
+        __atomic_store_n(&o->stop, 1, __ATOMIC_RELAXED);
         pthread_cond_signal(&o->cv);
         pthread_mutex_unlock(&o->mu);
         pthread_join(o->thread, NULL);

@@ -17,3 +17,8 @@ target_link_libraries(test_pool PRIVATE sn_http Threads::Threads)
 
 sn_unit_test(test_ratelimit ${CMAKE_CURRENT_LIST_DIR}/test_ratelimit.c)
 target_link_libraries(test_ratelimit PRIVATE sn_http)
+
+# issue 16: the OIDC parsers' edges (strict base64url, JWT header refusals,
+# trust-policy rules).
+sn_unit_test(test_oidc_parse ${CMAKE_CURRENT_SOURCE_DIR}/test_oidc_parse.c)
+target_link_libraries(test_oidc_parse PRIVATE sn_auth)

@@ -26,7 +26,9 @@ PY=/usr/bin/python3
 # A module built with ASan needs the runtime in the tools that load it.
 PRELOAD=()
 if ldd "$MOD" 2>/dev/null | grep libasan >/dev/null; then
-    PRELOAD=(env "LD_PRELOAD=$(ldd "$MOD" | awk '/libasan/ {print $3}')"
+    # PyKCS11 is C++: ASan's __cxa_throw needs libstdc++ loaded with it.
+    PRELOAD=(env "LD_PRELOAD=$(ldd "$MOD" | awk '/libasan/ {print $3}') $(
+        /sbin/ldconfig -p | awk '/libstdc\+\+\.so\.6 .*x86-64/ {print $NF; exit}')"
         "ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:handle_segv=0")
 fi
 with_mod() { "${PRELOAD[@]}" "$@"; }

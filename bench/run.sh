@@ -22,7 +22,10 @@ ROUNDS=${BENCH_ROUNDS:-5}
 
 WORK=$(mktemp -d /tmp/signet-bench.XXXXXX)
 PID=
+EXTRA_PIDS=()
 cleanup() {
+    local p
+    for p in "${EXTRA_PIDS[@]}"; do kill "$p" 2>/dev/null; done
     [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
     rm -rf "$WORK"
 }
@@ -76,6 +79,43 @@ for _ in $(seq 10); do newkey ecdsa-p256 >>"$WORK/ec10.keys"; done
 LABEL=${SUB//-/}
 PIN=$HOME_DIR/hsm/pins/$SUB.pin
 TSA_KEY=$(head -1 "$HOME_DIR/ca/tsa.pem" | sed 's/^key-id: //')
+
+# ---- issue 16: a token exchanged for an OIDC ID token ----
+# The jose test issuer of the integration tests on loopback, its policy
+# granting the P-256 key; each round exchanges a freshly minted ID token
+# (outside the measured seconds: the exchange is not on the signing path)
+# and signs with the short-lived token beside the static token's row.
+OIDC=0
+random_port() { port; }
+die() { echo "bench: $*" >&2; exit 1; }
+oidc_setup() {
+    local here aud=signet-bench
+    here=$(cd "$(dirname "$0")/../tests/integration" && pwd)
+    command -v node >/dev/null && command -v npm >/dev/null || return 0
+    mkdir -p "$WORK/oidc"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$WORK/oidc/tls.key" -out "$WORK/oidc/tls.crt" -days 1 \
+        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1
+    cp "$WORK/oidc/tls.crt" "$WORK/oidc/ca.pem"
+    # shellcheck source=../tests/integration/oidc_issuer.sh
+    . "$here/oidc_issuer.sh"
+    [ -f "${JOSE_ESM:-}" ] || return 0
+    OIDC_ISSUER_LIFETIME=86400 issuer_start "$WORK/oidc/issuer" "$WORK/oidc"
+    api POST /v1/oidc/issuers "$ADMIN" "{\"issuer\":\"$ISS\",\"audience\":\"$aud\",\
+\"ca_file\":\"$WORK/oidc/ca.pem\"}" >/dev/null
+    api POST /v1/trust-policies "$TOK" "{\"issuer\":\"$ISS\",\"claims\":\
+{\"repository\":\"acme/bench\",\"repository_id\":\"1\"},\"keys\":[\"$EC\"],\
+\"roles\":[\"sign\"],\"token_lifetime\":900}" | jq -e .id >/dev/null || return 0
+    OIDC=1
+}
+# oidc_token: a fresh exchange into $WORK/oidc-token (the CLI's --out).
+oidc_token() {
+    mint '{"aud":"signet-bench","repository":"acme/bench","repository_id":"1"}' \
+        >"$WORK/oidc/id.jwt" &&
+        "$BUILD/signet" --url "$URL" --ca-file "$CA" login --oidc \
+            --id-token-file "$WORK/oidc/id.jwt" --out "$WORK/oidc-token" >/dev/null
+}
+oidc_setup
 
 RESULTS=$BUILD/bench-results.md
 RAWDIR=$WORK/rows
@@ -212,7 +252,7 @@ abuse() {
 # Each round measures every row once, raw beside HTTPS: a row's ratio is
 # taken within its round, so drifts in the machine's speed cancel out.
 round() {
-    local R H PEAK HALF
+    local R H O PEAK HALF
     abuse
     [ "${BENCH_ONLY:-}" = abuse ] && return
     R=$(raw "$LABEL" "$PIN" --key "$RSA" rsa-3072)
@@ -224,6 +264,13 @@ round() {
     keep "raw ECDSA P-256, $THREADS threads" "$R" "$(field ops_per_s "$R")"
     H=$(http "$WORK/ec.keys" ecdsa-p256); keep "HTTPS P-256, $CLIENTS clients" "$H" "$(field ops_per_s "$R")" "$(rss_peak)"
     PEAK=$(field ops_per_s "$H")
+    if [ "$OIDC" = 1 ] && oidc_token; then
+        rss_reset
+        O=$("$BENCH" http --url "$URL" --ca "$CA" --token-file "$WORK/oidc-token" \
+            --keys "$WORK/ec.keys" --alg ecdsa-p256 --clients "$CLIENTS" --seconds "$SECS")
+        keep "HTTPS P-256 with an exchanged OIDC token (ratio: to the static token's row)" \
+            "$O" "$PEAK" "$(rss_peak)"
+    fi
     H=$(http "$WORK/ec.keys" ecdsa-p256 --batch 64); keep "HTTPS P-256, batches of 64" "$H" "$(field ops_per_s "$R")" "$(rss_peak)"
     H=$(http "$WORK/ec10.keys" ecdsa-p256); keep "HTTPS P-256, random of 10 keys" "$H" "$(field ops_per_s "$R")" "$(rss_peak)"
     # Latency: one request at a time, then half this round's peak rate.

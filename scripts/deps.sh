@@ -9,7 +9,10 @@ pkgs=(build-essential cmake pkg-config libssl-dev libp11-kit-dev
       libgnutls28-dev openssl curl jq clang libclang-rt-14-dev
       osslsigncode openjdk-17-jdk-headless python3 python3-cryptography libengine-pkcs11-openssl
       p11-kit p11-kit-modules xxd clang-format git libfaketime
-      sbsigntool apksigner gnupg-pkcs11-scd)
+      sbsigntool apksigner gnupg-pkcs11-scd nodejs
+      python3-pykcs11)
+# nodejs (20, with its npm) runs the test OIDC issuer (tests/support/oidc);
+# on Debian 12 proper, add npm: the nodesource build carries its own.
 
 missing=()
 for p in "${pkgs[@]}"; do

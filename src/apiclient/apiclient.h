@@ -26,8 +26,11 @@
 /* Longest request URL (base + path) and longest base URL. */
 #define SN_API_MAX_URL 2048
 #define SN_API_MAX_BASE (SN_API_MAX_URL / 2)
-/* Longest header line the client builds (the Authorization line). */
-#define SN_API_MAX_HEADER 512
+/*
+ * Longest header line the client builds (the Authorization line): CI
+ * platforms' request tokens (GitHub Actions') are JWTs of a few KiB.
+ */
+#define SN_API_MAX_HEADER 8192
 
 /* A caller's fixed policy; every pointer is borrowed. */
 struct sn_api_cfg {

@@ -73,6 +73,13 @@ _Static_assert(sizeof(((struct sn_principal *)0)->keys) ==
                    sizeof(((struct sn_token *)0)->keys),
                "principal keys and token keys differ in size");
 
+_Static_assert(sizeof(((struct sn_principal *)0)->via) ==
+                   sizeof(((struct sn_token *)0)->via),
+               "principal via and token via differ in size");
+_Static_assert(sizeof(((struct sn_principal *)0)->proof) ==
+                   sizeof(((struct sn_token *)0)->proof),
+               "principal proof and token proof differ in size");
+
 static void
 principal_from_token(const struct sn_token *t, struct sn_principal *p)
 {
@@ -87,6 +94,11 @@ principal_from_token(const struct sn_token *t, struct sn_principal *p)
     p->nkeys = t->nkeys;
     p->expires_at = t->expires_at;
     p->created_at = t->created_at;
+    /* A minted token carries how its holder proved who they were. */
+    if (t->auth_method == SN_AUTH_OIDC || t->auth_method == SN_AUTH_MTLS)
+        p->method = (enum sn_auth_method)t->auth_method;
+    memcpy(p->via, t->via, sizeof(p->via));
+    memcpy(p->proof, t->proof, sizeof(p->proof));
 }
 
 /* Anyone can send a bad token at will: its lines are budgeted (the audit

@@ -15,6 +15,8 @@
 #include "common/err.h"
 #include "common/keyalg.h"
 
+struct sn_oidc_grant;
+
 #define SN_CLI_MAX_LIST 64
 #define SN_CLI_MAX_POS 4
 
@@ -69,6 +71,11 @@ enum sn_cli_opt {
     /* issue 15: audit paging back in time, tokens without expiry */
     SN_OPT_BEFORE,
     SN_OPT_NO_EXPIRY,
+    /* issue 16: OIDC workload identity (global: any command exchanges) */
+    SN_OPT_OIDC,
+    SN_OPT_AUDIENCE,
+    SN_OPT_ID_TOKEN_FILE,
+    SN_OPT_ID_TOKEN_ENV,
     SN_OPT_COUNT
 };
 
@@ -122,6 +129,17 @@ sn_err sn_cli_output_path(struct sn_cli *cli, const char *file, const char *ext,
 /* --subject "/CN=../O=.." as the API's JSON subject object. */
 sn_err sn_cli_subject_json(struct sn_cli *cli, const char *slash, json_t **out);
 
+/*
+ * Obtains an ID token (--id-token-file, --id-token-env, the environment,
+ * GitHub Actions) and exchanges it at POST /v1/auth/oidc; *g is the
+ * caller's (sn_oidc_grant_cleanup), *reply (if asked) the API's answer.
+ */
+sn_err sn_cli_oidc_exchange(struct sn_cli *cli, struct sn_oidc_grant *g,
+                            json_t **reply);
+/* --oidc with another command: the exchanged token becomes cli->token. */
+sn_err sn_cli_oidc_token(struct sn_cli *cli);
+
+sn_err sn_cmd_login(struct sn_cli *cli);
 sn_err sn_cmd_whoami(struct sn_cli *cli);
 sn_err sn_cmd_subscriber_create(struct sn_cli *cli);
 sn_err sn_cmd_subscriber_list(struct sn_cli *cli);

@@ -27,7 +27,11 @@
 #define BIT(o) ((uint64_t)1 << (o))
 #define GLOBAL_OPTS                                                            \
     (BIT(SN_OPT_URL) | BIT(SN_OPT_TOKEN) | BIT(SN_OPT_TOKEN_FILE) |            \
-     BIT(SN_OPT_CA_FILE) | BIT(SN_OPT_JSON) | BIT(SN_OPT_HELP))
+     BIT(SN_OPT_CA_FILE) | BIT(SN_OPT_JSON) | BIT(SN_OPT_HELP) | OIDC_OPTS)
+/* The ID token options: any command may exchange one for its token. */
+#define OIDC_OPTS                                                              \
+    (BIT(SN_OPT_OIDC) | BIT(SN_OPT_AUDIENCE) | BIT(SN_OPT_ID_TOKEN_FILE) |     \
+     BIT(SN_OPT_ID_TOKEN_ENV))
 
 _Static_assert(SN_OPT_COUNT <= 64, "options must fit a 64-bit mask");
 
@@ -81,6 +85,10 @@ static const struct option_def {
     [SN_OPT_NO_CERT] = {"no-cert", 0, 0},
     [SN_OPT_BEFORE] = {"before", 0, 1},
     [SN_OPT_NO_EXPIRY] = {"no-expiry", 0, 0},
+    [SN_OPT_OIDC] = {"oidc", 0, 0},
+    [SN_OPT_AUDIENCE] = {"audience", 0, 1},
+    [SN_OPT_ID_TOKEN_FILE] = {"id-token-file", 0, 1},
+    [SN_OPT_ID_TOKEN_ENV] = {"id-token-env", 0, 1},
 };
 
 /* The identity options, in the order of SN_OPT_ID_O..SN_OPT_ID_*_L. */
@@ -99,6 +107,7 @@ static const struct command {
     uint64_t opts; /* accepted options besides the global ones */
     size_t npos;   /* exact number of positional arguments */
 } commands[] = {
+    {NULL, "login", sn_cmd_login, BIT(SN_OPT_OUT), 0},
     {NULL, "whoami", sn_cmd_whoami, 0, 0},
     {"subscriber", "create", sn_cmd_subscriber_create, 0, 1},
     {"subscriber", "list", sn_cmd_subscriber_list, 0, 0},
@@ -162,8 +171,21 @@ static const char usage_text[] =
     "                     $SIGNET_CA_FILE or the system trust store\n"
     "  --json             print the API's JSON instead of text\n"
     "  -h, --help         this help\n"
+    "  --oidc             exchange a CI job's OIDC ID token for a short-lived\n"
+    "                     token first (POST /v1/auth/oidc); the ID token is\n"
+    "  --id-token-file F  read from F, or $SIGNET_ID_TOKEN_FILE,\n"
+    "  --id-token-env N   from the variable N, or $SIGNET_ID_TOKEN (GitLab\n"
+    "                     id_tokens:), or else from GitHub Actions'\n"
+    "                     endpoint ($ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN)\n"
+    "  --audience A       the audience asked of GitHub Actions, default\n"
+    "                     $SIGNET_OIDC_AUDIENCE or the platform's default\n"
     "\n"
     "Commands:\n"
+    "  login --oidc [--audience A] [--id-token-file F | --id-token-env N]\n"
+    "        [--out FILE]\n"
+    "       exchange an ID token once; prints 'export SIGNET_TOKEN=...' for\n"
+    "       eval, or writes the token to FILE (mode 0600) for --token-file\n"
+    "       or SIGNET_PKCS11_CONF; --json prints the API's answer\n"
     "  whoami\n"
     "  subscriber create NAME\n"
     "  subscriber list\n"
@@ -455,7 +477,32 @@ trim_right(char *s)
         s[--len] = '\0';
 }
 
-/* Token precedence: --token, --token-file, $SIGNET_TOKEN. */
+/* The ID token options need --oidc, which excludes a Signet token. */
+static sn_err
+check_oidc(struct sn_cli *cli)
+{
+    int o;
+
+    if (cli->seen[SN_OPT_OIDC]) {
+        if (cli->token != NULL || cli->opt[SN_OPT_TOKEN_FILE] != NULL)
+            return sn_cli_usage(cli, "give --oidc or a token (--token, "
+                                     "--token-file), not both");
+        if (cli->opt[SN_OPT_ID_TOKEN_FILE] != NULL &&
+            cli->opt[SN_OPT_ID_TOKEN_ENV] != NULL)
+            return sn_cli_usage(cli, "give --id-token-file or --id-token-env, "
+                                     "not both");
+        return SN_OK;
+    }
+    for (o = SN_OPT_AUDIENCE; o <= SN_OPT_ID_TOKEN_ENV; o++)
+        if (cli->seen[o])
+            return sn_cli_usage(cli, "--%s needs --oidc", option_defs[o].name);
+    return SN_OK;
+}
+
+/*
+ * Token precedence: --token, --token-file, $SIGNET_TOKEN; with --oidc,
+ * none of them (the exchange gives the token, after load_settings).
+ */
 static sn_err
 load_token(struct sn_cli *cli)
 {
@@ -464,6 +511,8 @@ load_token(struct sn_cli *cli)
     size_t len = 0;
     sn_err r;
 
+    if ((r = check_oidc(cli)) != SN_OK || cli->seen[SN_OPT_OIDC])
+        return r;
     if (cli->token != NULL && file != NULL)
         return sn_cli_usage(cli, "give --token or --token-file, not both");
     if (file != NULL) {
@@ -556,6 +605,10 @@ run(struct sn_cli *cli, int argc, char **argv)
         (r = check_options(cli, c)) != SN_OK || (r = load_token(cli)) != SN_OK)
         goto out;
     load_settings(cli);
+    /* --oidc with any command but login: exchange first, then run it. */
+    if (cli->seen[SN_OPT_OIDC] && c->run != sn_cmd_login &&
+        (r = sn_cli_oidc_token(cli)) != SN_OK)
+        goto out;
     r = c->run(cli);
 out:
     if (r == SN_OK)

@@ -87,8 +87,9 @@ write_stdout(const void *data, size_t len)
     return SN_OK;
 }
 
-sn_err
-sn_out_file(const char *path, const void *data, size_t len)
+/* private: the file stays 0600 (mkstemp's mode), whatever the umask. */
+static sn_err
+write_file(const char *path, const void *data, size_t len, int private)
 {
     char tmp[4096];
     sn_err r = SN_ERR_IO;
@@ -107,7 +108,7 @@ sn_out_file(const char *path, const void *data, size_t len)
     /* mkstemp makes 0600; give the file the mode open(2) would have. */
     mask = umask(0);
     umask(mask);
-    if (fchmod(fd, 0666 & ~mask) != 0)
+    if (!private && fchmod(fd, 0666 & ~mask) != 0)
         goto out;
     if ((r = write_all(fd, data, len)) != SN_OK)
         goto out;
@@ -131,6 +132,18 @@ out:
     /* Callers report strerror(errno) from the failing step, not cleanup. */
     errno = saved;
     return r;
+}
+
+sn_err
+sn_out_file(const char *path, const void *data, size_t len)
+{
+    return write_file(path, data, len, 0);
+}
+
+sn_err
+sn_out_private_file(const char *path, const void *data, size_t len)
+{
+    return write_file(path, data, len, 1);
 }
 
 int

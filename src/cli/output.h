@@ -37,6 +37,9 @@ void sn_out_field(const char *label, const char *value);
  */
 sn_err sn_out_file(const char *path, const void *data, size_t len);
 
+/* As sn_out_file, but the file is made mode 0600 (it holds a secret). */
+sn_err sn_out_private_file(const char *path, const void *data, size_t len);
+
 /*
  * Usage check before any work is done: can path's directory take a new
  * file? "-" always can. errno is set when it cannot.

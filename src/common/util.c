@@ -146,6 +146,58 @@ sn_b64url_encode(const uint8_t *in, size_t len, char *out)
     out[o] = '\0';
 }
 
+static int
+b64url_val(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
+    return -1;
+}
+
+sn_err
+sn_b64url_decode(const char *in, size_t len, uint8_t **out, size_t *outlen)
+{
+    uint8_t *buf;
+    uint32_t acc = 0;
+    size_t i, o = 0;
+    int v, bits = 0;
+
+    *out = NULL;
+    *outlen = 0;
+    if (len % 4 == 1 || len > SIZE_MAX / 3)
+        return SN_ERR_INVALID;
+    if ((buf = malloc(len / 4 * 3 + 3)) == NULL)
+        return SN_ERR_NOMEM;
+    for (i = 0; i < len; i++) {
+        if ((v = b64url_val(in[i])) < 0)
+            goto bad;
+        acc = (acc << 6 | (uint32_t)v) & 0xffffff;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            buf[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    /* The bits left over must be zero: one text per value. */
+    if ((acc & ((1u << bits) - 1)) != 0)
+        goto bad;
+    buf[o] = '\0';
+    *out = buf;
+    *outlen = o;
+    return SN_OK;
+bad:
+    free(buf);
+    return SN_ERR_INVALID;
+}
+
 void
 sn_time_format(time_t t, char *buf)
 {

@@ -26,6 +26,11 @@ sn_err sn_b64_decode(const char *in, uint8_t **out, size_t *outlen);
 #define SN_B64URL_LEN(len)                                                     \
     ((len) / 3 * 4 + ((len) % 3 == 0 ? 0 : (len) % 3 + 1))
 void sn_b64url_encode(const uint8_t *in, size_t len, char *out);
+/* Strict base64url of len bytes (no padding, no whitespace, unused bits
+ * zero, so one text per value); *out is malloc'd (NUL-terminated after
+ * *outlen bytes). SN_ERR_INVALID for anything else. */
+sn_err sn_b64url_decode(const char *in, size_t len, uint8_t **out,
+                        size_t *outlen);
 
 /* "2026-11-22T04:57:17Z"; buf must hold SN_TIME_LEN bytes. */
 #define SN_TIME_LEN 21

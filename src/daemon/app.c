@@ -162,6 +162,14 @@ sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "signing policies: %s", sn_err_str(r));
         return r;
     }
+    if ((r = sn_oidc_new(app->store,
+                         &(struct sn_oidc_opts){app->cfg.oidc_max_token_age,
+                                                app->cfg.oidc_refresh_interval,
+                                                app->cfg.oidc_fetch_timeout},
+                         &app->oidc)) != SN_OK) {
+        snprintf(errbuf, errlen, "cannot start OIDC: %s", sn_err_str(r));
+        return r;
+    }
     return SN_OK;
 }
 
@@ -169,6 +177,7 @@ void
 sn_app_close(struct sn_app *app)
 {
     sn_keyrules_free(app->keyrules);
+    sn_oidc_free(app->oidc);
     sn_parts_cleanup(&app->parts);
     sn_tsa_cleanup(&app->tsa);
     sn_ca_cleanup(&app->ca);
@@ -282,6 +291,7 @@ sn_app_deps(struct sn_app *app, struct sn_deps *out)
     out->nupload_roots = app->cfg.nupload_roots;
     out->token_lifetime = (time_t)app->cfg.token_lifetime_days * 86400;
     out->keyrules = app->keyrules;
+    out->oidc = app->oidc;
 }
 
 void

@@ -27,6 +27,7 @@ struct sn_app {
     struct sn_ca ca;
     struct sn_tsa tsa;
     struct sn_keyrules *keyrules; /* signing policies and quotas */
+    struct sn_oidc *oidc;         /* issue 16: trusted issuers, their keys */
 };
 
 /* Loads HOME/signetd.conf, opens the store, the module and its tokens. */

@@ -93,6 +93,10 @@ enum key_id {
     /* issue 16: static tokens alone may not sign (keys without a policy
      * saying otherwise) */
     KEY_REQUIRE_STRONG_AUTH,
+    /* issue 16: OIDC workload identity */
+    KEY_OIDC_MAX_AGE,
+    KEY_OIDC_REFRESH,
+    KEY_OIDC_FETCH_TIMEOUT,
     KEY_COUNT
 };
 
@@ -177,6 +181,10 @@ static const struct keydef {
     [KEY_ANON_SIGNATURES] = {"limits.anon_signatures_per_second", K_UINT, 1,
                              1000000, 0},
     [KEY_REQUIRE_STRONG_AUTH] = {"auth.require_strong_auth", K_BOOL, 0, 0, 0},
+    /* issue 16: OIDC workload identity */
+    [KEY_OIDC_MAX_AGE] = {"oidc.max_token_age", K_UINT, 60, 86400, 0},
+    [KEY_OIDC_REFRESH] = {"oidc.refresh_interval", K_UINT, 1, 3600, 0},
+    [KEY_OIDC_FETCH_TIMEOUT] = {"oidc.fetch_timeout", K_UINT, 1, 120, 0},
 };
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
@@ -761,6 +769,12 @@ set_number(struct parser *p, unsigned line, enum key_id id, const char *value)
         p->cfg.anon_burst = (unsigned)v;
     else if (id == KEY_ANON_SIGNATURES)
         p->cfg.anon_signatures = (unsigned)v;
+    else if (id == KEY_OIDC_MAX_AGE)
+        p->cfg.oidc_max_token_age = (unsigned)v;
+    else if (id == KEY_OIDC_REFRESH)
+        p->cfg.oidc_refresh_interval = (unsigned)v;
+    else if (id == KEY_OIDC_FETCH_TIMEOUT)
+        p->cfg.oidc_fetch_timeout = (unsigned)v;
     else
         p->cfg.threads = (unsigned)v;
     return SN_OK;
@@ -1019,6 +1033,12 @@ finish(struct parser *p)
         cfg->tsa_record_retention = DEFAULT_TSA_RETENTION;
     if (p->seen[KEY_TOKEN_LIFETIME] == 0)
         cfg->token_lifetime_days = DEFAULT_TOKEN_LIFETIME;
+    if (p->seen[KEY_OIDC_MAX_AGE] == 0)
+        cfg->oidc_max_token_age = 600;
+    if (p->seen[KEY_OIDC_REFRESH] == 0)
+        cfg->oidc_refresh_interval = 60;
+    if (p->seen[KEY_OIDC_FETCH_TIMEOUT] == 0)
+        cfg->oidc_fetch_timeout = 10;
     conn_limit_defaults(p);
     if (p->seen[KEY_ANON_RATE] == 0)
         cfg->anon_rate = 50;

@@ -89,6 +89,12 @@ struct sn_config {
     /* issue 16: auth.require_strong_auth (false when absent; signetd init
      * writes true into new homes) */
     int require_strong_auth;
+    /* issue 16: ID tokens older than this (since iat) are refused; an
+     * issuer's keys are fetched at most once per refresh interval; one
+     * fetch takes at most fetch_timeout (all seconds) */
+    unsigned oidc_max_token_age;    /* oidc.max_token_age, default 600 */
+    unsigned oidc_refresh_interval; /* oidc.refresh_interval, default 60 */
+    unsigned oidc_fetch_timeout;    /* oidc.fetch_timeout, default 10 */
 };
 
 /*

@@ -84,6 +84,9 @@ struct sn_resp_header {
 struct sn_resp {
     enum sn_api code;
     char message[256];
+    /* A refusal's reason code for clients (e.g. the OIDC exchange's
+     * "aud_mismatch"); "" for none. Sent as "reason" with the error. */
+    char reason[32];
     json_t *json; /* success body (owned) */
     uint8_t *raw; /* or raw body (owned, malloc'd) */
     size_t raw_len;

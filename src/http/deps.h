@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "auth/oidc.h"
 #include "common/err.h"
 #include "hsm/hsm.h"
 #include "http/metrics.h"
@@ -55,6 +56,9 @@ struct sn_deps {
     time_t token_lifetime;
     /* issue 16: signing policies and quotas (NULL: none are applied) */
     struct sn_keyrules *keyrules;
+    /* issue 16: the trusted OIDC issuers and their keys (NULL: the
+     * exchange answers 503) */
+    struct sn_oidc *oidc;
 };
 
 /* How the front end runs: listeners' TLS files, threads and body limits. */

@@ -67,10 +67,15 @@ sn_audit_init(struct sn_audit *a, const struct sn_req *req,
     if (req != NULL) {
         if (req->who != NULL) {
             snprintf(a->token, sizeof(a->token), "%s", req->who->id);
-            /* The principal: what its proof said, or its token. */
-            snprintf(a->principal, sizeof(a->principal), "%s",
-                     req->who->proof[0] != '\0' ? req->who->proof
-                                                : req->who->id);
+            /* The principal: what its proof said (with the trust policy
+             * that admitted an OIDC identity), or its token. */
+            if (req->who->method == SN_AUTH_OIDC)
+                snprintf(a->principal, sizeof(a->principal),
+                         "oidc policy=%s %s", req->who->via, req->who->proof);
+            else
+                snprintf(a->principal, sizeof(a->principal), "%s",
+                         req->who->proof[0] != '\0' ? req->who->proof
+                                                    : req->who->id);
         }
         snprintf(a->client, sizeof(a->client), "%s", req->client);
     }

@@ -75,6 +75,21 @@ void sn_h_subscriber_policy_delete(const struct sn_deps *, struct sn_req *,
 void sn_h_tsa_rotate(const struct sn_deps *, struct sn_req *, struct sn_resp *);
 void sn_h_tsa_clock_ok(const struct sn_deps *, struct sn_req *,
                        struct sn_resp *);
+/* issue 16: OIDC workload identity (h_oidc.c) */
+void sn_h_oidc_issuer_create(const struct sn_deps *, struct sn_req *,
+                             struct sn_resp *);
+void sn_h_oidc_issuer_list(const struct sn_deps *, struct sn_req *,
+                           struct sn_resp *);
+void sn_h_oidc_issuer_delete(const struct sn_deps *, struct sn_req *,
+                             struct sn_resp *);
+void sn_h_trust_policy_create(const struct sn_deps *, struct sn_req *,
+                              struct sn_resp *);
+void sn_h_trust_policy_list(const struct sn_deps *, struct sn_req *,
+                            struct sn_resp *);
+void sn_h_trust_policy_delete(const struct sn_deps *, struct sn_req *,
+                              struct sn_resp *);
+void sn_h_oidc_exchange(const struct sn_deps *, struct sn_req *,
+                        struct sn_resp *);
 
 /*
  * Shared by key handlers: loads key id for the caller, if the policy

@@ -74,6 +74,23 @@ static const struct sn_route routes[] = {
     {"POST", "/v1/ca/certificates/{}/revoke",
      "/v1/ca/certificates/{serial}/revoke", SN_ROUTE_AUTH, SN_BODY_JSON,
      sn_h_ca_revoke, NULL, 0},
+    /* issue 16: OIDC workload identity. The exchange is unauthenticated
+     * (the ID token is the credential): it runs in the anonymous pool,
+     * behind the per-address limit, never on the signing path. */
+    {"POST", "/v1/oidc/issuers", "/v1/oidc/issuers", SN_ROUTE_AUTH,
+     SN_BODY_JSON, sn_h_oidc_issuer_create, NULL, 0},
+    {"GET", "/v1/oidc/issuers", "/v1/oidc/issuers", SN_ROUTE_AUTH, SN_BODY_NONE,
+     sn_h_oidc_issuer_list, NULL, 0},
+    {"DELETE", "/v1/oidc/issuers/{}", "/v1/oidc/issuers/{id}", SN_ROUTE_AUTH,
+     SN_BODY_NONE, sn_h_oidc_issuer_delete, NULL, 0},
+    {"POST", "/v1/trust-policies", "/v1/trust-policies", SN_ROUTE_AUTH,
+     SN_BODY_JSON, sn_h_trust_policy_create, NULL, 0},
+    {"GET", "/v1/trust-policies", "/v1/trust-policies", SN_ROUTE_AUTH,
+     SN_BODY_NONE, sn_h_trust_policy_list, NULL, 0},
+    {"DELETE", "/v1/trust-policies/{}", "/v1/trust-policies/{id}",
+     SN_ROUTE_AUTH, SN_BODY_NONE, sn_h_trust_policy_delete, NULL, 0},
+    {"POST", "/v1/auth/oidc", "/v1/auth/oidc", SN_ROUTE_OPEN, SN_BODY_JSON,
+     sn_h_oidc_exchange, NULL, SN_ROUTE_ANON},
     /* Public, self-authenticating objects (CSBR wants them over HTTP). */
     {"GET", "/ca/certs.pem", "/ca/certs.pem", SN_ROUTE_OPEN, SN_BODY_NONE,
      sn_h_ca_bundle, NULL, SN_ROUTE_PUB},

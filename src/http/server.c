@@ -632,6 +632,8 @@ send_resp(struct MHD_Connection *conn, struct conn_ctx *c, struct sn_resp *resp)
         if (resp->json == NULL || resp->code > API_CREATED) {
             err = json_pack("{s:s, s:s}", "error", sn_api_name(resp->code),
                             "message", resp->message);
+            if (err != NULL && resp->reason[0] != '\0')
+                json_object_set_new(err, "reason", json_string(resp->reason));
             json_decref(resp->json);
             resp->json = err;
         }

@@ -143,10 +143,17 @@ conf_line(struct sn_p11_conf *c, const char *path, char *line)
         snprintf(c->token_from, sizeof(c->token_from), "the token in %s", path);
         return set_str(&c->token, v, 1);
     }
+    if (strcmp(k, "id_token_file") == 0)
+        return set_str(&c->id_token_file, v, 0);
+    if (strcmp(k, "oidc_audience") == 0)
+        return set_str(&c->audience, v, 0);
     return SN_ERR_CONFIG;
 }
 
-/* SIGNET_PKCS11_CONF: "key = value" lines (url, ca_file, token), '#'. */
+/*
+ * SIGNET_PKCS11_CONF: "key = value" lines (url, ca_file, token,
+ * id_token_file, oidc_audience), '#'.
+ */
 static sn_err
 read_conf(struct sn_p11_conf *c, const char *path)
 {
@@ -169,8 +176,8 @@ read_conf(struct sn_p11_conf *c, const char *path)
             continue;
         if ((r = conf_line(c, path, line)) != SN_OK) {
             sn_p11_say(SN_P11_CAUSE_CONF_FILE,
-                       "SIGNET_PKCS11_CONF %s line %zu: expected url, ca_file "
-                       "or token = value",
+                       "SIGNET_PKCS11_CONF %s line %zu: expected url, ca_file, "
+                       "token, id_token_file or oidc_audience = value",
                        path, n);
             goto out;
         }
@@ -202,8 +209,14 @@ read_env(struct sn_p11_conf *c)
     }
     if ((e = getenv("SIGNET_TOKEN")) != NULL && *e != '\0') {
         snprintf(c->token_from, sizeof(c->token_from), "SIGNET_TOKEN");
-        r = set_str(&c->token, e, 1);
+        if ((r = set_str(&c->token, e, 1)) != SN_OK)
+            return r;
     }
+    if ((e = getenv("SIGNET_ID_TOKEN_FILE")) != NULL && *e != '\0' &&
+        (r = set_str(&c->id_token_file, e, 0)) != SN_OK)
+        return r;
+    if ((e = getenv("SIGNET_OIDC_AUDIENCE")) != NULL && *e != '\0')
+        r = set_str(&c->audience, e, 0);
     return r;
 }
 
@@ -261,5 +274,7 @@ sn_p11_conf_cleanup(struct sn_p11_conf *c)
     free(c->conn.url);
     free(c->conn.ca_file);
     sn_secret_free(c->token);
+    free(c->id_token_file);
+    free(c->audience);
     memset(c, 0, sizeof(*c));
 }

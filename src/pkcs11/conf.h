@@ -19,7 +19,15 @@
 struct sn_p11_conf {
     struct sn_p11_conn_cfg conn;
     char *token; /* SIGNET_TOKEN or the file's token (a secret), or NULL */
-    int debug;   /* SIGNET_PKCS11_DEBUG: more detail on stderr */
+    /*
+     * Issue 16: an ID token to exchange when no Signet token is given.
+     * id_token_file in the file (SIGNET_ID_TOKEN_FILE, SIGNET_ID_TOKEN
+     * and GitHub Actions' variables are read by apiclient/idtoken.c);
+     * audience: oidc_audience in the file or SIGNET_OIDC_AUDIENCE.
+     */
+    char *id_token_file;
+    char *audience;
+    int debug; /* SIGNET_PKCS11_DEBUG: more detail on stderr */
     char url_from[SN_P11_FROM_MAX];
     char ca_from[SN_P11_FROM_MAX];
     char token_from[SN_P11_FROM_MAX];
@@ -36,6 +44,7 @@ enum sn_p11_cause {
     SN_P11_CAUSE_TOKEN,   /* the service refused SIGNET_TOKEN */
     SN_P11_CAUSE_PIN,     /* the service refused the PIN of C_Login */
     SN_P11_CAUSE_SERVICE, /* not Signet's API, or it failed */
+    SN_P11_CAUSE_OIDC,    /* no ID token, or its exchange was refused */
     SN_P11_CAUSE_COUNT
 };
 

@@ -44,9 +44,10 @@ void sn_p11_conn_shutdown(void);
 
 /*
  * Sends method path (e.g. "/v1/keys") with an optional JSON body and the
- * bearer token. SN_OK means an HTTP answer arrived (any status) and *ans
- * holds it; SN_ERR_IO means the service could not be reached after the
- * retries (ans->detail says why); SN_ERR_LIMIT an oversized answer.
+ * bearer token (NULL: none, for the OIDC exchange). SN_OK means an HTTP answer
+ * arrived (any status) and *ans holds it; SN_ERR_IO means the service could not
+ * be reached after the retries (ans->detail says why); SN_ERR_LIMIT an
+ * oversized answer.
  */
 sn_err sn_p11_conn_request(const struct sn_p11_conn_cfg *cfg, const char *token,
                            const char *method, const char *path,

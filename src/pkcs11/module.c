@@ -7,8 +7,10 @@
  * PIN; it is kept only while logged in, wiped on logout and finalize, and
  * never printed. The token always asks for a login, so that a tool with a
  * PIN logs in and its PIN wins; SIGNET_TOKEN only serves sessions that
- * never log in (openssl's engine, osslsigncode, sbsign). All state sits behind
- * one pthread mutex that is never held across a network exchange.
+ * never log in (openssl's engine, osslsigncode, sbsign). Without either, a
+ * configured ID token is exchanged for a short-lived token (oidc.c). All
+ * state sits behind one pthread mutex that is never held across a network
+ * exchange.
  */
 #pragma GCC visibility push(default)
 #include <p11-kit/pkcs11.h>
@@ -29,6 +31,7 @@
 #include "pkcs11/conf.h"
 #include "pkcs11/conn.h"
 #include "pkcs11/objects.h"
+#include "pkcs11/oidc.h"
 #include "pkcs11/reply.h"
 #include "pkcs11/sign.h"
 
@@ -37,6 +40,7 @@
 #define MAX_FOUND 4096
 /* The messages' name for the PIN of C_Login (compared by address). */
 static const char PIN_WHO[] = "the PIN given to C_Login";
+static const char OIDC_WHO[] = "the Signet token exchanged for the ID token";
 
 struct session {
     CK_SESSION_HANDLE handle;
@@ -55,6 +59,7 @@ static struct {
     int initialized;
     struct sn_p11_conf conf; /* conf.token: SIGNET_TOKEN or the file's */
     char *login_token;       /* the PIN of C_Login: it wins over conf.token */
+    int oidc;                /* an ID token source is configured (oidc.c) */
     int logged_in;
     unsigned generation; /* bumped by login/logout: stale loads are dropped */
     int loaded;
@@ -99,6 +104,37 @@ static const char *
 active_token(void)
 {
     return g.login_token != NULL ? g.login_token : g.conf.token;
+}
+
+/*
+ * A copy of the token to use: the PIN, the configured token, or (with
+ * neither) NULL and *oidc set, for a token from oidc.c after unlocking.
+ */
+static CK_RV
+token_copy(char **out, const char **who, int *oidc)
+{
+    *out = NULL;
+    *oidc = 0;
+    if (active_token() == NULL) {
+        *oidc = g.oidc;
+        *who = OIDC_WHO;
+        return g.oidc ? CKR_OK : CKR_USER_NOT_LOGGED_IN;
+    }
+    *who = g.login_token != NULL ? PIN_WHO : g.conf.token_from;
+    return (*out = strdup(active_token())) != NULL ? CKR_OK : CKR_HOST_MEMORY;
+}
+
+/* The exchanged token (lock not held); said on stderr if there is none. */
+static CK_RV
+oidc_token(char **out)
+{
+    sn_err r = sn_p11_oidc_token(&g.conf, out);
+
+    if (r == SN_OK)
+        return CKR_OK;
+    return r == SN_ERR_STATE   ? CKR_USER_NOT_LOGGED_IN
+           : r == SN_ERR_NOMEM ? CKR_HOST_MEMORY
+                               : CKR_DEVICE_ERROR;
 }
 
 static struct session *
@@ -313,22 +349,24 @@ ensure_loaded(void)
 {
     char sub[SN_P11_SUBSCRIBER_MAX + 1];
     struct sn_p11_keylist *keys = NULL;
-    const char *who;
+    const char *who = NULL;
     char *token = NULL;
     unsigned gen;
+    int oidc;
     CK_RV rv = CKR_OK;
 
     pthread_mutex_lock(&lock);
-    if (g.loaded || active_token() == NULL) {
+    if (g.loaded || (active_token() == NULL && !g.oidc)) {
         pthread_mutex_unlock(&lock);
         return CKR_OK;
     }
     gen = g.generation;
-    token = strdup(active_token());
-    who = g.login_token != NULL ? PIN_WHO : g.conf.token_from;
+    rv = token_copy(&token, &who, &oidc);
     pthread_mutex_unlock(&lock);
-    if (token == NULL)
-        return CKR_HOST_MEMORY;
+    if (rv == CKR_OK && oidc)
+        rv = oidc_token(&token);
+    if (rv != CKR_OK)
+        return rv;
     rv = fetch(token, who, sub, &keys);
     sn_secret_free(token);
     if (rv != CKR_OK)
@@ -367,6 +405,8 @@ C_Initialize(CK_VOID_PTR pInitArgs)
         rv = CKR_GENERAL_ERROR;
         goto out;
     }
+    /* Said here, but exchanged at first use: p11-kit loads us everywhere. */
+    g.oidc = g.conf.token == NULL && sn_p11_oidc_configured(&g.conf);
     g.next_object = 1;
     g.next_session = 1;
     g.initialized = 1;
@@ -387,6 +427,7 @@ C_Finalize(CK_VOID_PTR pReserved)
     }
     state_free();
     pthread_mutex_unlock(&lock);
+    sn_p11_oidc_reset();
     sn_p11_conn_shutdown();
     return CKR_OK;
 }
@@ -1047,6 +1088,7 @@ struct pending {
     size_t sig_len;
     struct sn_p11_signreq req;
     char *token;
+    int oidc; /* token to come from oidc.c */
 };
 
 static char *
@@ -1118,6 +1160,7 @@ sign_finish(struct session *s, int final, const uint8_t *data, size_t len,
             CK_BYTE_PTR pSignature, CK_ULONG_PTR pulSignatureLen)
 {
     uint8_t sig[SN_P11_MAX_SIG];
+    const char *who;
     struct pending p;
     CK_RV rv;
 
@@ -1137,11 +1180,11 @@ sign_finish(struct session *s, int final, const uint8_t *data, size_t len,
     p.alg = s->op.alg;
     p.sig_len = s->op.sig_len;
     sn_p11_sign_cleanup(&s->op);
-    if (rv == CKR_OK && active_token() == NULL)
-        rv = CKR_USER_NOT_LOGGED_IN;
-    if (rv == CKR_OK && (p.token = strdup(active_token())) == NULL)
-        rv = CKR_HOST_MEMORY;
+    if (rv == CKR_OK)
+        rv = token_copy(&p.token, &who, &p.oidc);
     pthread_mutex_unlock(&lock);
+    if (rv == CKR_OK && p.oidc)
+        rv = oidc_token(&p.token);
     if (rv == CKR_OK && (rv = remote_sign(&p, sig)) == CKR_OK) {
         memcpy(pSignature, sig, p.sig_len);
         *pulSignatureLen = p.sig_len;

@@ -95,6 +95,8 @@ operator_only(const struct sn_principal *p, enum sn_action a,
         {SN_ACT_TSA_ROTATE, "only an admin token may rotate the TSA key"},
         {SN_ACT_TSA_CLOCK_OK, "only an admin token may confirm the clock"},
         {SN_ACT_METRICS_READ, "only an admin token may read the metrics"},
+        {SN_ACT_OIDC_ISSUER_MANAGE,
+         "only an admin token may register or remove OIDC issuers"},
         {SN_ACT_COMPROMISE_LATER,
          "a keyCompromise revocation date may only be moved earlier; moving "
          "it later is an operator decision (admin token, with a 'comment')"},
@@ -422,6 +424,28 @@ subscriber_policy(const struct sn_principal *p, enum sn_action a,
     return SN_POLICY_ALLOW;
 }
 
+/* Trust policies: 'manage' on the subscriber, no key scope (a token
+ * minted by a trust policy is always limited to keys, so it cannot make
+ * itself more trust); another's policy looks missing. */
+static enum sn_verdict
+trust_policy(const struct sn_principal *p, const struct sn_resource *r,
+             struct sn_decision *d)
+{
+    if (subscriber_manage(p,
+                          "trust policies are managed with a subscriber "
+                          "token with 'manage'",
+                          d) != SN_POLICY_ALLOW)
+        return SN_POLICY_DENY;
+    if (scoped(p))
+        return deny_scoped(p, "trust policy change by a key-limited token",
+                           "a token limited to some keys cannot manage trust "
+                           "policies",
+                           d);
+    if (r != NULL && !owns(p, r->subscriber))
+        return hide(d, SN_DENY_FOREIGN, "no such trust policy");
+    return SN_POLICY_ALLOW;
+}
+
 static enum sn_verdict
 decide(const struct sn_principal *p, enum sn_action a,
        const struct sn_resource *r, struct sn_decision *d)
@@ -462,10 +486,13 @@ decide(const struct sn_principal *p, enum sn_action a,
         return cert_revoke(p, r, d);
     /* Per-route and per-algorithm volumes of every tenant. */
     case SN_ACT_METRICS_READ:
+    case SN_ACT_OIDC_ISSUER_MANAGE:
         return operator_only(p, a, d);
     case SN_ACT_SUBSCRIBER_POLICY_SET:
     case SN_ACT_SUBSCRIBER_POLICY_READ:
         return subscriber_policy(p, a, r, d);
+    case SN_ACT_TRUST_POLICY:
+        return trust_policy(p, r, d);
     }
     return deny(d, SN_DENY_NEVER, "unknown action");
 }

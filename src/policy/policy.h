@@ -39,6 +39,8 @@ enum sn_action {
      * subscriber); a key's own is SN_ACT_KEY_MANAGE / SN_ACT_KEY_READ */
     SN_ACT_SUBSCRIBER_POLICY_SET,
     SN_ACT_SUBSCRIBER_POLICY_READ,
+    SN_ACT_OIDC_ISSUER_MANAGE, /* register or remove a trusted issuer */
+    SN_ACT_TRUST_POLICY,       /* resource: subscriber (the policy's) */
 };
 
 struct sn_resource {

@@ -603,3 +603,68 @@ sn_store_space(struct sn_store *st)
         __atomic_store_n(&st->space, (int)measure(st), __ATOMIC_RELEASE);
     return (enum sn_space)__atomic_load_n(&st->space, __ATOMIC_ACQUIRE);
 }
+
+/* ---- OIDC issuers and trust policies ---- */
+
+sn_err
+sn_store_oidc_issuer_add(struct sn_store *st, const struct sn_oidc_issuer *i)
+{
+    if (no_room(st))
+        return SN_ERR_DB;
+    return st->ops->oidc_issuer_add(st->be, i);
+}
+
+sn_err
+sn_store_oidc_issuer_list(struct sn_store *st, struct sn_oidc_issuer **out,
+                          size_t *n)
+{
+    return st->ops->oidc_issuer_list(st->be, out, n);
+}
+
+sn_err
+sn_store_oidc_issuer_delete(struct sn_store *st, const char *id)
+{
+    return st->ops->oidc_issuer_delete(st->be, id);
+}
+
+sn_err
+sn_store_trust_policy_add(struct sn_store *st, const struct sn_trust_policy *p)
+{
+    if (no_room(st))
+        return SN_ERR_DB;
+    return st->ops->trust_policy_add(st->be, p);
+}
+
+sn_err
+sn_store_trust_policy_list(struct sn_store *st, const char *subscriber,
+                           const char *issuer, struct sn_trust_policy **out,
+                           size_t *n)
+{
+    return st->ops->trust_policy_list(st->be, subscriber, issuer, out, n);
+}
+
+sn_err
+sn_store_trust_policy_delete(struct sn_store *st, const char *subscriber,
+                             const char *id)
+{
+    return st->ops->trust_policy_delete(st->be, subscriber, id);
+}
+
+void
+sn_trust_policy_list_free(struct sn_trust_policy *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; p != NULL && i < n; i++)
+        free(p[i].body);
+    free(p);
+}
+
+sn_err
+sn_store_oidc_jti_use(struct sn_store *st, const char *issuer, const char *jti,
+                      time_t expires_at, time_t now)
+{
+    if (no_room(st))
+        return SN_ERR_DB;
+    return st->ops->oidc_jti_use(st->be, issuer, jti, expires_at, now);
+}

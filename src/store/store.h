@@ -38,6 +38,8 @@ struct sn_subscriber {
 enum sn_role { SN_ROLE_MANAGE = 1, SN_ROLE_SIGN = 2 };
 
 #define SN_TOKEN_MAX_KEYS 64
+/* Room for a principal's proof text (auth/principal.h SN_PROOF_MAX). */
+#define SN_AUDIT_PROOF_MAX 512
 
 struct sn_token {
     char id[SN_UUID_LEN];
@@ -51,6 +53,16 @@ struct sn_token {
     time_t expires_at; /* 0: never */
     time_t created_at;
     time_t revoked_at; /* 0: active */
+    /*
+     * How the holder proved who they were when the token was minted
+     * (issue 16): 0 a static token; else enum sn_auth_method
+     * (auth/principal.h), with the trust policy (via) and what the proof
+     * said (proof), carried into the principal of each request it
+     * authenticates and so into its audit records.
+     */
+    int auth_method;
+    char via[SN_UUID_LEN];
+    char proof[SN_AUDIT_PROOF_MAX];
 };
 
 enum sn_key_state { SN_KEY_ENABLED, SN_KEY_DISABLED, SN_KEY_DESTROYED };
@@ -70,7 +82,8 @@ struct sn_key {
     char *att_pem;  /* attestation certificate or NULL, owned */
 };
 
-#define SN_AUDIT_PRINCIPAL_MAX 512
+/* "oidc policy=<id> " and a proof, or a token id */
+#define SN_AUDIT_PRINCIPAL_MAX (SN_AUDIT_PROOF_MAX + 64)
 
 struct sn_audit {
     int64_t id; /* assigned on append */
@@ -315,6 +328,54 @@ sn_err sn_store_policy_delete(struct sn_store *st, const char *target);
  * "ok") at or after since: seeds the quota counters (policy/quota.h). */
 sn_err sn_store_sign_count(struct sn_store *st, const char *key, time_t since,
                            uint64_t *out);
+/* ---- OIDC issuers and trust policies (issue 16) ---- */
+#define SN_OIDC_URL_MAX 255
+#define SN_OIDC_AUD_MAX 255
+#define SN_OIDC_PATH_MAX 255
+/* An issuer the operator trusts (POST /v1/oidc/issuers). */
+struct sn_oidc_issuer {
+    char id[SN_UUID_LEN];
+    char issuer[SN_OIDC_URL_MAX + 1];   /* the exact "iss" */
+    char audience[SN_OIDC_AUD_MAX + 1]; /* the one "aud" accepted */
+    char jwks_uri[SN_OIDC_URL_MAX + 1]; /* "": discovery */
+    char ca_file[SN_OIDC_PATH_MAX + 1]; /* "": the system's roots */
+    time_t created_at;
+};
+/* SN_ERR_EXISTS if the issuer URL is registered already. */
+sn_err sn_store_oidc_issuer_add(struct sn_store *st,
+                                const struct sn_oidc_issuer *i);
+/* Every issuer, oldest first; *out malloc'd. */
+sn_err sn_store_oidc_issuer_list(struct sn_store *st,
+                                 struct sn_oidc_issuer **out, size_t *n);
+sn_err sn_store_oidc_issuer_delete(struct sn_store *st, const char *id);
+
+/* A subscriber's trust policy: its rules as validated JSON text (body:
+ * {"claims", "keys", "roles", "token_lifetime"}, owned). */
+struct sn_trust_policy {
+    char id[SN_UUID_LEN];
+    char subscriber[SN_UUID_LEN];
+    char issuer[SN_OIDC_URL_MAX + 1];
+    char *body;
+    time_t created_at;
+};
+sn_err sn_store_trust_policy_add(struct sn_store *st,
+                                 const struct sn_trust_policy *p);
+/* The policies of subscriber ("": any) for issuer ("": any), oldest first
+ * (then by id); free with sn_trust_policy_list_free. */
+sn_err sn_store_trust_policy_list(struct sn_store *st, const char *subscriber,
+                                  const char *issuer,
+                                  struct sn_trust_policy **out, size_t *n);
+/* SN_ERR_NOT_FOUND unless subscriber holds policy id. */
+sn_err sn_store_trust_policy_delete(struct sn_store *st, const char *subscriber,
+                                    const char *id);
+void sn_trust_policy_list_free(struct sn_trust_policy *p, size_t n);
+/*
+ * Remembers an ID token's jti for its issuer until expires_at, durably:
+ * SN_ERR_EXISTS if it is remembered already (a replay). Forgets the
+ * issuer's jtis expired before now in the same transaction.
+ */
+sn_err sn_store_oidc_jti_use(struct sn_store *st, const char *issuer,
+                             const char *jti, time_t expires_at, time_t now);
 
 /* ---- room to write: free space, the write probe, retention ---- */
 struct sn_store_limits {

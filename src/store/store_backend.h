@@ -124,6 +124,19 @@ struct sn_store_ops {
     sn_err (*sign_count)(void *be, const char *key, time_t since,
                          uint64_t *out);
 
+    sn_err (*oidc_issuer_add)(void *be, const struct sn_oidc_issuer *i);
+    sn_err (*oidc_issuer_list)(void *be, struct sn_oidc_issuer **out,
+                               size_t *n);
+    sn_err (*oidc_issuer_delete)(void *be, const char *id);
+    sn_err (*trust_policy_add)(void *be, const struct sn_trust_policy *p);
+    sn_err (*trust_policy_list)(void *be, const char *subscriber,
+                                const char *issuer,
+                                struct sn_trust_policy **out, size_t *n);
+    sn_err (*trust_policy_delete)(void *be, const char *subscriber,
+                                  const char *id);
+    sn_err (*oidc_jti_use)(void *be, const char *issuer, const char *jti,
+                           time_t expires_at, time_t now);
+
     /* The writer thread only, each in a durable transaction of its own:
      * inserts each record with id 0 (setting its id) and replaces the
      * detail of each other one (all or none); */

@@ -22,3 +22,7 @@ target_link_libraries(test_ratelimit PRIVATE sn_http)
 # decision per way of proving) and its quota counters.
 sn_unit_test(test_keypolicy ${CMAKE_CURRENT_LIST_DIR}/test_keypolicy.c)
 target_link_libraries(test_keypolicy PRIVATE sn_policy Threads::Threads)
+# issue 16: the OIDC parsers' edges (strict base64url, JWT header refusals,
+# trust-policy rules).
+sn_unit_test(test_oidc_parse ${CMAKE_CURRENT_SOURCE_DIR}/test_oidc_parse.c)
+target_link_libraries(test_oidc_parse PRIVATE sn_auth)

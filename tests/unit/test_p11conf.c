@@ -74,6 +74,8 @@ clear_env(void)
     unsetenv("SIGNET_TOKEN");
     unsetenv("SIGNET_PKCS11_CONF");
     unsetenv("SIGNET_PKCS11_DEBUG");
+    unsetenv("SIGNET_ID_TOKEN_FILE");
+    unsetenv("SIGNET_OIDC_AUDIENCE");
 }
 
 static void
@@ -126,6 +128,37 @@ test_sources(void **state)
     sn_p11_conf_cleanup(&c);
     free(err);
     unlink("p11conf.test");
+    clear_env();
+}
+
+/* Issue 16: the ID token settings, the environment over the file. */
+static void
+test_id_token_settings(void **state)
+{
+    struct sn_p11_conf c;
+    char *err;
+
+    (void)state;
+    clear_env();
+    write_file("p11conf.oidc", "url = https://h:1\nid_token_file = /f/jwt\n"
+                               "oidc_audience = signet-ci\n");
+    setenv("SIGNET_PKCS11_CONF", "p11conf.oidc", 1);
+    capture();
+    assert_int_equal(sn_p11_conf_load(&c), SN_OK);
+    assert_null(c.token);
+    assert_string_equal(c.id_token_file, "/f/jwt");
+    assert_string_equal(c.audience, "signet-ci");
+    sn_p11_conf_cleanup(&c);
+    setenv("SIGNET_ID_TOKEN_FILE", "/e/jwt", 1);
+    setenv("SIGNET_OIDC_AUDIENCE", "other", 1);
+    assert_int_equal(sn_p11_conf_load(&c), SN_OK);
+    assert_string_equal(c.id_token_file, "/e/jwt");
+    assert_string_equal(c.audience, "other");
+    sn_p11_conf_cleanup(&c);
+    err = captured();
+    assert_string_equal(err, "");
+    free(err);
+    unlink("p11conf.oidc");
     clear_env();
 }
 
@@ -207,8 +240,11 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_url_shown),     cmocka_unit_test(test_sources),
-        cmocka_unit_test(test_bad_file_once), cmocka_unit_test(test_not_https),
+        cmocka_unit_test(test_url_shown),
+        cmocka_unit_test(test_sources),
+        cmocka_unit_test(test_id_token_settings),
+        cmocka_unit_test(test_bad_file_once),
+        cmocka_unit_test(test_not_https),
         cmocka_unit_test(test_ca_file),
     };
 

@@ -1157,7 +1157,7 @@ test_cert_compromise(void **state)
 
 /* ---- schema versions ---- */
 
-#define SCHEMA_LATEST 7
+#define SCHEMA_LATEST 9
 
 static int
 user_version(struct tmp *t)
@@ -1336,7 +1336,7 @@ test_schema_too_new(void **state)
     assert_int_equal(sn_store_open(t->db, &st), SN_ERR_STATE);
     assert_null(st);
     assert_int_equal(user_version(t), 99);
-    exec_other(t, "PRAGMA user_version = 7");
+    exec_other(t, "PRAGMA user_version = 9");
     assert_int_equal(sn_store_open(t->db, &t->st), SN_OK);
 }
 
@@ -1691,6 +1691,86 @@ test_space(void **state)
     assert_int_equal(sn_store_tsa_add(t->st, &r), SN_OK);
 }
 
+/* issue 16: a minted token keeps how its holder proved who they were. */
+static void
+test_token_proof(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_token tk, got;
+
+    memset(&tk, 0, sizeof(tk));
+    assert_int_equal(sn_uuid(tk.id), SN_OK);
+    assert_int_equal(sn_uuid(tk.subscriber), SN_OK);
+    snprintf(tk.name, sizeof(tk.name), "oidc");
+    tk.roles = SN_ROLE_SIGN;
+    tk.auth_method = 1;
+    assert_int_equal(sn_uuid(tk.via), SN_OK);
+    snprintf(tk.proof, sizeof(tk.proof), "iss=https://i sub=repo:a/b");
+    tk.created_at = 1700000000;
+    assert_int_equal(sn_store_token_add(t->st, &tk), SN_OK);
+    assert_int_equal(sn_store_token_get(t->st, tk.id, &got), SN_OK);
+    assert_int_equal(got.auth_method, 1);
+    assert_string_equal(got.via, tk.via);
+    assert_string_equal(got.proof, tk.proof);
+}
+
+/* issue 16: issuers are unique by URL; a policy is deleted only by its
+ * subscriber; a jti is taken once until it expires. */
+static void
+test_oidc_records(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_oidc_issuer is, *il = NULL;
+    struct sn_trust_policy p, *pl = NULL;
+    size_t n = 0;
+
+    memset(&is, 0, sizeof(is));
+    assert_int_equal(sn_uuid(is.id), SN_OK);
+    snprintf(is.issuer, sizeof(is.issuer), "https://issuer.example");
+    snprintf(is.audience, sizeof(is.audience), "signet");
+    is.created_at = 1700000000;
+    assert_int_equal(sn_store_oidc_issuer_add(t->st, &is), SN_OK);
+    assert_int_equal(sn_uuid(is.id), SN_OK);
+    assert_int_equal(sn_store_oidc_issuer_add(t->st, &is), SN_ERR_EXISTS);
+    assert_int_equal(sn_store_oidc_issuer_list(t->st, &il, &n), SN_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(il[0].audience, "signet");
+    assert_int_equal(sn_store_oidc_issuer_delete(t->st, il[0].id), SN_OK);
+    assert_int_equal(sn_store_oidc_issuer_delete(t->st, il[0].id),
+                     SN_ERR_NOT_FOUND);
+    free(il);
+
+    memset(&p, 0, sizeof(p));
+    assert_int_equal(sn_uuid(p.id), SN_OK);
+    snprintf(p.subscriber, sizeof(p.subscriber), "sub-a");
+    snprintf(p.issuer, sizeof(p.issuer), "https://issuer.example");
+    p.body = "{\"claims\":{\"repository\":\"a/b\"}}";
+    assert_int_equal(sn_store_trust_policy_add(t->st, &p), SN_OK);
+    assert_int_equal(sn_store_trust_policy_list(t->st, "", p.issuer, &pl, &n),
+                     SN_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(pl[0].body, p.body);
+    sn_trust_policy_list_free(pl, n);
+    assert_int_equal(sn_store_trust_policy_list(t->st, "sub-b", "", &pl, &n),
+                     SN_OK);
+    assert_int_equal(n, 0);
+    sn_trust_policy_list_free(pl, n);
+    assert_int_equal(sn_store_trust_policy_delete(t->st, "sub-b", p.id),
+                     SN_ERR_NOT_FOUND);
+    assert_int_equal(sn_store_trust_policy_delete(t->st, "sub-a", p.id), SN_OK);
+
+    assert_int_equal(sn_store_oidc_jti_use(t->st, "i", "j1", 2000, 1000),
+                     SN_OK);
+    assert_int_equal(sn_store_oidc_jti_use(t->st, "i", "j1", 2000, 1500),
+                     SN_ERR_EXISTS);
+    /* another issuer's jti of the same name is another token */
+    assert_int_equal(sn_store_oidc_jti_use(t->st, "i2", "j1", 2000, 1500),
+                     SN_OK);
+    /* forgotten once expired */
+    assert_int_equal(sn_store_oidc_jti_use(t->st, "i", "j1", 4000, 2001),
+                     SN_OK);
+}
+
 int
 main(void)
 {
@@ -1699,6 +1779,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_subscriber_list_empty, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_proof, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oidc_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_brief, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),

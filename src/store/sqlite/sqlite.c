@@ -116,6 +116,29 @@ static const struct migration migrations[] = {
      "ALTER TABLE audit ADD COLUMN principal TEXT NOT NULL DEFAULT '';"
      "CREATE INDEX IF NOT EXISTS audit_by_key_time ON audit(key_id, time);",
      NULL, NULL},
+    /* issue 16: how a token's holder proved who they were (a token minted
+     * by an OIDC exchange names its trust policy and the claims; the
+     * audit records carry it in their principal). */
+    {"ALTER TABLE tokens ADD COLUMN auth_method INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE tokens ADD COLUMN via TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE tokens ADD COLUMN proof TEXT NOT NULL DEFAULT '';",
+     NULL, NULL},
+    /* issue 16: trusted OIDC issuers, subscribers' trust policies, and the
+     * jtis of exchanged ID tokens until they expire (a replay is refused
+     * after a restart too). */
+    {"CREATE TABLE IF NOT EXISTS oidc_issuers ("
+     " id TEXT PRIMARY KEY, issuer TEXT NOT NULL UNIQUE,"
+     " audience TEXT NOT NULL, jwks_uri TEXT NOT NULL,"
+     " ca_file TEXT NOT NULL, created_at INTEGER NOT NULL);"
+     "CREATE TABLE IF NOT EXISTS trust_policies ("
+     " id TEXT PRIMARY KEY, subscriber_id TEXT NOT NULL,"
+     " issuer TEXT NOT NULL, body TEXT NOT NULL,"
+     " created_at INTEGER NOT NULL);"
+     "CREATE INDEX IF NOT EXISTS trust_by_issuer ON trust_policies(issuer);"
+     "CREATE TABLE IF NOT EXISTS oidc_jti ("
+     " issuer TEXT NOT NULL, jti TEXT NOT NULL,"
+     " expires_at INTEGER NOT NULL, PRIMARY KEY (issuer, jti));",
+     NULL, NULL},
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -553,7 +576,8 @@ token_add(void *be, const struct sn_token *t)
     if ((r = prepare(st,
                      "INSERT INTO tokens (id, subscriber_id, admin, name,"
                      " hash, roles, keys, expires_at, created_at,"
-                     " revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                     " revoked_at, auth_method, via, proof)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
                      &s)) != SN_OK)
         return r;
     sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
@@ -568,6 +592,9 @@ token_add(void *be, const struct sn_token *t)
     sqlite3_bind_text(s, 7, keys, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 8, t->expires_at);
     sqlite3_bind_int64(s, 9, t->created_at);
+    sqlite3_bind_int(s, 10, t->auth_method);
+    sqlite3_bind_text(s, 11, t->via, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 12, t->proof, -1, SQLITE_STATIC);
     return finish_write(st, s, 0);
 }
 
@@ -605,8 +632,8 @@ token_get(void *be, const char *id, struct sn_token *out)
     memset(out, 0, sizeof(*out));
     if ((r = prepare(st,
                      "SELECT id, subscriber_id, admin, name, hash, roles,"
-                     " keys, expires_at, created_at, revoked_at"
-                     " FROM tokens WHERE id = ?",
+                     " keys, expires_at, created_at, revoked_at,"
+                     " auth_method, via, proof FROM tokens WHERE id = ?",
                      &s)) != SN_OK)
         return r;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -630,6 +657,9 @@ token_get(void *be, const char *id, struct sn_token *out)
     out->expires_at = (time_t)sqlite3_column_int64(s, 7);
     out->created_at = (time_t)sqlite3_column_int64(s, 8);
     out->revoked_at = (time_t)sqlite3_column_int64(s, 9);
+    out->auth_method = sqlite3_column_int(s, 10);
+    col_text(s, 11, out->via, sizeof(out->via));
+    col_text(s, 12, out->proof, sizeof(out->proof));
     r = SN_OK;
 out:
     sqlite3_finalize(s);
@@ -1422,6 +1452,195 @@ usage(void *be, const char *subscriber, time_t since, struct sn_usage *out)
     return SN_OK;
 }
 
+/* ---- OIDC issuers, trust policies, jtis ---- */
+
+static sn_err
+oidc_issuer_add(void *be, const struct sn_oidc_issuer *i)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st,
+                     "INSERT INTO oidc_issuers (id, issuer, audience,"
+                     " jwks_uri, ca_file, created_at)"
+                     " VALUES (?, ?, ?, ?, ?, ?)",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, i->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, i->issuer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, i->audience, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, i->jwks_uri, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, i->ca_file, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, i->created_at);
+    return finish_write(st, s, 0);
+}
+
+static sn_err
+fill_issuer(sqlite3_stmt *s, void *out)
+{
+    struct sn_oidc_issuer *i = out;
+
+    memset(i, 0, sizeof(*i));
+    col_text(s, 0, i->id, sizeof(i->id));
+    col_text(s, 1, i->issuer, sizeof(i->issuer));
+    col_text(s, 2, i->audience, sizeof(i->audience));
+    col_text(s, 3, i->jwks_uri, sizeof(i->jwks_uri));
+    col_text(s, 4, i->ca_file, sizeof(i->ca_file));
+    i->created_at = (time_t)sqlite3_column_int64(s, 5);
+    return SN_OK;
+}
+
+static sn_err
+oidc_issuer_list(void *be, struct sn_oidc_issuer **out, size_t *n)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    void *arr = NULL;
+    sn_err r;
+
+    *out = NULL;
+    *n = 0;
+    if ((r = prepare(st,
+                     "SELECT id, issuer, audience, jwks_uri, ca_file,"
+                     " created_at FROM oidc_issuers ORDER BY created_at, id",
+                     &s)) != SN_OK)
+        return r;
+    r = collect(s, sizeof(**out), fill_issuer, NULL, &arr, n);
+    *out = arr;
+    sqlite3_finalize(s);
+    return r;
+}
+
+static sn_err
+oidc_issuer_delete(void *be, const char *id)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st, "DELETE FROM oidc_issuers WHERE id = ?", &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    return finish_write(st, s, 1);
+}
+
+static sn_err
+trust_policy_add(void *be, const struct sn_trust_policy *p)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st,
+                     "INSERT INTO trust_policies (id, subscriber_id, issuer,"
+                     " body, created_at) VALUES (?, ?, ?, ?, ?)",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, p->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, p->subscriber, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, p->issuer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, p->body, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, p->created_at);
+    return finish_write(st, s, 0);
+}
+
+static sn_err
+fill_policy(sqlite3_stmt *s, void *out)
+{
+    struct sn_trust_policy *p = out;
+    const unsigned char *body = sqlite3_column_text(s, 3);
+
+    memset(p, 0, sizeof(*p));
+    col_text(s, 0, p->id, sizeof(p->id));
+    col_text(s, 1, p->subscriber, sizeof(p->subscriber));
+    col_text(s, 2, p->issuer, sizeof(p->issuer));
+    if ((p->body = strdup(body ? (const char *)body : "{}")) == NULL)
+        return SN_ERR_NOMEM;
+    p->created_at = (time_t)sqlite3_column_int64(s, 4);
+    return SN_OK;
+}
+
+static void
+clean_policy(void *p)
+{
+    free(((struct sn_trust_policy *)p)->body);
+}
+
+static sn_err
+trust_policy_list(void *be, const char *subscriber, const char *issuer,
+                  struct sn_trust_policy **out, size_t *n)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    void *arr = NULL;
+    sn_err r;
+
+    *out = NULL;
+    *n = 0;
+    if ((r = prepare(st,
+                     "SELECT id, subscriber_id, issuer, body, created_at"
+                     " FROM trust_policies WHERE (?1 = '' OR"
+                     " subscriber_id = ?1) AND (?2 = '' OR issuer = ?2)"
+                     " ORDER BY created_at, id",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, subscriber, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, issuer, -1, SQLITE_STATIC);
+    r = collect(s, sizeof(**out), fill_policy, clean_policy, &arr, n);
+    *out = arr;
+    sqlite3_finalize(s);
+    return r;
+}
+
+static sn_err
+trust_policy_delete(void *be, const char *subscriber, const char *id)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st,
+                     "DELETE FROM trust_policies WHERE id = ?"
+                     " AND subscriber_id = ?",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, subscriber, -1, SQLITE_STATIC);
+    return finish_write(st, s, 1);
+}
+
+/* One statement: a jti is taken at most once, whichever thread asks (the
+ * primary key decides); an expired row is replaced. */
+static sn_err
+oidc_jti_use(void *be, const char *issuer, const char *jti, time_t expires_at,
+             time_t now)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st,
+                     "DELETE FROM oidc_jti WHERE issuer = ? AND"
+                     " expires_at < ?",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, issuer, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, now);
+    if ((r = finish_write(st, s, 0)) != SN_OK)
+        return r;
+    if ((r = prepare(st,
+                     "INSERT INTO oidc_jti (issuer, jti, expires_at)"
+                     " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, issuer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, jti, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, expires_at);
+    r = finish_write(st, s, 1);
+    return r == SN_ERR_NOT_FOUND ? SN_ERR_EXISTS : r;
+}
+
 const struct sn_store_ops sn_store_sqlite_ops = {
     .name = "sqlite",
     .open = store_open,
@@ -1460,6 +1679,13 @@ const struct sn_store_ops sn_store_sqlite_ops = {
     .policy_get = policy_get,
     .policy_delete = policy_delete,
     .sign_count = sign_count,
+    .oidc_issuer_add = oidc_issuer_add,
+    .oidc_issuer_list = oidc_issuer_list,
+    .oidc_issuer_delete = oidc_issuer_delete,
+    .trust_policy_add = trust_policy_add,
+    .trust_policy_list = trust_policy_list,
+    .trust_policy_delete = trust_policy_delete,
+    .oidc_jti_use = oidc_jti_use,
     .audit_tally = sn_sqlite_audit_tally,
     .write_probe = sn_sqlite_write_probe,
     .tsa_compact = sn_sqlite_tsa_compact,

@@ -65,8 +65,10 @@ sn_audit_init(struct sn_audit *a, const struct sn_req *req,
              subscriber ? subscriber : "");
     snprintf(a->key, sizeof(a->key), "%s", key ? key : "");
     if (req != NULL) {
-        if (req->who != NULL)
+        if (req->who != NULL) {
             snprintf(a->token, sizeof(a->token), "%s", req->who->id);
+            snprintf(a->proof, sizeof(a->proof), "%s", req->who->proof);
+        }
         snprintf(a->client, sizeof(a->client), "%s", req->client);
     }
     snprintf(a->action, sizeof(a->action), "%s", action);
@@ -264,9 +266,17 @@ sn_h_whoami(const struct sn_deps *deps, struct sn_req *req,
 {
     json_t *o = sn_principal_json(req->who);
 
+    static const char *const methods[] = {"bearer", "oidc", "mtls"};
+
     (void)deps;
-    if (o != NULL)
+    if (o != NULL) {
         json_object_set_new(o, "token_id", json_string(req->who->id));
+        json_object_set_new(o, "auth", json_string(methods[req->who->method]));
+        if (req->who->via[0] != '\0')
+            json_object_set_new(o, "via", json_string(req->who->via));
+        if (req->who->proof[0] != '\0')
+            json_object_set_new(o, "proof", json_string(req->who->proof));
+    }
     sn_resp_json(resp, API_OK, o);
 }
 
@@ -322,13 +332,13 @@ static json_t *
 audit_json(const struct sn_audit *a)
 {
     return json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
-                     "s:s, s:s}",
+                     "s:s, s:s, s:s}",
                      "id", (json_int_t)a->id, "time", sn_time_json(a->time),
                      "subscriber", a->subscriber, "key", a->key, "token",
                      a->token, "client", a->client, "action", a->action,
                      "digest_algorithm", a->digest_alg, "digest", a->digest,
                      "scheme", a->scheme, "result", a->result, "detail",
-                     a->detail);
+                     a->detail, "proof", a->proof);
 }
 
 void

@@ -35,6 +35,9 @@ enum sn_action {
     SN_ACT_TSA_ROTATE,
     SN_ACT_TSA_CLOCK_OK,
     SN_ACT_METRICS_READ, /* GET /metrics: volumes across every tenant */
+    /* register, list, delete client certificates; resource: subscriber
+     * (the registration's owner) */
+    SN_ACT_CLIENTCERT_MANAGE,
 };
 
 struct sn_resource {

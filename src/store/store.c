@@ -371,6 +371,60 @@ sn_store_token_add(struct sn_store *st, const struct sn_token *t)
     return st->ops->token_add(st->be, t);
 }
 
+void
+sn_clientcert_cleanup(struct sn_clientcert *c)
+{
+    if (c == NULL)
+        return;
+    free(c->pem);
+    memset(c, 0, sizeof(*c));
+}
+
+void
+sn_clientcert_list_free(struct sn_clientcert *c, size_t n)
+{
+    size_t i;
+
+    for (i = 0; c != NULL && i < n; i++)
+        sn_clientcert_cleanup(&c[i]);
+    free(c);
+}
+
+sn_err
+sn_store_clientcert_add(struct sn_store *st, const struct sn_clientcert *c)
+{
+    if (no_room(st))
+        return SN_ERR_DB;
+    return st->ops->clientcert_add(st->be, c);
+}
+
+sn_err
+sn_store_clientcert_get(struct sn_store *st, const char *id,
+                        struct sn_clientcert *out)
+{
+    return st->ops->clientcert_get(st->be, id, out);
+}
+
+sn_err
+sn_store_clientcert_list(struct sn_store *st, const char *subscriber,
+                         struct sn_clientcert **out, size_t *n)
+{
+    return st->ops->clientcert_list(st->be, subscriber, out, n);
+}
+
+sn_err
+sn_store_clientcert_find(struct sn_store *st, const char *match,
+                         struct sn_clientcert **out, size_t *n)
+{
+    return st->ops->clientcert_find(st->be, match, out, n);
+}
+
+sn_err
+sn_store_clientcert_delete(struct sn_store *st, const char *id)
+{
+    return st->ops->clientcert_delete(st->be, id);
+}
+
 sn_err
 sn_store_key_add(struct sn_store *st, const struct sn_key *k)
 {

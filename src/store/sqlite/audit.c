@@ -34,6 +34,7 @@ insert_one(struct sq_store *st, struct sn_audit *a)
     sqlite3_bind_text(s, 9, a->scheme, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 10, a->result, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 11, a->detail, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 12, a->proof, -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
@@ -270,8 +271,8 @@ sn_sqlite_audit_open(struct sq_store *st, const char *path)
         sqlite3_prepare_v2(st->wdb,
                            "INSERT INTO audit (time, subscriber_id, key_id,"
                            " token_id, client, action, digest_algorithm,"
-                           " digest, scheme, result, detail)"
-                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           " digest, scheme, result, detail, proof)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            -1, &st->winsert, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->wdb,
                            "INSERT INTO tsa_tokens (serial, gen_time, hash,"

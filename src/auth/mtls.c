@@ -82,7 +82,7 @@ from_peercert(enum sn_peercert_fault f)
 
 /* Does the chain satisfy registration c? */
 static enum sn_auth_fault
-check_one(const struct sn_clientcert *c, STACK_OF(X509) * chain,
+check_one(const struct sn_clientcert *c, STACK_OF(X509) *chain,
           const char *leaf_fp, time_t now)
 {
     struct sn_subject_rule rules[SN_PEERCERT_MAX_RULES];
@@ -127,8 +127,8 @@ audit_refused(struct sn_store *st, const struct sn_clientcert *c,
 }
 
 static void
-principal_from(const struct sn_clientcert *c, const char *fp,
-               time_t not_after, struct sn_principal *p)
+principal_from(const struct sn_clientcert *c, const char *fp, time_t not_after,
+               struct sn_principal *p)
 {
     memset(p, 0, sizeof(*p));
     p->method = SN_AUTH_MTLS;
@@ -149,7 +149,7 @@ static struct sn_log_limit refused_lines = SN_LOG_LIMIT(10, 10);
 
 /* The registrations the chain could match. */
 static sn_err
-lookup(struct sn_store *st, STACK_OF(X509) * chain, const char *fp,
+lookup(struct sn_store *st, STACK_OF(X509) *chain, const char *fp,
        struct candidates *cs)
 {
     char issuer[65];
@@ -159,8 +159,7 @@ lookup(struct sn_store *st, STACK_OF(X509) * chain, const char *fp,
     if ((r = gather(st, fp, SN_CLIENTCERT_LEAF, cs)) != SN_OK)
         return r;
     for (i = 0; i < sk_X509_num(chain); i++) {
-        if (sn_peercert_name_hash(sk_X509_value(chain, i), 1, issuer) !=
-            SN_OK)
+        if (sn_peercert_name_hash(sk_X509_value(chain, i), 1, issuer) != SN_OK)
             return SN_ERR_INVALID;
         if ((r = gather(st, issuer, SN_CLIENTCERT_CA, cs)) != SN_OK)
             return r;

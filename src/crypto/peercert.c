@@ -275,7 +275,7 @@ sn_peercert_rules_match(const X509 *x, const struct sn_subject_rule *rules,
 
 sn_err
 sn_peercert_chain_parse(const uint8_t *const *der, const size_t *len, size_t n,
-                        STACK_OF(X509) * *chain)
+                        STACK_OF(X509) **chain)
 {
     STACK_OF(X509) *sk = NULL;
     const unsigned char *p;
@@ -350,7 +350,7 @@ verify_fault(int err)
 }
 
 enum sn_peercert_fault
-sn_peercert_check_ca(STACK_OF(X509) * chain, X509 *ca, time_t now,
+sn_peercert_check_ca(STACK_OF(X509) *chain, X509 *ca, time_t now,
                      const struct sn_subject_rule *rules, size_t nrules)
 {
     enum sn_peercert_fault f = SN_PEERCERT_UNTRUSTED;
@@ -403,7 +403,7 @@ out:
 }
 
 time_t
-sn_peercert_not_after(STACK_OF(X509) * chain)
+sn_peercert_not_after(STACK_OF(X509) *chain)
 {
     time_t nb, na, min = 0;
     int i;

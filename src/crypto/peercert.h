@@ -107,11 +107,12 @@ enum sn_peercert_fault sn_peercert_check_leaf(X509 *leaf, time_t now);
  * extended key usage (if any) including clientAuth, and the leaf's subject
  * matching the rules.
  */
-enum sn_peercert_fault
-sn_peercert_check_ca(STACK_OF(X509) * chain, X509 *ca, time_t now,
-                     const struct sn_subject_rule *rules, size_t nrules);
+enum sn_peercert_fault sn_peercert_check_ca(STACK_OF(X509) *chain, X509 *ca,
+                                            time_t now,
+                                            const struct sn_subject_rule *rules,
+                                            size_t nrules);
 
 /* The earliest notAfter of the chain's certificates (0 if unreadable). */
-time_t sn_peercert_not_after(STACK_OF(X509) * chain);
+time_t sn_peercert_not_after(STACK_OF(X509) *chain);
 
 #endif

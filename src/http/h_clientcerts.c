@@ -82,10 +82,9 @@ clientcert_json(const struct sn_clientcert *c)
     else
         json_decref(subject);
     if (o != NULL)
-        json_object_set_new(o,
-                            c->kind == SN_CLIENTCERT_LEAF ? "certificate_pem"
-                                                          : "ca_pem",
-                            json_string(c->pem));
+        json_object_set_new(
+            o, c->kind == SN_CLIENTCERT_LEAF ? "certificate_pem" : "ca_pem",
+            json_string(c->pem));
     return o;
 }
 
@@ -216,17 +215,16 @@ sn_h_clientcert_delete(const struct sn_deps *deps, struct sn_req *req,
     r = sn_store_clientcert_get(deps->store, req->params[0], &c);
     memset(&res, 0, sizeof(res));
     res.subscriber = c.subscriber;
-    if (r == SN_OK && sn_policy_decide(req->who, SN_ACT_CLIENTCERT_MANAGE,
-                                       &res, &d) != SN_POLICY_ALLOW)
+    if (r == SN_OK && sn_policy_decide(req->who, SN_ACT_CLIENTCERT_MANAGE, &res,
+                                       &d) != SN_POLICY_ALLOW)
         r = SN_ERR_NOT_FOUND;
     if (r == SN_OK)
         r = sn_store_clientcert_delete(deps->store, c.id);
     if (r != SN_OK) {
-        sn_resp_error(resp,
-                      r == SN_ERR_NOT_FOUND ? API_NOT_FOUND : API_UNAVAILABLE,
-                      r == SN_ERR_NOT_FOUND
-                          ? "no such client-certificate registration"
-                          : "database unavailable");
+        sn_resp_error(
+            resp, r == SN_ERR_NOT_FOUND ? API_NOT_FOUND : API_UNAVAILABLE,
+            r == SN_ERR_NOT_FOUND ? "no such client-certificate registration"
+                                  : "database unavailable");
         sn_clientcert_cleanup(&c);
         return;
     }

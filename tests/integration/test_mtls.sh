@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# mTLS client certificates (issue 16). Client CAs and leaves are made with
+# openssl (an expired leaf with pyca/cryptography); every signature is
+# judged by openssl pkeyutl:
+#  - a pinned leaf (POST /v1/client-certs {"certificate_pem"}) signs with
+#    curl --cert/--key and no token; whoami names the method and the
+#    fingerprint (openssl x509 -fingerprint computes it); the audit record
+#    of the signature carries it;
+#  - a CA + subject rule registration signs for a matching leaf;
+#  - refused (401, no signature): an unregistered leaf, an expired one, a
+#    leaf of the CA whose subject misses the rule, a leaf of another
+#    subscriber's CA (and that subscriber's own registered leaf cannot
+#    reach this subscriber's key: 404 as for any foreign key); a token of
+#    another subscriber sent with a registered certificate;
+#  - a registration deleted while a signing body trickles: 401, nothing
+#    signed; deleted: the certificate no longer authenticates;
+#  - bad registrations: 400 with a reason;
+#  - plain requests with a token and no certificate still work;
+#  - the CLI signs with --client-cert/--client-key (and the environment
+#    variables), and with the key in a SoftHSM2 token through a PKCS#11
+#    URI (imported with softhsm2-util).
+. "$(dirname "$0")/lib.sh"
+
+PY=/usr/bin/python3
+SLOW=$(cd "$(dirname "$0")" && pwd)/slowreq.py
+server_start
+cd "$WORK" || die "cd"
+
+A=$(new_subscriber alpha) || exit 1
+B=$(new_subscriber beta) || exit 1
+TA=$(new_token "$A" '"roles":["manage","sign"]') || exit 1
+TB=$(new_token "$B" '"roles":["manage","sign"]') || exit 1
+KA=$(new_key "$TA" ecdsa-p256 "alpha key") || exit 1
+KB=$(new_key "$TB" ecdsa-p256 "beta key") || exit 1
+
+openssl dgst -sha256 -binary <<<"mtls" >"$WORK/d.bin"
+SIGN_BODY="{\"digest_algorithm\":\"sha256\",\"digest\":\"$(b64 "$WORK/d.bin")\"}"
+
+# ---- client PKI, with openssl ----
+cat >"$WORK/ext.cnf" <<'EOC'
+[sn_ca]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[sn_client]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+[sn_server]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+EOC
+# ca NAME CN: a self-signed client CA
+ca() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$1.key" -out "$1.pem" -subj "/CN=$2/O=Test" -days 30 \
+        -extensions sn_ca -config <(cat /etc/ssl/openssl.cnf "$WORK/ext.cnf") \
+        2>/dev/null || die "client CA $1"
+}
+# leaf NAME SUBJECT CA [EXT]: a leaf issued by CA
+leaf() {
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null || die "csr $1"
+    openssl x509 -req -in "$1.csr" -CA "$3.pem" -CAkey "$3.key" \
+        -CAcreateserial -days 7 -out "$1.pem" -extfile "$WORK/ext.cnf" \
+        -extensions "sn_${4:-client}" 2>/dev/null || die "leaf $1"
+}
+ca caA "alpha client CA"
+ca caB "beta client CA"
+leaf runner "/CN=ci-runner-1/O=Acme" caA
+leaf wrongcn "/CN=laptop-1/O=Acme" caA
+leaf wrongo "/CN=ci-runner-2/O=Other" caA
+leaf serveronly "/CN=ci-runner-3/O=Acme" caA server
+leaf fromB "/CN=ci-runner-1/O=Acme" caB
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout pinned.key -out pinned.pem -subj "/CN=alpha pinned" -days 7 \
+    2>/dev/null || die "pinned leaf"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout stranger.key -out stranger.pem -subj "/CN=stranger" -days 7 \
+    2>/dev/null || die "unregistered leaf"
+# An expired leaf of caA: openssl 3.0 cannot back-date, pyca can.
+"$PY" - <<'EOP' || die "expired leaf"
+import datetime
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID
+ca = x509.load_pem_x509_certificate(open("caA.pem", "rb").read())
+cakey = serialization.load_pem_private_key(open("caA.key", "rb").read(), None)
+key = ec.generate_private_key(ec.SECP256R1())
+now = datetime.datetime.utcnow()
+cert = (x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ci-runner-old"),
+                                 x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Acme")]))
+        .issuer_name(ca.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=10))
+        .not_valid_after(now - datetime.timedelta(days=1))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+        .sign(cakey, hashes.SHA256()))
+open("expired.pem", "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+open("expired.key", "wb").write(key.private_bytes(serialization.Encoding.PEM,
+    serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+EOP
+
+fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f; }
+# pem_json FILE: the file as a JSON string
+pem_json() { jq -Rs . <"$1"; }
+# csign NAME KEY [TOKEN]: signs KEY with certificate NAME.pem/NAME.key
+csign() {
+    req_json POST "/v1/keys/$2/sign" "${3:--}" "$SIGN_BODY" \
+        --cert "$WORK/$1.pem" --key "$WORK/$1.key"
+}
+# verified WHAT KEY: the answer's signature verifies with KEY's public key
+verified() {
+    unb64 "$(jget .signature)" "$WORK/sig"
+    check_cmd "$1: openssl pkeyutl verifies the signature" openssl pkeyutl \
+        -verify -pubin -inkey "$WORK/pub.$2.pem" -sigfile "$WORK/sig" \
+        -in "$WORK/d.bin"
+}
+# refused WHAT REASON: 401 whose message contains REASON, no signature
+refused() {
+    check_error "$1" 401 unauthorized
+    check_match "$1: the reason" "$2" "$(jget .message)"
+    check_nomatch "$1: no signature" '"signature"' "$BODY"
+}
+
+# ---- plain token requests, no certificate: unchanged ----
+req_json POST "/v1/keys/$KA/sign" "$TA" "$SIGN_BODY"
+check_status "a token without a certificate signs" 200 && verified "token" "$KA"
+req GET /v1/whoami "$TA"
+check_eq "whoami with a token: auth" bearer "$(jget .auth)"
+req GET /v1/whoami -
+check_error "no token, no certificate" 401 unauthorized
+
+# ---- a pinned leaf ----
+csign pinned "$KA"
+refused "a leaf not yet registered" "not registered"
+req_json POST /v1/client-certs "$TA" \
+    "{\"name\":\"pinned\",\"certificate_pem\":$(pem_json pinned.pem),\"roles\":[\"sign\"],\"keys\":[\"$KA\"]}"
+check_status "register the pinned leaf" 201
+PIN_ID=$(jget .id)
+check_eq "the registration's fingerprint is openssl's" "$(fp pinned.pem)" "$(jget .fingerprint)"
+csign pinned "$KA"
+check_status "the pinned leaf signs (curl --cert, no token)" 200 && verified "pinned leaf" "$KA"
+req GET /v1/whoami - --cert "$WORK/pinned.pem" --key "$WORK/pinned.key"
+check_eq "whoami with the pinned leaf: auth" mtls "$(jget .auth)"
+check_eq "whoami with the pinned leaf: via" "$PIN_ID" "$(jget .via)"
+check_eq "whoami with the pinned leaf: proof" "sha256:$(fp pinned.pem)" "$(jget .proof)"
+check_eq "whoami with the pinned leaf: subscriber" "$A" "$(jget .subscriber)"
+req GET "/v1/audit?order=desc&limit=5" "$TA"
+check_eq "the audit record of the signature carries the fingerprint" \
+    "sha256:$(fp pinned.pem)" \
+    "$(jget "[.records[] | select(.action == \"sign\" and .token == \"$PIN_ID\")][0].proof")"
+csign pinned "$KA" "$TA"
+check_status "the pinned leaf with its subscriber's token signs" 200
+csign pinned "$KA" "$TB"
+refused "the pinned leaf with another subscriber's token" "not registered by the token's subscriber"
+req_json POST /v1/keys "-" '{"algorithm":"ecdsa-p256","label":"x"}' \
+    --cert "$WORK/pinned.pem" --key "$WORK/pinned.key"
+check_error "the pinned leaf holds only 'sign'" 403 forbidden
+
+# ---- unregistered, expired, other CA ----
+csign stranger "$KA"
+refused "an unregistered self-signed leaf" "not registered"
+csign runner "$KA"
+refused "a CA leaf before its CA is registered" "not registered"
+
+# ---- a CA with subject rules ----
+req_json POST /v1/client-certs "$TA" \
+    "{\"name\":\"runners\",\"ca_pem\":$(pem_json caA.pem),\"subject\":{\"CN\":\"ci-runner-*\",\"O\":\"Acme\"},\"roles\":[\"sign\"]}"
+check_status "register client CA A with subject rules" 201
+CA_ID=$(jget .id)
+check_eq "the CA registration's fingerprint is openssl's" "$(fp caA.pem)" "$(jget .fingerprint)"
+csign runner "$KA"
+check_status "a CA leaf matching the rules signs" 200 && verified "CA leaf" "$KA"
+req GET /v1/whoami - --cert "$WORK/runner.pem" --key "$WORK/runner.key"
+check_eq "whoami with the CA leaf: via the CA registration" "$CA_ID" "$(jget .via)"
+check_eq "whoami with the CA leaf: proof is the leaf's fingerprint" \
+    "sha256:$(fp runner.pem)" "$(jget .proof)"
+csign wrongcn "$KA"
+refused "a CA leaf whose CN misses the rule" "subject does not match"
+csign wrongo "$KA"
+refused "a CA leaf whose O misses the rule" "subject does not match"
+csign serveronly "$KA"
+refused "a CA leaf for serverAuth only" "extended key usage"
+csign expired "$KA"
+refused "an expired CA leaf" "expired"
+csign fromB "$KA"
+refused "a leaf of another CA (same subject), not registered" "not registered"
+
+# ---- another subscriber's CA ----
+req_json POST /v1/client-certs "$TB" \
+    "{\"ca_pem\":$(pem_json caB.pem),\"subject\":{\"CN\":\"ci-runner-*\"},\"roles\":[\"sign\"]}"
+check_status "beta registers its own client CA" 201
+csign fromB "$KB"
+check_status "beta's leaf signs with beta's key" 200 && verified "beta leaf" "$KB"
+csign fromB "$KA"
+check_error "beta's leaf on alpha's key: as any foreign key" 404 not_found
+check_nomatch "beta's leaf on alpha's key: no signature" '"signature"' "$BODY"
+csign runner "$KA" "$TB"
+refused "alpha's leaf with beta's token" "not registered by the token's subscriber"
+
+# ---- listing, and other subscribers' views ----
+req GET /v1/client-certs "$TA"
+check_eq "alpha lists its two registrations" "$PIN_ID $CA_ID" "$(jget '[.client_certs[].id] | join(" ")')"
+check_eq "the CA registration lists its rules" "ci-runner-*" "$(jget ".client_certs[1].subject.CN")"
+req GET /v1/client-certs "$TB"
+check_eq "beta lists one registration" 1 "$(jget '.client_certs | length')"
+req DELETE "/v1/client-certs/$PIN_ID" "$TB"
+check_error "beta cannot delete alpha's registration" 404 not_found
+req GET /v1/client-certs "$ADMIN"
+check_error "the admin token registers nothing" 403 forbidden
+
+# ---- bad registrations: 400 with a reason, nothing stored ----
+bad() {
+    req_json POST /v1/client-certs "$TA" "$2"
+    check_error "bad registration: $1" 400 invalid_field
+}
+bad "both kinds" "{\"certificate_pem\":$(pem_json pinned.pem),\"ca_pem\":$(pem_json caA.pem),\"roles\":[\"sign\"]}"
+bad "neither kind" '{"roles":["sign"]}'
+bad "a CA without rules" "{\"ca_pem\":$(pem_json caA.pem),\"roles\":[\"sign\"]}"
+bad "a lone '*' rule" "{\"ca_pem\":$(pem_json caA.pem),\"subject\":{\"CN\":\"*\"},\"roles\":[\"sign\"]}"
+bad "an inner '*'" "{\"ca_pem\":$(pem_json caA.pem),\"subject\":{\"CN\":\"ci-*-x\"},\"roles\":[\"sign\"]}"
+bad "an unknown attribute" "{\"ca_pem\":$(pem_json caA.pem),\"subject\":{\"emailAddress\":\"a@b\"},\"roles\":[\"sign\"]}"
+bad "a leaf as the CA" "{\"ca_pem\":$(pem_json runner.pem),\"subject\":{\"CN\":\"x\"},\"roles\":[\"sign\"]}"
+bad "an expired leaf" "{\"certificate_pem\":$(pem_json expired.pem),\"roles\":[\"sign\"]}"
+bad "not PEM" '{"certificate_pem":"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n","roles":["sign"]}'
+bad "two certificates" "{\"certificate_pem\":$(cat pinned.pem stranger.pem | jq -Rs .),\"roles\":[\"sign\"]}"
+bad "another subscriber's key" "{\"certificate_pem\":$(pem_json stranger.pem),\"roles\":[\"sign\"],\"keys\":[\"$KB\"]}"
+bad "no roles" "{\"certificate_pem\":$(pem_json stranger.pem)}"
+req GET /v1/client-certs "$TA"
+check_eq "no bad registration was stored" 2 "$(jget '.client_certs | length')"
+TS=$(new_token "$A" '"roles":["sign"]') || exit 1
+req_json POST /v1/client-certs "$TS" "{\"certificate_pem\":$(pem_json stranger.pem),\"roles\":[\"sign\"]}"
+check_error "a sign-only token registers nothing" 403 forbidden
+check_healthy "bad registrations"
+
+# ---- recheck: the registration deleted while a body trickles ----
+rm -f "$WORK/slow.ready" "$WORK/slow.gate"
+"$PY" "$SLOW" --port "$SERVER_PORT" --ca "$SERVER_CA" --token "" \
+    --cert "$WORK/pinned.pem" --key "$WORK/pinned.key" \
+    --path "/v1/keys/$KA/sign" --body "$SIGN_BODY" --ready "$WORK/slow.ready" \
+    --gate "$WORK/slow.gate" >"$WORK/slow.out" 2>&1 &
+SLOW_PID=$!
+for i in $(seq 1 100); do
+    [ -f "$WORK/slow.ready" ] && break
+    sleep 0.1
+done
+req DELETE "/v1/client-certs/$PIN_ID" "$TA"
+check_status "delete the pinned registration (mid-body)" 200
+touch "$WORK/slow.gate"
+wait "$SLOW_PID"
+OUT=$(cat "$WORK/slow.out")
+check_match "sign, registration deleted mid-body: 401" '^401 .*deleted' "$OUT"
+check_nomatch "sign, registration deleted mid-body: no signature" '"signature"' "$OUT"
+csign pinned "$KA"
+refused "the deleted registration's leaf" "not registered"
+req GET /v1/audit?order=desc "$TA"
+check_match "the refusals of a registered CA's leaves are in the audit log with their fingerprint" \
+    "sha256:$(fp expired.pem)" "$(jget '[.records[].proof] | join(" ")')"
+
+check_healthy "mTLS"
+finish

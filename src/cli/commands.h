@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "apiclient/clientcred.h"
 #include "cli/client.h"
 #include "common/err.h"
 #include "common/keyalg.h"
@@ -69,6 +70,10 @@ enum sn_cli_opt {
     /* issue 15: audit paging back in time, tokens without expiry */
     SN_OPT_BEFORE,
     SN_OPT_NO_EXPIRY,
+    /* mTLS: a client certificate and its key (file or pkcs11: URI) */
+    SN_OPT_CLIENT_CERT,
+    SN_OPT_CLIENT_KEY,
+    SN_OPT_CLIENT_KEY_PIN_FILE,
     SN_OPT_COUNT
 };
 
@@ -88,6 +93,8 @@ struct sn_cli {
     const char *ca_file;
     char *token;
     int json;
+    /* mTLS: the client certificate and key, loaded by sn_cli_connect. */
+    struct sn_client_cred *cred;
 
     struct sn_client *client; /* made on first use by sn_cli_connect */
     struct sn_client_error err;

@@ -237,6 +237,87 @@ req_json POST /v1/client-certs "$TS" "{\"certificate_pem\":$(pem_json stranger.p
 check_error "a sign-only token registers nothing" 403 forbidden
 check_healthy "bad registrations"
 
+# ---- the CLI: files, the environment, a key in a PKCS#11 token ----
+# sdig WHAT [VAR=VALUE]... [OPTION]...: signet sign-digest with KA and no
+# token, the variables in its environment; RC, ERR
+DIGEST_HEX=$(od -An -tx1 -v "$WORK/d.bin" | tr -d ' \n')
+sdig() {
+    local a envs=() opts=()
+    shift
+    for a in "$@"; do
+        if [[ $a =~ ^[A-Z_0-9]+= ]]; then envs+=("$a"); else opts+=("$a"); fi
+    done
+    rm -f "$WORK/cli.sig"
+    env -u SIGNET_TOKEN "${envs[@]}" "$SIGNET" sign-digest --key "$KA" \
+        --digest-algorithm sha256 --digest "$DIGEST_HEX" -o "$WORK/cli.sig" \
+        "${opts[@]}" >"$WORK/cli.out" 2>"$WORK/cli.err"
+    RC=$?
+    ERR=$(cat "$WORK/cli.err")
+}
+sdig_ok() {
+    sdig "$@"
+    check_eq "$1: exit status (stderr: $ERR)" 0 "$RC"
+    check_cmd "$1: openssl pkeyutl verifies the signature" openssl pkeyutl \
+        -verify -pubin -inkey "$WORK/pub.$KA.pem" -sigfile "$WORK/cli.sig" \
+        -in "$WORK/d.bin"
+}
+sdig_ok "CLI --client-cert/--client-key (CA leaf), no token" \
+    --client-cert "$WORK/runner.pem" --client-key "$WORK/runner.key"
+sdig_ok "CLI SIGNET_CLIENT_CERT/SIGNET_CLIENT_KEY (pinned leaf), no token" \
+    SIGNET_CLIENT_CERT="$WORK/pinned.pem" SIGNET_CLIENT_KEY="$WORK/pinned.key"
+sdig "CLI with an unregistered certificate" \
+    --client-cert "$WORK/stranger.pem" --client-key "$WORK/stranger.key"
+check_ne "CLI with an unregistered certificate: fails" 0 "$RC"
+check_match "CLI with an unregistered certificate: says why" "not registered" "$ERR"
+check_cmd_fails "CLI with an unregistered certificate: no signature file" \
+    test -s "$WORK/cli.sig"
+sdig "CLI with a key that is not the certificate's" \
+    --client-cert "$WORK/runner.pem" --client-key "$WORK/pinned.key"
+check_match "CLI with a mismatched key: says so" "does not match" "$ERR"
+sdig "CLI with a certificate and no key" --client-cert "$WORK/runner.pem"
+check_eq "CLI with a certificate and no key: usage error" 2 "$RC"
+
+# A leaf of CA A whose key lives in a SoftHSM2 token of the client's own
+# (its own SOFTHSM2_CONF), imported with softhsm2-util.
+leaf p11runner "/CN=ci-runner-p11/O=Acme" caA
+mkdir -p "$WORK/clienthsm"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
+    "$WORK/clienthsm" >"$WORK/clienthsm.conf"
+CH="SOFTHSM2_CONF=$WORK/clienthsm.conf"
+env "$CH" softhsm2-util --init-token --free --label ci-client --pin 4321 \
+    --so-pin 87654321 >/dev/null || die "client token"
+env "$CH" softhsm2-util --import "$WORK/p11runner.key" --token ci-client \
+    --label ci-key --id 01 --pin 4321 >/dev/null || die "import the client key"
+rm -f "$WORK/p11runner.key"
+SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
+URI="pkcs11:token=ci-client;object=ci-key;type=private"
+sdig_ok "CLI with the key in SoftHSM2 (URI module-path, SIGNET_CLIENT_KEY_PIN)" \
+    "$CH" SIGNET_CLIENT_KEY_PIN=4321 \
+    --client-cert "$WORK/p11runner.pem" --client-key "$URI?module-path=$SOFTHSM"
+printf '4321\n' >"$WORK/client.pin"
+sdig_ok "CLI with the key in SoftHSM2 (SIGNET_CLIENT_KEY_MODULE, --client-key-pin-file)" \
+    "$CH" SIGNET_CLIENT_KEY_MODULE=$SOFTHSM \
+    --client-cert "$WORK/p11runner.pem" --client-key "$URI" \
+    --client-key-pin-file "$WORK/client.pin"
+sdig_ok "CLI with the key in SoftHSM2 (through p11-kit-proxy, the default module)" \
+    "$CH" SIGNET_CLIENT_KEY_PIN=4321 \
+    --client-cert "$WORK/p11runner.pem" --client-key "$URI"
+req GET "/v1/audit?order=desc&limit=1" "$TA"
+check_eq "the PKCS#11 key's signature is audited with its certificate's fingerprint" \
+    "sha256:$(fp p11runner.pem)" "$(jget '.records[0].proof')"
+sdig "CLI with a wrong PIN" "$CH" SIGNET_CLIENT_KEY_PIN=0000 \
+    --client-cert "$WORK/p11runner.pem" --client-key "$URI?module-path=$SOFTHSM"
+check_ne "CLI with a wrong PIN: fails" 0 "$RC"
+check_match "CLI with a wrong PIN: says the login failed" "login" "$ERR"
+check_nomatch "CLI with a wrong PIN: the PIN is not echoed" "0000" "$ERR"
+sdig "CLI with a PIN in the URI" "$CH" \
+    --client-cert "$WORK/p11runner.pem" --client-key "$URI;x?pin-value=4321"
+check_ne "CLI with a PIN in the URI: refused" 0 "$RC"
+sdig "CLI with a missing object" "$CH" SIGNET_CLIENT_KEY_PIN=4321 \
+    --client-cert "$WORK/p11runner.pem" \
+    --client-key "pkcs11:token=ci-client;object=nope?module-path=$SOFTHSM"
+check_match "CLI with a missing object: says which" "no private key 'nope'" "$ERR"
+
 # ---- recheck: the registration deleted while a body trickles ----
 rm -f "$WORK/slow.ready" "$WORK/slow.gate"
 "$PY" "$SLOW" --port "$SERVER_PORT" --ca "$SERVER_CA" --token "" \

@@ -52,8 +52,7 @@ sn_client_cred_free(struct sn_client_cred *c)
 }
 
 static sn_err
-load_certs(const char *file, struct sn_client_cred *c, char *why,
-           size_t whylen)
+load_certs(const char *file, struct sn_client_cred *c, char *why, size_t whylen)
 {
     BIO *b = NULL;
     X509 *x = NULL;
@@ -206,9 +205,9 @@ load_key_p11(const struct sn_client_cred_src *src, struct sn_client_cred *c,
         r = SN_ERR_INVALID;
         goto out;
     }
-    module = u.module_path[0]  ? u.module_path
-             : src->module     ? src->module
-                               : SN_CLIENT_CRED_DEFAULT_MODULE;
+    module = u.module_path[0] ? u.module_path
+             : src->module    ? src->module
+                              : SN_CLIENT_CRED_DEFAULT_MODULE;
     r = SN_ERR_IO;
     if ((c->p11 = PKCS11_CTX_new()) == NULL ||
         PKCS11_CTX_load(c->p11, module) != 0) {
@@ -260,8 +259,9 @@ sn_client_cred_load(const struct sn_client_cred_src *src,
     if (whylen > 0)
         why[0] = '\0';
     if (src->cert_file == NULL || src->key == NULL) {
-        snprintf(why, whylen, "a client certificate needs its key, and a key "
-                              "its certificate");
+        snprintf(why, whylen,
+                 "a client certificate needs its key, and a key "
+                 "its certificate");
         return SN_ERR_INVALID;
     }
     if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -269,9 +269,9 @@ sn_client_cred_load(const struct sn_client_cred_src *src,
         goto out;
     }
     if ((r = load_certs(src->cert_file, c, why, whylen)) != SN_OK ||
-        (r = sn_p11uri_is(src->key) ? load_key_p11(src, c, why, whylen)
-                                    : load_key_file(src->key, c, why,
-                                                    whylen)) != SN_OK)
+        (r = sn_p11uri_is(src->key)
+                 ? load_key_p11(src, c, why, whylen)
+                 : load_key_file(src->key, c, why, whylen)) != SN_OK)
         goto out;
     if (X509_check_private_key(c->cert, c->key) != 1) {
         ERR_clear_error();

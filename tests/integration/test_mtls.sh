@@ -18,8 +18,12 @@
 #  - plain requests with a token and no certificate still work;
 #  - the CLI signs with --client-cert/--client-key (and the environment
 #    variables), and with the key in a SoftHSM2 token through a PKCS#11
-#    URI (imported with softhsm2-util).
+#    URI (imported with softhsm2-util);
+#  - the PKCS#11 module (if given) signs for pkcs11-tool with the client
+#    certificate and no token (environment and configuration file).
 . "$(dirname "$0")/lib.sh"
+# Usage: test_mtls.sh SIGNETD SIGNET [MODULE] (libsignet-pkcs11.so)
+MOD=${3:-}
 
 PY=/usr/bin/python3
 SLOW=$(cd "$(dirname "$0")" && pwd)/slowreq.py
@@ -317,6 +321,44 @@ sdig "CLI with a missing object" "$CH" SIGNET_CLIENT_KEY_PIN=4321 \
     --client-cert "$WORK/p11runner.pem" \
     --client-key "pkcs11:token=ci-client;object=nope?module-path=$SOFTHSM"
 check_match "CLI with a missing object: says which" "no private key 'nope'" "$ERR"
+
+# ---- the PKCS#11 module (if given): the client certificate, no token ----
+if [ -n "$MOD" ]; then
+    # A module built with ASan needs the runtime in the tool that loads it.
+    PRELOAD=()
+    if ldd "$MOD" 2>/dev/null | grep libasan >/dev/null; then
+        PRELOAD=(env "LD_PRELOAD=$(ldd "$MOD" | awk '/libasan/ {print $3}')"
+            "ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:handle_segv=0")
+    fi
+    hexid() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+    openssl pkey -pubin -in "pub.$KA.pem" -out ka.pem 2>/dev/null
+    rm -f p11.sig
+    out=$(env -u SIGNET_TOKEN "$CH" SIGNET_CLIENT_CERT="$WORK/p11runner.pem" \
+        SIGNET_CLIENT_KEY="$URI?module-path=$SOFTHSM" SIGNET_CLIENT_KEY_PIN=4321 \
+        "${PRELOAD[@]}" pkcs11-tool --module "$MOD" --sign --id "$(hexid "$KA")" \
+        -m ECDSA -i d.bin -o p11.sig --signature-format openssl 2>&1)
+    check_cmd "the module signs with the client certificate in SoftHSM2 and no token ($out)" \
+        openssl pkeyutl -verify -pubin -inkey ka.pem -in d.bin -sigfile p11.sig
+    printf 'url = %s\nca_file = %s\nclient_cert = %s\nclient_key = %s\n' \
+        "$SERVER_URL" "$SERVER_CA" "$WORK/runner.pem" "$WORK/runner.key" >p11.conf
+    rm -f p11.sig
+    out=$(env -u SIGNET_TOKEN -u SIGNET_URL -u SIGNET_CA_FILE \
+        SIGNET_PKCS11_CONF="$WORK/p11.conf" "${PRELOAD[@]}" pkcs11-tool \
+        --module "$MOD" --sign --id "$(hexid "$KA")" -m ECDSA -i d.bin \
+        -o p11.sig --signature-format openssl 2>&1)
+    check_cmd "the module signs with client_cert/client_key from its file ($out)" \
+        openssl pkeyutl -verify -pubin -inkey ka.pem -in d.bin -sigfile p11.sig
+    out=$(env -u SIGNET_TOKEN SIGNET_CLIENT_CERT="$WORK/stranger.pem" \
+        SIGNET_CLIENT_KEY="$WORK/stranger.key" "${PRELOAD[@]}" pkcs11-tool \
+        --module "$MOD" --list-objects 2>&1)
+    check_nomatch "the module with an unregistered certificate lists no key" \
+        'Private Key Object' "$out"
+    out=$(env -u SIGNET_TOKEN SIGNET_CLIENT_CERT="$WORK/runner.pem" \
+        SIGNET_CLIENT_KEY="$WORK/pinned.key" "${PRELOAD[@]}" pkcs11-tool \
+        --module "$MOD" --list-slots 2>&1)
+    check_match "the module with a mismatched client key says so" \
+        'libsignet-pkcs11: client certificate.*does not match' "$out"
+fi
 
 # ---- recheck: the registration deleted while a body trickles ----
 rm -f "$WORK/slow.ready" "$WORK/slow.gate"

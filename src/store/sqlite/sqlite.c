@@ -783,10 +783,11 @@ static sn_err
 clientcert_list(void *be, const char *subscriber, struct sn_clientcert **out,
                 size_t *n)
 {
-    return clientcert_where(be,
-                            "SELECT " CC_COLS " FROM client_certs"
-                            " WHERE subscriber_id = ? ORDER BY created_at, id",
-                            subscriber, out, n);
+    return clientcert_where(
+        be,
+        "SELECT " CC_COLS " FROM client_certs"
+        " WHERE subscriber_id = ? ORDER BY created_at, rowid",
+        subscriber, out, n);
 }
 
 static sn_err
@@ -795,7 +796,7 @@ clientcert_find(void *be, const char *match, struct sn_clientcert **out,
 {
     return clientcert_where(be,
                             "SELECT " CC_COLS " FROM client_certs"
-                            " WHERE match = ? ORDER BY created_at, id",
+                            " WHERE match = ? ORDER BY created_at, rowid",
                             match, out, n);
 }
 

@@ -68,7 +68,8 @@ load_cred(struct sn_cli *cli)
         .cert_file = opt_env(cli, SN_OPT_CLIENT_CERT, "SIGNET_CLIENT_CERT"),
         .key = opt_env(cli, SN_OPT_CLIENT_KEY, "SIGNET_CLIENT_KEY"),
         .pin = getenv("SIGNET_CLIENT_KEY_PIN"),
-        .pin_file = cli->opt[SN_OPT_CLIENT_KEY_PIN_FILE],
+        .pin_file = opt_env(cli, SN_OPT_CLIENT_KEY_PIN_FILE,
+                            "SIGNET_CLIENT_KEY_PIN_FILE"),
         .module = getenv("SIGNET_CLIENT_KEY_MODULE"),
     };
     char why[512];

@@ -47,8 +47,7 @@ uri(const uint8_t *data, size_t size)
         if (why == NULL || memcmp(&u, &zero, sizeof(u)) != 0)
             abort();
     } else if ((u.object[0] == '\0' && u.id_len == 0) ||
-               u.id_len > sizeof(u.id) ||
-               strlen(u.token) > SN_P11URI_VALUE_MAX)
+               u.id_len > sizeof(u.id) || strlen(u.token) > SN_P11URI_VALUE_MAX)
         abort();
     free(s);
 }

@@ -303,6 +303,9 @@ sdig_ok "CLI with the key in SoftHSM2 (SIGNET_CLIENT_KEY_MODULE, --client-key-pi
     "$CH" SIGNET_CLIENT_KEY_MODULE=$SOFTHSM \
     --client-cert "$WORK/p11runner.pem" --client-key "$URI" \
     --client-key-pin-file "$WORK/client.pin"
+sdig_ok "CLI with the key in SoftHSM2 (SIGNET_CLIENT_KEY, _MODULE, _PIN_FILE: docs/ci.md)" \
+    "$CH" SIGNET_CLIENT_CERT="$WORK/p11runner.pem" SIGNET_CLIENT_KEY="$URI" \
+    SIGNET_CLIENT_KEY_MODULE=$SOFTHSM SIGNET_CLIENT_KEY_PIN_FILE="$WORK/client.pin"
 sdig_ok "CLI with the key in SoftHSM2 (through p11-kit-proxy, the default module)" \
     "$CH" SIGNET_CLIENT_KEY_PIN=4321 \
     --client-cert "$WORK/p11runner.pem" --client-key "$URI"

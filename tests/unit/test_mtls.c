@@ -36,9 +36,9 @@ test_uri_good(void **state)
     assert_string_equal(u.module_path, "/usr/lib/softhsm/libsofthsm2.so");
     assert_string_equal(u.pin_source, "file:/run/pin");
     /* RFC 7512 section 7: an id in percent-encoded octets. */
-    assert_int_equal(sn_p11uri_parse("pkcs11:id=%01%02%03;serial=DECC0401648",
-                                     &u, &why),
-                     SN_OK);
+    assert_int_equal(
+        sn_p11uri_parse("pkcs11:id=%01%02%03;serial=DECC0401648", &u, &why),
+        SN_OK);
     assert_int_equal(u.id_len, 3);
     assert_memory_equal(u.id, "\x01\x02\x03", 3);
     assert_string_equal(u.serial, "DECC0401648");
@@ -48,18 +48,18 @@ static void
 test_uri_bad(void **state)
 {
     static const char *const bad[] = {
-        "pkcs12:object=k",                  /* another scheme */
-        "pkcs11:token=t",                   /* which key? */
-        "pkcs11:object=k;object=l",         /* repeated */
-        "pkcs11:object=k%2",                /* short escape */
-        "pkcs11:object=k%zz",               /* bad escape */
-        "pkcs11:object=k%00",               /* NUL in text */
-        "pkcs11:object=k;type=cert",        /* not a private key */
-        "pkcs11:object=k;colour=blue",      /* unknown attribute */
-        "pkcs11:object=k?pin-value=1234",   /* a PIN in the URI */
-        "pkcs11:object=k;;token=t",         /* empty attribute */
-        "pkcs11:object=k?module-path",      /* no value */
-        "pkcs11:object=a b",                /* a space unescaped */
+        "pkcs12:object=k",                /* another scheme */
+        "pkcs11:token=t",                 /* which key? */
+        "pkcs11:object=k;object=l",       /* repeated */
+        "pkcs11:object=k%2",              /* short escape */
+        "pkcs11:object=k%zz",             /* bad escape */
+        "pkcs11:object=k%00",             /* NUL in text */
+        "pkcs11:object=k;type=cert",      /* not a private key */
+        "pkcs11:object=k;colour=blue",    /* unknown attribute */
+        "pkcs11:object=k?pin-value=1234", /* a PIN in the URI */
+        "pkcs11:object=k;;token=t",       /* empty attribute */
+        "pkcs11:object=k?module-path",    /* no value */
+        "pkcs11:object=a b",              /* a space unescaped */
     };
     struct sn_p11uri u;
     const char *why;
@@ -93,8 +93,8 @@ static void
 test_rules(void **state)
 {
     static const char *const good[] = {"CN", "ci-runner-7", "O", "Acme"};
-    static const char *const two_cn[] = {"CN", "ci-runner-7", "CN", "admin",
-                                         "O", "Acme"};
+    static const char *const two_cn[] = {"CN",    "ci-runner-7", "CN",
+                                         "admin", "O",           "Acme"};
     static const char *const near[] = {"CN", "ci-runner", "O", "Acme"};
     struct sn_subject_rule r[SN_PEERCERT_MAX_RULES];
     char text[256];

@@ -388,4 +388,5 @@ check_match "the refusals of a registered CA's leaves are in the audit log with 
     "sha256:$(fp expired.pem)" "$(jget '[.records[].proof] | join(" ")')"
 
 check_healthy "mTLS"
+server_stop
 finish

@@ -35,6 +35,10 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 
 HOME_DIR=$WORK/home
 "$SIGNETD" init --home "$HOME_DIR" >/dev/null
+# The benchmarks sign with static API tokens, which a new home refuses by
+# default (auth.require_strong_auth).
+sed -i 's/^auth\.require_strong_auth = .*/auth.require_strong_auth = false/' \
+    "$HOME_DIR/signetd.conf"
 # BENCH_CONF: extra signetd.conf lines (e.g. "limits.anon_signatures_per_second = 50").
 [ -n "${BENCH_CONF:-}" ] && printf '%s\n' "$BENCH_CONF" >>"$HOME_DIR/signetd.conf"
 export SOFTHSM2_CONF=$HOME_DIR/hsm/softhsm2.conf

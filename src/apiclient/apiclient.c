@@ -170,6 +170,15 @@ set_method(CURL *curl, const char *method, struct source *src)
     return SN_OK;
 }
 
+/* libcurl's OpenSSL context gets the client certificate and key. */
+static CURLcode
+ssl_ctx_cb(CURL *curl, void *ssl_ctx, void *arg)
+{
+    (void)curl;
+    return sn_client_cred_apply(arg, ssl_ctx) ? CURLE_OK
+                                              : CURLE_SSL_CERTPROBLEM;
+}
+
 /* Transport and TLS settings shared by every request. */
 static void
 set_transport(CURL *curl, const struct sn_api_cfg *cfg, const char *url,
@@ -197,6 +206,10 @@ set_transport(CURL *curl, const struct sn_api_cfg *cfg, const char *url,
                      (curl_off_t)cfg->max_response);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, cfg->user_agent);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    if (cfg->cred != NULL) {
+        curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
+        curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, cfg->cred);
+    }
 }
 
 /*

@@ -21,6 +21,7 @@
 
 #include <curl/curl.h>
 
+#include "apiclient/clientcred.h"
 #include "common/err.h"
 
 /* Longest request URL (base + path) and longest base URL. */
@@ -45,6 +46,8 @@ struct sn_api_cfg {
     size_t max_header;   /* header line length limit, <= SN_API_MAX_HEADER */
     int retries; /* extra attempts after a connection failure (memory bodies
                     only; a streamed file is never retried) */
+    /* A TLS client certificate and key to present (mTLS), or NULL. */
+    struct sn_client_cred *cred; /* borrowed, only read */
 };
 
 /* One request; every pointer is borrowed. */

@@ -157,6 +157,8 @@ sn_auth_recheck(struct sn_store *st, const struct sn_principal *p)
     struct sn_token t;
     enum sn_auth_fault f;
 
+    if (p->method == SN_AUTH_MTLS)
+        return sn_auth_mtls_recheck(st, p);
     memset(&t, 0, sizeof(t));
     if (sn_store_token_get(st, p->id, &t) != SN_OK)
         f = SN_AUTH_UNKNOWN;

@@ -29,6 +29,7 @@ struct sn_client {
     char *ca_file;
     CURL *curl;
     struct sn_client_error *err;
+    struct sn_client_cred *cred; /* borrowed; NULL: none */
 };
 
 void
@@ -118,6 +119,12 @@ sn_client_free(struct sn_client *c)
 }
 
 void
+sn_client_set_cred(struct sn_client *c, struct sn_client_cred *cred)
+{
+    c->cred = cred;
+}
+
+void
 sn_client_body_cleanup(struct sn_client_body *b)
 {
     free(b->data);
@@ -136,6 +143,7 @@ client_cfg(const struct sn_client *c, struct sn_api_cfg *cfg)
     cfg->stall_timeout_s = STALL_TIMEOUT_S;
     cfg->max_response = SN_CLIENT_MAX_RESPONSE;
     cfg->max_header = MAX_HEADER;
+    cfg->cred = c->cred;
 }
 
 /* Describes an exchange that produced no usable HTTP answer. */

@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "apiclient/clientcred.h"
 #include "common/err.h"
 
 /* Largest response body the client buffers (a CMS or a key list). */
@@ -54,6 +55,8 @@ sn_err sn_client_new(const char *base_url, const char *token,
                      const char *ca_file, struct sn_client_error *err,
                      struct sn_client **out);
 void sn_client_free(struct sn_client *c);
+/* Presents cred (borrowed; NULL: none) as the TLS client certificate. */
+void sn_client_set_cred(struct sn_client *c, struct sn_client_cred *cred);
 
 /*
  * Sends method path (which starts with "/v1/...") with an optional JSON

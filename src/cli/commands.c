@@ -49,6 +49,43 @@ sn_cli_fail(struct sn_cli *cli, sn_err r, const char *fmt, ...)
     return r;
 }
 
+/* An option, else a non-empty environment variable, else NULL. */
+static const char *
+opt_env(const struct sn_cli *cli, int opt, const char *env)
+{
+    const char *v = cli->opt[opt];
+
+    if (v == NULL && (v = getenv(env)) != NULL && v[0] == '\0')
+        v = NULL;
+    return v;
+}
+
+/* The client certificate and key (mTLS), if any were given. */
+static sn_err
+load_cred(struct sn_cli *cli)
+{
+    struct sn_client_cred_src src = {
+        .cert_file = opt_env(cli, SN_OPT_CLIENT_CERT, "SIGNET_CLIENT_CERT"),
+        .key = opt_env(cli, SN_OPT_CLIENT_KEY, "SIGNET_CLIENT_KEY"),
+        .pin = getenv("SIGNET_CLIENT_KEY_PIN"),
+        .pin_file = opt_env(cli, SN_OPT_CLIENT_KEY_PIN_FILE,
+                            "SIGNET_CLIENT_KEY_PIN_FILE"),
+        .module = getenv("SIGNET_CLIENT_KEY_MODULE"),
+    };
+    char why[512];
+    sn_err r;
+
+    if (cli->cred != NULL || (src.cert_file == NULL && src.key == NULL))
+        return SN_OK;
+    if (src.cert_file == NULL || src.key == NULL)
+        return sn_cli_usage(cli, "give both --client-cert and --client-key "
+                                 "(or SIGNET_CLIENT_CERT and "
+                                 "SIGNET_CLIENT_KEY)");
+    if ((r = sn_client_cred_load(&src, &cli->cred, why, sizeof(why))) != SN_OK)
+        return sn_cli_fail(cli, r, "client certificate: %s", why);
+    return SN_OK;
+}
+
 sn_err
 sn_cli_connect(struct sn_cli *cli)
 {
@@ -56,14 +93,20 @@ sn_cli_connect(struct sn_cli *cli)
 
     if (cli->client != NULL)
         return SN_OK;
-    if (cli->token == NULL)
+    if ((r = load_cred(cli)) != SN_OK)
+        return r;
+    if (cli->token == NULL && cli->cred == NULL)
         return sn_cli_usage(cli, "no API token: set SIGNET_TOKEN or pass "
-                                 "--token-file FILE");
+                                 "--token-file FILE (or present a registered "
+                                 "client certificate: --client-cert, "
+                                 "--client-key)");
     r = sn_client_new(cli->url, cli->token, cli->ca_file, &cli->err,
                       &cli->client);
     /* A bad --url or $SIGNET_URL is a command-line mistake. */
     if (r == SN_ERR_INVALID)
         cli->usage = 1;
+    if (r == SN_OK)
+        sn_client_set_cred(cli->client, cli->cred);
     return r;
 }
 

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "apiclient/clientcred.h"
 #include "cli/client.h"
 #include "common/err.h"
 #include "common/keyalg.h"
@@ -76,6 +77,10 @@ enum sn_cli_opt {
     SN_OPT_AUDIENCE,
     SN_OPT_ID_TOKEN_FILE,
     SN_OPT_ID_TOKEN_ENV,
+    /* mTLS: a client certificate and its key (file or pkcs11: URI) */
+    SN_OPT_CLIENT_CERT,
+    SN_OPT_CLIENT_KEY,
+    SN_OPT_CLIENT_KEY_PIN_FILE,
     SN_OPT_COUNT
 };
 
@@ -95,6 +100,8 @@ struct sn_cli {
     const char *ca_file;
     char *token;
     int json;
+    /* mTLS: the client certificate and key, loaded by sn_cli_connect. */
+    struct sn_client_cred *cred;
 
     struct sn_client *client; /* made on first use by sn_cli_connect */
     struct sn_client_error err;

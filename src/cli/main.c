@@ -27,7 +27,9 @@
 #define BIT(o) ((uint64_t)1 << (o))
 #define GLOBAL_OPTS                                                            \
     (BIT(SN_OPT_URL) | BIT(SN_OPT_TOKEN) | BIT(SN_OPT_TOKEN_FILE) |            \
-     BIT(SN_OPT_CA_FILE) | BIT(SN_OPT_JSON) | BIT(SN_OPT_HELP) | OIDC_OPTS)
+     BIT(SN_OPT_CA_FILE) | BIT(SN_OPT_JSON) | BIT(SN_OPT_HELP) |               \
+     BIT(SN_OPT_CLIENT_CERT) | BIT(SN_OPT_CLIENT_KEY) |                        \
+     BIT(SN_OPT_CLIENT_KEY_PIN_FILE) | OIDC_OPTS)
 /* The ID token options: any command may exchange one for its token. */
 #define OIDC_OPTS                                                              \
     (BIT(SN_OPT_OIDC) | BIT(SN_OPT_AUDIENCE) | BIT(SN_OPT_ID_TOKEN_FILE) |     \
@@ -77,6 +79,9 @@ static const struct option_def {
     [SN_OPT_ID_JURISDICTION_ST] = {"jurisdiction-ST", 0, 1},
     [SN_OPT_ID_JURISDICTION_L] = {"jurisdiction-L", 0, 1},
     [SN_OPT_PROFILE] = {"profile", 0, 1},
+    [SN_OPT_CLIENT_CERT] = {"client-cert", 0, 1},
+    [SN_OPT_CLIENT_KEY] = {"client-key", 0, 1},
+    [SN_OPT_CLIENT_KEY_PIN_FILE] = {"client-key-pin-file", 0, 1},
     [SN_OPT_DAYS] = {"days", 0, 1},
     [SN_OPT_REASON] = {"reason", 0, 1},
     [SN_OPT_DATE] = {"date", 0, 1},
@@ -169,6 +174,16 @@ static const char usage_text[] =
     "                     $SIGNET_TOKEN or --token-file)\n"
     "  --ca-file FILE     CA certificate(s) for the server, default\n"
     "                     $SIGNET_CA_FILE or the system trust store\n"
+    "  --client-cert FILE TLS client certificate (PEM, leaf first) for a\n"
+    "                     registered client certificate (mTLS), default\n"
+    "                     $SIGNET_CLIENT_CERT; the token is then optional\n"
+    "  --client-key KEY   its key: a PEM file or a PKCS#11 URI\n"
+    "                     (pkcs11:token=T;object=O[?module-path=M]),\n"
+    "                     default $SIGNET_CLIENT_KEY; the token's PIN from\n"
+    "                     --client-key-pin-file FILE,\n"
+    "                     $SIGNET_CLIENT_KEY_PIN_FILE or\n"
+    "                     $SIGNET_CLIENT_KEY_PIN, the module from the URI\n"
+    "                     or $SIGNET_CLIENT_KEY_MODULE\n"
     "  --json             print the API's JSON instead of text\n"
     "  -h, --help         this help\n"
     "  --oidc             exchange a CI job's OIDC ID token for a short-lived\n"
@@ -630,6 +645,7 @@ main(int argc, char **argv)
     }
     status = run(&cli, argc, argv);
     sn_client_free(cli.client);
+    sn_client_cred_free(cli.cred);
     sn_secret_free(cli.token);
     cli.token = NULL;
     curl_global_cleanup();

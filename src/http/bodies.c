@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/x509v3.h>
+
 #include "common/text.h"
 #include "common/util.h"
 #include "crypto/subject.h"
@@ -227,6 +229,142 @@ sn_body_token(json_t *body, time_t now, struct sn_body_token *out,
     snprintf(t.name, sizeof(t.name), "%s", name);
     *out = t;
     return SN_OK;
+}
+
+/* "subject": {"CN": "ci-runner-*", "O": "Acme"}: 1 to 8 rules. */
+static sn_err
+clientcert_rules(json_t *v, struct sn_body_clientcert *b,
+                 struct sn_body_fault *f)
+{
+    const char *attr;
+    json_t *e;
+
+    if (!json_is_object(v) || json_object_size(v) == 0 ||
+        json_object_size(v) > SN_PEERCERT_MAX_RULES) {
+        fault(f, API_INVALID_FIELD,
+              "'subject' must be an object of 1 to %d attribute rules "
+              "(CN, O, OU, C, L, ST, serialNumber)",
+              SN_PEERCERT_MAX_RULES);
+        return SN_ERR_INVALID;
+    }
+    json_object_foreach(v, attr, e)
+    {
+        if (!json_is_string(e) ||
+            strlen(json_string_value(e)) != json_string_length(e) ||
+            sn_peercert_rule_make(attr, json_string_value(e),
+                                  &b->rules[b->nrules]) != SN_OK) {
+            fault(f, API_INVALID_FIELD,
+                  "'subject' rule '%.32s': the attribute must be one of CN, "
+                  "O, OU, C, L, ST, serialNumber and its value 1 to %d "
+                  "printable ASCII characters, '*' only at the end (a "
+                  "prefix) and not alone",
+                  attr, SN_PEERCERT_PATTERN_MAX);
+            return SN_ERR_INVALID;
+        }
+        b->nrules++;
+    }
+    return SN_OK;
+}
+
+/* The certificate of a registration, checked for its kind. */
+static sn_err
+clientcert_cert(const char *pem, time_t now, struct sn_body_clientcert *b,
+                struct sn_body_fault *f)
+{
+    const char *field =
+        b->kind == SN_CLIENTCERT_LEAF ? "certificate_pem" : "ca_pem";
+    enum sn_peercert_fault pf;
+    time_t nb, na;
+
+    if (sn_peercert_parse_pem(pem, &b->cert) != SN_OK) {
+        fault(f, API_INVALID_FIELD, "'%s' must hold one PEM certificate",
+              field);
+        return SN_ERR_INVALID;
+    }
+    if (b->kind == SN_CLIENTCERT_LEAF) {
+        if ((pf = sn_peercert_check_leaf(b->cert, now)) != SN_PEERCERT_OK) {
+            fault(f, API_INVALID_FIELD, "'certificate_pem': %s",
+                  sn_peercert_fault_str(pf));
+            return SN_ERR_INVALID;
+        }
+        return SN_OK;
+    }
+    if (X509_check_ca(b->cert) < 1) {
+        fault(f, API_INVALID_FIELD, "'ca_pem' is not a CA certificate");
+        return SN_ERR_INVALID;
+    }
+    if (sn_x509_validity(b->cert, &nb, &na) != SN_OK || now < nb || now > na) {
+        fault(f, API_INVALID_FIELD, "'ca_pem' is not valid now");
+        return SN_ERR_INVALID;
+    }
+    return SN_OK;
+}
+
+void
+sn_body_clientcert_cleanup(struct sn_body_clientcert *b)
+{
+    if (b == NULL)
+        return;
+    X509_free(b->cert);
+    memset(b, 0, sizeof(*b));
+}
+
+sn_err
+sn_body_clientcert(json_t *body, time_t now, struct sn_body_clientcert *out,
+                   struct sn_body_fault *f)
+{
+    static const char *const allowed[] = {
+        "name", "certificate_pem", "ca_pem", "subject", "roles", "keys", NULL};
+    struct sn_body_token scope;
+    const char *name, *leaf, *ca;
+    enum sn_text_fault tf;
+    json_t *subject;
+    sn_err r;
+
+    memset(out, 0, sizeof(*out));
+    memset(&scope, 0, sizeof(scope));
+    if ((r = only(body, allowed, f)) != SN_OK ||
+        (r = str(body, "name", 0, SN_NAME_MAX, &name, f)) != SN_OK ||
+        (r = str(body, "certificate_pem", 0, 4 * SN_PEERCERT_MAX_DER, &leaf,
+                 f)) != SN_OK ||
+        (r = str(body, "ca_pem", 0, 4 * SN_PEERCERT_MAX_DER, &ca, f)) !=
+            SN_OK ||
+        (r = token_roles(json_object_get(body, "roles"), &out->roles, f)) !=
+            SN_OK ||
+        (r = token_keys(json_object_get(body, "keys"), &scope, f)) != SN_OK)
+        goto out;
+    r = SN_ERR_INVALID;
+    if (name != NULL && (tf = sn_text_check(name, strlen(name), SN_NAME_MAX,
+                                            0)) != SN_TEXT_OK) {
+        fault(f, API_INVALID_FIELD, "'name' %s", sn_text_fault_str(tf));
+        goto out;
+    }
+    subject = json_object_get(body, "subject");
+    if ((leaf == NULL) == (ca == NULL)) {
+        fault(f, API_INVALID_FIELD,
+              "give 'certificate_pem' (one pinned certificate) or 'ca_pem' "
+              "with 'subject' rules");
+        goto out;
+    }
+    if (leaf != NULL && subject != NULL) {
+        fault(f, API_INVALID_FIELD,
+              "'subject' goes with 'ca_pem'; a pinned certificate is "
+              "matched whole");
+        goto out;
+    }
+    out->kind = leaf != NULL ? SN_CLIENTCERT_LEAF : SN_CLIENTCERT_CA;
+    if (ca != NULL && (r = clientcert_rules(subject, out, f)) != SN_OK)
+        goto out;
+    if ((r = clientcert_cert(leaf != NULL ? leaf : ca, now, out, f)) != SN_OK)
+        goto out;
+    snprintf(out->name, sizeof(out->name), "%s", name != NULL ? name : "");
+    memcpy(out->keys, scope.keys, sizeof(out->keys));
+    out->nkeys = scope.nkeys;
+    r = SN_OK;
+out:
+    if (r != SN_OK)
+        sn_body_clientcert_cleanup(out);
+    return r;
 }
 
 sn_err

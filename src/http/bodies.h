@@ -17,6 +17,7 @@
 #include "common/err.h"
 #include "common/keyalg.h"
 #include "crypto/caprofile.h"
+#include "crypto/peercert.h"
 #include "crypto/subject.h"
 #include "http/api.h"
 #include "store/store.h"
@@ -46,6 +47,22 @@ struct sn_body_token {
     size_t nkeys;
     time_t expires_at; /* 0: none asked for */
     int no_expiry;     /* "no_expiry": true: never (else 0: the default) */
+};
+
+/*
+ * POST /v1/client-certs: a pinned leaf ("certificate_pem") or a CA
+ * ("ca_pem") with subject rules ("subject"), and the keys and roles the
+ * registration holds. keys by shape only, as for a token.
+ */
+struct sn_body_clientcert {
+    char name[SN_NAME_MAX + 1];
+    enum sn_clientcert_kind kind;
+    X509 *cert; /* owned: the leaf or the CA */
+    struct sn_subject_rule rules[SN_PEERCERT_MAX_RULES];
+    size_t nrules;
+    unsigned roles;
+    char keys[SN_TOKEN_MAX_KEYS][SN_UUID_LEN];
+    size_t nkeys;
 };
 
 /* POST /v1/keys */
@@ -103,6 +120,12 @@ sn_err sn_body_token(json_t *body, time_t now, struct sn_body_token *out,
                      struct sn_body_fault *f);
 sn_err sn_body_key(json_t *body, struct sn_body_key *out,
                    struct sn_body_fault *f);
+/* The certificate is checked at now (a leaf: valid and for clientAuth; a
+ * CA: a CA certificate, valid). Free with sn_body_clientcert_cleanup. */
+sn_err sn_body_clientcert(json_t *body, time_t now,
+                          struct sn_body_clientcert *out,
+                          struct sn_body_fault *f);
+void sn_body_clientcert_cleanup(struct sn_body_clientcert *b);
 sn_err sn_body_csr(json_t *body, struct sn_body_csr *out,
                    struct sn_body_fault *f);
 /* Frees the subject and zeroes in; in may be zeroed already. */

@@ -67,11 +67,16 @@ sn_audit_init(struct sn_audit *a, const struct sn_req *req,
     if (req != NULL) {
         if (req->who != NULL) {
             snprintf(a->token, sizeof(a->token), "%s", req->who->id);
-            /* The principal: what its proof said (with the trust policy
-             * that admitted an OIDC identity), or its token. */
+            /* The principal: what its proof said, with the trust policy
+             * that admitted an OIDC identity or the registration that
+             * admitted a client certificate; else the token. */
             if (req->who->method == SN_AUTH_OIDC)
                 snprintf(a->principal, sizeof(a->principal),
                          "oidc policy=%s %s", req->who->via, req->who->proof);
+            else if (req->who->method == SN_AUTH_MTLS)
+                snprintf(a->principal, sizeof(a->principal),
+                         "mtls registration=%s %s", req->who->via,
+                         req->who->proof);
             else
                 snprintf(a->principal, sizeof(a->principal), "%s",
                          req->who->proof[0] != '\0' ? req->who->proof
@@ -274,9 +279,17 @@ sn_h_whoami(const struct sn_deps *deps, struct sn_req *req,
 {
     json_t *o = sn_principal_json(req->who);
 
+    static const char *const methods[] = {"bearer", "oidc", "mtls"};
+
     (void)deps;
-    if (o != NULL)
+    if (o != NULL) {
         json_object_set_new(o, "token_id", json_string(req->who->id));
+        json_object_set_new(o, "auth", json_string(methods[req->who->method]));
+        if (req->who->via[0] != '\0')
+            json_object_set_new(o, "via", json_string(req->who->via));
+        if (req->who->proof[0] != '\0')
+            json_object_set_new(o, "proof", json_string(req->who->proof));
+    }
     sn_resp_json(resp, API_OK, o);
 }
 

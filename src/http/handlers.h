@@ -23,6 +23,12 @@ void sn_h_token_create(const struct sn_deps *, struct sn_req *,
                        struct sn_resp *);
 void sn_h_token_revoke(const struct sn_deps *, struct sn_req *,
                        struct sn_resp *);
+void sn_h_clientcert_create(const struct sn_deps *, struct sn_req *,
+                            struct sn_resp *);
+void sn_h_clientcert_list(const struct sn_deps *, struct sn_req *,
+                          struct sn_resp *);
+void sn_h_clientcert_delete(const struct sn_deps *, struct sn_req *,
+                            struct sn_resp *);
 void sn_h_key_import(const struct sn_deps *, struct sn_req *, struct sn_resp *);
 void sn_h_key_create(const struct sn_deps *, struct sn_req *, struct sn_resp *);
 void sn_h_key_list(const struct sn_deps *, struct sn_req *, struct sn_resp *);

@@ -22,6 +22,13 @@ static const struct sn_route routes[] = {
      SN_ROUTE_AUTH, SN_BODY_JSON, sn_h_token_create, NULL, 0},
     {"DELETE", "/v1/tokens/{}", "/v1/tokens/{id}", SN_ROUTE_AUTH, SN_BODY_NONE,
      sn_h_token_revoke, NULL, 0},
+    /* mTLS client-certificate registrations (issue 16). */
+    {"POST", "/v1/client-certs", "/v1/client-certs", SN_ROUTE_AUTH,
+     SN_BODY_JSON, sn_h_clientcert_create, NULL, 0},
+    {"GET", "/v1/client-certs", "/v1/client-certs", SN_ROUTE_AUTH, SN_BODY_NONE,
+     sn_h_clientcert_list, NULL, 0},
+    {"DELETE", "/v1/client-certs/{}", "/v1/client-certs/{id}", SN_ROUTE_AUTH,
+     SN_BODY_NONE, sn_h_clientcert_delete, NULL, 0},
     {"POST", "/v1/keys/import", "/v1/keys/import", SN_ROUTE_AUTH, SN_BODY_NONE,
      sn_h_key_import, NULL, 0},
     {"POST", "/v1/keys", "/v1/keys", SN_ROUTE_AUTH, SN_BODY_JSON,

@@ -58,6 +58,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "auth/auth.h"
+#include "crypto/peercert.h"
 #include "http/anon.h"
 #include "http/gate.h"
 #include "http/handlers.h"
@@ -208,16 +209,61 @@ sn_req_query(const struct sn_req *req, const char *name)
 
 /* ---- authentication ---- */
 
-/* The caller of an authenticated route; on failure c->early is the answer. */
+/*
+ * The certificate chain the TLS client presented (DER, leaf first; the
+ * handshake proved possession of the leaf's key, nothing more): how many,
+ * at most max (one more than the longest chain accepted, so that a longer
+ * one is refused rather than cut). 0 on the plain listener or without one.
+ */
+static size_t
+peer_chain(struct MHD_Connection *conn, const uint8_t **der, size_t *len,
+           size_t max)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    const gnutls_datum_t *l;
+    unsigned int n = 0, i;
+
+    if (ci == NULL || ci->tls_session == NULL ||
+        gnutls_certificate_type_get(ci->tls_session) != GNUTLS_CRT_X509 ||
+        (l = gnutls_certificate_get_peers(ci->tls_session, &n)) == NULL)
+        return 0;
+    for (i = 0; i < n && i < max; i++) {
+        der[i] = l[i].data;
+        len[i] = l[i].size;
+    }
+    return i;
+}
+
+/*
+ * The caller of an authenticated route; on failure c->early is the answer.
+ * Without a client certificate, the bearer token. With one, the
+ * certificate authenticates (its registration is the principal); a token
+ * sent as well must be valid and its subscriber's registrations are the
+ * only ones considered (docs/api.md, "Client certificates").
+ */
 static void
 authenticate(const struct sn_deps *deps, struct MHD_Connection *conn,
              struct conn_ctx *c)
 {
     const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                 MHD_HTTP_HEADER_AUTHORIZATION);
+    const uint8_t *der[SN_PEERCERT_MAX_CHAIN + 1];
+    size_t len[SN_PEERCERT_MAX_CHAIN + 1], n;
+    struct sn_principal tok;
     enum sn_auth_fault f;
 
-    f = sn_auth_bearer(deps->store, h, c->req.client, &c->who);
+    n = peer_chain(conn, der, len, SN_PEERCERT_MAX_CHAIN + 1);
+    f = sn_auth_bearer(deps->store, h, c->req.client, &tok);
+    if (f == SN_AUTH_OK || (f == SN_AUTH_MISSING && n > 0)) {
+        if (n == 0)
+            c->who = tok;
+        else
+            f = sn_auth_mtls(deps->store, der, len, n,
+                             f == SN_AUTH_OK ? tok.subscriber : NULL,
+                             c->req.client, &c->who);
+    }
+    memset(&tok, 0, sizeof(tok));
     if (f == SN_AUTH_UNAVAILABLE)
         sn_resp_error(&c->early, API_UNAVAILABLE, "%s", sn_auth_fault_str(f));
     else if (f != SN_AUTH_OK)
@@ -327,7 +373,8 @@ hs_hook(gnutls_session_t s, unsigned int type, unsigned when,
     return 0;
 }
 
-/* Follows the handshake of a new TLS connection. MHD sets the session's
+/* Follows the handshake of a new TLS connection (and asks the client for
+ * a certificate). MHD sets the session's
  * pointer to its connection (its PSK callback relies on it); checked, so
  * that a libmicrohttpd that did otherwise leaves the handshakes unwatched
  * (and MHD's own line in the log) instead of misread. MHD runs a
@@ -339,8 +386,14 @@ watch_handshake(struct sn_http *h, struct MHD_Connection *conn, struct track *t)
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     gnutls_session_t s;
 
-    if (ci == NULL || (s = ci->tls_session) == NULL ||
-        gnutls_session_get_ptr(s) != (void *)conn)
+    if (ci == NULL || (s = ci->tls_session) == NULL)
+        return;
+    /* Every client is asked for a certificate and none is required: the
+     * CertificateRequest names no CA and nothing is verified in the
+     * handshake but the client's proof of its key; each request's chain
+     * is checked against the registrations (authenticate, sn_auth_mtls). */
+    gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUEST);
+    if (gnutls_session_get_ptr(s) != (void *)conn)
         return;
     gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_PRE,
                                        hs_hook);

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,14 @@ conf_line(struct sn_p11_conf *c, const char *path, char *line)
         return set_str(&c->id_token_file, v, 0);
     if (strcmp(k, "oidc_audience") == 0)
         return set_str(&c->audience, v, 0);
+    if (strcmp(k, "client_cert") == 0)
+        return set_str(&c->client_cert, v, 0);
+    if (strcmp(k, "client_key") == 0)
+        return set_str(&c->client_key, v, 0);
+    if (strcmp(k, "client_key_pin_file") == 0)
+        return set_str(&c->client_key_pin_file, v, 0);
+    if (strcmp(k, "client_key_module") == 0)
+        return set_str(&c->client_key_module, v, 0);
     return SN_ERR_CONFIG;
 }
 
@@ -177,7 +186,9 @@ read_conf(struct sn_p11_conf *c, const char *path)
         if ((r = conf_line(c, path, line)) != SN_OK) {
             sn_p11_say(SN_P11_CAUSE_CONF_FILE,
                        "SIGNET_PKCS11_CONF %s line %zu: expected url, ca_file, "
-                       "token, id_token_file or oidc_audience = value",
+                       "token, id_token_file, oidc_audience, client_cert, "
+                       "client_key, client_key_pin_file or client_key_module "
+                       "= value",
                        path, n);
             goto out;
         }
@@ -191,6 +202,8 @@ out:
 }
 
 /* The environment over the file; each setting remembers its source. */
+static sn_err read_env_client(struct sn_p11_conf *c);
+
 static sn_err
 read_env(struct sn_p11_conf *c)
 {
@@ -215,9 +228,67 @@ read_env(struct sn_p11_conf *c)
     if ((e = getenv("SIGNET_ID_TOKEN_FILE")) != NULL && *e != '\0' &&
         (r = set_str(&c->id_token_file, e, 0)) != SN_OK)
         return r;
-    if ((e = getenv("SIGNET_OIDC_AUDIENCE")) != NULL && *e != '\0')
-        r = set_str(&c->audience, e, 0);
-    return r;
+    if ((e = getenv("SIGNET_OIDC_AUDIENCE")) != NULL && *e != '\0' &&
+        (r = set_str(&c->audience, e, 0)) != SN_OK)
+        return r;
+    return read_env_client(c);
+}
+
+/* The client certificate settings of the environment (mTLS). */
+static sn_err
+read_env_client(struct sn_p11_conf *c)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+        int secret;
+    } vars[] = {
+        {"SIGNET_CLIENT_CERT", offsetof(struct sn_p11_conf, client_cert), 0},
+        {"SIGNET_CLIENT_KEY", offsetof(struct sn_p11_conf, client_key), 0},
+        {"SIGNET_CLIENT_KEY_PIN", offsetof(struct sn_p11_conf, client_key_pin),
+         1},
+        {"SIGNET_CLIENT_KEY_PIN_FILE",
+         offsetof(struct sn_p11_conf, client_key_pin_file), 0},
+        {"SIGNET_CLIENT_KEY_MODULE",
+         offsetof(struct sn_p11_conf, client_key_module), 0},
+    };
+    const char *e;
+    size_t i;
+    sn_err r;
+
+    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        if ((e = getenv(vars[i].name)) != NULL && *e != '\0' &&
+            (r = set_str((char **)((char *)c + vars[i].off), e,
+                         vars[i].secret)) != SN_OK)
+            return r;
+    return SN_OK;
+}
+
+/* Loads the client certificate and key, if any are set. */
+static sn_err
+load_client(struct sn_p11_conf *c)
+{
+    struct sn_client_cred_src src = {
+        .cert_file = c->client_cert,
+        .key = c->client_key,
+        .pin = c->client_key_pin,
+        .pin_file = c->client_key_pin_file,
+        .module = c->client_key_module,
+    };
+    char why[512];
+    sn_err r;
+
+    if (c->client_cert == NULL && c->client_key == NULL)
+        return SN_OK;
+    r = sn_client_cred_load(&src, &c->conn.cred, why, sizeof(why));
+    sn_secret_free(c->client_key_pin);
+    c->client_key_pin = NULL;
+    if (r != SN_OK)
+        sn_p11_say(SN_P11_CAUSE_CLIENT_CERT,
+                   "client certificate (SIGNET_CLIENT_CERT, "
+                   "SIGNET_CLIENT_KEY or client_cert, client_key): %s",
+                   why);
+    return r == SN_OK ? SN_OK : SN_ERR_CONFIG;
 }
 
 /* The URL must be https; a trailing slash is dropped. */
@@ -255,7 +326,8 @@ sn_p11_conf_load(struct sn_p11_conf *c)
     if ((e = getenv("SIGNET_PKCS11_CONF")) != NULL && *e != '\0' &&
         (r = read_conf(c, e)) != SN_OK)
         return r;
-    if ((r = read_env(c)) != SN_OK || (r = check_url(c)) != SN_OK)
+    if ((r = read_env(c)) != SN_OK || (r = check_url(c)) != SN_OK ||
+        (r = load_client(c)) != SN_OK)
         return r;
     /* Said now, in the words of the setting, rather than as TLS trouble. */
     if (c->conn.ca_file != NULL) {
@@ -273,6 +345,12 @@ sn_p11_conf_cleanup(struct sn_p11_conf *c)
 {
     free(c->conn.url);
     free(c->conn.ca_file);
+    sn_client_cred_free(c->conn.cred);
+    free(c->client_cert);
+    free(c->client_key);
+    sn_secret_free(c->client_key_pin);
+    free(c->client_key_pin_file);
+    free(c->client_key_module);
     sn_secret_free(c->token);
     free(c->id_token_file);
     free(c->audience);

@@ -31,6 +31,10 @@ struct sn_p11_conf {
     char url_from[SN_P11_FROM_MAX];
     char ca_from[SN_P11_FROM_MAX];
     char token_from[SN_P11_FROM_MAX];
+    /* mTLS: where the client certificate and key come from (loaded into
+     * conn.cred by sn_p11_conf_load); the PIN is wiped once used. */
+    char *client_cert, *client_key, *client_key_pin, *client_key_pin_file,
+        *client_key_module;
 };
 
 /* The kinds of failure; each is reported at most once per process. */
@@ -41,10 +45,11 @@ enum sn_p11_cause {
     SN_P11_CAUSE_CA_FILE,
     SN_P11_CAUSE_UNREACHABLE,
     SN_P11_CAUSE_TLS,
-    SN_P11_CAUSE_TOKEN,   /* the service refused SIGNET_TOKEN */
-    SN_P11_CAUSE_PIN,     /* the service refused the PIN of C_Login */
-    SN_P11_CAUSE_SERVICE, /* not Signet's API, or it failed */
-    SN_P11_CAUSE_OIDC,    /* no ID token, or its exchange was refused */
+    SN_P11_CAUSE_TOKEN,       /* the service refused SIGNET_TOKEN */
+    SN_P11_CAUSE_PIN,         /* the service refused the PIN of C_Login */
+    SN_P11_CAUSE_SERVICE,     /* not Signet's API, or it failed */
+    SN_P11_CAUSE_CLIENT_CERT, /* the client certificate or key unusable */
+    SN_P11_CAUSE_OIDC,        /* no ID token, or its exchange was refused */
     SN_P11_CAUSE_COUNT
 };
 

@@ -113,6 +113,7 @@ module_cfg(const struct sn_p11_conn_cfg *c, struct sn_api_cfg *cfg)
     cfg->max_response = SN_P11_MAX_REPLY;
     cfg->max_header = SN_API_MAX_HEADER;
     cfg->retries = RETRIES;
+    cfg->cred = c->cred;
 }
 
 /* Sorts libcurl's transport failures into what the user must fix. */
@@ -160,7 +161,7 @@ sn_p11_conn_request(const struct sn_p11_conn_cfg *cfg, const char *token,
                     const char *method, const char *path, const char *json,
                     struct sn_p11_answer *ans)
 {
-    struct sn_api_req req = {.path = path, .token = token};
+    struct sn_api_req req = {.path = path};
     struct sn_api_resp resp = {0};
     struct sn_api_cfg acfg;
     CURL *c = NULL;
@@ -169,6 +170,9 @@ sn_p11_conn_request(const struct sn_p11_conn_cfg *cfg, const char *token,
     memset(ans, 0, sizeof(*ans));
     if (cfg->url == NULL)
         goto out;
+    /* No bearer token (NULL or ""): the OIDC exchange, or the client
+     * certificate of cfg authenticates. */
+    req.token = token != NULL && token[0] != '\0' ? token : NULL;
     /* The module only reads (GET) or asks for a signature (POST, JSON). */
     req.method = strcmp(method, "POST") == 0 ? "POST" : "GET";
     if (strcmp(req.method, "POST") == 0) {

@@ -13,11 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "apiclient/clientcred.h"
 #include "common/err.h"
 
 struct sn_p11_conn_cfg {
     char *url;     /* "https://host:port", no trailing slash */
     char *ca_file; /* NULL: the system trust store */
+    /* A TLS client certificate and key to present (mTLS), or NULL. */
+    struct sn_client_cred *cred;
 };
 
 /* What kind of transport failure, for the user's one-line report. */
@@ -44,9 +47,10 @@ void sn_p11_conn_shutdown(void);
 
 /*
  * Sends method path (e.g. "/v1/keys") with an optional JSON body and the
- * bearer token (NULL: none, for the OIDC exchange). SN_OK means an HTTP answer
- * arrived (any status) and *ans holds it; SN_ERR_IO means the service could not
- * be reached after the retries (ans->detail says why); SN_ERR_LIMIT an
+ * bearer token (NULL or "" for none: the OIDC exchange, or the client
+ * certificate of cfg authenticates). SN_OK means an HTTP answer arrived
+ * (any status) and *ans holds it; SN_ERR_IO means the service could not be
+ * reached after the retries (ans->detail says why); SN_ERR_LIMIT an
  * oversized answer.
  */
 sn_err sn_p11_conn_request(const struct sn_p11_conn_cfg *cfg, const char *token,

@@ -103,7 +103,12 @@ pad(CK_UTF8CHAR *dst, size_t len, const char *s)
 static const char *
 active_token(void)
 {
-    return g.login_token != NULL ? g.login_token : g.conf.token;
+    if (g.login_token != NULL)
+        return g.login_token;
+    /* A client certificate alone authenticates: no bearer token. */
+    if (g.conf.token == NULL && g.conf.conn.cred != NULL)
+        return "";
+    return g.conf.token;
 }
 
 /*
@@ -532,6 +537,10 @@ C_GetTokenInfo(CK_SLOT_ID slotID, CK_TOKEN_INFO_PTR pInfo)
      */
     pInfo->flags =
         CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED | CKF_LOGIN_REQUIRED;
+    /* Except with a client certificate and no token: the certificate is
+     * the credential, and a tool need not ask for a PIN it has not got. */
+    if (g.conf.conn.cred != NULL && g.conf.token == NULL)
+        pInfo->flags &= ~(CK_FLAGS)CKF_LOGIN_REQUIRED;
     pInfo->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
     pInfo->ulSessionCount = CK_UNAVAILABLE_INFORMATION;
     pInfo->ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;

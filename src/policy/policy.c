@@ -446,6 +446,34 @@ trust_policy(const struct sn_principal *p, const struct sn_resource *r,
     return SN_POLICY_ALLOW;
 }
 
+/*
+ * Client-certificate registrations: a subscriber's own 'manage' caller
+ * without a key limit (a registration is a credential, as a token is);
+ * another subscriber's registration answers like a missing one.
+ */
+static enum sn_verdict
+clientcert_manage(const struct sn_principal *p, const struct sn_resource *r,
+                  struct sn_decision *d)
+{
+    if (p->admin)
+        return deny(d, SN_DENY_OPERATOR_EXCLUDED,
+                    "client certificates are registered with a subscriber's "
+                    "'manage' token");
+    if ((p->roles & SN_ROLE_MANAGE) == 0)
+        return deny(d, SN_DENY_ROLE, "token lacks the 'manage' role");
+    if (scoped(p))
+        return deny_scoped(p,
+                           "client-certificate registration by a "
+                           "key-limited token",
+                           "a token limited to some keys cannot manage "
+                           "client certificates; use one without a key limit",
+                           d);
+    if (r != NULL && !owns(p, r->subscriber))
+        return hide(d, SN_DENY_FOREIGN,
+                    "no such client-certificate registration");
+    return SN_POLICY_ALLOW;
+}
+
 static enum sn_verdict
 decide(const struct sn_principal *p, enum sn_action a,
        const struct sn_resource *r, struct sn_decision *d)
@@ -493,6 +521,8 @@ decide(const struct sn_principal *p, enum sn_action a,
         return subscriber_policy(p, a, r, d);
     case SN_ACT_TRUST_POLICY:
         return trust_policy(p, r, d);
+    case SN_ACT_CLIENTCERT_MANAGE:
+        return clientcert_manage(p, r, d);
     }
     return deny(d, SN_DENY_NEVER, "unknown action");
 }

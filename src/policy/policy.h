@@ -41,6 +41,9 @@ enum sn_action {
     SN_ACT_SUBSCRIBER_POLICY_READ,
     SN_ACT_OIDC_ISSUER_MANAGE, /* register or remove a trusted issuer */
     SN_ACT_TRUST_POLICY,       /* resource: subscriber (the policy's) */
+    /* register, list, delete client certificates; resource: subscriber
+     * (the registration's owner) */
+    SN_ACT_CLIENTCERT_MANAGE,
 };
 
 struct sn_resource {

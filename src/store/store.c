@@ -44,6 +44,57 @@ token_copy(void *dst, const void *src)
 }
 
 /*
+ * The client-certificate registrations of one match, kept so that
+ * authenticating a certificate (on an event thread, for every request)
+ * reads no database: also an empty set, for a certificate nobody
+ * registered. Bounded: past CC_CACHE_MAX matches, the database is read.
+ * Any registration added or deleted clears the whole cache (both are
+ * rare).
+ */
+#define CC_CACHE_MAX 4096
+
+struct cc_set {
+    struct sn_clientcert *c;
+    size_t n;
+};
+
+static void
+cc_release(void *v)
+{
+    struct cc_set *s = v;
+
+    if (s != NULL)
+        sn_clientcert_list_free(s->c, s->n);
+    free(s);
+}
+
+/* A deep copy into dst; 0 (nothing in dst) if memory runs out. */
+static int
+cc_copy(void *dst, const void *src)
+{
+    const struct cc_set *s = src;
+    struct cc_set *d = dst;
+    size_t i;
+
+    d->c = NULL;
+    d->n = 0;
+    if (s->n == 0)
+        return 1;
+    if ((d->c = calloc(s->n, sizeof(*d->c))) == NULL)
+        return 0;
+    for (i = 0; i < s->n; i++) {
+        d->c[i] = s->c[i];
+        if ((d->c[i].pem = strdup(s->c[i].pem)) == NULL) {
+            sn_clientcert_list_free(d->c, i);
+            d->c = NULL;
+            return 0;
+        }
+    }
+    d->n = s->n;
+    return 1;
+}
+
+/*
  * What the key cache keeps of a row: what the signing path checks. The rest
  * (public key, certificates, attestation: about 2 KB a key) is read from
  * the database by the few requests that need it.
@@ -213,6 +264,7 @@ sn_store_open(const char *path, struct sn_store **out)
         return SN_ERR_NOMEM;
     sn_cache_init(&st->tokens, 0, token_copy, free);
     sn_cache_init(&st->keys, 0, brief_copy, free);
+    sn_cache_init(&st->clientcerts, CC_CACHE_MAX, cc_copy, cc_release);
     if ((r = sn_auditlog_init(st)) != SN_OK)
         goto out;
     if ((st->ops = pick(path, &rest)) == NULL) {
@@ -242,6 +294,7 @@ sn_store_close(struct sn_store *st)
         st->ops->close(st->be);
     sn_cache_cleanup(&st->tokens);
     sn_cache_cleanup(&st->keys);
+    sn_cache_cleanup(&st->clientcerts);
     sn_auditlog_cleanup(st);
     free(st->dir);
     free(st);
@@ -369,6 +422,91 @@ sn_store_token_add(struct sn_store *st, const struct sn_token *t)
     if (no_room(st))
         return SN_ERR_DB;
     return st->ops->token_add(st->be, t);
+}
+
+void
+sn_clientcert_cleanup(struct sn_clientcert *c)
+{
+    if (c == NULL)
+        return;
+    free(c->pem);
+    memset(c, 0, sizeof(*c));
+}
+
+void
+sn_clientcert_list_free(struct sn_clientcert *c, size_t n)
+{
+    size_t i;
+
+    for (i = 0; c != NULL && i < n; i++)
+        sn_clientcert_cleanup(&c[i]);
+    free(c);
+}
+
+sn_err
+sn_store_clientcert_add(struct sn_store *st, const struct sn_clientcert *c)
+{
+    sn_err r;
+
+    if (no_room(st))
+        return SN_ERR_DB;
+    r = st->ops->clientcert_add(st->be, c);
+    /* After the write: a lookup that read the table before it cannot
+     * store its stale answer (the clear moves the generation on). */
+    sn_cache_clear(&st->clientcerts);
+    return r;
+}
+
+sn_err
+sn_store_clientcert_get(struct sn_store *st, const char *id,
+                        struct sn_clientcert *out)
+{
+    return st->ops->clientcert_get(st->be, id, out);
+}
+
+sn_err
+sn_store_clientcert_list(struct sn_store *st, const char *subscriber,
+                         struct sn_clientcert **out, size_t *n)
+{
+    return st->ops->clientcert_list(st->be, subscriber, out, n);
+}
+
+sn_err
+sn_store_clientcert_find(struct sn_store *st, const char *match,
+                         struct sn_clientcert **out, size_t *n)
+{
+    struct cc_set got, *keep;
+    unsigned long gen;
+    sn_err r;
+
+    *out = NULL;
+    *n = 0;
+    if (sn_cache_get(&st->clientcerts, match, &got)) {
+        *out = got.c;
+        *n = got.n;
+        return SN_OK;
+    }
+    gen = sn_cache_gen(&st->clientcerts);
+    if ((r = st->ops->clientcert_find(st->be, match, out, n)) != SN_OK)
+        return r;
+    if ((keep = calloc(1, sizeof(*keep))) != NULL) {
+        struct cc_set view = {*out, *n};
+
+        if (cc_copy(keep, &view))
+            sn_cache_put(&st->clientcerts, match, keep, gen);
+        else
+            free(keep);
+    }
+    return SN_OK;
+}
+
+sn_err
+sn_store_clientcert_delete(struct sn_store *st, const char *id)
+{
+    sn_err r = st->ops->clientcert_delete(st->be, id);
+
+    sn_cache_clear(&st->clientcerts);
+    return r;
 }
 
 sn_err

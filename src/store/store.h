@@ -213,6 +213,54 @@ sn_err sn_store_identity_set(struct sn_store *st, const char *subscriber,
 sn_err sn_store_identity_get(struct sn_store *st, const char *subscriber,
                              char **json);
 
+/* ---- client certificates (mTLS) ----
+ * A subscriber's registration of TLS client-certificate trust: one pinned
+ * leaf certificate, or a CA whose certificates with matching subject
+ * attributes authenticate. The registration holds keys and roles as a
+ * token does; it is deleted, not revoked.
+ */
+enum sn_clientcert_kind { SN_CLIENTCERT_LEAF = 1, SN_CLIENTCERT_CA = 2 };
+
+#define SN_CLIENTCERT_RULES_MAX 1024
+
+struct sn_clientcert {
+    char id[SN_UUID_LEN];
+    char subscriber[SN_UUID_LEN];
+    char name[SN_NAME_MAX + 1];
+    enum sn_clientcert_kind kind;
+    /* The lookup: LEAF, the leaf's SHA-256 (hex); CA, the SHA-256 of the
+     * CA certificate's subject name (DER), which its leaves name as
+     * issuer. */
+    char match[2 * 32 + 1];
+    char fingerprint[2 * 32 + 1]; /* SHA-256 of the registered cert */
+    char *pem;                    /* the registered certificate, owned */
+    /* CA: the subject rules, "ATTR=pattern" lines (crypto/peercert.h);
+     * "" for a leaf. */
+    char rules[SN_CLIENTCERT_RULES_MAX];
+    unsigned roles;                            /* enum sn_role bits */
+    char keys[SN_TOKEN_MAX_KEYS][SN_UUID_LEN]; /* scope; none = all keys */
+    size_t nkeys;
+    time_t created_at;
+};
+
+void sn_clientcert_cleanup(struct sn_clientcert *c);
+void sn_clientcert_list_free(struct sn_clientcert *c, size_t n);
+
+sn_err sn_store_clientcert_add(struct sn_store *st,
+                               const struct sn_clientcert *c);
+/* Fills *out (free its members with sn_clientcert_cleanup). */
+sn_err sn_store_clientcert_get(struct sn_store *st, const char *id,
+                               struct sn_clientcert *out);
+/* The subscriber's registrations, oldest first; free with
+ * sn_clientcert_list_free. */
+sn_err sn_store_clientcert_list(struct sn_store *st, const char *subscriber,
+                                struct sn_clientcert **out, size_t *n);
+/* Every subscriber's registrations with this match, oldest first. */
+sn_err sn_store_clientcert_find(struct sn_store *st, const char *match,
+                                struct sn_clientcert **out, size_t *n);
+/* SN_ERR_NOT_FOUND if there is none with this id. */
+sn_err sn_store_clientcert_delete(struct sn_store *st, const char *id);
+
 /* ---- issued certificates ---- */
 struct sn_cert {
     char serial[65]; /* upper-case hex */

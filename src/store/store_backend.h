@@ -71,6 +71,15 @@ struct sn_store_ops {
     sn_err (*token_get)(void *be, const char *id, struct sn_token *out);
     sn_err (*token_revoke)(void *be, const char *id, time_t when);
 
+    sn_err (*clientcert_add)(void *be, const struct sn_clientcert *c);
+    sn_err (*clientcert_get)(void *be, const char *id,
+                             struct sn_clientcert *out);
+    sn_err (*clientcert_list)(void *be, const char *subscriber,
+                              struct sn_clientcert **out, size_t *n);
+    sn_err (*clientcert_find)(void *be, const char *match,
+                              struct sn_clientcert **out, size_t *n);
+    sn_err (*clientcert_delete)(void *be, const char *id);
+
     sn_err (*key_add)(void *be, const struct sn_key *k);
     sn_err (*key_get)(void *be, const char *id, struct sn_key *out);
     sn_err (*key_list)(void *be, const char *subscriber, struct sn_key **out,

@@ -20,6 +20,9 @@ struct sn_store {
     void *be;               /* the backend's state */
     struct sn_cache tokens; /* id -> struct sn_token */
     struct sn_cache keys;   /* id -> struct key_brief (store.c) */
+    /* match -> struct cc_set (store.c): the client-certificate
+     * registrations a presented certificate could match, none included */
+    struct sn_cache clientcerts;
     /* audit writer */
     pthread_t writer;
     int writer_running;

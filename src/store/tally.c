@@ -52,6 +52,7 @@ hash_of(const struct sn_audit *a, int64_t minute)
     h = fnv(h, caller(a));
     h = fnv(h, a->action);
     h = fnv(h, a->result);
+    h = fnv(h, a->principal);
     return fnv(h, a->detail);
 }
 
@@ -65,6 +66,7 @@ same(const struct sn_tally_slot *s, const struct sn_audit *a, uint64_t hash,
            strcmp(caller(&s->rec), caller(a)) == 0 &&
            strcmp(s->rec.action, a->action) == 0 &&
            strcmp(s->rec.result, a->result) == 0 &&
+           strcmp(s->rec.principal, a->principal) == 0 &&
            strcmp(s->rec.detail, a->detail) == 0;
 }
 

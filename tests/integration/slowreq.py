@@ -19,7 +19,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--ca", required=True)
-    ap.add_argument("--token", required=True)
+    ap.add_argument("--token", required=True, help='"": no Authorization')
+    ap.add_argument("--cert", help="client certificate (PEM)")
+    ap.add_argument("--key", help="its key (PEM)")
     ap.add_argument("--path", required=True)
     ap.add_argument("--body", required=True)
     ap.add_argument("--gate")
@@ -29,14 +31,18 @@ def main():
 
     ctx = ssl.create_default_context(cafile=a.ca)
     ctx.check_hostname = False
+    if a.cert:
+        ctx.load_cert_chain(a.cert, a.key)
     raw = socket.create_connection(("127.0.0.1", a.port), timeout=60)
     s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
     body = a.body.encode()
     head = (
         "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        "Authorization: Bearer %s\r\n"
+        "%s"
         "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-        % (a.path, a.token, len(body))
+        % (a.path,
+           "Authorization: Bearer %s\r\n" % a.token if a.token else "",
+           len(body))
     ).encode()
     half = len(body) // 2
     s.sendall(head + body[:half])

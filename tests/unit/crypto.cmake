@@ -36,3 +36,6 @@ set_tests_properties(crypto/verify_attest PROPERTIES TIMEOUT 300)
 # Uploaded certificate chains: code signing to the operator's anchors.
 sn_unit_test(test_chain ${CMAKE_CURRENT_LIST_DIR}/test_chain.c)
 target_link_libraries(test_chain PRIVATE sn_crypto)
+# Issue 16, mTLS: PKCS#11 URIs (common) and subject rules (crypto).
+sn_unit_test(test_mtls ${CMAKE_CURRENT_LIST_DIR}/test_mtls.c)
+target_link_libraries(test_mtls PRIVATE sn_crypto sn_common)

@@ -10,5 +10,6 @@ endif()
 if(TARGET signet-pkcs11)
   sn_unit_test(test_p11conf ${CMAKE_CURRENT_SOURCE_DIR}/test_p11conf.c
                ${PROJECT_SOURCE_DIR}/src/pkcs11/conf.c)
-  target_link_libraries(test_p11conf PRIVATE sn_common OpenSSL::Crypto)
+  target_link_libraries(test_p11conf PRIVATE sn_apiclient sn_common
+                        OpenSSL::Crypto)
 endif()

@@ -1157,7 +1157,7 @@ test_cert_compromise(void **state)
 
 /* ---- schema versions ---- */
 
-#define SCHEMA_LATEST 9
+#define SCHEMA_LATEST 10
 
 static int
 user_version(struct tmp *t)
@@ -1336,7 +1336,7 @@ test_schema_too_new(void **state)
     assert_int_equal(sn_store_open(t->db, &st), SN_ERR_STATE);
     assert_null(st);
     assert_int_equal(user_version(t), 99);
-    exec_other(t, "PRAGMA user_version = 9");
+    exec_other(t, "PRAGMA user_version = 10");
     assert_int_equal(sn_store_open(t->db, &t->st), SN_OK);
 }
 
@@ -1771,6 +1771,75 @@ test_oidc_records(void **state)
                      SN_OK);
 }
 
+/* issue 16: client-certificate registrations, found by match (through
+ * the cache, which an add or a delete clears), listed, deleted. */
+static void
+make_cc(struct sn_clientcert *c, const char *id, const char *sub,
+        const char *match)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->id, sizeof(c->id), "%s", id);
+    snprintf(c->subscriber, sizeof(c->subscriber), "%s", sub);
+    snprintf(c->name, sizeof(c->name), "cc %s", id);
+    c->kind = SN_CLIENTCERT_CA;
+    snprintf(c->match, sizeof(c->match), "%s", match);
+    snprintf(c->fingerprint, sizeof(c->fingerprint), "%064d", 7);
+    c->pem = (char *)"-----BEGIN CERTIFICATE-----\n";
+    snprintf(c->rules, sizeof(c->rules), "CN=ci-*\n");
+    c->roles = SN_ROLE_SIGN;
+    c->nkeys = 1;
+    snprintf(c->keys[0], sizeof(c->keys[0]), "k1");
+    c->created_at = 1000;
+}
+
+static void
+test_clientcerts(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_clientcert a, b, got, *list = NULL;
+    size_t n = 0;
+
+    make_cc(&a, "cc-a", "sub1", "m1");
+    make_cc(&b, "cc-b", "sub2", "m1");
+    /* A miss is cached too: the add after it must be seen. */
+    assert_int_equal(sn_store_clientcert_find(t->st, "m1", &list, &n), SN_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(sn_store_clientcert_add(t->st, &a), SN_OK);
+    assert_int_equal(sn_store_clientcert_add(t->st, &b), SN_OK);
+    assert_int_equal(sn_store_clientcert_add(t->st, &a), SN_ERR_EXISTS);
+    assert_int_equal(sn_store_clientcert_find(t->st, "m1", &list, &n), SN_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].id, "cc-a");
+    assert_string_equal(list[1].id, "cc-b");
+    assert_string_equal(list[0].rules, "CN=ci-*\n");
+    assert_string_equal(list[0].pem, "-----BEGIN CERTIFICATE-----\n");
+    assert_string_equal(list[0].keys[0], "k1");
+    assert_int_equal(list[0].nkeys, 1);
+    sn_clientcert_list_free(list, n);
+    /* Again, from the cache: the same. */
+    assert_int_equal(sn_store_clientcert_find(t->st, "m1", &list, &n), SN_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[1].subscriber, "sub2");
+    sn_clientcert_list_free(list, n);
+    assert_int_equal(sn_store_clientcert_list(t->st, "sub1", &list, &n), SN_OK);
+    assert_int_equal(n, 1);
+    sn_clientcert_list_free(list, n);
+    assert_int_equal(sn_store_clientcert_get(t->st, "cc-b", &got), SN_OK);
+    assert_int_equal(got.kind, SN_CLIENTCERT_CA);
+    assert_int_equal(got.roles, SN_ROLE_SIGN);
+    sn_clientcert_cleanup(&got);
+    assert_int_equal(sn_store_clientcert_delete(t->st, "cc-a"), SN_OK);
+    assert_int_equal(sn_store_clientcert_delete(t->st, "cc-a"),
+                     SN_ERR_NOT_FOUND);
+    assert_int_equal(sn_store_clientcert_get(t->st, "cc-a", &got),
+                     SN_ERR_NOT_FOUND);
+    /* The delete cleared the cached set. */
+    assert_int_equal(sn_store_clientcert_find(t->st, "m1", &list, &n), SN_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].id, "cc-b");
+    sn_clientcert_list_free(list, n);
+}
+
 int
 main(void)
 {
@@ -1781,6 +1850,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_proof, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oidc_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clientcerts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_brief, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),

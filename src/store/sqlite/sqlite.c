@@ -139,6 +139,20 @@ static const struct migration migrations[] = {
      " issuer TEXT NOT NULL, jti TEXT NOT NULL,"
      " expires_at INTEGER NOT NULL, PRIMARY KEY (issuer, jti));",
      NULL, NULL},
+    /* mTLS (issue 16): subscribers' client-certificate registrations,
+     * looked up by match (a pinned leaf's fingerprint, or a CA's subject
+     * name hash). */
+    {"CREATE TABLE IF NOT EXISTS client_certs ("
+     " id TEXT PRIMARY KEY, subscriber_id TEXT NOT NULL, name TEXT NOT NULL,"
+     " kind INTEGER NOT NULL, match TEXT NOT NULL,"
+     " fingerprint TEXT NOT NULL, pem TEXT NOT NULL, rules TEXT NOT NULL,"
+     " roles INTEGER NOT NULL, keys TEXT NOT NULL,"
+     " created_at INTEGER NOT NULL);"
+     "CREATE INDEX IF NOT EXISTS client_certs_by_match"
+     " ON client_certs(match);"
+     "CREATE INDEX IF NOT EXISTS client_certs_by_sub"
+     " ON client_certs(subscriber_id);",
+     NULL, NULL},
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -680,6 +694,167 @@ token_revoke(void *be, const char *id, time_t when)
         return r;
     sqlite3_bind_int64(s, 1, when);
     sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+    return finish_write(st, s, 1);
+}
+
+/* ---- client certificates ---- */
+
+/* "id id id": the same form as a token's keys. */
+static void
+join_keys(const char (*keys)[SN_UUID_LEN], size_t n, char *out, size_t outlen)
+{
+    size_t i, off = 0;
+
+    out[0] = '\0';
+    for (i = 0; i < n && off < outlen; i++)
+        off += (size_t)snprintf(out + off, outlen - off, "%s%s", i ? " " : "",
+                                keys[i]);
+}
+
+static sn_err
+clientcert_add(void *be, const struct sn_clientcert *c)
+{
+    struct sq_store *st = be;
+    char keys[SN_TOKEN_MAX_KEYS * SN_UUID_LEN + 1];
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if (c->nkeys > SN_TOKEN_MAX_KEYS || c->pem == NULL)
+        return SN_ERR_INVALID;
+    join_keys(c->keys, c->nkeys, keys, sizeof(keys));
+    if ((r = prepare(st,
+                     "INSERT INTO client_certs (id, subscriber_id, name,"
+                     " kind, match, fingerprint, pem, rules, roles, keys,"
+                     " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, c->subscriber, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, c->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, (int)c->kind);
+    sqlite3_bind_text(s, 5, c->match, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, c->fingerprint, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, c->pem, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 8, c->rules, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 9, (int)c->roles);
+    sqlite3_bind_text(s, 10, keys, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 11, c->created_at);
+    return finish_write(st, s, 0);
+}
+
+#define CC_COLS                                                                \
+    "id, subscriber_id, name, kind, match, fingerprint, pem, rules, roles,"    \
+    " keys, created_at"
+
+static sn_err
+row_clientcert(sqlite3_stmt *s, void *p)
+{
+    struct sn_clientcert *out = p;
+    struct sn_token scope;
+    const unsigned char *t;
+
+    memset(out, 0, sizeof(*out));
+    col_text(s, 0, out->id, sizeof(out->id));
+    col_text(s, 1, out->subscriber, sizeof(out->subscriber));
+    col_text(s, 2, out->name, sizeof(out->name));
+    out->kind = (enum sn_clientcert_kind)sqlite3_column_int(s, 3);
+    col_text(s, 4, out->match, sizeof(out->match));
+    col_text(s, 5, out->fingerprint, sizeof(out->fingerprint));
+    t = sqlite3_column_text(s, 6);
+    if ((out->pem = strdup(t ? (const char *)t : "")) == NULL)
+        return SN_ERR_NOMEM;
+    col_text(s, 7, out->rules, sizeof(out->rules));
+    out->roles = (unsigned)sqlite3_column_int(s, 8);
+    t = sqlite3_column_text(s, 9);
+    memset(&scope, 0, sizeof(scope));
+    split_keys(t ? (const char *)t : "", &scope);
+    memcpy(out->keys, scope.keys, sizeof(out->keys));
+    out->nkeys = scope.nkeys;
+    out->created_at = (time_t)sqlite3_column_int64(s, 10);
+    return SN_OK;
+}
+
+static void
+clean_clientcert(void *c)
+{
+    sn_clientcert_cleanup(c);
+}
+
+static sn_err
+clientcert_get(void *be, const char *id, struct sn_clientcert *out)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((r = prepare(st, "SELECT " CC_COLS " FROM client_certs WHERE id = ?",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        r = row_clientcert(s, out);
+    else
+        r = rc == SQLITE_DONE ? SN_ERR_NOT_FOUND : SN_ERR_DB;
+    if (r != SN_OK)
+        sn_clientcert_cleanup(out);
+    sqlite3_finalize(s);
+    return r;
+}
+
+/* The rows of sql (one text parameter), oldest first. */
+static sn_err
+clientcert_where(struct sq_store *st, const char *sql, const char *arg,
+                 struct sn_clientcert **out, size_t *n)
+{
+    sqlite3_stmt *s = NULL;
+    void *arr = NULL;
+    sn_err r;
+
+    *out = NULL;
+    *n = 0;
+    if ((r = prepare(st, sql, &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, arg, -1, SQLITE_STATIC);
+    r = collect(s, sizeof(**out), row_clientcert, clean_clientcert, &arr, n);
+    *out = arr;
+    sqlite3_finalize(s);
+    return r;
+}
+
+static sn_err
+clientcert_list(void *be, const char *subscriber, struct sn_clientcert **out,
+                size_t *n)
+{
+    return clientcert_where(
+        be,
+        "SELECT " CC_COLS " FROM client_certs"
+        " WHERE subscriber_id = ? ORDER BY created_at, rowid",
+        subscriber, out, n);
+}
+
+static sn_err
+clientcert_find(void *be, const char *match, struct sn_clientcert **out,
+                size_t *n)
+{
+    return clientcert_where(be,
+                            "SELECT " CC_COLS " FROM client_certs"
+                            " WHERE match = ? ORDER BY created_at, rowid",
+                            match, out, n);
+}
+
+static sn_err
+clientcert_delete(void *be, const char *id)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = prepare(st, "DELETE FROM client_certs WHERE id = ?", &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     return finish_write(st, s, 1);
 }
 
@@ -1653,6 +1828,11 @@ const struct sn_store_ops sn_store_sqlite_ops = {
     .token_add = token_add,
     .token_get = token_get,
     .token_revoke = token_revoke,
+    .clientcert_add = clientcert_add,
+    .clientcert_get = clientcert_get,
+    .clientcert_list = clientcert_list,
+    .clientcert_find = clientcert_find,
+    .clientcert_delete = clientcert_delete,
     .key_add = key_add,
     .key_get = key_get,
     .key_list = key_list,

@@ -39,6 +39,18 @@ token_state(const struct sn_token *t)
 }
 
 /* The subscriber's log shows a refused token of theirs being used. */
+void
+sn_audit_principal(char *buf, size_t len, int method, const char *id,
+                   const char *via, const char *proof)
+{
+    if (method == SN_AUTH_OIDC)
+        snprintf(buf, len, "oidc policy=%s %s", via, proof);
+    else if (method == SN_AUTH_MTLS)
+        snprintf(buf, len, "mtls registration=%s %s", via, proof);
+    else
+        snprintf(buf, len, "%s", id);
+}
+
 static void
 audit_refused(struct sn_store *st, const struct sn_token *t, const char *client,
               enum sn_auth_fault f)
@@ -53,6 +65,8 @@ audit_refused(struct sn_store *st, const struct sn_token *t, const char *client,
     snprintf(a.action, sizeof(a.action), "denied");
     snprintf(a.result, sizeof(a.result), "denied");
     snprintf(a.detail, sizeof(a.detail), "%s", sn_auth_fault_str(f));
+    sn_audit_principal(a.principal, sizeof(a.principal), t->auth_method, t->id,
+                       t->via, t->proof);
     /* Counted, written off this thread (store.h): a flood of a refused
      * token is a few rows a minute, and no request waits for the disk. */
     sn_store_audit_tally(st, &a);

@@ -85,4 +85,12 @@ enum sn_auth_fault sn_auth_recheck(struct sn_store *st,
 enum sn_auth_fault sn_auth_mtls_recheck(struct sn_store *st,
                                         const struct sn_principal *p);
 
+/*
+ * An audit record's principal (store.h) for a credential proved by method
+ * (enum sn_auth_method): "oidc policy=VIA PROOF", "mtls registration=VIA
+ * PROOF", else the credential's id. Every record names it the same way.
+ */
+void sn_audit_principal(char *buf, size_t len, int method, const char *id,
+                        const char *via, const char *proof);
+
 #endif

@@ -112,6 +112,7 @@ static void
 audit_refused(struct sn_store *st, const struct sn_clientcert *c,
               const char *fp, const char *client, enum sn_auth_fault f)
 {
+    char proof[SN_PROOF_MAX];
     struct sn_audit a;
 
     memset(&a, 0, sizeof(a));
@@ -122,8 +123,9 @@ audit_refused(struct sn_store *st, const struct sn_clientcert *c,
     snprintf(a.action, sizeof(a.action), "denied");
     snprintf(a.result, sizeof(a.result), "denied");
     snprintf(a.detail, sizeof(a.detail), "%s", sn_auth_fault_str(f));
-    snprintf(a.principal, sizeof(a.principal), "mtls registration=%s sha256:%s",
-             c->id, fp);
+    snprintf(proof, sizeof(proof), "sha256:%s", fp);
+    sn_audit_principal(a.principal, sizeof(a.principal), SN_AUTH_MTLS, c->id,
+                       c->id, proof);
     sn_store_audit_tally(st, &a);
 }
 

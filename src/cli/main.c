@@ -496,12 +496,20 @@ trim_right(char *s)
 static sn_err
 check_oidc(struct sn_cli *cli)
 {
+    const char *e;
     int o;
 
     if (cli->seen[SN_OPT_OIDC]) {
         if (cli->token != NULL || cli->opt[SN_OPT_TOKEN_FILE] != NULL)
             return sn_cli_usage(cli, "give --oidc or a token (--token, "
                                      "--token-file), not both");
+        /* A registered certificate is itself the caller: the server
+         * prefers it to a bearer token, hiding the trust policy. */
+        if (cli->opt[SN_OPT_CLIENT_CERT] != NULL ||
+            ((e = getenv("SIGNET_CLIENT_CERT")) != NULL && *e != '\0'))
+            return sn_cli_usage(cli, "give --oidc or a client certificate "
+                                     "(--client-cert, SIGNET_CLIENT_CERT), "
+                                     "not both");
         if (cli->opt[SN_OPT_ID_TOKEN_FILE] != NULL &&
             cli->opt[SN_OPT_ID_TOKEN_ENV] != NULL)
             return sn_cli_usage(cli, "give --id-token-file or --id-token-env, "

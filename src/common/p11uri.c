@@ -4,6 +4,7 @@
  * a failure is sticky.
  */
 #include "common/p11uri.h"
+#include "common/util.h"
 
 #include <string.h>
 
@@ -11,18 +12,6 @@ struct cur {
     const char *p, *end;
     const char *why; /* set on the first failure */
 };
-
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* RFC 7512 pchar/qchar without the separators: what may stand unescaped. */
 static int
@@ -51,8 +40,8 @@ decode(const char *p, const char *end, int query, int binary, uint8_t *out,
         uint8_t o;
 
         if (*p == '%') {
-            if (end - p < 3 || (hi = hexval(p[1])) < 0 ||
-                (lo = hexval(p[2])) < 0)
+            if (end - p < 3 || (hi = sn_hexval(p[1])) < 0 ||
+                (lo = sn_hexval(p[2])) < 0)
                 return -1;
             o = (uint8_t)(hi << 4 | lo);
             p += 3;

@@ -29,8 +29,8 @@ sn_hex_encode(const uint8_t *in, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
-static int
-hexval(char c)
+int
+sn_hexval(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -54,7 +54,7 @@ sn_hex_decode(const char *in, uint8_t **out, size_t *outlen)
     if ((buf = malloc(len / 2)) == NULL)
         return SN_ERR_NOMEM;
     for (i = 0; i < len / 2; i++) {
-        int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+        int hi = sn_hexval(in[2 * i]), lo = sn_hexval(in[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             free(buf);
             return SN_ERR_INVALID;

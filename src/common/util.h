@@ -16,6 +16,8 @@
 void sn_hex_encode(const uint8_t *in, size_t len, char *out);
 /* Decodes exactly; rejects odd lengths and non-hex. *out is malloc'd. */
 sn_err sn_hex_decode(const char *in, uint8_t **out, size_t *outlen);
+/* One hex digit's value (either case), or -1. */
+int sn_hexval(char c);
 
 /* Standard base64 with padding; *out is malloc'd and NUL-terminated. */
 sn_err sn_b64_encode(const uint8_t *in, size_t len, char **out);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/auth.h"
 #include "auth/oidc.h"
 #include "auth/trustpol.h"
 #include "common/log.h"
@@ -451,8 +452,8 @@ mint(const struct sn_deps *deps, struct sn_req *req,
         return -1;
     sn_audit_init(&a, req, t->subscriber, "", "oidc_exchange");
     snprintf(a.token, sizeof(a.token), "%s", t->id);
-    snprintf(a.principal, sizeof(a.principal), "oidc policy=%s %s", t->via,
-             t->proof);
+    sn_audit_principal(a.principal, sizeof(a.principal), SN_AUTH_OIDC, t->id,
+                       t->via, t->proof);
     snprintf(a.detail, sizeof(a.detail), "token %s until %lld", t->id,
              (long long)t->expires_at);
     if (sn_store_token_add(deps->store, t) != SN_OK ||

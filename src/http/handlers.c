@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/auth.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "crypto/x509util.h"
@@ -67,20 +68,9 @@ sn_audit_init(struct sn_audit *a, const struct sn_req *req,
     if (req != NULL) {
         if (req->who != NULL) {
             snprintf(a->token, sizeof(a->token), "%s", req->who->id);
-            /* The principal: what its proof said, with the trust policy
-             * that admitted an OIDC identity or the registration that
-             * admitted a client certificate; else the token. */
-            if (req->who->method == SN_AUTH_OIDC)
-                snprintf(a->principal, sizeof(a->principal),
-                         "oidc policy=%s %s", req->who->via, req->who->proof);
-            else if (req->who->method == SN_AUTH_MTLS)
-                snprintf(a->principal, sizeof(a->principal),
-                         "mtls registration=%s %s", req->who->via,
-                         req->who->proof);
-            else
-                snprintf(a->principal, sizeof(a->principal), "%s",
-                         req->who->proof[0] != '\0' ? req->who->proof
-                                                    : req->who->id);
+            sn_audit_principal(a->principal, sizeof(a->principal),
+                               req->who->method, req->who->id, req->who->via,
+                               req->who->proof);
         }
         snprintf(a->client, sizeof(a->client), "%s", req->client);
     }

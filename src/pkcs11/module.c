@@ -8,7 +8,9 @@
  * never printed. The token always asks for a login, so that a tool with a
  * PIN logs in and its PIN wins; SIGNET_TOKEN only serves sessions that
  * never log in (openssl's engine, osslsigncode, sbsign). Without either, a
- * configured ID token is exchanged for a short-lived token (oidc.c). All
+ * configured client certificate authenticates the connection (mTLS), and
+ * without one, a configured ID token is exchanged for a short-lived token
+ * (oidc.c). All
  * state sits behind one pthread mutex that is never held across a network
  * exchange.
  */
@@ -41,6 +43,8 @@
 /* The messages' name for the PIN of C_Login (compared by address). */
 static const char PIN_WHO[] = "the PIN given to C_Login";
 static const char OIDC_WHO[] = "the Signet token exchanged for the ID token";
+static const char CERT_WHO[] =
+    "the client certificate (SIGNET_CLIENT_CERT or client_cert)";
 
 struct session {
     CK_SESSION_HANDLE handle;
@@ -125,7 +129,9 @@ token_copy(char **out, const char **who, int *oidc)
         *who = OIDC_WHO;
         return g.oidc ? CKR_OK : CKR_USER_NOT_LOGGED_IN;
     }
-    *who = g.login_token != NULL ? PIN_WHO : g.conf.token_from;
+    *who = g.login_token != NULL  ? PIN_WHO
+           : g.conf.token != NULL ? g.conf.token_from
+                                  : CERT_WHO;
     return (*out = strdup(active_token())) != NULL ? CKR_OK : CKR_HOST_MEMORY;
 }
 
@@ -229,6 +235,17 @@ check_session(CK_SESSION_HANDLE h)
  * stderr (who names the token's source, never its value); the server's
  * message only with SIGNET_PKCS11_DEBUG.
  */
+/* What a refusal of who is said as (who: one of the *_WHO or token_from). */
+static enum sn_p11_cause
+cause_of(const char *who)
+{
+    if (who == PIN_WHO)
+        return SN_P11_CAUSE_PIN;
+    if (who == CERT_WHO)
+        return SN_P11_CAUSE_CLIENT_CERT;
+    return SN_P11_CAUSE_TOKEN;
+}
+
 static void
 report(const char *who, const char *path, const struct sn_p11_answer *a)
 {
@@ -237,9 +254,8 @@ report(const char *who, const char *path, const struct sn_p11_answer *a)
     sn_p11_parse_error(a->body, a->len, code, sizeof(code), msg, sizeof(msg));
     dbg("%s: HTTP %ld %s: %s", path, a->status, code, msg);
     if (a->status == 401 || a->status == 403) {
-        sn_p11_say(who == PIN_WHO ? SN_P11_CAUSE_PIN : SN_P11_CAUSE_TOKEN,
-                   "the service refused %s (HTTP %ld%s%s)", who, a->status,
-                   code[0] != '\0' ? " " : "", code);
+        sn_p11_say(cause_of(who), "the service refused %s (HTTP %ld%s%s)", who,
+                   a->status, code[0] != '\0' ? " " : "", code);
         return;
     }
     sn_p11_url_shown(g.conf.conn.url, url, sizeof(url));
@@ -308,7 +324,7 @@ fetch(const char *token, const char *who, char sub[SN_P11_SUBSCRIBER_MAX + 1],
     if (get(token, who, "/v1/whoami", &a, &rv) != SN_OK)
         goto out;
     if ((r = sn_p11_parse_whoami(a.body, a.len, sub)) == SN_ERR_STATE) {
-        sn_p11_say(who == PIN_WHO ? SN_P11_CAUSE_PIN : SN_P11_CAUSE_TOKEN,
+        sn_p11_say(cause_of(who),
                    "%s is an administrator's token, which cannot sign", who);
         rv = CKR_PIN_INCORRECT;
         goto out;
@@ -411,7 +427,10 @@ C_Initialize(CK_VOID_PTR pInitArgs)
         goto out;
     }
     /* Said here, but exchanged at first use: p11-kit loads us everywhere. */
-    g.oidc = g.conf.token == NULL && sn_p11_oidc_configured(&g.conf);
+    /* Credentials, first found wins: the PIN (C_Login), the Signet token,
+     * the client certificate, the ID token (docs/pkcs11.md). */
+    g.oidc = g.conf.token == NULL && g.conf.conn.cred == NULL &&
+             sn_p11_oidc_configured(&g.conf);
     g.next_object = 1;
     g.next_session = 1;
     g.initialized = 1;

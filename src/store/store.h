@@ -82,7 +82,8 @@ struct sn_key {
     char *att_pem;  /* attestation certificate or NULL, owned */
 };
 
-/* "oidc policy=<id> " and a proof, or a token id */
+/* "oidc policy=<id> " or "mtls registration=<id> " and a proof, or a token
+ * id (auth.h sn_audit_principal) */
 #define SN_AUDIT_PRINCIPAL_MAX (SN_AUDIT_PROOF_MAX + 64)
 
 struct sn_audit {
@@ -101,7 +102,8 @@ struct sn_audit {
     /* issue 16: the signing policy's decision ("allow key", "deny
      * subscriber source_cidrs", ...; "" where no policy was asked) and
      * who signed: the token id for a static token, else what the proof
-     * said (OIDC issuer, subject and bound claims; mTLS fingerprint). */
+     * said (sn_audit_principal: OIDC issuer, subject and bound claims with
+     * the trust policy; mTLS registration and fingerprint). */
     char policy[64];
     char principal[SN_AUDIT_PRINCIPAL_MAX];
 };

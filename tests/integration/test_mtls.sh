@@ -157,6 +157,19 @@ req GET "/v1/audit?order=desc&limit=5" "$TA"
 check_eq "the audit record of the signature names the registration and the fingerprint" \
     "mtls registration=$PIN_ID sha256:$(fp pinned.pem)" \
     "$(jget "[.records[] | select(.action == \"sign\" and .token == \"$PIN_ID\")][0].principal")"
+# The signing policy (issue 16) sees the certificate as strong and names
+# its registration: KA wants strong auth and only this registration.
+req_json PUT "/v1/keys/$KA/policy" "$TA" '{"require_strong_auth":true}'
+check_status "KA wants strong auth" 200
+req_json POST "/v1/keys/$KA/sign" "$TA" "$SIGN_BODY"
+check_error "A's static token does not sign with KA" 403 strong_auth_required
+req_json PUT "/v1/keys/$KA/policy" "$TA" \
+    "{\"require_strong_auth\":true,\"principals\":{\"client_certs\":[\"$PIN_ID\"]}}"
+check_status "... and only the pinned registration" 200
+csign pinned "$KA"
+check_status "the pinned leaf signs under that policy" 200 && verified "policy" "$KA"
+req DELETE "/v1/keys/$KA/policy" "$TA"
+check_status "KA's policy removed" 200
 csign pinned "$KA" "$TA"
 check_status "the pinned leaf with its subscriber's token signs" 200
 csign pinned "$KA" "$TB"

@@ -174,6 +174,23 @@ check_match "the signature's audit record names the trust policy" "policy=$P1" "
 check_match "... the issuer" "iss=$ISS " "$PRINCIPAL"
 check_match "... the subject" "sub=repo:acme/app:environment:release" "$PRINCIPAL"
 check_match "... and the bound repository_id" "repository_id=123456" "$PRINCIPAL"
+# The signing policy (issue 16) sees the exchange as strong, and names
+# its trust policy among the principals.
+req_json PUT "/v1/keys/$K1/policy" "$TA" '{"require_strong_auth":true}'
+check_status "A's K1 wants strong auth" 200
+req_json POST "/v1/keys/$K1/sign" "$TA" "$SIGN_BODY"
+check_error "A's static token does not sign with K1" 403 strong_auth_required
+req_json PUT "/v1/keys/$K1/policy" "$TA" \
+    "{\"require_strong_auth\":true,\"principals\":{\"trust_policies\":[\"$P1\"]}}"
+check_status "... and only P1's tokens" 200
+req_json POST "/v1/keys/$K1/sign" "$XT" "$SIGN_BODY"
+check_status "the exchanged token of P1 signs under that policy" 200
+req GET "/v1/audit?key=$K1&order=desc&limit=10" "$TA"
+check_match "the policy's decision is audited with the exchange's principal" \
+    "allow key;oidc policy=$P1 " \
+    "$(jget "[.records[] | select(.action == \"sign\" and .token == \"$XT_ID\")][0] | \"\\(.policy);\\(.principal)\"")"
+req DELETE "/v1/keys/$K1/policy" "$TA"
+check_status "K1's policy removed" 200
 req_json POST "/v1/keys/$K2/sign" "$XT" "$SIGN_BODY"
 check_ne "the exchanged token cannot sign with K2 (outside the policy)" 200 "$STATUS"
 req_json POST /v1/keys "$XT" '{"algorithm":"ecdsa-p256","label":"more"}'
@@ -249,7 +266,7 @@ req_json POST /v1/auth/oidc - '{"token":'
 check_error "a body that is not JSON" 400 invalid_json
 check_eq "no refused exchange minted anything" "$N_OK" "$(minted)"
 req GET "/v1/audit?key=$K1&limit=1000" "$TA"
-check_eq "K1 made exactly one signature" 1 "$(jget '[.records[] | select(.action == "sign" and .result == "ok")] | length')"
+check_eq "K1 made exactly two signatures (the happy path's, the policy's)" 2 "$(jget '[.records[] | select(.action == "sign" and .result == "ok")] | length')"
 
 # ---- the most specific policy wins ----
 req_json POST /v1/trust-policies "$TA" \

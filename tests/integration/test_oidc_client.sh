@@ -187,6 +187,10 @@ no_secret "--oidc sign's output" "$OUT$ERR"
 
 cli "--oidc with --token" --oidc --token sn_x sign --key "$KE" app.bin
 check_eq "--oidc and --token: usage error (exit 2)" 2 "$RC"
+cli "--oidc with a client certificate" --oidc --audience "$AUD" \
+    --client-cert app.bin --client-key app.bin sign --key "$KE" app.bin
+check_eq "--oidc and --client-cert: usage error (exit 2)" 2 "$RC"
+check_match "... saying why" "not both" "$ERR"
 cli "--audience without --oidc" --audience "$AUD" whoami
 check_eq "--audience without --oidc: usage error (exit 2)" 2 "$RC"
 cli "login without --oidc" login

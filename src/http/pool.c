@@ -24,7 +24,8 @@ struct lane {
 struct sn_pool {
     struct sn_pool_params par;
     pthread_mutex_t lock;
-    pthread_cond_t cond;
+    pthread_cond_t cond;         /* the other threads wait here */
+    pthread_cond_t express_cond; /* express threads wait here */
     /* Light lanes first, then heavy ones. */
     struct lane lanes[2 * SN_POOL_LANES];
     struct lane *ring, *ring_tail; /* lanes with jobs, in serving order */
@@ -32,6 +33,9 @@ struct sn_pool {
     unsigned heavy_running;
     unsigned idle;         /* threads waiting for a job */
     unsigned express_idle; /* of them, express threads */
+    /* Wake-ups sent and not yet taken: each is meant for one job, so a
+     * thread already woken is not counted free twice. */
+    unsigned woken, express_woken;
     int stop;
     struct worker *threads;
     unsigned n;
@@ -81,6 +85,13 @@ light(const struct lane *l)
     return l->running == 0 && l->head == l->tail;
 }
 
+/* Express threads waiting and not woken already. */
+static unsigned
+express_free(const struct sn_pool *p)
+{
+    return p->express_idle - p->express_woken;
+}
+
 /* May this thread take a job of lane l now? */
 static int
 takes(const struct sn_pool *p, const struct lane *l, int express)
@@ -89,7 +100,61 @@ takes(const struct sn_pool *p, const struct lane *l, int express)
         return 0;
     if (p->par.express == 0)
         return 1;
-    return express ? light(l) : !light(l) || p->express_idle == 0;
+    return express ? light(l) : !light(l) || express_free(p) == 0;
+}
+
+/*
+ * Lane l has a job that may now be taken: wakes one waiting thread that
+ * may take it, if any is free (one wake-up per job, not every thread: a
+ * busy pool would otherwise pay a futex wake and a sleep per thread for
+ * each job). A thread already running takes it when it is done.
+ */
+static void
+wake(struct sn_pool *p, const struct lane *l)
+{
+    if (l->head == NULL || !runnable(p, l))
+        return;
+    if (takes(p, l, 1) && p->par.express != 0 && express_free(p) > 0) {
+        p->express_woken++;
+        pthread_cond_signal(&p->express_cond);
+    } else if (takes(p, l, 0) && p->idle - p->express_idle > p->woken) {
+        p->woken++;
+        pthread_cond_signal(&p->cond);
+    }
+}
+
+/* The first lane in the ring that a free thread may take from: wakes
+ * that thread. For a thread going idle with jobs it may not take. */
+static void
+wake_any(struct sn_pool *p)
+{
+    unsigned woken = p->woken, express_woken = p->express_woken;
+    const struct lane *l;
+
+    for (l = p->ring; l != NULL; l = l->next) {
+        wake(p, l);
+        if (p->woken != woken || p->express_woken != express_woken)
+            return;
+    }
+}
+
+/* Waits for a wake-up (lock held); counts the thread idle meanwhile. */
+static void
+idle_wait(struct sn_pool *p, int express)
+{
+    p->idle++;
+    if (express) {
+        p->express_idle++;
+        pthread_cond_wait(&p->express_cond, &p->lock);
+        p->express_idle--;
+        if (p->express_woken > 0)
+            p->express_woken--;
+    } else {
+        pthread_cond_wait(&p->cond, &p->lock);
+        if (p->woken > 0)
+            p->woken--;
+    }
+    p->idle--;
 }
 
 /*
@@ -143,25 +208,35 @@ pool_main(void *arg)
     for (;;) {
         while ((job = take(p, w->express)) == NULL &&
                !(p->stop && p->queued == 0)) {
-            p->idle++;
-            p->express_idle += w->express;
-            pthread_cond_wait(&p->cond, &p->lock);
-            p->express_idle -= w->express;
-            p->idle--;
+            /* Jobs this express thread may not take (their lane is not
+             * light, perhaps no longer): another thread is woken for one
+             * if any is free. The other threads take every job they may
+             * before they sleep, so they need not pass one on. */
+            if (w->express && p->ring != NULL)
+                wake_any(p);
+            idle_wait(p, w->express);
         }
         if (job == NULL)
             break;
+        /* Stopping and the last job taken: threads asleep for jobs they
+         * could not take may leave now. */
+        if (p->stop && p->queued == 0) {
+            pthread_cond_broadcast(&p->cond);
+            pthread_cond_broadcast(&p->express_cond);
+        }
         l = &p->lanes[job->lane];
         pthread_mutex_unlock(&p->lock);
         p->par.run(p->par.ctx, job);
         pthread_mutex_lock(&p->lock);
         l->running--;
+        /* A heavy slot freed lets one more job run: this thread takes it
+         * next (or, an express thread, passes it on when it may not). */
         if (l->heavy)
             p->heavy_running--;
-        /* A heavy slot is free, or a lane may have turned light: any
-         * waiting thread may now take what it could not. */
-        if (l->heavy || p->par.express != 0)
-            pthread_cond_broadcast(&p->cond);
+        /* The lane turned light: its next job is an express thread's,
+         * which this one may not take. */
+        if (!w->express && l->head != NULL && light(l) && express_free(p) > 0)
+            wake(p, l);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -188,11 +263,7 @@ sn_pool_submit(struct sn_pool *p, struct sn_pool_job *job, const char *tenant,
     }
     l->tail = job;
     p->queued++;
-    /* With express threads, the one woken must be one that may take it. */
-    if (p->par.express != 0)
-        pthread_cond_broadcast(&p->cond);
-    else
-        pthread_cond_signal(&p->cond);
+    wake(p, l);
     r = SN_OK;
 out:
     pthread_mutex_unlock(&p->lock);
@@ -231,12 +302,14 @@ sn_pool_stop(struct sn_pool *p)
     pthread_mutex_lock(&p->lock);
     p->stop = 1;
     pthread_cond_broadcast(&p->cond);
+    pthread_cond_broadcast(&p->express_cond);
     pthread_mutex_unlock(&p->lock);
     for (i = 0; i < p->n; i++)
         pthread_join(p->threads[i].tid, NULL);
     free(p->threads);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->cond);
+    pthread_cond_destroy(&p->express_cond);
     free(p);
 }
 
@@ -262,6 +335,7 @@ sn_pool_start(const struct sn_pool_params *params, struct sn_pool **out)
         p->lanes[i].heavy = 1;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
+    pthread_cond_init(&p->express_cond, NULL);
     if ((p->threads = calloc(params->threads, sizeof(*p->threads))) == NULL)
         goto out;
     r = SN_ERR_INTERNAL;

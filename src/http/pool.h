@@ -16,8 +16,9 @@
  * that keeps every thread busy thus runs its signatures below the priority
  * of the event threads, the audit writer and a light tenant's signature,
  * which the scheduler then runs first instead of after a time slice of the
- * busy tenant's. Its callers are the server's own (trusted); it knows
- * nothing of HTTP.
+ * busy tenant's. A job wakes one waiting thread that may take it, never
+ * all of them: a thread that finishes a job takes the next itself. Its
+ * callers are the server's own (trusted); it knows nothing of HTTP.
  */
 #ifndef SN_POOL_H
 #define SN_POOL_H

@@ -123,15 +123,18 @@ wake(struct sn_pool *p, const struct lane *l)
     }
 }
 
-/* The first lane in the ring that a free thread may take from: wakes
- * that thread. For a thread going idle with jobs it may not take. */
+/* The first lane in the ring (but skip) that a free thread may take
+ * from: wakes that thread. For a thread going idle with jobs it may not
+ * take. */
 static void
-wake_any(struct sn_pool *p)
+wake_any(struct sn_pool *p, const struct lane *skip)
 {
     unsigned woken = p->woken, express_woken = p->express_woken;
     const struct lane *l;
 
     for (l = p->ring; l != NULL; l = l->next) {
+        if (l == skip)
+            continue;
         wake(p, l);
         if (p->woken != woken || p->express_woken != express_woken)
             return;
@@ -163,12 +166,13 @@ idle_wait(struct sn_pool *p, int express)
  * Lanes passed over keep their place. NULL if nothing may run now.
  */
 static struct sn_pool_job *
-take(struct sn_pool *p, int express)
+take(struct sn_pool *p, int express, const struct lane *skip)
 {
     struct lane *l, *prev = NULL;
     struct sn_pool_job *job;
 
-    for (l = p->ring; l != NULL && !takes(p, l, express); l = l->next)
+    for (l = p->ring; l != NULL && (l == skip || !takes(p, l, express));
+         l = l->next)
         prev = l;
     if (l == NULL)
         return NULL;
@@ -196,6 +200,7 @@ pool_main(void *arg)
 {
     struct worker *w = arg;
     struct sn_pool *p = w->p;
+    const struct lane *handed = NULL;
     struct sn_pool_job *job;
     struct lane *l;
 
@@ -206,16 +211,21 @@ pool_main(void *arg)
         setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), p->par.nice);
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while ((job = take(p, w->express)) == NULL &&
+        while ((job = take(p, w->express, handed)) == NULL &&
                !(p->stop && p->queued == 0)) {
-            /* Jobs this express thread may not take (their lane is not
-             * light, perhaps no longer): another thread is woken for one
-             * if any is free. The other threads take every job they may
-             * before they sleep, so they need not pass one on. */
-            if (w->express && p->ring != NULL)
-                wake_any(p);
+            /*
+             * Jobs this thread may not take: an express thread's whose
+             * lane is not light (perhaps no longer), or a light job that
+             * waits for a free express thread (a heavy slot it needed
+             * freed). One free thread that may take one is woken; the
+             * lane just handed to an express thread is its own.
+             */
+            if (p->ring != NULL && (w->express || express_free(p) > 0))
+                wake_any(p, handed);
+            handed = NULL;
             idle_wait(p, w->express);
         }
+        handed = NULL;
         if (job == NULL)
             break;
         /* Stopping and the last job taken: threads asleep for jobs they
@@ -230,13 +240,15 @@ pool_main(void *arg)
         pthread_mutex_lock(&p->lock);
         l->running--;
         /* A heavy slot freed lets one more job run: this thread takes it
-         * next (or, an express thread, passes it on when it may not). */
+         * next, or wakes a thread that may. */
         if (l->heavy)
             p->heavy_running--;
-        /* The lane turned light: its next job is an express thread's,
-         * which this one may not take. */
-        if (!w->express && l->head != NULL && light(l) && express_free(p) > 0)
+        /* The lane turned light: its next job is an express thread's, not
+         * this one's, which skips the lane on its next take. */
+        if (!w->express && l->head != NULL && light(l) && express_free(p) > 0) {
             wake(p, l);
+            handed = l;
+        }
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;

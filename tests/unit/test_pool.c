@@ -3,7 +3,10 @@
  * round-robin lanes (a tenant with 1000 jobs queued does not make another's
  * 10 wait behind them), the heavy-job limits (queued, not refused) and the
  * express thread (a light tenant's job runs at once, at the process's
- * priority, while a busy tenant holds the other threads at a lower one).
+ * priority, while a busy tenant holds the other threads at a lower one;
+ * a lane that turns light goes to it; a light job waiting for a heavy
+ * slot is not stranded when the slot frees on a thread that may not take
+ * it).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -292,6 +295,83 @@ test_express(void **state)
     assert_int_equal(rec.n, 7);
 }
 
+/*
+ * A tenant's lane turns light when its job on a bulk thread finishes: its
+ * next job goes to the express thread (at the process's priority), not
+ * to the bulk thread that finished (which would run it at the lower one).
+ */
+static void
+test_express_handoff(void **state)
+{
+    static struct tjob jobs[4];
+    struct record rec;
+    struct sn_pool *p;
+    int base = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+
+    (void)state;
+    record_init(&rec);
+    memset(jobs, 0, sizeof(jobs));
+    /* 2 threads, the second an express one; 1 per tenant. */
+    p = start_express(&rec, 2, 0, 2, 1, 1, 5);
+    submit(p, &jobs[0], 'C', 1, 1); /* light: the express thread */
+    wait_started(&rec, 1);
+    submit(p, &jobs[1], 'A', 1, 1); /* light, express busy: the bulk one */
+    wait_started(&rec, 2);
+    submit(p, &jobs[2], 'A', 1, 1); /* waits: A has one running */
+    release(&rec, &jobs[0]);
+    usleep(20 * 1000);
+    release(&rec, &jobs[1]);
+    wait_started(&rec, 3);
+    pthread_mutex_lock(&rec.lock);
+    assert_int_equal(rec.order[1], 'A');
+    assert_int_equal(rec.nice[1], base + 5);
+    assert_int_equal(rec.order[2], 'A');
+    assert_int_equal(rec.nice[2], base);
+    pthread_mutex_unlock(&rec.lock);
+    open_gate(&rec);
+    sn_pool_stop(p);
+    assert_int_equal(rec.n, 3);
+}
+
+/*
+ * Fewer heavy slots than threads, with an express thread: a light job
+ * that waited for the heavy slot starts when the slot frees, though the
+ * bulk thread that freed it may not take it (it goes to the express
+ * thread, which was asleep).
+ */
+static void
+test_express_heavy_slot(void **state)
+{
+    static struct tjob jobs[4];
+    struct record rec;
+    struct sn_pool *p;
+
+    (void)state;
+    record_init(&rec);
+    memset(jobs, 0, sizeof(jobs));
+    /* 3 threads, the last an express one; 1 heavy at once. */
+    p = start_express(&rec, 3, 0, 1, 1, 1, 5);
+    submit(p, &jobs[0], 'C', 0, 1); /* not heavy: the express thread */
+    wait_started(&rec, 1);
+    submit(p, &jobs[1], 'A', 1, 1); /* the heavy slot, on a bulk thread */
+    wait_started(&rec, 2);
+    release(&rec, &jobs[0]); /* the express thread is free again */
+    usleep(20 * 1000);
+    submit(p, &jobs[2], 'B', 1, 1); /* light, but the slot is taken */
+    usleep(20 * 1000);
+    pthread_mutex_lock(&rec.lock);
+    assert_int_equal(rec.n, 2);
+    pthread_mutex_unlock(&rec.lock);
+    release(&rec, &jobs[1]);
+    wait_started(&rec, 3); /* hangs (ctest's timeout) if B is stranded */
+    pthread_mutex_lock(&rec.lock);
+    assert_int_equal(rec.order[2], 'B');
+    pthread_mutex_unlock(&rec.lock);
+    open_gate(&rec);
+    sn_pool_stop(p);
+    assert_int_equal(rec.n, 3);
+}
+
 static void
 test_bad_params(void **state)
 {
@@ -315,8 +395,12 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fair_lanes),   cmocka_unit_test(test_bound),
-        cmocka_unit_test(test_heavy_limits), cmocka_unit_test(test_express),
+        cmocka_unit_test(test_fair_lanes),
+        cmocka_unit_test(test_bound),
+        cmocka_unit_test(test_heavy_limits),
+        cmocka_unit_test(test_express),
+        cmocka_unit_test(test_express_handoff),
+        cmocka_unit_test(test_express_heavy_slot),
         cmocka_unit_test(test_bad_params),
     };
 

@@ -38,7 +38,6 @@ token_state(const struct sn_token *t)
     return SN_AUTH_OK;
 }
 
-/* The subscriber's log shows a refused token of theirs being used. */
 void
 sn_audit_principal(char *buf, size_t len, int method, const char *id,
                    const char *via, const char *proof)
@@ -51,25 +50,37 @@ sn_audit_principal(char *buf, size_t len, int method, const char *id,
         snprintf(buf, len, "%s", id);
 }
 
-static void
-audit_refused(struct sn_store *st, const struct sn_token *t, const char *client,
-              enum sn_auth_fault f)
+void
+sn_auth_audit_refused(struct sn_store *st, const char *subscriber,
+                      const char *id, int method, const char *via,
+                      const char *proof, const char *client,
+                      enum sn_auth_fault f)
 {
     struct sn_audit a;
 
     memset(&a, 0, sizeof(a));
     a.time = time(NULL);
-    snprintf(a.subscriber, sizeof(a.subscriber), "%s", t->subscriber);
-    snprintf(a.token, sizeof(a.token), "%s", t->id);
+    snprintf(a.subscriber, sizeof(a.subscriber), "%s", subscriber);
+    snprintf(a.token, sizeof(a.token), "%s", id);
     snprintf(a.client, sizeof(a.client), "%s", client);
     snprintf(a.action, sizeof(a.action), "denied");
     snprintf(a.result, sizeof(a.result), "denied");
     snprintf(a.detail, sizeof(a.detail), "%s", sn_auth_fault_str(f));
-    sn_audit_principal(a.principal, sizeof(a.principal), t->auth_method, t->id,
-                       t->via, t->proof);
+    sn_audit_principal(a.principal, sizeof(a.principal), method, id, via,
+                       proof);
     /* Counted, written off this thread (store.h): a flood of a refused
-     * token is a few rows a minute, and no request waits for the disk. */
+     * credential is a few rows a minute, and no request waits for the
+     * disk. */
     sn_store_audit_tally(st, &a);
+}
+
+/* The subscriber's log shows a refused token of theirs being used. */
+static void
+audit_refused(struct sn_store *st, const struct sn_token *t, const char *client,
+              enum sn_auth_fault f)
+{
+    sn_auth_audit_refused(st, t->subscriber, t->id, t->auth_method, t->via,
+                          t->proof, client, f);
 }
 
 /* The principal a token row stands for: no hash, no secret. */

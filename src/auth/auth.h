@@ -92,5 +92,15 @@ enum sn_auth_fault sn_auth_mtls_recheck(struct sn_store *st,
  */
 void sn_audit_principal(char *buf, size_t len, int method, const char *id,
                         const char *via, const char *proof);
+/*
+ * Counts a refused credential for its subscriber's audit log (a "denied"
+ * record folded per minute, store.h): its id, how it proves (method, via,
+ * proof, as above), the client address and the fault. For auth's own
+ * files (token and certificate checks).
+ */
+void sn_auth_audit_refused(struct sn_store *st, const char *subscriber,
+                           const char *id, int method, const char *via,
+                           const char *proof, const char *client,
+                           enum sn_auth_fault f);
 
 #endif

@@ -113,20 +113,10 @@ audit_refused(struct sn_store *st, const struct sn_clientcert *c,
               const char *fp, const char *client, enum sn_auth_fault f)
 {
     char proof[SN_PROOF_MAX];
-    struct sn_audit a;
 
-    memset(&a, 0, sizeof(a));
-    a.time = time(NULL);
-    snprintf(a.subscriber, sizeof(a.subscriber), "%s", c->subscriber);
-    snprintf(a.token, sizeof(a.token), "%s", c->id);
-    snprintf(a.client, sizeof(a.client), "%s", client);
-    snprintf(a.action, sizeof(a.action), "denied");
-    snprintf(a.result, sizeof(a.result), "denied");
-    snprintf(a.detail, sizeof(a.detail), "%s", sn_auth_fault_str(f));
     snprintf(proof, sizeof(proof), "sha256:%s", fp);
-    sn_audit_principal(a.principal, sizeof(a.principal), SN_AUTH_MTLS, c->id,
-                       c->id, proof);
-    sn_store_audit_tally(st, &a);
+    sn_auth_audit_refused(st, c->subscriber, c->id, SN_AUTH_MTLS, c->id, proof,
+                          client, f);
 }
 
 static void

@@ -293,6 +293,11 @@ check_status "the 3 s token signs at once" 200
 sleep 4
 req_json POST "/v1/keys/$K1/sign" "$ST" "$SIGN_BODY"
 check_error "the 3 s token, 4 s later" 401 unauthorized
+ST_ID=$(printf '%s' "$ST" | cut -d_ -f2)
+req GET "/v1/audit?order=desc&limit=50" "$TA"
+check_match "its refusal is audited with the exchange's principal" \
+    "^oidc policy=$P2 iss=" \
+    "$(jget "[.records[] | select(.result == \"denied\" and .token == \"$ST_ID\")][0].principal")"
 
 # ---- key rotation: a new kid is picked up by a refresh ----
 iss_post /rotate '{}' >/dev/null

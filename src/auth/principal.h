@@ -14,9 +14,16 @@
 /*
  * How the caller proved who they are: a static bearer API token, a
  * short-lived token minted by an OIDC exchange (a trust policy vouched for
- * the workload), or a registered TLS client certificate.
+ * the workload), a registered TLS client certificate, or a person's login
+ * session (issue 17: an account's password, and with mfa its TOTP code or
+ * a recovery code).
  */
-enum sn_auth_method { SN_AUTH_BEARER, SN_AUTH_OIDC, SN_AUTH_MTLS };
+enum sn_auth_method {
+    SN_AUTH_BEARER,
+    SN_AUTH_OIDC,
+    SN_AUTH_MTLS,
+    SN_AUTH_SESSION
+};
 
 /* Room for what a proof said, for the audit record. */
 #define SN_PROOF_MAX 512
@@ -27,14 +34,20 @@ struct sn_principal {
     char name[SN_NAME_MAX + 1];   /* the credential's name */
     char subscriber[SN_UUID_LEN]; /* "" for the operator (admin) */
     int admin;                    /* the operator */
-    unsigned roles;               /* enum sn_role bits */
+    /* enum sn_role bits; an operator's (admin) also its SN_OROLE_* bits:
+     * the bootstrap admin token holds every operator role */
+    unsigned roles;
+    /* SN_AUTH_SESSION: the login proved a second factor. A session without
+     * one may only enrol the account's TOTP. */
+    int mfa;
     char keys[SN_TOKEN_MAX_KEYS][SN_UUID_LEN]; /* scope; none = all keys */
     size_t nkeys;
     time_t expires_at; /* 0: never */
     time_t created_at;
     /*
      * SN_AUTH_OIDC: the trust policy that minted the token; SN_AUTH_MTLS:
-     * the client-certificate registration. "" for a static token.
+     * the client-certificate registration; SN_AUTH_SESSION: the account.
+     * "" for a static token.
      */
     char via[SN_UUID_LEN];
     /*

@@ -35,7 +35,26 @@ struct sn_subscriber {
     time_t created_at;
 };
 
-enum sn_role { SN_ROLE_MANAGE = 1, SN_ROLE_SIGN = 2 };
+/*
+ * Roles. A subscriber's credentials: manage, sign, and (issue 17, a
+ * person's account) approve other people's signing requests. An operator
+ * account's (admin) are SN_OROLE_*: identity vetting, the CA and TSA,
+ * revocation, subscriber administration (subscribers, their credentials,
+ * accounts and policies).
+ */
+enum sn_role {
+    SN_ROLE_MANAGE = 1,
+    SN_ROLE_SIGN = 2,
+    SN_ROLE_APPROVE = 4,
+    SN_OROLE_IDENTITY = 0x100,
+    SN_OROLE_CA = 0x200,
+    SN_OROLE_REVOCATION = 0x400,
+    SN_OROLE_SUBSCRIBERS = 0x800
+};
+#define SN_SUB_ROLES (SN_ROLE_MANAGE | SN_ROLE_SIGN | SN_ROLE_APPROVE)
+#define SN_OP_ROLES                                                            \
+    (SN_OROLE_IDENTITY | SN_OROLE_CA | SN_OROLE_REVOCATION |                   \
+     SN_OROLE_SUBSCRIBERS)
 
 #define SN_TOKEN_MAX_KEYS 64
 /* Room for a principal's proof text (auth/principal.h SN_PROOF_MAX). */
@@ -63,6 +82,14 @@ struct sn_token {
     int auth_method;
     char via[SN_UUID_LEN];
     char proof[SN_AUDIT_PROOF_MAX];
+    /*
+     * A login session (issue 17, auth_method SN_AUTH_SESSION, via the
+     * account): whether it proved a second factor, and its idle limit:
+     * it expires idle_timeout seconds after last_used (0: no idle limit).
+     */
+    int mfa;
+    unsigned idle_timeout;
+    time_t last_used;
 };
 
 enum sn_key_state { SN_KEY_ENABLED, SN_KEY_DISABLED, SN_KEY_DESTROYED };
@@ -128,6 +155,79 @@ sn_err sn_store_token_add(struct sn_store *st, const struct sn_token *t);
 sn_err sn_store_token_get(struct sn_store *st, const char *id,
                           struct sn_token *out);
 sn_err sn_store_token_revoke(struct sn_store *st, const char *id, time_t when);
+
+/*
+ * A login session's use (issue 17): moves its last_used to now, and its
+ * account's last use, when the stored one is a minute old or more (so a
+ * busy session writes once a minute).
+ */
+sn_err sn_store_token_touch(struct sn_store *st, const struct sn_token *t,
+                            time_t now);
+
+/*
+ * People (issue 17): an operator's account (operator set, no subscriber)
+ * or a subscriber's user. A password's argon2id hash (its encoded string)
+ * and the TOTP secret sealed by the service token's wrapping key; neither
+ * is ever returned by the API.
+ */
+#define SN_PWHASH_MAX 160
+#define SN_TOTP_SEALED_MAX 128
+enum sn_totp_state { SN_TOTP_NONE, SN_TOTP_PENDING, SN_TOTP_ACTIVE };
+
+struct sn_account {
+    char id[SN_UUID_LEN];
+    char name[SN_NAME_MAX + 1];
+    int operator_;                /* an operator's account */
+    char subscriber[SN_UUID_LEN]; /* "" for an operator */
+    unsigned roles;               /* enum sn_role bits */
+    char pw_hash[SN_PWHASH_MAX + 1];
+    uint8_t totp_sealed[SN_TOTP_SEALED_MAX];
+    size_t totp_sealed_len;
+    enum sn_totp_state totp_state;
+    int64_t totp_last_step; /* the last accepted code's time step */
+    unsigned failures;      /* failed logins since the last good one */
+    time_t locked_until;    /* 0: not locked */
+    time_t disabled_at;     /* 0: active */
+    time_t last_login, last_use, created_at;
+    char created_by[SN_AUDIT_PRINCIPAL_MAX]; /* the creator's principal */
+    unsigned recovery_left; /* unused recovery codes (read only) */
+};
+
+/* SN_ERR_EXISTS if the name is taken. */
+sn_err sn_store_account_add(struct sn_store *st, const struct sn_account *a);
+sn_err sn_store_account_get(struct sn_store *st, const char *id,
+                            struct sn_account *out);
+sn_err sn_store_account_by_name(struct sn_store *st, const char *name,
+                                struct sn_account *out);
+/* Every account, or a subscriber's (subscriber not NULL); free(*out). */
+sn_err sn_store_account_list(struct sn_store *st, const char *subscriber,
+                             struct sn_account **out, size_t *n);
+/* Replaces the TOTP secret (sealed) and its state; a new secret starts
+ * with no accepted step. */
+sn_err sn_store_account_set_totp(struct sn_store *st, const char *id,
+                                 const uint8_t *sealed, size_t len,
+                                 enum sn_totp_state state);
+/* Marks a pending TOTP secret active, and accepts step (as below). */
+sn_err sn_store_account_totp_confirm(struct sn_store *st, const char *id,
+                                     int64_t step);
+/* Accepts a code's time step once: SN_ERR_STATE if step is not later
+ * than the last accepted one (a replay), as one conditional update. */
+sn_err sn_store_account_totp_step(struct sn_store *st, const char *id,
+                                  int64_t step);
+/* A login's outcome: good resets the failures and dates the login; bad
+ * counts one and sets locked_until (0: not locked). */
+sn_err sn_store_account_login(struct sn_store *st, const char *id, int good,
+                              time_t now, time_t locked_until);
+/* Disables the account and revokes every session it holds, in one
+ * transaction. */
+sn_err sn_store_account_disable(struct sn_store *st, const char *id,
+                                time_t when);
+/* Recovery codes: replaces the account's set by n SHA-256 hashes; uses
+ * one (SN_ERR_NOT_FOUND if no unused code has that hash). */
+sn_err sn_store_recovery_set(struct sn_store *st, const char *account,
+                             const uint8_t (*hashes)[32], size_t n);
+sn_err sn_store_recovery_use(struct sn_store *st, const char *account,
+                             const uint8_t hash[32], time_t when);
 
 sn_err sn_store_key_add(struct sn_store *st, const struct sn_key *k);
 /* Fills *out (free its members with sn_key_cleanup). */

@@ -252,7 +252,7 @@ static sn_err
 parse_principals(json_t *o, struct sn_keypolicy *kp, char *why, size_t len)
 {
     static const char *const names[] = {"tokens", "trust_policies",
-                                        "client_certs", NULL};
+                                        "client_certs", "accounts", NULL};
     sn_err r;
 
     if (!json_is_object(o))
@@ -264,9 +264,13 @@ parse_principals(json_t *o, struct sn_keypolicy *kp, char *why, size_t len)
                      kp->trust_policies, &kp->ntrust_policies, why, len)) !=
             SN_OK ||
         (r = id_list(json_object_get(o, "client_certs"), "client_certs",
-                     kp->client_certs, &kp->nclient_certs, why, len)) != SN_OK)
+                     kp->client_certs, &kp->nclient_certs, why, len)) !=
+            SN_OK ||
+        (r = id_list(json_object_get(o, "accounts"), "accounts", kp->accounts,
+                     &kp->naccounts, why, len)) != SN_OK)
         return r;
-    if (kp->ntokens + kp->ntrust_policies + kp->nclient_certs == 0)
+    if (kp->ntokens + kp->ntrust_policies + kp->nclient_certs + kp->naccounts ==
+        0)
         return bad(why, len,
                    "principals: lists no principal (nobody could sign); omit "
                    "it to allow every principal of the subscriber");
@@ -550,11 +554,12 @@ sn_keypolicy_json(const struct sn_keypolicy *kp)
     if (kp->has_principals)
         json_object_set_new(
             o, "principals",
-            json_pack("{s:o, s:o, s:o}", "tokens",
+            json_pack("{s:o, s:o, s:o, s:o}", "tokens",
                       ids_json(kp->tokens, kp->ntokens), "trust_policies",
                       ids_json(kp->trust_policies, kp->ntrust_policies),
                       "client_certs",
-                      ids_json(kp->client_certs, kp->nclient_certs)));
+                      ids_json(kp->client_certs, kp->nclient_certs), "accounts",
+                      ids_json(kp->accounts, kp->naccounts)));
     add_lists(o, kp);
     if ((kp->per_hour != 0 || kp->per_day != 0) &&
         (q = json_object()) != NULL) {
@@ -614,6 +619,8 @@ principal_listed(const struct sn_keypolicy *kp, const struct sn_principal *p)
         return listed(kp->trust_policies, kp->ntrust_policies, p->via);
     case SN_AUTH_MTLS:
         return listed(kp->client_certs, kp->nclient_certs, p->via);
+    case SN_AUTH_SESSION:
+        return listed(kp->accounts, kp->naccounts, p->via);
     }
     return 0;
 }
@@ -651,11 +658,14 @@ sn_keypolicy_decide(const struct sn_keypolicy *kp, int strong_default,
     if (kp != NULL && kp->has_principals && !principal_listed(kp, p))
         return kp_deny(v, SN_KP_PRINCIPALS,
                        "this key's policy does not list this principal");
-    if (strong && p->method == SN_AUTH_BEARER)
+    /* A person's session is strong once it proved a second factor. */
+    if (strong && (p->method == SN_AUTH_BEARER ||
+                   (p->method == SN_AUTH_SESSION && !p->mfa)))
         return kp_deny(v, SN_KP_STRONG_AUTH,
                        "this key requires strong authentication: sign with "
-                       "an OIDC-exchanged token or a registered client "
-                       "certificate, not a static API token");
+                       "an OIDC-exchanged token, a registered client "
+                       "certificate or a login session with a second "
+                       "factor, not a static API token");
     if (kp != NULL && !source_ok(kp, client))
         return kp_deny(v, SN_KP_SOURCE,
                        "the client address %.64s is outside this key's "

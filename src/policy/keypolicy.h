@@ -49,6 +49,8 @@ struct sn_keypolicy {
     size_t ntrust_policies;
     char client_certs[SN_KP_MAX_IDS][SN_UUID_LEN];
     size_t nclient_certs;
+    char accounts[SN_KP_MAX_IDS][SN_UUID_LEN]; /* people's sessions */
+    size_t naccounts;
     struct sn_cidr cidrs[SN_KP_MAX_CIDRS]; /* none: any address */
     size_t ncidrs;
     struct sn_window windows[SN_KP_MAX_WINDOWS]; /* none: any time */

@@ -424,20 +424,96 @@ parse_quota(json_t *o, struct sn_keypolicy *kp, char *why, size_t len)
     return SN_OK;
 }
 
+/* The approvers: account ids, each once (a repeat would let one person
+ * count twice toward `required` in the eyes of a reader of the policy). */
+static sn_err
+parse_approvers(json_t *a, struct sn_kp_approvals *ap, char *why, size_t len)
+{
+    size_t i, j;
+    json_t *v;
+
+    if (!json_is_array(a) || json_array_size(a) == 0 ||
+        json_array_size(a) > SN_KP_MAX_IDS)
+        return bad(why, len,
+                   "approvals.approvers: expected an array of 1 to %d "
+                   "account ids",
+                   SN_KP_MAX_IDS);
+    json_array_foreach(a, i, v)
+    {
+        if (!json_is_string(v) || !id_ok(json_string_value(v)))
+            return bad(why, len,
+                       "approvals.approvers[%zu]: expected an account id "
+                       "(letters, digits, '-', '_'; at most %d)",
+                       i, SN_UUID_LEN - 1);
+        for (j = 0; j < i; j++)
+            if (strcmp(ap->approvers[j], json_string_value(v)) == 0)
+                return bad(why, len,
+                           "approvals.approvers[%zu]: listed twice (as "
+                           "approvers[%zu])",
+                           i, j);
+        snprintf(ap->approvers[i], SN_UUID_LEN, "%s", json_string_value(v));
+    }
+    ap->napprovers = json_array_size(a);
+    return SN_OK;
+}
+
+static sn_err
+parse_approvals(json_t *o, struct sn_keypolicy *kp, char *why, size_t len)
+{
+    static const char *const names[] = {"required", "approvers", "expires_in",
+                                        NULL};
+    struct sn_kp_approvals *ap = &kp->approvals;
+    json_t *req, *ttl;
+    json_int_t n;
+    sn_err r;
+
+    if (!json_is_object(o))
+        return bad(why, len, "approvals: expected an object");
+    if ((r = only_fields(o, "approvals.", names, why, len)) != SN_OK ||
+        (r = parse_approvers(json_object_get(o, "approvers"), ap, why, len)) !=
+            SN_OK)
+        return r;
+    req = json_object_get(o, "required");
+    if (!json_is_integer(req) || (n = json_integer_value(req)) < 1 ||
+        n > SN_KP_MAX_REQUIRED || (size_t)n > ap->napprovers)
+        return bad(why, len,
+                   "approvals.required: expected an integer from 1 to %d, "
+                   "and at most the number of approvers (%zu)",
+                   SN_KP_MAX_REQUIRED, ap->napprovers);
+    ap->required = (unsigned)n;
+    ap->expires_in = SN_KP_APPROVAL_TTL_DEFAULT;
+    if ((ttl = json_object_get(o, "expires_in")) != NULL) {
+        if (!json_is_integer(ttl) ||
+            (n = json_integer_value(ttl)) < SN_KP_APPROVAL_TTL_MIN ||
+            n > SN_KP_APPROVAL_TTL_MAX)
+            return bad(why, len,
+                       "approvals.expires_in: expected seconds from %d to %d",
+                       SN_KP_APPROVAL_TTL_MIN, SN_KP_APPROVAL_TTL_MAX);
+        ap->expires_in = (unsigned)n;
+    }
+    return SN_OK;
+}
+
 static sn_err
 parse_fields(json_t *j, int key_level, struct sn_keypolicy *kp, char *why,
              size_t len)
 {
+    /* Principals and approvers name a key's users: not a default's. */
     static const char *const key_names[] = {
-        "principals", "source_cidrs",        "windows",
-        "quota",      "require_strong_auth", NULL};
+        "principals",          "approvals", "source_cidrs", "windows", "quota",
+        "require_strong_auth", NULL};
+    static const char *const sub_names[] = {"source_cidrs", "windows", "quota",
+                                            "require_strong_auth", NULL};
     json_t *v;
     sn_err r;
 
     if (!json_is_object(j))
         return bad(why, len, "expected a JSON object");
-    if ((r = only_fields(j, "", key_level ? key_names : key_names + 1, why,
-                         len)) != SN_OK)
+    if ((r = only_fields(j, "", key_level ? key_names : sub_names, why, len)) !=
+        SN_OK)
+        return r;
+    if ((v = json_object_get(j, "approvals")) != NULL &&
+        (r = parse_approvals(v, kp, why, len)) != SN_OK)
         return r;
     if ((v = json_object_get(j, "principals")) != NULL &&
         (r = parse_principals(v, kp, why, len)) != SN_OK)
@@ -573,6 +649,14 @@ sn_keypolicy_json(const struct sn_keypolicy *kp)
     }
     if (kp->strong >= 0)
         json_object_set_new(o, "require_strong_auth", json_boolean(kp->strong));
+    if (kp->approvals.required > 0)
+        json_object_set_new(o, "approvals",
+                            json_pack("{s:i, s:o, s:i}", "required",
+                                      (int)kp->approvals.required, "approvers",
+                                      ids_json(kp->approvals.approvers,
+                                               kp->approvals.napprovers),
+                                      "expires_in",
+                                      (int)kp->approvals.expires_in));
     return o;
 }
 

@@ -1,7 +1,8 @@
 /*
  * keypolicy: a key's (or a subscriber's default) signing policy: which
  * principals may sign, from which source addresses, in which time
- * windows, how often, and whether a static bearer token alone may sign.
+ * windows, how often, whether a static bearer token alone may sign, and
+ * (a key's own policy) whose approval a signature waits for.
  * The JSON of PUT /v1/keys/{id}/policy is untrusted: parsed strictly into
  * a typed struct here (unknown fields, wrong types, empty lists, host
  * bits in a range are refused, naming the field). The decision over a
@@ -24,6 +25,12 @@
 #define SN_KP_MAX_CIDRS 32   /* source_cidrs */
 #define SN_KP_MAX_WINDOWS 16 /* windows */
 #define SN_KP_MAX_QUOTA 10000000u
+/* approvals (issue 17): at most this many approvals required; the time a
+ * request waits for them, in seconds */
+#define SN_KP_MAX_REQUIRED 16
+#define SN_KP_APPROVAL_TTL_MIN 60
+#define SN_KP_APPROVAL_TTL_MAX 604800
+#define SN_KP_APPROVAL_TTL_DEFAULT 86400
 
 /* An address range; IPv4 is kept as IPv4-mapped IPv6 (::ffff:a.b.c.d),
  * its prefix length plus 96, so a v4 client seen as ::ffff:a.b.c.d on a
@@ -38,6 +45,18 @@ struct sn_cidr {
 struct sn_window {
     unsigned days;
     unsigned from, to; /* 0..1440, from < to */
+};
+
+/*
+ * k-of-n approval of signing (issue 17): a signing request with the key
+ * waits until `required` distinct accounts of `approvers` approve it, or
+ * one denies it, or expires_in seconds pass. required 0: no approval.
+ */
+struct sn_kp_approvals {
+    unsigned required; /* 1..SN_KP_MAX_REQUIRED, <= napprovers */
+    char approvers[SN_KP_MAX_IDS][SN_UUID_LEN]; /* account ids, unique */
+    size_t napprovers;
+    unsigned expires_in; /* seconds */
 };
 
 struct sn_keypolicy {
@@ -55,8 +74,9 @@ struct sn_keypolicy {
     size_t ncidrs;
     struct sn_window windows[SN_KP_MAX_WINDOWS]; /* none: any time */
     size_t nwindows;
-    uint64_t per_hour, per_day; /* 0: no quota */
-    int strong;                 /* require_strong_auth: -1 absent, 0, 1 */
+    uint64_t per_hour, per_day;       /* 0: no quota */
+    int strong;                       /* require_strong_auth: -1 absent, 0, 1 */
+    struct sn_kp_approvals approvals; /* a key's own policy only */
 };
 
 /* The rule that decided (the audit record's and the answer's name). */
@@ -78,9 +98,10 @@ enum sn_kp_rule {
 const char *sn_kp_rule_name(enum sn_kp_rule r);
 
 /*
- * Parses a policy body (untrusted). key_level: principals are allowed
- * (a key's policy); otherwise it is a subscriber's default, which has
- * none. On error *out is zeroed and why names the field and the fault.
+ * Parses a policy body (untrusted). key_level: principals and approvals
+ * are allowed (a key's policy); otherwise it is a subscriber's default,
+ * which has neither. On error *out is zeroed and why names the field and the
+ * fault.
  */
 sn_err sn_keypolicy_parse(json_t *j, int key_level, struct sn_keypolicy *out,
                           char *why, size_t whylen);
@@ -113,7 +134,9 @@ struct sn_kp_verdict {
  * no policy). strong_default: the instance default for a policy without
  * require_strong_auth (and for no policy). Rules in order: principals,
  * require_strong_auth, source_cidrs, windows. Quotas are counted by the
- * caller (policy/quota.h) after an allow.
+ * caller (policy/quota.h) after an allow; approvals are the caller's too
+ * (an allowed request of a key whose policy requires them waits for
+ * them, see http/h_signreq.c).
  */
 enum sn_verdict sn_keypolicy_decide(const struct sn_keypolicy *kp,
                                     int strong_default,

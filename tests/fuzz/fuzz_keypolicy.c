@@ -22,12 +22,27 @@ check_accepted(const struct sn_keypolicy *kp, int key_level)
     struct sn_kp_verdict v;
     char why[200], *text;
     json_t *j;
-    size_t i;
+    size_t i, k;
 
     if (kp->ncidrs > SN_KP_MAX_CIDRS || kp->nwindows > SN_KP_MAX_WINDOWS ||
         kp->ntokens > SN_KP_MAX_IDS || kp->per_hour > SN_KP_MAX_QUOTA ||
         kp->per_day > SN_KP_MAX_QUOTA || (!key_level && kp->has_principals))
         abort();
+    /* approvals: k of n, n unique, a bounded wait; a key's policy only */
+    if (kp->approvals.required > SN_KP_MAX_REQUIRED ||
+        kp->approvals.required > kp->approvals.napprovers ||
+        kp->approvals.napprovers > SN_KP_MAX_IDS ||
+        (kp->approvals.required == 0) != (kp->approvals.napprovers == 0) ||
+        (kp->approvals.required > 0 &&
+         (kp->approvals.expires_in < SN_KP_APPROVAL_TTL_MIN ||
+          kp->approvals.expires_in > SN_KP_APPROVAL_TTL_MAX)) ||
+        (!key_level && kp->approvals.required > 0))
+        abort();
+    for (i = 0; i < kp->approvals.napprovers; i++)
+        for (k = 0; k < i; k++)
+            if (strcmp(kp->approvals.approvers[i],
+                       kp->approvals.approvers[k]) == 0)
+                abort();
     for (i = 0; i < kp->nwindows; i++)
         if (kp->windows[i].from >= kp->windows[i].to ||
             kp->windows[i].to > 1440 || kp->windows[i].days == 0)

@@ -4,7 +4,8 @@
  * IPv6 and IPv4-mapped clients and refused input; time windows at their
  * edges; the strict parser naming the field at fault; the decision with
  * principals built for each way of proving (static token, OIDC, mTLS);
- * quota arithmetic, rollover, give-back and exactness under threads.
+ * quota arithmetic, rollover, give-back and exactness under threads;
+ * approvals (issue 17): k of n, unique approvers, the wait's bounds.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -171,6 +172,7 @@ refused(const char *text, int key_level, const char *field)
     if (strstr(why, field) == NULL)
         fail_msg("%s: reason \"%s\" does not name \"%s\"", text, why, field);
     assert_int_equal(kp.ncidrs + kp.nwindows + kp.ntokens, 0);
+    assert_int_equal(kp.approvals.required + kp.approvals.napprovers, 0);
 }
 
 static void
@@ -255,6 +257,108 @@ test_parse_roundtrip(void **state)
     kp = parsed("{}", 0);
     assert_int_equal(kp.strong, -1);
     assert_int_equal(kp.has_principals, 0);
+}
+
+/*
+ * approvals (issue 17): required 1..16 and at most the approvers listed,
+ * approvers unique account ids (1..32), expires_in 60..604800 (default a
+ * day), nothing else; a key's own policy only. The refusals leave the
+ * policy empty and name the field.
+ */
+static void
+test_parse_approvals(void **state)
+{
+    static const char full[] =
+        "{\"approvals\":{\"required\":2,\"approvers\":[\"acct-1\","
+        "\"acct-2\",\"acct-3\"],\"expires_in\":3600}}";
+    char many[2048], *out;
+    struct sn_keypolicy kp, again;
+    size_t off, i;
+    json_t *j;
+
+    (void)state;
+    kp = parsed(full, 1);
+    assert_int_equal(kp.approvals.required, 2);
+    assert_int_equal(kp.approvals.napprovers, 3);
+    assert_string_equal(kp.approvals.approvers[2], "acct-3");
+    assert_int_equal(kp.approvals.expires_in, 3600);
+    /* The canonical form parses back to the same policy. */
+    j = sn_keypolicy_json(&kp);
+    out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_non_null(strstr(out, "\"approvals\":{\"approvers\":[\"acct-1\","
+                                "\"acct-2\",\"acct-3\"],\"expires_in\":3600,"
+                                "\"required\":2}"));
+    again = parsed(out, 1);
+    assert_memory_equal(&kp, &again, sizeof(kp));
+    free(out);
+    json_decref(j);
+    /* expires_in defaults to a day; edges of the bounds are accepted */
+    kp = parsed("{\"approvals\":{\"required\":1,\"approvers\":[\"a\"]}}", 1);
+    assert_int_equal(kp.approvals.expires_in, 86400);
+    kp = parsed("{\"approvals\":{\"required\":1,\"approvers\":[\"a\"],"
+                "\"expires_in\":60}}",
+                1);
+    assert_int_equal(kp.approvals.expires_in, 60);
+    kp = parsed("{\"approvals\":{\"required\":1,\"approvers\":[\"a\"],"
+                "\"expires_in\":604800}}",
+                1);
+    assert_int_equal(kp.approvals.expires_in, 604800);
+    /* no approvals: required 0 */
+    kp = parsed("{\"require_strong_auth\":true}", 1);
+    assert_int_equal(kp.approvals.required, 0);
+
+    refused("{\"approvals\":[]}", 1, "approvals");
+    refused("{\"approvals\":{\"required\":0,\"approvers\":[\"a\"]}}", 1,
+            "approvals.required");
+    refused("{\"approvals\":{\"required\":2,\"approvers\":[\"a\"]}}", 1,
+            "approvals.required");
+    refused("{\"approvals\":{\"required\":\"1\",\"approvers\":[\"a\"]}}", 1,
+            "approvals.required");
+    refused("{\"approvals\":{\"required\":1.0,\"approvers\":[\"a\"]}}", 1,
+            "approvals.required");
+    refused("{\"approvals\":{\"approvers\":[\"a\"]}}", 1, "approvals.required");
+    refused("{\"approvals\":{\"required\":1,\"approvers\":[]}}", 1,
+            "approvals.approvers");
+    refused("{\"approvals\":{\"required\":1}}", 1, "approvals.approvers");
+    refused("{\"approvals\":{\"required\":1,\"approvers\":\"a\"}}", 1,
+            "approvals.approvers");
+    refused("{\"approvals\":{\"required\":1,\"approvers\":[\"a\",\"a\"]}}", 1,
+            "approvals.approvers[1]");
+    refused("{\"approvals\":{\"required\":1,\"approvers\":[\"a/b\"]}}", 1,
+            "approvals.approvers[0]");
+    refused("{\"approvals\":{\"required\":1,\"approvers\":[7]}}", 1,
+            "approvals.approvers[0]");
+    refused("{\"approvals\":{\"required\":1,\"approvers\":[\"a\"],"
+            "\"expires_in\":59}}",
+            1, "approvals.expires_in");
+    refused("{\"approvals\":{\"required\":1,\"approvers\":[\"a\"],"
+            "\"expires_in\":604801}}",
+            1, "approvals.expires_in");
+    refused("{\"approvals\":{\"required\":1,\"approvers\":[\"a\"],"
+            "\"expires_in\":true}}",
+            1, "approvals.expires_in");
+    refused("{\"approvals\":{\"required\":1,\"approvers\":[\"a\"],"
+            "\"quorum\":1}}",
+            1, "approvals.quorum");
+    /* a subscriber's default names no approvers */
+    refused("{\"approvals\":{\"required\":1,\"approvers\":[\"a\"]}}", 0,
+            "approvals");
+    /* 17 required of 17 approvers: over the ceiling of 16 */
+    off = (size_t)snprintf(many, sizeof(many),
+                           "{\"approvals\":{\"required\":17,\"approvers\":[");
+    for (i = 0; i < 17; i++)
+        off += (size_t)snprintf(many + off, sizeof(many) - off, "%s\"a%zu\"",
+                                i ? "," : "", i);
+    snprintf(many + off, sizeof(many) - off, "]}}");
+    refused(many, 1, "approvals.required");
+    /* 33 approvers: over the list's ceiling */
+    off = (size_t)snprintf(many, sizeof(many),
+                           "{\"approvals\":{\"required\":1,\"approvers\":[");
+    for (i = 0; i < 33; i++)
+        off += (size_t)snprintf(many + off, sizeof(many) - off, "%s\"a%zu\"",
+                                i ? "," : "", i);
+    snprintf(many + off, sizeof(many) - off, "]}}");
+    refused(many, 1, "approvals.approvers");
 }
 
 static struct sn_principal
@@ -495,6 +599,7 @@ main(void)
         cmocka_unit_test(test_windows),
         cmocka_unit_test(test_parse_refusals),
         cmocka_unit_test(test_parse_roundtrip),
+        cmocka_unit_test(test_parse_approvals),
         cmocka_unit_test(test_decide_strong_auth),
         cmocka_unit_test(test_decide_principals_and_rules),
         cmocka_unit_test(test_quota_arithmetic),

@@ -806,3 +806,125 @@ sn_store_oidc_jti_use(struct sn_store *st, const char *issuer, const char *jti,
         return SN_ERR_DB;
     return st->ops->oidc_jti_use(st->be, issuer, jti, expires_at, now);
 }
+
+/* ---- sign requests (issue 17) ---- */
+
+static const char *const sr_names[SN_SR_STATE_COUNT] = {
+    [SN_SR_PENDING] = "pending_approval",
+    [SN_SR_APPROVED] = "approved",
+    [SN_SR_COMPLETED] = "completed",
+    [SN_SR_FAILED] = "failed",
+    [SN_SR_DENIED] = "denied",
+    [SN_SR_EXPIRED] = "expired",
+    [SN_SR_CANCELED] = "canceled",
+};
+
+const char *
+sn_sr_state_name(enum sn_sr_state s)
+{
+    return (unsigned)s < SN_SR_STATE_COUNT ? sr_names[s] : "unknown";
+}
+
+sn_err
+sn_sr_state_from_name(const char *name, enum sn_sr_state *out)
+{
+    size_t i;
+
+    for (i = 0; name != NULL && i < SN_SR_STATE_COUNT; i++)
+        if (strcmp(name, sr_names[i]) == 0) {
+            *out = (enum sn_sr_state)i;
+            return SN_OK;
+        }
+    return SN_ERR_INVALID;
+}
+
+void
+sn_sign_request_cleanup(struct sn_sign_request *r)
+{
+    if (r == NULL)
+        return;
+    free(r->digests);
+    free(r->signatures);
+    memset(r, 0, sizeof(*r));
+}
+
+void
+sn_sign_request_list_free(struct sn_sign_request *r, size_t n)
+{
+    size_t i;
+
+    for (i = 0; r != NULL && i < n; i++)
+        sn_sign_request_cleanup(&r[i]);
+    free(r);
+}
+
+sn_err
+sn_store_sign_request_add(struct sn_store *st, const struct sn_sign_request *r)
+{
+    if (no_room(st))
+        return SN_ERR_DB;
+    if (r->ndigests == 0 || r->ndigests > SN_SR_MAX_DIGESTS ||
+        r->napprovers == 0 || r->napprovers > SN_SR_MAX_APPROVERS ||
+        r->required == 0 || r->required > r->napprovers)
+        return SN_ERR_INVALID;
+    return st->ops->sign_request_add(st->be, r);
+}
+
+sn_err
+sn_store_sign_request_get(struct sn_store *st, const char *id,
+                          struct sn_sign_request *out)
+{
+    memset(out, 0, sizeof(*out));
+    return st->ops->sign_request_get(st->be, id, out);
+}
+
+sn_err
+sn_store_sign_request_list(struct sn_store *st, const char *subscriber,
+                           enum sn_sr_state state, size_t limit,
+                           struct sn_sign_request **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (limit == 0 || limit > 1000 || (unsigned)state > SN_SR_STATE_COUNT)
+        return SN_ERR_INVALID;
+    return st->ops->sign_request_list(st->be, subscriber, state, limit, out, n);
+}
+
+sn_err
+sn_store_sign_request_vote(struct sn_store *st, const char *id,
+                           const struct sn_sr_vote *v, time_t now,
+                           enum sn_sr_state *state, int *decided)
+{
+    *state = SN_SR_PENDING;
+    *decided = 0;
+    if (no_room(st))
+        return SN_ERR_DB;
+    return st->ops->sign_request_vote(st->be, id, v, now, state, decided);
+}
+
+sn_err
+sn_store_sign_request_move(struct sn_store *st, const char *id,
+                           enum sn_sr_state from, enum sn_sr_state to,
+                           time_t now, const char *reason,
+                           const char *signatures)
+{
+    if ((unsigned)from >= SN_SR_STATE_COUNT ||
+        (unsigned)to >= SN_SR_STATE_COUNT)
+        return SN_ERR_INVALID;
+    /* A move is allowed even when space is short: it ends a request (and
+     * completing one is what its signatures wait for). */
+    return st->ops->sign_request_move(st->be, id, from, to, now, reason,
+                                      signatures);
+}
+
+sn_err
+sn_store_sign_request_sweep(struct sn_store *st, time_t now,
+                            time_t stale_before, size_t max,
+                            struct sn_sign_request **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (max == 0 || max > 1000)
+        return SN_ERR_INVALID;
+    return st->ops->sign_request_sweep(st->be, now, stale_before, max, out, n);
+}

@@ -478,6 +478,125 @@ sn_err sn_store_policy_delete(struct sn_store *st, const char *target);
  * "ok") at or after since: seeds the quota counters (policy/quota.h). */
 sn_err sn_store_sign_count(struct sn_store *st, const char *key, time_t since,
                            uint64_t *out);
+/* ---- sign requests awaiting approval (issue 17) ----
+ * A signing request with a key whose policy requires k-of-n approval: what
+ * was asked (exactly the digests of the sign request's body), who asked,
+ * the approvers named when it was made, their votes, its state and, once
+ * completed, the signatures. States move only forward, each move one
+ * conditional write (the row's state must still be the one the caller
+ * saw), so several signetd on one database agree on every transition;
+ * nothing of a request is cached in memory.
+ *
+ *   pending_approval -> approved -> completed | failed
+ *   pending_approval -> denied | expired | canceled | failed
+ */
+enum sn_sr_state {
+    SN_SR_PENDING,
+    SN_SR_APPROVED,
+    SN_SR_COMPLETED,
+    SN_SR_FAILED,
+    SN_SR_DENIED,
+    SN_SR_EXPIRED,
+    SN_SR_CANCELED,
+    SN_SR_STATE_COUNT
+};
+/* "pending_approval", "approved", ... */
+const char *sn_sr_state_name(enum sn_sr_state s);
+sn_err sn_sr_state_from_name(const char *name, enum sn_sr_state *out);
+
+#define SN_SR_MAX_DIGESTS 256 /* a sign request's batch at most */
+#define SN_SR_MAX_APPROVERS 32
+#define SN_SR_REASON_MAX 200
+
+struct sn_sr_vote {
+    char account[SN_UUID_LEN];
+    int approve; /* 1 approve, 0 deny */
+    time_t time;
+    char token[SN_UUID_LEN]; /* the session that voted */
+};
+
+struct sn_sign_request {
+    char id[SN_UUID_LEN];
+    char subscriber[SN_UUID_LEN];
+    char key[SN_UUID_LEN];
+    /* the requester: its credential, how it proved itself (enum
+     * sn_auth_method and its via: the trust policy, registration or
+     * account), the audit principal and the client address */
+    char token[SN_UUID_LEN];
+    int auth_method;
+    char via[SN_UUID_LEN];
+    char principal[SN_AUDIT_PRINCIPAL_MAX];
+    char client[64];
+    /* what it asked: ndigests digests of sn_digest_len(md) bytes each,
+     * one after the other (owned); batch: asked as "digests" */
+    enum sn_digest md;
+    enum sn_scheme scheme;
+    int batch;
+    size_t ndigests;
+    uint8_t *digests;
+    /* the approval, as the key's policy said when it was made */
+    unsigned required;
+    char approvers[SN_SR_MAX_APPROVERS][SN_UUID_LEN];
+    size_t napprovers;
+    struct sn_sr_vote votes[SN_SR_MAX_APPROVERS]; /* oldest first */
+    size_t nvotes;
+    enum sn_sr_state state;
+    char reason[SN_SR_REASON_MAX + 1]; /* failed: why */
+    /* completed: one base64 signature per digest, in order, separated by
+     * single spaces (owned; NULL before) */
+    char *signatures;
+    time_t created_at, expires_at, updated_at;
+    int64_t version; /* 1 at creation, +1 per transition and vote */
+};
+
+void sn_sign_request_cleanup(struct sn_sign_request *r);
+void sn_sign_request_list_free(struct sn_sign_request *r, size_t n);
+
+/* A new request in SN_SR_PENDING, version 1 (r->id chosen by the caller). */
+sn_err sn_store_sign_request_add(struct sn_store *st,
+                                 const struct sn_sign_request *r);
+/* Fills *out with the row and its votes (sn_sign_request_cleanup). */
+sn_err sn_store_sign_request_get(struct sn_store *st, const char *id,
+                                 struct sn_sign_request *out);
+/* A subscriber's requests, newest first, at most limit (1..1000); state
+ * SN_SR_STATE_COUNT: every state. free with sn_sign_request_list_free. */
+sn_err sn_store_sign_request_list(struct sn_store *st, const char *subscriber,
+                                  enum sn_sr_state state, size_t limit,
+                                  struct sn_sign_request **out, size_t *n);
+/*
+ * One vote, in one transaction: the vote is recorded only while the request
+ * is pending and now is before its expiry (else SN_ERR_STATE, nothing
+ * written), once per account (a second vote: SN_ERR_EXISTS, nothing
+ * written). Then a deny moves the request to denied; an approval moves it
+ * to approved once its approvals reach `required`. *state is the state
+ * after (set on SN_OK and SN_ERR_STATE); *decided is 1 if this vote made
+ * the transition: of several approvals racing for the last place, exactly
+ * one gets *decided (and releases the signatures).
+ */
+sn_err sn_store_sign_request_vote(struct sn_store *st, const char *id,
+                                  const struct sn_sr_vote *v, time_t now,
+                                  enum sn_sr_state *state, int *decided);
+/*
+ * Moves request id from `from` to `to` if it is still in `from`
+ * (SN_ERR_STATE otherwise, nothing written). To SN_SR_EXPIRED only once
+ * its expires_at is not after now; reason (failed) and signatures
+ * (completed) are stored with the move (NULL: none).
+ */
+sn_err sn_store_sign_request_move(struct sn_store *st, const char *id,
+                                  enum sn_sr_state from, enum sn_sr_state to,
+                                  time_t now, const char *reason,
+                                  const char *signatures);
+/*
+ * The sweeper's step: up to max pending requests past their expiry move to
+ * expired, and up to max approved ones last moved at or before
+ * stale_before (their release was interrupted: a node stopped while
+ * signing) to failed. *out holds the requests moved, in their new state
+ * (without digests and signatures), for their audit records.
+ */
+sn_err sn_store_sign_request_sweep(struct sn_store *st, time_t now,
+                                   time_t stale_before, size_t max,
+                                   struct sn_sign_request **out, size_t *n);
+
 /* ---- OIDC issuers and trust policies (issue 16) ---- */
 #define SN_OIDC_URL_MAX 255
 #define SN_OIDC_AUD_MAX 255

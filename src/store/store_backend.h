@@ -146,6 +146,24 @@ struct sn_store_ops {
     sn_err (*oidc_jti_use)(void *be, const char *issuer, const char *jti,
                            time_t expires_at, time_t now);
 
+    /* issue 17: sign requests awaiting approval; each op is one
+     * transaction whose writes are conditional on the state read in it */
+    sn_err (*sign_request_add)(void *be, const struct sn_sign_request *r);
+    sn_err (*sign_request_get)(void *be, const char *id,
+                               struct sn_sign_request *out);
+    sn_err (*sign_request_list)(void *be, const char *subscriber,
+                                enum sn_sr_state state, size_t limit,
+                                struct sn_sign_request **out, size_t *n);
+    sn_err (*sign_request_vote)(void *be, const char *id,
+                                const struct sn_sr_vote *v, time_t now,
+                                enum sn_sr_state *state, int *decided);
+    sn_err (*sign_request_move)(void *be, const char *id, enum sn_sr_state from,
+                                enum sn_sr_state to, time_t now,
+                                const char *reason, const char *signatures);
+    sn_err (*sign_request_sweep)(void *be, time_t now, time_t stale_before,
+                                 size_t max, struct sn_sign_request **out,
+                                 size_t *n);
+
     /* The writer thread only, each in a durable transaction of its own:
      * inserts each record with id 0 (setting its id) and replaces the
      * detail of each other one (all or none); */

@@ -1157,7 +1157,7 @@ test_cert_compromise(void **state)
 
 /* ---- schema versions ---- */
 
-#define SCHEMA_LATEST 10
+#define SCHEMA_LATEST 11
 
 static int
 user_version(struct tmp *t)
@@ -1840,6 +1840,362 @@ test_clientcerts(void **state)
     sn_clientcert_list_free(list, n);
 }
 
+/* ---- sign requests awaiting approval (issue 17) ---- */
+
+/* A 2-of-3 request of two SHA-256 digests, pending until now + ttl. */
+static void
+make_request(struct sn_sign_request *r, const char *id, time_t now, time_t ttl)
+{
+    static uint8_t digests[2 * 32];
+    size_t i;
+
+    for (i = 0; i < sizeof(digests); i++)
+        digests[i] = (uint8_t)(i * 7 + 1);
+    memset(r, 0, sizeof(*r));
+    snprintf(r->id, sizeof(r->id), "%s", id);
+    snprintf(r->subscriber, sizeof(r->subscriber), "sub-a");
+    snprintf(r->key, sizeof(r->key), "key-1");
+    snprintf(r->token, sizeof(r->token), "tok-ci");
+    r->auth_method = 1; /* an OIDC-exchanged token */
+    snprintf(r->via, sizeof(r->via), "tp-1");
+    snprintf(r->principal, sizeof(r->principal),
+             "oidc policy=tp-1 iss=https://ci.example sub=repo:a/b");
+    snprintf(r->client, sizeof(r->client), "10.1.2.3");
+    r->md = SN_MD_SHA256;
+    r->scheme = SN_SCHEME_ECDSA;
+    r->batch = 1;
+    r->ndigests = 2;
+    r->digests = digests; /* borrowed: add copies nothing it keeps */
+    r->required = 2;
+    snprintf(r->approvers[0], SN_UUID_LEN, "acct-a");
+    snprintf(r->approvers[1], SN_UUID_LEN, "acct-b");
+    snprintf(r->approvers[2], SN_UUID_LEN, "acct-c");
+    r->napprovers = 3;
+    r->created_at = now;
+    r->expires_at = now + ttl;
+}
+
+static sn_err
+vote(struct sn_store *st, const char *id, const char *account, int approve,
+     time_t now, enum sn_sr_state *state, int *decided)
+{
+    struct sn_sr_vote v;
+
+    memset(&v, 0, sizeof(v));
+    snprintf(v.account, sizeof(v.account), "%s", account);
+    snprintf(v.token, sizeof(v.token), "sess-%s", account);
+    v.approve = approve;
+    v.time = now;
+    return sn_store_sign_request_vote(st, id, &v, now, state, decided);
+}
+
+static enum sn_sr_state
+state_of(struct sn_store *st, const char *id)
+{
+    struct sn_sign_request r;
+    enum sn_sr_state s;
+
+    assert_int_equal(sn_store_sign_request_get(st, id, &r), SN_OK);
+    s = r.state;
+    sn_sign_request_cleanup(&r);
+    return s;
+}
+
+/*
+ * The life of a request: stored as asked (digests, approvers, requester),
+ * one vote per account (the second refused, nothing changed), the k-th
+ * approval moves it to approved (decided once), later votes refused,
+ * approved -> completed once with the signatures, then no other move.
+ */
+static void
+test_sign_request_flow(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_sign_request r, got, *list = NULL;
+    enum sn_sr_state st;
+    int decided;
+    size_t n;
+
+    make_request(&r, "sr-1", 1000, 600);
+    assert_int_equal(sn_store_sign_request_add(t->st, &r), SN_OK);
+    assert_int_equal(sn_store_sign_request_add(t->st, &r), SN_ERR_EXISTS);
+    assert_int_equal(sn_store_sign_request_get(t->st, "sr-1", &got), SN_OK);
+    assert_int_equal(got.state, SN_SR_PENDING);
+    assert_int_equal(got.ndigests, 2);
+    assert_memory_equal(got.digests, r.digests, 64);
+    assert_int_equal(got.md, SN_MD_SHA256);
+    assert_int_equal(got.scheme, SN_SCHEME_ECDSA);
+    assert_int_equal(got.batch, 1);
+    assert_int_equal(got.required, 2);
+    assert_int_equal(got.napprovers, 3);
+    assert_string_equal(got.approvers[2], "acct-c");
+    assert_string_equal(got.principal, r.principal);
+    assert_string_equal(got.via, "tp-1");
+    assert_int_equal(got.auth_method, 1);
+    assert_int_equal(got.expires_at, 1600);
+    assert_int_equal(got.version, 1);
+    assert_null(got.signatures);
+    sn_sign_request_cleanup(&got);
+    assert_int_equal(sn_store_sign_request_get(t->st, "sr-none", &got),
+                     SN_ERR_NOT_FOUND);
+
+    assert_int_equal(vote(t->st, "sr-1", "acct-a", 1, 1010, &st, &decided),
+                     SN_OK);
+    assert_int_equal(st, SN_SR_PENDING);
+    assert_int_equal(decided, 0);
+    /* The same account again: refused by the key (request, account). */
+    assert_int_equal(vote(t->st, "sr-1", "acct-a", 1, 1011, &st, &decided),
+                     SN_ERR_EXISTS);
+    assert_int_equal(vote(t->st, "sr-1", "acct-a", 0, 1011, &st, &decided),
+                     SN_ERR_EXISTS);
+    assert_int_equal(state_of(t->st, "sr-1"), SN_SR_PENDING);
+    assert_int_equal(vote(t->st, "sr-none", "acct-a", 1, 1011, &st, &decided),
+                     SN_ERR_NOT_FOUND);
+
+    assert_int_equal(vote(t->st, "sr-1", "acct-b", 1, 1020, &st, &decided),
+                     SN_OK);
+    assert_int_equal(st, SN_SR_APPROVED);
+    assert_int_equal(decided, 1);
+    /* A third approver is too late: nothing is written. */
+    assert_int_equal(vote(t->st, "sr-1", "acct-c", 1, 1021, &st, &decided),
+                     SN_ERR_STATE);
+    assert_int_equal(st, SN_SR_APPROVED);
+    assert_int_equal(decided, 0);
+
+    assert_int_equal(sn_store_sign_request_move(t->st, "sr-1", SN_SR_PENDING,
+                                                SN_SR_CANCELED, 1030, NULL,
+                                                NULL),
+                     SN_ERR_STATE);
+    assert_int_equal(sn_store_sign_request_move(t->st, "sr-1", SN_SR_APPROVED,
+                                                SN_SR_COMPLETED, 1030, NULL,
+                                                "c2lnMQ== c2lnMg=="),
+                     SN_OK);
+    /* Released once: a second completion (or failure) finds it moved. */
+    assert_int_equal(sn_store_sign_request_move(t->st, "sr-1", SN_SR_APPROVED,
+                                                SN_SR_COMPLETED, 1031, NULL,
+                                                "b3RoZXI="),
+                     SN_ERR_STATE);
+    assert_int_equal(sn_store_sign_request_move(t->st, "sr-1", SN_SR_APPROVED,
+                                                SN_SR_FAILED, 1031, "late",
+                                                NULL),
+                     SN_ERR_STATE);
+    assert_int_equal(sn_store_sign_request_get(t->st, "sr-1", &got), SN_OK);
+    assert_int_equal(got.state, SN_SR_COMPLETED);
+    assert_string_equal(got.signatures, "c2lnMQ== c2lnMg==");
+    assert_int_equal(got.nvotes, 2);
+    assert_string_equal(got.votes[0].account, "acct-a");
+    assert_string_equal(got.votes[1].account, "acct-b");
+    assert_int_equal(got.votes[1].approve, 1);
+    assert_string_equal(got.votes[1].token, "sess-acct-b");
+    assert_int_equal(got.updated_at, 1030);
+    /* created, two votes, approved (with the second), completed */
+    assert_int_equal(got.version, 4);
+    sn_sign_request_cleanup(&got);
+
+    /* The list: newest first, a state filter, the subscriber's only. */
+    make_request(&r, "sr-2", 2000, 600);
+    assert_int_equal(sn_store_sign_request_add(t->st, &r), SN_OK);
+    snprintf(r.id, sizeof(r.id), "sr-3");
+    snprintf(r.subscriber, sizeof(r.subscriber), "sub-b");
+    assert_int_equal(sn_store_sign_request_add(t->st, &r), SN_OK);
+    assert_int_equal(sn_store_sign_request_list(
+                         t->st, "sub-a", SN_SR_STATE_COUNT, 100, &list, &n),
+                     SN_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].id, "sr-2");
+    assert_string_equal(list[1].id, "sr-1");
+    assert_int_equal(list[1].nvotes, 2);
+    sn_sign_request_list_free(list, n);
+    assert_int_equal(sn_store_sign_request_list(t->st, "sub-a", SN_SR_PENDING,
+                                                100, &list, &n),
+                     SN_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].id, "sr-2");
+    sn_sign_request_list_free(list, n);
+    /* State names round-trip; an unknown one is refused. */
+    assert_string_equal(sn_sr_state_name(SN_SR_PENDING), "pending_approval");
+    assert_int_equal(sn_sr_state_from_name("canceled", &st), SN_OK);
+    assert_int_equal(st, SN_SR_CANCELED);
+    assert_int_equal(sn_sr_state_from_name("pending", &st), SN_ERR_INVALID);
+}
+
+/* One deny ends it, even after an approval; no vote counts after. */
+static void
+test_sign_request_deny(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_sign_request r;
+    enum sn_sr_state st;
+    int decided;
+
+    make_request(&r, "sr-d", 1000, 600);
+    assert_int_equal(sn_store_sign_request_add(t->st, &r), SN_OK);
+    assert_int_equal(vote(t->st, "sr-d", "acct-a", 1, 1001, &st, &decided),
+                     SN_OK);
+    assert_int_equal(vote(t->st, "sr-d", "acct-b", 0, 1002, &st, &decided),
+                     SN_OK);
+    assert_int_equal(st, SN_SR_DENIED);
+    assert_int_equal(decided, 1);
+    assert_int_equal(vote(t->st, "sr-d", "acct-c", 1, 1003, &st, &decided),
+                     SN_ERR_STATE);
+    assert_int_equal(st, SN_SR_DENIED);
+    assert_int_equal(state_of(t->st, "sr-d"), SN_SR_DENIED);
+}
+
+/*
+ * Expiry: a vote at or after expires_at is refused; the move to expired
+ * waits for the deadline; the sweeper expires what is due and fails an
+ * approved request whose release stalled, each once.
+ */
+static void
+test_sign_request_expiry(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_sign_request r, *moved = NULL;
+    enum sn_sr_state st;
+    int decided;
+    size_t n;
+
+    make_request(&r, "sr-e", 1000, 60);
+    assert_int_equal(sn_store_sign_request_add(t->st, &r), SN_OK);
+    assert_int_equal(vote(t->st, "sr-e", "acct-a", 1, 1060, &st, &decided),
+                     SN_ERR_STATE);
+    assert_int_equal(st, SN_SR_PENDING);
+    assert_int_equal(sn_store_sign_request_move(t->st, "sr-e", SN_SR_PENDING,
+                                                SN_SR_EXPIRED, 1059, NULL,
+                                                NULL),
+                     SN_ERR_STATE);
+    assert_int_equal(sn_store_sign_request_move(t->st, "sr-e", SN_SR_PENDING,
+                                                SN_SR_EXPIRED, 1060, NULL,
+                                                NULL),
+                     SN_OK);
+    assert_int_equal(state_of(t->st, "sr-e"), SN_SR_EXPIRED);
+
+    make_request(&r, "sr-s1", 1000, 60);
+    assert_int_equal(sn_store_sign_request_add(t->st, &r), SN_OK);
+    make_request(&r, "sr-s2", 1000, 6000);
+    assert_int_equal(sn_store_sign_request_add(t->st, &r), SN_OK);
+    make_request(&r, "sr-s3", 1000, 6000);
+    assert_int_equal(sn_store_sign_request_add(t->st, &r), SN_OK);
+    assert_int_equal(vote(t->st, "sr-s3", "acct-a", 1, 1001, &st, &decided),
+                     SN_OK);
+    assert_int_equal(vote(t->st, "sr-s3", "acct-b", 1, 1002, &st, &decided),
+                     SN_OK);
+    assert_int_equal(st, SN_SR_APPROVED);
+    /* At 1100: sr-s1 is due; sr-s3 was approved at 1002, stale before
+     * 1050. sr-s2 waits. */
+    assert_int_equal(
+        sn_store_sign_request_sweep(t->st, 1100, 1050, 100, &moved, &n), SN_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(moved[0].id, "sr-s1");
+    assert_int_equal(moved[0].state, SN_SR_EXPIRED);
+    assert_string_equal(moved[1].id, "sr-s3");
+    assert_int_equal(moved[1].state, SN_SR_FAILED);
+    assert_non_null(strstr(moved[1].reason, "interrupted"));
+    sn_sign_request_list_free(moved, n);
+    assert_int_equal(
+        sn_store_sign_request_sweep(t->st, 1100, 1050, 100, &moved, &n), SN_OK);
+    assert_int_equal(n, 0);
+    sn_sign_request_list_free(moved, n);
+    assert_int_equal(state_of(t->st, "sr-s2"), SN_SR_PENDING);
+    /* The stalled release cannot complete after the sweeper failed it. */
+    assert_int_equal(sn_store_sign_request_move(t->st, "sr-s3", SN_SR_APPROVED,
+                                                SN_SR_COMPLETED, 1101, NULL,
+                                                "c2ln"),
+                     SN_ERR_STATE);
+}
+
+/*
+ * Racing approvals, as two signetd on one database would: each thread has
+ * a store of its own on the same file, the request has one approval of
+ * two, and two approvers vote at once. Exactly one vote decides; that
+ * thread (as the handler does) releases the signatures, completing the
+ * request; a second release, by either, is refused. Many rounds, so the
+ * order varies.
+ */
+struct racer {
+    struct sn_store *st;
+    const char *id;
+    const char *account;
+    pthread_barrier_t *go;
+    sn_err r;
+    int decided;
+    int released;
+};
+
+static void *
+race_vote(void *arg)
+{
+    struct racer *x = arg;
+    enum sn_sr_state st;
+
+    pthread_barrier_wait(x->go);
+    x->r = vote(x->st, x->id, x->account, 1, 1005, &st, &x->decided);
+    if (x->decided)
+        x->released = sn_store_sign_request_move(x->st, x->id, SN_SR_APPROVED,
+                                                 SN_SR_COMPLETED, 1006, NULL,
+                                                 x->account) == SN_OK;
+    return NULL;
+}
+
+static void
+test_sign_request_race(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_store *other = NULL;
+    struct sn_sign_request r, got;
+    struct racer x[2];
+    pthread_barrier_t go;
+    pthread_t th[2];
+    enum sn_sr_state st;
+    char id[32];
+    int round, decided, i;
+
+    assert_int_equal(sn_store_open(t->db, &other), SN_OK);
+    for (round = 0; round < 40; round++) {
+        snprintf(id, sizeof(id), "sr-race-%d", round);
+        make_request(&r, id, 1000, 600);
+        assert_int_equal(sn_store_sign_request_add(t->st, &r), SN_OK);
+        assert_int_equal(vote(t->st, id, "acct-a", 1, 1001, &st, &decided),
+                         SN_OK);
+        pthread_barrier_init(&go, NULL, 2);
+        for (i = 0; i < 2; i++) {
+            x[i] = (struct racer){.st = i ? other : t->st,
+                                  .id = id,
+                                  .account = i ? "acct-c" : "acct-b",
+                                  .go = &go};
+            assert_int_equal(pthread_create(&th[i], NULL, race_vote, &x[i]), 0);
+        }
+        for (i = 0; i < 2; i++)
+            pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&go);
+        /* The loser's vote was either recorded before the decision (then
+         * it decided nothing) or refused after it. */
+        for (i = 0; i < 2; i++)
+            if (x[i].r != SN_OK && x[i].r != SN_ERR_STATE)
+                fail_msg("round %d: racer %d: %s", round, i,
+                         sn_err_str(x[i].r));
+        if (x[0].decided + x[1].decided != 1)
+            fail_msg("round %d: %d decisions, expected 1", round,
+                     x[0].decided + x[1].decided);
+        if (x[0].released + x[1].released != 1)
+            fail_msg("round %d: released %d and %d, expected once by the "
+                     "decider",
+                     round, x[0].released, x[1].released);
+        for (i = 0; i < 2; i++)
+            assert_int_equal(sn_store_sign_request_move(
+                                 x[i].st, id, SN_SR_APPROVED, SN_SR_COMPLETED,
+                                 1007, NULL, "again"),
+                             SN_ERR_STATE);
+        assert_int_equal(sn_store_sign_request_get(other, id, &got), SN_OK);
+        assert_int_equal(got.state, SN_SR_COMPLETED);
+        assert_string_equal(got.signatures,
+                            x[0].decided ? x[0].account : x[1].account);
+        sn_sign_request_cleanup(&got);
+    }
+    sn_store_close(other);
+}
+
 int
 main(void)
 {
@@ -1870,6 +2226,14 @@ main(void)
         cmocka_unit_test_setup_teardown(test_open_prefix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signing_policy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sign_request_flow, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sign_request_deny, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sign_request_expiry, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sign_request_race, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_audit_tally, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_tally_timer, setup,
                                         teardown),

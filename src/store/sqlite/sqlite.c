@@ -153,6 +153,36 @@ static const struct migration migrations[] = {
      "CREATE INDEX IF NOT EXISTS client_certs_by_sub"
      " ON client_certs(subscriber_id);",
      NULL, NULL},
+    /* issue 17: sign requests awaiting k-of-n approval and their votes.
+     * The digests are the raw bytes one after the other; the approvers
+     * the account ids named when the request was made, space-separated;
+     * the signatures, once completed, base64 space-separated. A vote per
+     * account and request: the primary key refuses a second one. */
+    {"CREATE TABLE IF NOT EXISTS sign_requests ("
+     " id TEXT PRIMARY KEY, subscriber_id TEXT NOT NULL,"
+     " key_id TEXT NOT NULL, token_id TEXT NOT NULL,"
+     " auth_method INTEGER NOT NULL, via TEXT NOT NULL,"
+     " principal TEXT NOT NULL, client TEXT NOT NULL,"
+     " digest_algorithm TEXT NOT NULL, scheme TEXT NOT NULL,"
+     " batch INTEGER NOT NULL, digests BLOB NOT NULL,"
+     " required INTEGER NOT NULL, approvers TEXT NOT NULL,"
+     " state TEXT NOT NULL CHECK (state IN ('pending_approval',"
+     " 'approved', 'completed', 'failed', 'denied', 'expired',"
+     " 'canceled')),"
+     " reason TEXT NOT NULL DEFAULT '', signatures TEXT,"
+     " created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+     " updated_at INTEGER NOT NULL, version INTEGER NOT NULL);"
+     "CREATE INDEX IF NOT EXISTS sign_requests_by_sub"
+     " ON sign_requests(subscriber_id, created_at);"
+     "CREATE INDEX IF NOT EXISTS sign_requests_by_state"
+     " ON sign_requests(state, expires_at);"
+     "CREATE TABLE IF NOT EXISTS sign_request_votes ("
+     " request_id TEXT NOT NULL REFERENCES sign_requests(id),"
+     " account_id TEXT NOT NULL,"
+     " vote TEXT NOT NULL CHECK (vote IN ('approve', 'deny')),"
+     " time INTEGER NOT NULL, token_id TEXT NOT NULL,"
+     " PRIMARY KEY (request_id, account_id));",
+     NULL, NULL},
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -288,6 +318,7 @@ store_close(void *be)
     if (st == NULL)
         return;
     sn_sqlite_audit_close(st);
+    sn_sqlite_signreq_close(st);
     sqlite3_close(st->db);
     free(st);
 }
@@ -360,7 +391,8 @@ store_open(const char *path, void **out)
     }
     if ((r = migrate(st->db, path)) != SN_OK)
         goto out;
-    if ((r = sn_sqlite_audit_open(st, path)) != SN_OK)
+    if ((r = sn_sqlite_audit_open(st, path)) != SN_OK ||
+        (r = sn_sqlite_signreq_open(st, path)) != SN_OK)
         goto out;
     *out = st;
     st = NULL;
@@ -1866,6 +1898,12 @@ const struct sn_store_ops sn_store_sqlite_ops = {
     .trust_policy_list = trust_policy_list,
     .trust_policy_delete = trust_policy_delete,
     .oidc_jti_use = oidc_jti_use,
+    .sign_request_add = sn_sqlite_sr_add,
+    .sign_request_get = sn_sqlite_sr_get,
+    .sign_request_list = sn_sqlite_sr_list,
+    .sign_request_vote = sn_sqlite_sr_vote,
+    .sign_request_move = sn_sqlite_sr_move,
+    .sign_request_sweep = sn_sqlite_sr_sweep,
     .audit_tally = sn_sqlite_audit_tally,
     .write_probe = sn_sqlite_write_probe,
     .tsa_compact = sn_sqlite_tsa_compact,

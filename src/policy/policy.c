@@ -474,6 +474,138 @@ clientcert_manage(const struct sn_principal *p, const struct sn_resource *r,
     return SN_POLICY_ALLOW;
 }
 
+/* ---- sign requests awaiting approval (issue 17) ---- */
+
+/* The requester: the same credential, or a login session of the same
+ * account (a person's next session is still that person). */
+static int
+is_requester(const struct sn_principal *p, const struct sn_resource *r)
+{
+    if (r->requester != NULL && strcmp(r->requester, p->id) == 0)
+        return 1;
+    return p->method == SN_AUTH_SESSION &&
+           r->requester_method == SN_AUTH_SESSION && p->via[0] != '\0' &&
+           r->requester_via != NULL && strcmp(r->requester_via, p->via) == 0;
+}
+
+/* An approver: a person's session, with its second factor and the role,
+ * whose account the request names. */
+static int
+is_approver(const struct sn_principal *p, const struct sn_resource *r)
+{
+    size_t i;
+
+    if (p->method != SN_AUTH_SESSION || !p->mfa ||
+        !(p->roles & SN_ROLE_APPROVE) || p->via[0] == '\0')
+        return 0;
+    for (i = 0; i < r->napprovers; i++)
+        if (strcmp(r->approvers[i], p->via) == 0)
+            return 1;
+    return 0;
+}
+
+/* What every sign-request action asks first: a subscriber's caller, and
+ * a person's session only once it proved its second factor. */
+static enum sn_verdict
+sign_request_caller(const struct sn_principal *p, struct sn_decision *d)
+{
+    if (p->admin)
+        return deny(d, SN_DENY_OPERATOR_EXCLUDED,
+                    "sign requests are a subscriber's: use a subscriber's "
+                    "credential");
+    if (p->method == SN_AUTH_SESSION && !p->mfa)
+        return deny(d, SN_DENY_ROLE,
+                    "this login session proved no second factor: log in "
+                    "again with the TOTP code");
+    return SN_POLICY_ALLOW;
+}
+
+static enum sn_verdict
+sign_request_read(const struct sn_principal *p, const struct sn_resource *r,
+                  struct sn_decision *d)
+{
+    if (sign_request_caller(p, d) != SN_POLICY_ALLOW)
+        return SN_POLICY_DENY;
+    if (r == NULL)
+        return SN_POLICY_ALLOW;
+    if (!owns(p, r->subscriber))
+        return hide(d, SN_DENY_FOREIGN, "no such sign request");
+    if (is_requester(p, r) || is_approver(p, r) ||
+        ((p->roles & SN_ROLE_MANAGE) && in_scope(p, r->key)))
+        return SN_POLICY_ALLOW;
+    return deny(d, SN_DENY_ROLE,
+                "only the requester, the request's approvers and the "
+                "subscriber's 'manage' credentials see a sign request");
+}
+
+/*
+ * A vote: a person's login session with its second factor and the
+ * 'approve' role, whose account the request names, and not the
+ * requester's. A refusal of someone the subscriber knows is recorded in
+ * its audit log (a static token or the requester trying to approve is
+ * worth knowing about).
+ */
+static enum sn_verdict
+sign_request_vote(const struct sn_principal *p, const struct sn_resource *r,
+                  struct sn_decision *d)
+{
+    if (sign_request_caller(p, d) != SN_POLICY_ALLOW)
+        return SN_POLICY_DENY;
+    d->audit_subscriber = p->subscriber;
+    if (p->method != SN_AUTH_SESSION) {
+        d->audit_detail = "a vote without a login session";
+        return deny(d, SN_DENY_ROLE,
+                    "approvals are given with an approver's login session "
+                    "(password and second factor), not with an API token, "
+                    "an exchanged token or a client certificate");
+    }
+    if (!(p->roles & SN_ROLE_APPROVE)) {
+        d->audit_detail = "a vote without the approve role";
+        return deny(d, SN_DENY_ROLE, "this account lacks the 'approve' role");
+    }
+    d->audit_subscriber = NULL;
+    if (r == NULL)
+        return SN_POLICY_ALLOW;
+    if (!owns(p, r->subscriber)) {
+        /* The owner's log shows the attempt, as for a key. */
+        d->audit_subscriber = r->subscriber;
+        d->audit_detail = "a vote by another subscriber's account";
+        return hide(d, SN_DENY_FOREIGN, "no such sign request");
+    }
+    d->audit_subscriber = p->subscriber;
+    if (is_requester(p, r)) {
+        d->audit_detail = "a vote on its own sign request";
+        return deny(d, SN_DENY_SELF,
+                    "the requester cannot approve or deny its own request");
+    }
+    if (!is_approver(p, r)) {
+        d->audit_detail = "a vote by an account that is not an approver";
+        return deny(d, SN_DENY_NOT_APPROVER,
+                    "this account is not one of the request's approvers "
+                    "(the key's policy names them)");
+    }
+    d->audit_subscriber = NULL;
+    return SN_POLICY_ALLOW;
+}
+
+static enum sn_verdict
+sign_request_cancel(const struct sn_principal *p, const struct sn_resource *r,
+                    struct sn_decision *d)
+{
+    if (sign_request_caller(p, d) != SN_POLICY_ALLOW)
+        return SN_POLICY_DENY;
+    if (r == NULL)
+        return SN_POLICY_ALLOW;
+    if (!owns(p, r->subscriber))
+        return hide(d, SN_DENY_FOREIGN, "no such sign request");
+    if (is_requester(p, r) ||
+        ((p->roles & SN_ROLE_MANAGE) && in_scope(p, r->key)))
+        return SN_POLICY_ALLOW;
+    return deny(d, SN_DENY_ROLE,
+                "only the requester or a 'manage' credential of the "
+                "subscriber may cancel a sign request");
+}
+
 static enum sn_verdict
 decide(const struct sn_principal *p, enum sn_action a,
        const struct sn_resource *r, struct sn_decision *d)
@@ -523,6 +655,14 @@ decide(const struct sn_principal *p, enum sn_action a,
         return trust_policy(p, r, d);
     case SN_ACT_CLIENTCERT_MANAGE:
         return clientcert_manage(p, r, d);
+    case SN_ACT_SIGN_REQUEST_READ:
+        return sign_request_read(p, r, d);
+    case SN_ACT_SIGN_REQUEST_LIST:
+        return sign_request_caller(p, d);
+    case SN_ACT_SIGN_REQUEST_VOTE:
+        return sign_request_vote(p, r, d);
+    case SN_ACT_SIGN_REQUEST_CANCEL:
+        return sign_request_cancel(p, r, d);
     }
     return deny(d, SN_DENY_NEVER, "unknown action");
 }

@@ -44,6 +44,19 @@ enum sn_action {
     /* register, list, delete client certificates; resource: subscriber
      * (the registration's owner) */
     SN_ACT_CLIENTCERT_MANAGE,
+    /*
+     * issue 17: sign requests awaiting approval. Resource: subscriber,
+     * key, the requester (requester, requester_method, requester_via) and
+     * the approvers. READ: the requester, an approver, or a 'manage'
+     * credential; LIST: any of the subscriber's credentials (each request
+     * listed is then asked as READ); VOTE (approve or deny): an approver's
+     * login session with its second factor, never the requester's;
+     * CANCEL: the requester or a 'manage' credential.
+     */
+    SN_ACT_SIGN_REQUEST_READ,
+    SN_ACT_SIGN_REQUEST_LIST,
+    SN_ACT_SIGN_REQUEST_VOTE,
+    SN_ACT_SIGN_REQUEST_CANCEL,
 };
 
 struct sn_resource {
@@ -56,6 +69,14 @@ struct sn_resource {
     const char (*keys)[SN_UUID_LEN];
     size_t nkeys;
     time_t expires_at;
+    /* SN_ACT_SIGN_REQUEST_*: who asked (its credential id, enum
+     * sn_auth_method, and its via: a session's account) and who may
+     * approve (account ids) */
+    const char *requester;
+    int requester_method;
+    const char *requester_via;
+    const char (*approvers)[SN_UUID_LEN];
+    size_t napprovers;
 };
 
 #define SN_POLICY_DENIALS(X)                                                   \
@@ -66,6 +87,8 @@ struct sn_resource {
     X(SN_DENY_FOREIGN, "another subscriber's")                                 \
     X(SN_DENY_SCOPE, "outside the token's key scope")                          \
     X(SN_DENY_GRANT, "more than the caller holds")                             \
+    X(SN_DENY_SELF, "approval of one's own request")                           \
+    X(SN_DENY_NOT_APPROVER, "not an approver")                                 \
     X(SN_DENY_NEVER, "never allowed")
 
 enum sn_deny {

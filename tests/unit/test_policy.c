@@ -442,6 +442,143 @@ test_subscriber_policy(void **state)
     denied(&op, SN_ACT_SUBSCRIBER_POLICY_SET, &a, SN_DENY_OPERATOR_EXCLUDED, 0);
 }
 
+/* ---- sign requests awaiting approval (issue 17) ---- */
+
+/* A person's login session of account acct, with or without its second
+ * factor. */
+static struct sn_principal
+session(const char *sub, const char *acct, unsigned roles, int mfa)
+{
+    struct sn_principal p = subscriber(sub, roles);
+
+    p.method = SN_AUTH_SESSION;
+    snprintf(p.id, sizeof(p.id), "session-of-%s", acct);
+    snprintf(p.via, sizeof(p.via), "%s", acct);
+    p.mfa = mfa;
+    return p;
+}
+
+static const char approvers[3][SN_UUID_LEN] = {"acct-a", "acct-b", "acct-c"};
+
+/* A request of SUB_A's KEY_1 by a pipeline's exchanged token. */
+static struct sn_resource
+request_of(const char *requester, int method, const char *via)
+{
+    struct sn_resource r;
+
+    memset(&r, 0, sizeof(r));
+    r.subscriber = SUB_A;
+    r.key = KEY_1;
+    r.requester = requester;
+    r.requester_method = method;
+    r.requester_via = via;
+    r.approvers = approvers;
+    r.napprovers = 3;
+    return r;
+}
+
+/*
+ * Votes: an approver's session with its second factor and the role
+ * approves; the requester (same credential, or another session of the
+ * same account), a session without MFA, without the role or not listed,
+ * a static token, an exchanged token, a client certificate and the
+ * operator are refused; another subscriber's approver sees nothing.
+ * The refusals of the subscriber's own callers are audited.
+ */
+static void
+test_sign_request_vote(void **state)
+{
+    struct sn_resource ci = request_of("tok-ci", SN_AUTH_OIDC, "tp-1");
+    struct sn_resource own =
+        request_of("session-of-acct-b", SN_AUTH_SESSION, "acct-b");
+    struct sn_principal b = session(SUB_A, "acct-b", SN_ROLE_APPROVE, 1);
+    struct sn_principal b2 = b;
+    struct sn_principal nomfa = session(SUB_A, "acct-a", SN_ROLE_APPROVE, 0);
+    struct sn_principal norole = session(SUB_A, "acct-a", SN_ROLE_SIGN, 1);
+    struct sn_principal stranger = session(SUB_A, "acct-z", SN_ROLE_APPROVE, 1);
+    struct sn_principal foreign = session(SUB_B, "acct-a", SN_ROLE_APPROVE, 1);
+    struct sn_principal bearer =
+        subscriber(SUB_A, SN_ROLE_MANAGE | SN_ROLE_SIGN | SN_ROLE_APPROVE);
+    struct sn_principal oidc = bearer, mtls = bearer, op = admin();
+    struct sn_decision d;
+
+    (void)state;
+    oidc.method = SN_AUTH_OIDC;
+    snprintf(oidc.via, sizeof(oidc.via), "tp-1");
+    mtls.method = SN_AUTH_MTLS;
+    snprintf(mtls.via, sizeof(mtls.via), "reg-1");
+    ALLOW(b, SN_ACT_SIGN_REQUEST_VOTE, NULL);
+    ALLOW(b, SN_ACT_SIGN_REQUEST_VOTE, &ci);
+    /* the requester, by its session or by another of the same account */
+    d = denied(&b, SN_ACT_SIGN_REQUEST_VOTE, &own, SN_DENY_SELF, 0);
+    assert_string_equal(d.audit_subscriber, SUB_A);
+    snprintf(b2.id, sizeof(b2.id), "another-session");
+    denied(&b2, SN_ACT_SIGN_REQUEST_VOTE, &own, SN_DENY_SELF, 0);
+    /* not a session with a second factor and the role */
+    denied(&nomfa, SN_ACT_SIGN_REQUEST_VOTE, &ci, SN_DENY_ROLE, 0);
+    d = denied(&norole, SN_ACT_SIGN_REQUEST_VOTE, &ci, SN_DENY_ROLE, 0);
+    assert_non_null(strstr(d.message, "approve"));
+    d = denied(&stranger, SN_ACT_SIGN_REQUEST_VOTE, &ci, SN_DENY_NOT_APPROVER,
+               0);
+    assert_string_equal(d.audit_subscriber, SUB_A);
+    /* static, exchanged and certificate credentials never vote, whatever
+     * their roles; before the store is asked (r NULL) too */
+    d = denied(&bearer, SN_ACT_SIGN_REQUEST_VOTE, NULL, SN_DENY_ROLE, 0);
+    assert_non_null(strstr(d.message, "login session"));
+    assert_string_equal(d.audit_subscriber, SUB_A);
+    denied(&bearer, SN_ACT_SIGN_REQUEST_VOTE, &ci, SN_DENY_ROLE, 0);
+    denied(&oidc, SN_ACT_SIGN_REQUEST_VOTE, &ci, SN_DENY_ROLE, 0);
+    denied(&mtls, SN_ACT_SIGN_REQUEST_VOTE, &ci, SN_DENY_ROLE, 0);
+    denied(&op, SN_ACT_SIGN_REQUEST_VOTE, &ci, SN_DENY_OPERATOR_EXCLUDED, 0);
+    /* another subscriber's: like a missing request, in the owner's log */
+    d = denied(&foreign, SN_ACT_SIGN_REQUEST_VOTE, &ci, SN_DENY_FOREIGN, 1);
+    assert_string_equal(d.audit_subscriber, SUB_A);
+}
+
+/* Who sees and who cancels a request. */
+static void
+test_sign_request_read_cancel(void **state)
+{
+    struct sn_resource ci = request_of("tok-ci", SN_AUTH_OIDC, "tp-1");
+    struct sn_resource mine =
+        request_of("session-of-acct-d", SN_AUTH_SESSION, "acct-d");
+    struct sn_principal pipeline = subscriber(SUB_A, SN_ROLE_SIGN);
+    struct sn_principal other_pipeline = subscriber(SUB_A, SN_ROLE_SIGN);
+    struct sn_principal manage = subscriber(SUB_A, SN_ROLE_MANAGE);
+    struct sn_principal scoped = subscriber(SUB_A, SN_ROLE_MANAGE);
+    struct sn_principal b = session(SUB_A, "acct-b", SN_ROLE_APPROVE, 1);
+    struct sn_principal nomfa = session(SUB_A, "acct-b", SN_ROLE_APPROVE, 0);
+    struct sn_principal d2 = session(SUB_A, "acct-d", SN_ROLE_SIGN, 1);
+    struct sn_principal foreign = subscriber(SUB_B, SN_ROLE_MANAGE);
+    struct sn_principal op = admin();
+
+    (void)state;
+    pipeline.method = SN_AUTH_OIDC;
+    snprintf(pipeline.id, sizeof(pipeline.id), "tok-ci");
+    snprintf(other_pipeline.id, sizeof(other_pipeline.id), "tok-other");
+    limit_to(&scoped, KEY_2);
+    /* read: the requester, an approver, a manage credential in scope */
+    ALLOW(pipeline, SN_ACT_SIGN_REQUEST_READ, &ci);
+    ALLOW(b, SN_ACT_SIGN_REQUEST_READ, &ci);
+    ALLOW(manage, SN_ACT_SIGN_REQUEST_READ, &ci);
+    ALLOW(d2, SN_ACT_SIGN_REQUEST_READ, &mine);
+    denied(&other_pipeline, SN_ACT_SIGN_REQUEST_READ, &ci, SN_DENY_ROLE, 0);
+    denied(&scoped, SN_ACT_SIGN_REQUEST_READ, &ci, SN_DENY_ROLE, 0);
+    denied(&nomfa, SN_ACT_SIGN_REQUEST_READ, &ci, SN_DENY_ROLE, 0);
+    denied(&foreign, SN_ACT_SIGN_REQUEST_READ, &ci, SN_DENY_FOREIGN, 1);
+    denied(&op, SN_ACT_SIGN_REQUEST_READ, &ci, SN_DENY_OPERATOR_EXCLUDED, 0);
+    ALLOW(pipeline, SN_ACT_SIGN_REQUEST_LIST, NULL);
+    denied(&op, SN_ACT_SIGN_REQUEST_LIST, NULL, SN_DENY_OPERATOR_EXCLUDED, 0);
+    denied(&nomfa, SN_ACT_SIGN_REQUEST_LIST, NULL, SN_DENY_ROLE, 0);
+    /* cancel: the requester or a manage credential; not an approver */
+    ALLOW(pipeline, SN_ACT_SIGN_REQUEST_CANCEL, &ci);
+    ALLOW(manage, SN_ACT_SIGN_REQUEST_CANCEL, &ci);
+    ALLOW(d2, SN_ACT_SIGN_REQUEST_CANCEL, &mine);
+    denied(&b, SN_ACT_SIGN_REQUEST_CANCEL, &ci, SN_DENY_ROLE, 0);
+    denied(&other_pipeline, SN_ACT_SIGN_REQUEST_CANCEL, &ci, SN_DENY_ROLE, 0);
+    denied(&foreign, SN_ACT_SIGN_REQUEST_CANCEL, &ci, SN_DENY_FOREIGN, 1);
+}
+
 int
 main(void)
 {
@@ -457,6 +594,8 @@ main(void)
         cmocka_unit_test(test_token_self_revoke),
         cmocka_unit_test(test_fail_closed),
         cmocka_unit_test(test_subscriber_policy),
+        cmocka_unit_test(test_sign_request_vote),
+        cmocka_unit_test(test_sign_request_read_cancel),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,11 +16,16 @@
 #include "daemon/app.h"
 #include "daemon/harden.h"
 #include "daemon/home.h"
+#include "http/handlers.h"
 #include "http/server.h"
 
 #ifndef SIGNET_SOFTHSM_MODULE
 #define SIGNET_SOFTHSM_MODULE "/usr/lib/softhsm/libsofthsm2.so"
 #endif
+/* How often the sign requests' sweeper runs (issue 17): a request is also
+ * expired by whoever reads it after its deadline, so this only bounds how
+ * long an unread one stays pending in lists and records. */
+#define SWEEP_EVERY 5
 
 static void
 usage(void)
@@ -263,9 +268,13 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
     banner(&app, listen ? listen : app.cfg.listen,
            public_listen ? public_listen : app.cfg.public_listen);
     /* The main thread waits for a signal and, meanwhile, runs the CRL
-     * timer: requests are served by the listeners' threads. */
+     * timer and the sign requests' sweeper: requests are served by the
+     * listeners' threads. */
     while (sig < 0) {
         wait.tv_sec = (time_t)sn_ca_crl_timer(&app.ca, app.store);
+        if (wait.tv_sec > SWEEP_EVERY)
+            wait.tv_sec = SWEEP_EVERY;
+        sn_sign_requests_sweep(&deps, time(NULL));
         sig = sigtimedwait(&set, NULL, &wait);
         if (sig < 0 && errno != EAGAIN && errno != EINTR) {
             sn_error("sigtimedwait: %s", strerror(errno));

@@ -18,6 +18,7 @@
 #define SN_API_CODES(X)                                                        \
     X(API_OK, 200, "ok")                                                       \
     X(API_CREATED, 201, "ok")                                                  \
+    X(API_ACCEPTED, 202, "ok")                                                 \
     X(API_BAD_REQUEST, 400, "bad_request")                                     \
     X(API_INVALID_JSON, 400, "invalid_json")                                   \
     X(API_INVALID_FIELD, 400, "invalid_field")                                 \
@@ -33,6 +34,9 @@
     X(API_CONFLICT, 409, "conflict")                                           \
     X(API_KEY_STATE, 409, "key_state")                                         \
     X(API_NO_CERT, 409, "no_certificate")                                      \
+    X(API_APPROVAL_REQUIRED, 409, "approval_required")                         \
+    X(API_REQUEST_STATE, 409, "request_state")                                 \
+    X(API_ALREADY_VOTED, 409, "already_voted")                                 \
     X(API_TOO_LARGE, 413, "too_large")                                         \
     X(API_TOO_MANY, 429, "too_many_requests")                                  \
     X(API_QUOTA, 429, "quota_exceeded")                                        \
@@ -46,6 +50,8 @@ enum sn_api {
 };
 
 int sn_api_status(enum sn_api code);
+/* 1 if code answers a failure (an HTTP status of 300 or more). */
+int sn_api_failed(enum sn_api code);
 const char *sn_api_name(enum sn_api code);
 
 #define SN_MAX_PARAMS 2

@@ -232,8 +232,50 @@ sn_sign_policy(const struct sn_deps *deps, struct sn_req *req,
         refuse(deps, req, resp, k, source, v.rule, v.message);
         return -1;
     }
-    if (n > 0 && take(deps, req, resp, k, &c, source, n, t) != 0)
+    /* A key that requires approvals: counted when they release it. */
+    if (c.present && c.kp.approvals.required > 0)
+        t->approvals = c.kp.approvals;
+    else if (n > 0 && take(deps, req, resp, k, &c, source, n, t) != 0)
         return -1;
+    snprintf(t->policy, sizeof(t->policy), "allow %s", source);
+    return 0;
+}
+
+int
+sn_sign_policy_release(const struct sn_deps *deps, const struct sn_key *k,
+                       size_t n, struct sn_sign_ticket *t, char *why,
+                       size_t whylen)
+{
+    struct sn_keyrules *kr = deps->keyrules;
+    const char *source = "instance";
+    enum sn_kp_rule rule;
+    unsigned retry;
+    struct cached c;
+
+    memset(t, 0, sizeof(*t));
+    snprintf(t->key, sizeof(t->key), "%s", k->id);
+    t->at = time(NULL);
+    memset(&c, 0, sizeof(c));
+    if (kr != NULL &&
+        (effective(kr, deps->store, k, &c, &source) != SN_OK ||
+         (c.present && (c.kp.per_hour != 0 || c.kp.per_day != 0) &&
+          seed(kr, deps->store, k->id, t->at) != SN_OK))) {
+        snprintf(why, whylen, "database unavailable");
+        return -1;
+    }
+    if (kr != NULL && c.present && (c.kp.per_hour != 0 || c.kp.per_day != 0)) {
+        rule = sn_quota_take(kr->quota, k->id, c.kp.per_hour, c.kp.per_day, n,
+                             t->at, &retry);
+        if (rule != SN_KP_ALLOWED) {
+            snprintf(why, whylen,
+                     "this key's signatures for this %s are used up (rule: "
+                     "%s policy %s)",
+                     rule == SN_KP_QUOTA_HOUR ? "hour" : "day (UTC)", source,
+                     sn_kp_rule_name(rule));
+            return -1;
+        }
+        t->counted = n;
+    }
     snprintf(t->policy, sizeof(t->policy), "allow %s", source);
     return 0;
 }

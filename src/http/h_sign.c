@@ -33,6 +33,25 @@ key_usable(const struct sn_key *k, struct sn_resp *resp)
     return 0;
 }
 
+/*
+ * Approvals (issue 17) release digests: a key whose policy requires them
+ * signs no file on the server (the approvers could not see what the
+ * signature covers before the upload ends). 0 if the key needs none.
+ */
+static int
+approval_refused(struct sn_resp *resp, const struct sn_sign_ticket *t)
+{
+    if (t->approvals.required == 0)
+        return 0;
+    sn_resp_error(resp, API_APPROVAL_REQUIRED,
+                  "this key's policy requires %u approval(s): sign-file "
+                  "cannot wait for them; hash the file and sign the digest "
+                  "(POST /v1/keys/{id}/sign, or signet sign without "
+                  "--upload), which opens a sign request",
+                  t->approvals.required);
+    return -1;
+}
+
 void
 sn_h_sign(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
 {
@@ -60,6 +79,11 @@ sn_h_sign(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
     /* The key's signing policy; a batch of n takes n from its quota. */
     if (sn_sign_policy(deps, req, resp, &k, in.n, &ticket) != 0)
         goto out;
+    /* Approvals required (issue 17): the request waits for them. */
+    if (ticket.approvals.required > 0) {
+        (void)sn_sign_request_open(deps, req, resp, &k, &in, &ticket.approvals);
+        goto out;
+    }
     if (sn_hsm_signer_init(deps, &k, &hs) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE,
                       "the subscriber's HSM partition is unavailable");
@@ -162,8 +186,9 @@ sn_h_sign_file_check(const struct sn_deps *deps, struct sn_req *req,
                       "attach a certificate first (PUT "
                       "/v1/keys/{id}/certificate): a CMS signature carries "
                       "the signer's certificate");
-    else /* the policy, before the upload (counted at its end) */
-        (void)sn_sign_policy(deps, req, resp, &k, 0, &ticket);
+    /* the policy, before the upload (counted at its end) */
+    else if (sn_sign_policy(deps, req, resp, &k, 0, &ticket) == 0)
+        (void)approval_refused(resp, &ticket);
     sn_key_cleanup(&k);
 }
 
@@ -196,7 +221,8 @@ sn_h_sign_file(const struct sn_deps *deps, struct sn_req *req,
     }
     /* Decided again at the end of the upload (a window may have closed),
      * and one signature taken from the key's quota. */
-    if (sn_sign_policy(deps, req, resp, &k, 1, &ticket) != 0)
+    if (sn_sign_policy(deps, req, resp, &k, 1, &ticket) != 0 ||
+        approval_refused(resp, &ticket) != 0)
         goto out;
     if (sn_hsm_signer_init(deps, &k, &hs) != SN_OK ||
         sn_cms_sign_detached(chain, req->file_md, req->file_digest,

@@ -96,6 +96,17 @@ void sn_h_trust_policy_delete(const struct sn_deps *, struct sn_req *,
                               struct sn_resp *);
 void sn_h_oidc_exchange(const struct sn_deps *, struct sn_req *,
                         struct sn_resp *);
+/* issue 17: sign requests awaiting approval (h_signreq.c) */
+void sn_h_sign_request_list(const struct sn_deps *, struct sn_req *,
+                            struct sn_resp *);
+void sn_h_sign_request_get(const struct sn_deps *, struct sn_req *,
+                           struct sn_resp *);
+void sn_h_sign_request_approve(const struct sn_deps *, struct sn_req *,
+                               struct sn_resp *);
+void sn_h_sign_request_deny(const struct sn_deps *, struct sn_req *,
+                            struct sn_resp *);
+void sn_h_sign_request_cancel(const struct sn_deps *, struct sn_req *,
+                              struct sn_resp *);
 
 /*
  * Shared by key handlers: loads key id for the caller, if the policy
@@ -132,6 +143,25 @@ int sn_allowed(const struct sn_deps *deps, struct sn_req *req,
 unsigned sn_keygen_admit(const char *subscriber, unsigned max);
 void sn_keygen_done(const char *subscriber);
 unsigned sn_keygen_inflight(const char *subscriber);
+
+struct sn_body_sign;
+struct sn_kp_approvals;
+/*
+ * issue 17: a digest signing request (in, already decided by the key's
+ * signing policy) with a key whose policy requires the approvals ap:
+ * stores it as a sign request, records it, and answers 202 with its id,
+ * Location and Retry-After. 0 if so; otherwise resp says why (503).
+ */
+int sn_sign_request_open(const struct sn_deps *deps, struct sn_req *req,
+                         struct sn_resp *resp, const struct sn_key *k,
+                         const struct sn_body_sign *in,
+                         const struct sn_kp_approvals *ap);
+/*
+ * The sign requests' sweeper (the daemon calls it every few seconds):
+ * pending requests past their expiry become expired, approved ones whose
+ * release stalled become failed, each with its audit record.
+ */
+void sn_sign_requests_sweep(const struct sn_deps *deps, time_t now);
 
 /* Starts an audit record for req: time, caller's token, client address. */
 void sn_audit_init(struct sn_audit *a, const struct sn_req *req,

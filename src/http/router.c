@@ -66,6 +66,18 @@ static const struct sn_route routes[] = {
      SN_BODY_JSON, sn_h_sign, NULL, SN_ROUTE_SIGN},
     {"POST", "/v1/keys/{}/sign-file", "/v1/keys/{id}/sign-file", SN_ROUTE_AUTH,
      SN_BODY_STREAM, sn_h_sign_file, sn_h_sign_file_check, 0},
+    /* issue 17: sign requests awaiting approval. An approval may release
+     * signatures: its HSM work runs on the worker that took the vote. */
+    {"GET", "/v1/sign-requests", "/v1/sign-requests", SN_ROUTE_AUTH,
+     SN_BODY_NONE, sn_h_sign_request_list, NULL, 0},
+    {"GET", "/v1/sign-requests/{}", "/v1/sign-requests/{id}", SN_ROUTE_AUTH,
+     SN_BODY_NONE, sn_h_sign_request_get, NULL, 0},
+    {"POST", "/v1/sign-requests/{}/approve", "/v1/sign-requests/{id}/approve",
+     SN_ROUTE_AUTH, SN_BODY_NONE, sn_h_sign_request_approve, NULL, 0},
+    {"POST", "/v1/sign-requests/{}/deny", "/v1/sign-requests/{id}/deny",
+     SN_ROUTE_AUTH, SN_BODY_NONE, sn_h_sign_request_deny, NULL, 0},
+    {"POST", "/v1/sign-requests/{}/cancel", "/v1/sign-requests/{id}/cancel",
+     SN_ROUTE_AUTH, SN_BODY_NONE, sn_h_sign_request_cancel, NULL, 0},
     {"GET", "/v1/audit", "/v1/audit", SN_ROUTE_AUTH, SN_BODY_NONE, sn_h_audit,
      NULL, 0},
     {"PUT", "/v1/subscribers/{}/identity", "/v1/subscribers/{id}/identity",

@@ -141,6 +141,12 @@ sn_api_status(enum sn_api code)
     return 500;
 }
 
+int
+sn_api_failed(enum sn_api code)
+{
+    return sn_api_status(code) >= 300;
+}
+
 const char *
 sn_api_name(enum sn_api code)
 {
@@ -682,7 +688,7 @@ send_resp(struct MHD_Connection *conn, struct conn_ctx *c, struct sn_resp *resp)
         type = resp->raw_type;
         resp->raw = NULL;
     } else {
-        if (resp->json == NULL || resp->code > API_CREATED) {
+        if (resp->json == NULL || sn_api_failed(resp->code)) {
             err = json_pack("{s:s, s:s}", "error", sn_api_name(resp->code),
                             "message", resp->message);
             if (err != NULL && resp->reason[0] != '\0')
@@ -706,7 +712,7 @@ send_resp(struct MHD_Connection *conn, struct conn_ctx *c, struct sn_resp *resp)
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     for (i = 0; i < resp->nheaders; i++) {
         /* An error answer carries only its Retry-After. */
-        if (resp->code > API_CREATED &&
+        if (sn_api_failed(resp->code) &&
             strcasecmp(resp->headers[i].name, MHD_HTTP_HEADER_RETRY_AFTER) != 0)
             continue;
         MHD_add_response_header(mr, resp->headers[i].name,
@@ -724,7 +730,7 @@ send_resp(struct MHD_Connection *conn, struct conn_ctx *c, struct sn_resp *resp)
     MHD_destroy_response(mr);
     c->req.route = c->metric_route;
     if (c->failed == 0)
-        c->failed = resp->code > API_CREATED ? 1 : 0;
+        c->failed = sn_api_failed(resp->code) ? 1 : 0;
     json_decref(resp->json);
     resp->json = NULL;
     /* status recorded at completion */

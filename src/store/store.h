@@ -591,7 +591,7 @@ sn_err sn_store_sign_request_move(struct sn_store *st, const char *id,
  * expired, and up to max approved ones last moved at or before
  * stale_before (their release was interrupted: a node stopped while
  * signing) to failed. *out holds the requests moved, in their new state
- * (without digests and signatures), for their audit records.
+ * with their votes, for their audit records.
  */
 sn_err sn_store_sign_request_sweep(struct sn_store *st, time_t now,
                                    time_t stale_before, size_t max,

@@ -583,7 +583,7 @@ sweep_one(sqlite3 *db, const char *sql, time_t now, time_t stale_before,
     sqlite3_bind_int64(s, 1, (sqlite3_int64)now);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)stale_before);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)max);
-    e = collect_rows(db, s, 0, max, &got, &cnt);
+    e = collect_rows(db, s, 1, max, &got, &cnt);
     sqlite3_finalize(s);
     if (e != SN_OK || cnt == 0) {
         sn_sign_request_list_free(got, cnt);

@@ -163,6 +163,10 @@ sn_err sn_store_token_revoke(struct sn_store *st, const char *id, time_t when);
  */
 sn_err sn_store_token_touch(struct sn_store *st, const struct sn_token *t,
                             time_t now);
+/* A login session (t->via: the account): added only while the account is
+ * active (SN_ERR_STATE otherwise), so a session cannot outlive a disable
+ * that raced its login. */
+sn_err sn_store_session_add(struct sn_store *st, const struct sn_token *t);
 
 /*
  * People (issue 17): an operator's account (operator set, no subscriber)

@@ -133,6 +133,10 @@ struct sn_audit {
      * the trust policy; mTLS registration and fingerprint). */
     char policy[64];
     char principal[SN_AUDIT_PRINCIPAL_MAX];
+    /* issue 17: made by an operator's credential. Not stored: such a
+     * record about a subscriber is written to its log and, as a copy,
+     * to the operators' (subscriber ""), read by GET /v1/admin/audit. */
+    int operator_;
 };
 
 const char *sn_key_state_name(enum sn_key_state s);

@@ -42,8 +42,9 @@ static struct sn_log_limit login_lines = SN_LOG_LIMIT(10, 10);
 static const char *
 totp_state_name(enum sn_totp_state s)
 {
-    return s == SN_TOTP_ACTIVE ? "active" : s == SN_TOTP_PENDING ? "pending"
-                                                                  : "none";
+    return s == SN_TOTP_ACTIVE    ? "active"
+           : s == SN_TOTP_PENDING ? "pending"
+                                  : "none";
 }
 
 static json_t *
@@ -62,8 +63,8 @@ account_json(const struct sn_account *a)
                   "roles", sn_roles_json(a->roles), "state",
                   a->disabled_at != 0 ? "disabled" : "active", "factors",
                   factors, "totp", totp_state_name(a->totp_state),
-                  "recovery_codes_left", (int)a->recovery_left,
-                  "failed_logins", (int)a->failures, "locked_until",
+                  "recovery_codes_left", (int)a->recovery_left, "failed_logins",
+                  (int)a->failures, "locked_until",
                   a->locked_until > time(NULL) ? sn_time_json(a->locked_until)
                                                : json_null(),
                   "last_login", sn_time_json(a->last_login), "last_use",
@@ -248,8 +249,8 @@ sn_h_account_totp(const struct sn_deps *deps, struct sn_req *req,
     memset(&a, 0, sizeof(a));
     if (load_account(deps, req, resp, &a) != 0)
         goto out;
-    self = req->who->method == SN_AUTH_SESSION &&
-           strcmp(req->who->via, a.id) == 0;
+    self =
+        req->who->method == SN_AUTH_SESSION && strcmp(req->who->via, a.id) == 0;
     if (self && a.totp_state == SN_TOTP_ACTIVE && !req->who->mfa) {
         sn_resp_error(resp, API_MFA_REQUIRED,
                       "a second factor is enrolled: log in with it to "
@@ -274,9 +275,9 @@ sn_h_account_totp(const struct sn_deps *deps, struct sn_req *req,
         goto out;
     }
     /* Shown once: the secret is not stored in clear anywhere. */
-    sn_resp_json(resp, API_OK,
-                 json_pack("{s:s, s:s}", "otpauth_uri", uri, "state",
-                           "pending"));
+    sn_resp_json(
+        resp, API_OK,
+        json_pack("{s:s, s:s}", "otpauth_uri", uri, "state", "pending"));
 out:
     OPENSSL_cleanse(secret, sizeof(secret));
     OPENSSL_cleanse(&a, sizeof(a));
@@ -350,17 +351,16 @@ sn_h_account_totp_confirm(const struct sn_deps *deps, struct sn_req *req,
         if (sn_recovery_hash(codes[i], hashes[i]) != SN_OK)
             goto fail;
     account_audit(&rec, req, &a, "totp_confirm");
-    if (sn_store_recovery_set(deps->store, a.id,
-                              (const uint8_t(*)[32])hashes,
+    if (sn_store_recovery_set(deps->store, a.id, (const uint8_t(*)[32])hashes,
                               SN_RECOVERY_CODES) != SN_OK ||
         sn_store_audit_add(deps->store, &rec) != SN_OK)
         goto fail;
     list = json_array();
     for (i = 0; i < SN_RECOVERY_CODES; i++)
         json_array_append_new(list, json_string(codes[i]));
-    sn_resp_json(resp, API_OK,
-                 json_pack("{s:s, s:o}", "state", "active", "recovery_codes",
-                           list));
+    sn_resp_json(
+        resp, API_OK,
+        json_pack("{s:s, s:o}", "state", "active", "recovery_codes", list));
     goto out;
 fail:
     sn_resp_error(resp, API_UNAVAILABLE,
@@ -414,10 +414,10 @@ login_failed(const struct sn_deps *deps, struct sn_req *req,
 
     if (n >= LOCK_AFTER) {
         shift = n - LOCK_AFTER;
-        until = now + (shift >= 7 ? LOCK_MAX
-                                  : (LOCK_FIRST << shift) > LOCK_MAX
-                                      ? LOCK_MAX
-                                      : (LOCK_FIRST << shift));
+        until =
+            now + (shift >= 7                         ? LOCK_MAX
+                   : (LOCK_FIRST << shift) > LOCK_MAX ? LOCK_MAX
+                                                      : (LOCK_FIRST << shift));
     }
     (void)sn_store_account_login(deps->store, a->id, 0, now, until);
     sn_audit_init(&rec, req, a->operator_ ? "" : a->subscriber, "",
@@ -427,8 +427,8 @@ login_failed(const struct sn_deps *deps, struct sn_req *req,
              a->name, until != 0 ? " locked" : "");
     sn_store_audit_tally(deps->store, &rec);
     sn_log_limited(&login_lines, SN_LOG_WARN,
-                   "login: failed for account %s from %s%s", a->id,
-                   req->client, until != 0 ? " (locked)" : "");
+                   "login: failed for account %s from %s%s", a->id, req->client,
+                   until != 0 ? " (locked)" : "");
 }
 
 /*
@@ -590,8 +590,7 @@ sn_h_session_delete(const struct sn_deps *deps, struct sn_req *req,
                       "this credential is not a login session");
         return;
     }
-    if (sn_store_token_revoke(deps->store, req->who->id, time(NULL)) !=
-        SN_OK) {
+    if (sn_store_token_revoke(deps->store, req->who->id, time(NULL)) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         return;
     }

@@ -641,6 +641,10 @@ caller_gate(const struct sn_principal *p, enum sn_action a,
     /* Anyone enrols their own account's factors, whatever their roles. */
     if (a == SN_ACT_ACCOUNT_MANAGE && is_own_account(p, r))
         return SN_POLICY_ALLOW;
+    /* Someone else's account looks missing to it, as to anyone. */
+    if (p->method == SN_AUTH_SESSION && !p->mfa && a == SN_ACT_ACCOUNT_MANAGE &&
+        r != NULL)
+        return hide(d, SN_DENY_FOREIGN, "no such account");
     if (p->method == SN_AUTH_SESSION && !p->mfa &&
         !(a == SN_ACT_ACCOUNT_MANAGE && r == NULL))
         return deny(d, SN_DENY_MFA,

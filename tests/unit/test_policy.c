@@ -510,7 +510,7 @@ test_people(void **state)
     denied(&half, SN_ACT_SUBSCRIBER_LIST, NULL, SN_DENY_MFA, 0);
     denied(&half, SN_ACT_ADMIN_AUDIT_READ, NULL, SN_DENY_MFA, 0);
     r.token = "op-ca";
-    denied(&half, SN_ACT_ACCOUNT_MANAGE, &r, SN_DENY_MFA, 0);
+    denied(&half, SN_ACT_ACCOUNT_MANAGE, &r, SN_DENY_FOREIGN, 1);
     ca_op.mfa = 0; /* its own, without the 'subscribers' role */
     ALLOW(ca_op, SN_ACT_ACCOUNT_MANAGE, &r);
     ca_op.mfa = 1;

@@ -74,6 +74,10 @@ struct sn_hsm_token {
      * once (SoftHSM2 searches slowly on tokens with many objects). */
     struct cached_key *cache[CACHE_BUCKETS];
     size_t ncache;
+    /* The sealing key (sn_hsm_seal): found or made once, under seal_lock,
+     * so two threads never generate two keys with its label. */
+    pthread_mutex_t seal_lock;
+    CK_OBJECT_HANDLE seal_key; /* CK_INVALID_HANDLE: not looked up yet */
 };
 
 static void cache_preload(struct sn_hsm_token *tok, CK_SESSION_HANDLE s);
@@ -377,6 +381,8 @@ sn_hsm_token_open(struct sn_hsm *hsm, const char *label, const char *pin,
     t->hsm = hsm;
     pthread_mutex_init(&t->lock, NULL);
     pthread_rwlock_init(&t->cache_lock, NULL);
+    pthread_mutex_init(&t->seal_lock, NULL);
+    t->seal_key = CK_INVALID_HANDLE;
     if ((r = find_slot(hsm, label, &t->slot, &ti)) != SN_OK)
         goto out;
     copy_padded(t->info.manufacturer, sizeof(t->info.manufacturer),
@@ -427,6 +433,7 @@ sn_hsm_token_close(struct sn_hsm_token *tok)
         tok->hsm->f->C_CloseSession(tok->idle[i]);
     cache_free(tok);
     pthread_rwlock_destroy(&tok->cache_lock);
+    pthread_mutex_destroy(&tok->seal_lock);
     pthread_mutex_destroy(&tok->lock);
     free(tok);
 }
@@ -490,21 +497,19 @@ sn_hsm_token_ping(struct sn_hsm_token *tok)
     return rv_err(rv);
 }
 
+/* Finds the one object matching tmpl: SN_ERR_NOT_FOUND if none, SN_ERR_HSM
+ * if several (an ambiguous name is refused, not guessed at). */
 static sn_err
-find_object(struct sn_hsm_token *tok, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls,
-            const char *id, CK_OBJECT_HANDLE *out, CK_RV *last)
+find_one(struct sn_hsm_token *tok, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl,
+         CK_ULONG ntmpl, const char *what, CK_OBJECT_HANDLE *out, CK_RV *last)
 {
-    CK_ATTRIBUTE tmpl[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},
-        {CKA_ID, (void *)(uintptr_t)id, strlen(id)},
-    };
     CK_FUNCTION_LIST_PTR f = tok->hsm->f;
     CK_OBJECT_HANDLE h[2];
     CK_ULONG n = 0;
     CK_RV rv;
 
     /* *last lets the caller drop a session that turned out dead. */
-    if ((rv = f->C_FindObjectsInit(s, tmpl, 2)) != CKR_OK) {
+    if ((rv = f->C_FindObjectsInit(s, tmpl, ntmpl)) != CKR_OK) {
         *last = rv;
         return rv_err(rv);
     }
@@ -517,11 +522,23 @@ find_object(struct sn_hsm_token *tok, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls,
     if (n == 0)
         return SN_ERR_NOT_FOUND;
     if (n > 1) {
-        sn_error("hsm: %lu objects share one key id", (unsigned long)n);
+        sn_error("hsm: %lu objects share one %s", (unsigned long)n, what);
         return SN_ERR_HSM;
     }
     *out = h[0];
     return SN_OK;
+}
+
+static sn_err
+find_object(struct sn_hsm_token *tok, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls,
+            const char *id, CK_OBJECT_HANDLE *out, CK_RV *last)
+{
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_ID, (void *)(uintptr_t)id, strlen(id)},
+    };
+
+    return find_one(tok, s, tmpl, 2, "key id", out, last);
 }
 
 static size_t
@@ -1049,5 +1066,309 @@ sn_hsm_destroy(struct sn_hsm_token *tok, const char *id)
     r = SN_OK;
 out:
     session_put(tok, s, rv);
+    return r;
+}
+
+/* ---- sealing: small secrets encrypted by a key that stays in the token */
+
+#define SEAL_LABEL "signet-seal"
+#define SEAL_KEY_BYTES 32 /* AES-256 */
+#define SEAL_VERSION 1
+#define SEAL_IV_LEN 12 /* 96 bits: GCM's native nonce (SP 800-38D) */
+#define SEAL_TAG_LEN 16
+#define SEAL_HEAD (1 + SEAL_IV_LEN)
+#define SEAL_OVERHEAD (SEAL_HEAD + SEAL_TAG_LEN)
+_Static_assert(SEAL_OVERHEAD == SN_HSM_SEAL_OVERHEAD, "hsm.h's overhead");
+#define SEAL_PLAIN_MAX 1024
+#define SEAL_CONTEXT_MAX 256
+
+static sn_err
+find_seal_key(struct sn_hsm_token *tok, CK_SESSION_HANDLE s,
+              CK_OBJECT_HANDLE *out, CK_RV *last)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_AES;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_LABEL, (void *)(uintptr_t)SEAL_LABEL, sizeof(SEAL_LABEL) - 1},
+    };
+
+    return find_one(tok, s, tmpl, 3, "sealing key label", out, last);
+}
+
+static CK_RV
+generate_seal_key(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s,
+                  CK_OBJECT_HANDLE *out)
+{
+    static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_AES;
+    CK_ULONG len = SEAL_KEY_BYTES;
+    CK_MECHANISM mech = {CKM_AES_KEY_GEN, NULL, 0};
+    /* Encrypt and decrypt only: it wraps, signs and derives nothing. */
+    CK_ATTRIBUTE t[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_VALUE_LEN, &len, sizeof(len)},
+        {CKA_LABEL, (void *)(uintptr_t)SEAL_LABEL, sizeof(SEAL_LABEL) - 1},
+        {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_PRIVATE, &yes, sizeof(yes)},
+        {CKA_SENSITIVE, &yes, sizeof(yes)},
+        {CKA_EXTRACTABLE, &no, sizeof(no)},
+        {CKA_ENCRYPT, &yes, sizeof(yes)},
+        {CKA_DECRYPT, &yes, sizeof(yes)},
+        {CKA_WRAP, &no, sizeof(no)},
+        {CKA_UNWRAP, &no, sizeof(no)},
+        {CKA_SIGN, &no, sizeof(no)},
+        {CKA_VERIFY, &no, sizeof(no)},
+        {CKA_DERIVE, &no, sizeof(no)},
+    };
+
+    return f->C_GenerateKey(s, &mech, t, sizeof(t) / sizeof(t[0]), out);
+}
+
+/*
+ * Finds the sealing key or, with create, generates it; caches its handle.
+ * Called with seal_lock held. A key found with the label must be as one
+ * generated here would be: never readable outside the token.
+ */
+static sn_err
+seal_key_locked(struct sn_hsm_token *tok, CK_SESSION_HANDLE s, int create,
+                CK_OBJECT_HANDLE *out, CK_RV *last)
+{
+    CK_FUNCTION_LIST_PTR f = tok->hsm->f;
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    struct sn_key_facts facts;
+    CK_RV rv;
+    sn_err r;
+
+    if (tok->seal_key != CK_INVALID_HANDLE) {
+        *out = tok->seal_key;
+        return SN_OK;
+    }
+    r = find_seal_key(tok, s, &h, last);
+    if (r == SN_ERR_NOT_FOUND && create) {
+        if ((rv = generate_seal_key(f, s, &h)) != CKR_OK) {
+            sn_error("hsm: generating the sealing key failed: 0x%lx",
+                     (unsigned long)rv);
+            *last = rv;
+            return SN_ERR_HSM;
+        }
+        sn_info("hsm: generated the sealing key on token %s", tok->info.label);
+        r = SN_OK;
+    }
+    if (r != SN_OK)
+        return r;
+    memset(&facts, 0, sizeof(facts));
+    if ((r = read_facts(f, s, h, &facts)) != SN_OK)
+        return r;
+    if (!sn_key_facts_ok(&facts)) {
+        sn_error("hsm: the sealing key on token %s may leave the token",
+                 tok->info.label);
+        return SN_ERR_HSM_PROTECTION;
+    }
+    tok->seal_key = h;
+    *out = h;
+    return SN_OK;
+}
+
+sn_err
+sn_hsm_seal_key_ensure(struct sn_hsm_token *tok)
+{
+    CK_OBJECT_HANDLE h;
+    CK_SESSION_HANDLE s;
+    CK_RV rv = CKR_OK;
+    sn_err r;
+
+    if ((r = session_get(tok, &s)) != SN_OK)
+        return r;
+    pthread_mutex_lock(&tok->seal_lock);
+    r = seal_key_locked(tok, s, 1, &h, &rv);
+    pthread_mutex_unlock(&tok->seal_lock);
+    session_put(tok, s, rv);
+    return r;
+}
+
+/* The cached handle, or a lookup (never a generation). */
+static sn_err
+seal_key_get(struct sn_hsm_token *tok, CK_SESSION_HANDLE s,
+             CK_OBJECT_HANDLE *out, CK_RV *last)
+{
+    sn_err r;
+
+    pthread_mutex_lock(&tok->seal_lock);
+    r = seal_key_locked(tok, s, 0, out, last);
+    pthread_mutex_unlock(&tok->seal_lock);
+    return r;
+}
+
+/* Forgets a handle the module called invalid (unless already replaced). */
+static void
+seal_key_drop(struct sn_hsm_token *tok, CK_OBJECT_HANDLE h)
+{
+    pthread_mutex_lock(&tok->seal_lock);
+    if (tok->seal_key == h)
+        tok->seal_key = CK_INVALID_HANDLE;
+    pthread_mutex_unlock(&tok->seal_lock);
+}
+
+static int
+handle_stale(CK_RV rv)
+{
+    return rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID;
+}
+
+/* One AES-GCM operation (encrypt or decrypt) with the sealing key; a stale
+ * handle is looked up again once. */
+static CK_RV
+gcm_run(struct sn_hsm_token *tok, CK_SESSION_HANDLE s, int encrypt,
+        CK_GCM_PARAMS *gcm, const uint8_t *in, size_t inlen, uint8_t *out,
+        CK_ULONG *outlen, sn_err *r)
+{
+    CK_FUNCTION_LIST_PTR f = tok->hsm->f;
+    CK_MECHANISM mech = {CKM_AES_GCM, gcm, sizeof(*gcm)};
+    CK_BYTE_PTR data = (CK_BYTE_PTR)(uintptr_t)in;
+    CK_ULONG cap = *outlen;
+    CK_OBJECT_HANDLE key;
+    CK_RV rv = CKR_OK;
+    int attempt;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+        if ((*r = seal_key_get(tok, s, &key, &rv)) != SN_OK)
+            return rv;
+        *outlen = cap;
+        if (encrypt) {
+            if ((rv = f->C_EncryptInit(s, &mech, key)) == CKR_OK)
+                rv = f->C_Encrypt(s, data, inlen, out, outlen);
+        } else {
+            if ((rv = f->C_DecryptInit(s, &mech, key)) == CKR_OK)
+                rv = f->C_Decrypt(s, data, inlen, out, outlen);
+        }
+        if (!handle_stale(rv))
+            break;
+        seal_key_drop(tok, key);
+    }
+    *r = rv == CKR_OK ? SN_OK : SN_ERR_HSM;
+    return rv;
+}
+
+static sn_err
+seal_args_ok(const char *context, size_t datalen)
+{
+    size_t n = strnlen(context, SEAL_CONTEXT_MAX + 1);
+
+    return n > 0 && n <= SEAL_CONTEXT_MAX && datalen <= SEAL_PLAIN_MAX
+               ? SN_OK
+               : SN_ERR_INVALID;
+}
+
+static void
+gcm_params(CK_GCM_PARAMS *gcm, uint8_t *iv, const char *context)
+{
+    memset(gcm, 0, sizeof(*gcm));
+    gcm->pIv = iv;
+    gcm->ulIvLen = SEAL_IV_LEN;
+    /* p11-kit's header has PKCS#11 v3.0's ulIvBits (SoftHSM2 2.6.1's has
+     * it too, and ignores it); set it for modules that read it. */
+    gcm->ulIvBits = SEAL_IV_LEN * 8;
+    gcm->pAAD = (CK_BYTE_PTR)(uintptr_t)context;
+    gcm->ulAADLen = strlen(context);
+    gcm->ulTagBits = SEAL_TAG_LEN * 8;
+}
+
+sn_err
+sn_hsm_seal(struct sn_hsm_token *tok, const char *context, const uint8_t *in,
+            size_t inlen, uint8_t *out, size_t *outlen)
+{
+    uint8_t iv[SEAL_IV_LEN];
+    CK_GCM_PARAMS gcm;
+    CK_SESSION_HANDLE s;
+    CK_ULONG ctlen;
+    size_t cap = *outlen;
+    CK_RV rv;
+    sn_err r;
+
+    *outlen = 0;
+    if ((r = seal_args_ok(context, inlen)) != SN_OK)
+        return r;
+    if (cap < SEAL_OVERHEAD + inlen)
+        return SN_ERR_LIMIT;
+    if ((r = sn_random(iv, sizeof(iv))) != SN_OK)
+        return r;
+    gcm_params(&gcm, iv, context);
+    if ((r = session_get(tok, &s)) != SN_OK)
+        return r;
+    ctlen = cap - SEAL_HEAD;
+    rv = gcm_run(tok, s, 1, &gcm, in, inlen, out + SEAL_HEAD, &ctlen, &r);
+    session_put(tok, s, rv);
+    if (r != SN_OK) {
+        if (rv != CKR_OK)
+            sn_error("hsm: sealing failed: 0x%lx", (unsigned long)rv);
+        goto out;
+    }
+    if (ctlen != inlen + SEAL_TAG_LEN) {
+        r = SN_ERR_HSM;
+        goto out;
+    }
+    out[0] = SEAL_VERSION;
+    memcpy(out + 1, iv, SEAL_IV_LEN);
+    *outlen = SEAL_OVERHEAD + inlen;
+out:
+    if (r != SN_OK)
+        OPENSSL_cleanse(out, cap);
+    return r;
+}
+
+sn_err
+sn_hsm_unseal(struct sn_hsm_token *tok, const char *context, const uint8_t *in,
+              size_t inlen, uint8_t *out, size_t *outlen)
+{
+    /* The module writes ciphertext-sized output (SoftHSM2 wants room for
+     * the tag too): decrypt here, copy out only what authenticated. */
+    uint8_t plain[SEAL_PLAIN_MAX + SEAL_TAG_LEN];
+    uint8_t iv[SEAL_IV_LEN];
+    CK_GCM_PARAMS gcm;
+    CK_SESSION_HANDLE s;
+    CK_ULONG ptlen = sizeof(plain);
+    size_t cap = *outlen, want;
+    CK_RV rv;
+    sn_err r;
+
+    *outlen = 0;
+    if ((r = seal_args_ok(context, 0)) != SN_OK)
+        return r;
+    /* Not one of ours (or damaged): it does not open. */
+    if (inlen < SEAL_OVERHEAD || inlen > SEAL_OVERHEAD + SEAL_PLAIN_MAX ||
+        in[0] != SEAL_VERSION)
+        return SN_ERR_CRYPTO;
+    want = inlen - SEAL_OVERHEAD;
+    if (cap < want)
+        return SN_ERR_LIMIT;
+    memcpy(iv, in + 1, SEAL_IV_LEN);
+    gcm_params(&gcm, iv, context);
+    if ((r = session_get(tok, &s)) != SN_OK)
+        return r;
+    rv = gcm_run(tok, s, 0, &gcm, in + SEAL_HEAD, inlen - SEAL_HEAD, plain,
+                 &ptlen, &r);
+    session_put(tok, s, rv);
+    if (r != SN_OK) {
+        /* A tag that does not verify: CKR_ENCRYPTED_DATA_INVALID by the
+         * standard, CKR_GENERAL_ERROR from SoftHSM2 2.6. */
+        if (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_GENERAL_ERROR ||
+            rv == CKR_FUNCTION_FAILED || rv == CKR_ENCRYPTED_DATA_LEN_RANGE)
+            r = SN_ERR_CRYPTO;
+        else if (rv != CKR_OK)
+            sn_error("hsm: unsealing failed: 0x%lx", (unsigned long)rv);
+        goto out;
+    }
+    if (ptlen != want) {
+        r = SN_ERR_CRYPTO;
+        goto out;
+    }
+    memcpy(out, plain, want);
+    *outlen = want;
+out:
+    OPENSSL_cleanse(plain, sizeof(plain));
     return r;
 }

@@ -65,6 +65,43 @@ sn_err sn_hsm_has_key(struct sn_hsm_token *tok, const char *id);
 /* Destroys both halves of key id. SN_ERR_NOT_FOUND if absent. */
 sn_err sn_hsm_destroy(struct sn_hsm_token *tok, const char *id);
 
+/*
+ * Sealing (issue 17): small secrets, such as people's TOTP secrets, are
+ * kept encrypted by an AES-256 key that lives in the token and cannot
+ * leave it ("signet-seal": sensitive, not extractable, encrypt and decrypt
+ * only). The sealed form is version (1) | 12-byte IV | ciphertext |
+ * 16-byte tag, AES-GCM with the context string as additional data: a
+ * value sealed for one context (an account's id) does not open in
+ * another.
+ */
+#define SN_HSM_SEAL_OVERHEAD 29
+
+/*
+ * Finds the token's sealing key or generates it; safe to call from several
+ * threads at once (one key results). SN_ERR_HSM_PROTECTION if a key with
+ * the label exists but could leave the token.
+ */
+sn_err sn_hsm_seal_key_ensure(struct sn_hsm_token *tok);
+
+/*
+ * Seals in (at most 1024 bytes) for context (1..256 bytes) into out: *outlen
+ * is out's size on entry and the sealed length (inlen +
+ * SN_HSM_SEAL_OVERHEAD) on success, 0 on failure. SN_ERR_LIMIT if out is
+ * too small, SN_ERR_NOT_FOUND if the token has no sealing key.
+ */
+sn_err sn_hsm_seal(struct sn_hsm_token *tok, const char *context,
+                   const uint8_t *in, size_t inlen, uint8_t *out,
+                   size_t *outlen);
+
+/*
+ * Opens a value sealed for context; *outlen as for sn_hsm_seal(). A wrong
+ * context, a changed byte or a value that is not a sealed one is
+ * SN_ERR_CRYPTO, and out is then left untouched.
+ */
+sn_err sn_hsm_unseal(struct sn_hsm_token *tok, const char *context,
+                     const uint8_t *in, size_t inlen, uint8_t *out,
+                     size_t *outlen);
+
 /* 1 if local, never extractable, always sensitive, not extractable and
  * sensitive. */
 int sn_key_facts_ok(const struct sn_key_facts *f);

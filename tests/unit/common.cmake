@@ -18,3 +18,7 @@ target_link_libraries(test_config PRIVATE sn_config)
 # issue 15: the log's one line format.
 sn_unit_test(test_log ${CMAKE_CURRENT_SOURCE_DIR}/test_log.c)
 target_link_libraries(test_log PRIVATE sn_common)
+
+# Issue 17: base32 for TOTP secrets.
+sn_unit_test(test_base32 ${CMAKE_CURRENT_SOURCE_DIR}/test_base32.c)
+target_link_libraries(test_base32 PRIVATE sn_common)

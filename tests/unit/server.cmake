@@ -39,3 +39,8 @@ target_link_libraries(test_metrics PRIVATE sn_http Threads::Threads)
 # reason a listener cannot bind.
 sn_unit_test(test_home_net ${CMAKE_CURRENT_LIST_DIR}/test_home_net.c)
 target_link_libraries(test_home_net PRIVATE sn_daemon_core Threads::Threads)
+
+# Issue 17: sealing secrets with a key that stays in the token (SoftHSM2).
+sn_unit_test(test_seal ${CMAKE_CURRENT_LIST_DIR}/test_seal.c)
+target_link_libraries(test_seal PRIVATE sn_hsm sn_common PkgConfig::P11KIT
+                      ${CMAKE_DL_LIBS} Threads::Threads)

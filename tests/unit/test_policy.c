@@ -28,6 +28,29 @@ admin(void)
     memset(&p, 0, sizeof(p));
     snprintf(p.id, sizeof(p.id), "admin-token");
     p.admin = 1;
+    /* The bootstrap token (every operator role) where auth.operator_mfa
+     * is off: the rules below the caller gate. */
+    p.roles = SN_ROLE_MANAGE | SN_OP_ROLES;
+    p.mfa_exempt = 1;
+    return p;
+}
+
+/* A person's login session (issue 17). */
+static struct sn_principal
+session(const char *account, const char *sub, unsigned roles, int mfa)
+{
+    struct sn_principal p;
+
+    memset(&p, 0, sizeof(p));
+    p.method = SN_AUTH_SESSION;
+    snprintf(p.id, sizeof(p.id), "session-of-%.8s", account);
+    snprintf(p.via, sizeof(p.via), "%s", account);
+    if (sub == NULL)
+        p.admin = 1;
+    else
+        snprintf(p.subscriber, sizeof(p.subscriber), "%s", sub);
+    p.roles = roles;
+    p.mfa = mfa;
     return p;
 }
 
@@ -442,21 +465,88 @@ test_subscriber_policy(void **state)
     denied(&op, SN_ACT_SUBSCRIBER_POLICY_SET, &a, SN_DENY_OPERATOR_EXCLUDED, 0);
 }
 
-/* ---- sign requests awaiting approval (issue 17) ---- */
-
-/* A person's login session of account acct, with or without its second
- * factor. */
-static struct sn_principal
-session(const char *sub, const char *acct, unsigned roles, int mfa)
+/* issue 17: operator roles, the second factor, accounts. */
+static void
+test_people(void **state)
 {
-    struct sn_principal p = subscriber(sub, roles);
+    struct sn_principal boot = admin(), ca_op, id_op, half, alice, mgr;
+    struct sn_resource r;
+    struct sn_decision d;
 
-    p.method = SN_AUTH_SESSION;
-    snprintf(p.id, sizeof(p.id), "session-of-%s", acct);
-    snprintf(p.via, sizeof(p.via), "%s", acct);
-    p.mfa = mfa;
-    return p;
+    (void)state;
+    boot.mfa_exempt = 0;
+    ca_op = session("op-ca", NULL, SN_OROLE_CA, 1);
+    id_op = session("op-id", NULL, SN_OROLE_IDENTITY | SN_OROLE_SUBSCRIBERS, 1);
+    half = session("op-half", NULL, SN_OP_ROLES, 0);
+    alice = session("acct-alice", SUB_A, SN_ROLE_SIGN | SN_ROLE_APPROVE, 1);
+    mgr = subscriber(SUB_A, SN_ROLE_MANAGE);
+
+    /* The bootstrap token without the exemption: creates accounts (the
+     * first operator), reads, but no longer vets identities, rotates the
+     * TSA key or mints credentials. */
+    ALLOW(boot, SN_ACT_ACCOUNT_CREATE, NULL);
+    ALLOW(boot, SN_ACT_SUBSCRIBER_LIST, NULL);
+    ALLOW(boot, SN_ACT_ADMIN_AUDIT_READ, NULL);
+    d = denied(&boot, SN_ACT_IDENTITY_SET, NULL, SN_DENY_MFA, 0);
+    assert_non_null(strstr(d.message, "second factor"));
+    denied(&boot, SN_ACT_TSA_ROTATE, NULL, SN_DENY_MFA, 0);
+    denied(&boot, SN_ACT_TOKEN_CREATE, NULL, SN_DENY_MFA, 0);
+    denied(&boot, SN_ACT_CERT_REVOKE, NULL, SN_DENY_MFA, 0);
+    /* An operator session with its factor: its roles, and only those. */
+    ALLOW(id_op, SN_ACT_IDENTITY_SET, NULL);
+    ALLOW(id_op, SN_ACT_ACCOUNT_CREATE, NULL);
+    d = denied(&id_op, SN_ACT_TSA_ROTATE, NULL, SN_DENY_ROLE, 0);
+    assert_non_null(strstr(d.message, "'ca'"));
+    ALLOW(ca_op, SN_ACT_TSA_ROTATE, NULL);
+    denied(&ca_op, SN_ACT_IDENTITY_SET, NULL, SN_DENY_ROLE, 0);
+    denied(&ca_op, SN_ACT_CERT_REVOKE, NULL, SN_DENY_ROLE, 0);
+    ALLOW(ca_op, SN_ACT_ADMIN_AUDIT_READ, NULL);
+    /* A session that proved no second factor enrols its own account and
+     * does nothing else, not even as an operator. */
+    memset(&r, 0, sizeof(r));
+    r.subscriber = "";
+    r.token = "op-half";
+    ALLOW(half, SN_ACT_ACCOUNT_MANAGE, &r);
+    denied(&half, SN_ACT_SUBSCRIBER_LIST, NULL, SN_DENY_MFA, 0);
+    denied(&half, SN_ACT_ADMIN_AUDIT_READ, NULL, SN_DENY_MFA, 0);
+    r.token = "op-ca";
+    denied(&half, SN_ACT_ACCOUNT_MANAGE, &r, SN_DENY_FOREIGN, 1);
+    ca_op.mfa = 0; /* its own, without the 'subscribers' role */
+    ALLOW(ca_op, SN_ACT_ACCOUNT_MANAGE, &r);
+    ca_op.mfa = 1;
+    /* Subscriber users: a manage credential creates its own subscriber's,
+     * with subscriber roles only; another subscriber's looks missing. */
+    memset(&r, 0, sizeof(r));
+    r.subscriber = SUB_A;
+    r.roles = SN_ROLE_APPROVE | SN_ROLE_SIGN;
+    ALLOW(mgr, SN_ACT_ACCOUNT_CREATE, &r);
+    r.roles = SN_OROLE_CA;
+    denied(&mgr, SN_ACT_ACCOUNT_CREATE, &r, SN_DENY_GRANT, 0);
+    r.roles = SN_ROLE_SIGN;
+    r.subscriber = SUB_B;
+    denied(&mgr, SN_ACT_ACCOUNT_CREATE, &r, SN_DENY_FOREIGN, 1);
+    r.subscriber = NULL;
+    denied(&mgr, SN_ACT_ACCOUNT_CREATE, &r, SN_DENY_OPERATOR_ONLY, 0);
+    denied(&alice, SN_ACT_ACCOUNT_CREATE, NULL, SN_DENY_ROLE, 0);
+    /* Managing an account: oneself, the subscriber's manager, an
+     * operator; not another subscriber's user. */
+    memset(&r, 0, sizeof(r));
+    r.subscriber = SUB_A;
+    r.token = "acct-alice";
+    ALLOW(alice, SN_ACT_ACCOUNT_MANAGE, &r);
+    ALLOW(mgr, SN_ACT_ACCOUNT_MANAGE, &r);
+    ALLOW(id_op, SN_ACT_ACCOUNT_MANAGE, &r);
+    r.token = "acct-bob";
+    denied(&alice, SN_ACT_ACCOUNT_MANAGE, &r, SN_DENY_FOREIGN, 1);
+    r.subscriber = SUB_B;
+    denied(&mgr, SN_ACT_ACCOUNT_MANAGE, &r, SN_DENY_FOREIGN, 1);
+    r.subscriber = "";
+    denied(&mgr, SN_ACT_ACCOUNT_MANAGE, &r, SN_DENY_FOREIGN, 1);
+    /* Only operators read their audit log. */
+    denied(&mgr, SN_ACT_ADMIN_AUDIT_READ, NULL, SN_DENY_OPERATOR_ONLY, 0);
 }
+
+/* ---- sign requests awaiting approval (issue 17) ---- */
 
 static const char approvers[3][SN_UUID_LEN] = {"acct-a", "acct-b", "acct-c"};
 
@@ -491,12 +581,12 @@ test_sign_request_vote(void **state)
     struct sn_resource ci = request_of("tok-ci", SN_AUTH_OIDC, "tp-1");
     struct sn_resource own =
         request_of("session-of-acct-b", SN_AUTH_SESSION, "acct-b");
-    struct sn_principal b = session(SUB_A, "acct-b", SN_ROLE_APPROVE, 1);
+    struct sn_principal b = session("acct-b", SUB_A, SN_ROLE_APPROVE, 1);
     struct sn_principal b2 = b;
-    struct sn_principal nomfa = session(SUB_A, "acct-a", SN_ROLE_APPROVE, 0);
-    struct sn_principal norole = session(SUB_A, "acct-a", SN_ROLE_SIGN, 1);
-    struct sn_principal stranger = session(SUB_A, "acct-z", SN_ROLE_APPROVE, 1);
-    struct sn_principal foreign = session(SUB_B, "acct-a", SN_ROLE_APPROVE, 1);
+    struct sn_principal nomfa = session("acct-a", SUB_A, SN_ROLE_APPROVE, 0);
+    struct sn_principal norole = session("acct-a", SUB_A, SN_ROLE_SIGN, 1);
+    struct sn_principal stranger = session("acct-z", SUB_A, SN_ROLE_APPROVE, 1);
+    struct sn_principal foreign = session("acct-a", SUB_B, SN_ROLE_APPROVE, 1);
     struct sn_principal bearer =
         subscriber(SUB_A, SN_ROLE_MANAGE | SN_ROLE_SIGN | SN_ROLE_APPROVE);
     struct sn_principal oidc = bearer, mtls = bearer, op = admin();
@@ -515,7 +605,7 @@ test_sign_request_vote(void **state)
     snprintf(b2.id, sizeof(b2.id), "another-session");
     denied(&b2, SN_ACT_SIGN_REQUEST_VOTE, &own, SN_DENY_SELF, 0);
     /* not a session with a second factor and the role */
-    denied(&nomfa, SN_ACT_SIGN_REQUEST_VOTE, &ci, SN_DENY_ROLE, 0);
+    denied(&nomfa, SN_ACT_SIGN_REQUEST_VOTE, &ci, SN_DENY_MFA, 0);
     d = denied(&norole, SN_ACT_SIGN_REQUEST_VOTE, &ci, SN_DENY_ROLE, 0);
     assert_non_null(strstr(d.message, "approve"));
     d = denied(&stranger, SN_ACT_SIGN_REQUEST_VOTE, &ci, SN_DENY_NOT_APPROVER,
@@ -546,9 +636,9 @@ test_sign_request_read_cancel(void **state)
     struct sn_principal other_pipeline = subscriber(SUB_A, SN_ROLE_SIGN);
     struct sn_principal manage = subscriber(SUB_A, SN_ROLE_MANAGE);
     struct sn_principal scoped = subscriber(SUB_A, SN_ROLE_MANAGE);
-    struct sn_principal b = session(SUB_A, "acct-b", SN_ROLE_APPROVE, 1);
-    struct sn_principal nomfa = session(SUB_A, "acct-b", SN_ROLE_APPROVE, 0);
-    struct sn_principal d2 = session(SUB_A, "acct-d", SN_ROLE_SIGN, 1);
+    struct sn_principal b = session("acct-b", SUB_A, SN_ROLE_APPROVE, 1);
+    struct sn_principal nomfa = session("acct-b", SUB_A, SN_ROLE_APPROVE, 0);
+    struct sn_principal d2 = session("acct-d", SUB_A, SN_ROLE_SIGN, 1);
     struct sn_principal foreign = subscriber(SUB_B, SN_ROLE_MANAGE);
     struct sn_principal op = admin();
 
@@ -564,12 +654,12 @@ test_sign_request_read_cancel(void **state)
     ALLOW(d2, SN_ACT_SIGN_REQUEST_READ, &mine);
     denied(&other_pipeline, SN_ACT_SIGN_REQUEST_READ, &ci, SN_DENY_ROLE, 0);
     denied(&scoped, SN_ACT_SIGN_REQUEST_READ, &ci, SN_DENY_ROLE, 0);
-    denied(&nomfa, SN_ACT_SIGN_REQUEST_READ, &ci, SN_DENY_ROLE, 0);
+    denied(&nomfa, SN_ACT_SIGN_REQUEST_READ, &ci, SN_DENY_MFA, 0);
     denied(&foreign, SN_ACT_SIGN_REQUEST_READ, &ci, SN_DENY_FOREIGN, 1);
     denied(&op, SN_ACT_SIGN_REQUEST_READ, &ci, SN_DENY_OPERATOR_EXCLUDED, 0);
     ALLOW(pipeline, SN_ACT_SIGN_REQUEST_LIST, NULL);
     denied(&op, SN_ACT_SIGN_REQUEST_LIST, NULL, SN_DENY_OPERATOR_EXCLUDED, 0);
-    denied(&nomfa, SN_ACT_SIGN_REQUEST_LIST, NULL, SN_DENY_ROLE, 0);
+    denied(&nomfa, SN_ACT_SIGN_REQUEST_LIST, NULL, SN_DENY_MFA, 0);
     /* cancel: the requester or a manage credential; not an approver */
     ALLOW(pipeline, SN_ACT_SIGN_REQUEST_CANCEL, &ci);
     ALLOW(manage, SN_ACT_SIGN_REQUEST_CANCEL, &ci);
@@ -594,6 +684,7 @@ main(void)
         cmocka_unit_test(test_token_self_revoke),
         cmocka_unit_test(test_fail_closed),
         cmocka_unit_test(test_subscriber_policy),
+        cmocka_unit_test(test_people),
         cmocka_unit_test(test_sign_request_vote),
         cmocka_unit_test(test_sign_request_read_cancel),
     };

@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "common/log.h"
 #include "common/oids.h"
 #include "common/util.h"
@@ -355,7 +357,7 @@ write_text(const char *home, const char *name, const char *text, int mode)
 #define ADMIN_TOKEN_DAYS 30
 
 static sn_err
-make_admin_token(const char *home, const char *db)
+make_admin_token(const char *home, const char *db, const char *file)
 {
     struct sn_store *st = NULL;
     struct sn_token t;
@@ -383,10 +385,50 @@ make_admin_token(const char *home, const char *db)
         goto out;
     }
     snprintf(line, len, "%s\n", secret);
-    r = write_text(home, "admin.token", line, 0600);
+    r = write_text(home, file, line, 0600);
 out:
     sn_secret_free(line);
     sn_secret_free(secret);
+    sn_store_close(st);
+    return r;
+}
+
+sn_err
+sn_home_admin_token(const char *home, const char *db)
+{
+    uint8_t hash[SN_TOKEN_HASH_LEN], *old = NULL;
+    char path[PATH_MAX], next[PATH_MAX], id[SN_UUID_LEN] = "";
+    struct sn_store *st = NULL;
+    size_t len = 0;
+    sn_err r;
+
+    hpath(path, sizeof(path), home, "admin.token");
+    hpath(next, sizeof(next), home, "admin.token.new");
+    /* The token being replaced, if its file is there and sound. */
+    if (sn_file_read(path, 1024, &old, &len) == SN_OK) {
+        old[strcspn((char *)old, "\r\n")] = '\0';
+        if (sn_apitoken_parse((char *)old, id, hash) != SN_OK)
+            id[0] = '\0';
+    }
+    (void)unlink(next);
+    if ((r = make_admin_token(home, db, "admin.token.new")) != SN_OK)
+        goto out;
+    if (rename(next, path) != 0) {
+        sn_error("admin-token: cannot replace %s: %s", path, strerror(errno));
+        r = SN_ERR_IO;
+        goto out;
+    }
+    if (id[0] != '\0' && (r = sn_store_open(db, &st)) == SN_OK) {
+        r = sn_store_token_revoke(st, id, time(NULL));
+        if (r == SN_ERR_NOT_FOUND) /* already revoked, or not ours */
+            r = SN_OK;
+    }
+out:
+    OPENSSL_cleanse(hash, sizeof(hash));
+    if (old != NULL) {
+        OPENSSL_cleanse(old, len);
+        free(old);
+    }
     sn_store_close(st);
     return r;
 }
@@ -548,7 +590,7 @@ home_finish(const char *home, const char *module, const struct sn_home_net *net,
         goto out;
     }
     hpath(path, sizeof(path), home, "signet.db");
-    if ((r = make_admin_token(home, path)) != SN_OK)
+    if ((r = make_admin_token(home, path, "admin.token")) != SN_OK)
         goto out;
 
     if (snprintf(

@@ -63,6 +63,14 @@ void sn_home_check(const struct sn_config *cfg, unsigned *errors,
  * signet-root, made on first use) certifies the requests in dir
  * (sn_ca_ceremony). Never a service home.
  */
+/*
+ * signetd admin-token (issue 17): a new bootstrap admin token (30 days)
+ * replaces HOME/admin.token, and the one it held is revoked. A running
+ * signetd may keep accepting the old one until it restarts (its token
+ * cache); disable it through the API to end it at once.
+ */
+sn_err sn_home_admin_token(const char *home, const char *db);
+
 sn_err sn_home_ceremony(const char *home, const char *module, const char *dir,
                         const char *base_url);
 

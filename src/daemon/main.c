@@ -40,6 +40,8 @@ usage(void)
             "       signetd ca ceremony --home ROOTDIR --csr XDIR\n"
             "                     [--module PKCS11_MODULE] [--base-url URL]\n"
             "       signetd check [--home] DIR\n"
+            "       signetd admin-token [--home] DIR  (a new bootstrap admin "
+            "token)\n"
             "       signetd serve [--home] DIR [--listen ADDR:PORT]\n"
             "                     [--public-listen ADDR:PORT|off]\n"
             "init: the listeners default to 127.0.0.1:8443 (HTTPS API) and\n"
@@ -102,6 +104,32 @@ cmd_check(const char *home)
     check_hierarchy(home, &errors, &warnings);
     printf("signetd check: %u error(s), %u warning(s)\n", errors, warnings);
     return errors > 0 ? 1 : 0;
+}
+
+/* signetd admin-token: rotates the bootstrap admin token. */
+static int
+cmd_admin_token(const char *home)
+{
+    struct sn_config cfg;
+    char path[4096], err[512];
+    sn_err r;
+
+    snprintf(path, sizeof(path), "%s/signetd.conf", home);
+    if (sn_config_load(path, home, &cfg, err, sizeof(err)) != SN_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    r = sn_home_admin_token(home, cfg.database);
+    sn_config_cleanup(&cfg);
+    if (r != SN_OK) {
+        fprintf(stderr, "signetd: admin-token: %s\n", sn_err_str(r));
+        return 1;
+    }
+    printf("signetd: a new admin token is in %s/admin.token (30 days); the "
+           "previous one is revoked (a running signetd accepts it until it "
+           "restarts)\n",
+           home);
+    return 0;
 }
 
 /*
@@ -417,6 +445,8 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "check") == 0)
         return cmd_check(home);
+    if (strcmp(cmd, "admin-token") == 0)
+        return cmd_admin_token(home);
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(home, listen, public_listen);
     usage();

@@ -926,21 +926,24 @@ sn_body_login(json_t *body, struct sn_body_login *out, struct sn_body_fault *f)
 {
     static const char *const allowed[] = {"name", "password", "code",
                                           "recovery_code", NULL};
+    struct sn_body_login l;
     const char *name;
     sn_err r;
 
     memset(out, 0, sizeof(*out));
+    memset(&l, 0, sizeof(l));
     if ((r = only(body, allowed, f)) != SN_OK ||
         (r = str(body, "name", 1, SN_NAME_MAX, &name, f)) != SN_OK ||
-        (r = str(body, "password", 1, 1024, &out->password, f)) != SN_OK ||
-        (r = str(body, "code", 0, 16, &out->code, f)) != SN_OK ||
-        (r = str(body, "recovery_code", 0, 32, &out->recovery, f)) != SN_OK)
+        (r = str(body, "password", 1, 1024, &l.password, f)) != SN_OK ||
+        (r = str(body, "code", 0, 16, &l.code, f)) != SN_OK ||
+        (r = str(body, "recovery_code", 0, 32, &l.recovery, f)) != SN_OK)
         return r;
-    if (out->code != NULL && out->recovery != NULL) {
+    if (l.code != NULL && l.recovery != NULL) {
         fault(f, API_INVALID_FIELD, "send 'code' or 'recovery_code', not both");
         return SN_ERR_INVALID;
     }
-    snprintf(out->name, sizeof(out->name), "%s", name);
+    snprintf(l.name, sizeof(l.name), "%s", name);
+    *out = l;
     return SN_OK;
 }
 

@@ -24,6 +24,7 @@ sn_h_subscriber_create(const struct sn_deps *deps, struct sn_req *req,
 {
     struct sn_subscriber sub, other;
     struct sn_body_subscriber body;
+    struct sn_audit a;
     struct sn_body_fault f;
     const char *name = body.name;
     sn_err r;
@@ -66,6 +67,14 @@ sn_h_subscriber_create(const struct sn_deps *deps, struct sn_req *req,
             sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         return;
     }
+    /* In the new subscriber's log and, made by an operator, the
+     * operators' (issue 17). */
+    sn_audit_init(&a, req, sub.id, "", "subscriber_create");
+    snprintf(a.detail, sizeof(a.detail), "subscriber %s name=%s", sub.id,
+             sub.name);
+    if (sn_store_audit_add(deps->store, &a) != SN_OK)
+        sn_error("audit: subscriber %s created, its record not written",
+                 sub.id);
     sn_info("subscriber %s created (%s), partition %s", sub.id, sub.name,
             sub.token_label);
     sn_resp_json(resp, API_CREATED, subscriber_json(&sub));

@@ -119,6 +119,19 @@ parse_issuer(json_t *body, struct sn_oidc_issuer *i, struct sn_resp *resp)
     return 0;
 }
 
+/* An operator's change of the trusted issuers, in the operators' log. */
+static void
+issuer_audit(const struct sn_deps *deps, const struct sn_req *req,
+             const char *action, const char *id)
+{
+    struct sn_audit a;
+
+    sn_audit_init(&a, req, "", "", action);
+    snprintf(a.detail, sizeof(a.detail), "issuer %s", id);
+    if (sn_store_audit_add(deps->store, &a) != SN_OK)
+        sn_error("audit: %s %s not recorded", action, id);
+}
+
 void
 sn_h_oidc_issuer_create(const struct sn_deps *deps, struct sn_req *req,
                         struct sn_resp *resp)
@@ -144,6 +157,7 @@ sn_h_oidc_issuer_create(const struct sn_deps *deps, struct sn_req *req,
     }
     if (deps->oidc != NULL && sn_oidc_reload(deps->oidc) != SN_OK)
         sn_error("oidc: cannot reload the issuers");
+    issuer_audit(deps, req, "oidc_issuer_add", i.id);
     sn_info("oidc: issuer %s registered (%s)", i.id, i.issuer);
     sn_resp_json(resp, API_CREATED, issuer_json(&i, 1));
 }
@@ -194,6 +208,7 @@ sn_h_oidc_issuer_delete(const struct sn_deps *deps, struct sn_req *req,
     }
     if (deps->oidc != NULL && sn_oidc_reload(deps->oidc) != SN_OK)
         sn_error("oidc: cannot reload the issuers");
+    issuer_audit(deps, req, "oidc_issuer_delete", req->params[0]);
     sn_resp_json(resp, API_OK, json_pack("{s:s}", "id", req->params[0]));
 }
 

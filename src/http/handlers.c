@@ -3,6 +3,7 @@
  * objects, loading a key for the caller) and the small routes: health,
  * whoami, audit.
  */
+#include "http/bodies.h"
 #include "http/handlers.h"
 
 #include <stdio.h>
@@ -221,18 +222,6 @@ sn_h_healthz(const struct sn_deps *deps, struct sn_req *req,
                            "database", "ok", "storage", storage));
 }
 
-static json_t *
-roles_json(unsigned roles)
-{
-    json_t *a = json_array();
-
-    if (roles & SN_ROLE_MANAGE)
-        json_array_append_new(a, json_string("manage"));
-    if (roles & SN_ROLE_SIGN)
-        json_array_append_new(a, json_string("sign"));
-    return a;
-}
-
 /* A token's or the caller's rights, in the one shape clients read. */
 static json_t *
 grant_json(const char *id, const char *name, const char *subscriber, int admin,
@@ -247,7 +236,7 @@ grant_json(const char *id, const char *name, const char *subscriber, int admin,
     return json_pack(
         "{s:s, s:s, s:o, s:b, s:o, s:o, s:o, s:o}", "id", id, "name", name,
         "subscriber", admin ? json_null() : json_string(subscriber), "admin",
-        admin, "roles", roles_json(roles), "keys", arr, "expires_at",
+        admin, "roles", sn_roles_json(roles), "keys", arr, "expires_at",
         sn_time_json(expires_at), "created_at", sn_time_json(created_at));
 }
 
@@ -273,7 +262,10 @@ sn_h_whoami(const struct sn_deps *deps, struct sn_req *req,
 {
     json_t *o = sn_principal_json(req->who);
 
-    static const char *const methods[] = {"bearer", "oidc", "mtls"};
+    static const char *const methods[] = {"bearer", "oidc", "mtls", "session"};
+
+    _Static_assert(sizeof(methods) / sizeof(methods[0]) == SN_AUTH_SESSION + 1,
+                   "a name for every authentication method");
 
     (void)deps;
     if (o != NULL) {
@@ -283,6 +275,8 @@ sn_h_whoami(const struct sn_deps *deps, struct sn_req *req,
             json_object_set_new(o, "via", json_string(req->who->via));
         if (req->who->proof[0] != '\0')
             json_object_set_new(o, "proof", json_string(req->who->proof));
+        if (req->who->method == SN_AUTH_SESSION)
+            json_object_set_new(o, "mfa", json_boolean(req->who->mfa));
     }
     sn_resp_json(resp, API_OK, o);
 }

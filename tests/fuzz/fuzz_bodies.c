@@ -23,6 +23,9 @@ enum route {
     R_CSR,
     R_IDENTITY,
     R_ISSUE,
+    R_ACCOUNT,   /* issue 17 */
+    R_LOGIN,     /* issue 17 */
+    R_TOTP_CODE, /* issue 17 */
     R_COUNT
 };
 
@@ -72,6 +75,9 @@ run(enum route route, json_t *body)
     struct sn_body_csr csr;
     struct sn_body_issue iss;
     struct sn_identity id;
+    struct sn_body_account acct;
+    struct sn_body_login login;
+    const char *code;
     struct sn_body_fault f;
     sn_err r;
 
@@ -127,6 +133,36 @@ run(enum route route, json_t *body)
         check_refusal(r, &iss, sizeof(iss), &f);
         if (r == SN_OK && (iss.csr_pem == NULL || iss.days < 1 ||
                            iss.days > SN_BODY_MAX_VALIDITY_DAYS))
+            abort();
+        break;
+    case R_ACCOUNT:
+        r = sn_body_account(body, &acct, &f);
+        check_refusal(r, &acct, sizeof(acct), &f);
+        /* One kind of roles; an operator has no subscriber; a subscriber
+         * id has its length. */
+        if (r == SN_OK &&
+            (acct.roles == 0 || acct.password == NULL ||
+             ((acct.roles & SN_OP_ROLES) && (acct.roles & SN_SUB_ROLES)) ||
+             (acct.roles & ~(SN_OP_ROLES | SN_SUB_ROLES)) ||
+             acct.operator_ != ((acct.roles & SN_OP_ROLES) != 0) ||
+             (acct.operator_ && acct.subscriber[0] != '\0') ||
+             (acct.subscriber[0] != '\0' &&
+              strlen(acct.subscriber) != SN_UUID_LEN - 1) ||
+             acct.name[0] == '\0'))
+            abort();
+        break;
+    case R_LOGIN:
+        r = sn_body_login(body, &login, &f);
+        check_refusal(r, &login, sizeof(login), &f);
+        if (r == SN_OK && (login.password == NULL || login.name[0] == '\0' ||
+                           (login.code != NULL && login.recovery != NULL) ||
+                           strlen(login.password) > 1024))
+            abort();
+        break;
+    case R_TOTP_CODE:
+        r = sn_body_totp_code(body, &code, &f);
+        check_refusal(r, &code, sizeof(code), &f);
+        if (r == SN_OK && (code == NULL || strlen(code) > 16))
             abort();
         break;
     default:

@@ -96,6 +96,10 @@ check_eq "the session proved a second factor" true "$(jget .mfa)"
 OP=$(jget .token)
 check_match "it expires" '^20[0-9][0-9]-' "$(jget .expires_at)"
 check_eq "it has an idle limit" 900 "$(jget .idle_timeout)"
+req GET /v1/whoami "$OP"
+check_eq "whoami: a session with its factor, the account's roles" \
+    "session true $ALICE identity,revocation,subscribers" \
+    "$(jget .auth) $(jget .mfa) $(jget .via) $(jget '.roles | join(",")')"
 login alice "$PW" code "$C_NEXT"
 check_error "the same code a second time (replay)" 401 login_failed
 login alice "$PW" code "$(code "$SECRET" -65)"
@@ -179,7 +183,7 @@ check_error "disabling twice" 409 conflict
 req GET "/v1/admin/audit?order=desc&limit=100" "$OP"
 check_status "GET /v1/admin/audit" 200
 ACTS=$(jget '[.records[].action] | unique | join(",")')
-for a in account_create totp_enrol totp_confirm login identity_set account_disable; do
+for a in account_create totp_enrol totp_confirm login subscriber_create identity_set token_create account_disable; do
     check_match "the operators' log has $a" "(^|,)$a(,|$)" "$ACTS"
 done
 req GET /v1/admin/audit "$AM"
@@ -216,4 +220,16 @@ for s in "$PW" "$SECRET" "$RC1" "$RC2" "$OP" "$HALF"; do
         "$(grep -cF -- "$s" "$LOGF")"
 done
 check_healthy "people"
+
+# ---- the bootstrap token rotated (signetd admin-token) ----
+server_stop
+check_cmd "signetd admin-token" "$SIGNETD" admin-token --home "$SERVER_HOME"
+NEWADMIN=$(tr -d '\n' <"$SERVER_HOME/admin.token")
+check_ne "admin.token holds a new token" "$ADMIN" "$NEWADMIN"
+check_eq "admin.token stays 0600" 600 "$(stat -c %a "$SERVER_HOME/admin.token")"
+server_start
+req GET /v1/subscribers "$ADMIN"
+check_error "the old admin token is revoked" 401 unauthorized
+req GET /v1/subscribers "$NEWADMIN"
+check_status "the new one works" 200
 finish

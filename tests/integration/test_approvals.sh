@@ -1,0 +1,345 @@
+#!/usr/bin/env bash
+# k-of-n approval of release signing (issue 17). A key whose policy
+# requires 2 of 3 approvers (people's accounts, logged in with a password
+# and a TOTP code from oathtool):
+#  - a pipeline's digest signing answers 202 with Location and
+#    Retry-After; two approvals release exactly the digest asked, whose
+#    signature openssl verifies; the requester fetches it with GET;
+#  - one vote per approver (409 already_voted); the requester cannot
+#    approve its own request (403); a deny after one approval ends it;
+#    approval after expiry is refused (409 request_state), the sweeper
+#    having expired it unread; approving digest X releases X, never Y (a
+#    body sent with the approval changes nothing); racing approvals make
+#    exactly one transition and one signature; a requester revoked while
+#    waiting gets none (failed);
+#  - bad input changes nothing: malformed ids, oversize bodies, another
+#    subscriber's request (404), a session of a person who is not an
+#    approver, a session without its second factor, a static token trying
+#    to approve (403); sign-file with such a key is 409 approval_required;
+#  - every transition is an audit record;
+#  - the CLI waits (signet sign-digest --wait) and prints what a direct
+#    sign prints; signet request list/show/approve/deny/cancel.
+. "$(dirname "$0")/lib.sh" "$@"
+
+command -v oathtool >/dev/null || die "oathtool is not installed"
+
+server_start
+unset SIGNET_TOKEN
+PW='correct horse battery staple'
+A=$(new_subscriber alpha) || exit 1
+B=$(new_subscriber beta) || exit 1
+TA=$(new_token "$A" '"roles":["manage","sign"]') || exit 1
+TS=$(new_token "$A" '"roles":["sign"]') || exit 1
+TB=$(new_token "$B" '"roles":["manage","sign"]') || exit 1
+K=$(new_key "$TA" ecdsa-p256 release) || exit 1
+req GET /v1/whoami "$TS"
+TS_ID=$(jget .token_id)
+# A certificate, so that sign-file is refused for approvals alone and the
+# CLI can build a CMS.
+"$SIGNET" --token "$ADMIN" subscriber identity "$A" --O "Acme Corp" --C DE \
+    --ST Berlin --L Berlin >"$WORK/identity.out" 2>&1 ||
+    die "identity: $(cat "$WORK/identity.out")"
+"$SIGNET" --token "$TA" key certify "$K" -o "$WORK/chain.pem" \
+    --subject "/CN=Acme Corp/O=Acme Corp/C=DE/ST=Berlin/L=Berlin" \
+    >"$WORK/certify.out" 2>&1 || die "certify: $(cat "$WORK/certify.out")"
+
+# ---- people: accounts, TOTP from oathtool, sessions with MFA ----
+
+# Codes are compared step by step: keep clear of a step's last seconds.
+fresh_step() { while [ $(($(date +%s) % 30)) -gt 24 ]; do sleep 1; done; }
+code() { oathtool --totp -b -N "@$(($(date +%s) + $2))" "$1"; }
+
+# person NAME ROLES_JSON MANAGE_TOKEN [SUBSCRIBER]: an account enrolled in
+# TOTP and logged in with a code; sets P_ID and P_TOKEN (an MFA session).
+person() {
+    local name=$1 roles=$2 mgr=$3 sub=${4:-$A} half uri secret
+    req_json POST /v1/accounts "$mgr" \
+        "{\"name\":\"$name\",\"roles\":$roles,\"subscriber\":\"$sub\",\"password\":\"$PW\"}"
+    [ "$STATUS" = 201 ] || die "create account $name: HTTP $STATUS $BODY"
+    P_ID=$(jget .id)
+    req_json POST /v1/sessions - "{\"name\":\"$name\",\"password\":\"$PW\"}"
+    [ "$STATUS" = 201 ] || die "login $name: HTTP $STATUS $BODY"
+    half=$(jget .token)
+    req POST "/v1/accounts/$P_ID/totp" "$half"
+    [ "$STATUS" = 200 ] || die "enrol $name: HTTP $STATUS $BODY"
+    uri=$(jget .otpauth_uri)
+    secret=$(printf '%s' "$uri" | sed 's/.*secret=\([A-Z2-7]*\).*/\1/')
+    fresh_step
+    req_json POST "/v1/accounts/$P_ID/totp/confirm" "$half" \
+        "{\"code\":\"$(code "$secret" 0)\"}"
+    [ "$STATUS" = 200 ] || die "confirm $name: HTTP $STATUS $BODY"
+    # The confirming step is spent: the next step's code (skew +1).
+    req_json POST /v1/sessions - \
+        "{\"name\":\"$name\",\"password\":\"$PW\",\"code\":\"$(code "$secret" 30)\"}"
+    [ "$STATUS" = 201 ] && [ "$(jget .mfa)" = true ] ||
+        die "MFA login $name: HTTP $STATUS $BODY"
+    P_TOKEN=$(jget .token)
+}
+
+person alice '["approve","sign"]' "$TA" && ALICE=$P_ID S_ALICE=$P_TOKEN
+person bob '["approve"]' "$TA" && BOB=$P_ID S_BOB=$P_TOKEN
+person carol '["approve"]' "$TA" && CAROL=$P_ID S_CAROL=$P_TOKEN
+person dave '["approve"]' "$TA" && S_DAVE=$P_TOKEN
+person zed '["approve"]' "$TB" "$B" && ZED=$P_ID S_ZED=$P_TOKEN
+# A person who never enrolled: a session without a second factor.
+req_json POST /v1/accounts "$TA" \
+    "{\"name\":\"frank\",\"roles\":[\"approve\"],\"subscriber\":\"$A\",\"password\":\"$PW\"}"
+FRANK=$(jget .id)
+req_json POST /v1/sessions - "{\"name\":\"frank\",\"password\":\"$PW\"}"
+S_FRANK=$(jget .token)
+check_eq "frank's session proved no second factor" false "$(jget .mfa)"
+
+policy() {
+    req_json PUT "/v1/keys/$K/policy" "$TA" \
+        "{\"approvals\":{\"required\":2,\"approvers\":[\"$ALICE\",\"$BOB\",\"$CAROL\"${2-}],\"expires_in\":$1}}"
+    check_status "PUT a 2-of-3 approvals policy (expires_in $1)" 200
+}
+
+# digest NAME: a SHA-256 digest of NAME into $WORK/NAME.bin; prints base64.
+digest() {
+    printf 'release %s\n' "$1" | openssl dgst -sha256 -binary >"$WORK/$1.bin"
+    b64 "$WORK/$1.bin"
+}
+hexof() { od -An -tx1 <"$WORK/$1.bin" | tr -d ' \n'; }
+
+# ask TOKEN NAME: the requester asks for digest NAME; RID is the request.
+ask() {
+    req_json POST "/v1/keys/$K/sign" "$1" \
+        "{\"digest_algorithm\":\"sha256\",\"digest\":\"$(digest "$2")\"}"
+    RID=$(jget .request)
+}
+vote() { req POST "/v1/sign-requests/$1/$2" "$3" "${@:4}"; }
+# verifies SIG_B64 NAME: openssl checks the signature over digest NAME.
+verifies() {
+    unb64 "$1" "$WORK/sig.der"
+    openssl pkeyutl -verify -pubin -inkey "$WORK/pub.$K.pem" \
+        -sigfile "$WORK/sig.der" -in "$WORK/$2.bin" >/dev/null 2>&1
+}
+# records ID ACTION: how many audit records of the request have ACTION.
+records() {
+    req GET "/v1/audit?order=desc&limit=1000" "$TA"
+    jget "[.records[] | select(.detail | contains(\"$1\")) | select(.action == \"$2\")] | length"
+}
+
+# ---- the request that will expire unread (the sweeper's) ----
+policy 60
+ask "$TS" expiring
+RID_EXP=$RID
+EXP_AT=$(date +%s)
+policy 3600
+
+# ---- 2 of 3 completes ----
+hdr=$(curl -sS -D - -o "$WORK/body" --cacert "$SERVER_CA" \
+    -H "Authorization: Bearer $TS" -H 'Content-Type: application/json' \
+    --data-binary "{\"digest_algorithm\":\"sha256\",\"digest\":\"$(digest one)\"}" \
+    "$SERVER_URL/v1/keys/$K/sign" | tr -d '\r')
+BODY=$(cat "$WORK/body")
+R1=$(jget .request)
+check_match "signing with the key answers 202" '^HTTP/[0-9.]+ 202' "$hdr"
+check_eq "the answer names the request, pending approval" pending_approval "$(jget .state)"
+check_eq "Location names the request" "/v1/sign-requests/$R1" \
+    "$(sed -n 's/^[Ll]ocation: //p' <<<"$hdr")"
+check_match "Retry-After says when to ask again" '^[0-9]+$' \
+    "$(sed -n 's/^[Rr]etry-[Aa]fter: //p' <<<"$hdr")"
+req GET "/v1/sign-requests/$R1" "$TS"
+check_status "the requester reads its request" 200
+check_eq "state, digest, requester and approvals as asked" \
+    "pending_approval $(hexof one) $TS_ID bearer 2 0" \
+    "$(jget '"\(.state) \(.digests[0]) \(.requester.token) \(.requester.auth) \(.approvals.required) \(.approvals.approved)"')"
+check_eq "no signature while pending" null "$(jget .signature)"
+vote "$R1" approve "$S_ALICE"
+check_status "alice approves" 200
+check_eq "one approval of two: still pending" "pending_approval 1" \
+    "$(jget '"\(.state) \(.approvals.approved)"')"
+vote "$R1" approve "$S_ALICE"
+check_error "alice again: one vote per approver" 409 already_voted
+vote "$R1" deny "$S_ALICE"
+check_error "alice denying after approving: still one vote" 409 already_voted
+vote "$R1" approve "$S_BOB"
+check_status "bob approves" 200
+check_eq "the approve answer says the new state" completed "$(jget .state)"
+req GET "/v1/sign-requests/$R1" "$TS"
+check_eq "the requester sees it completed" completed "$(jget .state)"
+SIG1=$(jget .signature)
+if verifies "$SIG1" one; then pass "openssl verifies the released signature over digest one"
+else fail "the released signature does not verify over digest one"; fi
+CHECKS=$((CHECKS + 1))
+vote "$R1" approve "$S_CAROL"
+check_error "carol after completion" 409 request_state
+check_eq "one signature recorded for the request" 1 "$(records "$R1" sign)"
+req GET "/v1/audit?order=desc&limit=1000" "$TA"
+check_eq "its principal is the requester" "$TS_ID" \
+    "$(jget "[.records[] | select(.detail | contains(\"$R1\")) | select(.action == \"sign\")][0].principal")"
+for act in sign_request sign_request_approve sign_request_approved sign_request_completed; do
+    n=$(records "$R1" "$act")
+    check_eq "audit: $act recorded for the request" \
+        "$([ "$act" = sign_request_approve ] && echo 2 || echo 1)" "$n"
+done
+
+# ---- digest X releases X, never Y ----
+ask "$TS" x
+RX=$RID
+ask "$TS" y
+RY=$RID
+vote "$RX" approve "$S_BOB"
+# A body on the vote is not a request: it cannot name another digest.
+vote "$RX" approve "$S_CAROL" -H 'Content-Type: application/json' \
+    --data-binary "{\"digest\":\"$(digest y)\"}"
+check_eq "X approved and completed" completed "$(jget .state)"
+SX=$(jget .signature)
+if verifies "$SX" x && ! verifies "$SX" y; then
+    pass "the signature released for X verifies over X, not over Y"
+else fail "the signature released for X does not verify over X alone"; fi
+CHECKS=$((CHECKS + 1))
+req GET "/v1/sign-requests/$RY" "$TS"
+check_eq "Y is still pending, without a signature" "pending_approval null" \
+    "$(jget '"\(.state) \(.signature)"')"
+
+# ---- self-approval ----
+ask "$S_ALICE" self
+RSELF=$RID
+check_status "alice's own session asks to sign" 202
+vote "$RSELF" approve "$S_ALICE"
+check_error "alice approves her own request" 403 forbidden
+check_match "the answer says why" 'own request' "$(jget .message)"
+req GET "/v1/sign-requests/$RSELF" "$S_BOB"
+check_eq "nothing counted" "pending_approval 0" "$(jget '"\(.state) \(.approvals.approved)"')"
+
+# ---- a deny after one approval ends it ----
+ask "$TS" denied
+RD=$RID
+vote "$RD" approve "$S_ALICE"
+vote "$RD" deny "$S_CAROL"
+check_status "carol denies after alice approved" 200
+check_eq "one deny ends it" denied "$(jget .state)"
+vote "$RD" approve "$S_BOB"
+check_error "bob's approval after the deny" 409 request_state
+req GET "/v1/sign-requests/$RD" "$TS"
+check_eq "denied, no signature" "denied null" "$(jget '"\(.state) \(.signature)"')"
+check_eq "audit: the deny and the denial" "1 1" \
+    "$(records "$RD" sign_request_deny) $(records "$RD" sign_request_denied)"
+check_eq "audit: no signature" 0 "$(records "$RD" sign)"
+
+# ---- concurrent approvals racing ----
+for round in 1 2 3; do
+    ask "$TS" "race$round"
+    RR=$RID
+    [ "$round" = 1 ] && vote "$RR" approve "$S_ALICE"
+    # round 1: bob and carol race for the last place; else all three at once
+    pids=()
+    for s in $([ "$round" = 1 ] || echo "$S_ALICE") "$S_BOB" "$S_CAROL"; do
+        curl -sS --cacert "$SERVER_CA" -o "$WORK/race.$round.${s: -6}" -w '%{http_code}\n' \
+            -X POST -H "Authorization: Bearer $s" \
+            "$SERVER_URL/v1/sign-requests/$RR/approve" >>"$WORK/race.$round.codes" &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    req GET "/v1/sign-requests/$RR" "$TS"
+    check_eq "race $round: completed" completed "$(jget .state)"
+    if verifies "$(jget .signature)" "race$round"; then pass "race $round: the signature verifies"
+    else fail "race $round: the signature does not verify"; fi
+    CHECKS=$((CHECKS + 1))
+    check_eq "race $round: exactly one transition and one signature" "1 1" \
+        "$(records "$RR" sign_request_approved) $(records "$RR" sign)"
+    check_nomatch "race $round: every racer answered 200 or 409" '[^0-9](5[0-9][0-9]|4(0[0-8]|[1-9][0-9]))' \
+        " $(tr '\n' ' ' <"$WORK/race.$round.codes")"
+done
+
+# ---- a requester revoked while waiting gets nothing ----
+TX=$(new_token "$A" '"roles":["sign"]') || exit 1
+req GET /v1/whoami "$TX"
+TX_ID=$(jget .token_id)
+ask "$TX" revoked
+RREV=$RID
+req DELETE "/v1/tokens/$TX_ID" "$TA"
+check_status "the requester's token is revoked" 200
+vote "$RREV" approve "$S_ALICE"
+vote "$RREV" approve "$S_BOB"
+check_eq "the approval finds the requester revoked: failed" failed "$(jget .state)"
+check_match "the reason says so" 'revoked' "$(jget .reason)"
+check_eq "no signature made" "0 1" "$(records "$RREV" sign) $(records "$RREV" sign_request_failed)"
+
+# ---- bad input changes nothing ----
+ask "$TS" bad
+RB=$RID
+snap() {
+    req GET "/v1/sign-requests/$RB" "$TA"
+    jget '"\(.state) \(.version) \(.approvals.approved)"'
+}
+BEFORE=$(snap)
+for id in nope "$(rand_uuid)" "$(head -c 64 /dev/zero | tr '\0' a)" \
+    "$(head -c 65 /dev/zero | tr '\0' a)" "$RB.x" ".."; do
+    req GET "/v1/sign-requests/$id" "$TS"
+    check_status "GET a malformed or unknown id '${id:0:20}'" 404
+    vote "$id" approve "$S_ALICE"
+    check_status "approve a malformed or unknown id '${id:0:20}'" 404
+done
+vote "$RB%2f..%2fx" approve "$S_ALICE"
+check_status "an escaped slash in the id" 404
+head -c $((2 * 1024 * 1024)) /dev/zero >"$WORK/big"
+vote "$RB" approve "$S_ALICE" --data-binary @"$WORK/big"
+check_status "an oversize body on the approval" 413
+req GET "/v1/sign-requests/$RB" "$TB"
+check_error "another subscriber reads the request" 404 not_found
+vote "$RB" approve "$S_ZED"
+check_error "another subscriber's approver approves" 404 not_found
+vote "$RB" approve "$TB"
+check_error "another subscriber's static token approves" 403 forbidden
+vote "$RB" approve "$S_DAVE"
+check_error "a person who is not an approver" 403 forbidden
+check_match "the answer says why" 'not one of the request' "$(jget .message)"
+vote "$RB" deny "$S_DAVE"
+check_error "nor may that person deny" 403 forbidden
+vote "$RB" approve "$S_FRANK"
+check_error "a session without its second factor" 403 mfa_required
+vote "$RB" approve "$TA"
+check_error "a static manage token trying to approve" 403 forbidden
+vote "$RB" approve "$TS"
+check_error "the requester's static token trying to approve" 403 forbidden
+vote "$RB" cancel "$S_BOB"
+check_error "an approver cancels" 403 forbidden
+req GET "/v1/sign-requests?state=bogus" "$TA"
+check_error "a list with an unknown state" 400 bad_request
+req GET "/v1/sign-requests?limit=0" "$TA"
+check_error "a list with limit 0" 400 bad_request
+check_eq "none of it changed the request" "$BEFORE" "$(snap)"
+req GET '/v1/audit?order=desc&limit=200' "$TA"
+check_match "the refused votes are in the audit log" \
+    'not an approver.*(\(x2\))?' \
+    "$(jget '[.records[] | select(.action == "denied") | .detail] | join(" ")')"
+
+# ---- lists: approvers see what waits for them ----
+req GET "/v1/sign-requests?state=pending" "$S_CAROL"
+check_match "carol's pending list holds Y and the bad one" "$RY" "$(jget '[.sign_requests[].id] | join(" ")')"
+check_eq "only pending ones" pending_approval "$(jget '[.sign_requests[].state] | unique | join(",")')"
+req GET "/v1/sign-requests?state=pending" "$S_DAVE"
+check_eq "dave is nobody's approver: an empty list" 0 "$(jget '.sign_requests | length')"
+req GET "/v1/sign-requests" "$TB"
+check_eq "another subscriber lists none" 0 "$(jget '.sign_requests | length')"
+req GET "/v1/sign-requests?state=completed" "$TA"
+check_match "the manage token sees the completed ones" "$R1" "$(jget '[.sign_requests[].id] | join(" ")')"
+
+# ---- cancel by the requester ----
+vote "$RB" cancel "$TS"
+check_eq "the requester cancels" "200 canceled" "$STATUS $(jget .state)"
+vote "$RB" approve "$S_ALICE"
+check_error "approval after cancel" 409 request_state
+check_eq "audit: canceled" 1 "$(records "$RB" sign_request_canceled)"
+
+# ---- sign-file with a key that requires approvals ----
+req POST "/v1/keys/$K/sign-file" "$TS" --data-binary @"$WORK/one.bin"
+check_error "sign-file with an approvals key" 409 approval_required
+check_match "it says: sign the digest instead" 'sign the digest' "$(jget .message)"
+
+# ---- approval after expiry (the sweeper expired it unread) ----
+while [ $(($(date +%s) - EXP_AT)) -lt 67 ]; do sleep 1; done
+check_eq "the sweeper expired the unread request (its record)" 1 "$(records "$RID_EXP" sign_request_expired)"
+vote "$RID_EXP" approve "$S_ALICE"
+check_error "approval after expiry" 409 request_state
+check_match "the answer says expired" expired "$(jget .message)"
+req GET "/v1/sign-requests/$RID_EXP" "$TS"
+check_eq "expired, no votes, no signature" "expired 0 null" \
+    "$(jget '"\(.state) \(.votes | length) \(.signature)"')"
+
+check_healthy "the approvals"
+finish

@@ -289,6 +289,27 @@ transfer_error(CURLcode rc, const struct sn_buf *sink, const struct source *src,
     return SN_ERR_IO;
 }
 
+/* Retry-After of the answer (untrusted): 1 to 9 digits of seconds,
+ * capped; an HTTP date or anything else counts as absent. */
+static unsigned
+retry_after(CURL *curl)
+{
+    struct curl_header *h = NULL;
+    unsigned long v = 0;
+    size_t i;
+
+    if (curl_easy_header(curl, "Retry-After", 0, CURLH_HEADER, -1, &h) !=
+            CURLHE_OK ||
+        h == NULL || h->value == NULL)
+        return 0;
+    for (i = 0; h->value[i] != '\0'; i++) {
+        if (i >= 9 || h->value[i] < '0' || h->value[i] > '9')
+            return 0;
+        v = v * 10 + (unsigned long)(h->value[i] - '0');
+    }
+    return v > SN_API_MAX_RETRY_AFTER ? SN_API_MAX_RETRY_AFTER : (unsigned)v;
+}
+
 sn_err
 sn_api_perform(CURL *curl, const struct sn_api_cfg *cfg,
                const struct sn_api_req *req, struct sn_api_resp *resp)
@@ -324,6 +345,7 @@ sn_api_perform(CURL *curl, const struct sn_api_cfg *cfg,
         goto out;
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
+    resp->retry_after = retry_after(curl);
     if (curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK &&
         ctype != NULL)
         sn_api_printable(resp->content_type, sizeof(resp->content_type), ctype);

@@ -32,6 +32,8 @@
  * platforms' request tokens (GitHub Actions') are JWTs of a few KiB.
  */
 #define SN_API_MAX_HEADER 8192
+/* The longest Retry-After a client is told to honour (a day). */
+#define SN_API_MAX_RETRY_AFTER 86400
 
 /* A caller's fixed policy; every pointer is borrowed. */
 struct sn_api_cfg {
@@ -81,6 +83,9 @@ struct sn_api_resp {
     char content_type[128];
     enum sn_api_fail fail;
     CURLcode code; /* libcurl's code behind SN_API_FAIL_TRANSPORT */
+    /* Retry-After in seconds (delta-seconds only; 0 when absent or not a
+     * number), at most SN_API_MAX_RETRY_AFTER */
+    unsigned retry_after;
     char detail[CURL_ERROR_SIZE]; /* transport failure text, printable */
 };
 

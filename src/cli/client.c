@@ -30,6 +30,7 @@ struct sn_client {
     CURL *curl;
     struct sn_client_error *err;
     struct sn_client_cred *cred; /* borrowed; NULL: none */
+    unsigned retry_after;        /* the last answer's Retry-After, 0: none */
 };
 
 void
@@ -191,6 +192,7 @@ perform(struct sn_client *c, const struct sn_api_req *req, long *status,
 
     memset(out, 0, sizeof(*out));
     *status = 0;
+    c->retry_after = 0;
     client_cfg(c, &cfg);
     if ((r = sn_api_perform(c->curl, &cfg, req, &resp)) != SN_OK) {
         transfer_error(c, req, &resp);
@@ -200,6 +202,7 @@ perform(struct sn_client *c, const struct sn_api_req *req, long *status,
         goto out;
     }
     *status = resp.status;
+    c->retry_after = resp.retry_after;
     memcpy(out->content_type, resp.content_type, sizeof(out->content_type));
     out->data = resp.body;
     out->len = resp.len;
@@ -281,6 +284,55 @@ parse_json_reply(struct sn_client *c, long status,
     }
     *out = j;
     return SN_OK;
+}
+
+/* The answer's status and Retry-After (issue 17: a sign request). */
+static sn_err
+send_meta(struct sn_client *c, const char *method, const char *path,
+          const char *content_type, const void *data, size_t len, json_t **out,
+          struct sn_client_meta *meta)
+{
+    struct sn_api_req req = {.method = method,
+                             .path = path,
+                             .token = c->token,
+                             .content_type = data != NULL ? content_type : NULL,
+                             .accept = "application/json",
+                             .data = data,
+                             .len = len};
+    struct sn_client_body body;
+    long status;
+    sn_err r;
+
+    *out = NULL;
+    memset(meta, 0, sizeof(*meta));
+    r = perform(c, &req, &status, &body);
+    if (r != SN_OK)
+        return r;
+    meta->status = status;
+    meta->retry_after = c->retry_after;
+    r = parse_json_reply(c, status, &body, out);
+    sn_client_body_cleanup(&body);
+    return r;
+}
+
+sn_err
+sn_client_json_meta(struct sn_client *c, const char *method, const char *path,
+                    json_t *body, json_t **out, struct sn_client_meta *meta)
+{
+    char *text = NULL;
+    sn_err r;
+
+    *out = NULL;
+    memset(meta, 0, sizeof(*meta));
+    if (body != NULL &&
+        (text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL) {
+        sn_client_error_set(c->err, "cannot encode the request");
+        return SN_ERR_NOMEM;
+    }
+    r = send_meta(c, method, path, "application/json", text,
+                  text != NULL ? strlen(text) : 0, out, meta);
+    free(text);
+    return r;
 }
 
 sn_err

@@ -39,6 +39,12 @@ struct sn_client_body {
     char content_type[128];
 };
 
+/* What sn_client_json_meta tells besides the body. */
+struct sn_client_meta {
+    long status;          /* the HTTP status of a 2xx answer */
+    unsigned retry_after; /* its Retry-After in seconds, 0: none */
+};
+
 struct sn_client;
 
 /* Fills err with a local (non-HTTP) failure message. */
@@ -67,6 +73,14 @@ void sn_client_set_cred(struct sn_client *c, struct sn_client_cred *cred);
  */
 sn_err sn_client_json(struct sn_client *c, const char *method, const char *path,
                       json_t *body, json_t **out);
+
+/*
+ * The same, telling which 2xx status answered and its Retry-After (a sign
+ * request awaiting approval is 202, issue 17).
+ */
+sn_err sn_client_json_meta(struct sn_client *c, const char *method,
+                           const char *path, json_t *body, json_t **out,
+                           struct sn_client_meta *meta);
 
 /*
  * Sends method path with the raw body read from in (exactly len bytes,

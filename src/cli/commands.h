@@ -81,6 +81,9 @@ enum sn_cli_opt {
     SN_OPT_CLIENT_CERT,
     SN_OPT_CLIENT_KEY,
     SN_OPT_CLIENT_KEY_PIN_FILE,
+    /* issue 17: sign requests awaiting approval */
+    SN_OPT_WAIT,  /* --wait[=SECONDS] */
+    SN_OPT_STATE, /* request list --state */
     SN_OPT_COUNT
 };
 
@@ -174,5 +177,22 @@ sn_err sn_cmd_ca_roots(struct sn_cli *cli);
 sn_err sn_cmd_timestamp(struct sn_cli *cli);
 sn_err sn_cmd_tsa_rotate(struct sn_cli *cli);
 sn_err sn_cmd_tsa_clock_ok(struct sn_cli *cli);
+sn_err sn_cmd_request_list(struct sn_cli *cli);
+sn_err sn_cmd_request_show(struct sn_cli *cli);
+sn_err sn_cmd_request_approve(struct sn_cli *cli);
+sn_err sn_cmd_request_deny(struct sn_cli *cli);
+sn_err sn_cmd_request_cancel(struct sn_cli *cli);
+
+/*
+ * issue 17: a signature answered 202 (accepted: {"request", "state"}), a
+ * sign request awaiting approval. With --wait[=SECONDS] (default 600)
+ * polls it, honouring Retry-After within 1..30 s, until it completes:
+ * *out is then the answer a direct sign gives ({"key", "digest_algorithm",
+ * "scheme", "signature"} or "signatures"). A request denied, expired,
+ * canceled or failed, or still waiting when the time is up, or no --wait,
+ * is a failure that names the request.
+ */
+sn_err sn_cli_await_request(struct sn_cli *cli, const json_t *accepted,
+                            unsigned retry_after, json_t **out);
 
 #endif

@@ -40,7 +40,7 @@ _Static_assert(SN_OPT_COUNT <= 64, "options must fit a 64-bit mask");
 static const struct option_def {
     const char *name; /* long name without "--" */
     char short_name;  /* 0 if none */
-    int has_arg;
+    int has_arg;      /* 0 none, 1 required, 2 optional (--name=value) */
 } option_defs[SN_OPT_COUNT] = {
     [SN_OPT_URL] = {"url", 0, 1},
     [SN_OPT_TOKEN] = {"token", 0, 1},
@@ -94,6 +94,9 @@ static const struct option_def {
     [SN_OPT_AUDIENCE] = {"audience", 0, 1},
     [SN_OPT_ID_TOKEN_FILE] = {"id-token-file", 0, 1},
     [SN_OPT_ID_TOKEN_ENV] = {"id-token-env", 0, 1},
+    /* has_arg 2: a value only as --wait=SECONDS */
+    [SN_OPT_WAIT] = {"wait", 0, 2},
+    [SN_OPT_STATE] = {"state", 0, 1},
 };
 
 /* The identity options, in the order of SN_OPT_ID_O..SN_OPT_ID_*_L. */
@@ -140,12 +143,17 @@ static const struct command {
      1},
     {NULL, "sign", sn_cmd_sign,
      BIT(SN_OPT_KEY) | BIT(SN_OPT_OUT) | BIT(SN_OPT_DIGEST_ALG) |
-         BIT(SN_OPT_UPLOAD),
+         BIT(SN_OPT_UPLOAD) | BIT(SN_OPT_WAIT),
      1},
     {NULL, "sign-digest", sn_cmd_sign_digest,
      BIT(SN_OPT_KEY) | BIT(SN_OPT_DIGEST_ALG) | BIT(SN_OPT_DIGEST) |
-         BIT(SN_OPT_SCHEME) | BIT(SN_OPT_OUT),
+         BIT(SN_OPT_SCHEME) | BIT(SN_OPT_OUT) | BIT(SN_OPT_WAIT),
      0},
+    {"request", "list", sn_cmd_request_list, BIT(SN_OPT_STATE), 0},
+    {"request", "show", sn_cmd_request_show, 0, 1},
+    {"request", "approve", sn_cmd_request_approve, 0, 1},
+    {"request", "deny", sn_cmd_request_deny, 0, 1},
+    {"request", "cancel", sn_cmd_request_cancel, 0, 1},
     {NULL, "audit", sn_cmd_audit,
      BIT(SN_OPT_KEY) | BIT(SN_OPT_AFTER) | BIT(SN_OPT_BEFORE) |
          BIT(SN_OPT_LIMIT),
@@ -233,10 +241,18 @@ static const char usage_text[] =
     "       CSR, issuance by the Signet CA and attachment of the chain\n"
     "       (leaf, issuing CA) to the key in one step; --days 1..460\n"
     "  sign --key ID [--upload] FILE [-o OUT.p7s] [--digest-algorithm ALG]\n"
+    "       [--wait[=SECONDS]]\n"
     "       detached CMS signature, default FILE.p7s; the file is hashed\n"
     "       locally unless --upload streams it to the server\n"
     "  sign-digest --key ID --digest-algorithm ALG --digest HEX\n"
-    "              [--scheme pkcs1|pss] [-o OUT.sig]\n"
+    "              [--scheme pkcs1|pss] [-o OUT.sig] [--wait[=SECONDS]]\n"
+    "       with a key whose policy requires approvals the server opens a\n"
+    "       sign request: --wait waits for it (default 600 s), then goes\n"
+    "       on as a direct sign; without it the command fails naming it\n"
+    "  request list [--state pending|completed|...]\n"
+    "  request show|approve|deny|cancel ID\n"
+    "       sign requests awaiting approval: approve and deny with an\n"
+    "       approver's login session (a token from POST /v1/sessions)\n"
     "  audit [--key ID] [--limit N] [--before N | --after N]\n"
     "       the subscriber's audit records, newest first (--before N: those\n"
     "       older than record N); --after N lists oldest first from N\n"
@@ -337,12 +353,14 @@ parse_option(struct sn_cli *cli, int argc, char **argv, int *i)
     }
     if (o < 0)
         return sn_cli_usage(cli, "unknown option '%.64s'", arg);
-    if (option_defs[o].has_arg && value == NULL) {
+    if (option_defs[o].has_arg == 1 && value == NULL) {
         if (*i + 1 >= argc)
             return sn_cli_usage(cli, "--%s needs a value", option_defs[o].name);
         value = argv[++*i];
     } else if (!option_defs[o].has_arg && value != NULL) {
         return sn_cli_usage(cli, "--%s takes no value", option_defs[o].name);
+    } else if (option_defs[o].has_arg == 2 && value == NULL) {
+        value = ""; /* an optional value is given only as --name=value */
     }
     if (o == SN_OPT_TOKEN) {
         /* Keep a private copy and wipe the one other users can see. */

@@ -115,13 +115,18 @@ out:
     return ok;
 }
 
-/* POST /v1/keys/{id}/sign for one digest; *reply is the API's answer. */
+/*
+ * POST /v1/keys/{id}/sign for one digest; *reply is the API's answer, or,
+ * for a key whose signatures need approval (202, issue 17), the answer
+ * the completed sign request gives after --wait.
+ */
 static sn_err
 remote_sign_once(struct sn_cli *cli, const char *path, enum sn_digest md,
                  const uint8_t *digest, size_t dlen, const char *scheme,
                  json_t **reply, uint8_t **sig, size_t *siglen)
 {
-    json_t *req = NULL;
+    struct sn_client_meta meta;
+    json_t *req = NULL, *done = NULL;
     char *b64 = NULL;
     const char *s;
     sn_err r;
@@ -135,8 +140,16 @@ remote_sign_once(struct sn_cli *cli, const char *path, enum sn_digest md,
         r = sn_cli_fail(cli, SN_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if ((r = sn_client_json(cli->client, "POST", path, req, reply)) != SN_OK)
+    if ((r = sn_client_json_meta(cli->client, "POST", path, req, reply,
+                                 &meta)) != SN_OK)
         goto out;
+    if (meta.status == 202) {
+        if ((r = sn_cli_await_request(cli, *reply, meta.retry_after, &done)) !=
+            SN_OK)
+            goto out;
+        json_decref(*reply);
+        *reply = done;
+    }
     s = sn_out_str(*reply, "signature");
     if (s == NULL || sn_b64_decode(s, sig, siglen) != SN_OK) {
         r = sn_cli_fail(cli, SN_ERR_INVALID,

@@ -331,6 +331,80 @@ req POST "/v1/keys/$K/sign-file" "$TS" --data-binary @"$WORK/one.bin"
 check_error "sign-file with an approvals key" 409 approval_required
 check_match "it says: sign the digest instead" 'sign the digest' "$(jget .message)"
 
+# ---- the CLI ----
+cli() { "$SIGNET" --url "$SERVER_URL" --ca-file "$SERVER_CA" "$@"; }
+# bg_sign NAME ARGS...: a CLI signing in the background as the pipeline;
+# its stderr names the request: RID_BG (waits for the line).
+bg_sign() {
+    local name=$1 i
+    shift
+    SIGNET_TOKEN=$TS cli "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    BG_PID=$!
+    RID_BG=
+    for i in $(seq 1 100); do
+        RID_BG=$(sed -n 's/^signet: sign request \([0-9a-f-]*\) awaits approval.*/\1/p' "$WORK/$name.err")
+        [ -n "$RID_BG" ] && return 0
+        sleep 0.1
+    done
+    fail "$name: the CLI named no sign request: $(cat "$WORK/$name.err")"
+}
+HEX_C=$(digest cli >/dev/null; hexof cli)
+out=$(SIGNET_TOKEN=$TS cli sign-digest --key "$K" --digest-algorithm sha256 --digest "$HEX_C" 2>&1)
+check_eq "sign-digest without --wait: exit 1" 1 "$?"
+check_match "it names the request and --wait" 'sign request [0-9a-f-]+ awaits its approvers.*--wait' "$out"
+bg_sign cli sign-digest --key "$K" --digest-algorithm sha256 --digest "$HEX_C" \
+    --wait=120 --json
+out=$(SIGNET_TOKEN=$S_CAROL cli request list --state pending)
+check_match "signet request list --state pending shows it to an approver" "$RID_BG +pending_approval +0/2" "$out"
+out=$(SIGNET_TOKEN=$S_ALICE cli request approve "$RID_BG")
+check_match "signet request approve (alice)" 'state: +pending_approval' "$out"
+check_match "it shows 1 of 2" 'approved: +1 of 2' "$out"
+out=$(SIGNET_TOKEN=$S_BOB cli request approve "$RID_BG")
+check_match "signet request approve (bob) completes it" 'state: +completed' "$out"
+wait "$BG_PID"
+check_eq "the waiting sign-digest exits 0" 0 "$?"
+BODY=$(cat "$WORK/cli.out")
+check_eq "it prints what a direct sign prints (--json)" \
+    '["digest_algorithm","key","scheme","signature"]' "$(jget 'keys | tojson')"
+if verifies "$(jget .signature)" cli; then pass "openssl verifies the CLI's waited signature"
+else fail "the CLI's waited signature does not verify"; fi
+CHECKS=$((CHECKS + 1))
+
+# signet sign FILE --wait: the CMS over the signed attributes is approved
+printf 'release artefact\n' >"$WORK/app.bin"
+bg_sign cms sign --key "$K" "$WORK/app.bin" -o "$WORK/app.bin.p7s" --wait=120
+out=$(SIGNET_TOKEN=$S_CAROL cli request show "$RID_BG")
+check_match "signet request show: the digest of the CMS signed attributes" 'digests: +[0-9a-f]{64}' "$out"
+check_match "and who asked" "requester: +$TS_ID" "$out"
+SIGNET_TOKEN=$S_CAROL cli request approve "$RID_BG" >/dev/null
+SIGNET_TOKEN=$S_BOB cli request approve "$RID_BG" >/dev/null
+wait "$BG_PID"
+check_eq "the waiting signet sign exits 0" 0 "$?"
+fetch_ca_certs "$WORK" root codesigning
+check_cmd "openssl cms verifies the approved CMS signature" \
+    openssl cms -verify -binary -inform DER -in "$WORK/app.bin.p7s" \
+    -content "$WORK/app.bin" -CAfile "$WORK/root.pem" \
+    -certfile "$WORK/codesigning.pem" -purpose any -out /dev/null
+
+# denied while the CLI waits: it fails saying so
+bg_sign cli2 sign-digest --key "$K" --digest-algorithm sha256 --digest "$HEX_C" --wait=120
+out=$(SIGNET_TOKEN=$S_CAROL cli request deny "$RID_BG")
+check_match "signet request deny" 'state: +denied' "$out"
+wait "$BG_PID"
+check_eq "the waiting CLI exits 1 on a deny" 1 "$?"
+check_match "it says denied" "sign request $RID_BG was denied" "$(cat "$WORK/cli2.err")"
+# nobody answers: --wait=SECONDS runs out; the requester cancels
+bg_sign cli3 sign-digest --key "$K" --digest-algorithm sha256 --digest "$HEX_C" --wait=3
+wait "$BG_PID"
+check_eq "the CLI gives up after --wait=3" 1 "$?"
+check_match "it says it gave up" 'gave up waiting: sign request .* still awaits approval' "$(cat "$WORK/cli3.err")"
+out=$(SIGNET_TOKEN=$TS cli request cancel "$RID_BG")
+check_match "signet request cancel by the requester" 'state: +canceled' "$out"
+out=$(SIGNET_TOKEN=$TS cli request approve "$RID_BG" 2>&1)
+check_match "signet request approve with a static token: refused" 'login session.*HTTP 403' "$out"
+check_cmd_fails "signet request show of a malformed id" \
+    env SIGNET_TOKEN="$TS" "$SIGNET" --url "$SERVER_URL" --ca-file "$SERVER_CA" request show 'a/b'
+
 # ---- approval after expiry (the sweeper expired it unread) ----
 while [ $(($(date +%s) - EXP_AT)) -lt 67 ]; do sleep 1; done
 check_eq "the sweeper expired the unread request (its record)" 1 "$(records "$RID_EXP" sign_request_expired)"

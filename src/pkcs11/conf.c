@@ -44,6 +44,21 @@ sn_p11_say(enum sn_p11_cause cause, const char *fmt, ...)
 }
 
 void
+sn_p11_note(const char *fmt, ...)
+{
+    static const char prefix[] = "libsignet-pkcs11: ";
+    char line[1024];
+    va_list ap;
+
+    memcpy(line, prefix, sizeof(prefix));
+    va_start(ap, fmt);
+    vsnprintf(line + sizeof(prefix) - 1, sizeof(line) - sizeof(prefix) + 1, fmt,
+              ap);
+    va_end(ap);
+    fprintf(stderr, "%s\n", line);
+}
+
+void
 sn_p11_url_shown(const char *url, char *dst, size_t dstlen)
 {
     const char *host = url, *at, *end;
@@ -120,6 +135,24 @@ trim(char *s)
     return s;
 }
 
+/* approval_wait: seconds, 0..SN_P11_APPROVAL_WAIT_MAX, digits only. */
+static sn_err
+wait_parse(const char *v, unsigned *out)
+{
+    unsigned long n = 0;
+    size_t i;
+
+    for (i = 0; v[i] != '\0'; i++) {
+        if (i >= 7 || v[i] < '0' || v[i] > '9')
+            return SN_ERR_CONFIG;
+        n = n * 10 + (unsigned long)(v[i] - '0');
+    }
+    if (i == 0 || n > SN_P11_APPROVAL_WAIT_MAX)
+        return SN_ERR_CONFIG;
+    *out = (unsigned)n;
+    return SN_OK;
+}
+
 /* One "key = value" line of the file; the key is never echoed (a typo
  * could hold a token). */
 static sn_err
@@ -156,12 +189,14 @@ conf_line(struct sn_p11_conf *c, const char *path, char *line)
         return set_str(&c->client_key_pin_file, v, 0);
     if (strcmp(k, "client_key_module") == 0)
         return set_str(&c->client_key_module, v, 0);
+    if (strcmp(k, "approval_wait") == 0)
+        return wait_parse(v, &c->approval_wait);
     return SN_ERR_CONFIG;
 }
 
 /*
  * SIGNET_PKCS11_CONF: "key = value" lines (url, ca_file, token,
- * id_token_file, oidc_audience), '#'.
+ * id_token_file, oidc_audience, client_*, approval_wait), '#'.
  */
 static sn_err
 read_conf(struct sn_p11_conf *c, const char *path)
@@ -187,9 +222,9 @@ read_conf(struct sn_p11_conf *c, const char *path)
             sn_p11_say(SN_P11_CAUSE_CONF_FILE,
                        "SIGNET_PKCS11_CONF %s line %zu: expected url, ca_file, "
                        "token, id_token_file, oidc_audience, client_cert, "
-                       "client_key, client_key_pin_file or client_key_module "
-                       "= value",
-                       path, n);
+                       "client_key, client_key_pin_file, client_key_module "
+                       "or approval_wait (seconds, 0..%d) = value",
+                       path, n, SN_P11_APPROVAL_WAIT_MAX);
             goto out;
         }
     }
@@ -231,6 +266,13 @@ read_env(struct sn_p11_conf *c)
     if ((e = getenv("SIGNET_OIDC_AUDIENCE")) != NULL && *e != '\0' &&
         (r = set_str(&c->audience, e, 0)) != SN_OK)
         return r;
+    if ((e = getenv("SIGNET_APPROVAL_WAIT")) != NULL && *e != '\0' &&
+        wait_parse(e, &c->approval_wait) != SN_OK) {
+        sn_p11_say(SN_P11_CAUSE_CONF_FILE,
+                   "SIGNET_APPROVAL_WAIT: expected seconds, 0..%d",
+                   SN_P11_APPROVAL_WAIT_MAX);
+        return SN_ERR_CONFIG;
+    }
     return read_env_client(c);
 }
 
@@ -323,6 +365,7 @@ sn_p11_conf_load(struct sn_p11_conf *c)
 
     memset(c, 0, sizeof(*c));
     c->debug = getenv("SIGNET_PKCS11_DEBUG") != NULL;
+    c->approval_wait = SN_P11_APPROVAL_WAIT_DEFAULT;
     if ((e = getenv("SIGNET_PKCS11_CONF")) != NULL && *e != '\0' &&
         (r = read_conf(c, e)) != SN_OK)
         return r;

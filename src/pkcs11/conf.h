@@ -28,6 +28,12 @@ struct sn_p11_conf {
     char *id_token_file;
     char *audience;
     int debug; /* SIGNET_PKCS11_DEBUG: more detail on stderr */
+    /*
+     * issue 17: seconds C_Sign waits for a signature whose key's policy
+     * requires approvals (approval_wait in the file, SIGNET_APPROVAL_WAIT);
+     * 0: fail at once, naming the sign request.
+     */
+    unsigned approval_wait;
     char url_from[SN_P11_FROM_MAX];
     char ca_from[SN_P11_FROM_MAX];
     char token_from[SN_P11_FROM_MAX];
@@ -62,9 +68,18 @@ enum sn_p11_cause {
 sn_err sn_p11_conf_load(struct sn_p11_conf *c);
 void sn_p11_conf_cleanup(struct sn_p11_conf *c);
 
+/* C_Sign's default wait for approvals, and the longest (a request lives at
+ * most a week). */
+#define SN_P11_APPROVAL_WAIT_DEFAULT 300
+#define SN_P11_APPROVAL_WAIT_MAX 604800
+
 /* Prints "libsignet-pkcs11: <text>" unless cause was already reported. */
 void sn_p11_say(enum sn_p11_cause cause, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Prints "libsignet-pkcs11: <text>" every time: one sign request's news
+ * (each request is its own, unlike a setting said once). */
+void sn_p11_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Reports a failed exchange (conn's SN_ERR_IO with a->net set). */
 void sn_p11_say_net(const struct sn_p11_conf *c, const struct sn_p11_answer *a);

@@ -190,6 +190,7 @@ sn_p11_conn_request(const struct sn_p11_conn_cfg *cfg, const char *token,
         goto out;
     }
     ans->status = resp.status;
+    ans->retry_after = resp.retry_after;
     ans->body = resp.body;
     ans->len = resp.len;
     resp.body = NULL;

@@ -36,8 +36,9 @@ struct sn_p11_answer {
     long status; /* HTTP status; 0 if the exchange failed */
     uint8_t *body;
     size_t len;
-    enum sn_p11_net net; /* set with SN_ERR_IO */
-    char detail[256];    /* transport failure text, printable, "" if none */
+    unsigned retry_after; /* the answer's Retry-After (seconds), 0: none */
+    enum sn_p11_net net;  /* set with SN_ERR_IO */
+    char detail[256];     /* transport failure text, printable, "" if none */
 };
 
 /* Once per process: libcurl's global state. */

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -40,6 +41,10 @@
 #define SLOT_ID 1
 #define MAX_PIN_LEN 255
 #define MAX_FOUND 4096
+/* Polls of a sign request awaiting approval (issue 17): its Retry-After,
+ * kept within these seconds. */
+#define POLL_MIN 1
+#define POLL_MAX 10
 /* The messages' name for the PIN of C_Login (compared by address). */
 static const char PIN_WHO[] = "the PIN given to C_Login";
 static const char OIDC_WHO[] = "the Signet token exchanged for the ID token";
@@ -1142,6 +1147,134 @@ out:
     return text;
 }
 
+static void
+sleep_s(unsigned s)
+{
+    struct timespec ts = {(time_t)s, 0};
+
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* A settled request that released nothing, said on stderr. */
+static CK_RV
+request_ended(const struct pending *p, const struct sn_p11_request *sr)
+{
+    sn_p11_note("key %s: sign request %s was %s%s%s; nothing was signed",
+                p->key_id, sr->id, sr->state_name,
+                sr->reason[0] != '\0' ? ": " : "", sr->reason);
+    return CKR_FUNCTION_FAILED;
+}
+
+/*
+ * One poll of the request: CKR_OK with *done set once it completed (sig
+ * filled), CKR_OK with *done clear while it waits (*retry: when to ask
+ * again), or a failure already said.
+ */
+static CK_RV
+poll_request(const struct pending *p, const char *id, uint8_t *sig, int *done,
+             unsigned *retry)
+{
+    struct sn_p11_answer a = {0};
+    struct sn_p11_request sr;
+    char path[128], code[64], msg[256];
+    CK_RV rv = CKR_FUNCTION_FAILED;
+    sn_err r;
+
+    *done = 0;
+    snprintf(path, sizeof(path), "/v1/sign-requests/%s", id);
+    r = sn_p11_conn_request(&g.conf.conn, p->token, "GET", path, NULL, &a);
+    if (r != SN_OK) {
+        sn_p11_note("sign request %s: the service cannot be reached (%s); "
+                    "C_Sign gives up waiting",
+                    id, a.detail);
+        goto out;
+    }
+    if (a.status != 200) {
+        sn_p11_parse_error(a.body, a.len, code, sizeof(code), msg, sizeof(msg));
+        sn_p11_note("sign request %s: the service answered HTTP %ld %s (%s); "
+                    "C_Sign gives up waiting",
+                    id, a.status, code, msg);
+        goto out;
+    }
+    *retry = a.retry_after;
+    if (sn_p11_parse_request(a.body, a.len, &sr) != SN_OK ||
+        strcmp(sr.id, id) != 0) {
+        dbg("sign request %s: malformed answer", id);
+        rv = CKR_DEVICE_ERROR;
+        goto out;
+    }
+    if (sr.state == SN_P11_SR_PENDING || sr.state == SN_P11_SR_APPROVED) {
+        rv = CKR_OK;
+        goto out;
+    }
+    if (sr.state != SN_P11_SR_COMPLETED) {
+        rv = request_ended(p, &sr);
+        goto out;
+    }
+    if (sn_p11_parse_signature(a.body, a.len, p->alg, p->sig_len, sig) !=
+        SN_OK) {
+        dbg("sign request %s: malformed signature", id);
+        rv = CKR_DEVICE_ERROR;
+        goto out;
+    }
+    *done = 1;
+    rv = CKR_OK;
+out:
+    sn_p11_answer_cleanup(&a);
+    return rv;
+}
+
+/*
+ * issue 17: the key's policy requires approvals and the service opened a
+ * sign request (202). C_Sign waits for it, polling, up to approval_wait
+ * seconds: its signature once approvers release it; otherwise
+ * CKR_FUNCTION_FAILED, and stderr says which request and why (the
+ * application shows only the CK_RV).
+ */
+static CK_RV
+await_approval(const struct pending *p, const struct sn_p11_answer *first,
+               uint8_t *sig)
+{
+    unsigned wait = g.conf.approval_wait, retry = first->retry_after, left;
+    struct sn_p11_request sr;
+    time_t deadline;
+    CK_RV rv;
+    int done = 0;
+
+    if (sn_p11_parse_request(first->body, first->len, &sr) != SN_OK) {
+        dbg("sign: malformed 202 answer");
+        return CKR_DEVICE_ERROR;
+    }
+    if (wait == 0) {
+        sn_p11_note("key %s: signing needs approval: sign request %s awaits "
+                    "its approvers, and approval_wait is 0 (signet request "
+                    "show %s)",
+                    p->key_id, sr.id, sr.id);
+        return CKR_FUNCTION_FAILED;
+    }
+    sn_p11_note("key %s: signing needs approval: sign request %s opened; "
+                "waiting up to %u s (approval_wait)",
+                p->key_id, sr.id, wait);
+    deadline = time(NULL) + (time_t)wait;
+    while (!done) {
+        retry = retry < POLL_MIN   ? POLL_MIN
+                : retry > POLL_MAX ? POLL_MAX
+                                   : retry;
+        if (time(NULL) >= deadline) {
+            sn_p11_note("key %s: sign request %s still awaits approval after "
+                        "%u s (approval_wait): C_Sign fails",
+                        p->key_id, sr.id, wait);
+            return CKR_FUNCTION_FAILED;
+        }
+        left = (unsigned)(deadline - time(NULL));
+        sleep_s(retry < left ? retry : left);
+        if ((rv = poll_request(p, sr.id, sig, &done, &retry)) != CKR_OK)
+            return rv;
+    }
+    return CKR_OK;
+}
+
 /* POST /v1/keys/{id}/sign; sig receives p->sig_len bytes. */
 static CK_RV
 remote_sign(const struct pending *p, uint8_t *sig)
@@ -1160,6 +1293,10 @@ remote_sign(const struct pending *p, uint8_t *sig)
         if (r == SN_ERR_IO)
             sn_p11_say_net(&g.conf, &a);
         rv = CKR_DEVICE_ERROR;
+        goto out;
+    }
+    if (a.status == 202) {
+        rv = await_approval(p, &a, sig);
         goto out;
     }
     if (a.status != 200) {

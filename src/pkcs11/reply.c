@@ -9,6 +9,7 @@
  */
 #include "pkcs11/reply.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -512,6 +513,53 @@ sn_p11_parse_signature(const uint8_t *data, size_t len, enum sn_keyalg alg,
     r = SN_OK;
 out:
     free(raw);
+    json_decref(j);
+    return r;
+}
+
+static void copy_printable(char *dst, size_t dstlen, const char *src);
+
+sn_err
+sn_p11_parse_request(const uint8_t *data, size_t len,
+                     struct sn_p11_request *out)
+{
+    static const char *const names[] = {
+        [SN_P11_SR_PENDING] = "pending_approval",
+        [SN_P11_SR_APPROVED] = "approved",
+        [SN_P11_SR_COMPLETED] = "completed",
+        [SN_P11_SR_DENIED] = "denied",
+        [SN_P11_SR_EXPIRED] = "expired",
+        [SN_P11_SR_CANCELED] = "canceled",
+        [SN_P11_SR_FAILED] = "failed",
+    };
+    const char *id, *state;
+    json_t *j = NULL;
+    size_t i;
+    sn_err r;
+
+    memset(out, 0, sizeof(*out));
+    if ((r = load_object(data, len, &j)) != SN_OK)
+        goto out;
+    r = SN_ERR_INVALID;
+    if ((id = get_str(j, "request", SN_P11_KEYID_MAX)) == NULL &&
+        (id = get_str(j, "id", SN_P11_KEYID_MAX)) == NULL)
+        goto out;
+    if (!id_safe(id) || (state = get_str(j, "state", 32)) == NULL)
+        goto out;
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(state, names[i]) == 0)
+            break;
+    if (i == sizeof(names) / sizeof(names[0]))
+        goto out;
+    memcpy(out->id, id, strlen(id) + 1);
+    out->state = (enum sn_p11_sr_state)i;
+    snprintf(out->state_name, sizeof(out->state_name), "%s", names[i]);
+    copy_printable(out->reason, sizeof(out->reason),
+                   json_string_value(json_object_get(j, "reason")));
+    r = SN_OK;
+out:
+    if (r != SN_OK)
+        memset(out, 0, sizeof(*out));
     json_decref(j);
     return r;
 }

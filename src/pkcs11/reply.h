@@ -1,8 +1,9 @@
 /*
  * reply: the PKCS#11 module's view of what the Signet service says. Pure
  * functions over bytes (no HTTP, no globals, no PKCS#11 types): they turn
- * the untrusted bodies of GET /v1/whoami, GET /v1/keys and POST
- * /v1/keys/{id}/sign into validated, typed structs, and hold the two
+ * the untrusted bodies of GET /v1/whoami, GET /v1/keys, POST
+ * /v1/keys/{id}/sign and GET /v1/sign-requests/{id} into validated, typed
+ * structs, and hold the two
  * signature-format helpers the mechanisms need (DigestInfo and ECDSA
  * DER -> r||s). Every length is bounded; anything unexpected is rejected.
  */
@@ -86,6 +87,34 @@ sn_err sn_p11_parse_keys(const uint8_t *data, size_t len,
  */
 sn_err sn_p11_parse_signature(const uint8_t *data, size_t len,
                               enum sn_keyalg alg, size_t sig_len, uint8_t *sig);
+
+/*
+ * issue 17: a sign request awaiting approval, as the 202 answer of POST
+ * /v1/keys/{id}/sign ({"request": id, "state"}) or GET
+ * /v1/sign-requests/{id} ({"id", "state", "reason"?}) says it. The id is
+ * used in a URL path: [A-Za-z0-9_-], 1..SN_P11_KEYID_MAX; the state one
+ * of the API's names; the reason printable, cut to fit. A completed
+ * request's signature is read with sn_p11_parse_signature.
+ */
+enum sn_p11_sr_state {
+    SN_P11_SR_PENDING,
+    SN_P11_SR_APPROVED,
+    SN_P11_SR_COMPLETED,
+    SN_P11_SR_DENIED,
+    SN_P11_SR_EXPIRED,
+    SN_P11_SR_CANCELED,
+    SN_P11_SR_FAILED
+};
+
+struct sn_p11_request {
+    char id[SN_P11_KEYID_MAX + 1];
+    enum sn_p11_sr_state state;
+    char state_name[24];
+    char reason[201]; /* failed: why, printable; else "" */
+};
+
+sn_err sn_p11_parse_request(const uint8_t *data, size_t len,
+                            struct sn_p11_request *out);
 
 /*
  * An API error body {"error","message"}: copies both, made printable, for

@@ -17,8 +17,12 @@
 #    approver, a session without its second factor, a static token trying
 #    to approve (403); sign-file with such a key is 409 approval_required;
 #  - every transition is an audit record;
-#  - the CLI waits (signet sign-digest --wait) and prints what a direct
-#    sign prints; signet request list/show/approve/deny/cancel.
+#  - the CLI waits (signet sign-digest --wait, signet sign --wait) and
+#    prints what a direct sign prints; signet request
+#    list/show/approve/deny/cancel;
+#  - the PKCS#11 module (third argument): C_Sign waits up to approval_wait
+#    and returns the approved signature (openssl verifies), or fails saying
+#    which request and why.
 . "$(dirname "$0")/lib.sh" "$@"
 
 command -v oathtool >/dev/null || die "oathtool is not installed"
@@ -404,6 +408,60 @@ out=$(SIGNET_TOKEN=$TS cli request approve "$RID_BG" 2>&1)
 check_match "signet request approve with a static token: refused" 'login session.*HTTP 403' "$out"
 check_cmd_fails "signet request show of a malformed id" \
     env SIGNET_TOKEN="$TS" "$SIGNET" --url "$SERVER_URL" --ca-file "$SERVER_CA" request show 'a/b'
+
+# ---- the PKCS#11 module: C_Sign waits up to approval_wait ----
+MOD=${3:-}
+if [ -n "$MOD" ] && command -v pkcs11-tool >/dev/null; then
+    PRELOAD=()
+    if ldd "$MOD" 2>/dev/null | grep libasan >/dev/null; then
+        PRELOAD=(env "LD_PRELOAD=$(ldd "$MOD" | awk '/libasan/ {print $3}')"
+            "ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:handle_segv=0")
+    fi
+    hexid() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+    # p11sign NAME WAIT: pkcs11-tool signs digest NAME in the background
+    p11sign() {
+        local i
+        digest "$1" >/dev/null
+        SIGNET_APPROVAL_WAIT=$2 "${PRELOAD[@]}" pkcs11-tool --module "$MOD" \
+            --login --pin "$TS" --sign --id "$(hexid "$K")" -m ECDSA \
+            -i "$WORK/$1.bin" -o "$WORK/$1.p11sig" --signature-format openssl \
+            >"$WORK/$1.p11out" 2>&1 &
+        BG_PID=$!
+        RID_BG=
+        for i in $(seq 1 100); do
+            RID_BG=$(sed -n 's/.*sign request \([0-9a-f-]*\) opened.*/\1/p' "$WORK/$1.p11out")
+            [ -n "$RID_BG" ] && return 0
+            kill -0 "$BG_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+    }
+    p11sign p11 120
+    check_match "C_Sign says it waits for the sign request" \
+        'libsignet-pkcs11: key .*: signing needs approval: sign request [0-9a-f-]+ opened; waiting up to 120 s' \
+        "$(cat "$WORK/p11.p11out")"
+    vote "$RID_BG" approve "$S_ALICE"
+    vote "$RID_BG" approve "$S_CAROL"
+    wait "$BG_PID"
+    check_eq "pkcs11-tool's C_Sign returns once approved" 0 "$?"
+    check_cmd "openssl verifies the module's approved signature" \
+        openssl pkeyutl -verify -pubin -inkey "$WORK/pub.$K.pem" \
+        -sigfile "$WORK/p11.p11sig" -in "$WORK/p11.bin"
+    p11sign p11late 3
+    wait "$BG_PID"
+    check_ne "C_Sign fails when approval_wait runs out" 0 "$?"
+    check_match "it says which request and why" \
+        "sign request $RID_BG still awaits approval after 3 s \\(approval_wait\\)" \
+        "$(cat "$WORK/p11late.p11out")"
+    digest p11none >/dev/null
+    out=$(SIGNET_APPROVAL_WAIT=0 "${PRELOAD[@]}" pkcs11-tool --module "$MOD" \
+        --login --pin "$TS" --sign --id "$(hexid "$K")" -m ECDSA \
+        -i "$WORK/p11none.bin" -o "$WORK/p11none.sig" 2>&1)
+    check_ne "approval_wait 0: C_Sign fails at once" 0 "$?"
+    check_match "saying the request awaits its approvers" \
+        'sign request [0-9a-f-]+ awaits its approvers, and approval_wait is 0' "$out"
+else
+    log "no PKCS#11 module given: its approval wait is not tested here"
+fi
 
 # ---- approval after expiry (the sweeper expired it unread) ----
 while [ $(($(date +%s) - EXP_AT)) -lt 67 ]; do sleep 1; done

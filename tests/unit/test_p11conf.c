@@ -76,6 +76,7 @@ clear_env(void)
     unsetenv("SIGNET_PKCS11_DEBUG");
     unsetenv("SIGNET_ID_TOKEN_FILE");
     unsetenv("SIGNET_OIDC_AUDIENCE");
+    unsetenv("SIGNET_APPROVAL_WAIT");
 }
 
 static void
@@ -163,6 +164,59 @@ test_id_token_settings(void **state)
 }
 
 /*
+ * Issue 17: approval_wait, C_Sign's wait for a sign request's approvals:
+ * 300 s by default, the file's, the environment's over it; 0 means no
+ * wait; anything but 0..604800 seconds in digits is refused.
+ */
+static void
+test_approval_wait(void **state)
+{
+    static const char *const bad[] = {"-1", "5m",  "604801",  "",
+                                      " ",  "1e3", "99999999"};
+    struct sn_p11_conf c;
+    char *err;
+    size_t i;
+
+    (void)state;
+    clear_env();
+    capture();
+    assert_int_equal(sn_p11_conf_load(&c), SN_OK);
+    assert_int_equal(c.approval_wait, 300);
+    sn_p11_conf_cleanup(&c);
+    write_file("p11conf.wait", "url = https://h:1\napproval_wait = 45\n");
+    setenv("SIGNET_PKCS11_CONF", "p11conf.wait", 1);
+    assert_int_equal(sn_p11_conf_load(&c), SN_OK);
+    assert_int_equal(c.approval_wait, 45);
+    sn_p11_conf_cleanup(&c);
+    setenv("SIGNET_APPROVAL_WAIT", "0", 1);
+    assert_int_equal(sn_p11_conf_load(&c), SN_OK);
+    assert_int_equal(c.approval_wait, 0);
+    sn_p11_conf_cleanup(&c);
+    setenv("SIGNET_APPROVAL_WAIT", "604800", 1);
+    assert_int_equal(sn_p11_conf_load(&c), SN_OK);
+    assert_int_equal(c.approval_wait, 604800);
+    sn_p11_conf_cleanup(&c);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setenv("SIGNET_APPROVAL_WAIT", bad[i], 1);
+        /* "" is unset for the environment: the file's 45 stands. */
+        if (bad[i][0] == '\0') {
+            assert_int_equal(sn_p11_conf_load(&c), SN_OK);
+            assert_int_equal(c.approval_wait, 45);
+        } else if (sn_p11_conf_load(&c) != SN_ERR_CONFIG)
+            fail_msg("SIGNET_APPROVAL_WAIT=\"%s\" accepted", bad[i]);
+        sn_p11_conf_cleanup(&c);
+    }
+    unsetenv("SIGNET_APPROVAL_WAIT");
+    write_file("p11conf.wait", "url = https://h:1\napproval_wait = 10s\n");
+    assert_int_equal(sn_p11_conf_load(&c), SN_ERR_CONFIG);
+    sn_p11_conf_cleanup(&c);
+    err = captured();
+    free(err);
+    unlink("p11conf.wait");
+    clear_env();
+}
+
+/*
  * A bad line fails with one line naming the file and line; the key is not
  * echoed (here a token pasted where a key belongs). Also the causes are
  * said once: the second load prints nothing.
@@ -246,6 +300,9 @@ main(void)
         cmocka_unit_test(test_bad_file_once),
         cmocka_unit_test(test_not_https),
         cmocka_unit_test(test_ca_file),
+        /* after test_bad_file_once: its refusals are the file's cause,
+         * which is said once per process */
+        cmocka_unit_test(test_approval_wait),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,9 @@
 /*
- * Unit tests for pkcs11/reply: DigestInfo parsing and the ECDSA DER ->
- * r||s conversion. Expected values come from OpenSSL, not from reply.c:
- * DigestInfo prefixes are built with OpenSSL's X509_SIG encoder and ECDSA
- * signatures are made and checked with OpenSSL's own ECDSA.
+ * Unit tests for pkcs11/reply: DigestInfo parsing, the ECDSA DER ->
+ * r||s conversion and a sign request's answers (issue 17). Expected values come
+ * from OpenSSL, not from reply.c: DigestInfo prefixes are built with OpenSSL's
+ * X509_SIG encoder and ECDSA signatures are made and checked with OpenSSL's own
+ * ECDSA.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -182,6 +183,62 @@ test_ecdsa_der_rejects(void **state)
                      SN_ERR_INVALID);
 }
 
+/* issue 17: a sign request's 202 answer and its GET, strictly read. */
+static int
+parses(const char *json, struct sn_p11_request *sr)
+{
+    return sn_p11_parse_request((const uint8_t *)json, strlen(json), sr) ==
+           SN_OK;
+}
+
+static void
+test_sign_request(void **state)
+{
+    static const char *const bad[] = {
+        "{\"request\":\"a/b\",\"state\":\"pending_approval\"}",
+        "{\"request\":\"r-1\",\"state\":\"pending\"}",
+        "{\"request\":\"r-1\"}",
+        "{\"state\":\"completed\"}",
+        "{\"request\":\"\",\"state\":\"completed\"}",
+        "{\"request\":7,\"state\":\"completed\"}",
+        "{\"request\":\"r-1\",\"state\":\"completed\",\"state\":\"denied\"}",
+        "[\"r-1\",\"completed\"]",
+        "{\"request\":"
+        "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaa1\",\"state\":\"completed\"}",
+        "{\"request\":\"r\\u0000x\",\"state\":\"completed\"}",
+        "",
+    };
+    struct sn_p11_request sr;
+    size_t i;
+
+    (void)state;
+    assert_true(parses("{\"request\":\"5e1b-AZ_9\",\"state\":"
+                       "\"pending_approval\",\"key\":\"k\"}",
+                       &sr));
+    assert_string_equal(sr.id, "5e1b-AZ_9");
+    assert_int_equal(sr.state, SN_P11_SR_PENDING);
+    assert_true(parses("{\"id\":\"r-2\",\"state\":\"failed\",\"reason\":"
+                       "\"the key is disabled\\u001b[31m\"}",
+                       &sr));
+    assert_string_equal(sr.id, "r-2");
+    assert_int_equal(sr.state, SN_P11_SR_FAILED);
+    assert_string_equal(sr.state_name, "failed");
+    /* a control character in a reason is not passed to a terminal */
+    assert_string_equal(sr.reason, "the key is disabled?[31m");
+    assert_true(parses("{\"id\":\"r-3\",\"state\":\"completed\","
+                       "\"signature\":\"AAAA\"}",
+                       &sr));
+    assert_int_equal(sr.state, SN_P11_SR_COMPLETED);
+    assert_string_equal(sr.reason, "");
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&sr, 0x5a, sizeof(sr));
+        if (parses(bad[i], &sr))
+            fail_msg("accepted %s", bad[i]);
+        assert_string_equal(sr.id, "");
+    }
+}
+
 int
 main(void)
 {
@@ -190,6 +247,7 @@ main(void)
         cmocka_unit_test(test_digestinfo_rejects),
         cmocka_unit_test(test_ecdsa_der_to_raw),
         cmocka_unit_test(test_ecdsa_der_rejects),
+        cmocka_unit_test(test_sign_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

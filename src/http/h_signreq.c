@@ -859,6 +859,9 @@ out:
 
 /* ---- the daemon's sweeper ---- */
 
+/* A database outage would say so every few seconds: budgeted. */
+static struct sn_log_limit sweep_lines = SN_LOG_LIMIT(1, 60);
+
 void
 sn_sign_requests_sweep(const struct sn_deps *deps, time_t now)
 {
@@ -868,7 +871,9 @@ sn_sign_requests_sweep(const struct sn_deps *deps, time_t now)
 
     if (sn_store_sign_request_sweep(deps->store, now, now - RELEASE_STALE,
                                     SWEEP_MAX, &moved, &n) != SN_OK) {
-        sn_warn("sign requests: the sweep failed (database unavailable?)");
+        sn_log_limited(&sweep_lines, SN_LOG_WARN,
+                       "sign requests: the sweep failed (database "
+                       "unavailable?)");
         return;
     }
     for (i = 0; i < n; i++) {

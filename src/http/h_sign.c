@@ -52,6 +52,37 @@ approval_refused(struct sn_resp *resp, const struct sn_sign_ticket *t)
     return -1;
 }
 
+/* Signature i's record. */
+static void
+record_signed(struct sn_audit *a, const struct sn_req *req,
+              const struct sn_key *k, const struct sn_body_sign *in, size_t i,
+              const struct sn_sign_ticket *t)
+{
+    sn_audit_init(a, req, k->subscriber, k->id, "sign");
+    snprintf(a->policy, sizeof(a->policy), "%s", t->policy);
+    snprintf(a->digest_alg, sizeof(a->digest_alg), "%s",
+             sn_digest_name(in->md));
+    sn_hex_encode(in->digests[i], sn_digest_len(in->md), a->digest);
+    snprintf(a->scheme, sizeof(a->scheme), "%s", sn_scheme_name(in->scheme));
+}
+
+/* The HSM failed at signature i: the signatures made so far are not
+ * returned, but they were made, so they are recorded with the failure. */
+static void
+record_failed_batch(const struct sn_deps *deps, const struct sn_req *req,
+                    const struct sn_key *k, const struct sn_sign_ticket *t,
+                    struct sn_audit *recs, size_t i, sn_err r)
+{
+    sn_audit_init(&recs[i], req, k->subscriber, k->id, "sign");
+    snprintf(recs[i].result, sizeof(recs[i].result), "error");
+    snprintf(recs[i].detail, sizeof(recs[i].detail),
+             "HSM: %s; %zu signature(s) of the batch made, none returned",
+             sn_err_str(r), i);
+    snprintf(recs[i].policy, sizeof(recs[i].policy), "%s", t->policy);
+    if (sn_store_audit_add_many(deps->store, recs, i + 1) != SN_OK)
+        sn_error("audit: cannot record a failed batch");
+}
+
 void
 sn_h_sign(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
 {
@@ -104,18 +135,7 @@ sn_h_sign(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
                         sn_digest_len(in.md), &sig, &siglen);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (r != SN_OK) {
-            /* The signatures made so far are not returned, but they were
-             * made: record them with the failure. */
-            sn_audit_init(&recs[i], req, k.subscriber, k.id, "sign");
-            snprintf(recs[i].result, sizeof(recs[i].result), "error");
-            snprintf(recs[i].detail, sizeof(recs[i].detail),
-                     "HSM: %s; %zu signature(s) of the batch made, none "
-                     "returned",
-                     sn_err_str(r), i);
-            snprintf(recs[i].policy, sizeof(recs[i].policy), "%s",
-                     ticket.policy);
-            if (sn_store_audit_add_many(deps->store, recs, i + 1) != SN_OK)
-                sn_error("audit: cannot record a failed batch");
+            record_failed_batch(deps, req, &k, &ticket, recs, i, r);
             /* None of the batch is returned: none is counted. */
             sn_sign_policy_refund(deps, &ticket);
             sn_resp_error(resp, API_UNAVAILABLE, "the HSM could not sign");
@@ -124,13 +144,7 @@ sn_h_sign(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
         sn_metrics_signature(deps->metrics, k.alg,
                              (double)(t1.tv_sec - t0.tv_sec) +
                                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-        sn_audit_init(&recs[i], req, k.subscriber, k.id, "sign");
-        snprintf(recs[i].policy, sizeof(recs[i].policy), "%s", ticket.policy);
-        snprintf(recs[i].digest_alg, sizeof(recs[i].digest_alg), "%s",
-                 sn_digest_name(in.md));
-        sn_hex_encode(in.digests[i], sn_digest_len(in.md), recs[i].digest);
-        snprintf(recs[i].scheme, sizeof(recs[i].scheme), "%s",
-                 sn_scheme_name(in.scheme));
+        record_signed(&recs[i], req, &k, &in, i, &ticket);
         r = sn_b64_encode(sig, siglen, &b64);
         free(sig);
         sig = NULL;

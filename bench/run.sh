@@ -37,6 +37,7 @@ HOME_DIR=$WORK/home
 "$SIGNETD" init --home "$HOME_DIR" >/dev/null
 # The benchmarks sign with static API tokens, which a new home refuses by
 # default (auth.require_strong_auth).
+sed -i 's/^auth\.operator_mfa = .*/auth.operator_mfa = false/' "$HOME_DIR/signetd.conf"
 sed -i 's/^auth\.require_strong_auth = .*/auth.require_strong_auth = false/' \
     "$HOME_DIR/signetd.conf"
 # BENCH_CONF: extra signetd.conf lines (e.g. "limits.anon_signatures_per_second = 50").

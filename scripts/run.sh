@@ -27,6 +27,11 @@ if [ ! -f "$home/signetd.conf" ]; then
     # says so explicitly.
     sed -i 's/^auth\.require_strong_auth = .*/auth.require_strong_auth = false/' \
         "$home/signetd.conf"
+    # The README's session also acts as the operator with the admin token;
+    # new homes want an operator's login with a second factor for that
+    # (auth.operator_mfa, docs/accounts.md).
+    sed -i 's/^auth\.operator_mfa = .*/auth.operator_mfa = false/' \
+        "$home/signetd.conf"
     # Written into the configuration: serve takes them from there.
     listen= public_listen=
 elif [ -n "$public_url" ] &&

@@ -27,14 +27,21 @@ sn_auth_fault_str(enum sn_auth_fault f)
     return "authentication failed";
 }
 
-/* Revoked, expired or good: the token row's own state. */
+/* The store and its trigger name a login session by this number. */
+_Static_assert(SN_AUTH_SESSION == 3, "sessions are auth_method 3 in the store");
+
+/* Revoked, expired (a session also when idle too long) or good: the token
+ * row's own state. */
 static enum sn_auth_fault
-token_state(const struct sn_token *t)
+token_state(const struct sn_token *t, time_t now)
 {
     if (t->revoked_at != 0)
         return SN_AUTH_REVOKED;
-    if (t->expires_at != 0 && t->expires_at <= time(NULL))
+    if (t->expires_at != 0 && t->expires_at <= now)
         return SN_AUTH_EXPIRED;
+    if (t->auth_method == SN_AUTH_SESSION && t->idle_timeout != 0 &&
+        t->last_used + (time_t)t->idle_timeout <= now)
+        return SN_AUTH_IDLE;
     return SN_AUTH_OK;
 }
 
@@ -46,6 +53,8 @@ sn_audit_principal(char *buf, size_t len, int method, const char *id,
         snprintf(buf, len, "oidc policy=%s %s", via, proof);
     else if (method == SN_AUTH_MTLS)
         snprintf(buf, len, "mtls registration=%s %s", via, proof);
+    else if (method == SN_AUTH_SESSION)
+        snprintf(buf, len, "session account=%s %s", via, proof);
     else
         snprintf(buf, len, "%s", id);
 }
@@ -120,8 +129,14 @@ principal_from_token(const struct sn_token *t, struct sn_principal *p)
     p->expires_at = t->expires_at;
     p->created_at = t->created_at;
     /* A minted token carries how its holder proved who they were. */
-    if (t->auth_method == SN_AUTH_OIDC || t->auth_method == SN_AUTH_MTLS)
+    if (t->auth_method == SN_AUTH_OIDC || t->auth_method == SN_AUTH_MTLS ||
+        t->auth_method == SN_AUTH_SESSION)
         p->method = (enum sn_auth_method)t->auth_method;
+    p->mfa = t->auth_method == SN_AUTH_SESSION && t->mfa;
+    /* The bootstrap admin token (not a person's session) holds every
+     * operator role; an operator's session holds its account's. */
+    if (t->admin && t->auth_method != SN_AUTH_SESSION)
+        p->roles |= SN_OP_ROLES;
     memcpy(p->via, t->via, sizeof(p->via));
     memcpy(p->proof, t->proof, sizeof(p->proof));
 }
@@ -161,7 +176,7 @@ sn_auth_bearer(struct sn_store *st, const char *header, const char *client,
         f = SN_AUTH_UNKNOWN;
         goto out;
     }
-    if ((f = token_state(&t)) != SN_AUTH_OK) {
+    if ((f = token_state(&t, time(NULL))) != SN_AUTH_OK) {
         sn_log_limited(&refused_lines, SN_LOG_WARN,
                        "auth: %s: token %s from %s", sn_auth_fault_str(f), t.id,
                        client);
@@ -170,6 +185,10 @@ sn_auth_bearer(struct sn_store *st, const char *header, const char *client,
         goto out;
     }
     principal_from_token(&t, out);
+    /* A session's idle limit runs from its last use (written once a
+     * minute); a failed write is not the caller's fault. */
+    if (t.auth_method == SN_AUTH_SESSION)
+        (void)sn_store_token_touch(st, &t, time(NULL));
 out:
     OPENSSL_cleanse(hash, sizeof(hash));
     OPENSSL_cleanse(&t, sizeof(t));
@@ -188,7 +207,7 @@ sn_auth_recheck(struct sn_store *st, const struct sn_principal *p)
     if (sn_store_token_get(st, p->id, &t) != SN_OK)
         f = SN_AUTH_UNKNOWN;
     else
-        f = token_state(&t);
+        f = token_state(&t, time(NULL));
     OPENSSL_cleanse(&t, sizeof(t));
     return f;
 }

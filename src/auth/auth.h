@@ -21,6 +21,7 @@
     X(SN_AUTH_UNKNOWN, "unknown token")                                        \
     X(SN_AUTH_REVOKED, "token revoked")                                        \
     X(SN_AUTH_EXPIRED, "token expired")                                        \
+    X(SN_AUTH_IDLE, "session ended after being idle: log in again")            \
     X(SN_AUTH_UNAVAILABLE, "database unavailable")                             \
     X(SN_AUTH_CERT_UNKNOWN, "client certificate not registered")               \
     X(SN_AUTH_CERT_MALFORMED, "client certificate chain malformed")            \

@@ -40,6 +40,9 @@ struct sn_principal {
     /* SN_AUTH_SESSION: the login proved a second factor. A session without
      * one may only enrol the account's TOTP. */
     int mfa;
+    /* Set by the front end where auth.operator_mfa is off: an operator
+     * credential without a second factor may still do what needs one. */
+    int mfa_exempt;
     char keys[SN_TOKEN_MAX_KEYS][SN_UUID_LEN]; /* scope; none = all keys */
     size_t nkeys;
     time_t expires_at; /* 0: never */

@@ -292,6 +292,9 @@ sn_app_deps(struct sn_app *app, struct sn_deps *out)
     out->token_lifetime = (time_t)app->cfg.token_lifetime_days * 86400;
     out->keyrules = app->keyrules;
     out->oidc = app->oidc;
+    out->people.operator_mfa = app->cfg.operator_mfa;
+    out->people.session_lifetime = app->cfg.session_lifetime;
+    out->people.session_idle = app->cfg.session_idle;
 }
 
 void

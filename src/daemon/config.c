@@ -97,6 +97,9 @@ enum key_id {
     KEY_OIDC_MAX_AGE,
     KEY_OIDC_REFRESH,
     KEY_OIDC_FETCH_TIMEOUT,
+    KEY_OPERATOR_MFA,
+    KEY_SESSION_LIFETIME,
+    KEY_SESSION_IDLE,
     KEY_COUNT
 };
 
@@ -185,6 +188,10 @@ static const struct keydef {
     [KEY_OIDC_MAX_AGE] = {"oidc.max_token_age", K_UINT, 60, 86400, 0},
     [KEY_OIDC_REFRESH] = {"oidc.refresh_interval", K_UINT, 1, 3600, 0},
     [KEY_OIDC_FETCH_TIMEOUT] = {"oidc.fetch_timeout", K_UINT, 1, 120, 0},
+    /* issue 17: people's login sessions, and operators' second factor */
+    [KEY_OPERATOR_MFA] = {"auth.operator_mfa", K_BOOL, 0, 0, 0},
+    [KEY_SESSION_LIFETIME] = {"sessions.lifetime", K_UINT, 300, 7 * 86400, 0},
+    [KEY_SESSION_IDLE] = {"sessions.idle_timeout", K_UINT, 60, 86400, 0},
 };
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
@@ -775,6 +782,10 @@ set_number(struct parser *p, unsigned line, enum key_id id, const char *value)
         p->cfg.oidc_refresh_interval = (unsigned)v;
     else if (id == KEY_OIDC_FETCH_TIMEOUT)
         p->cfg.oidc_fetch_timeout = (unsigned)v;
+    else if (id == KEY_SESSION_LIFETIME)
+        p->cfg.session_lifetime = (unsigned)v;
+    else if (id == KEY_SESSION_IDLE)
+        p->cfg.session_idle = (unsigned)v;
     else
         p->cfg.threads = (unsigned)v;
     return SN_OK;
@@ -886,6 +897,7 @@ set_value(struct parser *p, unsigned line, enum key_id id, char *value)
             return SN_ERR_CONFIG;
         }
         *(id == KEY_REQUIRE_STRONG_AUTH ? &p->cfg.require_strong_auth
+          : id == KEY_OPERATOR_MFA      ? &p->cfg.operator_mfa
                                         : &p->cfg.allow_uncertified) =
             strcmp(value, "true") == 0;
         return SN_OK;
@@ -1039,6 +1051,10 @@ finish(struct parser *p)
         cfg->oidc_refresh_interval = 60;
     if (p->seen[KEY_OIDC_FETCH_TIMEOUT] == 0)
         cfg->oidc_fetch_timeout = 10;
+    if (p->seen[KEY_SESSION_LIFETIME] == 0)
+        cfg->session_lifetime = 8 * 3600;
+    if (p->seen[KEY_SESSION_IDLE] == 0)
+        cfg->session_idle = 15 * 60;
     conn_limit_defaults(p);
     if (p->seen[KEY_ANON_RATE] == 0)
         cfg->anon_rate = 50;

@@ -95,6 +95,14 @@ struct sn_config {
     unsigned oidc_max_token_age;    /* oidc.max_token_age, default 600 */
     unsigned oidc_refresh_interval; /* oidc.refresh_interval, default 60 */
     unsigned oidc_fetch_timeout;    /* oidc.fetch_timeout, default 10 */
+    /* issue 17: auth.operator_mfa (false when absent; signetd init writes
+     * true): operator actions that can cause issuance or change who can
+     * sign need a login session with a second factor. A session lives at
+     * most sessions.lifetime and ends after sessions.idle_timeout unused
+     * (seconds; 8 h and 15 min by default). */
+    int operator_mfa;
+    unsigned session_lifetime;
+    unsigned session_idle;
 };
 
 /*

@@ -351,6 +351,9 @@ write_text(const char *home, const char *name, const char *text, int mode)
     return r;
 }
 
+/* Days the bootstrap admin token lives. */
+#define ADMIN_TOKEN_DAYS 30
+
 static sn_err
 make_admin_token(const char *home, const char *db)
 {
@@ -366,6 +369,9 @@ make_admin_token(const char *home, const char *db)
     t.admin = 1;
     t.roles = SN_ROLE_MANAGE;
     t.created_at = time(NULL);
+    /* The bootstrap credential (issue 17): it creates the first operator
+     * accounts, then an operator revokes it; it expires by itself. */
+    t.expires_at = t.created_at + ADMIN_TOKEN_DAYS * 86400;
     snprintf(t.name, sizeof(t.name), "initial admin");
     if ((r = sn_uuid(t.id)) != SN_OK ||
         (r = sn_apitoken_new(t.id, &secret, t.hash)) != SN_OK ||
@@ -590,6 +596,12 @@ home_finish(const char *home, const char *module, const struct sn_home_net *net,
             "# require_strong_auth: false is signed with through an OIDC\n"
             "# exchange or a registered client certificate.\n"
             "auth.require_strong_auth = true\n"
+            "\n"
+            "# Operator actions that can cause issuance or change who can\n"
+            "# sign (identity, revocation, credentials, accounts) need a\n"
+            "# person's login session with a TOTP code (signet login); the\n"
+            "# admin token creates the first operator account.\n"
+            "auth.operator_mfa = true\n"
             "\n"
             "# Any PKCS#11 module can replace SoftHSM2. With a module that\n"
             "# cannot create tokens, set hsm.tokens = mapped and map each\n"

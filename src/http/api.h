@@ -27,6 +27,9 @@
     X(API_FORBIDDEN, 403, "forbidden")                                         \
     X(API_POLICY_DENIED, 403, "policy_denied")                                 \
     X(API_STRONG_AUTH, 403, "strong_auth_required")                            \
+    X(API_MFA_REQUIRED, 403, "mfa_required")                                   \
+    X(API_LOGIN_FAILED, 401, "login_failed")                                   \
+    X(API_LOCKED, 429, "login_locked")                                         \
     X(API_IMPORT_FORBIDDEN, 403, "key_import_forbidden")                       \
     X(API_NOT_FOUND, 404, "not_found")                                         \
     X(API_METHOD, 405, "method_not_allowed")                                   \

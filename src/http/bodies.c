@@ -796,3 +796,163 @@ out:
     sn_body_sign_cleanup(&in);
     return r;
 }
+
+/* ---- people (issue 17) ---- */
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} role_names[] = {
+    {"manage", SN_ROLE_MANAGE},
+    {"sign", SN_ROLE_SIGN},
+    {"approve", SN_ROLE_APPROVE},
+    {"identity", SN_OROLE_IDENTITY},
+    {"ca", SN_OROLE_CA},
+    {"revocation", SN_OROLE_REVOCATION},
+    {"subscribers", SN_OROLE_SUBSCRIBERS},
+};
+
+json_t *
+sn_roles_json(unsigned roles)
+{
+    json_t *a = json_array();
+    size_t i;
+
+    for (i = 0; a != NULL && i < sizeof(role_names) / sizeof(role_names[0]);
+         i++)
+        if (roles & role_names[i].bit)
+            json_array_append_new(a, json_string(role_names[i].name));
+    return a;
+}
+
+/* A person's name: what they type at login. */
+static int
+account_name_ok(const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0'; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+              c == '@'))
+            return 0;
+    }
+    return i > 0 && i <= SN_NAME_MAX;
+}
+
+static sn_err
+account_roles(json_t *v, unsigned *roles, struct sn_body_fault *f)
+{
+    const char *name;
+    json_t *e;
+    size_t i, j;
+
+    *roles = 0;
+    if (!json_is_array(v) || json_array_size(v) == 0 ||
+        json_array_size(v) > 8) {
+        fault(f, API_INVALID_FIELD,
+              "'roles' must be a list of operator roles (identity, ca, "
+              "revocation, subscribers) or subscriber roles (manage, sign, "
+              "approve)");
+        return SN_ERR_INVALID;
+    }
+    json_array_foreach(v, i, e)
+    {
+        name = json_string_value(e);
+        for (j = 0;
+             name != NULL && j < sizeof(role_names) / sizeof(role_names[0]);
+             j++)
+            if (strcmp(name, role_names[j].name) == 0)
+                break;
+        if (name == NULL || j == sizeof(role_names) / sizeof(role_names[0]) ||
+            (*roles & role_names[j].bit)) {
+            fault(f, API_INVALID_FIELD,
+                  "'roles'[%zu] is not a known role, or repeats one", i);
+            return SN_ERR_INVALID;
+        }
+        *roles |= role_names[j].bit;
+    }
+    if ((*roles & SN_OP_ROLES) && (*roles & SN_SUB_ROLES)) {
+        fault(f, API_INVALID_FIELD,
+              "'roles' mixes operator and subscriber roles: an account is "
+              "one or the other");
+        return SN_ERR_INVALID;
+    }
+    return SN_OK;
+}
+
+sn_err
+sn_body_account(json_t *body, struct sn_body_account *out,
+                struct sn_body_fault *f)
+{
+    static const char *const allowed[] = {"name", "roles", "subscriber",
+                                          "password", NULL};
+    const char *name, *sub, *pw;
+    unsigned roles;
+    sn_err r;
+
+    memset(out, 0, sizeof(*out));
+    if ((r = only(body, allowed, f)) != SN_OK ||
+        (r = str(body, "name", 1, SN_NAME_MAX, &name, f)) != SN_OK ||
+        (r = str(body, "subscriber", 0, SN_UUID_LEN - 1, &sub, f)) != SN_OK ||
+        (r = str(body, "password", 1, 1024, &pw, f)) != SN_OK ||
+        (r = account_roles(json_object_get(body, "roles"), &roles, f)) != SN_OK)
+        return r;
+    if (!account_name_ok(name)) {
+        fault(f, API_INVALID_FIELD,
+              "'name' must be 1-64 of A-Z a-z 0-9 . _ - @");
+        return SN_ERR_INVALID;
+    }
+    if ((roles & SN_OP_ROLES) && sub != NULL) {
+        fault(f, API_INVALID_FIELD,
+              "an operator's account has no 'subscriber'");
+        return SN_ERR_INVALID;
+    }
+    if (sub != NULL && (strlen(sub) != SN_UUID_LEN - 1 || !name_ok(sub))) {
+        fault(f, API_INVALID_FIELD, "'subscriber' must be a subscriber id");
+        return SN_ERR_INVALID;
+    }
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    snprintf(out->subscriber, sizeof(out->subscriber), "%s", sub ? sub : "");
+    out->roles = roles;
+    out->operator_ = (roles & SN_OP_ROLES) != 0;
+    out->password = pw;
+    return SN_OK;
+}
+
+sn_err
+sn_body_login(json_t *body, struct sn_body_login *out, struct sn_body_fault *f)
+{
+    static const char *const allowed[] = {"name", "password", "code",
+                                          "recovery_code", NULL};
+    const char *name;
+    sn_err r;
+
+    memset(out, 0, sizeof(*out));
+    if ((r = only(body, allowed, f)) != SN_OK ||
+        (r = str(body, "name", 1, SN_NAME_MAX, &name, f)) != SN_OK ||
+        (r = str(body, "password", 1, 1024, &out->password, f)) != SN_OK ||
+        (r = str(body, "code", 0, 16, &out->code, f)) != SN_OK ||
+        (r = str(body, "recovery_code", 0, 32, &out->recovery, f)) != SN_OK)
+        return r;
+    if (out->code != NULL && out->recovery != NULL) {
+        fault(f, API_INVALID_FIELD, "send 'code' or 'recovery_code', not both");
+        return SN_ERR_INVALID;
+    }
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    return SN_OK;
+}
+
+sn_err
+sn_body_totp_code(json_t *body, const char **code, struct sn_body_fault *f)
+{
+    static const char *const allowed[] = {"code", NULL};
+    sn_err r;
+
+    *code = NULL;
+    if ((r = only(body, allowed, f)) != SN_OK ||
+        (r = str(body, "code", 1, 16, code, f)) != SN_OK)
+        return r;
+    return SN_OK;
+}

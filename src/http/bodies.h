@@ -65,6 +65,40 @@ struct sn_body_clientcert {
     size_t nkeys;
 };
 
+/*
+ * POST /v1/accounts (issue 17). roles are all operator roles (an
+ * operator's account; no subscriber) or all subscriber roles; subscriber
+ * is "" when not given. password points into the body (the caller keeps
+ * the body alive and wipes it); its strength is the handler's to check.
+ */
+struct sn_body_account {
+    char name[SN_NAME_MAX + 1];
+    unsigned roles;
+    int operator_;
+    char subscriber[SN_UUID_LEN];
+    const char *password;
+};
+
+/* POST /v1/sessions: name, password and a TOTP code or a recovery code
+ * (or neither: an account still to enrol); the strings point into the
+ * body. */
+struct sn_body_login {
+    char name[SN_NAME_MAX + 1];
+    const char *password;
+    const char *code;     /* NULL: none */
+    const char *recovery; /* NULL: none */
+};
+
+sn_err sn_body_account(json_t *body, struct sn_body_account *out,
+                       struct sn_body_fault *f);
+sn_err sn_body_login(json_t *body, struct sn_body_login *out,
+                     struct sn_body_fault *f);
+/* POST /v1/accounts/{id}/totp/confirm: {"code"}; *code points into it. */
+sn_err sn_body_totp_code(json_t *body, const char **code,
+                         struct sn_body_fault *f);
+/* The names of roles (operator's and subscriber's), for answers. */
+json_t *sn_roles_json(unsigned roles);
+
 /* POST /v1/keys */
 struct sn_body_key {
     enum sn_keyalg alg;

@@ -38,6 +38,13 @@ struct sn_quotas {
 
 struct sn_keyrules; /* http/keyrules.h */
 
+/* issue 17: people (auth.operator_mfa, sessions.*: seconds) */
+struct sn_people_opts {
+    int operator_mfa;
+    unsigned session_lifetime;
+    unsigned session_idle;
+};
+
 struct sn_deps {
     struct sn_store *store;
     struct sn_hsm_token *service; /* the service's token: /healthz pings it */
@@ -59,6 +66,7 @@ struct sn_deps {
     /* issue 16: the trusted OIDC issuers and their keys (NULL: the
      * exchange answers 503) */
     struct sn_oidc *oidc;
+    struct sn_people_opts people;
 };
 
 /* How the front end runs: listeners' TLS files, threads and body limits. */

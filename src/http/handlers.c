@@ -68,6 +68,7 @@ sn_audit_init(struct sn_audit *a, const struct sn_req *req,
     if (req != NULL) {
         if (req->who != NULL) {
             snprintf(a->token, sizeof(a->token), "%s", req->who->id);
+            a->operator_ = req->who->admin;
             sn_audit_principal(a->principal, sizeof(a->principal),
                                req->who->method, req->who->id, req->who->via,
                                req->who->proof);
@@ -103,8 +104,11 @@ answer_denial(const struct sn_deps *deps, struct sn_req *req,
 {
     if (d->audit_subscriber != NULL)
         audit_denied(deps, req, d->audit_subscriber, key, d->audit_detail);
-    sn_resp_error(resp, d->hide ? API_NOT_FOUND : API_FORBIDDEN, "%s",
-                  d->message);
+    sn_resp_error(resp,
+                  d->hide                    ? API_NOT_FOUND
+                  : d->reason == SN_DENY_MFA ? API_MFA_REQUIRED
+                                             : API_FORBIDDEN,
+                  "%s", d->message);
 }
 
 int
@@ -352,19 +356,22 @@ audit_json(const struct sn_audit *a)
     return o;
 }
 
-void
-sn_h_audit(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
+/* A page of log's records (a subscriber's id, or "" for the operators'),
+ * as action allows the caller. */
+static void
+audit_answer(const struct sn_deps *deps, struct sn_req *req,
+             struct sn_resp *resp, enum sn_action action, const char *log)
 {
     const char *key = sn_req_query(req, "key");
     /* A key-limited token must name one of its keys (see the policy). */
-    struct sn_resource res = {.subscriber = req->who->subscriber, .key = key};
+    struct sn_resource res = {.subscriber = log, .key = key};
     struct sn_audit *recs = NULL;
     struct sn_audit_page pg;
     json_int_t last;
     json_t *arr;
     size_t n = 0, i;
 
-    if (sn_allowed(deps, req, resp, SN_ACT_AUDIT_READ, &res) != 0)
+    if (sn_allowed(deps, req, resp, action, &res) != 0)
         return;
     if (audit_page(req, &pg) != 0) {
         sn_resp_error(resp, API_BAD_REQUEST,
@@ -376,8 +383,7 @@ sn_h_audit(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
         sn_resp_error(resp, API_BAD_REQUEST, "'key' is not a key id");
         return;
     }
-    if (sn_store_audit_page(deps->store, req->who->subscriber, key, &pg, &recs,
-                            &n) != SN_OK) {
+    if (sn_store_audit_page(deps->store, log, key, &pg, &recs, &n) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         return;
     }
@@ -394,4 +400,19 @@ sn_h_audit(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
                            pg.newest_first ? "next_before" : "next_after",
                            last));
     free(recs);
+}
+
+void
+sn_h_audit(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
+{
+    audit_answer(deps, req, resp, SN_ACT_AUDIT_READ, req->who->subscriber);
+}
+
+/* issue 17: the operators' log: every record an operator's credential
+ * made, and the operators' logins. */
+void
+sn_h_admin_audit(const struct sn_deps *deps, struct sn_req *req,
+                 struct sn_resp *resp)
+{
+    audit_answer(deps, req, resp, SN_ACT_ADMIN_AUDIT_READ, "");
 }

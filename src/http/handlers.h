@@ -47,6 +47,23 @@ void sn_h_sign_file_check(const struct sn_deps *, struct sn_req *,
                           struct sn_resp *);
 void sn_h_sign_file(const struct sn_deps *, struct sn_req *, struct sn_resp *);
 void sn_h_audit(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_admin_audit(const struct sn_deps *, struct sn_req *,
+                      struct sn_resp *);
+/* issue 17: people and their sessions (h_accounts.c) */
+void sn_h_account_create(const struct sn_deps *, struct sn_req *,
+                         struct sn_resp *);
+void sn_h_account_list(const struct sn_deps *, struct sn_req *,
+                       struct sn_resp *);
+void sn_h_account_totp(const struct sn_deps *, struct sn_req *,
+                       struct sn_resp *);
+void sn_h_account_totp_confirm(const struct sn_deps *, struct sn_req *,
+                               struct sn_resp *);
+void sn_h_account_disable(const struct sn_deps *, struct sn_req *,
+                          struct sn_resp *);
+void sn_h_session_create(const struct sn_deps *, struct sn_req *,
+                         struct sn_resp *);
+void sn_h_session_delete(const struct sn_deps *, struct sn_req *,
+                         struct sn_resp *);
 void sn_h_identity_put(const struct sn_deps *, struct sn_req *,
                        struct sn_resp *);
 void sn_h_identity_get(const struct sn_deps *, struct sn_req *,

@@ -98,6 +98,25 @@ static const struct sn_route routes[] = {
      SN_ROUTE_AUTH, SN_BODY_NONE, sn_h_trust_policy_delete, NULL, 0},
     {"POST", "/v1/auth/oidc", "/v1/auth/oidc", SN_ROUTE_OPEN, SN_BODY_JSON,
      sn_h_oidc_exchange, NULL, SN_ROUTE_ANON},
+    /* issue 17: people. A login is unauthenticated (the password and code
+     * are the credential): it runs in the anonymous pool, behind the
+     * per-address limit, as the OIDC exchange does. */
+    {"POST", "/v1/accounts", "/v1/accounts", SN_ROUTE_AUTH, SN_BODY_JSON,
+     sn_h_account_create, NULL, 0},
+    {"GET", "/v1/accounts", "/v1/accounts", SN_ROUTE_AUTH, SN_BODY_NONE,
+     sn_h_account_list, NULL, 0},
+    {"POST", "/v1/accounts/{}/totp", "/v1/accounts/{id}/totp", SN_ROUTE_AUTH,
+     SN_BODY_NONE, sn_h_account_totp, NULL, 0},
+    {"POST", "/v1/accounts/{}/totp/confirm", "/v1/accounts/{id}/totp/confirm",
+     SN_ROUTE_AUTH, SN_BODY_JSON, sn_h_account_totp_confirm, NULL, 0},
+    {"POST", "/v1/accounts/{}/disable", "/v1/accounts/{id}/disable",
+     SN_ROUTE_AUTH, SN_BODY_NONE, sn_h_account_disable, NULL, 0},
+    {"POST", "/v1/sessions", "/v1/sessions", SN_ROUTE_OPEN, SN_BODY_JSON,
+     sn_h_session_create, NULL, SN_ROUTE_ANON},
+    {"DELETE", "/v1/sessions/current", "/v1/sessions/current", SN_ROUTE_AUTH,
+     SN_BODY_NONE, sn_h_session_delete, NULL, 0},
+    {"GET", "/v1/admin/audit", "/v1/admin/audit", SN_ROUTE_AUTH, SN_BODY_NONE,
+     sn_h_admin_audit, NULL, 0},
     /* Public, self-authenticating objects (CSBR wants them over HTTP). */
     {"GET", "/ca/certs.pem", "/ca/certs.pem", SN_ROUTE_OPEN, SN_BODY_NONE,
      sn_h_ca_bundle, NULL, SN_ROUTE_PUB},

@@ -268,8 +268,12 @@ authenticate(const struct sn_deps *deps, struct MHD_Connection *conn,
         sn_resp_error(&c->early, API_UNAVAILABLE, "%s", sn_auth_fault_str(f));
     else if (f != SN_AUTH_OK)
         sn_resp_error(&c->early, API_UNAUTHORIZED, "%s", sn_auth_fault_str(f));
-    else
+    else {
+        /* A home that keeps auth.operator_mfa off (as older homes do):
+         * operators act without a second factor, as before issue 17. */
+        c->who.mfa_exempt = !deps->people.operator_mfa;
         c->req.who = &c->who;
+    }
 }
 
 /* ---- connection deadlines ----

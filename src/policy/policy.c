@@ -95,6 +95,8 @@ operator_only(const struct sn_principal *p, enum sn_action a,
         {SN_ACT_TSA_ROTATE, "only an admin token may rotate the TSA key"},
         {SN_ACT_TSA_CLOCK_OK, "only an admin token may confirm the clock"},
         {SN_ACT_METRICS_READ, "only an admin token may read the metrics"},
+        {SN_ACT_ADMIN_AUDIT_READ,
+         "the operators' audit log is read by an operator"},
         {SN_ACT_OIDC_ISSUER_MANAGE,
          "only an admin token may register or remove OIDC issuers"},
         {SN_ACT_COMPROMISE_LATER,
@@ -474,10 +476,201 @@ clientcert_manage(const struct sn_principal *p, const struct sn_resource *r,
     return SN_POLICY_ALLOW;
 }
 
+/* The account itself, through one of its login sessions. */
+static int
+is_own_account(const struct sn_principal *p, const struct sn_resource *r)
+{
+    return p->method == SN_AUTH_SESSION && r != NULL && r->token != NULL &&
+           strcmp(r->token, p->via) == 0;
+}
+
+/*
+ * People (issue 17). An operator with 'subscribers' creates any account;
+ * a subscriber's 'manage' caller without a key limit creates its own
+ * subscriber's users, with subscriber roles only (an operator account is
+ * the operators' business).
+ */
+static enum sn_verdict
+account_create(const struct sn_principal *p, const struct sn_resource *r,
+               struct sn_decision *d)
+{
+    if (p->admin)
+        return SN_POLICY_ALLOW;
+    if (subscriber_manage(p,
+                          "accounts are created by an operator or a "
+                          "subscriber's 'manage' credential",
+                          d) != SN_POLICY_ALLOW)
+        return SN_POLICY_DENY;
+    if (scoped(p))
+        return deny_scoped(p, "account creation by a key-limited token",
+                           "a token limited to some keys cannot create "
+                           "accounts",
+                           d);
+    if (r == NULL)
+        return SN_POLICY_ALLOW;
+    if (r->subscriber == NULL || r->subscriber[0] == '\0')
+        return deny(d, SN_DENY_OPERATOR_ONLY,
+                    "only an operator may create an operator's account");
+    if (!owns(p, r->subscriber))
+        return hide(d, SN_DENY_FOREIGN, "no such subscriber");
+    if ((r->roles & ~SN_SUB_ROLES) != 0)
+        return deny(d, SN_DENY_GRANT,
+                    "a subscriber's account holds subscriber roles only");
+    return SN_POLICY_ALLOW;
+}
+
+/* The operators see every account; a 'manage' caller its subscriber's. */
+static enum sn_verdict
+account_list(const struct sn_principal *p, const struct sn_resource *r,
+             struct sn_decision *d)
+{
+    if (p->admin)
+        return SN_POLICY_ALLOW;
+    if (subscriber_manage(p,
+                          "accounts are listed by an operator or a "
+                          "subscriber's 'manage' credential",
+                          d) != SN_POLICY_ALLOW)
+        return SN_POLICY_DENY;
+    if (r != NULL && !owns(p, r->subscriber))
+        return hide(d, SN_DENY_FOREIGN, "no such subscriber");
+    return SN_POLICY_ALLOW;
+}
+
+/* Enrolling, resetting or disabling an account: the person themself, an
+ * operator, or the subscriber's 'manage' caller for its own users. */
+static enum sn_verdict
+account_manage(const struct sn_principal *p, const struct sn_resource *r,
+               struct sn_decision *d)
+{
+    if (r == NULL || p->admin || is_own_account(p, r))
+        return SN_POLICY_ALLOW;
+    if (!(p->roles & SN_ROLE_MANAGE) || scoped(p) || r->subscriber == NULL ||
+        !owns(p, r->subscriber))
+        return hide(d, SN_DENY_FOREIGN, "no such account");
+    return SN_POLICY_ALLOW;
+}
+
+/*
+ * What each operator role covers; an operator's credential needs the
+ * role of the action (the bootstrap admin token holds them all). 0: any
+ * operator role will do.
+ */
+static unsigned
+operator_role(enum sn_action a)
+{
+    switch (a) {
+    case SN_ACT_SUBSCRIBER_CREATE:
+    case SN_ACT_SUBSCRIBER_LIST:
+    case SN_ACT_TOKEN_CREATE:
+    case SN_ACT_TOKEN_GRANT:
+    case SN_ACT_TOKEN_REVOKE:
+    case SN_ACT_OIDC_ISSUER_MANAGE:
+    case SN_ACT_ACCOUNT_CREATE:
+    case SN_ACT_ACCOUNT_LIST:
+    case SN_ACT_ACCOUNT_MANAGE:
+        return SN_OROLE_SUBSCRIBERS;
+    case SN_ACT_IDENTITY_SET:
+    case SN_ACT_IDENTITY_READ:
+        return SN_OROLE_IDENTITY;
+    case SN_ACT_TSA_ROTATE:
+    case SN_ACT_TSA_CLOCK_OK:
+    case SN_ACT_METRICS_READ:
+        return SN_OROLE_CA;
+    case SN_ACT_CERT_REVOKE:
+    case SN_ACT_COMPROMISE_LATER:
+        return SN_OROLE_REVOCATION;
+    default:
+        return 0;
+    }
+}
+
+static const char *
+operator_role_name(unsigned role)
+{
+    switch (role) {
+    case SN_OROLE_SUBSCRIBERS:
+        return "subscribers";
+    case SN_OROLE_IDENTITY:
+        return "identity";
+    case SN_OROLE_CA:
+        return "ca";
+    case SN_OROLE_REVOCATION:
+        return "revocation";
+    }
+    return "?";
+}
+
+/*
+ * Operator actions that can cause issuance or change who can sign
+ * (identity, revocation, credentials, accounts, issuers, the TSA key)
+ * need a session that proved a second factor (CSBR 6.2.7.3 and the
+ * NetSec requirements' 2.2.3). The bootstrap admin token may still create
+ * accounts: it creates the first operator.
+ */
+static int
+needs_mfa(enum sn_action a)
+{
+    switch (a) {
+    case SN_ACT_SUBSCRIBER_CREATE:
+    case SN_ACT_TOKEN_CREATE:
+    case SN_ACT_TOKEN_GRANT:
+    case SN_ACT_TOKEN_REVOKE:
+    case SN_ACT_IDENTITY_SET:
+    case SN_ACT_CERT_REVOKE:
+    case SN_ACT_COMPROMISE_LATER:
+    case SN_ACT_TSA_ROTATE:
+    case SN_ACT_TSA_CLOCK_OK:
+    case SN_ACT_OIDC_ISSUER_MANAGE:
+    case SN_ACT_ACCOUNT_CREATE:
+    case SN_ACT_ACCOUNT_MANAGE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Who the caller is before what they ask: a session without its second
+ * factor only enrols its own; an operator needs the action's role and,
+ * for the actions above, a second factor. */
+static enum sn_verdict
+caller_gate(const struct sn_principal *p, enum sn_action a,
+            const struct sn_resource *r, struct sn_decision *d)
+{
+    unsigned role;
+
+    /* Anyone enrols their own account's factors, whatever their roles. */
+    if (a == SN_ACT_ACCOUNT_MANAGE && is_own_account(p, r))
+        return SN_POLICY_ALLOW;
+    /* Someone else's account looks missing to it, as to anyone. */
+    if (p->method == SN_AUTH_SESSION && !p->mfa && a == SN_ACT_ACCOUNT_MANAGE &&
+        r != NULL)
+        return hide(d, SN_DENY_FOREIGN, "no such account");
+    if (p->method == SN_AUTH_SESSION && !p->mfa &&
+        !(a == SN_ACT_ACCOUNT_MANAGE && r == NULL))
+        return deny(d, SN_DENY_MFA,
+                    "this session has not proved a second factor: it may "
+                    "only enrol the account's TOTP; log in again with a "
+                    "code");
+    if (!p->admin)
+        return SN_POLICY_ALLOW;
+    role = operator_role(a);
+    if (role != 0 && (p->roles & role) == 0)
+        return deny(d, SN_DENY_ROLE, "this operator lacks the '%s' role",
+                    operator_role_name(role));
+    if (needs_mfa(a) && !p->mfa && !p->mfa_exempt &&
+        !(a == SN_ACT_ACCOUNT_CREATE && p->method != SN_AUTH_SESSION))
+        return deny(d, SN_DENY_MFA,
+                    "this operator action needs a login session with a "
+                    "second factor (signet login), not an admin token");
+    return SN_POLICY_ALLOW;
+}
+
 static enum sn_verdict
 decide(const struct sn_principal *p, enum sn_action a,
        const struct sn_resource *r, struct sn_decision *d)
 {
+    if (caller_gate(p, a, r, d) != SN_POLICY_ALLOW)
+        return SN_POLICY_DENY;
     switch (a) {
     case SN_ACT_SUBSCRIBER_CREATE:
     case SN_ACT_SUBSCRIBER_LIST:
@@ -523,6 +716,14 @@ decide(const struct sn_principal *p, enum sn_action a,
         return trust_policy(p, r, d);
     case SN_ACT_CLIENTCERT_MANAGE:
         return clientcert_manage(p, r, d);
+    case SN_ACT_ACCOUNT_CREATE:
+        return account_create(p, r, d);
+    case SN_ACT_ACCOUNT_LIST:
+        return account_list(p, r, d);
+    case SN_ACT_ACCOUNT_MANAGE:
+        return account_manage(p, r, d);
+    case SN_ACT_ADMIN_AUDIT_READ:
+        return operator_only(p, a, d);
     }
     return deny(d, SN_DENY_NEVER, "unknown action");
 }

@@ -44,6 +44,15 @@ enum sn_action {
     /* register, list, delete client certificates; resource: subscriber
      * (the registration's owner) */
     SN_ACT_CLIENTCERT_MANAGE,
+    /* issue 17: people. Create an account (resource: subscriber, NULL for
+     * an operator's account; roles); list accounts (resource: subscriber,
+     * NULL for all); enrol, reset or disable one (resource: subscriber,
+     * "" for an operator's; token: the account's id); read the operators'
+     * audit log. */
+    SN_ACT_ACCOUNT_CREATE,
+    SN_ACT_ACCOUNT_LIST,
+    SN_ACT_ACCOUNT_MANAGE,
+    SN_ACT_ADMIN_AUDIT_READ,
 };
 
 struct sn_resource {
@@ -66,6 +75,7 @@ struct sn_resource {
     X(SN_DENY_FOREIGN, "another subscriber's")                                 \
     X(SN_DENY_SCOPE, "outside the token's key scope")                          \
     X(SN_DENY_GRANT, "more than the caller holds")                             \
+    X(SN_DENY_MFA, "a login session with a second factor is needed")          \
     X(SN_DENY_NEVER, "never allowed")
 
 enum sn_deny {

@@ -411,13 +411,37 @@ sn_err
 sn_store_audit_add_many(struct sn_store *st, struct sn_audit *a, size_t n)
 {
     struct sn_audit_job job;
+    struct sn_audit *all = NULL;
+    size_t i, m = 0;
+    sn_err r;
 
     if (n == 0)
         return SN_OK;
+    /* An operator's act on a subscriber's object goes to both logs, in
+     * one commit (store.h). */
+    for (i = 0; i < n; i++)
+        m += a[i].operator_ && a[i].subscriber[0] != '\0';
+    if (m > 0) {
+        if ((all = calloc(n + m, sizeof(*all))) == NULL)
+            return SN_ERR_NOMEM;
+        memcpy(all, a, n * sizeof(*a));
+        for (i = 0, m = n; i < n; i++)
+            if (a[i].operator_ && a[i].subscriber[0] != '\0') {
+                all[m] = a[i];
+                all[m++].subscriber[0] = '\0';
+            }
+    }
     memset(&job, 0, sizeof(job));
-    job.recs = a;
-    job.n = n;
-    return submit(st, &job);
+    job.recs = all != NULL ? all : a;
+    job.n = all != NULL ? m : n;
+    r = submit(st, &job);
+    if (all != NULL) {
+        /* ids assigned to the caller's records */
+        for (i = 0; i < n; i++)
+            a[i].id = all[i].id;
+        free(all);
+    }
+    return r;
 }
 
 sn_err

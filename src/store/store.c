@@ -340,6 +340,110 @@ sn_store_token_revoke(struct sn_store *st, const char *id, time_t when)
     return r;
 }
 
+/* A busy session writes its use once a minute. */
+#define SN_TOUCH_EVERY 60
+
+sn_err
+sn_store_token_touch(struct sn_store *st, const struct sn_token *t, time_t now)
+{
+    sn_err r;
+
+    if (now - t->last_used < SN_TOUCH_EVERY)
+        return SN_OK;
+    r = st->ops->token_touch(st->be, t->id, t->via, now);
+    sn_cache_drop(&st->tokens, t->id);
+    return r;
+}
+
+sn_err
+sn_store_session_add(struct sn_store *st, const struct sn_token *t)
+{
+    if (no_room(st))
+        return SN_ERR_DB;
+    return st->ops->session_add(st->be, t);
+}
+
+sn_err
+sn_store_account_add(struct sn_store *st, const struct sn_account *a)
+{
+    if (no_room(st))
+        return SN_ERR_DB;
+    return st->ops->account_add(st->be, a);
+}
+
+sn_err
+sn_store_account_get(struct sn_store *st, const char *id,
+                     struct sn_account *out)
+{
+    return st->ops->account_get(st->be, id, out);
+}
+
+sn_err
+sn_store_account_by_name(struct sn_store *st, const char *name,
+                         struct sn_account *out)
+{
+    return st->ops->account_by_name(st->be, name, out);
+}
+
+sn_err
+sn_store_account_list(struct sn_store *st, const char *subscriber,
+                      struct sn_account **out, size_t *n)
+{
+    return st->ops->account_list(st->be, subscriber, out, n);
+}
+
+sn_err
+sn_store_account_set_totp(struct sn_store *st, const char *id,
+                          const uint8_t *sealed, size_t len,
+                          enum sn_totp_state state)
+{
+    return st->ops->account_set_totp(st->be, id, sealed, len, state);
+}
+
+sn_err
+sn_store_account_totp_confirm(struct sn_store *st, const char *id, int64_t step)
+{
+    return st->ops->account_totp_confirm(st->be, id, step);
+}
+
+sn_err
+sn_store_account_totp_step(struct sn_store *st, const char *id, int64_t step)
+{
+    return st->ops->account_totp_step(st->be, id, step);
+}
+
+sn_err
+sn_store_account_login(struct sn_store *st, const char *id, int good,
+                       time_t now, time_t locked_until)
+{
+    return st->ops->account_login(st->be, id, good, now, locked_until);
+}
+
+sn_err
+sn_store_account_disable(struct sn_store *st, const char *id, time_t when)
+{
+    sn_err r = st->ops->account_disable(st->be, id, when);
+
+    /* Its sessions were revoked in the database: no cached copy of one
+     * may still say otherwise. */
+    sn_cache_clear(&st->tokens);
+    return r;
+}
+
+sn_err
+sn_store_recovery_set(struct sn_store *st, const char *account,
+                      const uint8_t (*hashes)[32], size_t n)
+{
+    return st->ops->recovery_set(st->be, account, hashes, n);
+}
+
+sn_err
+sn_store_recovery_use(struct sn_store *st, const char *account,
+                      const uint8_t hash[32], time_t when)
+{
+    return st->ops->recovery_use(st->be, account, hash, when);
+}
+
 sn_err
 sn_store_key_transition(struct sn_store *st, const char *id, unsigned from,
                         enum sn_key_state to)

@@ -133,6 +133,10 @@ struct sn_audit {
      * the trust policy; mTLS registration and fingerprint). */
     char policy[64];
     char principal[SN_AUDIT_PRINCIPAL_MAX];
+    /* issue 17: made by an operator's credential. Not stored: such a
+     * record about a subscriber is written to its log and, as a copy,
+     * to the operators' (subscriber ""), read by GET /v1/admin/audit. */
+    int operator_;
 };
 
 const char *sn_key_state_name(enum sn_key_state s);
@@ -163,6 +167,10 @@ sn_err sn_store_token_revoke(struct sn_store *st, const char *id, time_t when);
  */
 sn_err sn_store_token_touch(struct sn_store *st, const struct sn_token *t,
                             time_t now);
+/* A login session (t->via: the account): added only while the account is
+ * active (SN_ERR_STATE otherwise), so a session cannot outlive a disable
+ * that raced its login. */
+sn_err sn_store_session_add(struct sn_store *st, const struct sn_token *t);
 
 /*
  * People (issue 17): an operator's account (operator set, no subscriber)

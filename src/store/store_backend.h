@@ -70,6 +70,31 @@ struct sn_store_ops {
     sn_err (*token_add)(void *be, const struct sn_token *t);
     sn_err (*token_get)(void *be, const char *id, struct sn_token *out);
     sn_err (*token_revoke)(void *be, const char *id, time_t when);
+    /* issue 17: a session's last use and its account's (the front
+     * decides when); a new session, only while its account is active
+     * (SN_ERR_STATE otherwise), atomically with account_disable */
+    sn_err (*token_touch)(void *be, const char *id, const char *account,
+                          time_t now);
+    sn_err (*session_add)(void *be, const struct sn_token *t);
+    sn_err (*account_add)(void *be, const struct sn_account *a);
+    sn_err (*account_get)(void *be, const char *id, struct sn_account *out);
+    sn_err (*account_by_name)(void *be, const char *name,
+                              struct sn_account *out);
+    sn_err (*account_list)(void *be, const char *subscriber,
+                           struct sn_account **out, size_t *n);
+    sn_err (*account_set_totp)(void *be, const char *id, const uint8_t *sealed,
+                               size_t len, enum sn_totp_state state);
+    sn_err (*account_totp_confirm)(void *be, const char *id, int64_t step);
+    sn_err (*account_totp_step)(void *be, const char *id, int64_t step);
+    sn_err (*account_login)(void *be, const char *id, int good, time_t now,
+                            time_t locked_until);
+    /* also revokes the account's sessions (the front drops its token
+     * cache) */
+    sn_err (*account_disable)(void *be, const char *id, time_t when);
+    sn_err (*recovery_set)(void *be, const char *account,
+                           const uint8_t (*hashes)[32], size_t n);
+    sn_err (*recovery_use)(void *be, const char *account,
+                           const uint8_t hash[32], time_t when);
 
     sn_err (*clientcert_add)(void *be, const struct sn_clientcert *c);
     sn_err (*clientcert_get)(void *be, const char *id,

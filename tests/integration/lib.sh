@@ -201,6 +201,9 @@ random_port() {
 # signing certificates (policy 2.23.140.2.1) unless a test says otherwise.
 # auth.require_strong_auth = ${SERVER_REQUIRE_STRONG_AUTH-false}: the tests
 # sign with static tokens; init's default (true) is tested on its own.
+# auth.operator_mfa = ${SERVER_OPERATOR_MFA-false}: the tests act as the
+# operator with the admin token; init's default (true) is tested in
+# test_accounts.sh.
 server_init() {
     local arc=${SERVER_OID_ARC-$TEST_OID_ARC}
     SERVER_HOME=${1:-$WORK/home}
@@ -209,6 +212,7 @@ server_init() {
         die "signetd init failed: $(cat "$WORK/init.log")"
     set_conf ca.allow_uncertified_modules "${SERVER_ALLOW_UNCERTIFIED-true}"
     set_conf auth.require_strong_auth "${SERVER_REQUIRE_STRONG_AUTH-false}"
+    set_conf auth.operator_mfa "${SERVER_OPERATOR_MFA-false}"
     SERVER_CA=$SERVER_HOME/tls/ca.pem
     ADMIN=$(tr -d '\n' <"$SERVER_HOME/admin.token")
     export SOFTHSM2_CONF=$SERVER_HOME/hsm/softhsm2.conf

@@ -46,6 +46,7 @@ set_conf ca.allow_uncertified_modules true
 # The recipes sign with a static API token (docs/pkcs11.md), which a new
 # home refuses by default (auth.require_strong_auth).
 set_conf auth.require_strong_auth false
+set_conf auth.operator_mfa false
 SERVER_CA=$SERVER_HOME/tls/ca.pem
 ADMIN=$(tr -d '\n' <"$SERVER_HOME/admin.token")
 export SOFTHSM2_CONF=$SERVER_HOME/hsm/softhsm2.conf

@@ -28,6 +28,29 @@ admin(void)
     memset(&p, 0, sizeof(p));
     snprintf(p.id, sizeof(p.id), "admin-token");
     p.admin = 1;
+    /* The bootstrap token (every operator role) where auth.operator_mfa
+     * is off: the rules below the caller gate. */
+    p.roles = SN_ROLE_MANAGE | SN_OP_ROLES;
+    p.mfa_exempt = 1;
+    return p;
+}
+
+/* A person's login session (issue 17). */
+static struct sn_principal
+session(const char *account, const char *sub, unsigned roles, int mfa)
+{
+    struct sn_principal p;
+
+    memset(&p, 0, sizeof(p));
+    p.method = SN_AUTH_SESSION;
+    snprintf(p.id, sizeof(p.id), "session-of-%.8s", account);
+    snprintf(p.via, sizeof(p.via), "%s", account);
+    if (sub == NULL)
+        p.admin = 1;
+    else
+        snprintf(p.subscriber, sizeof(p.subscriber), "%s", sub);
+    p.roles = roles;
+    p.mfa = mfa;
     return p;
 }
 
@@ -442,6 +465,87 @@ test_subscriber_policy(void **state)
     denied(&op, SN_ACT_SUBSCRIBER_POLICY_SET, &a, SN_DENY_OPERATOR_EXCLUDED, 0);
 }
 
+/* issue 17: operator roles, the second factor, accounts. */
+static void
+test_people(void **state)
+{
+    struct sn_principal boot = admin(), ca_op, id_op, half, alice, mgr;
+    struct sn_resource r;
+    struct sn_decision d;
+
+    (void)state;
+    boot.mfa_exempt = 0;
+    ca_op = session("op-ca", NULL, SN_OROLE_CA, 1);
+    id_op = session("op-id", NULL, SN_OROLE_IDENTITY | SN_OROLE_SUBSCRIBERS, 1);
+    half = session("op-half", NULL, SN_OP_ROLES, 0);
+    alice = session("acct-alice", SUB_A, SN_ROLE_SIGN | SN_ROLE_APPROVE, 1);
+    mgr = subscriber(SUB_A, SN_ROLE_MANAGE);
+
+    /* The bootstrap token without the exemption: creates accounts (the
+     * first operator), reads, but no longer vets identities, rotates the
+     * TSA key or mints credentials. */
+    ALLOW(boot, SN_ACT_ACCOUNT_CREATE, NULL);
+    ALLOW(boot, SN_ACT_SUBSCRIBER_LIST, NULL);
+    ALLOW(boot, SN_ACT_ADMIN_AUDIT_READ, NULL);
+    d = denied(&boot, SN_ACT_IDENTITY_SET, NULL, SN_DENY_MFA, 0);
+    assert_non_null(strstr(d.message, "second factor"));
+    denied(&boot, SN_ACT_TSA_ROTATE, NULL, SN_DENY_MFA, 0);
+    denied(&boot, SN_ACT_TOKEN_CREATE, NULL, SN_DENY_MFA, 0);
+    denied(&boot, SN_ACT_CERT_REVOKE, NULL, SN_DENY_MFA, 0);
+    /* An operator session with its factor: its roles, and only those. */
+    ALLOW(id_op, SN_ACT_IDENTITY_SET, NULL);
+    ALLOW(id_op, SN_ACT_ACCOUNT_CREATE, NULL);
+    d = denied(&id_op, SN_ACT_TSA_ROTATE, NULL, SN_DENY_ROLE, 0);
+    assert_non_null(strstr(d.message, "'ca'"));
+    ALLOW(ca_op, SN_ACT_TSA_ROTATE, NULL);
+    denied(&ca_op, SN_ACT_IDENTITY_SET, NULL, SN_DENY_ROLE, 0);
+    denied(&ca_op, SN_ACT_CERT_REVOKE, NULL, SN_DENY_ROLE, 0);
+    ALLOW(ca_op, SN_ACT_ADMIN_AUDIT_READ, NULL);
+    /* A session that proved no second factor enrols its own account and
+     * does nothing else, not even as an operator. */
+    memset(&r, 0, sizeof(r));
+    r.subscriber = "";
+    r.token = "op-half";
+    ALLOW(half, SN_ACT_ACCOUNT_MANAGE, &r);
+    denied(&half, SN_ACT_SUBSCRIBER_LIST, NULL, SN_DENY_MFA, 0);
+    denied(&half, SN_ACT_ADMIN_AUDIT_READ, NULL, SN_DENY_MFA, 0);
+    r.token = "op-ca";
+    denied(&half, SN_ACT_ACCOUNT_MANAGE, &r, SN_DENY_FOREIGN, 1);
+    ca_op.mfa = 0; /* its own, without the 'subscribers' role */
+    ALLOW(ca_op, SN_ACT_ACCOUNT_MANAGE, &r);
+    ca_op.mfa = 1;
+    /* Subscriber users: a manage credential creates its own subscriber's,
+     * with subscriber roles only; another subscriber's looks missing. */
+    memset(&r, 0, sizeof(r));
+    r.subscriber = SUB_A;
+    r.roles = SN_ROLE_APPROVE | SN_ROLE_SIGN;
+    ALLOW(mgr, SN_ACT_ACCOUNT_CREATE, &r);
+    r.roles = SN_OROLE_CA;
+    denied(&mgr, SN_ACT_ACCOUNT_CREATE, &r, SN_DENY_GRANT, 0);
+    r.roles = SN_ROLE_SIGN;
+    r.subscriber = SUB_B;
+    denied(&mgr, SN_ACT_ACCOUNT_CREATE, &r, SN_DENY_FOREIGN, 1);
+    r.subscriber = NULL;
+    denied(&mgr, SN_ACT_ACCOUNT_CREATE, &r, SN_DENY_OPERATOR_ONLY, 0);
+    denied(&alice, SN_ACT_ACCOUNT_CREATE, NULL, SN_DENY_ROLE, 0);
+    /* Managing an account: oneself, the subscriber's manager, an
+     * operator; not another subscriber's user. */
+    memset(&r, 0, sizeof(r));
+    r.subscriber = SUB_A;
+    r.token = "acct-alice";
+    ALLOW(alice, SN_ACT_ACCOUNT_MANAGE, &r);
+    ALLOW(mgr, SN_ACT_ACCOUNT_MANAGE, &r);
+    ALLOW(id_op, SN_ACT_ACCOUNT_MANAGE, &r);
+    r.token = "acct-bob";
+    denied(&alice, SN_ACT_ACCOUNT_MANAGE, &r, SN_DENY_FOREIGN, 1);
+    r.subscriber = SUB_B;
+    denied(&mgr, SN_ACT_ACCOUNT_MANAGE, &r, SN_DENY_FOREIGN, 1);
+    r.subscriber = "";
+    denied(&mgr, SN_ACT_ACCOUNT_MANAGE, &r, SN_DENY_FOREIGN, 1);
+    /* Only operators read their audit log. */
+    denied(&mgr, SN_ACT_ADMIN_AUDIT_READ, NULL, SN_DENY_OPERATOR_ONLY, 0);
+}
+
 int
 main(void)
 {
@@ -457,6 +561,7 @@ main(void)
         cmocka_unit_test(test_token_self_revoke),
         cmocka_unit_test(test_fail_closed),
         cmocka_unit_test(test_subscriber_policy),
+        cmocka_unit_test(test_people),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1157,7 +1157,7 @@ test_cert_compromise(void **state)
 
 /* ---- schema versions ---- */
 
-#define SCHEMA_LATEST 10
+#define SCHEMA_LATEST 11
 
 static int
 user_version(struct tmp *t)
@@ -1336,7 +1336,7 @@ test_schema_too_new(void **state)
     assert_int_equal(sn_store_open(t->db, &st), SN_ERR_STATE);
     assert_null(st);
     assert_int_equal(user_version(t), 99);
-    exec_other(t, "PRAGMA user_version = 10");
+    exec_other(t, "PRAGMA user_version = 11");
     assert_int_equal(sn_store_open(t->db, &t->st), SN_OK);
 }
 
@@ -1840,6 +1840,139 @@ test_clientcerts(void **state)
     sn_clientcert_list_free(list, n);
 }
 
+/* issue 17: accounts, one-time TOTP steps and recovery codes, sessions
+ * that a disable revokes and that cannot be added after it. */
+static void
+test_accounts(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_account a, b, got, *list = NULL;
+    struct sn_token sess, tok;
+    uint8_t h[3][32], sealed[40];
+    size_t n = 0;
+
+    memset(&a, 0, sizeof(a));
+    snprintf(a.id, sizeof(a.id), "acct-1");
+    snprintf(a.name, sizeof(a.name), "alice");
+    a.operator_ = 1;
+    a.roles = SN_OROLE_CA | SN_OROLE_IDENTITY;
+    snprintf(a.pw_hash, sizeof(a.pw_hash), "$argon2id$x");
+    a.created_at = 1000;
+    snprintf(a.created_by, sizeof(a.created_by), "admin-token");
+    assert_int_equal(sn_store_account_add(t->st, &a), SN_OK);
+    b = a;
+    snprintf(b.id, sizeof(b.id), "acct-2");
+    assert_int_equal(sn_store_account_add(t->st, &b), SN_ERR_EXISTS);
+    snprintf(b.name, sizeof(b.name), "bob");
+    b.operator_ = 0;
+    snprintf(b.subscriber, sizeof(b.subscriber), "sub-1");
+    b.roles = SN_ROLE_APPROVE;
+    assert_int_equal(sn_store_account_add(t->st, &b), SN_OK);
+
+    assert_int_equal(sn_store_account_by_name(t->st, "alice", &got), SN_OK);
+    assert_string_equal(got.id, "acct-1");
+    assert_int_equal(got.operator_, 1);
+    assert_int_equal(got.roles, SN_OROLE_CA | SN_OROLE_IDENTITY);
+    assert_string_equal(got.pw_hash, "$argon2id$x");
+    assert_string_equal(got.created_by, "admin-token");
+    assert_int_equal(got.totp_state, SN_TOTP_NONE);
+    assert_int_equal(sn_store_account_list(t->st, "sub-1", &list, &n), SN_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].name, "bob");
+    free(list);
+    assert_int_equal(sn_store_account_list(t->st, NULL, &list, &n), SN_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].name, "alice"); /* operators first */
+    free(list);
+
+    /* TOTP: pending, confirmed with a step, each later step once. */
+    memset(sealed, 7, sizeof(sealed));
+    assert_int_equal(sn_store_account_set_totp(t->st, "acct-1", sealed,
+                                               sizeof(sealed), SN_TOTP_PENDING),
+                     SN_OK);
+    assert_int_equal(sn_store_account_totp_step(t->st, "acct-1", 100),
+                     SN_ERR_STATE); /* not active yet */
+    assert_int_equal(sn_store_account_totp_confirm(t->st, "acct-1", 100),
+                     SN_OK);
+    assert_int_equal(sn_store_account_totp_confirm(t->st, "acct-1", 101),
+                     SN_ERR_STATE); /* already active */
+    assert_int_equal(sn_store_account_totp_step(t->st, "acct-1", 100),
+                     SN_ERR_STATE); /* replay */
+    assert_int_equal(sn_store_account_totp_step(t->st, "acct-1", 99),
+                     SN_ERR_STATE);
+    assert_int_equal(sn_store_account_totp_step(t->st, "acct-1", 101), SN_OK);
+    assert_int_equal(sn_store_account_get(t->st, "acct-1", &got), SN_OK);
+    assert_int_equal(got.totp_state, SN_TOTP_ACTIVE);
+    assert_int_equal(got.totp_last_step, 101);
+    assert_int_equal(got.totp_sealed_len, sizeof(sealed));
+    assert_memory_equal(got.totp_sealed, sealed, sizeof(sealed));
+
+    /* Recovery codes: each once; a new set replaces the old. */
+    memset(h, 0, sizeof(h));
+    h[0][0] = 1;
+    h[1][0] = 2;
+    h[2][0] = 3;
+    assert_int_equal(sn_store_recovery_set(t->st, "acct-1", h, 2), SN_OK);
+    assert_int_equal(sn_store_account_get(t->st, "acct-1", &got), SN_OK);
+    assert_int_equal(got.recovery_left, 2);
+    assert_int_equal(sn_store_recovery_use(t->st, "acct-1", h[0], 5), SN_OK);
+    assert_int_equal(sn_store_recovery_use(t->st, "acct-1", h[0], 6),
+                     SN_ERR_NOT_FOUND);
+    assert_int_equal(sn_store_recovery_use(t->st, "acct-2", h[1], 6),
+                     SN_ERR_NOT_FOUND);
+    assert_int_equal(sn_store_recovery_set(t->st, "acct-1", h + 2, 1), SN_OK);
+    assert_int_equal(sn_store_recovery_use(t->st, "acct-1", h[1], 6),
+                     SN_ERR_NOT_FOUND);
+    assert_int_equal(sn_store_account_get(t->st, "acct-1", &got), SN_OK);
+    assert_int_equal(got.recovery_left, 1);
+
+    /* Login outcomes. */
+    assert_int_equal(sn_store_account_login(t->st, "acct-1", 0, 50, 0), SN_OK);
+    assert_int_equal(sn_store_account_login(t->st, "acct-1", 0, 51, 99), SN_OK);
+    assert_int_equal(sn_store_account_get(t->st, "acct-1", &got), SN_OK);
+    assert_int_equal(got.failures, 2);
+    assert_int_equal(got.locked_until, 99);
+    assert_int_equal(sn_store_account_login(t->st, "acct-1", 1, 200, 0), SN_OK);
+    assert_int_equal(sn_store_account_get(t->st, "acct-1", &got), SN_OK);
+    assert_int_equal(got.failures, 0);
+    assert_int_equal(got.locked_until, 0);
+    assert_int_equal(got.last_login, 200);
+
+    /* A session, used (cached), then the account disabled: revoked. */
+    memset(&sess, 0, sizeof(sess));
+    snprintf(sess.id, sizeof(sess.id), "sess-1");
+    sess.admin = 1;
+    snprintf(sess.name, sizeof(sess.name), "session alice");
+    sess.roles = a.roles;
+    sess.expires_at = time(NULL) + 3600;
+    sess.created_at = time(NULL) - 120;
+    sess.auth_method = 3;
+    snprintf(sess.via, sizeof(sess.via), "acct-1");
+    sess.mfa = 1;
+    sess.idle_timeout = 900;
+    assert_int_equal(sn_store_session_add(t->st, &sess), SN_OK);
+    assert_int_equal(sn_store_token_get(t->st, "sess-1", &tok), SN_OK);
+    assert_int_equal(tok.mfa, 1);
+    assert_int_equal(tok.idle_timeout, 900);
+    assert_int_equal(tok.last_used, sess.created_at);
+    assert_int_equal(sn_store_token_touch(t->st, &tok, tok.last_used + 61),
+                     SN_OK);
+    assert_int_equal(sn_store_token_get(t->st, "sess-1", &tok), SN_OK);
+    assert_int_equal(tok.last_used, sess.created_at + 61);
+    assert_int_equal(sn_store_account_get(t->st, "acct-1", &got), SN_OK);
+    assert_int_equal(got.last_use, sess.created_at + 61);
+
+    assert_int_equal(sn_store_account_disable(t->st, "acct-1", 300), SN_OK);
+    assert_int_equal(sn_store_account_disable(t->st, "acct-1", 301),
+                     SN_ERR_STATE);
+    assert_int_equal(sn_store_token_get(t->st, "sess-1", &tok), SN_OK);
+    assert_int_equal(tok.revoked_at, 300);
+    snprintf(sess.id, sizeof(sess.id), "sess-2");
+    assert_int_equal(sn_store_session_add(t->st, &sess), SN_ERR_STATE);
+    assert_int_equal(sn_store_token_get(t->st, "sess-2", &tok),
+                     SN_ERR_NOT_FOUND);
+}
+
 int
 main(void)
 {
@@ -1848,6 +1981,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_subscriber_list_empty, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_accounts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_proof, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oidc_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clientcerts, setup, teardown),

@@ -153,6 +153,38 @@ static const struct migration migrations[] = {
      "CREATE INDEX IF NOT EXISTS client_certs_by_sub"
      " ON client_certs(subscriber_id);",
      NULL, NULL},
+    /* issue 17: people. Accounts (a password's argon2id hash, a TOTP
+     * secret sealed by the service token's key), their recovery codes'
+     * hashes, and login sessions as tokens (auth_method 3, via the
+     * account) with a second factor or not and an idle limit. Disabling
+     * an account revokes its sessions in the same statement (the
+     * trigger), so no node keeps one. */
+    {"ALTER TABLE tokens ADD COLUMN mfa INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE tokens ADD COLUMN idle_timeout INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE tokens ADD COLUMN last_used INTEGER NOT NULL DEFAULT 0;"
+     "CREATE INDEX IF NOT EXISTS tokens_by_via ON tokens(via);"
+     "CREATE TABLE IF NOT EXISTS accounts ("
+     " id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+     " operator INTEGER NOT NULL, subscriber_id TEXT NOT NULL,"
+     " roles INTEGER NOT NULL, pw_hash TEXT NOT NULL, totp_sealed BLOB,"
+     " totp_state INTEGER NOT NULL DEFAULT 0,"
+     " totp_last_step INTEGER NOT NULL DEFAULT 0,"
+     " failures INTEGER NOT NULL DEFAULT 0,"
+     " locked_until INTEGER NOT NULL DEFAULT 0,"
+     " disabled_at INTEGER NOT NULL DEFAULT 0,"
+     " last_login INTEGER NOT NULL DEFAULT 0,"
+     " last_use INTEGER NOT NULL DEFAULT 0,"
+     " created_at INTEGER NOT NULL, created_by TEXT NOT NULL);"
+     "CREATE INDEX IF NOT EXISTS accounts_by_sub ON accounts(subscriber_id);"
+     "CREATE TABLE IF NOT EXISTS recovery_codes ("
+     " account_id TEXT NOT NULL, hash BLOB NOT NULL,"
+     " used_at INTEGER NOT NULL DEFAULT 0,"
+     " PRIMARY KEY (account_id, hash));"
+     "CREATE TRIGGER IF NOT EXISTS account_disabled"
+     " AFTER UPDATE OF disabled_at ON accounts WHEN NEW.disabled_at != 0"
+     " BEGIN UPDATE tokens SET revoked_at = NEW.disabled_at"
+     " WHERE auth_method = 3 AND via = NEW.id AND revoked_at = 0; END;",
+     NULL, NULL},
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -374,6 +406,12 @@ out:
 static sn_err
 prepare(struct sq_store *st, const char *sql, sqlite3_stmt **stmt)
 {
+    return sn_sq_prepare(st, sql, stmt);
+}
+
+sn_err
+sn_sq_prepare(struct sq_store *st, const char *sql, sqlite3_stmt **stmt)
+{
     int rc = sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL);
 
     if (rc != SQLITE_OK) {
@@ -387,6 +425,12 @@ prepare(struct sq_store *st, const char *sql, sqlite3_stmt **stmt)
  * nothing and must_change is set. */
 static sn_err
 finish_write(struct sq_store *st, sqlite3_stmt *stmt, int must_change)
+{
+    return sn_sq_finish_write(st, stmt, must_change);
+}
+
+sn_err
+sn_sq_finish_write(struct sq_store *st, sqlite3_stmt *stmt, int must_change)
 {
     int rc = sqlite3_step(stmt);
     sn_err r = db_err(rc);
@@ -403,6 +447,12 @@ finish_write(struct sq_store *st, sqlite3_stmt *stmt, int must_change)
 
 static void
 col_text(sqlite3_stmt *s, int i, char *dst, size_t dstlen)
+{
+    sn_sq_col_text(s, i, dst, dstlen);
+}
+
+void
+sn_sq_col_text(sqlite3_stmt *s, int i, char *dst, size_t dstlen)
 {
     const unsigned char *t = sqlite3_column_text(s, i);
 
@@ -590,8 +640,9 @@ token_add(void *be, const struct sn_token *t)
     if ((r = prepare(st,
                      "INSERT INTO tokens (id, subscriber_id, admin, name,"
                      " hash, roles, keys, expires_at, created_at,"
-                     " revoked_at, auth_method, via, proof)"
-                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                     " revoked_at, auth_method, via, proof, mfa,"
+                     " idle_timeout, last_used)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)",
                      &s)) != SN_OK)
         return r;
     sqlite3_bind_text(s, 1, t->id, -1, SQLITE_STATIC);
@@ -609,6 +660,9 @@ token_add(void *be, const struct sn_token *t)
     sqlite3_bind_int(s, 10, t->auth_method);
     sqlite3_bind_text(s, 11, t->via, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 12, t->proof, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 13, t->mfa ? 1 : 0);
+    sqlite3_bind_int64(s, 14, t->idle_timeout);
+    sqlite3_bind_int64(s, 15, t->last_used);
     return finish_write(st, s, 0);
 }
 
@@ -647,7 +701,8 @@ token_get(void *be, const char *id, struct sn_token *out)
     if ((r = prepare(st,
                      "SELECT id, subscriber_id, admin, name, hash, roles,"
                      " keys, expires_at, created_at, revoked_at,"
-                     " auth_method, via, proof FROM tokens WHERE id = ?",
+                     " auth_method, via, proof, mfa, idle_timeout,"
+                     " last_used FROM tokens WHERE id = ?",
                      &s)) != SN_OK)
         return r;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -674,6 +729,9 @@ token_get(void *be, const char *id, struct sn_token *out)
     out->auth_method = sqlite3_column_int(s, 10);
     col_text(s, 11, out->via, sizeof(out->via));
     col_text(s, 12, out->proof, sizeof(out->proof));
+    out->mfa = sqlite3_column_int(s, 13) != 0;
+    out->idle_timeout = (unsigned)sqlite3_column_int64(s, 14);
+    out->last_used = (time_t)sqlite3_column_int64(s, 15);
     r = SN_OK;
 out:
     sqlite3_finalize(s);
@@ -1869,4 +1927,17 @@ const struct sn_store_ops sn_store_sqlite_ops = {
     .audit_tally = sn_sqlite_audit_tally,
     .write_probe = sn_sqlite_write_probe,
     .tsa_compact = sn_sqlite_tsa_compact,
+    .token_touch = sn_sq_token_touch,
+    .session_add = sn_sq_session_add,
+    .account_add = sn_sq_account_add,
+    .account_get = sn_sq_account_get,
+    .account_by_name = sn_sq_account_by_name,
+    .account_list = sn_sq_account_list,
+    .account_set_totp = sn_sq_account_set_totp,
+    .account_totp_confirm = sn_sq_account_totp_confirm,
+    .account_totp_step = sn_sq_account_totp_step,
+    .account_login = sn_sq_account_login,
+    .account_disable = sn_sq_account_disable,
+    .recovery_set = sn_sq_recovery_set,
+    .recovery_use = sn_sq_recovery_use,
 };

@@ -20,6 +20,37 @@ struct sq_store {
     sqlite3_stmt *wctl[6];
 };
 
+/* Shared by the table files (sqlite.c, accounts.c). */
+sn_err sn_sq_prepare(struct sq_store *st, const char *sql, sqlite3_stmt **s);
+/* Runs a statement that returns no rows and finalizes it;
+ * SN_ERR_NOT_FOUND if it changed nothing and must_change is set. */
+sn_err sn_sq_finish_write(struct sq_store *st, sqlite3_stmt *s,
+                          int must_change);
+void sn_sq_col_text(sqlite3_stmt *s, int i, char *dst, size_t dstlen);
+
+/* accounts.c: people, their recovery codes and login sessions (the ops
+ * of the same names in store_backend.h). */
+sn_err sn_sq_token_touch(void *be, const char *id, const char *account,
+                         time_t now);
+sn_err sn_sq_session_add(void *be, const struct sn_token *t);
+sn_err sn_sq_account_add(void *be, const struct sn_account *a);
+sn_err sn_sq_account_get(void *be, const char *id, struct sn_account *out);
+sn_err sn_sq_account_by_name(void *be, const char *name,
+                             struct sn_account *out);
+sn_err sn_sq_account_list(void *be, const char *subscriber,
+                          struct sn_account **out, size_t *n);
+sn_err sn_sq_account_set_totp(void *be, const char *id, const uint8_t *sealed,
+                              size_t len, enum sn_totp_state state);
+sn_err sn_sq_account_totp_confirm(void *be, const char *id, int64_t step);
+sn_err sn_sq_account_totp_step(void *be, const char *id, int64_t step);
+sn_err sn_sq_account_login(void *be, const char *id, int good, time_t now,
+                           time_t locked_until);
+sn_err sn_sq_account_disable(void *be, const char *id, time_t when);
+sn_err sn_sq_recovery_set(void *be, const char *account,
+                          const uint8_t (*hashes)[32], size_t n);
+sn_err sn_sq_recovery_use(void *be, const char *account, const uint8_t hash[32],
+                          time_t when);
+
 sn_err sn_sqlite_audit_open(struct sq_store *st, const char *path);
 void sn_sqlite_audit_close(struct sq_store *st);
 void sn_sqlite_audit_write(void *be, struct sn_audit_job *jobs);

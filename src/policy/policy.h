@@ -75,7 +75,7 @@ struct sn_resource {
     X(SN_DENY_FOREIGN, "another subscriber's")                                 \
     X(SN_DENY_SCOPE, "outside the token's key scope")                          \
     X(SN_DENY_GRANT, "more than the caller holds")                             \
-    X(SN_DENY_MFA, "a login session with a second factor is needed")          \
+    X(SN_DENY_MFA, "a login session with a second factor is needed")           \
     X(SN_DENY_NEVER, "never allowed")
 
 enum sn_deny {

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
 #include "apiclient/apiclient.h"
 #include "common/util.h"
@@ -128,6 +129,10 @@ sn_client_set_cred(struct sn_client *c, struct sn_client_cred *cred)
 void
 sn_client_body_cleanup(struct sn_client_body *b)
 {
+    /* Answers may carry secrets (a session token, an otpauth URI,
+     * recovery codes). */
+    if (b->data != NULL)
+        OPENSSL_cleanse(b->data, b->len);
     free(b->data);
     memset(b, 0, sizeof(*b));
 }
@@ -375,6 +380,9 @@ sn_client_json(struct sn_client *c, const char *method, const char *path,
     }
     r = sn_client_send(c, method, path, "application/json", text,
                        text != NULL ? strlen(text) : 0, out);
+    /* Requests may carry secrets too. */
+    if (text != NULL)
+        OPENSSL_cleanse(text, strlen(text));
     free(text);
     return r;
 }

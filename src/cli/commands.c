@@ -95,11 +95,17 @@ sn_cli_connect(struct sn_cli *cli)
         return SN_OK;
     if ((r = load_cred(cli)) != SN_OK)
         return r;
-    if (cli->token == NULL && cli->cred == NULL)
+    /* The stored login session comes last (issue 17). */
+    if (cli->token == NULL && cli->cred == NULL &&
+        (r = sn_cli_session_cred(cli)) != SN_OK) {
+        if (r != SN_ERR_NOT_FOUND)
+            return r;
         return sn_cli_usage(cli, "no API token: set SIGNET_TOKEN or pass "
-                                 "--token-file FILE (or present a registered "
-                                 "client certificate: --client-cert, "
-                                 "--client-key)");
+                                 "--token-file FILE, present a registered "
+                                 "client certificate (--client-cert, "
+                                 "--client-key), or log in (signet login "
+                                 "--name NAME)");
+    }
     r = sn_client_new(cli->url, cli->token, cli->ca_file, &cli->err,
                       &cli->client);
     /* A bad --url or $SIGNET_URL is a command-line mistake. */

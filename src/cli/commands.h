@@ -17,6 +17,7 @@
 #include "common/keyalg.h"
 
 struct sn_oidc_grant;
+struct sn_sessionfile;
 
 #define SN_CLI_MAX_LIST 64
 #define SN_CLI_MAX_POS 4
@@ -81,6 +82,10 @@ enum sn_cli_opt {
     SN_OPT_CLIENT_CERT,
     SN_OPT_CLIENT_KEY,
     SN_OPT_CLIENT_KEY_PIN_FILE,
+    /* issue 17: a new account's password (a file or - for stdin); and
+     * --password, known only to refuse it: never a password on argv */
+    SN_OPT_PASSWORD_FILE,
+    SN_OPT_PASSWORD,
     /* issue 17: sign requests awaiting approval */
     SN_OPT_WAIT,  /* --wait[=SECONDS] */
     SN_OPT_STATE, /* request list --state */
@@ -105,6 +110,12 @@ struct sn_cli {
     int json;
     /* mTLS: the client certificate and key, loaded by sn_cli_connect. */
     struct sn_client_cred *cred;
+
+    /* --url/--ca-file or their variables were given (else defaults) */
+    int url_given, ca_given;
+    /* issue 17: the stored login session in use, if the credential came
+     * from it (url and ca_file then point into it) */
+    struct sn_sessionfile *session;
 
     struct sn_client *client; /* made on first use by sn_cli_connect */
     struct sn_client_error err;
@@ -149,7 +160,30 @@ sn_err sn_cli_oidc_exchange(struct sn_cli *cli, struct sn_oidc_grant *g,
 /* --oidc with another command: the exchanged token becomes cli->token. */
 sn_err sn_cli_oidc_token(struct sn_cli *cli);
 
+/*
+ * Issue 17, people's sessions (sessioncmd.c). The stored login session as
+ * the credential, the last choice after a token and a client certificate:
+ * SN_ERR_NOT_FOUND if there is none; an expired one, or one for another
+ * server than --url names, is an error that says so.
+ */
+sn_err sn_cli_session_cred(struct sn_cli *cli);
+void sn_cli_session_free(struct sn_cli *cli);
+/* `login --name NAME`: password and code, the session stored. */
+sn_err sn_cli_password_login(struct sn_cli *cli);
+/* Usage error unless name is an account name (1-64 of A-Za-z0-9._-@). */
+sn_err sn_cli_account_name_check(struct sn_cli *cli, const char *name);
+/* 1 if in is a TOTP code (6 digits; spaces ignored): the digits in out. */
+#define SN_CLI_TOTP_LEN 6
+int sn_cli_totp_code(const char *in, char out[SN_CLI_TOTP_LEN + 1]);
+
 sn_err sn_cmd_login(struct sn_cli *cli);
+sn_err sn_cmd_logout(struct sn_cli *cli);
+sn_err sn_cmd_account_create(struct sn_cli *cli);
+sn_err sn_cmd_account_list(struct sn_cli *cli);
+sn_err sn_cmd_account_totp(struct sn_cli *cli);
+sn_err sn_cmd_account_confirm(struct sn_cli *cli);
+sn_err sn_cmd_account_disable(struct sn_cli *cli);
+sn_err sn_cmd_admin_accounts_review(struct sn_cli *cli);
 sn_err sn_cmd_whoami(struct sn_cli *cli);
 sn_err sn_cmd_subscriber_create(struct sn_cli *cli);
 sn_err sn_cmd_subscriber_list(struct sn_cli *cli);

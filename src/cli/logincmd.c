@@ -1,6 +1,7 @@
 /*
  * logincmd: `signet login --oidc` and the implicit exchange of `--oidc`
- * with any other command. An ID token (a file, a variable, or GitHub
+ * with any other command (`signet login --name`, a person's login, is
+ * sessioncmd.c's). An ID token (a file, a variable, or GitHub
  * Actions' endpoint: apiclient/idtoken.h) is exchanged at POST
  * /v1/auth/oidc for a short-lived Signet token scoped by the server's
  * trust policy. Trusted input: the command line and the environment.
@@ -194,9 +195,20 @@ sn_cmd_login(struct sn_cli *cli)
     sn_err r;
 
     memset(&g, 0, sizeof(g));
+    if (cli->seen[SN_OPT_OIDC] && cli->opt[SN_OPT_NAME] != NULL) {
+        r = sn_cli_usage(cli, "give --oidc (a CI job) or --name (a person's "
+                              "account), not both");
+        goto out;
+    }
+    /* A person: password and second factor (sessioncmd.c). */
+    if (cli->opt[SN_OPT_NAME] != NULL) {
+        r = sn_cli_password_login(cli);
+        goto out;
+    }
     if (!cli->seen[SN_OPT_OIDC]) {
-        r = sn_cli_usage(cli, "login needs --oidc (an ID token from the CI "
-                              "platform, exchanged for a Signet token)");
+        r = sn_cli_usage(cli, "login needs --name NAME (a person's account) "
+                              "or --oidc (an ID token from the CI platform, "
+                              "exchanged for a Signet token)");
         goto out;
     }
     if ((r = sn_cli_check_out(cli, out)) != SN_OK)

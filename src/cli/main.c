@@ -94,6 +94,8 @@ static const struct option_def {
     [SN_OPT_AUDIENCE] = {"audience", 0, 1},
     [SN_OPT_ID_TOKEN_FILE] = {"id-token-file", 0, 1},
     [SN_OPT_ID_TOKEN_ENV] = {"id-token-env", 0, 1},
+    [SN_OPT_PASSWORD_FILE] = {"password-file", 0, 1},
+    [SN_OPT_PASSWORD] = {"password", 0, 1},
     /* has_arg 2: a value only as --wait=SECONDS */
     [SN_OPT_WAIT] = {"wait", 0, 2},
     [SN_OPT_STATE] = {"state", 0, 1},
@@ -115,7 +117,8 @@ static const struct command {
     uint64_t opts; /* accepted options besides the global ones */
     size_t npos;   /* exact number of positional arguments */
 } commands[] = {
-    {NULL, "login", sn_cmd_login, BIT(SN_OPT_OUT), 0},
+    {NULL, "login", sn_cmd_login, BIT(SN_OPT_OUT) | BIT(SN_OPT_NAME), 0},
+    {NULL, "logout", sn_cmd_logout, 0, 0},
     {NULL, "whoami", sn_cmd_whoami, 0, 0},
     {"subscriber", "create", sn_cmd_subscriber_create, 0, 1},
     {"subscriber", "list", sn_cmd_subscriber_list, 0, 0},
@@ -170,6 +173,18 @@ static const struct command {
      1},
     {"tsa", "rotate", sn_cmd_tsa_rotate, 0, 0},
     {"tsa", "clock-ok", sn_cmd_tsa_clock_ok, 0, 0},
+    /* issue 17: people's accounts */
+    {"account", "create", sn_cmd_account_create,
+     BIT(SN_OPT_NAME) | BIT(SN_OPT_ROLE) | BIT(SN_OPT_SUBSCRIBER) |
+         BIT(SN_OPT_PASSWORD_FILE),
+     0},
+    {"account", "list", sn_cmd_account_list, BIT(SN_OPT_SUBSCRIBER), 0},
+    {"account", "totp", sn_cmd_account_totp, 0, 1},
+    {"account", "confirm", sn_cmd_account_confirm, 0, 2},
+    {"account", "disable", sn_cmd_account_disable, 0, 1},
+    /* a name of two words: `signet admin accounts review` */
+    {"admin", "accounts review", sn_cmd_admin_accounts_review,
+     BIT(SN_OPT_SUBSCRIBER), 0},
 };
 
 static const char usage_text[] =
@@ -209,6 +224,16 @@ static const char usage_text[] =
     "       exchange an ID token once; prints 'export SIGNET_TOKEN=...' for\n"
     "       eval, or writes the token to FILE (mode 0600) for --token-file\n"
     "       or SIGNET_PKCS11_CONF; --json prints the API's answer\n"
+    "  login --name NAME [--url URL] [--ca-file FILE]\n"
+    "       a person's login: the password, then the authenticator app's\n"
+    "       6-digit code or a recovery code (an empty line if none is\n"
+    "       enrolled yet), typed without echo, or one line each on\n"
+    "       standard input; the session is stored in\n"
+    "       $XDG_CONFIG_HOME/signet/session (~/.config/signet/session) and\n"
+    "       is used, with its URL and CA file, by commands given no token\n"
+    "       or client certificate\n"
+    "  logout\n"
+    "       end the stored session and remove it\n"
     "  whoami\n"
     "  subscriber create NAME\n"
     "  subscriber list\n"
@@ -252,7 +277,7 @@ static const char usage_text[] =
     "  request list [--state pending|completed|...]\n"
     "  request show|approve|deny|cancel ID\n"
     "       sign requests awaiting approval: approve and deny with an\n"
-    "       approver's login session (a token from POST /v1/sessions)\n"
+    "       approver's login session (signet login --name NAME)\n"
     "  audit [--key ID] [--limit N] [--before N | --after N]\n"
     "       the subscriber's audit records, newest first (--before N: those\n"
     "       older than record N); --after N lists oldest first from N\n"
@@ -282,6 +307,23 @@ static const char usage_text[] =
     "       a new TSA key and certificate; the old key is destroyed (admin)\n"
     "  tsa clock-ok\n"
     "       confirm the clock after the TSA stopped on a clock jump (admin)\n"
+    "  account create --name NAME --role ROLE [--role ...] [--subscriber ID]\n"
+    "                 --password-file FILE\n"
+    "       an operator's account (roles identity, ca, revocation,\n"
+    "       subscribers) or, with --subscriber, a subscriber's (manage,\n"
+    "       sign, approve); the password from FILE, or - for standard\n"
+    "       input, never from the command line\n"
+    "  account list [--subscriber ID]\n"
+    "  account totp ID\n"
+    "       enrol an authenticator app: prints its otpauth:// URI\n"
+    "  account confirm ID CODE\n"
+    "       confirm it with a code the app shows; prints the account's\n"
+    "       recovery codes, once\n"
+    "  account disable ID\n"
+    "       the account can no longer log in; its sessions end\n"
+    "  admin accounts review [--subscriber ID]\n"
+    "       every account with its kind, subscriber, roles, state,\n"
+    "       factors, last login and last use\n"
     "\n"
     "-o - writes to standard output. Digest algorithms: sha256 (default),\n"
     "sha384, sha512.\n"
@@ -362,6 +404,14 @@ parse_option(struct sn_cli *cli, int argc, char **argv, int *i)
     } else if (option_defs[o].has_arg == 2 && value == NULL) {
         value = ""; /* an optional value is given only as --name=value */
     }
+    if (o == SN_OPT_PASSWORD) {
+        /* Refused, and wiped from the argv that ps(1) shows. */
+        scrub_arg(value);
+        return sn_cli_usage(cli, "a password is never taken from the command "
+                                 "line, where other users can see it: use "
+                                 "--password-file FILE (- for standard "
+                                 "input)");
+    }
     if (o == SN_OPT_TOKEN) {
         /* Keep a private copy and wipe the one other users can see. */
         sn_secret_free(cli->token);
@@ -438,6 +488,29 @@ group_usage(FILE *f, const char *group)
 }
 
 /*
+ * How many of words, from the first, spell name (a command's name may be
+ * two words separated by one space); 0 if they do not.
+ */
+static size_t
+match_name(const char *name, const char **words, size_t nwords)
+{
+    const char *sp;
+    size_t n = 0, len;
+
+    while (n < nwords) {
+        sp = strchr(name, ' ');
+        len = sp != NULL ? (size_t)(sp - name) : strlen(name);
+        if (strlen(words[n]) != len || strncmp(words[n], name, len) != 0)
+            return 0;
+        n++;
+        if (sp == NULL)
+            return n;
+        name = sp + 1;
+    }
+    return 0;
+}
+
+/*
  * Matches the leading words to a command; the rest are its arguments. A
  * group named without (or with an unknown) subcommand sets *group, so
  * that the caller can list the group's subcommands.
@@ -446,7 +519,7 @@ static sn_err
 find_command(struct sn_cli *cli, const char **words, size_t nwords,
              const struct command **out, const char **group)
 {
-    size_t i, j, skip;
+    size_t i, j, k, skip;
 
     *out = NULL;
     *group = NULL;
@@ -456,13 +529,13 @@ find_command(struct sn_cli *cli, const char **words, size_t nwords,
         const struct command *c = &commands[i];
         if (c->group != NULL) {
             if (nwords < 2 || strcmp(words[0], c->group) != 0 ||
-                strcmp(words[1], c->name) != 0)
+                (k = match_name(c->name, words + 1, nwords - 1)) == 0)
                 continue;
-            skip = 2;
+            skip = 1 + k;
         } else {
-            if (strcmp(words[0], c->name) != 0)
+            if ((k = match_name(c->name, words, nwords)) == 0)
                 continue;
-            skip = 1;
+            skip = k;
         }
         if (nwords - skip != c->npos)
             return sn_cli_usage(cli, "wrong number of arguments for '%s%s%s'",
@@ -585,6 +658,11 @@ load_settings(struct sn_cli *cli)
 
     cli->json = cli->seen[SN_OPT_JSON];
     cli->url = cli->opt[SN_OPT_URL];
+    cli->url_given = cli->url != NULL ||
+                     ((env = getenv("SIGNET_URL")) != NULL && env[0] != '\0');
+    cli->ca_given =
+        cli->opt[SN_OPT_CA_FILE] != NULL ||
+        ((env = getenv("SIGNET_CA_FILE")) != NULL && env[0] != '\0');
     if (cli->url == NULL && (env = getenv("SIGNET_URL")) != NULL &&
         env[0] != '\0')
         cli->url = env;
@@ -613,6 +691,11 @@ report(const struct sn_cli *cli, sn_err r, const char *group)
                 e->code[0] != '\0' ? e->code : "no error code", e->status);
     else
         fprintf(stderr, "signet: %s\n", e->message);
+    /* The stored login session was the credential, and it was refused. */
+    if (cli->session != NULL && e->status == 401)
+        fprintf(stderr, "signet: the stored login session was refused "
+                        "(expired, unused too long or ended?): run signet "
+                        "login\n");
     if (cli->usage && group != NULL) {
         fputc('\n', stderr);
         group_usage(stderr, group);
@@ -625,7 +708,7 @@ report(const struct sn_cli *cli, sn_err r, const char *group)
 static int
 run(struct sn_cli *cli, int argc, char **argv)
 {
-    const char *words[SN_CLI_MAX_POS + 2], *group = NULL;
+    const char *words[SN_CLI_MAX_POS + 3], *group = NULL;
     const struct command *c = NULL;
     size_t nwords;
     sn_err r;
@@ -672,6 +755,7 @@ main(int argc, char **argv)
     status = run(&cli, argc, argv);
     sn_client_free(cli.client);
     sn_client_cred_free(cli.cred);
+    sn_cli_session_free(&cli);
     sn_secret_free(cli.token);
     cli.token = NULL;
     curl_global_cleanup();

@@ -45,6 +45,34 @@ sn_out_text(FILE *f, const char *s, int multiline)
     }
 }
 
+void
+sn_out_clean(const char *s, char *buf, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = 0;
+
+    if (len == 0)
+        return;
+    if (s == NULL || s[0] == '\0')
+        p = (const unsigned char *)"-";
+    for (; *p != '\0' && n + 1 < len; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            buf[n++] = '?';
+        } else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            buf[n++] = '?';
+            p++;
+        } else {
+            buf[n++] = (char)*p;
+        }
+    }
+    /* Never end inside a UTF-8 sequence that was cut. */
+    while (n > 0 && *p != '\0' && ((unsigned char)buf[n - 1] & 0xc0) == 0x80)
+        n--;
+    if (n > 0 && *p != '\0' && ((unsigned char)buf[n - 1] & 0xc0) == 0xc0)
+        n--;
+    buf[n] = '\0';
+}
+
 const char *
 sn_out_str(const json_t *obj, const char *key)
 {

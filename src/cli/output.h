@@ -23,6 +23,13 @@ void sn_out_json(const json_t *j);
  */
 void sn_out_text(FILE *f, const char *s, int multiline);
 
+/*
+ * A filtered copy of s in buf (len bytes), as sn_out_text() prints it
+ * (newlines too become '?'), cut to fit; NULL or "" gives "-". For
+ * columns whose width is counted before printing.
+ */
+void sn_out_clean(const char *s, char *buf, size_t len);
+
 /* The string member key of obj, or NULL if absent or not a string. */
 const char *sn_out_str(const json_t *obj, const char *key);
 

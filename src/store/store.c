@@ -340,7 +340,8 @@ sn_store_token_revoke(struct sn_store *st, const char *id, time_t when)
     return r;
 }
 
-/* A busy session writes its use once a minute. */
+/* A busy session writes its use once a minute (or at a quarter of a
+ * shorter idle limit). */
 #define SN_TOUCH_EVERY 60
 
 sn_err
@@ -348,7 +349,12 @@ sn_store_token_touch(struct sn_store *st, const struct sn_token *t, time_t now)
 {
     sn_err r;
 
-    if (now - t->last_used < SN_TOUCH_EVERY)
+    time_t every = SN_TOUCH_EVERY;
+
+    /* Well inside the idle limit, so that a session in use never ends. */
+    if (t->idle_timeout != 0 && t->idle_timeout / 4 < every)
+        every = t->idle_timeout / 4;
+    if (now - t->last_used < every)
         return SN_OK;
     r = st->ops->token_touch(st->be, t->id, t->via, now);
     sn_cache_drop(&st->tokens, t->id);

@@ -232,4 +232,22 @@ req GET /v1/subscribers "$ADMIN"
 check_error "the old admin token is revoked" 401 unauthorized
 req GET /v1/subscribers "$NEWADMIN"
 check_status "the new one works" 200
+
+# ---- the idle limit (the shortest allowed: 60 s) ----
+server_stop
+set_conf sessions.idle_timeout 60
+server_start
+login alice "$PW" recovery_code "$RC2"
+check_status "a login with an idle limit of 60 s" 201
+IDLE=$(jget .token)
+sleep 20
+req GET /v1/whoami "$IDLE"
+check_status "used after 20 s" 200
+sleep 25
+req GET /v1/whoami "$IDLE"
+check_status "used again 25 s later (in use, it stays)" 200
+sleep 62
+req GET /v1/whoami "$IDLE"
+check_error "62 s unused: the session ended" 401 unauthorized
+check_match "and says why" 'idle' "$(jget .message)"
 finish

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "common/log.h"
 #include "http/handlers.h"
 #include "http/keyrules.h"
@@ -304,6 +306,40 @@ policy_audit(const struct sn_deps *deps, struct sn_req *req,
         sn_error("audit: cannot record %s", action);
 }
 
+/*
+ * The approvers a key's policy names (issue 17) must be people who can
+ * approve: accounts of the key's subscriber, active, with the 'approve'
+ * role. A typo would otherwise make a key nobody can release. Another
+ * subscriber's account is refused like a missing one.
+ */
+static int
+approvers_ok(const struct sn_deps *deps, struct sn_resp *resp,
+             const struct sn_kp_approvals *ap, const char *subscriber)
+{
+    struct sn_account a;
+    int ret = 0;
+    size_t i;
+    sn_err r;
+
+    for (i = 0; ret == 0 && i < ap->napprovers; i++) {
+        r = sn_store_account_get(deps->store, ap->approvers[i], &a);
+        if (r != SN_OK && r != SN_ERR_NOT_FOUND) {
+            sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+            ret = -1;
+        } else if (r == SN_ERR_NOT_FOUND || a.operator_ ||
+                   strcmp(a.subscriber, subscriber) != 0 ||
+                   !(a.roles & SN_ROLE_APPROVE) || a.disabled_at != 0) {
+            sn_resp_error(resp, API_INVALID_FIELD,
+                          "approvals.approvers[%zu]: no active account of "
+                          "this subscriber with the 'approve' role",
+                          i);
+            ret = -1;
+        }
+        OPENSSL_cleanse(&a, sizeof(a));
+    }
+    return ret;
+}
+
 /* Parses the body, stores its canonical form for target and drops the
  * cached one. *out is the canonical JSON on success. */
 static int
@@ -323,6 +359,9 @@ store_policy(const struct sn_deps *deps, struct sn_req *req,
         sn_resp_error(resp, API_INVALID_FIELD, "%s", why);
         goto out;
     }
+    if (kp.approvals.required > 0 &&
+        approvers_ok(deps, resp, &kp.approvals, subscriber) != 0)
+        goto out;
     if ((j = sn_keypolicy_json(&kp)) == NULL ||
         (text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS)) == NULL ||
         sn_store_policy_set(deps->store, target, subscriber, text) != SN_OK) {

@@ -125,6 +125,23 @@ records() {
     jget "[.records[] | select(.detail | contains(\"$1\")) | select(.action == \"$2\")] | length"
 }
 
+# ---- the approvers must be people who can approve ----
+req_json POST /v1/accounts "$TA" \
+    "{\"name\":\"erin\",\"roles\":[\"sign\"],\"subscriber\":\"$A\",\"password\":\"$PW\"}"
+ERIN=$(jget .id)
+for who in "no such account:$(rand_uuid)" "another subscriber's approver:$ZED" \
+    "an account without the approve role:$ERIN"; do
+    req_json PUT "/v1/keys/$K/policy" "$TA" \
+        "{\"approvals\":{\"required\":1,\"approvers\":[\"$ALICE\",\"${who##*:}\"]}}"
+    check_error "approvers: ${who%%:*}" 400 invalid_field &&
+        check_match "it names approvals.approvers[1]" 'approvals\.approvers\[1\]' "$(jget .message)"
+done
+req_json PUT "/v1/keys/$K/policy" "$TA" \
+    "{\"approvals\":{\"required\":3,\"approvers\":[\"$ALICE\",\"$BOB\"]}}"
+check_error "required above the number of approvers" 400 invalid_field
+req GET "/v1/keys/$K/policy" "$TA"
+check_eq "the refused policies changed nothing" null "$(jget .policy)"
+
 # ---- the request that will expire unread (the sweeper's) ----
 policy 60
 ask "$TS" expiring

@@ -40,6 +40,9 @@
 /* GET /v1/sign-requests: its limit's default and maximum. */
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
+/* The rows read for a list: visibility is decided per row, so as many as
+ * may be answered; each is small (no digests, no signatures). */
+#define LIST_READ LIST_MAX
 /* The released signatures as one text: base64 of RSA-4096 at most, and a
  * space, per digest. */
 #define SIGS_MAX ((size_t)SN_SR_MAX_DIGESTS * 1024)
@@ -152,13 +155,17 @@ record_expired(const struct sn_deps *deps, const struct sn_sign_request *r)
 
 /* ---- the request's view ---- */
 
+/* The digests in hex; a list's requests hold none (null). */
 static json_t *
 digests_json(const struct sn_sign_request *r)
 {
     char hex[2 * 64 + 1];
     size_t dlen = sn_digest_len(r->md), i;
-    json_t *a = json_array();
+    json_t *a;
 
+    if (r->digests == NULL)
+        return json_null();
+    a = json_array();
     for (i = 0; a != NULL && i < r->ndigests; i++) {
         sn_hex_encode(r->digests + i * dlen, dlen, hex);
         json_array_append_new(a, json_string(hex));
@@ -219,18 +226,18 @@ request_json(const struct sn_sign_request *r)
     json_t *o;
 
     o = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:{s:s, s:s, s:s, s:s},"
-        " s:{s:i, s:i, s:o}, s:o, s:o, s:o, s:o, s:I}",
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:i, s:o,"
+        " s:{s:s, s:s, s:s, s:s}, s:{s:i, s:i, s:o}, s:o, s:o, s:o, s:o, s:I}",
         "id", r->id, "state", sn_sr_state_name(r->state), "subscriber",
         r->subscriber, "key", r->key, "digest_algorithm", sn_digest_name(r->md),
-        "scheme", sn_scheme_name(r->scheme), "batch", r->batch, "digests",
-        digests_json(r), "requester", "token", r->token, "auth",
-        auth_name(r->auth_method), "principal", r->principal, "client",
-        r->client, "approvals", "required", (int)r->required, "approved",
-        (int)approvals_of(r), "approvers", approvers_json(r), "votes",
-        votes_json(r), "created_at", sn_time_json(r->created_at), "expires_at",
-        sn_time_json(r->expires_at), "updated_at", sn_time_json(r->updated_at),
-        "version", (json_int_t)r->version);
+        "scheme", sn_scheme_name(r->scheme), "batch", r->batch, "digest_count",
+        (int)r->ndigests, "digests", digests_json(r), "requester", "token",
+        r->token, "auth", auth_name(r->auth_method), "principal", r->principal,
+        "client", r->client, "approvals", "required", (int)r->required,
+        "approved", (int)approvals_of(r), "approvers", approvers_json(r),
+        "votes", votes_json(r), "created_at", sn_time_json(r->created_at),
+        "expires_at", sn_time_json(r->expires_at), "updated_at",
+        sn_time_json(r->updated_at), "version", (json_int_t)r->version);
     if (o != NULL && r->state == SN_SR_FAILED)
         json_object_set_new(o, "reason", json_string(r->reason));
     if (o != NULL && r->state == SN_SR_COMPLETED)
@@ -705,7 +712,7 @@ sn_h_sign_request_list(const struct sn_deps *deps, struct sn_req *req,
         return;
     }
     if (sn_store_sign_request_list(deps->store, req->who->subscriber, state,
-                                   LIST_MAX, &list, &n) != SN_OK) {
+                                   LIST_READ, &list, &n) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         return;
     }
@@ -714,6 +721,12 @@ sn_h_sign_request_list(const struct sn_deps *deps, struct sn_req *req,
         if (!visible(req, &list[i]))
             continue;
         expire_due(deps, &list[i], now);
+        /* A list shows no digests or signatures, even of a row read again
+         * by the expiry. */
+        free(list[i].digests);
+        list[i].digests = NULL;
+        free(list[i].signatures);
+        list[i].signatures = NULL;
         /* Asked for pending ones: one just expired is not. */
         if (state != SN_SR_STATE_COUNT && list[i].state != state)
             continue;

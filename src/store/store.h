@@ -536,7 +536,8 @@ struct sn_sign_request {
     char principal[SN_AUDIT_PRINCIPAL_MAX];
     char client[64];
     /* what it asked: ndigests digests of sn_digest_len(md) bytes each,
-     * one after the other (owned); batch: asked as "digests" */
+     * one after the other (owned; NULL in a list); batch: asked as
+     * "digests" */
     enum sn_digest md;
     enum sn_scheme scheme;
     int batch;
@@ -567,7 +568,9 @@ sn_err sn_store_sign_request_add(struct sn_store *st,
 sn_err sn_store_sign_request_get(struct sn_store *st, const char *id,
                                  struct sn_sign_request *out);
 /* A subscriber's requests, newest first, at most limit (1..1000); state
- * SN_SR_STATE_COUNT: every state. free with sn_sign_request_list_free. */
+ * SN_SR_STATE_COUNT: every state. Each with its votes and ndigests but
+ * without the digests and signatures (NULL): GET one for those. Free with
+ * sn_sign_request_list_free. */
 sn_err sn_store_sign_request_list(struct sn_store *st, const char *subscriber,
                                   enum sn_sr_state state, size_t limit,
                                   struct sn_sign_request **out, size_t *n);

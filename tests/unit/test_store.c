@@ -2138,6 +2138,11 @@ test_sign_request_flow(void **state)
     assert_string_equal(list[0].id, "sr-2");
     assert_string_equal(list[1].id, "sr-1");
     assert_int_equal(list[1].nvotes, 2);
+    /* A list's rows: how many digests, not the digests or signatures. */
+    assert_int_equal(list[1].ndigests, 2);
+    assert_null(list[1].digests);
+    assert_null(list[1].signatures);
+    assert_int_equal(list[1].state, SN_SR_COMPLETED);
     sn_sign_request_list_free(list, n);
     assert_int_equal(sn_store_sign_request_list(t->st, "sub-a", SN_SR_PENDING,
                                                 100, &list, &n),

@@ -24,6 +24,14 @@
     " approvers, state, reason, signatures, created_at, expires_at,"           \
     " updated_at, version"
 
+/* A list's rows: the digests' length instead of the digests, and no
+ * signatures (a batch's are up to ~175 KB a request). */
+#define SR_COLS_BRIEF                                                          \
+    "id, subscriber_id, key_id, token_id, auth_method, via, principal,"        \
+    " client, digest_algorithm, scheme, batch, length(digests), required,"     \
+    " approvers, state, reason, NULL, created_at, expires_at, updated_at,"     \
+    " version"
+
 /* Approvers and their separator: ids never hold a space (keypolicy.c). */
 #define APPROVERS_MAX (SN_SR_MAX_APPROVERS * SN_UUID_LEN + 1)
 
@@ -142,8 +150,11 @@ scheme_parse(const char *name, enum sn_scheme *out)
 static sn_err
 row_what(sqlite3_stmt *s, struct sn_sign_request *r)
 {
-    const void *d = sqlite3_column_blob(s, 11);
-    int len = sqlite3_column_bytes(s, 11);
+    /* SR_COLS_BRIEF: an integer, the digests' length, and no digests. */
+    int brief = sqlite3_column_type(s, 11) == SQLITE_INTEGER;
+    const void *d = brief ? NULL : sqlite3_column_blob(s, 11);
+    sqlite3_int64 len =
+        brief ? sqlite3_column_int64(s, 11) : sqlite3_column_bytes(s, 11);
     size_t dlen;
 
     if (sn_digest_from_name(col_name(s, 8), &r->md) != SN_OK ||
@@ -151,9 +162,12 @@ row_what(sqlite3_stmt *s, struct sn_sign_request *r)
         sn_sr_state_from_name(col_name(s, 14), &r->state) != SN_OK)
         return SN_ERR_DB;
     dlen = sn_digest_len(r->md);
-    if (d == NULL || len <= 0 || (size_t)len % dlen != 0 ||
+    if ((!brief && d == NULL) || len <= 0 || (size_t)len % dlen != 0 ||
         (size_t)len / dlen > SN_SR_MAX_DIGESTS)
         return SN_ERR_DB;
+    r->ndigests = (size_t)len / dlen;
+    if (brief)
+        return SN_OK;
     if ((r->digests = malloc((size_t)len)) == NULL)
         return SN_ERR_NOMEM;
     memcpy(r->digests, d, (size_t)len);
@@ -368,7 +382,7 @@ sn_sqlite_sr_list(void *be, const char *subscriber, enum sn_sr_state state,
         goto out;
     }
     if ((e = prepare(st->rdb,
-                     "SELECT " SR_COLS " FROM sign_requests"
+                     "SELECT " SR_COLS_BRIEF " FROM sign_requests"
                      " WHERE subscriber_id = ?1 AND (?2 = '' OR state = ?2)"
                      " ORDER BY created_at DESC, id LIMIT ?3",
                      &s)) == SN_OK) {

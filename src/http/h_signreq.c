@@ -388,8 +388,9 @@ sn_sign_request_open(const struct sn_deps *deps, struct sn_req *req,
     }
     sn_time_format(r.expires_at, when);
     record_init(&a, req, &r, "sign_request");
-    snprintf(a.policy, sizeof(a.policy), "approval key %u of %zu", r.required,
-             r.napprovers);
+    /* Approvals are only ever a key's own policy's. */
+    snprintf(a.policy, sizeof(a.policy), "allow key, approval %u of %zu",
+             r.required, r.napprovers);
     if (record(deps, &a,
                "sign request %s: %zu digest(s), waits for %u of %zu "
                "approvers until %s",

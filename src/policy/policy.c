@@ -505,8 +505,8 @@ static enum sn_verdict
 account_create(const struct sn_principal *p, const struct sn_resource *r,
                struct sn_decision *d)
 {
-    int operator_account = r != NULL && (r->subscriber == NULL ||
-                                         r->subscriber[0] == '\0');
+    int operator_account =
+        r != NULL && (r->subscriber == NULL || r->subscriber[0] == '\0');
 
     if (p->admin) {
         if (r == NULL)

@@ -1973,8 +1973,7 @@ test_accounts(void **state)
     assert_int_equal(got.locked_until, 3660);
     /* never shortened: a racing failure that computes an earlier end
      * leaves the later lock */
-    assert_int_equal(sn_store_account_login(t->st, "acct-1", 0, 0, &lk),
-                     SN_OK);
+    assert_int_equal(sn_store_account_login(t->st, "acct-1", 0, 0, &lk), SN_OK);
     assert_int_equal(sn_store_account_get(t->st, "acct-1", &got), SN_OK);
     assert_int_equal(got.locked_until, 3660);
     assert_int_equal(sn_store_account_login(t->st, "acct-1", 1, 200, NULL),
@@ -1984,8 +1983,7 @@ test_accounts(void **state)
     assert_int_equal(got.locked_until, 0);
     assert_int_equal(got.last_login, 200);
     assert_int_equal(
-        sn_store_account_set_password(t->st, "acct-1", "$argon2id$new"),
-        SN_OK);
+        sn_store_account_set_password(t->st, "acct-1", "$argon2id$new"), SN_OK);
     assert_int_equal(sn_store_account_get(t->st, "acct-1", &got), SN_OK);
     assert_string_equal(got.pw_hash, "$argon2id$new");
     /* A reset removes every factor and the recovery codes. */

@@ -11,34 +11,36 @@
 
 #include "common/util.h"
 
-#define CODE_CHARS 12 /* 60 bits, 5 a character */
+#define CODE_CHARS 16 /* 80 bits, 5 a character */
 #define GROUP 4
-/* What a person may type around the 12 characters: dashes and spaces. */
+/* What a person may type around the 16 characters: dashes and spaces. */
 #define TYPED_MAX 64
 
 static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
 
-/* One code from 60 random bits, dashed every GROUP characters. */
+/* One code from 80 random bits, dashed every GROUP characters: character
+ * i is bits 5i..5i+4 of the bytes read as one big-endian number. */
 static sn_err
 one_code(char out[SN_RECOVERY_CODE_SIZE])
 {
-    uint8_t raw[8];
-    uint64_t bits = 0;
+    uint8_t raw[CODE_CHARS * 5 / 8];
+    unsigned bit, w;
     size_t i, o = 0;
     sn_err r;
 
     if ((r = sn_random(raw, sizeof(raw))) != SN_OK)
         return r;
-    for (i = 0; i < sizeof(raw); i++)
-        bits = (bits << 8) | raw[i];
     for (i = 0; i < CODE_CHARS; i++) {
         if (i > 0 && i % GROUP == 0)
             out[o++] = '-';
-        out[o++] = alphabet[(bits >> (5 * i)) & 0x1f];
+        bit = 5 * (unsigned)i;
+        w = (unsigned)raw[bit / 8] << 8;
+        if (bit / 8 + 1 < sizeof(raw))
+            w |= raw[bit / 8 + 1];
+        out[o++] = alphabet[(w >> (11 - bit % 8)) & 0x1f];
     }
     out[o] = '\0';
     OPENSSL_cleanse(raw, sizeof(raw));
-    OPENSSL_cleanse(&bits, sizeof(bits));
     return SN_OK;
 }
 
@@ -49,7 +51,7 @@ sn_recovery_new(char codes[][SN_RECOVERY_CODE_SIZE], size_t n)
     sn_err r = SN_OK;
 
     while (i < n) {
-        /* 60 bits rarely repeat, but the set must be distinct; a DRBG
+        /* 80 bits rarely repeat, but the set must be distinct; a DRBG
          * that keeps repeating itself is broken, not unlucky. */
         if (tries++ > n + 16) {
             r = SN_ERR_CRYPTO;

@@ -394,7 +394,7 @@ out:
 }
 
 sn_err
-sn_home_admin_token(const char *home, const char *db)
+sn_home_admin_token(const char *home, const char *db, int *revoked)
 {
     uint8_t hash[SN_TOKEN_HASH_LEN], *old = NULL;
     char path[PATH_MAX], next[PATH_MAX], id[SN_UUID_LEN] = "";
@@ -402,6 +402,7 @@ sn_home_admin_token(const char *home, const char *db)
     size_t len = 0;
     sn_err r;
 
+    *revoked = 0;
     hpath(path, sizeof(path), home, "admin.token");
     hpath(next, sizeof(next), home, "admin.token.new");
     /* The token being replaced, if its file is there and sound. */
@@ -420,6 +421,7 @@ sn_home_admin_token(const char *home, const char *db)
     }
     if (id[0] != '\0' && (r = sn_store_open(db, &st)) == SN_OK) {
         r = sn_store_token_revoke(st, id, time(NULL));
+        *revoked = r == SN_OK;
         if (r == SN_ERR_NOT_FOUND) /* already revoked, or not ours */
             r = SN_OK;
     }

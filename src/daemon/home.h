@@ -65,11 +65,12 @@ void sn_home_check(const struct sn_config *cfg, unsigned *errors,
  */
 /*
  * signetd admin-token (issue 17): a new bootstrap admin token (30 days)
- * replaces HOME/admin.token, and the one it held is revoked. A running
+ * replaces HOME/admin.token, and the one it held is revoked (*revoked
+ * says whether there was one to revoke). A running
  * signetd may keep accepting the old one until it restarts (its token
  * cache); disable it through the API to end it at once.
  */
-sn_err sn_home_admin_token(const char *home, const char *db);
+sn_err sn_home_admin_token(const char *home, const char *db, int *revoked);
 
 sn_err sn_home_ceremony(const char *home, const char *module, const char *dir,
                         const char *base_url);

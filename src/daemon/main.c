@@ -112,6 +112,7 @@ cmd_admin_token(const char *home)
 {
     struct sn_config cfg;
     char path[4096], err[512];
+    int revoked = 0;
     sn_err r;
 
     snprintf(path, sizeof(path), "%s/signetd.conf", home);
@@ -119,16 +120,17 @@ cmd_admin_token(const char *home)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    r = sn_home_admin_token(home, cfg.database);
+    r = sn_home_admin_token(home, cfg.database, &revoked);
     sn_config_cleanup(&cfg);
     if (r != SN_OK) {
         fprintf(stderr, "signetd: admin-token: %s\n", sn_err_str(r));
         return 1;
     }
-    printf("signetd: a new admin token is in %s/admin.token (30 days); the "
-           "previous one is revoked (a running signetd accepts it until it "
-           "restarts)\n",
-           home);
+    printf("signetd: a new admin token is in %s/admin.token (30 days)%s\n",
+           home,
+           revoked ? "; the previous one is revoked (a running signetd "
+                     "accepts it until it restarts)"
+                   : "; no previous one was found to revoke");
     return 0;
 }
 

@@ -114,6 +114,9 @@ struct sn_resp {
      * among them replaces the default "no-store". */
     struct sn_resp_header headers[SN_RESP_HEADERS];
     size_t nheaders;
+    /* The answer holds a secret (a session token, a TOTP secret, recovery
+     * codes): its buffer is wiped when it is freed. */
+    int secret;
 };
 
 void sn_resp_error(struct sn_resp *resp, enum sn_api code, const char *fmt, ...)

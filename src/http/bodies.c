@@ -959,3 +959,16 @@ sn_body_totp_code(json_t *body, const char **code, struct sn_body_fault *f)
         return r;
     return SN_OK;
 }
+
+sn_err
+sn_body_password(json_t *body, const char **pw, struct sn_body_fault *f)
+{
+    static const char *const allowed[] = {"password", NULL};
+    sn_err r;
+
+    *pw = NULL;
+    if ((r = only(body, allowed, f)) != SN_OK ||
+        (r = str(body, "password", 1, 1024, pw, f)) != SN_OK)
+        return r;
+    return SN_OK;
+}

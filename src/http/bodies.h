@@ -96,6 +96,8 @@ sn_err sn_body_login(json_t *body, struct sn_body_login *out,
 /* POST /v1/accounts/{id}/totp/confirm: {"code"}; *code points into it. */
 sn_err sn_body_totp_code(json_t *body, const char **code,
                          struct sn_body_fault *f);
+/* POST /v1/accounts/{id}/password: {"password"}; *pw points into it. */
+sn_err sn_body_password(json_t *body, const char **pw, struct sn_body_fault *f);
 /* The names of roles (operator's and subscriber's), for answers. */
 json_t *sn_roles_json(unsigned roles);
 

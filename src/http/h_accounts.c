@@ -23,12 +23,9 @@
 #include "http/handlers.h"
 #include "http/loginguard.h"
 
-/* Failed logins in a row before an account is locked; the lock then
- * doubles from LOCK_FIRST seconds with each further failure, to
- * LOCK_MAX. */
-#define LOCK_AFTER 5
-#define LOCK_FIRST 30
-#define LOCK_MAX 3600
+/* Five failed logins in a row lock an account for 30 s, doubling with
+ * each further failure, to an hour. */
+static const struct sn_lockout lockout = {5, 30, 3600};
 /* A session that proved no second factor only enrols one: short. */
 #define ENROL_LIFETIME 900
 #define TOTP_ISSUER "Signet"
@@ -62,7 +59,11 @@ account_json(const struct sn_account *a)
                   a->operator_ ? json_null() : json_string(a->subscriber),
                   "roles", sn_roles_json(a->roles), "state",
                   a->disabled_at != 0 ? "disabled" : "active", "factors",
-                  factors, "totp", totp_state_name(a->totp_state),
+                  factors, "totp",
+                  totp_state_name(a->totp_pending_len > 0 &&
+                                          a->totp_state == SN_TOTP_ACTIVE
+                                      ? SN_TOTP_PENDING
+                                      : a->totp_state),
                   "recovery_codes_left", (int)a->recovery_left, "failed_logins",
                   (int)a->failures, "locked_until",
                   a->locked_until > time(NULL) ? sn_time_json(a->locked_until)
@@ -145,9 +146,20 @@ sn_h_account_create(const struct sn_deps *deps, struct sn_req *req,
         sn_resp_error(resp, API_UNAVAILABLE, "cannot create the account");
         goto out;
     }
-    r = sn_store_account_add(deps->store, &a);
+    /* The bootstrap token makes the first operator only: once one is
+     * active, operators make accounts with their second factor. */
+    r = sn_store_account_add(deps->store, &a,
+                             req->who->admin &&
+                                 req->who->method != SN_AUTH_SESSION &&
+                                 !req->who->mfa_exempt);
     if (r == SN_ERR_EXISTS) {
         sn_resp_error(resp, API_CONFLICT, "an account with this name exists");
+        goto out;
+    }
+    if (r == SN_ERR_STATE) {
+        sn_resp_error(resp, API_MFA_REQUIRED,
+                      "an operator account exists: accounts are now made "
+                      "by an operator's login session, not the admin token");
         goto out;
     }
     account_audit(&rec, req, &a, "account_create");
@@ -213,6 +225,7 @@ load_account(const struct sn_deps *deps, struct sn_req *req,
     memset(&res, 0, sizeof(res));
     res.subscriber = a->operator_ ? "" : a->subscriber;
     res.token = a->id;
+    res.roles = a->roles;
     if (sn_allowed(deps, req, resp, SN_ACT_ACCOUNT_MANAGE, &res) != 0)
         return -1;
     if (a->disabled_at != 0) {
@@ -229,11 +242,22 @@ seal_context(char *buf, size_t len, const char *account)
     snprintf(buf, len, "signet totp %s", account);
 }
 
+/* The caller is the account's own person (one of its sessions). */
+static int
+is_self(const struct sn_req *req, const struct sn_account *a)
+{
+    return req->who->method == SN_AUTH_SESSION &&
+           strcmp(req->who->via, a->id) == 0;
+}
+
 /*
- * POST /v1/accounts/{id}/totp: a new secret, pending until a code made
- * from it is confirmed. The person themself may enrol while no factor is
- * active, or with a session that proved one (a new authenticator); a
- * manager or an operator may reset it at any time.
+ * POST /v1/accounts/{id}/totp. The person themself gets a new secret,
+ * pending beside the active one (which stays in force) until a code made
+ * from it is confirmed: while no factor is active with any session of
+ * theirs, after that only with a session that proved it. Anyone else
+ * allowed to manage the account (its manager, an operator) resets it:
+ * every factor and recovery code goes, no secret is shown to them, and
+ * the person enrols again at their next login.
  */
 void
 sn_h_account_totp(const struct sn_deps *deps, struct sn_req *req,
@@ -244,14 +268,22 @@ sn_h_account_totp(const struct sn_deps *deps, struct sn_req *req,
     struct sn_account a;
     struct sn_audit rec;
     char ctx[96], *uri = NULL;
-    int self;
 
     memset(&a, 0, sizeof(a));
+    memset(secret, 0, sizeof(secret));
     if (load_account(deps, req, resp, &a) != 0)
         goto out;
-    self =
-        req->who->method == SN_AUTH_SESSION && strcmp(req->who->via, a.id) == 0;
-    if (self && a.totp_state == SN_TOTP_ACTIVE && !req->who->mfa) {
+    if (!is_self(req, &a)) {
+        account_audit(&rec, req, &a, "totp_reset");
+        if (sn_store_account_totp_clear(deps->store, a.id) != SN_OK ||
+            sn_store_audit_add(deps->store, &rec) != SN_OK) {
+            sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+            goto out;
+        }
+        sn_resp_json(resp, API_OK, json_pack("{s:s}", "state", "none"));
+        goto out;
+    }
+    if (a.totp_state == SN_TOTP_ACTIVE && !req->who->mfa) {
         sn_resp_error(resp, API_MFA_REQUIRED,
                       "a second factor is enrolled: log in with it to "
                       "enrol a new one");
@@ -268,8 +300,8 @@ sn_h_account_totp(const struct sn_deps *deps, struct sn_req *req,
         goto out;
     }
     account_audit(&rec, req, &a, "totp_enrol");
-    if (sn_store_account_set_totp(deps->store, a.id, sealed, slen,
-                                  SN_TOTP_PENDING) != SN_OK ||
+    if (sn_store_account_totp_pending(deps->store, a.id, sealed, slen) !=
+            SN_OK ||
         sn_store_audit_add(deps->store, &rec) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         goto out;
@@ -278,25 +310,26 @@ sn_h_account_totp(const struct sn_deps *deps, struct sn_req *req,
     sn_resp_json(
         resp, API_OK,
         json_pack("{s:s, s:s}", "otpauth_uri", uri, "state", "pending"));
+    resp->secret = 1;
 out:
     OPENSSL_cleanse(secret, sizeof(secret));
     OPENSSL_cleanse(&a, sizeof(a));
     sn_secret_free(uri);
 }
 
-/* Opens the account's sealed secret into secret; 0 on success. */
+/* Opens a secret sealed for the account into secret; 0 on success. */
 static int
 open_secret(const struct sn_deps *deps, const struct sn_account *a,
+            const uint8_t *sealed, size_t len,
             uint8_t secret[SN_TOTP_SECRET_LEN])
 {
-    size_t len = SN_TOTP_SECRET_LEN;
+    size_t out = SN_TOTP_SECRET_LEN;
     char ctx[96];
 
     seal_context(ctx, sizeof(ctx), a->id);
-    if (a->totp_sealed_len == 0 ||
-        sn_hsm_unseal(deps->service, ctx, a->totp_sealed, a->totp_sealed_len,
-                      secret, &len) != SN_OK ||
-        len != SN_TOTP_SECRET_LEN)
+    if (len == 0 ||
+        sn_hsm_unseal(deps->service, ctx, sealed, len, secret, &out) != SN_OK ||
+        out != SN_TOTP_SECRET_LEN)
         return -1;
     return 0;
 }
@@ -327,19 +360,26 @@ sn_h_account_totp_confirm(const struct sn_deps *deps, struct sn_req *req,
         sn_resp_error(resp, f.code, "%s", f.why);
         goto out;
     }
-    if (a.totp_state != SN_TOTP_PENDING) {
+    if (!is_self(req, &a)) {
+        sn_resp_error(resp, API_FORBIDDEN,
+                      "only the person confirms their own authenticator");
+        goto out;
+    }
+    if (a.totp_pending_len == 0) {
         sn_resp_error(resp, API_CONFLICT,
                       "no TOTP enrolment is pending: POST "
                       "/v1/accounts/{id}/totp first");
         goto out;
     }
-    if (open_secret(deps, &a, secret) != 0) {
+    if (open_secret(deps, &a, a.totp_pending, a.totp_pending_len, secret) !=
+        0) {
         sn_resp_error(resp, API_UNAVAILABLE, "cannot open the TOTP secret");
         goto out;
     }
-    if (!sn_totp_check(secret, sizeof(secret), code, time(NULL),
-                       a.totp_last_step, &step) ||
-        sn_store_account_totp_confirm(deps->store, a.id, step) != SN_OK) {
+    /* A new secret: its own codes from now on (no step of it was used). */
+    if (!sn_totp_check(secret, sizeof(secret), code, time(NULL), 0, &step) ||
+        sn_store_account_totp_confirm(deps->store, a.id, a.totp_pending,
+                                      a.totp_pending_len, step) != SN_OK) {
         sn_resp_error(resp, API_INVALID_FIELD,
                       "'code' is not the current code of the enrolled "
                       "secret");
@@ -386,6 +426,13 @@ sn_h_account_disable(const struct sn_deps *deps, struct sn_req *req,
     memset(&a, 0, sizeof(a));
     if (load_account(deps, req, resp, &a) != 0)
         goto out;
+    /* A stolen password alone does not end the account. */
+    if (is_self(req, &a) && !req->who->mfa) {
+        sn_resp_error(resp, API_MFA_REQUIRED,
+                      "disabling one's own account needs a session that "
+                      "proved a second factor");
+        goto out;
+    }
     r = sn_store_account_disable(deps->store, a.id, now);
     if (r == SN_ERR_STATE) {
         sn_resp_error(resp, API_CONFLICT, "the account is disabled");
@@ -402,33 +449,74 @@ out:
     OPENSSL_cleanse(&a, sizeof(a));
 }
 
-/* A failed login of a known account: counted, locked after LOCK_AFTER in
- * a row, tallied in its log (a flood is a few rows a minute). */
+/*
+ * POST /v1/accounts/{id}/password: the person's own new password (the
+ * one their account was created with is known to whoever created it).
+ * Once a second factor is enrolled, only with a session that proved it.
+ */
+void
+sn_h_account_password(const struct sn_deps *deps, struct sn_req *req,
+                      struct sn_resp *resp)
+{
+    struct sn_body_fault f;
+    struct sn_account a;
+    struct sn_audit rec;
+    const char *pw;
+    char why[128];
+
+    memset(&a, 0, sizeof(a));
+    if (load_account(deps, req, resp, &a) != 0)
+        goto out;
+    if (!is_self(req, &a)) {
+        sn_resp_error(resp, API_FORBIDDEN,
+                      "a password is changed by its own person only");
+        goto out;
+    }
+    if (a.totp_state == SN_TOTP_ACTIVE && !req->who->mfa) {
+        sn_resp_error(resp, API_MFA_REQUIRED,
+                      "log in with the second factor to change the password");
+        goto out;
+    }
+    if (sn_body_password(req->json, &pw, &f) != SN_OK) {
+        sn_resp_error(resp, f.code, "%s", f.why);
+        goto out;
+    }
+    if (sn_password_acceptable(pw, why, sizeof(why)) != SN_OK) {
+        sn_resp_error(resp, API_INVALID_FIELD, "'password': %s", why);
+        goto out;
+    }
+    if (sn_password_hash(pw, a.pw_hash) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "cannot hash the password");
+        goto out;
+    }
+    account_audit(&rec, req, &a, "password_change");
+    if (sn_store_account_set_password(deps->store, a.id, a.pw_hash) != SN_OK ||
+        sn_store_audit_add(deps->store, &rec) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        goto out;
+    }
+    sn_resp_json(resp, API_OK, json_pack("{s:s}", "password", "changed"));
+out:
+    OPENSSL_cleanse(&a, sizeof(a));
+}
+
+/* A failed login of a known account: counted and locked by the store in
+ * one statement, tallied in its log (a flood is a few rows a minute). */
 static void
 login_failed(const struct sn_deps *deps, struct sn_req *req,
              const struct sn_account *a, time_t now)
 {
-    unsigned n = a->failures + 1, shift;
-    time_t until = 0;
     struct sn_audit rec;
 
-    if (n >= LOCK_AFTER) {
-        shift = n - LOCK_AFTER;
-        until =
-            now + (shift >= 7                         ? LOCK_MAX
-                   : (LOCK_FIRST << shift) > LOCK_MAX ? LOCK_MAX
-                                                      : (LOCK_FIRST << shift));
-    }
-    (void)sn_store_account_login(deps->store, a->id, 0, now, until);
+    (void)sn_store_account_login(deps->store, a->id, 0, now, &lockout);
     sn_audit_init(&rec, req, a->operator_ ? "" : a->subscriber, "",
                   "login_failed");
     snprintf(rec.result, sizeof(rec.result), "denied");
-    snprintf(rec.detail, sizeof(rec.detail), "account %s name=%s%s", a->id,
-             a->name, until != 0 ? " locked" : "");
+    snprintf(rec.detail, sizeof(rec.detail), "account %s name=%s", a->id,
+             a->name);
     sn_store_audit_tally(deps->store, &rec);
     sn_log_limited(&login_lines, SN_LOG_WARN,
-                   "login: failed for account %s from %s%s", a->id, req->client,
-                   until != 0 ? " (locked)" : "");
+                   "login: failed for account %s from %s", a->id, req->client);
 }
 
 /*
@@ -445,7 +533,8 @@ second_factor(const struct sn_deps *deps, const struct sn_account *a,
 
     if (b->code != NULL) {
         *how = "password+totp";
-        ok = open_secret(deps, a, secret) == 0 &&
+        ok = open_secret(deps, a, a->totp_sealed, a->totp_sealed_len, secret) ==
+                 0 &&
              sn_totp_check(secret, sizeof(secret), b->code, now,
                            a->totp_last_step, &step) &&
              sn_store_account_totp_step(deps->store, a->id, step) == SN_OK;
@@ -549,7 +638,7 @@ sn_h_session_create(const struct sn_deps *deps, struct sn_req *req,
             sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         goto out;
     }
-    (void)sn_store_account_login(deps->store, a.id, 1, now, 0);
+    (void)sn_store_account_login(deps->store, a.id, 1, now, NULL);
     sn_audit_init(&rec, req, a.operator_ ? "" : a.subscriber, "", "login");
     snprintf(rec.token, sizeof(rec.token), "%s", t.id);
     sn_audit_principal(rec.principal, sizeof(rec.principal), SN_AUTH_SESSION,
@@ -567,6 +656,7 @@ sn_h_session_create(const struct sn_deps *deps, struct sn_req *req,
                            sn_time_json(t.expires_at), "idle_timeout",
                            (int)t.idle_timeout, "mfa", mfa, "account", a.id,
                            "roles", sn_roles_json(a.roles)));
+    resp->secret = 1;
     goto out;
 failed:
     login_failed(deps, req, &a, now);

@@ -173,6 +173,8 @@ sn_h_oidc_issuer_list(const struct sn_deps *deps, struct sn_req *req,
 
     /* Subscribers see which issuers and audiences they may write policies
      * for; the operator sees where keys come from and how fetching goes. */
+    if (sn_allowed(deps, req, resp, SN_ACT_OIDC_ISSUER_LIST, NULL) != 0)
+        return;
     if (sn_store_oidc_issuer_list(deps->store, &list, &n) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         return;

@@ -60,6 +60,8 @@ void sn_h_account_totp_confirm(const struct sn_deps *, struct sn_req *,
                                struct sn_resp *);
 void sn_h_account_disable(const struct sn_deps *, struct sn_req *,
                           struct sn_resp *);
+void sn_h_account_password(const struct sn_deps *, struct sn_req *,
+                           struct sn_resp *);
 void sn_h_session_create(const struct sn_deps *, struct sn_req *,
                          struct sn_resp *);
 void sn_h_session_delete(const struct sn_deps *, struct sn_req *,

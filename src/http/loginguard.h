@@ -4,6 +4,7 @@
  * LOGINGUARD_WINDOW seconds waits LOGINGUARD_LOCK seconds before its next
  * login is tried. Kept in this process's memory: per account the lock is
  * in the database and holds on every node; per address it is per node.
+ * An IPv6 client counts by its /64.
  */
 #ifndef SN_LOGINGUARD_H
 #define SN_LOGINGUARD_H

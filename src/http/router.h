@@ -29,6 +29,9 @@ enum sn_route_body {
 /* Anonymous HSM work: its own queue and limits (see server.c). */
 #define SN_ROUTE_ANON 4
 #define SN_ROUTE_HEAVY 8 /* key generation: limited at once per tenant */
+/* The request body carries a secret (a password, a code): wiped once the
+ * request is done. */
+#define SN_ROUTE_SECRET 16
 
 struct sn_route {
     const char *method;

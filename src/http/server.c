@@ -673,6 +673,33 @@ mhd_panic(void *cls, const char *file, unsigned int line, const char *reason)
 
 /* ---- responses ---- */
 
+/* MHD's free of an answer that held a secret (struct sn_resp). */
+static void
+wipe_free(void *p)
+{
+    OPENSSL_cleanse(p, strlen(p));
+    free(p);
+}
+
+/* Wipes every string of a parsed body in place (its secrets), before
+ * jansson frees it. */
+static void
+wipe_json(json_t *j)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+
+    if (json_is_string(j))
+        /* jansson's own heap copy: writing it is harmless */
+        OPENSSL_cleanse((void *)(uintptr_t)json_string_value(j),
+                        json_string_length(j));
+    else if (json_is_object(j)) {
+        json_object_foreach(j, k, v) wipe_json(v);
+    } else if (json_is_array(j))
+        json_array_foreach(j, i, v) wipe_json(v);
+}
+
 static enum MHD_Result
 send_resp(struct MHD_Connection *conn, struct conn_ctx *c, struct sn_resp *resp)
 {
@@ -708,8 +735,14 @@ send_resp(struct MHD_Connection *conn, struct conn_ctx *c, struct sn_resp *resp)
         }
         len = body ? strlen(body) : 0;
     }
-    mr = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    mr =
+        resp->secret && body != NULL
+            ? MHD_create_response_from_buffer_with_free_callback(len, body,
+                                                                 wipe_free)
+            : MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (mr == NULL) {
+        if (body != NULL)
+            OPENSSL_cleanse(body, len);
         free(body);
         return MHD_NO;
     }
@@ -990,12 +1023,16 @@ handle(const struct sn_deps *deps, struct conn_ctx *c, struct sn_resp *resp)
         }
         c->req.json = json_loadb((const char *)c->body.data, c->body.len,
                                  JSON_REJECT_DUPLICATES, &jerr);
-        if (c->req.json == NULL || !json_is_object(c->req.json)) {
-            sn_resp_error(
-                resp, API_INVALID_JSON, "body is not a JSON object%s%s",
-                c->req.json ? "" : ": ", c->req.json ? "" : jerr.text);
+        /* Where, not what: jansson's text quotes the input, which may be
+         * a password. */
+        if (c->req.json == NULL)
+            sn_resp_error(resp, API_INVALID_JSON,
+                          "body is not valid JSON (line %d, column %d)",
+                          jerr.line, jerr.column);
+        else if (!json_is_object(c->req.json))
+            sn_resp_error(resp, API_INVALID_JSON, "body is not a JSON object");
+        if (c->req.json == NULL || !json_is_object(c->req.json))
             return;
-        }
     } else if (c->route->body == SN_BODY_STREAM) {
         if (EVP_DigestFinal_ex(c->md, c->digest, &dlen) != 1) {
             sn_resp_error(resp, API_UNAVAILABLE, "digest failed");
@@ -1413,6 +1450,12 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                        c->route && c->route->handler == NULL && !c->failed
                            ? 200
                            : sn_api_status(c->early.code));
+    /* A password or a code: wiped from the parsed body and its bytes. */
+    if (c->route != NULL && (c->route->flags & SN_ROUTE_SECRET)) {
+        wipe_json(c->req.json);
+        if (c->body.data != NULL)
+            OPENSSL_cleanse(c->body.data, c->body.cap);
+    }
     json_decref(c->req.json);
     json_decref(c->early.json);
     free(c->early.raw);

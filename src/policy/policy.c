@@ -612,18 +612,44 @@ is_own_account(const struct sn_principal *p, const struct sn_resource *r)
            strcmp(r->token, p->via) == 0;
 }
 
+/* The bootstrap admin token: an operator's credential that is not a
+ * person's session. */
+static int
+is_bootstrap(const struct sn_principal *p)
+{
+    return p->admin && p->method != SN_AUTH_SESSION;
+}
+
 /*
- * People (issue 17). An operator with 'subscribers' creates any account;
- * a subscriber's 'manage' caller without a key limit creates its own
- * subscriber's users, with subscriber roles only (an operator account is
- * the operators' business).
+ * People (issue 17). Nobody grants a role they do not hold: an operator
+ * creates operators with some of its own roles (the bootstrap token, which
+ * holds all, creates operators only, and the handler lets it create the
+ * first one only) and subscribers' users with any subscriber role; a
+ * subscriber's 'manage' caller without a key limit creates its own
+ * subscriber's users, with the roles it holds and 'approve' (approvals
+ * are the subscriber's own control, and its manager sets them).
  */
 static enum sn_verdict
 account_create(const struct sn_principal *p, const struct sn_resource *r,
                struct sn_decision *d)
 {
-    if (p->admin)
+    int operator_account =
+        r != NULL && (r->subscriber == NULL || r->subscriber[0] == '\0');
+
+    if (p->admin) {
+        if (r == NULL)
+            return SN_POLICY_ALLOW;
+        if (operator_account && (r->roles & ~(p->roles & SN_OP_ROLES)) != 0)
+            return deny(d, SN_DENY_GRANT,
+                        "an operator cannot grant an operator role it does "
+                        "not hold");
+        if (!operator_account && is_bootstrap(p) && !p->mfa_exempt)
+            return deny(d, SN_DENY_MFA,
+                        "the admin token creates operators only; "
+                        "subscribers' users are created by an operator's "
+                        "login session or the subscriber's manager");
         return SN_POLICY_ALLOW;
+    }
     if (subscriber_manage(p,
                           "accounts are created by an operator or a "
                           "subscriber's 'manage' credential",
@@ -636,7 +662,7 @@ account_create(const struct sn_principal *p, const struct sn_resource *r,
                            d);
     if (r == NULL)
         return SN_POLICY_ALLOW;
-    if (r->subscriber == NULL || r->subscriber[0] == '\0')
+    if (operator_account)
         return deny(d, SN_DENY_OPERATOR_ONLY,
                     "only an operator may create an operator's account");
     if (!owns(p, r->subscriber))
@@ -644,10 +670,14 @@ account_create(const struct sn_principal *p, const struct sn_resource *r,
     if ((r->roles & ~SN_SUB_ROLES) != 0)
         return deny(d, SN_DENY_GRANT,
                     "a subscriber's account holds subscriber roles only");
+    if ((r->roles & ~(p->roles | SN_ROLE_APPROVE)) != 0)
+        return deny(d, SN_DENY_GRANT,
+                    "a credential cannot grant a role it does not hold");
     return SN_POLICY_ALLOW;
 }
 
-/* The operators see every account; a 'manage' caller its subscriber's. */
+/* The operators see every account; a 'manage' caller without a key limit
+ * its subscriber's. */
 static enum sn_verdict
 account_list(const struct sn_principal *p, const struct sn_resource *r,
              struct sn_decision *d)
@@ -659,19 +689,36 @@ account_list(const struct sn_principal *p, const struct sn_resource *r,
                           "subscriber's 'manage' credential",
                           d) != SN_POLICY_ALLOW)
         return SN_POLICY_DENY;
+    if (scoped(p))
+        return deny_scoped(p, "account list by a key-limited token",
+                           "a token limited to some keys cannot list "
+                           "accounts",
+                           d);
     if (r != NULL && !owns(p, r->subscriber))
         return hide(d, SN_DENY_FOREIGN, "no such subscriber");
     return SN_POLICY_ALLOW;
 }
 
-/* Enrolling, resetting or disabling an account: the person themself, an
- * operator, or the subscriber's 'manage' caller for its own users. */
+/*
+ * Resetting a factor or disabling an account: the person themself, the
+ * subscriber's 'manage' caller for its own users, an operator for
+ * subscribers' users and for operators holding none of the roles it
+ * lacks (resource roles: the account's).
+ */
 static enum sn_verdict
 account_manage(const struct sn_principal *p, const struct sn_resource *r,
                struct sn_decision *d)
 {
-    if (r == NULL || p->admin || is_own_account(p, r))
+    if (r == NULL || is_own_account(p, r))
         return SN_POLICY_ALLOW;
+    if (p->admin) {
+        if ((r->subscriber == NULL || r->subscriber[0] == '\0') &&
+            (r->roles & ~(p->roles & SN_OP_ROLES)) != 0)
+            return deny(d, SN_DENY_GRANT,
+                        "this operator account holds a role the caller "
+                        "does not");
+        return SN_POLICY_ALLOW;
+    }
     if (!(p->roles & SN_ROLE_MANAGE) || scoped(p) || r->subscriber == NULL ||
         !owns(p, r->subscriber))
         return hide(d, SN_DENY_FOREIGN, "no such account");
@@ -860,6 +907,8 @@ decide(const struct sn_principal *p, enum sn_action a,
         return account_manage(p, r, d);
     case SN_ACT_ADMIN_AUDIT_READ:
         return operator_only(p, a, d);
+    case SN_ACT_OIDC_ISSUER_LIST:
+        return SN_POLICY_ALLOW;
     }
     return deny(d, SN_DENY_NEVER, "unknown action");
 }

@@ -53,6 +53,8 @@ enum sn_action {
     SN_ACT_ACCOUNT_LIST,
     SN_ACT_ACCOUNT_MANAGE,
     SN_ACT_ADMIN_AUDIT_READ,
+    /* the trusted OIDC issuers: any caller (issue 16) past the gate */
+    SN_ACT_OIDC_ISSUER_LIST,
     /*
      * issue 17: sign requests awaiting approval. Resource: subscriber,
      * key, the requester (requester, requester_method, requester_via) and

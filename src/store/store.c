@@ -370,11 +370,12 @@ sn_store_session_add(struct sn_store *st, const struct sn_token *t)
 }
 
 sn_err
-sn_store_account_add(struct sn_store *st, const struct sn_account *a)
+sn_store_account_add(struct sn_store *st, const struct sn_account *a,
+                     int first_operator)
 {
     if (no_room(st))
         return SN_ERR_DB;
-    return st->ops->account_add(st->be, a);
+    return st->ops->account_add(st->be, a, first_operator);
 }
 
 sn_err
@@ -399,17 +400,23 @@ sn_store_account_list(struct sn_store *st, const char *subscriber,
 }
 
 sn_err
-sn_store_account_set_totp(struct sn_store *st, const char *id,
-                          const uint8_t *sealed, size_t len,
-                          enum sn_totp_state state)
+sn_store_account_totp_pending(struct sn_store *st, const char *id,
+                              const uint8_t *sealed, size_t len)
 {
-    return st->ops->account_set_totp(st->be, id, sealed, len, state);
+    return st->ops->account_totp_pending(st->be, id, sealed, len);
 }
 
 sn_err
-sn_store_account_totp_confirm(struct sn_store *st, const char *id, int64_t step)
+sn_store_account_totp_clear(struct sn_store *st, const char *id)
 {
-    return st->ops->account_totp_confirm(st->be, id, step);
+    return st->ops->account_totp_clear(st->be, id);
+}
+
+sn_err
+sn_store_account_totp_confirm(struct sn_store *st, const char *id,
+                              const uint8_t *sealed, size_t len, int64_t step)
+{
+    return st->ops->account_totp_confirm(st->be, id, sealed, len, step);
 }
 
 sn_err
@@ -420,9 +427,16 @@ sn_store_account_totp_step(struct sn_store *st, const char *id, int64_t step)
 
 sn_err
 sn_store_account_login(struct sn_store *st, const char *id, int good,
-                       time_t now, time_t locked_until)
+                       time_t now, const struct sn_lockout *lk)
 {
-    return st->ops->account_login(st->be, id, good, now, locked_until);
+    return st->ops->account_login(st->be, id, good, now, lk);
+}
+
+sn_err
+sn_store_account_set_password(struct sn_store *st, const char *id,
+                              const char *pw_hash)
+{
+    return st->ops->account_set_password(st->be, id, pw_hash);
 }
 
 sn_err

@@ -180,6 +180,8 @@ sn_err sn_store_session_add(struct sn_store *st, const struct sn_token *t);
  */
 #define SN_PWHASH_MAX 160
 #define SN_TOTP_SEALED_MAX 128
+/* NONE: no factor; PENDING: a first secret awaits its confirmation;
+ * ACTIVE: a confirmed secret (a new one may be pending beside it). */
 enum sn_totp_state { SN_TOTP_NONE, SN_TOTP_PENDING, SN_TOTP_ACTIVE };
 
 struct sn_account {
@@ -189,8 +191,12 @@ struct sn_account {
     char subscriber[SN_UUID_LEN]; /* "" for an operator */
     unsigned roles;               /* enum sn_role bits */
     char pw_hash[SN_PWHASH_MAX + 1];
-    uint8_t totp_sealed[SN_TOTP_SEALED_MAX];
+    uint8_t totp_sealed[SN_TOTP_SEALED_MAX]; /* the confirmed secret */
     size_t totp_sealed_len;
+    /* an enrolment awaiting its code: the confirmed secret, if any, stays
+     * in force until then */
+    uint8_t totp_pending[SN_TOTP_SEALED_MAX];
+    size_t totp_pending_len;
     enum sn_totp_state totp_state;
     int64_t totp_last_step; /* the last accepted code's time step */
     unsigned failures;      /* failed logins since the last good one */
@@ -201,8 +207,11 @@ struct sn_account {
     unsigned recovery_left; /* unused recovery codes (read only) */
 };
 
-/* SN_ERR_EXISTS if the name is taken. */
-sn_err sn_store_account_add(struct sn_store *st, const struct sn_account *a);
+/* SN_ERR_EXISTS if the name is taken. With first_operator set (the
+ * bootstrap token's), only while no active operator account exists
+ * (SN_ERR_STATE otherwise), in one statement. */
+sn_err sn_store_account_add(struct sn_store *st, const struct sn_account *a,
+                            int first_operator);
 sn_err sn_store_account_get(struct sn_store *st, const char *id,
                             struct sn_account *out);
 sn_err sn_store_account_by_name(struct sn_store *st, const char *name,
@@ -210,22 +219,36 @@ sn_err sn_store_account_by_name(struct sn_store *st, const char *name,
 /* Every account, or a subscriber's (subscriber not NULL); free(*out). */
 sn_err sn_store_account_list(struct sn_store *st, const char *subscriber,
                              struct sn_account **out, size_t *n);
-/* Replaces the TOTP secret (sealed) and its state; a new secret starts
- * with no accepted step. */
-sn_err sn_store_account_set_totp(struct sn_store *st, const char *id,
-                                 const uint8_t *sealed, size_t len,
-                                 enum sn_totp_state state);
-/* Marks a pending TOTP secret active, and accepts step (as below). */
+/* A new secret (sealed) awaiting confirmation; the confirmed one, if any,
+ * stays in force. */
+sn_err sn_store_account_totp_pending(struct sn_store *st, const char *id,
+                                     const uint8_t *sealed, size_t len);
+/* Removes every factor (a reset by someone else: the person enrols
+ * again) and the recovery codes. */
+sn_err sn_store_account_totp_clear(struct sn_store *st, const char *id);
+/* The pending secret, if it is still sealed (the one whose code was
+ * checked), becomes the account's factor, with step accepted;
+ * SN_ERR_STATE if another enrolment replaced it meanwhile. */
 sn_err sn_store_account_totp_confirm(struct sn_store *st, const char *id,
+                                     const uint8_t *sealed, size_t len,
                                      int64_t step);
 /* Accepts a code's time step once: SN_ERR_STATE if step is not later
  * than the last accepted one (a replay), as one conditional update. */
 sn_err sn_store_account_totp_step(struct sn_store *st, const char *id,
                                   int64_t step);
-/* A login's outcome: good resets the failures and dates the login; bad
- * counts one and sets locked_until (0: not locked). */
+/* How failed logins lock an account: after `after` in a row, for
+ * first seconds, doubling with each further failure, at most max. */
+struct sn_lockout {
+    unsigned after, first, max;
+};
+/* A login's outcome: a good one resets the failures and dates the login;
+ * a bad one counts and locks by lk, in one statement (racing failures
+ * all count; a lock is never shortened). */
 sn_err sn_store_account_login(struct sn_store *st, const char *id, int good,
-                              time_t now, time_t locked_until);
+                              time_t now, const struct sn_lockout *lk);
+/* A new password hash (the person's own change). */
+sn_err sn_store_account_set_password(struct sn_store *st, const char *id,
+                                     const char *pw_hash);
 /* Disables the account and revokes every session it holds, in one
  * transaction. */
 sn_err sn_store_account_disable(struct sn_store *st, const char *id,

@@ -76,18 +76,24 @@ struct sn_store_ops {
     sn_err (*token_touch)(void *be, const char *id, const char *account,
                           time_t now);
     sn_err (*session_add)(void *be, const struct sn_token *t);
-    sn_err (*account_add)(void *be, const struct sn_account *a);
+    sn_err (*account_add)(void *be, const struct sn_account *a,
+                          int first_operator);
     sn_err (*account_get)(void *be, const char *id, struct sn_account *out);
     sn_err (*account_by_name)(void *be, const char *name,
                               struct sn_account *out);
     sn_err (*account_list)(void *be, const char *subscriber,
                            struct sn_account **out, size_t *n);
-    sn_err (*account_set_totp)(void *be, const char *id, const uint8_t *sealed,
-                               size_t len, enum sn_totp_state state);
-    sn_err (*account_totp_confirm)(void *be, const char *id, int64_t step);
+    sn_err (*account_totp_pending)(void *be, const char *id,
+                                   const uint8_t *sealed, size_t len);
+    sn_err (*account_totp_clear)(void *be, const char *id);
+    sn_err (*account_totp_confirm)(void *be, const char *id,
+                                   const uint8_t *sealed, size_t len,
+                                   int64_t step);
     sn_err (*account_totp_step)(void *be, const char *id, int64_t step);
     sn_err (*account_login)(void *be, const char *id, int good, time_t now,
-                            time_t locked_until);
+                            const struct sn_lockout *lk);
+    sn_err (*account_set_password)(void *be, const char *id,
+                                   const char *pw_hash);
     /* also revokes the account's sessions (the front drops its token
      * cache) */
     sn_err (*account_disable)(void *be, const char *id, time_t when);

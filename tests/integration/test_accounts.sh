@@ -40,8 +40,8 @@ check_status "the admin token creates the first operator" 201
 ALICE=$(jget .id)
 check_eq "a new account has only its password" password "$(jget '.factors | join(",")')"
 req_json POST /v1/accounts "$ADMIN" \
-    "{\"name\":\"alice\",\"roles\":[\"ca\"],\"password\":\"$PW\"}"
-check_error "a second account of that name" 409 conflict
+    "{\"name\":\"bob\",\"roles\":[\"ca\"],\"password\":\"$PW\"}"
+check_error "the admin token makes the first operator only" 403 mfa_required
 req_json POST /v1/accounts "$ADMIN" '{"name":"bad","roles":["ca"],"password":"short"}'
 check_error "a short password" 400 invalid_field
 req_json POST /v1/accounts "$ADMIN" "{\"name\":\"bad\",\"roles\":[\"ca\",\"sign\"],\"password\":\"$PW\"}"
@@ -113,11 +113,32 @@ check_status "a recovery code logs in" 201
 check_eq "with a second factor" true "$(jget .mfa)"
 login alice "$PW" recovery_code "$RC1"
 check_error "the same recovery code twice" 401 login_failed
-login alice "$PW" recovery_code "aaaa-bbbb-cccc"
+login alice "$PW" recovery_code "aaaa-bbbb-cccc-dddd"
 check_error "a recovery code that was never issued" 401 login_failed
 req GET /v1/accounts "$OP"
 check_eq "nine recovery codes left" 9 \
     "$(jget ".accounts[] | select(.id == \"$ALICE\") | .recovery_codes_left")"
+
+# ---- the bootstrap token made the first operator; no more ----
+req_json POST /v1/accounts "$ADMIN" "{\"name\":\"eve\",\"roles\":[\"ca\"],\"password\":\"$PW\"}"
+check_error "the admin token cannot make a second operator" 403 mfa_required
+
+# ---- a new authenticator: the old one stays in force until confirmed ----
+req POST "/v1/accounts/$ALICE/totp" "$OP"
+check_status "alice starts enrolling a new authenticator" 200
+SECRET2=$(jget .otpauth_uri | sed 's/.*secret=\([A-Z2-7]*\).*/\1/')
+login alice "$PW"
+check_error "meanwhile the password alone still does not log in" 401 login_failed
+req GET /v1/accounts "$OP"
+check_eq "the review shows a factor active and a new one pending" "totp pending" \
+    "$(jget ".accounts[] | select(.id == \"$ALICE\") | .factors[1] + \" \" + .totp")"
+fresh_step
+req_json POST "/v1/accounts/$ALICE/totp/confirm" "$OP" "{\"code\":\"$(code "$SECRET2" 0)\"}"
+check_status "alice confirms the new authenticator" 200
+RC2=$(jget '.recovery_codes[1]') # a new set replaced the old
+login alice "$PW" code "$(code "$SECRET" 30)"
+check_error "the old authenticator's codes no longer work" 401 login_failed
+SECRET=$SECRET2
 
 # ---- what the operator's session does: its roles, with its factor ----
 req_json POST /v1/subscribers "$OP" '{"name":"acme"}'
@@ -140,6 +161,11 @@ req_json POST /v1/accounts "$AM" "{\"name\":\"bob\",\"roles\":[\"sign\",\"approv
 check_status "a subscriber's manage token creates its own user" 201
 BOB=$(jget .id)
 check_eq "a subscriber account" "subscriber $A" "$(jget .kind) $(jget .subscriber)"
+MO=$(new_token "$A" '"roles":["manage"]' "$AM")
+req_json POST /v1/accounts "$MO" "{\"name\":\"mallory\",\"roles\":[\"sign\"],\"password\":\"$PW\"}"
+check_error "a manage-only token cannot grant 'sign'" 403 forbidden
+req_json POST /v1/accounts "$MO" "{\"name\":\"apprv\",\"roles\":[\"approve\"],\"password\":\"$PW\"}"
+check_status "but may make an approver (approvals are its own control)" 201
 req_json POST /v1/accounts "$AM" "{\"name\":\"mallory\",\"roles\":[\"ca\"],\"password\":\"$PW\"}"
 check_error "but not an operator" 403 forbidden
 req_json POST /v1/accounts "$AM" "{\"name\":\"mallory\",\"roles\":[\"sign\"],\"subscriber\":\"$B\",\"password\":\"$PW\"}"
@@ -148,15 +174,32 @@ req GET /v1/accounts "$BM"
 check_eq "another subscriber lists none of acme's people" 0 "$(jget '.accounts | length')"
 req POST "/v1/accounts/$BOB/totp" "$BM"
 check_error "another subscriber cannot reset bob's TOTP" 404 not_found
+req POST "/v1/accounts/$BOB/totp" "$AM"
+check_status "bob's manager resets bob's factors" 200
+check_eq "and is shown no secret" "none null" "$(jget .state) $(jget .otpauth_uri)"
 login bob "$PW"
 BOBHALF=$(jget .token)
+req_json POST "/v1/accounts/$BOB/totp/confirm" "$AM" '{"code":"123456"}'
+check_error "only bob confirms bob's authenticator" 403 forbidden
+PW2='another long passphrase here'
+req_json POST "/v1/accounts/$BOB/password" "$AM" "{\"password\":\"$PW2\"}"
+check_error "the manager cannot set bob's password" 403 forbidden
+req_json POST "/v1/accounts/$BOB/password" "$BOBHALF" "{\"password\":\"$PW2\"}"
+check_status "bob sets his own password" 200
+login bob "$PW"
+check_error "the creator's password no longer works" 401 login_failed
+login bob "$PW2"
+check_status "bob's does" 201
+BOBHALF=$(jget .token)
+req POST "/v1/accounts/$BOB/disable" "$BOBHALF"
+check_error "a password-only session cannot disable its account" 403 mfa_required
 req POST "/v1/accounts/$ALICE/totp" "$BOBHALF"
 check_error "bob's session cannot enrol alice" 404 not_found
 
 # ---- lockout per account ----
 for i in 1 2 3 4 5; do login bob "not the password $i"; done
 check_error "the fifth wrong password" 401 login_failed
-login bob "$PW"
+login bob "$PW2"
 check_error "then even the right password waits" 429 login_locked
 check_match "and says how long" 'try again in [0-9]+ s' "$(jget .message)"
 req GET /v1/accounts "$OP"
@@ -164,7 +207,11 @@ check_eq "the review shows the failures" 5 \
     "$(jget ".accounts[] | select(.id == \"$BOB\") | .failed_logins")"
 
 # ---- disabling ends sessions at once ----
-req_json POST /v1/accounts "$OP" "{\"name\":\"carol\",\"roles\":[\"ca\"],\"password\":\"$PW\"}"
+req_json POST /v1/accounts "$OP" "{\"name\":\"eve\",\"roles\":[\"ca\"],\"password\":\"$PW\"}"
+check_error "alice cannot grant 'ca', which she does not hold" 403 forbidden
+req_json POST /v1/accounts "$OP" "{\"name\":\"alice\",\"roles\":[\"identity\"],\"password\":\"$PW\"}"
+check_error "a second account of that name" 409 conflict
+req_json POST /v1/accounts "$OP" "{\"name\":\"carol\",\"roles\":[\"identity\"],\"password\":\"$PW\"}"
 CAROL=$(jget .id)
 login carol "$PW"
 CAROLS=$(jget .token)
@@ -201,6 +248,9 @@ req_json POST /v1/sessions - "{\"name\":\"alice\",\"password\":\"$PW\",\"code\":
 check_error "a code and a recovery code at once" 400 invalid_field
 req DELETE /v1/sessions/current "$AM"
 check_error "an API token is not a session to end" 400 bad_request
+req_json POST /v1/sessions - '{"name":"carol","password":"Sup3rSecretPassw0rd'
+check_error "a truncated body" 400 invalid_json
+check_nomatch "its error does not quote the password" 'Sup3rSecret' "$BODY"
 
 # ---- logout ----
 req DELETE /v1/sessions/current "$OP"
@@ -215,7 +265,7 @@ check_error "after 20 failures from one address, even a good login waits" 429 lo
 
 # ---- no secret in the log ----
 LOGF=$WORK/signetd.$SERVER_PORT.log
-for s in "$PW" "$SECRET" "$RC1" "$RC2" "$OP" "$HALF"; do
+for s in "$PW" "$PW2" "$SECRET" "$RC1" "$RC2" "$OP" "$HALF"; do
     check_eq "the server log does not hold a secret (${s:0:4}...)" 0 \
         "$(grep -cF -- "$s" "$LOGF")"
 done

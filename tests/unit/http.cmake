@@ -26,3 +26,6 @@ target_link_libraries(test_keypolicy PRIVATE sn_policy Threads::Threads)
 # trust-policy rules).
 sn_unit_test(test_oidc_parse ${CMAKE_CURRENT_SOURCE_DIR}/test_oidc_parse.c)
 target_link_libraries(test_oidc_parse PRIVATE sn_auth)
+# issue 17: failed logins per client address.
+sn_unit_test(test_loginguard ${CMAKE_CURRENT_LIST_DIR}/test_loginguard.c)
+target_link_libraries(test_loginguard PRIVATE sn_http Threads::Threads)

@@ -515,11 +515,15 @@ test_people(void **state)
     ALLOW(ca_op, SN_ACT_ACCOUNT_MANAGE, &r);
     ca_op.mfa = 1;
     /* Subscriber users: a manage credential creates its own subscriber's,
-     * with subscriber roles only; another subscriber's looks missing. */
+     * with the roles it holds and 'approve' only; another subscriber's
+     * looks missing. */
     memset(&r, 0, sizeof(r));
     r.subscriber = SUB_A;
-    r.roles = SN_ROLE_APPROVE | SN_ROLE_SIGN;
+    r.roles = SN_ROLE_APPROVE | SN_ROLE_MANAGE;
     ALLOW(mgr, SN_ACT_ACCOUNT_CREATE, &r);
+    r.roles = SN_ROLE_APPROVE | SN_ROLE_SIGN;
+    d = denied(&mgr, SN_ACT_ACCOUNT_CREATE, &r, SN_DENY_GRANT, 0);
+    assert_non_null(strstr(d.message, "does not hold"));
     r.roles = SN_OROLE_CA;
     denied(&mgr, SN_ACT_ACCOUNT_CREATE, &r, SN_DENY_GRANT, 0);
     r.roles = SN_ROLE_SIGN;
@@ -544,6 +548,28 @@ test_people(void **state)
     denied(&mgr, SN_ACT_ACCOUNT_MANAGE, &r, SN_DENY_FOREIGN, 1);
     /* Only operators read their audit log. */
     denied(&mgr, SN_ACT_ADMIN_AUDIT_READ, NULL, SN_DENY_OPERATOR_ONLY, 0);
+    /* Operators grant and manage only roles they hold; the bootstrap
+     * token makes operators only. */
+    memset(&r, 0, sizeof(r));
+    r.roles = SN_OROLE_CA | SN_OROLE_IDENTITY;
+    d = denied(&id_op, SN_ACT_ACCOUNT_CREATE, &r, SN_DENY_GRANT, 0);
+    r.roles = SN_OROLE_IDENTITY;
+    ALLOW(id_op, SN_ACT_ACCOUNT_CREATE, &r);
+    ALLOW(boot, SN_ACT_ACCOUNT_CREATE, &r);
+    r.subscriber = SUB_A;
+    r.roles = SN_ROLE_SIGN;
+    ALLOW(id_op, SN_ACT_ACCOUNT_CREATE, &r);
+    denied(&boot, SN_ACT_ACCOUNT_CREATE, &r, SN_DENY_MFA, 0);
+    memset(&r, 0, sizeof(r));
+    r.subscriber = "";
+    r.token = "op-ca";
+    r.roles = SN_OROLE_CA;
+    denied(&id_op, SN_ACT_ACCOUNT_MANAGE, &r, SN_DENY_GRANT, 0);
+    r.roles = SN_OROLE_IDENTITY;
+    ALLOW(id_op, SN_ACT_ACCOUNT_MANAGE, &r);
+    /* A key-limited manager lists no accounts. */
+    limit_to(&mgr, KEY_1);
+    denied(&mgr, SN_ACT_ACCOUNT_LIST, NULL, SN_DENY_SCOPE, 0);
 }
 
 /* ---- sign requests awaiting approval (issue 17) ---- */

@@ -1,6 +1,6 @@
 /*
  * Unit tests for auth/recovery. The expected hash is sha256sum(1)'s:
- * printf abcdefghijkl | sha256sum.
+ * printf abcdefghijklmnop | sha256sum.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,19 +13,19 @@
 #include "auth/recovery.h"
 
 static const uint8_t abc_hash[32] = {
-    0xd6, 0x82, 0xed, 0x4c, 0xa4, 0xd9, 0x89, 0xc1, 0x34, 0xec, 0x94,
-    0xf1, 0x55, 0x1e, 0x1e, 0xc5, 0x80, 0xdd, 0x6d, 0x5a, 0x6e, 0xcd,
-    0xe9, 0xf3, 0xd3, 0x5e, 0x6e, 0x4a, 0x71, 0x7f, 0xbd, 0xe4};
+    0xf3, 0x9d, 0xac, 0x6c, 0xba, 0xba, 0x53, 0x5e, 0x2c, 0x20, 0x7c,
+    0xd0, 0xcd, 0x8f, 0x15, 0x49, 0x74, 0x22, 0x3c, 0x84, 0x8f, 0x72,
+    0x7f, 0x98, 0xb3, 0x56, 0x4c, 0xea, 0x56, 0x9b, 0x41, 0xcf};
 
 static int
 shaped(const char *c)
 {
     size_t i;
 
-    if (strlen(c) != 14 || c[4] != '-' || c[9] != '-')
+    if (strlen(c) != 19 || c[4] != '-' || c[9] != '-' || c[14] != '-')
         return 0;
-    for (i = 0; i < 14; i++) {
-        if (i == 4 || i == 9)
+    for (i = 0; i < 19; i++) {
+        if (i == 4 || i == 9 || i == 14)
             continue;
         if (!((c[i] >= 'a' && c[i] <= 'z') || (c[i] >= '2' && c[i] <= '7')))
             return 0;
@@ -66,9 +66,9 @@ test_new_codes(void **state)
 static void
 test_hash_normalised(void **state)
 {
-    static const char *same[] = {"abcdefghijkl", "ABCD-efgh-ijkl",
-                                 "abcd efgh ijkl", " ABCD-EFGH-IJKL ",
-                                 "a-b-c-d-e-f-g-h-i-j-k-l"};
+    static const char *same[] = {"abcdefghijklmnop", "ABCD-efgh-ijkl-MNOP",
+                                 "abcd efgh ijkl mnop", " ABCD-EFGH-IJKL-MNOP ",
+                                 "a-b-c-d-e-f-g-h-i-j-k-l-m-n-o-p"};
     uint8_t h[32];
     size_t i;
 
@@ -85,17 +85,18 @@ test_hash_malformed(void **state)
 {
     static const char *bad[] = {
         "",
-        "abcd-efgh-ijk",   /* 11 */
-        "abcd-efgh-ijklm", /* 13 */
-        "abcd-efgh-ijk1",  /* '1' is not base32 */
-        "abcd-efgh-ijk0",  /* nor '0' */
-        "abcd_efgh_ijkl",  /* other separators */
-        "abcd\tefgh\tijkl",
-        "abcd-efgh-ijk\xc3\xa9", /* non-ASCII */
-        "abcd-efgh-ijkl\n",
+        "abcd-efgh-ijkl",       /* 12: the old length */
+        "abcd-efgh-ijkl-mno",   /* 15 */
+        "abcd-efgh-ijkl-mnopq", /* 17 */
+        "abcd-efgh-ijkl-mno1",  /* '1' is not base32 */
+        "abcd-efgh-ijkl-mno0",  /* nor '0' */
+        "abcd_efgh_ijkl_mnop",  /* other separators */
+        "abcd\tefgh\tijkl\tmnop",
+        "abcd-efgh-ijkl-mno\xc3\xa9", /* non-ASCII */
+        "abcd-efgh-ijkl-mnop\n",
         /* dashes past the bound on what is typed */
         "------------------------------------------------------------"
-        "abcdefghijkl",
+        "abcdefghijklmnop",
     };
     uint8_t h[32];
     size_t i;

@@ -1848,7 +1848,9 @@ test_accounts(void **state)
     struct tmp *t = *state;
     struct sn_account a, b, got, *list = NULL;
     struct sn_token sess, tok;
-    uint8_t h[3][32], sealed[40];
+    int i;
+    uint8_t h[3][32], sealed[40], other[40] = {0};
+    const struct sn_lockout lk = {5, 30, 3600};
     size_t n = 0;
 
     memset(&a, 0, sizeof(a));
@@ -1859,15 +1861,18 @@ test_accounts(void **state)
     snprintf(a.pw_hash, sizeof(a.pw_hash), "$argon2id$x");
     a.created_at = 1000;
     snprintf(a.created_by, sizeof(a.created_by), "admin-token");
-    assert_int_equal(sn_store_account_add(t->st, &a), SN_OK);
+    assert_int_equal(sn_store_account_add(t->st, &a, 1), SN_OK);
     b = a;
     snprintf(b.id, sizeof(b.id), "acct-2");
-    assert_int_equal(sn_store_account_add(t->st, &b), SN_ERR_EXISTS);
+    assert_int_equal(sn_store_account_add(t->st, &b, 0), SN_ERR_EXISTS);
+    /* The bootstrap token's "first operator" only while there is none. */
+    snprintf(b.name, sizeof(b.name), "second-op");
+    assert_int_equal(sn_store_account_add(t->st, &b, 1), SN_ERR_STATE);
     snprintf(b.name, sizeof(b.name), "bob");
     b.operator_ = 0;
     snprintf(b.subscriber, sizeof(b.subscriber), "sub-1");
     b.roles = SN_ROLE_APPROVE;
-    assert_int_equal(sn_store_account_add(t->st, &b), SN_OK);
+    assert_int_equal(sn_store_account_add(t->st, &b, 0), SN_OK);
 
     assert_int_equal(sn_store_account_by_name(t->st, "alice", &got), SN_OK);
     assert_string_equal(got.id, "acct-1");
@@ -1887,15 +1892,24 @@ test_accounts(void **state)
 
     /* TOTP: pending, confirmed with a step, each later step once. */
     memset(sealed, 7, sizeof(sealed));
-    assert_int_equal(sn_store_account_set_totp(t->st, "acct-1", sealed,
-                                               sizeof(sealed), SN_TOTP_PENDING),
-                     SN_OK);
+    assert_int_equal(
+        sn_store_account_totp_pending(t->st, "acct-1", sealed, sizeof(sealed)),
+        SN_OK);
+    assert_int_equal(sn_store_account_get(t->st, "acct-1", &got), SN_OK);
+    assert_int_equal(got.totp_state, SN_TOTP_PENDING);
+    assert_int_equal(got.totp_sealed_len, 0);
     assert_int_equal(sn_store_account_totp_step(t->st, "acct-1", 100),
                      SN_ERR_STATE); /* not active yet */
-    assert_int_equal(sn_store_account_totp_confirm(t->st, "acct-1", 100),
+    other[0] = 1;
+    assert_int_equal(sn_store_account_totp_confirm(t->st, "acct-1", other,
+                                                   sizeof(other), 100),
+                     SN_ERR_STATE); /* not the pending secret */
+    assert_int_equal(sn_store_account_totp_confirm(t->st, "acct-1", sealed,
+                                                   sizeof(sealed), 100),
                      SN_OK);
-    assert_int_equal(sn_store_account_totp_confirm(t->st, "acct-1", 101),
-                     SN_ERR_STATE); /* already active */
+    assert_int_equal(sn_store_account_totp_confirm(t->st, "acct-1", sealed,
+                                                   sizeof(sealed), 101),
+                     SN_ERR_STATE); /* nothing pending now */
     assert_int_equal(sn_store_account_totp_step(t->st, "acct-1", 100),
                      SN_ERR_STATE); /* replay */
     assert_int_equal(sn_store_account_totp_step(t->st, "acct-1", 99),
@@ -1906,6 +1920,15 @@ test_accounts(void **state)
     assert_int_equal(got.totp_last_step, 101);
     assert_int_equal(got.totp_sealed_len, sizeof(sealed));
     assert_memory_equal(got.totp_sealed, sealed, sizeof(sealed));
+    assert_int_equal(got.totp_pending_len, 0);
+    /* A new enrolment waits beside the active secret. */
+    assert_int_equal(
+        sn_store_account_totp_pending(t->st, "acct-1", other, sizeof(other)),
+        SN_OK);
+    assert_int_equal(sn_store_account_get(t->st, "acct-1", &got), SN_OK);
+    assert_int_equal(got.totp_state, SN_TOTP_ACTIVE);
+    assert_memory_equal(got.totp_sealed, sealed, sizeof(sealed));
+    assert_memory_equal(got.totp_pending, other, sizeof(other));
 
     /* Recovery codes: each once; a new set replaces the old. */
     memset(h, 0, sizeof(h));
@@ -1926,17 +1949,47 @@ test_accounts(void **state)
     assert_int_equal(sn_store_account_get(t->st, "acct-1", &got), SN_OK);
     assert_int_equal(got.recovery_left, 1);
 
-    /* Login outcomes. */
-    assert_int_equal(sn_store_account_login(t->st, "acct-1", 0, 50, 0), SN_OK);
-    assert_int_equal(sn_store_account_login(t->st, "acct-1", 0, 51, 99), SN_OK);
+    /* Login outcomes: five failures lock for 30 s, doubling; a good login
+     * clears them. */
+    for (i = 0; i < 4; i++)
+        assert_int_equal(sn_store_account_login(t->st, "acct-1", 0, 50, &lk),
+                         SN_OK);
     assert_int_equal(sn_store_account_get(t->st, "acct-1", &got), SN_OK);
-    assert_int_equal(got.failures, 2);
-    assert_int_equal(got.locked_until, 99);
-    assert_int_equal(sn_store_account_login(t->st, "acct-1", 1, 200, 0), SN_OK);
+    assert_int_equal(got.failures, 4);
+    assert_int_equal(got.locked_until, 0);
+    assert_int_equal(sn_store_account_login(t->st, "acct-1", 0, 50, &lk),
+                     SN_OK);
+    assert_int_equal(sn_store_account_get(t->st, "acct-1", &got), SN_OK);
+    assert_int_equal(got.locked_until, 80);
+    assert_int_equal(sn_store_account_login(t->st, "acct-1", 0, 51, &lk),
+                     SN_OK);
+    assert_int_equal(sn_store_account_get(t->st, "acct-1", &got), SN_OK);
+    assert_int_equal(got.locked_until, 111);
+    for (i = 0; i < 30; i++) /* capped */
+        assert_int_equal(sn_store_account_login(t->st, "acct-1", 0, 60, &lk),
+                         SN_OK);
+    assert_int_equal(sn_store_account_get(t->st, "acct-1", &got), SN_OK);
+    assert_int_equal(got.failures, 36);
+    assert_int_equal(got.locked_until, 3660);
+    /* never shortened: a racing failure that computes an earlier end
+     * leaves the later lock */
+    assert_int_equal(sn_store_account_login(t->st, "acct-1", 0, 0, &lk), SN_OK);
+    assert_int_equal(sn_store_account_get(t->st, "acct-1", &got), SN_OK);
+    assert_int_equal(got.locked_until, 3660);
+    assert_int_equal(sn_store_account_login(t->st, "acct-1", 1, 200, NULL),
+                     SN_OK);
     assert_int_equal(sn_store_account_get(t->st, "acct-1", &got), SN_OK);
     assert_int_equal(got.failures, 0);
     assert_int_equal(got.locked_until, 0);
     assert_int_equal(got.last_login, 200);
+    assert_int_equal(
+        sn_store_account_set_password(t->st, "acct-1", "$argon2id$new"), SN_OK);
+    assert_int_equal(sn_store_account_get(t->st, "acct-1", &got), SN_OK);
+    assert_string_equal(got.pw_hash, "$argon2id$new");
+    /* A reset removes every factor and the recovery codes. */
+    assert_int_equal(sn_store_account_totp_clear(t->st, "acct-2"), SN_OK);
+    assert_int_equal(sn_store_account_get(t->st, "acct-2", &got), SN_OK);
+    assert_int_equal(got.totp_state, SN_TOTP_NONE);
 
     /* A session, used (cached), then the account disabled: revoked. */
     memset(&sess, 0, sizeof(sess));

@@ -20,7 +20,7 @@
 #define ACCOUNT_COLS                                                           \
     "id, name, operator, subscriber_id, roles, pw_hash, totp_sealed,"          \
     " totp_state, totp_last_step, failures, locked_until, disabled_at,"        \
-    " last_login, last_use, created_at, created_by,"                           \
+    " last_login, last_use, created_at, created_by, totp_pending,"             \
     " (SELECT count(*) FROM recovery_codes r WHERE r.account_id = a.id"        \
     " AND r.used_at = 0)"
 
@@ -50,21 +50,35 @@ account_row(sqlite3_stmt *s, struct sn_account *a)
     a->last_use = (time_t)sqlite3_column_int64(s, 13);
     a->created_at = (time_t)sqlite3_column_int64(s, 14);
     sn_sq_col_text(s, 15, a->created_by, sizeof(a->created_by));
-    a->recovery_left = (unsigned)sqlite3_column_int(s, 16);
+    a->recovery_left = (unsigned)sqlite3_column_int(s, 17);
+    n = sqlite3_column_bytes(s, 16);
+    if (n > 0 && (size_t)n <= sizeof(a->totp_pending)) {
+        memcpy(a->totp_pending, sqlite3_column_blob(s, 16), (size_t)n);
+        a->totp_pending_len = (size_t)n;
+    }
 }
 
 sn_err
-sn_sq_account_add(void *be, const struct sn_account *a)
+sn_sq_account_add(void *be, const struct sn_account *a, int first_operator)
 {
     struct sq_store *st = be;
     sqlite3_stmt *s = NULL;
     sn_err r;
 
-    if ((r = sn_sq_prepare(st,
-                           "INSERT INTO accounts (id, name, operator,"
-                           " subscriber_id, roles, pw_hash, created_at,"
-                           " created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                           &s)) != SN_OK)
+    /* The first operator: one statement, so that two racing requests of
+     * the bootstrap token cannot both make one. */
+    if ((r = sn_sq_prepare(
+             st,
+             first_operator
+                 ? "INSERT INTO accounts (id, name, operator, subscriber_id,"
+                   " roles, pw_hash, created_at, created_by)"
+                   " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS"
+                   " (SELECT 1 FROM accounts WHERE operator = 1"
+                   " AND disabled_at = 0)"
+                 : "INSERT INTO accounts (id, name, operator, subscriber_id,"
+                   " roles, pw_hash, created_at, created_by)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             &s)) != SN_OK)
         return r;
     sqlite3_bind_text(s, 1, a->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, a->name, -1, SQLITE_STATIC);
@@ -74,7 +88,8 @@ sn_sq_account_add(void *be, const struct sn_account *a)
     sqlite3_bind_text(s, 6, a->pw_hash, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 7, a->created_at);
     sqlite3_bind_text(s, 8, a->created_by, -1, SQLITE_STATIC);
-    return sn_sq_finish_write(st, s, 0);
+    r = sn_sq_finish_write(st, s, first_operator);
+    return r == SN_ERR_NOT_FOUND ? SN_ERR_STATE : r;
 }
 
 static sn_err
@@ -168,26 +183,47 @@ out:
 }
 
 sn_err
-sn_sq_account_set_totp(void *be, const char *id, const uint8_t *sealed,
-                       size_t len, enum sn_totp_state state)
+sn_sq_account_totp_pending(void *be, const char *id, const uint8_t *sealed,
+                           size_t len)
 {
     struct sq_store *st = be;
     sqlite3_stmt *s = NULL;
     sn_err r;
 
     if ((r = sn_sq_prepare(st,
-                           "UPDATE accounts SET totp_sealed = ?,"
-                           " totp_state = ?, totp_last_step = 0"
-                           " WHERE id = ? AND disabled_at = 0",
+                           "UPDATE accounts SET totp_pending = ?,"
+                           " totp_state = CASE totp_state WHEN 2 THEN 2"
+                           " ELSE 1 END WHERE id = ? AND disabled_at = 0",
                            &s)) != SN_OK)
         return r;
-    if (sealed != NULL && len > 0)
-        sqlite3_bind_blob(s, 1, sealed, (int)len, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, 1);
-    sqlite3_bind_int(s, 2, (int)state);
-    sqlite3_bind_text(s, 3, id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 1, sealed, (int)len, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
     return sn_sq_finish_write(st, s, 1);
+}
+
+sn_err
+sn_sq_account_totp_clear(void *be, const char *id)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = sn_sq_prepare(st,
+                           "UPDATE accounts SET totp_sealed = NULL,"
+                           " totp_pending = NULL, totp_state = 0,"
+                           " totp_last_step = 0 WHERE id = ?"
+                           " AND disabled_at = 0",
+                           &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    if ((r = sn_sq_finish_write(st, s, 1)) != SN_OK)
+        return r;
+    if ((r = sn_sq_prepare(st,
+                           "DELETE FROM recovery_codes WHERE account_id = ?",
+                           &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    return sn_sq_finish_write(st, s, 0);
 }
 
 /* One conditional update: exactly one caller moves the step forward. */
@@ -206,13 +242,27 @@ step_update(struct sq_store *st, const char *sql, const char *id, int64_t step)
 }
 
 sn_err
-sn_sq_account_totp_confirm(void *be, const char *id, int64_t step)
+sn_sq_account_totp_confirm(void *be, const char *id, const uint8_t *sealed,
+                           size_t len, int64_t step)
 {
-    return step_update(be,
-                       "UPDATE accounts SET totp_state = 2,"
-                       " totp_last_step = ?1 WHERE id = ?2 AND totp_state = 1"
-                       " AND totp_last_step < ?1 AND disabled_at = 0",
-                       id, step);
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    /* Only the secret whose code was checked: a newer enrolment that
+     * replaced it meanwhile is not made active unverified. */
+    if ((r = sn_sq_prepare(st,
+                           "UPDATE accounts SET totp_sealed = totp_pending,"
+                           " totp_pending = NULL, totp_state = 2,"
+                           " totp_last_step = ? WHERE id = ?"
+                           " AND totp_pending = ? AND disabled_at = 0",
+                           &s)) != SN_OK)
+        return r;
+    sqlite3_bind_int64(s, 1, step);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 3, sealed, (int)len, SQLITE_STATIC);
+    r = sn_sq_finish_write(st, s, 1);
+    return r == SN_ERR_NOT_FOUND ? SN_ERR_STATE : r;
 }
 
 sn_err
@@ -227,25 +277,49 @@ sn_sq_account_totp_step(void *be, const char *id, int64_t step)
 
 sn_err
 sn_sq_account_login(void *be, const char *id, int good, time_t now,
-                    time_t locked_until)
+                    const struct sn_lockout *lk)
 {
     struct sq_store *st = be;
     sqlite3_stmt *s = NULL;
     sn_err r;
 
+    /* A failure counts and locks in one statement: racing failures all
+     * count, and a lock is only ever lengthened. */
     if ((r = sn_sq_prepare(
              st,
              good ? "UPDATE accounts SET failures = 0, locked_until = 0,"
                     " last_login = ?1, last_use = ?1 WHERE id = ?2"
                   : "UPDATE accounts SET failures = failures + 1,"
-                    " locked_until = ?3 WHERE id = ?2",
+                    " locked_until = CASE WHEN failures + 1 >= ?3 THEN"
+                    " max(locked_until, ?1 + min(?5, ?4 <<"
+                    " min(failures + 1 - ?3, 20))) ELSE locked_until END"
+                    " WHERE id = ?2",
              &s)) != SN_OK)
         return r;
-    if (good)
-        sqlite3_bind_int64(s, 1, now);
+    sqlite3_bind_int64(s, 1, now);
     sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
-    if (!good)
-        sqlite3_bind_int64(s, 3, locked_until);
+    if (!good) {
+        sqlite3_bind_int(s, 3, (int)lk->after);
+        sqlite3_bind_int64(s, 4, lk->first);
+        sqlite3_bind_int64(s, 5, lk->max);
+    }
+    return sn_sq_finish_write(st, s, 1);
+}
+
+sn_err
+sn_sq_account_set_password(void *be, const char *id, const char *pw_hash)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if ((r = sn_sq_prepare(st,
+                           "UPDATE accounts SET pw_hash = ? WHERE id = ?"
+                           " AND disabled_at = 0",
+                           &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, pw_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
     return sn_sq_finish_write(st, s, 1);
 }
 

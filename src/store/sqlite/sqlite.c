@@ -167,6 +167,7 @@ static const struct migration migrations[] = {
      " id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
      " operator INTEGER NOT NULL, subscriber_id TEXT NOT NULL,"
      " roles INTEGER NOT NULL, pw_hash TEXT NOT NULL, totp_sealed BLOB,"
+     " totp_pending BLOB,"
      " totp_state INTEGER NOT NULL DEFAULT 0,"
      " totp_last_step INTEGER NOT NULL DEFAULT 0,"
      " failures INTEGER NOT NULL DEFAULT 0,"
@@ -1971,10 +1972,12 @@ const struct sn_store_ops sn_store_sqlite_ops = {
     .account_get = sn_sq_account_get,
     .account_by_name = sn_sq_account_by_name,
     .account_list = sn_sq_account_list,
-    .account_set_totp = sn_sq_account_set_totp,
+    .account_totp_pending = sn_sq_account_totp_pending,
+    .account_totp_clear = sn_sq_account_totp_clear,
     .account_totp_confirm = sn_sq_account_totp_confirm,
     .account_totp_step = sn_sq_account_totp_step,
     .account_login = sn_sq_account_login,
+    .account_set_password = sn_sq_account_set_password,
     .account_disable = sn_sq_account_disable,
     .recovery_set = sn_sq_recovery_set,
     .recovery_use = sn_sq_recovery_use,

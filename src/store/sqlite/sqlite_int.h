@@ -42,18 +42,24 @@ void sn_sq_col_text(sqlite3_stmt *s, int i, char *dst, size_t dstlen);
 sn_err sn_sq_token_touch(void *be, const char *id, const char *account,
                          time_t now);
 sn_err sn_sq_session_add(void *be, const struct sn_token *t);
-sn_err sn_sq_account_add(void *be, const struct sn_account *a);
+sn_err sn_sq_account_add(void *be, const struct sn_account *a,
+                         int first_operator);
 sn_err sn_sq_account_get(void *be, const char *id, struct sn_account *out);
 sn_err sn_sq_account_by_name(void *be, const char *name,
                              struct sn_account *out);
 sn_err sn_sq_account_list(void *be, const char *subscriber,
                           struct sn_account **out, size_t *n);
-sn_err sn_sq_account_set_totp(void *be, const char *id, const uint8_t *sealed,
-                              size_t len, enum sn_totp_state state);
-sn_err sn_sq_account_totp_confirm(void *be, const char *id, int64_t step);
+sn_err sn_sq_account_totp_pending(void *be, const char *id,
+                                  const uint8_t *sealed, size_t len);
+sn_err sn_sq_account_totp_clear(void *be, const char *id);
+sn_err sn_sq_account_totp_confirm(void *be, const char *id,
+                                  const uint8_t *sealed, size_t len,
+                                  int64_t step);
 sn_err sn_sq_account_totp_step(void *be, const char *id, int64_t step);
 sn_err sn_sq_account_login(void *be, const char *id, int good, time_t now,
-                           time_t locked_until);
+                           const struct sn_lockout *lk);
+sn_err sn_sq_account_set_password(void *be, const char *id,
+                                  const char *pw_hash);
 sn_err sn_sq_account_disable(void *be, const char *id, time_t when);
 sn_err sn_sq_recovery_set(void *be, const char *account,
                           const uint8_t (*hashes)[32], size_t n);

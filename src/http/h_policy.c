@@ -409,6 +409,70 @@ delete_policy(const struct sn_deps *deps, struct sn_req *req,
     return 0;
 }
 
+/*
+ * Weakening what guards signing must take as much as signing does: where
+ * the rules in force want strong authentication (or approvals), a policy
+ * is changed only by a strong principal (an OIDC-exchanged token, a
+ * registered client certificate, a login session with a second factor),
+ * not by a static token, which could otherwise lift the requirement it
+ * cannot meet. 0 if the caller may change it; else resp is the answer.
+ */
+static int
+change_allowed(const struct cached *c, int strong_default,
+               const struct sn_req *req, struct sn_resp *resp)
+{
+    const struct sn_principal *p = req->who;
+    int strong =
+        c->present && c->kp.strong >= 0 ? c->kp.strong : strong_default;
+    int approvals = c->present && c->kp.approvals.required > 0;
+
+    if (!(strong || approvals) || !(p->method == SN_AUTH_BEARER ||
+                                    (p->method == SN_AUTH_SESSION && !p->mfa)))
+        return 0;
+    sn_resp_error(resp, API_STRONG_AUTH,
+                  "the signing policy in force requires %s: change it with "
+                  "an OIDC-exchanged token, a registered client certificate "
+                  "or a login session with a second factor, not a static "
+                  "API token",
+                  approvals ? "approvals" : "strong authentication");
+    return -1;
+}
+
+/* The key's policy in force may be changed by the caller (above). */
+static int
+key_change_allowed(const struct sn_deps *deps, const struct sn_key *k,
+                   const struct sn_req *req, struct sn_resp *resp)
+{
+    const char *source = "instance";
+    struct cached c;
+
+    memset(&c, 0, sizeof(c));
+    if (deps->keyrules == NULL)
+        return 0;
+    if (effective(deps->keyrules, deps->store, k, &c, &source) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        return -1;
+    }
+    return change_allowed(&c, deps->keyrules->strong_default, req, resp);
+}
+
+/* The same for a subscriber's default. */
+static int
+subscriber_change_allowed(const struct sn_deps *deps, const char *sub,
+                          const struct sn_req *req, struct sn_resp *resp)
+{
+    struct cached c;
+
+    memset(&c, 0, sizeof(c));
+    if (deps->keyrules == NULL)
+        return 0;
+    if (lookup(deps->keyrules, deps->store, 's', sub, &c) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        return -1;
+    }
+    return change_allowed(&c, deps->keyrules->strong_default, req, resp);
+}
+
 void
 sn_h_key_policy_put(const struct sn_deps *deps, struct sn_req *req,
                     struct sn_resp *resp)
@@ -418,7 +482,8 @@ sn_h_key_policy_put(const struct sn_deps *deps, struct sn_req *req,
 
     if (sn_load_key_brief(deps, req, resp, SN_ACT_KEY_MANAGE, &k) != 0)
         return;
-    if (store_policy(deps, req, resp, 'k', k.id, k.subscriber, &pol) == 0)
+    if (key_change_allowed(deps, &k, req, resp) == 0 &&
+        store_policy(deps, req, resp, 'k', k.id, k.subscriber, &pol) == 0)
         sn_resp_json(resp, API_OK,
                      json_pack("{s:s, s:s, s:o}", "key", k.id, "source", "key",
                                "policy", pol));
@@ -463,7 +528,8 @@ sn_h_key_policy_delete(const struct sn_deps *deps, struct sn_req *req,
 
     if (sn_load_key_brief(deps, req, resp, SN_ACT_KEY_MANAGE, &k) != 0)
         return;
-    if (delete_policy(deps, req, resp, 'k', k.id, k.subscriber) == 0)
+    if (key_change_allowed(deps, &k, req, resp) == 0 &&
+        delete_policy(deps, req, resp, 'k', k.id, k.subscriber) == 0)
         sn_resp_json(resp, API_OK,
                      json_pack("{s:s, s:b}", "key", k.id, "deleted", 1));
     sn_key_cleanup(&k);
@@ -489,7 +555,8 @@ sn_h_subscriber_policy_put(const struct sn_deps *deps, struct sn_req *req,
     const char *sub = req->params[0];
     json_t *pol = NULL;
 
-    if (load_subscriber(deps, req, resp, SN_ACT_SUBSCRIBER_POLICY_SET) != 0)
+    if (load_subscriber(deps, req, resp, SN_ACT_SUBSCRIBER_POLICY_SET) != 0 ||
+        subscriber_change_allowed(deps, sub, req, resp) != 0)
         return;
     if (store_policy(deps, req, resp, 's', sub, sub, &pol) == 0)
         sn_resp_json(resp, API_OK,
@@ -525,7 +592,8 @@ sn_h_subscriber_policy_delete(const struct sn_deps *deps, struct sn_req *req,
 {
     const char *sub = req->params[0];
 
-    if (load_subscriber(deps, req, resp, SN_ACT_SUBSCRIBER_POLICY_SET) != 0)
+    if (load_subscriber(deps, req, resp, SN_ACT_SUBSCRIBER_POLICY_SET) != 0 ||
+        subscriber_change_allowed(deps, sub, req, resp) != 0)
         return;
     if (delete_policy(deps, req, resp, 's', sub, sub) == 0)
         sn_resp_json(resp, API_OK,

@@ -388,6 +388,40 @@ new_key() {
     echo "$id"
 }
 
+# ---- people (issue 17) ----
+# totp_code SECRET OFFSET: oathtool's TOTP code OFFSET seconds from now.
+totp_code() { oathtool --totp -b -N "@$(($(date +%s) + $2))" "$1"; }
+# Keeps clear of a 30 s step's last seconds, where "this step" and "the
+# next" would be decided by a race.
+totp_fresh_step() { while [ $(($(date +%s) % 30)) -gt 24 ]; do sleep 1; done; }
+# mfa_person NAME ROLES_JSON MANAGER_TOKEN SUBSCRIBER: a subscriber's user
+# made by its manager, with TOTP enrolled (codes by oathtool), logged in
+# with it: P_ID is the account, P_TOKEN the session (a strong principal).
+MFA_PW='integration test passphrase'
+mfa_person() {
+    local half secret
+    req_json POST /v1/accounts "$3" \
+        "{\"name\":\"$1\",\"roles\":$2,\"subscriber\":\"$4\",\"password\":\"$MFA_PW\"}"
+    [ "$STATUS" = 201 ] || die "create account $1: HTTP $STATUS $BODY"
+    P_ID=$(jget .id)
+    req_json POST /v1/sessions - "{\"name\":\"$1\",\"password\":\"$MFA_PW\"}"
+    [ "$STATUS" = 201 ] || die "login $1: HTTP $STATUS $BODY"
+    half=$(jget .token)
+    req POST "/v1/accounts/$P_ID/totp" "$half"
+    [ "$STATUS" = 200 ] || die "enrol $1: HTTP $STATUS $BODY"
+    secret=$(jget .otpauth_uri | sed 's/.*secret=\([A-Z2-7]*\).*/\1/')
+    totp_fresh_step
+    req_json POST "/v1/accounts/$P_ID/totp/confirm" "$half" \
+        "{\"code\":\"$(totp_code "$secret" 0)\"}"
+    [ "$STATUS" = 200 ] || die "confirm $1: HTTP $STATUS $BODY"
+    # The confirming step is spent: the next step's code (skew +1).
+    req_json POST /v1/sessions - \
+        "{\"name\":\"$1\",\"password\":\"$MFA_PW\",\"code\":\"$(totp_code "$secret" 30)\"}"
+    [ "$STATUS" = 201 ] && [ "$(jget .mfa)" = true ] ||
+        die "MFA login $1: HTTP $STATUS $BODY"
+    P_TOKEN=$(jget .token)
+}
+
 # key_count TOKEN -> number of keys the token lists
 key_count() {
     req GET /v1/keys "$1"

@@ -93,8 +93,10 @@ req_json POST /v1/sessions - "{\"name\":\"frank\",\"password\":\"$PW\"}"
 S_FRANK=$(jget .token)
 check_eq "frank's session proved no second factor" false "$(jget .mfa)"
 
+# Policy changes where approvals are in force take a strong principal.
+mfa_person mona '["manage"]' "$TA" "$A" && S_MGR=$P_TOKEN
 policy() {
-    req_json PUT "/v1/keys/$K/policy" "$TA" \
+    req_json PUT "/v1/keys/$K/policy" "$S_MGR" \
         "{\"approvals\":{\"required\":2,\"approvers\":[\"$ALICE\",\"$BOB\",\"$CAROL\"${2-}],\"expires_in\":$1}}"
     check_status "PUT a 2-of-3 approvals policy (expires_in $1)" 200
 }
@@ -131,12 +133,12 @@ req_json POST /v1/accounts "$TA" \
 ERIN=$(jget .id)
 for who in "no such account:$(rand_uuid)" "another subscriber's approver:$ZED" \
     "an account without the approve role:$ERIN"; do
-    req_json PUT "/v1/keys/$K/policy" "$TA" \
+    req_json PUT "/v1/keys/$K/policy" "$S_MGR" \
         "{\"approvals\":{\"required\":1,\"approvers\":[\"$ALICE\",\"${who##*:}\"]}}"
     check_error "approvers: ${who%%:*}" 400 invalid_field &&
         check_match "it names approvals.approvers[1]" 'approvals\.approvers\[1\]' "$(jget .message)"
 done
-req_json PUT "/v1/keys/$K/policy" "$TA" \
+req_json PUT "/v1/keys/$K/policy" "$S_MGR" \
     "{\"approvals\":{\"required\":3,\"approvers\":[\"$ALICE\",\"$BOB\"]}}"
 check_error "required above the number of approvers" 400 invalid_field
 req GET "/v1/keys/$K/policy" "$TA"
@@ -144,6 +146,8 @@ check_eq "the refused policies changed nothing" null "$(jget .policy)"
 
 # ---- the request that will expire unread (the sweeper's) ----
 policy 60
+req DELETE "/v1/keys/$K/policy" "$TA"
+check_error "a static manage token cannot remove the approvals" 403 strong_auth_required
 ask "$TS" expiring
 RID_EXP=$RID
 EXP_AT=$(date +%s)

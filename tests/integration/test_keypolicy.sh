@@ -99,10 +99,15 @@ req_json PUT "/v1/keys/$K1/policy" "$TA" '{"require_strong_auth":true}'
 check_status "PUT require_strong_auth" 200
 sign "$K1" "$TA"
 check_error "a static token with require_strong_auth" 403 strong_auth_required
+# Nor may it lift what it cannot meet: policy changes now take a strong
+# principal, here a manager's login session with its second factor.
+req_json PUT "/v1/keys/$K1/policy" "$TA" '{"require_strong_auth":false}'
+check_error "the static token cannot lift require_strong_auth" 403 strong_auth_required
+mfa_person mara '["manage"]' "$TA" "$A" && SA=$P_TOKEN
 
 # ---- bad bodies: 400 naming the field, nothing changes ----
 bad_body() {
-    req_json PUT "/v1/keys/$K1/policy" "$TA" "$2"
+    req_json PUT "/v1/keys/$K1/policy" "$SA" "$2"
     check_error "$1" 400 invalid_field && check_match "$1: names $3" "$3" "$(jget .message)"
 }
 bad_body "an unknown field" '{"soruce_cidrs":["10.0.0.0/8"]}' soruce_cidrs
@@ -138,9 +143,9 @@ req GET "/v1/keys/$K3/policy" "$TA"
 check_eq "GET: the key is governed by the subscriber's default" subscriber "$(jget .source)"
 sign "$K1" "$TS"
 check_error "a key with its own policy is governed by it, not the default" 403 strong_auth_required
-req DELETE "/v1/keys/$K1/policy" "$TA"
-check_status "DELETE the key's policy" 200
-req DELETE "/v1/keys/$K1/policy" "$TA"
+req DELETE "/v1/keys/$K1/policy" "$SA"
+check_status "DELETE the key's policy (the manager's MFA session)" 200
+req DELETE "/v1/keys/$K1/policy" "$SA"
 check_error "DELETE it again" 404 not_found
 sign "$K1" "$TA"
 check_error "after the DELETE the subscriber's default decides" 403 policy_denied
@@ -244,6 +249,9 @@ server_start
 sign "$K3" "$TA"
 check_error "instance default on: a static token, key without a policy" 403 strong_auth_required
 req_json PUT "/v1/keys/$K3/policy" "$TA" '{"require_strong_auth":false}'
+check_error "instance default on: a static token cannot opt a key out" 403 strong_auth_required
+req_json PUT "/v1/keys/$K3/policy" "$SA" '{"require_strong_auth":false}'
+check_status "the manager's MFA session can" 200
 sign "$K3" "$TA"
 check_status "a key whose policy says require_strong_auth false" 200
 check_healthy

@@ -163,13 +163,17 @@ req_json PUT "/v1/keys/$KA/policy" "$TA" '{"require_strong_auth":true}'
 check_status "KA wants strong auth" 200
 req_json POST "/v1/keys/$KA/sign" "$TA" "$SIGN_BODY"
 check_error "A's static token does not sign with KA" 403 strong_auth_required
-req_json PUT "/v1/keys/$KA/policy" "$TA" \
+# Changing a policy that wants strong auth takes a strong principal too.
+req_json PUT "/v1/keys/$KA/policy" "$TA" '{"require_strong_auth":false}'
+check_error "nor does it lift the requirement" 403 strong_auth_required
+mfa_person mira '["manage"]' "$TA" "$A" && SA=$P_TOKEN
+req_json PUT "/v1/keys/$KA/policy" "$SA" \
     "{\"require_strong_auth\":true,\"principals\":{\"client_certs\":[\"$PIN_ID\"]}}"
 check_status "... and only the pinned registration" 200
 csign pinned "$KA"
 check_status "the pinned leaf signs under that policy" 200 && verified "policy" "$KA"
-req DELETE "/v1/keys/$KA/policy" "$TA"
-check_status "KA's policy removed" 200
+req DELETE "/v1/keys/$KA/policy" "$SA"
+check_status "KA's policy removed (a manager's MFA session)" 200
 csign pinned "$KA" "$TA"
 check_status "the pinned leaf with its subscriber's token signs" 200
 csign pinned "$KA" "$TB"

@@ -180,7 +180,11 @@ req_json PUT "/v1/keys/$K1/policy" "$TA" '{"require_strong_auth":true}'
 check_status "A's K1 wants strong auth" 200
 req_json POST "/v1/keys/$K1/sign" "$TA" "$SIGN_BODY"
 check_error "A's static token does not sign with K1" 403 strong_auth_required
-req_json PUT "/v1/keys/$K1/policy" "$TA" \
+# Changing a policy that wants strong auth takes a strong principal too.
+req_json PUT "/v1/keys/$K1/policy" "$TA" '{"require_strong_auth":false}'
+check_error "nor does it lift the requirement" 403 strong_auth_required
+mfa_person olga '["manage"]' "$TA" "$A" && SA=$P_TOKEN
+req_json PUT "/v1/keys/$K1/policy" "$SA" \
     "{\"require_strong_auth\":true,\"principals\":{\"trust_policies\":[\"$P1\"]}}"
 check_status "... and only P1's tokens" 200
 req_json POST "/v1/keys/$K1/sign" "$XT" "$SIGN_BODY"
@@ -189,8 +193,8 @@ req GET "/v1/audit?key=$K1&order=desc&limit=10" "$TA"
 check_match "the policy's decision is audited with the exchange's principal" \
     "allow key;oidc policy=$P1 " \
     "$(jget "[.records[] | select(.action == \"sign\" and .token == \"$XT_ID\")][0] | \"\\(.policy);\\(.principal)\"")"
-req DELETE "/v1/keys/$K1/policy" "$TA"
-check_status "K1's policy removed" 200
+req DELETE "/v1/keys/$K1/policy" "$SA"
+check_status "K1's policy removed (a manager's MFA session)" 200
 req_json POST "/v1/keys/$K2/sign" "$XT" "$SIGN_BODY"
 check_ne "the exchanged token cannot sign with K2 (outside the policy)" 200 "$STATUS"
 req_json POST /v1/keys "$XT" '{"algorithm":"ecdsa-p256","label":"more"}'

@@ -274,6 +274,14 @@ sn_h_account_totp(const struct sn_deps *deps, struct sn_req *req,
     if (load_account(deps, req, resp, &a) != 0)
         goto out;
     if (!is_self(req, &a)) {
+        /* Whoever resets a factor could enrol their own with a password
+         * they know (the creator's): operators, who vet identities, do it. */
+        if (!req->who->admin) {
+            sn_resp_error(resp, API_FORBIDDEN,
+                          "a second factor is reset by the person or an "
+                          "operator");
+            goto out;
+        }
         account_audit(&rec, req, &a, "totp_reset");
         if (sn_store_account_totp_clear(deps->store, a.id) != SN_OK ||
             sn_store_audit_add(deps->store, &rec) != SN_OK) {

@@ -201,6 +201,12 @@ sn_h_token_create(const struct sn_deps *deps, struct sn_req *req,
     memcpy(t.keys, body.keys, sizeof(t.keys));
     t.nkeys = body.nkeys;
     t.expires_at = token_expiry(deps, req->who, &body, t.created_at);
+    /* A token a person made (through their session, or a token they
+     * made) names that person's account, so that its sign requests are
+     * theirs: they cannot approve them (issue 17). */
+    if (req->who->method == SN_AUTH_SESSION ||
+        (req->who->method == SN_AUTH_BEARER && req->who->via[0] != '\0'))
+        snprintf(t.via, sizeof(t.via), "%s", req->who->via);
     if (keys_owned(deps, &t, resp) != 0)
         return;
     if (allowed_grant(deps, req, &t, resp) != 0)

@@ -374,6 +374,8 @@ store_policy(const struct sn_deps *deps, struct sn_req *req,
     policy_audit(deps, req, subscriber, kind == 'k' ? target : "",
                  kind == 'k' ? "key_policy_set" : "subscriber_policy_set",
                  text);
+    if (kind == 'k')
+        sn_sign_requests_fail_for_key(deps, subscriber, target, time(NULL));
     *out = j;
     j = NULL;
     ret = 0;
@@ -406,6 +408,8 @@ delete_policy(const struct sn_deps *deps, struct sn_req *req,
     policy_audit(deps, req, subscriber, kind == 'k' ? target : "",
                  kind == 'k' ? "key_policy_delete" : "subscriber_policy_delete",
                  "");
+    if (kind == 'k')
+        sn_sign_requests_fail_for_key(deps, subscriber, target, time(NULL));
     return 0;
 }
 
@@ -426,15 +430,23 @@ change_allowed(const struct cached *c, int strong_default,
         c->present && c->kp.strong >= 0 ? c->kp.strong : strong_default;
     int approvals = c->present && c->kp.approvals.required > 0;
 
-    if (!(strong || approvals) || !(p->method == SN_AUTH_BEARER ||
-                                    (p->method == SN_AUTH_SESSION && !p->mfa)))
+    /* Approvals guard against a misused pipeline or token: only a
+     * person, with a second factor, changes them. */
+    if (approvals && !(p->method == SN_AUTH_SESSION && p->mfa)) {
+        sn_resp_error(resp, API_STRONG_AUTH,
+                      "the signing policy in force requires approvals: "
+                      "only a person's login session with a second factor "
+                      "changes it");
+        return -1;
+    }
+    if (!strong || !(p->method == SN_AUTH_BEARER ||
+                     (p->method == SN_AUTH_SESSION && !p->mfa)))
         return 0;
     sn_resp_error(resp, API_STRONG_AUTH,
-                  "the signing policy in force requires %s: change it with "
-                  "an OIDC-exchanged token, a registered client certificate "
-                  "or a login session with a second factor, not a static "
-                  "API token",
-                  approvals ? "approvals" : "strong authentication");
+                  "the signing policy in force requires strong "
+                  "authentication: change it with an OIDC-exchanged token, a "
+                  "registered client certificate or a login session with a "
+                  "second factor, not a static API token");
     return -1;
 }
 

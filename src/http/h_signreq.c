@@ -456,7 +456,12 @@ release_check(const struct sn_deps *deps, const struct sn_sign_request *r,
     snprintf(who.id, sizeof(who.id), "%s", r->token);
     snprintf(who.via, sizeof(who.via), "%s", r->via);
     snprintf(who.subscriber, sizeof(who.subscriber), "%s", r->subscriber);
-    if ((f = sn_auth_recheck(deps->store, &who)) != SN_AUTH_OK) {
+    /* Revoked, not merely expired: a pipeline's exchanged token lives
+     * minutes, its approval may take a day. What it asked was asked while
+     * it was good; a revocation (or a deleted registration) withdraws it. */
+    f = sn_auth_recheck(deps->store, &who);
+    if (f != SN_AUTH_OK && f != SN_AUTH_EXPIRED && f != SN_AUTH_IDLE &&
+        f != SN_AUTH_CERT_EXPIRED) {
         snprintf(why, len, "the requester's credential is no longer good: %s",
                  sn_auth_fault_str(f));
         return -1;
@@ -902,4 +907,35 @@ sn_sign_requests_sweep(const struct sn_deps *deps, time_t now)
                      moved[i].reason);
     }
     sn_sign_request_list_free(moved, n);
+}
+
+void
+sn_sign_requests_fail_for_key(const struct sn_deps *deps,
+                              const char *subscriber, const char *key,
+                              time_t now)
+{
+    static const char why[] =
+        "the key's signing policy changed after the request was made";
+    struct sn_sign_request *v = NULL;
+    struct sn_audit a;
+    size_t n = 0, i;
+
+    if (sn_store_sign_request_list(deps->store, subscriber, SN_SR_PENDING, 1000,
+                                   &v, &n) != SN_OK) {
+        sn_error("sign requests: cannot list %s's pending requests after its "
+                 "key's policy changed",
+                 subscriber);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        if (strcmp(v[i].key, key) != 0 ||
+            sn_store_sign_request_move(deps->store, v[i].id, SN_SR_PENDING,
+                                       SN_SR_FAILED, now, why, NULL) != SN_OK)
+            continue;
+        record_init(&a, NULL, &v[i], "sign_request_failed");
+        as_requester(&a, &v[i]);
+        snprintf(a.result, sizeof(a.result), "failed");
+        (void)record(deps, &a, "sign request %s: %s", v[i].id, why);
+    }
+    sn_sign_request_list_free(v, n);
 }

@@ -181,6 +181,11 @@ int sn_sign_request_open(const struct sn_deps *deps, struct sn_req *req,
  * release stalled become failed, each with its audit record.
  */
 void sn_sign_requests_sweep(const struct sn_deps *deps, time_t now);
+/* A key's policy changed: its pending sign requests fail (votes counted
+ * under the old approvers and k would otherwise release them). */
+void sn_sign_requests_fail_for_key(const struct sn_deps *deps,
+                                   const char *subscriber, const char *key,
+                                   time_t now);
 
 /* Starts an audit record for req: time, caller's token, client address. */
 void sn_audit_init(struct sn_audit *a, const struct sn_req *req,

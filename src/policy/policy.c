@@ -485,8 +485,11 @@ is_requester(const struct sn_principal *p, const struct sn_resource *r)
 {
     if (r->requester != NULL && strcmp(r->requester, p->id) == 0)
         return 1;
-    return p->method == SN_AUTH_SESSION &&
-           r->requester_method == SN_AUTH_SESSION && p->via[0] != '\0' &&
+    /* A session of the account that asked, or that made the asking
+     * token (a token a person made carries their account as its via;
+     * other vias are trust policies and registrations, never an
+     * account's id). */
+    return p->method == SN_AUTH_SESSION && p->via[0] != '\0' &&
            r->requester_via != NULL && strcmp(r->requester_via, p->via) == 0;
 }
 
@@ -655,6 +658,13 @@ account_create(const struct sn_principal *p, const struct sn_resource *r,
                           "subscriber's 'manage' credential",
                           d) != SN_POLICY_ALLOW)
         return SN_POLICY_DENY;
+    /* People are made by people: a token or a machine's credential would
+     * otherwise mint strong signing identities and approvers. */
+    if (p->method != SN_AUTH_SESSION)
+        return deny(d, SN_DENY_MFA,
+                    "a subscriber's people are created by its manager's "
+                    "login session (with a second factor) or an operator, "
+                    "not an API token or a machine's credential");
     if (scoped(p))
         return deny_scoped(p, "account creation by a key-limited token",
                            "a token limited to some keys cannot create "

@@ -409,7 +409,11 @@ sn_store_account_totp_pending(struct sn_store *st, const char *id,
 sn_err
 sn_store_account_totp_clear(struct sn_store *st, const char *id)
 {
-    return st->ops->account_totp_clear(st->be, id);
+    sn_err r = st->ops->account_totp_clear(st->be, id);
+
+    /* Its sessions were revoked in the database (store.h). */
+    sn_cache_clear(&st->tokens);
+    return r;
 }
 
 sn_err

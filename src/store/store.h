@@ -224,7 +224,7 @@ sn_err sn_store_account_list(struct sn_store *st, const char *subscriber,
 sn_err sn_store_account_totp_pending(struct sn_store *st, const char *id,
                                      const uint8_t *sealed, size_t len);
 /* Removes every factor (a reset by someone else: the person enrols
- * again) and the recovery codes. */
+ * again), the recovery codes and the account's sessions. */
 sn_err sn_store_account_totp_clear(struct sn_store *st, const char *id);
 /* The pending secret, if it is still sealed (the one whose code was
  * checked), becomes the account's factor, with step accepted;

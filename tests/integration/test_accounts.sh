@@ -156,33 +156,37 @@ req_json POST /v1/subscribers "$OP" '{"name":"bravo"}'
 B=$(jget .id)
 BM=$(new_token "$B" '"roles":["manage","sign"]' "$OP")
 
-# ---- subscriber users ----
+# ---- subscriber users: made by people (an operator, a manager) ----
 req_json POST /v1/accounts "$AM" "{\"name\":\"bob\",\"roles\":[\"sign\",\"approve\"],\"password\":\"$PW\"}"
-check_status "a subscriber's manage token creates its own user" 201
+check_error "a static manage token creates no people" 403 mfa_required
+req_json POST /v1/accounts "$OP" "{\"name\":\"bob\",\"roles\":[\"sign\",\"approve\"],\"subscriber\":\"$A\",\"password\":\"$PW\"}"
+check_status "the operator creates acme's user bob" 201
 BOB=$(jget .id)
 check_eq "a subscriber account" "subscriber $A" "$(jget .kind) $(jget .subscriber)"
-MO=$(new_token "$A" '"roles":["manage"]' "$AM")
-req_json POST /v1/accounts "$MO" "{\"name\":\"mallory\",\"roles\":[\"sign\"],\"password\":\"$PW\"}"
-check_error "a manage-only token cannot grant 'sign'" 403 forbidden
-req_json POST /v1/accounts "$MO" "{\"name\":\"apprv\",\"roles\":[\"approve\"],\"password\":\"$PW\"}"
-check_status "but may make an approver (approvals are its own control)" 201
-req_json POST /v1/accounts "$AM" "{\"name\":\"mallory\",\"roles\":[\"ca\"],\"password\":\"$PW\"}"
+mfa_person mia '["manage"]' "$OP" "$A" && SM=$P_TOKEN
+req_json POST /v1/accounts "$SM" "{\"name\":\"mallory\",\"roles\":[\"sign\"],\"password\":\"$PW\"}"
+check_error "a manager holding only 'manage' cannot grant 'sign'" 403 forbidden
+req_json POST /v1/accounts "$SM" "{\"name\":\"apprv\",\"roles\":[\"approve\"],\"password\":\"$PW\"}"
+check_status "but makes an approver (approvals are its own control)" 201
+req_json POST /v1/accounts "$SM" "{\"name\":\"mallory\",\"roles\":[\"ca\"],\"password\":\"$PW\"}"
 check_error "but not an operator" 403 forbidden
-req_json POST /v1/accounts "$AM" "{\"name\":\"mallory\",\"roles\":[\"sign\"],\"subscriber\":\"$B\",\"password\":\"$PW\"}"
+req_json POST /v1/accounts "$SM" "{\"name\":\"mallory\",\"roles\":[\"manage\"],\"subscriber\":\"$B\",\"password\":\"$PW\"}"
 check_error "nor another subscriber's user" 404 not_found
 req GET /v1/accounts "$BM"
 check_eq "another subscriber lists none of acme's people" 0 "$(jget '.accounts | length')"
 req POST "/v1/accounts/$BOB/totp" "$BM"
 check_error "another subscriber cannot reset bob's TOTP" 404 not_found
-req POST "/v1/accounts/$BOB/totp" "$AM"
-check_status "bob's manager resets bob's factors" 200
+req POST "/v1/accounts/$BOB/totp" "$SM"
+check_error "bob's manager does not reset bob's factors" 403 forbidden
+req POST "/v1/accounts/$BOB/totp" "$OP"
+check_status "an operator does" 200
 check_eq "and is shown no secret" "none null" "$(jget .state) $(jget .otpauth_uri)"
 login bob "$PW"
 BOBHALF=$(jget .token)
-req_json POST "/v1/accounts/$BOB/totp/confirm" "$AM" '{"code":"123456"}'
+req_json POST "/v1/accounts/$BOB/totp/confirm" "$SM" '{"code":"123456"}'
 check_error "only bob confirms bob's authenticator" 403 forbidden
 PW2='another long passphrase here'
-req_json POST "/v1/accounts/$BOB/password" "$AM" "{\"password\":\"$PW2\"}"
+req_json POST "/v1/accounts/$BOB/password" "$SM" "{\"password\":\"$PW2\"}"
 check_error "the manager cannot set bob's password" 403 forbidden
 req_json POST "/v1/accounts/$BOB/password" "$BOBHALF" "{\"password\":\"$PW2\"}"
 check_status "bob sets his own password" 200

@@ -55,30 +55,11 @@ code() { oathtool --totp -b -N "@$(($(date +%s) + $2))" "$1"; }
 
 # person NAME ROLES_JSON MANAGE_TOKEN [SUBSCRIBER]: an account enrolled in
 # TOTP and logged in with a code; sets P_ID and P_TOKEN (an MFA session).
-person() {
-    local name=$1 roles=$2 mgr=$3 sub=${4:-$A} half uri secret
-    req_json POST /v1/accounts "$mgr" \
-        "{\"name\":\"$name\",\"roles\":$roles,\"subscriber\":\"$sub\",\"password\":\"$PW\"}"
-    [ "$STATUS" = 201 ] || die "create account $name: HTTP $STATUS $BODY"
-    P_ID=$(jget .id)
-    req_json POST /v1/sessions - "{\"name\":\"$name\",\"password\":\"$PW\"}"
-    [ "$STATUS" = 201 ] || die "login $name: HTTP $STATUS $BODY"
-    half=$(jget .token)
-    req POST "/v1/accounts/$P_ID/totp" "$half"
-    [ "$STATUS" = 200 ] || die "enrol $name: HTTP $STATUS $BODY"
-    uri=$(jget .otpauth_uri)
-    secret=$(printf '%s' "$uri" | sed 's/.*secret=\([A-Z2-7]*\).*/\1/')
-    fresh_step
-    req_json POST "/v1/accounts/$P_ID/totp/confirm" "$half" \
-        "{\"code\":\"$(code "$secret" 0)\"}"
-    [ "$STATUS" = 200 ] || die "confirm $name: HTTP $STATUS $BODY"
-    # The confirming step is spent: the next step's code (skew +1).
-    req_json POST /v1/sessions - \
-        "{\"name\":\"$name\",\"password\":\"$PW\",\"code\":\"$(code "$secret" 30)\"}"
-    [ "$STATUS" = 201 ] && [ "$(jget .mfa)" = true ] ||
-        die "MFA login $name: HTTP $STATUS $BODY"
-    P_TOKEN=$(jget .token)
-}
+# A person of the subscriber, made by the operator (the admin token, in a
+# home without auth.operator_mfa), with TOTP enrolled and logged in with
+# it (lib.sh mfa_person): P_ID, P_TOKEN.
+MFA_PW=$PW
+person() { mfa_person "$1" "$2" "$ADMIN" "${4:-$A}"; }
 
 person alice '["approve","sign"]' "$TA" && ALICE=$P_ID S_ALICE=$P_TOKEN
 person bob '["approve"]' "$TA" && BOB=$P_ID S_BOB=$P_TOKEN
@@ -86,7 +67,7 @@ person carol '["approve"]' "$TA" && CAROL=$P_ID S_CAROL=$P_TOKEN
 person dave '["approve"]' "$TA" && S_DAVE=$P_TOKEN
 person zed '["approve"]' "$TB" "$B" && ZED=$P_ID S_ZED=$P_TOKEN
 # A person who never enrolled: a session without a second factor.
-req_json POST /v1/accounts "$TA" \
+req_json POST /v1/accounts "$ADMIN" \
     "{\"name\":\"frank\",\"roles\":[\"approve\"],\"subscriber\":\"$A\",\"password\":\"$PW\"}"
 FRANK=$(jget .id)
 req_json POST /v1/sessions - "{\"name\":\"frank\",\"password\":\"$PW\"}"
@@ -94,7 +75,7 @@ S_FRANK=$(jget .token)
 check_eq "frank's session proved no second factor" false "$(jget .mfa)"
 
 # Policy changes where approvals are in force take a strong principal.
-mfa_person mona '["manage"]' "$TA" "$A" && S_MGR=$P_TOKEN
+mfa_person mona '["manage"]' "$ADMIN" "$A" && S_MGR=$P_TOKEN
 policy() {
     req_json PUT "/v1/keys/$K/policy" "$S_MGR" \
         "{\"approvals\":{\"required\":2,\"approvers\":[\"$ALICE\",\"$BOB\",\"$CAROL\"${2-}],\"expires_in\":$1}}"
@@ -108,9 +89,10 @@ digest() {
 }
 hexof() { od -An -tx1 <"$WORK/$1.bin" | tr -d ' \n'; }
 
-# ask TOKEN NAME: the requester asks for digest NAME; RID is the request.
+# ask TOKEN NAME [KEY]: the requester asks for digest NAME (with K or
+# KEY); RID is the request.
 ask() {
-    req_json POST "/v1/keys/$K/sign" "$1" \
+    req_json POST "/v1/keys/${3:-$K}/sign" "$1" \
         "{\"digest_algorithm\":\"sha256\",\"digest\":\"$(digest "$2")\"}"
     RID=$(jget .request)
 }
@@ -128,7 +110,7 @@ records() {
 }
 
 # ---- the approvers must be people who can approve ----
-req_json POST /v1/accounts "$TA" \
+req_json POST /v1/accounts "$ADMIN" \
     "{\"name\":\"erin\",\"roles\":[\"sign\"],\"subscriber\":\"$A\",\"password\":\"$PW\"}"
 ERIN=$(jget .id)
 for who in "no such account:$(rand_uuid)" "another subscriber's approver:$ZED" \
@@ -144,14 +126,26 @@ check_error "required above the number of approvers" 400 invalid_field
 req GET "/v1/keys/$K/policy" "$TA"
 check_eq "the refused policies changed nothing" null "$(jget .policy)"
 
-# ---- the request that will expire unread (the sweeper's) ----
+# ---- the request that will expire unread (the sweeper's), on a key of
+# its own whose policy nobody changes ----
+KX=$(new_key "$TA" ecdsa-p256 expiring) || exit 1
+req_json PUT "/v1/keys/$KX/policy" "$S_MGR" \
+    "{\"approvals\":{\"required\":2,\"approvers\":[\"$ALICE\",\"$BOB\",\"$CAROL\"],\"expires_in\":60}}"
+check_status "KX: approvals that expire in 60 s" 200
+ask "$TS" expiring "$KX"
+RID_EXP=$RID
+EXP_AT=$(date +%s)
+
+# ---- a change of the key's policy fails its pending requests ----
 policy 60
 req DELETE "/v1/keys/$K/policy" "$TA"
 check_error "a static manage token cannot remove the approvals" 403 strong_auth_required
-ask "$TS" expiring
-RID_EXP=$RID
-EXP_AT=$(date +%s)
+ask "$TS" changed
+RID_CHG=$RID
 policy 3600
+req GET "/v1/sign-requests/$RID_CHG" "$TS"
+check_eq "the policy change failed the request made under the old one" failed "$(jget .state)"
+check_match "saying why" "policy changed" "$(jget .reason)"
 
 # ---- 2 of 3 completes ----
 hdr=$(curl -sS -D - -o "$WORK/body" --cacert "$SERVER_CA" \
@@ -229,6 +223,20 @@ check_error "alice approves her own request" 403 forbidden
 check_match "the answer says why" 'own request' "$(jget .message)"
 req GET "/v1/sign-requests/$RSELF" "$S_BOB"
 check_eq "nothing counted" "pending_approval 0" "$(jget '"\(.state) \(.approvals.approved)"')"
+# Nor through a token she made: it is hers (its via names her account).
+person max '["manage","sign","approve"]' && MAX=$P_ID S_MAX=$P_TOKEN
+KM=$(new_key "$TA" ecdsa-p256 max) || exit 1
+req_json PUT "/v1/keys/$KM/policy" "$S_MGR" \
+    "{\"approvals\":{\"required\":1,\"approvers\":[\"$MAX\",\"$BOB\"]}}"
+check_status "KM: one approval of max or bob" 200
+TMAX=$(new_token "$A" '"roles":["sign"]' "$S_MAX")
+ask "$TMAX" maxs "$KM"
+check_status "a token max made asks to sign" 202
+vote "$RID" approve "$S_MAX"
+check_error "max approves his token's request" 403 forbidden
+check_match "as his own" 'own request' "$(jget .message)"
+vote "$RID" approve "$S_BOB"
+check_status "bob's approval releases it" 200
 
 # ---- a deny after one approval ends it ----
 ask "$TS" denied

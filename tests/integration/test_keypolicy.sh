@@ -103,7 +103,7 @@ check_error "a static token with require_strong_auth" 403 strong_auth_required
 # principal, here a manager's login session with its second factor.
 req_json PUT "/v1/keys/$K1/policy" "$TA" '{"require_strong_auth":false}'
 check_error "the static token cannot lift require_strong_auth" 403 strong_auth_required
-mfa_person mara '["manage"]' "$TA" "$A" && SA=$P_TOKEN
+mfa_person mara '["manage"]' "$ADMIN" "$A" && SA=$P_TOKEN
 
 # ---- bad bodies: 400 naming the field, nothing changes ----
 bad_body() {

@@ -166,7 +166,7 @@ check_error "A's static token does not sign with KA" 403 strong_auth_required
 # Changing a policy that wants strong auth takes a strong principal too.
 req_json PUT "/v1/keys/$KA/policy" "$TA" '{"require_strong_auth":false}'
 check_error "nor does it lift the requirement" 403 strong_auth_required
-mfa_person mira '["manage"]' "$TA" "$A" && SA=$P_TOKEN
+mfa_person mira '["manage"]' "$ADMIN" "$A" && SA=$P_TOKEN
 req_json PUT "/v1/keys/$KA/policy" "$SA" \
     "{\"require_strong_auth\":true,\"principals\":{\"client_certs\":[\"$PIN_ID\"]}}"
 check_status "... and only the pinned registration" 200

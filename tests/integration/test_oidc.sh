@@ -183,7 +183,7 @@ check_error "A's static token does not sign with K1" 403 strong_auth_required
 # Changing a policy that wants strong auth takes a strong principal too.
 req_json PUT "/v1/keys/$K1/policy" "$TA" '{"require_strong_auth":false}'
 check_error "nor does it lift the requirement" 403 strong_auth_required
-mfa_person olga '["manage"]' "$TA" "$A" && SA=$P_TOKEN
+mfa_person olga '["manage"]' "$ADMIN" "$A" && SA=$P_TOKEN
 req_json PUT "/v1/keys/$K1/policy" "$SA" \
     "{\"require_strong_auth\":true,\"principals\":{\"trust_policies\":[\"$P1\"]}}"
 check_status "... and only P1's tokens" 200

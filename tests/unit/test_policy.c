@@ -469,7 +469,7 @@ test_subscriber_policy(void **state)
 static void
 test_people(void **state)
 {
-    struct sn_principal boot = admin(), ca_op, id_op, half, alice, mgr;
+    struct sn_principal boot = admin(), ca_op, id_op, half, alice, mgr, tok;
     struct sn_resource r;
     struct sn_decision d;
 
@@ -479,7 +479,9 @@ test_people(void **state)
     id_op = session("op-id", NULL, SN_OROLE_IDENTITY | SN_OROLE_SUBSCRIBERS, 1);
     half = session("op-half", NULL, SN_OP_ROLES, 0);
     alice = session("acct-alice", SUB_A, SN_ROLE_SIGN | SN_ROLE_APPROVE, 1);
-    mgr = subscriber(SUB_A, SN_ROLE_MANAGE);
+    /* The subscriber's manager: a person (a token makes no people). */
+    mgr = session("acct-mgr", SUB_A, SN_ROLE_MANAGE, 1);
+    tok = subscriber(SUB_A, SN_ROLE_MANAGE | SN_ROLE_SIGN);
 
     /* The bootstrap token without the exemption: creates accounts (the
      * first operator), reads, but no longer vets identities, rotates the
@@ -521,6 +523,8 @@ test_people(void **state)
     r.subscriber = SUB_A;
     r.roles = SN_ROLE_APPROVE | SN_ROLE_MANAGE;
     ALLOW(mgr, SN_ACT_ACCOUNT_CREATE, &r);
+    d = denied(&tok, SN_ACT_ACCOUNT_CREATE, &r, SN_DENY_MFA, 0);
+    assert_non_null(strstr(d.message, "not an API token"));
     r.roles = SN_ROLE_APPROVE | SN_ROLE_SIGN;
     d = denied(&mgr, SN_ACT_ACCOUNT_CREATE, &r, SN_DENY_GRANT, 0);
     assert_non_null(strstr(d.message, "does not hold"));

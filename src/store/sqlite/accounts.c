@@ -218,6 +218,16 @@ sn_sq_account_totp_clear(void *be, const char *id)
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     if ((r = sn_sq_finish_write(st, s, 1)) != SN_OK)
         return r;
+    /* The factor was lost or taken: the sessions it opened end too. */
+    if ((r = sn_sq_prepare(st,
+                           "UPDATE tokens SET revoked_at = strftime('%s',"
+                           " 'now') WHERE auth_method = 3 AND via = ?"
+                           " AND revoked_at = 0",
+                           &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    if ((r = sn_sq_finish_write(st, s, 0)) != SN_OK)
+        return r;
     if ((r = sn_sq_prepare(st,
                            "DELETE FROM recovery_codes WHERE account_id = ?",
                            &s)) != SN_OK)

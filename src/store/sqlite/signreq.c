@@ -71,6 +71,15 @@ exec(sqlite3 *db, const char *sql)
     return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
 }
 
+/* Ends a read transaction; a COMMIT that fails is rolled back, so the
+ * connection never stays inside a transaction. */
+static void
+end_read(sqlite3 *db)
+{
+    if (!exec(db, "COMMIT"))
+        (void)exec(db, "ROLLBACK");
+}
+
 static sn_err
 prepare(sqlite3 *db, const char *sql, sqlite3_stmt **s)
 {
@@ -330,7 +339,7 @@ sn_sqlite_sr_get(void *be, const char *id, struct sn_sign_request *out)
     /* One read transaction: the row and its votes of the same moment. */
     if (exec(st->rdb, "BEGIN")) {
         e = get_locked(st->rdb, id, out);
-        exec(st->rdb, "COMMIT");
+        end_read(st->rdb);
     }
     pthread_mutex_unlock(&st->rlock);
     return e;
@@ -394,7 +403,7 @@ sn_sqlite_sr_list(void *be, const char *subscriber, enum sn_sr_state state,
         e = collect_rows(st->rdb, s, 1, limit, out, n);
     }
     sqlite3_finalize(s);
-    exec(st->rdb, "COMMIT");
+    end_read(st->rdb);
 out:
     pthread_mutex_unlock(&st->rlock);
     return e;

@@ -391,6 +391,10 @@ for i in $(seq 1 100); do
     [ -f "$WORK/slow.ready" ] && break
     sleep 0.1
 done
+# "ready" is written once the headers are sent; give the server the moment
+# it takes to authenticate them (a deletion before that is a plain 401
+# "not registered", not the mid-body recheck this is about).
+sleep 1
 req DELETE "/v1/client-certs/$PIN_ID" "$TA"
 check_status "delete the pinned registration (mid-body)" 200
 touch "$WORK/slow.gate"

@@ -13,8 +13,6 @@ SERVER_OPERATOR_MFA=true server_init
 server_start
 
 PW='correct horse battery staple'
-# code SECRET OFFSET: the TOTP code oathtool makes OFFSET seconds from now
-code() { oathtool --totp -b -N "@$(($(date +%s) + $2))" "$1"; }
 # login NAME PASSWORD [CODE_FIELD CODE]: POST /v1/sessions
 login() {
     local extra=""
@@ -55,9 +53,6 @@ check_error "an unknown field" 400 invalid_field
 req_json POST /v1/accounts "$ADMIN" '{"name":'
 check_status "malformed JSON" 400
 
-# Codes are compared step by step: keep clear of a step's last seconds
-# where "the same code" and "the next step" would be decided by a race.
-fresh_step() { while [ $(($(date +%s) % 30)) -gt 24 ]; do sleep 1; done; }
 
 # ---- enrolment: a password-only session enrols TOTP and nothing else ----
 login alice "$PW"
@@ -74,10 +69,10 @@ check_match "an otpauth URI for authenticator apps" \
 SECRET=$(printf '%s' "$URI" | sed 's/.*secret=\([A-Z2-7]*\).*/\1/')
 req_json POST "/v1/accounts/$ALICE/totp/confirm" "$HALF" '{"code":"12345"}'
 check_error "a malformed code does not confirm" 400 invalid_field
-req_json POST "/v1/accounts/$ALICE/totp/confirm" "$HALF" "{\"code\":\"$(code "$SECRET" -90)\"}"
+req_json POST "/v1/accounts/$ALICE/totp/confirm" "$HALF" "{\"code\":\"$(totp_code "$SECRET" -90)\"}"
 check_error "a code three steps old does not confirm" 400 invalid_field
-fresh_step
-req_json POST "/v1/accounts/$ALICE/totp/confirm" "$HALF" "{\"code\":\"$(code "$SECRET" 0)\"}"
+totp_fresh_step
+req_json POST "/v1/accounts/$ALICE/totp/confirm" "$HALF" "{\"code\":\"$(totp_code "$SECRET" 0)\"}"
 check_status "oathtool's current code confirms the enrolment" 200
 check_eq "ten recovery codes, shown once" 10 "$(jget '.recovery_codes | length')"
 RC1=$(jget '.recovery_codes[0]')
@@ -86,10 +81,10 @@ RC2=$(jget '.recovery_codes[1]')
 # ---- login with the second factor ----
 login alice "$PW"
 check_error "TOTP enrolled: the password alone no longer logs in" 401 login_failed
-C_NOW=$(code "$SECRET" 0)
+C_NOW=$(totp_code "$SECRET" 0)
 login alice "$PW" code "$C_NOW"
 check_error "the code just used to confirm is not accepted again (replay)" 401 login_failed
-C_NEXT=$(code "$SECRET" 30)
+C_NEXT=$(totp_code "$SECRET" 30)
 login alice "$PW" code "$C_NEXT"
 check_status "login with the next step's code (one step of skew)" 201
 check_eq "the session proved a second factor" true "$(jget .mfa)"
@@ -102,9 +97,9 @@ check_eq "whoami: a session with its factor, the account's roles" \
     "$(jget .auth) $(jget .mfa) $(jget .via) $(jget '.roles | join(",")')"
 login alice "$PW" code "$C_NEXT"
 check_error "the same code a second time (replay)" 401 login_failed
-login alice "$PW" code "$(code "$SECRET" -65)"
+login alice "$PW" code "$(totp_code "$SECRET" -65)"
 check_error "a code two steps old (beyond the skew)" 401 login_failed
-login alice "wrong password here" code "$(code "$SECRET" 0)"
+login alice "wrong password here" code "$(totp_code "$SECRET" 0)"
 check_error "a right code with a wrong password" 401 login_failed
 login alice "$PW" code "12a456"
 check_error "a code that is not six digits" 401 login_failed
@@ -132,11 +127,11 @@ check_error "meanwhile the password alone still does not log in" 401 login_faile
 req GET /v1/accounts "$OP"
 check_eq "the review shows a factor active and a new one pending" "totp pending" \
     "$(jget ".accounts[] | select(.id == \"$ALICE\") | .factors[1] + \" \" + .totp")"
-fresh_step
-req_json POST "/v1/accounts/$ALICE/totp/confirm" "$OP" "{\"code\":\"$(code "$SECRET2" 0)\"}"
+totp_fresh_step
+req_json POST "/v1/accounts/$ALICE/totp/confirm" "$OP" "{\"code\":\"$(totp_code "$SECRET2" 0)\"}"
 check_status "alice confirms the new authenticator" 200
 RC2=$(jget '.recovery_codes[1]') # a new set replaced the old
-login alice "$PW" code "$(code "$SECRET" 30)"
+login alice "$PW" code "$(totp_code "$SECRET" 30)"
 check_error "the old authenticator's codes no longer work" 401 login_failed
 SECRET=$SECRET2
 
@@ -264,7 +259,7 @@ check_error "the session no longer works" 401 unauthorized
 
 # ---- lockout per address (last: it locks this test's address) ----
 for i in $(seq 1 20); do login "nobody$i" "$PW"; done
-login alice "$PW" code "$(code "$SECRET" -30)"
+login alice "$PW" code "$(totp_code "$SECRET" -30)"
 check_error "after 20 failures from one address, even a good login waits" 429 login_locked
 
 # ---- no secret in the log ----

@@ -19,9 +19,6 @@ PW='correct horse battery staple'
 printf '%s\n' "$PW" >"$WORK/pw"
 export XDG_CONFIG_HOME=$WORK/cfg
 SESSION=$XDG_CONFIG_HOME/signet/session
-code() { oathtool --totp -b -N "@$(($(date +%s) + $2))" "$1"; }
-# Clear of a step's last seconds, where the code and the step could race.
-fresh_step() { while [ $(($(date +%s) % 30)) -gt 24 ]; do sleep 1; done; }
 
 # cli WHAT ARGS...: stdout in OUT, stderr in ERR, status in RC
 cli() {
@@ -85,8 +82,8 @@ check_match "account totp prints the otpauth URI" \
 SECRET=$(printf '%s' "$OUT" | sed 's/.*secret=\([A-Z2-7]*\).*/\1/')
 cli "confirm with a bad code" account confirm "$ALICE" 12345
 check_eq "account confirm with 5 digits: exit 2" 2 "$RC"
-fresh_step
-cli "confirm" account confirm "$ALICE" "$(code "$SECRET" 0)"
+totp_fresh_step
+cli "confirm" account confirm "$ALICE" "$(totp_code "$SECRET" 0)"
 check_eq "account confirm with oathtool's code: exit 0 ($ERR)" 0 "$RC"
 check_match "confirm: the codes are shown once" "shown once" "$OUT"
 check_eq "confirm: ten recovery codes" 10 "$(grep -cE '^  [a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$' <<<"$OUT")"
@@ -96,8 +93,8 @@ cli "enrolment session lists nothing" account list
 check_eq "the password-only session may not list accounts (exit 1)" 1 "$RC"
 
 # ---- login with the second factor ----
-fresh_step
-cli_in "$PW"$'\n'"$(code "$SECRET" 30)"$'\n' "login alice with a code" \
+totp_fresh_step
+cli_in "$PW"$'\n'"$(totp_code "$SECRET" 30)"$'\n' "login alice with a code" \
     login --url "$SAVED_URL" --ca-file "$SAVED_CA" --name alice
 check_eq "login with password and oathtool's next code: exit 0 ($ERR)" 0 "$RC"
 check_nomatch "no 'no second factor' note" "no second factor" "$OUT"

@@ -49,9 +49,6 @@ TS_ID=$(jget .token_id)
 
 # ---- people: accounts, TOTP from oathtool, sessions with MFA ----
 
-# Codes are compared step by step: keep clear of a step's last seconds.
-fresh_step() { while [ $(($(date +%s) % 30)) -gt 24 ]; do sleep 1; done; }
-code() { oathtool --totp -b -N "@$(($(date +%s) + $2))" "$1"; }
 
 # person NAME ROLES_JSON MANAGE_TOKEN [SUBSCRIBER]: an account enrolled in
 # TOTP and logged in with a code; sets P_ID and P_TOKEN (an MFA session).

@@ -22,3 +22,7 @@ target_link_libraries(test_log PRIVATE sn_common)
 # Issue 17: base32 for TOTP secrets.
 sn_unit_test(test_base32 ${CMAKE_CURRENT_SOURCE_DIR}/test_base32.c)
 target_link_libraries(test_base32 PRIVATE sn_common)
+
+# issue 18: the transparency log's tree, proofs, tiles, entries and notes.
+sn_unit_test(test_translog ${CMAKE_CURRENT_SOURCE_DIR}/test_translog.c)
+target_link_libraries(test_translog PRIVATE sn_translog)

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "http/keyrules.h"
+#include "translog/note.h"
 
 #define PIN_MAX 256
 
@@ -123,6 +124,33 @@ tsa_load(struct sn_app *app)
                        app->ca.signer[SN_CA_TIMESTAMPING]);
 }
 
+static sn_err
+log_sign(void *arg, const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+    return sn_hsm_logkey_sign(arg, msg, len, sig);
+}
+
+/* The transparency log: entries on or off, and checkpoints signed by the
+ * log key on the service token (generated there the first time). */
+static sn_err
+log_start(struct sn_app *app, char *errbuf, size_t errlen)
+{
+    uint8_t pub[32];
+    sn_err r;
+
+    sn_store_log_enable(app->store, app->cfg.log_enabled);
+    if ((r = sn_hsm_logkey_ensure(app->service, pub)) != SN_OK ||
+        (r = sn_tlog_vkey_format(app->cfg.log_origin, pub, &app->log_vkey)) !=
+            SN_OK ||
+        (r = sn_store_log_checkpoints(app->store, app->cfg.log_origin, pub,
+                                      log_sign, app->service)) != SN_OK)
+        snprintf(errbuf, errlen,
+                 "cannot start the transparency log (its Ed25519 key on the "
+                 "service token): %s",
+                 sn_err_str(r));
+    return r;
+}
+
 sn_err
 sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
 {
@@ -153,6 +181,8 @@ sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
         return r;
     }
     app->ca.crl_reissue = app->cfg.ca_crl_reissue;
+    if ((r = log_start(app, errbuf, errlen)) != SN_OK)
+        return r;
     if ((r = tsa_load(app)) != SN_OK) {
         snprintf(errbuf, errlen, "cannot load the TSA: %s", sn_err_str(r));
         return r;
@@ -181,6 +211,11 @@ sn_app_close(struct sn_app *app)
     sn_parts_cleanup(&app->parts);
     sn_tsa_cleanup(&app->tsa);
     sn_ca_cleanup(&app->ca);
+    /* The store (its writer signs checkpoints) before the token. */
+    sn_store_close(app->store);
+    app->store = NULL;
+    free(app->log_vkey);
+    app->log_vkey = NULL;
     sn_hsm_token_close(app->service);
     sn_hsm_close(app->hsm);
     sn_store_close(app->store);
@@ -292,6 +327,7 @@ sn_app_deps(struct sn_app *app, struct sn_deps *out)
     out->token_lifetime = (time_t)app->cfg.token_lifetime_days * 86400;
     out->keyrules = app->keyrules;
     out->oidc = app->oidc;
+    out->log_vkey = app->log_vkey;
     out->people.operator_mfa = app->cfg.operator_mfa;
     out->people.session_lifetime = app->cfg.session_lifetime;
     out->people.session_idle = app->cfg.session_idle;

@@ -28,6 +28,7 @@ struct sn_app {
     struct sn_tsa tsa;
     struct sn_keyrules *keyrules; /* signing policies and quotas */
     struct sn_oidc *oidc;         /* issue 16: trusted issuers, their keys */
+    char *log_vkey; /* issue 18: the log's verifier key (note form) */
 };
 
 /* Loads HOME/signetd.conf, opens the store, the module and its tokens. */

@@ -31,9 +31,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/oids.h"
 #include "common/util.h"
+#include "translog/note.h"
 
 #define MAX_FILE (1024 * 1024)
 #define MAX_LINE 4096
@@ -100,6 +102,8 @@ enum key_id {
     KEY_OPERATOR_MFA,
     KEY_SESSION_LIFETIME,
     KEY_SESSION_IDLE,
+    KEY_LOG_ENABLED,
+    KEY_LOG_ORIGIN,
     KEY_COUNT
 };
 
@@ -111,17 +115,18 @@ enum kind {
     K_UINT,
     K_TOKENS,
     K_MAP,
-    K_LISTEN_OFF, /* K_LISTEN or "off" */
-    K_URL,        /* http://... without spaces */
-    K_TEXT,       /* printable UTF-8, 1..64 bytes */
-    K_COUNTRY,    /* two capital letters */
-    K_PATHS,      /* repeatable path */
-    K_TSA_ALG,    /* rsa-3072, rsa-4096, ecdsa-p256, ecdsa-p384 */
-    K_OID,        /* dotted object identifier */
-    K_OID_ARC,    /* an arc for Signet's OIDs (common/oids.h) */
-    K_CERTIFIED,  /* MANUFACTURER | MODEL | CERTIFICATE, repeatable */
-    K_BOOL,       /* true or false */
-    K_UPLOAD_ROOT /* repeatable path of a PEM root (ca.upload_root) */
+    K_LISTEN_OFF,  /* K_LISTEN or "off" */
+    K_URL,         /* http://... without spaces */
+    K_TEXT,        /* printable UTF-8, 1..64 bytes */
+    K_COUNTRY,     /* two capital letters */
+    K_PATHS,       /* repeatable path */
+    K_TSA_ALG,     /* rsa-3072, rsa-4096, ecdsa-p256, ecdsa-p384 */
+    K_OID,         /* dotted object identifier */
+    K_OID_ARC,     /* an arc for Signet's OIDs (common/oids.h) */
+    K_CERTIFIED,   /* MANUFACTURER | MODEL | CERTIFICATE, repeatable */
+    K_BOOL,        /* true or false */
+    K_UPLOAD_ROOT, /* repeatable path of a PEM root (ca.upload_root) */
+    K_NOTE_NAME    /* a signed note's name: printable ASCII, no space or + */
 };
 
 static const struct keydef {
@@ -192,6 +197,9 @@ static const struct keydef {
     [KEY_OPERATOR_MFA] = {"auth.operator_mfa", K_BOOL, 0, 0, 0},
     [KEY_SESSION_LIFETIME] = {"sessions.lifetime", K_UINT, 300, 7 * 86400, 0},
     [KEY_SESSION_IDLE] = {"sessions.idle_timeout", K_UINT, 60, 86400, 0},
+    /* issue 18: the transparency log */
+    [KEY_LOG_ENABLED] = {"log.enabled", K_BOOL, 0, 0, 0},
+    [KEY_LOG_ORIGIN] = {"log.origin", K_NOTE_NAME, 0, 0, 0},
 };
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
@@ -615,6 +623,23 @@ add_certified(struct parser *p, unsigned line, char *value)
     return SN_OK;
 }
 
+/* log.origin when absent: "signet-log/<host name>" (a name it can be). */
+static sn_err
+default_origin(struct sn_config *cfg)
+{
+    char host[65], name[SN_TLOG_ORIGIN_MAX + 1];
+    size_t i;
+
+    if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    for (i = 0; host[i] != '\0'; i++)
+        if (host[i] <= 0x20 || host[i] >= 0x7f || host[i] == '+')
+            host[i] = '-';
+    snprintf(name, sizeof(name), "signet-log/%s", host);
+    return (cfg->log_origin = dup_str(name)) == NULL ? SN_ERR_NOMEM : SN_OK;
+}
+
 static char **
 str_field(struct sn_config *cfg, enum key_id id)
 {
@@ -641,6 +666,8 @@ str_field(struct sn_config *cfg, enum key_id id)
         return &cfg->ca_base_url;
     case KEY_CA_ORG:
         return &cfg->ca_organization;
+    case KEY_LOG_ORIGIN:
+        return &cfg->log_origin;
     case KEY_CA_COUNTRY:
         return &cfg->ca_country;
     case KEY_TSA_ALG:
@@ -891,6 +918,15 @@ set_value(struct parser *p, unsigned line, enum key_id id, char *value)
         return (*field = dup_str(value)) == NULL ? SN_ERR_NOMEM : SN_OK;
     case K_CERTIFIED:
         return add_certified(p, line, value);
+    case K_NOTE_NAME:
+        if (!sn_tlog_name_ok(value)) {
+            fail(p, line,
+                 "%s: expected a name of 1 to %d printable ASCII characters "
+                 "without spaces or '+' (e.g. example.com/signet-log)",
+                 k->name, SN_TLOG_ORIGIN_MAX);
+            return SN_ERR_CONFIG;
+        }
+        return (*field = dup_str(value)) == NULL ? SN_ERR_NOMEM : SN_OK;
     case K_BOOL:
         if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
             fail(p, line, "%s: expected 'true' or 'false'", k->name);
@@ -898,6 +934,7 @@ set_value(struct parser *p, unsigned line, enum key_id id, char *value)
         }
         *(id == KEY_REQUIRE_STRONG_AUTH ? &p->cfg.require_strong_auth
           : id == KEY_OPERATOR_MFA      ? &p->cfg.operator_mfa
+          : id == KEY_LOG_ENABLED       ? &p->cfg.log_enabled
                                         : &p->cfg.allow_uncertified) =
             strcmp(value, "true") == 0;
         return SN_OK;
@@ -1055,6 +1092,10 @@ finish(struct parser *p)
         cfg->session_lifetime = 8 * 3600;
     if (p->seen[KEY_SESSION_IDLE] == 0)
         cfg->session_idle = 15 * 60;
+    if (p->seen[KEY_LOG_ENABLED] == 0)
+        cfg->log_enabled = 1;
+    if (cfg->log_origin == NULL && default_origin(cfg) != SN_OK)
+        return SN_ERR_NOMEM;
     conn_limit_defaults(p);
     if (p->seen[KEY_ANON_RATE] == 0)
         cfg->anon_rate = 50;
@@ -1160,6 +1201,7 @@ sn_config_cleanup(struct sn_config *cfg)
     free(cfg->public_listen);
     free(cfg->ca_base_url);
     free(cfg->ca_organization);
+    free(cfg->log_origin);
     free(cfg->ca_country);
     free(cfg->tsa_key_algorithm);
     free(cfg->tsa_policy_oid);

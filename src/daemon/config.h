@@ -103,6 +103,12 @@ struct sn_config {
     int operator_mfa;
     unsigned session_lifetime;
     unsigned session_idle;
+    /* issue 18: log.enabled (default true; false only to compare rates:
+     * records are then not covered by the log) and log.origin, the
+     * checkpoints' origin line and key name (default
+     * "signet-log/<host name>") */
+    int log_enabled;
+    char *log_origin;
 };
 
 /*

@@ -106,4 +106,14 @@ sn_err sn_hsm_unseal(struct sn_hsm_token *tok, const char *context,
  * sensitive. */
 int sn_key_facts_ok(const struct sn_key_facts *f);
 
+/*
+ * The transparency log's key (issue 18): an Ed25519 pair labelled
+ * "signet-log" on tok (the service's token), generated there if missing
+ * (sensitive, not extractable, sign only). ensure gives its public key;
+ * sign makes an Ed25519 signature (CKM_EDDSA) of msg.
+ */
+sn_err sn_hsm_logkey_ensure(struct sn_hsm_token *tok, uint8_t pub[32]);
+sn_err sn_hsm_logkey_sign(struct sn_hsm_token *tok, const uint8_t *msg,
+                          size_t len, uint8_t sig[64]);
+
 #endif

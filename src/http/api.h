@@ -109,6 +109,9 @@ struct sn_resp {
     struct sn_audit *audit;
     size_t naudit;
     struct sn_tsa_record *tsa; /* or a time-stamp token's record (owned) */
+    /* issue 18: the answer names its records' log entries: "log_index"
+     * (the first; a batch's are consecutive) in JSON, else a header */
+    int log_field;
     const char *audit_fail_message;
     /* Extra headers, sent with a successful answer only; a Cache-Control
      * among them replaces the default "no-store". */

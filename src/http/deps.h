@@ -67,6 +67,8 @@ struct sn_deps {
      * exchange answers 503) */
     struct sn_oidc *oidc;
     struct sn_people_opts people;
+    /* issue 18: the transparency log's verifier key (docs/translog.md) */
+    const char *log_vkey;
 };
 
 /* How the front end runs: listeners' TLS files, threads and body limits. */

@@ -42,11 +42,35 @@ sn_gate_commit(struct sn_store *st, struct sn_resp *resp)
     return SN_OK;
 }
 
+/* The records' log entries, now that they are sequenced (issue 18). */
+static void
+log_index(struct sn_resp *resp)
+{
+    json_t *all;
+    size_t i;
+
+    if (resp->json != NULL && json_is_object(resp->json)) {
+        json_object_set_new(resp->json, "log_index",
+                            json_integer((json_int_t)resp->audit[0].log_index));
+        if (resp->naudit > 1 && (all = json_array()) != NULL) {
+            for (i = 0; i < resp->naudit; i++)
+                json_array_append_new(
+                    all, json_integer((json_int_t)resp->audit[i].log_index));
+            json_object_set_new(resp->json, "log_indexes", all);
+        }
+    } else
+        (void)sn_resp_header(resp, "Signet-Log-Index", "%lld",
+                             (long long)resp->audit[0].log_index);
+}
+
 void
 sn_gate_settle(struct sn_resp *resp, sn_err result, const char *route)
 {
     if (resp->audit == NULL && resp->tsa == NULL)
         return;
+    if (result == SN_OK && resp->log_field && resp->naudit > 0 &&
+        resp->audit[0].log_index >= 0)
+        log_index(resp);
     if (result != SN_OK) {
         sn_error("audit: cannot commit %zu record(s) for %s; the answer "
                  "is withheld",

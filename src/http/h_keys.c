@@ -47,6 +47,7 @@ key_audit(const struct sn_deps *deps, struct sn_req *req,
     sn_audit_init(&a, req, k->subscriber, k->id, action);
     snprintf(a.result, sizeof(a.result), "%s", result);
     snprintf(a.detail, sizeof(a.detail), "%s", detail);
+    sn_audit_signature(&a, k, NULL, 0);
     if (sn_store_audit_add(deps->store, &a) != SN_OK)
         sn_error("audit: cannot record %s of key %s", action, k->id);
 }

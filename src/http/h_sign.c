@@ -145,6 +145,7 @@ sn_h_sign(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
                              (double)(t1.tv_sec - t0.tv_sec) +
                                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         record_signed(&recs[i], req, &k, &in, i, &ticket);
+        sn_audit_signature(&recs[i], &k, sig, siglen);
         r = sn_b64_encode(sig, siglen, &b64);
         free(sig);
         sig = NULL;
@@ -168,6 +169,7 @@ sn_h_sign(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
     if (resp->code == API_OK) {
         resp->audit = recs;
         resp->naudit = in.n;
+        resp->log_field = 1;
         resp->audit_fail_message =
             "the audit log is unavailable; nothing was signed";
         recs = NULL;
@@ -255,6 +257,8 @@ sn_h_sign_file(const struct sn_deps *deps, struct sn_req *req,
              sn_keyalg_is_rsa(k.alg) ? "pkcs1" : "ecdsa");
     snprintf(a.detail, sizeof(a.detail), "%llu bytes, detached CMS",
              (unsigned long long)req->file_bytes);
+    sn_audit_signature(&a, &k, NULL, 0);
+    memcpy(a.sig_sha256, hs.sig_sha256, sizeof(a.sig_sha256));
     if (sn_store_audit_add(deps->store, &a) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE,
                       "the audit log is unavailable; nothing was signed");
@@ -264,6 +268,9 @@ sn_h_sign_file(const struct sn_deps *deps, struct sn_req *req,
     resp->raw = der;
     resp->raw_len = derlen;
     resp->raw_type = "application/pkcs7-signature";
+    if (a.log_index >= 0)
+        (void)sn_resp_header(resp, "Signet-Log-Index", "%lld",
+                             (long long)a.log_index);
     der = NULL;
 out:
     free(der);

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "auth/auth.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -55,6 +57,20 @@ sn_key_json(const struct sn_key *k)
     if (o != NULL && k->cert_pem != NULL)
         json_object_set_new(o, "certificate_pem", json_string(k->cert_pem));
     return o;
+}
+
+void
+sn_audit_signature(struct sn_audit *a, const struct sn_key *k,
+                   const uint8_t *sig, size_t siglen)
+{
+    uint8_t md[32];
+
+    if (sig != NULL &&
+        EVP_Digest(sig, siglen, md, NULL, EVP_sha256(), NULL) == 1)
+        sn_hex_encode(md, sizeof(md), a->sig_sha256);
+    if (k != NULL && k->spki != NULL &&
+        EVP_Digest(k->spki, k->spki_len, md, NULL, EVP_sha256(), NULL) == 1)
+        sn_hex_encode(md, sizeof(md), a->spki_sha256);
 }
 
 void
@@ -347,6 +363,14 @@ audit_json(const struct sn_audit *a)
         json_object_set_new(o, "policy", json_string(a->policy));
     if (o != NULL && a->principal[0] != '\0')
         json_object_set_new(o, "principal", json_string(a->principal));
+    /* issue 18: what the log entry commits to, and where it is */
+    if (o != NULL && a->sig_sha256[0] != '\0')
+        json_object_set_new(o, "sig_sha256", json_string(a->sig_sha256));
+    if (o != NULL && a->digest_salt[0] != '\0')
+        json_object_set_new(o, "digest_salt", json_string(a->digest_salt));
+    if (o != NULL && a->log_index >= 0)
+        json_object_set_new(o, "log_index",
+                            json_integer((json_int_t)a->log_index));
     return o;
 }
 

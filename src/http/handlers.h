@@ -80,6 +80,12 @@ void sn_h_ca_bundle(const struct sn_deps *, struct sn_req *, struct sn_resp *);
 void sn_h_ca_cert_der(const struct sn_deps *, struct sn_req *,
                       struct sn_resp *);
 void sn_h_ca_crl(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+/* issue 18: the transparency log (h_log.c) */
+void sn_h_log_checkpoint(const struct sn_deps *, struct sn_req *,
+                         struct sn_resp *);
+void sn_h_log_vkey(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_log_tile(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_log_proof(const struct sn_deps *, struct sn_req *, struct sn_resp *);
 void sn_h_ca_ocsp(const struct sn_deps *, struct sn_req *, struct sn_resp *);
 void sn_h_tsa(const struct sn_deps *, struct sn_req *, struct sn_resp *);
 void sn_h_tsa_authenticode(const struct sn_deps *, struct sn_req *,
@@ -190,6 +196,10 @@ void sn_sign_requests_fail_for_key(const struct sn_deps *deps,
 /* Starts an audit record for req: time, caller's token, client address. */
 void sn_audit_init(struct sn_audit *a, const struct sn_req *req,
                    const char *subscriber, const char *key, const char *action);
+/* issue 18: what the log shows of a signature: SHA-256 of its value (sig
+ * may be NULL) and of the key's SubjectPublicKeyInfo. */
+void sn_audit_signature(struct sn_audit *a, const struct sn_key *k,
+                        const uint8_t *sig, size_t siglen);
 
 /* JSON views of stored objects and times (request bodies: bodies.h). */
 json_t *sn_key_json(const struct sn_key *k);

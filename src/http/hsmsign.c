@@ -4,6 +4,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
+#include "common/util.h"
+
 sn_err
 sn_hsm_signer_init(const struct sn_deps *deps, const struct sn_key *key,
                    struct sn_hsm_signer *hs)
@@ -28,6 +32,12 @@ sn_hsm_signer_cb(void *arg, enum sn_digest md, const uint8_t *digest,
     r = sn_hsm_sign(hs->tok, hs->key->id, hs->key->alg, md, scheme, digest,
                     dlen, sig, siglen);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (r == SN_OK) {
+        uint8_t h[32];
+
+        if (EVP_Digest(*sig, *siglen, h, NULL, EVP_sha256(), NULL) == 1)
+            sn_hex_encode(h, sizeof(h), hs->sig_sha256);
+    }
     if (r == SN_OK)
         sn_metrics_signature(hs->deps->metrics, hs->key->alg,
                              (double)(t1.tv_sec - t0.tv_sec) +

@@ -13,6 +13,7 @@ struct sn_hsm_signer {
     const struct sn_deps *deps;
     struct sn_hsm_token *tok;
     const struct sn_key *key;
+    char sig_sha256[65]; /* the last signature's SHA-256, hex (issue 18) */
 };
 
 sn_err sn_hsm_signer_init(const struct sn_deps *deps, const struct sn_key *key,

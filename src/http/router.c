@@ -137,6 +137,15 @@ static const struct sn_route routes[] = {
      sn_h_ca_bundle, NULL, SN_ROUTE_PUB},
     {"GET", "/ca/crl", "/ca/crl", SN_ROUTE_OPEN, SN_BODY_NONE, sn_h_ca_crl,
      NULL, SN_ROUTE_PUB},
+    /* The transparency log (docs/translog.md): C2SP tlog-tiles. */
+    {"GET", "/log/checkpoint", "/log/checkpoint", SN_ROUTE_OPEN, SN_BODY_NONE,
+     sn_h_log_checkpoint, NULL, SN_ROUTE_PUB},
+    {"GET", "/log/vkey", "/log/vkey", SN_ROUTE_OPEN, SN_BODY_NONE,
+     sn_h_log_vkey, NULL, SN_ROUTE_PUB},
+    {"GET", "/log/tile/{*}", "/log/tile", SN_ROUTE_OPEN, SN_BODY_NONE,
+     sn_h_log_tile, NULL, SN_ROUTE_PUB},
+    {"GET", "/log/proof/{}", "/log/proof/{index}", SN_ROUTE_OPEN, SN_BODY_NONE,
+     sn_h_log_proof, NULL, SN_ROUTE_PUB},
     {"GET", "/ca/crl/{}", "/ca/crl/{name}", SN_ROUTE_OPEN, SN_BODY_NONE,
      sn_h_ca_crl, NULL, SN_ROUTE_PUB},
     {"POST", "/ca/ocsp", "/ca/ocsp", SN_ROUTE_OPEN, SN_BODY_RAW, sn_h_ca_ocsp,
@@ -175,13 +184,14 @@ param_char(char c)
            (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
 }
 
-/* The "{*}" rest: an OCSP request in base64, percent-escapes undecoded. */
+/* The "{*}" rest: an OCSP request in base64, percent-escapes undecoded,
+ * or a log tile's path ("0/x001/234.p/7"). */
 static int
 tail_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
            (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '=' ||
-           c == '%';
+           c == '%' || c == '.';
 }
 
 static int

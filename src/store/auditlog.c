@@ -79,7 +79,8 @@ flush_tally(struct sn_store *st)
         return;
     if (sn_tally_take(st->tally, st->tbatch, &lost) > 0 &&
         sn_store_space(st) != SN_SPACE_CRITICAL)
-        r = st->ops->audit_tally(st->be, st->tbatch->rec, st->tbatch->n);
+        r = st->ops->audit_tally(st->be, st->tbatch->rec, st->tbatch->n,
+                                 &st->log);
     else if (st->tbatch->n > 0)
         r = SN_ERR_DB; /* kept counting in memory until there is room */
     if (r != SN_OK)
@@ -119,7 +120,8 @@ compact_step(struct sn_store *st, unsigned days, int64_t now)
 static int
 chores_due(struct sn_store *st, int64_t now)
 {
-    return now >= st->next_tick_ms || st->compact_left > 0;
+    return now >= st->next_tick_ms || st->compact_left > 0 ||
+           sn_logcp_due(st, now);
 }
 
 /* The chores; qlock held on entry and exit, released meanwhile. */
@@ -134,6 +136,7 @@ chores(struct sn_store *st)
     pthread_mutex_unlock(&st->qlock);
     flush_tally(st);
     compact_step(st, days, now);
+    sn_logcp_step(st, now);
     pthread_mutex_lock(&st->qlock);
 }
 
@@ -144,6 +147,9 @@ wait_work(struct sn_store *st)
     struct timespec dl;
     int64_t at = st->next_tick_ms;
 
+    /* A checkpoint due before the tick (the tree grew). */
+    if (sn_logcp_due(st, INT64_MAX) && st->next_cp_ms < at)
+        at = st->next_cp_ms;
     dl.tv_sec = (time_t)(at / 1000);
     dl.tv_nsec = (long)(at % 1000) * 1000000L;
     pthread_cond_timedwait(&st->qcond, &st->qlock, &dl);
@@ -215,7 +221,7 @@ run_batch(struct sn_store *st, struct sn_audit_job *jobs)
         }
     }
     if (recs != NULL)
-        st->ops->audit_write(st->be, recs);
+        st->ops->audit_write(st->be, recs, &st->log);
     wake(recs);
     wake(others);
 }

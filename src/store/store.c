@@ -272,7 +272,8 @@ sn_store_open(const char *path, struct sn_store **out)
         goto out;
     }
     if ((r = st->ops->open(rest, &st->be)) != SN_OK ||
-        (r = dir_of(rest, &st->dir)) != SN_OK)
+        (r = dir_of(rest, &st->dir)) != SN_OK ||
+        (r = sn_logcp_open(st)) != SN_OK)
         goto out;
     if ((r = sn_auditlog_start(st)) != SN_OK)
         goto out;
@@ -296,6 +297,7 @@ sn_store_close(struct sn_store *st)
     sn_cache_cleanup(&st->keys);
     sn_cache_cleanup(&st->clientcerts);
     sn_auditlog_cleanup(st);
+    sn_logcp_close(st);
     free(st->dir);
     free(st);
 }

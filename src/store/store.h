@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/keyalg.h"
 #include "common/keyinfo.h"
@@ -137,6 +138,13 @@ struct sn_audit {
      * record about a subscriber is written to its log and, as a copy,
      * to the operators' (subscriber ""), read by GET /v1/admin/audit. */
     int operator_;
+    /* issue 18: a signature's SHA-256 (hex) and its key's SPKI's; in
+     * commitment mode (docs/translog.md) the digest's salt (hex); the
+     * record's log entry, set by the writer (-1: the log is off). */
+    char sig_sha256[2 * 32 + 1];
+    char spki_sha256[2 * 32 + 1];
+    char digest_salt[2 * 32 + 1];
+    int64_t log_index;
 };
 
 const char *sn_key_state_name(enum sn_key_state s);
@@ -338,6 +346,39 @@ struct sn_audit_page {
 sn_err sn_store_audit_page(struct sn_store *st, const char *subscriber,
                            const char *key, const struct sn_audit_page *pg,
                            struct sn_audit **out, size_t *n);
+
+/* ---- the transparency log (store/logseq.h, docs/translog.md) ---- */
+/* Entries are written for every record (on by default); off only for a
+ * comparison: records written meanwhile are not covered. */
+void sn_store_log_enable(struct sn_store *st, int on);
+/* Signs msg with the log's Ed25519 key (64 bytes into sig). */
+typedef sn_err (*sn_log_sign_fn)(void *arg, const uint8_t *msg, size_t len,
+                                 uint8_t sig[64]);
+/*
+ * Starts checkpoints: the writer signs one (origin, size, root) whenever
+ * the tree has grown, at most every LOG_TICK_MS, and keeps each. pub is
+ * the key's public half (for the note's key id). Once, before serving.
+ */
+sn_err sn_store_log_checkpoints(struct sn_store *st, const char *origin,
+                                const uint8_t pub[32], sn_log_sign_fn sign,
+                                void *arg);
+/* 0 if the stored tree did not match its last checkpoint at open (the
+ * database was altered): nothing is appended then, every record fails. */
+int sn_store_log_ok(struct sn_store *st);
+/* The committed tree. */
+void sn_store_log_head(struct sn_store *st, uint64_t *size, uint8_t root[32]);
+/* The latest checkpoint (*note malloc'd) and its size; SN_ERR_NOT_FOUND
+ * before the first. */
+sn_err sn_store_log_checkpoint(struct sn_store *st, char **note,
+                               uint64_t *size);
+/* n stored hashes of level (a multiple of 8) from start: all or
+ * SN_ERR_NOT_FOUND. */
+sn_err sn_store_log_hashes(struct sn_store *st, unsigned level, uint64_t start,
+                           size_t n, uint8_t (*out)[32]);
+/* Entries start..start+n-1 as a bundle (uint16 length, entry) appended to
+ * out: all or SN_ERR_NOT_FOUND. */
+sn_err sn_store_log_entries(struct sn_store *st, uint64_t start, size_t n,
+                            struct sn_buf *out);
 
 /* ---- subscriber identity (the RA step): a JSON object, as text ---- */
 sn_err sn_store_identity_set(struct sn_store *st, const char *subscriber,

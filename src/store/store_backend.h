@@ -28,6 +28,7 @@
 
 #include <semaphore.h>
 
+#include "store/logseq.h"
 #include "store/store.h"
 
 /* What a job asks of the writer besides records (auditlog.c). */
@@ -124,7 +125,8 @@ struct sn_store_ops {
      * job's result: a job fails alone (its records all or none), and if
      * the commit fails every job fails. The writer thread only.
      */
-    void (*audit_write)(void *be, struct sn_audit_job *jobs);
+    void (*audit_write)(void *be, struct sn_audit_job *jobs,
+                        struct sn_logseq *ls);
     sn_err (*audit_list)(void *be, const char *subscriber, const char *key,
                          const struct sn_audit_page *pg, struct sn_audit **out,
                          size_t *n);
@@ -198,7 +200,21 @@ struct sn_store_ops {
     /* The writer thread only, each in a durable transaction of its own:
      * inserts each record with id 0 (setting its id) and replaces the
      * detail of each other one (all or none); */
-    sn_err (*audit_tally)(void *be, struct sn_audit *recs, size_t n);
+    sn_err (*audit_tally)(void *be, struct sn_audit *recs, size_t n,
+                          struct sn_logseq *ls);
+    /* The transparency log: entries and tile hashes are written by
+     * audit_write and audit_tally through ls; checkpoints by the writer
+     * thread (log_checkpoint_put); the rest read committed state. */
+    sn_err (*log_size)(void *be, uint64_t *size);
+    sn_err (*log_hashes)(void *be, unsigned level, uint64_t start, size_t n,
+                         uint8_t (*out)[32]);
+    sn_err (*log_entries)(void *be, uint64_t start, size_t n,
+                          struct sn_buf *out);
+    sn_err (*log_checkpoint_put)(void *be, uint64_t size,
+                                 const uint8_t root[32], const char *note,
+                                 time_t when);
+    sn_err (*log_checkpoint_latest)(void *be, uint64_t *size, uint8_t root[32],
+                                    char **note);
     /* upserts one row (the write probe); */
     sn_err (*write_probe)(void *be);
     /* one retention step (sn_store_tsa_compact). */

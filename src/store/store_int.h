@@ -50,7 +50,27 @@ struct sn_store {
     int probing;
     sn_err probe_result;
     int64_t probe_at_ms;
+    /* The transparency log (logseq.h, logcp.c): the sequencer, and the
+     * checkpoints the writer signs. cp_note and cp_size under log.lock. */
+    struct sn_logseq log;
+    int log_ready;
+    char log_origin[129];
+    uint8_t log_pub[32];
+    sn_log_sign_fn log_sign;
+    void *log_sign_arg;
+    int64_t next_cp_ms;
+    char *cp_note;
+    uint64_t cp_size;
+    uint8_t cp_root[32];
 };
+
+/* logcp.c: the log's state at open (the edge from the stored hashes,
+ * checked against the last checkpoint), and a checkpoint when due (the
+ * writer's chore; qlock not held). */
+sn_err sn_logcp_open(struct sn_store *st);
+void sn_logcp_close(struct sn_store *st);
+int sn_logcp_due(struct sn_store *st, int64_t now);
+void sn_logcp_step(struct sn_store *st, int64_t now);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t sn_store_now_ms(void);

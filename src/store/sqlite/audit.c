@@ -16,7 +16,7 @@
 #include "store/sqlite/sqlite_int.h"
 
 static sn_err
-insert_one(struct sq_store *st, struct sn_audit *a)
+insert_one(struct sq_store *st, struct sn_audit *a, int64_t log_index)
 {
     sqlite3_stmt *s = st->winsert;
     int rc;
@@ -36,12 +36,62 @@ insert_one(struct sq_store *st, struct sn_audit *a)
     sqlite3_bind_text(s, 11, a->detail, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 12, a->policy, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 13, a->principal, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 14, a->sig_sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 15, a->digest_salt, -1, SQLITE_STATIC);
+    if (log_index >= 0)
+        sqlite3_bind_int64(s, 16, log_index);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
         return SN_ERR_DB;
     a->id = sqlite3_last_insert_rowid(st->wdb);
+    a->log_index = log_index;
     return SN_OK;
+}
+
+/* The log's sink (store/logseq.h): entries and tile hashes, in the
+ * writer's open transaction. */
+static sn_err
+put_entry(void *arg, uint64_t index, const uint8_t *entry, size_t len)
+{
+    struct sq_store *st = arg;
+    sqlite3_stmt *s = st->wlogentry;
+    int rc;
+
+    sqlite3_reset(s);
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)index);
+    sqlite3_bind_blob(s, 2, entry, (int)len, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? SN_OK : SN_ERR_DB;
+}
+
+static sn_err
+put_hash(void *arg, unsigned level, uint64_t index, const uint8_t hash[32])
+{
+    struct sq_store *st = arg;
+    sqlite3_stmt *s = st->wloghash;
+    int rc;
+
+    sqlite3_reset(s);
+    sqlite3_bind_int(s, 1, (int)level);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)index);
+    sqlite3_bind_blob(s, 3, hash, 32, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? SN_OK : SN_ERR_DB;
+}
+
+/* Record a, and its log entry. */
+static sn_err
+insert_logged(struct sq_store *st, struct sn_audit *a, struct sn_logseq *ls)
+{
+    const struct sn_logseq_sink sink = {put_entry, put_hash, st};
+    sn_err r;
+
+    if ((r = insert_one(st, a, sn_logseq_next(ls))) != SN_OK)
+        return r;
+    return sn_logseq_add(ls, a, &sink);
 }
 
 static sn_err
@@ -88,11 +138,12 @@ ctl(struct sq_store *st, enum ctl c)
 }
 
 /*
- * Writes one batch of jobs; sets each job's result. A job of one record
- * needs no savepoint: a failed statement undoes itself.
+ * Writes one batch of jobs; sets each job's result. A job of one
+ * statement needs no savepoint: a failed statement undoes itself (a
+ * logged record is three or more: the record, its entry, tile hashes).
  */
 void
-sn_sqlite_audit_write(void *be, struct sn_audit_job *jobs)
+sn_sqlite_audit_write(void *be, struct sn_audit_job *jobs, struct sn_logseq *ls)
 {
     struct sq_store *st = be;
     struct sn_audit_job *j;
@@ -104,17 +155,21 @@ sn_sqlite_audit_write(void *be, struct sn_audit_job *jobs)
             j->result = SN_ERR_DB;
         return;
     }
+    sn_logseq_begin(ls);
     for (j = jobs; j != NULL; j = j->next) {
         j->result = SN_OK;
-        single = (j->tsa != NULL) + j->n == 1;
+        single = (j->tsa != NULL) + j->n == 1 && (j->n == 0 || !ls->on);
         if (!single && !ctl(st, SAVEPOINT)) {
             j->result = SN_ERR_DB;
             continue;
         }
+        sn_logseq_mark(ls);
         if (j->tsa != NULL)
             j->result = insert_tsa(st, j->tsa);
         for (i = 0; i < j->n && j->result == SN_OK; i++)
-            j->result = insert_one(st, &j->recs[i]);
+            j->result = insert_logged(st, &j->recs[i], ls);
+        if (j->result != SN_OK)
+            sn_logseq_unmark(ls);
         if (single)
             continue;
         if (j->result == SN_OK)
@@ -127,30 +182,44 @@ sn_sqlite_audit_write(void *be, struct sn_audit_job *jobs)
     if (!ctl(st, COMMIT)) {
         sn_error("audit: commit failed: %s", sqlite3_errmsg(st->wdb));
         ctl(st, ROLLBACK);
+        sn_logseq_abort(ls);
         for (j = jobs; j != NULL; j = j->next)
             j->result = SN_ERR_DB;
+        return;
     }
+    sn_logseq_commit(ls);
 }
 
-/* Replaces the detail of record a->id (the tally's count grew). */
+/* Replaces the detail of record a->id (the tally's count grew); the
+ * changed record gets a new log entry, which the row then names. */
 static sn_err
-update_detail(struct sq_store *st, const struct sn_audit *a)
+update_detail(struct sq_store *st, struct sn_audit *a, struct sn_logseq *ls)
 {
+    const struct sn_logseq_sink sink = {put_entry, put_hash, st};
+    int64_t at = sn_logseq_next(ls);
     sqlite3_stmt *s = NULL;
     int rc;
 
-    if (sqlite3_prepare_v2(st->wdb, "UPDATE audit SET detail = ? WHERE id = ?",
+    if (sqlite3_prepare_v2(st->wdb,
+                           "UPDATE audit SET detail = ?,"
+                           " log_index = coalesce(?, log_index) WHERE id = ?",
                            -1, &s, NULL) != SQLITE_OK)
         return SN_ERR_DB;
     sqlite3_bind_text(s, 1, a->detail, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, a->id);
+    if (at >= 0)
+        sqlite3_bind_int64(s, 2, at);
+    sqlite3_bind_int64(s, 3, a->id);
     rc = sqlite3_step(s);
     sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? SN_OK : SN_ERR_DB;
+    if (rc != SQLITE_DONE)
+        return SN_ERR_DB;
+    a->log_index = at;
+    return sn_logseq_add(ls, a, &sink);
 }
 
 sn_err
-sn_sqlite_audit_tally(void *be, struct sn_audit *recs, size_t n)
+sn_sqlite_audit_tally(void *be, struct sn_audit *recs, size_t n,
+                      struct sn_logseq *ls)
 {
     struct sq_store *st = be;
     sn_err r = SN_OK;
@@ -160,13 +229,169 @@ sn_sqlite_audit_tally(void *be, struct sn_audit *recs, size_t n)
         return SN_OK;
     if (!ctl(st, BEGIN))
         return SN_ERR_DB;
+    sn_logseq_begin(ls);
     for (i = 0; i < n && r == SN_OK; i++)
-        r = recs[i].id == 0 ? insert_one(st, &recs[i])
-                            : update_detail(st, &recs[i]);
-    if (r == SN_OK && ctl(st, COMMIT))
+        r = recs[i].id == 0 ? insert_logged(st, &recs[i], ls)
+                            : update_detail(st, &recs[i], ls);
+    if (r == SN_OK && ctl(st, COMMIT)) {
+        sn_logseq_commit(ls);
         return SN_OK;
+    }
     ctl(st, ROLLBACK);
+    sn_logseq_abort(ls);
     return SN_ERR_DB;
+}
+
+/* ---- the transparency log's reads and checkpoints ---- */
+
+sn_err
+sn_sqlite_log_size(void *be, uint64_t *size)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r = SN_ERR_DB;
+
+    *size = 0;
+    if (sn_sq_prepare(st, "SELECT coalesce(max(idx) + 1, 0) FROM log_entries",
+                      &s) != SN_OK)
+        return SN_ERR_DB;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        *size = (uint64_t)sqlite3_column_int64(s, 0);
+        r = SN_OK;
+    }
+    sqlite3_finalize(s);
+    return r;
+}
+
+sn_err
+sn_sqlite_log_hashes(void *be, unsigned level, uint64_t start, size_t n,
+                     uint8_t (*out)[32])
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    size_t got = 0;
+    sn_err r = SN_OK;
+    int rc;
+
+    if (n == 0 || start > (uint64_t)INT64_MAX - n)
+        return SN_ERR_INVALID;
+    if (sn_sq_prepare(st,
+                      "SELECT idx, hash FROM log_hashes WHERE level = ?"
+                      " AND idx >= ? AND idx < ? ORDER BY idx",
+                      &s) != SN_OK)
+        return SN_ERR_DB;
+    sqlite3_bind_int(s, 1, (int)level);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)start);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)(start + n));
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (got >= n || (uint64_t)sqlite3_column_int64(s, 0) != start + got ||
+            sqlite3_column_bytes(s, 1) != 32) {
+            r = SN_ERR_NOT_FOUND;
+            break;
+        }
+        memcpy(out[got++], sqlite3_column_blob(s, 1), 32);
+    }
+    if (r == SN_OK && rc != SQLITE_DONE)
+        r = SN_ERR_DB;
+    if (r == SN_OK && got != n)
+        r = SN_ERR_NOT_FOUND;
+    sqlite3_finalize(s);
+    return r;
+}
+
+sn_err
+sn_sqlite_log_entries(void *be, uint64_t start, size_t n, struct sn_buf *out)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    uint8_t len2[2];
+    size_t got = 0, len;
+    sn_err r = SN_OK;
+    int rc;
+
+    if (n == 0 || start > (uint64_t)INT64_MAX - n)
+        return SN_ERR_INVALID;
+    if (sn_sq_prepare(st,
+                      "SELECT idx, data FROM log_entries WHERE idx >= ?"
+                      " AND idx < ? ORDER BY idx",
+                      &s) != SN_OK)
+        return SN_ERR_DB;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)start);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)(start + n));
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        len = (size_t)sqlite3_column_bytes(s, 1);
+        if ((uint64_t)sqlite3_column_int64(s, 0) != start + got ||
+            len > 65535) {
+            r = SN_ERR_NOT_FOUND;
+            break;
+        }
+        len2[0] = (uint8_t)(len >> 8);
+        len2[1] = (uint8_t)len;
+        if ((r = sn_buf_append(out, len2, 2)) != SN_OK ||
+            (r = sn_buf_append(out, sqlite3_column_blob(s, 1), len)) != SN_OK)
+            break;
+        got++;
+    }
+    if (r == SN_OK && rc != SQLITE_DONE)
+        r = SN_ERR_DB;
+    if (r == SN_OK && got != n)
+        r = SN_ERR_NOT_FOUND;
+    sqlite3_finalize(s);
+    return r;
+}
+
+/* The writer's connection: after its batches, never inside one. */
+sn_err
+sn_sqlite_log_checkpoint_put(void *be, uint64_t size, const uint8_t root[32],
+                             const char *note, time_t when)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(st->wdb,
+                           "INSERT INTO log_checkpoints (size, root, note,"
+                           " signed_at) VALUES (?, ?, ?, ?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return SN_ERR_DB;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)size);
+    sqlite3_bind_blob(s, 2, root, 32, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, note, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)when);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? SN_OK : SN_ERR_DB;
+}
+
+sn_err
+sn_sqlite_log_checkpoint_latest(void *be, uint64_t *size, uint8_t root[32],
+                                char **note)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r = SN_ERR_NOT_FOUND;
+    int rc;
+
+    *note = NULL;
+    if (sn_sq_prepare(st,
+                      "SELECT size, root, note FROM log_checkpoints"
+                      " ORDER BY size DESC LIMIT 1",
+                      &s) != SN_OK)
+        return SN_ERR_DB;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 1) == 32) {
+        *size = (uint64_t)sqlite3_column_int64(s, 0);
+        memcpy(root, sqlite3_column_blob(s, 1), 32);
+        if ((*note = strdup((const char *)sqlite3_column_text(s, 2))) == NULL)
+            r = SN_ERR_NOMEM;
+        else
+            r = SN_OK;
+    } else if (rc == SQLITE_ROW)
+        r = SN_ERR_DB;
+    else if (rc != SQLITE_DONE)
+        r = SN_ERR_DB;
+    sqlite3_finalize(s);
+    return r;
 }
 
 /* One row rewritten and committed: the disk took a write. */
@@ -273,9 +498,17 @@ sn_sqlite_audit_open(struct sq_store *st, const char *path)
                            "INSERT INTO audit (time, subscriber_id, key_id,"
                            " token_id, client, action, digest_algorithm,"
                            " digest, scheme, result, detail, policy,"
-                           " principal)"
-                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           " principal, sig_sha256, digest_salt, log_index)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                           " ?, ?, ?)",
                            -1, &st->winsert, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->wdb,
+                           "INSERT INTO log_entries (idx, data) VALUES (?, ?)",
+                           -1, &st->wlogentry, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->wdb,
+                           "INSERT INTO log_hashes (level, idx, hash)"
+                           " VALUES (?, ?, ?)",
+                           -1, &st->wloghash, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->wdb,
                            "INSERT INTO tsa_tokens (serial, gen_time, hash,"
                            " imprint, policy, recorded_at)"
@@ -300,8 +533,12 @@ sn_sqlite_audit_close(struct sq_store *st)
     }
     sqlite3_finalize(st->winsert);
     sqlite3_finalize(st->wtsa);
+    sqlite3_finalize(st->wlogentry);
+    sqlite3_finalize(st->wloghash);
     st->winsert = NULL;
     st->wtsa = NULL;
+    st->wlogentry = NULL;
+    st->wloghash = NULL;
     sqlite3_close(st->wdb);
     st->wdb = NULL;
 }

@@ -216,6 +216,27 @@ static const struct migration migrations[] = {
      " time INTEGER NOT NULL, token_id TEXT NOT NULL,"
      " PRIMARY KEY (request_id, account_id));",
      NULL, NULL},
+    /* issue 18: the transparency log. Each audit record names its entry
+     * (log_index) and keeps a signature's SHA-256 and a commitment's salt;
+     * reports find signing events by signature hash or digest. The
+     * entries, the tile-level hashes (level 0, 8, 16 ...), and every
+     * checkpoint signed. */
+    {"ALTER TABLE audit ADD COLUMN sig_sha256 TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE audit ADD COLUMN digest_salt TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE audit ADD COLUMN log_index INTEGER;"
+     "CREATE INDEX IF NOT EXISTS audit_by_sig ON audit(sig_sha256)"
+     " WHERE sig_sha256 != '';"
+     "CREATE INDEX IF NOT EXISTS audit_by_digest ON audit(digest)"
+     " WHERE digest != '';"
+     "CREATE TABLE IF NOT EXISTS log_entries ("
+     " idx INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+     "CREATE TABLE IF NOT EXISTS log_hashes ("
+     " level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
+     " PRIMARY KEY (level, idx)) WITHOUT ROWID;"
+     "CREATE TABLE IF NOT EXISTS log_checkpoints ("
+     " size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL,"
+     " signed_at INTEGER NOT NULL);",
+     NULL, NULL},
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1146,7 +1167,8 @@ key_set_cert(void *be, const char *id, const char *pem)
 #define AUDIT_SELECT                                                           \
     "SELECT id, time, subscriber_id, key_id, token_id,"                        \
     " client, action, digest_algorithm, digest, scheme,"                       \
-    " result, detail, policy, principal FROM audit"                            \
+    " result, detail, policy, principal, sig_sha256, digest_salt,"             \
+    " log_index FROM audit"                                                    \
     " WHERE subscriber_id = ?"                                                 \
     " AND (?2 = '' OR key_id = ?2) AND id > ?3 AND (?4 = 0 OR id < ?4)"
 
@@ -1194,6 +1216,11 @@ audit_list(void *be, const char *subscriber, const char *key,
         col_text(s, 11, a->detail, sizeof(a->detail));
         col_text(s, 12, a->policy, sizeof(a->policy));
         col_text(s, 13, a->principal, sizeof(a->principal));
+        col_text(s, 14, a->sig_sha256, sizeof(a->sig_sha256));
+        col_text(s, 15, a->digest_salt, sizeof(a->digest_salt));
+        a->log_index = sqlite3_column_type(s, 16) == SQLITE_NULL
+                           ? -1
+                           : sqlite3_column_int64(s, 16);
     }
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         r = SN_ERR_DB;
@@ -1964,6 +1991,11 @@ const struct sn_store_ops sn_store_sqlite_ops = {
     .sign_request_move = sn_sqlite_sr_move,
     .sign_request_sweep = sn_sqlite_sr_sweep,
     .audit_tally = sn_sqlite_audit_tally,
+    .log_size = sn_sqlite_log_size,
+    .log_hashes = sn_sqlite_log_hashes,
+    .log_entries = sn_sqlite_log_entries,
+    .log_checkpoint_put = sn_sqlite_log_checkpoint_put,
+    .log_checkpoint_latest = sn_sqlite_log_checkpoint_latest,
     .write_probe = sn_sqlite_write_probe,
     .tsa_compact = sn_sqlite_tsa_compact,
     .token_touch = sn_sq_token_touch,

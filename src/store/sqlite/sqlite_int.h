@@ -17,6 +17,7 @@ struct sq_store {
     sqlite3 *wdb;
     sqlite3_stmt *winsert;
     sqlite3_stmt *wtsa;
+    sqlite3_stmt *wlogentry, *wloghash; /* the log's (audit.c) */
     /* BEGIN IMMEDIATE, COMMIT, ROLLBACK, SAVEPOINT, RELEASE, ROLLBACK TO:
      * prepared once, not parsed per batch. */
     sqlite3_stmt *wctl[6];
@@ -68,8 +69,20 @@ sn_err sn_sq_recovery_use(void *be, const char *account, const uint8_t hash[32],
 
 sn_err sn_sqlite_audit_open(struct sq_store *st, const char *path);
 void sn_sqlite_audit_close(struct sq_store *st);
-void sn_sqlite_audit_write(void *be, struct sn_audit_job *jobs);
-sn_err sn_sqlite_audit_tally(void *be, struct sn_audit *recs, size_t n);
+void sn_sqlite_audit_write(void *be, struct sn_audit_job *jobs,
+                           struct sn_logseq *ls);
+sn_err sn_sqlite_audit_tally(void *be, struct sn_audit *recs, size_t n,
+                             struct sn_logseq *ls);
+sn_err sn_sqlite_log_size(void *be, uint64_t *size);
+sn_err sn_sqlite_log_hashes(void *be, unsigned level, uint64_t start, size_t n,
+                            uint8_t (*out)[32]);
+sn_err sn_sqlite_log_entries(void *be, uint64_t start, size_t n,
+                             struct sn_buf *out);
+sn_err sn_sqlite_log_checkpoint_put(void *be, uint64_t size,
+                                    const uint8_t root[32], const char *note,
+                                    time_t when);
+sn_err sn_sqlite_log_checkpoint_latest(void *be, uint64_t *size,
+                                       uint8_t root[32], char **note);
 sn_err sn_sqlite_write_probe(void *be);
 sn_err sn_sqlite_tsa_compact(void *be, time_t before, size_t max,
                              size_t *removed);

@@ -1,0 +1,193 @@
+/*
+ * logcp: the transparency log's state across restarts and its
+ * checkpoints. At open the tree's right edge is rebuilt from the stored
+ * tile hashes and checked against the last checkpoint signed: a database
+ * altered since (a row deleted, changed or reordered) no longer yields
+ * that root, and the log then refuses to grow or sign, so two
+ * inconsistent checkpoints are never signed. Checkpoints are the writer's
+ * chore: whenever the committed tree has grown, at most every LOG_CP_MS,
+ * one is signed (the first even for the empty tree) and kept.
+ */
+#include "store/store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "translog/note.h"
+
+#define LOG_CP_MS 500
+
+static sn_err
+read_hashes(void *arg, unsigned level, uint64_t start, size_t n,
+            uint8_t (*out)[SN_TLOG_HASH])
+{
+    struct sn_store *st = arg;
+
+    return st->ops->log_hashes(st->be, level, start, n, out);
+}
+
+sn_err
+sn_logcp_open(struct sn_store *st)
+{
+    const struct sn_tlog_reader rd = {read_hashes, st};
+    uint8_t root[SN_TLOG_HASH], cproot[SN_TLOG_HASH];
+    struct sn_tlog_edge e;
+    uint64_t n = 0, cps = 0;
+    char *note = NULL;
+    sn_err r;
+
+    sn_logseq_init(&st->log);
+    st->log_ready = 1;
+    if ((r = st->ops->log_size(st->be, &n)) != SN_OK)
+        return r;
+    r = st->ops->log_checkpoint_latest(st->be, &cps, cproot, &note);
+    if (r != SN_OK && r != SN_ERR_NOT_FOUND)
+        return r;
+    if (sn_tlog_edge_load(&rd, n, &e) != SN_OK) {
+        sn_error("log: the stored tree of %llu entries is incomplete: the "
+                 "database was altered; the log is stopped",
+                 (unsigned long long)n);
+        st->log.broken = 1;
+    } else if (note != NULL &&
+               (cps > n || sn_tlog_range_hash(&rd, 0, cps, root) != SN_OK ||
+                memcmp(root, cproot, sizeof(root)) != 0)) {
+        sn_error("log: the stored tree does not match the checkpoint of "
+                 "size %llu: the database was altered; the log is stopped",
+                 (unsigned long long)cps);
+        st->log.broken = 1;
+    } else {
+        st->log.edge = e;
+        st->log.work = e;
+        st->log.size = e.size;
+        sn_tlog_edge_root(&e, st->log.root);
+    }
+    st->cp_note = note;
+    st->cp_size = cps;
+    memcpy(st->cp_root, cproot, sizeof(cproot));
+    return SN_OK;
+}
+
+void
+sn_logcp_close(struct sn_store *st)
+{
+    if (st->log_ready)
+        sn_logseq_cleanup(&st->log);
+    st->log_ready = 0;
+    free(st->cp_note);
+    st->cp_note = NULL;
+}
+
+/* Writer thread (or under qlock): the committed size is the writer's. */
+int
+sn_logcp_due(struct sn_store *st, int64_t now)
+{
+    return st->log_sign != NULL && !st->log.broken && now >= st->next_cp_ms &&
+           (st->cp_note == NULL || st->log.edge.size > st->cp_size);
+}
+
+void
+sn_logcp_step(struct sn_store *st, int64_t now)
+{
+    uint8_t root[SN_TLOG_HASH], sig[SN_ED25519_SIG];
+    char body[512], *note = NULL, *old;
+    uint64_t size;
+
+    if (!sn_logcp_due(st, now))
+        return;
+    st->next_cp_ms = now + LOG_CP_MS;
+    size = st->log.edge.size;
+    sn_tlog_edge_root(&st->log.edge, root);
+    if (sn_tlog_checkpoint_body(st->log_origin, size, root, body,
+                                sizeof(body)) != SN_OK ||
+        st->log_sign(st->log_sign_arg, (const uint8_t *)body, strlen(body),
+                     sig) != SN_OK ||
+        sn_tlog_note_assemble(body, st->log_origin, st->log_pub, sig, &note) !=
+            SN_OK ||
+        st->ops->log_checkpoint_put(st->be, size, root, note, time(NULL)) !=
+            SN_OK) {
+        sn_error("log: checkpoint of size %llu not signed or not kept; "
+                 "next try in %d ms",
+                 (unsigned long long)size, LOG_CP_MS);
+        free(note);
+        return;
+    }
+    pthread_mutex_lock(&st->log.lock);
+    old = st->cp_note;
+    st->cp_note = note;
+    st->cp_size = size;
+    memcpy(st->cp_root, root, sizeof(root));
+    pthread_mutex_unlock(&st->log.lock);
+    free(old);
+}
+
+void
+sn_store_log_enable(struct sn_store *st, int on)
+{
+    pthread_mutex_lock(&st->qlock);
+    st->log.on = on;
+    pthread_mutex_unlock(&st->qlock);
+}
+
+sn_err
+sn_store_log_checkpoints(struct sn_store *st, const char *origin,
+                         const uint8_t pub[32], sn_log_sign_fn sign, void *arg)
+{
+    if (!sn_tlog_name_ok(origin))
+        return SN_ERR_CONFIG;
+    pthread_mutex_lock(&st->qlock);
+    snprintf(st->log_origin, sizeof(st->log_origin), "%s", origin);
+    memcpy(st->log_pub, pub, 32);
+    st->log_sign_arg = arg;
+    st->log_sign = sign;
+    st->next_cp_ms = 0;
+    pthread_cond_signal(&st->qcond);
+    pthread_mutex_unlock(&st->qlock);
+    return SN_OK;
+}
+
+int
+sn_store_log_ok(struct sn_store *st)
+{
+    return !st->log.broken;
+}
+
+void
+sn_store_log_head(struct sn_store *st, uint64_t *size, uint8_t root[32])
+{
+    pthread_mutex_lock(&st->log.lock);
+    *size = st->log.size;
+    memcpy(root, st->log.root, 32);
+    pthread_mutex_unlock(&st->log.lock);
+}
+
+sn_err
+sn_store_log_checkpoint(struct sn_store *st, char **note, uint64_t *size)
+{
+    sn_err r = SN_ERR_NOT_FOUND;
+
+    *note = NULL;
+    pthread_mutex_lock(&st->log.lock);
+    if (st->cp_note != NULL) {
+        *note = strdup(st->cp_note);
+        *size = st->cp_size;
+        r = *note != NULL ? SN_OK : SN_ERR_NOMEM;
+    }
+    pthread_mutex_unlock(&st->log.lock);
+    return r;
+}
+
+sn_err
+sn_store_log_hashes(struct sn_store *st, unsigned level, uint64_t start,
+                    size_t n, uint8_t (*out)[32])
+{
+    return st->ops->log_hashes(st->be, level, start, n, out);
+}
+
+sn_err
+sn_store_log_entries(struct sn_store *st, uint64_t start, size_t n,
+                     struct sn_buf *out)
+{
+    return st->ops->log_entries(st->be, start, n, out);
+}

@@ -7,12 +7,16 @@
 //	mklog genkey -name ORIGIN -skey FILE
 //	    A new Ed25519 signer key into FILE; prints the verifier key.
 //	mklog write -dir DIR -skey FILE -n N [-seed S] [-badroot] [-badentry I] [-proof I,...]
+//	            [-checkpoint-only] [-origin O] [-size-text T] [-ext LINE]
 //	    The log of N entries (entry i depends only on S and i, so a larger
 //	    N with the same S extends the log): DIR/checkpoint, DIR/tile/...,
 //	    and for each -proof index DIR/proof/<I> (JSON) and DIR/proof/<I>.entry.
 //	    -badroot signs a checkpoint whose root has one bit flipped;
 //	    -badentry I writes entry I with two field lines swapped (the tree
-//	    is built over it, so only the entry format is wrong).
+//	    is built over it, so only the entry format is wrong);
+//	    -checkpoint-only writes DIR/checkpoint alone; -origin, -size-text
+//	    replace the checkpoint's origin and size lines (the key's name and
+//	    N otherwise), -ext adds an extension line after the root.
 package main
 
 import (
@@ -157,6 +161,10 @@ func write(args []string) {
 	badroot := fs.Bool("badroot", false, "sign a wrong root")
 	badentry := fs.Int64("badentry", -1, "write this entry with two fields swapped")
 	proofs := fs.String("proof", "", "comma-separated indexes to write proofs for")
+	cpOnly := fs.Bool("checkpoint-only", false, "write the checkpoint only")
+	origin := fs.String("origin", "", "origin line (default: the key's name)")
+	sizeText := fs.String("size-text", "", "size line (default: N)")
+	ext := fs.String("ext", "", "an extension line after the root")
 	fs.Parse(args)
 
 	skey, err := os.ReadFile(*skeyFile)
@@ -190,7 +198,7 @@ func write(args []string) {
 	}
 
 	// Hash tiles: every full tile and the partial one at each level.
-	for L := 0; *n>>(uint(h*L)) > 0; L++ {
+	for L := 0; !*cpOnly && *n>>(uint(h*L)) > 0; L++ {
 		count := *n >> uint(h*L)
 		for N := int64(0); N*(1<<h) < count; N++ {
 			w := count - N*(1<<h)
@@ -206,7 +214,7 @@ func write(args []string) {
 		}
 	}
 	// Entry bundles.
-	for N := int64(0); N*(1<<h) < *n; N++ {
+	for N := int64(0); !*cpOnly && N*(1<<h) < *n; N++ {
 		end := (N + 1) << h
 		if end > *n {
 			end = *n
@@ -229,7 +237,16 @@ func write(args []string) {
 	if *badroot {
 		root[7] ^= 0x10
 	}
-	text := fmt.Sprintf("%s\n%d\n%s\n", signer.Name(), *n, root)
+	if *origin == "" {
+		*origin = signer.Name()
+	}
+	if *sizeText == "" {
+		*sizeText = strconv.FormatInt(*n, 10)
+	}
+	text := fmt.Sprintf("%s\n%s\n%s\n", *origin, *sizeText, root)
+	if *ext != "" {
+		text += *ext + "\n"
+	}
 	cp, err := note.Sign(&note.Note{Text: text}, signer)
 	if err != nil {
 		die("%v", err)

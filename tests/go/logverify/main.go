@@ -28,7 +28,7 @@
 //	    Every entry (or those of key UUID), one line each:
 //	    <index> <type> <time> <key> <sig-sha256> <audit id>; the entries
 //	    must hash to the checkpoint's root and parse strictly as
-//	    signet/entry/v1 (header, all twelve fields in order, escaping).
+//	    signet/entry/v1 (header, all thirteen fields in order, escaping).
 //
 // VKEY is the verifier key (<name>+<hex key id>+<base64(0x01||key)>) or
 // @FILE naming a file that holds it.
@@ -846,9 +846,20 @@ func cmdProof(args []string) error {
 // ---- entries ----
 
 var entryFields = []string{
-	"type", "time", "subscriber", "audit", "key", "spki-sha256",
-	"digest-alg", "digest", "scheme", "sig-sha256", "principal", "detail",
+	"type", "time", "subscriber", "audit-id", "audit-sha256", "key",
+	"spki-sha256", "digest-alg", "digest", "scheme", "sig-sha256",
+	"principal", "detail",
 }
+
+// Where the listing's fields are in entryFields.
+const (
+	fType      = 0
+	fTime      = 1
+	fAuditID   = 3
+	fAuditHash = 4
+	fKey       = 5
+	fSigSHA256 = 10
+)
 
 var entryTypes = map[string]bool{
 	"sign": true, "key": true, "destroy": true, "cert": true, "revoke": true, "record": true,
@@ -887,9 +898,11 @@ func checkValue(v string) error {
 	return nil
 }
 
-// parseEntry checks an entry strictly (docs/translog.md, "Entries") and
-// returns its field values in the documented order; audit has two.
-func parseEntry(e []byte) ([][]string, error) {
+// parseEntry checks an entry strictly (docs/translog.md, "Entries"): the
+// header, every field in the documented order, each line ending in a
+// newline (the last one too), values escaped as documented, a known type,
+// audit-sha256 64 hex digits. It returns the values in that order.
+func parseEntry(e []byte) ([]string, error) {
 	if len(e) == 0 || e[len(e)-1] != '\n' {
 		return nil, errors.New("does not end in a newline")
 	}
@@ -898,7 +911,7 @@ func parseEntry(e []byte) ([][]string, error) {
 		return nil, fmt.Errorf("first line %q, want %q", lines[0], entryMagic)
 	}
 	lines = lines[1:]
-	vals := make([][]string, len(entryFields))
+	vals := make([]string, len(entryFields))
 	for i, name := range entryFields {
 		if i >= len(lines) {
 			return nil, fmt.Errorf("field %q missing (entry ends after %d fields)", name, i)
@@ -910,25 +923,19 @@ func parseEntry(e []byte) ([][]string, error) {
 		if !ok {
 			return nil, fmt.Errorf("field %q has no value", name)
 		}
-		vs := []string{rest}
-		if name == "audit" {
-			vs = strings.Split(rest, " ")
-			if len(vs) != 2 || len(vs[1]) != 64 || !isHex(vs[1]) {
-				return nil, fmt.Errorf("audit %q: want <id> <sha256 hex>", rest)
-			}
+		if err := checkValue(rest); err != nil {
+			return nil, fmt.Errorf("field %q: %v", name, err)
 		}
-		for _, x := range vs {
-			if err := checkValue(x); err != nil {
-				return nil, fmt.Errorf("field %q: %v", name, err)
-			}
-		}
-		vals[i] = vs
+		vals[i] = rest
 	}
 	if len(lines) > len(entryFields) {
 		return nil, fmt.Errorf("line %q after the last field", lines[len(entryFields)])
 	}
-	if !entryTypes[vals[0][0]] {
-		return nil, fmt.Errorf("unknown type %q", vals[0][0])
+	if !entryTypes[vals[fType]] {
+		return nil, fmt.Errorf("unknown type %q", vals[fType])
+	}
+	if h := vals[fAuditHash]; len(h) != 64 || !isHex(h) {
+		return nil, fmt.Errorf("audit-sha256 %q is not 64 hex digits", h)
 	}
 	return vals, nil
 }
@@ -969,11 +976,11 @@ func cmdEntries(args []string) error {
 			if err != nil {
 				return failf("entry %d: %v", idx, err)
 			}
-			if *key != "" && !strings.EqualFold(vals[4][0], *key) {
+			if *key != "" && !strings.EqualFold(vals[fKey], *key) {
 				continue
 			}
 			// <index> <type> <time> <key> <sig-sha256> <audit id>
-			out = append(out, fmt.Sprintf("%d %s %s %s %s %s", idx, vals[0][0], vals[1][0], vals[4][0], vals[9][0], vals[3][0]))
+			out = append(out, fmt.Sprintf("%d %s %s %s %s %s", idx, vals[fType], vals[fTime], vals[fKey], vals[fSigSHA256], vals[fAuditID]))
 		}
 	}
 	if r := mth(leaves); r != cp.root {

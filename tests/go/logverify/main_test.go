@@ -114,7 +114,8 @@ const goodEntry = "signet/entry/v1\n" +
 	"type sign\n" +
 	"time 2026-12-07T01:42:50Z\n" +
 	"subscriber 9b2f0c1e-1111-4a4a-8a8a-000000000001\n" +
-	"audit 42 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n" +
+	"audit-id 42\n" +
+	"audit-sha256 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n" +
 	"key 9b2f0c1e-2222-4a4a-8a8a-000000000002\n" +
 	"spki-sha256 aa\n" +
 	"digest-alg sha256\n" +
@@ -129,7 +130,7 @@ func TestParseEntry(t *testing.T) {
 	if err != nil {
 		t.Fatalf("parseEntry(good): %v", err)
 	}
-	if v[0][0] != "sign" || v[3][0] != "42" || v[4][0] != "9b2f0c1e-2222-4a4a-8a8a-000000000002" || v[9][0] != "cc" {
+	if v[fType] != "sign" || v[fAuditID] != "42" || v[fKey] != "9b2f0c1e-2222-4a4a-8a8a-000000000002" || v[fSigSHA256] != "cc" {
 		t.Errorf("parseEntry(good) = %q", v)
 	}
 	bad := map[string]string{
@@ -144,8 +145,9 @@ func TestParseEntry(t *testing.T) {
 		"lower-case escape": strings.Replace(goodEntry, "%2D", "%2d", 1),
 		"short escape":      strings.Replace(goodEntry, "%2D", "%2", 1),
 		"unknown type":      strings.Replace(goodEntry, "type sign", "type sing", 1),
-		"audit one value":   strings.Replace(goodEntry, "audit 42 ", "audit ", 1),
+		"audit in one line": strings.Replace(goodEntry, "audit-id 42\naudit-sha256 ", "audit 42 ", 1),
 		"audit short hash":  strings.Replace(goodEntry, "abcdef\nkey", "abcd\nkey", 1),
+		"audit-id missing":  strings.Replace(goodEntry, "audit-id 42\n", "", 1),
 		"CRLF":              strings.Replace(goodEntry, "\n", "\r\n", -1),
 	}
 	for name, e := range bad {

@@ -232,7 +232,7 @@ key=$(awk '$1 == 12346 { print $4 }' "$out")
 check "entries -key $key" 0 "12346 revoke 2026-12-01T03:25:46Z $key - 13346" -- \
     "$LV" entries -vkey "$vk" -url "$U/log" -key "$key"
 assert "entries -key: only that key's entries" awk -v k="$key" '$4 != k { bad = 1 } END { exit bad || NR < 100 }' "$out"
-check "entries: two fields swapped in entry 7" 1 'entry 7: field line 5 is "spki-sha256", want field "key"' -- \
+check "entries: two fields swapped in entry 7" 1 'entry 7: field line 6 is "spki-sha256", want field "key"' -- \
     "$LV" entries -vkey "$vk" -url "$U/badentry"
 check "tree of that log still verifies (the tree is sound)" 0 "ok entries checked=300" -- \
     "$LV" tree -vkey "$vk" -url "$U/badentry"

@@ -99,7 +99,8 @@ func entry(seed string, i int64, bad bool) []byte {
 	if i%11 == 0 {
 		f["subscriber"] = "-"
 	}
-	f["audit"] = fmt.Sprintf("%d %s", 1000+i, sum(seed, "audit", si))
+	f["audit-id"] = strconv.FormatInt(1000+i, 10)
+	f["audit-sha256"] = sum(seed, "audit", si)
 	key := uuid(seed, 100+int(i%7))
 	switch typ {
 	case "sign":
@@ -123,9 +124,9 @@ func entry(seed string, i int64, bad bool) []byte {
 			f["detail"] = "-"
 		}
 	}
-	order := []string{"type", "time", "subscriber", "audit", "key", "spki-sha256", "digest-alg", "digest", "scheme", "sig-sha256", "principal", "detail"}
+	order := []string{"type", "time", "subscriber", "audit-id", "audit-sha256", "key", "spki-sha256", "digest-alg", "digest", "scheme", "sig-sha256", "principal", "detail"}
 	if bad {
-		order[4], order[5] = order[5], order[4]
+		order[5], order[6] = order[6], order[5]
 	}
 	var b strings.Builder
 	b.WriteString("signet/entry/v1\n")

@@ -89,6 +89,13 @@ enum sn_cli_opt {
     /* issue 17: sign requests awaiting approval */
     SN_OPT_WAIT,  /* --wait[=SECONDS] */
     SN_OPT_STATE, /* request list --state */
+    /* issue 18: the transparency log */
+    SN_OPT_VKEY,
+    SN_OPT_STATE_FILE,
+    SN_OPT_ALLOW,
+    SN_OPT_FOLLOW,
+    SN_OPT_INTERVAL,
+    SN_OPT_FULL,
     SN_OPT_COUNT
 };
 
@@ -211,6 +218,10 @@ sn_err sn_cmd_ca_roots(struct sn_cli *cli);
 sn_err sn_cmd_timestamp(struct sn_cli *cli);
 sn_err sn_cmd_tsa_rotate(struct sn_cli *cli);
 sn_err sn_cmd_tsa_clock_ok(struct sn_cli *cli);
+/* issue 18: the transparency log (logcmd.c) */
+sn_err sn_cmd_log_key(struct sn_cli *cli);
+sn_err sn_cmd_log_verify(struct sn_cli *cli);
+sn_err sn_cmd_log_monitor(struct sn_cli *cli);
 sn_err sn_cmd_request_list(struct sn_cli *cli);
 sn_err sn_cmd_request_show(struct sn_cli *cli);
 sn_err sn_cmd_request_approve(struct sn_cli *cli);

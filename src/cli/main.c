@@ -99,6 +99,12 @@ static const struct option_def {
     /* has_arg 2: a value only as --wait=SECONDS */
     [SN_OPT_WAIT] = {"wait", 0, 2},
     [SN_OPT_STATE] = {"state", 0, 1},
+    [SN_OPT_VKEY] = {"vkey", 0, 1},
+    [SN_OPT_STATE_FILE] = {"state-file", 0, 1},
+    [SN_OPT_ALLOW] = {"allow", 0, 1},
+    [SN_OPT_FOLLOW] = {"follow", 0, 0},
+    [SN_OPT_INTERVAL] = {"interval", 0, 1},
+    [SN_OPT_FULL] = {"full", 0, 0},
 };
 
 /* The identity options, in the order of SN_OPT_ID_O..SN_OPT_ID_*_L. */
@@ -173,6 +179,15 @@ static const struct command {
      1},
     {"tsa", "rotate", sn_cmd_tsa_rotate, 0, 0},
     {"tsa", "clock-ok", sn_cmd_tsa_clock_ok, 0, 0},
+    /* issue 18: the transparency log */
+    {"log", "key", sn_cmd_log_key, 0, 0},
+    {"log", "verify", sn_cmd_log_verify,
+     BIT(SN_OPT_VKEY) | BIT(SN_OPT_STATE_FILE) | BIT(SN_OPT_FULL), 0},
+    {"log", "monitor", sn_cmd_log_monitor,
+     BIT(SN_OPT_VKEY) | BIT(SN_OPT_STATE_FILE) | BIT(SN_OPT_ALLOW) |
+         BIT(SN_OPT_FOLLOW) | BIT(SN_OPT_INTERVAL) | BIT(SN_OPT_SUBSCRIBER) |
+         BIT(SN_OPT_KEY),
+     0},
     /* issue 17: people's accounts */
     {"account", "create", sn_cmd_account_create,
      BIT(SN_OPT_NAME) | BIT(SN_OPT_ROLE) | BIT(SN_OPT_SUBSCRIBER) |
@@ -310,6 +325,21 @@ static const char usage_text[] =
     "       a new TSA key and certificate; the old key is destroyed (admin)\n"
     "  tsa clock-ok\n"
     "       confirm the clock after the TSA stopped on a clock jump (admin)\n"
+    "  log key\n"
+    "       the transparency log's verifier key; needs no token\n"
+    "  log verify [--vkey KEY] [--state-file FILE] [--full]\n"
+    "       checks the log's checkpoint against the pinned KEY (given on\n"
+    "       the first run), its consistency with the last one seen, every\n"
+    "       new entry, and that the subscriber's audit records and the log\n"
+    "       list the same events; --full reads every entry again, not\n"
+    "       only those since the last run\n"
+    "  log monitor (--subscriber ID | --key ID ...) [--allow FILE]\n"
+    "              [--vkey KEY] [--state-file FILE] [--follow]\n"
+    "              [--interval SECONDS]\n"
+    "       follows the log and prints every entry of the subscriber or\n"
+    "       keys that FILE (signature or digest hashes, principal text such\n"
+    "       as run_id=123) does not expect; exit 1 if there was one; needs\n"
+    "       no token\n"
     "  account create --name NAME --role ROLE [--role ...] [--subscriber ID]\n"
     "                 --password-file FILE\n"
     "       an operator's account (roles identity, ca, revocation,\n"

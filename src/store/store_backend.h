@@ -54,6 +54,10 @@ struct sn_audit_job {
     struct sn_audit_job *next;
 };
 
+/* logentry.c: record a's log entry (a->id set), malloc'd; for backends,
+ * which append it with sn_logseq_add in the record's transaction. */
+sn_err sn_log_entry(const struct sn_audit *a, uint8_t **out, size_t *len);
+
 struct sn_store_ops {
     const char *name;
     /* path without the backend's "name:" prefix */

@@ -76,6 +76,20 @@ sn_audit_signature(struct sn_audit *a, const struct sn_key *k,
         sn_hex_encode(md, sizeof(md), a->spki_sha256);
 }
 
+sn_err
+sn_audit_salt(struct sn_audit *a, int commit)
+{
+    uint8_t salt[32];
+    sn_err r;
+
+    if (!commit)
+        return SN_OK;
+    if ((r = sn_random(salt, sizeof(salt))) != SN_OK)
+        return r;
+    sn_hex_encode(salt, sizeof(salt), a->digest_salt);
+    return SN_OK;
+}
+
 void
 sn_audit_init(struct sn_audit *a, const struct sn_req *req,
               const char *subscriber, const char *key, const char *action)

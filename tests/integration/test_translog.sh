@@ -140,6 +140,35 @@ check_eq "monitor reports exactly that one" 1 "$(grep -c '^UNEXPECTED' "$WORK/mo
 check_match "monitor names it by its signature hash" "sig-sha256=$ROGUE" \
     "$(grep '^UNEXPECTED' "$WORK/mon.out")"
 
+# Commitments (log_digests in bravo's default policy): the log shows
+# SHA-256("signet-commit/v1\n" || salt || digest), the salt only bravo's
+# audit shows; computed here with openssl.
+req_json PUT "/v1/subscribers/$B/policy" "$TB" '{"log_digests":"commitment"}'
+check_status "bravo's default policy: log_digests commitment" 200
+printf 'secret artifact' >"$WORK/c1"
+sign "$TB" "$KB" "$WORK/c1"
+IC=$(jget .log_index)
+DGC=$(openssl dgst -sha256 -r "$WORK/c1" | cut -d' ' -f1)
+req GET "/v1/audit?order=desc&limit=5" "$TB"
+SALT=$(jget "[.records[] | select(.log_index == $IC)][0].digest_salt")
+check_match "bravo's audit record keeps the salt" '^[0-9a-f]{64}$' "$SALT"
+COMMIT=$({ printf 'signet-commit/v1\n'; printf '%s%s' "$SALT" "$DGC" | xxd -r -p; } |
+    openssl dgst -sha256 -r | cut -d' ' -f1)
+for i in $(seq 1 40); do
+    curl -sS --max-time 10 -o "$WORK/pc.json" -w '%{http_code}' \
+        "$PUBLIC_URL/log/proof/$IC" >"$WORK/pc.code"
+    [ "$(cat "$WORK/pc.code")" = 200 ] && break
+    sleep 0.1
+done
+jq -r .entry "$WORK/pc.json" | base64 -d >"$WORK/ec"
+check_eq "the log shows the commitment, not the digest" "digest commit:$COMMIT" \
+    "$(grep '^digest ' "$WORK/ec")"
+check_nomatch "the digest itself is nowhere in the entry" "$DGC" "$(cat "$WORK/ec")"
+sleep 1
+check_cmd "signet log verify for bravo (the salt is in what the entry commits to)" \
+    env SIGNET_TOKEN="$TB" "$SIGNET" log verify --vkey "$(cat "$WORK/vkey")" \
+    --state-file "$WORK/cli-b.state"
+
 # ---- tampering with the stopped service's database ----
 server_stop
 DB="$SERVER_HOME/signet.db"

@@ -29,6 +29,20 @@
 //	    <index> <type> <time> <key> <sig-sha256> <audit id>; the entries
 //	    must hash to the checkpoint's root and parse strictly as
 //	    signet/entry/v1 (header, all thirteen fields in order, escaping).
+//	logverify audit -vkey VKEY -url BASE -api API_BASE -token-file FILE [-ca FILE] [-subscriber ID]
+//	    What tree -entries all checks, every entry parsed as entries does;
+//	    then the subscriber's audit records (API_BASE/v1/audit, paged with
+//	    after=, the bearer token in FILE; the subscriber is -subscriber or
+//	    API_BASE/v1/whoami's; one record is asked for before the log is
+//	    read, to fail early) against the log: each record with a log_index
+//	    hashes (docs/translog.md, "The audit record's hash") to the
+//	    audit-sha256 of the latest entry of that subscriber naming its id,
+//	    and that entry is the one its log_index names; each audit id the
+//	    subscriber's entries name is listed. A record without log_index
+//	    predates the log (before_log), unless an entry names it. When a
+//	    record names an entry beyond the checkpoint (the log moved on while
+//	    the records were read), a newer checkpoint is awaited and the whole
+//	    check run again (three runs at most).
 //
 // VKEY is the verifier key (<name>+<hex key id>+<base64(0x01||key)>) or
 // @FILE naming a file that holds it.
@@ -36,7 +50,9 @@
 // Exit status: 0 every check passed ("ok ..." lines on stdout); 1 a check
 // failed ("FAIL: <reason>" on stdout; a missing or wrong-size tile or
 // bundle and a malformed checkpoint are failures); 2 usage, local I/O or
-// network error ("logverify: ..." on stderr).
+// network error ("logverify: ..." on stderr). For audit, an answer of the
+// API other than 200 (401 and 403: the token refused) or not as
+// docs/api.md has it (JSON, records in increasing id order) is exit 2.
 package main
 
 import (
@@ -47,6 +63,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -62,6 +79,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -118,6 +136,8 @@ func main() {
 		err = cmdProof(os.Args[2:])
 	case "entries":
 		err = cmdEntries(os.Args[2:])
+	case "audit":
+		err = cmdAudit(os.Args[2:])
 	default:
 		usage()
 	}
@@ -138,6 +158,7 @@ func usage() {
   logverify tree -vkey VKEY -url BASE [-ca FILE] [-state FILE] [-entries all|N]
   logverify proof -vkey VKEY -proof FILE -entry FILE
   logverify entries -vkey VKEY -url BASE [-ca FILE] [-key UUID]
+  logverify audit -vkey VKEY -url BASE -api API_BASE -token-file FILE [-ca FILE] [-subscriber ID]
 `)
 	os.Exit(2)
 }
@@ -481,24 +502,10 @@ func cmdTree(args []string) error {
 		return err
 	}
 
-	cp, err := fetchCheckpoint(f, v)
+	cp, tr, ar, err := openTree(f, v)
 	if err != nil {
 		return err
 	}
-	tr := &tileReader{f: f, cache: map[tlog.Tile][]byte{}}
-	thr := tlog.TileHashReader(tlog.Tree{N: cp.size, Hash: cp.root}, tr)
-	ar := newAuthReader(thr, cp.size)
-	if cp.size > 0 {
-		// The tiles on the right edge of the tree, against the root.
-		h, err := tlog.TreeHash(cp.size, thr)
-		if err != nil {
-			return asFailure(err, "hash tiles of the tree of size %d", cp.size)
-		}
-		if h != cp.root {
-			return failf("hash tiles give root %s, checkpoint has %s", h, cp.root)
-		}
-	}
-	fmt.Printf("ok checkpoint size=%d root=%s\n", cp.size, cp.root)
 
 	if *state != "" {
 		old, err := os.ReadFile(*state)
@@ -525,12 +532,37 @@ func cmdTree(args []string) error {
 		fmt.Printf("ok entries checked=0\n")
 		return nil
 	}
-	checked, err := checkEntries(f, tr, ar, cp, sample)
+	checked, err := checkEntries(f, tr, ar, cp, sample, nil)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("ok entries checked=%d\n", checked)
 	return nil
+}
+
+// openTree fetches the checkpoint, verifies it and the hash tiles on the
+// right edge of its tree against its root, and prints the "ok checkpoint"
+// line. The readers it returns serve the tree's tiles, authenticated.
+func openTree(f *fetcher, v note.Verifier) (*checkpoint, *tileReader, *authReader, error) {
+	cp, err := fetchCheckpoint(f, v)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tr := &tileReader{f: f, cache: map[tlog.Tile][]byte{}}
+	thr := tlog.TileHashReader(tlog.Tree{N: cp.size, Hash: cp.root}, tr)
+	ar := newAuthReader(thr, cp.size)
+	if cp.size > 0 {
+		// The tiles on the right edge of the tree, against the root.
+		h, err := tlog.TreeHash(cp.size, thr)
+		if err != nil {
+			return nil, nil, nil, asFailure(err, "hash tiles of the tree of size %d", cp.size)
+		}
+		if h != cp.root {
+			return nil, nil, nil, failf("hash tiles give root %s, checkpoint has %s", h, cp.root)
+		}
+	}
+	fmt.Printf("ok checkpoint size=%d root=%s\n", cp.size, cp.root)
+	return cp, tr, ar, nil
 }
 
 func consistent(old, cp *checkpoint, ar *authReader) error {
@@ -694,7 +726,12 @@ func (a *authReader) reset() {
 	a.hashes = map[int64]tlog.Hash{}
 }
 
-func checkEntries(f *fetcher, tr *tileReader, ar *authReader, cp *checkpoint, sample int64) (int, error) {
+// checkEntries checks the entries (all, sample < 0, or that many) against
+// the tree. visit, if not nil, is called with each entry of every bundle
+// read, in index order, once the entry is known to be its leaf in the
+// authenticated level-0 tile (with all, the root is recomputed after the
+// last call: an error then still voids what visit saw).
+func checkEntries(f *fetcher, tr *tileReader, ar *authReader, cp *checkpoint, sample int64, visit func(int64, []byte) error) (int, error) {
 	sel, err := pick(cp.size, sample)
 	if err != nil {
 		return 0, err
@@ -737,6 +774,11 @@ func checkEntries(f *fetcher, tr *tileReader, ar *authReader, cp *checkpoint, sa
 			}
 			if !bytes.Equal(rh[:], leaves[j*tlog.HashSize:(j+1)*tlog.HashSize]) {
 				return checked, failf("entry %d (bundle %s): its hash %s is not the leaf hash in %s", idx, tilePath("entries", n, len(es)), rh, tilePath("0", n, len(es)))
+			}
+			if visit != nil {
+				if err := visit(idx, e); err != nil {
+					return checked, err
+				}
 			}
 			if sel == nil {
 				all = append(all, rh)
@@ -853,12 +895,13 @@ var entryFields = []string{
 
 // Where the listing's fields are in entryFields.
 const (
-	fType      = 0
-	fTime      = 1
-	fAuditID   = 3
-	fAuditHash = 4
-	fKey       = 5
-	fSigSHA256 = 10
+	fType       = 0
+	fTime       = 1
+	fSubscriber = 2
+	fAuditID    = 3
+	fAuditHash  = 4
+	fKey        = 5
+	fSigSHA256  = 10
 )
 
 var entryTypes = map[string]bool{
@@ -990,4 +1033,512 @@ func cmdEntries(args []string) error {
 		fmt.Println(l)
 	}
 	return nil
+}
+
+// ---- audit ----
+
+const (
+	auditMagic    = "signet/audit/v1"
+	auditPageMax  = 1000     // the limit= asked for
+	maxAPIReply   = 64 << 20 // bytes, a page of 1000 records with room to spare
+	auditAttempts = 3
+	coverWait     = 10 * time.Second
+)
+
+// auditLines are the canonical audit text's lines after "id", in order
+// (docs/translog.md, "The audit record's hash"), with the audit API's
+// member for each; the optional ones are absent when empty.
+var auditLines = []struct {
+	name, member string
+	optional     bool
+}{
+	{"time", "time", false},
+	{"subscriber", "subscriber", false},
+	{"key", "key", false},
+	{"token", "token", false},
+	{"client", "client", false},
+	{"action", "action", false},
+	{"digest-alg", "digest_algorithm", false},
+	{"digest", "digest", false},
+	{"scheme", "scheme", false},
+	{"result", "result", false},
+	{"detail", "detail", false},
+	{"policy", "policy", true},
+	{"principal", "principal", true},
+	{"sig-sha256", "sig_sha256", true},
+	{"digest-salt", "digest_salt", true},
+}
+
+// Where the record's subscriber is in auditLines.
+const aSubscriber = 1
+
+// escapeValue writes a value as docs/translog.md has it: bytes 0x21-0x7e
+// but '%' as themselves, every other byte as %XX (upper-case hex); the
+// empty value is "-", the value "-" is "%2D".
+func escapeValue(v string) string {
+	switch v {
+	case "":
+		return "-"
+	case "-":
+		return "%2D"
+	}
+	const hexDigits = "0123456789ABCDEF"
+	b := make([]byte, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c >= 0x21 && c <= 0x7e && c != '%' {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
+		}
+	}
+	return string(b)
+}
+
+// An auditRecord is one record of the audit API.
+type auditRecord struct {
+	id       uint64
+	values   []string // auditLines' values, "" when absent
+	logIndex int64    // -1: no log_index (the record predates the log)
+}
+
+// text is the record's canonical text.
+func (r *auditRecord) text() []byte {
+	var b bytes.Buffer
+	b.WriteString(auditMagic + "\n")
+	b.WriteString("id " + escapeValue(strconv.FormatUint(r.id, 10)) + "\n")
+	for i, l := range auditLines {
+		b.WriteString(l.name + " " + escapeValue(r.values[i]) + "\n")
+	}
+	return b.Bytes()
+}
+
+// hash is the lower-case hex SHA-256 of the canonical text: what the
+// record's log entry has as audit-sha256.
+func (r *auditRecord) hash() string {
+	h := sha256.Sum256(r.text())
+	return hex.EncodeToString(h[:])
+}
+
+// parseDecimal takes a record id or log index as written in JSON or in an
+// entry: decimal digits, no sign, no leading zero, at most 2^64-1.
+func parseDecimal(s string) (uint64, bool) {
+	if s == "" || len(s) > 1 && s[0] == '0' {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	return n, err == nil
+}
+
+// jsonUint is a JSON number (decoded with UseNumber) that is a record id
+// or a log index; never a float, never a string.
+func jsonUint(x interface{}) (uint64, bool) {
+	n, ok := x.(json.Number)
+	if !ok {
+		return 0, false
+	}
+	return parseDecimal(n.String())
+}
+
+// decodeObject decodes one JSON object, numbers as json.Number (ids may be
+// beyond 2^53), nothing after it.
+func decodeObject(data []byte) (map[string]interface{}, error) {
+	if !utf8.Valid(data) {
+		return nil, errors.New("not UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var o map[string]interface{}
+	if err := dec.Decode(&o); err != nil {
+		return nil, err
+	}
+	if o == nil {
+		return nil, errors.New("null, not an object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the JSON object")
+	}
+	return o, nil
+}
+
+// parseAuditRecord takes a record as GET /v1/audit lists it: "id" a
+// number, the members of auditLines strings (the optional ones absent or
+// null when empty), "log_index" absent, null or a number. Other members
+// are ignored.
+func parseAuditRecord(o map[string]interface{}) (*auditRecord, error) {
+	id, ok := jsonUint(o["id"])
+	if !ok {
+		return nil, fmt.Errorf("a record's \"id\" is %s, not a record id", describeJSON(o["id"]))
+	}
+	r := &auditRecord{id: id, values: make([]string, len(auditLines)), logIndex: -1}
+	for i, l := range auditLines {
+		x := o[l.member]
+		if x == nil {
+			if l.optional {
+				continue
+			}
+			return nil, fmt.Errorf("record %d: no %q", id, l.member)
+		}
+		s, ok := x.(string)
+		if !ok {
+			return nil, fmt.Errorf("record %d: %q is %s, not a string", id, l.member, describeJSON(x))
+		}
+		r.values[i] = s
+	}
+	if x := o["log_index"]; x != nil {
+		n, ok := jsonUint(x)
+		if !ok || n > math.MaxInt64 {
+			return nil, fmt.Errorf("record %d: \"log_index\" is %s, not a log index", id, describeJSON(x))
+		}
+		r.logIndex = int64(n)
+	}
+	return r, nil
+}
+
+func describeJSON(x interface{}) string {
+	switch x := x.(type) {
+	case nil:
+		return "absent or null"
+	case json.Number:
+		return "the number " + x.String()
+	case string:
+		return fmt.Sprintf("the string %q", x)
+	case bool:
+		return "a boolean"
+	case []interface{}:
+		return "an array"
+	default:
+		return "an object"
+	}
+}
+
+// An apiClient asks the service's API with a bearer token.
+type apiClient struct {
+	f     *fetcher // its base is API_BASE
+	token string
+}
+
+// get fetches API_BASE+path and decodes the JSON object it answers. Every
+// error is exit 2: an answer other than 200, a malformed one, the network.
+func (a *apiClient) get(path string) (map[string]interface{}, error) {
+	url := a.f.base + path
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, &usageError{fmt.Sprintf("GET %s: %v", url, err)}
+	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	req.Header.Set("Accept", "application/json")
+	resp, err := a.f.client.Do(req)
+	if err != nil {
+		return nil, &netError{err}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIReply+1))
+	if err != nil {
+		return nil, &netError{fmt.Errorf("GET %s: %v", url, err)}
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusUnauthorized:
+		return nil, &netError{fmt.Errorf("GET %s: %s: the API refused the token (not a valid token?)%s", url, resp.Status, apiMessage(body))}
+	case http.StatusForbidden:
+		return nil, &netError{fmt.Errorf("GET %s: %s: the token may not do this (a subscriber's token with the sign or manage role, not limited to some keys, reads its audit records)%s", url, resp.Status, apiMessage(body))}
+	default:
+		return nil, &netError{fmt.Errorf("GET %s: %s%s", url, resp.Status, apiMessage(body))}
+	}
+	if len(body) > maxAPIReply {
+		return nil, &netError{fmt.Errorf("GET %s: more than %d bytes", url, maxAPIReply)}
+	}
+	o, err := decodeObject(body)
+	if err != nil {
+		return nil, &netError{fmt.Errorf("GET %s: malformed answer: %v", url, err)}
+	}
+	return o, nil
+}
+
+// apiMessage is the error's message of an API refusal ({"error",
+// "message"}), if it has one.
+func apiMessage(body []byte) string {
+	o, err := decodeObject(body)
+	if err != nil {
+		return ""
+	}
+	m, _ := o["message"].(string)
+	if e, _ := o["error"].(string); e != "" {
+		m = strings.TrimSpace(e + " " + m)
+	}
+	if m == "" {
+		return ""
+	}
+	if len(m) > 200 {
+		m = m[:200] + "..."
+	}
+	return fmt.Sprintf(" (%q)", m)
+}
+
+// whoami is the token's subscriber.
+func (a *apiClient) whoami() (string, error) {
+	o, err := a.get("/v1/whoami")
+	if err != nil {
+		return "", err
+	}
+	switch s := o["subscriber"].(type) {
+	case string:
+		if s != "" {
+			return s, nil
+		}
+	case nil:
+		return "", &usageError{"GET /v1/whoami: the token has no subscriber (an operator's?): audit needs a subscriber's token"}
+	}
+	return "", &netError{fmt.Errorf("GET %s/v1/whoami: malformed answer: \"subscriber\" is %s", a.f.base, describeJSON(o["subscriber"]))}
+}
+
+// page is one page of the token's subscriber's audit records: those after
+// record id after, at most limit, in increasing id order, next_after the
+// last one's id.
+func (a *apiClient) page(after uint64, limit int) ([]*auditRecord, error) {
+	path := fmt.Sprintf("/v1/audit?limit=%d&after=%d", limit, after)
+	malformed := func(format string, args ...interface{}) error {
+		return &netError{fmt.Errorf("GET %s%s: malformed answer: %s", a.f.base, path, fmt.Sprintf(format, args...))}
+	}
+	o, err := a.get(path)
+	if err != nil {
+		return nil, err
+	}
+	list, ok := o["records"].([]interface{})
+	if !ok {
+		return nil, malformed("\"records\" is %s, not an array", describeJSON(o["records"]))
+	}
+	var out []*auditRecord
+	last := after
+	for _, x := range list {
+		ro, ok := x.(map[string]interface{})
+		if !ok {
+			return nil, malformed("a record is %s, not an object", describeJSON(x))
+		}
+		r, err := parseAuditRecord(ro)
+		if err != nil {
+			return nil, malformed("%v", err)
+		}
+		if r.id <= last {
+			return nil, malformed("record %d after record %d (the ids must increase, from after=%d on)", r.id, last, after)
+		}
+		last = r.id
+		out = append(out, r)
+	}
+	if len(out) > 0 {
+		if next, ok := jsonUint(o["next_after"]); !ok || next != last {
+			return nil, malformed("\"next_after\" is %s, not the last record's id %d", describeJSON(o["next_after"]), last)
+		}
+	}
+	return out, nil
+}
+
+// records pages through the token's subscriber's audit records, oldest
+// first: after=0, then each page's next_after, to an empty page. The ids
+// increase throughout, so no record comes twice.
+func (a *apiClient) records() ([]*auditRecord, error) {
+	var out []*auditRecord
+	after := uint64(0)
+	for {
+		recs, err := a.page(after, auditPageMax)
+		if err != nil {
+			return nil, err
+		}
+		if len(recs) == 0 {
+			return out, nil
+		}
+		out = append(out, recs...)
+		after = recs[len(recs)-1].id
+	}
+}
+
+// A logged record is the latest entry of the subscriber naming an audit id.
+type logged struct {
+	index int64
+	hash  string
+}
+
+// auditLog does what tree -entries all does and parses every entry:
+// it returns the checkpoint and, by audit id, the latest entry of the
+// subscriber naming it.
+func auditLog(f *fetcher, v note.Verifier, subscriber string) (*checkpoint, map[uint64]logged, error) {
+	cp, tr, ar, err := openTree(f, v)
+	if err != nil {
+		return nil, nil, err
+	}
+	mine := map[uint64]logged{}
+	esub := escapeValue(subscriber)
+	visit := func(idx int64, e []byte) error {
+		vals, err := parseEntry(e)
+		if err != nil {
+			return failf("entry %d: %v", idx, err)
+		}
+		if vals[fSubscriber] != esub {
+			return nil
+		}
+		id, ok := parseDecimal(vals[fAuditID])
+		if !ok {
+			return failf("entry %d: audit-id %q is not a record id", idx, vals[fAuditID])
+		}
+		// In index order: a later entry for the id replaces the earlier.
+		mine[id] = logged{idx, vals[fAuditHash]}
+		return nil
+	}
+	checked := 0
+	if cp.size > 0 {
+		if checked, err = checkEntries(f, tr, ar, cp, -1, visit); err != nil {
+			return nil, nil, err
+		}
+	}
+	fmt.Printf("ok entries checked=%d\n", checked)
+	return cp, mine, nil
+}
+
+// judgeAudit compares the records with the subscriber's entries.
+func judgeAudit(recs []*auditRecord, mine map[uint64]logged, subscriber string, cp *checkpoint) error {
+	listed := map[uint64]bool{}
+	covered, before := 0, 0
+	for _, r := range recs {
+		listed[r.id] = true
+		if s := r.values[aSubscriber]; s != subscriber {
+			return failf("audit record %d is of subscriber %q, not %q", r.id, s, subscriber)
+		}
+		e, ok := mine[r.id]
+		if r.logIndex < 0 {
+			if ok {
+				return failf("audit record %d has no log_index (as if it predated the log), yet log entry %d commits to it", r.id, e.index)
+			}
+			before++
+			continue
+		}
+		late := ""
+		if r.logIndex >= cp.size {
+			late = fmt.Sprintf(" (it names log entry %d, beyond the checkpoint's %d entries)", r.logIndex, cp.size)
+		}
+		if !ok {
+			return failf("audit record %d has no log entry%s", r.id, late)
+		}
+		if h := r.hash(); h != e.hash {
+			return failf("audit record %d differs from what log entry %d committed to (audit-sha256 %s, the record hashes to %s)%s", r.id, e.index, e.hash, h, late)
+		}
+		if r.logIndex != e.index {
+			return failf("audit record %d names log entry %d, its latest log entry is %d", r.id, r.logIndex, e.index)
+		}
+		covered++
+	}
+	var unlisted []uint64
+	for id := range mine {
+		if !listed[id] {
+			unlisted = append(unlisted, id)
+		}
+	}
+	if len(unlisted) > 0 {
+		sort.Slice(unlisted, func(i, j int) bool { return mine[unlisted[i]].index < mine[unlisted[j]].index })
+		id := unlisted[0]
+		return failf("log entry %d commits to audit record %d, which the audit API does not list", mine[id].index, id)
+	}
+	fmt.Printf("ok audit records=%d covered=%d before_log=%d\n", len(recs), covered, before)
+	return nil
+}
+
+// awaitCheckpoint polls the checkpoint (once a second, coverWait at most)
+// until it covers entry index.
+func awaitCheckpoint(f *fetcher, v note.Verifier, index int64) error {
+	deadline := time.Now().Add(coverWait)
+	for {
+		cp, err := fetchCheckpoint(f, v)
+		if err != nil {
+			return err
+		}
+		if cp.size > index || time.Now().After(deadline) {
+			return nil
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func cmdAudit(args []string) error {
+	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
+	vkey := fs.String("vkey", "", "verifier key or @FILE")
+	base := fs.String("url", "", "base URL of the log (BASE/checkpoint, BASE/tile/...)")
+	api := fs.String("api", "", "base URL of the API (API_BASE/v1/audit, API_BASE/v1/whoami)")
+	tokenFile := fs.String("token-file", "", "file holding the subscriber's bearer token")
+	ca := fs.String("ca", "", "CA certificate file (PEM) for https")
+	subscriber := fs.String("subscriber", "", "the subscriber (default: the token's, from /v1/whoami)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	v, err := loadVerifier(*vkey)
+	if err != nil {
+		return err
+	}
+	if *api == "" {
+		return &usageError{"-api is required"}
+	}
+	if !strings.HasPrefix(*api, "http://") && !strings.HasPrefix(*api, "https://") {
+		return &usageError{"-api must be http:// or https://"}
+	}
+	if *tokenFile == "" {
+		return &usageError{"-token-file is required"}
+	}
+	tb, err := os.ReadFile(*tokenFile)
+	if err != nil {
+		return &netError{err}
+	}
+	token := strings.TrimSpace(string(tb))
+	if token == "" || strings.IndexFunc(token, func(c rune) bool { return c <= ' ' || c >= 0x7f }) >= 0 {
+		return &usageError{*tokenFile + ": not a token (one line of printable ASCII)"}
+	}
+	f, err := newFetcher(*base, *ca)
+	if err != nil {
+		return err
+	}
+	af, err := newFetcher(*api, *ca)
+	if err != nil {
+		return err
+	}
+	client := &apiClient{f: af, token: token}
+	sub := *subscriber
+	if sub == "" {
+		if sub, err = client.whoami(); err != nil {
+			return err
+		}
+	}
+	// One record first: a token refused, a wrong API_BASE, an answer not
+	// as expected end the run before the log is read.
+	if _, err := client.page(0, 1); err != nil {
+		return err
+	}
+
+	for attempt := 1; ; attempt++ {
+		// The log first, then the records: every record an entry of this
+		// checkpoint names is in the database before the records are read.
+		cp, mine, err := auditLog(f, v, sub)
+		if err != nil {
+			return err
+		}
+		recs, err := client.records()
+		if err != nil {
+			return err
+		}
+		var late *auditRecord
+		for _, r := range recs {
+			if r.logIndex >= cp.size && (late == nil || r.logIndex > late.logIndex) {
+				late = r
+			}
+		}
+		if late == nil || attempt == auditAttempts {
+			return judgeAudit(recs, mine, sub, cp)
+		}
+		fmt.Fprintf(os.Stderr, "logverify: audit record %d names log entry %d, beyond the checkpoint's %d entries: checking again with a newer checkpoint\n", late.id, late.logIndex, cp.size)
+		if err := awaitCheckpoint(f, v, late.logIndex); err != nil {
+			return err
+		}
+	}
 }

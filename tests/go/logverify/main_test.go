@@ -7,6 +7,10 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -277,6 +281,251 @@ func TestFullTileGap(t *testing.T) {
 		h, err := a.ReadHashes([]int64{tlog.StoredHashIndex(0, i)})
 		if err != nil || h[0] != stored[tlog.StoredHashIndex(0, i)] {
 			t.Fatalf("leaf %d: %v, %v", i, h, err)
+		}
+	}
+}
+
+func TestEscapeValue(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"", "-"},
+		{"-", "%2D"},
+		{"--", "--"},
+		{"a-b", "a-b"},
+		{" ", "%20"},
+		{"%", "%25"},
+		{"100%", "100%25"},
+		{"caf\xc3\xa9", "caf%C3%A9"},
+		{"\x00\t\n\r\x1f\x7f\xff", "%00%09%0A%0D%1F%7F%FF"},
+		{"!~\"#&'(){}[]<>=,;:/?@\\^`|", "!~\"#&'(){}[]<>=,;:/?@\\^`|"},
+	} {
+		if got := escapeValue(c.in); got != c.want {
+			t.Errorf("escapeValue(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func auditRecordFromJSON(t *testing.T, j string) (*auditRecord, error) {
+	t.Helper()
+	o, err := decodeObject([]byte(j))
+	if err != nil {
+		t.Fatalf("decodeObject(%s): %v", j, err)
+	}
+	return parseAuditRecord(o)
+}
+
+// TestAuditText: the canonical text of a record (docs/translog.md, "The
+// audit record's hash"), the bytes written out: an id beyond 2^53, an empty
+// value (key), a value "-" (token), an absent and a null optional member
+// (digest-salt, principal), a space, a '%', a non-ASCII character (é, from
+// a \u escape: its two UTF-8 bytes) and a tab in the detail; members the
+// hash does not cover (log_index, extra) are ignored. The SHA-256 was
+// computed apart from Go (python3 hashlib) over the same bytes.
+func TestAuditText(t *testing.T) {
+	r, err := auditRecordFromJSON(t, `{"id": 9007199254740993, "time": "2026-12-07T01:51:23Z",
+		"subscriber": "9b2f0c1e-1111-4a4a-8a8a-000000000001", "key": "", "token": "-",
+		"client": "2001:db8::1", "action": "denied", "digest_algorithm": "sha256", "digest": "ab",
+		"scheme": "", "result": "denied", "detail": "rate 100% exceeded: caf\u00e9\t(x2)",
+		"policy": "deny key max", "principal": null, "sig_sha256": "--", "log_index": 12,
+		"extra": [1, {"x": 2}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "signet/audit/v1\n" +
+		"id 9007199254740993\n" +
+		"time 2026-12-07T01:51:23Z\n" +
+		"subscriber 9b2f0c1e-1111-4a4a-8a8a-000000000001\n" +
+		"key -\n" +
+		"token %2D\n" +
+		"client 2001:db8::1\n" +
+		"action denied\n" +
+		"digest-alg sha256\n" +
+		"digest ab\n" +
+		"scheme -\n" +
+		"result denied\n" +
+		"detail rate%20100%25%20exceeded:%20caf%C3%A9%09(x2)\n" +
+		"policy deny%20key%20max\n" +
+		"principal -\n" +
+		"sig-sha256 --\n" +
+		"digest-salt -\n"
+	if got := string(r.text()); got != want {
+		t.Errorf("text:\n%s\nwant:\n%s", got, want)
+	}
+	if got, want := r.hash(), "dc91394291a8dafa6becbdcaf6ebaba6a9e055d290875a6e88fc9a7028313fd9"; got != want {
+		t.Errorf("hash %s, want %s", got, want)
+	}
+	if r.id != 9007199254740993 || r.logIndex != 12 {
+		t.Errorf("id %d, log_index %d", r.id, r.logIndex)
+	}
+	// Without log_index (or null): before the log.
+	r, err = auditRecordFromJSON(t, `{"id": 1, "time": "t", "subscriber": "s", "key": "", "token": "",
+		"client": "", "action": "", "digest_algorithm": "", "digest": "", "scheme": "", "result": "",
+		"detail": "", "log_index": null}`)
+	if err != nil || r.logIndex != -1 {
+		t.Errorf("record without log_index: %+v, %v", r, err)
+	}
+}
+
+func TestAuditRecordMalformed(t *testing.T) {
+	const good = `"time": "t", "subscriber": "s", "key": "", "token": "", "client": "", "action": "",
+		"digest_algorithm": "", "digest": "", "scheme": "", "result": "", "detail": ""`
+	for name, j := range map[string]string{
+		"id a string":        `{"id": "12", ` + good + `}`,
+		"id a float":         `{"id": 12.0, ` + good + `}`,
+		"id with exponent":   `{"id": 1e3, ` + good + `}`,
+		"id negative":        `{"id": -1, ` + good + `}`,
+		"id beyond 2^64":     `{"id": 18446744073709551616, ` + good + `}`,
+		"no id":              `{` + good + `}`,
+		"detail missing":     `{"id": 1, ` + strings.Replace(good, `, "detail": ""`, "", 1) + `}`,
+		"detail null":        `{"id": 1, ` + strings.Replace(good, `"detail": ""`, `"detail": null`, 1) + `}`,
+		"detail a number":    `{"id": 1, ` + strings.Replace(good, `"detail": ""`, `"detail": 5`, 1) + `}`,
+		"policy a number":    `{"id": 1, "policy": 1, ` + good + `}`,
+		"log_index a string": `{"id": 1, "log_index": "3", ` + good + `}`,
+		"log_index negative": `{"id": 1, "log_index": -3, ` + good + `}`,
+		"log_index 2^63":     `{"id": 1, "log_index": 9223372036854775808, ` + good + `}`,
+	} {
+		if r, err := auditRecordFromJSON(t, j); err == nil {
+			t.Errorf("%s: parsed as %+v", name, r)
+		}
+	}
+	if r, err := auditRecordFromJSON(t, `{"id": 18446744073709551615, "log_index": 9223372036854775807, `+good+`}`); err != nil || r.id != math.MaxUint64 || r.logIndex != math.MaxInt64 {
+		t.Errorf("largest id and log_index: %+v, %v", r, err)
+	}
+	for name, j := range map[string]string{
+		"array":         `[]`,
+		"null":          `null`,
+		"two objects":   `{} {}`,
+		"trailing junk": `{} x`,
+		"not UTF-8":     "{\"a\": \"\xff\"}",
+	} {
+		if _, err := decodeObject([]byte(j)); err == nil {
+			t.Errorf("decodeObject(%s) succeeded", name)
+		}
+	}
+}
+
+// TestJudgeAudit: the latest entry for an id counts; the record must name
+// it; records without log_index are before the log unless an entry names
+// them; every entry's record must be listed.
+func TestJudgeAudit(t *testing.T) {
+	rec := func(id uint64, detail string, logIndex int64) *auditRecord {
+		v := make([]string, len(auditLines))
+		v[aSubscriber] = "sub"
+		v[10] = detail
+		return &auditRecord{id: id, values: v, logIndex: logIndex}
+	}
+	cp := &checkpoint{size: 100}
+	a1, a2, old, b := rec(1, "x", 7), rec(2, "y (x2)", 9), rec(2, "y", 9), rec(0, "", -1)
+	good := map[uint64]logged{1: {7, a1.hash()}, 2: {9, a2.hash()}}
+	for name, c := range map[string]struct {
+		recs []*auditRecord
+		mine map[uint64]logged
+		want string // "" ok, else the failure's start
+	}{
+		"ok":                {[]*auditRecord{b, a1, a2}, good, ""},
+		"stale record":      {[]*auditRecord{a1, old}, good, "audit record 2 differs from what log entry 9 committed to"},
+		"no entry":          {[]*auditRecord{a1, a2, rec(3, "", 12)}, good, "audit record 3 has no log entry"},
+		"beyond checkpoint": {[]*auditRecord{a1, a2, rec(3, "", 100)}, good, "audit record 3 has no log entry (it names log entry 100"},
+		"not listed":        {[]*auditRecord{a2}, good, "log entry 7 commits to audit record 1, which the audit API does not list"},
+		"wrong log_index":   {[]*auditRecord{a1, rec(2, "y (x2)", 8)}, good, "audit record 2 names log entry 8, its latest log entry is 9"},
+		"no log_index":      {[]*auditRecord{a1, rec(2, "y (x2)", -1)}, good, "audit record 2 has no log_index"},
+		"other subscriber":  {[]*auditRecord{{id: 1, values: make([]string, len(auditLines)), logIndex: 7}}, good, `audit record 1 is of subscriber "", not "sub"`},
+	} {
+		err := judgeAudit(c.recs, c.mine, "sub", cp)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", name, err)
+		case c.want != "" && err == nil:
+			t.Errorf("%s: no failure", name)
+		case c.want != "" && !strings.HasPrefix(err.Error(), c.want):
+			t.Errorf("%s: %v, want %s...", name, err, c.want)
+		case c.want != "":
+			if _, ok := err.(*failure); !ok {
+				t.Errorf("%s: %v is not a failure", name, err)
+			}
+		}
+	}
+}
+
+// TestAuditPaging: the walk through GET /v1/audit against a server in
+// the test: pages by next_after to an empty page, ids beyond 2^53 exact;
+// answers out of order, a wrong next_after, a refusal: exit 2 (netError).
+func TestAuditPaging(t *testing.T) {
+	const base = uint64(9007199254740993)
+	rec := func(id uint64) string {
+		return fmt.Sprintf(`{"id": %d, "time": "t", "subscriber": "s", "key": "", "token": "", "client": "",
+			"action": "", "digest_algorithm": "", "digest": "", "scheme": "", "result": "", "detail": "", "log_index": %d}`, id, id-base)
+	}
+	var scenario string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok" || scenario == "401" {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error": "unauthorized", "message": "no"}`)
+			return
+		}
+		if r.URL.Path != "/v1/audit" || r.URL.Query().Get("limit") != "1000" {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		after, err := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		var ids []uint64 // pages of two: base, base+1 | base+2, base+3 | base+4
+		for id := base; id < base+5; id++ {
+			if id > after && len(ids) < 2 {
+				ids = append(ids, id)
+			}
+		}
+		switch {
+		case scenario == "repeat" && after == base+1:
+			ids = []uint64{base + 1, base + 2}
+		case scenario == "notarray":
+			fmt.Fprint(w, `{"records": {}, "next_after": 0}`)
+			return
+		case scenario == "500":
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		var rs []string
+		for _, id := range ids {
+			rs = append(rs, rec(id))
+		}
+		next := after
+		if len(ids) > 0 {
+			next = ids[len(ids)-1]
+		}
+		if scenario == "badnext" && len(ids) > 0 {
+			next++
+		}
+		fmt.Fprintf(w, `{"records": [%s], "next_after": %d}`, strings.Join(rs, ","), next)
+	}))
+	defer srv.Close()
+	f, err := newFetcher(srv.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &apiClient{f: f, token: "tok"}
+	recs, err := a.records()
+	if err != nil || len(recs) != 5 {
+		t.Fatalf("records() = %d records, %v", len(recs), err)
+	}
+	for i, r := range recs {
+		if r.id != base+uint64(i) || r.logIndex != int64(i) {
+			t.Errorf("record %d: id %d, log_index %d", i, r.id, r.logIndex)
+		}
+	}
+	for _, c := range []struct{ scenario, want string }{
+		{"repeat", "the ids must increase"},
+		{"badnext", `"next_after" is the number 9007199254740995, not the last record's id 9007199254740994`},
+		{"notarray", `"records" is an object, not an array`},
+		{"401", "401 Unauthorized: the API refused the token"},
+		{"500", "500 Internal Server Error"},
+	} {
+		scenario = c.scenario
+		_, err := a.records()
+		if _, ok := err.(*netError); !ok || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want a netError with %q", c.scenario, err, c.want)
 		}
 	}
 }

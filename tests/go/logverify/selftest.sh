@@ -4,7 +4,9 @@
 # (sizes 0, 1, 255, 256, 257, 300, 65536, 70000, forks, foreign keys),
 # serves them with python3 -m http.server on 127.0.0.1 (and https with a
 # throw-away CA when openssl is there) and asserts every verdict: the exit
-# status and the ok lines or the FAIL line.
+# status and the ok lines or the FAIL line. For logverify audit, mklog
+# -audit also writes the audit records the entries commit to, served by
+# fakeapi.py (GET /v1/whoami, GET /v1/audit paged), altered case by case.
 #
 #   tests/go/logverify/selftest.sh        exit 0 when every check passed
 set -euo pipefail
@@ -330,6 +332,125 @@ check "state: another log's checkpoint (another key)" 1 "checkpoint in .*: not s
     "$LV" tree -vkey "$vk" -url "$U/log" -state "$work/st2"
 check "state at 70000, the log served is at 257 (rollback)" 1 "log shrank: earlier checkpoint has size 70000, this one 257" -- \
     "$LV" tree -vkey "$vk" -url "$U/s257" -state "$st"
+
+# ---- audit: the log against the subscriber's audit records ----
+api=$work/api
+mkdir -p "$api"
+echo selftest-token >"$api/token"
+echo selftest-token >"$work/token"
+for t in wrong forbidden operator; do echo "$t" >"$work/token.$t"; done
+: >"$work/token.empty"
+# Entry i commits to record 1000+i; the subscriber's are i%5 == 0 but
+# not i%11 == 0: 54 of 300; entry 290 re-commits to record 1015 (entry 15's),
+# its detail grown; 3 records before the log.
+"$MK" write -dir "$www/audit" -skey "$work/sk" -n 300 -audit "$api/good" -audit-before 3 -audit-update 15,290
+"$MK" write -dir "$www/auditbig" -skey "$work/sk" -n 300 -audit "$api/big" -audit-id-base 9007199254740993 -audit-before 2
+# The race: the API lists the records of a log of 310 entries, the log
+# served has 300 until the walk through the records (the hook) grows it to
+# 310.
+"$MK" write -dir "$work/race310" -skey "$work/sk" -n 310 -audit "$api/race"
+"$MK" write -dir "$www/auditrace" -skey "$work/sk" -n 300 -audit "$work/race300api"
+printf '["cp", "-r", "%s/.", "%s"]\n' "$work/race310" "$www/auditrace" >"$api/race/hook"
+aport=$(free_port)
+python3 "$here/fakeapi.py" "$aport" "$api" 2>"$work/fakeapi.log" &
+pids+=($!)
+wait_port "$aport"
+A=http://127.0.0.1:$aport
+me=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["subscriber"])' "$api/good/whoami.json")
+other=00000000-0000-4000-a000-000000000001
+
+# apivar NAME CODE: API variant NAME, good's records (the list r, rec(ID)
+# the record of that id) edited by the python CODE
+apivar() {
+    mkdir -p "$api/$1"
+    cp "$api/good/whoami.json" "$api/$1/"
+    python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+def rec(i): return next(x for x in r if x["id"] == i)
+exec(sys.argv[2])
+json.dump(r, open(sys.argv[3], "w"))' "$api/good/records.json" "$2" "$api/$1/records.json"
+}
+# audit LOG VARIANT [FLAGS...]
+audit() {
+    local log=$1 variant=$2
+    shift 2
+    "$LV" audit -vkey "$vk" -url "$U/$log" -api "$A/$variant" -token-file "$work/token" "$@"
+}
+pages() { grep -c "^/$1/v1/audit?limit=1000&after=" "$api/requests.log" || true; }
+probes() { grep -c "^/$1/v1/audit?limit=1&after=0\$" "$api/requests.log" || true; }
+whoamis() { grep -c "^/$1/v1/whoami\$" "$api/requests.log" || true; }
+
+: >"$api/requests.log"
+check "audit: 56 records, 53 in the log (1015's latest entry matches, its first not), 3 before it" 0 \
+    "ok checkpoint size=300 root=$R" "ok entries checked=300" "ok audit records=56 covered=53 before_log=3" -- \
+    audit audit good
+assert "audit: whoami asked once, one record first, then 9 pages (of at most 7 records, then an empty one)" \
+    test "$(whoamis good) $(probes good) $(pages good)" = "1 1 9"
+check "entries: record 1015 has two entries, 15 and 290" 0 "15 record .* 1015" "290 record .* 1015" -- \
+    "$LV" entries -vkey "$vk" -url "$U/audit"
+assert "entries: no other entry names record 1015" test "$(awk '$6 == 1015' "$out" | wc -l)" = 2
+: >"$api/requests.log"
+check "audit -subscriber (the same one): whoami not asked" 0 "ok audit records=56 covered=53 before_log=3" -- \
+    audit audit good -subscriber "$me"
+assert "audit -subscriber: no whoami" test "$(whoamis good)" = 0
+check "audit: ids beyond 2^53 (9007199254740993 and on), JSON numbers kept exact" 0 \
+    "ok audit records=56 covered=54 before_log=2" -- audit auditbig big
+apivar nolog 'x = dict(rec(1010)); x["id"] = 500; del x["log_index"]; r.append(x)'
+check "audit: one more record without log_index (before the log)" 0 "ok audit records=57 covered=53 before_log=4" -- \
+    audit audit nolog
+check "audit: a record beyond the checkpoint (300), the log grown to 310 meanwhile: checked again" 0 \
+    "ok checkpoint size=300 root=$R" "ok checkpoint size=310 root=$R" "ok entries checked=310" \
+    "ok audit records=56 covered=56 before_log=0" -- audit auditrace race
+assert "audit: the second run noted on stderr" grep -q "audit record 1305 names log entry 305, beyond the checkpoint's 300 entries: checking again" "$err"
+
+apivar altered 'rec(1010)["detail"] = "altered"'
+check "audit: a record's detail altered" 1 "audit record 1010 differs from what log entry 10 committed to" -- \
+    audit audit altered
+apivar deleted 'r.remove(rec(1100))'
+check "audit: a record deleted from the API" 1 "log entry 100 commits to audit record 1100, which the audit API does not list" -- \
+    audit audit deleted
+apivar extra 'x = dict(rec(1010)); x["id"] = 5000; x["log_index"] = 299; r.append(x)'
+check "audit: a record with a log_index and no entry" 1 "audit record 5000 has no log entry" -- \
+    audit audit extra
+apivar stale 'rec(1015)["detail"] = "refused: key disabled"'
+check "audit: the record as its first entry has it, not its latest" 1 "audit record 1015 differs from what log entry 290 committed to" -- \
+    audit audit stale
+apivar misindexed 'rec(1015)["log_index"] = 15'
+check "audit: a record naming its earlier entry" 1 "audit record 1015 names log entry 15, its latest log entry is 290" -- \
+    audit audit misindexed
+apivar unlogged 'del rec(1010)["log_index"]'
+check "audit: a record's log_index dropped, its entry there" 1 "audit record 1010 has no log_index \(as if it predated the log\), yet log entry 10 commits to it" -- \
+    audit audit unlogged
+apivar foreign 'x = dict(rec(1010)); x["id"] = 5000; x["subscriber"] = "someone-else"; r.append(x)'
+check "audit: a record of another subscriber listed" 1 "audit record 5000 is of subscriber \"someone-else\"" -- \
+    audit audit foreign
+check "audit -subscriber another one" 1 "audit record 997 is of subscriber \"$me\", not \"$other\"" -- \
+    audit audit good -subscriber "$other"
+f=$www/audit/tile/entries/000
+save "$f"; flip "$f" 5
+check "audit: a byte flipped in the log's entry bundle 0" 1 "entry 0 \(bundle tile/entries/000\): its hash .* is not the leaf hash in tile/0/000" -- \
+    audit audit good
+restore "$f"
+
+check "audit: token refused (401)" 2 "401 Unauthorized: the API refused the token" -- \
+    "$LV" audit -vkey "$vk" -url "$U/audit" -api "$A/good" -token-file "$work/token.wrong"
+check "audit: token not allowed (403)" 2 "403 Forbidden: the token may not" -- \
+    "$LV" audit -vkey "$vk" -url "$U/audit" -api "$A/good" -token-file "$work/token.forbidden"
+check "audit: an operator's token (whoami: no subscriber)" 2 "the token has no subscriber" -- \
+    "$LV" audit -vkey "$vk" -url "$U/audit" -api "$A/good" -token-file "$work/token.operator"
+check "audit: an operator's token, -subscriber given (403)" 2 "403 Forbidden" -- \
+    "$LV" audit -vkey "$vk" -url "$U/audit" -api "$A/good" -token-file "$work/token.operator" -subscriber "$me"
+check "audit: empty token file" 2 "not a token" -- \
+    "$LV" audit -vkey "$vk" -url "$U/audit" -api "$A/good" -token-file "$work/token.empty"
+check "audit: no -api" 2 "-api is required" -- "$LV" audit -vkey "$vk" -url "$U/audit" -token-file "$work/token"
+check "audit: no -token-file" 2 "-token-file is required" -- "$LV" audit -vkey "$vk" -url "$U/audit" -api "$A/good"
+check "audit: API not listening" 2 "connection refused" -- \
+    "$LV" audit -vkey "$vk" -url "$U/audit" -api "http://127.0.0.1:$(free_port)" -token-file "$work/token"
+check "audit: no such API (404)" 2 "404 Not Found" -- audit audit nothing
+apivar nodetail 'del rec(997)["detail"]'
+check "audit: a record without detail (malformed)" 2 'malformed answer: record 997: no "detail"' -- audit audit nodetail
+apivar floatid 'rec(997)["id"] = 997.0'
+check "audit: a record id 997.0 (malformed)" 2 'malformed answer: a record.s "id" is the number 997.0' -- audit audit floatid
 
 # ---- usage and network errors: exit 2 ----
 check "nothing listening" 2 "connection refused" -- "$LV" tree -vkey "$vk" -url "http://127.0.0.1:$(free_port)/log"

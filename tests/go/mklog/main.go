@@ -8,6 +8,7 @@
 //	    A new Ed25519 signer key into FILE; prints the verifier key.
 //	mklog write -dir DIR -skey FILE -n N [-seed S] [-badroot] [-badentry I] [-proof I,...]
 //	            [-checkpoint-only] [-origin O] [-size-text T] [-ext LINE]
+//	            [-audit APIDIR [-audit-id-base B] [-audit-before K] [-audit-update I,J]]
 //	    The log of N entries (entry i depends only on S and i, so a larger
 //	    N with the same S extends the log): DIR/checkpoint, DIR/tile/...,
 //	    and for each -proof index DIR/proof/<I> (JSON) and DIR/proof/<I>.entry.
@@ -17,6 +18,19 @@
 //	    -checkpoint-only writes DIR/checkpoint alone; -origin, -size-text
 //	    replace the checkpoint's origin and size lines (the key's name and
 //	    N otherwise), -ext adds an extension line after the root.
+//
+//	    -audit makes each entry commit to an audit record (docs/translog.md,
+//	    "The audit record's hash"), record B+i for entry i (B 1000 by
+//	    default), and writes what a fake audit API serves for subscriber
+//	    uuid(S, 0), the one whose entries are i%5 == 0 (but not i%11 == 0:
+//	    the operators'): APIDIR/records.json, that subscriber's records in
+//	    id order as GET /v1/audit lists them (log_index i), and
+//	    APIDIR/whoami.json. -audit-before K adds K records before the log
+//	    (ids B-K ... B-1, no log_index, no entries); -audit-update I,J makes
+//	    entry J (a record entry) re-commit to entry I's record (a denied
+//	    record, I a record entry too), its detail since grown by " (x2)":
+//	    entry I commits to the detail without it, the record listed has
+//	    it and log_index J.
 package main
 
 import (
@@ -81,8 +95,27 @@ func uuid(seed string, k int) string {
 	return x[0:8] + "-" + x[8:12] + "-4" + x[13:16] + "-a" + x[17:20] + "-" + x[20:32]
 }
 
-// entry i of the log with this seed, in the signet/entry/v1 format.
-func entry(seed string, i int64, bad bool) []byte {
+// entry i of the log with this seed, in the signet/entry/v1 format; with
+// a, committing to its audit record.
+func entry(seed string, i int64, bad bool, a *auditGen) []byte {
+	f := fields(seed, i)
+	if a != nil {
+		a.commit(seed, i, f)
+	}
+	order := []string{"type", "time", "subscriber", "audit-id", "audit-sha256", "key", "spki-sha256", "digest-alg", "digest", "scheme", "sig-sha256", "principal", "detail"}
+	if bad {
+		order[5], order[6] = order[6], order[5]
+	}
+	var b strings.Builder
+	b.WriteString("signet/entry/v1\n")
+	for _, k := range order {
+		b.WriteString(k + " " + f[k] + "\n")
+	}
+	return []byte(b.String())
+}
+
+// fields are entry i's values, as written (escaped).
+func fields(seed string, i int64) map[string]string {
 	si := strconv.FormatInt(i, 10)
 	types := []string{"sign", "sign", "record", "key", "sign", "cert", "record", "revoke", "destroy"}
 	typ := types[i%int64(len(types))]
@@ -124,16 +157,7 @@ func entry(seed string, i int64, bad bool) []byte {
 			f["detail"] = "-"
 		}
 	}
-	order := []string{"type", "time", "subscriber", "audit-id", "audit-sha256", "key", "spki-sha256", "digest-alg", "digest", "scheme", "sig-sha256", "principal", "detail"}
-	if bad {
-		order[5], order[6] = order[6], order[5]
-	}
-	var b strings.Builder
-	b.WriteString("signet/entry/v1\n")
-	for _, k := range order {
-		b.WriteString(k + " " + f[k] + "\n")
-	}
-	return []byte(b.String())
+	return f
 }
 
 // c2spPath turns x/mod's tile path (tile/8/L/N, tile/8/data/N) into C2SP's.
@@ -166,7 +190,15 @@ func write(args []string) {
 	origin := fs.String("origin", "", "origin line (default: the key's name)")
 	sizeText := fs.String("size-text", "", "size line (default: N)")
 	ext := fs.String("ext", "", "an extension line after the root")
+	auditDir := fs.String("audit", "", "commit the entries to audit records; write the fake audit API here")
+	idBase := fs.Uint64("audit-id-base", 1000, "the audit id of entry 0 (with -audit)")
+	before := fs.Uint64("audit-before", 0, "records before the log (with -audit)")
+	update := fs.String("audit-update", "", "I,J: entry J re-commits to entry I's record (with -audit)")
 	fs.Parse(args)
+	var a *auditGen
+	if *auditDir != "" {
+		a = newAuditGen(*seed, *n, *idBase, *before, *update)
+	}
 
 	skey, err := os.ReadFile(*skeyFile)
 	if err != nil {
@@ -190,7 +222,7 @@ func write(args []string) {
 	})
 	entries := make([][]byte, *n)
 	for i := int64(0); i < *n; i++ {
-		entries[i] = entry(*seed, i, i == *badentry)
+		entries[i] = entry(*seed, i, i == *badentry, a)
 		hs, err := tlog.StoredHashes(i, entries[i], r)
 		if err != nil {
 			die("%v", err)
@@ -253,6 +285,9 @@ func write(args []string) {
 		die("%v", err)
 	}
 	put(*dir, "checkpoint", cp)
+	if a != nil {
+		a.write(*auditDir)
+	}
 
 	if *proofs != "" {
 		for _, s := range strings.Split(*proofs, ",") {

@@ -107,6 +107,9 @@ check_cmd "the Go verifier: a later checkpoint is consistent (API listener)" \
 
 # signet log verify: first run pins the key; then again after more.
 export SIGNET_TOKEN=$TA
+check_cmd "the Go verifier: alpha's audit records and the log agree" \
+    "$LV" audit -vkey "@$WORK/vkey" -url "$PUBLIC_URL/log" -api "$SERVER_URL" \
+    -ca "$SERVER_CA" -token-file <(printf '%s' "$TA")
 check_cmd "signet log verify (first run, key pinned)" \
     "$SIGNET" log verify --vkey "$(cat "$WORK/vkey")" --state-file "$WORK/cli.state"
 sign "$TA" "$K" "$WORK/a1"
@@ -174,12 +177,13 @@ server_stop
 DB="$SERVER_HOME/signet.db"
 cp "$DB" "$WORK/pristine.db"
 CLI_STATE=$WORK/cli.state
+printf '%s' "$TA" >"$WORK/ta.token"
 cp "$CLI_STATE" "$WORK/cli.pristine"
 cp "$WORK/go.state" "$WORK/go.pristine"
 
-# tamper WHAT SQL: apply SQL to a copy of the pristine database, start,
-# and expect both verifiers to fail (GO=0 skips the Go verifier where
-# only the audit API can tell).
+# tamper WHAT SQL [audit]: apply SQL to a copy of the pristine database,
+# start, and expect both verifiers to fail (audit: the Go verifier's audit
+# check, which compares alpha's audit records with the log).
 tamper() {
     local what=$1 sql=$2 go=${3:-1}
     cp "$WORK/pristine.db" "$DB"
@@ -190,7 +194,11 @@ tamper() {
     server_start
     SIGNET_TOKEN=$TA check_cmd_fails "$what: signet log verify --full detects it" \
         "$SIGNET" log verify --full --state-file "$CLI_STATE"
-    if [ "$go" = 1 ]; then
+    if [ "$go" = audit ]; then
+        check_cmd_fails "$what: the Go verifier detects it" \
+            "$LV" audit -vkey "@$WORK/vkey" -url "$PUBLIC_URL/log" \
+            -api "$SERVER_URL" -ca "$SERVER_CA" -token-file "$WORK/ta.token"
+    else
         check_cmd_fails "$what: the Go verifier detects it" \
             "$LV" tree -vkey "@$WORK/vkey" -url "$PUBLIC_URL/log" \
             -state "$WORK/go.state"
@@ -203,13 +211,13 @@ RID=$(sqlite3 "$WORK/pristine.db" \
     "SELECT id FROM audit WHERE subscriber_id='$A' AND action='sign' LIMIT 1")
 RID2=$(sqlite3 "$WORK/pristine.db" \
     "SELECT id FROM audit WHERE subscriber_id='$A' AND action='sign' LIMIT 1 OFFSET 1")
-tamper "audit row deleted" "DELETE FROM audit WHERE id=$RID" 0
+tamper "audit row deleted" "DELETE FROM audit WHERE id=$RID" audit
 tamper "audit row altered" \
-    "UPDATE audit SET digest='00$(printf '%062d' 0)' WHERE id=$RID" 0
+    "UPDATE audit SET digest='00$(printf '%062d' 0)' WHERE id=$RID" audit
 tamper "audit rows reordered" \
     "UPDATE audit SET id=-1 WHERE id=$RID;
      UPDATE audit SET id=$RID WHERE id=$RID2;
-     UPDATE audit SET id=$RID2 WHERE id=-1" 0
+     UPDATE audit SET id=$RID2 WHERE id=-1" audit
 # Log rows: an entry altered, two entries swapped, an entry deleted.
 LI=$(sqlite3 "$WORK/pristine.db" "SELECT log_index FROM audit WHERE id=$RID")
 tamper "log entry altered" \

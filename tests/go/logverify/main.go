@@ -811,6 +811,9 @@ type proofFile struct {
 	LeafHash   *string   `json:"leaf_hash"`
 	Inclusion  *[]string `json:"inclusion"`
 	Checkpoint *string   `json:"checkpoint"`
+	// The entry itself (base64), as signetd serves it: if present it must
+	// be the -entry file's bytes.
+	Entry *string `json:"entry"`
 }
 
 func cmdProof(args []string) error {
@@ -866,6 +869,12 @@ func cmdProof(args []string) error {
 	}
 	if len(entry) > maxEntry {
 		return failf("entry: %d bytes, at most %d", len(entry), maxEntry)
+	}
+	if p.Entry != nil {
+		served, err := base64.StdEncoding.Strict().DecodeString(*p.Entry)
+		if err != nil || !bytes.Equal(served, entry) {
+			return failf("proof: the proof's entry is not the -entry file's bytes")
+		}
 	}
 	if rh := tlog.RecordHash(entry); rh != lh {
 		return failf("proof: leaf_hash %s is not the entry's hash %s", lh, rh)

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "apiclient/clientcred.h"
 #include "cli/client.h"
 #include "common/err.h"
@@ -96,6 +98,7 @@ enum sn_cli_opt {
     SN_OPT_FOLLOW,
     SN_OPT_INTERVAL,
     SN_OPT_FULL,
+    SN_OPT_LOG_PROOF,
     SN_OPT_COUNT
 };
 
@@ -222,6 +225,9 @@ sn_err sn_cmd_tsa_clock_ok(struct sn_cli *cli);
 sn_err sn_cmd_log_key(struct sn_cli *cli);
 sn_err sn_cmd_log_verify(struct sn_cli *cli);
 sn_err sn_cmd_log_monitor(struct sn_cli *cli);
+/* Waits (at most 10 s) until entry index is in a checkpoint and writes its
+ * inclusion proof (the server's JSON) to path. */
+sn_err sn_cli_log_proof(struct sn_cli *cli, json_int_t index, const char *path);
 sn_err sn_cmd_request_list(struct sn_cli *cli);
 sn_err sn_cmd_request_show(struct sn_cli *cli);
 sn_err sn_cmd_request_approve(struct sn_cli *cli);

@@ -923,3 +923,34 @@ out:
     allow_free(&a);
     return r;
 }
+
+sn_err
+sn_cli_log_proof(struct sn_cli *cli, json_int_t index, const char *path)
+{
+    struct sn_client_body b;
+    char url[64];
+    int i;
+    sn_err r = SN_ERR_STATE;
+
+    if (index < 0)
+        return sn_cli_fail(cli, SN_ERR_INVALID,
+                           "the answer names no log entry (the log is off)");
+    snprintf(url, sizeof(url), "/log/proof/%lld", (long long)index);
+    for (i = 0; i < 100; i++) {
+        r = sn_client_get(cli->client, url, "application/json", &b);
+        if (r == SN_OK)
+            break;
+        if (cli->err.status != 404)
+            return r;
+        usleep(100000);
+    }
+    if (r != SN_OK)
+        return sn_cli_fail(cli, r, "entry %lld is in no checkpoint after 10 s",
+                           (long long)index);
+    r = sn_out_file(path, b.data, b.len);
+    sn_client_body_cleanup(&b);
+    if (r != SN_OK)
+        return sn_cli_fail(cli, r, "cannot write %s: %s", path,
+                           strerror(errno));
+    return SN_OK;
+}

@@ -105,6 +105,7 @@ static const struct option_def {
     [SN_OPT_FOLLOW] = {"follow", 0, 0},
     [SN_OPT_INTERVAL] = {"interval", 0, 1},
     [SN_OPT_FULL] = {"full", 0, 0},
+    [SN_OPT_LOG_PROOF] = {"log-proof", 0, 1},
 };
 
 /* The identity options, in the order of SN_OPT_ID_O..SN_OPT_ID_*_L. */
@@ -156,7 +157,8 @@ static const struct command {
      1},
     {NULL, "sign-digest", sn_cmd_sign_digest,
      BIT(SN_OPT_KEY) | BIT(SN_OPT_DIGEST_ALG) | BIT(SN_OPT_DIGEST) |
-         BIT(SN_OPT_SCHEME) | BIT(SN_OPT_OUT) | BIT(SN_OPT_WAIT),
+         BIT(SN_OPT_SCHEME) | BIT(SN_OPT_OUT) | BIT(SN_OPT_WAIT) |
+         BIT(SN_OPT_LOG_PROOF),
      0},
     {"request", "list", sn_cmd_request_list, BIT(SN_OPT_STATE), 0},
     {"request", "show", sn_cmd_request_show, 0, 1},
@@ -286,6 +288,9 @@ static const char usage_text[] =
     "       locally unless --upload streams it to the server\n"
     "  sign-digest --key ID --digest-algorithm ALG --digest HEX\n"
     "              [--scheme pkcs1|pss] [-o OUT.sig] [--wait[=SECONDS]]\n"
+    "              [--log-proof FILE]\n"
+    "       --log-proof waits for the signature's transparency-log entry\n"
+    "       to be in a checkpoint and writes its inclusion proof to FILE;\n"
     "       with a key whose policy requires approvals the server opens a\n"
     "       sign request: --wait waits for it (default 600 s), then goes\n"
     "       on as a direct sign; without it the command fails naming it\n"

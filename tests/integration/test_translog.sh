@@ -92,6 +92,19 @@ flip_byte "$WORK/e1" "$WORK/e1.bad" 40
 check_cmd_fails "the Go verifier refuses an altered entry" \
     "$LV" proof -vkey "@$WORK/vkey" -proof "$WORK/p1.json" -entry "$WORK/e1.bad"
 
+# The CLI waits for the proof when asked, and the Go verifier accepts it.
+printf 'cli artifact' >"$WORK/a2"
+SIGNET_TOKEN=$TA check_cmd "signet sign-digest --log-proof waits for the proof" \
+    "$SIGNET" sign-digest --key "$K" --digest-algorithm sha256 \
+    --digest "$(openssl dgst -sha256 -r "$WORK/a2" | cut -d' ' -f1)" \
+    --log-proof "$WORK/p2.json"
+jq -r .entry "$WORK/p2.json" | base64 -d >"$WORK/e2"
+check_cmd "the Go verifier accepts the CLI's proof" \
+    "$LV" proof -vkey "@$WORK/vkey" -proof "$WORK/p2.json" -entry "$WORK/e2"
+check_eq "the proof is of that digest's entry" \
+    "digest $(openssl dgst -sha256 -r "$WORK/a2" | cut -d' ' -f1)" \
+    "$(grep '^digest ' "$WORK/e2")"
+
 # The whole log, twice, with signatures between: consistent.
 check_cmd "the Go verifier: checkpoint, every entry" \
     "$LV" tree -vkey "@$WORK/vkey" -url "$PUBLIC_URL/log" -state "$WORK/go.state"

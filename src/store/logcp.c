@@ -4,15 +4,18 @@
  * tile hashes and checked against the last checkpoint signed: a database
  * altered since (a row deleted, changed or reordered) no longer yields
  * that root, and the log then refuses to grow or sign, so two
- * inconsistent checkpoints are never signed. Checkpoints are the writer's
- * chore: whenever the committed tree has grown, at most every LOG_CP_MS,
- * one is signed (the first even for the empty tree) and kept.
+ * inconsistent checkpoints are never signed. Checkpoints have a thread of
+ * their own (the HSM's time never holds up a commit): whenever the
+ * committed tree has grown, at most every LOG_CP_MS, it signs one (the
+ * first even for the empty tree) and has the writer keep it.
  */
 #include "store/store_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "translog/note.h"
@@ -79,34 +82,31 @@ sn_logcp_close(struct sn_store *st)
     st->cp_note = NULL;
 }
 
-/* Writer thread (or under qlock): the committed size is the writer's. */
-int
-sn_logcp_due(struct sn_store *st, int64_t now)
-{
-    return st->log_sign != NULL && !st->log.broken && now >= st->next_cp_ms &&
-           (st->cp_note == NULL || st->log.edge.size > st->cp_size);
-}
-
-void
-sn_logcp_step(struct sn_store *st, int64_t now)
+/* Signs and keeps a checkpoint of the committed tree if it grew since
+ * the last one (or there is none yet). */
+static void
+checkpoint(struct sn_store *st)
 {
     uint8_t root[SN_TLOG_HASH], sig[SN_ED25519_SIG];
     char body[512], *note = NULL, *old;
     uint64_t size;
+    int have;
 
-    if (!sn_logcp_due(st, now))
+    pthread_mutex_lock(&st->log.lock);
+    size = st->log.size;
+    memcpy(root, st->log.root, sizeof(root));
+    have = st->cp_note != NULL;
+    pthread_mutex_unlock(&st->log.lock);
+    /* One thread signs, sizes only grow: never two trees of one size. */
+    if (have && size <= st->cp_size)
         return;
-    st->next_cp_ms = now + LOG_CP_MS;
-    size = st->log.edge.size;
-    sn_tlog_edge_root(&st->log.edge, root);
     if (sn_tlog_checkpoint_body(st->log_origin, size, root, body,
                                 sizeof(body)) != SN_OK ||
         st->log_sign(st->log_sign_arg, (const uint8_t *)body, strlen(body),
                      sig) != SN_OK ||
         sn_tlog_note_assemble(body, st->log_origin, st->log_pub, sig, &note) !=
             SN_OK ||
-        st->ops->log_checkpoint_put(st->be, size, root, note, time(NULL)) !=
-            SN_OK) {
+        sn_auditlog_checkpoint_put(st, size, root, note) != SN_OK) {
         sn_error("log: checkpoint of size %llu not signed or not kept; "
                  "next try in %d ms",
                  (unsigned long long)size, LOG_CP_MS);
@@ -122,6 +122,45 @@ sn_logcp_step(struct sn_store *st, int64_t now)
     free(old);
 }
 
+static void *
+checkpointer(void *arg)
+{
+    struct sn_store *st = arg;
+    struct timespec dl;
+
+    prctl(PR_SET_NAME, "sn-checkpoint", 0, 0, 0);
+    pthread_mutex_lock(&st->cp_lock);
+    while (!st->cp_stop) {
+        pthread_mutex_unlock(&st->cp_lock);
+        checkpoint(st);
+        pthread_mutex_lock(&st->cp_lock);
+        clock_gettime(CLOCK_MONOTONIC, &dl);
+        dl.tv_nsec += (long)LOG_CP_MS * 1000000L;
+        dl.tv_sec += dl.tv_nsec / 1000000000L;
+        dl.tv_nsec %= 1000000000L;
+        while (!st->cp_stop &&
+               pthread_cond_timedwait(&st->cp_cond, &st->cp_lock, &dl) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&st->cp_lock);
+    return NULL;
+}
+
+void
+sn_logcp_stop(struct sn_store *st)
+{
+    if (!st->cp_running)
+        return;
+    pthread_mutex_lock(&st->cp_lock);
+    st->cp_stop = 1;
+    pthread_cond_signal(&st->cp_cond);
+    pthread_mutex_unlock(&st->cp_lock);
+    pthread_join(st->cp_thread, NULL);
+    pthread_mutex_destroy(&st->cp_lock);
+    pthread_cond_destroy(&st->cp_cond);
+    st->cp_running = 0;
+}
+
 void
 sn_store_log_enable(struct sn_store *st, int on)
 {
@@ -134,16 +173,28 @@ sn_err
 sn_store_log_checkpoints(struct sn_store *st, const char *origin,
                          const uint8_t pub[32], sn_log_sign_fn sign, void *arg)
 {
-    if (!sn_tlog_name_ok(origin))
+    pthread_condattr_t ca;
+
+    if (!sn_tlog_name_ok(origin) || st->cp_running)
         return SN_ERR_CONFIG;
-    pthread_mutex_lock(&st->qlock);
     snprintf(st->log_origin, sizeof(st->log_origin), "%s", origin);
     memcpy(st->log_pub, pub, 32);
     st->log_sign_arg = arg;
     st->log_sign = sign;
-    st->next_cp_ms = 0;
-    pthread_cond_signal(&st->qcond);
-    pthread_mutex_unlock(&st->qlock);
+    if (st->log.broken)
+        return SN_OK; /* never a checkpoint of an altered tree */
+    pthread_mutex_init(&st->cp_lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&st->cp_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    st->cp_stop = 0;
+    if (pthread_create(&st->cp_thread, NULL, checkpointer, st) != 0) {
+        pthread_mutex_destroy(&st->cp_lock);
+        pthread_cond_destroy(&st->cp_cond);
+        return SN_ERR_INTERNAL;
+    }
+    st->cp_running = 1;
     return SN_OK;
 }
 

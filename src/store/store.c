@@ -294,7 +294,8 @@ sn_store_close(struct sn_store *st)
 {
     if (st == NULL)
         return;
-    /* The writer first: it may be in the middle of a batch. */
+    /* The checkpointer, then the writer (it may be in a batch). */
+    sn_logcp_stop(st);
     sn_auditlog_stop(st);
     if (st->ops != NULL)
         st->ops->close(st->be);

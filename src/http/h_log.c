@@ -89,8 +89,8 @@ sn_h_log_tile(const struct sn_deps *deps, struct sn_req *req,
     }
     sn_store_log_head(deps->store, &size, root);
     first = n * SN_TLOG_TILE_W;
-    if (n > UINT64_MAX / SN_TLOG_TILE_W ||
-        first + width > nodes_at(size, level)) {
+    if (n > UINT64_MAX / SN_TLOG_TILE_W || first > nodes_at(size, level) ||
+        width > nodes_at(size, level) - first) {
         sn_resp_error(resp, API_NOT_FOUND, "no such tile yet");
         return;
     }

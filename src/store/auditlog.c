@@ -442,8 +442,10 @@ sn_store_audit_add_many(struct sn_store *st, struct sn_audit *a, size_t n)
     r = submit(st, &job);
     if (all != NULL) {
         /* ids assigned to the caller's records */
-        for (i = 0; i < n; i++)
+        for (i = 0; i < n; i++) {
             a[i].id = all[i].id;
+            a[i].log_index = all[i].log_index;
+        }
         free(all);
     }
     return r;

@@ -294,7 +294,10 @@ sn_store_close(struct sn_store *st)
 {
     if (st == NULL)
         return;
-    /* The checkpointer, then the writer (it may be in a batch). */
+    /* The folded records, the last checkpoint (the checkpointer covers
+     * everything written), then the writer (it may be in a batch). */
+    if (st->writer_running && sn_auditlog_flush(st) != SN_OK)
+        sn_warn("audit: folded records not written at close");
     sn_logcp_stop(st);
     sn_auditlog_stop(st);
     if (st->ops != NULL)

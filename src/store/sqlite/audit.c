@@ -195,6 +195,19 @@ sn_sqlite_audit_write(void *be, struct sn_audit_job *jobs, struct sn_logseq *ls)
             ok = ctl(st, ROLLBACK_TO) && ctl(st, RELEASE);
         if (!ok)
             j->result = SN_ERR_DB;
+        /* SQLite rolled the whole transaction back (disk full, I/O): the
+         * batch is lost, and nothing more may be written in it (a later
+         * statement would run outside it, with the log's edge ahead). */
+        if (sqlite3_get_autocommit(st->wdb))
+            break;
+    }
+    if (sqlite3_get_autocommit(st->wdb)) {
+        sn_error("audit: the batch's transaction was rolled back: %s",
+                 sqlite3_errmsg(st->wdb));
+        sn_logseq_abort(ls);
+        for (j = jobs; j != NULL; j = j->next)
+            j->result = SN_ERR_DB;
+        return;
     }
     if (!ctl(st, COMMIT)) {
         sn_error("audit: commit failed: %s", sqlite3_errmsg(st->wdb));

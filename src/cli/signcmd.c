@@ -491,7 +491,10 @@ sn_cmd_sign_digest(struct sn_cli *cli)
     /* issue 18: wait for the entry's inclusion proof and keep it. */
     if (cli->opt[SN_OPT_LOG_PROOF] != NULL &&
         (r = sn_cli_log_proof(
-             cli, json_integer_value(json_object_get(reply, "log_index")),
+             cli,
+             json_is_integer(json_object_get(reply, "log_index"))
+                 ? json_integer_value(json_object_get(reply, "log_index"))
+                 : -1,
              cli->opt[SN_OPT_LOG_PROOF])) != SN_OK)
         goto out;
     if (outpath != NULL && strcmp(outpath, "-") == 0)

@@ -129,9 +129,12 @@ sn_tlog_entry_type(const char *action, const char *result)
     static const struct {
         const char *action, *type;
     } map[] = {
-        {"sign", "sign"},         {"sign_file", "sign"},
-        {"key_generate", "key"},  {"key_destroy", "destroy"},
-        {"ca_issue", "cert"},     {"ca_revoke", "revoke"},
+        {"sign", "sign"},
+        {"sign_file", "sign"},
+        {"key_generate", "key"},
+        {"key_destroy", "destroy"},
+        {"ca_issue", "cert"},
+        {"ca_revoke", "revoke"},
         {"ca_revocation_date", "revoke"},
     };
     size_t i;

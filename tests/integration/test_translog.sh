@@ -60,6 +60,11 @@ check_eq "a batch's log indexes are consecutive" \
 check_eq "the batch's indexes follow the first signature's" 1 \
     "$([ "$(jget .log_index)" -gt "$I1" ] && echo 1)"
 
+# An early copy of the database (restored at the end, it must be refused).
+server_stop
+cp "$SERVER_HOME/signet.db" "$WORK/early.db"
+server_start
+
 # The verifier key: /log/vkey on both listeners and `signet log key`.
 curl -sS --max-time 10 "$PUBLIC_URL/log/vkey" | tr -d '\n' >"$WORK/vkey"
 check_match "the log's key in note verifier form" \
@@ -253,7 +258,46 @@ openssl dgst -sha256 -binary "$WORK/a1" >"$WORK/s.dg"
 req_json POST "/v1/keys/$K/sign" "$TA" \
     "{\"digest_algorithm\":\"sha256\",\"digest\":\"$(b64 "$WORK/s.dg")\"}"
 check_status "no signature leaves without its log entry" 503
-check_cmd_fails "the Go verifier detects the altered tree" \
-    "$LV" tree -vkey "@$WORK/vkey" -url "$PUBLIC_URL/log"
+"$LV" tree -vkey "@$WORK/vkey" -url "$PUBLIC_URL/log" >"$WORK/lv.out" 2>&1
+check_eq "the Go verifier detects the altered tree (the stopped log still serves its tiles)" 1 "$?"
+check_match "it names the tile, not a missing one" "FAIL: .*tile" "$(cat "$WORK/lv.out")"
+server_stop
+
+# The anchor beside the database: the checkpoints deleted, or an older
+# copy of the database restored, would let the log sign a second tree of
+# a size it signed already: the service refuses to.
+anchor_refused() { # anchor_refused WHAT
+    server_start
+    req GET /healthz -
+    check_status "$1: the log is stopped" 503
+    req_json POST "/v1/keys/$K/sign" "$TA" \
+        "{\"digest_algorithm\":\"sha256\",\"digest\":\"$(b64 "$WORK/s.dg")\"}"
+    check_status "$1: nothing is signed" 503
+    server_stop
+}
+cp "$WORK/pristine.db" "$DB"
+sqlite3 "$DB" "DELETE FROM log_checkpoints"
+anchor_refused "checkpoints deleted"
+cp "$WORK/early.db" "$DB"
+rm -f "$DB-wal" "$DB-shm"
+anchor_refused "an older database restored"
+
+# A forged tail: record $RID altered and a new entry for it appended
+# (with its leaf hash) while the service was stopped. The service adopts
+# the consistent tail, but signet log verify refuses a signature record
+# with two entries.
+cp "$WORK/pristine.db" "$DB"
+N=$(sqlite3 "$DB" "SELECT max(idx) + 1 FROM log_entries")
+sqlite3 "$DB" "UPDATE audit SET detail='forged' WHERE id=$RID"
+printf 'signet/entry/v1\ntype record\ntime 2026-01-01T00:00:00Z\nsubscriber %s\naudit-id %s\naudit-sha256 %064d\nkey -\nspki-sha256 -\ndigest-alg -\ndigest -\nscheme -\nsig-sha256 -\nprincipal -\ndetail -\n' \
+    "$A" "$RID" 0 >"$WORK/forged"
+LEAF=$({ printf '\000'; cat "$WORK/forged"; } | openssl dgst -sha256 -r | cut -d' ' -f1)
+sqlite3 "$DB" "INSERT INTO log_entries (idx, data) VALUES ($N, readfile('$WORK/forged'));
+    INSERT INTO log_hashes (level, idx, hash) VALUES (0, $N, X'$LEAF')"
+cp "$WORK/cli.pristine" "$CLI_STATE"
+server_start
+SIGNET_TOKEN=$TA "$SIGNET" log verify --full --state-file "$CLI_STATE" >"$WORK/v.out" 2>&1
+check_eq "a forged second entry for a signature record: signet log verify fails" 1 "$?"
+check_match "it says why" "has 2 log entries" "$(cat "$WORK/v.out")"
 server_stop
 finish

@@ -53,7 +53,7 @@ anchor_path(const struct sn_store *st, char *buf, size_t len)
 static int
 anchor_read(const struct sn_store *st, uint64_t *size, uint8_t root[32])
 {
-    char path[4096], b64[64], *end;
+    char path[4096], *end, *nl;
     uint8_t *data = NULL, *h = NULL;
     size_t len = 0, hl = 0;
     int ok = -1;
@@ -63,16 +63,19 @@ anchor_read(const struct sn_store *st, uint64_t *size, uint8_t root[32])
         return 0;
     if (sn_file_read(path, 256, &data, &len) != SN_OK)
         return -1;
+    /* "signet-log-anchor v1\n<size> <base64 root>\n" */
     if (strncmp((char *)data, ANCHOR_HEADER "\n", sizeof(ANCHOR_HEADER)) == 0) {
-        const char *p = (const char *)data + sizeof(ANCHOR_HEADER);
+        char *p = (char *)data + sizeof(ANCHOR_HEADER);
 
         errno = 0;
         *size = strtoull(p, &end, 10);
         if (errno == 0 && end != p && *end == ' ' &&
-            sscanf(end + 1, "%63s", b64) == 1 &&
-            sn_b64_decode(b64, &h, &hl) == SN_OK && hl == 32) {
-            memcpy(root, h, 32);
-            ok = 1;
+            (nl = strchr(end + 1, '\n')) != NULL && nl[1] == '\0') {
+            *nl = '\0';
+            if (sn_b64_decode(end + 1, &h, &hl) == SN_OK && hl == 32) {
+                memcpy(root, h, 32);
+                ok = 1;
+            }
         }
     }
     free(h);

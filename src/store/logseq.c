@@ -79,7 +79,7 @@ sn_logseq_add(struct sn_logseq *ls, const uint8_t *entry, size_t len,
     if (ls->broken)
         return SN_ERR_STATE;
     sn_tlog_leaf_hash(entry, len, leaf);
-    if ((r = sink->put(sink->arg, ls->work.size, entry, len)) == SN_OK)
+    if ((r = sink->put(sink->arg, ls->work.size, entry, len, leaf)) == SN_OK)
         r = sn_tlog_edge_append(&ls->work, leaf, sink->emit, sink->arg);
     return r;
 }

@@ -29,7 +29,8 @@ struct sn_logseq {
 /* Stores an entry (put) and the tile hashes (emit) in the open
  * transaction. */
 struct sn_logseq_sink {
-    sn_err (*put)(void *arg, uint64_t index, const uint8_t *entry, size_t len);
+    sn_err (*put)(void *arg, uint64_t index, const uint8_t *entry, size_t len,
+                  const uint8_t leaf[SN_TLOG_HASH]);
     sn_tlog_emit_fn emit;
     void *arg;
 };

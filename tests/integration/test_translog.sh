@@ -249,7 +249,7 @@ tamper "log entry deleted" "DELETE FROM log_entries WHERE idx=$LI"
 # A stored tree hash altered: the service finds its tree no longer
 # matches its last checkpoint and signs nothing more.
 cp "$WORK/pristine.db" "$DB"
-sqlite3 "$DB" "UPDATE log_hashes SET hash=zeroblob(32) WHERE level=0 AND idx=$LI"
+sqlite3 "$DB" "UPDATE log_entries SET leaf=zeroblob(32) WHERE idx=$LI"
 server_start
 req GET /healthz -
 check_status "healthz reports the inconsistent log" 503
@@ -292,8 +292,8 @@ sqlite3 "$DB" "UPDATE audit SET detail='forged' WHERE id=$RID"
 printf 'signet/entry/v1\ntype record\ntime 2026-01-01T00:00:00Z\nsubscriber %s\naudit-id %s\naudit-sha256 %064d\nkey -\nspki-sha256 -\ndigest-alg -\ndigest -\nscheme -\nsig-sha256 -\nprincipal -\ndetail -\n' \
     "$A" "$RID" 0 >"$WORK/forged"
 LEAF=$({ printf '\000'; cat "$WORK/forged"; } | openssl dgst -sha256 -r | cut -d' ' -f1)
-sqlite3 "$DB" "INSERT INTO log_entries (idx, data) VALUES ($N, readfile('$WORK/forged'));
-    INSERT INTO log_hashes (level, idx, hash) VALUES (0, $N, X'$LEAF')"
+sqlite3 "$DB" "INSERT INTO log_entries (idx, data, leaf)
+    VALUES ($N, readfile('$WORK/forged'), X'$LEAF')"
 cp "$WORK/cli.pristine" "$CLI_STATE"
 server_start
 SIGNET_TOKEN=$TA "$SIGNET" log verify --full --state-file "$CLI_STATE" >"$WORK/v.out" 2>&1

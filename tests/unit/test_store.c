@@ -2515,8 +2515,7 @@ test_translog(void **state)
     /* A stored hash altered: the next open finds the tree does not match
      * its checkpoint; nothing more is appended. */
     reopen(t);
-    exec_other(t, "UPDATE log_hashes SET hash = zeroblob(32)"
-                  " WHERE level = 0 AND idx = 0");
+    exec_other(t, "UPDATE log_entries SET leaf = zeroblob(32) WHERE idx = 0");
     reopen(t);
     assert_false(sn_store_log_ok(t->st));
     make_audit(&bad[1], "s1", "k2", "refused");

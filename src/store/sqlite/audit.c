@@ -53,7 +53,8 @@ insert_one(struct sq_store *st, struct sn_audit *a, int64_t log_index)
 /* The log's sink (store/logseq.h): entries and tile hashes, in the
  * writer's open transaction. */
 static sn_err
-put_entry(void *arg, uint64_t index, const uint8_t *entry, size_t len)
+put_entry(void *arg, uint64_t index, const uint8_t *entry, size_t len,
+          const uint8_t leaf[32])
 {
     struct sq_store *st = arg;
     sqlite3_stmt *s = st->wlogentry;
@@ -62,6 +63,7 @@ put_entry(void *arg, uint64_t index, const uint8_t *entry, size_t len)
     sqlite3_reset(s);
     sqlite3_bind_int64(s, 1, (sqlite3_int64)index);
     sqlite3_bind_blob(s, 2, entry, (int)len, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 3, leaf, 32, SQLITE_STATIC);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? SN_OK : SN_ERR_DB;
@@ -74,6 +76,8 @@ put_hash(void *arg, unsigned level, uint64_t index, const uint8_t hash[32])
     sqlite3_stmt *s = st->wloghash;
     int rc;
 
+    if (level == 0)
+        return SN_OK; /* kept with its entry (put_entry) */
     sqlite3_reset(s);
     sqlite3_bind_int(s, 1, (int)level);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)index);
@@ -304,9 +308,14 @@ sn_sqlite_log_hashes(void *be, unsigned level, uint64_t start, size_t n,
 
     if (n == 0 || start > (uint64_t)INT64_MAX - n)
         return SN_ERR_INVALID;
+    /* Level 0 is the entries' leaves; the others their own table. */
     if (sn_sq_prepare(st,
-                      "SELECT idx, hash FROM log_hashes WHERE level = ?"
-                      " AND idx >= ? AND idx < ? ORDER BY idx",
+                      level == 0 ? "SELECT idx, leaf FROM log_entries WHERE"
+                                   " ?1 = 0 AND idx >= ?2 AND idx < ?3"
+                                   " ORDER BY idx"
+                                 : "SELECT idx, hash FROM log_hashes WHERE"
+                                   " level = ?1 AND idx >= ?2 AND idx < ?3"
+                                   " ORDER BY idx",
                       &s) != SN_OK)
         return SN_ERR_DB;
     sqlite3_bind_int(s, 1, (int)level);
@@ -532,7 +541,8 @@ sn_sqlite_audit_open(struct sq_store *st, const char *path)
                            " ?, ?, ?)",
                            -1, &st->winsert, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->wdb,
-                           "INSERT INTO log_entries (idx, data) VALUES (?, ?)",
+                           "INSERT INTO log_entries (idx, data, leaf)"
+                           " VALUES (?, ?, ?)",
                            -1, &st->wlogentry, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->wdb,
                            "INSERT INTO log_hashes (level, idx, hash)"

@@ -219,8 +219,9 @@ static const struct migration migrations[] = {
     /* issue 18: the transparency log. Each audit record names its entry
      * (log_index) and keeps a signature's SHA-256 and a commitment's salt;
      * reports find signing events by signature hash or digest. The
-     * entries, the tile-level hashes (level 0, 8, 16 ...), and every
-     * checkpoint signed. */
+     * entries with their leaf hashes (level 0: one row a record, so a
+     * commit touches one more page, not two), the higher tile-level
+     * hashes (8, 16 ...), and every checkpoint signed. */
     {"ALTER TABLE audit ADD COLUMN sig_sha256 TEXT NOT NULL DEFAULT '';"
      "ALTER TABLE audit ADD COLUMN digest_salt TEXT NOT NULL DEFAULT '';"
      "ALTER TABLE audit ADD COLUMN log_index INTEGER;"
@@ -229,7 +230,7 @@ static const struct migration migrations[] = {
      "CREATE INDEX IF NOT EXISTS audit_by_digest ON audit(digest)"
      " WHERE digest != '';"
      "CREATE TABLE IF NOT EXISTS log_entries ("
-     " idx INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+     " idx INTEGER PRIMARY KEY, data BLOB NOT NULL, leaf BLOB NOT NULL);"
      "CREATE TABLE IF NOT EXISTS log_hashes ("
      " level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
      " PRIMARY KEY (level, idx)) WITHOUT ROWID;"

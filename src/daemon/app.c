@@ -354,4 +354,6 @@ sn_app_http_opts(const struct sn_app *app, struct sn_http_opts *out)
     out->anon_rate = app->cfg.anon_rate;
     out->anon_burst = app->cfg.anon_burst;
     out->anon_signatures = app->cfg.anon_signatures;
+    out->report_per_hour = app->cfg.report_per_hour;
+    out->report_burst = app->cfg.report_burst;
 }

@@ -104,6 +104,9 @@ enum key_id {
     KEY_SESSION_IDLE,
     KEY_LOG_ENABLED,
     KEY_LOG_ORIGIN,
+    /* issue 18: reports of Suspect Code and key compromise */
+    KEY_REPORT_PER_HOUR,
+    KEY_REPORT_BURST,
     KEY_COUNT
 };
 
@@ -200,6 +203,9 @@ static const struct keydef {
     /* issue 18: the transparency log */
     [KEY_LOG_ENABLED] = {"log.enabled", K_BOOL, 0, 0, 0},
     [KEY_LOG_ORIGIN] = {"log.origin", K_NOTE_NAME, 0, 0, 0},
+    /* issue 18: anonymous reports per client address */
+    [KEY_REPORT_PER_HOUR] = {"reports.anon_per_hour", K_UINT, 1, 1000000, 0},
+    [KEY_REPORT_BURST] = {"reports.anon_burst", K_UINT, 1, 1000000, 0},
 };
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
@@ -803,6 +809,10 @@ set_number(struct parser *p, unsigned line, enum key_id id, const char *value)
         p->cfg.anon_burst = (unsigned)v;
     else if (id == KEY_ANON_SIGNATURES)
         p->cfg.anon_signatures = (unsigned)v;
+    else if (id == KEY_REPORT_PER_HOUR)
+        p->cfg.report_per_hour = (unsigned)v;
+    else if (id == KEY_REPORT_BURST)
+        p->cfg.report_burst = (unsigned)v;
     else if (id == KEY_OIDC_MAX_AGE)
         p->cfg.oidc_max_token_age = (unsigned)v;
     else if (id == KEY_OIDC_REFRESH)
@@ -1103,6 +1113,10 @@ finish(struct parser *p)
         cfg->anon_burst = 100;
     if (p->seen[KEY_ANON_SIGNATURES] == 0)
         cfg->anon_signatures = 200;
+    if (p->seen[KEY_REPORT_PER_HOUR] == 0)
+        cfg->report_per_hour = 60;
+    if (p->seen[KEY_REPORT_BURST] == 0)
+        cfg->report_burst = 10;
     if (cfg->tsa_key_algorithm == NULL &&
         (cfg->tsa_key_algorithm = dup_str("rsa-3072")) == NULL)
         return SN_ERR_NOMEM;

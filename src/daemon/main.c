@@ -305,6 +305,7 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
         if (wait.tv_sec > SWEEP_EVERY)
             wait.tv_sec = SWEEP_EVERY;
         sn_sign_requests_sweep(&deps, time(NULL));
+        sn_reports_sweep(&deps, time(NULL));
         sig = sigtimedwait(&set, NULL, &wait);
         if (sig < 0 && errno != EAGAIN && errno != EINTR) {
             sn_error("sigtimedwait: %s", strerror(errno));

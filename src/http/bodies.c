@@ -1118,7 +1118,13 @@ sn_body_report(json_t *body, struct sn_body_report *out,
     if ((r = only(body, allowed, f)) != SN_OK ||
         (r = str(body, "kind", 1, 32, &kind, f)) != SN_OK)
         goto out;
-    if (sn_report_kind_from_name(kind, &rq.kind) != SN_OK) {
+    /* The names of store.h's sn_report_kind_name (this library stays
+     * without the store). */
+    if (strcmp(kind, "suspect_code") == 0)
+        rq.kind = SN_REPORT_SUSPECT_CODE;
+    else if (strcmp(kind, "key_compromise") == 0)
+        rq.kind = SN_REPORT_KEY_COMPROMISE;
+    else {
         fault(f, API_INVALID_FIELD,
               "'kind' must be \"suspect_code\" or \"key_compromise\"");
         r = SN_ERR_INVALID;

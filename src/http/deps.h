@@ -92,6 +92,10 @@ struct sn_http_opts {
     unsigned anon_rate;       /* requests/s per address */
     unsigned anon_burst;      /* requests at once per address above it */
     unsigned anon_signatures; /* HSM signatures/s for anonymous callers */
+    /* issue 18: anonymous reports per address (reports.anon_per_hour,
+     * reports.anon_burst) */
+    unsigned report_per_hour;
+    unsigned report_burst;
 };
 
 #endif

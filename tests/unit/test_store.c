@@ -1157,7 +1157,7 @@ test_cert_compromise(void **state)
 
 /* ---- schema versions ---- */
 
-#define SCHEMA_LATEST 13
+#define SCHEMA_LATEST 14
 
 static int
 user_version(struct tmp *t)

@@ -99,6 +99,12 @@ static const struct option_def {
     /* has_arg 2: a value only as --wait=SECONDS */
     [SN_OPT_WAIT] = {"wait", 0, 2},
     [SN_OPT_STATE] = {"state", 0, 1},
+    [SN_OPT_KIND] = {"kind", 0, 1},
+    [SN_OPT_PKCS7] = {"pkcs7", 0, 1},
+    [SN_OPT_SIGFILE] = {"signature", 0, 1},
+    [SN_OPT_CONTACT] = {"contact", 0, 1},
+    [SN_OPT_OVERDUE] = {"overdue", 0, 0},
+    [SN_OPT_REVOCATION_DATE] = {"revocation-date", 0, 1},
 };
 
 /* The identity options, in the order of SN_OPT_ID_O..SN_OPT_ID_*_L. */
@@ -157,6 +163,17 @@ static const struct command {
     {"request", "approve", sn_cmd_request_approve, 0, 1},
     {"request", "deny", sn_cmd_request_deny, 0, 1},
     {"request", "cancel", sn_cmd_request_cancel, 0, 1},
+    /* issue 18: reports of Suspect Code and key compromise */
+    {"report", "create", sn_cmd_report_create,
+     BIT(SN_OPT_KIND) | BIT(SN_OPT_PKCS7) | BIT(SN_OPT_SIGFILE) |
+         BIT(SN_OPT_DIGEST_ALG) | BIT(SN_OPT_DIGEST) | BIT(SN_OPT_REASON) |
+         BIT(SN_OPT_CONTACT),
+     0},
+    {"report", "show", sn_cmd_report_show, 0, 1},
+    {"report", "list", sn_cmd_report_list, BIT(SN_OPT_OVERDUE), 0},
+    {"report", "confirm", sn_cmd_report_confirm, BIT(SN_OPT_REVOCATION_DATE),
+     1},
+    {"report", "reject", sn_cmd_report_reject, BIT(SN_OPT_REASON), 1},
     {NULL, "audit", sn_cmd_audit,
      BIT(SN_OPT_KEY) | BIT(SN_OPT_AFTER) | BIT(SN_OPT_BEFORE) |
          BIT(SN_OPT_LIMIT),
@@ -281,6 +298,21 @@ static const char usage_text[] =
     "       sign requests awaiting approval: approve and deny with an\n"
     "       approver's login session (signet login --name NAME)\n"
     "  request cancel ID\n"
+    "  report create --kind suspect_code|key_compromise\n"
+    "                (--pkcs7 FILE | --signature FILE |\n"
+    "                 [--digest-algorithm ALG] --digest HEX)\n"
+    "                --reason TEXT --contact TEXT\n"
+    "       report signed malware or a compromised key; FILE.p7 as\n"
+    "       osslsigncode extract-signature writes it (DER or PEM), or a\n"
+    "       raw signature value; without a credential it is anonymous\n"
+    "  report show ID\n"
+    "  report list [--overdue]\n"
+    "       reports (an operator: all, with the overdue counts; a\n"
+    "       subscriber: its own)\n"
+    "  report confirm ID [--revocation-date RFC3339]\n"
+    "       disable the matched keys and revoke their certificates from\n"
+    "       the first matching signature (or the earlier date given)\n"
+    "  report reject ID --reason TEXT\n"
     "  audit [--key ID] [--limit N] [--before N | --after N]\n"
     "       the subscriber's audit records, newest first (--before N: those\n"
     "       older than record N); --after N lists oldest first from N\n"

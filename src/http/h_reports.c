@@ -79,12 +79,13 @@ event_of(const struct sn_audit *a, const char *by, struct sn_report_event *e)
 }
 
 /*
- * The signing events the evidence matches, into r->events (at most
+ * The signing events the evidence (its signature hashes ev, or r's
+ * digest) matches, into r->events (at most
  * SN_REPORT_MAX_EVENTS, oldest first) and r->events_total.
  */
 static sn_err
 match_events(const struct sn_deps *deps, const struct sn_evidence *ev,
-             const struct sn_body_report *in, struct sn_report *r)
+             struct sn_report *r)
 {
     char sigs[2 * SN_EVIDENCE_MAX_SIGS][2 * 32 + 1], hex[2 * 64 + 1];
     struct sn_audit *found = NULL;
@@ -96,10 +97,11 @@ match_events(const struct sn_deps *deps, const struct sn_evidence *ev,
         if (ev->sigs[i].has_alt)
             sn_hex_encode(ev->sigs[i].alt_sha256, 32, sigs[nsigs++]);
     }
-    if (in->ev == SN_REPORT_EV_DIGEST) {
-        sn_hex_encode(in->evidence, in->evidence_len, hex);
-        e = sn_store_sign_events_match(deps->store, NULL, 0,
-                                       sn_digest_name(in->md), hex,
+    if (r->evidence_kind == SN_REPORT_EV_DIGEST) {
+        if (r->evidence_len > 64)
+            return SN_ERR_INVALID;
+        sn_hex_encode(r->evidence, r->evidence_len, hex);
+        e = sn_store_sign_events_match(deps->store, NULL, 0, r->digest_alg, hex,
                                        SN_REPORT_MAX_EVENTS, &found, &n,
                                        &total);
     } else
@@ -114,7 +116,8 @@ match_events(const struct sn_deps *deps, const struct sn_evidence *ev,
     }
     for (i = 0; i < n; i++)
         event_of(&found[i],
-                 in->ev == SN_REPORT_EV_DIGEST ? "digest" : "signature",
+                 r->evidence_kind == SN_REPORT_EV_DIGEST ? "digest"
+                                                         : "signature",
                  &r->events[i]);
     r->nevents = n;
     r->events_total = total;
@@ -206,9 +209,10 @@ resign_json(const struct sn_deps *deps, const struct sn_report_key *k)
         json_array_append_new(arr, o);
     }
     free(ev);
-    return json_pack("{s:s, s:I, s:b, s:o}", "since",
-                     "revocation_date", (json_int_t)total, "truncated",
-                     total > n, "events", arr);
+    return json_pack("{s:o, s:I, s:b, s:o}", "since",
+                     sn_time_json(k->revocation_date), "total",
+                     (json_int_t)total, "truncated", total > n, "events",
+                     arr);
 }
 
 static json_t *
@@ -434,7 +438,7 @@ sn_h_report_create(const struct sn_deps *deps, struct sn_req *req,
     if (read_evidence(&in, &ev, resp) != 0)
         goto out;
     if (new_report(req, &in, &r) != SN_OK ||
-        match_events(deps, &ev, &in, &r) != SN_OK) {
+        match_events(deps, &ev, &r) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "the report could not be taken");
         goto out;
     }

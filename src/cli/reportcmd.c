@@ -132,8 +132,9 @@ evidence(struct sn_cli *cli, json_t **out)
     else if ((r = sn_cli_digest_opt(cli, &md)) == SN_OK &&
              (sn_hex_decode(hex, &bytes, &len) != SN_OK ||
               len != sn_digest_len(md)))
-        r = sn_cli_usage(cli, "--digest needs the %s digest in hex (%zu "
-                              "digits)",
+        r = sn_cli_usage(cli,
+                         "--digest needs the %s digest in hex (%zu "
+                         "digits)",
                          sn_digest_name(md), 2 * sn_digest_len(md));
     if (r != SN_OK)
         goto out;
@@ -167,13 +168,11 @@ print_deadlines(const json_t *d)
         if (!json_is_true(json_object_get(one, "applies")))
             snprintf(line, sizeof(line), "%-15s not needed", names[i]);
         else
-            snprintf(line, sizeof(line), "%-15s due %.32s, %s%.32s",
-                     names[i],
+            snprintf(line, sizeof(line), "%-15s due %.32s, %s%.32s", names[i],
                      sn_out_str(one, "due") ? sn_out_str(one, "due") : "-",
-                     sn_out_str(one, "met_at") != NULL ? "met "
-                     : json_is_true(json_object_get(one, "overdue"))
-                         ? "OVERDUE"
-                         : "open",
+                     sn_out_str(one, "met_at") != NULL               ? "met "
+                     : json_is_true(json_object_get(one, "overdue")) ? "OVERDUE"
+                                                                     : "open",
                      sn_out_str(one, "met_at") ? sn_out_str(one, "met_at")
                                                : "");
         sn_out_field(i == 0 ? "deadlines:" : "", line);
@@ -246,7 +245,8 @@ sn_cmd_report_create(struct sn_cli *cli)
     if (kind == NULL || reason == NULL || contact == NULL)
         return sn_cli_usage(cli, "report create needs --kind, --reason and "
                                  "--contact");
-    if (strcmp(kind, "suspect_code") != 0 && strcmp(kind, "key_compromise") != 0)
+    if (strcmp(kind, "suspect_code") != 0 &&
+        strcmp(kind, "key_compromise") != 0)
         return sn_cli_usage(cli, "--kind is suspect_code or key_compromise");
     if ((r = evidence(cli, &ev)) != SN_OK)
         goto out;
@@ -365,14 +365,14 @@ sn_cmd_report_list(struct sn_cli *cli)
         print_line(r1);
     }
     if ((od = json_object_get(reply, "overdue")) != NULL)
-        printf("overdue: acknowledgement %lld, revocation %lld, CA informed "
-               "%lld (of %lld open)\n",
-               (long long)json_integer_value(
-                   json_object_get(od, "acknowledgement")),
-               (long long)json_integer_value(json_object_get(od, "revocation")),
-               (long long)json_integer_value(
-                   json_object_get(od, "ca_informed")),
-               (long long)json_integer_value(json_object_get(od, "open")));
+        printf(
+            "overdue: acknowledgement %lld, revocation %lld, CA informed "
+            "%lld (of %lld open)\n",
+            (long long)json_integer_value(
+                json_object_get(od, "acknowledgement")),
+            (long long)json_integer_value(json_object_get(od, "revocation")),
+            (long long)json_integer_value(json_object_get(od, "ca_informed")),
+            (long long)json_integer_value(json_object_get(od, "open")));
 out:
     json_decref(reply);
     return r;

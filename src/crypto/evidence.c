@@ -16,7 +16,6 @@
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 
-
 /* Authenticode's nested signature (SPC_NESTED_SIGNATURE_OBJID), an
  * unsigned attribute holding another SignedData. */
 #define NESTED_OID "1.3.6.1.4.1.311.2.4.1"
@@ -47,8 +46,8 @@ signer_cert(STACK_OF(X509) *certs, PKCS7_SIGNER_INFO *si,
     int n, m;
 
     if (certs == NULL || ias == NULL ||
-        (x = X509_find_by_issuer_and_serial(certs, ias->issuer,
-                                            ias->serial)) == NULL)
+        (x = X509_find_by_issuer_and_serial(certs, ias->issuer, ias->serial)) ==
+            NULL)
         return;
     if ((n = i2d_X509(x, &der)) <= 0 ||
         (m = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &spki)) <= 0 ||
@@ -137,7 +136,7 @@ static sn_err
 walk_signed(struct walk *w, const uint8_t *der, size_t len, unsigned depth)
 {
     const unsigned char *p = der;
-    STACK_OF(PKCS7_SIGNER_INFO) * sis;
+    STACK_OF(PKCS7_SIGNER_INFO) *sis;
     PKCS7 *p7 = NULL;
     size_t used, i;
     sn_err r = SN_ERR_INVALID;

@@ -60,8 +60,8 @@ struct sn_evidence {
  * with why (a sentence for the reporter) if it is not such a structure,
  * holds no signer, or exceeds the bounds above.
  */
-sn_err sn_evidence_pkcs7(const uint8_t *der, size_t len, struct sn_evidence *out,
-                         char *why, size_t whylen);
+sn_err sn_evidence_pkcs7(const uint8_t *der, size_t len,
+                         struct sn_evidence *out, char *why, size_t whylen);
 
 /* A raw signature value (1..SN_EVIDENCE_SIG_MAX bytes) as one signature. */
 sn_err sn_evidence_signature(const uint8_t *sig, size_t len,

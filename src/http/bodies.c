@@ -980,8 +980,8 @@ sn_body_password(json_t *body, const char **pw, struct sn_body_fault *f)
 
 /* evidence.<name>: base64 of 1..max bytes into *out (owned). */
 static sn_err
-report_b64(json_t *ev, const char *name, size_t max, uint8_t **out,
-           size_t *len, struct sn_body_fault *f)
+report_b64(json_t *ev, const char *name, size_t max, uint8_t **out, size_t *len,
+           struct sn_body_fault *f)
 {
     json_t *v = json_object_get(ev, name);
     size_t slen;

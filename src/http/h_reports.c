@@ -37,10 +37,10 @@ enum view {
     VIEW_ANONYMOUS /* the receipt alone */
 };
 
-static void
-report_audit(const struct sn_deps *deps, struct sn_req *req,
-             const char *subscriber, const char *key, const char *action,
-             const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void report_audit(const struct sn_deps *deps, struct sn_req *req,
+                         const char *subscriber, const char *key,
+                         const char *action, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
 static void
 report_audit(const struct sn_deps *deps, struct sn_req *req,
@@ -106,7 +106,7 @@ match_events(const struct sn_deps *deps, const struct sn_evidence *ev,
                                        &total);
     } else
         e = sn_store_sign_events_match(
-            deps->store, (const char(*)[2 * 32 + 1])sigs, nsigs, NULL, NULL,
+            deps->store, (const char(*)[2 * 32 + 1]) sigs, nsigs, NULL, NULL,
             SN_REPORT_MAX_EVENTS, &found, &n, &total);
     if (e != SN_OK)
         return e;
@@ -141,9 +141,9 @@ deadline_json(time_t due, time_t met, int applies, time_t now)
     if (!applies)
         return json_pack("{s:n, s:o, s:b, s:b}", "due", "met_at",
                          sn_time_json(met), "overdue", 0, "applies", 0);
-    return json_pack("{s:o, s:o, s:b, s:b}", "due", sn_time_json(due),
-                     "met_at", sn_time_json(met), "overdue",
-                     met == 0 && now > due, "applies", 1);
+    return json_pack("{s:o, s:o, s:b, s:b}", "due", sn_time_json(due), "met_at",
+                     sn_time_json(met), "overdue", met == 0 && now > due,
+                     "applies", 1);
 }
 
 /* The three clocks of CSBR (4.9.5, 4.9.1.1, 9.6.5), from receipt. A
@@ -154,9 +154,9 @@ deadlines_json(const struct sn_report *r, time_t now, int *overdue)
     time_t due = r->received_at + SN_REPORT_DEADLINE;
     int rejected = r->state == SN_REPORT_REJECTED;
 
-    *overdue = now > due && (r->acked_at == 0 ||
-                             (!rejected && (r->decided_at == 0 ||
-                                            r->ca_informed_at == 0)));
+    *overdue = now > due &&
+               (r->acked_at == 0 ||
+                (!rejected && (r->decided_at == 0 || r->ca_informed_at == 0)));
     return json_pack("{s:o, s:o, s:o}", "acknowledgement",
                      deadline_json(due, r->acked_at, 1, now), "revocation",
                      deadline_json(due, r->decided_at, 1, now), "ca_informed",
@@ -211,32 +211,30 @@ resign_json(const struct sn_deps *deps, const struct sn_report_key *k)
     free(ev);
     return json_pack("{s:o, s:I, s:b, s:o}", "since",
                      sn_time_json(k->revocation_date), "total",
-                     (json_int_t)total, "truncated", total > n, "events",
-                     arr);
+                     (json_int_t)total, "truncated", total > n, "events", arr);
 }
 
 static json_t *
-key_json(const struct sn_deps *deps, const struct sn_report_key *k,
-         enum view v)
+key_json(const struct sn_deps *deps, const struct sn_report_key *k, enum view v)
 {
-    json_t *o = json_pack(
-        "{s:s, s:s, s:o, s:o, s:I, s:b}", "key", k->key, "subscriber",
-        k->subscriber, "first_event", sn_time_json(k->first_event),
-        "revocation_date", sn_time_json(k->revocation_date),
-        "certificates_revoked", (json_int_t)k->certs_revoked, "external_ca",
-        k->external);
+    json_t *o =
+        json_pack("{s:s, s:s, s:o, s:o, s:I, s:b}", "key", k->key, "subscriber",
+                  k->subscriber, "first_event", sn_time_json(k->first_event),
+                  "revocation_date", sn_time_json(k->revocation_date),
+                  "certificates_revoked", (json_int_t)k->certs_revoked,
+                  "external_ca", k->external);
 
     if (o == NULL)
         return NULL;
     if (k->external)
-        json_object_set_new(
-            o, "ca_notice",
-            json_pack("{s:o, s:I, s:o, s:s}", "acknowledged_at",
-                      sn_time_json(k->notified_at), "attempts",
-                      (json_int_t)k->attempts, "next_attempt",
-                      k->notified_at == 0 ? sn_time_json(k->next_attempt)
+        json_object_set_new(o, "ca_notice",
+                            json_pack("{s:o, s:I, s:o, s:s}", "acknowledged_at",
+                                      sn_time_json(k->notified_at), "attempts",
+                                      (json_int_t)k->attempts, "next_attempt",
+                                      k->notified_at == 0
+                                          ? sn_time_json(k->next_attempt)
                                           : json_null(),
-                      "last_result", k->last_result));
+                                      "last_result", k->last_result));
     (void)v;
     json_object_set_new(o, "resign", resign_json(deps, k));
     return o;
@@ -277,11 +275,11 @@ evidence_json(const struct sn_report *r, enum view v)
         s = json_pack("{s:s, s:I}", "sha256", hex, "depth",
                       (json_int_t)ev.sigs[i].depth);
         if (s != NULL && ev.sigs[i].has_cert)
-            json_object_set_new(
-                s, "certificate",
-                json_pack("{s:s, s:s, s:s}", "serial", ev.sigs[i].cert_serial,
-                          "subject", ev.sigs[i].cert_subject, "issuer",
-                          ev.sigs[i].cert_issuer));
+            json_object_set_new(s, "certificate",
+                                json_pack("{s:s, s:s, s:s}", "serial",
+                                          ev.sigs[i].cert_serial, "subject",
+                                          ev.sigs[i].cert_subject, "issuer",
+                                          ev.sigs[i].cert_issuer));
         json_array_append_new(sigs, s);
     }
     json_object_set_new(o, "signatures", sigs);
@@ -312,8 +310,8 @@ report_json(const struct sn_deps *deps, const struct sn_req *req,
             o, "reporter",
             r->reporter_subscriber[0] != '\0' || r->reporter_token[0] != '\0'
                 ? json_pack("{s:s, s:s, s:s}", "subscriber",
-                            r->reporter_subscriber, "token",
-                            r->reporter_token, "client", r->reporter_client)
+                            r->reporter_subscriber, "token", r->reporter_token,
+                            "client", r->reporter_client)
                 : json_pack("{s:b, s:s}", "anonymous", 1, "client",
                             r->reporter_client));
     json_object_set_new(o, "acknowledged_at", sn_time_json(r->acked_at));
@@ -333,12 +331,11 @@ report_json(const struct sn_deps *deps, const struct sn_req *req,
             json_array_append_new(evs, event_json(&r->events[i]));
             shown++;
         }
-    json_object_set_new(o, "matches",
-                        json_pack("{s:I, s:o}", "total",
-                                  (json_int_t)(v == VIEW_OPERATOR
-                                                   ? r->events_total
-                                                   : shown),
-                                  "events", evs));
+    json_object_set_new(
+        o, "matches",
+        json_pack("{s:I, s:o}", "total",
+                  (json_int_t)(v == VIEW_OPERATOR ? r->events_total : shown),
+                  "events", evs));
     for (i = 0; i < r->nkeys; i++)
         if (sees(v, req, r->keys[i].subscriber))
             json_array_append_new(keys, key_json(deps, &r->keys[i], v));
@@ -409,8 +406,7 @@ new_report(const struct sn_req *req, struct sn_body_report *in,
         snprintf(r->reporter_token, sizeof(r->reporter_token), "%s",
                  req->who->id);
     }
-    snprintf(r->reporter_client, sizeof(r->reporter_client), "%s",
-             req->client);
+    snprintf(r->reporter_client, sizeof(r->reporter_client), "%s", req->client);
     r->received_at = time(NULL);
     r->version = 1;
     return SN_OK;
@@ -447,13 +443,13 @@ sn_h_report_create(const struct sn_deps *deps, struct sn_req *req,
         goto out;
     }
     report_audit(deps, req, r.reporter_subscriber, "", "report_receive",
-                 "report %s kind=%s evidence=%s sha256=%.16s matched=%zu",
-                 r.id, sn_report_kind_name(r.kind),
+                 "report %s kind=%s evidence=%s sha256=%.16s matched=%zu", r.id,
+                 sn_report_kind_name(r.kind),
                  sn_report_evidence_name(r.evidence_kind), r.evidence_sha256,
                  r.events_total);
     sn_info("report %s received (%s, %zu signing events matched)", r.id,
             sn_report_kind_name(r.kind), r.events_total);
-    v = req->who == NULL ? VIEW_ANONYMOUS
+    v = req->who == NULL  ? VIEW_ANONYMOUS
         : req->who->admin ? VIEW_OPERATOR
                           : VIEW_REPORTER;
     (void)sn_resp_header(resp, "Location", "/v1/reports/%s", r.id);
@@ -472,8 +468,7 @@ owners_of(const struct sn_report *r, char (*out)[SN_UUID_LEN], size_t max)
     size_t n = 0, i, j;
 
     for (i = 0; i < r->nevents; i++) {
-        for (j = 0; j < n && strcmp(out[j], r->events[i].subscriber) != 0;
-             j++)
+        for (j = 0; j < n && strcmp(out[j], r->events[i].subscriber) != 0; j++)
             ;
         if (j == n && n < max)
             snprintf(out[n++], SN_UUID_LEN, "%s", r->events[i].subscriber);
@@ -487,8 +482,8 @@ owners_of(const struct sn_report *r, char (*out)[SN_UUID_LEN], size_t max)
  * gets. 0, or -1 with resp set.
  */
 static int
-load_report(const struct sn_deps *deps, struct sn_req *req,
-            struct sn_report *r, enum view *v, struct sn_resp *resp)
+load_report(const struct sn_deps *deps, struct sn_req *req, struct sn_report *r,
+            enum view *v, struct sn_resp *resp)
 {
     char owners[SN_REPORT_MAX_EVENTS][SN_UUID_LEN];
     struct sn_resource res = {0};
@@ -543,12 +538,12 @@ sn_h_report_get(const struct sn_deps *deps, struct sn_req *req,
 static json_t *
 brief_json(const struct sn_report *r, enum view v, time_t now, int *overdue)
 {
-    json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:s, s:o, s:o}", "id", r->id, "kind",
-        sn_report_kind_name(r->kind), "state", sn_report_state_name(r->state),
-        "evidence", sn_report_evidence_name(r->evidence_kind), "received_at",
-        sn_time_json(r->received_at), "deadlines",
-        deadlines_json(r, now, overdue));
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "id", r->id, "kind",
+                          sn_report_kind_name(r->kind), "state",
+                          sn_report_state_name(r->state), "evidence",
+                          sn_report_evidence_name(r->evidence_kind),
+                          "received_at", sn_time_json(r->received_at),
+                          "deadlines", deadlines_json(r, now, overdue));
 
     if (o != NULL && v == VIEW_OPERATOR)
         json_object_set_new(o, "matched", json_integer(r->events_total));
@@ -579,8 +574,7 @@ sn_h_report_list(const struct sn_deps *deps, struct sn_req *req,
     v = req->who->admin ? VIEW_OPERATOR : VIEW_REPORTER;
     if (sn_store_report_list(deps->store,
                              v == VIEW_OPERATOR ? NULL : req->who->subscriber,
-                             only_overdue, LIST_DEFAULT, &list,
-                             &n) != SN_OK ||
+                             only_overdue, LIST_DEFAULT, &list, &n) != SN_OK ||
         (v == VIEW_OPERATOR &&
          sn_store_report_overdue(deps->store, now, &od) != SN_OK)) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
@@ -598,12 +592,12 @@ sn_h_report_list(const struct sn_deps *deps, struct sn_req *req,
     }
     o = json_pack("{s:O}", "reports", arr);
     if (o != NULL && v == VIEW_OPERATOR)
-        json_object_set_new(
-            o, "overdue",
-            json_pack("{s:I, s:I, s:I, s:I}", "open", (json_int_t)od.open,
-                      "acknowledgement", (json_int_t)od.ack, "revocation",
-                      (json_int_t)od.revocation, "ca_informed",
-                      (json_int_t)od.ca_informed));
+        json_object_set_new(o, "overdue",
+                            json_pack("{s:I, s:I, s:I, s:I}", "open",
+                                      (json_int_t)od.open, "acknowledgement",
+                                      (json_int_t)od.ack, "revocation",
+                                      (json_int_t)od.revocation, "ca_informed",
+                                      (json_int_t)od.ca_informed));
     if (o == NULL)
         goto oom;
     sn_resp_json(resp, API_OK, o);
@@ -856,8 +850,8 @@ sn_h_report_reject(const struct sn_deps *deps, struct sn_req *req,
         goto out;
     }
     report_audit(deps, req, r.reporter_subscriber, "", "report_reject",
-                 "report %s kind=%s: %.120s", r.id,
-                 sn_report_kind_name(r.kind), why);
+                 "report %s kind=%s: %.120s", r.id, sn_report_kind_name(r.kind),
+                 why);
     answer_stored(deps, req, r.id, resp);
 out:
     sn_report_cleanup(&r);

@@ -137,8 +137,7 @@ void sn_h_report_create(const struct sn_deps *, struct sn_req *,
                         struct sn_resp *);
 void sn_h_report_list(const struct sn_deps *, struct sn_req *,
                       struct sn_resp *);
-void sn_h_report_get(const struct sn_deps *, struct sn_req *,
-                     struct sn_resp *);
+void sn_h_report_get(const struct sn_deps *, struct sn_req *, struct sn_resp *);
 void sn_h_report_confirm(const struct sn_deps *, struct sn_req *,
                          struct sn_resp *);
 void sn_h_report_reject(const struct sn_deps *, struct sn_req *,

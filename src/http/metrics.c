@@ -187,10 +187,11 @@ sn_metrics_render(struct sn_metrics *m, char **out, size_t *len)
              "# TYPE signet_tls_handshake_failures_total counter\n");
     emit(&o, "signet_tls_handshake_failures_total{listener=\"api\"} %llu\n",
          (unsigned long long)atomic_load(&m->tls_failures));
-    emit(&o, "# HELP signet_reports_open Reports of Suspect Code or key "
-             "compromise not yet decided, or confirmed with a CA not yet "
-             "informed.\n# TYPE signet_reports_open gauge\n"
-             "signet_reports_open %llu\n",
+    emit(&o,
+         "# HELP signet_reports_open Reports of Suspect Code or key "
+         "compromise not yet decided, or confirmed with a CA not yet "
+         "informed.\n# TYPE signet_reports_open gauge\n"
+         "signet_reports_open %llu\n",
          (unsigned long long)atomic_load(&m->reports[0]));
     emit(&o, "# HELP signet_reports_overdue Reports past a 24-hour deadline "
              "not met: acknowledgement (CSBR 4.9.5), revocation (4.9.1.1), "

@@ -118,7 +118,7 @@ struct conn_ctx {
     /* anonymous work: a route of anonymous work (SN_ROUTE_ANON), or an
      * optional-auth route's caller without a credential (issue 18) */
     int anon;
-    int close;    /* answer with "Connection: close" and close */
+    int close; /* answer with "Connection: close" and close */
     struct sn_resp early;
     struct sn_buf body; /* JSON and PEM bodies, bounded by limit */
     size_t limit;
@@ -904,8 +904,7 @@ presents_credential(struct MHD_Connection *conn)
     size_t len[1];
 
     return MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                       MHD_HTTP_HEADER_AUTHORIZATION) !=
-               NULL ||
+                                       MHD_HTTP_HEADER_AUTHORIZATION) != NULL ||
            peer_chain(conn, der, len, 1) > 0;
 }
 
@@ -1236,10 +1235,9 @@ anon_start(const struct sn_http_opts *cfg, unsigned cpus)
         par.max_queued = (size_t)par.threads * ANON_QUEUE_PER_THREAD;
         par.nice = ANON_NICE;
         par.run = run_job;
-        if ((r = sn_anon_reports_limit(anon.limits,
-                                       or_default(cfg->report_per_hour, 60),
-                                       or_default(cfg->report_burst, 10))) !=
-                SN_OK ||
+        if ((r = sn_anon_reports_limit(
+                 anon.limits, or_default(cfg->report_per_hour, 60),
+                 or_default(cfg->report_burst, 10))) != SN_OK ||
             (r = sn_pool_start(&par, &anon.pool)) != SN_OK) {
             sn_anon_free(anon.limits);
             anon.limits = NULL;
@@ -1391,18 +1389,17 @@ request_step(void *cls, struct MHD_Connection *conn, const char *url,
                           : (unsigned long long)c->limit);
         return send_resp(conn, c, &resp);
     }
-    if (c->anon && (!sn_anon_admit(anon.limits, c->req.client, &retry) ||
-                    (!(c->route->flags & SN_ROUTE_ANON) &&
-                     !sn_anon_report_admit(anon.limits, c->req.client,
-                                           &retry)))) {
+    if (c->anon &&
+        (!sn_anon_admit(anon.limits, c->req.client, &retry) ||
+         (!(c->route->flags & SN_ROUTE_ANON) &&
+          !sn_anon_report_admit(anon.limits, c->req.client, &retry)))) {
         sn_resp_error(&resp, API_TOO_MANY,
                       "too many requests from this address; retry later");
         sn_resp_header(&resp, MHD_HTTP_HEADER_RETRY_AFTER, "%u", retry);
         return send_resp(conn, c, &resp);
     }
     /* The ceiling before the queue: a refusal costs no thread hand-off. */
-    if (c->anon &&
-        !sn_anon_sign_take(anon.limits, &retry)) {
+    if (c->anon && !sn_anon_sign_take(anon.limits, &retry)) {
         sn_resp_error(&resp, API_UNAVAILABLE,
                       "too many anonymous requests; retry later");
         sn_resp_header(&resp, MHD_HTTP_HEADER_RETRY_AFTER, "%u", retry);

@@ -10,8 +10,7 @@
 #include "store/store_int.h"
 
 static const char *const kind_names[] = {"suspect_code", "key_compromise"};
-static const char *const state_names[] = {"received", "confirmed",
-                                          "rejected"};
+static const char *const state_names[] = {"received", "confirmed", "rejected"};
 static const char *const evidence_names[] = {"pkcs7", "signature", "digest"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -44,8 +43,7 @@ sn_report_state_name(enum sn_report_state s)
 const char *
 sn_report_evidence_name(enum sn_report_evidence e)
 {
-    return (unsigned)e < COUNT(evidence_names) ? evidence_names[e]
-                                               : "unknown";
+    return (unsigned)e < COUNT(evidence_names) ? evidence_names[e] : "unknown";
 }
 
 sn_err
@@ -120,9 +118,8 @@ sn_store_report_get(struct sn_store *st, const char *id, struct sn_report *out)
 }
 
 sn_err
-sn_store_report_list(struct sn_store *st, const char *subscriber,
-                     int only_open, size_t limit, struct sn_report **out,
-                     size_t *n)
+sn_store_report_list(struct sn_store *st, const char *subscriber, int only_open,
+                     size_t limit, struct sn_report **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -148,8 +145,8 @@ sn_store_report_decide(struct sn_store *st, const char *id,
         (nkeys > 0 && keys == NULL))
         return SN_ERR_INVALID;
     return st->ops->report_decide(st->be, id, to, now, token,
-                                  decision != NULL ? decision : "", keys,
-                                  nkeys, ca_informed);
+                                  decision != NULL ? decision : "", keys, nkeys,
+                                  ca_informed);
 }
 
 sn_err
@@ -168,8 +165,7 @@ sn_store_report_notice_result(struct sn_store *st, const char *id,
                               const char *key, int ok, time_t now,
                               time_t next_attempt, const char *result)
 {
-    return st->ops->report_notice_result(st->be, id, key, ok, now,
-                                         next_attempt,
+    return st->ops->report_notice_result(st->be, id, key, ok, now, next_attempt,
                                          result != NULL ? result : "");
 }
 
@@ -207,6 +203,5 @@ sn_store_sign_events_since(struct sn_store *st, const char *key, time_t since,
     *total = 0;
     if (limit == 0 || limit > 1000)
         return SN_ERR_INVALID;
-    return st->ops->sign_events_since(st->be, key, since, limit, out, n,
-                                      total);
+    return st->ops->sign_events_since(st->be, key, since, limit, out, n, total);
 }

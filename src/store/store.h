@@ -703,10 +703,10 @@ sn_err sn_report_state_from_name(const char *name, enum sn_report_state *out);
 sn_err sn_report_evidence_from_name(const char *name,
                                     enum sn_report_evidence *out);
 
-#define SN_REPORT_REASON_MAX 2000  /* bytes of a reason or a rejection */
-#define SN_REPORT_CONTACT_MAX 256  /* bytes of a contact */
-#define SN_REPORT_MAX_EVENTS 100   /* matched events kept per report */
-#define SN_REPORT_MAX_KEYS 16      /* distinct keys among them */
+#define SN_REPORT_REASON_MAX 2000 /* bytes of a reason or a rejection */
+#define SN_REPORT_CONTACT_MAX 256 /* bytes of a contact */
+#define SN_REPORT_MAX_EVENTS 100  /* matched events kept per report */
+#define SN_REPORT_MAX_KEYS 16     /* distinct keys among them */
 #define SN_REPORT_EVIDENCE_MAX 65536
 /* The deadlines (CSBR 4.9.5 acknowledgement, 4.9.1.1 revocation, 9.6.5
  * the CA informed), each this long after receipt. */
@@ -747,8 +747,8 @@ struct sn_report {
     enum sn_report_kind kind;
     enum sn_report_state state;
     enum sn_report_evidence evidence_kind;
-    char digest_alg[16];    /* digest evidence: its algorithm */
-    uint8_t *evidence;      /* the evidence (owned; NULL in a list) */
+    char digest_alg[16]; /* digest evidence: its algorithm */
+    uint8_t *evidence;   /* the evidence (owned; NULL in a list) */
     size_t evidence_len;
     char evidence_sha256[2 * 32 + 1];
     char reason[SN_REPORT_REASON_MAX + 1];
@@ -764,8 +764,8 @@ struct sn_report {
     time_t decided_at; /* confirmed or rejected (0: not yet) */
     char decided_by[SN_UUID_LEN];
     char decision[SN_REPORT_REASON_MAX + 1]; /* a rejection's reason */
-    time_t ca_informed_at; /* every key's CA informed (0: not yet) */
-    size_t events_total;   /* signing events matched (nevents kept) */
+    time_t ca_informed_at;          /* every key's CA informed (0: not yet) */
+    size_t events_total;            /* signing events matched (nevents kept) */
     struct sn_report_event *events; /* owned; NULL in a list */
     size_t nevents;
     struct sn_report_key *keys; /* owned; NULL in a list */
@@ -786,8 +786,8 @@ sn_err sn_store_report_get(struct sn_store *st, const char *id,
  * limit (1..1000), without evidence, events and keys; only_open: those
  * not yet decided or whose CA is not yet informed. */
 sn_err sn_store_report_list(struct sn_store *st, const char *subscriber,
-                            int only_open, size_t limit,
-                            struct sn_report **out, size_t *n);
+                            int only_open, size_t limit, struct sn_report **out,
+                            size_t *n);
 /* Marks the report acknowledged by token at now, once: SN_ERR_STATE if it
  * was already. */
 sn_err sn_store_report_ack(struct sn_store *st, const char *id, time_t now,

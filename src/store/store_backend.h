@@ -207,8 +207,7 @@ struct sn_store_ops {
     sn_err (*report_ack)(void *be, const char *id, time_t now,
                          const char *token);
     sn_err (*report_decide)(void *be, const char *id, enum sn_report_state to,
-                            time_t now, const char *token,
-                            const char *decision,
+                            time_t now, const char *token, const char *decision,
                             const struct sn_report_key *keys, size_t nkeys,
                             time_t ca_informed);
     sn_err (*report_notices_due)(void *be, time_t now, size_t max,

@@ -23,9 +23,9 @@ enum route {
     R_CSR,
     R_IDENTITY,
     R_ISSUE,
-    R_ACCOUNT,   /* issue 17 */
-    R_LOGIN,     /* issue 17 */
-    R_TOTP_CODE, /* issue 17 */
+    R_ACCOUNT,        /* issue 17 */
+    R_LOGIN,          /* issue 17 */
+    R_TOTP_CODE,      /* issue 17 */
     R_REPORT,         /* issue 18 */
     R_REPORT_CONFIRM, /* issue 18 */
     R_REPORT_REJECT,  /* issue 18 */

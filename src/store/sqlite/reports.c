@@ -202,8 +202,7 @@ read_events(sqlite3 *db, struct sn_report *r)
     sn_err e;
     int rc;
 
-    if ((r->events = calloc(SN_REPORT_MAX_EVENTS, sizeof(*r->events))) ==
-        NULL)
+    if ((r->events = calloc(SN_REPORT_MAX_EVENTS, sizeof(*r->events))) == NULL)
         return SN_ERR_NOMEM;
     if ((e = prepare(db,
                      "SELECT " EVENT_COLS " FROM report_events"
@@ -334,7 +333,8 @@ out:
 
 /* A report not done with: undecided, or confirmed with a CA still to be
  * informed. */
-#define OPEN_SQL "(state = 'received' OR (state = 'confirmed' AND ca_informed_at = 0))"
+#define OPEN_SQL                                                               \
+    "(state = 'received' OR (state = 'confirmed' AND ca_informed_at = 0))"
 
 sn_err
 sn_sqlite_report_list(void *be, const char *subscriber, int only_open,
@@ -579,8 +579,7 @@ count(sqlite3 *db, const char *where, time_t due_before, uint64_t *out)
     sqlite3_stmt *s = NULL;
     sn_err e;
 
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM reports WHERE %s",
-             where);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM reports WHERE %s", where);
     if ((e = prepare(db, sql, &s)) != SN_OK)
         return e;
     if (sqlite3_bind_parameter_count(s) > 0)
@@ -627,7 +626,7 @@ out:
 
 #define SIGN_EVENT_COLS                                                        \
     "id, time, subscriber_id, key_id, token_id, client, action,"               \
-    " digest_algorithm, digest, scheme, result, detail, policy, principal,"   \
+    " digest_algorithm, digest, scheme, result, detail, policy, principal,"    \
     " sig_sha256, digest_salt, log_index"
 
 #define SIGN_EVENT_WHERE                                                       \

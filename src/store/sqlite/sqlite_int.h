@@ -118,9 +118,9 @@ sn_err sn_sqlite_report_decide(void *be, const char *id,
                                time_t ca_informed);
 sn_err sn_sqlite_report_notices_due(void *be, time_t now, size_t max,
                                     struct sn_report **out, size_t *n);
-sn_err sn_sqlite_report_notice_result(void *be, const char *id,
-                                      const char *key, int ok, time_t now,
-                                      time_t next_attempt, const char *result);
+sn_err sn_sqlite_report_notice_result(void *be, const char *id, const char *key,
+                                      int ok, time_t now, time_t next_attempt,
+                                      const char *result);
 sn_err sn_sqlite_report_overdue(void *be, time_t now,
                                 struct sn_report_overdue *out);
 sn_err sn_sqlite_sign_events_match(void *be, const char (*sigs)[2 * 32 + 1],

@@ -6,6 +6,9 @@
 # a markdown table of the medians and writes it to BUILD_DIR/bench-results.md.
 # --smoke: a seconds-long run that only proves the pipeline still works.
 # BENCH_ONLY=abuse: only the abuse-resistance rows (flood and tenants).
+# BENCH_ONLY=log: only the transparency log's rows (issue 18): signing
+# with the log on beside a second signetd with log.enabled = false, and
+# how long an entry waits for a checkpoint under load.
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
 SECS=${2:-4}
@@ -121,6 +124,34 @@ oidc_token() {
             --id-token-file "$WORK/oidc/id.jwt" --out "$WORK/oidc-token" >/dev/null
 }
 oidc_setup
+
+# ---- issue 18: a second signetd, the same but with the log off ----
+HOME2=$WORK/home-nolog
+"$SIGNETD" init --home "$HOME2" >/dev/null
+sed -i 's/^auth\.operator_mfa = .*/auth.operator_mfa = false/; s/^auth\.require_strong_auth = .*/auth.require_strong_auth = false/' \
+    "$HOME2/signetd.conf"
+printf 'log.enabled = false\n' >>"$HOME2/signetd.conf"
+API2=$(port)
+PUB2=$(port)
+URL2=https://127.0.0.1:$API2
+CA2=$HOME2/tls/ca.pem
+SOFTHSM2_CONF=$HOME2/hsm/softhsm2.conf "$SIGNETD" serve --home "$HOME2" \
+    --listen 127.0.0.1:$API2 --public-listen 127.0.0.1:$PUB2 >"$WORK/signetd2.log" 2>&1 &
+EXTRA_PIDS+=($!)
+PID2=$!
+for _ in $(seq 100); do
+    curl -fsS --cacert "$CA2" "$URL2/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+api2() { URL=$URL2 CA=$CA2 api "$@"; }
+ADMIN2=$(cat "$HOME2/admin.token")
+SUB2=$(api2 POST /v1/subscribers "$ADMIN2" '{"name":"bench"}' | jq -r .id)
+api2 POST "/v1/subscribers/$SUB2/tokens" "$ADMIN2" \
+    '{"name":"bench","roles":["manage","sign"]}' | jq -r .token >"$WORK/token2"
+api2 POST /v1/keys "$(cat "$WORK/token2")" '{"algorithm":"rsa-3072","label":"b"}' |
+    jq -r .id >"$WORK/rsa2.keys"
+api2 POST /v1/keys "$(cat "$WORK/token2")" '{"algorithm":"ecdsa-p256","label":"b"}' |
+    jq -r .id >"$WORK/ec2.keys"
 
 RESULTS=$BUILD/bench-results.md
 RAWDIR=$WORK/rows
@@ -254,10 +285,59 @@ abuse() {
     tenant_a_done
 }
 
+# The log's cost (issue 18): each row with the log off (the second
+# signetd) and on (the first), in the same round; ratio on/off, want >=
+# 0.95. Then the wait for a checkpoint: while P-256 signing runs flat out,
+# single signatures whose inclusion proof is polled every 20 ms.
+http2() { "$BENCH" http --url "$URL2" --ca "$CA2" --token-file "$WORK/token2" \
+        --keys "$1" --alg "$2" --clients "$CLIENTS" --seconds "$SECS" "${@:3}"; }
+cp_latency() { # cp_latency SAMPLES: "ops=N ... p50_ms=X p99_ms=Y" of the waits
+    local i idx t0 t1 out=$WORK/cp.ms d
+    : >"$out"
+    d=$(head -c 32 /dev/urandom | base64 -w0)
+    for i in $(seq "$1"); do
+        idx=$(api POST "/v1/keys/$EC/sign" "$TOK" \
+            "{\"digest_algorithm\":\"sha256\",\"digest\":\"$d\"}" | jq -r .log_index)
+        t0=$(date +%s%N)
+        until curl -fsS -o /dev/null "http://127.0.0.1:$PUB/log/proof/$idx" 2>/dev/null; do
+            sleep 0.02
+        done
+        t1=$(date +%s%N)
+        echo $(((t1 - t0) / 1000000)) >>"$out"
+    done
+    sort -n "$out" | awk '{ v[NR] = $1 } END { printf "ops=%d ops_per_s=%d p50_ms=%s p99_ms=%s client_cpu=0\n",
+        NR, NR, v[int((NR + 1) / 2)], v[int(NR * 0.99 + 0.999)] }'
+}
+logrows() {
+    local OFF ON L
+    OFF=$(http2 "$WORK/rsa2.keys" rsa-3072)
+    NO_CPU=1 keep "log off: HTTPS RSA-3072, $CLIENTS clients" "$OFF" "$(field ops_per_s "$OFF")"
+    ON=$(http "$WORK/rsa.keys" rsa-3072)
+    keep "log on: HTTPS RSA-3072, $CLIENTS clients (ratio: to log off, want >= 0.95)" "$ON" "$(field ops_per_s "$OFF")" "$(rss_peak)"
+    OFF=$(http2 "$WORK/ec2.keys" ecdsa-p256)
+    NO_CPU=1 keep "log off: HTTPS P-256, $CLIENTS clients" "$OFF" "$(field ops_per_s "$OFF")"
+    ON=$(http "$WORK/ec.keys" ecdsa-p256)
+    keep "log on: HTTPS P-256, $CLIENTS clients (ratio: to log off, want >= 0.95)" "$ON" "$(field ops_per_s "$OFF")" "$(rss_peak)"
+    OFF=$(http2 "$WORK/ec2.keys" ecdsa-p256 --batch 64)
+    NO_CPU=1 keep "log off: HTTPS P-256, batches of 64" "$OFF" "$(field ops_per_s "$OFF")"
+    ON=$(http "$WORK/ec.keys" ecdsa-p256 --batch 64)
+    keep "log on: HTTPS P-256, batches of 64 (ratio: to log off, want >= 0.95)" "$ON" "$(field ops_per_s "$OFF")" "$(rss_peak)"
+    "$BENCH" http --url "$URL" --ca "$CA" --token-file "$WORK/token" --keys "$WORK/ec.keys" \
+        --alg ecdsa-p256 --clients "$CLIENTS" --seconds 120 >/dev/null &
+    L=$!
+    sleep 1
+    NO_CPU=1 keep "log on: entry to checkpoint (proof served) under P-256 load; ops = samples (p99 ms want <= 1500)" \
+        "$(cp_latency "$([ $SMOKE = 1 ] && echo 5 || echo 40)")"
+    kill "$L" 2>/dev/null
+    wait "$L" 2>/dev/null || true
+}
+
 # Each round measures every row once, raw beside HTTPS: a row's ratio is
 # taken within its round, so drifts in the machine's speed cancel out.
 round() {
     local R H O PEAK HALF
+    logrows
+    [ "${BENCH_ONLY:-}" = log ] && return
     abuse
     [ "${BENCH_ONLY:-}" = abuse ] && return
     R=$(raw "$LABEL" "$PIN" --key "$RSA" rsa-3072)
@@ -323,7 +403,7 @@ done
 
 # ---- last: the same with $MANY keys on the subscriber's token ----
 # BENCH_ONLY=abuse: the abuse rows only (see abuse above).
-if [ "${BENCH_ONLY:-}" != abuse ]; then
+if [ -z "${BENCH_ONLY:-}" ]; then
 echo "creating $MANY keys..." >&2
 cp "$WORK/ec10.keys" "$WORK/many.keys"
 export -f api newkey

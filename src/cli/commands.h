@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "apiclient/clientcred.h"
 #include "cli/client.h"
 #include "common/err.h"
@@ -89,6 +91,14 @@ enum sn_cli_opt {
     /* issue 17: sign requests awaiting approval */
     SN_OPT_WAIT,  /* --wait[=SECONDS] */
     SN_OPT_STATE, /* request list --state */
+    /* issue 18: the transparency log */
+    SN_OPT_VKEY,
+    SN_OPT_STATE_FILE,
+    SN_OPT_ALLOW,
+    SN_OPT_FOLLOW,
+    SN_OPT_INTERVAL,
+    SN_OPT_FULL,
+    SN_OPT_LOG_PROOF,
     /* issue 18: reports of Suspect Code and key compromise */
     SN_OPT_KIND,
     SN_OPT_PKCS7,
@@ -221,6 +231,13 @@ sn_err sn_cmd_ca_roots(struct sn_cli *cli);
 sn_err sn_cmd_timestamp(struct sn_cli *cli);
 sn_err sn_cmd_tsa_rotate(struct sn_cli *cli);
 sn_err sn_cmd_tsa_clock_ok(struct sn_cli *cli);
+/* issue 18: the transparency log (logcmd.c) */
+sn_err sn_cmd_log_key(struct sn_cli *cli);
+sn_err sn_cmd_log_verify(struct sn_cli *cli);
+sn_err sn_cmd_log_monitor(struct sn_cli *cli);
+/* Waits (at most 10 s) until entry index is in a checkpoint and writes its
+ * inclusion proof (the server's JSON) to path. */
+sn_err sn_cli_log_proof(struct sn_cli *cli, json_int_t index, const char *path);
 sn_err sn_cmd_request_list(struct sn_cli *cli);
 sn_err sn_cmd_request_show(struct sn_cli *cli);
 sn_err sn_cmd_request_approve(struct sn_cli *cli);

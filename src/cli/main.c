@@ -23,8 +23,12 @@
 /* A token file holds one token and perhaps a newline; anything more is odd. */
 #define MAX_TOKEN_FILE 4096
 
-/* One bit per option: SN_OPT_COUNT must stay within 64. */
+/* One bit per option: options 0..63 in a command's opts (BIT), 64..127
+ * in its opts2 (BIT2). A shift past either word is a compile error
+ * (-Wshift-count-overflow), so an option in the wrong word cannot go
+ * unnoticed. */
 #define BIT(o) ((uint64_t)1 << (o))
+#define BIT2(o) ((uint64_t)1 << ((o) - 64))
 #define GLOBAL_OPTS                                                            \
     (BIT(SN_OPT_URL) | BIT(SN_OPT_TOKEN) | BIT(SN_OPT_TOKEN_FILE) |            \
      BIT(SN_OPT_CA_FILE) | BIT(SN_OPT_JSON) | BIT(SN_OPT_HELP) |               \
@@ -35,7 +39,7 @@
     (BIT(SN_OPT_OIDC) | BIT(SN_OPT_AUDIENCE) | BIT(SN_OPT_ID_TOKEN_FILE) |     \
      BIT(SN_OPT_ID_TOKEN_ENV))
 
-_Static_assert(SN_OPT_COUNT <= 64, "options must fit a 64-bit mask");
+_Static_assert(SN_OPT_COUNT <= 128, "options must fit two 64-bit masks");
 
 static const struct option_def {
     const char *name; /* long name without "--" */
@@ -99,6 +103,13 @@ static const struct option_def {
     /* has_arg 2: a value only as --wait=SECONDS */
     [SN_OPT_WAIT] = {"wait", 0, 2},
     [SN_OPT_STATE] = {"state", 0, 1},
+    [SN_OPT_VKEY] = {"vkey", 0, 1},
+    [SN_OPT_STATE_FILE] = {"state-file", 0, 1},
+    [SN_OPT_ALLOW] = {"allow", 0, 1},
+    [SN_OPT_FOLLOW] = {"follow", 0, 0},
+    [SN_OPT_INTERVAL] = {"interval", 0, 1},
+    [SN_OPT_FULL] = {"full", 0, 0},
+    [SN_OPT_LOG_PROOF] = {"log-proof", 0, 1},
     [SN_OPT_KIND] = {"kind", 0, 1},
     [SN_OPT_PKCS7] = {"pkcs7", 0, 1},
     [SN_OPT_SIGFILE] = {"signature", 0, 1},
@@ -120,7 +131,7 @@ static const struct command {
     const char *group; /* "key", or NULL for a one-word command */
     const char *name;
     sn_err (*run)(struct sn_cli *cli);
-    uint64_t opts; /* accepted options besides the global ones */
+    uint64_t opts; /* accepted options besides the global ones (0..63) */
     size_t npos;   /* exact number of positional arguments */
 } commands[] = {
     {NULL, "login", sn_cmd_login, BIT(SN_OPT_OUT) | BIT(SN_OPT_NAME), 0},
@@ -156,7 +167,8 @@ static const struct command {
      1},
     {NULL, "sign-digest", sn_cmd_sign_digest,
      BIT(SN_OPT_KEY) | BIT(SN_OPT_DIGEST_ALG) | BIT(SN_OPT_DIGEST) |
-         BIT(SN_OPT_SCHEME) | BIT(SN_OPT_OUT) | BIT(SN_OPT_WAIT),
+         BIT(SN_OPT_SCHEME) | BIT(SN_OPT_OUT) | BIT(SN_OPT_WAIT) |
+         BIT(SN_OPT_LOG_PROOF),
      0},
     {"request", "list", sn_cmd_request_list, BIT(SN_OPT_STATE), 0},
     {"request", "show", sn_cmd_request_show, 0, 1},
@@ -165,14 +177,12 @@ static const struct command {
     {"request", "cancel", sn_cmd_request_cancel, 0, 1},
     /* issue 18: reports of Suspect Code and key compromise */
     {"report", "create", sn_cmd_report_create,
-     BIT(SN_OPT_KIND) | BIT(SN_OPT_PKCS7) | BIT(SN_OPT_SIGFILE) |
-         BIT(SN_OPT_DIGEST_ALG) | BIT(SN_OPT_DIGEST) | BIT(SN_OPT_REASON) |
-         BIT(SN_OPT_CONTACT),
+     BIT(SN_OPT_KIND) | BIT(SN_OPT_DIGEST_ALG) | BIT(SN_OPT_DIGEST) |
+         BIT(SN_OPT_REASON),
      0},
     {"report", "show", sn_cmd_report_show, 0, 1},
-    {"report", "list", sn_cmd_report_list, BIT(SN_OPT_OVERDUE), 0},
-    {"report", "confirm", sn_cmd_report_confirm, BIT(SN_OPT_REVOCATION_DATE),
-     1},
+    {"report", "list", sn_cmd_report_list, 0, 0},
+    {"report", "confirm", sn_cmd_report_confirm, 0, 1},
     {"report", "reject", sn_cmd_report_reject, BIT(SN_OPT_REASON), 1},
     {NULL, "audit", sn_cmd_audit,
      BIT(SN_OPT_KEY) | BIT(SN_OPT_AFTER) | BIT(SN_OPT_BEFORE) |
@@ -190,6 +200,15 @@ static const struct command {
      1},
     {"tsa", "rotate", sn_cmd_tsa_rotate, 0, 0},
     {"tsa", "clock-ok", sn_cmd_tsa_clock_ok, 0, 0},
+    /* issue 18: the transparency log */
+    {"log", "key", sn_cmd_log_key, 0, 0},
+    {"log", "verify", sn_cmd_log_verify,
+     BIT(SN_OPT_VKEY) | BIT(SN_OPT_STATE_FILE) | BIT(SN_OPT_FULL), 0},
+    {"log", "monitor", sn_cmd_log_monitor,
+     BIT(SN_OPT_VKEY) | BIT(SN_OPT_STATE_FILE) | BIT(SN_OPT_ALLOW) |
+         BIT(SN_OPT_FOLLOW) | BIT(SN_OPT_INTERVAL) | BIT(SN_OPT_SUBSCRIBER) |
+         BIT(SN_OPT_KEY),
+     0},
     /* issue 17: people's accounts */
     {"account", "create", sn_cmd_account_create,
      BIT(SN_OPT_NAME) | BIT(SN_OPT_ROLE) | BIT(SN_OPT_SUBSCRIBER) |
@@ -288,6 +307,9 @@ static const char usage_text[] =
     "       locally unless --upload streams it to the server\n"
     "  sign-digest --key ID --digest-algorithm ALG --digest HEX\n"
     "              [--scheme pkcs1|pss] [-o OUT.sig] [--wait[=SECONDS]]\n"
+    "              [--log-proof FILE]\n"
+    "       --log-proof waits for the signature's transparency-log entry\n"
+    "       to be in a checkpoint and writes its inclusion proof to FILE;\n"
     "       with a key whose policy requires approvals the server opens a\n"
     "       sign request: --wait waits for it (default 600 s), then goes\n"
     "       on as a direct sign; without it the command fails naming it\n"
@@ -342,6 +364,21 @@ static const char usage_text[] =
     "       a new TSA key and certificate; the old key is destroyed (admin)\n"
     "  tsa clock-ok\n"
     "       confirm the clock after the TSA stopped on a clock jump (admin)\n"
+    "  log key\n"
+    "       the transparency log's verifier key; needs no token\n"
+    "  log verify [--vkey KEY] [--state-file FILE] [--full]\n"
+    "       checks the log's checkpoint against the pinned KEY (given on\n"
+    "       the first run), its consistency with the last one seen, every\n"
+    "       new entry, and that the subscriber's audit records and the log\n"
+    "       list the same events; --full reads every entry again, not\n"
+    "       only those since the last run\n"
+    "  log monitor (--subscriber ID | --key ID ...) [--allow FILE]\n"
+    "              [--vkey KEY] [--state-file FILE] [--follow]\n"
+    "              [--interval SECONDS]\n"
+    "       follows the log and prints every entry of the subscriber or\n"
+    "       keys that FILE (signature or digest hashes, principal text such\n"
+    "       as run_id=123) does not expect; exit 1 if there was one; needs\n"
+    "       no token\n"
     "  account create --name NAME --role ROLE [--role ...] [--subscriber ID]\n"
     "                 --password-file FILE\n"
     "       an operator's account (roles identity, ca, revocation,\n"
@@ -592,14 +629,41 @@ find_command(struct sn_cli *cli, const char **words, size_t nwords,
     return sn_cli_usage(cli, "unknown command '%.64s'", words[0]);
 }
 
+/* The options 64..127 (BIT2) a command takes: the few commands that take
+ * any, by name (a second mask in every entry of commands[] would be more
+ * noise than these lines). */
+static const struct wide_opts {
+    const char *group, *name;
+    uint64_t opts2;
+} wide_opts[] = {
+    {"report", "create",
+     BIT2(SN_OPT_PKCS7) | BIT2(SN_OPT_SIGFILE) | BIT2(SN_OPT_CONTACT)},
+    {"report", "list", BIT2(SN_OPT_OVERDUE)},
+    {"report", "confirm", BIT2(SN_OPT_REVOCATION_DATE)},
+};
+
+static uint64_t
+opts2_of(const struct command *c)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(wide_opts) / sizeof(wide_opts[0]); i++)
+        if (c->group != NULL && strcmp(c->group, wide_opts[i].group) == 0 &&
+            strcmp(c->name, wide_opts[i].name) == 0)
+            return wide_opts[i].opts2;
+    return 0;
+}
+
 /* Rejects options the chosen command does not take. */
 static sn_err
 check_options(struct sn_cli *cli, const struct command *c)
 {
+    uint64_t opts2 = opts2_of(c);
     int o;
 
     for (o = 0; o < SN_OPT_COUNT; o++)
-        if (cli->seen[o] && !((GLOBAL_OPTS | c->opts) & BIT(o)))
+        if (cli->seen[o] && !(o < 64 ? (GLOBAL_OPTS | c->opts) >> o & 1
+                                     : opts2 >> (o - 64) & 1))
             return sn_cli_usage(cli, "'%s%s%s' does not take --%s",
                                 c->group != NULL ? c->group : "",
                                 c->group != NULL ? " " : "", c->name,

@@ -434,6 +434,10 @@ print_signature(const json_t *reply, const char *b64)
     sn_out_field("digest:", sn_out_str(reply, "digest_algorithm"));
     sn_out_field("scheme:", sn_out_str(reply, "scheme"));
     sn_out_field("signature:", b64);
+    if (json_is_integer(json_object_get(reply, "log_index")))
+        printf(
+            "%-12s %lld\n", "log index:",
+            (long long)json_integer_value(json_object_get(reply, "log_index")));
 }
 
 sn_err
@@ -484,6 +488,15 @@ sn_cmd_sign_digest(struct sn_cli *cli)
         sn_cli_fail(cli, r, "cannot write %s: %s", outpath, strerror(errno));
         goto out;
     }
+    /* issue 18: wait for the entry's inclusion proof and keep it. */
+    if (cli->opt[SN_OPT_LOG_PROOF] != NULL &&
+        (r = sn_cli_log_proof(
+             cli,
+             json_is_integer(json_object_get(reply, "log_index"))
+                 ? json_integer_value(json_object_get(reply, "log_index"))
+                 : -1,
+             cli->opt[SN_OPT_LOG_PROOF])) != SN_OK)
+        goto out;
     if (outpath != NULL && strcmp(outpath, "-") == 0)
         goto out; /* the signature itself went to stdout */
     if (cli->json)

@@ -218,7 +218,6 @@ sn_app_close(struct sn_app *app)
     app->log_vkey = NULL;
     sn_hsm_token_close(app->service);
     sn_hsm_close(app->hsm);
-    sn_store_close(app->store);
     sn_config_cleanup(&app->cfg);
     sn_metrics_cleanup(&app->metrics);
     memset(app, 0, sizeof(*app));

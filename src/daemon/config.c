@@ -629,11 +629,10 @@ add_certified(struct parser *p, unsigned line, char *value)
     return SN_OK;
 }
 
-/* log.origin when absent: "signet-log/<host name>" (a name it can be). */
-static sn_err
-default_origin(struct sn_config *cfg)
+void
+sn_config_default_origin(char *buf, size_t len)
 {
-    char host[65], name[SN_TLOG_ORIGIN_MAX + 1];
+    char host[65];
     size_t i;
 
     if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
@@ -642,7 +641,16 @@ default_origin(struct sn_config *cfg)
     for (i = 0; host[i] != '\0'; i++)
         if (host[i] <= 0x20 || host[i] >= 0x7f || host[i] == '+')
             host[i] = '-';
-    snprintf(name, sizeof(name), "signet-log/%s", host);
+    snprintf(buf, len, "signet-log/%s", host);
+}
+
+/* log.origin when absent (homes from before signetd init wrote it). */
+static sn_err
+default_origin(struct sn_config *cfg)
+{
+    char name[SN_TLOG_ORIGIN_MAX + 1];
+
+    sn_config_default_origin(name, sizeof(name));
     return (cfg->log_origin = dup_str(name)) == NULL ? SN_ERR_NOMEM : SN_OK;
 }
 

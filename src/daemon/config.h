@@ -196,6 +196,9 @@ struct sn_config {
 sn_err sn_config_load(const char *path, const char *home, struct sn_config *cfg,
                       char *errbuf, size_t errlen);
 void sn_config_cleanup(struct sn_config *cfg);
+/* "signet-log/<host name>": the log's name signetd init writes (it must not
+ * change with the host's name later: verifiers pin it). */
+void sn_config_default_origin(char *buf, size_t len);
 
 /* The certified-list entry for a module, or NULL. */
 const struct sn_certified_module *

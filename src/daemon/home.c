@@ -566,11 +566,12 @@ home_finish(const char *home, const char *module, const struct sn_home_net *net,
 {
     const char *base_url = net->base_url;
     char path[PATH_MAX], tlsca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
-    char text[4096];
+    char text[4608], origin[160];
     struct sn_ca ca;
     sn_err r;
 
     memset(&ca, 0, sizeof(ca));
+    sn_config_default_origin(origin, sizeof(origin));
     if ((r = mkdir_new(home, "tls")) != SN_OK ||
         (r = mkdir_new(home, "hsm/pins")) != SN_OK)
         return r;
@@ -647,6 +648,10 @@ home_finish(const char *home, const char *module, const struct sn_home_net *net,
             "# admin token creates the first operator account.\n"
             "auth.operator_mfa = true\n"
             "\n"
+            "# The transparency log's name (its checkpoints' origin and its\n"
+            "# key's name; verifiers pin it): name your service.\n"
+            "log.origin = %s\n"
+            "\n"
             "# Any PKCS#11 module can replace SoftHSM2. With a module that\n"
             "# cannot create tokens, set hsm.tokens = mapped and map each\n"
             "# subscriber to a pre-provisioned token:\n"
@@ -658,7 +663,7 @@ home_finish(const char *home, const char *module, const struct sn_home_net *net,
             "hsm.service_pin_file = hsm/service.pin\n",
             net->listen, net->public_listen, base_url,
             oid_arc != NULL ? "" : "# ",
-            oid_arc != NULL ? oid_arc : "1.3.6.1.4.1.NNNNN",
+            oid_arc != NULL ? oid_arc : "1.3.6.1.4.1.NNNNN", origin,
             module) >= (int)sizeof(text)) {
         r = SN_ERR_INVALID;
         goto out;

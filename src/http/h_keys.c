@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "common/log.h"
 #include "common/util.h"
 #include "crypto/attest.h"
 #include "crypto/chain.h"
+#include "crypto/peercert.h"
 #include "crypto/x509util.h"
 #include "http/bodies.h"
 #include "http/handlers.h"
@@ -37,19 +39,38 @@ sn_h_key_import(const struct sn_deps *deps, struct sn_req *req,
     sn_resp_error(resp, API_IMPORT_FORBIDDEN, "%s", d.message);
 }
 
-static void
+static sn_err
 key_audit(const struct sn_deps *deps, struct sn_req *req,
           const struct sn_key *k, const char *action, const char *result,
           const char *detail)
 {
     struct sn_audit a;
+    sn_err r;
 
     sn_audit_init(&a, req, k->subscriber, k->id, action);
     snprintf(a.result, sizeof(a.result), "%s", result);
     snprintf(a.detail, sizeof(a.detail), "%s", detail);
     sn_audit_signature(&a, k, NULL, 0);
-    if (sn_store_audit_add(deps->store, &a) != SN_OK)
+    if ((r = sn_store_audit_add(deps->store, &a)) != SN_OK)
         sn_error("audit: cannot record %s of key %s", action, k->id);
+    return r;
+}
+
+/* The key generation's detail: algorithm, label and the SHA-256 of its
+ * attestation certificate (DER), which the log entry then names. */
+static void
+generated_detail(const struct sn_key *k, char *buf, size_t len)
+{
+    char fp[65] = "-";
+    BIO *b = BIO_new_mem_buf(k->att_pem, -1);
+    X509 *x = b != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+
+    if (x == NULL || sn_peercert_fingerprint(x, fp) != SN_OK)
+        snprintf(fp, sizeof(fp), "-");
+    snprintf(buf, len, "%s '%.64s' attestation-sha256=%s",
+             sn_keyalg_name(k->alg), k->label, fp);
+    X509_free(x);
+    BIO_free(b);
 }
 
 /*
@@ -163,7 +184,7 @@ create_key(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp,
     const struct sn_principal *who = req->who;
     struct sn_hsm_token *tok;
     struct sn_attestation att;
-    char detail[128];
+    char detail[256];
     struct sn_key k;
     sn_err r;
 
@@ -224,8 +245,17 @@ create_key(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp,
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         goto out;
     }
-    snprintf(detail, sizeof(detail), "%s '%s'", sn_keyalg_name(k.alg), k.label);
-    key_audit(deps, req, &k, "key_generate", "ok", detail);
+    generated_detail(&k, detail, sizeof(detail));
+    /* No record (no log entry), no key: it is destroyed again. */
+    if (key_audit(deps, req, &k, "key_generate", "ok", detail) != SN_OK) {
+        sn_hsm_destroy(tok, k.id);
+        (void)sn_store_key_transition(deps->store, k.id,
+                                      SN_KEY_FROM(SN_KEY_ENABLED),
+                                      SN_KEY_DESTROYED);
+        sn_resp_error(resp, API_UNAVAILABLE,
+                      "the audit log is unavailable; the key was destroyed");
+        goto out;
+    }
     sn_info("key %s (%s) generated for subscriber %s", k.id,
             sn_keyalg_name(k.alg), k.subscriber);
     sn_resp_json(resp, API_CREATED, sn_key_json(&k));

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "http/handlers.h"
 #include "translog/merkle.h"
@@ -88,8 +89,8 @@ sn_h_log_tile(const struct sn_deps *deps, struct sn_req *req,
     }
     sn_store_log_head(deps->store, &size, root);
     first = n * SN_TLOG_TILE_W;
-    if (n > UINT64_MAX / SN_TLOG_TILE_W ||
-        first + width > nodes_at(size, level)) {
+    if (n > UINT64_MAX / SN_TLOG_TILE_W || first > nodes_at(size, level) ||
+        width > nodes_at(size, level) - first) {
         sn_resp_error(resp, API_NOT_FOUND, "no such tile yet");
         return;
     }
@@ -109,6 +110,12 @@ sn_h_log_tile(const struct sn_deps *deps, struct sn_req *req,
         h = NULL;
     }
     free(h);
+    if (r == SN_ERR_NOT_FOUND) {
+        /* Rows missing below the committed size: the database lost them. */
+        sn_error("log: tile %s: stored rows are missing", req->tail);
+        sn_resp_error(resp, API_NOT_FOUND, "the log has lost this tile");
+        return;
+    }
     if (r != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "the log is unavailable");
         return;
@@ -161,7 +168,8 @@ sn_h_log_proof(const struct sn_deps *deps, struct sn_req *req,
 {
     const struct sn_tlog_reader rd = {read_hashes, deps->store};
     uint8_t proof[SN_TLOG_MAX_PROOF][32], leaf[32];
-    uint64_t index, size = 0;
+    uint64_t index, latest = 0, size;
+    const char *q = sn_req_query(req, "size");
     char *note = NULL;
     json_t *o = NULL, *arr = NULL;
     struct sn_buf b;
@@ -172,8 +180,19 @@ sn_h_log_proof(const struct sn_deps *deps, struct sn_req *req,
         sn_resp_error(resp, API_NOT_FOUND, "no such entry");
         goto out;
     }
-    if (sn_store_log_checkpoint(deps->store, &note, &size) != SN_OK ||
-        index >= size) {
+    if (sn_store_log_checkpoint(deps->store, &note, &latest) != SN_OK)
+        latest = 0;
+    /* ?size=N: the proof in an earlier checkpoint's tree (the answer then
+     * names no checkpoint: the caller holds it); else in the latest. */
+    size = latest;
+    if (q != NULL && (parse_index(q, &size) != 0 || size > latest)) {
+        sn_resp_error(resp, API_NOT_FOUND,
+                      "size must be a tree size no larger than the latest "
+                      "checkpoint's (%llu)",
+                      (unsigned long long)latest);
+        goto out;
+    }
+    if (index >= size) {
         (void)sn_resp_header(resp, "Retry-After", "1");
         sn_resp_error(resp, API_NOT_FOUND,
                       "entry %llu is not in a checkpoint yet; retry",
@@ -191,10 +210,12 @@ sn_h_log_proof(const struct sn_deps *deps, struct sn_req *req,
         goto oom;
     for (i = 0; i < np; i++)
         json_array_append_new(arr, b64_json(proof[i], 32));
-    o = json_pack("{s:I, s:I, s:o, s:O, s:s, s:o}", "index", (json_int_t)index,
+    o = json_pack("{s:I, s:I, s:o, s:O, s:o}", "index", (json_int_t)index,
                   "tree_size", (json_int_t)size, "leaf_hash",
-                  b64_json(leaf, 32), "inclusion", arr, "checkpoint", note,
-                  "entry", b64_json(b.data + 2, len));
+                  b64_json(leaf, 32), "inclusion", arr, "entry",
+                  b64_json(b.data + 2, len));
+    if (o != NULL && size == latest)
+        json_object_set_new(o, "checkpoint", json_string(note));
     if (o == NULL)
         goto oom;
     sn_resp_json(resp, API_OK, o);

@@ -234,6 +234,7 @@ sn_sign_policy(const struct sn_deps *deps, struct sn_req *req,
         refuse(deps, req, resp, k, source, v.rule, v.message);
         return -1;
     }
+    t->commit_digests = c.present && c.kp.commit_digests;
     /* A key that requires approvals: counted when they release it. */
     if (c.present && c.kp.approvals.required > 0)
         t->approvals = c.kp.approvals;
@@ -278,6 +279,7 @@ sn_sign_policy_release(const struct sn_deps *deps, const struct sn_key *k,
         }
         t->counted = n;
     }
+    t->commit_digests = c.present && c.kp.commit_digests;
     snprintf(t->policy, sizeof(t->policy), "allow %s", source);
     return 0;
 }

@@ -146,7 +146,9 @@ sn_h_sign(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
                                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         record_signed(&recs[i], req, &k, &in, i, &ticket);
         sn_audit_signature(&recs[i], &k, sig, siglen);
-        r = sn_b64_encode(sig, siglen, &b64);
+        r = sn_audit_salt(&recs[i], ticket.commit_digests);
+        if (r == SN_OK)
+            r = sn_b64_encode(sig, siglen, &b64);
         free(sig);
         sig = NULL;
         if (r != SN_OK) {
@@ -259,6 +261,10 @@ sn_h_sign_file(const struct sn_deps *deps, struct sn_req *req,
              (unsigned long long)req->file_bytes);
     sn_audit_signature(&a, &k, NULL, 0);
     memcpy(a.sig_sha256, hs.sig_sha256, sizeof(a.sig_sha256));
+    if (sn_audit_salt(&a, ticket.commit_digests) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "no randomness");
+        goto out;
+    }
     if (sn_store_audit_add(deps->store, &a) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE,
                       "the audit log is unavailable; nothing was signed");

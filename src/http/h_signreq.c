@@ -559,7 +559,9 @@ release_sign(const struct sn_deps *deps, const struct sn_sign_request *r,
                                  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         sign_record(&recs[i], r, i, t);
         sn_audit_signature(&recs[i], k, sig, siglen);
-        e = append_b64(sigs, sig, siglen);
+        e = sn_audit_salt(&recs[i], t->commit_digests);
+        if (e == SN_OK)
+            e = append_b64(sigs, sig, siglen);
         free(sig);
         sig = NULL;
         if (e != SN_OK) {

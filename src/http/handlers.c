@@ -68,9 +68,26 @@ sn_audit_signature(struct sn_audit *a, const struct sn_key *k,
     if (sig != NULL &&
         EVP_Digest(sig, siglen, md, NULL, EVP_sha256(), NULL) == 1)
         sn_hex_encode(md, sizeof(md), a->sig_sha256);
-    if (k != NULL && k->spki != NULL &&
-        EVP_Digest(k->spki, k->spki_len, md, NULL, EVP_sha256(), NULL) == 1)
+    if (k != NULL && k->spki_sha256[0] != '\0')
+        memcpy(a->spki_sha256, k->spki_sha256, sizeof(a->spki_sha256));
+    else if (k != NULL && k->spki != NULL &&
+             EVP_Digest(k->spki, k->spki_len, md, NULL, EVP_sha256(), NULL) ==
+                 1)
         sn_hex_encode(md, sizeof(md), a->spki_sha256);
+}
+
+sn_err
+sn_audit_salt(struct sn_audit *a, int commit)
+{
+    uint8_t salt[32];
+    sn_err r;
+
+    if (!commit)
+        return SN_OK;
+    if ((r = sn_random(salt, sizeof(salt))) != SN_OK)
+        return r;
+    sn_hex_encode(salt, sizeof(salt), a->digest_salt);
+    return SN_OK;
 }
 
 void
@@ -223,19 +240,23 @@ sn_h_healthz(const struct sn_deps *deps, struct sn_req *req,
     int hsm_ok = sn_hsm_token_ping(deps->service) == SN_OK;
     int db_ok = sn_store_ping(deps->store) == SN_OK;
     const char *storage = storage_state(deps->store);
+    /* issue 18: a log that failed its check at open signs nothing */
+    int log_ok = sn_store_log_ok(deps->store);
 
     (void)req;
     /* Low space still serves signing: reported, not a failure. */
-    if (!hsm_ok || !db_ok ||
+    if (!hsm_ok || !db_ok || !log_ok ||
         (strcmp(storage, "ok") != 0 && strcmp(storage, "low") != 0)) {
-        sn_resp_error(resp, API_UNAVAILABLE, "hsm %s, database %s, storage %s",
-                      hsm_ok ? "ok" : "unreachable",
-                      db_ok ? "ok" : "unreachable", storage);
+        sn_resp_error(
+            resp, API_UNAVAILABLE, "hsm %s, database %s, storage %s, log %s",
+            hsm_ok ? "ok" : "unreachable", db_ok ? "ok" : "unreachable",
+            storage, log_ok ? "ok" : "inconsistent with its checkpoint");
         return;
     }
     sn_resp_json(resp, API_OK,
-                 json_pack("{s:s, s:s, s:s, s:s}", "status", "ok", "hsm", "ok",
-                           "database", "ok", "storage", storage));
+                 json_pack("{s:s, s:s, s:s, s:s, s:s}", "status", "ok", "hsm",
+                           "ok", "database", "ok", "storage", storage, "log",
+                           "ok"));
 }
 
 /* A token's or the caller's rights, in the one shape clients read. */

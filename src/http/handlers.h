@@ -228,6 +228,9 @@ void sn_audit_init(struct sn_audit *a, const struct sn_req *req,
  * may be NULL) and of the key's SubjectPublicKeyInfo. */
 void sn_audit_signature(struct sn_audit *a, const struct sn_key *k,
                         const uint8_t *sig, size_t siglen);
+/* A fresh random salt for the digest's commitment (log_digests
+ * "commitment"); SN_OK without effect when commit is 0. */
+sn_err sn_audit_salt(struct sn_audit *a, int commit);
 
 /* JSON views of stored objects and times (request bodies: bodies.h). */
 json_t *sn_key_json(const struct sn_key *k);

@@ -29,6 +29,8 @@ struct sn_sign_ticket {
     /* issue 17: the key's policy requires approvals (required > 0): the
      * request waits for them (a sign request) and nothing was counted */
     struct sn_kp_approvals approvals;
+    /* issue 18: the log shows salted commitments to the digests */
+    int commit_digests;
 };
 
 /*

@@ -500,10 +500,11 @@ parse_fields(json_t *j, int key_level, struct sn_keypolicy *kp, char *why,
 {
     /* Principals and approvers name a key's users: not a default's. */
     static const char *const key_names[] = {
-        "principals",          "approvals", "source_cidrs", "windows", "quota",
-        "require_strong_auth", NULL};
-    static const char *const sub_names[] = {"source_cidrs", "windows", "quota",
-                                            "require_strong_auth", NULL};
+        "principals", "approvals",           "source_cidrs", "windows",
+        "quota",      "require_strong_auth", "log_digests",  NULL};
+    static const char *const sub_names[] = {
+        "source_cidrs",        "windows",     "quota",
+        "require_strong_auth", "log_digests", NULL};
     json_t *v;
     sn_err r;
 
@@ -531,6 +532,15 @@ parse_fields(json_t *j, int key_level, struct sn_keypolicy *kp, char *why,
         if (!json_is_boolean(v))
             return bad(why, len, "require_strong_auth: expected true or false");
         kp->strong = json_is_true(v);
+    }
+    if ((v = json_object_get(j, "log_digests")) != NULL) {
+        const char *s = json_string_value(v);
+
+        if (s == NULL ||
+            (strcmp(s, "clear") != 0 && strcmp(s, "commitment") != 0))
+            return bad(why, len,
+                       "log_digests: expected \"clear\" or \"commitment\"");
+        kp->commit_digests = strcmp(s, "commitment") == 0;
     }
     return SN_OK;
 }
@@ -649,6 +659,8 @@ sn_keypolicy_json(const struct sn_keypolicy *kp)
     }
     if (kp->strong >= 0)
         json_object_set_new(o, "require_strong_auth", json_boolean(kp->strong));
+    if (kp->commit_digests)
+        json_object_set_new(o, "log_digests", json_string("commitment"));
     if (kp->approvals.required > 0)
         json_object_set_new(o, "approvals",
                             json_pack("{s:i, s:o, s:i}", "required",

@@ -77,6 +77,9 @@ struct sn_keypolicy {
     uint64_t per_hour, per_day;       /* 0: no quota */
     int strong;                       /* require_strong_auth: -1 absent, 0, 1 */
     struct sn_kp_approvals approvals; /* a key's own policy only */
+    /* issue 18: log_digests "commitment": the log shows a salted
+     * commitment to each signed digest rather than the digest */
+    int commit_digests;
 };
 
 /* The rule that decided (the audit record's and the answer's name). */

@@ -120,8 +120,7 @@ compact_step(struct sn_store *st, unsigned days, int64_t now)
 static int
 chores_due(struct sn_store *st, int64_t now)
 {
-    return now >= st->next_tick_ms || st->compact_left > 0 ||
-           sn_logcp_due(st, now);
+    return now >= st->next_tick_ms || st->compact_left > 0;
 }
 
 /* The chores; qlock held on entry and exit, released meanwhile. */
@@ -136,7 +135,6 @@ chores(struct sn_store *st)
     pthread_mutex_unlock(&st->qlock);
     flush_tally(st);
     compact_step(st, days, now);
-    sn_logcp_step(st, now);
     pthread_mutex_lock(&st->qlock);
 }
 
@@ -147,9 +145,6 @@ wait_work(struct sn_store *st)
     struct timespec dl;
     int64_t at = st->next_tick_ms;
 
-    /* A checkpoint due before the tick (the tree grew). */
-    if (sn_logcp_due(st, INT64_MAX) && st->next_cp_ms < at)
-        at = st->next_cp_ms;
     dl.tv_sec = (time_t)(at / 1000);
     dl.tv_nsec = (long)(at % 1000) * 1000000L;
     pthread_cond_timedwait(&st->qcond, &st->qlock, &dl);
@@ -172,6 +167,10 @@ run_other(struct sn_store *st, struct sn_audit_job *j, int *flushed)
     case SN_JOB_COMPACT:
         j->result =
             st->ops->tsa_compact(st->be, j->before, j->max, &j->removed);
+        break;
+    case SN_JOB_CHECKPOINT:
+        j->result = st->ops->log_checkpoint_put(st->be, j->cp_size, j->cp_root,
+                                                j->cp_note, time(NULL));
         break;
     case SN_JOB_RECORDS:
         j->result = SN_ERR_DB; /* refused: no room */
@@ -443,8 +442,10 @@ sn_store_audit_add_many(struct sn_store *st, struct sn_audit *a, size_t n)
     r = submit(st, &job);
     if (all != NULL) {
         /* ids assigned to the caller's records */
-        for (i = 0; i < n; i++)
+        for (i = 0; i < n; i++) {
             a[i].id = all[i].id;
+            a[i].log_index = all[i].log_index;
+        }
         free(all);
     }
     return r;
@@ -483,6 +484,21 @@ sn_auditlog_flush(struct sn_store *st)
         return SN_OK;
     memset(&job, 0, sizeof(job));
     job.kind = SN_JOB_FLUSH;
+    return submit(st, &job);
+}
+
+/* A checkpoint kept by the writer, between two batches (logcp.c). */
+sn_err
+sn_auditlog_checkpoint_put(struct sn_store *st, uint64_t size,
+                           const uint8_t root[32], const char *note)
+{
+    struct sn_audit_job job;
+
+    memset(&job, 0, sizeof(job));
+    job.kind = SN_JOB_CHECKPOINT;
+    job.cp_size = size;
+    job.cp_root = root;
+    job.cp_note = note;
     return submit(st, &job);
 }
 

@@ -4,17 +4,23 @@
  * tile hashes and checked against the last checkpoint signed: a database
  * altered since (a row deleted, changed or reordered) no longer yields
  * that root, and the log then refuses to grow or sign, so two
- * inconsistent checkpoints are never signed. Checkpoints are the writer's
- * chore: whenever the committed tree has grown, at most every LOG_CP_MS,
- * one is signed (the first even for the empty tree) and kept.
+ * inconsistent checkpoints are never signed. Checkpoints have a thread of
+ * their own (the HSM's time never holds up a commit): whenever the
+ * committed tree has grown, at most every LOG_CP_MS, it signs one (the
+ * first even for the empty tree) and has the writer keep it.
  */
 #include "store/store_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "translog/note.h"
 
 #define LOG_CP_MS 500
@@ -28,14 +34,117 @@ read_hashes(void *arg, unsigned level, uint64_t start, size_t n,
     return st->ops->log_hashes(st->be, level, start, n, out);
 }
 
+/*
+ * The anchor: the last checkpoint's size and root, also in a file beside
+ * the database (HOME/log-anchor), so that a database restored from a
+ * backup, or its checkpoints deleted, cannot make the log sign a second
+ * tree of a size it already signed: at open the stored tree must pass
+ * through the anchor.
+ */
+#define ANCHOR_HEADER "signet-log-anchor v1"
+
+static void
+anchor_path(const struct sn_store *st, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/log-anchor", st->dir != NULL ? st->dir : ".");
+}
+
+/* 1 with size and root, 0 without an anchor, -1 if it is unreadable. */
+static int
+anchor_read(const struct sn_store *st, uint64_t *size, uint8_t root[32])
+{
+    char path[4096], b64[64], *end;
+    uint8_t *data = NULL, *h = NULL;
+    size_t len = 0, hl = 0;
+    int ok = -1;
+
+    anchor_path(st, path, sizeof(path));
+    if (access(path, F_OK) != 0 && errno == ENOENT)
+        return 0;
+    if (sn_file_read(path, 256, &data, &len) != SN_OK)
+        return -1;
+    if (strncmp((char *)data, ANCHOR_HEADER "\n", sizeof(ANCHOR_HEADER)) == 0) {
+        const char *p = (const char *)data + sizeof(ANCHOR_HEADER);
+
+        errno = 0;
+        *size = strtoull(p, &end, 10);
+        if (errno == 0 && end != p && *end == ' ' &&
+            sscanf(end + 1, "%63s", b64) == 1 &&
+            sn_b64_decode(b64, &h, &hl) == SN_OK && hl == 32) {
+            memcpy(root, h, 32);
+            ok = 1;
+        }
+    }
+    free(h);
+    free(data);
+    return ok;
+}
+
+static void
+anchor_write(const struct sn_store *st, uint64_t size, const uint8_t root[32])
+{
+    char path[4096], tmp[4200], *b64 = NULL;
+    FILE *f = NULL;
+    int ok = 0;
+
+    anchor_path(st, path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    if (sn_b64_encode(root, 32, &b64) == SN_OK &&
+        (f = fopen(tmp, "w")) != NULL &&
+        fprintf(f, ANCHOR_HEADER "\n%llu %s\n", (unsigned long long)size, b64) >
+            0 &&
+        fflush(f) == 0 && fsync(fileno(f)) == 0) {
+        ok = fclose(f) == 0 && rename(tmp, path) == 0;
+        f = NULL;
+    }
+    if (f != NULL)
+        fclose(f);
+    free(b64);
+    if (!ok)
+        sn_error("log: cannot write the anchor %s: %s", path, strerror(errno));
+}
+
+/* The entries since the last checkpoint hash to their stored leaves. */
+static sn_err
+tail_check(struct sn_store *st, uint64_t from, uint64_t n)
+{
+    uint8_t leaf[SN_TLOG_HASH], (*h)[SN_TLOG_HASH] = NULL;
+    struct sn_buf b;
+    uint64_t at;
+    size_t cnt, i, off, len;
+    sn_err r = SN_OK;
+
+    if ((h = malloc(SN_TLOG_TILE_W * sizeof(*h))) == NULL)
+        return SN_ERR_NOMEM;
+    for (at = from; at < n && r == SN_OK; at += cnt) {
+        cnt = n - at < SN_TLOG_TILE_W ? (size_t)(n - at) : SN_TLOG_TILE_W;
+        sn_buf_init(&b, cnt * (2 + 65535));
+        r = st->ops->log_entries(st->be, at, cnt, &b);
+        if (r == SN_OK)
+            r = st->ops->log_hashes(st->be, 0, at, cnt, h);
+        for (i = 0, off = 0; r == SN_OK && i < cnt; i++) {
+            len = (size_t)b.data[off] << 8 | b.data[off + 1];
+            sn_tlog_leaf_hash(b.data + off + 2, len, leaf);
+            if (memcmp(leaf, h[i], sizeof(leaf)) != 0)
+                r = SN_ERR_MISMATCH;
+            off += 2 + len;
+        }
+        sn_buf_cleanup(&b);
+    }
+    free(h);
+    return r;
+}
+
 sn_err
 sn_logcp_open(struct sn_store *st)
 {
     const struct sn_tlog_reader rd = {read_hashes, st};
-    uint8_t root[SN_TLOG_HASH], cproot[SN_TLOG_HASH];
+    uint8_t root[SN_TLOG_HASH], cproot[SN_TLOG_HASH], aroot[SN_TLOG_HASH];
     struct sn_tlog_edge e;
-    uint64_t n = 0, cps = 0;
+    uint64_t n = 0, cps = 0, as = 0;
     char *note = NULL;
+    const char *why = NULL;
+    int anchored;
     sn_err r;
 
     sn_logseq_init(&st->log);
@@ -45,24 +154,34 @@ sn_logcp_open(struct sn_store *st)
     r = st->ops->log_checkpoint_latest(st->be, &cps, cproot, &note);
     if (r != SN_OK && r != SN_ERR_NOT_FOUND)
         return r;
-    if (sn_tlog_edge_load(&rd, n, &e) != SN_OK) {
-        sn_error("log: the stored tree of %llu entries is incomplete: the "
-                 "database was altered; the log is stopped",
-                 (unsigned long long)n);
+    memset(&e, 0, sizeof(e));
+    anchored = anchor_read(st, &as, aroot);
+    if (anchored < 0)
+        why = "its anchor (HOME/log-anchor) is unreadable";
+    else if (sn_tlog_edge_load(&rd, n, &e) != SN_OK)
+        why = "the stored tree is incomplete";
+    else if (note != NULL &&
+             (cps > n || sn_tlog_range_hash(&rd, 0, cps, root) != SN_OK ||
+              memcmp(root, cproot, sizeof(root)) != 0))
+        why = "the stored tree does not match the last checkpoint";
+    else if (anchored && (cps < as || as > n ||
+                          sn_tlog_range_hash(&rd, 0, as, root) != SN_OK ||
+                          memcmp(root, aroot, sizeof(root)) != 0))
+        why = "the database does not hold the tree its anchor "
+              "(HOME/log-anchor) names: an older or altered database";
+    else if (tail_check(st, cps, n) != SN_OK)
+        why = "entries since the last checkpoint do not match their hashes";
+    if (why != NULL) {
+        sn_error("log: %s; the database was altered or replaced: the log "
+                 "is stopped (nothing is signed)",
+                 why);
         st->log.broken = 1;
-    } else if (note != NULL &&
-               (cps > n || sn_tlog_range_hash(&rd, 0, cps, root) != SN_OK ||
-                memcmp(root, cproot, sizeof(root)) != 0)) {
-        sn_error("log: the stored tree does not match the checkpoint of "
-                 "size %llu: the database was altered; the log is stopped",
-                 (unsigned long long)cps);
-        st->log.broken = 1;
-    } else {
-        st->log.edge = e;
-        st->log.work = e;
-        st->log.size = e.size;
-        sn_tlog_edge_root(&e, st->log.root);
     }
+    /* Even a stopped log's stored tiles are served: verifiers judge them. */
+    st->log.edge = e;
+    st->log.work = e;
+    st->log.size = e.size;
+    sn_tlog_edge_root(&e, st->log.root);
     st->cp_note = note;
     st->cp_size = cps;
     memcpy(st->cp_root, cproot, sizeof(cproot));
@@ -79,40 +198,38 @@ sn_logcp_close(struct sn_store *st)
     st->cp_note = NULL;
 }
 
-/* Writer thread (or under qlock): the committed size is the writer's. */
-int
-sn_logcp_due(struct sn_store *st, int64_t now)
-{
-    return st->log_sign != NULL && !st->log.broken && now >= st->next_cp_ms &&
-           (st->cp_note == NULL || st->log.edge.size > st->cp_size);
-}
-
-void
-sn_logcp_step(struct sn_store *st, int64_t now)
+/* Signs and keeps a checkpoint of the committed tree if it grew since
+ * the last one (or there is none yet). */
+static void
+checkpoint(struct sn_store *st)
 {
     uint8_t root[SN_TLOG_HASH], sig[SN_ED25519_SIG];
     char body[512], *note = NULL, *old;
     uint64_t size;
+    int have;
 
-    if (!sn_logcp_due(st, now))
+    pthread_mutex_lock(&st->log.lock);
+    size = st->log.size;
+    memcpy(root, st->log.root, sizeof(root));
+    have = st->cp_note != NULL;
+    pthread_mutex_unlock(&st->log.lock);
+    /* One thread signs, sizes only grow: never two trees of one size. */
+    if (have && size <= st->cp_size)
         return;
-    st->next_cp_ms = now + LOG_CP_MS;
-    size = st->log.edge.size;
-    sn_tlog_edge_root(&st->log.edge, root);
     if (sn_tlog_checkpoint_body(st->log_origin, size, root, body,
                                 sizeof(body)) != SN_OK ||
         st->log_sign(st->log_sign_arg, (const uint8_t *)body, strlen(body),
                      sig) != SN_OK ||
         sn_tlog_note_assemble(body, st->log_origin, st->log_pub, sig, &note) !=
             SN_OK ||
-        st->ops->log_checkpoint_put(st->be, size, root, note, time(NULL)) !=
-            SN_OK) {
+        sn_auditlog_checkpoint_put(st, size, root, note) != SN_OK) {
         sn_error("log: checkpoint of size %llu not signed or not kept; "
                  "next try in %d ms",
                  (unsigned long long)size, LOG_CP_MS);
         free(note);
         return;
     }
+    anchor_write(st, size, root);
     pthread_mutex_lock(&st->log.lock);
     old = st->cp_note;
     st->cp_note = note;
@@ -120,6 +237,47 @@ sn_logcp_step(struct sn_store *st, int64_t now)
     memcpy(st->cp_root, root, sizeof(root));
     pthread_mutex_unlock(&st->log.lock);
     free(old);
+}
+
+static void *
+checkpointer(void *arg)
+{
+    struct sn_store *st = arg;
+    struct timespec dl;
+
+    prctl(PR_SET_NAME, "sn-checkpoint", 0, 0, 0);
+    pthread_mutex_lock(&st->cp_lock);
+    while (!st->cp_stop) {
+        pthread_mutex_unlock(&st->cp_lock);
+        checkpoint(st);
+        pthread_mutex_lock(&st->cp_lock);
+        clock_gettime(CLOCK_MONOTONIC, &dl);
+        dl.tv_nsec += (long)LOG_CP_MS * 1000000L;
+        dl.tv_sec += dl.tv_nsec / 1000000000L;
+        dl.tv_nsec %= 1000000000L;
+        while (!st->cp_stop &&
+               pthread_cond_timedwait(&st->cp_cond, &st->cp_lock, &dl) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&st->cp_lock);
+    /* The last one, at shutdown: no entry is left uncovered. */
+    checkpoint(st);
+    return NULL;
+}
+
+void
+sn_logcp_stop(struct sn_store *st)
+{
+    if (!st->cp_running)
+        return;
+    pthread_mutex_lock(&st->cp_lock);
+    st->cp_stop = 1;
+    pthread_cond_signal(&st->cp_cond);
+    pthread_mutex_unlock(&st->cp_lock);
+    pthread_join(st->cp_thread, NULL);
+    pthread_mutex_destroy(&st->cp_lock);
+    pthread_cond_destroy(&st->cp_cond);
+    st->cp_running = 0;
 }
 
 void
@@ -134,16 +292,28 @@ sn_err
 sn_store_log_checkpoints(struct sn_store *st, const char *origin,
                          const uint8_t pub[32], sn_log_sign_fn sign, void *arg)
 {
-    if (!sn_tlog_name_ok(origin))
+    pthread_condattr_t ca;
+
+    if (!sn_tlog_name_ok(origin) || st->cp_running)
         return SN_ERR_CONFIG;
-    pthread_mutex_lock(&st->qlock);
     snprintf(st->log_origin, sizeof(st->log_origin), "%s", origin);
     memcpy(st->log_pub, pub, 32);
     st->log_sign_arg = arg;
     st->log_sign = sign;
-    st->next_cp_ms = 0;
-    pthread_cond_signal(&st->qcond);
-    pthread_mutex_unlock(&st->qlock);
+    if (st->log.broken)
+        return SN_OK; /* never a checkpoint of an altered tree */
+    pthread_mutex_init(&st->cp_lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&st->cp_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    st->cp_stop = 0;
+    if (pthread_create(&st->cp_thread, NULL, checkpointer, st) != 0) {
+        pthread_mutex_destroy(&st->cp_lock);
+        pthread_cond_destroy(&st->cp_cond);
+        return SN_ERR_INTERNAL;
+    }
+    st->cp_running = 1;
     return SN_OK;
 }
 

@@ -14,7 +14,6 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "store/store.h"
 #include "translog/merkle.h"
 
 struct sn_logseq {
@@ -42,14 +41,11 @@ void sn_logseq_mark(struct sn_logseq *ls);
 void sn_logseq_unmark(struct sn_logseq *ls);
 /* The index the next entry gets, or -1 if the log is off. */
 int64_t sn_logseq_next(const struct sn_logseq *ls);
-/* After record a (a->id set) was inserted: its entry, appended. */
-sn_err sn_logseq_add(struct sn_logseq *ls, const struct sn_audit *a,
+/* An entry (its record inserted), appended; SN_OK without effect when
+ * the log is off. */
+sn_err sn_logseq_add(struct sn_logseq *ls, const uint8_t *entry, size_t len,
                      const struct sn_logseq_sink *sink);
 void sn_logseq_commit(struct sn_logseq *ls);
 void sn_logseq_abort(struct sn_logseq *ls);
-
-/* The canonical audit record's SHA-256 (hex) and the entry's text (a
- * malloc'd buffer): shared with nothing else, but separate for tests. */
-sn_err sn_logseq_entry(const struct sn_audit *a, uint8_t **out, size_t *len);
 
 #endif

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include <openssl/evp.h>
+
 #include "common/log.h"
 
 #include "store/store_int.h"
@@ -103,6 +105,7 @@ struct key_brief {
     char subscriber[SN_UUID_LEN];
     enum sn_keyalg alg;
     enum sn_key_state state;
+    char spki_sha256[2 * 32 + 1];
 };
 
 static int
@@ -114,6 +117,7 @@ brief_copy(void *dst, const void *src)
     memcpy(k->subscriber, b->subscriber, sizeof(k->subscriber));
     k->alg = b->alg;
     k->state = b->state;
+    memcpy(k->spki_sha256, b->spki_sha256, sizeof(k->spki_sha256));
     return 1;
 }
 
@@ -156,6 +160,7 @@ sn_store_key_brief(struct sn_store *st, const char *id, struct sn_key *out)
         memcpy(keep.subscriber, out->subscriber, sizeof(keep.subscriber));
         keep.alg = out->alg;
         keep.state = out->state;
+        memcpy(keep.spki_sha256, out->spki_sha256, sizeof(keep.spki_sha256));
         /* The same view as a hit: nothing a caller could come to rely on. */
         sn_key_cleanup(out);
         brief_copy(out, &keep);
@@ -289,7 +294,11 @@ sn_store_close(struct sn_store *st)
 {
     if (st == NULL)
         return;
-    /* The writer first: it may be in the middle of a batch. */
+    /* The folded records, the last checkpoint (the checkpointer covers
+     * everything written), then the writer (it may be in a batch). */
+    if (st->writer_running && sn_auditlog_flush(st) != SN_OK)
+        sn_warn("audit: folded records not written at close");
+    sn_logcp_stop(st);
     sn_auditlog_stop(st);
     if (st->ops != NULL)
         st->ops->close(st->be);
@@ -650,7 +659,13 @@ sn_store_key_add(struct sn_store *st, const struct sn_key *k)
 sn_err
 sn_store_key_get(struct sn_store *st, const char *id, struct sn_key *out)
 {
-    return st->ops->key_get(st->be, id, out);
+    uint8_t md[32];
+    sn_err r = st->ops->key_get(st->be, id, out);
+
+    if (r == SN_OK && out->spki != NULL &&
+        EVP_Digest(out->spki, out->spki_len, md, NULL, EVP_sha256(), NULL) == 1)
+        sn_hex_encode(md, sizeof(md), out->spki_sha256);
+    return r;
 }
 
 sn_err

@@ -108,6 +108,8 @@ struct sn_key {
     struct sn_hsm_info hsm;
     char *cert_pem; /* attached chain or NULL, owned */
     char *att_pem;  /* attestation certificate or NULL, owned */
+    /* SHA-256 of spki (hex), also in the brief view (the log's entries) */
+    char spki_sha256[2 * 32 + 1];
 };
 
 /* "oidc policy=<id> " or "mtls registration=<id> " and a proof, or a token

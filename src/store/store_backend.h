@@ -33,10 +33,11 @@
 
 /* What a job asks of the writer besides records (auditlog.c). */
 enum sn_job_kind {
-    SN_JOB_RECORDS, /* recs or tsa, through audit_write */
-    SN_JOB_FLUSH,   /* write the tally now (a reader wants it) */
-    SN_JOB_PROBE,   /* the write probe */
-    SN_JOB_COMPACT  /* a retention step: before, max -> removed */
+    SN_JOB_RECORDS,   /* recs or tsa, through audit_write */
+    SN_JOB_FLUSH,     /* write the tally now (a reader wants it) */
+    SN_JOB_PROBE,     /* the write probe */
+    SN_JOB_COMPACT,   /* a retention step: before, max -> removed */
+    SN_JOB_CHECKPOINT /* keep a signed checkpoint: cp_* (logcp.c) */
 };
 
 /* One caller's records for the group commit (auditlog.c). */
@@ -47,12 +48,19 @@ struct sn_audit_job {
     const struct sn_tsa_record *tsa; /* one time-stamp token record */
     time_t before;                   /* SN_JOB_COMPACT */
     size_t max, removed;
+    uint64_t cp_size; /* SN_JOB_CHECKPOINT */
+    const uint8_t *cp_root;
+    const char *cp_note;
     sn_err result;    /* set by audit_write */
     sem_t done;       /* posted by the writer once result is set, or */
     sn_audit_done cb; /* called by the writer, then the job freed */
     void *cbarg;
     struct sn_audit_job *next;
 };
+
+/* logentry.c: record a's log entry (a->id set), malloc'd; for backends,
+ * which append it with sn_logseq_add in the record's transaction. */
+sn_err sn_log_entry(const struct sn_audit *a, uint8_t **out, size_t *len);
 
 struct sn_store_ops {
     const char *name;

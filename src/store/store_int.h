@@ -58,19 +58,26 @@ struct sn_store {
     uint8_t log_pub[32];
     sn_log_sign_fn log_sign;
     void *log_sign_arg;
-    int64_t next_cp_ms;
     char *cp_note;
     uint64_t cp_size;
     uint8_t cp_root[32];
+    /* The checkpointer thread (logcp.c): signs apart from the writer, so
+     * a slow HSM never holds up a commit. */
+    pthread_t cp_thread;
+    int cp_running, cp_stop;
+    pthread_mutex_t cp_lock;
+    pthread_cond_t cp_cond;
 };
 
 /* logcp.c: the log's state at open (the edge from the stored hashes,
- * checked against the last checkpoint), and a checkpoint when due (the
- * writer's chore; qlock not held). */
+ * checked against the last checkpoint); the checkpointer is stopped
+ * before the writer (it hands the writer its checkpoints to keep). */
 sn_err sn_logcp_open(struct sn_store *st);
+void sn_logcp_stop(struct sn_store *st);
 void sn_logcp_close(struct sn_store *st);
-int sn_logcp_due(struct sn_store *st, int64_t now);
-void sn_logcp_step(struct sn_store *st, int64_t now);
+/* auditlog.c: the writer keeps a checkpoint between two batches. */
+sn_err sn_auditlog_checkpoint_put(struct sn_store *st, uint64_t size,
+                                  const uint8_t root[32], const char *note);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t sn_store_now_ms(void);

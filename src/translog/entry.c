@@ -123,6 +123,60 @@ sn_tlog_audit_hash(const char *const values[SN_TA_COUNT], char hex[2 * 32 + 1])
     return r;
 }
 
+const char *
+sn_tlog_entry_type(const char *action, const char *result)
+{
+    static const struct {
+        const char *action, *type;
+    } map[] = {
+        {"sign", "sign"},
+        {"sign_file", "sign"},
+        {"key_generate", "key"},
+        {"key_destroy", "destroy"},
+        {"ca_issue", "cert"},
+        {"ca_revoke", "revoke"},
+        {"ca_revocation_date", "revoke"},
+    };
+    size_t i;
+
+    if (strcmp(result, "ok") != 0)
+        return "record";
+    for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(action, map[i].action) == 0)
+            return map[i].type;
+    return "record";
+}
+
+sn_err
+sn_tlog_commitment(const char *salt_hex, const char *digest_hex, char out[72])
+{
+    static const char tag[] = "signet-commit/v1\n";
+    uint8_t *salt = NULL, *dg = NULL, md[32];
+    size_t saltlen = 0, dglen = 0;
+    unsigned int mdlen = sizeof(md);
+    EVP_MD_CTX *c = NULL;
+    sn_err r = SN_ERR_INVALID;
+
+    if (sn_hex_decode(salt_hex, &salt, &saltlen) != SN_OK || saltlen != 32 ||
+        sn_hex_decode(digest_hex, &dg, &dglen) != SN_OK || dglen == 0)
+        goto out;
+    r = SN_ERR_CRYPTO;
+    if ((c = EVP_MD_CTX_new()) == NULL ||
+        !EVP_DigestInit_ex(c, EVP_sha256(), NULL) ||
+        !EVP_DigestUpdate(c, tag, sizeof(tag) - 1) ||
+        !EVP_DigestUpdate(c, salt, saltlen) ||
+        !EVP_DigestUpdate(c, dg, dglen) || !EVP_DigestFinal_ex(c, md, &mdlen))
+        goto out;
+    memcpy(out, "commit:", 7);
+    sn_hex_encode(md, sizeof(md), out + 7);
+    r = SN_OK;
+out:
+    EVP_MD_CTX_free(c);
+    free(salt);
+    free(dg);
+    return r;
+}
+
 /* Unescapes v[0..len) into a new string; SN_ERR_INVALID if it is not in
  * canonical form (so that two texts never mean one record). */
 static sn_err

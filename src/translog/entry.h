@@ -65,6 +65,14 @@ extern const char *const sn_tlog_audit_names[SN_TA_COUNT];
 sn_err sn_tlog_canon(struct sn_buf *out, const char *header,
                      const char *const *names, const char *const *values,
                      size_t n);
+/* The entry type of an audit record: sign, key, destroy, cert, revoke
+ * (for those actions done, result "ok"), else record. */
+const char *sn_tlog_entry_type(const char *action, const char *result);
+/* "commit:" and the hex of SHA-256("signet-commit/v1\n" || salt ||
+ * digest), from the hex salt (32 bytes) and digest; out holds 72 bytes. */
+sn_err sn_tlog_commitment(const char *salt_hex, const char *digest_hex,
+                          char out[72]);
+
 /* SHA-256 of the canonical audit record, as lower-case hex. */
 sn_err sn_tlog_audit_hash(const char *const values[SN_TA_COUNT],
                           char hex[2 * 32 + 1]);

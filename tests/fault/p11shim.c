@@ -8,7 +8,10 @@
  *   stale_handle_once  the first C_SignInit fails with
  *                      CKR_OBJECT_HANDLE_INVALID (a stale cached handle)
  *   sign_hang          C_Sign takes 60 s (a stuck HSM)
- * It never replaces the real module outside tests.
+ * It never replaces the real module outside tests. The faults are the
+ * subscribers' keys': the service's Ed25519 transparency-log key (issue
+ * 18; CKK_EC_EDWARDS, CKM_EDDSA) is left alone, so that signetd starts
+ * and its checkpoints go on while a subscriber's key misbehaves.
  */
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -21,6 +24,19 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list);
 
 static CK_FUNCTION_LIST real, shim;
 static int f_not_local, f_extractable, f_sign_error, f_stale_once, f_hang;
+/* Sessions whose operation is an EdDSA signature (the log key's), by
+ * handle modulo the table's size: a test shim's approximation. */
+static unsigned char eddsa_session[4096];
+
+static int
+is_log_key(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o)
+{
+    CK_KEY_TYPE kt = 0;
+    CK_ATTRIBUTE a = {CKA_KEY_TYPE, &kt, sizeof(kt)};
+
+    return real.C_GetAttributeValue(s, o, &a, 1) == CKR_OK &&
+           kt == CKK_EC_EDWARDS;
+}
 
 static int
 fault(const char *name)
@@ -45,7 +61,7 @@ shim_get_attr(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t,
     CK_RV rv = real.C_GetAttributeValue(s, o, t, n);
     CK_ULONG i;
 
-    if (rv != CKR_OK)
+    if (rv != CKR_OK || is_log_key(s, o))
         return rv;
     for (i = 0; i < n; i++) {
         if (t[i].pValue == NULL || t[i].ulValueLen != sizeof(CK_BBOOL))
@@ -61,7 +77,9 @@ shim_get_attr(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t,
 static CK_RV
 shim_sign_init(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
-    if (__atomic_exchange_n(&f_stale_once, 0, __ATOMIC_SEQ_CST))
+    eddsa_session[s % sizeof(eddsa_session)] = m->mechanism == CKM_EDDSA;
+    if (m->mechanism != CKM_EDDSA &&
+        __atomic_exchange_n(&f_stale_once, 0, __ATOMIC_SEQ_CST))
         return CKR_OBJECT_HANDLE_INVALID;
     return real.C_SignInit(s, m, k);
 }
@@ -70,6 +88,8 @@ static CK_RV
 shim_sign(CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR sig,
           CK_ULONG_PTR sl)
 {
+    if (eddsa_session[s % sizeof(eddsa_session)])
+        return real.C_Sign(s, d, dl, sig, sl);
     if (f_sign_error) {
         /* End the operation in the real module, then fail. */
         CK_BYTE buf[1024];

@@ -18,9 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <sqlite3.h>
 
 #include "store/store.h"
+#include "translog/entry.h"
+#include "translog/merkle.h"
+#include "translog/note.h"
 #include "store/store_int.h"
 
 struct tmp {
@@ -2387,6 +2391,143 @@ test_sign_request_race(void **state)
     sn_store_close(other);
 }
 
+/* issue 18: the transparency log in the store. Every record becomes an
+ * entry in its own commit (log_index set, consecutive in a batch); a
+ * failed job leaves no entry and the tree as it was; the tree survives a
+ * reopen; checkpoints are signed (by a software Ed25519 key here) and
+ * open with its verifier key; a stored hash altered behind the store's
+ * back stops the log at the next open. */
+static sn_err
+test_sign(void *arg, const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    size_t siglen = 64;
+    int ok = c != NULL && EVP_DigestSignInit(c, NULL, NULL, NULL, arg) == 1 &&
+             EVP_DigestSign(c, sig, &siglen, msg, len) == 1;
+
+    EVP_MD_CTX_free(c);
+    return ok ? SN_OK : SN_ERR_CRYPTO;
+}
+
+static sn_err
+store_read(void *arg, unsigned level, uint64_t start, size_t n,
+           uint8_t (*out)[SN_TLOG_HASH])
+{
+    return sn_store_log_hashes(arg, level, start, n, out);
+}
+
+static void
+wait_checkpoint(struct sn_store *st, uint64_t size, char **note)
+{
+    uint64_t got = 0;
+    int i;
+
+    for (i = 0; i < 100; i++) {
+        *note = NULL;
+        if (sn_store_log_checkpoint(st, note, &got) == SN_OK && got >= size)
+            return;
+        free(*note);
+        usleep(50000);
+    }
+    fail_msg("no checkpoint of size %llu", (unsigned long long)size);
+}
+
+static void
+test_translog(void **state)
+{
+    struct tmp *t = *state;
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    struct sn_audit a[3], bad[2];
+    const struct sn_tlog_reader rd = {store_read, t->st};
+    uint8_t pub[32], root[32], r2[32], leaf[32];
+    uint8_t proof[SN_TLOG_MAX_PROOF][32];
+    size_t publen = sizeof(pub), np, i;
+    uint64_t size, cps;
+    char *note = NULL, *vkey = NULL, *v[SN_TE_COUNT];
+    struct sn_buf b;
+
+    assert_non_null(k);
+    assert_int_equal(EVP_PKEY_get_raw_public_key(k, pub, &publen), 1);
+    assert_int_equal(sn_tlog_vkey_format("test.example/log", pub, &vkey),
+                     SN_OK);
+    for (i = 0; i < 3; i++)
+        make_audit(&a[i], "s1", "k1", "logged");
+    assert_int_equal(sn_store_audit_add_many(t->st, a, 3), SN_OK);
+    assert_true(a[0].log_index >= 0);
+    assert_int_equal(a[1].log_index, a[0].log_index + 1);
+    assert_int_equal(a[2].log_index, a[0].log_index + 2);
+
+    /* A failing job: neither its records nor entries, the tree unchanged. */
+    sn_store_log_head(t->st, &size, root);
+    assert_int_equal(size, (uint64_t)a[2].log_index + 1);
+    exec_other(t, "CREATE TRIGGER boom BEFORE INSERT ON audit"
+                  " WHEN NEW.detail = 'boom'"
+                  " BEGIN SELECT RAISE(ABORT, 'boom'); END;");
+    make_audit(&bad[0], "s1", "k2", "fine");
+    make_audit(&bad[1], "s1", "k2", "boom");
+    assert_int_not_equal(sn_store_audit_add_many(t->st, bad, 2), SN_OK);
+    sn_store_log_head(t->st, &cps, r2);
+    assert_int_equal(cps, size);
+    assert_memory_equal(root, r2, 32);
+    exec_other(t, "DROP TRIGGER boom");
+
+    /* The entry of a[1]: a canonical sign entry naming its record. */
+    sn_buf_init(&b, 70000);
+    assert_int_equal(
+        sn_store_log_entries(t->st, (uint64_t)a[1].log_index, 1, &b), SN_OK);
+    assert_int_equal(sn_tlog_parse(b.data + 2, b.len - 2, SN_TLOG_ENTRY_HEADER,
+                                   sn_tlog_entry_names, SN_TE_COUNT, v),
+                     SN_OK);
+    assert_string_equal(v[SN_TE_TYPE], "sign");
+    assert_string_equal(v[SN_TE_KEY], "k1");
+    assert_string_equal(v[SN_TE_DIGEST], a[1].digest);
+    assert_int_equal(strtoll(v[SN_TE_AUDIT_ID], NULL, 10), a[1].id);
+    sn_tlog_values_free(v, SN_TE_COUNT);
+    sn_tlog_leaf_hash(b.data + 2, b.len - 2, leaf);
+    sn_buf_cleanup(&b);
+
+    /* Checkpoints: signed, kept, and the entry's proof holds in them. */
+    assert_int_equal(
+        sn_store_log_checkpoints(t->st, "test.example/log", pub, test_sign, k),
+        SN_OK);
+    wait_checkpoint(t->st, size, &note);
+    assert_int_equal(
+        sn_tlog_checkpoint_open(note, strlen(note), vkey, &cps, r2), SN_OK);
+    assert_int_equal(cps, size);
+    assert_memory_equal(r2, root, 32);
+    assert_int_equal(sn_tlog_prove_inclusion(&rd, (uint64_t)a[1].log_index,
+                                             size, proof, &np),
+                     SN_OK);
+    assert_true(sn_tlog_check_inclusion((uint64_t)a[1].log_index, size, leaf,
+                                        (const uint8_t(*)[32])proof, np, root));
+    free(note);
+
+    /* Reopened: the same tree, and it grows on. */
+    reopen(t);
+    assert_true(sn_store_log_ok(t->st));
+    sn_store_log_head(t->st, &cps, r2);
+    assert_int_equal(cps, size);
+    assert_memory_equal(r2, root, 32);
+    make_audit(&bad[0], "s1", "k2", "after");
+    assert_int_equal(sn_store_audit_add(t->st, &bad[0]), SN_OK);
+    assert_int_equal(bad[0].log_index, (int64_t)size);
+
+    /* A stored hash altered: the next open finds the tree does not match
+     * its checkpoint; nothing more is appended. */
+    reopen(t);
+    exec_other(t, "UPDATE log_hashes SET hash = zeroblob(32)"
+                  " WHERE level = 0 AND idx = 0");
+    reopen(t);
+    assert_false(sn_store_log_ok(t->st));
+    make_audit(&bad[1], "s1", "k2", "refused");
+    assert_int_not_equal(sn_store_audit_add(t->st, &bad[1]), SN_OK);
+    free(vkey);
+    sn_store_close(t->st);
+    t->st = NULL;
+    EVP_PKEY_free(k);
+    assert_int_equal(sn_store_open(t->db, &t->st), SN_OK);
+}
+
 int
 main(void)
 {
@@ -2436,6 +2577,7 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_space, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_translog, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);

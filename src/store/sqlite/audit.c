@@ -8,6 +8,7 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -82,16 +83,32 @@ put_hash(void *arg, unsigned level, uint64_t index, const uint8_t hash[32])
     return rc == SQLITE_DONE ? SN_OK : SN_ERR_DB;
 }
 
+/* Record a's entry (the record is inserted). */
+static sn_err
+add_entry(struct sq_store *st, const struct sn_audit *a, struct sn_logseq *ls)
+{
+    const struct sn_logseq_sink sink = {put_entry, put_hash, st};
+    uint8_t *entry = NULL;
+    size_t len = 0;
+    sn_err r;
+
+    if (!ls->on)
+        return SN_OK;
+    if ((r = sn_log_entry(a, &entry, &len)) == SN_OK)
+        r = sn_logseq_add(ls, entry, len, &sink);
+    free(entry);
+    return r;
+}
+
 /* Record a, and its log entry. */
 static sn_err
 insert_logged(struct sq_store *st, struct sn_audit *a, struct sn_logseq *ls)
 {
-    const struct sn_logseq_sink sink = {put_entry, put_hash, st};
     sn_err r;
 
     if ((r = insert_one(st, a, sn_logseq_next(ls))) != SN_OK)
         return r;
-    return sn_logseq_add(ls, a, &sink);
+    return add_entry(st, a, ls);
 }
 
 static sn_err
@@ -178,6 +195,19 @@ sn_sqlite_audit_write(void *be, struct sn_audit_job *jobs, struct sn_logseq *ls)
             ok = ctl(st, ROLLBACK_TO) && ctl(st, RELEASE);
         if (!ok)
             j->result = SN_ERR_DB;
+        /* SQLite rolled the whole transaction back (disk full, I/O): the
+         * batch is lost, and nothing more may be written in it (a later
+         * statement would run outside it, with the log's edge ahead). */
+        if (sqlite3_get_autocommit(st->wdb))
+            break;
+    }
+    if (sqlite3_get_autocommit(st->wdb)) {
+        sn_error("audit: the batch's transaction was rolled back: %s",
+                 sqlite3_errmsg(st->wdb));
+        sn_logseq_abort(ls);
+        for (j = jobs; j != NULL; j = j->next)
+            j->result = SN_ERR_DB;
+        return;
     }
     if (!ctl(st, COMMIT)) {
         sn_error("audit: commit failed: %s", sqlite3_errmsg(st->wdb));
@@ -195,7 +225,6 @@ sn_sqlite_audit_write(void *be, struct sn_audit_job *jobs, struct sn_logseq *ls)
 static sn_err
 update_detail(struct sq_store *st, struct sn_audit *a, struct sn_logseq *ls)
 {
-    const struct sn_logseq_sink sink = {put_entry, put_hash, st};
     int64_t at = sn_logseq_next(ls);
     sqlite3_stmt *s = NULL;
     int rc;
@@ -214,7 +243,7 @@ update_detail(struct sq_store *st, struct sn_audit *a, struct sn_logseq *ls)
     if (rc != SQLITE_DONE)
         return SN_ERR_DB;
     a->log_index = at;
-    return sn_logseq_add(ls, a, &sink);
+    return add_entry(st, a, ls);
 }
 
 sn_err

@@ -28,7 +28,7 @@
  * (-Wshift-count-overflow), so an option in the wrong word cannot go
  * unnoticed. */
 #define BIT(o) ((uint64_t)1 << (o))
-#define BIT2(o) ((uint64_t)1 << ((o) - 64))
+#define BIT2(o) ((uint64_t)1 << ((o)-64))
 #define GLOBAL_OPTS                                                            \
     (BIT(SN_OPT_URL) | BIT(SN_OPT_TOKEN) | BIT(SN_OPT_TOKEN_FILE) |            \
      BIT(SN_OPT_CA_FILE) | BIT(SN_OPT_JSON) | BIT(SN_OPT_HELP) |               \

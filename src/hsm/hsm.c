@@ -1389,8 +1389,8 @@ static const CK_BYTE ed25519_oid[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
 
 static sn_err
 find_ed_key(struct sn_hsm_token *tok, CK_SESSION_HANDLE s,
-            enum sn_hsm_edkey which, CK_OBJECT_CLASS cls,
-            CK_OBJECT_HANDLE *out, CK_RV *last)
+            enum sn_hsm_edkey which, CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE *out,
+            CK_RV *last)
 {
     const char *label = ed_labels[which];
     CK_KEY_TYPE kt = CKK_EC_EDWARDS;

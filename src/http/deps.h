@@ -69,6 +69,9 @@ struct sn_deps {
     struct sn_people_opts people;
     /* issue 18: the transparency log's verifier key (docs/translog.md) */
     const char *log_vkey;
+    /* issue 18: the key that signs the reports' notices to other CAs,
+     * "ed25519:<base64 of the 32-byte public key>" (docs/reports.md) */
+    const char *notice_key;
 };
 
 /* How the front end runs: listeners' TLS files, threads and body limits. */

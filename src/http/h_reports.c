@@ -24,6 +24,7 @@
 #include "crypto/x509util.h"
 #include "http/bodies.h"
 #include "http/handlers.h"
+#include "translog/merkle.h"
 
 /* Events listed per key under "what must be re-signed". */
 #define RESIGN_MAX 1000
@@ -867,4 +868,164 @@ sn_reports_sweep(const struct sn_deps *deps, time_t now)
     if (sn_store_report_overdue(deps->store, now, &od) == SN_OK)
         sn_metrics_reports(deps->metrics, od.open, od.ack, od.revocation,
                            od.ca_informed);
+}
+
+/* ---- the notice owed to another CA (CSBR 9.6.5) ---- */
+
+static sn_err
+read_hashes(void *arg, unsigned level, uint64_t start, size_t n,
+            uint8_t (*out)[SN_TLOG_HASH])
+{
+    return sn_store_log_hashes(arg, level, start, n, out);
+}
+
+static json_t *
+b64_of(const uint8_t *p, size_t n)
+{
+    char *b64 = NULL;
+    json_t *j;
+
+    if (sn_b64_encode(p, n, &b64) != SN_OK)
+        return NULL;
+    j = json_string(b64);
+    free(b64);
+    return j;
+}
+
+/*
+ * The entry at index with its RFC 9162 inclusion proof in the latest
+ * checkpoint, as GET /log/proof/{index} gives it; JSON null while no
+ * checkpoint covers it yet (a later attempt carries it).
+ */
+static json_t *
+proof_json(const struct sn_deps *deps, int64_t index)
+{
+    const struct sn_tlog_reader rd = {read_hashes, deps->store};
+    uint8_t proof[SN_TLOG_MAX_PROOF][32], leaf[32];
+    uint64_t size = 0;
+    char *note = NULL;
+    json_t *o = NULL, *arr = NULL;
+    struct sn_buf b;
+    size_t np = 0, i, len;
+
+    sn_buf_init(&b, 2 + 65535);
+    if (index < 0 ||
+        sn_store_log_checkpoint(deps->store, &note, &size) != SN_OK ||
+        (uint64_t)index >= size ||
+        sn_store_log_entries(deps->store, (uint64_t)index, 1, &b) != SN_OK ||
+        b.len < 2 || (len = (size_t)b.data[0] << 8 | b.data[1]) != b.len - 2 ||
+        sn_tlog_prove_inclusion(&rd, (uint64_t)index, size, proof, &np) !=
+            SN_OK ||
+        (arr = json_array()) == NULL)
+        goto out;
+    sn_tlog_leaf_hash(b.data + 2, len, leaf);
+    for (i = 0; i < np; i++)
+        json_array_append_new(arr, b64_of(proof[i], 32));
+    o = json_pack("{s:I, s:I, s:o, s:O, s:s, s:o}", "index", (json_int_t)index,
+                  "tree_size", (json_int_t)size, "leaf_hash", b64_of(leaf, 32),
+                  "inclusion", arr, "checkpoint", note, "entry",
+                  b64_of(b.data + 2, len));
+out:
+    json_decref(arr);
+    free(note);
+    sn_buf_cleanup(&b);
+    return o != NULL ? o : json_null();
+}
+
+static json_t *
+notice_of(const struct sn_deps *deps, const struct sn_report *r,
+          const struct sn_report_key *k, const struct sn_key *key, time_t now)
+{
+    json_t *o, *evs = json_array(), *e;
+    char spki[65];
+    uint8_t md[32];
+    size_t i;
+
+    if (evs == NULL)
+        return NULL;
+    for (i = 0; i < r->nevents; i++) {
+        if (strcmp(r->events[i].key, k->key) != 0)
+            continue;
+        if ((e = event_json(&r->events[i])) != NULL)
+            json_object_set_new(e, "proof",
+                                proof_json(deps, r->events[i].log_index));
+        json_array_append_new(evs, e);
+    }
+    spki[0] = '\0';
+    if (key->spki != NULL &&
+        EVP_Digest(key->spki, key->spki_len, md, NULL, EVP_sha256(), NULL) == 1)
+        sn_hex_encode(md, sizeof(md), spki);
+    o = json_pack(
+        "{s:s, s:o, s:s, s:{s:s, s:s, s:o, s:s, s:{s:s, s:s, s:I, s:o}}, "
+        "s:{s:s, s:s, s:s, s:s?, s:o, s:o}, s:o}",
+        "type", "signet-ca-notice/v1", "sent_at", sn_time_json(now), "log_vkey",
+        deps->log_vkey != NULL ? deps->log_vkey : "", "report", "id", r->id,
+        "kind", sn_report_kind_name(r->kind), "received_at",
+        sn_time_json(r->received_at), "reason", r->reason, "evidence", "kind",
+        sn_report_evidence_name(r->evidence_kind), "sha256", r->evidence_sha256,
+        "size", (json_int_t)r->evidence_len, "base64",
+        b64_of(r->evidence, r->evidence_len), "key", "id", key->id,
+        "subscriber", key->subscriber, "spki_sha256", spki, "certificate_pem",
+        key->cert_pem, "first_event", sn_time_json(k->first_event),
+        "revocation_date", sn_time_json(k->revocation_date), "events", evs);
+    if (o == NULL)
+        json_decref(evs);
+    return o;
+}
+
+sn_err
+sn_report_notice_json(const struct sn_deps *deps, const char *id,
+                      const char *key_id, time_t now, char **out)
+{
+    struct sn_report r;
+    struct sn_key key;
+    json_t *o = NULL;
+    size_t i;
+    sn_err e;
+
+    *out = NULL;
+    memset(&key, 0, sizeof(key));
+    if ((e = sn_store_report_get(deps->store, id, &r)) != SN_OK)
+        return e;
+    for (i = 0; i < r.nkeys && strcmp(r.keys[i].key, key_id) != 0; i++)
+        ;
+    if (i == r.nkeys) {
+        e = SN_ERR_NOT_FOUND;
+        goto out;
+    }
+    if ((e = sn_store_key_get(deps->store, key_id, &key)) != SN_OK)
+        goto out;
+    e = SN_ERR_NOMEM;
+    if ((o = notice_of(deps, &r, &r.keys[i], &key, now)) != NULL &&
+        (*out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) != NULL)
+        e = SN_OK;
+out:
+    json_decref(o);
+    sn_key_cleanup(&key);
+    sn_report_cleanup(&r);
+    return e;
+}
+
+void
+sn_h_report_notice_key(const struct sn_deps *deps, struct sn_req *req,
+                       struct sn_resp *resp)
+{
+    size_t n;
+
+    (void)req;
+    if (deps->notice_key == NULL) {
+        sn_resp_error(resp, API_NOT_FOUND, "no notice key");
+        return;
+    }
+    n = strlen(deps->notice_key);
+    if ((resp->raw = malloc(n + 2)) == NULL) {
+        sn_resp_error(resp, API_UNAVAILABLE, "out of memory");
+        return;
+    }
+    memcpy(resp->raw, deps->notice_key, n);
+    resp->raw[n] = '\n';
+    resp->raw_len = n + 1;
+    resp->code = API_OK;
+    resp->raw_type = "text/plain; charset=utf-8";
+    (void)sn_resp_header(resp, "Cache-Control", "public, max-age=3600");
 }

@@ -155,6 +155,9 @@ static const struct sn_route routes[] = {
      sn_h_log_checkpoint, NULL, SN_ROUTE_PUB},
     {"GET", "/log/vkey", "/log/vkey", SN_ROUTE_OPEN, SN_BODY_NONE,
      sn_h_log_vkey, NULL, SN_ROUTE_PUB},
+    /* issue 18: the public key of the reports' notices to other CAs */
+    {"GET", "/reports/notice-key", "/reports/notice-key", SN_ROUTE_OPEN,
+     SN_BODY_NONE, sn_h_report_notice_key, NULL, SN_ROUTE_PUB},
     {"GET", "/log/tile/{*}", "/log/tile", SN_ROUTE_OPEN, SN_BODY_NONE,
      sn_h_log_tile, NULL, SN_ROUTE_PUB},
     {"GET", "/log/proof/{}", "/log/proof/{index}", SN_ROUTE_OPEN, SN_BODY_NONE,

@@ -26,14 +26,31 @@
 . "$(dirname "$0")/lib.sh" "$@"
 
 command -v oathtool >/dev/null || die "oathtool is not installed"
+IT_DIR=$(cd "$(dirname "$0")" && pwd)
+PY=/usr/bin/python3 # Debian's, with Debian's pyca/cryptography
 FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1
 [ -f "$FAKETIME_LIB" ] || die "libfaketime is not installed ($FAKETIME_LIB)"
 
 cd "$WORK" || die "no work directory"
+# Another CA (openssl), for a key Signet's CA did not certify, and its
+# webhook: a receiver that answers 503 once, then 200.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout ext.key -out ext.pem -subj "/CN=External Test CA/O=Ext/C=DE" \
+    -days 30 -addext basicConstraints=critical,CA:TRUE \
+    -addext keyUsage=critical,keyCertSign,cRLSign >ext.log 2>&1 ||
+    die "external CA: $(cat ext.log)"
+mkdir notices
+"$PY" "$IT_DIR/notice_receiver.py" receiver.port notices 1 &
+EXTRA_PIDS+=($!)
+for _ in $(seq 1 50); do [ -f receiver.port ] && break; sleep 0.1; done
+[ -f receiver.port ] || die "the notice receiver did not start"
 SERVER_OPERATOR_MFA=true server_init
 # Four anonymous reports at once per address, then one an hour.
 set_conf reports.anon_burst 4
 set_conf reports.anon_per_hour 1
+set_conf ca.upload_root "$WORK/ext.pem"
+set_conf reports.ca_webhook "http://127.0.0.1:$(cat receiver.port)/notices"
+set_conf reports.ca_webhook_retry 1
 server_start
 unset SIGNET_TOKEN
 BOOT=$ADMIN
@@ -284,6 +301,58 @@ OPS=$(jget '[.records[].action] | join(",")')
 for a in report_receive report_ack report_confirm report_reject; do
     check_match "the operators' log has $a" "(^|,)$a(,|$)" "$OPS"
 done
+
+# ---- a key of another CA: disabled, and that CA told (the webhook) ----
+KX=$(new_key "$TA" ecdsa-p256 "externally certified") || exit 1
+req_json POST "/v1/keys/$KX/csr" "$TA" '{"subject":{"CN":"Acme Corp","O":"Acme Corp","C":"DE","L":"Berlin"}}'
+[ "$STATUS" = 200 ] || die "CSR: HTTP $STATUS $BODY"
+jget .csr_pem >x.csr
+printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n' >x.ext
+openssl x509 -req -in x.csr -CA ext.pem -CAkey ext.key -CAcreateserial -days 30 \
+    -extfile x.ext -out x.pem >ext.log 2>&1 || die "external issue: $(cat ext.log)"
+cat x.pem ext.pem >xchain.pem
+req PUT "/v1/keys/$KX/certificate" "$TA" -H 'Content-Type: application/x-pem-file' \
+    --data-binary @xchain.pem
+[ "$STATUS" = 200 ] || die "attach the external chain: HTTP $STATUS $BODY"
+req_json POST "/v1/keys/$KX/sign" "$TA" "{\"digest_algorithm\":\"sha256\",\"digest\":\"$(head -c 32 /dev/urandom | base64 -w0)\"}"
+[ "$STATUS" = 200 ] || die "sign with the external key: HTTP $STATUS $BODY"
+SIGX=$(jget .signature) LIX=$(jget .log_index)
+req_json POST /v1/reports "$TA" "$(report_body key_compromise "{\"signature\":\"$SIGX\"}")"
+check_status "acme reports the externally certified key" 202
+R_X=$(jget .id)
+req_json POST "/v1/reports/$R_X/confirm" "$OP" '{}'
+check_eq "confirmed: Signet's CA revoked nothing, another CA is owed a notice" \
+    "confirmed 0 true null" \
+    "$(jget '"\(.state) \(.keys[0].certificates_revoked) \(.keys[0].external_ca) \(.ca_informed_at)"')"
+req GET "/v1/keys/$KX" "$TA"
+check_eq "the externally certified key is disabled too" disabled "$(jget .state)"
+for _ in $(seq 1 100); do [ -f notices/2.body ] && break; sleep 0.1; done
+check_eq "the webhook got the notice twice (503, then retried after 1 s)" \
+    "notices/1.body notices/2.body" "$(ls notices/*.body | tr '\n' ' ' | sed 's/ $//')"
+curl -sS --max-time 10 -o notice.key "$PUBLIC_URL/reports/notice-key" || die "GET notice-key"
+check_match "the notice key on the public listener" '^ed25519:[A-Za-z0-9+/]{43}=$' "$(cat notice.key)"
+NC=$("$PY" "$IT_DIR/notice_check.py" notice.key notices/2.body notices/2.sig 2>&1)
+check_match "pyca/cryptography: the Ed25519 signature over the notice verifies" \
+    '(^|'$'\n'')signature ok' "$NC"
+check_match "... with the key id the header names" \
+    "keyid ([0-9a-f]{8}) \\1" "$(grep '^keyid' <<<"$NC")"
+check_eq "the notice names the report and the key" \
+    "report $R_X key_compromise|key $KX|evidence ok" \
+    "$(grep -E '^(report|key|evidence) ' <<<"$NC" | tr '\n' '|' | sed 's/|$//')"
+check_eq "its event: the signature's log index, with an inclusion proof to the checkpoint" \
+    "event $LIX proof-ok" "$(grep '^event' <<<"$NC")"
+for _ in $(seq 1 30); do
+    req GET "/v1/reports/$R_X" "$OP"
+    [ "$(jget .ca_informed_at)" != null ] && break
+    sleep 0.2
+done
+check_eq "after the 200: the CA is informed, two attempts recorded" "2 HTTP 200" \
+    "$(jget '"\(.keys[0].ca_notice.attempts) \(.keys[0].ca_notice.last_result)"')"
+check_match "... and the report's ca_informed deadline met" '^20[0-9][0-9]-' \
+    "$(jget .deadlines.ca_informed.met_at)"
+req GET "/v1/admin/audit?limit=1000" "$OP"
+check_eq "each attempt is an audit record: failed (503), then ok" "failed ok" \
+    "$(jget '[.records[] | select(.action == "report_ca_notice") | .result] | join(" ")')"
 
 # ---- the anonymous limit: reports.anon_burst, then 429 ----
 N_BURST=0

@@ -42,8 +42,8 @@ self_signed(EVP_PKEY *key, long serial)
     assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial), 1);
     n = X509_get_subject_name(x);
     assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-                                                (const unsigned char *)"ev",
-                                                -1, -1, 0),
+                                                (const unsigned char *)"ev", -1,
+                                                -1, 0),
                      1);
     assert_int_equal(X509_set_issuer_name(x, n), 1);
     assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
@@ -90,8 +90,8 @@ make_p7(struct fixture *f, int nsigners)
                     PKCS7_DETACHED | PKCS7_BINARY | PKCS7_PARTIAL);
     assert_non_null(p7);
     for (i = 0; i < nsigners; i++)
-        assert_non_null(PKCS7_sign_add_signer(p7, f->cert, f->key,
-                                              EVP_sha256(), PKCS7_BINARY));
+        assert_non_null(PKCS7_sign_add_signer(p7, f->cert, f->key, EVP_sha256(),
+                                              PKCS7_BINARY));
     assert_int_equal(PKCS7_final(p7, in, PKCS7_DETACHED | PKCS7_BINARY), 1);
     BIO_free(in);
     return p7;
@@ -116,7 +116,8 @@ der_of(PKCS7 *p7, uint8_t **out)
 static void
 nest(PKCS7 *outer, PKCS7 *inner)
 {
-    PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(outer->d.sign->signer_info, 0);
+    PKCS7_SIGNER_INFO *si =
+        sk_PKCS7_SIGNER_INFO_value(outer->d.sign->signer_info, 0);
     ASN1_OBJECT *oid = OBJ_txt2obj(NESTED, 1);
     ASN1_STRING *seq = ASN1_STRING_new();
     X509_ATTRIBUTE *a;
@@ -291,8 +292,8 @@ test_trailing_bytes(void **state)
                      SN_ERR_INVALID);
     assert_int_equal(sn_evidence_pkcs7(der, 0, &ev, why, sizeof(why)),
                      SN_ERR_INVALID);
-    assert_int_equal(sn_evidence_pkcs7(der, SN_EVIDENCE_PKCS7_MAX + 1, &ev,
-                                       why, sizeof(why)),
+    assert_int_equal(sn_evidence_pkcs7(der, SN_EVIDENCE_PKCS7_MAX + 1, &ev, why,
+                                       sizeof(why)),
                      SN_ERR_INVALID);
     free(der);
     PKCS7_free(p7);
@@ -316,8 +317,8 @@ test_not_signed_data(void **state)
     free(der);
     PKCS7_free(p7);
     /* Not DER at all. */
-    assert_int_equal(sn_evidence_pkcs7((const uint8_t *)"hello world", 11,
-                                       &ev, why, sizeof(why)),
+    assert_int_equal(sn_evidence_pkcs7((const uint8_t *)"hello world", 11, &ev,
+                                       why, sizeof(why)),
                      SN_ERR_INVALID);
 }
 
@@ -336,9 +337,8 @@ test_raw_signatures(void **state)
 
     assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, f->key),
                      1);
-    assert_int_equal(EVP_DigestSign(md, sig, &len, (const unsigned char *)"x",
-                                    1),
-                     1);
+    assert_int_equal(
+        EVP_DigestSign(md, sig, &len, (const unsigned char *)"x", 1), 1);
     EVP_MD_CTX_free(md);
     /* DER as Signet records it: its own hash, no other form. */
     assert_int_equal(sn_evidence_signature(sig, len, &ev), SN_OK);
@@ -374,8 +374,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_signers_and_nested, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_nesting_limit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_too_many_signers, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_too_many_signers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trailing_bytes, setup, teardown),
         cmocka_unit_test(test_not_signed_data),
         cmocka_unit_test_setup_teardown(test_raw_signatures, setup, teardown),

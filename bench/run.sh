@@ -159,12 +159,14 @@ mkdir -p "$RAWDIR"
 
 # Before each row served by signetd: reset its peak RSS and note its CPU
 # time so far (clock ticks, user + system).
+# SRV_PID: the signetd measured (default the first; the log-off rows set
+# the second's).
 rss_reset() {
-    echo 5 >"/proc/$PID/clear_refs" 2>/dev/null || true
+    echo 5 >"/proc/${SRV_PID:-$PID}/clear_refs" 2>/dev/null || true
     srv_ticks >"$WORK/ticks"
 }
-rss_peak() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$PID/status"; }
-srv_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
+rss_peak() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/${SRV_PID:-$PID}/status"; }
+srv_ticks() { awk '{ print $14 + $15 }' "/proc/${SRV_PID:-$PID}/stat"; }
 TICK=$(getconf CLK_TCK)
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 # CPU time per operation in microseconds. Rows with a server RSS: signetd's
@@ -173,7 +175,7 @@ field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 # no figure (p11-kit's server is a process of its own).
 cpu_per_op() { # cpu_per_op RESULT SERVED
     if [ "$2" = 1 ]; then
-        awk -v t0="$(cat "$WORK/ticks")" -v t1="$(srv_ticks)" -v hz="$TICK" \
+        awk -v t0="$(cat "$WORK/ticks")" -v t1="${ON_TICKS:-$(srv_ticks)}" -v hz="$TICK" \
             -v n="$(field ops "$1")" 'BEGIN { if (n > 0) printf "%.1f", (t1 - t0) / hz / n * 1e6; else print "-" }'
     else
         awk -v c="$(field client_cpu "$1")" -v r="$(field ops_per_s "$1")" \
@@ -289,7 +291,7 @@ abuse() {
 # signetd) and on (the first), in the same round; ratio on/off, want >=
 # 0.95. Then the wait for a checkpoint: while P-256 signing runs flat out,
 # single signatures whose inclusion proof is polled every 20 ms.
-http2() { "$BENCH" http --url "$URL2" --ca "$CA2" --token-file "$WORK/token2" \
+http2() { SRV_PID=$PID2 rss_reset; "$BENCH" http --url "$URL2" --ca "$CA2" --token-file "$WORK/token2" \
         --keys "$1" --alg "$2" --clients "$CLIENTS" --seconds "$SECS" "${@:3}"; }
 cp_latency() { # cp_latency SAMPLES: "ops=N ... p50_ms=X p99_ms=Y" of the waits
     local i idx t0 t1 out=$WORK/cp.ms d
@@ -309,19 +311,28 @@ cp_latency() { # cp_latency SAMPLES: "ops=N ... p50_ms=X p99_ms=Y" of the waits
         NR, NR, v[int((NR + 1) / 2)], v[int(NR * 0.99 + 0.999)] }'
 }
 logrows() {
-    local OFF ON L
-    OFF=$(http2 "$WORK/rsa2.keys" rsa-3072)
-    NO_CPU=1 keep "log off: HTTPS RSA-3072, $CLIENTS clients" "$OFF" "$(field ops_per_s "$OFF")"
-    ON=$(http "$WORK/rsa.keys" rsa-3072)
-    keep "log on: HTTPS RSA-3072, $CLIENTS clients (ratio: to log off, want >= 0.95)" "$ON" "$(field ops_per_s "$OFF")" "$(rss_peak)"
-    OFF=$(http2 "$WORK/ec2.keys" ecdsa-p256)
-    NO_CPU=1 keep "log off: HTTPS P-256, $CLIENTS clients" "$OFF" "$(field ops_per_s "$OFF")"
-    ON=$(http "$WORK/ec.keys" ecdsa-p256)
-    keep "log on: HTTPS P-256, $CLIENTS clients (ratio: to log off, want >= 0.95)" "$ON" "$(field ops_per_s "$OFF")" "$(rss_peak)"
-    OFF=$(http2 "$WORK/ec2.keys" ecdsa-p256 --batch 64)
-    NO_CPU=1 keep "log off: HTTPS P-256, batches of 64" "$OFF" "$(field ops_per_s "$OFF")"
-    ON=$(http "$WORK/ec.keys" ecdsa-p256 --batch 64)
-    keep "log on: HTTPS P-256, batches of 64 (ratio: to log off, want >= 0.95)" "$ON" "$(field ops_per_s "$OFF")" "$(rss_peak)"
+    local OFF ON L row
+    # pair NAME KEYS_OFF KEYS_ON ALG [ARGS]: off and on, in an order that
+    # alternates between rounds (a drift within a round cancels out).
+    pair() {
+        local name=$1 koff=$2 kon=$3 alg=$4
+        shift 4
+        if [ $((LOGROUND % 2)) = 0 ]; then
+            OFF=$(http2 "$koff" "$alg" "$@"); SRV_PID=$PID2 keep "log off: $name" "$OFF" "$(field ops_per_s "$OFF")" "$(SRV_PID=$PID2 rss_peak)"
+            ON=$(http "$kon" "$alg" "$@")
+        else
+            ON=$(http "$kon" "$alg" "$@"); RON=$(rss_peak); cp "$WORK/ticks" "$WORK/ticks.on"; TON=$(srv_ticks)
+            OFF=$(http2 "$koff" "$alg" "$@"); SRV_PID=$PID2 keep "log off: $name" "$OFF" "$(field ops_per_s "$OFF")" "$(SRV_PID=$PID2 rss_peak)"
+            cp "$WORK/ticks.on" "$WORK/ticks"
+            ON_TICKS=$TON
+        fi
+        keep "log on: $name (ratio: to log off, want >= 0.95)" "$ON" "$(field ops_per_s "$OFF")" "$(rss_peak)"
+        ON_TICKS=
+    }
+    LOGROUND=$((${LOGROUND:-0} + 1))
+    pair "HTTPS RSA-3072, $CLIENTS clients" "$WORK/rsa2.keys" "$WORK/rsa.keys" rsa-3072
+    pair "HTTPS P-256, $CLIENTS clients" "$WORK/ec2.keys" "$WORK/ec.keys" ecdsa-p256
+    pair "HTTPS P-256, batches of 64" "$WORK/ec2.keys" "$WORK/ec.keys" ecdsa-p256 --batch 64
     "$BENCH" http --url "$URL" --ca "$CA" --token-file "$WORK/token" --keys "$WORK/ec.keys" \
         --alg ecdsa-p256 --clients "$CLIENTS" --seconds 120 >/dev/null &
     L=$!

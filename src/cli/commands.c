@@ -130,6 +130,24 @@ sn_cli_connect_public(struct sn_cli *cli)
 }
 
 sn_err
+sn_cli_connect_optional(struct sn_cli *cli)
+{
+    sn_err r;
+
+    if (cli->client != NULL)
+        return SN_OK;
+    if ((r = load_cred(cli)) != SN_OK)
+        return r;
+    if (cli->token == NULL && cli->cred == NULL &&
+        (r = sn_cli_session_cred(cli)) != SN_OK) {
+        if (r != SN_ERR_NOT_FOUND)
+            return r;
+        return sn_cli_connect_public(cli); /* anonymous */
+    }
+    return sn_cli_connect(cli);
+}
+
+sn_err
 sn_cli_check_id(struct sn_cli *cli, const char *what, const char *id)
 {
     size_t i, len = strlen(id);

@@ -99,6 +99,13 @@ enum sn_cli_opt {
     SN_OPT_INTERVAL,
     SN_OPT_FULL,
     SN_OPT_LOG_PROOF,
+    /* issue 18: reports of Suspect Code and key compromise */
+    SN_OPT_KIND,
+    SN_OPT_PKCS7,
+    SN_OPT_SIGFILE, /* --signature FILE */
+    SN_OPT_CONTACT,
+    SN_OPT_OVERDUE,
+    SN_OPT_REVOCATION_DATE,
     SN_OPT_COUNT
 };
 
@@ -151,6 +158,9 @@ sn_err sn_cli_check_out(struct sn_cli *cli, const char *path);
 sn_err sn_cli_digest_opt(struct sn_cli *cli, enum sn_digest *out);
 /* Like sn_cli_connect, but sends no token (public objects). */
 sn_err sn_cli_connect_public(struct sn_cli *cli);
+/* issue 18: sn_cli_connect if a credential is at hand (a token, a client
+ * certificate, a stored session), else sn_cli_connect_public. */
+sn_err sn_cli_connect_optional(struct sn_cli *cli);
 /* Hashes the file at path with md into digest (EVP_MAX_MD_SIZE bytes). */
 sn_err sn_cli_hash_file(struct sn_cli *cli, const char *path, enum sn_digest md,
                         uint8_t *digest, size_t *dlen);
@@ -233,6 +243,12 @@ sn_err sn_cmd_request_show(struct sn_cli *cli);
 sn_err sn_cmd_request_approve(struct sn_cli *cli);
 sn_err sn_cmd_request_deny(struct sn_cli *cli);
 sn_err sn_cmd_request_cancel(struct sn_cli *cli);
+/* issue 18: reports of Suspect Code and key compromise (reportcmd.c) */
+sn_err sn_cmd_report_create(struct sn_cli *cli);
+sn_err sn_cmd_report_show(struct sn_cli *cli);
+sn_err sn_cmd_report_list(struct sn_cli *cli);
+sn_err sn_cmd_report_confirm(struct sn_cli *cli);
+sn_err sn_cmd_report_reject(struct sn_cli *cli);
 
 /*
  * issue 17: a signature answered 202 (accepted: {"request", "state"}), a

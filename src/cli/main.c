@@ -23,8 +23,12 @@
 /* A token file holds one token and perhaps a newline; anything more is odd. */
 #define MAX_TOKEN_FILE 4096
 
-/* One bit per option: SN_OPT_COUNT must stay within 64. */
+/* One bit per option: options 0..63 in a command's opts (BIT), 64..127
+ * in its opts2 (BIT2). A shift past either word is a compile error
+ * (-Wshift-count-overflow), so an option in the wrong word cannot go
+ * unnoticed. */
 #define BIT(o) ((uint64_t)1 << (o))
+#define BIT2(o) ((uint64_t)1 << ((o)-64))
 #define GLOBAL_OPTS                                                            \
     (BIT(SN_OPT_URL) | BIT(SN_OPT_TOKEN) | BIT(SN_OPT_TOKEN_FILE) |            \
      BIT(SN_OPT_CA_FILE) | BIT(SN_OPT_JSON) | BIT(SN_OPT_HELP) |               \
@@ -35,7 +39,7 @@
     (BIT(SN_OPT_OIDC) | BIT(SN_OPT_AUDIENCE) | BIT(SN_OPT_ID_TOKEN_FILE) |     \
      BIT(SN_OPT_ID_TOKEN_ENV))
 
-_Static_assert(SN_OPT_COUNT <= 64, "options must fit a 64-bit mask");
+_Static_assert(SN_OPT_COUNT <= 128, "options must fit two 64-bit masks");
 
 static const struct option_def {
     const char *name; /* long name without "--" */
@@ -106,6 +110,12 @@ static const struct option_def {
     [SN_OPT_INTERVAL] = {"interval", 0, 1},
     [SN_OPT_FULL] = {"full", 0, 0},
     [SN_OPT_LOG_PROOF] = {"log-proof", 0, 1},
+    [SN_OPT_KIND] = {"kind", 0, 1},
+    [SN_OPT_PKCS7] = {"pkcs7", 0, 1},
+    [SN_OPT_SIGFILE] = {"signature", 0, 1},
+    [SN_OPT_CONTACT] = {"contact", 0, 1},
+    [SN_OPT_OVERDUE] = {"overdue", 0, 0},
+    [SN_OPT_REVOCATION_DATE] = {"revocation-date", 0, 1},
 };
 
 /* The identity options, in the order of SN_OPT_ID_O..SN_OPT_ID_*_L. */
@@ -121,7 +131,7 @@ static const struct command {
     const char *group; /* "key", or NULL for a one-word command */
     const char *name;
     sn_err (*run)(struct sn_cli *cli);
-    uint64_t opts; /* accepted options besides the global ones */
+    uint64_t opts; /* accepted options besides the global ones (0..63) */
     size_t npos;   /* exact number of positional arguments */
 } commands[] = {
     {NULL, "login", sn_cmd_login, BIT(SN_OPT_OUT) | BIT(SN_OPT_NAME), 0},
@@ -165,6 +175,15 @@ static const struct command {
     {"request", "approve", sn_cmd_request_approve, 0, 1},
     {"request", "deny", sn_cmd_request_deny, 0, 1},
     {"request", "cancel", sn_cmd_request_cancel, 0, 1},
+    /* issue 18: reports of Suspect Code and key compromise */
+    {"report", "create", sn_cmd_report_create,
+     BIT(SN_OPT_KIND) | BIT(SN_OPT_DIGEST_ALG) | BIT(SN_OPT_DIGEST) |
+         BIT(SN_OPT_REASON),
+     0},
+    {"report", "show", sn_cmd_report_show, 0, 1},
+    {"report", "list", sn_cmd_report_list, 0, 0},
+    {"report", "confirm", sn_cmd_report_confirm, 0, 1},
+    {"report", "reject", sn_cmd_report_reject, BIT(SN_OPT_REASON), 1},
     {NULL, "audit", sn_cmd_audit,
      BIT(SN_OPT_KEY) | BIT(SN_OPT_AFTER) | BIT(SN_OPT_BEFORE) |
          BIT(SN_OPT_LIMIT),
@@ -301,6 +320,21 @@ static const char usage_text[] =
     "       sign requests awaiting approval: approve and deny with an\n"
     "       approver's login session (signet login --name NAME)\n"
     "  request cancel ID\n"
+    "  report create --kind suspect_code|key_compromise\n"
+    "                (--pkcs7 FILE | --signature FILE |\n"
+    "                 [--digest-algorithm ALG] --digest HEX)\n"
+    "                --reason TEXT --contact TEXT\n"
+    "       report signed malware or a compromised key; FILE.p7 as\n"
+    "       osslsigncode extract-signature writes it (DER or PEM), or a\n"
+    "       raw signature value; without a credential it is anonymous\n"
+    "  report show ID\n"
+    "  report list [--overdue]\n"
+    "       reports (an operator: all, with the overdue counts; a\n"
+    "       subscriber: its own)\n"
+    "  report confirm ID [--revocation-date RFC3339]\n"
+    "       disable the matched keys and revoke their certificates from\n"
+    "       the first matching signature (or the earlier date given)\n"
+    "  report reject ID --reason TEXT\n"
     "  audit [--key ID] [--limit N] [--before N | --after N]\n"
     "       the subscriber's audit records, newest first (--before N: those\n"
     "       older than record N); --after N lists oldest first from N\n"
@@ -595,14 +629,41 @@ find_command(struct sn_cli *cli, const char **words, size_t nwords,
     return sn_cli_usage(cli, "unknown command '%.64s'", words[0]);
 }
 
+/* The options 64..127 (BIT2) a command takes: the few commands that take
+ * any, by name (a second mask in every entry of commands[] would be more
+ * noise than these lines). */
+static const struct wide_opts {
+    const char *group, *name;
+    uint64_t opts2;
+} wide_opts[] = {
+    {"report", "create",
+     BIT2(SN_OPT_PKCS7) | BIT2(SN_OPT_SIGFILE) | BIT2(SN_OPT_CONTACT)},
+    {"report", "list", BIT2(SN_OPT_OVERDUE)},
+    {"report", "confirm", BIT2(SN_OPT_REVOCATION_DATE)},
+};
+
+static uint64_t
+opts2_of(const struct command *c)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(wide_opts) / sizeof(wide_opts[0]); i++)
+        if (c->group != NULL && strcmp(c->group, wide_opts[i].group) == 0 &&
+            strcmp(c->name, wide_opts[i].name) == 0)
+            return wide_opts[i].opts2;
+    return 0;
+}
+
 /* Rejects options the chosen command does not take. */
 static sn_err
 check_options(struct sn_cli *cli, const struct command *c)
 {
+    uint64_t opts2 = opts2_of(c);
     int o;
 
     for (o = 0; o < SN_OPT_COUNT; o++)
-        if (cli->seen[o] && !((GLOBAL_OPTS | c->opts) & BIT(o)))
+        if (cli->seen[o] && !(o < 64 ? (GLOBAL_OPTS | c->opts) >> o & 1
+                                     : opts2 >> (o - 64) & 1))
             return sn_cli_usage(cli, "'%s%s%s' does not take --%s",
                                 c->group != NULL ? c->group : "",
                                 c->group != NULL ? " " : "", c->name,

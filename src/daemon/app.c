@@ -4,6 +4,7 @@
  * C_Login and wiped at once.
  */
 #include "daemon/app.h"
+#include "daemon/notices.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -154,6 +155,7 @@ log_start(struct sn_app *app, char *errbuf, size_t errlen)
 sn_err
 sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
 {
+    char keyid[9];
     sn_err r;
 
     if ((r = sn_app_open_service(home, app, errbuf, errlen)) != SN_OK)
@@ -183,6 +185,13 @@ sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
     app->ca.crl_reissue = app->cfg.ca_crl_reissue;
     if ((r = log_start(app, errbuf, errlen)) != SN_OK)
         return r;
+    if ((r = sn_notices_key(app->service, &app->notice_key, keyid)) != SN_OK) {
+        snprintf(errbuf, errlen,
+                 "cannot make the reports' notice key (Ed25519, on the "
+                 "service token): %s",
+                 sn_err_str(r));
+        return r;
+    }
     if ((r = tsa_load(app)) != SN_OK) {
         snprintf(errbuf, errlen, "cannot load the TSA: %s", sn_err_str(r));
         return r;
@@ -216,6 +225,8 @@ sn_app_close(struct sn_app *app)
     app->store = NULL;
     free(app->log_vkey);
     app->log_vkey = NULL;
+    free(app->notice_key);
+    app->notice_key = NULL;
     sn_hsm_token_close(app->service);
     sn_hsm_close(app->hsm);
     sn_config_cleanup(&app->cfg);
@@ -327,6 +338,7 @@ sn_app_deps(struct sn_app *app, struct sn_deps *out)
     out->keyrules = app->keyrules;
     out->oidc = app->oidc;
     out->log_vkey = app->log_vkey;
+    out->notice_key = app->notice_key;
     out->people.operator_mfa = app->cfg.operator_mfa;
     out->people.session_lifetime = app->cfg.session_lifetime;
     out->people.session_idle = app->cfg.session_idle;
@@ -353,4 +365,6 @@ sn_app_http_opts(const struct sn_app *app, struct sn_http_opts *out)
     out->anon_rate = app->cfg.anon_rate;
     out->anon_burst = app->cfg.anon_burst;
     out->anon_signatures = app->cfg.anon_signatures;
+    out->report_per_hour = app->cfg.report_per_hour;
+    out->report_burst = app->cfg.report_burst;
 }

@@ -29,6 +29,8 @@ struct sn_app {
     struct sn_keyrules *keyrules; /* signing policies and quotas */
     struct sn_oidc *oidc;         /* issue 16: trusted issuers, their keys */
     char *log_vkey; /* issue 18: the log's verifier key (note form) */
+    /* issue 18: the reports' notice key, "ed25519:<base64>" */
+    char *notice_key;
 };
 
 /* Loads HOME/signetd.conf, opens the store, the module and its tokens. */

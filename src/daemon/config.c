@@ -104,6 +104,12 @@ enum key_id {
     KEY_SESSION_IDLE,
     KEY_LOG_ENABLED,
     KEY_LOG_ORIGIN,
+    /* issue 18: reports of Suspect Code and key compromise */
+    KEY_REPORT_PER_HOUR,
+    KEY_REPORT_BURST,
+    KEY_REPORT_WEBHOOK,
+    KEY_REPORT_WEBHOOK_CA,
+    KEY_REPORT_RETRY,
     KEY_COUNT
 };
 
@@ -117,6 +123,7 @@ enum kind {
     K_MAP,
     K_LISTEN_OFF,  /* K_LISTEN or "off" */
     K_URL,         /* http://... without spaces */
+    K_WEBHOOK,     /* https://..., or http:// to the loopback */
     K_TEXT,        /* printable UTF-8, 1..64 bytes */
     K_COUNTRY,     /* two capital letters */
     K_PATHS,       /* repeatable path */
@@ -200,6 +207,13 @@ static const struct keydef {
     /* issue 18: the transparency log */
     [KEY_LOG_ENABLED] = {"log.enabled", K_BOOL, 0, 0, 0},
     [KEY_LOG_ORIGIN] = {"log.origin", K_NOTE_NAME, 0, 0, 0},
+    /* issue 18: anonymous reports per client address */
+    [KEY_REPORT_PER_HOUR] = {"reports.anon_per_hour", K_UINT, 1, 1000000, 0},
+    [KEY_REPORT_BURST] = {"reports.anon_burst", K_UINT, 1, 1000000, 0},
+    /* issue 18: the notices owed to other CAs */
+    [KEY_REPORT_WEBHOOK] = {"reports.ca_webhook", K_WEBHOOK, 0, 0, 0},
+    [KEY_REPORT_WEBHOOK_CA] = {"reports.ca_webhook_ca_file", K_PATH, 0, 0, 0},
+    [KEY_REPORT_RETRY] = {"reports.ca_webhook_retry", K_UINT, 1, 86400, 0},
 };
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
@@ -395,6 +409,37 @@ url_ok(const char *s)
 
     if (n <= 7 || n > MAX_URL || strncmp(s, "http://", 7) != 0 ||
         s[n - 1] == '/')
+        return 0;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f ||
+            s[i] == '"' || s[i] == '\\')
+            return 0;
+    return 1;
+}
+
+/* issue 18: a webhook's URL: https://, or http:// to the loopback only
+ * (a test receiver): a notice carries the reporter's evidence. */
+static int
+webhook_ok(const char *s)
+{
+    static const char *const loopback[] = {"http://127.0.0.1", "http://[::1]",
+                                           "http://localhost"};
+    size_t n = strlen(s), i, p;
+
+    if (n > MAX_URL)
+        return 0;
+    if (strncmp(s, "https://", 8) == 0)
+        p = 8;
+    else {
+        for (i = 0; i < 3; i++) {
+            p = strlen(loopback[i]);
+            if (strncmp(s, loopback[i], p) == 0 && (s[p] == ':' || s[p] == '/'))
+                break;
+        }
+        if (i == 3)
+            return 0;
+    }
+    if (n <= p)
         return 0;
     for (i = 0; i < n; i++)
         if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f ||
@@ -684,6 +729,10 @@ str_field(struct sn_config *cfg, enum key_id id)
         return &cfg->tsa_policy_oid;
     case KEY_OID_ARC:
         return &cfg->oid_arc;
+    case KEY_REPORT_WEBHOOK:
+        return &cfg->report_webhook;
+    case KEY_REPORT_WEBHOOK_CA:
+        return &cfg->report_webhook_ca;
     default:
         return NULL;
     }
@@ -811,6 +860,12 @@ set_number(struct parser *p, unsigned line, enum key_id id, const char *value)
         p->cfg.anon_burst = (unsigned)v;
     else if (id == KEY_ANON_SIGNATURES)
         p->cfg.anon_signatures = (unsigned)v;
+    else if (id == KEY_REPORT_PER_HOUR)
+        p->cfg.report_per_hour = (unsigned)v;
+    else if (id == KEY_REPORT_BURST)
+        p->cfg.report_burst = (unsigned)v;
+    else if (id == KEY_REPORT_RETRY)
+        p->cfg.report_retry = (unsigned)v;
     else if (id == KEY_OIDC_MAX_AGE)
         p->cfg.oidc_max_token_age = (unsigned)v;
     else if (id == KEY_OIDC_REFRESH)
@@ -880,6 +935,16 @@ set_value(struct parser *p, unsigned line, enum key_id id, char *value)
             fail(p, line,
                  "%s: expected http://HOST[:PORT][/PATH] without "
                  "spaces or a trailing '/', at most %d bytes",
+                 k->name, MAX_URL);
+            return SN_ERR_CONFIG;
+        }
+        return (*field = dup_str(value)) == NULL ? SN_ERR_NOMEM : SN_OK;
+    case K_WEBHOOK:
+        if (!webhook_ok(value)) {
+            fail(p, line,
+                 "%s: expected https://HOST[:PORT][/PATH] (or http:// to "
+                 "127.0.0.1, [::1] or localhost) without spaces, at most %d "
+                 "bytes",
                  k->name, MAX_URL);
             return SN_ERR_CONFIG;
         }
@@ -1111,6 +1176,12 @@ finish(struct parser *p)
         cfg->anon_burst = 100;
     if (p->seen[KEY_ANON_SIGNATURES] == 0)
         cfg->anon_signatures = 200;
+    if (p->seen[KEY_REPORT_PER_HOUR] == 0)
+        cfg->report_per_hour = 60;
+    if (p->seen[KEY_REPORT_BURST] == 0)
+        cfg->report_burst = 10;
+    if (p->seen[KEY_REPORT_RETRY] == 0)
+        cfg->report_retry = 60;
     if (cfg->tsa_key_algorithm == NULL &&
         (cfg->tsa_key_algorithm = dup_str("rsa-3072")) == NULL)
         return SN_ERR_NOMEM;
@@ -1214,6 +1285,8 @@ sn_config_cleanup(struct sn_config *cfg)
     free(cfg->tsa_key_algorithm);
     free(cfg->tsa_policy_oid);
     free(cfg->oid_arc);
+    free(cfg->report_webhook);
+    free(cfg->report_webhook_ca);
     for (i = 0; i < cfg->ncertified; i++) {
         free(cfg->certified[i].manufacturer);
         free(cfg->certified[i].model);

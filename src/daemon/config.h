@@ -86,6 +86,15 @@ struct sn_config {
     unsigned anon_rate;       /* limits.anon_rate: requests/s, default 50 */
     unsigned anon_burst;      /* limits.anon_burst, default 100 */
     unsigned anon_signatures; /* limits.anon_signatures_per_second, 200 */
+    /* issue 18: anonymous reports per client address */
+    unsigned report_per_hour; /* reports.anon_per_hour, default 60 */
+    unsigned report_burst;    /* reports.anon_burst, default 10 */
+    /* issue 18: the notices owed to other CAs: the webhook (NULL: none),
+     * the CA file its TLS is checked with (NULL: the system's), and the
+     * first retry's delay in seconds (doubling, at most an hour) */
+    char *report_webhook;
+    char *report_webhook_ca;
+    unsigned report_retry;
     /* issue 16: auth.require_strong_auth (false when absent; signetd init
      * writes true into new homes) */
     int require_strong_auth;
@@ -185,6 +194,14 @@ struct sn_config {
  *   limits.anon_burst   = 100    (requests at once per address above it)
  *   limits.anon_signatures_per_second = 200  (HSM signatures for anonymous
  *                                 work in all; 1 .. 1000000)
+ *   reports.anon_per_hour = 60   (anonymous reports per client address
+ *                                 an hour, issue 18; 1 .. 1000000)
+ *   reports.anon_burst  = 10     (anonymous reports at once per address)
+ *   reports.ca_webhook  = none   (https URL a notice to another CA is
+ *                                 POSTed to; http only to the loopback)
+ *   reports.ca_webhook_ca_file = none (its TLS trust; the system's)
+ *   reports.ca_webhook_retry = 60 (seconds before the first retry,
+ *                                 doubling, at most 3600; 1 .. 86400)
  * Sizes may carry a K, M or G suffix (powers of 1024).
  */
 sn_err sn_config_load(const char *path, const char *home, struct sn_config *cfg,

@@ -17,6 +17,7 @@
 #include "daemon/harden.h"
 #include "daemon/home.h"
 #include "http/handlers.h"
+#include "daemon/notices.h"
 #include "http/server.h"
 
 #ifndef SIGNET_SOFTHSM_MODULE
@@ -274,6 +275,7 @@ static int
 cmd_serve(const char *home, const char *listen, const char *public_listen)
 {
     struct sn_http *http = NULL, *pub = NULL;
+    struct sn_notices *notices = NULL;
     struct sn_app app;
     struct sn_deps deps;
     char err[512] = "";
@@ -295,6 +297,18 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
     sn_app_deps(&app, &deps);
     if (start_listeners(&app, &deps, listen, public_listen, &http, &pub) != 0)
         goto out;
+    /* issue 18: the notices confirmed reports owe to other CAs. */
+    if (app.cfg.report_webhook != NULL &&
+        sn_notices_start(&deps, app.service,
+                         &(struct sn_notices_opts){app.cfg.report_webhook,
+                                                   app.cfg.report_webhook_ca,
+                                                   app.cfg.report_retry},
+                         &notices) != SN_OK) {
+        sn_error("serve: cannot start the CA notices (reports.ca_webhook)");
+        sn_http_stop(pub);
+        sn_http_stop(http);
+        goto out;
+    }
     banner(&app, listen ? listen : app.cfg.listen,
            public_listen ? public_listen : app.cfg.public_listen);
     /* The main thread waits for a signal and, meanwhile, runs the CRL
@@ -305,6 +319,7 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
         if (wait.tv_sec > SWEEP_EVERY)
             wait.tv_sec = SWEEP_EVERY;
         sn_sign_requests_sweep(&deps, time(NULL));
+        sn_reports_sweep(&deps, time(NULL));
         sig = sigtimedwait(&set, NULL, &wait);
         if (sig < 0 && errno != EAGAIN && errno != EINTR) {
             sn_error("sigtimedwait: %s", strerror(errno));
@@ -312,6 +327,7 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
         }
     }
     sn_info("signal %d: finishing in-flight requests", sig);
+    sn_notices_stop(notices);
     if (sn_http_stop(pub) != 0 || sn_http_stop(http) != 0) {
         /* A request is stuck (in the HSM, say): no teardown under it.
          * Every answered signature's record is already committed. */

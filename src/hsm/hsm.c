@@ -78,8 +78,9 @@ struct sn_hsm_token {
      * so two threads never generate two keys with its label. */
     pthread_mutex_t seal_lock;
     CK_OBJECT_HANDLE seal_key; /* CK_INVALID_HANDLE: not looked up yet */
-    /* The transparency log's Ed25519 key (issue 18), under seal_lock. */
-    CK_OBJECT_HANDLE log_key;
+    /* The service's Ed25519 keys (issue 18: the transparency log's, the
+     * reports' CA notices'), by enum sn_hsm_edkey, under seal_lock. */
+    CK_OBJECT_HANDLE ed_key[SN_EDKEY_COUNT];
 };
 
 static void cache_preload(struct sn_hsm_token *tok, CK_SESSION_HANDLE s);
@@ -374,6 +375,7 @@ sn_hsm_token_open(struct sn_hsm *hsm, const char *label, const char *pin,
     CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
     struct sn_hsm_token *t = NULL;
     CK_TOKEN_INFO ti;
+    size_t i;
     sn_err r;
     CK_RV rv;
 
@@ -385,7 +387,8 @@ sn_hsm_token_open(struct sn_hsm *hsm, const char *label, const char *pin,
     pthread_rwlock_init(&t->cache_lock, NULL);
     pthread_mutex_init(&t->seal_lock, NULL);
     t->seal_key = CK_INVALID_HANDLE;
-    t->log_key = CK_INVALID_HANDLE;
+    for (i = 0; i < SN_EDKEY_COUNT; i++)
+        t->ed_key[i] = CK_INVALID_HANDLE;
     if ((r = find_slot(hsm, label, &t->slot, &ti)) != SN_OK)
         goto out;
     copy_padded(t->info.manufacturer, sizeof(t->info.manufacturer),
@@ -1378,40 +1381,44 @@ out:
 
 /* ---- the transparency log's key (issue 18) ---- */
 
-#define LOG_LABEL "signet-log"
+/* The Ed25519 keys' labels, by enum sn_hsm_edkey. */
+static const char *const ed_labels[SN_EDKEY_COUNT] = {"signet-log",
+                                                      "signet-notice"};
 /* id-Ed25519 (RFC 8410), the curve as CKA_EC_PARAMS. */
 static const CK_BYTE ed25519_oid[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
 
 static sn_err
-find_log_key(struct sn_hsm_token *tok, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls,
-             CK_OBJECT_HANDLE *out, CK_RV *last)
+find_ed_key(struct sn_hsm_token *tok, CK_SESSION_HANDLE s,
+            enum sn_hsm_edkey which, CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE *out,
+            CK_RV *last)
 {
+    const char *label = ed_labels[which];
     CK_KEY_TYPE kt = CKK_EC_EDWARDS;
     CK_ATTRIBUTE tmpl[] = {
         {CKA_CLASS, &cls, sizeof(cls)},
         {CKA_KEY_TYPE, &kt, sizeof(kt)},
-        {CKA_LABEL, (void *)(uintptr_t)LOG_LABEL, sizeof(LOG_LABEL) - 1},
+        {CKA_LABEL, (void *)(uintptr_t)label, strlen(label)},
     };
 
-    return find_one(tok, s, tmpl, 3, "log key label", out, last);
+    return find_one(tok, s, tmpl, 3, "Ed25519 key label", out, last);
 }
 
 static CK_RV
-generate_log_key(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s,
-                 CK_OBJECT_HANDLE *priv)
+generate_ed_key(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, const char *label,
+                CK_OBJECT_HANDLE *priv)
 {
     static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     CK_MECHANISM mech = {CKM_EC_EDWARDS_KEY_PAIR_GEN, NULL, 0};
     CK_OBJECT_HANDLE pub;
     CK_ATTRIBUTE pt[] = {
         {CKA_EC_PARAMS, (void *)(uintptr_t)ed25519_oid, sizeof(ed25519_oid)},
-        {CKA_LABEL, (void *)(uintptr_t)LOG_LABEL, sizeof(LOG_LABEL) - 1},
+        {CKA_LABEL, (void *)(uintptr_t)label, strlen(label)},
         {CKA_TOKEN, &yes, sizeof(yes)},
         {CKA_VERIFY, &yes, sizeof(yes)},
     };
     /* Signs only: it decrypts, wraps and derives nothing. */
     CK_ATTRIBUTE kt[] = {
-        {CKA_LABEL, (void *)(uintptr_t)LOG_LABEL, sizeof(LOG_LABEL) - 1},
+        {CKA_LABEL, (void *)(uintptr_t)label, strlen(label)},
         {CKA_TOKEN, &yes, sizeof(yes)},
         {CKA_PRIVATE, &yes, sizeof(yes)},
         {CKA_SENSITIVE, &yes, sizeof(yes)},
@@ -1429,8 +1436,9 @@ generate_log_key(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s,
 /* With seal_lock held: the private key's handle, found or (create)
  * generated, checked never to leave the token. */
 static sn_err
-log_key_locked(struct sn_hsm_token *tok, CK_SESSION_HANDLE s, int create,
-               CK_OBJECT_HANDLE *out, CK_RV *last)
+ed_key_locked(struct sn_hsm_token *tok, CK_SESSION_HANDLE s,
+              enum sn_hsm_edkey which, int create, CK_OBJECT_HANDLE *out,
+              CK_RV *last)
 {
     CK_FUNCTION_LIST_PTR f = tok->hsm->f;
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
@@ -1438,19 +1446,20 @@ log_key_locked(struct sn_hsm_token *tok, CK_SESSION_HANDLE s, int create,
     CK_RV rv;
     sn_err r;
 
-    if (tok->log_key != CK_INVALID_HANDLE) {
-        *out = tok->log_key;
+    if (tok->ed_key[which] != CK_INVALID_HANDLE) {
+        *out = tok->ed_key[which];
         return SN_OK;
     }
-    r = find_log_key(tok, s, CKO_PRIVATE_KEY, &h, last);
+    r = find_ed_key(tok, s, which, CKO_PRIVATE_KEY, &h, last);
     if (r == SN_ERR_NOT_FOUND && create) {
-        if ((rv = generate_log_key(f, s, &h)) != CKR_OK) {
-            sn_error("hsm: generating the log key (Ed25519) failed: 0x%lx",
-                     (unsigned long)rv);
+        if ((rv = generate_ed_key(f, s, ed_labels[which], &h)) != CKR_OK) {
+            sn_error("hsm: generating the Ed25519 key %s failed: 0x%lx",
+                     ed_labels[which], (unsigned long)rv);
             *last = rv;
             return SN_ERR_HSM;
         }
-        sn_info("hsm: generated the log key on token %s", tok->info.label);
+        sn_info("hsm: generated the Ed25519 key %s on token %s",
+                ed_labels[which], tok->info.label);
         r = SN_OK;
     }
     if (r != SN_OK)
@@ -1459,11 +1468,11 @@ log_key_locked(struct sn_hsm_token *tok, CK_SESSION_HANDLE s, int create,
     if ((r = read_facts(f, s, h, &facts)) != SN_OK)
         return r;
     if (!sn_key_facts_ok(&facts)) {
-        sn_error("hsm: the log key on token %s may leave the token",
-                 tok->info.label);
+        sn_error("hsm: the Ed25519 key %s on token %s may leave the token",
+                 ed_labels[which], tok->info.label);
         return SN_ERR_HSM_PROTECTION;
     }
-    tok->log_key = h;
+    tok->ed_key[which] = h;
     *out = h;
     return SN_OK;
 }
@@ -1471,15 +1480,15 @@ log_key_locked(struct sn_hsm_token *tok, CK_SESSION_HANDLE s, int create,
 /* The public key's 32 bytes: CKA_EC_POINT, raw or as a DER OCTET STRING
  * (modules differ). */
 static sn_err
-log_pub(struct sn_hsm_token *tok, CK_SESSION_HANDLE s, uint8_t pub[32],
-        CK_RV *last)
+ed_pub(struct sn_hsm_token *tok, CK_SESSION_HANDLE s, enum sn_hsm_edkey which,
+       uint8_t pub[32], CK_RV *last)
 {
     CK_OBJECT_HANDLE h;
     CK_BYTE pt[64];
     CK_ATTRIBUTE a = {CKA_EC_POINT, pt, sizeof(pt)};
     sn_err r;
 
-    if ((r = find_log_key(tok, s, CKO_PUBLIC_KEY, &h, last)) != SN_OK)
+    if ((r = find_ed_key(tok, s, which, CKO_PUBLIC_KEY, &h, last)) != SN_OK)
         return r;
     if ((*last = tok->hsm->f->C_GetAttributeValue(s, h, &a, 1)) != CKR_OK)
         return SN_ERR_HSM;
@@ -1493,27 +1502,30 @@ log_pub(struct sn_hsm_token *tok, CK_SESSION_HANDLE s, uint8_t pub[32],
 }
 
 sn_err
-sn_hsm_logkey_ensure(struct sn_hsm_token *tok, uint8_t pub[32])
+sn_hsm_edkey_ensure(struct sn_hsm_token *tok, enum sn_hsm_edkey which,
+                    uint8_t pub[32])
 {
     CK_OBJECT_HANDLE h;
     CK_SESSION_HANDLE s;
     CK_RV rv = CKR_OK;
     sn_err r;
 
+    if ((unsigned)which >= SN_EDKEY_COUNT)
+        return SN_ERR_INVALID;
     if ((r = session_get(tok, &s)) != SN_OK)
         return r;
     pthread_mutex_lock(&tok->seal_lock);
-    r = log_key_locked(tok, s, 1, &h, &rv);
+    r = ed_key_locked(tok, s, which, 1, &h, &rv);
     pthread_mutex_unlock(&tok->seal_lock);
     if (r == SN_OK)
-        r = log_pub(tok, s, pub, &rv);
+        r = ed_pub(tok, s, which, pub, &rv);
     session_put(tok, s, rv);
     return r;
 }
 
 sn_err
-sn_hsm_logkey_sign(struct sn_hsm_token *tok, const uint8_t *msg, size_t len,
-                   uint8_t sig[64])
+sn_hsm_edkey_sign(struct sn_hsm_token *tok, enum sn_hsm_edkey which,
+                  const uint8_t *msg, size_t len, uint8_t sig[64])
 {
     CK_FUNCTION_LIST_PTR f = tok->hsm->f;
     CK_MECHANISM mech = {CKM_EDDSA, NULL, 0};
@@ -1523,10 +1535,12 @@ sn_hsm_logkey_sign(struct sn_hsm_token *tok, const uint8_t *msg, size_t len,
     CK_RV rv = CKR_OK;
     sn_err r;
 
+    if ((unsigned)which >= SN_EDKEY_COUNT)
+        return SN_ERR_INVALID;
     if ((r = session_get(tok, &s)) != SN_OK)
         return r;
     pthread_mutex_lock(&tok->seal_lock);
-    r = log_key_locked(tok, s, 0, &h, &rv);
+    r = ed_key_locked(tok, s, which, 0, &h, &rv);
     pthread_mutex_unlock(&tok->seal_lock);
     if (r == SN_OK) {
         if ((rv = f->C_SignInit(s, &mech, h)) == CKR_OK)
@@ -1535,12 +1549,25 @@ sn_hsm_logkey_sign(struct sn_hsm_token *tok, const uint8_t *msg, size_t len,
             r = SN_ERR_HSM;
             if (handle_stale(rv)) {
                 pthread_mutex_lock(&tok->seal_lock);
-                if (tok->log_key == h)
-                    tok->log_key = CK_INVALID_HANDLE;
+                if (tok->ed_key[which] == h)
+                    tok->ed_key[which] = CK_INVALID_HANDLE;
                 pthread_mutex_unlock(&tok->seal_lock);
             }
         }
     }
     session_put(tok, s, rv);
     return r;
+}
+
+sn_err
+sn_hsm_logkey_ensure(struct sn_hsm_token *tok, uint8_t pub[32])
+{
+    return sn_hsm_edkey_ensure(tok, SN_EDKEY_LOG, pub);
+}
+
+sn_err
+sn_hsm_logkey_sign(struct sn_hsm_token *tok, const uint8_t *msg, size_t len,
+                   uint8_t sig[64])
+{
+    return sn_hsm_edkey_sign(tok, SN_EDKEY_LOG, msg, len, sig);
 }

@@ -106,6 +106,9 @@ sn_err sn_hsm_unseal(struct sn_hsm_token *tok, const char *context,
  * sensitive. */
 int sn_key_facts_ok(const struct sn_key_facts *f);
 
+/* The service's Ed25519 keys (sn_hsm_edkey_*). */
+enum sn_hsm_edkey { SN_EDKEY_LOG, SN_EDKEY_NOTICE, SN_EDKEY_COUNT };
+
 /*
  * The transparency log's key (issue 18): an Ed25519 pair labelled
  * "signet-log" on tok (the service's token), generated there if missing
@@ -115,5 +118,15 @@ int sn_key_facts_ok(const struct sn_key_facts *f);
 sn_err sn_hsm_logkey_ensure(struct sn_hsm_token *tok, uint8_t pub[32]);
 sn_err sn_hsm_logkey_sign(struct sn_hsm_token *tok, const uint8_t *msg,
                           size_t len, uint8_t sig[64]);
+/*
+ * The service's Ed25519 keys, each on tok under its own label, generated
+ * the same way: the log's ("signet-log", the two calls above) and the one
+ * that signs the reports' notices to other CAs ("signet-notice", issue
+ * 18). A key signs for one purpose only.
+ */
+sn_err sn_hsm_edkey_ensure(struct sn_hsm_token *tok, enum sn_hsm_edkey which,
+                           uint8_t pub[32]);
+sn_err sn_hsm_edkey_sign(struct sn_hsm_token *tok, enum sn_hsm_edkey which,
+                         const uint8_t *msg, size_t len, uint8_t sig[64]);
 
 #endif

@@ -21,6 +21,7 @@ struct sn_anon {
     pthread_mutex_t lock;
     struct sn_ratelimit *per_address;
     struct sn_bucket signatures;
+    struct sn_ratelimit *reports; /* issue 18: NULL until set */
 };
 
 static double
@@ -73,6 +74,7 @@ sn_anon_free(struct sn_anon *a)
     if (a == NULL)
         return;
     sn_ratelimit_free(a->per_address);
+    sn_ratelimit_free(a->reports);
     pthread_mutex_destroy(&a->lock);
     free(a);
 }
@@ -144,4 +146,38 @@ sn_anon_settle(struct sn_anon *a, const struct sn_resp *resp, int tsa,
     pthread_mutex_lock(&a->lock);
     sn_bucket_give(&a->signatures);
     pthread_mutex_unlock(&a->lock);
+}
+
+sn_err
+sn_anon_reports_limit(struct sn_anon *a, double per_hour, double burst)
+{
+    struct sn_ratelimit *rl = NULL;
+    sn_err r;
+
+    if (!(per_hour > 0) || !(burst >= 1))
+        return SN_ERR_INVALID;
+    /* Fewer addresses tracked: an address past them takes a quiet one's
+     * slot, and reports are rare. */
+    if ((r = sn_ratelimit_new(per_hour / 3600, burst, ADDRESS_SLOTS / 4,
+                              &rl)) != SN_OK)
+        return r;
+    pthread_mutex_lock(&a->lock);
+    sn_ratelimit_free(a->reports);
+    a->reports = rl;
+    pthread_mutex_unlock(&a->lock);
+    return SN_OK;
+}
+
+int
+sn_anon_report_admit(struct sn_anon *a, const char *client, unsigned *retry)
+{
+    double wait = 0;
+    int ok;
+
+    pthread_mutex_lock(&a->lock);
+    ok = a->reports == NULL ||
+         sn_ratelimit_take(a->reports, client, monotonic(), &wait);
+    pthread_mutex_unlock(&a->lock);
+    *retry = ok ? 0 : whole_seconds(wait);
+    return ok;
 }

@@ -33,5 +33,15 @@ int sn_anon_sign_take(struct sn_anon *a, unsigned *retry);
  */
 void sn_anon_settle(struct sn_anon *a, const struct sn_resp *resp, int tsa,
                     time_t started);
+/*
+ * issue 18: anonymous reports (routes a caller may use without a
+ * credential) have a stricter bucket per address of their own: per_hour
+ * reports an hour, burst at once (both > 0). Set once, before serving;
+ * until then every report is admitted. sn_anon_report_admit answers as
+ * sn_anon_admit.
+ */
+sn_err sn_anon_reports_limit(struct sn_anon *a, double per_hour, double burst);
+int sn_anon_report_admit(struct sn_anon *a, const char *client,
+                         unsigned *retry);
 
 #endif

@@ -972,3 +972,218 @@ sn_body_password(json_t *body, const char **pw, struct sn_body_fault *f)
         return r;
     return SN_OK;
 }
+
+/* ---- reports (issue 18) ---- */
+
+/* The base64 of at most max bytes: 4 characters per 3 bytes, rounded up. */
+#define B64_LEN(max) (((max) + 2) / 3 * 4)
+
+/* evidence.<name>: base64 of 1..max bytes into *out (owned). */
+static sn_err
+report_b64(json_t *ev, const char *name, size_t max, uint8_t **out, size_t *len,
+           struct sn_body_fault *f)
+{
+    json_t *v = json_object_get(ev, name);
+    size_t slen;
+
+    *out = NULL;
+    *len = 0;
+    if (!json_is_string(v)) {
+        fault(f, API_INVALID_FIELD, "evidence.%s must be a base64 string",
+              name);
+        return SN_ERR_INVALID;
+    }
+    slen = json_string_length(v);
+    if (slen > B64_LEN(max)) {
+        fault(f, API_INVALID_FIELD,
+              "evidence.%s is longer than %zu bytes (base64: %zu characters)",
+              name, max, (size_t)B64_LEN(max));
+        return SN_ERR_INVALID;
+    }
+    if (slen == 0 || strlen(json_string_value(v)) != slen ||
+        sn_b64_decode(json_string_value(v), out, len) != SN_OK || *len == 0) {
+        free(*out);
+        *out = NULL;
+        *len = 0;
+        fault(f, API_INVALID_FIELD, "evidence.%s is not base64", name);
+        return SN_ERR_INVALID;
+    }
+    if (*len > max) {
+        free(*out);
+        *out = NULL;
+        *len = 0;
+        fault(f, API_INVALID_FIELD, "evidence.%s is longer than %zu bytes",
+              name, max);
+        return SN_ERR_INVALID;
+    }
+    return SN_OK;
+}
+
+/* The evidence object: exactly one of its three forms. */
+static sn_err
+report_evidence(json_t *ev, struct sn_body_report *rq, struct sn_body_fault *f)
+{
+    static const char *const allowed[] = {"pkcs7", "signature",
+                                          "digest_algorithm", "digest", NULL};
+    int p7, sig, dig, alg;
+    const char *name;
+    sn_err r;
+
+    if (!json_is_object(ev)) {
+        fault(f, API_INVALID_FIELD,
+              "'evidence' must be an object: {\"pkcs7\"}, {\"signature\"} or "
+              "{\"digest_algorithm\", \"digest\"}");
+        return SN_ERR_INVALID;
+    }
+    if ((r = only(ev, allowed, f)) != SN_OK)
+        return r;
+    p7 = json_object_get(ev, "pkcs7") != NULL;
+    sig = json_object_get(ev, "signature") != NULL;
+    dig = json_object_get(ev, "digest") != NULL;
+    alg = json_object_get(ev, "digest_algorithm") != NULL;
+    if (p7 + sig + (dig || alg) != 1 || dig != alg) {
+        fault(f, API_INVALID_FIELD,
+              "'evidence' holds exactly one of pkcs7, signature, or "
+              "digest_algorithm with digest");
+        return SN_ERR_INVALID;
+    }
+    if (p7) {
+        rq->ev = SN_REPORT_EV_PKCS7;
+        return report_b64(ev, "pkcs7", SN_REPORT_EVIDENCE_MAX, &rq->evidence,
+                          &rq->evidence_len, f);
+    }
+    if (sig) {
+        rq->ev = SN_REPORT_EV_SIGNATURE;
+        return report_b64(ev, "signature", 1024, &rq->evidence,
+                          &rq->evidence_len, f);
+    }
+    rq->ev = SN_REPORT_EV_DIGEST;
+    if ((r = str(ev, "digest_algorithm", 1, 16, &name, f)) != SN_OK ||
+        sn_digest_from_name(name, &rq->md) != SN_OK) {
+        fault(f, API_INVALID_FIELD,
+              "evidence.digest_algorithm must be sha256, sha384 or sha512");
+        return SN_ERR_INVALID;
+    }
+    if ((r = report_b64(ev, "digest", 64, &rq->evidence, &rq->evidence_len,
+                        f)) != SN_OK)
+        return r;
+    if (rq->evidence_len != sn_digest_len(rq->md)) {
+        fault(f, API_INVALID_FIELD,
+              "evidence.digest is %zu bytes; %s needs %zu", rq->evidence_len,
+              sn_digest_name(rq->md), sn_digest_len(rq->md));
+        return SN_ERR_INVALID;
+    }
+    return SN_OK;
+}
+
+/* A text member people will read: required, 1..max bytes, displayable. */
+static sn_err
+report_text(json_t *body, const char *name, size_t max, const char **out,
+            struct sn_body_fault *f)
+{
+    enum sn_text_fault tf;
+    sn_err r;
+
+    if ((r = str(body, name, 1, max, out, f)) != SN_OK)
+        return r;
+    if ((tf = sn_text_check(*out, strlen(*out), max, 0)) != SN_TEXT_OK) {
+        fault(f, API_INVALID_FIELD, "'%s' %s", name, sn_text_fault_str(tf));
+        *out = NULL;
+        return SN_ERR_INVALID;
+    }
+    return SN_OK;
+}
+
+void
+sn_body_report_cleanup(struct sn_body_report *b)
+{
+    if (b == NULL)
+        return;
+    free(b->evidence);
+    memset(b, 0, sizeof(*b));
+}
+
+sn_err
+sn_body_report(json_t *body, struct sn_body_report *out,
+               struct sn_body_fault *f)
+{
+    static const char *const allowed[] = {"kind", "evidence", "reason",
+                                          "contact", NULL};
+    struct sn_body_report rq;
+    const char *kind;
+    sn_err r;
+
+    memset(out, 0, sizeof(*out));
+    memset(&rq, 0, sizeof(rq));
+    if ((r = only(body, allowed, f)) != SN_OK ||
+        (r = str(body, "kind", 1, 32, &kind, f)) != SN_OK)
+        goto out;
+    /* The names of store.h's sn_report_kind_name (this library stays
+     * without the store). */
+    if (strcmp(kind, "suspect_code") == 0)
+        rq.kind = SN_REPORT_SUSPECT_CODE;
+    else if (strcmp(kind, "key_compromise") == 0)
+        rq.kind = SN_REPORT_KEY_COMPROMISE;
+    else {
+        fault(f, API_INVALID_FIELD,
+              "'kind' must be \"suspect_code\" or \"key_compromise\"");
+        r = SN_ERR_INVALID;
+        goto out;
+    }
+    if (json_object_get(body, "evidence") == NULL) {
+        fault(f, API_INVALID_FIELD, "'evidence' is required");
+        r = SN_ERR_INVALID;
+        goto out;
+    }
+    if ((r = report_evidence(json_object_get(body, "evidence"), &rq, f)) !=
+            SN_OK ||
+        (r = report_text(body, "reason", SN_REPORT_REASON_MAX, &rq.reason,
+                         f)) != SN_OK ||
+        (r = report_text(body, "contact", SN_REPORT_CONTACT_MAX, &rq.contact,
+                         f)) != SN_OK)
+        goto out;
+    *out = rq;
+    memset(&rq, 0, sizeof(rq));
+out:
+    sn_body_report_cleanup(&rq);
+    return r;
+}
+
+sn_err
+sn_body_report_confirm(json_t *body, time_t now,
+                       struct sn_body_report_confirm *out,
+                       struct sn_body_fault *f)
+{
+    static const char *const allowed[] = {"revocation_date", NULL};
+    const char *date;
+    time_t when;
+    sn_err r;
+
+    memset(out, 0, sizeof(*out));
+    if ((r = only(body, allowed, f)) != SN_OK ||
+        (r = str(body, "revocation_date", 0, 64, &date, f)) != SN_OK)
+        return r;
+    if (date == NULL)
+        return SN_OK;
+    if (sn_time_parse(date, &when) != SN_OK || when > now) {
+        fault(f, API_INVALID_FIELD,
+              "revocation_date must be an RFC 3339 time, not in the future");
+        return SN_ERR_INVALID;
+    }
+    out->dated = 1;
+    out->when = when;
+    return SN_OK;
+}
+
+sn_err
+sn_body_report_reject(json_t *body, const char **reason,
+                      struct sn_body_fault *f)
+{
+    static const char *const allowed[] = {"reason", NULL};
+    sn_err r;
+
+    *reason = NULL;
+    if ((r = only(body, allowed, f)) != SN_OK)
+        return r;
+    return report_text(body, "reason", SN_REPORT_REASON_MAX, reason, f);
+}

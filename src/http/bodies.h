@@ -188,4 +188,37 @@ sn_err sn_body_sign(json_t *body, int rsa, struct sn_body_sign *out,
 /* Frees the digests and zeroes in; in may be zeroed already. */
 void sn_body_sign_cleanup(struct sn_body_sign *in);
 
+/*
+ * POST /v1/reports (issue 18): {"kind", "evidence", "reason", "contact"},
+ * evidence exactly one of {"pkcs7": base64 DER}, {"signature": base64},
+ * {"digest_algorithm", "digest": base64}. The evidence's bytes are
+ * decoded (owned; a PKCS#7 is parsed later, by crypto/evidence.h), the
+ * texts point into the body. Free with sn_body_report_cleanup.
+ */
+struct sn_body_report {
+    enum sn_report_kind kind;
+    enum sn_report_evidence ev;
+    enum sn_digest md; /* digest evidence */
+    uint8_t *evidence; /* the DER, the signature value or the digest */
+    size_t evidence_len;
+    const char *reason;
+    const char *contact;
+};
+sn_err sn_body_report(json_t *body, struct sn_body_report *out,
+                      struct sn_body_fault *f);
+void sn_body_report_cleanup(struct sn_body_report *b);
+/* POST /v1/reports/{id}/confirm: {"revocation_date"} (optional, RFC 3339,
+ * not after now). */
+struct sn_body_report_confirm {
+    int dated;
+    time_t when;
+};
+sn_err sn_body_report_confirm(json_t *body, time_t now,
+                              struct sn_body_report_confirm *out,
+                              struct sn_body_fault *f);
+/* POST /v1/reports/{id}/reject: {"reason"} (displayable text); *reason
+ * points into the body. */
+sn_err sn_body_report_reject(json_t *body, const char **reason,
+                             struct sn_body_fault *f);
+
 #endif

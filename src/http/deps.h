@@ -69,6 +69,9 @@ struct sn_deps {
     struct sn_people_opts people;
     /* issue 18: the transparency log's verifier key (docs/translog.md) */
     const char *log_vkey;
+    /* issue 18: the key that signs the reports' notices to other CAs,
+     * "ed25519:<base64 of the 32-byte public key>" (docs/reports.md) */
+    const char *notice_key;
 };
 
 /* How the front end runs: listeners' TLS files, threads and body limits. */
@@ -92,6 +95,10 @@ struct sn_http_opts {
     unsigned anon_rate;       /* requests/s per address */
     unsigned anon_burst;      /* requests at once per address above it */
     unsigned anon_signatures; /* HSM signatures/s for anonymous callers */
+    /* issue 18: anonymous reports per address (reports.anon_per_hour,
+     * reports.anon_burst) */
+    unsigned report_per_hour;
+    unsigned report_burst;
 };
 
 #endif

@@ -793,41 +793,33 @@ key_date(const struct sn_deps *deps, struct sn_req *req,
 }
 
 /*
- * keyCompromise (CSBR 4.9.1.1, 6.1.2): the key is compromised, not one
- * certificate. Every certificate carrying the same public key is revoked
- * with the same date. The key's date may move earlier at the subscriber's
- * word; later only by the operator, with a reason. Called with
- * revoke_lock held.
+ * The writes of a key compromise at when: every certificate in
+ * all[0..nall) (the key's, by its public key spki) revoked from when, each
+ * change audited with why; the key records disabled; a new CRL of each CA
+ * whose list changed; cached OCSP answers dropped. c: the certificate
+ * asked for (NULL: the key itself): already revoked for another reason at
+ * or before when, with nothing else to change, is a 409. 0 if done; -1
+ * with resp set. Called with revoke_lock held.
  */
-static void
-revoke_key(const struct sn_deps *deps, struct sn_req *req, struct sn_cert *c,
-           const struct sn_body_revoke *rq, time_t now, struct sn_resp *resp)
+static int
+compromise_apply(const struct sn_deps *deps, struct sn_req *req,
+                 const uint8_t *spki, size_t len, const struct sn_cert *c,
+                 const struct sn_cert *all, size_t nall, time_t when,
+                 const char *why, time_t now, struct sn_resp *resp)
 {
-    struct sn_cert *all = NULL;
     struct sn_audit *recs = NULL;
-    uint8_t *spki = NULL;
-    size_t nall = 0, len, i, j, nrec = 0;
-    time_t when = rq->when;
-    const char *why;
+    size_t i, j, nrec = 0;
+    int rc = -1;
     sn_err rr;
 
-    if (sn_ca_index_spki(deps->store) != SN_OK ||
-        sn_x509_spki(c->der, c->der_len, &spki, &len) != SN_OK ||
-        sn_store_cert_by_spki(deps->store, spki, len, &all, &nall) != SN_OK ||
-        nall == 0 || (recs = calloc(nall, sizeof(*recs))) == NULL) {
-        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+    if ((recs = calloc(nall, sizeof(*recs))) == NULL) {
+        sn_resp_error(resp, API_UNAVAILABLE, "out of memory");
         goto out;
     }
-    if (key_date(deps, req, c, all, nall, rq, &when, resp) != 0)
-        goto out;
-    why = rq->comment != NULL ? rq->comment
-          : req->who->admin   ? "earlier compromise date given by the operator"
-                              : "earlier compromise date given by the "
-                                "subscriber";
     for (i = 0; i < nall; i++)
-        nrec +=
-            (size_t)compromise_audit(req, &all[i], c, when, why, &recs[nrec]);
-    if (nrec == 0 && revoked_before(c, when)) {
+        nrec += (size_t)compromise_audit(req, &all[i], c != NULL ? c : &all[i],
+                                         when, why, &recs[nrec]);
+    if (nrec == 0 && c != NULL && revoked_before(c, when)) {
         sn_resp_error(resp, API_CONFLICT,
                       "already revoked (%s) at or before that date; an "
                       "earlier revocation_date makes it keyCompromise",
@@ -854,6 +846,45 @@ revoke_key(const struct sn_deps *deps, struct sn_req *req, struct sn_cert *c,
         if (j == i && nrec > 0)
             crl_now(deps, all[i].ca);
     }
+    rc = 0;
+out:
+    free(recs);
+    return rc;
+}
+
+/*
+ * keyCompromise (CSBR 4.9.1.1, 6.1.2): the key is compromised, not one
+ * certificate. Every certificate carrying the same public key is revoked
+ * with the same date. The key's date may move earlier at the subscriber's
+ * word; later only by the operator, with a reason. Called with
+ * revoke_lock held.
+ */
+static void
+revoke_key(const struct sn_deps *deps, struct sn_req *req, struct sn_cert *c,
+           const struct sn_body_revoke *rq, time_t now, struct sn_resp *resp)
+{
+    struct sn_cert *all = NULL;
+    uint8_t *spki = NULL;
+    size_t nall = 0, len;
+    time_t when = rq->when;
+    const char *why;
+
+    if (sn_ca_index_spki(deps->store) != SN_OK ||
+        sn_x509_spki(c->der, c->der_len, &spki, &len) != SN_OK ||
+        sn_store_cert_by_spki(deps->store, spki, len, &all, &nall) != SN_OK ||
+        nall == 0) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        goto out;
+    }
+    if (key_date(deps, req, c, all, nall, rq, &when, resp) != 0)
+        goto out;
+    why = rq->comment != NULL ? rq->comment
+          : req->who->admin   ? "earlier compromise date given by the operator"
+                              : "earlier compromise date given by the "
+                                "subscriber";
+    if (compromise_apply(deps, req, spki, len, c, all, nall, when, why, now,
+                         resp) != 0)
+        goto out;
     if (!revoked_before(c, when)) {
         c->revoked = 1;
         c->revocation_date = when;
@@ -861,9 +892,54 @@ revoke_key(const struct sn_deps *deps, struct sn_req *req, struct sn_cert *c,
     }
     sn_resp_json(resp, API_OK, cert_json(c));
 out:
-    free(recs);
     sn_cert_list_free(all, nall);
     free(spki);
+}
+
+sn_err
+sn_ca_key_compromise(const struct sn_deps *deps, struct sn_req *req,
+                     const uint8_t *spki, size_t len, time_t when,
+                     const char *why, unsigned *revoked, time_t *date)
+{
+    struct sn_cert *all = NULL;
+    struct sn_resp resp;
+    time_t nb = 0, now = time(NULL);
+    size_t nall = 0, i;
+    sn_err r = SN_ERR_DB;
+
+    *revoked = 0;
+    *date = 0;
+    memset(&resp, 0, sizeof(resp));
+    pthread_mutex_lock(&deps->ca->revoke_lock);
+    if (sn_ca_index_spki(deps->store) != SN_OK ||
+        sn_store_cert_by_spki(deps->store, spki, len, &all, &nall) != SN_OK)
+        goto out;
+    if (nall == 0) {
+        r = SN_ERR_NOT_FOUND;
+        goto out;
+    }
+    /* Never later than a date the key already has; never before its
+     * first certificate (nothing it signed before was certified). */
+    for (i = 0; i < nall; i++) {
+        if (all[i].revoked && all[i].reason == KEY_COMPROMISE &&
+            all[i].revocation_date < when)
+            when = all[i].revocation_date;
+        if (i == 0 || all[i].not_before < nb)
+            nb = all[i].not_before;
+    }
+    if (when < nb)
+        when = nb;
+    if (compromise_apply(deps, req, spki, len, NULL, all, nall, when, why, now,
+                         &resp) != 0)
+        goto out;
+    *revoked = (unsigned)nall; /* each revoked now or before */
+    *date = when;
+    r = SN_OK;
+out:
+    pthread_mutex_unlock(&deps->ca->revoke_lock);
+    json_decref(resp.json);
+    sn_cert_list_free(all, nall);
+    return r;
 }
 
 void

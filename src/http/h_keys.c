@@ -249,9 +249,8 @@ create_key(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp,
     /* No record (no log entry), no key: it is destroyed again. */
     if (key_audit(deps, req, &k, "key_generate", "ok", detail) != SN_OK) {
         sn_hsm_destroy(tok, k.id);
-        (void)sn_store_key_transition(deps->store, k.id,
-                                      SN_KEY_FROM(SN_KEY_ENABLED),
-                                      SN_KEY_DESTROYED);
+        (void)sn_store_key_transition(
+            deps->store, k.id, SN_KEY_FROM(SN_KEY_ENABLED), SN_KEY_DESTROYED);
         sn_resp_error(resp, API_UNAVAILABLE,
                       "the audit log is unavailable; the key was destroyed");
         goto out;

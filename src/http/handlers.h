@@ -132,6 +132,18 @@ void sn_h_sign_request_deny(const struct sn_deps *, struct sn_req *,
                             struct sn_resp *);
 void sn_h_sign_request_cancel(const struct sn_deps *, struct sn_req *,
                               struct sn_resp *);
+/* issue 18: reports of Suspect Code and key compromise (h_reports.c) */
+void sn_h_report_create(const struct sn_deps *, struct sn_req *,
+                        struct sn_resp *);
+void sn_h_report_list(const struct sn_deps *, struct sn_req *,
+                      struct sn_resp *);
+void sn_h_report_get(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+void sn_h_report_confirm(const struct sn_deps *, struct sn_req *,
+                         struct sn_resp *);
+void sn_h_report_reject(const struct sn_deps *, struct sn_req *,
+                        struct sn_resp *);
+void sn_h_report_notice_key(const struct sn_deps *, struct sn_req *,
+                            struct sn_resp *);
 
 /*
  * Shared by key handlers: loads key id for the caller, if the policy
@@ -192,6 +204,33 @@ void sn_sign_requests_sweep(const struct sn_deps *deps, time_t now);
 void sn_sign_requests_fail_for_key(const struct sn_deps *deps,
                                    const char *subscriber, const char *key,
                                    time_t now);
+
+/*
+ * issue 18, a confirmed report: revokes for keyCompromise every
+ * certificate of Signet's CA whose public key is spki (DER
+ * SubjectPublicKeyInfo), from when: kept earlier if the key already has
+ * an earlier date, moved to its first certificate's notBefore if before
+ * it. Each change is audited with why; the key records are disabled, new
+ * CRLs published and cached OCSP answers dropped (h_ca.c). *revoked: the
+ * key's certificates, *date: the date set. SN_ERR_NOT_FOUND if Signet's
+ * CA never certified the key (nothing changes).
+ */
+sn_err sn_ca_key_compromise(const struct sn_deps *deps, struct sn_req *req,
+                            const uint8_t *spki, size_t len, time_t when,
+                            const char *why, unsigned *revoked, time_t *date);
+/* issue 18: the reports' chore, every few seconds (the daemon's main
+ * loop): the overdue counts for /metrics (h_reports.c). */
+void sn_reports_sweep(const struct sn_deps *deps, time_t now);
+/*
+ * issue 18: the notice owed to another CA about key of report id, as the
+ * webhook sends it (docs/reports.md): compact JSON with sorted keys
+ * (*out malloc'd) holding the report, its evidence, the key and its
+ * attached certificate, and each matched signing event with its log
+ * entry and inclusion proof (null until a checkpoint covers it).
+ * SN_ERR_NOT_FOUND if the report holds no such key.
+ */
+sn_err sn_report_notice_json(const struct sn_deps *deps, const char *id,
+                             const char *key_id, time_t now, char **out);
 
 /* Starts an audit record for req: time, caller's token, client address. */
 void sn_audit_init(struct sn_audit *a, const struct sn_req *req,

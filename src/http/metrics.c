@@ -125,6 +125,16 @@ emit(struct out *o, const char *fmt, ...)
     }
 }
 
+void
+sn_metrics_reports(struct sn_metrics *m, uint64_t open, uint64_t ack,
+                   uint64_t revocation, uint64_t ca_informed)
+{
+    atomic_store(&m->reports[0], open);
+    atomic_store(&m->reports[1], ack);
+    atomic_store(&m->reports[2], revocation);
+    atomic_store(&m->reports[3], ca_informed);
+}
+
 int
 sn_metrics_render(struct sn_metrics *m, char **out, size_t *len)
 {
@@ -177,6 +187,22 @@ sn_metrics_render(struct sn_metrics *m, char **out, size_t *len)
              "# TYPE signet_tls_handshake_failures_total counter\n");
     emit(&o, "signet_tls_handshake_failures_total{listener=\"api\"} %llu\n",
          (unsigned long long)atomic_load(&m->tls_failures));
+    emit(&o,
+         "# HELP signet_reports_open Reports of Suspect Code or key "
+         "compromise not yet decided, or confirmed with a CA not yet "
+         "informed.\n# TYPE signet_reports_open gauge\n"
+         "signet_reports_open %llu\n",
+         (unsigned long long)atomic_load(&m->reports[0]));
+    emit(&o, "# HELP signet_reports_overdue Reports past a 24-hour deadline "
+             "not met: acknowledgement (CSBR 4.9.5), revocation (4.9.1.1), "
+             "the CA informed (9.6.5).\n"
+             "# TYPE signet_reports_overdue gauge\n");
+    emit(&o, "signet_reports_overdue{deadline=\"acknowledgement\"} %llu\n",
+         (unsigned long long)atomic_load(&m->reports[1]));
+    emit(&o, "signet_reports_overdue{deadline=\"revocation\"} %llu\n",
+         (unsigned long long)atomic_load(&m->reports[2]));
+    emit(&o, "signet_reports_overdue{deadline=\"ca_informed\"} %llu\n",
+         (unsigned long long)atomic_load(&m->reports[3]));
     if (o.failed) {
         free(o.buf);
         return -1;

@@ -34,6 +34,9 @@ struct sn_metrics {
     _Atomic uint64_t lat_count;
     _Atomic uint64_t lat_sum_ns;
     _Atomic uint64_t tls_failures; /* the API listener's */
+    /* issue 18: reports open, and overdue by deadline (acknowledgement,
+     * revocation, CA informed), as the reports' sweeper last counted */
+    _Atomic uint64_t reports[4];
 };
 
 void sn_metrics_init(struct sn_metrics *m);
@@ -43,6 +46,9 @@ void sn_metrics_signature(struct sn_metrics *m, enum sn_keyalg alg,
                           double seconds);
 /* A TLS handshake on the API listener failed (see server.c). */
 void sn_metrics_tls_failure(struct sn_metrics *m);
+/* issue 18: the reports' counts (gauges), set by the sweeper. */
+void sn_metrics_reports(struct sn_metrics *m, uint64_t open, uint64_t ack,
+                        uint64_t revocation, uint64_t ca_informed);
 /* Prometheus text exposition; *out is malloc'd. */
 int sn_metrics_render(struct sn_metrics *m, char **out, size_t *len);
 

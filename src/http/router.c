@@ -78,6 +78,19 @@ static const struct sn_route routes[] = {
      SN_ROUTE_AUTH, SN_BODY_NONE, sn_h_sign_request_deny, NULL, 0},
     {"POST", "/v1/sign-requests/{}/cancel", "/v1/sign-requests/{id}/cancel",
      SN_ROUTE_AUTH, SN_BODY_NONE, sn_h_sign_request_cancel, NULL, 0},
+    /* issue 18: reports of Suspect Code and key compromise. Anyone may
+     * report (anonymous callers are limited per address and run as
+     * anonymous work); on the API listener only (docs/reports.md). */
+    {"POST", "/v1/reports", "/v1/reports", SN_ROUTE_OPTIONAL, SN_BODY_JSON,
+     sn_h_report_create, NULL, 0},
+    {"GET", "/v1/reports", "/v1/reports", SN_ROUTE_AUTH, SN_BODY_NONE,
+     sn_h_report_list, NULL, 0},
+    {"GET", "/v1/reports/{}", "/v1/reports/{id}", SN_ROUTE_AUTH, SN_BODY_NONE,
+     sn_h_report_get, NULL, 0},
+    {"POST", "/v1/reports/{}/confirm", "/v1/reports/{id}/confirm",
+     SN_ROUTE_AUTH, SN_BODY_JSON, sn_h_report_confirm, NULL, 0},
+    {"POST", "/v1/reports/{}/reject", "/v1/reports/{id}/reject", SN_ROUTE_AUTH,
+     SN_BODY_JSON, sn_h_report_reject, NULL, 0},
     {"GET", "/v1/audit", "/v1/audit", SN_ROUTE_AUTH, SN_BODY_NONE, sn_h_audit,
      NULL, 0},
     {"PUT", "/v1/subscribers/{}/identity", "/v1/subscribers/{id}/identity",
@@ -142,6 +155,9 @@ static const struct sn_route routes[] = {
      sn_h_log_checkpoint, NULL, SN_ROUTE_PUB},
     {"GET", "/log/vkey", "/log/vkey", SN_ROUTE_OPEN, SN_BODY_NONE,
      sn_h_log_vkey, NULL, SN_ROUTE_PUB},
+    /* issue 18: the public key of the reports' notices to other CAs */
+    {"GET", "/reports/notice-key", "/reports/notice-key", SN_ROUTE_OPEN,
+     SN_BODY_NONE, sn_h_report_notice_key, NULL, SN_ROUTE_PUB},
     {"GET", "/log/tile/{*}", "/log/tile", SN_ROUTE_OPEN, SN_BODY_NONE,
      sn_h_log_tile, NULL, SN_ROUTE_PUB},
     {"GET", "/log/proof/{}", "/log/proof/{index}", SN_ROUTE_OPEN, SN_BODY_NONE,

@@ -13,8 +13,14 @@
 #include "http/api.h"
 #include "http/handlers.h"
 
-/* Whether a route needs a caller who has proved who they are. */
-enum sn_route_auth { SN_ROUTE_OPEN, SN_ROUTE_AUTH };
+/*
+ * Whether a route needs a caller who has proved who they are. OPTIONAL
+ * (issue 18, reports): a caller presenting a credential (a bearer token
+ * or a client certificate) is authenticated, and refused if it does not
+ * hold; one presenting none is anonymous work (see server.c), limited per
+ * address.
+ */
+enum sn_route_auth { SN_ROUTE_OPEN, SN_ROUTE_AUTH, SN_ROUTE_OPTIONAL };
 
 /* What a route's body is and how the server reads it. */
 enum sn_route_body {

@@ -115,7 +115,10 @@ struct conn_ctx {
     int failed;   /* 1: an error response is queued; 2: after the body */
     int keygen;   /* a key generation admitted (sn_keygen_admit) */
     int overflow; /* the body ran over its limit */
-    int close;    /* answer with "Connection: close" and close */
+    /* anonymous work: a route of anonymous work (SN_ROUTE_ANON), or an
+     * optional-auth route's caller without a credential (issue 18) */
+    int anon;
+    int close; /* answer with "Connection: close" and close */
     struct sn_resp early;
     struct sn_buf body; /* JSON and PEM bodies, bounded by limit */
     size_t limit;
@@ -892,6 +895,19 @@ content_type_is(const char *ct, const char *want)
            (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+/* A credential is presented: an Authorization header or a client
+ * certificate (authenticate() then decides what it is worth). */
+static int
+presents_credential(struct MHD_Connection *conn)
+{
+    const uint8_t *der[1];
+    size_t len[1];
+
+    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                       MHD_HTTP_HEADER_AUTHORIZATION) != NULL ||
+           peer_chain(conn, der, len, 1) > 0;
+}
+
 /* Header phase: route, authenticate, check limits. 0 = go on. */
 static int
 begin(struct sn_http *h, struct MHD_Connection *conn, struct conn_ctx *c,
@@ -938,11 +954,14 @@ begin(struct sn_http *h, struct MHD_Connection *conn, struct conn_ctx *c,
             return -1;
         }
     }
-    if (c->route->auth == SN_ROUTE_AUTH) {
+    if (c->route->auth == SN_ROUTE_AUTH ||
+        (c->route->auth == SN_ROUTE_OPTIONAL && presents_credential(conn))) {
         authenticate(deps, conn, c);
         if (c->req.who == NULL)
             return -1;
     }
+    c->anon = (c->route->flags & SN_ROUTE_ANON) ||
+              (c->route->auth == SN_ROUTE_OPTIONAL && c->req.who == NULL);
     if (c->route->body == SN_BODY_JSON && cl != NULL && declared > 0 &&
         !content_type_is(c->req.content_type, "application/json")) {
         sn_resp_error(&c->early, API_MEDIA_TYPE,
@@ -1146,7 +1165,7 @@ run_job(void *ctx, struct sn_pool_job *job)
     struct sn_http *h = c->h;
 
     (void)ctx;
-    if (c->route->flags & SN_ROUTE_ANON) {
+    if (c->anon) {
         run_anon(h, c);
         return;
     }
@@ -1216,7 +1235,10 @@ anon_start(const struct sn_http_opts *cfg, unsigned cpus)
         par.max_queued = (size_t)par.threads * ANON_QUEUE_PER_THREAD;
         par.nice = ANON_NICE;
         par.run = run_job;
-        if ((r = sn_pool_start(&par, &anon.pool)) != SN_OK) {
+        if ((r = sn_anon_reports_limit(
+                 anon.limits, or_default(cfg->report_per_hour, 60),
+                 or_default(cfg->report_burst, 10))) != SN_OK ||
+            (r = sn_pool_start(&par, &anon.pool)) != SN_OK) {
             sn_anon_free(anon.limits);
             anon.limits = NULL;
         }
@@ -1275,7 +1297,7 @@ busy(struct conn_ctx *c)
 {
     sn_resp_error(&c->resp, API_UNAVAILABLE, "the server is busy");
     sn_resp_header(&c->resp, "Retry-After", "1");
-    if (c->route->flags & SN_ROUTE_ANON)
+    if (c->anon)
         sn_anon_settle(anon.limits, &c->resp, 0, 0); /* no signature */
     c->audit_result = SN_OK;
     c->stage = STAGE_DONE;
@@ -1367,16 +1389,17 @@ request_step(void *cls, struct MHD_Connection *conn, const char *url,
                           : (unsigned long long)c->limit);
         return send_resp(conn, c, &resp);
     }
-    if ((c->route->flags & SN_ROUTE_ANON) &&
-        !sn_anon_admit(anon.limits, c->req.client, &retry)) {
+    if (c->anon &&
+        (!sn_anon_admit(anon.limits, c->req.client, &retry) ||
+         (!(c->route->flags & SN_ROUTE_ANON) &&
+          !sn_anon_report_admit(anon.limits, c->req.client, &retry)))) {
         sn_resp_error(&resp, API_TOO_MANY,
                       "too many requests from this address; retry later");
         sn_resp_header(&resp, MHD_HTTP_HEADER_RETRY_AFTER, "%u", retry);
         return send_resp(conn, c, &resp);
     }
     /* The ceiling before the queue: a refusal costs no thread hand-off. */
-    if ((c->route->flags & SN_ROUTE_ANON) &&
-        !sn_anon_sign_take(anon.limits, &retry)) {
+    if (c->anon && !sn_anon_sign_take(anon.limits, &retry)) {
         sn_resp_error(&resp, API_UNAVAILABLE,
                       "too many anonymous requests; retry later");
         sn_resp_header(&resp, MHD_HTTP_HEADER_RETRY_AFTER, "%u", retry);
@@ -1404,13 +1427,13 @@ request_step(void *cls, struct MHD_Connection *conn, const char *url,
     MHD_suspend_connection(conn);
     /* Fair shares: a subscriber's requests queue in its own lane, an
      * anonymous client's in its address's (see pool.h). */
-    if (sn_pool_submit(c->route->flags & SN_ROUTE_ANON    ? anon.pool
+    if (sn_pool_submit(c->anon                            ? anon.pool
                        : c->route->flags & SN_ROUTE_SIGN  ? h->signers
                        : c->route->flags & SN_ROUTE_HEAVY ? h->keygen
                                                           : h->workers,
                        &c->job,
                        c->req.who != NULL ? c->who.subscriber : c->req.client,
-                       !(c->route->flags & SN_ROUTE_ANON)) != SN_OK)
+                       !c->anon) != SN_OK)
         busy(c);
     return MHD_YES;
 }

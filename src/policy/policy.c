@@ -736,6 +736,37 @@ account_manage(const struct sn_principal *p, const struct sn_resource *r,
 }
 
 /*
+ * Reports (issue 18): the operators read every one; a subscriber the ones
+ * it filed, and once an operator confirmed one, those that matched its
+ * keys (what must be re-signed). Anyone else sees no such report.
+ */
+static enum sn_verdict
+report_read(const struct sn_principal *p, const struct sn_resource *r,
+            struct sn_decision *d)
+{
+    size_t i;
+
+    if (r == NULL || p->admin || owns(p, r->subscriber))
+        return SN_POLICY_ALLOW;
+    for (i = 0; r->confirmed && i < r->nowners; i++)
+        if (owns(p, r->owners[i]))
+            return SN_POLICY_ALLOW;
+    return hide(d, SN_DENY_FOREIGN, "no such report");
+}
+
+/* Confirming a report revokes certificates and disables keys; rejecting
+ * it closes it: the operator's, with the role and factor caller_gate
+ * asked for. */
+static enum sn_verdict
+report_decide(const struct sn_principal *p, struct sn_decision *d)
+{
+    if (p->admin)
+        return SN_POLICY_ALLOW;
+    return deny(d, SN_DENY_OPERATOR_ONLY,
+                "reports are confirmed or rejected by an operator");
+}
+
+/*
  * What each operator role covers; an operator's credential needs the
  * role of the action (the bootstrap admin token holds them all). 0: any
  * operator role will do.
@@ -763,6 +794,9 @@ operator_role(enum sn_action a)
         return SN_OROLE_CA;
     case SN_ACT_CERT_REVOKE:
     case SN_ACT_COMPROMISE_LATER:
+    case SN_ACT_REPORT_READ:
+    case SN_ACT_REPORT_LIST:
+    case SN_ACT_REPORT_DECIDE:
         return SN_OROLE_REVOCATION;
     default:
         return 0;
@@ -808,6 +842,7 @@ needs_mfa(enum sn_action a)
     case SN_ACT_OIDC_ISSUER_MANAGE:
     case SN_ACT_ACCOUNT_CREATE:
     case SN_ACT_ACCOUNT_MANAGE:
+    case SN_ACT_REPORT_DECIDE:
         return 1;
     default:
         return 0;
@@ -919,6 +954,13 @@ decide(const struct sn_principal *p, enum sn_action a,
         return operator_only(p, a, d);
     case SN_ACT_OIDC_ISSUER_LIST:
         return SN_POLICY_ALLOW;
+    case SN_ACT_REPORT_CREATE:
+    case SN_ACT_REPORT_LIST:
+        return SN_POLICY_ALLOW;
+    case SN_ACT_REPORT_READ:
+        return report_read(p, r, d);
+    case SN_ACT_REPORT_DECIDE:
+        return report_decide(p, d);
     }
     return deny(d, SN_DENY_NEVER, "unknown action");
 }

@@ -68,6 +68,19 @@ enum sn_action {
     SN_ACT_SIGN_REQUEST_LIST,
     SN_ACT_SIGN_REQUEST_VOTE,
     SN_ACT_SIGN_REQUEST_CANCEL,
+    /*
+     * issue 18: reports of Suspect Code and key compromise. CREATE: an
+     * authenticated report (anyone may report anonymously: the route, not
+     * the policy, takes those); READ: an operator with the 'revocation'
+     * role, the reporting subscriber (resource subscriber), or, once
+     * confirmed, a subscriber whose key it matched (owners); LIST: the
+     * operators every report, a subscriber its own; DECIDE (confirm or
+     * reject): an operator with the 'revocation' role and a second factor.
+     */
+    SN_ACT_REPORT_CREATE,
+    SN_ACT_REPORT_READ,
+    SN_ACT_REPORT_LIST,
+    SN_ACT_REPORT_DECIDE,
 };
 
 struct sn_resource {
@@ -88,6 +101,11 @@ struct sn_resource {
     const char *requester_via;
     const char (*approvers)[SN_UUID_LEN];
     size_t napprovers;
+    /* SN_ACT_REPORT_READ: the subscribers whose keys a report matched,
+     * and whether it was confirmed */
+    const char (*owners)[SN_UUID_LEN];
+    size_t nowners;
+    int confirmed;
 };
 
 #define SN_POLICY_DENIALS(X)                                                   \

@@ -674,6 +674,175 @@ sn_err sn_store_sign_request_sweep(struct sn_store *st, time_t now,
                                    time_t stale_before, size_t max,
                                    struct sn_sign_request **out, size_t *n);
 
+/* ---- reports of Suspect Code and key compromise (issue 18) ----
+ * A report (POST /v1/reports) carries evidence of a signature: a PKCS#7,
+ * a raw signature value or a signed digest. The signing events it matched
+ * (audit records of signatures, found by the signature's SHA-256 or the
+ * digest) are kept with it. An operator confirms it (every matched key is
+ * disabled and its certificates revoked from the first matching event:
+ * what was done per key is kept) or rejects it; states move only forward,
+ * each move one conditional write.
+ *
+ *   received -> confirmed | rejected
+ */
+enum sn_report_kind { SN_REPORT_SUSPECT_CODE, SN_REPORT_KEY_COMPROMISE };
+enum sn_report_state {
+    SN_REPORT_RECEIVED,
+    SN_REPORT_CONFIRMED,
+    SN_REPORT_REJECTED
+};
+enum sn_report_evidence {
+    SN_REPORT_EV_PKCS7,
+    SN_REPORT_EV_SIGNATURE,
+    SN_REPORT_EV_DIGEST
+};
+/* "suspect_code", "received", "pkcs7", ... and back (SN_ERR_INVALID). */
+const char *sn_report_kind_name(enum sn_report_kind k);
+const char *sn_report_state_name(enum sn_report_state s);
+const char *sn_report_evidence_name(enum sn_report_evidence e);
+sn_err sn_report_kind_from_name(const char *name, enum sn_report_kind *out);
+sn_err sn_report_state_from_name(const char *name, enum sn_report_state *out);
+sn_err sn_report_evidence_from_name(const char *name,
+                                    enum sn_report_evidence *out);
+
+#define SN_REPORT_REASON_MAX 2000 /* bytes of a reason or a rejection */
+#define SN_REPORT_CONTACT_MAX 256 /* bytes of a contact */
+#define SN_REPORT_MAX_EVENTS 100  /* matched events kept per report */
+#define SN_REPORT_MAX_KEYS 16     /* distinct keys among them */
+#define SN_REPORT_EVIDENCE_MAX 65536
+/* The deadlines (CSBR 4.9.5 acknowledgement, 4.9.1.1 revocation, 9.6.5
+ * the CA informed), each this long after receipt. */
+#define SN_REPORT_DEADLINE (24 * 3600)
+
+/* A signing event (an audit record of a signature) the evidence matched. */
+struct sn_report_event {
+    int64_t audit_id;
+    int64_t log_index; /* -1: the record has no log entry */
+    time_t time;
+    char subscriber[SN_UUID_LEN];
+    char key[SN_UUID_LEN];
+    char action[32]; /* sign, sign_file */
+    char principal[SN_AUDIT_PRINCIPAL_MAX];
+    char digest_alg[16];
+    char digest[2 * 64 + 1];
+    char sig_sha256[2 * 32 + 1];
+    char matched_by[16]; /* "signature" or "digest" */
+};
+
+/* What a confirmation did to one key (and, for a certificate of another
+ * CA, the notice owed to it: the webhook's attempts). */
+struct sn_report_key {
+    char key[SN_UUID_LEN];
+    char subscriber[SN_UUID_LEN];
+    time_t first_event;     /* its first matching signing event */
+    time_t revocation_date; /* what its certificates were revoked from */
+    unsigned certs_revoked; /* Signet's CA's certificates of the key */
+    int external;           /* a certificate of another CA is attached */
+    time_t notified_at;     /* external: the CA acknowledged (0: not yet) */
+    unsigned attempts;
+    time_t next_attempt;
+    char last_result[128];
+};
+
+struct sn_report {
+    char id[SN_UUID_LEN];
+    enum sn_report_kind kind;
+    enum sn_report_state state;
+    enum sn_report_evidence evidence_kind;
+    char digest_alg[16]; /* digest evidence: its algorithm */
+    uint8_t *evidence;   /* the evidence (owned; NULL in a list) */
+    size_t evidence_len;
+    char evidence_sha256[2 * 32 + 1];
+    char reason[SN_REPORT_REASON_MAX + 1];
+    char contact[SN_REPORT_CONTACT_MAX + 1];
+    /* who reported: a subscriber's credential, or anonymous ("") from an
+     * address */
+    char reporter_subscriber[SN_UUID_LEN];
+    char reporter_token[SN_UUID_LEN];
+    char reporter_client[64];
+    time_t received_at;
+    time_t acked_at; /* an operator first opened it (0: not yet) */
+    char acked_by[SN_UUID_LEN];
+    time_t decided_at; /* confirmed or rejected (0: not yet) */
+    char decided_by[SN_UUID_LEN];
+    char decision[SN_REPORT_REASON_MAX + 1]; /* a rejection's reason */
+    time_t ca_informed_at;          /* every key's CA informed (0: not yet) */
+    size_t events_total;            /* signing events matched (nevents kept) */
+    struct sn_report_event *events; /* owned; NULL in a list */
+    size_t nevents;
+    struct sn_report_key *keys; /* owned; NULL in a list */
+    size_t nkeys;
+    int64_t version; /* 1 at receipt, +1 per change */
+};
+
+void sn_report_cleanup(struct sn_report *r);
+void sn_report_list_free(struct sn_report *r, size_t n);
+
+/* A new report in SN_REPORT_RECEIVED with its events, in one transaction
+ * (r->id chosen by the caller). */
+sn_err sn_store_report_add(struct sn_store *st, const struct sn_report *r);
+/* Fills *out with the report, its evidence, events and keys. */
+sn_err sn_store_report_get(struct sn_store *st, const char *id,
+                           struct sn_report *out);
+/* Reports filed by subscriber (NULL: every report), newest first, at most
+ * limit (1..1000), without evidence, events and keys; only_open: those
+ * not yet decided or whose CA is not yet informed. */
+sn_err sn_store_report_list(struct sn_store *st, const char *subscriber,
+                            int only_open, size_t limit, struct sn_report **out,
+                            size_t *n);
+/* Marks the report acknowledged by token at now, once: SN_ERR_STATE if it
+ * was already. */
+sn_err sn_store_report_ack(struct sn_store *st, const char *id, time_t now,
+                           const char *token);
+/*
+ * Decides a received report, in one transaction: to SN_REPORT_CONFIRMED
+ * with what was done to its keys (keys[0..nkeys)), or SN_REPORT_REJECTED
+ * with decision; acknowledged too if it was not; ca_informed (0: not yet)
+ * is when every key's CA knew. SN_ERR_STATE (nothing written) if it was no
+ * longer received.
+ */
+sn_err sn_store_report_decide(struct sn_store *st, const char *id,
+                              enum sn_report_state to, time_t now,
+                              const char *token, const char *decision,
+                              const struct sn_report_key *keys, size_t nkeys,
+                              time_t ca_informed);
+/* Notices owed to other CAs: up to max (report id, key) whose next
+ * attempt is due at now; out[i].key and out[i].id are set, with the key's
+ * row in out[i].keys[0] (free with sn_report_list_free). */
+sn_err sn_store_report_notices_due(struct sn_store *st, time_t now, size_t max,
+                                   struct sn_report **out, size_t *n);
+/* One attempt's outcome: ok (the CA acknowledged at now) or the next
+ * attempt's time, and its result text. When the last key's CA is informed
+ * the report's ca_informed_at is set, in the same transaction. */
+sn_err sn_store_report_notice_result(struct sn_store *st, const char *id,
+                                     const char *key, int ok, time_t now,
+                                     time_t next_attempt, const char *result);
+/* Reports whose deadline has passed at now without being met. */
+struct sn_report_overdue {
+    uint64_t open; /* not decided, or confirmed with a CA not informed */
+    uint64_t ack, revocation, ca_informed;
+};
+sn_err sn_store_report_overdue(struct sn_store *st, time_t now,
+                               struct sn_report_overdue *out);
+/*
+ * Signing events ("sign" and "sign_file" records with result ok):
+ * sn_store_sign_events_match finds those whose sig_sha256 is one of
+ * sigs[0..nsigs) (hex), or whose digest is digest_hex (with digest_alg),
+ * oldest first, at most limit, *total counting them all;
+ * sn_store_sign_events_since lists key's at or after since, oldest first,
+ * at most limit, with *total. Free *out.
+ */
+sn_err sn_store_sign_events_match(struct sn_store *st,
+                                  const char (*sigs)[2 * 32 + 1], size_t nsigs,
+                                  const char *digest_alg,
+                                  const char *digest_hex, size_t limit,
+                                  struct sn_audit **out, size_t *n,
+                                  size_t *total);
+sn_err sn_store_sign_events_since(struct sn_store *st, const char *key,
+                                  time_t since, size_t limit,
+                                  struct sn_audit **out, size_t *n,
+                                  size_t *total);
+
 /* ---- OIDC issuers and trust policies (issue 16) ---- */
 #define SN_OIDC_URL_MAX 255
 #define SN_OIDC_AUD_MAX 255

@@ -205,6 +205,35 @@ struct sn_store_ops {
                                  size_t max, struct sn_sign_request **out,
                                  size_t *n);
 
+    /* issue 18: reports of Suspect Code and key compromise (a report and
+     * its events, a decision and its keys: one transaction each), and the
+     * signing events they match (store/report.c) */
+    sn_err (*report_add)(void *be, const struct sn_report *r);
+    sn_err (*report_get)(void *be, const char *id, struct sn_report *out);
+    sn_err (*report_list)(void *be, const char *subscriber, int only_open,
+                          size_t limit, struct sn_report **out, size_t *n);
+    sn_err (*report_ack)(void *be, const char *id, time_t now,
+                         const char *token);
+    sn_err (*report_decide)(void *be, const char *id, enum sn_report_state to,
+                            time_t now, const char *token, const char *decision,
+                            const struct sn_report_key *keys, size_t nkeys,
+                            time_t ca_informed);
+    sn_err (*report_notices_due)(void *be, time_t now, size_t max,
+                                 struct sn_report **out, size_t *n);
+    sn_err (*report_notice_result)(void *be, const char *id, const char *key,
+                                   int ok, time_t now, time_t next_attempt,
+                                   const char *result);
+    sn_err (*report_overdue)(void *be, time_t now,
+                             struct sn_report_overdue *out);
+    sn_err (*sign_events_match)(void *be, const char (*sigs)[2 * 32 + 1],
+                                size_t nsigs, const char *digest_alg,
+                                const char *digest_hex, size_t limit,
+                                struct sn_audit **out, size_t *n,
+                                size_t *total);
+    sn_err (*sign_events_since)(void *be, const char *key, time_t since,
+                                size_t limit, struct sn_audit **out, size_t *n,
+                                size_t *total);
+
     /* The writer thread only, each in a durable transaction of its own:
      * inserts each record with id 0 (setting its id) and replaces the
      * detail of each other one (all or none); */

@@ -23,9 +23,12 @@ enum route {
     R_CSR,
     R_IDENTITY,
     R_ISSUE,
-    R_ACCOUNT,   /* issue 17 */
-    R_LOGIN,     /* issue 17 */
-    R_TOTP_CODE, /* issue 17 */
+    R_ACCOUNT,        /* issue 17 */
+    R_LOGIN,          /* issue 17 */
+    R_TOTP_CODE,      /* issue 17 */
+    R_REPORT,         /* issue 18 */
+    R_REPORT_CONFIRM, /* issue 18 */
+    R_REPORT_REJECT,  /* issue 18 */
     R_COUNT
 };
 
@@ -64,6 +67,28 @@ check_sign(sn_err r, int rsa, struct sn_body_sign *s,
     sn_body_sign_cleanup(s);
 }
 
+/* An accepted report: one form of evidence, of its form's length. */
+static void
+check_report(sn_err r, struct sn_body_report *rep,
+             const struct sn_body_fault *f)
+{
+    check_refusal(r, rep, sizeof(*rep), f);
+    if (r != SN_OK)
+        return;
+    if (rep->evidence == NULL || rep->evidence_len == 0 ||
+        rep->reason == NULL || rep->contact == NULL ||
+        strlen(rep->reason) > SN_REPORT_REASON_MAX ||
+        strlen(rep->contact) > SN_REPORT_CONTACT_MAX)
+        abort();
+    if ((rep->ev == SN_REPORT_EV_PKCS7 &&
+         rep->evidence_len > SN_REPORT_EVIDENCE_MAX) ||
+        (rep->ev == SN_REPORT_EV_SIGNATURE && rep->evidence_len > 1024) ||
+        (rep->ev == SN_REPORT_EV_DIGEST &&
+         rep->evidence_len != sn_digest_len(rep->md)))
+        abort();
+    sn_body_report_cleanup(rep);
+}
+
 static void
 run(enum route route, json_t *body)
 {
@@ -77,7 +102,9 @@ run(enum route route, json_t *body)
     struct sn_identity id;
     struct sn_body_account acct;
     struct sn_body_login login;
-    const char *code;
+    struct sn_body_report rep;
+    struct sn_body_report_confirm conf;
+    const char *code, *why;
     struct sn_body_fault f;
     sn_err r;
 
@@ -163,6 +190,22 @@ run(enum route route, json_t *body)
         r = sn_body_totp_code(body, &code, &f);
         check_refusal(r, &code, sizeof(code), &f);
         if (r == SN_OK && (code == NULL || strlen(code) > 16))
+            abort();
+        break;
+    case R_REPORT:
+        r = sn_body_report(body, &rep, &f);
+        check_report(r, &rep, &f);
+        break;
+    case R_REPORT_CONFIRM:
+        r = sn_body_report_confirm(body, 1700000000, &conf, &f);
+        check_refusal(r, &conf, sizeof(conf), &f);
+        if (r == SN_OK && conf.dated && conf.when > 1700000000)
+            abort();
+        break;
+    case R_REPORT_REJECT:
+        r = sn_body_report_reject(body, &why, &f);
+        check_refusal(r, &why, sizeof(why), &f);
+        if (r == SN_OK && (why == NULL || strlen(why) > SN_REPORT_REASON_MAX))
             abort();
         break;
     default:

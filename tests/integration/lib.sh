@@ -422,6 +422,34 @@ mfa_person() {
     P_TOKEN=$(jget .token)
 }
 
+# mfa_operator NAME ROLES_JSON [CREATOR]: an operator's account made by
+# CREATOR (default the admin token: in a home with auth.operator_mfa on it
+# makes the first operator only), with TOTP enrolled (oathtool) and logged
+# in with it: P_ID is the account, P_TOKEN the session, P_SECRET the TOTP
+# secret (for later logins: totp_code "$P_SECRET" OFFSET).
+mfa_operator() {
+    local half
+    req_json POST /v1/accounts "${3:-$ADMIN}" \
+        "{\"name\":\"$1\",\"roles\":$2,\"password\":\"$MFA_PW\"}"
+    [ "$STATUS" = 201 ] || die "create operator $1: HTTP $STATUS $BODY"
+    P_ID=$(jget .id)
+    req_json POST /v1/sessions - "{\"name\":\"$1\",\"password\":\"$MFA_PW\"}"
+    [ "$STATUS" = 201 ] || die "login $1: HTTP $STATUS $BODY"
+    half=$(jget .token)
+    req POST "/v1/accounts/$P_ID/totp" "$half"
+    [ "$STATUS" = 200 ] || die "enrol $1: HTTP $STATUS $BODY"
+    P_SECRET=$(jget .otpauth_uri | sed 's/.*secret=\([A-Z2-7]*\).*/\1/')
+    totp_fresh_step
+    req_json POST "/v1/accounts/$P_ID/totp/confirm" "$half" \
+        "{\"code\":\"$(totp_code "$P_SECRET" 0)\"}"
+    [ "$STATUS" = 200 ] || die "confirm $1: HTTP $STATUS $BODY"
+    req_json POST /v1/sessions - \
+        "{\"name\":\"$1\",\"password\":\"$MFA_PW\",\"code\":\"$(totp_code "$P_SECRET" 30)\"}"
+    [ "$STATUS" = 201 ] && [ "$(jget .mfa)" = true ] ||
+        die "MFA login $1: HTTP $STATUS $BODY"
+    P_TOKEN=$(jget .token)
+}
+
 # key_count TOKEN -> number of keys the token lists
 key_count() {
     req GET /v1/keys "$1"

@@ -39,3 +39,6 @@ target_link_libraries(test_chain PRIVATE sn_crypto)
 # Issue 16, mTLS: PKCS#11 URIs (common) and subject rules (crypto).
 sn_unit_test(test_mtls ${CMAKE_CURRENT_LIST_DIR}/test_mtls.c)
 target_link_libraries(test_mtls PRIVATE sn_crypto sn_common)
+# Issue 18: report evidence (PKCS#7 signer values, raw signatures).
+sn_unit_test(test_evidence ${CMAKE_CURRENT_LIST_DIR}/test_evidence.c)
+target_link_libraries(test_evidence PRIVATE sn_crypto)

@@ -233,10 +233,115 @@ test_refuse(void **state)
             "profile must be \"code-signing\" or \"ev-code-signing\"");
 }
 
+/* issue 18: report bodies (route 9: create, 10: confirm, 11: reject). */
+static int
+parse_report(int route, const char *text, struct sn_body_fault *f,
+             struct sn_body_report *out)
+{
+    struct sn_body_report_confirm conf;
+    const char *why;
+    json_t *j = load(text);
+    sn_err r;
+
+    memset(f, 0, sizeof(*f));
+    memset(out, 0, sizeof(*out));
+    r = route == 9    ? sn_body_report(j, out, f)
+        : route == 10 ? sn_body_report_confirm(j, NOW, &conf, f)
+                      : sn_body_report_reject(j, &why, f);
+    json_decref(j);
+    return r == SN_OK;
+}
+
+static void
+report_refused(int route, const char *text, const char *why)
+{
+    struct sn_body_report rep;
+    struct sn_body_fault f;
+
+    if (parse_report(route, text, &f, &rep))
+        fail_msg("accepted: %s", text);
+    assert_int_equal(f.code, API_INVALID_FIELD);
+    assert_string_equal(f.why, why);
+    assert_null(rep.evidence);
+}
+
+#define REPORT(kind, ev)                                                       \
+    "{\"kind\":\"" kind "\",\"evidence\":" ev                                  \
+    ",\"reason\":\"malware\",\"contact\":\"a@b.c\"}"
+
+static void
+test_report(void **state)
+{
+    struct sn_body_report rep;
+    struct sn_body_fault f;
+    char *big;
+    size_t i;
+
+    (void)state;
+    assert_true(parse_report(9, REPORT("suspect_code", "{\"pkcs7\":\"MAA=\"}"),
+                             &f, &rep));
+    assert_int_equal(rep.kind, SN_REPORT_SUSPECT_CODE);
+    assert_int_equal(rep.ev, SN_REPORT_EV_PKCS7);
+    assert_int_equal(rep.evidence_len, 2);
+    /* (reason and contact point into the body, freed by now) */
+    sn_body_report_cleanup(&rep);
+    assert_true(parse_report(
+        9,
+        REPORT("key_compromise",
+               "{\"digest_algorithm\":\"sha256\",\"digest\":\"" SHA256_EMPTY
+               "\"}"),
+        &f, &rep));
+    assert_int_equal(rep.ev, SN_REPORT_EV_DIGEST);
+    assert_int_equal(rep.md, SN_MD_SHA256);
+    assert_int_equal(rep.evidence_len, 32);
+    sn_body_report_cleanup(&rep);
+    report_refused(9, REPORT("spam", "{\"signature\":\"AAAA\"}"),
+                   "'kind' must be \"suspect_code\" or \"key_compromise\"");
+    report_refused(9, REPORT("suspect_code", "{\"signature\":\"AA=A\"}"),
+                   "evidence.signature is not base64");
+    report_refused(
+        9,
+        REPORT("suspect_code", "{\"signature\":\"AAAA\",\"digest\":\"AAAA\"}"),
+        "'evidence' holds exactly one of pkcs7, signature, or "
+        "digest_algorithm with digest");
+    report_refused(9,
+                   REPORT("suspect_code", "{\"digest_algorithm\":\"sha384\","
+                                          "\"digest\":\"" SHA256_EMPTY "\"}"),
+                   "evidence.digest is 32 bytes; sha384 needs 48");
+    report_refused(9, REPORT("suspect_code", "[]"),
+                   "'evidence' must be an object: {\"pkcs7\"}, "
+                   "{\"signature\"} or {\"digest_algorithm\", \"digest\"}");
+    report_refused(9,
+                   "{\"kind\":\"suspect_code\",\"evidence\":{\"signature\":"
+                   "\"AAAA\"},\"reason\":\"r\",\"contact\":\"c\",\"x\":1}",
+                   "unknown field 'x'");
+    report_refused(9,
+                   "{\"kind\":\"suspect_code\",\"evidence\":{\"signature\":"
+                   "\"AAAA\"},\"reason\":\"line\\nbreak\",\"contact\":\"c\"}",
+                   "'reason' contains a control or line-separator character");
+    /* 64 KiB of DER is the most: its base64 is 87,384 characters. */
+    big = malloc(100000);
+    assert_non_null(big);
+    i = (size_t)snprintf(big, 100000,
+                         "{\"kind\":\"suspect_code\",\"reason\":\"r\","
+                         "\"contact\":\"c\",\"evidence\":{\"pkcs7\":\"");
+    memset(big + i, 'A', 87388);
+    snprintf(big + i + 87388, 100000 - i - 87388, "\"}}");
+    report_refused(9, big,
+                   "evidence.pkcs7 is longer than 65536 bytes (base64: 87384 "
+                   "characters)");
+    free(big);
+    report_refused(10, "{\"revocation_date\":\"tomorrow\"}",
+                   "revocation_date must be an RFC 3339 time, not in the "
+                   "future");
+    report_refused(11, "{}", "'reason' is required");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_report),
         cmocka_unit_test(test_accept),
         cmocka_unit_test(test_token_fields),
         cmocka_unit_test(test_token_no_expiry),

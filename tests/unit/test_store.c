@@ -1161,7 +1161,7 @@ test_cert_compromise(void **state)
 
 /* ---- schema versions ---- */
 
-#define SCHEMA_LATEST 13
+#define SCHEMA_LATEST 14
 
 static int
 user_version(struct tmp *t)
@@ -2527,10 +2527,156 @@ test_translog(void **state)
     assert_int_equal(sn_store_open(t->db, &t->st), SN_OK);
 }
 
+/* issue 18: reports. Signing events found by signature hash and by
+ * digest (a refused or unsigned record never); a report and its events in
+ * one write; states move forward once; the notice owed to another CA is
+ * due, retried, and its success informs the report; the overdue counts. */
+static void
+test_reports(void **state)
+{
+    struct tmp *t = *state;
+    struct sn_audit a[3], *found = NULL;
+    char sigs[2][65];
+    struct sn_report r, got, *list = NULL;
+    struct sn_report_key k;
+    struct sn_report_overdue od;
+    uint8_t ev[4] = {1, 2, 3, 4};
+    size_t n = 0, total = 0;
+
+    make_audit(&a[0], "s1", "k1", "one");
+    memset(a[0].sig_sha256, 'b', 64);
+    make_audit(&a[1], "s1", "k1", "two");
+    memset(a[1].sig_sha256, 'c', 64);
+    memset(a[1].digest, 'd', 64);
+    a[1].time += 10;
+    make_audit(&a[2], "s1", "k1", "refused");
+    memset(a[2].sig_sha256, 'c', 64);
+    snprintf(a[2].result, sizeof(a[2].result), "denied");
+    assert_int_equal(sn_store_audit_add_many(t->st, a, 3), SN_OK);
+    memset(sigs[0], 'c', 64);
+    sigs[0][64] = '\0';
+    memset(sigs[1], 'e', 64);
+    sigs[1][64] = '\0';
+    assert_int_equal(sn_store_sign_events_match(t->st, (const char(*)[65])sigs,
+                                                2, NULL, NULL, 10, &found, &n,
+                                                &total),
+                     SN_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(total, 1);
+    assert_int_equal(found[0].id, a[1].id);
+    free(found);
+    assert_int_equal(sn_store_sign_events_match(t->st, NULL, 0, "sha256",
+                                                a[1].digest, 10, &found, &n,
+                                                &total),
+                     SN_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(found[0].id, a[1].id);
+    free(found);
+    assert_int_equal(sn_store_sign_events_since(t->st, "k1", a[1].time, 10,
+                                                &found, &n, &total),
+                     SN_OK);
+    assert_int_equal(n, 1);
+    free(found);
+
+    memset(&r, 0, sizeof(r));
+    snprintf(r.id, sizeof(r.id), "r-1");
+    r.kind = SN_REPORT_SUSPECT_CODE;
+    r.evidence_kind = SN_REPORT_EV_SIGNATURE;
+    r.evidence = ev;
+    r.evidence_len = sizeof(ev);
+    snprintf(r.reason, sizeof(r.reason), "malware");
+    snprintf(r.contact, sizeof(r.contact), "av@example.org");
+    snprintf(r.reporter_client, sizeof(r.reporter_client), "192.0.2.9");
+    r.received_at = 1700000000;
+    r.events_total = 1;
+    r.events = calloc(1, sizeof(*r.events));
+    assert_non_null(r.events);
+    r.nevents = 1;
+    r.events[0].audit_id = a[1].id;
+    r.events[0].log_index = -1;
+    r.events[0].time = a[1].time;
+    snprintf(r.events[0].key, sizeof(r.events[0].key), "k1");
+    snprintf(r.events[0].subscriber, sizeof(r.events[0].subscriber), "s1");
+    assert_int_equal(sn_store_report_add(t->st, &r), SN_OK);
+    assert_int_equal(sn_store_report_add(t->st, &r), SN_ERR_EXISTS);
+    free(r.events);
+    assert_int_equal(sn_store_report_get(t->st, "r-1", &got), SN_OK);
+    assert_int_equal(got.state, SN_REPORT_RECEIVED);
+    assert_int_equal(got.nevents, 1);
+    assert_int_equal(got.events[0].audit_id, a[1].id);
+    assert_int_equal(got.events[0].log_index, -1);
+    assert_int_equal(got.evidence_len, 4);
+    assert_memory_equal(got.evidence, ev, 4);
+    sn_report_cleanup(&got);
+    assert_int_equal(sn_store_report_get(t->st, "r-2", &got), SN_ERR_NOT_FOUND);
+
+    /* A day and more later: every deadline passed, none met. */
+    assert_int_equal(sn_store_report_overdue(t->st, 1700000000 + 90000, &od),
+                     SN_OK);
+    assert_int_equal(od.open, 1);
+    assert_int_equal(od.ack, 1);
+    assert_int_equal(od.revocation, 1);
+    assert_int_equal(od.ca_informed, 1);
+    assert_int_equal(sn_store_report_ack(t->st, "r-1", 1700000100, "op"),
+                     SN_OK);
+    assert_int_equal(sn_store_report_ack(t->st, "r-1", 1700000200, "op"),
+                     SN_ERR_STATE);
+
+    /* Confirmed with a key whose CA is another: a notice is owed. */
+    memset(&k, 0, sizeof(k));
+    snprintf(k.key, sizeof(k.key), "k1");
+    snprintf(k.subscriber, sizeof(k.subscriber), "s1");
+    k.external = 1;
+    k.next_attempt = 1700000300;
+    assert_int_equal(sn_store_report_decide(t->st, "r-1", SN_REPORT_CONFIRMED,
+                                            1700000300, "op", "", &k, 1, 0),
+                     SN_OK);
+    assert_int_equal(sn_store_report_decide(t->st, "r-1", SN_REPORT_REJECTED,
+                                            1700000301, "op", "no", NULL, 0, 0),
+                     SN_ERR_STATE);
+    assert_int_equal(
+        sn_store_report_notices_due(t->st, 1700000299, 10, &list, &n), SN_OK);
+    assert_int_equal(n, 0);
+    sn_report_list_free(list, n);
+    assert_int_equal(
+        sn_store_report_notices_due(t->st, 1700000300, 10, &list, &n), SN_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].keys[0].key, "k1");
+    sn_report_list_free(list, n);
+    assert_int_equal(sn_store_report_notice_result(t->st, "r-1", "k1", 0,
+                                                   1700000300, 1700000360,
+                                                   "HTTP 503"),
+                     SN_OK);
+    assert_int_equal(sn_store_report_overdue(t->st, 1700000000 + 90000, &od),
+                     SN_OK);
+    assert_int_equal(od.ack, 0);
+    assert_int_equal(od.revocation, 0);
+    assert_int_equal(od.ca_informed, 1);
+    assert_int_equal(sn_store_report_notice_result(t->st, "r-1", "k1", 1,
+                                                   1700000360, 0, "HTTP 200"),
+                     SN_OK);
+    assert_int_equal(sn_store_report_get(t->st, "r-1", &got), SN_OK);
+    assert_int_equal(got.state, SN_REPORT_CONFIRMED);
+    assert_int_equal(got.ca_informed_at, 1700000360);
+    assert_int_equal(got.keys[0].attempts, 2);
+    assert_string_equal(got.keys[0].last_result, "HTTP 200");
+    sn_report_cleanup(&got);
+    assert_int_equal(sn_store_report_overdue(t->st, 1700000000 + 90000, &od),
+                     SN_OK);
+    assert_int_equal(od.open, 0);
+    assert_int_equal(od.ca_informed, 0);
+    assert_int_equal(sn_store_report_list(t->st, NULL, 0, 10, &list, &n),
+                     SN_OK);
+    assert_int_equal(n, 1);
+    assert_null(list[0].evidence);
+    sn_report_list_free(list, n);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subscribers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subscriber_list_empty, setup,
                                         teardown),

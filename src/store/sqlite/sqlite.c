@@ -238,6 +238,53 @@ static const struct migration migrations[] = {
      " size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL,"
      " signed_at INTEGER NOT NULL);",
      NULL, NULL},
+    /* issue 18: reports of Suspect Code and key compromise. The evidence
+     * as received (at most 64 KiB), the signing events it matched (audit
+     * records), and once confirmed what was done to each key: its
+     * revocation date, Signet's certificates revoked, and the notice owed
+     * to another CA (attempts, the next one, the result). Deadlines run
+     * from received_at; 0 is "not yet" for every time. */
+    {"CREATE TABLE IF NOT EXISTS reports ("
+     " id TEXT PRIMARY KEY,"
+     " kind TEXT NOT NULL CHECK (kind IN ('suspect_code',"
+     " 'key_compromise')),"
+     " state TEXT NOT NULL CHECK (state IN ('received', 'confirmed',"
+     " 'rejected')),"
+     " evidence_kind TEXT NOT NULL CHECK (evidence_kind IN ('pkcs7',"
+     " 'signature', 'digest')),"
+     " digest_algorithm TEXT NOT NULL, evidence BLOB NOT NULL,"
+     " evidence_sha256 TEXT NOT NULL, reason TEXT NOT NULL,"
+     " contact TEXT NOT NULL, reporter_subscriber TEXT NOT NULL,"
+     " reporter_token TEXT NOT NULL, reporter_client TEXT NOT NULL,"
+     " received_at INTEGER NOT NULL, events_total INTEGER NOT NULL,"
+     " acked_at INTEGER NOT NULL, acked_by TEXT NOT NULL,"
+     " decided_at INTEGER NOT NULL, decided_by TEXT NOT NULL,"
+     " decision TEXT NOT NULL, ca_informed_at INTEGER NOT NULL,"
+     " version INTEGER NOT NULL);"
+     "CREATE INDEX IF NOT EXISTS reports_by_time ON reports(received_at);"
+     "CREATE INDEX IF NOT EXISTS reports_by_reporter"
+     " ON reports(reporter_subscriber, received_at);"
+     "CREATE TABLE IF NOT EXISTS report_events ("
+     " report_id TEXT NOT NULL REFERENCES reports(id),"
+     " audit_id INTEGER NOT NULL, log_index INTEGER,"
+     " time INTEGER NOT NULL, subscriber_id TEXT NOT NULL,"
+     " key_id TEXT NOT NULL, action TEXT NOT NULL,"
+     " principal TEXT NOT NULL, digest_algorithm TEXT NOT NULL,"
+     " digest TEXT NOT NULL, sig_sha256 TEXT NOT NULL,"
+     " matched_by TEXT NOT NULL,"
+     " PRIMARY KEY (report_id, audit_id)) WITHOUT ROWID;"
+     "CREATE TABLE IF NOT EXISTS report_keys ("
+     " report_id TEXT NOT NULL REFERENCES reports(id),"
+     " key_id TEXT NOT NULL, subscriber_id TEXT NOT NULL,"
+     " first_event INTEGER NOT NULL, revocation_date INTEGER NOT NULL,"
+     " certs_revoked INTEGER NOT NULL, external INTEGER NOT NULL,"
+     " notified_at INTEGER NOT NULL, attempts INTEGER NOT NULL,"
+     " next_attempt INTEGER NOT NULL, last_result TEXT NOT NULL,"
+     " PRIMARY KEY (report_id, key_id)) WITHOUT ROWID;"
+     "CREATE INDEX IF NOT EXISTS report_keys_due"
+     " ON report_keys(next_attempt) WHERE external = 1"
+     " AND notified_at = 0;",
+     NULL, NULL},
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1991,6 +2038,16 @@ const struct sn_store_ops sn_store_sqlite_ops = {
     .sign_request_vote = sn_sqlite_sr_vote,
     .sign_request_move = sn_sqlite_sr_move,
     .sign_request_sweep = sn_sqlite_sr_sweep,
+    .report_add = sn_sqlite_report_add,
+    .report_get = sn_sqlite_report_get,
+    .report_list = sn_sqlite_report_list,
+    .report_ack = sn_sqlite_report_ack,
+    .report_decide = sn_sqlite_report_decide,
+    .report_notices_due = sn_sqlite_report_notices_due,
+    .report_notice_result = sn_sqlite_report_notice_result,
+    .report_overdue = sn_sqlite_report_overdue,
+    .sign_events_match = sn_sqlite_sign_events_match,
+    .sign_events_since = sn_sqlite_sign_events_since,
     .audit_tally = sn_sqlite_audit_tally,
     .log_size = sn_sqlite_log_size,
     .log_hashes = sn_sqlite_log_hashes,

@@ -239,7 +239,7 @@ tamper "audit rows reordered" \
 # Log rows: an entry altered, two entries swapped, an entry deleted.
 LI=$(sqlite3 "$WORK/pristine.db" "SELECT log_index FROM audit WHERE id=$RID")
 tamper "log entry altered" \
-    "UPDATE log_entries SET data=replace(data, 'type sign', 'type sigm') WHERE idx=$LI"
+    "UPDATE log_entries SET data=CAST('signet/entry/v1' || char(10) || 'type sigm' AS BLOB) WHERE idx=$LI"
 tamper "log entries reordered" \
     "UPDATE log_entries SET idx=-1 WHERE idx=$LI;
      UPDATE log_entries SET idx=$LI WHERE idx=$((LI + 1));
@@ -292,8 +292,12 @@ sqlite3 "$DB" "UPDATE audit SET detail='forged' WHERE id=$RID"
 printf 'signet/entry/v1\ntype record\ntime 2026-01-01T00:00:00Z\nsubscriber %s\naudit-id %s\naudit-sha256 %064d\nkey -\nspki-sha256 -\ndigest-alg -\ndigest -\nscheme -\nsig-sha256 -\nprincipal -\ndetail -\n' \
     "$A" "$RID" 0 >"$WORK/forged"
 LEAF=$({ printf '\000'; cat "$WORK/forged"; } | openssl dgst -sha256 -r | cut -d' ' -f1)
-sqlite3 "$DB" "INSERT INTO log_entries (idx, data, leaf)
-    VALUES ($N, readfile('$WORK/forged'), X'$LEAF')"
+# (the original entry's text kept, so that the altered row does not
+# change what the log serves for it: only the second entry can tell)
+check_eq "the record altered is the first signature's" "$I1" "$LI"
+sqlite3 "$DB" "UPDATE log_entries SET data=readfile('$WORK/e1') WHERE idx=$LI;
+    INSERT INTO log_entries (idx, audit_id, data, leaf)
+    VALUES ($N, $RID, readfile('$WORK/forged'), X'$LEAF')"
 cp "$WORK/cli.pristine" "$CLI_STATE"
 server_start
 SIGNET_TOKEN=$TA "$SIGNET" log verify --full --state-file "$CLI_STATE" >"$WORK/v.out" 2>&1

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/util.h"
 
 #include "store/sqlite/sqlite_int.h"
 
@@ -58,12 +59,21 @@ put_entry(void *arg, uint64_t index, const uint8_t *entry, size_t len,
 {
     struct sq_store *st = arg;
     sqlite3_stmt *s = st->wlogentry;
+    uint8_t *spki = NULL;
+    size_t spkilen = 0;
     int rc;
 
     sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
     sqlite3_bind_int64(s, 1, (sqlite3_int64)index);
-    sqlite3_bind_blob(s, 2, entry, (int)len, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 3, leaf, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, st->cur->id);
+    if (st->cur->spki_sha256[0] != '\0' &&
+        sn_hex_decode(st->cur->spki_sha256, &spki, &spkilen) == SN_OK)
+        sqlite3_bind_blob(s, 3, spki, (int)spkilen, SQLITE_TRANSIENT);
+    if (st->cur_text)
+        sqlite3_bind_blob(s, 4, entry, (int)len, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 5, leaf, 32, SQLITE_STATIC);
+    free(spki);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? SN_OK : SN_ERR_DB;
@@ -87,9 +97,11 @@ put_hash(void *arg, unsigned level, uint64_t index, const uint8_t hash[32])
     return rc == SQLITE_DONE ? SN_OK : SN_ERR_DB;
 }
 
-/* Record a's entry (the record is inserted). */
+/* Record a's entry (the record is inserted); text: keep the entry's text
+ * (the row will change), else it is written again from the row. */
 static sn_err
-add_entry(struct sq_store *st, const struct sn_audit *a, struct sn_logseq *ls)
+add_entry(struct sq_store *st, const struct sn_audit *a, struct sn_logseq *ls,
+          int text)
 {
     const struct sn_logseq_sink sink = {put_entry, put_hash, st};
     uint8_t *entry = NULL;
@@ -98,21 +110,25 @@ add_entry(struct sq_store *st, const struct sn_audit *a, struct sn_logseq *ls)
 
     if (!ls->on)
         return SN_OK;
+    st->cur = a;
+    st->cur_text = text;
     if ((r = sn_log_entry(a, &entry, &len)) == SN_OK)
         r = sn_logseq_add(ls, entry, len, &sink);
+    st->cur = NULL;
     free(entry);
     return r;
 }
 
 /* Record a, and its log entry. */
 static sn_err
-insert_logged(struct sq_store *st, struct sn_audit *a, struct sn_logseq *ls)
+insert_logged(struct sq_store *st, struct sn_audit *a, struct sn_logseq *ls,
+              int text)
 {
     sn_err r;
 
     if ((r = insert_one(st, a, sn_logseq_next(ls))) != SN_OK)
         return r;
-    return add_entry(st, a, ls);
+    return add_entry(st, a, ls, text);
 }
 
 static sn_err
@@ -188,7 +204,7 @@ sn_sqlite_audit_write(void *be, struct sn_audit_job *jobs, struct sn_logseq *ls)
         if (j->tsa != NULL)
             j->result = insert_tsa(st, j->tsa);
         for (i = 0; i < j->n && j->result == SN_OK; i++)
-            j->result = insert_logged(st, &j->recs[i], ls);
+            j->result = insert_logged(st, &j->recs[i], ls, 0);
         if (j->result != SN_OK)
             sn_logseq_unmark(ls);
         if (single)
@@ -247,7 +263,7 @@ update_detail(struct sq_store *st, struct sn_audit *a, struct sn_logseq *ls)
     if (rc != SQLITE_DONE)
         return SN_ERR_DB;
     a->log_index = at;
-    return add_entry(st, a, ls);
+    return add_entry(st, a, ls, 1);
 }
 
 sn_err
@@ -264,7 +280,7 @@ sn_sqlite_audit_tally(void *be, struct sn_audit *recs, size_t n,
         return SN_ERR_DB;
     sn_logseq_begin(ls);
     for (i = 0; i < n && r == SN_OK; i++)
-        r = recs[i].id == 0 ? insert_logged(st, &recs[i], ls)
+        r = recs[i].id == 0 ? insert_logged(st, &recs[i], ls, 1)
                             : update_detail(st, &recs[i], ls);
     if (r == SN_OK && ctl(st, COMMIT)) {
         sn_logseq_commit(ls);
@@ -337,39 +353,90 @@ sn_sqlite_log_hashes(void *be, unsigned level, uint64_t start, size_t n,
     return r;
 }
 
+/* An entry written again from its record's row (columns 3.. of the
+ * statement below) and the key's SPKI hash (column 2). */
+static sn_err
+entry_from_row(sqlite3_stmt *s, uint8_t **out, size_t *len)
+{
+    struct sn_audit a;
+
+    memset(&a, 0, sizeof(a));
+    a.id = sqlite3_column_int64(s, 3);
+    a.time = (time_t)sqlite3_column_int64(s, 4);
+    sn_sq_col_text(s, 5, a.subscriber, sizeof(a.subscriber));
+    sn_sq_col_text(s, 6, a.key, sizeof(a.key));
+    sn_sq_col_text(s, 7, a.token, sizeof(a.token));
+    sn_sq_col_text(s, 8, a.client, sizeof(a.client));
+    sn_sq_col_text(s, 9, a.action, sizeof(a.action));
+    sn_sq_col_text(s, 10, a.digest_alg, sizeof(a.digest_alg));
+    sn_sq_col_text(s, 11, a.digest, sizeof(a.digest));
+    sn_sq_col_text(s, 12, a.scheme, sizeof(a.scheme));
+    sn_sq_col_text(s, 13, a.result, sizeof(a.result));
+    sn_sq_col_text(s, 14, a.detail, sizeof(a.detail));
+    sn_sq_col_text(s, 15, a.policy, sizeof(a.policy));
+    sn_sq_col_text(s, 16, a.principal, sizeof(a.principal));
+    sn_sq_col_text(s, 17, a.sig_sha256, sizeof(a.sig_sha256));
+    sn_sq_col_text(s, 18, a.digest_salt, sizeof(a.digest_salt));
+    if (sqlite3_column_bytes(s, 2) == 32)
+        sn_hex_encode(sqlite3_column_blob(s, 2), 32, a.spki_sha256);
+    return sn_log_entry(&a, out, len);
+}
+
 sn_err
 sn_sqlite_log_entries(void *be, uint64_t start, size_t n, struct sn_buf *out)
 {
     struct sq_store *st = be;
     sqlite3_stmt *s = NULL;
-    uint8_t len2[2];
+    uint8_t len2[2], *made = NULL;
+    const uint8_t *data;
     size_t got = 0, len;
     sn_err r = SN_OK;
     int rc;
 
     if (n == 0 || start > (uint64_t)INT64_MAX - n)
         return SN_ERR_INVALID;
-    if (sn_sq_prepare(st,
-                      "SELECT idx, data FROM log_entries WHERE idx >= ?"
-                      " AND idx < ? ORDER BY idx",
-                      &s) != SN_OK)
+    if (sn_sq_prepare(
+            st,
+            "SELECT le.idx, le.data, le.spki, a.id, a.time, a.subscriber_id,"
+            " a.key_id, a.token_id, a.client, a.action, a.digest_algorithm,"
+            " a.digest, a.scheme, a.result, a.detail, a.policy, a.principal,"
+            " a.sig_sha256, a.digest_salt FROM log_entries le"
+            " LEFT JOIN audit a ON a.id = le.audit_id"
+            " WHERE le.idx >= ? AND le.idx < ? ORDER BY le.idx",
+            &s) != SN_OK)
         return SN_ERR_DB;
     sqlite3_bind_int64(s, 1, (sqlite3_int64)start);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)(start + n));
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        len = (size_t)sqlite3_column_bytes(s, 1);
-        if ((uint64_t)sqlite3_column_int64(s, 0) != start + got ||
-            len > 65535) {
+        if ((uint64_t)sqlite3_column_int64(s, 0) != start + got) {
+            r = SN_ERR_NOT_FOUND;
+            break;
+        }
+        if (sqlite3_column_type(s, 1) != SQLITE_NULL) {
+            data = sqlite3_column_blob(s, 1);
+            len = (size_t)sqlite3_column_bytes(s, 1);
+        } else if (sqlite3_column_type(s, 3) == SQLITE_NULL) {
+            r = SN_ERR_NOT_FOUND; /* its record is gone */
+            break;
+        } else if ((r = entry_from_row(s, &made, &len)) != SN_OK)
+            break;
+        else
+            data = made;
+        if (len > 65535) {
             r = SN_ERR_NOT_FOUND;
             break;
         }
         len2[0] = (uint8_t)(len >> 8);
         len2[1] = (uint8_t)len;
-        if ((r = sn_buf_append(out, len2, 2)) != SN_OK ||
-            (r = sn_buf_append(out, sqlite3_column_blob(s, 1), len)) != SN_OK)
+        if ((r = sn_buf_append(out, len2, 2)) == SN_OK)
+            r = sn_buf_append(out, data, len);
+        free(made);
+        made = NULL;
+        if (r != SN_OK)
             break;
         got++;
     }
+    free(made);
     if (r == SN_OK && rc != SQLITE_DONE)
         r = SN_ERR_DB;
     if (r == SN_OK && got != n)
@@ -541,8 +608,8 @@ sn_sqlite_audit_open(struct sq_store *st, const char *path)
                            " ?, ?, ?)",
                            -1, &st->winsert, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->wdb,
-                           "INSERT INTO log_entries (idx, data, leaf)"
-                           " VALUES (?, ?, ?)",
+                           "INSERT INTO log_entries (idx, audit_id, spki,"
+                           " data, leaf) VALUES (?, ?, ?, ?, ?)",
                            -1, &st->wlogentry, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->wdb,
                            "INSERT INTO log_hashes (level, idx, hash)"

@@ -221,7 +221,10 @@ static const struct migration migrations[] = {
      * reports find signing events by signature hash or digest. The
      * entries with their leaf hashes (level 0: one row a record, so a
      * commit touches one more page, not two), the higher tile-level
-     * hashes (8, 16 ...), and every checkpoint signed. */
+     * hashes (8, 16 ...), and every checkpoint signed. An entry's text is
+     * kept only for records whose row changes later (a tallied
+     * refusal); the others' is written again from their row (and the
+     * key's SPKI hash) when read, so a record is not stored twice. */
     {"ALTER TABLE audit ADD COLUMN sig_sha256 TEXT NOT NULL DEFAULT '';"
      "ALTER TABLE audit ADD COLUMN digest_salt TEXT NOT NULL DEFAULT '';"
      "ALTER TABLE audit ADD COLUMN log_index INTEGER;"
@@ -230,7 +233,8 @@ static const struct migration migrations[] = {
      "CREATE INDEX IF NOT EXISTS audit_by_digest ON audit(digest)"
      " WHERE digest != '';"
      "CREATE TABLE IF NOT EXISTS log_entries ("
-     " idx INTEGER PRIMARY KEY, data BLOB NOT NULL, leaf BLOB NOT NULL);"
+     " idx INTEGER PRIMARY KEY, audit_id INTEGER NOT NULL, spki BLOB,"
+     " data BLOB, leaf BLOB NOT NULL);"
      "CREATE TABLE IF NOT EXISTS log_hashes ("
      " level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
      " PRIMARY KEY (level, idx)) WITHOUT ROWID;"

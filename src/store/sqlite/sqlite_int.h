@@ -18,6 +18,10 @@ struct sq_store {
     sqlite3_stmt *winsert;
     sqlite3_stmt *wtsa;
     sqlite3_stmt *wlogentry, *wloghash; /* the log's (audit.c) */
+    /* The record whose entry is being stored, and whether its text is
+     * kept (its row changes later) (audit.c; writer only). */
+    const struct sn_audit *cur;
+    int cur_text;
     /* BEGIN IMMEDIATE, COMMIT, ROLLBACK, SAVEPOINT, RELEASE, ROLLBACK TO:
      * prepared once, not parsed per batch. */
     sqlite3_stmt *wctl[6];

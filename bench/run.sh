@@ -130,7 +130,7 @@ HOME2=$WORK/home-nolog
 "$SIGNETD" init --home "$HOME2" >/dev/null
 sed -i 's/^auth\.operator_mfa = .*/auth.operator_mfa = false/; s/^auth\.require_strong_auth = .*/auth.require_strong_auth = false/' \
     "$HOME2/signetd.conf"
-printf 'log.enabled = false\n' >>"$HOME2/signetd.conf"
+printf 'log.enabled = %s\n' "${BENCH_LOG2:-false}" >>"$HOME2/signetd.conf"
 API2=$(port)
 PUB2=$(port)
 URL2=https://127.0.0.1:$API2

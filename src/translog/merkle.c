@@ -7,25 +7,64 @@
  */
 #include "translog/merkle.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
+/* SHA-256 fetched once, and a context per thread, kept: the writer
+ * hashes a few times per record, so neither is made anew each time. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static pthread_key_t sha256_key; /* the thread's EVP_MD_CTX, freed at exit */
+static int sha256_key_ok;
+
+static void
+ctx_free(void *c)
+{
+    EVP_MD_CTX_free(c);
+}
+
+static void
+sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    sha256_key_ok = pthread_key_create(&sha256_key, ctx_free) == 0;
+}
+
+static EVP_MD_CTX *
+thread_ctx(void)
+{
+    EVP_MD_CTX *c;
+
+    if (!sha256_key_ok)
+        return NULL;
+    if ((c = pthread_getspecific(sha256_key)) == NULL &&
+        (c = EVP_MD_CTX_new()) != NULL &&
+        pthread_setspecific(sha256_key, c) != 0) {
+        EVP_MD_CTX_free(c);
+        c = NULL;
+    }
+    return c;
+}
+
 static void
 sha256_2(uint8_t prefix, const uint8_t *a, size_t alen, const uint8_t *b,
          size_t blen, uint8_t out[SN_TLOG_HASH])
 {
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
     unsigned int outlen = SN_TLOG_HASH;
+    EVP_MD_CTX *c;
 
-    if (c == NULL || !EVP_DigestInit_ex(c, EVP_sha256(), NULL) ||
+    pthread_once(&sha256_once, sha256_fetch);
+    c = thread_ctx();
+    if (c == NULL || sha256_md == NULL ||
+        !EVP_DigestInit_ex2(c, sha256_md, NULL) ||
         !EVP_DigestUpdate(c, &prefix, 1) ||
         (alen > 0 && !EVP_DigestUpdate(c, a, alen)) ||
         (blen > 0 && !EVP_DigestUpdate(c, b, blen)) ||
         !EVP_DigestFinal_ex(c, out, &outlen))
         memset(out, 0, SN_TLOG_HASH); /* never matches a real hash */
-    EVP_MD_CTX_free(c);
 }
 
 void

@@ -1523,6 +1523,15 @@ sn_hsm_edkey_ensure(struct sn_hsm_token *tok, enum sn_hsm_edkey which,
     return r;
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define lsan_off() __lsan_disable()
+#define lsan_on() __lsan_enable()
+#else
+#define lsan_off() ((void)0)
+#define lsan_on() ((void)0)
+#endif
+
 sn_err
 sn_hsm_edkey_sign(struct sn_hsm_token *tok, enum sn_hsm_edkey which,
                   const uint8_t *msg, size_t len, uint8_t sig[64])
@@ -1543,8 +1552,13 @@ sn_hsm_edkey_sign(struct sn_hsm_token *tok, enum sn_hsm_edkey which,
     r = ed_key_locked(tok, s, which, 0, &h, &rv);
     pthread_mutex_unlock(&tok->seal_lock);
     if (r == SN_OK) {
+        /* SoftHSM2 2.6.1 leaks an ASN.1 object in every EdDSA C_Sign;
+         * under LeakSanitizer, what the module allocates here is not
+         * reported as ours (lsan_off/lsan_on are nothing otherwise). */
+        lsan_off();
         if ((rv = f->C_SignInit(s, &mech, h)) == CKR_OK)
             rv = f->C_Sign(s, (CK_BYTE_PTR)(uintptr_t)msg, len, sig, &siglen);
+        lsan_on();
         if (rv != CKR_OK || siglen != 64) {
             r = SN_ERR_HSM;
             if (handle_stale(rv)) {

@@ -332,10 +332,17 @@ report_json(const struct sn_deps *deps, const struct sn_req *req,
             json_array_append_new(evs, event_json(&r->events[i]));
             shown++;
         }
+    /* The total is counted up to SN_REPORT_COUNT_MAX + 1: past it, the
+     * maximum with "more": true. */
     json_object_set_new(
         o, "matches",
-        json_pack("{s:I, s:o}", "total",
-                  (json_int_t)(v == VIEW_OPERATOR ? r->events_total : shown),
+        json_pack("{s:I, s:b, s:o}", "total",
+                  (json_int_t)(v != VIEW_OPERATOR ? shown
+                               : r->events_total > SN_REPORT_COUNT_MAX
+                                   ? SN_REPORT_COUNT_MAX
+                                   : r->events_total),
+                  "more",
+                  v == VIEW_OPERATOR && r->events_total > SN_REPORT_COUNT_MAX,
                   "events", evs));
     for (i = 0; i < r->nkeys; i++)
         if (sees(v, req, r->keys[i].subscriber))
@@ -413,6 +420,93 @@ new_report(const struct sn_req *req, struct sn_body_report *in,
     return SN_OK;
 }
 
+/* A report is a durable row of up to 64 KiB: anonymous reports are the
+ * first refused when the disk runs low, every report when it is critical
+ * (store.h, sn_store_space). */
+static int
+no_room(const struct sn_deps *deps, const struct sn_req *req,
+        struct sn_resp *resp)
+{
+    enum sn_space sp = sn_store_space(deps->store);
+
+    if (sp == SN_SPACE_OK || (sp == SN_SPACE_LOW && req->who != NULL))
+        return 0;
+    sn_resp_error(resp, API_UNAVAILABLE,
+                  "reports are refused for now: storage is low");
+    (void)sn_resp_header(resp, "Retry-After", "60");
+    return 1;
+}
+
+/* The events of the reporter's own keys among those kept: what its own
+ * audit log may say (the total spans every tenant). */
+static size_t
+own_matches(const struct sn_report *r)
+{
+    size_t n = 0, i;
+
+    for (i = 0; i < r->nevents; i++)
+        n += strcmp(r->events[i].subscriber, r->reporter_subscriber) == 0;
+    return n;
+}
+
+/* The report_receive records: the operators' log with every match, the
+ * reporting subscriber's with its own keys' alone (a subscriber must not
+ * learn whether Signet signed a digest for another tenant). */
+static void
+audit_receive(const struct sn_deps *deps, struct sn_req *req,
+              const struct sn_report *r)
+{
+    report_audit(deps, req, "", "", "report_receive",
+                 "report %s kind=%s evidence=%s sha256=%.16s matched=%s%zu",
+                 r->id, sn_report_kind_name(r->kind),
+                 sn_report_evidence_name(r->evidence_kind), r->evidence_sha256,
+                 r->events_total > SN_REPORT_COUNT_MAX ? ">" : "",
+                 r->events_total > SN_REPORT_COUNT_MAX ? SN_REPORT_COUNT_MAX
+                                                       : r->events_total);
+    if (r->reporter_subscriber[0] != '\0')
+        report_audit(deps, req, r->reporter_subscriber, "", "report_receive",
+                     "report %s kind=%s evidence=%s sha256=%.16s "
+                     "matched_own=%zu",
+                     r->id, sn_report_kind_name(r->kind),
+                     sn_report_evidence_name(r->evidence_kind),
+                     r->evidence_sha256, own_matches(r));
+}
+
+/* The view of the answer to POST: the operators' only with REPORT_READ
+ * (the revocation role); an admin caller without it gets the receipt. */
+static enum view
+create_view(const struct sn_req *req)
+{
+    if (req->who == NULL)
+        return VIEW_ANONYMOUS;
+    if (!req->who->admin)
+        return VIEW_REPORTER;
+    return sn_policy_decide(req->who, SN_ACT_REPORT_READ, NULL, NULL) ==
+                   SN_POLICY_ALLOW
+               ? VIEW_OPERATOR
+               : VIEW_ANONYMOUS;
+}
+
+/* An anonymous report of evidence an open report already holds: answered
+ * with that report's receipt, nothing stored. */
+static void
+answer_dup(const struct sn_deps *deps, struct sn_req *req, const char *id,
+           struct sn_resp *resp)
+{
+    struct sn_report r;
+
+    if (sn_store_report_get(deps->store, id, &r) != SN_OK) {
+        sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
+        return;
+    }
+    sn_info("report of evidence %.16s: the same as open report %s",
+            r.evidence_sha256, r.id);
+    (void)sn_resp_header(resp, "Location", "/v1/reports/%s", r.id);
+    sn_resp_json(resp, API_ACCEPTED,
+                 report_json(deps, req, &r, VIEW_ANONYMOUS));
+    sn_report_cleanup(&r);
+}
+
 void
 sn_h_report_create(const struct sn_deps *deps, struct sn_req *req,
                    struct sn_resp *resp)
@@ -421,12 +515,15 @@ sn_h_report_create(const struct sn_deps *deps, struct sn_req *req,
     struct sn_body_fault f;
     struct sn_evidence ev;
     struct sn_report r;
-    enum view v;
+    char dup[SN_UUID_LEN];
+    sn_err e;
 
     memset(&r, 0, sizeof(r));
     memset(&in, 0, sizeof(in));
     if (req->who != NULL &&
         sn_allowed(deps, req, resp, SN_ACT_REPORT_CREATE, NULL) != 0)
+        return;
+    if (no_room(deps, req, resp))
         return;
     if (sn_body_report(req->json, &in, &f) != SN_OK) {
         sn_resp_error(resp, f.code, "%s", f.why);
@@ -439,22 +536,23 @@ sn_h_report_create(const struct sn_deps *deps, struct sn_req *req,
         sn_resp_error(resp, API_UNAVAILABLE, "the report could not be taken");
         goto out;
     }
-    if (sn_store_report_add(deps->store, &r) != SN_OK) {
+    /* Anonymous reports are deduplicated: one sender cannot fill the
+     * disk with copies of one piece of evidence. */
+    e = sn_store_report_add(deps->store, &r, req->who == NULL ? dup : NULL);
+    if (e == SN_ERR_EXISTS && req->who == NULL && dup[0] != '\0') {
+        answer_dup(deps, req, dup, resp);
+        goto out;
+    }
+    if (e != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         goto out;
     }
-    report_audit(deps, req, r.reporter_subscriber, "", "report_receive",
-                 "report %s kind=%s evidence=%s sha256=%.16s matched=%zu", r.id,
-                 sn_report_kind_name(r.kind),
-                 sn_report_evidence_name(r.evidence_kind), r.evidence_sha256,
-                 r.events_total);
+    audit_receive(deps, req, &r);
     sn_info("report %s received (%s, %zu signing events matched)", r.id,
             sn_report_kind_name(r.kind), r.events_total);
-    v = req->who == NULL  ? VIEW_ANONYMOUS
-        : req->who->admin ? VIEW_OPERATOR
-                          : VIEW_REPORTER;
     (void)sn_resp_header(resp, "Location", "/v1/reports/%s", r.id);
-    sn_resp_json(resp, API_ACCEPTED, report_json(deps, req, &r, v));
+    sn_resp_json(resp, API_ACCEPTED,
+                 report_json(deps, req, &r, create_view(req)));
 out:
     sn_report_cleanup(&r);
     sn_body_report_cleanup(&in);
@@ -547,7 +645,10 @@ brief_json(const struct sn_report *r, enum view v, time_t now, int *overdue)
                           "deadlines", deadlines_json(r, now, overdue));
 
     if (o != NULL && v == VIEW_OPERATOR)
-        json_object_set_new(o, "matched", json_integer(r->events_total));
+        json_object_set_new(o, "matched",
+                            json_integer(r->events_total > SN_REPORT_COUNT_MAX
+                                             ? SN_REPORT_COUNT_MAX
+                                             : r->events_total));
     if (o != NULL)
         json_object_set_new(o, "overdue", json_boolean(*overdue));
     return o;

@@ -101,13 +101,19 @@ sn_report_list_free(struct sn_report *r, size_t n)
 }
 
 sn_err
-sn_store_report_add(struct sn_store *st, const struct sn_report *r)
+sn_store_report_add(struct sn_store *st, const struct sn_report *r, char *dup)
 {
+    if (dup != NULL)
+        dup[0] = '\0';
     if (r->nevents > SN_REPORT_MAX_EVENTS ||
         r->evidence_len > SN_REPORT_EVIDENCE_MAX || r->evidence == NULL ||
         r->evidence_len == 0)
         return SN_ERR_INVALID;
-    return st->ops->report_add(st->be, r);
+    /* A report is a row with up to 64 KiB of evidence: refused, like the
+     * other writes that add rows, when the disk is nearly full. */
+    if (sn_store_space(st) == SN_SPACE_CRITICAL)
+        return SN_ERR_DB;
+    return st->ops->report_add(st->be, r, dup);
 }
 
 sn_err

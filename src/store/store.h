@@ -709,6 +709,9 @@ sn_err sn_report_evidence_from_name(const char *name,
 #define SN_REPORT_CONTACT_MAX 256 /* bytes of a contact */
 #define SN_REPORT_MAX_EVENTS 100  /* matched events kept per report */
 #define SN_REPORT_MAX_KEYS 16     /* distinct keys among them */
+/* Matching events are counted up to one more than this: a digest signed a
+ * million times is not walked to the end ("more than 1000"). */
+#define SN_REPORT_COUNT_MAX 1000
 #define SN_REPORT_EVIDENCE_MAX 65536
 /* The deadlines (CSBR 4.9.5 acknowledgement, 4.9.1.1 revocation, 9.6.5
  * the CA informed), each this long after receipt. */
@@ -779,8 +782,12 @@ void sn_report_cleanup(struct sn_report *r);
 void sn_report_list_free(struct sn_report *r, size_t n);
 
 /* A new report in SN_REPORT_RECEIVED with its events, in one transaction
- * (r->id chosen by the caller). */
-sn_err sn_store_report_add(struct sn_store *st, const struct sn_report *r);
+ * (r->id chosen by the caller). With dup (SN_UUID_LEN bytes) set, an open
+ * report (undecided, or its CA not yet informed) with the same
+ * evidence_sha256 is kept instead: nothing is stored, SN_ERR_EXISTS, and
+ * dup names that report. Refused (SN_ERR_DB) when storage is critical. */
+sn_err sn_store_report_add(struct sn_store *st, const struct sn_report *r,
+                           char *dup);
 /* Fills *out with the report, its evidence, events and keys. */
 sn_err sn_store_report_get(struct sn_store *st, const char *id,
                            struct sn_report *out);
@@ -828,7 +835,8 @@ sn_err sn_store_report_overdue(struct sn_store *st, time_t now,
  * Signing events ("sign" and "sign_file" records with result ok):
  * sn_store_sign_events_match finds those whose sig_sha256 is one of
  * sigs[0..nsigs) (hex), or whose digest is digest_hex (with digest_alg),
- * oldest first, at most limit, *total counting them all;
+ * oldest first, at most limit, *total counting them up to
+ * SN_REPORT_COUNT_MAX + 1 (a larger total is "more than" the maximum);
  * sn_store_sign_events_since lists key's at or after since, oldest first,
  * at most limit, with *total. Free *out.
  */

@@ -208,7 +208,7 @@ struct sn_store_ops {
     /* issue 18: reports of Suspect Code and key compromise (a report and
      * its events, a decision and its keys: one transaction each), and the
      * signing events they match (store/report.c) */
-    sn_err (*report_add)(void *be, const struct sn_report *r);
+    sn_err (*report_add)(void *be, const struct sn_report *r, char *dup);
     sn_err (*report_get)(void *be, const char *id, struct sn_report *out);
     sn_err (*report_list)(void *be, const char *subscriber, int only_open,
                           size_t limit, struct sn_report **out, size_t *n);

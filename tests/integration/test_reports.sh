@@ -45,8 +45,8 @@ EXTRA_PIDS+=($!)
 for _ in $(seq 1 50); do [ -f receiver.port ] && break; sleep 0.1; done
 [ -f receiver.port ] || die "the notice receiver did not start"
 SERVER_OPERATOR_MFA=true server_init
-# Four anonymous reports at once per address, then one an hour.
-set_conf reports.anon_burst 4
+# Five anonymous reports at once per address, then one an hour.
+set_conf reports.anon_burst 5
 set_conf reports.anon_per_hour 1
 set_conf ca.upload_root "$WORK/ext.pem"
 set_conf reports.ca_webhook "http://127.0.0.1:$(cat receiver.port)/notices"
@@ -169,6 +169,9 @@ R_P7=$(jget .id)
 anon "$(report_body suspect_code "{\"signature\":\"$(head -c 64 /dev/urandom | base64 -w0)\"}")"
 check_status "an anonymous report matching nothing" 202
 R_NONE=$(jget .id)
+anon "$(report_body suspect_code "{\"signature\":\"$SIG3\"}")"
+check_eq "the same evidence again, anonymously: the open report's receipt" \
+    "202 $R_ANON" "$STATUS $(jget .id)"
 
 # ---- authenticated reports: a subscriber sees its own keys' events ----
 req_json POST /v1/reports "$TB" \
@@ -177,6 +180,17 @@ check_status "beta reports acme's first digest" 202
 R_B=$(jget .id)
 check_eq "beta is shown none of acme's events" "0 0" \
     "$(jget '.matches.total') $(jget '.matches.events | length')"
+req GET "/v1/audit?limit=1000" "$TB"
+check_eq "beta's own log counts only beta's keys' matches" "matched_own=0" \
+    "$(jget ".records[] | select(.action == \"report_receive\" and (.detail | contains(\"$R_B\"))) | .detail" | grep -o 'matched[_a-z]*=[0-9]*')"
+# An operator without the revocation role reporting: the receipt only.
+mfa_operator ivan '["identity"]' && IVAN=$P_TOKEN
+req_json POST /v1/reports "$IVAN" \
+    "$(report_body key_compromise "{\"digest_algorithm\":\"sha256\",\"digest\":\"$(printf '%s' "$D1" | xxd -r -p | base64 -w0)\"}")"
+check_status "an operator without the revocation role reports" 202
+check_eq "... and is given the receipt alone" \
+    "id kind received_at state" "$(jget '[keys[]] | join(" ")')"
+R_IVAN=$(jget .id)
 "$SIGNET" --json --token "$TA" report create --kind key_compromise \
     --signature sig1.bin --reason "our CI token leaked" --contact sec@acme.example \
     >ra.json 2>ra.err || fail "signet report create: $(cat ra.err)"
@@ -301,6 +315,9 @@ OPS=$(jget '[.records[].action] | join(",")')
 for a in report_receive report_ack report_confirm report_reject; do
     check_match "the operators' log has $a" "(^|,)$a(,|$)" "$OPS"
 done
+check_eq "the operators' log counts every tenant's matches of beta's report" \
+    "matched=1" \
+    "$(jget ".records[] | select(.action == \"report_receive\" and (.detail | contains(\"$R_B\")) and (.detail | contains(\"matched=\"))) | .detail" | grep -o 'matched=[0-9]*')"
 
 # ---- a key of another CA: disabled, and that CA told (the webhook) ----
 KX=$(new_key "$TA" ecdsa-p256 "externally certified") || exit 1
@@ -361,7 +378,7 @@ for _ in 1 2 3 4 5 6; do
     [ "$STATUS" = 429 ] && break
     [ "$STATUS" = 202 ] && N_BURST=$((N_BURST + 1))
 done
-check_eq "three anonymous reports before, so one more within the burst of 4" 1 "$N_BURST"
+check_eq "four anonymous reports before, so one more within the burst of 5" 1 "$N_BURST"
 check_eq "an address past its burst is refused" 429 "$STATUS"
 check_match "... with Retry-After (seconds)" '^[1-9][0-9]*$' \
     "$(grep -i '^retry-after:' <<<"$HDRS" | sed 's/^[^:]*: *//')"
@@ -369,7 +386,7 @@ req_json POST /v1/reports "$TB" "$(report_body suspect_code '{"signature":"AAAA"
 check_status "a subscriber's report is not held to the anonymous limit" 202
 
 # ---- deadlines: 25 hours later ----
-# Open: R_P7 (acknowledged when opened), R_NONE, R_A, the burst's and the
+# Open: R_P7 (acknowledged when opened), R_NONE, R_A, R_IVAN, the burst's and the
 # last (never opened); R_ANON is confirmed and R_B rejected.
 req GET /v1/reports "$OP"
 check_eq "now: nothing is overdue" "0 0 0" \
@@ -396,10 +413,10 @@ OP=$(jget .token)
 req GET /v1/reports "$OP"
 OPEN=$(jget '[.reports[] | select(.state == "received")] | length')
 UNACKED=$(jget '[.reports[] | select(.state == "received" and .deadlines.acknowledgement.met_at == null)] | length')
-check_eq "received: R_P7, R_NONE, R_A, the last and the burst's" \
-    $((4 + N_BURST)) "$OPEN"
-check_eq "never opened: R_NONE, R_A, the last and the burst's" \
-    $((3 + N_BURST)) "$UNACKED"
+check_eq "received: R_P7, R_NONE, R_A, R_IVAN, the last and the burst's" \
+    $((5 + N_BURST)) "$OPEN"
+check_eq "never opened: R_NONE, R_A, R_IVAN, the last and the burst's" \
+    $((4 + N_BURST)) "$UNACKED"
 check_eq "open: every received report (confirmed ones informed Signet's CA)" \
     "$OPEN" "$(jget .overdue.open)"
 check_eq "overdue acknowledgement: received and never opened" "$UNACKED" \

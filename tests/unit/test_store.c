@@ -2538,6 +2538,7 @@ test_reports(void **state)
     struct sn_audit a[3], *found = NULL;
     char sigs[2][65];
     struct sn_report r, got, *list = NULL;
+    char dup[SN_UUID_LEN];
     struct sn_report_key k;
     struct sn_report_overdue od;
     uint8_t ev[4] = {1, 2, 3, 4};
@@ -2597,8 +2598,12 @@ test_reports(void **state)
     r.events[0].time = a[1].time;
     snprintf(r.events[0].key, sizeof(r.events[0].key), "k1");
     snprintf(r.events[0].subscriber, sizeof(r.events[0].subscriber), "s1");
-    assert_int_equal(sn_store_report_add(t->st, &r), SN_OK);
-    assert_int_equal(sn_store_report_add(t->st, &r), SN_ERR_EXISTS);
+    assert_int_equal(sn_store_report_add(t->st, &r, NULL), SN_OK);
+    assert_int_equal(sn_store_report_add(t->st, &r, NULL), SN_ERR_EXISTS);
+    /* Another report of the same evidence, deduplicated: the open one. */
+    snprintf(r.id, sizeof(r.id), "r-dup");
+    assert_int_equal(sn_store_report_add(t->st, &r, dup), SN_ERR_EXISTS);
+    assert_string_equal(dup, "r-1");
     free(r.events);
     assert_int_equal(sn_store_report_get(t->st, "r-1", &got), SN_OK);
     assert_int_equal(got.state, SN_REPORT_RECEIVED);

@@ -140,8 +140,38 @@ insert_event(sqlite3 *db, const char *id, const struct sn_report_event *ev)
     return step_done(db, s);
 }
 
+/* A report not done with: undecided, or confirmed with a CA still to be
+ * informed. */
+#define OPEN_SQL                                                               \
+    "(state = 'received' OR (state = 'confirmed' AND ca_informed_at = 0))"
+
+/* The open report with this evidence, into dup: SN_ERR_EXISTS if there is
+ * one, SN_OK if not. */
+static sn_err
+find_dup(sqlite3 *db, const char *sha256, char *dup)
+{
+    sqlite3_stmt *s = NULL;
+    sn_err e;
+    int rc;
+
+    if ((e = prepare(db,
+                     "SELECT id FROM reports WHERE evidence_sha256 = ?"
+                     " AND " OPEN_SQL " ORDER BY received_at, id LIMIT 1",
+                     &s)) != SN_OK)
+        return e;
+    sqlite3_bind_text(s, 1, sha256, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        col_text(s, 0, dup, SN_UUID_LEN);
+        e = SN_ERR_EXISTS;
+    } else if (rc != SQLITE_DONE)
+        e = SN_ERR_DB;
+    sqlite3_finalize(s);
+    return e;
+}
+
 sn_err
-sn_sqlite_report_add(void *be, const struct sn_report *r)
+sn_sqlite_report_add(void *be, const struct sn_report *r, char *dup)
 {
     struct sq_store *st = be;
     sn_err e;
@@ -152,7 +182,9 @@ sn_sqlite_report_add(void *be, const struct sn_report *r)
         e = SN_ERR_DB;
         goto out;
     }
-    e = insert_report(st->rdb, r);
+    e = dup != NULL ? find_dup(st->rdb, r->evidence_sha256, dup) : SN_OK;
+    if (e == SN_OK)
+        e = insert_report(st->rdb, r);
     for (i = 0; e == SN_OK && i < r->nevents; i++)
         e = insert_event(st->rdb, r->id, &r->events[i]);
     e = end_tx(st->rdb, e);
@@ -330,11 +362,6 @@ out:
         sn_report_cleanup(out);
     return e;
 }
-
-/* A report not done with: undecided, or confirmed with a CA still to be
- * informed. */
-#define OPEN_SQL                                                               \
-    "(state = 'received' OR (state = 'confirmed' AND ca_informed_at = 0))"
 
 sn_err
 sn_sqlite_report_list(void *be, const char *subscriber, int only_open,
@@ -708,14 +735,15 @@ sn_sqlite_sign_events_match(void *be, const char (*sigs)[2 * 32 + 1],
         snprintf(sql, sizeof(sql),
                  "SELECT " SIGN_EVENT_COLS " FROM audit"
                  " WHERE sig_sha256 != '' AND sig_sha256 IN (%s)"
-                 " AND " SIGN_EVENT_WHERE " ORDER BY time, id",
-                 in);
+                 " AND " SIGN_EVENT_WHERE " ORDER BY time, id LIMIT %d",
+                 in, SN_REPORT_COUNT_MAX + 1);
     else
         snprintf(sql, sizeof(sql),
                  "SELECT " SIGN_EVENT_COLS " FROM audit"
                  " WHERE digest != '' AND digest = ?"
                  " AND digest_algorithm = ?"
-                 " AND " SIGN_EVENT_WHERE " ORDER BY time, id");
+                 " AND " SIGN_EVENT_WHERE " ORDER BY time, id LIMIT %d",
+                 SN_REPORT_COUNT_MAX + 1);
     if ((e = sn_sq_prepare(st, sql, &s)) != SN_OK)
         return e;
     if (nsigs > 0)

@@ -909,6 +909,13 @@ sn_h_report_confirm(const struct sn_deps *deps, struct sn_req *req,
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         goto out;
     }
+    /* An owner's enable between act_on_key's disable and the decision is
+     * undone: from here on the store refuses it (a confirmed report names
+     * the key). */
+    for (i = 0; i < nkeys; i++)
+        (void)sn_store_key_transition(deps->store, keys[i].key,
+                                      SN_KEY_FROM(SN_KEY_ENABLED),
+                                      SN_KEY_DISABLED);
     for (i = 0; i < nkeys; i++) {
         sn_time_format(keys[i].revocation_date, first);
         report_audit(deps, req, keys[i].subscriber, keys[i].key,

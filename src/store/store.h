@@ -496,7 +496,8 @@ sn_err sn_store_cert_set_spki(struct sn_store *st, const char *serial,
 sn_err sn_store_cert_revoked(struct sn_store *st, const char *ca,
                              struct sn_cert **out, size_t *n);
 /* 1 if a certificate of key, or one carrying the key's public key, was
- * revoked for key compromise. */
+ * revoked for key compromise, or a confirmed report named the key (or one
+ * with its public key). */
 int sn_store_key_compromised(struct sn_store *st, const char *key);
 void sn_cert_cleanup(struct sn_cert *c);
 void sn_cert_list_free(struct sn_cert *c, size_t n);

@@ -343,6 +343,9 @@ check_eq "confirmed: Signet's CA revoked nothing, another CA is owed a notice" \
     "$(jget '"\(.state) \(.keys[0].certificates_revoked) \(.keys[0].external_ca) \(.ca_informed_at)"')"
 req GET "/v1/keys/$KX" "$TA"
 check_eq "the externally certified key is disabled too" disabled "$(jget .state)"
+req POST "/v1/keys/$KX/enable" "$TA"
+check_error "its owner cannot enable it again (no certificate of ours: the report)" \
+    409 key_state
 for _ in $(seq 1 100); do [ -f notices/2.body ] && break; sleep 0.1; done
 check_eq "the webhook got the notice twice (503, then retried after 1 s)" \
     "notices/1.body notices/2.body" "$(ls notices/*.body | tr '\n' ' ' | sed 's/ $//')"

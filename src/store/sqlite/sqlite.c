@@ -1181,13 +1181,20 @@ key_transition(void *be, const char *id, unsigned from, enum sn_key_state to)
     sn_err r;
 
     /* One statement: the check and the change cannot be split by another
-     * request (an enable racing a destroy or a compromise revocation). */
+     * request (an enable racing a destroy or a compromise revocation). A
+     * compromised key: a certificate revoked for keyCompromise, or a key
+     * named in a confirmed report (it may have no certificate of ours). */
     if ((r = prepare(st,
                      "UPDATE keys SET state = ?1 WHERE id = ?2"
                      " AND ((1 << state) & ?3) != 0"
-                     " AND (?1 != 0 OR NOT EXISTS (SELECT 1 FROM certificates"
+                     " AND (?1 != 0 OR (NOT EXISTS (SELECT 1 FROM certificates"
                      " WHERE revoked = 1 AND reason = 1 AND (key_id = ?2"
-                     " OR spki = keys.spki)))",
+                     " OR spki = keys.spki))"
+                     " AND NOT EXISTS (SELECT 1 FROM report_keys rk"
+                     " JOIN reports rp ON rp.id = rk.report_id"
+                     " JOIN keys k2 ON k2.id = rk.key_id"
+                     " WHERE rp.state = 'confirmed'"
+                     " AND (rk.key_id = ?2 OR k2.spki = keys.spki))))",
                      &s)) != SN_OK)
         return r;
     sqlite3_bind_int(s, 1, (int)to);
@@ -1661,7 +1668,13 @@ key_compromised(void *be, const char *key)
     if (prepare(st,
                 "SELECT 1 FROM certificates WHERE revoked = 1 AND reason = 1"
                 " AND (key_id = ?1 OR spki = (SELECT spki FROM keys"
-                " WHERE id = ?1)) LIMIT 1",
+                " WHERE id = ?1))"
+                " UNION ALL SELECT 1 FROM report_keys rk"
+                " JOIN reports rp ON rp.id = rk.report_id"
+                " JOIN keys k2 ON k2.id = rk.key_id"
+                " WHERE rp.state = 'confirmed' AND (rk.key_id = ?1"
+                " OR k2.spki = (SELECT spki FROM keys WHERE id = ?1))"
+                " LIMIT 1",
                 &s) != SN_OK)
         return 1; /* fail closed */
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);

@@ -9,6 +9,7 @@
  * the first matching signing event, CRL and OCSP at once) or rejects; each
  * change is an audit record, so a log entry.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,13 @@
 #include "http/bodies.h"
 #include "http/handlers.h"
 #include "translog/merkle.h"
+
+/* One decision at a time: a confirmation disables and revokes before it
+ * records the decision, so a reject running meanwhile must not be able
+ * to win and leave keys revoked under a "rejected" report. Held from the
+ * state check to the recorded decision (the CA's revoke_lock is taken
+ * inside it, never the other way round). */
+static pthread_mutex_t decide_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Events listed per key under "what must be re-signed". */
 #define RESIGN_MAX 1000
@@ -859,8 +867,11 @@ sn_h_report_confirm(const struct sn_deps *deps, struct sn_req *req,
     size_t nkeys = 0, i;
     sn_err e;
 
-    if (load_for_decision(deps, req, &r, resp) != 0)
+    pthread_mutex_lock(&decide_lock);
+    if (load_for_decision(deps, req, &r, resp) != 0) {
+        pthread_mutex_unlock(&decide_lock);
         return;
+    }
     if (sn_body_report_confirm(req->json, now, &in, &f) != SN_OK) {
         sn_resp_error(resp, f.code, "%s", f.why);
         goto out;
@@ -929,6 +940,7 @@ sn_h_report_confirm(const struct sn_deps *deps, struct sn_req *req,
             nkeys);
     answer_stored(deps, req, r.id, resp);
 out:
+    pthread_mutex_unlock(&decide_lock);
     sn_report_cleanup(&r);
 }
 
@@ -941,8 +953,11 @@ sn_h_report_reject(const struct sn_deps *deps, struct sn_req *req,
     const char *why;
     sn_err e;
 
-    if (load_for_decision(deps, req, &r, resp) != 0)
+    pthread_mutex_lock(&decide_lock);
+    if (load_for_decision(deps, req, &r, resp) != 0) {
+        pthread_mutex_unlock(&decide_lock);
         return;
+    }
     if (sn_body_report_reject(req->json, &why, &f) != SN_OK) {
         sn_resp_error(resp, f.code, "%s", f.why);
         goto out;
@@ -963,6 +978,7 @@ sn_h_report_reject(const struct sn_deps *deps, struct sn_req *req,
                  why);
     answer_stored(deps, req, r.id, resp);
 out:
+    pthread_mutex_unlock(&decide_lock);
     sn_report_cleanup(&r);
 }
 

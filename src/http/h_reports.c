@@ -87,51 +87,98 @@ event_of(const struct sn_audit *a, const char *by, struct sn_report_event *e)
     snprintf(e->matched_by, sizeof(e->matched_by), "%s", by);
 }
 
+/* The evidence's query: its signature hashes, or r's digest. */
+struct match_query {
+    char sigs[2 * SN_EVIDENCE_MAX_SIGS][2 * 32 + 1];
+    size_t nsigs;
+    char hex[2 * 64 + 1];
+};
+
+static sn_err
+run_match(const struct sn_deps *deps, const struct match_query *q,
+          const struct sn_report *r, int first_per_key, size_t limit,
+          struct sn_audit **found, size_t *n, size_t *total)
+{
+    if (r->evidence_kind == SN_REPORT_EV_DIGEST)
+        return sn_store_sign_events_match(deps->store, NULL, 0, r->digest_alg,
+                                          q->hex, first_per_key, limit, found,
+                                          n, total);
+    return sn_store_sign_events_match(
+        deps->store, (const char(*)[2 * 32 + 1]) q->sigs, q->nsigs, NULL, NULL,
+        first_per_key, limit, found, n, total);
+}
+
+static int
+by_time(const void *a, const void *b)
+{
+    const struct sn_audit *x = a, *y = b;
+
+    if (x->time != y->time)
+        return x->time < y->time ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
 /*
  * The signing events the evidence (its signature hashes ev, or r's
- * digest) matches, into r->events (at most
- * SN_REPORT_MAX_EVENTS, oldest first) and r->events_total.
+ * digest) matches, into r->events (at most SN_REPORT_MAX_EVENTS, oldest
+ * first) and r->events_total. Kept: each key's first matching event (up
+ * to SN_REPORT_MAX_KEYS + 1 keys, computed in SQL over every match) and
+ * the oldest of the rest, so that a confirmation acts on every key from
+ * its first event however many events the evidence matched.
  */
 static sn_err
 match_events(const struct sn_deps *deps, const struct sn_evidence *ev,
              struct sn_report *r)
 {
-    char sigs[2 * SN_EVIDENCE_MAX_SIGS][2 * 32 + 1], hex[2 * 64 + 1];
-    struct sn_audit *found = NULL;
-    size_t nsigs = 0, n = 0, total = 0, i;
+    struct match_query q;
+    struct sn_audit *firsts = NULL, *found = NULL, *all = NULL;
+    size_t nf = 0, n = 0, total = 0, keys = 0, i, j, m = 0;
     sn_err e;
 
+    memset(&q, 0, sizeof(q));
     for (i = 0; i < ev->nsigs; i++) {
-        sn_hex_encode(ev->sigs[i].sha256, 32, sigs[nsigs++]);
+        sn_hex_encode(ev->sigs[i].sha256, 32, q.sigs[q.nsigs++]);
         if (ev->sigs[i].has_alt)
-            sn_hex_encode(ev->sigs[i].alt_sha256, 32, sigs[nsigs++]);
+            sn_hex_encode(ev->sigs[i].alt_sha256, 32, q.sigs[q.nsigs++]);
     }
     if (r->evidence_kind == SN_REPORT_EV_DIGEST) {
         if (r->evidence_len > 64)
             return SN_ERR_INVALID;
-        sn_hex_encode(r->evidence, r->evidence_len, hex);
-        e = sn_store_sign_events_match(deps->store, NULL, 0, r->digest_alg, hex,
-                                       SN_REPORT_MAX_EVENTS, &found, &n,
-                                       &total);
-    } else
-        e = sn_store_sign_events_match(
-            deps->store, (const char(*)[2 * 32 + 1]) sigs, nsigs, NULL, NULL,
-            SN_REPORT_MAX_EVENTS, &found, &n, &total);
-    if (e != SN_OK)
-        return e;
-    if (n > 0 && (r->events = calloc(n, sizeof(*r->events))) == NULL) {
-        free(found);
-        return SN_ERR_NOMEM;
+        sn_hex_encode(r->evidence, r->evidence_len, q.hex);
     }
+    if ((e = run_match(deps, &q, r, 1, SN_REPORT_MAX_KEYS + 1, &firsts, &nf,
+                       &keys)) != SN_OK ||
+        (e = run_match(deps, &q, r, 0,
+                       SN_REPORT_MAX_EVENTS - (SN_REPORT_MAX_KEYS + 1), &found,
+                       &n, &total)) != SN_OK)
+        goto out;
+    e = SN_ERR_NOMEM;
+    if ((all = calloc(nf + n + 1, sizeof(*all))) == NULL)
+        goto out;
     for (i = 0; i < n; i++)
-        event_of(&found[i],
+        all[m++] = found[i];
+    for (i = 0; i < nf; i++) {
+        for (j = 0; j < n && found[j].id != firsts[i].id; j++)
+            ;
+        if (j == n)
+            all[m++] = firsts[i];
+    }
+    qsort(all, m, sizeof(*all), by_time);
+    if (m > 0 && (r->events = calloc(m, sizeof(*r->events))) == NULL)
+        goto out;
+    for (i = 0; i < m; i++)
+        event_of(&all[i],
                  r->evidence_kind == SN_REPORT_EV_DIGEST ? "digest"
                                                          : "signature",
                  &r->events[i]);
-    r->nevents = n;
+    r->nevents = m;
     r->events_total = total;
+    e = SN_OK;
+out:
+    free(all);
     free(found);
-    return SN_OK;
+    free(firsts);
+    return e;
 }
 
 /* ---- views ---- */

@@ -186,8 +186,9 @@ sn_store_report_overdue(struct sn_store *st, time_t now,
 sn_err
 sn_store_sign_events_match(struct sn_store *st, const char (*sigs)[2 * 32 + 1],
                            size_t nsigs, const char *digest_alg,
-                           const char *digest_hex, size_t limit,
-                           struct sn_audit **out, size_t *n, size_t *total)
+                           const char *digest_hex, int first_per_key,
+                           size_t limit, struct sn_audit **out, size_t *n,
+                           size_t *total)
 {
     *out = NULL;
     *n = 0;
@@ -196,7 +197,8 @@ sn_store_sign_events_match(struct sn_store *st, const char (*sigs)[2 * 32 + 1],
         (nsigs == 0 && (digest_hex == NULL || digest_alg == NULL)))
         return SN_ERR_INVALID;
     return st->ops->sign_events_match(st->be, sigs, nsigs, digest_alg,
-                                      digest_hex, limit, out, n, total);
+                                      digest_hex, first_per_key, limit, out, n,
+                                      total);
 }
 
 sn_err

@@ -838,15 +838,17 @@ sn_err sn_store_report_overdue(struct sn_store *st, time_t now,
  * sigs[0..nsigs) (hex), or whose digest is digest_hex (with digest_alg),
  * oldest first, at most limit, *total counting them up to
  * SN_REPORT_COUNT_MAX + 1 (a larger total is "more than" the maximum);
+ * with first_per_key, one event per key, each key's first (the keys a
+ * report must act on, however many events it matched);
  * sn_store_sign_events_since lists key's at or after since, oldest first,
  * at most limit, with *total. Free *out.
  */
 sn_err sn_store_sign_events_match(struct sn_store *st,
                                   const char (*sigs)[2 * 32 + 1], size_t nsigs,
                                   const char *digest_alg,
-                                  const char *digest_hex, size_t limit,
-                                  struct sn_audit **out, size_t *n,
-                                  size_t *total);
+                                  const char *digest_hex, int first_per_key,
+                                  size_t limit, struct sn_audit **out,
+                                  size_t *n, size_t *total);
 sn_err sn_store_sign_events_since(struct sn_store *st, const char *key,
                                   time_t since, size_t limit,
                                   struct sn_audit **out, size_t *n,

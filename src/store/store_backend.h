@@ -227,8 +227,8 @@ struct sn_store_ops {
                              struct sn_report_overdue *out);
     sn_err (*sign_events_match)(void *be, const char (*sigs)[2 * 32 + 1],
                                 size_t nsigs, const char *digest_alg,
-                                const char *digest_hex, size_t limit,
-                                struct sn_audit **out, size_t *n,
+                                const char *digest_hex, int first_per_key,
+                                size_t limit, struct sn_audit **out, size_t *n,
                                 size_t *total);
     sn_err (*sign_events_since)(void *be, const char *key, time_t since,
                                 size_t limit, struct sn_audit **out, size_t *n,

@@ -2559,15 +2559,25 @@ test_reports(void **state)
     memset(sigs[1], 'e', 64);
     sigs[1][64] = '\0';
     assert_int_equal(sn_store_sign_events_match(t->st, (const char(*)[65])sigs,
-                                                2, NULL, NULL, 10, &found, &n,
-                                                &total),
+                                                2, NULL, NULL, 0, 10, &found,
+                                                &n, &total),
                      SN_OK);
     assert_int_equal(n, 1);
     assert_int_equal(total, 1);
     assert_int_equal(found[0].id, a[1].id);
     free(found);
+    /* One row per key, its first matching event. */
+    memset(sigs[1], 'b', 64);
+    assert_int_equal(sn_store_sign_events_match(t->st, (const char(*)[65])sigs,
+                                                2, NULL, NULL, 1, 10, &found,
+                                                &n, &total),
+                     SN_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(found[0].id, a[0].id);
+    assert_string_equal(found[0].key, "k1");
+    free(found);
     assert_int_equal(sn_store_sign_events_match(t->st, NULL, 0, "sha256",
-                                                a[1].digest, 10, &found, &n,
+                                                a[1].digest, 0, 10, &found, &n,
                                                 &total),
                      SN_OK);
     assert_int_equal(n, 1);

@@ -714,16 +714,22 @@ collect(struct sq_store *st, sqlite3_stmt *s, size_t limit,
 /* By signature hash: sig_sha256 IN (one placeholder per hash) through
  * the partial index audit_by_sig (the != '' term lets SQLite use it); by
  * digest through audit_by_digest. The statement's text is built from the
- * count alone; the values are bound. */
+ * count alone; the values are bound. first_per_key groups by key: with
+ * the one min() aggregate, SQLite takes the bare columns from the row of
+ * the key's earliest time. */
 sn_err
 sn_sqlite_sign_events_match(void *be, const char (*sigs)[2 * 32 + 1],
                             size_t nsigs, const char *digest_alg,
-                            const char *digest_hex, size_t limit,
-                            struct sn_audit **out, size_t *n, size_t *total)
+                            const char *digest_hex, int first_per_key,
+                            size_t limit, struct sn_audit **out, size_t *n,
+                            size_t *total)
 {
     struct sq_store *st = be;
     sqlite3_stmt *s = NULL;
     char sql[1024], in[64 * 3 + 1];
+    const char *cols =
+        first_per_key ? SIGN_EVENT_COLS ", min(time)" : SIGN_EVENT_COLS;
+    const char *group = first_per_key ? " GROUP BY key_id" : "";
     size_t i, off = 0;
     sn_err e;
 
@@ -733,17 +739,17 @@ sn_sqlite_sign_events_match(void *be, const char (*sigs)[2 * 32 + 1],
                                 i > 0 ? "," : "");
     if (nsigs > 0)
         snprintf(sql, sizeof(sql),
-                 "SELECT " SIGN_EVENT_COLS " FROM audit"
+                 "SELECT %s FROM audit"
                  " WHERE sig_sha256 != '' AND sig_sha256 IN (%s)"
-                 " AND " SIGN_EVENT_WHERE " ORDER BY time, id LIMIT %d",
-                 in, SN_REPORT_COUNT_MAX + 1);
+                 " AND " SIGN_EVENT_WHERE "%s ORDER BY time, id LIMIT %d",
+                 cols, in, group, SN_REPORT_COUNT_MAX + 1);
     else
         snprintf(sql, sizeof(sql),
-                 "SELECT " SIGN_EVENT_COLS " FROM audit"
+                 "SELECT %s FROM audit"
                  " WHERE digest != '' AND digest = ?"
                  " AND digest_algorithm = ?"
-                 " AND " SIGN_EVENT_WHERE " ORDER BY time, id LIMIT %d",
-                 SN_REPORT_COUNT_MAX + 1);
+                 " AND " SIGN_EVENT_WHERE "%s ORDER BY time, id LIMIT %d",
+                 cols, group, SN_REPORT_COUNT_MAX + 1);
     if ((e = sn_sq_prepare(st, sql, &s)) != SN_OK)
         return e;
     if (nsigs > 0)

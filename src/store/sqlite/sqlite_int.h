@@ -129,9 +129,9 @@ sn_err sn_sqlite_report_overdue(void *be, time_t now,
                                 struct sn_report_overdue *out);
 sn_err sn_sqlite_sign_events_match(void *be, const char (*sigs)[2 * 32 + 1],
                                    size_t nsigs, const char *digest_alg,
-                                   const char *digest_hex, size_t limit,
-                                   struct sn_audit **out, size_t *n,
-                                   size_t *total);
+                                   const char *digest_hex, int first_per_key,
+                                   size_t limit, struct sn_audit **out,
+                                   size_t *n, size_t *total);
 sn_err sn_sqlite_sign_events_since(void *be, const char *key, time_t since,
                                    size_t limit, struct sn_audit **out,
                                    size_t *n, size_t *total);

@@ -729,9 +729,9 @@ sn_h_report_list(const struct sn_deps *deps, struct sn_req *req,
         return;
     }
     v = req->who->admin ? VIEW_OPERATOR : VIEW_REPORTER;
-    if (sn_store_report_list(deps->store,
-                             v == VIEW_OPERATOR ? NULL : req->who->subscriber,
-                             only_overdue, LIST_DEFAULT, &list, &n) != SN_OK ||
+    if (sn_store_report_list(
+            deps->store, v == VIEW_OPERATOR ? NULL : req->who->subscriber,
+            only_overdue ? now : 0, LIST_DEFAULT, &list, &n) != SN_OK ||
         (v == VIEW_OPERATOR &&
          sn_store_report_overdue(deps->store, now, &od) != SN_OK)) {
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");

@@ -124,14 +124,15 @@ sn_store_report_get(struct sn_store *st, const char *id, struct sn_report *out)
 }
 
 sn_err
-sn_store_report_list(struct sn_store *st, const char *subscriber, int only_open,
-                     size_t limit, struct sn_report **out, size_t *n)
+sn_store_report_list(struct sn_store *st, const char *subscriber,
+                     time_t overdue_now, size_t limit, struct sn_report **out,
+                     size_t *n)
 {
     *out = NULL;
     *n = 0;
     if (limit == 0 || limit > 1000)
         return SN_ERR_INVALID;
-    return st->ops->report_list(st->be, subscriber, only_open, limit, out, n);
+    return st->ops->report_list(st->be, subscriber, overdue_now, limit, out, n);
 }
 
 sn_err

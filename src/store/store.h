@@ -793,11 +793,13 @@ sn_err sn_store_report_add(struct sn_store *st, const struct sn_report *r,
 sn_err sn_store_report_get(struct sn_store *st, const char *id,
                            struct sn_report *out);
 /* Reports filed by subscriber (NULL: every report), newest first, at most
- * limit (1..1000), without evidence, events and keys; only_open: those
- * not yet decided or whose CA is not yet informed. */
+ * limit (1..1000), without evidence, events and keys. With overdue_now
+ * (not 0): only the reports with a deadline passed and not met at that
+ * time (as GET /v1/reports computes "overdue"), oldest first, so that the
+ * most overdue are never cut off by limit. */
 sn_err sn_store_report_list(struct sn_store *st, const char *subscriber,
-                            int only_open, size_t limit, struct sn_report **out,
-                            size_t *n);
+                            time_t overdue_now, size_t limit,
+                            struct sn_report **out, size_t *n);
 /* Marks the report acknowledged by token at now, once: SN_ERR_STATE if it
  * was already. */
 sn_err sn_store_report_ack(struct sn_store *st, const char *id, time_t now,

@@ -210,7 +210,7 @@ struct sn_store_ops {
      * signing events they match (store/report.c) */
     sn_err (*report_add)(void *be, const struct sn_report *r, char *dup);
     sn_err (*report_get)(void *be, const char *id, struct sn_report *out);
-    sn_err (*report_list)(void *be, const char *subscriber, int only_open,
+    sn_err (*report_list)(void *be, const char *subscriber, time_t overdue_now,
                           size_t limit, struct sn_report **out, size_t *n);
     sn_err (*report_ack)(void *be, const char *id, time_t now,
                          const char *token);

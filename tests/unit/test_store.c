@@ -2632,6 +2632,18 @@ test_reports(void **state)
     assert_int_equal(od.ack, 1);
     assert_int_equal(od.revocation, 1);
     assert_int_equal(od.ca_informed, 1);
+    /* The overdue filter is the store's: none yet a minute in, r-1 later. */
+    assert_int_equal(
+        sn_store_report_list(t->st, NULL, 1700000000 + 60, 10, &list, &n),
+        SN_OK);
+    assert_int_equal(n, 0);
+    sn_report_list_free(list, n);
+    assert_int_equal(
+        sn_store_report_list(t->st, NULL, 1700000000 + 90000, 10, &list, &n),
+        SN_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].id, "r-1");
+    sn_report_list_free(list, n);
     assert_int_equal(sn_store_report_ack(t->st, "r-1", 1700000100, "op"),
                      SN_OK);
     assert_int_equal(sn_store_report_ack(t->st, "r-1", 1700000200, "op"),

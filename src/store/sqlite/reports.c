@@ -364,7 +364,7 @@ out:
 }
 
 sn_err
-sn_sqlite_report_list(void *be, const char *subscriber, int only_open,
+sn_sqlite_report_list(void *be, const char *subscriber, time_t overdue_now,
                       size_t limit, struct sn_report **out, size_t *n)
 {
     struct sq_store *st = be;
@@ -377,18 +377,26 @@ sn_sqlite_report_list(void *be, const char *subscriber, int only_open,
     if ((arr = calloc(limit, sizeof(*arr))) == NULL)
         return SN_ERR_NOMEM;
     pthread_mutex_lock(&st->rlock);
+    /* Overdue: received before now - 24 h, and not acknowledged, or (not
+     * rejected) not decided or its CA not informed (deadlines_json). */
     if ((e = prepare(st->rdb,
-                     "SELECT " REPORT_COLS " FROM reports"
-                     " WHERE (?1 IS NULL OR reporter_subscriber = ?1)"
-                     " AND (?2 = 0 OR " OPEN_SQL ")"
-                     " ORDER BY received_at DESC, id LIMIT ?3",
+                     overdue_now == 0
+                         ? "SELECT " REPORT_COLS " FROM reports"
+                           " WHERE (?1 IS NULL OR reporter_subscriber = ?1)"
+                           " ORDER BY received_at DESC, id LIMIT ?3"
+                         : "SELECT " REPORT_COLS " FROM reports"
+                           " WHERE (?1 IS NULL OR reporter_subscriber = ?1)"
+                           " AND received_at < ?2 AND (acked_at = 0"
+                           " OR (state != 'rejected' AND (decided_at = 0"
+                           " OR ca_informed_at = 0)))"
+                           " ORDER BY received_at, id LIMIT ?3",
                      &s)) != SN_OK)
         goto out;
     if (subscriber != NULL)
         sqlite3_bind_text(s, 1, subscriber, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(s, 1);
-    sqlite3_bind_int(s, 2, only_open != 0);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)(overdue_now - SN_REPORT_DEADLINE));
     sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW && cnt < limit)
         if ((e = read_report(s, &arr[cnt++])) != SN_OK)

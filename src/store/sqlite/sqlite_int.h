@@ -111,8 +111,9 @@ sn_err sn_sqlite_sr_sweep(void *be, time_t now, time_t stale_before, size_t max,
  * events they match (sqlite/reports.c); ops as in store_backend.h */
 sn_err sn_sqlite_report_add(void *be, const struct sn_report *r, char *dup);
 sn_err sn_sqlite_report_get(void *be, const char *id, struct sn_report *out);
-sn_err sn_sqlite_report_list(void *be, const char *subscriber, int only_open,
-                             size_t limit, struct sn_report **out, size_t *n);
+sn_err sn_sqlite_report_list(void *be, const char *subscriber,
+                             time_t overdue_now, size_t limit,
+                             struct sn_report **out, size_t *n);
 sn_err sn_sqlite_report_ack(void *be, const char *id, time_t now,
                             const char *token);
 sn_err sn_sqlite_report_decide(void *be, const char *id,

@@ -269,6 +269,35 @@ test_unknown_key(void **state)
     expect_error(f, REQUIRED "= value\n", 4, "unknown key ''");
 }
 
+/* reports.ca_webhook: judged by libcurl's parse, not by a prefix. */
+static void
+test_webhook(void **state)
+{
+    static const char *const bad[] = {
+        "http://localhost:x@evil.example/", "http://127.0.0.1@evil.example/",
+        "https://user:pw@ca.example/",      "http://evil.example/",
+        "http://127.0.0.1.evil.example/",   "ftp://localhost/",
+    };
+    static const char *const good[] = {"https://ca.example/notices",
+                                       "http://127.0.0.1:8080/n",
+                                       "http://[::1]/n", "http://localhost/n"};
+    struct fx *f = *state;
+    char text[512];
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text), REQUIRED "reports.ca_webhook = %s\n",
+                 bad[i]);
+        expect_error(f, text, 4, "reports.ca_webhook: expected");
+    }
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        snprintf(text, sizeof(text), REQUIRED "reports.ca_webhook = %s\n",
+                 good[i]);
+        print_message("config:\n%s", text);
+        assert_int_equal(load(f, text), SN_OK);
+    }
+}
+
 static void
 test_duplicate_key(void **state)
 {
@@ -797,6 +826,7 @@ main(void)
         T(test_defaults),
         T(test_relative_home),
         T(test_bad_home),
+        T(test_webhook),
         T(test_unknown_key),
         T(test_duplicate_key),
         T(test_bad_number),

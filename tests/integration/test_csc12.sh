@@ -117,7 +117,13 @@ csc12() {
         printf '%s\n' "$VOUT" | tail -n 20
     ts=$(tstime)
     rd=$(revdate "$3")
-    v=$([ "$ts" -lt "$rd" ] 2>/dev/null && echo accepted || echo rejected)
+    # Both must be numbers: an absent CRL entry or an unparsable time is
+    # a failure, never "rejected".
+    if ! [[ "$ts" =~ ^[0-9]+$ && "$rd" =~ ^[0-9]+$ ]]; then
+        fail "$1: CSC-12 needs two times (time-stamp '$ts', revocationDate '$rd')"
+        return
+    fi
+    if [ "$ts" -lt "$rd" ]; then v=accepted; else v=rejected; fi
     check_eq "$1: CSC-12 (time-stamp $ts vs revocationDate $rd)" "$4" "$v"
 }
 

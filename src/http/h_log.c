@@ -42,24 +42,8 @@ void
 sn_h_log_vkey(const struct sn_deps *deps, struct sn_req *req,
               struct sn_resp *resp)
 {
-    size_t n;
-
     (void)req;
-    if (deps->log_vkey == NULL) {
-        sn_resp_error(resp, API_NOT_FOUND, "the log has no key");
-        return;
-    }
-    n = strlen(deps->log_vkey);
-    if ((resp->raw = malloc(n + 2)) == NULL) {
-        sn_resp_error(resp, API_UNAVAILABLE, "out of memory");
-        return;
-    }
-    memcpy(resp->raw, deps->log_vkey, n);
-    resp->raw[n] = '\n';
-    resp->raw_len = n + 1;
-    resp->code = API_OK;
-    resp->raw_type = "text/plain; charset=utf-8";
-    (void)sn_resp_header(resp, "Cache-Control", "public, max-age=3600");
+    sn_resp_key_line(resp, deps->log_vkey, "the log has no key");
 }
 
 /* How many nodes the committed tree has at level 8L (entries: L < 0). */

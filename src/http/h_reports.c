@@ -1181,22 +1181,6 @@ void
 sn_h_report_notice_key(const struct sn_deps *deps, struct sn_req *req,
                        struct sn_resp *resp)
 {
-    size_t n;
-
     (void)req;
-    if (deps->notice_key == NULL) {
-        sn_resp_error(resp, API_NOT_FOUND, "no notice key");
-        return;
-    }
-    n = strlen(deps->notice_key);
-    if ((resp->raw = malloc(n + 2)) == NULL) {
-        sn_resp_error(resp, API_UNAVAILABLE, "out of memory");
-        return;
-    }
-    memcpy(resp->raw, deps->notice_key, n);
-    resp->raw[n] = '\n';
-    resp->raw_len = n + 1;
-    resp->code = API_OK;
-    resp->raw_type = "text/plain; charset=utf-8";
-    (void)sn_resp_header(resp, "Cache-Control", "public, max-age=3600");
+    sn_resp_key_line(resp, deps->notice_key, "no notice key");
 }

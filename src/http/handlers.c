@@ -455,3 +455,25 @@ sn_h_admin_audit(const struct sn_deps *deps, struct sn_req *req,
 {
     audit_answer(deps, req, resp, SN_ACT_ADMIN_AUDIT_READ, "");
 }
+
+void
+sn_resp_key_line(struct sn_resp *resp, const char *line, const char *missing)
+{
+    size_t n;
+
+    if (line == NULL) {
+        sn_resp_error(resp, API_NOT_FOUND, "%s", missing);
+        return;
+    }
+    n = strlen(line);
+    if ((resp->raw = malloc(n + 2)) == NULL) {
+        sn_resp_error(resp, API_UNAVAILABLE, "out of memory");
+        return;
+    }
+    memcpy(resp->raw, line, n);
+    resp->raw[n] = '\n';
+    resp->raw_len = n + 1;
+    resp->code = API_OK;
+    resp->raw_type = "text/plain; charset=utf-8";
+    (void)sn_resp_header(resp, "Cache-Control", "public, max-age=3600");
+}

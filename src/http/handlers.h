@@ -80,6 +80,10 @@ void sn_h_ca_bundle(const struct sn_deps *, struct sn_req *, struct sn_resp *);
 void sn_h_ca_cert_der(const struct sn_deps *, struct sn_req *,
                       struct sn_resp *);
 void sn_h_ca_crl(const struct sn_deps *, struct sn_req *, struct sn_resp *);
+/* A public key as one text line (the log's, the notices'), cacheable for
+ * an hour; 404 saying missing when line is NULL. */
+void sn_resp_key_line(struct sn_resp *resp, const char *line,
+                      const char *missing);
 /* issue 18: the transparency log (h_log.c) */
 void sn_h_log_checkpoint(const struct sn_deps *, struct sn_req *,
                          struct sn_resp *);

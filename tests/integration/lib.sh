@@ -399,39 +399,16 @@ totp_fresh_step() { while [ $(($(date +%s) % 30)) -gt 24 ]; do sleep 1; done; }
 # with it: P_ID is the account, P_TOKEN the session (a strong principal).
 MFA_PW='integration test passphrase'
 mfa_person() {
-    local half secret
-    req_json POST /v1/accounts "$3" \
-        "{\"name\":\"$1\",\"roles\":$2,\"subscriber\":\"$4\",\"password\":\"$MFA_PW\"}"
-    [ "$STATUS" = 201 ] || die "create account $1: HTTP $STATUS $BODY"
-    P_ID=$(jget .id)
-    req_json POST /v1/sessions - "{\"name\":\"$1\",\"password\":\"$MFA_PW\"}"
-    [ "$STATUS" = 201 ] || die "login $1: HTTP $STATUS $BODY"
-    half=$(jget .token)
-    req POST "/v1/accounts/$P_ID/totp" "$half"
-    [ "$STATUS" = 200 ] || die "enrol $1: HTTP $STATUS $BODY"
-    secret=$(jget .otpauth_uri | sed 's/.*secret=\([A-Z2-7]*\).*/\1/')
-    totp_fresh_step
-    req_json POST "/v1/accounts/$P_ID/totp/confirm" "$half" \
-        "{\"code\":\"$(totp_code "$secret" 0)\"}"
-    [ "$STATUS" = 200 ] || die "confirm $1: HTTP $STATUS $BODY"
-    # The confirming step is spent: the next step's code (skew +1).
-    req_json POST /v1/sessions - \
-        "{\"name\":\"$1\",\"password\":\"$MFA_PW\",\"code\":\"$(totp_code "$secret" 30)\"}"
-    [ "$STATUS" = 201 ] && [ "$(jget .mfa)" = true ] ||
-        die "MFA login $1: HTTP $STATUS $BODY"
-    P_TOKEN=$(jget .token)
+    mfa_enrol "$1" "{\"name\":\"$1\",\"roles\":$2,\"subscriber\":\"$4\",\"password\":\"$MFA_PW\"}" "$3"
 }
 
-# mfa_operator NAME ROLES_JSON [CREATOR]: an operator's account made by
-# CREATOR (default the admin token: in a home with auth.operator_mfa on it
-# makes the first operator only), with TOTP enrolled (oathtool) and logged
-# in with it: P_ID is the account, P_TOKEN the session, P_SECRET the TOTP
-# secret (for later logins: totp_code "$P_SECRET" OFFSET).
-mfa_operator() {
+# mfa_enrol NAME ACCOUNT_JSON CREATOR: the account made by CREATOR, TOTP
+# enrolled and confirmed (oathtool), then a login with a second factor:
+# P_ID, P_SECRET and P_TOKEN as mfa_person and mfa_operator describe.
+mfa_enrol() {
     local half
-    req_json POST /v1/accounts "${3:-$ADMIN}" \
-        "{\"name\":\"$1\",\"roles\":$2,\"password\":\"$MFA_PW\"}"
-    [ "$STATUS" = 201 ] || die "create operator $1: HTTP $STATUS $BODY"
+    req_json POST /v1/accounts "$3" "$2"
+    [ "$STATUS" = 201 ] || die "create account $1: HTTP $STATUS $BODY"
     P_ID=$(jget .id)
     req_json POST /v1/sessions - "{\"name\":\"$1\",\"password\":\"$MFA_PW\"}"
     [ "$STATUS" = 201 ] || die "login $1: HTTP $STATUS $BODY"
@@ -443,11 +420,21 @@ mfa_operator() {
     req_json POST "/v1/accounts/$P_ID/totp/confirm" "$half" \
         "{\"code\":\"$(totp_code "$P_SECRET" 0)\"}"
     [ "$STATUS" = 200 ] || die "confirm $1: HTTP $STATUS $BODY"
+    # The confirming step is spent: the next step's code (skew +1).
     req_json POST /v1/sessions - \
         "{\"name\":\"$1\",\"password\":\"$MFA_PW\",\"code\":\"$(totp_code "$P_SECRET" 30)\"}"
     [ "$STATUS" = 201 ] && [ "$(jget .mfa)" = true ] ||
         die "MFA login $1: HTTP $STATUS $BODY"
     P_TOKEN=$(jget .token)
+}
+
+# mfa_operator NAME ROLES_JSON [CREATOR]: an operator's account made by
+# CREATOR (default the admin token: in a home with auth.operator_mfa on it
+# makes the first operator only), with TOTP enrolled (oathtool) and logged
+# in with it: P_ID is the account, P_TOKEN the session, P_SECRET the TOTP
+# secret (for later logins: totp_code "$P_SECRET" OFFSET).
+mfa_operator() {
+    mfa_enrol "$1" "{\"name\":\"$1\",\"roles\":$2,\"password\":\"$MFA_PW\"}" "${3:-$ADMIN}"
 }
 
 # key_count TOKEN -> number of keys the token lists

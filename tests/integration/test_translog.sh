@@ -97,6 +97,19 @@ flip_byte "$WORK/e1" "$WORK/e1.bad" 40
 check_cmd_fails "the Go verifier refuses an altered entry" \
     "$LV" proof -vkey "@$WORK/vkey" -proof "$WORK/p1.json" -entry "$WORK/e1.bad"
 
+# Hostile paths on the public listener: a clear 404, nothing else.
+for path in tile/0/x000/001 tile/8/000 tile/0/000.p/0 tile/0/000.p/256 \
+    tile/entries/x999/x999/x999/x999/x999/x999/999.p/255 tile/0/999 \
+    tile/../checkpoint proof/abc proof/-1 proof/99999999 \
+    "proof/0?size=abc" "proof/0?size=99999999" proof/018446744073709551615; do
+    code=$(curl -sS --path-as-is --max-time 10 -o "$WORK/h.out" -w '%{http_code}' "$PUBLIC_URL/log/$path")
+    check_eq "GET /log/$path is refused with 404" 404 "$code"
+done
+code=$(curl -sS --max-time 10 -o /dev/null -D "$WORK/h.hdr" -w '%{http_code}' \
+    "$PUBLIC_URL/log/proof/99999999")
+check_match "a proof not yet checkpointed says when to retry" '^Retry-After: 1' \
+    "$(tr -d '\r' <"$WORK/h.hdr" | grep -i '^retry-after')"
+
 # The CLI waits for the proof when asked, and the Go verifier accepts it.
 printf 'cli artifact' >"$WORK/a2"
 SIGNET_TOKEN=$TA check_cmd "signet sign-digest --log-proof waits for the proof" \

@@ -360,23 +360,7 @@ entry_from_row(sqlite3_stmt *s, uint8_t **out, size_t *len)
 {
     struct sn_audit a;
 
-    memset(&a, 0, sizeof(a));
-    a.id = sqlite3_column_int64(s, 3);
-    a.time = (time_t)sqlite3_column_int64(s, 4);
-    sn_sq_col_text(s, 5, a.subscriber, sizeof(a.subscriber));
-    sn_sq_col_text(s, 6, a.key, sizeof(a.key));
-    sn_sq_col_text(s, 7, a.token, sizeof(a.token));
-    sn_sq_col_text(s, 8, a.client, sizeof(a.client));
-    sn_sq_col_text(s, 9, a.action, sizeof(a.action));
-    sn_sq_col_text(s, 10, a.digest_alg, sizeof(a.digest_alg));
-    sn_sq_col_text(s, 11, a.digest, sizeof(a.digest));
-    sn_sq_col_text(s, 12, a.scheme, sizeof(a.scheme));
-    sn_sq_col_text(s, 13, a.result, sizeof(a.result));
-    sn_sq_col_text(s, 14, a.detail, sizeof(a.detail));
-    sn_sq_col_text(s, 15, a.policy, sizeof(a.policy));
-    sn_sq_col_text(s, 16, a.principal, sizeof(a.principal));
-    sn_sq_col_text(s, 17, a.sig_sha256, sizeof(a.sig_sha256));
-    sn_sq_col_text(s, 18, a.digest_salt, sizeof(a.digest_salt));
+    sn_sq_read_audit(s, 3, &a);
     if (sqlite3_column_bytes(s, 2) == 32)
         sn_hex_encode(sqlite3_column_blob(s, 2), 32, a.spki_sha256);
     return sn_log_entry(&a, out, len);
@@ -400,7 +384,7 @@ sn_sqlite_log_entries(void *be, uint64_t start, size_t n, struct sn_buf *out)
             "SELECT le.idx, le.data, le.spki, a.id, a.time, a.subscriber_id,"
             " a.key_id, a.token_id, a.client, a.action, a.digest_algorithm,"
             " a.digest, a.scheme, a.result, a.detail, a.policy, a.principal,"
-            " a.sig_sha256, a.digest_salt FROM log_entries le"
+            " a.sig_sha256, a.digest_salt, a.log_index FROM log_entries le"
             " LEFT JOIN audit a ON a.id = le.audit_id"
             " WHERE le.idx >= ? AND le.idx < ? ORDER BY le.idx",
             &s) != SN_OK)

@@ -47,14 +47,6 @@ prepare(sqlite3 *db, const char *sql, sqlite3_stmt **s)
     return SN_OK;
 }
 
-static void
-col_text(sqlite3_stmt *s, int i, char *dst, size_t dstlen)
-{
-    const unsigned char *t = sqlite3_column_text(s, i);
-
-    snprintf(dst, dstlen, "%s", t != NULL ? (const char *)t : "");
-}
-
 /* Runs a statement that returns no rows and finalizes it. */
 static sn_err
 step_done(sqlite3 *db, sqlite3_stmt *s)
@@ -162,7 +154,7 @@ find_dup(sqlite3 *db, const char *sha256, char *dup)
     sqlite3_bind_text(s, 1, sha256, -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
-        col_text(s, 0, dup, SN_UUID_LEN);
+        sn_sq_col_text(s, 0, dup, SN_UUID_LEN);
         e = SN_ERR_EXISTS;
     } else if (rc != SQLITE_DONE)
         e = SN_ERR_DB;
@@ -199,24 +191,25 @@ read_report(sqlite3_stmt *s, struct sn_report *r)
 {
     char kind[32], state[32], ev[32];
 
-    col_text(s, 0, r->id, sizeof(r->id));
-    col_text(s, 1, kind, sizeof(kind));
-    col_text(s, 2, state, sizeof(state));
-    col_text(s, 3, ev, sizeof(ev));
-    col_text(s, 4, r->digest_alg, sizeof(r->digest_alg));
-    col_text(s, 5, r->evidence_sha256, sizeof(r->evidence_sha256));
-    col_text(s, 6, r->reason, sizeof(r->reason));
-    col_text(s, 7, r->contact, sizeof(r->contact));
-    col_text(s, 8, r->reporter_subscriber, sizeof(r->reporter_subscriber));
-    col_text(s, 9, r->reporter_token, sizeof(r->reporter_token));
-    col_text(s, 10, r->reporter_client, sizeof(r->reporter_client));
+    sn_sq_col_text(s, 0, r->id, sizeof(r->id));
+    sn_sq_col_text(s, 1, kind, sizeof(kind));
+    sn_sq_col_text(s, 2, state, sizeof(state));
+    sn_sq_col_text(s, 3, ev, sizeof(ev));
+    sn_sq_col_text(s, 4, r->digest_alg, sizeof(r->digest_alg));
+    sn_sq_col_text(s, 5, r->evidence_sha256, sizeof(r->evidence_sha256));
+    sn_sq_col_text(s, 6, r->reason, sizeof(r->reason));
+    sn_sq_col_text(s, 7, r->contact, sizeof(r->contact));
+    sn_sq_col_text(s, 8, r->reporter_subscriber,
+                   sizeof(r->reporter_subscriber));
+    sn_sq_col_text(s, 9, r->reporter_token, sizeof(r->reporter_token));
+    sn_sq_col_text(s, 10, r->reporter_client, sizeof(r->reporter_client));
     r->received_at = (time_t)sqlite3_column_int64(s, 11);
     r->events_total = (size_t)sqlite3_column_int64(s, 12);
     r->acked_at = (time_t)sqlite3_column_int64(s, 13);
-    col_text(s, 14, r->acked_by, sizeof(r->acked_by));
+    sn_sq_col_text(s, 14, r->acked_by, sizeof(r->acked_by));
     r->decided_at = (time_t)sqlite3_column_int64(s, 15);
-    col_text(s, 16, r->decided_by, sizeof(r->decided_by));
-    col_text(s, 17, r->decision, sizeof(r->decision));
+    sn_sq_col_text(s, 16, r->decided_by, sizeof(r->decided_by));
+    sn_sq_col_text(s, 17, r->decision, sizeof(r->decision));
     r->ca_informed_at = (time_t)sqlite3_column_int64(s, 18);
     r->version = sqlite3_column_int64(s, 19);
     if (sn_report_kind_from_name(kind, &r->kind) != SN_OK ||
@@ -251,14 +244,14 @@ read_events(sqlite3 *db, struct sn_report *r)
                             ? -1
                             : sqlite3_column_int64(s, 1);
         ev->time = (time_t)sqlite3_column_int64(s, 2);
-        col_text(s, 3, ev->subscriber, sizeof(ev->subscriber));
-        col_text(s, 4, ev->key, sizeof(ev->key));
-        col_text(s, 5, ev->action, sizeof(ev->action));
-        col_text(s, 6, ev->principal, sizeof(ev->principal));
-        col_text(s, 7, ev->digest_alg, sizeof(ev->digest_alg));
-        col_text(s, 8, ev->digest, sizeof(ev->digest));
-        col_text(s, 9, ev->sig_sha256, sizeof(ev->sig_sha256));
-        col_text(s, 10, ev->matched_by, sizeof(ev->matched_by));
+        sn_sq_col_text(s, 3, ev->subscriber, sizeof(ev->subscriber));
+        sn_sq_col_text(s, 4, ev->key, sizeof(ev->key));
+        sn_sq_col_text(s, 5, ev->action, sizeof(ev->action));
+        sn_sq_col_text(s, 6, ev->principal, sizeof(ev->principal));
+        sn_sq_col_text(s, 7, ev->digest_alg, sizeof(ev->digest_alg));
+        sn_sq_col_text(s, 8, ev->digest, sizeof(ev->digest));
+        sn_sq_col_text(s, 9, ev->sig_sha256, sizeof(ev->sig_sha256));
+        sn_sq_col_text(s, 10, ev->matched_by, sizeof(ev->matched_by));
     }
     sqlite3_finalize(s);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? SN_OK : SN_ERR_DB;
@@ -267,8 +260,8 @@ read_events(sqlite3 *db, struct sn_report *r)
 static void
 read_key(sqlite3_stmt *s, int at, struct sn_report_key *k)
 {
-    col_text(s, at, k->key, sizeof(k->key));
-    col_text(s, at + 1, k->subscriber, sizeof(k->subscriber));
+    sn_sq_col_text(s, at, k->key, sizeof(k->key));
+    sn_sq_col_text(s, at + 1, k->subscriber, sizeof(k->subscriber));
     k->first_event = (time_t)sqlite3_column_int64(s, at + 2);
     k->revocation_date = (time_t)sqlite3_column_int64(s, at + 3);
     k->certs_revoked = (unsigned)sqlite3_column_int(s, at + 4);
@@ -276,7 +269,7 @@ read_key(sqlite3_stmt *s, int at, struct sn_report_key *k)
     k->notified_at = (time_t)sqlite3_column_int64(s, at + 6);
     k->attempts = (unsigned)sqlite3_column_int(s, at + 7);
     k->next_attempt = (time_t)sqlite3_column_int64(s, at + 8);
-    col_text(s, at + 9, k->last_result, sizeof(k->last_result));
+    sn_sq_col_text(s, at + 9, k->last_result, sizeof(k->last_result));
 }
 
 static sn_err
@@ -532,7 +525,7 @@ sn_sqlite_report_notices_due(void *be, time_t now, size_t max,
     sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW && cnt < max) {
         r = &arr[cnt++];
-        col_text(s, 0, r->id, sizeof(r->id));
+        sn_sq_col_text(s, 0, r->id, sizeof(r->id));
         if ((r->keys = calloc(1, sizeof(*r->keys))) == NULL) {
             e = SN_ERR_NOMEM;
             goto out;
@@ -668,30 +661,6 @@ out:
     "action IN ('sign', 'sign_file') AND result = 'ok'"                        \
     " AND subscriber_id != ''"
 
-static void
-read_audit(sqlite3_stmt *s, struct sn_audit *a)
-{
-    a->id = sqlite3_column_int64(s, 0);
-    a->time = (time_t)sqlite3_column_int64(s, 1);
-    col_text(s, 2, a->subscriber, sizeof(a->subscriber));
-    col_text(s, 3, a->key, sizeof(a->key));
-    col_text(s, 4, a->token, sizeof(a->token));
-    col_text(s, 5, a->client, sizeof(a->client));
-    col_text(s, 6, a->action, sizeof(a->action));
-    col_text(s, 7, a->digest_alg, sizeof(a->digest_alg));
-    col_text(s, 8, a->digest, sizeof(a->digest));
-    col_text(s, 9, a->scheme, sizeof(a->scheme));
-    col_text(s, 10, a->result, sizeof(a->result));
-    col_text(s, 11, a->detail, sizeof(a->detail));
-    col_text(s, 12, a->policy, sizeof(a->policy));
-    col_text(s, 13, a->principal, sizeof(a->principal));
-    col_text(s, 14, a->sig_sha256, sizeof(a->sig_sha256));
-    col_text(s, 15, a->digest_salt, sizeof(a->digest_salt));
-    a->log_index = sqlite3_column_type(s, 16) == SQLITE_NULL
-                       ? -1
-                       : sqlite3_column_int64(s, 16);
-}
-
 /* Runs s (SIGN_EVENT_COLS), taking up to limit rows and counting all. */
 static sn_err
 collect(struct sq_store *st, sqlite3_stmt *s, size_t limit,
@@ -705,7 +674,7 @@ collect(struct sq_store *st, sqlite3_stmt *s, size_t limit,
         return SN_ERR_NOMEM;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (cnt < limit)
-            read_audit(s, &arr[cnt++]);
+            sn_sq_read_audit(s, 0, &arr[cnt++]);
         all++;
     }
     if (rc != SQLITE_DONE) {

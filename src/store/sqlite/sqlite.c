@@ -565,6 +565,31 @@ sn_sq_col_text(sqlite3_stmt *s, int i, char *dst, size_t dstlen)
     snprintf(dst, dstlen, "%s", t ? (const char *)t : "");
 }
 
+void
+sn_sq_read_audit(sqlite3_stmt *s, int c, struct sn_audit *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->id = sqlite3_column_int64(s, c);
+    a->time = (time_t)sqlite3_column_int64(s, c + 1);
+    sn_sq_col_text(s, c + 2, a->subscriber, sizeof(a->subscriber));
+    sn_sq_col_text(s, c + 3, a->key, sizeof(a->key));
+    sn_sq_col_text(s, c + 4, a->token, sizeof(a->token));
+    sn_sq_col_text(s, c + 5, a->client, sizeof(a->client));
+    sn_sq_col_text(s, c + 6, a->action, sizeof(a->action));
+    sn_sq_col_text(s, c + 7, a->digest_alg, sizeof(a->digest_alg));
+    sn_sq_col_text(s, c + 8, a->digest, sizeof(a->digest));
+    sn_sq_col_text(s, c + 9, a->scheme, sizeof(a->scheme));
+    sn_sq_col_text(s, c + 10, a->result, sizeof(a->result));
+    sn_sq_col_text(s, c + 11, a->detail, sizeof(a->detail));
+    sn_sq_col_text(s, c + 12, a->policy, sizeof(a->policy));
+    sn_sq_col_text(s, c + 13, a->principal, sizeof(a->principal));
+    sn_sq_col_text(s, c + 14, a->sig_sha256, sizeof(a->sig_sha256));
+    sn_sq_col_text(s, c + 15, a->digest_salt, sizeof(a->digest_salt));
+    a->log_index = sqlite3_column_type(s, c + 16) == SQLITE_NULL
+                       ? -1
+                       : sqlite3_column_int64(s, c + 16);
+}
+
 static int
 rc_row(sqlite3_stmt *s)
 {
@@ -1236,7 +1261,7 @@ audit_list(void *be, const char *subscriber, const char *key,
            const struct sn_audit_page *pg, struct sn_audit **out, size_t *n)
 {
     struct sq_store *st = be;
-    struct sn_audit *arr = NULL, *a;
+    struct sn_audit *arr = NULL;
     sqlite3_stmt *s = NULL;
     size_t cnt = 0, limit = pg->limit;
     sn_err r;
@@ -1260,26 +1285,7 @@ audit_list(void *be, const char *subscriber, const char *key,
     sqlite3_bind_int64(s, 4, pg->before);
     sqlite3_bind_int64(s, 5, (sqlite3_int64)limit);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW && cnt < limit) {
-        a = &arr[cnt++];
-        a->id = sqlite3_column_int64(s, 0);
-        a->time = (time_t)sqlite3_column_int64(s, 1);
-        col_text(s, 2, a->subscriber, sizeof(a->subscriber));
-        col_text(s, 3, a->key, sizeof(a->key));
-        col_text(s, 4, a->token, sizeof(a->token));
-        col_text(s, 5, a->client, sizeof(a->client));
-        col_text(s, 6, a->action, sizeof(a->action));
-        col_text(s, 7, a->digest_alg, sizeof(a->digest_alg));
-        col_text(s, 8, a->digest, sizeof(a->digest));
-        col_text(s, 9, a->scheme, sizeof(a->scheme));
-        col_text(s, 10, a->result, sizeof(a->result));
-        col_text(s, 11, a->detail, sizeof(a->detail));
-        col_text(s, 12, a->policy, sizeof(a->policy));
-        col_text(s, 13, a->principal, sizeof(a->principal));
-        col_text(s, 14, a->sig_sha256, sizeof(a->sig_sha256));
-        col_text(s, 15, a->digest_salt, sizeof(a->digest_salt));
-        a->log_index = sqlite3_column_type(s, 16) == SQLITE_NULL
-                           ? -1
-                           : sqlite3_column_int64(s, 16);
+        sn_sq_read_audit(s, 0, &arr[cnt++]);
     }
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         r = SN_ERR_DB;

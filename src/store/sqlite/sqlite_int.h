@@ -41,6 +41,11 @@ sn_err sn_sq_prepare(struct sq_store *st, const char *sql, sqlite3_stmt **s);
 sn_err sn_sq_finish_write(struct sq_store *st, sqlite3_stmt *s,
                           int must_change);
 void sn_sq_col_text(sqlite3_stmt *s, int i, char *dst, size_t dstlen);
+/* An audit record from 17 columns from c on: id, time, subscriber_id,
+ * key_id, token_id, client, action, digest_algorithm, digest, scheme,
+ * result, detail, policy, principal, sig_sha256, digest_salt, log_index
+ * (every reader of audit rows selects them in this order). */
+void sn_sq_read_audit(sqlite3_stmt *s, int c, struct sn_audit *a);
 
 /* accounts.c: people, their recovery codes and login sessions (the ops
  * of the same names in store_backend.h). */

@@ -146,18 +146,25 @@ server_stop
 
 # On a terminal (script(1) gives it one), the next steps follow.
 if command -v script >/dev/null; then
-    P5=$(random_port)
-    timeout 60 script -qfec "sh -c 'echo \$\$ >$WORK/tty.pid; exec $SIGNETD serve $A --listen 127.0.0.1:$P5 --public-listen off'" \
-        "$WORK/tty.out" >/dev/null 2>&1 &
-    tpid=$!
-    EXTRA_PIDS+=($tpid)
-    for _ in $(seq 1 200); do
-        grep -q 'Stop with Ctrl-C' "$WORK/tty.out" 2>/dev/null && break
-        sleep 0.1
+    # A free port can be taken by a parallel test before signetd binds
+    # it: another port then (up to three tries).
+    for _try in 1 2 3; do
+        P5=$(random_port)
+        rm -f "$WORK/tty.out" "$WORK/tty.pid"
+        timeout 60 script -qfec "sh -c 'echo \$\$ >$WORK/tty.pid; exec $SIGNETD serve $A --listen 127.0.0.1:$P5 --public-listen off'" \
+            "$WORK/tty.out" >/dev/null 2>&1 &
+        tpid=$!
+        EXTRA_PIDS+=($tpid)
+        for _ in $(seq 1 200); do
+            grep -q 'Stop with Ctrl-C\|Address already in use' "$WORK/tty.out" 2>/dev/null && break
+            sleep 0.1
+        done
+        out=$(cat "$WORK/tty.out")
+        [ -s "$WORK/tty.pid" ] && kill -TERM "$(cat "$WORK/tty.pid")" 2>/dev/null
+        wait "$tpid" 2>/dev/null
+        case $out in *"Address already in use"*) continue ;; esac
+        break
     done
-    out=$(cat "$WORK/tty.out")
-    [ -s "$WORK/tty.pid" ] && kill -TERM "$(cat "$WORK/tty.pid")" 2>/dev/null
-    wait "$tpid" 2>/dev/null
     check_match "on a terminal: the next steps (identity, certify, sign, roots)" \
         "subscriber identity ID.*key certify KEY.*sign --key KEY.*ca roots -o ca\.pem" \
         "$(printf '%s' "$out" | tr -d '\r' | tr '\n' ' ')"

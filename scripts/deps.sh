@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libssl-dev libp11-kit-dev
-      libsofthsm2 softhsm2 libsqlite3-dev sqlite3 libjansson-dev
+      libsofthsm2 softhsm2 libsqlite3-dev sqlite3 libpq-dev postgresql-15 libjansson-dev
       libmicrohttpd-dev libcurl4-openssl-dev libcmocka-dev opensc
       libgnutls28-dev openssl curl jq clang libclang-rt-14-dev
       osslsigncode openjdk-17-jdk-headless python3 python3-cryptography libengine-pkcs11-openssl libp11-dev

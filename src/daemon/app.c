@@ -152,6 +152,25 @@ log_start(struct sn_app *app, char *errbuf, size_t errlen)
     return r;
 }
 
+/*
+ * A node changed a table (several nodes over one database): what this
+ * node keeps of it beside the store's own caches goes too. OCSP answers
+ * are made anew after a certificate was issued or revoked anywhere, a
+ * policy read again. The store's listening thread.
+ */
+static void
+changed_elsewhere(void *arg, const char *table)
+{
+    struct sn_app *app = arg;
+    int all = strcmp(table, "*") == 0;
+
+    if (all || strcmp(table, "certificates") == 0 || strcmp(table, "crls") == 0)
+        sn_ca_ocsp_forget(&app->ca);
+    if (all || strcmp(table, "signing_policies") == 0 ||
+        strcmp(table, "keys") == 0 || strcmp(table, "subscribers") == 0)
+        sn_keyrules_forget(app->keyrules);
+}
+
 sn_err
 sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
 {
@@ -160,8 +179,14 @@ sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
 
     if ((r = sn_app_open_service(home, app, errbuf, errlen)) != SN_OK)
         return r;
-    if ((r = sn_store_open(app->cfg.database, &app->store)) != SN_OK) {
-        snprintf(errbuf, errlen, "cannot open database %s", app->cfg.database);
+    if ((r = sn_store_open_at(app->cfg.database, app->cfg.home, &app->store)) !=
+        SN_OK) {
+        /* a server's URI may hold a password */
+        if (strncmp(app->cfg.database, "postgres", 8) == 0)
+            snprintf(errbuf, errlen, "cannot open the PostgreSQL database");
+        else
+            snprintf(errbuf, errlen, "cannot open database %s",
+                     app->cfg.database);
         return r;
     }
     sn_store_set_limits(
@@ -209,12 +234,15 @@ sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "cannot start OIDC: %s", sn_err_str(r));
         return r;
     }
+    sn_store_watch(app->store, changed_elsewhere, app);
     return SN_OK;
 }
 
 void
 sn_app_close(struct sn_app *app)
 {
+    if (app->store != NULL)
+        sn_store_watch(app->store, NULL, NULL);
     sn_keyrules_free(app->keyrules);
     sn_oidc_free(app->oidc);
     sn_parts_cleanup(&app->parts);

@@ -49,6 +49,7 @@
 enum key_id {
     KEY_LISTEN,
     KEY_DATABASE,
+    KEY_STORE_URL,
     KEY_TLS_CERT,
     KEY_TLS_KEY,
     KEY_JSON_BODY,
@@ -136,7 +137,8 @@ enum kind {
     K_CERTIFIED,   /* MANUFACTURER | MODEL | CERTIFICATE, repeatable */
     K_BOOL,        /* true or false */
     K_UPLOAD_ROOT, /* repeatable path of a PEM root (ca.upload_root) */
-    K_NOTE_NAME    /* a signed note's name: printable ASCII, no space or + */
+    K_NOTE_NAME,   /* a signed note's name: printable ASCII, no space or + */
+    K_STORE        /* sqlite:PATH, PATH, or postgresql://... (a URI) */
 };
 
 static const struct keydef {
@@ -146,7 +148,8 @@ static const struct keydef {
     int required;
 } keys[KEY_COUNT] = {
     [KEY_LISTEN] = {"listen", K_LISTEN, 0, 0, 0},
-    [KEY_DATABASE] = {"database", K_PATH, 0, 0, 0},
+    [KEY_DATABASE] = {"database", K_STORE, 0, 0, 0},
+    [KEY_STORE_URL] = {"store.url", K_STORE, 0, 0, 0},
     [KEY_TLS_CERT] = {"tls.cert", K_PATH, 0, 0, 0},
     [KEY_TLS_KEY] = {"tls.key", K_PATH, 0, 0, 0},
     [KEY_JSON_BODY] = {"limits.json_body", K_SIZE, 1024,
@@ -316,6 +319,31 @@ resolve_path(const char *home, const char *value, char **out)
     }
     *out = s;
     return SN_OK;
+}
+
+/* The store: a PostgreSQL URI as written (it may hold a password: never
+ * shown), "sqlite:PATH" or PATH resolved like any path. database and
+ * store.url name the same thing: once. */
+static sn_err
+set_store(struct parser *p, unsigned line, const char *name, const char *value,
+          char **field)
+{
+    if (*field != NULL) {
+        fail(p, line, "%s: the database is named twice (database, store.url)",
+             name);
+        return SN_ERR_CONFIG;
+    }
+    if (strncmp(value, "postgresql://", 13) == 0 ||
+        strncmp(value, "postgres://", 11) == 0)
+        return (*field = dup_str(value)) == NULL ? SN_ERR_NOMEM : SN_OK;
+    if (strncmp(value, "sqlite:", 7) == 0)
+        value += 7;
+    if (*value == '\0') {
+        fail(p, line, "%s: expected sqlite:PATH, PATH or postgresql://...",
+             name);
+        return SN_ERR_CONFIG;
+    }
+    return resolve_path(p->cfg.home, value, field);
 }
 
 /* Decimal digits only: no sign, no blanks, no base prefix, no overflow. */
@@ -716,6 +744,7 @@ str_field(struct sn_config *cfg, enum key_id id)
     case KEY_LISTEN:
         return &cfg->listen;
     case KEY_DATABASE:
+    case KEY_STORE_URL:
         return &cfg->database;
     case KEY_TLS_CERT:
         return &cfg->tls_cert;
@@ -938,6 +967,8 @@ set_value(struct parser *p, unsigned line, enum key_id id, char *value)
         return (*field = dup_str(value)) == NULL ? SN_ERR_NOMEM : SN_OK;
     case K_PATH:
         return resolve_path(p->cfg.home, value, field);
+    case K_STORE:
+        return set_store(p, line, k->name, value, field);
     case K_LISTEN_OFF:
         if (strcmp(value, "off") != 0 && !listen_ok(value)) {
             fail(p, line,

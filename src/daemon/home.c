@@ -21,6 +21,7 @@
 
 #include <openssl/crypto.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/oids.h"
 #include "common/util.h"
@@ -923,4 +924,56 @@ sn_home_check(const struct sn_config *cfg, unsigned *errors, unsigned *warnings)
                 SN_OID_CABF_TEST);
     *errors = f.errors;
     *warnings = f.warnings;
+}
+
+/*
+ * signetd.conf names the store url instead of its database: the line
+ * setting database (or store.url) is replaced, every other line kept;
+ * written beside it and renamed over it (0600).
+ */
+sn_err
+sn_home_set_store(const char *home, const char *url)
+{
+    char path[4096], tmp[4200], *line, *save = NULL;
+    uint8_t *data = NULL;
+    struct sn_buf out;
+    size_t len = 0, klen;
+    int done = 0;
+    sn_err r;
+
+    snprintf(path, sizeof(path), "%s/signetd.conf", home);
+    snprintf(tmp, sizeof(tmp), "%s.new", path);
+    if ((r = sn_file_read(path, 1 << 20, &data, &len)) != SN_OK)
+        return r;
+    sn_buf_init(&out, len + strlen(url) + 64);
+    for (line = strtok_r((char *)data, "\n", &save); line != NULL && r == SN_OK;
+         line = strtok_r(NULL, "\n", &save)) {
+        klen = strcspn(line, " =");
+        if ((klen == 8 && strncmp(line, "database", 8) == 0) ||
+            (klen == 9 && strncmp(line, "store.url", 9) == 0)) {
+            if (done++)
+                continue;
+            r = sn_buf_append(&out, "store.url = ", 12);
+            if (r == SN_OK)
+                r = sn_buf_append(&out, url, strlen(url));
+        } else
+            r = sn_buf_append(&out, line, strlen(line));
+        if (r == SN_OK)
+            r = sn_buf_append(&out, "\n", 1);
+    }
+    if (r == SN_OK && !done) {
+        r = sn_buf_append(&out, "store.url = ", 12);
+        if (r == SN_OK)
+            r = sn_buf_append(&out, url, strlen(url));
+        if (r == SN_OK)
+            r = sn_buf_append(&out, "\n", 1);
+    }
+    unlink(tmp);
+    if (r == SN_OK &&
+        (r = sn_file_write_new(tmp, out.data, out.len, 0600)) == SN_OK &&
+        rename(tmp, path) != 0)
+        r = SN_ERR_IO;
+    sn_buf_cleanup(&out);
+    free(data);
+    return r;
 }

@@ -71,6 +71,9 @@ void sn_home_check(const struct sn_config *cfg, unsigned *errors,
  * cache); disable it through the API to end it at once.
  */
 sn_err sn_home_admin_token(const char *home, const char *db, int *revoked);
+/* signetd migrate: the home's signetd.conf names store.url = url in place
+ * of its database (kept 0600; the url may hold a password). */
+sn_err sn_home_set_store(const char *home, const char *url);
 
 sn_err sn_home_ceremony(const char *home, const char *module, const char *dir,
                         const char *base_url);

@@ -1,6 +1,6 @@
 /*
- * signetd: command line of the signing service: init, check, serve, and
- * the offline root ceremony (ca ceremony).
+ * signetd: command line of the signing service: init, check, serve,
+ * migrate (to PostgreSQL), and the offline root ceremony (ca ceremony).
  * Arguments are trusted (the operator's); the network is handled in http.c.
  */
 #include <errno.h>
@@ -19,6 +19,7 @@
 #include "http/handlers.h"
 #include "daemon/notices.h"
 #include "http/server.h"
+#include "store/store.h"
 
 #ifndef SIGNET_SOFTHSM_MODULE
 #define SIGNET_SOFTHSM_MODULE "/usr/lib/softhsm/libsofthsm2.so"
@@ -43,6 +44,7 @@ usage(void)
             "       signetd check [--home] DIR\n"
             "       signetd admin-token [--home] DIR  (a new bootstrap admin "
             "token)\n"
+            "       signetd migrate [--home] DIR --to postgresql://...\n"
             "       signetd serve [--home] DIR [--listen ADDR:PORT]\n"
             "                     [--public-listen ADDR:PORT|off]\n"
             "init: the listeners default to 127.0.0.1:8443 (HTTPS API) and\n"
@@ -132,6 +134,58 @@ cmd_admin_token(const char *home)
            revoked ? "; the previous one is revoked (a running signetd "
                      "accepts it until it restarts)"
                    : "; no previous one was found to revoke");
+    return 0;
+}
+
+/*
+ * signetd migrate: the home's SQLite database copied into an empty
+ * PostgreSQL database (sn_store_migrate), then signetd.conf names it.
+ * signetd must not be serving from the home meanwhile.
+ */
+static int
+cmd_migrate(const char *home, const char *to)
+{
+    struct sn_migrate_report rep;
+    struct sn_config cfg;
+    char path[4096], err[512];
+    size_t i;
+    sn_err r;
+
+    snprintf(path, sizeof(path), "%s/signetd.conf", home);
+    if (sn_config_load(path, home, &cfg, err, sizeof(err)) != SN_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    if (strncmp(cfg.database, "postgres", 8) == 0) {
+        fprintf(stderr,
+                "signetd: migrate: %s already names a PostgreSQL "
+                "database\n",
+                path);
+        sn_config_cleanup(&cfg);
+        return 1;
+    }
+    r = sn_store_migrate(cfg.database, to, cfg.home, &rep);
+    sn_config_cleanup(&cfg);
+    if (r == SN_OK && (r = sn_home_set_store(home, to)) != SN_OK)
+        fprintf(stderr,
+                "signetd: migrate: the data is copied, but %s could "
+                "not be changed: set store.url there yourself\n",
+                path);
+    if (r != SN_OK) {
+        fprintf(stderr, "signetd: migrate: %s%s\n", sn_err_str(r),
+                r == SN_ERR_EXISTS ? " (the PostgreSQL database is not empty)"
+                : r == SN_ERR_STATE
+                    ? " (a transparency log does not hold: see the log)"
+                    : "");
+        return 1;
+    }
+    for (i = 0; i < SN_MIGRATE_TABLES; i++)
+        if (rep.rows[i] > 0)
+            printf("  %-20s %llu\n", sn_migrate_table(i),
+                   (unsigned long long)rep.rows[i]);
+    printf("signetd: migrate: %llu rows copied; %s now names the PostgreSQL "
+           "database (store.url); the SQLite file is left as it was\n",
+           (unsigned long long)rep.total, path);
     return 0;
 }
 
@@ -392,7 +446,7 @@ main(int argc, char **argv)
     const char *home = NULL, *listen = NULL, *module = SIGNET_SOFTHSM_MODULE;
     const char *public_listen = NULL, *csr_dir = NULL, *from_dir = NULL;
     const char *base_url = NULL, *xdir = NULL, *cmd, *sub = NULL;
-    const char *oid_arc = NULL;
+    const char *oid_arc = NULL, *to = NULL;
     struct sn_home_net net;
     int i = 2;
 
@@ -424,6 +478,9 @@ main(int argc, char **argv)
                   strcmp(argv[i], "--public-url") == 0) &&
                  i + 1 < argc)
             base_url = argv[++i];
+        else if (strcmp(argv[i], "--to") == 0 && i + 1 < argc &&
+                 strcmp(cmd, "migrate") == 0)
+            to = argv[++i];
         else if (strcmp(argv[i], "--oid-arc") == 0 && i + 1 < argc &&
                  strcmp(cmd, "init") == 0)
             oid_arc = argv[++i];
@@ -465,6 +522,8 @@ main(int argc, char **argv)
         return cmd_check(home);
     if (strcmp(cmd, "admin-token") == 0)
         return cmd_admin_token(home);
+    if (strcmp(cmd, "migrate") == 0 && to != NULL)
+        return cmd_migrate(home, to);
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(home, listen, public_listen);
     usage();

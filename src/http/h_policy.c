@@ -65,6 +65,13 @@ sn_keyrules_new(int require_strong_auth, struct sn_keyrules **out)
 }
 
 void
+sn_keyrules_forget(struct sn_keyrules *kr)
+{
+    if (kr != NULL)
+        sn_cache_clear(&kr->cache);
+}
+
+void
 sn_keyrules_free(struct sn_keyrules *kr)
 {
     if (kr == NULL)

@@ -19,6 +19,8 @@
 /* require_strong_auth: the instance default (auth.require_strong_auth). */
 sn_err sn_keyrules_new(int require_strong_auth, struct sn_keyrules **out);
 void sn_keyrules_free(struct sn_keyrules *kr);
+/* Another node changed a policy: every cached one goes. */
+void sn_keyrules_forget(struct sn_keyrules *kr);
 
 /* What a signing request was allowed, for its records and a refund. */
 struct sn_sign_ticket {

@@ -43,10 +43,16 @@ read_hashes(void *arg, unsigned level, uint64_t start, size_t n,
  */
 #define ANCHOR_HEADER "signet-log-anchor v1"
 
-static void
+/* 0: no anchor (a server's database opened without a home) */
+static int
 anchor_path(const struct sn_store *st, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s/log-anchor", st->dir != NULL ? st->dir : ".");
+    const char *d = st->anchor_dir != NULL ? st->anchor_dir : st->dir;
+
+    if (d == NULL)
+        return 0;
+    snprintf(buf, len, "%s/log-anchor", d);
+    return 1;
 }
 
 /* 1 with size and root, 0 without an anchor, -1 if it is unreadable. */
@@ -58,8 +64,8 @@ anchor_read(const struct sn_store *st, uint64_t *size, uint8_t root[32])
     size_t len = 0, hl = 0;
     int ok = -1;
 
-    anchor_path(st, path, sizeof(path));
-    if (access(path, F_OK) != 0 && errno == ENOENT)
+    if (!anchor_path(st, path, sizeof(path)) ||
+        (access(path, F_OK) != 0 && errno == ENOENT))
         return 0;
     if (sn_file_read(path, 256, &data, &len) != SN_OK)
         return -1;
@@ -90,7 +96,8 @@ anchor_write(const struct sn_store *st, uint64_t size, const uint8_t root[32])
     FILE *f = NULL;
     int ok = 0;
 
-    anchor_path(st, path, sizeof(path));
+    if (!anchor_path(st, path, sizeof(path)))
+        return;
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     if (sn_b64_encode(root, 32, &b64) == SN_OK &&
         (f = fopen(tmp, "w")) != NULL &&
@@ -152,11 +159,15 @@ sn_logcp_open(struct sn_store *st)
 
     sn_logseq_init(&st->log);
     st->log_ready = 1;
-    if ((r = st->ops->log_size(st->be, &n)) != SN_OK)
-        return r;
+    /* The checkpoint first: another node may append and sign meanwhile,
+     * and the tree read after it is at least as large. */
     r = st->ops->log_checkpoint_latest(st->be, &cps, cproot, &note);
     if (r != SN_OK && r != SN_ERR_NOT_FOUND)
         return r;
+    if ((r = st->ops->log_size(st->be, &n)) != SN_OK) {
+        free(note);
+        return r;
+    }
     memset(&e, 0, sizeof(e));
     anchored = anchor_read(st, &as, aroot);
     if (anchored < 0)
@@ -201,13 +212,66 @@ sn_logcp_close(struct sn_store *st)
     st->cp_note = NULL;
 }
 
+/* The checkpoint served and anchored from now on. */
+static void
+checkpoint_keep(struct sn_store *st, uint64_t size, const uint8_t root[32],
+                char *note)
+{
+    char *old;
+
+    anchor_write(st, size, root);
+    pthread_mutex_lock(&st->log.lock);
+    old = st->cp_note;
+    st->cp_note = note;
+    st->cp_size = size;
+    memcpy(st->cp_root, root, SN_TLOG_HASH);
+    pthread_mutex_unlock(&st->log.lock);
+    free(old);
+}
+
+/*
+ * Several nodes over one database (the backend has log_leader): the
+ * committed tree is the database's, whichever node appended. A node that
+ * does not sign takes the newest checkpoint another signed, once the
+ * stored tree hashes to its root. 0: this node signs, size and root set.
+ */
+static int
+cluster_head(struct sn_store *st, uint64_t *size, uint8_t root[32])
+{
+    const struct sn_tlog_reader rd = {read_hashes, st};
+    uint8_t cproot[SN_TLOG_HASH], mine[SN_TLOG_HASH];
+    uint64_t cps = 0;
+    char *note = NULL;
+
+    if (st->ops->log_leader(st->be))
+        return st->ops->log_size(st->be, size) == SN_OK &&
+                       sn_tlog_range_hash(&rd, 0, *size, root) == SN_OK
+                   ? 0
+                   : -1;
+    if (st->ops->log_checkpoint_latest(st->be, &cps, cproot, &note) != SN_OK ||
+        (st->cp_note != NULL && cps <= st->cp_size)) {
+        free(note);
+        return -1;
+    }
+    if (sn_tlog_range_hash(&rd, 0, cps, mine) != SN_OK ||
+        memcmp(mine, cproot, sizeof(mine)) != 0) {
+        sn_error("log: another node's checkpoint of size %llu does not "
+                 "match the stored tree: not served",
+                 (unsigned long long)cps);
+        free(note);
+        return -1;
+    }
+    checkpoint_keep(st, cps, cproot, note);
+    return -1;
+}
+
 /* Signs and keeps a checkpoint of the committed tree if it grew since
  * the last one (or there is none yet). */
 static void
 checkpoint(struct sn_store *st)
 {
     uint8_t root[SN_TLOG_HASH], sig[SN_ED25519_SIG];
-    char body[512], *note = NULL, *old;
+    char body[512], *note = NULL;
     uint64_t size;
     int have;
 
@@ -216,6 +280,8 @@ checkpoint(struct sn_store *st)
     memcpy(root, st->log.root, sizeof(root));
     have = st->cp_note != NULL;
     pthread_mutex_unlock(&st->log.lock);
+    if (st->ops->log_leader != NULL && cluster_head(st, &size, root) != 0)
+        return;
     /* One thread signs, sizes only grow: never two trees of one size. */
     if (have && size <= st->cp_size)
         return;
@@ -232,14 +298,7 @@ checkpoint(struct sn_store *st)
         free(note);
         return;
     }
-    anchor_write(st, size, root);
-    pthread_mutex_lock(&st->log.lock);
-    old = st->cp_note;
-    st->cp_note = note;
-    st->cp_size = size;
-    memcpy(st->cp_root, root, sizeof(root));
-    pthread_mutex_unlock(&st->log.lock);
-    free(old);
+    checkpoint_keep(st, size, root, note);
 }
 
 static void *

@@ -62,6 +62,13 @@ sn_logseq_commit(struct sn_logseq *ls)
 }
 
 void
+sn_logseq_reset(struct sn_logseq *ls, const struct sn_tlog_edge *e)
+{
+    ls->work = *e;
+    sn_logseq_commit(ls);
+}
+
+void
 sn_logseq_abort(struct sn_logseq *ls)
 {
     ls->work = ls->edge;

@@ -47,6 +47,9 @@ int64_t sn_logseq_next(const struct sn_logseq *ls);
 sn_err sn_logseq_add(struct sn_logseq *ls, const uint8_t *entry, size_t len,
                      const struct sn_logseq_sink *sink);
 void sn_logseq_commit(struct sn_logseq *ls);
+/* Another node appended: the edge (and the published head) become e's,
+ * before sn_logseq_begin. */
+void sn_logseq_reset(struct sn_logseq *ls, const struct sn_tlog_edge *e);
 void sn_logseq_abort(struct sn_logseq *ls);
 
 #endif

@@ -22,6 +22,7 @@
 /* Backends by the prefix of the path given to sn_store_open. */
 static const struct sn_store_ops *const backends[] = {
     &sn_store_sqlite_ops,
+    &sn_store_postgres_ops,
 };
 
 const char *
@@ -198,10 +199,6 @@ sn_cert_list_free(struct sn_cert *c, size_t n)
     free(c);
 }
 
-/* Backends that may come, not built: a path naming one is refused rather
- * than taken for a SQLite file of that name. */
-static const char *const unbuilt[] = {"postgres", "postgresql"};
-
 /* 1 if path starts with "name:"; *rest is what follows. */
 static int
 prefixed(const char *path, const char *name, const char **rest)
@@ -215,10 +212,10 @@ prefixed(const char *path, const char *name, const char **rest)
 }
 
 /*
- * "name:rest" picks backend name with path rest; a path without a known
- * prefix is a SQLite file (what every configuration said before backends
- * existed, including names with a colon in them). NULL: a backend this
- * build does not have.
+ * "name:rest" picks backend name with path rest ("sqlite:PATH",
+ * "postgresql://..." or "postgres://..."); a path without a known prefix
+ * is a SQLite file (what every configuration said before backends
+ * existed, including names with a colon in them).
  */
 static const struct sn_store_ops *
 pick(const char *path, const char **rest)
@@ -228,11 +225,9 @@ pick(const char *path, const char **rest)
     for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
         if (prefixed(path, backends[i]->name, rest))
             return backends[i];
-    for (i = 0; i < sizeof(unbuilt) / sizeof(unbuilt[0]); i++)
-        if (prefixed(path, unbuilt[i], rest)) {
-            sn_error("store: this build has no %s backend", unbuilt[i]);
-            return NULL;
-        }
+    /* libpq's other scheme */
+    if (prefixed(path, "postgres", rest))
+        return &sn_store_postgres_ops;
     *rest = path;
     return &sn_store_sqlite_ops;
 }
@@ -257,8 +252,63 @@ dir_of(const char *file, char **out)
     return SN_OK;
 }
 
+static int
+is(const char *table, const char *name)
+{
+    return strcmp(table, "*") == 0 || strcmp(table, name) == 0;
+}
+
+/* A change a node made to a table (this node's too, heard back): what
+ * this node cached of it goes, a revocation among it is counted, then
+ * the caller's callback. The backend's listening thread. */
+static void
+on_change(void *arg, const char *table)
+{
+    struct sn_store *st = arg;
+    void (*fn)(void *, const char *);
+    void *fnarg;
+
+    if (is(table, "tokens") || is(table, "accounts"))
+        sn_cache_clear(&st->tokens);
+    if (is(table, "keys") || is(table, "subscribers"))
+        sn_cache_clear(&st->keys);
+    if (is(table, "client_certs"))
+        sn_cache_clear(&st->clientcerts);
+    if (is(table, "tokens") || is(table, "accounts") || is(table, "keys") ||
+        is(table, "certificates"))
+        __atomic_add_fetch(&st->revocations, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_lock(&st->qlock);
+    fn = st->changed;
+    fnarg = st->changed_arg;
+    pthread_mutex_unlock(&st->qlock);
+    if (fn != NULL)
+        fn(fnarg, table);
+}
+
+void
+sn_store_watch(struct sn_store *st,
+               void (*changed)(void *arg, const char *table), void *arg)
+{
+    pthread_mutex_lock(&st->qlock);
+    st->changed = changed;
+    st->changed_arg = arg;
+    pthread_mutex_unlock(&st->qlock);
+}
+
+int
+sn_store_shared(const struct sn_store *st)
+{
+    return st->ops->watch != NULL;
+}
+
 sn_err
 sn_store_open(const char *path, struct sn_store **out)
+{
+    return sn_store_open_at(path, NULL, out);
+}
+
+sn_err
+sn_store_open_at(const char *path, const char *home, struct sn_store **out)
 {
     struct sn_store *st = NULL;
     const char *rest;
@@ -276,9 +326,18 @@ sn_store_open(const char *path, struct sn_store **out)
         r = SN_ERR_CONFIG;
         goto out;
     }
-    if ((r = st->ops->open(rest, &st->be)) != SN_OK ||
-        (r = dir_of(rest, &st->dir)) != SN_OK ||
-        (r = sn_logcp_open(st)) != SN_OK)
+    if ((r = st->ops->open(rest, &st->be)) != SN_OK)
+        goto out;
+    /* A file's directory is measured for free space and holds the log's
+     * anchor; a server's database has neither, the home the anchor. */
+    if (st->ops == &sn_store_sqlite_ops)
+        r = dir_of(rest, &st->dir);
+    else if (home != NULL && (st->anchor_dir = strdup(home)) == NULL)
+        r = SN_ERR_NOMEM;
+    if (r != SN_OK || (r = sn_logcp_open(st)) != SN_OK)
+        goto out;
+    if (st->ops->watch != NULL &&
+        (r = st->ops->watch(st->be, on_change, st)) != SN_OK)
         goto out;
     if ((r = sn_auditlog_start(st)) != SN_OK)
         goto out;
@@ -308,6 +367,7 @@ sn_store_close(struct sn_store *st)
     sn_auditlog_cleanup(st);
     sn_logcp_close(st);
     free(st->dir);
+    free(st->anchor_dir);
     free(st);
 }
 

@@ -151,8 +151,38 @@ struct sn_audit {
 
 const char *sn_key_state_name(enum sn_key_state s);
 
+/* path: "sqlite:FILE" or FILE, or a PostgreSQL URI ("postgresql://...",
+ * docs/scaling.md); sn_store_open_at also names the home, where a
+ * server's database keeps the log's anchor (a file's sits beside it). */
 sn_err sn_store_open(const char *path, struct sn_store **out);
+sn_err sn_store_open_at(const char *path, const char *home,
+                        struct sn_store **out);
 void sn_store_close(struct sn_store *st);
+/*
+ * signetd migrate: the SQLite database `from` (its log checked, with the
+ * home's anchor) copied into the empty PostgreSQL database `to`, table by
+ * table in one transaction, and opened again as a store whose log must
+ * hold. SN_ERR_EXISTS if `to` holds data already, SN_ERR_STATE if either
+ * log does not hold, SN_ERR_INVALID unless from is SQLite and to a URI.
+ */
+#define SN_MIGRATE_TABLES 24
+struct sn_migrate_report {
+    uint64_t rows[SN_MIGRATE_TABLES]; /* by sn_migrate_table(i) */
+    uint64_t total;
+};
+sn_err sn_store_migrate(const char *from, const char *to, const char *home,
+                        struct sn_migrate_report *rep);
+const char *sn_migrate_table(size_t i);
+
+/* A database shared by several nodes (PostgreSQL): 1. Their changes to
+ * cached rows are heard at once: the store drops its own caches, then
+ * calls changed(arg, table) from a thread of its own, with the table's
+ * name (tokens, accounts, keys, subscribers, signing_policies,
+ * client_certs, oidc_issuers, trust_policies, certificates, crls) or "*"
+ * (anything: the link to the database was lost meanwhile). */
+int sn_store_shared(const struct sn_store *st);
+void sn_store_watch(struct sn_store *st,
+                    void (*changed)(void *arg, const char *table), void *arg);
 sn_err sn_store_ping(struct sn_store *st);
 
 sn_err sn_store_subscriber_add(struct sn_store *st,

@@ -252,6 +252,19 @@ struct sn_store_ops {
                                  time_t when);
     sn_err (*log_checkpoint_latest)(void *be, uint64_t *size, uint8_t root[32],
                                     char **note);
+    /* Several nodes over one database: 1 while this node is the one that
+     * signs the log's checkpoints (tried again on each call; a dead
+     * node's turn passes to another). NULL: a backend of one node, which
+     * always signs. The checkpointer thread only. */
+    int (*log_leader)(void *be);
+    /* Several nodes: calls changed(arg, table) from a thread of the
+     * backend whenever a node changed a table whose rows nodes cache
+     * (tokens, accounts, keys, subscribers, signing_policies,
+     * client_certs, oidc_issuers, trust_policies, certificates, crls),
+     * and "*" after a lost link came back; until close. NULL: a backend
+     * of one node (the front knows its own changes). */
+    sn_err (*watch)(void *be, void (*changed)(void *arg, const char *table),
+                    void *arg);
     /* upserts one row (the write probe); */
     sn_err (*write_probe)(void *be);
     /* one retention step (sn_store_tsa_compact). */
@@ -259,5 +272,6 @@ struct sn_store_ops {
 };
 
 extern const struct sn_store_ops sn_store_sqlite_ops;
+extern const struct sn_store_ops sn_store_postgres_ops;
 
 #endif

@@ -33,6 +33,10 @@ struct sn_store {
     uint64_t announced, settled; /* records on their way: see auditlog.c */
     /* Bumped by every revocation written (atomic): sn_store_revocation_gen */
     unsigned long revocations;
+    /* Other nodes' changes (a shared backend's watch): the caller's own
+     * callback (sn_store_watch), under qlock */
+    void (*changed)(void *arg, const char *table);
+    void *changed_arg;
     /* The writer's chores (auditlog.c): the tally, retention; its clock */
     struct sn_tally *tally;        /* store/tally.h */
     struct sn_tally_batch *tbatch; /* the writer's, for sn_tally_take */
@@ -42,6 +46,9 @@ struct sn_store {
     unsigned compact_left; /* batches left in this minute's step */
     /* Free space (store.c): the directory measured, the last answer */
     char *dir;
+    /* The log's anchor's directory when it is not dir (a server's
+     * database: the node's home), or NULL */
+    char *anchor_dir;
     int space;           /* enum sn_space, atomic */
     int64_t space_at_ms; /* when it was measured, atomic */
     /* The write probe (auditlog.c) */

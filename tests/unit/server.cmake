@@ -20,8 +20,12 @@ foreach(fault none stale_handle_once sign_error not_local extractable)
 endforeach()
 
 sn_unit_test(test_store ${CMAKE_CURRENT_LIST_DIR}/test_store.c)
-target_link_libraries(test_store PRIVATE sn_store sn_common PkgConfig::SQLITE
+target_link_libraries(test_store PRIVATE sn_store sn_common PkgConfig::SQLITE PkgConfig::LIBPQ
                       Threads::Threads)
+# The same tests on the PostgreSQL backend (tests/pg.cmake)
+add_test(NAME unit/test_store_pg COMMAND test_store)
+set_tests_properties(unit/test_store_pg PROPERTIES TIMEOUT 300)
+sn_pg_test(unit/test_store_pg)
 
 sn_unit_test(test_cache ${CMAKE_CURRENT_LIST_DIR}/test_cache.c)
 target_link_libraries(test_cache PRIVATE sn_store Threads::Threads)

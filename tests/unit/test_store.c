@@ -1,8 +1,11 @@
 /*
- * Unit tests for store against real SQLite in a fresh directory per test.
- * Failures inside a transaction are provoked from outside: a second SQLite
- * connection installs a trigger that aborts chosen inserts, and what was
- * committed is then read back through a new connection.
+ * Unit tests for store against real SQLite in a fresh directory per test,
+ * or, with SIGNET_TEST_PG_DIR naming a server of scripts/pg.sh, against
+ * real PostgreSQL in a fresh database per test (the tests of SQLite's own
+ * files and schema history are skipped there). Failures inside a
+ * transaction are provoked from outside: a second connection installs a
+ * trigger that aborts chosen inserts, and what was committed is then read
+ * back through a new connection.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
@@ -29,9 +33,65 @@
 
 struct tmp {
     char dir[64];
-    char db[128];
+    char db[256];
+    char pgname[64]; /* PostgreSQL: the test's database */
     struct sn_store *st;
 };
+
+/* SIGNET_TEST_PG_DIR: the socket directory of a scripts/pg.sh server */
+static const char *pg_dir;
+
+/* Runs sql on the server's maintenance database; 0 on failure. */
+static int
+pg_admin(const char *sql)
+{
+    char url[256];
+    PGconn *c;
+    PGresult *res;
+    int ok;
+
+    snprintf(url, sizeof(url), "postgresql:///postgres?host=%s", pg_dir);
+    c = PQconnectdb(url);
+    res = PQexec(c, sql);
+    ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        print_error("postgres: %s\n", PQerrorMessage(c));
+    PQclear(res);
+    PQfinish(c);
+    return ok;
+}
+
+/* A fresh database for the test: t->db names it. */
+static int
+pg_fresh(struct tmp *t)
+{
+    static unsigned n;
+    char sql[128];
+
+    snprintf(t->pgname, sizeof(t->pgname), "ut_%ld_%u", (long)getpid(),
+             __atomic_add_fetch(&n, 1, __ATOMIC_SEQ_CST));
+    snprintf(t->db, sizeof(t->db), "postgresql:///%s?host=%s", t->pgname,
+             pg_dir);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", t->pgname);
+    return pg_admin(sql);
+}
+
+static void
+pg_drop(struct tmp *t)
+{
+    char sql[128];
+
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
+             t->pgname);
+    (void)pg_admin(sql);
+}
+
+/* The tests of SQLite's own files and schema history. */
+#define SQLITE_ONLY()                                                        \
+    do {                                                                     \
+        if (pg_dir != NULL)                                                  \
+            skip();                                                          \
+    } while (0)
 
 static void
 tmp_paths_unlink(struct tmp *t)
@@ -60,7 +120,8 @@ setup(void **state)
         return -1;
     }
     snprintf(t->db, sizeof(t->db), "%s/signet.db", t->dir);
-    if (sn_store_open(t->db, &t->st) != SN_OK) {
+    if ((pg_dir != NULL && !pg_fresh(t)) ||
+        sn_store_open(t->db, &t->st) != SN_OK) {
         rmdir(t->dir);
         free(t);
         return -1;
@@ -75,7 +136,10 @@ teardown(void **state)
     struct tmp *t = *state;
 
     sn_store_close(t->st);
-    tmp_paths_unlink(t);
+    if (pg_dir != NULL)
+        pg_drop(t);
+    else
+        tmp_paths_unlink(t);
     rmdir(t->dir);
     free(t);
     return 0;
@@ -91,14 +155,30 @@ reopen(struct tmp *t)
     assert_int_equal(sn_store_ping(t->st), SN_OK);
 }
 
-/* Runs sql on a second, independent connection to the same file. */
+/* Runs sql on a second, independent connection to the same database;
+ * with PostgreSQL pg (NULL: the test is skipped there). */
 static void
-exec_other(struct tmp *t, const char *sql)
+exec_other2(struct tmp *t, const char *sql, const char *pg)
 {
     sqlite3 *db = NULL;
     char *msg = NULL;
+    PGconn *c;
+    PGresult *res;
     int rc;
 
+    if (pg_dir != NULL) {
+        if (pg == NULL)
+            skip();
+        c = PQconnectdb(t->db);
+        res = PQexec(c, pg);
+        rc = PQresultStatus(res) == PGRES_COMMAND_OK;
+        if (!rc)
+            print_error("sql: %s\n", PQerrorMessage(c));
+        PQclear(res);
+        PQfinish(c);
+        assert_true(rc);
+        return;
+    }
     assert_int_equal(sqlite3_open(t->db, &db), SQLITE_OK);
     rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK)
@@ -107,6 +187,28 @@ exec_other(struct tmp *t, const char *sql)
     assert_int_equal(rc, SQLITE_OK);
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
+
+/* The same SQL for both. */
+static void
+exec_other(struct tmp *t, const char *sql)
+{
+    exec_other2(t, sql, sql);
+}
+
+static int64_t query_int(struct tmp *t, const char *sql);
+
+/* The trigger that fails the insert of an audit record whose detail is
+ * "boom", and its removal. */
+#define BOOM_SQLITE                                                          \
+    "CREATE TRIGGER boom BEFORE INSERT ON audit WHEN NEW.detail = 'boom'"    \
+    " BEGIN SELECT RAISE(ABORT, 'boom'); END;"
+#define BOOM_PG                                                              \
+    "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"   \
+    " IF NEW.detail = 'boom' THEN RAISE EXCEPTION 'boom'; END IF;"           \
+    " RETURN NEW; END $$;"                                                   \
+    "CREATE TRIGGER boom BEFORE INSERT ON audit FOR EACH ROW"                \
+    " EXECUTE FUNCTION boom();"
+#define UNBOOM_PG "DROP TRIGGER boom ON audit; DROP FUNCTION boom();"
 
 static void
 make_sub(struct sn_subscriber *s, const char *name, time_t created)
@@ -699,9 +801,7 @@ test_audit_many(void **state)
     assert_int_equal(audit_count(t->st, "s1"), 3);
 
     /* An insert that fails part-way through writes none of the batch. */
-    exec_other(t, "CREATE TRIGGER boom BEFORE INSERT ON audit"
-                  " WHEN NEW.detail = 'boom'"
-                  " BEGIN SELECT RAISE(ABORT, 'boom'); END;");
+    exec_other2(t, BOOM_SQLITE, BOOM_PG);
     for (i = 0; i < 4; i++)
         make_audit(&b[i], "s1", "k2", i == 2 ? "boom" : "batch two");
     assert_int_not_equal(sn_store_audit_add_many(t->st, b, 4), SN_OK);
@@ -804,9 +904,7 @@ test_audit_submit(void **state)
     free(out);
 
     /* A failing insert reports failure and writes none of the job. */
-    exec_other(t, "CREATE TRIGGER boom BEFORE INSERT ON audit"
-                  " WHEN NEW.detail = 'boom'"
-                  " BEGIN SELECT RAISE(ABORT, 'boom'); END;");
+    exec_other2(t, BOOM_SQLITE, BOOM_PG);
     make_audit(&b[0], "s9", "k2", "fine");
     make_audit(&b[1], "s9", "k2", "boom");
     assert_int_equal(sn_store_audit_submit(t->st, b, 2, 0, on_done, &bad),
@@ -825,23 +923,14 @@ test_audit_submit(void **state)
 static int
 tsa_rows(struct tmp *t, const char *serial)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    int n = -1;
+    char sql[160];
 
-    assert_int_equal(sqlite3_open(t->db, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT count(*) FROM tsa_tokens"
-                                        " WHERE serial = ? AND policy = ?",
-                                        -1, &s, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_text(s, 1, serial, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, "2.23.140.1.4.2", -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_ROW)
-        n = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    return n;
+    /* serials here are the tests' own digits */
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM tsa_tokens WHERE serial = '%s'"
+             " AND policy = '2.23.140.1.4.2'",
+             serial);
+    return (int)query_int(t, sql);
 }
 
 static void
@@ -1188,6 +1277,8 @@ test_schema_fresh(void **state)
     struct tmp *t = *state;
     struct sn_subscriber s, got;
 
+    SQLITE_ONLY();
+
     assert_int_equal(user_version(t), SCHEMA_LATEST);
     make_sub(&s, "alice", 1000);
     assert_int_equal(sn_store_subscriber_add(t->st, &s), SN_OK);
@@ -1231,6 +1322,8 @@ test_schema_legacy(void **state)
     struct sn_cert *certs = NULL;
     size_t n = 0;
     char *json = NULL;
+
+    SQLITE_ONLY();
 
     sn_store_close(t->st);
     t->st = NULL;
@@ -1308,6 +1401,8 @@ test_schema_legacy_index(void **state)
     sqlite3 *db = NULL;
     sqlite3_stmt *s = NULL;
 
+    SQLITE_ONLY();
+
     sn_store_close(t->st);
     t->st = NULL;
     tmp_paths_unlink(t);
@@ -1333,6 +1428,8 @@ test_schema_too_new(void **state)
 {
     struct tmp *t = *state;
     struct sn_store *st = NULL;
+
+    SQLITE_ONLY();
 
     sn_store_close(t->st);
     t->st = NULL;
@@ -1455,7 +1552,19 @@ query_int(struct tmp *t, const char *sql)
     sqlite3 *db = NULL;
     sqlite3_stmt *s = NULL;
     int64_t v = -1;
+    PGconn *c;
+    PGresult *res;
 
+    if (pg_dir != NULL) {
+        c = PQconnectdb(t->db);
+        res = PQexec(c, sql);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+            !PQgetisnull(res, 0, 0))
+            v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+        PQfinish(c);
+        return v;
+    }
     assert_int_equal(sqlite3_open(t->db, &db), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
     if (sqlite3_step(s) == SQLITE_ROW)
@@ -1650,13 +1759,19 @@ test_probe(void **state)
     assert_int_equal(query_int(t, "SELECT value FROM counters"
                                   " WHERE name = 'write_probe'"),
                      1);
-    exec_other(t, "CREATE TRIGGER no_probe BEFORE UPDATE ON counters"
-                  " BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
+    exec_other2(t,
+                "CREATE TRIGGER no_probe BEFORE UPDATE ON counters"
+                " BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+                "CREATE FUNCTION no_probe() RETURNS trigger LANGUAGE plpgsql"
+                " AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$;"
+                "CREATE TRIGGER no_probe BEFORE UPDATE ON counters FOR EACH"
+                " ROW EXECUTE FUNCTION no_probe();");
     /* Cached for a second: the same answer, no write. */
     assert_int_equal(sn_store_probe(t->st), SN_OK);
     usleep(1100000);
     assert_int_equal(sn_store_probe(t->st), SN_ERR_DB);
-    exec_other(t, "DROP TRIGGER no_probe");
+    exec_other2(t, "DROP TRIGGER no_probe",
+                "DROP TRIGGER no_probe ON counters; DROP FUNCTION no_probe();");
     usleep(1100000);
     assert_int_equal(sn_store_probe(t->st), SN_OK);
 }
@@ -1671,6 +1786,8 @@ test_space(void **state)
     struct sn_subscriber sub;
     struct statvfs v;
     uint64_t avail;
+
+    SQLITE_ONLY();
 
     assert_int_equal(statvfs(t->dir, &v), 0);
     avail = (uint64_t)v.f_bavail * v.f_frsize;
@@ -2460,16 +2577,14 @@ test_translog(void **state)
     /* A failing job: neither its records nor entries, the tree unchanged. */
     sn_store_log_head(t->st, &size, root);
     assert_int_equal(size, (uint64_t)a[2].log_index + 1);
-    exec_other(t, "CREATE TRIGGER boom BEFORE INSERT ON audit"
-                  " WHEN NEW.detail = 'boom'"
-                  " BEGIN SELECT RAISE(ABORT, 'boom'); END;");
+    exec_other2(t, BOOM_SQLITE, BOOM_PG);
     make_audit(&bad[0], "s1", "k2", "fine");
     make_audit(&bad[1], "s1", "k2", "boom");
     assert_int_not_equal(sn_store_audit_add_many(t->st, bad, 2), SN_OK);
     sn_store_log_head(t->st, &cps, r2);
     assert_int_equal(cps, size);
     assert_memory_equal(root, r2, 32);
-    exec_other(t, "DROP TRIGGER boom");
+    exec_other2(t, "DROP TRIGGER boom", UNBOOM_PG);
 
     /* The entry of a[1]: a canonical sign entry naming its record. */
     sn_buf_init(&b, 70000);
@@ -2515,7 +2630,9 @@ test_translog(void **state)
     /* A stored hash altered: the next open finds the tree does not match
      * its checkpoint; nothing more is appended. */
     reopen(t);
-    exec_other(t, "UPDATE log_entries SET leaf = zeroblob(32) WHERE idx = 0");
+    exec_other2(t, "UPDATE log_entries SET leaf = zeroblob(32) WHERE idx = 0",
+                "UPDATE log_entries SET leaf = decode(repeat('00', 32), 'hex')"
+                " WHERE idx = 0");
     reopen(t);
     assert_false(sn_store_log_ok(t->st));
     make_audit(&bad[1], "s1", "k2", "refused");
@@ -2752,5 +2869,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_translog, setup, teardown),
     };
 
+    pg_dir = getenv("SIGNET_TEST_PG_DIR");
+    if (pg_dir != NULL && pg_dir[0] == '\0')
+        pg_dir = NULL;
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

@@ -25,8 +25,8 @@
     " LANGUAGE plpgsql AS $$ BEGIN"                                            \
     " PERFORM pg_notify('signet_changes', TG_TABLE_NAME); RETURN NULL;"        \
     " END $$;"
-#define NOTIFY_ON(t)                                                           \
-    "CREATE TRIGGER " t "_changed AFTER INSERT OR UPDATE OR DELETE ON " t      \
+#define NOTIFY_ON(t, what)                                                     \
+    "CREATE TRIGGER " t "_changed AFTER " what " ON " t                        \
     " FOR EACH STATEMENT EXECUTE FUNCTION signet_changed();"
 
 /*
@@ -220,11 +220,24 @@ static const char *const migrations[] = {
     "CREATE TABLE probe (id BIGINT PRIMARY KEY, at BIGINT NOT NULL);"
     /* What other nodes must hear of at once (the front's caches, the
      * OCSP answers, the TSA's and CA's state). */
-    NOTIFY_FN NOTIFY_ON("tokens") NOTIFY_ON("accounts") NOTIFY_ON("keys")
-        NOTIFY_ON("subscribers") NOTIFY_ON("signing_policies")
-            NOTIFY_ON("client_certs") NOTIFY_ON("oidc_issuers")
-                NOTIFY_ON("trust_policies") NOTIFY_ON("certificates")
-                    NOTIFY_ON("crls"),
+    /* Not a token's last use, nor an account's logins: what decides
+     * whether a request is allowed, and what answers say. */
+    NOTIFY_FN NOTIFY_ON("tokens",
+                        "UPDATE OF revoked_at, expires_at, roles, keys, mfa,"
+                        " idle_timeout OR DELETE")
+        NOTIFY_ON("accounts", "UPDATE OF disabled_at, roles, operator,"
+                              " subscriber_id OR DELETE")
+            NOTIFY_ON("keys", "UPDATE OR DELETE") NOTIFY_ON("subscribers",
+                                                            "UPDATE OR DELETE")
+                NOTIFY_ON("signing_policies", "INSERT OR UPDATE OR DELETE")
+                    NOTIFY_ON("client_certs", "INSERT OR UPDATE OR DELETE")
+                        NOTIFY_ON("oidc_issuers", "INSERT OR UPDATE OR DELETE")
+                            NOTIFY_ON("trust_policies",
+                                      "INSERT OR UPDATE OR DELETE")
+                                NOTIFY_ON("certificates",
+                                          "INSERT OR UPDATE OR DELETE")
+                                    NOTIFY_ON("crls",
+                                              "INSERT OR UPDATE OR DELETE"),
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -319,6 +332,15 @@ conn_open(const char *conninfo, struct pg_conn *c)
     }
     PQclear(res);
     return SN_OK;
+}
+
+sn_err
+sn_pg_conn_ready(struct pg_store *st, struct pg_conn *c)
+{
+    if (c->c != NULL && PQstatus(c->c) == CONNECTION_OK)
+        return SN_OK;
+    conn_close(c);
+    return conn_open(st->conninfo, c);
 }
 
 struct pg_conn *
@@ -764,9 +786,12 @@ sn_pg_close(struct pg_store *st)
 
     if (st == NULL)
         return;
+    sn_pg_watch_stop(st);
+    conn_close(&st->wconn);
     for (i = 0; i < SN_PG_POOL; i++)
         conn_close(&st->pool[i]);
     conn_close(&st->w);
+    conn_close(&st->lead);
     pthread_mutex_destroy(&st->lock);
     pthread_cond_destroy(&st->freed);
     if (st->conninfo != NULL)

@@ -43,6 +43,17 @@ struct pg_store {
     size_t npool; /* opened so far (lazily, up to SN_PG_POOL) */
     /* The audit writer's own connection (audit.c; writer thread only). */
     struct pg_conn w;
+    /* The checkpoint signer's lock's connection, and whether it holds
+     * the lock (audit.c; the checkpointer thread only). */
+    struct pg_conn lead;
+    int leading;
+    /* Other nodes' changes (watch.c): the listening connection, its
+     * thread, and the front's callback. */
+    struct pg_conn wconn;
+    pthread_t watch_thread;
+    int watching, watch_stop;
+    void (*changed)(void *arg, const char *table);
+    void *changed_arg;
     /* audit.c, writer only: the record whose entry is being stored, and
      * whether its text is kept. */
     const struct sn_audit *cur;
@@ -64,6 +75,8 @@ struct sn_pg_params {
  * Connects, brings the schema up to date (sn_pg_close(NULL) is a no-op). */
 sn_err sn_pg_open(const char *path, struct pg_store **out);
 void sn_pg_close(struct pg_store *st);
+/* watch.c: stops the listening thread, if any (before close). */
+void sn_pg_watch_stop(struct pg_store *st);
 
 void sn_pg_p_init(struct sn_pg_params *p);
 void sn_pg_p_text(struct sn_pg_params *p, const char *s);
@@ -75,6 +88,9 @@ void sn_pg_p_bytes(struct sn_pg_params *p, const void *b, size_t n);
  * sn_pg_put; a connection whose link broke is reopened then. */
 struct pg_conn *sn_pg_get(struct pg_store *st);
 void sn_pg_put(struct pg_store *st, struct pg_conn *c);
+/* A connection kept by one thread for itself (the writer's, the
+ * leader's): opened if it is not, opened again if its link broke. */
+sn_err sn_pg_conn_ready(struct pg_store *st, struct pg_conn *c);
 
 /*
  * Runs sql (prepared once per connection) with p (NULL: none). If it

@@ -156,6 +156,9 @@ sn_err sn_pg_log_checkpoint_put(void *be, uint64_t size, const uint8_t root[32],
                                 const char *note, time_t when);
 sn_err sn_pg_log_checkpoint_latest(void *be, uint64_t *size, uint8_t root[32],
                                    char **note);
+int sn_pg_log_leader(void *be);
+sn_err sn_pg_watch(void *be, void (*changed)(void *arg, const char *table),
+                   void *arg);
 sn_err sn_pg_write_probe(void *be);
 sn_err sn_pg_tsa_compact(void *be, time_t before, size_t max, size_t *removed);
 

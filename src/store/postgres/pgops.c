@@ -119,6 +119,8 @@ const struct sn_store_ops sn_store_postgres_ops = {
     OP(log_entries),
     OP(log_checkpoint_put),
     OP(log_checkpoint_latest),
+    OP(log_leader),
+    OP(watch),
     OP(write_probe),
     OP(tsa_compact),
 };

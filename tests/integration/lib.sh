@@ -39,6 +39,11 @@ SERVER_URL=
 SERVER_CA=
 ADMIN=
 declare -a EXTRA_PIDS=()
+# PostgreSQL (server_to_pg): the databases this test made, and their URL
+declare -a PG_NAMES=()
+PG_DBS=0
+PG_URL=
+SIGNET_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 log() { printf '[%s] %s\n' "$TEST_NAME" "$*"; }
 
@@ -169,6 +174,10 @@ cleanup() {
         done
         kill -KILL "$SERVER_PID" 2>/dev/null
     fi
+    for p in "${PG_NAMES[@]}"; do
+        psql -qAtX -d "postgresql:///postgres?host=$SIGNET_TEST_PG_DIR" \
+            -c "DROP DATABASE IF EXISTS $p WITH (FORCE)" >/dev/null 2>&1
+    done
     if [ "${SIGNET_IT_KEEP:-0}" = 1 ]; then
         echo "[$TEST_NAME] kept $WORK (exit $rc)" >&2
     else
@@ -216,6 +225,36 @@ server_init() {
     SERVER_CA=$SERVER_HOME/tls/ca.pem
     ADMIN=$(tr -d '\n' <"$SERVER_HOME/admin.token")
     export SOFTHSM2_CONF=$SERVER_HOME/hsm/softhsm2.conf
+    server_to_pg
+}
+
+# With SIGNET_TEST_PG_DIR (tests/pg.cmake: the suite runs on PostgreSQL),
+# the new home's database moves to a fresh PostgreSQL database of its own
+# by signetd migrate (PG_URL names it), unless the test set
+# SERVER_STORE=sqlite (it reads SQLite's file, or SQLite's own triggers).
+server_to_pg() {
+    local name
+    PG_URL=
+    [ -n "${SIGNET_TEST_PG_DIR:-}" ] && [ "${SERVER_STORE:-}" != sqlite ] ||
+        return 0
+    name=it_$$_$((++PG_DBS))
+    PG_URL=$("$SIGNET_REPO/scripts/pg.sh" createdb "$SIGNET_TEST_PG_DIR" "$name") ||
+        die "cannot create the PostgreSQL database $name"
+    PG_NAMES+=("$name")
+    "$SIGNETD" migrate --home "$SERVER_HOME" --to "$PG_URL" \
+        >"$WORK/migrate.log" 2>&1 ||
+        die "signetd migrate failed: $(cat "$WORK/migrate.log")"
+    log "the home's database is PostgreSQL's $name"
+}
+
+# db_query SQL: the rows of SQL on the running test's database, columns
+# separated by |, whichever store it is (the SQL must suit both).
+db_query() {
+    if [ -n "${PG_URL:-}" ]; then
+        psql -qAtX -F '|' -d "$PG_URL" -c "$1"
+    else
+        sqlite3 "$SERVER_HOME/signet.db" "$1"
+    fi
 }
 
 # set_conf KEY VALUE: replaces (or appends) a line of signetd.conf.

@@ -4,10 +4,12 @@
 # signature a client received is written down; signetd is killed with
 # SIGKILL mid-flight. After a restart the audit log must hold a record of
 # every one of those digests (group commit must not answer before its
-# commit). Verdict: sqlite3 over the database, and openssl over a sample
+# commit). Verdict: sqlite3 (or psql) over the database, and openssl over a sample
 # of the received signatures.
 . "$(dirname "$0")/lib.sh"
 command -v sqlite3 >/dev/null || die "sqlite3 is not installed"
+[ -z "${SIGNET_TEST_PG_DIR:-}" ] || command -v psql >/dev/null ||
+    die "psql is not installed"
 
 server_start
 SUB=$(new_subscriber acme) || exit 1
@@ -41,8 +43,7 @@ RECEIVED=$(wc -l <"$WORK/received")
 log "signatures received before the crash: $RECEIVED"
 check_ne "clients received signatures before the crash" 0 "$RECEIVED"
 
-sqlite3 "$SERVER_HOME/signet.db" \
-    "SELECT digest FROM audit WHERE action = 'sign' AND result = 'ok'" \
+db_query "SELECT digest FROM audit WHERE action = 'sign' AND result = 'ok'" \
     | sort -u >"$WORK/recorded"
 cut -d' ' -f1 "$WORK/received" | sort -u >"$WORK/received.digests"
 MISSING=$(comm -23 "$WORK/received.digests" "$WORK/recorded" | wc -l)

@@ -9,6 +9,8 @@
 #  - a probe of another subscriber's key answers in the time of a probe
 #    of a missing key (medians of 200 each, interleaved; within 1.5x + 0.5 ms).
 . "$(dirname "$0")/lib.sh"
+# SQLite's file and triggers are read and altered here: SQLite only.
+SERVER_STORE=sqlite
 
 command -v sqlite3 >/dev/null || die "sqlite3 is not installed"
 server_start

@@ -11,6 +11,8 @@
 # - everything survives a restart.
 # Usage: test_faults.sh SIGNETD SIGNET SHIM_MODULE
 . "$(dirname "$0")/lib.sh"
+# SQLite's file and triggers are read and altered here: SQLite only.
+SERVER_STORE=sqlite
 SHIM=${3:?usage: test_faults.sh SIGNETD SIGNET SHIM}
 [ -f "$SHIM" ] || die "no shim module at $SHIM"
 

@@ -17,6 +17,8 @@
 #    /proc/PID/environ (the ptrace access check a debugger or a memory
 #    reader goes through).
 . "$(dirname "$0")/lib.sh"
+# SQLite's file and triggers are read and altered here: SQLite only.
+SERVER_STORE=sqlite
 
 command -v setpriv >/dev/null || die "setpriv (util-linux) is not installed"
 RUN_UID=65534

@@ -9,6 +9,8 @@
 #  - a token that expires while its body trickles: 401;
 #  - the same slow request with a token left alone: 200 (so this can fail).
 . "$(dirname "$0")/lib.sh"
+# SQLite's file and triggers are read and altered here: SQLite only.
+SERVER_STORE=sqlite
 
 PY=/usr/bin/python3
 SLOW=$(dirname "$0")/slowreq.py

@@ -10,6 +10,8 @@
 #  - the filler removed, all of it recovers.
 # The time-stamp replies are judged by `openssl ts -reply`.
 . "$(dirname "$0")/lib.sh"
+# SQLite's file and triggers are read and altered here: SQLite only.
+SERVER_STORE=sqlite
 
 VOL=$WORK/vol
 mkdir -p "$VOL" || die "mkdir $VOL"

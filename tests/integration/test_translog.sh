@@ -11,6 +11,8 @@
 # detected by signet log verify and by the Go verifier, and a stored tree
 # that no longer matches its checkpoint stops the service's signing.
 . "$(dirname "$0")/lib.sh"
+# SQLite's file and triggers are read and altered here: SQLite only.
+SERVER_STORE=sqlite
 
 GOBIN="$WORK/go"
 "$(dirname "$0")/../go/build.sh" "$GOBIN" || die "cannot build tests/go"

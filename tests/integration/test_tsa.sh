@@ -15,6 +15,8 @@
 #    gone) and `signet tsa clock-ok`;
 #  - osslsigncode (RFC 3161 and legacy Authenticode) and jarsigner.
 . "$(dirname "$0")/lib.sh"
+# SQLite's file and triggers are read and altered here: SQLite only.
+SERVER_STORE=sqlite
 # osslsigncode 2.6+ can be told not to fetch CRLs from the certificates'
 # (default-URL) distribution points; 2.5 (Debian 12 main) does not have it.
 IGNORE_CDP=()

@@ -551,17 +551,15 @@ sn_err
 sn_pg_write_probe(void *be)
 {
     struct pg_store *st = be;
-    struct sn_pg_params p;
     sn_err r;
 
     if ((r = writer(st)) != SN_OK)
         return r;
-    sn_pg_p_init(&p);
-    sn_pg_p_int(&p, (int64_t)time(NULL));
     return sn_pg_exec(&st->w,
-                      "INSERT INTO probe (id, at) VALUES (1, $1)"
-                      " ON CONFLICT (id) DO UPDATE SET at = excluded.at",
-                      &p, NULL, NULL);
+                      "INSERT INTO counters (name, value)"
+                      " VALUES ('write_probe', 1) ON CONFLICT (name)"
+                      " DO UPDATE SET value = counters.value + 1",
+                      NULL, NULL, NULL);
 }
 
 /*

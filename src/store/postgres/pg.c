@@ -216,8 +216,6 @@ static const char *const migrations[] = {
     " PRIMARY KEY (report_id, key_id));"
     "CREATE INDEX report_keys_due ON report_keys(next_attempt)"
     " WHERE external = 1 AND notified_at = 0;"
-    /* the write probe's row (sn_pg_write_probe) */
-    "CREATE TABLE probe (id BIGINT PRIMARY KEY, at BIGINT NOT NULL);"
     /* What other nodes must hear of at once (the front's caches, the
      * OCSP answers, the TSA's and CA's state). */
     /* Not a token's last use, nor an account's logins: what decides

@@ -527,23 +527,35 @@ sn_err
 sn_pg_sign_request_sweep(void *be, time_t now, time_t stale_before, size_t max,
                          struct sn_sign_request **out, size_t *n)
 {
-    /* SKIP LOCKED: a request another node is voting on, moving or
+    /* The rows to move are picked and locked once, in a CTE: as a
+     * subquery of the UPDATE (id IN (SELECT ... LIMIT ...)) it may be
+     * rescanned after the update moved its first pick, and so move more
+     * than max. They come back in the order picked (most overdue first).
+     * SKIP LOCKED: a request another node is voting on, moving or
      * sweeping is left to that node or to the next sweep, rather than
      * waited for (two sweeps never wait on each other). */
     static const char expire[] =
-        "UPDATE sign_requests SET state = 'expired', version = version + 1,"
-        " updated_at = $1 WHERE id IN (SELECT id FROM sign_requests"
-        " WHERE state = 'pending_approval' AND expires_at <= $1"
-        " ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
-        " AND state = 'pending_approval' RETURNING " SR_COLS;
+        "WITH due AS (SELECT id AS due_id, expires_at AS due_at"
+        " FROM sign_requests WHERE state = 'pending_approval'"
+        " AND expires_at <= $1 ORDER BY expires_at LIMIT $2"
+        " FOR UPDATE SKIP LOCKED),"
+        " moved AS (UPDATE sign_requests SET state = 'expired',"
+        " version = version + 1, updated_at = $1 FROM due"
+        " WHERE id = due_id AND state = 'pending_approval'"
+        " RETURNING " SR_COLS ", due_at)"
+        " SELECT " SR_COLS " FROM moved ORDER BY due_at, id COLLATE \"C\"";
     static const char stale[] =
-        "UPDATE sign_requests SET state = 'failed', version = version + 1,"
-        " updated_at = $1, reason = 'the release of the signatures was"
-        " interrupted (the signing node stopped or timed out); nothing was"
-        " returned' WHERE id IN (SELECT id FROM sign_requests"
-        " WHERE state = 'approved' AND updated_at <= $2"
-        " ORDER BY updated_at LIMIT $3 FOR UPDATE SKIP LOCKED)"
-        " AND state = 'approved' RETURNING " SR_COLS;
+        "WITH due AS (SELECT id AS due_id, updated_at AS due_at"
+        " FROM sign_requests WHERE state = 'approved'"
+        " AND updated_at <= $2 ORDER BY updated_at LIMIT $3"
+        " FOR UPDATE SKIP LOCKED),"
+        " moved AS (UPDATE sign_requests SET state = 'failed',"
+        " version = version + 1, updated_at = $1, reason = 'the release of"
+        " the signatures was interrupted (the signing node stopped or timed"
+        " out); nothing was returned' FROM due"
+        " WHERE id = due_id AND state = 'approved'"
+        " RETURNING " SR_COLS ", due_at)"
+        " SELECT " SR_COLS " FROM moved ORDER BY due_at, id COLLATE \"C\"";
     struct sn_sign_request *arr = NULL;
     struct sn_pg_params pe, ps;
     struct pg_conn *c;

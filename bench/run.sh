@@ -9,6 +9,10 @@
 # BENCH_ONLY=log: only the transparency log's rows (issue 18): signing
 # with the log on beside a second signetd with log.enabled = false, and
 # how long an entry waits for a checkpoint under load.
+# BENCH_ONLY=pg: only the PostgreSQL rows (issue 19): the same signing on
+# a home moved to PostgreSQL (scripts/pg.sh) beside the SQLite one, the
+# database server's own CPU, and three nodes behind haproxy
+# (scripts/cluster.sh) with the CPU per signature of all of them.
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
 SECS=${2:-4}
@@ -153,6 +157,45 @@ api2 POST /v1/keys "$(cat "$WORK/token2")" '{"algorithm":"rsa-3072","label":"b"}
 api2 POST /v1/keys "$(cat "$WORK/token2")" '{"algorithm":"ecdsa-p256","label":"b"}' |
     jq -r .id >"$WORK/ec2.keys"
 
+# ---- issue 19: a third signetd, its home moved to PostgreSQL ----
+PG=0
+if [ -z "${BENCH_ONLY:-}" ] || [ "${BENCH_ONLY:-}" = pg ]; then
+    PG=1
+    PGDIR=$WORK/pg
+    PG_URL=$("$(dirname "$0")/../scripts/pg.sh" start "$PGDIR" | sed -n 's/^PG_URL=//p')
+    HOME3=$WORK/home-pg
+    "$SIGNETD" init --home "$HOME3" >/dev/null
+    sed -i 's/^auth\.operator_mfa = .*/auth.operator_mfa = false/; s/^auth\.require_strong_auth = .*/auth.require_strong_auth = false/' \
+        "$HOME3/signetd.conf"
+    "$SIGNETD" migrate --home "$HOME3" --to "$PG_URL" >/dev/null
+    API3=$(port)
+    URL3=https://127.0.0.1:$API3
+    CA3=$HOME3/tls/ca.pem
+    SOFTHSM2_CONF=$HOME3/hsm/softhsm2.conf "$SIGNETD" serve --home "$HOME3" \
+        --listen 127.0.0.1:$API3 --public-listen 127.0.0.1:$(port) >"$WORK/signetd3.log" 2>&1 &
+    PID3=$!
+    EXTRA_PIDS+=($PID3)
+    for _ in $(seq 100); do
+        curl -fsS --cacert "$CA3" "$URL3/healthz" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    api3() { URL=$URL3 CA=$CA3 api "$@"; }
+    ADMIN3=$(cat "$HOME3/admin.token")
+    SUB3=$(api3 POST /v1/subscribers "$ADMIN3" '{"name":"bench"}' | jq -r .id)
+    api3 POST "/v1/subscribers/$SUB3/tokens" "$ADMIN3" \
+        '{"name":"bench","roles":["manage","sign"]}' | jq -r .token >"$WORK/token3"
+    api3 POST /v1/keys "$(cat "$WORK/token3")" '{"algorithm":"rsa-3072","label":"b"}' |
+        jq -r .id >"$WORK/rsa3.keys"
+    api3 POST /v1/keys "$(cat "$WORK/token3")" '{"algorithm":"ecdsa-p256","label":"b"}' |
+        jq -r .id >"$WORK/ec3.keys"
+    # The database server's processes: its postmaster and their children.
+    pg_pids() {
+        local pm
+        pm=$(head -1 "$PGDIR/data/postmaster.pid")
+        echo "$pm $(pgrep -d ' ' -P "$pm")"
+    }
+fi
+
 RESULTS=$BUILD/bench-results.md
 RAWDIR=$WORK/rows
 mkdir -p "$RAWDIR"
@@ -161,12 +204,25 @@ mkdir -p "$RAWDIR"
 # time so far (clock ticks, user + system).
 # SRV_PID: the signetd measured (default the first; the log-off rows set
 # the second's).
+# SRV_PID may list several processes (a cluster's nodes): their CPU time
+# adds up, and so do their peak RSS.
 rss_reset() {
-    echo 5 >"/proc/${SRV_PID:-$PID}/clear_refs" 2>/dev/null || true
+    local p
+    for p in ${SRV_PID:-$PID}; do
+        echo 5 >"/proc/$p/clear_refs" 2>/dev/null || true
+    done
     srv_ticks >"$WORK/ticks"
 }
-rss_peak() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/${SRV_PID:-$PID}/status"; }
-srv_ticks() { awk '{ print $14 + $15 }' "/proc/${SRV_PID:-$PID}/stat"; }
+rss_peak() {
+    local p
+    for p in ${SRV_PID:-$PID}; do cat "/proc/$p/status"; done |
+        awk '/VmHWM/ { kb += $2 } END { printf "%.0f", kb / 1024 }'
+}
+srv_ticks() {
+    local p
+    for p in ${SRV_PID:-$PID}; do cat "/proc/$p/stat"; done |
+        awk '{ t += $14 + $15 } END { print t + 0 }'
+}
 TICK=$(getconf CLK_TCK)
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 # CPU time per operation in microseconds. Rows with a server RSS: signetd's
@@ -343,10 +399,46 @@ logrows() {
     wait "$L" 2>/dev/null || true
 }
 
+# issue 19: PostgreSQL beside SQLite (the first signetd), in an order that
+# alternates between rounds; then the database server's own CPU over the
+# PostgreSQL row's signatures.
+http3() { SRV_PID=$PID3 rss_reset; "$BENCH" http --url "$URL3" --ca "$CA3" --token-file "$WORK/token3" \
+        --keys "$1" --alg "$2" --clients "$CLIENTS" --seconds "$SECS" "${@:3}"; }
+pgrows() {
+    local SQ PQ DB0 DB1
+    pgpair() {
+        local name=$1 ksq=$2 kpg=$3 alg=$4 T0 T1 RPQ
+        shift 4
+        if [ $((PGROUND % 2)) = 0 ]; then
+            SQ=$(http "$ksq" "$alg" "$@"); keep "SQLite: $name" "$SQ" "$(field ops_per_s "$SQ")" "$(rss_peak)"
+        fi
+        DB0=$(SRV_PID=$(pg_pids) srv_ticks)
+        PQ=$(http3 "$kpg" "$alg" "$@")
+        T0=$(cat "$WORK/ticks")
+        T1=$(SRV_PID=$PID3 srv_ticks)
+        RPQ=$(SRV_PID=$PID3 rss_peak)
+        DB1=$(SRV_PID=$(pg_pids) srv_ticks)
+        if [ $((PGROUND % 2)) = 1 ]; then
+            SQ=$(http "$ksq" "$alg" "$@"); keep "SQLite: $name" "$SQ" "$(field ops_per_s "$SQ")" "$(rss_peak)"
+        fi
+        echo "$T0" >"$WORK/ticks"
+        ON_TICKS=$T1 keep "PostgreSQL: $name (ratio: to SQLite, want >= 0.9)" "$PQ" \
+            "$(field ops_per_s "$SQ")" "$RPQ"
+        echo "$DB0" >"$WORK/ticks"
+        ON_TICKS=$DB1 keep "PostgreSQL server's own CPU: $name" "$PQ" \
+            "$(field ops_per_s "$PQ")" 0
+    }
+    PGROUND=$((${PGROUND:-0} + 1))
+    pgpair "HTTPS RSA-3072, $CLIENTS clients" "$WORK/rsa.keys" "$WORK/rsa3.keys" rsa-3072
+    pgpair "HTTPS P-256, batches of 64" "$WORK/ec.keys" "$WORK/ec3.keys" ecdsa-p256 --batch 64
+}
+
 # Each round measures every row once, raw beside HTTPS: a row's ratio is
 # taken within its round, so drifts in the machine's speed cancel out.
 round() {
     local R H O PEAK HALF
+    [ "$PG" = 1 ] && pgrows
+    [ "${BENCH_ONLY:-}" = pg ] && return
     logrows
     [ "${BENCH_ONLY:-}" = log ] && return
     abuse

@@ -45,7 +45,9 @@ start)
             { cat "$dir/initdb.log" >&2; exit 1; }
     fi
     # Durable commits (fsync, synchronous_commit on), as in production;
-    # sized for many short connections from parallel tests.
+    # sized for many short connections from parallel tests. Already
+    # running (a test run's fixture left it): used as it is.
+    as_owner "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1 ||
     as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
         -o "-c listen_addresses='' -c unix_socket_directories='$dir' \
             -c max_connections=400 -c shared_buffers=128MB \

@@ -155,8 +155,8 @@ log_start(struct sn_app *app, char *errbuf, size_t errlen)
 /*
  * A node changed a table (several nodes over one database): what this
  * node keeps of it beside the store's own caches goes too. OCSP answers
- * are made anew after a certificate was issued or revoked anywhere, a
- * policy read again. The store's listening thread.
+ * are made anew after a certificate was issued or revoked on another
+ * node, a policy read again. The store's listening thread.
  */
 static void
 changed_elsewhere(void *arg, const char *table)

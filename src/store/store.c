@@ -258,9 +258,9 @@ is(const char *table, const char *name)
     return strcmp(table, "*") == 0 || strcmp(table, name) == 0;
 }
 
-/* A change a node made to a table (this node's too, heard back): what
- * this node cached of it goes, a revocation among it is counted, then
- * the caller's callback. The backend's listening thread. */
+/* A change another node made to a table: what this node cached of it
+ * goes, a revocation among it is counted, then the caller's callback.
+ * The backend's listening thread. */
 static void
 on_change(void *arg, const char *table)
 {

@@ -174,9 +174,9 @@ sn_err sn_store_migrate(const char *from, const char *to, const char *home,
                         struct sn_migrate_report *rep);
 const char *sn_migrate_table(size_t i);
 
-/* A database shared by several nodes (PostgreSQL): 1. Their changes to
- * cached rows are heard at once: the store drops its own caches, then
- * calls changed(arg, table) from a thread of its own, with the table's
+/* A database shared by several nodes (PostgreSQL): 1. The other nodes'
+ * changes to cached rows are heard at once: the store drops its own caches,
+ * then calls changed(arg, table) from a thread of its own, with the table's
  * name (tokens, accounts, keys, subscribers, signing_policies,
  * client_certs, oidc_issuers, trust_policies, certificates, crls) or "*"
  * (anything: the link to the database was lost meanwhile). */
@@ -848,7 +848,9 @@ sn_err sn_store_report_decide(struct sn_store *st, const char *id,
                               time_t ca_informed);
 /* Notices owed to other CAs: up to max (report id, key) whose next
  * attempt is due at now; out[i].key and out[i].id are set, with the key's
- * row in out[i].keys[0] (free with sn_report_list_free). */
+ * row in out[i].keys[0] (free with sn_report_list_free). Over a database
+ * several nodes share, each is claimed for a minute by the node it is
+ * given to (one node sends it). */
 sn_err sn_store_report_notices_due(struct sn_store *st, time_t now, size_t max,
                                    struct sn_report **out, size_t *n);
 /* One attempt's outcome: ok (the CA acknowledged at now) or the next

@@ -258,7 +258,7 @@ struct sn_store_ops {
      * always signs. The checkpointer thread only. */
     int (*log_leader)(void *be);
     /* Several nodes: calls changed(arg, table) from a thread of the
-     * backend whenever a node changed a table whose rows nodes cache
+     * backend whenever another node changed a table whose rows nodes cache
      * (tokens, accounts, keys, subscribers, signing_policies,
      * client_certs, oidc_issuers, trust_policies, certificates, crls),
      * and "*" after a lost link came back; until close. NULL: a backend

@@ -298,10 +298,13 @@ sn_pg_p_bytes(struct sn_pg_params *p, const void *b, size_t n)
 static void
 conn_close(struct pg_conn *c)
 {
+    __atomic_store_n(&c->pid, 0, __ATOMIC_SEQ_CST);
     if (c->c != NULL)
         PQfinish(c->c);
     free(c->prepared);
-    memset(c, 0, sizeof(*c));
+    c->c = NULL;
+    c->prepared = NULL;
+    c->nprepared = c->capprepared = 0;
 }
 
 /* Opens c; every connection of a node sees the same settings. */
@@ -329,6 +332,7 @@ conn_open(const char *conninfo, struct pg_conn *c)
         return SN_ERR_DB;
     }
     PQclear(res);
+    __atomic_store_n(&c->pid, PQbackendPID(c->c), __ATOMIC_SEQ_CST);
     return SN_OK;
 }
 

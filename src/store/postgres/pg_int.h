@@ -28,6 +28,7 @@
 
 struct pg_conn {
     PGconn *c;
+    int pid; /* its server process (atomic: watch.c reads it) */
     /* Statements prepared on this connection, by their SQL text's
      * address (the SQL is always a string literal). */
     const char **prepared;

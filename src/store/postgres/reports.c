@@ -519,13 +519,23 @@ sn_pg_report_notices_due(void *be, time_t now, size_t max,
     sn_pg_p_init(&p);
     sn_pg_p_int(&p, (int64_t)now);
     sn_pg_p_int(&p, (int64_t)max);
-    if ((e = sn_pg_query(be,
-                         "SELECT report_id, " KEY_COLS " FROM report_keys"
-                         " WHERE external = 1 AND notified_at = 0"
-                         " AND next_attempt <= $1 ORDER BY next_attempt,"
-                         " report_id COLLATE \"C\", key_id COLLATE \"C\""
-                         " LIMIT $2",
-                         &p, &res)) == SN_OK &&
+    /* Several nodes send notices: each due one is claimed for a minute
+     * (next_attempt moved on) by the node that takes it, so one node
+     * sends it; its result then sets next_attempt as ever. */
+    if ((e = sn_pg_query(
+             be,
+             "WITH due AS (SELECT report_id AS rid, key_id AS kid"
+             " FROM report_keys WHERE external = 1 AND notified_at = 0"
+             " AND next_attempt <= $1 ORDER BY next_attempt,"
+             " report_id COLLATE \"C\", key_id COLLATE \"C\""
+             " LIMIT $2 FOR UPDATE SKIP LOCKED)"
+             " UPDATE report_keys r SET next_attempt = $1 + 60 FROM due"
+             " WHERE r.report_id = due.rid AND r.key_id = due.kid"
+             " RETURNING r.report_id, r.key_id, r.subscriber_id,"
+             " r.first_event, r.revocation_date, r.certs_revoked,"
+             " r.external, r.notified_at, r.attempts, r.next_attempt,"
+             " r.last_result",
+             &p, &res)) == SN_OK &&
         (e = sn_pg_collect(res, sizeof(struct sn_report), fill_notice,
                            clean_notice, &arr, n)) == SN_OK)
         *out = arr;

@@ -4,7 +4,8 @@
  * signet_changes with their name when changed (pg.c's triggers); a
  * thread of each node listens on a connection of its own and passes each
  * name to the front, which drops what it cached. A link lost and found
- * again is "*": anything may have changed meanwhile.
+ * again is "*": anything may have changed meanwhile. This node's own
+ * changes, heard back, are not passed on: the front knew of them.
  */
 #include <errno.h>
 #include <poll.h>
@@ -54,6 +55,20 @@ wait_input(struct pg_store *st)
     return n <= 0 || PQconsumeInput(st->wconn.c) == 1;
 }
 
+/* 1 if the server process pid is one of this node's connections: its
+ * own changes, which the front knew of as it made them. */
+static int
+ours(struct pg_store *st, int pid)
+{
+    size_t i;
+
+    for (i = 0; i < SN_PG_POOL; i++)
+        if (__atomic_load_n(&st->pool[i].pid, __ATOMIC_SEQ_CST) == pid)
+            return 1;
+    return __atomic_load_n(&st->w.pid, __ATOMIC_SEQ_CST) == pid ||
+           __atomic_load_n(&st->lead.pid, __ATOMIC_SEQ_CST) == pid;
+}
+
 static void *
 watcher(void *arg)
 {
@@ -82,7 +97,8 @@ watcher(void *arg)
             continue;
         }
         while ((nt = PQnotifies(st->wconn.c)) != NULL) {
-            st->changed(st->changed_arg, nt->extra);
+            if (!ours(st, nt->be_pid))
+                st->changed(st->changed_arg, nt->extra);
             PQfreemem(nt);
         }
     }

@@ -34,7 +34,7 @@ sign_n() {
 log_verify() {
     [ -s "$WORK/vkey" ] ||
         curl -sf "$PUBLIC_URL/log/vkey" -o "$WORK/vkey" || return 1
-    "$SIGNET" log verify --vkey "$(cat "$WORK/vkey")" \
+    SIGNET_TOKEN=$T "$SIGNET" log verify --vkey "$(cat "$WORK/vkey")" \
         --state-file "$WORK/log.state" >"$WORK/lv.out" 2>&1
 }
 

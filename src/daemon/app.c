@@ -395,4 +395,7 @@ sn_app_http_opts(const struct sn_app *app, struct sn_http_opts *out)
     out->anon_signatures = app->cfg.anon_signatures;
     out->report_per_hour = app->cfg.report_per_hour;
     out->report_burst = app->cfg.report_burst;
+    out->proxy_v2 = app->cfg.proxy_v2;
+    out->proxy_trusted = app->cfg.proxy_trusted;
+    out->nproxy_trusted = app->cfg.nproxy_trusted;
 }

@@ -114,6 +114,9 @@ enum key_id {
     KEY_REPORT_WEBHOOK,
     KEY_REPORT_WEBHOOK_CA,
     KEY_REPORT_RETRY,
+    /* PROXY protocol v2 behind a load balancer */
+    KEY_PROXY_PROTOCOL,
+    KEY_PROXY_TRUSTED,
     KEY_COUNT
 };
 
@@ -138,7 +141,9 @@ enum kind {
     K_BOOL,        /* true or false */
     K_UPLOAD_ROOT, /* repeatable path of a PEM root (ca.upload_root) */
     K_NOTE_NAME,   /* a signed note's name: printable ASCII, no space or + */
-    K_STORE        /* sqlite:PATH, PATH, or postgresql://... (a URI) */
+    K_STORE,       /* sqlite:PATH, PATH, or postgresql://... (a URI) */
+    K_PROXY,       /* off or v2 */
+    K_CIDRS        /* ADDR[/BITS], comma-separated */
 };
 
 static const struct keydef {
@@ -220,6 +225,8 @@ static const struct keydef {
     [KEY_REPORT_WEBHOOK] = {"reports.ca_webhook", K_WEBHOOK, 0, 0, 0},
     [KEY_REPORT_WEBHOOK_CA] = {"reports.ca_webhook_ca_file", K_PATH, 0, 0, 0},
     [KEY_REPORT_RETRY] = {"reports.ca_webhook_retry", K_UINT, 1, 86400, 0},
+    [KEY_PROXY_PROTOCOL] = {"proxy.protocol", K_PROXY, 0, 0, 0},
+    [KEY_PROXY_TRUSTED] = {"proxy.trusted", K_CIDRS, 0, 0, 0},
 };
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
@@ -812,6 +819,64 @@ add_upload_root(struct parser *p, unsigned line, const char *name,
     return SN_OK;
 }
 
+/* One proxy.trusted entry: ADDR (the address alone) or ADDR/BITS with no
+ * host bits set. */
+static int
+cidr_ok(const char *s, struct sn_cidr *out)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+
+    if (strchr(s, '/') != NULL)
+        return sn_cidr_parse(s, out) == SN_OK;
+    if (strlen(s) >= INET6_ADDRSTRLEN)
+        return 0;
+    snprintf(buf, sizeof(buf), "%s/%s", s,
+             strchr(s, ':') != NULL ? "128" : "32");
+    return sn_cidr_parse(buf, out) == SN_OK;
+}
+
+/* proxy.protocol: off or v2 */
+static sn_err
+set_proxy(struct parser *p, unsigned line, const char *name, const char *value)
+{
+    if (strcmp(value, "off") != 0 && strcmp(value, "v2") != 0) {
+        fail(p, line, "%s: expected 'off' or 'v2'", name);
+        return SN_ERR_CONFIG;
+    }
+    p->cfg.proxy_v2 = strcmp(value, "v2") == 0;
+    return SN_OK;
+}
+
+/* proxy.trusted: ADDR[/BITS][, ADDR[/BITS] ...] */
+static sn_err
+set_trusted(struct parser *p, unsigned line, const char *name, char *value)
+{
+    struct sn_config *cfg = &p->cfg;
+    char *item = value, *comma;
+
+    for (;;) {
+        if ((comma = strchr(item, ',')) != NULL)
+            *comma = '\0';
+        item = trim(item);
+        if (cfg->nproxy_trusted == SN_CONFIG_MAX_PROXY_TRUSTED) {
+            fail(p, line, "%s: at most %d addresses or ranges", name,
+                 SN_CONFIG_MAX_PROXY_TRUSTED);
+            return SN_ERR_CONFIG;
+        }
+        if (!cidr_ok(item, &cfg->proxy_trusted[cfg->nproxy_trusted])) {
+            fail(p, line,
+                 "%s: '%.*s' is not an address or a range such as "
+                 "10.0.0.0/8 (no host bits set)",
+                 name, MAX_SHOWN, item);
+            return SN_ERR_CONFIG;
+        }
+        cfg->nproxy_trusted++;
+        if (comma == NULL)
+            return SN_OK;
+        item = comma + 1;
+    }
+}
+
 /* connections: deadlines and limits (issue 14). 1 if id is one of them. */
 static int
 set_conn_limit(struct sn_config *cfg, enum key_id id, uint64_t v)
@@ -1067,6 +1132,10 @@ set_value(struct parser *p, unsigned line, enum key_id id, char *value)
                             &p->cfg.att_roots[p->cfg.natt_roots++]);
     case K_UPLOAD_ROOT:
         return add_upload_root(p, line, k->name, value);
+    case K_PROXY:
+        return set_proxy(p, line, k->name, value);
+    case K_CIDRS:
+        return set_trusted(p, line, k->name, value);
     }
     return SN_ERR_INTERNAL;
 }
@@ -1171,6 +1240,12 @@ finish(struct parser *p)
             fail(p, 0, "missing required key '%s'", keys[id].name);
             return SN_ERR_CONFIG;
         }
+    }
+    if (cfg->proxy_v2 && cfg->nproxy_trusted == 0) {
+        fail(p, p->seen[KEY_PROXY_PROTOCOL],
+             "proxy.protocol = v2 needs proxy.trusted: the addresses of "
+             "the load balancers that send the header");
+        return SN_ERR_CONFIG;
     }
     if (cfg->listen == NULL && (cfg->listen = dup_str(DEFAULT_LISTEN)) == NULL)
         return SN_ERR_NOMEM;

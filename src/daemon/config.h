@@ -12,6 +12,7 @@
 
 #include "common/err.h"
 #include "pki/modules.h"
+#include "policy/keypolicy.h"
 
 enum sn_token_mode {
     SN_TOKENS_CREATE, /* "create": one new token per subscriber (SoftHSM2) */
@@ -26,6 +27,7 @@ struct sn_token_map {
 
 #define SN_CONFIG_MAX_CERTIFIED 16
 #define SN_CONFIG_MAX_UPLOAD_ROOTS 16
+#define SN_CONFIG_MAX_PROXY_TRUSTED 32
 
 struct sn_config {
     char *home;               /* absolute home directory */
@@ -118,6 +120,13 @@ struct sn_config {
      * "signet-log/<host name>") */
     int log_enabled;
     char *log_origin;
+    /* proxy.protocol = v2 (default off): both listeners take each
+     * client's address from a PROXY protocol v2 header, and accept
+     * connections only from proxy.trusted (required then): addresses or
+     * CIDRs, comma-separated */
+    int proxy_v2;
+    struct sn_cidr proxy_trusted[SN_CONFIG_MAX_PROXY_TRUSTED];
+    size_t nproxy_trusted;
 };
 
 /*
@@ -202,6 +211,12 @@ struct sn_config {
  *   reports.ca_webhook_ca_file = none (its TLS trust; the system's)
  *   reports.ca_webhook_retry = 60 (seconds before the first retry,
  *                                 doubling, at most 3600; 1 .. 86400)
+ *   proxy.protocol      = off | v2  (v2: every connection to either
+ *                                 listener starts with a PROXY protocol
+ *                                 v2 header naming the client)
+ *   proxy.trusted       = ADDR[/BITS][, ...]  (up to 32; the peers that
+ *                                 may connect and send it; required
+ *                                 with v2)
  * Sizes may carry a K, M or G suffix (powers of 1024).
  */
 sn_err sn_config_load(const char *path, const char *home, struct sn_config *cfg,

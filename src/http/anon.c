@@ -1,7 +1,8 @@
 /*
  * anon: per-address limits and the signature ceiling for anonymous work
- * (see anon.h). Client addresses come from the OS; the OCSP answers read
- * here are our own responder's.
+ * (see anon.h). Client addresses come from the OS, or from a trusted load
+ * balancer's PROXY header (proxy.protocol); the OCSP answers read here are
+ * our own responder's.
  */
 #include "http/anon.h"
 

@@ -18,6 +18,7 @@
 #include "pki/ca.h"
 #include "pki/modules.h"
 #include "pki/tsa.h"
+#include "policy/keypolicy.h"
 #include "store/store.h"
 
 /* The subscribers' HSM partitions, as the daemon keeps them. */
@@ -99,6 +100,13 @@ struct sn_http_opts {
      * reports.anon_burst) */
     unsigned report_per_hour;
     unsigned report_burst;
+    /* PROXY protocol v2 (proxy.protocol, proxy.trusted): both listeners
+     * take each client's address from the header a load balancer sends;
+     * only the trusted peers may connect. The list must outlive the
+     * server. */
+    int proxy_v2;
+    const struct sn_cidr *proxy_trusted;
+    size_t nproxy_trusted;
 };
 
 #endif

@@ -64,6 +64,7 @@
 #include "http/handlers.h"
 #include "http/peerlog.h"
 #include "http/pool.h"
+#include "http/proxyaccept.h"
 #include "http/router.h"
 #include "policy/policy.h"
 
@@ -93,6 +94,9 @@ struct sn_http {
     /* Failed TLS handshakes (see "failed TLS handshakes"). */
     struct sn_peerlog tls_log;
     int tls_watched; /* a handshake has been watched (atomic) */
+    /* proxy.protocol = v2: the acceptor that reads each connection's
+     * PROXY header and hands it to MHD (NULL: MHD accepts) */
+    struct sn_proxy_accept *proxy;
 };
 
 enum stage {
@@ -318,6 +322,9 @@ struct track {
     int phase;        /* enum phase: what the deadline is for (atomic) */
     int shut;         /* the sweeper has shut the socket down */
     unsigned hs;      /* HS_*: the TLS handshake so far (hs_hook) */
+    /* the client's address as MHD has it (a PROXY header's, if any) */
+    struct sockaddr_storage peer;
+    socklen_t peerlen;
 };
 
 static int64_t
@@ -501,6 +508,15 @@ on_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
         return;
     }
     t->fd = ci->connect_fd;
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci != NULL && ci->client_addr != NULL &&
+        (ci->client_addr->sa_family == AF_INET ||
+         ci->client_addr->sa_family == AF_INET6)) {
+        t->peerlen = ci->client_addr->sa_family == AF_INET6
+                         ? sizeof(struct sockaddr_in6)
+                         : sizeof(struct sockaddr_in);
+        memcpy(&t->peer, ci->client_addr, t->peerlen);
+    }
     t->phase = PH_HEADERS;
     t->deadline = now_ms() + (int64_t)h->opts.header_timeout * 1000;
     pthread_mutex_lock(&h->track_lock);
@@ -520,8 +536,6 @@ on_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 static unsigned
 sweep(struct sn_http *h, int64_t now, char *addr, size_t len, int *ph)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl;
     struct track *t;
     int64_t dl;
     unsigned n = 0;
@@ -532,10 +546,9 @@ sweep(struct sn_http *h, int64_t now, char *addr, size_t len, int *ph)
             continue;
         if (n++ == 0) {
             *ph = __atomic_load_n(&t->phase, __ATOMIC_RELAXED);
-            sl = sizeof(ss);
-            if (getpeername(t->fd, (struct sockaddr *)&ss, &sl) != 0 ||
-                getnameinfo((struct sockaddr *)&ss, sl, addr, (socklen_t)len,
-                            NULL, 0, NI_NUMERICHOST) != 0)
+            if (t->peerlen == 0 ||
+                getnameinfo((struct sockaddr *)&t->peer, t->peerlen, addr,
+                            (socklen_t)len, NULL, 0, NI_NUMERICHOST) != 0)
                 snprintf(addr, len, "unknown");
         }
         shutdown(t->fd, SHUT_RDWR);
@@ -1677,6 +1690,72 @@ pools_start(struct sn_http *h, const struct sn_http_opts *cfg)
     return SN_OK;
 }
 
+/* ---- PROXY protocol v2 (proxy.protocol = v2) ----
+ * MHD then runs without a listening socket: the acceptor (proxyaccept.c)
+ * takes each connection, reads its header and hands it here with the
+ * client's address, which MHD keeps as the connection's own: the
+ * per-address limit, the audit records' and the log's client. A header
+ * comes within PROXY_HEADER_MS of the connect (or limits.header_timeout
+ * if shorter); the listener's other deadlines start once MHD has it.
+ */
+#define PROXY_HEADER_MS 5000
+
+/* MHD closes fd itself if it refuses it (a connection limit; its own
+ * line in the log). */
+static void
+proxy_hand(void *arg, int fd, const struct sockaddr *addr, socklen_t len)
+{
+    struct sn_http *h = arg;
+
+    (void)MHD_add_connection(h->d, fd, addr, len);
+}
+
+/* MHD's flags; behind the PROXY acceptor, without a listening socket
+ * (listen, MHD's option for it, is then emptied). */
+static unsigned
+daemon_flags(const struct sn_http_opts *opts, int family,
+             struct MHD_OptionItem *listen)
+{
+    /* Event threads never wait for a disk or the HSM: see the top. */
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
+
+    if (!opts->proxy_v2)
+        return flags | (family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    /* MHD_add_connection with MHD's own threads needs its ITC. */
+    listen[0].option = MHD_OPTION_END;
+    return flags | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+}
+
+/* The acceptor on fd, which it owns from then on. On failure MHD is
+ * stopped (it has no connection yet) and fd is still the caller's. */
+static sn_err
+proxy_start(struct sn_http *h, int fd, unsigned limit)
+{
+    struct sn_proxy_accept_opts o;
+    unsigned ms = PROXY_HEADER_MS;
+    sn_err r;
+
+    if (h->opts.header_timeout * 1000u < ms)
+        ms = h->opts.header_timeout * 1000u;
+    memset(&o, 0, sizeof(o));
+    o.fd = fd;
+    o.trusted = h->opts.proxy_trusted;
+    o.ntrusted = h->opts.nproxy_trusted;
+    o.timeout_ms = ms;
+    o.max_pending = limit;
+    o.name = h->plain ? "public" : "api";
+    o.hand = proxy_hand;
+    o.arg = h;
+    if ((r = sn_proxy_accept_start(&o, &h->proxy)) != SN_OK) {
+        sn_error("http: cannot start the %s listener's PROXY acceptor: %s",
+                 o.name, sn_err_str(r));
+        MHD_stop_daemon(h->d);
+        h->d = NULL;
+    }
+    return r;
+}
+
 /* A listening socket on ss, or -1 with errno set. */
 static int
 bind_listen(const struct sockaddr_storage *ss)
@@ -1731,6 +1810,9 @@ sn_http_start(const struct sn_deps *deps, const struct sn_http_opts *opts,
     uint8_t *key = NULL, *cert = NULL;
     size_t keylen = 0, certlen = 0;
     unsigned int flags, events, limit, per_address, backstop;
+    /* MHD's listening socket; none behind the PROXY acceptor */
+    struct MHD_OptionItem listen_opt[2] = {{MHD_OPTION_LISTEN_SOCKET, fd, NULL},
+                                           {MHD_OPTION_END, 0, NULL}};
     sn_err r;
 
     *out = NULL;
@@ -1762,13 +1844,11 @@ sn_http_start(const struct sn_deps *deps, const struct sn_http_opts *opts,
     per_address = opts->connections_per_address;
     backstop = idle_backstop(opts);
     events = per_cpu(opts->event_threads);
-    /* Event threads never wait for a disk or the HSM: see the top. */
-    flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-            MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    flags = daemon_flags(opts, ss.ss_family, listen_opt);
     if (plain)
         h->d = MHD_start_daemon(
             flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
-            mhd_log, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+            mhd_log, h, MHD_OPTION_ARRAY, listen_opt,
             MHD_OPTION_THREAD_POOL_SIZE, events, MHD_OPTION_NOTIFY_COMPLETED,
             on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_notify, h,
 
@@ -1780,8 +1860,8 @@ sn_http_start(const struct sn_deps *deps, const struct sn_http_opts *opts,
     else
         h->d = MHD_start_daemon(
             flags | MHD_USE_TLS, 0, NULL, NULL, on_request, h,
-            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_LISTEN_SOCKET,
-            (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE, events,
+            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_ARRAY,
+            listen_opt, MHD_OPTION_THREAD_POOL_SIZE, events,
             MHD_OPTION_HTTPS_MEM_KEY, (const char *)key,
             MHD_OPTION_HTTPS_MEM_CERT, (const char *)cert,
             MHD_OPTION_HTTPS_PRIORITIES, tls_priorities,
@@ -1793,13 +1873,20 @@ sn_http_start(const struct sn_deps *deps, const struct sn_http_opts *opts,
             MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address,
             MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_UNESCAPE_CALLBACK,
             no_unescape, NULL, MHD_OPTION_END);
-    /* libmicrohttpd closes fd on its failures: not ours to close again. */
-    fd = -1;
+    /* libmicrohttpd closes fd on its failures: not ours to close again.
+     * Behind the PROXY acceptor, fd is not MHD's. */
+    if (!opts->proxy_v2)
+        fd = -1;
     if (h->d == NULL) {
         sn_error("http: cannot serve the %s listener",
                  plain ? "public" : "API");
         r = SN_ERR_IO;
         goto out;
+    }
+    if (opts->proxy_v2) {
+        if ((r = proxy_start(h, fd, limit)) != SN_OK)
+            goto out;
+        fd = -1;
     }
     *out = h;
     h = NULL;
@@ -1825,8 +1912,13 @@ sn_http_stop(struct sn_http *h)
     if (h == NULL)
         return 0;
     /* Close the listening socket at once: new connections are refused
-     * rather than left waiting for a server that is going away. */
-    if ((ls = MHD_quiesce_daemon(h->d)) != MHD_INVALID_SOCKET)
+     * rather than left waiting for a server that is going away. Behind
+     * the PROXY acceptor, the acceptor holds it (and the connections
+     * still without a header: closed). */
+    if (h->proxy != NULL) {
+        sn_proxy_accept_stop(h->proxy);
+        h->proxy = NULL;
+    } else if ((ls = MHD_quiesce_daemon(h->d)) != MHD_INVALID_SOCKET)
         close(ls);
     /* Let in-flight requests finish, for at most 30 seconds; idle
      * keep-alive connections are simply closed. */

@@ -29,3 +29,6 @@ target_link_libraries(test_oidc_parse PRIVATE sn_auth)
 # issue 17: failed logins per client address.
 sn_unit_test(test_loginguard ${CMAKE_CURRENT_LIST_DIR}/test_loginguard.c)
 target_link_libraries(test_loginguard PRIVATE sn_http Threads::Threads)
+# The PROXY protocol v2 header (proxy.protocol = v2): every refusal.
+sn_unit_test(test_proxyproto ${CMAKE_CURRENT_LIST_DIR}/test_proxyproto.c)
+target_link_libraries(test_proxyproto PRIVATE sn_http_proxyproto)

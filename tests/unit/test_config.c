@@ -816,6 +816,60 @@ test_token_lifetime(void **state)
     expect_error(f, "tokens.default_lifetime = 3651\n", 1, "out of range");
 }
 
+/* proxy.protocol and proxy.trusted: off by default; v2 needs the trusted
+ * peers; addresses alone are single hosts; host bits, junk and too many
+ * are refused. */
+static void
+test_proxy(void **state)
+{
+    struct fx *f = *state;
+    char text[4096], *p;
+    int i;
+
+    assert_int_equal(load(f, REQUIRED), SN_OK);
+    assert_int_equal(f->cfg.proxy_v2, 0);
+    assert_int_equal(f->cfg.nproxy_trusted, 0);
+    sn_config_cleanup(&f->cfg);
+    assert_int_equal(load(f, REQUIRED
+                          "proxy.protocol = v2\n"
+                          "proxy.trusted = 127.0.0.1, 10.0.0.0/8,::1 , "
+                          "2001:db8::/32\n"),
+                     SN_OK);
+    assert_int_equal(f->cfg.proxy_v2, 1);
+    assert_int_equal(f->cfg.nproxy_trusted, 4);
+    assert_true(sn_cidr_match(&f->cfg.proxy_trusted[0], "127.0.0.1"));
+    assert_false(sn_cidr_match(&f->cfg.proxy_trusted[0], "127.0.0.2"));
+    assert_true(sn_cidr_match(&f->cfg.proxy_trusted[1], "10.200.0.1"));
+    assert_true(sn_cidr_match(&f->cfg.proxy_trusted[2], "::1"));
+    assert_false(sn_cidr_match(&f->cfg.proxy_trusted[2], "::2"));
+    assert_true(sn_cidr_match(&f->cfg.proxy_trusted[3], "2001:db8:1::5"));
+    sn_config_cleanup(&f->cfg);
+    assert_int_equal(load(f, REQUIRED "proxy.protocol = off\n"), SN_OK);
+    assert_int_equal(f->cfg.proxy_v2, 0);
+    sn_config_cleanup(&f->cfg);
+
+    expect_error(f, REQUIRED "proxy.protocol = v2\n", 4,
+                 "proxy.protocol = v2 needs proxy.trusted");
+    expect_error(f, REQUIRED "proxy.protocol = v1\n", 4,
+                 "proxy.protocol: expected 'off' or 'v2'");
+    expect_error(f, REQUIRED "proxy.protocol = V2\n", 4, "expected");
+    expect_error(f, REQUIRED "proxy.trusted = 10.1.2.3/8\n", 4,
+                 "proxy.trusted: '10.1.2.3/8' is not an address");
+    expect_error(f, REQUIRED "proxy.trusted = 127.0.0.1,\n", 4,
+                 "proxy.trusted: '' is not");
+    expect_error(f, REQUIRED "proxy.trusted = localhost\n", 4,
+                 "'localhost' is not");
+    expect_error(f, REQUIRED "proxy.trusted = 127.0.0.1 10.0.0.1\n", 4,
+                 "is not an address");
+    expect_error(f, REQUIRED "proxy.trusted = 1.2.3.4/33\n", 4,
+                 "is not an address");
+    p = text + snprintf(text, sizeof(text), REQUIRED "proxy.trusted = ");
+    for (i = 0; i < 33; i++)
+        p += snprintf(p, 32, "%s10.0.0.%d", i ? "," : "", i);
+    snprintf(p, 8, "\n");
+    expect_error(f, text, 4, "at most 32");
+}
+
 int
 main(void)
 {
@@ -847,6 +901,7 @@ main(void)
         T(test_certified_modules),
         T(test_require_strong_auth),
         T(test_storage_keys),
+        T(test_proxy),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -34,6 +34,9 @@ cleanup() {
     local p
     for p in "${EXTRA_PIDS[@]}"; do kill "$p" 2>/dev/null; done
     [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+    # issue 19: the cluster and the PostgreSQL servers
+    [ -d "$WORK/cluster" ] && "$(dirname "$0")/../scripts/cluster.sh" stop "$WORK/cluster" >/dev/null 2>&1
+    [ -d "$WORK/pg" ] && "$(dirname "$0")/../scripts/pg.sh" stop "$WORK/pg" >/dev/null 2>&1
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -433,11 +436,56 @@ pgrows() {
     pgpair "HTTPS P-256, batches of 64" "$WORK/ec.keys" "$WORK/ec3.keys" ecdsa-p256 --batch 64
 }
 
+# issue 19: three nodes behind haproxy (scripts/cluster.sh), each round one
+# row a key type; the CPU per signature is all the nodes', haproxy's and
+# the database server's together (2 cores cannot show scaling: the row
+# says what a signature costs the whole cluster).
+CLUSTER=0
+cluster_start() {
+    local env
+    [ "$PG" = 1 ] && command -v haproxy >/dev/null || return 0
+    CLDIR=$WORK/cluster
+    env=$(BUILD=$BUILD CLUSTER_SUBSCRIBERS=bench "$(dirname "$0")/../scripts/cluster.sh" start "$CLDIR") || {
+        echo "bench: no cluster row: cluster.sh failed" >&2
+        return 0
+    }
+    CL_URL=$(sed -n 's/^SIGNET_URL=//p' <<<"$env")
+    CL_PIDS="$(sed -n 's/^NODE_PIDS=//p' <<<"$env") $(sed -n 's/^HAPROXY_PID=//p' <<<"$env")"
+    CL_PG=$CLDIR/pg
+    CA_CL=$(sed -n 's/^SIGNET_CA_FILE=//p' <<<"$env")
+    local adm sub tok
+    adm=$(cat "$CLDIR/node1/admin.token")
+    sub=$(URL=$CL_URL CA=$CA_CL api POST /v1/subscribers "$adm" '{"name":"bench"}' | jq -r .id)
+    URL=$CL_URL CA=$CA_CL api POST "/v1/subscribers/$sub/tokens" "$adm" \
+        '{"name":"bench","roles":["manage","sign"]}' | jq -r .token >"$WORK/token-cl"
+    tok=$(cat "$WORK/token-cl")
+    URL=$CL_URL CA=$CA_CL api POST /v1/keys "$tok" '{"algorithm":"rsa-3072","label":"b"}' |
+        jq -r .id >"$WORK/rsa-cl.keys"
+    URL=$CL_URL CA=$CA_CL api POST /v1/keys "$tok" '{"algorithm":"ecdsa-p256","label":"b"}' |
+        jq -r .id >"$WORK/ec-cl.keys"
+    CLUSTER=1
+}
+clusterrows() {
+    local H pm
+    [ "$CLUSTER" = 1 ] || return 0
+    pm=$(head -1 "$CL_PG/data/postmaster.pid")
+    for alg in rsa-3072 ecdsa-p256; do
+        SRV_PID="$CL_PIDS $pm $(pgrep -d ' ' -P "$pm")"
+        SRV_PID=$SRV_PID rss_reset
+        H=$("$BENCH" http --url "$CL_URL" --ca "$CA_CL" --token-file "$WORK/token-cl" \
+            --keys "$WORK/${alg%%-*}-cl.keys" --alg "$alg" --clients "$CLIENTS" --seconds "$SECS")
+        [ "$alg" = rsa-3072 ] && alg=rsa
+        SRV_PID=$SRV_PID keep "cluster: 3 nodes behind haproxy, $alg, $CLIENTS clients (CPU: nodes + haproxy + PostgreSQL)" \
+            "$H" "$(field ops_per_s "$H")" "$(SRV_PID=$SRV_PID rss_peak)"
+    done
+}
+
 # Each round measures every row once, raw beside HTTPS: a row's ratio is
 # taken within its round, so drifts in the machine's speed cancel out.
 round() {
     local R H O PEAK HALF
     [ "$PG" = 1 ] && pgrows
+    clusterrows
     [ "${BENCH_ONLY:-}" = pg ] && return
     logrows
     [ "${BENCH_ONLY:-}" = log ] && return
@@ -499,10 +547,12 @@ forwarding() {
     fi
 }
 
+cluster_start
 for r in $(seq "$ROUNDS"); do
     echo "round $r of $ROUNDS" >&2
     round
 done
+[ "$CLUSTER" = 1 ] && "$(dirname "$0")/../scripts/cluster.sh" stop "$CLDIR"
 
 # ---- last: the same with $MANY keys on the subscriber's token ----
 # BENCH_ONLY=abuse: the abuse rows only (see abuse above).
@@ -533,7 +583,7 @@ cat "$RESULTS"
 echo "results: $RESULTS" >&2
 # The smoke's verdict: every row was measured, at a non-zero rate.
 if [ $SMOKE = 1 ]; then
-    want="during an anonymous TSA+OCSP flood|tenant B while A does both|HTTPS RSA-3072, $CLIENTS clients|HTTPS P-256, batches of 64|paced at half|TSA over HTTP|libsignet-pkcs11|random of $MANY keys"
+    want="during an anonymous TSA+OCSP flood|tenant B while A does both|PostgreSQL: HTTPS RSA-3072|cluster: 3 nodes behind haproxy|HTTPS RSA-3072, $CLIENTS clients|HTTPS P-256, batches of 64|paced at half|TSA over HTTP|libsignet-pkcs11|random of $MANY keys"
     awk -F' [|] ' -v want="$want" '
         /^[|] / && $2 !~ /^(ops|---)/ {
             n++; if ($2 + 0 <= 0) { print "no rate: " $1; bad = 1 }

@@ -1,7 +1,9 @@
 /*
  * proxyaccept: the PROXY protocol v2 acceptor (see proxyaccept.h). Its
- * input, the first bytes of every connection, is untrusted; so is every
- * peer not in proxy.trusted, which is closed before a byte is read.
+ * input, the first bytes of every connection from a proxy.trusted peer,
+ * is untrusted. A peer not in proxy.trusted is no proxy: its connection
+ * is served as any other, under its own address, and no byte of it is
+ * read here (a header it sends is just bad TLS or HTTP).
  *
  * Connections waiting for their header are kept oldest first in one
  * array, at most max_pending of them, each with the same timeout: the
@@ -44,10 +46,10 @@ struct pending {
     uint8_t *buf;                 /* the whole header, once longer */
 };
 
-enum why { W_UNTRUSTED, W_BAD, W_LATE, W_ROOM, W_COUNT };
+enum why { W_BAD, W_LATE, W_ROOM, W_COUNT };
 
-static const char *const why_names[W_COUNT] = {
-    "untrusted address", "bad header", "late header", "no room"};
+static const char *const why_names[W_COUNT] = {"bad header", "late header",
+                                               "no room"};
 
 struct sn_proxy_accept {
     struct sn_proxy_accept_opts o;
@@ -115,16 +117,13 @@ log_closed(struct sn_proxy_accept *a, time_t now)
 {
     unsigned *c = a->closed;
 
-    if (c[W_UNTRUSTED] + c[W_BAD] + c[W_LATE] + c[W_ROOM] == 0 ||
-        now - a->said < LOG_WINDOW)
+    if (c[W_BAD] + c[W_LATE] + c[W_ROOM] == 0 || now - a->said < LOG_WINDOW)
         return;
-    sn_warn("http (%s): PROXY protocol: closed %u connection(s) from an "
-            "untrusted address (see proxy.trusted), %u with a bad header or "
-            "none, %u without a header within %u ms, %u to make room; the "
-            "last from %s (%s)",
-            a->o.name, c[W_UNTRUSTED], c[W_BAD], c[W_LATE], a->o.timeout_ms,
-            c[W_ROOM], a->last[0] != '\0' ? a->last : "unknown",
-            why_names[a->last_why]);
+    sn_warn("http (%s): PROXY protocol: closed %u connection(s) from a "
+            "proxy with a bad header or none, %u without a header within %u "
+            "ms, %u to make room; the last from %s (%s)",
+            a->o.name, c[W_BAD], c[W_LATE], a->o.timeout_ms, c[W_ROOM],
+            a->last[0] != '\0' ? a->last : "unknown", why_names[a->last_why]);
     memset(a->closed, 0, sizeof(a->closed));
     a->said = now;
 }
@@ -218,8 +217,7 @@ accept_some(struct sn_proxy_accept *a, int64_t now)
             return;
         }
         if (!trusted(a, &ss)) {
-            count(a, &ss, W_UNTRUSTED);
-            close(fd);
+            a->o.hand(a->o.arg, fd, (const struct sockaddr *)&ss, sl);
             continue;
         }
         if (a->n == a->o.max_pending) {

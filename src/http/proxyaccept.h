@@ -1,9 +1,10 @@
 /*
  * proxyaccept: the acceptor of a listener behind a load balancer that
  * speaks the PROXY protocol v2 (proxy.protocol = v2). One thread per
- * listener accepts connections, closes at once those whose peer is not
- * trusted (proxy.trusted), and waits, in one poll() loop, for each other
- * one's header (proxyproto.h) until a deadline. It reads exactly the
+ * listener accepts connections, hands on at once those whose peer is not
+ * a proxy (not in proxy.trusted: served under their own address, nothing
+ * read), and waits, in one poll() loop, for each proxy connection's
+ * header (proxyproto.h) until a deadline. It reads exactly the
  * header and nothing after it (the client's TLS hello follows in the same
  * stream), then hands the socket on with the client's address from the
  * header (the peer's own for a LOCAL header). The bytes read are

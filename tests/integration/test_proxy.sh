@@ -17,7 +17,8 @@
 #    header with UNSPEC, a header over 1040 bytes; a peer that sends
 #    nothing is closed after the header deadline (5 s); meanwhile other
 #    clients are served;
-#  - a peer not in proxy.trusted is closed at once (127.0.0.2);
+#  - a peer not in proxy.trusted is served as itself, no header read
+#    (127.0.0.2: its request is answered, its audit record names it);
 #  - signetd stops cleanly (exit 0) with a connection still waiting.
 . "$(dirname "$0")/lib.sh"
 
@@ -194,24 +195,32 @@ refused "PROXY with an unknown family (0x41)" "${SIG}2141000c$V4"
 refused "PROXY with UNSPEC (no client)" "${SIG}21000000"
 refused "a header longer than 16 + 1024 bytes" "${SIG}21110401$V4"
 refused "the text PROXY v1 line" "$(printf 'PROXY TCP4 192.0.2.7 127.0.0.1 1 2\r\n' | od -An -tx1 | tr -d ' \n')"
-# A peer that is not trusted is closed before it sends a byte.
-R=$("$PY" - "$NODE_PORT" <<'EOF'
-import json, socket, sys, time
+# A peer that is not a proxy is served as itself: no header is read from
+# it, and its audit record names its own address.
+printf 'from 127.0.0.2' | openssl dgst -sha256 -binary >"$WORK/d4"
+R=$("$PY" - "$NODE_PORT" "$SERVER_CA" "$T" "/v1/keys/$K/sign" \
+    "{\"digest_algorithm\":\"sha256\",\"digest\":\"$(b64 "$WORK/d4")\"}" <<'EOF'
+import json, socket, ssl, sys
+port, ca, tok, path, body = sys.argv[1:6]
 s = socket.socket()
 s.bind(("127.0.0.2", 0))
-s.connect(("127.0.0.1", int(sys.argv[1])))
-s.settimeout(3)
-t = time.monotonic()
-try:
-    got = s.recv(100)
-    print(json.dumps({"closed": got == b"", "after": time.monotonic() - t}))
-except socket.timeout:
-    print(json.dumps({"closed": False}))
-except OSError as e:
-    print(json.dumps({"closed": True, "after": time.monotonic() - t}))
+s.connect(("127.0.0.1", int(port)))
+t = ssl.create_default_context(cafile=ca).wrap_socket(s, server_hostname="127.0.0.1")
+t.sendall(("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+           "Content-Type: application/json\r\nContent-Length: %d\r\n"
+           "Connection: close\r\n\r\n%s" % (path, tok, len(body), body)).encode())
+got = b""
+while True:
+    b = t.recv(4096)
+    if not b:
+        break
+    got += b
+print(json.dumps({"status": int(got.split(b" ")[1])}))
 EOF
 )
-check_eq "a peer not in proxy.trusted (127.0.0.2) is closed at once" true "$(jget .closed "$R")"
+check_eq "a peer not in proxy.trusted (127.0.0.2) is served as itself" 200 "$(jget .status "$R")"
+req GET "/v1/audit?limit=1000" "$T"
+check_eq "its audit record names its own address" 127.0.0.2 "$(client_of "$WORK/d4")"
 
 # ---- a slow header, and others served meanwhile ----
 "$PY" "$PX" raw --port "$NODE_PORT" --seconds 9 >"$WORK/slow.json" &
@@ -235,7 +244,7 @@ for f in slow slow2; do
     fi
 done
 check_match "the closed connections are counted in the log" \
-    'PROXY protocol: closed [0-9]+ connection\(s\) from an untrusted address' "$(cat "$LOG")"
+    'PROXY protocol: closed [0-9]+ connection\(s\) from a proxy with a bad header' "$(cat "$LOG")"
 
 # ---- still serving; a clean stop with a connection still waiting ----
 check_healthy "the refusals"

@@ -36,7 +36,8 @@ cleanup() {
     [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
     # issue 19: the cluster and the PostgreSQL servers
     [ -d "$WORK/cluster" ] && "$(dirname "$0")/../scripts/cluster.sh" stop "$WORK/cluster" >/dev/null 2>&1
-    [ -d "$WORK/pg" ] && "$(dirname "$0")/../scripts/pg.sh" stop "$WORK/pg" >/dev/null 2>&1
+    [ -n "${PGDIR:-}" ] && "$(dirname "$0")/../scripts/pg.sh" stop "$PGDIR" >/dev/null 2>&1 &&
+        rm -rf "$PGDIR"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -164,7 +165,7 @@ api2 POST /v1/keys "$(cat "$WORK/token2")" '{"algorithm":"ecdsa-p256","label":"b
 PG=0
 if [ -z "${BENCH_ONLY:-}" ] || [ "${BENCH_ONLY:-}" = pg ]; then
     PG=1
-    PGDIR=$WORK/pg
+    PGDIR=$(mktemp -d /tmp/signet-bench-pg.XXXXXX) # the postgres user's
     PG_URL=$("$(dirname "$0")/../scripts/pg.sh" start "$PGDIR" | sed -n 's/^PG_URL=//p')
     HOME3=$WORK/home-pg
     "$SIGNETD" init --home "$HOME3" >/dev/null
@@ -451,7 +452,7 @@ cluster_start() {
     }
     CL_URL=$(sed -n 's/^SIGNET_URL=//p' <<<"$env")
     CL_PIDS="$(sed -n 's/^NODE_PIDS=//p' <<<"$env") $(sed -n 's/^HAPROXY_PID=//p' <<<"$env")"
-    CL_PG=$CLDIR/pg
+    CL_PG=$(cat "$CLDIR/run/pgdir")
     CA_CL=$(sed -n 's/^SIGNET_CA_FILE=//p' <<<"$env")
     local adm sub tok
     adm=$(cat "$CLDIR/node1/admin.token")

@@ -52,7 +52,11 @@ stop() {
         kill -KILL "$pid" 2>/dev/null || true
         rm -f "$f"
     done
-    "$repo/scripts/pg.sh" stop "$dir/pg" 2>/dev/null || true
+    if [ -f "$dir/run/pgdir" ]; then
+        "$repo/scripts/pg.sh" stop "$(cat "$dir/run/pgdir")" 2>/dev/null || true
+        rm -rf "$(cat "$dir/run/pgdir")"
+        rm -f "$dir/run/pgdir"
+    fi
 }
 
 # A TCP port nothing listens on (the kernel's pick).
@@ -104,7 +108,11 @@ start() {
     [ ! -e "$dir/node1" ] || { echo "cluster: $dir is in use (cluster.sh stop, then remove it)" >&2; exit 1; }
     mkdir -p "$dir/run"
     dir=$(cd "$dir" && pwd)
-    pg_url=$("$repo/scripts/pg.sh" start "$dir/pg" | sed -n 's/^PG_URL=//p')
+    # PostgreSQL's own directory: reachable by the postgres user when
+    # this runs as root (DIR may sit in a private one)
+    mktemp -d /tmp/signet-cluster-pg.XXXXXX >"$dir/run/pgdir"
+    pg_url=$("$repo/scripts/pg.sh" start "$(cat "$dir/run/pgdir")" | sed -n 's/^PG_URL=//p')
+    [ -n "$pg_url" ] || { stop; exit 1; }
     ha=$(free_port)
     hp=$(free_port)
 
@@ -126,6 +134,10 @@ start() {
                 -e 's/^auth\.operator_mfa = .*/auth.operator_mfa = false/' \
                 "$home/signetd.conf"
             map_tokens "$home"
+            # (copied into the other nodes' configuration)
+            printf 'proxy.protocol = v2\nproxy.trusted = 127.0.0.2\n' >>"$home/signetd.conf"
+            [ -z "${CLUSTER_EXTRA_CONF:-}" ] ||
+                printf '%s\n' "$CLUSTER_EXTRA_CONF" >>"$home/signetd.conf"
             "$signetd" migrate --home "$home" --to "$pg_url" >"$dir/migrate.log" 2>&1 ||
                 { cat "$dir/migrate.log" >&2; exit 1; }
         else
@@ -137,9 +149,6 @@ start() {
                 -e "s/^public\.listen = .*/public.listen = 127.0.0.1:$pub/" \
                 "$home/signetd.conf"
         fi
-        printf 'proxy.protocol = v2\nproxy.trusted = 127.0.0.2\n' >>"$home/signetd.conf"
-        [ -z "${CLUSTER_EXTRA_CONF:-}" ] ||
-            printf '%s\n' "$CLUSTER_EXTRA_CONF" >>"$home/signetd.conf"
         # One node at a time: the first makes the service token's keys,
         # the others find them.
         "$signetd" serve --home "$home" >"$dir/node$i.log" 2>&1 &

@@ -35,6 +35,46 @@ writer(struct pg_store *st)
     return sn_pg_conn_ready(st, &st->w);
 }
 
+#define AUDIT_INSERT_COLS                                                      \
+    "time, subscriber_id, key_id, token_id, client, action,"                   \
+    " digest_algorithm, digest, scheme, result, detail, policy, principal,"    \
+    " sig_sha256, digest_salt, log_index"
+static const char sql_insert[] =
+    "INSERT INTO audit (" AUDIT_INSERT_COLS ") VALUES ($1, $2, $3, $4, $5,"
+    " $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::bigint)"
+    " RETURNING id";
+/* the pipeline's: the id taken from the sequence beforehand */
+static const char sql_insert_id[] =
+    "INSERT INTO audit (" AUDIT_INSERT_COLS ", id) VALUES ($1, $2, $3, $4,"
+    " $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::bigint, $17)";
+static const char sql_entry[] =
+    "INSERT INTO log_entries (idx, audit_id, spki, data, leaf)"
+    " VALUES ($1, $2, $3, $4, $5)";
+static const char sql_hash[] =
+    "INSERT INTO log_hashes (level, idx, hash) VALUES ($1, $2, $3)";
+static const char sql_tsa[] =
+    "INSERT INTO tsa_tokens (serial, gen_time, hash, imprint, policy,"
+    " recorded_at) VALUES ($1, $2, $3, $4, $5, $6)";
+/* Two statements: in READ COMMITTED a statement reads the snapshot taken
+ * when it starts, so the size must be read by one that starts after the
+ * lock is held (then it sees every batch committed before). */
+static const char sql_lock[] = "SELECT pg_advisory_xact_lock(" LOG_LOCK ")";
+static const char sql_size[] =
+    "SELECT coalesce(max(idx) + 1, 0) FROM log_entries";
+static const char sql_ids[] =
+    "SELECT nextval(pg_get_serial_sequence('audit', 'id'))"
+    " FROM generate_series(1, $1)";
+
+/* A write of the writer's: run now, or queued in the batch's pipeline. */
+static sn_err
+wrun(struct pg_store *st, const char *sql, const struct sn_pg_params *p)
+{
+    if (!st->piped)
+        return sn_pg_exec(&st->w, sql, p, NULL, NULL);
+    st->nsent++;
+    return sn_pg_send(&st->w, sql, p);
+}
+
 static sn_err
 insert_one(struct pg_store *st, struct sn_audit *a, int64_t log_index)
 {
@@ -62,20 +102,16 @@ insert_one(struct pg_store *st, struct sn_audit *a, int64_t log_index)
         sn_pg_p_int(&p, log_index);
     else
         sn_pg_p_text(&p, NULL);
-    r = sn_pg_exec(&st->w,
-                   "INSERT INTO audit (time, subscriber_id, key_id,"
-                   " token_id, client, action, digest_algorithm, digest,"
-                   " scheme, result, detail, policy, principal, sig_sha256,"
-                   " digest_salt, log_index) VALUES ($1, $2, $3, $4, $5, $6,"
-                   " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16::bigint)"
-                   " RETURNING id",
-                   &p, &res, NULL);
+    a->log_index = log_index;
+    if (st->piped) { /* a->id is the sequence's, taken before */
+        sn_pg_p_int(&p, a->id);
+        return wrun(st, sql_insert_id, &p);
+    }
+    r = sn_pg_exec(&st->w, sql_insert, &p, &res, NULL);
     if (r == SN_OK && (res == NULL || PQntuples(res) != 1))
         r = SN_ERR_DB;
-    if (r == SN_OK) {
+    if (r == SN_OK)
         a->id = sn_pg_col_int(res, 0, 0);
-        a->log_index = log_index;
-    }
     PQclear(res);
     return r;
 }
@@ -101,10 +137,7 @@ put_entry(void *arg, uint64_t index, const uint8_t *entry, size_t len,
         sn_pg_p_bytes(&p, NULL, 0);
     sn_pg_p_bytes(&p, st->cur_text ? entry : NULL, len);
     sn_pg_p_bytes(&p, leaf, 32);
-    r = sn_pg_exec(&st->w,
-                   "INSERT INTO log_entries (idx, audit_id, spki, data, leaf)"
-                   " VALUES ($1, $2, $3, $4, $5)",
-                   &p, NULL, NULL);
+    r = wrun(st, sql_entry, &p);
     free(spki);
     return r;
 }
@@ -121,10 +154,7 @@ put_hash(void *arg, unsigned level, uint64_t index, const uint8_t hash[32])
     sn_pg_p_int(&p, level);
     sn_pg_p_int(&p, (int64_t)index);
     sn_pg_p_bytes(&p, hash, 32);
-    return sn_pg_exec(&st->w,
-                      "INSERT INTO log_hashes (level, idx, hash)"
-                      " VALUES ($1, $2, $3)",
-                      &p, NULL, NULL);
+    return wrun(st, sql_hash, &p);
 }
 
 static sn_err
@@ -170,11 +200,7 @@ insert_tsa(struct pg_store *st, const struct sn_tsa_record *t)
     sn_pg_p_text(&p, t->imprint);
     sn_pg_p_text(&p, t->policy);
     sn_pg_p_int(&p, (int64_t)time(NULL));
-    return sn_pg_exec(&st->w,
-                      "INSERT INTO tsa_tokens (serial, gen_time, hash,"
-                      " imprint, policy, recorded_at)"
-                      " VALUES ($1, $2, $3, $4, $5, $6)",
-                      &p, NULL, NULL);
+    return wrun(st, sql_tsa, &p);
 }
 
 static sn_err
@@ -190,30 +216,14 @@ read_hashes(void *arg, unsigned level, uint64_t start, size_t n,
     return sn_pg_log_hashes(arg, level, start, n, out);
 }
 
-/*
- * Inside the batch's transaction: the log's lock (other nodes' batches
- * wait for this one's commit), then the edge made to match the stored
- * tree if another node appended since this one's last batch.
- */
+/* The edge of the stored tree of size, if this node's is not it. */
 static sn_err
-log_sync(struct pg_store *st, struct sn_logseq *ls)
+log_reload(struct pg_store *st, struct sn_logseq *ls, uint64_t size)
 {
     const struct sn_tlog_reader rd = {read_hashes, st};
     struct sn_tlog_edge e;
-    PGresult *res = NULL;
-    uint64_t size;
     sn_err r;
 
-    if (!ls->on || ls->broken)
-        return SN_OK;
-    if ((r = sn_pg_exec(&st->w,
-                        "SELECT pg_advisory_xact_lock(" LOG_LOCK "),"
-                        " (SELECT coalesce(max(idx) + 1, 0)"
-                        " FROM log_entries)",
-                        NULL, &res, NULL)) != SN_OK)
-        return r;
-    size = (uint64_t)sn_pg_col_int(res, 0, 1);
-    PQclear(res);
     if (size == ls->edge.size)
         return SN_OK;
     /* committed before the lock was granted: visible to every
@@ -224,6 +234,31 @@ log_sync(struct pg_store *st, struct sn_logseq *ls)
     }
     sn_logseq_reset(ls, &e);
     return SN_OK;
+}
+
+/*
+ * Inside the batch's transaction: the log's lock (other nodes' batches
+ * wait for this one's commit), then the edge made to match the stored
+ * tree if another node appended since this one's last batch.
+ */
+static sn_err
+log_sync(struct pg_store *st, struct sn_logseq *ls)
+{
+    PGresult *res = NULL;
+    uint64_t size;
+    sn_err r;
+
+    if (!ls->on || ls->broken)
+        return SN_OK;
+    if ((r = sn_pg_exec(&st->w, sql_lock, NULL, &res, NULL)) != SN_OK)
+        return r;
+    PQclear(res);
+    res = NULL;
+    if ((r = sn_pg_exec(&st->w, sql_size, NULL, &res, NULL)) != SN_OK)
+        return r;
+    size = (uint64_t)sn_pg_col_int(res, 0, 0);
+    PQclear(res);
+    return log_reload(st, ls, size);
 }
 
 static void
@@ -255,13 +290,186 @@ write_job(struct pg_store *st, struct sn_audit_job *j, struct sn_logseq *ls)
     return SN_OK;
 }
 
+/*
+ * The results of a pipeline up to its sync, *n of them: the first max
+ * kept in keep (the caller clears them), the others only looked at. 1 if
+ * every one succeeded and the sync came.
+ */
+static int
+pipe_results(PGconn *c, PGresult **keep, size_t max, size_t *n)
+{
+    ExecStatusType es;
+    PGresult *r;
+    int ok = 1, nulls = 0;
+
+    *n = 0;
+    for (;;) {
+        if ((r = PQgetResult(c)) == NULL) {
+            if (++nulls > 1) /* nothing comes: the link is gone */
+                return 0;
+            continue;
+        }
+        nulls = 0;
+        es = PQresultStatus(r);
+        if (es == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            return ok;
+        }
+        if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) {
+            if (ok && es != PGRES_PIPELINE_ABORTED)
+                sn_warn("audit: postgres: %s",
+                        PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+                            ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+                            : "a write failed");
+            ok = 0;
+        }
+        if (*n < max)
+            keep[*n] = r;
+        else
+            PQclear(r);
+        (*n)++;
+    }
+}
+
+/* BEGIN, the log's lock and size, and nrec audit ids, in one round trip. */
+static int
+fast_begin(struct pg_store *st, struct sn_logseq *ls, size_t nrec, int64_t *ids)
+{
+    PGconn *c = st->w.c;
+    struct sn_pg_params p;
+    PGresult *r[4] = {NULL, NULL, NULL, NULL};
+    size_t n = 0, i, want = 1;
+    int ok, logged = ls->on && !ls->broken;
+
+    sn_pg_p_init(&p);
+    sn_pg_p_int(&p, (int64_t)nrec);
+    ok = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1 &&
+         (!logged ||
+          (want += 2, sn_pg_send(&st->w, sql_lock, NULL) == SN_OK &&
+                          sn_pg_send(&st->w, sql_size, NULL) == SN_OK)) &&
+         (nrec == 0 || (want++, sn_pg_send(&st->w, sql_ids, &p) == SN_OK));
+    /* the sync always: the pipeline's results end with it */
+    if (PQpipelineSync(c) != 1 || !pipe_results(c, r, 4, &n) || n != want)
+        ok = 0;
+    if (ok && logged)
+        ok = log_reload(st, ls, (uint64_t)sn_pg_col_int(r[2], 0, 0)) == SN_OK;
+    if (ok && nrec > 0 && (size_t)PQntuples(r[want - 1]) != nrec)
+        ok = 0;
+    for (i = 0; ok && i < nrec; i++)
+        ids[i] = sn_pg_col_int(r[want - 1], (int)i, 0);
+    for (i = 0; i < n && i < 4; i++)
+        PQclear(r[i]);
+    return ok;
+}
+
+/* Every job's records and entries queued, then COMMIT, in one round trip;
+ * 1 if all were written. */
+static int
+fast_write(struct pg_store *st, struct sn_audit_job *jobs, struct sn_logseq *ls,
+           const int64_t *ids)
+{
+    struct sn_audit_job *j;
+    size_t k = 0, i, n;
+    int ok = 1;
+
+    st->piped = 1;
+    st->nsent = 0;
+    sn_logseq_begin(ls);
+    for (j = jobs; j != NULL && ok; j = j->next) {
+        j->result = SN_OK;
+        if (j->tsa != NULL && insert_tsa(st, j->tsa) != SN_OK)
+            ok = 0;
+        for (i = 0; i < j->n && ok; i++) {
+            j->recs[i].id = ids[k++];
+            ok = insert_one(st, &j->recs[i], sn_logseq_next(ls)) == SN_OK &&
+                 add_entry(st, &j->recs[i], ls, 0) == SN_OK;
+        }
+    }
+    st->piped = 0;
+    /* COMMIT only if all was queued; the sync always: the results of what
+     * was sent end with it, even after a failure */
+    ok = ok && PQsendQueryParams(st->w.c, "COMMIT", 0, NULL, NULL, NULL, NULL,
+                                 0) == 1;
+    if (PQpipelineSync(st->w.c) != 1 || !pipe_results(st->w.c, NULL, 0, &n))
+        ok = 0;
+    return ok && n == st->nsent + 1;
+}
+
+/*
+ * The fast way: the batch in a pipeline of two round trips, without
+ * savepoints (statements prepared before). If anything fails, nothing of
+ * it is kept and 0 says to write the batch the careful way (one job
+ * failing alone).
+ */
+static int
+write_fast(struct pg_store *st, struct sn_audit_job *jobs, struct sn_logseq *ls)
+{
+    static const char *const sql[] = {sql_insert_id, sql_entry, sql_hash,
+                                      sql_tsa,       sql_lock,  sql_ids};
+    static const int np[] = {17, 5, 3, 6, 0, 1};
+    struct sn_audit_job *j;
+    int64_t *ids = NULL;
+    size_t nrec = 0, i;
+    int ok = 0, piped = 0;
+
+    for (j = jobs; j != NULL; j = j->next)
+        nrec += j->n;
+    for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
+        if (sn_pg_prepare(&st->w, sql[i], np[i]) != SN_OK)
+            return 0;
+    if (nrec > 0 && (ids = calloc(nrec, sizeof(*ids))) == NULL)
+        return 0;
+    if ((piped = PQenterPipelineMode(st->w.c)) == 1)
+        ok = fast_begin(st, ls, nrec, ids) && fast_write(st, jobs, ls, ids);
+    if (piped && PQexitPipelineMode(st->w.c) != 1) {
+        /* results left unread: this connection's state is unknown */
+        PQfinish(st->w.c);
+        st->w.c = NULL;
+        free(st->w.prepared);
+        st->w.prepared = NULL;
+        st->w.nprepared = st->w.capprepared = 0;
+        ok = 0;
+    }
+    if (ok && PQtransactionStatus(st->w.c) != PQTRANS_IDLE)
+        ok = 0;
+    free(ids);
+    if (ok) {
+        sn_logseq_commit(ls);
+        return 1;
+    }
+    if (st->w.c != NULL)
+        sn_pg_rollback(&st->w);
+    sn_logseq_abort(ls);
+    for (j = jobs; j != NULL; j = j->next)
+        for (i = 0; i < j->n; i++)
+            j->recs[i].id = 0;
+    return 0;
+}
+
 void
 sn_pg_audit_write(void *be, struct sn_audit_job *jobs, struct sn_logseq *ls)
 {
     struct pg_store *st = be;
     struct sn_audit_job *j;
 
-    if (writer(st) != SN_OK || ctl(st, "BEGIN") != SN_OK) {
+    if (writer(st) != SN_OK) {
+        fail_all(jobs);
+        return;
+    }
+    if (write_fast(st, jobs, ls))
+        return;
+    /* The link broke: the batch may or may not be committed, and is not
+     * written twice (its callers get errors; the next batch's log_sync
+     * finds the stored tree, whichever it is). */
+    if (st->w.c == NULL || PQstatus(st->w.c) != CONNECTION_OK) {
+        sn_error("audit: postgres: the link broke during a batch");
+        fail_all(jobs);
+        return;
+    }
+    /* A statement failed, so nothing was committed: one job at a time,
+     * each in its savepoint, a failing one fails alone (its records, its
+     * entries); the others are written. */
+    if (ctl(st, "BEGIN") != SN_OK) {
         fail_all(jobs);
         return;
     }

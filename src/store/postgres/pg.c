@@ -427,6 +427,37 @@ prepared(struct pg_conn *c, const char *sql, int nparams, char *name,
 }
 
 sn_err
+sn_pg_prepare(struct pg_conn *c, const char *sql, int nparams)
+{
+    char name[24];
+
+    if (c == NULL || c->c == NULL)
+        return SN_ERR_DB;
+    return prepared(c, sql, nparams, name, sizeof(name));
+}
+
+sn_err
+sn_pg_send(struct pg_conn *c, const char *sql, const struct sn_pg_params *p)
+{
+    static const struct sn_pg_params none;
+    char name[24];
+    size_t i;
+
+    if (p == NULL)
+        p = &none;
+    for (i = 0; i < c->nprepared; i++)
+        if (c->prepared[i] == sql)
+            break;
+    if (i == c->nprepared)
+        return SN_ERR_INTERNAL; /* sn_pg_prepare first */
+    snprintf(name, sizeof(name), "s%zu", i);
+    return PQsendQueryPrepared(c->c, name, p->n, p->val, p->len, p->fmt, 0) ==
+                   1
+               ? SN_OK
+               : SN_ERR_DB;
+}
+
+sn_err
 sn_pg_exec(struct pg_conn *c, const char *sql, const struct sn_pg_params *p,
            PGresult **res, int64_t *changed)
 {

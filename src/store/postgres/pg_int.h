@@ -59,6 +59,10 @@ struct pg_store {
      * whether its text is kept. */
     const struct sn_audit *cur;
     int cur_text;
+    /* audit.c, writer only: statements are queued in a pipeline (nsent
+     * so far) rather than run one by one */
+    int piped;
+    size_t nsent;
 };
 
 /* Parameters of one statement: text (NULL is SQL NULL), integers (as
@@ -103,6 +107,12 @@ sn_err sn_pg_conn_ready(struct pg_store *st, struct pg_conn *c);
 sn_err sn_pg_exec(struct pg_conn *c, const char *sql,
                   const struct sn_pg_params *p, PGresult **res,
                   int64_t *changed);
+
+/* Pipelines (the audit writer's, audit.c): sql prepared on c beforehand
+ * (outside pipeline mode), then queued with p in pipeline mode. */
+sn_err sn_pg_prepare(struct pg_conn *c, const char *sql, int nparams);
+sn_err sn_pg_send(struct pg_conn *c, const char *sql,
+                  const struct sn_pg_params *p);
 
 /* One statement on a pooled connection: a query (*res set, caller
  * PQclears), or a write (res NULL: SN_ERR_NOT_FOUND if it changed nothing

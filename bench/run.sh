@@ -467,16 +467,20 @@ cluster_start() {
     CLUSTER=1
 }
 clusterrows() {
-    local H pm
+    local H pm SRV_PID
     [ "$CLUSTER" = 1 ] || return 0
     pm=$(head -1 "$CL_PG/data/postmaster.pid")
-    for alg in rsa-3072 ecdsa-p256; do
+    for kind in rsa ec ec64; do
+        case $kind in
+        rsa) set -- rsa-3072 "RSA-3072, $CLIENTS clients" ;;
+        ec) set -- ecdsa-p256 "P-256, $CLIENTS clients" ;;
+        ec64) set -- ecdsa-p256 "P-256, batches of 64" --batch 64 ;;
+        esac
         SRV_PID="$CL_PIDS $pm $(pgrep -d ' ' -P "$pm")"
         SRV_PID=$SRV_PID rss_reset
         H=$("$BENCH" http --url "$CL_URL" --ca "$CA_CL" --token-file "$WORK/token-cl" \
-            --keys "$WORK/${alg%%-*}-cl.keys" --alg "$alg" --clients "$CLIENTS" --seconds "$SECS")
-        [ "$alg" = rsa-3072 ] && alg=rsa
-        SRV_PID=$SRV_PID keep "cluster: 3 nodes behind haproxy, $alg, $CLIENTS clients (CPU: nodes + haproxy + PostgreSQL)" \
+            --keys "$WORK/${kind%64}-cl.keys" --alg "$1" --clients "$CLIENTS" --seconds "$SECS" "${@:3}")
+        SRV_PID=$SRV_PID keep "cluster: 3 nodes behind haproxy, $2 (CPU: nodes + haproxy + PostgreSQL)" \
             "$H" "$(field ops_per_s "$H")" "$(SRV_PID=$SRV_PID rss_peak)"
     done
 }
@@ -584,7 +588,7 @@ cat "$RESULTS"
 echo "results: $RESULTS" >&2
 # The smoke's verdict: every row was measured, at a non-zero rate.
 if [ $SMOKE = 1 ]; then
-    want="during an anonymous TSA+OCSP flood|tenant B while A does both|PostgreSQL: HTTPS RSA-3072|cluster: 3 nodes behind haproxy|HTTPS RSA-3072, $CLIENTS clients|HTTPS P-256, batches of 64|paced at half|TSA over HTTP|libsignet-pkcs11|random of $MANY keys"
+    want="during an anonymous TSA+OCSP flood|tenant B while A does both|PostgreSQL: HTTPS RSA-3072|cluster: 3 nodes behind haproxy, P-256, batches|HTTPS RSA-3072, $CLIENTS clients|HTTPS P-256, batches of 64|paced at half|TSA over HTTP|libsignet-pkcs11|random of $MANY keys"
     awk -F' [|] ' -v want="$want" '
         /^[|] / && $2 !~ /^(ops|---)/ {
             n++; if ($2 + 0 <= 0) { print "no rate: " $1; bad = 1 }

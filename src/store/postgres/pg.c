@@ -451,8 +451,7 @@ sn_pg_send(struct pg_conn *c, const char *sql, const struct sn_pg_params *p)
     if (i == c->nprepared)
         return SN_ERR_INTERNAL; /* sn_pg_prepare first */
     snprintf(name, sizeof(name), "s%zu", i);
-    return PQsendQueryPrepared(c->c, name, p->n, p->val, p->len, p->fmt, 0) ==
-                   1
+    return PQsendQueryPrepared(c->c, name, p->n, p->val, p->len, p->fmt, 0) == 1
                ? SN_OK
                : SN_ERR_DB;
 }

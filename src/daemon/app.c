@@ -156,7 +156,8 @@ log_start(struct sn_app *app, char *errbuf, size_t errlen)
  * A node changed a table (several nodes over one database): what this
  * node keeps of it beside the store's own caches goes too. OCSP answers
  * are made anew after a certificate was issued or revoked on another
- * node, a policy read again. The store's listening thread.
+ * node, the TSA follows another node's rotation, a policy is read again.
+ * The store's listening thread.
  */
 static void
 changed_elsewhere(void *arg, const char *table)
@@ -164,8 +165,10 @@ changed_elsewhere(void *arg, const char *table)
     struct sn_app *app = arg;
     int all = strcmp(table, "*") == 0;
 
-    if (all || strcmp(table, "certificates") == 0 || strcmp(table, "crls") == 0)
+    if (all || strcmp(table, "certificates") == 0) {
         sn_ca_ocsp_forget(&app->ca);
+        (void)sn_tsa_follow(&app->tsa); /* a rotation elsewhere */
+    }
     if (all || strcmp(table, "signing_policies") == 0 ||
         strcmp(table, "keys") == 0 || strcmp(table, "subscribers") == 0)
         sn_keyrules_forget(app->keyrules);

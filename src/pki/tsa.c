@@ -40,13 +40,42 @@ tsa_path(char *buf, size_t len, const char *home, const char *suffix)
     return buf;
 }
 
+/* HOME/ca/tsa.pem: the key id rides in front of the PEM block; one
+ * atomic rename. */
+static sn_err
+write_tsa_file(const char *home, const char *id, X509 *x)
+{
+    char path[PATH_MAX], tmp[PATH_MAX];
+    char *data = NULL;
+    long len;
+    BIO *b = NULL;
+    sn_err r = SN_ERR_CRYPTO;
+
+    if ((b = BIO_new(BIO_s_mem())) == NULL ||
+        BIO_printf(b, PREFIX "%s\n", id) <= 0 || PEM_write_bio_X509(b, x) != 1)
+        goto out;
+    len = BIO_get_mem_data(b, &data);
+    tsa_path(path, sizeof(path), home, "");
+    tsa_path(tmp, sizeof(tmp), home, ".new");
+    unlink(tmp);
+    if ((r = sn_file_write_new(tmp, data, (size_t)len, 0600)) != SN_OK)
+        goto out;
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        r = SN_ERR_IO;
+    }
+out:
+    BIO_free(b);
+    return r;
+}
+
 sn_err
 sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
               struct sn_ca_signer *ts_ca_signer, const char *alg_name,
               const char *org, const char *country, const char *base_url,
               const char *policy_oid)
 {
-    char id[64], uuid[SN_UUID_LEN], path[PATH_MAX], tmp[PATH_MAX];
+    char id[64], uuid[SN_UUID_LEN];
     char crl[300], aia[300], ocsp[300];
     struct sn_ca_urls urls = {crl, aia, ocsp};
     struct sn_key_facts facts;
@@ -57,9 +86,6 @@ sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
     EVP_PKEY *pub = NULL;
     X509 *x = NULL;
     int days;
-    BIO *b = NULL;
-    char *data;
-    long len;
     sn_err r;
 
     if (sn_keyalg_from_name(alg_name, &alg) != SN_OK)
@@ -71,7 +97,17 @@ sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
     }
     if ((r = sn_uuid(uuid)) != SN_OK)
         return r;
-    snprintf(id, sizeof(id), "tsa-%s", uuid);
+    /* "tsa-" and the UUID's 32 hex digits: 36 characters, whole in the
+     * certificates table's key column (other nodes bind it from there) */
+    {
+        size_t i, o = 4;
+
+        memcpy(id, "tsa-", 4);
+        for (i = 0; uuid[i] != '\0' && o + 1 < sizeof(id); i++)
+            if (uuid[i] != '-')
+                id[o++] = uuid[i];
+        id[o] = '\0';
+    }
     snprintf(crl, sizeof(crl), "%s/ca/crl/timestamping", base_url);
     snprintf(aia, sizeof(aia), "%s/ca/timestamping.cer", base_url);
     /* The responder that answers for this certificate (CSBR 7.1.2.3 c):
@@ -89,29 +125,13 @@ sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
                           country, policy_oid, &urls, days, &x) != SN_OK ||
         sn_ca_sign_cert(ts_ca_signer, x, EVP_sha256()) != SN_OK)
         goto out;
-    /* The key id rides in front of the PEM block; one atomic rename. */
-    if ((b = BIO_new(BIO_s_mem())) == NULL ||
-        BIO_printf(b, PREFIX "%s\n", id) <= 0 || PEM_write_bio_X509(b, x) != 1)
-        goto out;
-    len = BIO_get_mem_data(b, &data);
-    tsa_path(path, sizeof(path), home, "");
-    tsa_path(tmp, sizeof(tmp), home, ".new");
-    unlink(tmp);
-    if ((r = sn_file_write_new(tmp, data, (size_t)len, 0600)) != SN_OK)
-        goto out;
-    if (rename(tmp, path) != 0) {
-        unlink(tmp);
-        r = SN_ERR_IO;
-        goto out;
-    }
-    r = SN_OK;
+    r = write_tsa_file(home, id, x);
 out:
     if (r != SN_OK) {
         sn_error("tsa: cannot create the TSA key: %s", sn_err_str(r));
         if (spki != NULL)
             sn_hsm_destroy(tok, id);
     }
-    BIO_free(b);
     X509_free(x);
     EVP_PKEY_free(pub);
     free(spki);
@@ -168,6 +188,8 @@ bind_key(struct sn_tsa *tsa, X509 *cert, const char *key_id,
 
 static const char *cert_refusal(struct sn_tsa *tsa, X509 *cert,
                                 const char *serial);
+static sn_err latest(struct sn_tsa *tsa, X509 **cert, char *id, size_t idlen,
+                     char *serial, size_t slen);
 
 /* The certificate's serial as the certificates table has it (BN_bn2hex). */
 static sn_err
@@ -281,14 +303,29 @@ sn_tsa_load(struct sn_tsa *tsa, struct sn_store *st, struct sn_hsm_token *tok,
     X509 *cert = NULL;
     sn_err r;
 
+    char serial[sizeof(tsa->serial)];
+
     if ((r = sn_tsa_init(tsa, st, tok, set, issuer, issuer_signer)) != SN_OK)
         return r;
-    if ((r = read_tsa_file(set->home, key_id, sizeof(key_id), &cert)) !=
-        SN_OK) {
+    if ((r = read_tsa_file(set->home, key_id, sizeof(key_id), &cert)) != SN_OK)
         sn_error("tsa: cannot read HOME/ca/tsa.pem");
-        return r;
+    else
+        r = bind_key(tsa, cert, key_id, &signer);
+    /* Several nodes: another may have rotated while this one was away
+     * (the key HOME/ca/tsa.pem names is gone): the newest recorded. */
+    if (r != SN_OK) {
+        X509_free(cert);
+        if (latest(tsa, &cert, key_id, sizeof(key_id), serial,
+                   sizeof(serial)) == SN_OK &&
+            bind_key(tsa, cert, key_id, &signer) == SN_OK) {
+            sn_warn("tsa: HOME/ca/tsa.pem names no usable key; using the "
+                    "newest TSA certificate recorded (key %s)",
+                    key_id);
+            (void)write_tsa_file(set->home, key_id, cert);
+            r = SN_OK;
+        }
     }
-    if ((r = bind_key(tsa, cert, key_id, &signer)) == SN_OK)
+    if (r == SN_OK)
         r = sn_tsa_use(tsa, cert, signer, key_id);
     sn_ca_signer_free(signer);
     X509_free(cert);
@@ -906,16 +943,110 @@ out:
 
 static sn_err rotate(struct sn_tsa *tsa, char *new_key_id, size_t idlen);
 
+/* One change of key at a time: a rotation writes and then reads
+ * HOME/ca/tsa.pem; following another node's is the same swap. */
+static pthread_mutex_t changing = PTHREAD_MUTEX_INITIALIZER;
+
 sn_err
 sn_tsa_rotate(struct sn_tsa *tsa, char *new_key_id, size_t idlen)
 {
-    static pthread_mutex_t rotating = PTHREAD_MUTEX_INITIALIZER;
     sn_err r;
 
-    /* One rotation at a time: each writes and then reads HOME/ca/tsa.pem. */
-    pthread_mutex_lock(&rotating);
+    pthread_mutex_lock(&changing);
     r = rotate(tsa, new_key_id, idlen);
-    pthread_mutex_unlock(&rotating);
+    pthread_mutex_unlock(&changing);
+    return r;
+}
+
+/* cert and signer become the TSA's (it owns them from then); the old
+ * key's id goes to old_id. Returns once no request uses the old pair. */
+static void
+adopt(struct sn_tsa *tsa, X509 *cert, struct sn_ca_signer *signer,
+      const char *id, const char *serial, char *old_id, size_t oldlen)
+{
+    X509 *old_cert;
+    struct sn_ca_signer *old_signer;
+
+    pthread_mutex_lock(&tsa->lock);
+    old_cert = tsa->cert;
+    old_signer = tsa->signer;
+    snprintf(old_id, oldlen, "%s", tsa->key_id);
+    tsa->cert = cert;
+    tsa->signer = signer;
+    snprintf(tsa->key_id, sizeof(tsa->key_id), "%s", id);
+    snprintf(tsa->serial, sizeof(tsa->serial), "%s", serial);
+    tsa->status_known = 0; /* the new certificate's status is read afresh */
+    pthread_mutex_unlock(&tsa->lock);
+    /* Requests that took the old pair finish first. */
+    pthread_rwlock_wrlock(&tsa->use_lock);
+    pthread_rwlock_unlock(&tsa->use_lock);
+    X509_free(old_cert);
+    sn_ca_signer_free(old_signer);
+}
+
+/* The newest TSA certificate recorded, its key id and serial. */
+static sn_err
+latest(struct sn_tsa *tsa, X509 **cert, char *id, size_t idlen, char *serial,
+       size_t slen)
+{
+    struct sn_cert c;
+    const unsigned char *p;
+    sn_err r;
+
+    *cert = NULL;
+    if ((r = sn_store_cert_latest(tsa->store, "timestamping", "tsa", &c)) !=
+        SN_OK)
+        return r;
+    snprintf(id, idlen, "%s", c.key);
+    snprintf(serial, slen, "%s", c.serial);
+    p = c.der;
+    if ((*cert = d2i_X509(NULL, &p, (long)c.der_len)) == NULL)
+        r = SN_ERR_CRYPTO;
+    sn_cert_cleanup(&c);
+    return r;
+}
+
+sn_err
+sn_tsa_follow(struct sn_tsa *tsa)
+{
+    char id[64], serial[sizeof(tsa->serial)], old_id[64];
+    struct sn_ca_signer *signer = NULL;
+    X509 *cert = NULL;
+    int same;
+    sn_err r;
+
+    pthread_mutex_lock(&changing);
+    if ((r = latest(tsa, &cert, id, sizeof(id), serial, sizeof(serial))) !=
+        SN_OK) {
+        if (r == SN_ERR_NOT_FOUND)
+            r = SN_OK;
+        else
+            sn_error("tsa: the newest TSA certificate cannot be read: %s",
+                     sn_err_str(r));
+        goto out;
+    }
+    pthread_mutex_lock(&tsa->lock);
+    same = strcmp(serial, tsa->serial) == 0;
+    pthread_mutex_unlock(&tsa->lock);
+    if (same)
+        goto out;
+    if ((r = bind_key(tsa, cert, id, &signer)) != SN_OK) {
+        sn_error("tsa: another node's new TSA key %s cannot be bound: %s", id,
+                 sn_err_str(r));
+        goto out;
+    }
+    /* this node's restart starts from it too */
+    if (write_tsa_file(tsa->set.home, id, cert) != SN_OK)
+        sn_warn("tsa: HOME/ca/tsa.pem not updated to key %s", id);
+    adopt(tsa, cert, signer, id, serial, old_id, sizeof(old_id));
+    cert = NULL;
+    signer = NULL;
+    sn_info("tsa: following another node's rotation: from %s to %s", old_id,
+            id);
+out:
+    pthread_mutex_unlock(&changing);
+    X509_free(cert);
+    sn_ca_signer_free(signer);
     return r;
 }
 
@@ -923,8 +1054,8 @@ static sn_err
 rotate(struct sn_tsa *tsa, char *new_key_id, size_t idlen)
 {
     char old_id[64], new_id[64], new_serial[sizeof(tsa->serial)];
-    X509 *cert = NULL, *old_cert;
-    struct sn_ca_signer *signer = NULL, *old_signer;
+    X509 *cert = NULL;
+    struct sn_ca_signer *signer = NULL;
     sn_err r;
 
     if (tsa->issuer_signer == NULL)
@@ -943,21 +1074,7 @@ rotate(struct sn_tsa *tsa, char *new_key_id, size_t idlen)
         X509_free(cert);
         return r;
     }
-    pthread_mutex_lock(&tsa->lock);
-    old_cert = tsa->cert;
-    old_signer = tsa->signer;
-    memcpy(old_id, tsa->key_id, sizeof(old_id));
-    tsa->cert = cert;
-    tsa->signer = signer;
-    memcpy(tsa->key_id, new_id, sizeof(new_id));
-    memcpy(tsa->serial, new_serial, sizeof(new_serial));
-    tsa->status_known = 0; /* the new certificate's status is read afresh */
-    pthread_mutex_unlock(&tsa->lock);
-    /* Requests that took the old pair finish before its key goes. */
-    pthread_rwlock_wrlock(&tsa->use_lock);
-    pthread_rwlock_unlock(&tsa->use_lock);
-    X509_free(old_cert);
-    sn_ca_signer_free(old_signer);
+    adopt(tsa, cert, signer, new_id, new_serial, old_id, sizeof(old_id));
     if (sn_hsm_destroy(tsa->tok, old_id) != SN_OK)
         sn_error("tsa: old TSA key %s could not be destroyed", old_id);
     sn_info("tsa: rotated from %s to %s", old_id, new_id);

@@ -105,6 +105,10 @@ sn_err sn_tsa_authenticode(struct sn_tsa *tsa, const uint8_t *body, size_t len,
  * goes to new_key_id. This is also how the TSA resumes after its
  * certificate was revoked or expired: it refuses until then. */
 sn_err sn_tsa_rotate(struct sn_tsa *tsa, char *new_key_id, size_t idlen);
+/* Several nodes: another node rotated (its new TSA certificate is the
+ * newest recorded): its key is bound on tok and used from now on, and
+ * HOME/ca/tsa.pem names it. Nothing happens if this TSA's is the newest. */
+sn_err sn_tsa_follow(struct sn_tsa *tsa);
 /* The operator confirms the clock: lifts a clock refusal. */
 void sn_tsa_clock_ok(struct sn_tsa *tsa);
 

@@ -817,6 +817,13 @@ sn_store_cert_get(struct sn_store *st, const char *ca, const char *serial,
 }
 
 sn_err
+sn_store_cert_latest(struct sn_store *st, const char *ca, const char *profile,
+                     struct sn_cert *out)
+{
+    return st->ops->cert_latest(st->be, ca, profile, out);
+}
+
+sn_err
 sn_store_cert_by_spki(struct sn_store *st, const uint8_t *spki, size_t spki_len,
                       struct sn_cert **out, size_t *n)
 {

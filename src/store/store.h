@@ -484,6 +484,10 @@ struct sn_cert {
 };
 
 sn_err sn_store_cert_add(struct sn_store *st, const struct sn_cert *c);
+/* The newest certificate not revoked that CA ca issued under profile
+ * (by issued_at); SN_ERR_NOT_FOUND if none. */
+sn_err sn_store_cert_latest(struct sn_store *st, const char *ca,
+                            const char *profile, struct sn_cert *out);
 sn_err sn_store_cert_get(struct sn_store *st, const char *ca,
                          const char *serial, struct sn_cert *out);
 /* Records the revocation of a certificate not yet revoked; SN_ERR_STATE if

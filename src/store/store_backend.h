@@ -145,6 +145,8 @@ struct sn_store_ops {
     sn_err (*cert_add)(void *be, const struct sn_cert *c);
     sn_err (*cert_get)(void *be, const char *ca, const char *serial,
                        struct sn_cert *out);
+    sn_err (*cert_latest)(void *be, const char *ca, const char *profile,
+                          struct sn_cert *out);
     sn_err (*cert_revoke)(void *be, const char *serial, time_t revocation_date,
                           int reason, time_t revoked_at);
     sn_err (*cert_compromise)(void *be, const uint8_t *spki, size_t spki_len,

@@ -124,6 +124,35 @@ for f in "$WORK"/tsr/*.tsr; do
         "$(echo "$got" | sed 's/^0*//')"
 done
 
+# ---- a TSA rotation on node 1: node 2 signs with the new key within 1 s ----
+# tsa_serial PUBLIC_URL: the serial of the TSA certificate in a fresh token
+tsa_serial() {
+    curl -sf --max-time 5 -H 'Content-Type: application/timestamp-query' \
+        --data-binary @"$WORK/t.tsq" "$1/tsa" -o "$WORK/r.tsr" || return 1
+    openssl ts -reply -in "$WORK/r.tsr" -token_out -out "$WORK/r.tok" 2>/dev/null &&
+        openssl pkcs7 -inform DER -in "$WORK/r.tok" -print_certs 2>/dev/null |
+        openssl x509 -noout -serial 2>/dev/null | sed 's/^serial=//'
+}
+OLD_TSA=$(tsa_serial "${PUBS[1]}")
+check_match "node 2's TSA certificate before" '^[0-9A-F]+$' "$OLD_TSA"
+SIGNET_URL=${NODES[0]} SIGNET_TOKEN=$ADMIN "$SIGNET" tsa rotate >"$WORK/rot.out" 2>&1 ||
+    fail "signet tsa rotate on node 1: $(cat "$WORK/rot.out")"
+NEW_TSA=$(tsa_serial "${PUBS[0]}")
+check_ne "node 1 signs with a new TSA certificate" "$OLD_TSA" "$NEW_TSA"
+start=$(date +%s%N)
+followed=
+for _ in $(seq 1 50); do
+    if [ "$(tsa_serial "${PUBS[1]}")" = "$NEW_TSA" ]; then
+        followed=$((($(date +%s%N) - start) / 1000000))
+        break
+    fi
+    sleep 0.02
+done
+log "node 2 signs time-stamps with node 1's new TSA key ${followed:-never} ms after"
+check_eq "node 2 follows the rotation within 1 s" 1 \
+    "$([ -n "$followed" ] && [ "$followed" -le 1000 ] && echo 1)"
+check_eq "node 3 follows it too" "$NEW_TSA" "$(tsa_serial "${PUBS[2]}")"
+
 # ---- kill -9 of a node under load ----
 client() { # client N: signs through haproxy for $2 seconds
     local n=$1 end=$(($(date +%s) + $2)) d b out

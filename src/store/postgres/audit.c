@@ -405,8 +405,9 @@ static int
 write_fast(struct pg_store *st, struct sn_audit_job *jobs, struct sn_logseq *ls)
 {
     static const char *const sql[] = {sql_insert_id, sql_entry, sql_hash,
-                                      sql_tsa,       sql_lock,  sql_ids};
-    static const int np[] = {17, 5, 3, 6, 0, 1};
+                                      sql_tsa,       sql_lock,  sql_size,
+                                      sql_ids};
+    static const int np[] = {17, 5, 3, 6, 0, 0, 1};
     struct sn_audit_job *j;
     int64_t *ids = NULL;
     size_t nrec = 0, i;

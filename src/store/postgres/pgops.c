@@ -75,6 +75,7 @@ const struct sn_store_ops sn_store_postgres_ops = {
     OP(identity_get),
     OP(cert_add),
     OP(cert_get),
+    OP(cert_latest),
     OP(cert_revoke),
     OP(cert_compromise),
     OP(cert_by_spki),

@@ -843,6 +843,29 @@ sn_pg_cert_get(void *be, const char *ca, const char *serial,
 }
 
 sn_err
+sn_pg_cert_latest(void *be, const char *ca, const char *profile,
+                  struct sn_cert *out)
+{
+    struct sn_pg_params p;
+    PGresult *res = NULL;
+    sn_err r;
+
+    memset(out, 0, sizeof(*out));
+    sn_pg_p_init(&p);
+    sn_pg_p_text(&p, ca);
+    sn_pg_p_text(&p, profile);
+    if ((r = query_row(be,
+                       "SELECT " CERT_COLS " FROM certificates"
+                       " WHERE ca = $1 AND profile = $2 AND revoked = 0"
+                       " ORDER BY issued_at DESC, serial COLLATE \"C\" DESC"
+                       " LIMIT 1",
+                       &p, &res)) == SN_OK)
+        r = fill_cert(res, 0, out);
+    PQclear(res);
+    return r;
+}
+
+sn_err
 sn_pg_cert_revoke(void *be, const char *serial, time_t revocation_date,
                   int reason, time_t revoked_at)
 {

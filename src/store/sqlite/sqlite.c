@@ -1507,6 +1507,34 @@ cert_get(void *be, const char *ca, const char *serial, struct sn_cert *out)
     return r;
 }
 
+/* The newest live certificate of a profile from a CA (the TSA's own, for
+ * nodes that follow another's rotation). */
+static sn_err
+cert_latest(void *be, const char *ca, const char *profile, struct sn_cert *out)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((r = prepare(st,
+                     "SELECT " CERT_COLS " FROM certificates WHERE ca = ?"
+                     " AND profile = ? AND revoked = 0"
+                     " ORDER BY issued_at DESC, rowid DESC LIMIT 1",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, ca, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, profile, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        r = row_cert(s, out);
+    else
+        r = rc == SQLITE_DONE ? SN_ERR_NOT_FOUND : SN_ERR_DB;
+    sqlite3_finalize(s);
+    return r;
+}
+
 static sn_err
 cert_revoke(void *be, const char *serial, time_t revocation_date, int reason,
             time_t revoked_at)
@@ -2033,6 +2061,7 @@ const struct sn_store_ops sn_store_sqlite_ops = {
     .identity_get = identity_get,
     .cert_add = cert_add,
     .cert_get = cert_get,
+    .cert_latest = cert_latest,
     .cert_revoke = cert_revoke,
     .cert_compromise = cert_compromise,
     .cert_by_spki = cert_by_spki,

@@ -225,33 +225,31 @@ checkpoint_keep(struct sn_store *st, uint64_t size, const uint8_t root[32],
     st->cp_note = note;
     st->cp_size = size;
     memcpy(st->cp_root, root, SN_TLOG_HASH);
+    /* Several nodes: the tree the checkpoint covers is stored, whoever
+     * appended it; tiles and proofs are served up to it (a node's own
+     * head moves only with its own batches). */
+    if (size > st->log.size) {
+        st->log.size = size;
+        memcpy(st->log.root, root, SN_TLOG_HASH);
+    }
     pthread_mutex_unlock(&st->log.lock);
     free(old);
 }
 
-/*
- * Several nodes over one database (the backend has log_leader): the
- * committed tree is the database's, whichever node appended. A node that
- * does not sign takes the newest checkpoint another signed, once the
- * stored tree hashes to its root. 0: this node signs, size and root set.
- */
-static int
-cluster_head(struct sn_store *st, uint64_t *size, uint8_t root[32])
+/* Another node's newest checkpoint, kept once the stored tree hashes to
+ * its root (and it is newer than this node's). */
+static void
+adopt_latest(struct sn_store *st)
 {
     const struct sn_tlog_reader rd = {read_hashes, st};
     uint8_t cproot[SN_TLOG_HASH], mine[SN_TLOG_HASH];
     uint64_t cps = 0;
     char *note = NULL;
 
-    if (st->ops->log_leader(st->be))
-        return st->ops->log_size(st->be, size) == SN_OK &&
-                       sn_tlog_range_hash(&rd, 0, *size, root) == SN_OK
-                   ? 0
-                   : -1;
     if (st->ops->log_checkpoint_latest(st->be, &cps, cproot, &note) != SN_OK ||
         (st->cp_note != NULL && cps <= st->cp_size)) {
         free(note);
-        return -1;
+        return;
     }
     if (sn_tlog_range_hash(&rd, 0, cps, mine) != SN_OK ||
         memcmp(mine, cproot, sizeof(mine)) != 0) {
@@ -259,10 +257,45 @@ cluster_head(struct sn_store *st, uint64_t *size, uint8_t root[32])
                  "match the stored tree: not served",
                  (unsigned long long)cps);
         free(note);
-        return -1;
+        return;
     }
     checkpoint_keep(st, cps, cproot, note);
-    return -1;
+}
+
+/*
+ * Several nodes over one database (the backend has log_leader): the
+ * committed tree is the database's, whichever node appended. The node
+ * that signs takes the stored tree, once it still holds the last
+ * checkpoint this node kept (a database restored or altered underneath
+ * is not signed: the log stops); the others adopt the newest checkpoint.
+ * 0: this node signs, size and root set.
+ */
+static int
+cluster_head(struct sn_store *st, uint64_t *size, uint8_t root[32])
+{
+    const struct sn_tlog_reader rd = {read_hashes, st};
+    uint8_t was[SN_TLOG_HASH];
+
+    if (!sn_store_log_ok(st))
+        return -1;
+    if (!st->ops->log_leader(st->be)) {
+        adopt_latest(st);
+        return -1;
+    }
+    if (st->ops->log_size(st->be, size) != SN_OK || *size < st->cp_size ||
+        sn_tlog_range_hash(&rd, 0, *size, root) != SN_OK)
+        return -1;
+    if (st->cp_note != NULL &&
+        (sn_tlog_range_hash(&rd, 0, st->cp_size, was) != SN_OK ||
+         memcmp(was, st->cp_root, sizeof(was)) != 0)) {
+        sn_error("log: the stored tree no longer holds the checkpoint of "
+                 "size %llu: the database was restored or altered; the log "
+                 "is stopped (nothing is signed)",
+                 (unsigned long long)st->cp_size);
+        __atomic_store_n(&st->log.broken, 1, __ATOMIC_SEQ_CST);
+        return -1;
+    }
+    return 0;
 }
 
 /* Signs and keeps a checkpoint of the committed tree if it grew since
@@ -292,10 +325,17 @@ checkpoint(struct sn_store *st)
         sn_tlog_note_assemble(body, st->log_origin, st->log_pub, sig, &note) !=
             SN_OK ||
         sn_auditlog_checkpoint_put(st, size, root, note) != SN_OK) {
+        free(note);
+        /* several nodes: one of this size or larger is kept already (this
+         * node's view lagged when it took the lock): take it */
+        if (st->ops->log_leader != NULL) {
+            adopt_latest(st);
+            if (st->cp_note != NULL && st->cp_size >= size)
+                return;
+        }
         sn_error("log: checkpoint of size %llu not signed or not kept; "
                  "next try in %d ms",
                  (unsigned long long)size, LOG_CP_MS);
-        free(note);
         return;
     }
     checkpoint_keep(st, size, root, note);
@@ -382,7 +422,7 @@ sn_store_log_checkpoints(struct sn_store *st, const char *origin,
 int
 sn_store_log_ok(struct sn_store *st)
 {
-    return !st->log.broken;
+    return !__atomic_load_n(&st->log.broken, __ATOMIC_SEQ_CST);
 }
 
 void

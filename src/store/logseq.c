@@ -56,8 +56,11 @@ sn_logseq_commit(struct sn_logseq *ls)
     ls->edge = ls->work;
     sn_tlog_edge_root(&ls->edge, root);
     pthread_mutex_lock(&ls->lock);
-    ls->size = ls->edge.size;
-    memcpy(ls->root, root, sizeof(root));
+    /* never back: another node's checkpoint may have moved it on */
+    if (ls->edge.size >= ls->size) {
+        ls->size = ls->edge.size;
+        memcpy(ls->root, root, sizeof(root));
+    }
     pthread_mutex_unlock(&ls->lock);
 }
 

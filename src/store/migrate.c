@@ -184,6 +184,8 @@ empty(PGconn *pg)
     PGresult *res = PQexec(pg, "SELECT (SELECT count(*) FROM subscribers) +"
                                " (SELECT count(*) FROM audit) +"
                                " (SELECT count(*) FROM log_entries) +"
+                               " (SELECT count(*) FROM log_checkpoints) +"
+                               " (SELECT count(*) FROM counters) +"
                                " (SELECT count(*) FROM certificates)");
     int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
              strcmp(PQgetvalue(res, 0, 0), "0") == 0;

@@ -277,22 +277,22 @@ on_change(void *arg, const char *table)
     if (is(table, "tokens") || is(table, "accounts") || is(table, "keys") ||
         is(table, "certificates"))
         __atomic_add_fetch(&st->revocations, 1, __ATOMIC_SEQ_CST);
-    pthread_mutex_lock(&st->qlock);
+    pthread_rwlock_rdlock(&st->changed_lock);
     fn = st->changed;
     fnarg = st->changed_arg;
-    pthread_mutex_unlock(&st->qlock);
     if (fn != NULL)
         fn(fnarg, table);
+    pthread_rwlock_unlock(&st->changed_lock);
 }
 
 void
 sn_store_watch(struct sn_store *st,
                void (*changed)(void *arg, const char *table), void *arg)
 {
-    pthread_mutex_lock(&st->qlock);
+    pthread_rwlock_wrlock(&st->changed_lock);
     st->changed = changed;
     st->changed_arg = arg;
-    pthread_mutex_unlock(&st->qlock);
+    pthread_rwlock_unlock(&st->changed_lock);
 }
 
 int
@@ -320,6 +320,8 @@ sn_store_open_at(const char *path, const char *home, struct sn_store **out)
     sn_cache_init(&st->tokens, 0, token_copy, free);
     sn_cache_init(&st->keys, 0, brief_copy, free);
     sn_cache_init(&st->clientcerts, CC_CACHE_MAX, cc_copy, cc_release);
+    pthread_rwlock_init(&st->changed_lock, NULL);
+    st->changed_ready = 1;
     if ((r = sn_auditlog_init(st)) != SN_OK)
         goto out;
     if ((st->ops = pick(path, &rest)) == NULL) {
@@ -364,6 +366,8 @@ sn_store_close(struct sn_store *st)
     sn_cache_cleanup(&st->tokens);
     sn_cache_cleanup(&st->keys);
     sn_cache_cleanup(&st->clientcerts);
+    if (st->changed_ready)
+        pthread_rwlock_destroy(&st->changed_lock);
     sn_auditlog_cleanup(st);
     sn_logcp_close(st);
     free(st->dir);

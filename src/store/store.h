@@ -179,7 +179,8 @@ const char *sn_migrate_table(size_t i);
  * then calls changed(arg, table) from a thread of its own, with the table's
  * name (tokens, accounts, keys, subscribers, signing_policies,
  * client_certs, oidc_issuers, trust_policies, certificates, crls) or "*"
- * (anything: the link to the database was lost meanwhile). */
+ * (anything: the link to the database was lost meanwhile). Replacing the
+ * callback (NULL: none) waits for a call in progress. */
 int sn_store_shared(const struct sn_store *st);
 void sn_store_watch(struct sn_store *st,
                     void (*changed)(void *arg, const char *table), void *arg);

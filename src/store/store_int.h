@@ -34,7 +34,10 @@ struct sn_store {
     /* Bumped by every revocation written (atomic): sn_store_revocation_gen */
     unsigned long revocations;
     /* Other nodes' changes (a shared backend's watch): the caller's own
-     * callback (sn_store_watch), under qlock */
+     * callback (sn_store_watch); held for reading while it runs, so that
+     * taking it away waits for a call in progress */
+    pthread_rwlock_t changed_lock;
+    int changed_ready;
     void (*changed)(void *arg, const char *table);
     void *changed_arg;
     /* The writer's chores (auditlog.c): the tally, retention; its clock */

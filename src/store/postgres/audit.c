@@ -32,7 +32,9 @@
 static sn_err
 writer(struct pg_store *st)
 {
-    return sn_pg_conn_ready(st, &st->w);
+    /* waiting longer than this for the log's lock (a node paused inside
+     * its batch) fails the batch (503) rather than every node's */
+    return sn_pg_conn_ready(st, &st->w, "SET lock_timeout = '10s'");
 }
 
 #define AUDIT_INSERT_COLS                                                      \
@@ -226,6 +228,16 @@ log_reload(struct pg_store *st, struct sn_logseq *ls, uint64_t size)
 
     if (size == ls->edge.size)
         return SN_OK;
+    /* The stored tree lost entries this node appended or saw (a restored
+     * or altered database): appending again would fork the log. */
+    if (size < ls->edge.size) {
+        sn_error("log: the stored tree has %llu entries, fewer than the "
+                 "%llu this node knew: the database was restored or "
+                 "altered; the log is stopped (nothing is signed)",
+                 (unsigned long long)size, (unsigned long long)ls->edge.size);
+        __atomic_store_n(&ls->broken, 1, __ATOMIC_SEQ_CST);
+        return SN_ERR_STATE;
+    }
     /* committed before the lock was granted: visible to every
      * connection, and nothing appends while it is held */
     if ((r = sn_tlog_edge_load(&rd, size, &e)) != SN_OK) {
@@ -424,11 +436,7 @@ write_fast(struct pg_store *st, struct sn_audit_job *jobs, struct sn_logseq *ls)
         ok = fast_begin(st, ls, nrec, ids) && fast_write(st, jobs, ls, ids);
     if (piped && PQexitPipelineMode(st->w.c) != 1) {
         /* results left unread: this connection's state is unknown */
-        PQfinish(st->w.c);
-        st->w.c = NULL;
-        free(st->w.prepared);
-        st->w.prepared = NULL;
-        st->w.nprepared = st->w.capprepared = 0;
+        sn_pg_conn_drop(&st->w);
         ok = 0;
     }
     if (ok && PQtransactionStatus(st->w.c) != PQTRANS_IDLE)
@@ -738,7 +746,10 @@ sn_pg_log_leader(void *be)
 
     if (st->leading && PQstatus(st->lead.c) != CONNECTION_OK)
         st->leading = 0; /* the lock went with the link */
-    if (sn_pg_conn_ready(st, &st->lead) != SN_OK)
+    /* a paused leader's session, idle past this, ends and the lock with
+     * it (a live one asks every 0.5 s) */
+    if (sn_pg_conn_ready(st, &st->lead, "SET idle_session_timeout = '5s'") !=
+        SN_OK)
         return 0;
     /* held: is the link alive (the lock with it); not yet: try */
     res = PQexec(st->lead.c,

@@ -307,16 +307,32 @@ conn_close(struct pg_conn *c)
     c->nprepared = c->capprepared = 0;
 }
 
-/* Opens c; every connection of a node sees the same settings. */
+/*
+ * Opens c. A link that stops answering is noticed (TCP keepalives, a
+ * bound on unacknowledged data, a connect timeout), and a session stopped
+ * inside a transaction (a paused node) does not hold its locks for long:
+ * these defaults come before the configured string, whose own settings
+ * win. extra: settings of this connection's kind (NULL: none).
+ */
 static sn_err
-conn_open(const char *conninfo, struct pg_conn *c)
+conn_open(const char *conninfo, struct pg_conn *c, const char *extra)
 {
+    static const char *const kw[] = {"connect_timeout",
+                                     "keepalives_idle",
+                                     "keepalives_interval",
+                                     "keepalives_count",
+                                     "tcp_user_timeout",
+                                     "dbname",
+                                     NULL};
+    const char *val[] = {"10", "10", "5", "3", "20000", conninfo, NULL};
     PGresult *res;
+    int ok;
 
     memset(c, 0, sizeof(*c));
-    c->c = PQconnectdb(conninfo);
+    c->c = PQconnectdbParams(kw, val, 1);
     if (c->c == NULL || PQstatus(c->c) != CONNECTION_OK) {
-        /* libpq's message names the host, never the password */
+        /* a valid string (sn_pg_open checked it): the message names the
+         * server and the failure, never the password */
         sn_error("store: postgres: cannot connect: %s",
                  c->c ? PQerrorMessage(c->c) : "out of memory");
         conn_close(c);
@@ -324,25 +340,37 @@ conn_open(const char *conninfo, struct pg_conn *c)
     }
     res = PQexec(c->c, "SET synchronous_commit = on;"
                        " SET client_min_messages = warning;"
-                       " SET TIME ZONE 'UTC'");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        sn_error("store: postgres: %s", PQerrorMessage(c->c));
+                       " SET TIME ZONE 'UTC';"
+                       " SET idle_in_transaction_session_timeout = '10s'");
+    ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (ok && extra != NULL) {
+        res = PQexec(c->c, extra);
+        ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         PQclear(res);
+    }
+    if (!ok) {
+        sn_error("store: postgres: %s", PQerrorMessage(c->c));
         conn_close(c);
         return SN_ERR_DB;
     }
-    PQclear(res);
     __atomic_store_n(&c->pid, PQbackendPID(c->c), __ATOMIC_SEQ_CST);
     return SN_OK;
 }
 
+void
+sn_pg_conn_drop(struct pg_conn *c)
+{
+    conn_close(c);
+}
+
 sn_err
-sn_pg_conn_ready(struct pg_store *st, struct pg_conn *c)
+sn_pg_conn_ready(struct pg_store *st, struct pg_conn *c, const char *extra)
 {
     if (c->c != NULL && PQstatus(c->c) == CONNECTION_OK)
         return SN_OK;
     conn_close(c);
-    return conn_open(st->conninfo, c);
+    return conn_open(st->conninfo, c, extra);
 }
 
 struct pg_conn *
@@ -366,7 +394,7 @@ sn_pg_get(struct pg_store *st)
     c = &st->pool[i];
     pthread_mutex_unlock(&st->lock);
     /* Opened outside the lock: a slow server holds only this caller. */
-    if (c->c == NULL && conn_open(st->conninfo, c) != SN_OK) {
+    if (c->c == NULL && conn_open(st->conninfo, c, NULL) != SN_OK) {
         sn_pg_put(st, c);
         return NULL;
     }
@@ -835,6 +863,8 @@ sn_pg_close(struct pg_store *st)
 sn_err
 sn_pg_open(const char *path, struct pg_store **out)
 {
+    PQconninfoOption *opts;
+    char *perr = NULL;
     struct pg_store *st = NULL;
     struct pg_conn *c = NULL;
     size_t n;
@@ -854,6 +884,15 @@ sn_pg_open(const char *path, struct pg_store **out)
         snprintf(st->conninfo, n, "postgresql:%s", path);
     else
         snprintf(st->conninfo, n, "%s", path);
+    /* libpq's complaints about a malformed string quote it: not shown */
+    if ((opts = PQconninfoParse(st->conninfo, &perr)) == NULL) {
+        sn_error("store: postgres: store.url is not a valid PostgreSQL "
+                 "connection URI");
+        PQfreemem(perr);
+        r = SN_ERR_CONFIG;
+        goto out;
+    }
+    PQconninfoFree(opts);
     if ((c = sn_pg_get(st)) == NULL)
         goto out;
     r = migrate(c);

@@ -94,8 +94,12 @@ void sn_pg_p_bytes(struct sn_pg_params *p, const void *b, size_t n);
 struct pg_conn *sn_pg_get(struct pg_store *st);
 void sn_pg_put(struct pg_store *st, struct pg_conn *c);
 /* A connection kept by one thread for itself (the writer's, the
- * leader's): opened if it is not, opened again if its link broke. */
-sn_err sn_pg_conn_ready(struct pg_store *st, struct pg_conn *c);
+ * leader's): opened if it is not, opened again if its link broke; extra:
+ * settings of its kind (SET ...; NULL: none). sn_pg_conn_drop closes one
+ * whose state is unknown. */
+sn_err sn_pg_conn_ready(struct pg_store *st, struct pg_conn *c,
+                        const char *extra);
+void sn_pg_conn_drop(struct pg_conn *c);
 
 /*
  * Runs sql (prepared once per connection) with p (NULL: none). If it

@@ -30,7 +30,7 @@ listen_on(struct pg_store *st)
     PGresult *res;
     int ok;
 
-    if (sn_pg_conn_ready(st, &st->wconn) != SN_OK)
+    if (sn_pg_conn_ready(st, &st->wconn, NULL) != SN_OK)
         return 0;
     res = PQexec(st->wconn.c, "LISTEN signet_changes");
     ok = PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -69,12 +69,25 @@ ours(struct pg_store *st, int pid)
            __atomic_load_n(&st->lead.pid, __ATOMIC_SEQ_CST) == pid;
 }
 
+/* 1 if the server still answers on the listening connection (asked when
+ * it was quiet for a while: a link gone silent is otherwise found only
+ * by TCP, and changes would go unheard meanwhile). */
+static int
+alive(struct pg_store *st)
+{
+    PGresult *res = PQexec(st->wconn.c, "SELECT 1");
+    int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+
+    PQclear(res);
+    return ok;
+}
+
 static void *
 watcher(void *arg)
 {
     struct pg_store *st = arg;
     PGnotify *nt;
-    int up = 1, was_up = 1;
+    int up = 1, was_up = 1, quiet = 0;
 
     prctl(PR_SET_NAME, "sn-pg-watch", 0, 0, 0);
     while (!stopping(st)) {
@@ -92,10 +105,14 @@ watcher(void *arg)
             up = was_up = 1;
             st->changed(st->changed_arg, "*");
         }
-        if (!wait_input(st)) {
+        if (!wait_input(st) || (++quiet >= 5 && !alive(st))) {
+            sn_pg_conn_drop(&st->wconn); /* a new link, a new LISTEN */
             up = 0;
+            quiet = 0;
             continue;
         }
+        if (quiet >= 5)
+            quiet = 0;
         while ((nt = PQnotifies(st->wconn.c)) != NULL) {
             if (!ours(st, nt->be_pid))
                 st->changed(st->changed_arg, nt->extra);

@@ -31,32 +31,6 @@
 /* pg_advisory_xact_lock key of the first operator ("sgntfop1") */
 #define FIRST_OPERATOR_LOCK "8315736683176751153"
 
-/* Ends a transaction: COMMIT if r is SN_OK, else (or if COMMIT fails)
- * ROLLBACK. */
-static sn_err
-tx_end(struct pg_conn *c, sn_err r)
-{
-    if (r == SN_OK)
-        r = sn_pg_commit(c);
-    if (r != SN_OK)
-        sn_pg_rollback(c);
-    return r;
-}
-
-/* A write on a held connection; SN_ERR_NOT_FOUND if it changed nothing and
- * must_change is set. */
-static sn_err
-run(struct pg_conn *c, const char *sql, const struct sn_pg_params *p,
-    int must_change)
-{
-    int64_t n = 0;
-    sn_err r = sn_pg_exec(c, sql, p, NULL, &n);
-
-    if (r == SN_OK && must_change && n == 0)
-        r = SN_ERR_NOT_FOUND;
-    return r;
-}
-
 /* A sealed secret of up to max bytes (larger or damaged: none, as
  * SQLite's reader). */
 static void
@@ -150,8 +124,8 @@ sn_pg_account_add(void *be, const struct sn_account *a, int first_operator)
         (r = sn_pg_exec(c,
                         "SELECT pg_advisory_xact_lock(" FIRST_OPERATOR_LOCK ")",
                         NULL, NULL, NULL)) == SN_OK)
-        r = run(c, first, &p, 1);
-    r = tx_end(c, r);
+        r = sn_pg_run(SN_ERR_NOT_FOUND, c, first, &p, 1);
+    r = sn_pg_tx_end(c, r);
     sn_pg_put(be, c);
     return r == SN_ERR_NOT_FOUND ? SN_ERR_STATE : r;
 }
@@ -257,18 +231,20 @@ sn_pg_account_totp_clear(void *be, const char *id)
     /* The factor was lost or taken: the sessions it opened end too, and
      * its recovery codes go, all in one transaction. */
     if ((r = sn_pg_begin(c)) == SN_OK &&
-        (r = run(c,
-                 "UPDATE accounts SET totp_sealed = NULL,"
-                 " totp_pending = NULL, totp_state = 0,"
-                 " totp_last_step = 0 WHERE id = $1 AND disabled_at = 0",
-                 &p, 1)) == SN_OK &&
-        (r = run(c,
-                 "UPDATE tokens SET revoked_at ="
-                 " floor(extract(epoch FROM now()))::bigint"
-                 " WHERE auth_method = 3 AND via = $1 AND revoked_at = 0",
-                 &p, 0)) == SN_OK)
-        r = run(c, "DELETE FROM recovery_codes WHERE account_id = $1", &p, 0);
-    r = tx_end(c, r);
+        (r = sn_pg_run(SN_ERR_NOT_FOUND, c,
+                       "UPDATE accounts SET totp_sealed = NULL,"
+                       " totp_pending = NULL, totp_state = 0,"
+                       " totp_last_step = 0 WHERE id = $1 AND disabled_at = 0",
+                       &p, 1)) == SN_OK &&
+        (r = sn_pg_run(SN_ERR_NOT_FOUND, c,
+                       "UPDATE tokens SET revoked_at ="
+                       " floor(extract(epoch FROM now()))::bigint"
+                       " WHERE auth_method = 3 AND via = $1 AND revoked_at = 0",
+                       &p, 0)) == SN_OK)
+        r = sn_pg_run(SN_ERR_NOT_FOUND, c,
+                      "DELETE FROM recovery_codes WHERE account_id = $1", &p,
+                      0);
+    r = sn_pg_tx_end(c, r);
     sn_pg_put(be, c);
     return r;
 }
@@ -436,15 +412,15 @@ sn_pg_token_touch(void *be, const char *id, const char *account, time_t now)
     /* A disabled account's use is not dated (its sessions are revoked
      * with it, so only a touch racing the disable gets here). */
     if ((r = sn_pg_begin(c)) == SN_OK &&
-        (r = run(c,
-                 "UPDATE tokens SET last_used = $1 WHERE id = $2"
-                 " AND revoked_at = 0",
-                 &p, 0)) == SN_OK)
-        r = run(c,
-                "UPDATE accounts SET last_use = $1 WHERE id = $2"
-                " AND disabled_at = 0",
-                &q, 0);
-    r = tx_end(c, r);
+        (r = sn_pg_run(SN_ERR_NOT_FOUND, c,
+                       "UPDATE tokens SET last_used = $1 WHERE id = $2"
+                       " AND revoked_at = 0",
+                       &p, 0)) == SN_OK)
+        r = sn_pg_run(SN_ERR_NOT_FOUND, c,
+                      "UPDATE accounts SET last_use = $1 WHERE id = $2"
+                      " AND disabled_at = 0",
+                      &q, 0);
+    r = sn_pg_tx_end(c, r);
     sn_pg_put(be, c);
     return r;
 }
@@ -466,17 +442,18 @@ recovery_replace(struct pg_conn *c, const char *account,
                         "SELECT 1 FROM accounts WHERE id = $1"
                         " FOR NO KEY UPDATE",
                         &p, NULL, NULL)) != SN_OK ||
-        (r = run(c, "DELETE FROM recovery_codes WHERE account_id = $1", &p,
-                 0)) != SN_OK)
+        (r = sn_pg_run(SN_ERR_NOT_FOUND, c,
+                       "DELETE FROM recovery_codes WHERE account_id = $1", &p,
+                       0)) != SN_OK)
         return r;
     for (i = 0; i < n; i++) {
         sn_pg_p_init(&p);
         sn_pg_p_text(&p, account);
         sn_pg_p_bytes(&p, hashes[i], 32);
-        if ((r = run(c,
-                     "INSERT INTO recovery_codes (account_id, hash)"
-                     " VALUES ($1, $2)",
-                     &p, 0)) != SN_OK)
+        if ((r = sn_pg_run(SN_ERR_NOT_FOUND, c,
+                           "INSERT INTO recovery_codes (account_id, hash)"
+                           " VALUES ($1, $2)",
+                           &p, 0)) != SN_OK)
             return r;
     }
     return SN_OK;
@@ -494,7 +471,7 @@ sn_pg_recovery_set(void *be, const char *account, const uint8_t (*hashes)[32],
         return SN_ERR_DB;
     if ((r = sn_pg_begin(c)) == SN_OK)
         r = recovery_replace(c, account, hashes, n);
-    r = tx_end(c, r);
+    r = sn_pg_tx_end(c, r);
     sn_pg_put(be, c);
     /* The old set never works again, even if the new one could not be
      * stored (the person then enrols again): as SQLite, which deletes

@@ -610,6 +610,28 @@ sn_pg_commit(struct pg_conn *c)
     return r;
 }
 
+sn_err
+sn_pg_tx_end(struct pg_conn *c, sn_err r)
+{
+    if (r == SN_OK)
+        r = sn_pg_commit(c);
+    if (r != SN_OK)
+        sn_pg_rollback(c);
+    return r;
+}
+
+sn_err
+sn_pg_run(sn_err none, struct pg_conn *c, const char *sql,
+          const struct sn_pg_params *p, int must_change)
+{
+    int64_t n = 0;
+    sn_err r = sn_pg_exec(c, sql, p, NULL, &n);
+
+    if (r == SN_OK && must_change && n == 0)
+        r = none;
+    return r;
+}
+
 void
 sn_pg_rollback(struct pg_conn *c)
 {

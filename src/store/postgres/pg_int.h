@@ -132,6 +132,13 @@ sn_err sn_pg_write(struct pg_store *st, const char *sql,
 sn_err sn_pg_begin(struct pg_conn *c);
 sn_err sn_pg_commit(struct pg_conn *c);
 void sn_pg_rollback(struct pg_conn *c);
+/* Ends a transaction: COMMIT if r is SN_OK, else (or if COMMIT fails)
+ * ROLLBACK; the outcome. */
+sn_err sn_pg_tx_end(struct pg_conn *c, sn_err r);
+/* A write on a held connection; none (SN_ERR_NOT_FOUND, SN_ERR_STATE ...)
+ * if it changed nothing and must_change is set. */
+sn_err sn_pg_run(sn_err none, struct pg_conn *c, const char *sql,
+                 const struct sn_pg_params *p, int must_change);
 
 /* Columns of a text-format result. An SQL NULL reads as "", 0, or no
  * bytes. */

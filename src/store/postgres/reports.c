@@ -42,32 +42,6 @@
  * second is the evidence hash's hashtext. */
 #define EVIDENCE_LOCK "1936158324"
 
-/* Ends a transaction: COMMIT if r is SN_OK, else (or if COMMIT fails)
- * ROLLBACK. */
-static sn_err
-tx_end(struct pg_conn *c, sn_err r)
-{
-    if (r == SN_OK)
-        r = sn_pg_commit(c);
-    if (r != SN_OK)
-        sn_pg_rollback(c);
-    return r;
-}
-
-/* A write on a held connection; SN_ERR_STATE if it changed nothing and
- * must_change is set. */
-static sn_err
-run(struct pg_conn *c, const char *sql, const struct sn_pg_params *p,
-    int must_change)
-{
-    int64_t n = 0;
-    sn_err r = sn_pg_exec(c, sql, p, NULL, &n);
-
-    if (r == SN_OK && must_change && n == 0)
-        r = SN_ERR_STATE;
-    return r;
-}
-
 /* A name column as text ("" for NULL), whole (not cut to a buffer). */
 static const char *
 col_name(const PGresult *res, int row, int col)
@@ -184,7 +158,7 @@ sn_pg_report_add(void *be, const struct sn_report *r, char *dup)
         e = insert_report(c, r);
     for (i = 0; e == SN_OK && i < r->nevents; i++)
         e = insert_event(c, r->id, &r->events[i]);
-    e = tx_end(c, e);
+    e = sn_pg_tx_end(c, e);
     sn_pg_put(be, c);
     return e;
 }
@@ -471,17 +445,18 @@ sn_pg_report_decide(void *be, const char *id, enum sn_report_state to,
     /* The update locks the row: a second decision waits, then finds the
      * report no longer received (SN_ERR_STATE, nothing written). */
     if ((e = sn_pg_begin(c)) == SN_OK)
-        e = run(c,
-                "UPDATE reports SET state = $1, decided_at = $2,"
-                " decided_by = $3, decision = $4, ca_informed_at = $5,"
-                " acked_at = CASE acked_at WHEN 0 THEN $2 ELSE acked_at END,"
-                " acked_by = CASE acked_at WHEN 0 THEN $3 ELSE acked_by END,"
-                " version = version + 1"
-                " WHERE id = $6 AND state = 'received'",
-                &p, 1);
+        e = sn_pg_run(
+            SN_ERR_STATE, c,
+            "UPDATE reports SET state = $1, decided_at = $2,"
+            " decided_by = $3, decision = $4, ca_informed_at = $5,"
+            " acked_at = CASE acked_at WHEN 0 THEN $2 ELSE acked_at END,"
+            " acked_by = CASE acked_at WHEN 0 THEN $3 ELSE acked_by END,"
+            " version = version + 1"
+            " WHERE id = $6 AND state = 'received'",
+            &p, 1);
     for (i = 0; e == SN_OK && i < nkeys; i++)
         e = insert_key(c, id, &keys[i]);
-    e = tx_end(c, e);
+    e = sn_pg_tx_end(c, e);
     sn_pg_put(be, c);
     return e;
 }
@@ -557,24 +532,26 @@ notice_write(struct pg_conn *c, const char *id, const char *key, int ok,
     sn_pg_p_text(&p, result);
     sn_pg_p_text(&p, id);
     sn_pg_p_text(&p, key);
-    if ((e = run(c,
-                 "UPDATE report_keys SET attempts = attempts + 1,"
-                 " notified_at = $1, next_attempt = $2, last_result = $3"
-                 " WHERE report_id = $4 AND key_id = $5 AND notified_at = 0",
-                 &p, 1)) != SN_OK ||
+    if ((e = sn_pg_run(
+             SN_ERR_STATE, c,
+             "UPDATE report_keys SET attempts = attempts + 1,"
+             " notified_at = $1, next_attempt = $2, last_result = $3"
+             " WHERE report_id = $4 AND key_id = $5 AND notified_at = 0",
+             &p, 1)) != SN_OK ||
         !ok)
         return e;
     /* The last notice owed: the report's CA is informed. */
     sn_pg_p_init(&p);
     sn_pg_p_int(&p, (int64_t)now);
     sn_pg_p_text(&p, id);
-    return run(c,
-               "UPDATE reports SET ca_informed_at = $1,"
-               " version = version + 1"
-               " WHERE id = $2 AND ca_informed_at = 0"
-               " AND NOT EXISTS (SELECT 1 FROM report_keys"
-               " WHERE report_id = $2 AND external = 1 AND notified_at = 0)",
-               &p, 0);
+    return sn_pg_run(
+        SN_ERR_STATE, c,
+        "UPDATE reports SET ca_informed_at = $1,"
+        " version = version + 1"
+        " WHERE id = $2 AND ca_informed_at = 0"
+        " AND NOT EXISTS (SELECT 1 FROM report_keys"
+        " WHERE report_id = $2 AND external = 1 AND notified_at = 0)",
+        &p, 0);
 }
 
 sn_err
@@ -596,7 +573,7 @@ sn_pg_report_notice_result(void *be, const char *id, const char *key, int ok,
         (e = sn_pg_exec(c, "SELECT 1 FROM reports WHERE id = $1 FOR UPDATE", &p,
                         NULL, NULL)) == SN_OK)
         e = notice_write(c, id, key, ok, now, next_attempt, result);
-    e = tx_end(c, e);
+    e = sn_pg_tx_end(c, e);
     sn_pg_put(be, c);
     return e;
 }

@@ -34,18 +34,6 @@
 /* Approvers and their separator: ids never hold a space (keypolicy.c). */
 #define APPROVERS_MAX (SN_SR_MAX_APPROVERS * SN_UUID_LEN + 1)
 
-/* Ends a transaction: COMMIT if r is SN_OK, else (or if COMMIT fails)
- * ROLLBACK. */
-static sn_err
-tx_end(struct pg_conn *c, sn_err r)
-{
-    if (r == SN_OK)
-        r = sn_pg_commit(c);
-    if (r != SN_OK)
-        sn_pg_rollback(c);
-    return r;
-}
-
 /* A read transaction: every statement sees the same snapshot (a row and
  * its votes of one moment). */
 static sn_err
@@ -455,7 +443,7 @@ sn_pg_sign_request_vote(void *be, const char *id, const struct sn_sr_vote *v,
     if (*decided)
         *state = v->approve ? SN_SR_APPROVED : SN_SR_DENIED;
 out:
-    if ((e = tx_end(c, e)) != SN_OK)
+    if ((e = sn_pg_tx_end(c, e)) != SN_OK)
         *decided = 0;
     sn_pg_put(be, c);
     return e;
@@ -576,7 +564,7 @@ sn_pg_sign_request_sweep(void *be, time_t now, time_t stale_before, size_t max,
     if ((e = sn_pg_begin(c)) == SN_OK &&
         (e = sweep_one(c, expire, &pe, &arr, &cnt)) == SN_OK)
         e = sweep_one(c, stale, &ps, &arr, &cnt);
-    if ((e = tx_end(c, e)) != SN_OK) {
+    if ((e = sn_pg_tx_end(c, e)) != SN_OK) {
         sn_sign_request_list_free(arr, cnt);
         goto out;
     }

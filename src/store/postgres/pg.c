@@ -548,6 +548,11 @@ sn_pg_query(struct pg_store *st, const char *sql, const struct sn_pg_params *p,
     if ((c = sn_pg_get(st)) == NULL)
         return SN_ERR_DB;
     r = sn_pg_exec(c, sql, p, res, NULL);
+    /* A pooled link that broke while idle (the server restarted) is
+     * found at its first use: a read is asked again on a new one. */
+    if (r == SN_ERR_DB && c->c != NULL && PQstatus(c->c) != CONNECTION_OK &&
+        sn_pg_conn_ready(st, c, NULL) == SN_OK)
+        r = sn_pg_exec(c, sql, p, res, NULL);
     if (r == SN_OK && *res == NULL)
         r = SN_ERR_DB; /* a statement without rows asked as a query */
     sn_pg_put(st, c);

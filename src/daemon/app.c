@@ -272,6 +272,66 @@ pin_path(const struct sn_app *app, const char *subscriber, char *buf,
     snprintf(buf, len, "%s/hsm/pins/%s.pin", app->cfg.home, subscriber);
 }
 
+/*
+ * Several nodes over one database (sn_store_shared): a subscriber token's
+ * PIN is kept in the database, sealed by the service token's key (which
+ * never leaves the HSM), for a subscriber id; not in a file of one
+ * node's home (unless hsm.pins_in_files = true).
+ */
+#define PIN_CONTEXT "signet token pin v1:"
+
+static int
+pins_sealed(const struct sn_app *app)
+{
+    return sn_store_shared(app->store) && !app->cfg.pins_in_files;
+}
+
+static sn_err
+pin_seal(struct sn_app *app, const char *subscriber, const char *pin)
+{
+    uint8_t sealed[256 + SN_HSM_SEAL_OVERHEAD];
+    char ctx[sizeof(PIN_CONTEXT) + SN_UUID_LEN];
+    size_t len = sizeof(sealed);
+    sn_err r;
+
+    snprintf(ctx, sizeof(ctx), PIN_CONTEXT "%s", subscriber);
+    if ((r = sn_hsm_seal_key_ensure(app->service)) != SN_OK ||
+        (r = sn_hsm_seal(app->service, ctx, (const uint8_t *)pin, strlen(pin),
+                         sealed, &len)) != SN_OK)
+        return r;
+    return sn_store_pin_put(app->store, subscriber, sealed, len);
+}
+
+/* The PIN pin_seal kept (sn_secret_free it); SN_ERR_NOT_FOUND if none
+ * (a home moved from SQLite keeps its PIN files). */
+static sn_err
+pin_unseal(struct sn_app *app, const char *subscriber, char **pin)
+{
+    char ctx[sizeof(PIN_CONTEXT) + SN_UUID_LEN];
+    uint8_t *sealed = NULL;
+    size_t slen = 0, len;
+    char *out = NULL;
+    sn_err r;
+
+    *pin = NULL;
+    snprintf(ctx, sizeof(ctx), PIN_CONTEXT "%s", subscriber);
+    if ((r = sn_store_pin_get(app->store, subscriber, &sealed, &slen)) != SN_OK)
+        return r;
+    len = slen;
+    if ((out = calloc(1, slen + 1)) == NULL)
+        r = SN_ERR_NOMEM;
+    else if ((r = sn_hsm_unseal(app->service, ctx, sealed, slen, (uint8_t *)out,
+                                &len)) == SN_OK) {
+        out[len] = '\0';
+        *pin = out;
+        out = NULL;
+    }
+    if (out != NULL)
+        sn_secret_free(out);
+    free(sealed);
+    return r;
+}
+
 sn_err
 sn_app_partition_create(struct sn_app *app, struct sn_subscriber *sub)
 {
@@ -294,10 +354,14 @@ sn_app_partition_create(struct sn_app *app, struct sn_subscriber *sub)
     label[o] = '\0';
     if ((r = sn_hsm_token_init(app->hsm, label, &pin)) != SN_OK)
         return r;
-    snprintf(path, sizeof(path), "%s/hsm/pins", app->cfg.home);
-    mkdir(path, 0700);
-    pin_path(app, sub->id, path, sizeof(path));
-    r = sn_file_write_new(path, pin, strlen(pin), 0600);
+    if (pins_sealed(app))
+        r = pin_seal(app, sub->id, pin);
+    else {
+        snprintf(path, sizeof(path), "%s/hsm/pins", app->cfg.home);
+        mkdir(path, 0700);
+        pin_path(app, sub->id, path, sizeof(path));
+        r = sn_file_write_new(path, pin, strlen(pin), 0600);
+    }
     sn_secret_free(pin);
     if (r != SN_OK)
         return r;
@@ -312,7 +376,7 @@ open_partition(void *arg, const char *subscriber_id, struct sn_hsm_token **tok)
     struct sn_app *app = arg;
     struct sn_subscriber sub;
     const struct sn_token_map *map;
-    char path[PATH_MAX];
+    char path[PATH_MAX], *pin = NULL;
     sn_err r;
 
     if ((r = sn_store_subscriber_get(app->store, subscriber_id, &sub)) != SN_OK)
@@ -321,6 +385,17 @@ open_partition(void *arg, const char *subscriber_id, struct sn_hsm_token **tok)
         if ((map = sn_config_token_for(&app->cfg, sub.name)) == NULL)
             return SN_ERR_CONFIG;
         return open_token(app, map->label, map->pin_file, tok);
+    }
+    if (pins_sealed(app) &&
+        (r = pin_unseal(app, sub.id, &pin)) != SN_ERR_NOT_FOUND) {
+        if (r == SN_OK)
+            r = sn_hsm_token_open(app->hsm, sub.token_label, pin, tok);
+        else
+            sn_error("app: the sealed PIN of subscriber %s cannot be "
+                     "opened: %s",
+                     sub.id, sn_err_str(r));
+        sn_secret_free(pin);
+        return r;
     }
     pin_path(app, sub.id, path, sizeof(path));
     return open_token(app, sub.token_label, path, tok);

@@ -107,6 +107,7 @@ enum key_id {
     KEY_SESSION_LIFETIME,
     KEY_SESSION_IDLE,
     KEY_LOG_ENABLED,
+    KEY_PINS_IN_FILES,
     KEY_LOG_ORIGIN,
     /* issue 18: reports of Suspect Code and key compromise */
     KEY_REPORT_PER_HOUR,
@@ -217,6 +218,7 @@ static const struct keydef {
     [KEY_SESSION_IDLE] = {"sessions.idle_timeout", K_UINT, 60, 86400, 0},
     /* issue 18: the transparency log */
     [KEY_LOG_ENABLED] = {"log.enabled", K_BOOL, 0, 0, 0},
+    [KEY_PINS_IN_FILES] = {"hsm.pins_in_files", K_BOOL, 0, 0, 0},
     [KEY_LOG_ORIGIN] = {"log.origin", K_NOTE_NAME, 0, 0, 0},
     /* issue 18: anonymous reports per client address */
     [KEY_REPORT_PER_HOUR] = {"reports.anon_per_hour", K_UINT, 1, 1000000, 0},
@@ -1120,6 +1122,7 @@ set_value(struct parser *p, unsigned line, enum key_id id, char *value)
         *(id == KEY_REQUIRE_STRONG_AUTH ? &p->cfg.require_strong_auth
           : id == KEY_OPERATOR_MFA      ? &p->cfg.operator_mfa
           : id == KEY_LOG_ENABLED       ? &p->cfg.log_enabled
+          : id == KEY_PINS_IN_FILES     ? &p->cfg.pins_in_files
                                         : &p->cfg.allow_uncertified) =
             strcmp(value, "true") == 0;
         return SN_OK;

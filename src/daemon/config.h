@@ -119,6 +119,9 @@ struct sn_config {
      * checkpoints' origin line and key name (default
      * "signet-log/<host name>") */
     int log_enabled;
+    /* issue 19: subscribers' token PINs in HOME/hsm/pins even over a
+     * database several nodes share (default: sealed in the database) */
+    int pins_in_files;
     char *log_origin;
     /* proxy.protocol = v2 (default off): both listeners take each
      * client's address from a PROXY protocol v2 header, and accept

@@ -46,6 +46,7 @@ static const char *const tables[] = {
     "reports",
     "report_events",
     "report_keys",
+    "token_pins",
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 _Static_assert(NTABLES == SN_MIGRATE_TABLES, "one count a table");

@@ -821,6 +821,20 @@ sn_store_cert_get(struct sn_store *st, const char *ca, const char *serial,
 }
 
 sn_err
+sn_store_pin_put(struct sn_store *st, const char *subscriber,
+                 const uint8_t *sealed, size_t len)
+{
+    return st->ops->pin_put(st->be, subscriber, sealed, len);
+}
+
+sn_err
+sn_store_pin_get(struct sn_store *st, const char *subscriber, uint8_t **sealed,
+                 size_t *len)
+{
+    return st->ops->pin_get(st->be, subscriber, sealed, len);
+}
+
+sn_err
 sn_store_cert_latest(struct sn_store *st, const char *ca, const char *profile,
                      struct sn_cert *out)
 {

@@ -165,7 +165,7 @@ void sn_store_close(struct sn_store *st);
  * hold. SN_ERR_EXISTS if `to` holds data already, SN_ERR_STATE if either
  * log does not hold, SN_ERR_INVALID unless from is SQLite and to a URI.
  */
-#define SN_MIGRATE_TABLES 24
+#define SN_MIGRATE_TABLES 25
 struct sn_migrate_report {
     uint64_t rows[SN_MIGRATE_TABLES]; /* by sn_migrate_table(i) */
     uint64_t total;
@@ -485,6 +485,13 @@ struct sn_cert {
 };
 
 sn_err sn_store_cert_add(struct sn_store *st, const struct sn_cert *c);
+/* A subscriber's token PIN as the service token sealed it (several nodes
+ * share it through the database): kept (replacing one before), or read
+ * (*sealed malloc'd; SN_ERR_NOT_FOUND if none). */
+sn_err sn_store_pin_put(struct sn_store *st, const char *subscriber,
+                        const uint8_t *sealed, size_t len);
+sn_err sn_store_pin_get(struct sn_store *st, const char *subscriber,
+                        uint8_t **sealed, size_t *len);
 /* The newest certificate not revoked that CA ca issued under profile
  * (by issued_at); SN_ERR_NOT_FOUND if none. */
 sn_err sn_store_cert_latest(struct sn_store *st, const char *ca,

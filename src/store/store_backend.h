@@ -147,6 +147,11 @@ struct sn_store_ops {
                        struct sn_cert *out);
     sn_err (*cert_latest)(void *be, const char *ca, const char *profile,
                           struct sn_cert *out);
+    /* issue 19: a subscriber's token PIN as sealed by the service token */
+    sn_err (*pin_put)(void *be, const char *subscriber, const uint8_t *sealed,
+                      size_t len);
+    sn_err (*pin_get)(void *be, const char *subscriber, uint8_t **sealed,
+                      size_t *len);
     sn_err (*cert_revoke)(void *be, const char *serial, time_t revocation_date,
                           int reason, time_t revoked_at);
     sn_err (*cert_compromise)(void *be, const uint8_t *spki, size_t spki_len,

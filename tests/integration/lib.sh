@@ -244,6 +244,10 @@ server_to_pg() {
     "$SIGNETD" migrate --home "$SERVER_HOME" --to "$PG_URL" \
         >"$WORK/migrate.log" 2>&1 ||
         die "signetd migrate failed: $(cat "$WORK/migrate.log")"
+    # pkcs11-tool (p11_privkeys) checks keys on tokens with their PIN
+    # files; test_pg_restore checks the PINs sealed in the database
+    [ "${SERVER_PINS_IN_FILES:-true}" = false ] ||
+        set_conf hsm.pins_in_files true
     log "the home's database is PostgreSQL's $name"
 }
 

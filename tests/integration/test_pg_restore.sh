@@ -9,6 +9,7 @@
 # home's anchor) is refused: the log stops rather than fork.
 . "$(dirname "$0")/lib.sh"
 [ -n "${SIGNET_TEST_PG_DIR:-}" ] || die "needs SIGNET_TEST_PG_DIR (tests/pg.cmake)"
+SERVER_PINS_IN_FILES=false # the subscribers' PINs sealed in the database
 for tool in psql pg_dump pg_restore pg_basebackup; do
     command -v "$tool" >/dev/null || die "$tool is not installed"
 done
@@ -16,6 +17,14 @@ done
 server_start
 [ -n "$PG_URL" ] || die "the home is not on PostgreSQL"
 A=$(new_subscriber drill) || exit 1
+# Several nodes share a database, not a home: the token's PIN is there,
+# sealed by the service token's key, and no PIN file is written.
+check_eq "the subscriber's PIN is kept sealed in the database" 1 \
+    "$(db_query "SELECT count(*) FROM token_pins WHERE subscriber_id = '$A'")"
+check_eq "no PIN file in the home" "" "$(ls "$SERVER_HOME/hsm/pins/" 2>/dev/null | grep -F "$A")"
+check_eq "the sealed form is not the PIN's hex" 1 \
+    "$(db_query "SELECT count(*) FROM token_pins WHERE subscriber_id = '$A'
+        AND length(sealed) > 29 AND encode(sealed, 'escape') !~ '^[0-9a-f]+$'")"
 T=$(new_token "$A" '"roles":["manage","sign"]') || exit 1
 K=$(new_key "$T" ecdsa-p256 "drill") || exit 1
 

@@ -1159,6 +1159,33 @@ cert_expect(struct tmp *t, const char *serial, int revoked, time_t date,
 
 /* Key compromise revokes by public key, whatever the key record, and
  * never moves an earlier revocation of another reason later. */
+/* A token PIN as sealed: kept, replaced, read back; none for another. */
+static void
+test_pins(void **state)
+{
+    struct tmp *t = *state;
+    const uint8_t a[] = {1, 2, 0, 4}, b[] = {9, 8, 7};
+    uint8_t *got = NULL;
+    size_t n = 0;
+
+    assert_int_equal(sn_store_pin_get(t->st, "sub-1", &got, &n),
+                     SN_ERR_NOT_FOUND);
+    assert_null(got);
+    assert_int_equal(sn_store_pin_put(t->st, "sub-1", a, sizeof(a)), SN_OK);
+    assert_int_equal(sn_store_pin_get(t->st, "sub-1", &got, &n), SN_OK);
+    assert_int_equal(n, sizeof(a));
+    assert_memory_equal(got, a, sizeof(a));
+    free(got);
+    assert_int_equal(sn_store_pin_put(t->st, "sub-1", b, sizeof(b)), SN_OK);
+    reopen(t);
+    assert_int_equal(sn_store_pin_get(t->st, "sub-1", &got, &n), SN_OK);
+    assert_int_equal(n, sizeof(b));
+    assert_memory_equal(got, b, sizeof(b));
+    free(got);
+    assert_int_equal(sn_store_pin_get(t->st, "sub-2", &got, &n),
+                     SN_ERR_NOT_FOUND);
+}
+
 static void
 test_cert_compromise(void **state)
 {
@@ -1250,7 +1277,7 @@ test_cert_compromise(void **state)
 
 /* ---- schema versions ---- */
 
-#define SCHEMA_LATEST 14
+#define SCHEMA_LATEST 15
 
 static int
 user_version(struct tmp *t)
@@ -2848,6 +2875,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_audit_concurrent_ids, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cert_compromise, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_fresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_legacy_index, setup,
                                         teardown),

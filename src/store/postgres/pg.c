@@ -236,6 +236,10 @@ static const char *const migrations[] = {
                                           "INSERT OR UPDATE OR DELETE")
                                     NOTIFY_ON("crls",
                                               "INSERT OR UPDATE OR DELETE"),
+    /* issue 19: subscribers' token PINs sealed by the service token's key
+     * (daemon/app.c: nodes share them through the database, not a home) */
+    "CREATE TABLE token_pins ("
+    " subscriber_id TEXT PRIMARY KEY, sealed BYTEA NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))

@@ -69,6 +69,10 @@ sn_err sn_pg_identity_get(void *be, const char *subscriber, char **json);
 sn_err sn_pg_cert_add(void *be, const struct sn_cert *c);
 sn_err sn_pg_cert_get(void *be, const char *ca, const char *serial,
                       struct sn_cert *out);
+sn_err sn_pg_pin_put(void *be, const char *subscriber, const uint8_t *sealed,
+                     size_t len);
+sn_err sn_pg_pin_get(void *be, const char *subscriber, uint8_t **sealed,
+                     size_t *len);
 sn_err sn_pg_cert_latest(void *be, const char *ca, const char *profile,
                          struct sn_cert *out);
 sn_err sn_pg_cert_revoke(void *be, const char *serial, time_t revocation_date,

@@ -76,6 +76,8 @@ const struct sn_store_ops sn_store_postgres_ops = {
     OP(cert_add),
     OP(cert_get),
     OP(cert_latest),
+    OP(pin_put),
+    OP(pin_get),
     OP(cert_revoke),
     OP(cert_compromise),
     OP(cert_by_spki),

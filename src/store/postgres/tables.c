@@ -843,6 +843,45 @@ sn_pg_cert_get(void *be, const char *ca, const char *serial,
 }
 
 sn_err
+sn_pg_pin_put(void *be, const char *subscriber, const uint8_t *sealed,
+              size_t len)
+{
+    struct sn_pg_params p;
+
+    if (len > INT_MAX)
+        return SN_ERR_INVALID;
+    sn_pg_p_init(&p);
+    sn_pg_p_text(&p, subscriber);
+    sn_pg_p_bytes(&p, sealed, len);
+    return sn_pg_write(be,
+                       "INSERT INTO token_pins (subscriber_id, sealed)"
+                       " VALUES ($1, $2) ON CONFLICT (subscriber_id)"
+                       " DO UPDATE SET sealed = excluded.sealed",
+                       &p, 0);
+}
+
+sn_err
+sn_pg_pin_get(void *be, const char *subscriber, uint8_t **sealed, size_t *len)
+{
+    struct sn_pg_params p;
+    PGresult *res = NULL;
+    sn_err r;
+
+    *sealed = NULL;
+    *len = 0;
+    sn_pg_p_init(&p);
+    sn_pg_p_text(&p, subscriber);
+    if ((r = query_row(be,
+                       "SELECT sealed FROM token_pins WHERE subscriber_id = $1",
+                       &p, &res)) == SN_OK)
+        r = sn_pg_col_bytes(res, 0, 0, sealed, len);
+    PQclear(res);
+    if (r == SN_OK && *sealed == NULL)
+        r = SN_ERR_NOT_FOUND;
+    return r;
+}
+
+sn_err
 sn_pg_cert_latest(void *be, const char *ca, const char *profile,
                   struct sn_cert *out)
 {

@@ -289,6 +289,12 @@ static const struct migration migrations[] = {
      " ON report_keys(next_attempt) WHERE external = 1"
      " AND notified_at = 0;",
      NULL, NULL},
+    /* issue 19: subscribers' token PINs sealed by the service token's key,
+     * for nodes that share a database instead of a home (the PostgreSQL
+     * backend writes them; a SQLite home keeps its PIN files). */
+    {"CREATE TABLE IF NOT EXISTS token_pins ("
+     " subscriber_id TEXT PRIMARY KEY, sealed BLOB NOT NULL)",
+     NULL, NULL},
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1509,6 +1515,56 @@ cert_get(void *be, const char *ca, const char *serial, struct sn_cert *out)
 
 /* The newest live certificate of a profile from a CA (the TSA's own, for
  * nodes that follow another's rotation). */
+/* ---- sealed token PINs ---- */
+
+static sn_err
+pin_put(void *be, const char *subscriber, const uint8_t *sealed, size_t len)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+
+    if (len > INT_MAX)
+        return SN_ERR_INVALID;
+    if ((r = prepare(st,
+                     "INSERT INTO token_pins (subscriber_id, sealed)"
+                     " VALUES (?, ?) ON CONFLICT(subscriber_id)"
+                     " DO UPDATE SET sealed = excluded.sealed",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, subscriber, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, sealed, (int)len, SQLITE_STATIC);
+    return finish_write(st, s, 0);
+}
+
+static sn_err
+pin_get(void *be, const char *subscriber, uint8_t **sealed, size_t *len)
+{
+    struct sq_store *st = be;
+    sqlite3_stmt *s = NULL;
+    sn_err r;
+    int rc, n;
+
+    *sealed = NULL;
+    *len = 0;
+    if ((r = prepare(st,
+                     "SELECT sealed FROM token_pins WHERE subscriber_id = ?",
+                     &s)) != SN_OK)
+        return r;
+    sqlite3_bind_text(s, 1, subscriber, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    r = rc == SQLITE_DONE ? SN_ERR_NOT_FOUND : SN_ERR_DB;
+    if (rc == SQLITE_ROW && (n = sqlite3_column_bytes(s, 0)) > 0) {
+        r = (*sealed = malloc((size_t)n)) != NULL ? SN_OK : SN_ERR_NOMEM;
+        if (r == SN_OK) {
+            memcpy(*sealed, sqlite3_column_blob(s, 0), (size_t)n);
+            *len = (size_t)n;
+        }
+    }
+    sqlite3_finalize(s);
+    return r;
+}
+
 static sn_err
 cert_latest(void *be, const char *ca, const char *profile, struct sn_cert *out)
 {
@@ -2062,6 +2118,8 @@ const struct sn_store_ops sn_store_sqlite_ops = {
     .cert_add = cert_add,
     .cert_get = cert_get,
     .cert_latest = cert_latest,
+    .pin_put = pin_put,
+    .pin_get = pin_get,
     .cert_revoke = cert_revoke,
     .cert_compromise = cert_compromise,
     .cert_by_spki = cert_by_spki,

@@ -79,3 +79,19 @@ sn_log_entry(const struct sn_audit *a, uint8_t **out, size_t *len)
     sn_buf_cleanup(&b);
     return r;
 }
+
+sn_err
+sn_log_entry_append(const struct sn_audit *a, struct sn_logseq *ls,
+                    const struct sn_logseq_sink *sink)
+{
+    uint8_t *entry = NULL;
+    size_t len = 0;
+    sn_err r;
+
+    if (!ls->on)
+        return SN_OK;
+    if ((r = sn_log_entry(a, &entry, &len)) == SN_OK)
+        r = sn_logseq_add(ls, entry, len, sink);
+    free(entry);
+    return r;
+}

@@ -61,6 +61,10 @@ struct sn_audit_job {
 /* logentry.c: record a's log entry (a->id set), malloc'd; for backends,
  * which append it with sn_logseq_add in the record's transaction. */
 sn_err sn_log_entry(const struct sn_audit *a, uint8_t **out, size_t *len);
+/* Record a's entry built and appended to ls through sink (nothing when the
+ * log is off): both backends' writers. */
+sn_err sn_log_entry_append(const struct sn_audit *a, struct sn_logseq *ls,
+                           const struct sn_logseq_sink *sink);
 
 struct sn_store_ops {
     const char *name;

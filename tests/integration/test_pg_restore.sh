@@ -131,4 +131,38 @@ req_json POST "/v1/keys/$K/sign" "$T" \
     "{\"digest_algorithm\":\"sha256\",\"digest\":\"$(base64 -w0 "$WORK/d.bin")\"}"
 check_eq "an older backup: nothing is signed" 503 "$STATUS"
 server_stop
+
+# ---- bad URLs and targets: a clear refusal, the password never shown ----
+# serve_refused WHAT URL PATTERN: signetd serve exits non-zero at start
+serve_refused() {
+    local rc
+    set_conf store.url "$2"
+    timeout 30 "$SIGNETD" serve --home "$SERVER_HOME" \
+        --listen "127.0.0.1:$(random_port)" --public-listen off \
+        >"$WORK/bad.log" 2>&1
+    rc=$?
+    check_eq "$1: signetd serve refuses to start" 1 \
+        "$([ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && echo 1)"
+    check_match "$1: it says why" "$3" "$(cat "$WORK/bad.log")"
+    check_nomatch "$1: the password is not shown" 's3cr3t' "$(cat "$WORK/bad.log")"
+}
+serve_refused "a malformed URI" 'postgresql://signet:s3cr3t@[::1/db' \
+    'not a valid PostgreSQL connection URI'
+serve_refused "an unreachable server" \
+    "postgresql://signet:s3cr3t@/nodb?host=$WORK/nowhere" \
+    'cannot open the PostgreSQL database'
+set_conf store.url "$NEW"
+# A SQLite home moved into a database that holds another's data: refused,
+# the database unchanged.
+"$SIGNETD" init --home "$WORK/h2" >/dev/null 2>&1 || die "init of a second home"
+BEFORE=$(psql -qAtX -d "$NEW" -c "SELECT count(*) FROM audit")
+"$SIGNETD" migrate --home "$WORK/h2" \
+    --to "postgresql://root:s3cr3t@/${NEW#postgresql:///}" >"$WORK/mig.out" 2>&1
+check_eq "migrate into a database in use: exit 1" 1 "$?"
+check_match "migrate into a database in use: says so" "not empty" "$(cat "$WORK/mig.out")"
+check_nomatch "migrate: the password is not shown" 's3cr3t' "$(cat "$WORK/mig.out")"
+check_eq "migrate: the database in use is unchanged" "$BEFORE" \
+    "$(psql -qAtX -d "$NEW" -c "SELECT count(*) FROM audit")"
+check_match "migrate: the second home still names its SQLite file" \
+    '^database = ' "$(grep -E '^(database|store\.url)' "$WORK/h2/signetd.conf")"
 finish

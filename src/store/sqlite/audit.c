@@ -104,18 +104,12 @@ add_entry(struct sq_store *st, const struct sn_audit *a, struct sn_logseq *ls,
           int text)
 {
     const struct sn_logseq_sink sink = {put_entry, put_hash, st};
-    uint8_t *entry = NULL;
-    size_t len = 0;
     sn_err r;
 
-    if (!ls->on)
-        return SN_OK;
     st->cur = a;
     st->cur_text = text;
-    if ((r = sn_log_entry(a, &entry, &len)) == SN_OK)
-        r = sn_logseq_add(ls, entry, len, &sink);
+    r = sn_log_entry_append(a, ls, &sink);
     st->cur = NULL;
-    free(entry);
     return r;
 }
 

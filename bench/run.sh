@@ -13,6 +13,11 @@
 # a home moved to PostgreSQL (scripts/pg.sh) beside the SQLite one, the
 # database server's own CPU, and three nodes behind haproxy
 # (scripts/cluster.sh) with the CPU per signature of all of them.
+# BENCH_ONLY=keeper BENCH_BASELINE=PATH: only the keeper's rows (issue 20):
+# single signatures (RSA-3072, P-256; 8 clients and 1) by this signetd
+# (supervisor, keeper, front end) beside PATH, a signetd built before the
+# split (one process), alternating in each round; the ratio is this one's
+# rate to the baseline's.
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
 SECS=${2:-4}
@@ -38,7 +43,7 @@ cleanup() {
     [ -d "$WORK/cluster" ] && "$(dirname "$0")/../scripts/cluster.sh" stop "$WORK/cluster" >/dev/null 2>&1
     [ -n "${PGDIR:-}" ] && "$(dirname "$0")/../scripts/pg.sh" stop "$PGDIR" >/dev/null 2>&1 &&
         rm -rf "$PGDIR"
-    rm -rf "$WORK"
+    [ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -200,6 +205,64 @@ if [ -z "${BENCH_ONLY:-}" ] || [ "${BENCH_ONLY:-}" = pg ]; then
     }
 fi
 
+# ---- issue 20: the single process before the keeper, as a baseline ----
+BASE=0
+if [ "${BENCH_ONLY:-}" = keeper ]; then
+    [ -x "${BENCH_BASELINE:-}" ] || { echo "BENCH_ONLY=keeper needs BENCH_BASELINE=signetd" >&2; exit 2; }
+    BASE=1
+    HOMEB=$WORK/home-base
+    "$BENCH_BASELINE" init --home "$HOMEB" >/dev/null
+    sed -i 's/^auth\.operator_mfa = .*/auth.operator_mfa = false/; s/^auth\.require_strong_auth = .*/auth.require_strong_auth = false/' \
+        "$HOMEB/signetd.conf"
+    [ -n "${BENCH_CONF:-}" ] && printf '%s\n' "$BENCH_CONF" >>"$HOMEB/signetd.conf"
+    URLB=https://127.0.0.1:$(port)
+    CAB=$HOMEB/tls/ca.pem
+    SOFTHSM2_CONF=$HOMEB/hsm/softhsm2.conf "$BENCH_BASELINE" serve --home "$HOMEB" \
+        --listen "${URLB#https://}" --public-listen 127.0.0.1:$(port) >"$WORK/signetd-base.log" 2>&1 &
+    PIDB=$!
+    EXTRA_PIDS+=($PIDB)
+    for _ in $(seq 100); do
+        curl -fsS --cacert "$CAB" "$URLB/healthz" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    apib() { URL=$URLB CA=$CAB api "$@"; }
+    ADMINB=$(cat "$HOMEB/admin.token")
+    SUBB=$(apib POST /v1/subscribers "$ADMINB" '{"name":"bench"}' | jq -r .id)
+    apib POST "/v1/subscribers/$SUBB/tokens" "$ADMINB" \
+        '{"name":"bench","roles":["manage","sign"]}' | jq -r .token >"$WORK/token-base"
+    apib POST /v1/keys "$(cat "$WORK/token-base")" '{"algorithm":"rsa-3072","label":"b"}' |
+        jq -r .id >"$WORK/rsa-base.keys"
+    apib POST /v1/keys "$(cat "$WORK/token-base")" '{"algorithm":"ecdsa-p256","label":"b"}' |
+        jq -r .id >"$WORK/ec-base.keys"
+fi
+httpb() { SRV_PID=$PIDB rss_reset; "$BENCH" http --url "$URLB" --ca "$CAB" --token-file "$WORK/token-base" \
+        --keys "$1" --alg "$2" --clients "$CLIENTS" --seconds "$SECS" "${@:3}"; }
+# In each round, per row: the baseline, then this signetd (odd rounds) or
+# the other way round (even rounds), so a drift favours neither.
+KROUND=0
+keeperrows() {
+    local B H alg keys bkeys c label
+    KROUND=$((KROUND + 1))
+    for alg in rsa-3072 ecdsa-p256; do
+        keys=$WORK/rsa.keys bkeys=$WORK/rsa-base.keys label=RSA-3072
+        [ "$alg" = ecdsa-p256 ] && keys=$WORK/ec.keys bkeys=$WORK/ec-base.keys label=P-256
+        for c in "$CLIENTS" 1; do
+            if [ $((KROUND % 2)) = 1 ]; then
+                B=$(CLIENTS=$c httpb "$bkeys" "$alg")
+                SRV_PID=$PIDB keep "baseline (one process): HTTPS $label, $c client(s)" "$B" "" "$(SRV_PID=$PIDB rss_peak)"
+                H=$(CLIENTS=$c http "$keys" "$alg")
+            else
+                H=$(CLIENTS=$c http "$keys" "$alg")
+                B=$(CLIENTS=$c httpb "$bkeys" "$alg")
+                SRV_PID=$PIDB keep "baseline (one process): HTTPS $label, $c client(s)" "$B" "" "$(SRV_PID=$PIDB rss_peak)"
+                rss_reset
+            fi
+            keep "keeper (three processes): HTTPS $label, $c client(s) (ratio: to the baseline)" \
+                "$H" "$(field ops_per_s "$B")" "$(rss_peak)"
+        done
+    done
+}
+
 RESULTS=$BUILD/bench-results.md
 RAWDIR=$WORK/rows
 mkdir -p "$RAWDIR"
@@ -210,21 +273,27 @@ mkdir -p "$RAWDIR"
 # the second's).
 # SRV_PID may list several processes (a cluster's nodes): their CPU time
 # adds up, and so do their peak RSS.
+# issue 20: signetd serve is a supervisor and its children (the keeper,
+# the front end): all of them count.
+srv_pids() {
+    local p
+    for p in ${SRV_PID:-$PID}; do echo "$p $(pgrep -P "$p" | tr '\n' ' ')"; done
+}
 rss_reset() {
     local p
-    for p in ${SRV_PID:-$PID}; do
+    for p in $(srv_pids); do
         echo 5 >"/proc/$p/clear_refs" 2>/dev/null || true
     done
     srv_ticks >"$WORK/ticks"
 }
 rss_peak() {
     local p
-    for p in ${SRV_PID:-$PID}; do cat "/proc/$p/status"; done |
+    for p in $(srv_pids); do cat "/proc/$p/status"; done |
         awk '/VmHWM/ { kb += $2 } END { printf "%.0f", kb / 1024 }'
 }
 srv_ticks() {
     local p
-    for p in ${SRV_PID:-$PID}; do cat "/proc/$p/stat"; done |
+    for p in $(srv_pids); do cat "/proc/$p/stat"; done |
         awk '{ t += $14 + $15 } END { print t + 0 }'
 }
 TICK=$(getconf CLK_TCK)
@@ -489,6 +558,10 @@ clusterrows() {
 # taken within its round, so drifts in the machine's speed cancel out.
 round() {
     local R H O PEAK HALF
+    if [ "$BASE" = 1 ]; then
+        keeperrows
+        return
+    fi
     [ "$PG" = 1 ] && pgrows
     clusterrows
     [ "${BENCH_ONLY:-}" = pg ] && return

@@ -38,6 +38,10 @@ case "$cmd" in
 start)
     if [ "$(id -u)" -eq 0 ]; then
         chown postgres: "$dir"
+        # signetd's front end keeps no capability (issue 20): as root it
+        # is a root without CAP_DAC_OVERRIDE, which reaches the socket
+        # only through a directory it may search (the data stay 0700).
+        chmod 0711 "$dir"
     fi
     if [ ! -f "$dir/data/PG_VERSION" ]; then
         as_owner "$bindir/initdb" -D "$dir/data" -A trust -U "$(id -un)" \

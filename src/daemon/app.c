@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "daemon/keeperrun.h"
 #include "http/keyrules.h"
 #include "translog/note.h"
 
@@ -73,20 +74,32 @@ check_home_mode(const char *home)
             home, (unsigned)(st.st_mode & 07777));
 }
 
-sn_err
-sn_app_open_service(const char *home, struct sn_app *app, char *errbuf,
-                    size_t errlen)
+static sn_err keeper_opener(void *arg, const char *subscriber, char name[129],
+                            uint8_t **sealed, size_t *slen);
+
+static sn_err
+app_config(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
 {
     char path[PATH_MAX];
     sn_err r;
 
     memset(app, 0, sizeof(*app));
-    sn_parts_init(&app->parts, sn_hsm_token_close);
     sn_metrics_init(&app->metrics);
     snprintf(path, sizeof(path), "%s/signetd.conf", home);
     if ((r = sn_config_load(path, home, &app->cfg, errbuf, errlen)) != SN_OK)
         return r;
     check_home_mode(app->cfg.home);
+    return SN_OK;
+}
+
+sn_err
+sn_app_open_service(const char *home, struct sn_app *app, char *errbuf,
+                    size_t errlen)
+{
+    sn_err r;
+
+    if ((r = app_config(home, app, errbuf, errlen)) != SN_OK)
+        return r;
     if (app->cfg.hsm_softhsm_conf != NULL)
         setenv("SOFTHSM2_CONF", app->cfg.hsm_softhsm_conf, 1);
     if ((r = sn_hsm_open(app->cfg.hsm_module, &app->hsm)) != SN_OK) {
@@ -120,7 +133,7 @@ tsa_load(struct sn_app *app)
         .accuracy_ms = app->cfg.tsa_accuracy_ms,
     };
 
-    return sn_tsa_load(&app->tsa, app->store, app->service, &set,
+    return sn_tsa_load(&app->tsa, app->store, &app->keys, &set,
                        app->ca.cert[SN_CA_TIMESTAMPING],
                        app->ca.signer[SN_CA_TIMESTAMPING]);
 }
@@ -128,7 +141,7 @@ tsa_load(struct sn_app *app)
 static sn_err
 log_sign(void *arg, const uint8_t *msg, size_t len, uint8_t sig[64])
 {
-    return sn_hsm_logkey_sign(arg, msg, len, sig);
+    return sn_keeper_sign_checkpoint(arg, msg, len, NULL, 0, sig);
 }
 
 /* The transparency log: entries on or off, and checkpoints signed by the
@@ -136,15 +149,16 @@ log_sign(void *arg, const uint8_t *msg, size_t len, uint8_t sig[64])
 static sn_err
 log_start(struct sn_app *app, char *errbuf, size_t errlen)
 {
-    uint8_t pub[32];
+    uint8_t pub[32], notice[32];
+    uint64_t cas;
     sn_err r;
 
     sn_store_log_enable(app->store, app->cfg.log_enabled);
-    if ((r = sn_hsm_logkey_ensure(app->service, pub)) != SN_OK ||
+    if ((r = sn_keeper_pubkeys(app->keeper, pub, notice, &cas)) != SN_OK ||
         (r = sn_tlog_vkey_format(app->cfg.log_origin, pub, &app->log_vkey)) !=
             SN_OK ||
         (r = sn_store_log_checkpoints(app->store, app->cfg.log_origin, pub,
-                                      log_sign, app->service)) != SN_OK)
+                                      log_sign, app->keeper)) != SN_OK)
         snprintf(errbuf, errlen,
                  "cannot start the transparency log (its Ed25519 key on the "
                  "service token): %s",
@@ -180,8 +194,18 @@ sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
     char keyid[9];
     sn_err r;
 
-    if ((r = sn_app_open_service(home, app, errbuf, errlen)) != SN_OK)
+    char sock[PATH_MAX];
+
+    if ((r = app_config(home, app, errbuf, errlen)) != SN_OK)
         return r;
+    /* The HSM is the keeper's: this process holds no module, no PIN. */
+    sn_keeper_socket_path(app->cfg.home, sock, sizeof(sock));
+    if ((r = sn_keeper_new(sock, &app->keeper)) != SN_OK) {
+        snprintf(errbuf, errlen, "the keeper's socket path is too long");
+        return r;
+    }
+    sn_keeper_set_opener(app->keeper, keeper_opener, app);
+    sn_ca_keys_keeper(app->keeper, &app->keys);
     if ((r = sn_store_open_at(app->cfg.database, app->cfg.home, &app->store)) !=
         SN_OK) {
         /* a server's URI may hold a password */
@@ -196,7 +220,7 @@ sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
         app->store, &(struct sn_store_limits){app->cfg.storage_min_free,
                                               app->cfg.storage_min_free_auto,
                                               app->cfg.tsa_record_retention});
-    if ((r = sn_ca_load(&app->ca, app->service, app->cfg.home,
+    if ((r = sn_ca_load(&app->ca, &app->keys, app->cfg.home,
                         app->cfg.ca_base_url, app->cfg.att_roots,
                         app->cfg.natt_roots)) != SN_OK) {
         snprintf(errbuf, errlen,
@@ -213,7 +237,7 @@ sn_app_open(const char *home, struct sn_app *app, char *errbuf, size_t errlen)
     app->ca.crl_reissue = app->cfg.ca_crl_reissue;
     if ((r = log_start(app, errbuf, errlen)) != SN_OK)
         return r;
-    if ((r = sn_notices_key(app->service, &app->notice_key, keyid)) != SN_OK) {
+    if ((r = sn_notices_key(app->keeper, &app->notice_key, keyid)) != SN_OK) {
         snprintf(errbuf, errlen,
                  "cannot make the reports' notice key (Ed25519, on the "
                  "service token): %s",
@@ -248,7 +272,6 @@ sn_app_close(struct sn_app *app)
         sn_store_watch(app->store, NULL, NULL);
     sn_keyrules_free(app->keyrules);
     sn_oidc_free(app->oidc);
-    sn_parts_cleanup(&app->parts);
     sn_tsa_cleanup(&app->tsa);
     sn_ca_cleanup(&app->ca);
     /* The store (its writer signs checkpoints) before the token. */
@@ -258,6 +281,7 @@ sn_app_close(struct sn_app *app)
     app->log_vkey = NULL;
     free(app->notice_key);
     app->notice_key = NULL;
+    sn_keeper_free(app->keeper);
     sn_hsm_token_close(app->service);
     sn_hsm_close(app->hsm);
     sn_config_cleanup(&app->cfg);
@@ -265,153 +289,51 @@ sn_app_close(struct sn_app *app)
     memset(app, 0, sizeof(*app));
 }
 
-static void
-pin_path(const struct sn_app *app, const char *subscriber, char *buf,
-         size_t len)
-{
-    snprintf(buf, len, "%s/hsm/pins/%s.pin", app->cfg.home, subscriber);
-}
-
 /*
  * Several nodes over one database (sn_store_shared): a subscriber token's
- * PIN is kept in the database, sealed by the service token's key (which
- * never leaves the HSM), for a subscriber id; not in a file of one
- * node's home (unless hsm.pins_in_files = true).
+ * PIN is kept in the database, sealed in the keeper by the service
+ * token's key for that subscriber id; it opens only there. Otherwise (or
+ * with hsm.pins_in_files = true) the keeper keeps it in HOME/hsm/pins.
  */
-#define PIN_CONTEXT "signet token pin v1:"
-
-static int
-pins_sealed(const struct sn_app *app)
-{
-    return sn_store_shared(app->store) && !app->cfg.pins_in_files;
-}
-
-static sn_err
-pin_seal(struct sn_app *app, const char *subscriber, const char *pin)
-{
-    uint8_t sealed[256 + SN_HSM_SEAL_OVERHEAD];
-    char ctx[sizeof(PIN_CONTEXT) + SN_UUID_LEN];
-    size_t len = sizeof(sealed);
-    sn_err r;
-
-    snprintf(ctx, sizeof(ctx), PIN_CONTEXT "%s", subscriber);
-    if ((r = sn_hsm_seal_key_ensure(app->service)) != SN_OK ||
-        (r = sn_hsm_seal(app->service, ctx, (const uint8_t *)pin, strlen(pin),
-                         sealed, &len)) != SN_OK)
-        return r;
-    return sn_store_pin_put(app->store, subscriber, sealed, len);
-}
-
-/* The PIN pin_seal kept (sn_secret_free it); SN_ERR_NOT_FOUND if none
- * (a home moved from SQLite keeps its PIN files). */
-static sn_err
-pin_unseal(struct sn_app *app, const char *subscriber, char **pin)
-{
-    char ctx[sizeof(PIN_CONTEXT) + SN_UUID_LEN];
-    uint8_t *sealed = NULL;
-    size_t slen = 0, len;
-    char *out = NULL;
-    sn_err r;
-
-    *pin = NULL;
-    snprintf(ctx, sizeof(ctx), PIN_CONTEXT "%s", subscriber);
-    if ((r = sn_store_pin_get(app->store, subscriber, &sealed, &slen)) != SN_OK)
-        return r;
-    len = slen;
-    if ((out = calloc(1, slen + 1)) == NULL)
-        r = SN_ERR_NOMEM;
-    else if ((r = sn_hsm_unseal(app->service, ctx, sealed, slen, (uint8_t *)out,
-                                &len)) == SN_OK) {
-        out[len] = '\0';
-        *pin = out;
-        out = NULL;
-    }
-    if (out != NULL)
-        sn_secret_free(out);
-    free(sealed);
-    return r;
-}
-
 sn_err
 sn_app_partition_create(struct sn_app *app, struct sn_subscriber *sub)
 {
-    const struct sn_token_map *map;
-    char path[PATH_MAX], label[33];
-    char *pin = NULL;
-    size_t i, o = 0;
+    char label[65];
+    uint8_t *sealed = NULL;
+    size_t slen = 0;
     sn_err r;
 
-    if (app->cfg.hsm_tokens == SN_TOKENS_MAPPED) {
-        if ((map = sn_config_token_for(&app->cfg, sub->name)) == NULL)
-            return SN_ERR_CONFIG;
-        snprintf(sub->token_label, sizeof(sub->token_label), "%s", map->label);
-        return SN_OK;
-    }
-    /* The label is the subscriber id without dashes: 32 characters. */
-    for (i = 0; sub->id[i] != '\0' && o < sizeof(label) - 1; i++)
-        if (sub->id[i] != '-')
-            label[o++] = sub->id[i];
-    label[o] = '\0';
-    if ((r = sn_hsm_token_init(app->hsm, label, &pin)) != SN_OK)
+    if ((r = sn_keeper_token_create(app->keeper, sub->id, sub->name, label,
+                                    &sealed, &slen)) != SN_OK)
         return r;
-    if (pins_sealed(app))
-        r = pin_seal(app, sub->id, pin);
-    else {
-        snprintf(path, sizeof(path), "%s/hsm/pins", app->cfg.home);
-        mkdir(path, 0700);
-        pin_path(app, sub->id, path, sizeof(path));
-        r = sn_file_write_new(path, pin, strlen(pin), 0600);
-    }
-    sn_secret_free(pin);
+    if (sealed != NULL)
+        r = sn_store_pin_put(app->store, sub->id, sealed, slen);
+    free(sealed);
     if (r != SN_OK)
         return r;
-    snprintf(sub->token_label, sizeof(sub->token_label), "%s", label);
+    if (strlen(label) >= sizeof(sub->token_label))
+        return SN_ERR_INVALID;
+    memcpy(sub->token_label, label, strlen(label) + 1);
     return SN_OK;
 }
 
-/* sn_parts_open_fn: logs in to a subscriber's token (no table lock held). */
+/* sn_keeper_opener: what the keeper needs to open a subscriber's token
+ * (its name, for mapped tokens; its sealed PIN, if the database has one). */
 static sn_err
-open_partition(void *arg, const char *subscriber_id, struct sn_hsm_token **tok)
+keeper_opener(void *arg, const char *subscriber, char name[129],
+              uint8_t **sealed, size_t *slen)
 {
     struct sn_app *app = arg;
     struct sn_subscriber sub;
-    const struct sn_token_map *map;
-    char path[PATH_MAX], *pin = NULL;
     sn_err r;
 
-    if ((r = sn_store_subscriber_get(app->store, subscriber_id, &sub)) != SN_OK)
+    *sealed = NULL;
+    *slen = 0;
+    if ((r = sn_store_subscriber_get(app->store, subscriber, &sub)) != SN_OK)
         return r;
-    if (app->cfg.hsm_tokens == SN_TOKENS_MAPPED) {
-        if ((map = sn_config_token_for(&app->cfg, sub.name)) == NULL)
-            return SN_ERR_CONFIG;
-        return open_token(app, map->label, map->pin_file, tok);
-    }
-    if (pins_sealed(app) &&
-        (r = pin_unseal(app, sub.id, &pin)) != SN_ERR_NOT_FOUND) {
-        if (r == SN_OK)
-            r = sn_hsm_token_open(app->hsm, sub.token_label, pin, tok);
-        else
-            sn_error("app: the sealed PIN of subscriber %s cannot be "
-                     "opened: %s",
-                     sub.id, sn_err_str(r));
-        sn_secret_free(pin);
-        return r;
-    }
-    pin_path(app, sub.id, path, sizeof(path));
-    return open_token(app, sub.token_label, path, tok);
-}
-
-sn_err
-sn_app_partition(struct sn_app *app, const char *subscriber_id,
-                 struct sn_hsm_token **out)
-{
-    return sn_parts_get(&app->parts, subscriber_id, open_partition, app, out);
-}
-
-static sn_err
-part_get(void *arg, const char *subscriber, struct sn_hsm_token **out)
-{
-    return sn_app_partition(arg, subscriber, out);
+    snprintf(name, 129, "%s", sub.name);
+    r = sn_store_pin_get(app->store, subscriber, sealed, slen);
+    return r == SN_ERR_NOT_FOUND ? SN_OK : r;
 }
 
 static sn_err
@@ -425,8 +347,7 @@ sn_app_deps(struct sn_app *app, struct sn_deps *out)
 {
     memset(out, 0, sizeof(*out));
     out->store = app->store;
-    out->service = app->service;
-    out->parts.get = part_get;
+    out->keeper = app->keeper;
     out->parts.create = part_create;
     out->parts.arg = app;
     out->metrics = &app->metrics;

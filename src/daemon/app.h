@@ -14,15 +14,19 @@
 #include "http/deps.h"
 #include "daemon/config.h"
 #include "http/metrics.h"
-#include "daemon/partitions.h"
+#include "ipc/client.h"
+#include "pki/keys.h"
 #include "store/store.h"
 
 struct sn_app {
     struct sn_config cfg;
     struct sn_store *store;
+    /* signetd check only: the module and the service's token, in this
+     * process; a serving front end has neither */
     struct sn_hsm *hsm;
-    struct sn_hsm_token *service; /* the service's own token */
-    struct sn_parts parts;        /* subscriber id -> logged-in token */
+    struct sn_hsm_token *service;
+    struct sn_keeper *keeper; /* serving: every key operation */
+    struct sn_ca_keys keys;   /* the CA and TSA keys, through the keeper */
     struct sn_metrics metrics;
     struct sn_ca ca;
     struct sn_tsa tsa;
@@ -33,7 +37,8 @@ struct sn_app {
     char *notice_key;
 };
 
-/* Loads HOME/signetd.conf, opens the store, the module and its tokens. */
+/* Loads HOME/signetd.conf, opens the store and binds the keys the keeper
+ * (HOME/run/keeper.sock, already running) holds. */
 sn_err sn_app_open(const char *home, struct sn_app *app, char *errbuf,
                    size_t errlen);
 /* Only HOME/signetd.conf, the module and the service token (signetd
@@ -47,13 +52,11 @@ void sn_app_deps(struct sn_app *app, struct sn_deps *out);
 void sn_app_http_opts(const struct sn_app *app, struct sn_http_opts *out);
 
 /*
- * Prepares a new subscriber's partition: in "create" mode a new token with
- * a random PIN (stored 0600 under HOME/hsm/pins/); in "mapped" mode the
- * configured one. Sets sub->token_label.
+ * Prepares a new subscriber's partition, in the keeper: in "create" mode a
+ * new token with a random PIN (which the keeper keeps: HOME/hsm/pins/, or
+ * sealed into the database); in "mapped" mode the configured one. Sets
+ * sub->token_label.
  */
 sn_err sn_app_partition_create(struct sn_app *app, struct sn_subscriber *sub);
-/* The subscriber's logged-in token (opened once, then cached). */
-sn_err sn_app_partition(struct sn_app *app, const char *subscriber_id,
-                        struct sn_hsm_token **out);
 
 #endif

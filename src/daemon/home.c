@@ -568,6 +568,7 @@ home_finish(const char *home, const char *module, const struct sn_home_net *net,
     const char *base_url = net->base_url;
     char path[PATH_MAX], tlsca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
     char text[4608], origin[160];
+    struct sn_ca_keys keys;
     struct sn_ca ca;
     sn_err r;
 
@@ -577,8 +578,9 @@ home_finish(const char *home, const char *module, const struct sn_home_net *net,
         (r = mkdir_new(home, "hsm/pins")) != SN_OK)
         return r;
     /* The TSA key, certified by the timestamping CA just made. */
-    if ((r = sn_ca_load(&ca, service, home, base_url, NULL, 0)) != SN_OK ||
-        (r = sn_tsa_create(service, home, ca.cert[SN_CA_TIMESTAMPING],
+    sn_ca_keys_hsm(service, &keys);
+    if ((r = sn_ca_load(&ca, &keys, home, base_url, NULL, 0)) != SN_OK ||
+        (r = sn_tsa_create(&keys, home, ca.cert[SN_CA_TIMESTAMPING],
                            ca.signer[SN_CA_TIMESTAMPING], DEFAULT_TSA_ALG,
                            DEFAULT_ORG, DEFAULT_COUNTRY, base_url,
                            oids->ca_policy)) != SN_OK) {

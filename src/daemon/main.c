@@ -15,6 +15,8 @@
 #include "common/oids.h"
 #include "daemon/app.h"
 #include "daemon/harden.h"
+#include "daemon/keeperrun.h"
+#include "daemon/supervise.h"
 #include "daemon/home.h"
 #include "http/handlers.h"
 #include "daemon/notices.h"
@@ -45,6 +47,8 @@ usage(void)
             "       signetd admin-token [--home] DIR  (a new bootstrap admin "
             "token)\n"
             "       signetd migrate [--home] DIR --to postgresql://...\n"
+            "       signetd keeper [--home] DIR  (the HSM keeper alone, "
+            "on HOME/run/keeper.sock)\n"
             "       signetd serve [--home] DIR [--listen ADDR:PORT]\n"
             "                     [--public-listen ADDR:PORT|off]\n"
             "init: the listeners default to 127.0.0.1:8443 (HTTPS API) and\n"
@@ -325,9 +329,18 @@ start_listeners(struct sn_app *app, const struct sn_deps *deps,
     return 0;
 }
 
+struct serve_args {
+    const char *home, *listen, *public_listen;
+};
+
+/* The front end (supervise.h): the network, the store, the CA's and the
+ * TSA's objects; every key operation goes to the keeper. */
 static int
-cmd_serve(const char *home, const char *listen, const char *public_listen)
+front_main(void *arg, int ready_fd)
 {
+    const struct serve_args *sa = arg;
+    const char *home = sa->home, *listen = sa->listen;
+    const char *public_listen = sa->public_listen;
     struct sn_http *http = NULL, *pub = NULL;
     struct sn_notices *notices = NULL;
     struct sn_app app;
@@ -353,7 +366,7 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
         goto out;
     /* issue 18: the notices confirmed reports owe to other CAs. */
     if (app.cfg.report_webhook != NULL &&
-        sn_notices_start(&deps, app.service,
+        sn_notices_start(&deps, app.keeper,
                          &(struct sn_notices_opts){app.cfg.report_webhook,
                                                    app.cfg.report_webhook_ca,
                                                    app.cfg.report_retry},
@@ -365,6 +378,8 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
     }
     banner(&app, listen ? listen : app.cfg.listen,
            public_listen ? public_listen : app.cfg.public_listen);
+    (void)!write(ready_fd, "f", 1);
+    close(ready_fd);
     /* The main thread waits for a signal and, meanwhile, runs the CRL
      * timer and the sign requests' sweeper: requests are served by the
      * listeners' threads. */
@@ -392,6 +407,48 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
     rc = 0;
 out:
     sn_app_close(&app);
+    return rc;
+}
+
+/* The PIN files the configuration names outside HOME/hsm: the front end
+ * sees /dev/null there. */
+static size_t
+pin_files(const struct sn_config *cfg, const char **out, size_t max)
+{
+    size_t i, n = 0;
+
+    if (cfg->hsm_service_pin_file != NULL && n < max)
+        out[n++] = cfg->hsm_service_pin_file;
+    for (i = 0; i < cfg->nmaps && n < max; i++)
+        out[n++] = cfg->maps[i].pin_file;
+    return n;
+}
+
+static int
+cmd_serve(const char *home, const char *listen, const char *public_listen)
+{
+    struct serve_args sa = {home, listen, public_listen};
+    struct sn_sandbox sb;
+    struct sn_config cfg;
+    const char *hide[64];
+    char path[PATH_MAX], err[512] = "";
+    int rc;
+
+    /* What the sandbox hides; the front end reads the rest itself. */
+    memset(&cfg, 0, sizeof(cfg));
+    snprintf(path, sizeof(path), "%s/signetd.conf", home);
+    if (sn_config_load(path, home, &cfg, err, sizeof(err)) != SN_OK) {
+        sn_error("serve: %s", err);
+        return 1;
+    }
+    memset(&sb, 0, sizeof(sb));
+    sb.home = cfg.home;
+    sb.hide = hide;
+    sb.nhide = pin_files(&cfg, hide, sizeof(hide) / sizeof(hide[0]));
+    sb.uid = (uid_t)-1;
+    sb.gid = (gid_t)-1;
+    rc = sn_supervise(cfg.home, &sb, front_main, &sa);
+    sn_config_cleanup(&cfg);
     return rc;
 }
 
@@ -526,6 +583,8 @@ main(int argc, char **argv)
         return cmd_migrate(home, to);
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(home, listen, public_listen);
+    if (strcmp(cmd, "keeper") == 0)
+        return sn_keeper_run(home, -1) == SN_OK ? 0 : 1;
     usage();
     return 2;
 }

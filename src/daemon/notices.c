@@ -27,7 +27,7 @@
 
 struct sn_notices {
     const struct sn_deps *deps;
-    struct sn_hsm_token *service;
+    struct sn_keeper *keeper;
     struct sn_notices_opts o;
     char keyid[9];
     pthread_t thread;
@@ -47,16 +47,17 @@ key_id(const uint8_t pub[32], char keyid[9])
 }
 
 sn_err
-sn_notices_key(struct sn_hsm_token *service, char **out, char keyid[9])
+sn_notices_key(struct sn_keeper *keeper, char **out, char keyid[9])
 {
-    uint8_t pub[32];
+    uint8_t pub[32], log[32];
+    uint64_t cas;
     char *b64 = NULL;
     size_t n;
     sn_err r;
 
     *out = NULL;
     keyid[0] = '\0';
-    if ((r = sn_hsm_edkey_ensure(service, SN_EDKEY_NOTICE, pub)) != SN_OK ||
+    if ((r = sn_keeper_pubkeys(keeper, log, pub, &cas)) != SN_OK ||
         (r = sn_b64_encode(pub, sizeof(pub), &b64)) != SN_OK)
         return r;
     n = strlen("ed25519:") + strlen(b64) + 1;
@@ -84,9 +85,8 @@ sign_body(struct sn_notices *n, const char *body, char *hdr, size_t hdrlen)
     memcpy(msg, NOTICE_DOMAIN "\n", sizeof(NOTICE_DOMAIN));
     sn_hex_encode(md, sizeof(md), msg + sizeof(NOTICE_DOMAIN));
     memcpy(msg + sizeof(NOTICE_DOMAIN) + 64, "\n", 2);
-    if ((r = sn_hsm_edkey_sign(n->service, SN_EDKEY_NOTICE,
-                               (const uint8_t *)msg, strlen(msg), sig)) !=
-            SN_OK ||
+    if ((r = sn_keeper_sign_notice(n->keeper, (const uint8_t *)msg, strlen(msg),
+                                   sig)) != SN_OK ||
         (r = sn_b64_encode(sig, sizeof(sig), &b64)) != SN_OK)
         return r;
     snprintf(hdr, hdrlen, "Signet-Signature: keyid=%s, ed25519=%s", n->keyid,
@@ -224,7 +224,7 @@ run(void *arg)
 }
 
 sn_err
-sn_notices_start(const struct sn_deps *deps, struct sn_hsm_token *service,
+sn_notices_start(const struct sn_deps *deps, struct sn_keeper *keeper,
                  const struct sn_notices_opts *o, struct sn_notices **out)
 {
     struct sn_notices *n;
@@ -237,9 +237,9 @@ sn_notices_start(const struct sn_deps *deps, struct sn_hsm_token *service,
     if ((n = calloc(1, sizeof(*n))) == NULL)
         return SN_ERR_NOMEM;
     n->deps = deps;
-    n->service = service;
+    n->keeper = keeper;
     n->o = *o;
-    if ((r = sn_notices_key(service, &text, n->keyid)) != SN_OK) {
+    if ((r = sn_notices_key(keeper, &text, n->keyid)) != SN_OK) {
         free(n);
         return r;
     }

@@ -10,7 +10,6 @@
 #define SN_NOTICES_H
 
 #include "common/err.h"
-#include "hsm/hsm.h"
 #include "http/deps.h"
 
 struct sn_notices_opts {
@@ -23,11 +22,10 @@ struct sn_notices;
 
 /* The notice key's text for deps->notice_key ("ed25519:<base64>", *out
  * malloc'd) and its id (the first 4 bytes of SHA-256 of the key, hex),
- * the key generated on service if missing. */
-sn_err sn_notices_key(struct sn_hsm_token *service, char **out, char keyid[9]);
+ * as the keeper holds it. */
+sn_err sn_notices_key(struct sn_keeper *keeper, char **out, char keyid[9]);
 /* Starts the thread; deps, service and the options' strings outlive it. */
-sn_err sn_notices_start(const struct sn_deps *deps,
-                        struct sn_hsm_token *service,
+sn_err sn_notices_start(const struct sn_deps *deps, struct sn_keeper *keeper,
                         const struct sn_notices_opts *o,
                         struct sn_notices **out);
 /* Stops it after the attempt in progress; n may be NULL. */

@@ -59,6 +59,7 @@ struct sn_hsm {
 struct cached_key {
     char id[MAX_ID_LEN + 1];
     CK_OBJECT_HANDLE handle;
+    int alg; /* enum sn_keyalg plus one; 0: not read yet */
     struct cached_key *next;
 };
 
@@ -584,10 +585,11 @@ cache_put(struct sn_hsm_token *tok, const char *id, CK_OBJECT_HANDLE h)
     for (e = tok->cache[b]; e != NULL; e = e->next)
         if (strcmp(e->id, id) == 0)
             break;
-    if (e != NULL)
+    if (e != NULL) {
         e->handle = h;
-    else if (tok->ncache < MAX_CACHED &&
-             (ne = calloc(1, sizeof(*ne))) != NULL) {
+        e->alg = 0;
+    } else if (tok->ncache < MAX_CACHED &&
+               (ne = calloc(1, sizeof(*ne))) != NULL) {
         memcpy(ne->id, id, strlen(id) + 1);
         ne->handle = h;
         ne->next = tok->cache[b];
@@ -684,6 +686,86 @@ read_facts(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
     facts->extractable = ex == CK_TRUE;
     facts->sensitive = se == CK_TRUE;
     return SN_OK;
+}
+
+static sn_err get_attr(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s,
+                       CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type,
+                       uint8_t **out, size_t *outlen);
+
+/* The algorithm of the private key h: its type and size, read from the
+ * module (the modulus, or the curve's OID). */
+static sn_err
+read_alg(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
+         enum sn_keyalg *alg)
+{
+    CK_KEY_TYPE type = 0;
+    CK_ATTRIBUTE a = {CKA_KEY_TYPE, &type, sizeof(type)};
+    uint8_t *v = NULL;
+    size_t len = 0, i = 0;
+    sn_err r;
+    CK_RV rv;
+
+    if ((rv = f->C_GetAttributeValue(s, h, &a, 1)) != CKR_OK)
+        return rv_err(rv);
+    if (type != CKK_RSA && type != CKK_EC)
+        return SN_ERR_INVALID;
+    if ((r = get_attr(f, s, h, type == CKK_RSA ? CKA_MODULUS : CKA_EC_PARAMS,
+                      &v, &len)) != SN_OK)
+        return r;
+    r = SN_ERR_INVALID;
+    if (type == CKK_RSA) {
+        while (i < len && v[i] == 0)
+            i++;
+        if (len - i == 384)
+            *alg = SN_KEY_RSA3072, r = SN_OK;
+        else if (len - i == 512)
+            *alg = SN_KEY_RSA4096, r = SN_OK;
+    } else if (len == sizeof(oid_p256) && memcmp(v, oid_p256, len) == 0)
+        *alg = SN_KEY_P256, r = SN_OK;
+    else if (len == sizeof(oid_p384) && memcmp(v, oid_p384, len) == 0)
+        *alg = SN_KEY_P384, r = SN_OK;
+    free(v);
+    return r;
+}
+
+sn_err
+sn_hsm_key_alg(struct sn_hsm_token *tok, const char *id, enum sn_keyalg *alg)
+{
+    struct cached_key *e;
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    CK_OBJECT_HANDLE key;
+    CK_RV rv = CKR_OK;
+    int known = 0;
+    sn_err r;
+
+    if (strlen(id) > MAX_ID_LEN)
+        return SN_ERR_INVALID;
+    pthread_rwlock_rdlock(&tok->cache_lock);
+    for (e = tok->cache[cache_bucket(id)]; e != NULL; e = e->next)
+        if (strcmp(e->id, id) == 0 && e->alg > 0) {
+            *alg = (enum sn_keyalg)(e->alg - 1);
+            known = 1;
+        }
+    pthread_rwlock_unlock(&tok->cache_lock);
+    if (known)
+        return SN_OK;
+    if ((r = session_get(tok, &s)) != SN_OK)
+        return r;
+    if (!cache_get(tok, id, &key)) {
+        if ((r = find_object(tok, s, CKO_PRIVATE_KEY, id, &key, &rv)) != SN_OK)
+            goto out;
+        cache_put(tok, id, key);
+    }
+    if ((r = read_alg(tok->hsm->f, s, key, alg)) != SN_OK)
+        goto out;
+    pthread_rwlock_wrlock(&tok->cache_lock);
+    for (e = tok->cache[cache_bucket(id)]; e != NULL; e = e->next)
+        if (strcmp(e->id, id) == 0)
+            e->alg = (int)*alg + 1;
+    pthread_rwlock_unlock(&tok->cache_lock);
+out:
+    session_put(tok, s, rv);
+    return r;
 }
 
 int
@@ -799,6 +881,33 @@ out:
     OSSL_PARAM_BLD_free(bld);
     free(a);
     free(b);
+    return r;
+}
+
+sn_err
+sn_hsm_public_key(struct sn_hsm_token *tok, const char *id, uint8_t **spki,
+                  size_t *len)
+{
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    CK_OBJECT_HANDLE pub;
+    enum sn_keyalg alg;
+    CK_RV rv = CKR_OK;
+    sn_err r;
+
+    *spki = NULL;
+    *len = 0;
+    if ((r = sn_hsm_key_alg(tok, id, &alg)) != SN_OK)
+        return r;
+    if ((r = session_get(tok, &s)) != SN_OK)
+        return r;
+    /* The public half is a session object, gone with the session that
+     * made it; an RSA private key carries its modulus and exponent. */
+    r = find_object(tok, s, CKO_PUBLIC_KEY, id, &pub, &rv);
+    if (r == SN_ERR_NOT_FOUND && sn_keyalg_is_rsa(alg))
+        r = find_object(tok, s, CKO_PRIVATE_KEY, id, &pub, &rv);
+    if (r == SN_OK)
+        r = read_public(tok->hsm->f, s, pub, alg, spki, len);
+    session_put(tok, s, rv);
     return r;
 }
 

@@ -58,6 +58,19 @@ sn_err sn_hsm_sign(struct sn_hsm_token *tok, const char *id, enum sn_keyalg alg,
                    const uint8_t *digest, size_t dlen, uint8_t **sig,
                    size_t *siglen);
 
+/* The algorithm of private key id, read from the module (its type and
+ * size; cached with its handle). SN_ERR_NOT_FOUND if absent,
+ * SN_ERR_INVALID for a key of another kind. */
+sn_err sn_hsm_key_alg(struct sn_hsm_token *tok, const char *id,
+                      enum sn_keyalg *alg);
+
+/* The public key of key pair id, as SubjectPublicKeyInfo DER (*spki
+ * malloc'd): from its public object while one exists, else (RSA) from
+ * the private key's modulus and exponent. SN_ERR_NOT_FOUND for an EC key
+ * whose public object is gone. */
+sn_err sn_hsm_public_key(struct sn_hsm_token *tok, const char *id,
+                         uint8_t **spki, size_t *len);
+
 /* SN_OK if the token holds a private key with id, SN_ERR_NOT_FOUND if
  * not. */
 sn_err sn_hsm_has_key(struct sn_hsm_token *tok, const char *id);

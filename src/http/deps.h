@@ -13,18 +13,16 @@
 
 #include "auth/oidc.h"
 #include "common/err.h"
-#include "hsm/hsm.h"
 #include "http/metrics.h"
+#include "ipc/client.h"
 #include "pki/ca.h"
 #include "pki/modules.h"
 #include "pki/tsa.h"
 #include "policy/keypolicy.h"
 #include "store/store.h"
 
-/* The subscribers' HSM partitions, as the daemon keeps them. */
+/* The subscribers' HSM partitions (tokens, in the keeper). */
 struct sn_part_ops {
-    /* The subscriber's logged-in token (opened once, then cached). */
-    sn_err (*get)(void *arg, const char *subscriber, struct sn_hsm_token **out);
     /* Prepares a new subscriber's partition; sets sub->token_label. */
     sn_err (*create)(void *arg, struct sn_subscriber *sub);
     void *arg;
@@ -48,7 +46,9 @@ struct sn_people_opts {
 
 struct sn_deps {
     struct sn_store *store;
-    struct sn_hsm_token *service; /* the service's token: /healthz pings it */
+    /* the keeper (docs/ipc.md): every signature, key and sealed secret;
+     * /healthz pings the HSM through it */
+    struct sn_keeper *keeper;
     struct sn_part_ops parts;
     struct sn_metrics *metrics;
     struct sn_ca *ca;

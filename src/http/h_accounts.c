@@ -3,8 +3,8 @@
  * user), their TOTP enrolment and recovery codes, login sessions, and the
  * disabling of an account. Bodies are untrusted and parsed by bodies.c;
  * passwords are hashed with argon2id (auth/password.c), TOTP secrets are
- * sealed by the service token's key (hsm.h sn_hsm_seal) and opened only
- * to check a code; neither, nor a code, nor a session token, is ever
+ * sealed by the service token's key (in the keeper: sn_keeper_seal) and opened
+ * only to check a code; neither, nor a code, nor a session token, is ever
  * written to a log line or an error message.
  */
 #include <stdio.h>
@@ -298,10 +298,9 @@ sn_h_account_totp(const struct sn_deps *deps, struct sn_req *req,
         goto out;
     }
     seal_context(ctx, sizeof(ctx), a.id);
-    if (sn_hsm_seal_key_ensure(deps->service) != SN_OK ||
-        sn_totp_secret_new(secret) != SN_OK ||
-        sn_hsm_seal(deps->service, ctx, secret, sizeof(secret), sealed,
-                    &slen) != SN_OK ||
+    if (sn_totp_secret_new(secret) != SN_OK ||
+        sn_keeper_seal(deps->keeper, ctx, secret, sizeof(secret), sealed,
+                       &slen) != SN_OK ||
         sn_totp_uri(TOTP_ISSUER, a.name, secret, sizeof(secret), &uri) !=
             SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "cannot make a TOTP secret");
@@ -336,7 +335,8 @@ open_secret(const struct sn_deps *deps, const struct sn_account *a,
 
     seal_context(ctx, sizeof(ctx), a->id);
     if (len == 0 ||
-        sn_hsm_unseal(deps->service, ctx, sealed, len, secret, &out) != SN_OK ||
+        sn_keeper_unseal(deps->keeper, ctx, sealed, len, secret, &out) !=
+            SN_OK ||
         out != SN_TOTP_SECRET_LEN)
         return -1;
     return 0;

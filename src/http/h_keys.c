@@ -182,20 +182,14 @@ create_key(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp,
            const struct sn_body_key *body)
 {
     const struct sn_principal *who = req->who;
-    struct sn_hsm_token *tok;
-    struct sn_attestation att;
+    struct sn_keeper_key made;
     char detail[256];
     struct sn_key k;
     sn_err r;
 
     memset(&k, 0, sizeof(k));
+    memset(&made, 0, sizeof(made));
     k.alg = body->alg;
-    if ((r = deps->parts.get(deps->parts.arg, who->subscriber, &tok)) !=
-        SN_OK) {
-        sn_resp_error(resp, API_UNAVAILABLE,
-                      "the subscriber's HSM partition is unavailable");
-        return;
-    }
     if (sn_uuid(k.id) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE, "no randomness");
         return;
@@ -204,51 +198,49 @@ create_key(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp,
     snprintf(k.label, sizeof(k.label), "%s", body->label);
     k.state = SN_KEY_ENABLED;
     k.created_at = time(NULL);
-    k.hsm = *sn_hsm_token_info(tok);
-    r = sn_hsm_generate(tok, k.alg, k.id, &k.spki, &k.spki_len, &k.facts);
+    /* The keeper generates, reads the protection facts itself (a key
+     * whose facts are not acceptable is destroyed there) and attests. */
+    r = sn_keeper_key_generate(deps->keeper, k.subscriber, k.id, k.alg,
+                               k.created_at, &made);
     if (r != SN_OK) {
-        key_audit(deps, req, &k, "key_generate", "error", sn_err_str(r));
-        sn_resp_error(resp, API_UNAVAILABLE, "key generation failed: %s",
-                      sn_err_str(r));
+        key_audit(deps, req, &k, "key_generate",
+                  r == SN_ERR_HSM_PROTECTION ? "rejected" : "error",
+                  r == SN_ERR_HSM_PROTECTION
+                      ? "protection facts not acceptable; key destroyed"
+                      : sn_err_str(r));
+        if (r == SN_ERR_HSM_PROTECTION)
+            sn_resp_error(resp, API_UNAVAILABLE,
+                          "the HSM protection facts not acceptable (the "
+                          "keeper read them); key destroyed");
+        else
+            sn_resp_error(resp, API_UNAVAILABLE, "key generation failed: %s",
+                          sn_err_str(r));
         goto out;
     }
-    if (!sn_key_facts_ok(&k.facts)) {
-        sn_hsm_destroy(tok, k.id);
-        snprintf(detail, sizeof(detail),
-                 "protection facts not acceptable (local=%d "
-                 "never_extractable=%d always_sensitive=%d extractable=%d "
-                 "sensitive=%d); key destroyed",
-                 k.facts.local, k.facts.never_extractable,
-                 k.facts.always_sensitive, k.facts.extractable,
-                 k.facts.sensitive);
-        key_audit(deps, req, &k, "key_generate", "rejected", detail);
-        sn_resp_error(resp, API_UNAVAILABLE, "the HSM %s", detail);
-        goto out;
-    }
-    /* The service vouches for the facts: an attestation certificate. */
-    memset(&att, 0, sizeof(att));
-    snprintf(att.subscriber, sizeof(att.subscriber), "%s", k.subscriber);
-    snprintf(att.key_id, sizeof(att.key_id), "%s", k.id);
-    att.hsm = k.hsm;
-    att.facts = k.facts;
-    att.generated_at = k.created_at;
-    if (sn_ca_attest(deps->ca, k.spki, k.spki_len, &att, &k.att_pem) != SN_OK) {
-        sn_hsm_destroy(tok, k.id);
+    k.spki = made.spki;
+    k.spki_len = made.spki_len;
+    made.spki = NULL;
+    k.facts = made.facts;
+    k.hsm = made.hsm;
+    /* The attestation the keeper made: for this key, by the issuer. */
+    if (sn_ca_attestation_adopt(deps->ca, made.att_der, made.att_len, k.spki,
+                                k.spki_len, &k.att_pem) != SN_OK) {
+        sn_keeper_key_destroy(deps->keeper, k.subscriber, k.id);
         key_audit(deps, req, &k, "key_generate", "error",
-                  "attestation failed; key destroyed");
+                  "attestation unusable; key destroyed");
         sn_resp_error(resp, API_UNAVAILABLE,
                       "the attestation certificate could not be made");
         goto out;
     }
     if (sn_store_key_add(deps->store, &k) != SN_OK) {
-        sn_hsm_destroy(tok, k.id);
+        sn_keeper_key_destroy(deps->keeper, k.subscriber, k.id);
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         goto out;
     }
     generated_detail(&k, detail, sizeof(detail));
     /* No record (no log entry), no key: it is destroyed again. */
     if (key_audit(deps, req, &k, "key_generate", "ok", detail) != SN_OK) {
-        sn_hsm_destroy(tok, k.id);
+        sn_keeper_key_destroy(deps->keeper, k.subscriber, k.id);
         (void)sn_store_key_transition(
             deps->store, k.id, SN_KEY_FROM(SN_KEY_ENABLED), SN_KEY_DESTROYED);
         sn_resp_error(resp, API_UNAVAILABLE,
@@ -259,6 +251,7 @@ create_key(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp,
             sn_keyalg_name(k.alg), k.subscriber);
     sn_resp_json(resp, API_CREATED, sn_key_json(&k));
 out:
+    sn_keeper_key_cleanup(&made);
     sn_key_cleanup(&k);
 }
 
@@ -383,7 +376,6 @@ void
 sn_h_key_destroy(const struct sn_deps *deps, struct sn_req *req,
                  struct sn_resp *resp)
 {
-    struct sn_hsm_token *tok;
     struct sn_key k;
     sn_err r;
 
@@ -393,7 +385,7 @@ sn_h_key_destroy(const struct sn_deps *deps, struct sn_req *req,
         sn_resp_error(resp, API_KEY_STATE, "the key is already destroyed");
         goto out;
     }
-    if (deps->parts.get(deps->parts.arg, k.subscriber, &tok) != SN_OK) {
+    if (sn_keeper_ping(deps->keeper) != SN_OK) {
         sn_resp_error(resp, API_UNAVAILABLE,
                       "the subscriber's HSM partition is unavailable");
         goto out;
@@ -412,7 +404,7 @@ sn_h_key_destroy(const struct sn_deps *deps, struct sn_req *req,
         sn_resp_error(resp, API_UNAVAILABLE, "database unavailable");
         goto out;
     }
-    r = sn_hsm_destroy(tok, k.id);
+    r = sn_keeper_key_destroy(deps->keeper, k.subscriber, k.id);
     if (r != SN_OK && r != SN_ERR_NOT_FOUND) {
         k.state = SN_KEY_DESTROYED;
         key_audit(deps, req, &k, "key_destroy", "error", sn_err_str(r));

@@ -131,8 +131,9 @@ sn_h_sign(const struct sn_deps *deps, struct sn_req *req, struct sn_resp *resp)
         struct timespec t0, t1;
 
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        r = sn_hsm_sign(hs.tok, k.id, k.alg, in.md, in.scheme, in.digests[i],
-                        sn_digest_len(in.md), &sig, &siglen);
+        r = sn_keeper_sign_digest(deps->keeper, k.subscriber, k.id, in.md,
+                                  in.scheme, in.digests[i],
+                                  sn_digest_len(in.md), &sig, &siglen);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (r != SN_OK) {
             record_failed_batch(deps, req, &k, &ticket, recs, i, r);

@@ -539,8 +539,9 @@ release_sign(const struct sn_deps *deps, const struct sn_sign_request *r,
     }
     for (i = 0; i < r->ndigests; i++) {
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        e = sn_hsm_sign(hs.tok, k->id, k->alg, r->md, r->scheme,
-                        r->digests + i * dlen, dlen, &sig, &siglen);
+        e = sn_keeper_sign_digest(deps->keeper, k->subscriber, k->id, r->md,
+                                  r->scheme, r->digests + i * dlen, dlen, &sig,
+                                  &siglen);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (e != SN_OK) {
             sign_record(&recs[i], r, i, t);

@@ -237,7 +237,7 @@ void
 sn_h_healthz(const struct sn_deps *deps, struct sn_req *req,
              struct sn_resp *resp)
 {
-    int hsm_ok = sn_hsm_token_ping(deps->service) == SN_OK;
+    int hsm_ok = sn_keeper_ping(deps->keeper) == SN_OK;
     int db_ok = sn_store_ping(deps->store) == SN_OK;
     const char *storage = storage_state(deps->store);
     /* issue 18: a log that failed its check at open signs nothing */

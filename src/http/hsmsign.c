@@ -15,7 +15,7 @@ sn_hsm_signer_init(const struct sn_deps *deps, const struct sn_key *key,
     memset(hs, 0, sizeof(*hs));
     hs->deps = deps;
     hs->key = key;
-    return deps->parts.get(deps->parts.arg, key->subscriber, &hs->tok);
+    return deps->keeper != NULL ? SN_OK : SN_ERR_STATE;
 }
 
 sn_err
@@ -29,8 +29,9 @@ sn_hsm_signer_cb(void *arg, enum sn_digest md, const uint8_t *digest,
     sn_err r;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    r = sn_hsm_sign(hs->tok, hs->key->id, hs->key->alg, md, scheme, digest,
-                    dlen, sig, siglen);
+    r = sn_keeper_sign_digest(hs->deps->keeper, hs->key->subscriber,
+                              hs->key->id, md, scheme, digest, dlen, sig,
+                              siglen);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (r == SN_OK) {
         uint8_t h[32];

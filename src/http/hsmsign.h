@@ -1,7 +1,7 @@
 /*
- * hsmsign: adapts a subscriber key in the HSM to the crypto layer's
- * sn_sign_cb, so CMS and PKCS#10 objects are signed without the key ever
- * leaving the module.
+ * hsmsign: adapts a subscriber key in the HSM (signed by the keeper) to
+ * the crypto layer's sn_sign_cb, so CMS and PKCS#10 objects are signed
+ * without the key ever leaving the module.
  */
 #ifndef SN_HSMSIGN_H
 #define SN_HSMSIGN_H
@@ -11,7 +11,6 @@
 
 struct sn_hsm_signer {
     const struct sn_deps *deps;
-    struct sn_hsm_token *tok;
     const struct sn_key *key;
     char sig_sha256[65]; /* the last signature's SHA-256, hex (issue 18) */
 };

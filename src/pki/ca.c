@@ -96,6 +96,18 @@ sn_ca_name(enum sn_ca_kind kind)
     return (unsigned)kind < SN_CA_COUNT ? cas[kind].name : "unknown";
 }
 
+const char *
+sn_ca_key_id(enum sn_ca_kind kind)
+{
+    return (unsigned)kind < SN_CA_COUNT ? cas[kind].key_id : NULL;
+}
+
+enum sn_keyalg
+sn_ca_key_alg(enum sn_ca_kind kind)
+{
+    return (unsigned)kind < SN_CA_COUNT ? cas[kind].alg : SN_KEY_COUNT;
+}
+
 int
 sn_ca_from_name(const char *name, enum sn_ca_kind *out)
 {
@@ -114,6 +126,12 @@ static const EVP_MD *
 md_for(enum sn_ca_kind kind)
 {
     return sn_keyalg_is_rsa(cas[kind].alg) ? EVP_sha256() : EVP_sha384();
+}
+
+const EVP_MD *
+sn_ca_md(enum sn_ca_kind kind)
+{
+    return md_for(kind);
 }
 
 static void
@@ -255,7 +273,7 @@ issue_ca(enum sn_ca_kind kind, EVP_PKEY *pub, const char *cn, const char *org,
     }
     if (sn_caprofile_ca_cert(kind, pub, cn, org, country, issuer, &urls,
                              cas[kind].days, &x) != SN_OK ||
-        sn_ca_sign_cert(signer, x, md_for((enum sn_ca_kind)by)) != SN_OK) {
+        sn_ca_sign_cert(signer, &x, md_for((enum sn_ca_kind)by)) != SN_OK) {
         X509_free(x);
         return SN_ERR_CRYPTO;
     }
@@ -568,7 +586,7 @@ root_crl(X509 *root, struct sn_ca_signer *signer, const char *home,
         (num = ASN1_INTEGER_new()) == NULL ||
         ASN1_INTEGER_set_int64(num, number) != 1 ||
         X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) != 1 ||
-        sn_ca_sign_crl(signer, crl, md_for(SN_CA_ROOT)) != SN_OK ||
+        sn_ca_sign_crl(signer, &crl, md_for(SN_CA_ROOT)) != SN_OK ||
         (n = i2d_X509_CRL(crl, &der)) <= 0)
         goto out;
     snprintf(text, sizeof(text), "%lld\n", number);
@@ -960,7 +978,7 @@ sn_ca_init(struct sn_ca *ca, const char *base_url)
 }
 
 sn_err
-sn_ca_load(struct sn_ca *ca, struct sn_hsm_token *tok, const char *home,
+sn_ca_load(struct sn_ca *ca, const struct sn_ca_keys *keys, const char *home,
            const char *base_url, char *const *extra_roots, size_t nextra)
 {
     char path[PATH_MAX];
@@ -975,21 +993,22 @@ sn_ca_load(struct sn_ca *ca, struct sn_hsm_token *tok, const char *home,
             sn_error("ca: cannot read %s", path);
             return r;
         }
+        r = keys->ca_signer(keys->arg, (enum sn_ca_kind)i,
+                            X509_get0_pubkey(ca->cert[i]), &ca->signer[i]);
         /* A root made by the ceremony has no key here: its CRL is the
          * one the ceremony signed, HOME/ca/root.crl. */
-        if (i == SN_CA_ROOT && (r = sn_ca_root_key(tok)) != SN_OK) {
-            if (r != SN_ERR_NOT_FOUND)
-                return r;
+        if (i == SN_CA_ROOT && r == SN_ERR_NOT_FOUND) {
             snprintf(path, sizeof(path), "%s/ca/root.crl", home);
             if ((ca->root_crl = strdup(path)) == NULL)
                 return SN_ERR_NOMEM;
             ca->root_offline = 1;
             continue;
         }
-        if ((r = signer_of(tok, (enum sn_ca_kind)i,
-                           X509_get0_pubkey(ca->cert[i]), &ca->signer[i])) !=
-            SN_OK)
+        if (r != SN_OK) {
+            sn_error("ca: no key for the %s CA: %s",
+                     sn_ca_name((enum sn_ca_kind)i), sn_err_str(r));
             return r;
+        }
     }
     if (!X509_up_ref(ca->cert[SN_CA_ATT_ROOT]) ||
         !sk_X509_push(ca->att_roots, ca->cert[SN_CA_ATT_ROOT]))
@@ -1118,7 +1137,30 @@ x509_pem(X509 *x, char **pem)
 }
 
 sn_err
-sn_ca_sign_codesigning(struct sn_ca *ca, X509 *leaf)
+sn_ca_attestation_adopt(struct sn_ca *ca, const uint8_t *der, size_t len,
+                        const uint8_t *spki, size_t spki_len, char **pem)
+{
+    const unsigned char *p = der;
+    unsigned char *mine = NULL;
+    X509 *x = NULL;
+    int n;
+    sn_err r = SN_ERR_CRYPTO;
+
+    *pem = NULL;
+    if ((x = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len ||
+        X509_verify(x, X509_get0_pubkey(ca->cert[SN_CA_ATT_ISSUER])) != 1 ||
+        (n = i2d_PUBKEY(X509_get0_pubkey(x), &mine)) <= 0 ||
+        (size_t)n != spki_len || memcmp(mine, spki, spki_len) != 0)
+        goto out;
+    r = x509_pem(x, pem);
+out:
+    OPENSSL_free(mine);
+    X509_free(x);
+    return r;
+}
+
+sn_err
+sn_ca_sign_codesigning(struct sn_ca *ca, X509 **leaf)
 {
     return sn_ca_sign_cert(ca->signer[SN_CA_CODESIGNING], leaf, EVP_sha256());
 }
@@ -1138,7 +1180,7 @@ sn_ca_attest(struct sn_ca *ca, const uint8_t *spki, size_t spki_len,
     if ((r = sn_attest_cert_build(pub, ca->cert[SN_CA_ATT_ISSUER], a, &ca->oids,
                                   &x)) != SN_OK)
         goto out;
-    if ((r = sn_ca_sign_cert(ca->signer[SN_CA_ATT_ISSUER], x, EVP_sha384())) !=
+    if ((r = sn_ca_sign_cert(ca->signer[SN_CA_ATT_ISSUER], &x, EVP_sha384())) !=
         SN_OK)
         goto out;
     r = x509_pem(x, pem);
@@ -1242,7 +1284,7 @@ crl_build(struct sn_ca *ca, struct sn_store *st, enum sn_ca_kind kind,
         X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) != 1 ||
         X509_CRL_sort(crl) != 1)
         goto out;
-    if ((r = sn_ca_sign_crl(ca->signer[kind], crl, md_for(kind))) != SN_OK)
+    if ((r = sn_ca_sign_crl(ca->signer[kind], &crl, md_for(kind))) != SN_OK)
         goto out;
     r = SN_ERR_CRYPTO;
     if ((dl = i2d_X509_CRL(crl, &p)) <= 0)
@@ -1718,7 +1760,7 @@ sn_ca_ocsp(struct sn_ca *ca, struct sn_store *st, const uint8_t *reqder,
     /* The issuing CA signs its own answers: a client has its certificate
      * already, and embedding it makes some (Go's ParseResponseForCert)
      * take it for a delegated responder's and refuse the answer. */
-    if ((r = sn_ca_sign_ocsp(ca->signer[kind], basic, ca->cert[kind],
+    if ((r = sn_ca_sign_ocsp(ca->signer[kind], &basic, ca->cert[kind],
                              md_for(kind), OCSP_RESPID_KEY | OCSP_NOCERTS)) !=
         SN_OK)
         goto out;

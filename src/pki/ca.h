@@ -15,6 +15,7 @@
 
 #include "crypto/attest.h"
 #include "crypto/caprofile.h"
+#include "pki/keys.h"
 #include "hsm/hsm.h"
 #include "store/cache.h"
 
@@ -44,6 +45,10 @@ struct sn_ca {
  * "attest-root", "attest-issuer". */
 const char *sn_ca_name(enum sn_ca_kind kind);
 int sn_ca_from_name(const char *name, enum sn_ca_kind *out);
+/* The CA's key: its CKA_ID on the service token, algorithm, digest. */
+const char *sn_ca_key_id(enum sn_ca_kind kind);
+enum sn_keyalg sn_ca_key_alg(enum sn_ca_kind kind);
+const EVP_MD *sn_ca_md(enum sn_ca_kind kind);
 
 /*
  * signetd init: a test hierarchy (every name says TEST, the root key is
@@ -73,11 +78,11 @@ sn_err sn_ca_ceremony(struct sn_hsm_token *tok, const char *home,
 sn_err sn_ca_install(struct sn_hsm_token *tok, const char *home,
                      const char *dir, const char *org, const char *country,
                      const char *base_url);
-/* signetd serve: loads HOME/ca/ and binds the keys on tok; a root key
- * absent from tok makes root_offline (its CRL is HOME/ca/root.crl). */
-sn_err sn_ca_load(struct sn_ca *ca, struct sn_hsm_token *tok, const char *home,
-                  const char *base_url, char *const *extra_roots,
-                  size_t nextra);
+/* signetd serve: loads HOME/ca/ and binds the keys keys holds; a root
+ * key not held makes root_offline (its CRL is HOME/ca/root.crl). */
+sn_err sn_ca_load(struct sn_ca *ca, const struct sn_ca_keys *keys,
+                  const char *home, const char *base_url,
+                  char *const *extra_roots, size_t nextra);
 /* What sn_ca_load does before it reads anything: locks, the OCSP cache,
  * base_url. The caller then sets cert[] and signer[] (tests: software
  * signers); sn_ca_cleanup frees them. */
@@ -94,10 +99,15 @@ sn_err sn_ca_cert_der(struct sn_ca *ca, enum sn_ca_kind kind, uint8_t **der,
                       size_t *len);
 
 /* The code signing CA signs leaf, a certificate sn_cs_cert_build made. */
-sn_err sn_ca_sign_codesigning(struct sn_ca *ca, X509 *leaf);
+sn_err sn_ca_sign_codesigning(struct sn_ca *ca, X509 **leaf);
 /* An attestation certificate for a newly generated key (PEM). */
 sn_err sn_ca_attest(struct sn_ca *ca, const uint8_t *spki, size_t spki_len,
                     const struct sn_attestation *a, char **pem);
+/* An attestation certificate the keeper made (DER): it must be signed by
+ * the attestation issuer and certify spki; *pem is malloc'd. */
+sn_err sn_ca_attestation_adopt(struct sn_ca *ca, const uint8_t *der, size_t len,
+                               const uint8_t *spki, size_t spki_len,
+                               char **pem);
 /* Attestation certificate + issuer parsed from the stored PEM. */
 sn_err sn_ca_attestation_certs(struct sn_ca *ca, const char *att_pem,
                                X509 **cert);

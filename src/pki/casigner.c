@@ -23,9 +23,9 @@ key_of(struct sn_ca_signer *s)
 }
 
 static sn_err
-pk_cert(struct sn_ca_signer *s, X509 *x, const EVP_MD *md)
+pk_cert(struct sn_ca_signer *s, X509 **x, const EVP_MD *md)
 {
-    return X509_sign(x, key_of(s), md) > 0 ? SN_OK : SN_ERR_HSM;
+    return X509_sign(*x, key_of(s), md) > 0 ? SN_OK : SN_ERR_HSM;
 }
 
 static sn_err
@@ -35,16 +35,16 @@ pk_req(struct sn_ca_signer *s, X509_REQ *req, const EVP_MD *md)
 }
 
 static sn_err
-pk_crl(struct sn_ca_signer *s, X509_CRL *crl, const EVP_MD *md)
+pk_crl(struct sn_ca_signer *s, X509_CRL **crl, const EVP_MD *md)
 {
-    return X509_CRL_sign(crl, key_of(s), md) > 0 ? SN_OK : SN_ERR_HSM;
+    return X509_CRL_sign(*crl, key_of(s), md) > 0 ? SN_OK : SN_ERR_HSM;
 }
 
 static sn_err
-pk_ocsp(struct sn_ca_signer *s, OCSP_BASICRESP *bs, X509 *cert,
+pk_ocsp(struct sn_ca_signer *s, OCSP_BASICRESP **bs, X509 *cert,
         const EVP_MD *md, unsigned long flags)
 {
-    return OCSP_basic_sign(bs, cert, key_of(s), md, NULL, flags) == 1
+    return OCSP_basic_sign(*bs, cert, key_of(s), md, NULL, flags) == 1
                ? SN_OK
                : SN_ERR_HSM;
 }
@@ -141,7 +141,7 @@ sn_ca_signer_free(struct sn_ca_signer *s)
 }
 
 sn_err
-sn_ca_sign_cert(struct sn_ca_signer *s, X509 *x, const EVP_MD *md)
+sn_ca_sign_cert(struct sn_ca_signer *s, X509 **x, const EVP_MD *md)
 {
     return s == NULL ? SN_ERR_STATE : s->ops->sign_cert(s, x, md);
 }
@@ -153,13 +153,13 @@ sn_ca_sign_req(struct sn_ca_signer *s, X509_REQ *req, const EVP_MD *md)
 }
 
 sn_err
-sn_ca_sign_crl(struct sn_ca_signer *s, X509_CRL *crl, const EVP_MD *md)
+sn_ca_sign_crl(struct sn_ca_signer *s, X509_CRL **crl, const EVP_MD *md)
 {
     return s == NULL ? SN_ERR_STATE : s->ops->sign_crl(s, crl, md);
 }
 
 sn_err
-sn_ca_sign_ocsp(struct sn_ca_signer *s, OCSP_BASICRESP *bs, X509 *cert,
+sn_ca_sign_ocsp(struct sn_ca_signer *s, OCSP_BASICRESP **bs, X509 *cert,
                 const EVP_MD *md, unsigned long flags)
 {
     return s == NULL ? SN_ERR_STATE : s->ops->sign_ocsp(s, bs, cert, md, flags);

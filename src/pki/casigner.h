@@ -21,12 +21,13 @@
 struct sn_ca_signer;
 
 struct sn_ca_signer_ops {
-    sn_err (*sign_cert)(struct sn_ca_signer *s, X509 *x, const EVP_MD *md);
+    sn_err (*sign_cert)(struct sn_ca_signer *s, X509 **x, const EVP_MD *md);
     /* a CA's own request to its issuer (the offline root) */
     sn_err (*sign_req)(struct sn_ca_signer *s, X509_REQ *req, const EVP_MD *md);
-    sn_err (*sign_crl)(struct sn_ca_signer *s, X509_CRL *crl, const EVP_MD *md);
+    sn_err (*sign_crl)(struct sn_ca_signer *s, X509_CRL **crl,
+                       const EVP_MD *md);
     /* cert is the signer's own certificate (the responder id) */
-    sn_err (*sign_ocsp)(struct sn_ca_signer *s, OCSP_BASICRESP *bs, X509 *cert,
+    sn_err (*sign_ocsp)(struct sn_ca_signer *s, OCSP_BASICRESP **bs, X509 *cert,
                         const EVP_MD *md, unsigned long flags);
     /* ctx is ready but for its key; req is the DER TimeStampReq */
     sn_err (*sign_tst)(struct sn_ca_signer *s, TS_RESP_CTX *ctx, BIO *req,
@@ -53,10 +54,12 @@ sn_err sn_ca_signer_hsm(struct sn_hsm_token *tok, const char *id,
 struct sn_ca_signer *sn_ca_signer_ref(struct sn_ca_signer *s);
 void sn_ca_signer_free(struct sn_ca_signer *s);
 
-sn_err sn_ca_sign_cert(struct sn_ca_signer *s, X509 *x, const EVP_MD *md);
+/* cert, CRL and OCSP answers may come back as new objects (a keeper's
+ * signer replaces them with what it signed): *x is then freed. */
+sn_err sn_ca_sign_cert(struct sn_ca_signer *s, X509 **x, const EVP_MD *md);
 sn_err sn_ca_sign_req(struct sn_ca_signer *s, X509_REQ *req, const EVP_MD *md);
-sn_err sn_ca_sign_crl(struct sn_ca_signer *s, X509_CRL *crl, const EVP_MD *md);
-sn_err sn_ca_sign_ocsp(struct sn_ca_signer *s, OCSP_BASICRESP *bs, X509 *cert,
+sn_err sn_ca_sign_crl(struct sn_ca_signer *s, X509_CRL **crl, const EVP_MD *md);
+sn_err sn_ca_sign_ocsp(struct sn_ca_signer *s, OCSP_BASICRESP **bs, X509 *cert,
                        const EVP_MD *md, unsigned long flags);
 sn_err sn_ca_sign_tst(struct sn_ca_signer *s, TS_RESP_CTX *ctx, BIO *req,
                       TS_RESP **out);

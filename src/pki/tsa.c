@@ -70,7 +70,7 @@ out:
 }
 
 sn_err
-sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
+sn_tsa_create(const struct sn_ca_keys *keys, const char *home, X509 *ts_ca,
               struct sn_ca_signer *ts_ca_signer, const char *alg_name,
               const char *org, const char *country, const char *base_url,
               const char *policy_oid)
@@ -78,7 +78,6 @@ sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
     char id[64], uuid[SN_UUID_LEN];
     char crl[300], aia[300], ocsp[300];
     struct sn_ca_urls urls = {crl, aia, ocsp};
-    struct sn_key_facts facts;
     enum sn_keyalg alg;
     const unsigned char *p;
     uint8_t *spki = NULL;
@@ -113,24 +112,21 @@ sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
     /* The responder that answers for this certificate (CSBR 7.1.2.3 c):
      * the same one the code signing certificates name. */
     snprintf(ocsp, sizeof(ocsp), "%s/ca/ocsp", base_url);
-    if ((r = sn_hsm_generate(tok, alg, id, &spki, &spki_len, &facts)) != SN_OK)
-        goto out;
-    r = SN_ERR_HSM_PROTECTION;
-    if (!sn_key_facts_ok(&facts))
+    if ((r = keys->tsa_generate(keys->arg, id, alg, &spki, &spki_len)) != SN_OK)
         goto out;
     r = SN_ERR_CRYPTO;
     p = spki;
     if ((pub = d2i_PUBKEY(NULL, &p, (long)spki_len)) == NULL ||
         sn_tsa_cert_build(pub, ts_ca, "Signet Timestamping Authority", org,
                           country, policy_oid, &urls, days, &x) != SN_OK ||
-        sn_ca_sign_cert(ts_ca_signer, x, EVP_sha256()) != SN_OK)
+        sn_ca_sign_cert(ts_ca_signer, &x, EVP_sha256()) != SN_OK)
         goto out;
     r = write_tsa_file(home, id, x);
 out:
     if (r != SN_OK) {
         sn_error("tsa: cannot create the TSA key: %s", sn_err_str(r));
         if (spki != NULL)
-            sn_hsm_destroy(tok, id);
+            keys->tsa_destroy(keys->arg, id);
     }
     X509_free(x);
     EVP_PKEY_free(pub);
@@ -139,8 +135,8 @@ out:
 }
 
 /* Reads HOME/ca/tsa.pem: the key id line, then the certificate. */
-static sn_err
-read_tsa_file(const char *home, char *key_id, size_t idlen, X509 **cert)
+sn_err
+sn_tsa_read_file(const char *home, char *key_id, size_t idlen, X509 **cert)
 {
     char path[PATH_MAX];
     uint8_t *text = NULL;
@@ -174,16 +170,7 @@ static sn_err
 bind_key(struct sn_tsa *tsa, X509 *cert, const char *key_id,
          struct sn_ca_signer **out)
 {
-    EVP_PKEY *pub = X509_get0_pubkey(cert);
-    enum sn_keyalg alg;
-
-    if (pub == NULL)
-        return SN_ERR_CRYPTO;
-    if (EVP_PKEY_is_a(pub, "RSA"))
-        alg = EVP_PKEY_get_bits(pub) > 3072 ? SN_KEY_RSA4096 : SN_KEY_RSA3072;
-    else
-        alg = EVP_PKEY_get_bits(pub) > 256 ? SN_KEY_P384 : SN_KEY_P256;
-    return sn_ca_signer_hsm(tsa->tok, key_id, alg, pub, out);
+    return tsa->keys.tsa_signer(tsa->keys.arg, key_id, cert, out);
 }
 
 static const char *cert_refusal(struct sn_tsa *tsa, X509 *cert,
@@ -244,15 +231,16 @@ out:
 }
 
 sn_err
-sn_tsa_init(struct sn_tsa *tsa, struct sn_store *st, struct sn_hsm_token *tok,
-            const struct sn_tsa_settings *set, X509 *issuer,
-            struct sn_ca_signer *issuer_signer)
+sn_tsa_init(struct sn_tsa *tsa, struct sn_store *st,
+            const struct sn_ca_keys *keys, const struct sn_tsa_settings *set,
+            X509 *issuer, struct sn_ca_signer *issuer_signer)
 {
     memset(tsa, 0, sizeof(*tsa));
     pthread_mutex_init(&tsa->lock, NULL);
     pthread_rwlock_init(&tsa->use_lock, NULL);
     tsa->store = st;
-    tsa->tok = tok;
+    if (keys != NULL)
+        tsa->keys = *keys;
     tsa->set = *set;
     if (issuer == NULL || issuer_signer == NULL || !X509_up_ref(issuer))
         return SN_ERR_INVALID;
@@ -294,9 +282,9 @@ sn_tsa_use(struct sn_tsa *tsa, X509 *cert, struct sn_ca_signer *signer,
 }
 
 sn_err
-sn_tsa_load(struct sn_tsa *tsa, struct sn_store *st, struct sn_hsm_token *tok,
-            const struct sn_tsa_settings *set, X509 *issuer,
-            struct sn_ca_signer *issuer_signer)
+sn_tsa_load(struct sn_tsa *tsa, struct sn_store *st,
+            const struct sn_ca_keys *keys, const struct sn_tsa_settings *set,
+            X509 *issuer, struct sn_ca_signer *issuer_signer)
 {
     char key_id[sizeof(tsa->key_id)];
     struct sn_ca_signer *signer = NULL;
@@ -305,9 +293,10 @@ sn_tsa_load(struct sn_tsa *tsa, struct sn_store *st, struct sn_hsm_token *tok,
 
     char serial[sizeof(tsa->serial)];
 
-    if ((r = sn_tsa_init(tsa, st, tok, set, issuer, issuer_signer)) != SN_OK)
+    if ((r = sn_tsa_init(tsa, st, keys, set, issuer, issuer_signer)) != SN_OK)
         return r;
-    if ((r = read_tsa_file(set->home, key_id, sizeof(key_id), &cert)) != SN_OK)
+    if ((r = sn_tsa_read_file(set->home, key_id, sizeof(key_id), &cert)) !=
+        SN_OK)
         sn_error("tsa: cannot read HOME/ca/tsa.pem");
     else
         r = bind_key(tsa, cert, key_id, &signer);
@@ -1060,12 +1049,12 @@ rotate(struct sn_tsa *tsa, char *new_key_id, size_t idlen)
 
     if (tsa->issuer_signer == NULL)
         return SN_ERR_STATE;
-    if ((r = sn_tsa_create(tsa->tok, tsa->set.home, tsa->issuer,
+    if ((r = sn_tsa_create(&tsa->keys, tsa->set.home, tsa->issuer,
                            tsa->issuer_signer, tsa->set.key_algorithm,
                            tsa->set.org, tsa->set.country, tsa->set.base_url,
                            tsa->set.ca_policy)) != SN_OK)
         return r;
-    if ((r = read_tsa_file(tsa->set.home, new_id, sizeof(new_id), &cert)) !=
+    if ((r = sn_tsa_read_file(tsa->set.home, new_id, sizeof(new_id), &cert)) !=
             SN_OK ||
         (r = serial_hex(cert, new_serial, sizeof(new_serial))) != SN_OK ||
         (r = bind_key(tsa, cert, new_id, &signer)) != SN_OK ||
@@ -1075,7 +1064,7 @@ rotate(struct sn_tsa *tsa, char *new_key_id, size_t idlen)
         return r;
     }
     adopt(tsa, cert, signer, new_id, new_serial, old_id, sizeof(old_id));
-    if (sn_hsm_destroy(tsa->tok, old_id) != SN_OK)
+    if (tsa->keys.tsa_destroy(tsa->keys.arg, old_id) != SN_OK)
         sn_error("tsa: old TSA key %s could not be destroyed", old_id);
     sn_info("tsa: rotated from %s to %s", old_id, new_id);
     snprintf(new_key_id, idlen, "%s", new_id);

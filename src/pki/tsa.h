@@ -15,7 +15,7 @@
 #include <openssl/x509.h>
 
 #include "common/err.h"
-#include "hsm/hsm.h"
+#include "pki/keys.h"
 
 struct sn_tsa_record;
 struct sn_store;
@@ -49,7 +49,7 @@ struct sn_tsa {
     X509 *issuer;         /* the timestamping CA (own reference) */
     struct sn_ca_signer *issuer_signer; /* its key, for rotations (own ref) */
     struct sn_store *store;             /* borrowed: outlives the TSA */
-    struct sn_hsm_token *tok;           /* the service token: TSA keys */
+    struct sn_ca_keys keys;             /* where the TSA keys are */
     struct sn_tsa_settings set;
     uint64_t boot;
     uint64_t counter; /* atomic */
@@ -62,10 +62,10 @@ struct sn_tsa {
 
 /* Makes a TSA key and certificate (init and rotation); HOME/ca/tsa.pem.
  * policy_oid: the Signet CA policy under the home's arc. */
-sn_err sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
-                     struct sn_ca_signer *ts_ca_signer, const char *alg,
-                     const char *org, const char *country, const char *base_url,
-                     const char *policy_oid);
+sn_err sn_tsa_create(const struct sn_ca_keys *keys, const char *home,
+                     X509 *ts_ca, struct sn_ca_signer *ts_ca_signer,
+                     const char *alg, const char *org, const char *country,
+                     const char *base_url, const char *policy_oid);
 /*
  * sn_tsa_load in two steps, for a TSA whose key is not in a token (tests):
  * sn_tsa_init keeps st, tok, set and references to issuer and
@@ -73,17 +73,22 @@ sn_err sn_tsa_create(struct sn_hsm_token *tok, const char *home, X509 *ts_ca,
  * its signer, records the certificate and a new boot number.
  */
 sn_err sn_tsa_init(struct sn_tsa *tsa, struct sn_store *st,
-                   struct sn_hsm_token *tok, const struct sn_tsa_settings *set,
-                   X509 *issuer, struct sn_ca_signer *issuer_signer);
+                   const struct sn_ca_keys *keys,
+                   const struct sn_tsa_settings *set, X509 *issuer,
+                   struct sn_ca_signer *issuer_signer);
 sn_err sn_tsa_use(struct sn_tsa *tsa, X509 *cert, struct sn_ca_signer *signer,
                   const char *key_id);
 /* Reads HOME/ca/tsa.pem and binds its key on tok; issuer and
  * issuer_signer (the timestamping CA's; the signer may be NULL: no
  * rotation) are kept by reference. */
 sn_err sn_tsa_load(struct sn_tsa *tsa, struct sn_store *st,
-                   struct sn_hsm_token *tok, const struct sn_tsa_settings *set,
-                   X509 *issuer, struct sn_ca_signer *issuer_signer);
+                   const struct sn_ca_keys *keys,
+                   const struct sn_tsa_settings *set, X509 *issuer,
+                   struct sn_ca_signer *issuer_signer);
 void sn_tsa_cleanup(struct sn_tsa *tsa);
+/* HOME/ca/tsa.pem: the key id it names and the TSA certificate. */
+sn_err sn_tsa_read_file(const char *home, char *key_id, size_t idlen,
+                        X509 **cert);
 
 /*
  * A TimeStampResp (DER) for a request; errors in the request are PKI

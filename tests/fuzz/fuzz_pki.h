@@ -125,7 +125,7 @@ fuzz_cert(enum sn_ca_kind kind, EVP_PKEY *key, X509 *issuer,
     need(sn_caprofile_ca_cert(kind, key,
                               kind == SN_CA_ROOT ? "Fuzz Root" : "Fuzz CA",
                               "Signet", "DE", issuer, NULL, 30, &x) == SN_OK);
-    need(sn_ca_sign_cert(by, x, EVP_sha256()) == SN_OK);
+    need(sn_ca_sign_cert(by, &x, EVP_sha256()) == SN_OK);
     return x;
 }
 
@@ -212,7 +212,7 @@ fuzz_pki_open(struct fuzz_pki *w)
     need(sn_tsa_cert_build(k, w->ca.cert[SN_CA_TIMESTAMPING], "Fuzz TSA",
                            "Signet", "DE", w->ca.oids.ca_policy, NULL, 30,
                            &tc) == SN_OK);
-    need(sn_ca_sign_cert(w->ca.signer[SN_CA_TIMESTAMPING], tc, EVP_sha256()) ==
+    need(sn_ca_sign_cert(w->ca.signer[SN_CA_TIMESTAMPING], &tc, EVP_sha256()) ==
          SN_OK);
     EVP_PKEY_free(k);
     memset(&set, 0, sizeof(set));

@@ -47,7 +47,7 @@ ca_cert(enum sn_ca_kind kind, EVP_PKEY *key, X509 *issuer,
                                           issuer, issuer ? &urls : NULL, 30,
                                           &x),
                      SN_OK);
-    assert_int_equal(sn_ca_sign_cert(by, x, EVP_sha256()), SN_OK);
+    assert_int_equal(sn_ca_sign_cert(by, &x, EVP_sha256()), SN_OK);
     return x;
 }
 
@@ -102,7 +102,7 @@ pki_leaf(struct pki_fixture *f, long serial)
     assert_int_equal(X509_set_issuer_name(x, X509_get_subject_name(issuer)), 1);
     assert_int_equal(X509_set_pubkey(x, f->leaf_key), 1);
     assert_int_equal(
-        sn_ca_sign_cert(f->ca.signer[SN_CA_CODESIGNING], x, EVP_sha256()),
+        sn_ca_sign_cert(f->ca.signer[SN_CA_CODESIGNING], &x, EVP_sha256()),
         SN_OK);
     pki_record(f, x, "codesigning");
     return x;
@@ -123,7 +123,7 @@ counting(struct sn_ca_signer *s)
 }
 
 static sn_err
-c_cert(struct sn_ca_signer *s, X509 *x, const EVP_MD *md)
+c_cert(struct sn_ca_signer *s, X509 **x, const EVP_MD *md)
 {
     return sn_ca_sign_cert(counting(s)->inner, x, md);
 }
@@ -135,14 +135,14 @@ c_req(struct sn_ca_signer *s, X509_REQ *req, const EVP_MD *md)
 }
 
 static sn_err
-c_crl(struct sn_ca_signer *s, X509_CRL *crl, const EVP_MD *md)
+c_crl(struct sn_ca_signer *s, X509_CRL **crl, const EVP_MD *md)
 {
     return sn_ca_sign_crl(counting(s)->inner, crl, md);
 }
 
 static sn_err
-c_ocsp(struct sn_ca_signer *s, OCSP_BASICRESP *bs, X509 *cert, const EVP_MD *md,
-       unsigned long flags)
+c_ocsp(struct sn_ca_signer *s, OCSP_BASICRESP **bs, X509 *cert,
+       const EVP_MD *md, unsigned long flags)
 {
     (*counting(s)->ocsp)++;
     return sn_ca_sign_ocsp(counting(s)->inner, bs, cert, md, flags);
@@ -222,7 +222,7 @@ pki_fixture_open(struct pki_fixture *f)
                                        &f->tsa_cert),
                      SN_OK);
     assert_int_equal(sn_ca_sign_cert(f->ca.signer[SN_CA_TIMESTAMPING],
-                                     f->tsa_cert, EVP_sha256()),
+                                     &f->tsa_cert, EVP_sha256()),
                      SN_OK);
     EVP_PKEY_free(tk);
     (void)pki_write_pem(f, "root.pem", f->ca.cert[SN_CA_ROOT]);

@@ -1,5 +1,5 @@
 /*
- * Unit tests for server/partitions.c: each subscriber's token opened once
+ * Unit tests for keeper/partitions.c: each subscriber's token opened once
  * and found again, failures kept out, many subscribers, callers racing on
  * the same subscribers, and lookups of open partitions going on while
  * another subscriber's token is being opened. Tokens here are heap blocks
@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon/partitions.h"
+#include "keeper/partitions.h"
 
 struct fake {
     char id[SN_UUID_LEN];

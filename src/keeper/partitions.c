@@ -1,6 +1,6 @@
 /* partitions: subscriber id -> open token; see partitions.h. */
 #define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
-#include "daemon/partitions.h"
+#include "keeper/partitions.h"
 
 #include <stdlib.h>
 #include <string.h>

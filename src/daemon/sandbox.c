@@ -1,0 +1,129 @@
+/*
+ * sandbox: a private mount namespace (a user namespace too when not
+ * root), HOME/hsm hidden, capabilities dropped, no_new_privs.
+ */
+#define _GNU_SOURCE
+#include "daemon/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+static int
+write_file(const char *path, const char *text)
+{
+    int fd, ok;
+
+    if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+        return -1;
+    ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+/* A mount namespace of our own; as a user, inside a user namespace that
+ * maps our ids to themselves. */
+static sn_err
+new_namespace(void)
+{
+    char map[64];
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+
+    if (uid == 0)
+        return unshare(CLONE_NEWNS) == 0 ? SN_OK : SN_ERR_STATE;
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+        return SN_ERR_STATE;
+    snprintf(map, sizeof(map), "%lu %lu 1\n", (unsigned long)uid,
+             (unsigned long)uid);
+    if (write_file("/proc/self/uid_map", map) != 0 ||
+        write_file("/proc/self/setgroups", "deny\n") != 0)
+        return SN_ERR_STATE;
+    snprintf(map, sizeof(map), "%lu %lu 1\n", (unsigned long)gid,
+             (unsigned long)gid);
+    return write_file("/proc/self/gid_map", map) == 0 ? SN_OK : SN_ERR_STATE;
+}
+
+/* Every capability gone from all sets but CAP_NET_BIND_SERVICE (a
+ * listener on a low port); none can come back. */
+static sn_err
+drop_caps(void)
+{
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2];
+    int cap;
+
+    for (cap = 0; cap <= 63; cap++)
+        if (cap != CAP_NET_BIND_SERVICE &&
+            prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+            return SN_ERR_STATE;
+    memset(d, 0, sizeof(d));
+    if (geteuid() == 0) {
+        d[0].effective = d[0].permitted = 1u << CAP_NET_BIND_SERVICE;
+    }
+    if (syscall(SYS_capset, &h, d) != 0)
+        return SN_ERR_STATE;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return SN_ERR_STATE;
+    return SN_OK;
+}
+
+sn_err
+sn_sandbox_enter(const struct sn_sandbox *sb)
+{
+    char hsm[PATH_MAX];
+    size_t i;
+    sn_err r;
+
+    if (snprintf(hsm, sizeof(hsm), "%s/hsm", sb->home) >= (int)sizeof(hsm))
+        return SN_ERR_INVALID;
+    if ((r = new_namespace()) != SN_OK) {
+        sn_warn("front end: no private mount namespace (%s): it could read "
+                "HOME/hsm; run signetd as root or allow user namespaces",
+                strerror(errno));
+        return r;
+    }
+    /* Nothing mounted here reaches the host's namespace. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", hsm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "size=4k,mode=0500") != 0 ||
+        mount(NULL, hsm, NULL,
+              MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              NULL) != 0) {
+        sn_error("front end: cannot hide %s: %s", hsm, strerror(errno));
+        return SN_ERR_INTERNAL;
+    }
+    for (i = 0; i < sb->nhide; i++)
+        if (access(sb->hide[i], F_OK) == 0 &&
+            mount("/dev/null", sb->hide[i], NULL, MS_BIND, NULL) != 0) {
+            sn_error("front end: cannot hide %s: %s", sb->hide[i],
+                     strerror(errno));
+            return SN_ERR_INTERNAL;
+        }
+    if (sb->uid != (uid_t)-1 && geteuid() == 0 &&
+        (setgroups(0, NULL) != 0 || setresgid(sb->gid, sb->gid, sb->gid) != 0 ||
+         setresuid(sb->uid, sb->uid, sb->uid) != 0)) {
+        sn_error("front end: cannot become uid %lu: %s", (unsigned long)sb->uid,
+                 strerror(errno));
+        return SN_ERR_INTERNAL;
+    }
+    if (drop_caps() != SN_OK) {
+        sn_error("front end: cannot drop capabilities: %s", strerror(errno));
+        return SN_ERR_INTERNAL;
+    }
+    /* setuid and capset may reset it: not dumpable, again. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        return SN_ERR_INTERNAL;
+    return SN_OK;
+}

@@ -1,0 +1,34 @@
+/*
+ * sandbox: what the front end gives up before it reads a byte from the
+ * network (issue 20). It runs in a mount namespace of its own in which
+ * HOME/hsm (the tokens, the PINs, the keeper's state) is an empty
+ * read-only tmpfs and each PIN file configured outside it is /dev/null;
+ * it keeps no capability but binding low ports, and cannot gain one
+ * (no_new_privs). Started as root with server.user set, it also becomes
+ * that user. The keeper, which holds all of it, is another process.
+ */
+#ifndef SN_SANDBOX_H
+#define SN_SANDBOX_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+
+struct sn_sandbox {
+    const char *home;
+    const char *const *hide; /* files to show as /dev/null (PIN files) */
+    size_t nhide;
+    uid_t uid; /* (uid_t)-1: stay */
+    gid_t gid;
+};
+
+/*
+ * Enters it. SN_ERR_STATE if no mount namespace can be had (neither root
+ * nor unprivileged user namespaces; logged): the process is as it was and
+ * the caller decides whether to go on. Any other error: a step failed
+ * half way; the process must not serve.
+ */
+sn_err sn_sandbox_enter(const struct sn_sandbox *sb);
+
+#endif

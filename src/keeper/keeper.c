@@ -1,0 +1,439 @@
+/*
+ * keeper: startup (the module, the service token, the CA and TSA keys it
+ * holds, the log's state) and the loop: one thread per front-end
+ * connection, one request and reply at a time. A frame it does not accept
+ * ends that connection and nothing else.
+ */
+#define _GNU_SOURCE
+#include "keeper/keeper_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "hsm/hsmpkey.h"
+#include "pki/tsa.h"
+
+#define MAX_CONNS 256
+
+static int nconns; /* atomic */
+
+static sn_err
+read_cert(const char *path, X509 **out)
+{
+    FILE *f;
+
+    *out = NULL;
+    if ((f = fopen(path, "r")) == NULL)
+        return SN_ERR_NOT_FOUND;
+    *out = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    return *out != NULL ? SN_OK : SN_ERR_CRYPTO;
+}
+
+/* An EVP_PKEY that signs with key id on the service token, for the public
+ * key in cert. */
+static sn_err
+hsm_key(struct keeper *kp, const char *id, enum sn_keyalg alg, X509 *cert,
+        EVP_PKEY **out)
+{
+    unsigned char *spki = NULL;
+    int n;
+    sn_err r;
+
+    *out = NULL;
+    if ((n = i2d_PUBKEY(X509_get0_pubkey(cert), &spki)) <= 0)
+        return SN_ERR_CRYPTO;
+    r = sn_hsm_pkey(kp->service, id, alg, spki, (size_t)n, out);
+    OPENSSL_free(spki);
+    return r;
+}
+
+static const enum sn_kc_profile profiles[SN_CA_COUNT] = {
+    [SN_CA_ROOT] = SN_KC_NONE,
+    [SN_CA_CODESIGNING] = SN_KC_CODESIGNING,
+    [SN_CA_TIMESTAMPING] = SN_KC_TIMESTAMPING,
+    [SN_CA_ATT_ROOT] = SN_KC_NONE,
+    [SN_CA_ATT_ISSUER] = SN_KC_ATTESTATION,
+};
+
+/* The CA keys on the service token whose certificates are in HOME/ca. */
+static sn_err
+load_cas(struct keeper *kp)
+{
+    char path[PATH_MAX];
+    int i;
+    sn_err r;
+
+    for (i = 0; i < SN_CA_COUNT; i++) {
+        snprintf(path, sizeof(path), "%s/ca/%s.pem", kp->c->home,
+                 sn_ca_name((enum sn_ca_kind)i));
+        if (read_cert(path, &kp->ca_cert[i]) != SN_OK ||
+            sn_hsm_has_key(kp->service, sn_ca_key_id((enum sn_ca_kind)i)) !=
+                SN_OK)
+            continue;
+        if ((r = hsm_key(kp, sn_ca_key_id((enum sn_ca_kind)i),
+                         sn_ca_key_alg((enum sn_ca_kind)i), kp->ca_cert[i],
+                         &kp->ca[i].key)) != SN_OK)
+            return r;
+        kp->ca[i].cert = kp->ca_cert[i];
+        kp->ca[i].md = sn_ca_md((enum sn_ca_kind)i);
+        kp->ca[i].profile = profiles[i];
+        kp->held |= 1u << i;
+    }
+    return SN_OK;
+}
+
+/* The key signs and the certificate's public key verifies: for an EC
+ * key, whose public half the module no longer has. */
+static int
+signs_for(EVP_PKEY *key, X509 *cert)
+{
+    static const unsigned char probe[] = "signet keeper: does this key hold";
+    unsigned char sig[1024];
+    size_t siglen = sizeof(sig);
+    EVP_MD_CTX *c = NULL;
+    int ok = 0;
+
+    if ((c = EVP_MD_CTX_new()) != NULL &&
+        EVP_DigestSignInit(c, NULL, EVP_sha256(), NULL, key) == 1 &&
+        EVP_DigestSign(c, sig, &siglen, probe, sizeof(probe)) == 1) {
+        EVP_MD_CTX_free(c);
+        ok = (c = EVP_MD_CTX_new()) != NULL &&
+             EVP_DigestVerifyInit(c, NULL, EVP_sha256(), NULL,
+                                  X509_get0_pubkey(cert)) == 1 &&
+             EVP_DigestVerify(c, sig, siglen, probe, sizeof(probe)) == 1;
+    }
+    EVP_MD_CTX_free(c);
+    return ok;
+}
+
+/* The key pair id on the service token is the one cert certifies: the
+ * public halves are the same (or, EC, it signs for the certificate). */
+static int
+key_matches(struct keeper *kp, const char *id, X509 *cert, EVP_PKEY *key)
+{
+    unsigned char *mine = NULL;
+    uint8_t *spki = NULL;
+    size_t len = 0;
+    int n, ok;
+    sn_err r;
+
+    if ((r = sn_hsm_public_key(kp->service, id, &spki, &len)) ==
+        SN_ERR_NOT_FOUND)
+        return signs_for(key, cert);
+    if (r != SN_OK || (n = i2d_PUBKEY(X509_get0_pubkey(cert), &mine)) <= 0) {
+        free(spki);
+        return 0;
+    }
+    ok = (size_t)n == len && memcmp(mine, spki, len) == 0;
+    OPENSSL_free(mine);
+    free(spki);
+    return ok;
+}
+
+sn_err
+sn_keeper_tsa_bind(struct keeper *kp, const char *id, X509 *cert, char *why,
+                   size_t whylen)
+{
+    X509 *issuer = kp->ca_cert[SN_CA_TIMESTAMPING];
+    STACK_OF(X509) *chain = NULL;
+    EVP_PKEY *key = NULL, *old_key;
+    X509 *old_cert;
+    STACK_OF(X509) *old_chain;
+    enum sn_keyalg alg;
+    sn_err r = SN_ERR_STATE;
+
+    if (issuer == NULL || X509_verify(cert, X509_get0_pubkey(issuer)) != 1) {
+        snprintf(why, whylen, "not issued by the timestamping CA");
+        goto out;
+    }
+    if (X509_check_purpose(cert, X509_PURPOSE_TIMESTAMP_SIGN, 0) != 1) {
+        snprintf(why, whylen, "not a time-stamping certificate");
+        goto out;
+    }
+    if ((r = sn_hsm_key_alg(kp->service, id, &alg)) != SN_OK) {
+        snprintf(why, whylen, "no such TSA key on the service token");
+        goto out;
+    }
+    if ((r = hsm_key(kp, id, alg, cert, &key)) != SN_OK) {
+        snprintf(why, whylen, "cannot use the TSA key");
+        goto out;
+    }
+    r = SN_ERR_MISMATCH;
+    if (!key_matches(kp, id, cert, key)) {
+        snprintf(why, whylen, "the certificate is not for this key");
+        goto out;
+    }
+    r = SN_ERR_NOMEM;
+    if ((chain = sk_X509_new_null()) == NULL || !X509_up_ref(issuer))
+        goto out;
+    if (!sk_X509_push(chain, issuer)) {
+        X509_free(issuer);
+        goto out;
+    }
+    if (!X509_up_ref(cert))
+        goto out;
+    pthread_rwlock_wrlock(&kp->tsa_lock);
+    old_key = kp->tsa.key;
+    old_cert = kp->tsa.cert;
+    old_chain = kp->tsa.chain;
+    kp->tsa.key = key;
+    kp->tsa.cert = cert;
+    kp->tsa.chain = chain;
+    snprintf(kp->tsa_id, sizeof(kp->tsa_id), "%s", id);
+    pthread_rwlock_unlock(&kp->tsa_lock);
+    key = NULL;
+    chain = NULL;
+    EVP_PKEY_free(old_key);
+    X509_free(old_cert);
+    sk_X509_pop_free(old_chain, X509_free);
+    sn_info("keeper: the TSA signs with key %s", id);
+    r = SN_OK;
+out:
+    EVP_PKEY_free(key);
+    sk_X509_pop_free(chain, X509_free);
+    return r;
+}
+
+static sn_err
+open_service(struct keeper *kp)
+{
+    char *pin = NULL;
+    sn_err r;
+
+    if ((r = sn_hsm_open(kp->c->module, &kp->hsm)) != SN_OK) {
+        sn_error("keeper: cannot load PKCS#11 module %s", kp->c->module);
+        return r;
+    }
+    if ((r = sn_keeper_read_pin(kp->c->service_pin_file, &pin)) != SN_OK) {
+        sn_error("keeper: cannot read the service token's PIN file: %s",
+                 sn_err_str(r));
+        return r;
+    }
+    r = sn_hsm_token_open(kp->hsm, kp->c->service_label, pin, &kp->service);
+    sn_secret_free(pin);
+    if (r != SN_OK)
+        sn_error("keeper: cannot open the service token '%s': %s",
+                 kp->c->service_label, sn_err_str(r));
+    return r;
+}
+
+static sn_err
+keeper_open(struct keeper *kp)
+{
+    char id[65];
+    X509 *cert = NULL;
+    sn_err r;
+
+    if ((r = open_service(kp)) != SN_OK)
+        return r;
+    if ((r = sn_oids_init(&kp->oids, kp->c->oid_arc)) != SN_OK ||
+        (r = load_cas(kp)) != SN_OK) {
+        sn_error("keeper: cannot load the CA keys: %s", sn_err_str(r));
+        return r;
+    }
+    if ((r = sn_hsm_logkey_ensure(kp->service, kp->log_pub)) != SN_OK ||
+        (r = sn_hsm_edkey_ensure(kp->service, SN_EDKEY_NOTICE,
+                                 kp->notice_pub)) != SN_OK) {
+        sn_error("keeper: cannot make the service's Ed25519 keys: %s",
+                 sn_err_str(r));
+        return r;
+    }
+    if ((r = sn_keeper_cp_load(kp)) != SN_OK) {
+        sn_error("keeper: HOME/hsm/keeper/checkpoint is unreadable");
+        return r;
+    }
+    /* The front end binds a rotated key with TSA_USE; at start, the file. */
+    if (sn_tsa_read_file(kp->c->home, id, sizeof(id), &cert) == SN_OK) {
+        char why[200] = "";
+
+        if (sn_keeper_tsa_bind(kp, id, cert, why, sizeof(why)) != SN_OK)
+            sn_warn("keeper: HOME/ca/tsa.pem: %s", why);
+        X509_free(cert);
+    }
+    return SN_OK;
+}
+
+static int
+io_all(int fd, uint8_t *p, size_t len, int out)
+{
+    ssize_t n;
+
+    while (len > 0) {
+        n = out ? send(fd, p, len, MSG_NOSIGNAL) : recv(fd, p, len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+struct conn {
+    struct keeper *kp;
+    int fd;
+    pid_t pid;
+};
+
+static void *
+serve_conn(void *arg)
+{
+    struct conn *cn = arg;
+    uint8_t hdr[SN_KP_HDR], type, *body = NULL, *frame = NULL;
+    size_t blen, flen;
+    struct sn_kp_msg m;
+    sn_err r;
+
+    for (;;) {
+        if (io_all(cn->fd, hdr, sizeof(hdr), 0) != 0)
+            break; /* the front end closed, or went away */
+        if ((r = sn_kp_header(hdr, &type, &blen)) != SN_OK) {
+            sn_warn("keeper: a bad frame header from pid %ld (%s); "
+                    "connection closed",
+                    (long)cn->pid, sn_err_str(r));
+            break;
+        }
+        if ((body = malloc(blen ? blen : 1)) == NULL ||
+            io_all(cn->fd, body, blen, 0) != 0)
+            break;
+        if ((r = sn_kp_decode(type, 0, body, blen, &m)) != SN_OK) {
+            sn_warn("keeper: a malformed %s request from pid %ld; "
+                    "connection closed",
+                    sn_kp_type_name(type), (long)cn->pid);
+            break;
+        }
+        if (sn_keeper_op(cn->kp, &m, &frame, &flen) != SN_OK)
+            break;
+        explicit_bzero(body, blen);
+        free(body);
+        body = NULL;
+        r = io_all(cn->fd, frame, flen, 1) == 0 ? SN_OK : SN_ERR_IO;
+        explicit_bzero(frame, flen);
+        free(frame);
+        frame = NULL;
+        if (r != SN_OK)
+            break;
+    }
+    free(body);
+    close(cn->fd);
+    free(cn);
+    __atomic_sub_fetch(&nconns, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static int
+listen_at(const struct sn_keeper_conf *c)
+{
+    struct sockaddr_un sa;
+    int fd;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if (strlen(c->socket_path) >= sizeof(sa.sun_path))
+        return -1;
+    memcpy(sa.sun_path, c->socket_path, strlen(c->socket_path) + 1);
+    unlink(c->socket_path);
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+        return -1;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        chmod(c->socket_path, 0600) != 0 ||
+        (geteuid() == 0 && c->peer_uid != 0 &&
+         chown(c->socket_path, c->peer_uid, (gid_t)-1) != 0) ||
+        listen(fd, 64) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void
+accept_loop(struct keeper *kp, int lfd)
+{
+    struct ucred cred;
+    socklen_t clen;
+    pthread_attr_t attr;
+    pthread_t t;
+    struct conn *cn;
+    int fd;
+
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    for (;;) {
+        if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+            if (errno != EINTR && errno != ECONNABORTED)
+                usleep(10000);
+            continue;
+        }
+        clen = sizeof(cred);
+        /* Only the front end's user (and root) may ask. */
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 ||
+            (cred.uid != kp->c->peer_uid && cred.uid != 0)) {
+            sn_warn("keeper: a connection from uid %ld refused",
+                    (long)cred.uid);
+            close(fd);
+            continue;
+        }
+        if (__atomic_add_fetch(&nconns, 1, __ATOMIC_SEQ_CST) > MAX_CONNS ||
+            (cn = calloc(1, sizeof(*cn))) == NULL) {
+            __atomic_sub_fetch(&nconns, 1, __ATOMIC_SEQ_CST);
+            close(fd);
+            continue;
+        }
+        cn->kp = kp;
+        cn->fd = fd;
+        cn->pid = cred.pid;
+        if (pthread_create(&t, &attr, serve_conn, cn) != 0) {
+            __atomic_sub_fetch(&nconns, 1, __ATOMIC_SEQ_CST);
+            close(fd);
+            free(cn);
+        }
+    }
+}
+
+sn_err
+sn_keeper_serve(const struct sn_keeper_conf *conf, int ready_fd)
+{
+    static struct keeper kp; /* lives as long as the process */
+    int lfd;
+    sn_err r;
+
+    memset(&kp, 0, sizeof(kp));
+    kp.c = conf;
+    sn_parts_init(&kp.parts, sn_hsm_token_close);
+    pthread_rwlock_init(&kp.tsa_lock, NULL);
+    pthread_mutex_init(&kp.cp_lock, NULL);
+    kp.tsa.md = EVP_sha256();
+    kp.tsa.policies = conf->tsa_policies;
+    kp.tsa.window = (int)conf->tsa_window;
+    if ((r = keeper_open(&kp)) != SN_OK)
+        return r;
+    if ((lfd = listen_at(conf)) < 0) {
+        sn_error("keeper: cannot listen on %s: %s", conf->socket_path,
+                 strerror(errno));
+        return SN_ERR_IO;
+    }
+    sn_info("keeper: serving on %s (pid %ld)", conf->socket_path,
+            (long)getpid());
+    if (ready_fd >= 0) {
+        (void)!write(ready_fd, "k", 1);
+        close(ready_fd);
+    }
+    accept_loop(&kp, lfd);
+    return SN_ERR_INTERNAL;
+}

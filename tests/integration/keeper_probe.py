@@ -1,0 +1,360 @@
+#!/usr/bin/python3
+"""keeper_probe: plays a compromised front end against a running keeper,
+speaking the keeper protocol (docs/ipc.md) byte by byte on its socket.
+
+  keeper_probe.py HOME SOCKET
+
+Legitimate requests must be signed (each signature checked here with
+pyca/cryptography, or written out for openssl); every forged one must be
+refused with an ERR reply, or the connection closed, and nothing signed.
+Prints one line per check, "ok ..." or "FAIL ...", and exits 1 on a
+failure. Written from docs/ipc.md alone, not from Signet's code.
+"""
+import datetime
+import hashlib
+import os
+import socket
+import struct
+import sys
+import uuid
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+HOME, SOCK = sys.argv[1], sys.argv[2]
+OUT = os.environ.get("PROBE_OUT", "/tmp")
+FAILED = 0
+
+PING, TOKEN_CREATE, TOKEN_OPEN, KEY_GENERATE, KEY_DESTROY, SIGN_DIGEST = 1, 2, 3, 4, 5, 6
+SIGN_CERT, SIGN_CRL, SIGN_OCSP, SIGN_TST, SIGN_TS_PKCS7 = 7, 8, 9, 10, 11
+SIGN_CHECKPOINT, SIGN_NOTICE, SEAL, UNSEAL, PUBKEYS = 12, 13, 14, 15, 16
+TSA_KEYGEN, TSA_USE, TSA_DESTROY = 17, 18, 19
+OK, ERR = 128, 129
+KIND_CODESIGNING, KIND_TIMESTAMPING, KIND_ROOT = 1, 2, 0
+P256, SHA256, ECDSA, PKCS1 = 2, 0, 2, 0
+
+
+def check(cond, what):
+    global FAILED
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        FAILED += 1
+
+
+def u(v):
+    return ("u", v)
+
+
+def b(v):
+    return ("b", v if isinstance(v, bytes) else v.encode())
+
+
+def frame(typ, fields, version=1):
+    body = b""
+    for kind, v in fields:
+        if kind == "u":
+            body += struct.pack(">Q", v)
+        else:
+            body += struct.pack(">I", len(v)) + v
+    return struct.pack(">IBBH", len(body), version, typ, 0) + body
+
+
+def connect():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(60)
+    s.connect(SOCK)
+    return s
+
+
+def recv_exact(s, n):
+    data = b""
+    while len(data) < n:
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def fields_of(body):
+    """Splits a reply body whose fields are all length-prefixed, except
+    ERR's leading integer."""
+    return body
+
+
+def call(s, typ, fields):
+    s.sendall(frame(typ, fields))
+    hdr = recv_exact(s, 8)
+    if hdr is None:
+        return None, None
+    length, ver, rtype, res = struct.unpack(">IBBH", hdr)
+    body = recv_exact(s, length)
+    return rtype, body
+
+
+def lv_fields(body):
+    out, i = [], 0
+    while i < len(body):
+        n = struct.unpack(">I", body[i:i + 4])[0]
+        out.append(body[i + 4:i + 4 + n])
+        i += 4 + n
+    return out
+
+
+def err_of(body):
+    code = struct.unpack(">Q", body[:8])[0]
+    reason = lv_fields(body[8:])[0].decode()
+    return code, reason
+
+
+def expect_ok(s, typ, fields, what):
+    rtype, body = call(s, typ, fields)
+    if rtype != OK:
+        check(False, what + (": %r" % (err_of(body),) if rtype == ERR else ": no reply"))
+        return None
+    check(True, what)
+    return body
+
+
+def expect_err(s, typ, fields, what):
+    rtype, body = call(s, typ, fields)
+    if rtype == ERR:
+        code, reason = err_of(body)
+        check(True, "%s (refused: %s)" % (what, reason))
+        return True
+    check(False, what + (": it was signed" if rtype == OK else ": no reply"))
+    return False
+
+
+def expect_closed(raw, what):
+    s = connect()
+    try:
+        s.sendall(raw)
+        s.shutdown(socket.SHUT_WR)
+        data = s.recv(64)
+        check(data == b"", what + " (connection closed, no reply)")
+    except OSError:
+        check(True, what + " (connection closed)")
+    finally:
+        s.close()
+
+
+def pem_cert(name):
+    with open(os.path.join(HOME, "ca", name + ".pem"), "rb") as f:
+        return x509.load_pem_x509_certificate(f.read())
+
+
+s = connect()
+expect_ok(s, PING, [], "ping")
+
+# ---- two subscribers' tokens and keys ----
+sub_a, sub_b = str(uuid.uuid4()), str(uuid.uuid4())
+for sub in (sub_a, sub_b):
+    expect_ok(s, TOKEN_CREATE, [b(sub), b("probe-" + sub[:8])], "token for " + sub[:8])
+    expect_ok(s, TOKEN_OPEN, [b(sub), b("probe-" + sub[:8]), b(b"")], "open " + sub[:8])
+key_a, key_b = str(uuid.uuid4()), str(uuid.uuid4())
+now = int(datetime.datetime.now(datetime.timezone.utc).timestamp())
+body_a = expect_ok(s, KEY_GENERATE, [b(sub_a), b(key_a), u(P256), u(now)], "generate a P-256 key for A")
+body_b = expect_ok(s, KEY_GENERATE, [b(sub_b), b(key_b), u(P256), u(now)], "generate a P-256 key for B")
+expect_err(s, KEY_GENERATE, [b(sub_a), b(str(uuid.uuid4())), u(P256), u(now - 7200)],
+           "a key 'generated' two hours ago")
+expect_err(s, KEY_GENERATE, [b(sub_a), b("../../../etc"), u(P256), u(now)], "a key id with a path in it")
+expect_err(s, TOKEN_CREATE, [b("../../x"), b("evil")], "a subscriber id with a path in it")
+if body_a:
+    f = lv_fields(body_a)
+    spki_a, facts, att = f[0], f[1], f[6]
+    check(facts == b"\x01\x01\x01\x00\x01", "the keeper read good protection facts")
+    pub_a = serialization.load_der_public_key(spki_a)
+    cert = x509.load_der_x509_certificate(att)
+    check(cert.public_key().public_bytes(serialization.Encoding.DER,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo) == spki_a,
+          "the attestation certificate is for the generated key")
+    with open(os.path.join(OUT, "att.der"), "wb") as fh:
+        fh.write(att)
+    digest = hashlib.sha256(b"signed by A").digest()
+    sig_body = expect_ok(s, SIGN_DIGEST, [b(sub_a), b(key_a), u(SHA256), u(ECDSA), b(digest)],
+                         "A signs a digest with its own key")
+    if sig_body:
+        sig = lv_fields(sig_body)[0]
+        try:
+            from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+            pub_a.verify(sig, digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+            check(True, "A's signature verifies (pyca)")
+        except Exception as e:  # noqa
+            check(False, "A's signature verifies: %s" % e)
+    expect_err(s, SIGN_DIGEST, [b(sub_a), b(key_b), u(SHA256), u(ECDSA), b(digest)],
+               "A asks for a signature by B's key")
+    expect_err(s, SIGN_DIGEST, [b(sub_a), b(key_a), u(SHA256), u(ECDSA), b(digest[:31])],
+               "a 31-byte 'SHA-256' digest")
+    expect_err(s, SIGN_DIGEST, [b(sub_a), b(key_a), u(1), u(ECDSA), b(digest)],
+               "a SHA-256 digest called SHA-384")
+    expect_err(s, SIGN_DIGEST, [b(sub_a), b(key_a), u(SHA256), u(PKCS1), b(digest)],
+               "an RSA scheme for an EC key")
+    expect_err(s, KEY_DESTROY, [b(sub_a), b(key_b)], "A destroys B's key")
+
+# ---- certificates from the code signing CA ----
+cs_ca = pem_cert("codesigning")
+ts_ca = pem_cert("timestamping")
+placeholder = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+leaf_key = ec.generate_private_key(ec.SECP256R1())
+
+
+def leaf(ca, ca_flag=False, eku=(ExtendedKeyUsageOID.CODE_SIGNING,), eku_critical=False,
+         days=365, back=0):
+    nb = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=back)
+    bld = (x509.CertificateBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Probe"),
+                                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Probe Ltd"),
+                                    x509.NameAttribute(NameOID.COUNTRY_NAME, "DE")]))
+           .issuer_name(ca.subject)
+           .public_key(leaf_key.public_key())
+           .serial_number(x509.random_serial_number())
+           .not_valid_before(nb)
+           .not_valid_after(nb + datetime.timedelta(days=days))
+           .add_extension(x509.BasicConstraints(ca=ca_flag, path_length=None), critical=True)
+           .add_extension(x509.KeyUsage(True, False, False, False, False, ca_flag, ca_flag, False, False),
+                          critical=True)
+           .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.public_key()),
+                          critical=False)
+           .add_extension(x509.SubjectKeyIdentifier.from_public_key(leaf_key.public_key()),
+                          critical=False))
+    if eku:
+        bld = bld.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=eku_critical)
+    return bld.sign(placeholder, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+body = expect_ok(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(cs_ca))],
+                 "a code signing certificate from the code signing CA")
+if body:
+    der = lv_fields(body)[0]
+    got = x509.load_der_x509_certificate(der)
+    try:
+        cs_ca.public_key().verify(got.signature, got.tbs_certificate_bytes, padding.PKCS1v15(),
+                                  got.signature_hash_algorithm)
+        check(True, "its signature verifies with the CA's key (pyca)")
+    except Exception as e:  # noqa
+        check(False, "its signature verifies: %s" % e)
+    with open(os.path.join(OUT, "leaf.der"), "wb") as fh:
+        fh.write(der)
+expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(cs_ca, ca_flag=True))],
+           "a CA certificate (cA=TRUE) from the code signing CA")
+expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(cs_ca, eku=(ExtendedKeyUsageOID.SERVER_AUTH,)))],
+           "a TLS server certificate from the code signing CA")
+expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(cs_ca, eku=()))],
+           "a certificate without codeSigning from the code signing CA")
+expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(ts_ca))],
+           "a certificate naming another issuer")
+expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(cs_ca, days=4000))],
+           "a ten-year code signing certificate")
+expect_err(s, SIGN_CERT, [u(KIND_ROOT), b(leaf(pem_cert("root")))],
+           "a certificate from the root, outside a ceremony")
+expect_err(s, SIGN_CERT, [u(KIND_TIMESTAMPING),
+                          b(leaf(ts_ca, eku=(ExtendedKeyUsageOID.TIME_STAMPING,), eku_critical=False))],
+           "a time-stamping certificate with a non-critical EKU")
+expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(b"\x30\x03\x02\x01\x01")], "garbage DER")
+expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(cs_ca) + b"\x00")], "a certificate with a trailing byte")
+expect_err(s, SIGN_CERT, [u(9), b(leaf(cs_ca))], "an unknown CA")
+
+
+# ---- time-stamps ----
+def der_len(n):
+    if n < 128:
+        return bytes([n])
+    enc = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(enc)]) + enc
+
+
+def tlv(tag, content):
+    return bytes([tag]) + der_len(len(content)) + content
+
+
+def der_int(v):
+    enc = v.to_bytes((v.bit_length() + 8) // 8, "big")
+    return tlv(0x02, enc)
+
+
+def der_oid(dotted):
+    parts = [int(x) for x in dotted.split(".")]
+    out = bytes([40 * parts[0] + parts[1]])
+    for p in parts[2:]:
+        chunk = [p & 0x7F]
+        p >>= 7
+        while p:
+            chunk.append(0x80 | (p & 0x7F))
+            p >>= 7
+        out += bytes(reversed(chunk))
+    return tlv(0x06, out)
+
+
+def tstinfo(offset=0, policy="2.23.140.1.4.2", serial=None):
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=offset)
+    imprint = tlv(0x30, tlv(0x30, der_oid("2.16.840.1.101.3.4.2.1") + b"\x05\x00") +
+                  tlv(0x04, hashlib.sha256(b"stamp me").digest()))
+    return tlv(0x30, der_int(1) + der_oid(policy) + imprint +
+               der_int(serial or int.from_bytes(os.urandom(8), "big")) +
+               tlv(0x18, t.strftime("%Y%m%d%H%M%SZ").encode()) +
+               tlv(0x30, der_int(1)))
+
+
+body = expect_ok(s, SIGN_TST, [b(tstinfo())], "a TSTInfo of now")
+if body:
+    with open(os.path.join(OUT, "token.der"), "wb") as fh:
+        fh.write(lv_fields(body)[0])
+expect_err(s, SIGN_TST, [b(tstinfo(offset=3600))], "a TSTInfo an hour ahead")
+expect_err(s, SIGN_TST, [b(tstinfo(offset=-3600))], "a TSTInfo an hour behind")
+expect_err(s, SIGN_TST, [b(tstinfo(policy="1.2.3.4"))], "a TSTInfo under a foreign policy")
+expect_err(s, SIGN_TST, [b(b"\x30\x00")], "an empty TSTInfo")
+
+# ---- checkpoints ----
+keys = expect_ok(s, PUBKEYS, [], "the log's and the notices' public keys")
+log_pub = ed25519.Ed25519PublicKey.from_public_bytes(lv_fields(keys)[0]) if keys else None
+origin = os.environ.get("PROBE_ORIGIN")
+import base64  # noqa: E402
+
+
+def note(size, root):
+    return "%s\n%d\n%s\n" % (origin, size, base64.b64encode(root).decode())
+
+
+r1, r2 = os.urandom(32), os.urandom(32)
+big = 10 ** 12 + int.from_bytes(os.urandom(2), "big")
+body = expect_ok(s, SIGN_CHECKPOINT, [b(note(big, r1)), b(b"")], "a checkpoint of a larger tree")
+if body and log_pub:
+    try:
+        log_pub.verify(lv_fields(body)[0], note(big, r1).encode())
+        check(True, "the checkpoint's Ed25519 signature verifies (pyca)")
+    except Exception as e:  # noqa
+        check(False, "the checkpoint's signature verifies: %s" % e)
+expect_err(s, SIGN_CHECKPOINT, [b(note(big - 1, r2)), b(b"")], "a checkpoint smaller than the last one")
+expect_err(s, SIGN_CHECKPOINT, [b(note(big, r2)), b(b"")], "another root for the last checkpoint's size")
+expect_err(s, SIGN_CHECKPOINT, [b("other.example/log\n%d\n%s\n" % (big + 1, base64.b64encode(r2).decode())),
+                                b(b"")], "a checkpoint of another log")
+expect_err(s, SIGN_CHECKPOINT, [b(note(big + 1, r2) + "extra line\n"), b(b"")],
+           "a checkpoint with something riding along")
+expect_ok(s, SIGN_CHECKPOINT, [b(note(big + 1, r2)), b(b"")], "the next, larger checkpoint")
+
+# ---- sealing ----
+sealed = expect_ok(s, SEAL, [b("probe context"), b(b"a secret")], "seal a secret")
+if sealed:
+    opened = expect_ok(s, UNSEAL, [b("probe context"), b(lv_fields(sealed)[0])], "unseal it")
+    check(opened is not None and lv_fields(opened)[0] == b"a secret", "the same secret comes back")
+    expect_err(s, UNSEAL, [b("another context"), b(lv_fields(sealed)[0])], "unseal under another context")
+expect_err(s, UNSEAL, [b("signet token pin v1:" + sub_a), b(b"x" * 40)], "unseal a token PIN")
+expect_err(s, SEAL, [b("signet token pin v1:" + sub_a), b(b"1234")], "seal a chosen token PIN")
+s.close()
+
+# ---- frames the keeper does not accept end the connection ----
+expect_closed(struct.pack(">IBBH", 64 << 20, 1, PING, 0), "an oversize frame (64 MiB)")
+expect_closed(frame(SIGN_DIGEST, [b(sub_a), b(key_a)]), "a truncated SIGN_DIGEST")
+expect_closed(frame(77, []), "an unknown message type")
+expect_closed(frame(PING, [], version=2), "another protocol version")
+expect_closed(frame(SIGN_DIGEST, [b(sub_a), b(key_a), u(SHA256), u(ECDSA), b(b"d" * 32)])[:-5],
+              "a body cut short")
+expect_closed(frame(PING, [u(1)]), "a PING with a trailing field")
+expect_closed(struct.pack(">IBBH", 0, 1, PING, 7), "a header with reserved bits set")
+s = connect()
+expect_ok(s, PING, [], "the keeper still serves after all that")
+s.close()
+sys.exit(1 if FAILED else 0)

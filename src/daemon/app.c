@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "daemon/keeperrun.h"
 #include "http/keyrules.h"
+#include "translog/merkle.h"
 #include "translog/note.h"
 
 #define PIN_MAX 256
@@ -139,9 +140,46 @@ tsa_load(struct sn_app *app)
 }
 
 static sn_err
+read_hashes(void *arg, unsigned level, uint64_t start, size_t n,
+            uint8_t (*out)[SN_TLOG_HASH])
+{
+    return sn_store_log_hashes(arg, level, start, n, out);
+}
+
+/*
+ * The log's checkpoint, signed by the keeper: with the RFC 9162 proof that
+ * its tree extends the last one the keeper signed (whose size the keeper
+ * says), from the stored hashes. The keeper checks it against the root it
+ * signed then.
+ */
+static sn_err
 log_sign(void *arg, const uint8_t *msg, size_t len, uint8_t sig[64])
 {
-    return sn_keeper_sign_checkpoint(arg, msg, len, NULL, 0, sig);
+    struct sn_app *app = arg;
+    const struct sn_tlog_reader rd = {read_hashes, app->store};
+    uint8_t pub[32], notice[32], hashes[SN_TLOG_MAX_PROOF][SN_TLOG_HASH];
+    uint8_t proof[8 + sizeof(hashes)];
+    const char *p;
+    uint64_t cas, m = 0, n;
+    size_t np = 0, i;
+    char *end;
+    sn_err r;
+
+    /* "<origin>\n<size>\n<root>\n", as the store formats it */
+    if ((p = memchr(msg, '\n', len)) == NULL)
+        return SN_ERR_INVALID;
+    n = strtoull(p + 1, &end, 10);
+    if ((r = sn_keeper_pubkeys(app->keeper, pub, notice, &cas, &m)) != SN_OK)
+        return r;
+    if (m == 0 || m >= n)
+        return sn_keeper_sign_checkpoint(app->keeper, msg, len, NULL, 0, sig);
+    if ((r = sn_tlog_prove_consistency(&rd, m, n, hashes, &np)) != SN_OK)
+        return r;
+    for (i = 0; i < 8; i++)
+        proof[i] = (uint8_t)(m >> (56 - 8 * i));
+    memcpy(proof + 8, hashes, np * SN_TLOG_HASH);
+    return sn_keeper_sign_checkpoint(app->keeper, msg, len, proof,
+                                     8 + np * SN_TLOG_HASH, sig);
 }
 
 /* The transparency log: entries on or off, and checkpoints signed by the
@@ -154,11 +192,12 @@ log_start(struct sn_app *app, char *errbuf, size_t errlen)
     sn_err r;
 
     sn_store_log_enable(app->store, app->cfg.log_enabled);
-    if ((r = sn_keeper_pubkeys(app->keeper, pub, notice, &cas)) != SN_OK ||
+    if ((r = sn_keeper_pubkeys(app->keeper, pub, notice, &cas, NULL)) !=
+            SN_OK ||
         (r = sn_tlog_vkey_format(app->cfg.log_origin, pub, &app->log_vkey)) !=
             SN_OK ||
         (r = sn_store_log_checkpoints(app->store, app->cfg.log_origin, pub,
-                                      log_sign, app->keeper)) != SN_OK)
+                                      log_sign, app)) != SN_OK)
         snprintf(errbuf, errlen,
                  "cannot start the transparency log (its Ed25519 key on the "
                  "service token): %s",

@@ -428,10 +428,11 @@ static int
 cmd_serve(const char *home, const char *listen, const char *public_listen)
 {
     struct serve_args sa = {home, listen, public_listen};
+    struct sn_keeper_run kr;
     struct sn_sandbox sb;
     struct sn_config cfg;
-    const char *hide[64];
-    char path[PATH_MAX], err[512] = "";
+    const char **hide = NULL;
+    char path[PATH_MAX], conf[PATH_MAX], err[512] = "";
     int rc;
 
     /* What the sandbox hides; the front end reads the rest itself. */
@@ -441,14 +442,30 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
         sn_error("serve: %s", err);
         return 1;
     }
+    if ((hide = calloc(cfg.nmaps + 1, sizeof(*hide))) == NULL) {
+        sn_config_cleanup(&cfg);
+        return 1;
+    }
     memset(&sb, 0, sizeof(sb));
     sb.home = cfg.home;
     sb.hide = hide;
-    sb.nhide = pin_files(&cfg, hide, sizeof(hide) / sizeof(hide[0]));
+    sb.nhide = pin_files(&cfg, hide, cfg.nmaps + 1);
+    /* the keeper's module and tokens are named there: not the front
+     * end's to change */
+    snprintf(conf, sizeof(conf), "%s/signetd.conf", cfg.home);
+    sb.readonly = conf;
     sb.uid = (uid_t)-1;
     sb.gid = (gid_t)-1;
-    rc = sn_supervise(cfg.home, &sb, front_main, &sa);
+    if (sn_keeper_prepare(&cfg, &kr) != SN_OK) {
+        sn_error("serve: cannot prepare the keeper's configuration");
+        sn_config_cleanup(&cfg);
+        free(hide);
+        return 1;
+    }
+    rc = sn_supervise(&kr.kc, &sb, front_main, &sa);
+    sn_keeper_run_cleanup(&kr);
     sn_config_cleanup(&cfg);
+    free(hide);
     return rc;
 }
 

@@ -57,7 +57,7 @@ sn_notices_key(struct sn_keeper *keeper, char **out, char keyid[9])
 
     *out = NULL;
     keyid[0] = '\0';
-    if ((r = sn_keeper_pubkeys(keeper, log, pub, &cas)) != SN_OK ||
+    if ((r = sn_keeper_pubkeys(keeper, log, pub, &cas, NULL)) != SN_OK ||
         (r = sn_b64_encode(pub, sizeof(pub), &b64)) != SN_OK)
         return r;
     n = strlen("ed25519:") + strlen(b64) + 1;

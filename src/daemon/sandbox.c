@@ -111,6 +111,17 @@ sn_sandbox_enter(const struct sn_sandbox *sb)
                      strerror(errno));
             return SN_ERR_INTERNAL;
         }
+    if (sb->readonly != NULL &&
+        (mount(sb->readonly, sb->readonly, NULL, MS_BIND, NULL) != 0 ||
+         mount(NULL, sb->readonly, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY,
+               NULL) != 0)) {
+        sn_error("front end: cannot make %s read-only: %s", sb->readonly,
+                 strerror(errno));
+        return SN_ERR_INTERNAL;
+    }
+    /* no path relative to a directory it started in (HOME/hsm, say) */
+    if (chdir("/") != 0)
+        return SN_ERR_INTERNAL;
     if (sb->uid != (uid_t)-1 && geteuid() == 0 &&
         (setgroups(0, NULL) != 0 || setresgid(sb->gid, sb->gid, sb->gid) != 0 ||
          setresuid(sb->uid, sb->uid, sb->uid) != 0)) {

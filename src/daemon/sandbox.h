@@ -2,7 +2,8 @@
  * sandbox: what the front end gives up before it reads a byte from the
  * network (issue 20). It runs in a mount namespace of its own in which
  * HOME/hsm (the tokens, the PINs, the keeper's state) is an empty
- * read-only tmpfs and each PIN file configured outside it is /dev/null;
+ * read-only tmpfs, each PIN file configured outside it is /dev/null and
+ * signetd.conf (which names the keeper's module) is read-only;
  * it keeps no capability but binding low ports, and cannot gain one
  * (no_new_privs). Started as root with server.user set, it also becomes
  * that user. The keeper, which holds all of it, is another process.
@@ -19,7 +20,8 @@ struct sn_sandbox {
     const char *home;
     const char *const *hide; /* files to show as /dev/null (PIN files) */
     size_t nhide;
-    uid_t uid; /* (uid_t)-1: stay */
+    const char *readonly; /* a file it may read, not change (the config) */
+    uid_t uid;            /* (uid_t)-1: stay */
     gid_t gid;
 };
 

@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "daemon/keeperrun.h"
 
 #define KEEPER_READY_MS 120000 /* the module, the service token, CA keys */
 #define FRONT_READY_MS 600000  /* a large database's checks at open */
@@ -48,7 +47,7 @@ child_setup(pid_t parent, const char *name)
 }
 
 static int
-start_keeper(const char *home, struct child *c)
+start_keeper(const struct sn_keeper_conf *kc, struct child *c)
 {
     pid_t parent = getpid();
     int p[2];
@@ -63,7 +62,7 @@ start_keeper(const char *home, struct child *c)
     if (c->pid == 0) {
         close(p[0]);
         child_setup(parent, "signetd-keeper");
-        _exit(sn_keeper_run(home, p[1]) == SN_OK ? 0 : 1);
+        _exit(sn_keeper_serve(kc, p[1]) == SN_OK ? 0 : 1);
     }
     close(p[1]);
     c->ready_fd = p[0];
@@ -101,7 +100,8 @@ start_front(const struct sn_sandbox *sb, sn_front_fn front, void *arg,
     return 0;
 }
 
-/* Waits for c's ready byte: 0, or -1 if it exited or took too long. */
+/* Waits for c's ready byte: 0; -1 if it exited first, -2 if it took
+ * too long. */
 static int
 wait_ready(struct child *c, int ms)
 {
@@ -112,7 +112,7 @@ wait_ready(struct child *c, int ms)
     do
         n = poll(&pfd, 1, ms);
     while (n < 0 && errno == EINTR);
-    n = n == 1 && read(c->ready_fd, &b, 1) == 1 ? 0 : -1;
+    n = n == 0 ? -2 : n == 1 && read(c->ready_fd, &b, 1) == 1 ? 0 : -1;
     close(c->ready_fd);
     c->ready_fd = -1;
     return n;
@@ -157,7 +157,7 @@ too_quick(struct child *c)
 }
 
 static int
-restart_keeper(const char *home, struct child *k)
+restart_keeper(const struct sn_keeper_conf *kc, struct child *k)
 {
     if (too_quick(k)) {
         sn_error("supervisor: the keeper keeps dying; giving up");
@@ -165,39 +165,47 @@ restart_keeper(const char *home, struct child *k)
     }
     if (k->quick_deaths > 0)
         usleep(200000u * k->quick_deaths);
-    if (start_keeper(home, k) != 0 || wait_ready(k, KEEPER_READY_MS) != 0) {
+    if (start_keeper(kc, k) != 0)
+        return -1;
+    if (wait_ready(k, KEEPER_READY_MS) != 0) {
+        /* hung, or dead already: either way its exit is reaped next and
+         * it is started again (too_quick counts) */
         sn_error("supervisor: the keeper did not come back");
-        return k->pid > 0 ? 0 : -1; /* its exit is reaped next */
+        kill(k->pid, SIGKILL);
+        return 0;
     }
     sn_info("supervisor: the keeper is back (pid %ld)", (long)k->pid);
     return 0;
 }
 
 int
-sn_supervise(const char *home, const struct sn_sandbox *sb, sn_front_fn front,
-             void *arg)
+sn_supervise(const struct sn_keeper_conf *kc, const struct sn_sandbox *sb,
+             sn_front_fn front, void *arg)
 {
     struct child k = {0, -1, 0, 0}, f = {0, -1, 0, 0};
     sigset_t set;
     pid_t pid;
-    int sig, st, stopping = 0, rc = 1;
+    int sig, st, n, stopping = 0, failed = 0, rc = 1;
 
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigprocmask(SIG_BLOCK, &set, NULL);
-    if (start_keeper(home, &k) != 0 || wait_ready(&k, KEEPER_READY_MS) != 0) {
+    if (start_keeper(kc, &k) != 0 || wait_ready(&k, KEEPER_READY_MS) != 0) {
         sn_error("serve: the keeper did not start (its log is above)");
         goto out;
     }
-    if (start_front(sb, front, arg, &f) != 0 ||
-        wait_ready(&f, FRONT_READY_MS) != 0) {
-        /* its own error is in the log; its status is ours */
-        if (f.pid > 0 && waitpid(f.pid, &st, 0) == f.pid) {
-            rc = status_code(st);
-            f.pid = 0;
-        }
+    if (start_front(sb, front, arg, &f) != 0)
+        goto out;
+    if ((n = wait_ready(&f, FRONT_READY_MS)) != 0) {
+        /* its own error is in the log; its status is ours (one that did
+         * not get ready in time is stopped) */
+        if (n == -2)
+            kill(f.pid, SIGKILL);
+        if (waitpid(f.pid, &st, 0) == f.pid)
+            rc = n == -2 ? 1 : status_code(st);
+        f.pid = 0;
         goto out;
     }
     for (;;) {
@@ -213,7 +221,7 @@ sn_supervise(const char *home, const struct sn_sandbox *sb, sn_front_fn front,
             if (pid == f.pid) {
                 f.pid = 0;
                 if (stopping || WIFEXITED(st)) {
-                    rc = status_code(st);
+                    rc = failed ? 1 : status_code(st);
                     goto out;
                 }
                 sn_error("supervisor: the front end died (signal %d); "
@@ -230,8 +238,10 @@ sn_supervise(const char *home, const struct sn_sandbox *sb, sn_front_fn front,
                          "again",
                          WIFEXITED(st) ? "status" : "signal",
                          WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-                if (restart_keeper(home, &k) != 0) {
+                if (restart_keeper(kc, &k) != 0) {
+                    /* the service ends, with a failure status */
                     stopping = 1;
+                    failed = 1;
                     if (f.pid > 0)
                         kill(f.pid, SIGTERM);
                 }

@@ -14,13 +14,15 @@
 #define SN_SUPERVISE_H
 
 #include "daemon/sandbox.h"
+#include "keeper/keeper.h"
 
 /* The front end's body: serves until SIGTERM/SIGINT (which it finds
  * blocked, for sigwait), writes one byte to ready_fd once it listens.
  * Returns the process's exit status. */
 typedef int (*sn_front_fn)(void *arg, int ready_fd);
 
-int sn_supervise(const char *home, const struct sn_sandbox *sb,
+/* kc: the keeper's configuration, read once (keeperrun.h). */
+int sn_supervise(const struct sn_keeper_conf *kc, const struct sn_sandbox *sb,
                  sn_front_fn front, void *arg);
 
 #endif

@@ -467,7 +467,7 @@ sn_h_ca_issue(const struct sn_deps *deps, struct sn_req *req,
     }
     if (sn_cs_cert_build(profile, csr, subject, ca->cert[SN_CA_CODESIGNING],
                          &ca->oids, &urls, (int)days, &kp, &leaf) != SN_OK ||
-        sn_ca_sign_codesigning(ca, &leaf) != SN_OK ||
+        sn_ca_sign_codesigning(ca, &leaf, key.att_pem) != SN_OK ||
         (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL)) == NULL ||
         (hex = BN_bn2hex(bn)) == NULL || (dl = i2d_X509(leaf, &der)) <= 0) {
         sn_resp_error(resp, API_UNAVAILABLE, "the CA could not sign");

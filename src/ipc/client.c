@@ -2,6 +2,7 @@
  * client: the front end's keeper calls. A pool of connections, each used
  * by one thread for one request and reply at a time.
  */
+#define _GNU_SOURCE
 #include "ipc/client.h"
 #include "ipc/proto.h"
 
@@ -165,9 +166,11 @@ recv_all(int fd, uint8_t *p, size_t len)
     struct pollfd pfd = {fd, POLLIN, 0};
     ssize_t n;
 
+    int n0;
+
     while (len > 0) {
-        if (poll(&pfd, 1, REPLY_TIMEOUT_MS) != 1) {
-            if (errno == EINTR)
+        if ((n0 = poll(&pfd, 1, REPLY_TIMEOUT_MS)) != 1) {
+            if (n0 < 0 && errno == EINTR)
                 continue;
             return -1;
         }
@@ -203,8 +206,20 @@ exchange(int fd, const uint8_t *frame, size_t flen, uint8_t req,
     return 0;
 }
 
+/* An idle link whose keeper went away (it closed, or sent what it
+ * should not have): nothing may be sent on it. */
+static int
+stale(int fd)
+{
+    struct pollfd pfd = {fd, POLLIN | POLLRDHUP, 0};
+
+    return poll(&pfd, 1, 0) != 0;
+}
+
 /* Sends the frame o built and reads the reply: SN_OK with rep (free
- * rep->body), the keeper's error, or SN_ERR_HSM if it cannot be asked. */
+ * rep->body), the keeper's error, or SN_ERR_HSM if it cannot be asked.
+ * A request is written once: a link that fails after it was sent is not
+ * retried (the keeper may have acted: a token made, a key generated). */
 static sn_err
 call(struct sn_keeper *k, struct sn_kp_out *o, struct reply *rep)
 {
@@ -220,19 +235,23 @@ call(struct sn_keeper *k, struct sn_kp_out *o, struct reply *rep)
         return r;
     r = SN_ERR_HSM;
     /* A pooled link may be to a keeper that has since restarted: then
-     * every idle one is, and the request is sent again on a new one. */
+     * every idle one is; a new one is dialled before anything is sent. */
     for (tries = 0; tries < 2; tries++) {
         if ((fd = take(k, &pooled, &gen)) < 0)
             break;
+        if (pooled && stale(fd)) {
+            close(fd);
+            drop_all(k);
+            continue;
+        }
         if (exchange(fd, frame, flen, req, rep) == 0) {
             give_back(k, fd, gen);
             r = SN_OK;
-            break;
+        } else {
+            close(fd);
+            drop_all(k);
         }
-        close(fd);
-        drop_all(k);
-        if (!pooled)
-            break;
+        break;
     }
     free(frame);
     if (r != SN_OK)
@@ -486,8 +505,8 @@ bytes_call(struct sn_keeper *k, struct sn_kp_out *o, size_t field,
 
 sn_err
 sn_keeper_sign_object(struct sn_keeper *k, uint8_t type, unsigned kind,
-                      const uint8_t *in, size_t len, uint8_t **out,
-                      size_t *outlen)
+                      const uint8_t *in, size_t len, const uint8_t *evidence,
+                      size_t evlen, uint8_t **out, size_t *outlen)
 {
     struct sn_kp_out o;
 
@@ -497,27 +516,33 @@ sn_keeper_sign_object(struct sn_keeper *k, uint8_t type, unsigned kind,
     sn_kp_begin(&o, type, 0);
     sn_kp_u(&o, kind);
     sn_kp_b(&o, in, len);
+    if (type == SN_KP_SIGN_CERT)
+        sn_kp_b(&o, evidence, evlen);
     return bytes_call(k, &o, 0, out, outlen);
 }
 
 sn_err
-sn_keeper_sign_tst(struct sn_keeper *k, const uint8_t *tstinfo, size_t len,
-                   uint8_t **token, size_t *tlen)
+sn_keeper_sign_tst(struct sn_keeper *k, const char *key_id,
+                   const uint8_t *tstinfo, size_t len, uint8_t **token,
+                   size_t *tlen)
 {
     struct sn_kp_out o;
 
     sn_kp_begin(&o, SN_KP_SIGN_TST, 0);
+    sn_kp_s(&o, key_id);
     sn_kp_b(&o, tstinfo, len);
     return bytes_call(k, &o, 0, token, tlen);
 }
 
 sn_err
-sn_keeper_sign_ts_pkcs7(struct sn_keeper *k, const uint8_t *data, size_t len,
-                        uint8_t **out, size_t *outlen)
+sn_keeper_sign_ts_pkcs7(struct sn_keeper *k, const char *key_id,
+                        const uint8_t *data, size_t len, uint8_t **out,
+                        size_t *outlen)
 {
     struct sn_kp_out o;
 
     sn_kp_begin(&o, SN_KP_SIGN_TS_PKCS7, 0);
+    sn_kp_s(&o, key_id);
     sn_kp_b(&o, data, len);
     return bytes_call(k, &o, 0, out, outlen);
 }
@@ -564,7 +589,7 @@ sn_keeper_sign_notice(struct sn_keeper *k, const uint8_t *msg, size_t len,
 
 sn_err
 sn_keeper_pubkeys(struct sn_keeper *k, uint8_t log[32], uint8_t notice[32],
-                  uint64_t *cas)
+                  uint64_t *cas, uint64_t *cp_size)
 {
     struct sn_kp_out o;
     struct reply rep;
@@ -576,6 +601,8 @@ sn_keeper_pubkeys(struct sn_keeper *k, uint8_t log[32], uint8_t notice[32],
     memcpy(log, rep.m.f[0].p, 32);
     memcpy(notice, rep.m.f[1].p, 32);
     *cas = rep.m.f[2].u;
+    if (cp_size != NULL)
+        *cp_size = rep.m.f[3].u;
     free(rep.body);
     return SN_OK;
 }

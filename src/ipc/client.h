@@ -69,26 +69,35 @@ sn_err sn_keeper_sign_digest(struct sn_keeper *k, const char *subscriber,
                              size_t dlen, uint8_t **sig, size_t *siglen);
 
 /* The CA operations: type is SN_KP_SIGN_CERT, _CRL or _OCSP, kind a CA
- * (enum sn_ca_kind); in and *out DER (*out malloc'd). */
+ * (enum sn_ca_kind); in and *out DER (*out malloc'd). A certificate's
+ * evidence says whose key it certifies: a code signing key's attestation
+ * certificate (DER), a TSA key's id. */
 sn_err sn_keeper_sign_object(struct sn_keeper *k, uint8_t type, unsigned kind,
-                             const uint8_t *in, size_t len, uint8_t **out,
-                             size_t *outlen);
-/* TSTInfo -> token; Authenticode data -> SignedData. */
-sn_err sn_keeper_sign_tst(struct sn_keeper *k, const uint8_t *tstinfo,
-                          size_t len, uint8_t **token, size_t *tlen);
-sn_err sn_keeper_sign_ts_pkcs7(struct sn_keeper *k, const uint8_t *data,
-                               size_t len, uint8_t **out, size_t *outlen);
-/* The log's checkpoint note body (with the proof that it extends the last
- * one signed) and the notices' messages: Ed25519 signatures. */
+                             const uint8_t *in, size_t len,
+                             const uint8_t *evidence, size_t evlen,
+                             uint8_t **out, size_t *outlen);
+/* TSTInfo -> token; Authenticode data -> SignedData; by TSA key key_id,
+ * which the keeper must have bound (SN_ERR_STATE if not: TSA_USE). */
+sn_err sn_keeper_sign_tst(struct sn_keeper *k, const char *key_id,
+                          const uint8_t *tstinfo, size_t len, uint8_t **token,
+                          size_t *tlen);
+sn_err sn_keeper_sign_ts_pkcs7(struct sn_keeper *k, const char *key_id,
+                               const uint8_t *data, size_t len, uint8_t **out,
+                               size_t *outlen);
+/* The log's checkpoint note body, with the proof that it extends the
+ * last one the keeper signed (big-endian u64 of that size, then the RFC
+ * 9162 consistency proof's hashes; empty when there is none), and the
+ * notices' messages: Ed25519 signatures. */
 sn_err sn_keeper_sign_checkpoint(struct sn_keeper *k, const uint8_t *note,
                                  size_t len, const uint8_t *proof, size_t plen,
                                  uint8_t sig[64]);
 sn_err sn_keeper_sign_notice(struct sn_keeper *k, const uint8_t *msg,
                              size_t len, uint8_t sig[64]);
-/* The log's and the notices' Ed25519 public keys, and the CA keys the
- * keeper holds (bit 1 << enum sn_ca_kind). */
+/* The log's and the notices' Ed25519 public keys, the CA keys the keeper
+ * holds (bit 1 << enum sn_ca_kind) and the size of the last checkpoint
+ * it signed (0: none; cp_size may be NULL). */
 sn_err sn_keeper_pubkeys(struct sn_keeper *k, uint8_t log[32],
-                         uint8_t notice[32], uint64_t *cas);
+                         uint8_t notice[32], uint64_t *cas, uint64_t *cp_size);
 /* Sealing by the service token's key (*outlen: out's size in, length
  * out). The keeper opens only what the front end may see (a TOTP
  * secret); a PIN's sealed form opens only inside it. */

@@ -59,18 +59,21 @@ static const struct schema schemas[SN_KP_TYPE_MAX + 1] = {
                            {S(1, 64), S(1, 64), U(255), U(255), B(1, 64)},
                            {B(1, 1024)}},
     /* kind, der -> der */
-    [SN_KP_SIGN_CERT] = {"sign_cert", {U(255), B(1, DER_MAX)}, {B(1, DER_MAX)}},
+    /* kind, der, evidence (whose key: an attestation, a TSA key id) */
+    [SN_KP_SIGN_CERT] = {"sign_cert",
+                         {U(255), B(1, DER_MAX), B(0, 16384)},
+                         {B(1, DER_MAX)}},
     [SN_KP_SIGN_CRL] = {"sign_crl", {U(255), B(1, CRL_MAX)}, {B(1, CRL_MAX)}},
     [SN_KP_SIGN_OCSP] = {"sign_ocsp", {U(255), B(1, DER_MAX)}, {B(1, DER_MAX)}},
     /* tstinfo -> token */
-    [SN_KP_SIGN_TST] = {"sign_tst", {B(1, 16384)}, {B(1, DER_MAX)}},
+    [SN_KP_SIGN_TST] = {"sign_tst", {S(1, 64), B(1, 16384)}, {B(1, DER_MAX)}},
     /* data -> der */
     [SN_KP_SIGN_TS_PKCS7] = {"sign_ts_pkcs7",
-                             {B(1, DER_MAX)},
+                             {S(1, 64), B(1, DER_MAX)},
                              {B(1, 2 * DER_MAX)}},
-    /* note, proof -> sig */
+    /* note, proof (u64 m and up to 64 hashes) -> sig */
     [SN_KP_SIGN_CHECKPOINT] = {"sign_checkpoint",
-                               {B(1, 4096), B(0, 2048)},
+                               {B(1, 4096), B(0, 8 + 64 * 32)},
                                {B(64, 64)}},
     /* msg -> sig */
     [SN_KP_SIGN_NOTICE] = {"sign_notice", {B(1, DER_MAX)}, {B(64, 64)}},
@@ -78,8 +81,11 @@ static const struct schema schemas[SN_KP_TYPE_MAX + 1] = {
     [SN_KP_SEAL] = {"seal", {S(1, 256), B(1, 1024)}, {B(1, 1053)}},
     /* context, sealed -> data */
     [SN_KP_UNSEAL] = {"unseal", {S(1, 256), B(1, 1053)}, {B(0, 1024)}},
-    /* -> log_pub, notice_pub, the CA keys held (1 << enum sn_ca_kind) */
-    [SN_KP_PUBKEYS] = {"pubkeys", {{0}}, {B(32, 32), B(32, 32), U(255)}},
+    /* -> log_pub, notice_pub, the CA keys held (1 << enum sn_ca_kind),
+     * the size of the last checkpoint signed */
+    [SN_KP_PUBKEYS] = {"pubkeys",
+                       {{0}},
+                       {B(32, 32), B(32, 32), U(255), U(INT64_MAX)}},
     /* key_id, alg -> spki */
     [SN_KP_TSA_KEYGEN] = {"tsa_keygen", {S(1, 64), U(255)}, {B(1, 4096)}},
     /* key_id, cert -> */

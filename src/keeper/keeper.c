@@ -9,7 +9,9 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +29,11 @@
 #include "hsm/hsmpkey.h"
 #include "pki/tsa.h"
 
+_Static_assert(SN_KEEPER_CAS == SN_CA_COUNT, "one certificate per CA");
+
 #define MAX_CONNS 256
+#define BODY_MAX_SMALL (256u << 10) /* every request but a CRL's */
+#define BODY_TIMEOUT_MS 30000       /* once its header came */
 
 static int nconns; /* atomic */
 
@@ -67,7 +73,9 @@ static const enum sn_kc_profile profiles[SN_CA_COUNT] = {
     [SN_CA_CODESIGNING] = SN_KC_CODESIGNING,
     [SN_CA_TIMESTAMPING] = SN_KC_TIMESTAMPING,
     [SN_CA_ATT_ROOT] = SN_KC_NONE,
-    [SN_CA_ATT_ISSUER] = SN_KC_ATTESTATION,
+    /* attestations come from KEY_GENERATE only, for keys the keeper made
+     * itself: SIGN_CERT certifies no key with this one */
+    [SN_CA_ATT_ISSUER] = SN_KC_NONE,
 };
 
 /* The CA keys on the service token whose certificates are in HOME/ca. */
@@ -81,9 +89,14 @@ load_cas(struct keeper *kp)
     for (i = 0; i < SN_CA_COUNT; i++) {
         snprintf(path, sizeof(path), "%s/ca/%s.pem", kp->c->home,
                  sn_ca_name((enum sn_ca_kind)i));
-        if (read_cert(path, &kp->ca_cert[i]) != SN_OK ||
-            sn_hsm_has_key(kp->service, sn_ca_key_id((enum sn_ca_kind)i)) !=
-                SN_OK)
+        if (kp->c->ca_certs[i] != NULL) {
+            if (!X509_up_ref(kp->c->ca_certs[i]))
+                return SN_ERR_CRYPTO;
+            kp->ca_cert[i] = kp->c->ca_certs[i];
+        } else if (read_cert(path, &kp->ca_cert[i]) != SN_OK)
+            continue;
+        if (sn_hsm_has_key(kp->service, sn_ca_key_id((enum sn_ca_kind)i)) !=
+            SN_OK)
             continue;
         if ((r = hsm_key(kp, sn_ca_key_id((enum sn_ca_kind)i),
                          sn_ca_key_alg((enum sn_ca_kind)i), kp->ca_cert[i],
@@ -143,6 +156,21 @@ key_matches(struct keeper *kp, const char *id, X509 *cert, EVP_PKEY *key)
     OPENSSL_free(mine);
     free(spki);
     return ok;
+}
+
+sn_err
+sn_keeper_holds_key(struct keeper *kp, const char *id, X509 *cert)
+{
+    EVP_PKEY *key = NULL;
+    enum sn_keyalg alg;
+    sn_err r;
+
+    if ((r = sn_hsm_key_alg(kp->service, id, &alg)) != SN_OK ||
+        (r = hsm_key(kp, id, alg, cert, &key)) != SN_OK)
+        return r;
+    r = key_matches(kp, id, cert, key) ? SN_OK : SN_ERR_MISMATCH;
+    EVP_PKEY_free(key);
+    return r;
 }
 
 sn_err
@@ -269,11 +297,18 @@ keeper_open(struct keeper *kp)
 }
 
 static int
-io_all(int fd, uint8_t *p, size_t len, int out)
+io_all(int fd, uint8_t *p, size_t len, int out, int timeout_ms)
 {
+    struct pollfd pfd = {fd, POLLIN, 0};
     ssize_t n;
+    int pr;
 
     while (len > 0) {
+        if (!out && timeout_ms > 0 && (pr = poll(&pfd, 1, timeout_ms)) != 1) {
+            if (pr < 0 && errno == EINTR)
+                continue;
+            return -1;
+        }
         n = out ? send(fd, p, len, MSG_NOSIGNAL) : recv(fd, p, len, 0);
         if (n < 0 && errno == EINTR)
             continue;
@@ -296,21 +331,24 @@ serve_conn(void *arg)
 {
     struct conn *cn = arg;
     uint8_t hdr[SN_KP_HDR], type, *body = NULL, *frame = NULL;
-    size_t blen, flen;
+    size_t blen = 0, flen;
     struct sn_kp_msg m;
     sn_err r;
 
     for (;;) {
-        if (io_all(cn->fd, hdr, sizeof(hdr), 0) != 0)
+        if (io_all(cn->fd, hdr, sizeof(hdr), 0, 0) != 0)
             break; /* the front end closed, or went away */
-        if ((r = sn_kp_header(hdr, &type, &blen)) != SN_OK) {
+        if ((r = sn_kp_header(hdr, &type, &blen)) != SN_OK ||
+            (type != SN_KP_SIGN_CRL && blen > BODY_MAX_SMALL)) {
             sn_warn("keeper: a bad frame header from pid %ld (%s); "
                     "connection closed",
-                    (long)cn->pid, sn_err_str(r));
+                    (long)cn->pid, sn_err_str(r != SN_OK ? r : SN_ERR_LIMIT));
+            blen = 0;
             break;
         }
+        /* The body follows its header at once, or the link goes. */
         if ((body = malloc(blen ? blen : 1)) == NULL ||
-            io_all(cn->fd, body, blen, 0) != 0)
+            io_all(cn->fd, body, blen, 0, BODY_TIMEOUT_MS) != 0)
             break;
         if ((r = sn_kp_decode(type, 0, body, blen, &m)) != SN_OK) {
             sn_warn("keeper: a malformed %s request from pid %ld; "
@@ -323,13 +361,16 @@ serve_conn(void *arg)
         explicit_bzero(body, blen);
         free(body);
         body = NULL;
-        r = io_all(cn->fd, frame, flen, 1) == 0 ? SN_OK : SN_ERR_IO;
+        blen = 0;
+        r = io_all(cn->fd, frame, flen, 1, 0) == 0 ? SN_OK : SN_ERR_IO;
         explicit_bzero(frame, flen);
         free(frame);
         frame = NULL;
         if (r != SN_OK)
             break;
     }
+    if (body != NULL)
+        explicit_bzero(body, blen); /* a SEAL's plaintext, say */
     free(body);
     close(cn->fd);
     free(cn);
@@ -410,13 +451,21 @@ sn_err
 sn_keeper_serve(const struct sn_keeper_conf *conf, int ready_fd)
 {
     static struct keeper kp; /* lives as long as the process */
+    pthread_rwlockattr_t rwa;
     int lfd;
     sn_err r;
 
+    /* a front end that hangs up mid-reply is an error return, not a
+     * signal; nor is a supervisor that stopped waiting for ready_fd */
+    signal(SIGPIPE, SIG_IGN);
     memset(&kp, 0, sizeof(kp));
     kp.c = conf;
     sn_parts_init(&kp.parts, sn_hsm_token_close);
-    pthread_rwlock_init(&kp.tsa_lock, NULL);
+    /* a rotation (TSA_USE) is not starved by a steady stream of tokens */
+    pthread_rwlockattr_init(&rwa);
+    pthread_rwlockattr_setkind_np(&rwa,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&kp.tsa_lock, &rwa);
     pthread_mutex_init(&kp.cp_lock, NULL);
     kp.tsa.md = EVP_sha256();
     kp.tsa.policies = conf->tsa_policies;

@@ -11,7 +11,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <openssl/x509.h>
+
 #include "common/err.h"
+
+#define SN_KEEPER_CAS 5 /* enum sn_ca_kind's values (pki/ca.h) */
 
 /* A subscriber name mapped to a pre-provisioned token. */
 struct sn_keeper_map {
@@ -32,6 +36,9 @@ struct sn_keeper_conf {
     const char *log_origin;
     const char *socket_path;
     uid_t peer_uid; /* the front end's: the only one let in */
+    /* the CAs' certificates, read before any front end ran (NULL: read
+     * HOME/ca/<name>.pem at start) */
+    X509 *ca_certs[SN_KEEPER_CAS];
 };
 
 /*

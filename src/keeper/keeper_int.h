@@ -52,6 +52,8 @@ sn_err sn_keeper_op(struct keeper *kp, const struct sn_kp_msg *m,
  * HOME/ca/tsa.pem at start). */
 sn_err sn_keeper_tsa_bind(struct keeper *kp, const char *id, X509 *cert,
                           char *why, size_t whylen);
+/* SN_OK if key pair id on the service token is the one cert certifies. */
+sn_err sn_keeper_holds_key(struct keeper *kp, const char *id, X509 *cert);
 /* A PIN file's PIN (sn_secret_free it): one line, at most 256 bytes. */
 sn_err sn_keeper_read_pin(const char *path, char **out);
 /* The checkpoint state file: read at start, written before a signature

@@ -25,6 +25,7 @@
 #include "common/util.h"
 #include "crypto/attest.h"
 #include "hsm/hsmpkey.h"
+#include "translog/merkle.h"
 #include "translog/note.h"
 
 #define PIN_MAX 256
@@ -35,6 +36,7 @@ struct ctx {
     const struct sn_kp_msg *m;
     struct sn_kp_out o;
     char why[200];
+    int routine; /* a refusal the front end expects (a token not open) */
 };
 
 static sn_err refuse(struct ctx *x, sn_err code, const char *fmt, ...)
@@ -250,8 +252,10 @@ sub_token(struct ctx *x, char id[65], struct sn_hsm_token **tok)
 
     if ((r = field_id(x, 0, id)) != SN_OK)
         return r;
-    if ((r = sn_parts_get(&x->kp->parts, id, not_open, NULL, tok)) != SN_OK)
+    if ((r = sn_parts_get(&x->kp->parts, id, not_open, NULL, tok)) != SN_OK) {
+        x->routine = 1;
         return refuse(x, SN_ERR_STATE, "the subscriber's token is not open");
+    }
     return SN_OK;
 }
 
@@ -406,6 +410,62 @@ op_sign_digest(struct ctx *x)
 
 /* ---- the CAs and the TSA ---- */
 
+static int tsa_id_ok(const char *id);
+
+/*
+ * Whose key a certificate certifies, from the evidence the front end
+ * sends with it: a code signing key must have the attestation this keeper
+ * made when it generated it in a subscriber's token (signed by the
+ * attestation issuer, for the same public key); a TSA key must be a
+ * "tsa-" key pair on the service token with the same public key. Any
+ * other issuing key certifies no key here.
+ */
+static sn_err
+whose_key(struct ctx *x, unsigned kind, const struct sn_kp_field *der,
+          const struct sn_kp_field *ev)
+{
+    const unsigned char *p = der->p, *q = ev->p;
+    X509 *leaf = NULL, *att = NULL, *issuer;
+    char id[65];
+    sn_err r = SN_ERR_STATE;
+
+    if ((leaf = d2i_X509(NULL, &p, (long)der->len)) == NULL) {
+        r = refuse(x, SN_ERR_INVALID, "malformed certificate");
+        goto out;
+    }
+    if (kind == SN_CA_CODESIGNING) {
+        issuer = x->kp->ca_cert[SN_CA_ATT_ISSUER];
+        if (issuer == NULL ||
+            (att = d2i_X509(NULL, &q, (long)ev->len)) == NULL ||
+            q != ev->p + ev->len ||
+            X509_verify(att, X509_get0_pubkey(issuer)) != 1 ||
+            EVP_PKEY_eq(X509_get0_pubkey(att), X509_get0_pubkey(leaf)) != 1) {
+            r = refuse(x, SN_ERR_STATE,
+                       "the key is not one this keeper generated and "
+                       "attested");
+            goto out;
+        }
+    } else if (kind == SN_CA_TIMESTAMPING) {
+        if (ev->len == 0 || ev->len >= sizeof(id) ||
+            memchr(ev->p, '\0', ev->len) != NULL) {
+            r = refuse(x, SN_ERR_INVALID, "no TSA key id");
+            goto out;
+        }
+        memcpy(id, ev->p, ev->len);
+        id[ev->len] = '\0';
+        if (!tsa_id_ok(id) || sn_keeper_holds_key(x->kp, id, leaf) != SN_OK) {
+            r = refuse(x, SN_ERR_STATE,
+                       "the key is not a TSA key on the service token");
+            goto out;
+        }
+    }
+    r = SN_OK;
+out:
+    X509_free(att);
+    X509_free(leaf);
+    return r;
+}
+
 static sn_err
 op_sign_object(struct ctx *x)
 {
@@ -418,6 +478,9 @@ op_sign_object(struct ctx *x)
     if (m->f[0].u >= SN_CA_COUNT || x->kp->ca[m->f[0].u].key == NULL)
         return refuse(x, SN_ERR_NOT_FOUND, "this keeper holds no such CA key");
     ca = &x->kp->ca[m->f[0].u];
+    if (m->type == SN_KP_SIGN_CERT && ca->profile != SN_KC_NONE &&
+        (r = whose_key(x, (unsigned)m->f[0].u, &m->f[1], &m->f[2])) != SN_OK)
+        return r;
     if (m->type == SN_KP_SIGN_CERT)
         r = sn_kc_sign_cert(ca, m->f[1].p, m->f[1].len, time(NULL), &out,
                             &outlen, x->why, sizeof(x->why));
@@ -438,14 +501,19 @@ static sn_err
 op_sign_tsa(struct ctx *x)
 {
     struct keeper *kp = x->kp;
-    const struct sn_kp_field *f = &x->m->f[0];
+    const struct sn_kp_field *f = &x->m->f[1];
     uint8_t *out = NULL;
     size_t outlen = 0;
+    char id[65];
     sn_err r;
 
+    if ((r = field_id(x, 0, id)) != SN_OK)
+        return r;
     pthread_rwlock_rdlock(&kp->tsa_lock);
     if (kp->tsa.key == NULL)
         r = refuse(x, SN_ERR_STATE, "no TSA key is bound");
+    else if (strcmp(id, kp->tsa_id) != 0)
+        r = refuse(x, SN_ERR_STATE, "TSA key %s is not the one bound", id);
     else if (x->m->type == SN_KP_SIGN_TST)
         r = sn_kc_sign_tst(&kp->tsa, f->p, f->len, time(NULL), &out, &outlen,
                            x->why, sizeof(x->why));
@@ -601,9 +669,35 @@ sn_keeper_cp_load(struct keeper *kp)
     return r;
 }
 
+/* A larger tree's checkpoint extends the last one signed: proof is its
+ * size m (u64, big-endian) and the RFC 9162 consistency proof from m to
+ * size, checked against the root signed for m. Called under cp_lock. */
+static int
+extends_last(const struct keeper *kp, const struct sn_kp_field *proof,
+             uint64_t size, const uint8_t root[32])
+{
+    uint8_t hashes[SN_TLOG_MAX_PROOF][SN_TLOG_HASH];
+    uint64_t m = 0;
+    size_t i, np;
+
+    if (kp->cp_size == 0)
+        return 1; /* the empty tree: every tree extends it */
+    if (proof->len < 8 || (proof->len - 8) % SN_TLOG_HASH != 0)
+        return 0;
+    for (i = 0; i < 8; i++)
+        m = m << 8 | proof->p[i];
+    np = (proof->len - 8) / SN_TLOG_HASH;
+    if (m != kp->cp_size || np > SN_TLOG_MAX_PROOF)
+        return 0;
+    memcpy(hashes, proof->p + 8, np * SN_TLOG_HASH);
+    return sn_tlog_check_consistency(m, size, kp->cp_root, root,
+                                     (const uint8_t(*)[SN_TLOG_HASH])hashes,
+                                     np) == 1;
+}
+
 /* A checkpoint body exactly as the log writes it: the origin, the size,
  * the root; never a smaller tree than the last one signed, nor another
- * root for the same size. */
+ * root for the same size, nor a larger tree that does not extend it. */
 static sn_err
 op_sign_checkpoint(struct ctx *x)
 {
@@ -647,6 +741,12 @@ op_sign_checkpoint(struct ctx *x)
              CRYPTO_memcmp(root, kp->cp_root, 32) != 0)
         r = refuse(x, SN_ERR_STATE,
                    "another root for the size of the last checkpoint signed");
+    else if (kp->cp_have && size > kp->cp_size &&
+             !extends_last(kp, &x->m->f[1], size, root))
+        r = refuse(x, SN_ERR_STATE,
+                   "no proof that the tree of size %llu extends the last "
+                   "checkpoint signed (%llu)",
+                   size, (unsigned long long)kp->cp_size);
     else if ((r = sn_hsm_logkey_sign(kp->service, f->p, f->len, sig)) != SN_OK)
         r = refuse(x, r, "signing failed");
     else if ((r = cp_save(kp, size, root)) != SN_OK)
@@ -726,6 +826,9 @@ op_pubkeys(struct ctx *x)
     sn_kp_b(&x->o, x->kp->log_pub, 32);
     sn_kp_b(&x->o, x->kp->notice_pub, 32);
     sn_kp_u(&x->o, x->kp->held);
+    pthread_mutex_lock(&x->kp->cp_lock);
+    sn_kp_u(&x->o, x->kp->cp_have ? x->kp->cp_size : 0);
+    pthread_mutex_unlock(&x->kp->cp_lock);
     return SN_OK;
 }
 
@@ -798,9 +901,7 @@ sn_keeper_op(struct keeper *kp, const struct sn_kp_msg *m, uint8_t **frame,
         return SN_OK;
     sn_kp_out_cleanup(&x.o);
     /* Subscribers' tokens not yet open are routine, not refusals. */
-    if (r != SN_ERR_STATE || m->type == SN_KP_SIGN_CHECKPOINT ||
-        m->type == SN_KP_SEAL || m->type == SN_KP_UNSEAL ||
-        m->type == SN_KP_TSA_DESTROY)
+    if (!x.routine)
         sn_warn("keeper: refused %s: %s (%s)", sn_kp_type_name(m->type),
                 x.why[0] ? x.why : "failed", sn_err_str(r));
     return sn_kp_error(m->type, r, x.why[0] ? x.why : sn_err_str(r), frame,

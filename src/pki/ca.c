@@ -1160,9 +1160,28 @@ out:
 }
 
 sn_err
-sn_ca_sign_codesigning(struct sn_ca *ca, X509 **leaf)
+sn_ca_sign_codesigning(struct sn_ca *ca, X509 **leaf, const char *att_pem)
 {
-    return sn_ca_sign_cert(ca->signer[SN_CA_CODESIGNING], leaf, EVP_sha256());
+    unsigned char *der = NULL;
+    X509 *att = NULL;
+    BIO *b = NULL;
+    int n = 0;
+    sn_err r;
+
+    if (att_pem != NULL &&
+        ((b = BIO_new_mem_buf(att_pem, -1)) == NULL ||
+         (att = PEM_read_bio_X509(b, NULL, NULL, NULL)) == NULL ||
+         (n = i2d_X509(att, &der)) <= 0)) {
+        r = SN_ERR_CRYPTO;
+        goto out;
+    }
+    r = sn_ca_sign_cert_ev(ca->signer[SN_CA_CODESIGNING], leaf, EVP_sha256(),
+                           der, n > 0 ? (size_t)n : 0);
+out:
+    OPENSSL_free(der);
+    X509_free(att);
+    BIO_free(b);
+    return r;
 }
 
 sn_err

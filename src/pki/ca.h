@@ -99,7 +99,10 @@ sn_err sn_ca_cert_der(struct sn_ca *ca, enum sn_ca_kind kind, uint8_t **der,
                       size_t *len);
 
 /* The code signing CA signs leaf, a certificate sn_cs_cert_build made. */
-sn_err sn_ca_sign_codesigning(struct sn_ca *ca, X509 **leaf);
+/* att_pem: the key's attestation certificate, which the keeper wants to
+ * see before it certifies the key (NULL: none). */
+sn_err sn_ca_sign_codesigning(struct sn_ca *ca, X509 **leaf,
+                              const char *att_pem);
 /* An attestation certificate for a newly generated key (PEM). */
 sn_err sn_ca_attest(struct sn_ca *ca, const uint8_t *spki, size_t spki_len,
                     const struct sn_attestation *a, char **pem);

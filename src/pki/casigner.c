@@ -23,8 +23,11 @@ key_of(struct sn_ca_signer *s)
 }
 
 static sn_err
-pk_cert(struct sn_ca_signer *s, X509 **x, const EVP_MD *md)
+pk_cert(struct sn_ca_signer *s, X509 **x, const EVP_MD *md, const uint8_t *ev,
+        size_t evlen)
 {
+    (void)ev;
+    (void)evlen;
     return X509_sign(*x, key_of(s), md) > 0 ? SN_OK : SN_ERR_HSM;
 }
 
@@ -143,7 +146,14 @@ sn_ca_signer_free(struct sn_ca_signer *s)
 sn_err
 sn_ca_sign_cert(struct sn_ca_signer *s, X509 **x, const EVP_MD *md)
 {
-    return s == NULL ? SN_ERR_STATE : s->ops->sign_cert(s, x, md);
+    return s == NULL ? SN_ERR_STATE : s->ops->sign_cert(s, x, md, NULL, 0);
+}
+
+sn_err
+sn_ca_sign_cert_ev(struct sn_ca_signer *s, X509 **x, const EVP_MD *md,
+                   const uint8_t *ev, size_t evlen)
+{
+    return s == NULL ? SN_ERR_STATE : s->ops->sign_cert(s, x, md, ev, evlen);
 }
 
 sn_err

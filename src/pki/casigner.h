@@ -21,7 +21,9 @@
 struct sn_ca_signer;
 
 struct sn_ca_signer_ops {
-    sn_err (*sign_cert)(struct sn_ca_signer *s, X509 **x, const EVP_MD *md);
+    /* ev: whose key x certifies, for a keeper (sn_ca_sign_cert_ev) */
+    sn_err (*sign_cert)(struct sn_ca_signer *s, X509 **x, const EVP_MD *md,
+                        const uint8_t *ev, size_t evlen);
     /* a CA's own request to its issuer (the offline root) */
     sn_err (*sign_req)(struct sn_ca_signer *s, X509_REQ *req, const EVP_MD *md);
     sn_err (*sign_crl)(struct sn_ca_signer *s, X509_CRL **crl,
@@ -57,6 +59,10 @@ void sn_ca_signer_free(struct sn_ca_signer *s);
 /* cert, CRL and OCSP answers may come back as new objects (a keeper's
  * signer replaces them with what it signed): *x is then freed. */
 sn_err sn_ca_sign_cert(struct sn_ca_signer *s, X509 **x, const EVP_MD *md);
+/* The same with the evidence a keeper wants of whose key x certifies: a
+ * code signing key's attestation certificate (DER), a TSA key's id. */
+sn_err sn_ca_sign_cert_ev(struct sn_ca_signer *s, X509 **x, const EVP_MD *md,
+                          const uint8_t *ev, size_t evlen);
 sn_err sn_ca_sign_req(struct sn_ca_signer *s, X509_REQ *req, const EVP_MD *md);
 sn_err sn_ca_sign_crl(struct sn_ca_signer *s, X509_CRL **crl, const EVP_MD *md);
 sn_err sn_ca_sign_ocsp(struct sn_ca_signer *s, OCSP_BASICRESP **bs, X509 *cert,

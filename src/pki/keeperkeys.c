@@ -23,6 +23,10 @@ struct keeper_signer {
     struct sn_keeper *k;
     unsigned kind; /* enum sn_ca_kind; unused for the TSA */
     EVP_PKEY *placeholder;
+    /* the TSA's: its key id and certificate, bound again (TSA_USE) when
+     * a restarted keeper does not have it */
+    char tsa_id[65];
+    X509 *tsa_cert;
 };
 
 static struct keeper_signer *
@@ -32,7 +36,8 @@ ks(struct sn_ca_signer *s)
 }
 
 static sn_err
-ks_cert(struct sn_ca_signer *s, X509 **x, const EVP_MD *md)
+ks_cert(struct sn_ca_signer *s, X509 **x, const EVP_MD *md, const uint8_t *ev,
+        size_t evlen)
 {
     unsigned char *der = NULL;
     const unsigned char *p;
@@ -46,7 +51,8 @@ ks_cert(struct sn_ca_signer *s, X509 **x, const EVP_MD *md)
         (n = i2d_X509(*x, &der)) <= 0)
         goto out;
     if ((r = sn_keeper_sign_object(ks(s)->k, SN_KP_SIGN_CERT, ks(s)->kind, der,
-                                   (size_t)n, &out, &outlen)) != SN_OK)
+                                   (size_t)n, ev, evlen, &out, &outlen)) !=
+        SN_OK)
         goto out;
     r = SN_ERR_CRYPTO;
     p = out;
@@ -88,7 +94,7 @@ ks_crl(struct sn_ca_signer *s, X509_CRL **crl, const EVP_MD *md)
         (n = i2d_X509_CRL(*crl, &der)) <= 0)
         goto out;
     if ((r = sn_keeper_sign_object(ks(s)->k, SN_KP_SIGN_CRL, ks(s)->kind, der,
-                                   (size_t)n, &out, &outlen)) != SN_OK)
+                                   (size_t)n, NULL, 0, &out, &outlen)) != SN_OK)
         goto out;
     r = SN_ERR_CRYPTO;
     p = out;
@@ -122,7 +128,7 @@ ks_ocsp(struct sn_ca_signer *s, OCSP_BASICRESP **bs, X509 *cert,
         (n = i2d_OCSP_BASICRESP(*bs, &der)) <= 0)
         goto out;
     if ((r = sn_keeper_sign_object(ks(s)->k, SN_KP_SIGN_OCSP, ks(s)->kind, der,
-                                   (size_t)n, &out, &outlen)) != SN_OK)
+                                   (size_t)n, NULL, 0, &out, &outlen)) != SN_OK)
         goto out;
     r = SN_ERR_CRYPTO;
     p = out;
@@ -137,6 +143,35 @@ out:
     OCSP_BASICRESP_free(signed_bs);
     OPENSSL_free(der);
     free(out);
+    return r;
+}
+
+/* A TSA signature by this signer's key; a keeper that has not bound it
+ * (restarted with an older HOME/ca/tsa.pem) is told again once. */
+static sn_err
+tsa_call(struct sn_ca_signer *s, uint8_t type, const uint8_t *in, size_t len,
+         uint8_t **out, size_t *outlen)
+{
+    unsigned char *der = NULL;
+    int n, tries;
+    sn_err r = SN_ERR_STATE;
+
+    for (tries = 0; tries < 2 && r == SN_ERR_STATE; tries++) {
+        if (tries > 0) {
+            if ((n = i2d_X509(ks(s)->tsa_cert, &der)) <= 0)
+                return SN_ERR_CRYPTO;
+            r = sn_keeper_tsa_use(ks(s)->k, ks(s)->tsa_id, der, (size_t)n);
+            OPENSSL_free(der);
+            der = NULL;
+            if (r != SN_OK)
+                return r;
+        }
+        r = type == SN_KP_SIGN_TST
+                ? sn_keeper_sign_tst(ks(s)->k, ks(s)->tsa_id, in, len, out,
+                                     outlen)
+                : sn_keeper_sign_ts_pkcs7(ks(s)->k, ks(s)->tsa_id, in, len, out,
+                                          outlen);
+    }
     return r;
 }
 
@@ -174,7 +209,7 @@ ks_tst(struct sn_ca_signer *s, TS_RESP_CTX *ctx, BIO *req, TS_RESP **out)
     }
     if ((n = i2d_TS_TST_INFO(tst, &der)) <= 0)
         goto out;
-    if ((r = sn_keeper_sign_tst(ks(s)->k, der, (size_t)n, &token, &tlen)) !=
+    if ((r = tsa_call(s, SN_KP_SIGN_TST, der, (size_t)n, &token, &tlen)) !=
         SN_OK)
         goto out;
     r = SN_ERR_CRYPTO;
@@ -221,7 +256,7 @@ ks_pkcs7(struct sn_ca_signer *s, X509 *cert, STACK_OF(X509) *chain, BIO *data,
         len += (size_t)n;
     if (len == 0 || len > 65536)
         return SN_ERR_INVALID;
-    if ((r = sn_keeper_sign_ts_pkcs7(ks(s)->k, buf, len, &der, &len)) != SN_OK)
+    if ((r = tsa_call(s, SN_KP_SIGN_TS_PKCS7, buf, len, &der, &len)) != SN_OK)
         return r;
     p = der;
     if ((*out = d2i_PKCS7(NULL, &p, (long)len)) == NULL || p != der + len) {
@@ -237,6 +272,7 @@ static void
 ks_free(struct sn_ca_signer *s)
 {
     EVP_PKEY_free(ks(s)->placeholder);
+    X509_free(ks(s)->tsa_cert);
     free(s);
 }
 
@@ -275,7 +311,7 @@ ca_signer(void *arg, enum sn_ca_kind kind, EVP_PKEY *pub,
     sn_err r;
 
     *out = NULL;
-    if ((r = sn_keeper_pubkeys(arg, log, notice, &held)) != SN_OK)
+    if ((r = sn_keeper_pubkeys(arg, log, notice, &held, NULL)) != SN_OK)
         return r;
     if ((held & (1u << (unsigned)kind)) == 0)
         return SN_ERR_NOT_FOUND;
@@ -303,7 +339,17 @@ tsa_signer(void *arg, const char *id, X509 *cert, struct sn_ca_signer **out)
     OPENSSL_free(der);
     if (r != SN_OK)
         return r;
-    return new_signer(arg, 0, X509_get0_pubkey(cert), out);
+    if (strlen(id) >= sizeof(((struct keeper_signer *)0)->tsa_id) ||
+        (r = new_signer(arg, 0, X509_get0_pubkey(cert), out)) != SN_OK)
+        return r != SN_OK ? r : SN_ERR_INVALID;
+    memcpy(ks(*out)->tsa_id, id, strlen(id) + 1);
+    if (!X509_up_ref(cert)) {
+        sn_ca_signer_free(*out);
+        *out = NULL;
+        return SN_ERR_CRYPTO;
+    }
+    ks(*out)->tsa_cert = cert;
+    return SN_OK;
 }
 
 static sn_err

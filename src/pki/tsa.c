@@ -119,7 +119,8 @@ sn_tsa_create(const struct sn_ca_keys *keys, const char *home, X509 *ts_ca,
     if ((pub = d2i_PUBKEY(NULL, &p, (long)spki_len)) == NULL ||
         sn_tsa_cert_build(pub, ts_ca, "Signet Timestamping Authority", org,
                           country, policy_oid, &urls, days, &x) != SN_OK ||
-        sn_ca_sign_cert(ts_ca_signer, &x, EVP_sha256()) != SN_OK)
+        sn_ca_sign_cert_ev(ts_ca_signer, &x, EVP_sha256(), (const uint8_t *)id,
+                           strlen(id)) != SN_OK)
         goto out;
     r = write_tsa_file(home, id, x);
 out:

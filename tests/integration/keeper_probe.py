@@ -198,18 +198,21 @@ if body_a:
 cs_ca = pem_cert("codesigning")
 ts_ca = pem_cert("timestamping")
 placeholder = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-leaf_key = ec.generate_private_key(ec.SECP256R1())
+own_key = ec.generate_private_key(ec.SECP256R1()).public_key()  # not the keeper's
+ATT = att if body_a else b""
+KEY_A = pub_a if body_a else own_key
 
 
 def leaf(ca, ca_flag=False, eku=(ExtendedKeyUsageOID.CODE_SIGNING,), eku_critical=False,
-         days=365, back=0):
+         days=365, back=0, key=None):
+    pub = key or KEY_A
     nb = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=back)
     bld = (x509.CertificateBuilder()
            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Probe"),
                                     x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Probe Ltd"),
                                     x509.NameAttribute(NameOID.COUNTRY_NAME, "DE")]))
            .issuer_name(ca.subject)
-           .public_key(leaf_key.public_key())
+           .public_key(pub)
            .serial_number(x509.random_serial_number())
            .not_valid_before(nb)
            .not_valid_after(nb + datetime.timedelta(days=days))
@@ -218,14 +221,14 @@ def leaf(ca, ca_flag=False, eku=(ExtendedKeyUsageOID.CODE_SIGNING,), eku_critica
                           critical=True)
            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.public_key()),
                           critical=False)
-           .add_extension(x509.SubjectKeyIdentifier.from_public_key(leaf_key.public_key()),
+           .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub),
                           critical=False))
     if eku:
         bld = bld.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=eku_critical)
     return bld.sign(placeholder, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
 
-body = expect_ok(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(cs_ca))],
+body = expect_ok(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(cs_ca)), b(ATT)],
                  "a code signing certificate from the code signing CA")
 if body:
     der = lv_fields(body)[0]
@@ -238,24 +241,41 @@ if body:
         check(False, "its signature verifies: %s" % e)
     with open(os.path.join(OUT, "leaf.der"), "wb") as fh:
         fh.write(der)
-expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(cs_ca, ca_flag=True))],
+expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(cs_ca, ca_flag=True)), b(ATT)],
            "a CA certificate (cA=TRUE) from the code signing CA")
-expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(cs_ca, eku=(ExtendedKeyUsageOID.SERVER_AUTH,)))],
+expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(cs_ca, eku=(ExtendedKeyUsageOID.SERVER_AUTH,))), b(ATT)],
            "a TLS server certificate from the code signing CA")
-expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(cs_ca, eku=()))],
+expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(cs_ca, eku=())), b(ATT)],
            "a certificate without codeSigning from the code signing CA")
-expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(ts_ca))],
+expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(ts_ca)), b(ATT)],
            "a certificate naming another issuer")
-expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(cs_ca, days=4000))],
+expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(cs_ca, days=4000)), b(ATT)],
            "a ten-year code signing certificate")
-expect_err(s, SIGN_CERT, [u(KIND_ROOT), b(leaf(pem_cert("root")))],
+expect_err(s, SIGN_CERT, [u(KIND_ROOT), b(leaf(pem_cert("root"))), b(ATT)],
            "a certificate from the root, outside a ceremony")
+with open(os.path.join(HOME, "ca", "tsa.pem"), "rb") as fh:
+    tsa_text = fh.read()
+TSA_ID = tsa_text.split(b"\n", 1)[0].split()[-1].decode()
+TSA_PUB = x509.load_pem_x509_certificate(tsa_text[tsa_text.index(b"-----BEGIN"):]).public_key()
 expect_err(s, SIGN_CERT, [u(KIND_TIMESTAMPING),
-                          b(leaf(ts_ca, eku=(ExtendedKeyUsageOID.TIME_STAMPING,), eku_critical=False))],
-           "a time-stamping certificate with a non-critical EKU")
-expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(b"\x30\x03\x02\x01\x01")], "garbage DER")
-expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(cs_ca) + b"\x00")], "a certificate with a trailing byte")
-expect_err(s, SIGN_CERT, [u(9), b(leaf(cs_ca))], "an unknown CA")
+                          b(leaf(ts_ca, eku=(ExtendedKeyUsageOID.TIME_STAMPING,), eku_critical=False,
+                                 key=TSA_PUB)),
+                          b(TSA_ID)],
+           "a certificate for the TSA's own key with a non-critical EKU")
+expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(b"\x30\x03\x02\x01\x01"), b(ATT)], "garbage DER")
+expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(cs_ca, key=own_key)), b(ATT)],
+           "a code signing certificate for a key the keeper did not generate (another key's attestation)")
+expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(cs_ca)), b(b"")],
+           "a code signing certificate without the key's attestation")
+expect_err(s, SIGN_CERT, [u(KIND_TIMESTAMPING),
+                          b(leaf(ts_ca, eku=(ExtendedKeyUsageOID.TIME_STAMPING,), eku_critical=True,
+                                 key=own_key)),
+                          b("tsa-" + "0" * 32)],
+           "a TSA certificate for a key not on the service token")
+expect_err(s, SIGN_CERT, [u(4), b(leaf(pem_cert("attest-issuer"), eku=())), b(ATT)],
+           "an attestation certificate outside KEY_GENERATE")
+expect_err(s, SIGN_CERT, [u(KIND_CODESIGNING), b(leaf(cs_ca) + b"\x00"), b(ATT)], "a certificate with a trailing byte")
+expect_err(s, SIGN_CERT, [u(9), b(leaf(cs_ca)), b(ATT)], "an unknown CA")
 
 
 # ---- time-stamps ----
@@ -298,14 +318,15 @@ def tstinfo(offset=0, policy="2.23.140.1.4.2", serial=None):
                tlv(0x30, der_int(1)))
 
 
-body = expect_ok(s, SIGN_TST, [b(tstinfo())], "a TSTInfo of now")
+body = expect_ok(s, SIGN_TST, [b(TSA_ID), b(tstinfo())], "a TSTInfo of now")
 if body:
     with open(os.path.join(OUT, "token.der"), "wb") as fh:
         fh.write(lv_fields(body)[0])
-expect_err(s, SIGN_TST, [b(tstinfo(offset=3600))], "a TSTInfo an hour ahead")
-expect_err(s, SIGN_TST, [b(tstinfo(offset=-3600))], "a TSTInfo an hour behind")
-expect_err(s, SIGN_TST, [b(tstinfo(policy="1.2.3.4"))], "a TSTInfo under a foreign policy")
-expect_err(s, SIGN_TST, [b(b"\x30\x00")], "an empty TSTInfo")
+expect_err(s, SIGN_TST, [b(TSA_ID), b(tstinfo(offset=3600))], "a TSTInfo an hour ahead")
+expect_err(s, SIGN_TST, [b(TSA_ID), b(tstinfo(offset=-3600))], "a TSTInfo an hour behind")
+expect_err(s, SIGN_TST, [b(TSA_ID), b(tstinfo(policy="1.2.3.4"))], "a TSTInfo under a foreign policy")
+expect_err(s, SIGN_TST, [b(TSA_ID), b(b"\x30\x00")], "an empty TSTInfo")
+expect_err(s, SIGN_TST, [b("tsa-" + "f" * 32), b(tstinfo())], "a TSTInfo for a TSA key not bound")
 
 # ---- checkpoints ----
 keys = expect_ok(s, PUBKEYS, [], "the log's and the notices' public keys")
@@ -318,22 +339,44 @@ def note(size, root):
     return "%s\n%d\n%s\n" % (origin, size, base64.b64encode(root).decode())
 
 
-r1, r2 = os.urandom(32), os.urandom(32)
-big = 10 ** 12 + int.from_bytes(os.urandom(2), "big")
-body = expect_ok(s, SIGN_CHECKPOINT, [b(note(big, r1)), b(b"")], "a checkpoint of a larger tree")
+# RFC 9162 hashing, written here from the RFC: a fresh keeper has signed
+# nothing; a tree of 2 leaves, then 3 (with the consistency proofs).
+def leaf_hash(d):
+    return hashlib.sha256(b"\x00" + d).digest()
+
+
+def node(a, c):
+    return hashlib.sha256(b"\x01" + a + c).digest()
+
+
+h = [leaf_hash(b"probe entry %d" % i) for i in range(3)]
+root2 = node(h[0], h[1])
+root3 = node(root2, h[2])
+proof_2_3 = struct.pack(">Q", 2) + h[2]  # SUBPROOF(2, D[0:3], true) = [MTH(D[2:3])]
+keys = expect_ok(s, PUBKEYS, [], "the public keys and the last checkpoint's size")
+check(keys is not None and struct.unpack(">Q", keys[-8:])[0] == 0, "a fresh keeper has signed no checkpoint")
+body = expect_ok(s, SIGN_CHECKPOINT, [b(note(2, root2)), b(b"")], "a first checkpoint (2 entries)")
 if body and log_pub:
     try:
-        log_pub.verify(lv_fields(body)[0], note(big, r1).encode())
+        log_pub.verify(lv_fields(body)[0], note(2, root2).encode())
         check(True, "the checkpoint's Ed25519 signature verifies (pyca)")
     except Exception as e:  # noqa
         check(False, "the checkpoint's signature verifies: %s" % e)
-expect_err(s, SIGN_CHECKPOINT, [b(note(big - 1, r2)), b(b"")], "a checkpoint smaller than the last one")
-expect_err(s, SIGN_CHECKPOINT, [b(note(big, r2)), b(b"")], "another root for the last checkpoint's size")
-expect_err(s, SIGN_CHECKPOINT, [b("other.example/log\n%d\n%s\n" % (big + 1, base64.b64encode(r2).decode())),
-                                b(b"")], "a checkpoint of another log")
-expect_err(s, SIGN_CHECKPOINT, [b(note(big + 1, r2) + "extra line\n"), b(b"")],
+keys = expect_ok(s, PUBKEYS, [], "the last checkpoint's size again")
+check(keys is not None and struct.unpack(">Q", keys[-8:])[0] == 2, "the keeper says it signed size 2")
+expect_err(s, SIGN_CHECKPOINT, [b(note(1, h[0])), b(b"")], "a checkpoint smaller than the last one")
+expect_err(s, SIGN_CHECKPOINT, [b(note(2, os.urandom(32))), b(b"")], "another root for the last checkpoint's size")
+expect_err(s, SIGN_CHECKPOINT, [b(note(3, root3)), b(b"")], "a larger tree without a consistency proof")
+expect_err(s, SIGN_CHECKPOINT, [b(note(3, os.urandom(32))), b(proof_2_3)],
+           "a larger tree that does not extend the last one")
+expect_err(s, SIGN_CHECKPOINT, [b(note(3, root3)), b(struct.pack(">Q", 1) + h[2] + root2)],
+           "a proof from another size than the last one signed")
+expect_err(s, SIGN_CHECKPOINT, [b("other.example/log\n3\n%s\n" % base64.b64encode(root3).decode()),
+                                b(proof_2_3)], "a checkpoint of another log")
+expect_err(s, SIGN_CHECKPOINT, [b(note(3, root3) + "extra line\n"), b(proof_2_3)],
            "a checkpoint with something riding along")
-expect_ok(s, SIGN_CHECKPOINT, [b(note(big + 1, r2)), b(b"")], "the next, larger checkpoint")
+expect_ok(s, SIGN_CHECKPOINT, [b(note(3, root3)), b(proof_2_3)],
+          "the next checkpoint, with its consistency proof")
 
 # ---- sealing ----
 sealed = expect_ok(s, SEAL, [b("probe context"), b(b"a secret")], "seal a secret")

@@ -123,9 +123,10 @@ counting(struct sn_ca_signer *s)
 }
 
 static sn_err
-c_cert(struct sn_ca_signer *s, X509 **x, const EVP_MD *md)
+c_cert(struct sn_ca_signer *s, X509 **x, const EVP_MD *md, const uint8_t *ev,
+       size_t evlen)
 {
-    return sn_ca_sign_cert(counting(s)->inner, x, md);
+    return sn_ca_sign_cert_ev(counting(s)->inner, x, md, ev, evlen);
 }
 
 static sn_err

@@ -69,21 +69,36 @@ static const struct tdef defs[] = {
      {S(1, 64), S(1, 64), U(255), U(255), B(1, 64)},
      1,
      {B(1, 1024)}},
-    {SN_KP_SIGN_CERT, "sign_cert", 2, {U(255), B(1, DER)}, 1, {B(1, DER)}},
+    {SN_KP_SIGN_CERT,
+     "sign_cert",
+     3,
+     {U(255), B(1, DER), B(0, 16384)},
+     1,
+     {B(1, DER)}},
     {SN_KP_SIGN_CRL, "sign_crl", 2, {U(255), B(1, CRL)}, 1, {B(1, CRL)}},
     {SN_KP_SIGN_OCSP, "sign_ocsp", 2, {U(255), B(1, DER)}, 1, {B(1, DER)}},
-    {SN_KP_SIGN_TST, "sign_tst", 1, {B(1, 16384)}, 1, {B(1, DER)}},
-    {SN_KP_SIGN_TS_PKCS7, "sign_ts_pkcs7", 1, {B(1, DER)}, 1, {B(1, 2 * DER)}},
+    {SN_KP_SIGN_TST, "sign_tst", 2, {S(1, 64), B(1, 16384)}, 1, {B(1, DER)}},
+    {SN_KP_SIGN_TS_PKCS7,
+     "sign_ts_pkcs7",
+     2,
+     {S(1, 64), B(1, DER)},
+     1,
+     {B(1, 2 * DER)}},
     {SN_KP_SIGN_CHECKPOINT,
      "sign_checkpoint",
      2,
-     {B(1, 4096), B(0, 2048)},
+     {B(1, 4096), B(0, 8 + 64 * 32)},
      1,
      {B(64, 64)}},
     {SN_KP_SIGN_NOTICE, "sign_notice", 1, {B(1, DER)}, 1, {B(64, 64)}},
     {SN_KP_SEAL, "seal", 2, {S(1, 256), B(1, 1024)}, 1, {B(1, 1053)}},
     {SN_KP_UNSEAL, "unseal", 2, {S(1, 256), B(1, 1053)}, 1, {B(0, 1024)}},
-    {SN_KP_PUBKEYS, "pubkeys", 0, {{0}}, 3, {B(32, 32), B(32, 32), U(255)}},
+    {SN_KP_PUBKEYS,
+     "pubkeys",
+     0,
+     {{0}},
+     4,
+     {B(32, 32), B(32, 32), U(255), U(INT64_MAX)}},
     {SN_KP_TSA_KEYGEN, "tsa_keygen", 2, {S(1, 64), U(255)}, 1, {B(1, 4096)}},
     {SN_KP_TSA_USE, "tsa_use", 2, {S(1, 64), B(1, DER)}, 0, {{0}}},
     {SN_KP_TSA_DESTROY, "tsa_destroy", 1, {S(1, 64)}, 0, {{0}}},
@@ -645,7 +660,7 @@ test_nul_in_string(void **state)
             SN_ERR_INVALID);
         body[i] = c;
     }
-    assert_int_equal(sn_kp_decode(SN_KP_SIGN_TST, 0, tst, sizeof(tst), &m),
+    assert_int_equal(sn_kp_decode(SN_KP_SIGN_NOTICE, 0, tst, sizeof(tst), &m),
                      SN_OK);
     assert_int_equal(m.f[0].len, 5);
     /* sn_kp_str will not hand such bytes over as a string. */
@@ -720,10 +735,10 @@ test_reply_mismatch(void **state)
         sn_kp_decode(SN_KP_ERR, SN_KP_SIGN_NOTICE, sig, sizeof(sig), &m),
         SN_ERR_INVALID);
     /* The request's own type where a reply is expected. */
-    assert_int_equal(
-        sn_kp_decode(SN_KP_SIGN_TST, SN_KP_SIGN_TST, sig, sizeof(sig), &m),
-        SN_ERR_INVALID);
-    assert_int_equal(sn_kp_decode(SN_KP_SIGN_TST, 0, sig, sizeof(sig), &m),
+    assert_int_equal(sn_kp_decode(SN_KP_SIGN_NOTICE, SN_KP_SIGN_NOTICE, sig,
+                                  sizeof(sig), &m),
+                     SN_ERR_INVALID);
+    assert_int_equal(sn_kp_decode(SN_KP_SIGN_NOTICE, 0, sig, sizeof(sig), &m),
                      SN_OK);
     /* OK where a request is expected. */
     assert_int_equal(sn_kp_decode(SN_KP_OK, 0, sig, sizeof(sig), &m),
@@ -770,7 +785,7 @@ test_builder_misuse(void **state)
     assert_int_equal(sn_kp_finish(&o, &fr, &len), SN_ERR_INVALID);
 
     /* Bytes past the frame's limit: LIMIT, before anything is copied. */
-    sn_kp_begin(&o, SN_KP_SIGN_TST, 0);
+    sn_kp_begin(&o, SN_KP_SIGN_NOTICE, 0);
     sn_kp_b(&o, d, (size_t)SN_KP_MAX_BODY + 1);
     assert_int_equal(o.err, SN_ERR_LIMIT);
     assert_int_equal(sn_kp_finish(&o, &fr, &len), SN_ERR_LIMIT);

@@ -118,6 +118,7 @@ enum key_id {
     /* PROXY protocol v2 behind a load balancer */
     KEY_PROXY_PROTOCOL,
     KEY_PROXY_TRUSTED,
+    KEY_SERVER_USER,
     KEY_COUNT
 };
 
@@ -229,6 +230,7 @@ static const struct keydef {
     [KEY_REPORT_RETRY] = {"reports.ca_webhook_retry", K_UINT, 1, 86400, 0},
     [KEY_PROXY_PROTOCOL] = {"proxy.protocol", K_PROXY, 0, 0, 0},
     [KEY_PROXY_TRUSTED] = {"proxy.trusted", K_CIDRS, 0, 0, 0},
+    [KEY_SERVER_USER] = {"server.user", K_TEXT, 0, 0, 0},
 };
 
 #define DEFAULT_LISTEN "127.0.0.1:8443"
@@ -787,6 +789,8 @@ str_field(struct sn_config *cfg, enum key_id id)
         return &cfg->report_webhook;
     case KEY_REPORT_WEBHOOK_CA:
         return &cfg->report_webhook_ca;
+    case KEY_SERVER_USER:
+        return &cfg->server_user;
     default:
         return NULL;
     }
@@ -1412,6 +1416,7 @@ sn_config_cleanup(struct sn_config *cfg)
     free(cfg->oid_arc);
     free(cfg->report_webhook);
     free(cfg->report_webhook_ca);
+    free(cfg->server_user);
     for (i = 0; i < cfg->ncertified; i++) {
         free(cfg->certified[i].manufacturer);
         free(cfg->certified[i].model);

@@ -96,6 +96,9 @@ struct sn_config {
      * first retry's delay in seconds (doubling, at most an hour) */
     char *report_webhook;
     char *report_webhook_ca;
+    /* issue 20: the front end's user when signetd starts as root
+     * (server.user), or NULL */
+    char *server_user;
     unsigned report_retry;
     /* issue 16: auth.require_strong_auth (false when absent; signetd init
      * writes true into new homes) */

@@ -456,12 +456,23 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
     sb.readonly = conf;
     sb.uid = (uid_t)-1;
     sb.gid = (gid_t)-1;
+    if (cfg.server_user != NULL && geteuid() == 0 &&
+        sn_sandbox_user(cfg.server_user, &sb) != SN_OK) {
+        sn_config_cleanup(&cfg);
+        free(hide);
+        return 1;
+    }
+    if (geteuid() == 0 && sb.uid == (uid_t)-1)
+        sn_warn("serve: the front end runs as root (without capabilities); "
+                "server.user names the user it should run as");
     if (sn_keeper_prepare(&cfg, &kr) != SN_OK) {
         sn_error("serve: cannot prepare the keeper's configuration");
         sn_config_cleanup(&cfg);
         free(hide);
         return 1;
     }
+    if (sb.uid != (uid_t)-1)
+        kr.kc.peer_uid = sb.uid; /* the keeper lets in the front end */
     rc = sn_supervise(&kr.kc, &sb, front_main, &sa);
     sn_keeper_run_cleanup(&kr);
     sn_config_cleanup(&cfg);

@@ -7,7 +7,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <linux/capability.h>
 #include <sched.h>
@@ -55,19 +57,29 @@ new_namespace(void)
     return write_file("/proc/self/gid_map", map) == 0 ? SN_OK : SN_ERR_STATE;
 }
 
-/* Every capability gone from all sets but CAP_NET_BIND_SERVICE (a
- * listener on a low port); none can come back. */
+/* The bounding set: nothing but CAP_NET_BIND_SERVICE (a listener on a
+ * low port) can ever be held again. Before a change of uid: it needs
+ * CAP_SETPCAP. */
 static sn_err
-drop_caps(void)
+drop_bounding(void)
 {
-    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_data_struct d[2];
     int cap;
 
     for (cap = 0; cap <= 63; cap++)
         if (cap != CAP_NET_BIND_SERVICE &&
             prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
             return SN_ERR_STATE;
+    return SN_OK;
+}
+
+/* Every capability gone from the process's sets but, as root,
+ * CAP_NET_BIND_SERVICE; no_new_privs. */
+static sn_err
+drop_caps(void)
+{
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2];
+
     memset(d, 0, sizeof(d));
     if (geteuid() == 0) {
         d[0].effective = d[0].permitted = 1u << CAP_NET_BIND_SERVICE;
@@ -76,6 +88,50 @@ drop_caps(void)
         return SN_ERR_STATE;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return SN_ERR_STATE;
+    return SN_OK;
+}
+
+static uid_t give_uid;
+static gid_t give_gid;
+static char give_skip[PATH_MAX];
+
+static int
+give_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (strcmp(path, give_skip) == 0)
+        return FTW_SKIP_SUBTREE; /* HOME/hsm stays the keeper's */
+    if (type != FTW_SL && lchown(path, give_uid, give_gid) != 0)
+        sn_warn("supervisor: cannot give %s to the front end's user: %s", path,
+                strerror(errno));
+    return FTW_CONTINUE;
+}
+
+sn_err
+sn_sandbox_user(const char *name, struct sn_sandbox *sb)
+{
+    struct passwd *pw;
+
+    if ((pw = getpwnam(name)) == NULL) {
+        sn_error("server.user: no user %s", name);
+        return SN_ERR_CONFIG;
+    }
+    if (pw->pw_uid == 0) {
+        sn_error("server.user: %s is root", name);
+        return SN_ERR_CONFIG;
+    }
+    sb->uid = pw->pw_uid;
+    sb->gid = pw->pw_gid;
+    /* the home but HOME/hsm: the database, TLS files, CA files, run/ */
+    give_uid = pw->pw_uid;
+    give_gid = pw->pw_gid;
+    if (snprintf(give_skip, sizeof(give_skip), "%s/hsm", sb->home) >=
+            (int)sizeof(give_skip) ||
+        nftw(sb->home, give_one, 16, FTW_PHYS | FTW_ACTIONRETVAL) != 0) {
+        sn_error("server.user: cannot give the home to %s", name);
+        return SN_ERR_IO;
+    }
     return SN_OK;
 }
 
@@ -122,6 +178,10 @@ sn_sandbox_enter(const struct sn_sandbox *sb)
     /* no path relative to a directory it started in (HOME/hsm, say) */
     if (chdir("/") != 0)
         return SN_ERR_INTERNAL;
+    if (drop_bounding() != SN_OK) {
+        sn_error("front end: cannot drop capabilities: %s", strerror(errno));
+        return SN_ERR_INTERNAL;
+    }
     if (sb->uid != (uid_t)-1 && geteuid() == 0 &&
         (setgroups(0, NULL) != 0 || setresgid(sb->gid, sb->gid, sb->gid) != 0 ||
          setresuid(sb->uid, sb->uid, sb->uid) != 0)) {

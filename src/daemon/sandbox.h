@@ -26,6 +26,13 @@ struct sn_sandbox {
 };
 
 /*
+ * server.user: sets sb's uid and gid to user name's and gives it the home
+ * (sb->home) but HOME/hsm, which stays the keeper's. Run as root, before
+ * the front end starts.
+ */
+sn_err sn_sandbox_user(const char *name, struct sn_sandbox *sb);
+
+/*
  * Enters it. SN_ERR_STATE if no mount namespace can be had (neither root
  * nor unprivileged user namespaces; logged): the process is as it was and
  * the caller decides whether to go on. Any other error: a step failed

@@ -382,6 +382,7 @@ static int
 listen_at(const struct sn_keeper_conf *c)
 {
     struct sockaddr_un sa;
+    char dir[sizeof(sa.sun_path)], *slash;
     int fd;
 
     memset(&sa, 0, sizeof(sa));
@@ -392,10 +393,16 @@ listen_at(const struct sn_keeper_conf *c)
     unlink(c->socket_path);
     if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
         return -1;
+    /* The front end's user (server.user) reaches it: the socket and its
+     * directory are that user's. */
+    memcpy(dir, c->socket_path, strlen(c->socket_path) + 1);
+    if ((slash = strrchr(dir, '/')) != NULL)
+        *slash = '\0';
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
         chmod(c->socket_path, 0600) != 0 ||
         (geteuid() == 0 && c->peer_uid != 0 &&
-         chown(c->socket_path, c->peer_uid, (gid_t)-1) != 0) ||
+         (chown(c->socket_path, c->peer_uid, (gid_t)-1) != 0 ||
+          (slash != NULL && chown(dir, c->peer_uid, (gid_t)-1) != 0))) ||
         listen(fd, 64) != 0) {
         close(fd);
         return -1;

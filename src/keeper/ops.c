@@ -125,6 +125,35 @@ sn_keeper_read_pin(const char *path, char **out)
     return SN_OK;
 }
 
+/*
+ * A mapped token belongs to the first subscriber id that opened or made
+ * it (HOME/hsm/keeper/mapped-<label>): the front end names the
+ * subscriber, and another id naming the same subscriber later does not
+ * get the token. SN_ERR_STATE if the token is another id's.
+ */
+static sn_err
+bind_mapped(const struct keeper *kp, const char *label, const char *id)
+{
+    char path[PATH_MAX];
+    uint8_t *text = NULL;
+    size_t len = 0;
+    sn_err r;
+
+    snprintf(path, sizeof(path), "%s/hsm/keeper", kp->c->home);
+    mkdir(path, 0700);
+    snprintf(path, sizeof(path), "%s/hsm/keeper/mapped-%s", kp->c->home, label);
+    if ((r = sn_file_read(path, 128, &text, &len)) == SN_OK) {
+        r = len == strlen(id) && memcmp(text, id, len) == 0 ? SN_OK
+                                                            : SN_ERR_STATE;
+        free(text);
+        return r;
+    }
+    if (r != SN_ERR_NOT_FOUND)
+        return r;
+    r = sn_file_write_new(path, id, strlen(id), 0600);
+    return r == SN_ERR_EXISTS ? bind_mapped(kp, label, id) : r;
+}
+
 static sn_err
 op_token_create(struct ctx *x)
 {
@@ -143,6 +172,8 @@ op_token_create(struct ctx *x)
     if (kp->c->mapped) {
         if ((map = map_for(kp, name)) == NULL)
             return refuse(x, SN_ERR_CONFIG, "no token is mapped to this name");
+        if ((r = bind_mapped(kp, map->label, id)) != SN_OK)
+            return refuse(x, r, "the mapped token is another subscriber's");
         sn_kp_s(&x->o, map->label);
         sn_kp_b(&x->o, NULL, 0);
         return SN_OK;
@@ -191,6 +222,12 @@ open_token(void *arg, const char *id, struct sn_hsm_token **tok)
     if (kp->c->mapped) {
         if ((map = map_for(kp, a->name)) == NULL)
             return SN_ERR_CONFIG;
+        if ((r = bind_mapped(kp, map->label, id)) != SN_OK) {
+            sn_warn("keeper: subscriber %s named the mapped token %s of "
+                    "another subscriber",
+                    id, map->label);
+            return r;
+        }
         if ((r = sn_keeper_read_pin(map->pin_file, &pin)) != SN_OK)
             return r;
         snprintf(label, sizeof(label), "%s", map->label);
@@ -234,15 +271,6 @@ op_token_open(struct ctx *x)
     return SN_OK;
 }
 
-static sn_err
-not_open(void *arg, const char *id, struct sn_hsm_token **tok)
-{
-    (void)arg;
-    (void)id;
-    (void)tok;
-    return SN_ERR_STATE;
-}
-
 /* The subscriber's open token; SN_ERR_STATE (the front end then opens it)
  * if it is not. */
 static sn_err
@@ -252,7 +280,9 @@ sub_token(struct ctx *x, char id[65], struct sn_hsm_token **tok)
 
     if ((r = field_id(x, 0, id)) != SN_OK)
         return r;
-    if ((r = sn_parts_get(&x->kp->parts, id, not_open, NULL, tok)) != SN_OK) {
+    /* a lookup only: a request for a token not open does not queue
+     * behind other subscribers' opens */
+    if ((*tok = sn_parts_find(&x->kp->parts, id)) == NULL) {
         x->routine = 1;
         return refuse(x, SN_ERR_STATE, "the subscriber's token is not open");
     }

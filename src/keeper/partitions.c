@@ -85,6 +85,12 @@ lookup(struct sn_parts *p, const char *id)
     return tok;
 }
 
+struct sn_hsm_token *
+sn_parts_find(struct sn_parts *p, const char *subscriber)
+{
+    return lookup(p, subscriber);
+}
+
 void
 sn_parts_init(struct sn_parts *p, void (*release)(struct sn_hsm_token *))
 {

@@ -51,5 +51,8 @@ sn_err sn_parts_get(struct sn_parts *p, const char *subscriber,
                     sn_parts_open_fn open, void *arg,
                     struct sn_hsm_token **out);
 size_t sn_parts_count(struct sn_parts *p);
+/* The subscriber's open token, or NULL: a lookup only (no open waited
+ * for). */
+struct sn_hsm_token *sn_parts_find(struct sn_parts *p, const char *subscriber);
 
 #endif

@@ -7,12 +7,12 @@
 #include "ipc/proto.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -77,6 +77,7 @@ sn_keeper_set_opener(struct sn_keeper *k, sn_keeper_opener fn, void *arg)
 static int
 dial(const struct sn_keeper *k)
 {
+    struct timeval tv = {REPLY_TIMEOUT_MS / 1000, 0};
     struct sockaddr_un sa;
     int fd;
 
@@ -85,7 +86,8 @@ dial(const struct sn_keeper *k)
     memcpy(sa.sun_path, k->path, strlen(k->path) + 1);
     if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
         return -1;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) {
         close(fd);
         return -1;
     }
@@ -160,60 +162,57 @@ send_all(int fd, const uint8_t *p, size_t len)
     return 0;
 }
 
-static int
-recv_all(int fd, uint8_t *p, size_t len)
-{
-    struct pollfd pfd = {fd, POLLIN, 0};
-    ssize_t n;
-
-    int n0;
-
-    while (len > 0) {
-        if ((n0 = poll(&pfd, 1, REPLY_TIMEOUT_MS)) != 1) {
-            if (n0 < 0 && errno == EINTR)
-                continue;
-            return -1;
-        }
-        n = recv(fd, p, len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* One exchange on fd: 0, or -1 if the link failed (nothing to trust). */
+/*
+ * One exchange on fd: 0; -1 if the request could not be written (a link
+ * whose keeper is gone: EPIPE, nothing reached a keeper, another link may
+ * be tried); -2 if the link failed after it was written (nothing to
+ * trust, nothing to send again). The reply is read in as few calls as it
+ * arrives in: usually one.
+ */
 static int
 exchange(int fd, const uint8_t *frame, size_t flen, uint8_t req,
          struct reply *rep)
 {
-    uint8_t hdr[SN_KP_HDR], type;
-    size_t blen;
+    uint8_t *buf = NULL, *bigger, type = 0;
+    size_t have = 0, cap = 4096, total = 0, blen = 0;
+    ssize_t n;
 
-    if (send_all(fd, frame, flen) != 0 || recv_all(fd, hdr, sizeof(hdr)) != 0 ||
-        sn_kp_header(hdr, &type, &blen) != SN_OK)
+    if (send_all(fd, frame, flen) != 0)
         return -1;
-    if ((rep->body = malloc(blen + 1)) == NULL ||
-        recv_all(fd, rep->body, blen) != 0 ||
-        sn_kp_decode(type, req, rep->body, blen, &rep->m) != SN_OK) {
-        free(rep->body);
-        rep->body = NULL;
-        return -1;
+    if ((buf = malloc(cap)) == NULL)
+        return -2;
+    while (total == 0 || have < total) {
+        n = recv(fd, buf + have, cap - have, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            goto fail; /* closed, or no answer within REPLY_TIMEOUT_MS */
+        have += (size_t)n;
+        if (total == 0 && have >= SN_KP_HDR) {
+            if (sn_kp_header(buf, &type, &blen) != SN_OK)
+                goto fail;
+            total = SN_KP_HDR + blen;
+            if (total > cap) {
+                if ((bigger = malloc(total)) == NULL)
+                    goto fail;
+                memcpy(bigger, buf, have);
+                free(buf);
+                buf = bigger;
+                cap = total;
+            }
+        }
     }
+    /* one reply per request: nothing after it */
+    if (have != total ||
+        sn_kp_decode(type, req, buf + SN_KP_HDR, blen, &rep->m) != SN_OK)
+        goto fail;
+    rep->body = buf;
     return 0;
-}
-
-/* An idle link whose keeper went away (it closed, or sent what it
- * should not have): nothing may be sent on it. */
-static int
-stale(int fd)
-{
-    struct pollfd pfd = {fd, POLLIN | POLLRDHUP, 0};
-
-    return poll(&pfd, 1, 0) != 0;
+fail:
+    if (buf != NULL)
+        explicit_bzero(buf, have);
+    free(buf);
+    return -2;
 }
 
 /* Sends the frame o built and reads the reply: SN_OK with rep (free
@@ -226,7 +225,7 @@ call(struct sn_keeper *k, struct sn_kp_out *o, struct reply *rep)
     uint8_t *frame = NULL;
     size_t flen = 0;
     unsigned gen;
-    int fd, pooled, tries;
+    int fd, pooled, tries, n;
     uint8_t req = o->type;
     sn_err r = SN_ERR_HSM;
 
@@ -239,19 +238,16 @@ call(struct sn_keeper *k, struct sn_kp_out *o, struct reply *rep)
     for (tries = 0; tries < 2; tries++) {
         if ((fd = take(k, &pooled, &gen)) < 0)
             break;
-        if (pooled && stale(fd)) {
-            close(fd);
-            drop_all(k);
-            continue;
-        }
-        if (exchange(fd, frame, flen, req, rep) == 0) {
+        if ((n = exchange(fd, frame, flen, req, rep)) == 0) {
             give_back(k, fd, gen);
             r = SN_OK;
-        } else {
-            close(fd);
-            drop_all(k);
+            break;
         }
-        break;
+        close(fd);
+        drop_all(k);
+        /* only a request no keeper received goes on a new link */
+        if (n != -1 || !pooled)
+            break;
     }
     free(frame);
     if (r != SN_OK)

@@ -326,52 +326,92 @@ struct conn {
     pid_t pid;
 };
 
+/* Reads into b (growing it to want bytes, a frame's size): what one recv
+ * gives while the frame has not begun; within BODY_TIMEOUT_MS once it
+ * has. -1 on close, error or deadline. */
+static int
+fill(int fd, uint8_t **b, size_t *cap, size_t *have, size_t want)
+{
+    struct pollfd pfd = {fd, POLLIN, 0};
+    uint8_t *bigger;
+    ssize_t n;
+    int pr;
+
+    if (want > *cap) {
+        if ((bigger = malloc(want)) == NULL)
+            return -1;
+        memcpy(bigger, *b, *have);
+        explicit_bzero(*b, *have);
+        free(*b);
+        *b = bigger;
+        *cap = want;
+    }
+    for (;;) {
+        if (*have > 0 && (pr = poll(&pfd, 1, BODY_TIMEOUT_MS)) != 1) {
+            if (pr < 0 && errno == EINTR)
+                continue;
+            return -1;
+        }
+        n = recv(fd, *b + *have, *cap - *have, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        *have += (size_t)n;
+        return 0;
+    }
+}
+
 static void *
 serve_conn(void *arg)
 {
     struct conn *cn = arg;
-    uint8_t hdr[SN_KP_HDR], type, *body = NULL, *frame = NULL;
-    size_t blen = 0, flen;
+    uint8_t *buf = NULL, *frame = NULL, type;
+    size_t cap = 65536, have = 0, blen = 0, total, flen;
     struct sn_kp_msg m;
     sn_err r;
 
+    if ((buf = malloc(cap)) == NULL)
+        goto out;
     for (;;) {
-        if (io_all(cn->fd, hdr, sizeof(hdr), 0, 0) != 0)
-            break; /* the front end closed, or went away */
-        if ((r = sn_kp_header(hdr, &type, &blen)) != SN_OK ||
+        while (have < SN_KP_HDR)
+            if (fill(cn->fd, &buf, &cap, &have, cap) != 0)
+                goto out; /* the front end closed, or went away */
+        if ((r = sn_kp_header(buf, &type, &blen)) != SN_OK ||
             (type != SN_KP_SIGN_CRL && blen > BODY_MAX_SMALL)) {
             sn_warn("keeper: a bad frame header from pid %ld (%s); "
                     "connection closed",
                     (long)cn->pid, sn_err_str(r != SN_OK ? r : SN_ERR_LIMIT));
-            blen = 0;
-            break;
+            goto out;
         }
+        total = SN_KP_HDR + blen;
         /* The body follows its header at once, or the link goes. */
-        if ((body = malloc(blen ? blen : 1)) == NULL ||
-            io_all(cn->fd, body, blen, 0, BODY_TIMEOUT_MS) != 0)
-            break;
-        if ((r = sn_kp_decode(type, 0, body, blen, &m)) != SN_OK) {
+        while (have < total)
+            if (fill(cn->fd, &buf, &cap, &have, total > cap ? total : cap) != 0)
+                goto out;
+        if ((r = sn_kp_decode(type, 0, buf + SN_KP_HDR, blen, &m)) != SN_OK) {
             sn_warn("keeper: a malformed %s request from pid %ld; "
                     "connection closed",
                     sn_kp_type_name(type), (long)cn->pid);
-            break;
+            goto out;
         }
         if (sn_keeper_op(cn->kp, &m, &frame, &flen) != SN_OK)
-            break;
-        explicit_bzero(body, blen);
-        free(body);
-        body = NULL;
-        blen = 0;
+            goto out;
+        /* one request at a time: a second one already here waits */
+        explicit_bzero(buf, total); /* a SEAL's plaintext, say */
+        memmove(buf, buf + total, have - total);
+        have -= total;
         r = io_all(cn->fd, frame, flen, 1, 0) == 0 ? SN_OK : SN_ERR_IO;
         explicit_bzero(frame, flen);
         free(frame);
         frame = NULL;
         if (r != SN_OK)
-            break;
+            goto out;
     }
-    if (body != NULL)
-        explicit_bzero(body, blen); /* a SEAL's plaintext, say */
-    free(body);
+out:
+    if (buf != NULL)
+        explicit_bzero(buf, cap);
+    free(buf);
     close(cn->fd);
     free(cn);
     __atomic_sub_fetch(&nconns, 1, __ATOMIC_SEQ_CST);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -430,6 +431,7 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
     struct serve_args sa = {home, listen, public_listen};
     struct sn_keeper_run kr;
     struct sn_sandbox sb;
+    struct stat st;
     struct sn_config cfg;
     const char **hide = NULL;
     char path[PATH_MAX], conf[PATH_MAX], err[512] = "";
@@ -448,14 +450,23 @@ cmd_serve(const char *home, const char *listen, const char *public_listen)
     }
     memset(&sb, 0, sizeof(sb));
     sb.home = cfg.home;
-    sb.hide = hide;
-    sb.nhide = pin_files(&cfg, hide, cfg.nmaps + 1);
     /* the keeper's module and tokens are named there: not the front
      * end's to change */
     snprintf(conf, sizeof(conf), "%s/signetd.conf", cfg.home);
     sb.readonly = conf;
+    sb.hide = hide;
+    sb.nhide = pin_files(&cfg, hide, cfg.nmaps + 1);
     sb.uid = (uid_t)-1;
     sb.gid = (gid_t)-1;
+    /* The front end's user owns the home: a configuration (which names
+     * the keeper's module) replaced since is not the supervisor's. */
+    if (geteuid() == 0 &&
+        (stat(conf, &st) != 0 || st.st_uid != 0 || (st.st_mode & 022) != 0)) {
+        sn_error("serve: %s must be root's and writable by root only", conf);
+        sn_config_cleanup(&cfg);
+        free(hide);
+        return 1;
+    }
     if (cfg.server_user != NULL && geteuid() == 0 &&
         sn_sandbox_user(cfg.server_user, &sb) != SN_OK) {
         sn_config_cleanup(&cfg);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -93,15 +94,37 @@ drop_caps(void)
 
 static uid_t give_uid;
 static gid_t give_gid;
-static char give_skip[PATH_MAX];
+static const struct sn_sandbox *give_sb;
+
+/* What stays the keeper's (root's): HOME/hsm, HOME/run (its socket's
+ * directory), signetd.conf (which names its module) and the PIN files. */
+static int
+kept(const char *path)
+{
+    char p[PATH_MAX];
+    size_t i;
+
+    snprintf(p, sizeof(p), "%s/hsm", give_sb->home);
+    if (strcmp(path, p) == 0)
+        return 1;
+    snprintf(p, sizeof(p), "%s/run", give_sb->home);
+    if (strcmp(path, p) == 0)
+        return 1;
+    if (give_sb->readonly != NULL && strcmp(path, give_sb->readonly) == 0)
+        return 1;
+    for (i = 0; i < give_sb->nhide; i++)
+        if (strcmp(path, give_sb->hide[i]) == 0)
+            return 1;
+    return 0;
+}
 
 static int
 give_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     (void)st;
     (void)ftw;
-    if (strcmp(path, give_skip) == 0)
-        return FTW_SKIP_SUBTREE; /* HOME/hsm stays the keeper's */
+    if (kept(path))
+        return type == FTW_D ? FTW_SKIP_SUBTREE : FTW_CONTINUE;
     if (type != FTW_SL && lchown(path, give_uid, give_gid) != 0)
         sn_warn("supervisor: cannot give %s to the front end's user: %s", path,
                 strerror(errno));
@@ -123,11 +146,14 @@ sn_sandbox_user(const char *name, struct sn_sandbox *sb)
     }
     sb->uid = pw->pw_uid;
     sb->gid = pw->pw_gid;
-    /* the home but HOME/hsm: the database, TLS files, CA files, run/ */
+    /* the home but what stays the keeper's (kept): the database, TLS
+     * files, CA files */
     give_uid = pw->pw_uid;
     give_gid = pw->pw_gid;
-    if (snprintf(give_skip, sizeof(give_skip), "%s/hsm", sb->home) >=
-            (int)sizeof(give_skip) ||
+    give_sb = sb;
+    /* the configuration stays root's, readable by the user's group */
+    if ((sb->readonly != NULL && (chown(sb->readonly, 0, pw->pw_gid) != 0 ||
+                                  chmod(sb->readonly, 0640) != 0)) ||
         nftw(sb->home, give_one, 16, FTW_PHYS | FTW_ACTIONRETVAL) != 0) {
         sn_error("server.user: cannot give the home to %s", name);
         return SN_ERR_IO;
@@ -135,21 +161,15 @@ sn_sandbox_user(const char *name, struct sn_sandbox *sb)
     return SN_OK;
 }
 
-sn_err
-sn_sandbox_enter(const struct sn_sandbox *sb)
+/* The mount namespace's part: HOME/hsm hidden, PIN files /dev/null,
+ * the configuration read-only. */
+static sn_err
+hide(const struct sn_sandbox *sb, const char *hsm)
 {
-    char hsm[PATH_MAX];
+    struct statvfs vfs;
+    unsigned long keep = 0;
     size_t i;
-    sn_err r;
 
-    if (snprintf(hsm, sizeof(hsm), "%s/hsm", sb->home) >= (int)sizeof(hsm))
-        return SN_ERR_INVALID;
-    if ((r = new_namespace()) != SN_OK) {
-        sn_warn("front end: no private mount namespace (%s): it could read "
-                "HOME/hsm; run signetd as root or allow user namespaces",
-                strerror(errno));
-        return r;
-    }
     /* Nothing mounted here reaches the host's namespace. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
         mount("tmpfs", hsm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
@@ -167,18 +187,47 @@ sn_sandbox_enter(const struct sn_sandbox *sb)
                      strerror(errno));
             return SN_ERR_INTERNAL;
         }
-    if (sb->readonly != NULL &&
-        (mount(sb->readonly, sb->readonly, NULL, MS_BIND, NULL) != 0 ||
-         mount(NULL, sb->readonly, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY,
-               NULL) != 0)) {
+    if (sb->readonly == NULL)
+        return SN_OK;
+    /* A remount keeps the flags the file system has (a user namespace
+     * may not drop them: nosuid, nodev, noexec, noatime). */
+    if (statvfs(sb->readonly, &vfs) == 0) {
+        keep |= (vfs.f_flag & ST_NOSUID) ? MS_NOSUID : 0;
+        keep |= (vfs.f_flag & ST_NODEV) ? MS_NODEV : 0;
+        keep |= (vfs.f_flag & ST_NOEXEC) ? MS_NOEXEC : 0;
+        keep |= (vfs.f_flag & ST_NOATIME) ? MS_NOATIME : 0;
+        keep |= (vfs.f_flag & ST_RELATIME) ? MS_RELATIME : 0;
+    }
+    if (mount(sb->readonly, sb->readonly, NULL, MS_BIND, NULL) != 0 ||
+        mount(NULL, sb->readonly, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep,
+              NULL) != 0) {
         sn_error("front end: cannot make %s read-only: %s", sb->readonly,
                  strerror(errno));
         return SN_ERR_INTERNAL;
     }
-    /* no path relative to a directory it started in (HOME/hsm, say) */
+    return SN_OK;
+}
+
+sn_err
+sn_sandbox_enter(const struct sn_sandbox *sb)
+{
+    char hsm[PATH_MAX];
+    sn_err ns;
+
+    if (snprintf(hsm, sizeof(hsm), "%s/hsm", sb->home) >= (int)sizeof(hsm))
+        return SN_ERR_INVALID;
+    if ((ns = new_namespace()) != SN_OK)
+        sn_warn("front end: no private mount namespace (%s): it could read "
+                "HOME/hsm; run signetd as root (with server.user) or allow "
+                "user namespaces",
+                strerror(errno));
+    else if (hide(sb, hsm) != SN_OK)
+        return SN_ERR_INTERNAL;
+    /* With or without a namespace: no relative path to where it started,
+     * no capability, another user if one is named, no gaining any. */
     if (chdir("/") != 0)
         return SN_ERR_INTERNAL;
-    if (drop_bounding() != SN_OK) {
+    if (drop_bounding() != SN_OK && (ns == SN_OK || geteuid() == 0)) {
         sn_error("front end: cannot drop capabilities: %s", strerror(errno));
         return SN_ERR_INTERNAL;
     }
@@ -196,5 +245,5 @@ sn_sandbox_enter(const struct sn_sandbox *sb)
     /* setuid and capset may reset it: not dumpable, again. */
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
         return SN_ERR_INTERNAL;
-    return SN_OK;
+    return ns;
 }

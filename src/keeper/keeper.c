@@ -8,6 +8,7 @@
 #include "keeper/keeper_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -34,6 +35,7 @@ _Static_assert(SN_KEEPER_CAS == SN_CA_COUNT, "one certificate per CA");
 #define MAX_CONNS 256
 #define BODY_MAX_SMALL (256u << 10) /* every request but a CRL's */
 #define BODY_TIMEOUT_MS 30000       /* once its header came */
+#define BUF_USUAL 65536             /* a connection's read buffer */
 
 static int nconns; /* atomic */
 
@@ -78,6 +80,9 @@ static const enum sn_kc_profile profiles[SN_CA_COUNT] = {
     [SN_CA_ATT_ISSUER] = SN_KC_NONE,
 };
 
+static int key_matches(struct keeper *kp, const char *id, X509 *cert,
+                       EVP_PKEY *key);
+
 /* The CA keys on the service token whose certificates are in HOME/ca. */
 static sn_err
 load_cas(struct keeper *kp)
@@ -96,12 +101,19 @@ load_cas(struct keeper *kp)
         } else if (read_cert(path, &kp->ca_cert[i]) != SN_OK)
             continue;
         if (sn_hsm_has_key(kp->service, sn_ca_key_id((enum sn_ca_kind)i)) !=
-            SN_OK)
+            SN_OK) {
+            X509_free(kp->ca_cert[i]); /* no key: no issuer here */
+            kp->ca_cert[i] = NULL;
             continue;
+        }
         if ((r = hsm_key(kp, sn_ca_key_id((enum sn_ca_kind)i),
                          sn_ca_key_alg((enum sn_ca_kind)i), kp->ca_cert[i],
                          &kp->ca[i].key)) != SN_OK)
             return r;
+        /* Whether the certificate is the key's (not a file changed under
+         * HOME/ca) is checked before its first use (sn_keeper_ca_ready):
+         * for an EC key that takes a signature, which a module that hangs
+         * would not give at start. */
         kp->ca[i].cert = kp->ca_cert[i];
         kp->ca[i].md = sn_ca_md((enum sn_ca_kind)i);
         kp->ca[i].profile = profiles[i];
@@ -110,8 +122,10 @@ load_cas(struct keeper *kp)
     return SN_OK;
 }
 
-/* The key signs and the certificate's public key verifies: for an EC
- * key, whose public half the module no longer has. */
+/* The key signs and the certificate's public key verifies (1), or not
+ * (0): for an EC key, whose public half the module no longer has. -1 if
+ * the module could not sign at all (it fails every signature: nothing is
+ * learnt, and nothing will be signed with it anyway). */
 static int
 signs_for(EVP_PKEY *key, X509 *cert)
 {
@@ -119,7 +133,7 @@ signs_for(EVP_PKEY *key, X509 *cert)
     unsigned char sig[1024];
     size_t siglen = sizeof(sig);
     EVP_MD_CTX *c = NULL;
-    int ok = 0;
+    int ok = -1;
 
     if ((c = EVP_MD_CTX_new()) != NULL &&
         EVP_DigestSignInit(c, NULL, EVP_sha256(), NULL, key) == 1 &&
@@ -147,7 +161,7 @@ key_matches(struct keeper *kp, const char *id, X509 *cert, EVP_PKEY *key)
 
     if ((r = sn_hsm_public_key(kp->service, id, &spki, &len)) ==
         SN_ERR_NOT_FOUND)
-        return signs_for(key, cert);
+        return signs_for(key, cert) != 0;
     if (r != SN_OK || (n = i2d_PUBKEY(X509_get0_pubkey(cert), &mine)) <= 0) {
         free(spki);
         return 0;
@@ -156,6 +170,31 @@ key_matches(struct keeper *kp, const char *id, X509 *cert, EVP_PKEY *key)
     OPENSSL_free(mine);
     free(spki);
     return ok;
+}
+
+const struct sn_kc_ca *
+sn_keeper_ca_ready(struct keeper *kp, unsigned kind)
+{
+    struct sn_kc_ca *ca;
+    int v;
+
+    if (kind >= SN_CA_COUNT || (ca = &kp->ca[kind])->key == NULL)
+        return NULL;
+    pthread_mutex_lock(&kp->ca_lock);
+    if ((v = kp->ca_checked[kind]) == 0) {
+        v = key_matches(kp, sn_ca_key_id((enum sn_ca_kind)kind), ca->cert,
+                        ca->key)
+                ? 1
+                : -1;
+        kp->ca_checked[kind] = v;
+        if (v < 0)
+            sn_error("keeper: HOME/ca/%s.pem is not the certificate of the "
+                     "%s key; that CA signs nothing",
+                     sn_ca_name((enum sn_ca_kind)kind),
+                     sn_ca_key_id((enum sn_ca_kind)kind));
+    }
+    pthread_mutex_unlock(&kp->ca_lock);
+    return v > 0 ? ca : NULL;
 }
 
 sn_err
@@ -177,7 +216,8 @@ sn_err
 sn_keeper_tsa_bind(struct keeper *kp, const char *id, X509 *cert, char *why,
                    size_t whylen)
 {
-    X509 *issuer = kp->ca_cert[SN_CA_TIMESTAMPING];
+    const struct sn_kc_ca *ts = sn_keeper_ca_ready(kp, SN_CA_TIMESTAMPING);
+    X509 *issuer = ts != NULL ? ts->cert : NULL;
     STACK_OF(X509) *chain = NULL;
     EVP_PKEY *key = NULL, *old_key;
     X509 *old_cert;
@@ -216,9 +256,21 @@ sn_keeper_tsa_bind(struct keeper *kp, const char *id, X509 *cert, char *why,
     if (!X509_up_ref(cert))
         goto out;
     pthread_rwlock_wrlock(&kp->tsa_lock);
-    old_key = kp->tsa.key;
-    old_cert = kp->tsa.cert;
-    old_chain = kp->tsa.chain;
+    if (strcmp(id, kp->tsa_id) == 0 || kp->tsa.key == NULL) {
+        /* the same key again (a restarted front end): replaced */
+        old_key = kp->tsa.key;
+        old_cert = kp->tsa.cert;
+        old_chain = kp->tsa.chain;
+    } else {
+        /* a new key: the current one becomes the previous one */
+        old_key = kp->tsa_prev.key;
+        old_cert = kp->tsa_prev.cert;
+        old_chain = kp->tsa_prev.chain;
+        kp->tsa_prev.key = kp->tsa.key;
+        kp->tsa_prev.cert = kp->tsa.cert;
+        kp->tsa_prev.chain = kp->tsa.chain;
+        memcpy(kp->tsa_prev_id, kp->tsa_id, sizeof(kp->tsa_id));
+    }
     kp->tsa.key = key;
     kp->tsa.cert = cert;
     kp->tsa.chain = chain;
@@ -366,8 +418,8 @@ static void *
 serve_conn(void *arg)
 {
     struct conn *cn = arg;
-    uint8_t *buf = NULL, *frame = NULL, type;
-    size_t cap = 65536, have = 0, blen = 0, total, flen;
+    uint8_t *buf = NULL, *frame = NULL, *small, type;
+    size_t cap = BUF_USUAL, have = 0, blen = 0, total, flen;
     struct sn_kp_msg m;
     sn_err r;
 
@@ -401,6 +453,15 @@ serve_conn(void *arg)
         explicit_bzero(buf, total); /* a SEAL's plaintext, say */
         memmove(buf, buf + total, have - total);
         have -= total;
+        /* after a CRL's megabytes, back to the usual size */
+        if (cap > BUF_USUAL && have <= BUF_USUAL &&
+            (small = malloc(BUF_USUAL)) != NULL) {
+            memcpy(small, buf, have);
+            explicit_bzero(buf, cap);
+            free(buf);
+            buf = small;
+            cap = BUF_USUAL;
+        }
         r = io_all(cn->fd, frame, flen, 1, 0) == 0 ? SN_OK : SN_ERR_IO;
         explicit_bzero(frame, flen);
         free(frame);
@@ -418,36 +479,61 @@ out:
     return NULL;
 }
 
+/*
+ * The socket, in a directory of the keeper's own (its uid, 0711, not a
+ * link: whatever a front end left at that path is not followed), bound
+ * through the directory's descriptor, created 0600 and, for a front end
+ * of another user (server.user), given to it without following a link.
+ */
 static int
 listen_at(const struct sn_keeper_conf *c)
 {
     struct sockaddr_un sa;
-    char dir[sizeof(sa.sun_path)], *slash;
-    int fd;
+    char dir[PATH_MAX], *slash;
+    const char *name;
+    struct stat st;
+    mode_t old;
+    int fd = -1, dfd = -1, rc;
 
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
-    if (strlen(c->socket_path) >= sizeof(sa.sun_path))
+    if (strlen(c->socket_path) >= sizeof(dir) ||
+        (slash = strrchr(c->socket_path, '/')) == NULL)
         return -1;
-    memcpy(sa.sun_path, c->socket_path, strlen(c->socket_path) + 1);
-    unlink(c->socket_path);
-    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-        return -1;
-    /* The front end's user (server.user) reaches it: the socket and its
-     * directory are that user's. */
-    memcpy(dir, c->socket_path, strlen(c->socket_path) + 1);
-    if ((slash = strrchr(dir, '/')) != NULL)
-        *slash = '\0';
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        chmod(c->socket_path, 0600) != 0 ||
-        (geteuid() == 0 && c->peer_uid != 0 &&
-         (chown(c->socket_path, c->peer_uid, (gid_t)-1) != 0 ||
-          (slash != NULL && chown(dir, c->peer_uid, (gid_t)-1) != 0))) ||
-        listen(fd, 64) != 0) {
-        close(fd);
-        return -1;
+    memcpy(dir, c->socket_path, (size_t)(slash - c->socket_path));
+    dir[slash - c->socket_path] = '\0';
+    name = slash + 1;
+    mkdir(dir, 0711);
+    if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
+            0 ||
+        fstat(dfd, &st) != 0 || st.st_uid != geteuid() ||
+        (st.st_mode & 022) != 0 || fchmod(dfd, 0711) != 0) {
+        sn_error("keeper: %s is not a directory of the keeper's own", dir);
+        goto fail;
     }
+    if (snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dfd,
+                 name) >= (int)sizeof(sa.sun_path))
+        goto fail;
+    unlinkat(dfd, name, 0);
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+        goto fail;
+    old = umask(0177);
+    rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(old);
+    if (rc != 0 ||
+        (geteuid() == 0 && c->peer_uid != 0 &&
+         fchownat(dfd, name, c->peer_uid, (gid_t)-1, AT_SYMLINK_NOFOLLOW) !=
+             0) ||
+        listen(fd, 64) != 0)
+        goto fail;
+    close(dfd);
     return fd;
+fail:
+    if (fd >= 0)
+        close(fd);
+    if (dfd >= 0)
+        close(dfd);
+    return -1;
 }
 
 static void
@@ -514,9 +600,11 @@ sn_keeper_serve(const struct sn_keeper_conf *conf, int ready_fd)
                                   PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&kp.tsa_lock, &rwa);
     pthread_mutex_init(&kp.cp_lock, NULL);
+    pthread_mutex_init(&kp.ca_lock, NULL);
     kp.tsa.md = EVP_sha256();
     kp.tsa.policies = conf->tsa_policies;
     kp.tsa.window = (int)conf->tsa_window;
+    kp.tsa_prev = kp.tsa; /* no key yet: the same settings */
     if ((r = keeper_open(&kp)) != SN_OK)
         return r;
     if ((lfd = listen_at(conf)) < 0) {

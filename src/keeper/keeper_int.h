@@ -28,10 +28,17 @@ struct keeper {
     struct sn_oids oids;
     struct sn_kc_ca ca[SN_CA_COUNT]; /* key NULL: not held */
     X509 *ca_cert[SN_CA_COUNT];
+    /* each CA's certificate is its key's: 0 not known yet, 1, -1 */
+    pthread_mutex_t ca_lock;
+    int ca_checked[SN_CA_COUNT];
     /* the TSA's current key and certificate (TSA_USE swaps them) */
     pthread_rwlock_t tsa_lock;
     struct sn_kc_tsa tsa; /* key NULL: none yet */
     char tsa_id[65];
+    /* the one before, until it is destroyed: a token being made with it
+     * while the TSA rotates is still signed (by the key it names) */
+    struct sn_kc_tsa tsa_prev;
+    char tsa_prev_id[65];
     /* the last checkpoint signed (HOME/hsm/keeper/checkpoint) */
     pthread_mutex_t cp_lock;
     int cp_have;
@@ -52,6 +59,9 @@ sn_err sn_keeper_op(struct keeper *kp, const struct sn_kp_msg *m,
  * HOME/ca/tsa.pem at start). */
 sn_err sn_keeper_tsa_bind(struct keeper *kp, const char *id, X509 *cert,
                           char *why, size_t whylen);
+/* CA kind's key and certificate once the certificate is known to be the
+ * key's (checked at the first call), or NULL. */
+const struct sn_kc_ca *sn_keeper_ca_ready(struct keeper *kp, unsigned kind);
 /* SN_OK if key pair id on the service token is the one cert certifies. */
 sn_err sn_keeper_holds_key(struct keeper *kp, const char *id, X509 *cert);
 /* A PIN file's PIN (sn_secret_free it): one line, at most 256 bytes. */

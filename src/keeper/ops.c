@@ -126,10 +126,10 @@ sn_keeper_read_pin(const char *path, char **out)
 }
 
 /*
- * A mapped token belongs to the first subscriber id that opened or made
- * it (HOME/hsm/keeper/mapped-<label>): the front end names the
- * subscriber, and another id naming the same subscriber later does not
- * get the token. SN_ERR_STATE if the token is another id's.
+ * A mapped token belongs to the first subscriber id that opened
+ * (HOME/hsm/keeper/mapped-<label>): the front end names the subscriber, and
+ * another id naming the same subscriber later does not get the token.
+ * SN_ERR_STATE if the token is another id's.
  */
 static sn_err
 bind_mapped(const struct keeper *kp, const char *label, const char *id)
@@ -172,8 +172,8 @@ op_token_create(struct ctx *x)
     if (kp->c->mapped) {
         if ((map = map_for(kp, name)) == NULL)
             return refuse(x, SN_ERR_CONFIG, "no token is mapped to this name");
-        if ((r = bind_mapped(kp, map->label, id)) != SN_OK)
-            return refuse(x, r, "the mapped token is another subscriber's");
+        /* bound at its first open: a subscriber the front end failed
+         * to record binds nothing */
         sn_kp_s(&x->o, map->label);
         sn_kp_b(&x->o, NULL, 0);
         return SN_OK;
@@ -295,7 +295,7 @@ attest(struct keeper *kp, const char *sub, const char *kid,
        time_t at, const uint8_t *spki, size_t spki_len, uint8_t **der,
        int *dlen)
 {
-    const struct sn_kc_ca *ca = &kp->ca[SN_CA_ATT_ISSUER];
+    const struct sn_kc_ca *ca = sn_keeper_ca_ready(kp, SN_CA_ATT_ISSUER);
     const unsigned char *p = spki;
     struct sn_attestation a;
     EVP_PKEY *pub = NULL;
@@ -303,7 +303,7 @@ attest(struct keeper *kp, const char *sub, const char *kid,
     sn_err r = SN_ERR_CRYPTO;
 
     *der = NULL;
-    if (ca->key == NULL)
+    if (ca == NULL)
         return SN_ERR_STATE;
     memset(&a, 0, sizeof(a));
     snprintf(a.subscriber, sizeof(a.subscriber), "%s", sub);
@@ -464,7 +464,10 @@ whose_key(struct ctx *x, unsigned kind, const struct sn_kp_field *der,
         goto out;
     }
     if (kind == SN_CA_CODESIGNING) {
-        issuer = x->kp->ca_cert[SN_CA_ATT_ISSUER];
+        /* the issuer whose key the keeper holds, checked at its start */
+        issuer = sn_keeper_ca_ready(x->kp, SN_CA_ATT_ISSUER) != NULL
+                     ? x->kp->ca[SN_CA_ATT_ISSUER].cert
+                     : NULL;
         if (issuer == NULL ||
             (att = d2i_X509(NULL, &q, (long)ev->len)) == NULL ||
             q != ev->p + ev->len ||
@@ -505,9 +508,11 @@ op_sign_object(struct ctx *x)
     size_t outlen = 0;
     sn_err r;
 
-    if (m->f[0].u >= SN_CA_COUNT || x->kp->ca[m->f[0].u].key == NULL)
-        return refuse(x, SN_ERR_NOT_FOUND, "this keeper holds no such CA key");
-    ca = &x->kp->ca[m->f[0].u];
+    if (m->f[0].u >= SN_CA_COUNT ||
+        (ca = sn_keeper_ca_ready(x->kp, (unsigned)m->f[0].u)) == NULL)
+        return refuse(x, SN_ERR_NOT_FOUND,
+                      "this keeper holds no such CA key (or its certificate "
+                      "is not the key's)");
     if (m->type == SN_KP_SIGN_CERT && ca->profile != SN_KC_NONE &&
         (r = whose_key(x, (unsigned)m->f[0].u, &m->f[1], &m->f[2])) != SN_OK)
         return r;
@@ -532,6 +537,7 @@ op_sign_tsa(struct ctx *x)
 {
     struct keeper *kp = x->kp;
     const struct sn_kp_field *f = &x->m->f[1];
+    const struct sn_kc_tsa *t;
     uint8_t *out = NULL;
     size_t outlen = 0;
     char id[65];
@@ -540,15 +546,18 @@ op_sign_tsa(struct ctx *x)
     if ((r = field_id(x, 0, id)) != SN_OK)
         return r;
     pthread_rwlock_rdlock(&kp->tsa_lock);
-    if (kp->tsa.key == NULL)
-        r = refuse(x, SN_ERR_STATE, "no TSA key is bound");
-    else if (strcmp(id, kp->tsa_id) != 0)
-        r = refuse(x, SN_ERR_STATE, "TSA key %s is not the one bound", id);
+    t = kp->tsa.key != NULL && strcmp(id, kp->tsa_id) == 0 ? &kp->tsa
+        : kp->tsa_prev.key != NULL && strcmp(id, kp->tsa_prev_id) == 0
+            ? &kp->tsa_prev
+            : NULL;
+    /* NOT_FOUND: the front end binds it (TSA_USE) and asks again */
+    if (t == NULL)
+        r = refuse(x, SN_ERR_NOT_FOUND, "TSA key %s is not bound", id);
     else if (x->m->type == SN_KP_SIGN_TST)
-        r = sn_kc_sign_tst(&kp->tsa, f->p, f->len, time(NULL), &out, &outlen,
-                           x->why, sizeof(x->why));
+        r = sn_kc_sign_tst(t, f->p, f->len, time(NULL), &out, &outlen, x->why,
+                           sizeof(x->why));
     else
-        r = sn_kc_sign_ts_pkcs7(&kp->tsa, f->p, f->len, &out, &outlen, x->why,
+        r = sn_kc_sign_ts_pkcs7(t, f->p, f->len, &out, &outlen, x->why,
                                 sizeof(x->why));
     pthread_rwlock_unlock(&kp->tsa_lock);
     if (r == SN_OK)
@@ -624,22 +633,32 @@ op_tsa_use(struct ctx *x)
 static sn_err
 op_tsa_destroy(struct ctx *x)
 {
+    struct keeper *kp = x->kp;
     char id[65];
-    int current;
     sn_err r;
 
     if ((r = field_id(x, 0, id)) != SN_OK)
         return r;
     if (!tsa_id_ok(id))
         return refuse(x, SN_ERR_INVALID, "not a TSA key id");
-    pthread_rwlock_rdlock(&x->kp->tsa_lock);
-    current = strcmp(id, x->kp->tsa_id) == 0;
-    pthread_rwlock_unlock(&x->kp->tsa_lock);
-    if (current)
-        return refuse(x, SN_ERR_STATE, "the TSA's current key stays");
-    if ((r = sn_hsm_destroy(x->kp->service, id)) != SN_OK)
-        return refuse(x, r, "no such TSA key");
-    return SN_OK;
+    /* Under the write lock: no token is being signed with it meanwhile,
+     * and no rotation binds it again between the check and the destroy. */
+    pthread_rwlock_wrlock(&kp->tsa_lock);
+    if (strcmp(id, kp->tsa_id) == 0)
+        r = refuse(x, SN_ERR_STATE, "the TSA's current key stays");
+    else if ((r = sn_hsm_destroy(kp->service, id)) != SN_OK)
+        r = refuse(x, r, "no such TSA key");
+    else if (strcmp(id, kp->tsa_prev_id) == 0) {
+        EVP_PKEY_free(kp->tsa_prev.key);
+        X509_free(kp->tsa_prev.cert);
+        sk_X509_pop_free(kp->tsa_prev.chain, X509_free);
+        kp->tsa_prev.key = NULL;
+        kp->tsa_prev.cert = NULL;
+        kp->tsa_prev.chain = NULL;
+        kp->tsa_prev_id[0] = '\0';
+    }
+    pthread_rwlock_unlock(&kp->tsa_lock);
+    return r;
 }
 
 /* ---- the log, the notices, sealing ---- */

@@ -154,9 +154,9 @@ tsa_call(struct sn_ca_signer *s, uint8_t type, const uint8_t *in, size_t len,
 {
     unsigned char *der = NULL;
     int n, tries;
-    sn_err r = SN_ERR_STATE;
+    sn_err r = SN_ERR_NOT_FOUND;
 
-    for (tries = 0; tries < 2 && r == SN_ERR_STATE; tries++) {
+    for (tries = 0; tries < 2 && r == SN_ERR_NOT_FOUND; tries++) {
         if (tries > 0) {
             if ((n = i2d_X509(ks(s)->tsa_cert, &der)) <= 0)
                 return SN_ERR_CRYPTO;

@@ -16,30 +16,9 @@
 #include "common/util.h"
 #include "daemon/keeperrun.h"
 #include "http/keyrules.h"
+#include "keeper/keeper.h"
 #include "translog/merkle.h"
 #include "translog/note.h"
-
-#define PIN_MAX 256
-
-static sn_err
-read_pin(const char *path, char **out)
-{
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    sn_err r;
-
-    *out = NULL;
-    if ((r = sn_file_read(path, PIN_MAX, &buf, &len)) != SN_OK)
-        return r;
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-        buf[--len] = '\0';
-    if (len == 0) {
-        sn_secret_free((char *)buf);
-        return SN_ERR_CONFIG;
-    }
-    *out = (char *)buf;
-    return SN_OK;
-}
 
 static sn_err
 open_token(struct sn_app *app, const char *label, const char *pin_file,
@@ -48,7 +27,7 @@ open_token(struct sn_app *app, const char *label, const char *pin_file,
     char *pin = NULL;
     sn_err r;
 
-    if ((r = read_pin(pin_file, &pin)) != SN_OK) {
+    if ((r = sn_keeper_read_pin(pin_file, &pin)) != SN_OK) {
         sn_error("app: cannot read PIN file %s: %s", pin_file, sn_err_str(r));
         return r;
     }

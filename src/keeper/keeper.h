@@ -41,6 +41,10 @@ struct sn_keeper_conf {
     X509 *ca_certs[SN_KEEPER_CAS];
 };
 
+/* A PIN file's PIN (sn_secret_free it): one line, at most 256 bytes, its
+ * line end dropped; SN_ERR_CONFIG if empty. */
+sn_err sn_keeper_read_pin(const char *path, char **out);
+
 /*
  * Opens the module and tokens, binds socket_path (0600, the front end's),
  * writes one byte to ready_fd (then closes it) and serves until SIGTERM.

@@ -64,8 +64,6 @@ sn_err sn_keeper_tsa_bind(struct keeper *kp, const char *id, X509 *cert,
 const struct sn_kc_ca *sn_keeper_ca_ready(struct keeper *kp, unsigned kind);
 /* SN_OK if key pair id on the service token is the one cert certifies. */
 sn_err sn_keeper_holds_key(struct keeper *kp, const char *id, X509 *cert);
-/* A PIN file's PIN (sn_secret_free it): one line, at most 256 bytes. */
-sn_err sn_keeper_read_pin(const char *path, char **out);
 /* The checkpoint state file: read at start, written before a signature
  * leaves. */
 sn_err sn_keeper_cp_load(struct keeper *kp);

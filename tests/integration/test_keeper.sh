@@ -46,8 +46,8 @@ PROBE_ORIGIN=$ORIGIN PROBE_OUT=$WORK/probe /usr/bin/python3 \
 rc=$?
 while IFS= read -r line; do
     case $line in
-    "ok   "*) pass "${line#ok   }" ;;
-    "FAIL "*) fail "${line#FAIL }" ;;
+    "ok   "*) CHECKS=$((CHECKS + 1)) && pass "${line#ok   }" ;;
+    "FAIL "*) CHECKS=$((CHECKS + 1)) && fail "${line#FAIL }" ;;
     *) [ -n "$line" ] && log "$line" ;;
     esac
 done <"$WORK/probe.log"

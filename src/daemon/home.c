@@ -861,6 +861,11 @@ walk_modes(struct findings *f, const char *dir, int depth)
                 (int)sizeof(path) ||
             lstat(path, &st) != 0 || S_ISLNK(st.st_mode))
             continue;
+        /* the keeper's socket directory is searchable on purpose (a
+         * front end of another user reaches the socket, 0600, in it) */
+        if (depth == 1 && strcmp(d->d_name, "run") == 0 &&
+            S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0711)
+            st.st_mode &= ~(mode_t)011;
         check_mode(f, path, st.st_mode);
         if (S_ISDIR(st.st_mode))
             walk_modes(f, path, depth + 1);

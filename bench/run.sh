@@ -37,8 +37,10 @@ PID=
 EXTRA_PIDS=()
 cleanup() {
     local p
-    for p in "${EXTRA_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+    # (set -e holds here too: a server already gone must not stop the
+    # rest of the cleanup)
+    for p in "${EXTRA_PIDS[@]}"; do kill "$p" 2>/dev/null || :; done
+    [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || :
     # issue 19: the cluster and the PostgreSQL servers
     [ -d "$WORK/cluster" ] && "$(dirname "$0")/../scripts/cluster.sh" stop "$WORK/cluster" >/dev/null 2>&1
     [ -n "${PGDIR:-}" ] && "$(dirname "$0")/../scripts/pg.sh" stop "$PGDIR" >/dev/null 2>&1 &&

@@ -103,8 +103,10 @@ check_match "SoftHSM2 made the subscriber's token directory" "." \
     "$(find "$H/hsm/tokens" -mindepth 1 -maxdepth 1 -type d | sed -n 2p)"
 
 # Every entry but the home itself is listed with its mode; the home too.
-# One socket is expected: the keeper's (issue 20), 0600.
-loose=$(find "$H" \( -type f ! -perm 0600 \) -o \( -type d ! -perm 0700 \) \
+# One socket is expected: the keeper's (issue 20), 0600, in its own
+# directory, 0711 (searchable: a front end of another user reaches it).
+loose=$(find "$H" \( -type f ! -perm 0600 \) \
+    -o \( -type d ! -perm 0700 ! \( -path "$H/run" -perm 0711 \) \) \
     -o \( ! -type f ! -type d ! \( -type s -perm 0600 -path "$H/run/keeper.sock" \) \) |
     while read -r p; do
     stat -c '%a %U %n' "$p"

@@ -390,3 +390,23 @@ sn_secret_free(char *s)
     OPENSSL_cleanse(s, strlen(s));
     free(s);
 }
+
+int
+sn_tm_add_months(struct tm tm, int months, time_t *end)
+{
+    struct tm last;
+
+    tm.tm_mon += months;
+    tm.tm_year += tm.tm_mon / 12;
+    tm.tm_mon %= 12;
+    /* Day 0 of the next month is the last day of this one (timegm
+     * normalises last). */
+    last = tm;
+    last.tm_mon += 1;
+    last.tm_mday = 0;
+    if (timegm(&last) == (time_t)-1)
+        return 0;
+    if (tm.tm_mday > last.tm_mday)
+        tm.tm_mday = last.tm_mday;
+    return (*end = timegm(&tm)) != (time_t)-1;
+}

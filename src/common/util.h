@@ -47,6 +47,13 @@ sn_err sn_random(uint8_t *buf, size_t len);
 sn_err sn_uuid(char *buf);
 
 /* Reads a whole file of at most max bytes; *out is NUL-terminated. */
+/*
+ * *end = tm (UTC) plus months calendar months, the day kept within the
+ * month (30 November + 3 -> 28 or 29 February): a period never longer
+ * than the months counted. 0 if the time cannot be represented.
+ */
+int sn_tm_add_months(struct tm tm, int months, time_t *end);
+
 sn_err sn_file_read(const char *path, size_t max, uint8_t **out,
                     size_t *outlen);
 /* Creates path (O_EXCL) with mode, writes data, fsyncs. */

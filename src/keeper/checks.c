@@ -21,6 +21,8 @@
 #include <openssl/ts.h>
 #include <openssl/x509v3.h>
 
+#include "common/util.h"
+
 #include "crypto/x509util.h"
 
 #define DAY 86400L
@@ -815,23 +817,9 @@ tsa_held(const struct sn_kc_tsa *tsa)
 static int
 months_on(time_t t, int months, time_t *end)
 {
-    struct tm tm, last;
+    struct tm tm;
 
-    if (gmtime_r(&t, &tm) == NULL)
-        return 0;
-    tm.tm_mon += months;
-    tm.tm_year += tm.tm_mon / 12;
-    tm.tm_mon %= 12;
-    /* Day 0 of the next month is the last day of this one (timegm
-     * normalises last). */
-    last = tm;
-    last.tm_mon += 1;
-    last.tm_mday = 0;
-    if (timegm(&last) == (time_t)-1)
-        return 0;
-    if (tm.tm_mday > last.tm_mday)
-        tm.tm_mday = last.tm_mday;
-    return (*end = timegm(&tm)) != (time_t)-1;
+    return gmtime_r(&t, &tm) != NULL && sn_tm_add_months(tm, months, end);
 }
 
 static const char *

@@ -433,23 +433,11 @@ clock_check(struct sn_tsa *tsa, struct timespec *wall)
 static int
 key_expired(X509 *cert, time_t now)
 {
-    struct tm tm, last;
+    struct tm tm;
     time_t end;
 
-    if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm) != 1)
-        return 1;
-    tm.tm_mon += KEY_USE_MONTHS;
-    tm.tm_year += tm.tm_mon / 12;
-    tm.tm_mon %= 12;
-    /* Day 0 of the next month is the last day of this one. */
-    last = tm;
-    last.tm_mon += 1;
-    last.tm_mday = 0;
-    if (timegm(&last) == (time_t)-1)
-        return 1;
-    if (tm.tm_mday > last.tm_mday)
-        tm.tm_mday = last.tm_mday;
-    if ((end = timegm(&tm)) == (time_t)-1)
+    if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm) != 1 ||
+        !sn_tm_add_months(tm, KEY_USE_MONTHS, &end))
         return 1;
     return now >= end;
 }

@@ -1,6 +1,12 @@
 /*
  * client: the front end's keeper calls. A pool of connections, each used
- * by one thread for one request and reply at a time.
+ * by one thread for one request and reply at a time. Each request carries
+ * the asking thread's nice (relative to the front end's own), and the
+ * keeper serves it at that much below its own priority: the front end's
+ * lower-priority work (a busy tenant's signers, anonymous time-stamps)
+ * stays lower in the keeper too, where the HSM's CPU is spent. A link is
+ * pooled with its nice and reused only at the same one, so a keeper
+ * thread seldom has to change its priority.
  */
 #define _GNU_SOURCE
 #include "ipc/client.h"
@@ -11,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -26,8 +34,10 @@ struct sn_keeper {
     pthread_mutex_t lock;
     char path[108];
     int idle[POOL_MAX];
+    uint8_t idle_nice[POOL_MAX];
     size_t nidle;
-    unsigned gen; /* bumped when the keeper went away: idle links are stale */
+    int base_nice; /* the process's: a thread's nice is told relative to it */
+    unsigned gen;  /* bumped when the keeper went away: idle links are stale */
     sn_keeper_opener opener;
     void *opener_arg;
     int gone_logged;
@@ -50,6 +60,10 @@ sn_keeper_new(const char *path, struct sn_keeper **out)
         return SN_ERR_NOMEM;
     pthread_mutex_init(&k->lock, NULL);
     memcpy(k->path, path, strlen(path) + 1);
+    errno = 0;
+    k->base_nice = getpriority(PRIO_PROCESS, (id_t)getpid());
+    if (errno != 0)
+        k->base_nice = 0;
     *out = k;
     return SN_OK;
 }
@@ -94,16 +108,39 @@ dial(const struct sn_keeper *k)
     return fd;
 }
 
-/* An idle link (*pooled = 1) or a new one; -1 if the keeper is gone. */
+/* The calling thread's nice above the process's, as the keeper takes it
+ * (Linux: nice is per thread). */
+static unsigned
+thread_nice(const struct sn_keeper *k)
+{
+    int n;
+
+    errno = 0;
+    n = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+    if (errno != 0 || n <= k->base_nice)
+        return 0;
+    n -= k->base_nice;
+    return n > SN_KP_NICE_MAX ? SN_KP_NICE_MAX : (unsigned)n;
+}
+
+/* An idle link at this nice (*pooled = 1) or a new one; -1 if the keeper
+ * is gone. */
 static int
-take(struct sn_keeper *k, int *pooled, unsigned *gen)
+take(struct sn_keeper *k, unsigned nice, int *pooled, unsigned *gen)
 {
     int fd = -1;
+    size_t i;
 
     pthread_mutex_lock(&k->lock);
     *gen = k->gen;
-    if (k->nidle > 0)
-        fd = k->idle[--k->nidle];
+    for (i = k->nidle; i-- > 0;)
+        if (k->idle_nice[i] == nice) {
+            fd = k->idle[i];
+            k->idle[i] = k->idle[k->nidle - 1];
+            k->idle_nice[i] = k->idle_nice[k->nidle - 1];
+            k->nidle--;
+            break;
+        }
     pthread_mutex_unlock(&k->lock);
     *pooled = fd >= 0;
     if (fd < 0 && (fd = dial(k)) < 0) {
@@ -116,11 +153,12 @@ take(struct sn_keeper *k, int *pooled, unsigned *gen)
 }
 
 static void
-give_back(struct sn_keeper *k, int fd, unsigned gen)
+give_back(struct sn_keeper *k, int fd, unsigned nice, unsigned gen)
 {
     pthread_mutex_lock(&k->lock);
     if (gen == k->gen && k->nidle < POOL_MAX) {
-        k->idle[k->nidle++] = fd;
+        k->idle[k->nidle] = fd;
+        k->idle_nice[k->nidle++] = (uint8_t)nice;
         fd = -1;
     }
     pthread_mutex_unlock(&k->lock);
@@ -189,7 +227,7 @@ exchange(int fd, const uint8_t *frame, size_t flen, uint8_t req,
             goto fail; /* closed, or no answer within REPLY_TIMEOUT_MS */
         have += (size_t)n;
         if (total == 0 && have >= SN_KP_HDR) {
-            if (sn_kp_header(buf, &type, &blen) != SN_OK)
+            if (sn_kp_header(buf, &type, &blen, NULL) != SN_OK)
                 goto fail;
             total = SN_KP_HDR + blen;
             if (total > cap) {
@@ -224,22 +262,23 @@ call(struct sn_keeper *k, struct sn_kp_out *o, struct reply *rep)
 {
     uint8_t *frame = NULL;
     size_t flen = 0;
-    unsigned gen;
+    unsigned gen, nice = thread_nice(k);
     int fd, pooled, tries, n;
     uint8_t req = o->type;
     sn_err r = SN_ERR_HSM;
 
     memset(rep, 0, sizeof(*rep));
+    sn_kp_nice(o, nice);
     if ((r = sn_kp_finish(o, &frame, &flen)) != SN_OK)
         return r;
     r = SN_ERR_HSM;
     /* A pooled link may be to a keeper that has since restarted: then
      * every idle one is; a new one is dialled before anything is sent. */
     for (tries = 0; tries < 2; tries++) {
-        if ((fd = take(k, &pooled, &gen)) < 0)
+        if ((fd = take(k, nice, &pooled, &gen)) < 0)
             break;
         if ((n = exchange(fd, frame, flen, req, rep)) == 0) {
-            give_back(k, fd, gen);
+            give_back(k, fd, nice, gen);
             r = SN_OK;
             break;
         }

@@ -192,13 +192,16 @@ sn_kp_decode(uint8_t type, uint8_t req, const uint8_t *body, size_t len,
 }
 
 sn_err
-sn_kp_header(const uint8_t hdr[SN_KP_HDR], uint8_t *type, size_t *body_len)
+sn_kp_header(const uint8_t hdr[SN_KP_HDR], uint8_t *type, size_t *body_len,
+             unsigned *nice)
 {
     uint32_t n;
 
     *type = 0;
     *body_len = 0;
-    if (hdr[4] != SN_KP_VERSION || hdr[6] != 0 || hdr[7] != 0)
+    if (nice != NULL)
+        *nice = 0;
+    if (hdr[4] != SN_KP_VERSION || hdr[6] > SN_KP_NICE_MAX || hdr[7] != 0)
         return SN_ERR_INVALID;
     n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
         (uint32_t)hdr[2] << 8 | hdr[3];
@@ -206,6 +209,8 @@ sn_kp_header(const uint8_t hdr[SN_KP_HDR], uint8_t *type, size_t *body_len)
         return SN_ERR_LIMIT;
     *type = hdr[5];
     *body_len = n;
+    if (nice != NULL)
+        *nice = hdr[6];
     return SN_OK;
 }
 
@@ -324,6 +329,17 @@ sn_kp_begin(struct sn_kp_out *o, uint8_t type, uint8_t req)
 }
 
 void
+sn_kp_nice(struct sn_kp_out *o, unsigned nice)
+{
+    if (nice > SN_KP_NICE_MAX) {
+        if (!o->err)
+            o->err = SN_ERR_INVALID;
+        return;
+    }
+    o->nice = (uint8_t)nice;
+}
+
+void
 sn_kp_u(struct sn_kp_out *o, uint64_t v)
 {
     if (next_kind(o, 'u') == 0)
@@ -373,7 +389,8 @@ sn_kp_finish(struct sn_kp_out *o, uint8_t **frame, size_t *len)
     o->buf[3] = (uint8_t)body;
     o->buf[4] = SN_KP_VERSION;
     o->buf[5] = o->type;
-    o->buf[6] = o->buf[7] = 0;
+    o->buf[6] = o->nice;
+    o->buf[7] = 0;
     *frame = o->buf;
     *len = o->len;
     o->buf = NULL;

@@ -6,7 +6,9 @@
  *   u32 body length (big-endian, at most SN_KP_MAX_BODY)
  *   u8  version (SN_KP_VERSION)
  *   u8  type (enum sn_kp_type)
- *   u16 reserved, zero
+ *   u8  nice: how far below the keeper's own CPU priority it serves
+ *       this request (0..SN_KP_NICE_MAX; the asking thread's nice)
+ *   u8  reserved, zero
  *
  * The body is the fields of that type, in order, each of a fixed kind:
  * 'u' an unsigned integer (8 bytes, big-endian, at most the field's
@@ -30,6 +32,7 @@
 #define SN_KP_HDR 8
 #define SN_KP_MAX_BODY (8u << 20) /* a CRL with many entries */
 #define SN_KP_MAX_FIELDS 10
+#define SN_KP_NICE_MAX 19 /* as setpriority(2)'s range above 0 */
 
 enum sn_kp_type {
     SN_KP_PING = 1,         /* -> (nothing) */
@@ -71,11 +74,12 @@ struct sn_kp_msg {
     struct sn_kp_field f[SN_KP_MAX_FIELDS];
 };
 
-/* The header: SN_OK with *type and *body_len if the version is ours, the
- * reserved bytes are zero and the length is at most SN_KP_MAX_BODY;
- * SN_ERR_INVALID (or SN_ERR_LIMIT for the length) otherwise. */
+/* The header: SN_OK with *type, *body_len and *nice (nice may be NULL)
+ * if the version is ours, the nice is at most SN_KP_NICE_MAX, the reserved
+ * byte is zero and the length is at most SN_KP_MAX_BODY; SN_ERR_INVALID
+ * (or SN_ERR_LIMIT for the length) otherwise, the outputs zero. */
 sn_err sn_kp_header(const uint8_t hdr[SN_KP_HDR], uint8_t *type,
-                    size_t *body_len);
+                    size_t *body_len, unsigned *nice);
 
 /*
  * Decodes a body. A request (type 1..SN_KP_TYPE_MAX) when req is 0; a
@@ -104,11 +108,13 @@ struct sn_kp_out {
     uint8_t *buf;
     size_t len, cap;
     size_t nf; /* fields added so far: each call's kind is checked */
-    uint8_t type, req;
+    uint8_t type, req, nice;
     int err;
 };
 
 void sn_kp_begin(struct sn_kp_out *o, uint8_t type, uint8_t req);
+/* The header's nice (0 unless set): past SN_KP_NICE_MAX is an error. */
+void sn_kp_nice(struct sn_kp_out *o, unsigned nice);
 void sn_kp_u(struct sn_kp_out *o, uint64_t v);
 void sn_kp_s(struct sn_kp_out *o, const char *s);
 void sn_kp_b(struct sn_kp_out *o, const uint8_t *p, size_t len);

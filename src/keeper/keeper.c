@@ -16,8 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -37,7 +39,8 @@ _Static_assert(SN_KEEPER_CAS == SN_CA_COUNT, "one certificate per CA");
 #define BODY_TIMEOUT_MS 30000       /* once its header came */
 #define BUF_USUAL 65536             /* a connection's read buffer */
 
-static int nconns; /* atomic */
+static int nconns;    /* atomic */
+static int base_nice; /* the keeper's own, set before any connection */
 
 static sn_err
 read_cert(const char *path, X509 **out)
@@ -414,12 +417,38 @@ fill(int fd, uint8_t **b, size_t *cap, size_t *have, size_t want)
     }
 }
 
+/*
+ * A request is served at the nice its header asks (docs/ipc.md): the front
+ * end's lower-priority work (a busy tenant's signers, anonymous
+ * time-stamps) yields this CPU as it yields the front end's. Nice is per
+ * thread on Linux; *cur is this connection thread's. Lowering always
+ * works; going back up may need CAP_SYS_NICE, and without it the thread
+ * stays lower (the front end pools its links by nice, so that is rare).
+ * A front end can only slow its own requests this way.
+ */
+static void
+serve_at(unsigned nice, unsigned *cur)
+{
+    static struct sn_log_limit lines = SN_LOG_LIMIT(1, 1);
+
+    if (nice == *cur)
+        return;
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
+                    base_nice + (int)nice) == 0)
+        *cur = nice;
+    else
+        sn_log_limited(&lines, SN_LOG_WARN,
+                       "keeper: cannot serve at nice %u: %s", nice,
+                       strerror(errno));
+}
+
 static void *
 serve_conn(void *arg)
 {
     struct conn *cn = arg;
     uint8_t *buf = NULL, *frame = NULL, *small, type;
     size_t cap = BUF_USUAL, have = 0, blen = 0, total, flen;
+    unsigned nice = 0, cur = 0;
     struct sn_kp_msg m;
     sn_err r;
 
@@ -429,7 +458,7 @@ serve_conn(void *arg)
         while (have < SN_KP_HDR)
             if (fill(cn->fd, &buf, &cap, &have, cap) != 0)
                 goto out; /* the front end closed, or went away */
-        if ((r = sn_kp_header(buf, &type, &blen)) != SN_OK ||
+        if ((r = sn_kp_header(buf, &type, &blen, &nice)) != SN_OK ||
             (type != SN_KP_SIGN_CRL && blen > BODY_MAX_SMALL)) {
             sn_warn("keeper: a bad frame header from pid %ld (%s); "
                     "connection closed",
@@ -447,6 +476,7 @@ serve_conn(void *arg)
                     sn_kp_type_name(type), (long)cn->pid);
             goto out;
         }
+        serve_at(nice, &cur);
         if (sn_keeper_op(cn->kp, &m, &frame, &flen) != SN_OK)
             goto out;
         /* one request at a time: a second one already here waits */
@@ -591,6 +621,10 @@ sn_keeper_serve(const struct sn_keeper_conf *conf, int ready_fd)
     /* a front end that hangs up mid-reply is an error return, not a
      * signal; nor is a supervisor that stopped waiting for ready_fd */
     signal(SIGPIPE, SIG_IGN);
+    errno = 0;
+    base_nice = getpriority(PRIO_PROCESS, (id_t)getpid());
+    if (errno != 0)
+        base_nice = 0;
     memset(&kp, 0, sizeof(kp));
     kp.c = conf;
     sn_parts_init(&kp.parts, sn_hsm_token_close);

@@ -42,7 +42,7 @@ static const char *const kinds[SN_KP_TYPE_MAX + 1][2] = {
  * (and its header too when that was a valid one for this body). */
 static void
 rebuild(uint8_t type, uint8_t req, const char *k, const struct sn_kp_msg *m,
-        const uint8_t *data, size_t size, int hdr_ok)
+        const uint8_t *data, size_t size, int hdr_ok, unsigned nice)
 {
     struct sn_kp_out o;
     uint8_t *fr = NULL;
@@ -52,6 +52,7 @@ rebuild(uint8_t type, uint8_t req, const char *k, const struct sn_kp_msg *m,
     if (m->type != type || m->nf != strlen(k))
         abort();
     sn_kp_begin(&o, type, req);
+    sn_kp_nice(&o, nice);
     for (i = 0; i < m->nf; i++) {
         if (k[i] == 'u') {
             sn_kp_u(&o, m->f[i].u);
@@ -82,13 +83,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *body;
     size_t blen, hlen;
     uint8_t type, htype, req;
+    unsigned hnice;
     int hdr_ok;
 
     if (size < SN_KP_HDR)
         return 0;
     /* The header's verdict is kept; the body is tried whatever it says. */
-    hdr_ok = sn_kp_header(data, &htype, &hlen) == SN_OK;
-    if (!hdr_ok && (htype != 0 || hlen != 0))
+    hdr_ok = sn_kp_header(data, &htype, &hlen, &hnice) == SN_OK;
+    if (!hdr_ok && (htype != 0 || hlen != 0 || hnice != 0))
+        abort();
+    if (hdr_ok && hnice > SN_KP_NICE_MAX)
         abort();
     type = data[5];
     body = data + SN_KP_HDR;
@@ -98,7 +102,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sn_kp_decode(type, 0, body, blen, &m) == SN_OK) {
         if (type < 1 || type > SN_KP_TYPE_MAX)
             abort();
-        rebuild(type, 0, kinds[type][0], &m, data, size, hdr_ok);
+        rebuild(type, 0, kinds[type][0], &m, data, size, hdr_ok, hnice);
     } else if (m.type != 0 || m.nf != 0) {
         abort(); /* a refusal leaves nothing behind */
     }
@@ -109,7 +113,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (req > SN_KP_TYPE_MAX || (type != SN_KP_OK && type != SN_KP_ERR))
             abort();
         rebuild(type, req, type == SN_KP_OK ? kinds[req][1] : "us", &m, data,
-                size, hdr_ok);
+                size, hdr_ok, hnice);
     }
     /* A type name is always a string. */
     if (sn_kp_type_name(type) == NULL)

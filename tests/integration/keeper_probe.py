@@ -51,14 +51,14 @@ def b(v):
     return ("b", v if isinstance(v, bytes) else v.encode())
 
 
-def frame(typ, fields, version=1):
+def frame(typ, fields, version=1, nice=0):
     body = b""
     for kind, v in fields:
         if kind == "u":
             body += struct.pack(">Q", v)
         else:
             body += struct.pack(">I", len(v)) + v
-    return struct.pack(">IBBH", len(body), version, typ, 0) + body
+    return struct.pack(">IBBBB", len(body), version, typ, nice, 0) + body
 
 
 def connect():
@@ -397,6 +397,46 @@ expect_closed(frame(SIGN_DIGEST, [b(sub_a), b(key_a), u(SHA256), u(ECDSA), b(b"d
               "a body cut short")
 expect_closed(frame(PING, [u(1)]), "a PING with a trailing field")
 expect_closed(struct.pack(">IBBH", 0, 1, PING, 7), "a header with reserved bits set")
+expect_closed(frame(PING, [], nice=20), "a header asking for nice 20")
+
+
+# ---- a request is served at the nice its header asks ----
+def thread_nices(pid):
+    out = []
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+                st = f.read()
+        except OSError:
+            continue
+        # fields after the command's closing parenthesis; nice is field 19
+        out.append(int(st[st.rindex(")") + 2:].split()[16]))
+    return out
+
+
+s = connect()
+kpid = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+with open("/proc/%d/stat" % kpid) as f:
+    st = f.read()
+base = int(st[st.rindex(")") + 2:].split()[16])
+low = min(base + 15, 19)
+# this link's thread exists once its first request is answered
+s.sendall(frame(PING, []))
+hdr = recv_exact(s, 8)
+before = thread_nices(kpid).count(low)
+s.sendall(frame(PING, [], nice=15))
+hdr = recv_exact(s, 8)
+check(hdr is not None and hdr[5] == 128, "a PING at nice 15 is answered")
+now = thread_nices(kpid)
+check(now.count(low) == before + 1,
+      "one more keeper thread at nice %d (base %d + 15), per /proc: %s" % (low, base, now))
+s.sendall(frame(PING, [], nice=0))
+hdr = recv_exact(s, 8)
+check(hdr is not None and hdr[5] == 128, "a PING at nice 0 on that link is answered")
+now = thread_nices(kpid)
+check(now.count(low) == before or os.geteuid() != 0,
+      "that thread is back at the keeper's nice: %s" % now)
+s.close()
 s = connect()
 expect_ok(s, PING, [], "the keeper still serves after all that")
 s.close()

@@ -243,7 +243,7 @@ round_trip(uint8_t type, uint8_t req, const struct tf *f, const struct val *v,
     assert_int_equal(build(type, req, f, v, n, &got, &glen), SN_OK);
     assert_int_equal(glen, wlen);
     assert_memory_equal(got, want, wlen);
-    assert_int_equal(sn_kp_header(want, &htype, &blen), SN_OK);
+    assert_int_equal(sn_kp_header(want, &htype, &blen, NULL), SN_OK);
     assert_int_equal(htype, type);
     assert_int_equal(blen, wlen - SN_KP_HDR);
     assert_int_equal(sn_kp_decode(htype, req, want + SN_KP_HDR, blen, &m),
@@ -492,40 +492,51 @@ test_header(void **state)
     uint8_t h[SN_KP_HDR] = {0, 0, 1, 0, SN_KP_VERSION, SN_KP_SIGN_CRL, 0, 0};
     uint8_t type;
     size_t len;
+    unsigned nice = 99;
 
     (void)state;
-    assert_int_equal(sn_kp_header(h, &type, &len), SN_OK);
+    assert_int_equal(sn_kp_header(h, &type, &len, &nice), SN_OK);
     assert_int_equal(type, SN_KP_SIGN_CRL);
     assert_int_equal(len, 256);
+    assert_int_equal(nice, 0);
 
     /* Bad version: the outputs stay zero. */
     h[4] = 0;
-    assert_int_equal(sn_kp_header(h, &type, &len), SN_ERR_INVALID);
+    assert_int_equal(sn_kp_header(h, &type, &len, NULL), SN_ERR_INVALID);
     assert_int_equal(type, 0);
     assert_int_equal(len, 0);
     h[4] = SN_KP_VERSION + 1;
-    assert_int_equal(sn_kp_header(h, &type, &len), SN_ERR_INVALID);
+    assert_int_equal(sn_kp_header(h, &type, &len, NULL), SN_ERR_INVALID);
     h[4] = SN_KP_VERSION;
 
-    /* Nonzero reserved, either byte. */
-    h[6] = 1;
-    assert_int_equal(sn_kp_header(h, &type, &len), SN_ERR_INVALID);
+    /* The nice: 0..SN_KP_NICE_MAX, and nothing past it. */
+    h[6] = SN_KP_NICE_MAX;
+    assert_int_equal(sn_kp_header(h, &type, &len, &nice), SN_OK);
+    assert_int_equal(nice, SN_KP_NICE_MAX);
+    h[6] = SN_KP_NICE_MAX + 1;
+    assert_int_equal(sn_kp_header(h, &type, &len, &nice), SN_ERR_INVALID);
+    assert_int_equal(nice, 0);
+    h[6] = 0x80;
+    assert_int_equal(sn_kp_header(h, &type, &len, NULL), SN_ERR_INVALID);
     h[6] = 0;
+    /* Nonzero reserved byte. */
     h[7] = 0x80;
-    assert_int_equal(sn_kp_header(h, &type, &len), SN_ERR_INVALID);
+    assert_int_equal(sn_kp_header(h, &type, &len, NULL), SN_ERR_INVALID);
+    h[7] = 1;
+    assert_int_equal(sn_kp_header(h, &type, &len, NULL), SN_ERR_INVALID);
     h[7] = 0;
 
     /* The length: up to SN_KP_MAX_BODY. */
     put_be(h, SN_KP_MAX_BODY, 4);
-    assert_int_equal(sn_kp_header(h, &type, &len), SN_OK);
+    assert_int_equal(sn_kp_header(h, &type, &len, NULL), SN_OK);
     assert_int_equal(len, SN_KP_MAX_BODY);
     put_be(h, SN_KP_MAX_BODY + 1, 4);
-    assert_int_equal(sn_kp_header(h, &type, &len), SN_ERR_LIMIT);
+    assert_int_equal(sn_kp_header(h, &type, &len, NULL), SN_ERR_LIMIT);
     assert_int_equal(len, 0);
     put_be(h, 0xffffffffu, 4);
-    assert_int_equal(sn_kp_header(h, &type, &len), SN_ERR_LIMIT);
+    assert_int_equal(sn_kp_header(h, &type, &len, NULL), SN_ERR_LIMIT);
     put_be(h, 0, 4);
-    assert_int_equal(sn_kp_header(h, &type, &len), SN_OK);
+    assert_int_equal(sn_kp_header(h, &type, &len, NULL), SN_OK);
     assert_int_equal(len, 0);
 }
 
@@ -789,6 +800,31 @@ test_builder_misuse(void **state)
     sn_kp_b(&o, d, (size_t)SN_KP_MAX_BODY + 1);
     assert_int_equal(o.err, SN_ERR_LIMIT);
     assert_int_equal(sn_kp_finish(&o, &fr, &len), SN_ERR_LIMIT);
+    assert_null(fr);
+
+    /* A nice goes into byte 6 and is read back; past the maximum the
+     * frame is refused. */
+    sn_kp_begin(&o, SN_KP_TSA_DESTROY, 0);
+    sn_kp_nice(&o, 15);
+    sn_kp_s(&o, "k");
+    assert_int_equal(sn_kp_finish(&o, &fr, &len), SN_OK);
+    {
+        uint8_t type;
+        size_t blen;
+        unsigned nice = 0;
+
+        assert_int_equal(fr[6], 15);
+        assert_int_equal(fr[7], 0);
+        assert_int_equal(sn_kp_header(fr, &type, &blen, &nice), SN_OK);
+        assert_int_equal(nice, 15);
+        assert_int_equal(type, SN_KP_TSA_DESTROY);
+    }
+    free(fr);
+    fr = NULL;
+    sn_kp_begin(&o, SN_KP_TSA_DESTROY, 0);
+    sn_kp_nice(&o, SN_KP_NICE_MAX + 1);
+    sn_kp_s(&o, "k");
+    assert_int_equal(sn_kp_finish(&o, &fr, &len), SN_ERR_INVALID);
     assert_null(fr);
 
     /* Abandoned halfway: cleanup frees (ASan and valgrind would say). */

@@ -14,7 +14,9 @@
 #    resumes by itself; every signature a client received has its audit
 #    record (sqlite3/psql), and a sample verifies with openssl;
 #  - kill -9 of the front end: the supervisor starts a new one, the keeper
-#    is the same process; SIGTERM stops all three, exit 0.
+#    is the same process; SIGTERM stops all three, exit 0;
+#  - a time-stamp (anonymous work, nice 15 in the front end) is signed by
+#    a keeper thread at the keeper's nice + 15 (/proc/PID/task/*/stat).
 . "$(dirname "$0")/lib.sh"
 command -v xxd >/dev/null || die "xxd is not installed"
 
@@ -50,6 +52,33 @@ check_eq "... and can never regain one (bounding set)" "0000000000000400" \
 check_eq "the front end has no_new_privs" 1 "$(awk '/^NoNewPrivs:/ { print $2 }' "/proc/$FRONT/status")"
 check_eq "the front end is not dumpable (core limit 0)" "0 0" \
     "$(awk '/^Max core file size/ { print $5, $6 }' "/proc/$FRONT/limits")"
+
+# ---- anonymous work is served at a lower priority in the keeper too ----
+# A time-stamp runs on the front end's anonymous thread (nice 15): the
+# keeper thread that made its signature takes that nice (header byte 6)
+# and keeps it while the link is idle. Nice is /proc/PID/task/TID/stat's
+# 19th field (after the command's parentheses: the 17th).
+nices() { # nices PID: every thread's nice, space-separated
+    local t
+    for t in /proc/"$1"/task/*/stat; do
+        sed 's/.*) //' "$t" 2>/dev/null | awk '{ printf "%s ", $17 }'
+    done
+}
+KBASE=$(sed 's/.*) //' "/proc/$KEEPER/stat" | awk '{ print $17 }')
+KLOW=$((KBASE + 15 > 19 ? 19 : KBASE + 15))
+echo "time-stamp me" >"$WORK/ts.data"
+openssl ts -query -data "$WORK/ts.data" -sha256 -cert -out "$WORK/q.tsq" 2>/dev/null ||
+    die "openssl ts -query failed"
+check_eq "no keeper thread at nice $KLOW before any anonymous work" "" \
+    "$(nices "$KEEPER" | tr ' ' '\n' | grep -x "$KLOW")"
+curl -sS --max-time 30 -o "$WORK/r.tsr" -w '%{http_code}' \
+    -H 'Content-Type: application/timestamp-query' \
+    --data-binary @"$WORK/q.tsq" "$PUBLIC_URL/tsa" >"$WORK/ts.code" 2>&1
+check_eq "a time-stamp is answered" 200 "$(cat "$WORK/ts.code")"
+check_match "... granted (openssl ts -reply)" 'Status: Granted' \
+    "$(openssl ts -reply -in "$WORK/r.tsr" -text 2>/dev/null)"
+check_match "its signature was made by a keeper thread at nice $KLOW (keeper's $KBASE + 15): $(nices "$KEEPER")" \
+    "(^| )$KLOW( |$)" "$(nices "$KEEPER")"
 
 # ---- no PIN in the front end's memory ----
 req_json POST "/v1/keys/$KEY/sign" "$TOK" \

@@ -399,9 +399,11 @@ out:
 
 /* ---- the attestation certificate ---- */
 
-/* notBefore = t, notAfter = the same instant twenty calendar years on. */
+/* notBefore = t, notAfter = the same instant twenty calendar years on,
+ * or the issuer's notAfter if that comes first: a certificate never
+ * outlives the one that vouches for it. */
 static sn_err
-set_validity(X509 *x, time_t t)
+set_validity(X509 *x, const X509 *issuer, time_t t)
 {
     struct tm tm;
     time_t end;
@@ -411,9 +413,14 @@ set_validity(X509 *x, time_t t)
     tm.tm_year += VALIDITY_YEARS;
     if ((end = timegm(&tm)) == (time_t)-1)
         return SN_ERR_INVALID;
-    if (ASN1_TIME_set(X509_getm_notBefore(x), t) == NULL ||
-        ASN1_TIME_set(X509_getm_notAfter(x), end) == NULL)
+    if (ASN1_TIME_set(X509_getm_notBefore(x), t) == NULL)
         return SN_ERR_CRYPTO;
+    if (ASN1_TIME_cmp_time_t(X509_get0_notAfter(issuer), end) < 0) {
+        if (X509_set1_notAfter(x, X509_get0_notAfter(issuer)) != 1)
+            return SN_ERR_CRYPTO;
+    } else if (ASN1_TIME_set(X509_getm_notAfter(x), end) == NULL) {
+        return SN_ERR_CRYPTO;
+    }
     return SN_OK;
 }
 
@@ -508,7 +515,7 @@ sn_attest_cert_build(EVP_PKEY *pub, X509 *issuer_cert,
     if (X509_set_version(x, X509_VERSION_3) != 1)
         goto out;
     if ((r = sn_x509_random_serial(x)) != SN_OK ||
-        (r = set_validity(x, a->generated_at)) != SN_OK ||
+        (r = set_validity(x, issuer_cert, a->generated_at)) != SN_OK ||
         (r = set_subject(x, a->key_id)) != SN_OK)
         goto out;
     r = SN_ERR_CRYPTO;

@@ -56,6 +56,12 @@ for K in "$KEC" "$KRSA"; do
     check_eq "$K: second certificate is the attestation issuer" "$(fpr attest-issuer.pem)" "$(fpr "iss.$K.pem")"
     check_cmd "$K: openssl verify -CAfile attest-root -untrusted bundle" \
         openssl verify -x509_strict -CAfile attest-root.pem -untrusted "att.$K.pem" "att.$K.pem"
+    # It never outlives its issuer: notAfter no later than the issuer's
+    # (read by openssl x509 -enddate).
+    END_AT=$(date -d "$(openssl x509 -in "cert.$K.pem" -noout -enddate | cut -d= -f2)" +%s)
+    END_ISS=$(date -d "$(openssl x509 -in "iss.$K.pem" -noout -enddate | cut -d= -f2)" +%s)
+    check_cmd "$K: notAfter ($END_AT) no later than the attestation issuer's ($END_ISS)" \
+        test "$END_AT" -le "$END_ISS"
     check_cmd_fails "$K: openssl verify with a wrong root of the same name" \
         openssl verify -CAfile fake-root.pem -untrusted "att.$K.pem" "att.$K.pem"
     check_eq "$K: attested public key = the API's public_key_pem" "$(spki_hash "pub.$K.pem")" \

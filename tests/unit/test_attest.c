@@ -624,15 +624,31 @@ test_cert_build(void **state)
                      0);
     assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(x), f->key), 1);
 
-    /* notBefore = generated_at, notAfter 20 calendar years later. */
+    /* notBefore = generated_at, notAfter 20 calendar years later, but
+     * never past the issuer's: this one's issuer ends in ten years. */
     t = f->good.generated_at;
     assert_int_equal(ASN1_TIME_cmp_time_t(X509_get0_notBefore(x), t), 0);
+    assert_int_equal(
+        ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(f->issuer)),
+        0);
     {
         struct tm tm;
+        X509 *long_issuer, *y = NULL;
+
         gmtime_r(&t, &tm);
         tm.tm_year += 20;
+        /* an issuer good for thirty years: the twenty years stand */
+        long_issuer = sn_test_cert_new("Long Issuer", f->issuer_key, f->root,
+                                       77, -86400, 86400L * 365 * 30);
+        sn_test_add_ext(long_issuer, f->root, NID_subject_key_identifier,
+                        "hash");
         assert_int_equal(
-            ASN1_TIME_cmp_time_t(X509_get0_notAfter(x), timegm(&tm)), 0);
+            sn_attest_cert_build(f->key, long_issuer, &f->good, &oids, &y),
+            SN_OK);
+        assert_int_equal(
+            ASN1_TIME_cmp_time_t(X509_get0_notAfter(y), timegm(&tm)), 0);
+        X509_free(y);
+        X509_free(long_issuer);
     }
 
     bc = X509_get_ext_d2i(x, NID_basic_constraints, &crit, NULL);

@@ -401,26 +401,31 @@ out:
 
 /* notBefore = t, notAfter = the same instant twenty calendar years on,
  * or the issuer's notAfter if that comes first: a certificate never
- * outlives the one that vouches for it. */
+ * outlives the one that vouches for it. An issuer that ends by t
+ * vouches for nothing (SN_ERR_STATE). Both times are written by
+ * ASN1_TIME_set, so each has RFC 5280's encoding (UTCTime before 2050),
+ * whatever the issuer's uses. */
 static sn_err
 set_validity(X509 *x, const X509 *issuer, time_t t)
 {
     struct tm tm;
-    time_t end;
+    time_t end, iss_begin, iss_end;
+    sn_err r;
 
     if (gmtime_r(&t, &tm) == NULL)
         return SN_ERR_INVALID;
     tm.tm_year += VALIDITY_YEARS;
     if ((end = timegm(&tm)) == (time_t)-1)
         return SN_ERR_INVALID;
-    if (ASN1_TIME_set(X509_getm_notBefore(x), t) == NULL)
+    if ((r = sn_x509_validity(issuer, &iss_begin, &iss_end)) != SN_OK)
+        return r;
+    if (iss_end <= t)
+        return SN_ERR_STATE;
+    if (iss_end < end)
+        end = iss_end;
+    if (ASN1_TIME_set(X509_getm_notBefore(x), t) == NULL ||
+        ASN1_TIME_set(X509_getm_notAfter(x), end) == NULL)
         return SN_ERR_CRYPTO;
-    if (ASN1_TIME_cmp_time_t(X509_get0_notAfter(issuer), end) < 0) {
-        if (X509_set1_notAfter(x, X509_get0_notAfter(issuer)) != 1)
-            return SN_ERR_CRYPTO;
-    } else if (ASN1_TIME_set(X509_getm_notAfter(x), end) == NULL) {
-        return SN_ERR_CRYPTO;
-    }
     return SN_OK;
 }
 

@@ -4,6 +4,7 @@
  */
 #include "http/pool.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -206,9 +207,18 @@ pool_main(void *arg)
 
     prctl(PR_SET_NAME, p->par.name, 0, 0, 0);
     /* Per thread on Linux: anonymous work, and the bulk of a busy
-     * tenant's, yields the CPU to the rest. */
-    if (p->par.nice != 0 && !w->express)
-        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), p->par.nice);
+     * tenant's, yields the CPU to the rest: nice raised by par.nice above
+     * the thread's own (the process's, when it runs niced as a whole). */
+    if (p->par.nice != 0 && !w->express) {
+        id_t tid = (id_t)syscall(SYS_gettid);
+        int base;
+
+        errno = 0;
+        base = getpriority(PRIO_PROCESS, tid);
+        if (errno != 0)
+            base = 0;
+        setpriority(PRIO_PROCESS, tid, base + p->par.nice);
+    }
     pthread_mutex_lock(&p->lock);
     for (;;) {
         while ((job = take(p, w->express, handed)) == NULL &&

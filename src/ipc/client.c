@@ -152,18 +152,31 @@ take(struct sn_keeper *k, unsigned nice, int *pooled, unsigned *gen)
     return fd;
 }
 
+/* Pools fd at nice. A full pool gives up a link at another nice, if it
+ * has one, so that no nice is left to dial a link for every request. */
 static void
 give_back(struct sn_keeper *k, int fd, unsigned nice, unsigned gen)
 {
+    size_t i;
+    int out = fd;
+
     pthread_mutex_lock(&k->lock);
     if (gen == k->gen && k->nidle < POOL_MAX) {
         k->idle[k->nidle] = fd;
         k->idle_nice[k->nidle++] = (uint8_t)nice;
-        fd = -1;
+        out = -1;
+    } else if (gen == k->gen) {
+        for (i = 0; i < k->nidle; i++)
+            if (k->idle_nice[i] != nice) {
+                out = k->idle[i];
+                k->idle[i] = fd;
+                k->idle_nice[i] = (uint8_t)nice;
+                break;
+            }
     }
     pthread_mutex_unlock(&k->lock);
-    if (fd >= 0)
-        close(fd);
+    if (out >= 0)
+        close(out);
 }
 
 /* The keeper went away: every idle link is to the old one. */
@@ -213,6 +226,7 @@ exchange(int fd, const uint8_t *frame, size_t flen, uint8_t req,
 {
     uint8_t *buf = NULL, *bigger, type = 0;
     size_t have = 0, cap = 4096, total = 0, blen = 0;
+    unsigned nice = 0;
     ssize_t n;
 
     if (send_all(fd, frame, flen) != 0)
@@ -227,7 +241,8 @@ exchange(int fd, const uint8_t *frame, size_t flen, uint8_t req,
             goto fail; /* closed, or no answer within REPLY_TIMEOUT_MS */
         have += (size_t)n;
         if (total == 0 && have >= SN_KP_HDR) {
-            if (sn_kp_header(buf, &type, &blen, NULL) != SN_OK)
+            /* a reply carries nice 0 (docs/ipc.md) */
+            if (sn_kp_header(buf, &type, &blen, &nice) != SN_OK || nice != 0)
                 goto fail;
             total = SN_KP_HDR + blen;
             if (total > cap) {

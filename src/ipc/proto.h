@@ -7,7 +7,8 @@
  *   u8  version (SN_KP_VERSION)
  *   u8  type (enum sn_kp_type)
  *   u8  nice: how far below the keeper's own CPU priority it serves
- *       this request (0..SN_KP_NICE_MAX; the asking thread's nice)
+ *       this request (0..SN_KP_NICE_MAX: the asking thread's nice above
+ *       its process's; 0 in a reply)
  *   u8  reserved, zero
  *
  * The body is the fields of that type, in order, each of a fixed kind:

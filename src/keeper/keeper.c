@@ -419,13 +419,34 @@ fill(int fd, uint8_t **b, size_t *cap, size_t *have, size_t want)
 
 /*
  * A request is served at the nice its header asks (docs/ipc.md): the front
- * end's lower-priority work (a busy tenant's signers, anonymous
- * time-stamps) yields this CPU as it yields the front end's. Nice is per
- * thread on Linux; *cur is this connection thread's. Lowering always
- * works; going back up may need CAP_SYS_NICE, and without it the thread
- * stays lower (the front end pools its links by nice, so that is rare).
- * A front end can only slow its own requests this way.
+ * end's lower-priority work (a busy tenant's signers, key generation,
+ * anonymous time-stamps and OCSP) yields this CPU as it yields the front
+ * end's. Only the operations that are one key's work are: the others
+ * (opening a token and logging in, sealing, the log's checkpoints, the CA
+ * and TSA set-up) hold locks every request may wait for, and a thread
+ * that seldom runs must not hold them; they are served at the keeper's
+ * own priority. (A time-stamp holds the TSA key's lock for reading: a
+ * rotation waits for it.) Nice is per thread on Linux; *cur is this
+ * connection thread's. Lowering always works; going back up needs
+ * CAP_SYS_NICE (a keeper started as root has it), and without it the
+ * thread stays lower (the front end pools its links by nice, so that is
+ * rare).
  */
+static unsigned
+nice_for(uint8_t type, unsigned asked)
+{
+    switch (type) {
+    case SN_KP_SIGN_DIGEST:
+    case SN_KP_KEY_GENERATE:
+    case SN_KP_SIGN_TST:
+    case SN_KP_SIGN_TS_PKCS7:
+    case SN_KP_SIGN_OCSP:
+        return asked;
+    default:
+        return 0;
+    }
+}
+
 static void
 serve_at(unsigned nice, unsigned *cur)
 {
@@ -476,7 +497,7 @@ serve_conn(void *arg)
                     sn_kp_type_name(type), (long)cn->pid);
             goto out;
         }
-        serve_at(nice, &cur);
+        serve_at(nice_for(type, nice), &cur);
         if (sn_keeper_op(cn->kp, &m, &frame, &flen) != SN_OK)
             goto out;
         /* one request at a time: a second one already here waits */

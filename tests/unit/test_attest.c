@@ -650,6 +650,49 @@ test_cert_build(void **state)
         X509_free(y);
         X509_free(long_issuer);
     }
+    {
+        /* An issuer whose notAfter is a GeneralizedTime before 2050 (as an
+         * operator's own issuer may have): the copy is a UTCTime, as RFC
+         * 5280 4.1.2.5 wants, and the same instant. */
+        X509 *gen_issuer, *y = NULL;
+        ASN1_GENERALIZEDTIME *g = ASN1_GENERALIZEDTIME_new();
+        time_t g_at = t + 86400L * 365 * 5;
+
+        assert_non_null(g);
+        assert_non_null(ASN1_GENERALIZEDTIME_set(g, g_at));
+        gen_issuer = sn_test_cert_new("Generalized Issuer", f->issuer_key,
+                                      f->root, 78, -86400, 86400L * 3650);
+        sn_test_add_ext(gen_issuer, f->root, NID_subject_key_identifier,
+                        "hash");
+        assert_int_equal(X509_set1_notAfter(gen_issuer, g), 1);
+        assert_int_equal(ASN1_STRING_type(X509_get0_notAfter(gen_issuer)),
+                         V_ASN1_GENERALIZEDTIME);
+        assert_int_equal(
+            sn_attest_cert_build(f->key, gen_issuer, &f->good, &oids, &y),
+            SN_OK);
+        assert_int_equal(ASN1_STRING_type(X509_get0_notAfter(y)),
+                         V_ASN1_UTCTIME);
+        assert_int_equal(ASN1_TIME_cmp_time_t(X509_get0_notAfter(y), g_at), 0);
+        X509_free(y);
+        X509_free(gen_issuer);
+        ASN1_GENERALIZEDTIME_free(g);
+    }
+    {
+        /* An issuer that ended before the key was made vouches for
+         * nothing: refused, no certificate. */
+        X509 *old_issuer, *y = (X509 *)f;
+
+        old_issuer = sn_test_cert_new("Old Issuer", f->issuer_key, f->root, 79,
+                                      -86400L * 20, -86400L * 10);
+        sn_test_add_ext(old_issuer, f->root, NID_subject_key_identifier,
+                        "hash");
+        assert_true(X509_cmp_time(X509_get0_notAfter(old_issuer), &t) < 0);
+        assert_int_equal(
+            sn_attest_cert_build(f->key, old_issuer, &f->good, &oids, &y),
+            SN_ERR_STATE);
+        assert_null(y);
+        X509_free(old_issuer);
+    }
 
     bc = X509_get_ext_d2i(x, NID_basic_constraints, &crit, NULL);
     assert_non_null(bc);

@@ -31,6 +31,7 @@ struct sn_pool {
     struct lane lanes[2 * SN_POOL_LANES];
     struct lane *ring, *ring_tail; /* lanes with jobs, in serving order */
     size_t queued;
+    unsigned running; /* jobs running now, every lane */
     unsigned heavy_running;
     unsigned idle;         /* threads waiting for a job */
     unsigned express_idle; /* of them, express threads */
@@ -69,6 +70,20 @@ ring_append(struct sn_pool *p, struct lane *l)
     else
         p->ring = l;
     p->ring_tail = l;
+}
+
+/* With p->lock held: another lane than l has jobs queued or running. */
+static int
+contended(const struct sn_pool *p, const struct lane *l)
+{
+    const struct lane *x;
+
+    if (p->running > l->running)
+        return 1;
+    for (x = p->ring; x != NULL; x = x->next)
+        if (x != l)
+            return 1;
+    return 0;
 }
 
 /* A heavy lane may start a job only within both limits. */
@@ -191,6 +206,7 @@ take(struct sn_pool *p, int express, const struct lane *skip)
     job->next = NULL;
     p->queued--;
     l->running++;
+    p->running++;
     if (l->heavy)
         p->heavy_running++;
     return job;
@@ -245,10 +261,13 @@ pool_main(void *arg)
             pthread_cond_broadcast(&p->express_cond);
         }
         l = &p->lanes[job->lane];
+        if (p->par.nice_hint != NULL && !w->express)
+            p->par.nice_hint(contended(p, l) ? p->par.nice : 0);
         pthread_mutex_unlock(&p->lock);
         p->par.run(p->par.ctx, job);
         pthread_mutex_lock(&p->lock);
         l->running--;
+        p->running--;
         /* A heavy slot freed lets one more job run: this thread takes it
          * next, or wakes a thread that may. */
         if (l->heavy)

@@ -49,7 +49,12 @@ struct sn_pool_params {
     unsigned heavy_per_lane; /* per lane; 0: heavy_max */
     int nice;                /* added to the threads' nice value (Linux) */
     unsigned express;        /* of threads, kept for light lanes at nice 0 */
-    sn_pool_fn run;          /* runs one job, on a pool thread */
+    /* With express threads: told, before each job of another thread, the
+     * nice its work elsewhere (the keeper) should have: `nice` while
+     * another lane has jobs queued or running (someone to yield to), 0
+     * otherwise. NULL: not told. */
+    void (*nice_hint)(int nice);
+    sn_pool_fn run; /* runs one job, on a pool thread */
     void *ctx;
 };
 

@@ -108,13 +108,24 @@ dial(const struct sn_keeper *k)
     return fd;
 }
 
+/* Set by sn_keeper_thread_nice; -1: the thread's own. */
+static __thread int nice_set = -1;
+
+void
+sn_keeper_thread_nice(int nice)
+{
+    nice_set = nice < 0 ? -1 : nice > SN_KP_NICE_MAX ? SN_KP_NICE_MAX : nice;
+}
+
 /* The calling thread's nice above the process's, as the keeper takes it
- * (Linux: nice is per thread). */
+ * (Linux: nice is per thread), unless the thread said otherwise. */
 static unsigned
 thread_nice(const struct sn_keeper *k)
 {
     int n;
 
+    if (nice_set >= 0)
+        return (unsigned)nice_set;
     errno = 0;
     n = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
     if (errno != 0 || n <= k->base_nice)

@@ -37,6 +37,13 @@ void sn_keeper_free(struct sn_keeper *k);
 void sn_keeper_set_opener(struct sn_keeper *k, sn_keeper_opener fn, void *arg);
 /* A round trip to the HSM through the keeper (/healthz). */
 sn_err sn_keeper_ping(struct sn_keeper *k);
+/*
+ * The nice (0..19) the calling thread's requests ask the keeper for from
+ * now on, instead of the thread's own nice above the process's (the
+ * default); -1 goes back to that. A pool that knows whether there is
+ * anyone to yield to sets it per job (http/pool.h, nice_hint).
+ */
+void sn_keeper_thread_nice(int nice);
 
 /* A new subscriber's token: its label, and its PIN sealed for the
  * database (*sealed NULL when the keeper keeps it in a file). */

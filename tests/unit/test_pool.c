@@ -41,10 +41,20 @@ struct record {
     int open; /* the gate */
     char order[MAX_JOBS];
     int nice[MAX_JOBS]; /* the running thread's nice value */
+    int hint[MAX_JOBS]; /* the nice hint its thread was given (-2: none) */
     size_t n;
     int heavy_now, heavy_max_seen;
     int heavy_a_now, heavy_a_max_seen;
 };
+
+/* The pool's nice hint to the running thread (sn_pool_params.nice_hint). */
+static __thread int hint_now = -2;
+
+static void
+hint_cb(int nice)
+{
+    hint_now = nice;
+}
 
 static void
 run(void *ctx, struct sn_pool_job *job)
@@ -62,6 +72,7 @@ run(void *ctx, struct sn_pool_job *job)
     if (rec->n < MAX_JOBS) {
         rec->nice[rec->n] =
             getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+        rec->hint[rec->n] = hint_now;
         rec->order[rec->n++] = t->tenant;
     }
     pthread_cond_broadcast(&rec->cond);
@@ -334,6 +345,54 @@ test_express_handoff(void **state)
 }
 
 /*
+ * The nice hint (what the keeper is asked for): a bulk thread's job yields
+ * (the pool's nice) only while another lane has work; one tenant alone is
+ * told 0, whatever its thread's own nice. Express threads are told nothing.
+ */
+static void
+test_nice_hint(void **state)
+{
+    static struct tjob jobs[3];
+    struct sn_pool_params par;
+    struct record rec;
+    struct sn_pool *p = NULL;
+
+    (void)state;
+    record_init(&rec);
+    memset(jobs, 0, sizeof(jobs));
+    memset(&par, 0, sizeof(par));
+    par.name = "test-pool";
+    par.threads = 3; /* two bulk, one express */
+    par.express = 1;
+    par.nice = 5;
+    par.heavy_max = 3;
+    par.heavy_per_lane = 2;
+    par.nice_hint = hint_cb;
+    par.run = run;
+    par.ctx = &rec;
+    assert_int_equal(sn_pool_start(&par, &p), SN_OK);
+    while (sn_pool_idle(p) < par.threads)
+        usleep(1000);
+    submit(p, &jobs[0], 'A', 1, 1); /* light: the express thread */
+    wait_started(&rec, 1);
+    submit(p, &jobs[1], 'A', 1, 1); /* A again: a bulk thread, A alone */
+    wait_started(&rec, 2);
+    submit(p, &jobs[2], 'B', 1, 1); /* B, express busy: bulk, A runs */
+    wait_started(&rec, 3);
+    pthread_mutex_lock(&rec.lock);
+    assert_int_equal(rec.order[0], 'A');
+    assert_int_equal(rec.hint[0], -2);
+    assert_int_equal(rec.order[1], 'A');
+    assert_int_equal(rec.hint[1], 0);
+    assert_int_equal(rec.order[2], 'B');
+    assert_int_equal(rec.hint[2], 5);
+    pthread_mutex_unlock(&rec.lock);
+    open_gate(&rec);
+    sn_pool_stop(p);
+    assert_int_equal(rec.n, 3);
+}
+
+/*
  * Fewer heavy slots than threads, with an express thread: a light job
  * that waited for the heavy slot starts when the slot frees, though the
  * bulk thread that freed it may not take it (it goes to the express
@@ -401,6 +460,7 @@ main(void)
         cmocka_unit_test(test_express),
         cmocka_unit_test(test_express_handoff),
         cmocka_unit_test(test_express_heavy_slot),
+        cmocka_unit_test(test_nice_hint),
         cmocka_unit_test(test_bad_params),
     };
 

@@ -31,7 +31,6 @@ struct sn_pool {
     struct lane lanes[2 * SN_POOL_LANES];
     struct lane *ring, *ring_tail; /* lanes with jobs, in serving order */
     size_t queued;
-    unsigned running; /* jobs running now, every lane */
     unsigned heavy_running;
     unsigned idle;         /* threads waiting for a job */
     unsigned express_idle; /* of them, express threads */
@@ -72,18 +71,12 @@ ring_append(struct sn_pool *p, struct lane *l)
     p->ring_tail = l;
 }
 
-/* With p->lock held: another lane than l has jobs queued or running. */
+/* With p->lock held, the job just taken from l counted as running: l has
+ * more than that one (a busy tenant's). */
 static int
-contended(const struct sn_pool *p, const struct lane *l)
+busy_lane(const struct lane *l)
 {
-    const struct lane *x;
-
-    if (p->running > l->running)
-        return 1;
-    for (x = p->ring; x != NULL; x = x->next)
-        if (x != l)
-            return 1;
-    return 0;
+    return l->running > 1 || l->head != NULL;
 }
 
 /* A heavy lane may start a job only within both limits. */
@@ -206,7 +199,6 @@ take(struct sn_pool *p, int express, const struct lane *skip)
     job->next = NULL;
     p->queued--;
     l->running++;
-    p->running++;
     if (l->heavy)
         p->heavy_running++;
     return job;
@@ -262,12 +254,11 @@ pool_main(void *arg)
         }
         l = &p->lanes[job->lane];
         if (p->par.nice_hint != NULL && !w->express)
-            p->par.nice_hint(contended(p, l) ? p->par.nice : 0);
+            p->par.nice_hint(busy_lane(l) ? p->par.nice : 0);
         pthread_mutex_unlock(&p->lock);
         p->par.run(p->par.ctx, job);
         pthread_mutex_lock(&p->lock);
         l->running--;
-        p->running--;
         /* A heavy slot freed lets one more job run: this thread takes it
          * next, or wakes a thread that may. */
         if (l->heavy)

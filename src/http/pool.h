@@ -50,9 +50,10 @@ struct sn_pool_params {
     int nice;                /* added to the threads' nice value (Linux) */
     unsigned express;        /* of threads, kept for light lanes at nice 0 */
     /* With express threads: told, before each job of another thread, the
-     * nice its work elsewhere (the keeper) should have: `nice` while
-     * another lane has jobs queued or running (someone to yield to), 0
-     * otherwise. NULL: not told. */
+     * nice its work elsewhere (the keeper) should have: `nice` for a busy
+     * tenant's job (its lane has others queued or running), 0 for a light
+     * tenant's that a bulk thread took because the express one was busy.
+     * NULL: not told. */
     void (*nice_hint)(int nice);
     sn_pool_fn run; /* runs one job, on a pool thread */
     void *ctx;

@@ -345,9 +345,10 @@ test_express_handoff(void **state)
 }
 
 /*
- * The nice hint (what the keeper is asked for): a bulk thread's job yields
- * (the pool's nice) only while another lane has work; one tenant alone is
- * told 0, whatever its thread's own nice. Express threads are told nothing.
+ * The nice hint (what the keeper is asked for): a busy tenant's job (its
+ * lane has another running or queued) yields (the pool's nice); a light
+ * tenant's job on a bulk thread (the express one was busy) is told 0,
+ * whatever the thread's own nice. Express threads are told nothing.
  */
 static void
 test_nice_hint(void **state)
@@ -375,17 +376,17 @@ test_nice_hint(void **state)
         usleep(1000);
     submit(p, &jobs[0], 'A', 1, 1); /* light: the express thread */
     wait_started(&rec, 1);
-    submit(p, &jobs[1], 'A', 1, 1); /* A again: a bulk thread, A alone */
+    submit(p, &jobs[1], 'A', 1, 1); /* A again, A busy: a bulk thread */
     wait_started(&rec, 2);
-    submit(p, &jobs[2], 'B', 1, 1); /* B, express busy: bulk, A runs */
+    submit(p, &jobs[2], 'B', 1, 1); /* B light, express busy: bulk */
     wait_started(&rec, 3);
     pthread_mutex_lock(&rec.lock);
     assert_int_equal(rec.order[0], 'A');
     assert_int_equal(rec.hint[0], -2);
     assert_int_equal(rec.order[1], 'A');
-    assert_int_equal(rec.hint[1], 0);
+    assert_int_equal(rec.hint[1], 5);
     assert_int_equal(rec.order[2], 'B');
-    assert_int_equal(rec.hint[2], 5);
+    assert_int_equal(rec.hint[2], 0);
     pthread_mutex_unlock(&rec.lock);
     open_gate(&rec);
     sn_pool_stop(p);

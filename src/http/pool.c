@@ -5,6 +5,7 @@
 #include "http/pool.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* One tenant's queue (or several tenants', hashed together). */
@@ -32,6 +34,11 @@ struct sn_pool {
     struct lane *ring, *ring_tail; /* lanes with jobs, in serving order */
     size_t queued;
     unsigned heavy_running;
+    /* The two tenants (lane numbers below SN_POOL_LANES) that submitted
+     * last, the latest first, and when (ms): whether a busy tenant has
+     * anyone to yield to (nice_hint). UINT_MAX: none yet. */
+    unsigned recent[2];
+    int64_t recent_ms[2];
     unsigned idle;         /* threads waiting for a job */
     unsigned express_idle; /* of them, express threads */
     /* Wake-ups sent and not yet taken: each is meant for one job, so a
@@ -71,12 +78,39 @@ ring_append(struct sn_pool *p, struct lane *l)
     p->ring_tail = l;
 }
 
-/* With p->lock held, the job just taken from l counted as running: l has
- * more than that one (a busy tenant's). */
-static int
-busy_lane(const struct lane *l)
+/* Another tenant submitted within this long: a busy one yields to it. */
+#define OTHER_WINDOW_MS 250
+
+static int64_t
+now_ms(void)
 {
-    return l->running > 1 || l->head != NULL;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * With p->lock held, the job of lane l just taken (counted as running):
+ * the nice its work elsewhere asks for. A busy tenant's (l has more than
+ * this job) yields while another tenant has submitted lately; a light
+ * tenant's, or a busy one alone, does not: with no one to yield to it
+ * would only lose the CPU to whatever else runs on the machine.
+ */
+static int
+hint_for(const struct sn_pool *p, const struct lane *l, unsigned lane)
+{
+    unsigned tenant = lane % SN_POOL_LANES, i;
+    int64_t now;
+
+    if (l->running <= 1 && l->head == NULL)
+        return 0;
+    now = now_ms();
+    for (i = 0; i < 2; i++)
+        if (p->recent[i] != UINT_MAX && p->recent[i] != tenant &&
+            now - p->recent_ms[i] <= OTHER_WINDOW_MS)
+            return p->par.nice;
+    return 0;
 }
 
 /* A heavy lane may start a job only within both limits. */
@@ -254,7 +288,7 @@ pool_main(void *arg)
         }
         l = &p->lanes[job->lane];
         if (p->par.nice_hint != NULL && !w->express)
-            p->par.nice_hint(busy_lane(l) ? p->par.nice : 0);
+            p->par.nice_hint(hint_for(p, l, job->lane));
         pthread_mutex_unlock(&p->lock);
         p->par.run(p->par.ctx, job);
         pthread_mutex_lock(&p->lock);
@@ -295,6 +329,12 @@ sn_pool_submit(struct sn_pool *p, struct sn_pool_job *job, const char *tenant,
     }
     l->tail = job;
     p->queued++;
+    if (p->recent[0] != job->lane % SN_POOL_LANES) {
+        p->recent[1] = p->recent[0];
+        p->recent_ms[1] = p->recent_ms[0];
+        p->recent[0] = job->lane % SN_POOL_LANES;
+    }
+    p->recent_ms[0] = now_ms();
     wake(p, l);
     r = SN_OK;
 out:
@@ -365,6 +405,7 @@ sn_pool_start(const struct sn_pool_params *params, struct sn_pool **out)
         p->par.heavy_per_lane = p->par.heavy_max;
     for (i = SN_POOL_LANES; i < 2 * SN_POOL_LANES; i++)
         p->lanes[i].heavy = 1;
+    p->recent[0] = p->recent[1] = UINT_MAX;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     pthread_cond_init(&p->express_cond, NULL);

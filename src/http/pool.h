@@ -51,9 +51,10 @@ struct sn_pool_params {
     unsigned express;        /* of threads, kept for light lanes at nice 0 */
     /* With express threads: told, before each job of another thread, the
      * nice its work elsewhere (the keeper) should have: `nice` for a busy
-     * tenant's job (its lane has others queued or running), 0 for a light
-     * tenant's that a bulk thread took because the express one was busy.
-     * NULL: not told. */
+     * tenant's job (its lane has others queued or running) while another
+     * tenant has submitted in the last 250 ms; 0 for a busy tenant alone
+     * and for a light tenant's job that a bulk thread took because the
+     * express one was busy. NULL: not told. */
     void (*nice_hint)(int nice);
     sn_pool_fn run; /* runs one job, on a pool thread */
     void *ctx;

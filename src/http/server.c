@@ -1208,7 +1208,7 @@ pool_start(struct sn_http *h, const char *name, unsigned n, unsigned per_lane,
     par.heavy_per_lane = per_lane;
     par.nice = nice;
     par.express = express;
-    /* a busy tenant's keeper requests yield, a light tenant's never */
+    /* a busy tenant's keeper requests yield to others, when there are */
     par.nice_hint = express > 0 ? sn_keeper_thread_nice : NULL;
     par.run = run_job;
     par.ctx = h;

@@ -346,14 +346,15 @@ test_express_handoff(void **state)
 
 /*
  * The nice hint (what the keeper is asked for): a busy tenant's job (its
- * lane has another running or queued) yields (the pool's nice); a light
- * tenant's job on a bulk thread (the express one was busy) is told 0,
- * whatever the thread's own nice. Express threads are told nothing.
+ * lane has another running or queued) yields (the pool's nice) once
+ * another tenant has submitted lately, and is told 0 while it is alone; a
+ * light tenant's job on a bulk thread (the express one was busy) is told
+ * 0, whatever the thread's own nice. Express threads are told nothing.
  */
 static void
 test_nice_hint(void **state)
 {
-    static struct tjob jobs[3];
+    static struct tjob jobs[4];
     struct sn_pool_params par;
     struct record rec;
     struct sn_pool *p = NULL;
@@ -363,11 +364,11 @@ test_nice_hint(void **state)
     memset(jobs, 0, sizeof(jobs));
     memset(&par, 0, sizeof(par));
     par.name = "test-pool";
-    par.threads = 3; /* two bulk, one express */
+    par.threads = 4; /* three bulk, one express */
     par.express = 1;
     par.nice = 5;
-    par.heavy_max = 3;
-    par.heavy_per_lane = 2;
+    par.heavy_max = 4;
+    par.heavy_per_lane = 3;
     par.nice_hint = hint_cb;
     par.run = run;
     par.ctx = &rec;
@@ -376,21 +377,25 @@ test_nice_hint(void **state)
         usleep(1000);
     submit(p, &jobs[0], 'A', 1, 1); /* light: the express thread */
     wait_started(&rec, 1);
-    submit(p, &jobs[1], 'A', 1, 1); /* A again, A busy: a bulk thread */
+    submit(p, &jobs[1], 'A', 1, 1); /* A again, busy but alone: bulk */
     wait_started(&rec, 2);
     submit(p, &jobs[2], 'B', 1, 1); /* B light, express busy: bulk */
     wait_started(&rec, 3);
+    submit(p, &jobs[3], 'A', 1, 1); /* A busy, B lately: yields */
+    wait_started(&rec, 4);
     pthread_mutex_lock(&rec.lock);
     assert_int_equal(rec.order[0], 'A');
     assert_int_equal(rec.hint[0], -2);
     assert_int_equal(rec.order[1], 'A');
-    assert_int_equal(rec.hint[1], 5);
+    assert_int_equal(rec.hint[1], 0);
     assert_int_equal(rec.order[2], 'B');
     assert_int_equal(rec.hint[2], 0);
+    assert_int_equal(rec.order[3], 'A');
+    assert_int_equal(rec.hint[3], 5);
     pthread_mutex_unlock(&rec.lock);
     open_gate(&rec);
     sn_pool_stop(p);
-    assert_int_equal(rec.n, 3);
+    assert_int_equal(rec.n, 4);
 }
 
 /*

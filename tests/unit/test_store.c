@@ -17,15 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
-#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <sqlite3.h>
 
 #include "store/store.h"
@@ -786,86 +783,6 @@ test_audit_newest(void **state)
     assert_audit_equal(&out[0], &a[1]);
     assert_audit_equal(&out[1], &a[2]);
     free(out);
-}
-
-/* Bytes in path; 0 if it is not there. */
-static off_t
-file_size(const char *path)
-{
-    struct stat sb;
-
-    return stat(path, &sb) == 0 ? sb.st_size : 0;
-}
-
-/* 1 if a thread of this process is called name (/proc/self/task). */
-static int
-has_thread(const char *name)
-{
-    DIR *d = opendir("/proc/self/task");
-    struct dirent *e;
-    char path[300], comm[64];
-    FILE *f;
-    int found = 0;
-
-    if (d == NULL)
-        return 0;
-    while (!found && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
-        if ((f = fopen(path, "r")) == NULL)
-            continue;
-        if (fgets(comm, sizeof(comm), f) != NULL) {
-            comm[strcspn(comm, "\n")] = '\0';
-            found = strcmp(comm, name) == 0;
-        }
-        fclose(f);
-    }
-    closedir(d);
-    return found;
-}
-
-/*
- * The WAL is checkpointed into the database by a thread of its own
- * (sqlite/ckpt.c), not left to grow: once the audit writer's commits put
- * over 1,000 pages in the WAL, the database file itself grows (in WAL
- * mode only a checkpoint writes it), and the thread is there.
- */
-static void
-test_wal_checkpoint(void **state)
-{
-    struct tmp *t = *state;
-    struct sn_audit a[64];
-    char wal[sizeof(t->db) + 8];
-    off_t db0;
-    size_t i, j;
-    int tries;
-
-    SQLITE_ONLY();
-    /* (named by the thread itself, once it runs) */
-    for (tries = 0; tries < 100 && !has_thread("sn-checkpointer"); tries++)
-        usleep(10000);
-    assert_true(has_thread("sn-checkpointer"));
-    snprintf(wal, sizeof(wal), "%s-wal", t->db);
-    db0 = file_size(t->db);
-    assert_true(db0 > 0);
-    /* Random digests spread the index pages: every batch dirties many. */
-    for (i = 0; i < 400 && file_size(wal) < 6 * 1024 * 1024; i++) {
-        for (j = 0; j < 64; j++) {
-            uint8_t r[32];
-            size_t k;
-
-            make_audit(&a[j], "s1", "k1", "checkpoint me");
-            assert_int_equal(RAND_bytes(r, sizeof(r)), 1);
-            for (k = 0; k < sizeof(r); k++)
-                snprintf(a[j].digest + 2 * k, 3, "%02x", r[k]);
-        }
-        assert_int_equal(sn_store_audit_add_many(t->st, a, 64), SN_OK);
-    }
-    assert_true(file_size(wal) >= 4 * 1024 * 1024 || file_size(t->db) > db0);
-    for (tries = 0; tries < 100 && file_size(t->db) <= db0; tries++)
-        usleep(100000);
-    assert_true(file_size(t->db) > db0);
 }
 
 static void
@@ -2984,7 +2901,6 @@ main(void)
         cmocka_unit_test_setup_teardown(test_tsa_retention_timer, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wal_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_space, setup, teardown),
         cmocka_unit_test_setup_teardown(test_translog, setup, teardown),
     };

@@ -603,7 +603,7 @@ sn_sqlite_audit_open(struct sq_store *st, const char *path)
         if (sqlite3_prepare_v2(st->wdb, ctl_sql[i], -1, &st->wctl[i], NULL) !=
             SQLITE_OK)
             return SN_ERR_DB;
-    return sn_sqlite_ckpt_start(st, path);
+    return SN_OK;
 }
 
 void
@@ -611,7 +611,6 @@ sn_sqlite_audit_close(struct sq_store *st)
 {
     size_t i;
 
-    sn_sqlite_ckpt_stop(st);
     for (i = 0; i < NCTL; i++) {
         sqlite3_finalize(st->wctl[i]);
         st->wctl[i] = NULL;

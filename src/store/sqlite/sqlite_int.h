@@ -1,8 +1,7 @@
 /*
  * sqlite_int: the SQLite backend's state, shared by sqlite.c (the tables),
- * accounts.c (people), audit.c (the audit log's writes), ckpt.c (the WAL's
- * checkpoints) and signreq.c (sign requests awaiting approval). Not for
- * callers.
+ * accounts.c (people), audit.c (the audit log's writes) and signreq.c
+ * (sign requests awaiting approval). Not for callers.
  */
 #ifndef SN_STORE_SQLITE_INT_H
 #define SN_STORE_SQLITE_INT_H
@@ -33,19 +32,7 @@ struct sq_store {
     sqlite3 *rdb;
     pthread_mutex_t rlock;
     int rlock_ready;
-    /* The WAL's checkpoints, on a thread and connection of their own
-     * (ckpt.c); the writer's commits only note when one is due. */
-    sqlite3 *cdb;
-    pthread_t cthread;
-    pthread_mutex_t clock;
-    pthread_cond_t ccond;
-    int cdue, cstop, crunning;
 };
-
-/* ckpt.c: starts the checkpoint thread on path (after the writer's
- * connection is open) and stops it (before that connection closes). */
-sn_err sn_sqlite_ckpt_start(struct sq_store *st, const char *path);
-void sn_sqlite_ckpt_stop(struct sq_store *st);
 
 /* Shared by the table files (sqlite.c, accounts.c). */
 sn_err sn_sq_prepare(struct sq_store *st, const char *sql, sqlite3_stmt **s);

@@ -60,6 +60,10 @@ sn_err sn_file_read(const char *path, size_t max, uint8_t **out,
 sn_err sn_file_write_new(const char *path, const void *data, size_t len,
                          int mode);
 
+/* Milliseconds on CLOCK_MONOTONIC: for deadlines and intervals, never a
+ * date. */
+int64_t sn_mono_ms(void);
+
 /* FNV-1a (64-bit) of a string: for hash tables keyed by ids, not crypto. */
 uint64_t sn_str_hash(const char *s);
 

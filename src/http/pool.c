@@ -13,8 +13,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "common/util.h"
 
 /* One tenant's queue (or several tenants', hashed together). */
 struct lane {
@@ -79,16 +80,7 @@ ring_append(struct sn_pool *p, struct lane *l)
 }
 
 /* Another tenant submitted within this long: a busy one yields to it. */
-#define OTHER_WINDOW_MS 250
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#define YIELD_WINDOW_MS 250
 
 /*
  * With p->lock held, the job of lane l just taken (counted as running):
@@ -105,10 +97,10 @@ hint_for(const struct sn_pool *p, const struct lane *l, unsigned lane)
 
     if (l->running <= 1 && l->head == NULL)
         return 0;
-    now = now_ms();
+    now = sn_mono_ms();
     for (i = 0; i < 2; i++)
         if (p->recent[i] != UINT_MAX && p->recent[i] != tenant &&
-            now - p->recent_ms[i] <= OTHER_WINDOW_MS)
+            now - p->recent_ms[i] <= (int64_t)p->par.yield_window_ms)
             return p->par.nice;
     return 0;
 }
@@ -292,6 +284,8 @@ pool_main(void *arg)
         pthread_mutex_unlock(&p->lock);
         p->par.run(p->par.ctx, job);
         pthread_mutex_lock(&p->lock);
+        if (p->par.nice_hint != NULL && !w->express)
+            p->par.nice_hint(-1);
         l->running--;
         /* A heavy slot freed lets one more job run: this thread takes it
          * next, or wakes a thread that may. */
@@ -334,7 +328,7 @@ sn_pool_submit(struct sn_pool *p, struct sn_pool_job *job, const char *tenant,
         p->recent_ms[1] = p->recent_ms[0];
         p->recent[0] = job->lane % SN_POOL_LANES;
     }
-    p->recent_ms[0] = now_ms();
+    p->recent_ms[0] = sn_mono_ms();
     wake(p, l);
     r = SN_OK;
 out:
@@ -406,6 +400,8 @@ sn_pool_start(const struct sn_pool_params *params, struct sn_pool **out)
     for (i = SN_POOL_LANES; i < 2 * SN_POOL_LANES; i++)
         p->lanes[i].heavy = 1;
     p->recent[0] = p->recent[1] = UINT_MAX;
+    if (p->par.yield_window_ms == 0)
+        p->par.yield_window_ms = YIELD_WINDOW_MS;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     pthread_cond_init(&p->express_cond, NULL);

@@ -52,11 +52,13 @@ struct sn_pool_params {
     /* With express threads: told, before each job of another thread, the
      * nice its work elsewhere (the keeper) should have: `nice` for a busy
      * tenant's job (its lane has others queued or running) while another
-     * tenant has submitted in the last 250 ms; 0 for a busy tenant alone
-     * and for a light tenant's job that a bulk thread took because the
-     * express one was busy. NULL: not told. */
+     * tenant has submitted in the last yield_window_ms; 0 for a busy
+     * tenant alone and for a light tenant's job that a bulk thread took
+     * because the express one was busy; -1 after the job. Called with the
+     * pool's lock held: it must not block. NULL: not told. */
     void (*nice_hint)(int nice);
-    sn_pool_fn run; /* runs one job, on a pool thread */
+    unsigned yield_window_ms; /* 0: 250 */
+    sn_pool_fn run;           /* runs one job, on a pool thread */
     void *ctx;
 };
 

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "http/proxyproto.h"
 
 #define LOG_WINDOW 10   /* seconds between lines about closed connections */
@@ -64,15 +65,6 @@ struct sn_proxy_accept {
     enum why last_why;
     time_t said;
 };
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The numeric address of sa, or "" for another family. */
 static void
@@ -270,7 +262,7 @@ acceptor_main(void *arg)
 
     prctl(PR_SET_NAME, "sn-proxy", 0, 0, 0);
     for (;;) {
-        now = now_ms();
+        now = sn_mono_ms();
         expire(a, now);
         log_closed(a, time(NULL));
         a->pfd[0] = (struct pollfd){a->wake[0], POLLIN, 0};
@@ -295,7 +287,7 @@ acceptor_main(void *arg)
             if (a->pfd[2 + i].revents != 0)
                 (void)read_header(a, i);
         if (a->pfd[1].revents != 0)
-            accept_some(a, now_ms());
+            accept_some(a, sn_mono_ms());
     }
     return NULL;
 }

@@ -57,6 +57,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "auth/auth.h"
 #include "crypto/peercert.h"
 #include "http/anon.h"
@@ -327,15 +328,6 @@ struct track {
     socklen_t peerlen;
 };
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sets the deadline of t (NULL: an untracked connection) to at (ms). */
 static void
 track_set(struct track *t, enum phase ph, int64_t at)
@@ -518,7 +510,7 @@ on_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
         memcpy(&t->peer, ci->client_addr, t->peerlen);
     }
     t->phase = PH_HEADERS;
-    t->deadline = now_ms() + (int64_t)h->opts.header_timeout * 1000;
+    t->deadline = sn_mono_ms() + (int64_t)h->opts.header_timeout * 1000;
     pthread_mutex_lock(&h->track_lock);
     t->next = h->tracks;
     if (h->tracks != NULL)
@@ -581,7 +573,7 @@ sweeper_main(void *arg)
         pthread_cond_timedwait(&h->sweep_cond, &h->track_lock, &ts);
         if (h->sweep_stop)
             break;
-        n = sweep(h, now_ms(), addr, sizeof(addr), &ph);
+        n = sweep(h, sn_mono_ms(), addr, sizeof(addr), &ph);
         pthread_mutex_unlock(&h->track_lock);
         /* A line per LOG_WINDOW, not per connection: a flood of slow
          * clients must not become a flood of log lines. */
@@ -1013,7 +1005,7 @@ take_body(const struct sn_http_opts *cfg, struct conn_ctx *c, const char *data,
          * trickling later. */
         due = c->body_start + (int64_t)cfg->stream_grace * 1000 +
               (int64_t)(c->file_bytes * 1000 / cfg->stream_min_rate);
-        cap = now_ms() + (int64_t)cfg->stream_grace * 1000;
+        cap = sn_mono_ms() + (int64_t)cfg->stream_grace * 1000;
         track_set(c->track, PH_STREAM, due < cap ? due : cap);
         return EVP_DigestUpdate(c->md, data, len) == 1 ? 0 : -1;
     }
@@ -1285,7 +1277,7 @@ body_deadline(struct sn_http *h, struct MHD_Connection *conn,
     const struct sn_http_opts *cfg = &h->opts;
 
     c->track = track_of(conn);
-    c->body_start = now_ms();
+    c->body_start = sn_mono_ms();
     if (c->route != NULL && c->route->body == SN_BODY_STREAM)
         track_set(c->track, PH_STREAM,
                   c->body_start + (int64_t)cfg->stream_grace * 1000);
@@ -1300,7 +1292,7 @@ static enum MHD_Result
 finish(struct sn_http *h, struct MHD_Connection *conn, struct conn_ctx *c)
 {
     track_set(c->track, PH_ANSWER,
-              now_ms() + (int64_t)h->opts.body_timeout * 1000);
+              sn_mono_ms() + (int64_t)h->opts.body_timeout * 1000);
     sn_gate_settle(&c->resp, c->audit_result, c->metric_route);
     return send_resp(conn, c, &c->resp);
 }
@@ -1481,7 +1473,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     /* A kept-alive connection now waits for the next request's headers. */
     track_set(track_of(conn), PH_IDLE,
-              now_ms() + (int64_t)h->opts.idle_timeout * 1000);
+              sn_mono_ms() + (int64_t)h->opts.idle_timeout * 1000);
     if (c == NULL)
         return;
     sn_metrics_request(h->deps->metrics, c->metric_route,

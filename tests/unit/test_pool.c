@@ -370,6 +370,7 @@ test_nice_hint(void **state)
     par.heavy_max = 4;
     par.heavy_per_lane = 3;
     par.nice_hint = hint_cb;
+    par.yield_window_ms = 60000; /* no slow machine misses it */
     par.run = run;
     par.ctx = &rec;
     assert_int_equal(sn_pool_start(&par, &p), SN_OK);
@@ -396,6 +397,49 @@ test_nice_hint(void **state)
     open_gate(&rec);
     sn_pool_stop(p);
     assert_int_equal(rec.n, 4);
+}
+
+/* Another tenant's submit counts for yield_window_ms only: a busy tenant
+ * whose neighbour went quiet is told 0 again. */
+static void
+test_nice_hint_expires(void **state)
+{
+    static struct tjob jobs[3];
+    struct sn_pool_params par;
+    struct record rec;
+    struct sn_pool *p = NULL;
+
+    (void)state;
+    record_init(&rec);
+    memset(jobs, 0, sizeof(jobs));
+    memset(&par, 0, sizeof(par));
+    par.name = "test-pool";
+    par.threads = 3; /* two bulk, one express */
+    par.express = 1;
+    par.nice = 5;
+    par.heavy_max = 3;
+    par.heavy_per_lane = 2;
+    par.nice_hint = hint_cb;
+    par.yield_window_ms = 50;
+    par.run = run;
+    par.ctx = &rec;
+    assert_int_equal(sn_pool_start(&par, &p), SN_OK);
+    while (sn_pool_idle(p) < par.threads)
+        usleep(1000);
+    submit(p, &jobs[0], 'A', 1, 1); /* light: the express thread */
+    wait_started(&rec, 1);
+    submit(p, &jobs[1], 'B', 1, 1); /* B light, express busy: bulk */
+    wait_started(&rec, 2);
+    usleep(200 * 1000); /* B's submit is older than the window now */
+    submit(p, &jobs[2], 'A', 1, 1); /* A busy, B quiet: not told to yield */
+    wait_started(&rec, 3);
+    pthread_mutex_lock(&rec.lock);
+    assert_int_equal(rec.order[2], 'A');
+    assert_int_equal(rec.hint[2], 0);
+    pthread_mutex_unlock(&rec.lock);
+    open_gate(&rec);
+    sn_pool_stop(p);
+    assert_int_equal(rec.n, 3);
 }
 
 /*
@@ -467,6 +511,7 @@ main(void)
         cmocka_unit_test(test_express_handoff),
         cmocka_unit_test(test_express_heavy_slot),
         cmocka_unit_test(test_nice_hint),
+        cmocka_unit_test(test_nice_hint_expires),
         cmocka_unit_test(test_bad_params),
     };
 

@@ -344,6 +344,31 @@ test_express_handoff(void **state)
     assert_int_equal(rec.n, 3);
 }
 
+/* threads (the last an express one) at nice 5, one tenant holding all
+ * but one, hinted through hint_cb with a window of window_ms. */
+static struct sn_pool *
+start_hinted(struct record *rec, unsigned threads, unsigned window_ms)
+{
+    struct sn_pool_params par;
+    struct sn_pool *p = NULL;
+
+    memset(&par, 0, sizeof(par));
+    par.name = "test-pool";
+    par.threads = threads;
+    par.express = 1;
+    par.nice = 5;
+    par.heavy_max = threads;
+    par.heavy_per_lane = threads - 1;
+    par.nice_hint = hint_cb;
+    par.yield_window_ms = window_ms;
+    par.run = run;
+    par.ctx = rec;
+    assert_int_equal(sn_pool_start(&par, &p), SN_OK);
+    while (sn_pool_idle(p) < threads)
+        usleep(1000);
+    return p;
+}
+
 /*
  * The nice hint (what the keeper is asked for): a busy tenant's job (its
  * lane has another running or queued) yields (the pool's nice) once
@@ -355,27 +380,14 @@ static void
 test_nice_hint(void **state)
 {
     static struct tjob jobs[4];
-    struct sn_pool_params par;
     struct record rec;
-    struct sn_pool *p = NULL;
+    struct sn_pool *p;
 
     (void)state;
     record_init(&rec);
     memset(jobs, 0, sizeof(jobs));
-    memset(&par, 0, sizeof(par));
-    par.name = "test-pool";
-    par.threads = 4; /* three bulk, one express */
-    par.express = 1;
-    par.nice = 5;
-    par.heavy_max = 4;
-    par.heavy_per_lane = 3;
-    par.nice_hint = hint_cb;
-    par.yield_window_ms = 60000; /* no slow machine misses it */
-    par.run = run;
-    par.ctx = &rec;
-    assert_int_equal(sn_pool_start(&par, &p), SN_OK);
-    while (sn_pool_idle(p) < par.threads)
-        usleep(1000);
+    /* three bulk threads, one express; no slow machine misses the window */
+    p = start_hinted(&rec, 4, 60000);
     submit(p, &jobs[0], 'A', 1, 1); /* light: the express thread */
     wait_started(&rec, 1);
     submit(p, &jobs[1], 'A', 1, 1); /* A again, busy but alone: bulk */
@@ -405,27 +417,13 @@ static void
 test_nice_hint_expires(void **state)
 {
     static struct tjob jobs[3];
-    struct sn_pool_params par;
     struct record rec;
-    struct sn_pool *p = NULL;
+    struct sn_pool *p;
 
     (void)state;
     record_init(&rec);
     memset(jobs, 0, sizeof(jobs));
-    memset(&par, 0, sizeof(par));
-    par.name = "test-pool";
-    par.threads = 3; /* two bulk, one express */
-    par.express = 1;
-    par.nice = 5;
-    par.heavy_max = 3;
-    par.heavy_per_lane = 2;
-    par.nice_hint = hint_cb;
-    par.yield_window_ms = 50;
-    par.run = run;
-    par.ctx = &rec;
-    assert_int_equal(sn_pool_start(&par, &p), SN_OK);
-    while (sn_pool_idle(p) < par.threads)
-        usleep(1000);
+    p = start_hinted(&rec, 3, 50);  /* two bulk threads, one express */
     submit(p, &jobs[0], 'A', 1, 1); /* light: the express thread */
     wait_started(&rec, 1);
     submit(p, &jobs[1], 'B', 1, 1); /* B light, express busy: bulk */

@@ -35,11 +35,16 @@ set_conf server.event_threads 2
 # server_start waits for /healthz on signetd's own port, which now wants a
 # header: signetd and haproxy are started here, and SERVER_URL (req's
 # target) is haproxy's.
-NODE_PORT=$(random_port)
-PUBLIC_PORT=$(random_port)
-HA_PORT=$(random_port)
-HA_PUB=$(random_port)
-cat >"$WORK/haproxy.cfg" <<EOF
+# start_pair: signetd and haproxy on four random ports; 0 once haproxy
+# answers /healthz through to signetd, 1 if a port was taken meanwhile (a
+# random port may be another test's, or a client's ephemeral port).
+start_pair() {
+    local i
+    NODE_PORT=$(random_port)
+    PUBLIC_PORT=$(random_port)
+    HA_PORT=$(random_port)
+    HA_PUB=$(random_port)
+    cat >"$WORK/haproxy.cfg" <<EOF
 global
     maxconn 256
     stats socket $WORK/haproxy.sock mode 600 level admin
@@ -61,23 +66,41 @@ frontend public
 backend public_nodes
     server n1 127.0.0.1:$PUBLIC_PORT send-proxy-v2 check check-send-proxy inter 1s
 EOF
-haproxy -c -f "$WORK/haproxy.cfg" >"$WORK/haproxy.check" 2>&1 ||
-    die "haproxy rejects its configuration: $(cat "$WORK/haproxy.check")"
-"$SIGNETD" serve --home "$SERVER_HOME" --listen "127.0.0.1:$NODE_PORT" \
-    --public-listen "127.0.0.1:$PUBLIC_PORT" >"$WORK/signetd.$NODE_PORT.log" 2>&1 &
-SERVER_PID=$!
-haproxy -db -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 &
-EXTRA_PIDS+=($!)
-SERVER_PORT=$HA_PORT
-SERVER_URL=https://127.0.0.1:$HA_PORT
-PUBLIC_URL=http://127.0.0.1:$HA_PUB
-LOG=$WORK/signetd.$NODE_PORT.log
-for i in $(seq 1 300); do
-    kill -0 "$SERVER_PID" 2>/dev/null || die "signetd exited: $(cat "$LOG")"
-    curl -sS --max-time 2 --cacert "$SERVER_CA" -o /dev/null "$SERVER_URL/healthz" \
-        2>/dev/null && break
-    sleep 0.1
+    haproxy -c -f "$WORK/haproxy.cfg" >"$WORK/haproxy.check" 2>&1 ||
+        die "haproxy rejects its configuration: $(cat "$WORK/haproxy.check")"
+    LOG=$WORK/signetd.$NODE_PORT.log
+    "$SIGNETD" serve --home "$SERVER_HOME" --listen "127.0.0.1:$NODE_PORT" \
+        --public-listen "127.0.0.1:$PUBLIC_PORT" >"$LOG" 2>&1 &
+    SERVER_PID=$!
+    haproxy -db -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 &
+    HA_PID=$!
+    SERVER_PORT=$HA_PORT
+    SERVER_URL=https://127.0.0.1:$HA_PORT
+    PUBLIC_URL=http://127.0.0.1:$HA_PUB
+    for i in $(seq 1 300); do
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            grep -q "cannot listen" "$LOG" || die "signetd exited: $(cat "$LOG")"
+            kill "$HA_PID" 2>/dev/null
+            wait "$HA_PID" 2>/dev/null
+            return 1
+        fi
+        if ! kill -0 "$HA_PID" 2>/dev/null; then # its ports: haproxy.log
+            kill "$SERVER_PID" 2>/dev/null
+            wait "$SERVER_PID" 2>/dev/null
+            return 1
+        fi
+        curl -sS --max-time 2 --cacert "$SERVER_CA" -o /dev/null \
+            "$SERVER_URL/healthz" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 0 # the checks below say what does not answer
+}
+for try in 1 2 3 4 5; do
+    start_pair && break
+    log "a port was taken (try $try), trying others"
+    [ "$try" = 5 ] && die "no free ports found"
 done
+EXTRA_PIDS+=("$HA_PID")
 log "signetd on 127.0.0.1:$NODE_PORT behind haproxy on $SERVER_URL"
 
 # haproxy's view of the node: its TLS HTTP health check passes (sent with

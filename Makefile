@@ -52,7 +52,7 @@ test-asan:
 # libFuzzer drivers (clang, ASan+UBSan), each run briefly over its corpus.
 fuzz:
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSIGNET_SANITIZE=ON -DSIGNET_FUZZ=ON >/dev/null
-	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_codecs fuzz_pem_chain fuzz_config fuzz_p11_reply fuzz_subject fuzz_tsa_req fuzz_ocsp_req fuzz_router fuzz_bodies fuzz_keypolicy fuzz_jwt fuzz_oidc_reply fuzz_mtls fuzz_evidence fuzz_translog fuzz_proxyproto fuzz_ipc
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_codecs fuzz_pem_chain fuzz_config fuzz_p11_reply fuzz_subject fuzz_tsa_req fuzz_ocsp_req fuzz_router fuzz_bodies fuzz_keypolicy fuzz_jwt fuzz_oidc_reply fuzz_mtls fuzz_evidence fuzz_translog fuzz_proxyproto fuzz_ipc fuzz_headlines
 	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS) -R '^fuzz/'
 
 format:

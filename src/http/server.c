@@ -40,6 +40,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,7 @@
 #include "http/anon.h"
 #include "http/gate.h"
 #include "http/handlers.h"
+#include "http/headlines.h"
 #include "http/peerlog.h"
 #include "http/pool.h"
 #include "http/proxyaccept.h"
@@ -98,6 +100,8 @@ struct sn_http {
     /* proxy.protocol = v2: the acceptor that reads each connection's
      * PROXY header and hands it to MHD (NULL: MHD accepts) */
     struct sn_proxy_accept *proxy;
+    /* MHD is the version whose read buffer headlines.c reads */
+    int check_lines;
 };
 
 enum stage {
@@ -832,7 +836,9 @@ metrics(const struct sn_deps *deps, struct MHD_Connection *conn,
  * Transfer-Encoding and Content-Length, more than one Content-Length or
  * Transfer-Encoding, or a Transfer-Encoding other than "chunked" is
  * refused, before its body, and the connection is closed. (A missing Host
- * is refused by MHD itself: MHD_OPTION_STRICT_FOR_CLIENT.)
+ * is refused by MHD itself: MHD_OPTION_STRICT_FOR_CLIENT.) Bare LF line
+ * ends and folded lines are found in what MHD left of the head
+ * (headlines.h).
  */
 struct framing {
     unsigned cl, te;
@@ -873,6 +879,29 @@ framing_fault(struct MHD_Connection *conn)
     if (f.te_other)
         return "a Transfer-Encoding other than chunked";
     return NULL;
+}
+
+/* The head's largest size worth reading: MHD's per-connection pool (32
+ * KiB by default) holds it. */
+#define HEAD_MAX (1024 * 1024)
+
+/* NULL if every head line ended in CRLF and none was folded, else what is
+ * wrong (headlines.h). Only for the MHD version headlines.c knows; with
+ * any other, line ends are MHD's business. */
+static const char *
+line_fault(const struct sn_http *h, struct MHD_Connection *conn,
+           const char *method, const char *version)
+{
+    const union MHD_ConnectionInfo *ci;
+    uintptr_t m = (uintptr_t)method, v = (uintptr_t)version;
+
+    if (!h->check_lines)
+        return NULL;
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (ci == NULL || ci->header_size > HEAD_MAX || v < m ||
+        v - m >= ci->header_size)
+        return "a request head that cannot be read";
+    return sn_headlines_fault(method, ci->header_size, (size_t)(v - m));
 }
 
 static void
@@ -1323,14 +1352,14 @@ request_step(void *cls, struct MHD_Connection *conn, const char *url,
     int refused;
     unsigned retry;
 
-    (void)version;
     if (c == NULL) {
         if ((c = calloc(1, sizeof(*c))) == NULL)
             return MHD_NO;
         *con_cls = c;
         c->h = h;
         __atomic_add_fetch(&h->inflight, 1, __ATOMIC_SEQ_CST);
-        if ((fault = framing_fault(conn)) != NULL) {
+        if ((fault = line_fault(h, conn, method, version)) != NULL ||
+            (fault = framing_fault(conn)) != NULL) {
             /* The body's end is unknown: nothing more is read. */
             sn_resp_error(&c->early, API_BAD_REQUEST, "ambiguous framing: %s",
                           fault);
@@ -1830,6 +1859,11 @@ sn_http_start(const struct sn_deps *deps, const struct sn_http_opts *opts,
     h->deps = deps;
     h->opts = *opts;
     h->plain = plain;
+    h->check_lines = strcmp(MHD_get_version(), "0.9.75") == 0;
+    if (!h->check_lines)
+        sn_warn("http: libmicrohttpd %s: bare LF line ends and folded "
+                "header lines are left to it (checked with 0.9.75 only)",
+                MHD_get_version());
     MHD_set_panic_func(mhd_panic, NULL);
     if ((r = deadlines_start(h)) != SN_OK ||
         (r = pools_start(h, opts)) != SN_OK)

@@ -45,6 +45,13 @@ PROBES = [
         "obs_fold",
         b"GET /ca/certs.pem HTTP/1.1\r\nHost: x\r\nX-A: b\r\n c\r\n\r\n",
     ),
+    # One bare LF among CRLFs: after the request line, ending the head.
+    ("bare_lf_reqline", b"GET /ca/certs.pem HTTP/1.1\nHost: x\r\n\r\n"),
+    ("bare_lf_last", b"GET /ca/certs.pem HTTP/1.1\r\nHost: x\r\n\n"),
+    ("obs_fold_tab", b"GET /ca/certs.pem HTTP/1.1\r\nHost: x\r\nX-A: b\r\n\tc\r\n\r\n"),
+    ("bare_cr", b"GET /ca/certs.pem HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n"),
+    # Well-formed with an empty value and a tab: must be answered.
+    ("good_empty_value", b"GET /ca/certs.pem HTTP/1.1\r\nHost: x\r\nX-E:\r\nX-T:\tv\r\n\r\n"),
 ]
 
 

@@ -32,3 +32,7 @@ target_link_libraries(test_loginguard PRIVATE sn_http Threads::Threads)
 # The PROXY protocol v2 header (proxy.protocol = v2): every refusal.
 sn_unit_test(test_proxyproto ${CMAKE_CURRENT_LIST_DIR}/test_proxyproto.c)
 target_link_libraries(test_proxyproto PRIVATE sn_http_proxyproto)
+# Bare LF, obs-fold and bare CR in a request head, found in what the
+# linked libmicrohttpd leaves of it (a real daemon on loopback).
+sn_unit_test(test_headlines ${CMAKE_CURRENT_LIST_DIR}/test_headlines.c)
+target_link_libraries(test_headlines PRIVATE sn_http_headlines PkgConfig::MHD)

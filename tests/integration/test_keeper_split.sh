@@ -16,7 +16,10 @@
 #  - kill -9 of the front end: the supervisor starts a new one, the keeper
 #    is the same process; SIGTERM stops all three, exit 0;
 #  - a time-stamp (anonymous work, nice 15 in the front end) is signed by
-#    a keeper thread at the keeper's nice + 15 (/proc/PID/task/*/stat).
+#    a keeper thread at the keeper's nice + 15 (/proc/PID/task/*/stat);
+#  - while one subscriber signs flat out and another signs too, the busy
+#    one's signatures are made by a keeper thread at the keeper's nice + 5
+#    (tenants.py), and every request of both is answered 200.
 . "$(dirname "$0")/lib.sh"
 command -v xxd >/dev/null || die "xxd is not installed"
 
@@ -85,6 +88,31 @@ if [ "$KLOW" = "$KBASE" ]; then
 else
     check_ne "its signature was made by a keeper thread that went to nice $KLOW (keeper's $KBASE + 15)" \
         "" "$MOVED"
+fi
+
+# ---- a busy subscriber yields the keeper's CPU to another ----
+# A signs on 6 connections at once (its lane has requests queued), B one
+# request at a time: A's signatures ask the keeper for nice 5 (pool.h,
+# nice_hint). No other work asks for 5 (key generation asks for 10,
+# anonymous work for 15), and a link keeps its nice while idle.
+SUB_B=$(new_subscriber "split-bravo-$RANDOM") || exit 1
+TOK_B=$(new_token "$SUB_B" '"roles":["manage","sign"]') || exit 1
+KEY_B=$(new_key "$TOK_B" ecdsa-p256) || exit 1
+KBUSY=$((KBASE + 5 > 19 ? 19 : KBASE + 5))
+nices "$KEEPER" >"$WORK/nices.before"
+/usr/bin/python3 "$(dirname "$0")/tenants.py" --port "$SERVER_PORT" --ca "$SERVER_CA" \
+    --a "$TOK,$KEY" --b "$TOK_B,$KEY_B" --seconds 4 >"$WORK/tenants.out" 2>&1
+log "$(tr '\n' ' ' <"$WORK/tenants.out")"
+check_match "A's signatures were all answered 200" '^A 200=[0-9]+$' "$(grep '^A' "$WORK/tenants.out")"
+check_match "B's signatures were all answered 200" '^B 200=[0-9]+$' "$(grep '^B' "$WORK/tenants.out")"
+nices "$KEEPER" >"$WORK/nices.after"
+BUSY=$(comm -13 "$WORK/nices.before" "$WORK/nices.after" |
+    awk -v low="$KBUSY" -v main="$KEEPER" '$2 == low && $1 != main { print $1 }')
+if [ "$KBUSY" = "$KBASE" ]; then
+    log "the keeper runs at nice $KBASE: a lower nice cannot be seen; skipped"
+else
+    check_ne "A's signatures were made by a keeper thread at nice $KBUSY (keeper's $KBASE + 5)" \
+        "" "$BUSY"
 fi
 
 # ---- no PIN in the front end's memory ----

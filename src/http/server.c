@@ -102,6 +102,9 @@ struct sn_http {
     struct sn_proxy_accept *proxy;
     /* MHD is the version whose read buffer headlines.c reads */
     int check_lines;
+    /* Refusals of anonymous work waiting to be sent, oldest first (under
+     * track_lock; see "held refusals"). */
+    struct conn_ctx *held_head, *held_tail;
 };
 
 enum stage {
@@ -136,6 +139,9 @@ struct conn_ctx {
     uint8_t digest[EVP_MAX_MD_SIZE];
     struct track *track; /* the connection's deadline (NULL: none) */
     int64_t body_start;  /* ms: when the headers were complete */
+    /* a refusal of anonymous work held back (see "held refusals") */
+    struct conn_ctx *held_next;
+    int64_t held_until; /* ms */
 };
 
 /* ---- api codes ---- */
@@ -553,6 +559,67 @@ sweep(struct sn_http *h, int64_t now, char *addr, size_t len, int *ph)
     return n;
 }
 
+/* ---- held refusals ----
+ * A time-stamp or OCSP client over its address's rate or the anonymous
+ * ceiling is answered 429 or 503 with Retry-After; a flood that ignores
+ * Retry-After and asks again at once would make the server refuse tens of
+ * thousands of requests a second, at the subscribers' priority. So such a
+ * refusal is held back HOLD_MS (the connection suspended: no CPU) before
+ * it is sent: one connection gets at most about one refusal a second, and
+ * one address at most limits.connections_per_address of them. The
+ * sweeper sends them. */
+#define HOLD_MS 1000
+
+static void
+hold_refusal(struct sn_http *h, struct MHD_Connection *conn, struct conn_ctx *c)
+{
+    c->conn = conn;
+    c->audit_result = SN_OK; /* no record: nothing was signed */
+    c->stage = STAGE_WAIT;
+    c->held_next = NULL;
+    c->held_until = sn_mono_ms() + HOLD_MS;
+    track_set(c->track, PH_NONE, 0);
+    MHD_suspend_connection(conn);
+    pthread_mutex_lock(&h->track_lock);
+    if (h->held_tail != NULL)
+        h->held_tail->held_next = c;
+    else
+        h->held_head = c;
+    h->held_tail = c;
+    pthread_mutex_unlock(&h->track_lock);
+}
+
+/* Takes the held refusals due by now off the list; the caller holds the
+ * lock and resumes them after releasing it (MHD's locks come first). */
+static struct conn_ctx *
+held_due(struct sn_http *h, int64_t now)
+{
+    struct conn_ctx *due = h->held_head, *last = NULL, *c;
+
+    for (c = h->held_head; c != NULL && c->held_until <= now; c = c->held_next)
+        last = c;
+    if (last == NULL)
+        return NULL;
+    h->held_head = last->held_next;
+    if (h->held_head == NULL)
+        h->held_tail = NULL;
+    last->held_next = NULL;
+    return due;
+}
+
+static void
+held_send(struct conn_ctx *c)
+{
+    struct conn_ctx *next;
+
+    for (; c != NULL; c = next) {
+        next = c->held_next;
+        c->held_next = NULL;
+        c->stage = STAGE_DONE;
+        MHD_resume_connection(c->conn);
+    }
+}
+
 static void log_flush(struct sn_http *h, time_t now);
 
 static void *
@@ -564,6 +631,7 @@ sweeper_main(void *arg)
     unsigned n, closed = 0;
     int ph = PH_NONE;
     time_t said = time(NULL);
+    struct conn_ctx *due;
 
     prctl(PR_SET_NAME, "sn-deadlines", 0, 0, 0);
     pthread_mutex_lock(&h->track_lock);
@@ -578,7 +646,9 @@ sweeper_main(void *arg)
         if (h->sweep_stop)
             break;
         n = sweep(h, sn_mono_ms(), addr, sizeof(addr), &ph);
+        due = held_due(h, sn_mono_ms());
         pthread_mutex_unlock(&h->track_lock);
+        held_send(due);
         /* A line per LOG_WINDOW, not per connection: a flood of slow
          * clients must not become a flood of log lines. */
         closed += n;
@@ -1429,17 +1499,19 @@ request_step(void *cls, struct MHD_Connection *conn, const char *url,
         (!sn_anon_admit(anon.limits, c->req.client, &retry) ||
          (!(c->route->flags & SN_ROUTE_ANON) &&
           !sn_anon_report_admit(anon.limits, c->req.client, &retry)))) {
-        sn_resp_error(&resp, API_TOO_MANY,
+        sn_resp_error(&c->resp, API_TOO_MANY,
                       "too many requests from this address; retry later");
-        sn_resp_header(&resp, MHD_HTTP_HEADER_RETRY_AFTER, "%u", retry);
-        return send_resp(conn, c, &resp);
+        sn_resp_header(&c->resp, MHD_HTTP_HEADER_RETRY_AFTER, "%u", retry);
+        hold_refusal(h, conn, c);
+        return MHD_YES;
     }
     /* The ceiling before the queue: a refusal costs no thread hand-off. */
     if (c->anon && !sn_anon_sign_take(anon.limits, &retry)) {
-        sn_resp_error(&resp, API_UNAVAILABLE,
+        sn_resp_error(&c->resp, API_UNAVAILABLE,
                       "too many anonymous requests; retry later");
-        sn_resp_header(&resp, MHD_HTTP_HEADER_RETRY_AFTER, "%u", retry);
-        return send_resp(conn, c, &resp);
+        sn_resp_header(&c->resp, MHD_HTTP_HEADER_RETRY_AFTER, "%u", retry);
+        hold_refusal(h, conn, c);
+        return MHD_YES;
     }
     /* A key generation is admitted, or refused at once, before it is
      * queued (quota.key_generations; see handlers.h). */

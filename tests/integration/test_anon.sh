@@ -4,6 +4,9 @@
 #    at limits.anon_rate/s) a time-stamp request is answered 429
 #    too_many_requests with a Retry-After header; another address still
 #    gets its tokens (each judged by openssl ts);
+#  - a refusal is held back about a second before it is sent (a client
+#    that asks again at once cannot make the server refuse it faster),
+#    while the other address is answered at once;
 #  - in all: past limits.anon_signatures_per_second, 503 with Retry-After;
 #    a subscriber's signature is answered 200 meanwhile (anonymous work
 #    never takes a signer), verified by openssl.
@@ -53,6 +56,29 @@ check_eq "a token answered before the limit is granted" "Status: Granted." \
 line=$(tsa 127.0.0.2 9)
 check_match "another address has its own bucket" '^HTTP/1.1 200' "$line"
 check_eq "and its token is granted" "Status: Granted." "$(granted "$WORK/r.9.tsr")"
+
+# Five at once from the first address: the refused ones are answered only
+# after about a second (HOLD_MS); the other address meanwhile at once.
+timed() { # timed FROM N: "CODE SECONDS" of a time-stamp request
+    curl -sS --max-time 30 --interface "$1" -o /dev/null -w '%{http_code} %{time_total}\n' \
+        -H 'Content-Type: application/timestamp-query' \
+        --data-binary @"$WORK/q.tsq" "$PUBLIC_URL/tsa" >"$WORK/t.$2" 2>/dev/null
+}
+pids=()
+for i in 1 2 3 4 5; do
+    timed 127.0.0.1 "$i" &
+    pids+=($!)
+done
+sleep 0.3
+timed 127.0.0.2 other
+wait "${pids[@]}"
+cat "$WORK"/t.[1-5] >"$WORK/held"
+log "held: $(tr '\n' ' ' <"$WORK/held"); other: $(cat "$WORK/t.other")"
+check_match "of five at once, some refused" '429' "$(cat "$WORK/held")"
+check_eq "every refusal took at least 0.9 s" "" \
+    "$(awk '$1 == 429 && $2 < 0.9' "$WORK/held")"
+check_eq "the other address meanwhile: 200 in under 0.9 s" yes \
+    "$(awk '{ print ($1 == 200 && $2 < 0.9) ? "yes" : "no: " $0 }' "$WORK/t.other")"
 
 # ---- the ceiling on anonymous signatures ----
 server_stop

@@ -186,25 +186,52 @@ test_well_formed(void **state)
     passes("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
 }
 
+/* Appends what fmt says at *len in buf (size REQ_MAX), or fails. */
+#define REQ_MAX 32768
+static void
+add(char *buf, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf + *len, REQ_MAX - *len, fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0 && (size_t)n < REQ_MAX - *len);
+    *len += (size_t)n;
+}
+
+/* n bytes of 'a' at *len. */
+static void
+add_filler(char *buf, size_t *len, size_t n)
+{
+    assert_true(n < REQ_MAX - *len);
+    memset(buf + *len, 'a', n);
+    *len += n;
+    buf[*len] = '\0';
+}
+
 static void
 test_many_and_long(void **state)
 {
-    char *req = malloc(32768), *p;
+    char *req = malloc(REQ_MAX);
     size_t sizes[] = {100, 1000, 4000, 9000, 14000, 17000, 20000, 24000};
+    size_t len = 0;
 
     (void)state;
     assert_non_null(req);
     /* 150 headers */
-    p = req + sprintf(req, "GET / HTTP/1.1\r\nHost: x\r\n");
+    add(req, &len, "GET / HTTP/1.1\r\nHost: x\r\n");
     for (int i = 0; i < 150; i++)
-        p += sprintf(p, "X-H%d: value %d\r\n", i, i);
-    strcpy(p, "\r\n");
+        add(req, &len, "X-H%d: value %d\r\n", i, i);
+    add(req, &len, "\r\n");
     passes(req);
     /* one long value, past the read buffer's first size (MHD grows it) */
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-        p = req + sprintf(req, "GET / HTTP/1.1\r\nHost: x\r\nX-Long: ");
-        memset(p, 'a', sizes[i]);
-        strcpy(p + sizes[i], "\r\nX-After: 1\r\n\r\n");
+        len = 0;
+        add(req, &len, "GET / HTTP/1.1\r\nHost: x\r\nX-Long: ");
+        add_filler(req, &len, sizes[i]);
+        add(req, &len, "\r\nX-After: 1\r\n\r\n");
         passes(req);
     }
     free(req);
@@ -252,7 +279,8 @@ test_bare_lf(void **state)
 static void
 test_obs_fold(void **state)
 {
-    char *req = malloc(32768), *p;
+    char *req = malloc(REQ_MAX);
+    size_t len = 0;
 
     (void)state;
     assert_non_null(req);
@@ -263,11 +291,10 @@ test_obs_fold(void **state)
     REFUSED("GET / HTTP/1.1\r\n Host: x\r\n\r\n");
     REFUSED("GET / HTTP/1.1\r\nX-A:\r\n c\r\nHost: x\r\n\r\n");
     /* a fold, then enough bytes that MHD moves its read buffer */
-    p = req + sprintf(req, "GET / HTTP/1.1\r\nHost: x\r\nX-A: b\r\n c\r\n"
-                           "X-Long: ");
-    memset(p, 'a', 14000);
-    strcpy(p + 14000, "\r\n\r\n");
-    refused(req, strlen(req));
+    add(req, &len, "GET / HTTP/1.1\r\nHost: x\r\nX-A: b\r\n c\r\nX-Long: ");
+    add_filler(req, &len, 14000);
+    add(req, &len, "\r\n\r\n");
+    refused(req, len);
     free(req);
 }
 

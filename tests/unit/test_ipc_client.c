@@ -136,7 +136,7 @@ setup(void **state)
     struct sockaddr_un sa;
 
     (void)state;
-    strcpy(fake.dir, "/tmp/sn-ipc-client.XXXXXX");
+    snprintf(fake.dir, sizeof(fake.dir), "/tmp/sn-ipc-client.XXXXXX");
     if (mkdtemp(fake.dir) == NULL)
         return -1;
     snprintf(fake.path, sizeof(fake.path), "%s/keeper.sock", fake.dir);

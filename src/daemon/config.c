@@ -1303,8 +1303,8 @@ finish(struct parser *p)
         cfg->anon_rate = 50;
     if (p->seen[KEY_ANON_BURST] == 0)
         cfg->anon_burst = 100;
-    if (p->seen[KEY_ANON_SIGNATURES] == 0)
-        cfg->anon_signatures = 200;
+    /* limits.anon_signatures_per_second unset: 0, a figure per CPU (the
+     * front end's; see src/http/server.c) */
     if (p->seen[KEY_REPORT_PER_HOUR] == 0)
         cfg->report_per_hour = 60;
     if (p->seen[KEY_REPORT_BURST] == 0)

@@ -87,7 +87,8 @@ struct sn_config {
      * signatures it may make per second in all. */
     unsigned anon_rate;       /* limits.anon_rate: requests/s, default 50 */
     unsigned anon_burst;      /* limits.anon_burst, default 100 */
-    unsigned anon_signatures; /* limits.anon_signatures_per_second, 200 */
+    unsigned anon_signatures; /* limits.anon_signatures_per_second; 0: 25
+                                 per CPU */
     /* issue 18: anonymous reports per client address */
     unsigned report_per_hour; /* reports.anon_per_hour, default 60 */
     unsigned report_burst;    /* reports.anon_burst, default 10 */
@@ -207,8 +208,8 @@ struct sn_config {
  *   limits.anon_rate    = 50     (time-stamp and OCSP requests per second
  *                                 per client address; 1 .. 1000000)
  *   limits.anon_burst   = 100    (requests at once per address above it)
- *   limits.anon_signatures_per_second = 200  (HSM signatures for anonymous
- *                                 work in all; 1 .. 1000000)
+ *   limits.anon_signatures_per_second = 25 per CPU  (HSM signatures for
+ *                                 anonymous work in all; 1 .. 1000000)
  *   reports.anon_per_hour = 60   (anonymous reports per client address
  *                                 an hour, issue 18; 1 .. 1000000)
  *   reports.anon_burst  = 10     (anonymous reports at once per address)

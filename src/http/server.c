@@ -1316,6 +1316,15 @@ pool_start(struct sn_http *h, const char *name, unsigned n, unsigned per_lane,
  * subscribers' threads that wait for it.
  */
 #define ANON_NICE 15
+/*
+ * The anonymous ceiling's default (limits.anon_signatures_per_second): a
+ * software HSM signs on the CPUs, and a time-stamp or OCSP signature
+ * (RSA-3072 or RSA-4096) costs 3-6 ms of one, so 25 a second per CPU is
+ * about an eighth of the machine. Nice does not make the rest free: on
+ * the 2-CPU machine of docs/performance.md, a busy loop at the lowest
+ * priority (SCHED_IDLE) cost subscriber signing 14-25% of its rate.
+ */
+#define ANON_SIGNATURES_PER_CPU 25
 
 /* The configured value, or def for 0 (a configuration made in code). */
 static double
@@ -1334,7 +1343,8 @@ anon_start(const struct sn_http_opts *cfg, unsigned cpus)
     if (anon.refs == 0 &&
         (r = sn_anon_new(
              or_default(cfg->anon_rate, 50), or_default(cfg->anon_burst, 100),
-             or_default(cfg->anon_signatures, 200), &anon.limits)) == SN_OK) {
+             or_default(cfg->anon_signatures, ANON_SIGNATURES_PER_CPU * cpus),
+             &anon.limits)) == SN_OK) {
         memset(&par, 0, sizeof(par));
         par.name = "sn-anon";
         par.threads = cpus / 2 > 0 ? cpus / 2 : 1;

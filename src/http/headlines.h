@@ -14,6 +14,11 @@
  * followed by LF stays a CR. So the bytes from the version to the end of
  * the head still say how every line ended.
  *
+ * One case cannot be told apart: a NUL byte right before a bare LF
+ * ("\0\n") leaves the same two NULs as CRLF, so such a line passes (and
+ * "\0\n" passes as the empty line that ends the head). A proxy in front
+ * that refuses NUL in a header (haproxy, nginx) closes that gap.
+ *
  * Pure: bytes in, a verdict out; no MHD, no globals. The bytes are
  * untrusted (whatever a client sent, as MHD left it).
  */

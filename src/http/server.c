@@ -577,10 +577,10 @@ hold_refusal(struct sn_http *h, struct MHD_Connection *conn, struct conn_ctx *c)
     c->audit_result = SN_OK; /* no record: nothing was signed */
     c->stage = STAGE_WAIT;
     c->held_next = NULL;
-    c->held_until = sn_mono_ms() + HOLD_MS;
     track_set(c->track, PH_NONE, 0);
     MHD_suspend_connection(conn);
     pthread_mutex_lock(&h->track_lock);
+    c->held_until = sn_mono_ms() + HOLD_MS; /* the list stays in order */
     if (h->held_tail != NULL)
         h->held_tail->held_next = c;
     else

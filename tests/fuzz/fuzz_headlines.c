@@ -27,7 +27,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     off = (size_t)data[0] << 8 | data[1];
     len = size - 2;
     /* An exact-size copy: a read past the head is caught. */
-    if ((copy = malloc(len + 1)) == NULL || (longer = malloc(len + 8)) == NULL)
+    if ((copy = malloc(len > 0 ? len : 1)) == NULL ||
+        (longer = malloc(len + 8)) == NULL)
         abort();
     memcpy(copy, data + 2, len);
     head = copy;

@@ -105,11 +105,20 @@ T=$(new_token "$S" '"roles":["manage","sign"]') || exit 1
 K=$(new_key "$T" ecdsa-p256) || exit 1
 req GET "/v1/keys/$K" "$T"
 jget .public_key_pem >"$WORK/pub.pem"
-for i in 21 22 23; do tsa 127.0.0.1 "$i" >/dev/null; done
+# Six at once: past the ceiling of 2/s, some are refused and held back
+# while the subscriber signs.
+pids=()
+for i in 21 22 23 24 25 26; do
+    tsa 127.0.0.1 "$i" >"$WORK/c.$i" &
+    pids+=($!)
+done
+sleep 0.3
 head -c 32 /dev/urandom >"$WORK/dg"
 req_json POST "/v1/keys/$K/sign" "$T" \
     "{\"digest_algorithm\":\"sha256\",\"digest\":\"$(b64 "$WORK/dg")\"}"
 check_status "a subscriber's signature at the anonymous ceiling" 200
+wait "${pids[@]}"
+check_match "... while anonymous requests were refused" 'HTTP/1.1 503' "$(cat "$WORK"/c.2[1-6])"
 jget .signature | base64 -d >"$WORK/sig"
 check_cmd "the signature verifies (openssl pkeyutl)" \
     openssl pkeyutl -verify -pubin -inkey "$WORK/pub.pem" -in "$WORK/dg" \

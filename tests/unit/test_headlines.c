@@ -45,21 +45,23 @@ answer(void *cls, struct MHD_Connection *conn, const char *url,
     (void)cls;
     (void)url;
     (void)upload;
+    /* Judged at the first call, as the server does (before the body). */
     if (*ctx == NULL) {
-        *ctx = conn;
+        ci = MHD_get_connection_info(conn,
+                                     MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+        if (ci == NULL || v < m || v - m >= ci->header_size)
+            fault = "no head";
+        else
+            fault =
+                sn_headlines_fault(method, ci->header_size, (size_t)(v - m));
+        *ctx = (void *)(uintptr_t)(fault != NULL ? fault : "ok");
         return MHD_YES;
     }
     if (*upload_size != 0) {
         *upload_size = 0;
         return MHD_YES;
     }
-    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
-    if (ci == NULL || v < m || v - m >= ci->header_size)
-        fault = "no head";
-    else
-        fault = sn_headlines_fault(method, ci->header_size, (size_t)(v - m));
-    if (fault == NULL)
-        fault = "ok";
+    fault = *ctx;
     r = MHD_create_response_from_buffer(strlen(fault), (char *)(uintptr_t)fault,
                                         MHD_RESPMEM_MUST_COPY);
     ret = MHD_queue_response(conn, strcmp(fault, "ok") == 0 ? 200 : 400, r);

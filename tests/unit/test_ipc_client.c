@@ -39,7 +39,7 @@ static struct {
     pthread_mutex_t lock;
     enum mode mode;
     unsigned requests, connections;
-    int last_nice, last_type;
+    unsigned last_nice;
     int lfd;
     char dir[64], path[128];
     pthread_t thread;
@@ -76,7 +76,6 @@ serve_one(void *arg)
         pthread_mutex_lock(&fake.lock);
         fake.requests++;
         fake.last_nice = hdr[6];
-        fake.last_type = hdr[5];
         /* PING's OK reply: an empty body, version 1, type 128 */
         memset(rep, 0, sizeof(rep));
         rep[4] = 1;
@@ -170,27 +169,20 @@ set_mode(enum mode m)
     pthread_mutex_unlock(&fake.lock);
 }
 
+/* A counter of the fake's, read under its lock. */
 static unsigned
-connections(void)
+locked(const unsigned *field)
 {
     unsigned n;
 
     pthread_mutex_lock(&fake.lock);
-    n = fake.connections;
+    n = *field;
     pthread_mutex_unlock(&fake.lock);
     return n;
 }
 
-static int
-last_nice(void)
-{
-    int n;
-
-    pthread_mutex_lock(&fake.lock);
-    n = fake.last_nice;
-    pthread_mutex_unlock(&fake.lock);
-    return n;
-}
+#define connections() locked(&fake.connections)
+#define last_nice() locked(&fake.last_nice)
 
 static void
 test_nice_sent(void **state)

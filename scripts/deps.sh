@@ -11,13 +11,14 @@ pkgs=(build-essential cmake pkg-config libssl-dev libp11-kit-dev
       p11-kit p11-kit-modules xxd clang-format git libfaketime
       sbsigntool apksigner gnupg-pkcs11-scd nodejs
       python3-pykcs11 libargon2-dev oathtool golang-go golang-golang-x-mod-dev
-      memtest86+ haproxy)
+      memtest86+ haproxy strace)
 # libargon2 hashes account passwords; oathtool makes the tests' TOTP codes
 # (issue 17). golang-go and golang-golang-x-mod-dev build the test-only
 # transparency-log verifier (tests/go, issue 18); memtest86+ ships the real
 # PE (an EFI image) the CSC-12 test signs (issue 18). nodejs (20, with its npm) runs the test OIDC issuer (tests/support/oidc);
 # on Debian 12 proper, add npm: the nodesource build carries its own.
-# haproxy (2.6) sends PROXY protocol v2 headers in tests/integration/
+# strace follows signetd's system calls in test_unit_user.sh (the systemd
+# unit's filter). haproxy (2.6) sends PROXY protocol v2 headers in tests/integration/
 # test_proxy.sh; Debian's own haproxy service is not used (stop it).
 
 missing=()

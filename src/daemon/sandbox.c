@@ -43,19 +43,28 @@ new_namespace(void)
     char map[64];
     uid_t uid = geteuid();
     gid_t gid = getegid();
+    int ok;
 
     if (uid == 0)
         return unshare(CLONE_NEWNS) == 0 ? SN_OK : SN_ERR_STATE;
     if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
         return SN_ERR_STATE;
+    /* /proc/self's files are root's while the process is not dumpable (as
+     * harden.c made it), and the maps could not be written: dumpable for
+     * these three writes only (sn_sandbox_enter clears it again before it
+     * returns; nothing secret is held yet). */
+    if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0)
+        return SN_ERR_STATE;
     snprintf(map, sizeof(map), "%lu %lu 1\n", (unsigned long)uid,
              (unsigned long)uid);
-    if (write_file("/proc/self/uid_map", map) != 0 ||
-        write_file("/proc/self/setgroups", "deny\n") != 0)
-        return SN_ERR_STATE;
+    ok = write_file("/proc/self/uid_map", map) == 0 &&
+         write_file("/proc/self/setgroups", "deny\n") == 0;
     snprintf(map, sizeof(map), "%lu %lu 1\n", (unsigned long)gid,
              (unsigned long)gid);
-    return write_file("/proc/self/gid_map", map) == 0 ? SN_OK : SN_ERR_STATE;
+    ok = ok && write_file("/proc/self/gid_map", map) == 0;
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        ok = 0;
+    return ok ? SN_OK : SN_ERR_STATE;
 }
 
 /* The bounding set: nothing but CAP_NET_BIND_SERVICE (a listener on a
@@ -81,11 +90,18 @@ drop_caps(void)
     struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct d[2];
 
+    struct __user_cap_data_struct now[2];
+
     memset(d, 0, sizeof(d));
     if (geteuid() == 0) {
         d[0].effective = d[0].permitted = 1u << CAP_NET_BIND_SERVICE;
     }
-    if (syscall(SYS_capset, &h, d) != 0)
+    /* Nothing to drop (a user without capabilities, as under the shipped
+     * systemd unit, whose system call filter refuses capset): no call. */
+    memset(now, 0, sizeof(now));
+    if (syscall(SYS_capget, &h, now) != 0)
+        return SN_ERR_STATE;
+    if (memcmp(now, d, sizeof(d)) != 0 && syscall(SYS_capset, &h, d) != 0)
         return SN_ERR_STATE;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return SN_ERR_STATE;

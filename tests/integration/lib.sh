@@ -272,6 +272,7 @@ set_conf() {
 }
 
 # server_start: signetd serve on a free port; waits for /healthz.
+# SERVER_LAUNCH (optional): a command prefix, e.g. setpriv's options.
 server_start() {
     local try i
     [ -n "$SERVER_HOME" ] || server_init
@@ -282,7 +283,10 @@ server_start() {
         PUBLIC_PORT=$(random_port)
         [ "$PUBLIC_PORT" = "$SERVER_PORT" ] && PUBLIC_PORT=$((SERVER_PORT + 1))
         PUBLIC_URL=http://127.0.0.1:$PUBLIC_PORT
-        "$SIGNETD" serve --home "$SERVER_HOME" --listen "127.0.0.1:$SERVER_PORT" \
+        # SERVER_LAUNCH: words run before signetd (setpriv, strace), which
+        # must exec it or trace it; SERVER_PID is then the first word's.
+        # shellcheck disable=SC2086
+        ${SERVER_LAUNCH:-} "$SIGNETD" serve --home "$SERVER_HOME" --listen "127.0.0.1:$SERVER_PORT" \
             --public-listen "127.0.0.1:$PUBLIC_PORT" \
             >"$WORK/signetd.$SERVER_PORT.log" 2>&1 &
         SERVER_PID=$!

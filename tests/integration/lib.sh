@@ -315,6 +315,15 @@ server_start() {
     die "no free port found"
 }
 
+# child_named NAME: the PID of signetd's (SERVER_PID's) child whose comm
+# is NAME (signetd-keeper, signetd-front).
+child_named() {
+    local p
+    for p in $(pgrep -P "$SERVER_PID"); do
+        [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$1" ] && echo "$p"
+    done
+}
+
 # server_stop: SIGTERM, then the exit status must be 0.
 server_stop() {
     local rc

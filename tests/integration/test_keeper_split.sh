@@ -28,12 +28,6 @@ SUB=$(new_subscriber "split-acme-$RANDOM") || exit 1
 TOK=$(new_token "$SUB" '"roles":["manage","sign"]') || exit 1
 KEY=$(new_key "$TOK" ecdsa-p256) || exit 1
 
-child_named() { # child_named NAME: the supervisor's child with that comm
-    local p
-    for p in $(pgrep -P "$SERVER_PID"); do
-        [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$1" ] && echo "$p"
-    done
-}
 KEEPER=$(child_named signetd-keeper)
 FRONT=$(child_named signetd-front)
 check_ne "a keeper process" "" "$KEEPER"

@@ -17,12 +17,6 @@ server_init "$WORK/home"
 set_conf server.user nobody
 server_start
 
-child_named() {
-    local p
-    for p in $(pgrep -P "$SERVER_PID"); do
-        [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$1" ] && echo "$p"
-    done
-}
 KEEPER=$(child_named signetd-keeper)
 FRONT=$(child_named signetd-front)
 check_eq "the keeper runs as root" 0 "$(awk '/^Uid:/ { print $2 }' "/proc/$KEEPER/status")"

@@ -35,12 +35,6 @@ STRACE_PID=$SERVER_PID
 SERVER_PID=$(pgrep -P "$STRACE_PID" | head -1) # signetd (setpriv exec'd it)
 check_eq "signetd runs as nobody" "$RUN_UID" "$(awk '/^Uid:/ { print $2 }' "/proc/$SERVER_PID/status")"
 
-child_named() {
-    local p
-    for p in $(pgrep -P "$SERVER_PID"); do
-        [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$1" ] && echo "$p"
-    done
-}
 FRONT=$(child_named signetd-front)
 check_ne "a front end process" "" "$FRONT"
 check_eq "the front end's HOME/hsm is empty" "" "$(ls -A "/proc/$FRONT/root$SERVER_HOME/hsm" 2>&1)"

@@ -295,12 +295,13 @@ rss_reset() {
 }
 rss_peak() {
     local p
-    for p in $(srv_pids); do cat "/proc/$p/status"; done |
+    # (a process may end between pgrep and the read: skipped)
+    for p in $(srv_pids); do cat "/proc/$p/status" 2>/dev/null || :; done |
         awk '/VmHWM/ { kb += $2 } END { printf "%.0f", kb / 1024 }'
 }
 srv_ticks() {
     local p
-    for p in $(srv_pids); do cat "/proc/$p/stat"; done |
+    for p in $(srv_pids); do cat "/proc/$p/stat" 2>/dev/null || :; done |
         awk '{ t += $14 + $15 } END { print t + 0 }'
 }
 TICK=$(getconf CLK_TCK)

@@ -444,6 +444,19 @@ new_key() {
     echo "$id"
 }
 
+# check_signs TOKEN KEY WHAT: an EC or RSA-PKCS#1 signature of a fresh
+# SHA-256 digest by KEY (made by new_key) is 200 and openssl verifies it.
+check_signs() {
+    head -c 32 /dev/urandom >"$WORK/signs.d"
+    req_json POST "/v1/keys/$2/sign" "$1" \
+        "{\"digest_algorithm\":\"sha256\",\"digest\":\"$(base64 -w0 <"$WORK/signs.d")\"}"
+    check_status "$3" 200
+    jget .signature | base64 -d >"$WORK/signs.sig"
+    check_cmd "... openssl verifies it" openssl pkeyutl -verify -pubin \
+        -inkey "$WORK/pub.$2.pem" -sigfile "$WORK/signs.sig" -in "$WORK/signs.d" \
+        -pkeyopt digest:sha256
+}
+
 # ---- people (issue 17) ----
 # totp_code SECRET OFFSET: oathtool's TOTP code OFFSET seconds from now.
 totp_code() { oathtool --totp -b -N "@$(($(date +%s) + $2))" "$1"; }

@@ -30,13 +30,7 @@ check_eq "... and none it could raise" 0000000000000000 \
 SUB=$(new_subscriber "user-acme") || exit 1
 TOK=$(new_token "$SUB" '"roles":["manage","sign"]') || exit 1
 KEY=$(new_key "$TOK" ecdsa-p256) || exit 1
-head -c 32 /dev/urandom >"$WORK/d"
-req_json POST "/v1/keys/$KEY/sign" "$TOK" \
-    "{\"digest_algorithm\":\"sha256\",\"digest\":\"$(base64 -w0 <"$WORK/d")\"}"
-check_status "a signature through the nobody front end" 200
-jget .signature | base64 -d >"$WORK/sig"
-check_cmd "openssl verifies it" openssl pkeyutl -verify -pubin -inkey "$WORK/pub.$KEY.pem" \
-    -sigfile "$WORK/sig" -in "$WORK/d" -pkeyopt digest:sha256
+check_signs "$TOK" "$KEY" "a signature through the nobody front end"
 
 H=$SERVER_HOME
 check_eq "HOME/hsm stays root's, 0700" "root 700" "$(stat -c '%U %a' "$H/hsm")"

@@ -48,15 +48,7 @@ check_eq "the log says nothing of a missing namespace" "" \
 SUB=$(new_subscriber "unit-acme") || exit 1
 TOK=$(new_token "$SUB" '"roles":["manage","sign"]') || exit 1
 KEY=$(new_key "$TOK" ecdsa-p256) || exit 1
-req GET "/v1/keys/$KEY" "$TOK"
-jget .public_key_pem >"$WORK/pub.pem"
-head -c 32 /dev/urandom >"$WORK/d"
-req_json POST "/v1/keys/$KEY/sign" "$TOK" \
-    "{\"digest_algorithm\":\"sha256\",\"digest\":\"$(base64 -w0 <"$WORK/d")\"}"
-check_status "a signature" 200
-jget .signature | base64 -d >"$WORK/sig"
-check_cmd "openssl verifies it" openssl pkeyutl -verify -pubin -inkey "$WORK/pub.pem" \
-    -sigfile "$WORK/sig" -in "$WORK/d" -pkeyopt digest:sha256
+check_signs "$TOK" "$KEY" "a signature"
 echo "time-stamp me" >"$WORK/ts.data"
 openssl ts -query -data "$WORK/ts.data" -sha256 -cert -out "$WORK/q.tsq" 2>/dev/null
 curl -sS --max-time 30 -o "$WORK/r.tsr" -H 'Content-Type: application/timestamp-query' \

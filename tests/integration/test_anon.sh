@@ -6,7 +6,8 @@
 #    gets its tokens (each judged by openssl ts);
 #  - a refusal is held back about a second before it is sent (a client
 #    that asks again at once cannot make the server refuse it faster),
-#    while the other address is answered at once;
+#    while the other address is answered at once; clients that hang up
+#    while held leave the server serving;
 #  - in all: past limits.anon_signatures_per_second, 503 with Retry-After;
 #    a subscriber's signature is answered 200 meanwhile (anonymous work
 #    never takes a signer), verified by openssl.
@@ -79,6 +80,21 @@ check_eq "every refusal took at least 0.9 s" "" \
     "$(awk '$1 == 429 && $2 < 0.9' "$WORK/held")"
 check_eq "the other address meanwhile: 200 in under 0.9 s" yes \
     "$(awk '{ print ($1 == 200 && $2 < 0.9) ? "yes" : "no: " $0 }' "$WORK/t.other")"
+# Clients that hang up while their refusal is held: the server lets the
+# connection go when the hold ends and keeps serving.
+pids=()
+for i in 1 2 3 4 5 6; do
+    curl -sS --max-time 0.3 --interface 127.0.0.1 -o /dev/null \
+        -H 'Content-Type: application/timestamp-query' \
+        --data-binary @"$WORK/q.tsq" "$PUBLIC_URL/tsa" >/dev/null 2>&1 &
+    pids+=($!)
+done
+wait "${pids[@]}"
+sleep 1.5
+line=$(tsa 127.0.0.2 after-hangup)
+check_match "after clients hung up on held refusals: another address is answered" \
+    '^HTTP/1.1 200' "$line"
+check_healthy
 
 # ---- the ceiling on anonymous signatures ----
 server_stop
